@@ -1,0 +1,6 @@
+//! RDT assistant: a locally hosted LLM (GGUF weights on disk, no network) that answers
+//! clinicians' questions by calling the typed tools of the `tools` crate, and says so
+//! when the data cannot answer.
+//!
+//! Kept in a crate of its own so that the long compile of the inference engine does
+//! not hold up the rest of the workspace. It holds no code until the assistant issue.

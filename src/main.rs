@@ -1,0 +1,88 @@
+//! `rdt`: the Rheumatic Digital Twin command line.
+//!
+//! Thin by design: it parses arguments, resolves where this install keeps its data,
+//! calls one crate and prints. Each subcommand lives in `cmd/`, one file each.
+//! Exit codes: 0 success, 1 the command ran but something failed (e.g. a file of an
+//! import), 2 bad usage or a fault before any work started.
+
+mod cmd;
+mod context;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::context::Context;
+
+#[derive(Debug, Parser)]
+#[command(name = "rdt", version, about = "Rheumatic Digital Twin: patient journeys, twins and in silico cohorts")]
+struct Cli {
+    /// Where this install keeps its store, index, keys and caches.
+    /// Several installs can sit side by side, each with its own directory.
+    #[arg(long, global = true, env = "RDT_DATA_DIR", value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+
+    /// Use this database instead of the embedded SQLite file
+    /// (postgres://user:password@host/db).
+    #[arg(long, global = true, env = "RDT_DATABASE_URL", value_name = "URL", hide_env_values = true)]
+    database_url: Option<String>,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Import FHIR R4 files (Bundles or Bulk Data NDJSON) or directories of them.
+    Import(cmd::import::ImportArgs),
+    /// List the patients in the store with their event counts.
+    Patients(cmd::journey::PatientsArgs),
+    /// Show one patient's events in time order.
+    Journey(cmd::journey::JourneyArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("RDT_LOG").unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+
+    // A multi-threaded runtime: the importer parses on blocking threads while the
+    // database writes proceed.
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = runtime.block_on(async {
+        let ctx = Context::resolve(cli.data_dir, cli.database_url)?;
+        match cli.command {
+            Command::Import(args) => cmd::import::run(&ctx, args).await,
+            Command::Patients(args) => cmd::journey::patients(&ctx, args).await,
+            Command::Journey(args) => cmd::journey::journey(&ctx, args).await,
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            if is_broken_pipe(&e) {
+                // `rdt journey X | head` closing the pipe is not a failure.
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}

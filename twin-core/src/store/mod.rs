@@ -1,0 +1,357 @@
+//! The journey store: patients and their events, in SQLite (the embedded default) or
+//! PostgreSQL (when configured).
+//!
+//! One public type, [`JourneyStore`], hides which database is behind it. The two
+//! backends live in sibling files with the same functions; SQL differs only where the
+//! databases do (bulk insert: multi-row `VALUES` on SQLite, `UNNEST` arrays on
+//! PostgreSQL; time: fixed-width UTC text on SQLite, `TIMESTAMPTZ` on PostgreSQL).
+//!
+//! Writes go through a [`FileWrite`], one database transaction: the importer opens
+//! one per input file, so a file that fails half-way leaves nothing behind.
+
+mod postgres;
+mod sqlite;
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
+
+use crate::event::{Code, Event, Modality, PatientId, UnknownName};
+
+/// Where the store lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Database {
+    /// An SQLite file, created with its directory on first use.
+    Sqlite(PathBuf),
+    /// A PostgreSQL connection URL (`postgres://user:pass@host/db`).
+    Postgres(String),
+}
+
+impl Database {
+    /// The store of one install: `url` when given (`RDT_DATABASE_URL`), otherwise the
+    /// SQLite file `journey.sqlite` inside the data directory.
+    pub fn resolve(url: Option<&str>, data_dir: &Path) -> Result<Self, StoreError> {
+        match url.map(str::trim).filter(|u| !u.is_empty()) {
+            None => Ok(Database::Sqlite(data_dir.join("journey.sqlite"))),
+            Some(u) if u.starts_with("postgres://") || u.starts_with("postgresql://") => {
+                Ok(Database::Postgres(u.to_owned()))
+            }
+            Some(u) if u.starts_with("sqlite://") => {
+                let path = u.trim_start_matches("sqlite://");
+                let path = path.split('?').next().unwrap_or(path);
+                Ok(Database::Sqlite(PathBuf::from(path)))
+            }
+            Some(u) => Err(StoreError::UnsupportedUrl(redact(u))),
+        }
+    }
+
+    /// A URL other crates (the audit log) can open to reach the same database.
+    pub fn url(&self) -> String {
+        match self {
+            Database::Sqlite(path) => format!("sqlite://{}", path.display()),
+            Database::Postgres(url) => url.clone(),
+        }
+    }
+}
+
+impl fmt::Display for Database {
+    /// Shown to users: the file, or the PostgreSQL URL without its password.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Database::Sqlite(path) => write!(f, "SQLite {}", path.display()),
+            Database::Postgres(url) => write!(f, "PostgreSQL {}", redact(url)),
+        }
+    }
+}
+
+/// Hides the password of a connection URL, so errors and logs never carry it.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let creds = &url[scheme_end + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("unsupported database URL `{0}`: expected postgres://... or sqlite://...")]
+    UnsupportedUrl(String),
+    #[error("cannot create the data directory {path}: {source}")]
+    DataDir { path: PathBuf, source: std::io::Error },
+    #[error("cannot open the journey store ({database}): {source}")]
+    Open { database: String, source: sqlx::Error },
+    #[error("cannot migrate the journey store ({database}): {source}")]
+    Migrate { database: String, source: sqlx::migrate::MigrateError },
+    #[error("journey store: {0}")]
+    Sql(#[from] sqlx::Error),
+    #[error("journey store holds a value this version cannot read: {0}")]
+    Corrupt(String),
+}
+
+impl From<UnknownName> for StoreError {
+    fn from(e: UnknownName) -> Self {
+        StoreError::Corrupt(e.to_string())
+    }
+}
+
+/// What the store keeps of a FHIR Patient besides its events.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PatientRecord {
+    pub id: PatientId,
+    pub name: Option<String>,
+    pub birth_date: Option<NaiveDate>,
+    pub sex: Option<String>,
+    pub deceased_at: Option<DateTime<Utc>>,
+    pub source_file: Option<String>,
+}
+
+impl PatientRecord {
+    /// A patient known only from a reference (an event's subject). Upserting a stub
+    /// never overwrites what a Patient resource said.
+    pub fn stub(id: PatientId) -> Self {
+        PatientRecord { id, name: None, birth_date: None, sex: None, deceased_at: None, source_file: None }
+    }
+}
+
+/// A Medication resource, kept so that a MedicationRequest in another file (or a
+/// later import) that points to it can be given its code.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MedicationConcept {
+    pub resource_id: String,
+    pub code: Code,
+}
+
+/// One row of `rdt patients`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PatientSummary {
+    #[serde(flatten)]
+    pub patient: PatientRecord,
+    pub events: u64,
+    pub events_by_modality: BTreeMap<Modality, u64>,
+    pub first_event: Option<DateTime<Utc>>,
+    pub last_event: Option<DateTime<Utc>>,
+}
+
+/// A patient with their events in time order.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Journey {
+    pub patient: PatientRecord,
+    pub events: Vec<Event>,
+}
+
+/// Totals over the whole store.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct StoreCounts {
+    pub patients: u64,
+    pub events: u64,
+    pub events_by_modality: BTreeMap<Modality, u64>,
+}
+
+/// The journey store of one install.
+#[derive(Clone)]
+pub struct JourneyStore {
+    backend: Backend,
+    database: Database,
+}
+
+#[derive(Clone)]
+enum Backend {
+    Sqlite(sqlx::SqlitePool),
+    Postgres(sqlx::PgPool),
+}
+
+impl JourneyStore {
+    /// Opens (and on first use creates and migrates) the store.
+    pub async fn open(database: &Database) -> Result<Self, StoreError> {
+        let backend = match database {
+            Database::Sqlite(path) => Backend::Sqlite(sqlite::open(path, database).await?),
+            Database::Postgres(url) => Backend::Postgres(postgres::open(url, database).await?),
+        };
+        Ok(JourneyStore { backend, database: database.clone() })
+    }
+
+    pub fn database(&self) -> &Database {
+        &self.database
+    }
+
+    /// Starts one atomic write (one input file's worth).
+    pub async fn begin(&self) -> Result<FileWrite, StoreError> {
+        Ok(match &self.backend {
+            Backend::Sqlite(pool) => FileWrite::Sqlite(pool.begin().await?),
+            Backend::Postgres(pool) => FileWrite::Postgres(pool.begin().await?),
+        })
+    }
+
+    /// Every Medication resource imported so far, by resource id.
+    pub async fn medications(&self) -> Result<HashMap<String, Code>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(pool) => sqlite::medications(pool).await,
+            Backend::Postgres(pool) => postgres::medications(pool).await,
+        }
+    }
+
+    /// All patients with their event counts, ordered by id.
+    pub async fn patients(&self) -> Result<Vec<PatientSummary>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(pool) => sqlite::patients(pool).await,
+            Backend::Postgres(pool) => postgres::patients(pool).await,
+        }
+    }
+
+    /// One patient's journey, or `None` when the store has no such patient.
+    pub async fn journey(&self, patient: &PatientId) -> Result<Option<Journey>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(pool) => sqlite::journey(pool, patient).await,
+            Backend::Postgres(pool) => postgres::journey(pool, patient).await,
+        }
+    }
+
+    pub async fn counts(&self) -> Result<StoreCounts, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(pool) => sqlite::counts(pool).await,
+            Backend::Postgres(pool) => postgres::counts(pool).await,
+        }
+    }
+
+    /// Closes the connections, waiting for them to finish (SQLite checkpoints its WAL).
+    pub async fn close(&self) {
+        match &self.backend {
+            Backend::Sqlite(pool) => pool.close().await,
+            Backend::Postgres(pool) => pool.close().await,
+        }
+    }
+}
+
+/// One open transaction. Dropping it without [`FileWrite::commit`] rolls back.
+pub enum FileWrite {
+    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+}
+
+impl FileWrite {
+    /// Inserts or updates patients. Fields a record leaves empty keep their stored
+    /// value, so a stub never erases demographics.
+    pub async fn upsert_patients(&mut self, patients: &[PatientRecord]) -> Result<(), StoreError> {
+        if patients.is_empty() {
+            return Ok(());
+        }
+        let patients = last_by_key(patients, |p| p.id.as_str());
+        match self {
+            FileWrite::Sqlite(tx) => sqlite::upsert_patients(tx, &patients).await,
+            FileWrite::Postgres(tx) => postgres::upsert_patients(tx, &patients).await,
+        }
+    }
+
+    pub async fn upsert_medications(&mut self, meds: &[MedicationConcept]) -> Result<(), StoreError> {
+        if meds.is_empty() {
+            return Ok(());
+        }
+        let meds = last_by_key(meds, |m| m.resource_id.as_str());
+        match self {
+            FileWrite::Sqlite(tx) => sqlite::upsert_medications(tx, &meds).await,
+            FileWrite::Postgres(tx) => postgres::upsert_medications(tx, &meds).await,
+        }
+    }
+
+    /// Writes events, replacing every event previously imported from the same FHIR
+    /// resources (so a re-import neither duplicates nor leaves stale parts behind).
+    /// Patients the events refer to are created as stubs when not yet known.
+    pub async fn replace_events(&mut self, events: &[Event]) -> Result<(), StoreError> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        // A file may carry the same resource twice; the later copy wins, as in a FHIR
+        // transaction (and PostgreSQL refuses to touch one row twice in a statement).
+        let events = last_by_key(events, |e| {
+            (e.source.resource_type.as_str(), e.source.resource_id.as_str(), e.source.part.as_str())
+        });
+        let stubs: Vec<PatientRecord> = events.iter().map(|e| PatientRecord::stub(e.patient.clone())).collect();
+        let stubs = last_by_key(&stubs, |p| p.id.as_str());
+        match self {
+            FileWrite::Sqlite(tx) => {
+                sqlite::insert_patient_stubs(tx, &stubs).await?;
+                sqlite::replace_events(tx, &events).await
+            }
+            FileWrite::Postgres(tx) => {
+                postgres::insert_patient_stubs(tx, &stubs).await?;
+                postgres::replace_events(tx, &events).await
+            }
+        }
+    }
+
+    pub async fn commit(self) -> Result<(), StoreError> {
+        match self {
+            FileWrite::Sqlite(tx) => tx.commit().await?,
+            FileWrite::Postgres(tx) => tx.commit().await?,
+        }
+        Ok(())
+    }
+}
+
+/// Keeps the last item per key, in first-seen order.
+fn last_by_key<'a, T, K: std::hash::Hash + Eq>(items: &'a [T], key: impl Fn(&'a T) -> K) -> Vec<&'a T> {
+    let mut index: HashMap<K, usize> = HashMap::with_capacity(items.len());
+    let mut kept: Vec<&T> = Vec::with_capacity(items.len());
+    for item in items {
+        match index.entry(key(item)) {
+            std::collections::hash_map::Entry::Occupied(slot) => kept[*slot.get()] = item,
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(kept.len());
+                kept.push(item);
+            }
+        }
+    }
+    kept
+}
+
+/// The distinct `(resource_type, resource_id)` pairs of a batch, grouped by type, for
+/// the delete that precedes a replace.
+fn resources_by_type<'a>(events: &[&'a Event]) -> BTreeMap<&'a str, Vec<&'a str>> {
+    let mut by_type: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for e in events {
+        by_type.entry(&e.source.resource_type).or_default().push(&e.source.resource_id);
+    }
+    for ids in by_type.values_mut() {
+        ids.sort_unstable();
+        ids.dedup();
+    }
+    by_type
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolves_the_database_from_url_or_data_dir() {
+        let dir = Path::new("/var/lib/rdt");
+        assert_eq!(Database::resolve(None, dir).unwrap(), Database::Sqlite(dir.join("journey.sqlite")));
+        assert_eq!(Database::resolve(Some(" "), dir).unwrap(), Database::Sqlite(dir.join("journey.sqlite")));
+        assert_eq!(
+            Database::resolve(Some("postgres://rdt:pw@db/rdt"), dir).unwrap(),
+            Database::Postgres("postgres://rdt:pw@db/rdt".into())
+        );
+        assert_eq!(
+            Database::resolve(Some("sqlite:///tmp/x.sqlite?mode=rwc"), dir).unwrap(),
+            Database::Sqlite("/tmp/x.sqlite".into())
+        );
+        let err = Database::resolve(Some("mysql://u:secret@h/db"), dir).unwrap_err().to_string();
+        assert!(err.contains("mysql://u:***@h/db"), "{err}");
+        assert!(!err.contains("secret"), "{err}");
+    }
+
+    #[test]
+    fn display_hides_the_password() {
+        let db = Database::Postgres("postgres://rdt:hunter2@localhost:5432/rdt".into());
+        assert_eq!(db.to_string(), "PostgreSQL postgres://rdt:***@localhost:5432/rdt");
+    }
+}

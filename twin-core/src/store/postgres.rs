@@ -1,0 +1,254 @@
+//! The PostgreSQL backend, used when `RDT_DATABASE_URL=postgres://...` is set.
+//!
+//! Bulk writes bind one array per column and `UNNEST` them: one statement, prepared
+//! once, whatever the batch size, and no bound-parameter limit to chunk around.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, NaiveDate, Utc};
+use sqlx::postgres::{PgPoolOptions, PgRow};
+use sqlx::{PgPool, Postgres, Row, Transaction};
+
+use super::{
+    resources_by_type, Database, Journey, MedicationConcept, PatientRecord, PatientSummary, StoreCounts,
+    StoreError,
+};
+use crate::event::{Code, Event, Modality, PatientId, Phase, Quantity, Source};
+
+pub(super) async fn open(url: &str, database: &Database) -> Result<PgPool, StoreError> {
+    let pool = PgPoolOptions::new()
+        .max_connections(4)
+        .connect(url)
+        .await
+        .map_err(|source| StoreError::Open { database: database.to_string(), source })?;
+    let mut migrator = sqlx::migrate!("./migrations/postgres");
+    // Other crates (the audit log) keep their own migrations in the same database.
+    migrator.set_ignore_missing(true);
+    migrator
+        .run(&pool)
+        .await
+        .map_err(|source| StoreError::Migrate { database: database.to_string(), source })?;
+    Ok(pool)
+}
+
+pub(super) async fn upsert_patients(
+    tx: &mut Transaction<'static, Postgres>,
+    patients: &[&PatientRecord],
+) -> Result<(), StoreError> {
+    let ids: Vec<&str> = patients.iter().map(|p| p.id.as_str()).collect();
+    let names: Vec<Option<&str>> = patients.iter().map(|p| p.name.as_deref()).collect();
+    let births: Vec<Option<NaiveDate>> = patients.iter().map(|p| p.birth_date).collect();
+    let sexes: Vec<Option<&str>> = patients.iter().map(|p| p.sex.as_deref()).collect();
+    let deaths: Vec<Option<DateTime<Utc>>> = patients.iter().map(|p| p.deceased_at).collect();
+    let files: Vec<Option<&str>> = patients.iter().map(|p| p.source_file.as_deref()).collect();
+    sqlx::query(
+        "INSERT INTO patients (id, name, birth_date, sex, deceased_at, source_file) \
+         SELECT * FROM UNNEST($1::text[], $2::text[], $3::date[], $4::text[], $5::timestamptz[], $6::text[]) \
+         ON CONFLICT (id) DO UPDATE SET \
+           name = COALESCE(EXCLUDED.name, patients.name), \
+           birth_date = COALESCE(EXCLUDED.birth_date, patients.birth_date), \
+           sex = COALESCE(EXCLUDED.sex, patients.sex), \
+           deceased_at = COALESCE(EXCLUDED.deceased_at, patients.deceased_at), \
+           source_file = COALESCE(EXCLUDED.source_file, patients.source_file)",
+    )
+    .bind(ids)
+    .bind(names)
+    .bind(births)
+    .bind(sexes)
+    .bind(deaths)
+    .bind(files)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+pub(super) async fn insert_patient_stubs(
+    tx: &mut Transaction<'static, Postgres>,
+    stubs: &[&PatientRecord],
+) -> Result<(), StoreError> {
+    let ids: Vec<&str> = stubs.iter().map(|p| p.id.as_str()).collect();
+    sqlx::query("INSERT INTO patients (id) SELECT * FROM UNNEST($1::text[]) ON CONFLICT (id) DO NOTHING")
+        .bind(ids)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+pub(super) async fn upsert_medications(
+    tx: &mut Transaction<'static, Postgres>,
+    meds: &[&MedicationConcept],
+) -> Result<(), StoreError> {
+    let ids: Vec<&str> = meds.iter().map(|m| m.resource_id.as_str()).collect();
+    let systems: Vec<&str> = meds.iter().map(|m| m.code.system.as_str()).collect();
+    let codes: Vec<&str> = meds.iter().map(|m| m.code.code.as_str()).collect();
+    let displays: Vec<Option<&str>> = meds.iter().map(|m| m.code.display.as_deref()).collect();
+    sqlx::query(
+        "INSERT INTO medications (resource_id, code_system, code, code_display) \
+         SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[]) \
+         ON CONFLICT (resource_id) DO UPDATE SET code_system = EXCLUDED.code_system, \
+           code = EXCLUDED.code, code_display = EXCLUDED.code_display",
+    )
+    .bind(ids)
+    .bind(systems)
+    .bind(codes)
+    .bind(displays)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+pub(super) async fn replace_events(
+    tx: &mut Transaction<'static, Postgres>,
+    events: &[&Event],
+) -> Result<(), StoreError> {
+    for (resource_type, ids) in resources_by_type(events) {
+        sqlx::query("DELETE FROM events WHERE resource_type = $1 AND resource_id = ANY($2)")
+            .bind(resource_type)
+            .bind(ids)
+            .execute(&mut **tx)
+            .await?;
+    }
+    // Large files arrive in batches already; this bound only keeps one statement's
+    // arrays at a size PostgreSQL handles comfortably.
+    for chunk in events.chunks(10_000) {
+        sqlx::query(
+            "INSERT INTO events (patient_id, time, code_system, code, code_display, value, unit, text, \
+                                 modality, phase, source_file, resource_type, resource_id, part) \
+             SELECT * FROM UNNEST($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], \
+                                  $6::float8[], $7::text[], $8::text[], $9::text[], $10::text[], \
+                                  $11::text[], $12::text[], $13::text[], $14::text[])",
+        )
+        .bind(chunk.iter().map(|e| e.patient.as_str()).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|e| e.time).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|e| e.code.system.as_str()).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|e| e.code.code.as_str()).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|e| e.code.display.as_deref()).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|e| e.value.as_ref().map(|v| v.value)).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|e| e.value.as_ref().and_then(|v| v.unit.as_deref())).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|e| e.text.as_deref()).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|e| e.modality.as_str()).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|e| e.phase.as_str()).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|e| e.source.file.as_str()).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|e| e.source.resource_type.as_str()).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|e| e.source.resource_id.as_str()).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|e| e.source.part.as_str()).collect::<Vec<_>>())
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+pub(super) async fn medications(pool: &PgPool) -> Result<HashMap<String, Code>, StoreError> {
+    let rows = sqlx::query("SELECT resource_id, code_system, code, code_display FROM medications")
+        .fetch_all(pool)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let code = Code { system: r.get(1), code: r.get(2), display: r.get(3) };
+            (r.get::<String, _>(0), code)
+        })
+        .collect())
+}
+
+fn patient_from_row(row: &PgRow) -> Result<PatientRecord, StoreError> {
+    let id: String = row.get("id");
+    Ok(PatientRecord {
+        id: PatientId::new(id).ok_or_else(|| StoreError::Corrupt("empty patient id".into()))?,
+        name: row.get("name"),
+        birth_date: row.get("birth_date"),
+        sex: row.get("sex"),
+        deceased_at: row.get("deceased_at"),
+        source_file: row.get("source_file"),
+    })
+}
+
+pub(super) async fn patients(pool: &PgPool) -> Result<Vec<PatientSummary>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT p.id, p.name, p.birth_date, p.sex, p.deceased_at, p.source_file, \
+                COUNT(e.id) AS events, MIN(e.time) AS first_event, MAX(e.time) AS last_event \
+         FROM patients p LEFT JOIN events e ON e.patient_id = p.id \
+         GROUP BY p.id ORDER BY p.id",
+    )
+    .fetch_all(pool)
+    .await?;
+    let by_modality =
+        sqlx::query("SELECT patient_id, modality, COUNT(*) FROM events GROUP BY patient_id, modality")
+            .fetch_all(pool)
+            .await?;
+    let mut modality_counts: HashMap<String, BTreeMap<Modality, u64>> = HashMap::new();
+    for r in by_modality {
+        let modality: String = r.get(1);
+        let n: i64 = r.get(2);
+        modality_counts.entry(r.get(0)).or_default().insert(modality.parse()?, n as u64);
+    }
+    rows.iter()
+        .map(|row| {
+            let patient = patient_from_row(row)?;
+            Ok(PatientSummary {
+                events: row.get::<i64, _>("events") as u64,
+                events_by_modality: modality_counts.remove(patient.id.as_str()).unwrap_or_default(),
+                first_event: row.get("first_event"),
+                last_event: row.get("last_event"),
+                patient,
+            })
+        })
+        .collect()
+}
+
+pub(super) async fn journey(pool: &PgPool, patient: &PatientId) -> Result<Option<Journey>, StoreError> {
+    let Some(row) =
+        sqlx::query("SELECT id, name, birth_date, sex, deceased_at, source_file FROM patients WHERE id = $1")
+            .bind(patient.as_str())
+            .fetch_optional(pool)
+            .await?
+    else {
+        return Ok(None);
+    };
+    let record = patient_from_row(&row)?;
+    let rows = sqlx::query(
+        "SELECT time, code_system, code, code_display, value, unit, text, modality, phase, \
+                source_file, resource_type, resource_id, part \
+         FROM events WHERE patient_id = $1 ORDER BY time, id",
+    )
+    .bind(patient.as_str())
+    .fetch_all(pool)
+    .await?;
+    let events = rows
+        .iter()
+        .map(|r| {
+            let value: Option<f64> = r.get("value");
+            let modality: String = r.get("modality");
+            let phase: String = r.get("phase");
+            Ok(Event {
+                patient: record.id.clone(),
+                time: r.get("time"),
+                code: Code { system: r.get("code_system"), code: r.get("code"), display: r.get("code_display") },
+                value: value.map(|value| Quantity { value, unit: r.get("unit") }),
+                text: r.get("text"),
+                modality: modality.parse()?,
+                phase: phase.parse::<Phase>()?,
+                source: Source {
+                    file: r.get("source_file"),
+                    resource_type: r.get("resource_type"),
+                    resource_id: r.get("resource_id"),
+                    part: r.get("part"),
+                },
+            })
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    Ok(Some(Journey { patient: record, events }))
+}
+
+pub(super) async fn counts(pool: &PgPool) -> Result<StoreCounts, StoreError> {
+    let patients: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM patients").fetch_one(pool).await?;
+    let rows = sqlx::query("SELECT modality, COUNT(*) FROM events GROUP BY modality").fetch_all(pool).await?;
+    let mut counts = StoreCounts { patients: patients as u64, ..Default::default() };
+    for r in rows {
+        let modality: String = r.get(0);
+        let n = r.get::<i64, _>(1) as u64;
+        counts.events += n;
+        counts.events_by_modality.insert(modality.parse()?, n);
+    }
+    Ok(counts)
+}

@@ -1,0 +1,293 @@
+//! The SQLite backend: one file under the data directory, WAL journal.
+//!
+//! Bulk writes are multi-row `INSERT ... VALUES` statements of a fixed row count, so
+//! sqlx's statement cache prepares each shape once per connection.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool, Transaction};
+
+use super::{
+    resources_by_type, Database, Journey, MedicationConcept, PatientRecord, PatientSummary, StoreCounts,
+    StoreError,
+};
+use crate::event::{Code, Event, Modality, PatientId, Phase, Quantity, Source};
+
+/// Rows per multi-row statement: 15 columns x 500 rows stays far below SQLite's
+/// 32,766 bound parameters.
+const ROWS_PER_STATEMENT: usize = 500;
+
+pub(super) async fn open(path: &Path, database: &Database) -> Result<SqlitePool, StoreError> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|source| StoreError::DataDir { path: dir.to_owned(), source })?;
+    }
+    let options = SqliteConnectOptions::new()
+        .filename(path)
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        // WAL + NORMAL: a commit survives a process crash; only an OS crash can lose
+        // the last transactions, never corrupt the file.
+        .synchronous(SqliteSynchronous::Normal)
+        .foreign_keys(true)
+        .busy_timeout(Duration::from_secs(30));
+    let pool = SqlitePoolOptions::new()
+        .max_connections(4)
+        .connect_with(options)
+        .await
+        .map_err(|source| StoreError::Open { database: database.to_string(), source })?;
+    let mut migrator = sqlx::migrate!("./migrations/sqlite");
+    // Other crates (the audit log) keep their own migrations in the same database.
+    migrator.set_ignore_missing(true);
+    migrator
+        .run(&pool)
+        .await
+        .map_err(|source| StoreError::Migrate { database: database.to_string(), source })?;
+    Ok(pool)
+}
+
+/// Fixed-width UTC text: lexical order is time order.
+fn time_text(t: &DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+}
+
+fn parse_time(s: &str) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| StoreError::Corrupt(format!("time `{s}`: {e}")))
+}
+
+pub(super) async fn upsert_patients(
+    tx: &mut Transaction<'static, Sqlite>,
+    patients: &[&PatientRecord],
+) -> Result<(), StoreError> {
+    for chunk in patients.chunks(ROWS_PER_STATEMENT) {
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO patients (id, name, birth_date, sex, deceased_at, source_file) ",
+        );
+        q.push_values(chunk, |mut row, p| {
+            row.push_bind(p.id.as_str())
+                .push_bind(p.name.as_deref())
+                .push_bind(p.birth_date.map(|d| d.to_string()))
+                .push_bind(p.sex.as_deref())
+                .push_bind(p.deceased_at.as_ref().map(time_text))
+                .push_bind(p.source_file.as_deref());
+        });
+        q.push(
+            " ON CONFLICT (id) DO UPDATE SET \
+               name = COALESCE(excluded.name, patients.name), \
+               birth_date = COALESCE(excluded.birth_date, patients.birth_date), \
+               sex = COALESCE(excluded.sex, patients.sex), \
+               deceased_at = COALESCE(excluded.deceased_at, patients.deceased_at), \
+               source_file = COALESCE(excluded.source_file, patients.source_file)",
+        );
+        q.build().execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+pub(super) async fn insert_patient_stubs(
+    tx: &mut Transaction<'static, Sqlite>,
+    stubs: &[&PatientRecord],
+) -> Result<(), StoreError> {
+    for chunk in stubs.chunks(ROWS_PER_STATEMENT) {
+        let mut q = QueryBuilder::<Sqlite>::new("INSERT INTO patients (id) ");
+        q.push_values(chunk, |mut row, p| {
+            row.push_bind(p.id.as_str());
+        });
+        q.push(" ON CONFLICT (id) DO NOTHING");
+        q.build().execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+pub(super) async fn upsert_medications(
+    tx: &mut Transaction<'static, Sqlite>,
+    meds: &[&MedicationConcept],
+) -> Result<(), StoreError> {
+    for chunk in meds.chunks(ROWS_PER_STATEMENT) {
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO medications (resource_id, code_system, code, code_display) ",
+        );
+        q.push_values(chunk, |mut row, m| {
+            row.push_bind(m.resource_id.as_str())
+                .push_bind(m.code.system.as_str())
+                .push_bind(m.code.code.as_str())
+                .push_bind(m.code.display.as_deref());
+        });
+        q.push(
+            " ON CONFLICT (resource_id) DO UPDATE SET code_system = excluded.code_system, \
+               code = excluded.code, code_display = excluded.code_display",
+        );
+        q.build().execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+pub(super) async fn replace_events(
+    tx: &mut Transaction<'static, Sqlite>,
+    events: &[&Event],
+) -> Result<(), StoreError> {
+    for (resource_type, ids) in resources_by_type(events) {
+        for chunk in ids.chunks(ROWS_PER_STATEMENT) {
+            let mut q = QueryBuilder::<Sqlite>::new("DELETE FROM events WHERE resource_type = ");
+            q.push_bind(resource_type).push(" AND resource_id IN (");
+            let mut list = q.separated(", ");
+            for id in chunk {
+                list.push_bind(*id);
+            }
+            q.push(")");
+            q.build().execute(&mut **tx).await?;
+        }
+    }
+    for chunk in events.chunks(ROWS_PER_STATEMENT) {
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO events (patient_id, time, code_system, code, code_display, value, unit, text, \
+             modality, phase, source_file, resource_type, resource_id, part) ",
+        );
+        q.push_values(chunk, |mut row, e| {
+            row.push_bind(e.patient.as_str())
+                .push_bind(time_text(&e.time))
+                .push_bind(e.code.system.as_str())
+                .push_bind(e.code.code.as_str())
+                .push_bind(e.code.display.as_deref())
+                .push_bind(e.value.as_ref().map(|v| v.value))
+                .push_bind(e.value.as_ref().and_then(|v| v.unit.as_deref()))
+                .push_bind(e.text.as_deref())
+                .push_bind(e.modality.as_str())
+                .push_bind(e.phase.as_str())
+                .push_bind(e.source.file.as_str())
+                .push_bind(e.source.resource_type.as_str())
+                .push_bind(e.source.resource_id.as_str())
+                .push_bind(e.source.part.as_str());
+        });
+        q.build().execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+pub(super) async fn medications(pool: &SqlitePool) -> Result<HashMap<String, Code>, StoreError> {
+    let rows = sqlx::query("SELECT resource_id, code_system, code, code_display FROM medications")
+        .fetch_all(pool)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let code = Code { system: r.get(1), code: r.get(2), display: r.get(3) };
+            (r.get::<String, _>(0), code)
+        })
+        .collect())
+}
+
+fn patient_from_row(row: &SqliteRow) -> Result<PatientRecord, StoreError> {
+    let id: String = row.get("id");
+    let birth_date: Option<String> = row.get("birth_date");
+    let deceased_at: Option<String> = row.get("deceased_at");
+    Ok(PatientRecord {
+        id: PatientId::new(id).ok_or_else(|| StoreError::Corrupt("empty patient id".into()))?,
+        name: row.get("name"),
+        birth_date: birth_date
+            .map(|d| NaiveDate::from_str(&d).map_err(|e| StoreError::Corrupt(format!("birth date `{d}`: {e}"))))
+            .transpose()?,
+        sex: row.get("sex"),
+        deceased_at: deceased_at.as_deref().map(parse_time).transpose()?,
+        source_file: row.get("source_file"),
+    })
+}
+
+pub(super) async fn patients(pool: &SqlitePool) -> Result<Vec<PatientSummary>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT p.id, p.name, p.birth_date, p.sex, p.deceased_at, p.source_file, \
+                COUNT(e.id) AS events, MIN(e.time) AS first_event, MAX(e.time) AS last_event \
+         FROM patients p LEFT JOIN events e ON e.patient_id = p.id \
+         GROUP BY p.id ORDER BY p.id",
+    )
+    .fetch_all(pool)
+    .await?;
+    let by_modality = sqlx::query(
+        "SELECT patient_id, modality, COUNT(*) FROM events GROUP BY patient_id, modality",
+    )
+    .fetch_all(pool)
+    .await?;
+    let mut modality_counts: HashMap<String, BTreeMap<Modality, u64>> = HashMap::new();
+    for r in by_modality {
+        let modality: String = r.get(1);
+        let n: i64 = r.get(2);
+        modality_counts.entry(r.get(0)).or_default().insert(modality.parse()?, n as u64);
+    }
+    rows.iter()
+        .map(|row| {
+            let patient = patient_from_row(row)?;
+            let first: Option<String> = row.get("first_event");
+            let last: Option<String> = row.get("last_event");
+            Ok(PatientSummary {
+                events: row.get::<i64, _>("events") as u64,
+                events_by_modality: modality_counts.remove(patient.id.as_str()).unwrap_or_default(),
+                first_event: first.as_deref().map(parse_time).transpose()?,
+                last_event: last.as_deref().map(parse_time).transpose()?,
+                patient,
+            })
+        })
+        .collect()
+}
+
+pub(super) async fn journey(pool: &SqlitePool, patient: &PatientId) -> Result<Option<Journey>, StoreError> {
+    let Some(row) = sqlx::query("SELECT id, name, birth_date, sex, deceased_at, source_file FROM patients WHERE id = ?")
+        .bind(patient.as_str())
+        .fetch_optional(pool)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let record = patient_from_row(&row)?;
+    let rows = sqlx::query(
+        "SELECT time, code_system, code, code_display, value, unit, text, modality, phase, \
+                source_file, resource_type, resource_id, part \
+         FROM events WHERE patient_id = ? ORDER BY time, id",
+    )
+    .bind(patient.as_str())
+    .fetch_all(pool)
+    .await?;
+    let events = rows
+        .iter()
+        .map(|r| {
+            let time: String = r.get("time");
+            let value: Option<f64> = r.get("value");
+            let modality: String = r.get("modality");
+            let phase: String = r.get("phase");
+            Ok(Event {
+                patient: record.id.clone(),
+                time: parse_time(&time)?,
+                code: Code { system: r.get("code_system"), code: r.get("code"), display: r.get("code_display") },
+                value: value.map(|value| Quantity { value, unit: r.get("unit") }),
+                text: r.get("text"),
+                modality: modality.parse()?,
+                phase: phase.parse::<Phase>()?,
+                source: Source {
+                    file: r.get("source_file"),
+                    resource_type: r.get("resource_type"),
+                    resource_id: r.get("resource_id"),
+                    part: r.get("part"),
+                },
+            })
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    Ok(Some(Journey { patient: record, events }))
+}
+
+pub(super) async fn counts(pool: &SqlitePool) -> Result<StoreCounts, StoreError> {
+    let patients: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM patients").fetch_one(pool).await?;
+    let rows = sqlx::query("SELECT modality, COUNT(*) FROM events GROUP BY modality").fetch_all(pool).await?;
+    let mut counts = StoreCounts { patients: patients as u64, ..Default::default() };
+    for r in rows {
+        let modality: String = r.get(0);
+        let n = r.get::<i64, _>(1) as u64;
+        counts.events += n;
+        counts.events_by_modality.insert(modality.parse()?, n);
+    }
+    Ok(counts)
+}
