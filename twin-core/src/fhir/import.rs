@@ -1,0 +1,403 @@
+//! The importer: paths -> files -> one transaction per file.
+//!
+//! Guarantees:
+//! - a file is all or nothing: every resource of it is parsed and written inside one
+//!   database transaction, and the first bad resource rolls the file back;
+//! - other files of the run still import, and the report says which failed;
+//! - re-importing a resource replaces its events (see [`crate::store::FileWrite`]).
+//!
+//! Speed: NDJSON is cut into blocks of lines parsed in parallel (rayon) on a blocking
+//! thread while the previous block is being written, so parsing and SQLite overlap.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::error::{ImportError, Location, Problem};
+use super::map::{SkipReason, UNRESOLVED_MEDICATION_SYSTEM};
+use super::parse::{ndjson_lines, parse_document, parse_ndjson_block, Layout, Parsed};
+use super::report::{FileOutcome, ImportReport, SkippedCount};
+use crate::event::{Code, Event, Modality, PatientId};
+use crate::store::{FileWrite, JourneyStore, MedicationConcept, PatientRecord, StoreError};
+
+/// Lines per parallel parse block: large enough to keep both cores busy, small enough
+/// that memory stays flat on multi-gigabyte files.
+const BLOCK_LINES: usize = 8_192;
+
+/// Told about the import's progress; the CLI draws a progress bar from it.
+pub trait ImportProgress: Send + Sync {
+    /// Before the first file: how many files and bytes the run will read.
+    fn begin(&self, _files: usize, _bytes: u64) {}
+    /// `bytes` more of the input have been parsed.
+    fn advance(&self, _bytes: u64) {}
+    /// A file has been committed or rolled back.
+    fn file_done(&self, _outcome: &FileOutcome) {}
+}
+
+/// Progress that goes nowhere (tests, `--json` runs).
+pub struct NoProgress;
+impl ImportProgress for NoProgress {}
+
+/// Imports FHIR files into one store.
+pub struct Importer {
+    store: JourneyStore,
+    /// Medication resources of earlier imports and of files committed in this run.
+    medications: HashMap<String, Code>,
+}
+
+impl Importer {
+    pub async fn new(store: JourneyStore) -> Result<Self, StoreError> {
+        let medications = store.medications().await?;
+        Ok(Importer { store, medications })
+    }
+
+    /// Imports files and directories (searched recursively for `.json`, `.ndjson` and
+    /// `.jsonl`). Per-file problems are in the report; `Err` means the store itself
+    /// failed, and the file being written at that moment was rolled back.
+    pub async fn import_paths(
+        &mut self,
+        paths: &[PathBuf],
+        progress: &dyn ImportProgress,
+    ) -> Result<ImportReport, StoreError> {
+        let (files, missing) = discover(paths);
+        let bytes = files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).sum();
+        progress.begin(files.len() + missing.len(), bytes);
+
+        let mut totals = Totals::default();
+        let mut outcomes = Vec::with_capacity(files.len() + missing.len());
+        for (path, problem) in missing {
+            let error = ImportError {
+                file: path.clone(),
+                location: Location::File,
+                resource_type: None,
+                resource_id: None,
+                field: None,
+                problem,
+            };
+            let outcome = FileOutcome { path, layout: None, resources: 0, events: 0, error: Some(error) };
+            progress.file_done(&outcome);
+            outcomes.push(outcome);
+        }
+        for path in files {
+            let outcome = self.import_file(&path, progress, &mut totals).await?;
+            progress.file_done(&outcome);
+            outcomes.push(outcome);
+        }
+        Ok(totals.into_report(outcomes))
+    }
+
+    async fn import_file(
+        &mut self,
+        path: &Path,
+        progress: &dyn ImportProgress,
+        totals: &mut Totals,
+    ) -> Result<FileOutcome, StoreError> {
+        let layout = Layout::of(path);
+        let mut outcome =
+            FileOutcome { path: path.to_owned(), layout: Some(layout), resources: 0, events: 0, error: None };
+        let fail = |mut outcome: FileOutcome, mut error: ImportError| {
+            error.file = path.to_owned();
+            outcome.error = Some(error);
+            outcome.resources = 0;
+            outcome.events = 0;
+            outcome
+        };
+        let text: Arc<str> = match tokio::fs::read(path).await {
+            Ok(bytes) => match String::from_utf8(bytes) {
+                Ok(text) => text.into(),
+                Err(e) => {
+                    let problem = Problem::Io(format!("not UTF-8 text (byte {})", e.utf8_error().valid_up_to()));
+                    return Ok(fail(outcome, file_error(problem)));
+                }
+            },
+            Err(e) => return Ok(fail(outcome, file_error(Problem::Io(e.to_string())))),
+        };
+        if text.trim().is_empty() {
+            return Ok(fail(outcome, file_error(Problem::Json("the file is empty".into()))));
+        }
+        let label: Arc<str> = path.display().to_string().into();
+
+        let mut file = FileImport::default();
+        let mut tx = self.store.begin().await?;
+        let result = match layout {
+            Layout::Document => {
+                let bytes = text.len() as u64;
+                let (text, label) = (text.clone(), label.clone());
+                let results = blocking(move || parse_document(&text, &label)).await;
+                progress.advance(bytes);
+                file.write(results, &mut tx).await
+            }
+            Layout::Ndjson => {
+                let lines = ndjson_lines(&text);
+                let blocks: Vec<Vec<(usize, Range<usize>)>> = lines.chunks(BLOCK_LINES).map(<[_]>::to_vec).collect();
+                let spawn = |block: Vec<(usize, Range<usize>)>| {
+                    let (text, label) = (text.clone(), label.clone());
+                    let bytes: u64 = block.iter().map(|(_, r)| r.len() as u64 + 1).sum();
+                    tokio::task::spawn_blocking(move || (parse_ndjson_block(&text, &block, &label), bytes))
+                };
+                let mut blocks = blocks.into_iter();
+                let mut in_flight = blocks.next().map(spawn);
+                let mut result = Ok(Ok(()));
+                while let Some(handle) = in_flight.take() {
+                    // Start parsing the next block before writing this one.
+                    in_flight = blocks.next().map(spawn);
+                    let (results, bytes) = handle.await.expect("a parse task panicked");
+                    progress.advance(bytes);
+                    result = file.write(results, &mut tx).await;
+                    if !matches!(result, Ok(Ok(()))) {
+                        break;
+                    }
+                }
+                result
+            }
+        };
+        let result = match result {
+            Ok(Ok(())) => file.resolve_pending(&self.medications, &mut tx).await,
+            other => other,
+        };
+        match result? {
+            Ok(()) => {}
+            Err(error) => {
+                // Dropping the transaction rolls it back: the file leaves nothing behind.
+                drop(tx);
+                return Ok(fail(outcome, error));
+            }
+        }
+        tx.commit().await?;
+        self.medications.extend(file.medications.drain());
+        outcome.resources = file.resources.values().sum();
+        outcome.events = file.events_by_modality.values().sum();
+        totals.add(file);
+        Ok(outcome)
+    }
+}
+
+fn file_error(problem: Problem) -> ImportError {
+    ImportError {
+        file: PathBuf::new(),
+        location: Location::File,
+        resource_type: None,
+        resource_id: None,
+        field: None,
+        problem,
+    }
+}
+
+/// Runs CPU-bound parsing off the async threads.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    tokio::task::spawn_blocking(f).await.expect("a parse task panicked")
+}
+
+/// Expands directories; returns the files in import order, and the paths that do not
+/// exist. Patient and Medication files go first so references to them resolve.
+fn discover(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<(PathBuf, Problem)>) {
+    let mut files = Vec::new();
+    let mut missing = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            let mut found: Vec<PathBuf> = walkdir::WalkDir::new(path)
+                .follow_links(true)
+                .into_iter()
+                .filter_map(Result::ok)
+                .filter(|e| e.file_type().is_file())
+                .map(walkdir::DirEntry::into_path)
+                .filter(|p| {
+                    let ext = p.extension().and_then(|e| e.to_str()).unwrap_or_default().to_ascii_lowercase();
+                    matches!(ext.as_str(), "json" | "ndjson" | "jsonl")
+                })
+                .collect();
+            found.sort();
+            files.extend(found);
+        } else if path.is_file() {
+            files.push(path.clone());
+        } else {
+            missing.push((path.clone(), Problem::Io("no such file or directory".into())));
+        }
+    }
+    let priority = |p: &PathBuf| {
+        let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        match name.split('.').next() {
+            Some("Patient") => 0,
+            Some("Medication") => 1,
+            _ => 2,
+        }
+    };
+    files.sort_by_key(priority); // stable: keeps the given order within a priority
+    files.dedup();
+    (files, missing)
+}
+
+/// Medication events waiting for their Medication resource.
+struct PendingMedication {
+    location: Location,
+    resource_type: String,
+    resource_id: String,
+    medication_id: String,
+    events: Vec<Event>,
+}
+
+/// What one file has written so far (inside its open transaction).
+#[derive(Default)]
+struct FileImport {
+    resources: BTreeMap<String, u64>,
+    skipped: BTreeMap<(String, SkipReason), u64>,
+    events_by_modality: BTreeMap<Modality, u64>,
+    patients: HashSet<PatientId>,
+    medications: HashMap<String, Code>,
+    pending: Vec<PendingMedication>,
+}
+
+impl FileImport {
+    /// Writes one block's results, or returns the block's first error.
+    async fn write(
+        &mut self,
+        results: Vec<Result<Parsed, ImportError>>,
+        tx: &mut FileWrite,
+    ) -> Result<Result<(), ImportError>, StoreError> {
+        let mut patients: Vec<PatientRecord> = Vec::new();
+        let mut medications: Vec<MedicationConcept> = Vec::new();
+        let mut events: Vec<Event> = Vec::new();
+        for result in results {
+            let parsed = match result {
+                Ok(p) => p,
+                Err(e) => return Ok(Err(e)),
+            };
+            *self.resources.entry(parsed.resource_type.clone()).or_default() += 1;
+            let mapped = parsed.mapped;
+            if let Some(reason) = mapped.skipped {
+                *self.skipped.entry((parsed.resource_type, reason)).or_default() += 1;
+                continue;
+            }
+            if let Some(p) = mapped.patient {
+                self.patients.insert(p.id.clone());
+                patients.push(p);
+            }
+            if let Some(m) = mapped.medication {
+                self.medications.insert(m.resource_id.clone(), m.code.clone());
+                medications.push(m);
+            }
+            if let Some(medication_id) = mapped.pending_medication {
+                self.pending.push(PendingMedication {
+                    location: parsed.location,
+                    resource_type: parsed.resource_type,
+                    resource_id: parsed.resource_id,
+                    medication_id,
+                    events: mapped.events,
+                });
+                continue;
+            }
+            events.extend(mapped.events);
+        }
+        tx.upsert_patients(&patients).await?;
+        tx.upsert_medications(&medications).await?;
+        self.count_events(&events);
+        tx.replace_events(&events).await?;
+        Ok(Ok(()))
+    }
+
+    fn count_events(&mut self, events: &[Event]) {
+        for e in events {
+            *self.events_by_modality.entry(e.modality).or_default() += 1;
+            if !self.patients.contains(&e.patient) {
+                self.patients.insert(e.patient.clone());
+            }
+        }
+    }
+
+    /// Gives pending medication events their code, from this file's Medication
+    /// resources or earlier ones, and writes them; an unknown Medication fails the file.
+    async fn resolve_pending(
+        &mut self,
+        known: &HashMap<String, Code>,
+        tx: &mut FileWrite,
+    ) -> Result<Result<(), ImportError>, StoreError> {
+        let mut events = Vec::new();
+        for pending in std::mem::take(&mut self.pending) {
+            let Some(code) = self.medications.get(&pending.medication_id).or_else(|| known.get(&pending.medication_id))
+            else {
+                let reference = format!("Medication/{}", pending.medication_id);
+                return Ok(Err(ImportError {
+                    file: PathBuf::new(),
+                    location: pending.location,
+                    resource_type: Some(pending.resource_type),
+                    resource_id: Some(pending.resource_id),
+                    field: Some("medicationReference".into()),
+                    problem: Problem::Unresolved(
+                        reference,
+                        "no Medication with that id in this file, earlier files or earlier imports".into(),
+                    ),
+                }));
+            };
+            for mut e in pending.events {
+                debug_assert_eq!(e.code.system, UNRESOLVED_MEDICATION_SYSTEM);
+                e.code = code.clone();
+                events.push(e);
+            }
+        }
+        self.count_events(&events);
+        tx.replace_events(&events).await?;
+        Ok(Ok(()))
+    }
+}
+
+/// Sums over committed files.
+#[derive(Default)]
+struct Totals {
+    patients: HashSet<PatientId>,
+    resources: BTreeMap<String, u64>,
+    skipped: BTreeMap<(String, SkipReason), u64>,
+    events_by_modality: BTreeMap<Modality, u64>,
+}
+
+impl Totals {
+    fn add(&mut self, file: FileImport) {
+        self.patients.extend(file.patients);
+        for (k, v) in file.resources {
+            *self.resources.entry(k).or_default() += v;
+        }
+        for (k, v) in file.skipped {
+            *self.skipped.entry(k).or_default() += v;
+        }
+        for (k, v) in file.events_by_modality {
+            *self.events_by_modality.entry(k).or_default() += v;
+        }
+    }
+
+    fn into_report(self, files: Vec<FileOutcome>) -> ImportReport {
+        ImportReport {
+            files,
+            patients: self.patients.len() as u64,
+            events: self.events_by_modality.values().sum(),
+            resources: self.resources,
+            events_by_modality: self.events_by_modality,
+            skipped: self
+                .skipped
+                .into_iter()
+                .map(|((resource_type, reason), count)| SkippedCount {
+                    resource_type,
+                    reason,
+                    description: reason.describe(),
+                    count,
+                })
+                .collect(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patient_and_medication_files_go_first() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["Observation.ndjson", "MedicationRequest.ndjson", "Medication.ndjson", "Patient.ndjson", "notes.txt"] {
+            std::fs::write(dir.path().join(name), "").unwrap();
+        }
+        let (files, missing) = discover(&[dir.path().to_owned(), dir.path().join("nope.json")]);
+        let names: Vec<_> = files.iter().map(|p| p.file_name().unwrap().to_str().unwrap()).collect();
+        assert_eq!(names, ["Patient.ndjson", "Medication.ndjson", "MedicationRequest.ndjson", "Observation.ndjson"]);
+        assert_eq!(missing.len(), 1);
+    }
+}

@@ -1,0 +1,23 @@
+//! FHIR R4 import: Bundles and Bulk Data NDJSON -> journey events.
+//!
+//! The stages a resource passes through: file text -> [`parse`] (layout, then
+//! `resourceType`/`id`) -> [`map`] (one mapper per resource type) -> events ->
+//! [`import::Importer`] (one store transaction per file) -> [`ImportReport`].
+//!
+//! Any code system is kept as written, including a hospital's local `urn:oid:` one.
+//! Errors name the file, the NDJSON line or Bundle entry, the resource and the field.
+
+pub mod classify;
+pub mod datatypes;
+pub mod error;
+pub mod import;
+pub mod map;
+pub mod parse;
+pub mod report;
+pub mod resource_types;
+pub mod time;
+
+pub use error::{ImportError, Location, Problem};
+pub use import::{ImportProgress, Importer, NoProgress};
+pub use map::SkipReason;
+pub use report::{FileOutcome, ImportReport, SkippedCount};

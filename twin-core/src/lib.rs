@@ -1,0 +1,15 @@
+//! RDT twin core: the patient journey and everything built on it.
+//!
+//! - [`event`]: the journey's unit, a MEDS-compatible time-stamped event.
+//! - [`fhir`]: FHIR R4 import (Bundles, Bulk NDJSON) into events.
+//! - [`store`]: the journey store (SQLite by default, PostgreSQL when configured).
+//!
+//! Later stages (tokenizer, encoders, fusion, neighbour index, cohort analytics)
+//! read journeys from the store; none of them writes to it.
+
+pub mod event;
+pub mod fhir;
+pub mod store;
+
+pub use event::{Code, Event, Modality, PatientId, Phase, Quantity, Source};
+pub use store::{Database, Journey, JourneyStore, PatientRecord, PatientSummary, StoreCounts, StoreError};
