@@ -1,0 +1,190 @@
+//! The journey store suite, run for real against every backend: SQLite (a temporary
+//! file) and PostgreSQL (a fresh database per test on the server named by
+//! `RDT_TEST_POSTGRES_URL`; `.ci/run` starts one and sets `RDT_REQUIRE_POSTGRES=1`, so
+//! in CI these tests cannot silently skip PostgreSQL).
+//!
+//! Each check is one `async fn(JourneyStore)`; `on_every_backend` runs it on both.
+
+mod support;
+
+use std::path::PathBuf;
+
+use chrono::{TimeZone, Utc};
+use support::on_every_backend;
+use twin_core::fhir::{Importer, NoProgress};
+use twin_core::store::{MedicationConcept, PatientRecord};
+use twin_core::{Code, Event, JourneyStore, Modality, PatientId, Phase, Quantity, Source};
+
+fn pid(s: &str) -> PatientId {
+    PatientId::new(s).unwrap()
+}
+
+fn event(patient: &str, resource: &str, part: &str, day: u32, modality: Modality) -> Event {
+    Event {
+        patient: pid(patient),
+        time: Utc.with_ymd_and_hms(2021, 3, day, 8, 30, 15).unwrap() + chrono::Duration::microseconds(123_456),
+        code: Code { system: "urn:oid:1.2.3.4".into(), code: format!("{resource}-{part}"), display: Some("Local".into()) },
+        value: Some(Quantity { value: 4.25, unit: Some("mg/L".into()) }),
+        text: Some("héllo, \"quoted\"\nsecond line".into()),
+        modality,
+        phase: Phase::Point,
+        source: Source {
+            file: "in.ndjson".into(),
+            resource_type: "Observation".into(),
+            resource_id: resource.into(),
+            part: part.into(),
+        },
+    }
+}
+
+fn patient(id: &str) -> PatientRecord {
+    PatientRecord {
+        id: pid(id),
+        name: Some("Ann Smith".into()),
+        birth_date: chrono::NaiveDate::from_ymd_opt(1960, 2, 29),
+        sex: Some("female".into()),
+        deceased_at: None,
+        source_file: Some("Patient.ndjson".into()),
+    }
+}
+
+async fn write(store: &JourneyStore, patients: &[PatientRecord], events: &[Event]) {
+    let mut tx = store.begin().await.unwrap();
+    tx.upsert_patients(patients).await.unwrap();
+    tx.replace_events(events).await.unwrap();
+    tx.commit().await.unwrap();
+}
+
+/// Everything written comes back unchanged, events in time order.
+async fn round_trip(store: JourneyStore) {
+    let events = vec![
+        event("p1", "o2", "value", 9, Modality::Lab),
+        event("p1", "o1", "value", 2, Modality::DiseaseActivity),
+        Event { value: None, text: None, code: Code { display: None, ..event("p1", "o3", "v", 5, Modality::Note).code }, ..event("p1", "o3", "v", 5, Modality::Note) },
+    ];
+    write(&store, &[patient("p1")], &events).await;
+    let journey = store.journey(&pid("p1")).await.unwrap().expect("patient p1 exists");
+    assert_eq!(journey.patient, patient("p1"));
+    let mut expected = events.clone();
+    expected.sort_by_key(|e| e.time);
+    assert_eq!(journey.events, expected);
+    assert!(store.journey(&pid("nobody")).await.unwrap().is_none());
+}
+
+/// Writing a resource again replaces its events: no duplicates, no stale parts.
+async fn replace_is_idempotent(store: JourneyStore) {
+    let first = vec![event("p1", "bp", "component[0]", 1, Modality::Vital), event("p1", "bp", "component[1]", 1, Modality::Vital)];
+    write(&store, &[], &first).await;
+    write(&store, &[], &first).await;
+    assert_eq!(store.counts().await.unwrap().events, 2);
+    // The source corrected the resource: one component left, new value.
+    let mut corrected = event("p1", "bp", "component[0]", 1, Modality::Vital);
+    corrected.value = Some(Quantity { value: 118.0, unit: Some("mmHg".into()) });
+    write(&store, &[], &[corrected.clone()]).await;
+    let journey = store.journey(&pid("p1")).await.unwrap().unwrap();
+    assert_eq!(journey.events, vec![corrected]);
+    // The same resource twice in one batch: the later copy wins.
+    let mut later = event("p1", "bp", "component[0]", 1, Modality::Vital);
+    later.text = Some("later".into());
+    write(&store, &[], &[event("p1", "bp", "component[0]", 1, Modality::Vital), later.clone()]).await;
+    assert_eq!(store.journey(&pid("p1")).await.unwrap().unwrap().events, vec![later]);
+}
+
+/// A patient first seen as an event's subject is a stub; the Patient resource fills
+/// it in, and a later stub never erases what the resource said.
+async fn stubs_never_erase_demographics(store: JourneyStore) {
+    write(&store, &[], &[event("p2", "o1", "value", 1, Modality::Lab)]).await;
+    let stub = store.journey(&pid("p2")).await.unwrap().unwrap().patient;
+    assert_eq!(stub, PatientRecord::stub(pid("p2")));
+    write(&store, &[patient("p2")], &[]).await;
+    write(&store, &[PatientRecord::stub(pid("p2"))], &[event("p2", "o9", "value", 3, Modality::Lab)]).await;
+    assert_eq!(store.journey(&pid("p2")).await.unwrap().unwrap().patient, patient("p2"));
+}
+
+/// A transaction dropped without commit leaves nothing.
+async fn uncommitted_writes_vanish(store: JourneyStore) {
+    {
+        let mut tx = store.begin().await.unwrap();
+        tx.upsert_patients(&[patient("p3")]).await.unwrap();
+        tx.replace_events(&[event("p3", "o1", "value", 1, Modality::Lab)]).await.unwrap();
+        tx.upsert_medications(&[MedicationConcept {
+            resource_id: "m1".into(),
+            code: Code { system: "rxnorm".into(), code: "1".into(), display: None },
+        }])
+        .await
+        .unwrap();
+    }
+    let counts = store.counts().await.unwrap();
+    assert_eq!((counts.patients, counts.events), (0, 0));
+    assert!(store.medications().await.unwrap().is_empty());
+}
+
+/// The patient list counts events per patient and modality.
+async fn patient_list_counts(store: JourneyStore) {
+    write(
+        &store,
+        &[patient("a"), patient("b")],
+        &[
+            event("a", "o1", "value", 1, Modality::Lab),
+            event("a", "o2", "value", 4, Modality::Lab),
+            event("a", "n1", "text", 2, Modality::Note),
+        ],
+    )
+    .await;
+    let list = store.patients().await.unwrap();
+    let ids: Vec<&str> = list.iter().map(|p| p.patient.id.as_str()).collect();
+    assert_eq!(ids, ["a", "b"]);
+    assert_eq!(list[0].events, 3);
+    assert_eq!(list[0].events_by_modality.get(&Modality::Lab), Some(&2));
+    assert_eq!(list[0].events_by_modality.get(&Modality::Note), Some(&1));
+    assert_eq!(list[0].first_event.unwrap().date_naive().to_string(), "2021-03-01");
+    assert_eq!(list[0].last_event.unwrap().date_naive().to_string(), "2021-03-04");
+    assert_eq!(list[1].events, 0);
+    assert!(list[1].first_event.is_none());
+}
+
+/// The Synthea fixtures import the same way into every backend, twice without
+/// duplicates.
+async fn fixtures_import(store: JourneyStore) {
+    let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/synthea-r4");
+    let mut importer = Importer::new(store.clone()).await.unwrap();
+    let report = importer.import_paths(&[fixtures.clone()], &NoProgress).await.unwrap();
+    assert!(!report.has_failures(), "{:?}", report.failed().collect::<Vec<_>>());
+    assert_eq!(report.patients, 20);
+    let counts = store.counts().await.unwrap();
+    assert_eq!(counts.patients, 20);
+    assert_eq!(counts.events, report.events);
+    let again = importer.import_paths(&[fixtures], &NoProgress).await.unwrap();
+    assert_eq!(again.events, report.events);
+    assert_eq!(store.counts().await.unwrap(), counts);
+}
+
+#[tokio::test]
+async fn store_round_trip() {
+    on_every_backend(round_trip).await;
+}
+
+#[tokio::test]
+async fn store_replace_is_idempotent() {
+    on_every_backend(replace_is_idempotent).await;
+}
+
+#[tokio::test]
+async fn store_stubs_never_erase_demographics() {
+    on_every_backend(stubs_never_erase_demographics).await;
+}
+
+#[tokio::test]
+async fn store_uncommitted_writes_vanish() {
+    on_every_backend(uncommitted_writes_vanish).await;
+}
+
+#[tokio::test]
+async fn store_patient_list_counts() {
+    on_every_backend(patient_list_counts).await;
+}
+
+#[tokio::test]
+async fn store_fixtures_import() {
+    on_every_backend(fixtures_import).await;
+}
