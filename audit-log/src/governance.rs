@@ -1,0 +1,410 @@
+//! Model governance: the registry of model artifacts (LLM weights, encoder
+//! checkpoints, prompt templates) and the rule that only a pinned artifact loads.
+//!
+//! The registry has no table of its own: its state is a fold over the log's
+//! governance entries (`model_pinned`, `model_activated`, `model_rolled_back`,
+//! `model_retired`). So every change is an audit entry with who and why by
+//! construction, the registry is as tamper-evident as the log, and "what was active
+//! on 3 May" is answered by folding the entries up to that day.
+//!
+//! Per kind, activations form a stack: activating pushes, rolling back pops and
+//! re-activates the artifact that was active before (retired ones are skipped).
+//!
+//! Loaders call [`ModelRegistry::verify_file`] (hash the file, refuse it unless
+//! pinned) or [`ModelRegistry::require_pinned`] when they already have the digest.
+//!
+//! Limit: two governance users changing the same kind at the same instant are
+//! checked against the state each read; the log keeps both entries in order.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::digest::Digest;
+use crate::entry::{
+    ArtifactKind, ArtifactRef, AuditEntry, EntryBody, EntryKind, GovernanceChange, NewEntry, Principal, Role, Seq,
+};
+use crate::error::AuditError;
+use crate::store::AuditLog;
+
+/// Where an artifact stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ArtifactStatus {
+    /// May be loaded and activated.
+    Pinned,
+    /// Pinned and the one in use for its kind.
+    Active,
+    /// No longer loadable.
+    Retired,
+}
+
+impl ArtifactStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ArtifactStatus::Pinned => "pinned",
+            ArtifactStatus::Active => "active",
+            ArtifactStatus::Retired => "retired",
+        }
+    }
+}
+
+/// One artifact of the registry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Artifact {
+    pub kind: ArtifactKind,
+    pub sha256: Digest,
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub size_bytes: Option<u64>,
+    pub status: ArtifactStatus,
+    /// The entry that pinned it, and by whom.
+    pub pinned_at: Seq,
+    pub pinned_by: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum GovernanceError {
+    #[error(
+        "refusing to load {what}: sha256 {sha256} is not pinned as a {kind} artifact in the model registry; \
+         a governance user must pin it first (`rdt models pin --kind {kind} <file> --reason ...`)"
+    )]
+    NotPinned { kind: ArtifactKind, sha256: Digest, what: String },
+    #[error("refusing to load {what}: {kind} artifact {sha256} was retired")]
+    Retired { kind: ArtifactKind, sha256: Digest, what: String },
+    #[error("{kind} artifact {sha256} is already pinned")]
+    AlreadyPinned { kind: ArtifactKind, sha256: Digest },
+    #[error("{kind} artifact {sha256} is already the active one")]
+    AlreadyActive { kind: ArtifactKind, sha256: Digest },
+    #[error("the active {kind} artifact {sha256} cannot be retired; activate another or roll back first")]
+    RetireActive { kind: ArtifactKind, sha256: Digest },
+    #[error("no earlier {kind} activation to roll back to")]
+    NothingToRollBack { kind: ArtifactKind },
+    #[error("{principal} may not {action}: only the governance role changes the model registry")]
+    RoleNotAllowed { principal: Principal, action: &'static str },
+    #[error("a reason is required for every change to the model registry")]
+    ReasonRequired,
+    #[error("cannot read the artifact {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    Audit(#[from] AuditError),
+}
+
+/// The registry as of some point of the log.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RegistryState {
+    artifacts: BTreeMap<(ArtifactKind, Digest), Artifact>,
+    /// Per kind, the activation stack; the last is active.
+    activations: BTreeMap<ArtifactKind, Vec<Digest>>,
+}
+
+impl RegistryState {
+    /// Folds governance entries, in log order; other kinds are ignored.
+    pub fn from_entries<'a>(entries: impl IntoIterator<Item = &'a AuditEntry>) -> Self {
+        let mut state = RegistryState::default();
+        for entry in entries {
+            state.apply(entry);
+        }
+        state
+    }
+
+    pub fn apply(&mut self, entry: &AuditEntry) {
+        match &entry.body {
+            EntryBody::ModelPinned { change } => {
+                let a = &change.artifact;
+                self.artifacts.insert(
+                    (a.kind, a.sha256),
+                    Artifact {
+                        kind: a.kind,
+                        sha256: a.sha256,
+                        name: a.name.clone(),
+                        size_bytes: a.size_bytes,
+                        status: ArtifactStatus::Pinned,
+                        pinned_at: entry.seq,
+                        pinned_by: entry.principal.user.clone(),
+                    },
+                );
+            }
+            EntryBody::ModelActivated { change } => {
+                self.activations.entry(change.artifact.kind).or_default().push(change.artifact.sha256);
+            }
+            EntryBody::ModelRolledBack { change } => {
+                let stack = self.activations.entry(change.artifact.kind).or_default();
+                stack.pop();
+                if stack.last() != Some(&change.artifact.sha256) {
+                    stack.push(change.artifact.sha256);
+                }
+            }
+            EntryBody::ModelRetired { change } => {
+                let key = (change.artifact.kind, change.artifact.sha256);
+                if let Some(a) = self.artifacts.get_mut(&key) {
+                    a.status = ArtifactStatus::Retired;
+                }
+                if let Some(stack) = self.activations.get_mut(&change.artifact.kind) {
+                    stack.retain(|d| *d != change.artifact.sha256);
+                }
+            }
+            _ => {}
+        }
+        let actives: Vec<(ArtifactKind, Digest)> =
+            self.activations.iter().filter_map(|(k, s)| s.last().map(|d| (*k, *d))).collect();
+        for a in self.artifacts.values_mut() {
+            if a.status != ArtifactStatus::Retired {
+                a.status = if actives.contains(&(a.kind, a.sha256)) {
+                    ArtifactStatus::Active
+                } else {
+                    ArtifactStatus::Pinned
+                };
+            }
+        }
+    }
+
+    pub fn get(&self, kind: ArtifactKind, sha256: &Digest) -> Option<&Artifact> {
+        self.artifacts.get(&(kind, *sha256))
+    }
+
+    pub fn active(&self, kind: ArtifactKind) -> Option<&Artifact> {
+        let sha = self.activations.get(&kind)?.last()?;
+        self.get(kind, sha)
+    }
+
+    /// The artifact a rollback of `kind` would re-activate.
+    pub fn rollback_target(&self, kind: ArtifactKind) -> Option<&Artifact> {
+        let stack = self.activations.get(&kind)?;
+        let sha = stack.len().checked_sub(2).map(|i| &stack[i])?;
+        self.get(kind, sha)
+    }
+
+    /// Every artifact, by kind then digest.
+    pub fn list(&self) -> Vec<&Artifact> {
+        self.artifacts.values().collect()
+    }
+}
+
+/// The model registry of one install, kept in its audit log.
+#[derive(Clone)]
+pub struct ModelRegistry {
+    log: AuditLog,
+}
+
+impl ModelRegistry {
+    pub fn new(log: AuditLog) -> Self {
+        ModelRegistry { log }
+    }
+
+    pub fn log(&self) -> &AuditLog {
+        &self.log
+    }
+
+    /// The registry now.
+    pub async fn state(&self) -> Result<RegistryState, GovernanceError> {
+        let kinds: Vec<EntryKind> = EntryKind::ALL.into_iter().filter(|k| k.is_governance()).collect();
+        let rows = self.log.entries_of_kinds(&kinds).await?;
+        let entries = rows.iter().map(|r| r.parse()).collect::<Result<Vec<_>, _>>()?;
+        Ok(RegistryState::from_entries(&entries))
+    }
+
+    /// Refuses `sha256` unless it is pinned (or active) for `kind`.
+    pub async fn require_pinned(&self, kind: ArtifactKind, sha256: &Digest) -> Result<Artifact, GovernanceError> {
+        let what = format!("{kind} artifact {}", sha256.short());
+        check_loadable(&self.state().await?, kind, sha256, what)
+    }
+
+    /// Hashes the file at `path` and refuses it unless that digest is pinned for `kind`.
+    pub async fn verify_file(&self, kind: ArtifactKind, path: &Path) -> Result<Artifact, GovernanceError> {
+        let sha256 = hash_file(path).await?;
+        check_loadable(&self.state().await?, kind, &sha256, path.display().to_string())
+    }
+
+    /// Pins an artifact: it may be loaded from now on.
+    pub async fn pin(&self, by: &Principal, artifact: ArtifactRef, reason: &str) -> Result<Seq, GovernanceError> {
+        check_actor(by, "pin a model artifact", reason)?;
+        let state = self.state().await?;
+        if state.get(artifact.kind, &artifact.sha256).is_some_and(|a| a.status != ArtifactStatus::Retired) {
+            return Err(GovernanceError::AlreadyPinned { kind: artifact.kind, sha256: artifact.sha256 });
+        }
+        let change = GovernanceChange { artifact, previous_active: None, reason: reason.trim().to_owned() };
+        Ok(self.log.append(NewEntry::new(by.clone(), EntryBody::ModelPinned { change })).await?)
+    }
+
+    /// Hashes a file and pins it under `name` (its file name when `None`).
+    pub async fn pin_file(
+        &self,
+        by: &Principal,
+        kind: ArtifactKind,
+        path: &Path,
+        name: Option<String>,
+        reason: &str,
+    ) -> Result<(ArtifactRef, Seq), GovernanceError> {
+        check_actor(by, "pin a model artifact", reason)?;
+        let sha256 = hash_file(path).await?;
+        let size_bytes = std::fs::metadata(path).ok().map(|m| m.len());
+        let name = name.unwrap_or_else(|| {
+            path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| path.display().to_string())
+        });
+        let artifact = ArtifactRef { kind, sha256, name, size_bytes };
+        let seq = self.pin(by, artifact.clone(), reason).await?;
+        Ok((artifact, seq))
+    }
+
+    /// Makes a pinned artifact the active one of its kind.
+    pub async fn activate(
+        &self,
+        by: &Principal,
+        kind: ArtifactKind,
+        sha256: &Digest,
+        reason: &str,
+    ) -> Result<Seq, GovernanceError> {
+        check_actor(by, "activate a model artifact", reason)?;
+        let state = self.state().await?;
+        let artifact = check_loadable(&state, kind, sha256, format!("{kind} artifact {}", sha256.short()))?;
+        if artifact.status == ArtifactStatus::Active {
+            return Err(GovernanceError::AlreadyActive { kind, sha256: *sha256 });
+        }
+        let change = GovernanceChange {
+            artifact: artifact_ref(&artifact),
+            previous_active: state.active(kind).map(|a| a.sha256),
+            reason: reason.trim().to_owned(),
+        };
+        Ok(self.log.append(NewEntry::new(by.clone(), EntryBody::ModelActivated { change })).await?)
+    }
+
+    /// Re-activates the artifact that was active before the current one.
+    /// Returns the restored artifact.
+    pub async fn rollback(&self, by: &Principal, kind: ArtifactKind, reason: &str) -> Result<(Artifact, Seq), GovernanceError> {
+        check_actor(by, "roll back a model artifact", reason)?;
+        let state = self.state().await?;
+        let target = state.rollback_target(kind).ok_or(GovernanceError::NothingToRollBack { kind })?.clone();
+        let change = GovernanceChange {
+            artifact: artifact_ref(&target),
+            previous_active: state.active(kind).map(|a| a.sha256),
+            reason: reason.trim().to_owned(),
+        };
+        let seq = self.log.append(NewEntry::new(by.clone(), EntryBody::ModelRolledBack { change })).await?;
+        Ok((Artifact { status: ArtifactStatus::Active, ..target }, seq))
+    }
+
+    /// Retires a pinned, inactive artifact: it can no longer be loaded.
+    pub async fn retire(
+        &self,
+        by: &Principal,
+        kind: ArtifactKind,
+        sha256: &Digest,
+        reason: &str,
+    ) -> Result<Seq, GovernanceError> {
+        check_actor(by, "retire a model artifact", reason)?;
+        let state = self.state().await?;
+        let artifact = check_loadable(&state, kind, sha256, format!("{kind} artifact {}", sha256.short()))?;
+        if artifact.status == ArtifactStatus::Active {
+            return Err(GovernanceError::RetireActive { kind, sha256: *sha256 });
+        }
+        let change =
+            GovernanceChange { artifact: artifact_ref(&artifact), previous_active: None, reason: reason.trim().to_owned() };
+        Ok(self.log.append(NewEntry::new(by.clone(), EntryBody::ModelRetired { change })).await?)
+    }
+}
+
+fn artifact_ref(a: &Artifact) -> ArtifactRef {
+    ArtifactRef { kind: a.kind, sha256: a.sha256, name: a.name.clone(), size_bytes: a.size_bytes }
+}
+
+fn check_actor(by: &Principal, action: &'static str, reason: &str) -> Result<(), GovernanceError> {
+    if by.role != Role::Governance {
+        return Err(GovernanceError::RoleNotAllowed { principal: by.clone(), action });
+    }
+    if reason.trim().is_empty() {
+        return Err(GovernanceError::ReasonRequired);
+    }
+    Ok(())
+}
+
+fn check_loadable(
+    state: &RegistryState,
+    kind: ArtifactKind,
+    sha256: &Digest,
+    what: String,
+) -> Result<Artifact, GovernanceError> {
+    match state.get(kind, sha256) {
+        None => Err(GovernanceError::NotPinned { kind, sha256: *sha256, what }),
+        Some(a) if a.status == ArtifactStatus::Retired => Err(GovernanceError::Retired { kind, sha256: *sha256, what }),
+        Some(a) => Ok(a.clone()),
+    }
+}
+
+/// Hashes on a blocking thread: a GGUF is gigabytes.
+async fn hash_file(path: &Path) -> Result<Digest, GovernanceError> {
+    let owned = path.to_owned();
+    let result = tokio::task::spawn_blocking(move || Digest::of_file(&owned)).await;
+    match result {
+        Ok(Ok(d)) => Ok(d),
+        Ok(Err(source)) => Err(GovernanceError::Read { path: path.to_owned(), source }),
+        Err(join) => Err(GovernanceError::Read { path: path.to_owned(), source: std::io::Error::other(join) }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Utc;
+
+    fn entry(seq: u64, body: EntryBody) -> AuditEntry {
+        AuditEntry::place(NewEntry::new(Principal::new("gov", Role::Governance), body), Seq(seq), None, Utc::now())
+    }
+
+    fn art(kind: ArtifactKind, name: &str) -> ArtifactRef {
+        ArtifactRef { kind, sha256: Digest::of(name.as_bytes()), name: name.into(), size_bytes: None }
+    }
+
+    fn change(a: &ArtifactRef) -> GovernanceChange {
+        GovernanceChange { artifact: a.clone(), previous_active: None, reason: "r".into() }
+    }
+
+    /// Activations stack per kind; rollback pops to the previous; a retired
+    /// artifact is skipped by rollback and refused for loading.
+    #[test]
+    fn fold_tracks_active_rollback_and_retire() {
+        let (a, b, c) = (art(ArtifactKind::Llm, "a"), art(ArtifactKind::Llm, "b"), art(ArtifactKind::Llm, "c"));
+        let p = art(ArtifactKind::Prompt, "p");
+        let mut entries = vec![
+            entry(0, EntryBody::ModelPinned { change: change(&a) }),
+            entry(1, EntryBody::ModelPinned { change: change(&b) }),
+            entry(2, EntryBody::ModelPinned { change: change(&c) }),
+            entry(3, EntryBody::ModelPinned { change: change(&p) }),
+            entry(4, EntryBody::ModelActivated { change: change(&a) }),
+            entry(5, EntryBody::ModelActivated { change: change(&p) }),
+            entry(6, EntryBody::ModelActivated { change: change(&b) }),
+            entry(7, EntryBody::ModelActivated { change: change(&c) }),
+        ];
+        let s = RegistryState::from_entries(&entries);
+        assert_eq!(s.active(ArtifactKind::Llm).unwrap().sha256, c.sha256);
+        assert_eq!(s.active(ArtifactKind::Prompt).unwrap().sha256, p.sha256);
+        assert_eq!(s.rollback_target(ArtifactKind::Llm).unwrap().sha256, b.sha256);
+        assert_eq!(s.get(ArtifactKind::Llm, &a.sha256).unwrap().status, ArtifactStatus::Pinned);
+
+        entries.push(entry(8, EntryBody::ModelRetired { change: change(&b) }));
+        entries.push(entry(9, EntryBody::ModelRolledBack { change: change(&a) }));
+        let s = RegistryState::from_entries(&entries);
+        assert_eq!(s.active(ArtifactKind::Llm).unwrap().sha256, a.sha256);
+        assert_eq!(s.get(ArtifactKind::Llm, &c.sha256).unwrap().status, ArtifactStatus::Pinned);
+        assert!(s.rollback_target(ArtifactKind::Llm).is_none());
+        assert!(matches!(
+            check_loadable(&s, ArtifactKind::Llm, &b.sha256, "b".into()),
+            Err(GovernanceError::Retired { .. })
+        ));
+        // Pinned as a prompt is not pinned as an LLM.
+        assert!(matches!(
+            check_loadable(&s, ArtifactKind::Llm, &p.sha256, "p".into()),
+            Err(GovernanceError::NotPinned { .. })
+        ));
+    }
+
+    #[test]
+    fn only_governance_with_a_reason_may_change_the_registry() {
+        let clinician = Principal::new("dr", Role::Clinician);
+        assert!(matches!(check_actor(&clinician, "pin", "why"), Err(GovernanceError::RoleNotAllowed { .. })));
+        let gov = Principal::new("g", Role::Governance);
+        assert!(matches!(check_actor(&gov, "pin", "  "), Err(GovernanceError::ReasonRequired)));
+        assert!(check_actor(&gov, "pin", "validated on cohort v3").is_ok());
+    }
+}
