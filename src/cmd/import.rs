@@ -111,7 +111,8 @@ impl ImportProgress for Bar {
         let done = self.files_done.fetch_add(1, Ordering::Relaxed) + 1;
         let total = self.files_total.load(Ordering::Relaxed);
         self.bar.set_message(format!("{done}/{total} files"));
-        if let Some(e) = &outcome.error {
+        // On a terminal, say at once which file failed; the summary lists all of them.
+        if let (Some(e), false) = (&outcome.error, self.bar.is_hidden()) {
             self.bar.suspend(|| eprintln!("failed: {e}"));
         }
     }
