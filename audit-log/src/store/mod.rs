@@ -205,7 +205,8 @@ impl AuditLog {
         tx.insert_entries(&rows).await?;
         let due = match (&self.signer, tx.last_head().await?) {
             (None, _) => false,
-            (Some(_), None) => true,
+            // No head yet: only the count rule applies (there is no time to age from).
+            (Some(_), None) => next >= self.policy.every_entries,
             (Some(_), Some(head)) => {
                 let age = (now - head.sth.head.time).to_std().unwrap_or_default();
                 next - head.sth.head.size >= self.policy.every_entries || age >= self.policy.every
