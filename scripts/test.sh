@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it (`.ci/run` calls this script).
+#
+# Installs and starts what the tests need (PostgreSQL from Debian's packages), then
+# runs every test of the workspace with the PostgreSQL tests required, not skipped.
+# Reuses the build directory ~/.cache/rdt/target when it exists (CARGO_TARGET_DIR
+# overrides), and still works from nothing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ ! -d ../shared/fixtures ]; then
+  echo "error: ../shared (fixtures, model notes) must sit beside this checkout" >&2
+  exit 2
+fi
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/rdt/target}"
+mkdir -p "$CARGO_TARGET_DIR"
+
+RDT_TEST_POSTGRES_URL="$(scripts/postgres.sh)"
+export RDT_TEST_POSTGRES_URL
+export RDT_REQUIRE_POSTGRES=1
+
+cargo test --workspace --locked "$@"

@@ -1,0 +1,175 @@
+//! Import throughput: resources per second into SQLite and into PostgreSQL, side by
+//! side in one run.
+//!
+//! The Synthea fixtures are replicated (every id and `urn:uuid:` reference given a
+//! per-copy prefix, so each copy is new data, not a re-import) to at least 200,000
+//! resources, in both layouts: the original transaction Bundles, and the same
+//! resources as Bulk Data NDJSON (one file per resource type). Each configuration runs
+//! `RDT_BENCH_ROUNDS` times (default 3) into a fresh database, rounds interleaved so
+//! that noise from other work on this shared machine hits every configuration alike;
+//! the median is reported.
+//!
+//! Run: `RDT_TEST_POSTGRES_URL=$(scripts/postgres.sh) cargo bench -p twin-core --bench import`
+//! (without the URL only SQLite is measured). Results: `docs/benchmarks/import.md`.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use sqlx::Connection;
+use twin_core::fhir::{Importer, NoProgress};
+use twin_core::store::Database;
+use twin_core::JourneyStore;
+
+const MIN_RESOURCES: usize = 200_000;
+
+fn main() {
+    let rounds: usize = std::env::var("RDT_BENCH_ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(3);
+    let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/synthea-r4");
+    let work = tempfile::tempdir().expect("temp dir");
+    let (resources, copies) = replicate(&fixtures, work.path());
+    eprintln!("{resources} resources ({copies} copies of the fixtures) in each layout");
+
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let postgres = std::env::var("RDT_TEST_POSTGRES_URL").ok().filter(|u| !u.is_empty());
+    let mut configs: Vec<(&str, &str)> = vec![("SQLite", "bundles"), ("SQLite", "ndjson")];
+    if postgres.is_some() {
+        configs.extend([("PostgreSQL", "bundles"), ("PostgreSQL", "ndjson")]);
+    } else {
+        eprintln!("RDT_TEST_POSTGRES_URL not set: PostgreSQL not measured");
+    }
+
+    let mut times: BTreeMap<(&str, &str), Vec<Duration>> = BTreeMap::new();
+    for round in 0..rounds {
+        for &(backend, layout) in &configs {
+            let input = work.path().join(layout);
+            let elapsed = runtime.block_on(async {
+                let (database, cleanup) = fresh_database(backend, work.path(), postgres.as_deref(), round).await;
+                let store = JourneyStore::open(&database).await.unwrap();
+                let mut importer = Importer::new(store.clone()).await.unwrap();
+                let start = Instant::now();
+                let report = importer.import_paths(&[input], &NoProgress).await.unwrap();
+                let elapsed = start.elapsed();
+                assert!(!report.has_failures());
+                assert_eq!(report.resources_total() as usize, resources);
+                store.close().await;
+                cleanup.await;
+                elapsed
+            });
+            eprintln!("round {round}: {backend:<10} {layout:<8} {:>7.2} s", elapsed.as_secs_f64());
+            times.entry((backend, layout)).or_default().push(elapsed);
+        }
+    }
+
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "| store | layout | resources | median time | resources/s |").unwrap();
+    writeln!(out, "|---|---|---:|---:|---:|").unwrap();
+    let mut rates = BTreeMap::new();
+    for &(backend, layout) in &configs {
+        let mut t = times[&(backend, layout)].clone();
+        t.sort();
+        let median = t[t.len() / 2].as_secs_f64();
+        let rate = resources as f64 / median;
+        rates.insert((backend, layout), rate);
+        writeln!(out, "| {backend} | {layout} | {resources} | {median:.2} s | {rate:.0} |").unwrap();
+    }
+    if postgres.is_some() {
+        for layout in ["bundles", "ndjson"] {
+            let ratio = rates[&("SQLite", layout)] / rates[&("PostgreSQL", layout)];
+            writeln!(out, "\nSQLite / PostgreSQL throughput ({layout}): {ratio:.2}x").unwrap();
+        }
+    }
+}
+
+/// A new empty database of the given backend, and a future that removes it.
+async fn fresh_database(
+    backend: &str,
+    dir: &Path,
+    postgres_admin: Option<&str>,
+    round: usize,
+) -> (Database, std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>) {
+    match backend {
+        "SQLite" => {
+            let path = dir.join(format!("bench-{round}.sqlite"));
+            let _ = std::fs::remove_file(&path);
+            let cleanup_path = path.clone();
+            let cleanup = Box::pin(async move {
+                for suffix in ["", "-wal", "-shm"] {
+                    let _ = std::fs::remove_file(format!("{}{suffix}", cleanup_path.display()));
+                }
+            });
+            (Database::Sqlite(path), cleanup)
+        }
+        _ => {
+            let admin = postgres_admin.expect("PostgreSQL configured").to_owned();
+            let name = format!("rdt_bench_{}_{round}", std::process::id());
+            let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
+            sqlx::query(&format!("DROP DATABASE IF EXISTS {name}")).execute(&mut conn).await.unwrap();
+            sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.unwrap();
+            let (base, _) = admin.rsplit_once('/').unwrap();
+            let url = format!("{base}/{name}");
+            let cleanup = Box::pin(async move {
+                sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut conn).await.unwrap();
+            });
+            (Database::Postgres(url), cleanup)
+        }
+    }
+}
+
+/// Writes `copies` of the fixtures into `out/bundles` (as Bundles) and `out/ndjson`
+/// (one NDJSON file per resource type); returns (resources per layout, copies).
+fn replicate(fixtures: &Path, out: &Path) -> (usize, usize) {
+    let mut bundles: Vec<(String, String)> = Vec::new();
+    let mut per_copy = 0;
+    let mut files: Vec<PathBuf> = std::fs::read_dir(fixtures).unwrap().map(|e| e.unwrap().path()).collect();
+    files.sort();
+    for path in files {
+        let text = std::fs::read_to_string(&path).unwrap();
+        let bundle: Value = serde_json::from_str(&text).unwrap();
+        per_copy += bundle["entry"].as_array().map_or(0, Vec::len);
+        bundles.push((path.file_name().unwrap().to_string_lossy().into_owned(), text));
+    }
+    let copies = MIN_RESOURCES.div_ceil(per_copy);
+    std::fs::create_dir_all(out.join("bundles")).unwrap();
+    std::fs::create_dir_all(out.join("ndjson")).unwrap();
+    let mut ndjson: BTreeMap<String, std::io::BufWriter<std::fs::File>> = BTreeMap::new();
+    for copy in 0..copies {
+        for (name, text) in &bundles {
+            // Prefix every id and urn:uuid reference: each copy is distinct data.
+            let text = text.replace("\"id\": \"", &format!("\"id\": \"c{copy}-")).replace(
+                "urn:uuid:",
+                &format!("urn:uuid:c{copy}-"),
+            );
+            std::fs::write(out.join("bundles").join(format!("c{copy}-{name}")), &text).unwrap();
+            let bundle: Value = serde_json::from_str(&text).unwrap();
+            for entry in bundle["entry"].as_array().unwrap() {
+                let mut resource = entry["resource"].clone();
+                let resource_type = resource["resourceType"].as_str().unwrap().to_owned();
+                relative_references(&mut resource);
+                let file = ndjson.entry(resource_type.clone()).or_insert_with(|| {
+                    let f = std::fs::File::create(out.join("ndjson").join(format!("{resource_type}.ndjson"))).unwrap();
+                    std::io::BufWriter::new(f)
+                });
+                writeln!(file, "{resource}").unwrap();
+            }
+        }
+    }
+    for (_, mut f) in ndjson {
+        f.flush().unwrap();
+    }
+    (per_copy * copies, copies)
+}
+
+/// Bulk Data uses `Patient/id` references; the fixtures' `urn:uuid:` ones only make
+/// sense inside their Bundle. Every Synthea subject/patient reference is to a Patient.
+fn relative_references(resource: &mut Value) {
+    for field in ["subject", "patient"] {
+        if let Some(r) = resource[field]["reference"].as_str() {
+            if let Some(id) = r.strip_prefix("urn:uuid:") {
+                resource[field]["reference"] = Value::String(format!("Patient/{id}"));
+            }
+        }
+    }
+}
