@@ -1,0 +1,172 @@
+//! Writing a cohort to disk: one NDJSON file per resource type, as a FHIR Bulk Data
+//! export lays them out, plus the ground truth and a plain-text manifest.
+//!
+//! Patients are simulated in parallel in fixed-size batches and written in patient
+//! order, so the bytes depend only on the parameters, never on thread timing, and
+//! memory stays bounded by one batch whatever the cohort size.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::error::SynthError;
+use crate::fhir::{patient_lines, PatientLines, ResourceCounts};
+use crate::params::Params;
+use crate::patient::simulate_patient;
+
+/// The files a cohort directory holds. Only the `.ndjson` ones are FHIR; the ground
+/// truth is `.jsonl` and the manifest `.txt` so an importer reading `*.json` and
+/// `*.ndjson` never mistakes them for resources.
+pub const PATIENT_FILE: &str = "Patient.ndjson";
+pub const CONDITION_FILE: &str = "Condition.ndjson";
+pub const ENCOUNTER_FILE: &str = "Encounter.ndjson";
+pub const OBSERVATION_FILE: &str = "Observation.ndjson";
+pub const MEDICATION_STATEMENT_FILE: &str = "MedicationStatement.ndjson";
+pub const DOCUMENT_REFERENCE_FILE: &str = "DocumentReference.ndjson";
+pub const GROUND_TRUTH_FILE: &str = "ground_truth.jsonl";
+pub const MANIFEST_FILE: &str = "synth-manifest.txt";
+
+/// Patients simulated per parallel batch.
+const BATCH: usize = 512;
+
+/// What a run produced.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Summary {
+    pub patients: u64,
+    pub seed: u64,
+    pub out_dir: PathBuf,
+    pub resources: ResourceCounts,
+    /// Patients per hidden subtype (snake_case names).
+    pub subtypes: BTreeMap<String, u64>,
+    /// Bytes per file written.
+    pub files: BTreeMap<String, u64>,
+}
+
+struct Outputs {
+    files: Vec<(&'static str, PathBuf, BufWriter<File>)>,
+}
+
+impl Outputs {
+    fn create(dir: &Path) -> Result<Self, SynthError> {
+        std::fs::create_dir_all(dir).map_err(|source| SynthError::Write { path: dir.to_owned(), source })?;
+        let names = [
+            PATIENT_FILE,
+            CONDITION_FILE,
+            ENCOUNTER_FILE,
+            OBSERVATION_FILE,
+            MEDICATION_STATEMENT_FILE,
+            DOCUMENT_REFERENCE_FILE,
+            GROUND_TRUTH_FILE,
+        ];
+        let mut files = Vec::with_capacity(names.len());
+        for name in names {
+            let path = dir.join(name);
+            let file = File::create(&path).map_err(|source| SynthError::Write { path: path.clone(), source })?;
+            files.push((name, path, BufWriter::with_capacity(1 << 20, file)));
+        }
+        Ok(Outputs { files })
+    }
+
+    fn write(&mut self, index: usize, text: &str) -> Result<(), SynthError> {
+        let (_, path, w) = &mut self.files[index];
+        w.write_all(text.as_bytes()).map_err(|source| SynthError::Write { path: path.clone(), source })
+    }
+
+    fn finish(self) -> Result<BTreeMap<String, u64>, SynthError> {
+        let mut sizes = BTreeMap::new();
+        for (name, path, w) in self.files {
+            let file = w.into_inner().map_err(|e| SynthError::Write { path: path.clone(), source: e.into_error() })?;
+            file.sync_all().map_err(|source| SynthError::Write { path: path.clone(), source })?;
+            let len = file.metadata().map_err(|source| SynthError::Write { path: path.clone(), source })?.len();
+            sizes.insert(name.to_owned(), len);
+        }
+        Ok(sizes)
+    }
+}
+
+/// One simulated patient, serialised.
+struct Batch {
+    lines: PatientLines,
+    truth: String,
+    subtype: &'static str,
+}
+
+/// Generates the cohort described by `params` into `out_dir` (created if missing;
+/// files of the same names are overwritten).
+pub fn generate(params: &Params, out_dir: &Path) -> Result<Summary, SynthError> {
+    params.validate()?;
+    let mut out = Outputs::create(out_dir)?;
+    let mut resources = ResourceCounts::default();
+    let mut subtypes: BTreeMap<String, u64> = BTreeMap::new();
+    for start in (0..params.patients).step_by(BATCH) {
+        let end = (start + BATCH).min(params.patients);
+        let batch: Vec<Batch> = (start..end)
+            .into_par_iter()
+            .map(|i| {
+                let p = simulate_patient(params, i);
+                let lines = patient_lines(&p.chart)?;
+                let mut truth = serde_json::to_string(&p.truth)
+                    .map_err(|source| SynthError::Serialize { resource_type: "ground truth", source })?;
+                truth.push('\n');
+                Ok(Batch { lines, truth, subtype: p.truth.subtype.as_str() })
+            })
+            .collect::<Result<_, SynthError>>()?;
+        for b in batch {
+            out.write(0, &b.lines.patient)?;
+            out.write(1, &b.lines.condition)?;
+            out.write(2, &b.lines.encounter)?;
+            out.write(3, &b.lines.observation)?;
+            out.write(4, &b.lines.medication_statement)?;
+            out.write(5, &b.lines.document_reference)?;
+            out.write(6, &b.truth)?;
+            resources.add(&b.lines.counts);
+            *subtypes.entry(b.subtype.to_owned()).or_default() += 1;
+        }
+    }
+    let files = out.finish()?;
+    let summary = Summary {
+        patients: params.patients as u64,
+        seed: params.seed,
+        out_dir: out_dir.to_owned(),
+        resources,
+        subtypes,
+        files,
+    };
+    write_manifest(params, &summary, out_dir)?;
+    Ok(summary)
+}
+
+/// A human-readable record of what was generated and how; no clock time, so two runs
+/// with the same parameters leave identical manifests.
+fn write_manifest(params: &Params, summary: &Summary, dir: &Path) -> Result<(), SynthError> {
+    let path = dir.join(MANIFEST_FILE);
+    let params_json = serde_json::to_string(params)
+        .map_err(|source| SynthError::Serialize { resource_type: "parameters", source })?;
+    let mut text = String::new();
+    text.push_str("RDT virtual cohort (synth). Synthetic patients: no real person's data.\n");
+    text.push_str(&format!("generator: synth {}\n", env!("CARGO_PKG_VERSION")));
+    text.push_str(&format!("params: {params_json}\n"));
+    text.push_str(&format!("patients: {}\n", summary.patients));
+    for (subtype, n) in &summary.subtypes {
+        text.push_str(&format!("subtype {subtype}: {n}\n"));
+    }
+    let r = &summary.resources;
+    for (name, n) in [
+        ("Patient", r.patient),
+        ("Condition", r.condition),
+        ("Encounter", r.encounter),
+        ("Observation", r.observation),
+        ("MedicationStatement", r.medication_statement),
+        ("DocumentReference", r.document_reference),
+    ] {
+        text.push_str(&format!("resources {name}: {n}\n"));
+    }
+    for (file, bytes) in &summary.files {
+        text.push_str(&format!("file {file}: {bytes} bytes\n"));
+    }
+    std::fs::write(&path, text).map_err(|source| SynthError::Write { path, source })
+}
