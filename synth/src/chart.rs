@@ -4,7 +4,7 @@
 //! Times are days after the first rheumatology visit (day 0) plus a clock time, so
 //! the simulation counts days and only the writer turns them into calendar dates.
 
-use chrono::{Days, NaiveDate};
+use chrono::{Datelike, Days, NaiveDate, Weekday};
 
 use crate::codes::{Icd10, Measure};
 use crate::medications::{Drug, StopReason};
@@ -134,6 +134,15 @@ impl Chart {
             self.first_visit + Days::new(day as u64)
         } else {
             self.first_visit - Days::new(day.unsigned_abs() as u64)
+        }
+    }
+
+    /// `day`, or the Monday after it when it falls on a weekend: the clinic is shut.
+    pub fn clinic_day(&self, day: i32) -> i32 {
+        match self.date(day).weekday() {
+            Weekday::Sat => day + 2,
+            Weekday::Sun => day + 1,
+            _ => day,
         }
     }
 

@@ -57,7 +57,7 @@ pub(crate) fn simulate(setup: &Setup, chart: &mut Chart, rng: &mut PatientRng, t
             flare_onsets.push(day);
             next_flare = day.saturating_add(exponential_days(rng, flares_per_year));
             if chance(rng, 0.6) {
-                let call = day + days(rng, 3, 14);
+                let call = chart.clinic_day(day + days(rng, 3, 14));
                 if call + 10 < next_visit && call <= setup.horizon {
                     next_visit = call;
                     kind = VisitKind::Unscheduled;
@@ -185,7 +185,7 @@ pub(crate) fn simulate(setup: &Setup, chart: &mut Chart, rng: &mut PatientRng, t
             if sledai_recorded {
                 previous_sledai = Some(sledai);
             }
-            next_visit = day + gap;
+            next_visit = chart.clinic_day(day + gap);
             kind = VisitKind::FollowUp;
         }
         latent.push(s as f32);

@@ -47,6 +47,29 @@ pub enum DrugClass {
 }
 
 impl Drug {
+    pub const ALL: [Drug; 14] = [
+        Drug::Methotrexate,
+        Drug::Hydroxychloroquine,
+        Drug::Sulfasalazine,
+        Drug::Leflunomide,
+        Drug::Prednisone,
+        Drug::Adalimumab,
+        Drug::Etanercept,
+        Drug::Tocilizumab,
+        Drug::Rituximab,
+        Drug::Tofacitinib,
+        Drug::MycophenolateMofetil,
+        Drug::Azathioprine,
+        Drug::FolicAcid,
+        Drug::Nifedipine,
+    ];
+
+    /// The drug with this RxNorm ingredient code, if it is one the clinic prescribes;
+    /// lets an analysis of imported journeys classify medication events.
+    pub fn from_rxnorm(code: &str) -> Option<Drug> {
+        Drug::ALL.into_iter().find(|d| d.rxnorm() == code)
+    }
+
     /// RxNorm ingredient concept.
     pub fn rxnorm(self) -> &'static str {
         match self {
@@ -225,27 +248,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn rxnorm_codes_are_unique() {
-        let all = [
-            Drug::Methotrexate,
-            Drug::Hydroxychloroquine,
-            Drug::Sulfasalazine,
-            Drug::Leflunomide,
-            Drug::Prednisone,
-            Drug::Adalimumab,
-            Drug::Etanercept,
-            Drug::Tocilizumab,
-            Drug::Rituximab,
-            Drug::Tofacitinib,
-            Drug::MycophenolateMofetil,
-            Drug::Azathioprine,
-            Drug::FolicAcid,
-            Drug::Nifedipine,
-        ];
-        let mut codes: Vec<_> = all.iter().map(|d| d.rxnorm()).collect();
+    fn rxnorm_codes_are_unique_and_round_trip() {
+        let mut codes: Vec<_> = Drug::ALL.iter().map(|d| d.rxnorm()).collect();
         codes.sort();
         codes.dedup();
-        assert_eq!(codes.len(), all.len());
+        assert_eq!(codes.len(), Drug::ALL.len());
+        for d in Drug::ALL {
+            assert_eq!(Drug::from_rxnorm(d.rxnorm()), Some(d));
+        }
+        assert_eq!(Drug::from_rxnorm("0"), None);
     }
 
     #[test]

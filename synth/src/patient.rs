@@ -1,7 +1,7 @@
 //! One virtual patient from start to finish: who they are, how long they are followed,
 //! which disease course runs, their comorbidities, and the ground truth.
 
-use chrono::{Days, NaiveDate};
+use chrono::{Datelike, Days, NaiveDate, Weekday};
 
 use crate::chart::{Chart, Demographics, Sex, When};
 use crate::codes::{icd10, Icd10};
@@ -68,7 +68,7 @@ pub fn simulate_patient(params: &Params, index: usize) -> VirtualPatient {
     let sex = if chance(&mut rng, female) { Sex::Female } else { Sex::Male };
     let age0 = normal_in(&mut rng, age_mean, age_sd, age_min, 88.0);
     let span = (params.first_visit_to - params.first_visit_from).num_days() as i32;
-    let first_visit = params.first_visit_from + Days::new(days(&mut rng, 0, span) as u64);
+    let first_visit = weekday_on_or_after(params.first_visit_from + Days::new(days(&mut rng, 0, span) as u64));
     let birth_date = first_visit - Days::new((age0 * 365.25) as u64);
     let demographics = demographics(&mut rng, sex, birth_date);
 
@@ -101,6 +101,15 @@ pub fn simulate_patient(params: &Params, index: usize) -> VirtualPatient {
     comorbidities(&mut rng, &mut chart, disease, sex, age0, horizon);
     let truth = truth::ground_truth(&chart, &setup, &run, lost);
     VirtualPatient { chart, truth }
+}
+
+/// The clinic sees new patients on weekdays only.
+fn weekday_on_or_after(date: NaiveDate) -> NaiveDate {
+    match date.weekday() {
+        Weekday::Sat => date + Days::new(2),
+        Weekday::Sun => date + Days::new(1),
+        _ => date,
+    }
 }
 
 fn demographics(rng: &mut PatientRng, sex: Sex, birth_date: NaiveDate) -> Demographics {

@@ -129,7 +129,7 @@ impl Clinic<'_> {
                 next_flare = day.saturating_add(exponential_days(self.rng, self.profile.flares_per_year));
                 // Most patients call in; some wait for their booked visit.
                 if chance(self.rng, 0.6) {
-                    let call = day + days(self.rng, 2, 12);
+                    let call = self.chart.clinic_day(day + days(self.rng, 2, 12));
                     if call + 10 < next_visit && call <= horizon {
                         next_visit = call;
                         kind = VisitKind::Unscheduled;
@@ -148,7 +148,8 @@ impl Clinic<'_> {
             }
             let value = self.course.value(day);
             if day == next_visit {
-                next_visit = day + self.visit(day, kind, value);
+                let gap = self.visit(day, kind, value);
+                next_visit = self.chart.clinic_day(day + gap);
                 kind = VisitKind::FollowUp;
             }
             if let Some(imaging) = self.imaging.as_mut() {

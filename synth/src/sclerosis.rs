@@ -146,7 +146,7 @@ pub(crate) fn simulate(setup: &Setup, chart: &mut Chart, rng: &mut PatientRng, t
                 let (author, body) = notes::write(text, setup.author, &facts);
                 chart.notes.push(Note { when, visit: v, author, text: body });
             }
-            next_visit = day + gap;
+            next_visit = chart.clinic_day(day + gap);
             kind = VisitKind::FollowUp;
         }
         latent.push(mrss_now as f32);
