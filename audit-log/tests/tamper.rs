@@ -296,3 +296,49 @@ async fn the_database_refuses_changes_to_the_log() {
         db.drop_db().await;
     }
 }
+
+/// On PostgreSQL the application connects as a role that is not the tables' owner
+/// and holds only SELECT and INSERT: it can append, but UPDATE, DELETE, TRUNCATE
+/// and disabling the triggers are all refused.
+#[tokio::test]
+async fn a_postgres_application_role_can_only_append() {
+    let Some(admin) = common::postgres_admin_url() else { return };
+    let db = TestDb::new(Backend::Postgres).await;
+    // The owner (admin) migrates; the application role never does.
+    let owner_log = db.log().await;
+    owner_log.append(fixture_entry(0)).await.unwrap();
+    let role = format!("rdt_audit_app_{}", std::process::id());
+    let raw = db.raw().await;
+    raw.exec(&format!("DROP ROLE IF EXISTS {role}")).await.ok();
+    raw.exec(&format!("CREATE ROLE {role} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD 'app'")).await.unwrap();
+    for sql in audit_log::postgres_append_only_grants(&role) {
+        raw.exec(&sql).await.unwrap();
+    }
+    let app_url = common::with_user(&db.url, &role, "app");
+    let app_log = AuditLog::open_unmigrated(&app_url).await.unwrap().with_signer(signer()).with_policy(SigningPolicy::on_demand());
+    app_log.append(fixture_entry(1)).await.unwrap();
+    app_log.sign_head().await.unwrap();
+
+    let app_raw = Raw::Postgres(sqlx::PgPool::connect(&app_url).await.unwrap());
+    for sql in [
+        "UPDATE audit_entries SET entry = 'x' WHERE seq = 0",
+        "DELETE FROM audit_entries WHERE seq = 0",
+        "TRUNCATE audit_entries",
+        "DELETE FROM audit_tree_heads",
+        "ALTER TABLE audit_entries DISABLE TRIGGER USER",
+        "DROP TRIGGER audit_entries_no_change ON audit_entries",
+    ] {
+        let err = app_raw.exec(sql).await.expect_err(sql).to_string();
+        assert!(err.contains("permission denied") || err.contains("must be owner"), "`{sql}`: {err}");
+    }
+    app_raw.close().await;
+    let report = app_log.verify(&trusted()).await.unwrap();
+    assert!(report.is_ok() && report.size == 2, "{report:?}");
+    app_log.close().await;
+    owner_log.close().await;
+    raw.close().await;
+    db.drop_db().await;
+    let admin_pool = sqlx::PgPool::connect(&admin).await.unwrap();
+    sqlx::query(&format!("DROP ROLE IF EXISTS {role}")).execute(&admin_pool).await.unwrap();
+    admin_pool.close().await;
+}

@@ -149,6 +149,18 @@ pub(super) async fn page(pool: &PgPool, after: i64, limit: i64) -> Result<Vec<St
     Ok(rows.iter().map(stored).collect())
 }
 
+/// Entries with `from <= seq < to`, in order.
+pub(super) async fn range(pool: &PgPool, from: i64, to: i64) -> Result<Vec<StoredEntry>, AuditError> {
+    let rows = sqlx::query(
+        "SELECT seq, kind, entry, leaf_hash FROM audit_entries WHERE seq >= $1 AND seq < $2 ORDER BY seq",
+    )
+    .bind(from)
+    .bind(to)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.iter().map(stored).collect())
+}
+
 pub(super) async fn entries_of_kinds(pool: &PgPool, kinds: &[String]) -> Result<Vec<StoredEntry>, AuditError> {
     let rows = sqlx::query(
         "SELECT seq, kind, entry, leaf_hash FROM audit_entries WHERE kind = ANY($1) ORDER BY seq",

@@ -158,6 +158,18 @@ pub(super) async fn page(pool: &SqlitePool, after: i64, limit: i64) -> Result<Ve
     Ok(rows.iter().map(stored).collect())
 }
 
+/// Entries with `from <= seq < to`, in order.
+pub(super) async fn range(pool: &SqlitePool, from: i64, to: i64) -> Result<Vec<StoredEntry>, AuditError> {
+    let rows = sqlx::query(
+        "SELECT seq, kind, entry, leaf_hash FROM audit_entries WHERE seq >= ? AND seq < ? ORDER BY seq",
+    )
+    .bind(from)
+    .bind(to)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.iter().map(stored).collect())
+}
+
 pub(super) async fn entries_of_kinds(pool: &SqlitePool, kinds: &[String]) -> Result<Vec<StoredEntry>, AuditError> {
     let mut q = QueryBuilder::<Sqlite>::new("SELECT seq, kind, entry, leaf_hash FROM audit_entries WHERE kind IN (");
     let mut list = q.separated(", ");

@@ -57,6 +57,14 @@ pub fn with_database(url: &str, db: &str) -> String {
     format!("{host}/{db}{query}")
 }
 
+/// Replaces the user and password of a PostgreSQL URL.
+pub fn with_user(url: &str, user: &str, password: &str) -> String {
+    let scheme_end = url.find("://").map_or(0, |i| i + 3);
+    let rest = &url[scheme_end..];
+    let host_and_path = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
+    format!("{}{user}:{password}@{host_and_path}", &url[..scheme_end])
+}
+
 /// A fresh, empty database; dropped by [`TestDb::drop_db`].
 pub struct TestDb {
     pub backend: Backend,
