@@ -40,6 +40,8 @@ enum Command {
     Patients(cmd::journey::PatientsArgs),
     /// Show one patient's events in time order.
     Journey(cmd::journey::JourneyArgs),
+    /// Generate a virtual rheumatology cohort (FHIR R4 Bulk NDJSON plus its ground truth).
+    Synth(cmd::synth::SynthArgs),
 }
 
 fn main() -> ExitCode {
@@ -66,6 +68,7 @@ fn main() -> ExitCode {
             Command::Import(args) => cmd::import::run(&ctx, args).await,
             Command::Patients(args) => cmd::journey::patients(&ctx, args).await,
             Command::Journey(args) => cmd::journey::journey(&ctx, args).await,
+            Command::Synth(args) => cmd::synth::run(&ctx, args),
         }
     });
     match result {

@@ -3,3 +3,4 @@
 
 pub mod import;
 pub mod journey;
+pub mod synth;

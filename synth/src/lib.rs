@@ -1,6 +1,6 @@
 //! `synth`: RDT's virtual hospital. It generates rheumatology patients, writes them as
 //! a FHIR R4 Bulk Data export (NDJSON, one file per resource type) and keeps what the
-//! export hides (each patient's subtype and true outcomes) in `ground_truth.jsonl`.
+//! export hides (each patient's subtype and true outcomes) in `ground_truth.ldjson`.
 //!
 //! It depends on no other RDT crate: its output goes through the same importer as any
 //! hospital's. docs/virtual-cohort.md says what is modelled and what is not.

@@ -1,6 +1,6 @@
 //! The ground truth: what the virtual hospital knows and its export does not say.
 //!
-//! One JSON object per patient in `ground_truth.jsonl`: the hidden subtype, the index
+//! One JSON object per line and patient in `ground_truth.ldjson`: the hidden subtype, the index
 //! dates, and the outcomes of docs/DESIGN.md computed with [`crate::outcomes`] from the
 //! patient's *recorded* DAS28 series and medication courses (so the cohort analytics,
 //! run on the imported journeys, must reproduce them), plus DAS28 at days 150/270/360

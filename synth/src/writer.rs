@@ -18,16 +18,17 @@ use crate::fhir::{patient_lines, PatientLines, ResourceCounts};
 use crate::params::Params;
 use crate::patient::simulate_patient;
 
-/// The files a cohort directory holds. Only the `.ndjson` ones are FHIR; the ground
-/// truth is `.jsonl` and the manifest `.txt` so an importer reading `*.json` and
-/// `*.ndjson` never mistakes them for resources.
+/// The files a cohort directory holds. Only the `.ndjson` ones are FHIR. The ground
+/// truth is JSON Lines but named `.ldjson` (line-delimited JSON), and the manifest is
+/// `.txt`, because RDT's importer reads every `.json`, `.ndjson` and `.jsonl` file under
+/// a directory as FHIR: `rdt import DIR` must see the export and nothing else.
 pub const PATIENT_FILE: &str = "Patient.ndjson";
 pub const CONDITION_FILE: &str = "Condition.ndjson";
 pub const ENCOUNTER_FILE: &str = "Encounter.ndjson";
 pub const OBSERVATION_FILE: &str = "Observation.ndjson";
 pub const MEDICATION_STATEMENT_FILE: &str = "MedicationStatement.ndjson";
 pub const DOCUMENT_REFERENCE_FILE: &str = "DocumentReference.ndjson";
-pub const GROUND_TRUTH_FILE: &str = "ground_truth.jsonl";
+pub const GROUND_TRUTH_FILE: &str = "ground_truth.ldjson";
 pub const MANIFEST_FILE: &str = "synth-manifest.txt";
 
 /// Patients simulated per parallel batch.

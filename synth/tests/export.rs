@@ -23,6 +23,8 @@ fn cohort() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
         let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("synth-export-seed7");
+        // A previous run's files must not pass for this run's.
+        let _ = std::fs::remove_dir_all(&dir);
         let params = Params { patients: PATIENTS, seed: SEED, ..Params::default() };
         generate(&params, &dir).expect("the cohort generates");
         dir
@@ -39,7 +41,7 @@ fn resources(name: &str) -> Vec<Value> {
 }
 
 fn truths() -> Vec<GroundTruth> {
-    let text = std::fs::read_to_string(cohort().join("ground_truth.jsonl")).unwrap();
+    let text = std::fs::read_to_string(cohort().join(synth::writer::GROUND_TRUTH_FILE)).unwrap();
     text.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
 }
 
@@ -71,7 +73,7 @@ fn layout_has_one_ndjson_per_resource_type_and_no_other_json() {
             "MedicationStatement.ndjson",
             "Observation.ndjson",
             "Patient.ndjson",
-            "ground_truth.jsonl",
+            "ground_truth.ldjson",
             "synth-manifest.txt",
         ]
     );
