@@ -40,6 +40,10 @@ enum Command {
     Patients(cmd::journey::PatientsArgs),
     /// Show one patient's events in time order.
     Journey(cmd::journey::JourneyArgs),
+    /// The audit trail: verify it, show an entry with its proof, export it as FHIR.
+    Audit(cmd::audit::AuditArgs),
+    /// The model registry: list, pin, activate, roll back and retire model artifacts.
+    Models(cmd::models::ModelsArgs),
     /// Generate a virtual rheumatology cohort (FHIR R4 Bulk NDJSON plus its ground truth).
     Synth(cmd::synth::SynthArgs),
 }
@@ -68,6 +72,8 @@ fn main() -> ExitCode {
             Command::Import(args) => cmd::import::run(&ctx, args).await,
             Command::Patients(args) => cmd::journey::patients(&ctx, args).await,
             Command::Journey(args) => cmd::journey::journey(&ctx, args).await,
+            Command::Audit(args) => cmd::audit::run(&ctx, args).await,
+            Command::Models(args) => cmd::models::run(&ctx, args).await,
             Command::Synth(args) => cmd::synth::run(&ctx, args),
         }
     });

@@ -67,7 +67,7 @@ pub struct Artifact {
 #[derive(Debug, thiserror::Error)]
 pub enum GovernanceError {
     #[error(
-        "refusing to load {what}: sha256 {sha256} is not pinned as a {kind} artifact in the model registry; \
+        "refusing to load {what}: sha256 {sha256} is not pinned in the model registry as an artifact of kind `{kind}`; \
          a governance user must pin it first (`rdt models pin --kind {kind} <file> --reason ...`)"
     )]
     NotPinned { kind: ArtifactKind, sha256: Digest, what: String },

@@ -1,6 +1,8 @@
 //! One file per subcommand: its clap arguments and a `run`-style function that calls
 //! into a library crate and prints.
 
+pub mod audit;
 pub mod import;
 pub mod journey;
+pub mod models;
 pub mod synth;
