@@ -257,3 +257,82 @@ impl Checker {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::canonical::entry_text;
+    use crate::entry::{AuditEntry, EntryBody, NewEntry, Principal, Role};
+    use crate::signing::{HeadSigner, TreeHead};
+
+    /// A well-formed chain of `n` entries, as the store would hold it.
+    fn chain(n: u64) -> Vec<StoredEntry> {
+        let mut prev = None;
+        (0..n)
+            .map(|i| {
+                let new = NewEntry::new(Principal::new("u", Role::Auditor), EntryBody::Question { question: format!("q{i}") });
+                let entry = AuditEntry::place(new, Seq(i), prev, chrono::Utc::now());
+                let text = entry_text(&entry);
+                let leaf = leaf_hash(text.as_bytes());
+                prev = Some(leaf);
+                StoredEntry { seq: Seq(i), kind: "question".into(), text, leaf_hash: leaf.0.to_vec() }
+            })
+            .collect()
+    }
+
+    fn check(rows: Vec<StoredEntry>, heads: &[SignedTreeHead], trusted: &TrustedKeys) -> VerifyReport {
+        let mut c = Checker::new();
+        rows.into_iter().for_each(|r| c.entry(r));
+        c.finish(heads, trusted)
+    }
+
+    fn head_over(rows: &[StoredEntry], size: usize, signer: &HeadSigner) -> SignedTreeHead {
+        let tree = MerkleTree::from_leaves(rows[..size].iter().map(|r| leaf_hash(r.text.as_bytes())));
+        signer.sign(TreeHead::new(size as u64, tree.root(size as u64), chrono::Utc::now()))
+    }
+
+    #[test]
+    fn a_clean_chain_verifies_and_reports_its_unsigned_tail() {
+        let signer = HeadSigner::from_seed([2; 32]);
+        let rows = chain(9);
+        let heads = [head_over(&rows, 4, &signer), head_over(&rows, 7, &signer)];
+        let report = check(rows, &heads, &signer.trusted());
+        assert!(report.is_ok(), "{:?}", report.problems);
+        assert_eq!((report.size, report.heads_checked, report.unsigned_tail), (9, 2, 2));
+    }
+
+    #[test]
+    fn edits_gaps_and_kind_changes_are_named() {
+        let mut rows = chain(6);
+        rows[2].text = rows[2].text.replace("q2", "q9");
+        let report = check(rows, &[], &TrustedKeys::new());
+        assert_eq!(report.first_bad_entry(), Some(Seq(2)));
+        assert_eq!(report.first_problem().unwrap().kind, ProblemKind::Changed);
+
+        let mut rows = chain(6);
+        rows.remove(3);
+        let report = check(rows, &[], &TrustedKeys::new());
+        assert_eq!(report.first_bad_entry(), Some(Seq(3)));
+        assert_eq!(report.first_problem().unwrap().kind, ProblemKind::Missing);
+
+        let mut rows = chain(6);
+        rows[4].kind = "answer".into();
+        let report = check(rows, &[], &TrustedKeys::new());
+        assert_eq!(report.first_bad_entry(), Some(Seq(4)));
+        assert_eq!(report.first_problem().unwrap().kind, ProblemKind::KindMismatch);
+    }
+
+    #[test]
+    fn heads_beyond_the_log_or_from_unknown_keys_are_reported() {
+        let signer = HeadSigner::from_seed([2; 32]);
+        let rows = chain(8);
+        let heads = [head_over(&rows, 8, &signer)];
+        let report = check(rows[..5].to_vec(), &heads, &signer.trusted());
+        assert_eq!(report.first_bad_entry(), Some(Seq(5)));
+        assert_eq!(report.first_problem().unwrap().kind, ProblemKind::HeadBeyondLog);
+
+        let report = check(rows, &heads, &HeadSigner::from_seed([3; 32]).trusted());
+        assert_eq!(report.problems.len(), 1);
+        assert_eq!(report.problems[0].kind, ProblemKind::HeadUntrusted);
+    }
+}
