@@ -3,10 +3,11 @@
 //!
 //! The test binary runs itself as the child (`crash_child`, which does nothing
 //! unless `AUDIT_CRASH_CHILD_URL` is set): the child appends batches of `BATCH`
-//! entries as fast as it can, signing a head every 120 entries, and prints a line
-//! after each commit. The parent waits for a few commits, then kills the child with
-//! SIGKILL (`Child::kill` on Unix) while it is inside its next append or signing
-//! transaction, three times over the same database. No sleeps: the kill lands
+//! entries as fast as it can, signing a head every 1,000 entries, and prints a line
+//! as it starts and after it commits each batch. The parent waits for a few commits,
+//! then, as soon as the child says it is starting the next batch, kills it with
+//! SIGKILL (`Child::kill` on Unix): inside that append (a batch takes milliseconds,
+//! reading a line and killing microseconds). Three times over the same database. No sleeps: the kill lands
 //! wherever the child is, and the checks hold wherever that is.
 
 mod common;
@@ -17,7 +18,7 @@ use std::process::{Command, Stdio};
 use audit_log::{AuditLog, EntryBody, HeadSigner, NewEntry, Principal, Role, SigningPolicy};
 use common::{backends, TestDb};
 
-const BATCH: usize = 40;
+const BATCH: usize = 400;
 const CHILD_ENV: &str = "AUDIT_CRASH_CHILD_URL";
 
 /// The child half: appends until killed. A no-op in a normal test run.
@@ -28,7 +29,7 @@ async fn crash_child() {
         .await
         .unwrap()
         .with_signer(HeadSigner::from_seed([1; 32]))
-        .with_policy(SigningPolicy { every_entries: 120, every: std::time::Duration::MAX });
+        .with_policy(SigningPolicy { every_entries: 1_000, every: std::time::Duration::MAX });
     let mut round = 0u64;
     loop {
         let batch: Vec<NewEntry> = (0..BATCH)
@@ -39,6 +40,7 @@ async fn crash_child() {
                 )
             })
             .collect();
+        println!("appending {round}");
         log.append_batch(batch).await.unwrap();
         round += 1;
         println!("committed {round}");
@@ -60,9 +62,10 @@ fn run_child_until_killed(url: &str, commits_before_kill: u64) {
         let line = line.unwrap();
         if line.starts_with("committed ") {
             commits += 1;
-            if commits >= commits_before_kill {
-                break;
-            }
+        }
+        // The child has just entered its next append: kill it there.
+        if line.starts_with("appending ") && commits >= commits_before_kill {
+            break;
         }
     }
     assert!(commits >= commits_before_kill, "the child stopped before committing {commits_before_kill} batches");
@@ -82,6 +85,7 @@ async fn sigkill_mid_append_leaves_a_verifying_log() {
         for (round, commits) in [(0, 3), (1, 5), (2, 4)] {
             run_child_until_killed(&db.url, commits);
             let report = log.verify(&HeadSigner::from_seed([1; 32]).trusted()).await.unwrap();
+            eprintln!("{backend:?}: {} entries, {} heads after kill {round}", report.size, report.heads_checked);
             assert!(report.is_ok(), "{backend:?} after kill {round}: {:#?}", report.problems);
             // Batches are all or nothing: a torn batch would leave a size that is
             // not a multiple of BATCH.
