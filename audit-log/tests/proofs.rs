@@ -4,6 +4,7 @@
 //!   hashes computed here from the stored bytes (SHA-256(0x00 || entry));
 //! - `verify_inclusion`, `verify_consistency`: RFC 9162 §2.1.3.2 / §2.1.4.2;
 //! - the head signature: ed25519 over the byte layout documented in `signing.rs`.
+//!
 //! Runs on SQLite and PostgreSQL.
 
 mod common;

@@ -412,36 +412,36 @@ impl AuditLog {
 impl Tx {
     async fn tail(&mut self) -> Result<Option<(u64, Digest)>, AuditError> {
         match self {
-            Tx::Sqlite(tx) => sqlite::tail(&mut **tx).await,
-            Tx::Postgres(tx) => postgres::tail(&mut **tx).await,
+            Tx::Sqlite(tx) => sqlite::tail(tx).await,
+            Tx::Postgres(tx) => postgres::tail(tx).await,
         }
     }
 
     async fn insert_entries(&mut self, rows: &[EntryRow]) -> Result<(), AuditError> {
         match self {
-            Tx::Sqlite(tx) => sqlite::insert_entries(&mut **tx, rows).await,
-            Tx::Postgres(tx) => postgres::insert_entries(&mut **tx, rows).await,
+            Tx::Sqlite(tx) => sqlite::insert_entries(tx, rows).await,
+            Tx::Postgres(tx) => postgres::insert_entries(tx, rows).await,
         }
     }
 
     async fn last_head(&mut self) -> Result<Option<HeadRow>, AuditError> {
         match self {
-            Tx::Sqlite(tx) => sqlite::last_head(&mut **tx).await,
-            Tx::Postgres(tx) => postgres::last_head(&mut **tx).await,
+            Tx::Sqlite(tx) => sqlite::last_head(tx).await,
+            Tx::Postgres(tx) => postgres::last_head(tx).await,
         }
     }
 
     async fn leaves(&mut self, from: u64, to: u64) -> Result<Vec<Digest>, AuditError> {
         match self {
-            Tx::Sqlite(tx) => sqlite::leaves(&mut **tx, from, to).await,
-            Tx::Postgres(tx) => postgres::leaves(&mut **tx, from, to).await,
+            Tx::Sqlite(tx) => sqlite::leaves(tx, from, to).await,
+            Tx::Postgres(tx) => postgres::leaves(tx, from, to).await,
         }
     }
 
     async fn insert_head(&mut self, id: i64, sth: &SignedTreeHead, frontier: &[u8]) -> Result<(), AuditError> {
         match self {
-            Tx::Sqlite(tx) => sqlite::insert_head(&mut **tx, id, sth, frontier).await,
-            Tx::Postgres(tx) => postgres::insert_head(&mut **tx, id, sth, frontier).await,
+            Tx::Sqlite(tx) => sqlite::insert_head(tx, id, sth, frontier).await,
+            Tx::Postgres(tx) => postgres::insert_head(tx, id, sth, frontier).await,
         }
     }
 
