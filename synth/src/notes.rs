@@ -218,6 +218,8 @@ fn woman_or_man(f: &NoteFacts) -> &'static str {
     }
 }
 
+// Clippy would drop the derefs, but `pick` yields `&&str` here and the arms must agree.
+#[allow(clippy::explicit_auto_deref)]
 fn disease_name(rng: &mut PatientRng, f: &NoteFacts, terse: bool) -> &'static str {
     match (f.disease, terse) {
         (Disease::RheumatoidArthritis, true) => "RA",
@@ -632,7 +634,7 @@ fn bullets(s: &Sections) -> String {
         if items.is_empty() {
             continue;
         }
-        out.push_str("\n");
+        out.push('\n');
         out.push_str(title);
         out.push(':');
         for item in items {

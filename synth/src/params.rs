@@ -175,9 +175,8 @@ mod tests {
         };
         check(Params { patients: 0, ..Params::default() }, "patients");
         check(Params { mtx_hepatotoxicity: 1.5, ..Params::default() }, "mtx_hepatotoxicity");
-        let mut p = Params::default();
-        p.ra_mix = RaMix { mtx_responder: 0.0, refractory: 0.0, seronegative_mild: 0.0 };
-        check(p, "ra_mix");
+        let ra_mix = RaMix { mtx_responder: 0.0, refractory: 0.0, seronegative_mild: 0.0 };
+        check(Params { ra_mix, ..Params::default() }, "ra_mix");
         let mut p = Params::default();
         p.data_cut = p.first_visit_to;
         check(p, "data_cut");

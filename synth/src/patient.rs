@@ -112,6 +112,7 @@ fn weekday_on_or_after(date: NaiveDate) -> NaiveDate {
     }
 }
 
+#[allow(clippy::explicit_auto_deref)] // `pick` yields `&&str`; the field wants `&str`.
 fn demographics(rng: &mut PatientRng, sex: Sex, birth_date: NaiveDate) -> Demographics {
     const FEMALE: [&str; 32] = [
         "Maria", "Anna", "Fatima", "Mei", "Olga", "Grace", "Aisha", "Sofia", "Emma", "Priya", "Chloe", "Hannah",
