@@ -183,6 +183,17 @@ impl Chart {
         c.stop_reason = Some(reason);
     }
 
+    /// Courses planned to end after `last_day` (a steroid taper that runs past the
+    /// export) are still running as far as the record knows.
+    pub fn reopen_courses_ending_after(&mut self, last_day: i32) {
+        for c in &mut self.medications {
+            if c.end.is_some_and(|e| e.day > last_day) {
+                c.end = None;
+                c.stop_reason = None;
+            }
+        }
+    }
+
     /// Whether `drug` is being taken at the end of `day`.
     pub fn on(&self, drug: Drug, day: i32) -> bool {
         self.active_course(drug, day).is_some()

@@ -99,6 +99,7 @@ pub fn simulate_patient(params: &Params, index: usize) -> VirtualPatient {
         Disease::SystemicSclerosis => sclerosis::simulate(&setup, &mut chart, &mut rng, &mut text),
     };
     comorbidities(&mut rng, &mut chart, disease, sex, age0, horizon);
+    chart.reopen_courses_ending_after(horizon);
     let truth = truth::ground_truth(&chart, &setup, &run, lost);
     VirtualPatient { chart, truth }
 }

@@ -219,6 +219,27 @@ fn notes_are_base64_plain_text_progress_notes() {
 }
 
 #[test]
+fn nothing_is_recorded_after_the_export_date() {
+    let cut = Params::default().data_cut;
+    for name in ["Condition", "DocumentReference", "Encounter", "MedicationStatement", "Observation"] {
+        for r in resources(name) {
+            for field in ["effectiveDateTime", "date", "recordedDate", "onsetDateTime"] {
+                if let Some(t) = r[field].as_str() {
+                    assert!(date_of(t) <= cut, "{name} {field} {t}");
+                }
+            }
+            for period in ["period", "effectivePeriod"] {
+                for end in ["start", "end"] {
+                    if let Some(t) = r[period][end].as_str() {
+                        assert!(date_of(t) <= cut, "{name} {period}.{end} {t}");
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
 fn methotrexate_stopped_for_alt_has_the_alt_on_record() {
     let mut alt_by_patient_date: HashMap<(String, NaiveDate), f64> = HashMap::new();
     for o in resources("Observation") {
