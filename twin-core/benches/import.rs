@@ -29,7 +29,9 @@ fn main() {
     let rounds: usize = std::env::var("RDT_BENCH_ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(3);
     let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/synthea-r4");
     let work = tempfile::tempdir().expect("temp dir");
-    let (resources, copies) = replicate(&fixtures, work.path());
+    // `RDT_BENCH_DATA=DIR` keeps the generated input in DIR and reuses it (profiling).
+    let data = std::env::var("RDT_BENCH_DATA").map(PathBuf::from).unwrap_or_else(|_| work.path().to_owned());
+    let (resources, copies) = replicate(&fixtures, &data);
     eprintln!("{resources} resources ({copies} copies of the fixtures) in each layout");
 
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
@@ -41,10 +43,15 @@ fn main() {
         eprintln!("RDT_TEST_POSTGRES_URL not set: PostgreSQL not measured");
     }
 
+    // `RDT_BENCH_ONLY=SQLite/ndjson,PostgreSQL/bundles` measures a subset (profiling).
+    if let Ok(only) = std::env::var("RDT_BENCH_ONLY") {
+        configs.retain(|(b, l)| only.split(',').any(|o| o == format!("{b}/{l}")));
+    }
+
     let mut times: BTreeMap<(&str, &str), Vec<Duration>> = BTreeMap::new();
     for round in 0..rounds {
         for &(backend, layout) in &configs {
-            let input = work.path().join(layout);
+            let input = data.join(layout);
             let elapsed = runtime.block_on(async {
                 let (database, cleanup) = fresh_database(backend, work.path(), postgres.as_deref(), round).await;
                 let store = JourneyStore::open(&database).await.unwrap();
@@ -75,10 +82,9 @@ fn main() {
         rates.insert((backend, layout), rate);
         writeln!(out, "| {backend} | {layout} | {resources} | {median:.2} s | {rate:.0} |").unwrap();
     }
-    if postgres.is_some() {
-        for layout in ["bundles", "ndjson"] {
-            let ratio = rates[&("SQLite", layout)] / rates[&("PostgreSQL", layout)];
-            writeln!(out, "\nSQLite / PostgreSQL throughput ({layout}): {ratio:.2}x").unwrap();
+    for layout in ["bundles", "ndjson"] {
+        if let (Some(sqlite), Some(postgres)) = (rates.get(&("SQLite", layout)), rates.get(&("PostgreSQL", layout))) {
+            writeln!(out, "\nSQLite / PostgreSQL throughput ({layout}): {:.2}x", sqlite / postgres).unwrap();
         }
     }
 }
@@ -132,6 +138,10 @@ fn replicate(fixtures: &Path, out: &Path) -> (usize, usize) {
         bundles.push((path.file_name().unwrap().to_string_lossy().into_owned(), text));
     }
     let copies = MIN_RESOURCES.div_ceil(per_copy);
+    let done = out.join("complete");
+    if done.exists() {
+        return (per_copy * copies, copies);
+    }
     std::fs::create_dir_all(out.join("bundles")).unwrap();
     std::fs::create_dir_all(out.join("ndjson")).unwrap();
     let mut ndjson: BTreeMap<String, std::io::BufWriter<std::fs::File>> = BTreeMap::new();
@@ -159,6 +169,7 @@ fn replicate(fixtures: &Path, out: &Path) -> (usize, usize) {
     for (_, mut f) in ndjson {
         f.flush().unwrap();
     }
+    std::fs::write(done, "").unwrap();
     (per_copy * copies, copies)
 }
 

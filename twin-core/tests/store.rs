@@ -49,10 +49,12 @@ fn patient(id: &str) -> PatientRecord {
 }
 
 async fn write(store: &JourneyStore, patients: &[PatientRecord], events: &[Event]) {
-    let mut tx = store.begin().await.unwrap();
-    tx.upsert_patients(patients).await.unwrap();
-    tx.replace_events(events).await.unwrap();
-    tx.commit().await.unwrap();
+    let mut batch = store.begin().await.unwrap();
+    let mut file = batch.file().await.unwrap();
+    file.upsert_patients(patients).await.unwrap();
+    file.replace_events(events).await.unwrap();
+    file.commit().await.unwrap();
+    batch.commit().await.unwrap();
 }
 
 /// Everything written comes back unchanged, events in time order.
@@ -101,10 +103,11 @@ async fn stubs_never_erase_demographics(store: JourneyStore) {
     assert_eq!(store.journey(&pid("p2")).await.unwrap().unwrap().patient, patient("p2"));
 }
 
-/// A transaction dropped without commit leaves nothing.
+/// A batch dropped without commit leaves nothing.
 async fn uncommitted_writes_vanish(store: JourneyStore) {
     {
-        let mut tx = store.begin().await.unwrap();
+        let mut batch = store.begin().await.unwrap();
+        let mut tx = batch.file().await.unwrap();
         tx.upsert_patients(&[patient("p3")]).await.unwrap();
         tx.replace_events(&[event("p3", "o1", "value", 1, Modality::Lab)]).await.unwrap();
         tx.upsert_medications(&[MedicationConcept {
@@ -117,6 +120,28 @@ async fn uncommitted_writes_vanish(store: JourneyStore) {
     let counts = store.counts().await.unwrap();
     assert_eq!((counts.patients, counts.events), (0, 0));
     assert!(store.medications().await.unwrap().is_empty());
+}
+
+/// Inside one batch, a file unit dropped without commit undoes only its own writes:
+/// the files before and after it in the batch are kept.
+async fn a_failed_file_undoes_only_itself(store: JourneyStore) {
+    let mut batch = store.begin().await.unwrap();
+    let mut first = batch.file().await.unwrap();
+    first.replace_events(&[event("p1", "o1", "value", 1, Modality::Lab)]).await.unwrap();
+    first.commit().await.unwrap();
+    {
+        let mut failed = batch.file().await.unwrap();
+        failed.upsert_patients(&[patient("p9")]).await.unwrap();
+        // It replaces o1 as well: the rollback must bring o1 back, not lose it.
+        failed.replace_events(&[event("p9", "o1", "value", 2, Modality::Lab), event("p9", "o2", "value", 2, Modality::Lab)]).await.unwrap();
+    }
+    let mut last = batch.file().await.unwrap();
+    last.replace_events(&[event("p2", "o3", "value", 3, Modality::Lab)]).await.unwrap();
+    last.commit().await.unwrap();
+    batch.commit().await.unwrap();
+    let ids: Vec<String> = store.patients().await.unwrap().into_iter().map(|p| p.patient.id.to_string()).collect();
+    assert_eq!(ids, ["p1", "p2"]);
+    assert_eq!(store.journey(&pid("p1")).await.unwrap().unwrap().events, vec![event("p1", "o1", "value", 1, Modality::Lab)]);
 }
 
 /// The patient list counts events per patient and modality.
@@ -177,6 +202,11 @@ async fn store_stubs_never_erase_demographics() {
 #[tokio::test]
 async fn store_uncommitted_writes_vanish() {
     on_every_backend(uncommitted_writes_vanish).await;
+}
+
+#[tokio::test]
+async fn store_a_failed_file_undoes_only_itself() {
+    on_every_backend(a_failed_file_undoes_only_itself).await;
 }
 
 #[tokio::test]

@@ -76,8 +76,12 @@ pub fn parse_ndjson_block(text: &str, lines: &[(usize, Range<usize>)], file: &st
         .collect()
 }
 
+/// A JSON document read in one pass: its type, and for a Bundle its entries, each
+/// kept as raw text to be parsed in parallel.
 #[derive(Deserialize)]
-struct BundleDocument<'a> {
+#[serde(rename_all = "camelCase")]
+struct Document<'a> {
+    resource_type: Option<String>,
     #[serde(borrow, default)]
     entry: Vec<BundleEntry<'a>>,
 }
@@ -93,28 +97,24 @@ struct BundleEntry<'a> {
 /// Parses a JSON document: every entry of a Bundle (in parallel), or one resource.
 /// A document that is not JSON, not an object or not FHIR is one error for the file.
 pub fn parse_document(text: &str, file: &str) -> Vec<Result<Parsed, ImportError>> {
-    let head: ResourceHead = match serde_json::from_str(text) {
-        Ok(head) => head,
+    let document: Document = match serde_json::from_str(text) {
+        Ok(d) => d,
         Err(e) => return vec![Err(document_error(e))],
     };
-    if head.resource_type.as_deref() != Some("Bundle") {
+    if document.resource_type.as_deref() != Some("Bundle") {
         let references = References::default();
         let ctx = MapContext { file, references: &references };
         return vec![parse_resource(text, Location::File, None, &ctx)];
     }
-    let bundle: BundleDocument = match serde_json::from_str(text) {
-        Ok(b) => b,
-        Err(e) => return vec![Err(document_error(e))],
-    };
     // First pass: type and id of every entry, so `urn:uuid:` references resolve.
-    let heads: Vec<Option<ResourceHead>> = bundle
+    let heads: Vec<Option<Result<ResourceHead, serde_json::Error>>> = document
         .entry
         .par_iter()
-        .map(|e| e.resource.and_then(|r| serde_json::from_str::<ResourceHead>(r.get()).ok()))
+        .map(|e| e.resource.map(|r| serde_json::from_str::<ResourceHead>(r.get())))
         .collect();
     let mut references = References::default();
-    for (entry, head) in bundle.entry.iter().zip(&heads) {
-        if let (Some(url), Some(ResourceHead { resource_type: Some(t), id, .. })) = (&entry.full_url, head) {
+    for (entry, head) in document.entry.iter().zip(&heads) {
+        if let (Some(url), Some(Ok(ResourceHead { resource_type: Some(t), id, .. }))) = (&entry.full_url, head) {
             let id = id.clone().or_else(|| id_from_full_url(url));
             if let Some(id) = id {
                 references.insert_full_url(url.clone(), t.clone(), id);
@@ -122,15 +122,17 @@ pub fn parse_document(text: &str, file: &str) -> Vec<Result<Parsed, ImportError>
         }
     }
     let ctx = MapContext { file, references: &references };
-    bundle
+    document
         .entry
-        .par_iter()
+        .into_par_iter()
+        .zip(heads)
         .enumerate()
-        .filter_map(|(i, entry)| {
+        .filter_map(|(i, (entry, head))| {
             // An entry without a resource (a DELETE in a transaction) has nothing to import.
             let resource = entry.resource?;
+            let head = head.expect("an entry with a resource has a head result");
             let fallback_id = entry.full_url.as_deref().and_then(id_from_full_url);
-            Some(parse_resource(resource.get(), Location::Entry(i), fallback_id.as_deref(), &ctx))
+            Some(map_with_head(resource.get(), head, Location::Entry(i), fallback_id.as_deref(), &ctx))
         })
         .collect()
 }
@@ -182,7 +184,18 @@ pub fn parse_resource(
     fallback_id: Option<&str>,
     ctx: &MapContext,
 ) -> Result<Parsed, ImportError> {
-    let head: ResourceHead = serde_json::from_str(json).map_err(|e| {
+    map_with_head(json, serde_json::from_str(json), location, fallback_id, ctx)
+}
+
+/// [`parse_resource`] for a resource whose head was already read.
+fn map_with_head(
+    json: &str,
+    head: Result<ResourceHead, serde_json::Error>,
+    location: Location,
+    fallback_id: Option<&str>,
+    ctx: &MapContext,
+) -> Result<Parsed, ImportError> {
+    let head = head.map_err(|e| {
         let message = e.to_string();
         let message = message.split(" at line ").next().unwrap_or(&message).to_owned();
         let problem = match (e.is_data(), e.is_eof()) {

@@ -6,8 +6,10 @@
 //! databases do (bulk insert: multi-row `VALUES` on SQLite, `UNNEST` arrays on
 //! PostgreSQL; time: fixed-width UTC text on SQLite, `TIMESTAMPTZ` on PostgreSQL).
 //!
-//! Writes go through a [`FileWrite`], one database transaction: the importer opens
-//! one per input file, so a file that fails half-way leaves nothing behind.
+//! Writes go through a [`WriteBatch`] (a database transaction, committed durably) and,
+//! inside it, one [`FileWrite`] per input file (a savepoint): a file that fails half-way
+//! is rolled back to its savepoint and leaves nothing behind, while many small files
+//! share one durable commit instead of paying an fsync each.
 
 mod postgres;
 mod sqlite;
@@ -93,6 +95,8 @@ pub enum StoreError {
     Migrate { database: String, source: sqlx::migrate::MigrateError },
     #[error("journey store: {0}")]
     Sql(#[from] sqlx::Error),
+    #[error("journey store (SQLite): {0}")]
+    Sqlite(#[from] rusqlite::Error),
     #[error("journey store holds a value this version cannot read: {0}")]
     Corrupt(String),
 }
@@ -183,11 +187,11 @@ impl JourneyStore {
         &self.database
     }
 
-    /// Starts one atomic write (one input file's worth).
-    pub async fn begin(&self) -> Result<FileWrite, StoreError> {
+    /// Starts a batch of writes that become durable together at [`WriteBatch::commit`].
+    pub async fn begin(&self) -> Result<WriteBatch, StoreError> {
         Ok(match &self.backend {
-            Backend::Sqlite(pool) => FileWrite::Sqlite(pool.begin().await?),
-            Backend::Postgres(pool) => FileWrite::Postgres(pool.begin().await?),
+            Backend::Sqlite(pool) => WriteBatch::Sqlite(pool.begin().await?),
+            Backend::Postgres(pool) => WriteBatch::Postgres(pool.begin().await?),
         })
     }
 
@@ -231,13 +235,40 @@ impl JourneyStore {
     }
 }
 
-/// One open transaction. Dropping it without [`FileWrite::commit`] rolls back.
-pub enum FileWrite {
+/// An open database transaction. Dropping it without [`WriteBatch::commit`] rolls back
+/// everything written in it.
+pub enum WriteBatch {
     Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
     Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
 }
 
-impl FileWrite {
+impl WriteBatch {
+    /// Starts one all-or-nothing unit (a savepoint) inside the batch.
+    pub async fn file(&mut self) -> Result<FileWrite<'_>, StoreError> {
+        Ok(match self {
+            WriteBatch::Sqlite(tx) => FileWrite::Sqlite(sqlx::Acquire::begin(&mut **tx).await?),
+            WriteBatch::Postgres(tx) => FileWrite::Postgres(sqlx::Acquire::begin(&mut **tx).await?),
+        })
+    }
+
+    /// Makes every released [`FileWrite`] of the batch durable.
+    pub async fn commit(self) -> Result<(), StoreError> {
+        match self {
+            WriteBatch::Sqlite(tx) => tx.commit().await?,
+            WriteBatch::Postgres(tx) => tx.commit().await?,
+        }
+        Ok(())
+    }
+}
+
+/// One all-or-nothing unit of a [`WriteBatch`]. Dropping it without
+/// [`FileWrite::commit`] undoes what it wrote, and only that.
+pub enum FileWrite<'b> {
+    Sqlite(sqlx::Transaction<'b, sqlx::Sqlite>),
+    Postgres(sqlx::Transaction<'b, sqlx::Postgres>),
+}
+
+impl FileWrite<'_> {
     /// Inserts or updates patients. Fields a record leaves empty keep their stored
     /// value, so a stub never erases demographics.
     pub async fn upsert_patients(&mut self, patients: &[PatientRecord]) -> Result<(), StoreError> {
@@ -246,8 +277,8 @@ impl FileWrite {
         }
         let patients = last_by_key(patients, |p| p.id.as_str());
         match self {
-            FileWrite::Sqlite(tx) => sqlite::upsert_patients(tx, &patients).await,
-            FileWrite::Postgres(tx) => postgres::upsert_patients(tx, &patients).await,
+            FileWrite::Sqlite(tx) => sqlite::upsert_patients(&mut **tx, &patients).await,
+            FileWrite::Postgres(tx) => postgres::upsert_patients(&mut **tx, &patients).await,
         }
     }
 
@@ -257,8 +288,8 @@ impl FileWrite {
         }
         let meds = last_by_key(meds, |m| m.resource_id.as_str());
         match self {
-            FileWrite::Sqlite(tx) => sqlite::upsert_medications(tx, &meds).await,
-            FileWrite::Postgres(tx) => postgres::upsert_medications(tx, &meds).await,
+            FileWrite::Sqlite(tx) => sqlite::upsert_medications(&mut **tx, &meds).await,
+            FileWrite::Postgres(tx) => postgres::upsert_medications(&mut **tx, &meds).await,
         }
     }
 
@@ -274,20 +305,18 @@ impl FileWrite {
         let events = last_by_key(events, |e| {
             (e.source.resource_type.as_str(), e.source.resource_id.as_str(), e.source.part.as_str())
         });
-        let stubs: Vec<PatientRecord> = events.iter().map(|e| PatientRecord::stub(e.patient.clone())).collect();
-        let stubs = last_by_key(&stubs, |p| p.id.as_str());
+        let mut seen = std::collections::HashSet::new();
+        let stubs: Vec<&PatientId> = events.iter().map(|e| &e.patient).filter(|p| seen.insert(*p)).collect();
         match self {
-            FileWrite::Sqlite(tx) => {
-                sqlite::insert_patient_stubs(tx, &stubs).await?;
-                sqlite::replace_events(tx, &events).await
-            }
+            FileWrite::Sqlite(tx) => sqlite::replace_events(&mut **tx, &stubs, &events).await,
             FileWrite::Postgres(tx) => {
-                postgres::insert_patient_stubs(tx, &stubs).await?;
-                postgres::replace_events(tx, &events).await
+                postgres::insert_patient_stubs(&mut **tx, &stubs).await?;
+                postgres::replace_events(&mut **tx, &events).await
             }
         }
     }
 
+    /// Keeps what this unit wrote as part of its batch (releases the savepoint).
     pub async fn commit(self) -> Result<(), StoreError> {
         match self {
             FileWrite::Sqlite(tx) => tx.commit().await?,
@@ -313,18 +342,15 @@ fn last_by_key<'a, T, K: std::hash::Hash + Eq>(items: &'a [T], key: impl Fn(&'a 
     kept
 }
 
-/// The distinct `(resource_type, resource_id)` pairs of a batch, grouped by type, for
-/// the delete that precedes a replace.
-fn resources_by_type<'a>(events: &[&'a Event]) -> BTreeMap<&'a str, Vec<&'a str>> {
-    let mut by_type: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-    for e in events {
-        by_type.entry(&e.source.resource_type).or_default().push(&e.source.resource_id);
-    }
-    for ids in by_type.values_mut() {
-        ids.sort_unstable();
-        ids.dedup();
-    }
-    by_type
+/// The distinct `(resource_type, resource_id)` pairs of a batch, for the delete that
+/// precedes a replace.
+fn distinct_resources<'a>(events: &[&'a Event]) -> Vec<(&'a str, &'a str)> {
+    let mut seen = std::collections::HashSet::new();
+    events
+        .iter()
+        .map(|e| (e.source.resource_type.as_str(), e.source.resource_id.as_str()))
+        .filter(|r| seen.insert(*r))
+        .collect()
 }
 
 #[cfg(test)]

@@ -4,21 +4,28 @@
 //! once, whatever the batch size, and no bound-parameter limit to chunk around.
 
 use std::collections::{BTreeMap, HashMap};
+use std::str::FromStr;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use sqlx::postgres::{PgPoolOptions, PgRow};
-use sqlx::{PgPool, Postgres, Row, Transaction};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
+use sqlx::{PgConnection, PgPool, Row};
 
 use super::{
-    resources_by_type, Database, Journey, MedicationConcept, PatientRecord, PatientSummary, StoreCounts,
+    distinct_resources, Database, Journey, MedicationConcept, PatientRecord, PatientSummary, StoreCounts,
     StoreError,
 };
 use crate::event::{Code, Event, Modality, PatientId, Phase, Quantity, Source};
 
 pub(super) async fn open(url: &str, database: &Database) -> Result<PgPool, StoreError> {
+    let options = PgConnectOptions::from_str(url)
+        .map_err(|source| StoreError::Open { database: database.to_string(), source })?
+        // A generic plan made while `events` was nearly empty (a fresh install's first
+        // import) would keep scanning the whole table for every replace; planning each
+        // execution for its real arguments costs far less than one such scan.
+        .options([("plan_cache_mode", "force_custom_plan")]);
     let pool = PgPoolOptions::new()
         .max_connections(4)
-        .connect(url)
+        .connect_with(options)
         .await
         .map_err(|source| StoreError::Open { database: database.to_string(), source })?;
     let mut migrator = sqlx::migrate!("./migrations/postgres");
@@ -32,7 +39,7 @@ pub(super) async fn open(url: &str, database: &Database) -> Result<PgPool, Store
 }
 
 pub(super) async fn upsert_patients(
-    tx: &mut Transaction<'static, Postgres>,
+    conn: &mut PgConnection,
     patients: &[&PatientRecord],
 ) -> Result<(), StoreError> {
     let ids: Vec<&str> = patients.iter().map(|p| p.id.as_str()).collect();
@@ -57,25 +64,25 @@ pub(super) async fn upsert_patients(
     .bind(sexes)
     .bind(deaths)
     .bind(files)
-    .execute(&mut **tx)
+    .execute(&mut *conn)
     .await?;
     Ok(())
 }
 
 pub(super) async fn insert_patient_stubs(
-    tx: &mut Transaction<'static, Postgres>,
-    stubs: &[&PatientRecord],
+    conn: &mut PgConnection,
+    ids: &[&PatientId],
 ) -> Result<(), StoreError> {
-    let ids: Vec<&str> = stubs.iter().map(|p| p.id.as_str()).collect();
+    let ids: Vec<&str> = ids.iter().map(|p| p.as_str()).collect();
     sqlx::query("INSERT INTO patients (id) SELECT * FROM UNNEST($1::text[]) ON CONFLICT (id) DO NOTHING")
         .bind(ids)
-        .execute(&mut **tx)
+        .execute(&mut *conn)
         .await?;
     Ok(())
 }
 
 pub(super) async fn upsert_medications(
-    tx: &mut Transaction<'static, Postgres>,
+    conn: &mut PgConnection,
     meds: &[&MedicationConcept],
 ) -> Result<(), StoreError> {
     let ids: Vec<&str> = meds.iter().map(|m| m.resource_id.as_str()).collect();
@@ -92,22 +99,24 @@ pub(super) async fn upsert_medications(
     .bind(systems)
     .bind(codes)
     .bind(displays)
-    .execute(&mut **tx)
+    .execute(&mut *conn)
     .await?;
     Ok(())
 }
 
 pub(super) async fn replace_events(
-    tx: &mut Transaction<'static, Postgres>,
+    conn: &mut PgConnection,
     events: &[&Event],
 ) -> Result<(), StoreError> {
-    for (resource_type, ids) in resources_by_type(events) {
-        sqlx::query("DELETE FROM events WHERE resource_type = $1 AND resource_id = ANY($2)")
-            .bind(resource_type)
-            .bind(ids)
-            .execute(&mut **tx)
-            .await?;
-    }
+    let resources = distinct_resources(events);
+    sqlx::query(
+        "DELETE FROM events e USING UNNEST($1::text[], $2::text[]) AS gone (resource_type, resource_id) \
+         WHERE e.resource_type = gone.resource_type AND e.resource_id = gone.resource_id",
+    )
+    .bind(resources.iter().map(|r| r.0).collect::<Vec<_>>())
+    .bind(resources.iter().map(|r| r.1).collect::<Vec<_>>())
+    .execute(&mut *conn)
+    .await?;
     // Large files arrive in batches already; this bound only keeps one statement's
     // arrays at a size PostgreSQL handles comfortably.
     for chunk in events.chunks(10_000) {
@@ -132,7 +141,7 @@ pub(super) async fn replace_events(
         .bind(chunk.iter().map(|e| e.source.resource_type.as_str()).collect::<Vec<_>>())
         .bind(chunk.iter().map(|e| e.source.resource_id.as_str()).collect::<Vec<_>>())
         .bind(chunk.iter().map(|e| e.source.part.as_str()).collect::<Vec<_>>())
-        .execute(&mut **tx)
+        .execute(&mut *conn)
         .await?;
     }
     Ok(())

@@ -8,19 +8,21 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
-use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool, Transaction};
+use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
 
 use super::{
-    resources_by_type, Database, Journey, MedicationConcept, PatientRecord, PatientSummary, StoreCounts,
+    distinct_resources, Database, Journey, MedicationConcept, PatientRecord, PatientSummary, StoreCounts,
     StoreError,
 };
 use crate::event::{Code, Event, Modality, PatientId, Phase, Quantity, Source};
 
-/// Rows per multi-row statement: 15 columns x 500 rows stays far below SQLite's
-/// 32,766 bound parameters.
+/// Rows per multi-row `VALUES` statement: 6 columns x 500 rows stays far below
+/// SQLite's 32,766 bound parameters.
 const ROWS_PER_STATEMENT: usize = 500;
+
+
 
 pub(super) async fn open(path: &Path, database: &Database) -> Result<SqlitePool, StoreError> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -50,9 +52,9 @@ pub(super) async fn open(path: &Path, database: &Database) -> Result<SqlitePool,
     Ok(pool)
 }
 
-/// Fixed-width UTC text: lexical order is time order.
+/// Fixed-width UTC text (always six fractional digits): lexical order is time order.
 fn time_text(t: &DateTime<Utc>) -> String {
-    t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+    t.to_rfc3339_opts(SecondsFormat::Micros, true)
 }
 
 fn parse_time(s: &str) -> Result<DateTime<Utc>, StoreError> {
@@ -61,10 +63,7 @@ fn parse_time(s: &str) -> Result<DateTime<Utc>, StoreError> {
         .map_err(|e| StoreError::Corrupt(format!("time `{s}`: {e}")))
 }
 
-pub(super) async fn upsert_patients(
-    tx: &mut Transaction<'static, Sqlite>,
-    patients: &[&PatientRecord],
-) -> Result<(), StoreError> {
+pub(super) async fn upsert_patients(conn: &mut SqliteConnection, patients: &[&PatientRecord]) -> Result<(), StoreError> {
     for chunk in patients.chunks(ROWS_PER_STATEMENT) {
         let mut q = QueryBuilder::<Sqlite>::new(
             "INSERT INTO patients (id, name, birth_date, sex, deceased_at, source_file) ",
@@ -85,30 +84,12 @@ pub(super) async fn upsert_patients(
                deceased_at = COALESCE(excluded.deceased_at, patients.deceased_at), \
                source_file = COALESCE(excluded.source_file, patients.source_file)",
         );
-        q.build().execute(&mut **tx).await?;
+        q.build().execute(&mut *conn).await?;
     }
     Ok(())
 }
 
-pub(super) async fn insert_patient_stubs(
-    tx: &mut Transaction<'static, Sqlite>,
-    stubs: &[&PatientRecord],
-) -> Result<(), StoreError> {
-    for chunk in stubs.chunks(ROWS_PER_STATEMENT) {
-        let mut q = QueryBuilder::<Sqlite>::new("INSERT INTO patients (id) ");
-        q.push_values(chunk, |mut row, p| {
-            row.push_bind(p.id.as_str());
-        });
-        q.push(" ON CONFLICT (id) DO NOTHING");
-        q.build().execute(&mut **tx).await?;
-    }
-    Ok(())
-}
-
-pub(super) async fn upsert_medications(
-    tx: &mut Transaction<'static, Sqlite>,
-    meds: &[&MedicationConcept],
-) -> Result<(), StoreError> {
+pub(super) async fn upsert_medications(conn: &mut SqliteConnection, meds: &[&MedicationConcept]) -> Result<(), StoreError> {
     for chunk in meds.chunks(ROWS_PER_STATEMENT) {
         let mut q = QueryBuilder::<Sqlite>::new(
             "INSERT INTO medications (resource_id, code_system, code, code_display) ",
@@ -123,50 +104,63 @@ pub(super) async fn upsert_medications(
             " ON CONFLICT (resource_id) DO UPDATE SET code_system = excluded.code_system, \
                code = excluded.code, code_display = excluded.code_display",
         );
-        q.build().execute(&mut **tx).await?;
+        q.build().execute(&mut *conn).await?;
     }
     Ok(())
 }
 
+/// Inserts the events' patients as stubs when new, deletes every earlier event of the
+/// same resources, and inserts the events.
+///
+/// The bulk of an import, so it bypasses sqlx's per-value binding (several copies and
+/// a lock per value, measured as the import's bottleneck): it borrows the connection's
+/// raw handle, inside the transaction sqlx opened, and runs prepared statements
+/// through rusqlite on it. rusqlite links the same `libsqlite3-sys` as sqlx.
 pub(super) async fn replace_events(
-    tx: &mut Transaction<'static, Sqlite>,
+    conn: &mut SqliteConnection,
+    patients: &[&PatientId],
     events: &[&Event],
 ) -> Result<(), StoreError> {
-    for (resource_type, ids) in resources_by_type(events) {
-        for chunk in ids.chunks(ROWS_PER_STATEMENT) {
-            let mut q = QueryBuilder::<Sqlite>::new("DELETE FROM events WHERE resource_type = ");
-            q.push_bind(resource_type).push(" AND resource_id IN (");
-            let mut list = q.separated(", ");
-            for id in chunk {
-                list.push_bind(*id);
-            }
-            q.push(")");
-            q.build().execute(&mut **tx).await?;
+    let mut handle = conn.lock_handle().await?;
+    // SAFETY: the handle is a live connection that sqlx keeps open and idle while we
+    // hold the lock; `from_handle` neither closes it nor outlives this scope (the
+    // rusqlite connection and its statements are dropped before `handle`).
+    let db = unsafe { rusqlite::Connection::from_handle(handle.as_raw_handle().as_ptr()) }?;
+    {
+        let mut stub = db.prepare("INSERT INTO patients (id) VALUES (?1) ON CONFLICT (id) DO NOTHING")?;
+        for id in patients {
+            stub.execute([id.as_str()])?;
+        }
+        let mut delete = db.prepare("DELETE FROM events WHERE resource_type = ?1 AND resource_id = ?2")?;
+        for (resource_type, resource_id) in distinct_resources(events) {
+            delete.execute([resource_type, resource_id])?;
+        }
+        let mut insert = db.prepare(
+            "INSERT INTO events (patient_id, time, code_system, code, code_display, value, unit, text, \
+             modality, phase, source_file, resource_type, resource_id, part) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+        )?;
+        for e in events {
+            insert.execute(rusqlite::params![
+                e.patient.as_str(),
+                time_text(&e.time),
+                e.code.system,
+                e.code.code,
+                e.code.display,
+                e.value.as_ref().map(|v| v.value),
+                e.value.as_ref().and_then(|v| v.unit.as_deref()),
+                e.text,
+                e.modality.as_str(),
+                e.phase.as_str(),
+                e.source.file,
+                e.source.resource_type,
+                e.source.resource_id,
+                e.source.part,
+            ])?;
         }
     }
-    for chunk in events.chunks(ROWS_PER_STATEMENT) {
-        let mut q = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO events (patient_id, time, code_system, code, code_display, value, unit, text, \
-             modality, phase, source_file, resource_type, resource_id, part) ",
-        );
-        q.push_values(chunk, |mut row, e| {
-            row.push_bind(e.patient.as_str())
-                .push_bind(time_text(&e.time))
-                .push_bind(e.code.system.as_str())
-                .push_bind(e.code.code.as_str())
-                .push_bind(e.code.display.as_deref())
-                .push_bind(e.value.as_ref().map(|v| v.value))
-                .push_bind(e.value.as_ref().and_then(|v| v.unit.as_deref()))
-                .push_bind(e.text.as_deref())
-                .push_bind(e.modality.as_str())
-                .push_bind(e.phase.as_str())
-                .push_bind(e.source.file.as_str())
-                .push_bind(e.source.resource_type.as_str())
-                .push_bind(e.source.resource_id.as_str())
-                .push_bind(e.source.part.as_str());
-        });
-        q.build().execute(&mut **tx).await?;
-    }
+    drop(db);
+    drop(handle);
     Ok(())
 }
 
