@@ -9,10 +9,12 @@
 //! Speed: NDJSON is cut into blocks of lines parsed in parallel (rayon) on a blocking
 //! thread while the previous block is being written, so parsing and SQLite overlap.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+use rustc_hash::FxHashSet;
 
 use super::error::{ImportError, Location, Problem};
 use super::map::{SkipReason, UNRESOLVED_MEDICATION_SYSTEM};
@@ -118,9 +120,10 @@ impl Importer {
             outcome.events = 0;
             outcome
         };
-        let text: Arc<str> = match tokio::fs::read(path).await {
+        // Arc<String>, not Arc<str>: converting would copy the whole file once more.
+        let text: Arc<String> = match tokio::fs::read(path).await {
             Ok(bytes) => match String::from_utf8(bytes) {
-                Ok(text) => text.into(),
+                Ok(text) => Arc::new(text),
                 Err(e) => {
                     let problem = Problem::Io(format!("not UTF-8 text (byte {})", e.utf8_error().valid_up_to()));
                     return Ok(fail(outcome, file_error(problem)));
@@ -258,7 +261,7 @@ struct FileImport {
     resources: BTreeMap<String, u64>,
     skipped: BTreeMap<(String, SkipReason), u64>,
     events_by_modality: BTreeMap<Modality, u64>,
-    patients: HashSet<PatientId>,
+    patients: FxHashSet<PatientId>,
     medications: HashMap<String, Code>,
     pending: Vec<PendingMedication>,
 }
@@ -359,7 +362,7 @@ impl FileImport {
 /// Sums over committed files.
 #[derive(Default)]
 struct Totals {
-    patients: HashSet<PatientId>,
+    patients: FxHashSet<PatientId>,
     resources: BTreeMap<String, u64>,
     skipped: BTreeMap<(String, SkipReason), u64>,
     events_by_modality: BTreeMap<Modality, u64>,

@@ -19,6 +19,9 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, NaiveDate, Utc};
+// Hashing every event's key is on the import's hot path; SipHash's DoS resistance
+// buys nothing for keys read from the user's own files.
+use rustc_hash::{FxHashMap, FxHashSet};
 use serde::Serialize;
 
 use crate::event::{Code, Event, Modality, PatientId, UnknownName};
@@ -305,7 +308,7 @@ impl FileWrite<'_> {
         let events = last_by_key(events, |e| {
             (e.source.resource_type.as_str(), e.source.resource_id.as_str(), e.source.part.as_str())
         });
-        let mut seen = std::collections::HashSet::new();
+        let mut seen = FxHashSet::default();
         let stubs: Vec<&PatientId> = events.iter().map(|e| &e.patient).filter(|p| seen.insert(*p)).collect();
         match self {
             FileWrite::Sqlite(tx) => sqlite::replace_events(&mut **tx, &stubs, &events).await,
@@ -328,7 +331,7 @@ impl FileWrite<'_> {
 
 /// Keeps the last item per key, in first-seen order.
 fn last_by_key<'a, T, K: std::hash::Hash + Eq>(items: &'a [T], key: impl Fn(&'a T) -> K) -> Vec<&'a T> {
-    let mut index: HashMap<K, usize> = HashMap::with_capacity(items.len());
+    let mut index: FxHashMap<K, usize> = FxHashMap::default();
     let mut kept: Vec<&T> = Vec::with_capacity(items.len());
     for item in items {
         match index.entry(key(item)) {
@@ -345,7 +348,7 @@ fn last_by_key<'a, T, K: std::hash::Hash + Eq>(items: &'a [T], key: impl Fn(&'a 
 /// The distinct `(resource_type, resource_id)` pairs of a batch, for the delete that
 /// precedes a replace.
 fn distinct_resources<'a>(events: &[&'a Event]) -> Vec<(&'a str, &'a str)> {
-    let mut seen = std::collections::HashSet::new();
+    let mut seen = FxHashSet::default();
     events
         .iter()
         .map(|e| (e.source.resource_type.as_str(), e.source.resource_id.as_str()))
