@@ -37,7 +37,7 @@ fn fixture_resource_counts() -> (BTreeMap<String, u64>, HashMap<String, HashMap<
 #[test]
 fn synthea_fixtures_import_completely_and_idempotently() {
     let rdt = Rdt::new();
-    let (out, code) = rdt.run_json(&["import", fixtures_dir().to_str().unwrap(), "--json"]);
+    let (out, code) = rdt.run_json(&["import", fixtures_dir().to_str().unwrap(), "--json", "--as", "it-admin"]);
     assert_eq!(code, 0, "{out}");
     let (expected_types, by_patient) = fixture_resource_counts();
     let reported: BTreeMap<String, u64> = serde_json::from_value(out["resources"].clone()).unwrap();
@@ -65,6 +65,17 @@ fn synthea_fixtures_import_completely_and_idempotently() {
         }
         let times: Vec<&str> = journey["events"].as_array().unwrap().iter().map(|e| e["time"].as_str().unwrap()).collect();
         assert!(times.windows(2).all(|w| w[0] <= w[1]), "journey of {id} is in time order");
+    }
+
+    // The import is in the audit trail: who, and the sha256 of every file it read.
+    let (audit, code) = rdt.run_json(&["audit", "show", "0", "--json"]);
+    assert_eq!(code, 0, "{audit}");
+    assert_eq!(audit["entry"]["kind"], "import");
+    assert_eq!(audit["entry"]["principal"]["user"], "it-admin");
+    assert_eq!(audit["verified"], true);
+    for file in audit["entry"]["import"]["files"].as_array().unwrap() {
+        let bytes = std::fs::read(file["path"].as_str().unwrap()).unwrap();
+        assert_eq!(file["sha256"].as_str().unwrap(), common::sha256_hex(&bytes));
     }
 
     let events_before = out["events"].as_u64().unwrap();

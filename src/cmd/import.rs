@@ -4,6 +4,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use anyhow::Context as _;
+use audit_log::{AuditLog, Digest, EntryBody, ImportRecord, ImportedFile, NewEntry, Principal, Role, Seq};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use twin_core::fhir::{FileOutcome, ImportProgress, ImportReport, Importer, NoProgress};
@@ -19,6 +21,10 @@ pub struct ImportArgs {
     /// Print the report as JSON (for scripts) instead of a summary.
     #[arg(long)]
     json: bool,
+
+    /// Who runs the import, for the audit trail (default: the login name).
+    #[arg(long = "as", env = "RDT_USER", value_name = "USER")]
+    user: Option<String>,
 }
 
 pub async fn run(ctx: &Context, args: ImportArgs) -> anyhow::Result<ExitCode> {
@@ -33,14 +39,43 @@ pub async fn run(ctx: &Context, args: ImportArgs) -> anyhow::Result<ExitCode> {
         report
     };
     store.close().await;
+    let seq = record_in_audit_log(ctx, &args, &report).await?;
 
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         print_summary(&report, ctx);
+        println!("  audit entry: {seq}");
     }
     // 1: the run completed but some file was refused (and left nothing behind).
     Ok(if report.has_failures() { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+/// Appends one `import` entry: who, and per file its sha256, events and error, so the
+/// trail says exactly which bytes became which journeys.
+async fn record_in_audit_log(ctx: &Context, args: &ImportArgs, report: &ImportReport) -> anyhow::Result<Seq> {
+    let user = args
+        .user
+        .clone()
+        .or_else(|| std::env::var("USER").ok())
+        .or_else(|| std::env::var("LOGNAME").ok())
+        .unwrap_or_else(|| "unknown".into());
+    let files = report
+        .files
+        .iter()
+        .map(|f| ImportedFile {
+            path: f.path.display().to_string(),
+            sha256: Digest::of_file(&f.path).ok(),
+            events: f.events,
+            error: f.error.as_ref().map(ToString::to_string),
+        })
+        .collect();
+    let record = ImportRecord { files, patients: report.patients, events: report.events };
+    let log = AuditLog::open_for_data_dir(&ctx.database.url(), &ctx.data_dir)
+        .await
+        .context("cannot open the audit log to record the import")?;
+    let entry = NewEntry::new(Principal::new(user, Role::Admin), EntryBody::Import { import: record });
+    Ok(log.append(entry).await.context("cannot record the import in the audit log")?)
 }
 
 fn print_summary(report: &ImportReport, ctx: &Context) {

@@ -11,11 +11,17 @@ use serde_json::Value;
 
 #[path = "../../twin-core/tests/support/mod.rs"]
 mod store_support;
+#[allow(unused_imports)] // only some test files use PostgreSQL
 pub use store_support::{create_postgres_database, drop_postgres_database, postgres_admin_url};
 
 /// The Synthea R4 fixtures in `../shared`.
 pub fn fixtures_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/synthea-r4")
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    hex::encode(sha2::Sha256::digest(bytes))
 }
 
 pub fn base64(text: &str) -> String {
