@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The main job on embedded defaults (SQLite in the data directory, nothing to install):
-# builds `rdt`, imports the Synthea FHIR fixtures from ../shared and shows the patients
-# and one patient's journey.
+# builds `rdt`; `rdt demo` generates and imports the demo cohort of virtual
+# rheumatology patients when the store is empty and shows a journey; then the Synthea
+# FHIR fixtures from ../shared are imported beside them.
 #
 # The data directory is RDT_DATA_DIR when set, else the per-user default
-# (~/.local/share/rdt on Linux). Importing again is safe: nothing is duplicated.
+# (~/.local/share/rdt on Linux). Running it again is safe: nothing is duplicated.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,11 +13,10 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/rdt/target}"
 cargo build --release --locked --bin rdt
 rdt="$CARGO_TARGET_DIR/release/rdt"
 
-"$rdt" import ../shared/fixtures/synthea-r4
+"$rdt" demo
+if [ -d ../shared/fixtures/synthea-r4 ]; then
+  echo
+  "$rdt" import ../shared/fixtures/synthea-r4
+fi
 echo
-"$rdt" patients
-first=$("$rdt" patients --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
-echo
-"$rdt" journey "$first" | head -n 40
-echo "..."
-echo "(full journey: $rdt journey $first; JSON: add --json)"
+echo "Try: $rdt patients | $rdt journey ID | $rdt audit verify   (add --json for scripts)"

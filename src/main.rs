@@ -34,6 +34,9 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// The main job on embedded defaults: a virtual cohort when the store is empty,
+    /// then what the store holds and one patient's journey.
+    Demo(cmd::demo::DemoArgs),
     /// Import FHIR R4 files (Bundles or Bulk Data NDJSON) or directories of them.
     Import(cmd::import::ImportArgs),
     /// List the patients in the store with their event counts.
@@ -69,6 +72,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         let ctx = Context::resolve(cli.data_dir, cli.database_url)?;
         match cli.command {
+            Command::Demo(args) => cmd::demo::run(&ctx, args).await,
             Command::Import(args) => cmd::import::run(&ctx, args).await,
             Command::Patients(args) => cmd::journey::patients(&ctx, args).await,
             Command::Journey(args) => cmd::journey::journey(&ctx, args).await,

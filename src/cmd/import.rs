@@ -28,19 +28,7 @@ pub struct ImportArgs {
 }
 
 pub async fn run(ctx: &Context, args: ImportArgs) -> anyhow::Result<ExitCode> {
-    let store = ctx.store().await?;
-    let mut importer = Importer::new(store.clone()).await?;
-    let report = if args.json {
-        importer.import_paths(&args.paths, &NoProgress).await?
-    } else {
-        let bar = Bar::new();
-        let report = importer.import_paths(&args.paths, &bar).await?;
-        bar.finish();
-        report
-    };
-    store.close().await;
-    let seq = record_in_audit_log(ctx, &args, &report).await?;
-
+    let (report, seq) = import_and_record(ctx, &args.paths, args.user.clone(), !args.json).await?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
@@ -51,12 +39,33 @@ pub async fn run(ctx: &Context, args: ImportArgs) -> anyhow::Result<ExitCode> {
     Ok(if report.has_failures() { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }
 
+/// Imports `paths` (with a progress bar when asked) and records the import in the
+/// audit log. Shared by `rdt import` and `rdt demo`.
+pub async fn import_and_record(
+    ctx: &Context,
+    paths: &[PathBuf],
+    user: Option<String>,
+    progress: bool,
+) -> anyhow::Result<(ImportReport, Seq)> {
+    let store = ctx.store().await?;
+    let mut importer = Importer::new(store.clone()).await?;
+    let report = if progress {
+        let bar = Bar::new();
+        let report = importer.import_paths(paths, &bar).await?;
+        bar.finish();
+        report
+    } else {
+        importer.import_paths(paths, &NoProgress).await?
+    };
+    store.close().await;
+    let seq = record_in_audit_log(ctx, user, &report).await?;
+    Ok((report, seq))
+}
+
 /// Appends one `import` entry: who, and per file its sha256, events and error, so the
 /// trail says exactly which bytes became which journeys.
-async fn record_in_audit_log(ctx: &Context, args: &ImportArgs, report: &ImportReport) -> anyhow::Result<Seq> {
-    let user = args
-        .user
-        .clone()
+async fn record_in_audit_log(ctx: &Context, user: Option<String>, report: &ImportReport) -> anyhow::Result<Seq> {
+    let user = user
         .or_else(|| std::env::var("USER").ok())
         .or_else(|| std::env::var("LOGNAME").ok())
         .unwrap_or_else(|| "unknown".into());
@@ -78,7 +87,7 @@ async fn record_in_audit_log(ctx: &Context, args: &ImportArgs, report: &ImportRe
     Ok(log.append(entry).await.context("cannot record the import in the audit log")?)
 }
 
-fn print_summary(report: &ImportReport, ctx: &Context) {
+pub fn print_summary(report: &ImportReport, ctx: &Context) {
     let ok = report.files.iter().filter(|f| f.succeeded()).count();
     println!("Imported {ok} of {} files into {}", report.files.len(), ctx.database);
     println!("  patients: {}", report.patients);

@@ -2,6 +2,7 @@
 //! into a library crate and prints.
 
 pub mod audit;
+pub mod demo;
 pub mod import;
 pub mod journey;
 pub mod models;
