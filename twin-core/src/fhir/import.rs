@@ -9,7 +9,7 @@
 //! Speed: NDJSON is cut into blocks of lines parsed in parallel (rayon) on a blocking
 //! thread while the previous block is being written, so parsing and SQLite overlap.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -27,6 +27,9 @@ use crate::store::{FileWrite, JourneyStore, MedicationConcept, PatientRecord, St
 /// small files (a Bundle per patient) share one fsync; each file is still atomic on
 /// its own (a savepoint), and the report is printed only after the last commit.
 const BATCH_COMMIT_BYTES: u64 = 64 << 20;
+
+/// Input read and parsed ahead of the file being written.
+const PREFETCH_BYTES: u64 = 32 << 20;
 
 /// Lines per parallel parse block: large enough to keep both cores busy, small enough
 /// that memory stays flat on multi-gigabyte files.
@@ -88,8 +91,21 @@ impl Importer {
         }
         let mut batch = self.store.begin().await?;
         let mut batch_bytes = 0;
-        for path in files {
-            let outcome = self.import_file(&path, &mut batch, progress, &mut totals).await?;
+        // Files are read and parsed ahead of the one being written, as many as fit in
+        // PREFETCH_BYTES (at least one): with a Bundle per patient, parsing the next few
+        // keeps both cores busy while SQLite writes.
+        let sizes: Vec<u64> = files.iter().map(|f| std::fs::metadata(f).map(|m| m.len()).unwrap_or(0)).collect();
+        let mut ahead: VecDeque<tokio::task::JoinHandle<Prepared>> = VecDeque::new();
+        let (mut next, mut ahead_bytes) = (0, 0);
+        for (i, path) in files.iter().enumerate() {
+            while next < files.len() && (next <= i || ahead_bytes + sizes[next] <= PREFETCH_BYTES) {
+                ahead.push_back(prepare(files[next].clone()));
+                ahead_bytes += sizes[next];
+                next += 1;
+            }
+            let prepared = ahead.pop_front().expect("every file is prepared").await.expect("a parse task panicked");
+            ahead_bytes -= sizes[i];
+            let outcome = self.import_file(path, prepared, &mut batch, progress, &mut totals).await?;
             batch_bytes += std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
             if batch_bytes >= BATCH_COMMIT_BYTES {
                 batch.commit().await?;
@@ -106,13 +122,13 @@ impl Importer {
     async fn import_file(
         &mut self,
         path: &Path,
+        prepared: Prepared,
         batch: &mut WriteBatch,
         progress: &dyn ImportProgress,
         totals: &mut Totals,
     ) -> Result<FileOutcome, StoreError> {
-        let layout = Layout::of(path);
         let mut outcome =
-            FileOutcome { path: path.to_owned(), layout: Some(layout), resources: 0, events: 0, error: None };
+            FileOutcome { path: path.to_owned(), layout: Some(Layout::of(path)), resources: 0, events: 0, error: None };
         let fail = |mut outcome: FileOutcome, mut error: ImportError| {
             error.file = path.to_owned();
             outcome.error = Some(error);
@@ -120,34 +136,16 @@ impl Importer {
             outcome.events = 0;
             outcome
         };
-        // Arc<String>, not Arc<str>: converting would copy the whole file once more.
-        let text: Arc<String> = match tokio::fs::read(path).await {
-            Ok(bytes) => match String::from_utf8(bytes) {
-                Ok(text) => Arc::new(text),
-                Err(e) => {
-                    let problem = Problem::Io(format!("not UTF-8 text (byte {})", e.utf8_error().valid_up_to()));
-                    return Ok(fail(outcome, file_error(problem)));
-                }
-            },
-            Err(e) => return Ok(fail(outcome, file_error(Problem::Io(e.to_string())))),
-        };
-        if text.trim().is_empty() {
-            return Ok(fail(outcome, file_error(Problem::Json("the file is empty".into()))));
-        }
         let label: Arc<str> = path.display().to_string().into();
-
         let mut file = FileImport::default();
         let mut tx = batch.file().await?;
-        let result = match layout {
-            Layout::Document => {
-                let bytes = text.len() as u64;
-                let (text, label) = (text.clone(), label.clone());
-                let results = blocking(move || parse_document(&text, &label)).await;
+        let result = match prepared {
+            Prepared::Unusable(problem) => return Ok(fail(outcome, file_error(problem))),
+            Prepared::Document { bytes, results } => {
                 progress.advance(bytes);
                 file.write(results, &mut tx).await
             }
-            Layout::Ndjson => {
-                let lines = ndjson_lines(&text);
+            Prepared::Ndjson { text, lines } => {
                 let blocks: Vec<Vec<(usize, Range<usize>)>> = lines.chunks(BLOCK_LINES).map(<[_]>::to_vec).collect();
                 let spawn = |block: Vec<(usize, Range<usize>)>| {
                     let (text, label) = (text.clone(), label.clone());
@@ -191,6 +189,39 @@ impl Importer {
     }
 }
 
+/// A file read, and for a JSON document parsed, ahead of its turn to be written.
+enum Prepared {
+    /// Unreadable, not UTF-8, or empty.
+    Unusable(Problem),
+    Document { bytes: u64, results: Vec<Result<Parsed, ImportError>> },
+    /// NDJSON is parsed block by block while it is written, to keep memory flat.
+    Ndjson { text: Arc<String>, lines: Vec<(usize, Range<usize>)> },
+}
+
+/// Reads and pre-parses a file on a blocking thread.
+fn prepare(path: PathBuf) -> tokio::task::JoinHandle<Prepared> {
+    tokio::task::spawn_blocking(move || {
+        let text = match std::fs::read(&path) {
+            Ok(bytes) => match String::from_utf8(bytes) {
+                Ok(text) => text,
+                Err(e) => return Prepared::Unusable(Problem::Io(format!("not UTF-8 text (byte {})", e.utf8_error().valid_up_to()))),
+            },
+            Err(e) => return Prepared::Unusable(Problem::Io(e.to_string())),
+        };
+        if text.trim().is_empty() {
+            return Prepared::Unusable(Problem::Json("the file is empty".into()));
+        }
+        match Layout::of(&path) {
+            Layout::Document => {
+                let results = parse_document(&text, &path.display().to_string());
+                Prepared::Document { bytes: text.len() as u64, results }
+            }
+            // Arc<String>, not Arc<str>: converting would copy the whole file once more.
+            Layout::Ndjson => Prepared::Ndjson { lines: ndjson_lines(&text), text: Arc::new(text) },
+        }
+    })
+}
+
 fn file_error(problem: Problem) -> ImportError {
     ImportError {
         file: PathBuf::new(),
@@ -200,11 +231,6 @@ fn file_error(problem: Problem) -> ImportError {
         field: None,
         problem,
     }
-}
-
-/// Runs CPU-bound parsing off the async threads.
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-    tokio::task::spawn_blocking(f).await.expect("a parse task panicked")
 }
 
 /// Expands directories; returns the files in import order, and the paths that do not

@@ -107,11 +107,8 @@ pub fn parse_document(text: &str, file: &str) -> Vec<Result<Parsed, ImportError>
         return vec![parse_resource(text, Location::File, None, &ctx)];
     }
     // First pass: type and id of every entry, so `urn:uuid:` references resolve.
-    let heads: Vec<Option<Result<ResourceHead, serde_json::Error>>> = document
-        .entry
-        .par_iter()
-        .map(|e| e.resource.map(|r| serde_json::from_str::<ResourceHead>(r.get())))
-        .collect();
+    let heads: Vec<Option<Result<ResourceHead, serde_json::Error>>> =
+        document.entry.par_iter().map(|e| e.resource.map(|r| bundle_entry_head(r.get()))).collect();
     let mut references = References::default();
     for (entry, head) in document.entry.iter().zip(&heads) {
         if let (Some(url), Some(Ok(ResourceHead { resource_type: Some(t), id, .. }))) = (&entry.full_url, head) {
@@ -135,6 +132,27 @@ pub fn parse_document(text: &str, file: &str) -> Vec<Result<Parsed, ImportError>
             Some(map_with_head(resource.get(), head, Location::Entry(i), fallback_id.as_deref(), &ctx))
         })
         .collect()
+}
+
+/// The head of a Bundle entry whose JSON syntax the document parse already checked.
+///
+/// Claims and ExplanationOfBenefits make up half the bytes of a Synthea export and
+/// are never imported: when `resourceType` comes first, as exporters write it, their
+/// type is read from the first few bytes instead of scanning the whole resource. Their
+/// id then comes from the entry's `fullUrl`, which is all a reference to them needs.
+fn bundle_entry_head(json: &str) -> Result<ResourceHead, serde_json::Error> {
+    match leading_resource_type(json) {
+        Some(t) if !is_imported(t) => Ok(ResourceHead { resource_type: Some(t.to_owned()), id: None }),
+        _ => serde_json::from_str(json),
+    }
+}
+
+/// `X` when the object starts `{"resourceType": "X"` (no escapes), else `None`.
+fn leading_resource_type(json: &str) -> Option<&str> {
+    let rest = json.trim_start().strip_prefix('{')?.trim_start().strip_prefix("\"resourceType\"")?;
+    let rest = rest.trim_start().strip_prefix(':')?.trim_start().strip_prefix('"')?;
+    let end = rest.find(['"', '\\'])?;
+    (rest.as_bytes()[end] == b'"').then(|| &rest[..end])
 }
 
 /// The id a `urn:uuid:` or `.../Type/id` fullUrl carries, for entries without `id`.
@@ -285,6 +303,14 @@ mod tests {
         assert_eq!(obs.resource_id, "o-1");
         assert_eq!(obs.mapped.events[0].patient.as_str(), "p-1");
         assert_eq!(results[2].as_ref().unwrap().mapped.skipped, Some(SkipReason::TypeNotImported));
+    }
+
+    #[test]
+    fn leading_resource_type_is_read_without_parsing() {
+        assert_eq!(leading_resource_type("{\n  \"resourceType\" : \"Claim\", \"id\": 1}"), Some("Claim"));
+        assert_eq!(leading_resource_type(r#"{"id":"x","resourceType":"Claim"}"#), None);
+        assert_eq!(leading_resource_type(r#"{"resourceType":"Cl\u0061im"}"#), None);
+        assert_eq!(leading_resource_type(r#"{"resourceType":"#), None);
     }
 
     #[test]
