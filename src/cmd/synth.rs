@@ -58,14 +58,7 @@ pub fn run(_ctx: &Context, args: SynthArgs) -> anyhow::Result<ExitCode> {
         println!("    {subtype:<24} {n:>9}");
     }
     println!("  resources: {}", r.resources());
-    for (name, n) in [
-        ("Patient", r.patient),
-        ("Condition", r.condition),
-        ("Encounter", r.encounter),
-        ("Observation", r.observation),
-        ("MedicationStatement", r.medication_statement),
-        ("DocumentReference", r.document_reference),
-    ] {
+    for (name, n) in r.by_type() {
         println!("    {name:<24} {n:>9}");
     }
     println!("  ground truth: {}", summary.out_dir.join(synth::writer::GROUND_TRUTH_FILE).display());

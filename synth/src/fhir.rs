@@ -56,8 +56,20 @@ impl ResourceCounts {
         self.medication_stopped += o.medication_stopped;
     }
 
+    /// The count per FHIR resource type, in the order the summaries print them.
+    pub fn by_type(&self) -> [(&'static str, u64); 6] {
+        [
+            ("Patient", self.patient),
+            ("Condition", self.condition),
+            ("Encounter", self.encounter),
+            ("Observation", self.observation),
+            ("MedicationStatement", self.medication_statement),
+            ("DocumentReference", self.document_reference),
+        ]
+    }
+
     pub fn resources(&self) -> u64 {
-        self.patient + self.condition + self.encounter + self.observation + self.medication_statement + self.document_reference
+        self.by_type().iter().map(|(_, n)| n).sum()
     }
 }
 

@@ -156,14 +156,7 @@ fn write_manifest(params: &Params, summary: &Summary, dir: &Path) -> Result<(), 
         text.push_str(&format!("subtype {subtype}: {n}\n"));
     }
     let r = &summary.resources;
-    for (name, n) in [
-        ("Patient", r.patient),
-        ("Condition", r.condition),
-        ("Encounter", r.encounter),
-        ("Observation", r.observation),
-        ("MedicationStatement", r.medication_statement),
-        ("DocumentReference", r.document_reference),
-    ] {
+    for (name, n) in r.by_type() {
         text.push_str(&format!("resources {name}: {n}\n"));
     }
     for (file, bytes) in &summary.files {
