@@ -161,6 +161,22 @@ fn bulk_ndjson_export_imports_across_files() {
     assert_eq!((n["modality"].as_str(), n["text"].as_str()), (Some("note"), Some(note)));
 }
 
+/// Exports written on Windows: a byte-order mark and CRLF line ends import as usual.
+#[test]
+fn byte_order_mark_and_crlf_are_accepted() {
+    let rdt = Rdt::new();
+    let dir = tempfile::tempdir().unwrap();
+    let lines: String = (1..=3).map(|i| format!("{}\r\n", observation(i, "win-1"))).collect();
+    let file = write(dir.path(), "Observation.ndjson", &format!("\u{feff}{lines}"));
+    let bundle = std::fs::read_to_string(fixtures_dir().join("Brett_Gottlieb_0d2177ba-f67b-4f29-addb-91040de55388.json")).unwrap();
+    let bundle_file = write(dir.path(), "bundle.json", &format!("\u{feff}{}", bundle.replace('\n', "\r\n")));
+    let (out, code) = rdt.run_json(&["import", file.to_str().unwrap(), bundle_file.to_str().unwrap(), "--json"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out["resources"]["Observation"].as_u64().unwrap() > 3, "{out}");
+    let (journey, _) = rdt.run_json(&["journey", "win-1", "--json"]);
+    assert_eq!(journey["events"].as_array().unwrap().len(), 3);
+}
+
 /// Imports `bad` (named `name`) together with a good file; checks the run reports the
 /// bad file with every expected fragment, exits 1, keeps nothing of the bad file, and
 /// still imports the good one.

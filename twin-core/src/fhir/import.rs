@@ -203,6 +203,8 @@ fn prepare(path: PathBuf) -> tokio::task::JoinHandle<Prepared> {
     tokio::task::spawn_blocking(move || {
         let text = match std::fs::read(&path) {
             Ok(bytes) => match String::from_utf8(bytes) {
+                // Windows tools often start UTF-8 files with a byte-order mark.
+                Ok(text) if text.starts_with('\u{feff}') => text['\u{feff}'.len_utf8()..].to_owned(),
                 Ok(text) => text,
                 Err(e) => return Prepared::Unusable(Problem::Io(format!("not UTF-8 text (byte {})", e.utf8_error().valid_up_to()))),
             },
