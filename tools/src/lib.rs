@@ -1,8 +1,61 @@
-//! RDT tools: the typed functions the assistant and the web call into the twin.
+//! RDT tools: the typed functions the assistant and the web call into the journey store.
 //!
-//! Each tool declares its input and output types (JSON schema derived), the role and
-//! patient scope it needs, and an output bound. This crate depends on `twin-core` and
-//! `audit-log` only; it never knows about `assistant` or `web`.
+//! A tool takes a typed input (its JSON schema derived with schemars), checks the
+//! caller's role and patient scope itself, and returns computed facts (flags against
+//! reference ranges, trends with slopes and intervals, durations, counts) inside a
+//! [`Bounded`] that says when it cut something. A small model misreads raw numbers
+//! (../shared/MODELS.md), so tools do the reading and the model only relays.
 //!
-//! The tools themselves arrive with the tools/assistant issue; until then this crate
-//! holds no code.
+//! Map:
+//! - `tool.rs`: the [`Tool`] trait (name, description, examples, role, bound, call).
+//! - `registry.rs`: [`ToolName`], [`ToolSpec`] with schemas ([`specs`]), and the dynamic
+//!   entry [`call_json`] returning a [`ToolResult`].
+//! - `scope.rs`: [`Scope`] and the role/scope checks; `context.rs`: [`ToolContext`],
+//!   the one door from a tool to a journey.
+//! - `bounded.rs`: [`Bounded`], output bounds. `error.rs`: [`ToolError`].
+//! - `audit.rs`: a tool invocation as an `audit_log` entry.
+//! - Clinical definitions, kept here so every tool reads them one way:
+//!   `reference.rs` (lab reference ranges, [`Flag`]), `trend.rs` ([`Trend`], least
+//!   squares), `das28.rs` (activity categories, EULAR response, flare), `drugs.rs`
+//!   (RxNorm ingredients and classes), `record.rs` (reading events; [`RecordText`]).
+//! - One tool per file: `patient_summary.rs`, `lab_trend.rs`, `disease_activity.rs`,
+//!   `medication_history.rs`, `compare_patients.rs`, `glossary.rs`.
+//!
+//! Architecture invariants: a tool's scope comes from the caller's principal and
+//! session, never from model output; text from the record (notes, stop reasons) is
+//! returned as data in its own field, never followed; this crate depends on
+//! `twin-core` and `audit-log` only.
+
+mod audit;
+mod bounded;
+mod context;
+pub mod das28;
+pub mod drugs;
+mod error;
+pub mod record;
+pub mod reference;
+mod registry;
+mod scope;
+mod tool;
+pub mod trend;
+
+pub mod compare_patients;
+pub mod disease_activity;
+pub mod glossary;
+pub mod lab_trend;
+pub mod medication_history;
+pub mod patient_summary;
+
+#[cfg(test)]
+mod testutil;
+
+pub use audit::{refusal_entry, tool_call_entry, tool_call_record};
+pub use bounded::{Bounded, Trimmer};
+pub use context::ToolContext;
+pub use error::ToolError;
+pub use record::{PatientArg, RecordText};
+pub use reference::{Flag, LabTest};
+pub use registry::{call_json, spec_of, specs, ToolName, ToolResult, ToolSpec};
+pub use scope::Scope;
+pub use tool::Tool;
+pub use trend::Trend;

@@ -1,0 +1,51 @@
+//! [`ToolContext`]: what tools read from, and the one door to a journey.
+
+use audit_log::Principal;
+use twin_core::{Journey, JourneyStore, PatientId};
+
+use crate::error::ToolError;
+use crate::scope::{check_role, Scope};
+use crate::tool::Tool;
+
+/// The handles a tool reads: the journey store (later also the neighbour index and
+/// the state model). Cheap to clone.
+#[derive(Clone)]
+pub struct ToolContext {
+    store: JourneyStore,
+}
+
+impl ToolContext {
+    pub fn new(store: JourneyStore) -> Self {
+        ToolContext { store }
+    }
+
+    pub fn store(&self) -> &JourneyStore {
+        &self.store
+    }
+
+    /// Checks the role tool `T` needs and that every patient of the call is in scope,
+    /// before reading anything. Tools call this first, so the checks hold whoever
+    /// calls the tool (the registry, the web, a test).
+    pub fn authorize<'a, T: Tool>(
+        &self,
+        principal: &Principal,
+        scope: &Scope,
+        patients: impl IntoIterator<Item = &'a PatientId>,
+    ) -> Result<(), ToolError> {
+        check_role(T::NAME, T::REQUIRED_ROLE, principal)?;
+        scope.check(principal, patients)
+    }
+
+    /// A journey for tool `T`: role, then scope, then the store. An out-of-scope
+    /// patient is refused without a read, so a refusal never tells whether the
+    /// patient exists.
+    pub async fn journey<T: Tool>(
+        &self,
+        principal: &Principal,
+        scope: &Scope,
+        patient: &PatientId,
+    ) -> Result<Journey, ToolError> {
+        self.authorize::<T>(principal, scope, [patient])?;
+        self.store.journey(patient).await?.ok_or_else(|| ToolError::UnknownPatient(patient.to_string()))
+    }
+}

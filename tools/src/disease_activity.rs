@@ -1,0 +1,250 @@
+//! `disease_activity_history`: DAS28 readings with their parts and categories, flares
+//! between consecutive readings, and the trend of the score.
+
+use audit_log::{Principal, Role};
+use chrono::{Duration, NaiveDate};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use twin_core::PatientId;
+
+use crate::bounded::{Bounded, Trimmer};
+use crate::context::ToolContext;
+use crate::das28::{is_flare, round2, ActivityCategory};
+use crate::error::ToolError;
+use crate::record::{self, Das28Reading, Das28Variant, PatientArg};
+use crate::registry::ToolName;
+use crate::scope::Scope;
+use crate::tool::Tool;
+use crate::trend::{trend, TrendFacts};
+
+pub struct DiseaseActivityHistory;
+
+/// A DAS28 slope smaller than this per 30 days is stable (the measurement's
+/// short-term variability is about 0.6 over months; 0.1 a month adds up to that in a
+/// half-year).
+pub const STABLE_DAS28_PER_30_DAYS: f64 = 0.1;
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DiseaseActivityInput {
+    pub patient: PatientArg,
+    /// Days before the latest reading that the trend and the listed readings cover;
+    /// omitted: the whole record.
+    #[serde(default)]
+    #[schemars(range(min = 1))]
+    pub window_days: Option<u32>,
+}
+
+/// One DAS28 assessment.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct Das28Point {
+    pub date: NaiveDate,
+    pub das28: f64,
+    pub variant: Das28Variant,
+    pub category: ActivityCategory,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tjc28: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sjc28: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub patient_global_vas: Option<f64>,
+}
+
+/// A flare: a rise > 1.2, or > 0.6 to a DAS28 > 3.2, between consecutive readings.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct Flare {
+    pub date: NaiveDate,
+    pub previous_date: NaiveDate,
+    pub from: f64,
+    pub to: f64,
+    pub rise: f64,
+}
+
+/// Readings per category in the window.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, JsonSchema)]
+pub struct CategoryCounts {
+    pub remission: usize,
+    pub low: usize,
+    pub moderate: usize,
+    pub high: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct DiseaseActivityOutput {
+    pub patient: String,
+    pub latest: Option<Das28Point>,
+    /// The whole record when absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub window_days: Option<u32>,
+    pub trend: TrendFacts,
+    pub categories_in_window: CategoryCounts,
+    /// Flares in the window, most recent last.
+    pub flares: Vec<Flare>,
+    pub flares_in_window: usize,
+    /// Readings in the window, most recent last (the oldest are cut first).
+    pub readings: Vec<Das28Point>,
+    pub readings_in_window: usize,
+    pub readings_in_record: usize,
+}
+
+pub(crate) fn point(r: &Das28Reading) -> Das28Point {
+    Das28Point {
+        date: r.time.date_naive(),
+        das28: r.score,
+        variant: r.variant,
+        category: ActivityCategory::of(r.score),
+        tjc28: r.tjc28,
+        sjc28: r.sjc28,
+        patient_global_vas: r.patient_global_vas,
+    }
+}
+
+/// The DAS28 trend over the last `window_days` (whole record when `None`).
+pub(crate) fn das28_trend(readings: &[Das28Reading], window_days: Option<u32>) -> (Vec<&Das28Reading>, TrendFacts) {
+    let in_window: Vec<&Das28Reading> = match (readings.last(), window_days) {
+        (Some(last), Some(days)) => {
+            let from = last.time - Duration::days(i64::from(days));
+            readings.iter().filter(|r| r.time >= from).collect()
+        }
+        _ => readings.iter().collect(),
+    };
+    let series: Vec<_> = in_window.iter().map(|r| (r.time, r.score)).collect();
+    (in_window, trend(&series, STABLE_DAS28_PER_30_DAYS))
+}
+
+impl Tool for DiseaseActivityHistory {
+    const NAME: ToolName = ToolName::DiseaseActivityHistory;
+    const DESCRIPTION: &'static str = "Disease activity of one patient: DAS28 readings with tender and swollen joint counts and \
+patient global, the activity category of each (remission/low/moderate/high), flares between visits, and the DAS28 trend.";
+    const EXAMPLES: &'static [&'static str] = &[
+        "What is the current DAS28?",
+        "Is the patient in remission?",
+        "Has she had any flares this year?",
+        "How has disease activity changed since starting methotrexate?",
+        "How many swollen joints at the last visit?",
+    ];
+    const REQUIRED_ROLE: Role = Role::Clinician;
+    const MAX_ITEMS: usize = 24;
+    const MAX_BYTES: usize = 12 * 1024;
+
+    type Input = DiseaseActivityInput;
+    type Output = DiseaseActivityOutput;
+
+    fn patients(input: &Self::Input) -> Vec<PatientId> {
+        vec![input.patient.0.clone()]
+    }
+
+    async fn call(
+        &self,
+        ctx: &ToolContext,
+        principal: &Principal,
+        scope: &Scope,
+        input: Self::Input,
+    ) -> Result<Bounded<Self::Output>, ToolError> {
+        let journey = ctx.journey::<Self>(principal, scope, &input.patient.0).await?;
+        let readings = record::das28_readings(&journey);
+        let (in_window, trend) = das28_trend(&readings, input.window_days);
+        let mut categories = CategoryCounts::default();
+        for r in &in_window {
+            match ActivityCategory::of(r.score) {
+                ActivityCategory::Remission => categories.remission += 1,
+                ActivityCategory::Low => categories.low += 1,
+                ActivityCategory::Moderate => categories.moderate += 1,
+                ActivityCategory::High => categories.high += 1,
+            }
+        }
+        let first_in_window = in_window.first().map(|r| r.time);
+        let flares: Vec<Flare> = readings
+            .windows(2)
+            .filter(|w| is_flare(w[0].score, w[1].score) && first_in_window.is_some_and(|t| w[1].time >= t))
+            .map(|w| Flare {
+                date: w[1].time.date_naive(),
+                previous_date: w[0].time.date_naive(),
+                from: w[0].score,
+                to: w[1].score,
+                rise: round2(w[1].score - w[0].score),
+            })
+            .collect();
+        let points: Vec<Das28Point> = in_window.iter().map(|r| point(r)).collect();
+        let mut trimmer = Trimmer::default();
+        let output = DiseaseActivityOutput {
+            patient: journey.patient.id.to_string(),
+            latest: readings.last().map(point),
+            window_days: input.window_days,
+            trend,
+            categories_in_window: categories,
+            flares_in_window: flares.len(),
+            flares: trimmer.keep_last(flares, Self::MAX_ITEMS),
+            readings_in_window: points.len(),
+            readings: trimmer.keep_last(points, Self::MAX_ITEMS),
+            readings_in_record: readings.len(),
+        };
+        Ok(Bounded::new(output, trimmer))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::*;
+    use crate::trend::Trend;
+
+    fn input(window_days: Option<u32>) -> DiseaseActivityInput {
+        DiseaseActivityInput { patient: PatientArg(pid("p1")), window_days }
+    }
+
+    /// 5.8 -> 4.0 -> 2.4 -> 3.3 (a flare: +0.9 to above 3.2) -> 2.5.
+    #[tokio::test]
+    async fn readings_categories_flares_and_trend() {
+        let chart = Chart::new("p1", "female", date(1970, 1, 1))
+            .das28(day(2023, 1, 2), 5.8, 12.0, 8.0, 70.0)
+            .das28(day(2023, 4, 3), 4.0, 5.0, 3.0, 40.0)
+            .das28(day(2023, 7, 3), 2.4, 0.0, 0.0, 15.0)
+            .das28(day(2023, 10, 2), 3.3, 3.0, 1.0, 30.0)
+            .das28(day(2024, 1, 8), 2.5, 0.0, 0.0, 12.0);
+        let (_dir, ctx) = store_with(vec![chart]).await;
+        let out = DiseaseActivityHistory.call(&ctx, &clinician(), &scope(&["p1"]), input(None)).await.unwrap().value;
+        let latest = out.latest.unwrap();
+        assert_eq!((latest.das28, latest.category), (2.5, ActivityCategory::Remission));
+        assert_eq!(latest.tjc28, Some(0.0));
+        assert_eq!(out.readings_in_record, 5);
+        assert_eq!(out.categories_in_window, CategoryCounts { remission: 2, low: 0, moderate: 2, high: 1 });
+        assert_eq!(out.flares.len(), 1);
+        assert_eq!((out.flares[0].from, out.flares[0].to, out.flares[0].rise), (2.4, 3.3, 0.9));
+        assert_eq!(out.trend.direction, Trend::Falling);
+        assert!(out.trend.slope_per_30_days.unwrap() < 0.0);
+
+        // a 100-day window holds the last two readings and the flare between them... not
+        // the earlier ones
+        let out = DiseaseActivityHistory.call(&ctx, &clinician(), &scope(&["p1"]), input(Some(100))).await.unwrap().value;
+        assert_eq!(out.readings_in_window, 2);
+        assert_eq!(out.flares_in_window, 1);
+        assert_eq!(out.trend.direction, Trend::InsufficientData);
+    }
+
+    #[tokio::test]
+    async fn no_readings_is_said_not_guessed() {
+        let (_dir, ctx) = store_with(vec![Chart::new("p1", "female", date(1970, 1, 1))]).await;
+        let out = DiseaseActivityHistory.call(&ctx, &clinician(), &scope(&["p1"]), input(None)).await.unwrap();
+        assert!(out.value.latest.is_none());
+        assert_eq!(out.value.readings_in_record, 0);
+        assert_eq!(out.value.trend.direction, Trend::InsufficientData);
+        assert!(!out.truncated);
+    }
+
+    #[tokio::test]
+    async fn many_readings_are_bounded() {
+        let mut chart = Chart::new("p1", "female", date(1970, 1, 1));
+        for i in 0..100 {
+            // alternate 2.0 / 3.5: every rise is a flare
+            let score = if i % 2 == 0 { 2.0 } else { 3.5 };
+            chart = chart.das28(day(2020, 1, 1) + Duration::days(20 * i), score, 4.0, 2.0, 50.0);
+        }
+        let (_dir, ctx) = store_with(vec![chart]).await;
+        let out = DiseaseActivityHistory.call(&ctx, &clinician(), &scope(&["p1"]), input(None)).await.unwrap();
+        assert_eq!(out.value.readings.len(), DiseaseActivityHistory::MAX_ITEMS);
+        assert_eq!(out.value.flares_in_window, 50);
+        assert_eq!(out.omitted, (100 - 24) + (50 - 24));
+        assert!(serde_json::to_vec(&out).unwrap().len() <= DiseaseActivityHistory::MAX_BYTES);
+    }
+}

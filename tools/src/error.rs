@@ -1,0 +1,36 @@
+//! [`ToolError`]: why a tool call did not run. Each variant is a message the assistant
+//! can show or act on (re-ask for arguments, refuse); none carries record content.
+
+use audit_log::Role;
+use twin_core::StoreError;
+
+use crate::registry::ToolName;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ToolError {
+    #[error("unknown tool `{name}`; the tools are: {known}")]
+    UnknownTool { name: String, known: String },
+    /// The arguments do not fit the tool's input type; `field` is the JSON path.
+    #[error("bad arguments for `{tool}` at `{field}`: {message}")]
+    BadArguments { tool: ToolName, field: String, message: String },
+    #[error("the {role} role may not use `{tool}` (it needs the {required} role)")]
+    WrongRole { tool: ToolName, role: Role, required: Role },
+    /// The patient is not in the caller's session scope. Checked before the store is
+    /// read, so the answer is the same whether or not the patient exists.
+    #[error("patient `{patient}` is outside this session's scope")]
+    OutOfScope { patient: String },
+    #[error("no patient `{0}` in the journey store")]
+    UnknownPatient(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot serialise the result of `{tool}`: {source}")]
+    Serialize { tool: ToolName, source: serde_json::Error },
+}
+
+impl ToolError {
+    /// True for refusals (role or scope): the call was not allowed, as opposed to
+    /// malformed or failed. The assistant records these as `refusal` audit entries.
+    pub fn is_refusal(&self) -> bool {
+        matches!(self, ToolError::WrongRole { .. } | ToolError::OutOfScope { .. })
+    }
+}

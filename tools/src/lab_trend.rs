@@ -1,0 +1,266 @@
+//! `lab_trend`: one lab test over time, flagged against its reference range, with a
+//! trend (slope per 30 days, 95% interval, direction) over a window.
+
+use audit_log::{Principal, Role};
+use chrono::{Duration, NaiveDate};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use twin_core::PatientId;
+
+use crate::bounded::{Bounded, Trimmer};
+use crate::context::ToolContext;
+use crate::error::ToolError;
+use crate::record::{self, PatientArg};
+use crate::reference::{Flag, LabTest, ReferenceRange, ALT_ULN};
+use crate::registry::ToolName;
+use crate::scope::Scope;
+use crate::tool::Tool;
+use crate::trend::{trend, TrendFacts};
+
+pub struct LabTrend;
+
+/// Days looked back from the latest value when the caller names no window.
+pub const DEFAULT_WINDOW_DAYS: u32 = 365;
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LabTrendInput {
+    pub patient: PatientArg,
+    pub test: LabTest,
+    /// Days before the latest value that the trend and the listed values cover
+    /// (default 365, at most 3650).
+    #[serde(default)]
+    #[schemars(range(min = 1, max = 3650))]
+    pub window_days: Option<u32>,
+}
+
+/// One value with its flag.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct LabPoint {
+    pub date: NaiveDate,
+    pub value: f64,
+    pub flag: Flag,
+    /// The value as a multiple of the upper limit of normal (ALT only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub times_uln: Option<f64>,
+}
+
+/// How many values in the window had each flag.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, JsonSchema)]
+pub struct FlagCounts {
+    pub critical_low: usize,
+    pub low: usize,
+    pub normal: usize,
+    pub high: usize,
+    pub critical_high: usize,
+}
+
+impl FlagCounts {
+    fn add(&mut self, flag: Flag) {
+        match flag {
+            Flag::CriticalLow => self.critical_low += 1,
+            Flag::Low => self.low += 1,
+            Flag::Normal => self.normal += 1,
+            Flag::High => self.high += 1,
+            Flag::CriticalHigh => self.critical_high += 1,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct LabTrendOutput {
+    pub patient: String,
+    pub test: LabTest,
+    pub test_name: &'static str,
+    pub loinc: &'static str,
+    pub reference_range: ReferenceRange,
+    /// The most recent value, flagged; absent when the record has none.
+    pub latest: Option<LabPoint>,
+    pub window_days: u32,
+    /// Trend over the window ending at the latest value.
+    pub trend: TrendFacts,
+    pub flags_in_window: FlagCounts,
+    /// Values in the window, most recent last (the oldest are cut first).
+    pub values: Vec<LabPoint>,
+    pub values_in_window: usize,
+    pub values_in_record: usize,
+    /// Values recorded in another unit: left out, not converted.
+    pub values_in_other_units: usize,
+}
+
+impl Tool for LabTrend {
+    const NAME: ToolName = ToolName::LabTrend;
+    const DESCRIPTION: &'static str = "One lab test of one patient over time: latest value flagged against the reference range \
+(low/normal/high/critical), the trend (slope per 30 days with 95% interval, rising/falling/stable) and flag counts over a window.";
+    const EXAMPLES: &'static [&'static str] = &[
+        "What is the latest CRP of this patient?",
+        "Is the ESR going up?",
+        "Has the ALT been above three times the upper limit on methotrexate?",
+        "Is she anaemic?",
+        "How has creatinine changed over the last two years?",
+    ];
+    const REQUIRED_ROLE: Role = Role::Clinician;
+    const MAX_ITEMS: usize = 24;
+    const MAX_BYTES: usize = 8 * 1024;
+
+    type Input = LabTrendInput;
+    type Output = LabTrendOutput;
+
+    fn patients(input: &Self::Input) -> Vec<PatientId> {
+        vec![input.patient.0.clone()]
+    }
+
+    async fn call(
+        &self,
+        ctx: &ToolContext,
+        principal: &Principal,
+        scope: &Scope,
+        input: Self::Input,
+    ) -> Result<Bounded<Self::Output>, ToolError> {
+        let journey = ctx.journey::<Self>(principal, scope, &input.patient.0).await?;
+        let test = input.test;
+        let range = test.range(record::sex(&journey), record::age(&journey));
+        let (values, other_units) = record::lab_values(&journey, test);
+        let point = |v: &record::LabValue| LabPoint {
+            date: v.time.date_naive(),
+            value: v.value,
+            flag: range.flag(v.value),
+            times_uln: (test == LabTest::Alt).then(|| crate::reference::round(v.value / ALT_ULN, 2)),
+        };
+        let window_days = input.window_days.unwrap_or(DEFAULT_WINDOW_DAYS).clamp(1, 3650);
+        let in_window: Vec<&record::LabValue> = match values.last() {
+            Some(last) => {
+                let from = last.time - Duration::days(i64::from(window_days));
+                values.iter().filter(|v| v.time >= from).collect()
+            }
+            None => Vec::new(),
+        };
+        let series: Vec<_> = in_window.iter().map(|v| (v.time, v.value)).collect();
+        let mut flags = FlagCounts::default();
+        let points: Vec<LabPoint> = in_window.iter().map(|v| point(v)).collect();
+        points.iter().for_each(|p| flags.add(p.flag));
+        let mut trimmer = Trimmer::default();
+        let output = LabTrendOutput {
+            patient: journey.patient.id.to_string(),
+            test,
+            test_name: test.name(),
+            loinc: test.loinc(),
+            latest: values.last().map(point),
+            window_days,
+            trend: trend(&series, test.stable_slope_per_30_days()),
+            flags_in_window: flags,
+            values_in_window: points.len(),
+            values: trimmer.keep_last(points, Self::MAX_ITEMS),
+            values_in_record: values.len(),
+            values_in_other_units: other_units,
+            reference_range: range,
+        };
+        Ok(Bounded::new(output, trimmer))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::*;
+    use crate::trend::Trend;
+
+    fn input(patient: &str, test: LabTest, window_days: Option<u32>) -> LabTrendInput {
+        LabTrendInput { patient: PatientArg(pid(patient)), test, window_days }
+    }
+
+    /// CRP rising by 3 mg/L a month: the latest is flagged high, the trend rising with
+    /// the exact slope, and a value in mg/dL is left out and counted.
+    #[tokio::test]
+    async fn flags_the_latest_value_and_reads_the_trend() {
+        let mut chart = Chart::new("p1", "female", date(1970, 5, 1));
+        for i in 0..5 {
+            chart = chart.lab(day(2024, 1, 1) + Duration::days(30 * i), "1988-5", 2.0 + 3.0 * i as f64, "mg/L");
+        }
+        chart = chart.lab(day(2023, 12, 1), "1988-5", 1.0, "mg/dL");
+        let (_dir, ctx) = store_with(vec![chart]).await;
+        let out = LabTrend.call(&ctx, &clinician(), &scope(&["p1"]), input("p1", LabTest::Crp, None)).await.unwrap();
+        assert!(!out.truncated);
+        let v = out.value;
+        assert_eq!(v.latest.as_ref().unwrap().value, 14.0);
+        assert_eq!(v.latest.as_ref().unwrap().flag, Flag::High);
+        assert_eq!(v.trend.direction, Trend::Rising);
+        assert_eq!(v.trend.slope_per_30_days, Some(3.0));
+        assert_eq!(v.flags_in_window.normal, 2); // 2 and 5 mg/L
+        assert_eq!(v.flags_in_window.high, 3);
+        assert_eq!(v.values_in_other_units, 1);
+        assert_eq!(v.values_in_record, 5);
+    }
+
+    #[tokio::test]
+    async fn alt_above_three_times_the_limit_is_critical_with_its_multiple() {
+        let chart = Chart::new("p1", "male", date(1960, 1, 1))
+            .lab(day(2024, 1, 1), "1742-6", 35.0, "U/L")
+            .lab(day(2024, 3, 1), "1742-6", 160.0, "U/L");
+        let (_dir, ctx) = store_with(vec![chart]).await;
+        let out = LabTrend.call(&ctx, &clinician(), &scope(&["p1"]), input("p1", LabTest::Alt, None)).await.unwrap();
+        let latest = out.value.latest.unwrap();
+        assert_eq!(latest.flag, Flag::CriticalHigh);
+        assert_eq!(latest.times_uln, Some(4.0));
+        assert_eq!(out.value.trend.direction, Trend::InsufficientData);
+    }
+
+    /// Haemoglobin 12.5 g/dL is normal for a woman and low for a man.
+    #[tokio::test]
+    async fn haemoglobin_is_read_against_the_patients_sex() {
+        let f = Chart::new("f", "female", date(1970, 1, 1)).lab(day(2024, 1, 1), "718-7", 12.5, "g/dL");
+        let m = Chart::new("m", "male", date(1970, 1, 1)).lab(day(2024, 1, 1), "718-7", 12.5, "g/dL");
+        let (_dir, ctx) = store_with(vec![f, m]).await;
+        let s = scope(&["f", "m"]);
+        let flag = |p: &'static str| {
+            let (ctx, s) = (&ctx, &s);
+            async move {
+                LabTrend.call(ctx, &clinician(), s, input(p, LabTest::Haemoglobin, None)).await.unwrap().value.latest.unwrap().flag
+            }
+        };
+        assert_eq!(flag("f").await, Flag::Normal);
+        assert_eq!(flag("m").await, Flag::Low);
+    }
+
+    /// 400 values over 400 days: the window keeps a year, the list keeps the bound and
+    /// says how many it cut, and the output stays under the byte bound.
+    #[tokio::test]
+    async fn long_series_are_windowed_and_bounded() {
+        let mut chart = Chart::new("p1", "female", date(1970, 1, 1));
+        for i in 0..400 {
+            chart = chart.lab(day(2023, 1, 1) + Duration::days(i), "4537-7", 20.0 + (i % 7) as f64, "mm/h");
+        }
+        let (_dir, ctx) = store_with(vec![chart]).await;
+        let out = LabTrend.call(&ctx, &clinician(), &scope(&["p1"]), input("p1", LabTest::Esr, Some(99))).await.unwrap();
+        assert_eq!(out.value.values_in_window, 100);
+        assert_eq!(out.value.values.len(), LabTrend::MAX_ITEMS);
+        assert!(out.truncated);
+        assert_eq!(out.omitted, 100 - LabTrend::MAX_ITEMS);
+        assert_eq!(out.value.values.last().unwrap().date, out.value.latest.as_ref().unwrap().date);
+        assert!(serde_json::to_vec(&out).unwrap().len() <= LabTrend::MAX_BYTES);
+    }
+
+    #[tokio::test]
+    async fn a_patient_without_the_test_gets_no_latest_and_no_trend() {
+        let (_dir, ctx) = store_with(vec![Chart::new("p1", "female", date(1970, 1, 1))]).await;
+        let out = LabTrend.call(&ctx, &clinician(), &scope(&["p1"]), input("p1", LabTest::Crp, None)).await.unwrap();
+        assert!(out.value.latest.is_none());
+        assert_eq!(out.value.trend.direction, Trend::InsufficientData);
+        assert_eq!(out.value.values_in_record, 0);
+    }
+
+    #[tokio::test]
+    async fn out_of_scope_and_wrong_role_are_refused_before_reading() {
+        let (_dir, ctx) = store_with(vec![Chart::new("p1", "female", date(1970, 1, 1))]).await;
+        let err = LabTrend.call(&ctx, &clinician(), &scope(&["p2"]), input("p1", LabTest::Crp, None)).await.unwrap_err();
+        assert!(matches!(err, ToolError::OutOfScope { .. }), "{err}");
+        // an unknown patient outside scope gets the same refusal as a known one
+        let err = LabTrend.call(&ctx, &clinician(), &scope(&["p2"]), input("nobody", LabTest::Crp, None)).await.unwrap_err();
+        assert!(matches!(err, ToolError::OutOfScope { .. }), "{err}");
+        let err = LabTrend.call(&ctx, &clinician(), &scope(&["nobody"]), input("nobody", LabTest::Crp, None)).await.unwrap_err();
+        assert!(matches!(err, ToolError::UnknownPatient(_)), "{err}");
+        let auditor = Principal::new("aud", Role::Auditor);
+        let err = LabTrend.call(&ctx, &auditor, &scope(&["p1"]), input("p1", LabTest::Crp, None)).await.unwrap_err();
+        assert!(matches!(err, ToolError::WrongRole { .. }), "{err}");
+    }
+}

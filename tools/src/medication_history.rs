@@ -1,0 +1,266 @@
+//! `medication_history`: drug courses with start, stop, duration, stop reason and,
+//! for DMARDs, the EULAR response at 6 months computed from the recorded DAS28.
+
+use audit_log::{Principal, Role};
+use chrono::{Duration, NaiveDate};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use twin_core::PatientId;
+
+use crate::bounded::{Bounded, Trimmer};
+use crate::context::ToolContext;
+use crate::das28::{eular_response, round2, EularResponse};
+use crate::drugs::DrugClass;
+use crate::error::ToolError;
+use crate::record::{self, Course, Das28Reading, PatientArg, RecordText};
+use crate::registry::ToolName;
+use crate::scope::Scope;
+use crate::tool::Tool;
+
+pub struct MedicationHistory;
+
+/// Characters of a stop reason or dosage kept.
+pub const MAX_TEXT_CHARS: usize = 200;
+/// Baseline: the latest DAS28 in the 30 days up to and including the start.
+pub const BASELINE_LOOKBACK_DAYS: i64 = 30;
+/// "At 6 months": the reading nearest day 182 after the start, within +/-45 days.
+pub const RESPONSE_DAY: i64 = 182;
+pub const RESPONSE_TOLERANCE_DAYS: i64 = 45;
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MedicationHistoryInput {
+    pub patient: PatientArg,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CourseStatus {
+    Ongoing,
+    Stopped,
+}
+
+/// EULAR response of a DMARD course, from recorded DAS28 readings.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct CourseResponse {
+    pub baseline_date: NaiveDate,
+    pub baseline_das28: f64,
+    pub follow_up_date: NaiveDate,
+    pub follow_up_das28: f64,
+    /// Baseline minus follow-up (positive = better).
+    pub improvement: f64,
+    pub response: EularResponse,
+}
+
+/// One course of a drug.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct CourseFact {
+    pub drug: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rxnorm: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub class: Option<DrugClass>,
+    pub start: NaiveDate,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stop: Option<NaiveDate>,
+    pub status: CourseStatus,
+    /// Stop minus start, in days (stopped courses).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duration_days: Option<i64>,
+    /// Days from start to the record's last event (ongoing courses).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub days_on_to_last_record: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stop_reason: Option<RecordText>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dosage: Option<RecordText>,
+    /// DMARDs only; absent when the record has no baseline or no reading near 6 months.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub eular_response_6m: Option<CourseResponse>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct MedicationHistoryOutput {
+    pub patient: String,
+    /// Courses by start date, most recent last (the oldest are cut first).
+    pub courses: Vec<CourseFact>,
+    pub courses_in_record: usize,
+    /// Drugs running at the record's last event.
+    pub current: Vec<String>,
+    /// Distinct DMARDs ever started.
+    pub dmards_tried: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_record_date: Option<NaiveDate>,
+}
+
+/// The EULAR response of a course: baseline in the 30 days up to the start, follow-up
+/// nearest day 182 (+/-45, earlier on a tie). The response is as measured; whether
+/// the course was stopped before is in the course's own fields.
+pub(crate) fn response(course: &Course, readings: &[Das28Reading]) -> Option<CourseResponse> {
+    let start = course.start.date_naive();
+    let baseline = readings
+        .iter()
+        .filter(|r| {
+            let d = r.time.date_naive();
+            d <= start && (start - d).num_days() <= BASELINE_LOOKBACK_DAYS
+        })
+        .max_by_key(|r| r.time)?;
+    let target = start + Duration::days(RESPONSE_DAY);
+    let follow = readings
+        .iter()
+        .filter(|r| (r.time.date_naive() - target).num_days().abs() <= RESPONSE_TOLERANCE_DAYS)
+        .min_by_key(|r| ((r.time.date_naive() - target).num_days().abs(), r.time))?;
+    Some(CourseResponse {
+        baseline_date: baseline.time.date_naive(),
+        baseline_das28: baseline.score,
+        follow_up_date: follow.time.date_naive(),
+        follow_up_das28: follow.score,
+        improvement: round2(baseline.score - follow.score),
+        response: eular_response(baseline.score, follow.score),
+    })
+}
+
+pub(crate) fn course_fact(course: &Course, readings: &[Das28Reading], last: Option<NaiveDate>) -> CourseFact {
+    let start = course.start.date_naive();
+    let stop = course.stop.map(|s| s.date_naive());
+    CourseFact {
+        drug: course.name(),
+        rxnorm: course.drug.map(|d| d.rxnorm.to_owned()),
+        class: course.drug.map(|d| d.class),
+        start,
+        stop,
+        status: if stop.is_some() { CourseStatus::Stopped } else { CourseStatus::Ongoing },
+        duration_days: stop.map(|s| (s - start).num_days()),
+        days_on_to_last_record: match (stop, last) {
+            (None, Some(last)) => Some((last - start).num_days().max(0)),
+            _ => None,
+        },
+        stop_reason: course.stop_reason.as_deref().map(|t| RecordText::bounded(t, MAX_TEXT_CHARS)),
+        dosage: course.dosage.as_deref().map(|t| RecordText::bounded(t, MAX_TEXT_CHARS)),
+        eular_response_6m: course.is_dmard().then(|| response(course, readings)).flatten(),
+    }
+}
+
+/// Drugs running on `date`, by name, each once.
+pub(crate) fn current(courses: &[Course], date: Option<NaiveDate>) -> Vec<String> {
+    let Some(date) = date else { return Vec::new() };
+    let mut names: Vec<String> = courses.iter().filter(|c| c.ongoing_on(date)).map(Course::name).collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+pub(crate) fn dmards_tried(courses: &[Course]) -> usize {
+    let mut codes: Vec<&str> = courses.iter().filter(|c| c.is_dmard()).map(|c| c.code.code.as_str()).collect();
+    codes.sort();
+    codes.dedup();
+    codes.len()
+}
+
+impl Tool for MedicationHistory {
+    const NAME: ToolName = ToolName::MedicationHistory;
+    const DESCRIPTION: &'static str = "Medication history of one patient: each drug course with start, stop, duration in days, \
+stop reason as recorded, drug class, the drugs current at the last record, and for DMARDs the EULAR response at 6 months \
+computed from recorded DAS28.";
+    const EXAMPLES: &'static [&'static str] = &[
+        "Which drugs is the patient on?",
+        "Why was methotrexate stopped?",
+        "How long was she on adalimumab?",
+        "Did the patient respond to methotrexate?",
+        "How many DMARDs has he tried?",
+    ];
+    const REQUIRED_ROLE: Role = Role::Clinician;
+    const MAX_ITEMS: usize = 30;
+    const MAX_BYTES: usize = 24 * 1024;
+
+    type Input = MedicationHistoryInput;
+    type Output = MedicationHistoryOutput;
+
+    fn patients(input: &Self::Input) -> Vec<PatientId> {
+        vec![input.patient.0.clone()]
+    }
+
+    async fn call(
+        &self,
+        ctx: &ToolContext,
+        principal: &Principal,
+        scope: &Scope,
+        input: Self::Input,
+    ) -> Result<Bounded<Self::Output>, ToolError> {
+        let journey = ctx.journey::<Self>(principal, scope, &input.patient.0).await?;
+        let courses = record::courses(&journey);
+        let readings = record::das28_readings(&journey);
+        let last = record::last_event_date(&journey);
+        let facts: Vec<CourseFact> = courses.iter().map(|c| course_fact(c, &readings, last)).collect();
+        let mut trimmer = Trimmer::default();
+        let output = MedicationHistoryOutput {
+            patient: journey.patient.id.to_string(),
+            courses_in_record: facts.len(),
+            courses: trimmer.keep_last(facts, Self::MAX_ITEMS),
+            current: trimmer.keep_first(current(&courses, last), Self::MAX_ITEMS),
+            dmards_tried: dmards_tried(&courses),
+            last_record_date: last,
+        };
+        Ok(Bounded::new(output, trimmer))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::*;
+
+    fn input() -> MedicationHistoryInput {
+        MedicationHistoryInput { patient: PatientArg(pid("p1")) }
+    }
+
+    /// Methotrexate 2023-01-02 .. 2023-03-15 stopped for ALT, leflunomide since then
+    /// with a good response (5.6 -> 2.9 near day 182), folic acid ongoing.
+    #[tokio::test]
+    async fn courses_with_durations_reasons_and_response() {
+        let reason = "Stopped for adverse event: ALT 160 U/L, more than 3x the upper limit of normal";
+        let chart = Chart::new("p1", "female", date(1970, 1, 1))
+            .course("6851", "methotrexate", day(2023, 1, 2), Some((day(2023, 3, 15), reason)))
+            .course("4511", "folic acid", day(2023, 1, 2), None)
+            .das28(day(2023, 3, 15), 5.6, 10.0, 6.0, 60.0)
+            .course("27169", "leflunomide", day(2023, 3, 15), None)
+            .das28(day(2023, 9, 20), 2.9, 2.0, 0.0, 20.0);
+        let (_dir, ctx) = store_with(vec![chart]).await;
+        let out = MedicationHistory.call(&ctx, &clinician(), &scope(&["p1"]), input()).await.unwrap().value;
+        assert_eq!(out.courses_in_record, 3);
+        let mtx = out.courses.iter().find(|c| c.drug == "methotrexate").unwrap();
+        assert_eq!(mtx.status, CourseStatus::Stopped);
+        assert_eq!(mtx.duration_days, Some((date(2023, 3, 15) - date(2023, 1, 2)).num_days()));
+        assert_eq!(mtx.stop_reason.as_ref().unwrap().record_text, reason);
+        assert_eq!(mtx.class, Some(DrugClass::Csdmard));
+        assert!(mtx.eular_response_6m.is_none(), "no baseline DAS28 before methotrexate");
+        let lef = out.courses.iter().find(|c| c.drug == "leflunomide").unwrap();
+        assert_eq!(lef.status, CourseStatus::Ongoing);
+        assert_eq!(lef.days_on_to_last_record, Some((date(2023, 9, 20) - date(2023, 3, 15)).num_days()));
+        let r = lef.eular_response_6m.as_ref().unwrap();
+        assert_eq!((r.baseline_das28, r.follow_up_das28, r.improvement, r.response), (5.6, 2.9, 2.7, EularResponse::Good));
+        let folic = out.courses.iter().find(|c| c.drug == "folic acid").unwrap();
+        assert!(folic.eular_response_6m.is_none(), "not a DMARD");
+        assert_eq!(out.current, vec!["folic acid".to_owned(), "leflunomide".to_owned()]);
+        assert_eq!(out.dmards_tried, 2);
+    }
+
+    #[tokio::test]
+    async fn long_histories_keep_the_latest_courses_and_long_reasons_are_cut() {
+        let long = "x".repeat(1000);
+        let mut chart = Chart::new("p1", "female", date(1970, 1, 1));
+        for i in 0..40 {
+            let start = day(2010, 1, 1) + Duration::days(60 * i);
+            chart = chart.course("8640", "prednisone", start, Some((start + Duration::days(30), long.as_str())));
+        }
+        let (_dir, ctx) = store_with(vec![chart]).await;
+        let out = MedicationHistory.call(&ctx, &clinician(), &scope(&["p1"]), input()).await.unwrap();
+        assert!(out.truncated);
+        assert_eq!(out.omitted, 10);
+        assert_eq!(out.value.courses.len(), MedicationHistory::MAX_ITEMS);
+        assert_eq!(out.value.courses.last().unwrap().start, (day(2010, 1, 1) + Duration::days(60 * 39)).date_naive());
+        let reason = out.value.courses[0].stop_reason.as_ref().unwrap();
+        assert_eq!((reason.record_text.len(), reason.omitted_chars), (MAX_TEXT_CHARS, 1000 - MAX_TEXT_CHARS));
+        assert!(serde_json::to_vec(&out).unwrap().len() <= MedicationHistory::MAX_BYTES);
+    }
+}

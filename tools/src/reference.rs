@@ -1,0 +1,303 @@
+//! Lab reference ranges and flags: the vetted table every tool reads values against.
+//!
+//! Adult ranges in the units RDT's virtual cohort and most FHIR exports write (UCUM).
+//! A value is flagged only when its recorded unit is the table's unit: a value in
+//! another unit is reported as such, never converted by guess.
+//!
+//! Sources (ranges vary by laboratory; these are common textbook adult values, chosen
+//! once and stated here so every answer uses the same ones):
+//! - CRP < 5 mg/L (common laboratory cut-off; Pepys & Hirschfield, J Clin Invest 2003).
+//! - ESR, Westergren: upper limit (age / 2) mm/h for men, ((age + 10) / 2) for women
+//!   (Miller, Green & Robinson, BMJ 1983); 20 mm/h when age or sex is unknown.
+//! - Haemoglobin: women 12.0-16.0 g/dL, men 13.0-17.5 g/dL (low limits: WHO anaemia
+//!   thresholds, 2011); critical below 7.0 or above 20.0 g/dL.
+//! - ALT: upper limit of normal (ULN) 40 U/L; above 3x ULN (120 U/L) flagged critical,
+//!   the threshold at which methotrexate is withheld (ACR 2008 recommendations on
+//!   methotrexate monitoring; the virtual cohort stops it there too).
+//! - Creatinine: women 0.5-1.1 mg/dL, men 0.7-1.3 mg/dL.
+//! - Rheumatoid factor < 14 IU/mL; anti-CCP < 20 U/mL (positivity cut-offs; high
+//!   positive > 3x ULN in the 2010 ACR/EULAR RA classification criteria).
+//! - Complement C3 90-180 mg/dL, C4 10-40 mg/dL.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// A flag against a reference range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Flag {
+    CriticalLow,
+    Low,
+    Normal,
+    High,
+    CriticalHigh,
+}
+
+impl Flag {
+    pub fn is_abnormal(self) -> bool {
+        self != Flag::Normal
+    }
+}
+
+/// The labs the tools know ranges for. An enum, so a model can only ask for one of
+/// these (the schema lists them) and a tool never guesses a code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LabTest {
+    /// C-reactive protein (LOINC 1988-5), mg/L.
+    Crp,
+    /// Erythrocyte sedimentation rate, Westergren (LOINC 4537-7), mm/h.
+    Esr,
+    /// Haemoglobin (LOINC 718-7), g/dL.
+    Haemoglobin,
+    /// Alanine aminotransferase (LOINC 1742-6), U/L.
+    Alt,
+    /// Creatinine (LOINC 2160-0), mg/dL.
+    Creatinine,
+    /// Rheumatoid factor (LOINC 11572-5), IU/mL.
+    RheumatoidFactor,
+    /// Anti-cyclic citrullinated peptide antibodies (LOINC 32218-0), U/mL.
+    AntiCcp,
+    /// Complement C3 (LOINC 4485-9), mg/dL.
+    C3,
+    /// Complement C4 (LOINC 4498-2), mg/dL.
+    C4,
+}
+
+pub const LOINC: &str = "http://loinc.org";
+
+/// The patient facts a range depends on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sex {
+    Female,
+    Male,
+}
+
+impl Sex {
+    /// From FHIR `Patient.gender`; `other`/`unknown` give `None` (sex-neutral range).
+    pub fn from_gender(gender: Option<&str>) -> Option<Sex> {
+        match gender.map(str::trim) {
+            Some("female") => Some(Sex::Female),
+            Some("male") => Some(Sex::Male),
+            _ => None,
+        }
+    }
+}
+
+/// A reference range in the test's unit; `None` bounds do not apply.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct ReferenceRange {
+    pub unit: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub low: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub high: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub critical_low: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub critical_high: Option<f64>,
+    /// What the range depended on ("female", "male, age 60", "sex unknown").
+    pub basis: String,
+}
+
+impl LabTest {
+    pub const ALL: [LabTest; 9] = [
+        LabTest::Crp,
+        LabTest::Esr,
+        LabTest::Haemoglobin,
+        LabTest::Alt,
+        LabTest::Creatinine,
+        LabTest::RheumatoidFactor,
+        LabTest::AntiCcp,
+        LabTest::C3,
+        LabTest::C4,
+    ];
+
+    pub fn loinc(self) -> &'static str {
+        match self {
+            LabTest::Crp => "1988-5",
+            LabTest::Esr => "4537-7",
+            LabTest::Haemoglobin => "718-7",
+            LabTest::Alt => "1742-6",
+            LabTest::Creatinine => "2160-0",
+            LabTest::RheumatoidFactor => "11572-5",
+            LabTest::AntiCcp => "32218-0",
+            LabTest::C3 => "4485-9",
+            LabTest::C4 => "4498-2",
+        }
+    }
+
+    pub fn from_loinc(code: &str) -> Option<LabTest> {
+        LabTest::ALL.into_iter().find(|t| t.loinc() == code)
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            LabTest::Crp => "CRP",
+            LabTest::Esr => "ESR",
+            LabTest::Haemoglobin => "Haemoglobin",
+            LabTest::Alt => "ALT",
+            LabTest::Creatinine => "Creatinine",
+            LabTest::RheumatoidFactor => "Rheumatoid factor",
+            LabTest::AntiCcp => "Anti-CCP",
+            LabTest::C3 => "Complement C3",
+            LabTest::C4 => "Complement C4",
+        }
+    }
+
+    /// The UCUM unit values must carry to be flagged.
+    pub fn unit(self) -> &'static str {
+        match self {
+            LabTest::Crp => "mg/L",
+            LabTest::Esr => "mm/h",
+            LabTest::Haemoglobin => "g/dL",
+            LabTest::Alt => "U/L",
+            LabTest::Creatinine => "mg/dL",
+            LabTest::RheumatoidFactor => "[IU]/mL",
+            LabTest::AntiCcp => "[arb'U]/mL",
+            LabTest::C3 | LabTest::C4 => "mg/dL",
+        }
+    }
+
+    /// Whether a recorded unit is this test's unit (exact UCUM, or its common spelling).
+    pub fn accepts_unit(self, unit: Option<&str>) -> bool {
+        let Some(unit) = unit.map(str::trim) else { return false };
+        unit == self.unit()
+            || match self {
+                LabTest::RheumatoidFactor => unit == "IU/mL",
+                LabTest::AntiCcp => unit == "U/mL",
+                _ => false,
+            }
+    }
+
+    /// A slope (unit per 30 days) smaller than this in size is a stable trend: about
+    /// the month-to-month noise of the test, so a "rising" trend is a change a
+    /// clinician would notice.
+    pub fn stable_slope_per_30_days(self) -> f64 {
+        match self {
+            LabTest::Crp => 1.0,
+            LabTest::Esr => 2.0,
+            LabTest::Haemoglobin => 0.2,
+            LabTest::Alt => 3.0,
+            LabTest::Creatinine => 0.05,
+            LabTest::RheumatoidFactor | LabTest::AntiCcp => 2.0,
+            LabTest::C3 => 5.0,
+            LabTest::C4 => 1.0,
+        }
+    }
+
+    /// The range for a patient of this sex and age (years), per the module's sources.
+    pub fn range(self, sex: Option<Sex>, age: Option<u32>) -> ReferenceRange {
+        let unit = self.unit();
+        let plain = |low: Option<f64>, high: Option<f64>, basis: &str| ReferenceRange {
+            unit,
+            low,
+            high,
+            critical_low: None,
+            critical_high: None,
+            basis: basis.to_owned(),
+        };
+        let by_sex = |f: (f64, f64), m: (f64, f64)| match sex {
+            Some(Sex::Female) => (Some(f.0), Some(f.1), "female"),
+            Some(Sex::Male) => (Some(m.0), Some(m.1), "male"),
+            None => (Some(f.0.min(m.0)), Some(f.1.max(m.1)), "sex unknown: widest of both"),
+        };
+        match self {
+            LabTest::Crp => plain(None, Some(5.0), "adults"),
+            LabTest::Esr => match (sex, age) {
+                (Some(Sex::Male), Some(a)) => plain(None, Some(f64::from(a) / 2.0), &format!("male, age {a}")),
+                (Some(Sex::Female), Some(a)) => {
+                    plain(None, Some((f64::from(a) + 10.0) / 2.0), &format!("female, age {a}"))
+                }
+                _ => plain(None, Some(20.0), "age or sex unknown"),
+            },
+            LabTest::Haemoglobin => {
+                let (low, high, basis) = by_sex((12.0, 16.0), (13.0, 17.5));
+                ReferenceRange { critical_low: Some(7.0), critical_high: Some(20.0), ..plain(low, high, basis) }
+            }
+            LabTest::Alt => ReferenceRange { critical_high: Some(3.0 * ALT_ULN), ..plain(None, Some(ALT_ULN), "adults") },
+            LabTest::Creatinine => {
+                let (low, high, basis) = by_sex((0.5, 1.1), (0.7, 1.3));
+                plain(low, high, basis)
+            }
+            LabTest::RheumatoidFactor => plain(None, Some(14.0), "positivity cut-off"),
+            LabTest::AntiCcp => plain(None, Some(20.0), "positivity cut-off"),
+            LabTest::C3 => plain(Some(90.0), Some(180.0), "adults"),
+            LabTest::C4 => plain(Some(10.0), Some(40.0), "adults"),
+        }
+    }
+}
+
+/// ALT upper limit of normal, U/L.
+pub const ALT_ULN: f64 = 40.0;
+
+impl ReferenceRange {
+    /// The flag of `value` (in this range's unit). Critical limits win over plain ones.
+    pub fn flag(&self, value: f64) -> Flag {
+        if self.critical_low.is_some_and(|c| value < c) {
+            Flag::CriticalLow
+        } else if self.critical_high.is_some_and(|c| value > c) {
+            Flag::CriticalHigh
+        } else if self.low.is_some_and(|l| value < l) {
+            Flag::Low
+        } else if self.high.is_some_and(|h| value > h) {
+            Flag::High
+        } else {
+            Flag::Normal
+        }
+    }
+
+    /// The value as a multiple of the upper limit (e.g. ALT "3.5x ULN"), two decimals.
+    pub fn times_upper_limit(&self, value: f64) -> Option<f64> {
+        self.high.filter(|h| *h > 0.0).map(|h| round(value / h, 2))
+    }
+}
+
+/// Rounds to `decimals` places, for numbers a model will read.
+pub fn round(x: f64, decimals: i32) -> f64 {
+    let f = 10f64.powi(decimals);
+    (x * f).round() / f
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each case: test, sex, age, value -> flag.
+    #[test]
+    fn flags_against_the_table() {
+        let check = |t: LabTest, sex, age, value, expect: Flag| {
+            assert_eq!(t.range(sex, age).flag(value), expect, "{t:?} {sex:?} {age:?} {value}");
+        };
+        check(LabTest::Crp, None, None, 4.9, Flag::Normal);
+        check(LabTest::Crp, None, None, 5.1, Flag::High);
+        check(LabTest::Alt, None, None, 40.0, Flag::Normal);
+        check(LabTest::Alt, None, None, 80.0, Flag::High);
+        check(LabTest::Alt, None, None, 121.0, Flag::CriticalHigh);
+        check(LabTest::Haemoglobin, Some(Sex::Female), None, 12.5, Flag::Normal);
+        check(LabTest::Haemoglobin, Some(Sex::Male), None, 12.5, Flag::Low);
+        check(LabTest::Haemoglobin, None, None, 6.5, Flag::CriticalLow);
+        check(LabTest::Esr, Some(Sex::Female), Some(60), 34.0, Flag::Normal);
+        check(LabTest::Esr, Some(Sex::Male), Some(60), 34.0, Flag::High);
+        check(LabTest::Esr, None, Some(60), 21.0, Flag::High);
+        check(LabTest::C3, None, None, 70.0, Flag::Low);
+    }
+
+    #[test]
+    fn alt_reports_multiples_of_the_upper_limit() {
+        let r = LabTest::Alt.range(None, None);
+        assert_eq!(r.times_upper_limit(160.0), Some(4.0));
+        assert_eq!(r.critical_high, Some(120.0));
+    }
+
+    #[test]
+    fn units_must_match_to_be_read() {
+        assert!(LabTest::Crp.accepts_unit(Some("mg/L")));
+        assert!(!LabTest::Crp.accepts_unit(Some("mg/dL")));
+        assert!(!LabTest::Crp.accepts_unit(None));
+        assert!(LabTest::AntiCcp.accepts_unit(Some("U/mL")));
+        for t in LabTest::ALL {
+            assert_eq!(LabTest::from_loinc(t.loinc()), Some(t));
+        }
+    }
+}

@@ -1,0 +1,251 @@
+//! The registry: every tool by [`ToolName`], its [`ToolSpec`] (description, examples,
+//! role, bounds, JSON schemas), and [`call_json`], the dynamic entry the assistant
+//! uses with the arguments a model wrote.
+
+use std::fmt;
+use std::str::FromStr;
+
+use audit_log::{Principal, Role};
+use schemars::generate::SchemaSettings;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use twin_core::PatientId;
+
+use crate::bounded::Bounded;
+use crate::compare_patients::ComparePatients;
+use crate::context::ToolContext;
+use crate::disease_activity::DiseaseActivityHistory;
+use crate::error::ToolError;
+use crate::glossary::Glossary;
+use crate::lab_trend::LabTrend;
+use crate::medication_history::MedicationHistory;
+use crate::patient_summary::PatientSummary;
+use crate::scope::{check_role, Scope};
+use crate::tool::Tool;
+
+/// Every tool, by the name the model writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ToolName {
+    PatientSummary,
+    LabTrend,
+    DiseaseActivityHistory,
+    MedicationHistory,
+    ComparePatients,
+    Glossary,
+}
+
+impl ToolName {
+    pub const ALL: [ToolName; 6] = [
+        ToolName::PatientSummary,
+        ToolName::LabTrend,
+        ToolName::DiseaseActivityHistory,
+        ToolName::MedicationHistory,
+        ToolName::ComparePatients,
+        ToolName::Glossary,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ToolName::PatientSummary => "patient_summary",
+            ToolName::LabTrend => "lab_trend",
+            ToolName::DiseaseActivityHistory => "disease_activity_history",
+            ToolName::MedicationHistory => "medication_history",
+            ToolName::ComparePatients => "compare_patients",
+            ToolName::Glossary => "glossary",
+        }
+    }
+
+    fn known() -> String {
+        ToolName::ALL.map(ToolName::as_str).join(", ")
+    }
+}
+
+impl fmt::Display for ToolName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for ToolName {
+    type Err = ToolError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        ToolName::ALL
+            .into_iter()
+            .find(|t| t.as_str() == s.trim())
+            .ok_or_else(|| ToolError::UnknownTool { name: s.to_owned(), known: ToolName::known() })
+    }
+}
+
+/// What the assistant (and `rdt tools list`) knows about a tool without running it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ToolSpec {
+    pub name: ToolName,
+    pub description: &'static str,
+    pub examples: &'static [&'static str],
+    pub required_role: Role,
+    pub max_items: usize,
+    pub max_bytes: usize,
+    /// JSON schema of the arguments, subschemas inlined (no `$ref`), so it can
+    /// constrain a model's generation directly.
+    pub input_schema: Value,
+    /// JSON schema of the result: [`Bounded`] around the tool's output.
+    pub output_schema: Value,
+}
+
+/// The spec of one tool type.
+pub fn spec_of<T: Tool>() -> ToolSpec {
+    let inline = |s: SchemaSettings| s.with(|s| s.inline_subschemas = true);
+    let input = inline(SchemaSettings::draft2020_12().for_deserialize())
+        .into_generator()
+        .into_root_schema_for::<T::Input>();
+    let output = SchemaSettings::draft2020_12()
+        .for_serialize()
+        .into_generator()
+        .into_root_schema_for::<Bounded<T::Output>>();
+    ToolSpec {
+        name: T::NAME,
+        description: T::DESCRIPTION,
+        examples: T::EXAMPLES,
+        required_role: T::REQUIRED_ROLE,
+        max_items: T::MAX_ITEMS,
+        max_bytes: T::MAX_BYTES,
+        input_schema: input.to_value(),
+        output_schema: output.to_value(),
+    }
+}
+
+/// Every tool's spec, in [`ToolName::ALL`] order.
+pub fn specs() -> Vec<ToolSpec> {
+    ToolName::ALL.into_iter().map(spec_by_name).collect()
+}
+
+fn spec_by_name(name: ToolName) -> ToolSpec {
+    match name {
+        ToolName::PatientSummary => spec_of::<PatientSummary>(),
+        ToolName::LabTrend => spec_of::<LabTrend>(),
+        ToolName::DiseaseActivityHistory => spec_of::<DiseaseActivityHistory>(),
+        ToolName::MedicationHistory => spec_of::<MedicationHistory>(),
+        ToolName::ComparePatients => spec_of::<ComparePatients>(),
+        ToolName::Glossary => spec_of::<Glossary>(),
+    }
+}
+
+/// One completed call, ready to show and to audit.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ToolResult {
+    pub tool: ToolName,
+    pub arguments: Value,
+    /// The [`Bounded`] output as JSON: `{"value": ..., "truncated": .., "omitted": ..}`.
+    pub result: Value,
+    pub truncated: bool,
+    /// The patients the call read (from the validated input).
+    pub patients: Vec<PatientId>,
+    /// The tool's byte bound, for the audit record.
+    pub max_bytes: usize,
+}
+
+/// Runs the tool named `name` on arguments a model wrote.
+///
+/// Order: the name must be a known tool; the principal's role must fit it (before the
+/// arguments are even read); the arguments must deserialize into the tool's input
+/// (unknown fields refused, the bad field named); then the tool runs and checks scope
+/// itself. `principal` and `scope` come from the caller's session, never from the
+/// model.
+pub async fn call_json(
+    ctx: &ToolContext,
+    principal: &Principal,
+    scope: &Scope,
+    name: &str,
+    arguments: &Value,
+) -> Result<ToolResult, ToolError> {
+    let name: ToolName = name.parse()?;
+    match name {
+        ToolName::PatientSummary => invoke(PatientSummary, ctx, principal, scope, arguments).await,
+        ToolName::LabTrend => invoke(LabTrend, ctx, principal, scope, arguments).await,
+        ToolName::DiseaseActivityHistory => invoke(DiseaseActivityHistory, ctx, principal, scope, arguments).await,
+        ToolName::MedicationHistory => invoke(MedicationHistory, ctx, principal, scope, arguments).await,
+        ToolName::ComparePatients => invoke(ComparePatients, ctx, principal, scope, arguments).await,
+        ToolName::Glossary => invoke(Glossary, ctx, principal, scope, arguments).await,
+    }
+}
+
+async fn invoke<T: Tool>(
+    tool: T,
+    ctx: &ToolContext,
+    principal: &Principal,
+    scope: &Scope,
+    arguments: &Value,
+) -> Result<ToolResult, ToolError> {
+    check_role(T::NAME, T::REQUIRED_ROLE, principal)?;
+    let input = parse_arguments::<T>(arguments)?;
+    let patients = T::patients(&input);
+    let output = tool.call(ctx, principal, scope, input).await?;
+    let truncated = output.truncated;
+    let result = serde_json::to_value(&output).map_err(|source| ToolError::Serialize { tool: T::NAME, source })?;
+    Ok(ToolResult { tool: T::NAME, arguments: arguments.clone(), result, truncated, patients, max_bytes: T::MAX_BYTES })
+}
+
+/// The typed input from JSON; `null` counts as `{}` (a tool without arguments).
+pub(crate) fn parse_arguments<T: Tool>(arguments: &Value) -> Result<T::Input, ToolError> {
+    let value = match arguments {
+        Value::Null => Value::Object(Default::default()),
+        v => v.clone(),
+    };
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        ToolError::BadArguments {
+            tool: T::NAME,
+            field: if path == "." { "(arguments)".into() } else { path },
+            message: e.into_inner().to_string(),
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_unknown_names_list_the_tools() {
+        for t in ToolName::ALL {
+            assert_eq!(t.as_str().parse::<ToolName>().unwrap(), t);
+            assert_eq!(serde_json::to_value(t).unwrap(), Value::String(t.as_str().into()));
+        }
+        let err = "show_all_patients".parse::<ToolName>().unwrap_err().to_string();
+        assert!(err.contains("show_all_patients") && err.contains("lab_trend"), "{err}");
+    }
+
+    #[test]
+    fn every_spec_has_an_inlined_object_input_schema_and_examples() {
+        let specs = specs();
+        assert_eq!(specs.len(), ToolName::ALL.len());
+        for spec in &specs {
+            assert_eq!(spec.input_schema["type"], "object", "{}", spec.name);
+            let text = spec.input_schema.to_string();
+            assert!(!text.contains("$ref"), "{}: {text}", spec.name);
+            assert!(!spec.examples.is_empty() && !spec.description.is_empty());
+            assert!(spec.output_schema["properties"]["truncated"].is_object(), "{}", spec.name);
+            assert!(spec.max_items > 0 && spec.max_bytes > 0);
+        }
+    }
+
+    #[test]
+    fn bad_arguments_name_the_field() {
+        let e = parse_arguments::<LabTrend>(&serde_json::json!({"patient": "p1", "test": "cholesterol"})).unwrap_err();
+        match e {
+            ToolError::BadArguments { field, message, .. } => {
+                assert_eq!(field, "test");
+                assert!(message.contains("cholesterol"), "{message}");
+            }
+            other => panic!("{other}"),
+        }
+        let e = parse_arguments::<PatientSummary>(&serde_json::json!({"patient": "p1", "scope": "all"})).unwrap_err();
+        assert!(e.to_string().contains("unknown field `scope`"), "{e}");
+        let e = parse_arguments::<PatientSummary>(&Value::Null).unwrap_err();
+        assert!(e.to_string().contains("missing field `patient`"), "{e}");
+        let e = parse_arguments::<PatientSummary>(&serde_json::json!({"patient": " "})).unwrap_err();
+        assert!(matches!(e, ToolError::BadArguments { ref field, .. } if field == "patient"), "{e}");
+    }
+}

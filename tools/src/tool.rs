@@ -1,0 +1,52 @@
+//! The [`Tool`] trait: what every tool declares and how it is called.
+
+use std::future::Future;
+
+use audit_log::{Principal, Role};
+use schemars::JsonSchema;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use twin_core::PatientId;
+
+use crate::bounded::Bounded;
+use crate::context::ToolContext;
+use crate::error::ToolError;
+use crate::registry::ToolName;
+use crate::scope::Scope;
+
+/// A typed tool. Implementations are unit structs; the registry dispatches on
+/// [`ToolName`] with static calls (no trait objects), so `call` can be an `async fn`.
+pub trait Tool {
+    const NAME: ToolName;
+    /// What the tool answers, for the model's tool list and for narrowing candidates
+    /// by embedding similarity to the question.
+    const DESCRIPTION: &'static str;
+    /// Questions this tool answers, embedded beside the description.
+    const EXAMPLES: &'static [&'static str];
+    /// The role a caller needs (`System` may call every tool).
+    const REQUIRED_ROLE: Role;
+    /// At most this many items in any list of the output; longer lists are cut and
+    /// the cut is reported in [`Bounded`].
+    const MAX_ITEMS: usize;
+    /// A hard bound on the serialised output; the tests check it on overfull journeys,
+    /// and the audit helper keeps results up to it.
+    const MAX_BYTES: usize;
+
+    type Input: DeserializeOwned + JsonSchema;
+    type Output: Serialize + JsonSchema;
+
+    /// The patients a call with this input reads, for the scope check and the audit
+    /// entry. From the input only: the scope, never the input, says whether they may
+    /// be read.
+    fn patients(input: &Self::Input) -> Vec<PatientId>;
+
+    /// Runs the tool. The tool checks role and scope itself (through
+    /// [`ToolContext::journey`]), whoever calls it.
+    fn call(
+        &self,
+        ctx: &ToolContext,
+        principal: &Principal,
+        scope: &Scope,
+        input: Self::Input,
+    ) -> impl Future<Output = Result<Bounded<Self::Output>, ToolError>> + Send;
+}
