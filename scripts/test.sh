@@ -20,4 +20,12 @@ RDT_TEST_POSTGRES_URL="$(scripts/postgres.sh)"
 export RDT_TEST_POSTGRES_URL
 export RDT_REQUIRE_POSTGRES=1
 
+# Tests of the note encoder need MiniLM's weights: `rdt setup` fetches them into the
+# model cache (RDT_MODEL_CACHE, default ~/.cache/rdt/models) and verifies their sha256;
+# RDT_REQUIRE_MODELS=1 makes a missing cache fail those tests instead of skipping them.
+export RDT_REQUIRE_MODELS=1
+setup_dir="$(mktemp -d)"
+cargo run --locked --quiet -- --data-dir "$setup_dir" setup
+rm -rf "$setup_dir"
+
 cargo test --workspace --locked "$@"

