@@ -1,8 +1,19 @@
 //! Encoders: each modality of a journey becomes vectors the fusion model reads.
 //!
+//! - [`vocab`]: events -> tokens (code, value decile, time gap).
+//! - [`transformer`]: the encoder block shared by the event encoder and fusion.
+//! - [`event_encoder`]: a Transformer over event tokens, pretrained by masked-event
+//!   modelling.
+//! - [`init`]: seeded initialisation and the random generator of training.
 //! - [`note`]: clinical note text -> one 384-d vector (all-MiniLM-L6-v2), cached by
 //!   the note's sha256.
 
+pub mod event_encoder;
+pub mod init;
 pub mod note;
+pub mod transformer;
+pub mod vocab;
 
+pub use event_encoder::{EventBatch, EventEncoder};
 pub use note::{NoteEncoder, NoteError, NoteVectorCache};
+pub use vocab::{EventToken, VocabConfig, Vocabulary};
