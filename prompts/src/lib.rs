@@ -154,9 +154,10 @@ impl Prompt {
             match piece {
                 Piece::Text(t) => text.push_str(t),
                 Piece::Slot(name) => {
-                    let value = values.iter().find(|(n, _)| *n == name).map(|(_, v)| *v).ok_or_else(|| {
-                        PromptError::MissingValue { prompt: self.name, placeholder: name.to_owned() }
-                    })?;
+                    let value =
+                        values.iter().find(|(n, _)| *n == name).map(|(_, v)| *v).ok_or_else(|| {
+                            PromptError::MissingValue { prompt: self.name, placeholder: name.to_owned() }
+                        })?;
                     used.insert(name);
                     text.push_str(value);
                 }
@@ -200,7 +201,8 @@ impl PromptRegistry {
     /// order. An answer built from several templates records this (the audit entry
     /// has one prompt version) and can list the parts beside it.
     pub fn version(&self) -> Digest {
-        let mut lines: Vec<String> = self.prompts.iter().map(|p| format!("{} {}\n", p.name, p.version.to_hex())).collect();
+        let mut lines: Vec<String> =
+            self.prompts.iter().map(|p| format!("{} {}\n", p.name, p.version.to_hex())).collect();
         lines.sort();
         Digest::of(lines.concat().as_bytes())
     }
@@ -215,7 +217,10 @@ mod tests {
         let registry = PromptRegistry::builtin();
         for p in registry.iter() {
             assert_eq!(p.version, Digest::of(p.text.as_bytes()), "{}", p.name);
-            assert_eq!(p.text, std::fs::read_to_string(format!("{}/templates/{}.md", env!("CARGO_MANIFEST_DIR"), p.name)).unwrap());
+            assert_eq!(
+                p.text,
+                std::fs::read_to_string(format!("{}/templates/{}.md", env!("CARGO_MANIFEST_DIR"), p.name)).unwrap()
+            );
         }
         let versions: BTreeSet<Digest> = registry.iter().map(|p| p.version).collect();
         assert_eq!(versions.len(), PromptName::ALL.len(), "distinct templates, distinct versions");

@@ -94,7 +94,9 @@ mod tests {
         let doc = Principal::new("dr-a", Role::Clinician);
         let out = ToolError::OutOfScope { patient: "p2".into() };
         let entry = refusal_entry(&doc, None, "lab_trend", &out).unwrap();
-        assert!(matches!(&entry.body, EntryBody::Refusal { reason } if reason.contains("p2") && reason.contains("lab_trend")));
+        assert!(
+            matches!(&entry.body, EntryBody::Refusal { reason } if reason.contains("p2") && reason.contains("lab_trend"))
+        );
         let bad = ToolError::UnknownPatient("p9".into());
         assert!(refusal_entry(&doc, None, "lab_trend", &bad).is_none());
     }

@@ -75,12 +75,8 @@ fn snapshot(journey: &Journey, trimmer: &mut Trimmer, max: usize) -> PatientSnap
     let readings = record::das28_readings(journey);
     let (_, trend) = das28_trend(&readings, Some(TREND_WINDOW_DAYS));
     let courses = record::courses(journey);
-    let mut diagnoses: Vec<String> = journey
-        .events
-        .iter()
-        .filter(|e| e.modality == Modality::Diagnosis)
-        .map(|e| e.code.code.clone())
-        .collect();
+    let mut diagnoses: Vec<String> =
+        journey.events.iter().filter(|e| e.modality == Modality::Diagnosis).map(|e| e.code.code.clone()).collect();
     diagnoses.sort();
     diagnoses.dedup();
     PatientSnapshot {
@@ -103,7 +99,8 @@ fn shared(a: &[String], b: &[String]) -> Vec<String> {
 
 impl Tool for ComparePatients {
     const NAME: ToolName = ToolName::ComparePatients;
-    const DESCRIPTION: &'static str = "Compare two patients side by side: age, sex, latest DAS28 and category, DAS28 trend over \
+    const DESCRIPTION: &'static str =
+        "Compare two patients side by side: age, sex, latest DAS28 and category, DAS28 trend over \
 the last year, current drugs, DMARDs tried, latest flagged labs and diagnoses, with the differences computed.";
     const EXAMPLES: &'static [&'static str] = &[
         "Compare p-104 with p-221.",
@@ -136,7 +133,11 @@ the last year, current drugs, DMARDs tried, latest flagged labs and diagnoses, w
         let a = snapshot(&a, &mut trimmer, Self::MAX_ITEMS);
         let b = snapshot(&b, &mut trimmer, Self::MAX_ITEMS);
         let differences = Differences {
-            das28_a_minus_b: a.latest_das28.as_ref().zip(b.latest_das28.as_ref()).map(|(x, y)| round2(x.das28 - y.das28)),
+            das28_a_minus_b: a
+                .latest_das28
+                .as_ref()
+                .zip(b.latest_das28.as_ref())
+                .map(|(x, y)| round2(x.das28 - y.das28)),
             same_activity_category: a
                 .latest_das28
                 .as_ref()
@@ -183,7 +184,8 @@ mod tests {
     #[tokio::test]
     async fn both_patients_must_be_in_scope() {
         let (_dir, ctx) =
-            store_with(vec![Chart::new("a", "female", date(1960, 1, 1)), Chart::new("b", "male", date(1970, 1, 1))]).await;
+            store_with(vec![Chart::new("a", "female", date(1960, 1, 1)), Chart::new("b", "male", date(1970, 1, 1))])
+                .await;
         for (x, y) in [("a", "b"), ("b", "a")] {
             let err = ComparePatients.call(&ctx, &clinician(), &scope(&["a"]), input(x, y)).await.unwrap_err();
             assert!(matches!(&err, ToolError::OutOfScope { patient } if patient == "b"), "{err}");

@@ -101,8 +101,8 @@ mod tests {
         for (base, follow, expect) in [
             (5.0, 3.2, EularResponse::Good),
             (5.0, 3.79, EularResponse::Moderate),
-            (4.8, 3.6, EularResponse::Moderate), // improvement exactly 1.2
-            (5.7, 5.1, EularResponse::Moderate), // 0.6 to 5.1
+            (4.8, 3.6, EularResponse::Moderate),   // improvement exactly 1.2
+            (5.7, 5.1, EularResponse::Moderate),   // 0.6 to 5.1
             (5.8, 5.2, EularResponse::NoResponse), // 0.6 but still high
             (4.0, 3.5, EularResponse::NoResponse),
             (3.0, 3.5, EularResponse::NoResponse),

@@ -216,7 +216,8 @@ mod tests {
 
         // a 100-day window holds the last two readings and the flare between them... not
         // the earlier ones
-        let out = DiseaseActivityHistory.call(&ctx, &clinician(), &scope(&["p1"]), input(Some(100))).await.unwrap().value;
+        let out =
+            DiseaseActivityHistory.call(&ctx, &clinician(), &scope(&["p1"]), input(Some(100))).await.unwrap().value;
         assert_eq!(out.readings_in_window, 2);
         assert_eq!(out.flares_in_window, 1);
         assert_eq!(out.trend.direction, Trend::InsufficientData);

@@ -214,7 +214,8 @@ pub struct GlossaryOutput {
 
 impl Tool for Glossary {
     const NAME: ToolName = ToolName::Glossary;
-    const DESCRIPTION: &'static str = "A vetted definition of a rheumatology term or drug (DAS28, activity categories, EULAR \
+    const DESCRIPTION: &'static str =
+        "A vetted definition of a rheumatology term or drug (DAS28, activity categories, EULAR \
 response, flare, treatment switch, CRP, ESR, ALT, csDMARD and the drugs), with its source. Reads no patient data.";
     const EXAMPLES: &'static [&'static str] = &[
         "What is DAS28?",

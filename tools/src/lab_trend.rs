@@ -194,9 +194,12 @@ mod tests {
 
     #[tokio::test]
     async fn alt_above_three_times_the_limit_is_critical_with_its_multiple() {
-        let chart = Chart::new("p1", "male", date(1960, 1, 1))
-            .lab(day(2024, 1, 1), "1742-6", 35.0, "U/L")
-            .lab(day(2024, 3, 1), "1742-6", 160.0, "U/L");
+        let chart = Chart::new("p1", "male", date(1960, 1, 1)).lab(day(2024, 1, 1), "1742-6", 35.0, "U/L").lab(
+            day(2024, 3, 1),
+            "1742-6",
+            160.0,
+            "U/L",
+        );
         let (_dir, ctx) = store_with(vec![chart]).await;
         let out = LabTrend.call(&ctx, &clinician(), &scope(&["p1"]), input("p1", LabTest::Alt, None)).await.unwrap();
         let latest = out.value.latest.unwrap();
@@ -215,7 +218,14 @@ mod tests {
         let flag = |p: &'static str| {
             let (ctx, s) = (&ctx, &s);
             async move {
-                LabTrend.call(ctx, &clinician(), s, input(p, LabTest::Haemoglobin, None)).await.unwrap().value.latest.unwrap().flag
+                LabTrend
+                    .call(ctx, &clinician(), s, input(p, LabTest::Haemoglobin, None))
+                    .await
+                    .unwrap()
+                    .value
+                    .latest
+                    .unwrap()
+                    .flag
             }
         };
         assert_eq!(flag("f").await, Flag::Normal);
@@ -231,7 +241,8 @@ mod tests {
             chart = chart.lab(day(2023, 1, 1) + Duration::days(i), "4537-7", 20.0 + (i % 7) as f64, "mm/h");
         }
         let (_dir, ctx) = store_with(vec![chart]).await;
-        let out = LabTrend.call(&ctx, &clinician(), &scope(&["p1"]), input("p1", LabTest::Esr, Some(99))).await.unwrap();
+        let out =
+            LabTrend.call(&ctx, &clinician(), &scope(&["p1"]), input("p1", LabTest::Esr, Some(99))).await.unwrap();
         assert_eq!(out.value.values_in_window, 100);
         assert_eq!(out.value.values.len(), LabTrend::MAX_ITEMS);
         assert!(out.truncated);
@@ -252,12 +263,17 @@ mod tests {
     #[tokio::test]
     async fn out_of_scope_and_wrong_role_are_refused_before_reading() {
         let (_dir, ctx) = store_with(vec![Chart::new("p1", "female", date(1970, 1, 1))]).await;
-        let err = LabTrend.call(&ctx, &clinician(), &scope(&["p2"]), input("p1", LabTest::Crp, None)).await.unwrap_err();
+        let err =
+            LabTrend.call(&ctx, &clinician(), &scope(&["p2"]), input("p1", LabTest::Crp, None)).await.unwrap_err();
         assert!(matches!(err, ToolError::OutOfScope { .. }), "{err}");
         // an unknown patient outside scope gets the same refusal as a known one
-        let err = LabTrend.call(&ctx, &clinician(), &scope(&["p2"]), input("nobody", LabTest::Crp, None)).await.unwrap_err();
+        let err =
+            LabTrend.call(&ctx, &clinician(), &scope(&["p2"]), input("nobody", LabTest::Crp, None)).await.unwrap_err();
         assert!(matches!(err, ToolError::OutOfScope { .. }), "{err}");
-        let err = LabTrend.call(&ctx, &clinician(), &scope(&["nobody"]), input("nobody", LabTest::Crp, None)).await.unwrap_err();
+        let err = LabTrend
+            .call(&ctx, &clinician(), &scope(&["nobody"]), input("nobody", LabTest::Crp, None))
+            .await
+            .unwrap_err();
         assert!(matches!(err, ToolError::UnknownPatient(_)), "{err}");
         let auditor = Principal::new("aud", Role::Auditor);
         let err = LabTrend.call(&ctx, &auditor, &scope(&["p1"]), input("p1", LabTest::Crp, None)).await.unwrap_err();

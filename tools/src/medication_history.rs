@@ -238,7 +238,10 @@ mod tests {
         assert_eq!(lef.status, CourseStatus::Ongoing);
         assert_eq!(lef.days_on_to_last_record, Some((date(2023, 9, 20) - date(2023, 3, 15)).num_days()));
         let r = lef.eular_response_6m.as_ref().unwrap();
-        assert_eq!((r.baseline_das28, r.follow_up_das28, r.improvement, r.response), (5.6, 2.9, 2.7, EularResponse::Good));
+        assert_eq!(
+            (r.baseline_das28, r.follow_up_das28, r.improvement, r.response),
+            (5.6, 2.9, 2.7, EularResponse::Good)
+        );
         let folic = out.courses.iter().find(|c| c.drug == "folic acid").unwrap();
         assert!(folic.eular_response_6m.is_none(), "not a DMARD");
         assert_eq!(out.current, vec!["folic acid".to_owned(), "leflunomide".to_owned()]);

@@ -171,7 +171,8 @@ its activity category, the latest value of each lab flagged against its referenc
             *events_by_modality.entry(e.modality).or_insert(0) += 1;
         }
         let courses = record::courses(&journey);
-        let notes: Vec<_> = journey.events.iter().filter(|e| e.modality == Modality::Note && e.text.is_some()).collect();
+        let notes: Vec<_> =
+            journey.events.iter().filter(|e| e.modality == Modality::Note && e.text.is_some()).collect();
         let latest_note = notes.iter().max_by_key(|e| e.time).map(|e| NoteExcerpt {
             date: e.time.date_naive(),
             // unwrap-free: filtered on `text.is_some()` above

@@ -215,7 +215,9 @@ impl LabTest {
                 let (low, high, basis) = by_sex((12.0, 16.0), (13.0, 17.5));
                 ReferenceRange { critical_low: Some(7.0), critical_high: Some(20.0), ..plain(low, high, basis) }
             }
-            LabTest::Alt => ReferenceRange { critical_high: Some(3.0 * ALT_ULN), ..plain(None, Some(ALT_ULN), "adults") },
+            LabTest::Alt => {
+                ReferenceRange { critical_high: Some(3.0 * ALT_ULN), ..plain(None, Some(ALT_ULN), "adults") }
+            }
             LabTest::Creatinine => {
                 let (low, high, basis) = by_sex((0.5, 1.1), (0.7, 1.3));
                 plain(low, high, basis)

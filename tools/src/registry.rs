@@ -97,13 +97,10 @@ pub struct ToolSpec {
 /// The spec of one tool type.
 pub fn spec_of<T: Tool>() -> ToolSpec {
     let inline = |s: SchemaSettings| s.with(|s| s.inline_subschemas = true);
-    let input = inline(SchemaSettings::draft2020_12().for_deserialize())
-        .into_generator()
-        .into_root_schema_for::<T::Input>();
-    let output = SchemaSettings::draft2020_12()
-        .for_serialize()
-        .into_generator()
-        .into_root_schema_for::<Bounded<T::Output>>();
+    let input =
+        inline(SchemaSettings::draft2020_12().for_deserialize()).into_generator().into_root_schema_for::<T::Input>();
+    let output =
+        SchemaSettings::draft2020_12().for_serialize().into_generator().into_root_schema_for::<Bounded<T::Output>>();
     ToolSpec {
         name: T::NAME,
         description: T::DESCRIPTION,

@@ -78,7 +78,9 @@ mod tests {
         let scope = Scope::patients([id("p1")]);
         assert!(scope.permits(&doc, &id("p1")));
         assert!(!scope.permits(&doc, &id("p2")));
-        assert!(matches!(scope.check(&doc, [&id("p1"), &id("p2")]), Err(ToolError::OutOfScope { patient }) if patient == "p2"));
+        assert!(
+            matches!(scope.check(&doc, [&id("p1"), &id("p2")]), Err(ToolError::OutOfScope { patient }) if patient == "p2")
+        );
     }
 
     #[test]

@@ -92,10 +92,11 @@ impl Chart {
 
     /// A DAS28-ESR assessment with its parts.
     pub fn das28(self, time: DateTime<Utc>, score: f64, tjc: f64, sjc: f64, global: f64) -> Self {
-        self.score(time, "das28-esr", score)
-            .score(time, "tjc28", tjc)
-            .score(time, "sjc28", sjc)
-            .score(time, "patient-global-vas", global)
+        self.score(time, "das28-esr", score).score(time, "tjc28", tjc).score(time, "sjc28", sjc).score(
+            time,
+            "patient-global-vas",
+            global,
+        )
     }
 
     pub fn course(
@@ -131,7 +132,11 @@ impl Chart {
     }
 
     pub fn diagnosis(mut self, time: DateTime<Utc>, icd: &str, display: &str) -> Self {
-        let code = Code { system: "http://hl7.org/fhir/sid/icd-10-cm".into(), code: icd.into(), display: Some(display.into()) };
+        let code = Code {
+            system: "http://hl7.org/fhir/sid/icd-10-cm".into(),
+            code: icd.into(),
+            display: Some(display.into()),
+        };
         self.event(time, code, Modality::Diagnosis, "Condition");
         self
     }

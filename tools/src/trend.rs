@@ -67,8 +67,9 @@ pub fn trend(points: &[(DateTime<Utc>, f64)], stable_threshold: f64) -> TrendFac
     let Some(fit) = least_squares(&sorted) else { return facts };
     let slope = fit.slope_per_day * 30.0;
     facts.slope_per_30_days = Some(round(slope, 3));
-    facts.slope_interval_95 =
-        fit.slope_se_per_day.map(|se| [round(slope - t975(sorted.len() - 2) * se * 30.0, 3), round(slope + t975(sorted.len() - 2) * se * 30.0, 3)]);
+    facts.slope_interval_95 = fit.slope_se_per_day.map(|se| {
+        [round(slope - t975(sorted.len() - 2) * se * 30.0, 3), round(slope + t975(sorted.len() - 2) * se * 30.0, 3)]
+    });
     facts.direction = if slope > stable_threshold {
         Trend::Rising
     } else if slope < -stable_threshold {

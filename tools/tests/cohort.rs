@@ -48,7 +48,8 @@ async fn tools_agree_with_the_raw_record() {
 
         // Latest CRP: the value is the raw latest, and its flag is "high" exactly when
         // it exceeds the 5 mg/L limit (CRP has no low or critical limits).
-        let out = call_json(&ctx, &doc, &scope, "lab_trend", &json!({"patient": id.as_str(), "test": "crp"})).await.unwrap();
+        let out =
+            call_json(&ctx, &doc, &scope, "lab_trend", &json!({"patient": id.as_str(), "test": "crp"})).await.unwrap();
         assert!(serde_json::to_vec(&out.result).unwrap().len() <= max_bytes("lab_trend"));
         let v = &out.result["value"];
         let raw_latest = raw
@@ -90,7 +91,9 @@ async fn tools_agree_with_the_raw_record() {
         for course in out.result["value"]["courses"].as_array().unwrap() {
             let start = date(&course["start"]);
             let has = |phase: Phase, d: NaiveDate| {
-                raw.events.iter().any(|e| e.modality == Modality::Medication && e.phase == phase && e.time.date_naive() == d)
+                raw.events
+                    .iter()
+                    .any(|e| e.modality == Modality::Medication && e.phase == phase && e.time.date_naive() == d)
             };
             assert!(has(Phase::Start, start), "{id} {course}");
             if course["status"] == "stopped" {
@@ -104,7 +107,8 @@ async fn tools_agree_with_the_raw_record() {
         }
 
         // Latest DAS28 is the raw latest score, in the category its value falls in.
-        let out = call_json(&ctx, &doc, &scope, "disease_activity_history", &json!({"patient": id.as_str()})).await.unwrap();
+        let out =
+            call_json(&ctx, &doc, &scope, "disease_activity_history", &json!({"patient": id.as_str()})).await.unwrap();
         assert!(serde_json::to_vec(&out.result).unwrap().len() <= max_bytes("disease_activity_history"));
         let latest = &out.result["value"]["latest"];
         let raw_das = raw
@@ -132,8 +136,10 @@ async fn tools_agree_with_the_raw_record() {
         assert_eq!(out.patients, vec![id.clone()]);
     }
     // The cohort exercised every check (none passed vacuously).
-    assert!(crp_checked >= 20 && trends_checked >= 10 && stopped_checked >= 10 && das_checked >= 20,
-        "{crp_checked} {trends_checked} {stopped_checked} {das_checked}");
+    assert!(
+        crp_checked >= 20 && trends_checked >= 10 && stopped_checked >= 10 && das_checked >= 20,
+        "{crp_checked} {trends_checked} {stopped_checked} {das_checked}"
+    );
 }
 
 /// A clinician scoped to five patients reaches exactly those five, whatever the
