@@ -5,6 +5,7 @@
 //! - [`store`]: the journey store (SQLite by default, PostgreSQL when configured).
 //! - [`models`]: packaged model weights: the cache, sha256 checks, registry pins.
 //! - [`encode`]: encoders from a journey's modalities to vectors (notes: MiniLM).
+//! - [`train`]: pretraining and fitting the twin's models.
 //!
 //! Later stages (tokenizer, encoders, fusion, neighbour index, cohort analytics)
 //! read journeys from the store; none of them writes to it.
@@ -14,6 +15,7 @@ pub mod event;
 pub mod fhir;
 pub mod models;
 pub mod store;
+pub mod train;
 
 pub use event::{Code, Event, Modality, PatientId, Phase, Quantity, Source};
 pub use store::{Database, Journey, JourneyStore, PatientRecord, PatientSummary, StoreCounts, StoreError};
