@@ -51,6 +51,10 @@ enum Command {
     Setup(cmd::setup::SetupArgs),
     /// Generate a virtual rheumatology cohort (FHIR R4 Bulk NDJSON plus its ground truth).
     Synth(cmd::synth::SynthArgs),
+    /// Run one typed tool as a user and role on patients in scope; prints its JSON result.
+    Tool(cmd::tool::ToolArgs),
+    /// The typed tools: `rdt tools list [--json]` with their JSON schemas.
+    Tools(cmd::tool::ToolsArgs),
 }
 
 fn main() -> ExitCode {
@@ -82,6 +86,8 @@ fn main() -> ExitCode {
             Command::Models(args) => cmd::models::run(&ctx, args).await,
             Command::Setup(args) => cmd::setup::run(&ctx, args).await,
             Command::Synth(args) => cmd::synth::run(&ctx, args),
+            Command::Tool(args) => cmd::tool::run(&ctx, args).await,
+            Command::Tools(args) => cmd::tool::list(args).await,
         }
     });
     match result {

@@ -8,3 +8,4 @@ pub mod journey;
 pub mod models;
 pub mod setup;
 pub mod synth;
+pub mod tool;

@@ -1,0 +1,111 @@
+//! `rdt tool NAME` and `rdt tools list`: run one typed tool as a given user and role,
+//! or list the tools with their JSON schemas. The same `tools::call_json` the
+//! assistant uses; the session scope is the `--patient` ids given here, and every
+//! call is appended to the audit log (a refused one as a refusal).
+
+use std::collections::BTreeSet;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context as _};
+use audit_log::{AuditLog, Principal, Role};
+use clap::{Args, Subcommand};
+use serde_json::Value;
+use tools::{call_json, refusal_entry, specs, tool_call_entry, Scope, ToolContext};
+use twin_core::PatientId;
+
+use crate::context::Context;
+
+#[derive(Debug, Args)]
+pub struct ToolArgs {
+    /// The tool's name (`rdt tools list` shows them).
+    name: String,
+
+    /// A patient in this session's scope (repeat for several). Without any, the scope
+    /// is empty, or every patient for `--role system`.
+    #[arg(long = "patient", value_name = "ID")]
+    patients: Vec<String>,
+
+    /// Who runs the tool, for the role check and the audit trail (default: the login name).
+    #[arg(long = "as", value_name = "USER")]
+    user: Option<String>,
+
+    /// The caller's role.
+    #[arg(long, default_value = "clinician")]
+    role: Role,
+
+    /// The tool's arguments as JSON; a lone `--patient` fills a missing "patient".
+    #[arg(long = "json", value_name = "ARGUMENTS", default_value = "{}")]
+    arguments: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ToolsArgs {
+    #[command(subcommand)]
+    command: ToolsCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum ToolsCommand {
+    /// List the tools: name, role, bounds, description (with --json: also examples and schemas).
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub async fn list(args: ToolsArgs) -> anyhow::Result<ExitCode> {
+    let ToolsCommand::List { json } = args.command;
+    let specs = specs();
+    if json {
+        println!("{}", serde_json::to_string_pretty(&specs)?);
+    } else {
+        for s in &specs {
+            println!(
+                "{:<26} {:<10} max {:>2} items, {:>5} bytes  {}",
+                s.name.as_str(),
+                s.required_role.as_str(),
+                s.max_items,
+                s.max_bytes,
+                s.description
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn run(ctx: &Context, args: ToolArgs) -> anyhow::Result<ExitCode> {
+    let user = args.user.or_else(|| std::env::var("USER").ok()).unwrap_or_else(|| "unknown".into());
+    let principal = Principal::new(user, args.role);
+    let mut ids = BTreeSet::new();
+    for p in &args.patients {
+        let Some(id) = PatientId::new(p.clone()) else { bail!("a --patient id is empty") };
+        ids.insert(id);
+    }
+    let scope = if ids.is_empty() && args.role == Role::System { Scope::All } else { Scope::Patients(ids.clone()) };
+    let mut arguments: Value = serde_json::from_str(&args.arguments).context("--json is not valid JSON")?;
+    if let (Value::Object(map), [only]) = (&mut arguments, args.patients.as_slice()) {
+        map.entry("patient").or_insert_with(|| Value::String(only.clone()));
+    }
+    let store = ctx.store().await?;
+    let tools = ToolContext::new(store.clone());
+    let outcome = call_json(&tools, &principal, &scope, &args.name, &arguments).await;
+    let log = AuditLog::open_for_data_dir(&ctx.database.url(), &ctx.data_dir)
+        .await
+        .context("cannot open the audit log to record the tool call")?;
+    let code = match outcome {
+        Ok(result) => {
+            log.append(tool_call_entry(&principal, None, &result)).await.context("cannot record the tool call")?;
+            println!("{}", serde_json::to_string_pretty(&result.result)?);
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            if let Some(entry) = refusal_entry(&principal, None, &args.name, &e) {
+                log.append(entry).await.context("cannot record the refusal")?;
+            }
+            eprintln!("error: {e}");
+            ExitCode::from(1)
+        }
+    };
+    store.close().await;
+    Ok(code)
+}
