@@ -7,10 +7,14 @@
 //! - [`init`]: seeded initialisation and the random generator of training.
 //! - [`note`]: clinical note text -> one 384-d vector (all-MiniLM-L6-v2), cached by
 //!   the note's sha256.
+//! - [`tabular`]: an MLP from an imaging or omics panel (or a note vector) to a token.
+//! - [`fusion`]: a Transformer over the modality tokens, absent ones masked: the twin.
 
 pub mod event_encoder;
+pub mod fusion;
 pub mod init;
 pub mod note;
+pub mod tabular;
 pub mod transformer;
 pub mod vocab;
 
