@@ -50,6 +50,9 @@ pub struct CourseResponse {
     /// Baseline minus follow-up (positive = better).
     pub improvement: f64,
     pub response: EularResponse,
+    /// True when the course was stopped before the follow-up reading: the response
+    /// is then not this drug's alone (trials count such a patient as a non-responder).
+    pub stopped_before_follow_up: bool,
 }
 
 /// One course of a drug.
@@ -117,6 +120,7 @@ pub(crate) fn response(course: &Course, readings: &[Das28Reading]) -> Option<Cou
         follow_up_das28: follow.score,
         improvement: round2(baseline.score - follow.score),
         response: eular_response(baseline.score, follow.score),
+        stopped_before_follow_up: course.stop.is_some_and(|stop| stop < follow.time),
     })
 }
 
@@ -242,10 +246,30 @@ mod tests {
             (r.baseline_das28, r.follow_up_das28, r.improvement, r.response),
             (5.6, 2.9, 2.7, EularResponse::Good)
         );
+        assert!(!r.stopped_before_follow_up);
         let folic = out.courses.iter().find(|c| c.drug == "folic acid").unwrap();
         assert!(folic.eular_response_6m.is_none(), "not a DMARD");
         assert_eq!(out.current, vec!["folic acid".to_owned(), "leflunomide".to_owned()]);
         assert_eq!(out.dmards_tried, 2);
+    }
+
+    /// Methotrexate stopped at 3 months, the 6-month reading taken on the next drug:
+    /// the response is computed and marked as not methotrexate's alone.
+    #[tokio::test]
+    async fn a_response_after_the_course_stopped_says_so() {
+        let chart = Chart::new("p1", "male", date(1960, 1, 1))
+            .das28(day(2023, 1, 2), 5.5, 9.0, 6.0, 60.0)
+            .course("6851", "methotrexate", day(2023, 1, 2), Some((day(2023, 4, 3), "Stopped: intolerance")))
+            .course("327361", "adalimumab", day(2023, 4, 3), None)
+            .das28(day(2023, 7, 3), 4.5, 5.0, 3.0, 45.0);
+        let (_dir, ctx) = store_with(vec![chart]).await;
+        let out = MedicationHistory.call(&ctx, &clinician(), &scope(&["p1"]), input()).await.unwrap().value;
+        let mtx = out.courses.iter().find(|c| c.drug == "methotrexate").unwrap();
+        let r = mtx.eular_response_6m.as_ref().unwrap();
+        assert_eq!((r.improvement, r.response), (1.0, EularResponse::Moderate));
+        assert!(r.stopped_before_follow_up);
+        let ada = out.courses.iter().find(|c| c.drug == "adalimumab").unwrap();
+        assert!(ada.eular_response_6m.is_none(), "no baseline in the 30 days before adalimumab");
     }
 
     #[tokio::test]

@@ -39,28 +39,24 @@ impl Flag {
     }
 }
 
-/// The labs the tools know ranges for. An enum, so a model can only ask for one of
-/// these (the schema lists them) and a tool never guesses a code.
+// An enum, so a model can only ask for one of these (the schema lists them) and a tool
+// never guesses a code. Variant comments are `//`, not `///`, so the schema stays a
+// plain `enum` of names (simplest for constrained generation).
+/// A lab test: crp (C-reactive protein, LOINC 1988-5, mg/L), esr (Westergren, 4537-7,
+/// mm/h), haemoglobin (718-7, g/dL), alt (1742-6, U/L), creatinine (2160-0, mg/dL),
+/// rheumatoid_factor (11572-5, IU/mL), anti_ccp (32218-0, U/mL), c3 (4485-9, mg/dL),
+/// c4 (4498-2, mg/dL).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum LabTest {
-    /// C-reactive protein (LOINC 1988-5), mg/L.
     Crp,
-    /// Erythrocyte sedimentation rate, Westergren (LOINC 4537-7), mm/h.
     Esr,
-    /// Haemoglobin (LOINC 718-7), g/dL.
     Haemoglobin,
-    /// Alanine aminotransferase (LOINC 1742-6), U/L.
     Alt,
-    /// Creatinine (LOINC 2160-0), mg/dL.
     Creatinine,
-    /// Rheumatoid factor (LOINC 11572-5), IU/mL.
     RheumatoidFactor,
-    /// Anti-cyclic citrullinated peptide antibodies (LOINC 32218-0), U/mL.
     AntiCcp,
-    /// Complement C3 (LOINC 4485-9), mg/dL.
     C3,
-    /// Complement C4 (LOINC 4498-2), mg/dL.
     C4,
 }
 
