@@ -119,12 +119,16 @@ impl Tool for LabTrend {
     ) -> Result<Bounded<Self::Output>, ToolError> {
         let journey = ctx.journey::<Self>(principal, scope, &input.patient.0).await?;
         let test = input.test;
-        let range = test.range(record::sex(&journey), record::age(&journey));
+        let sex = record::sex(&journey);
+        // The range at a value's date: ESR's limit grows with age.
+        let range_on = |date| test.range(sex, record::age_on_date(&journey, date));
         let (values, other_units) = record::lab_values(&journey, test);
+        let range =
+            range_on(values.last().map_or_else(|| record::last_event_date(&journey), |v| Some(v.time.date_naive())));
         let point = |v: &record::LabValue| LabPoint {
             date: v.time.date_naive(),
             value: v.value,
-            flag: range.flag(v.value),
+            flag: range_on(Some(v.time.date_naive())).flag(v.value),
             times_uln: (test == LabTest::Alt).then(|| crate::reference::round(v.value / ALT_ULN, 2)),
         };
         let window_days = input.window_days.unwrap_or(DEFAULT_WINDOW_DAYS).clamp(1, 3650);
@@ -249,6 +253,24 @@ mod tests {
         assert_eq!(out.omitted, 100 - LabTrend::MAX_ITEMS);
         assert_eq!(out.value.values.last().unwrap().date, out.value.latest.as_ref().unwrap().date);
         assert!(serde_json::to_vec(&out).unwrap().len() <= LabTrend::MAX_BYTES);
+    }
+
+    /// A woman born 1960: ESR 34 mm/h is high at 55 (limit 32.5) and normal at 60
+    /// (limit 35): each value is read against the range at its own date.
+    #[tokio::test]
+    async fn esr_is_read_against_the_age_at_the_value() {
+        let chart = Chart::new("p1", "female", date(1960, 1, 1)).lab(day(2015, 6, 1), "4537-7", 34.0, "mm/h").lab(
+            day(2020, 6, 1),
+            "4537-7",
+            34.0,
+            "mm/h",
+        );
+        let (_dir, ctx) = store_with(vec![chart]).await;
+        let out =
+            LabTrend.call(&ctx, &clinician(), &scope(&["p1"]), input("p1", LabTest::Esr, Some(3650))).await.unwrap();
+        let flags: Vec<Flag> = out.value.values.iter().map(|p| p.flag).collect();
+        assert_eq!(flags, [Flag::High, Flag::Normal]);
+        assert_eq!(out.value.reference_range.high, Some(35.0));
     }
 
     #[tokio::test]

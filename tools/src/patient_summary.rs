@@ -95,7 +95,7 @@ pub struct PatientSummaryOutput {
 }
 
 pub(crate) fn latest_labs(journey: &Journey) -> Vec<LatestLab> {
-    let (sex, age) = (record::sex(journey), record::age(journey));
+    let sex = record::sex(journey);
     LabTest::ALL
         .into_iter()
         .filter_map(|test| {
@@ -106,7 +106,7 @@ pub(crate) fn latest_labs(journey: &Journey) -> Vec<LatestLab> {
                 date: last.time.date_naive(),
                 value: last.value,
                 unit: test.unit(),
-                flag: test.range(sex, age).flag(last.value),
+                flag: test.range(sex, record::age_on_date(journey, Some(last.time.date_naive()))).flag(last.value),
             })
         })
         .collect()

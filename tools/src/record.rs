@@ -88,6 +88,11 @@ pub fn age_on(birth: NaiveDate, on: NaiveDate) -> Option<u32> {
     u32::try_from(years).ok()
 }
 
+/// The patient's age on `date` (`None` without a birth date or a date).
+pub fn age_on_date(journey: &Journey, date: Option<NaiveDate>) -> Option<u32> {
+    age_on(journey.patient.birth_date?, date?)
+}
+
 /// The patient's age at their last event.
 pub fn age(journey: &Journey) -> Option<u32> {
     age_on(journey.patient.birth_date?, last_event_date(journey)?)

@@ -8,7 +8,8 @@
 //! once and stated here so every answer uses the same ones):
 //! - CRP < 5 mg/L (common laboratory cut-off; Pepys & Hirschfield, J Clin Invest 2003).
 //! - ESR, Westergren: upper limit (age / 2) mm/h for men, ((age + 10) / 2) for women
-//!   (Miller, Green & Robinson, BMJ 1983); 20 mm/h when age or sex is unknown.
+//!   (Miller, Green & Robinson, BMJ 1983), age at the value's date; 20 mm/h when age or
+//!   sex is unknown.
 //! - Haemoglobin: women 12.0-16.0 g/dL, men 13.0-17.5 g/dL (low limits: WHO anaemia
 //!   thresholds, 2011); critical below 7.0 or above 20.0 g/dL.
 //! - ALT: upper limit of normal (ULN) 40 U/L; above 3x ULN (120 U/L) flagged critical,
