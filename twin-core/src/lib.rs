@@ -6,6 +6,7 @@
 //! - [`models`]: packaged model weights: the cache, sha256 checks, registry pins.
 //! - [`encode`]: encoders from a journey's modalities to vectors (notes: MiniLM).
 //! - [`train`]: pretraining and fitting the twin's models.
+//! - [`twin`]: from a journey at an index date to the twin's inputs and vector.
 //!
 //! Later stages (tokenizer, encoders, fusion, neighbour index, cohort analytics)
 //! read journeys from the store; none of them writes to it.
@@ -16,6 +17,7 @@ pub mod fhir;
 pub mod models;
 pub mod store;
 pub mod train;
+pub mod twin;
 
 pub use event::{Code, Event, Modality, PatientId, Phase, Quantity, Source};
 pub use store::{Database, Journey, JourneyStore, PatientRecord, PatientSummary, StoreCounts, StoreError};

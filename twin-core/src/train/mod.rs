@@ -2,7 +2,10 @@
 //!
 //! - [`pretrain`]: masked-event modelling for the event encoder, and its
 //!   reconstruction accuracy next to a most-frequent-code baseline.
+//! - [`fusion`]: contrastive + cross-modal masked training of the fusion model.
 
+pub mod fusion;
 pub mod pretrain;
 
 pub use pretrain::{pretrain, reconstruction_accuracy, PretrainConfig, ReconstructionAccuracy, StepLoss};
+pub use fusion::{embed_views, train_fusion, FusionStepLoss, FusionTrainConfig, PatientViews};

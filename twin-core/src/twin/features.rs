@@ -1,0 +1,195 @@
+//! What each encoder reads of a journey at an index date: the stages
+//! `Event` -> [`PatientInputs`] (event tokens, recent notes' mean vector, imaging and
+//! omics panels) -> tensors.
+//!
+//! The event stream leaves out notes, imaging and omics: each has its own encoder
+//! and fusion token, so leaving a modality out (the ablation) really removes it.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::encode::note::NOTE_DIM;
+use crate::encode::vocab::{code_key, EventToken, VocabConfig, Vocabulary};
+use crate::event::{Event, Modality};
+
+/// How many of the most recent notes are averaged into the notes token.
+const RECENT_NOTES: usize = 5;
+
+/// Whether an event belongs to the event stream (not to its own encoder).
+pub fn in_event_stream(event: &Event) -> bool {
+    !matches!(event.modality, Modality::Note | Modality::Imaging | Modality::Omics)
+}
+
+/// A panel of numeric codes of one modality (imaging or omics) and their cohort
+/// mean and standard deviation. Features per code: the latest value, standardised,
+/// and a 1/0 "measured" flag (an unmeasured code is 0, 0: the flag tells it apart
+/// from a value at the mean).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Panel {
+    pub modality: Modality,
+    pub codes: Vec<String>,
+    mean: Vec<f64>,
+    std: Vec<f64>,
+}
+
+impl Panel {
+    pub fn build<'a>(modality: Modality, journeys: impl IntoIterator<Item = &'a [Event]>) -> Self {
+        let mut values: HashMap<String, Vec<f64>> = HashMap::new();
+        for events in journeys {
+            for e in events.iter().filter(|e| e.modality == modality) {
+                if let Some(q) = e.value.as_ref().filter(|q| q.value.is_finite()) {
+                    values.entry(code_key(e)).or_default().push(q.value);
+                }
+            }
+        }
+        let mut codes: Vec<String> = values.keys().cloned().collect();
+        codes.sort();
+        let (mut mean, mut std) = (vec![], vec![]);
+        for code in &codes {
+            let v = &values[code];
+            let m = v.iter().sum::<f64>() / v.len() as f64;
+            let var = v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / v.len() as f64;
+            mean.push(m);
+            std.push(var.sqrt().max(1e-6));
+        }
+        Panel { modality, codes, mean, std }
+    }
+
+    /// Feature width (at least 2, so a cohort without the modality still has a shape).
+    pub fn width(&self) -> usize {
+        (2 * self.codes.len()).max(2)
+    }
+
+    /// The features of `events` (already cut at the index date), or `None` when
+    /// none of the panel's codes was measured: the modality is absent.
+    pub fn features(&self, events: &[Event]) -> Option<Vec<f32>> {
+        let mut out = vec![0f32; self.width()];
+        let mut any = false;
+        for e in events.iter().filter(|e| e.modality == self.modality) {
+            let Some(q) = e.value.as_ref().filter(|q| q.value.is_finite()) else { continue };
+            let Ok(i) = self.codes.binary_search(&code_key(e)) else { continue };
+            // Events are in time order: a later value overwrites an earlier one.
+            out[2 * i] = ((q.value - self.mean[i]) / self.std[i]) as f32;
+            out[2 * i + 1] = 1.0;
+            any = true;
+        }
+        any.then_some(out)
+    }
+}
+
+/// Everything the twin needs to turn a journey into inputs, built from the cohort.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FeatureSpec {
+    pub vocab: Vocabulary,
+    pub imaging: Panel,
+    pub omics: Panel,
+    pub max_events: usize,
+}
+
+/// One patient's inputs at an index date.
+#[derive(Debug, Clone, Default)]
+pub struct PatientInputs {
+    pub tokens: Vec<EventToken>,
+    /// Mean of the most recent notes' vectors (unit length); `None` without notes
+    /// or without note vectors.
+    pub notes: Option<Vec<f32>>,
+    pub imaging: Option<Vec<f32>>,
+    pub omics: Option<Vec<f32>>,
+}
+
+impl FeatureSpec {
+    pub fn build(config: VocabConfig, journeys: &[&[Event]], max_events: usize) -> Self {
+        let streams: Vec<Vec<Event>> =
+            journeys.iter().map(|events| events.iter().filter(|e| in_event_stream(e)).cloned().collect()).collect();
+        let vocab = Vocabulary::build(config, streams.iter().map(Vec::as_slice));
+        FeatureSpec {
+            vocab,
+            imaging: Panel::build(Modality::Imaging, journeys.iter().copied()),
+            omics: Panel::build(Modality::Omics, journeys.iter().copied()),
+            max_events,
+        }
+    }
+
+    /// The inputs of a time-ordered journey at `until` (its last event when `None`).
+    /// `note_vector` gives a note text's vector when notes are used.
+    pub fn inputs(
+        &self,
+        events: &[Event],
+        until: Option<DateTime<Utc>>,
+        note_vector: &dyn Fn(&str) -> Option<Vec<f32>>,
+    ) -> PatientInputs {
+        let end = match until {
+            Some(t) => events.partition_point(|e| e.time <= t),
+            None => events.len(),
+        };
+        let window = &events[..end];
+        let stream: Vec<Event> = window.iter().filter(|e| in_event_stream(e)).cloned().collect();
+        let tokens = self.vocab.tokenize(&stream, None, self.max_events);
+        let recent: Vec<Vec<f32>> = window
+            .iter()
+            .rev()
+            .filter(|e| e.modality == Modality::Note)
+            .filter_map(|e| e.text.as_deref().and_then(note_vector))
+            .take(RECENT_NOTES)
+            .collect();
+        let notes = (!recent.is_empty()).then(|| {
+            let mut mean = vec![0f32; NOTE_DIM];
+            for v in &recent {
+                for (m, x) in mean.iter_mut().zip(v) {
+                    *m += x / recent.len() as f32;
+                }
+            }
+            mean
+        });
+        PatientInputs { tokens, notes, imaging: self.imaging.features(window), omics: self.omics.features(window) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{Code, PatientId, Phase, Quantity, Source};
+    use chrono::TimeZone;
+
+    fn event(day: i64, modality: Modality, code: &str, value: Option<f64>) -> Event {
+        Event {
+            patient: PatientId::new("p").unwrap(),
+            time: Utc.with_ymd_and_hms(2020, 1, 1, 0, 0, 0).unwrap() + chrono::Duration::days(day),
+            code: Code { system: "s".into(), code: code.into(), display: None },
+            value: value.map(|value| Quantity { value, unit: None }),
+            text: (modality == Modality::Note).then(|| format!("note {day}")),
+            modality,
+            phase: Phase::Point,
+            source: Source { file: String::new(), resource_type: String::new(), resource_id: String::new(), part: String::new() },
+        }
+    }
+
+    #[test]
+    fn inputs_at_an_index_date() {
+        let a = vec![
+            event(0, Modality::Lab, "crp", Some(10.0)),
+            event(1, Modality::Imaging, "svdh", Some(4.0)),
+            event(2, Modality::Note, "note", None),
+            event(3, Modality::Imaging, "svdh", Some(8.0)),
+            event(4, Modality::Omics, "ifn", Some(1.0)),
+        ];
+        let b = vec![event(0, Modality::Lab, "crp", Some(20.0))];
+        let spec = FeatureSpec::build(VocabConfig { min_count: 1, n_bins: 10 }, &[&a, &b], 16);
+        assert_eq!(spec.vocab.len(), 5, "4 special tokens and crp only: no note, imaging or omics codes");
+        let vec_of = |text: &str| (text == "note 2").then(|| vec![1.0f32; NOTE_DIM]);
+        let at_day_2 = spec.inputs(&a, Some(a[2].time), &vec_of);
+        assert_eq!(at_day_2.tokens.len(), 1);
+        // svdh mean 6, sd 2: the value 4 is -1 sd.
+        assert_eq!(at_day_2.imaging, Some(vec![-1.0, 1.0]));
+        assert_eq!(at_day_2.omics, None);
+        assert_eq!(at_day_2.notes.as_ref().map(|n| n[0]), Some(1.0));
+        let at_end = spec.inputs(&a, None, &vec_of);
+        assert_eq!(at_end.imaging, Some(vec![1.0, 1.0]));
+        assert!(at_end.omics.is_some());
+        let plain = spec.inputs(&b, None, &|_| None);
+        assert!(plain.notes.is_none() && plain.imaging.is_none() && plain.omics.is_none());
+        assert_eq!(plain.tokens.len(), 1);
+    }
+}
