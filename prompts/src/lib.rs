@@ -271,6 +271,16 @@ mod tests {
         assert!(matches!(p.placeholders(), Err(PromptError::Malformed { .. })));
     }
 
+    /// The system prompt stays short (a small model's context, and a prefix cache that
+    /// keeps it) and names the field tools put record text in (`tools::RecordText`).
+    #[test]
+    fn the_system_prompt_is_short_and_names_the_record_text_field() {
+        let system = PromptRegistry::builtin().get(PromptName::System).text;
+        assert!(system.len() <= 1_500, "{} bytes", system.len());
+        assert!(system.contains("\"record_text\""));
+        assert!(system.contains("The record does not show this."));
+    }
+
     #[test]
     fn the_set_version_changes_with_any_template() {
         let r = PromptRegistry::builtin();
