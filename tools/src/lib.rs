@@ -8,8 +8,9 @@
 //!
 //! Map:
 //! - `tool.rs`: the [`Tool`] trait (name, description, examples, role, bound, call).
-//! - `registry.rs`: [`ToolName`], [`ToolSpec`] with schemas ([`specs`]), and the dynamic
-//!   entry [`call_json`] returning a [`ToolResult`].
+//! - `registry.rs`: [`ToolName`], [`ToolSpec`] with schemas ([`specs`], per role
+//!   [`specs_for`], as prompt text [`catalogue`]), and the dynamic entry [`call_json`]
+//!   returning a [`ToolResult`].
 //! - `scope.rs`: [`Scope`] and the role/scope checks; `context.rs`: [`ToolContext`],
 //!   the one door from a tool to a journey.
 //! - `bounded.rs`: [`Bounded`], output bounds. `error.rs`: [`ToolError`].
@@ -55,7 +56,7 @@ pub use context::ToolContext;
 pub use error::ToolError;
 pub use record::{PatientArg, RecordText};
 pub use reference::{Flag, LabTest};
-pub use registry::{call_json, spec_of, specs, ToolName, ToolResult, ToolSpec};
+pub use registry::{call_json, catalogue, spec_of, specs, specs_for, ToolName, ToolResult, ToolSpec};
 pub use scope::Scope;
 pub use tool::Tool;
 pub use trend::Trend;

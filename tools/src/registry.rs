@@ -21,7 +21,7 @@ use crate::glossary::Glossary;
 use crate::lab_trend::LabTrend;
 use crate::medication_history::MedicationHistory;
 use crate::patient_summary::PatientSummary;
-use crate::scope::{check_role, Scope};
+use crate::scope::{check_role, role_permits, Scope};
 use crate::tool::Tool;
 
 /// Every tool, by the name the model writes.
@@ -116,6 +116,48 @@ pub fn spec_of<T: Tool>() -> ToolSpec {
 /// Every tool's spec, in [`ToolName::ALL`] order.
 pub fn specs() -> Vec<ToolSpec> {
     ToolName::ALL.into_iter().map(spec_by_name).collect()
+}
+
+/// The specs of the tools `role` may call: what an assistant offers that user, so a
+/// model is never shown a tool the caller could not run.
+pub fn specs_for(role: Role) -> Vec<ToolSpec> {
+    specs().into_iter().filter(|s| role_permits(s.required_role, role)).collect()
+}
+
+impl ToolSpec {
+    /// One line for a tool-choice prompt: name, description, and the arguments as
+    /// compact JSON schema properties (required ones listed).
+    pub fn catalogue_line(&self) -> String {
+        let properties = self.input_schema.get("properties").cloned().unwrap_or(Value::Null);
+        let required = self.input_schema.get("required").cloned().unwrap_or(Value::Array(Vec::new()));
+        format!(
+            "- {}: {} Arguments: {} required: {}",
+            self.name.as_str(),
+            self.description,
+            strip_descriptions(properties),
+            required
+        )
+    }
+}
+
+/// The tool list for the `tool_choice` prompt, one line per tool.
+pub fn catalogue(specs: &[ToolSpec]) -> String {
+    specs.iter().map(ToolSpec::catalogue_line).collect::<Vec<_>>().join("\n")
+}
+
+/// Schema properties without their long descriptions and formats (the enum values and
+/// types are what a model needs; the descriptions repeat the tool's).
+fn strip_descriptions(value: Value) -> Value {
+    match value {
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .filter(|(k, _)| !matches!(k.as_str(), "description" | "format" | "default"))
+                .map(|(k, v)| (k, strip_descriptions(v)))
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.into_iter().map(strip_descriptions).collect()),
+        other => other,
+    }
 }
 
 fn spec_by_name(name: ToolName) -> ToolSpec {
@@ -226,6 +268,34 @@ mod tests {
             assert!(spec.output_schema["properties"]["truncated"].is_object(), "{}", spec.name);
             assert!(spec.max_items > 0 && spec.max_bytes > 0);
         }
+    }
+
+    #[test]
+    fn a_role_is_offered_only_the_tools_it_may_call() {
+        assert_eq!(specs_for(Role::Clinician).len(), ToolName::ALL.len());
+        assert_eq!(specs_for(Role::System).len(), ToolName::ALL.len());
+        for role in [Role::Auditor, Role::Governance, Role::Admin] {
+            assert!(specs_for(role).is_empty(), "{role}");
+        }
+    }
+
+    /// The catalogue names every tool with its argument names and allowed values, and
+    /// stays small enough for a small model's prompt.
+    #[test]
+    fn the_catalogue_lists_tools_with_their_arguments() {
+        let text = catalogue(&specs());
+        assert_eq!(text.lines().count(), ToolName::ALL.len());
+        for t in ToolName::ALL {
+            assert!(text.contains(&format!("- {}: ", t.as_str())), "{t}");
+        }
+        let lab = text.lines().find(|l| l.starts_with("- lab_trend:")).unwrap();
+        assert!(
+            lab.contains("\"crp\"")
+                && lab.contains("\"window_days\"")
+                && lab.contains("required: [\"patient\",\"test\"]"),
+            "{lab}"
+        );
+        assert!(text.len() < 6_000, "{} bytes", text.len());
     }
 
     #[test]
