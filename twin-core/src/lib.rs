@@ -6,12 +6,14 @@
 //! - [`models`]: packaged model weights: the cache, sha256 checks, registry pins.
 //! - [`encode`]: encoders from a journey's modalities to vectors (notes: MiniLM).
 //! - [`train`]: pretraining and fitting the twin's models.
+//! - [`eval`]: neighbour agreement of twins and of the baselines.
 //! - [`twin`]: from a journey at an index date to the twin's inputs and vector.
 //!
 //! Later stages (tokenizer, encoders, fusion, neighbour index, cohort analytics)
 //! read journeys from the store; none of them writes to it.
 
 pub mod encode;
+pub mod eval;
 pub mod event;
 pub mod fhir;
 pub mod models;

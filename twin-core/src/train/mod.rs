@@ -2,9 +2,11 @@
 //!
 //! - [`pretrain`]: masked-event modelling for the event encoder, and its
 //!   reconstruction accuracy next to a most-frequent-code baseline.
+//! - [`log`]: the loss log (CSV) and its plot (SVG).
 //! - [`fusion`]: contrastive + cross-modal masked training of the fusion model.
 
 pub mod fusion;
+pub mod log;
 pub mod pretrain;
 
 pub use pretrain::{pretrain, reconstruction_accuracy, PretrainConfig, ReconstructionAccuracy, StepLoss};

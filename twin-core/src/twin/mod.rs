@@ -2,7 +2,13 @@
 //! clinical similarity.
 //!
 //! - [`features`]: what each encoder reads of a journey (`PatientInputs`).
+//! - [`pipeline`]: training a twin end to end on a cohort.
+//! - [`model`]: the checkpoint on disk (three files, pinned), loading, embedding.
 
 pub mod features;
+pub mod model;
+pub mod pipeline;
 
 pub use features::{FeatureSpec, Panel, PatientInputs};
+pub use model::{TwinError, TwinManifest, TwinModel};
+pub use pipeline::{train_twin, Stage, TrainOptions, TrainedTwin};

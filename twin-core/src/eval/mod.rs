@@ -1,0 +1,113 @@
+//! Evaluating twins: does a patient's neighbourhood share what it should?
+//!
+//! - [`neighbour_agreement`]: over patients with a known label (the virtual cohort's
+//!   hidden subtype), the mean share of each patient's k nearest neighbours (cosine,
+//!   the patient itself excluded) that share its label.
+//! - Baselines on the same patients and index dates: [`bag_of_codes`] (counts of
+//!   each code, L2-normalised) and [`latest_visit`] (the values of the last day with
+//!   values, as per-code deciles, with measured flags).
+
+use crate::encode::vocab::{code_key, EventToken, Vocabulary, BIN_FIRST};
+use crate::event::Event;
+use crate::twin::features::in_event_stream;
+
+/// Mean share of the `k` nearest neighbours with the same label. Vectors are
+/// L2-normalised here, so any scale works; ties are broken by index.
+pub fn neighbour_agreement(vectors: &[Vec<f32>], labels: &[String], k: usize) -> f64 {
+    assert_eq!(vectors.len(), labels.len(), "one label per vector");
+    let unit: Vec<Vec<f32>> = vectors
+        .iter()
+        .map(|v| {
+            let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+            if norm > 0.0 {
+                v.iter().map(|x| x / norm).collect()
+            } else {
+                v.clone()
+            }
+        })
+        .collect();
+    let n = unit.len();
+    if n < 2 {
+        return 0.0;
+    }
+    let k = k.min(n - 1);
+    let shares: Vec<f64> = {
+        use rayon::prelude::*;
+        (0..n)
+            .into_par_iter()
+            .map(|i| {
+                let mut sims: Vec<(f32, usize)> = (0..n)
+                    .filter(|&j| j != i)
+                    .map(|j| (unit[i].iter().zip(&unit[j]).map(|(a, b)| a * b).sum::<f32>(), j))
+                    .collect();
+                sims.select_nth_unstable_by(k - 1, |a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+                let same = sims[..k].iter().filter(|(_, j)| labels[*j] == labels[i]).count();
+                same as f64 / k as f64
+            })
+            .collect()
+    };
+    shares.iter().sum::<f64>() / n as f64
+}
+
+/// The share expected by chance: sum over labels of (share of patients)².
+pub fn chance_agreement(labels: &[String]) -> f64 {
+    let mut counts = std::collections::HashMap::new();
+    for l in labels {
+        *counts.entry(l).or_insert(0usize) += 1;
+    }
+    let n = labels.len() as f64;
+    counts.values().map(|c| (*c as f64 / n).powi(2)).sum()
+}
+
+/// Bag of codes: how often each vocabulary code occurs in the tokens.
+pub fn bag_of_codes(vocab: &Vocabulary, tokens: &[EventToken]) -> Vec<f32> {
+    let mut counts = vec![0f32; vocab.len()];
+    for t in tokens {
+        counts[t.code as usize] += 1.0;
+    }
+    counts
+}
+
+/// The latest-visit snapshot of a journey cut at the index date: for every code with
+/// values, its decile on the last day that has any value (centred, in -0.5..0.5) and
+/// a measured flag; 0, 0 for codes not measured that day.
+pub fn latest_visit(vocab: &Vocabulary, window: &[Event]) -> Vec<f32> {
+    let mut out = vec![0f32; 2 * vocab.len()];
+    let valued: Vec<&Event> = window.iter().filter(|e| in_event_stream(e) && e.value.is_some()).collect();
+    let Some(last) = valued.last() else { return out };
+    let day = last.time.date_naive();
+    let n_bins = vocab.config.n_bins as f32;
+    for e in valued.iter().rev().take_while(|e| e.time.date_naive() == day) {
+        let id = vocab.id(&code_key(e)) as usize;
+        let bin = vocab.value_bin(id as u32, e.value.as_ref().map_or(f64::NAN, |q| q.value));
+        if bin >= BIN_FIRST {
+            out[2 * id] = (bin - BIN_FIRST) as f32 / (n_bins - 1.0).max(1.0) - 0.5;
+            out[2 * id + 1] = 1.0;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(vectors: &[[f32; 2]], labels: &[&str], k: usize, expect: f64) {
+        let vectors: Vec<Vec<f32>> = vectors.iter().map(|v| v.to_vec()).collect();
+        let labels: Vec<String> = labels.iter().map(|s| s.to_string()).collect();
+        let got = neighbour_agreement(&vectors, &labels, k);
+        assert!((got - expect).abs() < 1e-9, "got {got}, expected {expect}");
+    }
+
+    #[test]
+    fn agreement_counts_same_label_neighbours() {
+        // Two tight clusters by direction, labels matching the clusters.
+        check(&[[1.0, 0.0], [0.9, 0.1], [0.0, 1.0], [0.1, 0.9]], &["a", "a", "b", "b"], 1, 1.0);
+        // Labels crossing the clusters.
+        check(&[[1.0, 0.0], [0.9, 0.1], [0.0, 1.0], [0.1, 0.9]], &["a", "b", "a", "b"], 1, 0.0);
+        // k = 2: one of two neighbours shares the label.
+        check(&[[1.0, 0.0], [0.9, 0.1], [0.0, 1.0], [0.1, 0.9]], &["a", "a", "b", "b"], 2, 0.5);
+        let labels: Vec<String> = ["a", "a", "b", "b"].iter().map(|s| s.to_string()).collect();
+        assert_eq!(chance_agreement(&labels), 0.5);
+    }
+}
