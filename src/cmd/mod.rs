@@ -3,9 +3,12 @@
 
 pub mod audit;
 pub mod demo;
+pub mod embed;
+pub mod eval;
 pub mod import;
 pub mod journey;
 pub mod models;
 pub mod setup;
 pub mod synth;
+pub mod train;
 pub mod tool;

@@ -1,0 +1,158 @@
+//! `rdt eval`: how good is the active twin? Writes a report (markdown + JSON) under
+//! `<data-dir>/reports/`:
+//! - masked-event reconstruction accuracy (held-out patients, measured at training)
+//!   next to a most-frequent-code baseline;
+//! - with the virtual cohort's ground truth (`--truth ground_truth.ldjson`): each
+//!   patient cut at `--days` (90) after starting methotrexate, the share of its
+//!   `--k` (10) nearest neighbours that share its hidden subtype, for the fused twin,
+//!   for the twin with each modality left out in turn (the ablation), and for two
+//!   baselines (bag of codes, latest-visit snapshot).
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::Context as _;
+use audit_log::ModelRegistry;
+use chrono::{Duration, NaiveDate, TimeZone, Utc};
+use clap::Args;
+use serde_json::json;
+use twin_core::encode::fusion::FusedModality;
+use twin_core::eval::{bag_of_codes, chance_agreement, latest_visit, neighbour_agreement};
+
+use crate::cmd::audit::open_signing;
+use crate::cmd::train::{load_active, load_cohort, note_vectors};
+use crate::context::Context;
+
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// The virtual cohort's ground truth (`ground_truth.ldjson` from `rdt synth`).
+    #[arg(long)]
+    truth: PathBuf,
+    /// Neighbours per patient.
+    #[arg(long, default_value_t = 10)]
+    k: usize,
+    /// Cut each patient this many days after their methotrexate start.
+    #[arg(long, default_value_t = 90)]
+    days: i64,
+    /// Use note vectors (needs `rdt setup`; use it when the twin was trained with them).
+    #[arg(long)]
+    notes: bool,
+    #[arg(long)]
+    json: bool,
+}
+
+pub async fn run(ctx: &Context, args: EvalArgs) -> anyhow::Result<ExitCode> {
+    let started = Instant::now();
+    let registry = ModelRegistry::new(open_signing(ctx).await?);
+    let model = load_active(ctx, &registry).await?;
+    let truth_text = std::fs::read_to_string(&args.truth).with_context(|| format!("reading {}", args.truth.display()))?;
+    let mut truth: HashMap<String, (String, NaiveDate)> = HashMap::new();
+    for (n, line) in truth_text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        let v: serde_json::Value = serde_json::from_str(line).with_context(|| format!("{}:{}", args.truth.display(), n + 1))?;
+        let (Some(id), Some(subtype)) = (v["patient_id"].as_str(), v["subtype"].as_str()) else { continue };
+        if let Some(start) = v["mtx_start"].as_str().and_then(|d| d.parse::<NaiveDate>().ok()) {
+            truth.insert(id.to_owned(), (subtype.to_owned(), start));
+        }
+    }
+    let store = ctx.store().await?;
+    let cohort: Vec<_> = load_cohort(&store, None).await?.into_iter().filter(|(id, _)| truth.contains_key(id)).collect();
+    anyhow::ensure!(cohort.len() > args.k, "only {} patients of the store have a methotrexate start in the truth file", cohort.len());
+    let notes = if args.notes { note_vectors(ctx, &registry, &cohort).await? } else { Default::default() };
+
+    let spec = &model.manifest.spec;
+    let mut labels = Vec::with_capacity(cohort.len());
+    let mut inputs = Vec::with_capacity(cohort.len());
+    let mut bags = Vec::with_capacity(cohort.len());
+    let mut snapshots = Vec::with_capacity(cohort.len());
+    for (id, events) in &cohort {
+        let (subtype, start) = &truth[id];
+        let cut = Utc.from_utc_datetime(&(*start + Duration::days(args.days)).and_hms_opt(23, 59, 59).expect("valid time"));
+        let input = spec.inputs(events, Some(cut), &|t| notes.get(t).cloned());
+        let window = &events[..events.partition_point(|e| e.time <= cut)];
+        bags.push(bag_of_codes(&spec.vocab, &input.tokens));
+        snapshots.push(latest_visit(&spec.vocab, window));
+        inputs.push(input);
+        labels.push(subtype.clone());
+    }
+    let present = |f: &dyn Fn(&twin_core::twin::PatientInputs) -> bool| inputs.iter().filter(|i| f(i)).count();
+    let coverage = json!({
+        "patients": inputs.len(),
+        "with_notes": present(&|i| i.notes.is_some()),
+        "with_imaging": present(&|i| i.imaging.is_some()),
+        "with_omics": present(&|i| i.omics.is_some()),
+    });
+
+    let k = args.k;
+    let fused = neighbour_agreement(&model.embed(&inputs, None)?, &labels, k);
+    let mut ablation = Vec::new();
+    for m in FusedModality::ALL {
+        let score = neighbour_agreement(&model.embed(&inputs, Some(m))?, &labels, k);
+        ablation.push((m.as_str(), score));
+    }
+    let bag = neighbour_agreement(&bags, &labels, k);
+    let snapshot = neighbour_agreement(&snapshots, &labels, k);
+    let chance = chance_agreement(&labels);
+    let reconstruction = model.manifest.training.get("reconstruction").cloned().unwrap_or(json!(null));
+
+    let report = json!({
+        "twin_version": model.version.to_hex(),
+        "truth": args.truth.display().to_string(),
+        "k": k,
+        "cut_days_after_mtx_start": args.days,
+        "coverage": coverage,
+        "reconstruction": reconstruction,
+        "subtype_agreement": {
+            "fused_twin": fused,
+            "leave_one_modality_out": ablation.iter().map(|(m, s)| (m.to_string(), json!(s))).collect::<serde_json::Map<_, _>>(),
+            "bag_of_codes": bag,
+            "latest_visit_snapshot": snapshot,
+            "chance": chance,
+        },
+        "seconds": started.elapsed().as_secs_f64(),
+    });
+    let md = markdown(&report, &ablation);
+    let dir = ctx.data_dir.join("reports");
+    std::fs::create_dir_all(&dir)?;
+    std::fs::write(dir.join("twin-eval.json"), serde_json::to_string_pretty(&report)?)?;
+    std::fs::write(dir.join("twin-eval.md"), &md)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{md}");
+        eprintln!("report: {}", dir.join("twin-eval.md").display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn markdown(report: &serde_json::Value, ablation: &[(&str, f64)]) -> String {
+    let pct = |v: &serde_json::Value| v.as_f64().map_or("-".into(), |x| format!("{:.1}%", 100.0 * x));
+    let a = &report["subtype_agreement"];
+    let r = &report["reconstruction"];
+    let c = &report["coverage"];
+    let mut md = String::new();
+    let _ = writeln!(md, "# Twin evaluation\n");
+    let _ = writeln!(md, "Twin `{}`.\n", report["twin_version"].as_str().unwrap_or(""));
+    let _ = writeln!(md, "## Masked-event reconstruction (held-out patients)\n");
+    let _ = writeln!(md, "| | accuracy |\n|---|---|");
+    let _ = writeln!(md, "| event encoder | {} |", pct(&r["model"]));
+    let _ = writeln!(md, "| most frequent code | {} |", pct(&r["most_frequent_code"]));
+    let _ = writeln!(md, "\n{} masked events.\n", r["masked_events"]);
+    let _ = writeln!(
+        md,
+        "## Subtype agreement of the {} nearest neighbours\n\nPatients cut {} days after starting methotrexate: {} \
+         ({} with notes, {} with imaging, {} with omics).\n",
+        report["k"], report["cut_days_after_mtx_start"], c["patients"], c["with_notes"], c["with_imaging"], c["with_omics"]
+    );
+    let _ = writeln!(md, "| representation | agreement |\n|---|---|");
+    let _ = writeln!(md, "| fused twin | {} |", pct(&a["fused_twin"]));
+    for (m, s) in ablation {
+        let _ = writeln!(md, "| twin without {m} | {:.1}% |", 100.0 * s);
+    }
+    let _ = writeln!(md, "| baseline: bag of codes | {} |", pct(&a["bag_of_codes"]));
+    let _ = writeln!(md, "| baseline: latest-visit snapshot | {} |", pct(&a["latest_visit_snapshot"]));
+    let _ = writeln!(md, "| chance (same label at random) | {} |", pct(&a["chance"]));
+    md
+}
