@@ -13,7 +13,7 @@ use clap::Args;
 use serde_json::json;
 
 use crate::cmd::audit::open_signing;
-use crate::cmd::train::{load_active, load_cohort, note_vectors};
+use crate::cmd::train::{load_active, load_cohort, note_vectors, recent_notes};
 use crate::context::Context;
 
 #[derive(Debug, Args)]
@@ -34,8 +34,13 @@ pub async fn run(ctx: &Context, args: EmbedArgs) -> anyhow::Result<ExitCode> {
     let model = load_active(ctx, &registry).await?;
     let store = ctx.store().await?;
     let cohort = load_cohort(&store, None).await?;
-    let notes = if args.notes { note_vectors(ctx, &registry, &cohort).await? } else { Default::default() };
     let until = args.index_date.map(|d| Utc.from_utc_datetime(&d.and_hms_opt(23, 59, 59).expect("a valid time")));
+    let notes = if args.notes {
+        let texts = cohort.iter().flat_map(|(_, e)| recent_notes(e, until)).collect();
+        note_vectors(ctx, &registry, texts).await?
+    } else {
+        Default::default()
+    };
     let inputs: Vec<_> =
         cohort.iter().map(|(_, events)| model.manifest.spec.inputs(events, until, &|t| notes.get(t).cloned())).collect();
     let twins = model.embed(&inputs, None)?;

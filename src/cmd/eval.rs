@@ -23,7 +23,7 @@ use twin_core::encode::fusion::FusedModality;
 use twin_core::eval::{bag_of_codes, chance_agreement, latest_visit, neighbour_agreement};
 
 use crate::cmd::audit::open_signing;
-use crate::cmd::train::{load_active, load_cohort, note_vectors};
+use crate::cmd::train::{load_active, load_cohort, note_vectors, recent_notes};
 use crate::context::Context;
 
 #[derive(Debug, Args)]
@@ -60,7 +60,16 @@ pub async fn run(ctx: &Context, args: EvalArgs) -> anyhow::Result<ExitCode> {
     let store = ctx.store().await?;
     let cohort: Vec<_> = load_cohort(&store, None).await?.into_iter().filter(|(id, _)| truth.contains_key(id)).collect();
     anyhow::ensure!(cohort.len() > args.k, "only {} patients of the store have a methotrexate start in the truth file", cohort.len());
-    let notes = if args.notes { note_vectors(ctx, &registry, &cohort).await? } else { Default::default() };
+    let cut_of = |id: &str| {
+        let (_, start) = &truth[id];
+        Utc.from_utc_datetime(&(*start + Duration::days(args.days)).and_hms_opt(23, 59, 59).expect("valid time"))
+    };
+    let notes = if args.notes {
+        let texts = cohort.iter().flat_map(|(id, e)| recent_notes(e, Some(cut_of(id)))).collect();
+        note_vectors(ctx, &registry, texts).await?
+    } else {
+        Default::default()
+    };
 
     let spec = &model.manifest.spec;
     let mut labels = Vec::with_capacity(cohort.len());
@@ -68,8 +77,8 @@ pub async fn run(ctx: &Context, args: EvalArgs) -> anyhow::Result<ExitCode> {
     let mut bags = Vec::with_capacity(cohort.len());
     let mut snapshots = Vec::with_capacity(cohort.len());
     for (id, events) in &cohort {
-        let (subtype, start) = &truth[id];
-        let cut = Utc.from_utc_datetime(&(*start + Duration::days(args.days)).and_hms_opt(23, 59, 59).expect("valid time"));
+        let (subtype, _) = &truth[id];
+        let cut = cut_of(id);
         let input = spec.inputs(events, Some(cut), &|t| notes.get(t).cloned());
         let window = &events[..events.partition_point(|e| e.time <= cut)];
         bags.push(bag_of_codes(&spec.vocab, &input.tokens));

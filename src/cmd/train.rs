@@ -87,27 +87,22 @@ pub fn bar(len: u64, message: &'static str) -> ProgressBar {
     bar
 }
 
-/// Vectors of every distinct note text in the cohort, from the note-vector cache
-/// (embedding the missing ones with MiniLM, loaded only if pinned).
+/// Vectors of the given note texts, from the note-vector cache (embedding the
+/// missing ones with MiniLM, loaded only if pinned). Callers pass only the notes the
+/// twin reads (`FeatureSpec::note_texts`): each new text costs a MiniLM pass.
 pub async fn note_vectors(
     ctx: &Context,
     registry: &ModelRegistry,
-    cohort: &[(String, Vec<Event>)],
+    mut texts: Vec<&str>,
 ) -> anyhow::Result<HashMap<String, Vec<f32>>> {
     let files = ModelCache::from_env()?.check(&MINILM)?;
     let encoder = NoteEncoder::load(&files, registry).await?;
     let cache = NoteVectorCache::for_data_dir(&ctx.data_dir);
-    let mut texts: Vec<&str> = cohort
-        .iter()
-        .flat_map(|(_, events)| events.iter())
-        .filter(|e| e.modality == Modality::Note)
-        .filter_map(|e| e.text.as_deref())
-        .collect();
     texts.sort_unstable();
     texts.dedup();
     let bar = bar(texts.len() as u64, "note vectors");
     let mut out = HashMap::with_capacity(texts.len());
-    for chunk in texts.chunks(256) {
+    for chunk in texts.chunks(64) {
         let vectors = cache.get_or_embed(&encoder, chunk)?;
         for (t, v) in chunk.iter().zip(vectors) {
             out.insert((*t).to_owned(), v);
@@ -116,6 +111,18 @@ pub async fn note_vectors(
     }
     bar.finish_and_clear();
     Ok(out)
+}
+
+/// The texts of the notes a twin reads at `until` (see `FeatureSpec::note_texts`).
+pub fn recent_notes(events: &[Event], until: Option<chrono::DateTime<chrono::Utc>>) -> Vec<&str> {
+    let end = until.map_or(events.len(), |t| events.partition_point(|e| e.time <= t));
+    events[..end]
+        .iter()
+        .rev()
+        .filter(|e| e.modality == Modality::Note)
+        .filter_map(|e| e.text.as_deref())
+        .take(twin_core::twin::features::RECENT_NOTES)
+        .collect()
 }
 
 /// The active twin, verified against the registry.
@@ -132,8 +139,16 @@ pub async fn run(ctx: &Context, args: TrainArgs) -> anyhow::Result<ExitCode> {
     let cohort = load_cohort(&store, args.max_patients).await?;
     anyhow::ensure!(cohort.len() >= 2, "the store holds {} patient(s); training needs at least 2", cohort.len());
     let registry = ModelRegistry::new(open_signing(ctx).await?);
-    let notes = if args.notes { note_vectors(ctx, &registry, &cohort).await? } else { HashMap::new() };
     let read_secs = started.elapsed().as_secs_f64();
+    let notes_started = Instant::now();
+    let notes = if args.notes {
+        // The spec is not built yet; which notes it reads does not depend on it.
+        let texts = cohort.iter().flat_map(|(_, e)| recent_notes(e, None)).collect();
+        note_vectors(ctx, &registry, texts).await?
+    } else {
+        HashMap::new()
+    };
+    let notes_secs = notes_started.elapsed().as_secs_f64();
 
     let mut options = TrainOptions { max_events: args.max_events, hidden_size: args.hidden, ..Default::default() };
     options.pretrain.epochs = args.pretrain_epochs;
@@ -160,7 +175,8 @@ pub async fn run(ctx: &Context, args: TrainArgs) -> anyhow::Result<ExitCode> {
 
     let mut manifest = trained.manifest.clone();
     manifest.training["notes"] = json!(args.notes);
-    manifest.training["seconds"] = json!({"read": read_secs, "train": train_secs, "stages": stage_times});
+    manifest.training["seconds"] =
+        json!({"read": read_secs, "note_vectors": notes_secs, "train": train_secs, "stages": stage_times});
     let saved = model::save(&models_dir(ctx), manifest, &trained.encoder_vars, &trained.fusion_vars)?;
     let csv = twin_core::train::log::loss_csv(&trained.pretrain_log, &trained.fusion_log);
     let svg = twin_core::train::log::loss_svg(&trained.pretrain_log, &trained.fusion_log);
@@ -179,11 +195,18 @@ pub async fn run(ctx: &Context, args: TrainArgs) -> anyhow::Result<ExitCode> {
             "patients": cohort.len(),
             "vocabulary": trained.manifest.spec.vocab.len(),
             "reconstruction": r,
-            "seconds": {"read": read_secs, "train": train_secs},
+            "seconds": {"read": read_secs, "note_vectors": notes_secs, "train": train_secs},
         });
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        println!("twin {} trained on {} patients in {:.0} s (+{:.0} s reading)", saved.version, cohort.len(), train_secs, read_secs);
+        println!(
+            "twin {} trained on {} patients in {:.0} s (+{:.0} s reading, {:.0} s note vectors)",
+            saved.version,
+            cohort.len(),
+            train_secs,
+            read_secs,
+            notes_secs
+        );
         println!("  vocabulary: {} codes; checkpoint: {}", trained.manifest.spec.vocab.len(), saved.dir.display());
         println!(
             "  masked-event reconstruction (held out): {:.1}% vs most frequent code {:.1}% ({} masked events)",

@@ -14,8 +14,9 @@ use crate::encode::note::NOTE_DIM;
 use crate::encode::vocab::{code_key, EventToken, VocabConfig, Vocabulary};
 use crate::event::{Event, Modality};
 
-/// How many of the most recent notes are averaged into the notes token.
-const RECENT_NOTES: usize = 5;
+/// How many of the most recent notes are averaged into the notes token. Few, because
+/// each costs a MiniLM pass (about 25 ms) the first time its text is seen.
+pub const RECENT_NOTES: usize = 3;
 
 /// Whether an event belongs to the event stream (not to its own encoder).
 pub fn in_event_stream(event: &Event) -> bool {
@@ -112,6 +113,22 @@ impl FeatureSpec {
         }
     }
 
+    /// The note texts [`FeatureSpec::inputs`] reads at `until`: the most recent
+    /// [`RECENT_NOTES`], so a caller embeds those and no others.
+    pub fn note_texts<'a>(&self, events: &'a [Event], until: Option<DateTime<Utc>>) -> Vec<&'a str> {
+        let end = match until {
+            Some(t) => events.partition_point(|e| e.time <= t),
+            None => events.len(),
+        };
+        events[..end]
+            .iter()
+            .rev()
+            .filter(|e| e.modality == Modality::Note)
+            .filter_map(|e| e.text.as_deref())
+            .take(RECENT_NOTES)
+            .collect()
+    }
+
     /// The inputs of a time-ordered journey at `until` (its last event when `None`).
     /// `note_vector` gives a note text's vector when notes are used.
     pub fn inputs(
@@ -127,13 +144,8 @@ impl FeatureSpec {
         let window = &events[..end];
         let stream: Vec<Event> = window.iter().filter(|e| in_event_stream(e)).cloned().collect();
         let tokens = self.vocab.tokenize(&stream, None, self.max_events);
-        let recent: Vec<Vec<f32>> = window
-            .iter()
-            .rev()
-            .filter(|e| e.modality == Modality::Note)
-            .filter_map(|e| e.text.as_deref().and_then(note_vector))
-            .take(RECENT_NOTES)
-            .collect();
+        let recent: Vec<Vec<f32>> =
+            self.note_texts(events, until).into_iter().filter_map(note_vector).collect();
         let notes = (!recent.is_empty()).then(|| {
             let mut mean = vec![0f32; NOTE_DIM];
             for v in &recent {
