@@ -41,8 +41,10 @@ pub async fn run(ctx: &Context, args: EmbedArgs) -> anyhow::Result<ExitCode> {
     } else {
         Default::default()
     };
-    let inputs: Vec<_> =
-        cohort.iter().map(|(_, events)| model.manifest.spec.inputs(events, until, &|t| notes.get(t).cloned())).collect();
+    let inputs: Vec<_> = cohort
+        .iter()
+        .map(|(_, events)| model.manifest.spec.inputs(events, until, &|t| notes.get(t).cloned()))
+        .collect();
     let twins = model.embed(&inputs, None)?;
     let out = args.out.unwrap_or_else(|| ctx.data_dir.join("twins").join("twins.jsonl"));
     if let Some(parent) = out.parent() {

@@ -48,18 +48,27 @@ pub async fn run(ctx: &Context, args: EvalArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let registry = ModelRegistry::new(open_signing(ctx).await?);
     let model = load_active(ctx, &registry).await?;
-    let truth_text = std::fs::read_to_string(&args.truth).with_context(|| format!("reading {}", args.truth.display()))?;
+    let truth_text =
+        std::fs::read_to_string(&args.truth).with_context(|| format!("reading {}", args.truth.display()))?;
     let mut truth: HashMap<String, (String, NaiveDate)> = HashMap::new();
     for (n, line) in truth_text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-        let v: serde_json::Value = serde_json::from_str(line).with_context(|| format!("{}:{}", args.truth.display(), n + 1))?;
-        let (Some(id), Some(subtype)) = (v["patient_id"].as_str(), v["subtype"].as_str()) else { continue };
+        let v: serde_json::Value =
+            serde_json::from_str(line).with_context(|| format!("{}:{}", args.truth.display(), n + 1))?;
+        let (Some(id), Some(subtype)) = (v["patient_id"].as_str(), v["subtype"].as_str()) else {
+            continue;
+        };
         if let Some(start) = v["mtx_start"].as_str().and_then(|d| d.parse::<NaiveDate>().ok()) {
             truth.insert(id.to_owned(), (subtype.to_owned(), start));
         }
     }
     let store = ctx.store().await?;
-    let cohort: Vec<_> = load_cohort(&store, None).await?.into_iter().filter(|(id, _)| truth.contains_key(id)).collect();
-    anyhow::ensure!(cohort.len() > args.k, "only {} patients of the store have a methotrexate start in the truth file", cohort.len());
+    let cohort: Vec<_> =
+        load_cohort(&store, None).await?.into_iter().filter(|(id, _)| truth.contains_key(id)).collect();
+    anyhow::ensure!(
+        cohort.len() > args.k,
+        "only {} patients of the store have a methotrexate start in the truth file",
+        cohort.len()
+    );
     let cut_of = |id: &str| {
         let (_, start) = &truth[id];
         Utc.from_utc_datetime(&(*start + Duration::days(args.days)).and_hms_opt(23, 59, 59).expect("valid time"))
@@ -153,7 +162,12 @@ fn markdown(report: &serde_json::Value, ablation: &[(&str, f64)]) -> String {
         md,
         "## Subtype agreement of the {} nearest neighbours\n\nPatients cut {} days after starting methotrexate: {} \
          ({} with notes, {} with imaging, {} with omics).\n",
-        report["k"], report["cut_days_after_mtx_start"], c["patients"], c["with_notes"], c["with_imaging"], c["with_omics"]
+        report["k"],
+        report["cut_days_after_mtx_start"],
+        c["patients"],
+        c["with_notes"],
+        c["with_imaging"],
+        c["with_omics"]
     );
     let _ = writeln!(md, "| representation | agreement |\n|---|---|");
     let _ = writeln!(md, "| fused twin | {} |", pct(&a["fused_twin"]));

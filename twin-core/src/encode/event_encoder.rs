@@ -57,6 +57,9 @@ impl Config {
     }
 }
 
+/// Per journey, its note vectors by event position (0 = the first event).
+pub type NoteVectorsByPosition = [Vec<(usize, Vec<f32>)>];
+
 /// A batch of journeys as tensors, `[CLS]` in front, right-padded.
 pub struct EventBatch {
     /// (batch, seq) u32 code ids.
@@ -75,7 +78,7 @@ pub struct EventBatch {
 impl EventBatch {
     /// Builds a batch from token sequences (each at most `max_events` long) and, per
     /// sequence, the note vectors by position.
-    pub fn new(sequences: &[&[EventToken]], notes: Option<&[Vec<(usize, Vec<f32>)>]>, device: &Device) -> Result<Self> {
+    pub fn new(sequences: &[&[EventToken]], notes: Option<&NoteVectorsByPosition>, device: &Device) -> Result<Self> {
         let seq_len = 1 + sequences.iter().map(|s| s.len()).max().unwrap_or(0);
         let b_sz = sequences.len();
         let mut codes = vec![PAD; b_sz * seq_len];

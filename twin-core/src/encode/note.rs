@@ -77,7 +77,8 @@ impl NoteEncoder {
 
         let config_text = fs::read_to_string(&config_path).map_err(|e| load_error(&config_path, e.to_string()))?;
         let config: Config = serde_json::from_str(&config_text).map_err(|e| load_error(&config_path, e.to_string()))?;
-        let mut tokenizer = Tokenizer::from_file(&tokenizer_path).map_err(|e| load_error(&tokenizer_path, e.to_string()))?;
+        let mut tokenizer =
+            Tokenizer::from_file(&tokenizer_path).map_err(|e| load_error(&tokenizer_path, e.to_string()))?;
         tokenizer
             .with_truncation(Some(TruncationParams { max_length: MAX_TOKENS, ..Default::default() }))
             .map_err(|e| load_error(&tokenizer_path, e.to_string()))?;
@@ -112,10 +113,7 @@ impl NoteEncoder {
         let encodings =
             self.tokenizer.encode_batch(texts.to_vec(), true).map_err(|e| NoteError::Tokenize(e.to_string()))?;
         let rows = |f: fn(&tokenizers::Encoding) -> &[u32]| -> Result<Tensor, NoteError> {
-            let rows = encodings
-                .iter()
-                .map(|e| Tensor::new(f(e), &self.device))
-                .collect::<Result<Vec<_>, _>>()?;
+            let rows = encodings.iter().map(|e| Tensor::new(f(e), &self.device)).collect::<Result<Vec<_>, _>>()?;
             Ok(Tensor::stack(&rows, 0)?)
         };
         let token_ids = rows(|e| e.get_ids())?;
@@ -257,7 +255,9 @@ mod tests {
     /// Shape and norm: one unit vector of 384 per note, whatever the note's length.
     #[tokio::test]
     async fn one_unit_vector_per_note() {
-        let Some(files) = minilm_for_tests() else { return };
+        let Some(files) = minilm_for_tests() else {
+            return;
+        };
         let dir = tempfile::tempdir().unwrap();
         let encoder = NoteEncoder::load(&files, &registry(dir.path(), &files, true).await).await.unwrap();
         let long = "Swollen and tender wrists. ".repeat(200);
@@ -274,7 +274,9 @@ mod tests {
     /// change a vector.
     #[tokio::test]
     async fn related_notes_are_closer_than_unrelated_ones() {
-        let Some(files) = minilm_for_tests() else { return };
+        let Some(files) = minilm_for_tests() else {
+            return;
+        };
         let dir = tempfile::tempdir().unwrap();
         let encoder = NoteEncoder::load(&files, &registry(dir.path(), &files, true).await).await.unwrap();
         let texts = [
@@ -294,7 +296,9 @@ mod tests {
     /// A model whose files are not pinned in the install's registry does not load.
     #[tokio::test]
     async fn unpinned_weights_are_refused() {
-        let Some(files) = minilm_for_tests() else { return };
+        let Some(files) = minilm_for_tests() else {
+            return;
+        };
         let dir = tempfile::tempdir().unwrap();
         let err = NoteEncoder::load(&files, &registry(dir.path(), &files, false).await).await.err().unwrap();
         assert!(err.to_string().contains("not pinned"), "{err}");
@@ -304,7 +308,9 @@ mod tests {
     /// second call finds every vector on disk, even with the encoder's output changed.
     #[tokio::test]
     async fn cached_vectors_are_reused() {
-        let Some(files) = minilm_for_tests() else { return };
+        let Some(files) = minilm_for_tests() else {
+            return;
+        };
         let dir = tempfile::tempdir().unwrap();
         let encoder = NoteEncoder::load(&files, &registry(dir.path(), &files, true).await).await.unwrap();
         let cache = NoteVectorCache::for_data_dir(dir.path());

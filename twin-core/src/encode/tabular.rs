@@ -64,6 +64,6 @@ mod tests {
         let y = y.flatten_all().unwrap().to_vec1::<f32>().unwrap();
         assert!((y[0] - 0.682690).abs() < 1e-5, "{}", y[0]);
         assert_eq!(y[1], 0.0);
-        assert!((y[2] - 2.0 * 1.954500).abs() < 1e-4, "{}", y[2]);
+        assert!((y[2] - 2.0 * 1.9545).abs() < 1e-4, "{}", y[2]);
     }
 }

@@ -112,9 +112,8 @@ impl Vocabulary {
             let id = tokens.len() as u32;
             if let Some(mut v) = values.remove(&key) {
                 v.sort_by(f64::total_cmp);
-                let inner: Vec<f64> = (1..config.n_bins)
-                    .map(|i| v[(i * v.len() / config.n_bins).min(v.len() - 1)])
-                    .collect();
+                let inner: Vec<f64> =
+                    (1..config.n_bins).map(|i| v[(i * v.len() / config.n_bins).min(v.len() - 1)]).collect();
                 edges.insert(id, inner);
             }
             tokens.push(key);
@@ -208,7 +207,12 @@ mod tests {
             text: None,
             modality: Modality::Lab,
             phase,
-            source: Source { file: String::new(), resource_type: String::new(), resource_id: String::new(), part: String::new() },
+            source: Source {
+                file: String::new(),
+                resource_type: String::new(),
+                resource_id: String::new(),
+                part: String::new(),
+            },
         }
     }
 

@@ -74,7 +74,9 @@ pub fn bag_of_codes(vocab: &Vocabulary, tokens: &[EventToken]) -> Vec<f32> {
 pub fn latest_visit(vocab: &Vocabulary, window: &[Event]) -> Vec<f32> {
     let mut out = vec![0f32; 2 * vocab.len()];
     let valued: Vec<&Event> = window.iter().filter(|e| in_event_stream(e) && e.value.is_some()).collect();
-    let Some(last) = valued.last() else { return out };
+    let Some(last) = valued.last() else {
+        return out;
+    };
     let day = last.time.date_naive();
     let n_bins = vocab.config.n_bins as f32;
     for e in valued.iter().rev().take_while(|e| e.time.date_naive() == day) {

@@ -67,7 +67,12 @@ pub struct View<'a> {
 
 /// Stacks views into a batch; an absent modality's row is zeros and its `present`
 /// flag 0 (the model masks it; the zeros never reach an output).
-pub fn batch_of(views: &[View<'_>], imaging_size: usize, omics_size: usize, with_masks: bool) -> candle_core::Result<FusionBatch> {
+pub fn batch_of(
+    views: &[View<'_>],
+    imaging_size: usize,
+    omics_size: usize,
+    with_masks: bool,
+) -> candle_core::Result<FusionBatch> {
     let device = Device::Cpu;
     let b = views.len();
     let event_size = views.first().map_or(0, |v| v.events.len());
@@ -88,7 +93,11 @@ pub fn batch_of(views: &[View<'_>], imaging_size: usize, omics_size: usize, with
 }
 
 /// One row per view: the view's input, or zeros when it is absent.
-fn rows<'a>(views: &[View<'a>], get: impl Fn(&View<'a>) -> Option<&'a [f32]>, width: usize) -> candle_core::Result<Tensor> {
+fn rows<'a>(
+    views: &[View<'a>],
+    get: impl Fn(&View<'a>) -> Option<&'a [f32]>,
+    width: usize,
+) -> candle_core::Result<Tensor> {
     let mut data = vec![0f32; views.len() * width];
     for (i, v) in views.iter().enumerate() {
         if let Some(x) = get(v) {
@@ -164,7 +173,8 @@ pub fn train_fusion(
             if chunk.len() < 2 {
                 continue;
             }
-            let first: Vec<View<'_>> = chunk.iter().map(|&i| draw(&patients[i], config, config.mask_prob, &mut rng)).collect();
+            let first: Vec<View<'_>> =
+                chunk.iter().map(|&i| draw(&patients[i], config, config.mask_prob, &mut rng)).collect();
             let second: Vec<View<'_>> = chunk.iter().map(|&i| draw(&patients[i], config, 0.0, &mut rng)).collect();
             let batch_a = batch_of(&first, imaging_size, omics_size, true)?;
             let batch_b = batch_of(&second, imaging_size, omics_size, false)?;
@@ -200,20 +210,22 @@ pub fn train_fusion(
 }
 
 /// Twins of patients (whole-journey crop), with the modalities in `leave_out` absent.
-pub fn embed_views(fusion: &Fusion, patients: &[PatientViews], leave_out: Option<FusedModality>) -> candle_core::Result<Vec<Vec<f32>>> {
+pub fn embed_views(
+    fusion: &Fusion,
+    patients: &[PatientViews],
+    leave_out: Option<FusedModality>,
+) -> candle_core::Result<Vec<Vec<f32>>> {
     let (imaging_size, omics_size) = (fusion.config().imaging_size, fusion.config().omics_size);
     let mut out = Vec::with_capacity(patients.len());
     for chunk in patients.chunks(256) {
         let views: Vec<View<'_>> = chunk
             .iter()
-            .map(|p| {
-                View {
-                    events: &p.event_crops[0],
-                    notes: keep_unless(p.notes.as_ref(), FusedModality::Notes, leave_out),
-                    imaging: keep_unless(p.imaging.as_ref(), FusedModality::Imaging, leave_out),
-                    omics: keep_unless(p.omics.as_ref(), FusedModality::Omics, leave_out),
-                    masked: [false; FusedModality::COUNT],
-                }
+            .map(|p| View {
+                events: &p.event_crops[0],
+                notes: keep_unless(p.notes.as_ref(), FusedModality::Notes, leave_out),
+                imaging: keep_unless(p.imaging.as_ref(), FusedModality::Imaging, leave_out),
+                omics: keep_unless(p.omics.as_ref(), FusedModality::Omics, leave_out),
+                masked: [false; FusedModality::COUNT],
             })
             .collect();
         let mut batch = batch_of(&views, imaging_size, omics_size, false)?;

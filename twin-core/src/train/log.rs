@@ -26,7 +26,9 @@ pub fn loss_csv(pretrain: &[StepLoss], fusion: &[FusionStepLoss]) -> String {
 
 /// Two panels side by side (pretraining, fusion), one polyline per loss.
 pub fn loss_svg(pretrain: &[StepLoss], fusion: &[FusionStepLoss]) -> String {
-    let panels: [(&str, Vec<(&str, &str, Vec<f32>)>); 2] = [
+    // (panel title, [(series name, colour, values)])
+    type Series<'a> = (&'a str, &'a str, Vec<f32>);
+    let panels: [(&str, Vec<Series>); 2] = [
         (
             "masked-event pretraining",
             vec![

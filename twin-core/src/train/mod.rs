@@ -9,5 +9,5 @@ pub mod fusion;
 pub mod log;
 pub mod pretrain;
 
-pub use pretrain::{pretrain, reconstruction_accuracy, PretrainConfig, ReconstructionAccuracy, StepLoss};
 pub use fusion::{embed_views, train_fusion, FusionStepLoss, FusionTrainConfig, PatientViews};
+pub use pretrain::{pretrain, reconstruction_accuracy, PretrainConfig, ReconstructionAccuracy, StepLoss};

@@ -195,8 +195,18 @@ pub fn reconstruction_accuracy(
         }
         total += masked.n_masked;
     }
-    let share = |hits: usize| if total == 0 { 0.0 } else { hits as f64 / total as f64 };
-    Ok(ReconstructionAccuracy { masked_events: total, model: share(model_hits), most_frequent_code: share(baseline_hits) })
+    let share = |hits: usize| {
+        if total == 0 {
+            0.0
+        } else {
+            hits as f64 / total as f64
+        }
+    };
+    Ok(ReconstructionAccuracy {
+        masked_events: total,
+        model: share(model_hits),
+        most_frequent_code: share(baseline_hits),
+    })
 }
 
 #[cfg(test)]

@@ -69,8 +69,12 @@ impl Panel {
         let mut out = vec![0f32; self.width()];
         let mut any = false;
         for e in events.iter().filter(|e| e.modality == self.modality) {
-            let Some(q) = e.value.as_ref().filter(|q| q.value.is_finite()) else { continue };
-            let Ok(i) = self.codes.binary_search(&code_key(e)) else { continue };
+            let Some(q) = e.value.as_ref().filter(|q| q.value.is_finite()) else {
+                continue;
+            };
+            let Ok(i) = self.codes.binary_search(&code_key(e)) else {
+                continue;
+            };
             // Events are in time order: a later value overwrites an earlier one.
             out[2 * i] = ((q.value - self.mean[i]) / self.std[i]) as f32;
             out[2 * i + 1] = 1.0;
@@ -144,8 +148,7 @@ impl FeatureSpec {
         let window = &events[..end];
         let stream: Vec<Event> = window.iter().filter(|e| in_event_stream(e)).cloned().collect();
         let tokens = self.vocab.tokenize(&stream, None, self.max_events);
-        let recent: Vec<Vec<f32>> =
-            self.note_texts(events, until).into_iter().filter_map(note_vector).collect();
+        let recent: Vec<Vec<f32>> = self.note_texts(events, until).into_iter().filter_map(note_vector).collect();
         let notes = (!recent.is_empty()).then(|| {
             let mut mean = vec![0f32; NOTE_DIM];
             for v in &recent {
@@ -174,7 +177,12 @@ mod tests {
             text: (modality == Modality::Note).then(|| format!("note {day}")),
             modality,
             phase: Phase::Point,
-            source: Source { file: String::new(), resource_type: String::new(), resource_id: String::new(), part: String::new() },
+            source: Source {
+                file: String::new(),
+                resource_type: String::new(),
+                resource_id: String::new(),
+                part: String::new(),
+            },
         }
     }
 

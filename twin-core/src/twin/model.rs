@@ -99,7 +99,8 @@ pub fn save(
     manifest.event_encoder_sha256 = encoder_sha.to_hex();
     manifest.fusion_sha256 = fusion_sha.to_hex();
     let manifest_path = staging.join(MANIFEST_FILE);
-    let text = serde_json::to_string_pretty(&manifest).map_err(|e| TwinError::Manifest { path: manifest_path.clone(), message: e.to_string() })?;
+    let text = serde_json::to_string_pretty(&manifest)
+        .map_err(|e| TwinError::Manifest { path: manifest_path.clone(), message: e.to_string() })?;
     fs::write(&manifest_path, &text).map_err(io(&manifest_path))?;
     let version = Digest::of(text.as_bytes());
     let dir = models_dir.join(format!("twin-{}", &version.to_hex()[..16]));
@@ -117,12 +118,19 @@ pub fn save(
 
 /// Pins the three files (encoder kind) and activates the manifest: the active
 /// encoder artifact is the twin `rdt embed` and `rdt eval` load.
-pub async fn register(registry: &ModelRegistry, by: &Principal, saved: &SavedTwin, reason: &str) -> Result<(), TwinError> {
+pub async fn register(
+    registry: &ModelRegistry,
+    by: &Principal,
+    saved: &SavedTwin,
+    reason: &str,
+) -> Result<(), TwinError> {
     let dir_name = saved.dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     for (path, sha256) in &saved.files {
         let name = format!("{dir_name}/{}", path.file_name().unwrap_or_default().to_string_lossy());
         let size_bytes = fs::metadata(path).ok().map(|m| m.len());
-        registry.pin(by, ArtifactRef { kind: ArtifactKind::Encoder, sha256: *sha256, name, size_bytes }, reason).await?;
+        registry
+            .pin(by, ArtifactRef { kind: ArtifactKind::Encoder, sha256: *sha256, name, size_bytes }, reason)
+            .await?;
     }
     registry.activate(by, ArtifactKind::Encoder, &saved.version, reason).await?;
     Ok(())
@@ -146,10 +154,14 @@ impl TwinModel {
         // The bytes read are the bytes verified only if their digest still matches.
         let version = Digest::of(text.as_bytes());
         if version != artifact.sha256 {
-            return Err(TwinError::Mismatch { path: manifest_path, expected: artifact.sha256.to_hex(), actual: version.to_hex() });
+            return Err(TwinError::Mismatch {
+                path: manifest_path,
+                expected: artifact.sha256.to_hex(),
+                actual: version.to_hex(),
+            });
         }
-        let mut manifest: TwinManifest =
-            serde_json::from_str(&text).map_err(|e| TwinError::Manifest { path: manifest_path.clone(), message: e.to_string() })?;
+        let mut manifest: TwinManifest = serde_json::from_str(&text)
+            .map_err(|e| TwinError::Manifest { path: manifest_path.clone(), message: e.to_string() })?;
         manifest.spec.vocab.reindex();
         let device = Device::Cpu;
         let load_vars = |file: &str, expected: &str| -> Result<VarBuilder<'static>, TwinError> {
@@ -175,7 +187,11 @@ impl TwinModel {
     /// Twins of `inputs`, with one modality left out when `leave_out` is set. One
     /// forward pass per patient through each model: a new event costs a re-embed,
     /// not a retraining.
-    pub fn embed(&self, inputs: &[PatientInputs], leave_out: Option<FusedModality>) -> Result<Vec<Vec<f32>>, TwinError> {
+    pub fn embed(
+        &self,
+        inputs: &[PatientInputs],
+        leave_out: Option<FusedModality>,
+    ) -> Result<Vec<Vec<f32>>, TwinError> {
         let sequences: Vec<Vec<EventToken>> = inputs.iter().map(|i| i.tokens.clone()).collect();
         let event_vectors = encode_events(&self.encoder, &sequences)?;
         let views: Vec<PatientViews> = inputs
@@ -240,7 +256,12 @@ mod tests {
                             text: None,
                             modality,
                             phase,
-                            source: Source { file: String::new(), resource_type: String::new(), resource_id: String::new(), part: String::new() },
+                            source: Source {
+                                file: String::new(),
+                                resource_type: String::new(),
+                                resource_id: String::new(),
+                                part: String::new(),
+                            },
                         })
                     };
                     push(Modality::Lab, "crp", Some((p * 3 + visit) as f64), Phase::Point);

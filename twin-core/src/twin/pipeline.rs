@@ -112,7 +112,8 @@ pub fn train_twin(
     encoder_config.hidden_size = options.hidden_size;
     encoder_config.intermediate_size = 2 * options.hidden_size;
     let (encoder, encoder_vars) = event_encoder::fresh(&encoder_config, options.pretrain.seed)?;
-    let pretrain_log = pretrain(&encoder, &encoder_vars, &training, &options.pretrain, |s| progress(Stage::Pretrain, s.step))?;
+    let pretrain_log =
+        pretrain(&encoder, &encoder_vars, &training, &options.pretrain, |s| progress(Stage::Pretrain, s.step))?;
     let reconstruction =
         reconstruction_accuracy(&encoder, &training, &held_out, options.pretrain.mask_prob, options.pretrain.seed + 1)?;
 
