@@ -260,4 +260,20 @@ mod tests {
         let moved: f32 = with_note[0].iter().zip(&alone[0]).map(|(a, b)| (a - b).abs()).sum();
         assert!(moved > 1e-3, "the note changed nothing");
     }
+
+    /// Golden value: seeded weights (`init::seed_weights`) and a fixed journey give
+    /// the same `[CLS]` vector on every machine, up to float summation order.
+    #[test]
+    fn golden_cls_vector() {
+        let (encoder, _) = fresh(&tiny(), 7).unwrap();
+        let journey = [tok(4), EventToken { code: 5, value_bin: 9, gap: 1 }, tok(6)];
+        let batch = EventBatch::new(&[&journey], None, &Device::Cpu).unwrap();
+        let cls = encoder.summarise(&encoder.forward(&batch).unwrap()).unwrap().to_vec2::<f32>().unwrap();
+        let head: Vec<f32> = cls[0][..4].to_vec();
+        // Recorded when the test was written (final layer norm output, unit scale).
+        let expected = [1.1379349f32, 0.1336565, -1.6129843, 2.2957382];
+        for (got, want) in head.iter().zip(expected) {
+            assert!((got - want).abs() < 1e-4, "{head:?}");
+        }
+    }
 }
