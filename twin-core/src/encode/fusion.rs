@@ -276,4 +276,27 @@ mod tests {
         let c = fusion.forward(&noise).unwrap().twin.to_vec2::<f32>().unwrap();
         assert_ne!(a, c);
     }
+
+    /// Golden value: seeded weights and fixed inputs give the same twin everywhere,
+    /// up to float summation order.
+    #[test]
+    fn golden_twin() {
+        let (fusion, _) = fresh(&tiny(), 9).unwrap();
+        let dev = Device::Cpu;
+        let ramp = |n: usize| Tensor::arange(0u32, n as u32, &dev).unwrap().to_dtype(DType::F32).unwrap() / n as f64;
+        let batch = FusionBatch {
+            events: ramp(6).unwrap().unsqueeze(0).unwrap(),
+            notes: Tensor::zeros((1, NOTE_DIM), DType::F32, &dev).unwrap(),
+            imaging: ramp(4).unwrap().unsqueeze(0).unwrap(),
+            omics: Tensor::zeros((1, 3), DType::F32, &dev).unwrap(),
+            present: Tensor::new(&[[1f32, 0.0, 1.0, 0.0]], &dev).unwrap(),
+            masked: None,
+        };
+        let twin = fusion.forward(&batch).unwrap().twin.to_vec2::<f32>().unwrap();
+        // Recorded when the test was written; a unit vector.
+        let expected = [-0.3973405f32, 0.76025057, 0.10113215, 0.43633106, 0.25204572];
+        for (got, want) in twin[0].iter().zip(expected) {
+            assert!((got - want).abs() < 1e-4, "{:?}", twin[0]);
+        }
+    }
 }
