@@ -71,8 +71,8 @@ impl Importer {
         progress: &dyn ImportProgress,
     ) -> Result<ImportReport, StoreError> {
         let (files, missing) = discover(paths);
-        let bytes = files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).sum();
-        progress.begin(files.len() + missing.len(), bytes);
+        let sizes: Vec<u64> = files.iter().map(|f| std::fs::metadata(f).map(|m| m.len()).unwrap_or(0)).collect();
+        progress.begin(files.len() + missing.len(), sizes.iter().sum());
 
         let mut totals = Totals::default();
         let mut outcomes = Vec::with_capacity(files.len() + missing.len());
@@ -94,7 +94,6 @@ impl Importer {
         // Files are read and parsed ahead of the one being written, as many as fit in
         // PREFETCH_BYTES (at least one): with a Bundle per patient, parsing the next few
         // keeps both cores busy while SQLite writes.
-        let sizes: Vec<u64> = files.iter().map(|f| std::fs::metadata(f).map(|m| m.len()).unwrap_or(0)).collect();
         let mut ahead: VecDeque<tokio::task::JoinHandle<Prepared>> = VecDeque::new();
         let (mut next, mut ahead_bytes) = (0, 0);
         for (i, path) in files.iter().enumerate() {
@@ -106,7 +105,7 @@ impl Importer {
             let prepared = ahead.pop_front().expect("every file is prepared").await.expect("a parse task panicked");
             ahead_bytes -= sizes[i];
             let outcome = self.import_file(path, prepared, &mut batch, progress, &mut totals).await?;
-            batch_bytes += std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+            batch_bytes += sizes[i];
             if batch_bytes >= BATCH_COMMIT_BYTES {
                 batch.commit().await?;
                 batch = self.store.begin().await?;
