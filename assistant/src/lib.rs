@@ -2,5 +2,12 @@
 //! clinicians' questions by calling the typed tools of the `tools` crate, and says so
 //! when the data cannot answer.
 //!
-//! Kept in a crate of its own so that the long compile of the inference engine does
-//! not hold up the rest of the workspace. It holds no code until the assistant issue.
+//! Kept in a crate of its own so that the long compile of the inference engines does
+//! not hold up the rest of the workspace.
+//!
+//! Map:
+//! - `chat.rs`: the [`ChatModel`] seam every engine implements.
+
+pub mod chat;
+
+pub use chat::{ChatError, ChatModel, ChatRequest, Completion, Constraint, EngineKind, Message, Speaker, TokenSink};
