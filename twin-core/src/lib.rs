@@ -16,6 +16,7 @@ pub mod encode;
 pub mod eval;
 pub mod event;
 pub mod fhir;
+pub mod index;
 pub mod models;
 pub mod store;
 pub mod train;

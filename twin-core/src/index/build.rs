@@ -1,0 +1,173 @@
+//! From journeys to index points: which snapshots of a journey the index holds, and
+//! their twins.
+//!
+//! A journey gives one [`SnapshotKind::Live`] point (its twin at the last event) and
+//! [`SnapshotKind::Historical`] points every [`SnapshotPlan::every_days`] from its
+//! first event, wherever at least [`SnapshotPlan::min_follow_up_days`] of record
+//! follow (a cohort's outcomes are read from that follow-up).
+
+use chrono::{DateTime, Duration, Utc};
+
+use super::point::{IndexPoint, SnapshotKind};
+use crate::event::{Event, PatientId};
+use crate::store::{JourneyStore, StoreError};
+use crate::twin::{PatientInputs, TwinError, TwinModel};
+
+/// Which snapshots of a journey are indexed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SnapshotPlan {
+    /// Days between historical snapshots, from the first event.
+    pub every_days: u32,
+    /// A historical snapshot needs at least this much record after it.
+    pub min_follow_up_days: u32,
+}
+
+impl Default for SnapshotPlan {
+    /// Every 180 days with at least 180 days of follow-up: the cohort's outcomes look
+    /// 6-12 months ahead.
+    fn default() -> Self {
+        SnapshotPlan { every_days: 180, min_follow_up_days: 180 }
+    }
+}
+
+/// One snapshot of a journey, before its twin is computed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Snapshot {
+    pub kind: SnapshotKind,
+    pub index_time: DateTime<Utc>,
+    pub follow_up_days: u32,
+}
+
+/// The snapshots of a time-ordered journey: historical ones by the plan, then the
+/// live one at the last event. None for an empty journey.
+pub fn snapshots(events: &[Event], plan: &SnapshotPlan) -> Vec<Snapshot> {
+    let (Some(first), Some(last)) = (events.first(), events.last()) else { return vec![] };
+    let follow_up = |t: DateTime<Utc>| (last.time - t).num_days().clamp(0, u32::MAX as i64) as u32;
+    let mut out = Vec::new();
+    let step = Duration::days(plan.every_days.max(1) as i64);
+    let mut t = first.time + step;
+    while t < last.time && follow_up(t) >= plan.min_follow_up_days {
+        out.push(Snapshot { kind: SnapshotKind::Historical, index_time: t, follow_up_days: follow_up(t) });
+        t += step;
+    }
+    out.push(Snapshot { kind: SnapshotKind::Live, index_time: last.time, follow_up_days: 0 });
+    out
+}
+
+/// The note texts the twin reads at each of a journey's snapshots (so a caller embeds
+/// exactly those with MiniLM first).
+pub fn note_texts<'a>(model: &TwinModel, events: &'a [Event], plan: &SnapshotPlan) -> Vec<&'a str> {
+    snapshots(events, plan).iter().flat_map(|s| model.manifest.spec.note_texts(events, Some(s.index_time))).collect()
+}
+
+/// A note text's vector, when the twin reads notes (`&|_| None` when it does not).
+pub type NoteLookup<'a> = &'a (dyn Fn(&str) -> Option<Vec<f32>> + Sync);
+
+/// The index points of several journeys, in one batched forward pass per chunk.
+/// `on_journey` is called once per journey done (a progress bar).
+pub fn embed_journeys(
+    model: &TwinModel,
+    journeys: &[(PatientId, Vec<Event>)],
+    plan: &SnapshotPlan,
+    notes: NoteLookup<'_>,
+    mut on_journey: impl FnMut(),
+) -> Result<Vec<IndexPoint>, TwinError> {
+    let mut points = Vec::new();
+    // Chunks bound the memory of inputs in flight; the encoder batches by length
+    // inside a chunk.
+    for chunk in journeys.chunks(256) {
+        let mut planned: Vec<(&PatientId, Snapshot)> = Vec::new();
+        let mut inputs: Vec<PatientInputs> = Vec::new();
+        for (patient, events) in chunk {
+            for s in snapshots(events, plan) {
+                let until = match s.kind {
+                    SnapshotKind::Live => None,
+                    SnapshotKind::Historical => Some(s.index_time),
+                };
+                inputs.push(model.manifest.spec.inputs(events, until, notes));
+                planned.push((patient, s));
+            }
+        }
+        let twins = model.embed(&inputs, None)?;
+        for ((patient, s), vector) in planned.into_iter().zip(twins) {
+            points.push(IndexPoint {
+                patient: patient.clone(),
+                index_time: s.index_time,
+                kind: s.kind,
+                follow_up_days: s.follow_up_days,
+                twin_version: model.version,
+                vector,
+            });
+        }
+        for _ in chunk {
+            on_journey();
+        }
+    }
+    Ok(points)
+}
+
+/// Every patient's journey, events in time order, patients by id. `on_patient` is
+/// called once per patient read (a progress bar).
+pub async fn load_journeys(
+    store: &JourneyStore,
+    max: Option<usize>,
+    mut on_patient: impl FnMut(usize),
+) -> Result<Vec<(PatientId, Vec<Event>)>, StoreError> {
+    let patients = store.patients().await?;
+    let n = max.unwrap_or(patients.len()).min(patients.len());
+    let mut out = Vec::with_capacity(n);
+    for p in patients.into_iter().take(n) {
+        if let Some(journey) = store.journey(&p.patient.id).await? {
+            let mut events = journey.events;
+            events.sort_by_key(|e| e.time);
+            out.push((p.patient.id, events));
+        }
+        on_patient(n);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{Code, Modality, Phase, Source};
+    use chrono::TimeZone;
+
+    fn journey(days: &[i64]) -> Vec<Event> {
+        let start = Utc.with_ymd_and_hms(2020, 1, 1, 0, 0, 0).unwrap();
+        days.iter()
+            .map(|&d| Event {
+                patient: PatientId::new("p").unwrap(),
+                time: start + Duration::days(d),
+                code: Code { system: "s".into(), code: "c".into(), display: None },
+                value: None,
+                text: None,
+                modality: Modality::Lab,
+                phase: Phase::Point,
+                source: Source {
+                    file: String::new(),
+                    resource_type: "Observation".into(),
+                    resource_id: d.to_string(),
+                    part: String::new(),
+                },
+            })
+            .collect()
+    }
+
+    /// A 1000-day journey: historical snapshots at 180, 360, 540, 720 (each with >= 180
+    /// days after it; 900 has only 100), then the live one at day 1000.
+    #[test]
+    fn snapshots_follow_the_plan() {
+        let events = journey(&[0, 30, 400, 1000]);
+        let got = snapshots(&events, &SnapshotPlan::default());
+        let days: Vec<i64> = got.iter().map(|s| (s.index_time - events[0].time).num_days()).collect();
+        assert_eq!(days, vec![180, 360, 540, 720, 1000]);
+        let follow: Vec<u32> = got.iter().map(|s| s.follow_up_days).collect();
+        assert_eq!(follow, vec![820, 640, 460, 280, 0]);
+        assert_eq!(got.last().unwrap().kind, SnapshotKind::Live);
+        assert!(got[..4].iter().all(|s| s.kind == SnapshotKind::Historical));
+        // A short journey is live only; an empty one has no snapshot.
+        assert_eq!(snapshots(&journey(&[0, 100]), &SnapshotPlan::default()).len(), 1);
+        assert!(snapshots(&[], &SnapshotPlan::default()).is_empty());
+    }
+}

@@ -1,0 +1,198 @@
+//! Twin synchronisation: a new event reaches the store, the patient's twin and the
+//! index in one call, with no retraining.
+//!
+//! [`add_event`] writes the event through the journey store (ground truth first),
+//! re-reads the journey, recomputes that patient's snapshots in one batched forward
+//! pass, replaces the patient's points and makes the index durable. The next
+//! [`super::NeighbourIndex::search`] sees the new vectors.
+
+use super::build::{embed_journeys, NoteLookup, SnapshotPlan};
+use super::point::{IndexPoint, SnapshotKind};
+use super::{IndexError, NeighbourIndex};
+use crate::event::{Event, PatientId};
+use crate::store::{JourneyStore, StoreError};
+use crate::twin::{TwinError, TwinModel};
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SyncError {
+    #[error("no patient `{0}` in the journey store (import the patient first)")]
+    UnknownPatient(PatientId),
+    #[error(
+        "the index holds twins of model {index} but the active twin is {active}: \
+         re-run `rdt embed` to rebuild the index with the active twin"
+    )]
+    VersionMismatch { index: audit_log::Digest, active: audit_log::Digest },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Twin(#[from] TwinError),
+    #[error(transparent)]
+    Index(#[from] IndexError),
+}
+
+/// Stores `event`, re-embeds its patient and upserts the patient's points; returns
+/// the new live point.
+///
+/// The event is identified, as every event, by its source's `(resource_type,
+/// resource_id, part)`: adding an event with the key of an existing one replaces it.
+/// The version check runs before anything is written, so a stale index never
+/// silently receives vectors of another model.
+pub async fn add_event(
+    store: &JourneyStore,
+    model: &TwinModel,
+    index: &mut NeighbourIndex,
+    event: Event,
+    plan: &SnapshotPlan,
+    notes: NoteLookup<'_>,
+) -> Result<IndexPoint, SyncError> {
+    if let Some(v) = index.twin_version().filter(|v| *v != model.version) {
+        return Err(SyncError::VersionMismatch { index: v, active: model.version });
+    }
+    let patient = event.patient.clone();
+    if store.journey(&patient).await?.is_none() {
+        return Err(SyncError::UnknownPatient(patient));
+    }
+    let mut batch = store.begin().await?;
+    let mut write = batch.file().await?;
+    write.replace_events(std::slice::from_ref(&event)).await?;
+    write.commit().await?;
+    batch.commit().await?;
+    sync_patient(store, model, index, &patient, plan, notes).await
+}
+
+/// Recomputes one patient's points from the store and replaces them in the index
+/// (durably); returns the live point.
+pub async fn sync_patient(
+    store: &JourneyStore,
+    model: &TwinModel,
+    index: &mut NeighbourIndex,
+    patient: &PatientId,
+    plan: &SnapshotPlan,
+    notes: NoteLookup<'_>,
+) -> Result<IndexPoint, SyncError> {
+    let journey = store.journey(patient).await?.ok_or_else(|| SyncError::UnknownPatient(patient.clone()))?;
+    let mut events = journey.events;
+    events.sort_by_key(|e| e.time);
+    let points = embed_journeys(model, &[(patient.clone(), events)], plan, notes, || {})?;
+    let live = points
+        .iter()
+        .find(|p| p.kind == SnapshotKind::Live)
+        .cloned()
+        .ok_or_else(|| SyncError::UnknownPatient(patient.clone()))?;
+    // Historical follow-up grows with every event, and a back-dated event changes
+    // later snapshots: the patient's points are replaced, not patched.
+    index.remove_patient(patient).await?;
+    index.upsert(&points).await?;
+    index.flush().await?;
+    Ok(live)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{Code, Modality, Phase, Quantity, Source};
+    use crate::index::build::{embed_journeys, load_journeys};
+    use crate::index::{IndexConfig, NeighbourQuery};
+    use crate::store::Database;
+    use crate::twin::model::{register, save};
+    use crate::twin::{train_twin, TrainOptions};
+    use audit_log::{AuditLog, ModelRegistry, Principal, Role};
+    use chrono::{Duration, TimeZone, Utc};
+
+    fn event(p: usize, day: i64, code: &str, value: f64) -> Event {
+        Event {
+            patient: PatientId::new(format!("p{p}")).unwrap(),
+            time: Utc.with_ymd_and_hms(2020, 1, 1, 9, 0, 0).unwrap() + Duration::days(day),
+            code: Code { system: "s".into(), code: code.into(), display: None },
+            value: Some(Quantity { value, unit: None }),
+            text: None,
+            modality: if code == "das28" { Modality::DiseaseActivity } else { Modality::Lab },
+            phase: Phase::Point,
+            source: Source {
+                file: "test".into(),
+                resource_type: "Observation".into(),
+                resource_id: format!("{p}-{code}-{day}"),
+                part: String::new(),
+            },
+        }
+    }
+
+    /// Sixteen journeys of two years: CRP and DAS28 every 60 days.
+    fn journeys() -> Vec<Event> {
+        (0..16)
+            .flat_map(|p| {
+                (0..12).flat_map(move |v| {
+                    [event(p, 60 * v, "crp", (p * 2 + v as usize) as f64), event(p, 60 * v, "das28", 2.0 + (p % 4) as f64)]
+                })
+            })
+            .collect()
+    }
+
+    /// An event added through `add_event` is in the store, changes the patient's live
+    /// twin, and the very next search finds the patient by the new twin (distance 0),
+    /// not by the old one; a twin of another version is refused before anything is
+    /// written.
+    #[tokio::test]
+    async fn added_event_reaches_store_twin_and_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = JourneyStore::open(&Database::Sqlite(dir.path().join("journey.sqlite"))).await.unwrap();
+        let mut batch = store.begin().await.unwrap();
+        let mut file = batch.file().await.unwrap();
+        file.replace_events(&journeys()).await.unwrap();
+        file.commit().await.unwrap();
+        batch.commit().await.unwrap();
+
+        let cohort = load_journeys(&store, None, |_| {}).await.unwrap();
+        let refs: Vec<&[Event]> = cohort.iter().map(|(_, e)| e.as_slice()).collect();
+        let trained = train_twin(&refs, &TrainOptions::tiny(), &|_| None, |_, _| {}).unwrap();
+        let saved = save(&dir.path().join("models"), trained.manifest.clone(), &trained.encoder_vars, &trained.fusion_vars)
+            .unwrap();
+        let log = AuditLog::open(&format!("sqlite://{}", dir.path().join("audit.sqlite").display())).await.unwrap();
+        let registry = ModelRegistry::new(log);
+        register(&registry, &Principal::new("t", Role::Governance), &saved, "test").await.unwrap();
+        let model = TwinModel::load(&saved.dir, &registry).await.unwrap();
+
+        let plan = SnapshotPlan::default();
+        let points = embed_journeys(&model, &cohort, &plan, &|_| None, || {}).unwrap();
+        let mut index = NeighbourIndex::open(&IndexConfig::local(dir.path())).await.unwrap();
+        index.upsert(&points).await.unwrap();
+        let before = points.len();
+        let patient = PatientId::new("p3").unwrap();
+        let old = points.iter().find(|p| p.patient == patient && p.kind == SnapshotKind::Live).unwrap().clone();
+
+        let new_event = event(3, 800, "crp", 95.0);
+        let live = add_event(&store, &model, &mut index, new_event.clone(), &plan, &|_| None).await.unwrap();
+        let stored = store.journey(&patient).await.unwrap().unwrap();
+        assert!(stored.events.contains(&new_event));
+        assert_eq!(live.index_time, new_event.time);
+        assert_ne!(live.vector, old.vector);
+        // 800 days of record: one more historical snapshot than before (at day 540).
+        assert_eq!(index.len().await.unwrap(), before + 1);
+
+        let by_new = index.search(&NeighbourQuery::new(live.vector.clone(), 1).kind(SnapshotKind::Live)).await.unwrap();
+        assert_eq!((&by_new[0].patient, by_new[0].index_time), (&patient, new_event.time));
+        assert!(by_new[0].distance.abs() < 1e-5);
+        let by_old = index.search(&NeighbourQuery::new(old.vector.clone(), 16).kind(SnapshotKind::Live)).await.unwrap();
+        let p3 = by_old.iter().find(|n| n.patient == patient).unwrap();
+        assert!(p3.distance > 1e-4 && p3.index_time == new_event.time, "the old live point is gone");
+
+        // The reopened index has the update (it was flushed).
+        let reopened = NeighbourIndex::open(&IndexConfig::local(dir.path())).await.unwrap();
+        let again = reopened.search(&NeighbourQuery::new(live.vector.clone(), 1).kind(SnapshotKind::Live)).await.unwrap();
+        assert_eq!(again[0].id, by_new[0].id);
+
+        // An index of another twin refuses the update before the store is touched.
+        let mut stale = NeighbourIndex::open(&IndexConfig::local(&dir.path().join("other"))).await.unwrap();
+        let mut foreign = old.clone();
+        foreign.twin_version = audit_log::Digest([9; 32]);
+        stale.upsert(&[foreign]).await.unwrap();
+        let late = event(3, 900, "crp", 1.0);
+        let err = add_event(&store, &model, &mut stale, late.clone(), &plan, &|_| None).await.unwrap_err();
+        assert!(matches!(err, SyncError::VersionMismatch { .. }) && err.to_string().contains("rdt embed"), "{err}");
+        assert!(!store.journey(&patient).await.unwrap().unwrap().events.contains(&late));
+        // An unknown patient is refused.
+        let err = add_event(&store, &model, &mut index, event(99, 10, "crp", 1.0), &plan, &|_| None).await.unwrap_err();
+        assert!(matches!(err, SyncError::UnknownPatient(_)), "{err}");
+    }
+}
