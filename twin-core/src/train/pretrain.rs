@@ -4,13 +4,14 @@
 //! event's code becomes `[MASK]` and its value bin `BIN_MASK` (its gap stays: when
 //! something happened is context, what happened is the question). The loss is the
 //! cross-entropy of the true code plus, for chosen events that carry a value, the
-//! cross-entropy of the true value decile.
+//! cross-entropy of the true value decile. A masked note token also loses its note
+//! vector, so the model must infer that a note was written, not read it off.
 
 use candle_core::{Device, Tensor};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW, VarMap};
 use serde::{Deserialize, Serialize};
 
-use crate::encode::event_encoder::{EventBatch, EventEncoder};
+use crate::encode::event_encoder::{EventBatch, EventEncoder, NoteVectorsByPosition};
 use crate::encode::init::SplitMix64;
 use crate::encode::vocab::{EventToken, BIN_FIRST, BIN_MASK, MASK};
 
@@ -51,7 +52,15 @@ struct MaskedBatch {
     code_targets: Vec<u32>,
 }
 
-fn mask_batch(sequences: &[&[EventToken]], mask_prob: f64, rng: &mut SplitMix64) -> candle_core::Result<MaskedBatch> {
+/// Note vectors of a batch's rows: none, or one list per row.
+type RowNotes<'a> = Option<Vec<&'a [(usize, Vec<f32>)]>>;
+
+fn mask_batch(
+    sequences: &[&[EventToken]],
+    notes: RowNotes,
+    mask_prob: f64,
+    rng: &mut SplitMix64,
+) -> candle_core::Result<MaskedBatch> {
     let seq_len = 1 + sequences.iter().map(|s| s.len()).max().unwrap_or(0);
     let mut masked: Vec<Vec<EventToken>> = Vec::with_capacity(sequences.len());
     let (mut positions, mut codes, mut value_positions, mut bins) = (vec![], vec![], vec![], vec![]);
@@ -83,7 +92,14 @@ fn mask_batch(sequences: &[&[EventToken]], mask_prob: f64, rng: &mut SplitMix64)
     }
     let device = Device::Cpu;
     let refs: Vec<&[EventToken]> = masked.iter().map(Vec::as_slice).collect();
-    let batch = EventBatch::new(&refs, None, &device)?;
+    // Masked positions keep no note vector.
+    let kept_notes: Option<Vec<Vec<(usize, Vec<f32>)>>> = notes.map(|rows| {
+        rows.iter()
+            .zip(&masked)
+            .map(|(row, tokens)| row.iter().filter(|(p, _)| tokens[*p].code != MASK).cloned().collect())
+            .collect()
+    });
+    let batch = EventBatch::new(&refs, kept_notes.as_deref(), &device)?;
     let n_masked = positions.len();
     let value_positions = if value_positions.is_empty() {
         None
@@ -125,6 +141,7 @@ pub fn pretrain(
     encoder: &EventEncoder,
     varmap: &VarMap,
     sequences: &[Vec<EventToken>],
+    notes: Option<&NoteVectorsByPosition>,
     config: &PretrainConfig,
     mut on_step: impl FnMut(StepLoss),
 ) -> candle_core::Result<Vec<StepLoss>> {
@@ -138,7 +155,8 @@ pub fn pretrain(
         rng.shuffle(&mut order);
         for chunk in order.chunks(config.batch_size) {
             let batch: Vec<&[EventToken]> = chunk.iter().map(|&i| sequences[i].as_slice()).collect();
-            let masked = mask_batch(&batch, config.mask_prob, &mut rng)?;
+            let rows = notes.map(|n| chunk.iter().map(|&i| n[i].as_slice()).collect());
+            let masked = mask_batch(&batch, rows, config.mask_prob, &mut rng)?;
             let (code_loss, value_loss, _) = losses(encoder, &masked)?;
             let total = match &value_loss {
                 Some(v) => (&code_loss + v)?,
@@ -174,6 +192,7 @@ pub fn reconstruction_accuracy(
     encoder: &EventEncoder,
     training: &[Vec<EventToken>],
     held_out: &[Vec<EventToken>],
+    held_out_notes: Option<&NoteVectorsByPosition>,
     mask_prob: f64,
     seed: u64,
 ) -> candle_core::Result<ReconstructionAccuracy> {
@@ -184,9 +203,11 @@ pub fn reconstruction_accuracy(
     let most_frequent = counts.iter().enumerate().max_by_key(|(_, n)| **n).map_or(0, |(i, _)| i as u32);
     let mut rng = SplitMix64::new(seed);
     let (mut total, mut model_hits, mut baseline_hits) = (0usize, 0usize, 0usize);
-    let sequences: Vec<&[EventToken]> = held_out.iter().filter(|s| !s.is_empty()).map(Vec::as_slice).collect();
-    for chunk in sequences.chunks(64) {
-        let masked = mask_batch(chunk, mask_prob, &mut rng)?;
+    let rows: Vec<usize> = (0..held_out.len()).filter(|&i| !held_out[i].is_empty()).collect();
+    for chunk in rows.chunks(64) {
+        let sequences: Vec<&[EventToken]> = chunk.iter().map(|&i| held_out[i].as_slice()).collect();
+        let notes = held_out_notes.map(|n| chunk.iter().map(|&i| n[i].as_slice()).collect());
+        let masked = mask_batch(&sequences, notes, mask_prob, &mut rng)?;
         let (_, _, logits) = losses(encoder, &masked)?;
         let predicted = logits.argmax(1)?.to_vec1::<u32>()?;
         for (p, t) in predicted.iter().zip(&masked.code_targets) {
@@ -246,12 +267,12 @@ mod tests {
         let train = cycles(256, 1);
         let held_out = cycles(64, 2);
         let cfg = PretrainConfig { epochs: 60, batch_size: 32, learning_rate: 5e-3, ..Default::default() };
-        let log = pretrain(&encoder, &varmap, &train, &cfg, |_| {}).unwrap();
+        let log = pretrain(&encoder, &varmap, &train, None, &cfg, |_| {}).unwrap();
         assert_eq!(log.len(), 60 * 8);
         let first = log[..4].iter().map(|r| r.code_loss).sum::<f32>() / 4.0;
         let last = log[log.len() - 4..].iter().map(|r| r.code_loss).sum::<f32>() / 4.0;
         assert!(last < first * 0.5, "loss {first} -> {last}");
-        let acc = reconstruction_accuracy(&encoder, &train, &held_out, 0.15, 9).unwrap();
+        let acc = reconstruction_accuracy(&encoder, &train, &held_out, None, 0.15, 9).unwrap();
         assert!(acc.masked_events > 50);
         assert!(acc.model > 0.6 && acc.most_frequent_code < 0.4, "{acc:?}");
     }

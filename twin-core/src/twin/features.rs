@@ -2,8 +2,11 @@
 //! `Event` -> [`PatientInputs`] (event tokens, recent notes' mean vector, imaging and
 //! omics panels) -> tensors.
 //!
-//! The event stream leaves out notes, imaging and omics: each has its own encoder
-//! and fusion token, so leaving a modality out (the ablation) really removes it.
+//! A note enters the event stream as one token: its code (the note type), and, for
+//! the [`RECENT_NOTES`] most recent notes, its MiniLM vector projected into the
+//! token ([`PatientInputs::note_tokens`]). The same recent vectors' mean is also the
+//! fusion's notes token, so leaving notes out (the ablation) removes both. Imaging and
+//! omics stay out of the stream: each has its own encoder and fusion token.
 
 use std::collections::HashMap;
 
@@ -14,13 +17,15 @@ use crate::encode::note::NOTE_DIM;
 use crate::encode::vocab::{code_key, EventToken, VocabConfig, Vocabulary};
 use crate::event::{Event, Modality};
 
-/// How many of the most recent notes are averaged into the notes token. Few, because
-/// each costs a MiniLM pass (about 25 ms) the first time its text is seen.
+/// How many of the most recent notes carry their MiniLM vector (in the event stream
+/// and averaged into the fusion's notes token). Few, because each costs a MiniLM
+/// pass (about 25-100 ms) the first time its text is seen; older notes still enter
+/// the stream, as their code only.
 pub const RECENT_NOTES: usize = 3;
 
 /// Whether an event belongs to the event stream (not to its own encoder).
 pub fn in_event_stream(event: &Event) -> bool {
-    !matches!(event.modality, Modality::Note | Modality::Imaging | Modality::Omics)
+    !matches!(event.modality, Modality::Imaging | Modality::Omics)
 }
 
 /// A panel of numeric codes of one modality (imaging or omics) and their cohort
@@ -97,6 +102,8 @@ pub struct FeatureSpec {
 #[derive(Debug, Clone, Default)]
 pub struct PatientInputs {
     pub tokens: Vec<EventToken>,
+    /// Note vectors at their token's position in `tokens` (recent notes only).
+    pub note_tokens: Vec<(usize, Vec<f32>)>,
     /// Mean of the most recent notes' vectors (unit length); `None` without notes
     /// or without note vectors.
     pub notes: Option<Vec<f32>>,
@@ -148,7 +155,23 @@ impl FeatureSpec {
         let window = &events[..end];
         let stream: Vec<Event> = window.iter().filter(|e| in_event_stream(e)).cloned().collect();
         let tokens = self.vocab.tokenize(&stream, None, self.max_events);
-        let recent: Vec<Vec<f32>> = self.note_texts(events, until).into_iter().filter_map(note_vector).collect();
+        // `tokenize` keeps the last `max_events` of the stream.
+        let first_kept = stream.len() - tokens.len();
+        let mut note_tokens = Vec::new();
+        let mut recent = Vec::new();
+        for (i, event) in stream.iter().enumerate().rev().filter(|(_, e)| e.modality == Modality::Note) {
+            if recent.len() == RECENT_NOTES {
+                break;
+            }
+            let Some(text) = event.text.as_deref() else { continue };
+            if let Some(vector) = note_vector(text) {
+                if i >= first_kept {
+                    note_tokens.push((i - first_kept, vector.clone()));
+                }
+                recent.push(vector);
+            }
+        }
+        note_tokens.reverse();
         let notes = (!recent.is_empty()).then(|| {
             let mut mean = vec![0f32; NOTE_DIM];
             for v in &recent {
@@ -158,7 +181,7 @@ impl FeatureSpec {
             }
             mean
         });
-        PatientInputs { tokens, notes, imaging: self.imaging.features(window), omics: self.omics.features(window) }
+        PatientInputs { tokens, note_tokens, notes, imaging: self.imaging.features(window), omics: self.omics.features(window) }
     }
 }
 
@@ -197,10 +220,12 @@ mod tests {
         ];
         let b = vec![event(0, Modality::Lab, "crp", Some(20.0))];
         let spec = FeatureSpec::build(VocabConfig { min_count: 1, n_bins: 10 }, &[&a, &b], 16);
-        assert_eq!(spec.vocab.len(), 5, "4 special tokens and crp only: no note, imaging or omics codes");
+        assert_eq!(spec.vocab.len(), 6, "4 special tokens, crp and the note's code: no imaging or omics codes");
         let vec_of = |text: &str| (text == "note 2").then(|| vec![1.0f32; NOTE_DIM]);
         let at_day_2 = spec.inputs(&a, Some(a[2].time), &vec_of);
-        assert_eq!(at_day_2.tokens.len(), 1);
+        assert_eq!(at_day_2.tokens.len(), 2, "crp, then the note as one token");
+        assert_eq!(at_day_2.note_tokens.len(), 1);
+        assert_eq!(at_day_2.note_tokens[0].0, 1, "the note vector sits at the note's position");
         // svdh mean 6, sd 2: the value 4 is -1 sd.
         assert_eq!(at_day_2.imaging, Some(vec![-1.0, 1.0]));
         assert_eq!(at_day_2.omics, None);
@@ -210,6 +235,7 @@ mod tests {
         assert!(at_end.omics.is_some());
         let plain = spec.inputs(&b, None, &|_| None);
         assert!(plain.notes.is_none() && plain.imaging.is_none() && plain.omics.is_none());
+        assert!(plain.note_tokens.is_empty());
         assert_eq!(plain.tokens.len(), 1);
     }
 }

@@ -20,7 +20,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::features::{FeatureSpec, PatientInputs};
-use crate::encode::event_encoder::{self, EventBatch, EventEncoder};
+use crate::encode::event_encoder::{self, EventBatch, EventEncoder, NoteVectorsByPosition};
 use crate::encode::fusion::{self, FusedModality, Fusion};
 use crate::encode::vocab::EventToken;
 use crate::train::fusion::{embed_views, PatientViews};
@@ -193,7 +193,14 @@ impl TwinModel {
         leave_out: Option<FusedModality>,
     ) -> Result<Vec<Vec<f32>>, TwinError> {
         let sequences: Vec<Vec<EventToken>> = inputs.iter().map(|i| i.tokens.clone()).collect();
-        let event_vectors = encode_events(&self.encoder, &sequences)?;
+        // Leaving notes out removes their vectors from the event stream too, not
+        // just the fusion's notes token.
+        let notes: Vec<Vec<(usize, Vec<f32>)>> = match leave_out {
+            Some(FusedModality::Notes) => vec![],
+            _ => inputs.iter().map(|i| i.note_tokens.clone()).collect(),
+        };
+        let notes = (!notes.is_empty()).then_some(notes.as_slice());
+        let event_vectors = encode_events(&self.encoder, &sequences, notes)?;
         let views: Vec<PatientViews> = inputs
             .iter()
             .zip(event_vectors)
@@ -209,14 +216,21 @@ impl TwinModel {
 }
 
 /// The event encoder's journey vector of each sequence, batched by similar length
-/// so little is padding.
-pub fn encode_events(encoder: &EventEncoder, sequences: &[Vec<EventToken>]) -> candle_core::Result<Vec<Vec<f32>>> {
+/// so little is padding. `notes`, when given, holds each sequence's note vectors by
+/// position (aligned with `sequences`).
+pub fn encode_events(
+    encoder: &EventEncoder,
+    sequences: &[Vec<EventToken>],
+    notes: Option<&NoteVectorsByPosition>,
+) -> candle_core::Result<Vec<Vec<f32>>> {
     let mut order: Vec<usize> = (0..sequences.len()).collect();
     order.sort_by_key(|&i| sequences[i].len());
     let mut out = vec![Vec::new(); sequences.len()];
     for chunk in order.chunks(64) {
         let batch: Vec<&[EventToken]> = chunk.iter().map(|&i| sequences[i].as_slice()).collect();
-        let batch = EventBatch::new(&batch, None, &Device::Cpu)?;
+        let chunk_notes: Option<Vec<Vec<(usize, Vec<f32>)>>> =
+            notes.map(|n| chunk.iter().map(|&i| n[i].clone()).collect());
+        let batch = EventBatch::new(&batch, chunk_notes.as_deref(), &Device::Cpu)?;
         let hidden = encoder.forward(&batch)?;
         let vectors = encoder.summarise(&hidden)?.to_vec2::<f32>()?;
         for (&i, v) in chunk.iter().zip(vectors) {

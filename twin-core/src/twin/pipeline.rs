@@ -106,6 +106,8 @@ pub fn train_twin(
     let n_held = (inputs.len() as f64 * options.held_out) as usize;
     let held_out: Vec<Vec<EventToken>> = order[..n_held].iter().map(|&i| inputs[i].tokens.clone()).collect();
     let training: Vec<Vec<EventToken>> = order[n_held..].iter().map(|&i| inputs[i].tokens.clone()).collect();
+    let held_out_notes: Vec<_> = order[..n_held].iter().map(|&i| inputs[i].note_tokens.clone()).collect();
+    let training_notes: Vec<_> = order[n_held..].iter().map(|&i| inputs[i].note_tokens.clone()).collect();
 
     let mut encoder_config = event_encoder::Config::for_vocab(&spec.vocab);
     encoder_config.max_events = options.max_events;
@@ -113,21 +115,33 @@ pub fn train_twin(
     encoder_config.intermediate_size = 2 * options.hidden_size;
     let (encoder, encoder_vars) = event_encoder::fresh(&encoder_config, options.pretrain.seed)?;
     let pretrain_log =
-        pretrain(&encoder, &encoder_vars, &training, &options.pretrain, |s| progress(Stage::Pretrain, s.step))?;
-    let reconstruction =
-        reconstruction_accuracy(&encoder, &training, &held_out, options.pretrain.mask_prob, options.pretrain.seed + 1)?;
+        pretrain(&encoder, &encoder_vars, &training, Some(&training_notes), &options.pretrain, |s| {
+            progress(Stage::Pretrain, s.step)
+        })?;
+    let reconstruction = reconstruction_accuracy(
+        &encoder,
+        &training,
+        &held_out,
+        Some(&held_out_notes),
+        options.pretrain.mask_prob,
+        options.pretrain.seed + 1,
+    )?;
 
     // Event vectors per crop: the whole journey, then random cuts keeping 30-90%.
     let mut rng = SplitMix64::new(options.fusion.seed ^ 0xc0de);
     let mut cropped: Vec<Vec<EventToken>> = Vec::with_capacity(inputs.len() * options.crops);
+    let mut cropped_notes: Vec<Vec<(usize, Vec<f32>)>> = Vec::with_capacity(inputs.len() * options.crops);
     for input in &inputs {
         cropped.push(input.tokens.clone());
+        cropped_notes.push(input.note_tokens.clone());
         for _ in 1..options.crops {
             let keep = ((0.3 + 0.6 * rng.next_f64()) * input.tokens.len() as f64).ceil() as usize;
-            cropped.push(input.tokens[..keep.clamp(1.min(input.tokens.len()), input.tokens.len())].to_vec());
+            let keep = keep.clamp(1.min(input.tokens.len()), input.tokens.len());
+            cropped.push(input.tokens[..keep].to_vec());
+            cropped_notes.push(input.note_tokens.iter().filter(|(p, _)| *p < keep).cloned().collect());
         }
     }
-    let vectors = encode_events(&encoder, &cropped)?;
+    let vectors = encode_events(&encoder, &cropped, Some(&cropped_notes))?;
     progress(Stage::EventVectors, vectors.len());
     let views: Vec<PatientViews> = inputs
         .iter()
