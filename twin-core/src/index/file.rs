@@ -16,7 +16,7 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{BufReader, BufWriter, Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use audit_log::Digest;
 use chrono::{DateTime, Utc};
@@ -228,17 +228,17 @@ pub fn read_log(dir: &Path, dim: usize) -> Result<Vec<Op>, IndexError> {
     Ok(scan_log(&dir.join(LOG_FILE), dim)?.0)
 }
 
-fn log_valid_len(path: &PathBuf) -> Result<u64, IndexError> {
+fn log_valid_len(path: &Path) -> Result<u64, IndexError> {
     // The dimension does not matter for framing: frames are read, not decoded.
     Ok(scan_log(path, usize::MAX)?.1)
 }
 
-fn scan_log(path: &PathBuf, dim: usize) -> Result<(Vec<Op>, u64), IndexError> {
+fn scan_log(path: &Path, dim: usize) -> Result<(Vec<Op>, u64), IndexError> {
     let mut bytes = Vec::new();
     match File::open(path) {
         Ok(f) => BufReader::new(f).read_to_end(&mut bytes).map_err(io(path))?,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((vec![], 0)),
-        Err(e) => return Err(IndexError::Io { path: path.clone(), source: e }),
+        Err(e) => return Err(IndexError::Io { path: path.to_path_buf(), source: e }),
     };
     if bytes.len() < LOG_MAGIC.len() || &bytes[..8] != LOG_MAGIC {
         // Not even the magic made it to disk: an empty log.
@@ -259,7 +259,7 @@ fn scan_log(path: &PathBuf, dim: usize) -> Result<(Vec<Op>, u64), IndexError> {
         if dim != usize::MAX {
             let op = Cursor { bytes: payload, at: 0 }
                 .op(dim)
-                .map_err(|message| IndexError::Corrupt { path: path.clone(), message })?;
+                .map_err(|message| IndexError::Corrupt { path: path.to_path_buf(), message })?;
             ops.push(op);
         }
         at = end;
