@@ -1,5 +1,9 @@
 //! RDT twin core: the patient journey and everything built on it.
 //!
+//! - [`clinical`]: DESIGN.md's clinical definitions (DAS28, EULAR response, flare,
+//!   switch), drugs by class, reading DAS28 and courses out of a journey.
+//! - [`cohort`]: the in silico cohort: neighbours' outcomes with intervals, beside the
+//!   population's and the latest-visit snapshot baseline.
 //! - [`event`]: the journey's unit, a MEDS-compatible time-stamped event.
 //! - [`fhir`]: FHIR R4 import (Bundles, Bulk NDJSON) into events.
 //! - [`store`]: the journey store (SQLite by default, PostgreSQL when configured).
@@ -12,6 +16,8 @@
 //! Later stages (tokenizer, encoders, fusion, neighbour index, cohort analytics)
 //! read journeys from the store; none of them writes to it.
 
+pub mod clinical;
+pub mod cohort;
 pub mod encode;
 pub mod eval;
 pub mod event;

@@ -6,6 +6,10 @@
 //! - Baselines on the same patients and index dates: [`bag_of_codes`] (counts of
 //!   each code, L2-normalised) and [`latest_visit`] (the values of the last day with
 //!   values, as per-code deciles, with measured flags).
+//! - [`cohort`]: the in silico cohort's estimates on held-out patients against their
+//!   actual outcomes, beside the snapshot baseline and the population figure.
+
+pub mod cohort;
 
 use crate::encode::vocab::{code_key, EventToken, Vocabulary, BIN_FIRST};
 use crate::event::Event;

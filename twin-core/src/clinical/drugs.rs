@@ -1,0 +1,100 @@
+//! The drugs of rheumatology practice by RxNorm ingredient code, with their class.
+//!
+//! A small vetted table (the drugs the virtual cohort and most RA records use); a drug
+//! outside it keeps its recorded display and has no class.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::event::Code;
+
+pub const RXNORM: &str = "http://www.nlm.nih.gov/research/umls/rxnorm";
+/// Methotrexate's RxNorm ingredient code.
+pub const METHOTREXATE: &str = "6851";
+
+/// What kind of drug, as rheumatologists group them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DrugClass {
+    /// Conventional synthetic DMARD.
+    Csdmard,
+    /// TNF inhibitor (biologic DMARD).
+    TnfInhibitor,
+    /// Other biologic DMARD (IL-6 receptor, anti-CD20).
+    OtherBiologic,
+    /// Targeted synthetic DMARD (JAK inhibitor).
+    JakInhibitor,
+    /// Immunosuppressant used in connective tissue disease.
+    Immunosuppressant,
+    Glucocorticoid,
+    /// Not disease-modifying (folic acid, vasodilators).
+    Supportive,
+}
+
+impl DrugClass {
+    pub const ALL: [DrugClass; 7] = [
+        DrugClass::Csdmard,
+        DrugClass::TnfInhibitor,
+        DrugClass::OtherBiologic,
+        DrugClass::JakInhibitor,
+        DrugClass::Immunosuppressant,
+        DrugClass::Glucocorticoid,
+        DrugClass::Supportive,
+    ];
+
+    /// Disease-modifying: counts as a line of therapy, a switch, a response.
+    pub fn is_dmard(self) -> bool {
+        !matches!(self, DrugClass::Glucocorticoid | DrugClass::Supportive)
+    }
+}
+
+/// One drug of the table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Drug {
+    pub rxnorm: &'static str,
+    pub name: &'static str,
+    pub class: DrugClass,
+}
+
+impl Drug {
+    pub fn is_methotrexate(&self) -> bool {
+        self.rxnorm == METHOTREXATE
+    }
+}
+
+pub const DRUGS: &[Drug] = &[
+    Drug { rxnorm: METHOTREXATE, name: "methotrexate", class: DrugClass::Csdmard },
+    Drug { rxnorm: "5521", name: "hydroxychloroquine", class: DrugClass::Csdmard },
+    Drug { rxnorm: "9524", name: "sulfasalazine", class: DrugClass::Csdmard },
+    Drug { rxnorm: "27169", name: "leflunomide", class: DrugClass::Csdmard },
+    Drug { rxnorm: "8640", name: "prednisone", class: DrugClass::Glucocorticoid },
+    Drug { rxnorm: "327361", name: "adalimumab", class: DrugClass::TnfInhibitor },
+    Drug { rxnorm: "214555", name: "etanercept", class: DrugClass::TnfInhibitor },
+    Drug { rxnorm: "612865", name: "tocilizumab", class: DrugClass::OtherBiologic },
+    Drug { rxnorm: "121191", name: "rituximab", class: DrugClass::OtherBiologic },
+    Drug { rxnorm: "1357536", name: "tofacitinib", class: DrugClass::JakInhibitor },
+    Drug { rxnorm: "68149", name: "mycophenolate mofetil", class: DrugClass::Immunosuppressant },
+    Drug { rxnorm: "1256", name: "azathioprine", class: DrugClass::Immunosuppressant },
+    Drug { rxnorm: "4511", name: "folic acid", class: DrugClass::Supportive },
+    Drug { rxnorm: "7417", name: "nifedipine", class: DrugClass::Supportive },
+];
+
+/// The table's drug for a medication code (RxNorm only).
+pub fn lookup(code: &Code) -> Option<&'static Drug> {
+    (code.system == RXNORM).then(|| DRUGS.iter().find(|d| d.rxnorm == code.code)).flatten()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classifies_by_rxnorm_only() {
+        let code = |system: &str, code: &str| Code { system: system.into(), code: code.into(), display: None };
+        assert_eq!(lookup(&code(RXNORM, "6851")).unwrap().name, "methotrexate");
+        assert!(lookup(&code(RXNORM, "6851")).unwrap().is_methotrexate());
+        assert!(lookup(&code("urn:oid:1.2.3", "6851")).is_none());
+        assert!(lookup(&code(RXNORM, "999")).is_none());
+        assert!(DrugClass::TnfInhibitor.is_dmard() && !DrugClass::Glucocorticoid.is_dmard());
+    }
+}

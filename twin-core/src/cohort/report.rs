@@ -1,0 +1,198 @@
+//! The in silico cohort report: over a patient's k nearest historical snapshots, each
+//! outcome's n, estimate and 95% interval, beside the population's figure and the
+//! snapshot baseline (DESIGN.md "In silico cohort").
+//!
+//! Neighbours appear by distance and pseudonym only; their real ids travel in
+//! [`CohortAudit`], which is never serialised with the report, so only the audit
+//! entry can hold them.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::outcomes::Outcome;
+use super::population::{estimate, Population};
+use super::pseudonym::{Pseudonym, PseudonymKey};
+use super::stats::Estimate;
+use crate::event::PatientId;
+
+/// Below this many neighbours with data an outcome says "not enough comparable
+/// patients" instead of a figure.
+pub const DEFAULT_MIN_N: usize = 10;
+
+/// One neighbour as a search returns it: which snapshot, and how far.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NeighbourRef {
+    pub patient: PatientId,
+    /// The snapshot's index time: the neighbour's outcomes are read after it.
+    pub index_time: DateTime<Utc>,
+    pub distance: f32,
+}
+
+/// A neighbour as the report shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NeighbourRow {
+    pub pseudonym: Pseudonym,
+    pub distance: f32,
+}
+
+/// One outcome over the cohort and its baselines.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutcomeRow {
+    pub outcome: Outcome,
+    pub label: String,
+    /// Over the neighbours with data.
+    pub neighbours: Estimate,
+    /// Over every historical snapshot with data.
+    pub population: Estimate,
+    /// The snapshot regression's prediction for this patient (probability or DAS28).
+    pub snapshot_baseline: Option<f64>,
+}
+
+/// What the audit entry records of a cohort query; never part of the report's JSON.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct CohortAudit {
+    pub neighbour_ids: Vec<PatientId>,
+    pub neighbour_index_times: Vec<DateTime<Utc>>,
+    pub distances: Vec<f32>,
+}
+
+/// The report of one query.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CohortReport {
+    pub index_date: NaiveDate,
+    pub k: usize,
+    pub min_n: usize,
+    pub neighbours: Vec<NeighbourRow>,
+    pub outcomes: Vec<OutcomeRow>,
+    /// The real ids, for the audit entry only.
+    #[serde(skip)]
+    pub audit: CohortAudit,
+}
+
+impl CohortReport {
+    /// Builds the report of a query patient at `index_date` with latest-visit
+    /// `features`, over `neighbours` (nearest first).
+    pub fn build(
+        index_date: NaiveDate,
+        features: &[f64],
+        neighbours: &[NeighbourRef],
+        population: &Population,
+        key: &PseudonymKey,
+        min_n: usize,
+    ) -> Self {
+        let outcomes_of: Vec<_> = neighbours.iter().map(|n| population.outcomes_of(&n.patient, n.index_time)).collect();
+        let outcomes = Outcome::ALL
+            .into_iter()
+            .map(|outcome| {
+                let values: Vec<f64> = outcomes_of.iter().flatten().filter_map(|o| o.get(outcome)).collect();
+                OutcomeRow {
+                    outcome,
+                    label: outcome.label().to_owned(),
+                    neighbours: estimate(outcome, &values, min_n),
+                    population: population.figure(outcome),
+                    snapshot_baseline: population.snapshot_prediction(outcome, features),
+                }
+            })
+            .collect();
+        CohortReport {
+            index_date,
+            k: neighbours.len(),
+            min_n,
+            neighbours: neighbours
+                .iter()
+                .map(|n| NeighbourRow { pseudonym: key.pseudonym(&n.patient), distance: n.distance })
+                .collect(),
+            outcomes,
+            audit: CohortAudit {
+                neighbour_ids: neighbours.iter().map(|n| n.patient.clone()).collect(),
+                neighbour_index_times: neighbours.iter().map(|n| n.index_time).collect(),
+                distances: neighbours.iter().map(|n| n.distance).collect(),
+            },
+        }
+    }
+
+    pub fn outcome(&self, outcome: Outcome) -> Option<&OutcomeRow> {
+        self.outcomes.iter().find(|r| r.outcome == outcome)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clinical::drugs::METHOTREXATE;
+    use crate::cohort::features::snapshot_features;
+    use crate::cohort::testutil::{das28, drug, Journey};
+    use chrono::{Duration, TimeZone};
+
+    /// Twelve patients on methotrexate from day 0; the even ones respond (5.8 -> 3.0),
+    /// the odd ones do not (5.8 -> 5.6). One snapshot each at day 30.
+    fn population() -> (Vec<(PatientId, Vec<crate::event::Event>)>, Population) {
+        let journeys: Vec<(PatientId, Vec<crate::event::Event>)> = (0..12)
+            .map(|i| {
+                let id = PatientId::new(format!("patient-{i:03}")).unwrap();
+                let end = if i % 2 == 0 { 3.0 } else { 5.6 };
+                let mut events =
+                    Journey::new(vec![das28(0, 5.8), das28(182, end), das28(400, end), drug(0, None, METHOTREXATE)])
+                        .events;
+                for e in &mut events {
+                    e.patient = id.clone();
+                }
+                (id, events)
+            })
+            .collect();
+        let day30 = |events: &[crate::event::Event]| vec![events[0].time + Duration::days(30)];
+        let population = Population::build(journeys.iter().map(|(p, e)| (p, e.as_slice())), &day30);
+        (journeys, population)
+    }
+
+    fn neighbours(journeys: &[(PatientId, Vec<crate::event::Event>)], n: usize) -> Vec<NeighbourRef> {
+        journeys
+            .iter()
+            .take(n)
+            .enumerate()
+            .map(|(i, (p, e))| NeighbourRef {
+                patient: p.clone(),
+                index_time: e[0].time + Duration::days(30),
+                distance: 0.01 * i as f32,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn report_counts_neighbours_with_data_and_refuses_below_min_n() {
+        let (journeys, population) = population();
+        let key = PseudonymKey::from_bytes([9; 32]);
+        let at = Utc.with_ymd_and_hms(2020, 1, 31, 0, 0, 0).unwrap();
+        let features = snapshot_features(population.record(&journeys[0].0).unwrap(), at);
+        let report = CohortReport::build(at.date_naive(), &features, &neighbours(&journeys, 10), &population, &key, 10);
+        let mtx = report.outcome(Outcome::MtxResponse6m).unwrap();
+        assert!(matches!(mtx.neighbours, Estimate::Rate { n: 10, events: 5, .. }), "{:?}", mtx.neighbours);
+        assert!(matches!(mtx.population, Estimate::Rate { n: 12, events: 6, .. }));
+        assert!(mtx.snapshot_baseline.is_some_and(|p| (0.0..=1.0).contains(&p)));
+        // No TNF inhibitor anywhere: no data, no figure.
+        let tnfi = report.outcome(Outcome::TnfiResponse6m).unwrap();
+        assert_eq!(tnfi.neighbours, Estimate::NotEnoughComparablePatients { n: 0, min_n: 10 });
+        // Nine neighbours: below the minimum, whatever their outcomes.
+        let few = CohortReport::build(at.date_naive(), &features, &neighbours(&journeys, 9), &population, &key, 10);
+        assert!(matches!(
+            few.outcome(Outcome::MtxResponse6m).unwrap().neighbours,
+            Estimate::NotEnoughComparablePatients { n: 9, min_n: 10 }
+        ));
+    }
+
+    #[test]
+    fn report_json_never_names_a_neighbour() {
+        let (journeys, population) = population();
+        let key = PseudonymKey::from_bytes([9; 32]);
+        let at = Utc.with_ymd_and_hms(2020, 1, 31, 0, 0, 0).unwrap();
+        let report =
+            CohortReport::build(at.date_naive(), &[0.0; 25], &neighbours(&journeys, 12), &population, &key, 10);
+        let json = serde_json::to_string(&report).unwrap();
+        for (id, _) in &journeys {
+            assert!(!json.contains(id.as_str()), "{id} in the report");
+        }
+        assert!(!json.contains("patient-"));
+        assert_eq!(report.audit.neighbour_ids.len(), 12, "the audit keeps the real ids");
+        assert_eq!(report.neighbours[3].pseudonym, key.pseudonym(&journeys[3].0));
+    }
+}

@@ -1,0 +1,149 @@
+//! Estimates with 95% intervals: Wilson for rates, Student t for means, and the
+//! "not enough comparable patients" refusal below a minimum n.
+
+use serde::{Deserialize, Serialize};
+use statrs::distribution::{ContinuousCDF, StudentsT};
+
+/// The normal quantile of a two-sided 95% interval.
+pub const Z95: f64 = 1.959_963_984_540_054;
+
+/// A two-sided 95% interval.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Interval {
+    pub low: f64,
+    pub high: f64,
+}
+
+/// Wilson score interval of `successes` out of `n` (`n > 0`). Unlike the Wald interval
+/// it stays inside [0, 1] and is not degenerate at 0 or n successes.
+pub fn wilson(successes: usize, n: usize) -> Interval {
+    assert!(n > 0 && successes <= n, "wilson: {successes} of {n}");
+    let n_f = n as f64;
+    let p = successes as f64 / n_f;
+    let z2 = Z95 * Z95;
+    let denominator = 1.0 + z2 / n_f;
+    let centre = (p + z2 / (2.0 * n_f)) / denominator;
+    let half = Z95 * (p * (1.0 - p) / n_f + z2 / (4.0 * n_f * n_f)).sqrt() / denominator;
+    Interval { low: (centre - half).max(0.0), high: (centre + half).min(1.0) }
+}
+
+/// Mean and Student t interval of `values` (at least two).
+pub fn mean_t(values: &[f64]) -> (f64, Interval) {
+    let n = values.len();
+    assert!(n >= 2, "a t interval needs two values, got {n}");
+    let mean = values.iter().sum::<f64>() / n as f64;
+    let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
+    // Degrees of freedom n - 1 >= 1 is a valid t distribution.
+    let t = StudentsT::new(0.0, 1.0, (n - 1) as f64).expect("valid t").inverse_cdf(0.975);
+    let half = t * (var / n as f64).sqrt();
+    (mean, Interval { low: mean - half, high: mean + half })
+}
+
+/// An outcome's figure over a group of patients, or why there is none.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Estimate {
+    /// A share of patients (`events` of `n`), with its Wilson interval.
+    Rate { n: usize, events: usize, rate: f64, ci: Interval },
+    /// A mean value over `n` patients, with its t interval.
+    Mean { n: usize, mean: f64, ci: Interval },
+    /// Fewer than `min_n` patients with data: no figure is given, by design.
+    NotEnoughComparablePatients { n: usize, min_n: usize },
+}
+
+impl Estimate {
+    /// A rate over 0/1 outcomes, or the refusal below `min_n` (at least 1).
+    pub fn rate(values: &[bool], min_n: usize) -> Self {
+        let n = values.len();
+        if n < min_n.max(1) {
+            return Estimate::NotEnoughComparablePatients { n, min_n };
+        }
+        let events = values.iter().filter(|v| **v).count();
+        Estimate::Rate { n, events, rate: events as f64 / n as f64, ci: wilson(events, n) }
+    }
+
+    /// A mean, or the refusal below `min_n` (at least 2, a t interval needs it).
+    pub fn mean(values: &[f64], min_n: usize) -> Self {
+        let n = values.len();
+        if n < min_n.max(2) {
+            return Estimate::NotEnoughComparablePatients { n, min_n };
+        }
+        let (mean, ci) = mean_t(values);
+        Estimate::Mean { n, mean, ci }
+    }
+
+    /// Patients with data.
+    pub fn n(&self) -> usize {
+        match self {
+            Estimate::Rate { n, .. } | Estimate::Mean { n, .. } | Estimate::NotEnoughComparablePatients { n, .. } => *n,
+        }
+    }
+
+    /// The rate or mean, when one is given.
+    pub fn value(&self) -> Option<f64> {
+        match self {
+            Estimate::Rate { rate, .. } => Some(*rate),
+            Estimate::Mean { mean, .. } => Some(*mean),
+            Estimate::NotEnoughComparablePatients { .. } => None,
+        }
+    }
+
+    pub fn interval(&self) -> Option<Interval> {
+        match self {
+            Estimate::Rate { ci, .. } | Estimate::Mean { ci, .. } => Some(*ci),
+            Estimate::NotEnoughComparablePatients { .. } => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn close(a: f64, b: f64, tol: f64) -> bool {
+        (a - b).abs() < tol
+    }
+
+    /// Reference values: Newcombe (1998), Statistics in Medicine 17:857, table I
+    /// (Wilson score method without continuity correction).
+    #[test]
+    fn wilson_matches_published_values() {
+        for (r, n, low, high) in
+            [(81, 263, 0.2553, 0.3662), (15, 148, 0.0624, 0.1605), (0, 20, 0.0, 0.1611), (1, 29, 0.0061, 0.1718)]
+        {
+            let ci = wilson(r, n);
+            assert!(close(ci.low, low, 5e-4) && close(ci.high, high, 5e-4), "{r}/{n}: {ci:?}");
+        }
+        let all = wilson(10, 10);
+        assert!(close(all.high, 1.0, 1e-12));
+        assert!(close(all.low, 0.7225, 5e-4));
+    }
+
+    #[test]
+    fn t_interval_matches_the_quantile() {
+        // n = 2, values 1 and 3: mean 2, sd sqrt(2), t(0.975, 1) = 12.7062.
+        let (mean, ci) = mean_t(&[1.0, 3.0]);
+        assert_eq!(mean, 2.0);
+        assert!(close(ci.high - mean, 12.7062 * 1.0, 1e-3), "{ci:?}");
+        // n = 10, t(0.975, 9) = 2.2622.
+        let values: Vec<f64> = (0..10).map(f64::from).collect();
+        let (mean, ci) = mean_t(&values);
+        let se = (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / 9.0 / 10.0).sqrt();
+        assert!(close(ci.high - mean, 2.2622 * se, 1e-3));
+    }
+
+    #[test]
+    fn below_min_n_there_is_no_figure() {
+        let few = vec![true; 9];
+        assert_eq!(Estimate::rate(&few, 10), Estimate::NotEnoughComparablePatients { n: 9, min_n: 10 });
+        assert_eq!(Estimate::rate(&few, 10).value(), None);
+        let ten = vec![true; 10];
+        assert!(matches!(Estimate::rate(&ten, 10), Estimate::Rate { n: 10, events: 10, .. }));
+        assert!(matches!(Estimate::mean(&[3.0; 9], 10), Estimate::NotEnoughComparablePatients { n: 9, .. }));
+        assert!(matches!(Estimate::mean(&[3.0; 10], 10), Estimate::Mean { n: 10, .. }));
+        // Whatever min_n, an empty group gives no figure.
+        assert!(matches!(Estimate::rate(&[], 0), Estimate::NotEnoughComparablePatients { n: 0, .. }));
+        let json = serde_json::to_value(Estimate::rate(&few, 10)).unwrap();
+        assert_eq!(json["kind"], "not_enough_comparable_patients");
+    }
+}

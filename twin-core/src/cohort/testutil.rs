@@ -1,0 +1,51 @@
+//! Journeys built by hand for the cohort's unit tests.
+
+use chrono::{Duration, TimeZone, Utc};
+
+use crate::clinical::drugs::RXNORM;
+use crate::clinical::record::RDT_CODE;
+use crate::event::{Code, Event, Modality, PatientId, Phase, Quantity, Source};
+
+/// Day 0 is 2020-01-01.
+fn event(day: i64, code: Code, value: Option<f64>, modality: Modality, phase: Phase, resource: String) -> Event {
+    Event {
+        patient: PatientId::new("p").expect("non-empty"),
+        time: Utc.with_ymd_and_hms(2020, 1, 1, 0, 0, 0).unwrap() + Duration::days(day),
+        code,
+        value: value.map(|value| Quantity { value, unit: None }),
+        text: None,
+        modality,
+        phase,
+        source: Source { file: String::new(), resource_type: "T".into(), resource_id: resource, part: String::new() },
+    }
+}
+
+/// A DAS28-ESR on `day`.
+pub fn das28(day: i64, score: f64) -> Vec<Event> {
+    let code = Code { system: RDT_CODE.into(), code: "das28-esr".into(), display: None };
+    vec![event(day, code, Some(score), Modality::DiseaseActivity, Phase::Point, format!("das28-{day}"))]
+}
+
+/// A course of an RxNorm drug from `start` to `stop`.
+pub fn drug(start: i64, stop: Option<i64>, rxnorm: &str) -> Vec<Event> {
+    let code = Code { system: RXNORM.into(), code: rxnorm.into(), display: None };
+    let id = format!("{rxnorm}-{start}");
+    let mut out = vec![event(start, code.clone(), None, Modality::Medication, Phase::Start, id.clone())];
+    if let Some(stop) = stop {
+        out.push(event(stop, code, None, Modality::Medication, Phase::Stop, id));
+    }
+    out
+}
+
+/// Events in time order.
+pub struct Journey {
+    pub events: Vec<Event>,
+}
+
+impl Journey {
+    pub fn new(parts: Vec<Vec<Event>>) -> Self {
+        let mut events: Vec<Event> = parts.into_iter().flatten().collect();
+        events.sort_by_key(|e| e.time);
+        Journey { events }
+    }
+}

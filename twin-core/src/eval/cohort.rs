@@ -1,0 +1,341 @@
+//! Evaluating the in silico cohort against what happened.
+//!
+//! A deterministic share of patients is held out (by a hash of their id): they are
+//! left out of the population (its rates and the snapshot regression's fit) and of
+//! every cohort. Each held-out patient with a methotrexate course is cut at an index
+//! date (`days_after_mtx` after its first start, as the twin evaluation cuts) and
+//! queried like a clinician would; its *actual* outcomes are computed from its
+//! recorded future with the same definitions ([`crate::cohort::outcomes`]). Three
+//! predictors are scored on the same cases:
+//! - the twin's neighbour cohort (the neighbours' rate or mean; the population's
+//!   figure when no neighbour has data, counted as a fallback);
+//! - the snapshot baseline (regression on the latest visit, fitted on the population);
+//! - the population figure (one number for everyone: AUROC 0.5 by construction).
+//!
+//! Metrics: AUROC for methotrexate failure (no EULAR response at 6 months; a switch
+//! within 12 months) and flare within 6 months, MAE of DAS28 at days 150/270/360.
+
+use chrono::{DateTime, Days, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
+
+use crate::cohort::features::snapshot_features;
+use crate::cohort::query::{end_of_day, nearest_historical, twin_at, CohortError, QueryOptions};
+use crate::cohort::report::CohortReport;
+use crate::cohort::{ClinicalRecord, Outcome, PatientOutcomes, Population, PseudonymKey};
+use crate::event::{Event, PatientId};
+use crate::index::NeighbourIndex;
+use crate::twin::TwinModel;
+
+/// How the evaluation cuts and splits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CohortEvalOptions {
+    pub k: usize,
+    /// The report's minimum n; the evaluation scores every case with any data and
+    /// reports how many reached it.
+    pub min_n: usize,
+    pub min_follow_up_days: u32,
+    /// Cut each held-out patient this many days after their first methotrexate start.
+    pub days_after_mtx: i64,
+    /// Percent of patients held out.
+    pub held_out_percent: u8,
+    /// At most this many cases (the first by patient id).
+    pub max_cases: Option<usize>,
+}
+
+impl Default for CohortEvalOptions {
+    fn default() -> Self {
+        CohortEvalOptions {
+            k: 20,
+            min_n: crate::cohort::DEFAULT_MIN_N,
+            min_follow_up_days: 180,
+            days_after_mtx: 90,
+            held_out_percent: 20,
+            max_cases: None,
+        }
+    }
+}
+
+/// Whether a patient is held out: the first 8 bytes of SHA-256 of its id, mod 100,
+/// below the percentage. Deterministic, independent of the cohort's order and size.
+pub fn is_held_out(patient: &PatientId, percent: u8) -> bool {
+    let digest = Sha256::digest(patient.as_str().as_bytes());
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    u64::from_le_bytes(first) % 100 < u64::from(percent)
+}
+
+/// The predictors compared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Predictor {
+    TwinCohort,
+    SnapshotBaseline,
+    Population,
+}
+
+impl Predictor {
+    pub const ALL: [Predictor; 3] = [Predictor::TwinCohort, Predictor::SnapshotBaseline, Predictor::Population];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Predictor::TwinCohort => "twin neighbour cohort",
+            Predictor::SnapshotBaseline => "snapshot baseline (latest visit regression)",
+            Predictor::Population => "population figure",
+        }
+    }
+}
+
+/// One held-out patient's predictions and actual outcomes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Case {
+    pub index_date: NaiveDate,
+    pub actual: PatientOutcomes,
+    /// Per outcome (in [`Outcome::ALL`] order): neighbours with data.
+    pub neighbours_with_data: Vec<usize>,
+    /// Per predictor (in [`Predictor::ALL`] order), per outcome.
+    pub predicted: Vec<Vec<Option<f64>>>,
+}
+
+/// One metric of one outcome for each predictor.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MetricRow {
+    pub outcome: Outcome,
+    /// `auroc` (of the failure / event) or `mae`.
+    pub metric: String,
+    /// Cases with an actual outcome.
+    pub n: usize,
+    /// Positives among them (AUROC rows).
+    pub positives: Option<usize>,
+    pub twin_cohort: Option<f64>,
+    pub snapshot_baseline: Option<f64>,
+    pub population: Option<f64>,
+    /// Cases whose neighbours had at least `min_n` with data.
+    pub cohort_at_min_n: usize,
+    /// Cases where no neighbour had data (scored with the population figure).
+    pub cohort_fallbacks: usize,
+}
+
+/// The evaluation's result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CohortEvaluation {
+    pub options: CohortEvalOptions,
+    pub held_out_patients: usize,
+    pub population_patients: usize,
+    pub population_snapshots: usize,
+    pub cases: usize,
+    pub metrics: Vec<MetricRow>,
+}
+
+/// Runs the evaluation. `journeys` are every patient's time-ordered events;
+/// `snapshot_times` gives a journey's historical snapshot times (the index's plan).
+pub async fn evaluate_cohort(
+    model: &TwinModel,
+    index: &NeighbourIndex,
+    journeys: &[(PatientId, Vec<Event>)],
+    snapshot_times: &dyn Fn(&[Event]) -> Vec<DateTime<Utc>>,
+    options: &CohortEvalOptions,
+    note_vector: &dyn Fn(&str) -> Option<Vec<f32>>,
+    mut progress: impl FnMut(usize, usize),
+) -> Result<CohortEvaluation, CohortError> {
+    let held = |p: &PatientId| is_held_out(p, options.held_out_percent);
+    let training = journeys.iter().filter(|(p, _)| !held(p));
+    let population = Population::build(training.map(|(p, e)| (p, e.as_slice())), snapshot_times);
+    let population_patients = journeys.iter().filter(|(p, _)| !held(p)).count();
+    // The pseudonyms are never shown here; any key will do.
+    let key = PseudonymKey::from_bytes([0; 32]);
+    let query = QueryOptions { k: options.k, min_n: 1, min_follow_up_days: options.min_follow_up_days };
+
+    let mut chosen: Vec<(&PatientId, &[Event], ClinicalRecord, NaiveDate)> = Vec::new();
+    let mut held_out_patients = 0;
+    for (patient, events) in journeys.iter().filter(|(p, _)| held(p)) {
+        held_out_patients += 1;
+        let record = ClinicalRecord::read(events);
+        let mtx = record.courses.iter().filter(|c| c.drug.is_some_and(|d| d.is_methotrexate())).map(|c| c.start).min();
+        let Some(start) = mtx else { continue };
+        let cut = start.date_naive() + Days::new(options.days_after_mtx.max(0) as u64);
+        if record.last_date.is_some_and(|last| last > cut) {
+            chosen.push((patient, events.as_slice(), record, cut));
+        }
+    }
+    chosen.sort_by(|a, b| a.0.cmp(b.0));
+    if let Some(max) = options.max_cases {
+        chosen.truncate(max);
+    }
+
+    let mut cases = Vec::with_capacity(chosen.len());
+    for (i, (patient, events, record, cut)) in chosen.iter().enumerate() {
+        let until = end_of_day(*cut);
+        let vector = twin_at(model, events, Some(until), note_vector)?;
+        let neighbours = nearest_historical(index, vector, patient, &query, &held).await?;
+        let features = snapshot_features(record, until);
+        let report = CohortReport::build(*cut, &features, &neighbours, &population, &key, 1);
+        let mut twin = Vec::new();
+        let mut snapshot = Vec::new();
+        let mut pop = Vec::new();
+        let mut with_data = Vec::new();
+        for row in &report.outcomes {
+            let population_value = row.population.value();
+            with_data.push(row.neighbours.n());
+            twin.push(row.neighbours.value().or(population_value));
+            snapshot.push(row.snapshot_baseline);
+            pop.push(population_value);
+        }
+        cases.push(Case {
+            index_date: *cut,
+            actual: record.outcomes_at(*cut),
+            neighbours_with_data: with_data,
+            predicted: vec![twin, snapshot, pop],
+        });
+        progress(i + 1, chosen.len());
+    }
+
+    let metrics = [
+        Outcome::MtxResponse6m,
+        Outcome::Switch12m,
+        Outcome::Flare6m,
+        Outcome::Das28Day150,
+        Outcome::Das28Day270,
+        Outcome::Das28Day360,
+    ]
+    .into_iter()
+    .map(|o| metric_row(o, &cases, options.min_n))
+    .collect();
+    Ok(CohortEvaluation {
+        options: *options,
+        held_out_patients,
+        population_patients,
+        population_snapshots: population.snapshots().len(),
+        cases: cases.len(),
+        metrics,
+    })
+}
+
+fn metric_row(outcome: Outcome, cases: &[Case], min_n: usize) -> MetricRow {
+    let o = Outcome::ALL.iter().position(|x| *x == outcome).expect("a known outcome");
+    let scored: Vec<&Case> = cases.iter().filter(|c| c.actual.get(outcome).is_some()).collect();
+    let actual: Vec<f64> = scored.iter().filter_map(|c| c.actual.get(outcome)).collect();
+    // For a response the event scored is its failure (no response): 1 - probability.
+    let failure = outcome == Outcome::MtxResponse6m;
+    let score = |p: usize| -> Option<f64> {
+        let predicted: Option<Vec<f64>> = scored.iter().map(|c| c.predicted[p][o]).collect();
+        let predicted = predicted?;
+        if outcome.is_rate() {
+            let labels: Vec<bool> = actual.iter().map(|v| (*v > 0.5) != failure).collect();
+            let scores: Vec<f64> = predicted.iter().map(|v| if failure { 1.0 - v } else { *v }).collect();
+            auroc(&scores, &labels)
+        } else {
+            (!actual.is_empty())
+                .then(|| predicted.iter().zip(&actual).map(|(p, a)| (p - a).abs()).sum::<f64>() / actual.len() as f64)
+        }
+    };
+    MetricRow {
+        outcome,
+        metric: if outcome.is_rate() { "auroc" } else { "mae" }.to_owned(),
+        n: scored.len(),
+        positives: outcome.is_rate().then(|| actual.iter().filter(|v| (**v > 0.5) != failure).count()),
+        twin_cohort: score(0),
+        snapshot_baseline: score(1),
+        population: score(2),
+        cohort_at_min_n: scored.iter().filter(|c| c.neighbours_with_data[o] >= min_n).count(),
+        cohort_fallbacks: scored.iter().filter(|c| c.neighbours_with_data[o] == 0).count(),
+    }
+}
+
+/// Area under the ROC curve: the probability that a random positive scores above a
+/// random negative, ties counting one half (Mann-Whitney U with average ranks).
+/// `None` without both classes.
+pub fn auroc(scores: &[f64], labels: &[bool]) -> Option<f64> {
+    assert_eq!(scores.len(), labels.len(), "one label per score");
+    let positives = labels.iter().filter(|l| **l).count();
+    let negatives = labels.len() - positives;
+    if positives == 0 || negatives == 0 {
+        return None;
+    }
+    let mut order: Vec<usize> = (0..scores.len()).collect();
+    order.sort_by(|&a, &b| scores[a].total_cmp(&scores[b]));
+    let mut rank_sum = 0.0;
+    let mut i = 0;
+    while i < order.len() {
+        let mut j = i;
+        while j + 1 < order.len() && scores[order[j + 1]] == scores[order[i]] {
+            j += 1;
+        }
+        // Ranks i+1..=j+1 share their average.
+        let average = (i + j + 2) as f64 / 2.0;
+        rank_sum += (i..=j).filter(|&t| labels[order[t]]).count() as f64 * average;
+        i = j + 1;
+    }
+    let u = rank_sum - (positives * (positives + 1)) as f64 / 2.0;
+    Some(u / (positives * negatives) as f64)
+}
+
+/// The evaluation as a markdown section.
+pub fn markdown(eval: &CohortEvaluation) -> String {
+    use std::fmt::Write as _;
+    let f = |v: Option<f64>| v.map_or("-".to_owned(), |x| format!("{x:.3}"));
+    let mut md = String::new();
+    let o = &eval.options;
+    let _ = writeln!(
+        md,
+        "## In silico cohort against actual outcomes\n\n{} held-out patients ({}% by a hash of the id); {} cases cut {} \
+         days after their first methotrexate start. Population: {} patients, {} historical snapshots. k = {}, \
+         neighbour snapshots with >= {} days of follow-up.\n",
+        eval.held_out_patients,
+        o.held_out_percent,
+        eval.cases,
+        o.days_after_mtx,
+        eval.population_patients,
+        eval.population_snapshots,
+        o.k,
+        o.min_follow_up_days
+    );
+    let _ = writeln!(
+        md,
+        "| outcome | metric | n (positives) | twin cohort | snapshot baseline | population | cohort n >= {} | no neighbour data |\n|---|---|---|---|---|---|---|---|",
+        o.min_n
+    );
+    for r in &eval.metrics {
+        let what = match r.outcome {
+            Outcome::MtxResponse6m => "MTX failure: no EULAR response at 6 months".to_owned(),
+            Outcome::Switch12m => "MTX failure: switch within 12 months".to_owned(),
+            other => other.label().to_owned(),
+        };
+        let n = r.positives.map_or(r.n.to_string(), |p| format!("{} ({p})", r.n));
+        let _ = writeln!(
+            md,
+            "| {what} | {} | {n} | {} | {} | {} | {} | {} |",
+            r.metric.to_uppercase(),
+            f(r.twin_cohort),
+            f(r.snapshot_baseline),
+            f(r.population),
+            r.cohort_at_min_n,
+            r.cohort_fallbacks
+        );
+    }
+    md
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auroc_counts_pairs_and_ties() {
+        assert_eq!(auroc(&[0.1, 0.2, 0.8, 0.9], &[false, false, true, true]), Some(1.0));
+        assert_eq!(auroc(&[0.9, 0.8, 0.2, 0.1], &[false, false, true, true]), Some(0.0));
+        assert_eq!(auroc(&[0.5; 4], &[false, true, false, true]), Some(0.5));
+        // Pairs (pos, neg): (0.4 vs 0.1, 0.6) -> 1 + 0; (0.7 vs both) -> 2: 3 of 4.
+        assert_eq!(auroc(&[0.1, 0.4, 0.6, 0.7], &[false, true, false, true]), Some(0.75));
+        assert_eq!(auroc(&[0.1, 0.2], &[true, true]), None);
+    }
+
+    #[test]
+    fn the_split_is_deterministic_and_near_its_share() {
+        let ids: Vec<PatientId> = (0..2000).map(|i| PatientId::new(format!("p{i}")).unwrap()).collect();
+        let held = ids.iter().filter(|p| is_held_out(p, 20)).count();
+        assert!((300..500).contains(&held), "{held} of 2000");
+        assert!(ids.iter().all(|p| is_held_out(p, 20) == is_held_out(p, 20)));
+        assert!(!ids.iter().any(|p| is_held_out(p, 0)));
+    }
+}
