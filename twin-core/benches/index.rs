@@ -8,7 +8,8 @@
 //! queried three ways, each `RDT_BENCH_QUERIES` times (default 300): exact scan, HNSW
 //! graph at the default ef, and the graph at a wider ef; recall@10 is against the
 //! exact scan. With `RDT_QDRANT_URL` the same points go to a Qdrant collection and
-//! its HNSW search is measured and scored against the same exact answers.
+//! its HNSW search is measured and scored against the same exact answers (sizes up
+//! to `RDT_BENCH_QDRANT_MAX`, default 100000).
 //!
 //! Twin update (`RDT_BENCH_UPDATE_PATIENTS`, default 100000; 0 skips it): a SQLite
 //! store of that many synthetic patients (about 30 events each), a 64-wide twin
@@ -120,6 +121,8 @@ fn main() {
         .collect();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     let qdrant = std::env::var("RDT_QDRANT_URL").ok().filter(|u| !u.is_empty());
+    // Qdrant indexes a large upload in the background for minutes on 2 cores.
+    let qdrant_max: usize = env("RDT_BENCH_QDRANT_MAX", 100_000);
     if qdrant.is_none() {
         eprintln!("RDT_QDRANT_URL not set: Qdrant not measured");
     }
@@ -174,7 +177,7 @@ fn main() {
         );
         drop(graph);
 
-        if let Some(url) = &qdrant {
+        if let Some(url) = qdrant.as_ref().filter(|_| size <= qdrant_max) {
             runtime.block_on(async {
                 let config = IndexConfig::Qdrant(QdrantConfig {
                     url: url.clone(),
