@@ -98,8 +98,7 @@ fn time_queries(
     }
     times.sort();
     let recall = truth.map(|truth| {
-        let hits: usize =
-            answers.iter().zip(truth).map(|(a, t)| a.iter().filter(|id| t.contains(id)).count()).sum();
+        let hits: usize = answers.iter().zip(truth).map(|(a, t)| a.iter().filter(|id| t.contains(id)).count()).sum();
         let total: usize = truth.iter().map(Vec::len).sum();
         hits as f64 / total as f64
     });
@@ -126,7 +125,10 @@ fn main() {
     if qdrant.is_none() {
         eprintln!("RDT_QDRANT_URL not set: Qdrant not measured");
     }
-    println!("threads: {}, dim {dim}, {n_queries} queries per row, k = 10, one per patient", rayon::current_num_threads());
+    println!(
+        "threads: {}, dim {dim}, {n_queries} queries per row, k = 10, one per patient",
+        rayon::current_num_threads()
+    );
     println!();
     println!("| points | backend | p50 ms | p99 ms | recall@10 |");
     println!("|---|---|---|---|---|");
@@ -158,7 +160,8 @@ fn main() {
         let start = Instant::now();
         exact.flush().unwrap();
         let flush_secs = start.elapsed().as_secs_f64();
-        let (exact_t, truth) = time_queries(&queries, None, |q| exact.search(q).unwrap().iter().map(|n| n.id).collect());
+        let (exact_t, truth) =
+            time_queries(&queries, None, |q| exact.search(q).unwrap().iter().map(|n| n.id).collect());
         row("in-process exact scan", size, &exact_t);
         drop(exact);
 
@@ -169,7 +172,8 @@ fn main() {
         let build_secs = start.elapsed().as_secs_f64();
         for ef in [twin_core::index::graph::EXPANSION_SEARCH, 2 * twin_core::index::graph::EXPANSION_SEARCH] {
             graph.set_search_expansion(ef);
-            let (t, _) = time_queries(&queries, Some(&truth), |q| graph.search(q).unwrap().iter().map(|n| n.id).collect());
+            let (t, _) =
+                time_queries(&queries, Some(&truth), |q| graph.search(q).unwrap().iter().map(|n| n.id).collect());
             row(&format!("in-process HNSW (usearch, ef {ef})"), size, &t);
         }
         eprintln!(
@@ -231,7 +235,12 @@ fn event(patient: &PatientId, day: i64, code: &str, value: f64, modality: Modali
         text: None,
         modality,
         phase: Phase::Point,
-        source: Source { file: "bench".into(), resource_type: "Observation".into(), resource_id: key, part: String::new() },
+        source: Source {
+            file: "bench".into(),
+            resource_type: "Observation".into(),
+            resource_id: key,
+            part: String::new(),
+        },
     }
 }
 
@@ -242,8 +251,22 @@ fn journey(rng: &mut Rng, p: usize) -> Vec<Event> {
     for visit in 0..10 {
         let day = visit * 110 + (rng.next() % 30) as i64;
         let activity = 2.0 + 4.0 * rng.uniform() as f64;
-        out.push(event(&id, day, "1988-5", 3.0 + 20.0 * rng.uniform() as f64, Modality::Lab, format!("{p}-crp-{visit}")));
-        out.push(event(&id, day, "4537-7", 5.0 + 40.0 * rng.uniform() as f64, Modality::Lab, format!("{p}-esr-{visit}")));
+        out.push(event(
+            &id,
+            day,
+            "1988-5",
+            3.0 + 20.0 * rng.uniform() as f64,
+            Modality::Lab,
+            format!("{p}-crp-{visit}"),
+        ));
+        out.push(event(
+            &id,
+            day,
+            "4537-7",
+            5.0 + 40.0 * rng.uniform() as f64,
+            Modality::Lab,
+            format!("{p}-esr-{visit}"),
+        ));
         out.push(event(&id, day, "das28", activity, Modality::DiseaseActivity, format!("{p}-das-{visit}")));
     }
     out.sort_by_key(|e| e.time);
@@ -281,8 +304,9 @@ async fn twin_update(patients: usize, updates: usize) {
     options.pretrain.epochs = 1;
     options.fusion.epochs = 1;
     let trained = train_twin(&journeys, &options, &|_| None, |_, _| {}).unwrap();
-    let saved = save(&work.path().join("models"), trained.manifest.clone(), &trained.encoder_vars, &trained.fusion_vars)
-        .unwrap();
+    let saved =
+        save(&work.path().join("models"), trained.manifest.clone(), &trained.encoder_vars, &trained.fusion_vars)
+            .unwrap();
     let log = AuditLog::open(&format!("sqlite://{}", work.path().join("audit.sqlite").display())).await.unwrap();
     let registry = ModelRegistry::new(log);
     register(&registry, &Principal::new("bench", Role::Governance), &saved, "bench").await.unwrap();

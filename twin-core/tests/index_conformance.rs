@@ -198,7 +198,10 @@ async fn qdrant_and_in_process_agree() {
         let b = remote.search(&q).await.unwrap();
         assert_eq!(ids(&a), ids(&b), "query {i}");
         for (x, y) in a.iter().zip(&b) {
-            assert_eq!((&x.patient, x.index_time, x.kind, x.follow_up_days), (&y.patient, y.index_time, y.kind, y.follow_up_days));
+            assert_eq!(
+                (&x.patient, x.index_time, x.kind, x.follow_up_days),
+                (&y.patient, y.index_time, y.kind, y.follow_up_days)
+            );
             assert!((x.distance - y.distance).abs() < 1e-5);
         }
     }
@@ -222,7 +225,8 @@ async fn upsert_replaces() {
         assert_eq!(found[0].id, points[0].id(), "{name}");
         assert!(found[0].distance.abs() < 1e-5, "{name}");
         // A newer live point of patient 0 replaces its live point.
-        let mut newer = points.iter().find(|p| p.patient == patient(0) && p.kind == SnapshotKind::Live).unwrap().clone();
+        let mut newer =
+            points.iter().find(|p| p.patient == patient(0) && p.kind == SnapshotKind::Live).unwrap().clone();
         let old_id = newer.id();
         newer.index_time += Duration::days(30);
         newer.vector = target.iter().map(|x| -x).collect();
@@ -317,7 +321,10 @@ async fn wrong_width_and_version_are_refused() {
         let mut wide = cohort(6, 1, 0);
         wide[0].vector = vec![0.1; DIM + 3];
         let err = index.upsert(&wide).await.unwrap_err();
-        assert!(matches!(err, IndexError::Dimension { expected: DIM, actual, .. } if actual == DIM + 3), "{name}: {err}");
+        assert!(
+            matches!(err, IndexError::Dimension { expected: DIM, actual, .. } if actual == DIM + 3),
+            "{name}: {err}"
+        );
         let err = index.search(&NeighbourQuery::new(vec![0.1; DIM - 1], 3)).await.unwrap_err();
         assert!(matches!(err, IndexError::Dimension { .. }), "{name}: {err}");
         let mut other = cohort(6, 1, 0);
@@ -381,7 +388,12 @@ async fn in_process_index_persists_across_reopen() {
     // The last op (the moved point) is lost; the removal before it is kept.
     let found = torn.search(&NeighbourQuery::new(vec![1.0; DIM], 1).all_snapshots()).await.unwrap();
     assert_ne!(found[0].distance, 0.0);
-    assert!(torn.search(&NeighbourQuery::new(vec![1.0; DIM], 50)).await.unwrap().iter().all(|n| n.patient != patient(1)));
+    assert!(torn
+        .search(&NeighbourQuery::new(vec![1.0; DIM], 50))
+        .await
+        .unwrap()
+        .iter()
+        .all(|n| n.patient != patient(1)));
 }
 
 /// A damaged snapshot is refused with its path, not read as an empty index.

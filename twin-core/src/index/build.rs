@@ -41,7 +41,9 @@ pub struct Snapshot {
 /// The snapshots of a time-ordered journey: historical ones by the plan, then the
 /// live one at the last event. None for an empty journey.
 pub fn snapshots(events: &[Event], plan: &SnapshotPlan) -> Vec<Snapshot> {
-    let (Some(first), Some(last)) = (events.first(), events.last()) else { return vec![] };
+    let (Some(first), Some(last)) = (events.first(), events.last()) else {
+        return vec![];
+    };
     let follow_up = |t: DateTime<Utc>| (last.time - t).num_days().clamp(0, u32::MAX as i64) as u32;
     let mut out = Vec::new();
     let step = Duration::days(plan.every_days.max(1) as i64);

@@ -203,7 +203,8 @@ fn sync_dir(dir: &Path) -> Result<(), IndexError> {
 pub fn append_log(dir: &Path, ops: &[Op]) -> Result<(), IndexError> {
     let path = dir.join(LOG_FILE);
     let valid_len = log_valid_len(&path)?;
-    let mut file = OpenOptions::new().create(true).read(true).write(true).truncate(false).open(&path).map_err(io(&path))?;
+    let mut file =
+        OpenOptions::new().create(true).read(true).write(true).truncate(false).open(&path).map_err(io(&path))?;
     // Drop a torn tail before appending after it.
     file.set_len(valid_len).map_err(io(&path))?;
     let mut out = Vec::new();

@@ -46,9 +46,9 @@ impl Graph {
         index.reserve_capacity_and_threads(table.len().max(1024) * 2, threads).map_err(graph_error)?;
         let graph = Graph { index };
         use rayon::prelude::*;
-        (0..table.len()).into_par_iter().try_for_each(|row| {
-            graph.index.add(table.payloads()[row].id.0, table.vector(row)).map_err(graph_error)
-        })?;
+        (0..table.len())
+            .into_par_iter()
+            .try_for_each(|row| graph.index.add(table.payloads()[row].id.0, table.vector(row)).map_err(graph_error))?;
         Ok(graph)
     }
 
@@ -76,19 +76,23 @@ impl Graph {
     }
 
     /// The k nearest admitted points: graph candidates re-ranked exactly.
-    pub fn search(&self, table: &PointTable, query: &NeighbourQuery, unit: &[f32]) -> Result<Vec<Neighbour>, IndexError> {
-        let admits = |key: u64| {
-            table
-                .payload(PointId(key))
-                .is_some_and(|p| query.admits(&p.patient, p.kind, p.follow_up_days))
-        };
+    pub fn search(
+        &self,
+        table: &PointTable,
+        query: &NeighbourQuery,
+        unit: &[f32],
+    ) -> Result<Vec<Neighbour>, IndexError> {
+        let admits =
+            |key: u64| table.payload(PointId(key)).is_some_and(|p| query.admits(&p.patient, p.kind, p.follow_up_days));
         let mut count = (query.k * 4).max(32);
         loop {
             let matches = self.index.filtered_search(unit, count, admits).map_err(graph_error)?;
             let mut ranked: Vec<(f32, PointId, usize)> = matches
                 .keys
                 .iter()
-                .filter_map(|&key| table.row(PointId(key)).map(|row| (1.0 - dot(unit, table.vector(row)), PointId(key), row)))
+                .filter_map(|&key| {
+                    table.row(PointId(key)).map(|row| (1.0 - dot(unit, table.vector(row)), PointId(key), row))
+                })
                 .collect();
             ranked.sort_unstable_by(|a, b| result_order((a.0, a.1), (b.0, b.1)));
             let exhausted = matches.keys.len() < count;

@@ -141,7 +141,9 @@ impl LocalIndex {
 
     pub fn upsert(&mut self, points: &[IndexPoint]) -> Result<(), IndexError> {
         let checked = self.check(points)?;
-        let Some(first) = points.first() else { return Ok(()) };
+        let Some(first) = points.first() else {
+            return Ok(());
+        };
         if self.table.dim() == 0 {
             self.table = PointTable::new(first.vector.len());
             self.pending.snapshot_due = true;
@@ -204,12 +206,8 @@ impl LocalIndex {
     pub fn flush(&mut self) -> Result<(), IndexError> {
         let logged = self.pending.logged_since_snapshot + self.pending.ops.len();
         if self.pending.snapshot_due || logged > 1024.max(self.table.len() / 4) {
-            let header = Header {
-                format: 1,
-                dim: self.table.dim(),
-                twin_version: self.twin_version,
-                count: self.table.len(),
-            };
+            let header =
+                Header { format: 1, dim: self.table.dim(), twin_version: self.twin_version, count: self.table.len() };
             let points = self.table.payloads().iter().enumerate().map(|(row, p)| (p, self.table.vector(row)));
             file::write_snapshot(&self.config.dir, &header, points)?;
             self.pending = Pending::default();
@@ -235,7 +233,9 @@ pub fn check_points(
     version: Option<Digest>,
     points: &[IndexPoint],
 ) -> Result<Vec<(Payload, Vec<f32>)>, IndexError> {
-    let Some(first) = points.first() else { return Ok(vec![]) };
+    let Some(first) = points.first() else {
+        return Ok(vec![]);
+    };
     let dim = dim.unwrap_or(first.vector.len());
     let version = version.unwrap_or(first.twin_version);
     points
@@ -243,10 +243,19 @@ pub fn check_points(
         .map(|p| {
             let what = || format!("{} point of patient {} at {}", p.kind.as_str(), p.patient, p.index_time);
             if p.vector.len() != dim {
-                return Err(IndexError::Dimension { place: place.into(), expected: dim, actual: p.vector.len(), what: what() });
+                return Err(IndexError::Dimension {
+                    place: place.into(),
+                    expected: dim,
+                    actual: p.vector.len(),
+                    what: what(),
+                });
             }
             if p.twin_version != version {
-                return Err(IndexError::VersionMismatch { place: place.into(), index: version, points: p.twin_version });
+                return Err(IndexError::VersionMismatch {
+                    place: place.into(),
+                    index: version,
+                    points: p.twin_version,
+                });
             }
             let unit = normalised(&p.vector).ok_or_else(|| IndexError::BadVector { what: what() })?;
             let payload = Payload {

@@ -44,10 +44,8 @@ pub struct QdrantIndex {
 
 impl QdrantIndex {
     pub async fn open(config: &QdrantConfig) -> Result<Self, IndexError> {
-        let client = Qdrant::from_url(&config.url)
-            .skip_compatibility_check()
-            .build()
-            .map_err(|e| qdrant_error(config, e))?;
+        let client =
+            Qdrant::from_url(&config.url).skip_compatibility_check().build().map_err(|e| qdrant_error(config, e))?;
         client.health_check().await.map_err(|e| qdrant_error(config, e))?;
         let mut index = QdrantIndex { config: config.clone(), client, dim: None, twin_version: None };
         index.read_collection().await?;
@@ -131,7 +129,9 @@ impl QdrantIndex {
 
     pub async fn upsert(&mut self, points: &[IndexPoint]) -> Result<(), IndexError> {
         let checked = check_points(&self.place(), self.dim, self.twin_version, points)?;
-        let Some(first) = points.first() else { return Ok(()) };
+        let Some(first) = points.first() else {
+            return Ok(());
+        };
         if self.dim.is_none() {
             self.create_collection(first.vector.len(), first.twin_version).await?;
         }
@@ -146,7 +146,10 @@ impl QdrantIndex {
             let patients: Vec<String> = live.iter().map(|(p, _)| p.clone()).collect();
             let ids: Vec<qdrant_client::qdrant::PointId> = live.iter().map(|(_, id)| id.0.into()).collect();
             let stale = Filter {
-                must: vec![Condition::matches("kind", SnapshotKind::Live.as_str().to_owned()), Condition::matches("patient", patients)],
+                must: vec![
+                    Condition::matches("kind", SnapshotKind::Live.as_str().to_owned()),
+                    Condition::matches("patient", patients),
+                ],
                 must_not: vec![Condition::has_id(ids)],
                 ..Default::default()
             };
@@ -222,7 +225,9 @@ impl QdrantIndex {
     }
 
     pub async fn search(&self, query: &NeighbourQuery) -> Result<Vec<Neighbour>, IndexError> {
-        let Some(dim) = self.dim else { return Ok(vec![]) };
+        let Some(dim) = self.dim else {
+            return Ok(vec![]);
+        };
         if query.k == 0 {
             return Ok(vec![]);
         }

@@ -123,7 +123,10 @@ mod tests {
         (0..16)
             .flat_map(|p| {
                 (0..12).flat_map(move |v| {
-                    [event(p, 60 * v, "crp", (p * 2 + v as usize) as f64), event(p, 60 * v, "das28", 2.0 + (p % 4) as f64)]
+                    [
+                        event(p, 60 * v, "crp", (p * 2 + v as usize) as f64),
+                        event(p, 60 * v, "das28", 2.0 + (p % 4) as f64),
+                    ]
                 })
             })
             .collect()
@@ -146,8 +149,9 @@ mod tests {
         let cohort = load_journeys(&store, None, |_| {}).await.unwrap();
         let refs: Vec<&[Event]> = cohort.iter().map(|(_, e)| e.as_slice()).collect();
         let trained = train_twin(&refs, &TrainOptions::tiny(), &|_| None, |_, _| {}).unwrap();
-        let saved = save(&dir.path().join("models"), trained.manifest.clone(), &trained.encoder_vars, &trained.fusion_vars)
-            .unwrap();
+        let saved =
+            save(&dir.path().join("models"), trained.manifest.clone(), &trained.encoder_vars, &trained.fusion_vars)
+                .unwrap();
         let log = AuditLog::open(&format!("sqlite://{}", dir.path().join("audit.sqlite").display())).await.unwrap();
         let registry = ModelRegistry::new(log);
         register(&registry, &Principal::new("t", Role::Governance), &saved, "test").await.unwrap();
@@ -179,7 +183,8 @@ mod tests {
 
         // The reopened index has the update (it was flushed).
         let reopened = NeighbourIndex::open(&IndexConfig::local(dir.path())).await.unwrap();
-        let again = reopened.search(&NeighbourQuery::new(live.vector.clone(), 1).kind(SnapshotKind::Live)).await.unwrap();
+        let again =
+            reopened.search(&NeighbourQuery::new(live.vector.clone(), 1).kind(SnapshotKind::Live)).await.unwrap();
         assert_eq!(again[0].id, by_new[0].id);
 
         // An index of another twin refuses the update before the store is touched.

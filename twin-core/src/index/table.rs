@@ -114,7 +114,9 @@ impl PointTable {
 
     /// Removes one point; false when it was not there.
     pub fn remove(&mut self, id: PointId) -> bool {
-        let Some(row) = self.rows.remove(&id) else { return false };
+        let Some(row) = self.rows.remove(&id) else {
+            return false;
+        };
         let last = self.payloads.len() - 1;
         let patient = &self.payloads[row].patient;
         if self.live.get(patient) == Some(&id) {
@@ -154,7 +156,9 @@ impl PointTable {
     pub fn search(&self, query: &NeighbourQuery, unit_query: &[f32]) -> Vec<Neighbour> {
         let score = |row: usize| {
             let p = &self.payloads[row];
-            query.admits(&p.patient, p.kind, p.follow_up_days).then(|| (1.0 - dot(unit_query, self.vector(row)), p.id, row))
+            query
+                .admits(&p.patient, p.kind, p.follow_up_days)
+                .then(|| (1.0 - dot(unit_query, self.vector(row)), p.id, row))
         };
         let mut candidates: Vec<(f32, PointId, usize)> = if self.len() >= PARALLEL_FROM {
             (0..self.len()).into_par_iter().with_min_len(4096).filter_map(score).collect()
@@ -170,10 +174,8 @@ impl PointTable {
                 candidates.select_nth_unstable_by(prefix, order);
             }
             candidates[..prefix].sort_unstable_by(order);
-            let found = take_neighbours(
-                query,
-                candidates[..prefix].iter().map(|&(d, _, row)| self.payloads[row].neighbour(d)),
-            );
+            let found =
+                take_neighbours(query, candidates[..prefix].iter().map(|&(d, _, row)| self.payloads[row].neighbour(d)));
             if found.len() == query.k || prefix == candidates.len() {
                 return found;
             }
