@@ -1,0 +1,100 @@
+//! `rdt user add NAME --role ROLE [--patient ID]...` and `rdt user list`: the people
+//! who may log in to the web pages. The password comes from `RDT_PASSWORD` or one line
+//! on standard input (never a flag: flags show in `ps` and shell history).
+
+use std::io::BufRead;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use audit_log::Role;
+use clap::{Args, Subcommand};
+use twin_core::PatientId;
+use web::auth::{PatientAccess, UserStore};
+
+use crate::context::Context;
+
+#[derive(Debug, Args)]
+pub struct UserArgs {
+    #[command(subcommand)]
+    command: UserCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Add a user (password from RDT_PASSWORD or one line on stdin).
+    Add(AddArgs),
+    /// List users with their roles and patient scope.
+    List(ListArgs),
+}
+
+#[derive(Debug, Args)]
+struct AddArgs {
+    name: String,
+    /// clinician, auditor, governance or admin.
+    #[arg(long)]
+    role: Role,
+    /// A patient the clinician may read (repeat); none: all patients.
+    #[arg(long = "patient", value_name = "ID")]
+    patients: Vec<String>,
+    /// Replace an existing user's password, role and scope (ends their sessions).
+    #[arg(long)]
+    replace: bool,
+    #[arg(long, env = "RDT_PASSWORD", hide_env_values = true)]
+    password: Option<String>,
+}
+
+#[derive(Debug, Args)]
+struct ListArgs {
+    #[arg(long)]
+    json: bool,
+}
+
+pub async fn run(ctx: &Context, args: UserArgs) -> anyhow::Result<ExitCode> {
+    let users = UserStore::open(&UserStore::path_in(&ctx.data_dir)).await?;
+    let code = match args.command {
+        UserCommand::Add(a) => add(&users, a).await?,
+        UserCommand::List(a) => list(&users, a).await?,
+    };
+    users.close().await;
+    Ok(code)
+}
+
+async fn add(users: &UserStore, args: AddArgs) -> anyhow::Result<ExitCode> {
+    let password = match args.password {
+        Some(p) => p,
+        None => {
+            let mut line = String::new();
+            std::io::stdin().lock().read_line(&mut line).context("reading the password from standard input")?;
+            line.trim_end_matches(['\r', '\n']).to_owned()
+        }
+    };
+    let mut patients = Vec::new();
+    for p in &args.patients {
+        patients.push(PatientId::new(p.as_str()).with_context(|| format!("--patient `{p}` is not a patient id"))?);
+    }
+    users.add(&args.name, args.role, &password, &patients, args.replace).await?;
+    println!("Added {} as {}.", args.name, args.role.as_str());
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn list(users: &UserStore, args: ListArgs) -> anyhow::Result<ExitCode> {
+    let all = users.list().await?;
+    if args.json {
+        let rows: Vec<_> = all
+            .iter()
+            .map(|u| {
+                let patients = match &u.access {
+                    PatientAccess::All => serde_json::Value::String("all".into()),
+                    PatientAccess::Only(ids) => ids.iter().map(|p| p.as_str()).collect::<Vec<_>>().into(),
+                };
+                serde_json::json!({"name": u.name, "role": u.role.as_str(), "patients": patients, "created_at": u.created_at})
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+    } else {
+        for u in &all {
+            println!("{:<24} {:<11} {}", u.name, u.role.as_str(), u.created_at);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

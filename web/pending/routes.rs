@@ -1,0 +1,355 @@
+//! In-process tests of the router (no server, no browser): `app(state).oneshot(..)`.
+//! A 20-patient virtual cohort (fixed seed) is imported into a temporary install;
+//! sessions are made in the users store directly, so each check is one request.
+//!
+//! What they prove: the route x role table (every protected route answers only its
+//! role; anonymous requests go to the login page or get 401), CSRF rejection, login
+//! failure and success (cookie flags), session expiry, patient scope, and that the
+//! pages audit what they read.
+
+use std::time::Duration;
+
+use audit_log::{ArtifactKind, ArtifactRef, Digest, EntryBody, NewEntry, Principal, Role};
+use axum::body::Body;
+use axum::http::{header, Method, Request, StatusCode};
+use axum::response::Response;
+use tower::ServiceExt;
+use twin_core::fhir::{Importer, NoProgress};
+use twin_core::{Database, JourneyStore};
+use web::{app, AppState, WebConfig};
+
+const PASSWORD: &str = "a long test password";
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    state: AppState,
+    patient: String,
+    other_patient: String,
+}
+
+struct Session {
+    cookie: String,
+    csrf: String,
+}
+
+async fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let export = dir.path().join("export");
+    synth::generate(&synth::Params { patients: 20, seed: 7, ..Default::default() }, &export).unwrap();
+    let database = Database::Sqlite(dir.path().join("journey.sqlite"));
+    let store = JourneyStore::open(&database).await.unwrap();
+    Importer::new(store.clone()).await.unwrap().import_paths(&[export], &NoProgress).await.unwrap();
+    let patients = store.patients().await.unwrap();
+    store.close().await;
+    let state = AppState::open(WebConfig::new(dir.path().to_owned(), database)).await.unwrap();
+    for (name, role) in
+        [("clin", Role::Clinician), ("aud", Role::Auditor), ("gov", Role::Governance), ("adm", Role::Admin)]
+    {
+        state.users().add(name, role, PASSWORD, &[], false).await.unwrap();
+    }
+    let patient = patients[0].patient.id.as_str().to_owned();
+    let other_patient = patients[1].patient.id.as_str().to_owned();
+    // A scoped clinician who may read the first patient only.
+    let scoped = twin_core::PatientId::new(patient.as_str()).unwrap();
+    state.users().add("scoped", Role::Clinician, PASSWORD, &[scoped], false).await.unwrap();
+    // Two activations of an encoder, so there is something to roll back to.
+    let gov = Principal::new("gov", Role::Governance);
+    let registry = state.registry();
+    for (i, name) in ["twin-a", "twin-b"].iter().enumerate() {
+        let sha256 = Digest::of(name.as_bytes());
+        let artifact = ArtifactRef { kind: ArtifactKind::Encoder, sha256, name: (*name).into(), size_bytes: None };
+        registry.pin(&gov, artifact, "test artifact").await.unwrap();
+        registry.activate(&gov, ArtifactKind::Encoder, &sha256, &format!("activation {i}")).await.unwrap();
+    }
+    Fixture { _dir: dir, state, patient, other_patient }
+}
+
+impl Fixture {
+    async fn session(&self, user: &str, ttl: Duration) -> Session {
+        let s = self.state.users().create_session(user, ttl).await.unwrap();
+        Session { cookie: format!("rdt_session={}", s.cookie_value), csrf: s.csrf }
+    }
+
+    async fn send(&self, req: Request<Body>) -> Response {
+        app(self.state.clone()).oneshot(req).await.unwrap()
+    }
+}
+
+fn get(uri: &str, session: Option<&Session>) -> Request<Body> {
+    let mut b = Request::builder().method(Method::GET).uri(uri);
+    if let Some(s) = session {
+        b = b.header(header::COOKIE, &s.cookie);
+    }
+    b.body(Body::empty()).unwrap()
+}
+
+/// A form post; `csrf` is put in the form's `csrf` field when given.
+fn post_form(uri: &str, session: Option<&Session>, csrf: Option<&str>, fields: &str) -> Request<Body> {
+    let mut body = fields.to_owned();
+    if let Some(token) = csrf {
+        body = if body.is_empty() { format!("csrf={token}") } else { format!("{body}&csrf={token}") };
+    }
+    let mut b = Request::builder()
+        .method(Method::POST)
+        .uri(uri)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+    if let Some(s) = session {
+        b = b.header(header::COOKIE, &s.cookie);
+    }
+    b.body(Body::from(body)).unwrap()
+}
+
+async fn body_text(res: Response) -> String {
+    let bytes = axum::body::to_bytes(res.into_body(), 10 << 20).await.unwrap();
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+fn location(res: &Response) -> String {
+    res.headers().get(header::LOCATION).map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default()
+}
+
+/// Every protected route, the role it needs, and what that role gets. Other roles must
+/// get 403; anonymous page views a redirect to the login form.
+#[tokio::test]
+async fn every_route_answers_only_its_role() {
+    let f = fixture().await;
+    let p = f.patient.clone();
+    let sessions = [
+        (Role::Clinician, f.session("clin", Duration::from_secs(600)).await),
+        (Role::Auditor, f.session("aud", Duration::from_secs(600)).await),
+        (Role::Governance, f.session("gov", Duration::from_secs(600)).await),
+        (Role::Admin, f.session("adm", Duration::from_secs(600)).await),
+    ];
+    let gets: Vec<(String, Role, StatusCode)> = vec![
+        ("/patients".into(), Role::Clinician, StatusCode::OK),
+        ("/patients?q=a".into(), Role::Clinician, StatusCode::OK),
+        (format!("/patients/{p}"), Role::Clinician, StatusCode::OK),
+        (format!("/patients/{p}/plot.svg"), Role::Clinician, StatusCode::OK),
+        (format!("/patients/{p}/consult"), Role::Clinician, StatusCode::OK),
+        ("/audit".into(), Role::Auditor, StatusCode::OK),
+        ("/audit?kind=model_activated".into(), Role::Auditor, StatusCode::OK),
+        ("/audit/entries/0".into(), Role::Auditor, StatusCode::OK),
+        ("/governance".into(), Role::Governance, StatusCode::OK),
+        ("/admin".into(), Role::Admin, StatusCode::OK),
+        ("/admin/import/status".into(), Role::Admin, StatusCode::OK),
+        ("/metrics".into(), Role::Admin, StatusCode::OK),
+    ];
+    for (uri, role, expected) in &gets {
+        for (r, s) in &sessions {
+            let res = f.send(get(uri, Some(s))).await;
+            let want = if r == role { *expected } else { StatusCode::FORBIDDEN };
+            assert_eq!(res.status(), want, "GET {uri} as {}", r.as_str());
+        }
+        let res = f.send(get(uri, None)).await;
+        assert_eq!(res.status(), StatusCode::SEE_OTHER, "GET {uri} anonymous");
+        assert!(location(&res).starts_with("/login?next="), "GET {uri} anonymous goes to the login form");
+    }
+    // State-changing routes: every other role is refused before anything changes.
+    let posts: [(&str, Role, &str); 7] = [
+        ("/audit/verify", Role::Auditor, ""),
+        ("/audit/sign", Role::Auditor, ""),
+        ("/governance/rollback", Role::Governance, "kind=encoder&reason=r"),
+        ("/governance/activate", Role::Governance, "kind=encoder&sha256=00&reason=r"),
+        ("/governance/pin", Role::Governance, "kind=llm&sha256=00&name=n&reason=r"),
+        ("/admin/users", Role::Admin, "name=x&role=auditor&password=p"),
+        ("/admin/backup", Role::Admin, ""),
+    ];
+    for (uri, role, fields) in posts {
+        for (r, s) in &sessions {
+            if *r == role {
+                continue;
+            }
+            let res = f.send(post_form(uri, Some(s), Some(&s.csrf), fields)).await;
+            assert_eq!(res.status(), StatusCode::FORBIDDEN, "POST {uri} as {}", r.as_str());
+        }
+        let res = f.send(post_form(uri, None, None, fields)).await;
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "POST {uri} anonymous");
+    }
+    // What needs no login.
+    for uri in ["/login", "/healthz", "/static/htmx.min.js", "/static/app.css"] {
+        assert_eq!(f.send(get(uri, None)).await.status(), StatusCode::OK, "GET {uri} anonymous");
+    }
+    // `/` sends each role home.
+    for (r, s) in &sessions {
+        let res = f.send(get("/", Some(s))).await;
+        assert_eq!(res.status(), StatusCode::SEE_OTHER);
+        assert!(!location(&res).is_empty(), "home of {}", r.as_str());
+    }
+}
+
+#[tokio::test]
+async fn htmx_requests_without_a_session_get_401_not_a_redirect() {
+    let f = fixture().await;
+    let req = Request::builder().uri("/patients?q=x").header("hx-request", "true").body(Body::empty()).unwrap();
+    assert_eq!(f.send(req).await.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn non_get_requests_need_the_sessions_csrf_token() {
+    let f = fixture().await;
+    let s = f.session("aud", Duration::from_secs(600)).await;
+    // No token, a wrong one, another session's.
+    assert_eq!(f.send(post_form("/audit/verify", Some(&s), None, "")).await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(f.send(post_form("/audit/verify", Some(&s), Some("0000"), "")).await.status(), StatusCode::FORBIDDEN);
+    let other = f.session("aud", Duration::from_secs(600)).await;
+    assert_eq!(f.send(post_form("/audit/verify", Some(&s), Some(&other.csrf), "")).await.status(), StatusCode::FORBIDDEN);
+    let mut bad_header = post_form("/audit/verify", Some(&s), None, "");
+    bad_header.headers_mut().insert("x-csrf-token", "nope".parse().unwrap());
+    assert_eq!(f.send(bad_header).await.status(), StatusCode::FORBIDDEN);
+    // The form field and the htmx header both pass.
+    let res = f.send(post_form("/audit/verify", Some(&s), Some(&s.csrf), "")).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(body_text(res).await.contains("Verified"));
+    let mut htmx = post_form("/audit/verify", Some(&s), None, "");
+    htmx.headers_mut().insert("x-csrf-token", s.csrf.parse().unwrap());
+    assert_eq!(f.send(htmx).await.status(), StatusCode::OK);
+    // Logout is a POST too.
+    assert_eq!(f.send(post_form("/logout", Some(&s), None, "")).await.status(), StatusCode::FORBIDDEN);
+}
+
+/// The login form's token is a double-submit cookie; a wrong password is a 401 with
+/// no session cookie; the right one sets an HttpOnly, SameSite=Strict session cookie.
+#[tokio::test]
+async fn login_fails_with_a_wrong_password_and_succeeds_with_the_right_one() {
+    let f = fixture().await;
+    let form = f.send(get("/login", None)).await;
+    let set_cookie = form.headers().get(header::SET_COOKIE).unwrap().to_str().unwrap().to_owned();
+    let token = set_cookie.split(';').next().unwrap().trim_start_matches("rdt_login_csrf=").to_owned();
+    assert!(body_text(form).await.contains(&token));
+    let login = |password: &str, csrf: &str, cookie: bool| {
+        let mut b = Request::builder()
+            .method(Method::POST)
+            .uri("/login")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+        if cookie {
+            b = b.header(header::COOKIE, format!("rdt_login_csrf={token}"));
+        }
+        b.body(Body::from(format!("name=clin&password={}&csrf={csrf}&next=", password.replace(' ', "+")))).unwrap()
+    };
+    let res = f.send(login("wrong password!!", &token, true)).await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert!(!res.headers().get_all(header::SET_COOKIE).iter().any(|c| c.to_str().unwrap().starts_with("rdt_session=")));
+    assert!(body_text(res).await.contains("Unknown user or wrong password"));
+    // The right password without the login cookie, or with another token: refused.
+    assert_eq!(f.send(login(PASSWORD, &token, false)).await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(f.send(login(PASSWORD, "forged", true)).await.status(), StatusCode::FORBIDDEN);
+
+    let res = f.send(login(PASSWORD, &token, true)).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&res), "/patients");
+    let session_cookie = res
+        .headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .map(|c| c.to_str().unwrap().to_owned())
+        .find(|c| c.starts_with("rdt_session="))
+        .unwrap();
+    assert!(session_cookie.contains("HttpOnly") && session_cookie.contains("SameSite=Strict"));
+    let value = session_cookie.split(';').next().unwrap().to_owned();
+    let s = Session { cookie: value, csrf: String::new() };
+    assert_eq!(f.send(get("/patients", Some(&s))).await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn an_expired_session_goes_back_to_the_login_form() {
+    let f = fixture().await;
+    let expired = f.session("clin", Duration::ZERO).await;
+    let res = f.send(get("/patients", Some(&expired))).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&res), "/login?next=/patients");
+    let live = f.session("clin", Duration::from_secs(600)).await;
+    assert_eq!(f.send(get("/patients", Some(&live))).await.status(), StatusCode::OK);
+    // Logging out ends the session.
+    let res = f.send(post_form("/logout", Some(&live), Some(&live.csrf), "")).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(f.send(get("/patients", Some(&live))).await.status(), StatusCode::SEE_OTHER);
+}
+
+/// A scoped clinician sees their patient and gets the same 404 for another patient
+/// as for one that does not exist.
+#[tokio::test]
+async fn a_scoped_clinician_reaches_only_their_patients() {
+    let f = fixture().await;
+    let s = f.session("scoped", Duration::from_secs(600)).await;
+    assert_eq!(f.send(get(&format!("/patients/{}", f.patient), Some(&s))).await.status(), StatusCode::OK);
+    let other = f.send(get(&format!("/patients/{}", f.other_patient), Some(&s))).await;
+    let missing = f.send(get("/patients/no-such-patient", Some(&s))).await;
+    assert_eq!((other.status(), missing.status()), (StatusCode::NOT_FOUND, StatusCode::NOT_FOUND));
+    assert_eq!(f.send(get(&format!("/patients/{}/consult", f.other_patient), Some(&s))).await.status(), StatusCode::NOT_FOUND);
+    let list = body_text(f.send(get("/patients", Some(&s))).await).await;
+    assert!(list.contains(&f.patient) && !list.contains(&f.other_patient));
+}
+
+#[tokio::test]
+async fn a_journey_page_draws_the_plot_and_is_audited() {
+    let f = fixture().await;
+    let s = f.session("clin", Duration::from_secs(600)).await;
+    let before = f.state.audit().size().await.unwrap();
+    let res = f.send(get(&format!("/patients/{}", f.patient), Some(&s))).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers().get(header::CACHE_CONTROL).unwrap(), "no-store");
+    assert!(res.headers().get(header::CONTENT_SECURITY_POLICY).is_some());
+    let html = body_text(res).await;
+    assert!(html.contains("<svg") && html.contains("DAS28"));
+    assert_eq!(f.state.audit().size().await.unwrap(), before + 1);
+    let entry = f.state.audit().entry(audit_log::Seq(before)).await.unwrap().unwrap().parse().unwrap();
+    assert_eq!(entry.patients, vec![f.patient.clone()]);
+    assert!(matches!(entry.body, EntryBody::Access { ref action, .. } if action == "journey"));
+    // The consult summary records its three tool calls.
+    let res = f.send(get(&format!("/patients/{}/consult", f.patient), Some(&s))).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(f.state.audit().size().await.unwrap(), before + 4);
+}
+
+#[tokio::test]
+async fn a_trace_shows_the_exchange_with_a_verified_proof() {
+    let f = fixture().await;
+    let who = Principal::new("clin", Role::Clinician);
+    let log = f.state.audit();
+    let q = log
+        .append(NewEntry::new(who.clone(), EntryBody::Question { question: "How is the CRP?".into() }).session("s1"))
+        .await
+        .unwrap();
+    let call = audit_log::ToolCall::bounded("lab_trend", serde_json::json!({"patient": f.patient, "test": "crp"}), serde_json::json!({"latest": 3.1}), 4096);
+    log.append(NewEntry::new(who.clone(), EntryBody::ToolCall { tool: call, cohort: None }).session("s1")).await.unwrap();
+    let model = audit_log::ModelVersions { model_sha256: Digest::of(b"model"), prompt_version: Digest::of(b"prompt") };
+    let answer = log
+        .append(
+            NewEntry::new(who, EntryBody::Answer { answer: "CRP is 3.1 mg/L.".into(), model, cohort: None }).session("s1"),
+        )
+        .await
+        .unwrap();
+    log.sign_head().await.unwrap();
+    let s = f.session("aud", Duration::from_secs(600)).await;
+    let html = body_text(f.send(get(&format!("/audit/entries/{}", answer.0), Some(&s))).await).await;
+    assert!(html.contains("id=\"proof-status\">verified"), "{html}");
+    assert!(html.contains("How is the CRP?") && html.contains("lab_trend") && html.contains("CRP is 3.1 mg/L."));
+    assert!(html.contains(&Digest::of(b"model").to_string()));
+    assert!(html.contains(&format!("/audit/entries/{}", q.0)));
+}
+
+#[tokio::test]
+async fn governance_rolls_back_with_a_reason_and_is_refused_without_one() {
+    let f = fixture().await;
+    let s = f.session("gov", Duration::from_secs(600)).await;
+    let res = f.send(post_form("/governance/rollback", Some(&s), Some(&s.csrf), "kind=encoder&reason=")).await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert!(body_text(res).await.contains("reason is required"));
+    let res = f.send(post_form("/governance/rollback", Some(&s), Some(&s.csrf), "kind=encoder&reason=bad+drift")).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let state = f.state.registry().state().await.unwrap();
+    assert_eq!(state.active(ArtifactKind::Encoder).unwrap().name, "twin-a");
+    let page = body_text(f.send(get("/governance", Some(&s))).await).await;
+    assert!(page.contains("bad drift") && page.contains("rolled back"));
+}
+
+#[tokio::test]
+async fn metrics_count_requests_per_route() {
+    let f = fixture().await;
+    let s = f.session("adm", Duration::from_secs(600)).await;
+    f.send(get("/healthz", None)).await;
+    f.send(get("/healthz", None)).await;
+    let text = body_text(f.send(get("/metrics", Some(&s))).await).await;
+    assert!(text.contains("rdt_http_requests_total{method=\"GET\",route=\"/healthz\",status=\"200\"} 2"), "{text}");
+    assert!(text.contains("rdt_http_request_duration_seconds_bucket{method=\"GET\",route=\"/healthz\",le=\"+Inf\"} 2"));
+}

@@ -1,0 +1,328 @@
+//! The admin console: users and roles, FHIR import by upload (with progress, polled by
+//! htmx), and backups.
+
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use askama::Template;
+use audit_log::{Digest, EntryBody, ImportRecord, ImportedFile, NewEntry, Role};
+use axum::extract::{Multipart, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Form;
+use serde::Deserialize;
+use twin_core::fhir::{FileOutcome, ImportProgress, Importer};
+use twin_core::PatientId;
+
+use crate::app::AppState;
+use crate::auth::{CurrentUser, PatientAccess, LOGIN_ROLES};
+use crate::error::{render, url_escape, AppError};
+use crate::layout::Chrome;
+
+/// The import running or last run (one at a time: imports write the same store).
+#[derive(Default)]
+pub struct ImportJobs {
+    current: Option<Arc<ImportJob>>,
+}
+
+pub struct ImportJob {
+    pub dir: PathBuf,
+    files_total: AtomicUsize,
+    files_done: AtomicUsize,
+    bytes_total: AtomicU64,
+    bytes_done: AtomicU64,
+    finished: std::sync::Mutex<Option<Result<String, String>>>,
+}
+
+impl ImportProgress for ImportJob {
+    fn begin(&self, files: usize, bytes: u64) {
+        self.files_total.store(files, Ordering::Relaxed);
+        self.bytes_total.store(bytes, Ordering::Relaxed);
+    }
+    fn advance(&self, bytes: u64) {
+        self.bytes_done.fetch_add(bytes, Ordering::Relaxed);
+    }
+    fn file_done(&self, _outcome: &FileOutcome) {
+        self.files_done.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+pub struct UserRow {
+    pub name: String,
+    pub role: String,
+    pub scope: String,
+    pub created_at: String,
+}
+
+pub struct BackupRow {
+    pub folder: String,
+    pub created_at: String,
+    pub files: usize,
+    pub bytes: u64,
+}
+
+#[derive(Template)]
+#[template(path = "admin.html")]
+struct AdminPage {
+    chrome: Chrome,
+    users: Vec<UserRow>,
+    roles: Vec<&'static str>,
+    backups: Vec<BackupRow>,
+    status_html: String,
+    done: String,
+    error: String,
+    patients: u64,
+    events: u64,
+}
+
+#[derive(Template)]
+#[template(path = "admin_import.html")]
+pub struct ImportStatus {
+    pub running: bool,
+    pub present: bool,
+    pub percent: u64,
+    pub files_done: usize,
+    pub files_total: usize,
+    pub result: String,
+    pub failed: bool,
+}
+
+fn status_of(jobs: &ImportJobs) -> ImportStatus {
+    let Some(job) = &jobs.current else {
+        return ImportStatus { running: false, present: false, percent: 0, files_done: 0, files_total: 0, result: String::new(), failed: false };
+    };
+    let finished = job.finished.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let (total, done) = (job.bytes_total.load(Ordering::Relaxed), job.bytes_done.load(Ordering::Relaxed));
+    ImportStatus {
+        running: finished.is_none(),
+        present: true,
+        percent: if total == 0 { 0 } else { (done * 100 / total).min(100) },
+        files_done: job.files_done.load(Ordering::Relaxed),
+        files_total: job.files_total.load(Ordering::Relaxed),
+        failed: matches!(finished, Some(Err(_))),
+        result: match finished {
+            Some(Ok(s)) | Some(Err(s)) => s,
+            None => String::new(),
+        },
+    }
+}
+
+#[derive(Deserialize, Default)]
+pub struct Outcome {
+    #[serde(default)]
+    done: String,
+    #[serde(default)]
+    error: String,
+}
+
+pub async fn admin_show(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Query(outcome): Query<Outcome>,
+) -> Result<Response, AppError> {
+    let users = state
+        .users()
+        .list()
+        .await?
+        .into_iter()
+        .map(|u| UserRow {
+            scope: match (&u.role, &u.access) {
+                (Role::Clinician, PatientAccess::All) => "all patients".into(),
+                (Role::Clinician, PatientAccess::Only(ids)) => {
+                    ids.iter().map(|p| p.as_str().to_owned()).collect::<Vec<_>>().join(", ")
+                }
+                _ => "—".into(),
+            },
+            name: u.name,
+            role: u.role.as_str().to_owned(),
+            created_at: u.created_at.chars().take(19).collect(),
+        })
+        .collect();
+    let data_dir = state.config().data_dir.clone();
+    let backups = tokio::task::spawn_blocking(move || crate::backup::list(&data_dir))
+        .await?
+        .into_iter()
+        .map(|m| BackupRow {
+            folder: m.dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+            created_at: m.created_at.chars().take(19).collect(),
+            files: m.files.len(),
+            bytes: m.files.iter().map(|f| f.bytes).sum(),
+        })
+        .collect();
+    let status = status_of(&state.imports().lock().unwrap_or_else(|e| e.into_inner()));
+    let counts = state.store().counts().await?;
+    let page = AdminPage {
+        chrome: Chrome::new(&user, "/admin"),
+        users,
+        roles: LOGIN_ROLES.iter().map(|r| r.as_str()).collect(),
+        backups,
+        status_html: status.render()?,
+        done: outcome.done,
+        error: outcome.error,
+        patients: counts.patients,
+        events: counts.events,
+    };
+    Ok(render(&page)?.into_response())
+}
+
+#[derive(Deserialize)]
+pub struct CreateUser {
+    name: String,
+    role: String,
+    password: String,
+    /// Comma- or space-separated patient ids; empty: all patients.
+    #[serde(default)]
+    patients: String,
+}
+
+fn back(done: &str, error: &str) -> Response {
+    Redirect::to(&format!("/admin?done={}&error={}", url_escape(done), url_escape(error))).into_response()
+}
+
+pub async fn users_create(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Form(form): Form<CreateUser>,
+) -> Result<Response, AppError> {
+    let role = match Role::from_str(form.role.trim()) {
+        Ok(r) => r,
+        Err(e) => return Ok(back("", &format!("`role`: {e}"))),
+    };
+    let patients: Vec<PatientId> =
+        form.patients.split([',', ' ', '\n']).filter(|s| !s.trim().is_empty()).filter_map(|s| PatientId::new(s.trim())).collect();
+    match state.users().add(form.name.trim(), role, &form.password, &patients, false).await {
+        Ok(()) => {
+            let entry = NewEntry::new(
+                user.principal(),
+                EntryBody::Access { action: "user_added".into(), detail: Some(format!("{} as {}", form.name.trim(), role.as_str())) },
+            )
+            .session(user.session.clone());
+            state.audit().append(entry).await?;
+            Ok(back(&format!("Added {} ({}).", form.name.trim(), role.as_str()), ""))
+        }
+        Err(e @ (crate::auth::AuthError::UserExists(_)
+        | crate::auth::AuthError::BadName(_)
+        | crate::auth::AuthError::NotALoginRole(_)
+        | crate::auth::AuthError::WeakPassword { .. })) => Ok(back("", &e.to_string())),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// A file name safe to write under the upload folder (no separators, no dot files).
+fn safe_file_name(name: &str) -> Option<String> {
+    let base = name.rsplit(['/', '\\']).next()?.trim();
+    let clean: String = base.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')).collect();
+    (!clean.is_empty() && !clean.starts_with('.')).then_some(clean)
+}
+
+/// Saves the uploaded files under `<data-dir>/uploads/<time>/` and starts the import in
+/// the background; the returned fragment polls its progress.
+pub async fn import_create(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    mut multipart: Multipart,
+) -> Result<Response, AppError> {
+    if state.imports().lock().unwrap_or_else(|e| e.into_inner()).current.as_ref().is_some_and(|j| {
+        j.finished.lock().unwrap_or_else(|e| e.into_inner()).is_none()
+    }) {
+        return Err(AppError::BadRequest("an import is already running; wait for it to finish".into()));
+    }
+    let dir = state.config().data_dir.join("uploads").join(chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ").to_string());
+    tokio::fs::create_dir_all(&dir).await?;
+    let mut saved = 0;
+    while let Some(field) = multipart.next_field().await.map_err(|e| AppError::BadRequest(format!("upload: {e}")))? {
+        let Some(name) = field.file_name().and_then(safe_file_name) else { continue };
+        let bytes = field.bytes().await.map_err(|e| AppError::BadRequest(format!("upload of {name}: {e}")))?;
+        tokio::fs::write(dir.join(&name), &bytes).await?;
+        saved += 1;
+    }
+    if saved == 0 {
+        return Err(AppError::BadRequest("choose one or more FHIR files (.json Bundles or .ndjson)".into()));
+    }
+    let job = Arc::new(ImportJob {
+        dir: dir.clone(),
+        files_total: AtomicUsize::new(saved),
+        files_done: AtomicUsize::new(0),
+        bytes_total: AtomicU64::new(0),
+        bytes_done: AtomicU64::new(0),
+        finished: std::sync::Mutex::new(None),
+    });
+    state.imports().lock().unwrap_or_else(|e| e.into_inner()).current = Some(job.clone());
+    let (task_state, principal, session) = (state.clone(), user.principal(), user.session.clone());
+    tokio::spawn(async move {
+        let result = run_import(&task_state, &job, principal, session).await;
+        *job.finished.lock().unwrap_or_else(|e| e.into_inner()) = Some(result);
+    });
+    let status = status_of(&state.imports().lock().unwrap_or_else(|e| e.into_inner()));
+    Ok((StatusCode::ACCEPTED, render(&status)?).into_response())
+}
+
+async fn run_import(state: &AppState, job: &ImportJob, principal: audit_log::Principal, session: String) -> Result<String, String> {
+    let mut importer = Importer::new(state.store().clone()).await.map_err(|e| e.to_string())?;
+    let report = importer.import_paths(std::slice::from_ref(&job.dir), job).await.map_err(|e| e.to_string())?;
+    let files = report
+        .files
+        .iter()
+        .map(|f| ImportedFile {
+            path: f.path.display().to_string(),
+            sha256: Digest::of_file(&f.path).ok(),
+            events: f.events,
+            error: f.error.as_ref().map(ToString::to_string),
+        })
+        .collect();
+    let record = ImportRecord { files, patients: report.patients, events: report.events };
+    let seq = state
+        .audit()
+        .append(NewEntry::new(principal, EntryBody::Import { import: record }).session(session))
+        .await
+        .map_err(|e| e.to_string())?;
+    let failed: Vec<String> = report.failed().map(ToString::to_string).collect();
+    let summary = format!(
+        "Imported {} of {} files: {} patients, {} events (audit entry {seq}).",
+        report.files.len() - failed.len(),
+        report.files.len(),
+        report.patients,
+        report.events
+    );
+    if failed.is_empty() {
+        Ok(summary)
+    } else {
+        Err(format!("{summary} Refused: {}", failed.join("; ")))
+    }
+}
+
+pub async fn import_status(State(state): State<AppState>, _user: CurrentUser) -> Result<Response, AppError> {
+    let status = status_of(&state.imports().lock().unwrap_or_else(|e| e.into_inner()));
+    Ok(render(&status)?.into_response())
+}
+
+pub async fn backup_create(State(state): State<AppState>, user: CurrentUser) -> Result<Response, AppError> {
+    let config = state.config();
+    match crate::backup::create(&config.data_dir, &config.database).await {
+        Ok(m) => {
+            let folder = m.dir.display().to_string();
+            let entry = NewEntry::new(user.principal(), EntryBody::Access { action: "backup".into(), detail: Some(folder.clone()) })
+                .session(user.session.clone());
+            state.audit().append(entry).await?;
+            Ok(back(&format!("Backup written to {folder} ({} files).", m.files.len()), ""))
+        }
+        Err(e @ crate::backup::BackupError::Postgres(_)) => Ok(back("", &e.to_string())),
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn upload_names_cannot_escape_the_upload_folder() {
+        assert_eq!(safe_file_name("Patient.ndjson").as_deref(), Some("Patient.ndjson"));
+        assert_eq!(safe_file_name("../../etc/passwd").as_deref(), Some("passwd"));
+        assert_eq!(safe_file_name("C:\\x\\b.json").as_deref(), Some("b.json"));
+        assert_eq!(safe_file_name(".hidden"), None);
+        assert_eq!(safe_file_name(""), None);
+    }
+}

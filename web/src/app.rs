@@ -1,0 +1,202 @@
+//! The router and the state every handler shares.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use audit_log::{AuditLog, ModelRegistry, Role, TrustedKeys};
+use axum::extract::DefaultBodyLimit;
+use axum::http::{header, HeaderValue};
+use axum::middleware::{from_fn, from_fn_with_state};
+use axum::routing::{get, post};
+use axum::Router;
+use tools::ToolContext;
+use tower_http::trace::TraceLayer;
+use twin_core::{Database, JourneyStore};
+
+use crate::auth::{self, UserStore};
+use crate::error::WebError;
+use crate::metrics::Metrics;
+use crate::{admin, audit, consult, governance, journey, login, patients, statics};
+
+/// Largest FHIR upload accepted by the admin page.
+const MAX_UPLOAD_BYTES: usize = 1 << 30;
+
+/// How to run the server. `rdt serve` fills it from flags; tests build it directly.
+#[derive(Debug, Clone)]
+pub struct WebConfig {
+    pub addr: SocketAddr,
+    pub data_dir: PathBuf,
+    pub database: Database,
+    /// Mark cookies `Secure` (set when serving behind TLS).
+    pub secure_cookies: bool,
+    /// How long a login lasts.
+    pub session_ttl: Duration,
+}
+
+impl WebConfig {
+    pub fn new(data_dir: PathBuf, database: Database) -> Self {
+        WebConfig {
+            addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir,
+            database,
+            secure_cookies: false,
+            session_ttl: Duration::from_secs(8 * 3600),
+        }
+    }
+}
+
+/// Handles shared by every request (cheap to clone: pools and `Arc`s).
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: WebConfig,
+    store: JourneyStore,
+    tools: ToolContext,
+    audit: AuditLog,
+    trusted: TrustedKeys,
+    users: UserStore,
+    metrics: Metrics,
+    imports: Mutex<admin::ImportJobs>,
+}
+
+impl AppState {
+    /// Opens the journey store, the audit log (with the install's signing key) and the
+    /// users database of `config.data_dir`.
+    pub async fn open(config: WebConfig) -> Result<Self, WebError> {
+        let store = JourneyStore::open(&config.database).await?;
+        let audit = AuditLog::open_for_data_dir(&config.database.url(), &config.data_dir).await?;
+        let trusted = TrustedKeys::of_data_dir(&config.data_dir)?;
+        let users = UserStore::open(&UserStore::path_in(&config.data_dir)).await?;
+        Ok(AppState {
+            inner: Arc::new(Inner {
+                tools: ToolContext::new(store.clone()),
+                store,
+                audit,
+                trusted,
+                users,
+                metrics: Metrics::default(),
+                imports: Mutex::new(admin::ImportJobs::default()),
+                config,
+            }),
+        })
+    }
+
+    pub fn config(&self) -> &WebConfig {
+        &self.inner.config
+    }
+    pub fn store(&self) -> &JourneyStore {
+        &self.inner.store
+    }
+    pub fn tools(&self) -> &ToolContext {
+        &self.inner.tools
+    }
+    pub fn audit(&self) -> &AuditLog {
+        &self.inner.audit
+    }
+    pub fn registry(&self) -> ModelRegistry {
+        ModelRegistry::new(self.inner.audit.clone())
+    }
+    pub fn trusted(&self) -> &TrustedKeys {
+        &self.inner.trusted
+    }
+    pub fn users(&self) -> &UserStore {
+        &self.inner.users
+    }
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+    pub(crate) fn imports(&self) -> &Mutex<admin::ImportJobs> {
+        &self.inner.imports
+    }
+
+    pub async fn close(&self) {
+        self.inner.users.close().await;
+        self.inner.audit.close().await;
+        self.inner.store.close().await;
+    }
+}
+
+/// Every route with the role it needs. Layers wrap inside out: a request meets the
+/// trace span, then the metrics timer, then the security headers, then (protected
+/// routes) `authenticate` (session + CSRF), then `require_role`, then the handler.
+pub fn app(state: AppState) -> Router {
+    let clinician = Router::new()
+        .route("/patients", get(patients::patients_list))
+        .route("/patients/{id}", get(journey::journey_show))
+        .route("/patients/{id}/plot.svg", get(journey::journey_plot))
+        .route("/patients/{id}/consult", get(consult::consult_show))
+        .route_layer(from_fn_with_state(Role::Clinician, auth::require_role));
+    let auditor = Router::new()
+        .route("/audit", get(audit::audit_search))
+        .route("/audit/entries/{seq}", get(audit::audit_trace))
+        .route("/audit/verify", post(audit::audit_verify))
+        .route("/audit/sign", post(audit::audit_sign))
+        .route_layer(from_fn_with_state(Role::Auditor, auth::require_role));
+    let governance = Router::new()
+        .route("/governance", get(governance::registry_show))
+        .route("/governance/activate", post(governance::registry_activate))
+        .route("/governance/rollback", post(governance::registry_rollback))
+        .route("/governance/pin", post(governance::registry_pin))
+        .route_layer(from_fn_with_state(Role::Governance, auth::require_role));
+    let admin = Router::new()
+        .route("/admin", get(admin::admin_show))
+        .route("/admin/users", post(admin::users_create))
+        .route(
+            "/admin/import",
+            // Uploads of FHIR exports are large; every other route keeps axum's 2 MB limit.
+            post(admin::import_create).layer(DefaultBodyLimit::max(MAX_UPLOAD_BYTES)),
+        )
+        .route("/admin/import/status", get(admin::import_status))
+        .route("/admin/backup", post(admin::backup_create))
+        .route("/metrics", get(crate::metrics::metrics_show))
+        .route_layer(from_fn_with_state(Role::Admin, auth::require_role));
+    let any_role = Router::new().route("/", get(login::home)).route("/logout", post(login::logout));
+
+    let protected = Router::new()
+        .merge(clinician)
+        .merge(auditor)
+        .merge(governance)
+        .merge(admin)
+        .merge(any_role)
+        .route_layer(from_fn_with_state(state.clone(), auth::authenticate));
+
+    let public = Router::new()
+        .route("/login", get(login::login_form).post(login::login_submit))
+        .route("/healthz", get(crate::metrics::healthz))
+        .route("/static/{file}", get(statics::static_file));
+
+    Router::new()
+        .merge(protected)
+        .merge(public)
+        .layer(from_fn(security_headers))
+        .layer(from_fn_with_state(state.clone(), crate::metrics::record))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Headers on every response: no framing, no sniffing, no referrer, scripts and styles
+/// from this server only, and patient pages never cached.
+async fn security_headers(req: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+    let is_static = req.uri().path().starts_with("/static/");
+    let mut res = next.run(req).await;
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'; \
+             form-action 'self'",
+        ),
+    );
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    if !is_static {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    res
+}

@@ -1,0 +1,104 @@
+//! The login form, logout, and `/` (each role's home).
+
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderMap};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Form;
+use serde::Deserialize;
+
+use crate::app::AppState;
+use crate::auth::{self, CurrentUser, LOGIN_CSRF_COOKIE, SESSION_COOKIE};
+use crate::error::{render, AppError};
+use crate::layout::home_of;
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage {
+    csrf: String,
+    next: String,
+    error: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct LoginQuery {
+    next: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct LoginSubmit {
+    name: String,
+    password: String,
+    csrf: String,
+    #[serde(default)]
+    next: String,
+}
+
+/// Only local paths are followed after login (no open redirect).
+fn safe_next(next: &str) -> Option<&str> {
+    (next.starts_with('/') && !next.starts_with("//") && !next.contains('\\')).then_some(next)
+}
+
+fn login_page(state: &AppState, next: String, error: Option<String>, status: axum::http::StatusCode) -> Result<Response, AppError> {
+    // Before a session exists the token is a double-submit cookie: the form's field must
+    // equal the cookie, which another site can neither read nor set (SameSite=Strict).
+    let mut token = [0u8; 32];
+    getrandom::fill(&mut token).map_err(AppError::internal)?;
+    let csrf = hex::encode(token);
+    let cookie = auth::set_cookie(LOGIN_CSRF_COOKIE, &csrf, 3600, state.config().secure_cookies);
+    let page = render(&LoginPage { csrf, next, error })?;
+    Ok((status, [(header::SET_COOKIE, cookie)], page).into_response())
+}
+
+pub async fn login_form(State(state): State<AppState>, Query(q): Query<LoginQuery>) -> Result<Response, AppError> {
+    let next = q.next.as_deref().and_then(safe_next).unwrap_or("").to_owned();
+    login_page(&state, next, None, axum::http::StatusCode::OK)
+}
+
+pub async fn login_submit(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<LoginSubmit>,
+) -> Result<Response, AppError> {
+    let cookie = auth::cookie(&headers, LOGIN_CSRF_COOKIE).unwrap_or_default();
+    if cookie.is_empty() || !auth::tokens_match(&cookie, &form.csrf) {
+        return Err(AppError::Csrf);
+    }
+    let Some(user) = state.users().check_login(form.name.trim(), &form.password).await? else {
+        tracing::info!(user = %form.name, "login refused");
+        let next = safe_next(&form.next).unwrap_or("").to_owned();
+        return login_page(
+            &state,
+            next,
+            Some("Unknown user or wrong password.".into()),
+            axum::http::StatusCode::UNAUTHORIZED,
+        );
+    };
+    let ttl = state.config().session_ttl;
+    let session = state.users().create_session(&user.name, ttl).await?;
+    tracing::info!(user = %user.name, role = user.role.as_str(), "login");
+    let target = safe_next(&form.next).unwrap_or(home_of(user.role)).to_owned();
+    let secure = state.config().secure_cookies;
+    let mut res = Redirect::to(&target).into_response();
+    let h = res.headers_mut();
+    h.append(
+        header::SET_COOKIE,
+        auth::set_cookie(SESSION_COOKIE, &session.cookie_value, ttl.as_secs(), secure).parse().map_err(AppError::internal)?,
+    );
+    h.append(header::SET_COOKIE, auth::set_cookie(LOGIN_CSRF_COOKIE, "", 0, secure).parse().map_err(AppError::internal)?);
+    Ok(res)
+}
+
+pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, AppError> {
+    if let Some(value) = auth::cookie(&headers, SESSION_COOKIE) {
+        state.users().delete_session(&value).await?;
+    }
+    let mut res = Redirect::to("/login").into_response();
+    let cookie = auth::set_cookie(SESSION_COOKIE, "", 0, state.config().secure_cookies);
+    res.headers_mut().append(header::SET_COOKIE, cookie.parse().map_err(AppError::internal)?);
+    Ok(res)
+}
+
+pub async fn home(user: CurrentUser) -> Redirect {
+    Redirect::to(home_of(user.role))
+}

@@ -1,0 +1,90 @@
+//! The clinician's patient list and search (htmx: the table body is re-rendered as
+//! the user types).
+
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use axum::response::{Html, IntoResponse, Response};
+use serde::Deserialize;
+use twin_core::Modality;
+
+use crate::app::AppState;
+use crate::auth::CurrentUser;
+use crate::error::{render, AppError};
+use crate::layout::Chrome;
+
+/// Rows shown at most; the page says how many more matched.
+const MAX_ROWS: usize = 200;
+
+pub struct PatientRow {
+    pub id: String,
+    pub name: String,
+    pub sex: String,
+    pub birth_date: String,
+    pub events: u64,
+    pub das28: u64,
+    pub notes: u64,
+    pub last_event: String,
+}
+
+#[derive(Template)]
+#[template(path = "patients.html")]
+struct PatientsPage {
+    chrome: Chrome,
+    q: String,
+    rows: Vec<PatientRow>,
+    matched: usize,
+}
+
+#[derive(Template)]
+#[template(path = "patients_rows.html")]
+struct PatientRows {
+    rows: Vec<PatientRow>,
+    matched: usize,
+}
+
+#[derive(Deserialize)]
+pub struct PatientSearch {
+    #[serde(default)]
+    q: String,
+}
+
+pub async fn patients_list(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    headers: HeaderMap,
+    Query(search): Query<PatientSearch>,
+) -> Result<Response, AppError> {
+    let q = search.q.trim().to_lowercase();
+    let all = state.store().patients().await?;
+    let matching: Vec<_> = all
+        .into_iter()
+        .filter(|p| user.may_read(&p.patient.id))
+        .filter(|p| {
+            q.is_empty()
+                || p.patient.id.as_str().to_lowercase().contains(&q)
+                || p.patient.name.as_deref().is_some_and(|n| n.to_lowercase().contains(&q))
+        })
+        .collect();
+    let matched = matching.len();
+    let rows = matching
+        .into_iter()
+        .take(MAX_ROWS)
+        .map(|p| PatientRow {
+            id: p.patient.id.as_str().to_owned(),
+            name: p.patient.name.clone().unwrap_or_default(),
+            sex: p.patient.sex.clone().unwrap_or_default(),
+            birth_date: p.patient.birth_date.map(|d| d.to_string()).unwrap_or_default(),
+            events: p.events,
+            das28: p.events_by_modality.get(&Modality::DiseaseActivity).copied().unwrap_or(0),
+            notes: p.events_by_modality.get(&Modality::Note).copied().unwrap_or(0),
+            last_event: p.last_event.map(|t| t.format("%Y-%m-%d").to_string()).unwrap_or_default(),
+        })
+        .collect();
+    if headers.contains_key("hx-request") {
+        return Ok(render(&PatientRows { rows, matched })?.into_response());
+    }
+    let page = PatientsPage { chrome: Chrome::new(&user, "/patients"), q: search.q, rows, matched };
+    let Html(body) = render(&page)?;
+    Ok(Html(body).into_response())
+}
