@@ -7,7 +7,9 @@
 //!
 //! Map:
 //! - `chat.rs`: the [`ChatModel`] seam every engine implements.
+//! - `engine/`: the local engines (llama.cpp, mistralrs), weights verified before load.
 
 pub mod chat;
+pub mod engine;
 
 pub use chat::{ChatError, ChatModel, ChatRequest, Completion, Constraint, EngineKind, Message, Speaker, TokenSink};
