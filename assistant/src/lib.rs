@@ -7,9 +7,29 @@
 //!
 //! Map:
 //! - `chat.rs`: the [`ChatModel`] seam every engine implements.
-//! - `engine/`: the local engines (llama.cpp, mistralrs), weights verified before load.
+//! - `session.rs`: the tool-calling loop ([`Assistant::ask`]): role, retrieval, constrained
+//!   tool choice and arguments (patient from the session), bounded steps, answer,
+//!   grounding, audit. `answer.rs`: [`AskContext`] in, [`Answer`] out.
+//! - `retrieval.rs`: ranking tools by MiniLM similarity to the question.
+//! - `grounding.rs`: every number of an answer traced to a tool result.
+//! - `facts.rs`: results compacted for the prompt; RDT's own fact templates.
+//! - `testing.rs`: a scripted chat-model double, injected retrieval vectors, test stores.
+//! - `eval.rs`: the question set (`questions/virtual-cohort.json`) and its scoring.
+//!
+//! Invariants: the patient in scope comes from the session, never from the model;
+//! text from the record is data, never instructions; every number of an answer is
+//! grounded in a tool result or replaced by RDT's template.
 
+pub mod answer;
 pub mod chat;
-pub mod engine;
+pub mod eval;
+pub mod facts;
+pub mod grounding;
+pub mod retrieval;
+pub mod session;
+pub mod testing;
 
+pub use answer::{Answer, AskContext, CalledTool, CannotAnswer, Grounding, Outcome};
 pub use chat::{ChatError, ChatModel, ChatRequest, Completion, Constraint, EngineKind, Message, Speaker, TokenSink};
+pub use retrieval::{MiniLm, Ranked, TextEmbedder, ToolRetriever};
+pub use session::{AskError, Assistant, AssistantConfig, CANNOT_ANSWER};

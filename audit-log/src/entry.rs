@@ -205,6 +205,11 @@ pub struct ModelVersions {
     pub model_sha256: Digest,
     /// The prompt template's version (the SHA-256 of its bytes).
     pub prompt_version: Digest,
+    /// The inference engine that ran the weights (e.g. `llama-cpp`, `mistralrs`):
+    /// the same weights can answer differently on another engine. Absent in entries
+    /// written before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine: Option<String>,
 }
 
 /// One neighbour of an in silico cohort: a pseudonymous id and its distance.

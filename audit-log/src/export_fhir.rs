@@ -115,6 +115,9 @@ fn audit_event(entry: &AuditEntry, text: &str, leaf_hex: &str) -> Value {
             details.push(detail("answer", answer.clone()));
             details.push(detail("model_sha256", model.model_sha256.to_hex()));
             details.push(detail("prompt_version", model.prompt_version.to_hex()));
+            if let Some(engine) = &model.engine {
+                details.push(detail("engine", engine.clone()));
+            }
         }
         EntryBody::Refusal { reason } => details.push(detail("reason", reason.clone())),
         EntryBody::Access { action, .. } => details.push(detail("action", action.clone())),
@@ -244,7 +247,7 @@ mod tests {
     fn answer_exports_audit_event_and_provenance() {
         let s = stored(EntryBody::Answer {
             answer: "DAS28 improved".into(),
-            model: ModelVersions { model_sha256: Digest::of(b"gguf"), prompt_version: Digest::of(b"prompt") },
+            model: ModelVersions { model_sha256: Digest::of(b"gguf"), prompt_version: Digest::of(b"prompt"), engine: None },
             cohort: Some(CohortRecord {
                 neighbours: vec![Neighbour { id: "n1".into(), distance: 0.25 }],
                 index_version: "idx1".into(),

@@ -35,7 +35,7 @@ fn fixture_entry(i: u64) -> NewEntry {
         },
         _ => EntryBody::Answer {
             answer: format!("DAS28 of p{i} fell from 5.1 to 3.0."),
-            model: ModelVersions { model_sha256: Digest::of(b"gguf"), prompt_version: Digest::of(b"prompt") },
+            model: ModelVersions { model_sha256: Digest::of(b"gguf"), prompt_version: Digest::of(b"prompt"), engine: None },
             cohort: None,
         },
     };

@@ -26,21 +26,36 @@ pub enum PromptName {
     /// The assistant's system prompt: short and stable, so a model's prefix cache
     /// keeps it and its version changes rarely.
     System,
-    /// Picking a tool (or none) for a question; placeholders `tools`, `patient`,
-    /// `question`.
+    /// Picking a tool (or none) for a question, as `{"tool": name}` only (the
+    /// arguments follow in a second, schema-constrained step); placeholders `tools`,
+    /// `patient`, `question`.
     ToolChoice,
     /// Answering from tool results; placeholders `question`, `facts`.
     Answer,
+    /// The arguments of the chosen tool (its schema without the patient, which the
+    /// session fills); placeholders `tool`, `schema`.
+    Arguments,
+    /// Asking again after an answer stated numbers no tool result holds; placeholder
+    /// `numbers`.
+    AnswerRetry,
 }
 
 impl PromptName {
-    pub const ALL: [PromptName; 3] = [PromptName::System, PromptName::ToolChoice, PromptName::Answer];
+    pub const ALL: [PromptName; 5] = [
+        PromptName::System,
+        PromptName::ToolChoice,
+        PromptName::Answer,
+        PromptName::Arguments,
+        PromptName::AnswerRetry,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             PromptName::System => "system",
             PromptName::ToolChoice => "tool_choice",
             PromptName::Answer => "answer",
+            PromptName::Arguments => "arguments",
+            PromptName::AnswerRetry => "answer_retry",
         }
     }
 
@@ -50,6 +65,8 @@ impl PromptName {
             PromptName::System => include_str!("../templates/system.md"),
             PromptName::ToolChoice => include_str!("../templates/tool_choice.md"),
             PromptName::Answer => include_str!("../templates/answer.md"),
+            PromptName::Arguments => include_str!("../templates/arguments.md"),
+            PromptName::AnswerRetry => include_str!("../templates/answer_retry.md"),
         }
     }
 }
@@ -69,7 +86,7 @@ impl std::str::FromStr for PromptName {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PromptError {
-    #[error("unknown prompt `{0}`; the prompts are system, tool_choice, answer")]
+    #[error("unknown prompt `{0}`; the prompts are system, tool_choice, answer, arguments, answer_retry")]
     UnknownPrompt(String),
     #[error("prompt `{prompt}`: no value for placeholder `{{{{{placeholder}}}}}`")]
     MissingValue { prompt: PromptName, placeholder: String },
@@ -232,6 +249,8 @@ mod tests {
         assert_eq!(r.get(PromptName::System).placeholders().unwrap(), Vec::<&str>::new());
         assert_eq!(r.get(PromptName::ToolChoice).placeholders().unwrap(), vec!["tools", "patient", "question"]);
         assert_eq!(r.get(PromptName::Answer).placeholders().unwrap(), vec!["question", "facts"]);
+        assert_eq!(r.get(PromptName::Arguments).placeholders().unwrap(), vec!["tool", "schema"]);
+        assert_eq!(r.get(PromptName::AnswerRetry).placeholders().unwrap(), vec!["numbers"]);
     }
 
     #[test]

@@ -1,0 +1,123 @@
+//! What a question comes with ([`AskContext`]) and what it gets back ([`Answer`]).
+
+use audit_log::{Digest, Principal, Role, Seq};
+use serde::Serialize;
+use serde_json::Value;
+use tools::ToolName;
+use twin_core::PatientId;
+
+use crate::chat::EngineKind;
+use crate::retrieval::Ranked;
+
+/// Who asks, about which patient, in which session. The patient comes from the
+/// session (the open patient page, `--patient`), never from the model: it is the
+/// whole of the scope the tools get.
+#[derive(Debug, Clone)]
+pub struct AskContext {
+    pub principal: Principal,
+    pub patient: Option<PatientId>,
+    pub session: String,
+}
+
+/// Why the record cannot answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "why")]
+pub enum CannotAnswer {
+    /// The model chose no tool: the question is outside the product or no tool fits.
+    NoToolApplies,
+    /// The tool ran and found nothing (no value of the test, no reading, no course).
+    NothingFound { tool: ToolName },
+    /// Every tool call failed (bad arguments the model could not fix, a store error).
+    ToolFailed { error: String },
+    /// A tool refused (scope): the question reached beyond the session's patient.
+    Refused { reason: String },
+}
+
+/// How the question ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "outcome")]
+pub enum Outcome {
+    Answered,
+    CannotAnswer(CannotAnswer),
+    /// The asker's role may not use the assistant's tools (e.g. an auditor).
+    OutsideRole { role: Role },
+}
+
+impl Outcome {
+    pub fn is_refusal(&self) -> bool {
+        !matches!(self, Outcome::Answered)
+    }
+}
+
+/// Whose words the final text is, and whether its numbers were checked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "grounding")]
+pub enum Grounding {
+    /// The model's first answer: every number traced to a tool result.
+    Grounded,
+    /// The model's second answer, after the first stated `ungrounded`.
+    GroundedOnRetry { ungrounded: Vec<String> },
+    /// Both model answers stated untraceable numbers; the text is RDT's fact template.
+    Template { ungrounded: Vec<String> },
+    /// No model answer was asked for (a refusal or nothing found): RDT's wording.
+    NotNeeded,
+}
+
+/// One tool call of the answer, as run and audited.
+#[derive(Debug, Clone, Serialize)]
+pub struct CalledTool {
+    pub tool: ToolName,
+    /// The arguments the tool ran with (the patient filled from the session).
+    pub arguments: Value,
+    /// The model's own arguments, before the session filled the patient.
+    pub model_arguments: Value,
+    /// The bounded result (`{"value", "truncated", "omitted"}`), as the audit keeps it.
+    pub result: Value,
+    pub result_digest: Digest,
+    pub audit_seq: Seq,
+}
+
+/// The prompt templates an answer used, by name and version.
+#[derive(Debug, Clone, Serialize)]
+pub struct PromptVersion {
+    pub name: &'static str,
+    pub version: Digest,
+}
+
+/// Seconds per stage of one question.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Timings {
+    pub retrieval: f64,
+    pub model: f64,
+    pub tools: f64,
+    pub total: f64,
+    pub prompt_tokens: usize,
+    pub generated_tokens: usize,
+}
+
+/// The answer to one question, with everything needed to trust or audit it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Answer {
+    pub question: String,
+    /// The final text: the model's grounded answer, RDT's template or a refusal.
+    pub text: String,
+    pub outcome: Outcome,
+    pub grounding: Grounding,
+    /// The model's answer texts in order (the first streamed), including rejected ones.
+    pub drafts: Vec<String>,
+    /// The tools offered to the model after retrieval, most similar first.
+    pub candidates: Vec<Ranked>,
+    pub tools: Vec<CalledTool>,
+    pub engine: EngineKind,
+    pub model_sha256: String,
+    /// Every template shipped, with its version; `prompt_set_version` covers them all
+    /// and is what the audit entry records.
+    pub prompts: Vec<PromptVersion>,
+    pub prompt_set_version: Digest,
+    pub encoder_version: Option<Digest>,
+    /// Every audit entry of this question, in order.
+    pub audit: Vec<Seq>,
+    /// The entry holding the answer (or the refusal).
+    pub answer_seq: Seq,
+    pub timings: Timings,
+}

@@ -1,0 +1,290 @@
+//! Tool results as the model reads them, and as RDT states them itself.
+//!
+//! - [`compact`]: the result cut for the answer prompt. Every prompt token costs
+//!   about 12 ms on the default model (../shared/MODELS.md), so long lists keep
+//!   their most recent items and say how many were left out. The grounding check
+//!   still reads the full result.
+//! - [`fact_template`]: the product's own wording of a result, used when the model's
+//!   answer fails the grounding check twice. Deterministic, built from the result's
+//!   fields only, so every number it states is grounded by construction.
+//! - [`finds_nothing`]: whether a result holds no fact at all (no value of the test,
+//!   no DAS28 reading, no course), so the loop says so without asking the model.
+
+use serde_json::{Map, Value};
+use tools::ToolName;
+
+/// Items kept per list in the answer prompt.
+pub const ITEMS_IN_PROMPT: usize = 4;
+
+/// `result` with every list cut to its last [`ITEMS_IN_PROMPT`] items (a note says
+/// how many were left out) and the bookkeeping fields dropped.
+pub fn compact(result: &Value) -> Value {
+    match result {
+        Value::Array(items) if items.len() > ITEMS_IN_PROMPT => {
+            let cut = items.len() - ITEMS_IN_PROMPT;
+            let mut kept: Vec<Value> = vec![Value::String(format!("({cut} earlier items not shown)"))];
+            kept.extend(items[cut..].iter().map(compact));
+            Value::Array(kept)
+        }
+        Value::Array(items) => Value::Array(items.iter().map(compact).collect()),
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .filter(|(k, _)| !matches!(k.as_str(), "loinc" | "rxnorm" | "stable_threshold_per_30_days" | "system"))
+                .map(|(k, v)| (k.clone(), compact(v)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+/// The `value` of a `Bounded` result.
+fn value_of(result: &Value) -> &Value {
+    result.get("value").unwrap_or(result)
+}
+
+/// Whether the tool found nothing to state.
+pub fn finds_nothing(tool: ToolName, result: &Value) -> bool {
+    let v = value_of(result);
+    match tool {
+        ToolName::LabTrend | ToolName::DiseaseActivityHistory => v.get("latest").is_none_or(Value::is_null),
+        ToolName::MedicationHistory => v.get("courses_in_record").and_then(Value::as_u64) == Some(0),
+        _ => false,
+    }
+}
+
+fn text(v: &Value, key: &str) -> Option<String> {
+    match v.get(key)? {
+        Value::String(s) => Some(s.replace('_', " ")),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+fn names(v: &Value, key: &str) -> String {
+    let list: Vec<String> = v
+        .get(key)
+        .and_then(Value::as_array)
+        .map(|items| items.iter().filter_map(|i| i.as_str().map(str::to_owned)).collect())
+        .unwrap_or_default();
+    if list.is_empty() {
+        "none".into()
+    } else {
+        list.join(", ")
+    }
+}
+
+/// RDT's own sentence(s) for one result.
+pub fn fact_template(tool: ToolName, result: &Value) -> String {
+    let v = value_of(result);
+    let patient = text(v, "patient").unwrap_or_default();
+    let mut out = match tool {
+        ToolName::LabTrend => lab_sentence(v, &patient),
+        ToolName::DiseaseActivityHistory => das28_sentence(v, &patient),
+        ToolName::MedicationHistory => format!(
+            "Medication history of {patient}: current drugs: {}; DMARDs tried: {}; courses in the record: {}.",
+            names(v, "current"),
+            text(v, "dmards_tried").unwrap_or_else(|| "unknown".into()),
+            text(v, "courses_in_record").unwrap_or_else(|| "unknown".into()),
+        ),
+        ToolName::PatientSummary => summary_sentence(v, &patient),
+        ToolName::Glossary => format!(
+            "{}: {} (Source: {}.)",
+            text(v, "title").unwrap_or_default(),
+            v.get("definition").and_then(Value::as_str).unwrap_or_default(),
+            v.get("source").and_then(Value::as_str).unwrap_or_default()
+        ),
+        // Tools without a sentence of their own: their top-level facts, as written.
+        _ => generic_sentence(tool, v),
+    };
+    if result.get("truncated").and_then(Value::as_bool) == Some(true) {
+        out.push_str(" (The list was shortened.)");
+    }
+    out
+}
+
+/// The state model's chance of each DAS28 state at the last horizon, with intervals.
+fn forecast_sentence(v: &Value, patient: &str) -> String {
+    if let Some(reason) = v.get("insufficient_data").and_then(Value::as_str) {
+        return format!("No state-model forecast for {patient}: {reason}.");
+    }
+    let Some(last) = v.get("horizons").and_then(Value::as_array).and_then(|h| h.last()) else {
+        return format!("No state-model forecast for {patient}.");
+    };
+    let states: Vec<String> = last["states"]
+        .as_array()
+        .map(|s| {
+            s.iter()
+                .map(|s| {
+                    format!(
+                        "{} {} ({} to {})",
+                        text(s, "state").unwrap_or_default(),
+                        text(s, "probability").unwrap_or_default(),
+                        text(s, "low").unwrap_or_default(),
+                        text(s, "high").unwrap_or_default()
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    format!(
+        "State-model forecast for {patient} from DAS28 {} on {} ({}), {} continued: in {} days {}.",
+        text(v, "latest_das28").unwrap_or_default(),
+        text(v, "latest_das28_date").unwrap_or_default(),
+        text(v, "current_state").unwrap_or_default(),
+        text(v, "treatment").unwrap_or_default(),
+        text(last, "days").unwrap_or_default(),
+        states.join(", ")
+    )
+}
+
+fn generic_sentence(tool: ToolName, v: &Value) -> String {
+    let facts: Vec<String> = v
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter_map(|(k, x)| match x {
+            Value::String(_) | Value::Number(_) | Value::Bool(_) => Some(format!("{}: {}", k.replace('_', " "), text(v, k)?)),
+            _ => None,
+        })
+        .collect();
+    format!("{} found: {}.", tool.as_str().replace('_', " "), facts.join("; "))
+}
+
+fn lab_sentence(v: &Value, patient: &str) -> String {
+    let name = text(v, "test_name").unwrap_or_else(|| "this test".into());
+    let unit = v["reference_range"].get("unit").and_then(Value::as_str).unwrap_or_default();
+    let Some(latest) = v.get("latest").filter(|l| !l.is_null()) else {
+        return format!("The record of {patient} has no {name} value.");
+    };
+    let mut s = format!(
+        "Latest {name} of {patient}: {} {unit} on {}, flagged {}.",
+        text(latest, "value").unwrap_or_default(),
+        text(latest, "date").unwrap_or_default(),
+        text(latest, "flag").unwrap_or_default()
+    );
+    let trend = &v["trend"];
+    let direction = text(trend, "direction").unwrap_or_default();
+    if direction != "insufficient data" && !direction.is_empty() {
+        s.push_str(&format!(
+            " Trend over the last {} days: {direction} ({} values).",
+            text(v, "window_days").unwrap_or_default(),
+            text(trend, "n").unwrap_or_default()
+        ));
+    } else {
+        s.push_str(" Too few values for a trend.");
+    }
+    s
+}
+
+fn das28_sentence(v: &Value, patient: &str) -> String {
+    let Some(latest) = v.get("latest").filter(|l| !l.is_null()) else {
+        return format!("The record of {patient} has no DAS28 reading.");
+    };
+    let mut s = format!(
+        "Latest DAS28 of {patient}: {} on {} ({} activity).",
+        text(latest, "das28").unwrap_or_default(),
+        text(latest, "date").unwrap_or_default(),
+        text(latest, "category").unwrap_or_default()
+    );
+    if let Some(direction) = text(&v["trend"], "direction").filter(|d| d != "insufficient data") {
+        s.push_str(&format!(" Trend: {direction}."));
+    }
+    s.push_str(&format!(
+        " Flares: {}; readings in the record: {}.",
+        text(v, "flares_in_window").unwrap_or_else(|| "0".into()),
+        text(v, "readings_in_record").unwrap_or_default()
+    ));
+    s
+}
+
+fn summary_sentence(v: &Value, patient: &str) -> String {
+    let diagnoses: Vec<String> = v
+        .get("diagnoses")
+        .and_then(Value::as_array)
+        .map(|d| {
+            d.iter()
+                .filter_map(|x| {
+                    x.get("display").and_then(|t| t.get("record_text")).and_then(Value::as_str).map(str::to_owned)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut s = format!(
+        "Patient {patient}: {}, {} years at the last event; diagnoses: {}; current drugs: {}; DMARDs tried: {}.",
+        text(v, "sex").unwrap_or_else(|| "sex unknown".into()),
+        text(v, "age_at_last_event").unwrap_or_else(|| "age unknown".into()),
+        if diagnoses.is_empty() { "none recorded".into() } else { diagnoses.join(", ") },
+        names(v, "current_medications"),
+        text(v, "dmards_tried").unwrap_or_default()
+    );
+    if let Some(d) = v.get("latest_das28").filter(|d| !d.is_null()) {
+        s.push_str(&format!(
+            " Latest DAS28: {} on {} ({}).",
+            text(d, "das28").unwrap_or_default(),
+            text(d, "date").unwrap_or_default(),
+            text(d, "category").unwrap_or_default()
+        ));
+    }
+    s.push_str(&format!(" Abnormal latest labs: {}.", text(v, "latest_labs_abnormal").unwrap_or_else(|| "0".into())));
+    s
+}
+
+/// Many results as one JSON array for the answer prompt: `[{"tool": .., "result": ..}]`.
+pub fn prompt_facts<'a>(results: impl IntoIterator<Item = (ToolName, &'a Value)>) -> String {
+    let list: Vec<Value> = results
+        .into_iter()
+        .map(|(tool, r)| {
+            let mut m = Map::new();
+            m.insert("tool".into(), Value::String(tool.as_str().into()));
+            m.insert("result".into(), compact(r));
+            Value::Object(m)
+        })
+        .collect();
+    Value::Array(list).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::grounding::{check, Sources};
+
+    fn lab() -> Value {
+        json!({"value": {"patient": "p-1", "test": "crp", "test_name": "C-reactive protein", "loinc": "1988-5",
+            "reference_range": {"unit": "mg/L", "high": 5.0, "basis": "any"},
+            "latest": {"date": "2023-05-02", "value": 12.4, "flag": "high"}, "window_days": 365,
+            "trend": {"direction": "rising", "slope_per_30_days": 0.8, "n": 6, "stable_threshold_per_30_days": 0.5},
+            "values": [1, 2, 3, 4, 5, 6]}, "truncated": false, "omitted": 0})
+    }
+
+    #[test]
+    fn compact_keeps_recent_items_and_says_how_many_went() {
+        let c = compact(&lab());
+        assert_eq!(c["value"]["values"], json!(["(2 earlier items not shown)", 3, 4, 5, 6]));
+        assert!(c["value"].get("loinc").is_none() && c["value"]["trend"].get("stable_threshold_per_30_days").is_none());
+    }
+
+    /// A template states only the result's own numbers, so it always passes the check.
+    #[test]
+    fn templates_are_grounded_by_construction() {
+        let glossary = json!({"value": {"term": "das28", "title": "DAS28 (Disease Activity Score, 28 joints)",
+            "definition": "Remission below 2.6.", "source": "Prevoo 1995"}, "truncated": false, "omitted": 0});
+        let das = json!({"value": {"patient": "p-1", "latest": {"date": "2022-01-03", "das28": 3.41,
+            "category": "moderate"}, "trend": {"direction": "falling"}, "flares_in_window": 1,
+            "readings_in_record": 9}, "truncated": true, "omitted": 2});
+        let empty = json!({"value": {"patient": "p-1", "test_name": "ALT", "latest": null}});
+        for (tool, r) in [
+            (ToolName::LabTrend, lab()),
+            (ToolName::Glossary, glossary),
+            (ToolName::DiseaseActivityHistory, das),
+            (ToolName::LabTrend, empty.clone()),
+        ] {
+            let text = fact_template(tool, &r);
+            assert!(check(&text, &Sources::new([&r], "")).is_grounded(), "{text}");
+        }
+        assert!(fact_template(ToolName::LabTrend, &lab()).contains("12.4 mg/L on 2023-05-02, flagged high"));
+        assert!(finds_nothing(ToolName::LabTrend, &empty) && !finds_nothing(ToolName::LabTrend, &lab()));
+    }
+}

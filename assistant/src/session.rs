@@ -1,0 +1,479 @@
+//! The tool-calling loop, designed for a small model.
+//!
+//! One question goes:
+//! 1. role: an asker whose role may call no assistant tool (auditor, governance,
+//!    admin) is refused before anything else runs;
+//! 2. retrieval: the tools the role may call and the session can serve are ranked
+//!    by similarity to the question (`retrieval.rs`); the top few are offered;
+//! 3. tool choice, constrained to `{"tool": <one of the offered names or "none">}`;
+//! 4. the tool's arguments, constrained to its schema with the patient removed: the
+//!    patient is the session's, written in by RDT whatever the model says;
+//! 5. the call, through `tools::call_json` with the session's scope (one patient at
+//!    most), so a tool reads nothing outside it even when the model is fooled;
+//! 6. at most `max_tool_calls` calls (a failed call is shown to the model once);
+//! 7. the answer in free text from the (compacted) results, streamed to the sink;
+//! 8. grounding: every number must trace to a result or the question; else one
+//!    retry with a stricter instruction; else RDT's own fact template.
+//!
+//! Every step is appended to the audit log: the question, each tool call (bounded
+//! result and digest), refusals, and the answer with the engine, the model sha256
+//! and the prompt set version. The conversation grows by appending only, so an
+//! engine's prefix cache keeps the system prompt and the earlier steps.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use audit_log::{AuditError, AuditLog, Digest, EntryBody, ModelVersions, NewEntry, Role, Seq};
+use prompts::{PromptError, PromptName, PromptRegistry};
+use serde_json::{json, Map, Value};
+use tools::{call_json, refusal_entry, specs_for, tool_call_entry, Scope, ToolContext, ToolName, ToolSpec};
+
+use crate::answer::{
+    Answer, AskContext, CalledTool, CannotAnswer, Grounding, Outcome, PromptVersion, Timings,
+};
+use crate::chat::{ChatError, ChatModel, ChatRequest, Completion, Constraint, Message, Speaker, TokenSink};
+use crate::facts::{fact_template, finds_nothing, prompt_facts};
+use crate::grounding::{check, Sources};
+use crate::retrieval::{Ranked, RetrievalError, ToolRetriever};
+
+/// What the record says when it cannot answer: one sentence, the same every time.
+pub const CANNOT_ANSWER: &str = "The record can't answer that.";
+
+/// The knobs of the loop.
+#[derive(Debug, Clone)]
+pub struct AssistantConfig {
+    /// Tools offered to the model after retrieval.
+    pub candidates: usize,
+    /// Tool calls per question, at most.
+    pub max_tool_calls: usize,
+    /// Whether the model may call another tool after a successful call (costs a
+    /// choice over the grown context); a failed call always gets one more try.
+    pub follow_up: bool,
+    /// Tokens of the final answer, at most.
+    pub answer_max_tokens: usize,
+    /// Tokens of a tool's arguments, at most.
+    pub arguments_max_tokens: usize,
+}
+
+impl Default for AssistantConfig {
+    fn default() -> Self {
+        AssistantConfig {
+            candidates: 3,
+            max_tool_calls: 2,
+            follow_up: false,
+            answer_max_tokens: 160,
+            arguments_max_tokens: 48,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AskError {
+    #[error(transparent)]
+    Chat(#[from] ChatError),
+    #[error("audit log: {0}")]
+    Audit(#[from] AuditError),
+    #[error("tool retrieval: {0}")]
+    Retrieval(#[from] RetrievalError),
+    #[error(transparent)]
+    Prompt(#[from] PromptError),
+    #[error("the model's sha256 `{0}` is not a sha256 (64 hex digits)")]
+    ModelVersion(String),
+}
+
+/// The assistant: a model, the tools, the audit log, and the retrieval index.
+pub struct Assistant {
+    model: Arc<dyn ChatModel>,
+    tools: ToolContext,
+    log: AuditLog,
+    retriever: ToolRetriever,
+    prompts: PromptRegistry,
+    config: AssistantConfig,
+}
+
+/// Whether `spec`'s input names a patient, and whether it needs a second one.
+fn patient_fields(spec: &ToolSpec) -> (bool, bool) {
+    let props = spec.input_schema.get("properties");
+    let has = |k: &str| props.and_then(|p| p.get(k)).is_some();
+    (has("patient"), has("patient_a") || has("patient_b"))
+}
+
+/// The schema the model fills: the tool's input without the patient, nullable types
+/// made plain (an optional field is left out, never `null`), descriptions dropped.
+/// `None` when nothing is left for the model to fill.
+pub fn argument_schema(spec: &ToolSpec) -> Option<Value> {
+    let mut schema = spec.input_schema.clone();
+    let obj = schema.as_object_mut()?;
+    let props: Map<String, Value> = obj
+        .get("properties")
+        .and_then(Value::as_object)
+        .map(|p| p.iter().filter(|(k, _)| k.as_str() != "patient").map(|(k, v)| (k.clone(), plain(v))).collect())
+        .unwrap_or_default();
+    if props.is_empty() {
+        return None;
+    }
+    let required: Vec<Value> = obj
+        .get("required")
+        .and_then(Value::as_array)
+        .map(|r| r.iter().filter(|v| v.as_str() != Some("patient")).cloned().collect())
+        .unwrap_or_default();
+    Some(json!({"type": "object", "properties": props, "required": required, "additionalProperties": false}))
+}
+
+fn plain(v: &Value) -> Value {
+    let mut out = Map::new();
+    if let Some(map) = v.as_object() {
+        for (k, val) in map {
+            match k.as_str() {
+                "description" | "format" | "title" | "default" | "$schema" => {}
+                "type" => {
+                    let t = match val {
+                        Value::Array(types) => {
+                            types.iter().find(|t| t.as_str() != Some("null")).cloned().unwrap_or(Value::Null)
+                        }
+                        other => other.clone(),
+                    };
+                    out.insert(k.clone(), t);
+                }
+                "enum" => {
+                    let values: Vec<Value> = val.as_array().into_iter().flatten().filter(|x| !x.is_null()).cloned().collect();
+                    out.insert(k.clone(), Value::Array(values));
+                }
+                _ => {
+                    out.insert(k.clone(), val.clone());
+                }
+            }
+        }
+    }
+    Value::Object(out)
+}
+
+/// The tool-choice constraint: `{"tool": <one of names or "none">}`.
+pub fn choice_schema(names: &[ToolName]) -> Value {
+    let mut options: Vec<Value> = names.iter().map(|n| Value::String(n.as_str().into())).collect();
+    options.push(Value::String("none".into()));
+    json!({"type": "object", "properties": {"tool": {"type": "string", "enum": options}}, "required": ["tool"],
+           "additionalProperties": false})
+}
+
+/// Running totals of one question.
+struct Run {
+    started: Instant,
+    audit: Vec<Seq>,
+    timings: Timings,
+}
+
+impl Run {
+    fn add(&mut self, c: &Completion) {
+        self.timings.model += c.prompt_seconds + c.generate_seconds;
+        self.timings.prompt_tokens += c.prompt_tokens;
+        self.timings.generated_tokens += c.generated_tokens;
+    }
+}
+
+impl Assistant {
+    pub fn new(model: Arc<dyn ChatModel>, tools: ToolContext, log: AuditLog, retriever: ToolRetriever) -> Self {
+        Assistant { model, tools, log, retriever, prompts: PromptRegistry::builtin(), config: AssistantConfig::default() }
+    }
+
+    pub fn with_config(mut self, config: AssistantConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    pub fn model(&self) -> &Arc<dyn ChatModel> {
+        &self.model
+    }
+
+    pub fn log(&self) -> &AuditLog {
+        &self.log
+    }
+
+    pub fn tools(&self) -> &ToolContext {
+        &self.tools
+    }
+
+    fn entry(&self, ctx: &AskContext, body: EntryBody) -> NewEntry {
+        NewEntry::new(ctx.principal.clone(), body)
+            .session(ctx.session.clone())
+            .patients(ctx.patient.iter().map(|p| p.as_str().to_owned()))
+    }
+
+    fn render(&self, name: PromptName, values: &[(&str, &str)]) -> Result<String, PromptError> {
+        Ok(self.prompts.get(name).render(values)?.text)
+    }
+
+    async fn complete(
+        &self,
+        run: &mut Run,
+        messages: &[Message],
+        constraint: Constraint,
+        max_tokens: usize,
+        sink: TokenSink,
+    ) -> Result<String, ChatError> {
+        let request = ChatRequest { messages: messages.to_vec(), constraint, max_tokens };
+        let c = self.model.complete(&request, sink).await?;
+        run.add(&c);
+        Ok(c.text)
+    }
+
+    /// Answers `question` for `ctx`, streaming the model's first answer draft to
+    /// `sink` (a later draft or template replaces it: [`Answer::text`] is final).
+    pub async fn ask(&self, question: &str, ctx: &AskContext, sink: TokenSink) -> Result<Answer, AskError> {
+        let mut run = Run { started: Instant::now(), audit: Vec::new(), timings: Timings::default() };
+        let model_sha256 = self.model.model_sha256().to_owned();
+        let model_digest: Digest =
+            model_sha256.parse().map_err(|_| AskError::ModelVersion(model_sha256.clone()))?;
+        run.audit.push(self.log.append(self.entry(ctx, EntryBody::Question { question: question.to_owned() })).await?);
+
+        let role = ctx.principal.role;
+        let offered = specs_for(role);
+        if offered.is_empty() {
+            let text = format!(
+                "The {role} role cannot ask the assistant about patients' records; it answers clinicians."
+            );
+            return self.refuse(run, question, ctx, Outcome::OutsideRole { role }, text, Vec::new(), Vec::new()).await;
+        }
+        // Tools this session can serve: one needing a patient only with a patient open;
+        // none needing two (the session's scope is one patient).
+        let usable: Vec<&ToolSpec> = offered
+            .iter()
+            .filter(|s| {
+                let (one, two) = patient_fields(s);
+                !two && (!one || ctx.patient.is_some())
+            })
+            .collect();
+        let allowed: Vec<ToolName> = usable.iter().map(|s| s.name).collect();
+        let t = Instant::now();
+        let ranked = self.retriever.rank(question, &allowed)?;
+        run.timings.retrieval = t.elapsed().as_secs_f64();
+        let candidates: Vec<Ranked> = ranked.into_iter().take(self.config.candidates).collect();
+        // Offered in a fixed order, so the same candidates give the same prompt bytes.
+        let mut names: Vec<ToolName> = candidates.iter().map(|r| r.tool).collect();
+        names.sort();
+
+        let tool_lines: Vec<String> = names
+            .iter()
+            .filter_map(|n| usable.iter().find(|s| s.name == *n))
+            .map(|s| format!("- {}: {}", s.name.as_str(), s.description))
+            .collect();
+        let patient_text = ctx.patient.as_ref().map_or("none (no patient is open)".to_owned(), |p| p.to_string());
+        let choice_prompt = self.render(
+            PromptName::ToolChoice,
+            &[("tools", &tool_lines.join("\n")), ("patient", &patient_text), ("question", question)],
+        )?;
+        let mut messages = vec![
+            Message::new(Speaker::System, self.prompts.get(PromptName::System).text),
+            Message::new(Speaker::User, choice_prompt.clone()),
+        ];
+        let scope = Scope::patients(ctx.patient.iter().cloned());
+        let mut called: Vec<CalledTool> = Vec::new();
+        let mut failures: Vec<String> = Vec::new();
+        let mut refused: Option<String> = None;
+
+        for step in 0..self.config.max_tool_calls {
+            if step > 0 {
+                messages.push(Message::new(Speaker::User, choice_prompt.clone()));
+            }
+            let choice = self.complete(&mut run, &messages, Constraint::JsonSchema(choice_schema(&names)), 16, None).await?;
+            messages.push(Message::new(Speaker::Assistant, choice.clone()));
+            let chosen = serde_json::from_str::<Value>(&choice)
+                .ok()
+                .and_then(|v| v.get("tool").and_then(Value::as_str).map(str::to_owned))
+                .unwrap_or_default();
+            let Some(spec) = usable.iter().find(|s| s.name.as_str() == chosen && names.contains(&s.name)) else {
+                if chosen != "none" {
+                    failures.push(format!("the model chose `{chosen}`, which was not offered"));
+                }
+                break;
+            };
+            let model_arguments = match argument_schema(spec) {
+                None => json!({}),
+                Some(schema) => {
+                    let prompt =
+                        self.render(PromptName::Arguments, &[("tool", spec.name.as_str()), ("schema", &schema.to_string())])?;
+                    messages.push(Message::new(Speaker::User, prompt));
+                    let text = self
+                        .complete(&mut run, &messages, Constraint::JsonSchema(schema), self.config.arguments_max_tokens, None)
+                        .await?;
+                    messages.push(Message::new(Speaker::Assistant, text.clone()));
+                    match serde_json::from_str::<Value>(&text) {
+                        Ok(v @ Value::Object(_)) => v,
+                        _ => {
+                            failures.push(format!("arguments for `{}` were not a JSON object: {text}", spec.name));
+                            messages.push(Message::new(Speaker::Tool, format!("error: not a JSON object: {text}")));
+                            continue;
+                        }
+                    }
+                }
+            };
+            // The patient is the session's: whatever the model wrote is replaced.
+            let mut arguments = model_arguments.clone();
+            if let (Value::Object(map), true) = (&mut arguments, patient_fields(spec).0) {
+                map.remove("patient");
+                if let Some(p) = &ctx.patient {
+                    map.insert("patient".into(), Value::String(p.to_string()));
+                }
+            }
+            let t = Instant::now();
+            let outcome = call_json(&self.tools, &ctx.principal, &scope, spec.name.as_str(), &arguments).await;
+            run.timings.tools += t.elapsed().as_secs_f64();
+            match outcome {
+                Ok(result) => {
+                    let entry = tool_call_entry(&ctx.principal, Some(&ctx.session), &result);
+                    let seq = self.log.append(entry).await?;
+                    run.audit.push(seq);
+                    let record = tools::tool_call_record(
+                        result.tool.as_str(),
+                        result.arguments.clone(),
+                        result.result.clone(),
+                        result.max_bytes,
+                    );
+                    called.push(CalledTool {
+                        tool: result.tool,
+                        arguments: result.arguments,
+                        model_arguments,
+                        result: result.result,
+                        result_digest: record.result_digest,
+                        audit_seq: seq,
+                    });
+                    if !self.config.follow_up {
+                        break;
+                    }
+                    let last = called.last().expect("just pushed");
+                    messages.push(Message::new(Speaker::Tool, prompt_facts([(last.tool, &last.result)])));
+                }
+                Err(error) => {
+                    if let Some(entry) = refusal_entry(&ctx.principal, Some(&ctx.session), spec.name.as_str(), &error) {
+                        run.audit.push(self.log.append(entry).await?);
+                        refused = Some(error.to_string());
+                        break;
+                    }
+                    failures.push(error.to_string());
+                    messages.push(Message::new(Speaker::Tool, format!("error: {error}")));
+                }
+            }
+        }
+
+        if called.is_empty() {
+            let (reason, mut text) = match (refused, failures.last()) {
+                (Some(reason), _) => (CannotAnswer::Refused { reason }, CANNOT_ANSWER.to_owned()),
+                (None, Some(error)) => (CannotAnswer::ToolFailed { error: error.clone() }, CANNOT_ANSWER.to_owned()),
+                (None, None) => (CannotAnswer::NoToolApplies, CANNOT_ANSWER.to_owned()),
+            };
+            if ctx.patient.is_none() && reason == CannotAnswer::NoToolApplies {
+                text.push_str(" No patient is open: open a patient (or pass --patient) to ask about a record.");
+            }
+            return self.refuse(run, question, ctx, Outcome::CannotAnswer(reason), text, candidates, called).await;
+        }
+        if called.iter().all(|c| finds_nothing(c.tool, &c.result)) {
+            let tool = called[0].tool;
+            let found: Vec<String> = called.iter().map(|c| fact_template(c.tool, &c.result)).collect();
+            let text = format!("{CANNOT_ANSWER} {}", found.join(" "));
+            let outcome = Outcome::CannotAnswer(CannotAnswer::NothingFound { tool });
+            return self.refuse(run, question, ctx, outcome, text, candidates, called).await;
+        }
+
+        // The answer, from the results only.
+        let facts = prompt_facts(called.iter().map(|c| (c.tool, &c.result)));
+        messages.push(Message::new(
+            Speaker::User,
+            self.render(PromptName::Answer, &[("question", question), ("facts", &facts)])?,
+        ));
+        let sources = Sources::new(called.iter().map(|c| &c.result), question)
+            .with_patient(ctx.patient.as_ref().map(|p| p.as_str()));
+        let mut drafts = Vec::new();
+        let first =
+            self.complete(&mut run, &messages, Constraint::Free, self.config.answer_max_tokens, sink).await?;
+        let first = first.trim().to_owned();
+        let first_check = check(&first, &sources);
+        drafts.push(first.clone());
+        let (text, grounding) = if first_check.is_grounded() && !first.is_empty() {
+            (first, Grounding::Grounded)
+        } else {
+            messages.push(Message::new(Speaker::Assistant, first));
+            let numbers = first_check.ungrounded.join(", ");
+            messages.push(Message::new(Speaker::User, self.render(PromptName::AnswerRetry, &[("numbers", &numbers)])?));
+            let second =
+                self.complete(&mut run, &messages, Constraint::Free, self.config.answer_max_tokens, None).await?;
+            let second = second.trim().to_owned();
+            drafts.push(second.clone());
+            if check(&second, &sources).is_grounded() && !second.is_empty() {
+                (second, Grounding::GroundedOnRetry { ungrounded: first_check.ungrounded })
+            } else {
+                let template: Vec<String> = called.iter().map(|c| fact_template(c.tool, &c.result)).collect();
+                (template.join(" "), Grounding::Template { ungrounded: first_check.ungrounded })
+            }
+        };
+
+        let model = ModelVersions {
+            model_sha256: model_digest,
+            prompt_version: self.prompts.version(),
+            engine: Some(self.model.engine().as_str().to_owned()),
+        };
+        let entry = self.entry(ctx, EntryBody::Answer { answer: text.clone(), model, cohort: None });
+        let answer_seq = self.log.append(entry).await?;
+        run.audit.push(answer_seq);
+        Ok(self.finish(run, question, text, Outcome::Answered, grounding, drafts, candidates, called, answer_seq))
+    }
+
+    /// Ends a question without a model answer: a refusal entry holds the text.
+    #[allow(clippy::too_many_arguments)]
+    async fn refuse(
+        &self,
+        mut run: Run,
+        question: &str,
+        ctx: &AskContext,
+        outcome: Outcome,
+        text: String,
+        candidates: Vec<Ranked>,
+        called: Vec<CalledTool>,
+    ) -> Result<Answer, AskError> {
+        let reason = match &outcome {
+            Outcome::OutsideRole { role } => format!("outside role: {role}"),
+            Outcome::CannotAnswer(why) => format!("cannot answer ({}): {text}", serde_json::to_value(why).map(|v| v["why"].to_string()).unwrap_or_default()),
+            Outcome::Answered => text.clone(),
+        };
+        let seq = self.log.append(self.entry(ctx, EntryBody::Refusal { reason })).await?;
+        run.audit.push(seq);
+        Ok(self.finish(run, question, text, outcome, Grounding::NotNeeded, Vec::new(), candidates, called, seq))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn finish(
+        &self,
+        mut run: Run,
+        question: &str,
+        text: String,
+        outcome: Outcome,
+        grounding: Grounding,
+        drafts: Vec<String>,
+        candidates: Vec<Ranked>,
+        tools: Vec<CalledTool>,
+        answer_seq: Seq,
+    ) -> Answer {
+        run.timings.total = run.started.elapsed().as_secs_f64();
+        Answer {
+            question: question.to_owned(),
+            text,
+            outcome,
+            grounding,
+            drafts,
+            candidates,
+            tools,
+            engine: self.model.engine(),
+            model_sha256: self.model.model_sha256().to_owned(),
+            prompts: self.prompts.iter().map(|p| PromptVersion { name: p.name.as_str(), version: p.version }).collect(),
+            prompt_set_version: self.prompts.version(),
+            encoder_version: Some(self.retriever.encoder_version()),
+            audit: run.audit,
+            answer_seq,
+            timings: run.timings,
+        }
+    }
+}
+
+/// Whether `role` may use the assistant at all (some tool is offered to it).
+pub fn role_may_ask(role: Role) -> bool {
+    !specs_for(role).is_empty()
+}

@@ -1,0 +1,253 @@
+//! Test doubles for the loop, public so the web's tests can use them too:
+//! [`ScriptedModel`], a `ChatModel` whose replies a test scripts per step;
+//! [`KeywordEmbedder`], injected vectors for retrieval (a keyword count, for tests
+//! only: the product ranks with MiniLM); [`TestChart`] and [`store_at`], small hand-built
+//! journeys in a SQLite store.
+
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use audit_log::Digest;
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use serde_json::Value;
+use twin_core::{Code, Database, Event, JourneyStore, Modality, PatientId, PatientRecord, Phase, Quantity, Source};
+
+use crate::chat::{ChatError, ChatModel, ChatRequest, Completion, Constraint, EngineKind, Speaker, TokenSink};
+use crate::retrieval::{RetrievalError, TextEmbedder};
+
+/// Which step of the loop a request is, read from its constraint and prompt.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Step {
+    /// `{"tool": ...}` with these allowed names (the last is "none").
+    ChooseTool { offered: Vec<String> },
+    /// A tool's arguments under this schema.
+    Arguments { schema: Value },
+    /// The free-text answer; `retry` after a grounding failure.
+    Answer { retry: bool },
+}
+
+impl Step {
+    pub fn of(request: &ChatRequest) -> Step {
+        match &request.constraint {
+            Constraint::JsonSchema(schema) => match schema["properties"]["tool"]["enum"].as_array() {
+                Some(names) => {
+                    Step::ChooseTool { offered: names.iter().filter_map(|n| n.as_str().map(str::to_owned)).collect() }
+                }
+                None => Step::Arguments { schema: schema.clone() },
+            },
+            Constraint::Free => Step::Answer {
+                retry: request.messages.iter().filter(|m| m.speaker == Speaker::Assistant).count() > 0
+                    && request.messages.last().is_some_and(|m| m.content.contains("no tool result contains")),
+            },
+        }
+    }
+}
+
+type Script = dyn Fn(&Step, &ChatRequest) -> String + Send + Sync;
+
+/// A `ChatModel` that replies what its script says, records every request, and
+/// streams its answers word by word.
+pub struct ScriptedModel {
+    script: Box<Script>,
+    requests: Mutex<Vec<ChatRequest>>,
+    sha256: String,
+}
+
+impl ScriptedModel {
+    pub fn new(script: impl Fn(&Step, &ChatRequest) -> String + Send + Sync + 'static) -> Self {
+        ScriptedModel {
+            script: Box::new(script),
+            requests: Mutex::new(Vec::new()),
+            sha256: Digest::of(b"scripted test double").to_hex(),
+        }
+    }
+
+    /// The requests seen so far.
+    pub fn requests(&self) -> Vec<ChatRequest> {
+        self.requests.lock().expect("not poisoned").clone()
+    }
+}
+
+#[async_trait]
+impl ChatModel for ScriptedModel {
+    fn engine(&self) -> EngineKind {
+        EngineKind::Scripted
+    }
+
+    fn model_sha256(&self) -> &str {
+        &self.sha256
+    }
+
+    async fn complete(&self, request: &ChatRequest, sink: TokenSink) -> Result<Completion, ChatError> {
+        self.requests.lock().expect("not poisoned").push(request.clone());
+        let text = (self.script)(&Step::of(request), request);
+        if let Some(sink) = sink {
+            for piece in text.split_inclusive(' ') {
+                let _ = sink.send(piece.to_owned());
+            }
+        }
+        Ok(Completion {
+            text,
+            prompt_tokens: request.messages.iter().map(|m| m.content.len() / 4).sum(),
+            generated_tokens: 1,
+            prompt_seconds: 0.0,
+            generate_seconds: 0.0,
+        })
+    }
+}
+
+/// Keyword-count vectors: one dimension per keyword, 1 when the text holds it, plus
+/// a constant so no vector is zero; unit length. For tests only.
+pub struct KeywordEmbedder {
+    keywords: Vec<&'static str>,
+}
+
+impl Default for KeywordEmbedder {
+    fn default() -> Self {
+        KeywordEmbedder {
+            keywords: vec![
+                "crp", "esr", "alt", "creatinine", "haemoglobin", "lab", "das28", "disease activity", "flare",
+                "remission", "drug", "methotrexate", "medication", "stopped", "summar", "diagnos", "note", "compare",
+                "what is", "defin", "term",
+            ],
+        }
+    }
+}
+
+impl TextEmbedder for KeywordEmbedder {
+    fn version(&self) -> Digest {
+        Digest::of(self.keywords.join(",").as_bytes())
+    }
+
+    fn embed_cached(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, RetrievalError> {
+        self.embed(texts)
+    }
+
+    fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, RetrievalError> {
+        Ok(texts
+            .iter()
+            .map(|t| {
+                let t = t.to_lowercase();
+                let mut v: Vec<f32> = self.keywords.iter().map(|k| f32::from(u8::from(t.contains(k)))).collect();
+                v.push(0.1);
+                let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+                v.iter().map(|x| x / norm).collect()
+            })
+            .collect())
+    }
+}
+
+pub fn pid(s: &str) -> PatientId {
+    PatientId::new(s).expect("a test id is not empty")
+}
+
+pub fn day(y: i32, m: u32, d: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(y, m, d, 9, 0, 0).single().expect("a valid test date")
+}
+
+/// One patient's events, built by hand.
+pub struct TestChart {
+    pub patient: PatientRecord,
+    pub events: Vec<Event>,
+}
+
+impl TestChart {
+    pub fn new(id: &str, sex: &str, birth: NaiveDate) -> Self {
+        let patient = PatientRecord {
+            id: pid(id),
+            name: Some(format!("Test {id}")),
+            birth_date: Some(birth),
+            sex: Some(sex.to_owned()),
+            deceased_at: None,
+            source_file: None,
+        };
+        TestChart { patient, events: Vec::new() }
+    }
+
+    fn push(&mut self, time: DateTime<Utc>, code: Code, modality: Modality, value: Option<f64>, text: Option<&str>) {
+        let n = self.events.len();
+        self.events.push(Event {
+            patient: self.patient.id.clone(),
+            time,
+            code,
+            value: value.map(|v| Quantity { value: v, unit: None }),
+            text: text.map(str::to_owned),
+            modality,
+            phase: Phase::Point,
+            source: Source {
+                file: "test.ndjson".into(),
+                resource_type: "Observation".into(),
+                resource_id: format!("{}-{n}", self.patient.id),
+                part: String::new(),
+            },
+        });
+    }
+
+    pub fn lab(mut self, time: DateTime<Utc>, loinc: &str, value: f64, unit: &str) -> Self {
+        let code = Code { system: "http://loinc.org".into(), code: loinc.into(), display: None };
+        self.push(time, code, Modality::Lab, Some(value), None);
+        if let Some(q) = self.events.last_mut().and_then(|e| e.value.as_mut()) {
+            q.unit = Some(unit.into());
+        }
+        self
+    }
+
+    /// A CRP value in mg/L.
+    pub fn crp(self, time: DateTime<Utc>, value: f64) -> Self {
+        self.lab(time, "1988-5", value, "mg/L")
+    }
+
+    pub fn das28(mut self, time: DateTime<Utc>, score: f64) -> Self {
+        let code = Code { system: "urn:rdt:code".into(), code: "das28-esr".into(), display: None };
+        self.push(time, code, Modality::DiseaseActivity, Some(score), None);
+        self
+    }
+
+    pub fn note(mut self, time: DateTime<Utc>, text: &str) -> Self {
+        let code = Code { system: "http://loinc.org".into(), code: "11506-3".into(), display: Some("Progress note".into()) };
+        self.push(time, code, Modality::Note, None, Some(text));
+        if let Some(e) = self.events.last_mut() {
+            e.source.resource_type = "DocumentReference".into();
+        }
+        self
+    }
+}
+
+/// A SQLite journey store at `path` holding `charts`.
+pub async fn store_at(path: &std::path::Path, charts: Vec<TestChart>) -> Result<JourneyStore, twin_core::StoreError> {
+    let store = JourneyStore::open(&Database::Sqlite(path.to_path_buf())).await?;
+    let mut batch = store.begin().await?;
+    {
+        let mut file = batch.file().await?;
+        let patients: Vec<PatientRecord> = charts.iter().map(|c| c.patient.clone()).collect();
+        file.upsert_patients(&patients).await?;
+        let events: Vec<Event> = charts.into_iter().flat_map(|c| c.events).collect();
+        file.replace_events(&events).await?;
+        file.commit().await?;
+    }
+    batch.commit().await?;
+    Ok(store)
+}
+
+/// MiniLM from the model cache, pinned in a throwaway registry, for tests; `None`
+/// (the test skips, saying so) when the cache lacks it and `RDT_REQUIRE_MODELS` is
+/// not `1`.
+#[cfg(test)]
+pub(crate) async fn minilm() -> Option<std::sync::Arc<dyn TextEmbedder>> {
+    use audit_log::{AuditLog, ModelRegistry, Principal, Role};
+    use twin_core::models::{cache, ModelCache, MINILM};
+    let files = match ModelCache::from_env().and_then(|c| c.check(&MINILM)) {
+        Ok(files) => files,
+        Err(e) if std::env::var("RDT_REQUIRE_MODELS").as_deref() == Ok("1") => panic!("MiniLM required: {e}"),
+        Err(e) => {
+            eprintln!("skipping: MiniLM not in the model cache ({e}); run `rdt setup`");
+            return None;
+        }
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("audit.sqlite").display());
+    let registry = ModelRegistry::new(AuditLog::open(&url).await.unwrap());
+    cache::pin_model(&registry, &Principal::new("test", Role::Governance), &MINILM, &files, "test").await.unwrap();
+    let m = crate::retrieval::MiniLm::load(&files, &registry, None).await.unwrap();
+    Some(std::sync::Arc::new(m))
+}

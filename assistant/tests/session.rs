@@ -1,0 +1,245 @@
+//! The loop with a scripted chat-model double: tool choice among the retrieved
+//! candidates, arguments with the patient taken from the session (never from the
+//! model), refusals, the grounding retry and template fallback, the step bound, the
+//! role check, and the audit trail each step leaves.
+
+use std::sync::Arc;
+
+use assistant::testing::{day, pid, store_at, KeywordEmbedder, ScriptedModel, Step, TestChart};
+use assistant::{
+    Assistant, AssistantConfig, AskContext, CannotAnswer, Grounding, Outcome, ToolRetriever, CANNOT_ANSWER,
+};
+use audit_log::{AuditLog, EntryBody, EntryKind, Principal, Role};
+use chrono::NaiveDate;
+use serde_json::json;
+use tools::{ToolContext, ToolName};
+
+struct Setup {
+    _dir: tempfile::TempDir,
+    log: AuditLog,
+    tools: ToolContext,
+}
+
+async fn setup() -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    let birth = NaiveDate::from_ymd_opt(1960, 5, 1).unwrap();
+    let p1 = TestChart::new("p-1", "female", birth)
+        .crp(day(2023, 1, 10), 3.2)
+        .crp(day(2023, 3, 10), 8.1)
+        .crp(day(2023, 5, 2), 12.4)
+        .das28(day(2023, 5, 2), 4.1);
+    let p2 = TestChart::new("p-2", "male", birth).crp(day(2023, 5, 2), 987.6);
+    let store = store_at(&dir.path().join("journey.sqlite"), vec![p1, p2]).await.unwrap();
+    let log = AuditLog::open(&format!("sqlite://{}", dir.path().join("audit.sqlite").display())).await.unwrap();
+    Setup { _dir: dir, log, tools: ToolContext::new(store) }
+}
+
+fn assistant(s: &Setup, model: Arc<ScriptedModel>) -> Assistant {
+    let retriever = ToolRetriever::new(Arc::new(KeywordEmbedder::default()), &tools::specs()).unwrap();
+    Assistant::new(model, s.tools.clone(), s.log.clone(), retriever)
+}
+
+fn doctor(patient: Option<&str>) -> AskContext {
+    AskContext { principal: Principal::new("dr-a", Role::Clinician), patient: patient.map(pid), session: "s-1".into() }
+}
+
+/// A lab question: the double picks lab_trend and names another patient in its
+/// arguments; the call still reads the session's patient, the answer streams, is
+/// grounded, and the audit log holds question, tool call and answer for p-1 only.
+#[tokio::test]
+async fn the_patient_comes_from_the_session_not_the_model() {
+    let s = setup().await;
+    let model = Arc::new(ScriptedModel::new(|step, _| match step {
+        Step::ChooseTool { offered } => {
+            assert!(offered.len() <= 4 && offered.contains(&"lab_trend".into()) && offered.last().unwrap() == "none");
+            json!({"tool": "lab_trend"}).to_string()
+        }
+        Step::Arguments { schema } => {
+            assert!(schema["properties"].get("patient").is_none(), "{schema}");
+            assert_eq!(schema["properties"]["test"]["type"], "string");
+            json!({"patient": "p-2", "test": "crp"}).to_string()
+        }
+        Step::Answer { .. } => "The latest CRP is 12.4 mg/L on 2023-05-02, flagged high and rising.".into(),
+    }));
+    let a = assistant(&s, model.clone());
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let answer = a.ask("What is the latest CRP?", &doctor(Some("p-1")), Some(tx)).await.unwrap();
+
+    assert_eq!(answer.outcome, Outcome::Answered);
+    assert_eq!(answer.grounding, Grounding::Grounded);
+    assert_eq!(answer.tools.len(), 1);
+    let call = &answer.tools[0];
+    assert_eq!(call.tool, ToolName::LabTrend);
+    assert_eq!(call.model_arguments["patient"], "p-2");
+    assert_eq!(call.arguments, json!({"patient": "p-1", "test": "crp"}));
+    assert_eq!(call.result["value"]["latest"]["value"], 12.4);
+    let mut streamed = String::new();
+    while let Ok(piece) = rx.try_recv() {
+        streamed.push_str(&piece);
+    }
+    assert_eq!(streamed, answer.text);
+    assert_eq!(answer.candidates[0].tool, ToolName::LabTrend);
+
+    let kinds: Vec<EntryKind> = entries(&s.log, &answer.audit).await.iter().map(|e| e.kind()).collect();
+    assert_eq!(kinds, vec![EntryKind::Question, EntryKind::ToolCall, EntryKind::Answer]);
+    for e in entries(&s.log, &answer.audit).await {
+        assert_eq!(e.patients, vec!["p-1".to_owned()]);
+        assert_eq!(e.session.as_ref().unwrap().0, "s-1");
+        if let EntryBody::Answer { model: versions, answer: text, .. } = &e.body {
+            assert_eq!(versions.engine.as_deref(), Some("scripted"));
+            assert_eq!(versions.model_sha256.to_hex(), answer.model_sha256);
+            assert_eq!(versions.prompt_version, answer.prompt_set_version);
+            assert_eq!(text, &answer.text);
+        }
+        if let EntryBody::ToolCall { tool, .. } = &e.body {
+            assert_eq!(tool.result_digest, call.result_digest);
+        }
+    }
+    assert_eq!(*answer.audit.last().unwrap(), answer.answer_seq);
+    assert_eq!(model.requests().len(), 3, "choice, arguments, answer");
+}
+
+async fn entries(log: &AuditLog, seqs: &[audit_log::Seq]) -> Vec<audit_log::AuditEntry> {
+    let mut out = Vec::new();
+    for s in seqs {
+        out.push(log.entry(*s).await.unwrap().unwrap().parse().unwrap());
+    }
+    out
+}
+
+#[tokio::test]
+async fn none_means_the_record_cannot_answer() {
+    let s = setup().await;
+    let model = Arc::new(ScriptedModel::new(|step, _| match step {
+        Step::ChooseTool { .. } => json!({"tool": "none"}).to_string(),
+        other => panic!("no further step after none: {other:?}"),
+    }));
+    let answer = assistant(&s, model.clone()).ask("What is the capital of France?", &doctor(Some("p-1")), None).await.unwrap();
+    assert_eq!(answer.outcome, Outcome::CannotAnswer(CannotAnswer::NoToolApplies));
+    assert_eq!(answer.text, CANNOT_ANSWER);
+    assert!(answer.tools.is_empty() && answer.grounding == Grounding::NotNeeded);
+    let kinds: Vec<EntryKind> = entries(&s.log, &answer.audit).await.iter().map(|e| e.kind()).collect();
+    assert_eq!(kinds, vec![EntryKind::Question, EntryKind::Refusal]);
+    assert_eq!(model.requests().len(), 1);
+}
+
+/// An answer with a number no result holds is asked again; a second failure gives
+/// RDT's template, whose numbers are the result's.
+#[tokio::test]
+async fn ungrounded_numbers_retry_then_fall_back_to_the_template() {
+    for fixed_on_retry in [true, false] {
+        let s = setup().await;
+        let model = Arc::new(ScriptedModel::new(move |step, _| match step {
+            Step::ChooseTool { .. } => json!({"tool": "lab_trend"}).to_string(),
+            Step::Arguments { .. } => json!({"test": "crp"}).to_string(),
+            Step::Answer { retry: false } => "The latest CRP is 99.1 mg/L.".into(),
+            Step::Answer { retry: true } if fixed_on_retry => "The latest CRP is 12.4 mg/L.".into(),
+            Step::Answer { retry: true } => "The latest CRP is 99.3 mg/L.".into(),
+        }));
+        let answer = assistant(&s, model).ask("Latest CRP?", &doctor(Some("p-1")), None).await.unwrap();
+        assert_eq!(answer.outcome, Outcome::Answered);
+        assert_eq!(answer.drafts.len(), 2);
+        if fixed_on_retry {
+            assert_eq!(answer.grounding, Grounding::GroundedOnRetry { ungrounded: vec!["99.1".into()] });
+            assert_eq!(answer.text, "The latest CRP is 12.4 mg/L.");
+        } else {
+            assert_eq!(answer.grounding, Grounding::Template { ungrounded: vec!["99.1".into()] });
+            assert!(answer.text.contains("12.4 mg/L on 2023-05-02, flagged high"), "{}", answer.text);
+        }
+        let last = entries(&s.log, &answer.audit).await.pop().unwrap();
+        assert!(matches!(last.body, EntryBody::Answer { answer: ref t, .. } if *t == answer.text));
+    }
+}
+
+/// With follow-up calls allowed, a model that always wants another tool stops at
+/// the bound.
+#[tokio::test]
+async fn tool_calls_are_bounded() {
+    let s = setup().await;
+    let model = Arc::new(ScriptedModel::new(|step, _| match step {
+        Step::ChooseTool { .. } => json!({"tool": "lab_trend"}).to_string(),
+        Step::Arguments { .. } => json!({"test": "crp"}).to_string(),
+        Step::Answer { .. } => "CRP 12.4 mg/L.".into(),
+    }));
+    let config = AssistantConfig { follow_up: true, max_tool_calls: 2, ..AssistantConfig::default() };
+    let answer =
+        assistant(&s, model.clone()).with_config(config).ask("CRP?", &doctor(Some("p-1")), None).await.unwrap();
+    assert_eq!(answer.tools.len(), 2);
+    let choices = model.requests().iter().filter(|r| matches!(Step::of(r), Step::ChooseTool { .. })).count();
+    assert_eq!(choices, 2);
+}
+
+/// An auditor may not ask clinical questions: refused before retrieval or the model.
+#[tokio::test]
+async fn roles_without_clinical_tools_are_refused() {
+    let s = setup().await;
+    let model = Arc::new(ScriptedModel::new(|_, _| panic!("the model is not asked")));
+    for role in [Role::Auditor, Role::Governance, Role::Admin] {
+        let ctx = AskContext { principal: Principal::new("x", role), patient: Some(pid("p-1")), session: "s".into() };
+        let answer = assistant(&s, model.clone()).ask("What is the latest CRP?", &ctx, None).await.unwrap();
+        assert_eq!(answer.outcome, Outcome::OutsideRole { role });
+        assert!(answer.tools.is_empty());
+        let kinds: Vec<EntryKind> = entries(&s.log, &answer.audit).await.iter().map(|e| e.kind()).collect();
+        assert_eq!(kinds, vec![EntryKind::Question, EntryKind::Refusal]);
+    }
+}
+
+/// Without an open patient only the glossary is offered; a definition is answered
+/// from its text.
+#[tokio::test]
+async fn without_a_patient_only_knowledge_is_offered() {
+    let s = setup().await;
+    let model = Arc::new(ScriptedModel::new(|step, _| match step {
+        Step::ChooseTool { offered } => {
+            assert_eq!(offered, &vec!["glossary".to_owned(), "none".to_owned()]);
+            json!({"tool": "glossary"}).to_string()
+        }
+        Step::Arguments { schema } => {
+            assert!(schema["properties"]["term"]["enum"].as_array().unwrap().contains(&json!("das28")));
+            json!({"term": "disease_activity_categories"}).to_string()
+        }
+        Step::Answer { .. } => "Remission is a DAS28 below 2.6; high activity is above 5.1.".into(),
+    }));
+    let answer = assistant(&s, model).ask("What DAS28 is remission?", &doctor(None), None).await.unwrap();
+    assert_eq!((answer.outcome.clone(), answer.grounding.clone()), (Outcome::Answered, Grounding::Grounded));
+    assert_eq!(answer.tools[0].tool, ToolName::Glossary);
+    let question = entries(&s.log, &answer.audit).await.remove(0);
+    assert!(question.patients.is_empty());
+}
+
+/// A test the record does not hold: the record cannot answer, without asking the
+/// model to write anything.
+#[tokio::test]
+async fn nothing_found_is_said_plainly() {
+    let s = setup().await;
+    let model = Arc::new(ScriptedModel::new(|step, _| match step {
+        Step::ChooseTool { .. } => json!({"tool": "lab_trend"}).to_string(),
+        Step::Arguments { .. } => json!({"test": "alt"}).to_string(),
+        Step::Answer { .. } => panic!("no answer is generated when nothing was found"),
+    }));
+    let answer = assistant(&s, model).ask("What is the latest ALT?", &doctor(Some("p-1")), None).await.unwrap();
+    assert_eq!(answer.outcome, Outcome::CannotAnswer(CannotAnswer::NothingFound { tool: ToolName::LabTrend }));
+    assert!(answer.text.starts_with(CANNOT_ANSWER) && answer.text.contains("no"), "{}", answer.text);
+}
+
+/// Arguments the tool rejects are shown to the model once; a fix runs.
+#[tokio::test]
+async fn bad_arguments_get_one_more_try() {
+    let s = setup().await;
+    let tries = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = tries.clone();
+    let model = Arc::new(ScriptedModel::new(move |step, _| match step {
+        Step::ChooseTool { .. } => json!({"tool": "lab_trend"}).to_string(),
+        Step::Arguments { .. } => {
+            if counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+                json!({"test": "cholesterol"}).to_string()
+            } else {
+                json!({"test": "crp"}).to_string()
+            }
+        }
+        Step::Answer { .. } => "CRP 12.4 mg/L.".into(),
+    }));
+    let answer = assistant(&s, model).ask("CRP?", &doctor(Some("p-1")), None).await.unwrap();
+    assert_eq!(answer.outcome, Outcome::Answered);
+    assert_eq!(tries.load(std::sync::atomic::Ordering::SeqCst), 2);
+}
