@@ -6,10 +6,15 @@
 //! - Baselines on the same patients and index dates: [`bag_of_codes`] (counts of
 //!   each code, L2-normalised) and [`latest_visit`] (the values of the last day with
 //!   values, as per-code deciles, with measured flags).
+//! - [`state`]: the disease-state model's forecasts on held-out patients against the
+//!   empirical rate and persistence.
 //! - [`cohort`]: the in silico cohort's estimates on held-out patients against their
 //!   actual outcomes, beside the snapshot baseline and the population figure.
+//! - [`heads`]: predictive heads on the twin against the latest-visit snapshot.
 
 pub mod cohort;
+pub mod heads;
+pub mod state;
 
 use crate::encode::vocab::{code_key, EventToken, Vocabulary, BIN_FIRST};
 use crate::event::Event;
