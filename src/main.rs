@@ -53,6 +53,8 @@ enum Command {
     Train(cmd::train::TrainArgs),
     /// Compute every patient's twin with the active model.
     Embed(cmd::embed::EmbedArgs),
+    /// Add an event to a patient's journey; their twin and index points follow at once.
+    Event(cmd::event::EventArgs),
     /// Evaluate the active twin: reconstruction, subtype agreement, ablation, baselines.
     Eval(cmd::eval::EvalArgs),
     /// Generate a virtual rheumatology cohort (FHIR R4 Bulk NDJSON plus its ground truth).
@@ -93,6 +95,7 @@ fn main() -> ExitCode {
             Command::Setup(args) => cmd::setup::run(&ctx, args).await,
             Command::Train(args) => cmd::train::run(&ctx, args).await,
             Command::Embed(args) => cmd::embed::run(&ctx, args).await,
+            Command::Event(args) => cmd::event::run(&ctx, args).await,
             Command::Eval(args) => cmd::eval::run(&ctx, args).await,
             Command::Synth(args) => cmd::synth::run(&ctx, args),
             Command::Tool(args) => cmd::tool::run(&ctx, args).await,

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod demo;
 pub mod embed;
 pub mod eval;
+pub mod event;
 pub mod import;
 pub mod journey;
 pub mod models;
