@@ -40,7 +40,9 @@ pub enum Outcome {
     Answered,
     CannotAnswer(CannotAnswer),
     /// The asker's role may not use the assistant's tools (e.g. an auditor).
-    OutsideRole { role: Role },
+    OutsideRole {
+        role: Role,
+    },
 }
 
 impl Outcome {

@@ -144,7 +144,9 @@ fn generic_sentence(tool: ToolName, v: &Value) -> String {
         .into_iter()
         .flatten()
         .filter_map(|(k, x)| match x {
-            Value::String(_) | Value::Number(_) | Value::Bool(_) => Some(format!("{}: {}", k.replace('_', " "), text(v, k)?)),
+            Value::String(_) | Value::Number(_) | Value::Bool(_) => {
+                Some(format!("{}: {}", k.replace('_', " "), text(v, k)?))
+            }
             _ => None,
         })
         .collect();

@@ -188,10 +188,8 @@ pub fn foreign_patients(answer: &str, patient: &str) -> Vec<String> {
     let mut rest = answer;
     while let Some(at) = rest.find(&prefix) {
         let glued = rest[..at].chars().next_back().is_some_and(|c| c.is_alphanumeric());
-        let token: String = rest[at..]
-            .chars()
-            .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
-            .collect();
+        let token: String =
+            rest[at..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').collect();
         let token = token.trim_end_matches(['-', '_']).to_owned();
         if !glued && token.chars().any(|c| c.is_ascii_digit()) && token != patient {
             found.push(token);

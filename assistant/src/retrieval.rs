@@ -154,7 +154,9 @@ mod tests {
     /// the first three for questions unlike its examples.
     #[tokio::test]
     async fn minilm_puts_the_right_tool_in_the_top_three() {
-        let Some(embedder) = crate::testing::minilm().await else { return };
+        let Some(embedder) = crate::testing::minilm().await else {
+            return;
+        };
         let specs = tools::specs();
         let retriever = ToolRetriever::new(embedder, &specs).unwrap();
         let all: Vec<ToolName> = specs.iter().map(|s| s.name).collect();

@@ -28,9 +28,7 @@ use prompts::{PromptError, PromptName, PromptRegistry};
 use serde_json::{json, Map, Value};
 use tools::{call_json, refusal_entry, specs_for, tool_call_entry, Scope, ToolContext, ToolName, ToolSpec};
 
-use crate::answer::{
-    Answer, AskContext, CalledTool, CannotAnswer, Grounding, Outcome, PromptVersion, Timings,
-};
+use crate::answer::{Answer, AskContext, CalledTool, CannotAnswer, Grounding, Outcome, PromptVersion, Timings};
 use crate::chat::{ChatError, ChatModel, ChatRequest, Completion, Constraint, Message, Speaker, TokenSink};
 use crate::facts::{fact_template, finds_nothing, prompt_facts};
 use crate::grounding::{check, Sources};
@@ -136,7 +134,8 @@ fn plain(v: &Value) -> Value {
                     out.insert(k.clone(), t);
                 }
                 "enum" => {
-                    let values: Vec<Value> = val.as_array().into_iter().flatten().filter(|x| !x.is_null()).cloned().collect();
+                    let values: Vec<Value> =
+                        val.as_array().into_iter().flatten().filter(|x| !x.is_null()).cloned().collect();
                     out.insert(k.clone(), Value::Array(values));
                 }
                 _ => {
@@ -173,7 +172,14 @@ impl Run {
 
 impl Assistant {
     pub fn new(model: Arc<dyn ChatModel>, tools: ToolContext, log: AuditLog, retriever: ToolRetriever) -> Self {
-        Assistant { model, tools, log, retriever, prompts: PromptRegistry::builtin(), config: AssistantConfig::default() }
+        Assistant {
+            model,
+            tools,
+            log,
+            retriever,
+            prompts: PromptRegistry::builtin(),
+            config: AssistantConfig::default(),
+        }
     }
 
     pub fn with_config(mut self, config: AssistantConfig) -> Self {
@@ -222,16 +228,14 @@ impl Assistant {
     pub async fn ask(&self, question: &str, ctx: &AskContext, sink: TokenSink) -> Result<Answer, AskError> {
         let mut run = Run { started: Instant::now(), audit: Vec::new(), timings: Timings::default() };
         let model_sha256 = self.model.model_sha256().to_owned();
-        let model_digest: Digest =
-            model_sha256.parse().map_err(|_| AskError::ModelVersion(model_sha256.clone()))?;
+        let model_digest: Digest = model_sha256.parse().map_err(|_| AskError::ModelVersion(model_sha256.clone()))?;
         run.audit.push(self.log.append(self.entry(ctx, EntryBody::Question { question: question.to_owned() })).await?);
 
         let role = ctx.principal.role;
         let offered = specs_for(role);
         if offered.is_empty() {
-            let text = format!(
-                "The {role} role cannot ask the assistant about patients' records; it answers clinicians."
-            );
+            let text =
+                format!("The {role} role cannot ask the assistant about patients' records; it answers clinicians.");
             return self.refuse(run, question, ctx, Outcome::OutsideRole { role }, text, Vec::new(), Vec::new()).await;
         }
         // Tools this session can serve: one needing a patient only with a patient open;
@@ -275,7 +279,8 @@ impl Assistant {
             if step > 0 {
                 messages.push(Message::new(Speaker::User, choice_prompt.clone()));
             }
-            let choice = self.complete(&mut run, &messages, Constraint::JsonSchema(choice_schema(&names)), 16, None).await?;
+            let choice =
+                self.complete(&mut run, &messages, Constraint::JsonSchema(choice_schema(&names)), 16, None).await?;
             messages.push(Message::new(Speaker::Assistant, choice.clone()));
             let chosen = serde_json::from_str::<Value>(&choice)
                 .ok()
@@ -290,11 +295,19 @@ impl Assistant {
             let model_arguments = match argument_schema(spec) {
                 None => json!({}),
                 Some(schema) => {
-                    let prompt =
-                        self.render(PromptName::Arguments, &[("tool", spec.name.as_str()), ("schema", &schema.to_string())])?;
+                    let prompt = self.render(
+                        PromptName::Arguments,
+                        &[("tool", spec.name.as_str()), ("schema", &schema.to_string())],
+                    )?;
                     messages.push(Message::new(Speaker::User, prompt));
                     let text = self
-                        .complete(&mut run, &messages, Constraint::JsonSchema(schema), self.config.arguments_max_tokens, None)
+                        .complete(
+                            &mut run,
+                            &messages,
+                            Constraint::JsonSchema(schema),
+                            self.config.arguments_max_tokens,
+                            None,
+                        )
                         .await?;
                     messages.push(Message::new(Speaker::Assistant, text.clone()));
                     match serde_json::from_str::<Value>(&text) {
@@ -383,8 +396,7 @@ impl Assistant {
         let sources = Sources::new(called.iter().map(|c| &c.result), question)
             .with_patient(ctx.patient.as_ref().map(|p| p.as_str()));
         let mut drafts = Vec::new();
-        let first =
-            self.complete(&mut run, &messages, Constraint::Free, self.config.answer_max_tokens, sink).await?;
+        let first = self.complete(&mut run, &messages, Constraint::Free, self.config.answer_max_tokens, sink).await?;
         let first = first.trim().to_owned();
         let first_check = check(&first, &sources);
         drafts.push(first.clone());
@@ -431,7 +443,10 @@ impl Assistant {
     ) -> Result<Answer, AskError> {
         let reason = match &outcome {
             Outcome::OutsideRole { role } => format!("outside role: {role}"),
-            Outcome::CannotAnswer(why) => format!("cannot answer ({}): {text}", serde_json::to_value(why).map(|v| v["why"].to_string()).unwrap_or_default()),
+            Outcome::CannotAnswer(why) => format!(
+                "cannot answer ({}): {text}",
+                serde_json::to_value(why).map(|v| v["why"].to_string()).unwrap_or_default()
+            ),
             Outcome::Answered => text.clone(),
         };
         let seq = self.log.append(self.entry(ctx, EntryBody::Refusal { reason })).await?;

@@ -106,9 +106,27 @@ impl Default for KeywordEmbedder {
     fn default() -> Self {
         KeywordEmbedder {
             keywords: vec![
-                "crp", "esr", "alt", "creatinine", "haemoglobin", "lab", "das28", "disease activity", "flare",
-                "remission", "drug", "methotrexate", "medication", "stopped", "summar", "diagnos", "note", "compare",
-                "what is", "defin", "term",
+                "crp",
+                "esr",
+                "alt",
+                "creatinine",
+                "haemoglobin",
+                "lab",
+                "das28",
+                "disease activity",
+                "flare",
+                "remission",
+                "drug",
+                "methotrexate",
+                "medication",
+                "stopped",
+                "summar",
+                "diagnos",
+                "note",
+                "compare",
+                "what is",
+                "defin",
+                "term",
             ],
         }
     }
@@ -204,7 +222,8 @@ impl TestChart {
     }
 
     pub fn note(mut self, time: DateTime<Utc>, text: &str) -> Self {
-        let code = Code { system: "http://loinc.org".into(), code: "11506-3".into(), display: Some("Progress note".into()) };
+        let code =
+            Code { system: "http://loinc.org".into(), code: "11506-3".into(), display: Some("Progress note".into()) };
         self.push(time, code, Modality::Note, None, Some(text));
         if let Some(e) = self.events.last_mut() {
             e.source.resource_type = "DocumentReference".into();
@@ -238,7 +257,9 @@ pub(crate) async fn minilm() -> Option<std::sync::Arc<dyn TextEmbedder>> {
     use twin_core::models::{cache, ModelCache, MINILM};
     let files = match ModelCache::from_env().and_then(|c| c.check(&MINILM)) {
         Ok(files) => files,
-        Err(e) if std::env::var("RDT_REQUIRE_MODELS").as_deref() == Ok("1") => panic!("MiniLM required: {e}"),
+        Err(e) if std::env::var("RDT_REQUIRE_MODELS").as_deref() == Ok("1") => {
+            panic!("MiniLM required: {e}")
+        }
         Err(e) => {
             eprintln!("skipping: MiniLM not in the model cache ({e}); run `rdt setup`");
             return None;

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use assistant::testing::{day, pid, store_at, KeywordEmbedder, ScriptedModel, Step, TestChart};
-use assistant::{Assistant, AskContext, Outcome, ToolRetriever};
+use assistant::{AskContext, Assistant, Outcome, ToolRetriever};
 use audit_log::{AuditLog, Principal, Role};
 use chrono::NaiveDate;
 use serde_json::json;
@@ -43,7 +43,11 @@ async fn a_note_cannot_widen_the_scope() {
     }));
     let retriever = ToolRetriever::new(Arc::new(KeywordEmbedder::default()), &tools::specs()).unwrap();
     let assistant = Assistant::new(model.clone(), tools::ToolContext::new(store), log.clone(), retriever);
-    let ctx = AskContext { principal: Principal::new("dr-a", Role::Clinician), patient: Some(pid("p-1")), session: "s".into() };
+    let ctx = AskContext {
+        principal: Principal::new("dr-a", Role::Clinician),
+        patient: Some(pid("p-1")),
+        session: "s".into(),
+    };
 
     for question in [
         "What did the last note say?",

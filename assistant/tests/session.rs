@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use assistant::testing::{day, pid, store_at, KeywordEmbedder, ScriptedModel, Step, TestChart};
 use assistant::{
-    Assistant, AssistantConfig, AskContext, CannotAnswer, Grounding, Outcome, ToolRetriever, CANNOT_ANSWER,
+    AskContext, Assistant, AssistantConfig, CannotAnswer, Grounding, Outcome, ToolRetriever, CANNOT_ANSWER,
 };
 use audit_log::{AuditLog, EntryBody, EntryKind, Principal, Role};
 use chrono::NaiveDate;
@@ -114,7 +114,8 @@ async fn none_means_the_record_cannot_answer() {
         Step::ChooseTool { .. } => json!({"tool": "none"}).to_string(),
         other => panic!("no further step after none: {other:?}"),
     }));
-    let answer = assistant(&s, model.clone()).ask("What is the capital of France?", &doctor(Some("p-1")), None).await.unwrap();
+    let answer =
+        assistant(&s, model.clone()).ask("What is the capital of France?", &doctor(Some("p-1")), None).await.unwrap();
     assert_eq!(answer.outcome, Outcome::CannotAnswer(CannotAnswer::NoToolApplies));
     assert_eq!(answer.text, CANNOT_ANSWER);
     assert!(answer.tools.is_empty() && answer.grounding == Grounding::NotNeeded);

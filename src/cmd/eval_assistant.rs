@@ -73,7 +73,13 @@ pub async fn run(ctx: &Context, args: EvalAssistantArgs) -> anyhow::Result<ExitC
     let result = eval::run(&assistant, &set, |s| {
         done += 1;
         if !args.json {
-            let mark = if s.pending { "pending" } else if s.correct { "ok" } else { "FAIL" };
+            let mark = if s.pending {
+                "pending"
+            } else if s.correct {
+                "ok"
+            } else {
+                "FAIL"
+            };
             eprintln!("[{done:>2}/{total}] {mark:<7} {:>5.1} s  {}: {}", s.seconds, s.id, s.answer.replace('\n', " "));
         }
     })
