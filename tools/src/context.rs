@@ -1,6 +1,9 @@
 //! [`ToolContext`]: what tools read from, and the one door to a journey.
 
-use audit_log::Principal;
+use std::sync::Arc;
+
+use audit_log::{Digest, Principal};
+use twin_core::state::StateModel;
 use twin_core::{Journey, JourneyStore, PatientId};
 
 use crate::error::ToolError;
@@ -12,11 +15,24 @@ use crate::tool::Tool;
 #[derive(Clone)]
 pub struct ToolContext {
     store: JourneyStore,
+    /// The fitted disease-state model and its version (SHA-256 of its file), when the
+    /// install has one; `state_forecast` says so when it has not.
+    state_model: Option<(Arc<StateModel>, Digest)>,
 }
 
 impl ToolContext {
     pub fn new(store: JourneyStore) -> Self {
-        ToolContext { store }
+        ToolContext { store, state_model: None }
+    }
+
+    /// The same context with the state model `model` of version `version`.
+    pub fn with_state_model(mut self, model: Arc<StateModel>, version: Digest) -> Self {
+        self.state_model = Some((model, version));
+        self
+    }
+
+    pub fn state_model(&self) -> Option<(&StateModel, Digest)> {
+        self.state_model.as_ref().map(|(m, v)| (m.as_ref(), *v))
     }
 
     pub fn store(&self) -> &JourneyStore {

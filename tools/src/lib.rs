@@ -20,7 +20,8 @@
 //!   squares), `das28.rs` (activity categories, EULAR response, flare), `drugs.rs`
 //!   (RxNorm ingredients and classes), `record.rs` (reading events; [`RecordText`]).
 //! - One tool per file: `patient_summary.rs`, `lab_trend.rs`, `disease_activity.rs`,
-//!   `medication_history.rs`, `compare_patients.rs`, `glossary.rs`.
+//!   `medication_history.rs`, `compare_patients.rs`, `glossary.rs`, `state_forecast.rs`
+//!   (the disease-state model's forecast; the model comes with [`ToolContext`]).
 //!
 //! Architecture invariants: a tool's scope comes from the caller's principal and
 //! session, never from model output; text from the record (notes, stop reasons) is
@@ -46,6 +47,7 @@ pub mod glossary;
 pub mod lab_trend;
 pub mod medication_history;
 pub mod patient_summary;
+pub mod state_forecast;
 
 #[cfg(test)]
 mod testutil;

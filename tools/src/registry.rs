@@ -22,6 +22,7 @@ use crate::lab_trend::LabTrend;
 use crate::medication_history::MedicationHistory;
 use crate::patient_summary::PatientSummary;
 use crate::scope::{check_role, role_permits, Scope};
+use crate::state_forecast::StateForecast;
 use crate::tool::Tool;
 
 /// Every tool, by the name the model writes.
@@ -34,16 +35,18 @@ pub enum ToolName {
     MedicationHistory,
     ComparePatients,
     Glossary,
+    StateForecast,
 }
 
 impl ToolName {
-    pub const ALL: [ToolName; 6] = [
+    pub const ALL: [ToolName; 7] = [
         ToolName::PatientSummary,
         ToolName::LabTrend,
         ToolName::DiseaseActivityHistory,
         ToolName::MedicationHistory,
         ToolName::ComparePatients,
         ToolName::Glossary,
+        ToolName::StateForecast,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -54,6 +57,7 @@ impl ToolName {
             ToolName::MedicationHistory => "medication_history",
             ToolName::ComparePatients => "compare_patients",
             ToolName::Glossary => "glossary",
+            ToolName::StateForecast => "state_forecast",
         }
     }
 
@@ -168,6 +172,7 @@ fn spec_by_name(name: ToolName) -> ToolSpec {
         ToolName::MedicationHistory => spec_of::<MedicationHistory>(),
         ToolName::ComparePatients => spec_of::<ComparePatients>(),
         ToolName::Glossary => spec_of::<Glossary>(),
+        ToolName::StateForecast => spec_of::<StateForecast>(),
     }
 }
 
@@ -207,6 +212,7 @@ pub async fn call_json(
         ToolName::MedicationHistory => invoke(MedicationHistory, ctx, principal, scope, arguments).await,
         ToolName::ComparePatients => invoke(ComparePatients, ctx, principal, scope, arguments).await,
         ToolName::Glossary => invoke(Glossary, ctx, principal, scope, arguments).await,
+        ToolName::StateForecast => invoke(StateForecast, ctx, principal, scope, arguments).await,
     }
 }
 

@@ -1,0 +1,309 @@
+//! `state_forecast`: the disease-state model's forecast for one patient: the chance of
+//! remission, low, moderate and high DAS28 activity 150, 270 and 360 days on, with
+//! 95% bootstrap intervals and the expected days in each state over the year, from
+//! their latest DAS28 under their current treatment (`twin_core::state`).
+//!
+//! The model is the install's fitted [`StateModel`], handed to the tool through
+//! [`ToolContext::with_state_model`]; its version (SHA-256 of the model file) is in
+//! every result, so an audit entry names the counts a forecast came from.
+
+use audit_log::{Principal, Role};
+use chrono::NaiveDate;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use twin_core::clinical::ActivityCategory;
+use twin_core::state::{patient_forecast, Treatment};
+use twin_core::PatientId;
+
+use crate::bounded::{Bounded, Trimmer};
+use crate::context::ToolContext;
+use crate::error::ToolError;
+use crate::record::PatientArg;
+use crate::registry::ToolName;
+use crate::scope::Scope;
+use crate::tool::Tool;
+
+pub struct StateForecast;
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StateForecastInput {
+    pub patient: PatientArg,
+    /// The date to forecast from (YYYY-MM-DD); omitted: the patient's last recorded day.
+    #[serde(default)]
+    pub at: Option<NaiveDate>,
+}
+
+/// The treatment the forecast holds fixed, as the state model groups regimens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TreatmentClass {
+    None,
+    Csdmard,
+    TnfInhibitor,
+    OtherAdvanced,
+}
+
+impl From<Treatment> for TreatmentClass {
+    fn from(t: Treatment) -> Self {
+        match t {
+            Treatment::None => TreatmentClass::None,
+            Treatment::Csdmard => TreatmentClass::Csdmard,
+            Treatment::TnfInhibitor => TreatmentClass::TnfInhibitor,
+            Treatment::OtherAdvanced => TreatmentClass::OtherAdvanced,
+        }
+    }
+}
+
+/// A probability with its 95% interval, rounded to 3 decimals.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct StateChance {
+    pub state: ActivityCategory,
+    pub probability: f64,
+    pub low: f64,
+    pub high: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct HorizonChances {
+    /// Days after `as_of`.
+    pub days: i64,
+    pub states: Vec<StateChance>,
+}
+
+/// Expected days in a state, with its 95% interval, rounded to whole days.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct DaysInState {
+    pub state: ActivityCategory,
+    pub days: f64,
+    pub low: f64,
+    pub high: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct StateForecastOutput {
+    pub patient: String,
+    /// SHA-256 of the state model file the forecast used; absent when there is no model.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state_model_version: Option<String>,
+    /// Why there is no forecast (no model fitted, no recent DAS28); the other fields
+    /// are then empty.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub insufficient_data: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub as_of: Option<NaiveDate>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub latest_das28: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub latest_das28_date: Option<NaiveDate>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub current_state: Option<ActivityCategory>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub treatment: Option<TreatmentClass>,
+    pub horizons: Vec<HorizonChances>,
+    /// Over the longest horizon.
+    pub expected_days_in_state: Vec<DaysInState>,
+    /// Transitions the first step rests on (from this state under this treatment).
+    pub transitions_from_state: u32,
+    /// Patients the model was estimated from.
+    pub model_patients: usize,
+    /// What the forecast assumes.
+    pub assumption: &'static str,
+}
+
+const ASSUMPTION: &str = "Markov chain over DAS28 states estimated from the cohort's readings, 90-day steps; the \
+current treatment continues unchanged; intervals are 95% bootstrap over patients.";
+
+fn r3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+impl StateForecastOutput {
+    fn empty(patient: &PatientId, version: Option<String>, reason: String) -> Self {
+        StateForecastOutput {
+            patient: patient.to_string(),
+            state_model_version: version,
+            insufficient_data: Some(reason),
+            as_of: None,
+            latest_das28: None,
+            latest_das28_date: None,
+            current_state: None,
+            treatment: None,
+            horizons: Vec::new(),
+            expected_days_in_state: Vec::new(),
+            transitions_from_state: 0,
+            model_patients: 0,
+            assumption: ASSUMPTION,
+        }
+    }
+}
+
+impl Tool for StateForecast {
+    const NAME: ToolName = ToolName::StateForecast;
+    const DESCRIPTION: &'static str = "Forecast of one patient's disease activity from the state model: the chance of \
+DAS28 remission, low, moderate and high activity in 150, 270 and 360 days with 95% intervals, and expected days in \
+each state over the year, from the latest DAS28 if the current treatment continues.";
+    const EXAMPLES: &'static [&'static str] = &[
+        "What is the chance she is in remission in a year?",
+        "How likely is high disease activity in 6 months on the current treatment?",
+        "Forecast his DAS28 state",
+        "How many days of the next year will she likely spend in remission?",
+    ];
+    const REQUIRED_ROLE: Role = Role::Clinician;
+    const MAX_ITEMS: usize = 4;
+    const MAX_BYTES: usize = 4 * 1024;
+
+    type Input = StateForecastInput;
+    type Output = StateForecastOutput;
+
+    fn patients(input: &Self::Input) -> Vec<PatientId> {
+        vec![input.patient.0.clone()]
+    }
+
+    async fn call(
+        &self,
+        ctx: &ToolContext,
+        principal: &Principal,
+        scope: &Scope,
+        input: Self::Input,
+    ) -> Result<Bounded<Self::Output>, ToolError> {
+        let journey = ctx.journey::<Self>(principal, scope, &input.patient.0).await?;
+        let trimmer = Trimmer::default();
+        let Some((model, version)) = ctx.state_model() else {
+            let reason = "no state model is fitted in this install (`rdt forecast --refit` fits one)".to_owned();
+            return Ok(Bounded::new(StateForecastOutput::empty(&journey.patient.id, None, reason), trimmer));
+        };
+        let version = Some(version.to_hex());
+        let f = match patient_forecast(model, &journey.events, input.at) {
+            Ok(f) => f,
+            Err(e) => {
+                return Ok(Bounded::new(
+                    StateForecastOutput::empty(&journey.patient.id, version, e.to_string()),
+                    trimmer,
+                ));
+            }
+        };
+        let horizons = f
+            .forecast
+            .horizons
+            .iter()
+            .map(|h| HorizonChances {
+                days: h.days,
+                states: h
+                    .states
+                    .iter()
+                    .map(|s| StateChance {
+                        state: s.state,
+                        probability: r3(s.probability.value),
+                        low: r3(s.probability.low),
+                        high: r3(s.probability.high),
+                    })
+                    .collect(),
+            })
+            .collect();
+        let days = f
+            .forecast
+            .time_in_state
+            .iter()
+            .map(|t| DaysInState {
+                state: t.state,
+                days: t.days.value.round(),
+                low: t.days.low.round(),
+                high: t.days.high.round(),
+            })
+            .collect();
+        let output = StateForecastOutput {
+            patient: journey.patient.id.to_string(),
+            state_model_version: version,
+            insufficient_data: None,
+            as_of: Some(f.as_of),
+            latest_das28: Some(f.start.das28),
+            latest_das28_date: Some(f.start.date),
+            current_state: Some(f.start.state),
+            treatment: Some(f.treatment.into()),
+            horizons,
+            expected_days_in_state: days,
+            transitions_from_state: f.forecast.transitions_from_state,
+            model_patients: f.forecast.patients,
+            assumption: ASSUMPTION,
+        };
+        Ok(Bounded::new(output, trimmer))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::testutil::*;
+    use twin_core::state::{PatientSteps, StateModel, StateModelConfig, Step};
+
+    fn model() -> StateModel {
+        let t = Treatment::Csdmard;
+        let steps = vec![
+            Step { treatment: t, from: ActivityCategory::High, to: ActivityCategory::Moderate },
+            Step { treatment: t, from: ActivityCategory::Moderate, to: ActivityCategory::Low },
+        ];
+        let data: Vec<PatientSteps> =
+            (0..20).map(|i| PatientSteps { patient: pid(&format!("c{i}")), steps: steps.clone() }).collect();
+        StateModel::fit(&data, StateModelConfig { resamples: 20, ..Default::default() })
+    }
+
+    fn chart() -> Chart {
+        Chart::new("p1", "female", date(1970, 1, 1)).das28(day(2023, 1, 2), 5.8, 12.0, 8.0, 70.0).course(
+            "6851",
+            "methotrexate",
+            day(2023, 1, 2),
+            None,
+        )
+    }
+
+    fn input(patient: &str) -> StateForecastInput {
+        StateForecastInput { patient: PatientArg(pid(patient)), at: Some(date(2023, 2, 1)) }
+    }
+
+    #[tokio::test]
+    async fn forecast_with_intervals_and_the_model_version() {
+        let (_dir, ctx) = store_with(vec![chart()]).await;
+        let model = model();
+        let version = model.version();
+        let ctx = ctx.with_state_model(Arc::new(model), version);
+        let out = StateForecast.call(&ctx, &clinician(), &scope(&["p1"]), input("p1")).await.unwrap().value;
+        assert_eq!(out.state_model_version, Some(version.to_hex()));
+        assert_eq!((out.current_state, out.treatment), (Some(ActivityCategory::High), Some(TreatmentClass::Csdmard)));
+        assert_eq!(out.horizons.iter().map(|h| h.days).collect::<Vec<_>>(), vec![150, 270, 360]);
+        for h in &out.horizons {
+            let total: f64 = h.states.iter().map(|s| s.probability).sum();
+            assert!((total - 1.0).abs() < 0.005, "{total}");
+            assert!(h.states.iter().all(|s| s.low <= s.probability && s.probability <= s.high));
+        }
+        assert!(serde_json::to_vec(&out).unwrap().len() <= StateForecast::MAX_BYTES);
+    }
+
+    #[tokio::test]
+    async fn refuses_other_roles_and_patients_out_of_scope() {
+        let (_dir, ctx) = store_with(vec![chart()]).await;
+        let model = model();
+        let version = model.version();
+        let ctx = ctx.with_state_model(Arc::new(model), version);
+        let err = StateForecast.call(&ctx, &clinician(), &scope(&["p2"]), input("p1")).await.unwrap_err();
+        assert!(matches!(err, ToolError::OutOfScope { .. }), "{err}");
+        let auditor = Principal::new("aud", Role::Auditor);
+        let err = StateForecast.call(&ctx, &auditor, &scope(&["p1"]), input("p1")).await.unwrap_err();
+        assert!(matches!(err, ToolError::WrongRole { .. }), "{err}");
+    }
+
+    #[tokio::test]
+    async fn without_a_model_or_a_reading_it_says_so() {
+        let (_dir, ctx) = store_with(vec![chart(), Chart::new("p2", "male", date(1960, 1, 1))]).await;
+        let out = StateForecast.call(&ctx, &clinician(), &scope(&["p1"]), input("p1")).await.unwrap().value;
+        assert!(out.insufficient_data.unwrap().contains("no state model"));
+        assert!(out.horizons.is_empty());
+        let model = model();
+        let version = model.version();
+        let ctx = ctx.with_state_model(Arc::new(model), version);
+        let out = StateForecast.call(&ctx, &clinician(), &scope(&["p2"]), input("p2")).await.unwrap().value;
+        assert!(out.insufficient_data.unwrap().contains("no DAS28"));
+    }
+}
