@@ -55,6 +55,8 @@ enum Command {
     Embed(cmd::embed::EmbedArgs),
     /// Add an event to a patient's journey; their twin and index points follow at once.
     Event(cmd::event::EventArgs),
+    /// The in silico cohort of a patient at a date: neighbours' outcomes with 95% intervals, population, snapshot baseline.
+    Cohort(cmd::cohort::CohortArgs),
     /// Evaluate the active twin: reconstruction, subtype agreement, ablation, baselines.
     Eval(cmd::eval::EvalArgs),
     /// Generate a virtual rheumatology cohort (FHIR R4 Bulk NDJSON plus its ground truth).
@@ -96,6 +98,7 @@ fn main() -> ExitCode {
             Command::Train(args) => cmd::train::run(&ctx, args).await,
             Command::Embed(args) => cmd::embed::run(&ctx, args).await,
             Command::Event(args) => cmd::event::run(&ctx, args).await,
+            Command::Cohort(args) => cmd::cohort::run(&ctx, args).await,
             Command::Eval(args) => cmd::eval::run(&ctx, args).await,
             Command::Synth(args) => cmd::synth::run(&ctx, args),
             Command::Tool(args) => cmd::tool::run(&ctx, args).await,

@@ -2,6 +2,7 @@
 //! into a library crate and prints.
 
 pub mod audit;
+pub mod cohort;
 pub mod demo;
 pub mod embed;
 pub mod eval;

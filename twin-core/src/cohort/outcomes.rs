@@ -40,15 +40,22 @@ pub const RESPONSE_LOOKAHEAD_DAYS: i64 = 90;
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     /// EULAR good or moderate response to methotrexate at 6 months.
+    #[serde(rename = "mtx_response_6m")]
     MtxResponse6m,
     /// EULAR good or moderate response to a TNF inhibitor at 6 months.
+    #[serde(rename = "tnfi_response_6m")]
     TnfiResponse6m,
     /// A DAS28 flare within 6 months.
+    #[serde(rename = "flare_6m")]
     Flare6m,
+    #[serde(rename = "das28_day_150")]
     Das28Day150,
+    #[serde(rename = "das28_day_270")]
     Das28Day270,
+    #[serde(rename = "das28_day_360")]
     Das28Day360,
     /// Another DMARD started within 12 months (csDMARD failure).
+    #[serde(rename = "switch_12m")]
     Switch12m,
 }
 
@@ -241,6 +248,13 @@ mod tests {
         // 365 days of follow-up needed for a "no": day 800 is the last event.
         assert_eq!(r.outcomes_at(day(435)).switch_12m, Some(false));
         assert_eq!(r.outcomes_at(day(436)).switch_12m, None);
+    }
+
+    #[test]
+    fn serialised_names_are_the_keys() {
+        for o in Outcome::ALL {
+            assert_eq!(serde_json::to_value(o).unwrap(), o.key());
+        }
     }
 
     #[test]

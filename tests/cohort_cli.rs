@@ -1,0 +1,140 @@
+//! `rdt cohort` end to end on a small virtual cohort: synth -> import -> train (tiny)
+//! -> embed (index) -> `rdt cohort --json`. The report has every outcome with n within
+//! k, pseudonymous neighbours only; the audit entry of the query holds the real
+//! neighbour ids with the same distances; a minimum n above k refuses every figure.
+
+mod common;
+
+use common::Rdt;
+use serde_json::Value;
+
+fn ok(rdt: &Rdt, args: &[&str]) {
+    let out = rdt.run(args);
+    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn cohort_report_on_a_small_virtual_cohort() {
+    let rdt = Rdt::new();
+    let export = tempfile::tempdir().unwrap();
+    let dir = export.path().to_str().unwrap();
+    ok(&rdt, &["synth", "--patients", "80", "--seed", "5", "--out", dir]);
+    ok(&rdt, &["import", dir]);
+    ok(&rdt, &["train", "--pretrain-epochs", "1", "--fusion-epochs", "1", "--hidden", "16", "--max-events", "32"]);
+    ok(&rdt, &["embed"]);
+
+    // A rheumatoid arthritis patient with a methotrexate start, cut 90 days after it.
+    let truth = std::fs::read_to_string(export.path().join("ground_truth.ldjson")).unwrap();
+    let (patient, mtx_start) = truth
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .find_map(|t| Some((t["patient_id"].as_str()?.to_owned(), t["mtx_start"].as_str()?.to_owned())))
+        .expect("a patient on methotrexate");
+    let at = (mtx_start.parse::<chrono::NaiveDate>().unwrap() + chrono::Days::new(90)).to_string();
+    let ids: Vec<String> = truth
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap()["patient_id"].as_str().unwrap().to_owned())
+        .collect();
+
+    let out = rdt.run(&[
+        "cohort",
+        "--patient",
+        &patient,
+        "--at",
+        &at,
+        "--k",
+        "10",
+        "--min-n",
+        "3",
+        "--json",
+        "--as",
+        "dr-test",
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let report: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(report["index_date"], at.as_str());
+    let neighbours = report["neighbours"].as_array().unwrap();
+    assert_eq!(neighbours.len(), 10);
+    assert_eq!(report["k"], 10);
+    let distances: Vec<f64> = neighbours.iter().map(|n| n["distance"].as_f64().unwrap()).collect();
+    assert!(distances.windows(2).all(|w| w[0] <= w[1]), "nearest first: {distances:?}");
+    // Pseudonymity: no patient id of the cohort appears anywhere in the report.
+    for id in &ids {
+        assert!(!text.contains(id.as_str()), "{id} appears in the report");
+    }
+    let outcomes = report["outcomes"].as_array().unwrap();
+    let keys: Vec<&str> = outcomes.iter().map(|o| o["outcome"].as_str().unwrap()).collect();
+    assert_eq!(
+        keys,
+        [
+            "mtx_response_6m",
+            "tnfi_response_6m",
+            "flare_6m",
+            "das28_day_150",
+            "das28_day_270",
+            "das28_day_360",
+            "switch_12m"
+        ]
+    );
+    for o in outcomes {
+        let n = o["neighbours"]["n"].as_u64().unwrap();
+        assert!(n <= 10, "{o}");
+        match o["neighbours"]["kind"].as_str().unwrap() {
+            "not_enough_comparable_patients" => assert!(n < 3 && o["neighbours"].get("rate").is_none(), "{o}"),
+            "rate" => {
+                let (rate, events) =
+                    (o["neighbours"]["rate"].as_f64().unwrap(), o["neighbours"]["events"].as_u64().unwrap());
+                assert!(n >= 3 && (rate - events as f64 / n as f64).abs() < 1e-12, "{o}");
+                let ci = &o["neighbours"]["ci"];
+                assert!(ci["low"].as_f64().unwrap() <= rate && rate <= ci["high"].as_f64().unwrap(), "{o}");
+            }
+            "mean" => assert!(n >= 3, "{o}"),
+            other => panic!("unexpected kind {other}"),
+        }
+        assert!(o["population"]["n"].as_u64().unwrap() >= n, "the population holds at least the neighbours: {o}");
+    }
+
+    // The audit entry of the query: real ids, the same distances, as dr-test.
+    let mut entry = None;
+    for seq in 0.. {
+        let out = rdt.run(&["audit", "show", &seq.to_string(), "--json"]);
+        if !out.status.success() {
+            break;
+        }
+        let shown: Value = serde_json::from_slice(&out.stdout).unwrap();
+        if shown["entry"].to_string().contains("\"cohort\"") && shown["entry"].to_string().contains("neighbours") {
+            entry = Some(shown["entry"].clone());
+        }
+    }
+    let entry = entry.expect("an audit entry for the cohort query");
+    let entry_text = entry.to_string();
+    assert!(entry_text.contains("dr-test") && entry_text.contains(&patient), "{entry_text}");
+    let audited = find(&entry, "neighbours").expect("cohort neighbours in the entry");
+    let audited = audited.as_array().unwrap();
+    assert_eq!(audited.len(), 10);
+    for (a, d) in audited.iter().zip(&distances) {
+        assert!(ids.contains(&a["id"].as_str().unwrap().to_owned()), "a real id: {a}");
+        assert!((a["distance"].as_f64().unwrap() - d).abs() < 1e-6);
+    }
+
+    // A minimum n above k: every outcome refuses a figure.
+    let (refused, code) =
+        rdt.run_json(&["cohort", "--patient", &patient, "--at", &at, "--k", "5", "--min-n", "6", "--json"]);
+    assert_eq!(code, 0, "{refused}");
+    for o in refused["outcomes"].as_array().unwrap() {
+        assert_eq!(o["neighbours"]["kind"], "not_enough_comparable_patients", "{o}");
+    }
+}
+
+/// The first value under `key` anywhere in `v` holding an array of objects with an id.
+fn find<'a>(v: &'a Value, key: &str) -> Option<&'a Value> {
+    match v {
+        Value::Object(map) => map
+            .get(key)
+            .filter(|x| x.as_array().is_some_and(|a| a.iter().all(|n| n.get("id").is_some())))
+            .or_else(|| map.values().find_map(|x| find(x, key))),
+        Value::Array(items) => items.iter().find_map(|x| find(x, key)),
+        _ => None,
+    }
+}
