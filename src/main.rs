@@ -59,6 +59,8 @@ enum Command {
     Cohort(cmd::cohort::CohortArgs),
     /// Evaluate the active twin: reconstruction, subtype agreement, ablation, baselines.
     Eval(cmd::eval::EvalArgs),
+    /// The disease-state model's forecast for one patient: DAS28 state chances at 150/270/360 days.
+    Forecast(cmd::forecast::ForecastArgs),
     /// Generate a virtual rheumatology cohort (FHIR R4 Bulk NDJSON plus its ground truth).
     Synth(cmd::synth::SynthArgs),
     /// Run one typed tool as a user and role on patients in scope; prints its JSON result.
@@ -100,6 +102,7 @@ fn main() -> ExitCode {
             Command::Event(args) => cmd::event::run(&ctx, args).await,
             Command::Cohort(args) => cmd::cohort::run(&ctx, args).await,
             Command::Eval(args) => cmd::eval::run(&ctx, args).await,
+            Command::Forecast(args) => cmd::forecast::run(&ctx, args).await,
             Command::Synth(args) => cmd::synth::run(&ctx, args),
             Command::Tool(args) => cmd::tool::run(&ctx, args).await,
             Command::Tools(args) => cmd::tool::list(args).await,

@@ -6,7 +6,10 @@
 //!   patient cut at `--days` (90) after starting methotrexate, the share of its
 //!   `--k` (10) nearest neighbours that share its hidden subtype, for the fused twin,
 //!   for the twin with each modality left out in turn (the ablation), and for two
-//!   baselines (bag of codes, latest-visit snapshot).
+//!   baselines (bag of codes, latest-visit snapshot);
+//! - the disease-state model's forecasts on held-out patients against the empirical
+//!   rate and persistence, and the predictive heads (twin vs snapshot), AUROC and
+//!   calibration (`twin_core::eval::{state, heads}`).
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -21,6 +24,9 @@ use clap::Args;
 use serde_json::json;
 use twin_core::encode::fusion::FusedModality;
 use twin_core::eval::{bag_of_codes, chance_agreement, latest_visit, neighbour_agreement};
+use twin_core::eval::{heads as eval_heads, state as eval_state};
+use twin_core::state::StateModelConfig;
+use twin_core::PatientId;
 
 use crate::cmd::audit::open_signing;
 use crate::cmd::train::{load_active, load_cohort, note_vectors, recent_notes};
@@ -115,6 +121,20 @@ pub async fn run(ctx: &Context, args: EvalArgs) -> anyhow::Result<ExitCode> {
     let chance = chance_agreement(&labels);
     let reconstruction = model.manifest.training.get("reconstruction").cloned().unwrap_or(json!(null));
 
+    // The state model and the predictive heads (twin-core/src/eval/{state,heads}.rs).
+    let (train, test): (Vec<_>, Vec<_>) = cohort
+        .iter()
+        .filter_map(|(id, events)| Some((PatientId::new(id.clone())?, twin_core::state::readings(events))))
+        .partition(|(id, _)| !twin_core::eval::cohort::is_held_out(id, twin_core::heads::HELD_OUT_PERCENT));
+    let state = eval_state::evaluate_state_model(&train, &test, StateModelConfig { resamples: 0, ..Default::default() });
+    let snapshots = eval_heads::snapshots(&cohort);
+    let events_of: HashMap<&str, &Vec<twin_core::Event>> = cohort.iter().map(|(id, e)| (id.as_str(), e)).collect();
+    let head_inputs: Vec<_> = snapshots
+        .iter()
+        .map(|s| spec.inputs(events_of[s.patient.as_str()], Some(s.cut), &|t| notes.get(t).cloned()))
+        .collect();
+    let heads = eval_heads::evaluate_heads(&snapshots, &model.embed(&head_inputs, None)?)?;
+
     let report = json!({
         "twin_version": model.version.to_hex(),
         "truth": args.truth.display().to_string(),
@@ -129,9 +149,11 @@ pub async fn run(ctx: &Context, args: EvalArgs) -> anyhow::Result<ExitCode> {
             "latest_visit_snapshot": snapshot,
             "chance": chance,
         },
+        "state_model": state,
+        "predictive_heads": heads,
         "seconds": started.elapsed().as_secs_f64(),
     });
-    let md = markdown(&report, &ablation);
+    let md = markdown(&report, &ablation) + "\n" + &eval_state::markdown(&state) + &eval_heads::markdown(&heads);
     let dir = ctx.data_dir.join("reports");
     std::fs::create_dir_all(&dir)?;
     std::fs::write(dir.join("twin-eval.json"), serde_json::to_string_pretty(&report)?)?;

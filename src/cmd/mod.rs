@@ -7,6 +7,7 @@ pub mod demo;
 pub mod embed;
 pub mod eval;
 pub mod event;
+pub mod forecast;
 pub mod import;
 pub mod journey;
 pub mod models;

@@ -87,7 +87,7 @@ pub async fn run(ctx: &Context, args: ToolArgs) -> anyhow::Result<ExitCode> {
         map.entry("patient").or_insert_with(|| Value::String(only.clone()));
     }
     let store = ctx.store().await?;
-    let tools = ToolContext::new(store.clone());
+    let tools = crate::cmd::forecast::with_state_model(ToolContext::new(store.clone()), ctx)?;
     let outcome = call_json(&tools, &principal, &scope, &args.name, &arguments).await;
     let log = AuditLog::open_for_data_dir(&ctx.database.url(), &ctx.data_dir)
         .await
