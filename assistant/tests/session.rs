@@ -244,3 +244,19 @@ async fn bad_arguments_get_one_more_try() {
     assert_eq!(answer.outcome, Outcome::Answered);
     assert_eq!(tries.load(std::sync::atomic::Ordering::SeqCst), 2);
 }
+
+/// A draft that says the record does not show what a tool found is replaced by the
+/// facts in RDT's words.
+#[tokio::test]
+async fn a_refusal_despite_found_facts_gives_the_facts() {
+    let s = setup().await;
+    let model = Arc::new(ScriptedModel::new(|step, _| match step {
+        Step::ChooseTool { .. } => json!({"tool": "lab_trend"}).to_string(),
+        Step::Arguments { .. } => json!({"test": "crp"}).to_string(),
+        Step::Answer { .. } => "The record does not show this.".into(),
+    }));
+    let answer = assistant(&s, model).ask("Latest CRP?", &doctor(Some("p-1")), None).await.unwrap();
+    assert_eq!(answer.outcome, Outcome::Answered);
+    assert!(matches!(answer.grounding, Grounding::Template { .. }));
+    assert!(answer.text.contains("12.4 mg/L"), "{}", answer.text);
+}
