@@ -312,7 +312,11 @@ async fn a_trace_shows_the_exchange_with_a_verified_proof() {
         .unwrap();
     let call = audit_log::ToolCall::bounded("lab_trend", serde_json::json!({"patient": f.patient, "test": "crp"}), serde_json::json!({"latest": 3.1}), 4096);
     log.append(NewEntry::new(who.clone(), EntryBody::ToolCall { tool: call, cohort: None }).session("s1")).await.unwrap();
-    let model = audit_log::ModelVersions { model_sha256: Digest::of(b"model"), prompt_version: Digest::of(b"prompt") };
+    let model = audit_log::ModelVersions {
+        model_sha256: Digest::of(b"model"),
+        prompt_version: Digest::of(b"prompt"),
+        engine: Some("llama-cpp".into()),
+    };
     let answer = log
         .append(
             NewEntry::new(who, EntryBody::Answer { answer: "CRP is 3.1 mg/L.".into(), model, cohort: None }).session("s1"),

@@ -248,6 +248,9 @@ fn step_of(e: &AuditEntry, focus: Seq) -> Step {
         EntryBody::Answer { answer, model, cohort } => {
             details.push(("model sha256".into(), model.model_sha256.to_string()));
             details.push(("prompt version".into(), model.prompt_version.to_string()));
+            if let Some(engine) = &model.engine {
+                details.push(("engine".into(), engine.clone()));
+            }
             if let Some(c) = cohort {
                 details.push(("cohort".into(), cohort_text(c)));
             }
