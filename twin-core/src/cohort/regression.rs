@@ -6,6 +6,9 @@
 //! dozen features, and linfa brings ndarray, argmin and BLAS-shaped APIs for what
 //! is here a 20x20 linear solve per Newton step.
 
+// Small dense matrix code reads best with explicit indices.
+#![allow(clippy::needless_range_loop)]
+
 use serde::{Deserialize, Serialize};
 
 /// Ridge penalty on the (standardised) weights, not on the intercept: keeps the fit
