@@ -60,8 +60,7 @@ pub fn patient_forecast(
     let last_day = events.iter().map(|e| e.time).max().map(|t| t.date_naive());
     let as_of = as_of.or(last_day).unwrap_or_default();
     let cut: DateTime<Utc> = as_of.and_hms_opt(23, 59, 59).expect("a valid time").and_utc();
-    let latest =
-        readings(events).into_iter().filter(|r| r.time <= cut).last().ok_or(NoForecast::NoReading { as_of })?;
+    let latest = readings(events).into_iter().rev().find(|r| r.time <= cut).ok_or(NoForecast::NoReading { as_of })?;
     let date = latest.time.date_naive();
     let age_days = (as_of - date).num_days();
     if age_days > MAX_READING_AGE_DAYS {
