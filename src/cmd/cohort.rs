@@ -263,8 +263,8 @@ fn table(patient: &str, report: &CohortReport) -> String {
     };
     let _ = writeln!(
         t,
-        "{:<48} {:>4}  {:<30} {:<12} {:<12} {}",
-        "outcome", "n", "estimate", "95% CI", "population", "snapshot baseline"
+        "{:<48} {:>4}  {:<30} {:<12} {:<12} snapshot baseline",
+        "outcome", "n", "estimate", "95% CI", "population"
     );
     for row in &report.outcomes {
         let baseline = row.snapshot_baseline.map_or("-".to_owned(), |v| {
