@@ -23,9 +23,10 @@ export RDT_REQUIRE_POSTGRES=1
 # Tests of the note encoder need MiniLM's weights: `rdt setup` fetches them into the
 # model cache (RDT_MODEL_CACHE, default ~/.cache/rdt/models) and verifies their sha256;
 # RDT_REQUIRE_MODELS=1 makes a missing cache fail those tests instead of skipping them.
+# The engine tests need the smallest GGUF (SmolLM2-135M) and the default one (1.5B).
 export RDT_REQUIRE_MODELS=1
 setup_dir="$(mktemp -d)"
-cargo run --locked --quiet -- --data-dir "$setup_dir" setup
+cargo run --locked --quiet -- --data-dir "$setup_dir" setup --llm smallest,default
 rm -rf "$setup_dir"
 
 cargo test --workspace --locked "$@"

@@ -4,7 +4,7 @@
 //! Invariants, for every engine:
 //! - a GGUF loads only when its sha256 is pinned as an `llm` artifact in the install's
 //!   model registry and the file on disk hashes to it ([`load`] hashes the whole file
-//!   each time, about 0.7 s for the 1.1 GB default model here; no cached hash, so a
+//!   each time, about a second for the 1.1 GB default model; no cached hash, so a
 //!   file swapped since setup is always caught);
 //! - no network: weights, tokenizer and chat template all come from the GGUF;
 //! - greedy decoding, so the same prompt on the same weights gives the same text.
@@ -30,9 +30,10 @@ pub const ENGINE_ENV: &str = "RDT_LLM_ENGINE";
 /// The environment variable setting the engine's CPU threads (llama.cpp).
 pub const THREADS_ENV: &str = "RDT_LLM_THREADS";
 
-/// llama.cpp: on the side-by-side benchmark (docs/benchmarks/engines.md, same
-/// Qwen2.5-Coder-1.5B GGUF, 2 cores) it evaluates prompts and generates tokens
-/// several times faster than mistralrs and loads faster.
+/// llama.cpp: on the same Qwen2.5-Coder-1.5B GGUF, 2 cores, target-cpu=native,
+/// `../shared/MODELS.md` measured prompt 86-87 tok/s vs mistralrs 14-34 (2.5-6x) and
+/// generation 35 vs 21 tok/s; constrained generation on mistralrs 7 tok/s. Re-measure
+/// side by side with `cargo bench -p assistant --bench engines` (docs/benchmarks/engines.md).
 pub const DEFAULT_ENGINE: EngineKind = EngineKind::LlamaCpp;
 
 /// How an engine runs: threads and context size.
