@@ -20,7 +20,8 @@ fn tools_list_shows_every_tool_with_its_schemas() {
             "disease_activity_history",
             "medication_history",
             "compare_patients",
-            "glossary"
+            "glossary",
+            "state_forecast"
         ]
     );
     for t in list.as_array().unwrap() {
