@@ -7,6 +7,7 @@
 //!
 //! Map:
 //! - `chat.rs`: the [`ChatModel`] seam every engine implements.
+//! - `engine/`: the local engines (llama.cpp, mistralrs), weights verified before load.
 //! - `session.rs`: the tool-calling loop ([`Assistant::ask`]): role, retrieval, constrained
 //!   tool choice and arguments (patient from the session), bounded steps, answer,
 //!   grounding, audit. `answer.rs`: [`AskContext`] in, [`Answer`] out.
@@ -23,6 +24,7 @@
 pub mod answer;
 pub mod chat;
 pub mod eval;
+pub mod engine;
 pub mod facts;
 pub mod grounding;
 pub mod retrieval;
