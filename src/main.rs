@@ -43,6 +43,8 @@ enum Command {
     Patients(cmd::journey::PatientsArgs),
     /// Show one patient's events in time order.
     Journey(cmd::journey::JourneyArgs),
+    /// Ask the assistant a question (about the `--patient` in scope, or a definition).
+    Ask(cmd::ask::AskArgs),
     /// The audit trail: verify it, show an entry with its proof, export it as FHIR.
     Audit(cmd::audit::AuditArgs),
     /// The model registry: list, pin, activate, roll back and retire model artifacts.
@@ -57,7 +59,7 @@ enum Command {
     Event(cmd::event::EventArgs),
     /// The in silico cohort of a patient at a date: neighbours' outcomes with 95% intervals, population, snapshot baseline.
     Cohort(cmd::cohort::CohortArgs),
-    /// Evaluate the active twin: reconstruction, subtype agreement, ablation, baselines.
+    /// Evaluate the active twin (reconstruction, subtype agreement, ablation, baselines), or `eval assistant`.
     Eval(cmd::eval::EvalArgs),
     /// The disease-state model's forecast for one patient: DAS28 state chances at 150/270/360 days.
     Forecast(cmd::forecast::ForecastArgs),
@@ -94,6 +96,7 @@ fn main() -> ExitCode {
             Command::Import(args) => cmd::import::run(&ctx, args).await,
             Command::Patients(args) => cmd::journey::patients(&ctx, args).await,
             Command::Journey(args) => cmd::journey::journey(&ctx, args).await,
+            Command::Ask(args) => cmd::ask::run(&ctx, args).await,
             Command::Audit(args) => cmd::audit::run(&ctx, args).await,
             Command::Models(args) => cmd::models::run(&ctx, args).await,
             Command::Setup(args) => cmd::setup::run(&ctx, args).await,

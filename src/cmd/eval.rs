@@ -20,7 +20,7 @@ use std::time::Instant;
 use anyhow::Context as _;
 use audit_log::ModelRegistry;
 use chrono::{Duration, NaiveDate, TimeZone, Utc};
-use clap::Args;
+use clap::{Args, Subcommand};
 use serde_json::json;
 use twin_core::encode::fusion::FusedModality;
 use twin_core::eval::{bag_of_codes, chance_agreement, latest_visit, neighbour_agreement};
@@ -33,10 +33,13 @@ use crate::cmd::train::{load_active, load_cohort, note_vectors, recent_notes};
 use crate::context::Context;
 
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct EvalArgs {
+    #[command(subcommand)]
+    what: Option<EvalWhat>,
     /// The virtual cohort's ground truth (`ground_truth.ldjson` from `rdt synth`).
     #[arg(long)]
-    truth: PathBuf,
+    truth: Option<PathBuf>,
     /// Neighbours per patient.
     #[arg(long, default_value_t = 10)]
     k: usize,
@@ -50,16 +53,29 @@ pub struct EvalArgs {
     json: bool,
 }
 
+/// What else `rdt eval` can evaluate than the twin.
+#[derive(Debug, Subcommand)]
+pub enum EvalWhat {
+    /// Score the assistant on its question set (share correct, ungrounded, correct refusals).
+    Assistant(crate::cmd::eval_assistant::EvalAssistantArgs),
+}
+
 pub async fn run(ctx: &Context, args: EvalArgs) -> anyhow::Result<ExitCode> {
+    if let Some(EvalWhat::Assistant(assistant)) = args.what {
+        return crate::cmd::eval_assistant::run(ctx, assistant).await;
+    }
+    let Some(truth_path) = args.truth.clone() else {
+        anyhow::bail!("rdt eval needs --truth ground_truth.ldjson (from `rdt synth`), or `rdt eval assistant`");
+    };
     let started = Instant::now();
     let registry = ModelRegistry::new(open_signing(ctx).await?);
     let model = load_active(ctx, &registry).await?;
     let truth_text =
-        std::fs::read_to_string(&args.truth).with_context(|| format!("reading {}", args.truth.display()))?;
+        std::fs::read_to_string(&truth_path).with_context(|| format!("reading {}", truth_path.display()))?;
     let mut truth: HashMap<String, (String, NaiveDate)> = HashMap::new();
     for (n, line) in truth_text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
         let v: serde_json::Value =
-            serde_json::from_str(line).with_context(|| format!("{}:{}", args.truth.display(), n + 1))?;
+            serde_json::from_str(line).with_context(|| format!("{}:{}", truth_path.display(), n + 1))?;
         let (Some(id), Some(subtype)) = (v["patient_id"].as_str(), v["subtype"].as_str()) else {
             continue;
         };
@@ -137,7 +153,7 @@ pub async fn run(ctx: &Context, args: EvalArgs) -> anyhow::Result<ExitCode> {
 
     let report = json!({
         "twin_version": model.version.to_hex(),
-        "truth": args.truth.display().to_string(),
+        "truth": truth_path.display().to_string(),
         "k": k,
         "cut_days_after_mtx_start": args.days,
         "coverage": coverage,

@@ -1,11 +1,13 @@
 //! One file per subcommand: its clap arguments and a `run`-style function that calls
 //! into a library crate and prints.
 
+pub mod ask;
 pub mod audit;
 pub mod cohort;
 pub mod demo;
 pub mod embed;
 pub mod eval;
+pub mod eval_assistant;
 pub mod event;
 pub mod forecast;
 pub mod import;
