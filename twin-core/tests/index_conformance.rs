@@ -1,5 +1,5 @@
 //! The neighbour index's conformance suite: every check runs on the in-process
-//! backend (exact scan, and the HNSW graph where it matters) and on a Qdrant server
+//! backend (exact scan; the HNSW graph is held to recall) and on a Qdrant server
 //! when `RDT_QDRANT_URL` names one (`RDT_REQUIRE_QDRANT=1` turns a missing server
 //! into a failure, never a silent skip).
 //!
@@ -134,8 +134,10 @@ fn local_config(dir: &std::path::Path, exact_below: usize) -> IndexConfig {
     IndexConfig::Local(LocalConfig { dir: dir.join("index"), exact_below })
 }
 
-/// Runs `check` on the in-process index (exact scan), the in-process index with its
-/// HNSW graph, and a fresh Qdrant collection when a server is configured.
+/// Runs `check` on the in-process index (exact scan, the default below 150k points)
+/// and a fresh Qdrant collection when a server is configured. The HNSW graph is
+/// approximate and its builds are not deterministic (usearch), so it is held to
+/// recall (`graph_recall_against_exact`), not to exact ids and order.
 async fn on_every_backend<F, Fut>(check: F)
 where
     F: Fn(NeighbourIndex, &'static str) -> Fut,
@@ -143,8 +145,6 @@ where
 {
     let dir = tempfile::tempdir().unwrap();
     check(NeighbourIndex::open(&local_config(dir.path(), usize::MAX)).await.unwrap(), "in-process exact").await;
-    let dir = tempfile::tempdir().unwrap();
-    check(NeighbourIndex::open(&local_config(dir.path(), 0)).await.unwrap(), "in-process HNSW").await;
     if let Some(url) = qdrant_url() {
         let config = IndexConfig::Qdrant(qdrant_config(&url));
         let index = NeighbourIndex::open(&config).await.expect("connect to the Qdrant test server");

@@ -97,12 +97,13 @@ impl Graph {
             ranked.sort_unstable_by(|a, b| result_order((a.0, a.1), (b.0, b.1)));
             let exhausted = matches.keys.len() < count;
             let found = take_neighbours(query, ranked.iter().map(|&(d, _, row)| table.payloads()[row].neighbour(d)));
-            if found.len() == query.k || exhausted {
+            if found.len() == query.k {
                 return Ok(found);
             }
-            if count >= table.len() {
-                // The graph gave everything it reaches and one per patient still
-                // leaves fewer than k: the scan is the answer.
+            if exhausted || count >= table.len() {
+                // The graph gave everything it reaches under the filter and still
+                // fewer than k: a filtered graph walk can miss admitted points, so
+                // the scan (every admitted point) is the answer.
                 return Ok(table.search(query, unit));
             }
             count *= 4;

@@ -1,0 +1,93 @@
+//! The default model (Qwen2.5-Coder-1.5B on the default engine) end to end on two
+//! questions over a small virtual cohort: a latest-lab question and an out-of-scope
+//! question. Assertions are on facts (the value and flag the tool computed, the
+//! refusal), never on wording.
+//!
+//! Needs `rdt setup` (MiniLM and the GGUF in the model cache). Skipped, saying so,
+//! when they are absent, unless `RDT_REQUIRE_MODELS=1` (CI), which makes absence a
+//! failure.
+
+use std::sync::Arc;
+
+use assistant::engine::{self, engine_from_env};
+use assistant::grounding::{check, numbers_in, Sources};
+use assistant::{AskContext, Assistant, MiniLm, Outcome, ToolRetriever};
+use audit_log::{AuditLog, ModelRegistry, Principal, Role};
+use tools::{ToolContext, ToolName};
+use twin_core::fhir::{Importer, NoProgress};
+use twin_core::models::{cache, llm, ModelCache, MINILM, QWEN_CODER_1_5B};
+use twin_core::{Database, JourneyStore, Modality};
+
+async fn assistant(dir: &std::path::Path) -> Option<(Assistant, twin_core::PatientId)> {
+    let models = ModelCache::from_env().unwrap();
+    let (minilm, gguf) = match (models.check(&MINILM), models.check_gguf(&QWEN_CODER_1_5B)) {
+        (Ok(m), Ok(g)) => (m, g),
+        (m, g) => {
+            let why = format!("{:?} / {:?}", m.err().map(|e| e.to_string()), g.err().map(|e| e.to_string()));
+            if std::env::var("RDT_REQUIRE_MODELS").as_deref() == Ok("1") {
+                panic!("RDT_REQUIRE_MODELS=1 but the models are missing: {why}");
+            }
+            eprintln!("skipping: models not in the cache ({why}); run `rdt setup`");
+            return None;
+        }
+    };
+    let export = dir.join("export");
+    synth::generate(&synth::Params { patients: 12, seed: 5, ..Default::default() }, &export).unwrap();
+    let store = JourneyStore::open(&Database::Sqlite(dir.join("journey.sqlite"))).await.unwrap();
+    Importer::new(store.clone()).await.unwrap().import_paths(&[export], &NoProgress).await.unwrap();
+    let log = AuditLog::open(&format!("sqlite://{}", dir.join("audit.sqlite").display())).await.unwrap();
+    let registry = ModelRegistry::new(log.clone());
+    let by = Principal::new("test", Role::Governance);
+    cache::pin_model(&registry, &by, &MINILM, &minilm, "test").await.unwrap();
+    llm::pin_gguf(&registry, &by, &QWEN_CODER_1_5B, &gguf, "test").await.unwrap();
+    let chat = engine::load(engine_from_env().unwrap(), &gguf.path, &registry).await.unwrap();
+    let retriever =
+        ToolRetriever::new(Arc::new(MiniLm::load(&minilm, &registry, None).await.unwrap()), &tools::specs()).unwrap();
+    let patient = store
+        .patients()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|p| p.events_by_modality.contains_key(&Modality::Lab))
+        .max_by_key(|p| p.events_by_modality.get(&Modality::Lab).copied().unwrap_or(0))
+        .unwrap()
+        .patient
+        .id;
+    Some((Assistant::new(chat, ToolContext::new(store), log, retriever), patient))
+}
+
+#[tokio::test]
+async fn the_default_model_answers_from_the_tools() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some((assistant, patient)) = assistant(dir.path()).await else {
+        return;
+    };
+    let ctx = AskContext {
+        principal: Principal::new("dr-test", Role::Clinician),
+        patient: Some(patient.clone()),
+        session: "real-model".into(),
+    };
+
+    // A latest-lab question: the CRP tool ran on the session's patient, and the
+    // answer states its latest value, every number grounded.
+    let a = assistant.ask("What is the latest CRP?", &ctx, None).await.unwrap();
+    eprintln!("{:.2} s {:?}: {}", a.timings.total, a.grounding, a.text);
+    assert_eq!(a.outcome, Outcome::Answered, "{}", a.text);
+    let call = a.tools.iter().find(|c| c.tool == ToolName::LabTrend).expect("lab_trend was called");
+    assert_eq!(call.arguments["patient"], patient.as_str());
+    assert_eq!(call.arguments["test"], "crp");
+    let latest = call.result["value"]["latest"]["value"].as_f64().unwrap();
+    assert!(numbers_in(&a.text).iter().any(|n| (n.value - latest).abs() < 0.051), "{latest}: {}", a.text);
+    let sources = Sources::new(a.tools.iter().map(|c| &c.result), &a.question);
+    assert!(check(&a.text, &sources).is_grounded(), "{}", a.text);
+
+    // Definitions ("What DAS28 counts as remission?") are not asserted here: the
+    // 1.5B model does not pick the glossary for them yet, with or without a patient
+    // open (docs/benchmarks/assistant.md, failure cases). Issue 8 stays open on it.
+
+    // Outside the product: the record cannot answer.
+    let a = assistant.ask("What is the capital of France?", &ctx, None).await.unwrap();
+    eprintln!("{:.2} s {:?}: {}", a.timings.total, a.outcome, a.text);
+    assert!(matches!(a.outcome, Outcome::CannotAnswer(_)), "{:?}: {}", a.outcome, a.text);
+    assert!(!a.text.contains("Paris"));
+}
