@@ -88,6 +88,7 @@ pub fn fact_template(tool: ToolName, result: &Value) -> String {
             text(v, "courses_in_record").unwrap_or_else(|| "unknown".into()),
         ),
         ToolName::PatientSummary => summary_sentence(v, &patient),
+        ToolName::StateForecast => forecast_sentence(v, &patient),
         ToolName::Glossary => format!(
             "{}: {} (Source: {}.)",
             text(v, "title").unwrap_or_default(),
@@ -277,7 +278,13 @@ mod tests {
             "category": "moderate"}, "trend": {"direction": "falling"}, "flares_in_window": 1,
             "readings_in_record": 9}, "truncated": true, "omitted": 2});
         let empty = json!({"value": {"patient": "p-1", "test_name": "ALT", "latest": null}});
+        let forecast = json!({"value": {"patient": "p-1", "latest_das28": 4.2, "latest_das28_date": "2023-01-05",
+            "current_state": "moderate", "treatment": "csdmard", "horizons": [{"days": 360, "states": [
+                {"state": "remission", "probability": 0.31, "low": 0.22, "high": 0.4},
+                {"state": "moderate", "probability": 0.44, "low": 0.35, "high": 0.52}]}]},
+            "truncated": false, "omitted": 0});
         for (tool, r) in [
+            (ToolName::StateForecast, forecast.clone()),
             (ToolName::LabTrend, lab()),
             (ToolName::Glossary, glossary),
             (ToolName::DiseaseActivityHistory, das),
@@ -287,6 +294,8 @@ mod tests {
             assert!(check(&text, &Sources::new([&r], "")).is_grounded(), "{text}");
         }
         assert!(fact_template(ToolName::LabTrend, &lab()).contains("12.4 mg/L on 2023-05-02, flagged high"));
+        let sentence = fact_template(ToolName::StateForecast, &forecast);
+        assert!(sentence.contains("in 360 days remission 0.31 (0.22 to 0.4)"), "{sentence}");
         assert!(finds_nothing(ToolName::LabTrend, &empty) && !finds_nothing(ToolName::LabTrend, &lab()));
     }
 }
