@@ -10,6 +10,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/rdt/target}"
+# cmake and libclang for llama.cpp (llama-cpp-2), when missing.
+bash scripts/build-deps.sh
 cargo build --release --locked --bin rdt
 rdt="$CARGO_TARGET_DIR/release/rdt"
 

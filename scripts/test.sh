@@ -15,6 +15,8 @@ fi
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/rdt/target}"
 mkdir -p "$CARGO_TARGET_DIR"
+# cmake and libclang for llama.cpp (llama-cpp-2), when missing.
+bash scripts/build-deps.sh
 
 RDT_TEST_POSTGRES_URL="$(scripts/postgres.sh)"
 export RDT_TEST_POSTGRES_URL
