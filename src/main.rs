@@ -35,8 +35,15 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// The main job on embedded defaults: a virtual cohort when the store is empty,
-    /// then what the store holds and one patient's journey.
+    /// a twin when none is trained, demo logins per role, then the web pages.
     Demo(cmd::demo::DemoArgs),
+    /// Serve the web pages (clinician, auditor, governance, admin) on this install.
+    Serve(cmd::serve::ServeArgs),
+    /// The people who may log in: `rdt user add NAME --role ROLE`, `rdt user list`.
+    User(cmd::user::UserArgs),
+    /// A consistent copy of the store, audit log, users, keys, index and models with a
+    /// manifest of sha256s (`--verify DIR` checks one).
+    Backup(cmd::backup::BackupArgs),
     /// Import FHIR R4 files (Bundles or Bulk Data NDJSON) or directories of them.
     Import(cmd::import::ImportArgs),
     /// List the patients in the store with their event counts.
@@ -93,6 +100,9 @@ fn main() -> ExitCode {
         let ctx = Context::resolve(cli.data_dir, cli.database_url)?;
         match cli.command {
             Command::Demo(args) => cmd::demo::run(&ctx, args).await,
+            Command::Serve(args) => cmd::serve::run(&ctx, args).await,
+            Command::User(args) => cmd::user::run(&ctx, args).await,
+            Command::Backup(args) => cmd::backup::run(&ctx, args).await,
             Command::Import(args) => cmd::import::run(&ctx, args).await,
             Command::Patients(args) => cmd::journey::patients(&ctx, args).await,
             Command::Journey(args) => cmd::journey::journey(&ctx, args).await,

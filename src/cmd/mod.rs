@@ -3,6 +3,7 @@
 
 pub mod ask;
 pub mod audit;
+pub mod backup;
 pub mod cohort;
 pub mod demo;
 pub mod embed;
@@ -13,7 +14,9 @@ pub mod forecast;
 pub mod import;
 pub mod journey;
 pub mod models;
+pub mod serve;
 pub mod setup;
 pub mod synth;
 pub mod train;
 pub mod tool;
+pub mod user;
