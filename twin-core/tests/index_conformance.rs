@@ -11,9 +11,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use audit_log::Digest;
 use chrono::{DateTime, Duration, TimeZone, Utc};
+use twin_core::index::graph::GRAPH_FILE;
 use twin_core::index::{
-    IndexConfig, IndexError, IndexPoint, LocalConfig, NeighbourIndex, NeighbourQuery, PointId, QdrantConfig,
-    SnapshotKind,
+    GraphOrigin, IndexConfig, IndexError, IndexPoint, LocalConfig, LocalIndex, NeighbourIndex, NeighbourQuery, PointId,
+    QdrantConfig, SnapshotKind,
 };
 use twin_core::PatientId;
 
@@ -131,7 +132,7 @@ fn qdrant_config(url: &str) -> QdrantConfig {
 }
 
 fn local_config(dir: &std::path::Path, exact_below: usize) -> IndexConfig {
-    IndexConfig::Local(LocalConfig { dir: dir.join("index"), exact_below })
+    IndexConfig::Local(LocalConfig { exact_below, ..LocalConfig::new(dir.join("index")) })
 }
 
 /// Runs `check` on the in-process index (exact scan, the default below 150k points)
@@ -447,4 +448,110 @@ async fn graph_recall_against_exact() {
     }
     let recall = hits as f64 / total as f64;
     assert!(recall >= 0.95, "recall@10 {recall}");
+}
+
+/// Clustered points (the graph's working case) for the graph-file checks.
+fn clustered(seed: u64, n: usize) -> Vec<IndexPoint> {
+    let mut rng = Rng(seed);
+    let centres: Vec<Vec<f32>> = (0..20).map(|_| rng.vector(DIM)).collect();
+    (0..n)
+        .map(|i| IndexPoint {
+            patient: patient(i),
+            index_time: t0(),
+            kind: SnapshotKind::Live,
+            follow_up_days: 0,
+            twin_version: version(1),
+            vector: centres[i % 20].iter().map(|c| c + 0.3 * rng.unit()).collect(),
+        })
+        .collect()
+}
+
+fn graph_config(dir: &std::path::Path) -> LocalConfig {
+    LocalConfig { exact_below: 0, ..LocalConfig::new(dir.join("index")) }
+}
+
+fn local_ids(index: &LocalIndex, queries: &[NeighbourQuery]) -> Vec<Vec<PointId>> {
+    queries.iter().map(|q| ids(&index.search(q).unwrap())).collect()
+}
+
+/// The HNSW graph is saved beside the snapshot: reopening loads it instead of
+/// rebuilding, and the loaded graph answers exactly as the saved one did, with the
+/// log replayed over it.
+#[test]
+fn saved_graph_is_loaded_on_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = graph_config(dir.path());
+    let points = clustered(31, 3000);
+    let mut rng = Rng(32);
+    let queries: Vec<NeighbourQuery> = (0..20).map(|_| NeighbourQuery::new(rng.vector(DIM), 10)).collect();
+    let mut index = LocalIndex::open(&config).unwrap();
+    index.upsert(&points).unwrap();
+    index.flush().unwrap();
+    assert!(index.uses_graph());
+    assert!(dir.path().join("index").join(GRAPH_FILE).exists());
+    let before = local_ids(&index, &queries);
+    drop(index);
+
+    let mut reopened = LocalIndex::open(&config).unwrap();
+    assert_eq!(reopened.graph_origin(), Some(GraphOrigin::Loaded));
+    assert_eq!(local_ids(&reopened, &queries), before);
+
+    // A later change goes to the log; the next open loads the graph and replays it.
+    let mut moved = points[7].clone();
+    moved.vector = vec![1.0; DIM];
+    reopened.upsert(std::slice::from_ref(&moved)).unwrap();
+    reopened.flush().unwrap();
+    drop(reopened);
+    let again = LocalIndex::open(&config).unwrap();
+    assert_eq!(again.graph_origin(), Some(GraphOrigin::Loaded));
+    let found = again.search(&NeighbourQuery::new(vec![1.0; DIM], 1)).unwrap();
+    assert_eq!(found[0].id, moved.id());
+    assert!(found[0].distance.abs() < 1e-6, "{}", found[0].distance);
+}
+
+/// A truncated graph file is detected and rebuilt (never loaded), and the rebuilt one
+/// is saved so the next open loads it; a graph of an older snapshot is rebuilt too.
+#[test]
+fn damaged_or_stale_graph_is_rebuilt() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = graph_config(dir.path());
+    let points = clustered(41, 3000);
+    let mut rng = Rng(42);
+    let queries: Vec<NeighbourQuery> = (0..20).map(|_| NeighbourQuery::new(rng.vector(DIM), 10)).collect();
+    let mut exact = LocalIndex::open(&LocalConfig::new(tempfile::tempdir().unwrap().path().join("x"))).unwrap();
+    exact.upsert(&points).unwrap();
+    let mut index = LocalIndex::open(&config).unwrap();
+    index.upsert(&points).unwrap();
+    index.flush().unwrap();
+    drop(index);
+
+    let path = dir.path().join("index").join(GRAPH_FILE);
+    let saved = std::fs::read(&path).unwrap();
+    std::fs::write(&path, &saved[..saved.len() / 2]).unwrap();
+    let rebuilt = LocalIndex::open(&config).unwrap();
+    assert_eq!(rebuilt.graph_origin(), Some(GraphOrigin::Built));
+    let truth = local_ids(&exact, &queries);
+    let found = local_ids(&rebuilt, &queries);
+    let hits: usize = found.iter().zip(&truth).map(|(f, t)| f.iter().filter(|id| t.contains(id)).count()).sum();
+    assert!(hits as f64 >= 0.95 * (10 * queries.len()) as f64, "recall {hits}/200 after the rebuild");
+    drop(rebuilt);
+    assert_eq!(LocalIndex::open(&config).unwrap().graph_origin(), Some(GraphOrigin::Loaded));
+
+    // A graph of an older snapshot: keep this snapshot's graph aside, move a point
+    // (same count, new vector), write a new snapshot (a cleared index writes a whole
+    // one), put the old graph back.
+    let old_graph = std::fs::read(&path).unwrap();
+    let mut index = LocalIndex::open(&config).unwrap();
+    let mut moved_points = points.clone();
+    moved_points[11].vector = vec![-1.0; DIM];
+    let moved = moved_points[11].clone();
+    index.clear();
+    index.upsert(&moved_points).unwrap();
+    index.flush().unwrap();
+    drop(index);
+    std::fs::write(&path, old_graph).unwrap();
+    let reopened = LocalIndex::open(&config).unwrap();
+    assert_eq!(reopened.graph_origin(), Some(GraphOrigin::Built));
+    let found = reopened.search(&NeighbourQuery::new(vec![-1.0; DIM], 1)).unwrap();
+    assert_eq!(found[0].id, moved.id());
 }

@@ -3,20 +3,21 @@
 //!
 //! A journey gives one [`SnapshotKind::Live`] point (its twin at the last event) and
 //! [`SnapshotKind::Historical`] points every [`SnapshotPlan::every_days`] from its
-//! first event, wherever at least [`SnapshotPlan::min_follow_up_days`] of record
-//! follow (a cohort's outcomes are read from that follow-up).
+//! first clinical event (not the birth record: a journey imported from FHIR starts at
+//! birth, decades before care), wherever at least [`SnapshotPlan::min_follow_up_days`]
+//! of record follow (a cohort's outcomes are read from that follow-up).
 
 use chrono::{DateTime, Duration, Utc};
 
 use super::point::{IndexPoint, SnapshotKind};
-use crate::event::{Event, PatientId};
+use crate::event::{Event, Modality, PatientId};
 use crate::store::{JourneyStore, StoreError};
 use crate::twin::{PatientInputs, TwinError, TwinModel};
 
 /// Which snapshots of a journey are indexed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SnapshotPlan {
-    /// Days between historical snapshots, from the first event.
+    /// Days between historical snapshots, from the first clinical event.
     pub every_days: u32,
     /// A historical snapshot needs at least this much record after it.
     pub min_follow_up_days: u32,
@@ -38,19 +39,23 @@ pub struct Snapshot {
     pub follow_up_days: u32,
 }
 
-/// The snapshots of a time-ordered journey: historical ones by the plan, then the
-/// live one at the last event. None for an empty journey.
+/// The snapshots of a time-ordered journey: historical ones by the plan, counted from
+/// the first clinical event (the first that is not demographic: birth, gender and
+/// death records carry no state of the disease), then the live one at the last event.
+/// A journey of demographics only has the live one; an empty journey none.
 pub fn snapshots(events: &[Event], plan: &SnapshotPlan) -> Vec<Snapshot> {
-    let (Some(first), Some(last)) = (events.first(), events.last()) else {
+    let Some(last) = events.last() else {
         return vec![];
     };
-    let follow_up = |t: DateTime<Utc>| (last.time - t).num_days().clamp(0, u32::MAX as i64) as u32;
     let mut out = Vec::new();
-    let step = Duration::days(plan.every_days.max(1) as i64);
-    let mut t = first.time + step;
-    while t < last.time && follow_up(t) >= plan.min_follow_up_days {
-        out.push(Snapshot { kind: SnapshotKind::Historical, index_time: t, follow_up_days: follow_up(t) });
-        t += step;
+    if let Some(first) = events.iter().find(|e| e.modality != Modality::Demographic) {
+        let follow_up = |t: DateTime<Utc>| (last.time - t).num_days().clamp(0, u32::MAX as i64) as u32;
+        let step = Duration::days(plan.every_days.max(1) as i64);
+        let mut t = first.time + step;
+        while t < last.time && follow_up(t) >= plan.min_follow_up_days {
+            out.push(Snapshot { kind: SnapshotKind::Historical, index_time: t, follow_up_days: follow_up(t) });
+            t += step;
+        }
     }
     out.push(Snapshot { kind: SnapshotKind::Live, index_time: last.time, follow_up_days: 0 });
     out
@@ -132,28 +137,30 @@ pub async fn load_journeys(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{Code, Modality, Phase, Source};
+    use crate::event::{Code, Phase, Source};
     use chrono::TimeZone;
 
     fn journey(days: &[i64]) -> Vec<Event> {
+        days.iter().map(|&d| event(d, Modality::Lab)).collect()
+    }
+
+    fn event(d: i64, modality: Modality) -> Event {
         let start = Utc.with_ymd_and_hms(2020, 1, 1, 0, 0, 0).unwrap();
-        days.iter()
-            .map(|&d| Event {
-                patient: PatientId::new("p").unwrap(),
-                time: start + Duration::days(d),
-                code: Code { system: "s".into(), code: "c".into(), display: None },
-                value: None,
-                text: None,
-                modality: Modality::Lab,
-                phase: Phase::Point,
-                source: Source {
-                    file: String::new(),
-                    resource_type: "Observation".into(),
-                    resource_id: d.to_string(),
-                    part: String::new(),
-                },
-            })
-            .collect()
+        Event {
+            patient: PatientId::new("p").unwrap(),
+            time: start + Duration::days(d),
+            code: Code { system: "s".into(), code: "c".into(), display: None },
+            value: None,
+            text: None,
+            modality,
+            phase: Phase::Point,
+            source: Source {
+                file: String::new(),
+                resource_type: "Observation".into(),
+                resource_id: d.to_string(),
+                part: String::new(),
+            },
+        }
     }
 
     /// A 1000-day journey: historical snapshots at 180, 360, 540, 720 (each with >= 180
@@ -171,5 +178,25 @@ mod tests {
         // A short journey is live only; an empty one has no snapshot.
         assert_eq!(snapshots(&journey(&[0, 100]), &SnapshotPlan::default()).len(), 1);
         assert!(snapshots(&[], &SnapshotPlan::default()).is_empty());
+    }
+
+    /// A journey imported from FHIR starts with the birth record decades before
+    /// care: snapshots count from the first clinical event (day 10000 here), not from
+    /// birth, and a death record at the end is still the last event.
+    #[test]
+    fn snapshots_start_at_the_first_clinical_event() {
+        let mut events = vec![event(0, Modality::Demographic), event(0, Modality::Demographic)];
+        events.extend([event(10_000, Modality::Diagnosis), event(10_400, Modality::Lab), event(10_700, Modality::Lab)]);
+        events.push(event(10_800, Modality::Demographic));
+        let got = snapshots(&events, &SnapshotPlan::default());
+        let days: Vec<i64> = got.iter().map(|s| (s.index_time - events[0].time).num_days()).collect();
+        // 10180, 10360, 10540 (each >= 180 days before day 10800; 10720 has 80), live at 10800.
+        assert_eq!(days, vec![10_180, 10_360, 10_540, 10_800]);
+        assert_eq!(got[0].follow_up_days, 620);
+        // Demographics only: the live point alone.
+        let only = [event(0, Modality::Demographic), event(5000, Modality::Demographic)];
+        let got = snapshots(&only, &SnapshotPlan::default());
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].kind, SnapshotKind::Live);
     }
 }

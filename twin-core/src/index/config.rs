@@ -2,6 +2,8 @@
 
 use std::path::{Path, PathBuf};
 
+pub use super::graph::{GraphParams, GraphScalar};
+
 /// Where the neighbour index of one install lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IndexConfig {
@@ -17,6 +19,15 @@ pub struct LocalConfig {
     /// Below this many points search is exact (a scan); at or above it a HNSW graph
     /// answers. Chosen by measurement (docs/benchmarks/index.md).
     pub exact_below: usize,
+    /// The HNSW graph's parameters (`RDT_INDEX_EF` overrides the search breadth).
+    pub graph: GraphParams,
+}
+
+impl LocalConfig {
+    /// The index under `dir` with the default switch-over and graph.
+    pub fn new(dir: PathBuf) -> Self {
+        LocalConfig { dir, exact_below: DEFAULT_EXACT_BELOW, graph: GraphParams::default() }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,7 +51,7 @@ pub const DEFAULT_COLLECTION: &str = "rdt_twins";
 impl IndexConfig {
     /// The in-process index under `<data_dir>/index/`.
     pub fn local(data_dir: &Path) -> Self {
-        IndexConfig::Local(LocalConfig { dir: data_dir.join("index"), exact_below: DEFAULT_EXACT_BELOW })
+        IndexConfig::Local(LocalConfig::new(data_dir.join("index")))
     }
 
     /// Qdrant when `RDT_QDRANT_URL` is set (collection `RDT_QDRANT_COLLECTION`,
@@ -56,9 +67,14 @@ impl IndexConfig {
                 exact: var("RDT_QDRANT_EXACT").as_deref() == Some("1"),
             }),
             None => {
-                let exact_below =
-                    var("RDT_INDEX_EXACT_BELOW").and_then(|v| v.parse().ok()).unwrap_or(DEFAULT_EXACT_BELOW);
-                IndexConfig::Local(LocalConfig { dir: data_dir.join("index"), exact_below })
+                let mut local = LocalConfig::new(data_dir.join("index"));
+                if let Some(n) = var("RDT_INDEX_EXACT_BELOW").and_then(|v| v.parse().ok()) {
+                    local.exact_below = n;
+                }
+                if let Some(ef) = var("RDT_INDEX_EF").and_then(|v| v.parse().ok()) {
+                    local.graph.expansion_search = ef;
+                }
+                IndexConfig::Local(local)
             }
         }
     }

@@ -5,6 +5,8 @@
 //!   points.bin   snapshot: magic, JSON header {format, dim, twin_version, count},
 //!                one record per point, SHA-256 of all before it
 //!   points.log   ops since the snapshot: frames [u32 length][op][8 bytes of SHA-256]
+//!   graph.hnsw   the HNSW graph of the snapshot's points, tied to the snapshot's
+//!                SHA-256 (written only above the exact/graph switch-over; see graph.rs)
 //! ```
 //! Crash safety: a snapshot is written to a temporary file in the same directory,
 //! fsynced and renamed over the old one (a reader sees the old or the new file, never
@@ -122,8 +124,16 @@ impl<'a> Cursor<'a> {
     }
 }
 
-/// Reads the snapshot, if there is one: its header and its points.
-pub fn read_snapshot(dir: &Path) -> Result<Option<(Header, Vec<Op>)>, IndexError> {
+/// A snapshot as read: its header, its points, and its SHA-256 (what a saved graph
+/// is tied to).
+pub struct Snapshot {
+    pub header: Header,
+    pub ops: Vec<Op>,
+    pub checksum: [u8; 32],
+}
+
+/// Reads the snapshot, if there is one.
+pub fn read_snapshot(dir: &Path) -> Result<Option<Snapshot>, IndexError> {
     let path = dir.join(SNAPSHOT_FILE);
     let bytes = match fs::read(&path) {
         Ok(b) => b,
@@ -149,20 +159,21 @@ pub fn read_snapshot(dir: &Path) -> Result<Option<(Header, Vec<Op>)>, IndexError
     for _ in 0..header.count {
         ops.push(cursor.op(header.dim).map_err(corrupt)?);
     }
-    Ok(Some((header, ops)))
+    let checksum = checksum.try_into().expect("32 bytes");
+    Ok(Some(Snapshot { header, ops, checksum }))
 }
 
 /// Writes a snapshot atomically (temporary file, fsync, rename, fsync of the
-/// directory), then empties the log.
+/// directory), then empties the log. Returns the snapshot's SHA-256.
 pub fn write_snapshot<'a>(
     dir: &Path,
     header: &Header,
     points: impl Iterator<Item = (&'a Payload, &'a [f32])>,
-) -> Result<(), IndexError> {
+) -> Result<[u8; 32], IndexError> {
     fs::create_dir_all(dir).map_err(io(dir))?;
     let path = dir.join(SNAPSHOT_FILE);
     let tmp = tempfile::NamedTempFile::new_in(dir).map_err(io(dir))?;
-    {
+    let checksum: [u8; 32] = {
         let mut hasher = Sha256::new();
         let mut out = BufWriter::with_capacity(1 << 20, tmp.as_file());
         let mut write = |bytes: &[u8]| -> std::io::Result<()> {
@@ -182,17 +193,19 @@ pub fn write_snapshot<'a>(
         let checksum = hasher.finalize();
         out.write_all(&checksum).map_err(io(&path))?;
         out.flush().map_err(io(&path))?;
-    }
+        checksum.into()
+    };
     tmp.as_file().sync_all().map_err(io(&path))?;
     tmp.persist(&path).map_err(|e| IndexError::Io { path: path.clone(), source: e.error })?;
     sync_dir(dir)?;
     // The snapshot now holds everything the log did.
     let log = dir.join(LOG_FILE);
     match fs::remove_file(&log) {
-        Ok(()) => sync_dir(dir),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(IndexError::Io { path: log, source: e }),
+        Ok(()) => sync_dir(dir)?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(IndexError::Io { path: log, source: e }),
     }
+    Ok(checksum)
 }
 
 fn sync_dir(dir: &Path) -> Result<(), IndexError> {

@@ -31,6 +31,17 @@ pub struct LocalIndex {
     pending: Pending,
     /// Present while the index holds at least `exact_below` points.
     graph: Option<Graph>,
+    /// Where the graph came from when the index was opened.
+    graph_origin: Option<GraphOrigin>,
+}
+
+/// Where an opened index's HNSW graph came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GraphOrigin {
+    /// Read back from `graph.hnsw`: it was saved with the snapshot just read.
+    Loaded,
+    /// Built from the points (none was saved, or the saved one did not match).
+    Built,
 }
 
 impl LocalIndex {
@@ -43,12 +54,20 @@ impl LocalIndex {
             twin_version: None,
             pending: Pending::default(),
             graph: None,
+            graph_origin: None,
         };
-        if let Some((header, ops)) = file::read_snapshot(&config.dir)? {
-            index.table = PointTable::new(header.dim);
-            index.twin_version = header.twin_version;
-            for op in ops {
+        if let Some(snapshot) = file::read_snapshot(&config.dir)? {
+            index.table = PointTable::new(snapshot.header.dim);
+            index.twin_version = snapshot.header.twin_version;
+            for op in snapshot.ops {
                 index.apply(op);
+            }
+            // The graph of the snapshot's points, before the log is replayed over
+            // both: loaded when the saved one is this snapshot's, else built and saved.
+            if index.wants_graph() {
+                let (graph, origin) = index.snapshot_graph(&snapshot.checksum)?;
+                index.graph = Some(graph);
+                index.graph_origin = Some(origin);
             }
         }
         if index.table.dim() > 0 {
@@ -58,8 +77,34 @@ impl LocalIndex {
                 index.apply(op);
             }
         }
+        if index.graph.is_none() && index.wants_graph() {
+            index.graph_origin = Some(GraphOrigin::Built);
+        }
         index.sync_graph()?;
         Ok(index)
+    }
+
+    /// Where the graph came from when the index was opened (`None`: no graph then).
+    pub fn graph_origin(&self) -> Option<GraphOrigin> {
+        self.graph_origin
+    }
+
+    /// The graph of the points just read from the snapshot whose SHA-256 is
+    /// `checksum`: the saved one when it belongs to that snapshot, else a new build
+    /// (saved for the next open). A saved graph that does not match is never
+    /// trusted: it is rebuilt, with a warning naming why.
+    fn snapshot_graph(&self, checksum: &[u8; 32]) -> Result<(Graph, GraphOrigin), IndexError> {
+        let (dir, params) = (&self.config.dir, &self.config.graph);
+        match Graph::load(dir, checksum, params, self.table.dim(), self.table.len()) {
+            Ok(Some(graph)) => return Ok((graph, GraphOrigin::Loaded)),
+            Ok(None) => {
+                tracing::info!(dir = %dir.display(), points = self.table.len(), "building the HNSW graph")
+            }
+            Err(reason) => tracing::warn!(%reason, "saved HNSW graph not used; rebuilding it"),
+        }
+        let graph = Graph::build(&self.table, params)?;
+        graph.save(dir, checksum)?;
+        Ok((graph, GraphOrigin::Built))
     }
 
     pub fn dir(&self) -> &Path {
@@ -94,6 +139,11 @@ impl LocalIndex {
         self.graph.is_some()
     }
 
+    /// The graph's memory in bytes (`None` while exact).
+    pub fn graph_memory_bytes(&self) -> Option<usize> {
+        self.graph.as_ref().map(Graph::memory_bytes)
+    }
+
     fn place(&self) -> String {
         self.config.dir.display().to_string()
     }
@@ -122,11 +172,18 @@ impl LocalIndex {
         }
     }
 
-    /// Builds or drops the graph when the size crosses `exact_below`.
+    fn wants_graph(&self) -> bool {
+        self.table.len() >= self.config.exact_below && self.table.len() > 0
+    }
+
+    /// Builds or drops the graph when the size crosses `exact_below`. A graph built
+    /// here is saved with the next snapshot.
     fn sync_graph(&mut self) -> Result<(), IndexError> {
-        let wanted = self.table.len() >= self.config.exact_below && self.table.len() > 0;
-        match (wanted, self.graph.is_some()) {
-            (true, false) => self.graph = Some(Graph::build(&self.table)?),
+        match (self.wants_graph(), self.graph.is_some()) {
+            (true, false) => {
+                self.graph = Some(Graph::build(&self.table, &self.config.graph)?);
+                self.pending.snapshot_due = true;
+            }
             (false, true) => self.graph = None,
             _ => {}
         }
@@ -178,6 +235,7 @@ impl LocalIndex {
         self.table.clear(0);
         self.twin_version = None;
         self.graph = None;
+        self.graph_origin = None;
         self.pending = Pending { snapshot_due: true, ..Pending::default() };
     }
 
@@ -209,8 +267,12 @@ impl LocalIndex {
             let header =
                 Header { format: 1, dim: self.table.dim(), twin_version: self.twin_version, count: self.table.len() };
             let points = self.table.payloads().iter().enumerate().map(|(row, p)| (p, self.table.vector(row)));
-            file::write_snapshot(&self.config.dir, &header, points)?;
+            let checksum = file::write_snapshot(&self.config.dir, &header, points)?;
             self.pending = Pending::default();
+            match &self.graph {
+                Some(graph) => graph.save(&self.config.dir, &checksum)?,
+                None => remove_stale_graph(&self.config.dir)?,
+            }
         } else if !self.pending.ops.is_empty() {
             std::fs::create_dir_all(&self.config.dir).map_err(super::error::io(&self.config.dir))?;
             file::append_log(&self.config.dir, &self.pending.ops)?;
@@ -222,6 +284,17 @@ impl LocalIndex {
 
     pub fn payload(&self, id: PointId) -> Option<&Payload> {
         self.table.payload(id)
+    }
+}
+
+/// Removes a graph file left from when the index was larger (it belongs to an older
+/// snapshot and would never be loaded; this only frees the disk).
+fn remove_stale_graph(dir: &Path) -> Result<(), IndexError> {
+    let path = dir.join(super::graph::GRAPH_FILE);
+    match std::fs::remove_file(&path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(IndexError::Io { path, source: e }),
     }
 }
 

@@ -35,9 +35,9 @@ pub mod table;
 use audit_log::Digest;
 
 pub use build::SnapshotPlan;
-pub use config::{IndexConfig, LocalConfig, QdrantConfig};
+pub use config::{GraphParams, GraphScalar, IndexConfig, LocalConfig, QdrantConfig};
 pub use error::IndexError;
-pub use local::LocalIndex;
+pub use local::{GraphOrigin, LocalIndex};
 pub use point::{IndexPoint, Neighbour, NeighbourQuery, PointId, SnapshotKind};
 pub use qdrant::QdrantIndex;
 

@@ -215,6 +215,34 @@ impl QdrantIndex {
         self.count(None).await
     }
 
+    /// Waits until the server has finished optimising the collection (status green)
+    /// and its HNSW graph covers every point, polling every half second up to
+    /// `timeout`. Returns whether it got there: before that, part of a search is a
+    /// scan. (Qdrant leaves segments below its indexing threshold unindexed; those
+    /// count as done once the status is green and stays so.)
+    pub async fn wait_indexed(&self, timeout: std::time::Duration) -> Result<bool, IndexError> {
+        if self.dim.is_none() {
+            return Ok(true);
+        }
+        let start = std::time::Instant::now();
+        let mut green_polls = 0;
+        loop {
+            let info = self.client.collection_info(&self.config.collection).await.map_err(|e| self.err(e))?;
+            let info = info.result.ok_or_else(|| self.err("no collection info"))?;
+            let green = info.status == qdrant_client::qdrant::CollectionStatus::Green as i32;
+            let indexed = info.indexed_vectors_count.unwrap_or(0) >= info.points_count.unwrap_or(0);
+            green_polls = if green { green_polls + 1 } else { 0 };
+            // Unindexed but green for 5 s: small segments the optimiser leaves as they are.
+            if green && (indexed || green_polls >= 10) {
+                return Ok(indexed);
+            }
+            if start.elapsed() >= timeout {
+                return Ok(false);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        }
+    }
+
     pub async fn clear(&mut self) -> Result<(), IndexError> {
         if self.dim.is_some() {
             self.client.delete_collection(&self.config.collection).await.map_err(|e| self.err(e))?;
