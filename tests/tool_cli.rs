@@ -21,7 +21,9 @@ fn tools_list_shows_every_tool_with_its_schemas() {
             "medication_history",
             "compare_patients",
             "glossary",
-            "state_forecast"
+            "state_forecast",
+            "similar_patients",
+            "explain_neighbourhood"
         ]
     );
     for t in list.as_array().unwrap() {

@@ -1,6 +1,9 @@
 //! Side-by-side benchmark of the two engines on the same GGUF, in one run:
 //! load time, prompt evaluation at about 200 and 2,000 tokens, the same 2,000-token
-//! system prompt again (prefix reuse), free and JSON-schema-constrained generation.
+//! system prompt again (prefix reuse), free and JSON-schema-constrained generation,
+//! and question-to-answer time of the assistant loop with one tool call, warm
+//! (`Assistant::ask` over a 12-patient virtual cohort, MiniLM retrieval; the first
+//! question is a warm-up and is not counted).
 //! Writes `docs/benchmarks/engines.md` (`RDT_BENCH_OUT` overrides the path).
 //!
 //! `cargo bench -p assistant --bench engines`; `RDT_BENCH_MODEL=default|fast|smallest`
@@ -9,13 +12,21 @@
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 use assistant::engine::{self, EngineOptions};
-use assistant::{ChatModel, ChatRequest, Completion, Constraint, EngineKind, Message, Speaker};
+use assistant::{
+    AskContext, Assistant, ChatModel, ChatRequest, Completion, Constraint, EngineKind, Message, MiniLm, Speaker,
+    ToolRetriever,
+};
 use audit_log::{ArtifactKind, AuditLog, ModelRegistry, Principal, Role};
 use serde_json::json;
+use tools::ToolContext;
+use twin_core::fhir::{Importer, NoProgress};
+use twin_core::models::{cache, MINILM};
 use twin_core::models::{ModelCache, PackagedGguf, QWEN_CODER_0_5B, QWEN_CODER_1_5B, SMOLLM2_135M};
+use twin_core::{Database, JourneyStore, Modality, PatientId};
 
 /// Clinical-sounding filler for long system prompts; each call gets a distinct first
 /// line so no engine can reuse a cached prefix unless the test wants it to.
@@ -47,6 +58,8 @@ struct Figures {
     reused_prompt: (usize, f64),
     generate: (usize, f64),
     constrained: (usize, f64),
+    /// Seconds per question with exactly one tool call, warm, sorted.
+    answers: Vec<f64>,
 }
 
 fn prompt_rate(c: &Completion) -> (usize, f64) {
@@ -57,7 +70,82 @@ fn generate_rate(c: &Completion) -> (usize, f64) {
     (c.generated_tokens, c.generate_seconds)
 }
 
-async fn measure(kind: EngineKind, path: &Path, registry: &ModelRegistry, nonce: &mut usize) -> Figures {
+/// Questions of the loop, each answered with one tool call on the open patient.
+const QUESTIONS: [&str; 6] = [
+    "What is the latest CRP?",
+    "What is the latest DAS28?",
+    "Which drugs is the patient on?",
+    "Is the ESR rising?",
+    "How many flares has the patient had?",
+    "What is the latest haemoglobin?",
+];
+
+/// The assistant loop on `model`: a warm-up question, then [`QUESTIONS`]; the seconds
+/// of those answered with exactly one tool call, sorted.
+async fn answer_times(model: Arc<dyn ChatModel>, cohort: &Cohort) -> Vec<f64> {
+    let assistant =
+        Assistant::new(model, ToolContext::new(cohort.store.clone()), cohort.log.clone(), cohort.retriever());
+    let ctx = AskContext {
+        principal: Principal::new("bench", Role::Clinician),
+        patient: Some(cohort.patient.clone()),
+        session: "bench".into(),
+    };
+    assistant.ask("Summarise this patient.", &ctx, None).await.expect("warm-up");
+    let mut times = Vec::new();
+    for q in QUESTIONS {
+        let a = assistant.ask(q, &ctx, None).await.expect("ask");
+        eprintln!("  {:.2} s, {} tool(s): {q} -> {}", a.timings.total, a.tools.len(), a.text);
+        if a.tools.len() == 1 {
+            times.push(a.timings.total);
+        }
+    }
+    times.sort_by(f64::total_cmp);
+    times
+}
+
+/// The store, audit log and retrieval vectors the loop runs on.
+struct Cohort {
+    store: JourneyStore,
+    log: AuditLog,
+    embedder: Arc<MiniLm>,
+    patient: PatientId,
+}
+
+impl Cohort {
+    fn retriever(&self) -> ToolRetriever {
+        ToolRetriever::new(self.embedder.clone(), &tools::specs()).expect("tool vectors")
+    }
+}
+
+async fn cohort(dir: &Path, log: AuditLog, registry: &ModelRegistry) -> Cohort {
+    let export = dir.join("export");
+    synth::generate(&synth::Params { patients: 12, seed: 5, ..Default::default() }, &export).unwrap();
+    let store = JourneyStore::open(&Database::Sqlite(dir.join("journey.sqlite"))).await.unwrap();
+    Importer::new(store.clone()).await.unwrap().import_paths(&[export], &NoProgress).await.unwrap();
+    let minilm = ModelCache::from_env().unwrap().check(&MINILM).expect("MiniLM in the cache: run `rdt setup`");
+    cache::pin_model(registry, &Principal::new("bench", Role::Governance), &MINILM, &minilm, "engine benchmark")
+        .await
+        .unwrap();
+    let embedder = Arc::new(MiniLm::load(&minilm, registry, None).await.unwrap());
+    let patient = store
+        .patients()
+        .await
+        .unwrap()
+        .into_iter()
+        .max_by_key(|p| p.events_by_modality.get(&Modality::Lab).copied().unwrap_or(0))
+        .unwrap()
+        .patient
+        .id;
+    Cohort { store, log, embedder, patient }
+}
+
+async fn measure(
+    kind: EngineKind,
+    path: &Path,
+    registry: &ModelRegistry,
+    nonce: &mut usize,
+    cohort: &Cohort,
+) -> Figures {
     let started = Instant::now();
     let model = engine::load_with(kind, path, registry, &EngineOptions::default()).await.expect("load");
     let mut figures = Figures { load_s: started.elapsed().as_secs_f64(), ..Figures::default() };
@@ -91,6 +179,7 @@ async fn measure(kind: EngineKind, path: &Path, registry: &ModelRegistry, nonce:
     });
     let constrained = run(request(system_prompt(next(), 1), counting, Constraint::JsonSchema(schema), 128)).await;
     figures.constrained = generate_rate(&constrained);
+    figures.answers = answer_times(model, cohort).await;
     eprintln!("{kind}: {figures:?}");
     figures
 }
@@ -125,7 +214,9 @@ fn main() {
     let results = runtime.block_on(async {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("audit.sqlite").display());
-        let registry = ModelRegistry::new(AuditLog::open(&url).await.unwrap());
+        let log = AuditLog::open(&url).await.unwrap();
+        let registry = ModelRegistry::new(log.clone());
+        let cohort = cohort(dir.path(), log, &registry).await;
         let by = Principal::new("bench", Role::Governance);
         registry.pin_file(&by, ArtifactKind::Llm, &path, None, "engine benchmark").await.unwrap();
         let started = Instant::now();
@@ -134,7 +225,7 @@ fn main() {
         let mut nonce = 0;
         let mut results = Vec::new();
         for kind in &engines {
-            results.push((*kind, measure(*kind, &path, &registry, &mut nonce).await));
+            results.push((*kind, measure(*kind, &path, &registry, &mut nonce, &cohort).await));
         }
         (verify_s, results)
     });
@@ -179,15 +270,28 @@ fn report(model: &PackagedGguf, verify_s: &f64, results: &[(EngineKind, Figures)
     row(&mut md, "generate tok/s (JSON schema)", &|f| {
         format!("{:.1} ({} tokens)", rate(f.constrained), f.constrained.0)
     });
+    row(&mut md, "question to answer, one tool call, warm: p50 / max (s)", &|f| {
+        let p50 = f.answers.get(f.answers.len().saturating_sub(1) / 2).copied().unwrap_or(f64::NAN);
+        let max = f.answers.last().copied().unwrap_or(f64::NAN);
+        format!("{p50:.2} / {max:.2} (n {})", f.answers.len())
+    });
 
     if let (Some((a, fa)), Some((b, fb))) = (results.first(), results.get(1)) {
         let _ = writeln!(md, "\nRatio {a} / {b} (above 1: {a} is faster):\n");
-        let ratio = |x: f64, y: f64| if y > 0.0 { format!("{:.1}x", x / y) } else { "-".into() };
+        let ratio = |x: f64, y: f64| {
+            if y > 0.0 {
+                format!("{:.1}x", x / y)
+            } else {
+                "-".into()
+            }
+        };
         let _ = writeln!(md, "- load: {}", ratio(fb.load_s, fa.load_s));
         let _ = writeln!(md, "- prompt, short: {}", ratio(rate(fa.short_prompt), rate(fb.short_prompt)));
         let _ = writeln!(md, "- prompt, long: {}", ratio(rate(fa.long_prompt), rate(fb.long_prompt)));
         let _ = writeln!(md, "- generation: {}", ratio(rate(fa.generate), rate(fb.generate)));
         let _ = writeln!(md, "- constrained generation: {}", ratio(rate(fa.constrained), rate(fb.constrained)));
+        let median = |f: &Figures| f.answers.get(f.answers.len().saturating_sub(1) / 2).copied().unwrap_or(f64::NAN);
+        let _ = writeln!(md, "- question to answer (p50): {}", ratio(median(fb), median(fa)));
     }
     let _ = writeln!(
         md,

@@ -63,6 +63,8 @@ pub enum Grounding {
     Template { ungrounded: Vec<String> },
     /// No model answer was asked for (a refusal or nothing found): RDT's wording.
     NotNeeded,
+    /// A glossary definition, stated as RDT's vetted text (no model wording).
+    Vetted,
 }
 
 /// One tool call of the answer, as run and audited.

@@ -86,6 +86,9 @@ pub enum Expect {
     Age,
     /// Sex.
     Sex,
+    /// An outcome over the similar patients (`similar_patients`): its percent, or
+    /// that there are not enough comparable patients when the tool gives none.
+    CohortRate { outcome: String },
     /// A definition containing these strings (case-insensitive).
     Definition { contains: Vec<String> },
     /// The record cannot answer (data not held, or outside the product).
@@ -337,6 +340,23 @@ async fn judge(
                 (answered && ok, sex)
             }
         }
+        Expect::CohortRate { outcome } => {
+            let v = system_call(tools, "similar_patients", json!({"patient": p()})).await?;
+            let row = v["outcomes"].as_array().into_iter().flatten().find(|o| o["outcome"] == outcome.as_str());
+            let figure = row.map(|r| r["similar_patients"].clone()).unwrap_or(Value::Null);
+            match figure["kind"].as_str() {
+                Some("rate") => {
+                    let percent = figure["percent"].as_f64().unwrap_or(f64::NAN);
+                    let fraction = percent / 100.0;
+                    let ok = answered && (states_number(text, percent) || states_number(text, fraction));
+                    (ok, format!("{percent}% of {}", figure["n"]))
+                }
+                _ => {
+                    let ok = has_any(text, &["not enough", "too few", "insufficient"]);
+                    (ok, format!("not enough comparable patients (n {})", figure["n"]))
+                }
+            }
+        }
         Expect::Definition { contains } => {
             let lower = text.to_lowercase();
             (answered && contains.iter().all(|c| lower.contains(&c.to_lowercase())), contains.join(" + "))
@@ -555,7 +575,7 @@ mod tests {
         assert!(has(|e| matches!(e, Expect::Das28Readings)));
         assert!(has(|e| matches!(e, Expect::Definition { .. })));
         assert!(has(|e| matches!(e, Expect::CannotAnswer)));
-        assert!(has(|e| matches!(e, Expect::Pending { .. })));
+        assert!(has(|e| matches!(e, Expect::CohortRate { .. })));
         assert!(set.questions.iter().any(|q| matches!(q.expect, Expect::OutsideRole) && q.role != Role::Clinician));
     }
 

@@ -89,6 +89,8 @@ pub fn fact_template(tool: ToolName, result: &Value) -> String {
         ),
         ToolName::PatientSummary => summary_sentence(v, &patient),
         ToolName::StateForecast => forecast_sentence(v, &patient),
+        ToolName::SimilarPatients => cohort_sentence(v, &patient),
+        ToolName::ExplainNeighbourhood => neighbourhood_sentence(v, &patient),
         ToolName::Glossary => format!(
             "{}: {} (Source: {}.)",
             text(v, "title").unwrap_or_default(),
@@ -136,6 +138,80 @@ fn forecast_sentence(v: &Value, patient: &str) -> String {
         text(v, "treatment").unwrap_or_default(),
         text(last, "days").unwrap_or_default(),
         states.join(", ")
+    )
+}
+
+/// One figure of a cohort outcome: "45% (9 of 20; 95% CI 26% to 66%)", a mean with
+/// its interval, or "not enough comparable patients (n 4, minimum 10)".
+fn figure_text(f: &Value) -> String {
+    let t = |k: &str| text(f, k).unwrap_or_default();
+    match f.get("kind").and_then(Value::as_str) {
+        Some("rate") => format!(
+            "{}% ({} of {}; 95% CI {}% to {}%)",
+            t("percent"),
+            t("events"),
+            t("n"),
+            t("low_percent"),
+            t("high_percent")
+        ),
+        Some("mean") => format!("{} (n {}; 95% CI {} to {})", t("mean"), t("n"), t("low"), t("high")),
+        _ => format!("not enough comparable patients (n {}, minimum {})", t("n"), t("min_n")),
+    }
+}
+
+/// The in silico cohort: each outcome over the similar patients beside the population.
+fn cohort_sentence(v: &Value, patient: &str) -> String {
+    let outcomes: Vec<String> = v
+        .get("outcomes")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .map(|o| {
+            format!(
+                "{}: {} among similar patients, population {}",
+                o.get("label").and_then(Value::as_str).unwrap_or_default(),
+                figure_text(&o["similar_patients"]),
+                figure_text(&o["population"])
+            )
+        })
+        .collect();
+    format!(
+        "In silico cohort of {patient} at {}: {} most similar historical patients. {}.",
+        text(v, "index_date").unwrap_or_default(),
+        text(v, "similar_patients_found").unwrap_or_default(),
+        outcomes.join("; ")
+    )
+}
+
+/// What the neighbours share, with counts and ratios.
+fn neighbourhood_sentence(v: &Value, patient: &str) -> String {
+    let shared: Vec<String> = v
+        .get("shared")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .map(|s| {
+            let name = s["name"].get("record_text").and_then(Value::as_str).or_else(|| s["name"].as_str());
+            format!(
+                "{} {} ({} neighbours, {}% vs {}% of the population, {} times as common)",
+                text(s, "kind").unwrap_or_default(),
+                name.unwrap_or_default(),
+                text(s, "neighbours").unwrap_or_default(),
+                text(s, "neighbours_percent").unwrap_or_default(),
+                text(s, "population_percent").unwrap_or_default(),
+                text(s, "ratio").unwrap_or_default()
+            )
+        })
+        .collect();
+    let found = text(v, "similar_patients_found").unwrap_or_default();
+    if shared.is_empty() {
+        return format!(
+            "The {found} most similar historical patients of {patient} share nothing more often than the population does."
+        );
+    }
+    format!(
+        "What the {found} most similar historical patients of {patient} share more than the population: {}.",
+        shared.join("; ")
     )
 }
 
@@ -297,5 +373,36 @@ mod tests {
         let sentence = fact_template(ToolName::StateForecast, &forecast);
         assert!(sentence.contains("in 360 days remission 0.31 (0.22 to 0.4)"), "{sentence}");
         assert!(finds_nothing(ToolName::LabTrend, &empty) && !finds_nothing(ToolName::LabTrend, &lab()));
+    }
+
+    /// The cohort tools' sentences: rates with n and interval, the refusal below the
+    /// minimum n in words (no number made up), shared traits with counts and ratios.
+    #[test]
+    fn cohort_templates_state_figures_and_refusals_grounded() {
+        let cohort = json!({"value": {"patient": "p-1", "index_date": "2023-02-01", "similar_patients_found": 20,
+            "min_n": 10, "twin_version": "ab", "method": "rates with 95% Wilson intervals", "outcomes": [
+                {"outcome": "flare_6m", "label": "flare within 6 months",
+                 "similar_patients": {"kind": "rate", "n": 18, "events": 5, "percent": 28.0, "low_percent": 12.0,
+                    "high_percent": 51.0},
+                 "population": {"kind": "rate", "n": 400, "events": 96, "percent": 24.0, "low_percent": 20.0,
+                    "high_percent": 28.0}},
+                {"outcome": "tnfi_response_6m", "label": "TNFi response at 6 months (EULAR good/moderate)",
+                 "similar_patients": {"kind": "not_enough_comparable_patients", "n": 3, "min_n": 10},
+                 "population": {"kind": "rate", "n": 40, "events": 22, "percent": 55.0, "low_percent": 40.0,
+                    "high_percent": 69.0}}],
+            "neighbours": [{"pseudonym": "nb-1a2b", "distance": 0.012}]}, "truncated": false, "omitted": 0});
+        let text = fact_template(ToolName::SimilarPatients, &cohort);
+        assert!(check(&text, &Sources::new([&cohort], "")).is_grounded(), "{text}");
+        assert!(text.contains("flare within 6 months: 28% (5 of 18; 95% CI 12% to 51%)"), "{text}");
+        assert!(text.contains("not enough comparable patients (n 3, minimum 10)"), "{text}");
+        let shared = json!({"value": {"patient": "p-1", "index_date": "2023-02-01", "similar_patients_found": 20,
+            "population_snapshots": 400, "shared": [{"kind": "drug", "name": {"record_text": "adalimumab"},
+            "neighbours": 9, "neighbours_percent": 45.0, "population_percent": 10.0, "ratio": 4.5},
+            {"kind": "feature", "name": "female", "neighbours": 16, "neighbours_percent": 80.0,
+            "population_percent": 70.0, "ratio": 1.1}]}, "truncated": false, "omitted": 0});
+        let text = fact_template(ToolName::ExplainNeighbourhood, &shared);
+        assert!(check(&text, &Sources::new([&shared], "")).is_grounded(), "{text}");
+        assert!(text.contains("drug adalimumab (9 neighbours, 45% vs 10% of the population, 4.5 times"), "{text}");
+        assert!(text.contains("feature female (16 neighbours"), "{text}");
     }
 }

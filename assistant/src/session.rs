@@ -26,7 +26,8 @@ use std::time::Instant;
 use audit_log::{AuditError, AuditLog, Digest, EntryBody, ModelVersions, NewEntry, Role, Seq};
 use prompts::{PromptError, PromptName, PromptRegistry};
 use serde_json::{json, Map, Value};
-use tools::{call_json, refusal_entry, specs_for, tool_call_entry, Scope, ToolContext, ToolName, ToolSpec};
+use tools::glossary::Term;
+use tools::{call_json, refusal_entry, specs_for, tool_call_entry, Scope, ToolContext, ToolError, ToolName, ToolSpec};
 
 use crate::answer::{Answer, AskContext, CalledTool, CannotAnswer, Grounding, Outcome, PromptVersion, Timings};
 use crate::chat::{ChatError, ChatModel, ChatRequest, Completion, Constraint, Message, Speaker, TokenSink};
@@ -155,6 +156,27 @@ pub fn choice_schema(names: &[ToolName]) -> Value {
            "additionalProperties": false})
 }
 
+/// Why a tool call of the loop did not complete.
+enum CallError {
+    /// The tool refused or failed: shown to the model or refused.
+    Tool(ToolError),
+    /// The audit log failed: the question fails.
+    Ask(AskError),
+}
+
+/// The glossary's terms, one line each (`- name: title`), for the definition prompt.
+fn glossary_terms() -> String {
+    Term::ALL.iter().map(|t| format!("- {}: {}", t.name(), t.title())).collect::<Vec<_>>().join("\n")
+}
+
+/// The definition step's constraint: `{"term": <a glossary term> | "none"}`.
+pub fn term_schema() -> Value {
+    let mut options: Vec<Value> = Term::ALL.iter().map(|t| Value::String(t.name().into())).collect();
+    options.push(Value::String("none".into()));
+    json!({"type": "object", "properties": {"term": {"type": "string", "enum": options}}, "required": ["term"],
+           "additionalProperties": false})
+}
+
 /// Running totals of one question.
 struct Run {
     started: Instant,
@@ -256,6 +278,43 @@ impl Assistant {
         let mut names: Vec<ToolName> = candidates.iter().map(|r| r.tool).collect();
         names.sort();
 
+        let scope = Scope::patients(ctx.patient.iter().cloned());
+        let mut called: Vec<CalledTool> = Vec::new();
+        let mut failures: Vec<String> = Vec::new();
+        let mut refused: Option<String> = None;
+        let mut messages = vec![Message::new(Speaker::System, self.prompts.get(PromptName::System).text)];
+
+        // A knowledge question: retrieval ranks the glossary first. The model is asked
+        // one narrow question first (is this a definition, and of which term?), so a
+        // tool named after the term (disease_activity_history for "What is DAS28?")
+        // cannot win, and with no patient open the glossary is not refused as "no
+        // patient". "none" goes on to the usual choice without the glossary.
+        if candidates.first().is_some_and(|r| r.tool == ToolName::Glossary) {
+            let prompt =
+                self.render(PromptName::Definition, &[("terms", &glossary_terms()), ("question", question)])?;
+            messages.push(Message::new(Speaker::User, prompt));
+            let reply = self.complete(&mut run, &messages, Constraint::JsonSchema(term_schema()), 16, None).await?;
+            messages.push(Message::new(Speaker::Assistant, reply.clone()));
+            let term = serde_json::from_str::<Value>(&reply)
+                .ok()
+                .and_then(|v| v.get("term").and_then(Value::as_str).map(str::to_owned))
+                .unwrap_or_default();
+            if Term::ALL.iter().any(|t| t.name() == term) {
+                let arguments = json!({"term": term});
+                self.call_tool(&mut run, ctx, &scope, ToolName::Glossary, arguments.clone(), arguments, &mut called)
+                    .await
+                    .map(|_| ())
+                    .or_else(|e| match e {
+                        CallError::Ask(e) => Err(e),
+                        CallError::Tool(e) => {
+                            failures.push(e.to_string());
+                            Ok(())
+                        }
+                    })?;
+            }
+            names.retain(|n| *n != ToolName::Glossary);
+        }
+
         let tool_lines: Vec<String> = names
             .iter()
             .filter_map(|n| usable.iter().find(|s| s.name == *n))
@@ -266,19 +325,9 @@ impl Assistant {
             PromptName::ToolChoice,
             &[("tools", &tool_lines.join("\n")), ("patient", &patient_text), ("question", question)],
         )?;
-        let mut messages = vec![
-            Message::new(Speaker::System, self.prompts.get(PromptName::System).text),
-            Message::new(Speaker::User, choice_prompt.clone()),
-        ];
-        let scope = Scope::patients(ctx.patient.iter().cloned());
-        let mut called: Vec<CalledTool> = Vec::new();
-        let mut failures: Vec<String> = Vec::new();
-        let mut refused: Option<String> = None;
-
-        for step in 0..self.config.max_tool_calls {
-            if step > 0 {
-                messages.push(Message::new(Speaker::User, choice_prompt.clone()));
-            }
+        let steps = if called.is_empty() && !names.is_empty() { self.config.max_tool_calls } else { 0 };
+        for _ in 0..steps {
+            messages.push(Message::new(Speaker::User, choice_prompt.clone()));
             let choice =
                 self.complete(&mut run, &messages, Constraint::JsonSchema(choice_schema(&names)), 16, None).await?;
             messages.push(Message::new(Speaker::Assistant, choice.clone()));
@@ -328,35 +377,16 @@ impl Assistant {
                     map.insert("patient".into(), Value::String(p.to_string()));
                 }
             }
-            let t = Instant::now();
-            let outcome = call_json(&self.tools, &ctx.principal, &scope, spec.name.as_str(), &arguments).await;
-            run.timings.tools += t.elapsed().as_secs_f64();
-            match outcome {
-                Ok(result) => {
-                    let entry = tool_call_entry(&ctx.principal, Some(&ctx.session), &result);
-                    let seq = self.log.append(entry).await?;
-                    run.audit.push(seq);
-                    let record = tools::tool_call_record(
-                        result.tool.as_str(),
-                        result.arguments.clone(),
-                        result.result.clone(),
-                        result.max_bytes,
-                    );
-                    called.push(CalledTool {
-                        tool: result.tool,
-                        arguments: result.arguments,
-                        model_arguments,
-                        result: result.result,
-                        result_digest: record.result_digest,
-                        audit_seq: seq,
-                    });
+            match self.call_tool(&mut run, ctx, &scope, spec.name, arguments, model_arguments, &mut called).await {
+                Ok(()) => {
                     if !self.config.follow_up {
                         break;
                     }
                     let last = called.last().expect("just pushed");
                     messages.push(Message::new(Speaker::Tool, prompt_facts([(last.tool, &last.result)])));
                 }
-                Err(error) => {
+                Err(CallError::Ask(e)) => return Err(e),
+                Err(CallError::Tool(error)) => {
                     if let Some(entry) = refusal_entry(&ctx.principal, Some(&ctx.session), spec.name.as_str(), &error) {
                         run.audit.push(self.log.append(entry).await?);
                         refused = Some(error.to_string());
@@ -387,11 +417,34 @@ impl Assistant {
             return self.refuse(run, question, ctx, outcome, text, candidates, called).await;
         }
 
-        // The answer, from the results only.
+        // A definition is the glossary's vetted text as written: a small model's
+        // paraphrase of a clinical threshold is a risk with nothing to gain.
+        if called.iter().all(|c| c.tool == ToolName::Glossary) {
+            let text = called.iter().map(|c| fact_template(c.tool, &c.result)).collect::<Vec<_>>().join(" ");
+            if let Some(sink) = &sink {
+                let _ = sink.send(text.clone());
+            }
+            let answer_seq = self.record_answer(&mut run, ctx, &text, model_digest).await?;
+            return Ok(self.finish(
+                run,
+                question,
+                text,
+                Outcome::Answered,
+                Grounding::Vetted,
+                Vec::new(),
+                candidates,
+                called,
+                answer_seq,
+            ));
+        }
+
+        // The answer, from the results only: RDT's own sentences first (the model
+        // phrases them), the full results after.
         let facts = prompt_facts(called.iter().map(|c| (c.tool, &c.result)));
+        let summary = called.iter().map(|c| fact_template(c.tool, &c.result)).collect::<Vec<_>>().join("\n");
         messages.push(Message::new(
             Speaker::User,
-            self.render(PromptName::Answer, &[("question", question), ("facts", &facts)])?,
+            self.render(PromptName::Answer, &[("question", question), ("summary", &summary), ("facts", &facts)])?,
         ));
         let sources = Sources::new(called.iter().map(|c| &c.result), question)
             .with_patient(ctx.patient.as_ref().map(|p| p.as_str()));
@@ -425,15 +478,58 @@ impl Assistant {
             }
         };
 
+        let answer_seq = self.record_answer(&mut run, ctx, &text, model_digest).await?;
+        Ok(self.finish(run, question, text, Outcome::Answered, grounding, drafts, candidates, called, answer_seq))
+    }
+
+    /// The answer's audit entry, with the engine, model and prompt set versions.
+    async fn record_answer(&self, run: &mut Run, ctx: &AskContext, text: &str, model: Digest) -> Result<Seq, AskError> {
         let model = ModelVersions {
-            model_sha256: model_digest,
+            model_sha256: model,
             prompt_version: self.prompts.version(),
             engine: Some(self.model.engine().as_str().to_owned()),
         };
-        let entry = self.entry(ctx, EntryBody::Answer { answer: text.clone(), model, cohort: None });
-        let answer_seq = self.log.append(entry).await?;
-        run.audit.push(answer_seq);
-        Ok(self.finish(run, question, text, Outcome::Answered, grounding, drafts, candidates, called, answer_seq))
+        let entry = self.entry(ctx, EntryBody::Answer { answer: text.to_owned(), model, cohort: None });
+        let seq = self.log.append(entry).await?;
+        run.audit.push(seq);
+        Ok(seq)
+    }
+
+    /// Runs one tool with the session's principal and scope, audits the call, and
+    /// adds it to `called`. A tool error is returned for the caller to show or refuse.
+    #[allow(clippy::too_many_arguments)]
+    async fn call_tool(
+        &self,
+        run: &mut Run,
+        ctx: &AskContext,
+        scope: &Scope,
+        tool: ToolName,
+        arguments: Value,
+        model_arguments: Value,
+        called: &mut Vec<CalledTool>,
+    ) -> Result<(), CallError> {
+        let t = Instant::now();
+        let outcome = call_json(&self.tools, &ctx.principal, scope, tool.as_str(), &arguments).await;
+        run.timings.tools += t.elapsed().as_secs_f64();
+        let result = outcome.map_err(CallError::Tool)?;
+        let entry = tool_call_entry(&ctx.principal, Some(&ctx.session), &result);
+        let seq = self.log.append(entry).await.map_err(|e| CallError::Ask(e.into()))?;
+        run.audit.push(seq);
+        let record = tools::tool_call_record(
+            result.tool.as_str(),
+            result.arguments.clone(),
+            result.result.clone(),
+            result.max_bytes,
+        );
+        called.push(CalledTool {
+            tool: result.tool,
+            arguments: result.arguments,
+            model_arguments,
+            result: result.result,
+            result_digest: record.result_digest,
+            audit_seq: seq,
+        });
+        Ok(())
     }
 
     /// Ends a question without a model answer: a refusal entry holds the text.

@@ -20,6 +20,9 @@ use crate::retrieval::{RetrievalError, TextEmbedder};
 pub enum Step {
     /// `{"tool": ...}` with these allowed names (the last is "none").
     ChooseTool { offered: Vec<String> },
+    /// Whether the question asks for a definition: `{"term": ...}` with these terms
+    /// (the last is "none").
+    Definition { terms: Vec<String> },
     /// A tool's arguments under this schema.
     Arguments { schema: Value },
     /// The free-text answer; `retry` after a grounding failure.
@@ -29,12 +32,18 @@ pub enum Step {
 impl Step {
     pub fn of(request: &ChatRequest) -> Step {
         match &request.constraint {
-            Constraint::JsonSchema(schema) => match schema["properties"]["tool"]["enum"].as_array() {
-                Some(names) => {
-                    Step::ChooseTool { offered: names.iter().filter_map(|n| n.as_str().map(str::to_owned)).collect() }
+            Constraint::JsonSchema(schema) => {
+                let names = |key: &str| {
+                    schema["properties"][key]["enum"]
+                        .as_array()
+                        .map(|n| n.iter().filter_map(|n| n.as_str().map(str::to_owned)).collect::<Vec<String>>())
+                };
+                match (names("tool"), names("term")) {
+                    (Some(offered), _) => Step::ChooseTool { offered },
+                    (None, Some(terms)) if terms.last().is_some_and(|t| t == "none") => Step::Definition { terms },
+                    _ => Step::Arguments { schema: schema.clone() },
                 }
-                None => Step::Arguments { schema: schema.clone() },
-            },
+            }
             Constraint::Free => Step::Answer {
                 retry: request.messages.iter().filter(|m| m.speaker == Speaker::Assistant).count() > 0
                     && request.messages.last().is_some_and(|m| m.content.contains("no tool result contains")),

@@ -1,6 +1,6 @@
-//! The default model (Qwen2.5-Coder-1.5B on the default engine) end to end on two
-//! questions over a small virtual cohort: a latest-lab question and an out-of-scope
-//! question. Assertions are on facts (the value and flag the tool computed, the
+//! The default model (Qwen2.5-Coder-1.5B on the default engine) end to end over a
+//! small virtual cohort: a latest-lab question, two definition questions (with and
+//! without a patient open) and an out-of-scope question. Assertions are on facts (the value and flag the tool computed, the
 //! refusal), never on wording.
 //!
 //! Needs `rdt setup` (MiniLM and the GGUF in the model cache). Skipped, saying so,
@@ -81,9 +81,22 @@ async fn the_default_model_answers_from_the_tools() {
     let sources = Sources::new(a.tools.iter().map(|c| &c.result), &a.question);
     assert!(check(&a.text, &sources).is_grounded(), "{}", a.text);
 
-    // Definitions ("What DAS28 counts as remission?") are not asserted here: the
-    // 1.5B model does not pick the glossary for them yet, with or without a patient
-    // open (docs/benchmarks/assistant.md, failure cases). Issue 8 stays open on it.
+    // A definition with the patient open: the glossary answers with its vetted text,
+    // not the patient's DAS28 (the 1.5B model used to pick disease_activity_history).
+    let a = assistant.ask("What DAS28 counts as remission?", &ctx, None).await.unwrap();
+    eprintln!("{:.2} s {:?}: {}", a.timings.total, a.grounding, a.text);
+    assert_eq!(a.outcome, Outcome::Answered, "{}", a.text);
+    assert_eq!(a.tools.iter().map(|c| c.tool).collect::<Vec<_>>(), vec![ToolName::Glossary], "{}", a.text);
+    assert!(a.text.contains("2.6"), "{}", a.text);
+
+    // The same kind of question with no patient open: still the glossary.
+    let none = AskContext { patient: None, ..ctx.clone() };
+    let a = assistant.ask("What is DAS28?", &none, None).await.unwrap();
+    eprintln!("{:.2} s {:?}: {}", a.timings.total, a.grounding, a.text);
+    assert_eq!(a.outcome, Outcome::Answered, "{}", a.text);
+    assert_eq!(a.tools.iter().map(|c| c.tool).collect::<Vec<_>>(), vec![ToolName::Glossary], "{}", a.text);
+    let definition = a.tools[0].result["value"]["definition"].as_str().unwrap().to_lowercase();
+    assert!(definition.contains("tender") && a.text.to_lowercase().contains("tender"), "{}", a.text);
 
     // Outside the product: the record cannot answer.
     let a = assistant.ask("What is the capital of France?", &ctx, None).await.unwrap();

@@ -111,7 +111,11 @@ async fn entries(log: &AuditLog, seqs: &[audit_log::Seq]) -> Vec<audit_log::Audi
 async fn none_means_the_record_cannot_answer() {
     let s = setup().await;
     let model = Arc::new(ScriptedModel::new(|step, _| match step {
-        Step::ChooseTool { .. } => json!({"tool": "none"}).to_string(),
+        Step::Definition { .. } => json!({"term": "none"}).to_string(),
+        Step::ChooseTool { offered } => {
+            assert!(!offered.contains(&"glossary".to_owned()), "the definition step said none: {offered:?}");
+            json!({"tool": "none"}).to_string()
+        }
         other => panic!("no further step after none: {other:?}"),
     }));
     let answer =
@@ -121,7 +125,9 @@ async fn none_means_the_record_cannot_answer() {
     assert!(answer.tools.is_empty() && answer.grounding == Grounding::NotNeeded);
     let kinds: Vec<EntryKind> = entries(&s.log, &answer.audit).await.iter().map(|e| e.kind()).collect();
     assert_eq!(kinds, vec![EntryKind::Question, EntryKind::Refusal]);
-    assert_eq!(model.requests().len(), 1);
+    // The definition step only when retrieval ranks the glossary first, then the choice.
+    let glossary_first = answer.candidates[0].tool == ToolName::Glossary;
+    assert_eq!(model.requests().len(), if glossary_first { 2 } else { 1 });
 }
 
 /// An answer with a number no result holds is asked again; a second failure gives
@@ -185,27 +191,50 @@ async fn roles_without_clinical_tools_are_refused() {
     }
 }
 
-/// Without an open patient only the glossary is offered; a definition is answered
-/// from its text.
+/// Without an open patient only the glossary can serve: the definition step picks the
+/// term, and the answer is the glossary's vetted text as written (no model wording),
+/// with no patient in the audit trail.
 #[tokio::test]
-async fn without_a_patient_only_knowledge_is_offered() {
+async fn without_a_patient_a_definition_is_the_vetted_text() {
     let s = setup().await;
     let model = Arc::new(ScriptedModel::new(|step, _| match step {
-        Step::ChooseTool { offered } => {
-            assert_eq!(offered, &vec!["glossary".to_owned(), "none".to_owned()]);
-            json!({"tool": "glossary"}).to_string()
-        }
-        Step::Arguments { schema } => {
-            assert!(schema["properties"]["term"]["enum"].as_array().unwrap().contains(&json!("das28")));
+        Step::Definition { terms } => {
+            assert!(terms.contains(&"das28".to_owned()) && terms.contains(&"disease_activity_categories".to_owned()));
             json!({"term": "disease_activity_categories"}).to_string()
         }
-        Step::Answer { .. } => "Remission is a DAS28 below 2.6; high activity is above 5.1.".into(),
+        other => panic!("a definition needs no other step: {other:?}"),
     }));
-    let answer = assistant(&s, model).ask("What DAS28 is remission?", &doctor(None), None).await.unwrap();
-    assert_eq!((answer.outcome.clone(), answer.grounding.clone()), (Outcome::Answered, Grounding::Grounded));
+    let answer = assistant(&s, model.clone()).ask("What DAS28 is remission?", &doctor(None), None).await.unwrap();
+    assert_eq!((answer.outcome.clone(), answer.grounding.clone()), (Outcome::Answered, Grounding::Vetted));
     assert_eq!(answer.tools[0].tool, ToolName::Glossary);
+    assert_eq!(answer.tools[0].arguments, json!({"term": "disease_activity_categories"}));
+    let definition = answer.tools[0].result["value"]["definition"].as_str().unwrap();
+    assert!(answer.text.contains(definition) && answer.text.contains("2.6"), "{}", answer.text);
+    assert_eq!(model.requests().len(), 1);
     let question = entries(&s.log, &answer.audit).await.remove(0);
     assert!(question.patients.is_empty());
+}
+
+/// With a patient open, a knowledge question still goes to the glossary first; when
+/// the definition step says "none" the usual choice follows without the glossary.
+#[tokio::test]
+async fn a_definition_step_that_says_none_goes_on_to_the_record() {
+    let s = setup().await;
+    let model = Arc::new(ScriptedModel::new(|step, _| match step {
+        Step::Definition { .. } => json!({"term": "none"}).to_string(),
+        Step::ChooseTool { offered } => {
+            assert!(!offered.contains(&"glossary".to_owned()), "{offered:?}");
+            json!({"tool": "disease_activity_history"}).to_string()
+        }
+        Step::Arguments { .. } => json!({}).to_string(),
+        Step::Answer { .. } => "The latest DAS28 is 4.1 (moderate).".into(),
+    }));
+    let question = "What is the definition of DAS28 remission?";
+    let answer = assistant(&s, model.clone()).ask(question, &doctor(Some("p-1")), None).await.unwrap();
+    assert_eq!(answer.candidates[0].tool, ToolName::Glossary, "the premise: retrieval ranks the glossary first");
+    assert_eq!(answer.outcome, Outcome::Answered);
+    assert_eq!(answer.tools.iter().map(|c| c.tool).collect::<Vec<_>>(), vec![ToolName::DiseaseActivityHistory]);
+    assert!(matches!(Step::of(&model.requests()[0]), Step::Definition { .. }), "the definition step came first");
 }
 
 /// A test the record does not hold: the record cannot answer, without asking the

@@ -2,9 +2,12 @@
 //! the model's tokens as they come, then the final (grounded) answer, the tools it
 //! called and the audit sequence number of the answer. The patient in scope is the
 //! `--patient` given here, never one the model names.
+//! The tools read the install's state model and cohort (active twin, neighbour
+//! index) when it has them; without them the cohort tools say what is missing and
+//! which command makes it.
 
 use std::io::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -13,9 +16,12 @@ use assistant::engine::{self, engine_from_env};
 use assistant::{AskContext, Assistant, EngineKind, MiniLm, Outcome, ToolRetriever};
 use audit_log::{AuditLog, ModelRegistry, Principal, Role};
 use clap::{Args, ValueEnum};
+use tools::cohort::CohortHandles;
 use tools::ToolContext;
 use twin_core::encode::NoteVectorCache;
+use twin_core::index::IndexConfig;
 use twin_core::models::{ModelCache, PackagedGguf, MINILM, QWEN_CODER_0_5B, QWEN_CODER_1_5B, SMOLLM2_135M};
+use twin_core::state::StateModel;
 use twin_core::{JourneyStore, PatientId};
 
 use crate::cmd::audit::open_signing;
@@ -76,11 +82,34 @@ pub struct AskArgs {
     json: bool,
 }
 
-/// The engine, MiniLM retrieval and tools over `store`, auditing to `log` (whose
-/// registry must have the GGUF and MiniLM pinned).
+/// The tools over `store` with what else `data_dir` holds: the state model
+/// (`models/state-model.json`) and the cohort (the active twin in `registry`, the
+/// neighbour index `index`, the population read from `store`). A missing piece is
+/// not an error here: the tools that need it say what is missing and where.
+pub async fn tool_context(
+    store: JourneyStore,
+    data_dir: &Path,
+    index: &IndexConfig,
+    registry: &ModelRegistry,
+) -> anyhow::Result<ToolContext> {
+    let mut tools = ToolContext::new(store.clone());
+    let state = data_dir.join("models").join("state-model.json");
+    if state.exists() {
+        let (model, version) =
+            StateModel::load(&state).with_context(|| format!("loading the state model {}", state.display()))?;
+        tools = tools.with_state_model(Arc::new(model), version);
+    }
+    Ok(match CohortHandles::load(&store, data_dir, index, registry).await {
+        Ok(cohort) => tools.with_cohort(Arc::new(cohort)),
+        Err(why) => tools.without_cohort(why),
+    })
+}
+
+/// The engine, MiniLM retrieval and `tools`, auditing to `log` (whose registry must
+/// have the GGUF and MiniLM pinned).
 pub async fn build_assistant(
     ctx: &Context,
-    store: JourneyStore,
+    tools: ToolContext,
     log: AuditLog,
     model: &ModelArgs,
 ) -> anyhow::Result<Assistant> {
@@ -98,7 +127,7 @@ pub async fn build_assistant(
     let files = cache.check(&MINILM).context("MiniLM ranks the tools; run `rdt setup`")?;
     let embedder = MiniLm::load(&files, &registry, Some(NoteVectorCache::for_data_dir(&ctx.data_dir))).await?;
     let retriever = ToolRetriever::new(Arc::new(embedder), &tools::specs())?;
-    Ok(Assistant::new(chat, ToolContext::new(store), log, retriever))
+    Ok(Assistant::new(chat, tools, log, retriever))
 }
 
 pub async fn run(ctx: &Context, args: AskArgs) -> anyhow::Result<ExitCode> {
@@ -112,7 +141,9 @@ pub async fn run(ctx: &Context, args: AskArgs) -> anyhow::Result<ExitCode> {
         anyhow::ensure!(store.journey(p).await?.is_some(), "no patient `{p}` in the journey store ({})", ctx.database);
     }
     let log = open_signing(ctx).await?;
-    let assistant = build_assistant(ctx, store.clone(), log, &args.model).await?;
+    let registry = ModelRegistry::new(log.clone());
+    let tools = tool_context(store.clone(), &ctx.data_dir, &IndexConfig::from_env(&ctx.data_dir), &registry).await?;
+    let assistant = build_assistant(ctx, tools, log, &args.model).await?;
     let session = format!("cli-{}-{}", std::process::id(), chrono::Utc::now().format("%Y%m%dT%H%M%S"));
     let ask = AskContext { principal: Principal::new(user, args.role), patient, session };
 

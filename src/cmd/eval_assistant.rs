@@ -2,8 +2,8 @@
 //! asked of the real model over a seeded virtual cohort, scored by
 //! `assistant::eval`: share correct, share of answers with a number no tool result
 //! holds, share of correct refusals, and the warm question-to-answer time. Runs in a
-//! scratch directory of its own (cohort, store, audit log), so the install's data and
-//! audit trail are untouched; writes `assistant-eval.md` and `.json` under
+//! scratch directory of its own (cohort, store, audit log, a tiny twin with its
+//! neighbour index, a state model), so the install's data and audit trail are untouched; writes `assistant-eval.md` and `.json` under
 //! `<data-dir>/reports/`.
 
 use std::process::ExitCode;
@@ -13,10 +13,15 @@ use assistant::eval::{self, QuestionSet};
 use audit_log::{AuditLog, ModelRegistry, Principal, Role};
 use clap::Args;
 use twin_core::fhir::{Importer, NoProgress};
+use twin_core::index::build::{embed_journeys, load_journeys};
+use twin_core::index::{IndexConfig, NeighbourIndex, SnapshotPlan};
 use twin_core::models::{cache, llm, ModelCache, MINILM};
-use twin_core::{Database, JourneyStore};
+use twin_core::state::{patient_steps, StateModel, StateModelConfig};
+use twin_core::twin::model::{register, save};
+use twin_core::twin::{train_twin, TrainOptions, TwinModel};
+use twin_core::{Database, Event, JourneyStore};
 
-use crate::cmd::ask::{build_assistant, ModelArgs};
+use crate::cmd::ask::{build_assistant, tool_context, ModelArgs};
 use crate::context::Context;
 
 #[derive(Debug, Args)]
@@ -34,6 +39,34 @@ pub struct EvalAssistantArgs {
     model: ModelArgs,
     #[arg(long)]
     json: bool,
+}
+
+/// The scratch cohort's own twin (the tiny training configuration: seconds, enough to
+/// find neighbours for the cohort questions), its neighbour index and state model, so
+/// every tool the questions reach runs on the scratch store.
+async fn scratch_models(
+    store: &JourneyStore,
+    scratch: &std::path::Path,
+    registry: &ModelRegistry,
+    by: &Principal,
+) -> anyhow::Result<tools::ToolContext> {
+    let journeys = load_journeys(store, None, |_| {}).await?;
+    let refs: Vec<&[Event]> = journeys.iter().map(|(_, e)| e.as_slice()).collect();
+    let trained = train_twin(&refs, &TrainOptions::tiny(), &|_| None, |_, _| {})?;
+    let saved = save(&scratch.join("models"), trained.manifest.clone(), &trained.encoder_vars, &trained.fusion_vars)?;
+    register(registry, by, &saved, "rdt eval assistant (scratch)").await?;
+    let model = TwinModel::load(&saved.dir, registry).await?;
+    let points = embed_journeys(&model, &journeys, &SnapshotPlan::default(), &|_| None, || {})?;
+    let index_config = IndexConfig::local(scratch);
+    let mut index = NeighbourIndex::open(&index_config).await?;
+    index.upsert(&points).await?;
+    index.flush().await?;
+    drop(index);
+    let config = StateModelConfig::default();
+    let steps: Vec<_> =
+        journeys.iter().map(|(id, events)| patient_steps(id.clone(), events, config.step_days)).collect();
+    StateModel::fit(&steps, config).save(&scratch.join("models").join("state-model.json"))?;
+    tool_context(store.clone(), scratch, &index_config, registry).await
 }
 
 pub async fn run(ctx: &Context, args: EvalAssistantArgs) -> anyhow::Result<ExitCode> {
@@ -62,7 +95,8 @@ pub async fn run(ctx: &Context, args: EvalAssistantArgs) -> anyhow::Result<ExitC
         let file = models.check_gguf(&packaged).context("run `rdt setup` first")?;
         llm::pin_gguf(&registry, &system, &packaged, &file, "rdt eval assistant (scratch)").await?;
     }
-    let assistant = build_assistant(ctx, store.clone(), log, &args.model).await?;
+    let tools = scratch_models(&store, &scratch, &registry, &system).await?;
+    let assistant = build_assistant(ctx, tools, log, &args.model).await?;
 
     let mut set = QuestionSet::builtin()?;
     if let Some(n) = args.limit {

@@ -87,11 +87,19 @@ pub async fn run(ctx: &Context, args: ToolArgs) -> anyhow::Result<ExitCode> {
         map.entry("patient").or_insert_with(|| Value::String(only.clone()));
     }
     let store = ctx.store().await?;
-    let tools = crate::cmd::forecast::with_state_model(ToolContext::new(store.clone()), ctx)?;
-    let outcome = call_json(&tools, &principal, &scope, &args.name, &arguments).await;
     let log = AuditLog::open_for_data_dir(&ctx.database.url(), &ctx.data_dir)
         .await
         .context("cannot open the audit log to record the tool call")?;
+    // The cohort tools read the twin, the index and the whole population: loaded
+    // only for them.
+    let tools = if matches!(args.name.as_str(), "similar_patients" | "explain_neighbourhood") {
+        let index = twin_core::index::IndexConfig::from_env(&ctx.data_dir);
+        let registry = audit_log::ModelRegistry::new(log.clone());
+        crate::cmd::ask::tool_context(store.clone(), &ctx.data_dir, &index, &registry).await?
+    } else {
+        crate::cmd::forecast::with_state_model(ToolContext::new(store.clone()), ctx)?
+    };
+    let outcome = call_json(&tools, &principal, &scope, &args.name, &arguments).await;
     let code = match outcome {
         Ok(result) => {
             log.append(tool_call_entry(&principal, None, &result)).await.context("cannot record the tool call")?;

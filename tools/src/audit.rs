@@ -17,7 +17,7 @@ pub fn tool_call_record(name: &str, arguments: Value, result: Value, max_result_
 /// and the bounded record (kept up to the tool's own byte bound).
 pub fn tool_call_entry(principal: &Principal, session: Option<&str>, call: &ToolResult) -> NewEntry {
     let tool = tool_call_record(call.tool.as_str(), call.arguments.clone(), call.result.clone(), call.max_bytes);
-    let entry = NewEntry::new(principal.clone(), EntryBody::ToolCall { tool, cohort: None })
+    let entry = NewEntry::new(principal.clone(), EntryBody::ToolCall { tool, cohort: call.cohort.clone() })
         .patients(call.patients.iter().map(|p| p.as_str().to_owned()));
     match session {
         Some(s) => entry.session(s),
@@ -55,6 +55,7 @@ mod tests {
             truncated: false,
             patients: vec![PatientId::new("p1").unwrap()],
             max_bytes,
+            cohort: None,
         }
     }
 

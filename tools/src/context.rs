@@ -6,23 +6,48 @@ use audit_log::{Digest, Principal};
 use twin_core::state::StateModel;
 use twin_core::{Journey, JourneyStore, PatientId};
 
+use crate::cohort::{CohortHandles, CohortState, CohortUnavailable};
 use crate::error::ToolError;
 use crate::scope::{check_role, Scope};
 use crate::tool::Tool;
 
-/// The handles a tool reads: the journey store (later also the neighbour index and
-/// the state model). Cheap to clone.
+/// The handles a tool reads: the journey store, the state model and the cohort (twin,
+/// neighbour index, population). Cheap to clone.
 #[derive(Clone)]
 pub struct ToolContext {
     store: JourneyStore,
     /// The fitted disease-state model and its version (SHA-256 of its file), when the
     /// install has one; `state_forecast` says so when it has not.
     state_model: Option<(Arc<StateModel>, Digest)>,
+    /// The twin, neighbour index and population the cohort tools read, or why this
+    /// install has none (they then fail with that reason).
+    cohort: CohortState,
 }
 
 impl ToolContext {
     pub fn new(store: JourneyStore) -> Self {
-        ToolContext { store, state_model: None }
+        let missing = CohortUnavailable("no twin model and neighbour index were loaded for these tools".into());
+        ToolContext { store, state_model: None, cohort: CohortState::Missing(missing) }
+    }
+
+    /// The same context with the cohort handles (twin, index, population).
+    pub fn with_cohort(mut self, cohort: Arc<CohortHandles>) -> Self {
+        self.cohort = CohortState::Loaded(cohort);
+        self
+    }
+
+    /// The same context with the reason the cohort tools cannot run here.
+    pub fn without_cohort(mut self, why: CohortUnavailable) -> Self {
+        self.cohort = CohortState::Missing(why);
+        self
+    }
+
+    /// The cohort handles, or the error `tool` returns without them.
+    pub fn cohort(&self, tool: crate::registry::ToolName) -> Result<&CohortHandles, ToolError> {
+        match &self.cohort {
+            CohortState::Loaded(c) => Ok(c),
+            CohortState::Missing(why) => Err(ToolError::Unavailable { tool, reason: why.0.clone() }),
+        }
     }
 
     /// The same context with the state model `model` of version `version`.

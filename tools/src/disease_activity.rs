@@ -114,8 +114,9 @@ pub(crate) fn das28_trend(readings: &[Das28Reading], window_days: Option<u32>) -
 
 impl Tool for DiseaseActivityHistory {
     const NAME: ToolName = ToolName::DiseaseActivityHistory;
-    const DESCRIPTION: &'static str = "Disease activity of one patient: DAS28 readings with tender and swollen joint counts and \
-patient global, the activity category of each (remission/low/moderate/high), flares between visits, and the DAS28 trend.";
+    const DESCRIPTION: &'static str = "This patient's recorded disease activity: their DAS28 readings with tender and swollen joint \
+counts and patient global, the activity category of each (remission/low/moderate/high), their flares between visits, and \
+their DAS28 trend. Not for what a score or threshold means.";
     const EXAMPLES: &'static [&'static str] = &[
         "What is the current DAS28?",
         "Is the patient in remission?",

@@ -21,6 +21,10 @@ pub enum ToolError {
     OutOfScope { patient: String },
     #[error("no patient `{0}` in the journey store")]
     UnknownPatient(String),
+    /// What the tool reads besides the store (the twin model, the neighbour index) is
+    /// not in this install; `reason` names what, where, and the command that makes it.
+    #[error("`{tool}` cannot run: {reason}")]
+    Unavailable { tool: ToolName, reason: String },
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("cannot serialise the result of `{tool}`: {source}")]

@@ -69,6 +69,37 @@ impl Term {
         Term::Tofacitinib,
     ];
 
+    /// The name the model writes (the input's enum value).
+    pub fn name(self) -> &'static str {
+        match self {
+            Term::Das28 => "das28",
+            Term::DiseaseActivityCategories => "disease_activity_categories",
+            Term::EularResponse => "eular_response",
+            Term::Flare => "flare",
+            Term::TreatmentSwitch => "treatment_switch",
+            Term::Crp => "crp",
+            Term::Esr => "esr",
+            Term::AltHepatotoxicity => "alt_hepatotoxicity",
+            Term::Csdmard => "csdmard",
+            Term::Methotrexate => "methotrexate",
+            Term::Hydroxychloroquine => "hydroxychloroquine",
+            Term::Sulfasalazine => "sulfasalazine",
+            Term::Leflunomide => "leflunomide",
+            Term::Prednisone => "prednisone",
+            Term::TnfInhibitor => "tnf_inhibitor",
+            Term::Adalimumab => "adalimumab",
+            Term::Etanercept => "etanercept",
+            Term::Tocilizumab => "tocilizumab",
+            Term::Rituximab => "rituximab",
+            Term::Tofacitinib => "tofacitinib",
+        }
+    }
+
+    /// The entry's title, for a list of terms in a prompt.
+    pub fn title(self) -> &'static str {
+        self.entry().0
+    }
+
     /// (title, definition, source).
     fn entry(self) -> (&'static str, &'static str, &'static str) {
         match self {
@@ -77,7 +108,8 @@ impl Term {
                 "A composite score of rheumatoid arthritis activity from the tender and swollen joint counts of 28 joints \
 (TJC28, SJC28), an inflammatory marker and the patient's global assessment (0-100 mm). DAS28-ESR = 0.56*sqrt(TJC28) + \
 0.28*sqrt(SJC28) + 0.70*ln(ESR) + 0.014*global. DAS28-CRP = 0.56*sqrt(TJC28) + 0.28*sqrt(SJC28) + 0.36*ln(CRP mg/L + 1) + \
-0.014*global + 0.96. Scores run from about 0 to 10; higher is more active.",
+0.014*global + 0.96. Scores run from about 0 to 10; higher is more active: remission below 2.6, low activity 2.6 to \
+3.2, moderate above 3.2 up to 5.1, high above 5.1.",
                 "Prevoo et al., Arthritis Rheum 1995; DAS28-CRP per das-score.nl",
             ),
             Term::DiseaseActivityCategories => (
@@ -219,10 +251,15 @@ impl Tool for Glossary {
 response, flare, treatment switch, CRP, ESR, ALT, csDMARD and the drugs), with its source. Reads no patient data.";
     const EXAMPLES: &'static [&'static str] = &[
         "What is DAS28?",
+        "What does DAS28 measure and how is it calculated?",
         "How is a flare defined?",
         "What counts as a good EULAR response?",
         "What is tocilizumab?",
-        "What DAS28 is remission?",
+        "What DAS28 counts as remission?",
+        "What is the threshold for high disease activity?",
+        "What is a csDMARD?",
+        "At what ALT level is methotrexate withheld?",
+        "What does a treatment switch mean?",
     ];
     const REQUIRED_ROLE: Role = Role::Clinician;
     const MAX_ITEMS: usize = 1;
@@ -256,6 +293,7 @@ mod tests {
     #[test]
     fn every_term_has_a_bounded_sourced_entry() {
         for term in Term::ALL {
+            assert_eq!(serde_json::to_value(term).unwrap(), term.name(), "the name is the input's value");
             let (title, definition, source) = term.entry();
             assert!(!title.is_empty() && !source.is_empty(), "{term:?}");
             let out = GlossaryOutput { term, title, definition, source };
@@ -266,9 +304,11 @@ mod tests {
     /// The definitions state the thresholds the tools compute with.
     #[test]
     fn definitions_agree_with_the_computed_thresholds() {
-        let (_, categories, _) = Term::DiseaseActivityCategories.entry();
-        for threshold in [REMISSION, LOW, HIGH] {
-            assert!(categories.contains(&threshold.to_string()), "{threshold}");
+        for term in [Term::DiseaseActivityCategories, Term::Das28] {
+            let (_, categories, _) = term.entry();
+            for threshold in [REMISSION, LOW, HIGH] {
+                assert!(categories.contains(&threshold.to_string()), "{term:?} {threshold}");
+            }
         }
         let (_, alt, _) = Term::AltHepatotoxicity.entry();
         assert!(alt.contains(&format!("{} U/L", crate::reference::ALT_ULN)));

@@ -21,7 +21,10 @@
 //!   (RxNorm ingredients and classes), `record.rs` (reading events; [`RecordText`]).
 //! - One tool per file: `patient_summary.rs`, `lab_trend.rs`, `disease_activity.rs`,
 //!   `medication_history.rs`, `compare_patients.rs`, `glossary.rs`, `state_forecast.rs`
-//!   (the disease-state model's forecast; the model comes with [`ToolContext`]).
+//!   (the disease-state model's forecast; the model comes with [`ToolContext`]),
+//!   `similar_patients.rs` (the in silico cohort: nearest historical patients and
+//!   their outcomes) and `explain_neighbourhood.rs` (what those neighbours share),
+//!   both over `cohort.rs` ([`cohort::CohortHandles`]: twin, index, population).
 //!
 //! Architecture invariants: a tool's scope comes from the caller's principal and
 //! session, never from model output; text from the record (notes, stop reasons) is
@@ -30,6 +33,7 @@
 
 mod audit;
 mod bounded;
+pub mod cohort;
 mod context;
 pub mod das28;
 pub mod drugs;
@@ -43,10 +47,12 @@ pub mod trend;
 
 pub mod compare_patients;
 pub mod disease_activity;
+pub mod explain_neighbourhood;
 pub mod glossary;
 pub mod lab_trend;
 pub mod medication_history;
 pub mod patient_summary;
+pub mod similar_patients;
 pub mod state_forecast;
 
 #[cfg(test)]

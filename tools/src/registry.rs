@@ -5,7 +5,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use audit_log::{Principal, Role};
+use audit_log::{CohortRecord, Principal, Role};
 use schemars::generate::SchemaSettings;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -17,11 +17,13 @@ use crate::compare_patients::ComparePatients;
 use crate::context::ToolContext;
 use crate::disease_activity::DiseaseActivityHistory;
 use crate::error::ToolError;
+use crate::explain_neighbourhood::ExplainNeighbourhood;
 use crate::glossary::Glossary;
 use crate::lab_trend::LabTrend;
 use crate::medication_history::MedicationHistory;
 use crate::patient_summary::PatientSummary;
 use crate::scope::{check_role, role_permits, Scope};
+use crate::similar_patients::SimilarPatients;
 use crate::state_forecast::StateForecast;
 use crate::tool::Tool;
 
@@ -36,10 +38,12 @@ pub enum ToolName {
     ComparePatients,
     Glossary,
     StateForecast,
+    SimilarPatients,
+    ExplainNeighbourhood,
 }
 
 impl ToolName {
-    pub const ALL: [ToolName; 7] = [
+    pub const ALL: [ToolName; 9] = [
         ToolName::PatientSummary,
         ToolName::LabTrend,
         ToolName::DiseaseActivityHistory,
@@ -47,6 +51,8 @@ impl ToolName {
         ToolName::ComparePatients,
         ToolName::Glossary,
         ToolName::StateForecast,
+        ToolName::SimilarPatients,
+        ToolName::ExplainNeighbourhood,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -58,6 +64,8 @@ impl ToolName {
             ToolName::ComparePatients => "compare_patients",
             ToolName::Glossary => "glossary",
             ToolName::StateForecast => "state_forecast",
+            ToolName::SimilarPatients => "similar_patients",
+            ToolName::ExplainNeighbourhood => "explain_neighbourhood",
         }
     }
 
@@ -173,6 +181,8 @@ fn spec_by_name(name: ToolName) -> ToolSpec {
         ToolName::ComparePatients => spec_of::<ComparePatients>(),
         ToolName::Glossary => spec_of::<Glossary>(),
         ToolName::StateForecast => spec_of::<StateForecast>(),
+        ToolName::SimilarPatients => spec_of::<SimilarPatients>(),
+        ToolName::ExplainNeighbourhood => spec_of::<ExplainNeighbourhood>(),
     }
 }
 
@@ -188,6 +198,10 @@ pub struct ToolResult {
     pub patients: Vec<PatientId>,
     /// The tool's byte bound, for the audit record.
     pub max_bytes: usize,
+    /// A cohort tool's neighbours with their real ids, for the audit entry only
+    /// (never serialised: a clinician sees pseudonyms).
+    #[serde(skip)]
+    pub cohort: Option<CohortRecord>,
 }
 
 /// Runs the tool named `name` on arguments a model wrote.
@@ -213,6 +227,8 @@ pub async fn call_json(
         ToolName::ComparePatients => invoke(ComparePatients, ctx, principal, scope, arguments).await,
         ToolName::Glossary => invoke(Glossary, ctx, principal, scope, arguments).await,
         ToolName::StateForecast => invoke(StateForecast, ctx, principal, scope, arguments).await,
+        ToolName::SimilarPatients => invoke(SimilarPatients, ctx, principal, scope, arguments).await,
+        ToolName::ExplainNeighbourhood => invoke(ExplainNeighbourhood, ctx, principal, scope, arguments).await,
     }
 }
 
@@ -228,8 +244,17 @@ async fn invoke<T: Tool>(
     let patients = T::patients(&input);
     let output = tool.call(ctx, principal, scope, input).await?;
     let truncated = output.truncated;
+    let cohort = T::cohort_record(&output.value);
     let result = serde_json::to_value(&output).map_err(|source| ToolError::Serialize { tool: T::NAME, source })?;
-    Ok(ToolResult { tool: T::NAME, arguments: arguments.clone(), result, truncated, patients, max_bytes: T::MAX_BYTES })
+    Ok(ToolResult {
+        tool: T::NAME,
+        arguments: arguments.clone(),
+        result,
+        truncated,
+        patients,
+        max_bytes: T::MAX_BYTES,
+        cohort,
+    })
 }
 
 /// The typed input from JSON; `null` counts as `{}` (a tool without arguments).
@@ -301,7 +326,7 @@ mod tests {
                 && lab.contains("required: [\"patient\",\"test\"]"),
             "{lab}"
         );
-        assert!(text.len() < 6_000, "{} bytes", text.len());
+        assert!(text.len() < 8_000, "{} bytes", text.len());
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use std::future::Future;
 
-use audit_log::{Principal, Role};
+use audit_log::{CohortRecord, Principal, Role};
 use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -39,6 +39,12 @@ pub trait Tool {
     /// entry. From the input only: the scope, never the input, says whether they may
     /// be read.
     fn patients(input: &Self::Input) -> Vec<PatientId>;
+
+    /// The cohort a call retrieved (neighbours' real ids, distances, index and twin
+    /// versions), for its audit entry only: never part of the serialised output.
+    fn cohort_record(_output: &Self::Output) -> Option<CohortRecord> {
+        None
+    }
 
     /// Runs the tool. The tool checks role and scope itself (through
     /// [`ToolContext::journey`]), whoever calls it.

@@ -1,0 +1,301 @@
+//! What the cohort tools (`similar_patients`, `explain_neighbourhood`) read besides
+//! the journey store: the active twin model, the neighbour index built with it, the
+//! population of historical snapshots (outcomes and the snapshot baseline), the
+//! pseudonym key, and what each patient's record held at which time (for the traits
+//! a neighbourhood shares). Loaded once per process ([`CohortHandles::load`]) and handed
+//! to [`crate::ToolContext::with_cohort`].
+//!
+//! Neighbours' real ids stay inside: the tools return pseudonyms, and the real ids go
+//! only to the audit entry of the call ([`audit_log::CohortRecord`]).
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::Path;
+use std::sync::Arc;
+
+use audit_log::{CohortRecord, ModelRegistry};
+use chrono::{DateTime, NaiveDate, Utc};
+use twin_core::cohort::features::{snapshot_features, FEATURE_NAMES};
+use twin_core::cohort::query::{end_of_day, twin_at};
+use twin_core::cohort::{ClinicalRecord, CohortReport, NeighbourRef, Population, PseudonymKey, QueryOptions};
+use twin_core::index::build::{load_journeys, snapshots};
+use twin_core::index::{IndexConfig, NeighbourIndex, NeighbourQuery, SnapshotKind, SnapshotPlan};
+use twin_core::twin::TwinModel;
+use twin_core::{Event, JourneyStore, Modality, PatientId};
+
+use crate::error::ToolError;
+use crate::registry::ToolName;
+
+/// Why the cohort tools cannot run in this install: what is missing and where, and
+/// the command that makes it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct CohortUnavailable(pub String);
+
+/// A fact of a snapshot that a neighbourhood can share: a diagnosis or a drug the
+/// record shows by then (record text), or a latest-visit feature (RDT's own words).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum RecordTrait {
+    Diagnosis(String),
+    Drug(String),
+    Feature(&'static str),
+}
+
+/// The latest-visit features that count as traits, from the snapshot baseline's
+/// columns (`twin_core::cohort::features::FEATURE_NAMES`): (label, test on the row).
+const FEATURE_TRAITS: [(&str, fn(&[f64]) -> bool); 12] = [
+    ("female", |f| f[15] > 0.5 && f[14] > 0.5),
+    ("male", |f| f[15] > 0.5 && f[14] < 0.5),
+    ("age 65 or over", |f| f[13] > 0.5 && f[12] >= 65.0),
+    ("DAS28 above 5.1 (high activity)", |f| f[1] > 0.5 && f[0] > 5.1),
+    ("DAS28 below 2.6 (remission)", |f| f[1] > 0.5 && f[0] < 2.6),
+    ("CRP above 5 mg/L", |f| f[9] > 0.5 && f[8] > 6f64.ln()),
+    ("disease duration under 2 years", |f| f[17] > 0.5 && f[16] < 2.0),
+    ("on methotrexate", |f| f[18] > 0.5),
+    ("on a TNF inhibitor", |f| f[20] > 0.5),
+    ("on another biologic", |f| f[21] > 0.5),
+    ("on a JAK inhibitor", |f| f[22] > 0.5),
+    ("on a glucocorticoid", |f| f[24] > 0.5),
+];
+
+/// Everything a cohort query reads, loaded once.
+pub struct CohortHandles {
+    pub model: TwinModel,
+    pub index: NeighbourIndex,
+    pub population: Population,
+    pub key: PseudonymKey,
+    pub options: QueryOptions,
+    /// Per patient, each diagnosis and drug with the first time the record shows it.
+    traits: HashMap<PatientId, Vec<(DateTime<Utc>, RecordTrait)>>,
+    /// How many of the population's snapshots show each trait, and how many there are.
+    population_traits: HashMap<RecordTrait, usize>,
+    population_snapshots: usize,
+}
+
+/// The historical snapshot times of a journey, as `rdt embed` indexes them.
+pub fn historical_times(events: &[Event]) -> Vec<DateTime<Utc>> {
+    snapshots(events, &SnapshotPlan::default())
+        .into_iter()
+        .filter(|s| s.kind == SnapshotKind::Historical)
+        .map(|s| s.index_time)
+        .collect()
+}
+
+fn traits_of(events: &[Event]) -> Vec<(DateTime<Utc>, RecordTrait)> {
+    let mut first: HashMap<RecordTrait, DateTime<Utc>> = HashMap::new();
+    for e in events {
+        let t = match e.modality {
+            Modality::Diagnosis => {
+                RecordTrait::Diagnosis(e.code.display.clone().unwrap_or_else(|| e.code.code.clone()))
+            }
+            _ => continue,
+        };
+        first.entry(t).and_modify(|when| *when = (*when).min(e.time)).or_insert(e.time);
+    }
+    for c in twin_core::clinical::courses(events) {
+        first.entry(RecordTrait::Drug(c.name())).and_modify(|when| *when = (*when).min(c.start)).or_insert(c.start);
+    }
+    let mut out: Vec<(DateTime<Utc>, RecordTrait)> = first.into_iter().map(|(t, w)| (w, t)).collect();
+    out.sort();
+    out
+}
+
+impl CohortHandles {
+    /// Builds the handles from parts already loaded (tests, `rdt eval assistant`).
+    pub fn new(
+        model: TwinModel,
+        index: NeighbourIndex,
+        journeys: &[(PatientId, Vec<Event>)],
+        key: PseudonymKey,
+        options: QueryOptions,
+    ) -> Self {
+        let population = Population::build(journeys.iter().map(|(p, e)| (p, e.as_slice())), &historical_times);
+        let traits = journeys.iter().map(|(p, e)| (p.clone(), traits_of(e))).collect();
+        let mut handles = CohortHandles {
+            model,
+            index,
+            population,
+            key,
+            options,
+            traits,
+            population_traits: HashMap::new(),
+            population_snapshots: 0,
+        };
+        let mut counts: HashMap<RecordTrait, usize> = HashMap::new();
+        for s in handles.population.snapshots() {
+            for t in handles.traits_at(&s.patient, s.index_time) {
+                *counts.entry(t).or_default() += 1;
+            }
+        }
+        handles.population_snapshots = handles.population.snapshots().len();
+        handles.population_traits = counts;
+        handles
+    }
+
+    /// The population's historical snapshots.
+    pub fn population_snapshots(&self) -> usize {
+        self.population_snapshots
+    }
+
+    /// How many population snapshots show `t`, of how many.
+    pub fn population_count(&self, t: &RecordTrait) -> (usize, usize) {
+        (self.population_traits.get(t).copied().unwrap_or(0), self.population_snapshots)
+    }
+
+    /// The install's cohort: the active twin in `registry` (checkpoints under
+    /// `<data_dir>/models`), the index `index` (built by `rdt embed` with that twin),
+    /// every journey of `store`, the key `<data_dir>/keys/cohort-pseudonym.key`.
+    /// Each missing piece is an error naming it, where it was looked for, and the
+    /// command that makes it.
+    pub async fn load(
+        store: &JourneyStore,
+        data_dir: &Path,
+        index: &IndexConfig,
+        registry: &ModelRegistry,
+    ) -> Result<Self, CohortUnavailable> {
+        let models = data_dir.join("models");
+        let dir = twin_core::twin::model::active_dir(registry, &models)
+            .await
+            .map_err(|e| CohortUnavailable(format!("cannot read the model registry: {e}")))?
+            .ok_or_else(|| {
+                CohortUnavailable(format!(
+                    "no active twin model in the model registry (checkpoints under {}): run `rdt train`",
+                    models.display()
+                ))
+            })?;
+        let model = TwinModel::load(&dir, registry)
+            .await
+            .map_err(|e| CohortUnavailable(format!("the twin model at {} does not load: {e}", dir.display())))?;
+        let index = NeighbourIndex::open(index)
+            .await
+            .map_err(|e| CohortUnavailable(format!("the neighbour index does not open: {e}")))?;
+        match index.twin_version() {
+            None => {
+                return Err(CohortUnavailable(format!(
+                    "the neighbour index ({}) is empty: run `rdt embed`",
+                    index.describe()
+                )))
+            }
+            Some(v) if v != model.version => {
+                return Err(CohortUnavailable(format!(
+                    "the neighbour index ({}) holds twins of model {}, the active twin is {}: run `rdt embed`",
+                    index.describe(),
+                    v.to_hex(),
+                    model.version.to_hex()
+                )))
+            }
+            Some(_) => {}
+        }
+        let journeys = load_journeys(store, None, |_| {})
+            .await
+            .map_err(|e| CohortUnavailable(format!("cannot read the journeys for the population: {e}")))?;
+        let key_path = data_dir.join("keys").join("cohort-pseudonym.key");
+        let key = PseudonymKey::load_or_create(&key_path)
+            .map_err(|e| CohortUnavailable(format!("cannot read or create {}: {e}", key_path.display())))?;
+        Ok(CohortHandles::new(model, index, &journeys, key, QueryOptions::default()))
+    }
+
+    /// The cohort report of a journey at `at` (its last event when `None`), with `k`
+    /// neighbours: the steps of `twin_core::cohort::query_cohort` (whose closure
+    /// arguments are not `Sync`, so its future cannot be held by a `Send` tool call).
+    /// Note vectors are not used: a question is answered from the twin of the
+    /// structured record, as `rdt cohort` does without `--notes`.
+    pub async fn report(
+        &self,
+        tool: ToolName,
+        patient: &PatientId,
+        events: &[Event],
+        at: Option<NaiveDate>,
+        k: usize,
+    ) -> Result<CohortReport, ToolError> {
+        let unavailable = |reason: String| ToolError::Unavailable { tool, reason };
+        match self.index.twin_version() {
+            None => {
+                return Err(unavailable(format!(
+                    "the neighbour index ({}) is empty: run `rdt embed`",
+                    self.index.describe()
+                )))
+            }
+            Some(v) if v != self.model.version => {
+                return Err(unavailable(format!(
+                    "the neighbour index holds twins of model {}, the active twin is {}: run `rdt embed`",
+                    v.to_hex(),
+                    self.model.version.to_hex()
+                )))
+            }
+            Some(_) => {}
+        }
+        let until = at.map(end_of_day);
+        let last = match until {
+            Some(t) => events.iter().rev().find(|e| e.time <= t),
+            None => events.last(),
+        };
+        let Some(last) = last else {
+            let when = at.map_or_else(|| "the end of the record".to_owned(), |d| d.to_string());
+            return Err(unavailable(format!("patient {patient} has no events before {when}")));
+        };
+        let index_time = until.unwrap_or(last.time);
+        let vector =
+            twin_at(&self.model, events, Some(index_time), &|_| None).map_err(|e| unavailable(e.to_string()))?;
+        let query = NeighbourQuery::new(vector, k)
+            .excluding(patient.clone())
+            .kind(SnapshotKind::Historical)
+            .min_follow_up_days(self.options.min_follow_up_days);
+        let found = self.index.search(&query).await.map_err(|e| unavailable(format!("neighbour search: {e}")))?;
+        let neighbours: Vec<NeighbourRef> = found
+            .into_iter()
+            .take(k)
+            .map(|n| NeighbourRef { patient: n.patient, index_time: n.index_time, distance: n.distance })
+            .collect();
+        let features = snapshot_features(&ClinicalRecord::read(events), index_time);
+        Ok(CohortReport::build(
+            index_time.date_naive(),
+            &features,
+            &neighbours,
+            &self.population,
+            &self.key,
+            self.options.min_n,
+        ))
+    }
+
+    /// The traits a record showed at its snapshot `at`: diagnoses and drugs by then,
+    /// and the latest-visit features then.
+    pub fn traits_at(&self, patient: &PatientId, at: DateTime<Utc>) -> BTreeSet<RecordTrait> {
+        let mut out: BTreeSet<RecordTrait> = self
+            .traits
+            .get(patient)
+            .map(|list| list.iter().take_while(|(t, _)| *t <= at).map(|(_, x)| x.clone()).collect())
+            .unwrap_or_default();
+        if let Some(record) = self.population.record(patient) {
+            let f = snapshot_features(record, at);
+            if f.len() == FEATURE_NAMES.len() {
+                out.extend(
+                    FEATURE_TRAITS.iter().filter(|(_, test)| test(&f)).map(|(name, _)| RecordTrait::Feature(name)),
+                );
+            }
+        }
+        out
+    }
+
+    /// What the audit entry of a cohort call records: neighbours' real ids and
+    /// distances, the index and the twin version.
+    pub fn audit_record(&self, report: &CohortReport) -> CohortRecord {
+        CohortRecord {
+            neighbours: report
+                .audit
+                .neighbour_ids
+                .iter()
+                .zip(&report.audit.distances)
+                .map(|(p, d)| audit_log::Neighbour { id: p.as_str().to_owned(), distance: f64::from(*d) })
+                .collect(),
+            index_version: format!("{} (twin {})", self.index.describe(), self.model.version.to_hex()),
+            encoder_version: self.model.version,
+        }
+    }
+}
+
+/// The cohort a [`crate::ToolContext`] carries: loaded, or why not.
+#[derive(Clone)]
+pub enum CohortState {
+    Loaded(Arc<CohortHandles>),
+    Missing(CohortUnavailable),
+}

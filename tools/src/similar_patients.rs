@@ -1,0 +1,236 @@
+//! `similar_patients`: the in silico cohort of the open patient (DESIGN.md "In silico
+//! cohort"): the k nearest historical patients by twin at an index date, and over
+//! them each outcome's n, rate or mean and 95% interval (Wilson for rates, t for
+//! means), beside the whole population's figure and the snapshot baseline; below the
+//! minimum n an outcome says "not enough comparable patients", never a number.
+//!
+//! Neighbours appear as pseudonyms and distances. Their real ids leave this tool only
+//! in [`Tool::cohort_record`], which the audit entry of the call holds.
+
+use audit_log::{CohortRecord, Principal, Role};
+use chrono::NaiveDate;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use twin_core::cohort::{CohortReport, Estimate, OutcomeRow};
+use twin_core::PatientId;
+
+use crate::bounded::{Bounded, Trimmer};
+use crate::context::ToolContext;
+use crate::error::ToolError;
+use crate::record::PatientArg;
+use crate::registry::ToolName;
+use crate::scope::Scope;
+use crate::tool::Tool;
+
+pub struct SimilarPatients;
+
+/// Neighbours a query may ask for.
+pub const MIN_K: usize = 5;
+pub const MAX_K: usize = 50;
+pub const DEFAULT_K: usize = 20;
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SimilarPatientsInput {
+    pub patient: PatientArg,
+    /// The index date (YYYY-MM-DD); omitted: the patient's last recorded day.
+    #[serde(default)]
+    pub at: Option<NaiveDate>,
+    /// How many nearest historical patients (5 to 50; default 20).
+    #[serde(default)]
+    #[schemars(range(min = 5, max = 50))]
+    pub k: Option<usize>,
+}
+
+/// An outcome's figure over a group: a share in percent, a mean DAS28, or none.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Figure {
+    /// `events` of `n` patients, in percent with its 95% Wilson interval (whole percents).
+    Rate { n: usize, events: usize, percent: f64, low_percent: f64, high_percent: f64 },
+    /// Mean DAS28 over `n` patients with its 95% t interval (2 decimals).
+    Mean { n: usize, mean: f64, low: f64, high: f64 },
+    /// Fewer than `min_n` patients with data: no figure, by design.
+    NotEnoughComparablePatients { n: usize, min_n: usize },
+}
+
+fn round(x: f64, decimals: i32) -> f64 {
+    let f = 10f64.powi(decimals);
+    (x * f).round() / f
+}
+
+impl From<&Estimate> for Figure {
+    fn from(e: &Estimate) -> Self {
+        match e {
+            Estimate::Rate { n, events, rate, ci } => Figure::Rate {
+                n: *n,
+                events: *events,
+                percent: round(100.0 * rate, 0),
+                low_percent: round(100.0 * ci.low, 0),
+                high_percent: round(100.0 * ci.high, 0),
+            },
+            Estimate::Mean { n, mean, ci } => {
+                Figure::Mean { n: *n, mean: round(*mean, 2), low: round(ci.low, 2), high: round(ci.high, 2) }
+            }
+            Estimate::NotEnoughComparablePatients { n, min_n } => {
+                Figure::NotEnoughComparablePatients { n: *n, min_n: *min_n }
+            }
+        }
+    }
+}
+
+/// One outcome over the similar patients, the population and the snapshot baseline.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct CohortOutcome {
+    /// `mtx_response_6m`, `tnfi_response_6m`, `flare_6m`, `das28_day_150`/`270`/`360`,
+    /// `switch_12m`.
+    pub outcome: String,
+    pub label: String,
+    pub similar_patients: Figure,
+    /// Every historical snapshot of the population with data.
+    pub population: Figure,
+    /// The latest-visit regression's prediction for this patient: percent for a
+    /// yes/no outcome.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub snapshot_baseline_percent: Option<f64>,
+    /// ... or the DAS28 it predicts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub snapshot_baseline_das28: Option<f64>,
+}
+
+impl From<&OutcomeRow> for CohortOutcome {
+    fn from(r: &OutcomeRow) -> Self {
+        let rate = r.outcome.is_rate();
+        CohortOutcome {
+            outcome: r.outcome.key().to_owned(),
+            label: r.label.clone(),
+            similar_patients: Figure::from(&r.neighbours),
+            population: Figure::from(&r.population),
+            snapshot_baseline_percent: r.snapshot_baseline.filter(|_| rate).map(|p| round(100.0 * p, 0)),
+            snapshot_baseline_das28: r.snapshot_baseline.filter(|_| !rate).map(|v| round(v, 2)),
+        }
+    }
+}
+
+/// A neighbour as a clinician may see it.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct NeighbourOut {
+    /// Keyed pseudonym: stable in this install, never the patient's id.
+    pub pseudonym: String,
+    /// Cosine distance between twins (0 = same), 3 decimals.
+    pub distance: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct SimilarPatientsOutput {
+    pub patient: String,
+    pub index_date: NaiveDate,
+    /// Nearest historical patients found (one snapshot each).
+    pub similar_patients_found: usize,
+    /// Below this many with data an outcome has no figure.
+    pub min_n: usize,
+    /// SHA-256 of the twin model the neighbours were found with.
+    pub twin_version: String,
+    pub outcomes: Vec<CohortOutcome>,
+    /// Nearest first.
+    pub neighbours: Vec<NeighbourOut>,
+    pub method: &'static str,
+    /// Real ids for the audit entry; never serialised.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub audit: Option<CohortRecord>,
+}
+
+const METHOD: &str = "k nearest historical snapshots of other patients by cosine distance between twins; each \
+neighbour's outcomes read after its own snapshot; rates with 95% Wilson intervals, means with 95% t intervals; \
+population = every historical snapshot; snapshot baseline = regression on the latest visit.";
+
+/// The `k` of an input, checked against its bounds.
+pub(crate) fn checked_k(tool: ToolName, k: Option<usize>) -> Result<usize, ToolError> {
+    let k = k.unwrap_or(DEFAULT_K);
+    if (MIN_K..=MAX_K).contains(&k) {
+        Ok(k)
+    } else {
+        Err(ToolError::BadArguments {
+            tool,
+            field: "k".into(),
+            message: format!("{k} is not between {MIN_K} and {MAX_K}"),
+        })
+    }
+}
+
+impl SimilarPatientsOutput {
+    fn from_report(patient: &PatientId, report: &CohortReport, twin_version: String, trimmer: &mut Trimmer) -> Self {
+        let neighbours = report
+            .neighbours
+            .iter()
+            .map(|n| NeighbourOut {
+                pseudonym: n.pseudonym.as_str().to_owned(),
+                distance: round(f64::from(n.distance), 3),
+            })
+            .collect();
+        SimilarPatientsOutput {
+            patient: patient.to_string(),
+            index_date: report.index_date,
+            similar_patients_found: report.k,
+            min_n: report.min_n,
+            twin_version,
+            outcomes: report.outcomes.iter().map(CohortOutcome::from).collect(),
+            neighbours: trimmer.keep_first(neighbours, SimilarPatients::MAX_ITEMS),
+            method: METHOD,
+            audit: None,
+        }
+    }
+}
+
+impl Tool for SimilarPatients {
+    const NAME: ToolName = ToolName::SimilarPatients;
+    const DESCRIPTION: &'static str = "In silico cohort of this patient: the most similar historical patients by \
+digital twin and how they did: share responding to methotrexate or a TNF inhibitor at 6 months, share flaring within \
+6 months, share switching treatment within 12 months, mean DAS28 at 150/270/360 days, each with n and a 95% interval, \
+beside the whole population's figure.";
+    const EXAMPLES: &'static [&'static str] = &[
+        "What share of similar patients responded to methotrexate at 6 months?",
+        "How often do patients like her flare within 6 months?",
+        "How did comparable patients do on a TNF inhibitor?",
+        "What happened to similar patients?",
+        "How many similar patients switched treatment within a year?",
+    ];
+    const REQUIRED_ROLE: Role = Role::Clinician;
+    /// Neighbours listed (outcomes are a fixed seven).
+    const MAX_ITEMS: usize = 20;
+    const MAX_BYTES: usize = 8 * 1024;
+
+    type Input = SimilarPatientsInput;
+    type Output = SimilarPatientsOutput;
+
+    fn patients(input: &Self::Input) -> Vec<PatientId> {
+        vec![input.patient.0.clone()]
+    }
+
+    fn cohort_record(output: &Self::Output) -> Option<CohortRecord> {
+        output.audit.clone()
+    }
+
+    async fn call(
+        &self,
+        ctx: &ToolContext,
+        principal: &Principal,
+        scope: &Scope,
+        input: Self::Input,
+    ) -> Result<Bounded<Self::Output>, ToolError> {
+        let k = checked_k(Self::NAME, input.k)?;
+        let journey = ctx.journey::<Self>(principal, scope, &input.patient.0).await?;
+        let cohort = ctx.cohort(Self::NAME)?;
+        let report = cohort.report(Self::NAME, &journey.patient.id, &journey.events, input.at, k).await?;
+        let mut trimmer = Trimmer::default();
+        let mut out = SimilarPatientsOutput::from_report(
+            &journey.patient.id,
+            &report,
+            cohort.model.version.to_hex(),
+            &mut trimmer,
+        );
+        out.audit = Some(cohort.audit_record(&report));
+        Ok(Bounded::new(out, trimmer))
+    }
+}

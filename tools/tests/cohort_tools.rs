@@ -1,0 +1,215 @@
+//! The cohort tools (`similar_patients`, `explain_neighbourhood`) end to end with a
+//! tiny twin trained in seconds on a 40-patient virtual cohort, the neighbour index
+//! built from it, and the population of historical snapshots. Checks are against the
+//! report's own counts and the raw store (no hard-coded results): figures agree with
+//! their counts, the refusal below the minimum n, pseudonyms only in the result and
+//! real ids only in the audit record, role and scope, and the plain error when the
+//! install has no twin or no index.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use audit_log::{AuditLog, EntryBody, ModelRegistry, Principal, Role};
+use serde_json::{json, Value};
+use tools::cohort::CohortHandles;
+use tools::{call_json, tool_call_entry, Scope, ToolContext, ToolError};
+use twin_core::cohort::{PseudonymKey, QueryOptions};
+use twin_core::fhir::{Importer, NoProgress};
+use twin_core::index::build::{embed_journeys, load_journeys};
+use twin_core::index::{IndexConfig, NeighbourIndex, SnapshotPlan};
+use twin_core::twin::model::{register, save};
+use twin_core::twin::{train_twin, TrainOptions, TwinModel};
+use twin_core::{Database, Event, JourneyStore, PatientId};
+
+const MIN_N: usize = 5;
+const K: usize = 12;
+
+struct Fixture {
+    dir: tempfile::TempDir,
+    store: JourneyStore,
+    registry: ModelRegistry,
+    ctx: ToolContext,
+    ids: Vec<PatientId>,
+    key: PseudonymKey,
+}
+
+async fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let export = dir.path().join("export");
+    synth::generate(&synth::Params { patients: 40, seed: 3, ..Default::default() }, &export).unwrap();
+    let store = JourneyStore::open(&Database::Sqlite(dir.path().join("journey.sqlite"))).await.unwrap();
+    Importer::new(store.clone()).await.unwrap().import_paths(&[export], &NoProgress).await.unwrap();
+    let journeys: Vec<(PatientId, Vec<Event>)> = load_journeys(&store, None, |_| {}).await.unwrap();
+    let refs: Vec<&[Event]> = journeys.iter().map(|(_, e)| e.as_slice()).collect();
+    let trained = train_twin(&refs, &TrainOptions::tiny(), &|_| None, |_, _| {}).unwrap();
+    let models = dir.path().join("models");
+    let saved = save(&models, trained.manifest.clone(), &trained.encoder_vars, &trained.fusion_vars).unwrap();
+    let log = AuditLog::open(&format!("sqlite://{}", dir.path().join("audit.sqlite").display())).await.unwrap();
+    let registry = ModelRegistry::new(log);
+    register(&registry, &Principal::new("t", Role::Governance), &saved, "test").await.unwrap();
+    let model = TwinModel::load(&saved.dir, &registry).await.unwrap();
+    let points = embed_journeys(&model, &journeys, &SnapshotPlan::default(), &|_| None, || {}).unwrap();
+    let mut index = NeighbourIndex::open(&IndexConfig::local(dir.path())).await.unwrap();
+    index.upsert(&points).await.unwrap();
+    index.flush().await.unwrap();
+    let key = PseudonymKey::from_bytes([7; 32]);
+    let options = QueryOptions { k: K, min_n: MIN_N, min_follow_up_days: 180 };
+    let handles = CohortHandles::new(model, index, &journeys, key.clone(), options);
+    let ctx = ToolContext::new(store.clone()).with_cohort(Arc::new(handles));
+    let ids = journeys.into_iter().map(|(p, _)| p).collect();
+    Fixture { dir, store, registry, ctx, ids, key }
+}
+
+fn doc() -> Principal {
+    Principal::new("dr-cohort", Role::Clinician)
+}
+
+/// A figure agrees with its own counts: percent = events / n, inside its interval;
+/// below the minimum n there is no figure at all.
+fn check_figure(f: &Value, min_n: usize) {
+    let n = f["n"].as_u64().unwrap() as usize;
+    match f["kind"].as_str().unwrap() {
+        "rate" => {
+            assert!(n >= min_n, "{f}");
+            let events = f["events"].as_u64().unwrap() as f64;
+            let percent = f["percent"].as_f64().unwrap();
+            assert!((percent - (100.0 * events / n as f64).round()).abs() < 1e-9, "{f}");
+            assert!(f["low_percent"].as_f64().unwrap() <= percent && percent <= f["high_percent"].as_f64().unwrap());
+        }
+        "mean" => {
+            assert!(n >= min_n.max(2), "{f}");
+            let mean = f["mean"].as_f64().unwrap();
+            assert!(f["low"].as_f64().unwrap() <= mean && mean <= f["high"].as_f64().unwrap(), "{f}");
+        }
+        "not_enough_comparable_patients" => {
+            assert!(n < min_n && f.get("percent").is_none() && f.get("mean").is_none(), "{f}");
+        }
+        other => panic!("{other}: {f}"),
+    }
+}
+
+#[tokio::test]
+async fn cohort_tools_report_pseudonymous_neighbours_with_intervals() {
+    let f = fixture().await;
+    let scope = Scope::patients(f.ids.iter().cloned());
+    let mut saw_figure = false;
+    let mut saw_refusal = false;
+    for id in f.ids.iter().take(8) {
+        let out = call_json(&f.ctx, &doc(), &scope, "similar_patients", &json!({"patient": id.as_str(), "k": K}))
+            .await
+            .unwrap();
+        let v = &out.result["value"];
+        assert!(serde_json::to_vec(&out.result).unwrap().len() <= 8 * 1024);
+        assert_eq!(v["similar_patients_found"].as_u64().unwrap() as usize, K, "{id}");
+        assert_eq!(v["outcomes"].as_array().unwrap().len(), 7);
+        for o in v["outcomes"].as_array().unwrap() {
+            check_figure(&o["similar_patients"], MIN_N);
+            check_figure(&o["population"], 1);
+            saw_figure |= o["similar_patients"]["kind"] != "not_enough_comparable_patients";
+            saw_refusal |= o["similar_patients"]["kind"] == "not_enough_comparable_patients";
+        }
+        // Real ids only in the audit record, in the order of the pseudonyms shown.
+        let cohort = out.cohort.clone().expect("a cohort record for the audit entry");
+        assert_eq!(cohort.neighbours.len(), K);
+        assert!(cohort.neighbours.iter().all(|n| n.id != id.as_str()), "{id} is its own neighbour");
+        assert!(cohort.neighbours.windows(2).all(|w| w[0].distance <= w[1].distance));
+        let shown: Vec<&str> =
+            v["neighbours"].as_array().unwrap().iter().map(|n| n["pseudonym"].as_str().unwrap()).collect();
+        for (n, p) in cohort.neighbours.iter().zip(&shown) {
+            assert_eq!(f.key.pseudonym(&PatientId::new(n.id.clone()).unwrap()).as_str(), *p);
+        }
+        let text = out.result.to_string();
+        for other in f.ids.iter().filter(|o| *o != id) {
+            assert!(!text.contains(&format!("\"{}\"", other.as_str())), "{other} named in {id}'s result");
+        }
+        let entry = tool_call_entry(&doc(), Some("s"), &out);
+        let EntryBody::ToolCall { cohort: Some(record), .. } = &entry.body else { panic!("{:?}", entry.body) };
+        assert_eq!(record.neighbours, cohort.neighbours);
+        assert_eq!(record.encoder_version.to_hex(), v["twin_version"].as_str().unwrap());
+    }
+    assert!(saw_figure && saw_refusal, "the cohort should give both figures and refusals at k {K}, min n {MIN_N}");
+}
+
+#[tokio::test]
+async fn explain_neighbourhood_counts_what_neighbours_share() {
+    let f = fixture().await;
+    let scope = Scope::patients(f.ids.iter().cloned());
+    let mut listed = 0;
+    for id in f.ids.iter().take(8) {
+        let out = call_json(&f.ctx, &doc(), &scope, "explain_neighbourhood", &json!({"patient": id.as_str(), "k": K}))
+            .await
+            .unwrap();
+        let v = &out.result["value"];
+        let cohort = out.cohort.clone().unwrap();
+        let neighbours: BTreeSet<&str> = cohort.neighbours.iter().map(|n| n.id.as_str()).collect();
+        let female = {
+            let mut n = 0;
+            for p in &neighbours {
+                let j = f.store.journey(&PatientId::new(*p).unwrap()).await.unwrap().unwrap();
+                n += usize::from(j.patient.sex.as_deref() == Some("female"));
+            }
+            n
+        };
+        for s in v["shared"].as_array().unwrap() {
+            let count = s["neighbours"].as_u64().unwrap() as usize;
+            assert!((2..=K).contains(&count), "{s}");
+            let share = s["neighbours_percent"].as_f64().unwrap();
+            assert!((share - (100.0 * count as f64 / K as f64).round()).abs() < 1e-9, "{s}");
+            assert!(share > s["population_percent"].as_f64().unwrap() - 0.5, "over-represented only: {s}");
+            assert!(s["ratio"].as_f64().unwrap() > 1.0, "{s}");
+            if s["kind"] == "feature" && s["name"] == "female" {
+                assert_eq!(count, female, "{id}: female neighbours in the store");
+            }
+            listed += 1;
+        }
+        let text = out.result.to_string();
+        assert!(neighbours.iter().all(|n| !text.contains(&format!("\"{n}\""))), "a neighbour named: {text}");
+    }
+    assert!(listed > 0, "some shared trait over 8 neighbourhoods");
+}
+
+#[tokio::test]
+async fn cohort_tools_check_role_and_scope_and_say_what_is_missing() {
+    let f = fixture().await;
+    let (a, b) = (&f.ids[0], &f.ids[1]);
+    let only_a = Scope::patients([a.clone()]);
+    for tool in ["similar_patients", "explain_neighbourhood"] {
+        let err = call_json(&f.ctx, &doc(), &only_a, tool, &json!({"patient": b.as_str()})).await.unwrap_err();
+        assert!(matches!(err, ToolError::OutOfScope { .. }), "{err}");
+        let auditor = Principal::new("aud", Role::Auditor);
+        let err = call_json(&f.ctx, &auditor, &only_a, tool, &json!({"patient": a.as_str()})).await.unwrap_err();
+        assert!(matches!(err, ToolError::WrongRole { .. }), "{err}");
+        let err =
+            call_json(&f.ctx, &doc(), &only_a, tool, &json!({"patient": a.as_str(), "k": 500})).await.unwrap_err();
+        assert!(matches!(err, ToolError::BadArguments { ref field, .. } if field == "k"), "{err}");
+    }
+
+    // No twin in an empty registry: the error names it, where, and the command.
+    let empty_dir = tempfile::tempdir().unwrap();
+    let empty = AuditLog::open(&format!("sqlite://{}", empty_dir.path().join("a.sqlite").display())).await.unwrap();
+    let why = match CohortHandles::load(
+        &f.store,
+        empty_dir.path(),
+        &IndexConfig::local(empty_dir.path()),
+        &ModelRegistry::new(empty),
+    )
+    .await
+    {
+        Err(e) => e,
+        Ok(_) => panic!("loaded a cohort without a twin"),
+    };
+    assert!(why.0.contains("no active twin model") && why.0.contains("rdt train"), "{why}");
+    let ctx = ToolContext::new(f.store.clone()).without_cohort(why);
+    let err = call_json(&ctx, &doc(), &only_a, "similar_patients", &json!({"patient": a.as_str()})).await.unwrap_err();
+    assert!(matches!(err, ToolError::Unavailable { .. }) && err.to_string().contains("rdt train"), "{err}");
+
+    // The twin is there but the index of this data dir is empty: says `rdt embed`.
+    let why =
+        match CohortHandles::load(&f.store, f.dir.path(), &IndexConfig::local(empty_dir.path()), &f.registry).await {
+            Err(e) => e,
+            Ok(_) => panic!("loaded a cohort over an empty index"),
+        };
+    assert!(why.0.contains("empty") && why.0.contains("rdt embed"), "{why}");
+    // And the install's own index loads.
+    assert!(CohortHandles::load(&f.store, f.dir.path(), &IndexConfig::local(f.dir.path()), &f.registry).await.is_ok());
+}
