@@ -135,7 +135,7 @@ fn local_config(dir: &std::path::Path, exact_below: usize) -> IndexConfig {
     IndexConfig::Local(LocalConfig { exact_below, ..LocalConfig::new(dir.join("index")) })
 }
 
-/// Runs `check` on the in-process index (exact scan, the default below 150k points)
+/// Runs `check` on the in-process index (exact scan, the default below 100k points)
 /// and a fresh Qdrant collection when a server is configured. The HNSW graph is
 /// approximate and its builds are not deterministic (usearch), so it is held to
 /// recall (`graph_recall_against_exact`), not to exact ids and order.
@@ -507,6 +507,20 @@ fn saved_graph_is_loaded_on_reopen() {
     let found = again.search(&NeighbourQuery::new(vec![1.0; DIM], 1)).unwrap();
     assert_eq!(found[0].id, moved.id());
     assert!(found[0].distance.abs() < 1e-6, "{}", found[0].distance);
+
+    // Enough removals that the flush writes a whole snapshot: the graph saved with it
+    // (removed points dropped) is the one the next open loads.
+    let mut index = again;
+    for p in 100..1200 {
+        index.remove_patient(&patient(p)).unwrap();
+    }
+    index.flush().unwrap();
+    let expected = local_ids(&index, &queries);
+    drop(index);
+    let shrunk = LocalIndex::open(&config).unwrap();
+    assert_eq!(shrunk.len(), 3000 - 1100);
+    assert_eq!(shrunk.graph_origin(), Some(GraphOrigin::Loaded));
+    assert_eq!(local_ids(&shrunk, &queries), expected);
 }
 
 /// A truncated graph file is detected and rebuilt (never loaded), and the rebuilt one
