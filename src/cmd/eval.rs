@@ -9,7 +9,10 @@
 //!   baselines (bag of codes, latest-visit snapshot);
 //! - the disease-state model's forecasts on held-out patients against the empirical
 //!   rate and persistence, and the predictive heads (twin vs snapshot), AUROC and
-//!   calibration (`twin_core::eval::{state, heads}`).
+//!   calibration (`twin_core::eval::{state, heads}`);
+//! - the in silico cohort against actual outcomes (`twin_core::eval::cohort`, the same
+//!   evaluation as `rdt cohort --evaluate`): held-out patients' cohort estimates next
+//!   to the snapshot baseline and the population, once `rdt embed` has built the index.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -23,8 +26,10 @@ use chrono::{Duration, NaiveDate, TimeZone, Utc};
 use clap::{Args, Subcommand};
 use serde_json::json;
 use twin_core::encode::fusion::FusedModality;
+use twin_core::eval::cohort::CohortEvalOptions;
 use twin_core::eval::{bag_of_codes, chance_agreement, latest_visit, neighbour_agreement};
 use twin_core::eval::{heads as eval_heads, state as eval_state};
+use twin_core::index::{IndexConfig, NeighbourIndex};
 use twin_core::state::StateModelConfig;
 use twin_core::PatientId;
 
@@ -142,7 +147,8 @@ pub async fn run(ctx: &Context, args: EvalArgs) -> anyhow::Result<ExitCode> {
         .iter()
         .filter_map(|(id, events)| Some((PatientId::new(id.clone())?, twin_core::state::readings(events))))
         .partition(|(id, _)| !twin_core::eval::cohort::is_held_out(id, twin_core::heads::HELD_OUT_PERCENT));
-    let state = eval_state::evaluate_state_model(&train, &test, StateModelConfig { resamples: 0, ..Default::default() });
+    let state =
+        eval_state::evaluate_state_model(&train, &test, StateModelConfig { resamples: 0, ..Default::default() });
     let snapshots = eval_heads::snapshots(&cohort);
     let events_of: HashMap<&str, &Vec<twin_core::Event>> = cohort.iter().map(|(id, e)| (id.as_str(), e)).collect();
     let head_inputs: Vec<_> = snapshots
@@ -150,6 +156,18 @@ pub async fn run(ctx: &Context, args: EvalArgs) -> anyhow::Result<ExitCode> {
         .map(|s| spec.inputs(events_of[s.patient.as_str()], Some(s.cut), &|t| notes.get(t).cloned()))
         .collect();
     let heads = eval_heads::evaluate_heads(&snapshots, &model.embed(&head_inputs, None)?)?;
+    store.close().await;
+
+    // The in silico cohort reads its neighbours from the index, which `rdt embed` builds.
+    let index = NeighbourIndex::open(&IndexConfig::from_env(&ctx.data_dir)).await?;
+    let indexed = !index.is_empty().await? && index.twin_version() == Some(model.version);
+    drop(index);
+    let cohort_eval = if indexed {
+        let options = CohortEvalOptions { k: args.k, days_after_mtx: args.days, ..CohortEvalOptions::default() };
+        Some(crate::cmd::cohort::evaluate(ctx, &model, &options).await?)
+    } else {
+        None
+    };
 
     let report = json!({
         "twin_version": model.version.to_hex(),
@@ -167,9 +185,22 @@ pub async fn run(ctx: &Context, args: EvalArgs) -> anyhow::Result<ExitCode> {
         },
         "state_model": state,
         "predictive_heads": heads,
+        "cohort": cohort_eval.as_ref().map(|(json, _)| json.clone()),
         "seconds": started.elapsed().as_secs_f64(),
     });
-    let md = markdown(&report, &ablation) + "\n" + &eval_state::markdown(&state) + &eval_heads::markdown(&heads);
+    let cohort_md = match &cohort_eval {
+        Some((_, md)) => format!("\n{md}"),
+        None => {
+            "\n## In silico cohort against actual outcomes\n\nNot evaluated: the neighbour index holds no twins of \
+                 this model; run `rdt embed` first.\n"
+                .to_owned()
+        }
+    };
+    let md = markdown(&report, &ablation)
+        + "\n"
+        + &eval_state::markdown(&state)
+        + &eval_heads::markdown(&heads)
+        + &cohort_md;
     let dir = ctx.data_dir.join("reports");
     std::fs::create_dir_all(&dir)?;
     std::fs::write(dir.join("twin-eval.json"), serde_json::to_string_pretty(&report)?)?;
