@@ -382,14 +382,14 @@ mod tests {
         let cohort = json!({"value": {"patient": "p-1", "index_date": "2023-02-01", "similar_patients_found": 20,
             "min_n": 10, "twin_version": "ab", "method": "rates with 95% Wilson intervals", "outcomes": [
                 {"outcome": "flare_6m", "label": "flare within 6 months",
-                 "similar_patients": {"kind": "rate", "n": 18, "events": 5, "percent": 28.0, "low_percent": 12.0,
-                    "high_percent": 51.0},
-                 "population": {"kind": "rate", "n": 400, "events": 96, "percent": 24.0, "low_percent": 20.0,
-                    "high_percent": 28.0}},
+                 "similar_patients": {"kind": "rate", "n": 18, "events": 5, "percent": 28, "low_percent": 12,
+                    "high_percent": 51},
+                 "population": {"kind": "rate", "n": 400, "events": 96, "percent": 24, "low_percent": 20,
+                    "high_percent": 28}},
                 {"outcome": "tnfi_response_6m", "label": "TNFi response at 6 months (EULAR good/moderate)",
                  "similar_patients": {"kind": "not_enough_comparable_patients", "n": 3, "min_n": 10},
-                 "population": {"kind": "rate", "n": 40, "events": 22, "percent": 55.0, "low_percent": 40.0,
-                    "high_percent": 69.0}}],
+                 "population": {"kind": "rate", "n": 40, "events": 22, "percent": 55, "low_percent": 40,
+                    "high_percent": 69}}],
             "neighbours": [{"pseudonym": "nb-1a2b", "distance": 0.012}]}, "truncated": false, "omitted": 0});
         let text = fact_template(ToolName::SimilarPatients, &cohort);
         assert!(check(&text, &Sources::new([&cohort], "")).is_grounded(), "{text}");
@@ -397,9 +397,9 @@ mod tests {
         assert!(text.contains("not enough comparable patients (n 3, minimum 10)"), "{text}");
         let shared = json!({"value": {"patient": "p-1", "index_date": "2023-02-01", "similar_patients_found": 20,
             "population_snapshots": 400, "shared": [{"kind": "drug", "name": {"record_text": "adalimumab"},
-            "neighbours": 9, "neighbours_percent": 45.0, "population_percent": 10.0, "ratio": 4.5},
-            {"kind": "feature", "name": "female", "neighbours": 16, "neighbours_percent": 80.0,
-            "population_percent": 70.0, "ratio": 1.1}]}, "truncated": false, "omitted": 0});
+            "neighbours": 9, "neighbours_percent": 45, "population_percent": 10, "ratio": 4.5},
+            {"kind": "feature", "name": "female", "neighbours": 16, "neighbours_percent": 80,
+            "population_percent": 70, "ratio": 1.1}]}, "truncated": false, "omitted": 0});
         let text = fact_template(ToolName::ExplainNeighbourhood, &shared);
         assert!(check(&text, &Sources::new([&shared], "")).is_grounded(), "{text}");
         assert!(text.contains("drug adalimumab (9 neighbours, 45% vs 10% of the population, 4.5 times"), "{text}");

@@ -35,6 +35,9 @@ async fn a_note_cannot_widen_the_scope() {
     let model = Arc::new(ScriptedModel::new(|step, request| {
         let fooled = obeys(&request.messages);
         match step {
+            // A fooled model would pick a term for anything; the glossary reads no patient.
+            Step::Definition { .. } if fooled => json!({"term": "das28"}).to_string(),
+            Step::Definition { .. } => json!({"term": "none"}).to_string(),
             Step::ChooseTool { .. } if fooled => json!({"tool": "compare_patients"}).to_string(),
             Step::ChooseTool { .. } => json!({"tool": "patient_summary"}).to_string(),
             Step::Arguments { .. } => json!({"patient": "p-2", "patient_b": "p-2", "test": "crp"}).to_string(),

@@ -50,6 +50,8 @@ fn doctor(patient: Option<&str>) -> AskContext {
 async fn the_patient_comes_from_the_session_not_the_model() {
     let s = setup().await;
     let model = Arc::new(ScriptedModel::new(|step, _| match step {
+        // Not a definition: the usual choice follows.
+        Step::Definition { .. } => json!({"term": "none"}).to_string(),
         Step::ChooseTool { offered } => {
             assert!(offered.len() <= 4 && offered.contains(&"lab_trend".into()) && offered.last().unwrap() == "none");
             json!({"tool": "lab_trend"}).to_string()
@@ -137,6 +139,8 @@ async fn ungrounded_numbers_retry_then_fall_back_to_the_template() {
     for fixed_on_retry in [true, false] {
         let s = setup().await;
         let model = Arc::new(ScriptedModel::new(move |step, _| match step {
+            // Not a definition: the usual choice follows.
+            Step::Definition { .. } => json!({"term": "none"}).to_string(),
             Step::ChooseTool { .. } => json!({"tool": "lab_trend"}).to_string(),
             Step::Arguments { .. } => json!({"test": "crp"}).to_string(),
             Step::Answer { retry: false } => "The latest CRP is 99.1 mg/L.".into(),
@@ -164,6 +168,8 @@ async fn ungrounded_numbers_retry_then_fall_back_to_the_template() {
 async fn tool_calls_are_bounded() {
     let s = setup().await;
     let model = Arc::new(ScriptedModel::new(|step, _| match step {
+        // Not a definition: the usual choice follows.
+        Step::Definition { .. } => json!({"term": "none"}).to_string(),
         Step::ChooseTool { .. } => json!({"tool": "lab_trend"}).to_string(),
         Step::Arguments { .. } => json!({"test": "crp"}).to_string(),
         Step::Answer { .. } => "CRP 12.4 mg/L.".into(),
@@ -229,7 +235,7 @@ async fn a_definition_step_that_says_none_goes_on_to_the_record() {
         Step::Arguments { .. } => json!({}).to_string(),
         Step::Answer { .. } => "The latest DAS28 is 4.1 (moderate).".into(),
     }));
-    let question = "What is the definition of DAS28 remission?";
+    let question = "What DAS28 counts as remission?";
     let answer = assistant(&s, model.clone()).ask(question, &doctor(Some("p-1")), None).await.unwrap();
     assert_eq!(answer.candidates[0].tool, ToolName::Glossary, "the premise: retrieval ranks the glossary first");
     assert_eq!(answer.outcome, Outcome::Answered);
@@ -243,6 +249,8 @@ async fn a_definition_step_that_says_none_goes_on_to_the_record() {
 async fn nothing_found_is_said_plainly() {
     let s = setup().await;
     let model = Arc::new(ScriptedModel::new(|step, _| match step {
+        // Not a definition: the usual choice follows.
+        Step::Definition { .. } => json!({"term": "none"}).to_string(),
         Step::ChooseTool { .. } => json!({"tool": "lab_trend"}).to_string(),
         Step::Arguments { .. } => json!({"test": "alt"}).to_string(),
         Step::Answer { .. } => panic!("no answer is generated when nothing was found"),
@@ -259,6 +267,8 @@ async fn bad_arguments_get_one_more_try() {
     let tries = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let counter = tries.clone();
     let model = Arc::new(ScriptedModel::new(move |step, _| match step {
+        // Not a definition: the usual choice follows.
+        Step::Definition { .. } => json!({"term": "none"}).to_string(),
         Step::ChooseTool { .. } => json!({"tool": "lab_trend"}).to_string(),
         Step::Arguments { .. } => {
             if counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
@@ -280,6 +290,8 @@ async fn bad_arguments_get_one_more_try() {
 async fn a_refusal_despite_found_facts_gives_the_facts() {
     let s = setup().await;
     let model = Arc::new(ScriptedModel::new(|step, _| match step {
+        // Not a definition: the usual choice follows.
+        Step::Definition { .. } => json!({"term": "none"}).to_string(),
         Step::ChooseTool { .. } => json!({"tool": "lab_trend"}).to_string(),
         Step::Arguments { .. } => json!({"test": "crp"}).to_string(),
         Step::Answer { .. } => "The record does not show this.".into(),

@@ -22,7 +22,7 @@ use crate::error::ToolError;
 use crate::record::{PatientArg, RecordText};
 use crate::registry::ToolName;
 use crate::scope::Scope;
-use crate::similar_patients::checked_k;
+use crate::similar_patients::{checked_k, percent};
 use crate::tool::Tool;
 
 pub struct ExplainNeighbourhood;
@@ -64,9 +64,9 @@ pub struct SharedTrait {
     /// Neighbours showing it.
     pub neighbours: usize,
     /// Their share of the neighbours, whole percent.
-    pub neighbours_percent: f64,
+    pub neighbours_percent: u32,
     /// The share of the population's historical snapshots showing it, whole percent.
-    pub population_percent: f64,
+    pub population_percent: u32,
     /// Neighbours' share over the population's, 1 decimal (above 1: over-represented).
     pub ratio: f64,
 }
@@ -125,8 +125,8 @@ pub fn over_represented(
                     RecordTrait::Feature(s) => SharedWhat::Feature { name: s },
                 },
                 neighbours: n,
-                neighbours_percent: round(100.0 * share, 0),
-                population_percent: round(100.0 * count as f64 / total.max(1) as f64, 0),
+                neighbours_percent: percent(share),
+                population_percent: percent(count as f64 / total.max(1) as f64),
                 ratio: round(ratio, 1),
             })
         })
@@ -224,7 +224,7 @@ mod tests {
         let shared = over_represented(&neighbours, population);
         assert_eq!(shared.len(), 2, "a trait of one neighbour is not shared: {shared:?}");
         assert_eq!(shared[0].what, SharedWhat::Drug { name: RecordText::bounded("adalimumab", 80) });
-        assert_eq!((shared[0].neighbours, shared[0].neighbours_percent, shared[0].population_percent), (3, 75.0, 10.0));
+        assert_eq!((shared[0].neighbours, shared[0].neighbours_percent, shared[0].population_percent), (3, 75, 10));
         assert_eq!(shared[0].ratio, 7.5);
         assert_eq!((shared[1].neighbours, shared[1].ratio), (4, 1.3));
         // As common as in the population: not over-represented.

@@ -47,7 +47,7 @@ pub struct SimilarPatientsInput {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Figure {
     /// `events` of `n` patients, in percent with its 95% Wilson interval (whole percents).
-    Rate { n: usize, events: usize, percent: f64, low_percent: f64, high_percent: f64 },
+    Rate { n: usize, events: usize, percent: u32, low_percent: u32, high_percent: u32 },
     /// Mean DAS28 over `n` patients with its 95% t interval (2 decimals).
     Mean { n: usize, mean: f64, low: f64, high: f64 },
     /// Fewer than `min_n` patients with data: no figure, by design.
@@ -59,15 +59,20 @@ fn round(x: f64, decimals: i32) -> f64 {
     (x * f).round() / f
 }
 
+/// A share in [0, 1] as a whole percent.
+pub(crate) fn percent(share: f64) -> u32 {
+    (100.0 * share.clamp(0.0, 1.0)).round() as u32
+}
+
 impl From<&Estimate> for Figure {
     fn from(e: &Estimate) -> Self {
         match e {
             Estimate::Rate { n, events, rate, ci } => Figure::Rate {
                 n: *n,
                 events: *events,
-                percent: round(100.0 * rate, 0),
-                low_percent: round(100.0 * ci.low, 0),
-                high_percent: round(100.0 * ci.high, 0),
+                percent: percent(*rate),
+                low_percent: percent(ci.low),
+                high_percent: percent(ci.high),
             },
             Estimate::Mean { n, mean, ci } => {
                 Figure::Mean { n: *n, mean: round(*mean, 2), low: round(ci.low, 2), high: round(ci.high, 2) }
@@ -92,7 +97,7 @@ pub struct CohortOutcome {
     /// The latest-visit regression's prediction for this patient: percent for a
     /// yes/no outcome.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub snapshot_baseline_percent: Option<f64>,
+    pub snapshot_baseline_percent: Option<u32>,
     /// ... or the DAS28 it predicts.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub snapshot_baseline_das28: Option<f64>,
@@ -106,7 +111,7 @@ impl From<&OutcomeRow> for CohortOutcome {
             label: r.label.clone(),
             similar_patients: Figure::from(&r.neighbours),
             population: Figure::from(&r.population),
-            snapshot_baseline_percent: r.snapshot_baseline.filter(|_| rate).map(|p| round(100.0 * p, 0)),
+            snapshot_baseline_percent: r.snapshot_baseline.filter(|_| rate).map(percent),
             snapshot_baseline_das28: r.snapshot_baseline.filter(|_| !rate).map(|v| round(v, 2)),
         }
     }
