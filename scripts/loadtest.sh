@@ -18,7 +18,7 @@ export RDT_DATA_DIR="$data"
 "$rdt" demo --no-serve --no-train >/dev/null
 RDT_PASSWORD="load-test-password" "$rdt" user add loadtest --role clinician
 port=18080
-"$rdt" serve --addr "127.0.0.1:$port" >/dev/null 2>&1 &
+"$rdt" serve --no-assistant --addr "127.0.0.1:$port" >/dev/null 2>&1 &
 server=$!
 for _ in $(seq 100); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
 

@@ -31,4 +31,9 @@ setup_dir="$(mktemp -d)"
 cargo run --locked --quiet -- --data-dir "$setup_dir" setup --llm smallest,default
 rm -rf "$setup_dir"
 
+# The browser test (tests/web_browser.rs) drives Debian's headless Chromium through
+# chromedriver; RDT_REQUIRE_BROWSER=1 makes a missing browser a failure, not a skip.
+bash scripts/chromium.sh
+export RDT_REQUIRE_BROWSER=1
+
 cargo test --workspace --locked "$@"

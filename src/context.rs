@@ -7,6 +7,7 @@ use twin_core::store::{Database, JourneyStore};
 
 /// Resolved once per run from `--data-dir`/`RDT_DATA_DIR` and
 /// `--database-url`/`RDT_DATABASE_URL`.
+#[derive(Debug, Clone)]
 pub struct Context {
     pub data_dir: PathBuf,
     pub database: Database,

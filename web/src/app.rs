@@ -2,7 +2,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use audit_log::{AuditLog, ModelRegistry, Role, TrustedKeys};
@@ -16,9 +16,10 @@ use tower_http::trace::TraceLayer;
 use twin_core::{Database, JourneyStore};
 
 use crate::auth::{self, UserStore};
+use crate::chat::{AssistantSlot, ChatJobs};
 use crate::error::WebError;
 use crate::metrics::Metrics;
-use crate::{admin, audit, consult, governance, journey, login, patients, statics};
+use crate::{admin, audit, chat, consult, governance, journey, login, patients, statics};
 
 /// Largest FHIR upload accepted by the admin page.
 const MAX_UPLOAD_BYTES: usize = 1 << 30;
@@ -56,12 +57,15 @@ pub struct AppState {
 struct Inner {
     config: WebConfig,
     store: JourneyStore,
-    tools: ToolContext,
+    /// Replaced once the binary has loaded the twin, index and state model.
+    tools: RwLock<ToolContext>,
     audit: AuditLog,
     trusted: TrustedKeys,
     users: UserStore,
     metrics: Metrics,
     imports: Mutex<admin::ImportJobs>,
+    assistant: RwLock<AssistantSlot>,
+    chat_jobs: Mutex<ChatJobs>,
 }
 
 impl AppState {
@@ -74,13 +78,15 @@ impl AppState {
         let users = UserStore::open(&UserStore::path_in(&config.data_dir)).await?;
         Ok(AppState {
             inner: Arc::new(Inner {
-                tools: ToolContext::new(store.clone()),
+                tools: RwLock::new(ToolContext::new(store.clone())),
                 store,
                 audit,
                 trusted,
                 users,
                 metrics: Metrics::default(),
                 imports: Mutex::new(admin::ImportJobs::default()),
+                assistant: RwLock::new(AssistantSlot::Loading),
+                chat_jobs: Mutex::new(ChatJobs::default()),
                 config,
             }),
         })
@@ -92,8 +98,14 @@ impl AppState {
     pub fn store(&self) -> &JourneyStore {
         &self.inner.store
     }
-    pub fn tools(&self) -> &ToolContext {
-        &self.inner.tools
+    /// The tools the pages call (a cheap clone of the current context).
+    pub fn tools(&self) -> ToolContext {
+        self.inner.tools.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+    /// Gives the pages' tools what else the install holds (state model, twin and
+    /// neighbour index); until then the cohort and forecast tools say what is missing.
+    pub fn set_tools(&self, tools: ToolContext) {
+        *self.inner.tools.write().unwrap_or_else(|e| e.into_inner()) = tools;
     }
     pub fn audit(&self) -> &AuditLog {
         &self.inner.audit
@@ -113,6 +125,17 @@ impl AppState {
     pub(crate) fn imports(&self) -> &Mutex<admin::ImportJobs> {
         &self.inner.imports
     }
+    /// The assistant behind the chat panel, as it stands now.
+    pub fn assistant(&self) -> AssistantSlot {
+        self.inner.assistant.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+    /// Fills the chat panel's assistant (the binary loads it after the server starts).
+    pub fn set_assistant(&self, slot: AssistantSlot) {
+        *self.inner.assistant.write().unwrap_or_else(|e| e.into_inner()) = slot;
+    }
+    pub(crate) fn chat_jobs(&self) -> &Mutex<ChatJobs> {
+        &self.inner.chat_jobs
+    }
 
     pub async fn close(&self) {
         self.inner.users.close().await;
@@ -130,6 +153,8 @@ pub fn app(state: AppState) -> Router {
         .route("/patients/{id}", get(journey::journey_show))
         .route("/patients/{id}/plot.svg", get(journey::journey_plot))
         .route("/patients/{id}/consult", get(consult::consult_show))
+        .route("/patients/{id}/ask", post(chat::ask))
+        .route("/chat/{job}/events", get(chat::events))
         .route_layer(from_fn_with_state(Role::Clinician, auth::require_role));
     let auditor = Router::new()
         .route("/audit", get(audit::audit_search))

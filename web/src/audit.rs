@@ -34,6 +34,9 @@ pub struct AuditSearch {
     model: String,
     #[serde(default)]
     kind: String,
+    /// Set by the redirect after "Sign a head now": the size just signed, confirmed on the page.
+    #[serde(default)]
+    signed: Option<u64>,
 }
 
 pub struct EntryRow {
@@ -381,8 +384,8 @@ pub async fn audit_verify(State(state): State<AppState>, _user: CurrentUser) -> 
 /// Signs a tree head over the log as it stands (then the trail up to here is covered
 /// by a signature, not only by the hash chain).
 pub async fn audit_sign(State(state): State<AppState>, _user: CurrentUser) -> Result<Response, AppError> {
-    state.audit().sign_head().await?;
-    Ok(axum::response::Redirect::to("/audit").into_response())
+    let head = state.audit().sign_head().await?;
+    Ok(axum::response::Redirect::to(&format!("/audit?signed={}", head.head.size)).into_response())
 }
 
 #[cfg(test)]

@@ -1,7 +1,10 @@
-//! The consult summary of one patient, printable: the journey in brief and the current
-//! status, all from the typed tools (each call audited like the assistant's), with
-//! the facts each tool returned under a disclosure. The in silico cohort and the
-//! state-model forecast join this page when `twin-core::cohort` and the state model land.
+//! The consult summary of one patient, printable: the journey in brief, the current
+//! status, the in silico cohort (similar historical patients' outcomes with 95%
+//! intervals beside the population and the snapshot baseline) and the state-model
+//! forecast, all from the typed tools (each call audited like the assistant's, the
+//! cohort's real ids in its entry only), with the facts each tool returned under a
+//! disclosure. When the install has no twin, index or state model yet, those sections
+//! say what is missing instead of failing the page.
 
 use askama::Template;
 use audit_log::{EntryBody, NewEntry};
@@ -11,6 +14,8 @@ use serde::Serialize;
 use tools::disease_activity::{DiseaseActivityHistory, DiseaseActivityInput};
 use tools::medication_history::{MedicationHistory, MedicationHistoryInput};
 use tools::patient_summary::{PatientSummary, PatientSummaryInput};
+use tools::similar_patients::{Figure, SimilarPatients, SimilarPatientsInput, SimilarPatientsOutput};
+use tools::state_forecast::{StateForecast, StateForecastInput, StateForecastOutput};
 use tools::{Bounded, PatientArg, Scope, Tool, ToolError};
 use twin_core::PatientId;
 
@@ -33,6 +38,39 @@ pub struct LabRow {
     pub date: String,
     pub value: String,
     pub flag: String,
+}
+
+/// One outcome of the in silico cohort: similar patients, population, snapshot baseline.
+pub struct CohortRow {
+    pub label: String,
+    pub similar: String,
+    pub population: String,
+    pub snapshot: String,
+}
+
+/// The in silico cohort section: its rows, or why there are none.
+pub struct CohortSection {
+    pub found: usize,
+    pub index_date: String,
+    pub twin_version: String,
+    pub rows: Vec<CohortRow>,
+    pub method: String,
+}
+
+/// One horizon of the forecast: the chance of each DAS28 state with its interval.
+pub struct ForecastRow {
+    pub days: i64,
+    pub cells: Vec<String>,
+}
+
+pub struct ForecastSection {
+    pub as_of: String,
+    pub current_state: String,
+    pub treatment: String,
+    pub states: Vec<String>,
+    pub rows: Vec<ForecastRow>,
+    pub assumption: String,
+    pub model_patients: usize,
 }
 
 pub struct CourseRow {
@@ -65,6 +103,8 @@ struct ConsultPage {
     courses: Vec<CourseRow>,
     latest_note: String,
     plot_svg: String,
+    cohort: Result<CohortSection, String>,
+    forecast: Result<ForecastSection, String>,
     calls: Vec<ToolFacts>,
 }
 
@@ -90,15 +130,33 @@ async fn run<T: Tool>(
     input: T::Input,
     arguments: serde_json::Value,
 ) -> Result<(T::Output, ToolFacts), AppError> {
+    run_optional(state, user, tool, patient, input, arguments).await?.map_err(AppError::Internal)
+}
+
+/// [`run`] for a tool that may be unavailable on this install (no twin, index or
+/// state model yet): that is the inner `Err` with the tool's reason, for the section
+/// to show, not a failure of the page. Scope refusals and faults still fail the page.
+async fn run_optional<T: Tool>(
+    state: &AppState,
+    user: &CurrentUser,
+    tool: T,
+    patient: &PatientId,
+    input: T::Input,
+    arguments: serde_json::Value,
+) -> Result<Result<(T::Output, ToolFacts), String>, AppError> {
     let principal = user.principal();
     // The session's scope for this call: the one patient the user may read (checked
     // before, by `readable_journey`).
     let scope = Scope::patients([patient.clone()]);
-    let out: Bounded<T::Output> =
-        tool.call(state.tools(), &principal, &scope, input).await.map_err(|e| tool_error(e, patient.as_str()))?;
+    let out: Bounded<T::Output> = match tool.call(&state.tools(), &principal, &scope, input).await {
+        Ok(out) => out,
+        Err(ToolError::Unavailable { reason, .. }) => return Ok(Err(reason)),
+        Err(e) => return Err(tool_error(e, patient.as_str())),
+    };
     let result = serde_json::to_value(&out).map_err(AppError::internal)?;
     let record = tools::tool_call_record(T::NAME.as_str(), arguments.clone(), result.clone(), T::MAX_BYTES);
-    let entry = NewEntry::new(principal, EntryBody::ToolCall { tool: record, cohort: None })
+    let cohort = T::cohort_record(&out.value);
+    let entry = NewEntry::new(principal, EntryBody::ToolCall { tool: record, cohort })
         .session(user.session.clone())
         .patients([patient.as_str().to_owned()]);
     let seq = state.audit().append(entry).await?;
@@ -108,7 +166,7 @@ async fn run<T: Tool>(
         facts: serde_json::to_string_pretty(&result).unwrap_or_default(),
         audit_seq: seq.0,
     };
-    Ok((out.value, facts))
+    Ok(Ok((out.value, facts)))
 }
 
 pub async fn consult_show(
@@ -132,7 +190,25 @@ pub async fn consult_show(
     )
     .await?;
     let (meds, f3) =
-        run(&state, &user, MedicationHistory, &patient, MedicationHistoryInput { patient: arg() }, args).await?;
+        run(&state, &user, MedicationHistory, &patient, MedicationHistoryInput { patient: arg() }, args.clone())
+            .await?;
+    let mut calls = vec![f1, f2, f3];
+    let cohort_input = SimilarPatientsInput { patient: arg(), at: None, k: None };
+    let cohort = match run_optional(&state, &user, SimilarPatients, &patient, cohort_input, args.clone()).await? {
+        Ok((out, facts)) => {
+            calls.push(facts);
+            Ok(cohort_section(&out))
+        }
+        Err(why) => Err(why),
+    };
+    let forecast_input = StateForecastInput { patient: arg(), at: None };
+    let forecast = match run_optional(&state, &user, StateForecast, &patient, forecast_input, args).await? {
+        Ok((out, facts)) => {
+            calls.push(facts);
+            forecast_section(&out)
+        }
+        Err(why) => Err(why),
+    };
 
     let page = ConsultPage {
         chrome: Chrome::new(&user, "/patients"),
@@ -203,7 +279,78 @@ pub async fn consult_show(
             .map(|n| format!("{}: {}", n.date, n.text.record_text))
             .unwrap_or_default(),
         plot_svg: plot_of(&journey).to_svg(),
-        calls: vec![f1, f2, f3],
+        cohort,
+        forecast,
+        calls,
     };
     Ok(render(&page)?.into_response())
+}
+
+fn figure(f: &Figure, rate: bool) -> String {
+    match f {
+        Figure::Rate { n, events, percent, low_percent, high_percent } => {
+            format!("{percent:.0}% ({low_percent:.0}–{high_percent:.0}%), {events} of {n}")
+        }
+        Figure::Mean { n, mean, low, high } => format!("{mean:.2} ({low:.2}–{high:.2}), n = {n}"),
+        Figure::NotEnoughComparablePatients { n, min_n } => {
+            let what = if rate { "patients" } else { "readings" };
+            format!("not enough comparable {what} ({n} < {min_n})")
+        }
+    }
+}
+
+fn cohort_section(out: &SimilarPatientsOutput) -> CohortSection {
+    CohortSection {
+        found: out.similar_patients_found,
+        index_date: out.index_date.to_string(),
+        twin_version: out.twin_version.chars().take(12).collect(),
+        rows: out
+            .outcomes
+            .iter()
+            .map(|o| {
+                let rate = o.snapshot_baseline_das28.is_none();
+                CohortRow {
+                    label: o.label.clone(),
+                    similar: figure(&o.similar_patients, rate),
+                    population: figure(&o.population, rate),
+                    snapshot: match (o.snapshot_baseline_percent, o.snapshot_baseline_das28) {
+                        (Some(p), _) => format!("{p:.0}%"),
+                        (_, Some(d)) => format!("{d:.2}"),
+                        _ => "—".into(),
+                    },
+                }
+            })
+            .collect(),
+        method: out.method.to_owned(),
+    }
+}
+
+fn forecast_section(out: &StateForecastOutput) -> Result<ForecastSection, String> {
+    if let Some(why) = &out.insufficient_data {
+        return Err(why.clone());
+    }
+    let states: Vec<String> =
+        out.horizons.first().map(|h| h.states.iter().map(|s| label(&s.state)).collect()).unwrap_or_default();
+    Ok(ForecastSection {
+        as_of: out.as_of.map(|d| d.to_string()).unwrap_or_default(),
+        current_state: out.current_state.as_ref().map(label).unwrap_or_default(),
+        treatment: out.treatment.as_ref().map(label).unwrap_or_default().replace('_', " "),
+        rows: out
+            .horizons
+            .iter()
+            .map(|h| ForecastRow {
+                days: h.days,
+                cells: h
+                    .states
+                    .iter()
+                    .map(|s| {
+                        format!("{:.0}% ({:.0}–{:.0}%)", 100.0 * s.probability, 100.0 * s.low, 100.0 * s.high)
+                    })
+                    .collect(),
+            })
+            .collect(),
+        states,
+        assumption: out.assumption.to_owned(),
+        model_patients: out.model_patients,
+    })
 }

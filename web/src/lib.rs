@@ -8,7 +8,8 @@
 //!   role it needs) and the security headers.
 //! - `auth/`: argon2 passwords, users and server-side sessions (`web.sqlite`), the
 //!   `authenticate` (session + CSRF) and `require_role` middleware, [`CurrentUser`].
-//! - One file per page group: `login.rs`, `patients.rs`, `journey.rs`, `consult.rs`,
+//! - One file per page group: `login.rs`, `patients.rs`, `journey.rs`, `chat.rs` (the
+//!   chat panel: a question, then its answer streamed over SSE), `consult.rs`,
 //!   `audit.rs`, `governance.rs`, `admin.rs`, `metrics.rs`; `plot.rs` draws the
 //!   journey SVG; `backup.rs` is shared with `rdt backup`; `error.rs` holds [`AppError`].
 //! - Templates in `templates/` (askama, compiled in); `static/` (CSS, htmx from its npm
@@ -24,6 +25,7 @@ mod admin;
 mod app;
 mod audit;
 pub mod auth;
+pub mod chat;
 pub mod backup;
 mod consult;
 mod error;
@@ -38,6 +40,7 @@ mod statics;
 
 pub use app::{app, AppState, WebConfig};
 pub use auth::{CurrentUser, UserStore};
+pub use chat::AssistantSlot;
 pub use error::{AppError, WebError};
 
 /// Serves the app on `config.addr` until Ctrl-C (or SIGTERM), then closes the stores.

@@ -295,10 +295,15 @@ async fn a_journey_page_draws_the_plot_and_is_audited() {
     let entry = f.state.audit().entry(audit_log::Seq(before)).await.unwrap().unwrap().parse().unwrap();
     assert_eq!(entry.patients, vec![f.patient.clone()]);
     assert!(matches!(entry.body, EntryBody::Access { ref action, .. } if action == "journey"));
-    // The consult summary records its three tool calls.
+    // The consult summary records its tool calls: summary, disease activity, medications
+    // and the state forecast (which says it has no model here); this install has no twin
+    // or index, so the cohort section says what is missing and no cohort call is recorded.
     let res = f.send(get(&format!("/patients/{}/consult", f.patient), Some(&s))).await;
     assert_eq!(res.status(), StatusCode::OK);
-    assert_eq!(f.state.audit().size().await.unwrap(), before + 4);
+    let html = body_text(res).await;
+    assert!(html.contains("id=\"cohort-missing\""), "the cohort section names what is missing");
+    assert!(html.contains("id=\"forecast-missing\""), "the forecast section names what is missing");
+    assert_eq!(f.state.audit().size().await.unwrap(), before + 5);
 }
 
 #[tokio::test]
@@ -356,4 +361,78 @@ async fn metrics_count_requests_per_route() {
     let text = body_text(f.send(get("/metrics", Some(&s))).await).await;
     assert!(text.contains("rdt_http_requests_total{method=\"GET\",route=\"/healthz\",status=\"200\"} 2"), "{text}");
     assert!(text.contains("rdt_http_request_duration_seconds_bucket{method=\"GET\",route=\"/healthz\",le=\"+Inf\"} 2"));
+}
+
+/// The chat panel with a scripted model (the real model's browser run is in the
+/// root `tests/web_browser.rs`): the question starts, its answer streams over SSE to
+/// the asking session only and once, carries its audit entry, and the patient asked
+/// about is the page's patient; bad questions, other roles and out-of-scope patients
+/// are refused before the assistant is asked.
+#[tokio::test]
+async fn a_question_streams_its_answer_to_the_asking_session_once() {
+    use std::sync::Arc;
+
+    use assistant::testing::{KeywordEmbedder, ScriptedModel, Step};
+    use assistant::{Assistant, ToolRetriever};
+    use serde_json::json;
+
+    let f = fixture().await;
+    let model = Arc::new(ScriptedModel::new(|step, _| match step {
+        Step::ChooseTool { .. } => json!({"tool": "lab_trend"}).to_string(),
+        Step::Arguments { .. } => json!({"test": "crp"}).to_string(),
+        Step::Answer { .. } => "The latest CRP and its flag are in the facts below.".into(),
+        _ => json!({"term": "none"}).to_string(),
+    }));
+    let retriever = ToolRetriever::new(Arc::new(KeywordEmbedder::default()), &tools::specs()).unwrap();
+    let assistant = Assistant::new(model.clone(), f.state.tools(), f.state.audit().clone(), retriever);
+    let clin = f.session("clin", Duration::from_secs(600)).await;
+    let ask_uri = format!("/patients/{}/ask", f.patient);
+
+    // Before the model is loaded the panel says so; nothing is asked.
+    let res = f.send(post_form(&ask_uri, Some(&clin), Some(&clin.csrf), "question=What+is+the+latest+CRP%3F")).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(body_text(res).await.contains("still loading"));
+    f.state.set_assistant(web::AssistantSlot::Ready(Arc::new(assistant)));
+
+    let res = f.send(post_form(&ask_uri, Some(&clin), Some(&clin.csrf), "question=What+is+the+latest+CRP%3F")).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let fragment = body_text(res).await;
+    let start = fragment.find("data-sse=\"").expect("the fragment names its stream") + "data-sse=\"".len();
+    let stream = fragment[start..].split('"').next().unwrap().to_owned();
+    assert!(stream.starts_with("/chat/") && stream.ends_with("/events"), "{stream}");
+
+    // Another session of the same user does not get the answer.
+    let other = f.session("clin", Duration::from_secs(600)).await;
+    assert_eq!(f.send(get(&stream, Some(&other))).await.status(), StatusCode::NOT_FOUND);
+
+    let res = f.send(get(&stream, Some(&clin))).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()[header::CONTENT_TYPE], "text/event-stream");
+    let events = body_text(res).await;
+    assert!(events.contains("event: token"), "tokens stream before the answer: {events}");
+    let answer = &events[events.find("event: answer").expect("the answer event ends the stream")..];
+    assert!(answer.contains("lab_trend"), "the tool called is shown: {answer}");
+    let seq: u64 = answer
+        .split("/audit/entries/")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .and_then(|n| n.parse().ok())
+        .expect("the answer links its audit entry");
+    let entry = f.state.audit().entry(audit_log::Seq(seq)).await.unwrap().expect("the linked entry exists");
+    assert_eq!(entry.kind, "answer");
+    assert!(entry.text.contains(&f.patient), "the answer is recorded against the page's patient");
+    assert_eq!(f.send(get(&stream, Some(&clin))).await.status(), StatusCode::NOT_FOUND, "a stream is read once");
+    let asked = model.requests().len();
+
+    // Refused before the model is asked: an empty question, another role, a patient out of scope.
+    let res = f.send(post_form(&ask_uri, Some(&clin), Some(&clin.csrf), "question=+")).await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let aud = f.session("aud", Duration::from_secs(600)).await;
+    let res = f.send(post_form(&ask_uri, Some(&aud), Some(&aud.csrf), "question=CRP%3F")).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let scoped = f.session("scoped", Duration::from_secs(600)).await;
+    let out_of_scope = format!("/patients/{}/ask", f.other_patient);
+    let res = f.send(post_form(&out_of_scope, Some(&scoped), Some(&scoped.csrf), "question=CRP%3F")).await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    assert_eq!(model.requests().len(), asked, "no refused question reached the model");
 }

@@ -1,21 +1,30 @@
 //! End to end in a real headless Chromium (Debian's chromium + chromium-driver,
 //! installed by scripts/chromium.sh) driven over WebDriver (fantoccini): a clinician
-//! logs in and opens a patient's journey and consult summary; an auditor opens a trace
-//! whose inclusion proof verifies; governance rolls a model back; a clinician trying an
-//! auditor page gets 403. Screenshots of each page (1280 px, and the journey at 390 px)
-//! go to `$CARGO_TARGET_DIR/screenshots/` (or RDT_SCREENSHOT_DIR).
+//! logs in, opens a patient's journey, asks the default model a question in the chat
+//! panel and sees the streamed answer with its audit link, then the consult summary;
+//! an auditor opens that answer's trace and its inclusion proof verifies; governance
+//! rolls a model back; a clinician trying an auditor page gets 403. Screenshots of
+//! each page (1280 px, and the journey at 390 px) go to
+//! `$CARGO_TARGET_DIR/screenshots/` (or RDT_SCREENSHOT_DIR).
 //!
 //! Chance is removed: a fixed-seed virtual cohort, a fresh Chromium profile, waits on
-//! elements (WebDriver's own polling), never on time. Skipped when chromedriver is
-//! missing unless RDT_REQUIRE_BROWSER=1 (scripts/test.sh sets it).
-//! (Pending: move to tests/web_browser.rs once `web` is wired; see web/pending/README.md.)
+//! elements (WebDriver's own polling) and on chromedriver's own "started" line, never
+//! on time. Skipped when chromedriver is missing unless RDT_REQUIRE_BROWSER=1
+//! (scripts/test.sh sets it); the chat step needs the models of `rdt setup` and is
+//! skipped, saying so, without them unless RDT_REQUIRE_MODELS=1.
 
+use std::io::BufRead as _;
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::time::Duration;
 
+use assistant::engine::{self, engine_from_env};
+use assistant::{Assistant, MiniLm, ToolRetriever};
 use audit_log::{ArtifactKind, ArtifactRef, Digest, Principal, Role};
 use fantoccini::{ClientBuilder, Locator};
+use tools::ToolContext;
 use twin_core::fhir::{Importer, NoProgress};
+use twin_core::models::{cache, llm, ModelCache, MINILM, QWEN_CODER_1_5B};
 use twin_core::{Database, JourneyStore};
 
 struct Driver(Child);
@@ -27,6 +36,30 @@ impl Drop for Driver {
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// The chat panel's assistant: the default model over the install's own store and
+/// audit log (weights pinned in its registry, as `rdt setup` does), or why not.
+async fn chat_assistant(state: &web::AppState) -> web::AssistantSlot {
+    let models = ModelCache::from_env().unwrap();
+    let (minilm, gguf) = match (models.check(&MINILM), models.check_gguf(&QWEN_CODER_1_5B)) {
+        (Ok(m), Ok(g)) => (m, g),
+        (m, g) => {
+            let why = format!("{:?} / {:?}", m.err().map(|e| e.to_string()), g.err().map(|e| e.to_string()));
+            assert!(std::env::var("RDT_REQUIRE_MODELS").as_deref() != Ok("1"), "models missing: {why}");
+            eprintln!("SKIPPED the chat step: models not in the cache ({why}); run `rdt setup`");
+            return web::AssistantSlot::Unavailable(why);
+        }
+    };
+    let registry = state.registry();
+    let by = Principal::new("browser-test", Role::Governance);
+    cache::pin_model(&registry, &by, &MINILM, &minilm, "browser test").await.unwrap();
+    llm::pin_gguf(&registry, &by, &QWEN_CODER_1_5B, &gguf, "browser test").await.unwrap();
+    let chat = engine::load(engine_from_env().unwrap(), &gguf.path, &registry).await.unwrap();
+    let embedder = MiniLm::load(&minilm, &registry, None).await.unwrap();
+    let retriever = ToolRetriever::new(Arc::new(embedder), &tools::specs()).unwrap();
+    let assistant = Assistant::new(chat, ToolContext::new(state.store().clone()), state.audit().clone(), retriever);
+    web::AssistantSlot::Ready(Arc::new(assistant))
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -70,14 +103,22 @@ async fn the_four_roles_in_a_real_browser() {
         state.registry().pin(&gov, a, "browser test").await.unwrap();
         state.registry().activate(&gov, ArtifactKind::Encoder, &sha256, "browser test").await.unwrap();
     }
+    let slot = chat_assistant(&state).await;
+    let with_chat = matches!(slot, web::AssistantSlot::Ready(_));
+    state.set_assistant(slot);
     let listener = web::bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(web::serve_on(listener, state.clone()));
 
     let port = free_port();
-    let _driver = Driver(
-        Command::new(&driver_bin).arg(format!("--port={port}")).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap(),
-    );
+    let mut child =
+        Command::new(&driver_bin).arg(format!("--port={port}")).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    // chromedriver says when it listens; read up to that line (it ends the wait, not a timer).
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let started = lines.by_ref().map_while(Result::ok).any(|l| l.contains("started successfully"));
+    assert!(started, "chromedriver exited before it said it had started");
+    std::thread::spawn(move || lines.for_each(drop));
+    let _driver = Driver(child);
     let profile = tempfile::tempdir().unwrap();
     let mut caps = serde_json::Map::new();
     let args = vec![
@@ -97,19 +138,12 @@ async fn the_four_roles_in_a_real_browser() {
         chrome["binary"] = bin.into();
     }
     caps.insert("goog:chromeOptions".into(), chrome);
-    // chromedriver needs a moment to listen: retry the session request, bounded.
-    let mut client = None;
-    for _ in 0..100 {
-        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
-        match ClientBuilder::new(connector).capabilities(caps.clone()).connect(&format!("http://127.0.0.1:{port}")).await {
-            Ok(c) => {
-                client = Some(c);
-                break;
-            }
-            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-        }
-    }
-    let c = client.expect("chromedriver did not start");
+    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+    let c = ClientBuilder::new(connector)
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{port}"))
+        .await
+        .expect("a WebDriver session with chromedriver");
     let shot = |name: &'static str| {
         let c = c.clone();
         let path = shots.join(format!("{name}.png"));
@@ -145,6 +179,28 @@ async fn the_four_roles_in_a_real_browser() {
     c.set_window_size(390, 844).await.unwrap();
     shot("journey-phone").await;
     c.set_window_size(1280, 900).await.unwrap();
+
+    // The chat panel: the answer streams in, then shows its tools, versions and audit entry.
+    let mut answer_trace = None;
+    if with_chat {
+        c.find(Locator::Id("chat-question")).await.unwrap().send_keys("What is the latest CRP?").await.unwrap();
+        c.find(Locator::Id("chat-ask")).await.unwrap().click().await.unwrap();
+        // The default model on 2 cores takes seconds to a minute: WebDriver polls, bounded.
+        let answer = c
+            .wait()
+            .at_most(Duration::from_secs(600))
+            .for_element(Locator::Css(".chat-final"))
+            .await
+            .expect("the streamed answer arrives");
+        let text = answer.find(Locator::Css(".chat-text")).await.unwrap().text().await.unwrap();
+        assert!(text.contains("mg/L"), "a CRP answer names its unit: {text}");
+        assert!(answer.find(Locator::Css(".chat-refusal")).await.is_err(), "the record has CRP values: {text}");
+        let tools = answer.find(Locator::Css(".chat-tools summary")).await.unwrap().text().await.unwrap();
+        assert!(tools.contains("lab_trend"), "the lab tool answered: {tools}");
+        let link = answer.find(Locator::Css("a.audit-link")).await.unwrap();
+        answer_trace = Some(link.attr("href").await.unwrap().expect("the answer links its audit entry"));
+        shot("chat").await;
+    }
     c.find(Locator::Id("consult-link")).await.unwrap().click().await.unwrap();
     c.wait().for_element(Locator::Id("consult-title")).await.unwrap();
     shot("consult").await;
@@ -158,7 +214,9 @@ async fn the_four_roles_in_a_real_browser() {
     login("aud").await;
     c.wait().for_element(Locator::Id("audit-rows")).await.unwrap();
     c.find(Locator::Id("sign-head")).await.unwrap().click().await.unwrap();
-    c.wait().for_element(Locator::Id("verify-all")).await.unwrap().click().await.unwrap();
+    // The signing form reloads the page: wait for its confirmation, not the old button.
+    c.wait().for_element(Locator::Id("signed-notice")).await.unwrap();
+    c.find(Locator::Id("verify-all")).await.unwrap().click().await.unwrap();
     let report = c.wait().for_element(Locator::Id("verify-report")).await.unwrap().text().await.unwrap();
     assert!(report.contains("Verified"), "{report}");
     shot("audit").await;
@@ -167,6 +225,14 @@ async fn the_four_roles_in_a_real_browser() {
     let status = c.wait().for_element(Locator::Id("proof-status")).await.unwrap().text().await.unwrap();
     assert_eq!(status, "verified");
     shot("audit-trace").await;
+    if let Some(href) = answer_trace {
+        c.goto(&format!("{base}{href}")).await.unwrap();
+        let status = c.wait().for_element(Locator::Id("proof-status")).await.unwrap().text().await.unwrap();
+        assert_eq!(status, "verified", "the answer's own entry is proven in the tree");
+        let page = c.find(Locator::Css("main")).await.unwrap().text().await.unwrap();
+        assert!(page.contains("lab_trend"), "the trace shows the tool call: {page}");
+        shot("audit-trace-answer").await;
+    }
     logout().await;
 
     // Governance: roll the encoder back with a reason.
