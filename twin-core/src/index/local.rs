@@ -173,7 +173,7 @@ impl LocalIndex {
     }
 
     fn wants_graph(&self) -> bool {
-        self.table.len() >= self.config.exact_below && self.table.len() > 0
+        self.table.len() >= self.config.exact_below && !self.table.is_empty()
     }
 
     /// Builds or drops the graph when the size crosses `exact_below`. A graph built

@@ -12,7 +12,7 @@
 //! - [`qdrant`]: the Qdrant backend (gRPC).
 //! - [`build`]: which snapshots of a journey are indexed ([`SnapshotPlan`]) and their
 //!   twins; [`sync`]: [`sync::add_event`], a new event through store, twin and index.
-//! - [`error`]: [`IndexError`].
+//! - [`error`] holds [`IndexError`].
 //!
 //! Invariants, whatever the backend:
 //! - one index holds the twins of one twin model version; a point of another version

@@ -215,6 +215,10 @@ impl QdrantIndex {
         self.count(None).await
     }
 
+    pub async fn is_empty(&self) -> Result<bool, IndexError> {
+        Ok(self.len().await? == 0)
+    }
+
     /// Waits until the server has finished optimising the collection (status green)
     /// and its HNSW graph covers every point, polling every half second up to
     /// `timeout`. Returns whether it got there: before that, part of a search is a
