@@ -42,7 +42,9 @@ pub enum RecordTrait {
 
 /// The latest-visit features that count as traits, from the snapshot baseline's
 /// columns (`twin_core::cohort::features::FEATURE_NAMES`): (label, test on the row).
-const FEATURE_TRAITS: [(&str, fn(&[f64]) -> bool); 12] = [
+/// The column indices are those of `FEATURE_NAMES` (checked by a test).
+type FeatureTest = fn(&[f64]) -> bool;
+const FEATURE_TRAITS: [(&str, FeatureTest); 12] = [
     ("female", |f| f[15] > 0.5 && f[14] > 0.5),
     ("male", |f| f[15] > 0.5 && f[14] < 0.5),
     ("age 65 or over", |f| f[13] > 0.5 && f[12] >= 65.0),
@@ -298,4 +300,38 @@ impl CohortHandles {
 pub enum CohortState {
     Loaded(Arc<CohortHandles>),
     Missing(CohortUnavailable),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The trait tests read the snapshot baseline's columns by index: these are them.
+    #[test]
+    fn feature_traits_read_the_columns_they_name() {
+        let names = [
+            (0, "das28"),
+            (1, "das28_measured"),
+            (8, "log_crp"),
+            (9, "crp_measured"),
+            (12, "age_years"),
+            (13, "age_known"),
+            (14, "female"),
+            (15, "sex_known"),
+            (16, "disease_years"),
+            (17, "disease_known"),
+            (18, "on_methotrexate"),
+            (20, "on_tnf_inhibitor"),
+            (21, "on_other_biologic"),
+            (22, "on_jak_inhibitor"),
+            (24, "on_glucocorticoid"),
+        ];
+        for (i, name) in names {
+            assert_eq!(FEATURE_NAMES[i], name);
+        }
+        let mut row = vec![0.0; FEATURE_NAMES.len()];
+        (row[14], row[15], row[18]) = (1.0, 1.0, 1.0);
+        let on: Vec<&str> = FEATURE_TRAITS.iter().filter(|(_, t)| t(&row)).map(|(n, _)| *n).collect();
+        assert_eq!(on, vec!["female", "on methotrexate"]);
+    }
 }
