@@ -15,10 +15,10 @@ use std::sync::Arc;
 use audit_log::{CohortRecord, ModelRegistry};
 use chrono::{DateTime, NaiveDate, Utc};
 use twin_core::cohort::features::{snapshot_features, FEATURE_NAMES};
-use twin_core::cohort::query::{end_of_day, twin_at};
-use twin_core::cohort::{ClinicalRecord, CohortReport, NeighbourRef, Population, PseudonymKey, QueryOptions};
+use twin_core::cohort::query::query_cohort;
+use twin_core::cohort::{CohortReport, Population, PseudonymKey, QueryOptions};
 use twin_core::index::build::{load_journeys, snapshots};
-use twin_core::index::{IndexConfig, NeighbourIndex, NeighbourQuery, SnapshotKind, SnapshotPlan};
+use twin_core::index::{IndexConfig, NeighbourIndex, SnapshotKind, SnapshotPlan};
 use twin_core::twin::TwinModel;
 use twin_core::{Event, JourneyStore, Modality, PatientId};
 
@@ -197,10 +197,10 @@ impl CohortHandles {
     }
 
     /// The cohort report of a journey at `at` (its last event when `None`), with `k`
-    /// neighbours: the steps of `twin_core::cohort::query_cohort` (whose closure
-    /// arguments are not `Sync`, so its future cannot be held by a `Send` tool call).
-    /// Note vectors are not used: a question is answered from the twin of the
-    /// structured record, as `rdt cohort` does without `--notes`.
+    /// neighbours, by `twin_core::cohort::query_cohort`. Note vectors are not used: a
+    /// question is answered from the twin of the structured record, as `rdt cohort`
+    /// does without `--notes`. Every failure is the tool's `Unavailable`, with the
+    /// query's own message (which names the command that fixes it).
     pub async fn report(
         &self,
         tool: ToolName,
@@ -209,54 +209,12 @@ impl CohortHandles {
         at: Option<NaiveDate>,
         k: usize,
     ) -> Result<CohortReport, ToolError> {
-        let unavailable = |reason: String| ToolError::Unavailable { tool, reason };
-        match self.index.twin_version() {
-            None => {
-                return Err(unavailable(format!(
-                    "the neighbour index ({}) is empty: run `rdt embed`",
-                    self.index.describe()
-                )))
-            }
-            Some(v) if v != self.model.version => {
-                return Err(unavailable(format!(
-                    "the neighbour index holds twins of model {}, the active twin is {}: run `rdt embed`",
-                    v.to_hex(),
-                    self.model.version.to_hex()
-                )))
-            }
-            Some(_) => {}
-        }
-        let until = at.map(end_of_day);
-        let last = match until {
-            Some(t) => events.iter().rev().find(|e| e.time <= t),
-            None => events.last(),
-        };
-        let Some(last) = last else {
-            let when = at.map_or_else(|| "the end of the record".to_owned(), |d| d.to_string());
-            return Err(unavailable(format!("patient {patient} has no events before {when}")));
-        };
-        let index_time = until.unwrap_or(last.time);
-        let vector =
-            twin_at(&self.model, events, Some(index_time), &|_| None).map_err(|e| unavailable(e.to_string()))?;
-        let query = NeighbourQuery::new(vector, k)
-            .excluding(patient.clone())
-            .kind(SnapshotKind::Historical)
-            .min_follow_up_days(self.options.min_follow_up_days);
-        let found = self.index.search(&query).await.map_err(|e| unavailable(format!("neighbour search: {e}")))?;
-        let neighbours: Vec<NeighbourRef> = found
-            .into_iter()
-            .take(k)
-            .map(|n| NeighbourRef { patient: n.patient, index_time: n.index_time, distance: n.distance })
-            .collect();
-        let features = snapshot_features(&ClinicalRecord::read(events), index_time);
-        Ok(CohortReport::build(
-            index_time.date_naive(),
-            &features,
-            &neighbours,
-            &self.population,
-            &self.key,
-            self.options.min_n,
-        ))
+        let options = QueryOptions { k, ..self.options };
+        query_cohort(&self.model, &self.index, &self.population, &self.key, patient, events, at, &options, &|_| None, &|_| {
+            false
+        })
+        .await
+        .map_err(|e| ToolError::Unavailable { tool, reason: format!("{e} ({})", self.index.describe()) })
     }
 
     /// The traits a record showed at its snapshot `at`: diagnoses and drugs by then,

@@ -71,7 +71,7 @@ pub async fn nearest_historical(
     vector: Vec<f32>,
     patient: &PatientId,
     options: &QueryOptions,
-    excluded: &dyn Fn(&PatientId) -> bool,
+    excluded: &(dyn Fn(&PatientId) -> bool + Sync),
 ) -> Result<Vec<NeighbourRef>, CohortError> {
     let total = index.len().await?;
     let mut fetch = options.k.max(1);
@@ -107,8 +107,8 @@ pub async fn query_cohort(
     events: &[Event],
     at: Option<NaiveDate>,
     options: &QueryOptions,
-    note_vector: &dyn Fn(&str) -> Option<Vec<f32>>,
-    excluded: &dyn Fn(&PatientId) -> bool,
+    note_vector: &(dyn Fn(&str) -> Option<Vec<f32>> + Sync),
+    excluded: &(dyn Fn(&PatientId) -> bool + Sync),
 ) -> Result<CohortReport, CohortError> {
     match index.twin_version() {
         None => return Err(CohortError::EmptyIndex),
