@@ -3,8 +3,10 @@
 //! logs in, opens a patient's journey, asks the default model a question in the chat
 //! panel and sees the streamed answer with its audit link, then the consult summary;
 //! an auditor opens that answer's trace and its inclusion proof verifies; governance
-//! rolls a model back; a clinician trying an auditor page gets 403. Screenshots of
-//! each page (1280 px, and the journey at 390 px) go to
+//! rolls a model back; a clinician trying an auditor page gets 403. The install has a
+//! tiny twin, its neighbour index and a state model (trained by the `rdt` binary), so
+//! the consult summary shows its cohort and forecast. Screenshots of each page, at
+//! 1280 px and on a 390 px phone (`NAME-phone.png`), go to
 //! `$CARGO_TARGET_DIR/screenshots/` (or RDT_SCREENSHOT_DIR).
 //!
 //! Chance is removed: a fixed-seed virtual cohort, a fresh Chromium profile, waits on
@@ -25,6 +27,7 @@ use fantoccini::{ClientBuilder, Locator};
 use tools::ToolContext;
 use twin_core::fhir::{Importer, NoProgress};
 use twin_core::models::{cache, llm, ModelCache, MINILM, QWEN_CODER_1_5B};
+use twin_core::index::IndexConfig;
 use twin_core::{Database, JourneyStore};
 
 struct Driver(Child);
@@ -58,7 +61,7 @@ async fn chat_assistant(state: &web::AppState) -> web::AssistantSlot {
     let chat = engine::load(engine_from_env().unwrap(), &gguf.path, &registry).await.unwrap();
     let embedder = MiniLm::load(&minilm, &registry, None).await.unwrap();
     let retriever = ToolRetriever::new(Arc::new(embedder), &tools::specs()).unwrap();
-    let assistant = Assistant::new(chat, ToolContext::new(state.store().clone()), state.audit().clone(), retriever);
+    let assistant = Assistant::new(chat, state.tools(), state.audit().clone(), retriever);
     web::AssistantSlot::Ready(Arc::new(assistant))
 }
 
@@ -75,11 +78,12 @@ async fn the_four_roles_in_a_real_browser() {
     });
     std::fs::create_dir_all(&shots).unwrap();
 
-    // The install: 30 virtual patients, one user per role, two encoder activations.
+    // The install: 60 virtual patients with a tiny twin, its index and a state model,
+    // one user per role, two more encoder activations for governance to roll back.
     let dir = tempfile::tempdir().unwrap();
     let export = dir.path().join("export");
-    synth::generate(&synth::Params { patients: 30, seed: 11, ..Default::default() }, &export).unwrap();
-    let database = Database::Sqlite(dir.path().join("journey.sqlite"));
+    synth::generate(&synth::Params { patients: 60, seed: 11, ..Default::default() }, &export).unwrap();
+    let database = Database::resolve(None, dir.path()).unwrap();
     let store = JourneyStore::open(&database).await.unwrap();
     Importer::new(store.clone()).await.unwrap().import_paths(&[export], &NoProgress).await.unwrap();
     let patient = store
@@ -92,7 +96,24 @@ async fn the_four_roles_in_a_real_browser() {
         .patient
         .id;
     store.close().await;
+    let rdt = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_rdt"))
+            .arg("--data-dir")
+            .arg(dir.path())
+            .args(args)
+            .env_remove("RDT_DATABASE_URL")
+            .env_remove("RDT_QDRANT_URL")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "rdt {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    rdt(&["train", "--pretrain-epochs", "1", "--fusion-epochs", "1", "--hidden", "16", "--max-events", "32"]);
+    rdt(&["embed"]);
+    rdt(&["forecast", "--patient", patient.as_str(), "--as", "browser-test"]);
     let state = web::AppState::open(web::WebConfig::new(dir.path().to_owned(), database)).await.unwrap();
+    let index = IndexConfig::local(dir.path());
+    let tools = ToolContext::for_install(state.store().clone(), dir.path(), &index, &state.registry()).await.unwrap();
+    state.set_tools(tools);
     for (name, role) in [("clin", Role::Clinician), ("aud", Role::Auditor), ("gov", Role::Governance), ("adm", Role::Admin)] {
         state.users().add(name, role, "browser-test-password", &[], false).await.unwrap();
     }
@@ -144,11 +165,33 @@ async fn the_four_roles_in_a_real_browser() {
         .connect(&format!("http://127.0.0.1:{port}"))
         .await
         .expect("a WebDriver session with chromedriver");
-    let shot = |name: &'static str| {
+    // Each page at 1280 px, then on a 390 px phone (where nothing may widen the page
+    // past the screen: wide tables and code scroll or wrap inside their boxes), then
+    // back; `at` (a CSS selector) is scrolled into view first.
+    let shot_at = |name: &'static str, at: Option<&'static str>| {
         let c = c.clone();
-        let path = shots.join(format!("{name}.png"));
-        async move { std::fs::write(path, c.screenshot().await.unwrap()).unwrap() }
+        let shots = shots.clone();
+        async move {
+            let scroll = || async {
+                if let Some(at) = at {
+                    c.execute("document.querySelector(arguments[0]).scrollIntoView()", vec![at.into()]).await.unwrap();
+                }
+            };
+            scroll().await;
+            std::fs::write(shots.join(format!("{name}.png")), c.screenshot().await.unwrap()).unwrap();
+            c.set_window_size(390, 844).await.unwrap();
+            scroll().await;
+            std::fs::write(shots.join(format!("{name}-phone.png")), c.screenshot().await.unwrap()).unwrap();
+            let widths = c
+                .execute("return [document.documentElement.scrollWidth, document.documentElement.clientWidth]", vec![])
+                .await
+                .unwrap();
+            let [page, screen] = [widths[0].as_u64().unwrap(), widths[1].as_u64().unwrap()];
+            assert!(page <= screen, "{name} at 390 px is {page} px wide: it scrolls sideways on a phone");
+            c.set_window_size(1280, 900).await.unwrap();
+        }
     };
+    let shot = |name: &'static str| shot_at(name, None);
     let login = |user: &'static str| {
         let c = c.clone();
         let base = base.clone();
@@ -176,9 +219,6 @@ async fn the_four_roles_in_a_real_browser() {
     c.find(Locator::Css(&format!("a[href='/patients/{}']", patient.as_str()))).await.unwrap().click().await.unwrap();
     c.wait().for_element(Locator::Css("#journey-plot svg")).await.unwrap();
     shot("journey").await;
-    c.set_window_size(390, 844).await.unwrap();
-    shot("journey-phone").await;
-    c.set_window_size(1280, 900).await.unwrap();
 
     // The chat panel: the answer streams in, then shows its tools, versions and audit entry.
     let mut answer_trace = None;
@@ -199,11 +239,16 @@ async fn the_four_roles_in_a_real_browser() {
         assert!(tools.contains("lab_trend"), "the lab tool answered: {tools}");
         let link = answer.find(Locator::Css("a.audit-link")).await.unwrap();
         answer_trace = Some(link.attr("href").await.unwrap().expect("the answer links its audit entry"));
-        shot("chat").await;
+        shot_at("chat", Some(".chat-final")).await;
     }
     c.find(Locator::Id("consult-link")).await.unwrap().click().await.unwrap();
     c.wait().for_element(Locator::Id("consult-title")).await.unwrap();
+    // The install's twin finds the patient's neighbours; the state model forecasts.
+    let cohort = c.find(Locator::Id("cohort-table")).await.expect("the consult shows the in silico cohort");
+    assert!(cohort.text().await.unwrap().contains("Snapshot baseline"));
+    c.find(Locator::Id("forecast-table")).await.expect("the consult shows the state-model forecast");
     shot("consult").await;
+    shot_at("consult-cohort", Some("#cohort")).await;
     c.goto(&format!("{base}/audit")).await.unwrap();
     let body = c.find(Locator::Css("h1")).await.unwrap().text().await.unwrap();
     assert!(body.starts_with("403"), "a clinician on the audit trail sees: {body}");

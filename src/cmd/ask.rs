@@ -7,7 +7,7 @@
 //! which command makes it.
 
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -16,13 +16,11 @@ use assistant::engine::{self, engine_from_env};
 use assistant::{AskContext, Assistant, EngineKind, MiniLm, Outcome, ToolRetriever};
 use audit_log::{AuditLog, ModelRegistry, Principal, Role};
 use clap::{Args, ValueEnum};
-use tools::cohort::CohortHandles;
 use tools::ToolContext;
 use twin_core::encode::NoteVectorCache;
 use twin_core::index::IndexConfig;
 use twin_core::models::{ModelCache, PackagedGguf, MINILM, QWEN_CODER_0_5B, QWEN_CODER_1_5B, SMOLLM2_135M};
-use twin_core::state::StateModel;
-use twin_core::{JourneyStore, PatientId};
+use twin_core::PatientId;
 
 use crate::cmd::audit::open_signing;
 use crate::context::Context;
@@ -82,29 +80,6 @@ pub struct AskArgs {
     json: bool,
 }
 
-/// The tools over `store` with what else `data_dir` holds: the state model
-/// (`models/state-model.json`) and the cohort (the active twin in `registry`, the
-/// neighbour index `index`, the population read from `store`). A missing piece is
-/// not an error here: the tools that need it say what is missing and where.
-pub async fn tool_context(
-    store: JourneyStore,
-    data_dir: &Path,
-    index: &IndexConfig,
-    registry: &ModelRegistry,
-) -> anyhow::Result<ToolContext> {
-    let mut tools = ToolContext::new(store.clone());
-    let state = data_dir.join("models").join("state-model.json");
-    if state.exists() {
-        let (model, version) =
-            StateModel::load(&state).with_context(|| format!("loading the state model {}", state.display()))?;
-        tools = tools.with_state_model(Arc::new(model), version);
-    }
-    Ok(match CohortHandles::load(&store, data_dir, index, registry).await {
-        Ok(cohort) => tools.with_cohort(Arc::new(cohort)),
-        Err(why) => tools.without_cohort(why),
-    })
-}
-
 /// The engine, MiniLM retrieval and `tools`, auditing to `log` (whose registry must
 /// have the GGUF and MiniLM pinned).
 pub async fn build_assistant(
@@ -142,7 +117,7 @@ pub async fn run(ctx: &Context, args: AskArgs) -> anyhow::Result<ExitCode> {
     }
     let log = open_signing(ctx).await?;
     let registry = ModelRegistry::new(log.clone());
-    let tools = tool_context(store.clone(), &ctx.data_dir, &IndexConfig::from_env(&ctx.data_dir), &registry).await?;
+    let tools = ToolContext::for_install(store.clone(), &ctx.data_dir, &IndexConfig::from_env(&ctx.data_dir), &registry).await?;
     let assistant = build_assistant(ctx, tools, log, &args.model).await?;
     let session = format!("cli-{}-{}", std::process::id(), chrono::Utc::now().format("%Y%m%dT%H%M%S"));
     let ask = AskContext { principal: Principal::new(user, args.role), patient, session };

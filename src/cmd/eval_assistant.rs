@@ -21,7 +21,7 @@ use twin_core::twin::model::{register, save};
 use twin_core::twin::{train_twin, TrainOptions, TwinModel};
 use twin_core::{Database, Event, JourneyStore};
 
-use crate::cmd::ask::{build_assistant, tool_context, ModelArgs};
+use crate::cmd::ask::{build_assistant, ModelArgs};
 use crate::context::Context;
 
 #[derive(Debug, Args)]
@@ -65,8 +65,8 @@ async fn scratch_models(
     let config = StateModelConfig::default();
     let steps: Vec<_> =
         journeys.iter().map(|(id, events)| patient_steps(id.clone(), events, config.step_days)).collect();
-    StateModel::fit(&steps, config).save(&scratch.join("models").join("state-model.json"))?;
-    tool_context(store.clone(), scratch, &index_config, registry).await
+    StateModel::fit(&steps, config).save(&StateModel::install_path(scratch))?;
+    Ok(tools::ToolContext::for_install(store.clone(), scratch, &index_config, registry).await?)
 }
 
 pub async fn run(ctx: &Context, args: EvalAssistantArgs) -> anyhow::Result<ExitCode> {

@@ -40,8 +40,8 @@ pub struct ForecastArgs {
 }
 
 /// Where an install keeps its state model.
-pub fn model_path(ctx: &Context) -> PathBuf {
-    ctx.data_dir.join("models").join("state-model.json")
+fn model_path(ctx: &Context) -> PathBuf {
+    StateModel::install_path(&ctx.data_dir)
 }
 
 /// `tools` with the install's state model when one is fitted (for `rdt tool` too).

@@ -15,7 +15,7 @@ use web::AssistantSlot;
 
 use twin_core::index::IndexConfig;
 
-use crate::cmd::ask::{build_assistant, tool_context, ModelArgs};
+use crate::cmd::ask::{build_assistant, ModelArgs};
 use crate::context::Context;
 
 #[derive(Debug, Args)]
@@ -66,7 +66,7 @@ pub async fn run(ctx: &Context, args: ServeArgs) -> anyhow::Result<ExitCode> {
 async fn load_assistant(ctx: Context, state: web::AppState, model: Loading) {
     let registry = state.registry();
     let index = IndexConfig::from_env(&ctx.data_dir);
-    match tool_context(state.store().clone(), &ctx.data_dir, &index, &registry).await {
+    match tools::ToolContext::for_install(state.store().clone(), &ctx.data_dir, &index, &registry).await {
         Ok(tools) => state.set_tools(tools),
         Err(e) => eprintln!("The pages' cohort and forecast tools are off: {e:#}"),
     }

@@ -95,7 +95,7 @@ pub async fn run(ctx: &Context, args: ToolArgs) -> anyhow::Result<ExitCode> {
     let tools = if matches!(args.name.as_str(), "similar_patients" | "explain_neighbourhood") {
         let index = twin_core::index::IndexConfig::from_env(&ctx.data_dir);
         let registry = audit_log::ModelRegistry::new(log.clone());
-        crate::cmd::ask::tool_context(store.clone(), &ctx.data_dir, &index, &registry).await?
+        ToolContext::for_install(store.clone(), &ctx.data_dir, &index, &registry).await?
     } else {
         crate::cmd::forecast::with_state_model(ToolContext::new(store.clone()), ctx)?
     };

@@ -1,9 +1,11 @@
 //! [`ToolContext`]: what tools read from, and the one door to a journey.
 
+use std::path::Path;
 use std::sync::Arc;
 
-use audit_log::{Digest, Principal};
-use twin_core::state::StateModel;
+use audit_log::{Digest, ModelRegistry, Principal};
+use twin_core::index::IndexConfig;
+use twin_core::state::{StateModel, StateModelError};
 use twin_core::{Journey, JourneyStore, PatientId};
 
 use crate::cohort::{CohortHandles, CohortState, CohortUnavailable};
@@ -28,6 +30,29 @@ impl ToolContext {
     pub fn new(store: JourneyStore) -> Self {
         let missing = CohortUnavailable("no twin model and neighbour index were loaded for these tools".into());
         ToolContext { store, state_model: None, cohort: CohortState::Missing(missing) }
+    }
+
+    /// The tools of one install: `store` with what else `data_dir` holds, the state
+    /// model ([`StateModel::install_path`]) and the cohort (the active twin in
+    /// `registry`, the neighbour index `index`, the population read from `store`). A
+    /// missing piece is not an error: the tools that need it say what is missing and
+    /// where. A state model that is there but does not read is one.
+    pub async fn for_install(
+        store: JourneyStore,
+        data_dir: &Path,
+        index: &IndexConfig,
+        registry: &ModelRegistry,
+    ) -> Result<Self, StateModelError> {
+        let mut tools = ToolContext::new(store.clone());
+        let state = StateModel::install_path(data_dir);
+        if state.exists() {
+            let (model, version) = StateModel::load(&state)?;
+            tools = tools.with_state_model(Arc::new(model), version);
+        }
+        Ok(match CohortHandles::load(&store, data_dir, index, registry).await {
+            Ok(cohort) => tools.with_cohort(Arc::new(cohort)),
+            Err(why) => tools.without_cohort(why),
+        })
     }
 
     /// The same context with the cohort handles (twin, index, population).

@@ -67,11 +67,12 @@ pub struct PatientSummaryOutput {
     /// Age in whole years at the last event of the record.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub age_at_last_event: Option<u32>,
+    /// The first clinical event's date (the birth record is not care).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub first_event: Option<NaiveDate>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_event: Option<NaiveDate>,
-    /// Years from first to last event, one decimal.
+    /// Years from the first clinical (not demographic) event to the last, one decimal.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub follow_up_years: Option<f64>,
     /// Events per modality; a modality absent here has no events (it is not zero
@@ -164,7 +165,15 @@ its activity category, the latest value of each lab flagged against its referenc
         input: Self::Input,
     ) -> Result<Bounded<Self::Output>, ToolError> {
         let journey = ctx.journey::<Self>(principal, scope, &input.patient.0).await?;
-        let first = journey.events.iter().map(|e| e.time).min().map(|t| t.date_naive());
+        // Follow-up counts from the first clinical event: a journey imported from FHIR
+        // starts at the birth record, which is not care.
+        let first = journey
+            .events
+            .iter()
+            .filter(|e| e.modality != Modality::Demographic)
+            .map(|e| e.time)
+            .min()
+            .map(|t| t.date_naive());
         let last = record::last_event_date(&journey);
         let mut events_by_modality = BTreeMap::new();
         for e in &journey.events {
@@ -214,6 +223,7 @@ mod tests {
     #[tokio::test]
     async fn summarises_with_flags_categories_and_the_latest_note() {
         let chart = Chart::new("p1", "female", date(1960, 6, 1))
+            .birth_record()
             .diagnosis(day(2020, 2, 3), "M05.79", "Rheumatoid arthritis with rheumatoid factor")
             .course("6851", "methotrexate", day(2020, 2, 3), None)
             .lab(day(2020, 2, 3), "1988-5", 30.0, "mg/L")
@@ -227,7 +237,9 @@ mod tests {
         assert!(!out.truncated);
         let v = out.value;
         assert_eq!(v.age_at_last_event, Some(63));
+        // From the diagnosis, not from the birth record.
         assert_eq!(v.follow_up_years, Some(4.0));
+        assert_eq!(v.first_event, Some(date(2020, 2, 3)));
         assert_eq!(v.diagnoses.len(), 1);
         assert_eq!(v.current_medications, vec!["methotrexate".to_owned()]);
         let das = v.latest_das28.unwrap();

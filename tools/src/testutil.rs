@@ -141,6 +141,14 @@ impl Chart {
         self
     }
 
+    /// The birth record a FHIR import starts every journey with (MEDS's reserved code).
+    pub fn birth_record(mut self) -> Self {
+        let born = self.patient.birth_date.expect("a chart has a birth date").and_hms_opt(0, 0, 0).unwrap().and_utc();
+        let code = Code { system: "MEDS".into(), code: "MEDS_BIRTH".into(), display: None };
+        self.event(born, code, Modality::Demographic, "Patient");
+        self
+    }
+
     pub fn note(mut self, time: DateTime<Utc>, text: &str) -> Self {
         let code = Code { system: LOINC.into(), code: "11506-3".into(), display: Some("Progress note".into()) };
         let e = self.event(time, code, Modality::Note, "DocumentReference");

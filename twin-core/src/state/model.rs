@@ -160,6 +160,12 @@ impl StateModel {
         Ok(Digest::of(&bytes))
     }
 
+    /// Where an install keeps its fitted model: `<data_dir>/models/state-model.json`
+    /// (`rdt forecast` fits it there on first use; the tools and pages read it).
+    pub fn install_path(data_dir: &Path) -> PathBuf {
+        data_dir.join("models").join("state-model.json")
+    }
+
     /// Reads a model and its version (SHA-256 of the bytes read).
     pub fn load(path: &Path) -> Result<(Self, Digest), StateModelError> {
         let bytes = std::fs::read(path).map_err(|source| StateModelError::Io { path: path.to_owned(), source })?;
