@@ -118,9 +118,10 @@ impl Tool for DiseaseActivityHistory {
 counts and patient global, the activity category of each (remission/low/moderate/high), their flares between visits, and \
 their DAS28 trend. Not for what a score or threshold means.";
     const EXAMPLES: &'static [&'static str] = &[
-        "What is the current DAS28?",
-        "Is the patient in remission?",
+        "What was her DAS28 at the last visit?",
+        "Is his arthritis in remission now?",
         "Has she had any flares this year?",
+        "How many times has the DAS28 been recorded?",
         "How has disease activity changed since starting methotrexate?",
         "How many swollen joints at the last visit?",
     ];

@@ -250,16 +250,16 @@ impl Tool for Glossary {
         "A vetted definition of a rheumatology term or drug (DAS28, activity categories, EULAR \
 response, flare, treatment switch, CRP, ESR, ALT, csDMARD and the drugs), with its source. Reads no patient data.";
     const EXAMPLES: &'static [&'static str] = &[
-        "What is DAS28?",
         "What does DAS28 measure and how is it calculated?",
-        "How is a flare defined?",
-        "What counts as a good EULAR response?",
-        "What is tocilizumab?",
-        "What DAS28 counts as remission?",
+        "What is the definition of a flare in RDT?",
+        "What does a moderate EULAR response mean?",
+        "How does rituximab work?",
+        "Which DAS28 score is low disease activity?",
         "What is the threshold for high disease activity?",
-        "What is a csDMARD?",
-        "At what ALT level is methotrexate withheld?",
+        "Which drugs are conventional synthetic DMARDs?",
+        "When is the ALT too high for methotrexate?",
         "What does a treatment switch mean?",
+        "What is a TNF inhibitor?",
     ];
     const REQUIRED_ROLE: Role = Role::Clinician;
     const MAX_ITEMS: usize = 1;

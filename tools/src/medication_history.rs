@@ -167,7 +167,7 @@ impl Tool for MedicationHistory {
 stop reason as recorded, drug class, the drugs current at the last record, and for DMARDs the EULAR response at 6 months \
 computed from recorded DAS28.";
     const EXAMPLES: &'static [&'static str] = &[
-        "Which drugs is the patient on?",
+        "What medication is she taking at the moment?",
         "Why was methotrexate stopped?",
         "How long was she on adalimumab?",
         "Did the patient respond to methotrexate?",

@@ -195,7 +195,7 @@ digital twin and how they did: share responding to methotrexate or a TNF inhibit
 6 months, share switching treatment within 12 months, mean DAS28 at 150/270/360 days, each with n and a 95% interval, \
 beside the whole population's figure.";
     const EXAMPLES: &'static [&'static str] = &[
-        "What share of similar patients responded to methotrexate at 6 months?",
+        "Did similar patients respond to methotrexate?",
         "How often do patients like her flare within 6 months?",
         "How did comparable patients do on a TNF inhibitor?",
         "What happened to similar patients?",
