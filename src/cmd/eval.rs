@@ -241,7 +241,7 @@ fn markdown(report: &serde_json::Value, ablation: &[(&str, f64)]) -> String {
     let _ = writeln!(md, "| representation | agreement |\n|---|---|");
     let _ = writeln!(md, "| fused twin | {} |", pct(&a["fused_twin"]));
     for (m, s) in ablation {
-        let _ = writeln!(md, "| twin without {m} | {:.1}% |", 100.0 * s);
+        let _ = writeln!(md, "| twin without {} | {:.1}% |", m.replace('_', " "), 100.0 * s);
     }
     let _ = writeln!(md, "| baseline: bag of codes | {} |", pct(&a["bag_of_codes"]));
     let _ = writeln!(md, "| baseline: latest-visit snapshot | {} |", pct(&a["latest_visit_snapshot"]));

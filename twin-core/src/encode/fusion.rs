@@ -1,8 +1,15 @@
 //! The fusion model: one patient twin from the modality tokens.
 //!
 //! Each modality present at the index date becomes one token of the fusion width:
-//! the event encoder's `[CLS]` vector (projected), the mean of recent note vectors
-//! (an MLP), the imaging panel and the omics panel (MLPs, [`super::tabular`]). A
+//! the event encoder's journey vector (projected), the mean of recent note vectors
+//! (an MLP), the imaging panel and the omics panel (MLPs, [`super::tabular`]), and
+//! the latest values: per code, its latest value decile and its change since the
+//! one before (an MLP over `crate::twin::features::FeatureSpec::latest_values`).
+//! The latest values are read from the same event tokens as the journey vector, but
+//! the journey vector is a Transformer summary trained to fill in masked events, in
+//! which "where is each lab now" is blurred; a snapshot of the latest values on its
+//! own already places a patient's subtype well (the latest-visit baseline), so the
+//! twin gets that snapshot as a token of its own. A
 //! learned `[TWIN]` token in front and a type embedding per modality go with them
 //! through a small Transformer ([`super::transformer`]). An absent modality is a
 //! masked key: its token is computed from whatever its input holds (zeros by
@@ -30,12 +37,19 @@ pub enum FusedModality {
     Notes,
     Imaging,
     Omics,
+    /// Per code, the latest value decile and its change: read from the event tokens.
+    LatestValues,
 }
 
 impl FusedModality {
-    pub const ALL: [FusedModality; 4] =
-        [FusedModality::Events, FusedModality::Notes, FusedModality::Imaging, FusedModality::Omics];
-    pub const COUNT: usize = 4;
+    pub const ALL: [FusedModality; 5] = [
+        FusedModality::Events,
+        FusedModality::Notes,
+        FusedModality::Imaging,
+        FusedModality::Omics,
+        FusedModality::LatestValues,
+    ];
+    pub const COUNT: usize = 5;
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -43,6 +57,7 @@ impl FusedModality {
             FusedModality::Notes => "notes",
             FusedModality::Imaging => "imaging",
             FusedModality::Omics => "omics",
+            FusedModality::LatestValues => "latest_values",
         }
     }
 
@@ -57,6 +72,8 @@ pub struct Config {
     pub event_size: usize,
     pub imaging_size: usize,
     pub omics_size: usize,
+    /// Width of the latest-values features (`FeatureSpec::latest_width`).
+    pub latest_size: usize,
     pub hidden_size: usize,
     pub num_attention_heads: usize,
     pub num_hidden_layers: usize,
@@ -89,9 +106,11 @@ pub struct FusionBatch {
     pub imaging: Tensor,
     /// (batch, omics_size)
     pub omics: Tensor,
-    /// (batch, 4) f32: 1 where the modality is present.
+    /// (batch, latest_size)
+    pub latest: Tensor,
+    /// (batch, 5) f32: 1 where the modality is present, in [`FusedModality::ALL`] order.
     pub present: Tensor,
-    /// (batch, 4) f32: 1 where a present modality's token is replaced by `[MASK]`
+    /// (batch, 5) f32: 1 where a present modality's token is replaced by `[MASK]`
     /// (reconstruction training); `None` otherwise.
     pub masked: Option<Tensor>,
 }
@@ -100,9 +119,9 @@ pub struct FusionBatch {
 pub struct FusionOutput {
     /// (batch, twin_size), unit length.
     pub twin: Tensor,
-    /// The modality tokens before fusion, (batch, 4, hidden): reconstruction targets.
+    /// The modality tokens before fusion, (batch, 5, hidden): reconstruction targets.
     pub tokens_in: Tensor,
-    /// The reconstruction head's prediction per modality position, (batch, 4, hidden).
+    /// The reconstruction head's prediction per modality position, (batch, 5, hidden).
     pub reconstructed: Tensor,
 }
 
@@ -111,7 +130,8 @@ pub struct Fusion {
     note_encoder: TabularEncoder,
     imaging_encoder: TabularEncoder,
     omics_encoder: TabularEncoder,
-    /// Row 0 is the `[TWIN]` token, rows 1..=4 the modality types.
+    latest_encoder: TabularEncoder,
+    /// Row 0 is the `[TWIN]` token, rows 1..=5 the modality types.
     type_embeddings: Embedding,
     mask_embedding: Embedding,
     layers: Vec<EncoderBlock>,
@@ -132,6 +152,7 @@ impl Fusion {
             note_encoder: TabularEncoder::load(vb.pp("note_encoder"), &config.tabular(NOTE_DIM))?,
             imaging_encoder: TabularEncoder::load(vb.pp("imaging_encoder"), &config.tabular(config.imaging_size))?,
             omics_encoder: TabularEncoder::load(vb.pp("omics_encoder"), &config.tabular(config.omics_size))?,
+            latest_encoder: TabularEncoder::load(vb.pp("latest_encoder"), &config.tabular(config.latest_size))?,
             type_embeddings: candle_nn::embedding(FusedModality::COUNT + 1, h, vb.pp("type_embeddings"))?,
             mask_embedding: candle_nn::embedding(1, h, vb.pp("mask_embeddings"))?,
             layers,
@@ -154,7 +175,8 @@ impl Fusion {
         let note_token = self.note_encoder.forward(&batch.notes)?;
         let imaging_token = self.imaging_encoder.forward(&batch.imaging)?;
         let omics_token = self.omics_encoder.forward(&batch.omics)?;
-        let tokens_in = Tensor::stack(&[&event_token, &note_token, &imaging_token, &omics_token], 1)?;
+        let latest_token = self.latest_encoder.forward(&batch.latest)?;
+        let tokens_in = Tensor::stack(&[&event_token, &note_token, &imaging_token, &omics_token, &latest_token], 1)?;
 
         let mut tokens = tokens_in.clone();
         if let Some(masked) = &batch.masked {
@@ -204,6 +226,7 @@ mod tests {
             event_size: 6,
             imaging_size: 4,
             omics_size: 3,
+            latest_size: 3,
             hidden_size: 8,
             num_attention_heads: 2,
             num_hidden_layers: 2,
@@ -212,15 +235,16 @@ mod tests {
         }
     }
 
-    fn batch(imaging: Tensor, omics: Tensor, notes: Tensor, present: &[[f32; 4]]) -> FusionBatch {
+    fn batch(imaging: Tensor, omics: Tensor, notes: Tensor, present: &[[f32; 5]]) -> FusionBatch {
         let dev = Device::Cpu;
         let b = present.len();
         FusionBatch {
             events: Tensor::randn(0f32, 1.0, (b, 6), &dev).unwrap(),
             notes,
             imaging,
+            latest: Tensor::ones((b, 3), DType::F32, &dev).unwrap(),
             omics,
-            present: Tensor::from_vec(present.concat(), (b, 4), &dev).unwrap(),
+            present: Tensor::from_vec(present.concat(), (b, 5), &dev).unwrap(),
             masked: None,
         }
     }
@@ -233,12 +257,12 @@ mod tests {
             Tensor::zeros((2, 4), DType::F32, &dev).unwrap(),
             Tensor::zeros((2, 3), DType::F32, &dev).unwrap(),
             Tensor::zeros((2, NOTE_DIM), DType::F32, &dev).unwrap(),
-            &[[1.0, 1.0, 1.0, 1.0], [1.0, 0.0, 0.0, 0.0]],
+            &[[1.0, 1.0, 1.0, 1.0, 1.0], [1.0, 0.0, 0.0, 0.0, 0.0]],
         );
         let out = fusion.forward(&b).unwrap();
         assert_eq!(out.twin.dims(), &[2, 5]);
-        assert_eq!(out.tokens_in.dims(), &[2, 4, 8]);
-        assert_eq!(out.reconstructed.dims(), &[2, 4, 8]);
+        assert_eq!(out.tokens_in.dims(), &[2, 5, 8]);
+        assert_eq!(out.reconstructed.dims(), &[2, 5, 8]);
         for row in out.twin.to_vec2::<f32>().unwrap() {
             let norm: f32 = row.iter().map(|x| x * x).sum::<f32>().sqrt();
             assert!((norm - 1.0).abs() < 1e-5);
@@ -253,7 +277,7 @@ mod tests {
     fn absent_modalities_change_nothing() {
         let (fusion, _) = fresh(&tiny(), 2).unwrap();
         let dev = Device::Cpu;
-        let events_only = [[1.0f32, 0.0, 0.0, 0.0]];
+        let events_only = [[1.0f32, 0.0, 0.0, 0.0, 0.0]];
         let zeros = batch(
             Tensor::zeros((1, 4), DType::F32, &dev).unwrap(),
             Tensor::zeros((1, 3), DType::F32, &dev).unwrap(),
@@ -267,12 +291,13 @@ mod tests {
             &events_only,
         );
         noise.events = zeros.events.clone();
+        noise.latest = Tensor::randn(0f32, 5.0, (1, 3), &dev).unwrap();
         let a = fusion.forward(&zeros).unwrap().twin.to_vec2::<f32>().unwrap();
         let b = fusion.forward(&noise).unwrap().twin.to_vec2::<f32>().unwrap();
         assert_eq!(a, b);
         assert!(a[0].iter().all(|x| x.is_finite()));
 
-        noise.present = Tensor::new(&[[1.0f32, 1.0, 1.0, 1.0]], &dev).unwrap();
+        noise.present = Tensor::new(&[[1.0f32, 1.0, 1.0, 1.0, 1.0]], &dev).unwrap();
         let c = fusion.forward(&noise).unwrap().twin.to_vec2::<f32>().unwrap();
         assert_ne!(a, c);
     }
@@ -289,12 +314,13 @@ mod tests {
             notes: Tensor::zeros((1, NOTE_DIM), DType::F32, &dev).unwrap(),
             imaging: ramp(4).unwrap().unsqueeze(0).unwrap(),
             omics: Tensor::zeros((1, 3), DType::F32, &dev).unwrap(),
-            present: Tensor::new(&[[1f32, 0.0, 1.0, 0.0]], &dev).unwrap(),
+            latest: Tensor::zeros((1, 3), DType::F32, &dev).unwrap(),
+            present: Tensor::new(&[[1f32, 0.0, 1.0, 0.0, 0.0]], &dev).unwrap(),
             masked: None,
         };
         let twin = fusion.forward(&batch).unwrap().twin.to_vec2::<f32>().unwrap();
-        // Recorded when the test was written; a unit vector.
-        let expected = [-0.3973405f32, 0.76025057, 0.10113215, 0.43633106, 0.25204572];
+        // Recorded when the latest-values token was added (2026-11-24); a unit vector.
+        let expected = [0.19805822f32, -0.04997597, 0.41220087, 0.6483802, -0.60660446];
         for (got, want) in twin[0].iter().zip(expected) {
             assert!((got - want).abs() < 1e-4, "{:?}", twin[0]);
         }

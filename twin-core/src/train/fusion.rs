@@ -5,8 +5,8 @@
 //! patients is a few thousand small matrix products.
 //!
 //! Per batch, two views of each patient: each view takes one of the patient's crops
-//! and drops every present modality with probability `drop_prob` (the events stay
-//! when nothing else would). NT-Xent (SimCLR) pulls a patient's two twins together
+//! (its event vector and its latest values, both read from the same cropped tokens)
+//! and drops every present modality but the events with probability `drop_prob`. NT-Xent (SimCLR) pulls a patient's two twins together
 //! and pushes the batch's other patients away. In the first view, each present
 //! non-event modality is replaced by `[MASK]` with probability `mask_prob`, and the
 //! model must reconstruct its token from the others (mean squared error against
@@ -16,7 +16,7 @@ use candle_core::{DType, Device, Tensor};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW, VarMap};
 use serde::{Deserialize, Serialize};
 
-use crate::encode::fusion::{FusedModality, Fusion, FusionBatch};
+use crate::encode::fusion::{Config, FusedModality, Fusion, FusionBatch};
 use crate::encode::init::SplitMix64;
 use crate::encode::note::NOTE_DIM;
 
@@ -46,10 +46,13 @@ impl Default for FusionTrainConfig {
 }
 
 /// A patient as fusion training sees it: event vectors of several time crops
-/// (the first is the whole journey) and the other modalities' features.
+/// (the first is the whole journey), the latest values of the same crops, and the
+/// other modalities' features.
 #[derive(Debug, Clone)]
 pub struct PatientViews {
     pub event_crops: Vec<Vec<f32>>,
+    /// One per crop, aligned with `event_crops`; `None` where the crop has no value.
+    pub latest_crops: Vec<Option<Vec<f32>>>,
     pub notes: Option<Vec<f32>>,
     pub imaging: Option<Vec<f32>>,
     pub omics: Option<Vec<f32>>,
@@ -62,31 +65,34 @@ pub struct View<'a> {
     pub notes: Option<&'a [f32]>,
     pub imaging: Option<&'a [f32]>,
     pub omics: Option<&'a [f32]>,
+    pub latest: Option<&'a [f32]>,
     pub masked: [bool; FusedModality::COUNT],
 }
 
 /// Stacks views into a batch; an absent modality's row is zeros and its `present`
 /// flag 0 (the model masks it; the zeros never reach an output).
-pub fn batch_of(
-    views: &[View<'_>],
-    imaging_size: usize,
-    omics_size: usize,
-    with_masks: bool,
-) -> candle_core::Result<FusionBatch> {
+pub fn batch_of(views: &[View<'_>], config: &Config, with_masks: bool) -> candle_core::Result<FusionBatch> {
     let device = Device::Cpu;
     let b = views.len();
     let event_size = views.first().map_or(0, |v| v.events.len());
     let mut present = Vec::with_capacity(b * FusedModality::COUNT);
     let mut masked = Vec::with_capacity(b * FusedModality::COUNT);
     for v in views {
-        present.extend([1.0f32, flag(v.notes.is_some()), flag(v.imaging.is_some()), flag(v.omics.is_some())]);
+        present.extend([
+            1.0f32,
+            flag(v.notes.is_some()),
+            flag(v.imaging.is_some()),
+            flag(v.omics.is_some()),
+            flag(v.latest.is_some()),
+        ]);
         masked.extend(v.masked.map(flag));
     }
     Ok(FusionBatch {
         events: rows(views, |v| Some(v.events), event_size)?,
         notes: rows(views, |v| v.notes, NOTE_DIM)?,
-        imaging: rows(views, |v| v.imaging, imaging_size)?,
-        omics: rows(views, |v| v.omics, omics_size)?,
+        imaging: rows(views, |v| v.imaging, config.imaging_size)?,
+        omics: rows(views, |v| v.omics, config.omics_size)?,
+        latest: rows(views, |v| v.latest, config.latest_size)?,
         present: Tensor::from_vec(present, (b, FusedModality::COUNT), &device)?,
         masked: if with_masks { Some(Tensor::from_vec(masked, (b, FusedModality::COUNT), &device)?) } else { None },
     })
@@ -121,16 +127,18 @@ fn flag(b: bool) -> f32 {
 
 /// Draws a view: a crop, modality dropout and (when `mask_prob > 0`) masking.
 fn draw<'a>(p: &'a PatientViews, config: &FusionTrainConfig, mask_prob: f64, rng: &mut SplitMix64) -> View<'a> {
-    let crop = &p.event_crops[rng.below(p.event_crops.len())];
+    let crop = rng.below(p.event_crops.len());
     let mut keep = |x: Option<&'a Vec<f32>>| x.map(Vec::as_slice).filter(|_| rng.next_f64() >= config.drop_prob);
     let notes = keep(p.notes.as_ref());
     let imaging = keep(p.imaging.as_ref());
     let omics = keep(p.omics.as_ref());
+    let latest = keep(p.latest_crops.get(crop).and_then(Option::as_ref));
     let mut masked = [false; FusedModality::COUNT];
-    for (i, present) in [notes.is_some(), imaging.is_some(), omics.is_some()].into_iter().enumerate() {
+    let others = [notes.is_some(), imaging.is_some(), omics.is_some(), latest.is_some()];
+    for (i, present) in others.into_iter().enumerate() {
         masked[i + 1] = present && rng.next_f64() < mask_prob;
     }
-    View { events: crop, notes, imaging, omics, masked }
+    View { events: &p.event_crops[crop], notes, imaging, omics, latest, masked }
 }
 
 /// One step's losses.
@@ -162,7 +170,6 @@ pub fn train_fusion(
     let params = ParamsAdamW { lr: config.learning_rate, weight_decay: 0.01, ..Default::default() };
     let mut optimizer = AdamW::new(varmap.all_vars(), params)?;
     let mut rng = SplitMix64::new(config.seed);
-    let (imaging_size, omics_size) = (fusion.config().imaging_size, fusion.config().omics_size);
     let mut order: Vec<usize> = (0..patients.len()).collect();
     let mut log = Vec::new();
     let mut step = 0;
@@ -176,8 +183,8 @@ pub fn train_fusion(
             let first: Vec<View<'_>> =
                 chunk.iter().map(|&i| draw(&patients[i], config, config.mask_prob, &mut rng)).collect();
             let second: Vec<View<'_>> = chunk.iter().map(|&i| draw(&patients[i], config, 0.0, &mut rng)).collect();
-            let batch_a = batch_of(&first, imaging_size, omics_size, true)?;
-            let batch_b = batch_of(&second, imaging_size, omics_size, false)?;
+            let batch_a = batch_of(&first, fusion.config(), true)?;
+            let batch_b = batch_of(&second, fusion.config(), false)?;
             let out_a = fusion.forward(&batch_a)?;
             let out_b = fusion.forward(&batch_b)?;
             let contrastive = nt_xent(&out_a.twin, &out_b.twin, config.temperature)?;
@@ -215,7 +222,6 @@ pub fn embed_views(
     patients: &[PatientViews],
     leave_out: Option<FusedModality>,
 ) -> candle_core::Result<Vec<Vec<f32>>> {
-    let (imaging_size, omics_size) = (fusion.config().imaging_size, fusion.config().omics_size);
     let mut out = Vec::with_capacity(patients.len());
     for chunk in patients.chunks(256) {
         let views: Vec<View<'_>> = chunk
@@ -225,10 +231,11 @@ pub fn embed_views(
                 notes: keep_unless(p.notes.as_ref(), FusedModality::Notes, leave_out),
                 imaging: keep_unless(p.imaging.as_ref(), FusedModality::Imaging, leave_out),
                 omics: keep_unless(p.omics.as_ref(), FusedModality::Omics, leave_out),
+                latest: keep_unless(p.latest_crops.first().and_then(Option::as_ref), FusedModality::LatestValues, leave_out),
                 masked: [false; FusedModality::COUNT],
             })
             .collect();
-        let mut batch = batch_of(&views, imaging_size, omics_size, false)?;
+        let mut batch = batch_of(&views, fusion.config(), false)?;
         if leave_out == Some(FusedModality::Events) {
             // Events absent: a patient with nothing else keeps only the [TWIN] token.
             let mut present = batch.present.to_vec2::<f32>()?;
@@ -263,6 +270,7 @@ mod tests {
                 };
                 PatientViews {
                     event_crops: vec![noisy(group * 2.0 - 1.0, 8), noisy(group * 2.0 - 1.0, 8)],
+                    latest_crops: vec![None, None],
                     notes: None,
                     imaging: (i % 3 != 0).then(|| vec![group * 2.0 - 1.0, 1.0]),
                     omics: None,
@@ -273,6 +281,7 @@ mod tests {
             event_size: 8,
             imaging_size: 2,
             omics_size: 2,
+            latest_size: 2,
             hidden_size: 16,
             num_attention_heads: 2,
             num_hidden_layers: 1,
@@ -296,6 +305,29 @@ mod tests {
             same += usize::from(nearest % 2 == i % 2);
         }
         assert!(same > 115, "{same}/128 nearest neighbours in the same group");
+    }
+
+    /// A view's latest values are those of the same crop as its event vector: both
+    /// are read from the same cropped tokens.
+    #[test]
+    fn a_view_takes_one_crop_for_events_and_latest_values() {
+        let patient = PatientViews {
+            event_crops: (0..5).map(|c| vec![c as f32]).collect(),
+            latest_crops: (0..5).map(|c| Some(vec![c as f32, 1.0])).collect(),
+            notes: None,
+            imaging: None,
+            omics: None,
+        };
+        let config = FusionTrainConfig { drop_prob: 0.0, ..Default::default() };
+        let mut rng = SplitMix64::new(11);
+        let mut crops_seen = std::collections::BTreeSet::new();
+        for _ in 0..50 {
+            let view = draw(&patient, &config, 0.0, &mut rng);
+            let latest = view.latest.expect("kept: drop_prob is 0");
+            assert_eq!(latest[0], view.events[0]);
+            crops_seen.insert(view.events[0] as usize);
+        }
+        assert_eq!(crops_seen.len(), 5, "every crop is drawn");
     }
 
     fn dot(a: &[f32], b: &[f32]) -> f32 {

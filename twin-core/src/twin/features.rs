@@ -7,6 +7,10 @@
 //! token ([`PatientInputs::note_tokens`]). The same recent vectors' mean is also the
 //! fusion's notes token, so leaving notes out (the ablation) removes both. Imaging and
 //! omics stay out of the stream: each has its own encoder and fusion token.
+//!
+//! The latest values ([`FeatureSpec::latest_values`]) are read from the event tokens
+//! themselves (so a time crop's are the crop's): per code, the latest value decile
+//! and the change since the code's value before it.
 
 use std::collections::HashMap;
 
@@ -14,7 +18,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::encode::note::NOTE_DIM;
-use crate::encode::vocab::{code_key, EventToken, VocabConfig, Vocabulary};
+use crate::encode::vocab::{code_key, EventToken, VocabConfig, Vocabulary, BIN_FIRST};
 use crate::event::{Event, Modality};
 
 /// How many of the most recent notes carry their MiniLM vector (in the event stream
@@ -96,6 +100,10 @@ pub struct FeatureSpec {
     pub imaging: Panel,
     pub omics: Panel,
     pub max_events: usize,
+    /// Whether the twin reads the latest values as a fused token; a spec written
+    /// before they existed does not.
+    #[serde(default)]
+    pub latest_values: bool,
 }
 
 /// One patient's inputs at an index date.
@@ -121,7 +129,38 @@ impl FeatureSpec {
             imaging: Panel::build(Modality::Imaging, journeys.iter().copied()),
             omics: Panel::build(Modality::Omics, journeys.iter().copied()),
             max_events,
+            latest_values: true,
         }
+    }
+
+    /// Width of [`FeatureSpec::latest_values`]: three per vocabulary entry.
+    pub fn latest_width(&self) -> usize {
+        3 * self.vocab.len()
+    }
+
+    /// The latest values of a token sequence: per code id `c`, at `3c` its latest
+    /// value decile centred to -0.5..0.5, at `3c + 1` a 1 "measured" flag, at `3c + 2`
+    /// the change of decile since the code's value before (in the same units; 0 for
+    /// a first value). An unmeasured code is 0, 0, 0. `None` when no token carries a
+    /// value, or when the spec does not use latest values: the modality is absent.
+    pub fn latest_values(&self, tokens: &[EventToken]) -> Option<Vec<f32>> {
+        if !self.latest_values {
+            return None;
+        }
+        let scale = (self.vocab.config.n_bins as f32 - 1.0).max(1.0);
+        let mut out = vec![0f32; self.latest_width()];
+        let mut any = false;
+        for t in tokens.iter().filter(|t| t.value_bin >= BIN_FIRST) {
+            let at = 3 * t.code as usize;
+            let Some(slot) = out.get_mut(at..at + 3) else { continue };
+            let decile = (t.value_bin - BIN_FIRST) as f32 / scale - 0.5;
+            // Tokens are in time order: a later value overwrites an earlier one.
+            slot[2] = if slot[1] > 0.0 { decile - slot[0] } else { 0.0 };
+            slot[0] = decile;
+            slot[1] = 1.0;
+            any = true;
+        }
+        any.then_some(out)
     }
 
     /// The note texts [`FeatureSpec::inputs`] reads at `until`: the most recent
@@ -209,6 +248,27 @@ mod tests {
         }
     }
 
+    /// The latest values follow the last value of each code, with the change since
+    /// the one before; tokens without a value leave them alone.
+    #[test]
+    fn latest_values_track_the_last_value_and_its_change() {
+        // No journeys: only the 4 special tokens, whose ids stand in for codes here.
+        let spec = FeatureSpec::build(VocabConfig { min_count: 1, n_bins: 10 }, &[], 8);
+        let at = |code: u32, bin: u32| EventToken { code, value_bin: bin, gap: 1 };
+        let no_value = EventToken { code: 2, value_bin: 0, gap: 1 };
+        assert_eq!(spec.latest_values(&[no_value]), None);
+        // Code 1: deciles 0 then 9 then 3 (bins 2, 11, 5); code 3: decile 9 once.
+        let tokens = [at(1, 2), at(1, 11), no_value, at(3, 11), at(1, 5)];
+        let latest = spec.latest_values(&tokens).unwrap();
+        assert_eq!(latest.len(), spec.latest_width());
+        let third = 3.0 / 9.0 - 0.5;
+        assert_eq!(&latest[3..6], &[third, 1.0, third - 0.5], "latest decile 3, down from 9");
+        assert_eq!(&latest[9..12], &[0.5, 1.0, 0.0], "decile 9, first value");
+        assert_eq!(&latest[6..9], &[0.0, 0.0, 0.0], "code 2 never had a value");
+        let off = FeatureSpec { latest_values: false, ..spec };
+        assert_eq!(off.latest_values(&tokens), None);
+    }
+
     #[test]
     fn inputs_at_an_index_date() {
         let a = vec![
@@ -233,6 +293,12 @@ mod tests {
         let at_end = spec.inputs(&a, None, &vec_of);
         assert_eq!(at_end.imaging, Some(vec![1.0, 1.0]));
         assert!(at_end.omics.is_some());
+        // Latest values: crp is measured once in each journey; the note has no value.
+        let crp = spec.vocab.id(&code_key(&a[0])) as usize;
+        let latest = spec.latest_values(&at_day_2.tokens).expect("crp has a value");
+        assert_eq!(latest.len(), 18);
+        assert_eq!(&latest[3 * crp + 1..3 * crp + 3], &[1.0, 0.0], "measured, no change yet");
+        assert_eq!(latest.iter().filter(|x| **x != 0.0).count(), 2, "crp's decile (not the median) and flag only");
         let plain = spec.inputs(&b, None, &|_| None);
         assert!(plain.notes.is_none() && plain.imaging.is_none() && plain.omics.is_none());
         assert!(plain.note_tokens.is_empty());

@@ -192,27 +192,40 @@ impl TwinModel {
         inputs: &[PatientInputs],
         leave_out: Option<FusedModality>,
     ) -> Result<Vec<Vec<f32>>, TwinError> {
-        let sequences: Vec<Vec<EventToken>> = inputs.iter().map(|i| i.tokens.clone()).collect();
-        // Leaving notes out removes their vectors from the event stream too, not
-        // just the fusion's notes token.
-        let notes: Vec<Vec<(usize, Vec<f32>)>> = match leave_out {
-            Some(FusedModality::Notes) => vec![],
-            _ => inputs.iter().map(|i| i.note_tokens.clone()).collect(),
-        };
-        let notes = (!notes.is_empty()).then_some(notes.as_slice());
-        let event_vectors = encode_events(&self.encoder, &sequences, notes)?;
-        let views: Vec<PatientViews> = inputs
-            .iter()
-            .zip(event_vectors)
-            .map(|(i, events)| PatientViews {
-                event_crops: vec![events],
-                notes: i.notes.clone(),
-                imaging: i.imaging.clone(),
-                omics: i.omics.clone(),
-            })
-            .collect();
-        Ok(embed_views(&self.fusion, &views, leave_out)?)
+        Ok(embed_with(&self.manifest.spec, &self.encoder, &self.fusion, inputs, leave_out)?)
     }
+}
+
+/// Twins of `inputs` from an encoder and a fusion model that belong together (a
+/// loaded [`TwinModel`], or a freshly trained one before it is saved).
+pub fn embed_with(
+    spec: &FeatureSpec,
+    encoder: &EventEncoder,
+    fusion: &Fusion,
+    inputs: &[PatientInputs],
+    leave_out: Option<FusedModality>,
+) -> candle_core::Result<Vec<Vec<f32>>> {
+    let sequences: Vec<Vec<EventToken>> = inputs.iter().map(|i| i.tokens.clone()).collect();
+    // Leaving notes out removes their vectors from the event stream too, not
+    // just the fusion's notes token.
+    let notes: Vec<Vec<(usize, Vec<f32>)>> = match leave_out {
+        Some(FusedModality::Notes) => vec![],
+        _ => inputs.iter().map(|i| i.note_tokens.clone()).collect(),
+    };
+    let notes = (!notes.is_empty()).then_some(notes.as_slice());
+    let event_vectors = encode_events(encoder, &sequences, notes)?;
+    let views: Vec<PatientViews> = inputs
+        .iter()
+        .zip(event_vectors)
+        .map(|(i, events)| PatientViews {
+            event_crops: vec![events],
+            latest_crops: vec![spec.latest_values(&i.tokens)],
+            notes: i.notes.clone(),
+            imaging: i.imaging.clone(),
+            omics: i.omics.clone(),
+        })
+        .collect();
+    embed_views(fusion, &views, leave_out)
 }
 
 /// The event encoder's journey vector of each sequence, batched by similar length

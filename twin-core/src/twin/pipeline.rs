@@ -21,11 +21,16 @@ pub struct TrainOptions {
     pub vocab: VocabConfig,
     pub max_events: usize,
     pub hidden_size: usize,
+    /// Whether the latest values are a fused token (`FeatureSpec::latest_values`).
+    pub latest_values: bool,
     pub pretrain: PretrainConfig,
     pub fusion: FusionTrainConfig,
     /// Time crops per patient for the contrastive views (the whole journey and
     /// `crops - 1` random earlier cuts).
     pub crops: usize,
+    /// The shortest share of a journey's events a random crop keeps (crops keep
+    /// `crop_shortest..0.9` of them).
+    pub crop_shortest: f64,
     /// Share of patients held out of pretraining to measure reconstruction.
     pub held_out: f64,
 }
@@ -36,9 +41,11 @@ impl Default for TrainOptions {
             vocab: VocabConfig::default(),
             max_events: 128,
             hidden_size: 64,
+            latest_values: true,
             pretrain: PretrainConfig::default(),
             fusion: FusionTrainConfig::default(),
             crops: 3,
+            crop_shortest: 0.3,
             held_out: 0.1,
         }
     }
@@ -51,9 +58,11 @@ impl TrainOptions {
             vocab: VocabConfig { min_count: 1, n_bins: 10 },
             max_events: 32,
             hidden_size: 16,
+            latest_values: true,
             pretrain: PretrainConfig { epochs: 2, batch_size: 8, ..Default::default() },
             fusion: FusionTrainConfig { epochs: 2, batch_size: 8, ..Default::default() },
             crops: 2,
+            crop_shortest: 0.3,
             held_out: 0.25,
         }
     }
@@ -97,7 +106,8 @@ pub fn train_twin(
     note_vector: &dyn Fn(&str) -> Option<Vec<f32>>,
     mut progress: impl FnMut(Stage, usize),
 ) -> candle_core::Result<TrainedTwin> {
-    let spec = FeatureSpec::build(options.vocab.clone(), journeys, options.max_events);
+    let mut spec = FeatureSpec::build(options.vocab.clone(), journeys, options.max_events);
+    spec.latest_values = options.latest_values;
     let inputs: Vec<PatientInputs> = journeys.iter().map(|events| spec.inputs(events, None, note_vector)).collect();
 
     // Pretraining on all but a seeded held-out share, which measures reconstruction.
@@ -127,7 +137,8 @@ pub fn train_twin(
         options.pretrain.seed + 1,
     )?;
 
-    // Event vectors per crop: the whole journey, then random cuts keeping 30-90%.
+    // Event vectors per crop: the whole journey, then random cuts keeping
+    // `crop_shortest`-90% of its events.
     let mut rng = SplitMix64::new(options.fusion.seed ^ 0xc0de);
     let mut cropped: Vec<Vec<EventToken>> = Vec::with_capacity(inputs.len() * options.crops);
     let mut cropped_notes: Vec<Vec<(usize, Vec<f32>)>> = Vec::with_capacity(inputs.len() * options.crops);
@@ -135,7 +146,8 @@ pub fn train_twin(
         cropped.push(input.tokens.clone());
         cropped_notes.push(input.note_tokens.clone());
         for _ in 1..options.crops {
-            let keep = ((0.3 + 0.6 * rng.next_f64()) * input.tokens.len() as f64).ceil() as usize;
+            let share = options.crop_shortest + (0.9 - options.crop_shortest).max(0.0) * rng.next_f64();
+            let keep = (share * input.tokens.len() as f64).ceil() as usize;
             let keep = keep.clamp(1.min(input.tokens.len()), input.tokens.len());
             cropped.push(input.tokens[..keep].to_vec());
             cropped_notes.push(input.note_tokens.iter().filter(|(p, _)| *p < keep).cloned().collect());
@@ -148,6 +160,10 @@ pub fn train_twin(
         .enumerate()
         .map(|(i, input)| PatientViews {
             event_crops: vectors[i * options.crops..(i + 1) * options.crops].to_vec(),
+            latest_crops: cropped[i * options.crops..(i + 1) * options.crops]
+                .iter()
+                .map(|tokens| spec.latest_values(tokens))
+                .collect(),
             notes: input.notes.clone(),
             imaging: input.imaging.clone(),
             omics: input.omics.clone(),
@@ -158,6 +174,7 @@ pub fn train_twin(
         event_size: encoder_config.hidden_size,
         imaging_size: spec.imaging.width(),
         omics_size: spec.omics.width(),
+        latest_size: spec.latest_width(),
         hidden_size: options.hidden_size,
         num_attention_heads: 4.min(options.hidden_size / 4).max(1),
         num_hidden_layers: 2,
