@@ -17,7 +17,7 @@ use std::fmt::Write as _;
 use audit_log::{Principal, Role};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use tools::{call_json, Scope, ToolContext};
+use tools::{call_json, Scope, ToolContext, ToolName};
 use twin_core::{Modality, PatientId};
 
 use crate::answer::{Answer, AskContext, Grounding, Outcome};
@@ -102,6 +102,23 @@ pub enum Expect {
 }
 
 impl Expect {
+    /// The tool whose result holds the expected fact, for a question that needs one.
+    pub fn tool(&self) -> Option<ToolName> {
+        Some(match self {
+            Expect::LatestLab { .. } | Expect::LabFlag { .. } | Expect::LabTrend { .. } => ToolName::LabTrend,
+            Expect::LatestDas28
+            | Expect::Das28Category
+            | Expect::Das28Trend
+            | Expect::Das28Readings
+            | Expect::FlareCount => ToolName::DiseaseActivityHistory,
+            Expect::CurrentDrugs | Expect::DmardsTried => ToolName::MedicationHistory,
+            Expect::Age | Expect::Sex => ToolName::PatientSummary,
+            Expect::Definition { .. } => ToolName::Glossary,
+            Expect::CohortRate { .. } => ToolName::SimilarPatients,
+            _ => return None,
+        })
+    }
+
     fn is_refusal(&self) -> bool {
         matches!(self, Expect::CannotAnswer | Expect::OutsideRole)
     }

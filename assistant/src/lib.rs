@@ -11,7 +11,9 @@
 //! - `session.rs`: the tool-calling loop ([`Assistant::ask`]): role, retrieval, constrained
 //!   tool choice and arguments (patient from the session), bounded steps, answer,
 //!   grounding, audit. `answer.rs`: [`AskContext`] in, [`Answer`] out.
-//! - `retrieval.rs`: ranking tools by MiniLM similarity to the question.
+//! - `retrieval.rs`: ranking tools by MiniLM similarity to the question and their vocabulary.
+//! - `record_reference.rs`: whether a question is about the open patient's record (then
+//!   the glossary is not offered) or may be a definition.
 //! - `grounding.rs`: every number of an answer traced to a tool result.
 //! - `facts.rs`: results compacted for the prompt; RDT's own fact templates.
 //! - `testing.rs`: a scripted chat-model double, injected retrieval vectors, test stores.
@@ -27,6 +29,7 @@ pub mod eval;
 pub mod engine;
 pub mod facts;
 pub mod grounding;
+pub mod record_reference;
 pub mod retrieval;
 pub mod session;
 pub mod testing;

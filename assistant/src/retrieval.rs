@@ -6,6 +6,11 @@
 //! description and example questions, embedded once; the tools the asker's role may
 //! call are ranked by their best-matching text and the top few are offered.
 //!
+//! MiniLM ranks by wording more than by subject, so each tool's domain words
+//! ([`tools::Vocabulary`]) add [`VOCABULARY_BOOST`] to its similarity when the question
+//! uses one, and a tool whose vocabulary is required (the cohort tools, the forecast)
+//! is not offered to a question that uses none of it.
+//!
 //! Tool vectors are cached on disk by the sha256 of each text and the encoder
 //! version (`NoteVectorCache`), so a changed description is embedded again and an
 //! unchanged one never is. Tests inject vectors through [`TextEmbedder`].
@@ -14,7 +19,7 @@ use std::sync::Arc;
 
 use audit_log::{Digest, ModelRegistry};
 use serde::Serialize;
-use tools::{ToolName, ToolSpec};
+use tools::{ToolName, ToolSpec, Vocabulary};
 use twin_core::encode::{NoteEncoder, NoteError, NoteVectorCache};
 use twin_core::models::ModelFiles;
 
@@ -79,11 +84,15 @@ pub struct Ranked {
     pub similarity: f32,
 }
 
+/// What a question using a tool's vocabulary adds to its similarity: about the gap
+/// between a right and a wrong tool's best text on questions unlike the examples.
+pub const VOCABULARY_BOOST: f32 = 0.15;
+
 /// The embedded texts of every tool, ready to rank.
 pub struct ToolRetriever {
     embedder: Arc<dyn TextEmbedder>,
-    /// Per tool, one vector per text (description, then each example).
-    vectors: Vec<(ToolName, Vec<Vec<f32>>)>,
+    /// Per tool, its vocabulary and one vector per text (description, then each example).
+    vectors: Vec<(ToolName, Vocabulary, Vec<Vec<f32>>)>,
 }
 
 /// The texts a tool is found by: its description and example questions.
@@ -105,7 +114,7 @@ impl ToolRetriever {
             if v.len() != texts.len() {
                 return Err(RetrievalError::Count { asked: texts.len(), got: v.len() });
             }
-            vectors.push((spec.name, v));
+            vectors.push((spec.name, spec.vocabulary, v));
         }
         Ok(ToolRetriever { embedder, vectors })
     }
@@ -114,17 +123,23 @@ impl ToolRetriever {
         self.embedder.version()
     }
 
-    /// The tools of `allowed`, most similar to `question` first (similarity: the
-    /// best dot product over the tool's texts).
+    /// The tools of `allowed` the question may use, most similar to `question` first
+    /// (similarity: the best dot product over the tool's texts, plus
+    /// [`VOCABULARY_BOOST`] when the question uses the tool's vocabulary; a tool whose
+    /// vocabulary is required and unused is left out).
     pub fn rank(&self, question: &str, allowed: &[ToolName]) -> Result<Vec<Ranked>, RetrievalError> {
         let q = self.embedder.embed(&[question])?.pop().ok_or(RetrievalError::Count { asked: 1, got: 0 })?;
         let mut ranked: Vec<Ranked> = self
             .vectors
             .iter()
-            .filter(|(tool, _)| allowed.contains(tool))
-            .map(|(tool, vs)| Ranked {
-                tool: *tool,
-                similarity: vs.iter().map(|v| dot(&q, v)).fold(f32::NEG_INFINITY, f32::max),
+            .filter(|(tool, _, _)| allowed.contains(tool))
+            .filter_map(|(tool, vocabulary, vs)| {
+                let uses = vocabulary.matches(question);
+                if vocabulary.required && !uses {
+                    return None;
+                }
+                let best = vs.iter().map(|v| dot(&q, v)).fold(f32::NEG_INFINITY, f32::max);
+                Some(Ranked { tool: *tool, similarity: best + if uses { VOCABULARY_BOOST } else { 0.0 } })
             })
             .collect();
         ranked.sort_by(|a, b| b.similarity.total_cmp(&a.similarity).then(a.tool.cmp(&b.tool)));
@@ -143,8 +158,13 @@ mod tests {
         let retriever = ToolRetriever::new(Arc::new(KeywordEmbedder::default()), &specs).unwrap();
         let all: Vec<ToolName> = specs.iter().map(|s| s.name).collect();
         let ranked = retriever.rank("What is the latest CRP?", &all).unwrap();
-        assert_eq!(ranked.len(), all.len());
+        // The cohort tools and the forecast need their words; the others are ranked.
+        let required: Vec<ToolName> = specs.iter().filter(|s| s.vocabulary.required).map(|s| s.name).collect();
+        assert_eq!(ranked.len(), all.len() - required.len());
+        assert!(ranked.iter().all(|r| !required.contains(&r.tool)), "{ranked:?}");
         assert_eq!(ranked[0].tool, ToolName::LabTrend, "{ranked:?}");
+        let cohort = retriever.rank("How did similar patients do?", &all).unwrap();
+        assert!(cohort.iter().any(|r| r.tool == ToolName::SimilarPatients), "{cohort:?}");
         assert!(ranked.windows(2).all(|w| w[0].similarity >= w[1].similarity));
         let only = retriever.rank("What is the latest CRP?", &[ToolName::Glossary]).unwrap();
         assert_eq!(only.iter().map(|r| r.tool).collect::<Vec<_>>(), vec![ToolName::Glossary]);
@@ -171,5 +191,27 @@ mod tests {
             let ranked = retriever.rank(question, &all).unwrap();
             assert!(ranked[..3].iter().any(|r| r.tool == tool), "{question}: {ranked:?}");
         }
+    }
+
+    /// The question set through real MiniLM and the vocabularies: every question that
+    /// needs a tool finds it among the candidates offered (the top three), with the
+    /// tools a session with a patient open can serve.
+    #[tokio::test]
+    async fn every_question_of_the_set_finds_its_tool_among_the_candidates() {
+        let Some(embedder) = crate::testing::minilm().await else {
+            return;
+        };
+        let specs = tools::specs();
+        let retriever = ToolRetriever::new(embedder, &specs).unwrap();
+        let one_patient: Vec<ToolName> = specs.iter().filter(|s| s.name != ToolName::ComparePatients).map(|s| s.name).collect();
+        let mut misses = Vec::new();
+        for q in crate::eval::QuestionSet::builtin().unwrap().questions {
+            let Some(tool) = q.expect.tool() else { continue };
+            let ranked = retriever.rank(&q.question, &one_patient).unwrap();
+            if !ranked.iter().take(3).any(|r| r.tool == tool) {
+                misses.push(format!("{} -> {tool:?}: {ranked:?}", q.question));
+            }
+        }
+        assert!(misses.is_empty(), "{misses:#?}");
     }
 }

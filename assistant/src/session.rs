@@ -4,7 +4,10 @@
 //! 1. role: an asker whose role may call no assistant tool (auditor, governance,
 //!    admin) is refused before anything else runs;
 //! 2. retrieval: the tools the role may call and the session can serve are ranked
-//!    by similarity to the question (`retrieval.rs`); the top few are offered;
+//!    by similarity to the question and their vocabulary (`retrieval.rs`); the top
+//!    few are offered, the glossary only to a question that does not point at the
+//!    open patient's record (`record_reference.rs`); a glossary candidate is first
+//!    asked as a definition (which term, or none);
 //! 3. tool choice, constrained to `{"tool": <one of the offered names or "none">}`;
 //! 4. the tool's arguments, constrained to its schema with the patient removed: the
 //!    patient is the session's, written in by RDT whatever the model says;
@@ -33,6 +36,7 @@ use crate::answer::{Answer, AskContext, CalledTool, CannotAnswer, Grounding, Out
 use crate::chat::{ChatError, ChatModel, ChatRequest, Completion, Constraint, Message, Speaker, TokenSink};
 use crate::facts::{fact_template, finds_nothing, prompt_facts};
 use crate::grounding::{check, Sources};
+use crate::record_reference::refers_to_record;
 use crate::retrieval::{Ranked, RetrievalError, ToolRetriever};
 
 /// What the record says when it cannot answer: one sentence, the same every time.
@@ -273,7 +277,14 @@ impl Assistant {
         let t = Instant::now();
         let ranked = self.retriever.rank(question, &allowed)?;
         run.timings.retrieval = t.elapsed().as_secs_f64();
-        let candidates: Vec<Ranked> = ranked.into_iter().take(self.config.candidates).collect();
+        // A question about the open patient's record is never a definition: the
+        // glossary is not offered, the next tool is.
+        let about_record = ctx.patient.is_some() && refers_to_record(question);
+        let candidates: Vec<Ranked> = ranked
+            .into_iter()
+            .filter(|r| !(about_record && r.tool == ToolName::Glossary))
+            .take(self.config.candidates)
+            .collect();
         // Offered in a fixed order, so the same candidates give the same prompt bytes.
         let mut names: Vec<ToolName> = candidates.iter().map(|r| r.tool).collect();
         names.sort();
@@ -284,12 +295,13 @@ impl Assistant {
         let mut refused: Option<String> = None;
         let mut messages = vec![Message::new(Speaker::System, self.prompts.get(PromptName::System).text)];
 
-        // A knowledge question: retrieval ranks the glossary first. The model is asked
-        // one narrow question first (is this a definition, and of which term?), so a
-        // tool named after the term (disease_activity_history for "What is DAS28?")
-        // cannot win, and with no patient open the glossary is not refused as "no
-        // patient". "none" goes on to the usual choice without the glossary.
-        if candidates.first().is_some_and(|r| r.tool == ToolName::Glossary) {
+        // Maybe a knowledge question: the glossary is a candidate and the question does
+        // not point at the record. The model is asked one narrow question first (is
+        // this a definition, and of which term?), so a tool named after the term
+        // (disease_activity_history for "What is DAS28?") cannot win, and with no
+        // patient open the glossary is not refused as "no patient". "none" goes on to
+        // the usual choice without the glossary.
+        if candidates.iter().any(|r| r.tool == ToolName::Glossary) {
             let prompt =
                 self.render(PromptName::Definition, &[("terms", &glossary_terms()), ("question", question)])?;
             messages.push(Message::new(Speaker::User, prompt));

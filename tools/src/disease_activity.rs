@@ -7,6 +7,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use twin_core::PatientId;
 
+use crate::vocabulary::Vocabulary;
 use crate::bounded::{Bounded, Trimmer};
 use crate::context::ToolContext;
 use crate::das28::{is_flare, round2, ActivityCategory};
@@ -125,6 +126,10 @@ their DAS28 trend. Not for what a score or threshold means.";
         "How has disease activity changed since starting methotrexate?",
         "How many swollen joints at the last visit?",
     ];
+    const VOCABULARY: Vocabulary = Vocabulary::boosting(&[
+        "das28", "das-28", "disease activity", "flare", "flares", "flared", "remission", "active", "activity",
+        "swollen", "tender", "joint", "joints", "patient global",
+    ]);
     const REQUIRED_ROLE: Role = Role::Clinician;
     const MAX_ITEMS: usize = 24;
     const MAX_BYTES: usize = 12 * 1024;

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use twin_core::PatientId;
 
+use crate::vocabulary::Vocabulary;
 use crate::bounded::{Bounded, Trimmer};
 use crate::cohort::RecordTrait;
 use crate::context::ToolContext;
@@ -146,6 +147,10 @@ counts, shares and how many times more common it is among them.";
         "What characterises the neighbourhood of this patient?",
         "Which drugs are over-represented among comparable patients?",
     ];
+    const VOCABULARY: Vocabulary = Vocabulary::required(&[
+        "similar", "comparable", "patients like", "cohort", "in silico", "neighbourhood", "neighborhood",
+        "neighbours", "neighbors", "in common", "other patients",
+    ]);
     const REQUIRED_ROLE: Role = Role::Clinician;
     const MAX_ITEMS: usize = 10;
     const MAX_BYTES: usize = 6 * 1024;

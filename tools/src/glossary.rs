@@ -10,6 +10,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use twin_core::PatientId;
 
+use crate::vocabulary::Vocabulary;
 use crate::bounded::Bounded;
 use crate::context::ToolContext;
 use crate::error::ToolError;
@@ -261,6 +262,10 @@ response, flare, treatment switch, CRP, ESR, ALT, csDMARD and the drugs), with i
         "What does a treatment switch mean?",
         "What is a TNF inhibitor?",
     ];
+    const VOCABULARY: Vocabulary = Vocabulary::boosting(&[
+        "mean", "means", "meaning", "define", "defined", "definition", "counts as", "count as", "threshold",
+        "thresholds", "cut-off", "what is a", "what is an", "how does", "how do",
+    ]);
     const REQUIRED_ROLE: Role = Role::Clinician;
     const MAX_ITEMS: usize = 1;
     const MAX_BYTES: usize = 2 * 1024;

@@ -7,6 +7,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use twin_core::PatientId;
 
+use crate::vocabulary::Vocabulary;
 use crate::bounded::{Bounded, Trimmer};
 use crate::context::ToolContext;
 use crate::error::ToolError;
@@ -99,6 +100,11 @@ impl Tool for LabTrend {
         "Is she anaemic?",
         "How has creatinine changed over the last two years?",
     ];
+    const VOCABULARY: Vocabulary = Vocabulary::boosting(&[
+        "crp", "c-reactive", "esr", "sedimentation", "haemoglobin", "hemoglobin", "hb", "anaemic", "anemic", "anaemia",
+        "anemia", "alt", "alanine", "transaminase", "liver enzyme", "liver enzymes", "creatinine", "kidney function",
+        "rheumatoid factor", "rf", "anti-ccp", "ccp", "acpa", "c3", "c4", "complement", "lab", "blood test",
+    ]);
     const REQUIRED_ROLE: Role = Role::Clinician;
     const MAX_ITEMS: usize = 24;
     const MAX_BYTES: usize = 8 * 1024;

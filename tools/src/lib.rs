@@ -44,6 +44,7 @@ mod registry;
 mod scope;
 mod tool;
 pub mod trend;
+pub mod vocabulary;
 
 pub mod compare_patients;
 pub mod disease_activity;
@@ -68,3 +69,4 @@ pub use registry::{call_json, catalogue, spec_of, specs, specs_for, ToolName, To
 pub use scope::Scope;
 pub use tool::Tool;
 pub use trend::Trend;
+pub use vocabulary::Vocabulary;

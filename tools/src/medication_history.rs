@@ -7,6 +7,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use twin_core::PatientId;
 
+use crate::vocabulary::Vocabulary;
 use crate::bounded::{Bounded, Trimmer};
 use crate::context::ToolContext;
 use crate::das28::{eular_response, round2, EularResponse};
@@ -173,6 +174,13 @@ computed from recorded DAS28.";
         "Did the patient respond to methotrexate?",
         "How many DMARDs has he tried?",
     ];
+    const VOCABULARY: Vocabulary = Vocabulary::boosting(&[
+        "drug", "drugs", "medication", "medications", "medicine", "medicines", "treatment", "treatments", "treated",
+        "therapy", "therapies", "dmard", "dmards", "disease-modifying", "csdmard", "csdmards", "biologic", "biologics",
+        "taking", "prescribed", "stopped", "started", "dose", "methotrexate", "mtx", "hydroxychloroquine",
+        "sulfasalazine", "leflunomide", "prednisone", "adalimumab", "etanercept", "tocilizumab", "rituximab",
+        "tofacitinib", "folic acid",
+    ]);
     const REQUIRED_ROLE: Role = Role::Clinician;
     const MAX_ITEMS: usize = 30;
     const MAX_BYTES: usize = 24 * 1024;

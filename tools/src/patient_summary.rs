@@ -10,6 +10,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use twin_core::{Journey, Modality, PatientId};
 
+use crate::vocabulary::Vocabulary;
 use crate::bounded::{Bounded, Trimmer};
 use crate::context::ToolContext;
 use crate::disease_activity::{point, Das28Point};
@@ -146,6 +147,10 @@ its activity category, the latest value of each lab flagged against its referenc
         "Any abnormal labs at the last visit?",
         "What did the last note say?",
     ];
+    const VOCABULARY: Vocabulary = Vocabulary::boosting(&[
+        "summary", "summarise", "summarize", "overview", "old", "age", "sex", "male", "female", "gender",
+        "diagnosis", "diagnoses", "diagnosed", "note", "notes",
+    ]);
     const REQUIRED_ROLE: Role = Role::Clinician;
     const MAX_ITEMS: usize = 20;
     const MAX_BYTES: usize = 8 * 1024;

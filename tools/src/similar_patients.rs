@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use twin_core::cohort::{CohortReport, Estimate, OutcomeRow};
 use twin_core::PatientId;
 
+use crate::vocabulary::Vocabulary;
 use crate::bounded::{Bounded, Trimmer};
 use crate::context::ToolContext;
 use crate::error::ToolError;
@@ -201,6 +202,10 @@ beside the whole population's figure.";
         "What happened to similar patients?",
         "How many similar patients switched treatment within a year?",
     ];
+    const VOCABULARY: Vocabulary = Vocabulary::required(&[
+        "similar", "comparable", "patients like", "people like", "others like", "cohort", "in silico",
+        "historical patients", "other patients", "neighbours", "neighbors",
+    ]);
     const REQUIRED_ROLE: Role = Role::Clinician;
     /// Neighbours listed (outcomes are a fixed seven).
     const MAX_ITEMS: usize = 20;

@@ -15,6 +15,7 @@ use twin_core::clinical::ActivityCategory;
 use twin_core::state::{patient_forecast, Treatment};
 use twin_core::PatientId;
 
+use crate::vocabulary::Vocabulary;
 use crate::bounded::{Bounded, Trimmer};
 use crate::context::ToolContext;
 use crate::error::ToolError;
@@ -149,6 +150,10 @@ each state over the year, from the latest DAS28 if the current treatment continu
         "Forecast his DAS28 state",
         "How many days of the next year will she likely spend in remission?",
     ];
+    const VOCABULARY: Vocabulary = Vocabulary::required(&[
+        "chance", "chances", "likely", "likelihood", "probability", "will", "forecast", "predict", "predicted",
+        "prognosis", "expect", "expected", "next", "future", "in a year", "going to",
+    ]);
     const REQUIRED_ROLE: Role = Role::Clinician;
     const MAX_ITEMS: usize = 4;
     const MAX_BYTES: usize = 4 * 1024;

@@ -13,6 +13,7 @@ use crate::context::ToolContext;
 use crate::error::ToolError;
 use crate::registry::ToolName;
 use crate::scope::Scope;
+use crate::vocabulary::Vocabulary;
 
 /// A typed tool. Implementations are unit structs; the registry dispatches on
 /// [`ToolName`] with static calls (no trait objects), so `call` can be an `async fn`.
@@ -23,6 +24,9 @@ pub trait Tool {
     const DESCRIPTION: &'static str;
     /// Questions this tool answers, embedded beside the description.
     const EXAMPLES: &'static [&'static str];
+    /// The tool's domain words: a question using one ranks it higher, and a required
+    /// vocabulary left unused keeps the tool off the candidates ([`Vocabulary`]).
+    const VOCABULARY: Vocabulary = Vocabulary::NONE;
     /// The role a caller needs (`System` may call every tool).
     const REQUIRED_ROLE: Role;
     /// At most this many items in any list of the output; longer lists are cut and
