@@ -10,7 +10,8 @@
 //!    asked as a definition (which term, or none);
 //! 3. tool choice, constrained to `{"tool": <one of the offered names or "none">}`;
 //! 4. the tool's arguments, constrained to its schema with the patient removed: the
-//!    patient is the session's, written in by RDT whatever the model says;
+//!    patient is the session's, written in by RDT whatever the model says, and what
+//!    the question names (a lab test) overrides the model's choice;
 //! 5. the call, through `tools::call_json` with the session's scope (one patient at
 //!    most), so a tool reads nothing outside it even when the model is fooled;
 //! 6. at most `max_tool_calls` calls (a failed call is shown to the model once);
@@ -381,12 +382,17 @@ impl Assistant {
                     }
                 }
             };
-            // The patient is the session's: whatever the model wrote is replaced.
+            // What the question names (the lab test of "What is the latest
+            // haemoglobin?") overrides the model; the patient is the session's:
+            // whatever the model wrote is replaced. Both versions are audited.
             let mut arguments = model_arguments.clone();
-            if let (Value::Object(map), true) = (&mut arguments, patient_fields(spec).0) {
-                map.remove("patient");
-                if let Some(p) = &ctx.patient {
-                    map.insert("patient".into(), Value::String(p.to_string()));
+            if let Value::Object(map) = &mut arguments {
+                map.extend((spec.arguments_named_in)(question));
+                if patient_fields(spec).0 {
+                    map.remove("patient");
+                    if let Some(p) = &ctx.patient {
+                        map.insert("patient".into(), Value::String(p.to_string()));
+                    }
                 }
             }
             match self.call_tool(&mut run, ctx, &scope, spec.name, arguments, model_arguments, &mut called).await {

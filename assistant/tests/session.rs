@@ -243,6 +243,24 @@ async fn a_definition_step_that_says_none_goes_on_to_the_record() {
     assert!(matches!(Step::of(&model.requests()[0]), Step::Definition { .. }), "the definition step came first");
 }
 
+/// The lab test the question names is the one read, whatever test the model wrote;
+/// the audit keeps both.
+#[tokio::test]
+async fn the_test_the_question_names_overrides_the_model() {
+    let s = setup().await;
+    let model = Arc::new(ScriptedModel::new(|step, _| match step {
+        Step::Definition { .. } => json!({"term": "none"}).to_string(),
+        Step::ChooseTool { .. } => json!({"tool": "lab_trend"}).to_string(),
+        Step::Arguments { .. } => json!({"test": "esr"}).to_string(),
+        Step::Answer { .. } => "The latest CRP is 12.4 mg/L.".into(),
+    }));
+    let answer = assistant(&s, model).ask("Is the C-reactive protein high?", &doctor(Some("p-1")), None).await.unwrap();
+    let call = &answer.tools[0];
+    assert_eq!(call.model_arguments, json!({"test": "esr"}));
+    assert_eq!(call.arguments, json!({"patient": "p-1", "test": "crp"}));
+    assert_eq!(call.result["value"]["latest"]["value"], 12.4);
+}
+
 /// A question pointing at the open patient's record ("Is the ALT rising?") is never
 /// taken as a definition: the glossary is not offered and no definition step runs.
 #[tokio::test]
@@ -299,7 +317,8 @@ async fn bad_arguments_get_one_more_try() {
         }
         Step::Answer { .. } => "CRP 12.4 mg/L.".into(),
     }));
-    let answer = assistant(&s, model).ask("CRP?", &doctor(Some("p-1")), None).await.unwrap();
+    // The question names no test, so the fix must come from the model.
+    let answer = assistant(&s, model).ask("Latest lab value?", &doctor(Some("p-1")), None).await.unwrap();
     assert_eq!(answer.outcome, Outcome::Answered);
     assert_eq!(tries.load(std::sync::atomic::Ordering::SeqCst), 2);
 }

@@ -7,7 +7,6 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use twin_core::PatientId;
 
-use crate::vocabulary::Vocabulary;
 use crate::bounded::{Bounded, Trimmer};
 use crate::context::ToolContext;
 use crate::das28::{is_flare, round2, ActivityCategory};
@@ -17,6 +16,7 @@ use crate::registry::ToolName;
 use crate::scope::Scope;
 use crate::tool::Tool;
 use crate::trend::{trend, TrendFacts};
+use crate::vocabulary::Vocabulary;
 
 pub struct DiseaseActivityHistory;
 

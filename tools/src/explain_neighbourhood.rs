@@ -15,7 +15,6 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use twin_core::PatientId;
 
-use crate::vocabulary::Vocabulary;
 use crate::bounded::{Bounded, Trimmer};
 use crate::cohort::RecordTrait;
 use crate::context::ToolContext;
@@ -25,6 +24,7 @@ use crate::registry::ToolName;
 use crate::scope::Scope;
 use crate::similar_patients::{checked_k, percent};
 use crate::tool::Tool;
+use crate::vocabulary::Vocabulary;
 
 pub struct ExplainNeighbourhood;
 

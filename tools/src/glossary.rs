@@ -10,13 +10,13 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use twin_core::PatientId;
 
-use crate::vocabulary::Vocabulary;
 use crate::bounded::Bounded;
 use crate::context::ToolContext;
 use crate::error::ToolError;
 use crate::registry::ToolName;
 use crate::scope::{check_role, Scope};
 use crate::tool::Tool;
+use crate::vocabulary::Vocabulary;
 
 pub struct Glossary;
 

@@ -7,7 +7,6 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use twin_core::PatientId;
 
-use crate::vocabulary::Vocabulary;
 use crate::bounded::{Bounded, Trimmer};
 use crate::context::ToolContext;
 use crate::error::ToolError;
@@ -17,6 +16,7 @@ use crate::registry::ToolName;
 use crate::scope::Scope;
 use crate::tool::Tool;
 use crate::trend::{trend, TrendFacts};
+use crate::vocabulary::Vocabulary;
 
 pub struct LabTrend;
 
@@ -112,6 +112,14 @@ impl Tool for LabTrend {
     type Input = LabTrendInput;
     type Output = LabTrendOutput;
 
+    /// The test, when the question names exactly one.
+    fn arguments_named_in(question: &str) -> serde_json::Map<String, serde_json::Value> {
+        match LabTest::named_in(question).as_slice() {
+            [test] => serde_json::Map::from_iter([("test".to_owned(), serde_json::json!(test))]),
+            _ => serde_json::Map::new(),
+        }
+    }
+
     fn patients(input: &Self::Input) -> Vec<PatientId> {
         vec![input.patient.0.clone()]
     }
@@ -172,6 +180,16 @@ impl Tool for LabTrend {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_test_a_question_names_is_an_argument() {
+        let named = |q: &str| LabTrend::arguments_named_in(q).get("test").cloned();
+        assert_eq!(named("What is the latest haemoglobin?"), Some(serde_json::json!("haemoglobin")));
+        assert_eq!(named("Is the C-reactive protein rising?"), Some(serde_json::json!("crp")));
+        assert_eq!(named("Is she anaemic?"), Some(serde_json::json!("haemoglobin")));
+        assert_eq!(named("Compare the CRP and the ESR"), None, "two tests: the model chooses");
+        assert_eq!(named("How is she doing?"), None);
+    }
     use crate::testutil::*;
     use crate::trend::Trend;
 

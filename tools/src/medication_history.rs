@@ -7,7 +7,6 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use twin_core::PatientId;
 
-use crate::vocabulary::Vocabulary;
 use crate::bounded::{Bounded, Trimmer};
 use crate::context::ToolContext;
 use crate::das28::{eular_response, round2, EularResponse};
@@ -17,6 +16,7 @@ use crate::record::{self, Course, Das28Reading, PatientArg, RecordText};
 use crate::registry::ToolName;
 use crate::scope::Scope;
 use crate::tool::Tool;
+use crate::vocabulary::Vocabulary;
 
 pub struct MedicationHistory;
 

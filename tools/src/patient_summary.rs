@@ -10,7 +10,6 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use twin_core::{Journey, Modality, PatientId};
 
-use crate::vocabulary::Vocabulary;
 use crate::bounded::{Bounded, Trimmer};
 use crate::context::ToolContext;
 use crate::disease_activity::{point, Das28Point};
@@ -21,6 +20,7 @@ use crate::reference::{round, Flag, LabTest};
 use crate::registry::ToolName;
 use crate::scope::Scope;
 use crate::tool::Tool;
+use crate::vocabulary::Vocabulary;
 
 pub struct PatientSummary;
 

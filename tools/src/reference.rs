@@ -142,6 +142,26 @@ impl LabTest {
         }
     }
 
+    /// The words a clinician names the test by (lower case, whole words).
+    pub fn words(self) -> &'static [&'static str] {
+        match self {
+            LabTest::Crp => &["crp", "c-reactive protein", "c reactive protein"],
+            LabTest::Esr => &["esr", "sedimentation rate", "sed rate"],
+            LabTest::Haemoglobin => &["haemoglobin", "hemoglobin", "hb", "hgb", "anaemic", "anemic", "anaemia", "anemia"],
+            LabTest::Alt => &["alt", "alanine aminotransferase", "alanine transaminase", "sgpt"],
+            LabTest::Creatinine => &["creatinine"],
+            LabTest::RheumatoidFactor => &["rheumatoid factor", "rf"],
+            LabTest::AntiCcp => &["anti-ccp", "ccp", "acpa"],
+            LabTest::C3 => &["c3"],
+            LabTest::C4 => &["c4"],
+        }
+    }
+
+    /// The tests `text` names by their words, in [`LabTest::ALL`] order.
+    pub fn named_in(text: &str) -> Vec<LabTest> {
+        LabTest::ALL.into_iter().filter(|t| crate::Vocabulary::boosting(t.words()).matches(text)).collect()
+    }
+
     /// The UCUM unit values must carry to be flagged.
     pub fn unit(self) -> &'static str {
         match self {

@@ -97,6 +97,9 @@ pub struct ToolSpec {
     pub description: &'static str,
     pub examples: &'static [&'static str],
     pub vocabulary: crate::vocabulary::Vocabulary,
+    /// The arguments a question names ([`Tool::arguments_named_in`]).
+    #[serde(skip)]
+    pub arguments_named_in: fn(&str) -> serde_json::Map<String, serde_json::Value>,
     pub required_role: Role,
     pub max_items: usize,
     pub max_bytes: usize,
@@ -119,6 +122,7 @@ pub fn spec_of<T: Tool>() -> ToolSpec {
         description: T::DESCRIPTION,
         examples: T::EXAMPLES,
         vocabulary: T::VOCABULARY,
+        arguments_named_in: T::arguments_named_in,
         required_role: T::REQUIRED_ROLE,
         max_items: T::MAX_ITEMS,
         max_bytes: T::MAX_BYTES,

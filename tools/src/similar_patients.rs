@@ -14,7 +14,6 @@ use serde::{Deserialize, Serialize};
 use twin_core::cohort::{CohortReport, Estimate, OutcomeRow};
 use twin_core::PatientId;
 
-use crate::vocabulary::Vocabulary;
 use crate::bounded::{Bounded, Trimmer};
 use crate::context::ToolContext;
 use crate::error::ToolError;
@@ -22,6 +21,7 @@ use crate::record::PatientArg;
 use crate::registry::ToolName;
 use crate::scope::Scope;
 use crate::tool::Tool;
+use crate::vocabulary::Vocabulary;
 
 pub struct SimilarPatients;
 

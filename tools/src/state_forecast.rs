@@ -15,7 +15,6 @@ use twin_core::clinical::ActivityCategory;
 use twin_core::state::{patient_forecast, Treatment};
 use twin_core::PatientId;
 
-use crate::vocabulary::Vocabulary;
 use crate::bounded::{Bounded, Trimmer};
 use crate::context::ToolContext;
 use crate::error::ToolError;
@@ -23,6 +22,7 @@ use crate::record::PatientArg;
 use crate::registry::ToolName;
 use crate::scope::Scope;
 use crate::tool::Tool;
+use crate::vocabulary::Vocabulary;
 
 pub struct StateForecast;
 

@@ -39,6 +39,14 @@ pub trait Tool {
     type Input: DeserializeOwned + JsonSchema;
     type Output: Serialize + JsonSchema;
 
+    /// Arguments the question itself names, which override the model's: a small model
+    /// filling `{"test": ...}` for "What is the latest haemoglobin?" can write `alt`
+    /// (docs/benchmarks/assistant.md), while the question names the test without doubt.
+    /// Empty unless a tool knows how to read one of its fields from a question.
+    fn arguments_named_in(_question: &str) -> serde_json::Map<String, serde_json::Value> {
+        serde_json::Map::new()
+    }
+
     /// The patients a call with this input reads, for the scope check and the audit
     /// entry. From the input only: the scope, never the input, says whether they may
     /// be read.
