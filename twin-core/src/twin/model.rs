@@ -13,7 +13,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use audit_log::{ArtifactKind, ArtifactRef, Digest, GovernanceError, ModelRegistry, Principal};
+use audit_log::{ArtifactKind, ArtifactRef, ArtifactStatus, Digest, GovernanceError, ModelRegistry, Principal};
 use candle_core::{DType, Device, Tensor};
 use candle_nn::{VarBuilder, VarMap};
 use chrono::{DateTime, Utc};
@@ -117,7 +117,10 @@ pub fn save(
 }
 
 /// Pins the three files (encoder kind) and activates the manifest: the active
-/// encoder artifact is the twin `rdt embed` and `rdt eval` load.
+/// encoder artifact is the twin `rdt embed` and `rdt eval` load. A weight file whose
+/// bytes are pinned already is left as it is (pins are by sha256): retraining with the
+/// same seed on the same cohort writes the same event encoder when only the fusion
+/// changed, and that must not stop the new twin from being registered.
 pub async fn register(
     registry: &ModelRegistry,
     by: &Principal,
@@ -125,7 +128,12 @@ pub async fn register(
     reason: &str,
 ) -> Result<(), TwinError> {
     let dir_name = saved.dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let state = registry.state().await?;
     for (path, sha256) in &saved.files {
+        let pinned = state.get(ArtifactKind::Encoder, sha256).is_some_and(|a| a.status != ArtifactStatus::Retired);
+        if pinned {
+            continue;
+        }
         let name = format!("{dir_name}/{}", path.file_name().unwrap_or_default().to_string_lossy());
         let size_bytes = fs::metadata(path).ok().map(|m| m.len());
         registry
@@ -308,6 +316,33 @@ mod tests {
     async fn registry(dir: &Path) -> ModelRegistry {
         let url = format!("sqlite://{}", dir.join("audit.sqlite").display());
         ModelRegistry::new(AuditLog::open(&url).await.unwrap())
+    }
+
+    /// The same weights saved again under a new manifest (a retraining that changed
+    /// nothing in them) register and become active; the files already pinned stay
+    /// pinned once, and both twins load.
+    #[tokio::test]
+    async fn a_twin_sharing_weights_with_a_pinned_one_registers() {
+        let journeys = journeys();
+        let refs: Vec<&[Event]> = journeys.iter().map(Vec::as_slice).collect();
+        let trained = train_twin(&refs, &TrainOptions::tiny(), &|_| None, |_, _| {}).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let models = dir.path().join("models");
+        let registry = registry(dir.path()).await;
+        let by = Principal::new("trainer", Role::Governance);
+        let first = save(&models, trained.manifest.clone(), &trained.encoder_vars, &trained.fusion_vars).unwrap();
+        register(&registry, &by, &first, "first").await.unwrap();
+        let mut manifest = trained.manifest.clone();
+        manifest.training["run"] = serde_json::json!(2);
+        let second = save(&models, manifest, &trained.encoder_vars, &trained.fusion_vars).unwrap();
+        assert_ne!(first.version, second.version);
+        assert_eq!(first.files[0].1, second.files[0].1, "same event encoder bytes");
+        register(&registry, &by, &second, "second").await.unwrap();
+        assert_eq!(active_dir(&registry, &models).await.unwrap().as_deref(), Some(second.dir.as_path()));
+        assert_eq!(TwinModel::load(&second.dir, &registry).await.unwrap().version, second.version);
+        assert_eq!(TwinModel::load(&first.dir, &registry).await.unwrap().version, first.version);
+        let pinned = registry.state().await.unwrap().list().len();
+        assert_eq!(pinned, 4, "two manifests, one encoder file, one fusion file");
     }
 
     /// Train, save, pin and load a tiny twin: the loaded twin embeds exactly as the
