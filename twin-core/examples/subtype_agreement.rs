@@ -3,7 +3,7 @@
 //! training settings quickly. Settings come from the environment:
 //!
 //! ```sh
-//! PRE=3 FUS=10 HIDDEN=64 POOL=mean LATEST=1 CROPS=3 \
+//! PRE=3 FUS=10 HIDDEN=64 LATEST=1 CROPS=3 CROPMIN=0.3 TEMP=0.1 DROP=0.3 \
 //!   cargo run --release -p twin-core --example subtype_agreement -- d/journey.sqlite c/ground_truth.ldjson
 //! ```
 
@@ -24,7 +24,9 @@ fn env<T: std::str::FromStr>(name: &str, default: T) -> T {
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
-    let (db, truth_path) = (&args[1], &args[2]);
+    let [_, db, truth_path] = args.as_slice() else {
+        return Err("usage: subtype_agreement <journey.sqlite> <ground_truth.ldjson>".into());
+    };
     let mut truth: HashMap<String, (String, NaiveDate)> = HashMap::new();
     for line in std::fs::read_to_string(truth_path)?.lines().filter(|l| !l.trim().is_empty()) {
         let v: serde_json::Value = serde_json::from_str(line)?;

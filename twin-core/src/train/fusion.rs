@@ -231,7 +231,11 @@ pub fn embed_views(
                 notes: keep_unless(p.notes.as_ref(), FusedModality::Notes, leave_out),
                 imaging: keep_unless(p.imaging.as_ref(), FusedModality::Imaging, leave_out),
                 omics: keep_unless(p.omics.as_ref(), FusedModality::Omics, leave_out),
-                latest: keep_unless(p.latest_crops.first().and_then(Option::as_ref), FusedModality::LatestValues, leave_out),
+                latest: keep_unless(
+                    p.latest_crops.first().and_then(Option::as_ref),
+                    FusedModality::LatestValues,
+                    leave_out,
+                ),
                 masked: [false; FusedModality::COUNT],
             })
             .collect();
