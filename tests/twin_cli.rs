@@ -50,7 +50,7 @@ fn train_embed_eval_on_a_tiny_cohort() {
         let v = agreement[key].as_f64().unwrap();
         assert!((0.0..=1.0).contains(&v), "{key} = {v}");
     }
-    for m in ["events", "notes", "imaging", "omics"] {
+    for m in ["events", "notes", "imaging", "omics", "latest_values"] {
         assert!(agreement["leave_one_modality_out"][m].is_f64(), "ablation without {m}");
     }
     assert!(rdt.data_dir().join("reports/twin-eval.md").is_file());
