@@ -249,8 +249,7 @@ pub fn encode_events(
     let mut out = vec![Vec::new(); sequences.len()];
     for chunk in order.chunks(64) {
         let batch: Vec<&[EventToken]> = chunk.iter().map(|&i| sequences[i].as_slice()).collect();
-        let chunk_notes: Option<Vec<Vec<(usize, Vec<f32>)>>> =
-            notes.map(|n| chunk.iter().map(|&i| n[i].clone()).collect());
+        let chunk_notes: Option<Vec<_>> = notes.map(|n| chunk.iter().map(|&i| n[i].clone()).collect());
         let batch = EventBatch::new(&batch, chunk_notes.as_deref(), &Device::Cpu)?;
         let hidden = encoder.forward(&batch)?;
         let vectors = encoder.summarise(&hidden)?.to_vec2::<f32>()?;
