@@ -71,6 +71,8 @@ pub enum Grounding {
 #[derive(Debug, Clone, Serialize)]
 pub struct CalledTool {
     pub tool: ToolName,
+    /// Who chose the tool: the model, or retrieval when its first tool led clearly.
+    pub chosen_by: ChosenBy,
     /// The arguments the tool ran with (the patient filled from the session).
     pub arguments: Value,
     /// The model's own arguments, before the session filled the patient.
@@ -79,6 +81,17 @@ pub struct CalledTool {
     pub result: Value,
     pub result_digest: Digest,
     pub audit_seq: Seq,
+}
+
+/// Who chose a tool call.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "by")]
+pub enum ChosenBy {
+    /// The model, constrained to the offered tools (or a glossary term).
+    Model,
+    /// Retrieval: its first tool led the next by at least `margin` in similarity, so
+    /// the model was not asked (`session::DECISIVE_MARGIN`).
+    Retrieval { margin: f32 },
 }
 
 /// The prompt templates an answer used, by name and version.

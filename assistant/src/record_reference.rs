@@ -28,7 +28,8 @@ const STATE_OPENERS: &[&str] = &["is", "are", "has", "have", "was", "were", "did
 /// Whether `question` asks about the open patient's record rather than what a term means.
 pub fn refers_to_record(question: &str) -> bool {
     let words = words_of(question);
-    let opener_the = matches!(words.as_slice(), [first, second, ..] if STATE_OPENERS.contains(&first.as_str()) && second == "the");
+    let opener_the =
+        matches!(words.as_slice(), [first, second, ..] if STATE_OPENERS.contains(&first.as_str()) && second == "the");
     opener_the || words.iter().any(|w| RECORD_WORDS.contains(&w.as_str()))
 }
 

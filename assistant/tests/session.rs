@@ -6,8 +6,9 @@
 use std::sync::Arc;
 
 use assistant::testing::{day, pid, store_at, KeywordEmbedder, ScriptedModel, Step, TestChart};
+use assistant::session::DECISIVE_MARGIN;
 use assistant::{
-    AskContext, Assistant, AssistantConfig, CannotAnswer, Grounding, Outcome, ToolRetriever, CANNOT_ANSWER,
+    AskContext, Assistant, AssistantConfig, CannotAnswer, ChosenBy, Grounding, Outcome, ToolRetriever, CANNOT_ANSWER,
 };
 use audit_log::{AuditLog, EntryBody, EntryKind, Principal, Role};
 use chrono::NaiveDate;
@@ -34,7 +35,14 @@ async fn setup() -> Setup {
     Setup { _dir: dir, log, tools: ToolContext::new(store) }
 }
 
+/// The loop with the model choosing every tool (these tests script its choices).
 fn assistant(s: &Setup, model: Arc<ScriptedModel>) -> Assistant {
+    let config = AssistantConfig { decisive_margin: None, ..AssistantConfig::default() };
+    deciding_assistant(s, model).with_config(config)
+}
+
+/// The loop as shipped: retrieval's clear first tool is taken without the model.
+fn deciding_assistant(s: &Setup, model: Arc<ScriptedModel>) -> Assistant {
     let retriever = ToolRetriever::new(Arc::new(KeywordEmbedder::default()), &tools::specs()).unwrap();
     Assistant::new(model, s.tools.clone(), s.log.clone(), retriever)
 }
@@ -174,7 +182,8 @@ async fn tool_calls_are_bounded() {
         Step::Arguments { .. } => json!({"test": "crp"}).to_string(),
         Step::Answer { .. } => "CRP 12.4 mg/L.".into(),
     }));
-    let config = AssistantConfig { follow_up: true, max_tool_calls: 2, ..AssistantConfig::default() };
+    let config =
+        AssistantConfig { follow_up: true, max_tool_calls: 2, decisive_margin: None, ..AssistantConfig::default() };
     let answer =
         assistant(&s, model.clone()).with_config(config).ask("CRP?", &doctor(Some("p-1")), None).await.unwrap();
     assert_eq!(answer.tools.len(), 2);
@@ -241,6 +250,26 @@ async fn a_definition_step_that_says_none_goes_on_to_the_record() {
     assert_eq!(answer.outcome, Outcome::Answered);
     assert_eq!(answer.tools.iter().map(|c| c.tool).collect::<Vec<_>>(), vec![ToolName::DiseaseActivityHistory]);
     assert!(matches!(Step::of(&model.requests()[0]), Step::Definition { .. }), "the definition step came first");
+}
+
+/// A clear lead in retrieval chooses the tool without asking the model; the call
+/// says so, and the model still fills the arguments and phrases the answer.
+#[tokio::test]
+async fn a_clear_retrieval_lead_chooses_without_the_model() {
+    let s = setup().await;
+    let model = Arc::new(ScriptedModel::new(|step, _| match step {
+        Step::Definition { .. } => json!({"term": "none"}).to_string(),
+        Step::ChooseTool { .. } => panic!("retrieval decides a clear lead"),
+        Step::Arguments { .. } => json!({"test": "crp"}).to_string(),
+        Step::Answer { .. } => "The latest CRP is 12.4 mg/L.".into(),
+    }));
+    let answer = deciding_assistant(&s, model).ask("What is the latest CRP?", &doctor(Some("p-1")), None).await;
+    let answer = answer.unwrap();
+    let lead = answer.candidates[0].similarity - answer.candidates[1].similarity;
+    assert!(lead >= DECISIVE_MARGIN, "the premise: a clear lead ({:?})", answer.candidates);
+    assert_eq!(answer.tools[0].tool, ToolName::LabTrend);
+    assert!(matches!(answer.tools[0].chosen_by, ChosenBy::Retrieval { margin } if margin >= DECISIVE_MARGIN));
+    assert_eq!(answer.outcome, Outcome::Answered);
 }
 
 /// The lab test the question names is the one read, whatever test the model wrote;
