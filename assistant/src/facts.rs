@@ -323,11 +323,61 @@ pub fn prompt_facts<'a>(results: impl IntoIterator<Item = (ToolName, &'a Value)>
     Value::Array(list).to_string()
 }
 
+/// Words that state a categorical fact in RDT's sentences: a lab flag, a trend
+/// direction, a DAS28 activity category.
+const CATEGORY_WORDS: &[&str] = &[
+    "normal", "high", "low", "critical_high", "critical_low", "rising", "falling", "stable", "remission", "moderate",
+];
+
+/// The categorical words of RDT's sentence `facts` that `draft` does not state
+/// (whole words, case-insensitive; "Too few values for a trend" counts as a trend).
+pub fn missing_categories(draft: &str, facts: &str) -> Vec<&'static str> {
+    let draft_words = tools::vocabulary::words_of(draft);
+    let fact_words = tools::vocabulary::words_of(facts);
+    let trend_unknown = facts.contains("Too few values for a trend");
+    CATEGORY_WORDS
+        .iter()
+        .copied()
+        .filter(|w| fact_words.iter().any(|f| f == w))
+        .filter(|w| !draft_words.iter().any(|d| d == w))
+        .chain(trend_unknown.then_some("too few").filter(|_| !draft.to_lowercase().contains("too few")))
+        .collect()
+}
+
+/// Whether a draft says the results do not hold the answer.
+pub fn says_not_in_results(draft: &str) -> bool {
+    let lower = draft.to_lowercase();
+    [
+        "does not show",
+        "not mentioned",
+        "not available",
+        "not provided",
+        "not recorded",
+        "no information",
+        "not in the record",
+        "not included",
+        "cannot be determined",
+    ]
+    .iter()
+    .any(|p| lower.contains(p))
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn a_draft_must_state_the_categories_rdt_states() {
+        let facts = "Latest ESR of p: 23.0 mm/h on 2019-07-23, flagged normal. Trend over the last 365 days: stable (4 values).";
+        assert_eq!(missing_categories("The ESR is not raised.", facts), vec!["normal", "stable"]);
+        assert!(missing_categories("The ESR, 23.0 mm/h, is normal and stable.", facts).is_empty());
+        let few = "Latest ALT of p: 24.0 U/L on 2019-07-23, flagged normal. Too few values for a trend.";
+        assert_eq!(missing_categories("The ALT is normal.", few), vec!["too few"]);
+        assert!(says_not_in_results("The patient's blood type is not mentioned in the provided information."));
+        assert!(!says_not_in_results("The latest CRP is 4.5 mg/L, flagged normal."));
+    }
     use crate::grounding::{check, Sources};
 
     fn lab() -> Value {

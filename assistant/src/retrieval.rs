@@ -206,8 +206,16 @@ mod tests {
         let one_patient: Vec<ToolName> = specs.iter().filter(|s| s.name != ToolName::ComparePatients).map(|s| s.name).collect();
         let mut misses = Vec::new();
         for q in crate::eval::QuestionSet::builtin().unwrap().questions {
-            let Some(tool) = q.expect.tool() else { continue };
             let ranked = retriever.rank(&q.question, &one_patient).unwrap();
+            let top = ranked.first().map_or(0.0, |r| r.similarity);
+            let far = ["Write a poem about spring.", "What is the capital of France?"].contains(&q.question.as_str());
+            if far && top >= crate::session::RELEVANCE_FLOOR {
+                misses.push(format!("{}: outside the product, yet {top} >= the floor", q.question));
+            }
+            let Some(tool) = q.expect.tool() else { continue };
+            if top < crate::session::RELEVANCE_FLOOR {
+                misses.push(format!("{}: answerable, yet {top} < the floor", q.question));
+            }
             if !ranked.iter().take(3).any(|r| r.tool == tool) {
                 misses.push(format!("{} -> {tool:?}: {ranked:?}", q.question));
             }

@@ -39,7 +39,7 @@ use crate::answer::{
     Answer, AskContext, CalledTool, CannotAnswer, ChosenBy, Grounding, Outcome, PromptVersion, Timings,
 };
 use crate::chat::{ChatError, ChatModel, ChatRequest, Completion, Constraint, Message, Speaker, TokenSink};
-use crate::facts::{fact_template, finds_nothing, prompt_facts};
+use crate::facts::{fact_template, finds_nothing, missing_categories, prompt_facts, says_not_in_results};
 use crate::grounding::{check, Sources};
 use crate::record_reference::refers_to_record;
 use crate::retrieval::{Ranked, RetrievalError, ToolRetriever};
@@ -49,6 +49,12 @@ use crate::retrieval::{Ranked, RetrievalError, ToolRetriever};
 /// latest haemoglobin?" when the lab tool leads by 0.23 (docs/benchmarks/assistant.md);
 /// questions outside the product lead by less than 0.15 on the question set.
 pub const DECISIVE_MARGIN: f32 = 0.2;
+
+/// Below this similarity (MiniLM plus vocabulary) no tool is near the question: it is
+/// outside the product ("Write a poem", "What is the capital of France?" score under
+/// 0.25; the least similar answerable question of the set, 0.39) and the record
+/// cannot answer, without asking the model.
+pub const RELEVANCE_FLOOR: f32 = 0.3;
 
 /// What the record says when it cannot answer: one sentence, the same every time.
 pub const CANNOT_ANSWER: &str = "The record can't answer that.";
@@ -117,15 +123,27 @@ fn patient_fields(spec: &ToolSpec) -> (bool, bool) {
 }
 
 /// The schema the model fills: the tool's input without the patient, nullable types
-/// made plain (an optional field is left out, never `null`), descriptions dropped.
-/// `None` when nothing is left for the model to fill.
+/// made plain (an optional field is left out, never `null`), descriptions dropped, and
+/// optional dates left out (the tool's default, the record's last day, holds; a small
+/// model fills an index date with characters a date cannot have). `None` when nothing
+/// is left for the model to fill.
 pub fn argument_schema(spec: &ToolSpec) -> Option<Value> {
     let mut schema = spec.input_schema.clone();
     let obj = schema.as_object_mut()?;
+    let required_names: Vec<&str> =
+        obj.get("required").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
+    let is_optional_date = |k: &str, v: &Value| {
+        !required_names.contains(&k) && matches!(v.get("format").and_then(Value::as_str), Some("date" | "date-time"))
+    };
     let props: Map<String, Value> = obj
         .get("properties")
         .and_then(Value::as_object)
-        .map(|p| p.iter().filter(|(k, _)| k.as_str() != "patient").map(|(k, v)| (k.clone(), plain(v))).collect())
+        .map(|p| {
+            p.iter()
+                .filter(|(k, v)| k.as_str() != "patient" && !is_optional_date(k, v))
+                .map(|(k, v)| (k.clone(), plain(v)))
+                .collect()
+        })
         .unwrap_or_default();
     if props.is_empty() {
         return None;
@@ -292,6 +310,17 @@ impl Assistant {
         let t = Instant::now();
         let ranked = self.retriever.rank(question, &allowed)?;
         run.timings.retrieval = t.elapsed().as_secs_f64();
+        // Nothing near the question, or a question about a record with no patient
+        // open: the record cannot answer, and the model is not asked.
+        let no_patient_record_question = ctx.patient.is_none() && refers_to_record(question);
+        if ranked.first().is_none_or(|r| r.similarity < RELEVANCE_FLOOR) || no_patient_record_question {
+            let mut text = CANNOT_ANSWER.to_owned();
+            if ctx.patient.is_none() {
+                text.push_str(" No patient is open: open a patient (or pass --patient) to ask about a record.");
+            }
+            let outcome = Outcome::CannotAnswer(CannotAnswer::NoToolApplies);
+            return self.refuse(run, question, ctx, outcome, text, ranked.into_iter().take(3).collect(), Vec::new()).await;
+        }
         // A question about the open patient's record is never a definition: the
         // glossary is not offered, the next tool is.
         let about_record = ctx.patient.is_some() && refers_to_record(question);
@@ -507,7 +536,22 @@ impl Assistant {
         // model takes that way out too often (docs/benchmarks/assistant.md), so RDT
         // states the facts itself.
         let refuses_found_facts = first.contains("does not show this") && first_check.stated.is_empty();
-        let (text, grounding) = if refuses_found_facts {
+        // The model chose among close tools and then says the results do not hold the
+        // answer: trust it (a blood type is not in a summary). A tool retrieval chose
+        // clearly does hold it: RDT states the facts instead.
+        let retrieval_chose = called.iter().any(|c| matches!(c.chosen_by, ChosenBy::Retrieval { .. }));
+        if says_not_in_results(&first) && first_check.stated.is_empty() && !retrieval_chose {
+            let tool = called[0].tool;
+            let outcome = Outcome::CannotAnswer(CannotAnswer::NothingFound { tool });
+            return self.refuse(run, question, ctx, outcome, CANNOT_ANSWER.to_owned(), candidates, called).await;
+        }
+        // A draft that leaves out a flag, trend or activity category the results state
+        // ("The ESR is not raised.", "0 flares" beside a stated category) is replaced by
+        // RDT's sentences, which state them all.
+        let states_categories = |text: &str| {
+            called.iter().all(|c| missing_categories(text, &fact_template(c.tool, &c.result)).is_empty())
+        };
+        let (text, grounding) = if refuses_found_facts || (first_check.is_grounded() && !states_categories(&first)) {
             let template: Vec<String> = called.iter().map(|c| fact_template(c.tool, &c.result)).collect();
             (template.join(" "), Grounding::Template { ungrounded: Vec::new() })
         } else if first_check.is_grounded() && !first.is_empty() {
@@ -520,7 +564,7 @@ impl Assistant {
                 self.complete(&mut run, &messages, Constraint::Free, self.config.answer_max_tokens, None).await?;
             let second = second.trim().to_owned();
             drafts.push(second.clone());
-            if check(&second, &sources).is_grounded() && !second.is_empty() {
+            if check(&second, &sources).is_grounded() && !second.is_empty() && states_categories(&second) {
                 (second, Grounding::GroundedOnRetry { ungrounded: first_check.ungrounded })
             } else {
                 let template: Vec<String> = called.iter().map(|c| fact_template(c.tool, &c.result)).collect();

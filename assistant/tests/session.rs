@@ -152,7 +152,7 @@ async fn ungrounded_numbers_retry_then_fall_back_to_the_template() {
             Step::ChooseTool { .. } => json!({"tool": "lab_trend"}).to_string(),
             Step::Arguments { .. } => json!({"test": "crp"}).to_string(),
             Step::Answer { retry: false } => "The latest CRP is 99.1 mg/L.".into(),
-            Step::Answer { retry: true } if fixed_on_retry => "The latest CRP is 12.4 mg/L.".into(),
+            Step::Answer { retry: true } if fixed_on_retry => "The latest CRP is 12.4 mg/L, high and rising.".into(),
             Step::Answer { retry: true } => "The latest CRP is 99.3 mg/L.".into(),
         }));
         let answer = assistant(&s, model).ask("Latest CRP?", &doctor(Some("p-1")), None).await.unwrap();
@@ -160,7 +160,7 @@ async fn ungrounded_numbers_retry_then_fall_back_to_the_template() {
         assert_eq!(answer.drafts.len(), 2);
         if fixed_on_retry {
             assert_eq!(answer.grounding, Grounding::GroundedOnRetry { ungrounded: vec!["99.1".into()] });
-            assert_eq!(answer.text, "The latest CRP is 12.4 mg/L.");
+            assert_eq!(answer.text, "The latest CRP is 12.4 mg/L, high and rising.");
         } else {
             assert_eq!(answer.grounding, Grounding::Template { ungrounded: vec!["99.1".into()] });
             assert!(answer.text.contains("12.4 mg/L on 2023-05-02, flagged high"), "{}", answer.text);
@@ -352,20 +352,55 @@ async fn bad_arguments_get_one_more_try() {
     assert_eq!(tries.load(std::sync::atomic::Ordering::SeqCst), 2);
 }
 
-/// A draft that says the record does not show what a tool found is replaced by the
-/// facts in RDT's words.
+/// A draft that says the record does not show what a tool retrieval chose clearly
+/// found is replaced by the facts in RDT's words; after a tool the model chose among
+/// close ones, the same draft is a refusal (a blood type is not in a summary).
 #[tokio::test]
 async fn a_refusal_despite_found_facts_gives_the_facts() {
     let s = setup().await;
-    let model = Arc::new(ScriptedModel::new(|step, _| match step {
-        // Not a definition: the usual choice follows.
-        Step::Definition { .. } => json!({"term": "none"}).to_string(),
-        Step::ChooseTool { .. } => json!({"tool": "lab_trend"}).to_string(),
-        Step::Arguments { .. } => json!({"test": "crp"}).to_string(),
-        Step::Answer { .. } => "The record does not show this.".into(),
-    }));
-    let answer = assistant(&s, model).ask("Latest CRP?", &doctor(Some("p-1")), None).await.unwrap();
+    let script = || {
+        Arc::new(ScriptedModel::new(|step, _| match step {
+            // Not a definition: the usual choice follows.
+            Step::Definition { .. } => json!({"term": "none"}).to_string(),
+            Step::ChooseTool { .. } => json!({"tool": "lab_trend"}).to_string(),
+            Step::Arguments { .. } => json!({"test": "crp"}).to_string(),
+            Step::Answer { .. } => "The record does not show this.".into(),
+        }))
+    };
+    let question = "What is the latest CRP?";
+    let answer = deciding_assistant(&s, script()).ask(question, &doctor(Some("p-1")), None).await.unwrap();
+    assert!(matches!(answer.tools[0].chosen_by, ChosenBy::Retrieval { .. }), "the premise: a clear lead");
     assert_eq!(answer.outcome, Outcome::Answered);
     assert!(matches!(answer.grounding, Grounding::Template { .. }));
     assert!(answer.text.contains("12.4 mg/L"), "{}", answer.text);
+
+    let answer = assistant(&s, script()).ask(question, &doctor(Some("p-1")), None).await.unwrap();
+    assert_eq!(answer.tools[0].chosen_by, ChosenBy::Model);
+    assert_eq!(answer.outcome, Outcome::CannotAnswer(CannotAnswer::NothingFound { tool: ToolName::LabTrend }));
+    assert_eq!(answer.text, CANNOT_ANSWER);
+}
+
+/// A record question with no patient open: the record cannot answer, and the model
+/// is never asked (the relevance floor is tested with real MiniLM in `retrieval.rs`).
+#[tokio::test]
+async fn record_questions_without_a_patient_are_refused_before_the_model() {
+    let s = setup().await;
+    let model = Arc::new(ScriptedModel::new(|step, _| panic!("the model is not asked: {step:?}")));
+    let a = deciding_assistant(&s, model.clone());
+    let no_patient = a.ask("What is the latest CRP?", &doctor(None), None).await.unwrap();
+    assert_eq!(no_patient.outcome, Outcome::CannotAnswer(CannotAnswer::NoToolApplies));
+    assert!(no_patient.text.contains("No patient is open"), "{}", no_patient.text);
+    assert!(model.requests().is_empty());
+}
+
+/// The model never fills an optional index date (the tool's default, the record's last
+/// day, holds); it still fills the other optional fields.
+#[test]
+fn optional_dates_are_not_asked_of_the_model() {
+    let specs = tools::specs();
+    let similar = specs.iter().find(|s| s.name == ToolName::SimilarPatients).unwrap();
+    assert!(similar.input_schema["properties"].get("at").is_some(), "the premise: the tool takes a date");
+    let schema = assistant::session::argument_schema(similar).unwrap();
+    assert!(schema["properties"].get("at").is_none(), "{schema}");
+    assert!(schema["properties"].get("k").is_some(), "{schema}");
 }
