@@ -124,16 +124,18 @@ fn patient_fields(spec: &ToolSpec) -> (bool, bool) {
 
 /// The schema the model fills: the tool's input without the patient, nullable types
 /// made plain (an optional field is left out, never `null`), descriptions dropped, and
-/// optional dates left out (the tool's default, the record's last day, holds; a small
-/// model fills an index date with characters a date cannot have). `None` when nothing
-/// is left for the model to fill.
+/// optional dates and look-back windows left out (the tool's default holds unless the
+/// question names one, `Tool::arguments_named_in`; a small model fills an index date
+/// with characters a date cannot have and windows too short for the readings asked
+/// about). `None` when nothing is left for the model to fill.
 pub fn argument_schema(spec: &ToolSpec) -> Option<Value> {
     let mut schema = spec.input_schema.clone();
     let obj = schema.as_object_mut()?;
     let required_names: Vec<&str> =
         obj.get("required").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
     let is_optional_date = |k: &str, v: &Value| {
-        !required_names.contains(&k) && matches!(v.get("format").and_then(Value::as_str), Some("date" | "date-time"))
+        !required_names.contains(&k)
+            && (k == "window_days" || matches!(v.get("format").and_then(Value::as_str), Some("date" | "date-time")))
     };
     let props: Map<String, Value> = obj
         .get("properties")

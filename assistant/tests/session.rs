@@ -393,8 +393,9 @@ async fn record_questions_without_a_patient_are_refused_before_the_model() {
     assert!(model.requests().is_empty());
 }
 
-/// The model never fills an optional index date (the tool's default, the record's last
-/// day, holds); it still fills the other optional fields.
+/// The model never fills an optional index date or look-back window (the tool's
+/// default holds, or the window the question names); it still fills the other
+/// optional fields.
 #[test]
 fn optional_dates_are_not_asked_of_the_model() {
     let specs = tools::specs();
@@ -403,4 +404,8 @@ fn optional_dates_are_not_asked_of_the_model() {
     let schema = assistant::session::argument_schema(similar).unwrap();
     assert!(schema["properties"].get("at").is_none(), "{schema}");
     assert!(schema["properties"].get("k").is_some(), "{schema}");
+    let lab = specs.iter().find(|s| s.name == ToolName::LabTrend).unwrap();
+    let schema = assistant::session::argument_schema(lab).unwrap();
+    assert!(schema["properties"].get("window_days").is_none(), "windows come from the question: {schema}");
+    assert_eq!((lab.arguments_named_in)("CRP over the last two years?")["window_days"], 730);
 }

@@ -137,6 +137,13 @@ their DAS28 trend. Not for what a score or threshold means.";
     type Input = DiseaseActivityInput;
     type Output = DiseaseActivityOutput;
 
+    /// The look-back the question names.
+    fn arguments_named_in(question: &str) -> serde_json::Map<String, serde_json::Value> {
+        crate::vocabulary::window_named_in(question)
+            .map(|days| serde_json::Map::from_iter([("window_days".to_owned(), serde_json::json!(days))]))
+            .unwrap_or_default()
+    }
+
     fn patients(input: &Self::Input) -> Vec<PatientId> {
         vec![input.patient.0.clone()]
     }

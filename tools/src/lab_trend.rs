@@ -112,12 +112,16 @@ impl Tool for LabTrend {
     type Input = LabTrendInput;
     type Output = LabTrendOutput;
 
-    /// The test, when the question names exactly one.
+    /// The test, when the question names exactly one, and the look-back it names.
     fn arguments_named_in(question: &str) -> serde_json::Map<String, serde_json::Value> {
-        match LabTest::named_in(question).as_slice() {
-            [test] => serde_json::Map::from_iter([("test".to_owned(), serde_json::json!(test))]),
-            _ => serde_json::Map::new(),
+        let mut named = serde_json::Map::new();
+        if let [test] = LabTest::named_in(question).as_slice() {
+            named.insert("test".to_owned(), serde_json::json!(test));
         }
+        if let Some(days) = crate::vocabulary::window_named_in(question) {
+            named.insert("window_days".to_owned(), serde_json::json!(days));
+        }
+        named
     }
 
     fn patients(input: &Self::Input) -> Vec<PatientId> {

@@ -44,6 +44,45 @@ impl Vocabulary {
     }
 }
 
+/// The look-back a question names, in days: "over the last two years" (730), "in the
+/// past 6 months" (180), "this year" or "last year" (365). `None` when it names none,
+/// so the tool's default window holds: a small model asked to fill `window_days`
+/// writes short windows that drop the very readings asked about.
+pub fn window_named_in(question: &str) -> Option<u32> {
+    let words = words_of(question);
+    let unit_days = |w: &str| match w.trim_end_matches('s') {
+        "day" => Some(1),
+        "week" => Some(7),
+        "month" => Some(30),
+        "year" => Some(365),
+        _ => None,
+    };
+    let count = |w: &str| match w {
+        "a" | "one" => Some(1),
+        "two" => Some(2),
+        "three" => Some(3),
+        "four" => Some(4),
+        "five" => Some(5),
+        "six" => Some(6),
+        "ten" => Some(10),
+        "twelve" => Some(12),
+        n => n.parse::<u32>().ok(),
+    };
+    for (i, w) in words.iter().enumerate() {
+        if !matches!(w.as_str(), "last" | "past" | "this" | "previous") {
+            continue;
+        }
+        match (words.get(i + 1), words.get(i + 2)) {
+            (Some(n), Some(unit)) if count(n).is_some() && unit_days(unit).is_some() => {
+                return Some(count(n)? * unit_days(unit)?);
+            }
+            (Some(unit), _) if unit_days(unit).is_some() => return unit_days(unit),
+            _ => {}
+        }
+    }
+    None
+}
+
 /// The question's words, lower case: letters, digits, `-` inside a word; a trailing
 /// possessive `'s` dropped ("patient's" is "patient").
 pub fn words_of(text: &str) -> Vec<String> {
@@ -69,6 +108,15 @@ mod tests {
         assert!(!v.matches("Are the patients similar?"), "a phrase is consecutive words");
         assert!(v.matches("How many disease-modifying drugs?"));
         assert!(!v.matches(""));
+    }
+
+    #[test]
+    fn look_backs_in_days() {
+        assert_eq!(window_named_in("How has creatinine changed over the last two years?"), Some(730));
+        assert_eq!(window_named_in("Is the CRP going up or down over the last year?"), Some(365));
+        assert_eq!(window_named_in("Any flares in the past 6 months?"), Some(180));
+        assert_eq!(window_named_in("What is the latest CRP?"), None);
+        assert_eq!(window_named_in("What was the last DAS28 score?"), None);
     }
 
     #[test]
