@@ -59,7 +59,10 @@ pub enum Grounding {
     Grounded,
     /// The model's second answer, after the first stated `ungrounded`.
     GroundedOnRetry { ungrounded: Vec<String> },
-    /// Both model answers stated untraceable numbers; the text is RDT's fact template.
+    /// The text is RDT's fact template: both model answers stated untraceable numbers
+    /// (`ungrounded`, the first answer's), or the answer left out a flag, trend or
+    /// activity category the results state (`ungrounded` empty), or it declined
+    /// facts a clearly chosen tool found.
     Template { ungrounded: Vec<String> },
     /// No model answer was asked for (a refusal or nothing found): RDT's wording.
     NotNeeded,

@@ -482,7 +482,10 @@ pub async fn run(
         .count();
     let drafts_ungrounded = scored
         .iter()
-        .filter(|r| matches!(r.grounding, Grounding::GroundedOnRetry { .. } | Grounding::Template { .. }))
+        .filter(|r| match &r.grounding {
+            Grounding::GroundedOnRetry { ungrounded } | Grounding::Template { ungrounded } => !ungrounded.is_empty(),
+            _ => false,
+        })
         .count();
     let template_fallbacks = scored.iter().filter(|r| matches!(r.grounding, Grounding::Template { .. })).count();
     Ok(EvalReport {
@@ -541,7 +544,11 @@ impl EvalReport {
         );
         let _ = writeln!(s, "| answerable questions refused | {} |", self.false_refusals);
         let _ = writeln!(s, "| first drafts with an untraceable number (retried) | {} |", self.drafts_ungrounded);
-        let _ = writeln!(s, "| answers replaced by the fact template | {} |", self.template_fallbacks);
+        let _ = writeln!(
+            s,
+            "| answers given as RDT's fact sentences (draft ungrounded or leaving out a stated category) | {} |",
+            self.template_fallbacks
+        );
         let _ = writeln!(
             s,
             "| question to answer, one tool call, warm: p50 / p90 (n) | {} / {} ({}) |\n",
