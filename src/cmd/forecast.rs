@@ -7,7 +7,6 @@
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use anyhow::{bail, Context as _};
 use audit_log::{AuditLog, Principal, Role};
@@ -44,16 +43,6 @@ fn model_path(ctx: &Context) -> PathBuf {
     StateModel::install_path(&ctx.data_dir)
 }
 
-/// `tools` with the install's state model when one is fitted (for `rdt tool` too).
-pub fn with_state_model(tools: ToolContext, ctx: &Context) -> anyhow::Result<ToolContext> {
-    let path = model_path(ctx);
-    if !path.exists() {
-        return Ok(tools);
-    }
-    let (model, version) = StateModel::load(&path)?;
-    Ok(tools.with_state_model(Arc::new(model), version))
-}
-
 pub async fn run(ctx: &Context, args: ForecastArgs) -> anyhow::Result<ExitCode> {
     let Some(patient) = PatientId::new(args.patient.clone()) else { bail!("--patient is empty") };
     let store = ctx.store().await?;
@@ -68,7 +57,7 @@ pub async fn run(ctx: &Context, args: ForecastArgs) -> anyhow::Result<ExitCode> 
         let version = model.save(&model_path(ctx))?;
         eprintln!("state model {version} fitted on {} patients: {}", model.patients, model_path(ctx).display());
     }
-    let tools = with_state_model(ToolContext::new(store.clone()), ctx)?;
+    let tools = ToolContext::new(store.clone()).with_install_state_model(&ctx.data_dir)?;
     let user = args.user.or_else(|| std::env::var("USER").ok()).unwrap_or_else(|| "unknown".into());
     let principal = Principal::new(user, Role::Clinician);
     let scope = Scope::Patients(BTreeSet::from([patient.clone()]));

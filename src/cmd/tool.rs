@@ -97,7 +97,7 @@ pub async fn run(ctx: &Context, args: ToolArgs) -> anyhow::Result<ExitCode> {
         let registry = audit_log::ModelRegistry::new(log.clone());
         ToolContext::for_install(store.clone(), &ctx.data_dir, &index, &registry).await?
     } else {
-        crate::cmd::forecast::with_state_model(ToolContext::new(store.clone()), ctx)?
+        ToolContext::new(store.clone()).with_install_state_model(&ctx.data_dir)?
     };
     let outcome = call_json(&tools, &principal, &scope, &args.name, &arguments).await;
     let code = match outcome {

@@ -43,12 +43,7 @@ impl ToolContext {
         index: &IndexConfig,
         registry: &ModelRegistry,
     ) -> Result<Self, StateModelError> {
-        let mut tools = ToolContext::new(store.clone());
-        let state = StateModel::install_path(data_dir);
-        if state.exists() {
-            let (model, version) = StateModel::load(&state)?;
-            tools = tools.with_state_model(Arc::new(model), version);
-        }
+        let tools = ToolContext::new(store.clone()).with_install_state_model(data_dir)?;
         Ok(match CohortHandles::load(&store, data_dir, index, registry).await {
             Ok(cohort) => tools.with_cohort(Arc::new(cohort)),
             Err(why) => tools.without_cohort(why),
@@ -79,6 +74,17 @@ impl ToolContext {
     pub fn with_state_model(mut self, model: Arc<StateModel>, version: Digest) -> Self {
         self.state_model = Some((model, version));
         self
+    }
+
+    /// The same context with the state model fitted in `data_dir`
+    /// ([`StateModel::install_path`]) when there is one; one that does not read is an error.
+    pub fn with_install_state_model(self, data_dir: &Path) -> Result<Self, StateModelError> {
+        let path = StateModel::install_path(data_dir);
+        if !path.exists() {
+            return Ok(self);
+        }
+        let (model, version) = StateModel::load(&path)?;
+        Ok(self.with_state_model(Arc::new(model), version))
     }
 
     pub fn state_model(&self) -> Option<(&StateModel, Digest)> {
