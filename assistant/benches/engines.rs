@@ -71,13 +71,17 @@ fn generate_rate(c: &Completion) -> (usize, f64) {
 }
 
 /// Questions of the loop, each answered with one tool call on the open patient.
-const QUESTIONS: [&str; 6] = [
+const QUESTIONS: [&str; 10] = [
     "What is the latest CRP?",
     "What is the latest DAS28?",
     "Which drugs is the patient on?",
     "Is the ESR rising?",
     "How many flares has the patient had?",
     "What is the latest haemoglobin?",
+    "How old is the patient?",
+    "Which DMARDs has the patient tried?",
+    "Is the inflammation marker raised?",
+    "What did the last note say?",
 ];
 
 /// The assistant loop on `model`: a warm-up question, then [`QUESTIONS`]; the seconds
@@ -94,7 +98,10 @@ async fn answer_times(model: Arc<dyn ChatModel>, cohort: &Cohort) -> Vec<f64> {
     let mut times = Vec::new();
     for q in QUESTIONS {
         let a = assistant.ask(q, &ctx, None).await.expect("ask");
-        eprintln!("  {:.2} s, {} tool(s): {q} -> {}", a.timings.total, a.tools.len(), a.text);
+        eprintln!("  {:.2} s, {} tool(s): {q} -> {:?} {:?}", a.timings.total, a.tools.len(), a.text, a.drafts);
+        for call in &a.timings.calls {
+            eprintln!("    {call}");
+        }
         if a.tools.len() == 1 {
             times.push(a.timings.total);
         }

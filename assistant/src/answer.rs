@@ -113,6 +113,43 @@ pub struct Timings {
     pub total: f64,
     pub prompt_tokens: usize,
     pub generated_tokens: usize,
+    /// Each model call in order: where the question's time went (the engines
+    /// benchmark and `rdt ask --verbose` print it).
+    pub calls: Vec<ModelCall>,
+}
+
+/// Which step of the loop asked the model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ModelStep {
+    /// Which glossary term, if any, the question asks about.
+    Definition,
+    /// Which tool, when retrieval did not decide.
+    ToolChoice,
+    /// A tool's arguments under its schema.
+    Arguments,
+    /// The answer's lead sentence.
+    Answer,
+}
+
+/// One model call: its prompt (all tokens, cached prefix included) and generation.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ModelCall {
+    pub step: ModelStep,
+    pub prompt_tokens: usize,
+    pub prompt_seconds: f64,
+    pub generated_tokens: usize,
+    pub generate_seconds: f64,
+}
+
+impl std::fmt::Display for ModelCall {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{:?}: prompt {} tokens {:.2} s, generated {} tokens {:.2} s",
+            self.step, self.prompt_tokens, self.prompt_seconds, self.generated_tokens, self.generate_seconds
+        )
+    }
 }
 
 /// The answer to one question, with everything needed to trust or audit it.

@@ -157,6 +157,11 @@ pub struct Scored {
     pub pending: bool,
     pub correct: bool,
     pub answer: String,
+    /// The model's lead sentence when the answer kept one (RDT's sentences follow it).
+    pub lead: Option<String>,
+    /// Whether the lead alone states the expected fact (the same check as `correct`):
+    /// how well the model answers, apart from the facts RDT states after it.
+    pub lead_correct: Option<bool>,
     pub outcome: Outcome,
     pub grounding: Grounding,
     pub tools: Vec<String>,
@@ -183,9 +188,13 @@ pub struct EvalReport {
     pub share_correct_refusals: f64,
     /// Answerable questions the assistant refused.
     pub false_refusals: usize,
-    /// Answers where the model's first draft failed the grounding check.
+    /// Answers where the model's first lead sentence failed the grounding check.
     pub drafts_ungrounded: usize,
+    /// Answers whose lead sentence was dropped: RDT's sentences alone.
     pub template_fallbacks: usize,
+    /// Answers with a lead sentence, and those whose lead alone is correct.
+    pub leads: usize,
+    pub leads_correct: usize,
     pub one_tool_p50_seconds: Option<f64>,
     pub one_tool_p90_seconds: Option<f64>,
     pub one_tool_answers: usize,
@@ -441,6 +450,17 @@ pub async fn run(
         };
         let answer = assistant.ask(&q.question, &ctx, None).await?;
         let (correct, expected) = judge(tools, q, patient.as_ref(), &answer).await?;
+        let lead = match answer.grounding {
+            Grounding::Grounded | Grounding::GroundedOnRetry { .. } => answer.drafts.last().cloned(),
+            _ => None,
+        };
+        let lead_correct = match &lead {
+            Some(lead) => {
+                let alone = Answer { text: lead.clone(), ..answer.clone() };
+                Some(judge(tools, q, patient.as_ref(), &alone).await?.0 && !pending)
+            }
+            None => None,
+        };
         let sources = Sources::new(answer.tools.iter().map(|c| &c.result), &q.question)
             .with_patient(patient.as_ref().map(|p| p.as_str()));
         let ungrounded = check(&answer.text, &sources).ungrounded;
@@ -460,6 +480,8 @@ pub async fn run(
             pending,
             correct: correct && !pending,
             answer: answer.text.clone(),
+            lead,
+            lead_correct,
             outcome: answer.outcome.clone(),
             grounding: answer.grounding.clone(),
             tools: answer.tools.iter().map(|c| c.tool.to_string()).collect(),
@@ -488,6 +510,8 @@ pub async fn run(
         })
         .count();
     let template_fallbacks = scored.iter().filter(|r| matches!(r.grounding, Grounding::Template { .. })).count();
+    let leads = scored.iter().filter(|r| r.lead.is_some()).count();
+    let leads_correct = scored.iter().filter(|r| r.lead_correct == Some(true)).count();
     Ok(EvalReport {
         engine,
         model_sha256: assistant.model().model_sha256().to_owned(),
@@ -504,6 +528,8 @@ pub async fn run(
         false_refusals,
         drafts_ungrounded,
         template_fallbacks,
+        leads,
+        leads_correct,
         one_tool_p50_seconds: percentile(&one_tool_times, 0.5),
         one_tool_p90_seconds: percentile(&one_tool_times, 0.9),
         one_tool_answers: one_tool_times.len(),
@@ -543,11 +569,17 @@ impl EvalReport {
             pct(self.share_correct_refusals)
         );
         let _ = writeln!(s, "| answerable questions refused | {} |", self.false_refusals);
-        let _ = writeln!(s, "| first drafts with an untraceable number (retried) | {} |", self.drafts_ungrounded);
+        let _ = writeln!(s, "| first lead sentences with an untraceable number (retried) | {} |", self.drafts_ungrounded);
         let _ = writeln!(
             s,
-            "| answers given as RDT's fact sentences (draft ungrounded or leaving out a stated category) | {} |",
+            "| answers whose lead sentence was dropped (untraceable number twice, a category the facts do not state, \
+             or declining facts a clearly chosen tool found): RDT's sentences alone | {} |",
             self.template_fallbacks
+        );
+        let _ = writeln!(
+            s,
+            "| answers led by the model's sentence; of those, the lead alone correct | {}; {} |",
+            self.leads, self.leads_correct
         );
         let _ = writeln!(
             s,

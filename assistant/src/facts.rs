@@ -1,12 +1,15 @@
 //! Tool results as the model reads them, and as RDT states them itself.
 //!
-//! - [`compact`]: the result cut for the answer prompt. Every prompt token costs
-//!   about 12 ms on the default model (../shared/MODELS.md), so long lists keep
-//!   their most recent items and say how many were left out. The grounding check
-//!   still reads the full result.
-//! - [`fact_template`]: the product's own wording of a result, used when the model's
-//!   answer fails the grounding check twice. Deterministic, built from the result's
-//!   fields only, so every number it states is grounded by construction.
+//! - [`compact`]: the result cut for a follow-up choice (`AssistantConfig::follow_up`).
+//!   Every prompt token costs about 12 ms on the default model (../shared/MODELS.md),
+//!   so long lists keep their most recent items and say how many were left out. The
+//!   grounding check still reads the full result.
+//! - [`fact_template`]: the product's own wording of a result: what the model's lead
+//!   sentence is written from, and what follows it in every answer. Deterministic,
+//!   built from the result's fields only, so every number it states is grounded by
+//!   construction.
+//! - [`lead_sentence`], [`contradicting_categories`]: the model's sentence as shown,
+//!   and whether it states a flag, trend or category the facts do not.
 //! - [`finds_nothing`]: whether a result holds no fact at all (no value of the test,
 //!   no DAS28 reading, no course), so the loop says so without asking the model.
 
@@ -81,12 +84,7 @@ pub fn fact_template(tool: ToolName, result: &Value) -> String {
     let mut out = match tool {
         ToolName::LabTrend => lab_sentence(v, &patient),
         ToolName::DiseaseActivityHistory => das28_sentence(v, &patient),
-        ToolName::MedicationHistory => format!(
-            "Medication history of {patient}: current drugs: {}; DMARDs tried: {}; courses in the record: {}.",
-            names(v, "current"),
-            text(v, "dmards_tried").unwrap_or_else(|| "unknown".into()),
-            text(v, "courses_in_record").unwrap_or_else(|| "unknown".into()),
-        ),
+        ToolName::MedicationHistory => medication_sentence(v, &patient),
         ToolName::PatientSummary => summary_sentence(v, &patient),
         ToolName::StateForecast => forecast_sentence(v, &patient),
         ToolName::SimilarPatients => cohort_sentence(v, &patient),
@@ -305,8 +303,89 @@ fn summary_sentence(v: &Value, patient: &str) -> String {
             text(d, "category").unwrap_or_default()
         ));
     }
-    s.push_str(&format!(" Abnormal latest labs: {}.", text(v, "latest_labs_abnormal").unwrap_or_else(|| "0".into())));
+    let abnormal: Vec<String> = v
+        .get("latest_labs")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|l| l.get("flag").and_then(Value::as_str).is_some_and(|f| f != "normal"))
+        .map(|l| {
+            format!(
+                "{} {} {} {}",
+                lab_name(&text(l, "test").unwrap_or_default()),
+                text(l, "value").unwrap_or_default(),
+                text(l, "unit").unwrap_or_default(),
+                text(l, "flag").unwrap_or_default()
+            )
+        })
+        .collect();
+    s.push_str(&format!(" Abnormal latest labs: {}", text(v, "latest_labs_abnormal").unwrap_or_else(|| "0".into())));
+    if !abnormal.is_empty() {
+        s.push_str(&format!(" ({})", abnormal.join(", ")));
+    }
+    s.push('.');
+    if let Some(note) = v.get("latest_note").filter(|n| !n.is_null()) {
+        // Quoted as the record wrote it: data, never instructions (system prompt rule 4).
+        let quoted = note["text"].get("record_text").and_then(Value::as_str).unwrap_or_default();
+        let date = text(note, "date").unwrap_or_default();
+        s.push_str(&format!(" Latest note, {date}, quoted from the record: \"{quoted}\""));
+        if note["text"].get("omitted_chars").and_then(Value::as_u64).is_some_and(|n| n > 0) {
+            s.push_str(" (shortened)");
+        }
+        s.push('.');
+    }
     s
+}
+
+/// A lab's name as clinicians write it: short codes upper case ("crp" is "CRP").
+fn lab_name(test: &str) -> String {
+    if test.len() <= 4 {
+        test.to_uppercase()
+    } else {
+        test.to_owned()
+    }
+}
+
+/// Current drugs, DMARDs tried, and the most recent courses with their dates, stop
+/// reasons (quoted from the record) and EULAR response at 6 months.
+fn medication_sentence(v: &Value, patient: &str) -> String {
+    let mut s = format!(
+        "Medication history of {patient}: current drugs: {}; DMARDs tried: {}; courses in the record: {}.",
+        names(v, "current"),
+        text(v, "dmards_tried").unwrap_or_else(|| "unknown".into()),
+        text(v, "courses_in_record").unwrap_or_else(|| "unknown".into()),
+    );
+    let courses: Vec<&Value> = v.get("courses").and_then(Value::as_array).into_iter().flatten().collect();
+    let recent = &courses[courses.len().saturating_sub(ITEMS_IN_PROMPT)..];
+    let described: Vec<String> = recent
+        .iter()
+        .map(|c| {
+            let drug = text(c, "drug").unwrap_or_default();
+            let start = text(c, "start").unwrap_or_default();
+            let mut d = match (text(c, "stop"), text(c, "duration_days")) {
+                (Some(stop), Some(days)) => format!("{drug} {start} to {stop} ({days} days)"),
+                (Some(stop), None) => format!("{drug} {start} to {stop}"),
+                (None, _) => format!("{drug} since {start} (ongoing)"),
+            };
+            if let Some(reason) = c.get("stop_reason").and_then(|r| r.get("record_text")).and_then(Value::as_str) {
+                d.push_str(&format!(", stop reason quoted from the record: \"{reason}\""));
+            }
+            if let Some(r) = c.get("eular_response_6m").filter(|r| !r.is_null()) {
+                d.push_str(&format!(", EULAR response at 6 months: {}", text(r, "response").unwrap_or_default()));
+            }
+            d
+        })
+        .collect();
+    if !described.is_empty() {
+        let which = if recent.len() < courses.len() { "most recent courses" } else { "courses" };
+        s.push_str(&format!(" {}: {}.", capitalised(which), described.join("; ")));
+    }
+    s
+}
+
+fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
 }
 
 /// Many results as one JSON array for the answer prompt: `[{"tool": .., "result": ..}]`.
@@ -323,25 +402,100 @@ pub fn prompt_facts<'a>(results: impl IntoIterator<Item = (ToolName, &'a Value)>
     Value::Array(list).to_string()
 }
 
-/// Words that state a categorical fact in RDT's sentences: a lab flag, a trend
-/// direction, a DAS28 activity category.
-const CATEGORY_WORDS: &[&str] = &[
-    "normal", "high", "low", "critical_high", "critical_low", "rising", "falling", "stable", "remission", "moderate",
+/// Words that state a categorical fact in RDT's sentences (a lab flag, a trend
+/// direction, a DAS28 activity category), and the words a lead may say each with.
+/// "Improving" is read as falling and "worsening" as rising, as for DAS28, CRP and
+/// ESR; for a lab where falling is worse (haemoglobin) that drops a right lead, which
+/// costs only the lead: RDT's sentences still state the trend.
+const CATEGORIES: &[(&str, &[&str])] = &[
+    ("high", &["high", "raised", "elevated", "above"]),
+    ("low", &["low", "below"]),
+    ("normal", &["normal", "within"]),
+    ("rising", &["rising", "increasing", "worsening", "worse", "upward", "rose", "risen"]),
+    ("falling", &["falling", "decreasing", "improving", "improved", "better", "declining", "downward", "fell"]),
+    ("stable", &["stable", "unchanged", "steady"]),
+    ("remission", &["remission"]),
+    ("moderate", &["moderate"]),
 ];
 
-/// The categorical words of RDT's sentence `facts` that `draft` does not state
-/// (whole words, case-insensitive; "Too few values for a trend" counts as a trend).
-pub fn missing_categories(draft: &str, facts: &str) -> Vec<&'static str> {
-    let draft_words = tools::vocabulary::words_of(draft);
+/// The categories `lead` states that RDT's sentences `facts` do not ("raised" beside
+/// "flagged normal", "improving" beside "stable"), and those it denies that the facts
+/// state ("not raised" beside "flagged high"): a small model answers a yes/no
+/// question about a flag or a trend wrongly often enough (docs/benchmarks/assistant.md)
+/// that such a lead is dropped. Whole words, case-insensitive; a word is denied when
+/// "not", "no", "never", "nor" or a "n't" word comes within the two words before it.
+pub fn contradicting_categories(lead: &str, facts: &str) -> Vec<&'static str> {
+    let lead_words = tools::vocabulary::words_of(lead);
     let fact_words = tools::vocabulary::words_of(facts);
-    let trend_unknown = facts.contains("Too few values for a trend");
-    CATEGORY_WORDS
+    let negated = |i: usize| {
+        lead_words[i.saturating_sub(2)..i]
+            .iter()
+            .any(|w| matches!(w.as_str(), "not" | "no" | "never" | "nor") || w.ends_with("n't"))
+    };
+    let mut out: Vec<&'static str> = Vec::new();
+    for (i, word) in lead_words.iter().enumerate() {
+        let Some((category, _)) = CATEGORIES.iter().find(|(_, said)| said.contains(&word.as_str())) else {
+            continue;
+        };
+        let in_facts = fact_words.iter().any(|f| f == category);
+        if in_facts == negated(i) && !out.contains(category) {
+            out.push(category);
+        }
+    }
+    out
+}
+
+/// Words of a question that say nothing about what it asks for.
+const GENERIC_WORDS: &[&str] = &[
+    "what", "which", "when", "where", "who", "whom", "how", "many", "much", "does", "did", "have", "has", "had",
+    "been", "the", "this", "that", "these", "those", "patient", "patients", "record", "latest", "last", "current",
+    "currently", "right", "now", "today", "there", "their", "they", "with", "from", "about", "show", "tell", "give",
+    "please", "her", "his", "him", "she", "are", "was", "were", "any", "some", "for", "and", "value", "level",
+    "most", "recent", "ever", "yet", "still", "our", "can", "you", "its",
+];
+
+/// Whether RDT's sentences `facts` speak to `question`: one of its telling words (not
+/// a question word, a pronoun or "patient") shares its first five letters with a word
+/// of the facts ("active" and "activity", "flares" and "Flares"). A model's "the
+/// record does not show this" is believed only when they do not (a blood type, a
+/// birthplace against a summary); otherwise the facts are the answer.
+pub fn facts_address(question: &str, facts: &str) -> bool {
+    let stem = |w: &str| w.chars().take(5).collect::<String>();
+    let fact_stems: Vec<String> = tools::vocabulary::words_of(facts).iter().map(|w| stem(w)).collect();
+    tools::vocabulary::words_of(question)
         .iter()
-        .copied()
-        .filter(|w| fact_words.iter().any(|f| f == w))
-        .filter(|w| !draft_words.iter().any(|d| d == w))
-        .chain(trend_unknown.then_some("too few").filter(|_| !draft.to_lowercase().contains("too few")))
-        .collect()
+        .filter(|w| w.chars().count() >= 3 && !GENERIC_WORDS.contains(&w.as_str()))
+        .any(|w| fact_stems.contains(&stem(w)))
+}
+
+/// Whether `lead` states something of `facts`: a word of three letters or more that
+/// is not a question word (a drug, "CRP", "remission", "flares") or a number they hold. A
+/// lead citing nothing ("The patient was born at the hospital where the record was
+/// found.") is the model's own story and is dropped.
+pub fn cites_facts(lead: &str, facts: &str) -> bool {
+    let fact_words = tools::vocabulary::words_of(facts);
+    tools::vocabulary::words_of(lead).iter().any(|w| {
+        let telling = w.chars().count() >= 3 && !GENERIC_WORDS.contains(&w.as_str());
+        let number = w.chars().any(|c| c.is_ascii_digit());
+        (telling || number) && fact_words.contains(w)
+    })
+}
+
+/// The model's lead as shown: its first line, cut after the last complete sentence
+/// when generation stopped mid-sentence (the token cap), trimmed.
+pub fn lead_sentence(draft: &str) -> String {
+    let line = draft.trim().lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or_default();
+    if line.ends_with(['.', '?', '!']) {
+        return line.to_owned();
+    }
+    // The last ". " (or "? ", "! "): a decimal point is never followed by a space.
+    let ends = line.char_indices().zip(line.chars().skip(1)).filter(|((_, c), next)| {
+        matches!(c, '.' | '?' | '!') && next.is_whitespace()
+    });
+    match ends.last() {
+        Some(((i, _), _)) => line[..=i].to_owned(),
+        None => line.to_owned(),
+    }
 }
 
 /// Whether a draft says the results do not hold the answer.
@@ -357,6 +511,10 @@ pub fn says_not_in_results(draft: &str) -> bool {
         "not in the record",
         "not included",
         "cannot be determined",
+        "not shown",
+        "not stated",
+        "not specified",
+        "not listed",
     ]
     .iter()
     .any(|p| lower.contains(p))
@@ -369,15 +527,43 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_draft_must_state_the_categories_rdt_states() {
+    fn a_lead_may_not_state_a_category_the_facts_do_not() {
         let facts = "Latest ESR of p: 23.0 mm/h on 2019-07-23, flagged normal. Trend over the last 365 days: stable (4 values).";
-        assert_eq!(missing_categories("The ESR is not raised.", facts), vec!["normal", "stable"]);
-        assert!(missing_categories("The ESR, 23.0 mm/h, is normal and stable.", facts).is_empty());
-        let few = "Latest ALT of p: 24.0 U/L on 2019-07-23, flagged normal. Too few values for a trend.";
-        assert_eq!(missing_categories("The ALT is normal.", few), vec!["too few"]);
+        assert_eq!(contradicting_categories("Yes, the ESR is high and rising.", facts), vec!["high", "rising"]);
+        assert_eq!(contradicting_categories("The ESR is raised.", facts), vec!["high"], "a synonym counts");
+        assert_eq!(contradicting_categories("The disease activity is improving.", facts), vec!["falling"]);
+        assert_eq!(contradicting_categories("The ESR is not normal.", facts), vec!["normal"], "denying a fact");
+        assert!(contradicting_categories("No, the ESR is not rising: it is stable at 23.0 mm/h.", facts).is_empty());
+        assert!(contradicting_categories("The ESR, 23.0 mm/h, is normal.", facts).is_empty());
+        assert!(contradicting_categories("The ESR isn't raised.", facts).is_empty());
         assert!(says_not_in_results("The patient's blood type is not mentioned in the provided information."));
+        assert!(says_not_in_results("The patient's blood type is not shown in the record."));
         assert!(!says_not_in_results("The latest CRP is 4.5 mg/L, flagged normal."));
     }
+
+    #[test]
+    fn facts_address_a_question_by_its_telling_words() {
+        let das = "Latest DAS28 of p: 1.99 on 2021-08-11 (remission activity). Trend: stable. Flares: 2; readings: 20.";
+        assert!(facts_address("How active is her rheumatoid arthritis right now?", das));
+        assert!(facts_address("How many flares did he have?", das));
+        let summary = "Patient p: female, 55 years at the last event; diagnoses: Rheumatoid arthritis; current drugs: \
+                       methotrexate. Abnormal latest labs: 0.";
+        assert!(!facts_address("What is the patient's blood type?", summary));
+        assert!(!facts_address("In which hospital was the patient born?", summary));
+        assert!(facts_address("Is the patient on methotrexate?", summary));
+        assert!(cites_facts("The patient takes methotrexate.", summary));
+        assert!(cites_facts("She is 55.", summary));
+        assert!(!cites_facts("The patient was born at the hospital where the record was found.", summary));
+    }
+
+    #[test]
+    fn a_lead_is_its_first_line_cut_at_a_whole_sentence() {
+        assert_eq!(lead_sentence("  The CRP is 4.5 mg/L.\nMore text."), "The CRP is 4.5 mg/L.");
+        assert_eq!(lead_sentence("The DAS28 is 2.16. It is in remission and the trend is"), "The DAS28 is 2.16.");
+        assert_eq!(lead_sentence("The DAS28 is 2.16 and"), "The DAS28 is 2.16 and", "no whole sentence: as is");
+        assert_eq!(lead_sentence(""), "");
+    }
+
     use crate::grounding::{check, Sources};
 
     fn lab() -> Value {

@@ -34,7 +34,7 @@ pub mod retrieval;
 pub mod session;
 pub mod testing;
 
-pub use answer::{Answer, AskContext, CalledTool, CannotAnswer, ChosenBy, Grounding, Outcome};
+pub use answer::{Answer, AskContext, CalledTool, CannotAnswer, ChosenBy, Grounding, ModelCall, ModelStep, Outcome};
 pub use chat::{ChatError, ChatModel, ChatRequest, Completion, Constraint, EngineKind, Message, Speaker, TokenSink};
 pub use retrieval::{MiniLm, Ranked, TextEmbedder, ToolRetriever};
 pub use session::{AskError, Assistant, AssistantConfig, CANNOT_ANSWER};

@@ -36,10 +36,14 @@ use tools::glossary::Term;
 use tools::{call_json, refusal_entry, specs_for, tool_call_entry, Scope, ToolContext, ToolError, ToolName, ToolSpec};
 
 use crate::answer::{
-    Answer, AskContext, CalledTool, CannotAnswer, ChosenBy, Grounding, Outcome, PromptVersion, Timings,
+    Answer, AskContext, CalledTool, CannotAnswer, ChosenBy, Grounding, ModelCall, ModelStep, Outcome, PromptVersion,
+    Timings,
 };
 use crate::chat::{ChatError, ChatModel, ChatRequest, Completion, Constraint, Message, Speaker, TokenSink};
-use crate::facts::{fact_template, finds_nothing, missing_categories, prompt_facts, says_not_in_results};
+use crate::facts::{
+    cites_facts, contradicting_categories, fact_template, facts_address, finds_nothing, lead_sentence, prompt_facts,
+    says_not_in_results,
+};
 use crate::grounding::{check, Sources};
 use crate::record_reference::refers_to_record;
 use crate::retrieval::{Ranked, RetrievalError, ToolRetriever};
@@ -122,39 +126,32 @@ fn patient_fields(spec: &ToolSpec) -> (bool, bool) {
     (has("patient"), has("patient_a") || has("patient_b"))
 }
 
-/// The schema the model fills: the tool's input without the patient, nullable types
-/// made plain (an optional field is left out, never `null`), descriptions dropped, and
-/// optional dates and look-back windows left out (the tool's default holds unless the
-/// question names one, `Tool::arguments_named_in`; a small model fills an index date
-/// with characters a date cannot have and windows too short for the readings asked
-/// about). `None` when nothing is left for the model to fill.
-pub fn argument_schema(spec: &ToolSpec) -> Option<Value> {
-    let mut schema = spec.input_schema.clone();
-    let obj = schema.as_object_mut()?;
-    let required_names: Vec<&str> =
-        obj.get("required").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
-    let is_optional_date = |k: &str, v: &Value| {
-        !required_names.contains(&k)
-            && (k == "window_days" || matches!(v.get("format").and_then(Value::as_str), Some("date" | "date-time")))
-    };
+/// The schema the model fills: the tool's required input without the patient and
+/// without what the question already names (`named`, from `Tool::arguments_named_in`),
+/// nullable types made plain and descriptions dropped. Optional fields (index dates,
+/// look-back windows, cohort sizes) are never asked: the tool's default holds unless
+/// the question names one; a small model fills an index date with characters a date
+/// cannot have, windows too short for the readings asked about, and a cohort size the
+/// question never gave. `None` when nothing is left for the model to fill: then the
+/// model is not asked at all.
+pub fn argument_schema(spec: &ToolSpec, named: &Map<String, Value>) -> Option<Value> {
+    let obj = spec.input_schema.as_object()?;
+    let required: Vec<&str> = obj
+        .get("required")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .filter(|k| *k != "patient" && !named.contains_key(*k))
+        .collect();
     let props: Map<String, Value> = obj
         .get("properties")
         .and_then(Value::as_object)
-        .map(|p| {
-            p.iter()
-                .filter(|(k, v)| k.as_str() != "patient" && !is_optional_date(k, v))
-                .map(|(k, v)| (k.clone(), plain(v)))
-                .collect()
-        })
+        .map(|p| p.iter().filter(|(k, _)| required.contains(&k.as_str())).map(|(k, v)| (k.clone(), plain(v))).collect())
         .unwrap_or_default();
     if props.is_empty() {
         return None;
     }
-    let required: Vec<Value> = obj
-        .get("required")
-        .and_then(Value::as_array)
-        .map(|r| r.iter().filter(|v| v.as_str() != Some("patient")).cloned().collect())
-        .unwrap_or_default();
     Some(json!({"type": "object", "properties": props, "required": required, "additionalProperties": false}))
 }
 
@@ -224,10 +221,17 @@ struct Run {
 }
 
 impl Run {
-    fn add(&mut self, c: &Completion) {
+    fn add(&mut self, step: ModelStep, c: &Completion) {
         self.timings.model += c.prompt_seconds + c.generate_seconds;
         self.timings.prompt_tokens += c.prompt_tokens;
         self.timings.generated_tokens += c.generated_tokens;
+        self.timings.calls.push(ModelCall {
+            step,
+            prompt_tokens: c.prompt_tokens,
+            prompt_seconds: c.prompt_seconds,
+            generated_tokens: c.generated_tokens,
+            generate_seconds: c.generate_seconds,
+        });
     }
 }
 
@@ -273,6 +277,7 @@ impl Assistant {
     async fn complete(
         &self,
         run: &mut Run,
+        step: ModelStep,
         messages: &[Message],
         constraint: Constraint,
         max_tokens: usize,
@@ -280,12 +285,13 @@ impl Assistant {
     ) -> Result<String, ChatError> {
         let request = ChatRequest { messages: messages.to_vec(), constraint, max_tokens };
         let c = self.model.complete(&request, sink).await?;
-        run.add(&c);
+        run.add(step, &c);
         Ok(c.text)
     }
 
-    /// Answers `question` for `ctx`, streaming the model's first answer draft to
-    /// `sink` (a later draft or template replaces it: [`Answer::text`] is final).
+    /// Answers `question` for `ctx`, streaming the model's first lead sentence to
+    /// `sink`, then RDT's sentences when the lead is kept ([`Answer::text`] is final:
+    /// a rejected lead is replaced by it).
     pub async fn ask(&self, question: &str, ctx: &AskContext, sink: TokenSink) -> Result<Answer, AskError> {
         let mut run = Run { started: Instant::now(), audit: Vec::new(), timings: Timings::default() };
         let model_sha256 = self.model.model_sha256().to_owned();
@@ -351,7 +357,8 @@ impl Assistant {
             let prompt =
                 self.render(PromptName::Definition, &[("terms", &glossary_terms()), ("question", question)])?;
             messages.push(Message::new(Speaker::User, prompt));
-            let reply = self.complete(&mut run, &messages, Constraint::JsonSchema(term_schema()), 16, None).await?;
+            let constraint = Constraint::JsonSchema(term_schema());
+            let reply = self.complete(&mut run, ModelStep::Definition, &messages, constraint, 16, None).await?;
             messages.push(Message::new(Speaker::Assistant, reply.clone()));
             let term = serde_json::from_str::<Value>(&reply)
                 .ok()
@@ -395,17 +402,18 @@ impl Assistant {
             _ => None,
         };
         for _ in 0..steps {
-            messages.push(Message::new(Speaker::User, choice_prompt.clone()));
             let (choice, chosen_by) = match decisive.take() {
-                // The conversation reads as if the model had chosen, so the argument
-                // step sees the same shape of context either way.
+                // Retrieval chose: the conversation holds no choice step, and the
+                // arguments prompt carries the question itself.
                 Some((tool, margin)) => (json!({"tool": tool.as_str()}).to_string(), ChosenBy::Retrieval { margin }),
-                None => (
-                    self.complete(&mut run, &messages, Constraint::JsonSchema(choice_schema(&names)), 16, None).await?,
-                    ChosenBy::Model,
-                ),
+                None => {
+                    messages.push(Message::new(Speaker::User, choice_prompt.clone()));
+                    let schema = Constraint::JsonSchema(choice_schema(&names));
+                    let choice = self.complete(&mut run, ModelStep::ToolChoice, &messages, schema, 16, None).await?;
+                    messages.push(Message::new(Speaker::Assistant, choice.clone()));
+                    (choice, ChosenBy::Model)
+                }
             };
-            messages.push(Message::new(Speaker::Assistant, choice.clone()));
             let chosen = serde_json::from_str::<Value>(&choice)
                 .ok()
                 .and_then(|v| v.get("tool").and_then(Value::as_str).map(str::to_owned))
@@ -416,23 +424,19 @@ impl Assistant {
                 }
                 break;
             };
-            let model_arguments = match argument_schema(spec) {
+            let named = (spec.arguments_named_in)(question);
+            let model_arguments = match argument_schema(spec, &named) {
                 None => json!({}),
                 Some(schema) => {
                     let prompt = self.render(
                         PromptName::Arguments,
-                        &[("tool", spec.name.as_str()), ("schema", &schema.to_string())],
+                        &[("question", question), ("tool", spec.name.as_str()), ("schema", &schema.to_string())],
                     )?;
                     messages.push(Message::new(Speaker::User, prompt));
-                    let text = self
-                        .complete(
-                            &mut run,
-                            &messages,
-                            Constraint::JsonSchema(schema),
-                            self.config.arguments_max_tokens,
-                            None,
-                        )
-                        .await?;
+                    let constraint = Constraint::JsonSchema(schema);
+                    let max_tokens = self.config.arguments_max_tokens;
+                    let text =
+                        self.complete(&mut run, ModelStep::Arguments, &messages, constraint, max_tokens, None).await?;
                     messages.push(Message::new(Speaker::Assistant, text.clone()));
                     match serde_json::from_str::<Value>(&text) {
                         Ok(v @ Value::Object(_)) => v,
@@ -449,7 +453,7 @@ impl Assistant {
             // whatever the model wrote is replaced. Both versions are audited.
             let mut arguments = model_arguments.clone();
             if let Value::Object(map) = &mut arguments {
-                map.extend((spec.arguments_named_in)(question));
+                map.extend(named);
                 if patient_fields(spec).0 {
                     map.remove("patient");
                     if let Some(p) = &ctx.patient {
@@ -519,60 +523,71 @@ impl Assistant {
             ));
         }
 
-        // The answer, from the results only: RDT's own sentences first (the model
-        // phrases them), the full results after.
-        let facts = prompt_facts(called.iter().map(|c| (c.tool, &c.result)));
-        let summary = called.iter().map(|c| fact_template(c.tool, &c.result)).collect::<Vec<_>>().join("\n");
-        messages.push(Message::new(
-            Speaker::User,
-            self.render(PromptName::Answer, &[("question", question), ("summary", &summary), ("facts", &facts)])?,
-        ));
+        // The answer: the model's one sentence answering the question, from RDT's
+        // sentences of the results, then those sentences. The model's turn is a
+        // conversation of its own after the system prompt (whose prefix the engine
+        // keeps), so its prompt is the question and the sentences only: the results'
+        // JSON cost 5-15 s of prompt evaluation here (docs/benchmarks/engines.md).
+        let facts: Vec<String> = called.iter().map(|c| fact_template(c.tool, &c.result)).collect();
+        let facts = facts.join(" ");
+        let prompt = self.render(PromptName::Answer, &[("question", question), ("summary", &facts)])?;
+        let mut lead_messages = vec![messages[0].clone(), Message::new(Speaker::User, prompt)];
         let sources = Sources::new(called.iter().map(|c| &c.result), question)
             .with_patient(ctx.patient.as_ref().map(|p| p.as_str()));
+        let max_tokens = self.config.answer_max_tokens;
         let mut drafts = Vec::new();
-        let first = self.complete(&mut run, &messages, Constraint::Free, self.config.answer_max_tokens, sink).await?;
-        let first = first.trim().to_owned();
+        // The first lead streams to `sink` as it is written; the facts follow it there
+        // once it is kept (a replaced lead is replaced by the final text).
+        let streamed = sink.clone();
+        let first =
+            self.complete(&mut run, ModelStep::Answer, &lead_messages, Constraint::Free, max_tokens, streamed).await?;
+        let first = lead_sentence(&first);
         let first_check = check(&first, &sources);
         drafts.push(first.clone());
-        // A tool found facts, yet the draft says the record does not show them: a small
-        // model takes that way out too often (docs/benchmarks/assistant.md), so RDT
-        // states the facts itself.
-        let refuses_found_facts = first.contains("does not show this") && first_check.stated.is_empty();
-        // The model chose among close tools and then says the results do not hold the
-        // answer: trust it (a blood type is not in a summary). A tool retrieval chose
-        // clearly does hold it: RDT states the facts instead.
-        let retrieval_chose = called.iter().any(|c| matches!(c.chosen_by, ChosenBy::Retrieval { .. }));
-        if says_not_in_results(&first) && first_check.stated.is_empty() && !retrieval_chose {
+        // The model says the facts do not answer the question, or its sentence cites
+        // nothing of them. Believed when the facts share no telling word with the
+        // question (a blood type against a summary): the record cannot answer.
+        // Otherwise the facts do answer it (a 1.5B model says "does not show" of
+        // "Flares: 2" for "How many flares did he have?"): RDT's sentences alone.
+        let declines = |lead: &str| says_not_in_results(lead) || !cites_facts(lead, &facts);
+        if declines(&first) && !facts_address(question, &facts) {
             let tool = called[0].tool;
             let outcome = Outcome::CannotAnswer(CannotAnswer::NothingFound { tool });
             return self.refuse(run, question, ctx, outcome, CANNOT_ANSWER.to_owned(), candidates, called).await;
         }
-        // A draft that leaves out a flag, trend or activity category the results state
-        // ("The ESR is not raised.", "0 flares" beside a stated category) is replaced by
-        // RDT's sentences, which state them all.
-        let states_categories = |text: &str| {
-            called.iter().all(|c| missing_categories(text, &fact_template(c.tool, &c.result)).is_empty())
+        // A lead is kept when every number traces to a result, it cites the facts, and
+        // it states no flag, trend or category they do not ("raised" beside "flagged
+        // normal").
+        let keeps = |lead: &str| {
+            !lead.is_empty() && !declines(lead) && contradicting_categories(lead, &facts).is_empty()
         };
-        let (text, grounding) = if refuses_found_facts || (first_check.is_grounded() && !states_categories(&first)) {
-            let template: Vec<String> = called.iter().map(|c| fact_template(c.tool, &c.result)).collect();
-            (template.join(" "), Grounding::Template { ungrounded: Vec::new() })
-        } else if first_check.is_grounded() && !first.is_empty() {
+        let (lead, grounding) = if first_check.is_grounded() && keeps(&first) {
             (first, Grounding::Grounded)
+        } else if first_check.is_grounded() || declines(&first) {
+            // Nothing a retry about numbers would mend.
+            (first, Grounding::Template { ungrounded: first_check.ungrounded })
         } else {
-            messages.push(Message::new(Speaker::Assistant, first));
+            lead_messages.push(Message::new(Speaker::Assistant, first));
             let numbers = first_check.ungrounded.join(", ");
-            messages.push(Message::new(Speaker::User, self.render(PromptName::AnswerRetry, &[("numbers", &numbers)])?));
+            let retry = self.render(PromptName::AnswerRetry, &[("numbers", &numbers)])?;
+            lead_messages.push(Message::new(Speaker::User, retry));
             let second =
-                self.complete(&mut run, &messages, Constraint::Free, self.config.answer_max_tokens, None).await?;
-            let second = second.trim().to_owned();
+                self.complete(&mut run, ModelStep::Answer, &lead_messages, Constraint::Free, max_tokens, None).await?;
+            let second = lead_sentence(&second);
             drafts.push(second.clone());
-            if check(&second, &sources).is_grounded() && !second.is_empty() && states_categories(&second) {
+            if check(&second, &sources).is_grounded() && keeps(&second) {
                 (second, Grounding::GroundedOnRetry { ungrounded: first_check.ungrounded })
             } else {
-                let template: Vec<String> = called.iter().map(|c| fact_template(c.tool, &c.result)).collect();
-                (template.join(" "), Grounding::Template { ungrounded: first_check.ungrounded })
+                (second, Grounding::Template { ungrounded: first_check.ungrounded })
             }
         };
+        let text = match grounding {
+            Grounding::Grounded | Grounding::GroundedOnRetry { .. } => format!("{lead}\n\n{facts}"),
+            _ => facts,
+        };
+        if let (Some(sink), Grounding::Grounded) = (&sink, &grounding) {
+            let _ = sink.send(text[lead.len()..].to_owned());
+        }
 
         let answer_seq = self.record_answer(&mut run, ctx, &text, model_digest).await?;
         Ok(self.finish(run, question, text, Outcome::Answered, grounding, drafts, candidates, called, answer_seq))

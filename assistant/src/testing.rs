@@ -46,7 +46,7 @@ impl Step {
             }
             Constraint::Free => Step::Answer {
                 retry: request.messages.iter().filter(|m| m.speaker == Speaker::Assistant).count() > 0
-                    && request.messages.last().is_some_and(|m| m.content.contains("no tool result contains")),
+                    && request.messages.last().is_some_and(|m| m.content.contains("the facts do not contain")),
             },
         }
     }

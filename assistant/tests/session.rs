@@ -51,9 +51,10 @@ fn doctor(patient: Option<&str>) -> AskContext {
     AskContext { principal: Principal::new("dr-a", Role::Clinician), patient: patient.map(pid), session: "s-1".into() }
 }
 
-/// A lab question: the double picks lab_trend and names another patient in its
-/// arguments; the call still reads the session's patient, the answer streams, is
-/// grounded, and the audit log holds question, tool call and answer for p-1 only.
+/// A lab question naming no test: the double picks lab_trend and names another
+/// patient in its arguments; the call still reads the session's patient, the lead
+/// streams and is grounded, RDT's sentences follow it, and the audit log holds
+/// question, tool call and answer for p-1 only.
 #[tokio::test]
 async fn the_patient_comes_from_the_session_not_the_model() {
     let s = setup().await;
@@ -73,10 +74,12 @@ async fn the_patient_comes_from_the_session_not_the_model() {
     }));
     let a = assistant(&s, model.clone());
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let answer = a.ask("What is the latest CRP?", &doctor(Some("p-1")), Some(tx)).await.unwrap();
+    let answer = a.ask("What is the latest lab value?", &doctor(Some("p-1")), Some(tx)).await.unwrap();
 
     assert_eq!(answer.outcome, Outcome::Answered);
     assert_eq!(answer.grounding, Grounding::Grounded);
+    let lead = "The latest CRP is 12.4 mg/L on 2023-05-02, flagged high and rising.";
+    assert!(answer.text.starts_with(&format!("{lead}\n\nLatest CRP of p-1: 12.4 mg/L")), "{}", answer.text);
     assert_eq!(answer.tools.len(), 1);
     let call = &answer.tools[0];
     assert_eq!(call.tool, ToolName::LabTrend);
@@ -160,7 +163,7 @@ async fn ungrounded_numbers_retry_then_fall_back_to_the_template() {
         assert_eq!(answer.drafts.len(), 2);
         if fixed_on_retry {
             assert_eq!(answer.grounding, Grounding::GroundedOnRetry { ungrounded: vec!["99.1".into()] });
-            assert_eq!(answer.text, "The latest CRP is 12.4 mg/L, high and rising.");
+            assert!(answer.text.starts_with("The latest CRP is 12.4 mg/L, high and rising.\n\n"), "{}", answer.text);
         } else {
             assert_eq!(answer.grounding, Grounding::Template { ungrounded: vec!["99.1".into()] });
             assert!(answer.text.contains("12.4 mg/L on 2023-05-02, flagged high"), "{}", answer.text);
@@ -253,39 +256,46 @@ async fn a_definition_step_that_says_none_goes_on_to_the_record() {
 }
 
 /// A clear lead in retrieval chooses the tool without asking the model; the call
-/// says so, and the model still fills the arguments and phrases the answer.
+/// says so; the question names the test, so the model is asked for the lead only.
 #[tokio::test]
 async fn a_clear_retrieval_lead_chooses_without_the_model() {
     let s = setup().await;
     let model = Arc::new(ScriptedModel::new(|step, _| match step {
         Step::Definition { .. } => json!({"term": "none"}).to_string(),
         Step::ChooseTool { .. } => panic!("retrieval decides a clear lead"),
-        Step::Arguments { .. } => json!({"test": "crp"}).to_string(),
+        Step::Arguments { .. } => panic!("the question names the test: nothing is left for the model"),
         Step::Answer { .. } => "The latest CRP is 12.4 mg/L.".into(),
     }));
-    let answer = deciding_assistant(&s, model).ask("What is the latest CRP?", &doctor(Some("p-1")), None).await;
+    let a = deciding_assistant(&s, model.clone());
+    let answer = a.ask("What is the latest CRP?", &doctor(Some("p-1")), None).await;
     let answer = answer.unwrap();
     let lead = answer.candidates[0].similarity - answer.candidates[1].similarity;
     assert!(lead >= DECISIVE_MARGIN, "the premise: a clear lead ({:?})", answer.candidates);
     assert_eq!(answer.tools[0].tool, ToolName::LabTrend);
     assert!(matches!(answer.tools[0].chosen_by, ChosenBy::Retrieval { margin } if margin >= DECISIVE_MARGIN));
     assert_eq!(answer.outcome, Outcome::Answered);
+    assert_eq!(answer.tools[0].arguments, json!({"patient": "p-1", "test": "crp"}));
+    let steps: Vec<Step> = model.requests().iter().map(Step::of).collect();
+    assert_eq!(steps, vec![Step::Answer { retry: false }]);
+    // The lead's conversation is the system prompt and the answer prompt only.
+    assert_eq!(model.requests()[0].messages.len(), 2);
 }
 
-/// The lab test the question names is the one read, whatever test the model wrote;
-/// the audit keeps both.
+/// The lab test the question names is the one read, and the model is not asked for
+/// it (it wrote `esr` for "C-reactive protein" and `alt` for haemoglobin); the audit
+/// keeps that the model filled nothing.
 #[tokio::test]
-async fn the_test_the_question_names_overrides_the_model() {
+async fn the_test_the_question_names_is_read_without_asking_the_model() {
     let s = setup().await;
     let model = Arc::new(ScriptedModel::new(|step, _| match step {
         Step::Definition { .. } => json!({"term": "none"}).to_string(),
         Step::ChooseTool { .. } => json!({"tool": "lab_trend"}).to_string(),
-        Step::Arguments { .. } => json!({"test": "esr"}).to_string(),
+        Step::Arguments { .. } => panic!("the question names the test"),
         Step::Answer { .. } => "The latest CRP is 12.4 mg/L.".into(),
     }));
     let answer = assistant(&s, model).ask("Is the C-reactive protein high?", &doctor(Some("p-1")), None).await.unwrap();
     let call = &answer.tools[0];
-    assert_eq!(call.model_arguments, json!({"test": "esr"}));
+    assert_eq!(call.model_arguments, json!({}));
     assert_eq!(call.arguments, json!({"patient": "p-1", "test": "crp"}));
     assert_eq!(call.result["value"]["latest"]["value"], 12.4);
 }
@@ -352,9 +362,10 @@ async fn bad_arguments_get_one_more_try() {
     assert_eq!(tries.load(std::sync::atomic::Ordering::SeqCst), 2);
 }
 
-/// A draft that says the record does not show what a tool retrieval chose clearly
-/// found is replaced by the facts in RDT's words; after a tool the model chose among
-/// close ones, the same draft is a refusal (a blood type is not in a summary).
+/// A lead saying the record does not show what the facts speak to (the question's
+/// "CRP" is in them) is dropped and the facts are the answer, whoever chose the tool;
+/// when the facts share no telling word with the question (a blood type against a
+/// CRP trend), the record cannot answer.
 #[tokio::test]
 async fn a_refusal_despite_found_facts_gives_the_facts() {
     let s = setup().await;
@@ -373,11 +384,37 @@ async fn a_refusal_despite_found_facts_gives_the_facts() {
     assert_eq!(answer.outcome, Outcome::Answered);
     assert!(matches!(answer.grounding, Grounding::Template { .. }));
     assert!(answer.text.contains("12.4 mg/L"), "{}", answer.text);
-
     let answer = assistant(&s, script()).ask(question, &doctor(Some("p-1")), None).await.unwrap();
-    assert_eq!(answer.tools[0].chosen_by, ChosenBy::Model);
+    assert_eq!((answer.tools[0].chosen_by, answer.outcome), (ChosenBy::Model, Outcome::Answered));
+
+    let answer = assistant(&s, script()).ask("What is her blood type?", &doctor(Some("p-1")), None).await.unwrap();
+    assert_eq!(answer.tools[0].tool, ToolName::LabTrend);
     assert_eq!(answer.outcome, Outcome::CannotAnswer(CannotAnswer::NothingFound { tool: ToolName::LabTrend }));
     assert_eq!(answer.text, CANNOT_ANSWER);
+}
+
+/// A lead stating a flag the facts do not ("raised" beside "flagged high" is fine;
+/// "normal" is not) or citing nothing of them is dropped: RDT's sentences alone.
+#[tokio::test]
+async fn a_lead_contradicting_the_facts_is_dropped() {
+    let s = setup().await;
+    for (lead, kept) in [
+        ("Yes, the CRP is raised at 12.4 mg/L.", true),
+        ("No, the CRP is normal.", false),
+        ("The CRP is not raised.", false),
+        ("The patient feels well.", false),
+    ] {
+        let model = Arc::new(ScriptedModel::new(move |step, _| match step {
+            Step::Answer { .. } => lead.to_owned(),
+            Step::Definition { .. } => json!({"term": "none"}).to_string(),
+            other => panic!("retrieval and the question decide the rest: {other:?}"),
+        }));
+        let answer =
+            deciding_assistant(&s, model).ask("Is the CRP raised?", &doctor(Some("p-1")), None).await.unwrap();
+        assert_eq!(answer.outcome, Outcome::Answered, "{lead}");
+        assert_eq!(answer.text.starts_with(lead), kept, "{lead}: {}", answer.text);
+        assert!(answer.text.contains("12.4 mg/L on 2023-05-02, flagged high"), "{}", answer.text);
+    }
 }
 
 /// A record question with no patient open: the record cannot answer, and the model
@@ -393,19 +430,24 @@ async fn record_questions_without_a_patient_are_refused_before_the_model() {
     assert!(model.requests().is_empty());
 }
 
-/// The model never fills an optional index date or look-back window (the tool's
-/// default holds, or the window the question names); it still fills the other
-/// optional fields.
+/// The model fills only required fields the question does not name: never an
+/// optional index date, look-back window or cohort size (the tool's default holds,
+/// or what the question names), and nothing at all when the question names the test.
 #[test]
-fn optional_dates_are_not_asked_of_the_model() {
+fn only_required_unnamed_fields_are_asked_of_the_model() {
     let specs = tools::specs();
+    let none = serde_json::Map::new();
     let similar = specs.iter().find(|s| s.name == ToolName::SimilarPatients).unwrap();
-    assert!(similar.input_schema["properties"].get("at").is_some(), "the premise: the tool takes a date");
-    let schema = assistant::session::argument_schema(similar).unwrap();
-    assert!(schema["properties"].get("at").is_none(), "{schema}");
-    assert!(schema["properties"].get("k").is_some(), "{schema}");
+    let properties = &similar.input_schema["properties"];
+    assert!(properties.get("at").is_some() && properties.get("k").is_some(), "the premise: optional date and size");
+    assert_eq!(assistant::session::argument_schema(similar, &none), None);
+    assert_eq!((similar.arguments_named_in)("How did the 30 most similar patients do?")["k"], 30);
+    assert!((similar.arguments_named_in)("How did similar patients do?").is_empty(), "the default size holds");
     let lab = specs.iter().find(|s| s.name == ToolName::LabTrend).unwrap();
-    let schema = assistant::session::argument_schema(lab).unwrap();
+    let schema = assistant::session::argument_schema(lab, &none).unwrap();
+    assert_eq!(schema["required"], json!(["test"]));
     assert!(schema["properties"].get("window_days").is_none(), "windows come from the question: {schema}");
     assert_eq!((lab.arguments_named_in)("CRP over the last two years?")["window_days"], 730);
+    let named = (lab.arguments_named_in)("What is the latest haemoglobin?");
+    assert_eq!(assistant::session::argument_schema(lab, &named), None, "{named:?}");
 }

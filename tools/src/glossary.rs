@@ -114,7 +114,7 @@ impl Term {
                 "Prevoo et al., Arthritis Rheum 1995; DAS28-CRP per das-score.nl",
             ),
             Term::DiseaseActivityCategories => (
-                "DAS28 activity categories",
+                "DAS28 activity categories (remission, low, moderate, high)",
                 "Remission: DAS28 below 2.6. Low activity: 2.6 to 3.2. Moderate: above 3.2 up to 5.1. High: above 5.1. \
 Treat-to-target aims at remission or low activity (DAS28 at most 3.2).",
                 "EULAR; Smolen et al., Ann Rheum Dis 2023 (treat-to-target)",

@@ -83,6 +83,35 @@ pub fn window_named_in(question: &str) -> Option<u32> {
     None
 }
 
+/// The cohort size a question names: "the 10 most similar patients" (10), "thirty
+/// nearest neighbours" (30). `None` when it names none or a size outside `range`, so
+/// the tool's default holds: a small model asked to fill `k` writes one anyway
+/// (docs/benchmarks/assistant.md: k 10 left a cohort too small for its rates).
+pub fn cohort_size_named_in(question: &str, range: std::ops::RangeInclusive<usize>) -> Option<usize> {
+    let words = words_of(question);
+    let count = |w: &str| match w {
+        "five" => Some(5),
+        "ten" => Some(10),
+        "fifteen" => Some(15),
+        "twenty" => Some(20),
+        "thirty" => Some(30),
+        "forty" => Some(40),
+        "fifty" => Some(50),
+        n => n.parse::<usize>().ok(),
+    };
+    let cohort_word = |w: &str| {
+        matches!(
+            w,
+            "most" | "nearest" | "closest" | "similar" | "comparable" | "neighbours" | "neighbors" | "patients"
+        )
+    };
+    words.iter().enumerate().find_map(|(i, w)| {
+        let n = count(w)?;
+        let names_cohort = words[i + 1..].iter().take(2).any(|next| cohort_word(next));
+        (names_cohort && range.contains(&n)).then_some(n)
+    })
+}
+
 /// The question's words, lower case: letters, digits, `-` inside a word; a trailing
 /// possessive `'s` dropped ("patient's" is "patient").
 pub fn words_of(text: &str) -> Vec<String> {
@@ -117,6 +146,15 @@ mod tests {
         assert_eq!(window_named_in("Any flares in the past 6 months?"), Some(180));
         assert_eq!(window_named_in("What is the latest CRP?"), None);
         assert_eq!(window_named_in("What was the last DAS28 score?"), None);
+    }
+
+    #[test]
+    fn cohort_sizes_named_in_words_or_digits() {
+        assert_eq!(cohort_size_named_in("How did the 10 most similar patients do?", 5..=50), Some(10));
+        assert_eq!(cohort_size_named_in("Among the thirty nearest neighbours, who flared?", 5..=50), Some(30));
+        assert_eq!(cohort_size_named_in("Did similar patients respond to methotrexate?", 5..=50), None);
+        assert_eq!(cohort_size_named_in("How often do patients flare within 6 months?", 5..=50), None);
+        assert_eq!(cohort_size_named_in("What did the 500 most similar patients do?", 5..=50), None, "out of range");
     }
 
     #[test]
