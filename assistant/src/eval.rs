@@ -168,6 +168,9 @@ pub struct Scored {
     /// Numbers of the final answer no tool result of it holds.
     pub ungrounded: Vec<String>,
     pub seconds: f64,
+    /// The tools retrieval offered and each model call, to see why an answer went wrong.
+    pub candidates: Vec<crate::retrieval::Ranked>,
+    pub calls: Vec<crate::answer::ModelCall>,
     pub answer_seq: u64,
 }
 
@@ -487,6 +490,8 @@ pub async fn run(
             tools: answer.tools.iter().map(|c| c.tool.to_string()).collect(),
             ungrounded,
             seconds: answer.timings.total,
+            candidates: answer.candidates.clone(),
+            calls: answer.timings.calls.clone(),
             answer_seq: answer.answer_seq.0,
         };
         progress(&scored);

@@ -546,11 +546,17 @@ impl Assistant {
         drafts.push(first.clone());
         // The model says the facts do not answer the question, or its sentence cites
         // nothing of them. Believed when the facts share no telling word with the
-        // question (a blood type against a summary): the record cannot answer.
+        // question and the question uses none of the tool's vocabulary (a blood type
+        // against a summary): the record cannot answer.
         // Otherwise the facts do answer it (a 1.5B model says "does not show" of
         // "Flares: 2" for "How many flares did he have?"): RDT's sentences alone.
         let declines = |lead: &str| says_not_in_results(lead) || !cites_facts(lead, &facts);
-        if declines(&first) && !facts_address(question, &facts) {
+        // The question uses a called tool's own words ("C-reactive protein" for the CRP
+        // trend): the facts address it whatever words they use.
+        let in_tool_words = called
+            .iter()
+            .any(|c| usable.iter().any(|s| s.name == c.tool && s.vocabulary.matches(question)));
+        if declines(&first) && !in_tool_words && !facts_address(question, &facts) {
             let tool = called[0].tool;
             let outcome = Outcome::CannotAnswer(CannotAnswer::NothingFound { tool });
             return self.refuse(run, question, ctx, outcome, CANNOT_ANSWER.to_owned(), candidates, called).await;

@@ -386,6 +386,10 @@ async fn a_refusal_despite_found_facts_gives_the_facts() {
     assert!(answer.text.contains("12.4 mg/L"), "{}", answer.text);
     let answer = assistant(&s, script()).ask(question, &doctor(Some("p-1")), None).await.unwrap();
     assert_eq!((answer.tools[0].chosen_by, answer.outcome), (ChosenBy::Model, Outcome::Answered));
+    // The tool's own words in the question count as the facts speaking to it.
+    let question = "Is her C-reactive protein up?";
+    let answer = assistant(&s, script()).ask(question, &doctor(Some("p-1")), None).await.unwrap();
+    assert_eq!(answer.outcome, Outcome::Answered, "{}", answer.text);
 
     let answer = assistant(&s, script()).ask("What is her blood type?", &doctor(Some("p-1")), None).await.unwrap();
     assert_eq!(answer.tools[0].tool, ToolName::LabTrend);
