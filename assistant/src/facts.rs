@@ -481,6 +481,64 @@ pub fn cites_facts(lead: &str, facts: &str) -> bool {
     })
 }
 
+/// Words that ask about drugs taken before, not only the current ones.
+const PAST_WORDS: &[&str] = &[
+    "tried", "previous", "previously", "past", "stopped", "stop", "before", "history", "ever", "earlier", "courses",
+    "course", "switched", "why",
+];
+
+/// Whether `lead` misstates the current drugs of `results` for a question about them:
+/// it names as current a drug the results hold that is not ("The patient is on
+/// tofacitinib and prednisone." beside "current drugs: tofacitinib", a past prednisone
+/// course listed after), denies a current one ("not on methotrexate"), or, asked for
+/// the current drugs with none named in the question, leaves one out. A question about
+/// drugs tried, stopped or ever taken is not checked: its answer names past drugs.
+/// Drug names compare on their first word, case-insensitive.
+pub fn misstates_current_drugs<'a>(
+    lead: &str,
+    question: &str,
+    results: impl IntoIterator<Item = (ToolName, &'a Value)>,
+) -> bool {
+    let asked = tools::vocabulary::words_of(question);
+    if asked.iter().any(|w| PAST_WORDS.contains(&w.as_str())) {
+        return false;
+    }
+    let first_word = |d: &str| d.split_whitespace().next().unwrap_or_default().to_lowercase();
+    let strings = |v: &Value| -> Vec<String> {
+        v.as_array().into_iter().flatten().filter_map(Value::as_str).map(first_word).collect()
+    };
+    let (mut current, mut known): (Vec<String>, Vec<String>) = (Vec::new(), Vec::new());
+    for (tool, result) in results {
+        let v = value_of(result);
+        let list = match tool {
+            ToolName::MedicationHistory => &v["current"],
+            ToolName::PatientSummary => &v["current_medications"],
+            _ => continue,
+        };
+        current.extend(strings(list));
+        known.extend(strings(list));
+        let courses = v.get("courses").and_then(Value::as_array).into_iter().flatten();
+        known.extend(courses.filter_map(|c| c.get("drug").and_then(Value::as_str)).map(first_word));
+    }
+    let said = tools::vocabulary::words_of(lead);
+    let denied = |i: usize| {
+        said[i.saturating_sub(3)..i].iter().any(|w| matches!(w.as_str(), "not" | "no" | "never") || w.ends_with("n't"))
+    };
+    let mut named = false;
+    for (i, word) in said.iter().enumerate() {
+        if known.contains(word) {
+            named = true;
+            // "on prednisone" must be current; "not on prednisone" must not be.
+            if current.contains(word) == denied(i) {
+                return true;
+            }
+        }
+    }
+    // Asked for the current drugs (no drug named in the question): all of them.
+    let asks_one = known.iter().any(|d| asked.contains(d));
+    named && !asks_one && current.iter().any(|d| !said.contains(d))
+}
+
 /// The model's lead as shown: its first line, cut after the last complete sentence
 /// when generation stopped mid-sentence (the token cap), trimmed.
 pub fn lead_sentence(draft: &str) -> String {
@@ -539,6 +597,29 @@ mod tests {
         assert!(says_not_in_results("The patient's blood type is not mentioned in the provided information."));
         assert!(says_not_in_results("The patient's blood type is not shown in the record."));
         assert!(!says_not_in_results("The latest CRP is 4.5 mg/L, flagged normal."));
+    }
+
+    #[test]
+    fn a_lead_must_name_the_current_drugs_and_only_them() {
+        let meds = json!({"value": {"patient": "p", "current": ["tofacitinib 5 mg"], "dmards_tried": 2,
+            "courses": [{"drug": "prednisone"}, {"drug": "methotrexate"}, {"drug": "tofacitinib 5 mg"}]}});
+        let r = [(ToolName::MedicationHistory, &meds)];
+        let q = "Which drugs is the patient on?";
+        assert!(misstates_current_drugs("The patient is on tofacitinib and prednisone.", q, r));
+        assert!(!misstates_current_drugs("The patient is on tofacitinib.", q, r));
+        assert!(!misstates_current_drugs("Tofacitinib.", q, r));
+        assert!(!misstates_current_drugs("The record shows one current drug.", q, r), "no drug named");
+        let tried = "Which DMARDs has the patient tried?";
+        assert!(!misstates_current_drugs("The patient has tried methotrexate and tofacitinib.", tried, r));
+        let both = json!({"value": {"patient": "p", "current_medications": ["folic acid", "methotrexate"]}});
+        let r = [(ToolName::PatientSummary, &both)];
+        assert!(misstates_current_drugs("The current treatment is methotrexate.", "What is the current treatment?", r));
+        let on_mtx = "Is the patient on methotrexate?";
+        assert!(!misstates_current_drugs("Yes, the patient is on methotrexate.", on_mtx, r), "one drug asked");
+        let on_pred = "Is the patient on prednisone?";
+        let r = [(ToolName::MedicationHistory, &meds)];
+        assert!(!misstates_current_drugs("No, the patient is not on prednisone.", on_pred, r));
+        assert!(misstates_current_drugs("Yes, the patient is on prednisone.", on_pred, r));
     }
 
     #[test]

@@ -41,8 +41,8 @@ use crate::answer::{
 };
 use crate::chat::{ChatError, ChatModel, ChatRequest, Completion, Constraint, Message, Speaker, TokenSink};
 use crate::facts::{
-    cites_facts, contradicting_categories, fact_template, facts_address, finds_nothing, lead_sentence, prompt_facts,
-    says_not_in_results,
+    cites_facts, contradicting_categories, fact_template, facts_address, finds_nothing, lead_sentence,
+    misstates_current_drugs, prompt_facts, says_not_in_results,
 };
 use crate::grounding::{check, Sources};
 use crate::record_reference::refers_to_record;
@@ -561,11 +561,14 @@ impl Assistant {
             let outcome = Outcome::CannotAnswer(CannotAnswer::NothingFound { tool });
             return self.refuse(run, question, ctx, outcome, CANNOT_ANSWER.to_owned(), candidates, called).await;
         }
-        // A lead is kept when every number traces to a result, it cites the facts, and
-        // it states no flag, trend or category they do not ("raised" beside "flagged
-        // normal").
+        // A lead is kept when every number traces to a result, it cites the facts, it
+        // states no flag, trend or category they do not ("raised" beside "flagged
+        // normal"), and it names the current drugs as they are.
         let keeps = |lead: &str| {
-            !lead.is_empty() && !declines(lead) && contradicting_categories(lead, &facts).is_empty()
+            !lead.is_empty()
+                && !declines(lead)
+                && contradicting_categories(lead, &facts).is_empty()
+                && !misstates_current_drugs(lead, question, called.iter().map(|c| (c.tool, &c.result)))
         };
         let (lead, grounding) = if first_check.is_grounded() && keeps(&first) {
             (first, Grounding::Grounded)

@@ -81,9 +81,12 @@ async fn the_default_model_answers_from_the_tools() {
     let sources = Sources::new(a.tools.iter().map(|c| &c.result), &a.question);
     assert!(check(&a.text, &sources).is_grounded(), "{}", a.text);
 
-    // Known failure, left out on purpose (docs/benchmarks/assistant.md): "What DAS28
-    // counts as remission?" reaches the definition step, but this 1.5B model, offered
-    // the 20 glossary terms, answers "none" (other definitions of the set pass).
+    // A definition with a patient open: the glossary's vetted text, not the patient's
+    // DAS28 (the remission threshold is in it).
+    let a = assistant.ask("What DAS28 counts as remission?", &ctx, None).await.unwrap();
+    eprintln!("{:.2} s {:?}: {}", a.timings.total, a.grounding, a.text);
+    assert_eq!(a.tools.iter().map(|c| c.tool).collect::<Vec<_>>(), vec![ToolName::Glossary], "{}", a.text);
+    assert!(a.text.contains("2.6"), "{}", a.text);
 
     // The same kind of question with no patient open: still the glossary.
     let none = AskContext { patient: None, ..ctx.clone() };

@@ -104,6 +104,7 @@ impl Tool for LabTrend {
         "crp", "c-reactive", "esr", "sedimentation", "haemoglobin", "hemoglobin", "hb", "anaemic", "anemic", "anaemia",
         "anemia", "alt", "alanine", "transaminase", "liver enzyme", "liver enzymes", "creatinine", "kidney function",
         "rheumatoid factor", "rf", "anti-ccp", "ccp", "acpa", "c3", "c4", "complement", "lab", "blood test",
+        "inflammation", "inflammatory", "marker", "markers",
     ]);
     const REQUIRED_ROLE: Role = Role::Clinician;
     const MAX_ITEMS: usize = 24;
