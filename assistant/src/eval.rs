@@ -574,7 +574,8 @@ impl EvalReport {
             pct(self.share_correct_refusals)
         );
         let _ = writeln!(s, "| answerable questions refused | {} |", self.false_refusals);
-        let _ = writeln!(s, "| first lead sentences with an untraceable number (retried) | {} |", self.drafts_ungrounded);
+        let retried = self.drafts_ungrounded;
+        let _ = writeln!(s, "| first lead sentences with an untraceable number (retried) | {retried} |");
         let _ = writeln!(
             s,
             "| answers whose lead sentence was dropped (untraceable number twice, a category the facts do not state, \
