@@ -349,8 +349,12 @@ fn lab_name(test: &str) -> String {
 /// Current drugs, DMARDs tried, and the most recent courses with their dates, stop
 /// reasons (quoted from the record) and EULAR response at 6 months.
 fn medication_sentence(v: &Value, patient: &str) -> String {
+    let tried = match names(v, "dmards").as_str() {
+        "none" => String::new(),
+        list => format!(" ({list})"),
+    };
     let mut s = format!(
-        "Medication history of {patient}: current drugs: {}; DMARDs tried: {}; courses in the record: {}.",
+        "Medication history of {patient}: current drugs: {}; DMARDs tried: {}{tried}; courses in the record: {}.",
         names(v, "current"),
         text(v, "dmards_tried").unwrap_or_else(|| "unknown".into()),
         text(v, "courses_in_record").unwrap_or_else(|| "unknown".into()),
@@ -501,7 +505,7 @@ pub fn misstates_current_drugs<'a>(
 ) -> bool {
     let asked = tools::vocabulary::words_of(question);
     if asked.iter().any(|w| PAST_WORDS.contains(&w.as_str())) {
-        return false;
+        return misstates_tried_drugs(lead, &asked, results);
     }
     let first_word = |d: &str| d.split_whitespace().next().unwrap_or_default().to_lowercase();
     let strings = |v: &Value| -> Vec<String> {
@@ -537,6 +541,26 @@ pub fn misstates_current_drugs<'a>(
     // Asked for the current drugs (no drug named in the question): all of them.
     let asks_one = known.iter().any(|d| asked.contains(d));
     named && !asks_one && current.iter().any(|d| !said.contains(d))
+}
+
+/// For a question about drugs tried, naming none: a lead naming DMARDs must name every
+/// DMARD the results list as tried ("The patient has tried tofacitinib." beside five).
+fn misstates_tried_drugs<'a>(
+    lead: &str,
+    asked: &[String],
+    results: impl IntoIterator<Item = (ToolName, &'a Value)>,
+) -> bool {
+    let first_word = |d: &str| d.split_whitespace().next().unwrap_or_default().to_lowercase();
+    let tried: Vec<String> = results
+        .into_iter()
+        .filter(|(tool, _)| *tool == ToolName::MedicationHistory)
+        .flat_map(|(_, r)| value_of(r)["dmards"].as_array().cloned().unwrap_or_default())
+        .filter_map(|d| d.as_str().map(first_word))
+        .collect();
+    let said = tools::vocabulary::words_of(lead);
+    let names_some = tried.iter().any(|d| said.contains(d));
+    let asks_one = tried.iter().any(|d| asked.contains(d));
+    names_some && !asks_one && tried.iter().any(|d| !said.contains(d))
 }
 
 /// The model's lead as shown: its first line, cut after the last complete sentence
@@ -611,6 +635,12 @@ mod tests {
         assert!(!misstates_current_drugs("The record shows one current drug.", q, r), "no drug named");
         let tried = "Which DMARDs has the patient tried?";
         assert!(!misstates_current_drugs("The patient has tried methotrexate and tofacitinib.", tried, r));
+        let listed = json!({"value": {"patient": "p", "current": ["tofacitinib 5 mg"], "dmards_tried": 2,
+            "dmards": ["methotrexate", "tofacitinib 5 mg"], "courses": []}});
+        let r2 = [(ToolName::MedicationHistory, &listed)];
+        assert!(misstates_current_drugs("The patient has tried tofacitinib.", tried, r2), "one of two");
+        assert!(!misstates_current_drugs("The patient has tried methotrexate and tofacitinib.", tried, r2));
+        assert!(!misstates_current_drugs("Methotrexate was stopped for nausea.", "Why was methotrexate stopped?", r2));
         let both = json!({"value": {"patient": "p", "current_medications": ["folic acid", "methotrexate"]}});
         let r = [(ToolName::PatientSummary, &both)];
         assert!(misstates_current_drugs("The current treatment is methotrexate.", "What is the current treatment?", r));

@@ -93,6 +93,9 @@ pub struct MedicationHistoryOutput {
     pub current: Vec<String>,
     /// Distinct DMARDs ever started.
     pub dmards_tried: usize,
+    /// Their names, by first start: the answer to "which DMARDs has she tried?",
+    /// complete even when old courses are cut from `courses`.
+    pub dmards: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_record_date: Option<NaiveDate>,
 }
@@ -162,6 +165,21 @@ pub(crate) fn dmards_tried(courses: &[Course]) -> usize {
     codes.len()
 }
 
+/// The distinct DMARDs of `courses` by first start (one name per drug code).
+pub(crate) fn dmard_names(courses: &[Course]) -> Vec<String> {
+    let mut dmards: Vec<&Course> = courses.iter().filter(|c| c.is_dmard()).collect();
+    dmards.sort_by_key(|c| c.start);
+    let mut seen: Vec<&str> = Vec::new();
+    let mut names = Vec::new();
+    for c in dmards {
+        if !seen.contains(&c.code.code.as_str()) {
+            seen.push(c.code.code.as_str());
+            names.push(c.name());
+        }
+    }
+    names
+}
+
 impl Tool for MedicationHistory {
     const NAME: ToolName = ToolName::MedicationHistory;
     const DESCRIPTION: &'static str = "Medication history of one patient: each drug course with start, stop, duration in days, \
@@ -211,6 +229,7 @@ computed from recorded DAS28.";
             courses: trimmer.keep_last(facts, Self::MAX_ITEMS),
             current: trimmer.keep_first(current(&courses, last), Self::MAX_ITEMS),
             dmards_tried: dmards_tried(&courses),
+            dmards: trimmer.keep_first(dmard_names(&courses), Self::MAX_ITEMS),
             last_record_date: last,
         };
         Ok(Bounded::new(output, trimmer))
@@ -259,6 +278,7 @@ mod tests {
         assert!(folic.eular_response_6m.is_none(), "not a DMARD");
         assert_eq!(out.current, vec!["folic acid".to_owned(), "leflunomide".to_owned()]);
         assert_eq!(out.dmards_tried, 2);
+        assert_eq!(out.dmards.len(), 2, "{:?}", out.dmards);
     }
 
     /// Methotrexate stopped at 3 months, the 6-month reading taken on the next drug:
