@@ -55,14 +55,15 @@ impl Outcome {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "grounding")]
 pub enum Grounding {
-    /// The model's first answer: every number traced to a tool result.
+    /// The model's first lead sentence, then RDT's sentences: every number of the lead
+    /// traced to a tool result, and it agrees with the facts (`session.rs`).
     Grounded,
-    /// The model's second answer, after the first stated `ungrounded`.
+    /// The model's second lead sentence, after the first stated `ungrounded`.
     GroundedOnRetry { ungrounded: Vec<String> },
-    /// The text is RDT's fact template: both model answers stated untraceable numbers
-    /// (`ungrounded`, the first answer's), or the answer left out a flag, trend or
-    /// activity category the results state (`ungrounded` empty), or it declined
-    /// facts a clearly chosen tool found.
+    /// RDT's sentences alone: the lead was dropped, because it stated untraceable
+    /// numbers after a retry, contradicted the facts, cited nothing of them, misstated
+    /// the drugs, or declined facts that address the question (`ungrounded`: the first
+    /// lead's untraceable numbers, if any).
     Template { ungrounded: Vec<String> },
     /// No model answer was asked for (a refusal or nothing found): RDT's wording.
     NotNeeded,
@@ -156,11 +157,12 @@ impl std::fmt::Display for ModelCall {
 #[derive(Debug, Clone, Serialize)]
 pub struct Answer {
     pub question: String,
-    /// The final text: the model's grounded answer, RDT's template or a refusal.
+    /// The final text: the model's lead sentence and RDT's sentences, RDT's sentences
+    /// alone, a vetted definition, or a refusal.
     pub text: String,
     pub outcome: Outcome,
     pub grounding: Grounding,
-    /// The model's answer texts in order (the first streamed), including rejected ones.
+    /// The model's lead sentences in order (the first streamed), including rejected ones.
     pub drafts: Vec<String>,
     /// The tools offered to the model after retrieval, most similar first.
     pub candidates: Vec<Ranked>,
