@@ -431,11 +431,7 @@ const CATEGORIES: &[(&str, &[&str])] = &[
 pub fn contradicting_categories(lead: &str, facts: &str) -> Vec<&'static str> {
     let lead_words = tools::vocabulary::words_of(lead);
     let fact_words = tools::vocabulary::words_of(facts);
-    let negated = |i: usize| {
-        lead_words[i.saturating_sub(2)..i]
-            .iter()
-            .any(|w| matches!(w.as_str(), "not" | "no" | "never" | "nor") || w.ends_with("n't"))
-    };
+    let negated = |i: usize| negated_within(&lead_words, i, 2);
     let mut out: Vec<&'static str> = Vec::new();
     for (i, word) in lead_words.iter().enumerate() {
         let Some((category, _)) = CATEGORIES.iter().find(|(_, said)| said.contains(&word.as_str())) else {
@@ -447,6 +443,20 @@ pub fn contradicting_categories(lead: &str, facts: &str) -> Vec<&'static str> {
         }
     }
     out
+}
+
+/// Whether `words[i]` is denied: "not", "no", "never", "nor" or a "n't" word within
+/// the `span` words before it.
+fn negated_within(words: &[String], i: usize, span: usize) -> bool {
+    words[i.saturating_sub(span)..i]
+        .iter()
+        .any(|w| matches!(w.as_str(), "not" | "no" | "never" | "nor") || w.ends_with("n't"))
+}
+
+/// A drug as the lead checks compare it: the first word of its name, lower case
+/// ("tofacitinib 5 mg" is "tofacitinib").
+fn drug_key(name: &str) -> String {
+    name.split_whitespace().next().unwrap_or_default().to_lowercase()
 }
 
 /// Words of a question that say nothing about what it asks for.
@@ -507,9 +517,8 @@ pub fn misstates_current_drugs<'a>(
     if asked.iter().any(|w| PAST_WORDS.contains(&w.as_str())) {
         return misstates_tried_drugs(lead, &asked, results);
     }
-    let first_word = |d: &str| d.split_whitespace().next().unwrap_or_default().to_lowercase();
     let strings = |v: &Value| -> Vec<String> {
-        v.as_array().into_iter().flatten().filter_map(Value::as_str).map(first_word).collect()
+        v.as_array().into_iter().flatten().filter_map(Value::as_str).map(drug_key).collect()
     };
     let (mut current, mut known): (Vec<String>, Vec<String>) = (Vec::new(), Vec::new());
     for (tool, result) in results {
@@ -522,12 +531,10 @@ pub fn misstates_current_drugs<'a>(
         current.extend(strings(list));
         known.extend(strings(list));
         let courses = v.get("courses").and_then(Value::as_array).into_iter().flatten();
-        known.extend(courses.filter_map(|c| c.get("drug").and_then(Value::as_str)).map(first_word));
+        known.extend(courses.filter_map(|c| c.get("drug").and_then(Value::as_str)).map(drug_key));
     }
     let said = tools::vocabulary::words_of(lead);
-    let denied = |i: usize| {
-        said[i.saturating_sub(3)..i].iter().any(|w| matches!(w.as_str(), "not" | "no" | "never") || w.ends_with("n't"))
-    };
+    let denied = |i: usize| negated_within(&said, i, 3);
     let mut named = false;
     for (i, word) in said.iter().enumerate() {
         if known.contains(word) {
@@ -550,12 +557,11 @@ fn misstates_tried_drugs<'a>(
     asked: &[String],
     results: impl IntoIterator<Item = (ToolName, &'a Value)>,
 ) -> bool {
-    let first_word = |d: &str| d.split_whitespace().next().unwrap_or_default().to_lowercase();
     let tried: Vec<String> = results
         .into_iter()
         .filter(|(tool, _)| *tool == ToolName::MedicationHistory)
         .flat_map(|(_, r)| value_of(r)["dmards"].as_array().cloned().unwrap_or_default())
-        .filter_map(|d| d.as_str().map(first_word))
+        .filter_map(|d| d.as_str().map(drug_key))
         .collect();
     let said = tools::vocabulary::words_of(lead);
     let names_some = tried.iter().any(|d| said.contains(d));

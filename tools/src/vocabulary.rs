@@ -57,17 +57,7 @@ pub fn window_named_in(question: &str) -> Option<u32> {
         "year" => Some(365),
         _ => None,
     };
-    let count = |w: &str| match w {
-        "a" | "one" => Some(1),
-        "two" => Some(2),
-        "three" => Some(3),
-        "four" => Some(4),
-        "five" => Some(5),
-        "six" => Some(6),
-        "ten" => Some(10),
-        "twelve" => Some(12),
-        n => n.parse::<u32>().ok(),
-    };
+    let count = |w: &str| if w == "a" { Some(1) } else { number_named(w) };
     for (i, w) in words.iter().enumerate() {
         if !matches!(w.as_str(), "last" | "past" | "this" | "previous") {
             continue;
@@ -89,16 +79,6 @@ pub fn window_named_in(question: &str) -> Option<u32> {
 /// (docs/benchmarks/assistant.md: k 10 left a cohort too small for its rates).
 pub fn cohort_size_named_in(question: &str, range: std::ops::RangeInclusive<usize>) -> Option<usize> {
     let words = words_of(question);
-    let count = |w: &str| match w {
-        "five" => Some(5),
-        "ten" => Some(10),
-        "fifteen" => Some(15),
-        "twenty" => Some(20),
-        "thirty" => Some(30),
-        "forty" => Some(40),
-        "fifty" => Some(50),
-        n => n.parse::<usize>().ok(),
-    };
     let cohort_word = |w: &str| {
         matches!(
             w,
@@ -106,10 +86,21 @@ pub fn cohort_size_named_in(question: &str, range: std::ops::RangeInclusive<usiz
         )
     };
     words.iter().enumerate().find_map(|(i, w)| {
-        let n = count(w)?;
+        let n = number_named(w)? as usize;
         let names_cohort = words[i + 1..].iter().take(2).any(|next| cohort_word(next));
         (names_cohort && range.contains(&n)).then_some(n)
     })
+}
+
+/// A count written in digits or as one of the words questions use ("six months",
+/// "thirty nearest neighbours").
+fn number_named(word: &str) -> Option<u32> {
+    const WORDS: [(&str, u32); 16] = [
+        ("one", 1), ("two", 2), ("three", 3), ("four", 4), ("five", 5), ("six", 6), ("seven", 7), ("eight", 8),
+        ("nine", 9), ("ten", 10), ("twelve", 12), ("fifteen", 15), ("twenty", 20), ("thirty", 30), ("forty", 40),
+        ("fifty", 50),
+    ];
+    WORDS.iter().find(|(w, _)| *w == word).map(|(_, n)| *n).or_else(|| word.parse().ok())
 }
 
 /// The question's words, lower case: letters, digits, `-` inside a word; a trailing
