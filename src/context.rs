@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use anyhow::Context as _;
-use twin_core::store::{Database, JourneyStore};
+use journey::store::{Database, JourneyStore};
 
 /// Resolved once per run from `--data-dir`/`RDT_DATA_DIR` and
 /// `--database-url`/`RDT_DATABASE_URL`.

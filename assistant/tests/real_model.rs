@@ -14,11 +14,13 @@ use assistant::grounding::{check, numbers_in, Sources};
 use assistant::{AskContext, Assistant, MiniLm, Outcome, ToolRetriever};
 use audit_log::{AuditLog, ModelRegistry, Principal, Role};
 use tools::{ToolContext, ToolName};
-use twin_core::fhir::{Importer, NoProgress};
-use twin_core::models::{cache, llm, ModelCache, MINILM, QWEN_CODER_1_5B};
-use twin_core::{Database, JourneyStore, Modality};
+use journey::fhir::{Importer, NoProgress};
+use twin_core::models::{cache, ModelCache, MINILM};
+use assistant::gguf::{QWEN_CODER_1_5B};
+use assistant::gguf as llm;
+use journey::{Database, JourneyStore, Modality};
 
-async fn assistant(dir: &std::path::Path) -> Option<(Assistant, twin_core::PatientId)> {
+async fn assistant(dir: &std::path::Path) -> Option<(Assistant, journey::PatientId)> {
     let models = ModelCache::from_env().unwrap();
     let (minilm, gguf) = match (models.check(&MINILM), models.check_gguf(&QWEN_CODER_1_5B)) {
         (Ok(m), Ok(g)) => (m, g),

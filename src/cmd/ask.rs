@@ -19,8 +19,9 @@ use clap::{Args, ValueEnum};
 use tools::ToolContext;
 use twin_core::encode::NoteVectorCache;
 use twin_core::index::IndexConfig;
-use twin_core::models::{ModelCache, PackagedGguf, MINILM, QWEN_CODER_0_5B, QWEN_CODER_1_5B, SMOLLM2_135M};
-use twin_core::PatientId;
+use twin_core::models::{ModelCache, MINILM};
+use assistant::gguf::{PackagedGguf, QWEN_CODER_0_5B, QWEN_CODER_1_5B, SMOLLM2_135M};
+use journey::PatientId;
 
 use crate::cmd::audit::open_signing;
 use crate::context::Context;

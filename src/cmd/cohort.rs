@@ -23,7 +23,7 @@ use twin_core::cohort::{query_cohort, CohortReport, Estimate, Population, Pseudo
 use twin_core::index::build::{load_journeys, snapshots};
 use twin_core::index::{IndexConfig, NeighbourIndex, SnapshotKind, SnapshotPlan};
 use twin_core::twin::TwinModel;
-use twin_core::{Event, PatientId};
+use journey::{Event, PatientId};
 
 use crate::cmd::audit::open_signing;
 use crate::cmd::train::{bar, load_active, note_vectors, recent_notes};

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use audit_log::{ArtifactKind, ModelRegistry, Role};
 use clap::Args;
-use twin_core::Modality;
+use journey::Modality;
 use web::auth::UserStore;
 
 use crate::cmd::import::{import_and_record, print_summary};

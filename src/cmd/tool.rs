@@ -11,7 +11,7 @@ use audit_log::{AuditLog, Principal, Role};
 use clap::{Args, Subcommand};
 use serde_json::Value;
 use tools::{call_json, refusal_entry, specs, tool_call_entry, Scope, ToolContext};
-use twin_core::PatientId;
+use journey::PatientId;
 
 use crate::context::Context;
 

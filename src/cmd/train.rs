@@ -21,7 +21,7 @@ use twin_core::encode::{NoteEncoder, NoteVectorCache};
 use twin_core::models::{ModelCache, MINILM};
 use twin_core::twin::model::{self, TwinModel};
 use twin_core::twin::{train_twin, Stage, TrainOptions};
-use twin_core::{Event, JourneyStore, Modality};
+use journey::{Event, JourneyStore, Modality};
 
 use crate::cmd::audit::open_signing;
 use crate::context::Context;

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use audit_log::Role;
 use clap::{Args, Subcommand};
-use twin_core::PatientId;
+use journey::PatientId;
 use web::auth::{PatientAccess, UserStore};
 
 use crate::context::Context;

@@ -1,13 +1,13 @@
 //! The clinical outcomes of DESIGN.md (EULAR response at 6 months, flare within 6
 //! months, switch within 12 months) and the DAS28 thresholds: one definition, in
-//! `twin_core::clinical`, re-exported under synth's paths.
+//! `journey::clinical`, re-exported under synth's paths.
 //!
 //! The ground truth uses these functions on each virtual patient's *recorded* data;
 //! the cohort analytics call the same ones on the imported journeys, so the two agree
 //! by construction and a disagreement is a bug in one of the inputs.
 
-pub use twin_core::clinical::das28::{eular_response, is_flare, EularResponse, HIGH, LOW as TARGET, REMISSION};
-pub use twin_core::clinical::outcomes::{
+pub use journey::clinical::das28::{eular_response, is_flare, EularResponse, HIGH, LOW as TARGET, REMISSION};
+pub use journey::clinical::outcomes::{
     baseline_reading, flare_within, reading_near, response_at, switch_within, Das28Point as Das28Reading, Window,
     BASELINE_LOOKBACK_DAYS, SIX_MONTHS,
 };

@@ -45,7 +45,7 @@ mod tests {
 
     use super::*;
     use crate::registry::ToolName;
-    use twin_core::PatientId;
+    use journey::PatientId;
 
     fn call(result: Value, max_bytes: usize) -> ToolResult {
         ToolResult {

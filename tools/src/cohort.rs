@@ -20,7 +20,7 @@ use twin_core::cohort::{CohortReport, Population, PseudonymKey, QueryOptions};
 use twin_core::index::build::{load_journeys, snapshots};
 use twin_core::index::{IndexConfig, NeighbourIndex, SnapshotKind, SnapshotPlan};
 use twin_core::twin::TwinModel;
-use twin_core::{Event, JourneyStore, Modality, PatientId};
+use journey::{Event, JourneyStore, Modality, PatientId};
 
 use crate::error::ToolError;
 use crate::registry::ToolName;
@@ -93,7 +93,7 @@ fn traits_of(events: &[Event]) -> Vec<(DateTime<Utc>, RecordTrait)> {
         };
         first.entry(t).and_modify(|when| *when = (*when).min(e.time)).or_insert(e.time);
     }
-    for c in twin_core::clinical::courses(events) {
+    for c in journey::clinical::courses(events) {
         first.entry(RecordTrait::Drug(c.name())).and_modify(|when| *when = (*when).min(c.start)).or_insert(c.start);
     }
     let mut out: Vec<(DateTime<Utc>, RecordTrait)> = first.into_iter().map(|(t, w)| (w, t)).collect();

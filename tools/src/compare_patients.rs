@@ -5,7 +5,7 @@
 use audit_log::{Principal, Role};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use twin_core::{Journey, Modality, PatientId};
+use journey::{Journey, Modality, PatientId};
 
 use crate::bounded::{Bounded, Trimmer};
 use crate::context::ToolContext;

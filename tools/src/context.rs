@@ -6,7 +6,7 @@ use std::sync::Arc;
 use audit_log::{Digest, ModelRegistry, Principal};
 use twin_core::index::IndexConfig;
 use twin_core::state::{StateModel, StateModelError};
-use twin_core::{Journey, JourneyStore, PatientId};
+use journey::{Journey, JourneyStore, PatientId};
 
 use crate::cohort::{CohortHandles, CohortState, CohortUnavailable};
 use crate::error::ToolError;

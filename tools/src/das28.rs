@@ -1,7 +1,7 @@
 //! DAS28: activity categories, EULAR response and flare, as DESIGN.md defines them.
-//! One definition, in `twin_core::clinical::das28` (the virtual cohort's ground truth
+//! One definition, in `journey::clinical::das28` (the virtual cohort's ground truth
 //! and the cohort analytics use the same); re-exported here under the tools' path.
 
-pub use twin_core::clinical::das28::{
+pub use journey::clinical::das28::{
     eular_response, is_flare, round2, ActivityCategory, EularResponse, HIGH, LOW, REMISSION,
 };

@@ -2,7 +2,7 @@
 //! can show or act on (re-ask for arguments, refuse); none carries record content.
 
 use audit_log::Role;
-use twin_core::StoreError;
+use journey::StoreError;
 
 use crate::registry::ToolName;
 

@@ -13,7 +13,7 @@ use chrono::NaiveDate;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use twin_core::PatientId;
+use journey::PatientId;
 
 use crate::bounded::{Bounded, Trimmer};
 use crate::cohort::RecordTrait;

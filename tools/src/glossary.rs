@@ -8,7 +8,7 @@
 use audit_log::{Principal, Role};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use twin_core::PatientId;
+use journey::PatientId;
 
 use crate::bounded::Bounded;
 use crate::context::ToolContext;

@@ -5,7 +5,7 @@ use audit_log::{Principal, Role};
 use chrono::{Duration, NaiveDate};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use twin_core::PatientId;
+use journey::PatientId;
 
 use crate::bounded::{Bounded, Trimmer};
 use crate::context::ToolContext;

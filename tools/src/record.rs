@@ -10,7 +10,7 @@ use std::borrow::Cow;
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
 use serde::{Deserialize, Deserializer, Serialize};
-use twin_core::{Journey, PatientId};
+use journey::{Journey, PatientId};
 
 use crate::reference::{LabTest, Sex, LOINC};
 
@@ -120,16 +120,16 @@ pub fn lab_values(journey: &Journey, test: LabTest) -> (Vec<LabValue>, usize) {
     (values, other_units)
 }
 
-pub use twin_core::clinical::record::{Course, Das28Reading, Das28Variant, RDT_CODE};
+pub use journey::clinical::record::{Course, Das28Reading, Das28Variant, RDT_CODE};
 
-/// The DAS28 readings of a journey in time order (see `twin_core::clinical::record`).
+/// The DAS28 readings of a journey in time order (see `journey::clinical::record`).
 pub fn das28_readings(journey: &Journey) -> Vec<Das28Reading> {
-    twin_core::clinical::das28_readings(&journey.events)
+    journey::clinical::das28_readings(&journey.events)
 }
 
-/// The medication courses of a journey, by start (see `twin_core::clinical::record`).
+/// The medication courses of a journey, by start (see `journey::clinical::record`).
 pub fn courses(journey: &Journey) -> Vec<Course> {
-    twin_core::clinical::courses(&journey.events)
+    journey::clinical::courses(&journey.events)
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use schemars::generate::SchemaSettings;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use twin_core::PatientId;
+use journey::PatientId;
 
 use crate::bounded::Bounded;
 use crate::compare_patients::ComparePatients;

@@ -7,7 +7,7 @@
 use std::collections::BTreeSet;
 
 use audit_log::{Principal, Role};
-use twin_core::PatientId;
+use journey::PatientId;
 
 use crate::error::ToolError;
 use crate::registry::ToolName;

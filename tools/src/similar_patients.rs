@@ -12,7 +12,7 @@ use chrono::NaiveDate;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use twin_core::cohort::{CohortReport, Estimate, OutcomeRow};
-use twin_core::PatientId;
+use journey::PatientId;
 
 use crate::bounded::{Bounded, Trimmer};
 use crate::context::ToolContext;

@@ -11,9 +11,9 @@ use audit_log::{Principal, Role};
 use chrono::NaiveDate;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use twin_core::clinical::ActivityCategory;
+use journey::clinical::ActivityCategory;
 use twin_core::state::{patient_forecast, Treatment};
-use twin_core::PatientId;
+use journey::PatientId;
 
 use crate::bounded::{Bounded, Trimmer};
 use crate::context::ToolContext;

@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 
 use audit_log::{Principal, Role};
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
-use twin_core::{Code, Database, Event, JourneyStore, Modality, PatientId, PatientRecord, Phase, Quantity, Source};
+use journey::{Code, Database, Event, JourneyStore, Modality, PatientId, PatientRecord, Phase, Quantity, Source};
 
 use crate::context::ToolContext;
 use crate::reference::LOINC;

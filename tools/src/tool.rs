@@ -6,7 +6,7 @@ use audit_log::{CohortRecord, Principal, Role};
 use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use twin_core::PatientId;
+use journey::PatientId;
 
 use crate::bounded::Bounded;
 use crate::context::ToolContext;

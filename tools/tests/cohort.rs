@@ -10,8 +10,8 @@ use audit_log::{AuditLog, Principal, Role};
 use chrono::NaiveDate;
 use serde_json::{json, Value};
 use tools::{call_json, specs, tool_call_entry, Scope, ToolContext, ToolError};
-use twin_core::fhir::{Importer, NoProgress};
-use twin_core::{Database, Journey, JourneyStore, Modality, PatientId, Phase};
+use journey::fhir::{Importer, NoProgress};
+use journey::{Database, Journey, JourneyStore, Modality, PatientId, Phase};
 
 const CRP: &str = "1988-5";
 

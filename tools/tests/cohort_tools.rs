@@ -14,12 +14,12 @@ use serde_json::{json, Value};
 use tools::cohort::CohortHandles;
 use tools::{call_json, tool_call_entry, Scope, ToolContext, ToolError};
 use twin_core::cohort::{PseudonymKey, QueryOptions};
-use twin_core::fhir::{Importer, NoProgress};
+use journey::fhir::{Importer, NoProgress};
 use twin_core::index::build::{embed_journeys, load_journeys};
 use twin_core::index::{IndexConfig, NeighbourIndex, SnapshotPlan};
 use twin_core::twin::model::{register, save};
 use twin_core::twin::{train_twin, TrainOptions, TwinModel};
-use twin_core::{Database, Event, JourneyStore, PatientId};
+use journey::{Database, Event, JourneyStore, PatientId};
 
 const MIN_N: usize = 5;
 const K: usize = 12;

@@ -41,10 +41,10 @@ use twin_core::index::{
     sync, GraphParams, GraphScalar, IndexConfig, IndexPoint, LocalConfig, LocalIndex, NeighbourIndex, NeighbourQuery,
     PointId, QdrantConfig, SnapshotKind, SnapshotPlan,
 };
-use twin_core::store::Database;
+use journey::store::Database;
 use twin_core::twin::model::{register, save};
 use twin_core::twin::{train_twin, TrainOptions, TwinModel};
-use twin_core::{Code, Event, JourneyStore, Modality, PatientId, Phase, Quantity, Source};
+use journey::{Code, Event, JourneyStore, Modality, PatientId, Phase, Quantity, Source};
 
 struct Rng(u64);
 

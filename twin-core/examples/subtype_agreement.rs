@@ -13,7 +13,7 @@ use std::time::Instant;
 use chrono::{Duration, NaiveDate, TimeZone, Utc};
 use twin_core::encode::fusion::FusedModality;
 use twin_core::eval::{bag_of_codes, chance_agreement, latest_visit, neighbour_agreement};
-use twin_core::store::{Database, JourneyStore};
+use journey::store::{Database, JourneyStore};
 use twin_core::twin::model::embed_with;
 use twin_core::twin::{train_twin, TrainOptions};
 
@@ -61,7 +61,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     options.fusion.epochs = env("FUS", 10);
     options.fusion.temperature = env("TEMP", 0.1);
     options.fusion.drop_prob = env("DROP", 0.3);
-    let journeys: Vec<&[twin_core::Event]> = cohort.iter().map(|(_, e)| e.as_slice()).collect();
+    let journeys: Vec<&[journey::Event]> = cohort.iter().map(|(_, e)| e.as_slice()).collect();
     let t = Instant::now();
     let trained = train_twin(&journeys, &options, &|_| None, |_, _| {})?;
     let train_secs = t.elapsed().as_secs_f64();

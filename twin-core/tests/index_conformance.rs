@@ -16,7 +16,7 @@ use twin_core::index::{
     GraphOrigin, IndexConfig, IndexError, IndexPoint, LocalConfig, LocalIndex, NeighbourIndex, NeighbourQuery, PointId,
     QdrantConfig, SnapshotKind,
 };
-use twin_core::PatientId;
+use journey::PatientId;
 
 const DIM: usize = 16;
 

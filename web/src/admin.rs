@@ -13,8 +13,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use serde::Deserialize;
-use twin_core::fhir::{FileOutcome, ImportProgress, Importer};
-use twin_core::PatientId;
+use journey::fhir::{FileOutcome, ImportProgress, Importer};
+use journey::PatientId;
 
 use crate::app::AppState;
 use crate::auth::{CurrentUser, PatientAccess, LOGIN_ROLES};

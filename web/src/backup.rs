@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{ConnectOptions, Connection};
-use twin_core::Database;
+use journey::Database;
 
 /// Top-level entries of the data directory a backup leaves out: backups themselves,
 /// caches that are rebuilt, uploads and generated cohorts (their import is in the
@@ -193,7 +193,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path();
         let database = Database::Sqlite(data.join("journey.sqlite"));
-        twin_core::JourneyStore::open(&database).await.unwrap().close().await;
+        journey::JourneyStore::open(&database).await.unwrap().close().await;
         std::fs::create_dir_all(data.join("keys")).unwrap();
         std::fs::write(data.join("keys/audit-ed25519.pub"), "abcd").unwrap();
         std::fs::create_dir_all(data.join("index/seg")).unwrap();

@@ -17,7 +17,7 @@ use tools::patient_summary::{PatientSummary, PatientSummaryInput};
 use tools::similar_patients::{Figure, SimilarPatients, SimilarPatientsInput, SimilarPatientsOutput};
 use tools::state_forecast::{StateForecast, StateForecastInput, StateForecastOutput};
 use tools::{Bounded, PatientArg, Scope, Tool, ToolError};
-use twin_core::PatientId;
+use journey::PatientId;
 
 use crate::app::AppState;
 use crate::auth::CurrentUser;

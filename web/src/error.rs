@@ -54,7 +54,7 @@ macro_rules! internal_from {
     )*};
 }
 internal_from!(
-    twin_core::StoreError,
+    journey::StoreError,
     audit_log::AuditError,
     askama::Error,
     sqlx::Error,
@@ -137,7 +137,7 @@ pub fn url_escape(s: &str) -> String {
 #[derive(Debug, thiserror::Error)]
 pub enum WebError {
     #[error("cannot open the journey store: {0}")]
-    Store(#[from] twin_core::StoreError),
+    Store(#[from] journey::StoreError),
     #[error("cannot open the audit log: {0}")]
     Audit(#[from] audit_log::AuditError),
     #[error("cannot read the audit log's trusted keys: {0}")]

@@ -8,7 +8,7 @@ use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use tools::LabTest;
-use twin_core::{Journey, Modality, PatientId};
+use journey::{Journey, Modality, PatientId};
 
 use crate::app::AppState;
 use crate::auth::CurrentUser;
@@ -99,7 +99,7 @@ pub fn plot_of(journey: &Journey) -> JourneyPlot {
     }
 }
 
-fn describe(e: &twin_core::Event) -> String {
+fn describe(e: &journey::Event) -> String {
     let name = e.code.display.clone().unwrap_or_else(|| e.code.code.clone());
     match &e.value {
         Some(q) => format!("{name} {}{}", q.value, q.unit.as_deref().map(|u| format!(" {u}")).unwrap_or_default()),

@@ -6,7 +6,7 @@ use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
-use twin_core::Modality;
+use journey::Modality;
 
 use crate::app::AppState;
 use crate::auth::CurrentUser;

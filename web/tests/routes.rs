@@ -14,8 +14,8 @@ use axum::body::Body;
 use axum::http::{header, Method, Request, StatusCode};
 use axum::response::Response;
 use tower::ServiceExt;
-use twin_core::fhir::{Importer, NoProgress};
-use twin_core::{Database, JourneyStore};
+use journey::fhir::{Importer, NoProgress};
+use journey::{Database, JourneyStore};
 use web::{app, AppState, WebConfig};
 
 const PASSWORD: &str = "a long test password";
@@ -50,7 +50,7 @@ async fn fixture() -> Fixture {
     let patient = patients[0].patient.id.as_str().to_owned();
     let other_patient = patients[1].patient.id.as_str().to_owned();
     // A scoped clinician who may read the first patient only.
-    let scoped = twin_core::PatientId::new(patient.as_str()).unwrap();
+    let scoped = journey::PatientId::new(patient.as_str()).unwrap();
     state.users().add("scoped", Role::Clinician, PASSWORD, &[scoped], false).await.unwrap();
     // Two activations of an encoder, so there is something to roll back to.
     let gov = Principal::new("gov", Role::Governance);

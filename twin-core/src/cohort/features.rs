@@ -7,7 +7,7 @@
 use chrono::{DateTime, Utc};
 
 use super::record::{ClinicalRecord, Timed};
-use crate::clinical::drugs::DrugClass;
+use journey::clinical::drugs::DrugClass;
 
 /// The names of [`snapshot_features`]' columns, in order.
 pub const FEATURE_NAMES: [&str; 25] = [
@@ -57,7 +57,7 @@ pub fn snapshot_features(record: &ClinicalRecord, at: DateTime<Utc>) -> Vec<f64>
     push(record.birth.map(|b| (date - b).num_days() as f64 / 365.25));
     push(record.female);
     push(record.first_diagnosis.filter(|d| *d <= at).map(|d| (at - d).num_days() as f64 / 365.25));
-    let running = |pick: &dyn Fn(&crate::clinical::Drug) -> bool| {
+    let running = |pick: &dyn Fn(&journey::clinical::Drug) -> bool| {
         let on = record.courses.iter().any(|c| c.ongoing_on(date) && c.drug.is_some_and(pick));
         if on {
             1.0
@@ -82,7 +82,7 @@ pub fn snapshot_features(record: &ClinicalRecord, at: DateTime<Utc>) -> Vec<f64>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::clinical::drugs::METHOTREXATE;
+    use journey::clinical::drugs::METHOTREXATE;
     use crate::cohort::testutil::{das28, drug, Journey};
     use chrono::TimeZone;
 

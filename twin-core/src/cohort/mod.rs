@@ -6,7 +6,7 @@
 //! - [`record`]: a journey read once ([`ClinicalRecord`]) for the many index dates the
 //!   cohort looks at it from.
 //! - [`outcomes`]: one patient's outcomes after an index date ([`PatientOutcomes`]),
-//!   on the definitions of [`crate::clinical`].
+//!   on the definitions of [`journey::clinical`].
 //! - [`features`]: the latest-visit features of the snapshot baseline.
 //! - [`regression`]: ridge logistic / linear regression for that baseline.
 //! - [`stats`]: Wilson and t intervals, and the refusal below a minimum n.

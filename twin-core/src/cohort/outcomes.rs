@@ -2,7 +2,7 @@
 //!
 //! A neighbour's outcomes are read after *its own* index time (the snapshot's), the
 //! query patient's (in evaluation) after the query's index date. Conventions beyond
-//! [`crate::clinical::outcomes`]:
+//! [`journey::clinical::outcomes`]:
 //! - **response to a drug** (methotrexate; a TNF inhibitor) is read for the first
 //!   course of that drug starting in the [`RESPONSE_LOOKBACK_DAYS`] up to the index
 //!   date or the [`RESPONSE_LOOKAHEAD_DAYS`] after it ("started around or after the
@@ -22,12 +22,12 @@ use chrono::{Days, NaiveDate};
 use serde::{Deserialize, Serialize};
 
 use super::record::ClinicalRecord;
-use crate::clinical::drugs::DrugClass;
-use crate::clinical::outcomes::{
+use journey::clinical::drugs::DrugClass;
+use journey::clinical::outcomes::{
     flare_within, reading_near, response_at, switch_within, Window, FLARE_WINDOW_DAYS, POINT_TOLERANCE_DAYS,
     SIX_MONTHS, SWITCH_WINDOW_DAYS,
 };
-use crate::clinical::{Course, EularResponse};
+use journey::clinical::{Course, EularResponse};
 
 /// A drug course started up to this many days before the index date still counts as
 /// "the drug started around the index" (its 6-month response is still ahead).
@@ -188,7 +188,7 @@ impl ClinicalRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::clinical::drugs::METHOTREXATE;
+    use journey::clinical::drugs::METHOTREXATE;
     use crate::cohort::testutil::{das28, drug, Journey};
 
     const ADALIMUMAB: &str = "327361";

@@ -15,7 +15,7 @@ use super::outcomes::{Outcome, PatientOutcomes};
 use super::record::ClinicalRecord;
 use super::regression::{LinearModel, DEFAULT_L2};
 use super::stats::Estimate;
-use crate::event::{Event, PatientId};
+use journey::event::{Event, PatientId};
 
 /// One historical snapshot of the population.
 #[derive(Debug, Clone)]

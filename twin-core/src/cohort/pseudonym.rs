@@ -10,7 +10,7 @@ use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
-use crate::event::PatientId;
+use journey::event::PatientId;
 
 /// The per-install secret, 32 random bytes.
 #[derive(Clone)]

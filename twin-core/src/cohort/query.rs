@@ -9,7 +9,7 @@ use super::population::Population;
 use super::pseudonym::PseudonymKey;
 use super::record::ClinicalRecord;
 use super::report::{CohortReport, NeighbourRef};
-use crate::event::{Event, PatientId};
+use journey::event::{Event, PatientId};
 use crate::index::{IndexError, NeighbourIndex, NeighbourQuery, SnapshotKind};
 use crate::twin::{TwinError, TwinModel};
 

@@ -3,8 +3,8 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 
-use crate::clinical::{courses, das28_readings, Course, Das28Point, Das28Reading};
-use crate::event::{Event, Modality};
+use journey::clinical::{courses, das28_readings, Course, Das28Point, Das28Reading};
+use journey::event::{Event, Modality};
 
 /// LOINC, and the codes of the two inflammation markers the snapshot reads.
 pub const LOINC: &str = "http://loinc.org";

@@ -13,7 +13,7 @@ use super::outcomes::Outcome;
 use super::population::{estimate, Population};
 use super::pseudonym::{Pseudonym, PseudonymKey};
 use super::stats::Estimate;
-use crate::event::PatientId;
+use journey::event::PatientId;
 
 /// Below this many neighbours with data an outcome says "not enough comparable
 /// patients" instead of a figure.
@@ -119,15 +119,15 @@ impl CohortReport {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::clinical::drugs::METHOTREXATE;
+    use journey::clinical::drugs::METHOTREXATE;
     use crate::cohort::features::snapshot_features;
     use crate::cohort::testutil::{das28, drug, Journey};
     use chrono::{Duration, TimeZone};
 
     /// Twelve patients on methotrexate from day 0; the even ones respond (5.8 -> 3.0),
     /// the odd ones do not (5.8 -> 5.6). One snapshot each at day 30.
-    fn population() -> (Vec<(PatientId, Vec<crate::event::Event>)>, Population) {
-        let journeys: Vec<(PatientId, Vec<crate::event::Event>)> = (0..12)
+    fn population() -> (Vec<(PatientId, Vec<journey::event::Event>)>, Population) {
+        let journeys: Vec<(PatientId, Vec<journey::event::Event>)> = (0..12)
             .map(|i| {
                 let id = PatientId::new(format!("patient-{i:03}")).unwrap();
                 let end = if i % 2 == 0 { 3.0 } else { 5.6 };
@@ -140,12 +140,12 @@ mod tests {
                 (id, events)
             })
             .collect();
-        let day30 = |events: &[crate::event::Event]| vec![events[0].time + Duration::days(30)];
+        let day30 = |events: &[journey::event::Event]| vec![events[0].time + Duration::days(30)];
         let population = Population::build(journeys.iter().map(|(p, e)| (p, e.as_slice())), &day30);
         (journeys, population)
     }
 
-    fn neighbours(journeys: &[(PatientId, Vec<crate::event::Event>)], n: usize) -> Vec<NeighbourRef> {
+    fn neighbours(journeys: &[(PatientId, Vec<journey::event::Event>)], n: usize) -> Vec<NeighbourRef> {
         journeys
             .iter()
             .take(n)

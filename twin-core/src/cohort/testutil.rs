@@ -2,9 +2,9 @@
 
 use chrono::{Duration, TimeZone, Utc};
 
-use crate::clinical::drugs::RXNORM;
-use crate::clinical::record::RDT_CODE;
-use crate::event::{Code, Event, Modality, PatientId, Phase, Quantity, Source};
+use journey::clinical::drugs::RXNORM;
+use journey::clinical::record::RDT_CODE;
+use journey::event::{Code, Event, Modality, PatientId, Phase, Quantity, Source};
 
 /// Day 0 is 2020-01-01.
 fn event(day: i64, code: Code, value: Option<f64>, modality: Modality, phase: Phase, resource: String) -> Event {

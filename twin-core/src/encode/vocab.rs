@@ -18,7 +18,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::event::{Event, Phase};
+use journey::event::{Event, Phase};
 
 /// Token ids with a fixed meaning, before the cohort's codes.
 pub const PAD: u32 = 0;
@@ -195,7 +195,7 @@ pub fn gap_bucket(previous: Option<DateTime<Utc>>, time: DateTime<Utc>) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{Code, Modality, PatientId, Quantity, Source};
+    use journey::event::{Code, Modality, PatientId, Quantity, Source};
     use chrono::TimeZone;
 
     fn event(day: i64, code: &str, value: Option<f64>, phase: Phase) -> Event {

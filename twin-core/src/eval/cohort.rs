@@ -23,7 +23,7 @@ use crate::cohort::features::snapshot_features;
 use crate::cohort::query::{end_of_day, nearest_historical, twin_at, CohortError, QueryOptions};
 use crate::cohort::report::CohortReport;
 use crate::cohort::{ClinicalRecord, Outcome, PatientOutcomes, Population, PseudonymKey};
-use crate::event::{Event, PatientId};
+use journey::event::{Event, PatientId};
 use crate::index::NeighbourIndex;
 use crate::twin::TwinModel;
 

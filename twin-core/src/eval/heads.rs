@@ -13,7 +13,7 @@ use crate::cohort::features::snapshot_features;
 use crate::cohort::regression::DEFAULT_L2;
 use crate::cohort::ClinicalRecord;
 use crate::eval::cohort::is_held_out;
-use crate::event::PatientId;
+use journey::event::PatientId;
 use crate::heads::{evaluate, label, HeadError, HeadEvaluation, HeadOutcome, Labelled, Split, HELD_OUT_PERCENT};
 
 /// A patient at their index date.
@@ -27,7 +27,7 @@ pub struct HeadSnapshot {
 }
 
 /// The snapshots of every patient given methotrexate (`(id, events in time order)`).
-pub fn snapshots(cohort: &[(String, Vec<crate::event::Event>)]) -> Vec<HeadSnapshot> {
+pub fn snapshots(cohort: &[(String, Vec<journey::event::Event>)]) -> Vec<HeadSnapshot> {
     cohort
         .iter()
         .filter_map(|(id, events)| {

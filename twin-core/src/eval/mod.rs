@@ -17,7 +17,7 @@ pub mod heads;
 pub mod state;
 
 use crate::encode::vocab::{code_key, EventToken, Vocabulary, BIN_FIRST};
-use crate::event::Event;
+use journey::event::Event;
 use crate::twin::features::in_event_stream;
 
 /// Mean share of the `k` nearest neighbours with the same label. Vectors are

@@ -18,8 +18,8 @@ use std::fmt::Write as _;
 use chrono::Duration;
 use serde::{Deserialize, Serialize};
 
-use crate::clinical::outcomes::POINT_TOLERANCE_DAYS;
-use crate::event::PatientId;
+use journey::clinical::outcomes::POINT_TOLERANCE_DAYS;
+use journey::event::PatientId;
 use crate::state::{
     align, distribution_at, point_mass, state_index, steps, PatientSteps, Reading, StateDistribution, StateModel,
     StateModelConfig, HORIZONS_DAYS, N_STATES,

@@ -1,6 +1,6 @@
 //! What the heads predict, and from when: each patient's index date (the first
 //! methotrexate start) and the outcomes after it, as the cohort analytics read them
-//! ([`ClinicalRecord::outcomes_at`], on the definitions of [`crate::clinical`]).
+//! ([`ClinicalRecord::outcomes_at`], on the definitions of [`journey::clinical`]).
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -84,7 +84,7 @@ pub fn label(record: &ClinicalRecord) -> Option<Labelled> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{Event, Phase};
+    use journey::event::{Event, Phase};
     use crate::state::testutil::{das28, day, med};
 
     #[test]

@@ -10,8 +10,8 @@
 use chrono::{DateTime, Duration, Utc};
 
 use super::point::{IndexPoint, SnapshotKind};
-use crate::event::{Event, Modality, PatientId};
-use crate::store::{JourneyStore, StoreError};
+use journey::event::{Event, Modality, PatientId};
+use journey::store::{JourneyStore, StoreError};
 use crate::twin::{PatientInputs, TwinError, TwinModel};
 
 /// Which snapshots of a journey are indexed.
@@ -137,7 +137,7 @@ pub async fn load_journeys(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{Code, Phase, Source};
+    use journey::event::{Code, Phase, Source};
     use chrono::TimeZone;
 
     fn journey(days: &[i64]) -> Vec<Event> {

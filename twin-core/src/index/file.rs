@@ -28,7 +28,7 @@ use sha2::{Digest as _, Sha256};
 use super::error::{io, IndexError};
 use super::point::{PointId, SnapshotKind};
 use super::table::Payload;
-use crate::event::PatientId;
+use journey::event::PatientId;
 
 pub const SNAPSHOT_FILE: &str = "points.bin";
 pub const LOG_FILE: &str = "points.log";

@@ -12,7 +12,7 @@ use super::file::{self, Header, Op};
 use super::graph::Graph;
 use super::point::{normalised, IndexPoint, Neighbour, NeighbourQuery, PointId};
 use super::table::{Payload, PointTable};
-use crate::event::PatientId;
+use journey::event::PatientId;
 
 /// Changes waiting for [`LocalIndex::flush`]; a flush appends them to the log unless
 /// a whole snapshot is due (the log has grown to a quarter of the points, or the

@@ -41,7 +41,7 @@ pub use local::{GraphOrigin, LocalIndex};
 pub use point::{IndexPoint, Neighbour, NeighbourQuery, PointId, SnapshotKind};
 pub use qdrant::QdrantIndex;
 
-use crate::event::PatientId;
+use journey::event::PatientId;
 
 /// The index of one install, whichever backend holds it.
 ///

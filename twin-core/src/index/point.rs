@@ -14,7 +14,7 @@ use audit_log::Digest;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::event::PatientId;
+use journey::event::PatientId;
 
 /// Which moment of a journey a point is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

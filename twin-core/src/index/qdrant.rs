@@ -29,7 +29,7 @@ use super::config::QdrantConfig;
 use super::error::IndexError;
 use super::local::{check_points, check_query};
 use super::point::{dot, result_order, take_neighbours, IndexPoint, Neighbour, NeighbourQuery, PointId, SnapshotKind};
-use crate::event::PatientId;
+use journey::event::PatientId;
 
 /// Points per upsert request (a request stays well under gRPC's 4 MB default).
 const UPSERT_CHUNK: usize = 1024;

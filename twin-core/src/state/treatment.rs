@@ -6,7 +6,7 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::clinical::{Course, DrugClass};
+use journey::clinical::{Course, DrugClass};
 
 /// The treatment classes the state model keeps a transition matrix for.
 ///
@@ -24,7 +24,7 @@ pub enum Treatment {
     /// TNF inhibitor (adalimumab, etanercept).
     TnfInhibitor,
     /// Another biologic (tocilizumab, rituximab) or a targeted synthetic DMARD (JAK
-    /// inhibitors). Classes as `crate::clinical::drugs` gives them.
+    /// inhibitors). Classes as `journey::clinical::drugs` gives them.
     OtherAdvanced,
 }
 
@@ -80,7 +80,7 @@ fn active_at(course: &Course, time: DateTime<Utc>) -> bool {
 }
 
 /// The treatment in force at `time`: the most advanced class among active courses.
-/// `courses` are a journey's ([`crate::clinical::courses`]); unclassified drugs are skipped.
+/// `courses` are a journey's ([`journey::clinical::courses`]); unclassified drugs are skipped.
 pub fn treatment_at(courses: &[Course], time: DateTime<Utc>) -> Treatment {
     courses.iter().filter(|c| active_at(c, time)).filter_map(Treatment::of_course).max().unwrap_or(Treatment::None)
 }
@@ -88,8 +88,8 @@ pub fn treatment_at(courses: &[Course], time: DateTime<Utc>) -> Treatment {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::clinical::courses;
-    use crate::event::Phase;
+    use journey::clinical::courses;
+    use journey::event::Phase;
     use crate::state::testutil::{day, med};
 
     #[test]

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::encode::note::NOTE_DIM;
 use crate::encode::vocab::{code_key, EventToken, VocabConfig, Vocabulary, BIN_FIRST};
-use crate::event::{Event, Modality};
+use journey::event::{Event, Modality};
 
 /// How many of the most recent notes carry their MiniLM vector (in the event stream
 /// and averaged into the fusion's notes token). Few, because each costs a MiniLM
@@ -227,7 +227,7 @@ impl FeatureSpec {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{Code, PatientId, Phase, Quantity, Source};
+    use journey::event::{Code, PatientId, Phase, Quantity, Source};
     use chrono::TimeZone;
 
     fn event(day: i64, modality: Modality, code: &str, value: Option<f64>) -> Event {

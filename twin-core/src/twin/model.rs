@@ -269,7 +269,7 @@ pub fn stack(vectors: &[Vec<f32>]) -> candle_core::Result<Tensor> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{Code, Event, Modality, PatientId, Phase, Quantity, Source};
+    use journey::event::{Code, Event, Modality, PatientId, Phase, Quantity, Source};
     use crate::twin::pipeline::{train_twin, TrainOptions};
     use audit_log::{AuditLog, Role};
     use chrono::TimeZone;

@@ -11,7 +11,7 @@ use crate::encode::event_encoder::{self, EventEncoder};
 use crate::encode::fusion::{self, Fusion};
 use crate::encode::init::SplitMix64;
 use crate::encode::vocab::{EventToken, VocabConfig};
-use crate::event::Event;
+use journey::event::Event;
 use crate::train::fusion::{train_fusion, FusionStepLoss, FusionTrainConfig, PatientViews};
 use crate::train::pretrain::{pretrain, reconstruction_accuracy, PretrainConfig, ReconstructionAccuracy, StepLoss};
 

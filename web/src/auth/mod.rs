@@ -17,7 +17,7 @@ use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, Method};
 use axum::middleware::Next;
 use axum::response::Response;
-use twin_core::PatientId;
+use journey::PatientId;
 
 pub use store::{NewSession, PatientAccess, Session, User, UserStore, LOGIN_ROLES};
 

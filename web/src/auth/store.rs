@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use sha2::{Digest as _, Sha256};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
-use twin_core::PatientId;
+use journey::PatientId;
 
 use super::{password, AuthError};
 

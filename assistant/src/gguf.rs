@@ -1,5 +1,5 @@
 //! GGUF weights of the assistant's local LLMs, fetched into the same model cache as
-//! MiniLM ([`super::cache`]) and verified the same way: the sha256 shipped here, then
+//! MiniLM ([`twin_core::models::cache`]) and verified the same way: the sha256 shipped here, then
 //! a pin in the install's model registry (kind `llm`) before any engine loads them.
 //!
 //! The larger files are split over several registry packages (PyPI caps a wheel's
@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use audit_log::{ArtifactKind, ArtifactRef, ArtifactStatus, Digest, ModelRegistry, Principal};
 use sha2::{Digest as _, Sha256};
 
-use super::cache::{io_at, pip_download, CacheError, FetchOutcome, ModelCache};
+use twin_core::models::cache::{io_at, pip_download, CacheError, FetchOutcome, ModelCache};
 
 /// Where a GGUF file comes from.
 #[derive(Debug, Clone, Copy)]

@@ -4,8 +4,8 @@ use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use sqlx::Connection;
-use twin_core::store::Database;
-use twin_core::JourneyStore;
+use journey::store::Database;
+use journey::JourneyStore;
 
 static NEXT_DB: AtomicUsize = AtomicUsize::new(0);
 

@@ -19,9 +19,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use sqlx::Connection;
-use twin_core::fhir::{Importer, NoProgress};
-use twin_core::store::Database;
-use twin_core::JourneyStore;
+use journey::fhir::{Importer, NoProgress};
+use journey::store::Database;
+use journey::JourneyStore;
 
 const MIN_RESOURCES: usize = 200_000;
 

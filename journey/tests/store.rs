@@ -11,9 +11,9 @@ use std::path::PathBuf;
 
 use chrono::{TimeZone, Utc};
 use support::on_every_backend;
-use twin_core::fhir::{Importer, NoProgress};
-use twin_core::store::{MedicationConcept, PatientRecord};
-use twin_core::{Code, Event, JourneyStore, Modality, PatientId, Phase, Quantity, Source};
+use journey::fhir::{Importer, NoProgress};
+use journey::store::{MedicationConcept, PatientRecord};
+use journey::{Code, Event, JourneyStore, Modality, PatientId, Phase, Quantity, Source};
 
 fn pid(s: &str) -> PatientId {
     PatientId::new(s).unwrap()
