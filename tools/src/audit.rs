@@ -1,7 +1,7 @@
 //! Tool calls as audit entries: what the assistant (or the web) appends after each
 //! call, so every fact shown can be traced to the tool, arguments and data behind it.
 
-use audit_log::{EntryBody, NewEntry, Principal, ToolCall};
+use audit_log::{Digest, EntryBody, NewEntry, Principal, ToolCall};
 use serde_json::Value;
 
 use crate::error::ToolError;
@@ -16,13 +16,25 @@ pub fn tool_call_record(name: &str, arguments: Value, result: Value, max_result_
 /// The `tool_call` entry for a completed call: who, which session, which patients,
 /// and the bounded record (kept up to the tool's own byte bound).
 pub fn tool_call_entry(principal: &Principal, session: Option<&str>, call: &ToolResult) -> NewEntry {
+    tool_call_entry_with_digest(principal, session, call).0
+}
+
+/// [`tool_call_entry`] and the full result's digest it records: the one builder of a
+/// tool-call entry ([`crate::invoke`] returns the digest to its caller).
+pub(crate) fn tool_call_entry_with_digest(
+    principal: &Principal,
+    session: Option<&str>,
+    call: &ToolResult,
+) -> (NewEntry, Digest) {
     let tool = tool_call_record(call.tool.as_str(), call.arguments.clone(), call.result.clone(), call.max_bytes);
+    let digest = tool.result_digest;
     let entry = NewEntry::new(principal.clone(), EntryBody::ToolCall { tool, cohort: call.cohort.clone() })
         .patients(call.patients.iter().map(|p| p.as_str().to_owned()));
-    match session {
+    let entry = match session {
         Some(s) => entry.session(s),
         None => entry,
-    }
+    };
+    (entry, digest)
 }
 
 /// The `refusal` entry for a call that was not allowed (role or scope), or `None` for

@@ -14,7 +14,9 @@
 //! - `scope.rs`: [`Scope`] and the role/scope checks; `context.rs`: [`ToolContext`],
 //!   the one door from a tool to a journey.
 //! - `bounded.rs`: [`Bounded`], output bounds. `error.rs`: [`ToolError`].
-//! - `audit.rs`: a tool invocation as an `audit_log` entry.
+//! - `invoke.rs`: the one audited door ([`invoke`], [`invoke_tool`]): every product
+//!   caller runs tools through it, so each call is checked, bounded and recorded alike.
+//! - `audit.rs`: a tool invocation as an `audit_log` entry (the one builder).
 //! - Clinical definitions, kept here so every tool reads them one way:
 //!   `reference.rs` (lab reference ranges, [`Flag`]), `trend.rs` ([`Trend`], least
 //!   squares), `das28.rs` (activity categories, EULAR response, flare), `drugs.rs`
@@ -38,6 +40,7 @@ mod context;
 pub mod das28;
 pub mod drugs;
 mod error;
+mod invoke;
 pub mod record;
 pub mod reference;
 mod registry;
@@ -63,6 +66,7 @@ pub use audit::{refusal_entry, tool_call_entry, tool_call_record};
 pub use bounded::{Bounded, Trimmer};
 pub use context::ToolContext;
 pub use error::ToolError;
+pub use invoke::{invoke, invoke_tool, Caller, InvokeError, Invoked};
 pub use record::{PatientArg, RecordText};
 pub use reference::{Flag, LabTest};
 pub use registry::{call_json, catalogue, spec_of, specs, specs_for, ToolName, ToolResult, ToolSpec};

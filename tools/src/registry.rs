@@ -210,7 +210,9 @@ pub struct ToolResult {
     pub cohort: Option<CohortRecord>,
 }
 
-/// Runs the tool named `name` on arguments a model wrote.
+/// Runs the tool named `name` on arguments a model wrote, without recording it:
+/// product callers go through [`crate::invoke`], which records every call; this is
+/// for harnesses that read expected facts as the system.
 ///
 /// Order: the name must be a known tool; the principal's role must fit it (before the
 /// arguments are even read); the arguments must deserialize into the tool's input
@@ -226,25 +228,33 @@ pub async fn call_json(
 ) -> Result<ToolResult, ToolError> {
     let name: ToolName = name.parse()?;
     match name {
-        ToolName::PatientSummary => invoke(PatientSummary, ctx, principal, scope, arguments).await,
-        ToolName::LabTrend => invoke(LabTrend, ctx, principal, scope, arguments).await,
-        ToolName::DiseaseActivityHistory => invoke(DiseaseActivityHistory, ctx, principal, scope, arguments).await,
-        ToolName::MedicationHistory => invoke(MedicationHistory, ctx, principal, scope, arguments).await,
-        ToolName::ComparePatients => invoke(ComparePatients, ctx, principal, scope, arguments).await,
-        ToolName::Glossary => invoke(Glossary, ctx, principal, scope, arguments).await,
-        ToolName::StateForecast => invoke(StateForecast, ctx, principal, scope, arguments).await,
-        ToolName::SimilarPatients => invoke(SimilarPatients, ctx, principal, scope, arguments).await,
-        ToolName::ExplainNeighbourhood => invoke(ExplainNeighbourhood, ctx, principal, scope, arguments).await,
+        ToolName::PatientSummary => call_typed(PatientSummary, ctx, principal, scope, arguments).await.map(|(_, r)| r),
+        ToolName::LabTrend => call_typed(LabTrend, ctx, principal, scope, arguments).await.map(|(_, r)| r),
+        ToolName::DiseaseActivityHistory => {
+            call_typed(DiseaseActivityHistory, ctx, principal, scope, arguments).await.map(|(_, r)| r)
+        }
+        ToolName::MedicationHistory => call_typed(MedicationHistory, ctx, principal, scope, arguments).await.map(|(_, r)| r),
+        ToolName::ComparePatients => call_typed(ComparePatients, ctx, principal, scope, arguments).await.map(|(_, r)| r),
+        ToolName::Glossary => call_typed(Glossary, ctx, principal, scope, arguments).await.map(|(_, r)| r),
+        ToolName::StateForecast => call_typed(StateForecast, ctx, principal, scope, arguments).await.map(|(_, r)| r),
+        ToolName::SimilarPatients => call_typed(SimilarPatients, ctx, principal, scope, arguments).await.map(|(_, r)| r),
+        ToolName::ExplainNeighbourhood => {
+            call_typed(ExplainNeighbourhood, ctx, principal, scope, arguments).await.map(|(_, r)| r)
+        }
     }
 }
 
-async fn invoke<T: Tool>(
+/// Runs one typed tool on JSON arguments: role first, then the arguments into the
+/// tool's input, then the call (which checks scope). Returns the typed output beside
+/// the [`ToolResult`] built from it, so a caller that renders the output (the web)
+/// and the audit record see the same value.
+pub(crate) async fn call_typed<T: Tool>(
     tool: T,
     ctx: &ToolContext,
     principal: &Principal,
     scope: &Scope,
     arguments: &Value,
-) -> Result<ToolResult, ToolError> {
+) -> Result<(Bounded<T::Output>, ToolResult), ToolError> {
     check_role(T::NAME, T::REQUIRED_ROLE, principal)?;
     let input = parse_arguments::<T>(arguments)?;
     let patients = T::patients(&input);
@@ -252,7 +262,7 @@ async fn invoke<T: Tool>(
     let truncated = output.truncated;
     let cohort = T::cohort_record(&output.value);
     let result = serde_json::to_value(&output).map_err(|source| ToolError::Serialize { tool: T::NAME, source })?;
-    Ok(ToolResult {
+    let call = ToolResult {
         tool: T::NAME,
         arguments: arguments.clone(),
         result,
@@ -260,7 +270,8 @@ async fn invoke<T: Tool>(
         patients,
         max_bytes: T::MAX_BYTES,
         cohort,
-    })
+    };
+    Ok((output, call))
 }
 
 /// The typed input from JSON; `null` counts as `{}` (a tool without arguments).
