@@ -10,6 +10,7 @@
 //! - [`heads`]: predictive heads on the twin (methotrexate failure, flare) beside
 //!   the latest-visit snapshot baseline; AUROC and calibration.
 //! - [`models`]: packaged model weights: the cache, sha256 checks, registry pins.
+//! - [`progress`]: how long jobs report how far they are (the caller draws bars).
 //! - [`encode`]: encoders from a journey's modalities to vectors (notes: MiniLM).
 //! - [`train`]: pretraining and fitting the twin's models.
 //! - [`eval`]: neighbour agreement of twins and of the baselines.
@@ -29,6 +30,7 @@ pub mod fhir;
 pub mod heads;
 pub mod index;
 pub mod models;
+pub mod progress;
 pub mod state;
 pub mod store;
 pub mod train;
