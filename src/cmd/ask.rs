@@ -23,7 +23,6 @@ use twin_core::models::{ModelCache, MINILM};
 use assistant::gguf::{PackagedGguf, QWEN_CODER_0_5B, QWEN_CODER_1_5B, SMOLLM2_135M};
 use journey::PatientId;
 
-use crate::cmd::audit::open_signing;
 use crate::context::Context;
 
 /// Which packaged LLM answers.
@@ -116,7 +115,7 @@ pub async fn run(ctx: &Context, args: AskArgs) -> anyhow::Result<ExitCode> {
     if let Some(p) = &patient {
         anyhow::ensure!(store.journey(p).await?.is_some(), "no patient `{p}` in the journey store ({})", ctx.database);
     }
-    let log = open_signing(ctx).await?;
+    let log = ctx.audit_log().await?;
     let registry = ModelRegistry::new(log.clone());
     let tools = ToolContext::for_install(store.clone(), &ctx.data_dir, &IndexConfig::from_env(&ctx.data_dir), &registry).await?;
     let assistant = build_assistant(ctx, tools, log, &args.model).await?;

@@ -13,7 +13,6 @@ use audit_log::{Artifact, ArtifactKind, Digest, GovernanceError, ModelRegistry, 
 use clap::{Args, Subcommand};
 use serde_json::json;
 
-use crate::cmd::audit::open_signing;
 use crate::context::Context;
 
 #[derive(Debug, Args)]
@@ -129,7 +128,7 @@ struct CheckArgs {
 }
 
 pub async fn run(ctx: &Context, args: ModelsArgs) -> anyhow::Result<ExitCode> {
-    let log = open_signing(ctx).await?;
+    let log = ctx.audit_log().await?;
     let registry = ModelRegistry::new(log.clone());
     let result = dispatch(&registry, args.command).await;
     // Put the change under a signed head now, not at the next interval.
@@ -168,18 +167,6 @@ fn print(json: bool, value: serde_json::Value, text: String) -> Result<(), Gover
     })
 }
 
-fn line(a: &Artifact) -> String {
-    format!(
-        "{:<8} {:<8} {}  {}  pinned by {} at #{}",
-        a.kind.as_str(),
-        a.status.as_str(),
-        a.sha256,
-        a.name,
-        a.pinned_by,
-        a.pinned_at.0
-    )
-}
-
 async fn dispatch(registry: &ModelRegistry, command: ModelsCommand) -> Result<Outcome, GovernanceError> {
     match command {
         ModelsCommand::List(args) => {
@@ -189,7 +176,7 @@ async fn dispatch(registry: &ModelRegistry, command: ModelsCommand) -> Result<Ou
             let text = if list.is_empty() {
                 "no model artifacts pinned".to_owned()
             } else {
-                list.iter().map(|a| line(a)).collect::<Vec<_>>().join("\n")
+                list.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")
             };
             print(args.json, json!(list), text)?;
             Ok(Outcome::Printed)

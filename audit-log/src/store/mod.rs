@@ -113,6 +113,30 @@ impl EntryProof {
     pub fn verified(&self) -> bool {
         self.leaf_matches && self.proof_ok && self.head_ok()
     }
+
+    /// The proof for a terminal (`rdt audit show`): the entry, its leaf hash, the
+    /// tree or signed head, the proof's hashes (deepest first) and the verdict.
+    pub fn text(&self) -> Result<String, AuditError> {
+        use std::fmt::Write as _;
+        let corrupt = |e: serde_json::Error| AuditError::Corrupt { seq: self.stored.seq.0, message: e.to_string() };
+        let entry: serde_json::Value = serde_json::from_str(&self.stored.text).map_err(corrupt)?;
+        let mut out = serde_json::to_string_pretty(&entry).map_err(corrupt)? + "\n";
+        let differs = if self.leaf_matches { "" } else { "  (DIFFERS from the stored leaf hash)" };
+        let _ = writeln!(out, "leaf hash   {}{differs}", self.leaf);
+        let _ = match &self.head {
+            Some(h) => {
+                let time = crate::entry::time_format::format(&h.head.time);
+                writeln!(out, "tree head   size {} root {} signed {time} by {}", h.head.size, h.head.root, h.public_key)
+            }
+            None => writeln!(out, "tree        size {} root {} (not a signed head)", self.tree_size, self.root),
+        };
+        let _ = writeln!(out, "inclusion proof ({} hashes, deepest first):", self.proof.path.len());
+        for h in &self.proof.path {
+            let _ = writeln!(out, "  {h}");
+        }
+        let _ = writeln!(out, "{}", if self.verified() { "proof: verified" } else { "proof: FAILED" });
+        Ok(out)
+    }
 }
 
 /// A stored tree head with the frontier kept beside it.
