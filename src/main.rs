@@ -8,6 +8,7 @@
 mod bars;
 mod cmd;
 mod context;
+mod llm;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

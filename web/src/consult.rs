@@ -146,7 +146,7 @@ async fn run_optional<T: Tool>(
     // The session's scope for this call: the one patient the user may read (checked
     // before, by `readable_journey`).
     let scope = Scope::patients([patient.clone()]);
-    let caller = Caller { principal: &principal, scope: &scope, session: Some(&user.session) };
+    let caller = Caller { principal: &principal, scope: &scope, session: Some(user.session.as_str()) };
     let (out, invoked) = match invoke_tool(tool, &state.tools(), state.audit(), caller, &arguments).await {
         Ok(done) => done,
         Err(InvokeError::Tool { error: ToolError::Unavailable { reason, .. }, .. }) => return Ok(Err(reason)),

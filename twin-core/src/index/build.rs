@@ -75,7 +75,7 @@ pub fn historical_times(events: &[Event]) -> Vec<DateTime<Utc>> {
 
 /// The note texts the twin reads at each of a journey's snapshots (so a caller embeds
 /// exactly those with MiniLM first).
-pub fn note_texts<'a>(events: &'a [Event], plan: &SnapshotPlan) -> Vec<&'a str> {
+pub fn snapshot_note_texts<'a>(events: &'a [Event], plan: &SnapshotPlan) -> Vec<&'a str> {
     snapshots(events, plan).iter().flat_map(|s| crate::twin::features::note_texts(events, Some(s.index_time))).collect()
 }
 

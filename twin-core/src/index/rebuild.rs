@@ -17,11 +17,12 @@ use journey::event::{Event, PatientId};
 use journey::store::{JourneyStore, StoreError};
 use serde_json::json;
 
-use super::build::{embed_journeys, load_journeys_with, note_texts, SnapshotPlan};
+use super::build::{embed_journeys, load_journeys_with, snapshot_note_texts, SnapshotPlan};
 use super::{IndexConfig, IndexError, NeighbourIndex, SnapshotKind};
 use crate::cohort::query::end_of_day;
 use crate::encode::note::{note_vectors, NoteError, NoteVectors};
 use crate::progress::Progress;
+use crate::twin::features::note_texts;
 use crate::twin::{TwinError, TwinModel};
 
 #[derive(Debug, thiserror::Error)]
@@ -67,7 +68,7 @@ pub async fn rebuild(
 ) -> Result<RebuildReport, RebuildError> {
     let journeys = load_journeys_with(store, None, progress).await?;
     let notes = if notes {
-        let texts = journeys.iter().flat_map(|(_, e)| note_texts(e, plan)).collect();
+        let texts = journeys.iter().flat_map(|(_, e)| snapshot_note_texts(e, plan)).collect();
         note_vectors(data_dir, registry, texts, progress).await?
     } else {
         NoteVectors::new()
@@ -114,7 +115,7 @@ pub async fn twins_at(
     let journeys = load_journeys_with(store, None, progress).await?;
     let until = end_of_day(date);
     let notes = if notes {
-        let texts = journeys.iter().flat_map(|(_, e)| crate::twin::features::note_texts(e, Some(until))).collect();
+        let texts = journeys.iter().flat_map(|(_, e)| note_texts(e, Some(until))).collect();
         note_vectors(data_dir, registry, texts, progress).await?
     } else {
         NoteVectors::new()

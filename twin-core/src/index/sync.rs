@@ -15,7 +15,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use journey::event::{Code, Event, Modality, PatientId, Phase, Quantity, Source};
 use journey::store::{JourneyStore, StoreError};
 
-use super::build::{embed_journeys, note_texts, NoteLookup, SnapshotPlan};
+use super::build::{embed_journeys, snapshot_note_texts, NoteLookup, SnapshotPlan};
 use super::point::{IndexPoint, SnapshotKind};
 use super::{IndexError, NeighbourIndex};
 use crate::encode::note::{note_vectors, NoteError, NoteVectors};
@@ -193,7 +193,7 @@ pub async fn add_recorded(
             let mut events = journey.events;
             events.push(event.clone());
             events.sort_by_key(|e| e.time);
-            let texts = note_texts(&events, &plan);
+            let texts = snapshot_note_texts(&events, &plan);
             note_vectors(data_dir, registry, texts, &NoProgress).await?
         }
         _ => NoteVectors::new(),
