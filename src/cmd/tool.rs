@@ -60,14 +60,7 @@ pub async fn list(args: ToolsArgs) -> anyhow::Result<ExitCode> {
         println!("{}", serde_json::to_string_pretty(&specs)?);
     } else {
         for s in &specs {
-            println!(
-                "{:<26} {:<10} max {:>2} items, {:>5} bytes  {}",
-                s.name.as_str(),
-                s.required_role.as_str(),
-                s.max_items,
-                s.max_bytes,
-                s.description
-            );
+            println!("{}", s.list_line());
         }
     }
     Ok(ExitCode::SUCCESS)
