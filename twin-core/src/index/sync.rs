@@ -326,4 +326,37 @@ mod tests {
         let err = add_event(&store, &model, &mut index, event(99, 10, "crp", 1.0), &plan, &|_| None).await.unwrap_err();
         assert!(matches!(err, SyncError::UnknownPatient(_)), "{err}");
     }
+
+    /// A described event: its code split at `|`, a date read as midnight UTC, and a
+    /// source key that is a digest of what it says (the same description twice is the
+    /// same event); a malformed code, modality or value is refused with its field named.
+    #[test]
+    fn an_event_input_becomes_an_event_keyed_by_what_it_says() {
+        let input = EventInput {
+            patient: "p1".into(),
+            code: "http://loinc.org|1988-5".into(),
+            value: Some(42.0),
+            unit: Some("mg/L".into()),
+            time: Some("2024-05-01".into()),
+            modality: "lab".into(),
+            phase: "point".into(),
+            ..Default::default()
+        };
+        let event = input.event().unwrap();
+        assert_eq!((event.code.system.as_str(), event.code.code.as_str()), ("http://loinc.org", "1988-5"));
+        assert_eq!(event.time, Utc.with_ymd_and_hms(2024, 5, 1, 0, 0, 0).unwrap());
+        assert_eq!(event.source.resource_id.len(), 32);
+        assert_eq!(input.event().unwrap().source, event.source);
+        let other = EventInput { value: Some(43.0), ..input.clone() };
+        assert_ne!(other.event().unwrap().source.resource_id, event.source.resource_id);
+        for (bad, field) in [
+            (EventInput { code: "1988-5".into(), ..input.clone() }, "code"),
+            (EventInput { modality: "x-ray".into(), ..input.clone() }, "modality"),
+            (EventInput { value: Some(f64::NAN), ..input.clone() }, "value"),
+            (EventInput { time: Some("yesterday".into()), ..input.clone() }, "time"),
+        ] {
+            let err = bad.event().unwrap_err().to_string();
+            assert!(err.starts_with(field), "{err}");
+        }
+    }
 }
