@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use assistant::engine::{self, engine_from_env};
+use assistant::gguf::GgufCache as _;
 use assistant::gguf::{PackagedGguf, QWEN_CODER_0_5B, QWEN_CODER_1_5B, SMOLLM2_135M};
 use assistant::{Assistant, EngineKind, MiniLm, ToolRetriever};
 use audit_log::{AuditLog, ModelRegistry};
