@@ -1,22 +1,15 @@
-//! Building an install's assistant: the local LLM engine on a pinned GGUF, MiniLM
-//! for tool retrieval, and the tools, auditing to the install's log. `rdt ask`, `rdt
-//! serve` (the chat panel) and `rdt eval assistant` share it, with the same
-//! `--engine`, `--model` and `--gguf` flags ([`ModelArgs`]). (Its natural home is the
-//! `assistant` crate, beside `engine::load`; it sits here until that crate takes it.)
+//! The flags that choose an install's assistant model ([`ModelArgs`]: `--engine`,
+//! `--model`, `--gguf`), shared by `rdt ask`, `rdt serve` (the chat panel) and `rdt
+//! eval assistant`; building the assistant is `assistant::install::build`.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
-use anyhow::Context as _;
-use assistant::engine::{self, engine_from_env};
-use assistant::gguf::GgufCache as _;
 use assistant::gguf::{PackagedGguf, QWEN_CODER_0_5B, QWEN_CODER_1_5B, SMOLLM2_135M};
-use assistant::{Assistant, EngineKind, MiniLm, ToolRetriever};
-use audit_log::{AuditLog, ModelRegistry};
+use assistant::install::{build, ModelChoice};
+use assistant::{Assistant, EngineKind};
+use audit_log::AuditLog;
 use clap::{Args, ValueEnum};
 use tools::ToolContext;
-use twin_core::encode::NoteVectorCache;
-use twin_core::models::{ModelCache, MINILM};
 
 use crate::context::Context;
 
@@ -55,27 +48,19 @@ pub struct ModelArgs {
     pub gguf: Option<PathBuf>,
 }
 
-/// The engine, MiniLM retrieval and `tools`, auditing to `log` (whose registry must
-/// have the GGUF and MiniLM pinned).
+impl ModelArgs {
+    /// The library's model choice (`assistant::install::build`).
+    pub fn choice(&self) -> ModelChoice {
+        ModelChoice { engine: self.engine, packaged: self.model.packaged(), gguf: self.gguf.clone() }
+    }
+}
+
+/// [`assistant::install::build`] on the install of `ctx` with the flags' model.
 pub async fn build_assistant(
     ctx: &Context,
     tools: ToolContext,
     log: AuditLog,
     model: &ModelArgs,
 ) -> anyhow::Result<Assistant> {
-    let registry = ModelRegistry::new(log.clone());
-    let cache = ModelCache::from_env()?;
-    let path = match &model.gguf {
-        Some(p) => p.clone(),
-        None => cache.gguf_path(&model.model.packaged()),
-    };
-    let kind = match model.engine {
-        Some(k) => k,
-        None => engine_from_env()?,
-    };
-    let chat = engine::load(kind, &path, &registry).await.with_context(|| format!("loading the {kind} engine"))?;
-    let files = cache.check(&MINILM).context("MiniLM ranks the tools; run `rdt setup`")?;
-    let embedder = MiniLm::load(&files, &registry, Some(NoteVectorCache::for_data_dir(&ctx.data_dir))).await?;
-    let retriever = ToolRetriever::new(Arc::new(embedder), &tools::specs())?;
-    Ok(Assistant::new(chat, tools, log, retriever))
+    Ok(build(&ctx.data_dir, tools, log, &model.choice()).await?)
 }

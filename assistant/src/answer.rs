@@ -108,6 +108,31 @@ pub struct PromptVersion {
     pub version: Digest,
 }
 
+impl Answer {
+    /// The answer for a terminal (`rdt ask`): its text, each tool call with its
+    /// arguments and audit entry, then engine, model, prompts, grounding, time and the
+    /// answer's audit entry.
+    pub fn text_report(&self) -> String {
+        use std::fmt::Write as _;
+        let mut out = format!("{}\n", self.text);
+        for call in &self.tools {
+            let _ = writeln!(out, "  tool: {} {} (audit {})", call.tool, call.arguments, call.audit_seq);
+        }
+        let grounding = serde_json::to_value(&self.grounding).unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "  engine {} · model {} · prompts {} · grounding {} · {:.1} s\n  audit entry: {}",
+            self.engine,
+            &self.model_sha256[..12.min(self.model_sha256.len())],
+            self.prompt_set_version.short(),
+            grounding["grounding"].as_str().unwrap_or_default(),
+            self.timings.total,
+            self.answer_seq
+        );
+        out
+    }
+}
+
 /// Seconds per stage of one question.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Timings {
@@ -182,4 +207,43 @@ pub struct Answer {
     /// The entry holding the answer (or the refusal).
     pub answer_seq: Seq,
     pub timings: Timings,
+}
+
+#[cfg(test)]
+mod text_report_tests {
+    use super::*;
+
+    #[test]
+    fn the_report_names_each_tool_call_and_the_answer_entry() {
+        let answer = Answer {
+            question: "DAS28?".into(),
+            text: "DAS28 was 3.1.".into(),
+            outcome: Outcome::Answered,
+            grounding: Grounding::Grounded,
+            drafts: Vec::new(),
+            candidates: Vec::new(),
+            tools: vec![CalledTool {
+                tool: ToolName::DiseaseActivityHistory,
+                chosen_by: ChosenBy::Model,
+                arguments: serde_json::json!({"patient": "p1"}),
+                model_arguments: serde_json::json!({}),
+                result: serde_json::json!({}),
+                result_digest: Digest::of(b"r"),
+                audit_seq: Seq(3),
+            }],
+            engine: EngineKind::LlamaCpp,
+            model_sha256: "0123456789abcdef".into(),
+            prompts: Vec::new(),
+            prompt_set_version: Digest::of(b"prompts"),
+            encoder_version: None,
+            audit: vec![Seq(2), Seq(3), Seq(4)],
+            answer_seq: Seq(4),
+            timings: Timings { total: 2.0, ..Timings::default() },
+        };
+        let text = answer.text_report();
+        let tool = ToolName::DiseaseActivityHistory;
+        assert!(text.starts_with(&format!("DAS28 was 3.1.\n  tool: {tool} {{\"patient\":\"p1\"}} (audit #3)\n")));
+        let versions = format!("  engine {} · model 0123456789ab · prompts {} · grounding grounded · 2.0 s\n", EngineKind::LlamaCpp, Digest::of(b"prompts").short());
+        assert!(text.ends_with(&format!("{versions}  audit entry: #4\n")));
+    }
 }

@@ -30,6 +30,7 @@ pub mod eval;
 pub mod engine;
 pub mod facts;
 pub mod gguf;
+pub mod install;
 pub mod grounding;
 pub mod record_reference;
 pub mod retrieval;

@@ -360,6 +360,57 @@ async fn hash_file(path: &Path) -> Result<Digest, GovernanceError> {
     }
 }
 
+/// What one registry command did (`rdt models`), for its JSON and its terminal line.
+#[derive(Debug, Clone)]
+pub enum RegistryOutcome {
+    /// The artifacts listed (of one kind, or all).
+    Listed(Vec<Artifact>),
+    Pinned { artifact: ArtifactRef, seq: Seq },
+    Activated { kind: ArtifactKind, sha256: Digest, seq: Seq },
+    RolledBack { kind: ArtifactKind, restored: Artifact, seq: Seq },
+    Retired { kind: ArtifactKind, sha256: Digest, seq: Seq },
+    /// A file checked against the registry, and the pinned artifact it is.
+    Checked { path: PathBuf, artifact: Artifact },
+}
+
+impl RegistryOutcome {
+    /// Whether the registry changed (so a tree head should be signed over it now).
+    pub fn changed(&self) -> bool {
+        !matches!(self, RegistryOutcome::Listed(_) | RegistryOutcome::Checked { .. })
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        use serde_json::json;
+        match self {
+            RegistryOutcome::Listed(list) => json!(list),
+            RegistryOutcome::Pinned { artifact, seq } => json!({"pinned": artifact, "audit_seq": seq}),
+            RegistryOutcome::Activated { kind, sha256, seq } => json!({"activated": sha256, "kind": kind, "audit_seq": seq}),
+            RegistryOutcome::RolledBack { restored, seq, .. } => json!({"active": restored, "audit_seq": seq}),
+            RegistryOutcome::Retired { kind, sha256, seq } => json!({"retired": sha256, "kind": kind, "audit_seq": seq}),
+            RegistryOutcome::Checked { artifact, .. } => json!(artifact),
+        }
+    }
+
+    /// One line per listed artifact, or one line saying what changed and its entry.
+    pub fn text(&self) -> String {
+        match self {
+            RegistryOutcome::Listed(list) if list.is_empty() => "no model artifacts pinned".to_owned(),
+            RegistryOutcome::Listed(list) => list.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"),
+            RegistryOutcome::Pinned { artifact: a, seq } => {
+                format!("pinned {} {} ({}) as audit entry #{}", a.kind, a.sha256, a.name, seq.0)
+            }
+            RegistryOutcome::Activated { kind, sha256, seq } => format!("activated {kind} {sha256} (audit entry #{})", seq.0),
+            RegistryOutcome::RolledBack { kind, restored: r, seq } => {
+                format!("rolled back {kind}: {} ({}) is active again (audit entry #{})", r.sha256, r.name, seq.0)
+            }
+            RegistryOutcome::Retired { kind, sha256, seq } => format!("retired {kind} {sha256} (audit entry #{})", seq.0),
+            RegistryOutcome::Checked { path, artifact: a } => {
+                format!("ok: {} is pinned ({} {}, {})", path.display(), a.kind, a.sha256, a.status.as_str())
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -375,6 +426,22 @@ mod tests {
 
     fn change(a: &ArtifactRef) -> GovernanceChange {
         GovernanceChange { artifact: a.clone(), previous_active: None, reason: "r".into() }
+    }
+
+    #[test]
+    fn outcomes_say_what_changed_and_where_it_is_recorded() {
+        let a = art(ArtifactKind::Llm, "m.gguf");
+        let pinned = RegistryOutcome::Pinned { artifact: a.clone(), seq: Seq(4) };
+        assert!(pinned.changed());
+        assert_eq!(pinned.text(), format!("pinned llm {} (m.gguf) as audit entry #4", a.sha256));
+        assert_eq!(pinned.json()["audit_seq"], 4);
+        let retired = RegistryOutcome::Retired { kind: ArtifactKind::Llm, sha256: a.sha256, seq: Seq(5) };
+        assert_eq!(retired.text(), format!("retired llm {} (audit entry #5)", a.sha256));
+        assert_eq!(retired.json()["retired"], a.sha256.to_hex());
+        let listed = RegistryOutcome::Listed(Vec::new());
+        assert!(!listed.changed());
+        assert_eq!(listed.text(), "no model artifacts pinned");
+        assert_eq!(listed.json(), serde_json::json!([]));
     }
 
     /// Activations stack per kind; rollback pops to the previous; a retired

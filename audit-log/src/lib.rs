@@ -47,7 +47,7 @@ pub use entry::{
     UnknownArtifactKind, UnknownRole, FORMAT_VERSION,
 };
 pub use error::AuditError;
-pub use governance::{Artifact, ArtifactStatus, GovernanceError, ModelRegistry, RegistryState};
+pub use governance::{Artifact, ArtifactStatus, GovernanceError, ModelRegistry, RegistryOutcome, RegistryState};
 pub use merkle::{empty_root, leaf_hash, node_hash, Frontier, MerkleTree};
 pub use proof::{ConsistencyProof, InclusionProof, ProofError};
 pub use signing::{key_path, public_key_path, HeadSigner, KeyError, SignedTreeHead, TreeHead, TrustedKeys};

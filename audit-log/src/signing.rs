@@ -71,6 +71,11 @@ pub struct SignedTreeHead {
 }
 
 impl SignedTreeHead {
+    /// One line for a terminal (`rdt audit sign`): size, root and signing key.
+    pub fn text(&self) -> String {
+        format!("signed tree head: size {} root {} key {}", self.head.size, self.head.root, self.public_key)
+    }
+
     /// Does the signature verify under the key it names? Whether that key is
     /// trusted is a separate question ([`TrustedKeys`]).
     pub fn signature_valid(&self) -> bool {
@@ -253,6 +258,13 @@ mod tests {
         assert_eq!(&bytes[23..31], &7u64.to_be_bytes());
         assert_eq!(&bytes[31..39], &h.time.timestamp_micros().to_be_bytes());
         assert_eq!(&bytes[39..], h.root.as_bytes());
+    }
+
+    #[test]
+    fn text_names_size_root_and_key() {
+        let sth = HeadSigner::from_seed([7; 32]).sign(head());
+        let text = sth.text();
+        assert_eq!(text, format!("signed tree head: size 7 root {} key {}", Digest::of(b"root"), sth.public_key));
     }
 
     #[test]

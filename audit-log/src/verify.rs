@@ -93,6 +93,12 @@ impl VerifyReport {
         self.problem_count == 0
     }
 
+    /// The report as JSON (`rdt audit verify --json`): the verdict and the first bad
+    /// entry beside the full report.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::json!({"ok": self.is_ok(), "first_bad_entry": self.first_bad_entry(), "report": self})
+    }
+
     /// The first entry known to be bad: the answer to "where was it tampered with?".
     pub fn first_bad_entry(&self) -> Option<Seq> {
         self.problems.iter().filter_map(|p| p.seq).min()
@@ -312,6 +318,19 @@ mod tests {
                 StoredEntry { seq: Seq(i), kind: "question".into(), text, leaf_hash: leaf.0.to_vec() }
             })
             .collect()
+    }
+
+    #[test]
+    fn json_carries_the_verdict_and_the_first_bad_entry() {
+        let good = check(chain(3), &[], &TrustedKeys::default()).json();
+        assert_eq!(good["ok"], true);
+        assert!(good["first_bad_entry"].is_null());
+        assert_eq!(good["report"]["size"], 3);
+        let mut rows = chain(3);
+        rows[1].text.push(' ');
+        let bad = check(rows, &[], &TrustedKeys::default()).json();
+        assert_eq!(bad["ok"], false);
+        assert_eq!(bad["first_bad_entry"], 1);
     }
 
     fn check(rows: Vec<StoredEntry>, heads: &[SignedTreeHead], trusted: &TrustedKeys) -> VerifyReport {

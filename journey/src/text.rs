@@ -1,11 +1,13 @@
 //! Journeys for people at a terminal: the patient table (`rdt patients`), a journey
-//! event by event (`rdt journey`) and its first events in brief (`rdt demo`). JSON
+//! event by event (`rdt journey`), and what the store holds with one journey worth
+//! showing, its first events in brief (`rdt demo`). JSON
 //! output is the types' own `Serialize`; these are the readable forms.
 
 use std::fmt::Write as _;
 
 use crate::event::Event;
-use crate::store::{Journey, PatientSummary};
+use crate::event::Modality;
+use crate::store::{Journey, PatientSummary, StoreCounts};
 
 /// One row per patient: id, name, birth date, sex, events, first..last event.
 pub fn patients_table(patients: &[PatientSummary]) -> String {
@@ -30,7 +32,36 @@ pub fn patients_table(patients: &[PatientSummary]) -> String {
     out
 }
 
+/// What the store at `database` holds (`rdt demo`): patients, events, events per modality.
+pub fn store_counts(database: &impl std::fmt::Display, counts: &StoreCounts) -> String {
+    let mut out = format!("\n{database} holds {} patients and {} events:\n", counts.patients, counts.events);
+    for (modality, n) in &counts.events_by_modality {
+        let _ = writeln!(out, "  {:<18} {n:>10}", modality.as_str());
+    }
+    out
+}
+
+/// A rheumatology journey worth showing (`rdt demo`): one with disease activity
+/// scores and the most notes, else the first patient.
+pub fn showcase(patients: &[PatientSummary]) -> Option<&PatientSummary> {
+    patients
+        .iter()
+        .filter(|p| p.events_by_modality.contains_key(&Modality::DiseaseActivity))
+        .max_by_key(|p| p.events_by_modality.get(&Modality::Note).copied().unwrap_or(0))
+        .or(patients.first())
+}
+
 impl Journey {
+    /// The patient and its first `n` events in brief, then the commands to see more
+    /// (`rdt demo`).
+    pub fn showcase_text(&self, n: usize) -> String {
+        let p = &self.patient;
+        let name = p.name.as_deref().unwrap_or("no name");
+        let len = self.events.len();
+        let brief = self.brief(n);
+        format!("\nJourney of {} ({name}), {len} events; the first {n}:\n{brief}\nAlso: rdt journey {} | rdt patients | rdt audit verify\n", p.id, p.id)
+    }
+
     /// The patient, then one line per event: time, modality, phase, code, display and
     /// value (or the first line of its text).
     pub fn text(&self) -> String {
@@ -88,5 +119,54 @@ fn first_line(text: &str, max: usize) -> String {
         format!("{}…", line.chars().take(max).collect::<String>())
     } else {
         line.to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::event::PatientId;
+    use crate::store::PatientRecord;
+
+    fn summary(id: &str, modalities: &[(Modality, u64)]) -> PatientSummary {
+        PatientSummary {
+            patient: PatientRecord {
+                id: PatientId::new(id).unwrap(),
+                name: None,
+                birth_date: None,
+                sex: None,
+                deceased_at: None,
+                source_file: None,
+            },
+            events: modalities.iter().map(|(_, n)| n).sum(),
+            events_by_modality: modalities.iter().copied().collect(),
+            first_event: None,
+            last_event: None,
+        }
+    }
+
+    #[test]
+    fn the_showcase_has_disease_activity_and_the_most_notes() {
+        let patients = [
+            summary("a", &[(Modality::Lab, 9)]),
+            summary("b", &[(Modality::DiseaseActivity, 2), (Modality::Note, 1)]),
+            summary("c", &[(Modality::DiseaseActivity, 2), (Modality::Note, 5)]),
+        ];
+        assert_eq!(showcase(&patients).unwrap().patient.id.as_str(), "c");
+        assert_eq!(showcase(&patients[..1]).unwrap().patient.id.as_str(), "a");
+        assert!(showcase(&[]).is_none());
+    }
+
+    #[test]
+    fn counts_and_the_showcase_read_as_the_demo_prints_them() {
+        let counts = StoreCounts { patients: 2, events: 7, events_by_modality: BTreeMap::from([(Modality::Lab, 7)]) };
+        assert_eq!(store_counts(&"db", &counts), format!("\ndb holds 2 patients and 7 events:\n  {:<18} {:>10}\n", "lab", 7));
+        let journey = Journey { patient: summary("p1", &[]).patient, events: Vec::new() };
+        assert_eq!(
+            journey.showcase_text(25),
+            "\nJourney of p1 (no name), 0 events; the first 25:\n\nAlso: rdt journey p1 | rdt patients | rdt audit verify\n"
+        );
     }
 }

@@ -76,20 +76,7 @@ pub async fn run(ctx: &Context, args: AskArgs) -> anyhow::Result<ExitCode> {
     if args.json {
         println!("{}", serde_json::to_string_pretty(&answer)?);
     } else {
-        println!("{}", answer.text);
-        for call in &answer.tools {
-            println!("  tool: {} {} (audit {})", call.tool, call.arguments, call.audit_seq);
-        }
-        let grounding = serde_json::to_value(&answer.grounding)?;
-        println!(
-            "  engine {} · model {} · prompts {} · grounding {} · {:.1} s",
-            answer.engine,
-            &answer.model_sha256[..12.min(answer.model_sha256.len())],
-            answer.prompt_set_version.short(),
-            grounding["grounding"].as_str().unwrap_or_default(),
-            answer.timings.total
-        );
-        println!("  audit entry: {}", answer.answer_seq);
+        print!("{}", answer.text_report());
     }
     Ok(match answer.outcome {
         Outcome::Answered => ExitCode::SUCCESS,

@@ -11,7 +11,6 @@ use anyhow::Context as _;
 use audit_log::export_fhir::{self, ExportFormat};
 use audit_log::{AuditLog, Principal, Role, Seq, TrustedKeys};
 use clap::{Args, Subcommand, ValueEnum};
-use serde_json::json;
 
 use crate::context::{user_name, Context};
 
@@ -40,7 +39,6 @@ struct VerifyArgs {
     /// The install's own key (`<data-dir>/keys/audit-ed25519.pub`) is always trusted.
     #[arg(long = "trusted-key", value_name = "HEX")]
     trusted_keys: Vec<String>,
-
     #[arg(long)]
     json: bool,
 }
@@ -49,11 +47,9 @@ struct VerifyArgs {
 struct ShowArgs {
     /// The entry's sequence number.
     seq: u64,
-
     /// Prove inclusion in the tree of this many entries instead of the latest signed head.
     #[arg(long, value_name = "N")]
     tree_size: Option<u64>,
-
     #[arg(long)]
     json: bool,
 }
@@ -70,19 +66,15 @@ enum Format {
 struct ExportArgs {
     #[arg(long, value_enum, default_value = "json")]
     format: Format,
-
     /// Write here instead of standard output.
     #[arg(long, short, value_name = "FILE")]
     out: Option<PathBuf>,
-
     /// First entry to export.
     #[arg(long, value_name = "SEQ", default_value_t = 0)]
     from: u64,
-
     /// Export entries before this one only.
     #[arg(long, value_name = "SEQ")]
     to: Option<u64>,
-
     /// Who exports (recorded in the trail).
     #[arg(long = "as", env = "RDT_USER", value_name = "USER")]
     user: Option<String>,
@@ -115,15 +107,12 @@ async fn verify(ctx: &Context, args: VerifyArgs) -> anyhow::Result<ExitCode> {
     let log = open_reading(ctx).await?;
     let report = log.verify(&trusted).await?;
     log.close().await;
-    let mut out = std::io::stdout().lock();
     if args.json {
-        let json = json!({"ok": report.is_ok(), "first_bad_entry": report.first_bad_entry(), "report": report});
-        serde_json::to_writer_pretty(&mut out, &json)?;
-        writeln!(out)?;
+        println!("{:#}", report.json());
     } else {
-        write!(out, "{}", report.text())?;
+        print!("{}", report.text());
         if report.is_ok() && trusted.is_empty() && report.heads_checked > 0 {
-            writeln!(out, "note: no trusted key found under {}", ctx.data_dir.display())?;
+            println!("note: no trusted key found under {}", ctx.data_dir.display());
         }
     }
     Ok(if report.is_ok() { ExitCode::SUCCESS } else { ExitCode::from(1) })
@@ -139,21 +128,10 @@ async fn show(ctx: &Context, args: ShowArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(1));
     };
     let ok = p.verified();
-    let mut out = std::io::stdout().lock();
     if args.json {
-        let entry: serde_json::Value = serde_json::from_str(&p.stored.text).context("the stored entry is not JSON")?;
-        serde_json::to_writer_pretty(&mut out, &json!({
-            "entry": entry,
-            "leaf_hash": p.leaf,
-            "stored_leaf_hash_matches": p.leaf_matches,
-            "inclusion_proof": p.proof,
-            "root": p.root,
-            "signed_tree_head": p.head,
-            "verified": ok,
-        }))?;
-        writeln!(out)?;
+        println!("{:#}", p.json()?);
     } else {
-        write!(out, "{}", p.text()?)?;
+        print!("{}", p.text()?);
     }
     Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
@@ -179,12 +157,10 @@ async fn sign(ctx: &Context, args: SignArgs) -> anyhow::Result<ExitCode> {
     let log = ctx.audit_log().await?;
     let sth = log.sign_head().await?;
     log.close().await;
-    let mut out = std::io::stdout().lock();
     if args.json {
-        serde_json::to_writer_pretty(&mut out, &sth)?;
-        writeln!(out)?;
+        println!("{}", serde_json::to_string_pretty(&sth)?);
     } else {
-        writeln!(out, "signed tree head: size {} root {} key {}", sth.head.size, sth.head.root, sth.public_key)?;
+        println!("{}", sth.text());
     }
     Ok(ExitCode::SUCCESS)
 }

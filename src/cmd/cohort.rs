@@ -1,5 +1,5 @@
 //! `rdt cohort`: the in silico cohort of one patient at a date, or of many (`--batch`),
-//! through the `similar_patients` tool over the install's cohort handles
+//! through the `similar_patients` tool (`tools::cohort_query`) over the install's cohort handles
 //! (`tools::cohort::CohortHandles`: active twin, neighbour index, population,
 //! pseudonym key), so the role and scope checks and the audit entry (the neighbours'
 //! real ids in its `CohortRecord`) are the tool's. Neighbours show as pseudonyms.
@@ -14,15 +14,13 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use audit_log::{AuditLog, Principal, Role};
+use audit_log::{Principal, Role};
 use chrono::NaiveDate;
 use clap::Args;
-use journey::PatientId;
-use serde_json::json;
 use tools::cohort::CohortHandles;
-use tools::similar_patients::SimilarPatients;
-use tools::{invoke_tool, Caller, Scope, ToolContext};
-use twin_core::cohort::{CohortReport, QueryOptions};
+use tools::cohort_query::CohortQueries;
+use tools::ToolContext;
+use twin_core::cohort::QueryOptions;
 use twin_core::encode::NoteVectorSource;
 use twin_core::eval::cohort::{run_cohort_evaluation, CohortEvalOptions};
 
@@ -73,14 +71,6 @@ pub struct CohortArgs {
     json: bool,
 }
 
-/// The tools over the install's cohort, and who asks.
-struct Session {
-    tools: ToolContext,
-    log: AuditLog,
-    principal: Principal,
-    k: usize,
-}
-
 pub async fn run(ctx: &Context, args: CohortArgs) -> anyhow::Result<ExitCode> {
     let store = ctx.store().await?;
     let registry = ctx.registry().await?;
@@ -102,16 +92,15 @@ pub async fn run(ctx: &Context, args: CohortArgs) -> anyhow::Result<ExitCode> {
     if args.notes {
         handles = handles.with_notes(NoteVectorSource::load(&ctx.data_dir, &registry).await?);
     }
-    let session = Session {
+    let queries = CohortQueries {
         tools: ToolContext::new(store).with_cohort(Arc::new(handles)),
         log: registry.log().clone(),
         principal: Principal::new(user_name(args.user), Role::Clinician),
         k: args.k,
     };
-
     let Some(batch) = &args.batch else {
         let patient = args.patient.as_deref().unwrap_or_default();
-        let report = query(&session, patient, args.at).await?;
+        let report = queries.query(patient, args.at).await?;
         if args.json {
             println!("{}", serde_json::to_string_pretty(&report)?);
         } else {
@@ -126,37 +115,10 @@ pub async fn run(ctx: &Context, args: CohortArgs) -> anyhow::Result<ExitCode> {
     };
     let mut out = std::io::stdout().lock();
     for (n, line) in input.lines().enumerate() {
-        let line = line.with_context(|| format!("{batch}:{}", n + 1))?;
-        let line = line.trim();
-        if line.is_empty() {
-            continue;
+        let at = || format!("{batch}:{}", n + 1);
+        if let Some(answer) = queries.batch_line(&line.with_context(at)?).await.with_context(at)? {
+            writeln!(out, "{answer}")?;
         }
-        let (patient, at) = match line.split_once(',') {
-            Some((p, d)) => {
-                let date = d
-                    .trim()
-                    .parse::<NaiveDate>()
-                    .with_context(|| format!("{batch}:{}: `{}` is not a date (YYYY-MM-DD)", n + 1, d.trim()))?;
-                (p.trim(), Some(date))
-            }
-            None => (line, None),
-        };
-        let answer = match query(&session, patient, at).await {
-            Ok(report) => json!({"patient": patient, "at": at, "report": report}),
-            Err(e) => json!({"patient": patient, "at": at, "error": format!("{e:#}")}),
-        };
-        writeln!(out, "{answer}")?;
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// One query through the `similar_patients` tool, scoped to that patient; the tool
-/// records it.
-async fn query(s: &Session, patient: &str, at: Option<NaiveDate>) -> anyhow::Result<CohortReport> {
-    let id = PatientId::new(patient.to_owned()).context("the patient id is empty")?;
-    let scope = Scope::patients([id]);
-    let caller = Caller { principal: &s.principal, scope: &scope, session: None };
-    let arguments = json!({"patient": patient, "at": at, "k": s.k});
-    let (out, _) = invoke_tool(SimilarPatients, &s.tools, &s.log, caller, &arguments).await?;
-    out.value.report.context("the similar_patients tool returned no report")
 }

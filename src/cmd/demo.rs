@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use audit_log::{ArtifactKind, ModelRegistry};
 use clap::Args;
-use journey::Modality;
+use journey::text::{showcase, store_counts};
 
 use crate::cmd::import::{import_and_record, print_summary};
 use crate::context::Context;
@@ -92,28 +92,9 @@ async fn prepare(ctx: &Context) -> anyhow::Result<ExitCode> {
     }
 
     let store = ctx.store().await?;
-    let counts = store.counts().await?;
-    let patients = store.patients().await?;
-    println!("\n{} holds {} patients and {} events:", ctx.database, counts.patients, counts.events);
-    for (modality, n) in &counts.events_by_modality {
-        println!("  {:<18} {n:>10}", modality.as_str());
-    }
-    // A rheumatology journey worth showing: disease activity scores and notes.
-    let shown = patients
-        .iter()
-        .filter(|p| p.events_by_modality.contains_key(&Modality::DiseaseActivity))
-        .max_by_key(|p| p.events_by_modality.get(&Modality::Note).copied().unwrap_or(0))
-        .or(patients.first());
-    if let Some(p) = shown {
-        let journey = store.journey(&p.patient.id).await?.expect("listed patients exist");
-        println!(
-            "\nJourney of {} ({}), {} events; the first 25:",
-            p.patient.id,
-            p.patient.name.as_deref().unwrap_or("no name"),
-            journey.events.len()
-        );
-        print!("{}", journey.brief(25));
-        println!("\nAlso: rdt journey {} | rdt patients | rdt audit verify", p.patient.id);
+    print!("{}", store_counts(&ctx.database, &store.counts().await?));
+    if let Some(p) = showcase(&store.patients().await?) {
+        print!("{}", store.journey(&p.patient.id).await?.expect("listed patients exist").showcase_text(25));
     }
     store.close().await;
     Ok(ExitCode::SUCCESS)

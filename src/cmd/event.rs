@@ -2,16 +2,13 @@
 //! (`twin_core::index::sync::add_recorded`): the event through the journey store, the
 //! patient re-embedded with the active twin (no retraining), their index points
 //! replaced, and an audit entry (who, which patient, the event's digest); then their
-//! nearest neighbours by the new twin.
+//! nearest neighbours by the new twin (`add_to_install`).
 
 use std::process::ExitCode;
 
 use audit_log::{Principal, Role};
 use clap::{Args, Subcommand};
-use serde_json::json;
-use twin_core::index::sync::{add_recorded, EventInput};
-use twin_core::index::{NeighbourIndex, NeighbourQuery};
-use twin_core::twin::load_active;
+use twin_core::index::sync::{add_to_install, EventInput};
 
 use crate::context::{user_name, Context};
 
@@ -77,34 +74,15 @@ pub async fn run(ctx: &Context, args: EventArgs) -> anyhow::Result<ExitCode> {
         phase: args.phase,
     }
     .event()?;
-    let registry = ctx.registry().await?;
-    let model = load_active(&ctx.data_dir, &registry).await?;
-    let store = ctx.store().await?;
-    let mut index = NeighbourIndex::open(&ctx.index()).await?;
-    let before = index.len().await?;
+    let (registry, store) = (ctx.registry().await?, ctx.store().await?);
     let by = Principal::new(user_name(args.user), Role::Clinician);
-    let (live, seq) = add_recorded(&store, &ctx.data_dir, &registry, &model, &mut index, &event, by).await?;
-    let query = NeighbourQuery::new(live.vector.clone(), args.k).excluding(live.patient.clone());
-    let neighbours = index.search(&query).await?;
+    let added = add_to_install(&store, &ctx.data_dir, &registry, &ctx.index(), event, by, args.k).await;
     store.close().await;
-
+    let added = added?;
     if args.json {
-        let out = json!({
-            "patient": live.patient,
-            "event": event,
-            "live": {"index_time": live.index_time, "twin_version": live.twin_version, "vector": live.vector},
-            "index": {"where": index.describe(), "points_before": before, "points": index.len().await?},
-            "neighbours": neighbours,
-            "audit_seq": seq,
-        });
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        println!("{}", serde_json::to_string_pretty(&added.json())?);
     } else {
-        println!("event added for {} at {}; twin updated ({})", live.patient, event.time, model.version);
-        println!("  index: {} ({} points)", index.describe(), index.len().await?);
-        for n in &neighbours {
-            println!("  neighbour {} at {} (distance {:.4})", n.patient, n.index_time.date_naive(), n.distance);
-        }
-        println!("  audit entry: {seq}");
+        print!("{}", added.text());
     }
     Ok(ExitCode::SUCCESS)
 }

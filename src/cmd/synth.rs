@@ -15,15 +15,12 @@ pub struct SynthArgs {
     /// How many virtual patients to generate.
     #[arg(long, default_value_t = 1_000, value_name = "N")]
     patients: usize,
-
     /// The seed: the same seed and patient count give byte-identical files.
     #[arg(long, default_value_t = 42, value_name = "S")]
     seed: u64,
-
     /// The directory to write into (created if missing; synth's own files in it are replaced).
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
-
     /// Print the summary as JSON (for scripts).
     #[arg(long)]
     json: bool,
@@ -46,22 +43,6 @@ pub fn run(_ctx: &Context, args: SynthArgs) -> anyhow::Result<ExitCode> {
         println!("{}", serde_json::to_string_pretty(&Report { summary: &summary, elapsed_seconds })?);
         return Ok(ExitCode::SUCCESS);
     }
-    let r = &summary.resources;
-    println!(
-        "Generated {} virtual patients (seed {}) into {} in {elapsed_seconds:.1} s",
-        summary.patients,
-        summary.seed,
-        summary.out_dir.display()
-    );
-    println!("  hidden subtypes:");
-    for (subtype, n) in &summary.subtypes {
-        println!("    {subtype:<24} {n:>9}");
-    }
-    println!("  resources: {}", r.resources());
-    for (name, n) in r.by_type() {
-        println!("    {name:<24} {n:>9}");
-    }
-    println!("  ground truth: {}", summary.out_dir.join(synth::writer::GROUND_TRUTH_FILE).display());
-    println!("Import it with: rdt import {}", summary.out_dir.display());
+    print!("{}", summary.text(elapsed_seconds));
     Ok(ExitCode::SUCCESS)
 }

@@ -7,7 +7,6 @@ use std::process::ExitCode;
 
 use audit_log::{Principal, Role};
 use clap::Args;
-use serde_json::json;
 use twin_core::twin::{train_and_register, TrainOptions, TrainRequest};
 
 use crate::bars::Bars;
@@ -52,30 +51,10 @@ pub async fn run(ctx: &Context, args: TrainArgs) -> anyhow::Result<ExitCode> {
     let request = TrainRequest { options, max_patients: args.max_patients, notes: args.notes, by: by.clone() };
     let store = ctx.store().await?;
     let trained = train_and_register(&store, &ctx.data_dir, &ctx.registry().await?, &request, &Bars::default()).await?;
-    let (r, s, saved) = (trained.reconstruction, trained.seconds, &trained.saved);
     if args.json {
-        let report = json!({
-            "version": saved.version.to_hex(),
-            "dir": saved.dir.display().to_string(),
-            "patients": trained.patients,
-            "vocabulary": trained.vocabulary,
-            "reconstruction": r,
-            "seconds": s,
-        });
-        println!("{}", serde_json::to_string_pretty(&report)?);
-        return Ok(ExitCode::SUCCESS);
+        println!("{}", serde_json::to_string_pretty(&trained.json())?);
+    } else {
+        print!("{}", trained.text(&by));
     }
-    println!(
-        "twin {} trained on {} patients in {:.0} s (+{:.0} s reading, {:.0} s note vectors)",
-        saved.version, trained.patients, s.train, s.read, s.note_vectors
-    );
-    println!("  vocabulary: {} codes; checkpoint: {}", trained.vocabulary, saved.dir.display());
-    println!(
-        "  masked-event reconstruction (held out): {:.1}% vs most frequent code {:.1}% ({} masked events)",
-        100.0 * r.model,
-        100.0 * r.most_frequent_code,
-        r.masked_events
-    );
-    println!("  loss log: loss.csv, loss.svg; pinned and activated by {by}");
     Ok(ExitCode::SUCCESS)
 }

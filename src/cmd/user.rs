@@ -9,7 +9,7 @@ use anyhow::Context as _;
 use audit_log::Role;
 use clap::{Args, Subcommand};
 use journey::PatientId;
-use web::auth::{PatientAccess, UserStore};
+use web::auth::UserStore;
 
 use crate::context::Context;
 
@@ -80,21 +80,9 @@ async fn add(users: &UserStore, args: AddArgs) -> anyhow::Result<ExitCode> {
 async fn list(users: &UserStore, args: ListArgs) -> anyhow::Result<ExitCode> {
     let all = users.list().await?;
     if args.json {
-        let rows: Vec<_> = all
-            .iter()
-            .map(|u| {
-                let patients = match &u.access {
-                    PatientAccess::All => serde_json::Value::String("all".into()),
-                    PatientAccess::Only(ids) => ids.iter().map(|p| p.as_str()).collect::<Vec<_>>().into(),
-                };
-                serde_json::json!({"name": u.name, "role": u.role.as_str(), "patients": patients, "created_at": u.created_at})
-            })
-            .collect();
-        println!("{}", serde_json::to_string_pretty(&rows)?);
+        println!("{}", serde_json::to_string_pretty(&all.iter().map(|u| u.json()).collect::<Vec<_>>())?);
     } else {
-        for u in &all {
-            println!("{:<24} {:<11} {}", u.name, u.role.as_str(), u.created_at);
-        }
+        all.iter().for_each(|u| println!("{}", u.line()));
     }
     Ok(ExitCode::SUCCESS)
 }

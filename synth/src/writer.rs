@@ -47,6 +47,29 @@ pub struct Summary {
     pub files: BTreeMap<String, u64>,
 }
 
+impl Summary {
+    /// The run for a terminal (`rdt synth`): patients, hidden subtypes, resources per
+    /// type, where the ground truth is and how to import the cohort.
+    pub fn text(&self, elapsed_seconds: f64) -> String {
+        use std::fmt::Write as _;
+        let out_dir = self.out_dir.display();
+        let mut s = format!(
+            "Generated {} virtual patients (seed {}) into {out_dir} in {elapsed_seconds:.1} s\n  hidden subtypes:\n",
+            self.patients, self.seed
+        );
+        for (subtype, n) in &self.subtypes {
+            let _ = writeln!(s, "    {subtype:<24} {n:>9}");
+        }
+        let _ = writeln!(s, "  resources: {}", self.resources.resources());
+        for (name, n) in self.resources.by_type() {
+            let _ = writeln!(s, "    {name:<24} {n:>9}");
+        }
+        let _ = writeln!(s, "  ground truth: {}", self.out_dir.join(GROUND_TRUTH_FILE).display());
+        let _ = writeln!(s, "Import it with: rdt import {out_dir}");
+        s
+    }
+}
+
 struct Outputs {
     files: Vec<(&'static str, PathBuf, BufWriter<File>)>,
 }
@@ -163,4 +186,27 @@ fn write_manifest(params: &Params, summary: &Summary, dir: &Path) -> Result<(), 
         text.push_str(&format!("file {file}: {bytes} bytes\n"));
     }
     std::fs::write(&path, text).map_err(|source| SynthError::Write { path, source })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_summary_text_lists_subtypes_resources_and_the_import_command() {
+        let summary = Summary {
+            patients: 3,
+            seed: 42,
+            out_dir: PathBuf::from("/tmp/cohort"),
+            resources: ResourceCounts { patient: 3, ..ResourceCounts::default() },
+            subtypes: BTreeMap::from([("seropositive_ra".to_owned(), 3)]),
+            files: BTreeMap::new(),
+        };
+        let text = summary.text(2.0);
+        assert!(text.starts_with("Generated 3 virtual patients (seed 42) into /tmp/cohort in 2.0 s\n  hidden subtypes:\n"));
+        assert!(text.contains(&format!("    {:<24} {:>9}\n", "seropositive_ra", 3)));
+        assert!(text.contains("  resources: 3\n"));
+        assert!(text.contains(&format!("    {:<24} {:>9}\n", "Patient", 3)));
+        assert!(text.ends_with("  ground truth: /tmp/cohort/ground_truth.ldjson\nImport it with: rdt import /tmp/cohort\n"));
+    }
 }

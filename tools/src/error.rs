@@ -6,6 +6,18 @@ use journey::StoreError;
 
 use crate::registry::ToolName;
 
+/// An error and each of its causes, `error: cause: cause`, as `anyhow`'s `{:#}` shows
+/// it: for a message shown to a person (a batch answer, the chat panel).
+pub fn cause_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text = format!("{text}: {s}");
+        source = s.source();
+    }
+    text
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ToolError {
     #[error("unknown tool `{name}`; the tools are: {known}")]

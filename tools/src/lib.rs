@@ -36,6 +36,7 @@
 mod audit;
 mod bounded;
 pub mod cohort;
+pub mod cohort_query;
 mod context;
 pub mod das28;
 pub mod drugs;
@@ -65,7 +66,7 @@ mod testutil;
 pub use audit::{refusal_entry, tool_call_entry, tool_call_record};
 pub use bounded::{Bounded, Trimmer};
 pub use context::ToolContext;
-pub use error::ToolError;
+pub use error::{cause_chain, ToolError};
 pub use invoke::{invoke, invoke_tool, Caller, InvokeError, Invoked};
 pub use record::{PatientArg, RecordText};
 pub use reference::{Flag, LabTest};

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
+use assistant::install::ModelChoice;
 use audit_log::{AuditLog, ModelRegistry, Role, TrustedKeys};
 use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderValue};
@@ -12,6 +13,7 @@ use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::{get, post};
 use axum::Router;
 use tools::ToolContext;
+use twin_core::index::IndexConfig;
 use tower_http::trace::TraceLayer;
 use ::journey::{Database, JourneyStore};
 
@@ -132,6 +134,33 @@ impl AppState {
     /// Fills the chat panel's assistant (the binary loads it after the server starts).
     pub fn set_assistant(&self, slot: AssistantSlot) {
         *self.inner.assistant.write().unwrap_or_else(|e| e.into_inner()) = slot;
+    }
+    /// Gives the pages what else the install holds, in the background once the server
+    /// is up (a GGUF takes seconds; the pages work meanwhile): the tools' state model
+    /// and cohort (twin, `index`), then the chat panel's assistant on `model` (an
+    /// `Err`: the panel stays off, saying why). Failures are printed and shown on the
+    /// panel.
+    pub async fn load_assistant(&self, index: &IndexConfig, model: Result<ModelChoice, String>) {
+        let data_dir = &self.inner.config.data_dir;
+        match ToolContext::for_install(self.store().clone(), data_dir, index, &self.registry()).await {
+            Ok(tools) => self.set_tools(tools),
+            Err(e) => eprintln!("The pages' cohort and forecast tools are off: {}", tools::cause_chain(&e)),
+        }
+        let slot = match model {
+            Err(why_not) => AssistantSlot::Unavailable(why_not),
+            Ok(model) => match assistant::install::build(data_dir, self.tools(), self.audit().clone(), &model).await {
+                Ok(assistant) => {
+                    tracing::info!("assistant ready");
+                    AssistantSlot::Ready(Arc::new(assistant))
+                }
+                Err(e) => {
+                    let reason = tools::cause_chain(&e);
+                    eprintln!("The chat panel is off: {reason}");
+                    AssistantSlot::Unavailable(reason)
+                }
+            },
+        };
+        self.set_assistant(slot);
     }
     pub(crate) fn chat_jobs(&self) -> &Mutex<ChatJobs> {
         &self.inner.chat_jobs

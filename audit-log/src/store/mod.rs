@@ -114,6 +114,22 @@ impl EntryProof {
         self.leaf_matches && self.proof_ok && self.head_ok()
     }
 
+    /// The proof as JSON (`rdt audit show --json`): the entry, its leaf hash and
+    /// whether the stored one matches, the inclusion proof, root, signed head and verdict.
+    pub fn json(&self) -> Result<serde_json::Value, AuditError> {
+        let entry: serde_json::Value = serde_json::from_str(&self.stored.text)
+            .map_err(|e| AuditError::Corrupt { seq: self.stored.seq.0, message: e.to_string() })?;
+        Ok(serde_json::json!({
+            "entry": entry,
+            "leaf_hash": self.leaf,
+            "stored_leaf_hash_matches": self.leaf_matches,
+            "inclusion_proof": self.proof,
+            "root": self.root,
+            "signed_tree_head": self.head,
+            "verified": self.verified(),
+        }))
+    }
+
     /// The proof for a terminal (`rdt audit show`): the entry, its leaf hash, the
     /// tree or signed head, the proof's hashes (deepest first) and the verdict.
     pub fn text(&self) -> Result<String, AuditError> {

@@ -16,8 +16,8 @@ use journey::event::{Code, Event, Modality, PatientId, Phase, Quantity, Source};
 use journey::store::{JourneyStore, StoreError};
 
 use super::build::{embed_journeys, snapshot_note_texts, NoteLookup, SnapshotPlan};
-use super::point::{IndexPoint, SnapshotKind};
-use super::{IndexError, NeighbourIndex};
+use super::point::{IndexPoint, Neighbour, NeighbourQuery, SnapshotKind};
+use super::{IndexConfig, IndexError, NeighbourIndex};
 use crate::encode::note::{note_vectors, NoteError, NoteVectors};
 use crate::progress::NoProgress;
 use crate::twin::{TwinError, TwinModel};
@@ -215,11 +215,77 @@ pub async fn add_recorded(
     Ok((live, seq))
 }
 
+/// What [`add_to_install`] did (`rdt event add`): the event, the patient's new live
+/// point, the index before and after, the nearest neighbours by the new twin, and
+/// the audit entry.
+#[derive(Debug, Clone)]
+pub struct EventAdded {
+    pub event: Event,
+    pub live: IndexPoint,
+    /// The active twin's version, which computed `live`.
+    pub twin_version: Digest,
+    /// Where the index is ([`NeighbourIndex::describe`]), its points before and after.
+    pub index: String,
+    pub points_before: usize,
+    pub points: usize,
+    pub neighbours: Vec<Neighbour>,
+    pub seq: Seq,
+}
+
+impl EventAdded {
+    pub fn json(&self) -> serde_json::Value {
+        let live = &self.live;
+        serde_json::json!({
+            "patient": live.patient,
+            "event": self.event,
+            "live": {"index_time": live.index_time, "twin_version": live.twin_version, "vector": live.vector},
+            "index": {"where": self.index, "points_before": self.points_before, "points": self.points},
+            "neighbours": self.neighbours,
+            "audit_seq": self.seq,
+        })
+    }
+
+    /// For a terminal: the event and twin, the index, one line per neighbour, the entry.
+    pub fn text(&self) -> String {
+        use std::fmt::Write as _;
+        let mut out = format!(
+            "event added for {} at {}; twin updated ({})\n  index: {} ({} points)\n",
+            self.live.patient, self.event.time, self.twin_version, self.index, self.points
+        );
+        for n in &self.neighbours {
+            let _ = writeln!(out, "  neighbour {} at {} (distance {:.4})", n.patient, n.index_time.date_naive(), n.distance);
+        }
+        let _ = writeln!(out, "  audit entry: {}", self.seq);
+        out
+    }
+}
+
+/// [`add_recorded`] on the install's active twin (verified against `registry`) and
+/// the index at `index`, then the patient's `k` nearest other patients by the new twin.
+pub async fn add_to_install(
+    store: &JourneyStore,
+    data_dir: &Path,
+    registry: &ModelRegistry,
+    index: &IndexConfig,
+    event: Event,
+    by: Principal,
+    k: usize,
+) -> Result<EventAdded, SyncError> {
+    let model = crate::twin::load_active(data_dir, registry).await?;
+    let mut index = NeighbourIndex::open(index).await?;
+    let points_before = index.len().await?;
+    let (live, seq) = add_recorded(store, data_dir, registry, &model, &mut index, &event, by).await?;
+    let query = NeighbourQuery::new(live.vector.clone(), k).excluding(live.patient.clone());
+    let neighbours = index.search(&query).await?;
+    let (index, points) = (index.describe(), index.len().await?);
+    Ok(EventAdded { event, live, twin_version: model.version, index, points_before, points, neighbours, seq })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::index::build::load_journeys;
-    use crate::index::{IndexConfig, NeighbourQuery};
+    use crate::index::PointId;
     use journey::store::Database;
     use crate::twin::model::{register, save};
     use crate::twin::{train_twin, TrainOptions};
@@ -242,6 +308,45 @@ mod tests {
                 part: String::new(),
             },
         }
+    }
+
+    #[test]
+    fn an_added_event_reports_twin_index_neighbours_and_entry() {
+        let e = event(1, 0, "crp", 3.0);
+        let live = IndexPoint {
+            patient: e.patient.clone(),
+            index_time: e.time,
+            kind: SnapshotKind::Live,
+            follow_up_days: 0,
+            twin_version: Digest::of(b"twin"),
+            vector: vec![0.5, 0.5],
+        };
+        let near = Neighbour {
+            id: PointId::of(&PatientId::new("p2").unwrap(), SnapshotKind::Live, e.time),
+            patient: PatientId::new("p2").unwrap(),
+            index_time: e.time,
+            kind: SnapshotKind::Live,
+            distance: 0.125,
+            follow_up_days: 0,
+        };
+        let added = EventAdded {
+            event: e.clone(),
+            live,
+            twin_version: Digest::of(b"twin"),
+            index: "local index at /x".into(),
+            points_before: 10,
+            points: 11,
+            neighbours: vec![near],
+            seq: Seq(7),
+        };
+        let text = added.text();
+        assert!(text.starts_with(&format!("event added for p1 at {}; twin updated ({})\n", e.time, Digest::of(b"twin"))));
+        assert!(text.contains("  index: local index at /x (11 points)\n  neighbour p2 at 2020-01-01 (distance 0.1250)\n"));
+        assert!(text.ends_with("  audit entry: #7\n"));
+        let json = added.json();
+        assert_eq!(json["index"]["points_before"], 10);
+        assert_eq!(json["patient"], "p1");
+        assert_eq!(json["neighbours"][0]["patient"], "p2");
     }
 
     /// Sixteen journeys of two years: CRP and DAS28 every 60 days.

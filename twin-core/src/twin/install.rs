@@ -59,6 +59,34 @@ pub struct TrainReport {
     pub seconds: TrainSeconds,
 }
 
+impl TrainReport {
+    /// The run as JSON (`rdt train --json`): version, checkpoint, cohort, accuracy, time.
+    pub fn json(&self) -> serde_json::Value {
+        json!({
+            "version": self.saved.version.to_hex(),
+            "dir": self.saved.dir.display().to_string(),
+            "patients": self.patients,
+            "vocabulary": self.vocabulary,
+            "reconstruction": self.reconstruction,
+            "seconds": self.seconds,
+        })
+    }
+
+    /// The run for a terminal: the twin, its accuracy against the baseline, and who
+    /// pinned and activated it (`by`).
+    pub fn text(&self, by: &Principal) -> String {
+        let (r, s, saved) = (&self.reconstruction, &self.seconds, &self.saved);
+        format!(
+            "twin {} trained on {} patients in {:.0} s (+{:.0} s reading, {:.0} s note vectors)\n  \
+             vocabulary: {} codes; checkpoint: {}\n  \
+             masked-event reconstruction (held out): {:.1}% vs most frequent code {:.1}% ({} masked events)\n  \
+             loss log: loss.csv, loss.svg; pinned and activated by {by}\n",
+            saved.version, self.patients, s.train, s.read, s.note_vectors, self.vocabulary, saved.dir.display(),
+            100.0 * r.model, 100.0 * r.most_frequent_code, r.masked_events
+        )
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum TrainError {
@@ -145,4 +173,30 @@ pub async fn train_and_register(
         reconstruction: trained.reconstruction,
         seconds,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use audit_log::{Digest, Role};
+
+    #[test]
+    fn the_report_shows_accuracy_beside_the_baseline_and_who_pinned() {
+        let report = TrainReport {
+            saved: SavedTwin { dir: PathBuf::from("/d/models/abc"), version: Digest::of(b"twin"), files: Vec::new() },
+            patients: 40,
+            vocabulary: 120,
+            reconstruction: ReconstructionAccuracy { masked_events: 300, model: 0.5, most_frequent_code: 0.125 },
+            seconds: TrainSeconds { read: 1.0, note_vectors: 0.0, train: 12.4 },
+        };
+        let text = report.text(&Principal::new("ana", Role::Governance));
+        assert!(text.starts_with(&format!("twin {} trained on 40 patients in 12 s (+1 s reading, 0 s note vectors)\n", Digest::of(b"twin"))));
+        assert!(text.contains("\n  vocabulary: 120 codes; checkpoint: /d/models/abc\n"));
+        assert!(text.contains("(held out): 50.0% vs most frequent code 12.5% (300 masked events)\n"));
+        assert!(text.ends_with("  loss log: loss.csv, loss.svg; pinned and activated by ana (governance)\n"));
+        let json = report.json();
+        assert_eq!(json["version"], Digest::of(b"twin").to_hex());
+        assert_eq!(json["reconstruction"]["masked_events"], 300);
+        assert_eq!(json["seconds"]["train"], 12.4);
+    }
 }

