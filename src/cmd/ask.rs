@@ -73,11 +73,7 @@ pub async fn run(ctx: &Context, args: AskArgs) -> anyhow::Result<ExitCode> {
         let _ = p.await;
     }
     store.close().await;
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&answer)?);
-    } else {
-        print!("{}", answer.text_report());
-    }
+    super::print(args.json, &answer, || answer.text_report())?;
     Ok(match answer.outcome {
         Outcome::Answered => ExitCode::SUCCESS,
         _ => ExitCode::from(1),

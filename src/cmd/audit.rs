@@ -157,10 +157,6 @@ async fn sign(ctx: &Context, args: SignArgs) -> anyhow::Result<ExitCode> {
     let log = ctx.audit_log().await?;
     let sth = log.sign_head().await?;
     log.close().await;
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&sth)?);
-    } else {
-        println!("{}", sth.text());
-    }
+    super::print(args.json, &sth, || format!("{}\n", sth.text()))?;
     Ok(ExitCode::SUCCESS)
 }

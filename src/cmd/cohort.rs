@@ -101,11 +101,7 @@ pub async fn run(ctx: &Context, args: CohortArgs) -> anyhow::Result<ExitCode> {
     let Some(batch) = &args.batch else {
         let patient = args.patient.as_deref().unwrap_or_default();
         let report = queries.query(patient, args.at).await?;
-        if args.json {
-            println!("{}", serde_json::to_string_pretty(&report)?);
-        } else {
-            print!("{}", report.table(patient));
-        }
+        super::print(args.json, &report, || report.table(patient))?;
         return Ok(ExitCode::SUCCESS);
     };
     let input: Box<dyn BufRead> = if batch == "-" {

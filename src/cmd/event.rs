@@ -79,10 +79,6 @@ pub async fn run(ctx: &Context, args: EventArgs) -> anyhow::Result<ExitCode> {
     let added = add_to_install(&store, &ctx.data_dir, &registry, &ctx.index(), event, by, args.k).await;
     store.close().await;
     let added = added?;
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&added.json())?);
-    } else {
-        print!("{}", added.text());
-    }
+    super::print(args.json, &added.json(), || added.text())?;
     Ok(ExitCode::SUCCESS)
 }

@@ -16,11 +16,9 @@ pub struct ImportArgs {
     /// FHIR R4 files (Bundle JSON, Bulk Data NDJSON) or directories to search for them.
     #[arg(required = true, value_name = "PATH")]
     paths: Vec<PathBuf>,
-
     /// Print the report as JSON (for scripts) instead of a summary.
     #[arg(long)]
     json: bool,
-
     /// Who runs the import, for the audit trail (default: the login name).
     #[arg(long = "as", env = "RDT_USER", value_name = "USER")]
     user: Option<String>,
@@ -68,11 +66,5 @@ pub async fn import_and_record(
 /// The run's summary on stdout, its failed files on stderr.
 pub fn print_summary(report: &ImportReport, ctx: &Context) {
     print!("{}", report.summary(&ctx.database));
-    let failed: Vec<_> = report.failed().collect();
-    if !failed.is_empty() {
-        eprintln!("{} file(s) failed and imported nothing:", failed.len());
-        for e in failed {
-            eprintln!("  {e}");
-        }
-    }
+    eprint!("{}", report.failures());
 }

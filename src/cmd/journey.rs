@@ -1,6 +1,5 @@
 //! `rdt patients` and `rdt journey PATIENT`: what the store holds.
 
-use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::bail;
@@ -21,7 +20,6 @@ pub struct PatientsArgs {
 pub struct JourneyArgs {
     /// The patient's id (as in the FHIR Patient resource).
     patient: String,
-
     /// Print JSON instead of one line per event.
     #[arg(long)]
     json: bool,
@@ -31,13 +29,7 @@ pub async fn patients(ctx: &Context, args: PatientsArgs) -> anyhow::Result<ExitC
     let store = ctx.store().await?;
     let patients = store.patients().await?;
     store.close().await;
-    let mut out = std::io::stdout().lock();
-    if args.json {
-        serde_json::to_writer_pretty(&mut out, &patients)?;
-        writeln!(out)?;
-    } else {
-        write!(out, "{}", patients_table(&patients))?;
-    }
+    super::print(args.json, &patients, || patients_table(&patients))?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -50,12 +42,6 @@ pub async fn journey(ctx: &Context, args: JourneyArgs) -> anyhow::Result<ExitCod
         eprintln!("error: no patient `{}` in {}", args.patient, ctx.database);
         return Ok(ExitCode::from(1));
     };
-    let mut out = std::io::stdout().lock();
-    if args.json {
-        serde_json::to_writer_pretty(&mut out, &journey)?;
-        writeln!(out)?;
-    } else {
-        write!(out, "{}", journey.text())?;
-    }
+    super::print(args.json, &journey, || journey.text())?;
     Ok(ExitCode::SUCCESS)
 }

@@ -20,3 +20,14 @@ pub mod synth;
 pub mod train;
 pub mod tool;
 pub mod user;
+
+/// Prints a command's result: `value` as pretty JSON with `--json`, else `text` as it
+/// is (it ends with its own newline).
+pub fn print(json: bool, value: &impl serde::Serialize, text: impl FnOnce() -> String) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(value)?);
+    } else {
+        print!("{}", text());
+    }
+    Ok(())
+}

@@ -122,11 +122,7 @@ pub async fn run(ctx: &Context, args: ModelsArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(1));
         }
     };
-    if args.json {
-        println!("{:#}", done.json());
-    } else {
-        println!("{}", done.text());
-    }
+    super::print(args.json, &done.json(), || format!("{}\n", done.text()))?;
     Ok(ExitCode::SUCCESS)
 }
 

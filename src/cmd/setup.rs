@@ -41,10 +41,6 @@ pub async fn run(ctx: &Context, args: SetupArgs) -> anyhow::Result<ExitCode> {
         SetupProgress::GgufDone => bar.take().iter().for_each(|b| b.finish_and_clear()),
     })
     .await?;
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    } else {
-        print!("{}", report.text());
-    }
+    super::print(args.json, &report, || report.text())?;
     Ok(ExitCode::SUCCESS)
 }

@@ -39,10 +39,6 @@ pub fn run(_ctx: &Context, args: SynthArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let summary = synth::generate(&params, &args.out)?;
     let elapsed_seconds = started.elapsed().as_secs_f64();
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&Report { summary: &summary, elapsed_seconds })?);
-        return Ok(ExitCode::SUCCESS);
-    }
-    print!("{}", summary.text(elapsed_seconds));
+    super::print(args.json, &Report { summary: &summary, elapsed_seconds }, || summary.text(elapsed_seconds))?;
     Ok(ExitCode::SUCCESS)
 }

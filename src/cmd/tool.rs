@@ -3,13 +3,11 @@
 //! (`tools::invoke`); the session scope is the `--patient` ids given here, and every
 //! call is appended to the audit log (a refused one as a refusal).
 
-use std::collections::BTreeSet;
 use std::process::ExitCode;
 
 use anyhow::{bail, Context as _};
 use audit_log::{Principal, Role};
 use clap::{Args, Subcommand};
-use journey::PatientId;
 use serde_json::Value;
 use tools::{invoke, specs, Caller, InvokeError, Scope, ToolContext};
 
@@ -19,20 +17,16 @@ use crate::context::{user_name, Context};
 pub struct ToolArgs {
     /// The tool's name (`rdt tools list` shows them).
     name: String,
-
     /// A patient in this session's scope (repeat for several). Without any, the scope
     /// is empty, or every patient for `--role system`.
     #[arg(long = "patient", value_name = "ID")]
     patients: Vec<String>,
-
     /// Who runs the tool, for the role check and the audit trail (default: the login name).
     #[arg(long = "as", value_name = "USER")]
     user: Option<String>,
-
     /// The caller's role.
     #[arg(long, default_value = "clinician")]
     role: Role,
-
     /// The tool's arguments as JSON; a lone `--patient` fills a missing "patient".
     #[arg(long = "json", value_name = "ARGUMENTS", default_value = "{}")]
     arguments: String,
@@ -56,24 +50,13 @@ enum ToolsCommand {
 pub async fn list(args: ToolsArgs) -> anyhow::Result<ExitCode> {
     let ToolsCommand::List { json } = args.command;
     let specs = specs();
-    if json {
-        println!("{}", serde_json::to_string_pretty(&specs)?);
-    } else {
-        for s in &specs {
-            println!("{}", s.list_line());
-        }
-    }
+    super::print(json, &specs, || specs.iter().map(|s| format!("{}\n", s.list_line())).collect())?;
     Ok(ExitCode::SUCCESS)
 }
 
 pub async fn run(ctx: &Context, args: ToolArgs) -> anyhow::Result<ExitCode> {
     let principal = Principal::new(user_name(args.user), args.role);
-    let mut ids = BTreeSet::new();
-    for p in &args.patients {
-        let Some(id) = PatientId::new(p.clone()) else { bail!("a --patient id is empty") };
-        ids.insert(id);
-    }
-    let scope = if ids.is_empty() && args.role == Role::System { Scope::All } else { Scope::Patients(ids) };
+    let Some(scope) = Scope::of_ids(&args.patients, args.role) else { bail!("a --patient id is empty") };
     let mut arguments: Value = serde_json::from_str(&args.arguments).context("--json is not valid JSON")?;
     if let (Value::Object(map), [only]) = (&mut arguments, args.patients.as_slice()) {
         map.entry("patient").or_insert_with(|| Value::String(only.clone()));

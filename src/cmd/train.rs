@@ -51,10 +51,6 @@ pub async fn run(ctx: &Context, args: TrainArgs) -> anyhow::Result<ExitCode> {
     let request = TrainRequest { options, max_patients: args.max_patients, notes: args.notes, by: by.clone() };
     let store = ctx.store().await?;
     let trained = train_and_register(&store, &ctx.data_dir, &ctx.registry().await?, &request, &Bars::default()).await?;
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&trained.json())?);
-    } else {
-        print!("{}", trained.text(&by));
-    }
+    super::print(args.json, &trained.json(), || trained.text(&by))?;
     Ok(ExitCode::SUCCESS)
 }

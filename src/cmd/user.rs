@@ -79,10 +79,7 @@ async fn add(users: &UserStore, args: AddArgs) -> anyhow::Result<ExitCode> {
 
 async fn list(users: &UserStore, args: ListArgs) -> anyhow::Result<ExitCode> {
     let all = users.list().await?;
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&all.iter().map(|u| u.json()).collect::<Vec<_>>())?);
-    } else {
-        all.iter().for_each(|u| println!("{}", u.line()));
-    }
+    let json: Vec<_> = all.iter().map(|u| u.json()).collect();
+    super::print(args.json, &json, || all.iter().map(|u| format!("{}\n", u.line())).collect())?;
     Ok(ExitCode::SUCCESS)
 }

@@ -27,6 +27,14 @@ impl Scope {
         Scope::Patients(ids.into_iter().collect())
     }
 
+    /// The scope of patient ids given by hand (`rdt tool --patient`): those patients;
+    /// none given, no patient, or every patient for [`Role::System`]. `None` when an
+    /// id is empty.
+    pub fn of_ids(ids: &[String], role: Role) -> Option<Self> {
+        let ids = ids.iter().map(|p| PatientId::new(p.clone())).collect::<Option<BTreeSet<_>>>()?;
+        Some(if ids.is_empty() && role == Role::System { Scope::All } else { Scope::Patients(ids) })
+    }
+
     /// Whether `principal` may read `patient` in this scope.
     pub fn permits(&self, principal: &Principal, patient: &PatientId) -> bool {
         match self {
@@ -67,6 +75,15 @@ pub(crate) fn check_role(tool: ToolName, required: Role, principal: &Principal) 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ids_by_hand_scope_those_patients_or_all_for_the_system() {
+        let one = Scope::of_ids(&["p1".to_owned(), "p1".to_owned()], Role::Clinician).unwrap();
+        assert_eq!(one, Scope::patients([PatientId::new("p1").unwrap()]));
+        assert_eq!(Scope::of_ids(&[], Role::Clinician), Some(Scope::Patients(BTreeSet::new())));
+        assert_eq!(Scope::of_ids(&[], Role::System), Some(Scope::All));
+        assert_eq!(Scope::of_ids(&[" ".to_owned()], Role::System), None);
+    }
 
     fn id(s: &str) -> PatientId {
         PatientId::new(s).unwrap()

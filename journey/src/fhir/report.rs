@@ -104,4 +104,37 @@ impl ImportReport {
         }
         out
     }
+
+    /// The files that failed and imported nothing, one per line after a count; empty
+    /// when none failed (`rdt import` prints it on standard error).
+    pub fn failures(&self) -> String {
+        let failed: Vec<_> = self.failed().map(|e| format!("  {e}\n")).collect();
+        match failed.len() {
+            0 => String::new(),
+            n => format!("{n} file(s) failed and imported nothing:\n{}", failed.concat()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fhir::error::{Location, Problem};
+
+    #[test]
+    fn failures_count_and_list_the_failed_files_only() {
+        let mut report = ImportReport::default();
+        assert_eq!(report.failures(), "");
+        let outcome = |error: Option<ImportError>| FileOutcome { path: "a.ndjson".into(), layout: None, resources: 0, events: 0, error };
+        let error = ImportError {
+            file: "a.ndjson".into(),
+            location: Location::Line(3),
+            resource_type: None,
+            resource_id: None,
+            field: None,
+            problem: Problem::Json("expected value".into()),
+        };
+        report.files = vec![outcome(None), outcome(Some(error.clone()))];
+        assert_eq!(report.failures(), format!("1 file(s) failed and imported nothing:\n  {error}\n"));
+    }
 }
