@@ -11,17 +11,13 @@
 
 use std::io::{BufRead, Write};
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use anyhow::Context as _;
 use audit_log::{Principal, Role};
 use chrono::NaiveDate;
 use clap::Args;
-use tools::cohort::CohortHandles;
 use tools::cohort_query::CohortQueries;
-use tools::ToolContext;
 use twin_core::cohort::QueryOptions;
-use twin_core::encode::NoteVectorSource;
 use twin_core::eval::cohort::{run_cohort_evaluation, CohortEvalOptions};
 
 use crate::bars::Bars;
@@ -87,17 +83,10 @@ pub async fn run(ctx: &Context, args: CohortArgs) -> anyhow::Result<ExitCode> {
             run_cohort_evaluation(&store, &ctx.data_dir, &registry, &ctx.index(), &options, &Bars::default()).await?;
         return print_report(ctx, &report, "cohort-eval", args.json);
     }
-    let mut handles = CohortHandles::load(&store, &ctx.data_dir, &ctx.index(), &registry).await?;
-    handles.options = QueryOptions { k: args.k, min_n: args.min_n, min_follow_up_days: args.min_follow_up_days };
-    if args.notes {
-        handles = handles.with_notes(NoteVectorSource::load(&ctx.data_dir, &registry).await?);
-    }
-    let queries = CohortQueries {
-        tools: ToolContext::new(store).with_cohort(Arc::new(handles)),
-        log: registry.log().clone(),
-        principal: Principal::new(user_name(args.user), Role::Clinician),
-        k: args.k,
-    };
+    let options = QueryOptions { k: args.k, min_n: args.min_n, min_follow_up_days: args.min_follow_up_days };
+    let by = Principal::new(user_name(args.user), Role::Clinician);
+    let queries =
+        CohortQueries::for_install(store, &ctx.data_dir, &ctx.index(), &registry, options, args.notes, by).await?;
     let Some(batch) = &args.batch else {
         let patient = args.patient.as_deref().unwrap_or_default();
         let report = queries.query(patient, args.at).await?;

@@ -35,22 +35,11 @@ pub async fn run(ctx: &Context, args: DemoArgs) -> anyhow::Result<ExitCode> {
         train_if_needed(ctx).await?;
     }
     let logins = web::auth::demo::demo_logins(&ctx.data_dir).await?;
+    print!("{}", web::auth::demo::logins_text(&logins, (!args.no_serve).then_some(args.serve.addr)));
     if args.no_serve {
-        print_logins(&logins, None);
         return Ok(ExitCode::SUCCESS);
     }
-    print_logins(&logins, Some(args.serve.addr));
     crate::cmd::serve::run(ctx, args.serve).await
-}
-
-fn print_logins(rows: &[web::auth::demo::DemoLogin], addr: Option<std::net::SocketAddr>) {
-    match addr {
-        Some(a) => println!("\nRDT demo at http://{a}/ — demo logins (user / password):"),
-        None => println!("\nDemo logins for `rdt serve` (user / password):"),
-    }
-    for (name, role, password) in rows {
-        println!("  {role:<11} {name:<11} {password}");
-    }
 }
 
 /// Trains the twin with the command's defaults when no encoder is active yet.

@@ -3,10 +3,9 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context as _;
-use audit_log::{EntryBody, NewEntry, Principal, Role, Seq};
+use audit_log::{Principal, Role, Seq};
 use clap::Args;
-use journey::fhir::{ImportReport, Importer, NoProgress};
+use journey::fhir::{import_recorded, ImportProgress, ImportReport, NoProgress};
 
 use crate::bars::ImportBar;
 use crate::context::{user_name, Context};
@@ -45,22 +44,14 @@ pub async fn import_and_record(
     user: Option<String>,
     progress: bool,
 ) -> anyhow::Result<(ImportReport, Seq)> {
-    let store = ctx.store().await?;
-    let mut importer = Importer::new(store.clone()).await?;
-    let report = if progress {
-        let bar = ImportBar::new();
-        let report = importer.import_paths(paths, &bar).await?;
-        bar.finish();
-        report
-    } else {
-        importer.import_paths(paths, &NoProgress).await?
-    };
+    let (store, log) = (ctx.store().await?, ctx.audit_log().await?);
+    let by = Principal::new(user_name(user), Role::Admin);
+    let bar = progress.then(ImportBar::new);
+    let progress = bar.as_ref().map_or(&NoProgress as &dyn ImportProgress, |b| b as &dyn ImportProgress);
+    let imported = import_recorded(&store, &log, paths, by, progress).await;
+    bar.iter().for_each(ImportBar::finish);
     store.close().await;
-    let entry = NewEntry::new(Principal::new(user_name(user), Role::Admin), EntryBody::Import {
-        import: report.audit_record(),
-    });
-    let seq = ctx.audit_log().await?.append(entry).await.context("cannot record the import in the audit log")?;
-    Ok((report, seq))
+    Ok(imported?)
 }
 
 /// The run's summary on stdout, its failed files on stderr.

@@ -5,11 +5,18 @@
 //! A batch line is `patient_id[,YYYY-MM-DD]`; its answer is one JSON object,
 //! `{"patient", "at", "report"}` or `{"patient", "at", "error"}`.
 
-use audit_log::{AuditLog, Principal};
+use std::path::Path;
+use std::sync::Arc;
+
+use audit_log::{AuditLog, ModelRegistry, Principal};
 use chrono::NaiveDate;
-use journey::PatientId;
+use journey::{JourneyStore, PatientId};
 use serde_json::json;
-use twin_core::cohort::CohortReport;
+use twin_core::cohort::{CohortReport, QueryOptions};
+use twin_core::encode::{NoteError, NoteVectorSource};
+use twin_core::index::IndexConfig;
+
+use crate::cohort::{CohortHandles, CohortUnavailable};
 
 use crate::similar_patients::SimilarPatients;
 use crate::{cause_chain, invoke_tool, Caller, InvokeError, Scope, ToolContext};
@@ -23,6 +30,15 @@ pub enum CohortQueryError {
     Invoke(#[from] InvokeError),
     #[error("the similar_patients tool returned no report")]
     NoReport,
+}
+
+/// Why [`CohortQueries::for_install`] has no cohort to query.
+#[derive(Debug, thiserror::Error)]
+pub enum CohortSetupError {
+    #[error(transparent)]
+    Cohort(#[from] CohortUnavailable),
+    #[error(transparent)]
+    Notes(#[from] NoteError),
 }
 
 /// A batch line whose date does not parse.
@@ -44,6 +60,27 @@ pub struct CohortQueries {
 }
 
 impl CohortQueries {
+    /// Queries over the cohort of the install at `data_dir` (active twin, neighbour
+    /// `index`, population, pseudonym key) with `options`, note vectors when `notes`
+    /// (needs MiniLM pinned), asked by `principal` and recorded in `registry`'s log.
+    pub async fn for_install(
+        store: JourneyStore,
+        data_dir: &Path,
+        index: &IndexConfig,
+        registry: &ModelRegistry,
+        options: QueryOptions,
+        notes: bool,
+        principal: Principal,
+    ) -> Result<Self, CohortSetupError> {
+        let mut handles = CohortHandles::load(&store, data_dir, index, registry).await?;
+        handles.options = options;
+        if notes {
+            handles = handles.with_notes(NoteVectorSource::load(data_dir, registry).await?);
+        }
+        let tools = ToolContext::new(store).with_cohort(Arc::new(handles));
+        Ok(CohortQueries { tools, log: registry.log().clone(), principal, k: options.k })
+    }
+
     /// One query, scoped to `patient`; the tool records it.
     pub async fn query(&self, patient: &str, at: Option<NaiveDate>) -> Result<CohortReport, CohortQueryError> {
         let id = PatientId::new(patient.to_owned()).ok_or(CohortQueryError::EmptyPatient)?;

@@ -49,6 +49,31 @@ pub trait ImportProgress: Send + Sync {
 pub struct NoProgress;
 impl ImportProgress for NoProgress {}
 
+/// Why [`import_recorded`] gave no report.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordedImportError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot record the import in the audit log")]
+    Audit(#[source] audit_log::AuditError),
+}
+
+/// Imports `paths` into `store` and records the run in `log` as one `import` entry by
+/// `by` naming each file's sha256 ([`ImportReport::audit_record`]), so the trail says
+/// which bytes became which journeys (`rdt import`, `rdt demo`).
+pub async fn import_recorded(
+    store: &JourneyStore,
+    log: &audit_log::AuditLog,
+    paths: &[PathBuf],
+    by: audit_log::Principal,
+    progress: &dyn ImportProgress,
+) -> Result<(ImportReport, audit_log::Seq), RecordedImportError> {
+    let report = Importer::new(store.clone()).await?.import_paths(paths, progress).await?;
+    let entry = audit_log::NewEntry::new(by, audit_log::EntryBody::Import { import: report.audit_record() });
+    let seq = log.append(entry).await.map_err(RecordedImportError::Audit)?;
+    Ok((report, seq))
+}
+
 /// Imports FHIR files into one store.
 pub struct Importer {
     store: JourneyStore,
@@ -444,5 +469,21 @@ mod tests {
         let names: Vec<_> = files.iter().map(|p| p.file_name().unwrap().to_str().unwrap()).collect();
         assert_eq!(names, ["Patient.ndjson", "Medication.ndjson", "MedicationRequest.ndjson", "Observation.ndjson"]);
         assert_eq!(missing.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_recorded_import_names_each_file_in_one_audit_entry() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("Patient.ndjson");
+        std::fs::write(&file, "{\"resourceType\":\"Patient\",\"id\":\"p1\"}\n").unwrap();
+        let store = JourneyStore::open(&crate::store::Database::Sqlite(dir.path().join("journey.sqlite"))).await.unwrap();
+        let url = format!("sqlite://{}", dir.path().join("audit.sqlite").display());
+        let log = audit_log::AuditLog::open(&url).await.unwrap();
+        let by = audit_log::Principal::new("admin", audit_log::Role::Admin);
+        let (report, seq) = import_recorded(&store, &log, &[file.clone()], by, &NoProgress).await.unwrap();
+        assert_eq!(report.patients, 1);
+        let stored = log.entry_proof(seq, None).await.unwrap().unwrap().stored;
+        assert_eq!(stored.kind, "import");
+        assert!(stored.text.contains(&audit_log::Digest::of_file(&file).unwrap().to_hex()));
     }
 }

@@ -18,6 +18,6 @@ pub mod resource_types;
 pub mod time;
 
 pub use error::{ImportError, Location, Problem};
-pub use import::{ImportProgress, Importer, NoProgress};
+pub use import::{import_recorded, ImportProgress, Importer, NoProgress, RecordedImportError};
 pub use map::SkipReason;
 pub use report::{FileOutcome, ImportReport, SkippedCount};

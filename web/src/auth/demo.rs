@@ -23,6 +23,19 @@ pub enum DemoError {
     File { path: std::path::PathBuf, source: std::io::Error },
 }
 
+/// The logins for a terminal (`rdt demo`): where the pages are served (`addr`), or
+/// that `rdt serve` will serve them, then one line per login (role, user, password).
+pub fn logins_text(logins: &[DemoLogin], addr: Option<std::net::SocketAddr>) -> String {
+    let mut out = match addr {
+        Some(a) => format!("\nRDT demo at http://{a}/ — demo logins (user / password):\n"),
+        None => "\nDemo logins for `rdt serve` (user / password):\n".to_owned(),
+    };
+    for (name, role, password) in logins {
+        out += &format!("  {role:<11} {name:<11} {password}\n");
+    }
+    out
+}
+
 /// The demo logins of the install at `data_dir`: read from its file, or created (users
 /// added to the users database, the file written) on first start.
 pub async fn demo_logins(data_dir: &Path) -> Result<Vec<DemoLogin>, DemoError> {
@@ -58,4 +71,17 @@ pub async fn demo_logins(data_dir: &Path) -> Result<Vec<DemoLogin>, DemoError> {
         std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).map_err(io)?;
     }
     Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_logins_text_says_where_and_lists_each_login() {
+        let logins = vec![("clinician".to_owned(), "clinician".to_owned(), "pw1".to_owned())];
+        let served = logins_text(&logins, Some("127.0.0.1:8080".parse().unwrap()));
+        assert_eq!(served, format!("\nRDT demo at http://127.0.0.1:8080/ — demo logins (user / password):\n  {:<11} {:<11} pw1\n", "clinician", "clinician"));
+        assert!(logins_text(&logins, None).starts_with("\nDemo logins for `rdt serve` (user / password):\n  clinician"));
+    }
 }
