@@ -10,7 +10,7 @@ use std::error::Error;
 use std::future::Future;
 use std::path::{Path, PathBuf};
 
-use assistant::gguf::{self as llm, PackagedGguf};
+use assistant::gguf::{self as llm, GgufCache as _, PackagedGguf};
 use assistant::Assistant;
 use audit_log::{AuditLog, ModelRegistry, Principal, Role};
 use journey::fhir::{Importer, NoProgress};

@@ -32,7 +32,8 @@ use std::time::Instant;
 use audit_log::{AuditError, AuditLog, Digest, EntryBody, ModelVersions, NewEntry, Role, Seq};
 use prompts::{PromptError, PromptName, PromptRegistry};
 use serde_json::{json, Map, Value};
-use tools::glossary::Term;
+use tools::glossary::{Glossary, Term};
+use tools::Tool as _;
 use tools::{call_json, refusal_entry, specs_for, tool_call_entry, Scope, ToolContext, ToolError, ToolName, ToolSpec};
 
 use crate::answer::{
@@ -355,19 +356,30 @@ impl Assistant {
         // patient open the glossary is not refused as "no patient". "none" goes on to
         // the usual choice without the glossary.
         if candidates.iter().any(|r| r.tool == ToolName::Glossary) {
-            let prompt =
-                self.render(PromptName::Definition, &[("terms", &glossary_terms()), ("question", question)])?;
-            messages.push(Message::new(Speaker::User, prompt));
-            let constraint = Constraint::JsonSchema(term_schema());
-            let reply = self.complete(&mut run, ModelStep::Definition, &messages, constraint, 16, None).await?;
-            messages.push(Message::new(Speaker::Assistant, reply.clone()));
-            let term = serde_json::from_str::<Value>(&reply)
-                .ok()
-                .and_then(|v| v.get("term").and_then(Value::as_str).map(str::to_owned))
-                .unwrap_or_default();
+            // A definition question that names its term ("What DAS28 counts as
+            // remission?") is decided by the question; the model is asked only when
+            // the question leaves the term open.
+            let named = Glossary::arguments_named_in(question).get("term").and_then(Value::as_str).map(str::to_owned);
+            let (term, chosen_by) = match named {
+                Some(term) => (term, ChosenBy::Question),
+                None => {
+                    let prompt = self
+                        .render(PromptName::Definition, &[("terms", &glossary_terms()), ("question", question)])?;
+                    messages.push(Message::new(Speaker::User, prompt));
+                    let constraint = Constraint::JsonSchema(term_schema());
+                    let reply =
+                        self.complete(&mut run, ModelStep::Definition, &messages, constraint, 16, None).await?;
+                    messages.push(Message::new(Speaker::Assistant, reply.clone()));
+                    let term = serde_json::from_str::<Value>(&reply)
+                        .ok()
+                        .and_then(|v| v.get("term").and_then(Value::as_str).map(str::to_owned))
+                        .unwrap_or_default();
+                    (term, ChosenBy::Model)
+                }
+            };
             if Term::ALL.iter().any(|t| t.name() == term) {
                 let arguments = json!({"term": term});
-                let glossary = (ToolName::Glossary, ChosenBy::Model);
+                let glossary = (ToolName::Glossary, chosen_by);
                 self.call_tool(&mut run, ctx, &scope, glossary, arguments.clone(), arguments, &mut called)
                     .await
                     .map(|_| ())
