@@ -5,8 +5,9 @@
 //!
 //! - [`das28`]: the DAS28 variants and formulas, activity categories, EULAR response,
 //!   flare (DESIGN.md thresholds).
-//! - [`labs`]: lab tests by LOINC code, reading a value in its unit ([`crp_mg_l`],
-//!   [`esr_mm_h`]), reference ranges and flags.
+//! - [`labs`]: lab tests by LOINC code, reading a value in its unit ([`LabTest::read`],
+//!   named [`crp_mg_l`] and [`esr_mm_h`]; a journey's series by [`lab_values`]),
+//!   reference ranges and flags.
 //! - [`outcomes`]: the outcomes over a dated DAS28 series and DMARD starts (baseline,
 //!   reading near a day, response at 6 months, flare within, switch within).
 //! - [`drugs`]: the drugs of rheumatology practice by RxNorm code, with their class.
