@@ -313,7 +313,8 @@ mod tests {
     fn crp_trait_agrees_with_the_tools_flag() {
         use crate::reference::{Flag, LabTest};
         use crate::testutil::{date, day, Chart};
-        for (value, unit) in [(4.9, "mg/L"), (5.0, "mg/L"), (5.1, "mg/L"), (0.5, "mg/dL"), (0.52, "mg/dL"), (40.0, "mg/L")] {
+        let cases = [(4.9, "mg/L"), (5.0, "mg/L"), (5.1, "mg/L"), (0.5, "mg/dL"), (0.52, "mg/dL"), (40.0, "mg/L")];
+        for (value, unit) in cases {
             let chart = Chart::new("p1", "female", date(1970, 1, 1)).lab(day(2024, 1, 1), "1988-5", value, unit);
             let record = journey::Journey { patient: chart.patient, events: chart.events };
             let cohort = crp_raised_at(&ClinicalRecord::read(&record.events), day(2024, 2, 1));

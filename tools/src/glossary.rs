@@ -441,8 +441,10 @@ mod tests {
         let (_, crp, _) = Term::Crp.entry();
         assert!(crp.contains(&format!("{} mg/L", journey::clinical::labs::CRP_ULN_MG_L)));
         let (_, eular, _) = Term::EularResponse.entry();
-        assert!(eular.contains(&format!("above {MAJOR_IMPROVEMENT}")) && eular.contains(&format!("{MINOR_IMPROVEMENT} to")));
+        assert!(eular.contains(&format!("above {MAJOR_IMPROVEMENT}")));
+        assert!(eular.contains(&format!("{MINOR_IMPROVEMENT} to")));
         let (_, flare, _) = Term::Flare.entry();
-        assert!(flare.contains(&format!("above {FLARE_RISE}")) && flare.contains(&format!("above {FLARE_RISE_ABOVE_TARGET}")));
+        assert!(flare.contains(&format!("above {FLARE_RISE}")));
+        assert!(flare.contains(&format!("above {FLARE_RISE_ABOVE_TARGET}")));
     }
 }

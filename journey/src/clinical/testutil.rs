@@ -14,6 +14,11 @@ pub fn event(system: &str, code: &str, value: Option<f64>, unit: Option<&str>) -
         text: None,
         modality: Modality::Lab,
         phase: Phase::Point,
-        source: Source { file: "test".into(), resource_type: "Observation".into(), resource_id: code.into(), part: String::new() },
+        source: Source {
+            file: "test".into(),
+            resource_type: "Observation".into(),
+            resource_id: code.into(),
+            part: String::new(),
+        },
     }
 }

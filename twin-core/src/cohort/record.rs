@@ -41,7 +41,7 @@ impl ClinicalRecord {
         let female = demographic
             .clone()
             .find(|e| e.code.system == GENDER_SYSTEM)
-            .and_then(|e| Sex::from_gender(Some(&e.code.code)))
+            .and_then(|e| Sex::from_gender(Some(e.code.code.as_str())))
             .map(|sex| if sex == Sex::Female { 1.0 } else { 0.0 });
         ClinicalRecord {
             das28,
