@@ -27,8 +27,12 @@ export RDT_REQUIRE_POSTGRES=1
 # RDT_REQUIRE_MODELS=1 makes a missing cache fail those tests instead of skipping them.
 # The engine tests need the smallest GGUF (SmolLM2-135M) and the default one (1.5B).
 export RDT_REQUIRE_MODELS=1
+# The test build also builds the `rdt` binary the end-to-end tests run; setup uses that
+# binary. (`cargo run` would build the binary with the features of a non-test build:
+# a second copy of candle, mistralrs and their dependencies, minutes from nothing.)
+cargo test --workspace --locked --no-run
 setup_dir="$(mktemp -d)"
-cargo run --locked --quiet -- --data-dir "$setup_dir" setup --llm smallest,default
+"$CARGO_TARGET_DIR/debug/rdt" --data-dir "$setup_dir" setup --llm smallest,default
 rm -rf "$setup_dir"
 
 # The browser test (tests/web_browser.rs) drives Debian's headless Chromium through

@@ -1,9 +1,11 @@
-//! Where one install lives: its data directory and its database.
+//! Where one install lives: its data directory and its database; and who runs a command.
 
 use std::path::PathBuf;
 
 use anyhow::Context as _;
+use audit_log::{AuditLog, ModelRegistry};
 use journey::store::{Database, JourneyStore};
+use twin_core::index::IndexConfig;
 
 /// Resolved once per run from `--data-dir`/`RDT_DATA_DIR` and
 /// `--database-url`/`RDT_DATABASE_URL`.
@@ -29,4 +31,29 @@ impl Context {
     pub async fn store(&self) -> anyhow::Result<JourneyStore> {
         Ok(JourneyStore::open(&self.database).await?)
     }
+
+    /// The install's audit log, with its signing key (created on first use).
+    pub async fn audit_log(&self) -> anyhow::Result<AuditLog> {
+        AuditLog::open_for_data_dir(&self.database.url(), &self.data_dir)
+            .await
+            .with_context(|| format!("opening the audit log in {}", self.database))
+    }
+
+    /// The install's model registry (over its audit log).
+    pub async fn registry(&self) -> anyhow::Result<ModelRegistry> {
+        Ok(ModelRegistry::new(self.audit_log().await?))
+    }
+
+    /// The install's neighbour index (`RDT_QDRANT_URL`, else `<data-dir>/index/`).
+    pub fn index(&self) -> IndexConfig {
+        IndexConfig::from_env(&self.data_dir)
+    }
+}
+
+/// Who runs a command, for the audit trail: `--as` when given, else the login name.
+pub fn user_name(given: Option<String>) -> String {
+    given
+        .or_else(|| std::env::var("USER").ok())
+        .or_else(|| std::env::var("LOGNAME").ok())
+        .unwrap_or_else(|| "unknown".into())
 }

@@ -5,8 +5,10 @@
 //! Exit codes: 0 success, 1 the command ran but something failed (e.g. a file of an
 //! import), 2 bad usage or a fault before any work started.
 
+mod bars;
 mod cmd;
 mod context;
+mod llm;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -8,11 +8,13 @@
 //! Codes from HL7 code systems where one fits; RDT's own concepts use `urn:rdt:*`
 //! systems so no one mistakes them for a registered terminology.
 
+use std::io::Write;
+
 use serde_json::{json, Value};
 
-use crate::entry::{AuditEntry, CohortRecord, EntryBody, EntryKind};
+use crate::entry::{AuditEntry, CohortRecord, EntryBody, EntryKind, NewEntry, Principal};
 use crate::error::AuditError;
-use crate::store::StoredEntry;
+use crate::store::{AuditLog, StoredEntry};
 
 const AUDIT_EVENT_TYPE: &str = "http://terminology.hl7.org/CodeSystem/audit-event-type";
 const DICOM: &str = "http://dicom.nema.org/resources/ontology/DCM";
@@ -43,6 +45,58 @@ pub fn resources_for(stored: &StoredEntry) -> Result<Vec<Value>, AuditError> {
         out.push(p);
     }
     Ok(out)
+}
+
+/// Why an export stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error(transparent)]
+    Audit(#[from] AuditError),
+    #[error("writing the export: {0}")]
+    Write(#[from] std::io::Error),
+}
+
+/// Writes entries `from..to` (`to` clamped to the log's size, default all) of `log` to
+/// `sink` in `format`, then records the export as an `audit_export` access entry by
+/// `by`: data leaving the system is itself a step of the trail. Returns how many
+/// entries were exported.
+pub async fn export(
+    log: &AuditLog,
+    by: Principal,
+    format: ExportFormat,
+    from: u64,
+    to: Option<u64>,
+    sink: &mut dyn Write,
+) -> Result<u64, ExportError> {
+    let size = log.size().await?;
+    let to = to.unwrap_or(size).min(size);
+    let mut bundle_entries = Vec::new();
+    let mut count = 0u64;
+    let mut next = from;
+    while next < to {
+        let page = log.range(next, to.min(next + 10_000)).await?;
+        next = to.min(next + 10_000);
+        for stored in page {
+            for resource in resources_for(&stored)? {
+                match format {
+                    ExportFormat::Ndjson => {
+                        serde_json::to_writer(&mut *sink, &resource).map_err(std::io::Error::from)?;
+                        writeln!(sink)?;
+                    }
+                    ExportFormat::Json => bundle_entries.push(resource),
+                }
+            }
+            count += 1;
+        }
+    }
+    if format == ExportFormat::Json {
+        serde_json::to_writer_pretty(&mut *sink, &bundle(bundle_entries)).map_err(std::io::Error::from)?;
+        writeln!(sink)?;
+    }
+    sink.flush()?;
+    let detail = format!("{count} entries (#{from}..#{to}) as {format:?}");
+    log.append(NewEntry::new(by, EntryBody::Access { action: "audit_export".into(), detail: Some(detail) })).await?;
+    Ok(count)
 }
 
 /// A `collection` Bundle around resources.

@@ -64,6 +64,23 @@ pub struct Artifact {
     pub pinned_by: String,
 }
 
+/// One line per artifact (`rdt models list`): kind, status, sha256, name, who pinned
+/// it and in which entry.
+impl std::fmt::Display for Artifact {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{:<8} {:<8} {}  {}  pinned by {} at #{}",
+            self.kind.as_str(),
+            self.status.as_str(),
+            self.sha256,
+            self.name,
+            self.pinned_by,
+            self.pinned_at.0
+        )
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum GovernanceError {
     #[error(

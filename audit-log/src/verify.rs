@@ -98,6 +98,40 @@ impl VerifyReport {
         self.problems.iter().filter_map(|p| p.seq).min()
     }
 
+    /// The report for a terminal (`rdt audit verify`): "ok" with the size, root, heads
+    /// checked and any unsigned tail; or "FAILED" with the first bad entry and each
+    /// problem.
+    pub fn text(&self) -> String {
+        use std::fmt::Write as _;
+        let mut out = String::new();
+        if self.is_ok() {
+            let _ = writeln!(
+                out,
+                "ok: {} entries, root {}, {} signed tree heads checked",
+                self.size, self.root, self.heads_checked
+            );
+            if self.unsigned_tail > 0 {
+                let _ = writeln!(
+                    out,
+                    "note: the last {} entries are not yet under a signed tree head (`rdt audit sign` signs one now)",
+                    self.unsigned_tail
+                );
+            }
+            return out;
+        }
+        let _ = writeln!(out, "FAILED: {} problem(s) in {} entries", self.problem_count, self.size);
+        if let Some(seq) = self.first_bad_entry() {
+            let _ = writeln!(out, "first bad entry: {seq}");
+        }
+        for p in &self.problems {
+            let _ = writeln!(out, "  {:?}: {}", p.kind, p.message);
+        }
+        if self.problem_count > self.problems.len() {
+            let _ = writeln!(out, "  ... and {} more", self.problem_count - self.problems.len());
+        }
+        out
+    }
+
     /// The first problem, in log order.
     pub fn first_problem(&self) -> Option<&Problem> {
         let first = self.first_bad_entry();

@@ -10,12 +10,15 @@
 //!
 //! Everything built on a journey (the twin, the index, cohorts, tools) lives in the
 //! crates above this one and reads journeys from the store; none of them writes to it
-//! except through [`store::JourneyStore`]. This crate depends on no other RDT crate.
+//! except through [`store::JourneyStore`]. This crate depends on no other RDT crate
+//! but `audit-log` (an import run's audit record, [`fhir::ImportReport::audit_record`]).
+//! [`text`] renders journeys for a terminal.
 
 pub mod clinical;
 pub mod event;
 pub mod fhir;
 pub mod store;
+pub mod text;
 
 pub use event::{Code, Event, Modality, PatientId, Phase, Quantity, Source};
 pub use store::{Database, Journey, JourneyStore, PatientRecord, PatientSummary, StoreCounts, StoreError};

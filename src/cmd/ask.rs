@@ -7,60 +7,18 @@
 //! which command makes it.
 
 use std::io::Write as _;
-use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use anyhow::Context as _;
-use assistant::engine::{self, engine_from_env};
-use assistant::{AskContext, Assistant, EngineKind, MiniLm, Outcome, ToolRetriever};
-use audit_log::{AuditLog, ModelRegistry, Principal, Role};
-use clap::{Args, ValueEnum};
-use tools::ToolContext;
-use twin_core::encode::NoteVectorCache;
-use twin_core::index::IndexConfig;
-use twin_core::models::{ModelCache, MINILM};
-use assistant::gguf::{PackagedGguf, QWEN_CODER_0_5B, QWEN_CODER_1_5B, SMOLLM2_135M};
-use assistant::gguf::GgufCache as _;
+use assistant::{AskContext, Outcome};
+use audit_log::{ModelRegistry, Principal, Role};
+use clap::Args;
 use journey::PatientId;
+use tools::ToolContext;
 
-use crate::cmd::audit::open_signing;
-use crate::context::Context;
-
-/// Which packaged LLM answers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LlmModel {
-    /// Qwen2.5-Coder-1.5B (the default).
-    Default,
-    /// Qwen2.5-Coder-0.5B.
-    Fast,
-    /// SmolLM2-135M (loader checks only; it does not call tools).
-    Smallest,
-}
-
-impl LlmModel {
-    pub fn packaged(self) -> PackagedGguf {
-        match self {
-            LlmModel::Default => QWEN_CODER_1_5B,
-            LlmModel::Fast => QWEN_CODER_0_5B,
-            LlmModel::Smallest => SMOLLM2_135M,
-        }
-    }
-}
-
-/// The model choice shared by `rdt ask` and `rdt eval assistant`.
-#[derive(Debug, Args)]
-pub struct ModelArgs {
-    /// Inference engine: `llama-cpp` or `mistralrs` (default: `RDT_LLM_ENGINE`, else llama-cpp).
-    #[arg(long, value_name = "ENGINE")]
-    pub engine: Option<EngineKind>,
-    /// Which packaged model answers.
-    #[arg(long, value_enum, default_value = "default")]
-    pub model: LlmModel,
-    /// A GGUF file instead of the packaged model (it must still be pinned).
-    #[arg(long, value_name = "FILE")]
-    pub gguf: Option<PathBuf>,
-}
+// `rdt serve` and `rdt eval assistant` build the assistant the same way.
+pub use crate::llm::{build_assistant, ModelArgs};
+use crate::context::{user_name, Context};
 
 #[derive(Debug, Args)]
 pub struct AskArgs {
@@ -82,33 +40,8 @@ pub struct AskArgs {
     json: bool,
 }
 
-/// The engine, MiniLM retrieval and `tools`, auditing to `log` (whose registry must
-/// have the GGUF and MiniLM pinned).
-pub async fn build_assistant(
-    ctx: &Context,
-    tools: ToolContext,
-    log: AuditLog,
-    model: &ModelArgs,
-) -> anyhow::Result<Assistant> {
-    let registry = ModelRegistry::new(log.clone());
-    let cache = ModelCache::from_env()?;
-    let path = match &model.gguf {
-        Some(p) => p.clone(),
-        None => cache.gguf_path(&model.model.packaged()),
-    };
-    let kind = match model.engine {
-        Some(k) => k,
-        None => engine_from_env()?,
-    };
-    let chat = engine::load(kind, &path, &registry).await.with_context(|| format!("loading the {kind} engine"))?;
-    let files = cache.check(&MINILM).context("MiniLM ranks the tools; run `rdt setup`")?;
-    let embedder = MiniLm::load(&files, &registry, Some(NoteVectorCache::for_data_dir(&ctx.data_dir))).await?;
-    let retriever = ToolRetriever::new(Arc::new(embedder), &tools::specs())?;
-    Ok(Assistant::new(chat, tools, log, retriever))
-}
-
 pub async fn run(ctx: &Context, args: AskArgs) -> anyhow::Result<ExitCode> {
-    let user = args.user.or_else(|| std::env::var("USER").ok()).unwrap_or_else(|| "unknown".into());
+    let user = user_name(args.user);
     let patient = match args.patient {
         Some(p) => Some(PatientId::new(p).context("--patient is empty")?),
         None => None,
@@ -117,9 +50,9 @@ pub async fn run(ctx: &Context, args: AskArgs) -> anyhow::Result<ExitCode> {
     if let Some(p) = &patient {
         anyhow::ensure!(store.journey(p).await?.is_some(), "no patient `{p}` in the journey store ({})", ctx.database);
     }
-    let log = open_signing(ctx).await?;
+    let log = ctx.audit_log().await?;
     let registry = ModelRegistry::new(log.clone());
-    let tools = ToolContext::for_install(store.clone(), &ctx.data_dir, &IndexConfig::from_env(&ctx.data_dir), &registry).await?;
+    let tools = ToolContext::for_install(store.clone(), &ctx.data_dir, &ctx.index(), &registry).await?;
     let assistant = build_assistant(ctx, tools, log, &args.model).await?;
     let session = format!("cli-{}-{}", std::process::id(), chrono::Utc::now().format("%Y%m%dT%H%M%S"));
     let ask = AskContext { principal: Principal::new(user, args.role), patient, session };

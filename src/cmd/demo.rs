@@ -7,10 +7,9 @@
 
 use std::process::ExitCode;
 
-use audit_log::{ArtifactKind, ModelRegistry, Role};
+use audit_log::{ArtifactKind, ModelRegistry};
 use clap::Args;
 use journey::Modality;
-use web::auth::UserStore;
 
 use crate::cmd::import::{import_and_record, print_summary};
 use crate::context::Context;
@@ -35,7 +34,7 @@ pub async fn run(ctx: &Context, args: DemoArgs) -> anyhow::Result<ExitCode> {
     if !args.no_train {
         train_if_needed(ctx).await?;
     }
-    let logins = demo_logins(ctx).await?;
+    let logins = web::auth::demo::demo_logins(&ctx.data_dir).await?;
     if args.no_serve {
         print_logins(&logins, None);
         return Ok(ExitCode::SUCCESS);
@@ -44,47 +43,7 @@ pub async fn run(ctx: &Context, args: DemoArgs) -> anyhow::Result<ExitCode> {
     crate::cmd::serve::run(ctx, args.serve).await
 }
 
-/// The demo's users, one per role: (name, role, password).
-const DEMO_USERS: [(&str, Role); 4] =
-    [("clinician", Role::Clinician), ("auditor", Role::Auditor), ("governance", Role::Governance), ("admin", Role::Admin)];
-
-/// Creates the demo users on first start with fresh random passwords, kept in
-/// `demo-logins.txt` so later starts can print them again.
-async fn demo_logins(ctx: &Context) -> anyhow::Result<Vec<(String, String, String)>> {
-    let file = ctx.data_dir.join("demo-logins.txt");
-    if let Ok(text) = std::fs::read_to_string(&file) {
-        let rows: Vec<(String, String, String)> = text
-            .lines()
-            .filter_map(|l| {
-                let mut it = l.split_whitespace();
-                Some((it.next()?.to_owned(), it.next()?.to_owned(), it.next()?.to_owned()))
-            })
-            .collect();
-        if rows.len() == DEMO_USERS.len() {
-            return Ok(rows);
-        }
-    }
-    let users = UserStore::open(&UserStore::path_in(&ctx.data_dir)).await?;
-    let mut rows = Vec::new();
-    for (name, role) in DEMO_USERS {
-        let mut bytes = [0u8; 9];
-        getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("random source: {e}"))?;
-        let password = format!("demo-{}", hex::encode(bytes));
-        users.add(name, role, &password, &[], true).await?;
-        rows.push((name.to_owned(), role.as_str().to_owned(), password));
-    }
-    users.close().await;
-    let text: String = rows.iter().map(|(n, r, p)| format!("{n} {r} {p}\n")).collect();
-    std::fs::write(&file, text)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))?;
-    }
-    Ok(rows)
-}
-
-fn print_logins(rows: &[(String, String, String)], addr: Option<std::net::SocketAddr>) {
+fn print_logins(rows: &[web::auth::demo::DemoLogin], addr: Option<std::net::SocketAddr>) {
     match addr {
         Some(a) => println!("\nRDT demo at http://{a}/ — demo logins (user / password):"),
         None => println!("\nDemo logins for `rdt serve` (user / password):"),
@@ -96,7 +55,7 @@ fn print_logins(rows: &[(String, String, String)], addr: Option<std::net::Socket
 
 /// Trains the twin with the command's defaults when no encoder is active yet.
 async fn train_if_needed(ctx: &Context) -> anyhow::Result<()> {
-    let log = crate::cmd::audit::open_signing(ctx).await?;
+    let log = ctx.audit_log().await?;
     let active = ModelRegistry::new(log.clone()).state().await?.active(ArtifactKind::Encoder).is_some();
     log.close().await;
     if active {
@@ -153,11 +112,7 @@ async fn prepare(ctx: &Context) -> anyhow::Result<ExitCode> {
             p.patient.name.as_deref().unwrap_or("no name"),
             journey.events.len()
         );
-        for e in journey.events.iter().take(25) {
-            let value = e.value.as_ref().map(|v| format!(" = {}", v.value)).unwrap_or_default();
-            let display = e.code.display.as_deref().unwrap_or(&e.code.code);
-            println!("  {}  {:<16} {:<5} {display}{value}", e.time.format("%Y-%m-%d"), e.modality.as_str(), e.phase.as_str());
-        }
+        print!("{}", journey.brief(25));
         println!("\nAlso: rdt journey {} | rdt patients | rdt audit verify", p.patient.id);
     }
     store.close().await;

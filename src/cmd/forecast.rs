@@ -1,24 +1,24 @@
 //! `rdt forecast --patient ID [--at DATE] [--json]`: the disease-state model's forecast
 //! for one patient (chance of each DAS28 state at 150, 270 and 360 days, with 95%
-//! intervals), through the `state_forecast` tool, so the role and scope checks and the
-//! audit entry are the tool's. The model is `<data-dir>/models/state-model.json`,
-//! fitted from the whole store on first use or with `--refit`.
+//! intervals), through the `state_forecast` tool (`tools::invoke`), so the role and
+//! scope checks and the audit entry are the tool's. The model is
+//! `<data-dir>/models/state-model.json`, fitted from the whole store on first use or
+//! with `--refit`.
 
-use std::collections::BTreeSet;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{bail, Context as _};
-use audit_log::{AuditLog, Principal, Role};
+use anyhow::Context as _;
+use audit_log::{Principal, Role};
 use chrono::NaiveDate;
 use clap::Args;
-use serde_json::{json, Value};
-use tools::{call_json, refusal_entry, tool_call_entry, Scope, ToolContext};
-use twin_core::state::{patient_steps, StateModel, StateModelConfig};
 use journey::PatientId;
+use serde_json::json;
+use tools::state_forecast::forecast_table;
+use tools::{invoke, Caller, Scope, ToolContext};
+use twin_core::state::StateModel;
 
-use crate::cmd::train::load_cohort;
-use crate::context::Context;
+use crate::bars::Bars;
+use crate::context::{user_name, Context};
 
 #[derive(Debug, Args)]
 pub struct ForecastArgs {
@@ -38,101 +38,29 @@ pub struct ForecastArgs {
     json: bool,
 }
 
-/// Where an install keeps its state model.
-fn model_path(ctx: &Context) -> PathBuf {
-    StateModel::install_path(&ctx.data_dir)
-}
-
 pub async fn run(ctx: &Context, args: ForecastArgs) -> anyhow::Result<ExitCode> {
-    let Some(patient) = PatientId::new(args.patient.clone()) else { bail!("--patient is empty") };
+    let patient = PatientId::new(args.patient.clone()).context("--patient is empty")?;
     let store = ctx.store().await?;
-    if args.refit || !model_path(ctx).exists() {
-        let config = StateModelConfig::default();
-        let cohort = load_cohort(&store, None).await?;
-        let data: Vec<_> = cohort
-            .iter()
-            .filter_map(|(id, events)| Some(patient_steps(PatientId::new(id.clone())?, events, config.step_days)))
-            .collect();
-        let model = StateModel::fit(&data, config);
-        let version = model.save(&model_path(ctx))?;
-        eprintln!("state model {version} fitted on {} patients: {}", model.patients, model_path(ctx).display());
+    let path = StateModel::install_path(&ctx.data_dir);
+    if args.refit || !path.exists() {
+        let (model, version) = StateModel::fit_install(&store, &ctx.data_dir, &Bars::default()).await?;
+        eprintln!("state model {version} fitted on {} patients: {}", model.patients, path.display());
     }
     let tools = ToolContext::new(store.clone()).with_install_state_model(&ctx.data_dir)?;
-    let user = args.user.or_else(|| std::env::var("USER").ok()).unwrap_or_else(|| "unknown".into());
-    let principal = Principal::new(user, Role::Clinician);
-    let scope = Scope::Patients(BTreeSet::from([patient.clone()]));
+    let principal = Principal::new(user_name(args.user), Role::Clinician);
+    let scope = Scope::patients([patient.clone()]);
+    let caller = Caller { principal: &principal, scope: &scope, session: None };
     let arguments = json!({"patient": patient.as_str(), "at": args.at});
-    let outcome = call_json(&tools, &principal, &scope, "state_forecast", &arguments).await;
-    let log = AuditLog::open_for_data_dir(&ctx.database.url(), &ctx.data_dir)
-        .await
-        .context("cannot open the audit log to record the forecast")?;
-    let code = match outcome {
-        Ok(result) => {
-            log.append(tool_call_entry(&principal, None, &result)).await.context("cannot record the forecast")?;
-            if args.json {
-                println!("{}", serde_json::to_string_pretty(&result.result["value"])?);
-            } else {
-                print!("{}", text(&result.result["value"]));
-            }
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            if let Some(entry) = refusal_entry(&principal, None, "state_forecast", &e) {
-                log.append(entry).await.context("cannot record the refusal")?;
-            }
-            eprintln!("error: {e}");
-            ExitCode::from(1)
-        }
-    };
+    let outcome = invoke(&tools, &ctx.audit_log().await?, caller, "state_forecast", &arguments).await;
     store.close().await;
-    Ok(code)
-}
-
-/// The forecast as a table.
-fn text(v: &Value) -> String {
-    let s = |v: &Value| match v {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    };
-    if let Some(reason) = v.get("insufficient_data") {
-        return format!("{}: no forecast: {}\n", s(&v["patient"]), s(reason));
-    }
-    let mut out = format!(
-        "{} as of {}: DAS28 {} on {} ({}), treatment {}\n",
-        s(&v["patient"]),
-        s(&v["as_of"]),
-        s(&v["latest_das28"]),
-        s(&v["latest_das28_date"]),
-        s(&v["current_state"]),
-        s(&v["treatment"])
-    );
-    out += &format!(
-        "state model {} ({} patients; {} transitions from this state under this treatment)\n",
-        s(&v["state_model_version"]).get(..16).unwrap_or_default(),
-        s(&v["model_patients"]),
-        s(&v["transitions_from_state"])
-    );
-    out += &format!("{:>9}  {:<20}{:<20}{:<20}{:<20}\n", "", "remission", "low", "moderate", "high");
-    for h in v["horizons"].as_array().into_iter().flatten() {
-        out += &format!("{:>4} days  ", s(&h["days"]));
-        for st in h["states"].as_array().into_iter().flatten() {
-            let cell = format!(
-                "{:.2} ({:.2}-{:.2})",
-                st["probability"].as_f64().unwrap_or(f64::NAN),
-                st["low"].as_f64().unwrap_or(f64::NAN),
-                st["high"].as_f64().unwrap_or(f64::NAN)
-            );
-            out += &format!("{cell:<20}");
+    match outcome {
+        Ok(done) if args.json => println!("{}", serde_json::to_string_pretty(&done.result.result["value"])?),
+        Ok(done) => print!("{}", forecast_table(&done.result.result["value"])),
+        Err(tools::InvokeError::Tool { error, .. }) => {
+            eprintln!("error: {error}");
+            return Ok(ExitCode::from(1));
         }
-        out += "\n";
+        Err(e) => return Err(e.into()),
     }
-    let days: Vec<String> = v["expected_days_in_state"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|d| format!("{} {} ({}-{})", s(&d["state"]), s(&d["days"]), s(&d["low"]), s(&d["high"])))
-        .collect();
-    out += &format!("expected days in each state over 360 days: {}\n", days.join(", "));
-    out += &format!("{}\n", s(&v["assumption"]));
-    out
+    Ok(ExitCode::SUCCESS)
 }

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::bail;
 use clap::Args;
+use journey::text::patients_table;
 use journey::PatientId;
 
 use crate::context::Context;
@@ -34,25 +35,9 @@ pub async fn patients(ctx: &Context, args: PatientsArgs) -> anyhow::Result<ExitC
     if args.json {
         serde_json::to_writer_pretty(&mut out, &patients)?;
         writeln!(out)?;
-        return Ok(ExitCode::SUCCESS);
+    } else {
+        write!(out, "{}", patients_table(&patients))?;
     }
-    writeln!(out, "{:<38} {:<28} {:<10} {:<7} {:>7}  first..last event", "id", "name", "born", "sex", "events")?;
-    for p in &patients {
-        let span = match (p.first_event, p.last_event) {
-            (Some(a), Some(b)) => format!("{}..{}", a.date_naive(), b.date_naive()),
-            _ => String::new(),
-        };
-        writeln!(
-            out,
-            "{:<38} {:<28} {:<10} {:<7} {:>7}  {span}",
-            p.patient.id.as_str(),
-            p.patient.name.as_deref().unwrap_or("-"),
-            p.patient.birth_date.map(|d| d.to_string()).unwrap_or_else(|| "-".into()),
-            p.patient.sex.as_deref().unwrap_or("-"),
-            p.events,
-        )?;
-    }
-    writeln!(out, "{} patients", patients.len())?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -69,48 +54,8 @@ pub async fn journey(ctx: &Context, args: JourneyArgs) -> anyhow::Result<ExitCod
     if args.json {
         serde_json::to_writer_pretty(&mut out, &journey)?;
         writeln!(out)?;
-        return Ok(ExitCode::SUCCESS);
-    }
-    let p = &journey.patient;
-    writeln!(
-        out,
-        "{} {} (born {}, {}): {} events",
-        p.id,
-        p.name.as_deref().unwrap_or(""),
-        p.birth_date.map(|d| d.to_string()).unwrap_or_else(|| "?".into()),
-        p.sex.as_deref().unwrap_or("?"),
-        journey.events.len()
-    )?;
-    for e in &journey.events {
-        let value = match (&e.value, &e.text) {
-            (Some(v), _) => format!(" = {}{}", v.value, v.unit.as_deref().map(|u| format!(" {u}")).unwrap_or_default()),
-            (None, Some(t)) => format!(" : {}", first_line(t, 80)),
-            (None, None) => String::new(),
-        };
-        writeln!(
-            out,
-            "{}  {:<16} {:<5} {}|{} {}{value}",
-            e.time.format("%Y-%m-%d %H:%M"),
-            e.modality.as_str(),
-            e.phase.as_str(),
-            short_system(&e.code.system),
-            e.code.code,
-            e.code.display.as_deref().unwrap_or(""),
-        )?;
+    } else {
+        write!(out, "{}", journey.text())?;
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// `http://loinc.org` -> `loinc.org`: the table stays readable, the JSON keeps it whole.
-fn short_system(system: &str) -> &str {
-    system.trim_start_matches("http://").trim_start_matches("https://")
-}
-
-fn first_line(text: &str, max: usize) -> String {
-    let line = text.lines().next().unwrap_or("");
-    if line.chars().count() > max {
-        format!("{}…", line.chars().take(max).collect::<String>())
-    } else {
-        line.to_owned()
-    }
 }

@@ -13,7 +13,6 @@ use audit_log::{Artifact, ArtifactKind, Digest, GovernanceError, ModelRegistry, 
 use clap::{Args, Subcommand};
 use serde_json::json;
 
-use crate::cmd::audit::open_signing;
 use crate::context::Context;
 
 #[derive(Debug, Args)]
@@ -129,59 +128,43 @@ struct CheckArgs {
 }
 
 pub async fn run(ctx: &Context, args: ModelsArgs) -> anyhow::Result<ExitCode> {
-    let log = open_signing(ctx).await?;
-    let registry = ModelRegistry::new(log.clone());
-    let result = dispatch(&registry, args.command).await;
-    // Put the change under a signed head now, not at the next interval.
+    let log = ctx.audit_log().await?;
+    let result = dispatch(&ModelRegistry::new(log.clone()), args.command).await;
+    // Put a change under a signed head now, not at the next interval.
     let signed = match &result {
-        Ok(Outcome::Changed) => log.sign_head().await.map(|_| ()),
+        Ok(done) if done.changed => log.sign_head().await.map(|_| ()),
         _ => Ok(()),
     };
     log.close().await;
     signed?;
-    match result {
-        Ok(Outcome::Printed) | Ok(Outcome::Changed) => Ok(ExitCode::SUCCESS),
-        Err(GovernanceError::Audit(e)) => Err(e.into()),
+    let done = match result {
+        Ok(done) => done,
+        Err(GovernanceError::Audit(e)) => return Err(e.into()),
         Err(refused) => {
             eprintln!("error: {refused}");
-            Ok(ExitCode::from(1))
+            return Ok(ExitCode::from(1));
         }
-    }
-}
-
-enum Outcome {
-    Printed,
-    Changed,
-}
-
-fn print(json: bool, value: serde_json::Value, text: String) -> Result<(), GovernanceError> {
-    let mut out = std::io::stdout().lock();
-    let written = if json {
-        serde_json::to_writer_pretty(&mut out, &value).map_err(std::io::Error::other).and_then(|_| writeln!(out))
-    } else {
-        writeln!(out, "{text}")
     };
-    // A closed pipe (`| head`) is not a refusal; other write errors are rare enough
-    // to report as they come.
-    written.or_else(|e| if e.kind() == std::io::ErrorKind::BrokenPipe { Ok(()) } else { Err(e) }).map_err(|source| {
-        GovernanceError::Read { path: PathBuf::from("<stdout>"), source }
-    })
+    let mut out = std::io::stdout().lock();
+    if done.json {
+        serde_json::to_writer_pretty(&mut out, &done.value)?;
+        writeln!(out)?;
+    } else {
+        writeln!(out, "{}", done.text)?;
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
-fn line(a: &Artifact) -> String {
-    format!(
-        "{:<8} {:<8} {}  {}  pinned by {} at #{}",
-        a.kind.as_str(),
-        a.status.as_str(),
-        a.sha256,
-        a.name,
-        a.pinned_by,
-        a.pinned_at.0
-    )
+/// What a subcommand did: its result as JSON and as text, and whether it changed the registry.
+struct Done {
+    json: bool,
+    value: serde_json::Value,
+    text: String,
+    changed: bool,
 }
 
-async fn dispatch(registry: &ModelRegistry, command: ModelsCommand) -> Result<Outcome, GovernanceError> {
-    match command {
+async fn dispatch(registry: &ModelRegistry, command: ModelsCommand) -> Result<Done, GovernanceError> {
+    Ok(match command {
         ModelsCommand::List(args) => {
             let state = registry.state().await?;
             let list: Vec<&Artifact> =
@@ -189,46 +172,42 @@ async fn dispatch(registry: &ModelRegistry, command: ModelsCommand) -> Result<Ou
             let text = if list.is_empty() {
                 "no model artifacts pinned".to_owned()
             } else {
-                list.iter().map(|a| line(a)).collect::<Vec<_>>().join("\n")
+                list.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")
             };
-            print(args.json, json!(list), text)?;
-            Ok(Outcome::Printed)
+            Done { json: args.json, value: json!(list), text, changed: false }
         }
         ModelsCommand::Pin(args) => {
             let by = args.actor.principal();
             let (artifact, seq) =
                 registry.pin_file(&by, args.kind, &args.path, args.name, &args.actor.reason).await?;
             let text = format!("pinned {} {} ({}) as audit entry #{}", artifact.kind, artifact.sha256, artifact.name, seq.0);
-            print(args.json, json!({"pinned": artifact, "audit_seq": seq}), text)?;
-            Ok(Outcome::Changed)
+            Done { json: args.json, value: json!({"pinned": artifact, "audit_seq": seq}), text, changed: true }
         }
         ModelsCommand::Activate(args) => {
             let by = args.actor.principal();
             let seq = registry.activate(&by, args.kind, &args.sha256, &args.actor.reason).await?;
             let text = format!("activated {} {} (audit entry #{})", args.kind, args.sha256, seq.0);
-            print(args.json, json!({"activated": args.sha256, "kind": args.kind, "audit_seq": seq}), text)?;
-            Ok(Outcome::Changed)
+            let value = json!({"activated": args.sha256, "kind": args.kind, "audit_seq": seq});
+            Done { json: args.json, value, text, changed: true }
         }
         ModelsCommand::Rollback(args) => {
             let by = args.actor.principal();
             let (restored, seq) = registry.rollback(&by, args.kind, &args.actor.reason).await?;
             let text =
                 format!("rolled back {}: {} ({}) is active again (audit entry #{})", args.kind, restored.sha256, restored.name, seq.0);
-            print(args.json, json!({"active": restored, "audit_seq": seq}), text)?;
-            Ok(Outcome::Changed)
+            Done { json: args.json, value: json!({"active": restored, "audit_seq": seq}), text, changed: true }
         }
         ModelsCommand::Retire(args) => {
             let by = args.actor.principal();
             let seq = registry.retire(&by, args.kind, &args.sha256, &args.actor.reason).await?;
             let text = format!("retired {} {} (audit entry #{})", args.kind, args.sha256, seq.0);
-            print(args.json, json!({"retired": args.sha256, "kind": args.kind, "audit_seq": seq}), text)?;
-            Ok(Outcome::Changed)
+            let value = json!({"retired": args.sha256, "kind": args.kind, "audit_seq": seq});
+            Done { json: args.json, value, text, changed: true }
         }
         ModelsCommand::Check(args) => {
             let artifact = registry.verify_file(args.kind, &args.path).await?;
             let text = format!("ok: {} is pinned ({} {}, {})", args.path.display(), artifact.kind, artifact.sha256, artifact.status.as_str());
-            print(args.json, json!(artifact), text)?;
-            Ok(Outcome::Printed)
+            Done { json: args.json, value: json!(artifact), text, changed: false }
         }
-    }
+    })
 }

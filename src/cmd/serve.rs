@@ -15,7 +15,7 @@ use web::AssistantSlot;
 
 use twin_core::index::IndexConfig;
 
-use crate::cmd::ask::{build_assistant, ModelArgs};
+use crate::llm::{build_assistant, ModelArgs};
 use crate::context::Context;
 
 #[derive(Debug, Args)]

@@ -14,14 +14,12 @@ use std::process::ExitCode;
 
 use audit_log::{ModelRegistry, Principal, Role};
 use clap::{Args, ValueEnum};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::json;
 use assistant::gguf::{self as llm, GgufProgress};
 use assistant::gguf::GgufCache as _;
 use twin_core::models::{cache, ModelCache, MINILM};
 use assistant::gguf::{PackagedGguf, QWEN_CODER_0_5B, QWEN_CODER_1_5B, SMOLLM2_135M};
 
-use crate::cmd::audit::open_signing;
 use crate::context::Context;
 
 /// Who pins packaged weights, and why (recorded in the audit trail).
@@ -64,21 +62,6 @@ fn chosen_llms(choices: &[LlmChoice]) -> Vec<PackagedGguf> {
     assistant::gguf::ALL_LLMS.into_iter().filter(|m| wanted(m)).collect()
 }
 
-/// A bar over the bytes of one GGUF being assembled; hidden when stderr is not a
-/// terminal (or with `--json`), so logs and CI output stay clean.
-fn gguf_bar(model: &PackagedGguf, hidden: bool) -> ProgressBar {
-    let target = if hidden { ProgressDrawTarget::hidden() } else { ProgressDrawTarget::stderr() };
-    let bar = ProgressBar::with_draw_target(Some(model.size_bytes), target);
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} ({bytes_per_sec}) {msg}",
-        )
-        // A literal template, exercised by the tests that run `rdt setup`.
-        .expect("valid progress template"),
-    );
-    bar
-}
-
 pub async fn run(ctx: &Context, args: SetupArgs) -> anyhow::Result<ExitCode> {
     let cache = ModelCache::from_env()?;
     if !args.json {
@@ -88,7 +71,7 @@ pub async fn run(ctx: &Context, args: SetupArgs) -> anyhow::Result<ExitCode> {
     let fetch_cache = cache.clone();
     let (files, outcome) = tokio::task::spawn_blocking(move || fetch_cache.fetch(&MINILM)).await??;
 
-    let registry = ModelRegistry::new(open_signing(ctx).await?);
+    let registry = ModelRegistry::new(ctx.audit_log().await?);
     let by = Principal::new(SETUP_USER, Role::Governance);
     let pinned = cache::pin_model(&registry, &by, &MINILM, &files, SETUP_REASON).await?;
 
@@ -103,7 +86,7 @@ pub async fn run(ctx: &Context, args: SetupArgs) -> anyhow::Result<ExitCode> {
                 model.size_bytes / 1_000_000
             );
         }
-        let bar = gguf_bar(&model, args.json);
+        let bar = crate::bars::gguf_bar(model.size_bytes, args.json);
         let fetch_cache = cache.clone();
         let progress_bar = bar.clone();
         let (file, outcome) = tokio::task::spawn_blocking(move || {

@@ -1,19 +1,19 @@
 //! `rdt tool NAME` and `rdt tools list`: run one typed tool as a given user and role,
-//! or list the tools with their JSON schemas. The same `tools::call_json` the
-//! assistant uses; the session scope is the `--patient` ids given here, and every
+//! or list the tools with their JSON schemas. Through the one audited door
+//! (`tools::invoke`); the session scope is the `--patient` ids given here, and every
 //! call is appended to the audit log (a refused one as a refusal).
 
 use std::collections::BTreeSet;
 use std::process::ExitCode;
 
 use anyhow::{bail, Context as _};
-use audit_log::{AuditLog, Principal, Role};
+use audit_log::{Principal, Role};
 use clap::{Args, Subcommand};
-use serde_json::Value;
-use tools::{call_json, refusal_entry, specs, tool_call_entry, Scope, ToolContext};
 use journey::PatientId;
+use serde_json::Value;
+use tools::{invoke, specs, Caller, InvokeError, Scope, ToolContext};
 
-use crate::context::Context;
+use crate::context::{user_name, Context};
 
 #[derive(Debug, Args)]
 pub struct ToolArgs {
@@ -60,60 +60,44 @@ pub async fn list(args: ToolsArgs) -> anyhow::Result<ExitCode> {
         println!("{}", serde_json::to_string_pretty(&specs)?);
     } else {
         for s in &specs {
-            println!(
-                "{:<26} {:<10} max {:>2} items, {:>5} bytes  {}",
-                s.name.as_str(),
-                s.required_role.as_str(),
-                s.max_items,
-                s.max_bytes,
-                s.description
-            );
+            println!("{}", s.list_line());
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
 pub async fn run(ctx: &Context, args: ToolArgs) -> anyhow::Result<ExitCode> {
-    let user = args.user.or_else(|| std::env::var("USER").ok()).unwrap_or_else(|| "unknown".into());
-    let principal = Principal::new(user, args.role);
+    let principal = Principal::new(user_name(args.user), args.role);
     let mut ids = BTreeSet::new();
     for p in &args.patients {
         let Some(id) = PatientId::new(p.clone()) else { bail!("a --patient id is empty") };
         ids.insert(id);
     }
-    let scope = if ids.is_empty() && args.role == Role::System { Scope::All } else { Scope::Patients(ids.clone()) };
+    let scope = if ids.is_empty() && args.role == Role::System { Scope::All } else { Scope::Patients(ids) };
     let mut arguments: Value = serde_json::from_str(&args.arguments).context("--json is not valid JSON")?;
     if let (Value::Object(map), [only]) = (&mut arguments, args.patients.as_slice()) {
         map.entry("patient").or_insert_with(|| Value::String(only.clone()));
     }
     let store = ctx.store().await?;
-    let log = AuditLog::open_for_data_dir(&ctx.database.url(), &ctx.data_dir)
-        .await
-        .context("cannot open the audit log to record the tool call")?;
+    let log = ctx.audit_log().await?;
     // The cohort tools read the twin, the index and the whole population: loaded
     // only for them.
     let tools = if matches!(args.name.as_str(), "similar_patients" | "explain_neighbourhood") {
-        let index = twin_core::index::IndexConfig::from_env(&ctx.data_dir);
         let registry = audit_log::ModelRegistry::new(log.clone());
-        ToolContext::for_install(store.clone(), &ctx.data_dir, &index, &registry).await?
+        ToolContext::for_install(store.clone(), &ctx.data_dir, &ctx.index(), &registry).await?
     } else {
         ToolContext::new(store.clone()).with_install_state_model(&ctx.data_dir)?
     };
-    let outcome = call_json(&tools, &principal, &scope, &args.name, &arguments).await;
-    let code = match outcome {
-        Ok(result) => {
-            log.append(tool_call_entry(&principal, None, &result)).await.context("cannot record the tool call")?;
-            println!("{}", serde_json::to_string_pretty(&result.result)?);
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            if let Some(entry) = refusal_entry(&principal, None, &args.name, &e) {
-                log.append(entry).await.context("cannot record the refusal")?;
-            }
-            eprintln!("error: {e}");
-            ExitCode::from(1)
-        }
-    };
+    let caller = Caller { principal: &principal, scope: &scope, session: None };
+    let outcome = invoke(&tools, &log, caller, &args.name, &arguments).await;
     store.close().await;
-    Ok(code)
+    match outcome {
+        Ok(done) => println!("{}", serde_json::to_string_pretty(&done.result.result)?),
+        Err(InvokeError::Tool { error, .. }) => {
+            eprintln!("error: {error}");
+            return Ok(ExitCode::from(1));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    Ok(ExitCode::SUCCESS)
 }

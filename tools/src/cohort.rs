@@ -17,9 +17,12 @@ use chrono::{DateTime, NaiveDate, Utc};
 use twin_core::cohort::features::{snapshot_features, FEATURE_NAMES};
 use twin_core::cohort::query::query_cohort;
 use twin_core::cohort::{ClinicalRecord, CohortReport, Population, PseudonymKey, QueryOptions};
-use twin_core::index::build::{load_journeys, snapshots};
-use twin_core::index::{IndexConfig, NeighbourIndex, SnapshotKind, SnapshotPlan};
-use twin_core::twin::TwinModel;
+use twin_core::encode::NoteVectorSource;
+use twin_core::index::build::{historical_times, load_journeys};
+use twin_core::index::{IndexConfig, NeighbourIndex};
+use twin_core::progress::NoProgress;
+use twin_core::twin::features::note_texts;
+use twin_core::twin::{models_dir, TwinModel};
 use journey::clinical::{crp_raised, ActivityCategory};
 use journey::{Event, JourneyStore, Modality, PatientId};
 
@@ -75,21 +78,16 @@ pub struct CohortHandles {
     pub index: NeighbourIndex,
     pub population: Population,
     pub key: PseudonymKey,
+    /// The query's defaults: `k` (a call's own `k` wins), `min_n`, follow-up days.
     pub options: QueryOptions,
+    /// MiniLM and the note-vector cache, when the twin reads notes (`rdt cohort
+    /// --notes`); without it a cohort is the twin of the structured record.
+    notes: Option<Arc<NoteVectorSource>>,
     /// Per patient, each diagnosis and drug with the first time the record shows it.
     traits: HashMap<PatientId, Vec<(DateTime<Utc>, RecordTrait)>>,
     /// How many of the population's snapshots show each trait, and how many there are.
     population_traits: HashMap<RecordTrait, usize>,
     population_snapshots: usize,
-}
-
-/// The historical snapshot times of a journey, as `rdt embed` indexes them.
-pub fn historical_times(events: &[Event]) -> Vec<DateTime<Utc>> {
-    snapshots(events, &SnapshotPlan::default())
-        .into_iter()
-        .filter(|s| s.kind == SnapshotKind::Historical)
-        .map(|s| s.index_time)
-        .collect()
 }
 
 fn traits_of(events: &[Event]) -> Vec<(DateTime<Utc>, RecordTrait)> {
@@ -128,6 +126,7 @@ impl CohortHandles {
             population,
             key,
             options,
+            notes: None,
             traits,
             population_traits: HashMap::new(),
             population_snapshots: 0,
@@ -164,7 +163,7 @@ impl CohortHandles {
         index: &IndexConfig,
         registry: &ModelRegistry,
     ) -> Result<Self, CohortUnavailable> {
-        let models = data_dir.join("models");
+        let models = models_dir(data_dir);
         let dir = twin_core::twin::model::active_dir(registry, &models)
             .await
             .map_err(|e| CohortUnavailable(format!("cannot read the model registry: {e}")))?
@@ -206,10 +205,17 @@ impl CohortHandles {
         Ok(CohortHandles::new(model, index, &journeys, key, QueryOptions::default()))
     }
 
+    /// The same handles reading note vectors from `notes` (MiniLM and the install's
+    /// cache): the twin of a journey with its notes, for a twin trained with them.
+    pub fn with_notes(mut self, notes: NoteVectorSource) -> Self {
+        self.notes = Some(Arc::new(notes));
+        self
+    }
+
     /// The cohort report of a journey at `at` (its last event when `None`), with `k`
-    /// neighbours, by `twin_core::cohort::query_cohort`. Note vectors are not used: a
-    /// question is answered from the twin of the structured record, as `rdt cohort`
-    /// does without `--notes`. Every failure is the tool's `Unavailable`, with the
+    /// neighbours, by `twin_core::cohort::query_cohort`. Note vectors only with
+    /// [`CohortHandles::with_notes`]: the assistant and the pages answer from the twin
+    /// of the structured record. Every failure is the tool's `Unavailable`, with the
     /// query's own message (which names the command that fixes it).
     pub async fn report(
         &self,
@@ -219,12 +225,20 @@ impl CohortHandles {
         at: Option<NaiveDate>,
         k: usize,
     ) -> Result<CohortReport, ToolError> {
+        let unavailable = |reason: String| ToolError::Unavailable { tool, reason };
+        let vectors = match &self.notes {
+            Some(notes) => notes
+                .vectors(note_texts(events, at.map(twin_core::cohort::query::end_of_day)), &NoProgress)
+                .map_err(|e| unavailable(format!("note vectors: {e}")))?,
+            None => Default::default(),
+        };
         let options = QueryOptions { k, ..self.options };
-        query_cohort(&self.model, &self.index, &self.population, &self.key, patient, events, at, &options, &|_| None, &|_| {
+        let note_vector = |t: &str| vectors.get(t).cloned();
+        query_cohort(&self.model, &self.index, &self.population, &self.key, patient, events, at, &options, &note_vector, &|_| {
             false
         })
         .await
-        .map_err(|e| ToolError::Unavailable { tool, reason: format!("{e} ({})", self.index.describe()) })
+        .map_err(|e| unavailable(format!("{e} ({})", self.index.describe())))
     }
 
     /// The traits a record showed at its snapshot `at`: diagnoses and drugs by then,

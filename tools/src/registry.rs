@@ -143,6 +143,12 @@ pub fn specs_for(role: Role) -> Vec<ToolSpec> {
 }
 
 impl ToolSpec {
+    /// One line for people (`rdt tools list`): name, role, bounds, description.
+    pub fn list_line(&self) -> String {
+        let (name, role) = (self.name.as_str(), self.required_role.as_str());
+        format!("{name:<26} {role:<10} max {:>2} items, {:>5} bytes  {}", self.max_items, self.max_bytes, self.description)
+    }
+
     /// One line for a tool-choice prompt: name, description, and the arguments as
     /// compact JSON schema properties (required ones listed).
     pub fn catalogue_line(&self) -> String {

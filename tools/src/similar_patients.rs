@@ -145,6 +145,11 @@ pub struct SimilarPatientsOutput {
     #[serde(skip)]
     #[schemars(skip)]
     pub audit: Option<CohortRecord>,
+    /// The whole report this output was read from (unrounded figures, intervals), for
+    /// a caller that renders it (`rdt cohort`); never serialised, it holds real ids.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub report: Option<CohortReport>,
 }
 
 const METHOD: &str = "k nearest historical snapshots of other patients by cosine distance between twins; each \
@@ -185,6 +190,7 @@ impl SimilarPatientsOutput {
             neighbours: trimmer.keep_first(neighbours, SimilarPatients::MAX_ITEMS),
             method: METHOD,
             audit: None,
+            report: None,
         }
     }
 }
@@ -249,6 +255,7 @@ beside the whole population's figure.";
             &mut trimmer,
         );
         out.audit = Some(cohort.audit_record(&report));
+        out.report = Some(report);
         Ok(Bounded::new(out, trimmer))
     }
 }

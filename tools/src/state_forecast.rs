@@ -236,6 +236,58 @@ each state over the year, from the latest DAS28 if the current treatment continu
     }
 }
 
+/// A forecast result's JSON (`{"value": StateForecastOutput, ..}`'s value) as a table
+/// for a terminal (`rdt forecast`): the latest reading, the model, each horizon's
+/// chances with intervals, the expected days in each state and the assumption.
+pub fn forecast_table(v: &serde_json::Value) -> String {
+    use serde_json::Value;
+    let s = |v: &Value| match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    if let Some(reason) = v.get("insufficient_data") {
+        return format!("{}: no forecast: {}\n", s(&v["patient"]), s(reason));
+    }
+    let mut out = format!(
+        "{} as of {}: DAS28 {} on {} ({}), treatment {}\n",
+        s(&v["patient"]),
+        s(&v["as_of"]),
+        s(&v["latest_das28"]),
+        s(&v["latest_das28_date"]),
+        s(&v["current_state"]),
+        s(&v["treatment"])
+    );
+    out += &format!(
+        "state model {} ({} patients; {} transitions from this state under this treatment)\n",
+        s(&v["state_model_version"]).get(..16).unwrap_or_default(),
+        s(&v["model_patients"]),
+        s(&v["transitions_from_state"])
+    );
+    out += &format!("{:>9}  {:<20}{:<20}{:<20}{:<20}\n", "", "remission", "low", "moderate", "high");
+    for h in v["horizons"].as_array().into_iter().flatten() {
+        out += &format!("{:>4} days  ", s(&h["days"]));
+        for st in h["states"].as_array().into_iter().flatten() {
+            let cell = format!(
+                "{:.2} ({:.2}-{:.2})",
+                st["probability"].as_f64().unwrap_or(f64::NAN),
+                st["low"].as_f64().unwrap_or(f64::NAN),
+                st["high"].as_f64().unwrap_or(f64::NAN)
+            );
+            out += &format!("{cell:<20}");
+        }
+        out += "\n";
+    }
+    let days: Vec<String> = v["expected_days_in_state"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|d| format!("{} {} ({}-{})", s(&d["state"]), s(&d["days"]), s(&d["low"]), s(&d["high"])))
+        .collect();
+    out += &format!("expected days in each state over 360 days: {}\n", days.join(", "));
+    out += &format!("{}\n", s(&v["assumption"]));
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;

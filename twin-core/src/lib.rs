@@ -13,6 +13,7 @@
 //! - [`eval`]: neighbour agreement of twins and of the baselines; cohort, state and
 //!   head evaluations.
 //! - [`models`]: packaged model weights: the cache, sha256 checks, registry pins.
+//! - [`progress`]: how long jobs report how far they are (the caller draws bars).
 //!
 //! Everything here reads journeys from the store (`journey::JourneyStore`) and writes
 //! only derived state (checkpoints, the index, reports); none of it writes events,
@@ -24,6 +25,7 @@ pub mod eval;
 pub mod heads;
 pub mod index;
 pub mod models;
+pub mod progress;
 pub mod state;
 pub mod train;
 pub mod twin;

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use askama::Template;
-use audit_log::{Digest, EntryBody, ImportRecord, ImportedFile, NewEntry, Role};
+use audit_log::{EntryBody, NewEntry, Role};
 use axum::extract::{Multipart, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -262,17 +262,7 @@ pub async fn import_create(
 async fn run_import(state: &AppState, job: &ImportJob, principal: audit_log::Principal, session: String) -> Result<String, String> {
     let mut importer = Importer::new(state.store().clone()).await.map_err(|e| e.to_string())?;
     let report = importer.import_paths(std::slice::from_ref(&job.dir), job).await.map_err(|e| e.to_string())?;
-    let files = report
-        .files
-        .iter()
-        .map(|f| ImportedFile {
-            path: f.path.display().to_string(),
-            sha256: Digest::of_file(&f.path).ok(),
-            events: f.events,
-            error: f.error.as_ref().map(ToString::to_string),
-        })
-        .collect();
-    let record = ImportRecord { files, patients: report.patients, events: report.events };
+    let record = report.audit_record();
     let seq = state
         .audit()
         .append(NewEntry::new(principal, EntryBody::Import { import: record }).session(session))

@@ -302,34 +302,24 @@ pub async fn audit_trace(
     Path(seq): Path<u64>,
 ) -> Result<Response, AppError> {
     let log = state.audit();
-    let stored = log.entry(Seq(seq)).await?.ok_or(AppError::NotFound { what: "audit entry", id: seq.to_string() })?;
-    let entry = stored.parse()?;
+    let not_found = || AppError::NotFound { what: "audit entry", id: seq.to_string() };
+    let proved = log.entry_proof(Seq(seq), None).await?.ok_or_else(not_found)?;
+    let entry = proved.stored.parse()?;
     let around = log.range(seq.saturating_sub(TRACE_WINDOW), seq + TRACE_WINDOW).await?;
     let entries: Vec<AuditEntry> = around.iter().filter_map(|s| s.parse().ok()).collect();
     let steps = exchange(&entries, &entry).iter().map(|e| step_of(e, entry.seq)).collect();
 
-    // The proof against the latest signed head that covers the entry, else the whole log.
-    let head = log.latest_head().await?.filter(|h| h.head.size > seq);
-    let tree_size = match &head {
-        Some(h) => h.head.size,
-        None => log.size().await?,
-    };
-    let tree = log.tree(tree_size).await?;
-    let proof = tree.inclusion_proof(seq, tree_size).map_err(AppError::internal)?;
-    let leaf = stored.computed_leaf_hash();
-    let root = tree.root(tree_size);
-    let leaf_matches = stored.leaf_hash == leaf.0;
-    let proof_ok = proof.verify(&leaf, &root);
-    let head_ok = head
-        .as_ref()
-        .is_none_or(|h| h.head.root == root && h.signature_valid() && state.trusted().contains(&h.public_key));
-    let head_view = head.map(|h| HeadView {
+    // The proof against the latest signed head that covers the entry, else the whole
+    // log; the head counts only when its key is one the install trusts.
+    let trusted = |h: &audit_log::SignedTreeHead| state.trusted().contains(&h.public_key);
+    let head_ok = proved.head_ok() && proved.head.as_ref().is_none_or(trusted);
+    let head_view = proved.head.as_ref().map(|h| HeadView {
         size: h.head.size,
         root: h.head.root.to_string(),
         time: audit_log::time_format::format(&h.head.time),
-        trusted: state.trusted().contains(&h.public_key),
+        trusted: trusted(h),
         signature_ok: h.signature_valid(),
-        key: h.public_key,
+        key: h.public_key.clone(),
     });
     let page = TracePage {
         chrome: Chrome::new(&user, "/audit"),
@@ -337,17 +327,17 @@ pub async fn audit_trace(
         row: row_of(&entry),
         steps,
         proof: ProofView {
-            leaf_hash: leaf.to_string(),
-            leaf_matches,
-            tree_size,
-            root: root.to_string(),
-            path: proof.path.iter().map(ToString::to_string).collect(),
-            proof_ok,
+            leaf_hash: proved.leaf.to_string(),
+            leaf_matches: proved.leaf_matches,
+            tree_size: proved.tree_size,
+            root: proved.root.to_string(),
+            path: proved.proof.path.iter().map(ToString::to_string).collect(),
+            proof_ok: proved.proof_ok,
             head: head_view,
             head_ok,
-            verified: leaf_matches && proof_ok && head_ok,
+            verified: proved.leaf_matches && proved.proof_ok && head_ok,
         },
-        canonical: stored.text,
+        canonical: proved.stored.text,
     };
     Ok(render(&page)?.into_response())
 }

@@ -7,16 +7,15 @@
 //! say what is missing instead of failing the page.
 
 use askama::Template;
-use audit_log::{EntryBody, NewEntry};
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use tools::disease_activity::{DiseaseActivityHistory, DiseaseActivityInput};
-use tools::medication_history::{MedicationHistory, MedicationHistoryInput};
-use tools::patient_summary::{PatientSummary, PatientSummaryInput};
-use tools::similar_patients::{Figure, SimilarPatients, SimilarPatientsInput, SimilarPatientsOutput};
-use tools::state_forecast::{StateForecast, StateForecastInput, StateForecastOutput};
-use tools::{Bounded, PatientArg, Scope, Tool, ToolError};
+use tools::disease_activity::DiseaseActivityHistory;
+use tools::medication_history::MedicationHistory;
+use tools::patient_summary::PatientSummary;
+use tools::similar_patients::{Figure, SimilarPatients, SimilarPatientsOutput};
+use tools::state_forecast::{StateForecast, StateForecastOutput};
+use tools::{invoke_tool, Caller, InvokeError, Scope, Tool, ToolError};
 use journey::PatientId;
 
 use crate::app::AppState;
@@ -121,16 +120,16 @@ fn tool_error(e: ToolError, id: &str) -> AppError {
     }
 }
 
-/// Runs one typed tool as the user, on this one patient, and records the call.
+/// Runs one typed tool as the user, on this one patient, through the one audited door
+/// (`tools::invoke_tool`: role, arguments, scope, bound, the `tool_call` entry).
 async fn run<T: Tool>(
     state: &AppState,
     user: &CurrentUser,
     tool: T,
     patient: &PatientId,
-    input: T::Input,
     arguments: serde_json::Value,
 ) -> Result<(T::Output, ToolFacts), AppError> {
-    run_optional(state, user, tool, patient, input, arguments).await?.map_err(AppError::Internal)
+    run_optional(state, user, tool, patient, arguments).await?.map_err(AppError::Internal)
 }
 
 /// [`run`] for a tool that may be unavailable on this install (no twin, index or
@@ -141,30 +140,24 @@ async fn run_optional<T: Tool>(
     user: &CurrentUser,
     tool: T,
     patient: &PatientId,
-    input: T::Input,
     arguments: serde_json::Value,
 ) -> Result<Result<(T::Output, ToolFacts), String>, AppError> {
     let principal = user.principal();
     // The session's scope for this call: the one patient the user may read (checked
     // before, by `readable_journey`).
     let scope = Scope::patients([patient.clone()]);
-    let out: Bounded<T::Output> = match tool.call(&state.tools(), &principal, &scope, input).await {
-        Ok(out) => out,
-        Err(ToolError::Unavailable { reason, .. }) => return Ok(Err(reason)),
-        Err(e) => return Err(tool_error(e, patient.as_str())),
+    let caller = Caller { principal: &principal, scope: &scope, session: Some(user.session.as_str()) };
+    let (out, invoked) = match invoke_tool(tool, &state.tools(), state.audit(), caller, &arguments).await {
+        Ok(done) => done,
+        Err(InvokeError::Tool { error: ToolError::Unavailable { reason, .. }, .. }) => return Ok(Err(reason)),
+        Err(InvokeError::Tool { error, .. }) => return Err(tool_error(error, patient.as_str())),
+        Err(InvokeError::Audit(e)) => return Err(e.into()),
     };
-    let result = serde_json::to_value(&out).map_err(AppError::internal)?;
-    let record = tools::tool_call_record(T::NAME.as_str(), arguments.clone(), result.clone(), T::MAX_BYTES);
-    let cohort = T::cohort_record(&out.value);
-    let entry = NewEntry::new(principal, EntryBody::ToolCall { tool: record, cohort })
-        .session(user.session.clone())
-        .patients([patient.as_str().to_owned()]);
-    let seq = state.audit().append(entry).await?;
     let facts = ToolFacts {
         name: T::NAME.as_str().to_owned(),
         arguments: arguments.to_string(),
-        facts: serde_json::to_string_pretty(&result).unwrap_or_default(),
-        audit_seq: seq.0,
+        facts: serde_json::to_string_pretty(&invoked.result.result).unwrap_or_default(),
+        audit_seq: invoked.audit_seq.0,
     };
     Ok(Ok((out.value, facts)))
 }
@@ -176,33 +169,21 @@ pub async fn consult_show(
 ) -> Result<Response, AppError> {
     let journey = readable_journey(&state, &user, &id).await?;
     let patient = journey.patient.id.clone();
+    // Every section asks for the defaults (no window, the last recorded day, the
+    // default cohort size): the arguments are the patient alone.
     let args = serde_json::json!({ "patient": patient.as_str() });
-    let arg = || PatientArg(patient.clone());
-    let (summary, f1) =
-        run(&state, &user, PatientSummary, &patient, PatientSummaryInput { patient: arg() }, args.clone()).await?;
-    let (activity, f2) = run(
-        &state,
-        &user,
-        DiseaseActivityHistory,
-        &patient,
-        DiseaseActivityInput { patient: arg(), window_days: None },
-        args.clone(),
-    )
-    .await?;
-    let (meds, f3) =
-        run(&state, &user, MedicationHistory, &patient, MedicationHistoryInput { patient: arg() }, args.clone())
-            .await?;
+    let (summary, f1) = run(&state, &user, PatientSummary, &patient, args.clone()).await?;
+    let (activity, f2) = run(&state, &user, DiseaseActivityHistory, &patient, args.clone()).await?;
+    let (meds, f3) = run(&state, &user, MedicationHistory, &patient, args.clone()).await?;
     let mut calls = vec![f1, f2, f3];
-    let cohort_input = SimilarPatientsInput { patient: arg(), at: None, k: None };
-    let cohort = match run_optional(&state, &user, SimilarPatients, &patient, cohort_input, args.clone()).await? {
+    let cohort = match run_optional(&state, &user, SimilarPatients, &patient, args.clone()).await? {
         Ok((out, facts)) => {
             calls.push(facts);
             Ok(cohort_section(&out))
         }
         Err(why) => Err(why),
     };
-    let forecast_input = StateForecastInput { patient: arg(), at: None };
-    let forecast = match run_optional(&state, &user, StateForecast, &patient, forecast_input, args).await? {
+    let forecast = match run_optional(&state, &user, StateForecast, &patient, args).await? {
         Ok((out, facts)) => {
             calls.push(facts);
             forecast_section(&out)

@@ -85,6 +85,60 @@ impl StoredEntry {
     }
 }
 
+/// An entry with its inclusion proof ([`AuditLog::entry_proof`]).
+#[derive(Debug, Clone)]
+pub struct EntryProof {
+    pub stored: StoredEntry,
+    /// The leaf hash of the stored bytes, and whether the stored leaf hash is it.
+    pub leaf: Digest,
+    pub leaf_matches: bool,
+    /// The tree proved against: its size and root.
+    pub tree_size: u64,
+    pub root: Digest,
+    pub proof: InclusionProof,
+    /// Whether the proof takes the leaf to the root.
+    pub proof_ok: bool,
+    /// The signed head of that tree, when there is one.
+    pub head: Option<SignedTreeHead>,
+}
+
+impl EntryProof {
+    /// The head, if any, names this root and its signature is valid (whether its key
+    /// is trusted is the reader's question).
+    pub fn head_ok(&self) -> bool {
+        self.head.as_ref().is_none_or(|h| h.head.root == self.root && h.signature_valid())
+    }
+
+    /// Leaf, proof and head all check.
+    pub fn verified(&self) -> bool {
+        self.leaf_matches && self.proof_ok && self.head_ok()
+    }
+
+    /// The proof for a terminal (`rdt audit show`): the entry, its leaf hash, the
+    /// tree or signed head, the proof's hashes (deepest first) and the verdict.
+    pub fn text(&self) -> Result<String, AuditError> {
+        use std::fmt::Write as _;
+        let corrupt = |e: serde_json::Error| AuditError::Corrupt { seq: self.stored.seq.0, message: e.to_string() };
+        let entry: serde_json::Value = serde_json::from_str(&self.stored.text).map_err(corrupt)?;
+        let mut out = serde_json::to_string_pretty(&entry).map_err(corrupt)? + "\n";
+        let differs = if self.leaf_matches { "" } else { "  (DIFFERS from the stored leaf hash)" };
+        let _ = writeln!(out, "leaf hash   {}{differs}", self.leaf);
+        let _ = match &self.head {
+            Some(h) => {
+                let time = crate::entry::time_format::format(&h.head.time);
+                writeln!(out, "tree head   size {} root {} signed {time} by {}", h.head.size, h.head.root, h.public_key)
+            }
+            None => writeln!(out, "tree        size {} root {} (not a signed head)", self.tree_size, self.root),
+        };
+        let _ = writeln!(out, "inclusion proof ({} hashes, deepest first):", self.proof.path.len());
+        for h in &self.proof.path {
+            let _ = writeln!(out, "  {h}");
+        }
+        let _ = writeln!(out, "{}", if self.verified() { "proof: verified" } else { "proof: FAILED" });
+        Ok(out)
+    }
+}
+
 /// A stored tree head with the frontier kept beside it.
 #[derive(Debug, Clone)]
 pub(crate) struct HeadRow {
@@ -355,6 +409,27 @@ impl AuditLog {
     /// Proof that entry `seq` is in the tree of `tree_size` entries.
     pub async fn inclusion_proof(&self, seq: Seq, tree_size: u64) -> Result<InclusionProof, AuditError> {
         Ok(self.tree(tree_size).await?.inclusion_proof(seq.0, tree_size)?)
+    }
+
+    /// Entry `seq` (`None`: no such entry) with its inclusion proof: against the tree
+    /// of `tree_size` entries when given (signed when a head has that size), else the
+    /// latest signed head that covers the entry, else the whole log (unsigned, and
+    /// said so). What `rdt audit show` and the auditor's trace page show.
+    pub async fn entry_proof(&self, seq: Seq, tree_size: Option<u64>) -> Result<Option<EntryProof>, AuditError> {
+        let Some(stored) = self.entry(seq).await? else { return Ok(None) };
+        let head = self.latest_head().await?;
+        let (tree_size, head) = match (tree_size, head) {
+            (Some(n), head) => (n, head.filter(|h| h.head.size == n)),
+            (None, Some(h)) if h.head.size > seq.0 => (h.head.size, Some(h)),
+            _ => (self.size().await?, None),
+        };
+        let tree = self.tree(tree_size).await?;
+        let proof = tree.inclusion_proof(seq.0, tree_size)?;
+        let leaf = stored.computed_leaf_hash();
+        let root = tree.root(tree_size);
+        let leaf_matches = stored.leaf_hash == leaf.0;
+        let proof_ok = proof.verify(&leaf, &root);
+        Ok(Some(EntryProof { stored, leaf, leaf_matches, tree_size, root, proof, proof_ok, head }))
     }
 
     /// Proof that the tree of `new_size` entries extends the one of `old_size`.

@@ -62,4 +62,46 @@ impl ImportReport {
     pub fn resources_total(&self) -> u64 {
         self.resources.values().sum()
     }
+
+    /// The audit record of this run: per file its path, sha256, events and error, so
+    /// the trail says exactly which bytes became which journeys (`rdt import`, the
+    /// admin's upload).
+    pub fn audit_record(&self) -> audit_log::ImportRecord {
+        let files = self
+            .files
+            .iter()
+            .map(|f| audit_log::ImportedFile {
+                path: f.path.display().to_string(),
+                sha256: audit_log::Digest::of_file(&f.path).ok(),
+                events: f.events,
+                error: f.error.as_ref().map(ToString::to_string),
+            })
+            .collect();
+        audit_log::ImportRecord { files, patients: self.patients, events: self.events }
+    }
+
+    /// The run for people: files imported into `store`, patients, resources and events
+    /// by type, what was skipped. (Failed files are listed by [`Self::failed`].)
+    pub fn summary(&self, store: &dyn std::fmt::Display) -> String {
+        use std::fmt::Write as _;
+        let mut out = String::new();
+        let ok = self.files.iter().filter(|f| f.succeeded()).count();
+        let _ = writeln!(out, "Imported {ok} of {} files into {store}", self.files.len());
+        let _ = writeln!(out, "  patients: {}", self.patients);
+        let _ = writeln!(out, "  resources: {}", self.resources_total());
+        for (resource_type, n) in &self.resources {
+            let _ = writeln!(out, "    {resource_type:<24} {n:>9}");
+        }
+        let _ = writeln!(out, "  events: {}", self.events);
+        for (modality, n) in &self.events_by_modality {
+            let _ = writeln!(out, "    {:<24} {n:>9}", modality.as_str());
+        }
+        if !self.skipped.is_empty() {
+            let _ = writeln!(out, "  skipped (no events):");
+            for s in &self.skipped {
+                let _ = writeln!(out, "    {:<24} {:>9}  {}", s.resource_type, s.count, s.description);
+            }
+        }
+        out
+    }
 }

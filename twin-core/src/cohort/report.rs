@@ -114,6 +114,58 @@ impl CohortReport {
     pub fn outcome(&self, outcome: Outcome) -> Option<&OutcomeRow> {
         self.outcomes.iter().find(|r| r.outcome == outcome)
     }
+
+    /// The report of `patient` as a readable table (`rdt cohort`): per outcome n,
+    /// estimate, 95% interval, population and snapshot baseline; then the neighbours
+    /// by pseudonym and distance.
+    pub fn table(&self, patient: &str) -> String {
+        use std::fmt::Write as _;
+        let mut t = String::new();
+        let _ = writeln!(
+            t,
+            "In silico cohort of {patient} at {}: {} nearest historical patients\n",
+            self.index_date, self.k
+        );
+        let figure = |e: &Estimate| match e {
+            Estimate::Rate { rate, .. } => format!("{:.0}%", 100.0 * rate),
+            Estimate::Mean { mean, .. } => format!("{mean:.2}"),
+            Estimate::NotEnoughComparablePatients { .. } => "not enough comparable patients".to_owned(),
+        };
+        let interval = |e: &Estimate| match e {
+            Estimate::Rate { ci, .. } => format!("{:.0}-{:.0}%", 100.0 * ci.low, 100.0 * ci.high),
+            Estimate::Mean { ci, .. } => format!("{:.2}-{:.2}", ci.low, ci.high),
+            Estimate::NotEnoughComparablePatients { .. } => "-".to_owned(),
+        };
+        let _ = writeln!(
+            t,
+            "{:<48} {:>4}  {:<30} {:<12} {:<12} snapshot baseline",
+            "outcome", "n", "estimate", "95% CI", "population"
+        );
+        for row in &self.outcomes {
+            let baseline = row.snapshot_baseline.map_or("-".to_owned(), |v| {
+                if row.outcome.is_rate() {
+                    format!("{:.0}%", 100.0 * v)
+                } else {
+                    format!("{v:.2}")
+                }
+            });
+            let _ = writeln!(
+                t,
+                "{:<48} {:>4}  {:<30} {:<12} {:<12} {}",
+                row.label,
+                row.neighbours.n(),
+                figure(&row.neighbours),
+                interval(&row.neighbours),
+                figure(&row.population),
+                baseline
+            );
+        }
+        let _ = writeln!(t, "\nneighbours (pseudonym, cosine distance):");
+        for n in &self.neighbours {
+            let _ = writeln!(t, "  {}  {:.4}", n.pseudonym.as_str(), n.distance);
+        }
+        t
+    }
 }
 
 #[cfg(test)]

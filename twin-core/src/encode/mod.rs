@@ -19,5 +19,5 @@ pub mod transformer;
 pub mod vocab;
 
 pub use event_encoder::{EventBatch, EventEncoder};
-pub use note::{NoteEncoder, NoteError, NoteVectorCache};
+pub use note::{note_vectors, NoteEncoder, NoteError, NoteVectorCache, NoteVectorSource, NoteVectors};
 pub use vocab::{EventToken, VocabConfig, Vocabulary};

@@ -15,6 +15,7 @@
 //! Embedding costs about 25 ms a note on 2 cores, so vectors are cached by the sha256
 //! of the note's text ([`NoteVectorCache`]): a text is embedded once per model version.
 
+use std::collections::HashMap;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -26,6 +27,8 @@ use candle_transformers::models::bert::{BertModel, Config};
 use tokenizers::{PaddingParams, Tokenizer, TruncationParams};
 
 use crate::models::cache::{self, CacheError, ModelFiles};
+use crate::models::{ModelCache, MINILM};
+use crate::progress::Progress;
 
 /// Width of a note vector.
 pub const NOTE_DIM: usize = 384;
@@ -187,6 +190,54 @@ impl NoteVectorCache {
         }
         Ok(out.into_iter().map(|v| v.expect("every slot was filled from the cache or the encoder")).collect())
     }
+}
+
+/// Note vectors by text: what a twin's `note_vector` lookup reads.
+pub type NoteVectors = HashMap<String, Vec<f32>>;
+
+/// MiniLM (from the model cache, loaded only if pinned) and an install's note-vector
+/// cache: what turns the note texts a twin reads into vectors.
+pub struct NoteVectorSource {
+    encoder: NoteEncoder,
+    cache: NoteVectorCache,
+}
+
+impl NoteVectorSource {
+    /// MiniLM from `RDT_MODEL_CACHE` (verified against `registry`) over the cache of
+    /// the install at `data_dir`.
+    pub async fn load(data_dir: &Path, registry: &ModelRegistry) -> Result<Self, NoteError> {
+        let files = ModelCache::from_env()?.check(&MINILM)?;
+        let encoder = NoteEncoder::load(&files, registry).await?;
+        Ok(NoteVectorSource { encoder, cache: NoteVectorCache::for_data_dir(data_dir) })
+    }
+
+    /// The vector of each text (each once), from the cache or embedded now, in chunks
+    /// of 64 (a `progress` step per text). Callers pass only the notes the twin reads
+    /// (`twin::features::note_texts`).
+    pub fn vectors(&self, mut texts: Vec<&str>, progress: &dyn Progress) -> Result<NoteVectors, NoteError> {
+        texts.sort_unstable();
+        texts.dedup();
+        progress.stage("note vectors", texts.len() as u64);
+        let mut out = HashMap::with_capacity(texts.len());
+        for chunk in texts.chunks(64) {
+            for (t, v) in chunk.iter().zip(self.cache.get_or_embed(&self.encoder, chunk)?) {
+                out.insert((*t).to_owned(), v);
+            }
+            progress.advance(chunk.len() as u64);
+        }
+        progress.done();
+        Ok(out)
+    }
+}
+
+/// [`NoteVectorSource::vectors`] with MiniLM loaded for this one batch.
+pub async fn note_vectors(
+    data_dir: &Path,
+    registry: &ModelRegistry,
+    texts: Vec<&str>,
+    progress: &dyn Progress,
+) -> Result<NoteVectors, NoteError> {
+    NoteVectorSource::load(data_dir, registry).await?.vectors(texts, progress)
 }
 
 fn read_vector(path: &Path) -> io::Result<Option<Vec<f32>>> {

@@ -24,7 +24,15 @@ use crate::cohort::query::{end_of_day, nearest_historical, twin_at, CohortError,
 use crate::cohort::report::CohortReport;
 use crate::cohort::{ClinicalRecord, Outcome, PatientOutcomes, Population, PseudonymKey};
 use journey::event::{Event, PatientId};
-use crate::index::NeighbourIndex;
+use std::path::Path;
+
+use audit_log::ModelRegistry;
+use journey::store::JourneyStore;
+
+use super::{EvalError, EvalReport};
+use crate::index::build::{historical_times, load_journeys};
+use crate::index::{IndexConfig, NeighbourIndex};
+use crate::progress::Progress;
 use crate::twin::TwinModel;
 
 /// How the evaluation cuts and splits.
@@ -54,6 +62,47 @@ impl Default for CohortEvalOptions {
             max_cases: None,
         }
     }
+}
+
+/// [`evaluate_cohort`] over the index's own snapshots (the default plan), without note
+/// vectors, as a "cohort eval" stage of `progress`: the JSON and the markdown section.
+pub async fn evaluate_with_index(
+    model: &TwinModel,
+    index: &NeighbourIndex,
+    journeys: &[(PatientId, Vec<Event>)],
+    options: &CohortEvalOptions,
+    progress: &dyn Progress,
+) -> Result<EvalReport, CohortError> {
+    progress.stage("cohort eval", 0);
+    let result = evaluate_cohort(model, index, journeys, &historical_times, options, &|_| None, |_, n| {
+        progress.set_len(n as u64);
+        progress.advance(1);
+    })
+    .await?;
+    progress.done();
+    // A struct of numbers and strings serialises.
+    let json = serde_json::to_value(&result).expect("a cohort evaluation serialises");
+    Ok(EvalReport { json, markdown: markdown(&result) })
+}
+
+/// The cohort evaluation of an install (`rdt cohort --evaluate`): its active twin and
+/// index, every journey of `store`; the report also names the twin and the seconds.
+pub async fn run_cohort_evaluation(
+    store: &JourneyStore,
+    data_dir: &Path,
+    registry: &ModelRegistry,
+    index: &IndexConfig,
+    options: &CohortEvalOptions,
+    progress: &dyn Progress,
+) -> Result<EvalReport, EvalError> {
+    let started = std::time::Instant::now();
+    let model = crate::twin::load_active(data_dir, registry).await?;
+    let index = NeighbourIndex::open(index).await?;
+    let journeys = load_journeys(store, None, |_| {}).await?;
+    let mut report = evaluate_with_index(&model, &index, &journeys, options, progress).await?;
+    report.json["twin_version"] = serde_json::json!(model.version.to_hex());
+    report.json["seconds"] = serde_json::json!(started.elapsed().as_secs_f64());
+    Ok(report)
 }
 
 /// Whether a patient is held out: the first 8 bytes of SHA-256 of its id, mod 100,

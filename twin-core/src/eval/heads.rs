@@ -27,18 +27,18 @@ pub struct HeadSnapshot {
 }
 
 /// The snapshots of every patient given methotrexate (`(id, events in time order)`).
-pub fn snapshots(cohort: &[(String, Vec<journey::event::Event>)]) -> Vec<HeadSnapshot> {
+pub fn snapshots(cohort: &[(PatientId, Vec<journey::event::Event>)]) -> Vec<HeadSnapshot> {
     cohort
         .iter()
         .filter_map(|(id, events)| {
             let record = ClinicalRecord::read(events);
             let labelled = label(&record)?;
             Some(HeadSnapshot {
-                patient: id.clone(),
+                patient: id.to_string(),
                 cut: labelled.cut,
                 snapshot: snapshot_features(&record, labelled.cut),
                 labelled,
-                held_out: is_held_out(&PatientId::new(id.clone())?, HELD_OUT_PERCENT),
+                held_out: is_held_out(id, HELD_OUT_PERCENT),
             })
         })
         .collect()

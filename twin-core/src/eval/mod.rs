@@ -11,10 +11,64 @@
 //! - [`cohort`]: the in silico cohort's estimates on held-out patients against their
 //!   actual outcomes, beside the snapshot baseline and the population figure.
 //! - [`heads`]: predictive heads on the twin against the latest-visit snapshot.
+//! - [`twin`]: the whole twin evaluation (`rdt eval`) as one [`EvalReport`].
 
 pub mod cohort;
 pub mod heads;
 pub mod state;
+pub mod twin;
+
+use std::path::{Path, PathBuf};
+
+/// Why an evaluation could not run.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EvalError {
+    #[error("the truth file {path}: {message}")]
+    Truth { path: PathBuf, message: String },
+    #[error("only {0} patients of the store have a methotrexate start in the truth file")]
+    TooFewPatients(usize),
+    #[error(transparent)]
+    Store(#[from] journey::store::StoreError),
+    #[error(transparent)]
+    Notes(#[from] crate::encode::note::NoteError),
+    #[error(transparent)]
+    Twin(#[from] crate::twin::TwinError),
+    #[error(transparent)]
+    Index(#[from] crate::index::IndexError),
+    #[error(transparent)]
+    Cohort(#[from] crate::cohort::query::CohortError),
+    #[error(transparent)]
+    Heads(#[from] crate::heads::HeadError),
+    #[error("writing the report {path}: {source}")]
+    Write { path: PathBuf, source: std::io::Error },
+}
+
+/// An evaluation's report: JSON for scripts, markdown for people.
+#[derive(Debug, Clone)]
+pub struct EvalReport {
+    pub json: serde_json::Value,
+    pub markdown: String,
+}
+
+impl EvalReport {
+    /// Writes `<data_dir>/reports/<stem>.json` and `<stem>.md`; returns the markdown's path.
+    pub fn write(&self, data_dir: &Path, stem: &str) -> Result<PathBuf, EvalError> {
+        let dir = data_dir.join("reports");
+        let io = |path: &Path| {
+            let path = path.to_owned();
+            move |source| EvalError::Write { path, source }
+        };
+        std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+        let json = dir.join(format!("{stem}.json"));
+        // A `Value` always serialises.
+        let text = serde_json::to_string_pretty(&self.json).expect("a JSON value serialises");
+        std::fs::write(&json, text).map_err(io(&json))?;
+        let md = dir.join(format!("{stem}.md"));
+        std::fs::write(&md, &self.markdown).map_err(io(&md))?;
+        Ok(md)
+    }
+}
 
 use crate::encode::vocab::{code_key, EventToken, Vocabulary, BIN_FIRST};
 use journey::event::Event;

@@ -12,6 +12,7 @@ use chrono::{DateTime, Duration, Utc};
 use super::point::{IndexPoint, SnapshotKind};
 use journey::event::{Event, Modality, PatientId};
 use journey::store::{JourneyStore, StoreError};
+use crate::progress::Progress;
 use crate::twin::{PatientInputs, TwinError, TwinModel};
 
 /// Which snapshots of a journey are indexed.
@@ -61,10 +62,21 @@ pub fn snapshots(events: &[Event], plan: &SnapshotPlan) -> Vec<Snapshot> {
     out
 }
 
+/// The historical snapshot times of a journey under the default plan: where the
+/// index (built by `rdt embed`) holds its historical points, so the population the
+/// cohort reads outcomes from is the index's.
+pub fn historical_times(events: &[Event]) -> Vec<DateTime<Utc>> {
+    snapshots(events, &SnapshotPlan::default())
+        .into_iter()
+        .filter(|s| s.kind == SnapshotKind::Historical)
+        .map(|s| s.index_time)
+        .collect()
+}
+
 /// The note texts the twin reads at each of a journey's snapshots (so a caller embeds
 /// exactly those with MiniLM first).
-pub fn note_texts<'a>(model: &TwinModel, events: &'a [Event], plan: &SnapshotPlan) -> Vec<&'a str> {
-    snapshots(events, plan).iter().flat_map(|s| model.manifest.spec.note_texts(events, Some(s.index_time))).collect()
+pub fn snapshot_note_texts<'a>(events: &'a [Event], plan: &SnapshotPlan) -> Vec<&'a str> {
+    snapshots(events, plan).iter().flat_map(|s| crate::twin::features::note_texts(events, Some(s.index_time))).collect()
 }
 
 /// A note text's vector, when the twin reads notes (`&|_| None` when it does not).
@@ -132,6 +144,22 @@ pub async fn load_journeys(
         on_patient(n);
     }
     Ok(out)
+}
+
+/// [`load_journeys`] as a "reading journeys" stage of `progress`.
+pub async fn load_journeys_with(
+    store: &JourneyStore,
+    max: Option<usize>,
+    progress: &dyn Progress,
+) -> Result<Vec<(PatientId, Vec<Event>)>, StoreError> {
+    progress.stage("reading journeys", 0);
+    let journeys = load_journeys(store, max, |n| {
+        progress.set_len(n as u64);
+        progress.advance(1);
+    })
+    .await?;
+    progress.done();
+    Ok(journeys)
 }
 
 #[cfg(test)]

@@ -11,7 +11,8 @@
 //!   log, crash-safe).
 //! - [`qdrant`]: the Qdrant backend (gRPC).
 //! - [`build`]: which snapshots of a journey are indexed ([`SnapshotPlan`]) and their
-//!   twins; [`sync`]: [`sync::add_event`], a new event through store, twin and index.
+//!   twins; [`rebuild`]: the whole index from the store and the active twin (`rdt
+//!   embed`); [`sync`]: [`sync::add_event`], a new event through store, twin and index.
 //! - [`error`] holds [`IndexError`].
 //!
 //! Invariants, whatever the backend:
@@ -29,6 +30,7 @@ pub mod graph;
 pub mod local;
 pub mod point;
 pub mod qdrant;
+pub mod rebuild;
 pub mod sync;
 pub mod table;
 

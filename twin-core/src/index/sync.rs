@@ -4,13 +4,22 @@
 //! [`add_event`] writes the event through the journey store (ground truth first),
 //! re-reads the journey, recomputes that patient's snapshots in one batched forward
 //! pass, replaces the patient's points and makes the index durable. The next
-//! [`super::NeighbourIndex::search`] sees the new vectors.
+//! [`super::NeighbourIndex::search`] sees the new vectors. [`add_recorded`] is that
+//! as a user's act (`rdt event add`): the event described ([`EventInput`]), its note
+//! vectors, and the `import` audit entry naming its digest.
 
-use super::build::{embed_journeys, NoteLookup, SnapshotPlan};
+use std::path::Path;
+
+use audit_log::{AuditError, Digest, EntryBody, ImportRecord, ImportedFile, ModelRegistry, NewEntry, Principal, Seq};
+use chrono::{DateTime, NaiveDate, Utc};
+use journey::event::{Code, Event, Modality, PatientId, Phase, Quantity, Source};
+use journey::store::{JourneyStore, StoreError};
+
+use super::build::{embed_journeys, snapshot_note_texts, NoteLookup, SnapshotPlan};
 use super::point::{IndexPoint, SnapshotKind};
 use super::{IndexError, NeighbourIndex};
-use journey::event::{Event, PatientId};
-use journey::store::{JourneyStore, StoreError};
+use crate::encode::note::{note_vectors, NoteError, NoteVectors};
+use crate::progress::NoProgress;
 use crate::twin::{TwinError, TwinModel};
 
 #[derive(Debug, thiserror::Error)]
@@ -29,6 +38,12 @@ pub enum SyncError {
     Twin(#[from] TwinError),
     #[error(transparent)]
     Index(#[from] IndexError),
+    #[error("{0}")]
+    BadEvent(String),
+    #[error(transparent)]
+    Notes(#[from] NoteError),
+    #[error("cannot record the event in the audit log: {0}")]
+    Audit(#[from] AuditError),
 }
 
 /// Stores `event`, re-embeds its patient and upserts the patient's points; returns
@@ -88,11 +103,122 @@ pub async fn sync_patient(
     Ok(live)
 }
 
+/// An event as a person describes it (`rdt event add`): a code `SYSTEM|CODE` (a code
+/// system as written, local ones too), an optional value, unit and text, a time (RFC
+/// 3339 or a date, midnight UTC; default now), a modality and a phase by name.
+#[derive(Debug, Clone, Default)]
+pub struct EventInput {
+    pub patient: String,
+    pub code: String,
+    pub display: Option<String>,
+    pub value: Option<f64>,
+    pub unit: Option<String>,
+    pub text: Option<String>,
+    pub time: Option<String>,
+    pub modality: String,
+    pub phase: String,
+}
+
+impl EventInput {
+    /// The event described. Its source key is a digest of what it says, so adding the
+    /// same event twice replaces it instead of duplicating it.
+    pub fn event(&self) -> Result<Event, SyncError> {
+        let bad = |what: String| SyncError::BadEvent(what);
+        let patient = PatientId::new(self.patient.clone()).ok_or_else(|| bad("patient: empty patient id".into()))?;
+        let (system, code) = self
+            .code
+            .split_once('|')
+            .filter(|(s, c)| !s.trim().is_empty() && !c.trim().is_empty())
+            .ok_or_else(|| bad(format!("code `{}`: expected SYSTEM|CODE, e.g. http://loinc.org|1988-5", self.code)))?;
+        let modality: Modality = self.modality.parse().map_err(|e| bad(format!("modality: {e}")))?;
+        let phase: Phase = self.phase.parse().map_err(|e| bad(format!("phase: {e}")))?;
+        if self.value.is_some_and(|v| !v.is_finite()) {
+            return Err(bad("value must be a finite number".into()));
+        }
+        let time = match &self.time {
+            Some(t) => parse_time(t).ok_or_else(|| {
+                bad(format!("time `{t}`: expected RFC 3339 (2024-05-01T09:30:00Z) or a date (2024-05-01)"))
+            })?,
+            None => Utc::now(),
+        };
+        let mut event = Event {
+            patient,
+            time,
+            code: Code { system: system.trim().into(), code: code.trim().into(), display: self.display.clone() },
+            value: self.value.map(|value| Quantity { value, unit: self.unit.clone() }),
+            text: self.text.clone(),
+            modality,
+            phase,
+            source: Source {
+                file: "rdt event add".into(),
+                resource_type: "RdtEvent".into(),
+                resource_id: String::new(),
+                part: String::new(),
+            },
+        };
+        event.source.resource_id = Digest::of(&event_bytes(&event)).to_hex()[..32].to_owned();
+        Ok(event)
+    }
+}
+
+fn parse_time(s: &str) -> Option<DateTime<Utc>> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Some(t.with_timezone(&Utc));
+    }
+    Some(NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()?.and_hms_opt(0, 0, 0)?.and_utc())
+}
+
+fn event_bytes(event: &Event) -> Vec<u8> {
+    // An `Event` is plain data (strings, numbers, a time): it serialises.
+    serde_json::to_vec(event).expect("an event serialises")
+}
+
+/// [`add_event`] as a user's act on an install: note vectors for the notes the twin
+/// reads (when it was trained with notes: MiniLM pinned in `registry`, vectors cached
+/// under `data_dir`), the event through store, twin and index, and an `import` audit
+/// entry by `by` naming the event's digest. Returns the live point and the entry.
+pub async fn add_recorded(
+    store: &JourneyStore,
+    data_dir: &Path,
+    registry: &ModelRegistry,
+    model: &TwinModel,
+    index: &mut NeighbourIndex,
+    event: &Event,
+    by: Principal,
+) -> Result<(IndexPoint, Seq), SyncError> {
+    let plan = SnapshotPlan::default();
+    let with_notes = model.manifest.training.get("notes").and_then(|v| v.as_bool()).unwrap_or(false);
+    let notes = match (with_notes, store.journey(&event.patient).await?) {
+        (true, Some(journey)) => {
+            let mut events = journey.events;
+            events.push(event.clone());
+            events.sort_by_key(|e| e.time);
+            let texts = snapshot_note_texts(&events, &plan);
+            note_vectors(data_dir, registry, texts, &NoProgress).await?
+        }
+        _ => NoteVectors::new(),
+    };
+    let lookup = |t: &str| notes.get(t).cloned();
+    let live = add_event(store, model, index, event.clone(), &plan, &lookup).await?;
+    let record = ImportRecord {
+        files: vec![ImportedFile {
+            path: format!("rdt event add ({}/{})", event.source.resource_type, event.source.resource_id),
+            sha256: Some(Digest::of(&event_bytes(event))),
+            events: 1,
+            error: None,
+        }],
+        patients: 1,
+        events: 1,
+    };
+    let entry = NewEntry::new(by, EntryBody::Import { import: record }).patients([event.patient.as_str()]);
+    let seq = registry.log().append(entry).await?;
+    Ok((live, seq))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use journey::event::{Code, Modality, Phase, Quantity, Source};
-    use crate::index::build::{embed_journeys, load_journeys};
+    use crate::index::build::load_journeys;
     use crate::index::{IndexConfig, NeighbourQuery};
     use journey::store::Database;
     use crate::twin::model::{register, save};
@@ -199,5 +325,38 @@ mod tests {
         // An unknown patient is refused.
         let err = add_event(&store, &model, &mut index, event(99, 10, "crp", 1.0), &plan, &|_| None).await.unwrap_err();
         assert!(matches!(err, SyncError::UnknownPatient(_)), "{err}");
+    }
+
+    /// A described event: its code split at `|`, a date read as midnight UTC, and a
+    /// source key that is a digest of what it says (the same description twice is the
+    /// same event); a malformed code, modality or value is refused with its field named.
+    #[test]
+    fn an_event_input_becomes_an_event_keyed_by_what_it_says() {
+        let input = EventInput {
+            patient: "p1".into(),
+            code: "http://loinc.org|1988-5".into(),
+            value: Some(42.0),
+            unit: Some("mg/L".into()),
+            time: Some("2024-05-01".into()),
+            modality: "lab".into(),
+            phase: "point".into(),
+            ..Default::default()
+        };
+        let event = input.event().unwrap();
+        assert_eq!((event.code.system.as_str(), event.code.code.as_str()), ("http://loinc.org", "1988-5"));
+        assert_eq!(event.time, Utc.with_ymd_and_hms(2024, 5, 1, 0, 0, 0).unwrap());
+        assert_eq!(event.source.resource_id.len(), 32);
+        assert_eq!(input.event().unwrap().source, event.source);
+        let other = EventInput { value: Some(43.0), ..input.clone() };
+        assert_ne!(other.event().unwrap().source.resource_id, event.source.resource_id);
+        for (bad, field) in [
+            (EventInput { code: "1988-5".into(), ..input.clone() }, "code"),
+            (EventInput { modality: "x-ray".into(), ..input.clone() }, "modality"),
+            (EventInput { value: Some(f64::NAN), ..input.clone() }, "value"),
+            (EventInput { time: Some("yesterday".into()), ..input.clone() }, "time"),
+        ] {
+            let err = bad.event().unwrap_err().to_string();
+            assert!(err.starts_with(field), "{err}");
+        }
     }
 }

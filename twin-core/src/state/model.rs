@@ -55,9 +55,11 @@ pub struct StateModel {
     pub bootstrap: Vec<TransitionCounts>,
 }
 
-/// Reading or writing a model file failed.
+/// Reading or writing a model file failed, or the journeys to fit it on.
 #[derive(Debug, thiserror::Error)]
 pub enum StateModelError {
+    #[error(transparent)]
+    Store(#[from] journey::store::StoreError),
     #[error("reading or writing the state model {path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
     #[error("the state model {path} is not valid JSON of this format: {source}")]
@@ -164,6 +166,25 @@ impl StateModel {
     /// (`rdt forecast` fits it there on first use; the tools and pages read it).
     pub fn install_path(data_dir: &Path) -> PathBuf {
         data_dir.join("models").join("state-model.json")
+    }
+
+    /// Fits the model on every journey of `store` and saves it at the install's path
+    /// under `data_dir` (what `rdt forecast` does on first use or with `--refit`);
+    /// returns it with its version.
+    pub async fn fit_install(
+        store: &journey::store::JourneyStore,
+        data_dir: &Path,
+        progress: &dyn crate::progress::Progress,
+    ) -> Result<(Self, Digest), StateModelError> {
+        let config = StateModelConfig::default();
+        let journeys = crate::index::build::load_journeys_with(store, None, progress).await?;
+        let data: Vec<PatientSteps> = journeys
+            .iter()
+            .map(|(id, events)| crate::state::series::patient_steps(id.clone(), events, config.step_days))
+            .collect();
+        let model = StateModel::fit(&data, config);
+        let version = model.save(&Self::install_path(data_dir))?;
+        Ok((model, version))
     }
 
     /// Reads a model and its version (SHA-256 of the bytes read).

@@ -32,6 +32,24 @@ pub fn in_event_stream(event: &Event) -> bool {
     !matches!(event.modality, Modality::Imaging | Modality::Omics)
 }
 
+/// The note texts [`FeatureSpec::inputs`] reads of a time-ordered journey at `until`
+/// (its last event when `None`): the most recent [`RECENT_NOTES`], so a caller embeds
+/// those and no others (each new text costs a MiniLM pass). The one note selection:
+/// training, embedding, evaluation and the cohort all call it.
+pub fn note_texts(events: &[Event], until: Option<DateTime<Utc>>) -> Vec<&str> {
+    let end = match until {
+        Some(t) => events.partition_point(|e| e.time <= t),
+        None => events.len(),
+    };
+    events[..end]
+        .iter()
+        .rev()
+        .filter(|e| e.modality == Modality::Note)
+        .filter_map(|e| e.text.as_deref())
+        .take(RECENT_NOTES)
+        .collect()
+}
+
 /// A panel of numeric codes of one modality (imaging or omics) and their cohort
 /// mean and standard deviation. Features per code: the latest value, standardised,
 /// and a 1/0 "measured" flag (an unmeasured code is 0, 0: the flag tells it apart
@@ -161,22 +179,6 @@ impl FeatureSpec {
             any = true;
         }
         any.then_some(out)
-    }
-
-    /// The note texts [`FeatureSpec::inputs`] reads at `until`: the most recent
-    /// [`RECENT_NOTES`], so a caller embeds those and no others.
-    pub fn note_texts<'a>(&self, events: &'a [Event], until: Option<DateTime<Utc>>) -> Vec<&'a str> {
-        let end = match until {
-            Some(t) => events.partition_point(|e| e.time <= t),
-            None => events.len(),
-        };
-        events[..end]
-            .iter()
-            .rev()
-            .filter(|e| e.modality == Modality::Note)
-            .filter_map(|e| e.text.as_deref())
-            .take(RECENT_NOTES)
-            .collect()
     }
 
     /// The inputs of a time-ordered journey at `until` (its last event when `None`).

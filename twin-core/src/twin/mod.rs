@@ -4,11 +4,14 @@
 //! - [`features`]: what each encoder reads of a journey (`PatientInputs`).
 //! - [`pipeline`]: training a twin end to end on a cohort.
 //! - [`model`]: the checkpoint on disk (three files, pinned), loading, embedding.
+//! - [`install`]: an install's twin: the active one, training and registering one.
 
 pub mod features;
+pub mod install;
 pub mod model;
 pub mod pipeline;
 
 pub use features::{FeatureSpec, Panel, PatientInputs};
+pub use install::{load_active, models_dir, train_and_register, TrainError, TrainReport, TrainRequest};
 pub use model::{TwinError, TwinManifest, TwinModel};
 pub use pipeline::{train_twin, Stage, TrainOptions, TrainedTwin};

@@ -42,6 +42,8 @@ pub enum TwinError {
     Registry(#[from] GovernanceError),
     #[error(transparent)]
     Tensor(#[from] candle_core::Error),
+    #[error("no active twin in the model registry: run `rdt train` first")]
+    NoActiveTwin,
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> TwinError + '_ {

@@ -7,6 +7,7 @@
 //! the CSRF token on every request that is not GET or HEAD (else 403); then
 //! [`require_role`] compares the session's role with the route group's (else 403).
 
+pub mod demo;
 pub mod password;
 pub mod store;
 

@@ -1,0 +1,218 @@
+//! The twin evaluation (`rdt eval`): how good is the active twin? One report, JSON and
+//! markdown, of:
+//! - masked-event reconstruction accuracy (held-out patients, measured at training)
+//!   next to a most-frequent-code baseline;
+//! - with the virtual cohort's ground truth (`ground_truth.ldjson`): each patient cut
+//!   `days` after starting methotrexate, the share of its `k` nearest neighbours that
+//!   share its hidden subtype, for the fused twin, for the twin with each modality left
+//!   out in turn (the ablation), and for two baselines (bag of codes, latest-visit
+//!   snapshot);
+//! - the disease-state model's forecasts on held-out patients ([`super::state`]) and
+//!   the predictive heads, twin vs snapshot ([`super::heads`]);
+//! - the in silico cohort against actual outcomes ([`super::cohort`], as `rdt cohort
+//!   --evaluate`), once the index holds twins of this model.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use audit_log::ModelRegistry;
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use journey::event::{Event, PatientId};
+use journey::store::JourneyStore;
+use serde_json::json;
+
+use super::cohort::{evaluate_with_index, is_held_out, CohortEvalOptions};
+use super::{bag_of_codes, chance_agreement, heads, latest_visit, neighbour_agreement, state, EvalError, EvalReport};
+use crate::cohort::query::end_of_day;
+use crate::encode::fusion::FusedModality;
+use crate::encode::note::{note_vectors, NoteVectors};
+use crate::index::build::load_journeys_with;
+use crate::index::{IndexConfig, NeighbourIndex};
+use crate::progress::Progress;
+use crate::state::StateModelConfig;
+use crate::twin::{load_active, PatientInputs};
+
+/// What the twin evaluation reads and how it cuts.
+#[derive(Debug, Clone)]
+pub struct TwinEvalOptions {
+    /// The virtual cohort's ground truth (`ground_truth.ldjson` from `rdt synth`).
+    pub truth: PathBuf,
+    /// Neighbours per patient.
+    pub k: usize,
+    /// Cut each patient this many days after their methotrexate start.
+    pub days: i64,
+    /// Use note vectors (when the twin was trained with them).
+    pub notes: bool,
+}
+
+/// Each patient's hidden subtype and methotrexate start, from the truth file.
+fn read_truth(path: &Path) -> Result<HashMap<String, (String, NaiveDate)>, EvalError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| EvalError::Truth { path: path.to_owned(), message: format!("reading it: {e}") })?;
+    let mut truth = HashMap::new();
+    for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        let v: serde_json::Value = serde_json::from_str(line)
+            .map_err(|e| EvalError::Truth { path: path.to_owned(), message: format!("line {}: {e}", n + 1) })?;
+        let (Some(id), Some(subtype)) = (v["patient_id"].as_str(), v["subtype"].as_str()) else {
+            continue;
+        };
+        if let Some(start) = v["mtx_start"].as_str().and_then(|d| d.parse::<NaiveDate>().ok()) {
+            truth.insert(id.to_owned(), (subtype.to_owned(), start));
+        }
+    }
+    Ok(truth)
+}
+
+/// Evaluates the active twin of the install (`data_dir`, `registry`) on the journeys
+/// of `store` and the truth file; the cohort section reads the index `index`.
+pub async fn run_twin_evaluation(
+    store: &JourneyStore,
+    data_dir: &Path,
+    registry: &ModelRegistry,
+    index: &IndexConfig,
+    options: &TwinEvalOptions,
+    progress: &dyn Progress,
+) -> Result<EvalReport, EvalError> {
+    let started = Instant::now();
+    let model = load_active(data_dir, registry).await?;
+    let truth = read_truth(&options.truth)?;
+    let journeys = load_journeys_with(store, None, progress).await?;
+    let cohort: Vec<&(PatientId, Vec<Event>)> =
+        journeys.iter().filter(|(id, _)| truth.contains_key(id.as_str())).collect();
+    if cohort.len() <= options.k {
+        return Err(EvalError::TooFewPatients(cohort.len()));
+    }
+    let cut_of = |id: &PatientId| -> DateTime<Utc> { end_of_day(truth[id.as_str()].1 + Duration::days(options.days)) };
+    let notes = if options.notes {
+        let texts = cohort.iter().flat_map(|(id, e)| crate::twin::features::note_texts(e, Some(cut_of(id)))).collect();
+        note_vectors(data_dir, registry, texts, progress).await?
+    } else {
+        NoteVectors::new()
+    };
+    let note_vector = |t: &str| notes.get(t).cloned();
+
+    let spec = &model.manifest.spec;
+    let mut labels = Vec::with_capacity(cohort.len());
+    let mut inputs = Vec::with_capacity(cohort.len());
+    let mut bags = Vec::with_capacity(cohort.len());
+    let mut snapshots = Vec::with_capacity(cohort.len());
+    for (id, events) in &cohort {
+        let cut = cut_of(id);
+        let input = spec.inputs(events, Some(cut), &note_vector);
+        let window = &events[..events.partition_point(|e| e.time <= cut)];
+        bags.push(bag_of_codes(&spec.vocab, &input.tokens));
+        snapshots.push(latest_visit(&spec.vocab, window));
+        inputs.push(input);
+        labels.push(truth[id.as_str()].0.clone());
+    }
+    let present = |f: &dyn Fn(&PatientInputs) -> bool| inputs.iter().filter(|i| f(i)).count();
+    let coverage = json!({
+        "patients": inputs.len(),
+        "with_notes": present(&|i| i.notes.is_some()),
+        "with_imaging": present(&|i| i.imaging.is_some()),
+        "with_omics": present(&|i| i.omics.is_some()),
+    });
+
+    let k = options.k;
+    let fused = neighbour_agreement(&model.embed(&inputs, None)?, &labels, k);
+    let mut ablation = Vec::new();
+    for m in FusedModality::ALL {
+        let score = neighbour_agreement(&model.embed(&inputs, Some(m))?, &labels, k);
+        ablation.push((m.as_str(), score));
+    }
+    let bag = neighbour_agreement(&bags, &labels, k);
+    let snapshot = neighbour_agreement(&snapshots, &labels, k);
+    let chance = chance_agreement(&labels);
+    let reconstruction = model.manifest.training.get("reconstruction").cloned().unwrap_or(json!(null));
+
+    // The state model and the predictive heads, on the same held-out split.
+    let (train, test): (Vec<_>, Vec<_>) = cohort
+        .iter()
+        .map(|(id, events)| (id.clone(), crate::state::readings(events)))
+        .partition(|(id, _)| !is_held_out(id, crate::heads::HELD_OUT_PERCENT));
+    let state = state::evaluate_state_model(&train, &test, StateModelConfig { resamples: 0, ..Default::default() });
+    let truth_journeys: Vec<(PatientId, Vec<Event>)> = cohort.iter().map(|&j| j.clone()).collect();
+    let head_snapshots = heads::snapshots(&truth_journeys);
+    let events_of: HashMap<&str, &Vec<Event>> = cohort.iter().map(|(id, e)| (id.as_str(), e)).collect();
+    let head_inputs: Vec<_> = head_snapshots
+        .iter()
+        .map(|s| spec.inputs(events_of[s.patient.as_str()], Some(s.cut), &note_vector))
+        .collect();
+    let heads = heads::evaluate_heads(&head_snapshots, &model.embed(&head_inputs, None)?)?;
+
+    // The in silico cohort reads its neighbours from the index, which `rdt embed` builds.
+    let index = NeighbourIndex::open(index).await?;
+    let cohort_eval = if !index.is_empty().await? && index.twin_version() == Some(model.version) {
+        let options = CohortEvalOptions { k, days_after_mtx: options.days, ..CohortEvalOptions::default() };
+        Some(evaluate_with_index(&model, &index, &journeys, &options, progress).await?)
+    } else {
+        None
+    };
+
+    let report = json!({
+        "twin_version": model.version.to_hex(),
+        "truth": options.truth.display().to_string(),
+        "k": k,
+        "cut_days_after_mtx_start": options.days,
+        "coverage": coverage,
+        "reconstruction": reconstruction,
+        "subtype_agreement": {
+            "fused_twin": fused,
+            "leave_one_modality_out": ablation.iter().map(|(m, s)| (m.to_string(), json!(s))).collect::<serde_json::Map<_, _>>(),
+            "bag_of_codes": bag,
+            "latest_visit_snapshot": snapshot,
+            "chance": chance,
+        },
+        "state_model": state,
+        "predictive_heads": heads,
+        "cohort": cohort_eval.as_ref().map(|r| r.json.clone()),
+        "seconds": started.elapsed().as_secs_f64(),
+    });
+    let cohort_md = match &cohort_eval {
+        Some(r) => format!("\n{}", r.markdown),
+        None => "\n## In silico cohort against actual outcomes\n\nNot evaluated: the neighbour index holds no twins of \
+                 this model; run `rdt embed` first.\n"
+            .to_owned(),
+    };
+    let markdown =
+        agreement_markdown(&report, &ablation) + "\n" + &state::markdown(&state) + &heads::markdown(&heads) + &cohort_md;
+    Ok(EvalReport { json: report, markdown })
+}
+
+/// The reconstruction and subtype-agreement sections.
+fn agreement_markdown(report: &serde_json::Value, ablation: &[(&str, f64)]) -> String {
+    let pct = |v: &serde_json::Value| v.as_f64().map_or("-".into(), |x| format!("{:.1}%", 100.0 * x));
+    let a = &report["subtype_agreement"];
+    let r = &report["reconstruction"];
+    let c = &report["coverage"];
+    let mut md = String::new();
+    let _ = writeln!(md, "# Twin evaluation\n");
+    let _ = writeln!(md, "Twin `{}`.\n", report["twin_version"].as_str().unwrap_or(""));
+    let _ = writeln!(md, "## Masked-event reconstruction (held-out patients)\n");
+    let _ = writeln!(md, "| | accuracy |\n|---|---|");
+    let _ = writeln!(md, "| event encoder | {} |", pct(&r["model"]));
+    let _ = writeln!(md, "| most frequent code | {} |", pct(&r["most_frequent_code"]));
+    let _ = writeln!(md, "\n{} masked events.\n", r["masked_events"]);
+    let _ = writeln!(
+        md,
+        "## Subtype agreement of the {} nearest neighbours\n\nPatients cut {} days after starting methotrexate: {} \
+         ({} with notes, {} with imaging, {} with omics).\n",
+        report["k"],
+        report["cut_days_after_mtx_start"],
+        c["patients"],
+        c["with_notes"],
+        c["with_imaging"],
+        c["with_omics"]
+    );
+    let _ = writeln!(md, "| representation | agreement |\n|---|---|");
+    let _ = writeln!(md, "| fused twin | {} |", pct(&a["fused_twin"]));
+    for (m, s) in ablation {
+        let _ = writeln!(md, "| twin without {} | {:.1}% |", m.replace('_', " "), 100.0 * s);
+    }
+    let _ = writeln!(md, "| baseline: bag of codes | {} |", pct(&a["bag_of_codes"]));
+    let _ = writeln!(md, "| baseline: latest-visit snapshot | {} |", pct(&a["latest_visit_snapshot"]));
+    let _ = writeln!(md, "| chance (same label at random) | {} |", pct(&a["chance"]));
+    md
+}

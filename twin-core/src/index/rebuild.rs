@@ -1,0 +1,164 @@
+//! Rebuilding the index from ground state (`rdt embed`): every journey of the store
+//! through the active twin, into the neighbour index and a JSON Lines file of twins.
+//!
+//! The index is derived, so a rebuild starts from scratch: per patient, historical
+//! snapshots by the [`SnapshotPlan`] plus the live one, every point carrying the
+//! twin's version. The JSON Lines file (`{"patient", "index_time", "events",
+//! "twin_version", "vector"}`) holds each patient's live twin; [`twins_at`] writes
+//! everyone's twin at one date to the file only (the index holds journeys' own
+//! snapshots, not a common date).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use audit_log::ModelRegistry;
+use chrono::NaiveDate;
+use journey::event::{Event, PatientId};
+use journey::store::{JourneyStore, StoreError};
+use serde_json::json;
+
+use super::build::{embed_journeys, load_journeys_with, snapshot_note_texts, SnapshotPlan};
+use super::{IndexConfig, IndexError, NeighbourIndex, SnapshotKind};
+use crate::cohort::query::end_of_day;
+use crate::encode::note::{note_vectors, NoteError, NoteVectors};
+use crate::progress::Progress;
+use crate::twin::features::note_texts;
+use crate::twin::{TwinError, TwinModel};
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RebuildError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Notes(#[from] NoteError),
+    #[error(transparent)]
+    Twin(#[from] TwinError),
+    #[error(transparent)]
+    Index(#[from] IndexError),
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+}
+
+/// What a rebuild did.
+#[derive(Debug, Clone)]
+pub struct RebuildReport {
+    pub patients: usize,
+    /// Index points written, and how many of them are live.
+    pub points: usize,
+    pub live: usize,
+    /// The index, as [`NeighbourIndex::describe`] names it.
+    pub index: String,
+}
+
+/// Rebuilds the index `config` from every journey of `store` with `model`, and writes
+/// the live twins to `twins_file`. `notes`: embed the notes the twin reads (MiniLM,
+/// pinned in `registry`, vectors cached under `data_dir`).
+#[allow(clippy::too_many_arguments)]
+pub async fn rebuild(
+    store: &JourneyStore,
+    data_dir: &Path,
+    registry: &ModelRegistry,
+    model: &TwinModel,
+    config: &IndexConfig,
+    plan: &SnapshotPlan,
+    notes: bool,
+    twins_file: &Path,
+    progress: &dyn Progress,
+) -> Result<RebuildReport, RebuildError> {
+    let journeys = load_journeys_with(store, None, progress).await?;
+    let notes = if notes {
+        let texts = journeys.iter().flat_map(|(_, e)| snapshot_note_texts(e, plan)).collect();
+        note_vectors(data_dir, registry, texts, progress).await?
+    } else {
+        NoteVectors::new()
+    };
+    progress.stage("embedding", journeys.len() as u64);
+    let lookup = |t: &str| notes.get(t).cloned();
+    let points = embed_journeys(model, &journeys, plan, &lookup, || progress.advance(1))?;
+    progress.done();
+
+    let mut index = NeighbourIndex::open(config).await?;
+    // A rebuild: points of patients no longer in the store, or of an older twin,
+    // must not survive it.
+    index.clear().await?;
+    progress.stage("indexing", points.len() as u64);
+    for chunk in points.chunks(4096) {
+        index.upsert(chunk).await?;
+        progress.advance(chunk.len() as u64);
+    }
+    index.flush().await?;
+    progress.done();
+
+    let events: std::collections::HashMap<_, _> = journeys.iter().map(|(id, e)| (id, e.len())).collect();
+    let live: Vec<_> = points.iter().filter(|p| p.kind == SnapshotKind::Live).collect();
+    let lines = live.iter().map(|p| {
+        let events = events.get(&p.patient).copied().unwrap_or(0);
+        twin_line(&p.patient, Some(p.index_time), events, model, &p.vector)
+    });
+    write_lines(twins_file, lines)?;
+    Ok(RebuildReport { patients: journeys.len(), points: points.len(), live: live.len(), index: index.describe() })
+}
+
+/// Everyone's twin as of the end of `date`, into `twins_file` only; returns how many.
+#[allow(clippy::too_many_arguments)]
+pub async fn twins_at(
+    store: &JourneyStore,
+    data_dir: &Path,
+    registry: &ModelRegistry,
+    model: &TwinModel,
+    date: NaiveDate,
+    notes: bool,
+    twins_file: &Path,
+    progress: &dyn Progress,
+) -> Result<usize, RebuildError> {
+    let journeys = load_journeys_with(store, None, progress).await?;
+    let until = end_of_day(date);
+    let notes = if notes {
+        let texts = journeys.iter().flat_map(|(_, e)| note_texts(e, Some(until))).collect();
+        note_vectors(data_dir, registry, texts, progress).await?
+    } else {
+        NoteVectors::new()
+    };
+    let inputs: Vec<_> = journeys
+        .iter()
+        .map(|(_, events)| model.manifest.spec.inputs(events, Some(until), &|t| notes.get(t).cloned()))
+        .collect();
+    let twins = model.embed(&inputs, None)?;
+    let lines = journeys.iter().zip(&twins).zip(&inputs).map(|(((patient, events), twin), input)| {
+        let last = events.iter().rev().find(|e| e.time <= until);
+        twin_line(patient, last.map(|e: &Event| e.time), input.tokens.len(), model, twin)
+    });
+    write_lines(twins_file, lines)?;
+    Ok(twins.len())
+}
+
+/// One line of the twins file.
+fn twin_line(
+    patient: &PatientId,
+    index_time: Option<chrono::DateTime<chrono::Utc>>,
+    events: usize,
+    model: &TwinModel,
+    vector: &[f32],
+) -> serde_json::Value {
+    json!({
+        "patient": patient,
+        "index_time": index_time,
+        "events": events,
+        "twin_version": model.version.to_hex(),
+        "vector": vector,
+    })
+}
+
+/// Writes `lines` as JSON Lines to `path` (its directory created first).
+fn write_lines(path: &Path, lines: impl Iterator<Item = serde_json::Value>) -> Result<(), RebuildError> {
+    let io = |source| RebuildError::Io { path: path.to_owned(), source };
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(io)?;
+    }
+    let mut file = std::io::BufWriter::new(std::fs::File::create(path).map_err(io)?);
+    for line in lines {
+        writeln!(file, "{line}").map_err(io)?;
+    }
+    file.flush().map_err(io)
+}

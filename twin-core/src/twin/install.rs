@@ -1,0 +1,148 @@
+//! The twin of one install: where its checkpoints live (`<data-dir>/models`), the
+//! active one ([`load_active`]), and training a new one on the store's cohort and
+//! registering it ([`train_and_register`], what `rdt train` and `rdt demo` run).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use audit_log::{AuditError, ModelRegistry, Principal};
+use journey::store::{JourneyStore, StoreError};
+use serde_json::json;
+
+use super::model::{self, SavedTwin, TwinError, TwinModel};
+use super::pipeline::{planned_steps, train_twin, Stage, TrainOptions};
+use crate::encode::note::{note_vectors, NoteError, NoteVectors};
+use crate::index::build::load_journeys_with;
+use crate::progress::Progress;
+use crate::train::pretrain::ReconstructionAccuracy;
+
+/// Where an install keeps its twin checkpoints.
+pub fn models_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join("models")
+}
+
+/// The active twin of the install at `data_dir`, verified against `registry`.
+pub async fn load_active(data_dir: &Path, registry: &ModelRegistry) -> Result<TwinModel, TwinError> {
+    let dir = model::active_dir(registry, &models_dir(data_dir)).await?.ok_or(TwinError::NoActiveTwin)?;
+    TwinModel::load(&dir, registry).await
+}
+
+/// What a training run is asked for.
+#[derive(Debug, Clone)]
+pub struct TrainRequest {
+    pub options: TrainOptions,
+    /// Train on the first N patients only.
+    pub max_patients: Option<usize>,
+    /// Embed notes with MiniLM and use them as a modality.
+    pub notes: bool,
+    /// Who pins and activates the twin (a governance principal).
+    pub by: Principal,
+}
+
+/// Seconds spent per part of a run.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct TrainSeconds {
+    pub read: f64,
+    pub note_vectors: f64,
+    pub train: f64,
+}
+
+/// A twin trained, saved (with `loss.csv` and `loss.svg` beside it), pinned and active.
+#[derive(Debug, Clone)]
+pub struct TrainReport {
+    pub saved: SavedTwin,
+    pub patients: usize,
+    /// Codes in the twin's vocabulary.
+    pub vocabulary: usize,
+    pub reconstruction: ReconstructionAccuracy,
+    pub seconds: TrainSeconds,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TrainError {
+    #[error("the store holds {0} patient(s); training needs at least 2")]
+    TooFewPatients(usize),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Notes(#[from] NoteError),
+    #[error(transparent)]
+    Tensor(#[from] candle_core::Error),
+    #[error(transparent)]
+    Twin(#[from] TwinError),
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    Audit(#[from] AuditError),
+}
+
+/// Trains a twin on the store's cohort (masked-event pretraining, then fusion), saves
+/// the checkpoint under [`models_dir`] with its loss log, pins its three files and
+/// activates it as `request.by` (training a model is a governance act: the trail says
+/// who), and signs a tree head over those entries.
+pub async fn train_and_register(
+    store: &JourneyStore,
+    data_dir: &Path,
+    registry: &ModelRegistry,
+    request: &TrainRequest,
+    progress: &dyn Progress,
+) -> Result<TrainReport, TrainError> {
+    let started = Instant::now();
+    let cohort = load_journeys_with(store, request.max_patients, progress).await?;
+    if cohort.len() < 2 {
+        return Err(TrainError::TooFewPatients(cohort.len()));
+    }
+    let read = started.elapsed().as_secs_f64();
+    let notes_started = Instant::now();
+    let notes = if request.notes {
+        // The spec is not built yet; which notes it reads does not depend on it.
+        let texts = cohort.iter().flat_map(|(_, e)| super::features::note_texts(e, None)).collect();
+        note_vectors(data_dir, registry, texts, progress).await?
+    } else {
+        NoteVectors::new()
+    };
+    let note_seconds = notes_started.elapsed().as_secs_f64();
+
+    let options = &request.options;
+    let (pretrain_steps, fusion_steps) = planned_steps(options, cohort.len());
+    let journeys: Vec<&[journey::Event]> = cohort.iter().map(|(_, e)| e.as_slice()).collect();
+    let note_vector = |text: &str| notes.get(text).cloned();
+    let train_started = Instant::now();
+    let mut stage_times = HashMap::new();
+    progress.stage("pretraining", pretrain_steps as u64);
+    let trained = train_twin(&journeys, options, &note_vector, |stage, _| match stage {
+        Stage::Pretrain | Stage::Fusion => progress.advance(1),
+        Stage::EventVectors => {
+            progress.done();
+            stage_times.insert("pretrain_and_event_vectors_secs", train_started.elapsed().as_secs_f64());
+            progress.stage("fusion", fusion_steps as u64);
+        }
+    })?;
+    progress.done();
+    let seconds = TrainSeconds { read, note_vectors: note_seconds, train: train_started.elapsed().as_secs_f64() };
+
+    let mut manifest = trained.manifest.clone();
+    manifest.training["notes"] = json!(request.notes);
+    manifest.training["seconds"] = json!({
+        "read": seconds.read, "note_vectors": seconds.note_vectors, "train": seconds.train, "stages": stage_times,
+    });
+    let saved = model::save(&models_dir(data_dir), manifest, &trained.encoder_vars, &trained.fusion_vars)?;
+    let csv = crate::train::log::loss_csv(&trained.pretrain_log, &trained.fusion_log);
+    let svg = crate::train::log::loss_svg(&trained.pretrain_log, &trained.fusion_log);
+    for (name, text) in [("loss.csv", csv), ("loss.svg", svg)] {
+        let path = saved.dir.join(name);
+        std::fs::write(&path, text).map_err(|source| TrainError::Io { path, source })?;
+    }
+    let reason = format!("trained by rdt train on {} patients", cohort.len());
+    model::register(registry, &request.by, &saved, &reason).await?;
+    registry.log().sign_head().await?;
+    Ok(TrainReport {
+        saved,
+        patients: cohort.len(),
+        vocabulary: trained.manifest.spec.vocab.len(),
+        reconstruction: trained.reconstruction,
+        seconds,
+    })
+}
