@@ -17,8 +17,9 @@
 //!   the glossary is not offered) or may be a definition.
 //! - `grounding.rs`: every number of an answer traced to a tool result.
 //! - `facts.rs`: results compacted for the prompt; RDT's own fact templates.
-//! - `testing.rs`: a scripted chat-model double, injected retrieval vectors, test stores.
-//! - `eval.rs`: the question set (`questions/virtual-cohort.json`) and its scoring.
+//!
+//! The question set, its runner and the test doubles (a scripted chat model, keyword
+//! retrieval vectors, test stores) live in the dev-only `assistant-eval` crate.
 //!
 //! Invariants: the patient in scope comes from the session, never from the model;
 //! text from the record is data, never instructions; every number of an answer is
@@ -26,7 +27,6 @@
 
 pub mod answer;
 pub mod chat;
-pub mod eval;
 pub mod engine;
 pub mod facts;
 pub mod gguf;
@@ -35,7 +35,6 @@ pub mod grounding;
 pub mod record_reference;
 pub mod retrieval;
 pub mod session;
-pub mod testing;
 
 pub use answer::{Answer, AskContext, CalledTool, CannotAnswer, ChosenBy, Grounding, ModelCall, ModelStep, Outcome};
 pub use chat::{ChatError, ChatModel, ChatRequest, Completion, Constraint, EngineKind, Message, Speaker, TokenSink};

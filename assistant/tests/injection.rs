@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use assistant::testing::{day, pid, store_at, KeywordEmbedder, ScriptedModel, Step, TestChart};
+use assistant_eval::testing::{day, pid, store_at, KeywordEmbedder, ScriptedModel, Step, TestChart};
 use assistant::{AskContext, Assistant, Outcome, ToolRetriever};
 use audit_log::{AuditLog, Principal, Role};
 use chrono::NaiveDate;

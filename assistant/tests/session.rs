@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use assistant::testing::{day, pid, store_at, KeywordEmbedder, ScriptedModel, Step, TestChart};
+use assistant_eval::testing::{day, pid, store_at, KeywordEmbedder, ScriptedModel, Step, TestChart};
 use assistant::session::DECISIVE_MARGIN;
 use assistant::{
     AskContext, Assistant, AssistantConfig, CannotAnswer, ChosenBy, Grounding, Outcome, ToolRetriever, CANNOT_ANSWER,

@@ -5,7 +5,8 @@
 //! - [`fhir`]: FHIR R4 import (Bundles, Bulk NDJSON) into events.
 //! - [`store`]: the journey store (SQLite by default, PostgreSQL when configured).
 //! - [`clinical`]: DESIGN.md's clinical definitions (DAS28, EULAR response, flare,
-//!   switch), drugs by class, reading DAS28 and courses out of a journey.
+//!   switch), lab tests with their reference ranges, drugs by class; reading CRP, ESR,
+//!   DAS28 and courses out of a journey, one function per datum.
 //!
 //! Everything built on a journey (the twin, the index, cohorts, tools) lives in the
 //! crates above this one and reads journeys from the store; none of them writes to it

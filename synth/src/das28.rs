@@ -7,32 +7,11 @@
 //! counts fill what remains. Measurement error then comes from where it does in a
 //! real clinic: integer joint counts, a noisy ESR/CRP, a patient's mark on a line.
 
-use serde::{Deserialize, Serialize};
-
 use crate::sample::{lognormal, normal_in, PatientRng};
 
-/// Which DAS28 a clinic uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Das28Variant {
-    Esr,
-    Crp,
-}
-
-/// DAS28-ESR = 0.56*sqrt(TJC28) + 0.28*sqrt(SJC28) + 0.70*ln(ESR) + 0.014*PtGlobal.
-pub fn das28_esr(tjc28: f64, sjc28: f64, esr_mm_h: f64, patient_global: f64) -> f64 {
-    0.56 * tjc28.sqrt() + 0.28 * sjc28.sqrt() + 0.70 * esr_mm_h.ln() + 0.014 * patient_global
-}
-
-/// DAS28-CRP = 0.56*sqrt(TJC28) + 0.28*sqrt(SJC28) + 0.36*ln(CRP mg/L + 1) + 0.014*PtGlobal + 0.96.
-pub fn das28_crp(tjc28: f64, sjc28: f64, crp_mg_l: f64, patient_global: f64) -> f64 {
-    0.56 * tjc28.sqrt() + 0.28 * sjc28.sqrt() + 0.36 * (crp_mg_l + 1.0).ln() + 0.014 * patient_global + 0.96
-}
-
-/// Rounds a score to the two decimals it is recorded with.
-pub fn round2(x: f64) -> f64 {
-    (x * 100.0).round() / 100.0
-}
+/// Which DAS28 a clinic uses, its formulas and the recorded rounding: defined once in
+/// `journey::clinical::das28` (the tools and the cohort analytics read the same).
+pub use journey::clinical::das28::{das28_crp, das28_esr, round2, Das28Variant};
 
 /// The parts of one assessment, as recorded (already rounded).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -49,10 +28,7 @@ impl Das28Parts {
     /// The score recorded for these parts, rounded to two decimals.
     pub fn score(&self) -> f64 {
         let (t, s, g) = (self.tjc28 as f64, self.sjc28 as f64, self.patient_global as f64);
-        round2(match self.variant {
-            Das28Variant::Esr => das28_esr(t, s, self.marker, g),
-            Das28Variant::Crp => das28_crp(t, s, self.marker, g),
-        })
+        round2(self.variant.score(t, s, self.marker, g))
     }
 }
 
@@ -79,10 +55,13 @@ pub fn draw_parts(
     swollen_ratio: f64,
 ) -> Das28Parts {
     let patient_global = normal_in(rng, 8.0 + 13.0 * (latent - 1.8), 10.0, 0.0, 100.0).round();
-    let expected_marker_part = match variant {
-        Das28Variant::Esr => 0.70 * markers.expected_esr.ln(),
-        Das28Variant::Crp => 0.36 * (markers.expected_crp + 1.0).ln() + 0.96,
+    let expected_marker = match variant {
+        Das28Variant::Esr => markers.expected_esr,
+        Das28Variant::Crp => markers.expected_crp,
     };
+    // The marker's share of the score: the formula with no joints and a global of 0
+    // (bit for bit the marker's term, plus DAS28-CRP's constant).
+    let expected_marker_part = variant.score(0.0, 0.0, expected_marker, 0.0);
     let joint_part = (latent - expected_marker_part - 0.014 * patient_global).max(0.0);
     // 0.56*sqrt(T) + 0.28*sqrt(r*T) = joint_part, with T = x^2.
     let x = joint_part / (0.56 + 0.28 * swollen_ratio.sqrt());
@@ -106,16 +85,6 @@ pub fn draw_parts(
 mod tests {
     use super::*;
     use crate::sample::{patient_rng, Stream};
-
-    #[test]
-    fn formulas_match_published_examples() {
-        // TJC 4, SJC 2, ESR 20, global 40: 1.12 + 0.396 + 2.097 + 0.56 = 4.17.
-        assert_eq!(round2(das28_esr(4.0, 2.0, 20.0, 40.0)), 4.17);
-        // Same joints, CRP 10 mg/L: 1.12 + 0.396 + 0.863 + 0.56 + 0.96 = 3.90.
-        assert_eq!(round2(das28_crp(4.0, 2.0, 10.0, 40.0)), 3.90);
-        // No activity at all still scores above zero with the CRP form.
-        assert_eq!(round2(das28_crp(0.0, 0.0, 0.0, 0.0)), 0.96);
-    }
 
     #[test]
     fn drawn_parts_land_near_the_latent_level() {

@@ -8,9 +8,10 @@
 
 use crate::chart::{Chart, VisitKind};
 use crate::codes::Measure;
+use crate::outcomes::REMISSION;
 use crate::sample::{chance, lognormal, normal, poisson, PatientRng};
 
-/// Sharp/van der Heijde units gained per DAS28 point above 2.6 held for one year.
+/// Sharp/van der Heijde units gained per DAS28 point above remission held for one year.
 const PROGRESSION_SEROPOSITIVE: f64 = 1.8;
 const PROGRESSION_SERONEGATIVE: f64 = 0.6;
 /// The maximum total score (hands and feet).
@@ -40,7 +41,7 @@ impl Imaging {
 
     /// One day of damage at latent activity `latent`.
     pub fn progress(&mut self, latent: f64) {
-        self.damage = (self.damage + self.rate * (latent - 2.6).max(0.0) / 365.25).min(SVDH_MAX);
+        self.damage = (self.damage + self.rate * (latent - REMISSION).max(0.0) / 365.25).min(SVDH_MAX);
     }
 
     /// Records what is imaged at this visit.

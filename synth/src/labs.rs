@@ -10,11 +10,10 @@ use crate::chart::Sex;
 use crate::das28::Markers;
 use crate::sample::{lognormal, normal, normal_in, PatientRng};
 
-/// Upper limit of normal for ALT (U/L); 3x ULN stops methotrexate.
-pub const ALT_ULN: f64 = 40.0;
-/// Rheumatoid factor and anti-CCP positivity cut-offs.
-pub const RF_CUTOFF: f64 = 14.0;
-pub const CCP_CUTOFF: f64 = 20.0;
+/// Upper limit of normal for ALT (U/L), the critical ALT (3x ULN) that stops
+/// methotrexate, and the rheumatoid factor and anti-CCP positivity cut-offs: the
+/// reference table of `journey::clinical::labs`, which the tools flag values against.
+pub use journey::clinical::labs::{ALT_CRITICAL, ALT_ULN, ANTI_CCP_CUTOFF as CCP_CUTOFF, RF_CUTOFF};
 
 /// A patient's own inflammatory set point.
 #[derive(Debug, Clone, Copy)]
@@ -81,6 +80,7 @@ pub fn titre(rng: &mut PatientRng, positive: bool, cutoff: f64, positive_median:
 #[cfg(test)]
 mod tests {
     use super::*;
+    use journey::clinical::labs::CRP_ULN_MG_L;
     use crate::sample::{patient_rng, Stream};
 
     #[test]
@@ -92,7 +92,7 @@ mod tests {
         };
         let low = mean_crp(&mut rng, 2.5);
         let high = mean_crp(&mut rng, 5.5);
-        assert!(low < 5.0 && high > 10.0 && high < 40.0, "CRP at 2.5: {low}, at 5.5: {high}");
+        assert!(low < CRP_ULN_MG_L && high > 10.0 && high < 40.0, "CRP at 2.5: {low}, at 5.5: {high}");
     }
 
     #[test]
@@ -108,8 +108,8 @@ mod tests {
     fn hepatotoxicity_exceeds_three_times_the_upper_limit() {
         let mut rng = patient_rng(5, 2, Stream::Course);
         for _ in 0..1000 {
-            assert!(alt(&mut rng, 22.0, true, true) > 3.0 * ALT_ULN);
-            assert!(alt(&mut rng, 22.0, true, false) < 3.0 * ALT_ULN);
+            assert!(alt(&mut rng, 22.0, true, true) > ALT_CRITICAL);
+            assert!(alt(&mut rng, 22.0, true, false) < ALT_CRITICAL);
         }
     }
 }

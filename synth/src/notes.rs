@@ -11,7 +11,7 @@
 use crate::chart::{Sex, VisitKind};
 use crate::das28::{Das28Parts, Das28Variant};
 use crate::imaging::ImagingFacts;
-use crate::labs::ALT_ULN;
+use crate::labs::ALT_CRITICAL;
 use crate::medications::{Change, Drug, StopReason};
 use crate::outcomes::{HIGH, REMISSION, TARGET};
 use crate::sample::{chance, days, pick, PatientRng};
@@ -482,7 +482,7 @@ fn labs_content(rng: &mut PatientRng, f: &NoteFacts, terse: bool, s: &mut Sectio
     if rising && f.esr.is_some() && chance(rng, 0.6) {
         s.results.push((*pick(rng, &["CRP higher than last time.", "Inflammatory markers trending up."])).to_owned());
     }
-    let alt_high = f.alt.is_some_and(|a| a > 3.0 * ALT_ULN);
+    let alt_high = f.alt.is_some_and(|a| a > ALT_CRITICAL);
     let abnormal = alt_high || f.hb.is_some_and(|h| h < 11.0) || f.creatinine.is_some_and(|c| c > 1.3);
     if f.alt.is_some() && !abnormal {
         s.results.push((*pick(rng, &[

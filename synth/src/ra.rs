@@ -13,11 +13,11 @@ use crate::codes::{icd10, Measure};
 use crate::course::LatentCourse;
 use crate::das28::{draw_parts, Das28Variant};
 use crate::imaging::Imaging;
-use crate::labs::{self, InflammationProfile, ALT_ULN, CCP_CUTOFF, RF_CUTOFF};
+use crate::labs::{self, InflammationProfile, ALT_CRITICAL, CCP_CUTOFF, RF_CUTOFF};
 use crate::medications::{Change, Drug, DrugClass, StopReason};
 use crate::notes::{self, ExtraArticular, NoteFacts};
 use crate::omics;
-use crate::outcomes::{is_flare, HIGH, TARGET};
+use crate::outcomes::{is_flare, HIGH, MAJOR_IMPROVEMENT, MINOR_IMPROVEMENT, TARGET};
 use crate::patient::{DiseaseRun, Setup};
 use crate::sample::{chance, days, exponential_days, lognormal, normal, normal_in, uniform, weighted, PatientRng};
 use crate::subtype::{RaProfile, ResponseClass, Subtype};
@@ -261,7 +261,7 @@ impl Clinic<'_> {
             (Some(before), Some(now)) => is_flare(before, now),
             _ => false,
         };
-        let alt_high = on_mtx && alt.is_some_and(|a| a > 3.0 * ALT_ULN);
+        let alt_high = on_mtx && alt.is_some_and(|a| a > ALT_CRITICAL);
         let changes = self.decide(when, das, flare, alt_high, alt);
         let changed = changes.iter().any(|c| matches!(c, Change::Started(d) if d.is_dmard()));
 
@@ -340,7 +340,7 @@ impl Clinic<'_> {
         if alt_high {
             let what = format!(
                 "ALT {:.0} U/L, more than 3x the upper limit of normal, on methotrexate",
-                alt.unwrap_or(3.0 * ALT_ULN)
+                alt.unwrap_or(ALT_CRITICAL)
             );
             self.hepatotoxicity_day = Some(day);
             self.stop(Drug::Methotrexate, when, StopReason::AdverseEvent { what }, &mut changes);
@@ -374,7 +374,8 @@ impl Clinic<'_> {
         // EULAR-moderate-or-less improvement by 5 months.
         let primary = das > TARGET
             && (84..210).contains(&on_regimen)
-            && (improvement < 0.6 || (on_regimen >= 150 && (improvement <= 1.2 || das > HIGH)));
+            && (improvement < MINOR_IMPROVEMENT
+                || (on_regimen >= 150 && (improvement <= MAJOR_IMPROVEMENT || das > HIGH)));
         // Secondary failure: above target at two visits in a row once established. A
         // flare on its own gets steroids first, not a new drug.
         let secondary = on_regimen >= 210 && self.above_target >= 2 && !flare;

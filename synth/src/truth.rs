@@ -20,9 +20,9 @@ use crate::subtype::{Disease, Subtype};
 
 /// Days after the index date at which the latent DAS28 is reported.
 pub const LATENT_DAYS: [i32; 3] = [150, 270, 360];
-/// The flare and switch windows, in days.
-pub const FLARE_WINDOW_DAYS: i64 = 182;
-pub const SWITCH_WINDOW_DAYS: i64 = 365;
+/// The flare and switch windows, in days (DESIGN.md's "within 6 months", "within 12
+/// months"), as the cohort analytics use them.
+pub use crate::outcomes::{FLARE_WINDOW_DAYS, SWITCH_WINDOW_DAYS};
 
 /// One patient's hidden truth.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -16,13 +16,14 @@ use audit_log::{CohortRecord, ModelRegistry};
 use chrono::{DateTime, NaiveDate, Utc};
 use twin_core::cohort::features::{snapshot_features, FEATURE_NAMES};
 use twin_core::cohort::query::query_cohort;
-use twin_core::cohort::{CohortReport, Population, PseudonymKey, QueryOptions};
+use twin_core::cohort::{ClinicalRecord, CohortReport, Population, PseudonymKey, QueryOptions};
 use twin_core::encode::NoteVectorSource;
 use twin_core::index::build::{historical_times, load_journeys};
 use twin_core::index::{IndexConfig, NeighbourIndex};
 use twin_core::progress::NoProgress;
 use twin_core::twin::features::note_texts;
 use twin_core::twin::{models_dir, TwinModel};
+use journey::clinical::{crp_raised, ActivityCategory};
 use journey::{Event, JourneyStore, Modality, PatientId};
 
 use crate::error::ToolError;
@@ -45,15 +46,16 @@ pub enum RecordTrait {
 
 /// The latest-visit features that count as traits, from the snapshot baseline's
 /// columns (`twin_core::cohort::features::FEATURE_NAMES`): (label, test on the row).
-/// The column indices are those of `FEATURE_NAMES` (checked by a test).
+/// The column indices are those of `FEATURE_NAMES` (checked by a test); DAS28 is
+/// categorised by `journey::clinical`'s thresholds. CRP is read from the record
+/// instead ([`CRP_RAISED`]).
 type FeatureTest = fn(&[f64]) -> bool;
-const FEATURE_TRAITS: [(&str, FeatureTest); 12] = [
+const FEATURE_TRAITS: [(&str, FeatureTest); 11] = [
     ("female", |f| f[15] > 0.5 && f[14] > 0.5),
     ("male", |f| f[15] > 0.5 && f[14] < 0.5),
     ("age 65 or over", |f| f[13] > 0.5 && f[12] >= 65.0),
-    ("DAS28 above 5.1 (high activity)", |f| f[1] > 0.5 && f[0] > 5.1),
-    ("DAS28 below 2.6 (remission)", |f| f[1] > 0.5 && f[0] < 2.6),
-    ("CRP above 5 mg/L", |f| f[9] > 0.5 && f[8] > 6f64.ln()),
+    ("DAS28 above 5.1 (high activity)", |f| f[1] > 0.5 && ActivityCategory::of(f[0]) == ActivityCategory::High),
+    ("DAS28 below 2.6 (remission)", |f| f[1] > 0.5 && ActivityCategory::of(f[0]) == ActivityCategory::Remission),
     ("disease duration under 2 years", |f| f[17] > 0.5 && f[16] < 2.0),
     ("on methotrexate", |f| f[18] > 0.5),
     ("on a TNF inhibitor", |f| f[20] > 0.5),
@@ -61,6 +63,14 @@ const FEATURE_TRAITS: [(&str, FeatureTest); 12] = [
     ("on a JAK inhibitor", |f| f[22] > 0.5),
     ("on a glucocorticoid", |f| f[24] > 0.5),
 ];
+
+/// The CRP trait: the latest CRP by then (mg/L, as `journey::clinical::crp_mg_l` reads
+/// it) is raised by the tools' own limit (`journey::clinical::crp_raised`).
+const CRP_RAISED: &str = "CRP above 5 mg/L";
+
+fn crp_raised_at(record: &ClinicalRecord, at: DateTime<Utc>) -> bool {
+    record.crp_at(at).is_some_and(crp_raised)
+}
 
 /// Everything a cohort query reads, loaded once.
 pub struct CohortHandles {
@@ -246,6 +256,9 @@ impl CohortHandles {
                     FEATURE_TRAITS.iter().filter(|(_, test)| test(&f)).map(|(name, _)| RecordTrait::Feature(name)),
                 );
             }
+            if crp_raised_at(record, at) {
+                out.insert(RecordTrait::Feature(CRP_RAISED));
+            }
         }
         out
     }
@@ -305,5 +318,34 @@ mod tests {
         (row[14], row[15], row[18]) = (1.0, 1.0, 1.0);
         let on: Vec<&str> = FEATURE_TRAITS.iter().filter(|(_, t)| t(&row)).map(|(n, _)| *n).collect();
         assert_eq!(on, vec!["female", "on methotrexate"]);
+    }
+
+    /// The cohort's "CRP above 5 mg/L" and `lab_trend`'s flag read one CRP the same way:
+    /// around the limit, in mg/L and in mg/dL, the trait holds exactly when the tools
+    /// flag the latest value high, and its label names the limit it tests.
+    #[test]
+    fn crp_trait_agrees_with_the_tools_flag() {
+        use crate::reference::{Flag, LabTest};
+        use crate::testutil::{date, day, Chart};
+        let cases = [(4.9, "mg/L"), (5.0, "mg/L"), (5.1, "mg/L"), (0.5, "mg/dL"), (0.52, "mg/dL"), (40.0, "mg/L")];
+        for (value, unit) in cases {
+            let chart = Chart::new("p1", "female", date(1970, 1, 1)).lab(day(2024, 1, 1), "1988-5", value, unit);
+            let record = journey::Journey { patient: chart.patient, events: chart.events };
+            let cohort = crp_raised_at(&ClinicalRecord::read(&record.events), day(2024, 2, 1));
+            let (values, _) = crate::record::lab_values(&record, LabTest::Crp);
+            assert_eq!(values.len(), 1, "{value} {unit} is read");
+            let flag = LabTest::Crp.range(None, None).flag(values[0].value);
+            assert_eq!(cohort, flag == Flag::High, "{value} {unit}: {flag:?}");
+        }
+        assert_eq!(CRP_RAISED, format!("CRP above {} mg/L", journey::clinical::labs::CRP_ULN_MG_L));
+    }
+
+    /// The DAS28 traits' labels name the thresholds their categories are cut at.
+    #[test]
+    fn das28_trait_labels_name_their_thresholds() {
+        use journey::clinical::das28::{HIGH, REMISSION};
+        let labels: Vec<&str> = FEATURE_TRAITS.iter().map(|(n, _)| *n).collect();
+        assert!(labels.contains(&format!("DAS28 above {HIGH} (high activity)").as_str()));
+        assert!(labels.contains(&format!("DAS28 below {REMISSION} (remission)").as_str()));
     }
 }

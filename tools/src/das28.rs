@@ -3,5 +3,6 @@
 //! and the cohort analytics use the same); re-exported here under the tools' path.
 
 pub use journey::clinical::das28::{
-    eular_response, is_flare, round2, ActivityCategory, EularResponse, HIGH, LOW, REMISSION,
+    eular_response, is_flare, round2, ActivityCategory, EularResponse, FLARE_RISE, FLARE_RISE_ABOVE_TARGET, HIGH, LOW,
+    MAJOR_IMPROVEMENT, MINOR_IMPROVEMENT, REMISSION,
 };

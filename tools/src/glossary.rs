@@ -380,7 +380,7 @@ response, flare, treatment switch, CRP, ESR, ALT, csDMARD and the drugs), with i
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::das28::{HIGH, LOW, REMISSION};
+    use crate::das28::{FLARE_RISE, FLARE_RISE_ABOVE_TARGET, HIGH, LOW, MAJOR_IMPROVEMENT, MINOR_IMPROVEMENT, REMISSION};
 
     /// The question, not a model's choice, names the term of a definition question;
     /// a question that names no term, or asks about values rather than a meaning,
@@ -437,5 +437,14 @@ mod tests {
         }
         let (_, alt, _) = Term::AltHepatotoxicity.entry();
         assert!(alt.contains(&format!("{} U/L", crate::reference::ALT_ULN)));
+        assert!(alt.contains(&format!("{} U/L", journey::clinical::labs::ALT_CRITICAL)));
+        let (_, crp, _) = Term::Crp.entry();
+        assert!(crp.contains(&format!("{} mg/L", journey::clinical::labs::CRP_ULN_MG_L)));
+        let (_, eular, _) = Term::EularResponse.entry();
+        assert!(eular.contains(&format!("above {MAJOR_IMPROVEMENT}")));
+        assert!(eular.contains(&format!("{MINOR_IMPROVEMENT} to")));
+        let (_, flare, _) = Term::Flare.entry();
+        assert!(flare.contains(&format!("above {FLARE_RISE}")));
+        assert!(flare.contains(&format!("above {FLARE_RISE_ABOVE_TARGET}")));
     }
 }

@@ -85,7 +85,8 @@ pub struct LabTrendOutput {
     pub values: Vec<LabPoint>,
     pub values_in_window: usize,
     pub values_in_record: usize,
-    /// Values recorded in another unit: left out, not converted.
+    /// Values recorded in a unit the test is not read in (CRP in mg/dL is converted;
+    /// nothing else is): left out.
     pub values_in_other_units: usize,
 }
 
@@ -116,7 +117,7 @@ impl Tool for LabTrend {
     /// The test, when the question names exactly one, and the look-back it names.
     fn arguments_named_in(question: &str) -> serde_json::Map<String, serde_json::Value> {
         let mut named = serde_json::Map::new();
-        if let [test] = LabTest::named_in(question).as_slice() {
+        if let [test] = crate::vocabulary::lab_tests_named_in(question).as_slice() {
             named.insert("test".to_owned(), serde_json::json!(test));
         }
         if let Some(days) = crate::vocabulary::window_named_in(question) {
@@ -203,14 +204,14 @@ mod tests {
     }
 
     /// CRP rising by 3 mg/L a month: the latest is flagged high, the trend rising with
-    /// the exact slope, and a value in mg/dL is left out and counted.
+    /// the exact slope, and a value in a unit RDT does not convert is left out and counted.
     #[tokio::test]
     async fn flags_the_latest_value_and_reads_the_trend() {
         let mut chart = Chart::new("p1", "female", date(1970, 5, 1));
         for i in 0..5 {
             chart = chart.lab(day(2024, 1, 1) + Duration::days(30 * i), "1988-5", 2.0 + 3.0 * i as f64, "mg/L");
         }
-        chart = chart.lab(day(2023, 12, 1), "1988-5", 1.0, "mg/dL");
+        chart = chart.lab(day(2023, 12, 1), "1988-5", 1.0, "nmol/L");
         let (_dir, ctx) = store_with(vec![chart]).await;
         let out = LabTrend.call(&ctx, &clinician(), &scope(&["p1"]), input("p1", LabTest::Crp, None)).await.unwrap();
         assert!(!out.truncated);
@@ -223,6 +224,21 @@ mod tests {
         assert_eq!(v.flags_in_window.high, 3);
         assert_eq!(v.values_in_other_units, 1);
         assert_eq!(v.values_in_record, 5);
+    }
+
+    /// A CRP recorded in mg/dL is read in mg/L (x10), flagged as such and counted among
+    /// the values, not the other units.
+    #[tokio::test]
+    async fn crp_in_mg_per_decilitre_is_read_in_mg_per_litre() {
+        let chart = Chart::new("p1", "female", date(1970, 5, 1))
+            .lab(day(2024, 1, 1), "1988-5", 3.0, "mg/L")
+            .lab(day(2024, 2, 1), "1988-5", 0.8, "mg/dL");
+        let (_dir, ctx) = store_with(vec![chart]).await;
+        let out = LabTrend.call(&ctx, &clinician(), &scope(&["p1"]), input("p1", LabTest::Crp, None)).await.unwrap();
+        let v = out.value;
+        assert_eq!(v.latest.as_ref().map(|p| (p.value, p.flag)), Some((8.0, Flag::High)));
+        assert_eq!((v.values_in_record, v.values_in_other_units), (2, 0));
+        assert_eq!(v.reference_range.unit, "mg/L");
     }
 
     #[tokio::test]

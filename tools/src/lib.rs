@@ -17,10 +17,12 @@
 //! - `invoke.rs`: the one audited door ([`invoke`], [`invoke_tool`]): every product
 //!   caller runs tools through it, so each call is checked, bounded and recorded alike.
 //! - `audit.rs`: a tool invocation as an `audit_log` entry (the one builder).
-//! - Clinical definitions, kept here so every tool reads them one way:
-//!   `reference.rs` (lab reference ranges, [`Flag`]), `trend.rs` ([`Trend`], least
-//!   squares), `das28.rs` (activity categories, EULAR response, flare), `drugs.rs`
-//!   (RxNorm ingredients and classes), `record.rs` (reading events; [`RecordText`]).
+//! - Clinical definitions live in `journey::clinical` (one home: the cohort analytics
+//!   and the virtual cohort read them too); `reference.rs` (lab tests, reference
+//!   ranges, [`Flag`]), `das28.rs` (activity categories, EULAR response, flare) and
+//!   `drugs.rs` (RxNorm ingredients and classes) re-export them under the tools' paths.
+//!   `trend.rs` ([`Trend`], least squares) is the tools' statistic; `record.rs` reads a
+//!   journey with those definitions ([`RecordText`] carries record text out).
 //! - One tool per file: `patient_summary.rs`, `lab_trend.rs`, `disease_activity.rs`,
 //!   `medication_history.rs`, `compare_patients.rs`, `glossary.rs`, `state_forecast.rs`
 //!   (the disease-state model's forecast; the model comes with [`ToolContext`]),

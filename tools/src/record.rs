@@ -7,12 +7,12 @@
 
 use std::borrow::Cow;
 
-use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use chrono::{Datelike, NaiveDate};
 use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
 use serde::{Deserialize, Deserializer, Serialize};
 use journey::{Journey, PatientId};
 
-use crate::reference::{LabTest, Sex, LOINC};
+use crate::reference::{LabTest, Sex};
 
 /// A patient id as a tool argument: a non-empty string, checked when parsed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,31 +93,12 @@ pub fn age(journey: &Journey) -> Option<u32> {
     age_on(journey.patient.birth_date?, last_event_date(journey)?)
 }
 
-/// One lab value in the test's unit.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct LabValue {
-    pub time: DateTime<Utc>,
-    pub value: f64,
-}
+pub use journey::clinical::labs::LabValue;
 
-/// The values of `test` in time order, and how many were recorded in another unit
-/// (left out, never converted).
+/// The values of `test` in time order, in the test's unit (CRP in mg/dL converted), and
+/// how many were recorded in a unit it is not read in (see `journey::clinical::labs`).
 pub fn lab_values(journey: &Journey, test: LabTest) -> (Vec<LabValue>, usize) {
-    let mut values = Vec::new();
-    let mut other_units = 0;
-    for e in &journey.events {
-        if e.code.system != LOINC || e.code.code != test.loinc() {
-            continue;
-        }
-        let Some(q) = &e.value else { continue };
-        if test.accepts_unit(q.unit.as_deref()) && q.value.is_finite() {
-            values.push(LabValue { time: e.time, value: q.value });
-        } else {
-            other_units += 1;
-        }
-    }
-    values.sort_by_key(|v| v.time);
-    (values, other_units)
+    journey::clinical::labs::lab_values(&journey.events, test)
 }
 
 pub use journey::clinical::record::{Course, Das28Reading, Das28Variant, RDT_CODE};

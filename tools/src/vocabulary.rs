@@ -44,6 +44,12 @@ impl Vocabulary {
     }
 }
 
+/// The lab tests `text` names by their words (`LabTest::words`), in `LabTest::ALL`
+/// order.
+pub fn lab_tests_named_in(text: &str) -> Vec<crate::LabTest> {
+    crate::LabTest::ALL.into_iter().filter(|t| Vocabulary::boosting(t.words()).matches(text)).collect()
+}
+
 /// The look-back a question names, in days: "over the last two years" (730), "in the
 /// past 6 months" (180), "this year" or "last year" (365). `None` when it names none,
 /// so the tool's default window holds: a small model asked to fill `window_days`

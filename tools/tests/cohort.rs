@@ -10,6 +10,8 @@ use audit_log::{AuditLog, Principal, Role};
 use chrono::NaiveDate;
 use serde_json::{json, Value};
 use tools::{call_json, specs, tool_call_entry, Scope, ToolContext, ToolError};
+use journey::clinical::das28::{HIGH, LOW, REMISSION};
+use journey::clinical::labs::CRP_ULN_MG_L;
 use journey::fhir::{Importer, NoProgress};
 use journey::{Database, Journey, JourneyStore, Modality, PatientId, Phase};
 
@@ -61,7 +63,7 @@ async fn tools_agree_with_the_raw_record() {
             Some(e) => {
                 let value = e.value.as_ref().unwrap().value;
                 assert_eq!(v["latest"]["value"].as_f64(), Some(value), "{id}");
-                assert_eq!(v["latest"]["flag"], if value > 5.0 { "high" } else { "normal" }, "{id}");
+                assert_eq!(v["latest"]["flag"], if value > CRP_ULN_MG_L { "high" } else { "normal" }, "{id}");
                 crp_checked += 1;
             }
             None => assert!(v["latest"].is_null(), "{id}"),
@@ -120,9 +122,9 @@ async fn tools_agree_with_the_raw_record() {
             let score = e.value.as_ref().unwrap().value;
             assert_eq!(latest["das28"].as_f64(), Some(score), "{id}");
             let category = match score {
-                s if s < 2.6 => "remission",
-                s if s <= 3.2 => "low",
-                s if s <= 5.1 => "moderate",
+                s if s < REMISSION => "remission",
+                s if s <= LOW => "low",
+                s if s <= HIGH => "moderate",
                 _ => "high",
             };
             assert_eq!(latest["category"], category, "{id}");

@@ -372,7 +372,7 @@ async fn metrics_count_requests_per_route() {
 async fn a_question_streams_its_answer_to_the_asking_session_once() {
     use std::sync::Arc;
 
-    use assistant::testing::{KeywordEmbedder, ScriptedModel, Step};
+    use assistant_eval::testing::{KeywordEmbedder, ScriptedModel, Step};
     use assistant::{Assistant, ToolRetriever};
     use serde_json::json;
 

@@ -1,19 +1,30 @@
 //! Clinical definitions shared by every crate: one place for what DESIGN.md's
-//! outcomes mean, so the virtual cohort's ground truth (`synth`), the tools and the
-//! cohort analytics agree by construction.
+//! outcomes and measures mean, so the virtual cohort's ground truth (`synth`), the
+//! tools and the cohort analytics agree by construction. A threshold on a clinical
+//! quantity is a constant here; every other crate names it or calls the function.
 //!
-//! - [`das28`]: activity categories, EULAR response, flare (DESIGN.md thresholds).
+//! - [`das28`]: the DAS28 variants and formulas, activity categories, EULAR response,
+//!   flare (DESIGN.md thresholds).
+//! - [`labs`]: lab tests by LOINC code, reading a value in its unit ([`LabTest::read`],
+//!   named [`crp_mg_l`] and [`esr_mm_h`]; a journey's series by [`lab_values`]),
+//!   reference ranges and flags.
 //! - [`outcomes`]: the outcomes over a dated DAS28 series and DMARD starts (baseline,
 //!   reading near a day, response at 6 months, flare within, switch within).
 //! - [`drugs`]: the drugs of rheumatology practice by RxNorm code, with their class.
-//! - [`record`]: reading a journey's DAS28 assessments and medication courses.
+//! - [`record`]: reading a journey's DAS28 assessments ([`das28_score`] per event) and
+//!   medication courses.
 
 pub mod das28;
 pub mod drugs;
+pub mod labs;
 pub mod outcomes;
 pub mod record;
 
-pub use das28::{eular_response, is_flare, ActivityCategory, EularResponse};
+#[cfg(test)]
+mod testutil;
+
+pub use das28::{eular_response, is_flare, ActivityCategory, Das28Variant, EularResponse};
 pub use drugs::{Drug, DrugClass};
+pub use labs::{crp_mg_l, crp_raised, esr_mm_h, lab_values, Flag, LabTest, LabValue, ReferenceRange, Sex};
 pub use outcomes::{Das28Point, Window};
-pub use record::{courses, das28_readings, Course, Das28Reading, Das28Variant};
+pub use record::{courses, das28_readings, das28_score, Course, Das28Reading};

@@ -1,14 +1,14 @@
 //! Reading a journey's clinical facts: DAS28 assessments (with their parts) and
 //! medication courses. The codes are those the importer keeps from the record
 //! (docs/virtual-cohort.md): DAS28 and its parts in the RDT local code system, drugs
-//! by RxNorm.
+//! by RxNorm. One event's DAS28 score is read by [`das28_score`] (its parts by
+//! [`das28_item`]); lab values by [`super::labs`].
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
 
+pub use super::das28::Das28Variant;
 use super::drugs::{self, Drug};
 use super::outcomes::Das28Point;
 use crate::event::{Code, Event, Modality, Phase};
@@ -16,12 +16,40 @@ use crate::event::{Code, Event, Modality, Phase};
 /// The RDT local code system (DAS28 and its parts, scores).
 pub const RDT_CODE: &str = "urn:rdt:code";
 
-/// Which marker a DAS28 was computed with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Das28Variant {
-    Esr,
-    Crp,
+/// What one event records of a DAS28 assessment: the score with its variant, or a part.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Das28Item {
+    Score(f64, Das28Variant),
+    Tjc28(f64),
+    Sjc28(f64),
+    PatientGlobalVas(f64),
+}
+
+/// The DAS28 item an event records: RDT's codes with a finite value; `None` for any
+/// other event.
+pub fn das28_item(event: &Event) -> Option<Das28Item> {
+    if event.code.system != RDT_CODE {
+        return None;
+    }
+    let value = event.value.as_ref().map(|q| q.value).filter(|v| v.is_finite())?;
+    let code = event.code.code.as_str();
+    if let Some(variant) = Das28Variant::ALL.into_iter().find(|v| v.code() == code) {
+        return Some(Das28Item::Score(value, variant));
+    }
+    match code {
+        "tjc28" => Some(Das28Item::Tjc28(value)),
+        "sjc28" => Some(Das28Item::Sjc28(value)),
+        "patient-global-vas" => Some(Das28Item::PatientGlobalVas(value)),
+        _ => None,
+    }
+}
+
+/// The DAS28 score an event records, with its variant (`das28-esr` or `das28-crp`).
+pub fn das28_score(event: &Event) -> Option<(f64, Das28Variant)> {
+    match das28_item(event)? {
+        Das28Item::Score(score, variant) => Some((score, variant)),
+        _ => None,
+    }
 }
 
 /// One assessment: the score and the parts recorded at the same time.
@@ -54,21 +82,13 @@ pub fn das28_readings(events: &[Event]) -> Vec<Das28Reading> {
     }
     let mut by_time: BTreeMap<DateTime<Utc>, Parts> = BTreeMap::new();
     for e in events {
-        if e.code.system != RDT_CODE {
-            continue;
-        }
-        let Some(value) = e.value.as_ref().map(|q| q.value).filter(|v| v.is_finite()) else { continue };
-        let code = e.code.code.as_str();
-        if !matches!(code, "das28-esr" | "das28-crp" | "tjc28" | "sjc28" | "patient-global-vas") {
-            continue;
-        }
+        let Some(item) = das28_item(e) else { continue };
         let parts = by_time.entry(e.time).or_default();
-        match code {
-            "das28-esr" => parts.score = Some((value, Das28Variant::Esr)),
-            "das28-crp" => parts.score = Some((value, Das28Variant::Crp)),
-            "tjc28" => parts.tjc = Some(value),
-            "sjc28" => parts.sjc = Some(value),
-            _ => parts.global = Some(value),
+        match item {
+            Das28Item::Score(score, variant) => parts.score = Some((score, variant)),
+            Das28Item::Tjc28(value) => parts.tjc = Some(value),
+            Das28Item::Sjc28(value) => parts.sjc = Some(value),
+            Das28Item::PatientGlobalVas(value) => parts.global = Some(value),
         }
     }
     by_time
@@ -145,4 +165,41 @@ pub fn courses(events: &[Event]) -> Vec<Course> {
     let mut list: Vec<Course> = by_resource.into_values().collect();
     list.sort_by(|a, b| a.start.cmp(&b.start).then_with(|| a.name().cmp(&b.name())));
     list
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clinical::testutil::event;
+
+    /// A DAS28 score is read with its variant from RDT's codes only, with a finite value.
+    #[test]
+    fn das28_scores_are_read_with_their_variant() {
+        let score = |system: &str, code: &str, value: Option<f64>| das28_score(&event(system, code, value, None));
+        assert_eq!(score(RDT_CODE, "das28-esr", Some(4.17)), Some((4.17, Das28Variant::Esr)));
+        assert_eq!(score(RDT_CODE, "das28-crp", Some(3.9)), Some((3.9, Das28Variant::Crp)));
+        assert_eq!(score(RDT_CODE, "das28-crp", Some(f64::NAN)), None);
+        assert_eq!(score(RDT_CODE, "das28-esr", None), None);
+        assert_eq!(score(RDT_CODE, "tjc28", Some(4.0)), None, "a part, not a score");
+        assert_eq!(score("urn:oid:1.2.3", "das28-esr", Some(4.17)), None);
+        assert_eq!(das28_item(&event(RDT_CODE, "tjc28", Some(4.0), None)), Some(Das28Item::Tjc28(4.0)));
+    }
+
+    /// Parts recorded at the score's time join it; a time with parts only is no reading.
+    #[test]
+    fn readings_join_their_parts() {
+        let mut parts_only = event(RDT_CODE, "sjc28", Some(1.0), None);
+        parts_only.time += chrono::Duration::days(1);
+        let events = vec![
+            event(RDT_CODE, "das28-crp", Some(3.9), None),
+            event(RDT_CODE, "tjc28", Some(4.0), None),
+            event(RDT_CODE, "patient-global-vas", Some(40.0), None),
+            parts_only,
+        ];
+        let readings = das28_readings(&events);
+        assert_eq!(readings.len(), 1);
+        let r = readings[0];
+        assert_eq!((r.score, r.variant), (3.9, Das28Variant::Crp));
+        assert_eq!((r.tjc28, r.sjc28, r.patient_global_vas), (Some(4.0), None, Some(40.0)));
+    }
 }

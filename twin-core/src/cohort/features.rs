@@ -6,7 +6,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::record::{ClinicalRecord, Timed};
+use super::record::ClinicalRecord;
 use journey::clinical::drugs::DrugClass;
 
 /// The names of [`snapshot_features`]' columns, in order.
@@ -50,9 +50,8 @@ pub fn snapshot_features(record: &ClinicalRecord, at: DateTime<Utc>) -> Vec<f64>
     push(das28.and_then(|r| r.tjc28));
     push(das28.and_then(|r| r.sjc28));
     push(das28.and_then(|r| r.patient_global_vas));
-    let latest = |series: &[Timed]| series.iter().rev().find(|v| v.time <= at).map(|v| v.value);
-    push(latest(&record.crp).map(|v| v.max(0.0).ln_1p()));
-    push(latest(&record.esr));
+    push(record.crp_at(at).map(|v| v.max(0.0).ln_1p()));
+    push(record.esr_at(at));
     let date = at.date_naive();
     push(record.birth.map(|b| (date - b).num_days() as f64 / 365.25));
     push(record.female);

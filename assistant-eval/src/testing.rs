@@ -1,8 +1,8 @@
-//! Test doubles for the loop, public so the web's tests can use them too:
+//! Test doubles for the loop, for the assistant's and the web's tests:
 //! [`ScriptedModel`], a `ChatModel` whose replies a test scripts per step;
 //! [`KeywordEmbedder`], injected vectors for retrieval (a keyword count, for tests
 //! only: the product ranks with MiniLM); [`TestChart`] and [`store_at`], small hand-built
-//! journeys in a SQLite store.
+//! journeys in a SQLite store; [`minilm`], the real MiniLM for tests that skip without it.
 
 use std::sync::Mutex;
 
@@ -12,8 +12,8 @@ use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use serde_json::Value;
 use journey::{Code, Database, Event, JourneyStore, Modality, PatientId, PatientRecord, Phase, Quantity, Source};
 
-use crate::chat::{ChatError, ChatModel, ChatRequest, Completion, Constraint, EngineKind, Speaker, TokenSink};
-use crate::retrieval::{RetrievalError, TextEmbedder};
+use assistant::retrieval::RetrievalError;
+use assistant::{ChatError, ChatModel, ChatRequest, Completion, Constraint, EngineKind, Speaker, TextEmbedder, TokenSink};
 
 /// Which step of the loop a request is, read from its constraint and prompt.
 #[derive(Debug, Clone, PartialEq)]
@@ -260,8 +260,7 @@ pub async fn store_at(path: &std::path::Path, charts: Vec<TestChart>) -> Result<
 /// MiniLM from the model cache, pinned in a throwaway registry, for tests; `None`
 /// (the test skips, saying so) when the cache lacks it and `RDT_REQUIRE_MODELS` is
 /// not `1`.
-#[cfg(test)]
-pub(crate) async fn minilm() -> Option<std::sync::Arc<dyn TextEmbedder>> {
+pub async fn minilm() -> Option<std::sync::Arc<dyn TextEmbedder>> {
     use audit_log::{AuditLog, ModelRegistry, Principal, Role};
     use twin_core::models::{cache, ModelCache, MINILM};
     let files = match ModelCache::from_env().and_then(|c| c.check(&MINILM)) {
@@ -274,10 +273,12 @@ pub(crate) async fn minilm() -> Option<std::sync::Arc<dyn TextEmbedder>> {
             return None;
         }
     };
-    let dir = tempfile::tempdir().unwrap();
+    // A test helper: a failure past the cache check is the test's failure.
+    let dir = tempfile::tempdir().expect("a temporary directory");
     let url = format!("sqlite://{}", dir.path().join("audit.sqlite").display());
-    let registry = ModelRegistry::new(AuditLog::open(&url).await.unwrap());
-    cache::pin_model(&registry, &Principal::new("test", Role::Governance), &MINILM, &files, "test").await.unwrap();
-    let m = crate::retrieval::MiniLm::load(&files, &registry, None).await.unwrap();
+    let registry = ModelRegistry::new(AuditLog::open(&url).await.expect("a throwaway audit log"));
+    let by = Principal::new("test", Role::Governance);
+    cache::pin_model(&registry, &by, &MINILM, &files, "test").await.expect("MiniLM pinned");
+    let m = assistant::MiniLm::load(&files, &registry, None).await.expect("the pinned MiniLM loads");
     Some(std::sync::Arc::new(m))
 }

@@ -1,0 +1,30 @@
+//! The assistant's evaluation harness, for tests and `rdt eval assistant` only: no
+//! product crate depends on it but through dev-dependencies. It holds the question
+//! set, its runner and judge, the scratch install the set runs over, and the test
+//! doubles the assistant's and the web's tests share.
+//!
+//! Map:
+//! - `questions.rs`: the question set ([`QuestionSet`], `questions/virtual-cohort.json`):
+//!   each question with what a right answer holds ([`Expect`]), as kinds of fact.
+//! - `judge.rs`: whether an answer states the expected fact, the values read from the
+//!   store through the tools as the system role.
+//! - `run.rs`: every question asked through `Assistant::ask` and judged; the run's
+//!   figures ([`EvalReport`]: share correct, ungrounded numbers, refusals, seconds).
+//! - `scratch.rs`: the scratch install `rdt eval assistant` runs over (virtual cohort,
+//!   store, audit log with pinned weights, tiny twin, index, state model):
+//!   [`run_on_scratch`].
+//! - `testing.rs`: a scripted chat-model double, injected retrieval vectors, test
+//!   stores, MiniLM for tests.
+//! - `error.rs`: [`EvalError`], [`ScratchError`].
+
+mod error;
+mod judge;
+pub mod questions;
+pub mod run;
+pub mod scratch;
+pub mod testing;
+
+pub use error::{EvalError, ScratchError};
+pub use questions::{Expect, Question, QuestionSet, Which, VIRTUAL_COHORT_SET};
+pub use run::{pick_patients, run, EvalReport, Progress, Scored};
+pub use scratch::{run_on_scratch, ScratchOptions};

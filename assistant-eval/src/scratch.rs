@@ -1,0 +1,209 @@
+//! The scratch install `rdt eval assistant` asks its questions over, in a directory of
+//! its own so the install's data and audit trail are untouched. Stages:
+//! a seeded virtual cohort (`synth`) imported into a store ([`import_cohort`]) -> an
+//! audit log whose registry pins the packaged MiniLM and GGUF, verified by hash
+//! ([`pin_packaged`]) -> a tiny twin with its neighbour index and a state model, so
+//! every tool the questions reach runs on the scratch store ([`scratch_models`]) ->
+//! the caller's assistant over those tools -> the question set ([`crate::run()`]).
+
+use std::error::Error;
+use std::future::Future;
+use std::path::{Path, PathBuf};
+
+use assistant::gguf::{self as llm, GgufCache as _, PackagedGguf};
+use assistant::Assistant;
+use audit_log::{AuditLog, ModelRegistry, Principal, Role};
+use journey::fhir::{Importer, NoProgress};
+use journey::{Database, Event, JourneyStore};
+use tools::ToolContext;
+use twin_core::index::build::{embed_journeys, load_journeys};
+use twin_core::index::{IndexConfig, NeighbourIndex, SnapshotPlan};
+use twin_core::models::{cache, ModelCache, MINILM};
+use twin_core::state::{patient_steps, StateModel, StateModelConfig};
+use twin_core::twin::model::{register, save};
+use twin_core::twin::{train_twin, TrainOptions, TwinModel};
+
+use crate::run::{run, EvalReport, Progress};
+use crate::{QuestionSet, ScratchError};
+
+/// The reason every scratch pin is recorded with.
+const REASON: &str = "rdt eval assistant (scratch)";
+
+/// What the scratch install holds and how much of the set is asked.
+#[derive(Debug, Clone)]
+pub struct ScratchOptions {
+    /// The scratch directory: cleared, then filled.
+    pub dir: PathBuf,
+    /// Virtual patients in the cohort, and its seed.
+    pub patients: usize,
+    pub seed: u64,
+    /// The packaged GGUF to pin in the scratch registry; `None` when the assistant
+    /// loads a GGUF file of the caller's choosing.
+    pub gguf: Option<PackagedGguf>,
+    /// Ask only the first N questions (the score is then partial).
+    pub limit: Option<usize>,
+}
+
+/// Builds the scratch install, has `build` make the assistant over its tools and
+/// audit log (the caller picks engine and model), and asks it the built-in question
+/// set; `progress` is told each question's result as it comes.
+pub async fn run_on_scratch<Build, Built, E>(
+    options: &ScratchOptions,
+    build: Build,
+    progress: impl FnMut(Progress<'_>),
+) -> Result<EvalReport, ScratchError>
+where
+    Build: FnOnce(ToolContext, AuditLog) -> Built,
+    Built: Future<Output = Result<Assistant, E>>,
+    E: Into<Box<dyn Error + Send + Sync>>,
+{
+    fresh_dir(&options.dir)?;
+    let store = import_cohort(&options.dir, options.patients, options.seed).await?;
+    let log = AuditLog::open(&format!("sqlite://{}", options.dir.join("audit.sqlite").display())).await?;
+    let registry = ModelRegistry::new(log.clone());
+    let system = Principal::new("rdt-eval", Role::Governance);
+    pin_packaged(&registry, &system, options.gguf.as_ref()).await?;
+    let tools = scratch_models(&store, &options.dir, &registry, &system).await?;
+    let assistant = build(tools, log).await.map_err(|e| ScratchError::Assistant(e.into()))?;
+
+    let mut set = QuestionSet::builtin()?;
+    if let Some(n) = options.limit {
+        set.questions.truncate(n);
+    }
+    let report = run(&assistant, &set, progress).await?;
+    store.close().await;
+    Ok(report)
+}
+
+/// Removes what an earlier run left in `dir` and makes it again, empty.
+fn fresh_dir(dir: &Path) -> Result<(), ScratchError> {
+    let at = |source| ScratchError::Dir { path: dir.to_owned(), source };
+    if dir.exists() {
+        std::fs::remove_dir_all(dir).map_err(at)?;
+    }
+    std::fs::create_dir_all(dir).map_err(at)
+}
+
+/// A seeded virtual cohort written as FHIR under `dir/cohort` and imported into
+/// `dir/journey.sqlite`; every file must import.
+async fn import_cohort(dir: &Path, patients: usize, seed: u64) -> Result<JourneyStore, ScratchError> {
+    let export = dir.join("cohort");
+    let params = synth::Params { patients, seed, ..Default::default() };
+    let out = export.clone();
+    tokio::task::spawn_blocking(move || synth::generate(&params, &out)).await??;
+    let store = JourneyStore::open(&Database::Sqlite(dir.join("journey.sqlite"))).await?;
+    let report = Importer::new(store.clone()).await?.import_paths(&[export], &NoProgress).await?;
+    if report.has_failures() {
+        return Err(ScratchError::Import);
+    }
+    Ok(store)
+}
+
+/// Pins the packaged MiniLM and, when given, the packaged GGUF in the scratch
+/// registry, each verified against its sha256 in the model cache.
+async fn pin_packaged(
+    registry: &ModelRegistry,
+    by: &Principal,
+    gguf: Option<&PackagedGguf>,
+) -> Result<(), ScratchError> {
+    let models = ModelCache::from_env()?;
+    let minilm = models.check(&MINILM).map_err(ScratchError::NotSetUp)?;
+    cache::pin_model(registry, by, &MINILM, &minilm, REASON).await?;
+    if let Some(packaged) = gguf {
+        let file = models.check_gguf(packaged).map_err(ScratchError::NotSetUp)?;
+        llm::pin_gguf(registry, by, packaged, &file, REASON).await?;
+    }
+    Ok(())
+}
+
+/// The scratch cohort's own twin (the tiny training configuration: seconds, enough to
+/// find neighbours for the cohort questions), its neighbour index and state model, so
+/// every tool the questions reach runs on the scratch store.
+async fn scratch_models(
+    store: &JourneyStore,
+    scratch: &Path,
+    registry: &ModelRegistry,
+    by: &Principal,
+) -> Result<ToolContext, ScratchError> {
+    let journeys = load_journeys(store, None, |_| {}).await?;
+    let refs: Vec<&[Event]> = journeys.iter().map(|(_, e)| e.as_slice()).collect();
+    let trained = train_twin(&refs, &TrainOptions::tiny(), &|_| None, |_, _| {})?;
+    let saved = save(&scratch.join("models"), trained.manifest.clone(), &trained.encoder_vars, &trained.fusion_vars)?;
+    register(registry, by, &saved, REASON).await?;
+    let model = TwinModel::load(&saved.dir, registry).await?;
+    let points = embed_journeys(&model, &journeys, &SnapshotPlan::default(), &|_| None, || {})?;
+    let index_config = IndexConfig::local(scratch);
+    let mut index = NeighbourIndex::open(&index_config).await?;
+    index.upsert(&points).await?;
+    index.flush().await?;
+    drop(index);
+    let config = StateModelConfig::default();
+    let steps: Vec<_> =
+        journeys.iter().map(|(id, events)| patient_steps(id.clone(), events, config.step_days)).collect();
+    StateModel::fit(&steps, config).save(&StateModel::install_path(scratch))?;
+    Ok(ToolContext::for_install(store.clone(), scratch, &index_config, registry).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use assistant::ToolRetriever;
+    use serde_json::{json, Value};
+
+    use super::*;
+    use crate::testing::{KeywordEmbedder, ScriptedModel, Step};
+    use crate::Expect;
+
+    /// The scratch install and the runner end to end, without model files (the MiniLM
+    /// and GGUF pins are left out): the seeded cohort, its tiny twin, index and state
+    /// model, and a scripted model that takes the first tool offered. Every question is
+    /// asked and reported once, in order; every question outside the asker's role is
+    /// refused whatever the model says (the role check comes first); the report's
+    /// files hold what the run returned.
+    #[tokio::test]
+    async fn the_whole_set_runs_over_a_scratch_install() {
+        let dir = tempfile::tempdir().unwrap();
+        let scratch = dir.path().join("eval-assistant");
+        fresh_dir(&scratch).unwrap();
+        let store = import_cohort(&scratch, 40, 11).await.unwrap();
+        let log = AuditLog::open(&format!("sqlite://{}", scratch.join("audit.sqlite").display())).await.unwrap();
+        let registry = ModelRegistry::new(log.clone());
+        let by = Principal::new("test", Role::Governance);
+        let tools = scratch_models(&store, &scratch, &registry, &by).await.unwrap();
+        let model = Arc::new(ScriptedModel::new(|step, _| match step {
+            Step::ChooseTool { offered } => json!({ "tool": offered[0] }).to_string(),
+            Step::Definition { .. } => json!({"term": "none"}).to_string(),
+            Step::Arguments { .. } => "{}".into(),
+            Step::Answer { .. } => "The facts below answer the question.".into(),
+        }));
+        let retriever = ToolRetriever::new(Arc::new(KeywordEmbedder::default()), &tools::specs()).unwrap();
+        let assistant = Assistant::new(model, tools, log, retriever);
+
+        let set = QuestionSet::builtin().unwrap();
+        let mut seen = Vec::new();
+        let report = run(&assistant, &set, |p| seen.push((p.done, p.total, p.scored.id.clone()))).await.unwrap();
+        let total = set.questions.len();
+        let expected: Vec<(usize, usize, String)> =
+            set.questions.iter().enumerate().map(|(i, q)| (i + 1, total, q.id.clone())).collect();
+        assert_eq!(seen, expected, "each question reported once, in order");
+        assert_eq!(report.results.len(), total);
+        let pending = set.questions.iter().filter(|q| matches!(q.expect, Expect::Pending { .. })).count();
+        assert_eq!(report.scored, total - pending);
+        let outside: Vec<&crate::Scored> =
+            report.results.iter().filter(|r| matches!(r.expect, Expect::OutsideRole)).collect();
+        assert!(!outside.is_empty() && outside.iter().all(|r| r.correct), "{outside:#?}");
+        let (a, b) = (&report.patients["a"], &report.patients["b"]);
+        assert_ne!(a, b);
+        for id in [a, b] {
+            let id = journey::PatientId::new(id.as_str()).unwrap();
+            assert!(store.journey(&id).await.unwrap().is_some(), "{id} is in the scratch store");
+        }
+
+        let markdown = report.write(&dir.path().join("reports")).unwrap();
+        assert_eq!(std::fs::read_to_string(&markdown).unwrap(), report.markdown());
+        let json: Value = serde_json::from_str(&std::fs::read_to_string(markdown.with_extension("json")).unwrap()).unwrap();
+        assert_eq!(json["results"].as_array().map(Vec::len), Some(total));
+        assert_eq!(json["correct"].as_u64(), Some(report.correct as u64));
+    }
+}
