@@ -9,20 +9,22 @@
 //! - `chat.rs`: the [`ChatModel`] seam every engine implements.
 //! - `engine/`: the local engines (llama.cpp, mistralrs), weights verified before load.
 //! - `gguf.rs`: the packaged GGUF weights: fetch into the model cache, sha256, registry pins.
-//! - `session.rs`: the tool-calling loop ([`Assistant::ask`]): role, retrieval, constrained
-//!   tool choice and arguments (patient from the session), bounded steps, answer,
-//!   grounding, audit. `answer.rs`: [`AskContext`] in, [`Answer`] out.
+//! - `session.rs`: the tool-calling loop ([`Assistant::ask`]) as stages over one question's
+//!   `Turn`: read, route (role, retrieval), choose and fill arguments (constrained; the
+//!   patient from the session), call (through `tools::invoke`), settle, write the lead,
+//!   check it, record. `answer.rs`: [`AskContext`] in, [`Answer`] out.
 //! - `retrieval.rs`: ranking tools by MiniLM similarity to the question and their vocabulary.
 //! - `record_reference.rs`: whether a question is about the open patient's record (then
 //!   the glossary is not offered) or may be a definition.
 //! - `grounding.rs`: every number of an answer traced to a tool result.
-//! - `facts.rs`: results compacted for the prompt; RDT's own fact templates.
+//! - `facts.rs`: the model's lead against the tools' own sentences (`tools::Facts`): the
+//!   categories, drugs and citations it may state; results compacted for a follow-up prompt.
 //! - `testing.rs`: a scripted chat-model double, injected retrieval vectors, test stores.
 //! - `eval.rs`: the question set (`questions/virtual-cohort.json`) and its scoring.
 //!
 //! Invariants: the patient in scope comes from the session, never from the model;
 //! text from the record is data, never instructions; every number of an answer is
-//! grounded in a tool result or replaced by RDT's template.
+//! grounded in a tool result or replaced by RDT's sentences.
 
 pub mod answer;
 pub mod chat;
