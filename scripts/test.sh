@@ -36,4 +36,24 @@ rm -rf "$setup_dir"
 bash scripts/chromium.sh
 export RDT_REQUIRE_BROWSER=1
 
-cargo test --workspace --locked "$@"
+# Every test binary runs even when an earlier one fails (--no-fail-fast), and the run
+# ends with one list of every failing test, named with its crate's test binary, so a
+# failure in one binary never hides the state of the others.
+log="$(mktemp)"
+set +e
+cargo test --workspace --locked --no-fail-fast "$@" 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+if [ "$status" -ne 0 ]; then
+  echo
+  echo "==== scripts/test.sh: failing tests (exit $status) ===="
+  awk '
+    /^ *Running / { binary = substr($0, index($0, $2)) }
+    /^ *Doc-tests / { binary = "doc-tests " $2 }
+    /^test .* \.\.\. FAILED$/ { sub(/^test /, ""); sub(/ \.\.\. FAILED$/, ""); print "  " binary ": " $0; n++ }
+    END { if (n == 0) print "  (no test failed: a build or a test binary itself failed; see the log above)" }
+  ' "$log"
+  grep -E '^error: [0-9]+ targets? failed' -A40 "$log" | grep -E '^ +`' | sed 's/^/  target: /' || true
+fi
+rm -f "$log"
+exit "$status"

@@ -28,6 +28,7 @@ use tools::ToolContext;
 use journey::fhir::{Importer, NoProgress};
 use twin_core::models::{cache, ModelCache, MINILM};
 use assistant::gguf::{QWEN_CODER_1_5B};
+use assistant::gguf::GgufCache as _;
 use assistant::gguf as llm;
 use twin_core::index::IndexConfig;
 use journey::{Database, JourneyStore};

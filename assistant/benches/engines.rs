@@ -27,6 +27,7 @@ use journey::fhir::{Importer, NoProgress};
 use twin_core::models::{cache, MINILM};
 use twin_core::models::{ModelCache};
 use assistant::gguf::{PackagedGguf, QWEN_CODER_0_5B, QWEN_CODER_1_5B, SMOLLM2_135M};
+use assistant::gguf::GgufCache as _;
 use journey::{Database, JourneyStore, Modality, PatientId};
 
 /// Clinical-sounding filler for long system prompts; each call gets a distinct first

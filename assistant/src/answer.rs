@@ -99,6 +99,9 @@ pub enum ChosenBy {
     /// Retrieval: its first tool led the next by at least `margin` in similarity, so
     /// the model was not asked (`session::DECISIVE_MARGIN`).
     Retrieval { margin: f32 },
+    /// The question itself: a definition question naming a glossary term
+    /// (`Tool::arguments_named_in`), so neither retrieval's margin nor the model decided.
+    Question,
 }
 
 /// The prompt templates an answer used, by name and version.

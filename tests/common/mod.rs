@@ -1,5 +1,5 @@
 //! Helpers for the end-to-end tests: a fresh install to run `rdt` in, fixtures, and
-//! (shared with twin-core's store suite) fresh PostgreSQL databases.
+//! (shared with the journey crate's store suite) fresh PostgreSQL databases.
 
 #![allow(dead_code)] // each test file uses a different subset
 
@@ -9,7 +9,7 @@ use std::process::{Command, Output};
 use base64::Engine as _;
 use serde_json::Value;
 
-#[path = "../../twin-core/tests/support/mod.rs"]
+#[path = "../../journey/tests/support/mod.rs"]
 mod store_support;
 #[allow(unused_imports)] // only some test files use PostgreSQL
 pub use store_support::{create_postgres_database, drop_postgres_database, postgres_admin_url};

@@ -97,6 +97,70 @@ impl Term {
         }
     }
 
+    /// The words by which a question names this term. A term's words are specific
+    /// to it, except that an activity category ("remission") also names DAS28:
+    /// [`Term::named_in`] resolves that by [`Term::BY_SPECIFICITY`].
+    fn words(self) -> &'static [&'static str] {
+        match self {
+            Term::Das28 => &["das28", "das-28", "disease activity score"],
+            Term::DiseaseActivityCategories => &[
+                "remission", "low disease activity", "low activity", "moderate disease activity", "moderate activity",
+                "high disease activity", "high activity", "activity category", "activity categories",
+            ],
+            Term::EularResponse => &["eular response", "eular"],
+            Term::Flare => &["flare", "flares"],
+            Term::TreatmentSwitch => &["treatment switch", "switch", "switching"],
+            Term::Crp => &["crp", "c-reactive protein"],
+            Term::Esr => &["esr", "sedimentation rate"],
+            Term::AltHepatotoxicity => &["alt", "hepatotoxicity", "liver enzymes"],
+            Term::Csdmard => &["csdmard", "csdmards", "conventional synthetic"],
+            Term::Methotrexate => &["methotrexate"],
+            Term::Hydroxychloroquine => &["hydroxychloroquine"],
+            Term::Sulfasalazine => &["sulfasalazine", "sulphasalazine"],
+            Term::Leflunomide => &["leflunomide"],
+            Term::Prednisone => &["prednisone", "prednisolone"],
+            Term::TnfInhibitor => &["tnf inhibitor", "tnf inhibitors", "anti-tnf", "tnfi"],
+            Term::Adalimumab => &["adalimumab"],
+            Term::Etanercept => &["etanercept"],
+            Term::Tocilizumab => &["tocilizumab"],
+            Term::Rituximab => &["rituximab"],
+            Term::Tofacitinib => &["tofacitinib"],
+        }
+    }
+
+    /// Terms from the most to the least specific: where a question names several
+    /// ("What DAS28 counts as remission?", "At what ALT level is methotrexate
+    /// withheld?"), the more specific one is what it asks about.
+    pub const BY_SPECIFICITY: [Term; 20] = [
+        Term::DiseaseActivityCategories,
+        Term::EularResponse,
+        Term::Flare,
+        Term::TreatmentSwitch,
+        Term::AltHepatotoxicity,
+        Term::TnfInhibitor,
+        Term::Csdmard,
+        Term::Methotrexate,
+        Term::Hydroxychloroquine,
+        Term::Sulfasalazine,
+        Term::Leflunomide,
+        Term::Prednisone,
+        Term::Adalimumab,
+        Term::Etanercept,
+        Term::Tocilizumab,
+        Term::Rituximab,
+        Term::Tofacitinib,
+        Term::Das28,
+        Term::Crp,
+        Term::Esr,
+    ];
+
+    /// The term `question` names, the most specific first; `None` when it names none.
+    pub fn named_in(question: &str) -> Option<Term> {
+        let words = crate::vocabulary::words_of(question);
+        let text = format!(" {} ", words.join(" "));
+        Term::BY_SPECIFICITY.into_iter().find(|t| t.words().iter().any(|w| text.contains(&format!(" {w} "))))
+    }
+
     /// The entry's title, for a list of terms in a prompt.
     pub fn title(self) -> &'static str {
         self.entry().0
@@ -279,6 +343,29 @@ response, flare, treatment switch, CRP, ESR, ALT, csDMARD and the drugs), with i
         Facts::stated(format!("{}: {} (Source: {}.)", said(output.title), output.definition, output.source))
     }
 
+    /// A question in the glossary's own vocabulary ("What DAS28 counts as remission?",
+    /// "How is a flare defined?") or of the form "What is <term>?" that names a term
+    /// asks for that term's definition: the question decides the term, not a model
+    /// choosing among close candidates (whose choice can tip with thread count or load).
+    fn arguments_named_in(question: &str) -> serde_json::Map<String, serde_json::Value> {
+        let words = crate::vocabulary::words_of(question);
+        let what_is_term = match words.as_slice() {
+            [what, is, rest @ ..] if what == "what" && (is == "is" || is == "are") => {
+                let rest = rest.join(" ");
+                let rest = rest.strip_prefix("a ").or_else(|| rest.strip_prefix("an ")).unwrap_or(&rest);
+                Term::ALL.iter().any(|t| t.words().contains(&rest))
+            }
+            _ => false,
+        };
+        let mut named = serde_json::Map::new();
+        if what_is_term || Self::VOCABULARY.matches(question) {
+            if let Some(term) = Term::named_in(question) {
+                named.insert("term".into(), serde_json::Value::String(term.name().into()));
+            }
+        }
+        named
+    }
+
     fn patients(_: &Self::Input) -> Vec<PatientId> {
         Vec::new()
     }
@@ -301,6 +388,39 @@ response, flare, treatment switch, CRP, ESR, ALT, csDMARD and the drugs), with i
 mod tests {
     use super::*;
     use crate::das28::{HIGH, LOW, REMISSION};
+
+    /// The question, not a model's choice, names the term of a definition question;
+    /// a question that names no term, or asks about values rather than a meaning,
+    /// names nothing.
+    #[test]
+    fn definition_questions_name_their_term() {
+        let term_of = |q: &str| Glossary::arguments_named_in(q).get("term").and_then(|t| t.as_str()).map(str::to_owned);
+        for (question, term) in [
+            ("What DAS28 counts as remission?", "disease_activity_categories"),
+            ("What is DAS28?", "das28"),
+            ("What is a flare?", "flare"),
+            ("How is a flare defined?", "flare"),
+            ("What counts as a good EULAR response?", "eular_response"),
+            ("What is a csDMARD?", "csdmard"),
+            ("At what ALT threshold is methotrexate withheld?", "alt_hepatotoxicity"),
+            ("How does rituximab work?", "rituximab"),
+            ("What does a treatment switch mean?", "treatment_switch"),
+            ("What is a TNF inhibitor?", "tnf_inhibitor"),
+        ] {
+            assert_eq!(term_of(question).as_deref(), Some(term), "{question}");
+        }
+        for question in ["What is the CRP trend?", "What is the capital of France?", "Tell me about methotrexate dosing"] {
+            assert_eq!(term_of(question), None, "{question}");
+        }
+    }
+
+    #[test]
+    fn every_term_has_words_and_a_place_in_the_specificity_order() {
+        for term in Term::ALL {
+            assert!(!term.words().is_empty(), "{term:?}");
+            assert!(Term::BY_SPECIFICITY.contains(&term), "{term:?}");
+        }
+    }
 
     #[test]
     fn every_term_has_a_bounded_sourced_entry() {

@@ -13,7 +13,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use tools::ToolContext;
 use tower_http::trace::TraceLayer;
-use journey::{Database, JourneyStore};
+use ::journey::{Database, JourneyStore};
 
 use crate::auth::{self, UserStore};
 use crate::chat::{AssistantSlot, ChatJobs};
