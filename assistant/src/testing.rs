@@ -12,8 +12,8 @@ use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use serde_json::Value;
 use journey::{Code, Database, Event, JourneyStore, Modality, PatientId, PatientRecord, Phase, Quantity, Source};
 
-use assistant::retrieval::RetrievalError;
-use assistant::{ChatError, ChatModel, ChatRequest, Completion, Constraint, EngineKind, Speaker, TextEmbedder, TokenSink};
+use crate::retrieval::RetrievalError;
+use crate::{ChatError, ChatModel, ChatRequest, Completion, Constraint, EngineKind, Speaker, TextEmbedder, TokenSink};
 
 /// Which step of the loop a request is, read from its constraint and prompt.
 #[derive(Debug, Clone, PartialEq)]
