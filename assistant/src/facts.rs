@@ -504,6 +504,7 @@ mod tests {
             neighbours: vec![NeighbourOut { pseudonym: "nb-1a2b".into(), distance: 0.012 }],
             method: "rates with 95% Wilson intervals",
             audit: None,
+            report: None,
         };
         let (facts, cohort) = stated::<SimilarPatients>(cohort, false);
         let text = facts.text;

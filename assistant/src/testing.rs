@@ -279,6 +279,6 @@ pub async fn minilm() -> Option<std::sync::Arc<dyn TextEmbedder>> {
     let registry = ModelRegistry::new(AuditLog::open(&url).await.expect("a throwaway audit log"));
     let by = Principal::new("test", Role::Governance);
     cache::pin_model(&registry, &by, &MINILM, &files, "test").await.expect("MiniLM pinned");
-    let m = assistant::MiniLm::load(&files, &registry, None).await.expect("the pinned MiniLM loads");
+    let m = crate::MiniLm::load(&files, &registry, None).await.expect("the pinned MiniLM loads");
     Some(std::sync::Arc::new(m))
 }

@@ -291,6 +291,8 @@ pub fn forecast_table(v: &serde_json::Value) -> String {
     out += &format!("expected days in each state over 360 days: {}\n", days.join(", "));
     out += &format!("{}\n", s(&v["assumption"]));
     out
+}
+
 /// The chance of each DAS28 state at the last horizon, with its interval.
 fn forecast_facts(v: &StateForecastOutput) -> Facts {
     let patient = said(&v.patient);
