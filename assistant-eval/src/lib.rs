@@ -13,7 +13,7 @@
 //! - `scratch.rs`: the scratch install `rdt eval assistant` runs over (virtual cohort,
 //!   store, audit log with pinned weights, tiny twin, index, state model):
 //!   [`run_on_scratch`].
-//! - `testing.rs`: a scripted chat-model double, injected retrieval vectors, test
+//! - `testing`: the assistant's test doubles (re-exported from `assistant::testing`, feature `test-doubles`): a scripted chat-model double, injected retrieval vectors, test
 //!   stores, MiniLM for tests.
 //! - `error.rs`: [`EvalError`], [`ScratchError`].
 
@@ -22,7 +22,8 @@ mod judge;
 pub mod questions;
 pub mod run;
 pub mod scratch;
-pub mod testing;
+/// The assistant's test doubles, compiled in by its `test-doubles` feature.
+pub use assistant::testing;
 
 pub use error::{EvalError, ScratchError};
 pub use questions::{Expect, Question, QuestionSet, Which, VIRTUAL_COHORT_SET};

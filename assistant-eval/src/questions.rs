@@ -154,6 +154,5 @@ mod tests {
         assert!(has(|e| matches!(e, Expect::CannotAnswer)));
         assert!(has(|e| matches!(e, Expect::CohortRate { .. })));
         assert!(set.questions.iter().any(|q| matches!(q.expect, Expect::OutsideRole) && q.role != Role::Clinician));
-}
     }
 }

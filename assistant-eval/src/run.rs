@@ -359,13 +359,3 @@ impl EvalReport {
         s
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn percentile_is_the_nearest_rank() {
-        assert!(has_any("The CRP is elevated", flag_words("high")));
-    }
-}

@@ -3,7 +3,7 @@
 use audit_log::{Digest, Principal, Role, Seq};
 use serde::Serialize;
 use serde_json::Value;
-use tools::ToolName;
+use tools::{Facts, ToolName};
 use journey::PatientId;
 
 use crate::chat::EngineKind;
@@ -83,6 +83,9 @@ pub struct CalledTool {
     pub model_arguments: Value,
     /// The bounded result (`{"value", "truncated", "omitted"}`), as the audit keeps it.
     pub result: Value,
+    /// RDT's sentences of the result, stated by the tool ([`tools::Tool::facts`]).
+    #[serde(skip)]
+    pub facts: Facts,
     pub result_digest: Digest,
     pub audit_seq: Seq,
 }

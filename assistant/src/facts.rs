@@ -1,20 +1,20 @@
-//! Tool results as the model reads them, and as RDT states them itself.
+//! The model's lead sentence against RDT's facts, and results as a follow-up prompt
+//! reads them. RDT's own sentences of a result are the tool's ([`tools::Facts`],
+//! stated by each tool from its typed output); what stays here is about the lead.
 //!
-//! - [`compact`]: the result cut for a follow-up choice (`AssistantConfig::follow_up`).
-//!   Every prompt token costs about 12 ms on the default model (../shared/MODELS.md),
-//!   so long lists keep their most recent items and say how many were left out. The
-//!   grounding check still reads the full result.
-//! - [`fact_template`]: the product's own wording of a result: what the model's lead
-//!   sentence is written from, and what follows it in every answer. Deterministic,
-//!   built from the result's fields only, so every number it states is grounded by
-//!   construction.
-//! - [`lead_sentence`], [`contradicting_categories`]: the model's sentence as shown,
-//!   and whether it states a flag, trend or category the facts do not.
-//! - [`finds_nothing`]: whether a result holds no fact at all (no value of the test,
-//!   no DAS28 reading, no course), so the loop says so without asking the model.
+//! - [`compact`], [`prompt_facts`]: the result cut for a follow-up choice
+//!   (`AssistantConfig::follow_up`). Every prompt token costs about 12 ms on the
+//!   default model (../shared/MODELS.md), so long lists keep their most recent items
+//!   and say how many were left out. The grounding check still reads the full result.
+//! - [`lead_sentence`]: the model's sentence as shown.
+//! - [`contradicting_categories`], [`misstates_current_drugs`]: whether it states a
+//!   flag, trend or category the facts do not, or names the current drugs otherwise
+//!   than the facts ([`tools::DrugFacts`]).
+//! - [`cites_facts`], [`says_not_in_results`], [`facts_address`]: whether it cites the
+//!   facts, says they do not answer, and whether they address the question at all.
 
 use serde_json::{Map, Value};
-use tools::ToolName;
+use tools::{DrugFacts, Facts, ToolName};
 
 /// Items kept per list in the answer prompt.
 pub const ITEMS_IN_PROMPT: usize = 4;
@@ -38,358 +38,6 @@ pub fn compact(result: &Value) -> Value {
         ),
         other => other.clone(),
     }
-}
-
-/// The `value` of a `Bounded` result.
-fn value_of(result: &Value) -> &Value {
-    result.get("value").unwrap_or(result)
-}
-
-/// Whether the tool found nothing to state.
-pub fn finds_nothing(tool: ToolName, result: &Value) -> bool {
-    let v = value_of(result);
-    match tool {
-        ToolName::LabTrend | ToolName::DiseaseActivityHistory => v.get("latest").is_none_or(Value::is_null),
-        ToolName::MedicationHistory => v.get("courses_in_record").and_then(Value::as_u64) == Some(0),
-        _ => false,
-    }
-}
-
-fn text(v: &Value, key: &str) -> Option<String> {
-    match v.get(key)? {
-        Value::String(s) => Some(s.replace('_', " ")),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
-        _ => None,
-    }
-}
-
-fn names(v: &Value, key: &str) -> String {
-    let list: Vec<String> = v
-        .get(key)
-        .and_then(Value::as_array)
-        .map(|items| items.iter().filter_map(|i| i.as_str().map(str::to_owned)).collect())
-        .unwrap_or_default();
-    if list.is_empty() {
-        "none".into()
-    } else {
-        list.join(", ")
-    }
-}
-
-/// RDT's own sentence(s) for one result.
-pub fn fact_template(tool: ToolName, result: &Value) -> String {
-    let v = value_of(result);
-    let patient = text(v, "patient").unwrap_or_default();
-    let mut out = match tool {
-        ToolName::LabTrend => lab_sentence(v, &patient),
-        ToolName::DiseaseActivityHistory => das28_sentence(v, &patient),
-        ToolName::MedicationHistory => medication_sentence(v, &patient),
-        ToolName::PatientSummary => summary_sentence(v, &patient),
-        ToolName::StateForecast => forecast_sentence(v, &patient),
-        ToolName::SimilarPatients => cohort_sentence(v, &patient),
-        ToolName::ExplainNeighbourhood => neighbourhood_sentence(v, &patient),
-        ToolName::Glossary => format!(
-            "{}: {} (Source: {}.)",
-            text(v, "title").unwrap_or_default(),
-            v.get("definition").and_then(Value::as_str).unwrap_or_default(),
-            v.get("source").and_then(Value::as_str).unwrap_or_default()
-        ),
-        // Tools without a sentence of their own: their top-level facts, as written.
-        _ => generic_sentence(tool, v),
-    };
-    if result.get("truncated").and_then(Value::as_bool) == Some(true) {
-        out.push_str(" (The list was shortened.)");
-    }
-    out
-}
-
-/// The state model's chance of each DAS28 state at the last horizon, with intervals.
-fn forecast_sentence(v: &Value, patient: &str) -> String {
-    if let Some(reason) = v.get("insufficient_data").and_then(Value::as_str) {
-        return format!("No state-model forecast for {patient}: {reason}.");
-    }
-    let Some(last) = v.get("horizons").and_then(Value::as_array).and_then(|h| h.last()) else {
-        return format!("No state-model forecast for {patient}.");
-    };
-    let states: Vec<String> = last["states"]
-        .as_array()
-        .map(|s| {
-            s.iter()
-                .map(|s| {
-                    format!(
-                        "{} {} ({} to {})",
-                        text(s, "state").unwrap_or_default(),
-                        text(s, "probability").unwrap_or_default(),
-                        text(s, "low").unwrap_or_default(),
-                        text(s, "high").unwrap_or_default()
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    format!(
-        "State-model forecast for {patient} from DAS28 {} on {} ({}), {} continued: in {} days {}.",
-        text(v, "latest_das28").unwrap_or_default(),
-        text(v, "latest_das28_date").unwrap_or_default(),
-        text(v, "current_state").unwrap_or_default(),
-        text(v, "treatment").unwrap_or_default(),
-        text(last, "days").unwrap_or_default(),
-        states.join(", ")
-    )
-}
-
-/// One figure of a cohort outcome: "45% (9 of 20; 95% CI 26% to 66%)", a mean with
-/// its interval, or "not enough comparable patients (n 4, minimum 10)".
-fn figure_text(f: &Value) -> String {
-    let t = |k: &str| text(f, k).unwrap_or_default();
-    match f.get("kind").and_then(Value::as_str) {
-        Some("rate") => format!(
-            "{}% ({} of {}; 95% CI {}% to {}%)",
-            t("percent"),
-            t("events"),
-            t("n"),
-            t("low_percent"),
-            t("high_percent")
-        ),
-        Some("mean") => format!("{} (n {}; 95% CI {} to {})", t("mean"), t("n"), t("low"), t("high")),
-        _ => format!("not enough comparable patients (n {}, minimum {})", t("n"), t("min_n")),
-    }
-}
-
-/// The in silico cohort: each outcome over the similar patients beside the population.
-fn cohort_sentence(v: &Value, patient: &str) -> String {
-    let outcomes: Vec<String> = v
-        .get("outcomes")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .map(|o| {
-            format!(
-                "{}: {} among similar patients, population {}",
-                o.get("label").and_then(Value::as_str).unwrap_or_default(),
-                figure_text(&o["similar_patients"]),
-                figure_text(&o["population"])
-            )
-        })
-        .collect();
-    format!(
-        "In silico cohort of {patient} at {}: {} most similar historical patients. {}.",
-        text(v, "index_date").unwrap_or_default(),
-        text(v, "similar_patients_found").unwrap_or_default(),
-        outcomes.join("; ")
-    )
-}
-
-/// What the neighbours share, with counts and ratios.
-fn neighbourhood_sentence(v: &Value, patient: &str) -> String {
-    let shared: Vec<String> = v
-        .get("shared")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .map(|s| {
-            let name = s["name"].get("record_text").and_then(Value::as_str).or_else(|| s["name"].as_str());
-            format!(
-                "{} {} ({} neighbours, {}% vs {}% of the population, {} times as common)",
-                text(s, "kind").unwrap_or_default(),
-                name.unwrap_or_default(),
-                text(s, "neighbours").unwrap_or_default(),
-                text(s, "neighbours_percent").unwrap_or_default(),
-                text(s, "population_percent").unwrap_or_default(),
-                text(s, "ratio").unwrap_or_default()
-            )
-        })
-        .collect();
-    let found = text(v, "similar_patients_found").unwrap_or_default();
-    if shared.is_empty() {
-        return format!(
-            "The {found} most similar historical patients of {patient} share nothing more often than the population does."
-        );
-    }
-    format!(
-        "What the {found} most similar historical patients of {patient} share more than the population: {}.",
-        shared.join("; ")
-    )
-}
-
-fn generic_sentence(tool: ToolName, v: &Value) -> String {
-    let facts: Vec<String> = v
-        .as_object()
-        .into_iter()
-        .flatten()
-        .filter_map(|(k, x)| match x {
-            Value::String(_) | Value::Number(_) | Value::Bool(_) => {
-                Some(format!("{}: {}", k.replace('_', " "), text(v, k)?))
-            }
-            _ => None,
-        })
-        .collect();
-    format!("{} found: {}.", tool.as_str().replace('_', " "), facts.join("; "))
-}
-
-fn lab_sentence(v: &Value, patient: &str) -> String {
-    let name = text(v, "test_name").unwrap_or_else(|| "this test".into());
-    let unit = v["reference_range"].get("unit").and_then(Value::as_str).unwrap_or_default();
-    let Some(latest) = v.get("latest").filter(|l| !l.is_null()) else {
-        return format!("The record of {patient} has no {name} value.");
-    };
-    let mut s = format!(
-        "Latest {name} of {patient}: {} {unit} on {}, flagged {}.",
-        text(latest, "value").unwrap_or_default(),
-        text(latest, "date").unwrap_or_default(),
-        text(latest, "flag").unwrap_or_default()
-    );
-    let trend = &v["trend"];
-    let direction = text(trend, "direction").unwrap_or_default();
-    if direction != "insufficient data" && !direction.is_empty() {
-        s.push_str(&format!(
-            " Trend over the last {} days: {direction} ({} values).",
-            text(v, "window_days").unwrap_or_default(),
-            text(trend, "n").unwrap_or_default()
-        ));
-    } else {
-        s.push_str(" Too few values for a trend.");
-    }
-    s
-}
-
-fn das28_sentence(v: &Value, patient: &str) -> String {
-    let Some(latest) = v.get("latest").filter(|l| !l.is_null()) else {
-        return format!("The record of {patient} has no DAS28 reading.");
-    };
-    let mut s = format!(
-        "Latest DAS28 of {patient}: {} on {} ({} activity).",
-        text(latest, "das28").unwrap_or_default(),
-        text(latest, "date").unwrap_or_default(),
-        text(latest, "category").unwrap_or_default()
-    );
-    if let Some(direction) = text(&v["trend"], "direction").filter(|d| d != "insufficient data") {
-        s.push_str(&format!(" Trend: {direction}."));
-    }
-    s.push_str(&format!(
-        " Flares: {}; readings in the record: {}.",
-        text(v, "flares_in_window").unwrap_or_else(|| "0".into()),
-        text(v, "readings_in_record").unwrap_or_default()
-    ));
-    s
-}
-
-fn summary_sentence(v: &Value, patient: &str) -> String {
-    let diagnoses: Vec<String> = v
-        .get("diagnoses")
-        .and_then(Value::as_array)
-        .map(|d| {
-            d.iter()
-                .filter_map(|x| {
-                    x.get("display").and_then(|t| t.get("record_text")).and_then(Value::as_str).map(str::to_owned)
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    let mut s = format!(
-        "Patient {patient}: {}, {} years at the last event; diagnoses: {}; current drugs: {}; DMARDs tried: {}.",
-        text(v, "sex").unwrap_or_else(|| "sex unknown".into()),
-        text(v, "age_at_last_event").unwrap_or_else(|| "age unknown".into()),
-        if diagnoses.is_empty() { "none recorded".into() } else { diagnoses.join(", ") },
-        names(v, "current_medications"),
-        text(v, "dmards_tried").unwrap_or_default()
-    );
-    if let Some(d) = v.get("latest_das28").filter(|d| !d.is_null()) {
-        s.push_str(&format!(
-            " Latest DAS28: {} on {} ({}).",
-            text(d, "das28").unwrap_or_default(),
-            text(d, "date").unwrap_or_default(),
-            text(d, "category").unwrap_or_default()
-        ));
-    }
-    let abnormal: Vec<String> = v
-        .get("latest_labs")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter(|l| l.get("flag").and_then(Value::as_str).is_some_and(|f| f != "normal"))
-        .map(|l| {
-            format!(
-                "{} {} {} {}",
-                lab_name(&text(l, "test").unwrap_or_default()),
-                text(l, "value").unwrap_or_default(),
-                text(l, "unit").unwrap_or_default(),
-                text(l, "flag").unwrap_or_default()
-            )
-        })
-        .collect();
-    s.push_str(&format!(" Abnormal latest labs: {}", text(v, "latest_labs_abnormal").unwrap_or_else(|| "0".into())));
-    if !abnormal.is_empty() {
-        s.push_str(&format!(" ({})", abnormal.join(", ")));
-    }
-    s.push('.');
-    if let Some(note) = v.get("latest_note").filter(|n| !n.is_null()) {
-        // Quoted as the record wrote it: data, never instructions (system prompt rule 4).
-        let quoted = note["text"].get("record_text").and_then(Value::as_str).unwrap_or_default();
-        let date = text(note, "date").unwrap_or_default();
-        s.push_str(&format!(" Latest note, {date}, quoted from the record: \"{quoted}\""));
-        if note["text"].get("omitted_chars").and_then(Value::as_u64).is_some_and(|n| n > 0) {
-            s.push_str(" (shortened)");
-        }
-        s.push('.');
-    }
-    s
-}
-
-/// A lab's name as clinicians write it: short codes upper case ("crp" is "CRP").
-fn lab_name(test: &str) -> String {
-    if test.len() <= 4 {
-        test.to_uppercase()
-    } else {
-        test.to_owned()
-    }
-}
-
-/// Current drugs, DMARDs tried, and the most recent courses with their dates, stop
-/// reasons (quoted from the record) and EULAR response at 6 months.
-fn medication_sentence(v: &Value, patient: &str) -> String {
-    let tried = match names(v, "dmards").as_str() {
-        "none" => String::new(),
-        list => format!(" ({list})"),
-    };
-    let mut s = format!(
-        "Medication history of {patient}: current drugs: {}; DMARDs tried: {}{tried}; courses in the record: {}.",
-        names(v, "current"),
-        text(v, "dmards_tried").unwrap_or_else(|| "unknown".into()),
-        text(v, "courses_in_record").unwrap_or_else(|| "unknown".into()),
-    );
-    let courses: Vec<&Value> = v.get("courses").and_then(Value::as_array).into_iter().flatten().collect();
-    let recent = &courses[courses.len().saturating_sub(ITEMS_IN_PROMPT)..];
-    let described: Vec<String> = recent
-        .iter()
-        .map(|c| {
-            let drug = text(c, "drug").unwrap_or_default();
-            let start = text(c, "start").unwrap_or_default();
-            let mut d = match (text(c, "stop"), text(c, "duration_days")) {
-                (Some(stop), Some(days)) => format!("{drug} {start} to {stop} ({days} days)"),
-                (Some(stop), None) => format!("{drug} {start} to {stop}"),
-                (None, _) => format!("{drug} since {start} (ongoing)"),
-            };
-            if let Some(reason) = c.get("stop_reason").and_then(|r| r.get("record_text")).and_then(Value::as_str) {
-                d.push_str(&format!(", stop reason quoted from the record: \"{reason}\""));
-            }
-            if let Some(r) = c.get("eular_response_6m").filter(|r| !r.is_null()) {
-                d.push_str(&format!(", EULAR response at 6 months: {}", text(r, "response").unwrap_or_default()));
-            }
-            d
-        })
-        .collect();
-    if !described.is_empty() {
-        let which = if recent.len() < courses.len() { "most recent courses" } else { "courses" };
-        s.push_str(&format!(" {}: {}.", capitalised(which), described.join("; ")));
-    }
-    s
-}
-
-fn capitalised(text: &str) -> String {
-    let mut chars = text.chars();
-    chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
 }
 
 /// Many results as one JSON array for the answer prompt: `[{"tool": .., "result": ..}]`.
@@ -508,31 +156,16 @@ const PAST_WORDS: &[&str] = &[
 /// the current drugs with none named in the question, leaves one out. A question about
 /// drugs tried, stopped or ever taken is not checked: its answer names past drugs.
 /// Drug names compare on their first word, case-insensitive.
-pub fn misstates_current_drugs<'a>(
-    lead: &str,
-    question: &str,
-    results: impl IntoIterator<Item = (ToolName, &'a Value)>,
-) -> bool {
+pub fn misstates_current_drugs<'a>(lead: &str, question: &str, results: impl IntoIterator<Item = &'a Facts>) -> bool {
+    let drugs: Vec<&DrugFacts> = results.into_iter().filter_map(|f| f.drugs.as_ref()).collect();
     let asked = tools::vocabulary::words_of(question);
     if asked.iter().any(|w| PAST_WORDS.contains(&w.as_str())) {
-        return misstates_tried_drugs(lead, &asked, results);
+        return misstates_tried_drugs(lead, &asked, &drugs);
     }
-    let strings = |v: &Value| -> Vec<String> {
-        v.as_array().into_iter().flatten().filter_map(Value::as_str).map(drug_key).collect()
-    };
-    let (mut current, mut known): (Vec<String>, Vec<String>) = (Vec::new(), Vec::new());
-    for (tool, result) in results {
-        let v = value_of(result);
-        let list = match tool {
-            ToolName::MedicationHistory => &v["current"],
-            ToolName::PatientSummary => &v["current_medications"],
-            _ => continue,
-        };
-        current.extend(strings(list));
-        known.extend(strings(list));
-        let courses = v.get("courses").and_then(Value::as_array).into_iter().flatten();
-        known.extend(courses.filter_map(|c| c.get("drug").and_then(Value::as_str)).map(drug_key));
-    }
+    let keys = |names: &[String]| -> Vec<String> { names.iter().map(|n| drug_key(n)).collect() };
+    let current: Vec<String> = drugs.iter().flat_map(|d| keys(&d.current)).collect();
+    let known: Vec<String> =
+        drugs.iter().flat_map(|d| keys(&d.current).into_iter().chain(keys(&d.courses))).collect();
     let said = tools::vocabulary::words_of(lead);
     let denied = |i: usize| negated_within(&said, i, 3);
     let mut named = false;
@@ -552,17 +185,8 @@ pub fn misstates_current_drugs<'a>(
 
 /// For a question about drugs tried, naming none: a lead naming DMARDs must name every
 /// DMARD the results list as tried ("The patient has tried tofacitinib." beside five).
-fn misstates_tried_drugs<'a>(
-    lead: &str,
-    asked: &[String],
-    results: impl IntoIterator<Item = (ToolName, &'a Value)>,
-) -> bool {
-    let tried: Vec<String> = results
-        .into_iter()
-        .filter(|(tool, _)| *tool == ToolName::MedicationHistory)
-        .flat_map(|(_, r)| value_of(r)["dmards"].as_array().cloned().unwrap_or_default())
-        .filter_map(|d| d.as_str().map(drug_key))
-        .collect();
+fn misstates_tried_drugs(lead: &str, asked: &[String], drugs: &[&DrugFacts]) -> bool {
+    let tried: Vec<String> = drugs.iter().flat_map(|d| d.dmards_tried.iter().map(|n| drug_key(n))).collect();
     let said = tools::vocabulary::words_of(lead);
     let names_some = tried.iter().any(|d| said.contains(d));
     let asks_one = tried.iter().any(|d| asked.contains(d));
@@ -629,11 +253,21 @@ mod tests {
         assert!(!says_not_in_results("The latest CRP is 4.5 mg/L, flagged normal."));
     }
 
+    /// A result's drugs, as a medication history (`dmards_tried` named) or a summary
+    /// (none named) states them.
+    fn drugs(current: &[&str], courses: &[&str], dmards_tried: &[&str]) -> Facts {
+        let names = |list: &[&str]| list.iter().map(|n| n.to_string()).collect();
+        Facts::stated(String::new()).with_drugs(DrugFacts {
+            current: names(current),
+            courses: names(courses),
+            dmards_tried: names(dmards_tried),
+        })
+    }
+
     #[test]
     fn a_lead_must_name_the_current_drugs_and_only_them() {
-        let meds = json!({"value": {"patient": "p", "current": ["tofacitinib 5 mg"], "dmards_tried": 2,
-            "courses": [{"drug": "prednisone"}, {"drug": "methotrexate"}, {"drug": "tofacitinib 5 mg"}]}});
-        let r = [(ToolName::MedicationHistory, &meds)];
+        let meds = drugs(&["tofacitinib 5 mg"], &["prednisone", "methotrexate", "tofacitinib 5 mg"], &[]);
+        let r = [&meds];
         let q = "Which drugs is the patient on?";
         assert!(misstates_current_drugs("The patient is on tofacitinib and prednisone.", q, r));
         assert!(!misstates_current_drugs("The patient is on tofacitinib.", q, r));
@@ -641,21 +275,22 @@ mod tests {
         assert!(!misstates_current_drugs("The record shows one current drug.", q, r), "no drug named");
         let tried = "Which DMARDs has the patient tried?";
         assert!(!misstates_current_drugs("The patient has tried methotrexate and tofacitinib.", tried, r));
-        let listed = json!({"value": {"patient": "p", "current": ["tofacitinib 5 mg"], "dmards_tried": 2,
-            "dmards": ["methotrexate", "tofacitinib 5 mg"], "courses": []}});
-        let r2 = [(ToolName::MedicationHistory, &listed)];
+        let listed = drugs(&["tofacitinib 5 mg"], &[], &["methotrexate", "tofacitinib 5 mg"]);
+        let r2 = [&listed];
         assert!(misstates_current_drugs("The patient has tried tofacitinib.", tried, r2), "one of two");
         assert!(!misstates_current_drugs("The patient has tried methotrexate and tofacitinib.", tried, r2));
         assert!(!misstates_current_drugs("Methotrexate was stopped for nausea.", "Why was methotrexate stopped?", r2));
-        let both = json!({"value": {"patient": "p", "current_medications": ["folic acid", "methotrexate"]}});
-        let r = [(ToolName::PatientSummary, &both)];
+        let both = drugs(&["folic acid", "methotrexate"], &[], &[]);
+        let r = [&both];
         assert!(misstates_current_drugs("The current treatment is methotrexate.", "What is the current treatment?", r));
         let on_mtx = "Is the patient on methotrexate?";
         assert!(!misstates_current_drugs("Yes, the patient is on methotrexate.", on_mtx, r), "one drug asked");
         let on_pred = "Is the patient on prednisone?";
-        let r = [(ToolName::MedicationHistory, &meds)];
+        let r = [&meds];
         assert!(!misstates_current_drugs("No, the patient is not on prednisone.", on_pred, r));
         assert!(misstates_current_drugs("Yes, the patient is on prednisone.", on_pred, r));
+        let no_drugs = Facts::stated("Latest CRP of p: 4.5 mg/L.".into());
+        assert!(!misstates_current_drugs("The patient is on prednisone.", q, [&no_drugs]), "no drugs stated");
     }
 
     #[test]
@@ -681,6 +316,19 @@ mod tests {
         assert_eq!(lead_sentence(""), "");
     }
 
+    use chrono::NaiveDate;
+    use tools::das28::ActivityCategory;
+    use tools::disease_activity::{CategoryCounts, Das28Point, DiseaseActivityHistory, DiseaseActivityOutput};
+    use tools::explain_neighbourhood::{ExplainNeighbourhood, ExplainNeighbourhoodOutput, SharedTrait, SharedWhat};
+    use tools::glossary::{Glossary, GlossaryOutput, Term};
+    use tools::lab_trend::{FlagCounts, LabPoint, LabTrend, LabTrendOutput};
+    use tools::record::Das28Variant;
+    use tools::reference::{Flag, LabTest, ReferenceRange};
+    use tools::similar_patients::{CohortOutcome, Figure, NeighbourOut, SimilarPatients, SimilarPatientsOutput};
+    use tools::state_forecast::{HorizonChances, StateChance, StateForecast, StateForecastOutput, TreatmentClass};
+    use tools::trend::{Trend, TrendFacts};
+    use tools::{facts_of, Bounded, RecordText, Tool};
+
     use crate::grounding::{check, Sources};
 
     fn lab() -> Value {
@@ -698,62 +346,197 @@ mod tests {
         assert!(c["value"].get("loinc").is_none() && c["value"]["trend"].get("stable_threshold_per_30_days").is_none());
     }
 
+    fn date(y: i32, m: u32, d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, d).expect("a valid test date")
+    }
+
+    /// A tool's facts of `output` beside its bounded result as JSON, the grounding
+    /// check's source.
+    fn stated<T: Tool>(output: T::Output, truncated: bool) -> (Facts, Value) {
+        let bounded = Bounded { value: output, truncated, omitted: if truncated { 2 } else { 0 } };
+        (facts_of::<T>(&bounded), serde_json::to_value(&bounded).expect("an output serialises"))
+    }
+
+    fn trend(direction: Trend, n: usize) -> TrendFacts {
+        TrendFacts {
+            direction,
+            slope_per_30_days: None,
+            slope_interval_95: None,
+            stable_threshold_per_30_days: 0.5,
+            n,
+            first: None,
+            last: None,
+        }
+    }
+
+    /// CRP 12.4 mg/L on 2023-05-02, flagged high, rising over 6 values (or no value).
+    fn crp(latest: bool) -> LabTrendOutput {
+        let point = LabPoint { date: date(2023, 5, 2), value: 12.4, flag: Flag::High, times_uln: None };
+        let range = ReferenceRange {
+            unit: "mg/L",
+            low: None,
+            high: Some(5.0),
+            critical_low: None,
+            critical_high: None,
+            basis: "any".into(),
+        };
+        LabTrendOutput {
+            patient: "p-1".into(),
+            test: LabTest::Crp,
+            test_name: if latest { "C-reactive protein" } else { "ALT" },
+            loinc: "1988-5",
+            reference_range: range,
+            latest: latest.then(|| point.clone()),
+            window_days: 365,
+            trend: if latest { trend(Trend::Rising, 6) } else { trend(Trend::InsufficientData, 0) },
+            flags_in_window: FlagCounts::default(),
+            values: if latest { vec![point] } else { Vec::new() },
+            values_in_window: usize::from(latest),
+            values_in_record: usize::from(latest),
+            values_in_other_units: 0,
+        }
+    }
+
     /// A template states only the result's own numbers, so it always passes the check.
     #[test]
     fn templates_are_grounded_by_construction() {
-        let glossary = json!({"value": {"term": "das28", "title": "DAS28 (Disease Activity Score, 28 joints)",
-            "definition": "Remission below 2.6.", "source": "Prevoo 1995"}, "truncated": false, "omitted": 0});
-        let das = json!({"value": {"patient": "p-1", "latest": {"date": "2022-01-03", "das28": 3.41,
-            "category": "moderate"}, "trend": {"direction": "falling"}, "flares_in_window": 1,
-            "readings_in_record": 9}, "truncated": true, "omitted": 2});
-        let empty = json!({"value": {"patient": "p-1", "test_name": "ALT", "latest": null}});
-        let forecast = json!({"value": {"patient": "p-1", "latest_das28": 4.2, "latest_das28_date": "2023-01-05",
-            "current_state": "moderate", "treatment": "csdmard", "horizons": [{"days": 360, "states": [
-                {"state": "remission", "probability": 0.31, "low": 0.22, "high": 0.4},
-                {"state": "moderate", "probability": 0.44, "low": 0.35, "high": 0.52}]}]},
-            "truncated": false, "omitted": 0});
-        for (tool, r) in [
-            (ToolName::StateForecast, forecast.clone()),
-            (ToolName::LabTrend, lab()),
-            (ToolName::Glossary, glossary),
-            (ToolName::DiseaseActivityHistory, das),
-            (ToolName::LabTrend, empty.clone()),
+        let glossary = GlossaryOutput {
+            term: Term::Das28,
+            title: "DAS28 (Disease Activity Score, 28 joints)",
+            definition: "Remission below 2.6.",
+            source: "Prevoo 1995",
+        };
+        let latest = Das28Point {
+            date: date(2022, 1, 3),
+            das28: 3.41,
+            variant: Das28Variant::Esr,
+            category: ActivityCategory::Moderate,
+            tjc28: None,
+            sjc28: None,
+            patient_global_vas: None,
+        };
+        let das = DiseaseActivityOutput {
+            patient: "p-1".into(),
+            latest: Some(latest.clone()),
+            window_days: None,
+            trend: trend(Trend::Falling, 9),
+            categories_in_window: CategoryCounts::default(),
+            flares: Vec::new(),
+            flares_in_window: 1,
+            readings: vec![latest],
+            readings_in_window: 9,
+            readings_in_record: 9,
+        };
+        let chance = |state, probability, low, high| StateChance { state, probability, low, high };
+        let forecast = StateForecastOutput {
+            patient: "p-1".into(),
+            state_model_version: None,
+            insufficient_data: None,
+            as_of: Some(date(2023, 1, 5)),
+            latest_das28: Some(4.2),
+            latest_das28_date: Some(date(2023, 1, 5)),
+            current_state: Some(ActivityCategory::Moderate),
+            treatment: Some(TreatmentClass::Csdmard),
+            horizons: vec![HorizonChances {
+                days: 360,
+                states: vec![
+                    chance(ActivityCategory::Remission, 0.31, 0.22, 0.4),
+                    chance(ActivityCategory::Moderate, 0.44, 0.35, 0.52),
+                ],
+            }],
+            expected_days_in_state: Vec::new(),
+            transitions_from_state: 12,
+            model_patients: 400,
+            assumption: "the current treatment continues",
+        };
+        let (forecast_facts, forecast) = stated::<StateForecast>(forecast, false);
+        let (lab_facts, lab) = stated::<LabTrend>(crp(true), false);
+        let (empty_facts, empty) = stated::<LabTrend>(crp(false), false);
+        for (facts, r) in [
+            (forecast_facts.clone(), forecast),
+            (lab_facts.clone(), lab),
+            stated::<Glossary>(glossary, false),
+            stated::<DiseaseActivityHistory>(das, true),
+            (empty_facts.clone(), empty),
         ] {
-            let text = fact_template(tool, &r);
-            assert!(check(&text, &Sources::new([&r], "")).is_grounded(), "{text}");
+            assert!(check(&facts.text, &Sources::new([&r], "")).is_grounded(), "{}", facts.text);
         }
-        assert!(fact_template(ToolName::LabTrend, &lab()).contains("12.4 mg/L on 2023-05-02, flagged high"));
-        let sentence = fact_template(ToolName::StateForecast, &forecast);
+        assert!(lab_facts.text.contains("12.4 mg/L on 2023-05-02, flagged high"));
+        let sentence = &forecast_facts.text;
         assert!(sentence.contains("in 360 days remission 0.31 (0.22 to 0.4)"), "{sentence}");
-        assert!(finds_nothing(ToolName::LabTrend, &empty) && !finds_nothing(ToolName::LabTrend, &lab()));
+        assert!(empty_facts.nothing_found && !lab_facts.nothing_found);
     }
 
     /// The cohort tools' sentences: rates with n and interval, the refusal below the
     /// minimum n in words (no number made up), shared traits with counts and ratios.
     #[test]
     fn cohort_templates_state_figures_and_refusals_grounded() {
-        let cohort = json!({"value": {"patient": "p-1", "index_date": "2023-02-01", "similar_patients_found": 20,
-            "min_n": 10, "twin_version": "ab", "method": "rates with 95% Wilson intervals", "outcomes": [
-                {"outcome": "flare_6m", "label": "flare within 6 months",
-                 "similar_patients": {"kind": "rate", "n": 18, "events": 5, "percent": 28, "low_percent": 12,
-                    "high_percent": 51},
-                 "population": {"kind": "rate", "n": 400, "events": 96, "percent": 24, "low_percent": 20,
-                    "high_percent": 28}},
-                {"outcome": "tnfi_response_6m", "label": "TNFi response at 6 months (EULAR good/moderate)",
-                 "similar_patients": {"kind": "not_enough_comparable_patients", "n": 3, "min_n": 10},
-                 "population": {"kind": "rate", "n": 40, "events": 22, "percent": 55, "low_percent": 40,
-                    "high_percent": 69}}],
-            "neighbours": [{"pseudonym": "nb-1a2b", "distance": 0.012}]}, "truncated": false, "omitted": 0});
-        let text = fact_template(ToolName::SimilarPatients, &cohort);
+        let rate = |n, events, percent, low_percent, high_percent| Figure::Rate {
+            n,
+            events,
+            percent,
+            low_percent,
+            high_percent,
+        };
+        let outcome = |outcome: &str, label: &str, similar_patients, population| CohortOutcome {
+            outcome: outcome.into(),
+            label: label.into(),
+            similar_patients,
+            population,
+            snapshot_baseline_percent: None,
+            snapshot_baseline_das28: None,
+        };
+        let cohort = SimilarPatientsOutput {
+            patient: "p-1".into(),
+            index_date: date(2023, 2, 1),
+            similar_patients_found: 20,
+            min_n: 10,
+            twin_version: "ab".into(),
+            outcomes: vec![
+                outcome("flare_6m", "flare within 6 months", rate(18, 5, 28, 12, 51), rate(400, 96, 24, 20, 28)),
+                outcome(
+                    "tnfi_response_6m",
+                    "TNFi response at 6 months (EULAR good/moderate)",
+                    Figure::NotEnoughComparablePatients { n: 3, min_n: 10 },
+                    rate(40, 22, 55, 40, 69),
+                ),
+            ],
+            neighbours: vec![NeighbourOut { pseudonym: "nb-1a2b".into(), distance: 0.012 }],
+            method: "rates with 95% Wilson intervals",
+            audit: None,
+            report: None,
+        };
+        let (facts, cohort) = stated::<SimilarPatients>(cohort, false);
+        let text = facts.text;
         assert!(check(&text, &Sources::new([&cohort], "")).is_grounded(), "{text}");
         assert!(text.contains("flare within 6 months: 28% (5 of 18; 95% CI 12% to 51%)"), "{text}");
         assert!(text.contains("not enough comparable patients (n 3, minimum 10)"), "{text}");
-        let shared = json!({"value": {"patient": "p-1", "index_date": "2023-02-01", "similar_patients_found": 20,
-            "population_snapshots": 400, "shared": [{"kind": "drug", "name": {"record_text": "adalimumab"},
-            "neighbours": 9, "neighbours_percent": 45, "population_percent": 10, "ratio": 4.5},
-            {"kind": "feature", "name": "female", "neighbours": 16, "neighbours_percent": 80,
-            "population_percent": 70, "ratio": 1.1}]}, "truncated": false, "omitted": 0});
-        let text = fact_template(ToolName::ExplainNeighbourhood, &shared);
+        let shared = ExplainNeighbourhoodOutput {
+            patient: "p-1".into(),
+            index_date: date(2023, 2, 1),
+            similar_patients_found: 20,
+            population_snapshots: 400,
+            shared: vec![
+                SharedTrait {
+                    what: SharedWhat::Drug { name: RecordText::bounded("adalimumab", 120) },
+                    neighbours: 9,
+                    neighbours_percent: 45,
+                    population_percent: 10,
+                    ratio: 4.5,
+                },
+                SharedTrait {
+                    what: SharedWhat::Feature { name: "female" },
+                    neighbours: 16,
+                    neighbours_percent: 80,
+                    population_percent: 70,
+                    ratio: 1.1,
+                },
+            ],
+            method: "counts over neighbours and population",
+            audit: None,
+        };
+        let (facts, shared) = stated::<ExplainNeighbourhood>(shared, false);
+        let text = facts.text;
         assert!(check(&text, &Sources::new([&shared], "")).is_grounded(), "{text}");
         assert!(text.contains("drug adalimumab (9 neighbours, 45% vs 10% of the population, 4.5 times"), "{text}");
         assert!(text.contains("feature female (16 neighbours"), "{text}");

@@ -9,21 +9,23 @@
 //! - `chat.rs`: the [`ChatModel`] seam every engine implements.
 //! - `engine/`: the local engines (llama.cpp, mistralrs), weights verified before load.
 //! - `gguf.rs`: the packaged GGUF weights: fetch into the model cache, sha256, registry pins.
-//! - `session.rs`: the tool-calling loop ([`Assistant::ask`]): role, retrieval, constrained
-//!   tool choice and arguments (patient from the session), bounded steps, answer,
-//!   grounding, audit. `answer.rs`: [`AskContext`] in, [`Answer`] out.
+//! - `session.rs`: the tool-calling loop ([`Assistant::ask`]) as stages over one question's
+//!   `Turn`: read, route (role, retrieval), choose and fill arguments (constrained; the
+//!   patient from the session), call (through `tools::invoke`), settle, write the lead,
+//!   check it, record. `answer.rs`: [`AskContext`] in, [`Answer`] out.
 //! - `retrieval.rs`: ranking tools by MiniLM similarity to the question and their vocabulary.
 //! - `record_reference.rs`: whether a question is about the open patient's record (then
 //!   the glossary is not offered) or may be a definition.
 //! - `grounding.rs`: every number of an answer traced to a tool result.
-//! - `facts.rs`: results compacted for the prompt; RDT's own fact templates.
+//! - `facts.rs`: the model's lead against the tools' own sentences (`tools::Facts`): the
+//!   categories, drugs and citations it may state; results compacted for a follow-up prompt.
 //!
 //! The question set, its runner and the test doubles (a scripted chat model, keyword
 //! retrieval vectors, test stores) live in the dev-only `assistant-eval` crate.
 //!
 //! Invariants: the patient in scope comes from the session, never from the model;
 //! text from the record is data, never instructions; every number of an answer is
-//! grounded in a tool result or replaced by RDT's template.
+//! grounded in a tool result or replaced by RDT's sentences.
 
 pub mod answer;
 pub mod chat;
@@ -35,6 +37,12 @@ pub mod grounding;
 pub mod record_reference;
 pub mod retrieval;
 pub mod session;
+/// Test doubles (a scripted chat model, keyword retrieval vectors, small test stores):
+/// compiled into the assistant's own unit tests and, through the `test-doubles` feature,
+/// into the dev-only `assistant-eval` crate that re-exports them; never into a build
+/// that does not ask for them.
+#[cfg(any(test, feature = "test-doubles"))]
+pub mod testing;
 
 pub use answer::{Answer, AskContext, CalledTool, CannotAnswer, ChosenBy, Grounding, ModelCall, ModelStep, Outcome};
 pub use chat::{ChatError, ChatModel, ChatRequest, Completion, Constraint, EngineKind, Message, Speaker, TokenSink};

@@ -1,49 +1,59 @@
-//! The tool-calling loop, designed for a small model.
+//! The tool-calling loop, designed for a small model: [`Assistant::ask`] takes one
+//! question through named stages over one `Turn`, each a method testable alone.
 //!
-//! One question goes:
-//! 1. role: an asker whose role may call no assistant tool (auditor, governance,
-//!    admin) is refused before anything else runs;
-//! 2. retrieval: the tools the role may call and the session can serve are ranked
-//!    by similarity to the question and their vocabulary (`retrieval.rs`); the top
-//!    few are offered, the glossary only to a question that does not point at the
-//!    open patient's record (`record_reference.rs`); a glossary candidate is first
-//!    asked as a definition (which term, or none);
-//! 3. tool choice: retrieval's first candidate when it leads the next by
+//! 1. read (`Turn::read`): the model's version checked, the question recorded;
+//! 2. route (`Turn::route`): an asker whose role may call no assistant tool
+//!    (auditor, governance, admin) is refused; the tools the role may call and the
+//!    session can serve are ranked by similarity to the question and their vocabulary
+//!    (`retrieval.rs`); the top few are the candidates, the glossary only for a
+//!    question that does not point at the open patient's record
+//!    (`record_reference.rs`). Nothing near the question ends it here;
+//! 3. choose (`Turn::define`, `Turn::choose`): a glossary candidate is first taken as
+//!    a definition when the question names its term, else asked as one (which term,
+//!    or none); then retrieval's first candidate when it leads the next by
 //!    [`DECISIVE_MARGIN`], else the model's, constrained to
 //!    `{"tool": <one of the offered names or "none">}`;
-//! 4. the tool's arguments, constrained to its schema with the patient removed: the
-//!    patient is the session's, written in by RDT whatever the model says, and what
-//!    the question names (a lab test) overrides the model's choice;
-//! 5. the call, through `tools::call_json` with the session's scope (one patient at
-//!    most), so a tool reads nothing outside it even when the model is fooled;
-//! 6. at most `max_tool_calls` calls (a failed call is shown to the model once);
-//! 7. the answer in free text from the (compacted) results, streamed to the sink;
-//! 8. grounding: every number must trace to a result or the question; else one
-//!    retry with a stricter instruction; else RDT's own fact template.
+//! 4. arguments (`Turn::arguments`): the model fills only the required fields the
+//!    question does not name, under the tool's schema with the patient removed: the
+//!    patient is the session's, written in by RDT whatever the model says;
+//! 5. call (`Turn::call`): through `tools::invoke` with the session's principal and
+//!    scope (one patient at most), so a tool reads nothing outside it even when the
+//!    model is fooled, and the call leaves its `tool_call` or `refusal` entry; at most
+//!    `max_tool_calls` calls (a failed call is shown to the model once);
+//! 6. settle (`Turn::settle`): no call, a result with nothing to state, or a
+//!    definition ends in RDT's own words, without a lead;
+//! 7. write the lead (`Turn::write_lead`): the model's one sentence answering the
+//!    question from the tools' sentences ([`tools::Facts`]), streamed to the sink;
+//! 8. check the lead (`LeadCheck`): every number traced to a result or the question,
+//!    nothing the facts contradict; else one retry naming the untraced numbers; else
+//!    RDT's sentences alone;
+//! 9. record (`Turn::record`, `Turn::refuse`): the answer (with the engine, the
+//!    model sha256 and the prompt set version) or the refusal entry, and the [`Answer`].
 //!
-//! Every step is appended to the audit log: the question, each tool call (bounded
-//! result and digest), refusals, and the answer with the engine, the model sha256
-//! and the prompt set version. The conversation grows by appending only, so an
+//! The audit log holds every step: the question, each tool call (bounded result and
+//! digest), refusals, and the answer. The conversation grows by appending only, so an
 //! engine's prefix cache keeps the system prompt and the earlier steps.
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use audit_log::{AuditError, AuditLog, Digest, EntryBody, ModelVersions, NewEntry, Role, Seq};
+use journey::PatientId;
 use prompts::{PromptError, PromptName, PromptRegistry};
 use serde_json::{json, Map, Value};
 use tools::glossary::{Glossary, Term};
-use tools::Tool as _;
-use tools::{call_json, refusal_entry, specs_for, tool_call_entry, Scope, ToolContext, ToolError, ToolName, ToolSpec};
+use tools::{
+    specs_for, Caller, Facts, InvokeError, Invoked, Scope, Tool as _, ToolContext, ToolError, ToolName, ToolSpec,
+};
 
 use crate::answer::{
     Answer, AskContext, CalledTool, CannotAnswer, ChosenBy, Grounding, ModelCall, ModelStep, Outcome, PromptVersion,
     Timings,
 };
-use crate::chat::{ChatError, ChatModel, ChatRequest, Completion, Constraint, Message, Speaker, TokenSink};
+use crate::chat::{ChatError, ChatModel, ChatRequest, Constraint, Message, Speaker, TokenSink};
 use crate::facts::{
-    cites_facts, contradicting_categories, fact_template, facts_address, finds_nothing, lead_sentence,
-    misstates_current_drugs, prompt_facts, says_not_in_results,
+    cites_facts, contradicting_categories, facts_address, lead_sentence, misstates_current_drugs, prompt_facts,
+    says_not_in_results,
 };
 use crate::grounding::{check, Sources};
 use crate::record_reference::refers_to_record;
@@ -194,14 +204,6 @@ pub fn choice_schema(names: &[ToolName]) -> Value {
            "additionalProperties": false})
 }
 
-/// Why a tool call of the loop did not complete.
-enum CallError {
-    /// The tool refused or failed: shown to the model or refused.
-    Tool(ToolError),
-    /// The audit log failed: the question fails.
-    Ask(AskError),
-}
-
 /// The glossary's terms, one line each (`- name: title`), for the definition prompt.
 fn glossary_terms() -> String {
     Term::ALL.iter().map(|t| format!("- {}: {}", t.name(), t.title())).collect::<Vec<_>>().join("\n")
@@ -215,26 +217,13 @@ pub fn term_schema() -> Value {
            "additionalProperties": false})
 }
 
-/// Running totals of one question.
-struct Run {
-    started: Instant,
-    audit: Vec<Seq>,
-    timings: Timings,
-}
-
-impl Run {
-    fn add(&mut self, step: ModelStep, c: &Completion) {
-        self.timings.model += c.prompt_seconds + c.generate_seconds;
-        self.timings.prompt_tokens += c.prompt_tokens;
-        self.timings.generated_tokens += c.generated_tokens;
-        self.timings.calls.push(ModelCall {
-            step,
-            prompt_tokens: c.prompt_tokens,
-            prompt_seconds: c.prompt_seconds,
-            generated_tokens: c.generated_tokens,
-            generate_seconds: c.generate_seconds,
-        });
-    }
+/// The string `key` of a constrained reply (`{"tool": ..}`, `{"term": ..}`); empty
+/// when the reply is not such an object.
+fn reply_field(reply: &str, key: &str) -> String {
+    serde_json::from_str::<Value>(reply)
+        .ok()
+        .and_then(|v| v.get(key).and_then(Value::as_str).map(str::to_owned))
+        .unwrap_or_default()
 }
 
 impl Assistant {
@@ -266,341 +255,446 @@ impl Assistant {
         &self.tools
     }
 
-    fn entry(&self, ctx: &AskContext, body: EntryBody) -> NewEntry {
-        NewEntry::new(ctx.principal.clone(), body)
-            .session(ctx.session.clone())
-            .patients(ctx.patient.iter().map(|p| p.as_str().to_owned()))
-    }
-
     fn render(&self, name: PromptName, values: &[(&str, &str)]) -> Result<String, PromptError> {
         Ok(self.prompts.get(name).render(values)?.text)
-    }
-
-    async fn complete(
-        &self,
-        run: &mut Run,
-        step: ModelStep,
-        messages: &[Message],
-        constraint: Constraint,
-        max_tokens: usize,
-        sink: TokenSink,
-    ) -> Result<String, ChatError> {
-        let request = ChatRequest { messages: messages.to_vec(), constraint, max_tokens };
-        let c = self.model.complete(&request, sink).await?;
-        run.add(step, &c);
-        Ok(c.text)
     }
 
     /// Answers `question` for `ctx`, streaming the model's first lead sentence to
     /// `sink`, then RDT's sentences when the lead is kept ([`Answer::text`] is final:
     /// a rejected lead is replaced by it).
     pub async fn ask(&self, question: &str, ctx: &AskContext, sink: TokenSink) -> Result<Answer, AskError> {
-        let mut run = Run { started: Instant::now(), audit: Vec::new(), timings: Timings::default() };
-        let model_sha256 = self.model.model_sha256().to_owned();
-        let model_digest: Digest = model_sha256.parse().map_err(|_| AskError::ModelVersion(model_sha256.clone()))?;
-        run.audit.push(self.log.append(self.entry(ctx, EntryBody::Question { question: question.to_owned() })).await?);
+        let mut turn = Turn::read(self, question, ctx).await?;
+        if let Some(refusal) = turn.route()? {
+            return turn.refuse(refusal).await;
+        }
+        turn.gather().await?;
+        match turn.settle() {
+            Some(Settled::Refusal(refusal)) => turn.refuse(refusal).await,
+            Some(Settled::Vetted(text)) => {
+                if let Some(sink) = &sink {
+                    let _ = sink.send(text.clone());
+                }
+                turn.record(text, Grounding::Vetted, Vec::new()).await
+            }
+            None => turn.answer(sink).await,
+        }
+    }
+}
 
-        let role = ctx.principal.role;
+/// A question ended in RDT's own words, without a lead: a refusal entry holds `text`.
+#[derive(Debug, Clone, PartialEq)]
+struct Refusal {
+    outcome: Outcome,
+    text: String,
+}
+
+/// How a question ends without a lead ([`Turn::settle`]).
+#[derive(Debug, Clone, PartialEq)]
+enum Settled {
+    Refusal(Refusal),
+    /// A definition: the glossary's vetted text as written.
+    Vetted(String),
+}
+
+/// How one call of the loop ended ([`Turn::call`]).
+enum Call {
+    Done,
+    /// Role or scope did not allow it; the `refusal` entry is recorded.
+    Refused(ToolError),
+    /// Bad arguments, a store fault: shown to the model once.
+    Failed(ToolError),
+}
+
+/// One question on its way through the stages: what each stage leaves for the next.
+struct Turn<'a> {
+    assistant: &'a Assistant,
+    question: &'a str,
+    ctx: &'a AskContext,
+    model_digest: Digest,
+    started: Instant,
+    /// Every audit entry of the question, in order.
+    audit: Vec<Seq>,
+    timings: Timings,
+    /// The tools the asker's role may call that the session can serve (route).
+    usable: Vec<ToolSpec>,
+    /// Retrieval's candidates, most similar first (route).
+    candidates: Vec<Ranked>,
+    /// The choice conversation, system prompt first (choose, arguments, call).
+    messages: Vec<Message>,
+    /// The calls that ran, in order (call).
+    called: Vec<CalledTool>,
+    /// Why steps failed, the latest last (choose, arguments, call).
+    failures: Vec<String>,
+    /// The refusal that ended the calls (call).
+    refused: Option<String>,
+}
+
+impl<'a> Turn<'a> {
+    /// Stage 1: the model's version checked and the question recorded.
+    async fn read(assistant: &'a Assistant, question: &'a str, ctx: &'a AskContext) -> Result<Turn<'a>, AskError> {
+        let started = Instant::now();
+        let model_sha256 = assistant.model.model_sha256();
+        let model_digest: Digest = model_sha256.parse().map_err(|_| AskError::ModelVersion(model_sha256.to_owned()))?;
+        let system = assistant.prompts.get(PromptName::System).text;
+        let mut turn = Turn {
+            assistant,
+            question,
+            ctx,
+            model_digest,
+            started,
+            audit: Vec::new(),
+            timings: Timings::default(),
+            usable: Vec::new(),
+            candidates: Vec::new(),
+            messages: vec![Message::new(Speaker::System, system)],
+            called: Vec::new(),
+            failures: Vec::new(),
+            refused: None,
+        };
+        turn.append(EntryBody::Question { question: question.to_owned() }).await?;
+        Ok(turn)
+    }
+
+    /// An entry of this question (asker, session, the session's patient), appended.
+    async fn append(&mut self, body: EntryBody) -> Result<Seq, AuditError> {
+        let ctx = self.ctx;
+        let entry = NewEntry::new(ctx.principal.clone(), body)
+            .session(ctx.session.clone())
+            .patients(ctx.patient.iter().map(|p| p.as_str().to_owned()));
+        let seq = self.assistant.log.append(entry).await?;
+        self.audit.push(seq);
+        Ok(seq)
+    }
+
+    /// "The record can't answer that.", and for a question no tool applies to with no
+    /// patient open, how to open one.
+    fn cannot_answer(&self, why: &CannotAnswer) -> String {
+        let mut text = CANNOT_ANSWER.to_owned();
+        if self.ctx.patient.is_none() && *why == CannotAnswer::NoToolApplies {
+            text.push_str(" No patient is open: open a patient (or pass --patient) to ask about a record.");
+        }
+        text
+    }
+
+    /// Stage 2: the tools the asker may call and the session can serve, ranked by
+    /// retrieval; the top few are the candidates. `Some` ends the question before any
+    /// model call: an asker outside the clinical roles, nothing near the question, or a
+    /// question about a record with no patient open.
+    fn route(&mut self) -> Result<Option<Refusal>, AskError> {
+        let role = self.ctx.principal.role;
         let offered = specs_for(role);
         if offered.is_empty() {
             let text =
                 format!("The {role} role cannot ask the assistant about patients' records; it answers clinicians.");
-            return self.refuse(run, question, ctx, Outcome::OutsideRole { role }, text, Vec::new(), Vec::new()).await;
+            return Ok(Some(Refusal { outcome: Outcome::OutsideRole { role }, text }));
         }
-        // Tools this session can serve: one needing a patient only with a patient open;
-        // none needing two (the session's scope is one patient).
-        let usable: Vec<&ToolSpec> = offered
-            .iter()
+        // One needing a patient only with a patient open; none needing two (the
+        // session's scope is one patient).
+        let patient_open = self.ctx.patient.is_some();
+        self.usable = offered
+            .into_iter()
             .filter(|s| {
                 let (one, two) = patient_fields(s);
-                !two && (!one || ctx.patient.is_some())
+                !two && (!one || patient_open)
             })
             .collect();
-        let allowed: Vec<ToolName> = usable.iter().map(|s| s.name).collect();
+        let allowed: Vec<ToolName> = self.usable.iter().map(|s| s.name).collect();
         let t = Instant::now();
-        let ranked = self.retriever.rank(question, &allowed)?;
-        run.timings.retrieval = t.elapsed().as_secs_f64();
+        let ranked = self.assistant.retriever.rank(self.question, &allowed)?;
+        self.timings.retrieval = t.elapsed().as_secs_f64();
         // Nothing near the question, or a question about a record with no patient
         // open: the record cannot answer, and the model is not asked.
-        let no_patient_record_question = ctx.patient.is_none() && refers_to_record(question);
+        let no_patient_record_question = !patient_open && refers_to_record(self.question);
         if ranked.first().is_none_or(|r| r.similarity < RELEVANCE_FLOOR) || no_patient_record_question {
-            let mut text = CANNOT_ANSWER.to_owned();
-            if ctx.patient.is_none() {
-                text.push_str(" No patient is open: open a patient (or pass --patient) to ask about a record.");
-            }
-            let outcome = Outcome::CannotAnswer(CannotAnswer::NoToolApplies);
-            return self.refuse(run, question, ctx, outcome, text, ranked.into_iter().take(3).collect(), Vec::new()).await;
+            self.candidates = ranked.into_iter().take(3).collect();
+            let why = CannotAnswer::NoToolApplies;
+            let text = self.cannot_answer(&why);
+            return Ok(Some(Refusal { outcome: Outcome::CannotAnswer(why), text }));
         }
         // A question about the open patient's record is never a definition: the
         // glossary is not offered, the next tool is.
-        let about_record = ctx.patient.is_some() && refers_to_record(question);
-        let candidates: Vec<Ranked> = ranked
+        let about_record = patient_open && refers_to_record(self.question);
+        self.candidates = ranked
             .into_iter()
             .filter(|r| !(about_record && r.tool == ToolName::Glossary))
-            .take(self.config.candidates)
+            .take(self.assistant.config.candidates)
             .collect();
+        Ok(None)
+    }
+
+    /// Stages 3 to 5, repeated: the definition step when the glossary is a candidate,
+    /// then choice, arguments and call, at most `max_tool_calls` times.
+    async fn gather(&mut self) -> Result<(), AskError> {
         // Offered in a fixed order, so the same candidates give the same prompt bytes.
-        let mut names: Vec<ToolName> = candidates.iter().map(|r| r.tool).collect();
+        let mut names: Vec<ToolName> = self.candidates.iter().map(|r| r.tool).collect();
         names.sort();
-
-        let scope = Scope::patients(ctx.patient.iter().cloned());
-        let mut called: Vec<CalledTool> = Vec::new();
-        let mut failures: Vec<String> = Vec::new();
-        let mut refused: Option<String> = None;
-        let mut messages = vec![Message::new(Speaker::System, self.prompts.get(PromptName::System).text)];
-
-        // Maybe a knowledge question: the glossary is a candidate and the question does
-        // not point at the record. The model is asked one narrow question first (is
-        // this a definition, and of which term?), so a tool named after the term
-        // (disease_activity_history for "What is DAS28?") cannot win, and with no
-        // patient open the glossary is not refused as "no patient". "none" goes on to
-        // the usual choice without the glossary.
-        if candidates.iter().any(|r| r.tool == ToolName::Glossary) {
-            // A definition question that names its term ("What DAS28 counts as
-            // remission?") is decided by the question; the model is asked only when
-            // the question leaves the term open.
-            let named = Glossary::arguments_named_in(question).get("term").and_then(Value::as_str).map(str::to_owned);
-            let (term, chosen_by) = match named {
-                Some(term) => (term, ChosenBy::Question),
-                None => {
-                    let prompt = self
-                        .render(PromptName::Definition, &[("terms", &glossary_terms()), ("question", question)])?;
-                    messages.push(Message::new(Speaker::User, prompt));
-                    let constraint = Constraint::JsonSchema(term_schema());
-                    let reply =
-                        self.complete(&mut run, ModelStep::Definition, &messages, constraint, 16, None).await?;
-                    messages.push(Message::new(Speaker::Assistant, reply.clone()));
-                    let term = serde_json::from_str::<Value>(&reply)
-                        .ok()
-                        .and_then(|v| v.get("term").and_then(Value::as_str).map(str::to_owned))
-                        .unwrap_or_default();
-                    (term, ChosenBy::Model)
-                }
-            };
-            if Term::ALL.iter().any(|t| t.name() == term) {
-                let arguments = json!({"term": term});
-                let glossary = (ToolName::Glossary, chosen_by);
-                self.call_tool(&mut run, ctx, &scope, glossary, arguments.clone(), arguments, &mut called)
-                    .await
-                    .map(|_| ())
-                    .or_else(|e| match e {
-                        CallError::Ask(e) => Err(e),
-                        CallError::Tool(e) => {
-                            failures.push(e.to_string());
-                            Ok(())
-                        }
-                    })?;
-            }
+        if names.contains(&ToolName::Glossary) {
+            self.define().await?;
             names.retain(|n| *n != ToolName::Glossary);
         }
+        let choice_prompt = self.choice_prompt(&names)?;
+        let steps = if self.called.is_empty() && !names.is_empty() { self.assistant.config.max_tool_calls } else { 0 };
+        let mut decided = self.decisive(&names);
+        for _ in 0..steps {
+            let Some((spec, chosen_by)) = self.choose(&names, &choice_prompt, decided.take()).await? else {
+                break;
+            };
+            let Some((arguments, model_arguments)) = self.arguments(&spec).await? else {
+                continue;
+            };
+            match self.call(spec.name, chosen_by, arguments, model_arguments).await? {
+                Call::Done => {
+                    if !self.assistant.config.follow_up {
+                        break;
+                    }
+                    if let Some(last) = self.called.last() {
+                        let facts = prompt_facts([(last.tool, &last.result)]);
+                        self.messages.push(Message::new(Speaker::Tool, facts));
+                    }
+                }
+                Call::Refused(error) => {
+                    self.refused = Some(error.to_string());
+                    break;
+                }
+                Call::Failed(error) => {
+                    self.failures.push(error.to_string());
+                    self.messages.push(Message::new(Speaker::Tool, format!("error: {error}")));
+                }
+            }
+        }
+        Ok(())
+    }
 
+    /// Stage 3a. Maybe a knowledge question: the glossary is a candidate and the
+    /// question does not point at the record. A definition question that names its
+    /// term ("What DAS28 counts as remission?") is decided by the question; otherwise
+    /// the model is asked one narrow question first (is this a definition, and of
+    /// which term?), so a tool named after the term (disease_activity_history for
+    /// "What is DAS28?") cannot win, and with no patient open the glossary is not
+    /// refused as "no patient". "none" goes on to the usual choice without the
+    /// glossary.
+    async fn define(&mut self) -> Result<(), AskError> {
+        let named = Glossary::arguments_named_in(self.question).get("term").and_then(Value::as_str).map(str::to_owned);
+        let (term, chosen_by) = match named {
+            Some(term) => (term, ChosenBy::Question),
+            None => {
+                let terms = glossary_terms();
+                let prompt =
+                    self.assistant.render(PromptName::Definition, &[("terms", &terms), ("question", self.question)])?;
+                self.messages.push(Message::new(Speaker::User, prompt));
+                let request = self.request(Constraint::JsonSchema(term_schema()), 16);
+                let reply = self.complete(ModelStep::Definition, request, None).await?;
+                self.messages.push(Message::new(Speaker::Assistant, reply.clone()));
+                (reply_field(&reply, "term"), ChosenBy::Model)
+            }
+        };
+        if Term::ALL.iter().any(|t| t.name() == term) {
+            let arguments = json!({"term": term});
+            match self.call(ToolName::Glossary, chosen_by, arguments.clone(), arguments).await? {
+                Call::Done => {}
+                Call::Refused(error) | Call::Failed(error) => self.failures.push(error.to_string()),
+            }
+        }
+        Ok(())
+    }
+
+    /// The tool-choice prompt over `names`, each with its description.
+    fn choice_prompt(&self, names: &[ToolName]) -> Result<String, PromptError> {
         let tool_lines: Vec<String> = names
             .iter()
-            .filter_map(|n| usable.iter().find(|s| s.name == *n))
+            .filter_map(|n| self.usable.iter().find(|s| s.name == *n))
             .map(|s| format!("- {}: {}", s.name.as_str(), s.description))
             .collect();
-        let patient_text = ctx.patient.as_ref().map_or("none (no patient is open)".to_owned(), |p| p.to_string());
-        let choice_prompt = self.render(
+        let patient = self.ctx.patient.as_ref().map_or("none (no patient is open)".to_owned(), |p| p.to_string());
+        self.assistant.render(
             PromptName::ToolChoice,
-            &[("tools", &tool_lines.join("\n")), ("patient", &patient_text), ("question", question)],
-        )?;
-        let steps = if called.is_empty() && !names.is_empty() { self.config.max_tool_calls } else { 0 };
-        // Retrieval decides when its first remaining candidate leads clearly; the model
-        // chooses otherwise, and always after a failed call.
-        let remaining: Vec<&Ranked> = candidates.iter().filter(|r| names.contains(&r.tool)).collect();
-        let mut decisive = match (remaining.as_slice(), self.config.decisive_margin) {
+            &[("tools", &tool_lines.join("\n")), ("patient", &patient), ("question", self.question)],
+        )
+    }
+
+    /// Retrieval's first remaining candidate and its lead, when it leads the next by
+    /// the configured margin: then the model is not asked which tool.
+    fn decisive(&self, names: &[ToolName]) -> Option<(ToolName, f32)> {
+        let remaining: Vec<&Ranked> = self.candidates.iter().filter(|r| names.contains(&r.tool)).collect();
+        match (remaining.as_slice(), self.assistant.config.decisive_margin) {
             ([first, second, ..], Some(margin)) if first.similarity - second.similarity >= margin => {
                 Some((first.tool, first.similarity - second.similarity))
             }
             _ => None,
+        }
+    }
+
+    /// Stage 3b: which tool. Retrieval's when it `decided` (the conversation then holds
+    /// no choice step, and the arguments prompt carries the question itself), else the
+    /// model's among `names`. `None` ends the calls: "none", or a name not offered.
+    async fn choose(
+        &mut self,
+        names: &[ToolName],
+        prompt: &str,
+        decided: Option<(ToolName, f32)>,
+    ) -> Result<Option<(ToolSpec, ChosenBy)>, AskError> {
+        let (chosen, chosen_by) = match decided {
+            Some((tool, margin)) => (tool.as_str().to_owned(), ChosenBy::Retrieval { margin }),
+            None => {
+                self.messages.push(Message::new(Speaker::User, prompt.to_owned()));
+                let request = self.request(Constraint::JsonSchema(choice_schema(names)), 16);
+                let reply = self.complete(ModelStep::ToolChoice, request, None).await?;
+                self.messages.push(Message::new(Speaker::Assistant, reply.clone()));
+                (reply_field(&reply, "tool"), ChosenBy::Model)
+            }
         };
-        for _ in 0..steps {
-            let (choice, chosen_by) = match decisive.take() {
-                // Retrieval chose: the conversation holds no choice step, and the
-                // arguments prompt carries the question itself.
-                Some((tool, margin)) => (json!({"tool": tool.as_str()}).to_string(), ChosenBy::Retrieval { margin }),
-                None => {
-                    messages.push(Message::new(Speaker::User, choice_prompt.clone()));
-                    let schema = Constraint::JsonSchema(choice_schema(&names));
-                    let choice = self.complete(&mut run, ModelStep::ToolChoice, &messages, schema, 16, None).await?;
-                    messages.push(Message::new(Speaker::Assistant, choice.clone()));
-                    (choice, ChosenBy::Model)
-                }
-            };
-            let chosen = serde_json::from_str::<Value>(&choice)
-                .ok()
-                .and_then(|v| v.get("tool").and_then(Value::as_str).map(str::to_owned))
-                .unwrap_or_default();
-            let Some(spec) = usable.iter().find(|s| s.name.as_str() == chosen && names.contains(&s.name)) else {
-                if chosen != "none" {
-                    failures.push(format!("the model chose `{chosen}`, which was not offered"));
-                }
-                break;
-            };
-            let named = (spec.arguments_named_in)(question);
-            let model_arguments = match argument_schema(spec, &named) {
-                None => json!({}),
-                Some(schema) => {
-                    let prompt = self.render(
-                        PromptName::Arguments,
-                        &[("question", question), ("tool", spec.name.as_str()), ("schema", &schema.to_string())],
-                    )?;
-                    messages.push(Message::new(Speaker::User, prompt));
-                    let constraint = Constraint::JsonSchema(schema);
-                    let max_tokens = self.config.arguments_max_tokens;
-                    let text =
-                        self.complete(&mut run, ModelStep::Arguments, &messages, constraint, max_tokens, None).await?;
-                    messages.push(Message::new(Speaker::Assistant, text.clone()));
-                    match serde_json::from_str::<Value>(&text) {
-                        Ok(v @ Value::Object(_)) => v,
-                        _ => {
-                            failures.push(format!("arguments for `{}` were not a JSON object: {text}", spec.name));
-                            messages.push(Message::new(Speaker::Tool, format!("error: not a JSON object: {text}")));
-                            continue;
-                        }
-                    }
-                }
-            };
-            // What the question names (the lab test of "What is the latest
-            // haemoglobin?") overrides the model; the patient is the session's:
-            // whatever the model wrote is replaced. Both versions are audited.
-            let mut arguments = model_arguments.clone();
-            if let Value::Object(map) = &mut arguments {
-                map.extend(named);
-                if patient_fields(spec).0 {
-                    map.remove("patient");
-                    if let Some(p) = &ctx.patient {
-                        map.insert("patient".into(), Value::String(p.to_string()));
-                    }
-                }
-            }
-            let tool = (spec.name, chosen_by);
-            match self.call_tool(&mut run, ctx, &scope, tool, arguments, model_arguments, &mut called).await {
-                Ok(()) => {
-                    if !self.config.follow_up {
-                        break;
-                    }
-                    let last = called.last().expect("just pushed");
-                    messages.push(Message::new(Speaker::Tool, prompt_facts([(last.tool, &last.result)])));
-                }
-                Err(CallError::Ask(e)) => return Err(e),
-                Err(CallError::Tool(error)) => {
-                    if let Some(entry) = refusal_entry(&ctx.principal, Some(&ctx.session), spec.name.as_str(), &error) {
-                        run.audit.push(self.log.append(entry).await?);
-                        refused = Some(error.to_string());
-                        break;
-                    }
-                    failures.push(error.to_string());
-                    messages.push(Message::new(Speaker::Tool, format!("error: {error}")));
-                }
-            }
+        let spec = self.usable.iter().find(|s| s.name.as_str() == chosen && names.contains(&s.name)).cloned();
+        if spec.is_none() && chosen != "none" {
+            self.failures.push(format!("the model chose `{chosen}`, which was not offered"));
         }
+        Ok(spec.map(|spec| (spec, chosen_by)))
+    }
 
-        if called.is_empty() {
-            let (reason, mut text) = match (refused, failures.last()) {
-                (Some(reason), _) => (CannotAnswer::Refused { reason }, CANNOT_ANSWER.to_owned()),
-                (None, Some(error)) => (CannotAnswer::ToolFailed { error: error.clone() }, CANNOT_ANSWER.to_owned()),
-                (None, None) => (CannotAnswer::NoToolApplies, CANNOT_ANSWER.to_owned()),
+    /// Stage 4: the arguments the call runs with, and the model's own. What the
+    /// question names (the lab test of "What is the latest haemoglobin?") overrides
+    /// the model; the patient is the session's: whatever the model wrote is replaced.
+    /// Both versions are audited. `None` when the model's were not a JSON object (a
+    /// failure, shown to the model).
+    async fn arguments(&mut self, spec: &ToolSpec) -> Result<Option<(Value, Value)>, AskError> {
+        let named = (spec.arguments_named_in)(self.question);
+        let model_arguments = match argument_schema(spec, &named) {
+            None => json!({}),
+            Some(schema) => {
+                let prompt = self.assistant.render(
+                    PromptName::Arguments,
+                    &[("question", self.question), ("tool", spec.name.as_str()), ("schema", &schema.to_string())],
+                )?;
+                self.messages.push(Message::new(Speaker::User, prompt));
+                let request = self.request(Constraint::JsonSchema(schema), self.assistant.config.arguments_max_tokens);
+                let text = self.complete(ModelStep::Arguments, request, None).await?;
+                self.messages.push(Message::new(Speaker::Assistant, text.clone()));
+                match serde_json::from_str::<Value>(&text) {
+                    Ok(v @ Value::Object(_)) => v,
+                    _ => {
+                        self.failures.push(format!("arguments for `{}` were not a JSON object: {text}", spec.name));
+                        self.messages.push(Message::new(Speaker::Tool, format!("error: not a JSON object: {text}")));
+                        return Ok(None);
+                    }
+                }
+            }
+        };
+        let mut arguments = model_arguments.clone();
+        if let Value::Object(map) = &mut arguments {
+            map.extend(named);
+            if patient_fields(spec).0 {
+                map.remove("patient");
+                if let Some(p) = &self.ctx.patient {
+                    map.insert("patient".into(), Value::String(p.to_string()));
+                }
+            }
+        }
+        Ok(Some((arguments, model_arguments)))
+    }
+
+    /// Stage 5: runs `tool` through `tools::invoke`, the one audited door, with the
+    /// session's principal and scope; the call and its `tool_call` entry (or, refused,
+    /// its `refusal` entry) are one act. A call that ran joins `called`.
+    async fn call(
+        &mut self,
+        tool: ToolName,
+        chosen_by: ChosenBy,
+        arguments: Value,
+        model_arguments: Value,
+    ) -> Result<Call, AskError> {
+        let ctx = self.ctx;
+        let scope = Scope::patients(ctx.patient.iter().cloned());
+        let caller = Caller { principal: &ctx.principal, scope: &scope, session: Some(&ctx.session) };
+        let t = Instant::now();
+        let outcome =
+            tools::invoke(&self.assistant.tools, &self.assistant.log, caller, tool.as_str(), &arguments).await;
+        self.timings.tools += t.elapsed().as_secs_f64();
+        match outcome {
+            Ok(Invoked { result, audit_seq, result_digest }) => {
+                self.audit.push(audit_seq);
+                self.called.push(CalledTool {
+                    tool: result.tool,
+                    chosen_by,
+                    arguments: result.arguments,
+                    model_arguments,
+                    result: result.result,
+                    facts: result.facts,
+                    result_digest,
+                    audit_seq,
+                });
+                Ok(Call::Done)
+            }
+            Err(InvokeError::Tool { error, refusal: Some(seq) }) => {
+                self.audit.push(seq);
+                Ok(Call::Refused(error))
+            }
+            Err(InvokeError::Tool { error, refusal: None }) => Ok(Call::Failed(error)),
+            Err(InvokeError::Audit(e)) => Err(e.into()),
+        }
+    }
+
+    /// Stage 6: how the question ends without a lead, if it does. No call ran (the
+    /// model chose none, or every call failed or was refused); every result has
+    /// nothing to state (RDT says what it did not find); or every result is a
+    /// definition, stated as the glossary's vetted text: a small model's paraphrase of
+    /// a clinical threshold is a risk with nothing to gain.
+    fn settle(&self) -> Option<Settled> {
+        let Some(first) = self.called.first() else {
+            let why = match (&self.refused, self.failures.last()) {
+                (Some(reason), _) => CannotAnswer::Refused { reason: reason.clone() },
+                (None, Some(error)) => CannotAnswer::ToolFailed { error: error.clone() },
+                (None, None) => CannotAnswer::NoToolApplies,
             };
-            if ctx.patient.is_none() && reason == CannotAnswer::NoToolApplies {
-                text.push_str(" No patient is open: open a patient (or pass --patient) to ask about a record.");
-            }
-            return self.refuse(run, question, ctx, Outcome::CannotAnswer(reason), text, candidates, called).await;
+            let text = self.cannot_answer(&why);
+            return Some(Settled::Refusal(Refusal { outcome: Outcome::CannotAnswer(why), text }));
+        };
+        if self.called.iter().all(|c| c.facts.nothing_found) {
+            let text = format!("{CANNOT_ANSWER} {}", self.facts_text());
+            let outcome = Outcome::CannotAnswer(CannotAnswer::NothingFound { tool: first.tool });
+            return Some(Settled::Refusal(Refusal { outcome, text }));
         }
-        if called.iter().all(|c| finds_nothing(c.tool, &c.result)) {
-            let tool = called[0].tool;
-            let found: Vec<String> = called.iter().map(|c| fact_template(c.tool, &c.result)).collect();
-            let text = format!("{CANNOT_ANSWER} {}", found.join(" "));
-            let outcome = Outcome::CannotAnswer(CannotAnswer::NothingFound { tool });
-            return self.refuse(run, question, ctx, outcome, text, candidates, called).await;
+        if self.called.iter().all(|c| c.tool == ToolName::Glossary) {
+            return Some(Settled::Vetted(self.facts_text()));
         }
+        None
+    }
 
-        // A definition is the glossary's vetted text as written: a small model's
-        // paraphrase of a clinical threshold is a risk with nothing to gain.
-        if called.iter().all(|c| c.tool == ToolName::Glossary) {
-            let text = called.iter().map(|c| fact_template(c.tool, &c.result)).collect::<Vec<_>>().join(" ");
-            if let Some(sink) = &sink {
-                let _ = sink.send(text.clone());
-            }
-            let answer_seq = self.record_answer(&mut run, ctx, &text, model_digest).await?;
-            return Ok(self.finish(
-                run,
-                question,
-                text,
-                Outcome::Answered,
-                Grounding::Vetted,
-                Vec::new(),
-                candidates,
-                called,
-                answer_seq,
-            ));
-        }
+    /// RDT's sentences of every result, in call order.
+    fn facts_text(&self) -> String {
+        self.called.iter().map(|c| c.facts.text.as_str()).collect::<Vec<_>>().join(" ")
+    }
 
-        // The answer: the model's one sentence answering the question, from RDT's
-        // sentences of the results, then those sentences. The model's turn is a
-        // conversation of its own after the system prompt (whose prefix the engine
-        // keeps), so its prompt is the question and the sentences only: the results'
-        // JSON cost 5-15 s of prompt evaluation here (docs/benchmarks/engines.md).
-        let facts: Vec<String> = called.iter().map(|c| fact_template(c.tool, &c.result)).collect();
-        let facts = facts.join(" ");
-        let prompt = self.render(PromptName::Answer, &[("question", question), ("summary", &facts)])?;
-        let mut lead_messages = vec![messages[0].clone(), Message::new(Speaker::User, prompt)];
-        let sources = Sources::new(called.iter().map(|c| &c.result), question)
-            .with_patient(ctx.patient.as_ref().map(|p| p.as_str()));
-        let max_tokens = self.config.answer_max_tokens;
-        let mut drafts = Vec::new();
+    /// Stages 7 and 8: the model's one sentence answering the question from RDT's
+    /// sentences of the results, checked, then those sentences. The model's turn is a
+    /// conversation of its own after the system prompt (whose prefix the engine
+    /// keeps), so its prompt is the question and the sentences only: the results'
+    /// JSON cost 5-15 s of prompt evaluation here (docs/benchmarks/engines.md).
+    async fn answer(mut self, sink: TokenSink) -> Result<Answer, AskError> {
+        let lead_check = LeadCheck::of(self.question, &self.called, &self.usable, self.ctx.patient.as_ref());
+        let facts = lead_check.facts.clone();
+        let prompt = self.assistant.render(PromptName::Answer, &[("question", self.question), ("summary", &facts)])?;
+        let mut messages = vec![self.messages[0].clone(), Message::new(Speaker::User, prompt)];
         // The first lead streams to `sink` as it is written; the facts follow it there
         // once it is kept (a replaced lead is replaced by the final text).
-        let streamed = sink.clone();
-        let first =
-            self.complete(&mut run, ModelStep::Answer, &lead_messages, Constraint::Free, max_tokens, streamed).await?;
-        let first = lead_sentence(&first);
-        let first_check = check(&first, &sources);
-        drafts.push(first.clone());
-        // The model says the facts do not answer the question, or its sentence cites
-        // nothing of them. Believed when the facts share no telling word with the
-        // question and the question uses none of the tool's vocabulary (a blood type
-        // against a summary): the record cannot answer.
-        // Otherwise the facts do answer it (a 1.5B model says "does not show" of
-        // "Flares: 2" for "How many flares did he have?"): RDT's sentences alone.
-        let declines = |lead: &str| says_not_in_results(lead) || !cites_facts(lead, &facts);
-        // The question uses a called tool's own words ("C-reactive protein" for the CRP
-        // trend): the facts address it whatever words they use.
-        let in_tool_words = called
-            .iter()
-            .any(|c| usable.iter().any(|s| s.name == c.tool && s.vocabulary.matches(question)));
-        if declines(&first) && !in_tool_words && !facts_address(question, &facts) {
-            let tool = called[0].tool;
-            let outcome = Outcome::CannotAnswer(CannotAnswer::NothingFound { tool });
-            return self.refuse(run, question, ctx, outcome, CANNOT_ANSWER.to_owned(), candidates, called).await;
-        }
-        // A lead is kept when every number traces to a result, it cites the facts, it
-        // states no flag, trend or category they do not ("raised" beside "flagged
-        // normal"), and it names the current drugs as they are.
-        let keeps = |lead: &str| {
-            !lead.is_empty()
-                && !declines(lead)
-                && contradicting_categories(lead, &facts).is_empty()
-                && !misstates_current_drugs(lead, question, called.iter().map(|c| (c.tool, &c.result)))
-        };
-        let (lead, grounding) = if first_check.is_grounded() && keeps(&first) {
-            (first, Grounding::Grounded)
-        } else if first_check.is_grounded() || declines(&first) {
-            // Nothing a retry about numbers would mend.
-            (first, Grounding::Template { ungrounded: first_check.ungrounded })
-        } else {
-            lead_messages.push(Message::new(Speaker::Assistant, first));
-            let numbers = first_check.ungrounded.join(", ");
-            let retry = self.render(PromptName::AnswerRetry, &[("numbers", &numbers)])?;
-            lead_messages.push(Message::new(Speaker::User, retry));
-            let second =
-                self.complete(&mut run, ModelStep::Answer, &lead_messages, Constraint::Free, max_tokens, None).await?;
-            let second = lead_sentence(&second);
-            drafts.push(second.clone());
-            if check(&second, &sources).is_grounded() && keeps(&second) {
-                (second, Grounding::GroundedOnRetry { ungrounded: first_check.ungrounded })
-            } else {
-                (second, Grounding::Template { ungrounded: first_check.ungrounded })
+        let first = self.write_lead(&messages, sink.clone()).await?;
+        let mut drafts = vec![first.clone()];
+        let (lead, grounding) = match lead_check.judge(&first) {
+            Verdict::CannotAnswer => {
+                let outcome = Outcome::CannotAnswer(CannotAnswer::NothingFound { tool: self.called[0].tool });
+                return self.refuse(Refusal { outcome, text: CANNOT_ANSWER.to_owned() }).await;
+            }
+            Verdict::Keep => (first, Grounding::Grounded),
+            Verdict::Drop { ungrounded } => (first, Grounding::Template { ungrounded }),
+            Verdict::Retry { ungrounded } => {
+                messages.push(Message::new(Speaker::Assistant, first));
+                let retry = self.assistant.render(PromptName::AnswerRetry, &[("numbers", &ungrounded.join(", "))])?;
+                messages.push(Message::new(Speaker::User, retry));
+                let second = self.write_lead(&messages, None).await?;
+                drafts.push(second.clone());
+                if lead_check.judge(&second) == Verdict::Keep {
+                    (second, Grounding::GroundedOnRetry { ungrounded })
+                } else {
+                    (second, Grounding::Template { ungrounded })
+                }
             }
         };
         let text = match grounding {
@@ -610,74 +704,55 @@ impl Assistant {
         if let (Some(sink), Grounding::Grounded) = (&sink, &grounding) {
             let _ = sink.send(text[lead.len()..].to_owned());
         }
-
-        let answer_seq = self.record_answer(&mut run, ctx, &text, model_digest).await?;
-        Ok(self.finish(run, question, text, Outcome::Answered, grounding, drafts, candidates, called, answer_seq))
+        self.record(text, grounding, drafts).await
     }
 
-    /// The answer's audit entry, with the engine, model and prompt set versions.
-    async fn record_answer(&self, run: &mut Run, ctx: &AskContext, text: &str, model: Digest) -> Result<Seq, AskError> {
-        let model = ModelVersions {
-            model_sha256: model,
-            prompt_version: self.prompts.version(),
-            engine: Some(self.model.engine().as_str().to_owned()),
-        };
-        let entry = self.entry(ctx, EntryBody::Answer { answer: text.to_owned(), model, cohort: None });
-        let seq = self.log.append(entry).await?;
-        run.audit.push(seq);
-        Ok(seq)
+    /// Stage 7: one lead from the model, as shown: its first whole sentence.
+    async fn write_lead(&mut self, messages: &[Message], sink: TokenSink) -> Result<String, AskError> {
+        let max_tokens = self.assistant.config.answer_max_tokens;
+        let request = ChatRequest { messages: messages.to_vec(), constraint: Constraint::Free, max_tokens };
+        let draft = self.complete(ModelStep::Answer, request, sink).await?;
+        Ok(lead_sentence(&draft))
     }
 
-    /// Runs one tool with the session's principal and scope, audits the call, and
-    /// adds it to `called`. A tool error is returned for the caller to show or refuse.
-    #[allow(clippy::too_many_arguments)]
-    async fn call_tool(
-        &self,
-        run: &mut Run,
-        ctx: &AskContext,
-        scope: &Scope,
-        (tool, chosen_by): (ToolName, ChosenBy),
-        arguments: Value,
-        model_arguments: Value,
-        called: &mut Vec<CalledTool>,
-    ) -> Result<(), CallError> {
-        let t = Instant::now();
-        let outcome = call_json(&self.tools, &ctx.principal, scope, tool.as_str(), &arguments).await;
-        run.timings.tools += t.elapsed().as_secs_f64();
-        let result = outcome.map_err(CallError::Tool)?;
-        let entry = tool_call_entry(&ctx.principal, Some(&ctx.session), &result);
-        let seq = self.log.append(entry).await.map_err(|e| CallError::Ask(e.into()))?;
-        run.audit.push(seq);
-        let record = tools::tool_call_record(
-            result.tool.as_str(),
-            result.arguments.clone(),
-            result.result.clone(),
-            result.max_bytes,
-        );
-        called.push(CalledTool {
-            tool: result.tool,
-            chosen_by,
-            arguments: result.arguments,
-            model_arguments,
-            result: result.result,
-            result_digest: record.result_digest,
-            audit_seq: seq,
+    /// The choice conversation so far, under `constraint`.
+    fn request(&self, constraint: Constraint, max_tokens: usize) -> ChatRequest {
+        ChatRequest { messages: self.messages.clone(), constraint, max_tokens }
+    }
+
+    /// One model call, its tokens and seconds added to the timings.
+    async fn complete(&mut self, step: ModelStep, request: ChatRequest, sink: TokenSink) -> Result<String, ChatError> {
+        let c = self.assistant.model.complete(&request, sink).await?;
+        self.timings.model += c.prompt_seconds + c.generate_seconds;
+        self.timings.prompt_tokens += c.prompt_tokens;
+        self.timings.generated_tokens += c.generated_tokens;
+        self.timings.calls.push(ModelCall {
+            step,
+            prompt_tokens: c.prompt_tokens,
+            prompt_seconds: c.prompt_seconds,
+            generated_tokens: c.generated_tokens,
+            generate_seconds: c.generate_seconds,
         });
-        Ok(())
+        Ok(c.text)
     }
 
-    /// Ends a question without a model answer: a refusal entry holds the text.
-    #[allow(clippy::too_many_arguments)]
-    async fn refuse(
-        &self,
-        mut run: Run,
-        question: &str,
-        ctx: &AskContext,
-        outcome: Outcome,
-        text: String,
-        candidates: Vec<Ranked>,
-        called: Vec<CalledTool>,
-    ) -> Result<Answer, AskError> {
+    /// Stage 9: the answer's audit entry, with the engine, model and prompt set
+    /// versions, and the [`Answer`].
+    async fn record(mut self, text: String, grounding: Grounding, drafts: Vec<String>) -> Result<Answer, AskError> {
+        let assistant = self.assistant;
+        let model = ModelVersions {
+            model_sha256: self.model_digest,
+            prompt_version: assistant.prompts.version(),
+            engine: Some(assistant.model.engine().as_str().to_owned()),
+        };
+        let seq = self.append(EntryBody::Answer { answer: text.clone(), model, cohort: None }).await?;
+        Ok(self.finish(text, Outcome::Answered, grounding, drafts, seq))
+    }
+
+    /// Stage 9 for a question ended without a model answer: a refusal entry holds the
+    /// text.
+    async fn refuse(mut self, refusal: Refusal) -> Result<Answer, AskError> {
+        let Refusal { outcome, text } = refusal;
         let reason = match &outcome {
             Outcome::OutsideRole { role } => format!("outside role: {role}"),
             Outcome::CannotAnswer(why) => format!(
@@ -686,41 +761,115 @@ impl Assistant {
             ),
             Outcome::Answered => text.clone(),
         };
-        let seq = self.log.append(self.entry(ctx, EntryBody::Refusal { reason })).await?;
-        run.audit.push(seq);
-        Ok(self.finish(run, question, text, outcome, Grounding::NotNeeded, Vec::new(), candidates, called, seq))
+        let seq = self.append(EntryBody::Refusal { reason }).await?;
+        Ok(self.finish(text, outcome, Grounding::NotNeeded, Vec::new(), seq))
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn finish(
-        &self,
-        mut run: Run,
-        question: &str,
+        mut self,
         text: String,
         outcome: Outcome,
         grounding: Grounding,
         drafts: Vec<String>,
-        candidates: Vec<Ranked>,
-        tools: Vec<CalledTool>,
         answer_seq: Seq,
     ) -> Answer {
-        run.timings.total = run.started.elapsed().as_secs_f64();
+        let assistant = self.assistant;
+        self.timings.total = self.started.elapsed().as_secs_f64();
         Answer {
-            question: question.to_owned(),
+            question: self.question.to_owned(),
             text,
             outcome,
             grounding,
             drafts,
-            candidates,
-            tools,
-            engine: self.model.engine(),
-            model_sha256: self.model.model_sha256().to_owned(),
-            prompts: self.prompts.iter().map(|p| PromptVersion { name: p.name.as_str(), version: p.version }).collect(),
-            prompt_set_version: self.prompts.version(),
-            encoder_version: Some(self.retriever.encoder_version()),
-            audit: run.audit,
+            candidates: self.candidates,
+            tools: self.called,
+            engine: assistant.model.engine(),
+            model_sha256: assistant.model.model_sha256().to_owned(),
+            prompts: assistant
+                .prompts
+                .iter()
+                .map(|p| PromptVersion { name: p.name.as_str(), version: p.version })
+                .collect(),
+            prompt_set_version: assistant.prompts.version(),
+            encoder_version: Some(assistant.retriever.encoder_version()),
+            audit: self.audit,
             answer_seq,
-            timings: run.timings,
+            timings: self.timings,
+        }
+    }
+}
+
+/// Stage 8: what a lead is checked against. RDT's sentences of the results, their
+/// numbers (and the question's), their drugs, and whether the question uses a called
+/// tool's own words ("C-reactive protein" for the CRP trend: then the facts address
+/// it whatever words they use).
+#[derive(Debug, Clone)]
+struct LeadCheck<'a> {
+    question: &'a str,
+    /// RDT's sentences of every result, joined.
+    facts: String,
+    sources: Sources,
+    results: Vec<Facts>,
+    in_tool_words: bool,
+}
+
+/// The check's verdict on one lead.
+#[derive(Debug, Clone, PartialEq)]
+enum Verdict {
+    /// The lead says the facts do not answer, and nothing says they do: the record
+    /// cannot answer.
+    CannotAnswer,
+    /// Every number traced, the facts cited and not contradicted: shown before them.
+    Keep,
+    /// Numbers no result holds: worth one retry naming them.
+    Retry { ungrounded: Vec<String> },
+    /// Nothing a retry about numbers would mend: RDT's sentences alone.
+    Drop { ungrounded: Vec<String> },
+}
+
+impl<'a> LeadCheck<'a> {
+    fn of(question: &'a str, called: &[CalledTool], usable: &[ToolSpec], patient: Option<&PatientId>) -> Self {
+        LeadCheck {
+            question,
+            facts: called.iter().map(|c| c.facts.text.as_str()).collect::<Vec<_>>().join(" "),
+            sources: Sources::new(called.iter().map(|c| &c.result), question).with_patient(patient.map(|p| p.as_str())),
+            results: called.iter().map(|c| c.facts.clone()).collect(),
+            in_tool_words: called
+                .iter()
+                .any(|c| usable.iter().any(|s| s.name == c.tool && s.vocabulary.matches(question))),
+        }
+    }
+
+    /// The model says the facts do not answer the question, or its sentence cites
+    /// nothing of them.
+    fn declines(&self, lead: &str) -> bool {
+        says_not_in_results(lead) || !cites_facts(lead, &self.facts)
+    }
+
+    /// Kept when it cites the facts, states no flag, trend or category they do not
+    /// ("raised" beside "flagged normal"), and names the current drugs as they are.
+    fn keeps(&self, lead: &str) -> bool {
+        !lead.is_empty()
+            && !self.declines(lead)
+            && contradicting_categories(lead, &self.facts).is_empty()
+            && !misstates_current_drugs(lead, self.question, &self.results)
+    }
+
+    /// A decline is believed when the facts share no telling word with the question
+    /// and the question uses none of the tool's vocabulary (a blood type against a
+    /// summary). Otherwise the facts do answer it (a 1.5B model says "does not show"
+    /// of "Flares: 2" for "How many flares did he have?"): RDT's sentences alone.
+    fn judge(&self, lead: &str) -> Verdict {
+        if self.declines(lead) && !self.in_tool_words && !facts_address(self.question, &self.facts) {
+            return Verdict::CannotAnswer;
+        }
+        let ungrounded = check(lead, &self.sources).ungrounded;
+        if ungrounded.is_empty() && self.keeps(lead) {
+            Verdict::Keep
+        } else if ungrounded.is_empty() || self.declines(lead) {
+            Verdict::Drop { ungrounded }
+        } else {
+            Verdict::Retry { ungrounded }
         }
     }
 }
@@ -728,4 +877,136 @@ impl Assistant {
 /// Whether `role` may use the assistant at all (some tool is offered to it).
 pub fn role_may_ask(role: Role) -> bool {
     !specs_for(role).is_empty()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use audit_log::{EntryKind, Principal};
+    use chrono::NaiveDate;
+    use tools::DrugFacts;
+
+    use super::*;
+    use crate::retrieval::ToolRetriever;
+    use crate::testing::{day, pid, store_at, KeywordEmbedder, ScriptedModel, TestChart};
+
+    /// An assistant over p-1 (CRP 12.4 mg/L on 2023-05-02) whose model answers
+    /// nothing: the stages tested here ask it nothing (checked by its requests).
+    async fn assistant_at(dir: &Path) -> (Assistant, Arc<ScriptedModel>) {
+        let birth = NaiveDate::from_ymd_opt(1960, 5, 1).unwrap();
+        let chart = TestChart::new("p-1", "female", birth).crp(day(2023, 5, 2), 12.4);
+        let store = store_at(&dir.join("journey.sqlite"), vec![chart]).await.unwrap();
+        let log = AuditLog::open(&format!("sqlite://{}", dir.join("audit.sqlite").display())).await.unwrap();
+        let model = Arc::new(ScriptedModel::new(|_, _| String::new()));
+        let retriever = ToolRetriever::new(Arc::new(KeywordEmbedder::default()), &tools::specs()).unwrap();
+        (Assistant::new(model.clone(), ToolContext::new(store), log, retriever), model)
+    }
+
+    fn asker(role: Role, patient: Option<&str>) -> AskContext {
+        AskContext { principal: Principal::new("dr-a", role), patient: patient.map(pid), session: "s-1".into() }
+    }
+
+    /// Routing alone: a record question with a patient open gets the lab tool first,
+    /// no glossary (it points at the record) and no two-patient tool; with no patient
+    /// open it ends, saying how to open one; an auditor is refused before retrieval.
+    /// No model is asked.
+    #[tokio::test]
+    async fn routing_offers_what_the_session_can_serve() {
+        let dir = tempfile::tempdir().unwrap();
+        let (assistant, model) = assistant_at(dir.path()).await;
+        let question = "What is the latest CRP of the patient?";
+
+        let ctx = asker(Role::Clinician, Some("p-1"));
+        let mut turn = Turn::read(&assistant, question, &ctx).await.unwrap();
+        assert_eq!(turn.route().unwrap(), None);
+        assert_eq!(turn.candidates[0].tool, ToolName::LabTrend);
+        assert!(turn.candidates.len() <= AssistantConfig::default().candidates);
+        assert!(turn.candidates.iter().all(|r| r.tool != ToolName::Glossary), "{:?}", turn.candidates);
+        assert!(turn.usable.iter().all(|s| s.name != ToolName::ComparePatients));
+
+        let ctx = asker(Role::Clinician, None);
+        let mut turn = Turn::read(&assistant, question, &ctx).await.unwrap();
+        let refusal = turn.route().unwrap().expect("a record question with no patient open ends");
+        assert_eq!(refusal.outcome, Outcome::CannotAnswer(CannotAnswer::NoToolApplies));
+        assert!(refusal.text.starts_with(CANNOT_ANSWER) && refusal.text.contains("No patient is open"));
+        assert!(turn.usable.iter().all(|s| !patient_fields(s).0), "only tools needing no patient");
+
+        let ctx = asker(Role::Auditor, Some("p-1"));
+        let mut turn = Turn::read(&assistant, question, &ctx).await.unwrap();
+        let refusal = turn.route().unwrap().expect("an auditor is refused");
+        assert_eq!(refusal.outcome, Outcome::OutsideRole { role: Role::Auditor });
+        assert!(turn.candidates.is_empty() && turn.usable.is_empty());
+        assert!(model.requests().is_empty(), "routing asks no model");
+    }
+
+    /// The call stage alone: a call in scope joins `called` with the tool's sentences
+    /// and leaves its `tool_call` entry; a call naming another patient is refused and
+    /// leaves a `refusal` entry; bad arguments leave none. Then `settle`: the refusal
+    /// ends the question, in RDT's words.
+    #[tokio::test]
+    async fn calls_go_through_the_audited_door() {
+        let dir = tempfile::tempdir().unwrap();
+        let (assistant, _model) = assistant_at(dir.path()).await;
+        let ctx = asker(Role::Clinician, Some("p-1"));
+        let mut turn = Turn::read(&assistant, "What is the latest CRP?", &ctx).await.unwrap();
+
+        let arguments = json!({"patient": "p-1", "test": "crp"});
+        let call = turn.call(ToolName::LabTrend, ChosenBy::Model, arguments.clone(), json!({})).await.unwrap();
+        assert!(matches!(call, Call::Done));
+        let called = &turn.called[0];
+        assert_eq!(called.arguments, arguments);
+        assert!(called.facts.text.starts_with("Latest CRP of p-1: 12.4 mg/L on 2023-05-02"), "{}", called.facts.text);
+        assert_eq!(turn.audit.last(), Some(&called.audit_seq));
+        assert_eq!(turn.settle(), None, "a result with facts goes on to the lead");
+
+        let mut refused = Turn::read(&assistant, "What is the latest CRP?", &ctx).await.unwrap();
+        let other = json!({"patient": "p-2", "test": "crp"});
+        let call = refused.call(ToolName::LabTrend, ChosenBy::Model, other, json!({})).await.unwrap();
+        let Call::Refused(error) = call else { panic!("another patient is out of scope") };
+        let bad = refused.call(ToolName::LabTrend, ChosenBy::Model, json!({"patient": 7}), json!({})).await.unwrap();
+        assert!(matches!(bad, Call::Failed(_)));
+        let mut kinds = Vec::new();
+        for seq in &refused.audit {
+            kinds.push(assistant.log.entry(*seq).await.unwrap().unwrap().parse().unwrap().kind());
+        }
+        assert_eq!(kinds, vec![EntryKind::Question, EntryKind::Refusal], "bad arguments are not recorded");
+        assert!(refused.called.is_empty());
+        refused.refused = Some(error.to_string());
+        let Some(Settled::Refusal(refusal)) = refused.settle() else { panic!("no call ran") };
+        assert_eq!(refusal.text, CANNOT_ANSWER);
+        assert!(matches!(refusal.outcome, Outcome::CannotAnswer(CannotAnswer::Refused { .. })), "{refusal:?}");
+    }
+
+    /// The lead check alone, over one CRP result: a traced lead is kept; an untraced
+    /// number earns a retry; a lead contradicting the flag or denying a current drug
+    /// is dropped; a decline is believed only when the facts do not address the
+    /// question and it uses none of the tool's words.
+    #[test]
+    fn a_lead_is_kept_retried_dropped_or_believed() {
+        let result = json!({"value": {"patient": "p-1", "latest": {"value": 12.4, "date": "2023-05-02"}}});
+        let drugs = DrugFacts { current: vec!["methotrexate".into()], ..DrugFacts::default() };
+        let lead_check = |question| LeadCheck {
+            question,
+            facts: "Latest CRP of p-1: 12.4 mg/L on 2023-05-02, flagged high. Trend over the last 365 days: rising \
+                    (3 values)."
+                .into(),
+            sources: Sources::new([&result], question).with_patient(Some("p-1")),
+            results: vec![Facts::stated(String::new()).with_drugs(drugs.clone())],
+            in_tool_words: false,
+        };
+        let crp = lead_check("What is the latest CRP?");
+        assert_eq!(crp.judge("The latest CRP is 12.4 mg/L, flagged high."), Verdict::Keep);
+        assert_eq!(crp.judge("The latest CRP is 13.9 mg/L."), Verdict::Retry { ungrounded: vec!["13.9".into()] });
+        assert_eq!(crp.judge("The latest CRP, 12.4 mg/L, is normal."), Verdict::Drop { ungrounded: Vec::new() });
+        let denied = "The CRP is 12.4 mg/L and the patient is not on methotrexate.";
+        assert_eq!(crp.judge(denied), Verdict::Drop { ungrounded: Vec::new() });
+        let declined = "The record does not show the CRP.";
+        assert_eq!(crp.judge(declined), Verdict::Drop { ungrounded: Vec::new() }, "the facts address it");
+        let blood = lead_check("What is the patient's blood type?");
+        let not_there = "The blood type is not mentioned in the record.";
+        assert_eq!(blood.judge(not_there), Verdict::CannotAnswer);
+        let in_words = LeadCheck { in_tool_words: true, ..blood };
+        assert_eq!(in_words.judge(not_there), Verdict::Drop { ungrounded: Vec::new() });
+    }
 }

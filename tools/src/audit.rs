@@ -65,6 +65,7 @@ mod tests {
             arguments: json!({"patient": "p1", "test": "crp"}),
             result,
             truncated: false,
+            facts: Default::default(),
             patients: vec![PatientId::new("p1").unwrap()],
             max_bytes,
             cohort: None,

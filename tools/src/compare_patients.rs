@@ -12,6 +12,7 @@ use crate::context::ToolContext;
 use crate::das28::round2;
 use crate::disease_activity::{das28_trend, point, Das28Point};
 use crate::error::ToolError;
+use crate::facts::Facts;
 use crate::medication_history::{current, dmards_tried};
 use crate::patient_summary::{latest_labs, LatestLab};
 use crate::record::{self, PatientArg};
@@ -113,6 +114,13 @@ the last year, current drugs, DMARDs tried, latest flagged labs and diagnoses, w
 
     type Input = ComparePatientsInput;
     type Output = ComparePatientsOutput;
+
+    /// The assistant never calls this tool (a session's scope is one patient), so it
+    /// has no sentence of its own yet: its top-level fields are all objects, and the
+    /// fallback that listed top-level values listed none.
+    fn facts(_output: &Self::Output) -> Facts {
+        Facts::stated(format!("{} found: .", Self::NAME.as_str().replace('_', " ")))
+    }
 
     fn patients(input: &Self::Input) -> Vec<PatientId> {
         vec![input.patient_a.0.clone(), input.patient_b.0.clone()]

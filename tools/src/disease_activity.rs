@@ -11,6 +11,7 @@ use crate::bounded::{Bounded, Trimmer};
 use crate::context::ToolContext;
 use crate::das28::{is_flare, round2, ActivityCategory};
 use crate::error::ToolError;
+use crate::facts::{said, Facts};
 use crate::record::{self, Das28Reading, Das28Variant, PatientArg};
 use crate::registry::ToolName;
 use crate::scope::Scope;
@@ -137,6 +138,10 @@ their DAS28 trend. Not for what a score or threshold means.";
     type Input = DiseaseActivityInput;
     type Output = DiseaseActivityOutput;
 
+    fn facts(output: &Self::Output) -> Facts {
+        das28_facts(output)
+    }
+
     /// The look-back the question names.
     fn arguments_named_in(question: &str) -> serde_json::Map<String, serde_json::Value> {
         crate::vocabulary::window_named_in(question)
@@ -195,6 +200,25 @@ their DAS28 trend. Not for what a score or threshold means.";
         };
         Ok(Bounded::new(output, trimmer))
     }
+}
+
+/// The latest DAS28 with its date and category, the trend, flares and readings.
+fn das28_facts(v: &DiseaseActivityOutput) -> Facts {
+    let patient = said(&v.patient);
+    let Some(latest) = &v.latest else {
+        return Facts::nothing(format!("The record of {patient} has no DAS28 reading."));
+    };
+    let mut s = format!(
+        "Latest DAS28 of {patient}: {} on {} ({} activity).",
+        said(&latest.das28),
+        said(&latest.date),
+        said(&latest.category)
+    );
+    if v.trend.direction != crate::trend::Trend::InsufficientData {
+        s.push_str(&format!(" Trend: {}.", said(&v.trend.direction)));
+    }
+    s.push_str(&format!(" Flares: {}; readings in the record: {}.", v.flares_in_window, v.readings_in_record));
+    Facts::stated(s)
 }
 
 #[cfg(test)]

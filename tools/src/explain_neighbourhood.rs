@@ -19,6 +19,7 @@ use crate::bounded::{Bounded, Trimmer};
 use crate::cohort::RecordTrait;
 use crate::context::ToolContext;
 use crate::error::ToolError;
+use crate::facts::{said, Facts};
 use crate::record::{PatientArg, RecordText};
 use crate::registry::ToolName;
 use crate::scope::Scope;
@@ -158,6 +159,10 @@ counts, shares and how many times more common it is among them.";
     type Input = ExplainNeighbourhoodInput;
     type Output = ExplainNeighbourhoodOutput;
 
+    fn facts(output: &Self::Output) -> Facts {
+        neighbourhood_facts(output)
+    }
+
     /// The cohort size the question names ("the 10 most similar patients"); else the
     /// default, never a size the model makes up.
     fn arguments_named_in(question: &str) -> serde_json::Map<String, serde_json::Value> {
@@ -207,6 +212,38 @@ counts, shares and how many times more common it is among them.";
         };
         Ok(Bounded::new(out, trimmer))
     }
+}
+
+/// What the neighbours share more than the population, with counts and ratios.
+fn neighbourhood_facts(v: &ExplainNeighbourhoodOutput) -> Facts {
+    let shared: Vec<String> = v
+        .shared
+        .iter()
+        .map(|s| {
+            let (kind, name) = match &s.what {
+                SharedWhat::Diagnosis { name } => ("diagnosis", name.record_text.as_str()),
+                SharedWhat::Drug { name } => ("drug", name.record_text.as_str()),
+                SharedWhat::Feature { name } => ("feature", *name),
+            };
+            format!(
+                "{kind} {name} ({} neighbours, {}% vs {}% of the population, {} times as common)",
+                s.neighbours,
+                s.neighbours_percent,
+                s.population_percent,
+                said(&s.ratio)
+            )
+        })
+        .collect();
+    let (found, patient) = (v.similar_patients_found, said(&v.patient));
+    if shared.is_empty() {
+        return Facts::stated(format!(
+            "The {found} most similar historical patients of {patient} share nothing more often than the population does."
+        ));
+    }
+    Facts::stated(format!(
+        "What the {found} most similar historical patients of {patient} share more than the population: {}.",
+        shared.join("; ")
+    ))
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ use journey::PatientId;
 use crate::bounded::Bounded;
 use crate::context::ToolContext;
 use crate::error::ToolError;
+use crate::facts::{said, Facts};
 use crate::registry::ToolName;
 use crate::scope::{check_role, Scope};
 use crate::tool::Tool;
@@ -337,6 +338,11 @@ response, flare, treatment switch, CRP, ESR, ALT, csDMARD and the drugs), with i
     type Input = GlossaryInput;
     type Output = GlossaryOutput;
 
+    /// The vetted text as written, with its source.
+    fn facts(output: &Self::Output) -> Facts {
+        Facts::stated(format!("{}: {} (Source: {}.)", said(output.title), output.definition, output.source))
+    }
+
     /// A question in the glossary's own vocabulary ("What DAS28 counts as remission?",
     /// "How is a flare defined?") or of the form "What is <term>?" that names a term
     /// asks for that term's definition: the question decides the term, not a model
@@ -376,6 +382,7 @@ response, flare, treatment switch, CRP, ESR, ALT, csDMARD and the drugs), with i
         Ok(Bounded::complete(GlossaryOutput { term: input.term, title, definition, source }))
     }
 }
+
 
 #[cfg(test)]
 mod tests {

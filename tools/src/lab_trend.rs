@@ -10,6 +10,7 @@ use journey::PatientId;
 use crate::bounded::{Bounded, Trimmer};
 use crate::context::ToolContext;
 use crate::error::ToolError;
+use crate::facts::{said, Facts};
 use crate::record::{self, PatientArg};
 use crate::reference::{Flag, LabTest, ReferenceRange, ALT_ULN};
 use crate::registry::ToolName;
@@ -114,6 +115,10 @@ impl Tool for LabTrend {
     type Input = LabTrendInput;
     type Output = LabTrendOutput;
 
+    fn facts(output: &Self::Output) -> Facts {
+        lab_facts(output)
+    }
+
     /// The test, when the question names exactly one, and the look-back it names.
     fn arguments_named_in(question: &str) -> serde_json::Map<String, serde_json::Value> {
         let mut named = serde_json::Map::new();
@@ -181,6 +186,31 @@ impl Tool for LabTrend {
         };
         Ok(Bounded::new(output, trimmer))
     }
+}
+
+/// The latest value with its date and flag, and the trend over the window.
+fn lab_facts(v: &LabTrendOutput) -> Facts {
+    let (patient, name, unit) = (said(&v.patient), said(v.test_name), v.reference_range.unit);
+    let Some(latest) = &v.latest else {
+        return Facts::nothing(format!("The record of {patient} has no {name} value."));
+    };
+    let mut s = format!(
+        "Latest {name} of {patient}: {} {unit} on {}, flagged {}.",
+        said(&latest.value),
+        said(&latest.date),
+        said(&latest.flag)
+    );
+    if v.trend.direction != crate::trend::Trend::InsufficientData {
+        s.push_str(&format!(
+            " Trend over the last {} days: {} ({} values).",
+            v.window_days,
+            said(&v.trend.direction),
+            v.trend.n
+        ));
+    } else {
+        s.push_str(" Too few values for a trend.");
+    }
+    Facts::stated(s)
 }
 
 #[cfg(test)]

@@ -7,7 +7,9 @@
 //! (../shared/MODELS.md), so tools do the reading and the model only relays.
 //!
 //! Map:
-//! - `tool.rs`: the [`Tool`] trait (name, description, examples, role, bound, call).
+//! - `tool.rs`: the [`Tool`] trait (name, description, examples, role, bound, facts, call).
+//! - `facts.rs`: [`Facts`], a result in RDT's own sentences, which each tool states from
+//!   its typed output; [`ToolResult::facts`] carries them.
 //! - `registry.rs`: [`ToolName`], [`ToolSpec`] with schemas ([`specs`], per role
 //!   [`specs_for`], as prompt text [`catalogue`]), and the dynamic entry [`call_json`]
 //!   returning a [`ToolResult`].
@@ -43,6 +45,7 @@ mod context;
 pub mod das28;
 pub mod drugs;
 mod error;
+pub mod facts;
 mod invoke;
 pub mod record;
 pub mod reference;
@@ -69,6 +72,7 @@ pub use audit::{refusal_entry, tool_call_entry, tool_call_record};
 pub use bounded::{Bounded, Trimmer};
 pub use context::ToolContext;
 pub use error::{cause_chain, ToolError};
+pub use facts::{facts_of, DrugFacts, Facts};
 pub use invoke::{invoke, invoke_tool, Caller, InvokeError, Invoked};
 pub use record::{PatientArg, RecordText};
 pub use reference::{Flag, LabTest};

@@ -12,6 +12,7 @@ use crate::context::ToolContext;
 use crate::das28::{eular_response, round2, EularResponse};
 use crate::drugs::DrugClass;
 use crate::error::ToolError;
+use crate::facts::{names_or_none, said, DrugFacts, Facts};
 use crate::record::{self, Course, Das28Reading, PatientArg, RecordText};
 use crate::registry::ToolName;
 use crate::scope::Scope;
@@ -206,6 +207,10 @@ computed from recorded DAS28.";
     type Input = MedicationHistoryInput;
     type Output = MedicationHistoryOutput;
 
+    fn facts(output: &Self::Output) -> Facts {
+        medication_facts(output)
+    }
+
     fn patients(input: &Self::Input) -> Vec<PatientId> {
         vec![input.patient.0.clone()]
     }
@@ -234,6 +239,54 @@ computed from recorded DAS28.";
         };
         Ok(Bounded::new(output, trimmer))
     }
+}
+
+/// Courses the sentences describe: the most recent, as many as a prompt shows.
+pub const COURSES_STATED: usize = 4;
+
+/// Current drugs, DMARDs tried, and the most recent courses with their dates, stop
+/// reasons (quoted from the record) and EULAR response at 6 months.
+fn medication_facts(v: &MedicationHistoryOutput) -> Facts {
+    let tried = match names_or_none(&v.dmards).as_str() {
+        "none" => String::new(),
+        list => format!(" ({list})"),
+    };
+    let mut s = format!(
+        "Medication history of {}: current drugs: {}; DMARDs tried: {}{tried}; courses in the record: {}.",
+        said(&v.patient),
+        names_or_none(&v.current),
+        v.dmards_tried,
+        v.courses_in_record,
+    );
+    let recent = &v.courses[v.courses.len().saturating_sub(COURSES_STATED)..];
+    let described: Vec<String> = recent
+        .iter()
+        .map(|c| {
+            let (drug, start) = (said(&c.drug), said(&c.start));
+            let mut d = match (c.stop, c.duration_days) {
+                (Some(stop), Some(days)) => format!("{drug} {start} to {} ({days} days)", said(&stop)),
+                (Some(stop), None) => format!("{drug} {start} to {}", said(&stop)),
+                (None, _) => format!("{drug} since {start} (ongoing)"),
+            };
+            if let Some(reason) = &c.stop_reason {
+                d.push_str(&format!(", stop reason quoted from the record: \"{}\"", reason.record_text));
+            }
+            if let Some(r) = &c.eular_response_6m {
+                d.push_str(&format!(", EULAR response at 6 months: {}", said(&r.response)));
+            }
+            d
+        })
+        .collect();
+    if !described.is_empty() {
+        let which = if recent.len() < v.courses.len() { "Most recent courses" } else { "Courses" };
+        s.push_str(&format!(" {which}: {}.", described.join("; ")));
+    }
+    let facts = if v.courses_in_record == 0 { Facts::nothing(s) } else { Facts::stated(s) };
+    facts.with_drugs(DrugFacts {
+        current: v.current.clone(),
+        courses: v.courses.iter().map(|c| c.drug.clone()).collect(),
+        dmards_tried: v.dmards.clone(),
+    })
 }
 
 #[cfg(test)]

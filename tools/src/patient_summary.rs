@@ -14,6 +14,7 @@ use crate::bounded::{Bounded, Trimmer};
 use crate::context::ToolContext;
 use crate::disease_activity::{point, Das28Point};
 use crate::error::ToolError;
+use crate::facts::{names_or_none, said, DrugFacts, Facts};
 use crate::medication_history::{current, dmards_tried};
 use crate::record::{self, PatientArg, RecordText};
 use crate::reference::{round, Flag, LabTest};
@@ -158,6 +159,10 @@ its activity category, the latest value of each lab flagged against its referenc
     type Input = PatientSummaryInput;
     type Output = PatientSummaryOutput;
 
+    fn facts(output: &Self::Output) -> Facts {
+        summary_facts(output)
+    }
+
     fn patients(input: &Self::Input) -> Vec<PatientId> {
         vec![input.patient.0.clone()]
     }
@@ -212,6 +217,59 @@ its activity category, the latest value of each lab flagged against its referenc
             notes_in_record: notes.len(),
         };
         Ok(Bounded::new(output, trimmer))
+    }
+}
+
+/// Sex, age, diagnoses, drugs, the latest DAS28, the abnormal latest labs and the
+/// latest note, quoted.
+fn summary_facts(v: &PatientSummaryOutput) -> Facts {
+    let diagnoses: Vec<&str> =
+        v.diagnoses.iter().filter_map(|d| d.display.as_ref()).map(|t| t.record_text.as_str()).collect();
+    let mut s = format!(
+        "Patient {}: {}, {} years at the last event; diagnoses: {}; current drugs: {}; DMARDs tried: {}.",
+        said(&v.patient),
+        v.sex.as_deref().map_or_else(|| "sex unknown".into(), said),
+        v.age_at_last_event.map_or_else(|| "age unknown".into(), |age| age.to_string()),
+        if diagnoses.is_empty() { "none recorded".into() } else { diagnoses.join(", ") },
+        names_or_none(&v.current_medications),
+        v.dmards_tried
+    );
+    if let Some(d) = &v.latest_das28 {
+        s.push_str(&format!(" Latest DAS28: {} on {} ({}).", said(&d.das28), said(&d.date), said(&d.category)));
+    }
+    let abnormal: Vec<String> = v
+        .latest_labs
+        .iter()
+        .filter(|l| l.flag != Flag::Normal)
+        .map(|l| format!("{} {} {} {}", lab_name(&said(&l.test)), said(&l.value), said(l.unit), said(&l.flag)))
+        .collect();
+    s.push_str(&format!(" Abnormal latest labs: {}", v.latest_labs_abnormal));
+    if !abnormal.is_empty() {
+        s.push_str(&format!(" ({})", abnormal.join(", ")));
+    }
+    s.push('.');
+    if let Some(note) = &v.latest_note {
+        // Quoted as the record wrote it: data, never instructions (system prompt rule 4).
+        s.push_str(&format!(
+            " Latest note, {}, quoted from the record: \"{}\"",
+            said(&note.date),
+            note.text.record_text
+        ));
+        if note.text.omitted_chars > 0 {
+            s.push_str(" (shortened)");
+        }
+        s.push('.');
+    }
+    // A summary counts the DMARDs tried without naming them.
+    Facts::stated(s).with_drugs(DrugFacts { current: v.current_medications.clone(), ..DrugFacts::default() })
+}
+
+/// A lab's name as clinicians write it: short codes upper case ("crp" is "CRP").
+fn lab_name(test: &str) -> String {
+    if test.len() <= 4 {
+        test.to_uppercase()
+    } else {
+        test.to_owned()
     }
 }
 

@@ -18,6 +18,7 @@ use crate::context::ToolContext;
 use crate::disease_activity::DiseaseActivityHistory;
 use crate::error::ToolError;
 use crate::explain_neighbourhood::ExplainNeighbourhood;
+use crate::facts::{facts_of, Facts};
 use crate::glossary::Glossary;
 use crate::lab_trend::LabTrend;
 use crate::medication_history::MedicationHistory;
@@ -206,6 +207,8 @@ pub struct ToolResult {
     /// The [`Bounded`] output as JSON: `{"value": ..., "truncated": .., "omitted": ..}`.
     pub result: Value,
     pub truncated: bool,
+    /// What the result states, in RDT's sentences ([`Tool::facts`], the cut said).
+    pub facts: Facts,
     /// The patients the call read (from the validated input).
     pub patients: Vec<PatientId>,
     /// The tool's byte bound, for the audit record.
@@ -267,12 +270,14 @@ pub(crate) async fn call_typed<T: Tool>(
     let output = tool.call(ctx, principal, scope, input).await?;
     let truncated = output.truncated;
     let cohort = T::cohort_record(&output.value);
+    let facts = facts_of::<T>(&output);
     let result = serde_json::to_value(&output).map_err(|source| ToolError::Serialize { tool: T::NAME, source })?;
     let call = ToolResult {
         tool: T::NAME,
         arguments: arguments.clone(),
         result,
         truncated,
+        facts,
         patients,
         max_bytes: T::MAX_BYTES,
         cohort,

@@ -17,6 +17,7 @@ use journey::PatientId;
 use crate::bounded::{Bounded, Trimmer};
 use crate::context::ToolContext;
 use crate::error::ToolError;
+use crate::facts::{said, Facts};
 use crate::record::PatientArg;
 use crate::registry::ToolName;
 use crate::scope::Scope;
@@ -220,6 +221,10 @@ beside the whole population's figure.";
     type Input = SimilarPatientsInput;
     type Output = SimilarPatientsOutput;
 
+    fn facts(output: &Self::Output) -> Facts {
+        cohort_facts(output)
+    }
+
     /// The cohort size the question names ("the 10 most similar patients"); else the
     /// default, never a size the model makes up.
     fn arguments_named_in(question: &str) -> serde_json::Map<String, serde_json::Value> {
@@ -258,4 +263,43 @@ beside the whole population's figure.";
         out.report = Some(report);
         Ok(Bounded::new(out, trimmer))
     }
+}
+
+/// One figure of an outcome: "45% (9 of 20; 95% CI 26% to 66%)", a mean with its
+/// interval, or "not enough comparable patients (n 4, minimum 10)".
+fn figure_text(f: &Figure) -> String {
+    match f {
+        Figure::Rate { n, events, percent, low_percent, high_percent } => {
+            format!("{percent}% ({events} of {n}; 95% CI {low_percent}% to {high_percent}%)")
+        }
+        Figure::Mean { n, mean, low, high } => {
+            format!("{} (n {n}; 95% CI {} to {})", said(mean), said(low), said(high))
+        }
+        Figure::NotEnoughComparablePatients { n, min_n } => {
+            format!("not enough comparable patients (n {n}, minimum {min_n})")
+        }
+    }
+}
+
+/// Each outcome over the similar patients beside the population.
+fn cohort_facts(v: &SimilarPatientsOutput) -> Facts {
+    let outcomes: Vec<String> = v
+        .outcomes
+        .iter()
+        .map(|o| {
+            format!(
+                "{}: {} among similar patients, population {}",
+                o.label,
+                figure_text(&o.similar_patients),
+                figure_text(&o.population)
+            )
+        })
+        .collect();
+    Facts::stated(format!(
+        "In silico cohort of {} at {}: {} most similar historical patients. {}.",
+        said(&v.patient),
+        said(&v.index_date),
+        v.similar_patients_found,
+        outcomes.join("; ")
+    ))
 }

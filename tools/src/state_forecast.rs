@@ -18,6 +18,7 @@ use journey::PatientId;
 use crate::bounded::{Bounded, Trimmer};
 use crate::context::ToolContext;
 use crate::error::ToolError;
+use crate::facts::{said, Facts};
 use crate::record::PatientArg;
 use crate::registry::ToolName;
 use crate::scope::Scope;
@@ -161,6 +162,10 @@ each state over the year, from the latest DAS28 if the current treatment continu
     type Input = StateForecastInput;
     type Output = StateForecastOutput;
 
+    fn facts(output: &Self::Output) -> Facts {
+        forecast_facts(output)
+    }
+
     fn patients(input: &Self::Input) -> Vec<PatientId> {
         vec![input.patient.0.clone()]
     }
@@ -286,6 +291,31 @@ pub fn forecast_table(v: &serde_json::Value) -> String {
     out += &format!("expected days in each state over 360 days: {}\n", days.join(", "));
     out += &format!("{}\n", s(&v["assumption"]));
     out
+}
+
+/// The chance of each DAS28 state at the last horizon, with its interval.
+fn forecast_facts(v: &StateForecastOutput) -> Facts {
+    let patient = said(&v.patient);
+    if let Some(reason) = &v.insufficient_data {
+        return Facts::stated(format!("No state-model forecast for {patient}: {reason}."));
+    }
+    let Some(last) = v.horizons.last() else {
+        return Facts::stated(format!("No state-model forecast for {patient}."));
+    };
+    let states: Vec<String> = last
+        .states
+        .iter()
+        .map(|s| format!("{} {} ({} to {})", said(&s.state), said(&s.probability), said(&s.low), said(&s.high)))
+        .collect();
+    Facts::stated(format!(
+        "State-model forecast for {patient} from DAS28 {} on {} ({}), {} continued: in {} days {}.",
+        said(&v.latest_das28),
+        said(&v.latest_das28_date),
+        said(&v.current_state),
+        said(&v.treatment),
+        last.days,
+        states.join(", ")
+    ))
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ use journey::PatientId;
 use crate::bounded::Bounded;
 use crate::context::ToolContext;
 use crate::error::ToolError;
+use crate::facts::Facts;
 use crate::registry::ToolName;
 use crate::scope::Scope;
 use crate::vocabulary::Vocabulary;
@@ -57,6 +58,10 @@ pub trait Tool {
     fn cohort_record(_output: &Self::Output) -> Option<CohortRecord> {
         None
     }
+
+    /// What `output` states, in RDT's own sentences, with the typed parts a check of a
+    /// model's lead needs: each tool states its own result, from its own fields.
+    fn facts(output: &Self::Output) -> Facts;
 
     /// Runs the tool. The tool checks role and scope itself (through
     /// [`ToolContext::journey`]), whoever calls it.

@@ -12,8 +12,8 @@ use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use serde_json::Value;
 use journey::{Code, Database, Event, JourneyStore, Modality, PatientId, PatientRecord, Phase, Quantity, Source};
 
-use assistant::retrieval::RetrievalError;
-use assistant::{ChatError, ChatModel, ChatRequest, Completion, Constraint, EngineKind, Speaker, TextEmbedder, TokenSink};
+use crate::retrieval::RetrievalError;
+use crate::{ChatError, ChatModel, ChatRequest, Completion, Constraint, EngineKind, Speaker, TextEmbedder, TokenSink};
 
 /// Which step of the loop a request is, read from its constraint and prompt.
 #[derive(Debug, Clone, PartialEq)]
@@ -279,6 +279,6 @@ pub async fn minilm() -> Option<std::sync::Arc<dyn TextEmbedder>> {
     let registry = ModelRegistry::new(AuditLog::open(&url).await.expect("a throwaway audit log"));
     let by = Principal::new("test", Role::Governance);
     cache::pin_model(&registry, &by, &MINILM, &files, "test").await.expect("MiniLM pinned");
-    let m = assistant::MiniLm::load(&files, &registry, None).await.expect("the pinned MiniLM loads");
+    let m = crate::MiniLm::load(&files, &registry, None).await.expect("the pinned MiniLM loads");
     Some(std::sync::Arc::new(m))
 }

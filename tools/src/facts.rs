@@ -1,0 +1,115 @@
+//! [`Facts`]: what a tool's result states, in RDT's own sentences, built by the tool
+//! from its typed output ([`Tool::facts`](crate::Tool::facts)).
+//!
+//! The sentences are the product's wording of a result: the assistant writes its lead
+//! from them and shows them after it. Deterministic and built from the output's own
+//! fields, so every number they state is one the result holds. Beside the text, the
+//! parts a check of the model's lead needs as data ([`DrugFacts`]), so nothing reads
+//! them back out of the result's JSON by field name.
+//!
+//! Values are spoken as the result's JSON writes them ([`said`]): a number as JSON
+//! prints it ("14.0", not "14"), an enum by its wire name with its underscores spaced
+//! ("critical_high" is "critical high"), an absent value as nothing.
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::bounded::Bounded;
+use crate::tool::Tool;
+
+/// What one result states.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Facts {
+    /// RDT's sentence(s) for the result.
+    pub text: String,
+    /// The result holds nothing to state (no value of the test, no DAS28 reading, no
+    /// course): the text says so, and there is nothing for a model to answer from.
+    pub nothing_found: bool,
+    /// The drugs the result names, for a result about drugs (a medication history, a
+    /// summary).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub drugs: Option<DrugFacts>,
+}
+
+/// The drugs a result names, by role, as written in the result.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct DrugFacts {
+    /// Drugs running at the record's last event.
+    pub current: Vec<String>,
+    /// The drug of each course the result lists (current or past; the listed courses
+    /// only, when the list was cut).
+    pub courses: Vec<String>,
+    /// DMARDs ever started, by name; empty when the result counts them without names.
+    pub dmards_tried: Vec<String>,
+}
+
+impl Facts {
+    /// A result stating `text`.
+    pub fn stated(text: String) -> Self {
+        Facts { text, nothing_found: false, drugs: None }
+    }
+
+    /// A result holding nothing to state, `text` saying so.
+    pub fn nothing(text: String) -> Self {
+        Facts { text, nothing_found: true, drugs: None }
+    }
+
+    pub fn with_drugs(mut self, drugs: DrugFacts) -> Self {
+        self.drugs = Some(drugs);
+        self
+    }
+}
+
+/// The facts of a bounded output: the tool's sentences, and the cut said when a list
+/// was shortened (a cut is never silent, here as in the result).
+pub fn facts_of<T: Tool>(output: &Bounded<T::Output>) -> Facts {
+    let mut facts = T::facts(&output.value);
+    if output.truncated {
+        facts.text.push_str(" (The list was shortened.)");
+    }
+    facts
+}
+
+/// `value` as the sentences speak it: its JSON form, a string's underscores spaced, a
+/// number as JSON prints it, nothing for an absent value (`None`, a non-finite number).
+pub fn said<T: Serialize + ?Sized>(value: &T) -> String {
+    match serde_json::to_value(value) {
+        Ok(Value::String(s)) => s.replace('_', " "),
+        Ok(Value::Number(n)) => n.to_string(),
+        Ok(Value::Bool(b)) => b.to_string(),
+        _ => String::new(),
+    }
+}
+
+/// Names joined by ", ", or "none" for no name.
+pub(crate) fn names_or_none(names: &[String]) -> String {
+    if names.is_empty() {
+        "none".into()
+    } else {
+        names.join(", ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::NaiveDate;
+
+    use super::*;
+    use crate::reference::Flag;
+
+    /// Values read as the result's JSON writes them, so a sentence built from the
+    /// typed output says what one built from the JSON said.
+    #[test]
+    fn values_are_said_as_their_json_writes_them() {
+        assert_eq!(said(&14.0_f64), "14.0");
+        assert_eq!(said(&12.4_f64), "12.4");
+        assert_eq!(said(&f64::NAN), "");
+        assert_eq!(said(&7_usize), "7");
+        assert_eq!(said(&Flag::CriticalHigh), "critical high");
+        assert_eq!(said(&NaiveDate::from_ymd_opt(2023, 5, 2)), "2023-05-02");
+        assert_eq!(said(&None::<f64>), "");
+        assert_eq!(said("p_1"), "p 1");
+        assert_eq!(names_or_none(&[]), "none");
+        assert_eq!(names_or_none(&["a".into(), "b".into()]), "a, b");
+    }
+}
