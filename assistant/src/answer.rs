@@ -233,6 +233,7 @@ mod text_report_tests {
                 result: serde_json::json!({}),
                 result_digest: Digest::of(b"r"),
                 audit_seq: Seq(3),
+                facts: tools::Facts::default(),
             }],
             engine: EngineKind::LlamaCpp,
             model_sha256: "0123456789abcdef".into(),
