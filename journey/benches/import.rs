@@ -9,7 +9,7 @@
 //! that noise from other work on this shared machine hits every configuration alike;
 //! the median is reported.
 //!
-//! Run: `RDT_TEST_POSTGRES_URL=$(scripts/postgres.sh) cargo bench -p twin-core --bench import`
+//! Run: `RDT_TEST_POSTGRES_URL=$(scripts/postgres.sh) cargo bench -p journey --bench import`
 //! (without the URL only SQLite is measured). Results: `docs/benchmarks/import.md`.
 
 use std::collections::BTreeMap;

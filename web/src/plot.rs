@@ -7,6 +7,8 @@ use std::fmt::Write as _;
 
 use chrono::{DateTime, Datelike, TimeZone, Utc};
 
+use ::journey::clinical::das28::{HIGH, LOW, REMISSION};
+
 use crate::error::html_escape;
 
 /// A value at a time.
@@ -102,7 +104,7 @@ impl JourneyPlot {
         let das_max = self.das28.iter().map(|p| p.value).fold(8.0_f64, f64::max).ceil();
         let y_das = |v: f64| top + DAS_H - v / das_max * DAS_H;
         for (lo, hi, colour, name) in
-            [(0.0, 2.6, "#e3f3e8", "remission"), (2.6, 3.2, "#eef6dc", "low"), (3.2, 5.1, "#fdf1dc", "moderate"), (5.1, das_max, "#fbe3e1", "high")]
+            [(0.0, REMISSION, "#e3f3e8", "remission"), (REMISSION, LOW, "#eef6dc", "low"), (LOW, HIGH, "#fdf1dc", "moderate"), (HIGH, das_max, "#fbe3e1", "high")]
         {
             let _ = write!(
                 s,
@@ -113,7 +115,7 @@ impl JourneyPlot {
             );
         }
         panel_label(&mut s, top, "DAS28");
-        for v in [2.6, 3.2, 5.1] {
+        for v in [REMISSION, LOW, HIGH] {
             let _ = write!(s, "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\" fill=\"#5b6675\">{v}</text>", LEFT - 4.0, y_das(v) + 4.0);
         }
         series(&mut s, &self.das28, &axis, y_das, "#1f5fa8", "DAS28");
