@@ -48,6 +48,10 @@ enum Command {
     Backup(cmd::backup::BackupArgs),
     /// Import FHIR R4 files (Bundles or Bulk Data NDJSON) or directories of them.
     Import(cmd::import::ImportArgs),
+    /// The install's terminology: import a FHIR ConceptMap, list maps, coverage, concepts.
+    Terminology(cmd::terminology::TerminologyArgs),
+    /// Check the install: database, terminology coverage, weights, index, active twin.
+    Doctor(cmd::terminology::DoctorArgs),
     /// List the patients in the store with their event counts.
     Patients(cmd::journey::PatientsArgs),
     /// Show one patient's events in time order.
@@ -106,6 +110,8 @@ fn main() -> ExitCode {
             Command::User(args) => cmd::user::run(&ctx, args).await,
             Command::Backup(args) => cmd::backup::run(&ctx, args).await,
             Command::Import(args) => cmd::import::run(&ctx, args).await,
+            Command::Terminology(args) => cmd::terminology::run(&ctx, args).await,
+            Command::Doctor(args) => cmd::terminology::doctor(&ctx, args).await,
             Command::Patients(args) => cmd::journey::patients(&ctx, args).await,
             Command::Journey(args) => cmd::journey::journey(&ctx, args).await,
             Command::Ask(args) => cmd::ask::run(&ctx, args).await,

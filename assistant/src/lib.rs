@@ -29,6 +29,7 @@
 
 pub mod answer;
 pub mod chat;
+pub mod doctor;
 pub mod engine;
 pub mod facts;
 pub mod gguf;

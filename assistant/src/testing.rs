@@ -207,6 +207,7 @@ impl TestChart {
                 resource_id: format!("{}-{n}", self.patient.id),
                 part: String::new(),
             },
+            concept: None,
         });
     }
 

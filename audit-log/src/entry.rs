@@ -113,6 +113,7 @@ pub enum EntryKind {
     Refusal,
     Access,
     Import,
+    TerminologyImported,
     ModelPinned,
     ModelActivated,
     ModelRolledBack,
@@ -120,13 +121,14 @@ pub enum EntryKind {
 }
 
 impl EntryKind {
-    pub const ALL: [EntryKind; 10] = [
+    pub const ALL: [EntryKind; 11] = [
         EntryKind::Question,
         EntryKind::ToolCall,
         EntryKind::Answer,
         EntryKind::Refusal,
         EntryKind::Access,
         EntryKind::Import,
+        EntryKind::TerminologyImported,
         EntryKind::ModelPinned,
         EntryKind::ModelActivated,
         EntryKind::ModelRolledBack,
@@ -141,6 +143,7 @@ impl EntryKind {
             EntryKind::Refusal => "refusal",
             EntryKind::Access => "access",
             EntryKind::Import => "import",
+            EntryKind::TerminologyImported => "terminology_imported",
             EntryKind::ModelPinned => "model_pinned",
             EntryKind::ModelActivated => "model_activated",
             EntryKind::ModelRolledBack => "model_rolled_back",
@@ -314,6 +317,18 @@ pub struct ImportRecord {
     pub events: u64,
 }
 
+/// Which ConceptMap an install imported: its url and version, the file, its sha256
+/// and how many mappings it holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TerminologyRecord {
+    pub url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    pub file: String,
+    pub sha256: String,
+    pub entries: u64,
+}
+
 /// What happened: the kind and its own fields, tagged by `"kind"`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -343,6 +358,8 @@ pub enum EntryBody {
     },
     /// FHIR data came into the journey store.
     Import { import: ImportRecord },
+    /// An install-level ConceptMap was imported (or replaced by a new version).
+    TerminologyImported { map: TerminologyRecord },
     ModelPinned { change: GovernanceChange },
     ModelActivated { change: GovernanceChange },
     ModelRolledBack { change: GovernanceChange },
@@ -358,6 +375,7 @@ impl EntryBody {
             EntryBody::Refusal { .. } => EntryKind::Refusal,
             EntryBody::Access { .. } => EntryKind::Access,
             EntryBody::Import { .. } => EntryKind::Import,
+            EntryBody::TerminologyImported { .. } => EntryKind::TerminologyImported,
             EntryBody::ModelPinned { .. } => EntryKind::ModelPinned,
             EntryBody::ModelActivated { .. } => EntryKind::ModelActivated,
             EntryBody::ModelRolledBack { .. } => EntryKind::ModelRolledBack,

@@ -114,7 +114,9 @@ fn event_id(entry: &AuditEntry) -> String {
 
 fn event_type(kind: EntryKind) -> Value {
     match kind {
-        EntryKind::Import => json!({"system": DICOM, "code": "110107", "display": "Import"}),
+        EntryKind::Import | EntryKind::TerminologyImported => {
+            json!({"system": DICOM, "code": "110107", "display": "Import"})
+        }
         EntryKind::Access => json!({"system": DICOM, "code": "110110", "display": "Patient Record"}),
         EntryKind::ModelPinned | EntryKind::ModelActivated | EntryKind::ModelRolledBack | EntryKind::ModelRetired => {
             json!({"system": DICOM, "code": "110131", "display": "Software Configuration"})
@@ -128,7 +130,7 @@ fn event_type(kind: EntryKind) -> Value {
 /// FHIR `AuditEvent.action`: C create, R read, U update, E execute.
 fn action(kind: EntryKind) -> &'static str {
     match kind {
-        EntryKind::Import | EntryKind::ModelPinned => "C",
+        EntryKind::Import | EntryKind::TerminologyImported | EntryKind::ModelPinned => "C",
         EntryKind::Access => "R",
         EntryKind::ModelActivated | EntryKind::ModelRolledBack | EntryKind::ModelRetired => "U",
         EntryKind::Question | EntryKind::ToolCall | EntryKind::Answer | EntryKind::Refusal => "E",
@@ -178,6 +180,11 @@ fn audit_event(entry: &AuditEntry, text: &str, leaf_hex: &str) -> Value {
         EntryBody::Import { import } => {
             details.push(detail("files", import.files.len().to_string()));
             details.push(detail("events", import.events.to_string()));
+        }
+        EntryBody::TerminologyImported { map } => {
+            details.push(detail("concept_map", map.url.clone()));
+            details.push(detail("sha256", map.sha256.clone()));
+            details.push(detail("entries", map.entries.to_string()));
         }
         EntryBody::ModelPinned { change }
         | EntryBody::ModelActivated { change }

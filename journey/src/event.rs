@@ -206,6 +206,11 @@ pub struct Event {
     pub modality: Modality,
     pub phase: Phase,
     pub source: Source,
+    /// The concept the code is read as, set when the store reads the journey
+    /// ([`crate::terminology::Terminology::apply`]); never stored. Read it through
+    /// [`Event::concept`], which also knows the table's own codes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub concept: Option<crate::terminology::Concept>,
 }
 
 #[cfg(test)]

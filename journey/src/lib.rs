@@ -12,13 +12,15 @@
 //! crates above this one and reads journeys from the store; none of them writes to it
 //! except through [`store::JourneyStore`]. This crate depends on no other RDT crate
 //! but `audit-log` (an import run's audit record, [`fhir::ImportReport::audit_record`]).
-//! [`text`] renders journeys for a terminal.
+//! [`terminology`] reads a hospital's codes and units as RDT's concepts when a
+//! journey is read (ConceptMap mappings, UCUM units, coverage). [`text`] renders journeys for a terminal.
 
 pub mod clinical;
 pub mod event;
 pub mod fhir;
 pub mod store;
+pub mod terminology;
 pub mod text;
 
 pub use event::{Code, Event, Modality, PatientId, Phase, Quantity, Source};
-pub use store::{Database, Journey, JourneyStore, PatientRecord, PatientSummary, StoreCounts, StoreError};
+pub use store::{ConceptMapRecord, Database, Journey, JourneyStore, PatientRecord, PatientSummary, StoreCounts, StoreError};

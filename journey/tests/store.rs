@@ -34,6 +34,7 @@ fn event(patient: &str, resource: &str, part: &str, day: u32, modality: Modality
             resource_id: resource.into(),
             part: part.into(),
         },
+        concept: None,
     }
 }
 

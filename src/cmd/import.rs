@@ -25,11 +25,19 @@ pub struct ImportArgs {
 
 pub async fn run(ctx: &Context, args: ImportArgs) -> anyhow::Result<ExitCode> {
     let (report, seq) = import_and_record(ctx, &args.paths, args.user.clone(), !args.json).await?;
+    // What the terminology reads of the store now: unmapped codes, and what a
+    // missing concept blocks, named after every import.
+    let store = ctx.store().await?;
+    let coverage = store.coverage().await?;
+    store.close().await;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        let mut value = serde_json::to_value(&report)?;
+        value["terminology"] = serde_json::to_value(&coverage)?;
+        println!("{}", serde_json::to_string_pretty(&value)?);
     } else {
         print_summary(&report, ctx);
         println!("  audit entry: {seq}");
+        print!("{}", coverage.render());
     }
     // 1: the run completed but some file was refused (and left nothing behind).
     Ok(if report.has_failures() { ExitCode::from(1) } else { ExitCode::SUCCESS })

@@ -17,6 +17,7 @@ pub mod models;
 pub mod serve;
 pub mod setup;
 pub mod synth;
+pub mod terminology;
 pub mod train;
 pub mod tool;
 pub mod user;

@@ -1,5 +1,6 @@
-//! `rdt synth --patients N --seed S --out DIR`: a virtual rheumatology cohort as a
-//! FHIR R4 Bulk Data export (import it with `rdt import DIR`), with its ground truth.
+//! `rdt synth --patients N --seed S --out DIR [--coding rdt|standard|local]`: a virtual
+//! rheumatology cohort as a FHIR R4 Bulk Data export (import it with `rdt import DIR`),
+//! with its ground truth; `local` also writes the ConceptMap its codes need.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -21,9 +22,21 @@ pub struct SynthArgs {
     /// The directory to write into (created if missing; synth's own files in it are replaced).
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
+    /// How measurements are coded: RDT's codes, standard codes (LOINC where one exists,
+    /// CRP in mg/dL), or a hospital's local code system without categories (plus
+    /// DIR/ConceptMap.json for `rdt terminology import`). Same patients in each.
+    #[arg(long, value_enum, default_value_t = CodingArg::Rdt)]
+    coding: CodingArg,
     /// Print the summary as JSON (for scripts).
     #[arg(long)]
     json: bool,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum CodingArg {
+    Rdt,
+    Standard,
+    Local,
 }
 
 #[derive(Serialize)]
@@ -35,7 +48,12 @@ struct Report<'a> {
 
 /// Generation is CPU-bound and runs on rayon's pool; the store is not touched.
 pub fn run(_ctx: &Context, args: SynthArgs) -> anyhow::Result<ExitCode> {
-    let params = synth::Params { patients: args.patients, seed: args.seed, ..synth::Params::default() };
+    let coding = match args.coding {
+        CodingArg::Rdt => synth::codes::Coding::Rdt,
+        CodingArg::Standard => synth::codes::Coding::Standard,
+        CodingArg::Local => synth::codes::Coding::Local,
+    };
+    let params = synth::Params { patients: args.patients, seed: args.seed, coding, ..synth::Params::default() };
     let started = Instant::now();
     let summary = synth::generate(&params, &args.out)?;
     let elapsed_seconds = started.elapsed().as_secs_f64();

@@ -14,6 +14,8 @@ pub const RXNORM: &str = "http://www.nlm.nih.gov/research/umls/rxnorm";
 pub const FHIR_OBSERVATION_CATEGORY: &str = "http://terminology.hl7.org/CodeSystem/observation-category";
 pub const RDT_OBSERVATION_CATEGORY: &str = "urn:rdt:observation-category";
 
+use serde::{Deserialize, Serialize};
+
 /// Where an observation belongs; the importer reads the category, not the code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Category {
@@ -150,6 +152,159 @@ impl Measure {
     }
 }
 
+/// How the virtual hospital codes its measurements: as RDT does, as a hospital
+/// with standard codes does, or as one with its own local code system does. The same
+/// patients, values and times in each: only codes, units and categories differ, so
+/// everything RDT computes must come out the same (the terminology's test).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Coding {
+    /// RDT's own codes (`urn:rdt:code`) where no standard one exists, LOINC for labs,
+    /// RDT's and FHIR's categories: what the importer reads without any map.
+    #[default]
+    Rdt,
+    /// LOINC wherever the concept table has a code (the joint counts too), RDT's codes
+    /// elsewhere, CRP in mg/dL, categories as in `rdt`.
+    Standard,
+    /// The hospital's own `urn:oid` code system for everything RDT codes itself (DAS28,
+    /// joint counts, globals, scores, imaging, omics), LOINC for labs, no category on
+    /// any Observation; [`local_concept_map`] maps the local codes.
+    Local,
+}
+
+/// The virtual hospital's own code system in `local` coding (an OID under the
+/// documentation arc 2.999, which ISO/IEC 9834 reserves for examples).
+pub const LOCAL_OID: &str = "urn:oid:2.999.1.1";
+
+/// How one measurement is written in a coding.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Written {
+    pub system: &'static str,
+    pub code: String,
+    pub display: &'static str,
+    pub unit: &'static str,
+    pub ucum: &'static str,
+    /// The recorded value is the chart's value times this, rounded to `decimals`.
+    pub factor: f64,
+    pub decimals: u8,
+    pub categories: &'static [(&'static str, &'static str)],
+}
+
+impl Measure {
+    /// The local code of a measure RDT codes itself (`local` coding).
+    fn local_code(self) -> String {
+        format!("VH-{}", self.def().code.to_uppercase())
+    }
+
+    /// How this measure is written in `coding`.
+    pub fn written(self, coding: Coding) -> Written {
+        let def = self.def();
+        let mut w = Written {
+            system: def.system,
+            code: def.code.to_owned(),
+            display: def.display,
+            unit: def.unit,
+            ucum: def.ucum,
+            factor: 1.0,
+            decimals: def.decimals,
+            categories: def.category.codings(),
+        };
+        match coding {
+            Coding::Rdt => {}
+            Coding::Standard => {
+                if def.system == LOCAL {
+                    if let Some((system, code)) = self.concept().and_then(|c| c.def().standard.first().copied()) {
+                        w.system = system;
+                        w.code = code.to_owned();
+                    }
+                }
+                if self == Measure::Crp {
+                    (w.unit, w.ucum, w.factor, w.decimals) = ("mg/dL", "mg/dL", 0.1, def.decimals + 1);
+                }
+            }
+            Coding::Local => {
+                if def.system == LOCAL {
+                    w.system = LOCAL_OID;
+                    w.code = self.local_code();
+                }
+                w.categories = &[];
+            }
+        }
+        w
+    }
+
+    /// The value recorded for a chart value in `coding`.
+    pub fn written_value(self, coding: Coding, value: f64) -> f64 {
+        let w = self.written(coding);
+        if w.factor == 1.0 {
+            return value;
+        }
+        let scale = 10f64.powi(w.decimals as i32);
+        (value * w.factor * scale).round() / scale
+    }
+
+    /// The RDT concept this measure is (every measure is one).
+    pub fn concept(self) -> Option<journey::terminology::Concept> {
+        let def = self.def();
+        let code = journey::Code { system: def.system.into(), code: def.code.into(), display: None };
+        journey::terminology::Concept::of_code(&code)
+    }
+
+    pub const ALL: [Measure; 30] = [
+        Measure::Das28Esr,
+        Measure::Das28Crp,
+        Measure::TenderJoints28,
+        Measure::SwollenJoints28,
+        Measure::PatientGlobal,
+        Measure::Esr,
+        Measure::Crp,
+        Measure::Hemoglobin,
+        Measure::Alt,
+        Measure::Creatinine,
+        Measure::RheumatoidFactor,
+        Measure::AntiCcp,
+        Measure::AntinuclearAbTiter,
+        Measure::AntiDsDna,
+        Measure::ComplementC3,
+        Measure::ComplementC4,
+        Measure::Sledai2k,
+        Measure::AntiScl70,
+        Measure::AntiCentromere,
+        Measure::Mrss,
+        Measure::FvcPercentPredicted,
+        Measure::DlcoPercentPredicted,
+        Measure::SharpVanDerHeijde,
+        Measure::PowerDoppler,
+        Measure::InterferonScore,
+        Measure::GeneIfi27,
+        Measure::GeneIfi44l,
+        Measure::GeneIsg15,
+        Measure::GeneRsad2,
+        Measure::GeneSiglec1,
+    ];
+}
+
+/// The FHIR ConceptMap of the `local` coding: each local code to its RDT concept.
+pub fn local_concept_map() -> serde_json::Value {
+    let entries: Vec<journey::terminology::MapEntry> = Measure::ALL
+        .into_iter()
+        .filter(|m| m.def().system == LOCAL)
+        .filter_map(|m| {
+            Some(journey::terminology::MapEntry {
+                system: LOCAL_OID.to_owned(),
+                code: m.local_code(),
+                display: Some(m.def().display.to_owned()),
+                concept: m.concept()?,
+            })
+        })
+        .collect();
+    journey::terminology::ConceptMapping::to_fhir(
+        "urn:oid:2.999.1.1/conceptmap/rdt",
+        "VirtualHospitalToRdt",
+        &entries,
+    )
+}
+
 /// An ICD-10-CM diagnosis.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Icd10 {
@@ -209,6 +364,28 @@ mod tests {
             assert_eq!(m.def().system, LOINC);
             assert_eq!(m.def().category, Category::Laboratory);
         }
+    }
+
+    #[test]
+    fn every_measure_is_a_concept_and_local_codes_are_all_mapped() {
+        for m in Measure::ALL {
+            assert!(m.concept().is_some(), "{m:?}");
+        }
+        let map = journey::terminology::ConceptMapping::parse("map.json", local_concept_map().to_string().as_bytes())
+            .unwrap();
+        let local = Measure::ALL.iter().filter(|m| m.def().system == LOCAL).count();
+        assert_eq!(map.entries.len(), local);
+        let t = journey::terminology::Terminology::with_entries(&map.entries);
+        for m in Measure::ALL {
+            for coding in [Coding::Rdt, Coding::Standard, Coding::Local] {
+                let w = m.written(coding);
+                let code = journey::Code { system: w.system.into(), code: w.code.clone(), display: None };
+                assert_eq!(t.concept_of(&code), m.concept(), "{m:?} in {coding:?}");
+            }
+        }
+        assert_eq!(Measure::Crp.written_value(Coding::Standard, 12.3), 1.23);
+        assert_eq!(Measure::TenderJoints28.written(Coding::Standard).code, "88981-6");
+        assert!(Measure::Crp.written(Coding::Local).categories.is_empty());
     }
 
     #[test]

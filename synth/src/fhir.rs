@@ -261,7 +261,7 @@ fn push_line<T: Serialize>(out: &mut String, resource_type: &'static str, value:
 }
 
 /// All resources of one chart, serialised.
-pub fn patient_lines(chart: &Chart) -> Result<PatientLines, SynthError> {
+pub fn patient_lines(chart: &Chart, coding: crate::codes::Coding) -> Result<PatientLines, SynthError> {
     let mut lines = PatientLines::default();
     let pid = chart.patient_id.as_str();
     let subject = Reference { reference: format!("Patient/{pid}") };
@@ -336,7 +336,7 @@ pub fn patient_lines(chart: &Chart) -> Result<PatientLines, SynthError> {
     // Visits share their timestamp across many observations: format each once.
     let mut stamp_cache: Option<(When, String)> = None;
     for (i, m) in chart.measurements.iter().enumerate() {
-        let def = m.measure.def();
+        let def = m.measure.written(coding);
         let stamp = match &stamp_cache {
             Some((w, s)) if *w == m.when => s.clone(),
             _ => {
@@ -352,12 +352,17 @@ pub fn patient_lines(chart: &Chart) -> Result<PatientLines, SynthError> {
                 resource_type: "Observation",
                 id: format!("{pid}-obs-{i}"),
                 status: "final",
-                category: def.category.codings().iter().map(|(system, code)| Concept::new(system, code, None)).collect(),
-                code: Concept::new(def.system, def.code, Some(def.display)),
+                category: def.categories.iter().map(|(system, code)| Concept::new(system, code, None)).collect(),
+                code: Concept::new(def.system, &def.code, Some(def.display)),
                 subject: &subject,
                 encounter: m.visit.map(|v| Reference { reference: format!("Encounter/{}", encounter_id(v)) }),
                 effective_date_time: &stamp,
-                value_quantity: Quantity { value: m.value, unit: def.unit, system: UCUM, code: def.ucum },
+                value_quantity: Quantity {
+                    value: m.measure.written_value(coding, m.value),
+                    unit: def.unit,
+                    system: UCUM,
+                    code: def.ucum,
+                },
             },
         )?;
     }

@@ -10,6 +10,6 @@ pub use journey::clinical::das28::{
     eular_response, is_flare, EularResponse, HIGH, LOW as TARGET, MAJOR_IMPROVEMENT, MINOR_IMPROVEMENT, REMISSION,
 };
 pub use journey::clinical::outcomes::{
-    baseline_reading, flare_within, reading_near, response_at, switch_within, Das28Point as Das28Reading, Window,
+    baseline_reading, flare_within, reading_near, response_at, switch_within, ActivityPoint as Das28Reading, Window,
     BASELINE_LOOKBACK_DAYS, FLARE_WINDOW_DAYS, SIX_MONTHS, SWITCH_WINDOW_DAYS,
 };

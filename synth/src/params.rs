@@ -41,6 +41,8 @@ pub struct Params {
     pub mtx_hepatotoxicity: f64,
     /// Share of patients lost to follow-up within the first year.
     pub lost_to_follow_up: f64,
+    /// How measurements are coded (codes, units, categories); the patients are the same.
+    pub coding: crate::codes::Coding,
 }
 
 /// Which disease a patient has (shares, normalised when drawn).
@@ -98,6 +100,7 @@ impl Default for Params {
             },
             mtx_hepatotoxicity: 0.08,
             lost_to_follow_up: 0.05,
+            coding: crate::codes::Coding::Rdt,
         }
     }
 }

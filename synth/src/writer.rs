@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 use serde::Serialize;
 
+use crate::codes::{local_concept_map, Coding};
 use crate::error::SynthError;
 use crate::fhir::{patient_lines, PatientLines, ResourceCounts};
 use crate::params::Params;
@@ -66,6 +67,13 @@ impl Summary {
         }
         let _ = writeln!(s, "  ground truth: {}", self.out_dir.join(GROUND_TRUTH_FILE).display());
         let _ = writeln!(s, "Import it with: rdt import {out_dir}");
+        if self.files.contains_key(CONCEPT_MAP_FILE) {
+            let _ = writeln!(
+                s,
+                "Its local codes need their map (before or after the import): rdt terminology import {}",
+                self.out_dir.join(CONCEPT_MAP_FILE).display()
+            );
+        }
         s
     }
 }
@@ -112,6 +120,9 @@ impl Outputs {
     }
 }
 
+/// The ConceptMap `local` coding writes beside the export (`rdt terminology import` it).
+pub const CONCEPT_MAP_FILE: &str = "ConceptMap.json";
+
 /// One simulated patient, serialised.
 struct Batch {
     lines: PatientLines,
@@ -132,7 +143,7 @@ pub fn generate(params: &Params, out_dir: &Path) -> Result<Summary, SynthError> 
             .into_par_iter()
             .map(|i| {
                 let p = simulate_patient(params, i);
-                let lines = patient_lines(&p.chart)?;
+                let lines = patient_lines(&p.chart, params.coding)?;
                 let mut truth = serde_json::to_string(&p.truth)
                     .map_err(|source| SynthError::Serialize { resource_type: "ground truth", source })?;
                 truth.push('\n');
@@ -151,7 +162,14 @@ pub fn generate(params: &Params, out_dir: &Path) -> Result<Summary, SynthError> 
             *subtypes.entry(b.subtype.to_owned()).or_default() += 1;
         }
     }
-    let files = out.finish()?;
+    let mut files = out.finish()?;
+    if params.coding == Coding::Local {
+        let path = out_dir.join(CONCEPT_MAP_FILE);
+        let text = serde_json::to_string_pretty(&local_concept_map())
+            .map_err(|source| SynthError::Serialize { resource_type: "ConceptMap", source })?;
+        std::fs::write(&path, &text).map_err(|source| SynthError::Write { path, source })?;
+        files.insert(CONCEPT_MAP_FILE.to_owned(), text.len() as u64);
+    }
     let summary = Summary {
         patients: params.patients as u64,
         seed: params.seed,

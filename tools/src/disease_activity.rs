@@ -1,10 +1,13 @@
 //! `disease_activity_history`: DAS28 readings with their parts and categories, flares
-//! between consecutive readings, and the trend of the score.
+//! between consecutive readings, and the trend of the score; CDAI and SDAI scores (for
+//! clinics that record them) with their own categories and flares
+//! (`journey::clinical::activity`).
 
 use audit_log::{Principal, Role};
 use chrono::{Duration, NaiveDate};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use journey::clinical::{score_readings, Scale};
 use journey::PatientId;
 
 use crate::bounded::{Bounded, Trimmer};
@@ -71,6 +74,26 @@ pub struct CategoryCounts {
     pub high: usize,
 }
 
+/// A CDAI or SDAI score, with the category of its own scale.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct IndexScore {
+    pub date: NaiveDate,
+    pub scale: Scale,
+    pub score: f64,
+    pub category: ActivityCategory,
+}
+
+/// The CDAI or SDAI series of a record: latest, flares by that scale's rule, count.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct IndexHistory {
+    pub scale: Scale,
+    pub latest: IndexScore,
+    pub flares: usize,
+    pub readings_in_record: usize,
+    /// Most recent last (the oldest are cut first).
+    pub readings: Vec<IndexScore>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct DiseaseActivityOutput {
     pub patient: String,
@@ -87,6 +110,38 @@ pub struct DiseaseActivityOutput {
     pub readings: Vec<Das28Point>,
     pub readings_in_window: usize,
     pub readings_in_record: usize,
+    /// CDAI and SDAI, each on its own scale, when the record has them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub other_indices: Vec<IndexHistory>,
+}
+
+/// The CDAI and SDAI histories of a journey (DAS28 is the tool's main series).
+fn index_histories(events: &[journey::Event], trimmer: &mut Trimmer, max_items: usize) -> Vec<IndexHistory> {
+    let scores = score_readings(events);
+    [Scale::Cdai, Scale::Sdai]
+        .into_iter()
+        .filter_map(|scale| {
+            let series: Vec<IndexScore> = scores
+                .iter()
+                .filter(|r| r.scale == scale)
+                .map(|r| IndexScore {
+                    date: r.time.date_naive(),
+                    scale,
+                    score: r.score,
+                    category: scale.category(r.score),
+                })
+                .collect();
+            let latest = series.last()?.clone();
+            let flares = series.windows(2).filter(|w| scale.is_flare(w[0].score, w[1].score)).count();
+            Some(IndexHistory {
+                scale,
+                latest,
+                flares,
+                readings_in_record: series.len(),
+                readings: trimmer.keep_last(series, max_items),
+            })
+        })
+        .collect()
 }
 
 pub(crate) fn point(r: &Das28Reading) -> Das28Point {
@@ -197,6 +252,7 @@ their DAS28 trend. Not for what a score or threshold means.";
             readings_in_window: points.len(),
             readings: trimmer.keep_last(points, Self::MAX_ITEMS),
             readings_in_record: readings.len(),
+            other_indices: index_histories(&journey.events, &mut trimmer, Self::MAX_ITEMS),
         };
         Ok(Bounded::new(output, trimmer))
     }
@@ -205,7 +261,25 @@ their DAS28 trend. Not for what a score or threshold means.";
 /// The latest DAS28 with its date and category, the trend, flares and readings.
 fn das28_facts(v: &DiseaseActivityOutput) -> Facts {
     let patient = said(&v.patient);
+    let others: String = v
+        .other_indices
+        .iter()
+        .map(|h| {
+            format!(
+                " Latest {} of {patient}: {} on {} ({} activity); {} readings, flares: {}.",
+                h.scale.name(),
+                said(&h.latest.score),
+                said(&h.latest.date),
+                said(&h.latest.category),
+                h.readings_in_record,
+                h.flares
+            )
+        })
+        .collect();
     let Some(latest) = &v.latest else {
+        if !others.is_empty() {
+            return Facts::stated(format!("The record of {patient} has no DAS28 reading.{others}"));
+        }
         return Facts::nothing(format!("The record of {patient} has no DAS28 reading."));
     };
     let mut s = format!(
@@ -218,6 +292,7 @@ fn das28_facts(v: &DiseaseActivityOutput) -> Facts {
         s.push_str(&format!(" Trend: {}.", said(&v.trend.direction)));
     }
     s.push_str(&format!(" Flares: {}; readings in the record: {}.", v.flares_in_window, v.readings_in_record));
+    s.push_str(&others);
     Facts::stated(s)
 }
 
@@ -259,6 +334,26 @@ mod tests {
         assert_eq!(out.readings_in_window, 2);
         assert_eq!(out.flares_in_window, 1);
         assert_eq!(out.trend.direction, Trend::InsufficientData);
+    }
+
+    /// A clinic that records CDAI (LOINC 75847-4) and SDAI (75845-8): each series on its
+    /// own scale, with its categories and flares, and stated in the facts.
+    #[tokio::test]
+    async fn cdai_and_sdai_are_read_on_their_own_scales() {
+        let chart = Chart::new("p1", "female", date(1970, 1, 1))
+            .lab(day(2023, 1, 2), "75847-4", 24.0, "{score}")
+            .lab(day(2023, 4, 3), "75847-4", 8.0, "{score}")
+            .lab(day(2023, 7, 3), "75847-4", 16.5, "{score}")
+            .lab(day(2023, 7, 3), "75845-8", 18.0, "{score}");
+        let (_dir, ctx) = store_with(vec![chart]).await;
+        let out = DiseaseActivityHistory.call(&ctx, &clinician(), &scope(&["p1"]), input(None)).await.unwrap().value;
+        assert!(out.latest.is_none(), "no DAS28");
+        let cdai = &out.other_indices[0];
+        assert_eq!((cdai.scale, cdai.readings_in_record, cdai.flares), (Scale::Cdai, 3, 1));
+        assert_eq!((cdai.latest.score, cdai.latest.category), (16.5, ActivityCategory::Moderate));
+        assert_eq!(out.other_indices[1].latest.category, ActivityCategory::Moderate);
+        let facts = DiseaseActivityHistory::facts(&out);
+        assert!(facts.text.contains("Latest CDAI of p1: 16.5 on 2023-07-03 (moderate activity)"), "{facts:?}");
     }
 
     #[tokio::test]

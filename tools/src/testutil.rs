@@ -72,6 +72,7 @@ impl Chart {
             modality,
             phase: Phase::Point,
             source,
+            concept: None,
         });
         self.events.last_mut().unwrap()
     }
@@ -118,6 +119,7 @@ impl Chart {
             modality: Modality::Medication,
             phase: Phase::Start,
             source,
+            concept: None,
         };
         if let Some((time, reason)) = stop {
             let mut s = base.clone();

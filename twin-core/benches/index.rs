@@ -444,6 +444,7 @@ fn event(patient: &PatientId, day: i64, code: &str, value: f64, modality: Modali
             resource_id: key,
             part: String::new(),
         },
+        concept: None,
     }
 }
 

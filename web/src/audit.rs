@@ -103,6 +103,9 @@ pub fn summary_of(e: &AuditEntry) -> String {
         EntryBody::Refusal { reason } => cut(reason),
         EntryBody::Access { action, detail } => format!("{action}{}", detail.as_deref().map(|d| format!(": {d}")).unwrap_or_default()),
         EntryBody::Import { import } => format!("{} files, {} patients, {} events", import.files.len(), import.patients, import.events),
+        EntryBody::TerminologyImported { map } => {
+            format!("ConceptMap {} ({} mappings, sha256 {})", map.url, map.entries, &map.sha256[..map.sha256.len().min(12)])
+        }
         EntryBody::ModelPinned { change }
         | EntryBody::ModelActivated { change }
         | EntryBody::ModelRolledBack { change }
@@ -185,13 +188,14 @@ pub async fn audit_search(
     Ok(render(&page)?.into_response())
 }
 
-const ALL_KINDS: [EntryKind; 10] = [
+const ALL_KINDS: [EntryKind; 11] = [
     EntryKind::Question,
     EntryKind::ToolCall,
     EntryKind::Answer,
     EntryKind::Refusal,
     EntryKind::Access,
     EntryKind::Import,
+    EntryKind::TerminologyImported,
     EntryKind::ModelPinned,
     EntryKind::ModelActivated,
     EntryKind::ModelRolledBack,

@@ -31,6 +31,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::event::{Event, Quantity};
+use crate::terminology::{units, Concept};
 
 /// A flag against a reference range.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
@@ -70,7 +71,7 @@ pub enum LabTest {
     C4,
 }
 
-pub const LOINC: &str = "http://loinc.org";
+pub use crate::terminology::LOINC;
 
 /// The patient facts a range depends on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,38 +120,41 @@ impl LabTest {
         LabTest::C4,
     ];
 
-    /// The test's LOINC code, the one RDT names it by.
+    /// The test's LOINC code, the one RDT names it by: the first standard code of its
+    /// concept.
     pub fn loinc(self) -> &'static str {
-        // Every list in `loinc_codes` has its own code first (a test checks).
-        self.loinc_codes()[0]
+        self.concept().def().standard[0].1
     }
 
-    /// Every LOINC code recorded as this test: [`LabTest::loinc`] first, then, for ESR,
-    /// the method-unspecified code (30341-2) some laboratories send.
-    pub fn loinc_codes(self) -> &'static [&'static str] {
-        match self {
-            LabTest::Crp => &["1988-5"],
-            LabTest::Esr => &["4537-7", "30341-2"],
-            LabTest::Haemoglobin => &["718-7"],
-            LabTest::Alt => &["1742-6"],
-            LabTest::Creatinine => &["2160-0"],
-            LabTest::RheumatoidFactor => &["11572-5"],
-            LabTest::AntiCcp => &["32218-0"],
-            LabTest::C3 => &["4485-9"],
-            LabTest::C4 => &["4498-2"],
-        }
+    /// Every LOINC code recorded as this test (the concept table's standard codes).
+    pub fn loinc_codes(self) -> impl Iterator<Item = &'static str> {
+        self.concept().def().standard.iter().filter(|(system, _)| *system == LOINC).map(|(_, code)| *code)
     }
 
     pub fn from_loinc(code: &str) -> Option<LabTest> {
-        LabTest::ALL.into_iter().find(|t| t.loinc_codes().contains(&code))
+        LabTest::ALL.into_iter().find(|t| t.loinc_codes().any(|c| c == code))
     }
 
-    /// The test an event records, by its LOINC code (`None` for any other code).
+    /// The test an event records, by its concept ([`Event::concept`]: LOINC, RDT's
+    /// code or the install's ConceptMap); `None` for any other event.
     pub fn recorded_by(event: &Event) -> Option<LabTest> {
-        if event.code.system != LOINC {
-            return None;
+        let concept = event.concept()?;
+        LabTest::ALL.into_iter().find(|t| t.concept() == concept)
+    }
+
+    /// The test's concept in the terminology.
+    pub fn concept(self) -> Concept {
+        match self {
+            LabTest::Crp => Concept::Crp,
+            LabTest::Esr => Concept::Esr,
+            LabTest::Haemoglobin => Concept::Haemoglobin,
+            LabTest::Alt => Concept::Alt,
+            LabTest::Creatinine => Concept::Creatinine,
+            LabTest::RheumatoidFactor => Concept::RheumatoidFactor,
+            LabTest::AntiCcp => Concept::AntiCcp,
+            LabTest::C3 => Concept::ComplementC3,
+            LabTest::C4 => Concept::ComplementC4,
         }
-        LabTest::from_loinc(&event.code.code)
     }
 
     pub fn name(self) -> &'static str {
@@ -196,43 +200,26 @@ impl LabTest {
         }
     }
 
-    /// Whether a recorded unit is this test's unit (exact UCUM, or its common spelling).
+    /// Whether a recorded unit is read as this test's unit with no conversion.
     pub fn accepts_unit(self, unit: Option<&str>) -> bool {
-        let Some(unit) = unit.map(str::trim) else { return false };
-        unit == self.unit()
-            || match self {
-                LabTest::RheumatoidFactor => unit == "IU/mL",
-                LabTest::AntiCcp => unit == "U/mL",
-                _ => false,
-            }
+        unit.is_some() && units::to_canonical(self.concept(), 1.0, unit) == Ok(1.0)
     }
 
-    /// The factor from a recorded unit to this test's unit: 1 for the test's own unit,
-    /// 10 for CRP in mg/dL (an exact conversion); `None` for any other unit.
-    fn factor_from(self, unit: Option<&str>) -> Option<f64> {
-        if self.accepts_unit(unit) {
-            Some(1.0)
-        } else if self == LabTest::Crp && unit.map(str::trim) == Some("mg/dL") {
-            Some(MG_L_PER_MG_DL)
-        } else {
-            None
-        }
-    }
-
-    /// A recorded quantity in this test's unit; `None` in a unit without an exact
-    /// factor (left out, never converted by guess) or for a value that is not a number.
+    /// A recorded quantity in this test's unit ([`units::to_canonical`]); `None` in a
+    /// unit without an exact factor (left out, never converted by guess) or for a value
+    /// that is not a number.
     pub fn in_unit(self, quantity: &Quantity) -> Option<f64> {
-        let value = quantity.value * self.factor_from(quantity.unit.as_deref())?;
-        value.is_finite().then_some(value)
+        units::to_canonical(self.concept(), quantity.value, quantity.unit.as_deref()).ok().filter(|v| v.is_finite())
     }
 
-    /// This test's value in `event`, in the test's unit ([`LabTest::in_unit`]); `None`
-    /// when the event records another test, has no value, or a unit RDT does not read.
+    /// This test's value in `event`, in the test's unit ([`Event::canonical_value`]);
+    /// `None` when the event records another test, has no value, or a unit RDT does
+    /// not read.
     pub fn read(self, event: &Event) -> Option<f64> {
         if LabTest::recorded_by(event) != Some(self) {
             return None;
         }
-        self.in_unit(event.value.as_ref()?)
+        event.canonical_value()
     }
 
     /// A slope (unit per 30 days) smaller than this in size is a stable trend: about
@@ -306,9 +293,6 @@ pub const ANTI_CCP_CUTOFF: f64 = 20.0;
 
 /// CRP upper limit of normal, mg/L: above it a CRP is raised (flagged high).
 pub const CRP_ULN_MG_L: f64 = 5.0;
-
-/// mg/L in one mg/dL.
-const MG_L_PER_MG_DL: f64 = 10.0;
 
 /// The CRP an event records, in mg/L: LOINC 1988-5, recorded in mg/L or in mg/dL
 /// (x10); `None` for another code, no value, or any other unit.
@@ -414,7 +398,7 @@ mod tests {
     #[test]
     fn units_must_match_to_be_read() {
         assert!(LabTest::Crp.accepts_unit(Some("mg/L")));
-        assert!(!LabTest::Crp.accepts_unit(Some("mg/dL")));
+        assert!(!LabTest::Crp.accepts_unit(Some("mg/dL")), "read, but converted");
         assert!(!LabTest::Crp.accepts_unit(None));
         assert!(LabTest::AntiCcp.accepts_unit(Some("U/mL")));
         for t in LabTest::ALL {
@@ -436,6 +420,7 @@ mod tests {
         assert_eq!(crp_mg_l(&event(LOINC, "1988-5", None, None)), None);
         assert_eq!(crp_mg_l(&event(LOINC, "4537-7", Some(12.5), Some("mg/L"))), None);
         assert_eq!(crp_mg_l(&event("urn:oid:1.2.3", "1988-5", Some(12.5), Some("mg/L"))), None);
+        assert_eq!(crp(12.5, Some("ug/mL")), Some(12.5), "UCUM's same quantity");
     }
 
     /// ESR is read in mm/h under both its LOINC codes, and in no other unit.

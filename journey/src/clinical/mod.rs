@@ -3,6 +3,8 @@
 //! tools and the cohort analytics agree by construction. A threshold on a clinical
 //! quantity is a constant here; every other crate names it or calls the function.
 //!
+//! - [`activity`]: the disease-activity scales (DAS28, CDAI, SDAI) with their own
+//!   categories, response and flare; a journey's series on one scale.
 //! - [`das28`]: the DAS28 variants and formulas, activity categories, EULAR response,
 //!   flare (DESIGN.md thresholds).
 //! - [`labs`]: lab tests by LOINC code, reading a value in its unit ([`LabTest::read`],
@@ -14,6 +16,7 @@
 //! - [`record`]: reading a journey's DAS28 assessments ([`das28_score`] per event) and
 //!   medication courses.
 
+pub mod activity;
 pub mod das28;
 pub mod drugs;
 pub mod labs;
@@ -26,5 +29,6 @@ mod testutil;
 pub use das28::{eular_response, is_flare, ActivityCategory, Das28Variant, EularResponse};
 pub use drugs::{Drug, DrugClass};
 pub use labs::{crp_mg_l, crp_raised, esr_mm_h, lab_values, Flag, LabTest, LabValue, ReferenceRange, Sex};
-pub use outcomes::{Das28Point, Window};
+pub use activity::{activity_series, score_readings, Scale, ScoreReading};
+pub use outcomes::{ActivityPoint, Window};
 pub use record::{courses, das28_readings, das28_score, Course, Das28Reading};

@@ -20,13 +20,16 @@
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-use super::das28::{eular_response, is_flare, EularResponse};
+use super::activity::Scale;
+use super::das28::EularResponse;
 
-/// One recorded DAS28 on a day.
+/// One recorded disease-activity score on a day, with its scale (a series holds one
+/// scale: [`super::activity::activity_series`]).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct Das28Point {
+pub struct ActivityPoint {
     pub date: NaiveDate,
     pub score: f64,
+    pub scale: Scale,
 }
 
 /// A follow-up time point with its tolerance, in days after the index date.
@@ -48,7 +51,7 @@ pub const SWITCH_WINDOW_DAYS: i64 = 365;
 pub const POINT_TOLERANCE_DAYS: i64 = 45;
 
 /// The baseline reading: the latest in the 30 days up to and including `index`.
-pub fn baseline_reading(series: &[Das28Point], index: NaiveDate) -> Option<Das28Point> {
+pub fn baseline_reading(series: &[ActivityPoint], index: NaiveDate) -> Option<ActivityPoint> {
     series
         .iter()
         .filter(|r| r.date <= index && (index - r.date).num_days() <= BASELINE_LOOKBACK_DAYS)
@@ -57,7 +60,7 @@ pub fn baseline_reading(series: &[Das28Point], index: NaiveDate) -> Option<Das28
 }
 
 /// The reading nearest `index + window.day` within the tolerance (the earlier on a tie).
-pub fn reading_near(series: &[Das28Point], index: NaiveDate, window: Window) -> Option<Das28Point> {
+pub fn reading_near(series: &[ActivityPoint], index: NaiveDate, window: Window) -> Option<ActivityPoint> {
     series
         .iter()
         .filter(|r| ((r.date - index).num_days() - window.day).abs() <= window.tolerance)
@@ -72,7 +75,7 @@ pub fn reading_near(series: &[Das28Point], index: NaiveDate, window: Window) -> 
 /// the window closes), the patient is a non-responder. `None` when there is no baseline,
 /// or neither a reading nor an earlier failure.
 pub fn response_at(
-    series: &[Das28Point],
+    series: &[ActivityPoint],
     index: NaiveDate,
     window: Window,
     failed_on: Option<NaiveDate>,
@@ -82,7 +85,8 @@ pub fn response_at(
     let failed_before = |date: NaiveDate| failed_on.is_some_and(|f| f <= date);
     match reading {
         Some(r) if failed_before(r.date) => Some(EularResponse::NoResponse),
-        Some(r) => Some(eular_response(baseline.score, r.score)),
+        Some(r) if r.scale == baseline.scale => Some(baseline.scale.response(baseline.score, r.score)),
+        Some(_) => None,
         None => {
             let closes = index + chrono::Days::new((window.day + window.tolerance) as u64);
             failed_before(closes).then_some(EularResponse::NoResponse)
@@ -94,12 +98,17 @@ pub fn response_at(
 ///
 /// `Some(false)` only when the record covers the window: a reading on or after
 /// `reference + days - 45`. The reading before a window's first one may precede it.
-pub fn flare_within(series: &[Das28Point], reference: NaiveDate, days: i64) -> Option<bool> {
+pub fn flare_within(series: &[ActivityPoint], reference: NaiveDate, days: i64) -> Option<bool> {
     let end = reference + chrono::Days::new(days as u64);
-    let mut sorted: Vec<&Das28Point> = series.iter().collect();
+    let mut sorted: Vec<&ActivityPoint> = series.iter().collect();
     sorted.sort_by_key(|r| r.date);
     let flared =
-        sorted.windows(2).any(|w| w[1].date > reference && w[1].date <= end && is_flare(w[0].score, w[1].score));
+        sorted.windows(2).any(|w| {
+            w[1].date > reference
+                && w[1].date <= end
+                && w[0].scale == w[1].scale
+                && w[1].scale.is_flare(w[0].score, w[1].score)
+        });
     if flared {
         return Some(true);
     }
@@ -134,8 +143,8 @@ mod tests {
         s.parse().unwrap()
     }
 
-    fn series(points: &[(&str, f64)]) -> Vec<Das28Point> {
-        points.iter().map(|(date, score)| Das28Point { date: d(date), score: *score }).collect()
+    fn series(points: &[(&str, f64)]) -> Vec<ActivityPoint> {
+        points.iter().map(|(date, score)| ActivityPoint { date: d(date), score: *score, scale: Scale::Das28 }).collect()
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! Reading a journey's clinical facts: DAS28 assessments (with their parts) and
-//! medication courses. The codes are those the importer keeps from the record
-//! (docs/virtual-cohort.md): DAS28 and its parts in the RDT local code system, drugs
-//! by RxNorm. One event's DAS28 score is read by [`das28_score`] (its parts by
-//! [`das28_item`]); lab values by [`super::labs`].
+//! medication courses. DAS28 and its parts are read by concept ([`Event::concept`]:
+//! RDT's own code, a standard code, or the install's ConceptMap), in the concept's
+//! unit ([`Event::canonical_value`]), never by code system; drugs by RxNorm. One
+//! event's DAS28 score is read by [`das28_score`] (its parts by [`das28_item`]); lab
+//! values by [`super::labs`].
 
 use std::collections::BTreeMap;
 
@@ -10,11 +11,12 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 pub use super::das28::Das28Variant;
 use super::drugs::{self, Drug};
-use super::outcomes::Das28Point;
+use super::outcomes::ActivityPoint;
 use crate::event::{Code, Event, Modality, Phase};
 
-/// The RDT local code system (DAS28 and its parts, scores).
-pub const RDT_CODE: &str = "urn:rdt:code";
+/// RDT's own concept system (re-exported from the terminology, where it lives).
+pub use crate::terminology::RDT_CODE;
+use crate::terminology::Concept;
 
 /// What one event records of a DAS28 assessment: the score with its variant, or a part.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -25,21 +27,17 @@ pub enum Das28Item {
     PatientGlobalVas(f64),
 }
 
-/// The DAS28 item an event records: RDT's codes with a finite value; `None` for any
-/// other event.
+/// The DAS28 item an event records, by its concept, with a finite value in the
+/// concept's unit; `None` for any other event.
 pub fn das28_item(event: &Event) -> Option<Das28Item> {
-    if event.code.system != RDT_CODE {
-        return None;
-    }
-    let value = event.value.as_ref().map(|q| q.value).filter(|v| v.is_finite())?;
-    let code = event.code.code.as_str();
-    if let Some(variant) = Das28Variant::ALL.into_iter().find(|v| v.code() == code) {
-        return Some(Das28Item::Score(value, variant));
-    }
-    match code {
-        "tjc28" => Some(Das28Item::Tjc28(value)),
-        "sjc28" => Some(Das28Item::Sjc28(value)),
-        "patient-global-vas" => Some(Das28Item::PatientGlobalVas(value)),
+    let concept = event.concept()?;
+    let value = event.canonical_value()?;
+    match concept {
+        Concept::Das28Esr => Some(Das28Item::Score(value, Das28Variant::Esr)),
+        Concept::Das28Crp => Some(Das28Item::Score(value, Das28Variant::Crp)),
+        Concept::TenderJoints28 => Some(Das28Item::Tjc28(value)),
+        Concept::SwollenJoints28 => Some(Das28Item::Sjc28(value)),
+        Concept::PatientGlobal => Some(Das28Item::PatientGlobalVas(value)),
         _ => None,
     }
 }
@@ -65,8 +63,8 @@ pub struct Das28Reading {
 
 impl Das28Reading {
     /// The reading as a dated score, what the outcome definitions read.
-    pub fn point(&self) -> Das28Point {
-        Das28Point { date: self.time.date_naive(), score: self.score }
+    pub fn point(&self) -> ActivityPoint {
+        ActivityPoint { date: self.time.date_naive(), score: self.score, scale: super::activity::Scale::Das28 }
     }
 }
 
@@ -181,7 +179,10 @@ mod tests {
         assert_eq!(score(RDT_CODE, "das28-crp", Some(f64::NAN)), None);
         assert_eq!(score(RDT_CODE, "das28-esr", None), None);
         assert_eq!(score(RDT_CODE, "tjc28", Some(4.0)), None, "a part, not a score");
-        assert_eq!(score("urn:oid:1.2.3", "das28-esr", Some(4.17)), None);
+        assert_eq!(score("urn:oid:1.2.3", "das28-esr", Some(4.17)), None, "a local code needs a mapping");
+        let mut mapped = event("urn:oid:1.2.3", "D28", Some(4.17), None);
+        mapped.concept = Some(Concept::Das28Esr);
+        assert_eq!(das28_score(&mapped), Some((4.17, Das28Variant::Esr)), "read once the terminology maps it");
         assert_eq!(das28_item(&event(RDT_CODE, "tjc28", Some(4.0), None)), Some(Das28Item::Tjc28(4.0)));
     }
 

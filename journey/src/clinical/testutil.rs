@@ -20,5 +20,6 @@ pub fn event(system: &str, code: &str, value: Option<f64>, unit: Option<&str>) -
             resource_id: code.into(),
             part: String::new(),
         },
+        concept: None,
     }
 }

@@ -24,7 +24,10 @@ use chrono::{DateTime, NaiveDate, Utc};
 use rustc_hash::{FxHashMap, FxHashSet};
 use serde::Serialize;
 
+use std::sync::{Arc, Mutex};
+
 use crate::event::{Code, Event, Modality, PatientId, UnknownName};
+use crate::terminology::{ConceptMapping, Coverage, Terminology};
 
 /// Where the store lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -168,6 +171,40 @@ pub struct StoreCounts {
 pub struct JourneyStore {
     backend: Backend,
     database: Database,
+    /// The install's terminology with the version of the maps it was read from
+    /// (highest map id, number of maps): re-read when another process imported a map.
+    terminology: Arc<Mutex<Option<((i64, i64), Arc<Terminology>)>>>,
+}
+
+/// An imported ConceptMap, as `rdt terminology list` shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ConceptMapRecord {
+    pub url: String,
+    pub name: Option<String>,
+    pub version: Option<String>,
+    pub sha256: String,
+    /// The file it was imported from.
+    pub file: String,
+    pub imported_at: DateTime<Utc>,
+    pub imported_by: String,
+    pub entries: u64,
+}
+
+/// A stored modality, with an Observation's modality read from its concept when the
+/// record gave it no category (as [`Terminology::apply`] does for a journey).
+fn read_modality(
+    terminology: &Terminology,
+    stored: String,
+    system: Option<String>,
+    code: Option<String>,
+) -> Result<Modality, StoreError> {
+    let modality: Modality = stored.parse()?;
+    if let (Modality::Observation, Some(system), Some(code)) = (modality, system, code) {
+        if let Some(concept) = terminology.concept_of(&Code { system, code, display: None }) {
+            return Ok(concept.modality());
+        }
+    }
+    Ok(modality)
 }
 
 #[derive(Clone)]
@@ -183,7 +220,7 @@ impl JourneyStore {
             Database::Sqlite(path) => Backend::Sqlite(sqlite::open(path, database).await?),
             Database::Postgres(url) => Backend::Postgres(postgres::open(url, database).await?),
         };
-        Ok(JourneyStore { backend, database: database.clone() })
+        Ok(JourneyStore { backend, database: database.clone(), terminology: Arc::default() })
     }
 
     pub fn database(&self) -> &Database {
@@ -206,27 +243,99 @@ impl JourneyStore {
         }
     }
 
-    /// All patients with their event counts, ordered by id.
+    /// All patients with their event counts (modalities as the terminology reads
+    /// them), ordered by id.
     pub async fn patients(&self) -> Result<Vec<PatientSummary>, StoreError> {
+        let terminology = self.terminology().await?;
         match &self.backend {
-            Backend::Sqlite(pool) => sqlite::patients(pool).await,
-            Backend::Postgres(pool) => postgres::patients(pool).await,
+            Backend::Sqlite(pool) => sqlite::patients(pool, &terminology).await,
+            Backend::Postgres(pool) => postgres::patients(pool, &terminology).await,
         }
     }
 
-    /// One patient's journey, or `None` when the store has no such patient.
+    /// One patient's journey, or `None` when the store has no such patient. Its
+    /// events carry their concepts ([`Terminology::apply`]): the install's current
+    /// maps apply to all history.
     pub async fn journey(&self, patient: &PatientId) -> Result<Option<Journey>, StoreError> {
+        let terminology = self.terminology().await?;
         match &self.backend {
-            Backend::Sqlite(pool) => sqlite::journey(pool, patient).await,
-            Backend::Postgres(pool) => postgres::journey(pool, patient).await,
+            Backend::Sqlite(pool) => sqlite::journey(pool, patient, &terminology).await,
+            Backend::Postgres(pool) => postgres::journey(pool, patient, &terminology).await,
         }
     }
 
     pub async fn counts(&self) -> Result<StoreCounts, StoreError> {
+        let terminology = self.terminology().await?;
         match &self.backend {
-            Backend::Sqlite(pool) => sqlite::counts(pool).await,
-            Backend::Postgres(pool) => postgres::counts(pool).await,
+            Backend::Sqlite(pool) => sqlite::counts(pool, &terminology).await,
+            Backend::Postgres(pool) => postgres::counts(pool, &terminology).await,
         }
+    }
+
+    /// The install's terminology: the concept table plus every imported map. One small
+    /// query checks the maps' version, so a map imported by another process (the CLI
+    /// while the server runs) applies from the next read on.
+    pub async fn terminology(&self) -> Result<Arc<Terminology>, StoreError> {
+        let version = match &self.backend {
+            Backend::Sqlite(pool) => sqlite::map_version(pool).await?,
+            Backend::Postgres(pool) => postgres::map_version(pool).await?,
+        };
+        if let Some((cached, t)) = self.terminology.lock().expect("terminology lock").as_ref() {
+            if *cached == version {
+                return Ok(t.clone());
+            }
+        }
+        let entries = match &self.backend {
+            Backend::Sqlite(pool) => sqlite::map_entries(pool).await?,
+            Backend::Postgres(pool) => postgres::map_entries(pool).await?,
+        };
+        let t = Arc::new(Terminology::with_entries(&entries));
+        *self.terminology.lock().expect("terminology lock") = Some((version, t.clone()));
+        Ok(t)
+    }
+
+    /// Stores a validated map (replacing an earlier map with the same url) in one
+    /// transaction, and returns what `rdt terminology list` will show of it.
+    pub async fn import_concept_map(
+        &self,
+        file: &str,
+        mapping: &ConceptMapping,
+        imported_by: &str,
+    ) -> Result<ConceptMapRecord, StoreError> {
+        let record = ConceptMapRecord {
+            url: mapping.url.clone(),
+            name: mapping.name.clone(),
+            version: mapping.version.clone(),
+            sha256: mapping.sha256.clone(),
+            file: file.to_owned(),
+            imported_at: Utc::now(),
+            imported_by: imported_by.to_owned(),
+            entries: mapping.entries.len() as u64,
+        };
+        match &self.backend {
+            Backend::Sqlite(pool) => sqlite::insert_concept_map(pool, &record, &mapping.entries).await?,
+            Backend::Postgres(pool) => postgres::insert_concept_map(pool, &record, &mapping.entries).await?,
+        }
+        Ok(record)
+    }
+
+    /// The imported maps, oldest first.
+    pub async fn concept_maps(&self) -> Result<Vec<ConceptMapRecord>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(pool) => sqlite::concept_maps(pool).await,
+            Backend::Postgres(pool) => postgres::concept_maps(pool).await,
+        }
+    }
+
+    /// The terminology's coverage of the whole store (grouped in the database; no
+    /// journey is loaded).
+    pub async fn coverage(&self) -> Result<Coverage, StoreError> {
+        let terminology = self.terminology().await?;
+        let (rows, patients) = match &self.backend {
+            Backend::Sqlite(pool) => (sqlite::code_rows(pool).await?, sqlite::counts(pool, &terminology).await?),
+            Backend::Postgres(pool) => (postgres::code_rows(pool).await?, postgres::counts(pool, &terminology).await?),
+        };
+        Ok(Coverage::of(&terminology, patients.patients as usize, rows))
     }
 
     /// Closes the connections, waiting for them to finish (SQLite checkpoints its WAL).

@@ -17,6 +17,7 @@ use super::{
     StoreError,
 };
 use crate::event::{Code, Event, Modality, PatientId, Phase, Quantity, Source};
+use crate::terminology::{coverage::CodeRow, Concept, MapEntry, Terminology};
 
 /// Rows per multi-row `VALUES` statement: 6 columns x 500 rows stays far below
 /// SQLite's 32,766 bound parameters.
@@ -198,7 +199,7 @@ fn patient_from_row(row: &SqliteRow) -> Result<PatientRecord, StoreError> {
     })
 }
 
-pub(super) async fn patients(pool: &SqlitePool) -> Result<Vec<PatientSummary>, StoreError> {
+pub(super) async fn patients(pool: &SqlitePool, terminology: &Terminology) -> Result<Vec<PatientSummary>, StoreError> {
     let rows = sqlx::query(
         "SELECT p.id, p.name, p.birth_date, p.sex, p.deceased_at, p.source_file, \
                 COUNT(e.id) AS events, MIN(e.time) AS first_event, MAX(e.time) AS last_event \
@@ -208,15 +209,18 @@ pub(super) async fn patients(pool: &SqlitePool) -> Result<Vec<PatientSummary>, S
     .fetch_all(pool)
     .await?;
     let by_modality = sqlx::query(
-        "SELECT patient_id, modality, COUNT(*) FROM events GROUP BY patient_id, modality",
+        "SELECT patient_id, modality, \
+                CASE WHEN modality = 'observation' THEN code_system END, \
+                CASE WHEN modality = 'observation' THEN code END, COUNT(*) \
+         FROM events GROUP BY 1, 2, 3, 4",
     )
     .fetch_all(pool)
     .await?;
     let mut modality_counts: HashMap<String, BTreeMap<Modality, u64>> = HashMap::new();
     for r in by_modality {
-        let modality: String = r.get(1);
-        let n: i64 = r.get(2);
-        modality_counts.entry(r.get(0)).or_default().insert(modality.parse()?, n as u64);
+        let modality = super::read_modality(terminology, r.get(1), r.get(2), r.get(3))?;
+        let n: i64 = r.get(4);
+        *modality_counts.entry(r.get(0)).or_default().entry(modality).or_default() += n as u64;
     }
     rows.iter()
         .map(|row| {
@@ -234,7 +238,7 @@ pub(super) async fn patients(pool: &SqlitePool) -> Result<Vec<PatientSummary>, S
         .collect()
 }
 
-pub(super) async fn journey(pool: &SqlitePool, patient: &PatientId) -> Result<Option<Journey>, StoreError> {
+pub(super) async fn journey(pool: &SqlitePool, patient: &PatientId, terminology: &Terminology) -> Result<Option<Journey>, StoreError> {
     let Some(row) = sqlx::query("SELECT id, name, birth_date, sex, deceased_at, source_file FROM patients WHERE id = ?")
         .bind(patient.as_str())
         .fetch_optional(pool)
@@ -272,21 +276,135 @@ pub(super) async fn journey(pool: &SqlitePool, patient: &PatientId) -> Result<Op
                     resource_id: r.get("resource_id"),
                     part: r.get("part"),
                 },
+                concept: None,
             })
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
+    let mut events = events;
+    terminology.apply(&mut events);
     Ok(Some(Journey { patient: record, events }))
 }
 
-pub(super) async fn counts(pool: &SqlitePool) -> Result<StoreCounts, StoreError> {
+pub(super) async fn counts(pool: &SqlitePool, terminology: &Terminology) -> Result<StoreCounts, StoreError> {
     let patients: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM patients").fetch_one(pool).await?;
-    let rows = sqlx::query("SELECT modality, COUNT(*) FROM events GROUP BY modality").fetch_all(pool).await?;
+    let rows = sqlx::query(
+        "SELECT modality, CASE WHEN modality = 'observation' THEN code_system END, \
+                CASE WHEN modality = 'observation' THEN code END, COUNT(*) \
+         FROM events GROUP BY 1, 2, 3",
+    )
+    .fetch_all(pool)
+    .await?;
     let mut counts = StoreCounts { patients: patients as u64, ..Default::default() };
     for r in rows {
-        let modality: String = r.get(0);
-        let n = r.get::<i64, _>(1) as u64;
+        let modality = super::read_modality(terminology, r.get(0), r.get(1), r.get(2))?;
+        let n = r.get::<i64, _>(3) as u64;
         counts.events += n;
-        counts.events_by_modality.insert(modality.parse()?, n);
+        *counts.events_by_modality.entry(modality).or_default() += n;
     }
     Ok(counts)
+}
+
+pub(super) async fn map_version(pool: &SqlitePool) -> Result<(i64, i64), StoreError> {
+    let row = sqlx::query("SELECT COALESCE(MAX(id), 0), COUNT(*) FROM concept_maps").fetch_one(pool).await?;
+    Ok((row.get(0), row.get(1)))
+}
+
+pub(super) async fn map_entries(pool: &SqlitePool) -> Result<Vec<MapEntry>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT source_system, source_code, display, concept FROM concept_mappings ORDER BY map_id, rowid",
+    )
+    .fetch_all(pool)
+    .await?;
+    rows.iter().map(map_entry_from_row).collect()
+}
+
+fn map_entry_from_row(r: &SqliteRow) -> Result<MapEntry, StoreError> {
+    let concept: String = r.get(3);
+    Ok(MapEntry {
+        system: r.get(0),
+        code: r.get(1),
+        display: r.get(2),
+        concept: concept.parse::<Concept>().map_err(|e| StoreError::Corrupt(e.to_string()))?,
+    })
+}
+
+pub(super) async fn insert_concept_map(
+    pool: &SqlitePool,
+    map: &super::ConceptMapRecord,
+    entries: &[MapEntry],
+) -> Result<(), StoreError> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("DELETE FROM concept_mappings WHERE map_id IN (SELECT id FROM concept_maps WHERE url = ?)")
+        .bind(&map.url)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("DELETE FROM concept_maps WHERE url = ?").bind(&map.url).execute(&mut *tx).await?;
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO concept_maps (url, name, version, sha256, file, imported_at, imported_by) \
+         VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+    )
+    .bind(&map.url)
+    .bind(&map.name)
+    .bind(&map.version)
+    .bind(&map.sha256)
+    .bind(&map.file)
+    .bind(time_text(&map.imported_at))
+    .bind(&map.imported_by)
+    .fetch_one(&mut *tx)
+    .await?;
+    for chunk in entries.chunks(ROWS_PER_STATEMENT) {
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO concept_mappings (map_id, source_system, source_code, display, concept) ",
+        );
+        q.push_values(chunk, |mut b, e| {
+            b.push_bind(id).push_bind(&e.system).push_bind(&e.code).push_bind(&e.display).push_bind(e.concept.id());
+        });
+        q.build().execute(&mut *tx).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+pub(super) async fn concept_maps(pool: &SqlitePool) -> Result<Vec<super::ConceptMapRecord>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT m.url, m.name, m.version, m.sha256, m.file, m.imported_at, m.imported_by, \
+                (SELECT COUNT(*) FROM concept_mappings c WHERE c.map_id = m.id) \
+         FROM concept_maps m ORDER BY m.id",
+    )
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            let at: String = r.get(5);
+            Ok(super::ConceptMapRecord {
+                url: r.get(0),
+                name: r.get(1),
+                version: r.get(2),
+                sha256: r.get(3),
+                file: r.get(4),
+                imported_at: parse_time(&at)?,
+                imported_by: r.get(6),
+                entries: r.get::<i64, _>(7) as u64,
+            })
+        })
+        .collect()
+}
+
+pub(super) async fn code_rows(pool: &SqlitePool) -> Result<Vec<CodeRow>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT patient_id, code_system, code, MIN(code_display), unit, COUNT(*) FROM events \
+         WHERE resource_type = 'Observation' AND value IS NOT NULL \
+         GROUP BY patient_id, code_system, code, unit",
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|r| CodeRow {
+            patient: r.get(0),
+            code: Code { system: r.get(1), code: r.get(2), display: r.get(3) },
+            unit: r.get(4),
+            values: r.get::<i64, _>(5) as usize,
+        })
+        .collect())
 }

@@ -27,7 +27,7 @@ use journey::clinical::outcomes::{
     flare_within, reading_near, response_at, switch_within, Window, FLARE_WINDOW_DAYS, POINT_TOLERANCE_DAYS,
     SIX_MONTHS, SWITCH_WINDOW_DAYS,
 };
-use journey::clinical::{Course, EularResponse};
+use journey::clinical::{Course, EularResponse, Scale};
 
 /// A drug course started up to this many days before the index date still counts as
 /// "the drug started around the index" (its 6-month response is still ahead).
@@ -133,9 +133,13 @@ impl PatientOutcomes {
 impl ClinicalRecord {
     /// The outcomes after `index`.
     pub fn outcomes_at(&self, index: NaiveDate) -> PatientOutcomes {
-        let series = &self.das28_points;
-        let das28_at =
-            |day: i64| reading_near(series, index, Window { day, tolerance: POINT_TOLERANCE_DAYS }).map(|r| r.score);
+        let series = &self.activity;
+        // DAS28 figures are DAS28's: a CDAI or SDAI series gives none.
+        let das28_at = |day: i64| {
+            reading_near(series, index, Window { day, tolerance: POINT_TOLERANCE_DAYS })
+                .filter(|r| r.scale == Scale::Das28)
+                .map(|r| r.score)
+        };
         let dmard_starts: Vec<NaiveDate> =
             self.courses.iter().filter(|c| c.is_dmard()).map(|c| c.start.date_naive()).collect();
         let on_dmard = self.courses.iter().any(|c| c.is_dmard() && c.ongoing_on(index));
@@ -181,7 +185,7 @@ impl ClinicalRecord {
             .map(|c| c.start.date_naive())
             .min();
         let failed_on = [stopped, other].into_iter().flatten().min();
-        response_at(&self.das28_points, start, SIX_MONTHS, failed_on)
+        response_at(&self.activity, start, SIX_MONTHS, failed_on)
     }
 }
 

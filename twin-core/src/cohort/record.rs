@@ -6,7 +6,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 
 use journey::clinical::labs::{lab_values, LabValue};
-use journey::clinical::{courses, das28_readings, Course, Das28Point, Das28Reading, LabTest, Sex};
+use journey::clinical::{activity_series, courses, das28_readings, ActivityPoint, Course, Das28Reading, LabTest, Sex};
 use journey::event::{Event, Modality};
 
 /// The importer's birth event (MEDS convention) and the FHIR gender system.
@@ -17,7 +17,9 @@ const GENDER_SYSTEM: &str = "http://hl7.org/fhir/administrative-gender";
 #[derive(Debug, Clone)]
 pub struct ClinicalRecord {
     pub das28: Vec<Das28Reading>,
-    pub das28_points: Vec<Das28Point>,
+    /// The activity series on the record's own scale (DAS28, else CDAI, else SDAI):
+    /// what response and flare are read on.
+    pub activity: Vec<ActivityPoint>,
     pub courses: Vec<Course>,
     /// CRP in mg/L, in time order.
     pub crp: Vec<LabValue>,
@@ -35,7 +37,6 @@ impl ClinicalRecord {
     /// Reads a journey's events (any order).
     pub fn read(events: &[Event]) -> Self {
         let das28 = das28_readings(events);
-        let das28_points = das28.iter().map(Das28Reading::point).collect();
         let demographic = events.iter().filter(|e| e.modality == Modality::Demographic);
         let birth = demographic.clone().find(|e| e.code.code == MEDS_BIRTH).map(|e| e.time.date_naive());
         let female = demographic
@@ -45,7 +46,7 @@ impl ClinicalRecord {
             .map(|sex| if sex == Sex::Female { 1.0 } else { 0.0 });
         ClinicalRecord {
             das28,
-            das28_points,
+            activity: activity_series(events),
             courses: courses(events),
             crp: lab_values(events, LabTest::Crp).0,
             esr: lab_values(events, LabTest::Esr).0,
@@ -66,11 +67,11 @@ impl ClinicalRecord {
         latest(&self.esr, at)
     }
 
-    /// Whether the patient was in care by `date`: a DAS28 or a DMARD course on or
+    /// Whether the patient was in care by `date`: an activity score or a DMARD course on or
     /// before it. Snapshots before that (a journey's first events are its birth and
     /// demographics) have no clinical state to compare.
     pub fn in_care_by(&self, date: NaiveDate) -> bool {
-        self.das28_points.first().is_some_and(|p| p.date <= date)
+        self.activity.first().is_some_and(|p| p.date <= date)
             || self.courses.iter().any(|c| c.is_dmard() && c.start.date_naive() <= date)
     }
 }

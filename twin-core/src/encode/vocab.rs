@@ -64,6 +64,15 @@ pub struct EventToken {
     pub gap: u32,
 }
 
+/// The value an encoder reads of an event: a concept's value in its canonical unit
+/// (none in a unit that does not convert: never a feature), else the value as recorded.
+pub fn token_value(event: &Event) -> Option<f64> {
+    match event.concept() {
+        Some(_) => event.canonical_value(),
+        None => event.value.as_ref().map(|q| q.value).filter(|v| v.is_finite()),
+    }
+}
+
 /// Codes, per-code value edges and the config they were built with.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Vocabulary {
@@ -76,9 +85,14 @@ pub struct Vocabulary {
     index: HashMap<String, u32>,
 }
 
-/// The token string of an event's code.
+/// The token string of an event's code: its concept's id when the terminology reads
+/// it as one (`concept|crp`, so LOINC, RDT's code and a hospital's mapped code are one
+/// token), else `system|code` as recorded.
 pub fn code_key(event: &Event) -> String {
-    let base = format!("{}|{}", event.code.system, event.code.code);
+    let base = match event.concept() {
+        Some(concept) => format!("concept|{}", concept.id()),
+        None => format!("{}|{}", event.code.system, event.code.code),
+    };
     match event.phase {
         Phase::Point => base,
         Phase::Start => base + "#start",
@@ -95,10 +109,8 @@ impl Vocabulary {
         for events in journeys {
             for event in events {
                 let key = code_key(event);
-                if let Some(q) = &event.value {
-                    if q.value.is_finite() {
-                        values.entry(key.clone()).or_default().push(q.value);
-                    }
+                if let Some(value) = token_value(event) {
+                    values.entry(key.clone()).or_default().push(value);
                 }
                 *counts.entry(key).or_default() += 1;
             }
@@ -176,7 +188,7 @@ impl Vocabulary {
         let mut out = Vec::with_capacity(end - start);
         for event in &events[start..end] {
             let code = self.id(&code_key(event));
-            let value_bin = event.value.as_ref().map_or(BIN_NONE, |q| self.value_bin(code, q.value));
+            let value_bin = token_value(event).map_or(BIN_NONE, |value| self.value_bin(code, value));
             let gap = gap_bucket(previous, event.time);
             previous = Some(event.time);
             out.push(EventToken { code, value_bin, gap });
@@ -213,6 +225,7 @@ mod tests {
                 resource_id: String::new(),
                 part: String::new(),
             },
+            concept: None,
         }
     }
 

@@ -70,7 +70,7 @@ impl EvalReport {
     }
 }
 
-use crate::encode::vocab::{code_key, EventToken, Vocabulary, BIN_FIRST};
+use crate::encode::vocab::{code_key, token_value, EventToken, Vocabulary, BIN_FIRST};
 use journey::event::Event;
 use crate::twin::features::in_event_stream;
 
@@ -136,7 +136,7 @@ pub fn bag_of_codes(vocab: &Vocabulary, tokens: &[EventToken]) -> Vec<f32> {
 /// a measured flag; 0, 0 for codes not measured that day.
 pub fn latest_visit(vocab: &Vocabulary, window: &[Event]) -> Vec<f32> {
     let mut out = vec![0f32; 2 * vocab.len()];
-    let valued: Vec<&Event> = window.iter().filter(|e| in_event_stream(e) && e.value.is_some()).collect();
+    let valued: Vec<&Event> = window.iter().filter(|e| in_event_stream(e) && token_value(e).is_some()).collect();
     let Some(last) = valued.last() else {
         return out;
     };
@@ -144,7 +144,7 @@ pub fn latest_visit(vocab: &Vocabulary, window: &[Event]) -> Vec<f32> {
     let n_bins = vocab.config.n_bins as f32;
     for e in valued.iter().rev().take_while(|e| e.time.date_naive() == day) {
         let id = vocab.id(&code_key(e)) as usize;
-        let bin = vocab.value_bin(id as u32, e.value.as_ref().map_or(f64::NAN, |q| q.value));
+        let bin = vocab.value_bin(id as u32, token_value(e).unwrap_or(f64::NAN));
         if bin >= BIN_FIRST {
             out[2 * id] = (bin - BIN_FIRST) as f32 / (n_bins - 1.0).max(1.0) - 0.5;
             out[2 * id + 1] = 1.0;

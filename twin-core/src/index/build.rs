@@ -188,6 +188,7 @@ mod tests {
                 resource_id: d.to_string(),
                 part: String::new(),
             },
+            concept: None,
         }
     }
 

@@ -155,6 +155,7 @@ impl EventInput {
                 resource_id: String::new(),
                 part: String::new(),
             },
+            concept: None,
         };
         event.source.resource_id = Digest::of(&event_bytes(&event)).to_hex()[..32].to_owned();
         Ok(event)
@@ -307,6 +308,7 @@ mod tests {
                 resource_id: format!("{p}-{code}-{day}"),
                 part: String::new(),
             },
+            concept: None,
         }
     }
 

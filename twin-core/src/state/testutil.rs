@@ -27,6 +27,7 @@ pub fn das28(n: i64, score: f64) -> Event {
             resource_id: format!("o{n}"),
             part: "".into(),
         },
+        concept: None,
     }
 }
 
@@ -46,5 +47,6 @@ pub fn med(resource: &str, rxnorm: &str, time: DateTime<Utc>, phase: Phase) -> E
             resource_id: resource.into(),
             part: phase.as_str().into(),
         },
+        concept: None,
     }
 }

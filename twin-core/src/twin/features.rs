@@ -18,7 +18,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::encode::note::NOTE_DIM;
-use crate::encode::vocab::{code_key, EventToken, VocabConfig, Vocabulary, BIN_FIRST};
+use crate::encode::vocab::{code_key, token_value, EventToken, VocabConfig, Vocabulary, BIN_FIRST};
 use journey::event::{Event, Modality};
 
 /// How many of the most recent notes carry their MiniLM vector (in the event stream
@@ -67,8 +67,8 @@ impl Panel {
         let mut values: HashMap<String, Vec<f64>> = HashMap::new();
         for events in journeys {
             for e in events.iter().filter(|e| e.modality == modality) {
-                if let Some(q) = e.value.as_ref().filter(|q| q.value.is_finite()) {
-                    values.entry(code_key(e)).or_default().push(q.value);
+                if let Some(value) = token_value(e) {
+                    values.entry(code_key(e)).or_default().push(value);
                 }
             }
         }
@@ -96,14 +96,14 @@ impl Panel {
         let mut out = vec![0f32; self.width()];
         let mut any = false;
         for e in events.iter().filter(|e| e.modality == self.modality) {
-            let Some(q) = e.value.as_ref().filter(|q| q.value.is_finite()) else {
+            let Some(value) = token_value(e) else {
                 continue;
             };
             let Ok(i) = self.codes.binary_search(&code_key(e)) else {
                 continue;
             };
             // Events are in time order: a later value overwrites an earlier one.
-            out[2 * i] = ((q.value - self.mean[i]) / self.std[i]) as f32;
+            out[2 * i] = ((value - self.mean[i]) / self.std[i]) as f32;
             out[2 * i + 1] = 1.0;
             any = true;
         }
@@ -247,6 +247,7 @@ mod tests {
                 resource_id: String::new(),
                 part: String::new(),
             },
+            concept: None,
         }
     }
 

@@ -298,6 +298,7 @@ mod tests {
                                 resource_id: String::new(),
                                 part: String::new(),
                             },
+                            concept: None,
                         })
                     };
                     push(Modality::Lab, "crp", Some((p * 3 + visit) as f64), Phase::Point);

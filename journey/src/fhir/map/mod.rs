@@ -152,6 +152,7 @@ impl Stamp<'_> {
                 resource_id: self.resource_id.to_owned(),
                 part: part.to_owned(),
             },
+            concept: None,
         }
     }
 }

@@ -1,0 +1,163 @@
+//! `rdt doctor`: is this install ready to answer, and if not, why and what to run.
+//!
+//! One check per thing an answer depends on, each with a status and a sentence: the
+//! database (reachable, how many patients), the terminology (the concepts the cohorts
+//! need are found; the codes that map to nothing), the packaged weights (present with
+//! their sha256: MiniLM and the default assistant GGUF), the neighbour index (points
+//! for the store's patients) and the active twin (one is registered and loads). It
+//! reads and never writes.
+
+use std::path::Path;
+
+use audit_log::{AuditLog, ModelRegistry};
+use journey::terminology::Coverage;
+use journey::JourneyStore;
+use serde::Serialize;
+use twin_core::index::{IndexConfig, NeighbourIndex};
+use twin_core::models::{ModelCache, MINILM};
+
+use crate::gguf::{GgufCache as _, QWEN_CODER_1_5B};
+
+/// How a check came out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Ok,
+    /// Works, but something a user should know (an unmapped code, a stale index).
+    Warning,
+    /// Blocks part of the product.
+    Failed,
+}
+
+/// One check: what was checked, how it came out, and why.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Check {
+    pub name: &'static str,
+    pub status: Status,
+    pub detail: String,
+}
+
+/// Every check, and the terminology's coverage behind the terminology check.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DoctorReport {
+    pub checks: Vec<Check>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub coverage: Option<Coverage>,
+}
+
+impl DoctorReport {
+    pub fn failed(&self) -> bool {
+        self.checks.iter().any(|c| c.status == Status::Failed)
+    }
+
+    /// The report for a terminal: one line per check, then the unmapped codes.
+    pub fn text(&self) -> String {
+        let mut out = String::new();
+        for c in &self.checks {
+            let mark = match c.status {
+                Status::Ok => "ok     ",
+                Status::Warning => "warning",
+                Status::Failed => "FAILED ",
+            };
+            out.push_str(&format!("{mark}  {:<12} {}\n", c.name, c.detail));
+        }
+        if let Some(coverage) = self.coverage.as_ref().filter(|c| !c.unmapped.is_empty()) {
+            out.push_str("codes with values that map to no concept (most frequent first):\n");
+            for u in coverage.unmapped.iter().take(10) {
+                out.push_str(&format!(
+                    "  {}|{}  {} values, {} patients{}\n",
+                    u.system,
+                    u.code,
+                    u.values,
+                    u.patients,
+                    u.example_display.as_deref().map(|d| format!("  e.g. \"{d}\"")).unwrap_or_default()
+                ));
+            }
+        }
+        out
+    }
+}
+
+fn check(name: &'static str, status: Status, detail: impl Into<String>) -> Check {
+    Check { name, status, detail: detail.into() }
+}
+
+/// Runs every check on the install in `data_dir` with this store, log and index.
+pub async fn doctor(data_dir: &Path, store: &JourneyStore, log: AuditLog, index: &IndexConfig) -> DoctorReport {
+    let mut checks = Vec::new();
+    let mut coverage = None;
+    let patients = match store.counts().await {
+        Ok(counts) => {
+            checks.push(check(
+                "database",
+                Status::Ok,
+                format!("{}: {} patients, {} events", store.database(), counts.patients, counts.events),
+            ));
+            Some(counts.patients as usize)
+        }
+        Err(e) => {
+            checks.push(check("database", Status::Failed, e.to_string()));
+            None
+        }
+    };
+    if patients.is_some() {
+        match store.coverage().await {
+            Ok(c) => {
+                let problems: Vec<&str> = c.problems().collect();
+                let maps = store.concept_maps().await.map(|m| m.len()).unwrap_or(0);
+                let (status, detail) = if !problems.is_empty() {
+                    (Status::Failed, problems.join(" "))
+                } else if !c.unmapped.is_empty() {
+                    (
+                        Status::Warning,
+                        format!(
+                            "{maps} ConceptMaps; every needed concept is found; {} codes with values map to no concept",
+                            c.unmapped.len()
+                        ),
+                    )
+                } else {
+                    (Status::Ok, format!("{maps} ConceptMaps; every code with values maps to a concept"))
+                };
+                checks.push(check("terminology", status, detail));
+                coverage = Some(c);
+            }
+            Err(e) => checks.push(check("terminology", Status::Failed, e.to_string())),
+        }
+    }
+    match ModelCache::from_env() {
+        Ok(cache) => {
+            match cache.check(&MINILM) {
+                Ok(files) => checks.push(check(
+                    "weights",
+                    Status::Ok,
+                    format!("{} verified (sha256 {})", MINILM.name, files.version().short()),
+                )),
+                Err(e) => checks.push(check("weights", Status::Failed, e.to_string())),
+            }
+            match cache.check_gguf(&QWEN_CODER_1_5B) {
+                Ok(_) => checks.push(check("assistant", Status::Ok, format!("{} verified", QWEN_CODER_1_5B.name))),
+                Err(e) => checks.push(check("assistant", Status::Warning, format!("{e} (rdt ask needs it)"))),
+            }
+        }
+        Err(e) => checks.push(check("weights", Status::Failed, e.to_string())),
+    }
+    match NeighbourIndex::open(index).await {
+        Ok(ix) => match (ix.len().await, patients) {
+            (Ok(0), _) => checks.push(check("index", Status::Failed, "empty: run `rdt embed`")),
+            (Ok(n), Some(p)) if n < p => checks.push(check(
+                "index",
+                Status::Warning,
+                format!("{n} points for {p} patients: some twins are not indexed; run `rdt embed`"),
+            )),
+            (Ok(n), _) => checks.push(check("index", Status::Ok, format!("{n} points"))),
+            (Err(e), _) => checks.push(check("index", Status::Failed, e.to_string())),
+        },
+        Err(e) => checks.push(check("index", Status::Failed, e.to_string())),
+    }
+    let registry = ModelRegistry::new(log);
+    match twin_core::twin::install::load_active(data_dir, &registry).await {
+        Ok(twin) => checks.push(check("twin", Status::Ok, format!("active twin {}", twin.version.short()))),
+        Err(e) => checks.push(check("twin", Status::Failed, format!("{e}: run `rdt train`"))),
+    }
+    DoctorReport { checks, coverage }
+}
