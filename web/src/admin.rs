@@ -75,6 +75,8 @@ struct AdminPage {
     error: String,
     patients: u64,
     events: u64,
+    concept_maps: Vec<::journey::ConceptMapRecord>,
+    coverage: ::journey::terminology::Coverage,
 }
 
 #[derive(Template)]
@@ -153,6 +155,8 @@ pub async fn admin_show(
         .collect();
     let status = status_of(&state.imports().lock().unwrap_or_else(|e| e.into_inner()));
     let counts = state.store().counts().await?;
+    let concept_maps = state.store().concept_maps().await?;
+    let coverage = state.store().coverage().await?;
     let page = AdminPage {
         chrome: Chrome::new(&user, "/admin"),
         users,
@@ -163,6 +167,8 @@ pub async fn admin_show(
         error: outcome.error,
         patients: counts.patients,
         events: counts.events,
+        concept_maps,
+        coverage,
     };
     Ok(render(&page)?.into_response())
 }
@@ -281,6 +287,43 @@ async fn run_import(state: &AppState, job: &ImportJob, principal: audit_log::Pri
     } else {
         Err(format!("{summary} Refused: {}", failed.join("; ")))
     }
+}
+
+/// Imports an uploaded FHIR ConceptMap through the terminology's one door (validated,
+/// stored, audited as this admin) and answers with a fragment saying what happened.
+pub async fn terminology_create(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    mut multipart: Multipart,
+) -> Result<Response, AppError> {
+    let mut upload: Option<(String, Vec<u8>)> = None;
+    while let Some(field) = multipart.next_field().await.map_err(|e| AppError::BadRequest(format!("upload: {e}")))? {
+        let Some(name) = field.file_name().and_then(safe_file_name) else { continue };
+        let bytes = field.bytes().await.map_err(|e| AppError::BadRequest(format!("upload of {name}: {e}")))?;
+        upload = Some((name, bytes.to_vec()));
+    }
+    let Some((name, bytes)) = upload else {
+        return Err(AppError::BadRequest("choose a FHIR ConceptMap file (.json)".into()));
+    };
+    let path = std::path::Path::new(&name);
+    let imported =
+        ::journey::terminology::import_recorded(state.store(), state.audit(), path, Some(&bytes), user.principal()).await;
+    let (class, text) = match imported {
+        Ok((record, seq)) => (
+            "ok",
+            format!(
+                "Imported ConceptMap {} ({} mappings, sha256 {}; audit entry {seq}). It applies to all history now.",
+                record.url, record.entries, record.sha256
+            ),
+        ),
+        Err(::journey::terminology::TerminologyImportError::Invalid(e)) => ("error", e.to_string()),
+        Err(e) => return Err(AppError::BadRequest(e.to_string())),
+    };
+    let html = format!(
+        "<p class=\"{class}\" id=\"terminology-result\" role=\"status\">{}</p>",
+        crate::error::html_escape(&text)
+    );
+    Ok(axum::response::Html(html).into_response())
 }
 
 pub async fn import_status(State(state): State<AppState>, _user: CurrentUser) -> Result<Response, AppError> {

@@ -206,6 +206,7 @@ pub fn app(state: AppState) -> Router {
             post(admin::import_create).layer(DefaultBodyLimit::max(MAX_UPLOAD_BYTES)),
         )
         .route("/admin/import/status", get(admin::import_status))
+        .route("/admin/terminology", post(admin::terminology_create))
         .route("/admin/backup", post(admin::backup_create))
         .route("/metrics", get(crate::metrics::metrics_show))
         .route_layer(from_fn_with_state(Role::Admin, auth::require_role));
