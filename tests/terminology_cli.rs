@@ -94,16 +94,24 @@ fn outputs(i: &Install) -> Value {
         "cohort": cohort, "forecast": forecast, "disease_activity": disease_activity,
         "crp": crp, "summary": summary, "eval": eval,
     });
+    // Paths name the install's own directories, not what was read.
+    let text = all
+        .to_string()
+        .replace(i.export.path().to_str().unwrap(), "EXPORT")
+        .replace(rdt.data_dir().to_str().unwrap(), "DATA");
+    let mut all: Value = serde_json::from_str(&text).unwrap();
     normalise(&mut all);
     all
 }
 
 /// Drops what differs by install and not by reading: times of the run, audit
-/// sequence numbers, file paths of the export.
+/// sequence numbers, file paths of the export, pseudonyms (keyed per install), the
+/// twin's version (its manifest records when it was trained; its vectors are compared
+/// through the neighbours and distances).
 fn normalise(v: &mut Value) {
     match v {
         Value::Object(map) => {
-            for key in ["audit_entry", "audit_seq", "generated_at", "elapsed_seconds", "seconds", "file", "source_file", "dir", "report"] {
+            for key in ["audit_entry", "audit_seq", "generated_at", "elapsed_seconds", "seconds", "file", "source_file", "dir", "report", "pseudonym", "twin_version"] {
                 map.remove(key);
             }
             map.values_mut().for_each(normalise);

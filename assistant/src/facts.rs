@@ -426,6 +426,7 @@ mod tests {
             readings: vec![latest],
             readings_in_window: 9,
             readings_in_record: 9,
+            other_indices: Vec::new(),
         };
         let chance = |state, probability, low, high| StateChance { state, probability, low, high };
         let forecast = StateForecastOutput {

@@ -77,7 +77,7 @@ pub fn das28_series(chart: &Chart) -> Vec<Das28Reading> {
         .measurements
         .iter()
         .filter(|m| matches!(m.measure, Measure::Das28Esr | Measure::Das28Crp))
-        .map(|m| Das28Reading { date: chart.date(m.when.day), score: m.value })
+        .map(|m| Das28Reading { date: chart.date(m.when.day), score: m.value, scale: journey::clinical::Scale::Das28 })
         .collect();
     series.sort_by_key(|r| r.date);
     series

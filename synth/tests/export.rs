@@ -279,7 +279,7 @@ fn ground_truth_outcomes_are_reproduced_from_the_fhir_alone() {
         if code == "das28-esr" || code == "das28-crp" {
             let date = date_of(o["effectiveDateTime"].as_str().unwrap());
             let score = o["valueQuantity"]["value"].as_f64().unwrap();
-            seen.entry(subject(&o)).or_default().das28.push(Das28Reading { date, score });
+            seen.entry(subject(&o)).or_default().das28.push(Das28Reading { date, score, scale: journey::clinical::Scale::Das28 });
         }
     }
     for m in resources("MedicationStatement") {

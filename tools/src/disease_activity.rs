@@ -173,7 +173,8 @@ impl Tool for DiseaseActivityHistory {
     const NAME: ToolName = ToolName::DiseaseActivityHistory;
     const DESCRIPTION: &'static str = "This patient's recorded disease activity: their DAS28 readings with tender and swollen joint \
 counts and patient global, the activity category of each (remission/low/moderate/high), their flares between visits, and \
-their DAS28 trend. Not for what a score or threshold means.";
+their DAS28 trend; CDAI and SDAI (for clinics that record them) with their own categories and flares. Not for what a score \
+or threshold means.";
     const EXAMPLES: &'static [&'static str] = &[
         "What was her DAS28 at the last visit?",
         "Is his arthritis in remission now?",
@@ -181,10 +182,11 @@ their DAS28 trend. Not for what a score or threshold means.";
         "How many times has the DAS28 been recorded?",
         "How has disease activity changed since starting methotrexate?",
         "How many swollen joints at the last visit?",
+        "What is her latest CDAI?",
     ];
     const VOCABULARY: Vocabulary = Vocabulary::boosting(&[
         "das28", "das-28", "disease activity", "flare", "flares", "flared", "remission", "active", "activity",
-        "swollen", "tender", "joint", "joints", "patient global",
+        "swollen", "tender", "joint", "joints", "patient global", "cdai", "sdai",
     ]);
     const REQUIRED_ROLE: Role = Role::Clinician;
     const MAX_ITEMS: usize = 24;

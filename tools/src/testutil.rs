@@ -85,9 +85,11 @@ impl Chart {
     }
 
     fn score(mut self, time: DateTime<Utc>, code: &str, value: f64) -> Self {
+        // The VAS is in mm, as the concept table reads it; counts and scores have no unit.
+        let unit = (code == "patient-global-vas").then(|| "mm".to_owned());
         let code = Code { system: crate::record::RDT_CODE.into(), code: code.into(), display: None };
         let e = self.event(time, code, Modality::DiseaseActivity, "Observation");
-        e.value = Some(Quantity { value, unit: None });
+        e.value = Some(Quantity { value, unit });
         self
     }
 

@@ -224,7 +224,7 @@ mod tests {
         assert_eq!(Scale::Sdai.response(0.0, 0.0), EularResponse::NoResponse);
         assert_eq!(Scale::Das28.response(5.0, 3.2), EularResponse::Good);
         assert!(Scale::Cdai.is_flare(3.0, 15.1)); // > 12
-        assert!(!Scale::Cdai.is_flare(3.0, 15.0)); // exactly 12
+        assert!(Scale::Cdai.is_flare(3.0, 15.0)); // exactly 12, but > 6 to above low
         assert!(Scale::Cdai.is_flare(6.0, 12.5)); // > 6 to above 10
         assert!(!Scale::Cdai.is_flare(3.0, 9.5)); // > 6 but low
         assert!(!Scale::Sdai.is_flare(5.0, 10.9)); // > 6 but SDAI low

@@ -24,7 +24,7 @@ pub mod outcomes;
 pub mod record;
 
 #[cfg(test)]
-mod testutil;
+pub(crate) mod testutil;
 
 pub use das28::{eular_response, is_flare, ActivityCategory, Das28Variant, EularResponse};
 pub use drugs::{Drug, DrugClass};

@@ -194,7 +194,7 @@ mod tests {
         let events = vec![
             event(RDT_CODE, "das28-crp", Some(3.9), None),
             event(RDT_CODE, "tjc28", Some(4.0), None),
-            event(RDT_CODE, "patient-global-vas", Some(40.0), None),
+            event(RDT_CODE, "patient-global-vas", Some(40.0), Some("mm")),
             parts_only,
         ];
         let readings = das28_readings(&events);

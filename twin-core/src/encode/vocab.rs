@@ -214,7 +214,7 @@ mod tests {
         Event {
             patient: PatientId::new("p1").unwrap(),
             time: Utc.with_ymd_and_hms(2020, 1, 1, 9, 0, 0).unwrap() + chrono::Duration::days(day),
-            code: Code { system: "urn:rdt:code".into(), code: code.into(), display: None },
+            code: Code { system: "urn:test:code".into(), code: code.into(), display: None },
             value: value.map(|v| Quantity { value: v, unit: None }),
             text: None,
             modality: Modality::Lab,
@@ -237,9 +237,9 @@ mod tests {
         let vocab = Vocabulary::build(VocabConfig { min_count: 1, n_bins: 10 }, [events.as_slice()]);
         let vocab = Vocabulary::from_json(&serde_json::to_string(&vocab).unwrap()).unwrap();
         // Most frequent code first after the 4 special tokens.
-        assert_eq!(vocab.token(4), Some("urn:rdt:code|crp"));
-        assert_eq!(vocab.id("urn:rdt:code|mtx#start"), 5);
-        let crp = vocab.id("urn:rdt:code|crp");
+        assert_eq!(vocab.token(4), Some("urn:test:code|crp"));
+        assert_eq!(vocab.id("urn:test:code|mtx#start"), 5);
+        let crp = vocab.id("urn:test:code|crp");
         assert_eq!(vocab.value_bin(crp, -1.0), BIN_FIRST);
         assert_eq!(vocab.value_bin(crp, 100.0), BIN_FIRST + 9);
         assert_eq!(vocab.value_bin(crp, 10.0), BIN_FIRST + 5);
@@ -251,9 +251,27 @@ mod tests {
         assert_eq!(tokens[2].gap, 3);
 
         let strict = Vocabulary::build(VocabConfig { min_count: 2, n_bins: 10 }, [events.as_slice()]);
-        assert_eq!(strict.id("urn:rdt:code|rare"), UNK);
+        assert_eq!(strict.id("urn:test:code|rare"), UNK);
         let cut = strict.tokenize(&events, Some(events[4].time), 100);
         assert_eq!(cut.len(), 5);
         assert_eq!(cut[0].gap, 1);
+    }
+
+    /// A concept is one token whatever code and unit recorded it, with its value in the
+    /// concept's unit: CRP by LOINC in mg/dL and by RDT's code in mg/L bin alike.
+    #[test]
+    fn concepts_are_one_token_in_one_unit() {
+        let mut loinc = event(0, "x", None, Phase::Point);
+        loinc.code = Code { system: "http://loinc.org".into(), code: "1988-5".into(), display: None };
+        loinc.value = Some(Quantity { value: 1.2, unit: Some("mg/dL".into()) });
+        let mut rdt = loinc.clone();
+        rdt.code = Code { system: "urn:rdt:code".into(), code: "crp".into(), display: None };
+        rdt.value = Some(Quantity { value: 12.0, unit: Some("mg/L".into()) });
+        assert_eq!(code_key(&loinc), "concept|crp");
+        assert_eq!(code_key(&rdt), code_key(&loinc));
+        assert_eq!(token_value(&loinc), token_value(&rdt));
+        let mut odd = loinc.clone();
+        odd.value = Some(Quantity { value: 1.2, unit: Some("nmol/L".into()) });
+        assert_eq!(token_value(&odd), None, "an unconvertible unit is never a feature");
     }
 }

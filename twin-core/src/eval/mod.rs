@@ -114,7 +114,8 @@ pub fn neighbour_agreement(vectors: &[Vec<f32>], labels: &[String], k: usize) ->
 
 /// The share expected by chance: sum over labels of (share of patients)².
 pub fn chance_agreement(labels: &[String]) -> f64 {
-    let mut counts = std::collections::HashMap::new();
+    // Ordered, so the sum is the same float on every run.
+    let mut counts = std::collections::BTreeMap::new();
     for l in labels {
         *counts.entry(l).or_insert(0usize) += 1;
     }
