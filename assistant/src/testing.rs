@@ -122,6 +122,7 @@ impl Default for KeywordEmbedder {
                 "haemoglobin",
                 "lab",
                 "das28",
+                "cdai",
                 "disease activity",
                 "flare",
                 "remission",

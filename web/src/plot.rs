@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 
 use chrono::{DateTime, Datelike, TimeZone, Utc};
 
-use ::journey::clinical::das28::{HIGH, LOW, REMISSION};
+use ::journey::clinical::Scale;
 
 use crate::error::html_escape;
 
@@ -36,6 +36,9 @@ pub struct Marker {
 /// Everything drawn on a journey plot.
 #[derive(Debug, Clone, Default)]
 pub struct JourneyPlot {
+    /// The disease-activity series and its scale (DAS28 when recorded, else CDAI or
+    /// SDAI: `journey::clinical::activity`).
+    pub scale: Scale,
     pub das28: Vec<Point>,
     pub crp: Vec<Point>,
     pub esr: Vec<Point>,
@@ -96,16 +99,21 @@ impl JourneyPlot {
             s,
             "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"plot\" viewBox=\"0 0 {WIDTH} {height}\" role=\"img\" \
              aria-labelledby=\"plot-title\" font-family=\"DejaVu Sans, sans-serif\" font-size=\"12\">\
-             <title id=\"plot-title\">Journey: DAS28, CRP and ESR, medications, notes and imaging over time</title>"
+             <title id=\"plot-title\">Journey: disease activity, CRP and ESR, medications, notes and imaging over time</title>"
         );
 
-        // Panel 1: DAS28 with the activity bands.
+        // Panel 1: disease activity (DAS28, CDAI or SDAI) with its scale's bands.
         let top = 20.0;
-        let das_max = self.das28.iter().map(|p| p.value).fold(8.0_f64, f64::max).ceil();
+        let [remission, low, moderate] = self.scale.bands();
+        let floor = if self.scale == Scale::Das28 { 8.0_f64 } else { moderate * 1.5 };
+        let das_max = self.das28.iter().map(|p| p.value).fold(floor, f64::max).ceil();
         let y_das = |v: f64| top + DAS_H - v / das_max * DAS_H;
-        for (lo, hi, colour, name) in
-            [(0.0, REMISSION, "#e3f3e8", "remission"), (REMISSION, LOW, "#eef6dc", "low"), (LOW, HIGH, "#fdf1dc", "moderate"), (HIGH, das_max, "#fbe3e1", "high")]
-        {
+        for (lo, hi, colour, name) in [
+            (0.0, remission, "#e3f3e8", "remission"),
+            (remission, low, "#eef6dc", "low"),
+            (low, moderate, "#fdf1dc", "moderate"),
+            (moderate, das_max, "#fbe3e1", "high"),
+        ] {
             let _ = write!(
                 s,
                 "<rect x=\"{LEFT}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"{colour}\"><title>{name}</title></rect>",
@@ -114,13 +122,14 @@ impl JourneyPlot {
                 y_das(lo) - y_das(hi)
             );
         }
-        panel_label(&mut s, top, "DAS28");
-        for v in [REMISSION, LOW, HIGH] {
+        let name = self.scale.name();
+        panel_label(&mut s, top, name);
+        for v in [remission, low, moderate] {
             let _ = write!(s, "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\" fill=\"#5b6675\">{v}</text>", LEFT - 4.0, y_das(v) + 4.0);
         }
-        series(&mut s, &self.das28, &axis, y_das, "#1f5fa8", "DAS28");
+        series(&mut s, &self.das28, &axis, y_das, "#1f5fa8", name);
         if self.das28.is_empty() {
-            no_data(&mut s, top + DAS_H / 2.0, "no DAS28 readings");
+            no_data(&mut s, top + DAS_H / 2.0, "no DAS28, CDAI or SDAI readings");
         }
 
         // Panel 2: CRP (mg/L) and ESR (mm/h) on one scale.
@@ -302,6 +311,7 @@ mod tests {
     #[test]
     fn every_series_course_and_marker_is_drawn_and_text_is_escaped() {
         let plot = JourneyPlot {
+            scale: Scale::Das28,
             das28: vec![Point { time: t(2020, 1, 1), value: 5.5 }, Point { time: t(2020, 7, 1), value: 3.0 }],
             crp: vec![Point { time: t(2020, 1, 1), value: 12.0 }],
             esr: vec![Point { time: t(2020, 2, 1), value: 30.0 }],
@@ -327,5 +337,21 @@ mod tests {
         let only_das = JourneyPlot { das28: vec![Point { time: t(2021, 5, 1), value: 2.0 }], ..Default::default() };
         let svg = only_das.to_svg();
         assert!(svg.contains("no CRP or ESR values") && svg.contains("no medication courses"));
+    }
+
+    /// A clinic that records CDAI gets its series on the CDAI scale, with CDAI's bands.
+    #[test]
+    fn a_cdai_series_is_drawn_on_its_own_scale() {
+        let plot = JourneyPlot {
+            scale: Scale::Cdai,
+            das28: vec![Point { time: t(2021, 5, 1), value: 24.0 }, Point { time: t(2021, 9, 1), value: 8.0 }],
+            ..Default::default()
+        };
+        let svg = plot.to_svg();
+        assert!(svg.contains(">CDAI<"), "the panel names its scale");
+        for bound in [">2.8<", ">10<", ">22<"] {
+            assert!(svg.contains(bound), "band bound {bound}");
+        }
+        assert!(!svg.contains(">DAS28<"));
     }
 }

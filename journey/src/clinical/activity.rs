@@ -55,9 +55,10 @@ pub const INDEX_FLARE_RISE: f64 = 12.0;
 pub const INDEX_FLARE_RISE_ABOVE_LOW: f64 = 6.0;
 
 /// The scale a disease-activity score is on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Scale {
+    #[default]
     Das28,
     Cdai,
     Sdai,
@@ -109,6 +110,15 @@ impl Scale {
             ActivityCategory::Moderate
         } else {
             ActivityCategory::High
+        }
+    }
+
+    /// The upper bounds of remission, low and moderate activity (for bands on a plot).
+    pub fn bands(self) -> [f64; 3] {
+        match self {
+            Scale::Das28 => [das28::REMISSION, das28::LOW, das28::HIGH],
+            Scale::Cdai => [CDAI_REMISSION, CDAI_LOW, CDAI_MODERATE],
+            Scale::Sdai => [SDAI_REMISSION, SDAI_LOW, SDAI_MODERATE],
         }
     }
 

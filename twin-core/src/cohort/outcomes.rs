@@ -219,6 +219,23 @@ mod tests {
         assert_eq!(r.outcomes_at(day(90)).tnfi_response_6m, None);
     }
 
+    /// A clinic that records CDAI only: response (CDAI70/50) and flare read on CDAI's
+    /// own definitions, and no DAS28 figure made up from CDAI values.
+    #[test]
+    fn cdai_records_give_response_and_flare_on_their_own_scale() {
+        use crate::cohort::testutil::cdai;
+        // 30 -> 8 at day 182: 73% better, a good response; then 8 -> 21 at day 270: a flare
+        // (+13 > 12).
+        let j = Journey::new(vec![cdai(0, 30.0), cdai(90, 16.0), cdai(182, 8.0), cdai(270, 21.0), drug(0, None, METHOTREXATE)]);
+        let r = ClinicalRecord::read(&j.events);
+        let o = r.outcomes_at(day(0));
+        assert_eq!(o.mtx_response_6m, Some(EularResponse::Good));
+        assert_eq!(r.outcomes_at(day(182)).flare_6m, Some(true));
+        assert_eq!(o.das28_day_150, None, "a CDAI is not a DAS28");
+        let moderate = Journey::new(vec![cdai(0, 30.0), cdai(182, 14.0), drug(0, None, METHOTREXATE)]);
+        assert_eq!(ClinicalRecord::read(&moderate.events).outcomes_at(day(0)).mtx_response_6m, Some(EularResponse::Moderate));
+    }
+
     #[test]
     fn a_stop_or_an_added_dmard_before_the_reading_is_no_response() {
         let stopped = Journey::new(vec![das28(0, 5.8), das28(182, 3.0), drug(0, Some(100), METHOTREXATE)]);

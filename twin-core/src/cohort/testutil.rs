@@ -27,6 +27,12 @@ pub fn das28(day: i64, score: f64) -> Vec<Event> {
     vec![event(day, code, Some(score), Modality::DiseaseActivity, Phase::Point, format!("das28-{day}"))]
 }
 
+/// A CDAI (LOINC 75847-4, a hospital's standard code) on `day`.
+pub fn cdai(day: i64, score: f64) -> Vec<Event> {
+    let code = Code { system: "http://loinc.org".into(), code: "75847-4".into(), display: None };
+    vec![event(day, code, Some(score), Modality::Observation, Phase::Point, format!("cdai-{day}"))]
+}
+
 /// A course of an RxNorm drug from `start` to `stop`.
 pub fn drug(start: i64, stop: Option<i64>, rxnorm: &str) -> Vec<Event> {
     let code = Code { system: RXNORM.into(), code: rxnorm.into(), display: None };
