@@ -27,7 +27,10 @@ struct Install {
 }
 
 fn install(coding: &str, map_after_data: bool) -> Install {
-    let rdt = Rdt::new();
+    install_in(Rdt::new(), coding, map_after_data)
+}
+
+fn install_in(rdt: Rdt, coding: &str, map_after_data: bool) -> Install {
     let export = tempfile::tempdir().unwrap();
     let dir = export.path().to_str().unwrap();
     ok(&rdt, &["synth", "--patients", PATIENTS, "--seed", SEED, "--coding", coding, "--out", dir]);
@@ -51,6 +54,19 @@ fn install(coding: &str, map_after_data: bool) -> Install {
         ok(&rdt, &["terminology", "import", map.to_str().unwrap(), "--as", "admin-test"]);
     }
     if coding == "local" {
+        // The import is audited: who, which map, its sha256.
+        let bytes = std::fs::read(&map).unwrap();
+        let sha = common::sha256_hex(&bytes);
+        let (verify, code) = rdt.run_json(&["audit", "verify", "--json"]);
+        assert_eq!(code, 0, "{verify}");
+        let found = (0..=20).find_map(|seq| {
+            let (shown, code) = rdt.run_json(&["audit", "show", &seq.to_string(), "--json"]);
+            (code == 0 && shown["entry"]["kind"] == "terminology_imported").then_some(shown)
+        });
+        let shown = found.expect("a terminology_imported audit entry");
+        assert_eq!(shown["entry"]["principal"]["user"], "admin-test");
+        assert_eq!(shown["entry"]["map"]["sha256"], sha.as_str());
+        assert_eq!(shown["entry"]["map"]["url"], "urn:oid:2.999.1.1/conceptmap/rdt");
         let (maps, _) = rdt.run_json(&["terminology", "list", "--json"]);
         assert_eq!(maps.as_array().unwrap().len(), 1);
         assert_eq!(maps[0]["imported_by"], "admin-test");
@@ -159,5 +175,20 @@ fn three_codings_of_one_cohort_give_the_same_figures() {
         if let Some(d) = first_difference(&reference, &other, String::new()) {
             panic!("{coding} (map after data: {after}) differs from rdt at {d}");
         }
+    }
+}
+
+/// The hospital's coding with its map imported after the data, on PostgreSQL (when
+/// configured; CI requires it): the same figures as RDT's coding on SQLite.
+#[test]
+fn a_hospital_coding_on_postgresql_gives_the_same_figures() {
+    let Some(admin) = common::postgres_admin_url() else { return };
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let (url, name) = runtime.block_on(common::create_postgres_database(&admin));
+    let reference = outputs(&install("rdt", false));
+    let other = outputs(&install_in(Rdt::new().with_database_url(&url), "local", true));
+    runtime.block_on(common::drop_postgres_database(&admin, &name));
+    if let Some(d) = first_difference(&reference, &other, String::new()) {
+        panic!("local on PostgreSQL differs from rdt on SQLite at {d}");
     }
 }

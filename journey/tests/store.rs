@@ -219,3 +219,55 @@ async fn store_patient_list_counts() {
 async fn store_fixtures_import() {
     on_every_backend(fixtures_import).await;
 }
+
+/// An install's ConceptMap applies when journeys are read, on both backends: history
+/// written before the map is read through it, a newer version of the map replaces the
+/// older, and a map imported through another handle (another process) is seen on the
+/// next read.
+#[tokio::test]
+async fn concept_maps_apply_at_read_on_every_backend() {
+    use journey::terminology::{Concept, ConceptMapping, MapEntry};
+    on_every_backend(|store| async move {
+        let mut e = event("p1", "obs", "value", 2, Modality::Observation);
+        e.value = Some(Quantity { value: 0.42, unit: Some("mg/dL".into()) });
+        write(&store, &[patient("p1")], &[e]).await;
+        let read = store.journey(&pid("p1")).await.unwrap().unwrap();
+        assert_eq!((read.events[0].concept(), read.events[0].modality), (None, Modality::Observation));
+        let coverage = store.coverage().await.unwrap();
+        assert_eq!(coverage.unmapped[0].code, "obs-value");
+        assert_eq!(coverage.problems().count(), 3);
+
+        let entry = |concept| MapEntry { system: "urn:oid:1.2.3.4".into(), code: "obs-value".into(), display: None, concept };
+        let map = |concept, version: &str| {
+            let json = ConceptMapping::to_fhir("urn:test:map", "test", &[entry(concept)]).to_string();
+            let mut m = ConceptMapping::parse("map.json", json.as_bytes()).unwrap();
+            m.version = Some(version.into());
+            m
+        };
+        // Another handle on the same database imports the map: this one sees it next read.
+        let other = JourneyStore::open(store.database()).await.unwrap();
+        other.import_concept_map("map.json", &map(Concept::Esr, "1"), "admin").await.unwrap();
+        let read = store.journey(&pid("p1")).await.unwrap().unwrap();
+        assert_eq!((read.events[0].concept(), read.events[0].modality), (Some(Concept::Esr), Modality::Lab));
+        assert_eq!(read.events[0].canonical_value(), None, "mg/dL is no ESR unit: kept, never read");
+        assert_eq!(read.events[0].value.as_ref().unwrap().value, 0.42, "the stored value is as written");
+
+        // Version 2 of the same map replaces version 1.
+        other.import_concept_map("map-v2.json", &map(Concept::Crp, "2"), "admin").await.unwrap();
+        other.close().await;
+        let read = store.journey(&pid("p1")).await.unwrap().unwrap();
+        assert_eq!(read.events[0].concept(), Some(Concept::Crp));
+        assert_eq!(read.events[0].canonical_value(), Some(4.2));
+        assert_eq!(read.events[0].code.code, "obs-value", "the code is as written");
+        let maps = store.concept_maps().await.unwrap();
+        assert_eq!(maps.len(), 1);
+        assert_eq!((maps[0].version.as_deref(), maps[0].entries, maps[0].file.as_str()), (Some("2"), 1, "map-v2.json"));
+        let coverage = store.coverage().await.unwrap();
+        assert!(coverage.unmapped.is_empty());
+        let crp = coverage.concepts.iter().find(|c| c.concept == Concept::Crp).unwrap();
+        assert_eq!((crp.patients, crp.values), (1, 1));
+        let counts = store.counts().await.unwrap();
+        assert_eq!(counts.events_by_modality.get(&Modality::Lab), Some(&1), "modality from the concept");
+    })
+    .await;
+}
