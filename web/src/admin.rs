@@ -275,13 +275,28 @@ async fn run_import(state: &AppState, job: &ImportJob, principal: audit_log::Pri
         .await
         .map_err(|e| e.to_string())?;
     let failed: Vec<String> = report.failed().map(ToString::to_string).collect();
-    let summary = format!(
+    let mut summary = format!(
         "Imported {} of {} files: {} patients, {} events (audit entry {seq}).",
         report.files.len() - failed.len(),
         report.files.len(),
         report.patients,
         report.events
     );
+    // What the terminology reads of the store now, as `rdt import` prints it.
+    let coverage = state.store().coverage().await.map_err(|e| e.to_string())?;
+    for problem in coverage.problems() {
+        summary.push(' ');
+        summary.push_str(problem);
+    }
+    if let Some(u) = coverage.unmapped.first() {
+        summary.push_str(&format!(
+            " {} codes with values map to no concept (most frequent: {}|{}, {} values); see Terminology below.",
+            coverage.unmapped.len(),
+            u.system,
+            u.code,
+            u.values
+        ));
+    }
     if failed.is_empty() {
         Ok(summary)
     } else {

@@ -436,3 +436,60 @@ async fn a_question_streams_its_answer_to_the_asking_session_once() {
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
     assert_eq!(model.requests().len(), asked, "no refused question reached the model");
 }
+
+/// A multipart upload of one file under `name`, with the htmx CSRF header.
+fn upload(uri: &str, session: &Session, name: &str, bytes: &[u8]) -> Request<Body> {
+    let boundary = "rdt-test-boundary";
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"conceptmap\"; filename=\"{name}\"\r\n\
+         Content-Type: application/json\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(bytes);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    Request::builder()
+        .method(Method::POST)
+        .uri(uri)
+        .header(header::CONTENT_TYPE, format!("multipart/form-data; boundary={boundary}"))
+        .header(header::COOKIE, &session.cookie)
+        .header("x-csrf-token", &session.csrf)
+        .body(Body::from(body))
+        .unwrap()
+}
+
+/// An admin uploads a hospital's ConceptMap: it is imported, audited as that admin
+/// with its sha256, listed on the admin page with the coverage; a bad one is refused
+/// naming the element and field; a clinician may not upload.
+#[tokio::test]
+async fn an_admin_uploads_a_concept_map() {
+    let f = fixture().await;
+    let map = br#"{"resourceType":"ConceptMap","url":"urn:example:hospital","version":"3",
+      "group":[{"source":"urn:oid:1.2.3","target":"urn:rdt:code","element":[
+        {"code":"D28","display":"DAS 28","target":[{"code":"das28-esr","equivalence":"equivalent"}]}]}]}"#;
+    let adm = f.session("adm", Duration::from_secs(600)).await;
+    let res = f.send(upload("/admin/terminology", &adm, "hospital-map.json", map)).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let text = body_text(res).await;
+    assert!(text.contains("Imported ConceptMap urn:example:hospital (1 mappings"), "{text}");
+    let page = body_text(f.send(get("/admin", Some(&adm))).await).await;
+    assert!(page.contains("urn:example:hospital") && page.contains("id=\"coverage\""), "the map and the coverage are listed");
+
+    let entries = f.state.audit().entries_of_kinds(&[audit_log::EntryKind::TerminologyImported]).await.unwrap();
+    let entry: audit_log::AuditEntry = entries.last().expect("the upload is audited").parse().unwrap();
+    assert_eq!(entry.principal.user, "adm");
+    match &entry.body {
+        EntryBody::TerminologyImported { map: record } => {
+            use sha2::Digest as _;
+            assert_eq!(record.sha256, hex::encode(sha2::Sha256::digest(map)));
+            assert_eq!(record.url, "urn:example:hospital");
+        }
+        other => panic!("{other:?}"),
+    }
+
+    let bad = String::from_utf8_lossy(map).replace("das28-esr", "das28");
+    let text = body_text(f.send(upload("/admin/terminology", &adm, "bad.json", bad.as_bytes())).await).await;
+    assert!(text.contains("group[0].element[0]") && text.contains("target[0].code"), "{text}");
+
+    let clin = f.session("clin", Duration::from_secs(600)).await;
+    assert_eq!(f.send(upload("/admin/terminology", &clin, "m.json", map)).await.status(), StatusCode::FORBIDDEN);
+}
