@@ -103,10 +103,13 @@ pub async fn doctor(data_dir: &Path, store: &JourneyStore, log: AuditLog, index:
     if patients.is_some() {
         match store.coverage().await {
             Ok(c) => {
+                let blocking: Vec<&str> = c.blocking_problems().collect();
                 let problems: Vec<&str> = c.problems().collect();
                 let maps = store.concept_maps().await.map(|m| m.len()).unwrap_or(0);
-                let (status, detail) = if !problems.is_empty() {
+                let (status, detail) = if !blocking.is_empty() {
                     (Status::Failed, problems.join(" "))
+                } else if !problems.is_empty() {
+                    (Status::Warning, problems.join(" "))
                 } else if !c.unmapped.is_empty() {
                     (
                         Status::Warning,

@@ -33,7 +33,8 @@ enum TerminologyCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Per concept, patients and values found; the codes that map to nothing.
+    /// Per concept, patients and values found; the codes that map to nothing (exit 1
+    /// when a concept the cohorts need is found for no patient).
     Coverage {
         #[arg(long)]
         json: bool,
@@ -101,7 +102,7 @@ pub async fn run(ctx: &Context, args: TerminologyArgs) -> anyhow::Result<ExitCod
             let coverage = store.coverage().await?;
             store.close().await;
             super::print(json, &coverage, || coverage.render())?;
-            Ok(if coverage.problems().next().is_some() { ExitCode::from(1) } else { ExitCode::SUCCESS })
+            Ok(if coverage.blocking_problems().next().is_some() { ExitCode::from(1) } else { ExitCode::SUCCESS })
         }
         TerminologyCommand::Concepts { json } => {
             let rows: Vec<serde_json::Value> = Concept::ALL

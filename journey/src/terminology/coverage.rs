@@ -42,6 +42,9 @@ pub struct UnmappedCode {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Requirement {
     pub name: &'static str,
+    /// Whether its absence blocks a figure RDT shows (a failed `rdt doctor` check) or
+    /// only a detail of one (a warning).
+    pub blocking: bool,
     pub concepts: Vec<Concept>,
     pub blocks: &'static str,
     pub patients: usize,
@@ -60,17 +63,19 @@ pub struct Coverage {
 }
 
 /// What the cohorts, tools and twin need, and what each group blocks when absent.
-const REQUIREMENTS: [(&str, &[Concept], &str); 3] = [
+const REQUIREMENTS: [(&str, &[Concept], &str, bool); 3] = [
     (
         "DAS28, CDAI or SDAI",
         &[Concept::Das28Esr, Concept::Das28Crp, Concept::Cdai, Concept::Sdai],
         "response, flare and disease-activity figures in cohorts, forecasts, the disease-activity tool and the twin's outcome heads",
+        true,
     ),
-    ("CRP or ESR", &[Concept::Crp, Concept::Esr], "inflammation trends, the CRP cohort trait and lab flags"),
+    ("CRP or ESR", &[Concept::Crp, Concept::Esr], "inflammation trends, the CRP cohort trait and lab flags", true),
     (
         "joint counts (28)",
         &[Concept::TenderJoints28, Concept::SwollenJoints28],
         "the parts of each disease-activity reading",
+        false,
     ),
 ];
 
@@ -147,7 +152,7 @@ impl Coverage {
         unmapped.truncate(TOP_UNMAPPED);
         let requirements = REQUIREMENTS
             .iter()
-            .map(|(name, needed, blocks)| {
+            .map(|(name, needed, blocks, blocking)| {
                 let mut with: HashSet<&str> = HashSet::new();
                 for c in needed.iter() {
                     if let Some(p) = per.get(c) {
@@ -161,7 +166,7 @@ impl Coverage {
                          Map your code with `rdt terminology import CONCEPTMAP.json`."
                     )
                 });
-                Requirement { name, concepts: needed.to_vec(), blocks, patients: found, problem }
+                Requirement { name, blocking: *blocking, concepts: needed.to_vec(), blocks, patients: found, problem }
             })
             .collect();
         Coverage { patients, concepts, unmapped, requirements }
@@ -170,6 +175,11 @@ impl Coverage {
     /// The sentences of the requirements no patient meets.
     pub fn problems(&self) -> impl Iterator<Item = &str> {
         self.requirements.iter().filter_map(|r| r.problem.as_deref())
+    }
+
+    /// The sentences of the blocking requirements no patient meets.
+    pub fn blocking_problems(&self) -> impl Iterator<Item = &str> {
+        self.requirements.iter().filter(|r| r.blocking).filter_map(|r| r.problem.as_deref())
     }
 
     /// The report as text for a terminal.
@@ -239,6 +249,7 @@ mod tests {
         assert_eq!(c.unmapped[0].example_display.as_deref(), Some("DAS 28"));
         let problems: Vec<&str> = c.problems().collect();
         assert_eq!(problems.len(), 2, "{problems:?}");
+        assert_eq!(c.blocking_problems().count(), 1, "missing joint counts alone block no figure");
         assert!(problems[0].starts_with("DAS28, CDAI or SDAI is found for 0 of 3 patients"), "{}", problems[0]);
         assert!(c.render().contains("urn:oid:1.2|D28  4 values, 2 patients"), "{}", c.render());
 
@@ -252,5 +263,6 @@ mod tests {
         assert!(c.unmapped.is_empty());
         assert_eq!(c.requirements[0].patients, 2);
         assert_eq!(c.problems().count(), 1, "joint counts are still missing");
+        assert_eq!(c.blocking_problems().count(), 0);
     }
 }
