@@ -15,6 +15,23 @@ pub struct Context {
     pub database: Database,
 }
 
+/// Creates the data directory owner-only (0700, the process umask), and narrows an
+/// existing install's (one holding `journey.sqlite`) that an earlier version left
+/// readable by others. A directory that is not an install is left as it is.
+fn private_dir(dir: &std::path::Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating the data directory {}", dir.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(dir)?.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 && dir.join("journey.sqlite").exists() {
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+                .with_context(|| format!("making the data directory {} private", dir.display()))?;
+        }
+    }
+    Ok(())
+}
+
 impl Context {
     pub fn resolve(data_dir: Option<PathBuf>, database_url: Option<String>) -> anyhow::Result<Self> {
         let data_dir = match data_dir {
@@ -24,6 +41,7 @@ impl Context {
                 .context("no home directory to put the default data directory in; pass --data-dir")?,
         };
         let database = Database::resolve(database_url.as_deref(), &data_dir)?;
+        private_dir(&data_dir)?;
         Ok(Context { data_dir, database })
     }
 

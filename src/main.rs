@@ -84,7 +84,21 @@ enum Command {
     Tools(cmd::tool::ToolsArgs),
 }
 
+/// Everything an install writes (store, audit log, users, keys, uploads, backups, index,
+/// models, reports) holds patient data or secrets: files are created 0600 and
+/// directories 0700, whatever the caller's umask.
+#[cfg(unix)]
+fn private_files() {
+    // SAFETY: umask(2) only sets this process's file-creation mask; it cannot fail and
+    // touches no memory. It runs first, before any thread exists.
+    unsafe {
+        libc::umask(0o077);
+    }
+}
+
 fn main() -> ExitCode {
+    #[cfg(unix)]
+    private_files();
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(

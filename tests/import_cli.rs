@@ -274,3 +274,46 @@ fn unknown_patient_and_bad_database_url_are_clear_errors() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("unsupported database URL") && !stderr.contains("secret"), "{stderr}");
 }
+
+/// An install's files are its owner's only: the data directory 0700, the store, audit
+/// log and keys 0600, whatever umask the caller had.
+#[cfg(unix)]
+#[test]
+fn install_files_are_private() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let rdt = Rdt::new();
+    let data = rdt.data_dir().join("install");
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_rdt"))
+            .arg("--data-dir")
+            .arg(&data)
+            .args(args)
+            .env_remove("RDT_DATABASE_URL")
+            .output()
+            .unwrap()
+    };
+    let out = run(&["import", fixtures_dir().to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&data), 0o700);
+    // Every file under it 0600, every directory 0700 (the audit keys live in one).
+    let mut files = 0;
+    let mut todo = vec![data.clone()];
+    while let Some(dir) = todo.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                assert_eq!(mode(&path), 0o700, "{}", path.display());
+                todo.push(path);
+            } else {
+                assert_eq!(mode(&path), 0o600, "{}", path.display());
+                files += 1;
+            }
+        }
+    }
+    assert!(files >= 2, "the store and the audit signing key at least");
+    // An install an earlier version left open is narrowed.
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
+    assert!(run(&["patients"]).status.success());
+    assert_eq!(mode(&data), 0o700);
+}

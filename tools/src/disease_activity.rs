@@ -159,10 +159,12 @@ pub(crate) fn point(r: &Das28Reading) -> Das28Point {
 /// The DAS28 trend over the last `window_days` (whole record when `None`).
 pub(crate) fn das28_trend(readings: &[Das28Reading], window_days: Option<u32>) -> (Vec<&Das28Reading>, TrendFacts) {
     let in_window: Vec<&Das28Reading> = match (readings.last(), window_days) {
-        (Some(last), Some(days)) => {
-            let from = last.time - Duration::days(i64::from(days));
-            readings.iter().filter(|r| r.time >= from).collect()
-        }
+        // A window reaching before any representable date is the whole record (checked:
+        // a question's "last 99999999 days" must not overflow the date arithmetic).
+        (Some(last), Some(days)) => match last.time.checked_sub_signed(Duration::days(i64::from(days))) {
+            Some(from) => readings.iter().filter(|r| r.time >= from).collect(),
+            None => readings.iter().collect(),
+        },
         _ => readings.iter().collect(),
     };
     let series: Vec<_> = in_window.iter().map(|r| (r.time, r.score)).collect();
@@ -356,6 +358,20 @@ mod tests {
         assert_eq!(out.other_indices[1].latest.category, ActivityCategory::Moderate);
         let facts = DiseaseActivityHistory::facts(&out);
         assert!(facts.text.contains("Latest CDAI of p1: 16.5 on 2023-07-03 (moderate activity)"), "{facts:?}");
+    }
+
+    /// The largest window a question can give is the whole record, not a panic.
+    #[tokio::test]
+    async fn an_extreme_window_is_the_whole_record() {
+        let chart = Chart::new("p1", "female", date(1970, 1, 1))
+            .das28(day(2023, 1, 2), 5.8, 12.0, 8.0, 70.0)
+            .das28(day(2023, 4, 3), 4.0, 5.0, 3.0, 40.0);
+        let (_dir, ctx) = store_with(vec![chart]).await;
+        for days in [u32::MAX, 99_999_999, 1] {
+            let out =
+                DiseaseActivityHistory.call(&ctx, &clinician(), &scope(&["p1"]), input(Some(days))).await.unwrap().value;
+            assert_eq!(out.readings_in_window, if days == 1 { 1 } else { 2 }, "{days} days");
+        }
     }
 
     #[tokio::test]

@@ -34,9 +34,13 @@ pub struct LoginSubmit {
     next: String,
 }
 
-/// Only local paths are followed after login (no open redirect).
+/// Only same-site relative paths are followed after login (no open redirect): one
+/// leading `/` not followed by another, and visible ASCII only. Browsers drop tabs and
+/// newlines from a URL, so `/\t/evil.example` would become `//evil.example` (another
+/// site); CR/LF would split the `Location` header. Anything else goes to the home page.
 fn safe_next(next: &str) -> Option<&str> {
-    (next.starts_with('/') && !next.starts_with("//") && !next.contains('\\')).then_some(next)
+    let local = next.starts_with('/') && !next.starts_with("//") && !next.starts_with("/\\");
+    (local && next.chars().all(|c| c.is_ascii_graphic() && c != '\\')).then_some(next)
 }
 
 fn login_page(state: &AppState, next: String, error: Option<String>, status: axum::http::StatusCode) -> Result<Response, AppError> {
@@ -101,4 +105,32 @@ pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Result
 
 pub async fn home(user: CurrentUser) -> Redirect {
     Redirect::to(home_of(user.role))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    /// The redirect cases of a login's `next`: only same-site paths are followed.
+    #[test]
+    fn next_is_a_same_site_path_or_nothing() {
+        for ok in ["/patients", "/patients/p-1?tab=labs", "/audit/trace/12", "/%2F/x"] {
+            assert_eq!(safe_next(ok), Some(ok), "{ok}");
+        }
+        for bad in [
+            "//evil.example",
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/\\evil.example",
+            "/\\/evil.example",
+            "https://evil.example",
+            "evil.example",
+            "/patients\r\nSet-Cookie: x=y",
+            "/ space",
+            "/päth",
+            "",
+        ] {
+            assert_eq!(safe_next(bad), None, "{bad:?}");
+        }
+    }
 }
