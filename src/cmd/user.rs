@@ -25,6 +25,14 @@ enum UserCommand {
     Add(AddArgs),
     /// List users with their roles and patient scope.
     List(ListArgs),
+    /// Lift the lock left by too many failed logins (audited; a running server's
+    /// backoff for the account ends within 15 minutes, or at once from the admin page).
+    Unlock {
+        name: String,
+        /// Who unlocks, for the audit trail (default: the login name).
+        #[arg(long = "as", env = "RDT_USER", value_name = "USER")]
+        user: Option<String>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -54,6 +62,18 @@ pub async fn run(ctx: &Context, args: UserArgs) -> anyhow::Result<ExitCode> {
     let code = match args.command {
         UserCommand::Add(a) => add(&users, a).await?,
         UserCommand::List(a) => list(&users, a).await?,
+        UserCommand::Unlock { name, user } => {
+            if !users.unlock(&name).await? {
+                anyhow::bail!("no user `{name}`");
+            }
+            let log = ctx.audit_log().await?;
+            let by = audit_log::Principal::new(crate::context::user_name(user), audit_log::Role::Admin);
+            let detail = Some(name.clone());
+            log.append(audit_log::NewEntry::new(by, audit_log::EntryBody::Access { action: "user_unlocked".into(), detail }))
+                .await?;
+            println!("Unlocked {name}.");
+            ExitCode::SUCCESS
+        }
     };
     users.close().await;
     Ok(code)

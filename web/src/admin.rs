@@ -216,6 +216,29 @@ pub async fn users_create(
     }
 }
 
+#[derive(Deserialize)]
+pub struct UnlockUser {
+    name: String,
+}
+
+/// Lifts a lock left by too many failed logins (and the account's backoff), audited.
+pub async fn users_unlock(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Form(form): Form<UnlockUser>,
+) -> Result<Response, AppError> {
+    let name = form.name.trim();
+    if !state.users().unlock(name).await? {
+        return Ok(back("", &format!("`name`: no user {name}")));
+    }
+    state.logins().clear(name);
+    let entry =
+        NewEntry::new(user.principal(), EntryBody::Access { action: "user_unlocked".into(), detail: Some(name.to_owned()) })
+            .session(user.session.clone());
+    state.audit().append(entry).await?;
+    Ok(back(&format!("Unlocked {name}."), ""))
+}
+
 /// A file name safe to write under the upload folder (no separators, no dot files).
 fn safe_file_name(name: &str) -> Option<String> {
     let base = name.rsplit(['/', '\\']).next()?.trim();

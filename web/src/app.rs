@@ -64,6 +64,7 @@ struct Inner {
     audit: AuditLog,
     trusted: TrustedKeys,
     users: UserStore,
+    logins: crate::auth::throttle::LoginThrottle,
     metrics: Metrics,
     imports: Mutex<admin::ImportJobs>,
     assistant: RwLock<AssistantSlot>,
@@ -85,6 +86,7 @@ impl AppState {
                 audit,
                 trusted,
                 users,
+                logins: crate::auth::throttle::LoginThrottle::default(),
                 metrics: Metrics::default(),
                 imports: Mutex::new(admin::ImportJobs::default()),
                 assistant: RwLock::new(AssistantSlot::Loading),
@@ -120,6 +122,10 @@ impl AppState {
     }
     pub fn users(&self) -> &UserStore {
         &self.inner.users
+    }
+    /// Failed-login backoff and the password-hash semaphore.
+    pub fn logins(&self) -> &crate::auth::throttle::LoginThrottle {
+        &self.inner.logins
     }
     pub fn metrics(&self) -> &Metrics {
         &self.inner.metrics
@@ -200,6 +206,7 @@ pub fn app(state: AppState) -> Router {
     let admin = Router::new()
         .route("/admin", get(admin::admin_show))
         .route("/admin/users", post(admin::users_create))
+        .route("/admin/users/unlock", post(admin::users_unlock))
         .route(
             "/admin/import",
             // Uploads of FHIR exports are large; every other route keeps axum's 2 MB limit.

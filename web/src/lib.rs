@@ -58,7 +58,9 @@ pub async fn bind(addr: std::net::SocketAddr) -> Result<tokio::net::TcpListener,
 /// Serves on a listener already bound (tests bind port 0 and read the address).
 pub async fn serve_on(listener: tokio::net::TcpListener, state: AppState) -> Result<(), WebError> {
     tracing::info!(addr = ?listener.local_addr().ok(), "serving");
-    axum::serve(listener, app(state.clone())).with_graceful_shutdown(shutdown_signal()).await.map_err(WebError::Serve)?;
+    // The client's address is what login throttling counts per client.
+    let service = app(state.clone()).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, service).with_graceful_shutdown(shutdown_signal()).await.map_err(WebError::Serve)?;
     state.close().await;
     Ok(())
 }

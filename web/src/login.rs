@@ -1,13 +1,19 @@
-//! The login form, logout, and `/` (each role's home).
+//! The login form, logout, and `/` (each role's home). Every attempt is audited;
+//! failed ones are throttled per account and client (`auth::throttle`).
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Instant;
 
 use askama::Template;
-use axum::extract::{Query, State};
+use audit_log::{EntryBody, NewEntry, Principal, Role};
+use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use serde::Deserialize;
 
 use crate::app::AppState;
+use crate::auth::throttle::{Verdict, LOCK_AFTER};
 use crate::auth::{self, CurrentUser, LOGIN_CSRF_COOKIE, SESSION_COOKIE};
 use crate::error::{render, AppError};
 use crate::layout::home_of;
@@ -59,8 +65,47 @@ pub async fn login_form(State(state): State<AppState>, Query(q): Query<LoginQuer
     login_page(&state, next, None, axum::http::StatusCode::OK)
 }
 
+/// Records a login attempt in the audit trail: who (the name as typed, with the
+/// account's role when it exists; `system` for a name that is no user), what
+/// (`login`, `login_failed`, `login_throttled`, `login_locked`, `account_locked`) and
+/// from where.
+async fn audit_login(
+    state: &AppState,
+    name: &str,
+    role: Option<Role>,
+    action: &str,
+    client: Option<IpAddr>,
+) -> Result<(), AppError> {
+    let role = match role {
+        Some(r) => Some(r),
+        None => state.users().user(name).await?.map(|u| u.role),
+    };
+    let detail = match (role, client) {
+        (None, Some(ip)) => format!("no such user; from {ip}"),
+        (None, None) => "no such user".to_owned(),
+        (Some(_), Some(ip)) => format!("from {ip}"),
+        (Some(_), None) => "client address unknown".to_owned(),
+    };
+    let principal = Principal::new(name, role.unwrap_or(Role::System));
+    let entry = NewEntry::new(principal, EntryBody::Access { action: action.to_owned(), detail: Some(detail) });
+    state.audit().append(entry).await?;
+    Ok(())
+}
+
+/// The client's address when the server knows it (`rdt serve` records it per
+/// connection; an in-process test router has none).
+pub struct ClientAddr(Option<IpAddr>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientAddr(parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip())))
+    }
+}
+
 pub async fn login_submit(
     State(state): State<AppState>,
+    ClientAddr(client): ClientAddr,
     headers: HeaderMap,
     Form(form): Form<LoginSubmit>,
 ) -> Result<Response, AppError> {
@@ -68,9 +113,43 @@ pub async fn login_submit(
     if cookie.is_empty() || !auth::tokens_match(&cookie, &form.csrf) {
         return Err(AppError::Csrf);
     }
-    let Some(user) = state.users().check_login(form.name.trim(), &form.password).await? else {
+    let name = form.name.trim();
+    let next = safe_next(&form.next).unwrap_or("").to_owned();
+    let throttle = state.logins();
+    if state.users().is_locked(name).await? {
+        audit_login(&state, name, None, "login_locked", client).await?;
+        let message = "This account is locked after too many failed logins; an administrator can unlock it.";
+        return login_page(&state, next, Some(message.into()), axum::http::StatusCode::FORBIDDEN);
+    }
+    if let Verdict::Wait(wait) = throttle.verdict(name, client, Instant::now()) {
+        let attempts = throttle.failed(name, client, Instant::now());
+        audit_login(&state, name, None, "login_throttled", client).await?;
+        if attempts >= LOCK_AFTER {
+            state.users().lock(name).await?;
+            audit_login(&state, name, None, "account_locked", client).await?;
+        }
+        let seconds = wait.as_secs().max(1);
+        let mut res = login_page(
+            &state,
+            next,
+            Some(format!("Too many failed logins: try again in {seconds} s.")),
+            axum::http::StatusCode::TOO_MANY_REQUESTS,
+        )?;
+        res.headers_mut().insert(header::RETRY_AFTER, seconds.into());
+        return Ok(res);
+    }
+    let checked = {
+        let _permit = throttle.hash_permit().await;
+        state.users().check_login(name, &form.password).await?
+    };
+    let Some(user) = checked else {
         tracing::info!(user = %form.name, "login refused");
-        let next = safe_next(&form.next).unwrap_or("").to_owned();
+        let attempts = throttle.failed(name, client, Instant::now());
+        audit_login(&state, name, None, "login_failed", client).await?;
+        if attempts >= LOCK_AFTER {
+            state.users().lock(name).await?;
+            audit_login(&state, name, None, "account_locked", client).await?;
+        }
         return login_page(
             &state,
             next,
@@ -78,6 +157,8 @@ pub async fn login_submit(
             axum::http::StatusCode::UNAUTHORIZED,
         );
     };
+    throttle.clear(name);
+    audit_login(&state, &user.name, Some(user.role), "login", client).await?;
     let ttl = state.config().session_ttl;
     let session = state.users().create_session(&user.name, ttl).await?;
     tracing::info!(user = %user.name, role = user.role.as_str(), "login");

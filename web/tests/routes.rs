@@ -356,7 +356,8 @@ async fn governance_rolls_back_with_a_reason_and_is_refused_without_one() {
 async fn metrics_count_requests_per_route() {
     let f = fixture().await;
     let s = f.session("adm", Duration::from_secs(600)).await;
-    f.send(get("/healthz", None)).await;
+    let health = body_text(f.send(get("/healthz", None)).await).await;
+    assert_eq!(health, "ok\n", "public: no patient count");
     f.send(get("/healthz", None)).await;
     let text = body_text(f.send(get("/metrics", Some(&s))).await).await;
     assert!(text.contains("rdt_http_requests_total{method=\"GET\",route=\"/healthz\",status=\"200\"} 2"), "{text}");
@@ -492,4 +493,63 @@ async fn an_admin_uploads_a_concept_map() {
 
     let clin = f.session("clin", Duration::from_secs(600)).await;
     assert_eq!(f.send(upload("/admin/terminology", &clin, "m.json", map)).await.status(), StatusCode::FORBIDDEN);
+}
+
+/// Wrong passwords are throttled per account (429 with Retry-After, unhashed) and, at
+/// the 20th attempt in the window, lock the account even for the right password until
+/// an admin unlocks it; every attempt is in the audit trail.
+#[tokio::test]
+async fn failed_logins_are_throttled_locked_and_audited() {
+    let f = fixture().await;
+    let attempt = |password: &'static str| {
+        let f = &f;
+        async move {
+            let form = f.send(get("/login", None)).await;
+            let cookie = form.headers().get(header::SET_COOKIE).unwrap().to_str().unwrap().split(';').next().unwrap().to_owned();
+            let token = cookie.split_once('=').unwrap().1.to_owned();
+            let mut req = post_form("/login", None, Some(&token), &format!("name=clin&password={password}&next="));
+            req.headers_mut().insert(header::COOKIE, cookie.parse().unwrap());
+            f.send(req).await
+        }
+    };
+    let mut statuses = Vec::new();
+    for _ in 0..21 {
+        let res = attempt("wrong-password").await;
+        if res.status() == StatusCode::TOO_MANY_REQUESTS {
+            assert!(res.headers().contains_key(header::RETRY_AFTER));
+        }
+        statuses.push(res.status());
+    }
+    assert!(statuses[..5].iter().all(|s| *s == StatusCode::UNAUTHORIZED), "{statuses:?}");
+    assert!(statuses[5..20].iter().all(|s| *s == StatusCode::TOO_MANY_REQUESTS), "{statuses:?}");
+    assert_eq!(statuses[20], StatusCode::FORBIDDEN, "locked after 20 attempts");
+    // The right password does not open a locked account.
+    assert_eq!(attempt(PASSWORD).await.status(), StatusCode::FORBIDDEN);
+
+    let actions: Vec<String> = f
+        .state
+        .audit()
+        .entries_of_kinds(&[audit_log::EntryKind::Access])
+        .await
+        .unwrap()
+        .iter()
+        .filter_map(|e| match e.parse().unwrap().body {
+            EntryBody::Access { action, .. } if action.starts_with("login") || action == "account_locked" => Some(action),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(actions.iter().filter(|a| *a == "login_failed").count(), 5);
+    assert_eq!(actions.iter().filter(|a| *a == "login_throttled").count(), 15);
+    assert_eq!(actions.iter().filter(|a| *a == "account_locked").count(), 1);
+    assert_eq!(actions.iter().filter(|a| *a == "login_locked").count(), 2);
+
+    // An admin unlocks it; the right password works again and that login is audited.
+    let adm = f.session("adm", Duration::from_secs(600)).await;
+    let res = f.send(post_form("/admin/users/unlock", Some(&adm), Some(&adm.csrf), "name=clin")).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(attempt(PASSWORD).await.status(), StatusCode::SEE_OTHER);
+    let last = f.state.audit().entries_of_kinds(&[audit_log::EntryKind::Access]).await.unwrap();
+    let last: audit_log::AuditEntry = last.last().unwrap().parse().unwrap();
+    assert!(matches!(last.body, EntryBody::Access { ref action, .. } if action == "login"), "{last:?}");
+    assert_eq!(last.principal.user, "clin");
 }

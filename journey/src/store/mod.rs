@@ -338,6 +338,16 @@ impl JourneyStore {
         Ok(Coverage::of(&terminology, patients.patients as usize, rows))
     }
 
+    /// Whether the database answers: one trivial query, reading no table (a health
+    /// check must be cheap and tell an anonymous caller nothing about the data).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        match &self.backend {
+            Backend::Sqlite(pool) => drop(sqlx::query("SELECT 1").execute(pool).await?),
+            Backend::Postgres(pool) => drop(sqlx::query("SELECT 1").execute(pool).await?),
+        }
+        Ok(())
+    }
+
     /// Closes the connections, waiting for them to finish (SQLite checkpoints its WAL).
     pub async fn close(&self) {
         match &self.backend {

@@ -10,6 +10,7 @@
 pub mod demo;
 pub mod password;
 pub mod store;
+pub mod throttle;
 
 use audit_log::{Principal, Role};
 use axum::body::Body;

@@ -295,6 +295,30 @@ impl UserStore {
         Ok(Some(Session { id_hash, user, csrf: row.get("csrf"), expires_at }))
     }
 
+    /// Whether `name` is locked (too many failed logins) until an admin unlocks it.
+    pub async fn is_locked(&self, name: &str) -> Result<bool, AuthError> {
+        let locked: Option<Option<String>> =
+            sqlx::query_scalar("SELECT locked_at FROM users WHERE name = ?").bind(name).fetch_optional(&self.pool).await?;
+        Ok(matches!(locked, Some(Some(_))))
+    }
+
+    /// Locks `name` (a no-op for an unknown name) and ends its sessions.
+    pub async fn lock(&self, name: &str) -> Result<(), AuthError> {
+        sqlx::query("UPDATE users SET locked_at = ? WHERE name = ? AND locked_at IS NULL")
+            .bind(Utc::now().to_rfc3339())
+            .bind(name)
+            .execute(&self.pool)
+            .await?;
+        sqlx::query("DELETE FROM sessions WHERE user = ?").bind(name).execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Lifts a lock; `false` when `name` is no user.
+    pub async fn unlock(&self, name: &str) -> Result<bool, AuthError> {
+        let done = sqlx::query("UPDATE users SET locked_at = NULL WHERE name = ?").bind(name).execute(&self.pool).await?;
+        Ok(done.rows_affected() > 0)
+    }
+
     pub async fn delete_session(&self, cookie_value: &str) -> Result<(), AuthError> {
         sqlx::query("DELETE FROM sessions WHERE id_hash = ?").bind(sha256_hex(cookie_value)).execute(&self.pool).await?;
         Ok(())
