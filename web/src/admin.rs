@@ -202,7 +202,19 @@ pub async fn users_create(
         Ok(()) => {
             let entry = NewEntry::new(
                 user.principal(),
-                EntryBody::Access { action: "user_added".into(), detail: Some(format!("{} as {}", form.name.trim(), role.as_str())) },
+                EntryBody::Access {
+                    action: "user_added".into(),
+                    detail: Some(format!(
+                        "{} as {}, patients: {}",
+                        form.name.trim(),
+                        role.as_str(),
+                        if patients.is_empty() {
+                            "all".to_owned()
+                        } else {
+                            patients.iter().map(PatientId::as_str).collect::<Vec<_>>().join(", ")
+                        }
+                    )),
+                },
             )
             .session(user.session.clone());
             state.audit().append(entry).await?;

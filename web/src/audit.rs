@@ -309,6 +309,14 @@ pub async fn audit_trace(
     let not_found = || AppError::NotFound { what: "audit entry", id: seq.to_string() };
     let proved = log.entry_proof(Seq(seq), None).await?.ok_or_else(not_found)?;
     let entry = proved.stored.parse()?;
+    // A trace shows tool results and neighbours' ids: opening one is itself recorded.
+    let viewed = audit_log::NewEntry::new(
+        user.principal(),
+        EntryBody::Access { action: "audit_trace".into(), detail: Some(format!("entry #{seq}")) },
+    )
+    .session(user.session.clone())
+    .patients(entry.patients.clone());
+    log.append(viewed).await?;
     let around = log.range(seq.saturating_sub(TRACE_WINDOW), seq + TRACE_WINDOW).await?;
     let entries: Vec<AuditEntry> = around.iter().filter_map(|s| s.parse().ok()).collect();
     let steps = exchange(&entries, &entry).iter().map(|e| step_of(e, entry.seq)).collect();

@@ -57,6 +57,12 @@ pub async fn readable_journey(state: &AppState, user: &CurrentUser, id: &str) ->
     let not_found = || AppError::NotFound { what: "patient", id: id.to_owned() };
     let patient = PatientId::new(id).ok_or_else(not_found)?;
     if !user.may_read(&patient) {
+        // The user sees a 404; the trail records the attempt on that patient.
+        let reason = format!("{id} is outside {}'s scope", user.name);
+        let entry = NewEntry::new(user.principal(), EntryBody::Refusal { reason })
+            .session(user.session.clone())
+            .patients([id.to_owned()]);
+        state.audit().append(entry).await?;
         return Err(not_found());
     }
     state.store().journey(&patient).await?.ok_or_else(not_found)

@@ -67,6 +67,14 @@ pub async fn patients_list(
         })
         .collect();
     let matched = matching.len();
+    // A list or a search shows who is in the store: recorded, with the query.
+    let detail = if q.is_empty() { format!("{matched} patients") } else { format!("search `{q}`: {matched} patients") };
+    let entry = audit_log::NewEntry::new(
+        user.principal(),
+        audit_log::EntryBody::Access { action: "patient_list".into(), detail: Some(detail) },
+    )
+    .session(user.session.clone());
+    state.audit().append(entry).await?;
     let rows = matching
         .into_iter()
         .take(MAX_ROWS)

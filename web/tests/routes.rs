@@ -278,6 +278,16 @@ async fn a_scoped_clinician_reaches_only_their_patients() {
     assert_eq!(f.send(get(&format!("/patients/{}/consult", f.other_patient), Some(&s))).await.status(), StatusCode::NOT_FOUND);
     let list = body_text(f.send(get("/patients", Some(&s))).await).await;
     assert!(list.contains(&f.patient) && !list.contains(&f.other_patient));
+    // The trail holds each out-of-scope attempt on the other patient (a missing one
+    // too), and the list view with what it showed.
+    let entries: Vec<audit_log::AuditEntry> =
+        f.state.audit().range(0, 1000).await.unwrap().iter().map(|e| e.parse().unwrap()).collect();
+    let refusals: Vec<&audit_log::AuditEntry> =
+        entries.iter().filter(|e| matches!(e.body, EntryBody::Refusal { .. }) && e.principal.user == "scoped").collect();
+    assert_eq!(refusals.len(), 3, "journey and consult of the other patient, and the missing one");
+    assert!(refusals.iter().filter(|e| e.patients == vec![f.other_patient.clone()]).count() == 2);
+    assert!(entries.iter().any(|e| matches!(&e.body, EntryBody::Access { action, detail: Some(d) }
+        if action == "patient_list" && d == "1 patients")));
 }
 
 #[tokio::test]
