@@ -4,7 +4,7 @@
 //! report's own counts and the raw store (no hard-coded results): figures agree with
 //! their counts, the refusal below the minimum n, pseudonyms only in the result and
 //! real ids only in the audit record, role and scope, and the plain error when the
-//! install has no twin or no index.
+//! install has no twin or no index; every tool survives extreme arguments.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -212,4 +212,64 @@ async fn cohort_tools_check_role_and_scope_and_say_what_is_missing() {
     assert!(why.0.contains("empty") && why.0.contains("rdt embed"), "{why}");
     // And the install's own index loads.
     assert!(CohortHandles::load(&f.store, f.dir.path(), &IndexConfig::local(f.dir.path()), &f.registry).await.is_ok());
+}
+
+/// Extreme values a question or a model can put in any argument: zero, negatives,
+/// the edges of 32- and 64-bit integers and of f64, empty and huge strings, the first
+/// and last dates, and values of the wrong type.
+fn extremes() -> Vec<Value> {
+    vec![
+        json!(0),
+        json!(-1),
+        json!(1),
+        json!(99_999_999),
+        json!(u32::MAX),
+        json!(u64::MAX),
+        json!(i64::MIN),
+        json!(9_007_199_254_740_993u64),
+        json!(1e308),
+        json!(-1e308),
+        json!(0.5),
+        json!(""),
+        json!("x".repeat(10_000)),
+        json!("9999-12-31"),
+        json!("0001-01-01"),
+        json!("+262143-12-31"),
+        json!(true),
+        Value::Null,
+        json!([]),
+        json!({}),
+    ]
+}
+
+/// Every tool, every argument, every extreme value (one argument at a time, the rest
+/// as a model would leave them): each call returns an answer or a clear error, never a
+/// panic, and within its bounds.
+#[tokio::test]
+async fn every_tool_survives_extreme_arguments() {
+    let f = fixture().await;
+    let scope = Scope::patients([f.ids[0].clone()]);
+    let mut calls = 0;
+    for spec in tools::specs() {
+        let properties = spec.input_schema["properties"].as_object().cloned().unwrap_or_default();
+        for name in properties.keys() {
+            for value in extremes() {
+                let mut args = serde_json::Map::new();
+                if name != "patient" && properties.contains_key("patient") {
+                    args.insert("patient".into(), json!(f.ids[0].as_str()));
+                }
+                args.insert(name.clone(), value.clone());
+                let args = Value::Object(args);
+                match call_json(&f.ctx, &doc(), &scope, spec.name.as_str(), &args).await {
+                    Ok(result) => {
+                        let bytes = serde_json::to_vec(&result.result).unwrap().len();
+                        assert!(bytes <= spec.max_bytes + 1024, "{} {args}: {bytes} bytes", spec.name.as_str());
+                    }
+                    Err(e) => assert!(!e.to_string().is_empty(), "{} {args}", spec.name.as_str()),
+                }
+                calls += 1;
+            }
+        }
+    }
+    assert!(calls > 100, "{calls} calls");
 }
