@@ -262,8 +262,28 @@ impl Assistant {
     /// Answers `question` for `ctx`, streaming the model's first lead sentence to
     /// `sink`, then RDT's sentences when the lead is kept ([`Answer::text`] is final:
     /// a rejected lead is replaced by it).
+    ///
+    /// A question recorded in the trail always gets a closing entry: when a stage fails
+    /// after it (the model, a prompt, the trail itself), a refusal entry says why no
+    /// answer was given before the error is returned.
     pub async fn ask(&self, question: &str, ctx: &AskContext, sink: TokenSink) -> Result<Answer, AskError> {
-        let mut turn = Turn::read(self, question, ctx).await?;
+        let turn = Turn::read(self, question, ctx).await?;
+        match self.settle_turn(turn, sink).await {
+            Ok(answer) => Ok(answer),
+            Err(e) => {
+                let reason = format!("no answer could be given: {e}");
+                let entry = NewEntry::new(ctx.principal.clone(), EntryBody::Refusal { reason })
+                    .session(ctx.session.clone())
+                    .patients(ctx.patient.iter().map(|p| p.as_str().to_owned()));
+                // A trail that cannot close the question is the graver failure.
+                self.log.append(entry).await?;
+                Err(e)
+            }
+        }
+    }
+
+    /// Stages 2 to 8 of a read question.
+    async fn settle_turn<'a>(&'a self, mut turn: Turn<'a>, sink: TokenSink) -> Result<Answer, AskError> {
         if let Some(refusal) = turn.route()? {
             return turn.refuse(refusal).await;
         }

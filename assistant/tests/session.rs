@@ -502,3 +502,44 @@ fn only_required_unnamed_fields_are_asked_of_the_model() {
     let named = (lab.arguments_named_in)("What is the latest haemoglobin?");
     assert_eq!(assistant::session::argument_schema(lab, &named), None, "{named:?}");
 }
+
+/// A model that fails every request, as an engine does when a prompt no longer fits.
+struct FailingModel(String);
+
+#[async_trait::async_trait]
+impl assistant::ChatModel for FailingModel {
+    fn engine(&self) -> assistant::EngineKind {
+        assistant::EngineKind::Scripted
+    }
+    fn model_sha256(&self) -> &str {
+        &self.0
+    }
+    async fn complete(
+        &self,
+        _request: &assistant::ChatRequest,
+        _sink: assistant::TokenSink,
+    ) -> Result<assistant::Completion, assistant::ChatError> {
+        Err(assistant::ChatError::ContextFull { tokens: 5000, context: 4096 })
+    }
+}
+
+/// When no answer can be given after the question is recorded, the trail still closes
+/// it: a refusal entry says why, and the error reaches the caller.
+#[tokio::test]
+async fn a_failed_answer_leaves_a_closing_entry() {
+    let s = setup().await;
+    let model = Arc::new(FailingModel(audit_log::Digest::of(b"failing").to_hex()));
+    let config = AssistantConfig { decisive_margin: None, ..AssistantConfig::default() };
+    let retriever = ToolRetriever::new(Arc::new(KeywordEmbedder::default()), &tools::specs()).unwrap();
+    let a = Assistant::new(model, s.tools.clone(), s.log.clone(), retriever).with_config(config);
+    let err = a.ask("What is the latest CRP?", &doctor(Some("p-1")), None).await.unwrap_err();
+    assert!(err.to_string().contains("more than the context"), "{err}");
+    let size = s.log.size().await.unwrap();
+    let all: Vec<audit_log::AuditEntry> =
+        s.log.range(0, size).await.unwrap().iter().map(|e| e.parse().unwrap()).collect();
+    assert!(matches!(all.first().unwrap().body, EntryBody::Question { .. }));
+    match &all.last().unwrap().body {
+        EntryBody::Refusal { reason } => assert!(reason.starts_with("no answer could be given"), "{reason}"),
+        other => panic!("the question is left open: {other:?}"),
+    }
+}
