@@ -116,3 +116,23 @@ fn show_missing_entry_sign_and_key_file() {
     assert_eq!(verify["ok"], true);
     assert_eq!(verify["report"]["heads_checked"], 1);
 }
+
+/// An auditor keeps heads outside the install (`rdt audit export-head`) and verifies
+/// against them; the install's own witness file holds every head it signed.
+#[test]
+fn exported_heads_witness_the_log() {
+    let data = tempfile::tempdir().unwrap();
+    let dir = data.path();
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/synthea-r4");
+    let out = rdt(dir, &["import", fixtures.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let head = ok_json(dir, &["audit", "export-head"]);
+    assert!(head["size"].as_u64().unwrap() >= 1 && head["signature"].is_string(), "{head}");
+    let kept = dir.join("auditor-heads.jsonl");
+    std::fs::write(&kept, format!("{head}\n")).unwrap();
+    let report = ok_json(dir, &["audit", "verify", "--witness", kept.to_str().unwrap(), "--json"]);
+    assert_eq!(report["ok"], true, "{report}");
+    assert_eq!(report["report"]["witnessed_heads"], 1, "{report}");
+    let own = std::fs::read_to_string(dir.join("audit-heads.jsonl")).unwrap();
+    assert_eq!(own.lines().count(), 1, "the install witnessed the head it signed");
+}

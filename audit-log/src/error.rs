@@ -32,4 +32,6 @@ pub enum AuditError {
     Corrupt { seq: u64, message: String },
     #[error("audit entry #{0} does not exist")]
     NoSuchEntry(u64),
+    #[error("the tree-head witness file {0}")]
+    Witness(String),
 }

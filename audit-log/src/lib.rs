@@ -38,6 +38,7 @@ mod proof;
 mod signing;
 mod store;
 mod verify;
+pub mod witness;
 
 pub use canonical::{canonical_bytes_of, entry_text, to_canonical_bytes};
 pub use digest::{BadDigest, Digest};
@@ -53,3 +54,4 @@ pub use proof::{ConsistencyProof, InclusionProof, ProofError};
 pub use signing::{key_path, public_key_path, HeadSigner, KeyError, SignedTreeHead, TreeHead, TrustedKeys};
 pub use store::{postgres_append_only_grants, AuditLog, EntryProof, SigningPolicy, StoredEntry};
 pub use verify::{Problem, ProblemKind, VerifyReport};
+pub use witness::{HeadWitness, WITNESS_FILE};

@@ -86,6 +86,8 @@ pub struct VerifyReport {
     pub problems: Vec<Problem>,
     /// How many problems there were in all (more than `problems.len()` when capped).
     pub problem_count: usize,
+    /// Heads read from the witness file outside the database (checked with the rest).
+    pub witnessed_heads: usize,
 }
 
 impl VerifyReport {
@@ -113,8 +115,8 @@ impl VerifyReport {
         if self.is_ok() {
             let _ = writeln!(
                 out,
-                "ok: {} entries, root {}, {} signed tree heads checked",
-                self.size, self.root, self.heads_checked
+                "ok: {} entries, root {}, {} signed tree heads checked ({} from the witness file)",
+                self.size, self.root, self.heads_checked, self.witnessed_heads
             );
             if self.unsigned_tail > 0 {
                 let _ = writeln!(
@@ -254,7 +256,8 @@ impl Checker {
             }
             if size > len {
                 let message = format!(
-                    "a signed tree head covers {size} entries but the log holds {len}: entries #{len}.. were removed"
+                    "a signed tree head covers {size} entries but the log holds {len}: entries #{len}..#{} were removed",
+                    size - 1
                 );
                 self.report(Some(len), Some(size), ProblemKind::HeadBeyondLog, message);
             } else if self.tree.root(size) != sth.head.root {
@@ -294,6 +297,7 @@ impl Checker {
             unsigned_tail: len - latest_signed_size.unwrap_or(0).min(len),
             problems: self.problems,
             problem_count: self.problem_count,
+            witnessed_heads: 0,
         }
     }
 }

@@ -342,3 +342,57 @@ async fn a_postgres_application_role_can_only_append() {
     sqlx::query(&format!("DROP ROLE IF EXISTS {role}")).execute(&admin_pool).await.unwrap();
     admin_pool.close().await;
 }
+
+/// The attack a database owner can make unnoticed without a witness: delete the tail
+/// of the log together with the newest signed head, leaving a shorter log that is
+/// consistent with the heads still stored. With the heads also written to a witness
+/// file outside the database, verify fails and names the removed range.
+#[tokio::test]
+async fn truncating_the_tail_with_its_newest_head_fails_against_the_witness() {
+    for backend in backends() {
+        let db = TestDb::new(backend).await;
+        let witness = audit_log::HeadWitness::at(db.dir.path().join("witness").join(audit_log::WITNESS_FILE));
+        let log = db.log().await.with_witness(witness.clone());
+        for i in 0..N {
+            log.append(fixture_entry(i)).await.unwrap();
+            if i + 1 == 12 || i + 1 == N {
+                log.sign_head().await.unwrap();
+            }
+        }
+        assert_eq!(witness.heads().unwrap().len(), 2);
+        assert!(log.verify(&trusted()).await.unwrap().is_ok());
+        let raw = db.raw().await;
+        raw.disable_guards().await;
+        raw.exec("DELETE FROM audit_entries WHERE seq >= 12").await.unwrap();
+        raw.exec(&format!("DELETE FROM audit_tree_heads WHERE size = {N}")).await.unwrap();
+        raw.close().await;
+
+        // Without the witness the shorter log is consistent with what the database holds.
+        let blind = db.log().await;
+        assert!(blind.verify(&trusted()).await.unwrap().is_ok(), "{backend:?}: the attack works without a witness");
+        blind.close().await;
+
+        let report = log.verify(&trusted()).await.unwrap();
+        assert!(!report.is_ok(), "{backend:?}: truncation not detected");
+        assert_eq!(report.witnessed_heads, 2);
+        let problem = report.problems.iter().find(|p| p.kind == ProblemKind::HeadBeyondLog).expect("a head beyond the log");
+        assert!(problem.message.contains("entries #12..#19 were removed"), "{backend:?}: {}", problem.message);
+        log.close().await;
+        db.drop_db().await;
+    }
+}
+
+/// The timer's step signs only when entries came after the latest head.
+#[tokio::test]
+async fn sign_if_behind_signs_only_an_uncovered_tail() {
+    for backend in backends() {
+        let db = TestDb::new(backend).await;
+        let log = db.log().await;
+        assert!(log.sign_if_behind().await.unwrap().is_none(), "an empty log needs no head");
+        log.append(fixture_entry(0)).await.unwrap();
+        assert_eq!(log.sign_if_behind().await.unwrap().map(|h| h.head.size), Some(1));
+        assert!(log.sign_if_behind().await.unwrap().is_none(), "already covered");
+        log.close().await;
+        db.drop_db().await;
+    }
+}

@@ -31,6 +31,10 @@ enum AuditCommand {
     Export(ExportArgs),
     /// Sign a tree head over the whole log now.
     Sign(SignArgs),
+    /// Sign a head now and print it as one JSON line for an auditor to keep outside
+    /// the install (`rdt audit export-head >> heads.jsonl`; later `rdt audit verify
+    /// --witness heads.jsonl`).
+    ExportHead,
 }
 
 #[derive(Debug, Args)]
@@ -39,6 +43,11 @@ struct VerifyArgs {
     /// The install's own key (`<data-dir>/keys/audit-ed25519.pub`) is always trusted.
     #[arg(long = "trusted-key", value_name = "HEX")]
     trusted_keys: Vec<String>,
+    /// Check against the heads in this file (one JSON head per line, as `rdt audit
+    /// export-head` prints them) instead of the install's own witness file
+    /// (`<data-dir>/audit-heads.jsonl`).
+    #[arg(long, value_name = "FILE")]
+    witness: Option<std::path::PathBuf>,
     #[arg(long)]
     json: bool,
 }
@@ -92,6 +101,13 @@ pub async fn run(ctx: &Context, args: AuditArgs) -> anyhow::Result<ExitCode> {
         AuditCommand::Show(a) => show(ctx, a).await,
         AuditCommand::Export(a) => export(ctx, a).await,
         AuditCommand::Sign(a) => sign(ctx, a).await,
+        AuditCommand::ExportHead => {
+            let log = ctx.audit_log().await?;
+            let sth = log.sign_head().await?;
+            log.close().await;
+            println!("{}", serde_json::to_string(&sth)?);
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 
@@ -104,7 +120,8 @@ async fn verify(ctx: &Context, args: VerifyArgs) -> anyhow::Result<ExitCode> {
     for key in &args.trusted_keys {
         trusted.add_hex(key)?;
     }
-    let log = open_reading(ctx).await?;
+    let witness = args.witness.clone().unwrap_or_else(|| ctx.data_dir.join(audit_log::WITNESS_FILE));
+    let log = open_reading(ctx).await?.with_witness(audit_log::HeadWitness::at(witness));
     let report = log.verify(&trusted).await?;
     log.close().await;
     if args.json {

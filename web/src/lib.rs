@@ -58,6 +58,17 @@ pub async fn bind(addr: std::net::SocketAddr) -> Result<tokio::net::TcpListener,
 /// Serves on a listener already bound (tests bind port 0 and read the address).
 pub async fn serve_on(listener: tokio::net::TcpListener, state: AppState) -> Result<(), WebError> {
     tracing::info!(addr = ?listener.local_addr().ok(), "serving");
+    // A quiet log's tail is signed (and witnessed) within a minute, not only on append.
+    let log = state.audit().clone();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
+        loop {
+            every.tick().await;
+            if let Err(e) = log.sign_if_behind().await {
+                tracing::warn!(error = %e, "audit log: the periodic tree head was not signed");
+            }
+        }
+    });
     // The client's address is what login throttling counts per client.
     let service = app(state.clone()).into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, service).with_graceful_shutdown(shutdown_signal()).await.map_err(WebError::Serve)?;

@@ -177,6 +177,8 @@ pub struct AuditLog {
     backend: Backend,
     signer: Option<HeadSigner>,
     policy: SigningPolicy,
+    /// Where signed heads are also written, outside the database.
+    witness: Option<crate::witness::HeadWitness>,
 }
 
 #[derive(Clone)]
@@ -205,11 +207,23 @@ impl AuditLog {
         Self::connect(url, false).await
     }
 
-    /// The log of an install: opens `url` and loads (creating on first use) the
-    /// signing key under `data_dir/keys`.
+    /// The log of an install: opens `url`, loads (creating on first use) the signing
+    /// key under `data_dir/keys`, and witnesses every signed head in
+    /// `data_dir/audit-heads.jsonl` ([`crate::witness`]).
     pub async fn open_for_data_dir(url: &str, data_dir: &Path) -> Result<Self, AuditError> {
         let (signer, _created) = HeadSigner::load_or_create(data_dir)?;
-        Ok(Self::open(url).await?.with_signer(signer))
+        let witness = crate::witness::HeadWitness::at(data_dir.join(crate::witness::WITNESS_FILE));
+        Ok(Self::open(url).await?.with_signer(signer).with_witness(witness))
+    }
+
+    /// Also writes every signed head to `witness`, and verifies against its heads.
+    pub fn with_witness(mut self, witness: crate::witness::HeadWitness) -> Self {
+        self.witness = Some(witness);
+        self
+    }
+
+    pub fn witness(&self) -> Option<&crate::witness::HeadWitness> {
+        self.witness.as_ref()
     }
 
     async fn connect(url: &str, migrate: bool) -> Result<Self, AuditError> {
@@ -221,7 +235,7 @@ impl AuditLog {
         } else {
             return Err(AuditError::UnsupportedUrl(redact(url)));
         };
-        Ok(AuditLog { backend, signer: None, policy: SigningPolicy::default() })
+        Ok(AuditLog { backend, signer: None, policy: SigningPolicy::default(), witness: None })
     }
 
     pub fn with_signer(mut self, signer: HeadSigner) -> Self {
@@ -325,7 +339,22 @@ impl AuditLog {
         let sth = signer.sign(TreeHead::new(frontier.size(), frontier.root(), Utc::now()));
         tx.insert_head(next_id, &sth, &frontier.to_bytes()).await?;
         tx.commit().await?;
+        if let Some(witness) = &self.witness {
+            witness.append(&sth)?;
+        }
         Ok(sth)
+    }
+
+    /// Signs a head when entries came after the latest one (or none is signed yet and
+    /// the log is not empty); `None` when the latest head already covers the log. What
+    /// a server calls on a timer, so a quiet log's tail does not stay unsigned.
+    pub async fn sign_if_behind(&self) -> Result<Option<SignedTreeHead>, AuditError> {
+        let size = self.size().await?;
+        let signed = self.latest_head().await?.map_or(0, |h| h.head.size);
+        if size == 0 || signed >= size {
+            return Ok(None);
+        }
+        self.sign_head().await.map(Some)
     }
 
     async fn begin(&self) -> Result<Tx, AuditError> {
@@ -460,7 +489,20 @@ impl AuditLog {
     /// ones already read: reading, not hashing, is what a million entries cost.
     pub async fn verify(&self, trusted: &TrustedKeys) -> Result<VerifyReport, AuditError> {
         const IN_FLIGHT: usize = 3;
-        let heads = self.heads().await?;
+        let mut heads = self.heads().await?;
+        // The witnessed heads too: a head deleted from the database with the entries it
+        // covered is still in the witness, and names the removed range.
+        let witnessed = match &self.witness {
+            Some(w) => w.heads()?,
+            None => Vec::new(),
+        };
+        let witnessed_count = witnessed.len();
+        for w in witnessed {
+            if !heads.iter().any(|h| h.head.size == w.head.size && h.head.root == w.head.root) {
+                heads.push(w);
+            }
+        }
+        heads.sort_by_key(|h| (h.head.size, h.head.time));
         let size = self.size().await?;
         let mut checker = verify::Checker::new();
         let mut pending = std::collections::VecDeque::new();
@@ -480,7 +522,9 @@ impl AuditLog {
                 checker.entry(row);
             }
         }
-        Ok(checker.finish(&heads, trusted))
+        let mut report = checker.finish(&heads, trusted);
+        report.witnessed_heads = witnessed_count;
+        Ok(report)
     }
 
     /// Entries with `from <= seq < to`, in order.
