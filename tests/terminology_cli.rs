@@ -106,7 +106,7 @@ fn outputs(i: &Install) -> Value {
     let crp = tool("lab_trend", r#"{"test":"crp"}"#);
     let summary = tool("patient_summary", "{}");
     let eval = json(&["eval", "--truth", truth.to_str().unwrap(), "--k", "5", "--json"]);
-    let mut all = serde_json::json!({
+    let all = serde_json::json!({
         "cohort": cohort, "forecast": forecast, "disease_activity": disease_activity,
         "crp": crp, "summary": summary, "eval": eval,
     });
