@@ -136,3 +136,33 @@ fn exported_heads_witness_the_log() {
     let own = std::fs::read_to_string(dir.join("audit-heads.jsonl")).unwrap();
     assert_eq!(own.lines().count(), 1, "the install witnessed the head it signed");
 }
+
+/// Adding a user and replacing their role and scope are access decisions: each is in
+/// the trail with the scope, a replacement with what it was before.
+#[test]
+fn user_changes_are_audited_with_their_scope() {
+    let data = tempfile::tempdir().unwrap();
+    let dir = data.path();
+    let add = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_rdt"))
+            .arg("--data-dir")
+            .arg(dir)
+            .args(["user", "add"])
+            .args(args)
+            .env("RDT_PASSWORD", "a long enough password")
+            .env("RDT_USER", "root-admin")
+            .env_remove("RDT_DATABASE_URL")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    };
+    add(&["ann", "--role", "clinician", "--patient", "p-1"]);
+    add(&["ann", "--role", "auditor", "--replace"]);
+    let first = ok_json(dir, &["audit", "show", "0", "--json"]);
+    assert_eq!(first["entry"]["action"], "user_added");
+    assert_eq!(first["entry"]["detail"], "ann as clinician (patients: p-1)");
+    assert_eq!(first["entry"]["principal"]["user"], "root-admin");
+    let second = ok_json(dir, &["audit", "show", "1", "--json"]);
+    assert_eq!(second["entry"]["action"], "user_replaced");
+    assert_eq!(second["entry"]["detail"], "ann: clinician (patients: p-1) -> auditor (patients: all patients)");
+}

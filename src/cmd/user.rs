@@ -47,6 +47,9 @@ struct AddArgs {
     /// Replace an existing user's password, role and scope (ends their sessions).
     #[arg(long)]
     replace: bool,
+    /// Who adds the user, for the audit trail (default: the login name).
+    #[arg(long = "as", env = "RDT_USER", value_name = "USER")]
+    by: Option<String>,
     #[arg(long, env = "RDT_PASSWORD", hide_env_values = true)]
     password: Option<String>,
 }
@@ -60,7 +63,7 @@ struct ListArgs {
 pub async fn run(ctx: &Context, args: UserArgs) -> anyhow::Result<ExitCode> {
     let users = UserStore::open(&UserStore::path_in(&ctx.data_dir)).await?;
     let code = match args.command {
-        UserCommand::Add(a) => add(&users, a).await?,
+        UserCommand::Add(a) => add(ctx, &users, a).await?,
         UserCommand::List(a) => list(&users, a).await?,
         UserCommand::Unlock { name, user } => {
             if !users.unlock(&name).await? {
@@ -79,7 +82,17 @@ pub async fn run(ctx: &Context, args: UserArgs) -> anyhow::Result<ExitCode> {
     Ok(code)
 }
 
-async fn add(users: &UserStore, args: AddArgs) -> anyhow::Result<ExitCode> {
+/// A user's role and scope as the trail records them.
+fn described(role: Role, patients: &[PatientId]) -> String {
+    let scope = if patients.is_empty() {
+        "all patients".to_owned()
+    } else {
+        patients.iter().map(PatientId::as_str).collect::<Vec<_>>().join(", ")
+    };
+    format!("{} (patients: {scope})", role.as_str())
+}
+
+async fn add(ctx: &Context, users: &UserStore, args: AddArgs) -> anyhow::Result<ExitCode> {
     let password = match args.password {
         Some(p) => p,
         None => {
@@ -92,7 +105,26 @@ async fn add(users: &UserStore, args: AddArgs) -> anyhow::Result<ExitCode> {
     for p in &args.patients {
         patients.push(PatientId::new(p.as_str()).with_context(|| format!("--patient `{p}` is not a patient id"))?);
     }
+    let before = users.user(&args.name).await?;
     users.add(&args.name, args.role, &password, &patients, args.replace).await?;
+    // Who may read what is an access decision: recorded, with the scope, and for a
+    // replacement what it was before.
+    let now = described(args.role, &patients);
+    let (action, detail) = match before {
+        Some(old) => {
+            let old_patients: Vec<PatientId> = match &old.access {
+                web::auth::PatientAccess::All => Vec::new(),
+                web::auth::PatientAccess::Only(ids) => ids.iter().cloned().collect(),
+            };
+            ("user_replaced", format!("{}: {} -> {now}", args.name, described(old.role, &old_patients)))
+        }
+        None => ("user_added", format!("{} as {now}", args.name)),
+    };
+    let log = ctx.audit_log().await?;
+    let by = audit_log::Principal::new(crate::context::user_name(args.by), audit_log::Role::Admin);
+    log.append(audit_log::NewEntry::new(by, audit_log::EntryBody::Access { action: action.into(), detail: Some(detail) }))
+        .await?;
+    log.close().await;
     println!("Added {} as {}.", args.name, args.role.as_str());
     Ok(ExitCode::SUCCESS)
 }
