@@ -64,14 +64,7 @@ impl DoctorReport {
         if let Some(coverage) = self.coverage.as_ref().filter(|c| !c.unmapped.is_empty()) {
             out.push_str("codes with values that map to no concept (most frequent first):\n");
             for u in coverage.unmapped.iter().take(10) {
-                out.push_str(&format!(
-                    "  {}|{}  {} values, {} patients{}\n",
-                    u.system,
-                    u.code,
-                    u.values,
-                    u.patients,
-                    u.example_display.as_deref().map(|d| format!("  e.g. \"{d}\"")).unwrap_or_default()
-                ));
+                out.push_str(&format!("  {}\n", u.line()));
             }
         }
         out

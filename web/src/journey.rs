@@ -82,16 +82,11 @@ pub fn plot_of(journey: &Journey) -> JourneyPlot {
     let lab = |test: LabTest| -> Vec<Point> {
         tools::record::lab_values(journey, test).0.into_iter().map(|v| Point { time: v.time, value: v.value }).collect()
     };
-    // DAS28 as the tools read it; a record without DAS28 shows its CDAI or SDAI.
-    let scores = ::journey::clinical::score_readings(&journey.events);
-    let scale = ::journey::clinical::activity::primary_scale(&scores).unwrap_or(::journey::clinical::Scale::Das28);
+    // DAS28 when recorded; a record without DAS28 shows its CDAI or SDAI.
+    let (scale, scores) = ::journey::clinical::activity::primary_scores(&journey.events).unwrap_or_default();
     JourneyPlot {
         scale,
-        das28: scores
-            .iter()
-            .filter(|r| r.scale == scale)
-            .map(|r| Point { time: r.time, value: r.score })
-            .collect(),
+        das28: scores.iter().map(|r| Point { time: r.time, value: r.score }).collect(),
         crp: lab(LabTest::Crp),
         esr: lab(LabTest::Esr),
         medications: tools::record::courses(journey)

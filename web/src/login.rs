@@ -103,6 +103,18 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientAddr {
     }
 }
 
+/// Counts a failed or refused attempt against the account and client, audits it as
+/// `action`, and locks the account at [`LOCK_AFTER`] attempts in the window.
+async fn count_failure(state: &AppState, name: &str, client: Option<IpAddr>, action: &str) -> Result<(), AppError> {
+    let attempts = state.logins().failed(name, client, Instant::now());
+    audit_login(state, name, None, action, client).await?;
+    if attempts >= LOCK_AFTER {
+        state.users().lock(name).await?;
+        audit_login(state, name, None, "account_locked", client).await?;
+    }
+    Ok(())
+}
+
 pub async fn login_submit(
     State(state): State<AppState>,
     ClientAddr(client): ClientAddr,
@@ -122,12 +134,7 @@ pub async fn login_submit(
         return login_page(&state, next, Some(message.into()), axum::http::StatusCode::FORBIDDEN);
     }
     if let Verdict::Wait(wait) = throttle.verdict(name, client, Instant::now()) {
-        let attempts = throttle.failed(name, client, Instant::now());
-        audit_login(&state, name, None, "login_throttled", client).await?;
-        if attempts >= LOCK_AFTER {
-            state.users().lock(name).await?;
-            audit_login(&state, name, None, "account_locked", client).await?;
-        }
+        count_failure(&state, name, client, "login_throttled").await?;
         let seconds = wait.as_secs().max(1);
         let mut res = login_page(
             &state,
@@ -144,12 +151,7 @@ pub async fn login_submit(
     };
     let Some(user) = checked else {
         tracing::info!(user = %form.name, "login refused");
-        let attempts = throttle.failed(name, client, Instant::now());
-        audit_login(&state, name, None, "login_failed", client).await?;
-        if attempts >= LOCK_AFTER {
-            state.users().lock(name).await?;
-            audit_login(&state, name, None, "account_locked", client).await?;
-        }
+        count_failure(&state, name, client, "login_failed").await?;
         return login_page(
             &state,
             next,

@@ -190,16 +190,20 @@ pub fn primary_scale(readings: &[ScoreReading]) -> Option<Scale> {
     Scale::ALL.into_iter().find(|s| readings.iter().any(|r| r.scale == *s))
 }
 
+/// A journey's scores on its primary scale (DAS28, else CDAI, else SDAI), by time;
+/// `None` without any score. The one choice of scale: outcomes and the plot read it.
+pub fn primary_scores(events: &[Event]) -> Option<(Scale, Vec<ScoreReading>)> {
+    let mut readings = score_readings(events);
+    let scale = primary_scale(&readings)?;
+    readings.retain(|r| r.scale == scale);
+    Some((scale, readings))
+}
+
 /// A journey's activity series on its primary scale, as dated points the outcome
 /// definitions read.
 pub fn activity_series(events: &[Event]) -> Vec<ActivityPoint> {
-    let readings = score_readings(events);
-    let Some(scale) = primary_scale(&readings) else { return Vec::new() };
-    readings
-        .iter()
-        .filter(|r| r.scale == scale)
-        .map(|r| ActivityPoint { date: r.time.date_naive(), score: r.score, scale })
-        .collect()
+    let Some((scale, readings)) = primary_scores(events) else { return Vec::new() };
+    readings.iter().map(|r| ActivityPoint { date: r.time.date_naive(), score: r.score, scale }).collect()
 }
 
 #[cfg(test)]

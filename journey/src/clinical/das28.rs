@@ -35,11 +35,12 @@ pub enum Das28Variant {
 impl Das28Variant {
     pub const ALL: [Das28Variant; 2] = [Das28Variant::Esr, Das28Variant::Crp];
 
-    /// The score's code in RDT's local system (`urn:rdt:code`).
-    pub fn code(self) -> &'static str {
+    /// The score's concept in the terminology (how it is recorded is the terminology's
+    /// business, never this type's).
+    pub fn concept(self) -> crate::terminology::Concept {
         match self {
-            Das28Variant::Esr => "das28-esr",
-            Das28Variant::Crp => "das28-crp",
+            Das28Variant::Esr => crate::terminology::Concept::Das28Esr,
+            Das28Variant::Crp => crate::terminology::Concept::Das28Crp,
         }
     }
 

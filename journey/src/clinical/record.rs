@@ -32,9 +32,10 @@ pub enum Das28Item {
 pub fn das28_item(event: &Event) -> Option<Das28Item> {
     let concept = event.concept()?;
     let value = event.canonical_value()?;
+    if let Some(variant) = Das28Variant::ALL.into_iter().find(|v| v.concept() == concept) {
+        return Some(Das28Item::Score(value, variant));
+    }
     match concept {
-        Concept::Das28Esr => Some(Das28Item::Score(value, Das28Variant::Esr)),
-        Concept::Das28Crp => Some(Das28Item::Score(value, Das28Variant::Crp)),
         Concept::TenderJoints28 => Some(Das28Item::Tjc28(value)),
         Concept::SwollenJoints28 => Some(Das28Item::Sjc28(value)),
         Concept::PatientGlobal => Some(Das28Item::PatientGlobalVas(value)),

@@ -331,11 +331,16 @@ impl JourneyStore {
     /// journey is loaded).
     pub async fn coverage(&self) -> Result<Coverage, StoreError> {
         let terminology = self.terminology().await?;
-        let (rows, patients) = match &self.backend {
-            Backend::Sqlite(pool) => (sqlite::code_rows(pool).await?, sqlite::counts(pool, &terminology).await?),
-            Backend::Postgres(pool) => (postgres::code_rows(pool).await?, postgres::counts(pool, &terminology).await?),
+        // The patient count alone: `counts` would group every event by modality too.
+        let (rows, patients): (_, i64) = match &self.backend {
+            Backend::Sqlite(pool) => {
+                (sqlite::code_rows(pool).await?, sqlx::query_scalar("SELECT COUNT(*) FROM patients").fetch_one(pool).await?)
+            }
+            Backend::Postgres(pool) => {
+                (postgres::code_rows(pool).await?, sqlx::query_scalar("SELECT COUNT(*) FROM patients").fetch_one(pool).await?)
+            }
         };
-        Ok(Coverage::of(&terminology, patients.patients as usize, rows))
+        Ok(Coverage::of(&terminology, patients as usize, rows))
     }
 
     /// Whether the database answers: one trivial query, reading no table (a health

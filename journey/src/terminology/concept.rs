@@ -14,8 +14,10 @@
 //! mRSS, the imaging scores and the interferon panel have none in common use: they are
 //! reached by RDT's own code or a mapping, never by an invented code.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
+use std::sync::OnceLock;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -200,11 +202,22 @@ impl Concept {
 
     /// The concept a code names by itself: RDT's own code, or a standard code of the
     /// table. Install mappings are [`super::Terminology`]'s.
+    ///
+    /// Runs for every event the clinical layer reads, so it is one hash lookup per
+    /// system and code, not a scan of the table.
     pub fn of_code(code: &Code) -> Option<Concept> {
-        if code.system == RDT_CODE {
-            return code.code.parse().ok();
-        }
-        Concept::ALL.into_iter().find(|c| c.def().standard.iter().any(|(s, k)| *s == code.system && *k == code.code))
+        static BY_CODE: OnceLock<HashMap<&'static str, HashMap<&'static str, Concept>>> = OnceLock::new();
+        let index = BY_CODE.get_or_init(|| {
+            let mut index: HashMap<&'static str, HashMap<&'static str, Concept>> = HashMap::new();
+            for c in Concept::ALL {
+                index.entry(RDT_CODE).or_default().insert(c.id(), c);
+                for (system, code) in c.def().standard {
+                    index.entry(system).or_default().insert(code, c);
+                }
+            }
+            index
+        });
+        index.get(code.system.as_str())?.get(code.code.as_str()).copied()
     }
 
     /// Whether DESIGN.md's cohorts need it: a disease-activity score or a part of one.

@@ -38,6 +38,20 @@ pub struct UnmappedCode {
     pub patients: usize,
 }
 
+impl UnmappedCode {
+    /// The code for a terminal: `system|code  N values, M patients  e.g. "display"`.
+    pub fn line(&self) -> String {
+        format!(
+            "{}|{}  {} values, {} patients{}",
+            self.system,
+            self.code,
+            self.values,
+            self.patients,
+            self.example_display.as_deref().map(|d| format!("  e.g. \"{d}\"")).unwrap_or_default()
+        )
+    }
+}
+
 /// A group of concepts a part of RDT needs, and whether any patient has one.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Requirement {
@@ -200,14 +214,7 @@ impl Coverage {
         } else {
             out.push_str("most frequent Observation codes with values that map to no concept:\n");
             for u in &self.unmapped {
-                out.push_str(&format!(
-                    "  {}|{}  {} values, {} patients{}\n",
-                    u.system,
-                    u.code,
-                    u.values,
-                    u.patients,
-                    u.example_display.as_deref().map(|d| format!("  e.g. \"{d}\"")).unwrap_or_default()
-                ));
+                out.push_str(&format!("  {}\n", u.line()));
             }
         }
         for p in self.problems() {
