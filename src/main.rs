@@ -46,6 +46,9 @@ enum Command {
     /// A consistent copy of the store, audit log, users, keys, index and models with a
     /// manifest of sha256s (`--verify DIR` checks one).
     Backup(cmd::backup::BackupArgs),
+    /// The database itself: `rdt db migrate --owner-url URL --app-role ROLE` (PostgreSQL
+    /// with a schema owner and an application role that may only append to the trail).
+    Db(cmd::db::DbArgs),
     /// Import FHIR R4 files (Bundles or Bulk Data NDJSON) or directories of them.
     Import(cmd::import::ImportArgs),
     /// The install's terminology: import a FHIR ConceptMap, list maps, coverage, concepts.
@@ -123,6 +126,7 @@ fn main() -> ExitCode {
             Command::Serve(args) => cmd::serve::run(&ctx, args).await,
             Command::User(args) => cmd::user::run(&ctx, args).await,
             Command::Backup(args) => cmd::backup::run(&ctx, args).await,
+            Command::Db(args) => cmd::db::run(args).await,
             Command::Import(args) => cmd::import::run(&ctx, args).await,
             Command::Terminology(args) => cmd::terminology::run(&ctx, args).await,
             Command::Doctor(args) => cmd::terminology::doctor(&ctx, args).await,

@@ -94,6 +94,21 @@ pub async fn doctor(data_dir: &Path, store: &JourneyStore, log: AuditLog, index:
         }
     };
     if patients.is_some() {
+        match journey::store::owner::owns_audit_trail(store).await {
+            Ok(Some(true)) => checks.push(check(
+                "audit roles",
+                Status::Warning,
+                "this role owns the audit trail's tables, so it could drop their append-only triggers: \
+                 serve as an application role granted by `rdt db migrate --owner-url URL --app-role ROLE`",
+            )),
+            Ok(Some(false)) => checks.push(check(
+                "audit roles",
+                Status::Ok,
+                "this role does not own the audit trail's tables: it can read and append, not change or drop them",
+            )),
+            Ok(None) => {}
+            Err(e) => checks.push(check("audit roles", Status::Failed, e.to_string())),
+        }
         match store.coverage().await {
             Ok(c) => {
                 let blocking: Vec<&str> = c.blocking_problems().collect();

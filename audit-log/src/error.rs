@@ -16,7 +16,7 @@ pub enum AuditError {
     Directory { path: std::path::PathBuf, source: std::io::Error },
     #[error("cannot open the audit log ({database}): {source}")]
     Open { database: String, source: sqlx::Error },
-    #[error("cannot migrate the audit log ({database}): {source}")]
+    #[error("cannot migrate the audit log ({database}): {source} (a PostgreSQL role that may not change the schema needs its owner to run `rdt db migrate --owner-url URL --app-role ROLE` first)")]
     Migrate { database: String, source: sqlx::migrate::MigrateError },
     #[error("audit log: {0}")]
     Sql(#[from] sqlx::Error),

@@ -52,6 +52,6 @@ pub use governance::{Artifact, ArtifactStatus, GovernanceError, ModelRegistry, R
 pub use merkle::{empty_root, leaf_hash, node_hash, Frontier, MerkleTree};
 pub use proof::{ConsistencyProof, InclusionProof, ProofError};
 pub use signing::{key_path, public_key_path, HeadSigner, KeyError, SignedTreeHead, TreeHead, TrustedKeys};
-pub use store::{postgres_append_only_grants, AuditLog, EntryProof, SigningPolicy, StoredEntry};
+pub use store::{postgres_append_only_grants, postgres_migrations_pending, AuditLog, EntryProof, SigningPolicy, StoredEntry};
 pub use verify::{Problem, ProblemKind, VerifyReport};
 pub use witness::{HeadWitness, WITNESS_FILE};

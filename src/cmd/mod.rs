@@ -5,6 +5,7 @@ pub mod ask;
 pub mod audit;
 pub mod backup;
 pub mod cohort;
+pub mod db;
 pub mod demo;
 pub mod embed;
 pub mod eval;

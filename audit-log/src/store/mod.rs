@@ -19,7 +19,10 @@
 //! there, not here). Batching (`append_batch`) amortises the fsync.
 
 mod postgres;
+mod schema;
 mod sqlite;
+
+pub use schema::postgres_migrations_pending;
 
 use std::path::Path;
 use std::time::Duration;

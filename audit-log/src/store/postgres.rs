@@ -27,7 +27,11 @@ pub(super) async fn open(url: &str, migrate: bool) -> Result<PgPool, AuditError>
         let mut migrator = sqlx::migrate!("./migrations/postgres");
         // The journey store keeps its own migrations (versions below 1000) in the same table.
         migrator.set_ignore_missing(true);
-        migrator.run(&pool).await.map_err(|source| AuditError::Migrate { database, source })?;
+        // A current schema is opened without DDL, so an application role that may
+        // only read and append (the owner migrated) opens it too.
+        if super::postgres_migrations_pending(&pool, &migrator).await? {
+            migrator.run(&pool).await.map_err(|source| AuditError::Migrate { database, source })?;
+        }
     }
     Ok(pool)
 }

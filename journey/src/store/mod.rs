@@ -11,6 +11,7 @@
 //! is rolled back to its savepoint and leaves nothing behind, while many small files
 //! share one durable commit instead of paying an fsync each.
 
+pub mod owner;
 mod postgres;
 mod sqlite;
 
@@ -97,7 +98,7 @@ pub enum StoreError {
     DataDir { path: PathBuf, source: std::io::Error },
     #[error("cannot open the journey store ({database}): {source}")]
     Open { database: String, source: sqlx::Error },
-    #[error("cannot migrate the journey store ({database}): {source}")]
+    #[error("cannot migrate the journey store ({database}): {source} (a PostgreSQL role that may not change the schema needs its owner to run `rdt db migrate --owner-url URL --app-role ROLE` first)")]
     Migrate { database: String, source: sqlx::migrate::MigrateError },
     #[error("journey store: {0}")]
     Sql(#[from] sqlx::Error),
@@ -351,6 +352,20 @@ impl JourneyStore {
             Backend::Postgres(pool) => drop(sqlx::query("SELECT 1").execute(pool).await?),
         }
         Ok(())
+    }
+
+    /// Whether the connected role owns `table`: `None` on SQLite (no roles) or when
+    /// the table does not exist. See [`owner::owns_audit_trail`].
+    pub(crate) async fn owns_table(&self, table: &str) -> Result<Option<bool>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(_) => Ok(None),
+            Backend::Postgres(pool) => Ok(sqlx::query_scalar(
+                "SELECT tableowner = current_user FROM pg_tables WHERE schemaname = current_schema() AND tablename = $1",
+            )
+            .bind(table)
+            .fetch_optional(pool)
+            .await?),
+        }
     }
 
     /// Closes the connections, waiting for them to finish (SQLite checkpoints its WAL).

@@ -32,10 +32,14 @@ pub(super) async fn open(url: &str, database: &Database) -> Result<PgPool, Store
     let mut migrator = sqlx::migrate!("./migrations/postgres");
     // Other crates (the audit log) keep their own migrations in the same database.
     migrator.set_ignore_missing(true);
-    migrator
-        .run(&pool)
-        .await
-        .map_err(|source| StoreError::Migrate { database: database.to_string(), source })?;
+    // A current schema is opened without DDL: the application role of an install whose
+    // owner migrated (`rdt db migrate`) may not change it.
+    if audit_log::postgres_migrations_pending(&pool, &migrator).await? {
+        migrator
+            .run(&pool)
+            .await
+            .map_err(|source| StoreError::Migrate { database: database.to_string(), source })?;
+    }
     Ok(pool)
 }
 
