@@ -166,3 +166,66 @@ fn user_changes_are_audited_with_their_scope() {
     assert_eq!(second["entry"]["action"], "user_replaced");
     assert_eq!(second["entry"]["detail"], "ann: clinician (patients: p-1) -> auditor (patients: all patients)");
 }
+
+fn rdt_pinned(data_dir: &Path, pin: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_rdt"))
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(args)
+        .env_remove("RDT_DATABASE_URL")
+        .env_remove("RDT_USER")
+        .env("RDT_AUDIT_TRUSTED_KEYS", pin)
+        .output()
+        .expect("run rdt")
+}
+
+/// The trusted key pinned outside the data directory: whoever can write the data
+/// directory swaps in their own signing key and re-signs; with the pin, the install
+/// refuses to sign with that key, and verify and show reject heads it signed.
+#[test]
+fn a_pinned_trusted_key_outside_the_data_dir_defeats_a_swapped_signing_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let weights = dir.path().join("w.gguf");
+    std::fs::write(&weights, b"weights").unwrap();
+    let who = ["--as", "grace", "--reason", "validated"];
+    ok_json(&data, &[&["models", "pin", weights.to_str().unwrap(), "--kind", "llm", "--json"][..], &who].concat());
+    ok_json(&data, &["audit", "sign", "--json"]);
+
+    // The auditor keeps the install's public key elsewhere (a comment line is fine).
+    let pin = dir.path().join("auditor").join("trusted-keys.txt");
+    std::fs::create_dir_all(pin.parent().unwrap()).unwrap();
+    let public = std::fs::read_to_string(data.join("keys/audit-ed25519.pub")).unwrap();
+    std::fs::write(&pin, format!("# RDT install at {}\n{public}", data.display())).unwrap();
+    let out = rdt_pinned(&data, &pin, &["audit", "verify"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    let shown = rdt_pinned(&data, &pin, &["audit", "show", "0", "--json"]);
+    assert!(shown.status.success(), "{}", String::from_utf8_lossy(&shown.stdout));
+    let shown: Value = serde_json::from_slice(&shown.stdout).unwrap();
+    assert_eq!(shown["signed_by_trusted_key"], true);
+
+    // Someone with the data directory replaces the key (the next open makes a new one)
+    // and re-signs without the pin.
+    std::fs::remove_file(data.join("keys/audit-ed25519.key")).unwrap();
+    std::fs::remove_file(data.join("keys/audit-ed25519.pub")).unwrap();
+    ok_json(&data, &["audit", "sign", "--json"]);
+
+    // With the pin, that key may not sign, and its heads are not trusted.
+    let refused = rdt_pinned(&data, &pin, &["audit", "sign"]);
+    assert_eq!(refused.status.code(), Some(2));
+    let msg = String::from_utf8_lossy(&refused.stderr);
+    assert!(msg.contains("not among the pinned trusted keys"), "{msg}");
+    let verify = rdt_pinned(&data, &pin, &["audit", "verify", "--json"]);
+    assert_eq!(verify.status.code(), Some(1), "{}", String::from_utf8_lossy(&verify.stdout));
+    let shown = rdt_pinned(&data, &pin, &["audit", "show", "0", "--json"]);
+    assert_eq!(shown.status.code(), Some(1));
+    let shown: Value = serde_json::from_slice(&shown.stdout).unwrap();
+    assert_eq!((shown["signed_by_trusted_key"].clone(), shown["verified"].clone()), (Value::Bool(false), Value::Bool(false)));
+
+    // A pin file that is not keys is refused naming the line.
+    std::fs::write(&pin, "# keys\nnot-a-key\n").unwrap();
+    let bad = rdt_pinned(&data, &pin, &["audit", "verify"]);
+    assert_eq!(bad.status.code(), Some(2));
+    let msg = String::from_utf8_lossy(&bad.stderr);
+    assert!(msg.contains("trusted-keys.txt, line 2"), "{msg}");
+}

@@ -51,7 +51,7 @@ pub use error::AuditError;
 pub use governance::{Artifact, ArtifactStatus, GovernanceError, ModelRegistry, RegistryOutcome, RegistryState};
 pub use merkle::{empty_root, leaf_hash, node_hash, Frontier, MerkleTree};
 pub use proof::{ConsistencyProof, InclusionProof, ProofError};
-pub use signing::{key_path, public_key_path, HeadSigner, KeyError, SignedTreeHead, TreeHead, TrustedKeys};
+pub use signing::{key_path, public_key_path, HeadSigner, KeyError, SignedTreeHead, TreeHead, TrustedKeys, TRUSTED_KEYS_ENV};
 pub use store::{postgres_append_only_grants, postgres_migrations_pending, AuditLog, EntryProof, SigningPolicy, StoredEntry};
 pub use verify::{Problem, ProblemKind, VerifyReport};
 pub use witness::{HeadWitness, WITNESS_FILE};

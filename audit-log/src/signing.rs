@@ -119,6 +119,12 @@ pub enum KeyError {
     Random(String),
     #[error("`{0}` is not an ed25519 public key (64 hex digits)")]
     BadPublicKey(String),
+    #[error("{path}, line {line}: `{text}` is not an ed25519 public key (64 hex digits)")]
+    BadPinnedKey { path: PathBuf, line: usize, text: String },
+    #[error("the trusted keys file {0} (RDT_AUDIT_TRUSTED_KEYS) holds no key")]
+    EmptyPin(PathBuf),
+    #[error("the audit signing key {path} (public key {key}) is not among the pinned trusted keys (RDT_AUDIT_TRUSTED_KEYS): refusing to sign heads with it")]
+    Untrusted { key: String, path: PathBuf },
 }
 
 impl HeadSigner {
@@ -192,6 +198,12 @@ impl HeadSigner {
     }
 }
 
+/// Names a file of trusted public keys kept outside the data directory. When set,
+/// only those keys are trusted (verify, show, the trace page) and the install refuses
+/// to sign with any other: whoever can write the data directory cannot swap the key
+/// and re-sign a rewritten trail.
+pub const TRUSTED_KEYS_ENV: &str = "RDT_AUDIT_TRUSTED_KEYS";
+
 /// The public keys whose heads `verify` accepts. A head signed by any other key,
 /// however valid its signature, is reported: a forger can sign with their own key.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -212,6 +224,45 @@ impl TrustedKeys {
             self.keys.push(hex_key);
         }
         Ok(())
+    }
+
+    /// The keys an install trusts: the pinned file when [`TRUSTED_KEYS_ENV`] names one
+    /// (and then only those), else the data directory's own key.
+    pub fn of_install(data_dir: &Path) -> Result<Self, KeyError> {
+        match Self::pinned()? {
+            Some(pin) => Ok(pin),
+            None => Self::of_data_dir(data_dir),
+        }
+    }
+
+    /// The keys pinned outside the data directory, when [`TRUSTED_KEYS_ENV`] is set.
+    pub fn pinned() -> Result<Option<Self>, KeyError> {
+        match std::env::var_os(TRUSTED_KEYS_ENV).filter(|v| !v.is_empty()) {
+            Some(path) => Self::from_file(Path::new(&path)).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// One hex public key per line; blank lines and `#` comments are skipped. The
+    /// file an auditor keeps (e.g. on a read-only mount) with the install's key.
+    pub fn from_file(path: &Path) -> Result<Self, KeyError> {
+        let text = fs::read_to_string(path).map_err(|source| KeyError::Read { path: path.to_owned(), source })?;
+        let mut trusted = TrustedKeys::new();
+        for (i, line) in text.lines().enumerate() {
+            let line = line.split('#').next().unwrap_or("").trim();
+            if line.is_empty() {
+                continue;
+            }
+            trusted.add_hex(line).map_err(|_| KeyError::BadPinnedKey {
+                path: path.to_owned(),
+                line: i + 1,
+                text: line.chars().take(80).collect(),
+            })?;
+        }
+        if trusted.is_empty() {
+            return Err(KeyError::EmptyPin(path.to_owned()));
+        }
+        Ok(trusted)
     }
 
     /// The keys of a data directory: its `.pub` file, else the private key's half.

@@ -40,7 +40,9 @@ enum AuditCommand {
 #[derive(Debug, Args)]
 struct VerifyArgs {
     /// Also trust tree heads signed by this ed25519 public key (hex); repeatable.
-    /// The install's own key (`<data-dir>/keys/audit-ed25519.pub`) is always trusted.
+    /// The install's own key (`<data-dir>/keys/audit-ed25519.pub`) is trusted unless
+    /// `RDT_AUDIT_TRUSTED_KEYS` names a file of pinned keys kept outside the data
+    /// directory: then only those.
     #[arg(long = "trusted-key", value_name = "HEX")]
     trusted_keys: Vec<String>,
     /// Check against the heads in this file (one JSON head per line, as `rdt audit
@@ -116,7 +118,7 @@ async fn open_reading(ctx: &Context) -> anyhow::Result<AuditLog> {
 }
 
 async fn verify(ctx: &Context, args: VerifyArgs) -> anyhow::Result<ExitCode> {
-    let mut trusted = TrustedKeys::of_data_dir(&ctx.data_dir)?;
+    let mut trusted = TrustedKeys::of_install(&ctx.data_dir)?;
     for key in &args.trusted_keys {
         trusted.add_hex(key)?;
     }
@@ -144,11 +146,12 @@ async fn show(ctx: &Context, args: ShowArgs) -> anyhow::Result<ExitCode> {
         eprintln!("error: the audit log has no entry {seq}");
         return Ok(ExitCode::from(1));
     };
-    let ok = p.verified();
+    let trusted = TrustedKeys::of_install(&ctx.data_dir)?;
+    let ok = p.verified(&trusted);
     if args.json {
-        println!("{:#}", p.json()?);
+        println!("{:#}", p.json(&trusted)?);
     } else {
-        print!("{}", p.text()?);
+        print!("{}", p.text(&trusted)?);
     }
     Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }

@@ -77,7 +77,7 @@ impl AppState {
     pub async fn open(config: WebConfig) -> Result<Self, WebError> {
         let store = JourneyStore::open(&config.database).await?;
         let audit = AuditLog::open_for_data_dir(&config.database.url(), &config.data_dir).await?;
-        let trusted = TrustedKeys::of_data_dir(&config.data_dir)?;
+        let trusted = TrustedKeys::of_install(&config.data_dir)?;
         let users = UserStore::open(&UserStore::path_in(&config.data_dir)).await?;
         Ok(AppState {
             inner: Arc::new(Inner {

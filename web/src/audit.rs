@@ -323,13 +323,12 @@ pub async fn audit_trace(
 
     // The proof against the latest signed head that covers the entry, else the whole
     // log; the head counts only when its key is one the install trusts.
-    let trusted = |h: &audit_log::SignedTreeHead| state.trusted().contains(&h.public_key);
-    let head_ok = proved.head_ok() && proved.head.as_ref().is_none_or(trusted);
+    let head_ok = proved.head_ok(state.trusted());
     let head_view = proved.head.as_ref().map(|h| HeadView {
         size: h.head.size,
         root: h.head.root.to_string(),
         time: audit_log::time_format::format(&h.head.time),
-        trusted: trusted(h),
+        trusted: state.trusted().contains(&h.public_key),
         signature_ok: h.signature_valid(),
         key: h.public_key.clone(),
     });

@@ -106,20 +106,22 @@ pub struct EntryProof {
 }
 
 impl EntryProof {
-    /// The head, if any, names this root and its signature is valid (whether its key
-    /// is trusted is the reader's question).
-    pub fn head_ok(&self) -> bool {
-        self.head.as_ref().is_none_or(|h| h.head.root == self.root && h.signature_valid())
+    /// The head, if any, names this root, its signature is valid and its key is one
+    /// `trusted` holds: a head signed by another key proves nothing (anyone can sign).
+    pub fn head_ok(&self, trusted: &TrustedKeys) -> bool {
+        self.head
+            .as_ref()
+            .is_none_or(|h| h.head.root == self.root && h.signature_valid() && trusted.contains(&h.public_key))
     }
 
-    /// Leaf, proof and head all check.
-    pub fn verified(&self) -> bool {
-        self.leaf_matches && self.proof_ok && self.head_ok()
+    /// Leaf, proof and head (by a trusted key) all check.
+    pub fn verified(&self, trusted: &TrustedKeys) -> bool {
+        self.leaf_matches && self.proof_ok && self.head_ok(trusted)
     }
 
     /// The proof as JSON (`rdt audit show --json`): the entry, its leaf hash and
     /// whether the stored one matches, the inclusion proof, root, signed head and verdict.
-    pub fn json(&self) -> Result<serde_json::Value, AuditError> {
+    pub fn json(&self, trusted: &TrustedKeys) -> Result<serde_json::Value, AuditError> {
         let entry: serde_json::Value = serde_json::from_str(&self.stored.text)
             .map_err(|e| AuditError::Corrupt { seq: self.stored.seq.0, message: e.to_string() })?;
         Ok(serde_json::json!({
@@ -129,13 +131,14 @@ impl EntryProof {
             "inclusion_proof": self.proof,
             "root": self.root,
             "signed_tree_head": self.head,
-            "verified": self.verified(),
+            "signed_by_trusted_key": self.head.as_ref().map(|h| trusted.contains(&h.public_key)),
+            "verified": self.verified(trusted),
         }))
     }
 
     /// The proof for a terminal (`rdt audit show`): the entry, its leaf hash, the
     /// tree or signed head, the proof's hashes (deepest first) and the verdict.
-    pub fn text(&self) -> Result<String, AuditError> {
+    pub fn text(&self, trusted: &TrustedKeys) -> Result<String, AuditError> {
         use std::fmt::Write as _;
         let corrupt = |e: serde_json::Error| AuditError::Corrupt { seq: self.stored.seq.0, message: e.to_string() };
         let entry: serde_json::Value = serde_json::from_str(&self.stored.text).map_err(corrupt)?;
@@ -153,7 +156,10 @@ impl EntryProof {
         for h in &self.proof.path {
             let _ = writeln!(out, "  {h}");
         }
-        let _ = writeln!(out, "{}", if self.verified() { "proof: verified" } else { "proof: FAILED" });
+        if let Some(h) = self.head.as_ref().filter(|h| !trusted.contains(&h.public_key)) {
+            let _ = writeln!(out, "the signed head's key {} is not a trusted key", h.public_key);
+        }
+        let _ = writeln!(out, "{}", if self.verified(trusted) { "proof: verified" } else { "proof: FAILED" });
         Ok(out)
     }
 }
@@ -213,8 +219,22 @@ impl AuditLog {
     /// The log of an install: opens `url`, loads (creating on first use) the signing
     /// key under `data_dir/keys`, and witnesses every signed head in
     /// `data_dir/audit-heads.jsonl` ([`crate::witness`]).
+    ///
+    /// When the trusted keys are pinned outside the data directory
+    /// ([`crate::signing::TRUSTED_KEYS_ENV`]), a signing key that is not among them is
+    /// refused: heads signed by a key someone put in the data directory would look
+    /// valid to anyone who trusts the directory.
     pub async fn open_for_data_dir(url: &str, data_dir: &Path) -> Result<Self, AuditError> {
         let (signer, _created) = HeadSigner::load_or_create(data_dir)?;
+        if let Some(pin) = TrustedKeys::pinned()? {
+            if !pin.contains(&signer.public_key_hex()) {
+                return Err(crate::signing::KeyError::Untrusted {
+                    key: signer.public_key_hex(),
+                    path: crate::signing::key_path(data_dir),
+                }
+                .into());
+            }
+        }
         let witness = crate::witness::HeadWitness::at(data_dir.join(crate::witness::WITNESS_FILE));
         Ok(Self::open(url).await?.with_signer(signer).with_witness(witness))
     }
