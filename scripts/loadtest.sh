@@ -16,7 +16,7 @@ trap 'kill "$server" 2>/dev/null || true; rm -rf "$data"' EXIT
 export RDT_DATA_DIR="$data"
 
 "$rdt" demo --no-serve --no-train >/dev/null
-RDT_PASSWORD="load-test-password" "$rdt" user add loadtest --role clinician
+RDT_PASSWORD="load-test-password" "$rdt" user add loadtest --role clinician --all-patients
 port=18080
 "$rdt" serve --no-assistant --addr "127.0.0.1:$port" >/dev/null 2>&1 &
 server=$!

@@ -41,7 +41,7 @@ enum Command {
     Demo(cmd::demo::DemoArgs),
     /// Serve the web pages (clinician, auditor, governance, admin) on this install.
     Serve(cmd::serve::ServeArgs),
-    /// The people who may log in: `rdt user add NAME --role ROLE`, `rdt user list`.
+    /// The people who may log in: `rdt user add NAME --role ROLE --all-patients`, list, unlock, disable, enable.
     User(cmd::user::UserArgs),
     /// A consistent copy of the store, audit log, users, keys, index and models with a
     /// manifest of sha256s (`--verify DIR` checks one).

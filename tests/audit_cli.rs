@@ -143,28 +143,42 @@ fn exported_heads_witness_the_log() {
 fn user_changes_are_audited_with_their_scope() {
     let data = tempfile::tempdir().unwrap();
     let dir = data.path();
-    let add = |args: &[&str]| {
-        let out = Command::new(env!("CARGO_BIN_EXE_rdt"))
+    let user = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_rdt"))
             .arg("--data-dir")
             .arg(dir)
-            .args(["user", "add"])
+            .arg("user")
             .args(args)
             .env("RDT_PASSWORD", "a long enough password")
             .env("RDT_USER", "root-admin")
             .env_remove("RDT_DATABASE_URL")
             .output()
-            .unwrap();
+            .unwrap()
+    };
+    let ok = |args: &[&str]| {
+        let out = user(args);
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     };
-    add(&["ann", "--role", "clinician", "--patient", "p-1"]);
-    add(&["ann", "--role", "auditor", "--replace"]);
+    // Scope is explicit: no patients named and no --all-patients is refused.
+    let unscoped = user(&["add", "bob", "--role", "clinician"]);
+    assert_eq!(unscoped.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&unscoped.stderr).contains("say which patients"));
+    ok(&["add", "ann", "--role", "clinician", "--patient", "p-1"]);
+    ok(&["add", "ann", "--role", "auditor", "--all-patients", "--replace"]);
+    ok(&["disable", "ann"]);
+    let listed = ok_json(dir, &["user", "list", "--json"]);
+    assert!(listed[0]["disabled_at"].is_string(), "{listed}");
+    ok(&["enable", "ann"]);
     let first = ok_json(dir, &["audit", "show", "0", "--json"]);
     assert_eq!(first["entry"]["action"], "user_added");
     assert_eq!(first["entry"]["detail"], "ann as clinician (patients: p-1)");
     assert_eq!(first["entry"]["principal"]["user"], "root-admin");
     let second = ok_json(dir, &["audit", "show", "1", "--json"]);
     assert_eq!(second["entry"]["action"], "user_replaced");
-    assert_eq!(second["entry"]["detail"], "ann: clinician (patients: p-1) -> auditor (patients: all patients)");
+    assert_eq!(second["entry"]["detail"], "ann: clinician (patients: p-1) -> auditor (all patients)");
+    let actions: Vec<Value> =
+        (2..4).map(|seq| ok_json(dir, &["audit", "show", &seq.to_string(), "--json"])["entry"]["action"].clone()).collect();
+    assert_eq!(actions, ["user_disabled", "user_enabled"]);
 }
 
 fn rdt_pinned(data_dir: &Path, pin: &Path, args: &[&str]) -> Output {

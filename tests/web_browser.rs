@@ -118,7 +118,7 @@ async fn the_four_roles_in_a_real_browser() {
     let tools = ToolContext::for_install(state.store().clone(), dir.path(), &index, &state.registry()).await.unwrap();
     state.set_tools(tools);
     for (name, role) in [("clin", Role::Clinician), ("aud", Role::Auditor), ("gov", Role::Governance), ("adm", Role::Admin)] {
-        state.users().add(name, role, "browser-test-password", &[], false).await.unwrap();
+        state.users().add(name, role, "browser-test-password", &web::auth::PatientAccess::All, false).await.unwrap();
     }
     let gov = Principal::new("gov", Role::Governance);
     for name in ["twin-a", "twin-b"] {

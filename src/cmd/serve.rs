@@ -53,7 +53,7 @@ pub async fn run(ctx: &Context, args: ServeArgs) -> anyhow::Result<ExitCode> {
     let users = state.users().count().await?;
     println!("Serving on http://{addr}/  (Ctrl-C stops)");
     if users == 0 {
-        println!("No users yet: add one with `rdt user add NAME --role clinician|auditor|governance|admin`.");
+        println!("No users yet: add one with `rdt user add NAME --role clinician|auditor|governance|admin --all-patients` (or --patient ID...).");
     }
     web::serve_on(listener, state).await?;
     Ok(ExitCode::SUCCESS)

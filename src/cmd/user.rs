@@ -1,4 +1,5 @@
-//! `rdt user add NAME --role ROLE [--patient ID]...` and `rdt user list`: the people
+//! `rdt user add NAME --role ROLE (--patient ID... | --all-patients)`, `rdt user list`,
+//! `unlock`, `disable` and `enable`: the people
 //! who may log in to the web pages. The password comes from `RDT_PASSWORD` or one line
 //! on standard input (never a flag: flags show in `ps` and shell history).
 
@@ -9,7 +10,7 @@ use anyhow::Context as _;
 use audit_log::Role;
 use clap::{Args, Subcommand};
 use journey::PatientId;
-use web::auth::UserStore;
+use web::auth::{PatientAccess, UserStore};
 
 use crate::context::Context;
 
@@ -33,6 +34,18 @@ enum UserCommand {
         #[arg(long = "as", env = "RDT_USER", value_name = "USER")]
         user: Option<String>,
     },
+    /// Disable a user: their sessions end and their password no longer logs in (audited).
+    Disable {
+        name: String,
+        #[arg(long = "as", env = "RDT_USER", value_name = "USER")]
+        user: Option<String>,
+    },
+    /// Enable a disabled user again (audited).
+    Enable {
+        name: String,
+        #[arg(long = "as", env = "RDT_USER", value_name = "USER")]
+        user: Option<String>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -41,9 +54,13 @@ struct AddArgs {
     /// clinician, auditor, governance or admin.
     #[arg(long)]
     role: Role,
-    /// A patient the clinician may read (repeat); none: all patients.
-    #[arg(long = "patient", value_name = "ID")]
+    /// A patient the user may read (repeat). Scope is explicit: name patients or
+    /// pass --all-patients.
+    #[arg(long = "patient", value_name = "ID", conflicts_with = "all_patients")]
     patients: Vec<String>,
+    /// The user may read every patient.
+    #[arg(long)]
+    all_patients: bool,
     /// Replace an existing user's password, role and scope (ends their sessions).
     #[arg(long)]
     replace: bool,
@@ -69,12 +86,24 @@ pub async fn run(ctx: &Context, args: UserArgs) -> anyhow::Result<ExitCode> {
             if !users.unlock(&name).await? {
                 anyhow::bail!("no user `{name}`");
             }
-            let log = ctx.audit_log().await?;
-            let by = audit_log::Principal::new(crate::context::user_name(user), audit_log::Role::Admin);
-            let detail = Some(name.clone());
-            log.append(audit_log::NewEntry::new(by, audit_log::EntryBody::Access { action: "user_unlocked".into(), detail }))
-                .await?;
+            audit_admin_action(ctx, user, "user_unlocked", &name).await?;
             println!("Unlocked {name}.");
+            ExitCode::SUCCESS
+        }
+        UserCommand::Disable { name, user } => {
+            if !users.set_disabled(&name, true).await? {
+                anyhow::bail!("no user `{name}`");
+            }
+            audit_admin_action(ctx, user, "user_disabled", &name).await?;
+            println!("Disabled {name}: their sessions ended and their password no longer logs in.");
+            ExitCode::SUCCESS
+        }
+        UserCommand::Enable { name, user } => {
+            if !users.set_disabled(&name, false).await? {
+                anyhow::bail!("no user `{name}`");
+            }
+            audit_admin_action(ctx, user, "user_enabled", &name).await?;
+            println!("Enabled {name}.");
             ExitCode::SUCCESS
         }
     };
@@ -82,14 +111,19 @@ pub async fn run(ctx: &Context, args: UserArgs) -> anyhow::Result<ExitCode> {
     Ok(code)
 }
 
+/// Appends an admin's access decision about user `name` to the trail.
+async fn audit_admin_action(ctx: &Context, by: Option<String>, action: &str, name: &str) -> anyhow::Result<()> {
+    let log = ctx.audit_log().await?;
+    let by = audit_log::Principal::new(crate::context::user_name(by), audit_log::Role::Admin);
+    let detail = Some(name.to_owned());
+    log.append(audit_log::NewEntry::new(by, audit_log::EntryBody::Access { action: action.into(), detail })).await?;
+    log.close().await;
+    Ok(())
+}
+
 /// A user's role and scope as the trail records them.
-fn described(role: Role, patients: &[PatientId]) -> String {
-    let scope = if patients.is_empty() {
-        "all patients".to_owned()
-    } else {
-        patients.iter().map(PatientId::as_str).collect::<Vec<_>>().join(", ")
-    };
-    format!("{} (patients: {scope})", role.as_str())
+fn described(role: Role, access: &PatientAccess) -> String {
+    format!("{} ({})", role.as_str(), access.describe())
 }
 
 async fn add(ctx: &Context, users: &UserStore, args: AddArgs) -> anyhow::Result<ExitCode> {
@@ -105,19 +139,14 @@ async fn add(ctx: &Context, users: &UserStore, args: AddArgs) -> anyhow::Result<
     for p in &args.patients {
         patients.push(PatientId::new(p.as_str()).with_context(|| format!("--patient `{p}` is not a patient id"))?);
     }
+    let access = PatientAccess::chosen(patients, args.all_patients)?;
     let before = users.user(&args.name).await?;
-    users.add(&args.name, args.role, &password, &patients, args.replace).await?;
+    users.add(&args.name, args.role, &password, &access, args.replace).await?;
     // Who may read what is an access decision: recorded, with the scope, and for a
     // replacement what it was before.
-    let now = described(args.role, &patients);
+    let now = described(args.role, &access);
     let (action, detail) = match before {
-        Some(old) => {
-            let old_patients: Vec<PatientId> = match &old.access {
-                web::auth::PatientAccess::All => Vec::new(),
-                web::auth::PatientAccess::Only(ids) => ids.iter().cloned().collect(),
-            };
-            ("user_replaced", format!("{}: {} -> {now}", args.name, described(old.role, &old_patients)))
-        }
+        Some(old) => ("user_replaced", format!("{}: {} -> {now}", args.name, described(old.role, &old.access))),
         None => ("user_added", format!("{} as {now}", args.name)),
     };
     let log = ctx.audit_log().await?;

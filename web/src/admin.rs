@@ -54,6 +54,7 @@ pub struct UserRow {
     pub role: String,
     pub scope: String,
     pub created_at: String,
+    pub disabled: bool,
 }
 
 pub struct BackupRow {
@@ -130,13 +131,8 @@ pub async fn admin_show(
         .await?
         .into_iter()
         .map(|u| UserRow {
-            scope: match (&u.role, &u.access) {
-                (Role::Clinician, PatientAccess::All) => "all patients".into(),
-                (Role::Clinician, PatientAccess::Only(ids)) => {
-                    ids.iter().map(|p| p.as_str().to_owned()).collect::<Vec<_>>().join(", ")
-                }
-                _ => "—".into(),
-            },
+            scope: u.access.describe(),
+            disabled: u.disabled_at.is_some(),
             name: u.name,
             role: u.role.as_str().to_owned(),
             created_at: u.created_at.chars().take(19).collect(),
@@ -178,9 +174,12 @@ pub struct CreateUser {
     name: String,
     role: String,
     password: String,
-    /// Comma- or space-separated patient ids; empty: all patients.
+    /// Comma- or space-separated patient ids.
     #[serde(default)]
     patients: String,
+    /// Checked: all patients. Either this or named patients, never neither.
+    #[serde(default)]
+    all_patients: Option<String>,
 }
 
 fn back(done: &str, error: &str) -> Response {
@@ -196,27 +195,22 @@ pub async fn users_create(
         Ok(r) => r,
         Err(e) => return Ok(back("", &format!("`role`: {e}"))),
     };
-    let patients: Vec<PatientId> =
-        form.patients.split([',', ' ', '\n']).filter(|s| !s.trim().is_empty()).filter_map(|s| PatientId::new(s.trim())).collect();
-    match state.users().add(form.name.trim(), role, &form.password, &patients, false).await {
+    let mut patients = Vec::new();
+    for id in form.patients.split([',', ' ', '\n']).map(str::trim).filter(|s| !s.is_empty()) {
+        match PatientId::new(id) {
+            Some(p) => patients.push(p),
+            None => return Ok(back("", &format!("`patients`: `{id}` is not a patient id"))),
+        }
+    }
+    let access = match PatientAccess::chosen(patients, form.all_patients.is_some()) {
+        Ok(access) => access,
+        Err(e) => return Ok(back("", &format!("`patients`: {e}"))),
+    };
+    match state.users().add(form.name.trim(), role, &form.password, &access, false).await {
         Ok(()) => {
-            let entry = NewEntry::new(
-                user.principal(),
-                EntryBody::Access {
-                    action: "user_added".into(),
-                    detail: Some(format!(
-                        "{} as {}, patients: {}",
-                        form.name.trim(),
-                        role.as_str(),
-                        if patients.is_empty() {
-                            "all".to_owned()
-                        } else {
-                            patients.iter().map(PatientId::as_str).collect::<Vec<_>>().join(", ")
-                        }
-                    )),
-                },
-            )
-            .session(user.session.clone());
+            let detail = format!("{} as {}, {}", form.name.trim(), role.as_str(), access.describe());
+            let entry = NewEntry::new(user.principal(), EntryBody::Access { action: "user_added".into(), detail: Some(detail) })
+                .session(user.session.clone());
             state.audit().append(entry).await?;
             Ok(back(&format!("Added {} ({}).", form.name.trim(), role.as_str()), ""))
         }
@@ -249,6 +243,39 @@ pub async fn users_unlock(
             .session(user.session.clone());
     state.audit().append(entry).await?;
     Ok(back(&format!("Unlocked {name}."), ""))
+}
+
+#[derive(Deserialize)]
+pub struct DisableUser {
+    name: String,
+    /// "disable" or "enable".
+    action: String,
+}
+
+/// Disables a user (ending their sessions; their password no longer logs in) or
+/// enables them again, audited as `user_disabled` / `user_enabled`.
+pub async fn users_disable(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Form(form): Form<DisableUser>,
+) -> Result<Response, AppError> {
+    let name = form.name.trim();
+    let disable = match form.action.as_str() {
+        "disable" => true,
+        "enable" => false,
+        other => return Ok(back("", &format!("`action`: `{other}` is neither disable nor enable"))),
+    };
+    if disable && name == user.name {
+        return Ok(back("", "`name`: you cannot disable your own account"));
+    }
+    if !state.users().set_disabled(name, disable).await? {
+        return Ok(back("", &format!("`name`: no user {name}")));
+    }
+    let action = if disable { "user_disabled" } else { "user_enabled" };
+    let entry = NewEntry::new(user.principal(), EntryBody::Access { action: action.into(), detail: Some(name.to_owned()) })
+        .session(user.session.clone());
+    state.audit().append(entry).await?;
+    Ok(back(&format!("{} {name}.", if disable { "Disabled" } else { "Enabled" }), ""))
 }
 
 /// A file name safe to write under the upload folder (no separators, no dot files).

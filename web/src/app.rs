@@ -207,6 +207,7 @@ pub fn app(state: AppState) -> Router {
         .route("/admin", get(admin::admin_show))
         .route("/admin/users", post(admin::users_create))
         .route("/admin/users/unlock", post(admin::users_unlock))
+        .route("/admin/users/disable", post(admin::users_disable))
         .route(
             "/admin/import",
             // Uploads of FHIR exports are large; every other route keeps axum's 2 MB limit.

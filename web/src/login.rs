@@ -67,7 +67,7 @@ pub async fn login_form(State(state): State<AppState>, Query(q): Query<LoginQuer
 
 /// Records a login attempt in the audit trail: who (the name as typed, with the
 /// account's role when it exists; `system` for a name that is no user), what
-/// (`login`, `login_failed`, `login_throttled`, `login_locked`, `account_locked`) and
+/// (`login`, `login_failed`, `login_throttled`, `login_locked`, `login_disabled`, `account_locked`) and
 /// from where.
 async fn audit_login(
     state: &AppState,
@@ -160,6 +160,12 @@ pub async fn login_submit(
         );
     };
     throttle.clear(name);
+    if user.disabled_at.is_some() {
+        // Only after the password checked: a stranger learns nothing of the account.
+        audit_login(&state, &user.name, Some(user.role), "login_disabled", client).await?;
+        let message = "This account is disabled; an administrator can enable it.";
+        return login_page(&state, next, Some(message.into()), axum::http::StatusCode::FORBIDDEN);
+    }
     audit_login(&state, &user.name, Some(user.role), "login", client).await?;
     let ttl = state.config().session_ttl;
     let session = state.users().create_session(&user.name, ttl).await?;

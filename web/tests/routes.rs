@@ -45,13 +45,13 @@ async fn fixture() -> Fixture {
     for (name, role) in
         [("clin", Role::Clinician), ("aud", Role::Auditor), ("gov", Role::Governance), ("adm", Role::Admin)]
     {
-        state.users().add(name, role, PASSWORD, &[], false).await.unwrap();
+        state.users().add(name, role, PASSWORD, &web::auth::PatientAccess::All, false).await.unwrap();
     }
     let patient = patients[0].patient.id.as_str().to_owned();
     let other_patient = patients[1].patient.id.as_str().to_owned();
     // A scoped clinician who may read the first patient only.
     let scoped = journey::PatientId::new(patient.as_str()).unwrap();
-    state.users().add("scoped", Role::Clinician, PASSWORD, &[scoped], false).await.unwrap();
+    state.users().add("scoped", Role::Clinician, PASSWORD, &web::auth::PatientAccess::Only([scoped].into()), false).await.unwrap();
     // Two activations of an encoder, so there is something to roll back to.
     let gov = Principal::new("gov", Role::Governance);
     let registry = state.registry();
@@ -562,4 +562,59 @@ async fn failed_logins_are_throttled_locked_and_audited() {
     let last: audit_log::AuditEntry = last.last().unwrap().parse().unwrap();
     assert!(matches!(last.body, EntryBody::Access { ref action, .. } if action == "login"), "{last:?}");
     assert_eq!(last.principal.user, "clin");
+}
+
+/// An admin disables a user from the admin page: the user's open session ends at
+/// once, the right password no longer logs in (after it is checked, so a stranger
+/// learns nothing), and both are audited; enabling lets them in again. Adding a user
+/// without choosing a scope is refused.
+#[tokio::test]
+async fn a_disabled_user_is_out_at_once_and_the_admin_must_choose_a_scope() {
+    let f = fixture().await;
+    let login = |password: &'static str| {
+        let f = &f;
+        async move {
+            let form = f.send(get("/login", None)).await;
+            let cookie = form.headers().get(header::SET_COOKIE).unwrap().to_str().unwrap().split(';').next().unwrap().to_owned();
+            let token = cookie.split_once('=').unwrap().1.to_owned();
+            let mut req = post_form("/login", None, Some(&token), &format!("name=clin&password={password}&next="));
+            req.headers_mut().insert(header::COOKIE, cookie.parse().unwrap());
+            f.send(req).await
+        }
+    };
+    let clin = f.session("clin", Duration::from_secs(600)).await;
+    assert_eq!(f.send(get("/patients", Some(&clin))).await.status(), StatusCode::OK);
+    let adm = f.session("adm", Duration::from_secs(600)).await;
+    let res = f.send(post_form("/admin/users/disable", Some(&adm), Some(&adm.csrf), "name=clin&action=disable")).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert!(location(&res).contains("Disabled"), "{}", location(&res));
+    assert_eq!(f.send(get("/patients", Some(&clin))).await.status(), StatusCode::SEE_OTHER, "the session ended");
+    let refused = login(PASSWORD).await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    assert!(body_text(refused).await.contains("disabled"));
+    let res = f.send(post_form("/admin/users/disable", Some(&adm), Some(&adm.csrf), "name=clin&action=enable")).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(login(PASSWORD).await.status(), StatusCode::SEE_OTHER);
+
+    let actions: Vec<String> = f
+        .state
+        .audit()
+        .entries_of_kinds(&[audit_log::EntryKind::Access])
+        .await
+        .unwrap()
+        .iter()
+        .filter_map(|e| match e.parse().unwrap().body {
+            EntryBody::Access { action, .. } if action.starts_with("user_") || action.starts_with("login") => Some(action),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(actions, ["user_disabled", "login_disabled", "user_enabled", "login"]);
+
+    // No patients named and "all patients" unchecked: refused, nobody added.
+    let fields = "name=newbie&role=clinician&password=a+long+password&patients=";
+    let res = f.send(post_form("/admin/users", Some(&adm), Some(&adm.csrf), fields)).await;
+    assert!(location(&res).contains("error=") && location(&res).contains("which%20patients"), "{}", location(&res));
+    assert!(f.state.users().user("newbie").await.unwrap().is_none());
+    let res = f.send(post_form("/admin/users", Some(&adm), Some(&adm.csrf), &format!("{fields}&all_patients=1"))).await;
+    assert!(location(&res).contains("Added"), "{}", location(&res));
 }

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use audit_log::Role;
 
-use super::{AuthError, UserStore};
+use super::{AuthError, PatientAccess, UserStore};
 
 /// The demo's users, one per role.
 const DEMO_USERS: [(&str, Role); 4] =
@@ -58,7 +58,7 @@ pub async fn demo_logins(data_dir: &Path) -> Result<Vec<DemoLogin>, DemoError> {
         let mut bytes = [0u8; 9];
         getrandom::fill(&mut bytes).map_err(|e| AuthError::Random(e.to_string()))?;
         let password = format!("demo-{}", hex::encode(bytes));
-        users.add(name, role, &password, &[], true).await?;
+        users.add(name, role, &password, &PatientAccess::All, true).await?;
         rows.push((name.to_owned(), role.as_str().to_owned(), password));
     }
     users.close().await;

@@ -57,6 +57,10 @@ pub enum AuthError {
     Hash(String),
     #[error("the operating system's random source failed: {0}")]
     Random(String),
+    #[error("say which patients the user may read: name them (--patient ID, repeatable) or choose all patients (--all-patients)")]
+    ScopeNotChosen,
+    #[error("choose either named patients or all patients, not both")]
+    ScopeConflict,
 }
 
 /// The logged-in user of a request, put there by [`authenticate`].
