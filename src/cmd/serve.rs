@@ -25,6 +25,9 @@ pub struct ServeArgs {
     /// How long a login lasts, in minutes.
     #[arg(long, env = "RDT_SESSION_MINUTES", default_value_t = 480)]
     pub session_minutes: u64,
+    /// The largest FHIR upload the admin page accepts, in MiB (streamed to disk).
+    #[arg(long, env = "RDT_MAX_UPLOAD_MIB", default_value_t = 1024)]
+    pub max_upload_mib: u64,
     /// Serve without the chat panel's assistant (no model is loaded).
     #[arg(long)]
     pub no_assistant: bool,
@@ -36,7 +39,8 @@ pub fn config(ctx: &Context, args: &ServeArgs) -> web::WebConfig {
     let mut config = web::WebConfig::new(ctx.data_dir.clone(), ctx.database.clone());
     config.addr = args.addr;
     config.secure_cookies = args.secure_cookies;
-    config.session_ttl = Duration::from_secs(args.session_minutes * 60);
+    config.session_ttl = Duration::from_secs(args.session_minutes.saturating_mul(60));
+    config.max_upload_bytes = args.max_upload_mib.saturating_mul(1 << 20);
     config
 }
 

@@ -25,6 +25,54 @@ use crate::layout::Chrome;
 #[derive(Default)]
 pub struct ImportJobs {
     current: Option<Arc<ImportJob>>,
+    /// An upload is being received: the slot is taken before the first byte is read,
+    /// so two uploads started together cannot both pass the check.
+    receiving: bool,
+}
+
+impl ImportJobs {
+    fn busy(&self) -> bool {
+        self.receiving
+            || self.current.as_ref().is_some_and(|j| j.finished.lock().unwrap_or_else(|e| e.into_inner()).is_none())
+    }
+}
+
+/// The import slot held while an upload is received; dropping it (an upload that
+/// failed) frees the slot and removes the partly written folder.
+struct Reservation {
+    state: AppState,
+    incoming: PathBuf,
+    armed: bool,
+}
+
+impl Reservation {
+    /// Takes the slot, or says an import is already under way.
+    fn take(state: &AppState, incoming: PathBuf) -> Result<Self, AppError> {
+        let mut jobs = state.imports().lock().unwrap_or_else(|e| e.into_inner());
+        if jobs.busy() {
+            return Err(AppError::Conflict("an import is already running; wait for it to finish".into()));
+        }
+        jobs.receiving = true;
+        Ok(Reservation { state: state.clone(), incoming, armed: true })
+    }
+
+    /// The upload is complete: the job takes the slot over.
+    fn hand_over(mut self, job: Arc<ImportJob>) {
+        let mut jobs = self.state.imports().lock().unwrap_or_else(|e| e.into_inner());
+        jobs.current = Some(job);
+        jobs.receiving = false;
+        self.armed = false;
+    }
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        if self.armed {
+            self.state.imports().lock().unwrap_or_else(|e| e.into_inner()).receiving = false;
+            // Nothing half-written stays behind to be imported later.
+            let _ = std::fs::remove_dir_all(&self.incoming);
+        }
+    }
 }
 
 pub struct ImportJob {
@@ -292,23 +340,18 @@ pub async fn import_create(
     user: CurrentUser,
     mut multipart: Multipart,
 ) -> Result<Response, AppError> {
-    if state.imports().lock().unwrap_or_else(|e| e.into_inner()).current.as_ref().is_some_and(|j| {
-        j.finished.lock().unwrap_or_else(|e| e.into_inner()).is_none()
-    }) {
-        return Err(AppError::BadRequest("an import is already running; wait for it to finish".into()));
-    }
-    let dir = state.config().data_dir.join("uploads").join(chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ").to_string());
-    tokio::fs::create_dir_all(&dir).await?;
-    let mut saved = 0;
-    while let Some(field) = multipart.next_field().await.map_err(|e| AppError::BadRequest(format!("upload: {e}")))? {
-        let Some(name) = field.file_name().and_then(safe_file_name) else { continue };
-        let bytes = field.bytes().await.map_err(|e| AppError::BadRequest(format!("upload of {name}: {e}")))?;
-        tokio::fs::write(dir.join(&name), &bytes).await?;
-        saved += 1;
-    }
+    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ").to_string();
+    let uploads = state.config().data_dir.join("uploads");
+    let incoming = uploads.join(format!(".incoming-{stamp}"));
+    let reservation = Reservation::take(&state, incoming.clone())?;
+    tokio::fs::create_dir_all(&incoming).await?;
+    let saved = receive(&mut multipart, &incoming, state.config().max_upload_bytes).await?;
     if saved == 0 {
         return Err(AppError::BadRequest("choose one or more FHIR files (.json Bundles or .ndjson)".into()));
     }
+    // Only a whole upload gets a name the importer (or a later look) takes for one.
+    let dir = uploads.join(stamp);
+    tokio::fs::rename(&incoming, &dir).await?;
     let job = Arc::new(ImportJob {
         dir: dir.clone(),
         files_total: AtomicUsize::new(saved),
@@ -317,7 +360,7 @@ pub async fn import_create(
         bytes_done: AtomicU64::new(0),
         finished: std::sync::Mutex::new(None),
     });
-    state.imports().lock().unwrap_or_else(|e| e.into_inner()).current = Some(job.clone());
+    reservation.hand_over(job.clone());
     let (task_state, principal, session) = (state.clone(), user.principal(), user.session.clone());
     tokio::spawn(async move {
         let result = run_import(&task_state, &job, principal, session).await;
@@ -327,16 +370,68 @@ pub async fn import_create(
     Ok((StatusCode::ACCEPTED, render(&status)?).into_response())
 }
 
+/// Writes each uploaded file to `dir` as its bytes arrive, counting them against
+/// `limit` (all files together); returns how many files were saved.
+async fn receive(multipart: &mut Multipart, dir: &std::path::Path, limit: u64) -> Result<usize, AppError> {
+    use tokio::io::AsyncWriteExt as _;
+    let too_large = || {
+        AppError::TooLarge(format!(
+            "the upload is larger than this server's limit of {}; import it with `rdt import` on the server, \
+             or start the server with a larger --max-upload-mib",
+            if limit < 1 << 20 { format!("{limit} bytes") } else { format!("{} MiB", limit >> 20) }
+        ))
+    };
+    let (mut saved, mut total) = (0usize, 0u64);
+    while let Some(mut field) = multipart.next_field().await.map_err(|e| upload_error(e, "upload", &too_large))? {
+        let Some(name) = field.file_name().and_then(safe_file_name) else { continue };
+        let path = dir.join(&name);
+        let mut file = match tokio::fs::OpenOptions::new().write(true).create_new(true).open(&path).await {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                return Err(AppError::BadRequest(format!("two files named {name} in one upload")));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let what = format!("upload of {name}");
+        while let Some(chunk) = field.chunk().await.map_err(|e| upload_error(e, &what, &too_large))? {
+            total += chunk.len() as u64;
+            if total > limit {
+                return Err(too_large());
+            }
+            file.write_all(&chunk).await?;
+        }
+        file.sync_all().await?;
+        saved += 1;
+    }
+    Ok(saved)
+}
+
+/// A multipart error as the admin should read it: over the body limit is "too large".
+fn upload_error(e: axum::extract::multipart::MultipartError, what: &str, too_large: &dyn Fn() -> AppError) -> AppError {
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        too_large()
+    } else {
+        AppError::BadRequest(format!("{what}: {}", e.body_text()))
+    }
+}
+
+/// The import's messages name files as the admin uploaded them, not where this server
+/// keeps them.
+fn without_server_paths(text: &str, dir: &std::path::Path) -> String {
+    text.replace(&format!("{}/", dir.display()), "").replace(&dir.display().to_string(), "the upload")
+}
+
 async fn run_import(state: &AppState, job: &ImportJob, principal: audit_log::Principal, session: String) -> Result<String, String> {
-    let mut importer = Importer::new(state.store().clone()).await.map_err(|e| e.to_string())?;
-    let report = importer.import_paths(std::slice::from_ref(&job.dir), job).await.map_err(|e| e.to_string())?;
+    let hide = |e: &dyn std::fmt::Display| without_server_paths(&e.to_string(), &job.dir);
+    let mut importer = Importer::new(state.store().clone()).await.map_err(|e| hide(&e))?;
+    let report = importer.import_paths(std::slice::from_ref(&job.dir), job).await.map_err(|e| hide(&e))?;
     let record = report.audit_record();
     let seq = state
         .audit()
         .append(NewEntry::new(principal, EntryBody::Import { import: record }).session(session))
         .await
         .map_err(|e| e.to_string())?;
-    let failed: Vec<String> = report.failed().map(ToString::to_string).collect();
+    let failed: Vec<String> = report.failed().map(|f| hide(&f)).collect();
     let mut summary = format!(
         "Imported {} of {} files: {} patients, {} events (audit entry {seq}).",
         report.files.len() - failed.len(),

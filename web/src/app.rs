@@ -24,7 +24,8 @@ use crate::metrics::Metrics;
 use crate::{admin, audit, chat, consult, governance, journey, login, patients, statics};
 
 /// Largest FHIR upload accepted by the admin page.
-const MAX_UPLOAD_BYTES: usize = 1 << 30;
+/// The default upload limit: 1 GiB of FHIR.
+pub const MAX_UPLOAD_BYTES: u64 = 1 << 30;
 
 /// How to run the server. `rdt serve` fills it from flags; tests build it directly.
 #[derive(Debug, Clone)]
@@ -36,6 +37,9 @@ pub struct WebConfig {
     pub secure_cookies: bool,
     /// How long a login lasts.
     pub session_ttl: Duration,
+    /// The most an admin's FHIR upload may hold (all files together), streamed to
+    /// disk as it arrives, never held in memory.
+    pub max_upload_bytes: u64,
 }
 
 impl WebConfig {
@@ -46,6 +50,7 @@ impl WebConfig {
             database,
             secure_cookies: false,
             session_ttl: Duration::from_secs(8 * 3600),
+            max_upload_bytes: MAX_UPLOAD_BYTES,
         }
     }
 }
@@ -211,7 +216,10 @@ pub fn app(state: AppState) -> Router {
         .route(
             "/admin/import",
             // Uploads of FHIR exports are large; every other route keeps axum's 2 MB limit.
-            post(admin::import_create).layer(DefaultBodyLimit::max(MAX_UPLOAD_BYTES)),
+            // The handler counts the files' bytes against the same limit as it streams.
+            post(admin::import_create).layer(DefaultBodyLimit::max(
+                usize::try_from(state.config().max_upload_bytes).unwrap_or(usize::MAX).saturating_add(1 << 20),
+            )),
         )
         .route("/admin/import/status", get(admin::import_status))
         .route("/admin/terminology", post(admin::terminology_create))

@@ -23,6 +23,12 @@ pub enum AppError {
     /// Bad input, with what and where.
     #[error("{0}")]
     BadRequest(String),
+    /// The request is sound but collides with work in progress (one import at a time).
+    #[error("{0}")]
+    Conflict(String),
+    /// An upload over the install's limit.
+    #[error("{0}")]
+    TooLarge(String),
     /// Anything else: logged, shown generically.
     #[error("internal error: {0}")]
     Internal(String),
@@ -39,6 +45,8 @@ impl AppError {
             AppError::Forbidden { .. } | AppError::Csrf => StatusCode::FORBIDDEN,
             AppError::NotFound { .. } => StatusCode::NOT_FOUND,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::Conflict(_) => StatusCode::CONFLICT,
+            AppError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

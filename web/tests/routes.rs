@@ -191,7 +191,7 @@ async fn non_get_requests_need_the_sessions_csrf_token() {
     // No token, a wrong one, another session's.
     assert_eq!(f.send(post_form("/audit/verify", Some(&s), None, "")).await.status(), StatusCode::FORBIDDEN);
     assert_eq!(f.send(post_form("/audit/verify", Some(&s), Some("0000"), "")).await.status(), StatusCode::FORBIDDEN);
-    let other = f.session("aud", Duration::from_secs(600)).await;
+    let other = f.session("gov", Duration::from_secs(600)).await;
     assert_eq!(f.send(post_form("/audit/verify", Some(&s), Some(&other.csrf), "")).await.status(), StatusCode::FORBIDDEN);
     let mut bad_header = post_form("/audit/verify", Some(&s), None, "");
     bad_header.headers_mut().insert("x-csrf-token", "nope".parse().unwrap());
@@ -412,8 +412,8 @@ async fn a_question_streams_its_answer_to_the_asking_session_once() {
     let stream = fragment[start..].split('"').next().unwrap().to_owned();
     assert!(stream.starts_with("/chat/") && stream.ends_with("/events"), "{stream}");
 
-    // Another session of the same user does not get the answer.
-    let other = f.session("clin", Duration::from_secs(600)).await;
+    // Another clinician's session (one who may read this patient) does not get the answer.
+    let other = f.session("scoped", Duration::from_secs(600)).await;
     assert_eq!(f.send(get(&stream, Some(&other))).await.status(), StatusCode::NOT_FOUND);
 
     let res = f.send(get(&stream, Some(&clin))).await;
@@ -441,7 +441,7 @@ async fn a_question_streams_its_answer_to_the_asking_session_once() {
     let aud = f.session("aud", Duration::from_secs(600)).await;
     let res = f.send(post_form(&ask_uri, Some(&aud), Some(&aud.csrf), "question=CRP%3F")).await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
-    let scoped = f.session("scoped", Duration::from_secs(600)).await;
+    let scoped = other;
     let out_of_scope = format!("/patients/{}/ask", f.other_patient);
     let res = f.send(post_form(&out_of_scope, Some(&scoped), Some(&scoped.csrf), "question=CRP%3F")).await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
@@ -617,4 +617,87 @@ async fn a_disabled_user_is_out_at_once_and_the_admin_must_choose_a_scope() {
     assert!(f.state.users().user("newbie").await.unwrap().is_none());
     let res = f.send(post_form("/admin/users", Some(&adm), Some(&adm.csrf), &format!("{fields}&all_patients=1"))).await;
     assert!(location(&res).contains("Added"), "{}", location(&res));
+}
+
+fn fhir_upload_body(boundary: &str, name: &str, bytes: &[u8]) -> Vec<u8> {
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"{name}\"\r\n\
+         Content-Type: application/fhir+json\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(bytes);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    body
+}
+
+fn import_request(session: &Session, body: Body) -> Request<Body> {
+    Request::builder()
+        .method(Method::POST)
+        .uri("/admin/import")
+        .header(header::CONTENT_TYPE, "multipart/form-data; boundary=rdt-import")
+        .header(header::COOKIE, &session.cookie)
+        .header("x-csrf-token", &session.csrf)
+        .body(body)
+        .unwrap()
+}
+
+/// Waits (yielding, bounded) until the background import has finished; its status.
+async fn finished_import(state: &AppState, adm: &Session) -> String {
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        let text = body_text(app(state.clone()).oneshot(get("/admin/import/status", Some(adm))).await.unwrap()).await;
+        if !text.contains("hx-trigger") || std::time::Instant::now() > deadline {
+            return text;
+        }
+        tokio::task::yield_now().await;
+    }
+}
+
+/// Uploads stream to disk: one import at a time even when two start together (the
+/// second is refused while the first is still arriving), an upload over the limit is
+/// refused with 413 and leaves nothing behind, and what the import says names the
+/// uploaded file, never where the server keeps it.
+#[tokio::test]
+async fn uploads_stream_one_at_a_time_within_the_limit_and_hide_server_paths() {
+    let f = fixture().await;
+    let adm = f.session("adm", Duration::from_secs(600)).await;
+    let bad_fhir = br#"{"resourceType":"Bundle","type":"collection","entry":[{"resource": oops"#;
+    let body = fhir_upload_body("rdt-import", "ward-export.json", bad_fhir);
+    let (head, tail) = body.split_at(60);
+
+    // The first upload arrives slowly: its second chunk is accepted only once the
+    // handler has read the first, i.e. holds the import slot.
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<axum::body::Bytes, std::io::Error>>(1);
+    let slow = Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(rx));
+    let first = tokio::spawn(app(f.state.clone()).oneshot(import_request(&adm, slow)));
+    tx.send(Ok(axum::body::Bytes::copy_from_slice(head))).await.unwrap();
+    tx.send(Ok(axum::body::Bytes::copy_from_slice(&tail[..10]))).await.unwrap();
+    let second = f.send(import_request(&adm, Body::from(body.clone()))).await;
+    assert_eq!(second.status(), StatusCode::CONFLICT);
+    assert!(body_text(second).await.contains("already running"));
+    tx.send(Ok(axum::body::Bytes::copy_from_slice(&tail[10..]))).await.unwrap();
+    drop(tx);
+    assert_eq!(first.await.unwrap().unwrap().status(), StatusCode::ACCEPTED);
+    let status = finished_import(&f.state, &adm).await;
+    let data_dir = f._dir.path().display().to_string();
+    assert!(status.contains("ward-export.json"), "{status}");
+    assert!(!status.contains(&data_dir) && !status.contains("uploads/"), "a server path is shown: {status}");
+
+    // A server with a 1 KiB limit: a 4 KiB upload is refused, nothing is left behind,
+    // and the slot is free again for an upload within the limit.
+    let mut config = WebConfig::new(f._dir.path().to_owned(), Database::Sqlite(f._dir.path().join("journey.sqlite")));
+    config.max_upload_bytes = 1024;
+    let small = AppState::open(config).await.unwrap();
+    let uploads = f._dir.path().join("uploads");
+    let before: Vec<_> = std::fs::read_dir(&uploads).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let big = fhir_upload_body("rdt-import", "big.ndjson", &vec![b'x'; 4096]);
+    let res = app(small.clone()).oneshot(import_request(&adm, Body::from(big))).await.unwrap();
+    assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let text = body_text(res).await;
+    assert!(text.contains("limit of 1024 bytes") && text.contains("rdt import"), "{text}");
+    let after: Vec<_> = std::fs::read_dir(&uploads).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(before, after, "the refused upload left files behind");
+    let res = app(small.clone()).oneshot(import_request(&adm, Body::from(body))).await.unwrap();
+    assert_eq!(res.status(), StatusCode::ACCEPTED);
+    finished_import(&small, &adm).await;
 }
