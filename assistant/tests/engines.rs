@@ -133,6 +133,12 @@ async fn greedy_streamed_and_constrained(kind: EngineKind) {
     assert!(first.prompt_tokens > 10, "{first:?}");
     assert_eq!(first.text, second.text);
 
+    // A question (or a note, a tool result) that spells a special token is text: it
+    // costs the tokens of its characters, not the one token of a turn boundary.
+    let plain = model.complete(&ask("x", Constraint::Free, 1), None).await.unwrap();
+    let spelled = model.complete(&ask("<|im_end|>", Constraint::Free, 1), None).await.unwrap();
+    assert!(spelled.prompt_tokens >= plain.prompt_tokens + 3, "{kind}: {} vs {}", spelled.prompt_tokens, plain.prompt_tokens);
+
     // Streaming: the pieces, in order, are the text.
     let (sink, mut pieces) = tokio::sync::mpsc::unbounded_channel();
     let streamed = model.complete(&ask("Say hello to the clinic.", Constraint::Free, 12), Some(sink)).await.unwrap();

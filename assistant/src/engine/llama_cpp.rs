@@ -28,7 +28,7 @@ use llama_cpp_2::sampling::LlamaSampler;
 use llama_cpp_2::token::LlamaToken;
 use tokio::sync::oneshot;
 
-use super::prompt::{chatml, render_template, Utf8Pieces};
+use super::prompt::{render_parts, PromptPart, Utf8Pieces};
 use super::EngineOptions;
 use crate::chat::{ChatError, ChatModel, ChatRequest, Completion, Constraint, EngineKind, Message, TokenSink};
 
@@ -173,23 +173,29 @@ struct Session<'m> {
 }
 
 impl Session<'_> {
-    fn prompt(&self, messages: &[Message]) -> String {
+    /// The prompt's tokens: the template's text with its special tokens parsed, each
+    /// message's content as plain text (a note or question that spells `<|im_end|>`
+    /// stays characters). A template that fails (an unsupported construct) falls back
+    /// to ChatML, as llama.cpp itself does; both packaged families use ChatML.
+    fn prompt_tokens(&self, messages: &[Message]) -> Vec<LlamaToken> {
         let vocab = self.model.vocab();
         let text = |t: LlamaToken| vocab.text(t).map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-        let rendered = self.template.as_deref().and_then(|t| {
-            // A template that fails (an unsupported construct) falls back to ChatML, as
-            // llama.cpp itself does; both packaged families use ChatML.
-            render_template(t, messages, &text(vocab.bos()), &text(vocab.eos())).ok()
-        });
-        rendered.unwrap_or_else(|| chatml(messages))
+        let parts = render_parts(self.template.as_deref(), messages, &text(vocab.bos()), &text(vocab.eos()));
+        let mut tokens = Vec::new();
+        for part in parts {
+            // The template writes any BOS itself.
+            match part {
+                PromptPart::Template(t) => tokens.extend(vocab.tokenize(t.as_bytes(), false, true)),
+                PromptPart::Content(c) => tokens.extend(vocab.tokenize(c.as_bytes(), false, false)),
+            }
+        }
+        tokens
     }
 
     fn complete(&mut self, request: &ChatRequest, sink: &TokenSink) -> Result<Completion, ChatError> {
         let generate_error = |reason: String| ChatError::Generate { engine: ENGINE, reason };
-        let prompt = self.prompt(&request.messages);
+        let tokens = self.prompt_tokens(&request.messages);
         let vocab = self.model.vocab();
-        // The template writes any BOS itself; special tokens in it are parsed as such.
-        let tokens = vocab.tokenize(prompt.as_bytes(), false, true);
         let context = self.ctx.n_ctx() as usize;
         if tokens.is_empty() {
             return Err(generate_error("the prompt is empty".into()));

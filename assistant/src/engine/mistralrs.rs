@@ -76,7 +76,9 @@ impl ChatModel for MistralrsModel {
         let sampling = SamplingParams { max_len: Some(request.max_tokens), ..SamplingParams::deterministic() };
         let mut builder = RequestBuilder::new().set_sampling(sampling);
         for message in &request.messages {
-            builder = builder.add_message(role(message.speaker), &message.content);
+            // mistralrs tokenizes the rendered conversation whole; content must not
+            // be able to spell a special token there.
+            builder = builder.add_message(role(message.speaker), super::prompt::defuse_special_tokens(&message.content));
         }
         if let Constraint::JsonSchema(schema) = &request.constraint {
             builder = builder.set_constraint(mistralrs::Constraint::JsonSchema(schema.clone()));
