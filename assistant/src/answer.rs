@@ -31,6 +31,9 @@ pub enum CannotAnswer {
     ToolFailed { error: String },
     /// A tool refused (scope): the question reached beyond the session's patient.
     Refused { reason: String },
+    /// The question names a patient other than the open one (`patient_reference.rs`):
+    /// answering from the open record would answer about the wrong person.
+    AnotherPatient { named: String },
 }
 
 /// How the question ended.

@@ -35,6 +35,7 @@ pub mod facts;
 pub mod gguf;
 pub mod install;
 pub mod grounding;
+pub mod patient_reference;
 pub mod record_reference;
 pub mod retrieval;
 pub mod session;

@@ -119,6 +119,8 @@ pub enum AskError {
     Prompt(#[from] PromptError),
     #[error("the model's sha256 `{0}` is not a sha256 (64 hex digits)")]
     ModelVersion(String),
+    #[error("journey store: {0}")]
+    Store(#[from] journey::StoreError),
 }
 
 /// The assistant: a model, the tools, the audit log, and the retrieval index.
@@ -284,6 +286,9 @@ impl Assistant {
 
     /// Stages 2 to 8 of a read question.
     async fn settle_turn<'a>(&'a self, mut turn: Turn<'a>, sink: TokenSink) -> Result<Answer, AskError> {
+        if let Some(refusal) = turn.about_another_patient().await? {
+            return turn.refuse(refusal).await;
+        }
         if let Some(refusal) = turn.route()? {
             return turn.refuse(refusal).await;
         }
@@ -394,6 +399,19 @@ impl<'a> Turn<'a> {
             text.push_str(" No patient is open: open a patient (or pass --patient) to ask about a record.");
         }
         text
+    }
+
+    /// Before routing: a question that names a patient other than the open one is
+    /// answered by saying so, never from the open patient's record.
+    async fn about_another_patient(&self) -> Result<Option<Refusal>, AskError> {
+        let store = self.assistant.tools.store();
+        let open = self.ctx.patient.as_ref();
+        let Some(named) = crate::patient_reference::other_patient_named(store, self.question, open).await? else {
+            return Ok(None);
+        };
+        let text = crate::patient_reference::named_other_patient_text(&named, open);
+        let why = CannotAnswer::AnotherPatient { named: named.as_str().to_owned() };
+        Ok(Some(Refusal { outcome: Outcome::CannotAnswer(why), text }))
     }
 
     /// Stage 2: the tools the asker may call and the session can serve, ranked by

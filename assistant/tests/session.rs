@@ -543,3 +543,38 @@ async fn a_failed_answer_leaves_a_closing_entry() {
         other => panic!("the question is left open: {other:?}"),
     }
 }
+
+/// A question that names another patient (one the store holds, or any id written
+/// after "patient") is answered by saying so, never with the open patient's values;
+/// the model is not asked, the refusal is audited, and naming the open patient
+/// itself is an ordinary question.
+#[tokio::test]
+async fn a_question_about_another_patient_says_so() {
+    let s = setup().await;
+    let model = Arc::new(ScriptedModel::new(|step, _| panic!("the model is not asked: {step:?}")));
+    let a = deciding_assistant(&s, model.clone());
+    for (question, named) in [
+        ("What is the latest CRP of p-2?", "p-2"),
+        ("Is the CRP of patient p-99 raised?", "p-99"),
+    ] {
+        let answer = a.ask(question, &doctor(Some("p-1")), None).await.unwrap();
+        assert_eq!(answer.outcome, Outcome::CannotAnswer(CannotAnswer::AnotherPatient { named: named.into() }));
+        assert!(answer.text.contains(&format!("names patient {named}")) && answer.text.contains("about patient p-1"), "{}", answer.text);
+        assert!(!answer.text.contains("987.6") && !answer.text.contains("12.4"), "no value is given: {}", answer.text);
+    }
+    let none_open = a.ask("What is the latest CRP of p-2?", &doctor(None), None).await.unwrap();
+    assert!(none_open.text.contains("--patient p-2"), "{}", none_open.text);
+    assert!(model.requests().is_empty());
+    let refusals = s.log.entries_of_kinds(&[audit_log::EntryKind::Refusal]).await.unwrap();
+    assert_eq!(refusals.len(), 3);
+    assert!(refusals[0].text.contains("another_patient"), "{}", refusals[0].text);
+
+    // The open patient named by id, or a number that is no patient: asked as usual.
+    let model = Arc::new(ScriptedModel::new(|step, _| match step {
+        Step::Answer { .. } => "The latest CRP is 12.4 mg/L.".to_owned(),
+        Step::Definition { .. } => json!({"term": "none"}).to_string(),
+        other => panic!("retrieval and the question decide the rest: {other:?}"),
+    }));
+    let answer = deciding_assistant(&s, model).ask("Is the CRP of p-1 above 10?", &doctor(Some("p-1")), None).await.unwrap();
+    assert_eq!(answer.outcome, Outcome::Answered, "{}", answer.text);
+}

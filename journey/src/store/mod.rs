@@ -354,6 +354,18 @@ impl JourneyStore {
         Ok(())
     }
 
+    /// Whether the store holds a patient with this id (one indexed lookup).
+    pub async fn has_patient(&self, patient: &PatientId) -> Result<bool, StoreError> {
+        Ok(match &self.backend {
+            Backend::Sqlite(pool) => {
+                sqlx::query("SELECT 1 FROM patients WHERE id = ?").bind(patient.as_str()).fetch_optional(pool).await?.is_some()
+            }
+            Backend::Postgres(pool) => {
+                sqlx::query("SELECT 1 FROM patients WHERE id = $1").bind(patient.as_str()).fetch_optional(pool).await?.is_some()
+            }
+        })
+    }
+
     /// Whether the connected role owns `table`: `None` on SQLite (no roles) or when
     /// the table does not exist. See [`owner::owns_audit_trail`].
     pub(crate) async fn owns_table(&self, table: &str) -> Result<Option<bool>, StoreError> {
