@@ -29,6 +29,8 @@ pub enum BackupError {
     Sqlite { path: PathBuf, source: sqlx::Error },
     #[error("cannot write the manifest: {0}")]
     Manifest(#[from] serde_json::Error),
+    #[error("the backup's copying task failed: {0}")]
+    Task(String),
 }
 
 /// One file of a backup.
@@ -129,28 +131,34 @@ pub async fn create(data_dir: &Path, database: &Database) -> Result<BackupManife
     if users.exists() {
         vacuum_into(&users, &dir.join("web.sqlite")).await?;
     }
-    if data_dir.exists() {
-        for entry in std::fs::read_dir(data_dir).map_err(io(data_dir))? {
-            let entry = entry.map_err(io(data_dir))?;
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if entry.path().is_dir() && !SKIPPED.contains(&name.as_str()) {
-                copy_tree(&entry.path(), &dir.join(&name))?;
+    // Copying the index and models and hashing every file is long, blocking work:
+    // on a blocking thread, so a server keeps answering requests meanwhile.
+    let data_dir = data_dir.to_owned();
+    tokio::task::spawn_blocking(move || {
+        if data_dir.exists() {
+            for entry in std::fs::read_dir(&data_dir).map_err(io(&data_dir))? {
+                let entry = entry.map_err(io(&data_dir))?;
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if entry.path().is_dir() && !SKIPPED.contains(&name.as_str()) {
+                    copy_tree(&entry.path(), &dir.join(&name))?;
+                }
             }
         }
-    }
-
-    let mut files = Vec::new();
-    list_files(&dir, &dir, &mut files)?;
-    let manifest = BackupManifest {
-        created_at: now.to_rfc3339(),
-        rdt_version: env!("CARGO_PKG_VERSION").to_owned(),
-        files,
-        dir: dir.clone(),
-    };
-    let text = serde_json::to_string_pretty(&manifest)?;
-    let path = dir.join("manifest.json");
-    std::fs::write(&path, text).map_err(io(&path))?;
-    Ok(manifest)
+        let mut files = Vec::new();
+        list_files(&dir, &dir, &mut files)?;
+        let manifest = BackupManifest {
+            created_at: now.to_rfc3339(),
+            rdt_version: env!("CARGO_PKG_VERSION").to_owned(),
+            files,
+            dir: dir.clone(),
+        };
+        let text = serde_json::to_string_pretty(&manifest)?;
+        let path = dir.join("manifest.json");
+        std::fs::write(&path, text).map_err(io(&path))?;
+        Ok(manifest)
+    })
+    .await
+    .map_err(|e| BackupError::Task(e.to_string()))?
 }
 
 /// The backups under the data directory, newest first, with their manifests.
