@@ -21,7 +21,9 @@
 //! variant, not a number); a report's JSON never holds a neighbour's real id (only
 //! [`CohortAudit`], which is not serialised, does).
 
+pub mod boosting;
 pub mod features;
+pub mod history;
 pub mod outcomes;
 pub mod population;
 pub mod pseudonym;
