@@ -39,9 +39,11 @@ pub struct CohortArgs {
     /// the snapshot baseline and the population figure (report in `<data-dir>/reports/`).
     #[arg(long, conflicts_with = "batch")]
     evaluate: bool,
-    /// With --evaluate: percent of patients held out (by a hash of the id).
-    #[arg(long, default_value_t = 20)]
-    held_out_percent: u8,
+    /// With --evaluate: which part of the frozen split to score (docs/benchmarks/
+    /// predictive-protocol.md): `tuning` while choosing anything, `test` only for the
+    /// report.
+    #[arg(long, default_value = "tuning", value_parser = ["tuning", "test"])]
+    score_on: String,
     /// With --evaluate: cut each held-out patient this many days after starting methotrexate.
     #[arg(long, default_value_t = 90)]
     days: i64,
@@ -76,7 +78,7 @@ pub async fn run(ctx: &Context, args: CohortArgs) -> anyhow::Result<ExitCode> {
             min_n: args.min_n,
             min_follow_up_days: args.min_follow_up_days,
             days_after_mtx: args.days,
-            held_out_percent: args.held_out_percent,
+            scored: args.score_on.parse().map_err(anyhow::Error::msg)?,
             max_cases: args.max_cases,
         };
         let report =

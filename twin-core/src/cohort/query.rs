@@ -29,6 +29,9 @@ pub enum CohortError {
     Twin(#[from] TwinError),
     #[error(transparent)]
     Index(#[from] IndexError),
+    /// A baseline the evaluation compares with could not be fitted.
+    #[error("fitting a baseline: {0}")]
+    Baseline(String),
 }
 
 /// What a query asks.

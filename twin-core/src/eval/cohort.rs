@@ -10,16 +10,27 @@
 //! - the twin's neighbour cohort (the neighbours' rate or mean; the population's
 //!   figure when no neighbour has data, counted as a fallback);
 //! - the snapshot baseline (regression on the latest visit, fitted on the population);
+//! - gradient-boosted trees on the aggregated history ([`crate::cohort::boosting`],
+//!   fitted on the population's snapshots);
 //! - the population figure (one number for everyone: AUROC 0.5 by construction).
 //!
 //! Metrics: AUROC for methotrexate failure (no EULAR response at 6 months; a switch
-//! within 12 months) and flare within 6 months, MAE of DAS28 at days 150/270/360.
+//! within 12 months) and flare within 6 months, MAE of DAS28 at days 150/270/360,
+//! each with a 95% bootstrap interval over the cases.
+//!
+//! The split is the frozen one of [`super::split`]: the population (and every fitted
+//! baseline) is the train part; the cases are the tuning part while developing, and
+//! the test part only for the report (`--score-on test`).
 
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
+use crate::cohort::boosting::BoostedBaseline;
 use crate::cohort::features::snapshot_features;
+use crate::cohort::history::history_features;
+use crate::encode::init::SplitMix64;
+use super::split::Part;
 use crate::cohort::query::{end_of_day, nearest_historical, twin_at, CohortError, QueryOptions};
 use crate::cohort::report::CohortReport;
 use crate::cohort::{ClinicalRecord, Outcome, PatientOutcomes, Population, PseudonymKey};
@@ -43,10 +54,11 @@ pub struct CohortEvalOptions {
     /// reports how many reached it.
     pub min_n: usize,
     pub min_follow_up_days: u32,
-    /// Cut each held-out patient this many days after their first methotrexate start.
+    /// Cut each scored patient this many days after their first methotrexate start.
     pub days_after_mtx: i64,
-    /// Percent of patients held out.
-    pub held_out_percent: u8,
+    /// The part of the split whose patients are scored: tuning while developing, test
+    /// for the report. The population is always the train part.
+    pub scored: Part,
     /// At most this many cases (the first by patient id).
     pub max_cases: Option<usize>,
 }
@@ -58,7 +70,7 @@ impl Default for CohortEvalOptions {
             min_n: crate::cohort::DEFAULT_MIN_N,
             min_follow_up_days: 180,
             days_after_mtx: 90,
-            held_out_percent: 20,
+            scored: Part::Tuning,
             max_cases: None,
         }
     }
@@ -120,20 +132,46 @@ pub fn is_held_out(patient: &PatientId, percent: u8) -> bool {
 pub enum Predictor {
     TwinCohort,
     SnapshotBaseline,
+    GradientBoosting,
     Population,
 }
 
 impl Predictor {
-    pub const ALL: [Predictor; 3] = [Predictor::TwinCohort, Predictor::SnapshotBaseline, Predictor::Population];
+    pub const ALL: [Predictor; 4] =
+        [Predictor::TwinCohort, Predictor::SnapshotBaseline, Predictor::GradientBoosting, Predictor::Population];
 
     pub fn label(self) -> &'static str {
         match self {
             Predictor::TwinCohort => "twin neighbour cohort",
             Predictor::SnapshotBaseline => "snapshot baseline (latest visit regression)",
+            Predictor::GradientBoosting => "gradient-boosted trees (aggregated history)",
             Predictor::Population => "population figure",
         }
     }
+
+    /// A table's column heading.
+    pub fn column(self) -> &'static str {
+        match self {
+            Predictor::TwinCohort => "twin cohort",
+            Predictor::SnapshotBaseline => "snapshot baseline",
+            Predictor::GradientBoosting => "boosted trees",
+            Predictor::Population => "population",
+        }
+    }
 }
+
+/// One predictor's figure on one metric, with its 95% bootstrap interval.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Score {
+    pub predictor: Predictor,
+    pub value: Option<f64>,
+    /// 2.5th and 97.5th percentiles over [`BOOTSTRAP_RESAMPLES`] resamples of the cases.
+    pub interval: Option<[f64; 2]>,
+}
+
+/// Resamples of the cases behind each interval (seeded: the same cases give the same
+/// interval).
+pub const BOOTSTRAP_RESAMPLES: usize = 1000;
 
 /// One held-out patient's predictions and actual outcomes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -156,9 +194,8 @@ pub struct MetricRow {
     pub n: usize,
     /// Positives among them (AUROC rows).
     pub positives: Option<usize>,
-    pub twin_cohort: Option<f64>,
-    pub snapshot_baseline: Option<f64>,
-    pub population: Option<f64>,
+    /// Per predictor, in [`Predictor::ALL`] order.
+    pub scores: Vec<Score>,
     /// Cases whose neighbours had at least `min_n` with data.
     pub cohort_at_min_n: usize,
     /// Cases where no neighbour had data (scored with the population figure).
@@ -169,6 +206,7 @@ pub struct MetricRow {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CohortEvaluation {
     pub options: CohortEvalOptions,
+    /// Patients of the scored part.
     pub held_out_patients: usize,
     pub population_patients: usize,
     pub population_snapshots: usize,
@@ -187,17 +225,19 @@ pub async fn evaluate_cohort(
     note_vector: &dyn Fn(&str) -> Option<Vec<f32>>,
     mut progress: impl FnMut(usize, usize),
 ) -> Result<CohortEvaluation, CohortError> {
-    let held = |p: &PatientId| is_held_out(p, options.held_out_percent);
+    // Only the train part is ever a neighbour or a training row.
+    let held = |p: &PatientId| Part::of(p) != Part::Train;
     let training = journeys.iter().filter(|(p, _)| !held(p));
-    let population = Population::build(training.map(|(p, e)| (p, e.as_slice())), snapshot_times);
-    let population_patients = journeys.iter().filter(|(p, _)| !held(p)).count();
+    let population = Population::build(training.clone().map(|(p, e)| (p, e.as_slice())), snapshot_times);
+    let population_patients = training.clone().count();
+    let boosted = fit_boosted(&population, training.map(|(p, e)| (p, e.as_slice())))?;
     // The pseudonyms are never shown here; any key will do.
     let key = PseudonymKey::from_bytes([0; 32]);
     let query = QueryOptions { k: options.k, min_n: 1, min_follow_up_days: options.min_follow_up_days };
 
     let mut chosen: Vec<(&PatientId, &[Event], ClinicalRecord, NaiveDate)> = Vec::new();
     let mut held_out_patients = 0;
-    for (patient, events) in journeys.iter().filter(|(p, _)| held(p)) {
+    for (patient, events) in journeys.iter().filter(|(p, _)| Part::of(p) == options.scored) {
         held_out_patients += 1;
         let record = ClinicalRecord::read(events);
         let mtx = record.courses.iter().filter(|c| c.drug.is_some_and(|d| d.is_methotrexate())).map(|c| c.start).min();
@@ -218,9 +258,11 @@ pub async fn evaluate_cohort(
         let vector = twin_at(model, events, Some(until), note_vector)?;
         let neighbours = nearest_historical(index, vector, patient, &query, &held).await?;
         let features = snapshot_features(record, until);
+        let history = history_features(record, events, until);
         let report = CohortReport::build(*cut, &features, &neighbours, &population, &key, 1);
         let mut twin = Vec::new();
         let mut snapshot = Vec::new();
+        let mut trees = Vec::new();
         let mut pop = Vec::new();
         let mut with_data = Vec::new();
         for row in &report.outcomes {
@@ -228,13 +270,14 @@ pub async fn evaluate_cohort(
             with_data.push(row.neighbours.n());
             twin.push(row.neighbours.value().or(population_value));
             snapshot.push(row.snapshot_baseline);
+            trees.push(boosted.predict(row.outcome, &history));
             pop.push(population_value);
         }
         cases.push(Case {
             index_date: *cut,
             actual: record.outcomes_at(*cut),
             neighbours_with_data: with_data,
-            predicted: vec![twin, snapshot, pop],
+            predicted: vec![twin, snapshot, trees, pop],
         });
         progress(i + 1, chosen.len());
     }
@@ -260,32 +303,84 @@ pub async fn evaluate_cohort(
     })
 }
 
+/// The gradient-boosted baseline fitted on the population's snapshots, each with the
+/// aggregated history of its journey as of its index time.
+fn fit_boosted<'a>(
+    population: &Population,
+    journeys: impl Iterator<Item = (&'a PatientId, &'a [Event])>,
+) -> Result<BoostedBaseline, CohortError> {
+    let events: std::collections::HashMap<&PatientId, &[Event]> = journeys.collect();
+    let rows: Vec<(Vec<f64>, &PatientOutcomes)> = population
+        .snapshots()
+        .iter()
+        .filter_map(|s| {
+            let record = population.record(&s.patient)?;
+            let journey = events.get(&s.patient)?;
+            Some((history_features(record, journey, s.index_time), &s.outcomes))
+        })
+        .collect();
+    BoostedBaseline::fit(rows.iter().map(|(x, o)| (x.as_slice(), *o)))
+        .map_err(|e| CohortError::Baseline(e.to_string()))
+}
+
+/// A metric over cases: AUROC of the failure/event for yes/no outcomes, MAE for values;
+/// `None` when a case lacks a prediction or the metric is undefined.
+fn metric(outcome: Outcome, o: usize, p: usize, cases: &[&Case]) -> Option<f64> {
+    // For a response the event scored is its failure (no response): 1 - probability.
+    let failure = outcome == Outcome::MtxResponse6m;
+    let actual: Vec<f64> = cases.iter().filter_map(|c| c.actual.get(outcome)).collect();
+    let predicted: Vec<f64> = cases.iter().map(|c| c.predicted[p][o]).collect::<Option<Vec<f64>>>()?;
+    if outcome.is_rate() {
+        let labels: Vec<bool> = actual.iter().map(|v| (*v > 0.5) != failure).collect();
+        let scores: Vec<f64> = predicted.iter().map(|v| if failure { 1.0 - v } else { *v }).collect();
+        auroc(&scores, &labels)
+    } else {
+        (!actual.is_empty())
+            .then(|| predicted.iter().zip(&actual).map(|(p, a)| (p - a).abs()).sum::<f64>() / actual.len() as f64)
+    }
+}
+
+/// The 2.5th and 97.5th percentiles of `metric` over bootstrap resamples of `cases`.
+fn bootstrap_interval(cases: &[&Case], metric: impl Fn(&[&Case]) -> Option<f64>) -> Option<[f64; 2]> {
+    if cases.len() < 2 {
+        return None;
+    }
+    let mut rng = SplitMix64::new(0x5eed_19);
+    let mut values: Vec<f64> = (0..BOOTSTRAP_RESAMPLES)
+        .filter_map(|_| {
+            let sample: Vec<&Case> = (0..cases.len()).map(|_| cases[rng.below(cases.len())]).collect();
+            metric(&sample)
+        })
+        .collect();
+    if values.len() < BOOTSTRAP_RESAMPLES / 2 {
+        return None;
+    }
+    values.sort_by(f64::total_cmp);
+    let at = |q: f64| values[((values.len() - 1) as f64 * q).round() as usize];
+    Some([at(0.025), at(0.975)])
+}
+
 fn metric_row(outcome: Outcome, cases: &[Case], min_n: usize) -> MetricRow {
     let o = Outcome::ALL.iter().position(|x| *x == outcome).expect("a known outcome");
     let scored: Vec<&Case> = cases.iter().filter(|c| c.actual.get(outcome).is_some()).collect();
-    let actual: Vec<f64> = scored.iter().filter_map(|c| c.actual.get(outcome)).collect();
-    // For a response the event scored is its failure (no response): 1 - probability.
     let failure = outcome == Outcome::MtxResponse6m;
-    let score = |p: usize| -> Option<f64> {
-        let predicted: Option<Vec<f64>> = scored.iter().map(|c| c.predicted[p][o]).collect();
-        let predicted = predicted?;
-        if outcome.is_rate() {
-            let labels: Vec<bool> = actual.iter().map(|v| (*v > 0.5) != failure).collect();
-            let scores: Vec<f64> = predicted.iter().map(|v| if failure { 1.0 - v } else { *v }).collect();
-            auroc(&scores, &labels)
-        } else {
-            (!actual.is_empty())
-                .then(|| predicted.iter().zip(&actual).map(|(p, a)| (p - a).abs()).sum::<f64>() / actual.len() as f64)
-        }
-    };
+    let scores = Predictor::ALL
+        .iter()
+        .enumerate()
+        .map(|(p, predictor)| Score {
+            predictor: *predictor,
+            value: metric(outcome, o, p, &scored),
+            interval: bootstrap_interval(&scored, |sample| metric(outcome, o, p, sample)),
+        })
+        .collect();
     MetricRow {
         outcome,
         metric: if outcome.is_rate() { "auroc" } else { "mae" }.to_owned(),
         n: scored.len(),
-        positives: outcome.is_rate().then(|| actual.iter().filter(|v| (**v > 0.5) != failure).count()),
-        twin_cohort: score(0),
-        snapshot_baseline: score(1),
-        population: score(2),
+        positives: outcome
+            .is_rate()
+            .then(|| scored.iter().filter_map(|c| c.actual.get(outcome)).filter(|v| (*v > 0.5) != failure).count()),
+        scores,
         cohort_at_min_n: scored.iter().filter(|c| c.neighbours_with_data[o] >= min_n).count(),
         cohort_fallbacks: scored.iter().filter(|c| c.neighbours_with_data[o] == 0).count(),
     }
@@ -322,27 +417,36 @@ pub fn auroc(scores: &[f64], labels: &[bool]) -> Option<f64> {
 /// The evaluation as a markdown section.
 pub fn markdown(eval: &CohortEvaluation) -> String {
     use std::fmt::Write as _;
-    let f = |v: Option<f64>| v.map_or("-".to_owned(), |x| format!("{x:.3}"));
+    let f = |s: &Score| match (s.value, s.interval) {
+        (Some(v), Some([lo, hi])) => format!("{v:.3} ({lo:.3}-{hi:.3})"),
+        (Some(v), None) => format!("{v:.3}"),
+        _ => "-".to_owned(),
+    };
     let mut md = String::new();
     let o = &eval.options;
     let _ = writeln!(
         md,
-        "## In silico cohort against actual outcomes\n\n{} held-out patients ({}% by a hash of the id); {} cases cut {} \
-         days after their first methotrexate start. Population: {} patients, {} historical snapshots. k = {}, \
-         neighbour snapshots with >= {} days of follow-up.\n",
+        "## In silico cohort against actual outcomes\n\n{} patients of the {} part of the frozen split \
+         (docs/benchmarks/predictive-protocol.md); {} cases cut {} days after their first methotrexate start. \
+         Population (train part): {} patients, {} historical snapshots. k = {}, neighbour snapshots with >= {} \
+         days of follow-up. Figures with 95% bootstrap intervals ({} resamples of the cases).\n",
         eval.held_out_patients,
-        o.held_out_percent,
+        o.scored.as_str(),
         eval.cases,
         o.days_after_mtx,
         eval.population_patients,
         eval.population_snapshots,
         o.k,
-        o.min_follow_up_days
+        o.min_follow_up_days,
+        BOOTSTRAP_RESAMPLES
     );
+    let heads: Vec<&str> = Predictor::ALL.iter().map(|p| p.column()).collect();
     let _ = writeln!(
         md,
-        "| outcome | metric | n (positives) | twin cohort | snapshot baseline | population | cohort n >= {} | no neighbour data |\n|---|---|---|---|---|---|---|---|",
-        o.min_n
+        "| outcome | metric | n (positives) | {} | cohort n >= {} | no neighbour data |\n|---|---|---|{}---|---|",
+        heads.join(" | "),
+        o.min_n,
+        "---|".repeat(heads.len())
     );
     for r in &eval.metrics {
         let what = match r.outcome {
@@ -351,13 +455,12 @@ pub fn markdown(eval: &CohortEvaluation) -> String {
             other => other.label().to_owned(),
         };
         let n = r.positives.map_or(r.n.to_string(), |p| format!("{} ({p})", r.n));
+        let cells: Vec<String> = r.scores.iter().map(f).collect();
         let _ = writeln!(
             md,
-            "| {what} | {} | {n} | {} | {} | {} | {} | {} |",
+            "| {what} | {} | {n} | {} | {} | {} |",
             r.metric.to_uppercase(),
-            f(r.twin_cohort),
-            f(r.snapshot_baseline),
-            f(r.population),
+            cells.join(" | "),
             r.cohort_at_min_n,
             r.cohort_fallbacks
         );

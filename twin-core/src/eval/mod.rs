@@ -15,6 +15,7 @@
 
 pub mod cohort;
 pub mod heads;
+pub mod split;
 pub mod state;
 pub mod twin;
 
