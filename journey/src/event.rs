@@ -244,13 +244,22 @@ impl From<SourceName> for String {
     }
 }
 
-/// Whether `id` is a FHIR R4 id: 1 to 64 of `A-Z a-z 0-9 - .` (R4 `id` datatype).
+/// What [`is_fhir_id`] accepts, for the errors that refuse an id.
+pub const FHIR_ID_RULE: &str = "a FHIR id is 1 to 64 of A-Z, a-z, 0-9, '-', '.', and not '.' or '..'";
+
+/// Whether `id` is a FHIR R4 id: 1 to 64 of `A-Z a-z 0-9 - .` (R4 `id` datatype),
+/// and not `.` or `..`.
 ///
 /// Ids are checked on import because they become keys in the store and path segments
 /// in the pages' links: an id outside this syntax is malformed FHIR, refused naming
-/// where it was, never stored.
+/// where it was, never stored. R4's pattern admits `.` and `..`, but no URL can carry
+/// them as a path segment (browsers read them as steps, even percent-encoded), so
+/// RDT refuses these two as well.
 pub fn is_fhir_id(id: &str) -> bool {
-    (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+    (1..=64).contains(&id.len())
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+        && id != "."
+        && id != ".."
 }
 
 /// Where an event came from: the import source, the file, and the FHIR resource
@@ -316,7 +325,8 @@ mod tests {
         for ok in ["p1", "A-b.9", "6b1e4c5e-0b8a-4a4e-9a3c-0d4f7c1f2a11", &"x".repeat(64)] {
             assert!(is_fhir_id(ok), "{ok:?}");
         }
-        for bad in ["", "p 1", "p/1", "p_1", "\"><script>", "é", &"x".repeat(65)] {
+        assert!(is_fhir_id("..."));
+        for bad in ["", ".", "..", "p 1", "p/1", "p_1", "\"><script>", "é", &"x".repeat(65)] {
             assert!(!is_fhir_id(bad), "{bad:?}");
         }
     }

@@ -16,7 +16,7 @@ use super::datatypes::ResourceHead;
 use super::error::{ImportError, Location, Problem};
 use super::map::{map_resource, MapContext, Mapped, References, SkipReason};
 use super::resource_types::is_r4_resource_type;
-use crate::event::{is_fhir_id, SourceName};
+use crate::event::{is_fhir_id, FHIR_ID_RULE, SourceName};
 
 /// How a file is laid out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -275,7 +275,7 @@ fn map_with_head(
             field: Some("id".into()),
             ..error_at(
                 location,
-                Problem::Invalid(format!("`{id}` is not a FHIR id (1 to 64 of A-Z, a-z, 0-9, '-', '.')")),
+                Problem::Invalid(format!("`{id}` is not a FHIR id ({FHIR_ID_RULE})")),
             )
         });
     }

@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 use super::datatypes::Reference;
 use super::error::{FieldError, Problem};
 use super::time::parse_fhir_time;
-use crate::event::{is_fhir_id, Code, Event, Modality, PatientId, Phase, Source, SourceName};
+use crate::event::{is_fhir_id, FHIR_ID_RULE, Code, Event, Modality, PatientId, Phase, Source, SourceName};
 use crate::store::{MedicationConcept, PatientRecord};
 
 /// Why a resource produced no events. Counted per resource type in the import report.
@@ -99,7 +99,7 @@ impl References {
     pub fn resolve(&self, reference: &str) -> Result<(String, String), String> {
         let (t, id) = self.resolve_unchecked(reference)?;
         if !is_fhir_id(&id) {
-            return Err(format!("`{id}` is not a FHIR id (1 to 64 of A-Z, a-z, 0-9, '-', '.')"));
+            return Err(format!("`{id}` is not a FHIR id ({FHIR_ID_RULE})"));
         }
         Ok((t, id))
     }
