@@ -166,7 +166,9 @@ fn bulk_ndjson_export_imports_across_files() {
 fn byte_order_mark_and_crlf_are_accepted() {
     let rdt = Rdt::new();
     let dir = tempfile::tempdir().unwrap();
-    let lines: String = (1..=3).map(|i| format!("{}\r\n", observation(i, "win-1"))).collect();
+    let patient = json!({"resourceType": "Patient", "id": "win-1"});
+    let lines: String =
+        std::iter::once(patient).chain((1..=3).map(|i| observation(i, "win-1"))).map(|r| format!("{r}\r\n")).collect();
     let file = write(dir.path(), "Observation.ndjson", &format!("\u{feff}{lines}"));
     let bundle = std::fs::read_to_string(fixtures_dir().join("Brett_Gottlieb_0d2177ba-f67b-4f29-addb-91040de55388.json")).unwrap();
     let bundle_file = write(dir.path(), "bundle.json", &format!("\u{feff}{}", bundle.replace('\n', "\r\n")));
@@ -177,13 +179,17 @@ fn byte_order_mark_and_crlf_are_accepted() {
     assert_eq!(journey["events"].as_array().unwrap().len(), 3);
 }
 
+fn patient(id: &str) -> Value {
+    json!({"resourceType": "Patient", "id": id, "gender": "female"})
+}
+
 /// Imports `bad` (named `name`) together with a good file; checks the run reports the
 /// bad file with every expected fragment, exits 1, keeps nothing of the bad file, and
 /// still imports the good one.
 fn check_refused(name: &str, bad: &str, expect: &[&str]) {
     let rdt = Rdt::new();
     let dir = tempfile::tempdir().unwrap();
-    let good = write(dir.path(), "good.ndjson", &ndjson(&[observation(1, "good-patient")]));
+    let good = write(dir.path(), "good.ndjson", &ndjson(&[patient("good-patient"), observation(1, "good-patient")]));
     let bad_path = write(dir.path(), name, bad);
     let out = rdt.run(&["import", good.to_str().unwrap(), bad_path.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1), "exit code says something failed");

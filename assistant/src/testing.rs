@@ -183,6 +183,7 @@ impl TestChart {
     pub fn new(id: &str, sex: &str, birth: NaiveDate) -> Self {
         let patient = PatientRecord {
             id: pid(id),
+            source: Default::default(),
             name: Some(format!("Test {id}")),
             birth_date: Some(birth),
             sex: Some(sex.to_owned()),
@@ -203,6 +204,7 @@ impl TestChart {
             modality,
             phase: Phase::Point,
             source: Source {
+                name: Default::default(),
                 file: "test.ndjson".into(),
                 resource_type: "Observation".into(),
                 resource_id: format!("{}-{n}", self.patient.id),

@@ -315,6 +315,14 @@ pub struct ImportRecord {
     pub files: Vec<ImportedFile>,
     pub patients: u64,
     pub events: u64,
+    /// The import source whose ids the files carry (absent in entries written before
+    /// sources existed, and for `rdt event add`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// Resources refused without failing their file (a patient of another source or
+    /// of no import); absent when none were.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused: Option<u64>,
 }
 
 /// Which ConceptMap an install imported: its url and version, the file, its sha256

@@ -178,14 +178,104 @@ impl FromStr for Phase {
     }
 }
 
-/// Where an event came from: the file, and the FHIR resource inside it.
+/// The name of an import source (`rdt import --source NAME`): the system a file came
+/// from, such as one hospital's FHIR server.
 ///
-/// `(resource_type, resource_id, part)` identifies an event across imports: one
+/// FHIR ids are unique only within the server that assigned them, so RDT reads every
+/// id as belonging to its source: `Observation/o1` of source `a` and of source `b` are
+/// two resources, and a reference from source `b` reaches only source `b`'s patients.
+/// A name is 1 to 32 of `a-z`, `0-9`, `-`, `_`, `.`, starting with a letter or digit:
+/// short enough for a terminal, lowercase so `A` and `a` can never be two sources.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct SourceName(std::sync::Arc<str>);
+
+impl SourceName {
+    /// The source of imports that name none, and of every event stored before sources
+    /// existed (migration 0003 gives them this name).
+    pub const DEFAULT: &'static str = "default";
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Default for SourceName {
+    fn default() -> Self {
+        SourceName(Self::DEFAULT.into())
+    }
+}
+
+impl fmt::Display for SourceName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Why a text is not a [`SourceName`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not a source name: use 1 to 32 of a-z, 0-9, '-', '_', '.', starting with a letter or digit")]
+pub struct InvalidSourceName(pub String);
+
+impl FromStr for SourceName {
+    type Err = InvalidSourceName;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let allowed = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.');
+        let first_ok = s.chars().next().is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+        if first_ok && s.len() <= 32 && s.chars().all(allowed) {
+            Ok(SourceName(s.into()))
+        } else {
+            Err(InvalidSourceName(s.to_owned()))
+        }
+    }
+}
+
+impl TryFrom<String> for SourceName {
+    type Error = InvalidSourceName;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        s.parse()
+    }
+}
+
+impl From<SourceName> for String {
+    fn from(s: SourceName) -> String {
+        s.0.to_string()
+    }
+}
+
+/// What [`is_fhir_id`] accepts, for the errors that refuse an id.
+pub const FHIR_ID_RULE: &str = "a FHIR id is 1 to 64 of A-Z, a-z, 0-9, '-', '.', and not '.' or '..'";
+
+/// Whether `id` is a FHIR R4 id: 1 to 64 of `A-Z a-z 0-9 - .` (R4 `id` datatype),
+/// and not `.` or `..`.
+///
+/// Ids are checked on import because they become keys in the store and path segments
+/// in the pages' links: an id outside this syntax is malformed FHIR, refused naming
+/// where it was, never stored. R4's pattern admits `.` and `..`, but no URL can carry
+/// them as a path segment (browsers read them as steps, even percent-encoded), so
+/// RDT refuses these two as well.
+pub fn is_fhir_id(id: &str) -> bool {
+    (1..=64).contains(&id.len())
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+        && id != "."
+        && id != ".."
+}
+
+/// Where an event came from: the import source, the file, and the FHIR resource
+/// inside it.
+///
+/// `(name, resource_type, resource_id, part)` identifies an event across imports: one
 /// resource can yield several events (an Observation's components, a medication's
-/// start and stop), and `part` tells them apart. Re-importing a resource therefore
-/// replaces its events instead of duplicating them.
+/// start and stop), and `part` tells them apart. Re-importing a resource from the same
+/// source therefore replaces its events instead of duplicating them, while another
+/// source's resource with the same type and id is another resource.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Source {
+    /// The import source ([`SourceName`]); events serialised before sources existed
+    /// read as the default source, as the store's migration does.
+    #[serde(default)]
+    pub name: SourceName,
     pub file: String,
     pub resource_type: String,
     pub resource_id: String,
@@ -216,6 +306,30 @@ pub struct Event {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn source_names_are_short_lowercase_words() {
+        for ok in ["default", "a", "hospital-a", "lab_2.export", "9"] {
+            assert_eq!(ok.parse::<SourceName>().unwrap().as_str(), ok);
+        }
+        for bad in ["", "A", "Hospital", "-a", ".a", "a b", "a/b", "é", &"x".repeat(33)] {
+            assert_eq!(bad.parse::<SourceName>(), Err(InvalidSourceName(bad.to_owned())), "{bad:?}");
+        }
+        // serde reads through the same check
+        assert!(serde_json::from_str::<SourceName>("\"Bad\"").is_err());
+        assert_eq!(serde_json::to_string(&SourceName::default()).unwrap(), "\"default\"");
+    }
+
+    #[test]
+    fn fhir_ids_follow_the_r4_syntax() {
+        for ok in ["p1", "A-b.9", "6b1e4c5e-0b8a-4a4e-9a3c-0d4f7c1f2a11", &"x".repeat(64)] {
+            assert!(is_fhir_id(ok), "{ok:?}");
+        }
+        assert!(is_fhir_id("..."));
+        for bad in ["", ".", "..", "p 1", "p/1", "p_1", "\"><script>", "é", &"x".repeat(65)] {
+            assert!(!is_fhir_id(bad), "{bad:?}");
+        }
+    }
 
     #[test]
     fn modality_names_round_trip() {

@@ -22,5 +22,5 @@ pub mod store;
 pub mod terminology;
 pub mod text;
 
-pub use event::{Code, Event, Modality, PatientId, Phase, Quantity, Source};
+pub use event::{Code, Event, Modality, PatientId, Phase, Quantity, Source, SourceName};
 pub use store::{ConceptMapRecord, Database, Journey, JourneyStore, PatientRecord, PatientSummary, StoreCounts, StoreError};

@@ -134,6 +134,7 @@ mod tests {
         PatientSummary {
             patient: PatientRecord {
                 id: PatientId::new(id).unwrap(),
+                source: Default::default(),
                 name: None,
                 birth_date: None,
                 sex: None,

@@ -13,10 +13,14 @@ use chrono::{TimeZone, Utc};
 use support::on_every_backend;
 use journey::fhir::{Importer, NoProgress};
 use journey::store::{MedicationConcept, PatientRecord};
-use journey::{Code, Event, JourneyStore, Modality, PatientId, Phase, Quantity, Source};
+use journey::{Code, Event, JourneyStore, Modality, PatientId, Phase, Quantity, Source, SourceName};
 
 fn pid(s: &str) -> PatientId {
     PatientId::new(s).unwrap()
+}
+
+fn source(s: &str) -> SourceName {
+    s.parse().unwrap()
 }
 
 fn event(patient: &str, resource: &str, part: &str, day: u32, modality: Modality) -> Event {
@@ -29,6 +33,7 @@ fn event(patient: &str, resource: &str, part: &str, day: u32, modality: Modality
         modality,
         phase: Phase::Point,
         source: Source {
+            name: Default::default(),
             file: "in.ndjson".into(),
             resource_type: "Observation".into(),
             resource_id: resource.into(),
@@ -41,6 +46,7 @@ fn event(patient: &str, resource: &str, part: &str, day: u32, modality: Modality
 fn patient(id: &str) -> PatientRecord {
     PatientRecord {
         id: pid(id),
+        source: Default::default(),
         name: Some("Ann Smith".into()),
         birth_date: chrono::NaiveDate::from_ymd_opt(1960, 2, 29),
         sex: Some("female".into()),
@@ -77,7 +83,7 @@ async fn round_trip(store: JourneyStore) {
 /// Writing a resource again replaces its events: no duplicates, no stale parts.
 async fn replace_is_idempotent(store: JourneyStore) {
     let first = vec![event("p1", "bp", "component[0]", 1, Modality::Vital), event("p1", "bp", "component[1]", 1, Modality::Vital)];
-    write(&store, &[], &first).await;
+    write(&store, &[patient("p1")], &first).await;
     write(&store, &[], &first).await;
     assert_eq!(store.counts().await.unwrap().events, 2);
     // The source corrected the resource: one component left, new value.
@@ -93,15 +99,50 @@ async fn replace_is_idempotent(store: JourneyStore) {
     assert_eq!(store.journey(&pid("p1")).await.unwrap().unwrap().events, vec![later]);
 }
 
-/// A patient first seen as an event's subject is a stub; the Patient resource fills
-/// it in, and a later stub never erases what the resource said.
-async fn stubs_never_erase_demographics(store: JourneyStore) {
-    write(&store, &[], &[event("p2", "o1", "value", 1, Modality::Lab)]).await;
-    let stub = store.journey(&pid("p2")).await.unwrap().unwrap().patient;
-    assert_eq!(stub, PatientRecord::stub(pid("p2")));
+/// No patient is made up from a reference: the store refuses an event of a patient it
+/// does not hold (and the unit's rollback leaves nothing). A record that leaves fields
+/// empty never erases what an earlier record of the same source said.
+async fn no_stub_and_empty_fields_never_erase(store: JourneyStore) {
+    {
+        let mut batch = store.begin().await.unwrap();
+        let mut file = batch.file().await.unwrap();
+        assert!(file.replace_events(&[event("p2", "o1", "value", 1, Modality::Lab)]).await.is_err());
+    }
+    assert!(store.patients().await.unwrap().is_empty());
     write(&store, &[patient("p2")], &[]).await;
-    write(&store, &[PatientRecord::stub(pid("p2"))], &[event("p2", "o9", "value", 3, Modality::Lab)]).await;
+    let bare = PatientRecord { name: None, birth_date: None, sex: None, source_file: None, ..patient("p2") };
+    write(&store, &[bare], &[event("p2", "o9", "value", 3, Modality::Lab)]).await;
     assert_eq!(store.journey(&pid("p2")).await.unwrap().unwrap().patient, patient("p2"));
+}
+
+/// The database keeps a patient with its source: a record of another source with the
+/// same id changes nothing, even written past the importer's own check.
+async fn another_sources_record_never_overwrites(store: JourneyStore) {
+    write(&store, &[patient("p1")], &[]).await;
+    let other = PatientRecord { source: source("b"), name: Some("Someone Else".into()), ..patient("p1") };
+    write(&store, &[other], &[]).await;
+    assert_eq!(store.journey(&pid("p1")).await.unwrap().unwrap().patient, patient("p1"));
+    let mut batch = store.begin().await.unwrap();
+    let mut file = batch.file().await.unwrap();
+    let held = file.patient_sources(&[&pid("p1"), &pid("nobody")]).await.unwrap();
+    assert_eq!(held.len(), 1);
+    assert_eq!(held[&pid("p1")], SourceName::default());
+}
+
+/// Events are replaced per source: the same resource type and id from two sources are
+/// two resources, and re-writing one source's leaves the other's alone.
+async fn replace_is_per_source(store: JourneyStore) {
+    let b = PatientRecord { source: source("b"), ..patient("p2") };
+    write(&store, &[patient("p1"), b], &[]).await;
+    let a_event = event("p1", "o1", "value", 1, Modality::Lab);
+    let mut b_event = event("p2", "o1", "value", 2, Modality::Lab);
+    b_event.source.name = source("b");
+    write(&store, &[], &[a_event.clone()]).await;
+    write(&store, &[], &[b_event.clone()]).await;
+    write(&store, &[], &[b_event.clone()]).await;
+    assert_eq!(store.journey(&pid("p1")).await.unwrap().unwrap().events, vec![a_event]);
+    assert_eq!(store.journey(&pid("p2")).await.unwrap().unwrap().events, vec![b_event]);
+    assert_eq!(store.counts().await.unwrap().events, 2);
 }
 
 /// A batch dropped without commit leaves nothing.
@@ -112,6 +153,7 @@ async fn uncommitted_writes_vanish(store: JourneyStore) {
         tx.upsert_patients(&[patient("p3")]).await.unwrap();
         tx.replace_events(&[event("p3", "o1", "value", 1, Modality::Lab)]).await.unwrap();
         tx.upsert_medications(&[MedicationConcept {
+            source: SourceName::default(),
             resource_id: "m1".into(),
             code: Code { system: "rxnorm".into(), code: "1".into(), display: None },
         }])
@@ -120,7 +162,7 @@ async fn uncommitted_writes_vanish(store: JourneyStore) {
     }
     let counts = store.counts().await.unwrap();
     assert_eq!((counts.patients, counts.events), (0, 0));
-    assert!(store.medications().await.unwrap().is_empty());
+    assert!(store.medications(&SourceName::default()).await.unwrap().is_empty());
 }
 
 /// Inside one batch, a file unit dropped without commit undoes only its own writes:
@@ -128,6 +170,7 @@ async fn uncommitted_writes_vanish(store: JourneyStore) {
 async fn a_failed_file_undoes_only_itself(store: JourneyStore) {
     let mut batch = store.begin().await.unwrap();
     let mut first = batch.file().await.unwrap();
+    first.upsert_patients(&[patient("p1"), patient("p2")]).await.unwrap();
     first.replace_events(&[event("p1", "o1", "value", 1, Modality::Lab)]).await.unwrap();
     first.commit().await.unwrap();
     {
@@ -196,8 +239,18 @@ async fn store_replace_is_idempotent() {
 }
 
 #[tokio::test]
-async fn store_stubs_never_erase_demographics() {
-    on_every_backend(stubs_never_erase_demographics).await;
+async fn store_no_stub_and_empty_fields_never_erase() {
+    on_every_backend(no_stub_and_empty_fields_never_erase).await;
+}
+
+#[tokio::test]
+async fn store_another_sources_record_never_overwrites() {
+    on_every_backend(another_sources_record_never_overwrites).await;
+}
+
+#[tokio::test]
+async fn store_replace_is_per_source() {
+    on_every_backend(replace_is_per_source).await;
 }
 
 #[tokio::test]

@@ -72,7 +72,7 @@ async fn prepare(ctx: &Context) -> anyhow::Result<ExitCode> {
         let summary = tokio::task::spawn_blocking(move || synth::generate_demo(&out)).await??;
         println!("Generated {} patients; importing them.", summary.patients);
         let (report, seq) =
-            import_and_record(ctx, &[summary.out_dir.clone()], Some("rdt-demo".into()), true).await?;
+            import_and_record(ctx, Default::default(), &[summary.out_dir.clone()], Some("rdt-demo".into()), true).await?;
         print_summary(&report, ctx);
         println!("  audit entry: {seq}");
         if report.has_failures() {

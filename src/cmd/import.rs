@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use audit_log::{Principal, Role, Seq};
 use clap::Args;
 use journey::fhir::{import_recorded, ImportProgress, ImportReport, NoProgress};
+use journey::SourceName;
 
 use crate::bars::ImportBar;
 use crate::context::{user_name, Context};
@@ -15,6 +16,12 @@ pub struct ImportArgs {
     /// FHIR R4 files (Bundle JSON, Bulk Data NDJSON) or directories to search for them.
     #[arg(required = true, value_name = "PATH")]
     paths: Vec<PathBuf>,
+    /// The system the files come from (1 to 32 of a-z, 0-9, '-', '_', '.'). Ids are
+    /// read within their source: re-importing from the same source replaces, another
+    /// source's resource with the same id is another resource, and another source's
+    /// patient is never overwritten.
+    #[arg(long, value_name = "NAME", default_value = SourceName::DEFAULT)]
+    source: SourceName,
     /// Print the report as JSON (for scripts) instead of a summary.
     #[arg(long)]
     json: bool,
@@ -24,7 +31,7 @@ pub struct ImportArgs {
 }
 
 pub async fn run(ctx: &Context, args: ImportArgs) -> anyhow::Result<ExitCode> {
-    let (report, seq) = import_and_record(ctx, &args.paths, args.user.clone(), !args.json).await?;
+    let (report, seq) = import_and_record(ctx, args.source.clone(), &args.paths, args.user.clone(), !args.json).await?;
     // What the terminology reads of the store now: unmapped codes, and what a
     // missing concept blocks, named after every import.
     let store = ctx.store().await?;
@@ -39,15 +46,17 @@ pub async fn run(ctx: &Context, args: ImportArgs) -> anyhow::Result<ExitCode> {
         println!("  audit entry: {seq}");
         print!("{}", coverage.render());
     }
-    // 1: the run completed but some file was refused (and left nothing behind).
+    // 1: the run completed but some file failed (and left nothing behind) or some
+    // resource was refused (a patient of another source or of no import).
     Ok(if report.has_failures() { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }
 
-/// Imports `paths` (with a progress bar when asked) and records the import in the
-/// audit log as `user` (an admin act): one `import` entry naming each file's sha256.
-/// Shared by `rdt import` and `rdt demo`.
+/// Imports `paths` of `source` (with a progress bar when asked) and records the import
+/// in the audit log as `user` (an admin act): one `import` entry naming the source and
+/// each file's sha256. Shared by `rdt import` and `rdt demo`.
 pub async fn import_and_record(
     ctx: &Context,
+    source: SourceName,
     paths: &[PathBuf],
     user: Option<String>,
     progress: bool,
@@ -56,13 +65,13 @@ pub async fn import_and_record(
     let by = Principal::new(user_name(user), Role::Admin);
     let bar = progress.then(ImportBar::new);
     let progress = bar.as_ref().map_or(&NoProgress as &dyn ImportProgress, |b| b as &dyn ImportProgress);
-    let imported = import_recorded(&store, &log, paths, by, progress).await;
+    let imported = import_recorded(&store, &log, source, paths, by, progress).await;
     bar.iter().for_each(ImportBar::finish);
     store.close().await;
     Ok(imported?)
 }
 
-/// The run's summary on stdout, its failed files on stderr.
+/// The run's summary on stdout, its failed files and refused resources on stderr.
 pub fn print_summary(report: &ImportReport, ctx: &Context) {
     print!("{}", report.summary(&ctx.database));
     eprint!("{}", report.failures());

@@ -42,6 +42,7 @@ impl Chart {
     pub fn new(id: &str, sex: &str, birth: NaiveDate) -> Self {
         let patient = PatientRecord {
             id: pid(id),
+            source: Default::default(),
             name: Some(format!("Test {id}")),
             birth_date: Some(birth),
             sex: Some(sex.to_owned()),
@@ -54,6 +55,7 @@ impl Chart {
     fn source(&mut self, resource_type: &str, part: &str) -> Source {
         self.next += 1;
         Source {
+            name: Default::default(),
             file: "test.ndjson".into(),
             resource_type: resource_type.into(),
             resource_id: format!("{}-{}", self.patient.id, self.next),

@@ -439,6 +439,7 @@ fn event(patient: &PatientId, day: i64, code: &str, value: f64, modality: Modali
         modality,
         phase: Phase::Point,
         source: Source {
+            name: Default::default(),
             file: "bench".into(),
             resource_type: "Observation".into(),
             resource_id: key,
@@ -491,6 +492,8 @@ async fn twin_update(patients: usize, updates: usize) {
         }
         let mut batch = store.begin().await.unwrap();
         let mut file = batch.file().await.unwrap();
+        let patients: Vec<_> = events.iter().map(|e| journey::PatientRecord::new(e.patient.clone())).collect();
+        file.upsert_patients(&patients).await.unwrap();
         file.replace_events(&events).await.unwrap();
         file.commit().await.unwrap();
         batch.commit().await.unwrap();

@@ -431,10 +431,16 @@ async fn run_import(state: &AppState, job: &ImportJob, principal: audit_log::Pri
         .append(NewEntry::new(principal, EntryBody::Import { import: record }).session(session))
         .await
         .map_err(|e| e.to_string())?;
-    let failed: Vec<String> = report.failed().map(|f| hide(&f)).collect();
+    let mut failed: Vec<String> = report.failed().map(|f| hide(&f)).collect();
+    // Resources refused one by one (a patient of another source or of no import).
+    failed.extend(report.refused.listed.iter().map(|r| hide(&r)));
+    let unlisted = report.refused.total - report.refused.listed.len() as u64;
+    if unlisted > 0 {
+        failed.push(format!("and {unlisted} more refused resources"));
+    }
     let mut summary = format!(
         "Imported {} of {} files: {} patients, {} events (audit entry {seq}).",
-        report.files.len() - failed.len(),
+        report.files.len() - report.failed().count(),
         report.files.len(),
         report.patients,
         report.events

@@ -85,6 +85,8 @@ pub struct CourseRow {
 struct ConsultPage {
     chrome: Chrome,
     id: String,
+    /// `id` for the page's links ([`crate::href::path_segment`]).
+    id_path: String,
     name: String,
     generated: String,
     sex: String,
@@ -193,6 +195,7 @@ pub async fn consult_show(
 
     let page = ConsultPage {
         chrome: Chrome::new(&user, "/patients"),
+        id_path: crate::href::path_segment(&id),
         id: id.clone(),
         name: journey.patient.name.clone().unwrap_or_else(|| id.clone()),
         generated: chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string(),

@@ -38,6 +38,8 @@ pub struct DatedText {
 struct JourneyPage {
     chrome: Chrome,
     id: String,
+    /// `id` for the page's links ([`crate::href::path_segment`]).
+    id_path: String,
     name: String,
     sex: String,
     birth_date: String,
@@ -136,6 +138,7 @@ pub async fn journey_show(
     let notes_all: Vec<_> = journey.events.iter().filter(|e| e.modality == Modality::Note).collect();
     let page = JourneyPage {
         chrome: Chrome::new(&user, "/patients"),
+        id_path: crate::href::path_segment(&id),
         id: id.clone(),
         name: p.name.clone().unwrap_or_else(|| id.clone()),
         sex: p.sex.clone().unwrap_or_else(|| "unknown".into()),

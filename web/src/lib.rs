@@ -30,6 +30,7 @@ pub mod backup;
 mod consult;
 mod error;
 mod governance;
+mod href;
 mod journey;
 mod layout;
 mod login;

@@ -18,6 +18,8 @@ const MAX_ROWS: usize = 200;
 
 pub struct PatientRow {
     pub id: String,
+    /// `id` for the row's link ([`crate::href::path_segment`]).
+    pub id_path: String,
     pub name: String,
     pub sex: String,
     pub birth_date: String,
@@ -79,6 +81,7 @@ pub async fn patients_list(
         .into_iter()
         .take(MAX_ROWS)
         .map(|p| PatientRow {
+            id_path: crate::href::path_segment(p.patient.id.as_str()),
             id: p.patient.id.as_str().to_owned(),
             name: p.patient.name.clone().unwrap_or_default(),
             sex: p.patient.sex.clone().unwrap_or_default(),

@@ -701,3 +701,29 @@ async fn uploads_stream_one_at_a_time_within_the_limit_and_hide_server_paths() {
     assert_eq!(res.status(), StatusCode::ACCEPTED);
     finished_import(&small, &adm).await;
 }
+
+/// A patient id from a store an earlier version filled (no FHIR id syntax then) goes
+/// into the pages' links percent-encoded, so the link leads to that patient and
+/// nowhere else, and the id is shown HTML-escaped (hardening issue 18).
+#[tokio::test]
+async fn ids_from_earlier_versions_are_encoded_in_links() {
+    let f = fixture().await;
+    let id = journey::PatientId::new("old id/1?x=\"y\"").unwrap();
+    let mut batch = f.state.store().begin().await.unwrap();
+    let mut file = batch.file().await.unwrap();
+    file.upsert_patients(&[journey::PatientRecord::new(id.clone())]).await.unwrap();
+    file.commit().await.unwrap();
+    batch.commit().await.unwrap();
+    let encoded = "old%20id%2F1%3Fx%3D%22y%22";
+
+    let clin = f.session("clin", Duration::from_secs(600)).await;
+    let list = body_text(f.send(get("/patients", Some(&clin))).await).await;
+    assert!(list.contains(&format!("href=\"/patients/{encoded}\"")), "{list}");
+    assert!(list.contains("<code>old id/1?x=&#34;y&#34;</code>") || list.contains("<code>old id/1?x=&quot;y&quot;</code>"), "{list}");
+
+    let res = f.send(get(&format!("/patients/{encoded}"), Some(&clin))).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let page = body_text(res).await;
+    assert!(page.contains(&format!("href=\"/patients/{encoded}/consult\"")), "{page}");
+    assert!(page.contains(&format!("hx-post=\"/patients/{encoded}/ask\"")), "{page}");
+}

@@ -7,7 +7,8 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };
-    let _ = parse_document(text, "fuzz.json");
+    let source = journey::SourceName::default();
+    let _ = parse_document(text, "fuzz.json", &source);
     let lines = ndjson_lines(text);
-    let _ = parse_ndjson_block(text, &lines, "fuzz.ndjson");
+    let _ = parse_ndjson_block(text, &lines, "fuzz.ndjson", &source);
 });

@@ -15,6 +15,7 @@ pub fn event(system: &str, code: &str, value: Option<f64>, unit: Option<&str>) -
         modality: Modality::Lab,
         phase: Phase::Point,
         source: Source {
+            name: Default::default(),
             file: "test".into(),
             resource_type: "Observation".into(),
             resource_id: code.into(),

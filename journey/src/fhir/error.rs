@@ -41,6 +41,18 @@ pub enum Problem {
     Invalid(String),
     #[error("reference `{0}` cannot be resolved: {1}")]
     Unresolved(String, String),
+    /// A Patient whose id a patient of another source holds: writing it would
+    /// overwrite someone else's record, so it is refused (with its file's resources
+    /// about it), and the stored patient is left as it was.
+    #[error("Patient/{patient} is held by source `{held_by}`; source `{importing}` may not overwrite it")]
+    PatientHeldByAnotherSource { patient: String, held_by: String, importing: String },
+    /// A resource about a patient of another source: ids are read within their source.
+    #[error("references Patient/{patient}, which source `{held_by}` holds, not source `{importing}`")]
+    PatientOfAnotherSource { patient: String, held_by: String, importing: String },
+    /// A resource about a patient that neither the store nor the import holds: no
+    /// patient is made up from a reference.
+    #[error("references Patient/{patient}, which no import of source `{importing}` holds")]
+    UnknownPatient { patient: String, importing: String },
 }
 
 /// One bad resource (or a file that is not FHIR at all).

@@ -4,7 +4,18 @@
 //! - a file is all or nothing: every resource of it is parsed and written inside one
 //!   database transaction, and the first bad resource rolls the file back;
 //! - other files of the run still import, and the report says which failed;
-//! - re-importing a resource replaces its events (see [`crate::store::FileWrite`]).
+//! - ids are read within the run's source ([`SourceName`]): re-importing a resource
+//!   of the same source replaces its events (see [`crate::store::FileWrite`]), another
+//!   source's resource with the same type and id is another resource;
+//! - no patient is made up and none is overwritten by another source: a Patient whose
+//!   id another source holds is refused, and so is a resource about a patient of
+//!   another source or of no import. Refused resources are reported one by one
+//!   ([`ImportReport::refused`]) while the rest of their file imports.
+//!
+//! Patients may arrive after the resources about them (a Bulk export whose files are
+//! not named by type, a Bundle listing its Patient last): a resource whose patient is
+//! neither stored nor written yet waits until the end of the run, and is written then
+//! if a file of the run brought the patient, refused otherwise.
 //!
 //! Speed: NDJSON is cut into blocks of lines parsed in parallel (rayon) on a blocking
 //! thread while the previous block is being written, so parsing and SQLite overlap.
@@ -19,8 +30,8 @@ use rustc_hash::FxHashSet;
 use super::error::{ImportError, Location, Problem};
 use super::map::{SkipReason, UNRESOLVED_MEDICATION_SYSTEM};
 use super::parse::{ndjson_lines, parse_document, parse_ndjson_block, Layout, Parsed};
-use super::report::{FileOutcome, ImportReport, SkippedCount};
-use crate::event::{Code, Event, Modality, PatientId};
+use super::report::{FileOutcome, ImportReport, Refusals, SkippedCount};
+use crate::event::{Code, Event, Modality, PatientId, SourceName};
 use crate::store::{FileWrite, JourneyStore, MedicationConcept, PatientRecord, StoreError, WriteBatch};
 
 /// A batch is committed (made durable) once it holds this much input, so that many
@@ -58,33 +69,48 @@ pub enum RecordedImportError {
     Audit(#[source] audit_log::AuditError),
 }
 
-/// Imports `paths` into `store` and records the run in `log` as one `import` entry by
-/// `by` naming each file's sha256 ([`ImportReport::audit_record`]), so the trail says
-/// which bytes became which journeys (`rdt import`, `rdt demo`).
+/// Imports `paths` of `source` into `store` and records the run in `log` as one
+/// `import` entry by `by` naming the source and each file's sha256
+/// ([`ImportReport::audit_record`]), so the trail says which bytes became which
+/// journeys (`rdt import`, `rdt demo`).
 pub async fn import_recorded(
     store: &JourneyStore,
     log: &audit_log::AuditLog,
+    source: SourceName,
     paths: &[PathBuf],
     by: audit_log::Principal,
     progress: &dyn ImportProgress,
 ) -> Result<(ImportReport, audit_log::Seq), RecordedImportError> {
-    let report = Importer::new(store.clone()).await?.import_paths(paths, progress).await?;
+    let report = Importer::for_source(store.clone(), source).await?.import_paths(paths, progress).await?;
     let entry = audit_log::NewEntry::new(by, audit_log::EntryBody::Import { import: report.audit_record() });
     let seq = log.append(entry).await.map_err(RecordedImportError::Audit)?;
     Ok((report, seq))
 }
 
-/// Imports FHIR files into one store.
+/// Imports FHIR files of one source into one store.
 pub struct Importer {
     store: JourneyStore,
-    /// Medication resources of earlier imports and of files committed in this run.
+    /// Whose ids the files carry.
+    source: SourceName,
+    /// This source's Medication resources, of earlier imports and of files committed
+    /// in this run.
     medications: HashMap<String, Code>,
 }
 
 impl Importer {
+    /// An importer for the default source ([`SourceName::DEFAULT`]).
     pub async fn new(store: JourneyStore) -> Result<Self, StoreError> {
-        let medications = store.medications().await?;
-        Ok(Importer { store, medications })
+        Self::for_source(store, SourceName::default()).await
+    }
+
+    /// An importer reading every id of its files as `source`'s.
+    pub async fn for_source(store: JourneyStore, source: SourceName) -> Result<Self, StoreError> {
+        let medications = store.medications(&source).await?;
+        Ok(Importer { store, source, medications })
+    }
+
+    pub fn source(&self) -> &SourceName {
+        &self.source
     }
 
     /// Imports files and directories (searched recursively for `.json`, `.ndjson` and
@@ -99,7 +125,7 @@ impl Importer {
         let sizes: Vec<u64> = files.iter().map(|f| std::fs::metadata(f).map(|m| m.len()).unwrap_or(0)).collect();
         progress.begin(files.len() + missing.len(), sizes.iter().sum());
 
-        let mut totals = Totals::default();
+        let mut run = Run::default();
         let mut outcomes = Vec::with_capacity(files.len() + missing.len());
         for (path, problem) in missing {
             let error = ImportError {
@@ -123,13 +149,13 @@ impl Importer {
         let (mut next, mut ahead_bytes) = (0, 0);
         for (i, path) in files.iter().enumerate() {
             while next < files.len() && (next <= i || ahead_bytes + sizes[next] <= PREFETCH_BYTES) {
-                ahead.push_back(prepare(files[next].clone()));
+                ahead.push_back(prepare(files[next].clone(), self.source.clone()));
                 ahead_bytes += sizes[next];
                 next += 1;
             }
             let prepared = ahead.pop_front().expect("every file is prepared").await.expect("a parse task panicked");
             ahead_bytes -= sizes[i];
-            let outcome = self.import_file(path, prepared, &mut batch, progress, &mut totals).await?;
+            let outcome = self.import_file(path, outcomes.len(), prepared, &mut batch, progress, &mut run).await?;
             batch_bytes += sizes[i];
             if batch_bytes >= BATCH_COMMIT_BYTES {
                 batch.commit().await?;
@@ -139,17 +165,71 @@ impl Importer {
             progress.file_done(&outcome);
             outcomes.push(outcome);
         }
+        self.place_waiting(&mut batch, &mut run, &mut outcomes).await?;
         batch.commit().await?;
-        Ok(totals.into_report(outcomes))
+        Ok(run.into_report(self.source.clone(), outcomes))
     }
 
+    /// Places the resources that waited for their patient: written when a file of the
+    /// run brought the patient (or the store holds it for this source by now),
+    /// refused otherwise. Their events count towards the file they came from.
+    async fn place_waiting(
+        &self,
+        batch: &mut WriteBatch,
+        run: &mut Run,
+        outcomes: &mut [FileOutcome],
+    ) -> Result<(), StoreError> {
+        let waiting = std::mem::take(&mut run.waiting);
+        if waiting.is_empty() {
+            return Ok(());
+        }
+        let mut tx = batch.file().await?;
+        let mut ask = FxHashSet::default();
+        let ask: Vec<&PatientId> =
+            waiting.iter().map(|w| &w.unit.patient).filter(|p| !run.held.contains(*p) && ask.insert(*p)).collect();
+        let found = tx.patient_sources(&ask).await?;
+        let mut events = Vec::new();
+        for Waiting { file, unit } in waiting {
+            let refusal = |problem| ImportError {
+                file: outcomes[file].path.clone(),
+                location: unit.location,
+                resource_type: Some(unit.resource_type.clone()),
+                resource_id: Some(unit.resource_id.clone()),
+                field: None,
+                problem,
+            };
+            let patient = unit.patient.as_str().to_owned();
+            match found.get(&unit.patient) {
+                _ if run.held.contains(&unit.patient) => {}
+                Some(holder) if *holder == self.source => {}
+                Some(holder) => {
+                    let (held_by, importing) = (holder.to_string(), self.source.to_string());
+                    run.refused.push(refusal(Problem::PatientOfAnotherSource { patient, held_by, importing }));
+                    continue;
+                }
+                None => {
+                    run.refused.push(refusal(Problem::UnknownPatient { patient, importing: self.source.to_string() }));
+                    continue;
+                }
+            }
+            outcomes[file].events += unit.events.len() as u64;
+            run.count_events(&unit.events);
+            events.extend(unit.events);
+        }
+        tx.replace_events(&events).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Imports one file as one unit; `index` is its place in the report's files.
     async fn import_file(
         &mut self,
         path: &Path,
+        index: usize,
         prepared: Prepared,
         batch: &mut WriteBatch,
         progress: &dyn ImportProgress,
-        totals: &mut Totals,
+        run: &mut Run,
     ) -> Result<FileOutcome, StoreError> {
         let mut outcome =
             FileOutcome { path: path.to_owned(), layout: Some(Layout::of(path)), resources: 0, events: 0, error: None };
@@ -161,20 +241,20 @@ impl Importer {
             outcome
         };
         let label: Arc<str> = path.display().to_string().into();
-        let mut file = FileImport::default();
+        let mut file = FileImport::new(path, self.source.clone());
         let mut tx = batch.file().await?;
         let result = match prepared {
             Prepared::Unusable(problem) => return Ok(fail(outcome, file_error(problem))),
             Prepared::Document { bytes, results } => {
                 progress.advance(bytes);
-                file.write(results, &mut tx).await
+                file.write(results, &run.held, &mut tx).await
             }
             Prepared::Ndjson { text, lines } => {
                 let blocks: Vec<Vec<(usize, Range<usize>)>> = lines.chunks(BLOCK_LINES).map(<[_]>::to_vec).collect();
                 let spawn = |block: Vec<(usize, Range<usize>)>| {
-                    let (text, label) = (text.clone(), label.clone());
+                    let (text, label, source) = (text.clone(), label.clone(), self.source.clone());
                     let bytes: u64 = block.iter().map(|(_, r)| r.len() as u64 + 1).sum();
-                    tokio::task::spawn_blocking(move || (parse_ndjson_block(&text, &block, &label), bytes))
+                    tokio::task::spawn_blocking(move || (parse_ndjson_block(&text, &block, &label, &source), bytes))
                 };
                 let mut blocks = blocks.into_iter();
                 let mut in_flight = blocks.next().map(spawn);
@@ -184,7 +264,7 @@ impl Importer {
                     in_flight = blocks.next().map(spawn);
                     let (results, bytes) = handle.await.expect("a parse task panicked");
                     progress.advance(bytes);
-                    result = file.write(results, &mut tx).await;
+                    result = file.write(results, &run.held, &mut tx).await;
                     if !matches!(result, Ok(Ok(()))) {
                         break;
                     }
@@ -193,7 +273,7 @@ impl Importer {
             }
         };
         let result = match result {
-            Ok(Ok(())) => file.resolve_pending(&self.medications, &mut tx).await,
+            Ok(Ok(())) => file.resolve_pending(&self.medications, &run.held, &mut tx).await,
             other => other,
         };
         match result? {
@@ -208,7 +288,7 @@ impl Importer {
         self.medications.extend(file.medications.drain());
         outcome.resources = file.resources.values().sum();
         outcome.events = file.events_by_modality.values().sum();
-        totals.add(file);
+        run.add(file, index);
         Ok(outcome)
     }
 }
@@ -223,7 +303,7 @@ enum Prepared {
 }
 
 /// Reads and pre-parses a file on a blocking thread.
-fn prepare(path: PathBuf) -> tokio::task::JoinHandle<Prepared> {
+fn prepare(path: PathBuf, source: SourceName) -> tokio::task::JoinHandle<Prepared> {
     tokio::task::spawn_blocking(move || {
         let text = match std::fs::read(&path) {
             Ok(bytes) => match String::from_utf8(bytes) {
@@ -239,7 +319,7 @@ fn prepare(path: PathBuf) -> tokio::task::JoinHandle<Prepared> {
         }
         match Layout::of(&path) {
             Layout::Document => {
-                let results = parse_document(&text, &path.display().to_string());
+                let results = parse_document(&text, &path.display().to_string(), &source);
                 Prepared::Document { bytes: text.len() as u64, results }
             }
             // Arc<String>, not Arc<str>: converting would copy the whole file once more.
@@ -300,39 +380,103 @@ fn discover(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<(PathBuf, Problem)>) {
 
 /// Medication events waiting for their Medication resource.
 struct PendingMedication {
+    medication_id: String,
+    unit: Unit,
+}
+
+/// One resource's events with where the resource was, so that a refusal can name it.
+/// A resource is about one patient (its subject), so its events share `patient`.
+struct Unit {
     location: Location,
     resource_type: String,
     resource_id: String,
-    medication_id: String,
+    patient: PatientId,
     events: Vec<Event>,
 }
 
+/// A resource of a committed file waiting for its patient until the end of the run.
+struct Waiting {
+    /// Its file's place in the report.
+    file: usize,
+    unit: Unit,
+}
+
 /// What one file has written so far (inside its open transaction).
-#[derive(Default)]
 struct FileImport {
+    path: PathBuf,
+    source: SourceName,
     resources: BTreeMap<String, u64>,
     skipped: BTreeMap<(String, SkipReason), u64>,
     events_by_modality: BTreeMap<Modality, u64>,
     patients: FxHashSet<PatientId>,
+    /// Patients this source holds that this file wrote or found in the store.
+    held: FxHashSet<PatientId>,
     medications: HashMap<String, Code>,
     pending: Vec<PendingMedication>,
+    /// Resources about a patient not known yet, for the end of the run.
+    waiting: Vec<Unit>,
+    refused: Refusals,
 }
 
 impl FileImport {
+    fn new(path: &Path, source: SourceName) -> Self {
+        FileImport {
+            path: path.to_owned(),
+            source,
+            resources: BTreeMap::new(),
+            skipped: BTreeMap::new(),
+            events_by_modality: BTreeMap::new(),
+            patients: FxHashSet::default(),
+            held: FxHashSet::default(),
+            medications: HashMap::new(),
+            pending: Vec::new(),
+            waiting: Vec::new(),
+            refused: Refusals::default(),
+        }
+    }
+
+    fn holds(&self, patient: &PatientId, run_held: &FxHashSet<PatientId>) -> bool {
+        self.held.contains(patient) || run_held.contains(patient)
+    }
+
+    fn refuse(&mut self, location: Location, resource_type: &str, resource_id: &str, problem: Problem) {
+        self.refused.push(ImportError {
+            file: self.path.clone(),
+            location,
+            resource_type: Some(resource_type.to_owned()),
+            resource_id: Some(resource_id.to_owned()),
+            field: None,
+            problem,
+        });
+    }
+
     /// Writes one block's results, or returns the block's first error.
     async fn write(
         &mut self,
         results: Vec<Result<Parsed, ImportError>>,
+        run_held: &FxHashSet<PatientId>,
         tx: &mut FileWrite<'_>,
     ) -> Result<Result<(), ImportError>, StoreError> {
+        let mut block = Vec::with_capacity(results.len());
+        for result in results {
+            match result {
+                Ok(p) => block.push(p),
+                Err(e) => return Ok(Err(e)),
+            }
+        }
+        // Patient resources of this block whose id the store may hold for another source.
+        let mut ask = FxHashSet::default();
+        let ask: Vec<&PatientId> = block
+            .iter()
+            .filter_map(|p| p.mapped.patient.as_ref().map(|r| &r.id))
+            .filter(|id| !self.holds(id, run_held) && ask.insert(*id))
+            .collect();
+        let found = tx.patient_sources(&ask).await?;
+
         let mut patients: Vec<PatientRecord> = Vec::new();
         let mut medications: Vec<MedicationConcept> = Vec::new();
-        let mut events: Vec<Event> = Vec::new();
-        for result in results {
-            let parsed = match result {
-                Ok(p) => p,
-                Err(e) => return Ok(Err(e)),
-            };
+        let mut units: Vec<Unit> = Vec::new();
+        for parsed in block {
             *self.resources.entry(parsed.resource_type.clone()).or_default() += 1;
             let mapped = parsed.mapped;
             if let Some(reason) = mapped.skipped {
@@ -340,30 +484,87 @@ impl FileImport {
                 continue;
             }
             if let Some(p) = mapped.patient {
-                self.patients.insert(p.id.clone());
-                patients.push(p);
+                match found.get(&p.id) {
+                    Some(holder) if *holder != self.source => {
+                        // Someone else's patient: neither the record nor its events
+                        // are written; resources about it are refused as they come.
+                        let problem = Problem::PatientHeldByAnotherSource {
+                            patient: p.id.to_string(),
+                            held_by: holder.to_string(),
+                            importing: self.source.to_string(),
+                        };
+                        self.refuse(parsed.location, &parsed.resource_type, &parsed.resource_id, problem);
+                        continue;
+                    }
+                    _ => {
+                        self.held.insert(p.id.clone());
+                        self.patients.insert(p.id.clone());
+                        patients.push(p);
+                    }
+                }
             }
             if let Some(m) = mapped.medication {
                 self.medications.insert(m.resource_id.clone(), m.code.clone());
                 medications.push(m);
             }
-            if let Some(medication_id) = mapped.pending_medication {
-                self.pending.push(PendingMedication {
-                    location: parsed.location,
-                    resource_type: parsed.resource_type,
-                    resource_id: parsed.resource_id,
-                    medication_id,
-                    events: mapped.events,
-                });
-                continue;
+            let Some(patient) = mapped.events.first().map(|e| e.patient.clone()) else { continue };
+            let unit = Unit {
+                location: parsed.location,
+                resource_type: parsed.resource_type,
+                resource_id: parsed.resource_id,
+                patient,
+                events: mapped.events,
+            };
+            match mapped.pending_medication {
+                Some(medication_id) => self.pending.push(PendingMedication { medication_id, unit }),
+                None => units.push(unit),
             }
-            events.extend(mapped.events);
         }
         tx.upsert_patients(&patients).await?;
         tx.upsert_medications(&medications).await?;
+        self.place(units, run_held, tx).await?;
+        Ok(Ok(()))
+    }
+
+    /// Writes the resources whose patient this source holds; refuses those about a
+    /// patient of another source; keeps the rest waiting for the end of the run.
+    async fn place(
+        &mut self,
+        units: Vec<Unit>,
+        run_held: &FxHashSet<PatientId>,
+        tx: &mut FileWrite<'_>,
+    ) -> Result<(), StoreError> {
+        let mut ask = FxHashSet::default();
+        let ask: Vec<&PatientId> =
+            units.iter().map(|u| &u.patient).filter(|p| !self.holds(p, run_held) && ask.insert(*p)).collect();
+        let found = tx.patient_sources(&ask).await?;
+        let mut events = Vec::new();
+        for unit in units {
+            if !self.holds(&unit.patient, run_held) {
+                match found.get(&unit.patient) {
+                    Some(holder) if *holder == self.source => {
+                        self.held.insert(unit.patient.clone());
+                    }
+                    Some(holder) => {
+                        let problem = Problem::PatientOfAnotherSource {
+                            patient: unit.patient.to_string(),
+                            held_by: holder.to_string(),
+                            importing: self.source.to_string(),
+                        };
+                        self.refuse(unit.location, &unit.resource_type, &unit.resource_id, problem);
+                        continue;
+                    }
+                    None => {
+                        self.waiting.push(unit);
+                        continue;
+                    }
+                }
+            }
+            events.extend(unit.events);
+        }
         self.count_events(&events);
         tx.replace_events(&events).await?;
-        Ok(Ok(()))
+        Ok(())
     }
 
     fn count_events(&mut self, events: &[Event]) {
@@ -376,52 +577,61 @@ impl FileImport {
     }
 
     /// Gives pending medication events their code, from this file's Medication
-    /// resources or earlier ones, and writes them; an unknown Medication fails the file.
+    /// resources or earlier ones of the source, and places them; an unknown Medication
+    /// fails the file.
     async fn resolve_pending(
         &mut self,
         known: &HashMap<String, Code>,
+        run_held: &FxHashSet<PatientId>,
         tx: &mut FileWrite<'_>,
     ) -> Result<Result<(), ImportError>, StoreError> {
-        let mut events = Vec::new();
-        for pending in std::mem::take(&mut self.pending) {
-            let Some(code) = self.medications.get(&pending.medication_id).or_else(|| known.get(&pending.medication_id))
-            else {
-                let reference = format!("Medication/{}", pending.medication_id);
+        let mut units = Vec::new();
+        for PendingMedication { medication_id, mut unit } in std::mem::take(&mut self.pending) {
+            let Some(code) = self.medications.get(&medication_id).or_else(|| known.get(&medication_id)) else {
+                let reference = format!("Medication/{medication_id}");
                 return Ok(Err(ImportError {
                     file: PathBuf::new(),
-                    location: pending.location,
-                    resource_type: Some(pending.resource_type),
-                    resource_id: Some(pending.resource_id),
+                    location: unit.location,
+                    resource_type: Some(unit.resource_type),
+                    resource_id: Some(unit.resource_id),
                     field: Some("medicationReference".into()),
                     problem: Problem::Unresolved(
                         reference,
-                        "no Medication with that id in this file, earlier files or earlier imports".into(),
+                        format!(
+                            "no Medication with that id in this file, earlier files or earlier imports of source `{}`",
+                            self.source
+                        ),
                     ),
                 }));
             };
-            for mut e in pending.events {
+            for e in &mut unit.events {
                 debug_assert_eq!(e.code.system, UNRESOLVED_MEDICATION_SYSTEM);
                 e.code = code.clone();
-                events.push(e);
             }
+            units.push(unit);
         }
-        self.count_events(&events);
-        tx.replace_events(&events).await?;
+        self.place(units, run_held, tx).await?;
         Ok(Ok(()))
     }
 }
 
-/// Sums over committed files.
+/// What the run knows across its files: sums over committed files, the patients this
+/// source holds as far as the run has seen, the resources waiting for their patient
+/// and the refusals.
 #[derive(Default)]
-struct Totals {
+struct Run {
     patients: FxHashSet<PatientId>,
     resources: BTreeMap<String, u64>,
     skipped: BTreeMap<(String, SkipReason), u64>,
     events_by_modality: BTreeMap<Modality, u64>,
+    held: FxHashSet<PatientId>,
+    waiting: Vec<Waiting>,
+    refused: Refusals,
 }
 
-impl Totals {
-    fn add(&mut self, file: FileImport) {
+impl Run {
+    /// Takes in a committed file, the `index`th of the report.
+    fn add(&mut self, file: FileImport, index: usize) {
         self.patients.extend(file.patients);
         for (k, v) in file.resources {
             *self.resources.entry(k).or_default() += v;
@@ -432,10 +642,23 @@ impl Totals {
         for (k, v) in file.events_by_modality {
             *self.events_by_modality.entry(k).or_default() += v;
         }
+        self.held.extend(file.held);
+        self.waiting.extend(file.waiting.into_iter().map(|unit| Waiting { file: index, unit }));
+        self.refused.extend(file.refused);
     }
 
-    fn into_report(self, files: Vec<FileOutcome>) -> ImportReport {
+    fn count_events(&mut self, events: &[Event]) {
+        for e in events {
+            *self.events_by_modality.entry(e.modality).or_default() += 1;
+            if !self.patients.contains(&e.patient) {
+                self.patients.insert(e.patient.clone());
+            }
+        }
+    }
+
+    fn into_report(self, source: SourceName, files: Vec<FileOutcome>) -> ImportReport {
         ImportReport {
+            source,
             files,
             patients: self.patients.len() as u64,
             events: self.events_by_modality.values().sum(),
@@ -451,6 +674,7 @@ impl Totals {
                     count,
                 })
                 .collect(),
+            refused: self.refused,
         }
     }
 }
@@ -480,10 +704,12 @@ mod tests {
         let url = format!("sqlite://{}", dir.path().join("audit.sqlite").display());
         let log = audit_log::AuditLog::open(&url).await.unwrap();
         let by = audit_log::Principal::new("admin", audit_log::Role::Admin);
-        let (report, seq) = import_recorded(&store, &log, &[file.clone()], by, &NoProgress).await.unwrap();
+        let source: SourceName = "hospital-a".parse().unwrap();
+        let (report, seq) = import_recorded(&store, &log, source, &[file.clone()], by, &NoProgress).await.unwrap();
         assert_eq!(report.patients, 1);
         let stored = log.entry_proof(seq, None).await.unwrap().unwrap().stored;
         assert_eq!(stored.kind, "import");
         assert!(stored.text.contains(&audit_log::Digest::of_file(&file).unwrap().to_hex()));
+        assert!(stored.text.contains("\"source\":\"hospital-a\""), "{}", stored.text);
     }
 }

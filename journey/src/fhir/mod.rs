@@ -4,6 +4,9 @@
 //! `resourceType`/`id`) -> [`map`] (one mapper per resource type) -> events ->
 //! [`import::Importer`] (one store transaction per file) -> [`ImportReport`].
 //!
+//! Every id is read within the run's source ([`crate::SourceName`]): see
+//! [`import`] for what that guarantees.
+//!
 //! Any code system is kept as written, including a hospital's local `urn:oid:` one.
 //! Errors name the file, the NDJSON line or Bundle entry, the resource and the field.
 
@@ -20,4 +23,4 @@ pub mod time;
 pub use error::{ImportError, Location, Problem};
 pub use import::{import_recorded, ImportProgress, Importer, NoProgress, RecordedImportError};
 pub use map::SkipReason;
-pub use report::{FileOutcome, ImportReport, SkippedCount};
+pub use report::{FileOutcome, ImportReport, Refusals, SkippedCount, REFUSALS_LISTED};

@@ -16,6 +16,7 @@ use super::datatypes::ResourceHead;
 use super::error::{ImportError, Location, Problem};
 use super::map::{map_resource, MapContext, Mapped, References, SkipReason};
 use super::resource_types::is_r4_resource_type;
+use crate::event::{is_fhir_id, FHIR_ID_RULE, SourceName};
 
 /// How a file is laid out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -67,9 +68,14 @@ pub fn ndjson_lines(text: &str) -> Vec<(usize, Range<usize>)> {
 }
 
 /// Parses a block of NDJSON lines in parallel, in order.
-pub fn parse_ndjson_block(text: &str, lines: &[(usize, Range<usize>)], file: &str) -> Vec<Result<Parsed, ImportError>> {
+pub fn parse_ndjson_block(
+    text: &str,
+    lines: &[(usize, Range<usize>)],
+    file: &str,
+    source: &SourceName,
+) -> Vec<Result<Parsed, ImportError>> {
     let references = References::default();
-    let ctx = MapContext { file, references: &references };
+    let ctx = MapContext { file, source, references: &references };
     lines
         .par_iter()
         .map(|(line, range)| parse_resource(&text[range.clone()], Location::Line(*line), None, &ctx))
@@ -96,14 +102,14 @@ struct BundleEntry<'a> {
 
 /// Parses a JSON document: every entry of a Bundle (in parallel), or one resource.
 /// A document that is not JSON, not an object or not FHIR is one error for the file.
-pub fn parse_document(text: &str, file: &str) -> Vec<Result<Parsed, ImportError>> {
+pub fn parse_document(text: &str, file: &str, source: &SourceName) -> Vec<Result<Parsed, ImportError>> {
     let document: Document = match serde_json::from_str(text) {
         Ok(d) => d,
         Err(e) => return vec![Err(document_error(e))],
     };
     if document.resource_type.as_deref() != Some("Bundle") {
         let references = References::default();
-        let ctx = MapContext { file, references: &references };
+        let ctx = MapContext { file, source, references: &references };
         return vec![parse_resource(text, Location::File, None, &ctx)];
     }
     // First pass: type and id of every entry, so `urn:uuid:` references resolve.
@@ -118,7 +124,7 @@ pub fn parse_document(text: &str, file: &str) -> Vec<Result<Parsed, ImportError>
             }
         }
     }
-    let ctx = MapContext { file, references: &references };
+    let ctx = MapContext { file, source, references: &references };
     document
         .entry
         .into_par_iter()
@@ -261,6 +267,18 @@ fn map_with_head(
             mapped: Mapped { skipped: Some(SkipReason::TypeNotImported), ..Default::default() },
         });
     }
+    // The id becomes a key in the store and a path segment in the pages' links.
+    if !is_fhir_id(&id) {
+        return Err(ImportError {
+            resource_type: Some(resource_type),
+            resource_id: Some(id.clone()),
+            field: Some("id".into()),
+            ..error_at(
+                location,
+                Problem::Invalid(format!("`{id}` is not a FHIR id ({FHIR_ID_RULE})")),
+            )
+        });
+    }
     match map_resource(&resource_type, &id, json, ctx) {
         Ok(mapped) => Ok(Parsed { location, resource_type, resource_id: id, mapped }),
         Err(e) => Err(ImportError {
@@ -296,7 +314,7 @@ mod tests {
               "subject":{"reference":"urn:uuid:p-1"},"effectiveDateTime":"2020","valueQuantity":{"value":30}}},
             {"fullUrl":"urn:uuid:c-1","resource":{"resourceType":"Claim","id":"c-1"}},
             {"request":{"method":"DELETE","url":"Patient/old"}}]}"#;
-        let results = parse_document(bundle, "b.json");
+        let results = parse_document(bundle, "b.json", &SourceName::default());
         assert_eq!(results.len(), 3);
         let obs = results[1].as_ref().unwrap();
         // the id came from the fullUrl, the patient from the other entry's fullUrl
@@ -316,12 +334,33 @@ mod tests {
     #[test]
     fn documents_that_are_not_fhir_say_so() {
         let check = |text: &str, expect: &str| {
-            let err = parse_document(text, "x.json").pop().unwrap().unwrap_err();
+            let err = parse_document(text, "x.json", &SourceName::default()).pop().unwrap().unwrap_err();
             assert!(err.to_string().contains(expect), "{text}: {err}");
         };
         check(r#"{"name":"not fhir"}"#, "not a FHIR resource: no resourceType");
         check(r#"[1,2,3]"#, "not a FHIR resource");
         check(r#"{"resourceType":"Patinet","id":"x"}"#, "`Patinet` is not a FHIR R4 resource type");
         check("{\"resourceType\":\"Bundle\",\"entry\":[{\"resource\":", "truncated");
+    }
+
+    #[test]
+    fn ids_outside_the_fhir_syntax_are_refused_naming_where() {
+        let source = SourceName::default();
+        let text = concat!(
+            "{\"resourceType\":\"Patient\",\"id\":\"p1\"}\n",
+            "{\"resourceType\":\"Patient\",\"id\":\"p 1\\\"><b>\"}\n",
+            "{\"resourceType\":\"Observation\",\"id\":\"o1\",\"code\":{\"text\":\"ESR\"},",
+            "\"subject\":{\"reference\":\"Patient/a_b\"},\"effectiveDateTime\":\"2020\"}\n",
+            "{\"resourceType\":\"Claim\",\"id\":\"not imported, not checked\"}\n",
+        );
+        let results = parse_ndjson_block(text, &ndjson_lines(text), "x.ndjson", &source);
+        assert!(results[0].is_ok());
+        let err = results[1].as_ref().unwrap_err().to_string();
+        assert!(err.starts_with(":2: Patient/p 1\"><b>: field `id`: `p 1"), "{err}");
+        assert!(err.contains("is not a FHIR id"), "{err}");
+        let err = results[2].as_ref().unwrap_err().to_string();
+        assert!(err.starts_with(":3: Observation/o1: field `subject`: reference `Patient/a_b` cannot be resolved"), "{err}");
+        assert!(err.contains("`a_b` is not a FHIR id"), "{err}");
+        assert!(results[3].is_ok());
     }
 }

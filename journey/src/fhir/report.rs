@@ -8,7 +8,38 @@ use serde::Serialize;
 use super::error::ImportError;
 use super::map::SkipReason;
 use super::parse::Layout;
-use crate::event::Modality;
+use crate::event::{Modality, SourceName};
+
+/// How many refused resources a report lists; the total counts them all.
+pub const REFUSALS_LISTED: usize = 20;
+
+/// Resources refused one by one while the rest of their file was imported: a Patient
+/// another source holds, a resource about a patient of another source or of no import.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Refusals {
+    /// The first [`REFUSALS_LISTED`], in the order they were met.
+    pub listed: Vec<ImportError>,
+    pub total: u64,
+}
+
+impl Refusals {
+    pub fn push(&mut self, refusal: ImportError) {
+        if self.listed.len() < REFUSALS_LISTED {
+            self.listed.push(refusal);
+        }
+        self.total += 1;
+    }
+
+    pub fn extend(&mut self, other: Refusals) {
+        let room = REFUSALS_LISTED.saturating_sub(self.listed.len());
+        self.listed.extend(other.listed.into_iter().take(room));
+        self.total += other.total;
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.total == 0
+    }
+}
 
 /// One input file's result. A failed file contributed nothing to the store.
 #[derive(Debug, Clone, Serialize)]
@@ -40,6 +71,8 @@ pub struct SkippedCount {
 /// The whole run. Totals count committed files only, so they describe the store.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct ImportReport {
+    /// The source whose ids the files' ids are (`rdt import --source`).
+    pub source: SourceName,
     pub files: Vec<FileOutcome>,
     /// Distinct patients that imported files had resources about.
     pub patients: u64,
@@ -48,6 +81,8 @@ pub struct ImportReport {
     pub events: u64,
     pub events_by_modality: BTreeMap<Modality, u64>,
     pub skipped: Vec<SkippedCount>,
+    /// Resources refused without failing their file (nothing of them was written).
+    pub refused: Refusals,
 }
 
 impl ImportReport {
@@ -55,8 +90,10 @@ impl ImportReport {
         self.files.iter().filter_map(|f| f.error.as_ref())
     }
 
+    /// Whether anything of the input did not get in: a failed file or a refused
+    /// resource (`rdt import` then exits 1).
     pub fn has_failures(&self) -> bool {
-        self.failed().next().is_some()
+        self.failed().next().is_some() || !self.refused.is_empty()
     }
 
     pub fn resources_total(&self) -> u64 {
@@ -77,7 +114,13 @@ impl ImportReport {
                 error: f.error.as_ref().map(ToString::to_string),
             })
             .collect();
-        audit_log::ImportRecord { files, patients: self.patients, events: self.events }
+        audit_log::ImportRecord {
+            files,
+            patients: self.patients,
+            events: self.events,
+            source: Some(self.source.to_string()),
+            refused: (!self.refused.is_empty()).then_some(self.refused.total),
+        }
     }
 
     /// The run for people: files imported into `store`, patients, resources and events
@@ -86,7 +129,7 @@ impl ImportReport {
         use std::fmt::Write as _;
         let mut out = String::new();
         let ok = self.files.iter().filter(|f| f.succeeded()).count();
-        let _ = writeln!(out, "Imported {ok} of {} files into {store}", self.files.len());
+        let _ = writeln!(out, "Imported {ok} of {} files from source `{}` into {store}", self.files.len(), self.source);
         let _ = writeln!(out, "  patients: {}", self.patients);
         let _ = writeln!(out, "  resources: {}", self.resources_total());
         for (resource_type, n) in &self.resources {
@@ -105,14 +148,26 @@ impl ImportReport {
         out
     }
 
-    /// The files that failed and imported nothing, one per line after a count; empty
-    /// when none failed (`rdt import` prints it on standard error).
+    /// The files that failed and imported nothing, one per line after a count, then
+    /// the resources refused (the first [`REFUSALS_LISTED`] and the total); empty when
+    /// everything got in (`rdt import` prints it on standard error).
     pub fn failures(&self) -> String {
         let failed: Vec<_> = self.failed().map(|e| format!("  {e}\n")).collect();
-        match failed.len() {
+        let mut out = match failed.len() {
             0 => String::new(),
             n => format!("{n} file(s) failed and imported nothing:\n{}", failed.concat()),
+        };
+        if !self.refused.is_empty() {
+            out.push_str(&format!("{} resource(s) refused and not written:\n", self.refused.total));
+            for e in &self.refused.listed {
+                out.push_str(&format!("  {e}\n"));
+            }
+            let unlisted = self.refused.total - self.refused.listed.len() as u64;
+            if unlisted > 0 {
+                out.push_str(&format!("  ... and {unlisted} more\n"));
+            }
         }
+        out
     }
 }
 
@@ -136,5 +191,31 @@ mod tests {
         };
         report.files = vec![outcome(None), outcome(Some(error.clone()))];
         assert_eq!(report.failures(), format!("1 file(s) failed and imported nothing:\n  {error}\n"));
+    }
+
+    #[test]
+    fn refusals_list_the_first_few_and_count_all() {
+        let refusal = |i: usize| ImportError {
+            file: "Observation.ndjson".into(),
+            location: Location::Line(i),
+            resource_type: Some("Observation".into()),
+            resource_id: Some(format!("o{i}")),
+            field: None,
+            problem: Problem::UnknownPatient { patient: "zz".into(), importing: "default".into() },
+        };
+        let mut report = ImportReport::default();
+        for i in 1..=(REFUSALS_LISTED + 5) {
+            report.refused.push(refusal(i));
+        }
+        assert!(report.has_failures());
+        let text = report.failures();
+        assert!(text.starts_with("25 resource(s) refused and not written:\n"), "{text}");
+        assert!(text.contains("  Observation.ndjson:7: Observation/o7: references Patient/zz, which no import of source `default` holds\n"), "{text}");
+        assert!(!text.contains("Observation/o21"), "{text}");
+        assert!(text.ends_with("  ... and 5 more\n"), "{text}");
+        let mut more = Refusals::default();
+        more.push(refusal(99));
+        report.refused.extend(more);
+        assert_eq!((report.refused.listed.len(), report.refused.total), (REFUSALS_LISTED, 26));
     }
 }

@@ -27,7 +27,7 @@ use serde::Serialize;
 
 use std::sync::{Arc, Mutex};
 
-use crate::event::{Code, Event, Modality, PatientId, UnknownName};
+use crate::event::{Code, Event, Modality, PatientId, SourceName, UnknownName};
 use crate::terminology::{ConceptMapping, Coverage, Terminology};
 
 /// Where the store lives.
@@ -118,6 +118,10 @@ impl From<UnknownName> for StoreError {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PatientRecord {
     pub id: PatientId,
+    /// The import source that holds the patient: only a Patient resource of that
+    /// source may update the record, and only that source's resources may add to the
+    /// journey (patients stored before sources existed belong to the default source).
+    pub source: SourceName,
     pub name: Option<String>,
     pub birth_date: Option<NaiveDate>,
     pub sex: Option<String>,
@@ -126,17 +130,28 @@ pub struct PatientRecord {
 }
 
 impl PatientRecord {
-    /// A patient known only from a reference (an event's subject). Upserting a stub
-    /// never overwrites what a Patient resource said.
-    pub fn stub(id: PatientId) -> Self {
-        PatientRecord { id, name: None, birth_date: None, sex: None, deceased_at: None, source_file: None }
+    /// A record saying nothing but the id, held by the default source (charts built
+    /// in code; an import always has the Patient resource).
+    pub fn new(id: PatientId) -> Self {
+        PatientRecord {
+            id,
+            source: SourceName::default(),
+            name: None,
+            birth_date: None,
+            sex: None,
+            deceased_at: None,
+            source_file: None,
+        }
     }
 }
 
 /// A Medication resource, kept so that a MedicationRequest in another file (or a
-/// later import) that points to it can be given its code.
+/// later import of the same source) that points to it can be given its code.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MedicationConcept {
+    /// The source whose id `resource_id` is: another source's `Medication/m1` is
+    /// another drug.
+    pub source: SourceName,
     pub resource_id: String,
     pub code: Code,
 }
@@ -236,11 +251,11 @@ impl JourneyStore {
         })
     }
 
-    /// Every Medication resource imported so far, by resource id.
-    pub async fn medications(&self) -> Result<HashMap<String, Code>, StoreError> {
+    /// Every Medication resource `source` imported so far, by resource id.
+    pub async fn medications(&self, source: &SourceName) -> Result<HashMap<String, Code>, StoreError> {
         match &self.backend {
-            Backend::Sqlite(pool) => sqlite::medications(pool).await,
-            Backend::Postgres(pool) => postgres::medications(pool).await,
+            Backend::Sqlite(pool) => sqlite::medications(pool, source).await,
+            Backend::Postgres(pool) => postgres::medications(pool, source).await,
         }
     }
 
@@ -424,7 +439,10 @@ pub enum FileWrite<'b> {
 
 impl FileWrite<'_> {
     /// Inserts or updates patients. Fields a record leaves empty keep their stored
-    /// value, so a stub never erases demographics.
+    /// value. A stored patient is updated only by a record of its own source: the
+    /// database itself refuses to let another source's Patient with the same id
+    /// overwrite it (the importer reports such a record as a conflict beforehand,
+    /// [`Self::patient_sources`]).
     pub async fn upsert_patients(&mut self, patients: &[PatientRecord]) -> Result<(), StoreError> {
         if patients.is_empty() {
             return Ok(());
@@ -436,11 +454,30 @@ impl FileWrite<'_> {
         }
     }
 
+    /// Which of `ids` the store holds, and under which source (as seen inside this
+    /// unit, so patients it wrote count).
+    pub async fn patient_sources(&mut self, ids: &[&PatientId]) -> Result<FxHashMap<PatientId, SourceName>, StoreError> {
+        if ids.is_empty() {
+            return Ok(FxHashMap::default());
+        }
+        let rows = match self {
+            FileWrite::Sqlite(tx) => sqlite::patient_sources(&mut **tx, ids).await?,
+            FileWrite::Postgres(tx) => postgres::patient_sources(&mut **tx, ids).await?,
+        };
+        rows.into_iter()
+            .map(|(id, source)| {
+                let id = PatientId::new(id).ok_or_else(|| StoreError::Corrupt("empty patient id".into()))?;
+                let source = source.parse::<SourceName>().map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                Ok((id, source))
+            })
+            .collect()
+    }
+
     pub async fn upsert_medications(&mut self, meds: &[MedicationConcept]) -> Result<(), StoreError> {
         if meds.is_empty() {
             return Ok(());
         }
-        let meds = last_by_key(meds, |m| m.resource_id.as_str());
+        let meds = last_by_key(meds, |m| (m.source.as_str(), m.resource_id.as_str()));
         match self {
             FileWrite::Sqlite(tx) => sqlite::upsert_medications(&mut **tx, &meds).await,
             FileWrite::Postgres(tx) => postgres::upsert_medications(&mut **tx, &meds).await,
@@ -448,8 +485,10 @@ impl FileWrite<'_> {
     }
 
     /// Writes events, replacing every event previously imported from the same FHIR
-    /// resources (so a re-import neither duplicates nor leaves stale parts behind).
-    /// Patients the events refer to are created as stubs when not yet known.
+    /// resources of the same source (so a re-import neither duplicates nor leaves
+    /// stale parts behind, and another source's resource with the same type and id is
+    /// left alone). The events' patients must already be stored: no patient is ever
+    /// made up from a reference (the database refuses an event of an unknown patient).
     pub async fn replace_events(&mut self, events: &[Event]) -> Result<(), StoreError> {
         if events.is_empty() {
             return Ok(());
@@ -457,16 +496,16 @@ impl FileWrite<'_> {
         // A file may carry the same resource twice; the later copy wins, as in a FHIR
         // transaction (and PostgreSQL refuses to touch one row twice in a statement).
         let events = last_by_key(events, |e| {
-            (e.source.resource_type.as_str(), e.source.resource_id.as_str(), e.source.part.as_str())
+            (
+                e.source.name.as_str(),
+                e.source.resource_type.as_str(),
+                e.source.resource_id.as_str(),
+                e.source.part.as_str(),
+            )
         });
-        let mut seen = FxHashSet::default();
-        let stubs: Vec<&PatientId> = events.iter().map(|e| &e.patient).filter(|p| seen.insert(*p)).collect();
         match self {
-            FileWrite::Sqlite(tx) => sqlite::replace_events(&mut **tx, &stubs, &events).await,
-            FileWrite::Postgres(tx) => {
-                postgres::insert_patient_stubs(&mut **tx, &stubs).await?;
-                postgres::replace_events(&mut **tx, &events).await
-            }
+            FileWrite::Sqlite(tx) => sqlite::replace_events(&mut **tx, &events).await,
+            FileWrite::Postgres(tx) => postgres::replace_events(&mut **tx, &events).await,
         }
     }
 
@@ -496,13 +535,13 @@ fn last_by_key<'a, T, K: std::hash::Hash + Eq>(items: &'a [T], key: impl Fn(&'a 
     kept
 }
 
-/// The distinct `(resource_type, resource_id)` pairs of a batch, for the delete that
+/// The distinct `(source, resource_type, resource_id)` of a batch, for the delete that
 /// precedes a replace.
-fn distinct_resources<'a>(events: &[&'a Event]) -> Vec<(&'a str, &'a str)> {
+fn distinct_resources<'a>(events: &[&'a Event]) -> Vec<(&'a str, &'a str, &'a str)> {
     let mut seen = FxHashSet::default();
     events
         .iter()
-        .map(|e| (e.source.resource_type.as_str(), e.source.resource_id.as_str()))
+        .map(|e| (e.source.name.as_str(), e.source.resource_type.as_str(), e.source.resource_id.as_str()))
         .filter(|r| seen.insert(*r))
         .collect()
 }

@@ -14,7 +14,7 @@ use super::{
     distinct_resources, Database, Journey, MedicationConcept, PatientRecord, PatientSummary, StoreCounts,
     StoreError,
 };
-use crate::event::{Code, Event, Modality, PatientId, Phase, Quantity, Source};
+use crate::event::{Code, Event, Modality, PatientId, Phase, Quantity, Source, SourceName};
 use crate::terminology::{coverage::CodeRow, Concept, MapEntry, Terminology};
 
 pub(super) async fn open(url: &str, database: &Database) -> Result<PgPool, StoreError> {
@@ -43,25 +43,32 @@ pub(super) async fn open(url: &str, database: &Database) -> Result<PgPool, Store
     Ok(pool)
 }
 
+fn read_source(stored: String) -> Result<SourceName, StoreError> {
+    stored.parse().map_err(|e: crate::event::InvalidSourceName| StoreError::Corrupt(e.to_string()))
+}
+
 pub(super) async fn upsert_patients(
     conn: &mut PgConnection,
     patients: &[&PatientRecord],
 ) -> Result<(), StoreError> {
     let ids: Vec<&str> = patients.iter().map(|p| p.id.as_str()).collect();
+    let sources: Vec<&str> = patients.iter().map(|p| p.source.as_str()).collect();
     let names: Vec<Option<&str>> = patients.iter().map(|p| p.name.as_deref()).collect();
     let births: Vec<Option<NaiveDate>> = patients.iter().map(|p| p.birth_date).collect();
     let sexes: Vec<Option<&str>> = patients.iter().map(|p| p.sex.as_deref()).collect();
     let deaths: Vec<Option<DateTime<Utc>>> = patients.iter().map(|p| p.deceased_at).collect();
     let files: Vec<Option<&str>> = patients.iter().map(|p| p.source_file.as_deref()).collect();
     sqlx::query(
-        "INSERT INTO patients (id, name, birth_date, sex, deceased_at, source_file) \
-         SELECT * FROM UNNEST($1::text[], $2::text[], $3::date[], $4::text[], $5::timestamptz[], $6::text[]) \
+        "INSERT INTO patients (id, name, birth_date, sex, deceased_at, source_file, source) \
+         SELECT * FROM UNNEST($1::text[], $2::text[], $3::date[], $4::text[], $5::timestamptz[], $6::text[], \
+                              $7::text[]) \
          ON CONFLICT (id) DO UPDATE SET \
            name = COALESCE(EXCLUDED.name, patients.name), \
            birth_date = COALESCE(EXCLUDED.birth_date, patients.birth_date), \
            sex = COALESCE(EXCLUDED.sex, patients.sex), \
            deceased_at = COALESCE(EXCLUDED.deceased_at, patients.deceased_at), \
-           source_file = COALESCE(EXCLUDED.source_file, patients.source_file)",
+           source_file = COALESCE(EXCLUDED.source_file, patients.source_file) \
+         WHERE patients.source = EXCLUDED.source",
     )
     .bind(ids)
     .bind(names)
@@ -69,41 +76,44 @@ pub(super) async fn upsert_patients(
     .bind(sexes)
     .bind(deaths)
     .bind(files)
+    .bind(sources)
     .execute(&mut *conn)
     .await?;
     Ok(())
 }
 
-pub(super) async fn insert_patient_stubs(
+pub(super) async fn patient_sources(
     conn: &mut PgConnection,
     ids: &[&PatientId],
-) -> Result<(), StoreError> {
+) -> Result<Vec<(String, String)>, StoreError> {
     let ids: Vec<&str> = ids.iter().map(|p| p.as_str()).collect();
-    sqlx::query("INSERT INTO patients (id) SELECT * FROM UNNEST($1::text[]) ON CONFLICT (id) DO NOTHING")
+    let rows = sqlx::query("SELECT id, source FROM patients WHERE id = ANY($1::text[])")
         .bind(ids)
-        .execute(&mut *conn)
+        .fetch_all(&mut *conn)
         .await?;
-    Ok(())
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
 }
 
 pub(super) async fn upsert_medications(
     conn: &mut PgConnection,
     meds: &[&MedicationConcept],
 ) -> Result<(), StoreError> {
+    let sources: Vec<&str> = meds.iter().map(|m| m.source.as_str()).collect();
     let ids: Vec<&str> = meds.iter().map(|m| m.resource_id.as_str()).collect();
     let systems: Vec<&str> = meds.iter().map(|m| m.code.system.as_str()).collect();
     let codes: Vec<&str> = meds.iter().map(|m| m.code.code.as_str()).collect();
     let displays: Vec<Option<&str>> = meds.iter().map(|m| m.code.display.as_deref()).collect();
     sqlx::query(
-        "INSERT INTO medications (resource_id, code_system, code, code_display) \
-         SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[]) \
-         ON CONFLICT (resource_id) DO UPDATE SET code_system = EXCLUDED.code_system, \
+        "INSERT INTO medications (resource_id, code_system, code, code_display, source) \
+         SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) \
+         ON CONFLICT (source, resource_id) DO UPDATE SET code_system = EXCLUDED.code_system, \
            code = EXCLUDED.code, code_display = EXCLUDED.code_display",
     )
     .bind(ids)
     .bind(systems)
     .bind(codes)
     .bind(displays)
+    .bind(sources)
     .execute(&mut *conn)
     .await?;
     Ok(())
@@ -115,11 +125,14 @@ pub(super) async fn replace_events(
 ) -> Result<(), StoreError> {
     let resources = distinct_resources(events);
     sqlx::query(
-        "DELETE FROM events e USING UNNEST($1::text[], $2::text[]) AS gone (resource_type, resource_id) \
-         WHERE e.resource_type = gone.resource_type AND e.resource_id = gone.resource_id",
+        "DELETE FROM events e \
+         USING UNNEST($1::text[], $2::text[], $3::text[]) AS gone (source, resource_type, resource_id) \
+         WHERE e.source = gone.source AND e.resource_type = gone.resource_type \
+           AND e.resource_id = gone.resource_id",
     )
     .bind(resources.iter().map(|r| r.0).collect::<Vec<_>>())
     .bind(resources.iter().map(|r| r.1).collect::<Vec<_>>())
+    .bind(resources.iter().map(|r| r.2).collect::<Vec<_>>())
     .execute(&mut *conn)
     .await?;
     // Large files arrive in batches already; this bound only keeps one statement's
@@ -127,10 +140,10 @@ pub(super) async fn replace_events(
     for chunk in events.chunks(10_000) {
         sqlx::query(
             "INSERT INTO events (patient_id, time, code_system, code, code_display, value, unit, text, \
-                                 modality, phase, source_file, resource_type, resource_id, part) \
+                                 modality, phase, source_file, resource_type, resource_id, part, source) \
              SELECT * FROM UNNEST($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], \
                                   $6::float8[], $7::text[], $8::text[], $9::text[], $10::text[], \
-                                  $11::text[], $12::text[], $13::text[], $14::text[])",
+                                  $11::text[], $12::text[], $13::text[], $14::text[], $15::text[])",
         )
         .bind(chunk.iter().map(|e| e.patient.as_str()).collect::<Vec<_>>())
         .bind(chunk.iter().map(|e| e.time).collect::<Vec<_>>())
@@ -146,14 +159,16 @@ pub(super) async fn replace_events(
         .bind(chunk.iter().map(|e| e.source.resource_type.as_str()).collect::<Vec<_>>())
         .bind(chunk.iter().map(|e| e.source.resource_id.as_str()).collect::<Vec<_>>())
         .bind(chunk.iter().map(|e| e.source.part.as_str()).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|e| e.source.name.as_str()).collect::<Vec<_>>())
         .execute(&mut *conn)
         .await?;
     }
     Ok(())
 }
 
-pub(super) async fn medications(pool: &PgPool) -> Result<HashMap<String, Code>, StoreError> {
-    let rows = sqlx::query("SELECT resource_id, code_system, code, code_display FROM medications")
+pub(super) async fn medications(pool: &PgPool, source: &SourceName) -> Result<HashMap<String, Code>, StoreError> {
+    let rows = sqlx::query("SELECT resource_id, code_system, code, code_display FROM medications WHERE source = $1")
+        .bind(source.as_str())
         .fetch_all(pool)
         .await?;
     Ok(rows
@@ -169,6 +184,7 @@ fn patient_from_row(row: &PgRow) -> Result<PatientRecord, StoreError> {
     let id: String = row.get("id");
     Ok(PatientRecord {
         id: PatientId::new(id).ok_or_else(|| StoreError::Corrupt("empty patient id".into()))?,
+        source: read_source(row.get("source"))?,
         name: row.get("name"),
         birth_date: row.get("birth_date"),
         sex: row.get("sex"),
@@ -179,7 +195,7 @@ fn patient_from_row(row: &PgRow) -> Result<PatientRecord, StoreError> {
 
 pub(super) async fn patients(pool: &PgPool, terminology: &Terminology) -> Result<Vec<PatientSummary>, StoreError> {
     let rows = sqlx::query(
-        "SELECT p.id, p.name, p.birth_date, p.sex, p.deceased_at, p.source_file, \
+        "SELECT p.id, p.source, p.name, p.birth_date, p.sex, p.deceased_at, p.source_file, \
                 COUNT(e.id) AS events, MIN(e.time) AS first_event, MAX(e.time) AS last_event \
          FROM patients p LEFT JOIN events e ON e.patient_id = p.id \
          GROUP BY p.id ORDER BY p.id",
@@ -215,7 +231,7 @@ pub(super) async fn patients(pool: &PgPool, terminology: &Terminology) -> Result
 
 pub(super) async fn journey(pool: &PgPool, patient: &PatientId, terminology: &Terminology) -> Result<Option<Journey>, StoreError> {
     let Some(row) =
-        sqlx::query("SELECT id, name, birth_date, sex, deceased_at, source_file FROM patients WHERE id = $1")
+        sqlx::query("SELECT id, source, name, birth_date, sex, deceased_at, source_file FROM patients WHERE id = $1")
             .bind(patient.as_str())
             .fetch_optional(pool)
             .await?
@@ -225,7 +241,7 @@ pub(super) async fn journey(pool: &PgPool, patient: &PatientId, terminology: &Te
     let record = patient_from_row(&row)?;
     let rows = sqlx::query(
         "SELECT time, code_system, code, code_display, value, unit, text, modality, phase, \
-                source_file, resource_type, resource_id, part \
+                source, source_file, resource_type, resource_id, part \
          FROM events WHERE patient_id = $1 ORDER BY time, id",
     )
     .bind(patient.as_str())
@@ -246,6 +262,7 @@ pub(super) async fn journey(pool: &PgPool, patient: &PatientId, terminology: &Te
                 modality: modality.parse()?,
                 phase: phase.parse::<Phase>()?,
                 source: Source {
+                    name: read_source(r.get("source"))?,
                     file: r.get("source_file"),
                     resource_type: r.get("resource_type"),
                     resource_id: r.get("resource_id"),

@@ -16,7 +16,7 @@ use super::{
     distinct_resources, Database, Journey, MedicationConcept, PatientRecord, PatientSummary, StoreCounts,
     StoreError,
 };
-use crate::event::{Code, Event, Modality, PatientId, Phase, Quantity, Source};
+use crate::event::{Code, Event, Modality, PatientId, Phase, Quantity, Source, SourceName};
 use crate::terminology::{coverage::CodeRow, Concept, MapEntry, Terminology};
 
 /// Rows per multi-row `VALUES` statement: 6 columns x 500 rows stays far below
@@ -69,13 +69,18 @@ fn parse_time(s: &str) -> Result<DateTime<Utc>, StoreError> {
         .map_err(|e| StoreError::Corrupt(format!("time `{s}`: {e}")))
 }
 
+fn read_source(stored: String) -> Result<SourceName, StoreError> {
+    stored.parse().map_err(|e: crate::event::InvalidSourceName| StoreError::Corrupt(e.to_string()))
+}
+
 pub(super) async fn upsert_patients(conn: &mut SqliteConnection, patients: &[&PatientRecord]) -> Result<(), StoreError> {
     for chunk in patients.chunks(ROWS_PER_STATEMENT) {
         let mut q = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO patients (id, name, birth_date, sex, deceased_at, source_file) ",
+            "INSERT INTO patients (id, source, name, birth_date, sex, deceased_at, source_file) ",
         );
         q.push_values(chunk, |mut row, p| {
             row.push_bind(p.id.as_str())
+                .push_bind(p.source.as_str())
                 .push_bind(p.name.as_deref())
                 .push_bind(p.birth_date.map(|d| d.to_string()))
                 .push_bind(p.sex.as_deref())
@@ -88,26 +93,47 @@ pub(super) async fn upsert_patients(conn: &mut SqliteConnection, patients: &[&Pa
                birth_date = COALESCE(excluded.birth_date, patients.birth_date), \
                sex = COALESCE(excluded.sex, patients.sex), \
                deceased_at = COALESCE(excluded.deceased_at, patients.deceased_at), \
-               source_file = COALESCE(excluded.source_file, patients.source_file)",
+               source_file = COALESCE(excluded.source_file, patients.source_file) \
+             WHERE patients.source = excluded.source",
         );
         q.build().execute(&mut *conn).await?;
     }
     Ok(())
 }
 
+pub(super) async fn patient_sources(
+    conn: &mut SqliteConnection,
+    ids: &[&PatientId],
+) -> Result<Vec<(String, String)>, StoreError> {
+    let mut found = Vec::new();
+    for chunk in ids.chunks(ROWS_PER_STATEMENT) {
+        let mut q = QueryBuilder::<Sqlite>::new("SELECT id, source FROM patients WHERE id IN (");
+        let mut list = q.separated(", ");
+        for id in chunk {
+            list.push_bind(id.as_str());
+        }
+        q.push(")");
+        for row in q.build().fetch_all(&mut *conn).await? {
+            found.push((row.get(0), row.get(1)));
+        }
+    }
+    Ok(found)
+}
+
 pub(super) async fn upsert_medications(conn: &mut SqliteConnection, meds: &[&MedicationConcept]) -> Result<(), StoreError> {
     for chunk in meds.chunks(ROWS_PER_STATEMENT) {
         let mut q = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO medications (resource_id, code_system, code, code_display) ",
+            "INSERT INTO medications (source, resource_id, code_system, code, code_display) ",
         );
         q.push_values(chunk, |mut row, m| {
-            row.push_bind(m.resource_id.as_str())
+            row.push_bind(m.source.as_str())
+                .push_bind(m.resource_id.as_str())
                 .push_bind(m.code.system.as_str())
                 .push_bind(m.code.code.as_str())
                 .push_bind(m.code.display.as_deref());
         });
         q.push(
-            " ON CONFLICT (resource_id) DO UPDATE SET code_system = excluded.code_system, \
+            " ON CONFLICT (source, resource_id) DO UPDATE SET code_system = excluded.code_system, \
                code = excluded.code, code_display = excluded.code_display",
         );
         q.build().execute(&mut *conn).await?;
@@ -115,8 +141,8 @@ pub(super) async fn upsert_medications(conn: &mut SqliteConnection, meds: &[&Med
     Ok(())
 }
 
-/// Inserts the events' patients as stubs when new, deletes every earlier event of the
-/// same resources, and inserts the events.
+/// Deletes every earlier event of the same resources of the same source, and inserts
+/// the events.
 ///
 /// The bulk of an import, so it bypasses sqlx's per-value binding (several copies and
 /// a lock per value, measured as the import's bottleneck): it borrows the connection's
@@ -124,7 +150,6 @@ pub(super) async fn upsert_medications(conn: &mut SqliteConnection, meds: &[&Med
 /// through rusqlite on it. rusqlite links the same `libsqlite3-sys` as sqlx.
 pub(super) async fn replace_events(
     conn: &mut SqliteConnection,
-    patients: &[&PatientId],
     events: &[&Event],
 ) -> Result<(), StoreError> {
     let mut handle = conn.lock_handle().await?;
@@ -133,18 +158,15 @@ pub(super) async fn replace_events(
     // rusqlite connection and its statements are dropped before `handle`).
     let db = unsafe { rusqlite::Connection::from_handle(handle.as_raw_handle().as_ptr()) }?;
     {
-        let mut stub = db.prepare("INSERT INTO patients (id) VALUES (?1) ON CONFLICT (id) DO NOTHING")?;
-        for id in patients {
-            stub.execute([id.as_str()])?;
-        }
-        let mut delete = db.prepare("DELETE FROM events WHERE resource_type = ?1 AND resource_id = ?2")?;
-        for (resource_type, resource_id) in distinct_resources(events) {
-            delete.execute([resource_type, resource_id])?;
+        let mut delete =
+            db.prepare("DELETE FROM events WHERE source = ?1 AND resource_type = ?2 AND resource_id = ?3")?;
+        for (source, resource_type, resource_id) in distinct_resources(events) {
+            delete.execute([source, resource_type, resource_id])?;
         }
         let mut insert = db.prepare(
             "INSERT INTO events (patient_id, time, code_system, code, code_display, value, unit, text, \
-             modality, phase, source_file, resource_type, resource_id, part) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+             modality, phase, source, source_file, resource_type, resource_id, part) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
         )?;
         for e in events {
             insert.execute(rusqlite::params![
@@ -158,6 +180,7 @@ pub(super) async fn replace_events(
                 e.text,
                 e.modality.as_str(),
                 e.phase.as_str(),
+                e.source.name.as_str(),
                 e.source.file,
                 e.source.resource_type,
                 e.source.resource_id,
@@ -170,8 +193,9 @@ pub(super) async fn replace_events(
     Ok(())
 }
 
-pub(super) async fn medications(pool: &SqlitePool) -> Result<HashMap<String, Code>, StoreError> {
-    let rows = sqlx::query("SELECT resource_id, code_system, code, code_display FROM medications")
+pub(super) async fn medications(pool: &SqlitePool, source: &SourceName) -> Result<HashMap<String, Code>, StoreError> {
+    let rows = sqlx::query("SELECT resource_id, code_system, code, code_display FROM medications WHERE source = ?")
+        .bind(source.as_str())
         .fetch_all(pool)
         .await?;
     Ok(rows
@@ -189,6 +213,7 @@ fn patient_from_row(row: &SqliteRow) -> Result<PatientRecord, StoreError> {
     let deceased_at: Option<String> = row.get("deceased_at");
     Ok(PatientRecord {
         id: PatientId::new(id).ok_or_else(|| StoreError::Corrupt("empty patient id".into()))?,
+        source: read_source(row.get("source"))?,
         name: row.get("name"),
         birth_date: birth_date
             .map(|d| NaiveDate::from_str(&d).map_err(|e| StoreError::Corrupt(format!("birth date `{d}`: {e}"))))
@@ -201,7 +226,7 @@ fn patient_from_row(row: &SqliteRow) -> Result<PatientRecord, StoreError> {
 
 pub(super) async fn patients(pool: &SqlitePool, terminology: &Terminology) -> Result<Vec<PatientSummary>, StoreError> {
     let rows = sqlx::query(
-        "SELECT p.id, p.name, p.birth_date, p.sex, p.deceased_at, p.source_file, \
+        "SELECT p.id, p.source, p.name, p.birth_date, p.sex, p.deceased_at, p.source_file, \
                 COUNT(e.id) AS events, MIN(e.time) AS first_event, MAX(e.time) AS last_event \
          FROM patients p LEFT JOIN events e ON e.patient_id = p.id \
          GROUP BY p.id ORDER BY p.id",
@@ -239,7 +264,7 @@ pub(super) async fn patients(pool: &SqlitePool, terminology: &Terminology) -> Re
 }
 
 pub(super) async fn journey(pool: &SqlitePool, patient: &PatientId, terminology: &Terminology) -> Result<Option<Journey>, StoreError> {
-    let Some(row) = sqlx::query("SELECT id, name, birth_date, sex, deceased_at, source_file FROM patients WHERE id = ?")
+    let Some(row) = sqlx::query("SELECT id, source, name, birth_date, sex, deceased_at, source_file FROM patients WHERE id = ?")
         .bind(patient.as_str())
         .fetch_optional(pool)
         .await?
@@ -249,7 +274,7 @@ pub(super) async fn journey(pool: &SqlitePool, patient: &PatientId, terminology:
     let record = patient_from_row(&row)?;
     let rows = sqlx::query(
         "SELECT time, code_system, code, code_display, value, unit, text, modality, phase, \
-                source_file, resource_type, resource_id, part \
+                source, source_file, resource_type, resource_id, part \
          FROM events WHERE patient_id = ? ORDER BY time, id",
     )
     .bind(patient.as_str())
@@ -271,6 +296,7 @@ pub(super) async fn journey(pool: &SqlitePool, patient: &PatientId, terminology:
                 modality: modality.parse()?,
                 phase: phase.parse::<Phase>()?,
                 source: Source {
+                    name: read_source(r.get("source"))?,
                     file: r.get("source_file"),
                     resource_type: r.get("resource_type"),
                     resource_id: r.get("resource_id"),

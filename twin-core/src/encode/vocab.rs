@@ -220,6 +220,7 @@ mod tests {
             modality: Modality::Lab,
             phase,
             source: Source {
+                name: Default::default(),
                 file: String::new(),
                 resource_type: String::new(),
                 resource_id: String::new(),

@@ -183,6 +183,7 @@ mod tests {
             modality,
             phase: Phase::Point,
             source: Source {
+                name: Default::default(),
                 file: String::new(),
                 resource_type: "Observation".into(),
                 resource_id: d.to_string(),

@@ -150,6 +150,7 @@ impl EventInput {
             modality,
             phase,
             source: Source {
+                name: Default::default(),
                 file: "rdt event add".into(),
                 resource_type: "RdtEvent".into(),
                 resource_id: String::new(),
@@ -210,6 +211,8 @@ pub async fn add_recorded(
         }],
         patients: 1,
         events: 1,
+        source: None,
+        refused: None,
     };
     let entry = NewEntry::new(by, EntryBody::Import { import: record }).patients([event.patient.as_str()]);
     let seq = registry.log().append(entry).await?;
@@ -303,6 +306,7 @@ mod tests {
             modality: if code == "das28" { Modality::DiseaseActivity } else { Modality::Lab },
             phase: Phase::Point,
             source: Source {
+                name: Default::default(),
                 file: "test".into(),
                 resource_type: "Observation".into(),
                 resource_id: format!("{p}-{code}-{day}"),
@@ -375,6 +379,8 @@ mod tests {
         let store = JourneyStore::open(&Database::Sqlite(dir.path().join("journey.sqlite"))).await.unwrap();
         let mut batch = store.begin().await.unwrap();
         let mut file = batch.file().await.unwrap();
+        let patients: Vec<_> = journeys().iter().map(|e| journey::PatientRecord::new(e.patient.clone())).collect();
+        file.upsert_patients(&patients).await.unwrap();
         file.replace_events(&journeys()).await.unwrap();
         file.commit().await.unwrap();
         batch.commit().await.unwrap();

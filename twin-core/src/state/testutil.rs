@@ -22,6 +22,7 @@ pub fn das28(n: i64, score: f64) -> Event {
         modality: Modality::DiseaseActivity,
         phase: Phase::Point,
         source: Source {
+            name: Default::default(),
             file: "t".into(),
             resource_type: "Observation".into(),
             resource_id: format!("o{n}"),
@@ -42,6 +43,7 @@ pub fn med(resource: &str, rxnorm: &str, time: DateTime<Utc>, phase: Phase) -> E
         modality: Modality::Medication,
         phase,
         source: Source {
+            name: Default::default(),
             file: "t".into(),
             resource_type: "MedicationStatement".into(),
             resource_id: resource.into(),

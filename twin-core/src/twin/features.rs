@@ -242,6 +242,7 @@ mod tests {
             modality,
             phase: Phase::Point,
             source: Source {
+                name: Default::default(),
                 file: String::new(),
                 resource_type: String::new(),
                 resource_id: String::new(),

@@ -293,6 +293,7 @@ mod tests {
                             modality,
                             phase,
                             source: Source {
+                                name: Default::default(),
                                 file: String::new(),
                                 resource_type: String::new(),
                                 resource_id: String::new(),

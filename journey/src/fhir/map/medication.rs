@@ -75,12 +75,16 @@ struct MedicationStatement {
     dosage: Vec<Dosage>,
 }
 
-pub(super) fn map_medication(json: &str, id: &str) -> Result<Mapped, FieldError> {
+pub(super) fn map_medication(json: &str, stamp: &Stamp) -> Result<Mapped, FieldError> {
     let m: Medication = parse(json)?;
     let Some(code) = m.code.as_ref().and_then(CodeableConcept::to_code) else {
         return Ok(Mapped::skip(SkipReason::NoCode));
     };
-    Ok(Mapped { medication: Some(MedicationConcept { resource_id: id.to_owned(), code }), ..Mapped::default() })
+    Ok(Mapped { medication: Some(MedicationConcept {
+        source: stamp.source.clone(),
+        resource_id: stamp.resource_id.to_owned(),
+        code,
+    }), ..Mapped::default() })
 }
 
 /// The drug: inline, contained, or (pending) a Medication resource id.

@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 use super::datatypes::Reference;
 use super::error::{FieldError, Problem};
 use super::time::parse_fhir_time;
-use crate::event::{Code, Event, Modality, PatientId, Phase, Source};
+use crate::event::{is_fhir_id, FHIR_ID_RULE, Code, Event, Modality, PatientId, Phase, Source, SourceName};
 use crate::store::{MedicationConcept, PatientRecord};
 
 /// Why a resource produced no events. Counted per resource type in the import report.
@@ -94,8 +94,17 @@ impl References {
         self.by_full_url.insert(full_url, (resource_type, id));
     }
 
-    /// `(type, id)` of a reference, or why it cannot be read.
+    /// `(type, id)` of a reference, or why it cannot be read. The id must be a FHIR
+    /// id ([`is_fhir_id`]): it becomes a key in the store.
     pub fn resolve(&self, reference: &str) -> Result<(String, String), String> {
+        let (t, id) = self.resolve_unchecked(reference)?;
+        if !is_fhir_id(&id) {
+            return Err(format!("`{id}` is not a FHIR id ({FHIR_ID_RULE})"));
+        }
+        Ok((t, id))
+    }
+
+    fn resolve_unchecked(&self, reference: &str) -> Result<(String, String), String> {
         if let Some((t, id)) = self.by_full_url.get(reference) {
             return Ok((t.clone(), id.clone()));
         }
@@ -118,11 +127,14 @@ impl References {
 pub struct MapContext<'a> {
     /// The input file, as recorded in each event's source.
     pub file: &'a str,
+    /// The import source, whose ids these are.
+    pub source: &'a SourceName,
     pub references: &'a References,
 }
 
 /// Identifies the resource being mapped and stamps its events.
 pub(crate) struct Stamp<'a> {
+    pub source: &'a SourceName,
     pub file: &'a str,
     pub resource_type: &'a str,
     pub resource_id: &'a str,
@@ -147,6 +159,7 @@ impl Stamp<'_> {
             modality,
             phase,
             source: Source {
+                name: self.source.clone(),
                 file: self.file.to_owned(),
                 resource_type: self.resource_type.to_owned(),
                 resource_id: self.resource_id.to_owned(),
@@ -159,12 +172,12 @@ impl Stamp<'_> {
 
 /// Maps one resource whose `resourceType` and `id` are already known.
 pub fn map_resource(resource_type: &str, id: &str, json: &str, ctx: &MapContext) -> Result<Mapped, FieldError> {
-    let stamp = Stamp { file: ctx.file, resource_type, resource_id: id };
+    let stamp = Stamp { source: ctx.source, file: ctx.file, resource_type, resource_id: id };
     match resource_type {
         "Patient" => patient::map(json, &stamp),
         "Condition" => condition::map(json, &stamp, ctx),
         "Observation" => observation::map(json, &stamp, ctx),
-        "Medication" => medication::map_medication(json, id),
+        "Medication" => medication::map_medication(json, &stamp),
         "MedicationRequest" => medication::map_request(json, &stamp, ctx),
         "MedicationStatement" => medication::map_statement(json, &stamp, ctx),
         "Procedure" => procedure::map(json, &stamp, ctx),
@@ -228,7 +241,8 @@ pub(crate) mod testutil {
     pub fn map_json(json: &str) -> Result<Mapped, FieldError> {
         let head: crate::fhir::datatypes::ResourceHead = serde_json::from_str(json).unwrap();
         let refs = References::default();
-        let ctx = MapContext { file: "test.ndjson", references: &refs };
+        let source = SourceName::default();
+        let ctx = MapContext { file: "test.ndjson", source: &source, references: &refs };
         map_resource(head.resource_type.as_deref().unwrap(), head.id.as_deref().unwrap(), json, &ctx)
     }
 }
@@ -248,5 +262,8 @@ mod tests {
         assert_eq!(ok("https://fhir.example.org/r4/Patient/p1"), ("Patient".into(), "p1".into()));
         assert!(refs.resolve("urn:uuid:missing").is_err());
         assert!(refs.resolve("p1").is_err());
+        let err = refs.resolve("Patient/p_1").unwrap_err();
+        assert!(err.contains("`p_1` is not a FHIR id"), "{err}");
+        assert!(refs.resolve("Patient/%22%3E").is_err());
     }
 }

@@ -49,6 +49,7 @@ pub(super) fn map(json: &str, stamp: &Stamp) -> Result<Mapped, FieldError> {
     }
     let record = PatientRecord {
         id,
+        source: stamp.source.clone(),
         name,
         birth_date,
         sex: p.gender,
