@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use assistant_eval::testing::{day, pid, store_at, KeywordEmbedder, ScriptedModel, Step, TestChart};
-use assistant::{AskContext, Assistant, Outcome, ToolRetriever};
+use assistant::{AskContext, Assistant, CannotAnswer, Outcome, ToolRetriever};
 use audit_log::{AuditLog, Principal, Role};
 use chrono::NaiveDate;
 use serde_json::json;
@@ -67,7 +67,12 @@ async fn a_note_cannot_widen_the_scope() {
             }
             assert_eq!(call.result["value"]["patient"], "p-1", "{question}");
         }
-        for leaked in ["p-2", "987.6", "7.7"] {
+        // A question naming p-2 is told it names another patient: the id the asker
+        // typed comes back, nothing of p-2's record does.
+        let names_other = matches!(&answer.outcome, Outcome::CannotAnswer(CannotAnswer::AnotherPatient { named }) if named == "p-2");
+        assert_eq!(names_other, question.contains("p-2"), "{question}: {:?}", answer.outcome);
+        let leaks: &[&str] = if names_other { &["987.6", "7.7"] } else { &["p-2", "987.6", "7.7"] };
+        for leaked in leaks {
             assert!(!answer.text.contains(leaked), "{question}: {}", answer.text);
         }
         for seq in &answer.audit {

@@ -157,7 +157,9 @@ pub(super) async fn replace_events(
     // hold the lock; `from_handle` neither closes it nor outlives this scope (the
     // rusqlite connection and its statements are dropped before `handle`).
     let db = unsafe { rusqlite::Connection::from_handle(handle.as_raw_handle().as_ptr()) }?;
-    {
+    // Statements that run for seconds on a large file: not on an async worker, where
+    // they would stall every other request the server is answering.
+    off_the_workers(|| -> Result<(), StoreError> {
         let mut delete =
             db.prepare("DELETE FROM events WHERE source = ?1 AND resource_type = ?2 AND resource_id = ?3")?;
         for (source, resource_type, resource_id) in distinct_resources(events) {
@@ -187,10 +189,22 @@ pub(super) async fn replace_events(
                 e.source.part,
             ])?;
         }
-    }
+        Ok(())
+    })?;
     drop(db);
     drop(handle);
     Ok(())
+}
+
+/// Runs blocking database work without stalling the async workers: on a
+/// multi-threaded runtime the worker first hands its other tasks to the rest
+/// (`block_in_place`); a current-thread runtime has no other worker to stall, and
+/// there the work runs as it is.
+fn off_the_workers<T>(work: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(work),
+        _ => work(),
+    }
 }
 
 pub(super) async fn medications(pool: &SqlitePool, source: &SourceName) -> Result<HashMap<String, Code>, StoreError> {
