@@ -34,6 +34,10 @@ pub struct TrainArgs {
     notes: bool,
     #[arg(long, default_value_t = 42)]
     seed: u64,
+    /// Weight of the outcome heads in fusion training (0: self-supervised only). The
+    /// heads learn from the train part of the frozen split only.
+    #[arg(long, default_value_t = 0.0)]
+    outcome_weight: f64,
     /// Who trains (recorded as the pinning governance user).
     #[arg(long = "as", env = "RDT_USER", value_name = "USER", default_value = "rdt-train")]
     user: String,
@@ -47,6 +51,7 @@ pub async fn run(ctx: &Context, args: TrainArgs) -> anyhow::Result<ExitCode> {
     options.pretrain.seed = args.seed;
     options.fusion.epochs = args.fusion_epochs;
     options.fusion.seed = args.seed;
+    options.fusion.outcome_weight = args.outcome_weight;
     let by = Principal::new(args.user.clone(), Role::Governance);
     let request = TrainRequest { options, max_patients: args.max_patients, notes: args.notes, by: by.clone() };
     let store = ctx.store().await?;

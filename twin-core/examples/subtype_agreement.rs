@@ -54,13 +54,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         hidden_size: env("HIDDEN", 64),
         latest_values: env("LATEST", 1) == 1,
         crops: env("CROPS", 3),
-        crop_shortest: env("CROPMIN", 0.3),
         ..Default::default()
     };
     options.pretrain.epochs = env("PRE", 3);
     options.fusion.epochs = env("FUS", 10);
     options.fusion.temperature = env("TEMP", 0.1);
     options.fusion.drop_prob = env("DROP", 0.3);
+    options.fusion.outcome_weight = env("OUTCOME", 0.0);
     let journeys: Vec<&[journey::Event]> = cohort.iter().map(|(_, e)| e.as_slice()).collect();
     let t = Instant::now();
     let trained = train_twin(&journeys, &options, &|_| None, |_, _| {})?;
@@ -84,7 +84,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!(
         "settings: {}",
         serde_json::json!({"latest": options.latest_values, "hidden": options.hidden_size,
-            "pre": options.pretrain.epochs, "fus": options.fusion.epochs, "crops": options.crops, "crop_min": options.crop_shortest,
+            "pre": options.pretrain.epochs, "fus": options.fusion.epochs, "crops": options.crops, "outcome_weight": options.fusion.outcome_weight,
             "temp": options.fusion.temperature, "drop": options.fusion.drop_prob})
     );
     println!("train {train_secs:.0} s, reconstruction {:.1}%", 100.0 * trained.reconstruction.model);

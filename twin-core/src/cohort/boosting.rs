@@ -135,4 +135,29 @@ mod tests {
         assert!(model.predict(Outcome::Switch12m, &[0.0, 0.0, 0.0]).is_none(), "an outcome without rows is not fitted");
         assert!(model.predict(Outcome::Flare6m, &[0.0]).is_none(), "a malformed row has no prediction");
     }
+
+    /// A DAS28 that follows one feature: the boosted regression's error is near the
+    /// noise, far below the mean's.
+    #[test]
+    fn boosted_regression_beats_the_mean() {
+        let mut rng = SplitMix64::new(3);
+        let rows: Vec<(Vec<f64>, PatientOutcomes)> = (0..1500)
+            .map(|_| {
+                let x = rng.normal();
+                let o = PatientOutcomes { das28_day_150: Some(4.0 + x + 0.3 * rng.normal()), ..Default::default() };
+                (vec![x, rng.normal()], o)
+            })
+            .collect();
+        let (train, test) = rows.split_at(1200);
+        let model = BoostedBaseline::fit(train.iter().map(|(x, o)| (x.as_slice(), o))).unwrap();
+        let mean = train.iter().filter_map(|(_, o)| o.das28_day_150).sum::<f64>() / train.len() as f64;
+        let (mut boosted, mut flat) = (0.0, 0.0);
+        for (x, o) in test {
+            let y = o.das28_day_150.unwrap();
+            boosted += (model.predict(Outcome::Das28Day150, x).unwrap() - y).abs();
+            flat += (mean - y).abs();
+        }
+        let n = test.len() as f64;
+        assert!(boosted / n < 0.45 && boosted < flat / 1.5, "MAE {} vs the mean's {}", boosted / n, flat / n);
+    }
 }

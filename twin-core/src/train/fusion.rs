@@ -10,7 +10,12 @@
 //! and pushes the batch's other patients away. In the first view, each present
 //! non-event modality is replaced by `[MASK]` with probability `mask_prob`, and the
 //! model must reconstruct its token from the others (mean squared error against
-//! the token computed from the real input, held fixed).
+//! the token computed from the real input, held fixed). With `outcome_weight > 0`,
+//! each view whose crop was cut at a decision point also fits the outcome heads
+//! ([`super::outcomes`]) on what followed its cut: the twin becomes outcome-aware.
+//!
+//! Every crop carries its own modalities as of its cut (notes, imaging, omics and
+//! latest values read up to the cut), so no view sees what came after it.
 
 use candle_core::{DType, Device, Tensor};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW, VarMap};
@@ -19,6 +24,7 @@ use serde::{Deserialize, Serialize};
 use crate::encode::fusion::{Config, FusedModality, Fusion, FusionBatch};
 use crate::encode::init::SplitMix64;
 use crate::encode::note::NOTE_DIM;
+use super::outcomes::{OutcomeHeads, OutcomeTargets};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FusionTrainConfig {
@@ -29,6 +35,10 @@ pub struct FusionTrainConfig {
     pub drop_prob: f64,
     pub mask_prob: f64,
     pub seed: u64,
+    /// Weight of the outcome heads' loss beside the contrastive one (0: none, the
+    /// twin is self-supervised only). Chosen on the tuning part of the split.
+    #[serde(default)]
+    pub outcome_weight: f64,
 }
 
 impl Default for FusionTrainConfig {
@@ -41,21 +51,29 @@ impl Default for FusionTrainConfig {
             drop_prob: 0.3,
             mask_prob: 0.25,
             seed: 42,
+            outcome_weight: 0.0,
         }
     }
 }
 
-/// A patient as fusion training sees it: event vectors of several time crops
-/// (the first is the whole journey), the latest values of the same crops, and the
-/// other modalities' features.
-#[derive(Debug, Clone)]
-pub struct PatientViews {
-    pub event_crops: Vec<Vec<f32>>,
-    /// One per crop, aligned with `event_crops`; `None` where the crop has no value.
-    pub latest_crops: Vec<Option<Vec<f32>>>,
+/// One time crop of a patient: the journey up to a cut, every modality as of it.
+#[derive(Debug, Clone, Default)]
+pub struct Crop {
+    pub events: Vec<f32>,
+    /// `None` where the crop has no value.
+    pub latest: Option<Vec<f32>>,
     pub notes: Option<Vec<f32>>,
     pub imaging: Option<Vec<f32>>,
     pub omics: Option<Vec<f32>>,
+    /// What followed the cut, for a crop cut at a decision point with a known future.
+    pub targets: Option<OutcomeTargets>,
+}
+
+/// A patient as fusion training sees it: several time crops, the first the whole
+/// journey (what the twin embeds).
+#[derive(Debug, Clone)]
+pub struct PatientViews {
+    pub crops: Vec<Crop>,
 }
 
 /// One view of one patient: which crop, which modalities are present or masked.
@@ -67,6 +85,7 @@ pub struct View<'a> {
     pub omics: Option<&'a [f32]>,
     pub latest: Option<&'a [f32]>,
     pub masked: [bool; FusedModality::COUNT],
+    pub targets: Option<&'a OutcomeTargets>,
 }
 
 /// Stacks views into a batch; an absent modality's row is zeros and its `present`
@@ -127,18 +146,18 @@ fn flag(b: bool) -> f32 {
 
 /// Draws a view: a crop, modality dropout and (when `mask_prob > 0`) masking.
 fn draw<'a>(p: &'a PatientViews, config: &FusionTrainConfig, mask_prob: f64, rng: &mut SplitMix64) -> View<'a> {
-    let crop = rng.below(p.event_crops.len());
+    let crop = &p.crops[rng.below(p.crops.len())];
     let mut keep = |x: Option<&'a Vec<f32>>| x.map(Vec::as_slice).filter(|_| rng.next_f64() >= config.drop_prob);
-    let notes = keep(p.notes.as_ref());
-    let imaging = keep(p.imaging.as_ref());
-    let omics = keep(p.omics.as_ref());
-    let latest = keep(p.latest_crops.get(crop).and_then(Option::as_ref));
+    let notes = keep(crop.notes.as_ref());
+    let imaging = keep(crop.imaging.as_ref());
+    let omics = keep(crop.omics.as_ref());
+    let latest = keep(crop.latest.as_ref());
     let mut masked = [false; FusedModality::COUNT];
     let others = [notes.is_some(), imaging.is_some(), omics.is_some(), latest.is_some()];
     for (i, present) in others.into_iter().enumerate() {
         masked[i + 1] = present && rng.next_f64() < mask_prob;
     }
-    View { events: &p.event_crops[crop], notes, imaging, omics, latest, masked }
+    View { events: &crop.events, notes, imaging, omics, latest, masked, targets: crop.targets.as_ref() }
 }
 
 /// One step's losses.
@@ -148,6 +167,9 @@ pub struct FusionStepLoss {
     pub epoch: usize,
     pub contrastive_loss: f32,
     pub reconstruction_loss: f32,
+    /// The outcome heads' loss; NaN when not trained or no view had a known outcome.
+    #[serde(default)]
+    pub outcome_loss: f32,
 }
 
 /// NT-Xent over two batches of unit twins: row i of `a` should match row i of `b`.
@@ -168,7 +190,16 @@ pub fn train_fusion(
     mut on_step: impl FnMut(FusionStepLoss),
 ) -> candle_core::Result<Vec<FusionStepLoss>> {
     let params = ParamsAdamW { lr: config.learning_rate, weight_decay: 0.01, ..Default::default() };
-    let mut optimizer = AdamW::new(varmap.all_vars(), params)?;
+    // The heads train with the fusion and are dropped after: the twin keeps their mark.
+    let head_vars = VarMap::new();
+    let heads = if config.outcome_weight > 0.0 {
+        Some(OutcomeHeads::fresh(fusion.config().twin_size, &head_vars)?)
+    } else {
+        None
+    };
+    let mut vars = varmap.all_vars();
+    vars.extend(head_vars.all_vars());
+    let mut optimizer = AdamW::new(vars, params)?;
     let mut rng = SplitMix64::new(config.seed);
     let mut order: Vec<usize> = (0..patients.len()).collect();
     let mut log = Vec::new();
@@ -197,16 +228,29 @@ pub fn train_fusion(
             } else {
                 None
             };
-            let total = match &reconstruction {
+            let mut total = match &reconstruction {
                 Some(r) => (&contrastive + r)?,
                 None => contrastive.clone(),
             };
+            let mut outcome = None;
+            if let Some(heads) = &heads {
+                let targets_a: Vec<Option<&OutcomeTargets>> = first.iter().map(|v| v.targets).collect();
+                let targets_b: Vec<Option<&OutcomeTargets>> = second.iter().map(|v| v.targets).collect();
+                let losses = [heads.loss(&out_a.twin, &targets_a)?, heads.loss(&out_b.twin, &targets_b)?];
+                let known: Vec<&Tensor> = losses.iter().flatten().collect();
+                if !known.is_empty() {
+                    let mean = (Tensor::stack(&known, 0)?.sum_all()? / known.len() as f64)?;
+                    total = (total + (&mean * config.outcome_weight)?)?;
+                    outcome = Some(mean);
+                }
+            }
             optimizer.backward_step(&total)?;
             let row = FusionStepLoss {
                 step,
                 epoch,
                 contrastive_loss: contrastive.to_scalar::<f32>()?,
                 reconstruction_loss: reconstruction.map(|r| r.to_scalar::<f32>()).transpose()?.unwrap_or(f32::NAN),
+                outcome_loss: outcome.map(|r| r.to_scalar::<f32>()).transpose()?.unwrap_or(f32::NAN),
             };
             on_step(row);
             log.push(row);
@@ -226,17 +270,17 @@ pub fn embed_views(
     for chunk in patients.chunks(256) {
         let views: Vec<View<'_>> = chunk
             .iter()
-            .map(|p| View {
-                events: &p.event_crops[0],
-                notes: keep_unless(p.notes.as_ref(), FusedModality::Notes, leave_out),
-                imaging: keep_unless(p.imaging.as_ref(), FusedModality::Imaging, leave_out),
-                omics: keep_unless(p.omics.as_ref(), FusedModality::Omics, leave_out),
-                latest: keep_unless(
-                    p.latest_crops.first().and_then(Option::as_ref),
-                    FusedModality::LatestValues,
-                    leave_out,
-                ),
-                masked: [false; FusedModality::COUNT],
+            .map(|p| {
+                let whole = &p.crops[0];
+                View {
+                    events: &whole.events,
+                    notes: keep_unless(whole.notes.as_ref(), FusedModality::Notes, leave_out),
+                    imaging: keep_unless(whole.imaging.as_ref(), FusedModality::Imaging, leave_out),
+                    omics: keep_unless(whole.omics.as_ref(), FusedModality::Omics, leave_out),
+                    latest: keep_unless(whole.latest.as_ref(), FusedModality::LatestValues, leave_out),
+                    masked: [false; FusedModality::COUNT],
+                    targets: None,
+                }
             })
             .collect();
         let mut batch = batch_of(&views, fusion.config(), false)?;
@@ -272,13 +316,9 @@ mod tests {
                 let mut noisy = |centre: f32, n: usize| -> Vec<f32> {
                     (0..n).map(|_| centre + 0.5 * rng.normal() as f32).collect()
                 };
-                PatientViews {
-                    event_crops: vec![noisy(group * 2.0 - 1.0, 8), noisy(group * 2.0 - 1.0, 8)],
-                    latest_crops: vec![None, None],
-                    notes: None,
-                    imaging: (i % 3 != 0).then(|| vec![group * 2.0 - 1.0, 1.0]),
-                    omics: None,
-                }
+                let imaging = (i % 3 != 0).then(|| vec![group * 2.0 - 1.0, 1.0]);
+                let crop = |events: Vec<f32>| Crop { events, imaging: imaging.clone(), ..Default::default() };
+                PatientViews { crops: vec![crop(noisy(group * 2.0 - 1.0, 8)), crop(noisy(group * 2.0 - 1.0, 8))] }
             })
             .collect();
         let config = Config {
@@ -316,11 +356,9 @@ mod tests {
     #[test]
     fn a_view_takes_one_crop_for_events_and_latest_values() {
         let patient = PatientViews {
-            event_crops: (0..5).map(|c| vec![c as f32]).collect(),
-            latest_crops: (0..5).map(|c| Some(vec![c as f32, 1.0])).collect(),
-            notes: None,
-            imaging: None,
-            omics: None,
+            crops: (0..5)
+                .map(|c| Crop { events: vec![c as f32], latest: Some(vec![c as f32, 1.0]), ..Default::default() })
+                .collect(),
         };
         let config = FusionTrainConfig { drop_prob: 0.0, ..Default::default() };
         let mut rng = SplitMix64::new(11);

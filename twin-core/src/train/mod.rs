@@ -4,10 +4,13 @@
 //!   reconstruction accuracy next to a most-frequent-code baseline.
 //! - [`log`]: the loss log (CSV) and its plot (SVG).
 //! - [`fusion`]: contrastive + cross-modal masked training of the fusion model.
+//! - [`outcomes`]: the outcome heads that make the fused twin outcome-aware.
 
 pub mod fusion;
 pub mod log;
+pub mod outcomes;
 pub mod pretrain;
 
-pub use fusion::{embed_views, train_fusion, FusionStepLoss, FusionTrainConfig, PatientViews};
+pub use fusion::{embed_views, train_fusion, Crop, FusionStepLoss, FusionTrainConfig, PatientViews};
+pub use outcomes::{OutcomeHeads, OutcomeTargets};
 pub use pretrain::{pretrain, reconstruction_accuracy, PretrainConfig, ReconstructionAccuracy, StepLoss};

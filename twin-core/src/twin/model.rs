@@ -23,7 +23,7 @@ use super::features::{FeatureSpec, PatientInputs};
 use crate::encode::event_encoder::{self, EventBatch, EventEncoder, NoteVectorsByPosition};
 use crate::encode::fusion::{self, FusedModality, Fusion};
 use crate::encode::vocab::EventToken;
-use crate::train::fusion::{embed_views, PatientViews};
+use crate::train::fusion::{embed_views, Crop, PatientViews};
 
 pub const EVENT_ENCODER_FILE: &str = "event_encoder.safetensors";
 pub const FUSION_FILE: &str = "fusion.safetensors";
@@ -228,11 +228,14 @@ pub fn embed_with(
         .iter()
         .zip(event_vectors)
         .map(|(i, events)| PatientViews {
-            event_crops: vec![events],
-            latest_crops: vec![spec.latest_values(&i.tokens)],
-            notes: i.notes.clone(),
-            imaging: i.imaging.clone(),
-            omics: i.omics.clone(),
+            crops: vec![Crop {
+                events,
+                latest: spec.latest_values(&i.tokens),
+                notes: i.notes.clone(),
+                imaging: i.imaging.clone(),
+                omics: i.omics.clone(),
+                targets: None,
+            }],
         })
         .collect();
     embed_views(fusion, &views, leave_out)

@@ -12,7 +12,10 @@ use crate::encode::fusion::{self, Fusion};
 use crate::encode::init::SplitMix64;
 use crate::encode::vocab::{EventToken, VocabConfig};
 use journey::event::Event;
-use crate::train::fusion::{train_fusion, FusionStepLoss, FusionTrainConfig, PatientViews};
+use crate::cohort::query::end_of_day;
+use crate::cohort::ClinicalRecord;
+use crate::train::fusion::{train_fusion, Crop, FusionStepLoss, FusionTrainConfig, PatientViews};
+use crate::train::outcomes::OutcomeTargets;
 use crate::train::pretrain::{pretrain, reconstruction_accuracy, PretrainConfig, ReconstructionAccuracy, StepLoss};
 
 /// Everything that shapes a training run.
@@ -25,12 +28,9 @@ pub struct TrainOptions {
     pub latest_values: bool,
     pub pretrain: PretrainConfig,
     pub fusion: FusionTrainConfig,
-    /// Time crops per patient for the contrastive views (the whole journey and
-    /// `crops - 1` random earlier cuts).
+    /// Time crops per patient for the contrastive views: the whole journey and
+    /// `crops - 1` cuts at decision points ([`decision_points`]) drawn at random.
     pub crops: usize,
-    /// The shortest share of a journey's events a random crop keeps (crops keep
-    /// `crop_shortest..0.9` of them).
-    pub crop_shortest: f64,
     /// Share of patients held out of pretraining to measure reconstruction.
     pub held_out: f64,
 }
@@ -45,7 +45,6 @@ impl Default for TrainOptions {
             pretrain: PretrainConfig::default(),
             fusion: FusionTrainConfig::default(),
             crops: 3,
-            crop_shortest: 0.3,
             held_out: 0.1,
         }
     }
@@ -62,7 +61,6 @@ impl TrainOptions {
             pretrain: PretrainConfig { epochs: 2, batch_size: 8, ..Default::default() },
             fusion: FusionTrainConfig { epochs: 2, batch_size: 8, ..Default::default() },
             crops: 2,
-            crop_shortest: 0.3,
             held_out: 0.25,
         }
     }
@@ -86,6 +84,29 @@ pub struct TrainedTwin {
     pub pretrain_log: Vec<StepLoss>,
     pub fusion_log: Vec<FusionStepLoss>,
     pub reconstruction: ReconstructionAccuracy,
+}
+
+/// Whether a journey's outcomes may supervise the twin: its patient is in the train
+/// part of the frozen split ([`crate::eval::split::Part`]).
+fn supervised(events: &[Event]) -> bool {
+    events.first().is_some_and(|e| crate::eval::split::Part::of(&e.patient) == crate::eval::split::Part::Train)
+}
+
+/// Where a journey's crops may be cut: the days a decision was made or could have
+/// been (a DMARD started, an activity score recorded), before the record's last day,
+/// so something follows each cut. Ascending, each once.
+pub fn decision_points(record: &ClinicalRecord) -> Vec<chrono::NaiveDate> {
+    let mut days: Vec<chrono::NaiveDate> = record
+        .courses
+        .iter()
+        .filter(|c| c.is_dmard())
+        .map(|c| c.start.date_naive())
+        .chain(record.activity.iter().map(|p| p.date))
+        .filter(|d| record.last_date.is_some_and(|last| *d < last))
+        .collect();
+    days.sort_unstable();
+    days.dedup();
+    days
 }
 
 /// Steps per stage, for progress bars: (pretrain steps, fusion steps).
@@ -137,36 +158,47 @@ pub fn train_twin(
         options.pretrain.seed + 1,
     )?;
 
-    // Event vectors per crop: the whole journey, then random cuts keeping
-    // `crop_shortest`-90% of its events.
+    // Crops: the whole journey, then cuts at decision points drawn at random; each
+    // reads every modality as of its cut and carries what followed it.
     let mut rng = SplitMix64::new(options.fusion.seed ^ 0xc0de);
-    let mut cropped: Vec<Vec<EventToken>> = Vec::with_capacity(inputs.len() * options.crops);
-    let mut cropped_notes: Vec<Vec<(usize, Vec<f32>)>> = Vec::with_capacity(inputs.len() * options.crops);
-    for input in &inputs {
-        cropped.push(input.tokens.clone());
-        cropped_notes.push(input.note_tokens.clone());
+    let mut crops: Vec<(PatientInputs, Option<OutcomeTargets>)> = Vec::with_capacity(inputs.len() * options.crops);
+    for (events, input) in journeys.iter().zip(&inputs) {
+        let record = ClinicalRecord::read(events);
+        let mut points = decision_points(&record);
+        crops.push((input.clone(), None));
         for _ in 1..options.crops {
-            let share = options.crop_shortest + (0.9 - options.crop_shortest).max(0.0) * rng.next_f64();
-            let keep = (share * input.tokens.len() as f64).ceil() as usize;
-            let keep = keep.clamp(1.min(input.tokens.len()), input.tokens.len());
-            cropped.push(input.tokens[..keep].to_vec());
-            cropped_notes.push(input.note_tokens.iter().filter(|(p, _)| *p < keep).cloned().collect());
+            if points.is_empty() {
+                crops.push((input.clone(), None));
+                continue;
+            }
+            let cut = points.swap_remove(rng.below(points.len()));
+            // Only the train part's outcomes supervise: tuning and test patients are
+            // scored on what the twin must predict, never taught it.
+            let targets = supervised(events).then(|| OutcomeTargets::of(&record.outcomes_at(cut))).flatten();
+            crops.push((spec.inputs(events, Some(end_of_day(cut)), note_vector), targets));
         }
     }
-    let vectors = encode_events(&encoder, &cropped, Some(&cropped_notes))?;
+    let tokens: Vec<Vec<EventToken>> = crops.iter().map(|(c, _)| c.tokens.clone()).collect();
+    let notes: Vec<Vec<(usize, Vec<f32>)>> = crops.iter().map(|(c, _)| c.note_tokens.clone()).collect();
+    let vectors = encode_events(&encoder, &tokens, Some(&notes))?;
     progress(Stage::EventVectors, vectors.len());
-    let views: Vec<PatientViews> = inputs
-        .iter()
-        .enumerate()
-        .map(|(i, input)| PatientViews {
-            event_crops: vectors[i * options.crops..(i + 1) * options.crops].to_vec(),
-            latest_crops: cropped[i * options.crops..(i + 1) * options.crops]
-                .iter()
-                .map(|tokens| spec.latest_values(tokens))
+    let mut vectors = vectors.into_iter();
+    let mut crops = crops.into_iter();
+    let views: Vec<PatientViews> = (0..inputs.len())
+        .map(|_| PatientViews {
+            crops: (0..options.crops)
+                .map(|_| {
+                    let (input, targets) = crops.next().expect("one crop per patient and cut");
+                    Crop {
+                        events: vectors.next().expect("one vector per crop"),
+                        latest: spec.latest_values(&input.tokens),
+                        notes: input.notes,
+                        imaging: input.imaging,
+                        omics: input.omics,
+                        targets,
+                    }
+                })
                 .collect(),
-            notes: input.notes.clone(),
-            imaging: input.imaging.clone(),
-            omics: input.omics.clone(),
         })
         .collect();
 
