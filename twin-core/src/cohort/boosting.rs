@@ -106,6 +106,53 @@ impl BoostedBaseline {
     }
 }
 
+/// Boosted trees that name one of several classes (one log-loss model per class, the
+/// most probable wins): the subtype classifier that measures how much of a hidden
+/// subtype the record allows anyone to read ([`crate::eval::twin`]'s ceiling).
+pub struct BoostedClassifier {
+    features: usize,
+    models: Vec<PerpetualBooster>,
+}
+
+impl BoostedClassifier {
+    /// Fits `classes` one-vs-rest models on `x` (one row per example) and `labels`
+    /// (each below `classes`).
+    pub fn fit(x: &[Vec<f64>], labels: &[usize], classes: usize) -> Result<Self, BoostingError> {
+        let features = x.first().map(Vec::len).ok_or(BoostingError::Empty("a classifier"))?;
+        if let Some(row) = x.iter().find(|r| r.len() != features) {
+            return Err(BoostingError::Ragged { expected: features, got: row.len() });
+        }
+        let data = columns(x, features);
+        let matrix = Matrix::new(&data, x.len(), features);
+        let mut models = Vec::with_capacity(classes);
+        for class in 0..classes {
+            let y: Vec<f64> = labels.iter().map(|l| if *l == class { 1.0 } else { 0.0 }).collect();
+            let mut booster =
+                PerpetualBooster::default().set_objective(Objective::LogLoss).set_budget(BUDGET).set_seed(SEED);
+            booster
+                .fit(&matrix, &y, None, None)
+                .map_err(|e| BoostingError::Fit { outcome: "subtype", message: e.to_string() })?;
+            models.push(booster);
+        }
+        Ok(BoostedClassifier { features, models })
+    }
+
+    /// The most probable class of a row; `None` for a malformed row.
+    pub fn predict(&self, x: &[f64]) -> Option<usize> {
+        if x.len() != self.features {
+            return None;
+        }
+        let matrix = Matrix::new(x, 1, self.features);
+        self.models
+            .iter()
+            .map(|m| m.predict_proba(&matrix, false, false).first().copied().unwrap_or(f64::NAN))
+            .enumerate()
+            .filter(|(_, p)| p.is_finite())
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+            .map(|(class, _)| class)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -159,5 +206,23 @@ mod tests {
         }
         let n = test.len() as f64;
         assert!(boosted / n < 0.45 && boosted < flat / 1.5, "MAE {} vs the mean's {}", boosted / n, flat / n);
+    }
+
+    /// Three classes, each marked by a different feature: read almost always.
+    #[test]
+    fn the_classifier_names_the_class_a_feature_marks() {
+        let mut rng = SplitMix64::new(9);
+        let (mut x, mut labels) = (Vec::new(), Vec::new());
+        for i in 0..900 {
+            let class = i % 3;
+            let mut row: Vec<f64> = (0..3).map(|_| rng.normal() * 0.5).collect();
+            row[class] += 2.0;
+            x.push(row);
+            labels.push(class);
+        }
+        let model = BoostedClassifier::fit(&x[..600], &labels[..600], 3).unwrap();
+        let right = (600..900).filter(|&i| model.predict(&x[i]) == Some(labels[i])).count();
+        assert!(right > 270, "{right}/300");
+        assert_eq!(model.predict(&[0.0]), None);
     }
 }

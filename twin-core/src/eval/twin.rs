@@ -125,6 +125,7 @@ pub async fn run_twin_evaluation(
     let bag = neighbour_agreement(&bags, &labels, k);
     let snapshot = neighbour_agreement(&snapshots, &labels, k);
     let chance = chance_agreement(&labels);
+    let ceiling = subtype_ceiling(&cohort, &labels, &cut_of)?;
     let reconstruction = model.manifest.training.get("reconstruction").cloned().unwrap_or(json!(null));
 
     // The state model and the predictive heads, on the same held-out split.
@@ -164,6 +165,7 @@ pub async fn run_twin_evaluation(
             "bag_of_codes": bag,
             "latest_visit_snapshot": snapshot,
             "chance": chance,
+            "ceiling": ceiling,
         },
         "state_model": state,
         "predictive_heads": heads,
@@ -214,5 +216,51 @@ fn agreement_markdown(report: &serde_json::Value, ablation: &[(&str, f64)]) -> S
     let _ = writeln!(md, "| baseline: bag of codes | {} |", pct(&a["bag_of_codes"]));
     let _ = writeln!(md, "| baseline: latest-visit snapshot | {} |", pct(&a["latest_visit_snapshot"]));
     let _ = writeln!(md, "| chance (same label at random) | {} |", pct(&a["chance"]));
+    let ceiling = &a["ceiling"];
+    let _ = writeln!(
+        md,
+        "\nWhat the record allows: boosted trees on the aggregated history, trained on the train part's {} patients, \
+         name the subtype of {} of the tuning part's {} patients.",
+        ceiling["train"],
+        pct(&ceiling["accuracy"]),
+        ceiling["scored"]
+    );
     md
+}
+
+/// How much of the hidden subtype the record up to the cut allows any model to read:
+/// a boosted classifier on the aggregated history ([`crate::cohort::history`]), fitted
+/// on the train part of the frozen split and scored on the tuning part. The twin's
+/// subtype agreement is read against it.
+fn subtype_ceiling(
+    cohort: &[&(PatientId, Vec<Event>)],
+    labels: &[String],
+    cut_of: &dyn Fn(&PatientId) -> DateTime<Utc>,
+) -> Result<serde_json::Value, EvalError> {
+    use crate::cohort::boosting::BoostedClassifier;
+    use crate::eval::split::Part;
+    let mut classes: Vec<&String> = labels.iter().collect();
+    classes.sort();
+    classes.dedup();
+    let (mut train_x, mut train_y, mut scored) = (Vec::new(), Vec::new(), Vec::new());
+    for ((id, events), label) in cohort.iter().map(|j| (&j.0, &j.1)).zip(labels) {
+        let record = crate::cohort::ClinicalRecord::read(events);
+        let x = crate::cohort::history::history_features(&record, events, cut_of(id));
+        let class = classes.iter().position(|c| *c == label).expect("a label of the cohort");
+        match Part::of(id) {
+            Part::Train => {
+                train_x.push(x);
+                train_y.push(class);
+            }
+            Part::Tuning => scored.push((x, class)),
+            Part::Test => {}
+        }
+    }
+    if train_x.is_empty() || scored.is_empty() {
+        return Ok(json!({"train": train_x.len(), "scored": scored.len(), "accuracy": null}));
+    }
+    let model = BoostedClassifier::fit(&train_x, &train_y, classes.len())
+        .map_err(|e| EvalError::Cohort(crate::cohort::CohortError::Baseline(e.to_string())))?;
+    let right = scored.iter().filter(|(x, class)| model.predict(x) == Some(*class)).count();
+    Ok(json!({"train": train_x.len(), "scored": scored.len(), "accuracy": right as f64 / scored.len() as f64}))
 }
