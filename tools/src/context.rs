@@ -43,7 +43,7 @@ impl ToolContext {
         index: &IndexConfig,
         registry: &ModelRegistry,
     ) -> Result<Self, StateModelError> {
-        let tools = ToolContext::new(store.clone()).with_install_state_model(data_dir)?;
+        let tools = ToolContext::new(store.clone()).with_install_state_model(data_dir, registry).await?;
         Ok(match CohortHandles::load(&store, data_dir, index, registry).await {
             Ok(cohort) => tools.with_cohort(Arc::new(cohort)),
             Err(why) => tools.without_cohort(why),
@@ -77,13 +77,15 @@ impl ToolContext {
     }
 
     /// The same context with the state model fitted in `data_dir`
-    /// ([`StateModel::install_path`]) when there is one; one that does not read is an error.
-    pub fn with_install_state_model(self, data_dir: &Path) -> Result<Self, StateModelError> {
+    /// ([`StateModel::install_path`]) when there is one; one that does not read, or
+    /// whose bytes are not the registry's active state model, is an error
+    /// ([`StateModel::load_active`]).
+    pub async fn with_install_state_model(self, data_dir: &Path, registry: &ModelRegistry) -> Result<Self, StateModelError> {
         let path = StateModel::install_path(data_dir);
         if !path.exists() {
             return Ok(self);
         }
-        let (model, version) = StateModel::load(&path)?;
+        let (model, version) = StateModel::load_active(&path, registry).await?;
         Ok(self.with_state_model(Arc::new(model), version))
     }
 
