@@ -238,6 +238,19 @@ impl Assistant {
         }
     }
 
+    /// The same assistant (tools, audit log, retrieval, prompts, settings) on another
+    /// model: what a running server switches to when governance activates another LLM.
+    pub fn with_model(&self, model: Arc<dyn ChatModel>) -> Self {
+        Assistant {
+            model,
+            tools: self.tools.clone(),
+            log: self.log.clone(),
+            retriever: self.retriever.clone(),
+            prompts: self.prompts.clone(),
+            config: self.config.clone(),
+        }
+    }
+
     pub fn with_config(mut self, config: AssistantConfig) -> Self {
         self.config = config;
         self

@@ -144,8 +144,9 @@ impl AppState {
     /// Gives the pages what else the install holds, in the background once the server
     /// is up (a GGUF takes seconds; the pages work meanwhile): the tools' state model
     /// and cohort (twin, `index`), then the chat panel's assistant on `model` (an
-    /// `Err`: the panel stays off, saying why). Failures are printed and shown on the
-    /// panel.
+    /// `Err`: the panel stays off, saying why): by default the model registry's active
+    /// LLM, which it then follows question by question. Failures are printed and shown
+    /// on the panel.
     pub async fn load_assistant(&self, index: &IndexConfig, model: Result<ModelChoice, String>) {
         let data_dir = &self.inner.config.data_dir;
         match ToolContext::for_install(self.store().clone(), data_dir, index, &self.registry()).await {
@@ -154,7 +155,7 @@ impl AppState {
         }
         let slot = match model {
             Err(why_not) => AssistantSlot::Unavailable(why_not),
-            Ok(model) => match assistant::install::build(data_dir, self.tools(), self.audit().clone(), &model).await {
+            Ok(model) => match assistant::install::build_governed(data_dir, self.tools(), self.audit().clone(), &model).await {
                 Ok(assistant) => {
                     tracing::info!("assistant ready");
                     AssistantSlot::Ready(Arc::new(assistant))
