@@ -232,30 +232,34 @@ impl EngineLoader {
         EngineLoader { kind, options, cache, registry }
     }
 
-    /// Where `artifact`'s GGUF is: a packaged model of that sha256 at its place in
-    /// the cache, else `<cache>/llm/<name>` (`rdt models pin` names an artifact after
-    /// its file). The registry records hashes, not paths, so a GGUF pinned from
-    /// elsewhere is put there to be loadable as the active version.
+    /// Where `artifact`'s GGUF is ([`gguf_path_of`]).
     pub fn path_of(&self, artifact: &Artifact) -> Result<PathBuf, ChatError> {
-        let packaged = ALL_LLMS.iter().filter(|m| m.sha256 == artifact.sha256.to_hex()).map(|m| self.cache.gguf_path(m));
-        let plain_name = !artifact.name.is_empty()
-            && !artifact.name.contains(['/', '\\'])
-            && artifact.name != ".."
-            && artifact.name != ".";
-        let by_name = plain_name.then(|| self.cache.root().join("llm").join(&artifact.name));
-        let candidates: Vec<PathBuf> = packaged.chain(by_name).collect();
-        candidates.iter().find(|p| p.is_file()).cloned().ok_or_else(|| ChatError::Load {
-            path: candidates
-                .last()
-                .map(|p| p.display().to_string())
-                .unwrap_or_else(|| self.cache.root().join("llm").display().to_string()),
-            reason: format!(
-                "the model registry's active llm {} ({}) is not in the model cache: put its GGUF there under \
-                 that name, or run `rdt setup` for a packaged model",
-                artifact.sha256, artifact.name
-            ),
-        })
+        gguf_path_of(&self.cache, artifact)
     }
+}
+
+/// Where the GGUF of an `llm` artifact is: a packaged model of that sha256 at its
+/// place in `cache`, else `<cache>/llm/<name>` (`rdt models pin` names an artifact
+/// after its file). The registry records hashes, not paths, so a GGUF pinned from
+/// elsewhere is put there to be loadable as the active version. Not hashed here:
+/// the loader hashes the bytes it loads.
+pub fn gguf_path_of(cache: &ModelCache, artifact: &Artifact) -> Result<PathBuf, ChatError> {
+    let packaged = ALL_LLMS.iter().filter(|m| m.sha256 == artifact.sha256.to_hex()).map(|m| cache.gguf_path(m));
+    let plain_name =
+        !artifact.name.is_empty() && !artifact.name.contains(['/', '\\']) && artifact.name != ".." && artifact.name != ".";
+    let by_name = plain_name.then(|| cache.root().join("llm").join(&artifact.name));
+    let candidates: Vec<PathBuf> = packaged.chain(by_name).collect();
+    candidates.iter().find(|p| p.is_file()).cloned().ok_or_else(|| ChatError::Load {
+        path: candidates
+            .last()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| cache.root().join("llm").display().to_string()),
+        reason: format!(
+            "the model registry's active llm {} ({}) is not in the model cache: put its GGUF there under \
+             that name, or run `rdt setup` for a packaged model",
+            artifact.sha256, artifact.name
+        ),
+    })
 }
 
 #[async_trait]
