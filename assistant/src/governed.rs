@@ -29,7 +29,7 @@ use twin_core::models::ModelCache;
 use crate::chat::{ChatError, ChatModel, EngineKind};
 use crate::engine::{self, EngineOptions};
 use crate::gguf::{GgufCache as _, ALL_LLMS};
-use crate::session::Assistant;
+use crate::session::{Assistant, AssistantBase};
 
 /// The principal a running process records its model switches under.
 pub const SERVER_USER: &str = "rdt-server";
@@ -93,9 +93,12 @@ pub struct GovernedAssistant {
     registry: ModelRegistry,
     loader: Arc<dyn LlmLoader>,
     policy: ModelPolicy,
-    /// The assistant on the model that runs now. A question clones the `Arc` and
-    /// keeps it, so a switch never changes the model under a running answer.
-    running: RwLock<Arc<Assistant>>,
+    /// What each model's assistant is built from (no model in it, so a switched-out
+    /// model is dropped once its last answer finishes).
+    base: AssistantBase,
+    /// The assistant on the model that runs now, if any yet. A question clones the
+    /// `Arc` and keeps it, so a switch never changes the model under a running answer.
+    running: RwLock<Option<Arc<Assistant>>>,
     /// One switch at a time: two questions seeing a change load the model once.
     switching: tokio::sync::Mutex<()>,
 }
@@ -108,7 +111,22 @@ impl GovernedAssistant {
             registry,
             loader,
             policy,
-            running: RwLock::new(Arc::new(first)),
+            base: first.base(),
+            running: RwLock::new(Some(Arc::new(first))),
+            switching: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// No model runs yet (the registry has no active LLM): the first question after a
+    /// governance user activates one loads it; until then questions are refused
+    /// saying why. Follows the registry.
+    pub fn waiting(base: AssistantBase, registry: ModelRegistry, loader: Arc<dyn LlmLoader>) -> Self {
+        GovernedAssistant {
+            registry,
+            loader,
+            policy: ModelPolicy::FollowActive,
+            base,
+            running: RwLock::new(None),
             switching: tokio::sync::Mutex::new(()),
         }
     }
@@ -117,8 +135,8 @@ impl GovernedAssistant {
         self.policy
     }
 
-    /// The assistant running now, without asking the registry.
-    pub fn running(&self) -> Arc<Assistant> {
+    /// The assistant running now, if any, without asking the registry.
+    pub fn running(&self) -> Option<Arc<Assistant>> {
         self.running.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
@@ -128,7 +146,7 @@ impl GovernedAssistant {
     pub async fn for_question(&self) -> Result<Arc<Assistant>, NotServing> {
         let state = self.registry.state().await?;
         let running = self.running();
-        let running_sha = running_version(&running);
+        let running_sha = running.as_deref().and_then(running_version);
         let running_artifact = running_sha.and_then(|sha| state.get(ArtifactKind::Llm, &sha));
         if let Some(a) = running_artifact.filter(|a| a.status == ArtifactStatus::Retired) {
             // Whatever the policy, a retired version never answers again; under
@@ -137,14 +155,16 @@ impl GovernedAssistant {
                 return Err(NotServing::Retired { sha256: a.sha256, name: a.name.clone() });
             }
         }
-        if self.policy == ModelPolicy::Explicit {
-            return Ok(running);
-        }
         let Some(active) = state.active(ArtifactKind::Llm) else {
-            return Err(NotServing::from_state(&state));
+            return match (self.policy, running) {
+                (ModelPolicy::Explicit, Some(running)) => Ok(running),
+                _ => Err(NotServing::from_state(&state)),
+            };
         };
-        if Some(active.sha256) == running_sha {
-            return Ok(running);
+        match (self.policy, running) {
+            (ModelPolicy::Explicit, Some(running)) => return Ok(running),
+            (_, Some(running)) if Some(active.sha256) == running_sha => return Ok(running),
+            _ => {}
         }
         self.switch_to(active.clone(), &state).await
     }
@@ -154,8 +174,8 @@ impl GovernedAssistant {
         let _one_at_a_time = self.switching.lock().await;
         // Another question may have made this switch while this one waited.
         let running = self.running();
-        let from = running_version(&running);
-        if from == Some(target.sha256) {
+        let from = running.as_deref().and_then(running_version);
+        if let Some(running) = running.filter(|_| from == Some(target.sha256)) {
             return Ok(running);
         }
         let load_error = |source| NotServing::Load { sha256: target.sha256, name: target.name.clone(), source };
@@ -166,7 +186,7 @@ impl GovernedAssistant {
                 reason: format!("the loaded model is version {}, not {}", model.model_sha256(), target.sha256),
             }));
         }
-        let next = Arc::new(running.with_model(model));
+        let next = Arc::new(self.base.with_model(model));
         let cause = state.last_change(ArtifactKind::Llm);
         let load = ModelLoad {
             artifact: ArtifactRef {
@@ -181,7 +201,7 @@ impl GovernedAssistant {
         };
         let by = Principal::new(SERVER_USER, Role::System);
         self.registry.log().append(NewEntry::new(by, EntryBody::ModelLoaded { load })).await?;
-        *self.running.write().unwrap_or_else(|e| e.into_inner()) = next.clone();
+        *self.running.write().unwrap_or_else(|e| e.into_inner()) = Some(next.clone());
         Ok(next)
     }
 

@@ -30,7 +30,7 @@ use twin_core::models::{ModelCache, MINILM};
 use crate::engine::{self, engine_from_env, EngineConfigError, EngineOptions};
 use crate::governed::{EngineLoader, GovernedAssistant, LlmLoader as _, ModelPolicy};
 use crate::retrieval::RetrievalError;
-use crate::{Assistant, ChatError, EngineKind, MiniLm, ToolRetriever};
+use crate::{Assistant, AssistantBase, ChatError, EngineKind, MiniLm, ToolRetriever};
 
 use crate::gguf::{self, GgufCache as _, GgufProgress, PackagedGguf, QWEN_CODER_0_5B, QWEN_CODER_1_5B, SMOLLM2_135M};
 
@@ -288,12 +288,13 @@ pub enum BuildError {
     NotServing(#[from] crate::governed::NotServing),
 }
 
-/// The model `model` picks, on its engine, and whether it follows the registry.
+/// The model `model` picks, on its engine, and whether it follows the registry;
+/// no model when it picks the registry's active LLM and none is active.
 async fn load_chat(
     cache: &ModelCache,
     registry: &ModelRegistry,
     model: &ModelChoice,
-) -> Result<(Arc<dyn crate::ChatModel>, EngineLoader, ModelPolicy), BuildError> {
+) -> Result<(Option<Arc<dyn crate::ChatModel>>, EngineLoader, ModelPolicy), BuildError> {
     let kind = match model.engine {
         Some(k) => k,
         None => engine_from_env()?,
@@ -302,19 +303,16 @@ async fn load_chat(
     let loader = EngineLoader::new(kind, options.clone(), cache.clone(), registry.clone());
     let load_error = |source| BuildError::Load { kind, source };
     let (chat, policy) = match &model.pick {
-        ModelPick::Active => {
-            let state = registry.state().await?;
-            let Some(active) = state.active(ArtifactKind::Llm) else {
-                return Err(crate::governed::NotServing::from_state(&state).into());
-            };
-            (loader.load(active).await.map_err(load_error)?, ModelPolicy::FollowActive)
-        }
+        ModelPick::Active => match registry.state().await?.active(ArtifactKind::Llm) {
+            Some(active) => (Some(loader.load(active).await.map_err(load_error)?), ModelPolicy::FollowActive),
+            None => (None, ModelPolicy::FollowActive),
+        },
         ModelPick::Packaged(packaged) => {
             let path = cache.gguf_path(packaged);
-            (engine::load_with(kind, &path, registry, &options).await.map_err(load_error)?, ModelPolicy::Explicit)
+            (Some(engine::load_with(kind, &path, registry, &options).await.map_err(load_error)?), ModelPolicy::Explicit)
         }
         ModelPick::File(path) => {
-            (engine::load_with(kind, path, registry, &options).await.map_err(load_error)?, ModelPolicy::Explicit)
+            (Some(engine::load_with(kind, path, registry, &options).await.map_err(load_error)?), ModelPolicy::Explicit)
         }
     };
     Ok((chat, loader, policy))
@@ -328,12 +326,17 @@ pub async fn build(data_dir: &Path, tools: ToolContext, log: AuditLog, model: &M
     let registry = ModelRegistry::new(log.clone());
     let cache = ModelCache::from_env()?;
     let (chat, _, _) = load_chat(&cache, &registry, model).await?;
-    assistant_on(chat, data_dir, tools, log, &registry, &cache).await
+    let Some(chat) = chat else {
+        return Err(crate::governed::NotServing::from_state(&registry.state().await?).into());
+    };
+    Ok(base_on(data_dir, tools, log, &registry, &cache).await?.with_model(chat))
 }
 
 /// [`build`], kept under governance: with [`ModelPick::Active`] the assistant follows
-/// the registry's active LLM from question to question (a rollback switches it, a
-/// retirement stops it); with an explicit pick it keeps that model until retired.
+/// the registry's active LLM from question to question (an activation or rollback
+/// switches it, a retirement stops it; with none active yet it waits, refusing
+/// questions until a governance user activates one); with an explicit pick it keeps
+/// that model until retired.
 pub async fn build_governed(
     data_dir: &Path,
     tools: ToolContext,
@@ -343,22 +346,26 @@ pub async fn build_governed(
     let registry = ModelRegistry::new(log.clone());
     let cache = ModelCache::from_env()?;
     let (chat, loader, policy) = load_chat(&cache, &registry, model).await?;
-    let assistant = assistant_on(chat, data_dir, tools, log, &registry, &cache).await?;
-    Ok(GovernedAssistant::new(assistant, registry, Arc::new(loader), policy))
+    let base = base_on(data_dir, tools, log, &registry, &cache).await?;
+    let loader = Arc::new(loader);
+    Ok(match chat {
+        Some(chat) => GovernedAssistant::new(base.with_model(chat), registry, loader, policy),
+        None => GovernedAssistant::waiting(base, registry, loader),
+    })
 }
 
-async fn assistant_on(
-    chat: Arc<dyn crate::ChatModel>,
+/// Everything but the model: MiniLM retrieval over the tools, the audit log.
+async fn base_on(
     data_dir: &Path,
     tools: ToolContext,
     log: AuditLog,
     registry: &ModelRegistry,
     cache: &ModelCache,
-) -> Result<Assistant, BuildError> {
+) -> Result<AssistantBase, BuildError> {
     let files = cache.check(&MINILM).map_err(BuildError::NoMiniLm)?;
     let embedder = MiniLm::load(&files, registry, Some(NoteVectorCache::for_data_dir(data_dir))).await?;
     let retriever = ToolRetriever::new(Arc::new(embedder), &tools::specs())?;
-    Ok(Assistant::new(chat, tools, log, retriever))
+    Ok(AssistantBase::new(tools, log, retriever))
 }
 
 #[cfg(test)]

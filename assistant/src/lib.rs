@@ -52,4 +52,4 @@ pub use answer::{Answer, AskContext, CalledTool, CannotAnswer, ChosenBy, Groundi
 pub use chat::{ChatError, ChatModel, ChatRequest, Completion, Constraint, EngineKind, Message, Speaker, TokenSink};
 pub use governed::{GovernedAssistant, LlmLoader, ModelPolicy, NotServing};
 pub use retrieval::{MiniLm, Ranked, TextEmbedder, ToolRetriever};
-pub use session::{AskError, Assistant, AssistantConfig, CANNOT_ANSWER};
+pub use session::{AskError, Assistant, AssistantBase, AssistantConfig, CANNOT_ANSWER};

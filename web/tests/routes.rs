@@ -595,6 +595,46 @@ async fn rolling_back_the_llm_changes_what_answers_next() {
     assert_eq!(answered_by(&answer), version_a);
 }
 
+/// A server started before any LLM is active waits: questions are refused saying
+/// none is active, and the first question after a governance user activates one is
+/// answered by it (no restart), the load recorded.
+#[tokio::test]
+async fn a_server_with_no_active_llm_answers_once_one_is_activated() {
+    use std::sync::Arc;
+
+    use assistant::{AssistantBase, ChatModel, GovernedAssistant, ToolRetriever};
+    use assistant_eval::testing::{KeywordEmbedder, ScriptedModel, Step, VersionedLoader};
+    use serde_json::json;
+
+    let f = fixture().await;
+    let version = Digest::of(b"llm version a");
+    let model = Arc::new(
+        ScriptedModel::new(|step, _| match step {
+            Step::ChooseTool { .. } => json!({"tool": "lab_trend"}).to_string(),
+            Step::Arguments { .. } => json!({"test": "crp"}).to_string(),
+            Step::Answer { .. } => "The latest CRP and its flag are in the facts below.".into(),
+            _ => json!({"term": "none"}).to_string(),
+        })
+        .with_sha256(&version),
+    );
+    let retriever = ToolRetriever::new(Arc::new(KeywordEmbedder::default()), &tools::specs()).unwrap();
+    let base = AssistantBase::new(f.state.tools(), f.state.audit().clone(), retriever);
+    let models: Vec<Arc<dyn ChatModel>> = vec![model.clone()];
+    let governed = GovernedAssistant::waiting(base, f.state.registry(), Arc::new(VersionedLoader::new(models)));
+    f.state.set_assistant(web::AssistantSlot::Ready(Arc::new(governed)));
+    let clin = f.session("clin", Duration::from_secs(600)).await;
+
+    let notice = ask_on_the_panel(&f, &clin, "What is the latest CRP?").await.expect_err("none active");
+    assert!(notice.contains("no LLM is active"), "{notice}");
+    assert!(model.requests().is_empty());
+
+    pin_and_activate_llm(&f, "a.gguf", version).await;
+    let answer = ask_on_the_panel(&f, &clin, "What is the latest CRP?").await.expect("answered once active");
+    assert_eq!(answered_by(&answer), version);
+    let loaded = f.state.audit().entries_of_kinds(&[audit_log::EntryKind::ModelLoaded]).await.unwrap();
+    assert_eq!(loaded.len(), 1, "the first load is recorded");
+}
+
 /// A multipart upload of one file under `name`, with the htmx CSRF header.
 fn upload(uri: &str, session: &Session, name: &str, bytes: &[u8]) -> Request<Body> {
     let boundary = "rdt-test-boundary";
