@@ -203,6 +203,7 @@ pub fn app(state: AppState) -> Router {
         .route("/governance/activate", post(governance::registry_activate))
         .route("/governance/rollback", post(governance::registry_rollback))
         .route("/governance/pin", post(governance::registry_pin))
+        .route("/governance/retire", post(governance::registry_retire))
         .route_layer(from_fn_with_state(Role::Governance, auth::require_role));
     let admin = Router::new()
         .route("/admin", get(admin::admin_show))

@@ -145,12 +145,13 @@ async fn every_route_answers_only_its_role() {
         assert!(location(&res).starts_with("/login?next="), "GET {uri} anonymous goes to the login form");
     }
     // State-changing routes: every other role is refused before anything changes.
-    let posts: [(&str, Role, &str); 7] = [
+    let posts: [(&str, Role, &str); 8] = [
         ("/audit/verify", Role::Auditor, ""),
         ("/audit/sign", Role::Auditor, ""),
         ("/governance/rollback", Role::Governance, "kind=encoder&reason=r"),
         ("/governance/activate", Role::Governance, "kind=encoder&sha256=00&reason=r"),
         ("/governance/pin", Role::Governance, "kind=llm&sha256=00&name=n&reason=r"),
+        ("/governance/retire", Role::Governance, "kind=llm&sha256=00&reason=r"),
         ("/admin/users", Role::Admin, "name=x&role=auditor&password=p"),
         ("/admin/backup", Role::Admin, ""),
     ];
@@ -570,6 +571,9 @@ async fn rolling_back_the_llm_changes_what_answers_next() {
         other => panic!("expected a model_loaded entry, got {other:?}"),
     }
     assert!(switch.seq < answer.seq, "switched before B answered");
+    let page = body_text(f.send(get("/governance", Some(&gov))).await).await;
+    let running = &page[page.find("id=\"running-llm\"").expect("the page shows what answers here")..];
+    assert!(running[..200].contains(&version_b.to_hex()[..12]), "{}", &running[..200]);
 
     // Retire B from another handle on the same database, as `rdt models retire` does.
     let cli_log = audit_log::AuditLog::open_for_data_dir(&f.state.config().database.url(), &f.state.config().data_dir)
