@@ -157,7 +157,14 @@ impl AppState {
             Err(why_not) => AssistantSlot::Unavailable(why_not),
             Ok(model) => match assistant::install::build_governed(data_dir, self.tools(), self.audit().clone(), &model).await {
                 Ok(assistant) => {
-                    tracing::info!("assistant ready");
+                    match assistant.running() {
+                        Some(running) => {
+                            eprintln!("The chat answers with llm {}.", running.model().model_sha256())
+                        }
+                        None => eprintln!(
+                            "The chat waits: no LLM is active in the model registry (a governance user activates one)."
+                        ),
+                    }
                     AssistantSlot::Ready(Arc::new(assistant))
                 }
                 Err(e) => {
