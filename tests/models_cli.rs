@@ -2,7 +2,7 @@
 //! activates the first LLM it sets up when none ever was (audited); `rdt ask` answers
 //! with the active version and says which; once a governance user retires it, `rdt
 //! ask` refuses, saying the active model was retired, and `--model` naming the
-//! retired version is refused too.
+//! retired version is refused too; running setup again leaves it retired.
 //!
 //! Needs MiniLM and SmolLM2-135M in the model cache (`rdt setup --llm smallest`; the
 //! setup run here finds them and downloads nothing). Skipped, saying so, when they
@@ -61,4 +61,13 @@ fn rdt_ask_answers_with_the_active_llm_and_refuses_a_retired_one() {
     let explicit = rdt.run(&["ask", "What does DAS28 mean?", "--as", "dr-t", "--model", "smallest"]);
     assert_ne!(explicit.status.code(), Some(0));
     assert!(stderr(&explicit).contains("was retired"), "{}", stderr(&explicit));
+
+    // Setup again does not undo a retirement: the file stays retired, nothing is activated.
+    let (again, code) = rdt.run_json(&["setup", "--llm", "smallest", "--json"]);
+    assert_eq!(code, 0, "{again}");
+    assert!(again.get("activated_llm").is_none() && again["newly_pinned"] == 0, "{again}");
+    let (listed, _) = rdt.run_json(&["models", "list", "--kind", "llm", "--json"]);
+    assert_eq!(listed[0]["status"], "retired", "{listed}");
+    let still = rdt.run(&["ask", "What does DAS28 mean?", "--as", "dr-t"]);
+    assert!(stderr(&still).contains("the active model was retired"), "{}", stderr(&still));
 }

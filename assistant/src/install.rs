@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
 
-use audit_log::{ArtifactKind, AuditError, AuditLog, GovernanceError, ModelRegistry, Principal, Role};
+use audit_log::{ArtifactKind, ArtifactStatus, AuditError, AuditLog, GovernanceError, ModelRegistry, Principal, Role};
 use serde::Serialize;
 use tools::ToolContext;
 use twin_core::encode::NoteVectorCache;
@@ -207,6 +207,13 @@ where
         progress = returned;
         let (file, outcome) = fetched?;
         progress(SetupProgress::GgufDone);
+        let retired = registry.state().await?.get(ArtifactKind::Llm, &file.sha256).map(|a| a.status);
+        if retired == Some(ArtifactStatus::Retired) {
+            progress(SetupProgress::Note(format!(
+                "{} is retired in the model registry: left retired (a governance user may pin it again)",
+                model.name
+            )));
+        }
         let newly = gguf::pin_gguf(registry, &by, &model, &file, SETUP_REASON).await?;
         newly_pinned += usize::from(newly);
         fetched_llms.push(SetupLlm {
@@ -223,10 +230,13 @@ where
     let mut activated_llm = None;
     let state = registry.state().await?;
     if state.last_change(ArtifactKind::Llm).is_none() {
-        if let Some(first) = fetched_llms.first() {
-            let sha256 = first.sha256.parse().expect("setup hashed it");
-            registry.activate(&by, ArtifactKind::Llm, &sha256, SETUP_ACTIVATE_REASON).await?;
-            activated_llm = Some(first.sha256.clone());
+        let loadable = fetched_llms.iter().filter_map(|l| {
+            let sha256: audit_log::Digest = l.sha256.parse().ok()?;
+            state.get(ArtifactKind::Llm, &sha256).filter(|a| a.status != ArtifactStatus::Retired).map(|a| a.sha256)
+        });
+        if let Some(first) = loadable.into_iter().next() {
+            registry.activate(&by, ArtifactKind::Llm, &first, SETUP_ACTIVATE_REASON).await?;
+            activated_llm = Some(first.to_hex());
         }
     }
     if newly_pinned > 0 || activated_llm.is_some() {
