@@ -34,11 +34,14 @@ if [ ! -d "$data/index" ]; then
   echo "Building the neighbour index (every patient's twin snapshots; first start only)"
   "$rdt" embed
 fi
-if [ ! -e "$data/models/state-model.json" ]; then
+# The state model loads only as the registry's active version: fit (and register)
+# it on first start, and again for an install whose file predates registration.
+state_active="$("$rdt" models list --kind state_model --json | python3 -c 'import json,sys; print(any(a["status"] == "active" for a in json.load(sys.stdin)))')"
+if [ ! -e "$data/models/state-model.json" ] || [ "$state_active" != True ]; then
   patient="$("$rdt" patients --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')"
   echo
-  echo "Fitting the disease-state model (first start only)"
-  "$rdt" forecast --patient "$patient" >/dev/null
+  echo "Fitting the disease-state model and registering it (first start only)"
+  "$rdt" forecast --patient "$patient" --refit --as rdt-demo >/dev/null
 fi
 echo
 exec "$rdt" demo

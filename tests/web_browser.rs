@@ -20,8 +20,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use assistant::engine::{self, engine_from_env};
-use assistant::{Assistant, MiniLm, ToolRetriever};
+use assistant::install::{build_governed, ModelChoice, ModelPick};
 use audit_log::{ArtifactKind, ArtifactRef, Digest, Principal, Role};
 use fantoccini::{ClientBuilder, Locator};
 use tools::ToolContext;
@@ -61,11 +60,12 @@ async fn chat_assistant(state: &web::AppState) -> web::AssistantSlot {
     let by = Principal::new("browser-test", Role::Governance);
     cache::pin_model(&registry, &by, &MINILM, &minilm, "browser test").await.unwrap();
     llm::pin_gguf(&registry, &by, &QWEN_CODER_1_5B, &gguf, "browser test").await.unwrap();
-    let chat = engine::load(engine_from_env().unwrap(), &gguf.path, &registry).await.unwrap();
-    let embedder = MiniLm::load(&minilm, &registry, None).await.unwrap();
-    let retriever = ToolRetriever::new(Arc::new(embedder), &tools::specs()).unwrap();
-    let assistant = Assistant::new(chat, state.tools(), state.audit().clone(), retriever);
-    web::AssistantSlot::Ready(Arc::new(assistant))
+    // The chat answers with the registry's active LLM, as `rdt serve` does.
+    registry.activate(&by, ArtifactKind::Llm, &gguf.sha256, "browser test").await.unwrap();
+    let choice = ModelChoice { engine: None, pick: ModelPick::Active };
+    let data_dir = state.config().data_dir.clone();
+    let governed = build_governed(&data_dir, state.tools(), state.audit().clone(), &choice).await.unwrap();
+    web::AssistantSlot::Ready(Arc::new(governed))
 }
 
 #[tokio::test(flavor = "multi_thread")]

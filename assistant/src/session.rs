@@ -133,6 +133,36 @@ pub struct Assistant {
     config: AssistantConfig,
 }
 
+/// An [`Assistant`] without its model ([`Assistant::base`]).
+#[derive(Clone)]
+pub struct AssistantBase {
+    tools: ToolContext,
+    log: AuditLog,
+    retriever: ToolRetriever,
+    prompts: PromptRegistry,
+    config: AssistantConfig,
+}
+
+impl AssistantBase {
+    /// The base of an assistant with the default prompts and settings.
+    pub fn new(tools: ToolContext, log: AuditLog, retriever: ToolRetriever) -> Self {
+        AssistantBase { tools, log, retriever, prompts: PromptRegistry::builtin(), config: AssistantConfig::default() }
+    }
+
+    /// The assistant on `model`.
+    pub fn with_model(&self, model: Arc<dyn ChatModel>) -> Assistant {
+        let base = self.clone();
+        Assistant {
+            model,
+            tools: base.tools,
+            log: base.log,
+            retriever: base.retriever,
+            prompts: base.prompts,
+            config: base.config,
+        }
+    }
+}
+
 /// Whether `spec`'s input names a patient, and whether it needs a second one.
 fn patient_fields(spec: &ToolSpec) -> (bool, bool) {
     let props = spec.input_schema.get("properties");
@@ -230,13 +260,19 @@ fn reply_field(reply: &str, key: &str) -> String {
 
 impl Assistant {
     pub fn new(model: Arc<dyn ChatModel>, tools: ToolContext, log: AuditLog, retriever: ToolRetriever) -> Self {
-        Assistant {
-            model,
-            tools,
-            log,
-            retriever,
-            prompts: PromptRegistry::builtin(),
-            config: AssistantConfig::default(),
+        AssistantBase::new(tools, log, retriever).with_model(model)
+    }
+
+    /// Everything of this assistant but its model (tools, audit log, retrieval,
+    /// prompts, settings): what a governed assistant builds the assistant of each
+    /// newly active model from, without keeping the old model alive.
+    pub fn base(&self) -> AssistantBase {
+        AssistantBase {
+            tools: self.tools.clone(),
+            log: self.log.clone(),
+            retriever: self.retriever.clone(),
+            prompts: self.prompts.clone(),
+            config: self.config.clone(),
         }
     }
 

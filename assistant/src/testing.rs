@@ -71,6 +71,13 @@ impl ScriptedModel {
         }
     }
 
+    /// The same double reporting `sha256` as its model version, so a test can tell
+    /// versions apart (the registry, the audit entries).
+    pub fn with_sha256(mut self, sha256: &Digest) -> Self {
+        self.sha256 = sha256.to_hex();
+        self
+    }
+
     /// The requests seen so far.
     pub fn requests(&self) -> Vec<ChatRequest> {
         self.requests.lock().expect("not poisoned").clone()
@@ -101,6 +108,37 @@ impl ChatModel for ScriptedModel {
             generated_tokens: 1,
             prompt_seconds: 0.0,
             generate_seconds: 0.0,
+        })
+    }
+}
+
+/// An [`LlmLoader`](crate::LlmLoader) over models held in memory, keyed by the
+/// version they report: loading an artifact gives the model of its sha256, and every
+/// load is counted.
+pub struct VersionedLoader {
+    models: Vec<std::sync::Arc<dyn ChatModel>>,
+    loads: Mutex<Vec<String>>,
+}
+
+impl VersionedLoader {
+    pub fn new(models: Vec<std::sync::Arc<dyn ChatModel>>) -> Self {
+        VersionedLoader { models, loads: Mutex::new(Vec::new()) }
+    }
+
+    /// The versions loaded so far, in order.
+    pub fn loads(&self) -> Vec<String> {
+        self.loads.lock().expect("not poisoned").clone()
+    }
+}
+
+#[async_trait]
+impl crate::LlmLoader for VersionedLoader {
+    async fn load(&self, artifact: &audit_log::Artifact) -> Result<std::sync::Arc<dyn ChatModel>, ChatError> {
+        let wanted = artifact.sha256.to_hex();
+        self.loads.lock().expect("not poisoned").push(wanted.clone());
+        self.models.iter().find(|m| m.model_sha256() == wanted).cloned().ok_or_else(|| ChatError::Load {
+            path: artifact.name.clone(),
+            reason: format!("the test loader holds no model of version {wanted}"),
         })
     }
 }

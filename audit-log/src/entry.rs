@@ -118,10 +118,11 @@ pub enum EntryKind {
     ModelActivated,
     ModelRolledBack,
     ModelRetired,
+    ModelLoaded,
 }
 
 impl EntryKind {
-    pub const ALL: [EntryKind; 11] = [
+    pub const ALL: [EntryKind; 12] = [
         EntryKind::Question,
         EntryKind::ToolCall,
         EntryKind::Answer,
@@ -133,6 +134,7 @@ impl EntryKind {
         EntryKind::ModelActivated,
         EntryKind::ModelRolledBack,
         EntryKind::ModelRetired,
+        EntryKind::ModelLoaded,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -148,6 +150,7 @@ impl EntryKind {
             EntryKind::ModelActivated => "model_activated",
             EntryKind::ModelRolledBack => "model_rolled_back",
             EntryKind::ModelRetired => "model_retired",
+            EntryKind::ModelLoaded => "model_loaded",
         }
     }
 
@@ -242,16 +245,20 @@ pub enum ArtifactKind {
     Encoder,
     /// A prompt template.
     Prompt,
+    /// The disease-state model's file (`state-model.json`, counts of the Markov chain).
+    StateModel,
 }
 
 impl ArtifactKind {
-    pub const ALL: [ArtifactKind; 3] = [ArtifactKind::Llm, ArtifactKind::Encoder, ArtifactKind::Prompt];
+    pub const ALL: [ArtifactKind; 4] =
+        [ArtifactKind::Llm, ArtifactKind::Encoder, ArtifactKind::Prompt, ArtifactKind::StateModel];
 
     pub fn as_str(self) -> &'static str {
         match self {
             ArtifactKind::Llm => "llm",
             ArtifactKind::Encoder => "encoder",
             ArtifactKind::Prompt => "prompt",
+            ArtifactKind::StateModel => "state_model",
         }
     }
 }
@@ -263,7 +270,7 @@ impl fmt::Display for ArtifactKind {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown artifact kind `{0}`: expected llm, encoder or prompt")]
+#[error("unknown artifact kind `{0}`: expected llm, encoder, prompt or state_model")]
 pub struct UnknownArtifactKind(pub String);
 
 impl FromStr for ArtifactKind {
@@ -295,6 +302,22 @@ pub struct GovernanceChange {
     pub artifact: ArtifactRef,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_active: Option<Digest>,
+    pub reason: String,
+}
+
+/// A running process switched the model it answers with, because the registry's
+/// active artifact changed: which artifact now runs, which ran before, and the
+/// registry entry (activation or rollback) that made it active. Recorded by the
+/// process (principal `System`), so the trail shows when a governance decision took
+/// effect, not only when it was made.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelLoad {
+    pub artifact: ArtifactRef,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous: Option<Digest>,
+    /// The governance entry that made `artifact` active.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cause: Option<Seq>,
     pub reason: String,
 }
 
@@ -372,6 +395,8 @@ pub enum EntryBody {
     ModelActivated { change: GovernanceChange },
     ModelRolledBack { change: GovernanceChange },
     ModelRetired { change: GovernanceChange },
+    /// A running server switched its model to the registry's active one.
+    ModelLoaded { load: ModelLoad },
 }
 
 impl EntryBody {
@@ -388,6 +413,7 @@ impl EntryBody {
             EntryBody::ModelActivated { .. } => EntryKind::ModelActivated,
             EntryBody::ModelRolledBack { .. } => EntryKind::ModelRolledBack,
             EntryBody::ModelRetired { .. } => EntryKind::ModelRetired,
+            EntryBody::ModelLoaded { .. } => EntryKind::ModelLoaded,
         }
     }
 }

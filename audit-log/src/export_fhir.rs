@@ -118,7 +118,11 @@ fn event_type(kind: EntryKind) -> Value {
             json!({"system": DICOM, "code": "110107", "display": "Import"})
         }
         EntryKind::Access => json!({"system": DICOM, "code": "110110", "display": "Patient Record"}),
-        EntryKind::ModelPinned | EntryKind::ModelActivated | EntryKind::ModelRolledBack | EntryKind::ModelRetired => {
+        EntryKind::ModelPinned
+        | EntryKind::ModelActivated
+        | EntryKind::ModelRolledBack
+        | EntryKind::ModelRetired
+        | EntryKind::ModelLoaded => {
             json!({"system": DICOM, "code": "110131", "display": "Software Configuration"})
         }
         EntryKind::Question | EntryKind::ToolCall | EntryKind::Answer | EntryKind::Refusal => {
@@ -132,7 +136,7 @@ fn action(kind: EntryKind) -> &'static str {
     match kind {
         EntryKind::Import | EntryKind::TerminologyImported | EntryKind::ModelPinned => "C",
         EntryKind::Access => "R",
-        EntryKind::ModelActivated | EntryKind::ModelRolledBack | EntryKind::ModelRetired => "U",
+        EntryKind::ModelActivated | EntryKind::ModelRolledBack | EntryKind::ModelRetired | EntryKind::ModelLoaded => "U",
         EntryKind::Question | EntryKind::ToolCall | EntryKind::Answer | EntryKind::Refusal => "E",
     }
 }
@@ -193,6 +197,14 @@ fn audit_event(entry: &AuditEntry, text: &str, leaf_hex: &str) -> Value {
             details.push(detail("artifact_kind", change.artifact.kind.as_str()));
             details.push(detail("artifact_sha256", change.artifact.sha256.to_hex()));
             details.push(detail("reason", change.reason.clone()));
+        }
+        EntryBody::ModelLoaded { load } => {
+            details.push(detail("artifact_kind", load.artifact.kind.as_str()));
+            details.push(detail("artifact_sha256", load.artifact.sha256.to_hex()));
+            if let Some(previous) = load.previous {
+                details.push(detail("previous_sha256", previous.to_hex()));
+            }
+            details.push(detail("reason", load.reason.clone()));
         }
     }
     entities.push(json!({
@@ -269,6 +281,15 @@ fn provenance(entry: &AuditEntry) -> Option<Value> {
             }));
             if let Some(prev) = change.previous_active {
                 entities.push(json!({"role": "revision", "what": sha_identifier("previously active", prev.to_hex())}));
+            }
+        }
+        EntryBody::ModelLoaded { load } => {
+            entities.push(json!({
+                "role": "source",
+                "what": sha_identifier(&format!("{} {}", load.artifact.kind, load.artifact.name), load.artifact.sha256.to_hex()),
+            }));
+            if let Some(prev) = load.previous {
+                entities.push(json!({"role": "revision", "what": sha_identifier("previously running", prev.to_hex())}));
             }
         }
         _ => return None,

@@ -9,6 +9,9 @@
 //!
 //! Per kind, activations form a stack: activating pushes, rolling back pops and
 //! re-activates the artifact that was active before (retired ones are skipped).
+//! Retiring the active artifact leaves its kind with none active (nothing is
+//! activated silently in its place) until a governance user activates one or rolls
+//! back; a running server then refuses to answer with the retired one.
 //!
 //! Loaders call [`ModelRegistry::verify_file`] (hash the file, refuse it unless
 //! pinned) or [`ModelRegistry::require_pinned`] when they already have the digest.
@@ -90,12 +93,16 @@ pub enum GovernanceError {
     NotPinned { kind: ArtifactKind, sha256: Digest, what: String },
     #[error("refusing to load {what}: {kind} artifact {sha256} was retired")]
     Retired { kind: ArtifactKind, sha256: Digest, what: String },
+    #[error(
+        "refusing to load {what}: sha256 {sha256} is not the active `{kind}` artifact of the model registry ({}); \
+         a governance user must activate it (`rdt models activate --kind {kind} {sha256} --reason ...`)",
+        match active { Some(a) => format!("the active one is {a}"), None => "none is active".to_owned() }
+    )]
+    NotActive { kind: ArtifactKind, sha256: Digest, what: String, active: Option<Digest> },
     #[error("{kind} artifact {sha256} is already pinned")]
     AlreadyPinned { kind: ArtifactKind, sha256: Digest },
     #[error("{kind} artifact {sha256} is already the active one")]
     AlreadyActive { kind: ArtifactKind, sha256: Digest },
-    #[error("the active {kind} artifact {sha256} cannot be retired; activate another or roll back first")]
-    RetireActive { kind: ArtifactKind, sha256: Digest },
     #[error("no earlier {kind} activation to roll back to")]
     NothingToRollBack { kind: ArtifactKind },
     #[error("{principal} may not {action}: only the governance role changes the model registry")]
@@ -112,8 +119,14 @@ pub enum GovernanceError {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RegistryState {
     artifacts: BTreeMap<(ArtifactKind, Digest), Artifact>,
-    /// Per kind, the activation stack; the last is active.
+    /// Per kind, the activation stack; the last is active unless the kind is in
+    /// `none_active`.
     activations: BTreeMap<ArtifactKind, Vec<Digest>>,
+    /// Kinds whose active artifact was retired and that nothing was activated for since.
+    none_active: BTreeMap<ArtifactKind, Digest>,
+    /// Per kind, the entry that last changed which artifact is active (activation,
+    /// rollback, retirement of the active one).
+    last_change: BTreeMap<ArtifactKind, Seq>,
 }
 
 impl RegistryState {
@@ -144,28 +157,46 @@ impl RegistryState {
                 );
             }
             EntryBody::ModelActivated { change } => {
-                self.activations.entry(change.artifact.kind).or_default().push(change.artifact.sha256);
+                let kind = change.artifact.kind;
+                self.activations.entry(kind).or_default().push(change.artifact.sha256);
+                self.none_active.remove(&kind);
+                self.last_change.insert(kind, entry.seq);
             }
             EntryBody::ModelRolledBack { change } => {
-                let stack = self.activations.entry(change.artifact.kind).or_default();
+                let kind = change.artifact.kind;
+                let stack = self.activations.entry(kind).or_default();
+                // With none active (the active one was retired) the target is already
+                // on top: popping it and pushing it back leaves it there.
                 stack.pop();
                 if stack.last() != Some(&change.artifact.sha256) {
                     stack.push(change.artifact.sha256);
                 }
+                self.none_active.remove(&kind);
+                self.last_change.insert(kind, entry.seq);
             }
             EntryBody::ModelRetired { change } => {
-                let key = (change.artifact.kind, change.artifact.sha256);
+                let kind = change.artifact.kind;
+                let key = (kind, change.artifact.sha256);
                 if let Some(a) = self.artifacts.get_mut(&key) {
                     a.status = ArtifactStatus::Retired;
                 }
-                if let Some(stack) = self.activations.get_mut(&change.artifact.kind) {
+                if let Some(stack) = self.activations.get_mut(&kind) {
+                    let was_active = stack.last() == Some(&change.artifact.sha256) && !self.none_active.contains_key(&kind);
                     stack.retain(|d| *d != change.artifact.sha256);
+                    if was_active {
+                        self.none_active.insert(kind, change.artifact.sha256);
+                        self.last_change.insert(kind, entry.seq);
+                    }
                 }
             }
             _ => {}
         }
-        let actives: Vec<(ArtifactKind, Digest)> =
-            self.activations.iter().filter_map(|(k, s)| s.last().map(|d| (*k, *d))).collect();
+        let actives: Vec<(ArtifactKind, Digest)> = self
+            .activations
+            .iter()
+            .filter(|(k, _)| !self.none_active.contains_key(k))
+            .filter_map(|(k, s)| s.last().map(|d| (*k, *d)))
+            .collect();
         for a in self.artifacts.values_mut() {
             if a.status != ArtifactStatus::Retired {
                 a.status = if actives.contains(&(a.kind, a.sha256)) {
@@ -182,14 +213,30 @@ impl RegistryState {
     }
 
     pub fn active(&self, kind: ArtifactKind) -> Option<&Artifact> {
+        if self.none_active.contains_key(&kind) {
+            return None;
+        }
         let sha = self.activations.get(&kind)?.last()?;
         self.get(kind, sha)
     }
 
-    /// The artifact a rollback of `kind` would re-activate.
+    /// The artifact whose retirement left `kind` with none active, while none is.
+    pub fn retired_active(&self, kind: ArtifactKind) -> Option<&Artifact> {
+        self.get(kind, self.none_active.get(&kind)?)
+    }
+
+    /// The entry that last changed which `kind` artifact is active (an activation, a
+    /// rollback, or the retirement of the active one); `None` when none ever did.
+    pub fn last_change(&self, kind: ArtifactKind) -> Option<Seq> {
+        self.last_change.get(&kind).copied()
+    }
+
+    /// The artifact a rollback of `kind` would re-activate: the one before the active
+    /// one, or, when the active one was retired, the one active before it.
     pub fn rollback_target(&self, kind: ArtifactKind) -> Option<&Artifact> {
         let stack = self.activations.get(&kind)?;
-        let sha = stack.len().checked_sub(2).map(|i| &stack[i])?;
+        let back = if self.none_active.contains_key(&kind) { 1 } else { 2 };
+        let sha = stack.len().checked_sub(back).map(|i| &stack[i])?;
         self.get(kind, sha)
     }
 
@@ -226,6 +273,23 @@ impl ModelRegistry {
     pub async fn require_pinned(&self, kind: ArtifactKind, sha256: &Digest) -> Result<Artifact, GovernanceError> {
         let what = format!("{kind} artifact {}", sha256.short());
         check_loadable(&self.state().await?, kind, sha256, what)
+    }
+
+    /// Refuses `sha256` unless it is the active artifact of `kind` (what a loader of
+    /// the one version in use checks, after hashing the bytes it will load).
+    pub async fn require_active(
+        &self,
+        kind: ArtifactKind,
+        sha256: &Digest,
+        what: impl Into<String>,
+    ) -> Result<Artifact, GovernanceError> {
+        let state = self.state().await?;
+        let what = what.into();
+        let artifact = check_loadable(&state, kind, sha256, what.clone())?;
+        match state.active(kind) {
+            Some(active) if active.sha256 == *sha256 => Ok(artifact),
+            other => Err(GovernanceError::NotActive { kind, sha256: *sha256, what, active: other.map(|a| a.sha256) }),
+        }
     }
 
     /// Hashes the file at `path` and refuses it unless that digest is pinned for `kind`.
@@ -302,7 +366,9 @@ impl ModelRegistry {
         Ok((Artifact { status: ArtifactStatus::Active, ..target }, seq))
     }
 
-    /// Retires a pinned, inactive artifact: it can no longer be loaded.
+    /// Retires a pinned artifact: it can no longer be loaded. Retiring the active one
+    /// leaves its kind with none active (recorded as `previous_active`), so whatever
+    /// runs it must stop answering with it until another is activated.
     pub async fn retire(
         &self,
         by: &Principal,
@@ -313,11 +379,9 @@ impl ModelRegistry {
         check_actor(by, "retire a model artifact", reason)?;
         let state = self.state().await?;
         let artifact = check_loadable(&state, kind, sha256, format!("{kind} artifact {}", sha256.short()))?;
-        if artifact.status == ArtifactStatus::Active {
-            return Err(GovernanceError::RetireActive { kind, sha256: *sha256 });
-        }
+        let previous_active = (artifact.status == ArtifactStatus::Active).then_some(artifact.sha256);
         let change =
-            GovernanceChange { artifact: artifact_ref(&artifact), previous_active: None, reason: reason.trim().to_owned() };
+            GovernanceChange { artifact: artifact_ref(&artifact), previous_active, reason: reason.trim().to_owned() };
         Ok(self.log.append(NewEntry::new(by.clone(), EntryBody::ModelRetired { change })).await?)
     }
 }
@@ -481,6 +545,32 @@ mod tests {
             check_loadable(&s, ArtifactKind::Llm, &p.sha256, "p".into()),
             Err(GovernanceError::NotPinned { .. })
         ));
+    }
+
+    /// Retiring the active artifact leaves none active (nothing is activated in its
+    /// place without an entry saying so); a rollback or activation ends that.
+    #[test]
+    fn retiring_the_active_artifact_leaves_none_active() {
+        let (a, b) = (art(ArtifactKind::Llm, "a"), art(ArtifactKind::Llm, "b"));
+        let mut entries = vec![
+            entry(0, EntryBody::ModelPinned { change: change(&a) }),
+            entry(1, EntryBody::ModelPinned { change: change(&b) }),
+            entry(2, EntryBody::ModelActivated { change: change(&a) }),
+            entry(3, EntryBody::ModelActivated { change: change(&b) }),
+            entry(4, EntryBody::ModelRetired { change: change(&b) }),
+        ];
+        let s = RegistryState::from_entries(&entries);
+        assert!(s.active(ArtifactKind::Llm).is_none());
+        assert_eq!(s.retired_active(ArtifactKind::Llm).unwrap().sha256, b.sha256);
+        assert_eq!(s.last_change(ArtifactKind::Llm), Some(Seq(4)));
+        assert_eq!(s.get(ArtifactKind::Llm, &a.sha256).unwrap().status, ArtifactStatus::Pinned);
+        assert_eq!(s.rollback_target(ArtifactKind::Llm).unwrap().sha256, a.sha256);
+        entries.push(entry(5, EntryBody::ModelRolledBack { change: change(&a) }));
+        let s = RegistryState::from_entries(&entries);
+        assert_eq!(s.active(ArtifactKind::Llm).unwrap().sha256, a.sha256);
+        assert!(s.retired_active(ArtifactKind::Llm).is_none());
+        assert_eq!(s.last_change(ArtifactKind::Llm), Some(Seq(5)));
+        assert!(s.rollback_target(ArtifactKind::Llm).is_none());
     }
 
     #[test]

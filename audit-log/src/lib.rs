@@ -44,7 +44,7 @@ pub use canonical::{canonical_bytes_of, entry_text, to_canonical_bytes};
 pub use digest::{BadDigest, Digest};
 pub use entry::{
     time_format, ArtifactKind, ArtifactRef, AuditEntry, CohortRecord, EntryBody, EntryKind, GovernanceChange,
-    ImportRecord, TerminologyRecord, ImportedFile, ModelVersions, Neighbour, NewEntry, Principal, Role, Seq, SessionId, ToolCall,
+    ImportRecord, TerminologyRecord, ImportedFile, ModelLoad, ModelVersions, Neighbour, NewEntry, Principal, Role, Seq, SessionId, ToolCall,
     UnknownArtifactKind, UnknownRole, FORMAT_VERSION,
 };
 pub use error::AuditError;

@@ -78,9 +78,18 @@ async fn unpinned_artifacts_are_refused_and_rollback_is_in_the_trail() {
         // Retired artifacts no longer load.
         registry.retire(&gov, ArtifactKind::Llm, &a2.sha256, "withdrawn").await.unwrap();
         assert!(matches!(registry.verify_file(ArtifactKind::Llm, &v2).await, Err(GovernanceError::Retired { .. })));
+        // Retiring the active one leaves none active: nothing takes its place unrecorded.
+        let seq = registry.retire(&gov, ArtifactKind::Llm, &a1.sha256, "withdrawn too").await.unwrap();
+        let state = registry.state().await.unwrap();
+        assert!(state.active(ArtifactKind::Llm).is_none());
+        assert_eq!(state.last_change(ArtifactKind::Llm), Some(seq));
+        match log.entry(seq).await.unwrap().unwrap().parse().unwrap().body {
+            EntryBody::ModelRetired { change } => assert_eq!(change.previous_active, Some(a1.sha256)),
+            other => panic!("expected a retirement, got {other:?}"),
+        }
         assert!(matches!(
-            registry.retire(&gov, ArtifactKind::Llm, &a1.sha256, "no").await,
-            Err(GovernanceError::RetireActive { .. })
+            registry.require_active(ArtifactKind::Llm, &a1.sha256, "v1").await,
+            Err(GovernanceError::Retired { .. })
         ));
 
         log.sign_head().await.unwrap();

@@ -2,6 +2,8 @@
 //! the model's tokens as they come, then the final (grounded) answer, the tools it
 //! called and the audit sequence number of the answer. The patient in scope is the
 //! `--patient` given here, never one the model names.
+//! The model is the registry's active LLM unless `--model`/`--gguf` names one (pinned,
+//! not retired); which version answered is printed and recorded in the answer's entry.
 //! The tools read the install's state model and cohort (active twin, neighbour
 //! index) when it has them; without them the cohort tools say what is missing and
 //! which command makes it.
@@ -18,6 +20,7 @@ use tools::ToolContext;
 
 // `rdt serve` and `rdt eval assistant` build the assistant the same way.
 pub use crate::llm::{build_assistant, ModelArgs};
+use crate::llm::build_governed_assistant;
 use crate::context::{user_name, Context};
 
 #[derive(Debug, Args)]
@@ -53,7 +56,17 @@ pub async fn run(ctx: &Context, args: AskArgs) -> anyhow::Result<ExitCode> {
     let log = ctx.audit_log().await?;
     let registry = ModelRegistry::new(log.clone());
     let tools = ToolContext::for_install(store.clone(), &ctx.data_dir, &ctx.index(), &registry).await?;
-    let assistant = build_assistant(ctx, tools, log, &args.model).await?;
+    let governed = build_governed_assistant(ctx, tools, log, &args.model).await?;
+    // The same door as the web's chat: the registry's active version, or the
+    // explicit one unless retired since.
+    let assistant = governed.for_question().await?;
+    let version = assistant.model().model_sha256().to_owned();
+    match governed.policy() {
+        assistant::ModelPolicy::FollowActive => eprintln!("answering with the active llm {version}"),
+        assistant::ModelPolicy::Explicit => {
+            eprintln!("answering with llm {version}, chosen with --model/--gguf instead of the registry's active one")
+        }
+    }
     let session = format!("cli-{}-{}", std::process::id(), chrono::Utc::now().format("%Y%m%dT%H%M%S"));
     let ask = AskContext { principal: Principal::new(user, args.role), patient, session };
 

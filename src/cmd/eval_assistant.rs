@@ -33,7 +33,7 @@ pub async fn run(ctx: &Context, args: EvalAssistantArgs) -> anyhow::Result<ExitC
         dir: ctx.data_dir.join("eval-assistant"),
         patients: args.patients,
         seed: args.seed,
-        gguf: args.model.gguf.is_none().then(|| args.model.model.packaged()),
+        gguf: args.model.gguf.is_none().then(|| args.model.packaged_or_default()),
         limit: args.limit,
     };
     let build = |tools, log| build_assistant(ctx, tools, log, &args.model);

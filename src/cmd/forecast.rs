@@ -3,12 +3,13 @@
 //! intervals), through the `state_forecast` tool (`tools::invoke`), so the role and
 //! scope checks and the audit entry are the tool's. The model is
 //! `<data-dir>/models/state-model.json`, fitted from the whole store on first use or
-//! with `--refit`.
+//! with `--refit` (then pinned and activated in the model registry as `--as`, role
+//! governance); it loads only when its bytes are the registry's active state model.
 
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use audit_log::{Principal, Role};
+use audit_log::{ModelRegistry, Principal, Role};
 use chrono::NaiveDate;
 use clap::Args;
 use journey::PatientId;
@@ -41,17 +42,22 @@ pub struct ForecastArgs {
 pub async fn run(ctx: &Context, args: ForecastArgs) -> anyhow::Result<ExitCode> {
     let patient = PatientId::new(args.patient.clone()).context("--patient is empty")?;
     let store = ctx.store().await?;
+    let log = ctx.audit_log().await?;
+    let registry = ModelRegistry::new(log.clone());
+    let user = user_name(args.user);
     let path = StateModel::install_path(&ctx.data_dir);
     if args.refit || !path.exists() {
-        let (model, version) = StateModel::fit_install(&store, &ctx.data_dir, &Bars::default()).await?;
-        eprintln!("state model {version} fitted on {} patients: {}", model.patients, path.display());
+        // Fitting is a governance act: the file is pinned and activated as this user.
+        let by = Principal::new(user.clone(), Role::Governance);
+        let (model, version) = StateModel::fit_install(&store, &ctx.data_dir, &registry, &by, &Bars::default()).await?;
+        eprintln!("state model {version} fitted on {} patients, pinned and active: {}", model.patients, path.display());
     }
-    let tools = ToolContext::new(store.clone()).with_install_state_model(&ctx.data_dir)?;
-    let principal = Principal::new(user_name(args.user), Role::Clinician);
+    let tools = ToolContext::new(store.clone()).with_install_state_model(&ctx.data_dir, &registry).await?;
+    let principal = Principal::new(user, Role::Clinician);
     let scope = Scope::patients([patient.clone()]);
     let caller = Caller { principal: &principal, scope: &scope, session: None };
     let arguments = json!({"patient": patient.as_str(), "at": args.at});
-    let outcome = invoke(&tools, &ctx.audit_log().await?, caller, "state_forecast", &arguments).await;
+    let outcome = invoke(&tools, &log, caller, "state_forecast", &arguments).await;
     store.close().await;
     match outcome {
         Ok(done) if args.json => println!("{}", serde_json::to_string_pretty(&done.result.result["value"])?),

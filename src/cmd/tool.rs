@@ -65,11 +65,11 @@ pub async fn run(ctx: &Context, args: ToolArgs) -> anyhow::Result<ExitCode> {
     let log = ctx.audit_log().await?;
     // The cohort tools read the twin, the index and the whole population: loaded
     // only for them.
+    let registry = audit_log::ModelRegistry::new(log.clone());
     let tools = if matches!(args.name.as_str(), "similar_patients" | "explain_neighbourhood") {
-        let registry = audit_log::ModelRegistry::new(log.clone());
         ToolContext::for_install(store.clone(), &ctx.data_dir, &ctx.index(), &registry).await?
     } else {
-        ToolContext::new(store.clone()).with_install_state_model(&ctx.data_dir)?
+        ToolContext::new(store.clone()).with_install_state_model(&ctx.data_dir, &registry).await?
     };
     let caller = Caller { principal: &principal, scope: &scope, session: None };
     let outcome = invoke(&tools, &log, caller, &args.name, &arguments).await;

@@ -21,6 +21,9 @@ pub struct ToolContext {
     /// The fitted disease-state model and its version (SHA-256 of its file), when the
     /// install has one; `state_forecast` says so when it has not.
     state_model: Option<(Arc<StateModel>, Digest)>,
+    /// Why the install's state model file was refused (not the registry's active
+    /// version), for `state_forecast` to say instead of forecasting.
+    state_model_refused: Option<String>,
     /// The twin, neighbour index and population the cohort tools read, or why this
     /// install has none (they then fail with that reason).
     cohort: CohortState,
@@ -29,21 +32,32 @@ pub struct ToolContext {
 impl ToolContext {
     pub fn new(store: JourneyStore) -> Self {
         let missing = CohortUnavailable("no twin model and neighbour index were loaded for these tools".into());
-        ToolContext { store, state_model: None, cohort: CohortState::Missing(missing) }
+        ToolContext { store, state_model: None, state_model_refused: None, cohort: CohortState::Missing(missing) }
     }
 
     /// The tools of one install: `store` with what else `data_dir` holds, the state
     /// model ([`StateModel::install_path`]) and the cohort (the active twin in
     /// `registry`, the neighbour index `index`, the population read from `store`). A
     /// missing piece is not an error: the tools that need it say what is missing and
-    /// where. A state model that is there but does not read is one.
+    /// where. A state model that is there but does not read is one; one the model
+    /// registry refuses (not its active version: tampered, replaced, never registered)
+    /// is left out, and `state_forecast` states the refusal instead of forecasting,
+    /// while the other tools keep working.
     pub async fn for_install(
         store: JourneyStore,
         data_dir: &Path,
         index: &IndexConfig,
         registry: &ModelRegistry,
     ) -> Result<Self, StateModelError> {
-        let tools = ToolContext::new(store.clone()).with_install_state_model(data_dir)?;
+        let tools = match ToolContext::new(store.clone()).with_install_state_model(data_dir, registry).await {
+            Ok(tools) => tools,
+            Err(refused @ StateModelError::Governance { .. }) => {
+                let mut tools = ToolContext::new(store.clone());
+                tools.state_model_refused = Some(refused.to_string());
+                tools
+            }
+            Err(other) => return Err(other),
+        };
         Ok(match CohortHandles::load(&store, data_dir, index, registry).await {
             Ok(cohort) => tools.with_cohort(Arc::new(cohort)),
             Err(why) => tools.without_cohort(why),
@@ -77,14 +91,21 @@ impl ToolContext {
     }
 
     /// The same context with the state model fitted in `data_dir`
-    /// ([`StateModel::install_path`]) when there is one; one that does not read is an error.
-    pub fn with_install_state_model(self, data_dir: &Path) -> Result<Self, StateModelError> {
+    /// ([`StateModel::install_path`]) when there is one; one that does not read, or
+    /// whose bytes are not the registry's active state model, is an error
+    /// ([`StateModel::load_active`]).
+    pub async fn with_install_state_model(self, data_dir: &Path, registry: &ModelRegistry) -> Result<Self, StateModelError> {
         let path = StateModel::install_path(data_dir);
         if !path.exists() {
             return Ok(self);
         }
-        let (model, version) = StateModel::load(&path)?;
+        let (model, version) = StateModel::load_active(&path, registry).await?;
         Ok(self.with_state_model(Arc::new(model), version))
+    }
+
+    /// Why the install's state model was refused, when it was.
+    pub fn state_model_refused(&self) -> Option<&str> {
+        self.state_model_refused.as_deref()
     }
 
     pub fn state_model(&self) -> Option<(&StateModel, Digest)> {

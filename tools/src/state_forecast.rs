@@ -180,7 +180,10 @@ each state over the year, from the latest DAS28 if the current treatment continu
         let journey = ctx.journey::<Self>(principal, scope, &input.patient.0).await?;
         let trimmer = Trimmer::default();
         let Some((model, version)) = ctx.state_model() else {
-            let reason = "no state model is fitted in this install (`rdt forecast --refit` fits one)".to_owned();
+            let reason = match ctx.state_model_refused() {
+                Some(refused) => refused.to_owned(),
+                None => "no state model is fitted in this install (`rdt forecast --refit` fits one)".to_owned(),
+            };
             return Ok(Bounded::new(StateForecastOutput::empty(&journey.patient.id, None, reason), trimmer));
         };
         let version = Some(version.to_hex());
@@ -366,6 +369,35 @@ mod tests {
             assert!(h.states.iter().all(|s| s.low <= s.probability && s.probability <= s.high));
         }
         assert!(serde_json::to_vec(&out).unwrap().len() <= StateForecast::MAX_BYTES);
+    }
+
+    /// An install's state model file edited after it was registered is refused by
+    /// the registry: the tools of the install load without it (the other tools keep
+    /// working), and the forecast states the refusal instead of forecasting.
+    #[tokio::test]
+    async fn a_tampered_install_state_model_is_refused_and_said() {
+        use audit_log::{AuditLog, ModelRegistry, Role};
+        let (dir, ctx) = store_with(vec![chart()]).await;
+        let url = format!("sqlite://{}", dir.path().join("audit.sqlite").display());
+        let registry = ModelRegistry::new(AuditLog::open(&url).await.unwrap());
+        let model = model();
+        let path = StateModel::install_path(dir.path());
+        model.save(&path).unwrap();
+        model.register(&registry, &Principal::new("gov", Role::Governance), "test").await.unwrap();
+        let index = twin_core::index::IndexConfig::local(dir.path());
+        let tools = ToolContext::for_install(ctx.store().clone(), dir.path(), &index, &registry).await.unwrap();
+        let out = StateForecast.call(&tools, &clinician(), &scope(&["p1"]), input("p1")).await.unwrap().value;
+        assert_eq!(out.state_model_version, Some(model.version().to_hex()), "the registered file loads");
+
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes.push(b' ');
+        std::fs::write(&path, &bytes).unwrap();
+        assert!(ctx.clone().with_install_state_model(dir.path(), &registry).await.is_err(), "refused when asked for");
+        let tools = ToolContext::for_install(ctx.store().clone(), dir.path(), &index, &registry).await.unwrap();
+        let out = StateForecast.call(&tools, &clinician(), &scope(&["p1"]), input("p1")).await.unwrap().value;
+        assert!(out.horizons.is_empty() && out.state_model_version.is_none());
+        let said = serde_json::to_string(&out).unwrap();
+        assert!(said.contains("refusing to load the state model") && said.contains("rdt forecast --refit"), "{said}");
     }
 
     #[tokio::test]

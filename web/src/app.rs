@@ -149,8 +149,9 @@ impl AppState {
     /// Gives the pages what else the install holds, in the background once the server
     /// is up (a GGUF takes seconds; the pages work meanwhile): the tools' state model
     /// and cohort (twin, `index`), then the chat panel's assistant on `model` (an
-    /// `Err`: the panel stays off, saying why). Failures are printed and shown on the
-    /// panel.
+    /// `Err`: the panel stays off, saying why): by default the model registry's active
+    /// LLM, which it then follows question by question. Failures are printed and shown
+    /// on the panel.
     pub async fn load_assistant(&self, index: &IndexConfig, model: Result<ModelChoice, String>) {
         let data_dir = &self.inner.config.data_dir;
         match ToolContext::for_install(self.store().clone(), data_dir, index, &self.registry()).await {
@@ -159,9 +160,16 @@ impl AppState {
         }
         let slot = match model {
             Err(why_not) => AssistantSlot::Unavailable(why_not),
-            Ok(model) => match assistant::install::build(data_dir, self.tools(), self.audit().clone(), &model).await {
+            Ok(model) => match assistant::install::build_governed(data_dir, self.tools(), self.audit().clone(), &model).await {
                 Ok(assistant) => {
-                    tracing::info!("assistant ready");
+                    match assistant.running() {
+                        Some(running) => {
+                            eprintln!("The chat answers with llm {}.", running.model().model_sha256())
+                        }
+                        None => eprintln!(
+                            "The chat waits: no LLM is active in the model registry (a governance user activates one)."
+                        ),
+                    }
                     AssistantSlot::Ready(Arc::new(assistant))
                 }
                 Err(e) => {
@@ -207,6 +215,7 @@ pub fn app(state: AppState) -> Router {
         .route("/governance/activate", post(governance::registry_activate))
         .route("/governance/rollback", post(governance::registry_rollback))
         .route("/governance/pin", post(governance::registry_pin))
+        .route("/governance/retire", post(governance::registry_retire))
         .route_layer(from_fn_with_state(Role::Governance, auth::require_role));
     let admin = Router::new()
         .route("/admin", get(admin::admin_show))

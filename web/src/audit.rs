@@ -89,6 +89,7 @@ fn model_of(e: &AuditEntry) -> Option<String> {
         | EntryBody::ModelActivated { change }
         | EntryBody::ModelRolledBack { change }
         | EntryBody::ModelRetired { change } => Some(change.artifact.sha256.to_string()),
+        EntryBody::ModelLoaded { load } => Some(load.artifact.sha256.to_string()),
         _ => None,
     }
 }
@@ -112,6 +113,14 @@ pub fn summary_of(e: &AuditEntry) -> String {
         | EntryBody::ModelRetired { change } => {
             format!("{} {} {}: {}", change.artifact.kind.as_str(), change.artifact.name, change.artifact.sha256.short(), cut(&change.reason))
         }
+        EntryBody::ModelLoaded { load } => format!(
+            "{} {} {} now runs (was {}): {}",
+            load.artifact.kind.as_str(),
+            load.artifact.name,
+            load.artifact.sha256.short(),
+            load.previous.map(|p| p.short().to_string()).unwrap_or_else(|| "none".into()),
+            cut(&load.reason)
+        ),
     }
 }
 
@@ -188,7 +197,7 @@ pub async fn audit_search(
     Ok(render(&page)?.into_response())
 }
 
-const ALL_KINDS: [EntryKind; 11] = [
+const ALL_KINDS: [EntryKind; 12] = [
     EntryKind::Question,
     EntryKind::ToolCall,
     EntryKind::Answer,
@@ -200,6 +209,7 @@ const ALL_KINDS: [EntryKind; 11] = [
     EntryKind::ModelActivated,
     EntryKind::ModelRolledBack,
     EntryKind::ModelRetired,
+    EntryKind::ModelLoaded,
 ];
 
 /// One step of a trace.

@@ -16,7 +16,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use askama::Template;
-use assistant::{AskContext, Assistant, Outcome};
+use assistant::{AskContext, GovernedAssistant, Outcome};
+use audit_log::{EntryBody, NewEntry};
 use axum::extract::{Path, State};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::Html;
@@ -38,13 +39,16 @@ pub const MAX_QUESTION_CHARS: usize = 500;
 const UNCLAIMED_AFTER: Duration = Duration::from_secs(600);
 
 /// The assistant behind the chat panel. A GGUF model takes seconds to load, so the
-/// server starts without it and the binary fills the slot once it is ready.
+/// server starts without it and the binary fills the slot once it is ready. Once
+/// ready, each question is answered by the model registry's active LLM
+/// ([`GovernedAssistant::for_question`]: a rollback or activation elsewhere switches
+/// it, a retirement stops it).
 #[derive(Clone, Default)]
 pub enum AssistantSlot {
     /// Still loading (the panel says so; asking again later works).
     #[default]
     Loading,
-    Ready(Arc<Assistant>),
+    Ready(Arc<GovernedAssistant>),
     /// Not available on this install, with the reason (e.g. weights not set up).
     Unavailable(String),
 }
@@ -137,7 +141,7 @@ pub async fn ask(
         )));
     }
     let journey = readable_journey(&state, &user, &id).await?;
-    let assistant = match state.assistant() {
+    let governed = match state.assistant() {
         AssistantSlot::Ready(a) => a,
         AssistantSlot::Loading => {
             let notice = "The assistant is still loading its model; ask again in a few seconds.".to_owned();
@@ -145,6 +149,18 @@ pub async fn ask(
         }
         AssistantSlot::Unavailable(why) => {
             return render(&NoticeFragment { question, notice: format!("The assistant is not available here: {why}") })
+        }
+    };
+    // The registry decides which model answers, checked for every question.
+    let assistant = match governed.for_question().await {
+        Ok(assistant) => assistant,
+        Err(why) => {
+            let notice = format!("The assistant cannot answer: {why}");
+            let refusal = NewEntry::new(user.principal(), EntryBody::Refusal { reason: notice.clone() })
+                .session(user.session.clone())
+                .patients([journey.patient.id.as_str()]);
+            state.audit().append(refusal).await?;
+            return render(&NoticeFragment { question, notice });
         }
     };
     let job = random_id()?;

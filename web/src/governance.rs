@@ -1,7 +1,9 @@
 //! The governance console: the model registry (pinned, active, retired artifacts per
-//! kind), pin / activate / roll back with a required reason, and the history of
-//! changes. The registry is a fold over the audit log's governance entries, so the
-//! history shown is the registry's own source.
+//! kind), pin / activate / roll back / retire with a required reason, the LLM version
+//! this server answers with, and the history of changes. The registry is a fold over
+//! the audit log's governance entries, so the history shown is the registry's own
+//! source. The chat follows the active LLM from its next question
+//! (`assistant::GovernedAssistant`), so a change here is what answers next.
 
 use std::str::FromStr;
 
@@ -26,12 +28,15 @@ pub struct ArtifactRow {
     pub pinned_by: String,
     pub pinned_at: u64,
     pub can_activate: bool,
+    pub can_retire: bool,
 }
 
 pub struct KindRow {
     pub kind: String,
     pub active: String,
     pub rollback_to: String,
+    /// For `llm`: the version this server's chat answers with now (empty: none loaded).
+    pub running: Option<String>,
 }
 
 pub struct ChangeRow {
@@ -64,12 +69,22 @@ pub struct Outcome {
 async fn page(state: &AppState, user: &CurrentUser, done: String, error: String) -> Result<RegistryPage, AppError> {
     let registry = state.registry();
     let reg = registry.state().await?;
+    let running_llm = match state.assistant() {
+        crate::chat::AssistantSlot::Ready(governed) => Some(
+            governed
+                .running()
+                .map(|a| a.model().model_sha256().chars().take(12).collect::<String>())
+                .unwrap_or_default(),
+        ),
+        _ => None,
+    };
     let kinds = ArtifactKind::ALL
         .iter()
         .map(|k| KindRow {
             kind: k.as_str().to_owned(),
             active: reg.active(*k).map(|a| format!("{} {}", a.name, a.sha256.short())).unwrap_or_default(),
             rollback_to: reg.rollback_target(*k).map(|a| format!("{} {}", a.name, a.sha256.short())).unwrap_or_default(),
+            running: if *k == ArtifactKind::Llm { running_llm.clone() } else { None },
         })
         .collect();
     let mut artifacts: Vec<ArtifactRow> = reg
@@ -83,6 +98,7 @@ async fn page(state: &AppState, user: &CurrentUser, done: String, error: String)
             pinned_by: a.pinned_by.clone(),
             pinned_at: a.pinned_at.0,
             can_activate: a.status == ArtifactStatus::Pinned,
+            can_retire: a.status != ArtifactStatus::Retired,
         })
         .collect();
     artifacts.sort_by(|a, b| (&a.kind, b.pinned_at).cmp(&(&b.kind, a.pinned_at)));
@@ -214,6 +230,25 @@ pub async fn registry_pin(
         let artifact = ArtifactRef { kind, sha256, name: name.to_owned(), size_bytes: None };
         let seq = state.registry().pin(&user.principal(), artifact, &form.reason).await?;
         Ok(format!("Pinned {kind} {name} {} (audit entry {seq}).", sha256.short()))
+    }
+    .await;
+    match result {
+        Ok(text) => Ok(done(text)),
+        Err(e) => refused(&state, &user, e).await,
+    }
+}
+
+/// `POST /governance/retire`: the artifact can no longer be loaded; retiring the
+/// active LLM stops this server's chat answering with it until another is activated.
+pub async fn registry_retire(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Form(form): Form<ActivateForm>,
+) -> Result<Response, AppError> {
+    let result = async {
+        let (kind, sha) = (kind_of(&form.kind)?, digest_of(&form.sha256)?);
+        let seq = state.registry().retire(&user.principal(), kind, &sha, &form.reason).await?;
+        Ok::<_, AppError>(format!("Retired {kind} {} (audit entry {seq}).", sha.short()))
     }
     .await;
     match result {

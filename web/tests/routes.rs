@@ -145,12 +145,13 @@ async fn every_route_answers_only_its_role() {
         assert!(location(&res).starts_with("/login?next="), "GET {uri} anonymous goes to the login form");
     }
     // State-changing routes: every other role is refused before anything changes.
-    let posts: [(&str, Role, &str); 7] = [
+    let posts: [(&str, Role, &str); 8] = [
         ("/audit/verify", Role::Auditor, ""),
         ("/audit/sign", Role::Auditor, ""),
         ("/governance/rollback", Role::Governance, "kind=encoder&reason=r"),
         ("/governance/activate", Role::Governance, "kind=encoder&sha256=00&reason=r"),
         ("/governance/pin", Role::Governance, "kind=llm&sha256=00&name=n&reason=r"),
+        ("/governance/retire", Role::Governance, "kind=llm&sha256=00&reason=r"),
         ("/admin/users", Role::Admin, "name=x&role=auditor&password=p"),
         ("/admin/backup", Role::Admin, ""),
     ];
@@ -383,8 +384,8 @@ async fn metrics_count_requests_per_route() {
 async fn a_question_streams_its_answer_to_the_asking_session_once() {
     use std::sync::Arc;
 
-    use assistant_eval::testing::{KeywordEmbedder, ScriptedModel, Step};
-    use assistant::{Assistant, ToolRetriever};
+    use assistant_eval::testing::{KeywordEmbedder, ScriptedModel, Step, VersionedLoader};
+    use assistant::{Assistant, ChatModel as _, GovernedAssistant, ModelPolicy, ToolRetriever};
     use serde_json::json;
 
     let f = fixture().await;
@@ -396,6 +397,11 @@ async fn a_question_streams_its_answer_to_the_asking_session_once() {
     }));
     let retriever = ToolRetriever::new(Arc::new(KeywordEmbedder::default()), &tools::specs()).unwrap();
     let assistant = Assistant::new(model.clone(), f.state.tools(), f.state.audit().clone(), retriever);
+    // The double's version is the registry's active LLM, as `rdt setup` leaves it.
+    let version: Digest = model.model_sha256().parse().unwrap();
+    pin_and_activate_llm(&f, "scripted.gguf", version).await;
+    let loader = Arc::new(VersionedLoader::new(vec![model.clone()]));
+    let assistant = GovernedAssistant::new(assistant, f.state.registry(), loader, ModelPolicy::FollowActive);
     let clin = f.session("clin", Duration::from_secs(600)).await;
     let ask_uri = format!("/patients/{}/ask", f.patient);
 
@@ -446,6 +452,191 @@ async fn a_question_streams_its_answer_to_the_asking_session_once() {
     let res = f.send(post_form(&out_of_scope, Some(&scoped), Some(&scoped.csrf), "question=CRP%3F")).await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
     assert_eq!(model.requests().len(), asked, "no refused question reached the model");
+}
+
+/// Pins an LLM artifact of `version` and makes it the active one.
+async fn pin_and_activate_llm(f: &Fixture, name: &str, version: Digest) {
+    let gov = Principal::new("gov", Role::Governance);
+    let artifact = ArtifactRef { kind: ArtifactKind::Llm, sha256: version, name: name.into(), size_bytes: None };
+    f.state.registry().pin(&gov, artifact, "test double").await.unwrap();
+    f.state.registry().activate(&gov, ArtifactKind::Llm, &version, "test double").await.unwrap();
+}
+
+/// What the chat panel gave for one question: the answer's audit entry, or the
+/// notice shown instead.
+async fn ask_on_the_panel(f: &Fixture, clin: &Session, question: &str) -> Result<audit_log::AuditEntry, String> {
+    let ask_uri = format!("/patients/{}/ask", f.patient);
+    let form = format!("question={}", web_form_escape(question));
+    let res = f.send(post_form(&ask_uri, Some(clin), Some(&clin.csrf), &form)).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let fragment = body_text(res).await;
+    let Some(start) = fragment.find("data-sse=\"") else {
+        return Err(fragment);
+    };
+    let stream = fragment[start + "data-sse=\"".len()..].split('"').next().unwrap().to_owned();
+    let events = body_text(f.send(get(&stream, Some(clin))).await).await;
+    let answer = &events[events.find("event: answer").expect("the answer event ends the stream")..];
+    let seq: u64 = answer
+        .split("/audit/entries/")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("the answer links its audit entry: {answer}"));
+    Ok(f.state.audit().entry(audit_log::Seq(seq)).await.unwrap().expect("the linked entry exists").parse().unwrap())
+}
+
+fn web_form_escape(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' => (b as char).to_string(),
+            b' ' => "+".into(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// The model version an answer entry records.
+fn answered_by(entry: &audit_log::AuditEntry) -> Digest {
+    match &entry.body {
+        EntryBody::Answer { model, .. } => model.model_sha256,
+        other => panic!("expected an answer entry, got {other:?}"),
+    }
+}
+
+/// Issue 18, "governance governs the running model": the running server's next
+/// answer comes from the registry's active LLM. Two versions (test doubles keyed by
+/// version, behind the same `GovernedAssistant` and chat route `rdt serve` uses) are
+/// pinned; A is active and answers. A rollback on the governance page makes B the
+/// active one, and the next question is answered by B without a restart, the switch
+/// recorded as a `model_loaded` entry naming A -> B and the rollback that caused it.
+/// Retiring B from another handle on the same database (as `rdt models retire` in
+/// another process does) leaves none active: the next question is refused with a
+/// message saying so, audited, and never reaches B. Activating A answers again.
+#[tokio::test]
+async fn rolling_back_the_llm_changes_what_answers_next() {
+    use std::sync::Arc;
+
+    use assistant::{Assistant, ChatModel, GovernedAssistant, ModelPolicy, ToolRetriever};
+    use assistant_eval::testing::{KeywordEmbedder, ScriptedModel, Step, VersionedLoader};
+    use serde_json::json;
+
+    let f = fixture().await;
+    let script = |step: &Step, _: &assistant::ChatRequest| match step {
+        Step::ChooseTool { .. } => json!({"tool": "lab_trend"}).to_string(),
+        Step::Arguments { .. } => json!({"test": "crp"}).to_string(),
+        Step::Answer { .. } => "The latest CRP and its flag are in the facts below.".into(),
+        _ => json!({"term": "none"}).to_string(),
+    };
+    let (version_a, version_b) = (Digest::of(b"llm version a"), Digest::of(b"llm version b"));
+    let model_a = Arc::new(ScriptedModel::new(script).with_sha256(&version_a));
+    let model_b = Arc::new(ScriptedModel::new(script).with_sha256(&version_b));
+    // B was active before A, so rolling back from A restores B.
+    pin_and_activate_llm(&f, "b.gguf", version_b).await;
+    pin_and_activate_llm(&f, "a.gguf", version_a).await;
+
+    let retriever = ToolRetriever::new(Arc::new(KeywordEmbedder::default()), &tools::specs()).unwrap();
+    let first = Assistant::new(model_a.clone(), f.state.tools(), f.state.audit().clone(), retriever);
+    let models: Vec<Arc<dyn ChatModel>> = vec![model_a.clone(), model_b.clone()];
+    let loader = Arc::new(VersionedLoader::new(models));
+    let governed = GovernedAssistant::new(first, f.state.registry(), loader.clone(), ModelPolicy::FollowActive);
+    f.state.set_assistant(web::AssistantSlot::Ready(Arc::new(governed)));
+    let clin = f.session("clin", Duration::from_secs(600)).await;
+
+    let answer = ask_on_the_panel(&f, &clin, "What is the latest CRP?").await.expect("A answers");
+    assert_eq!(answered_by(&answer), version_a);
+    assert!(loader.loads().is_empty(), "A was running already");
+    let asked_a = model_a.requests().len();
+
+    // Roll back on the governance page: B is active, and answers the next question.
+    let gov = f.session("gov", Duration::from_secs(600)).await;
+    let res = f.send(post_form("/governance/rollback", Some(&gov), Some(&gov.csrf), "kind=llm&reason=A+misreads+CRP")).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let rollback = f.state.registry().state().await.unwrap().last_change(ArtifactKind::Llm).unwrap();
+    let answer = ask_on_the_panel(&f, &clin, "What is the latest CRP?").await.expect("B answers");
+    assert_eq!(answered_by(&answer), version_b, "the rollback changed what answers next");
+    assert_eq!(model_a.requests().len(), asked_a, "A was not asked again");
+    assert!(!model_b.requests().is_empty());
+    assert_eq!(loader.loads(), vec![version_b.to_hex()], "B was loaded once");
+
+    // The switch is in the trail: which version ran before, which runs now, and why.
+    let loaded = f.state.audit().entries_of_kinds(&[audit_log::EntryKind::ModelLoaded]).await.unwrap();
+    assert_eq!(loaded.len(), 1);
+    let switch = loaded[0].parse().unwrap();
+    assert_eq!(switch.principal.role, Role::System);
+    match &switch.body {
+        EntryBody::ModelLoaded { load } => {
+            assert_eq!((load.previous, load.artifact.sha256, load.cause), (Some(version_a), version_b, Some(rollback)));
+            assert!(load.reason.contains("rolled back by gov") && load.reason.contains("A misreads CRP"), "{}", load.reason);
+        }
+        other => panic!("expected a model_loaded entry, got {other:?}"),
+    }
+    assert!(switch.seq < answer.seq, "switched before B answered");
+    let page = body_text(f.send(get("/governance", Some(&gov))).await).await;
+    let running = &page[page.find("id=\"running-llm\"").expect("the page shows what answers here")..];
+    assert!(running[..200].contains(&version_b.to_hex()[..12]), "{}", &running[..200]);
+
+    // Retire B from another handle on the same database, as `rdt models retire` does.
+    let cli_log = audit_log::AuditLog::open_for_data_dir(&f.state.config().database.url(), &f.state.config().data_dir)
+        .await
+        .unwrap();
+    let cli = audit_log::ModelRegistry::new(cli_log.clone());
+    let governance = Principal::new("grace", Role::Governance);
+    cli.retire(&governance, ArtifactKind::Llm, &version_b, "B withdrawn").await.unwrap();
+    let asked_b = model_b.requests().len();
+    let notice = ask_on_the_panel(&f, &clin, "What is the latest CRP?").await.expect_err("refused");
+    assert!(notice.contains("the active model was retired"), "{notice}");
+    assert!(notice.contains("must activate another"), "{notice}");
+    assert_eq!(model_b.requests().len(), asked_b, "the retired version was not asked");
+    let last_seq = audit_log::Seq(f.state.audit().size().await.unwrap() - 1);
+    let last = f.state.audit().entry(last_seq).await;
+    let last = last.unwrap().unwrap().parse().unwrap();
+    assert!(matches!(&last.body, EntryBody::Refusal { reason } if reason.contains("retired")), "{last:?}");
+
+    // Until a governance user activates one: then it answers again.
+    cli.activate(&governance, ArtifactKind::Llm, &version_a, "A fixed").await.unwrap();
+    cli_log.close().await;
+    let answer = ask_on_the_panel(&f, &clin, "What is the latest CRP?").await.expect("A answers again");
+    assert_eq!(answered_by(&answer), version_a);
+}
+
+/// A server started before any LLM is active waits: questions are refused saying
+/// none is active, and the first question after a governance user activates one is
+/// answered by it (no restart), the load recorded.
+#[tokio::test]
+async fn a_server_with_no_active_llm_answers_once_one_is_activated() {
+    use std::sync::Arc;
+
+    use assistant::{AssistantBase, ChatModel, GovernedAssistant, ToolRetriever};
+    use assistant_eval::testing::{KeywordEmbedder, ScriptedModel, Step, VersionedLoader};
+    use serde_json::json;
+
+    let f = fixture().await;
+    let version = Digest::of(b"llm version a");
+    let model = Arc::new(
+        ScriptedModel::new(|step, _| match step {
+            Step::ChooseTool { .. } => json!({"tool": "lab_trend"}).to_string(),
+            Step::Arguments { .. } => json!({"test": "crp"}).to_string(),
+            Step::Answer { .. } => "The latest CRP and its flag are in the facts below.".into(),
+            _ => json!({"term": "none"}).to_string(),
+        })
+        .with_sha256(&version),
+    );
+    let retriever = ToolRetriever::new(Arc::new(KeywordEmbedder::default()), &tools::specs()).unwrap();
+    let base = AssistantBase::new(f.state.tools(), f.state.audit().clone(), retriever);
+    let models: Vec<Arc<dyn ChatModel>> = vec![model.clone()];
+    let governed = GovernedAssistant::waiting(base, f.state.registry(), Arc::new(VersionedLoader::new(models)));
+    f.state.set_assistant(web::AssistantSlot::Ready(Arc::new(governed)));
+    let clin = f.session("clin", Duration::from_secs(600)).await;
+
+    let notice = ask_on_the_panel(&f, &clin, "What is the latest CRP?").await.expect_err("none active");
+    assert!(notice.contains("no LLM is active"), "{notice}");
+    assert!(model.requests().is_empty());
+
+    pin_and_activate_llm(&f, "a.gguf", version).await;
+    let answer = ask_on_the_panel(&f, &clin, "What is the latest CRP?").await.expect("answered once active");
+    assert_eq!(answered_by(&answer), version);
+    let loaded = f.state.audit().entries_of_kinds(&[audit_log::EntryKind::ModelLoaded]).await.unwrap();
+    assert_eq!(loaded.len(), 1, "the first load is recorded");
 }
 
 /// A multipart upload of one file under `name`, with the htmx CSRF header.

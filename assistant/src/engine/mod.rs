@@ -3,9 +3,13 @@
 //!
 //! Invariants, for every engine:
 //! - a GGUF loads only when its sha256 is pinned as an `llm` artifact in the install's
-//!   model registry and the file on disk hashes to it ([`load`] hashes the whole file
-//!   each time, about a second for the 1.1 GB default model; no cached hash, so a
-//!   file swapped since setup is always caught);
+//!   model registry (not retired), and **the bytes hashed are the bytes loaded**: [`load`]
+//!   opens the file once, hashes it through that open descriptor (about a second for
+//!   the 1.1 GB default model; no cached hash), and hands the engine
+//!   `/proc/self/fd/N`, the same open file, never the path again ([`gguf_file`]). A
+//!   file renamed over or replaced between hash and load is not what loads; only an
+//!   in-place write to the same inode by someone who may write the model cache could
+//!   still race the load (the cache is 0700, the install owner's only);
 //! - no network: weights, tokenizer and chat template all come from the GGUF;
 //! - greedy decoding, so the same prompt on the same weights gives the same text.
 //!
@@ -16,11 +20,15 @@ pub mod llama_cpp;
 pub mod mistralrs;
 pub mod prompt;
 
+pub mod gguf_file;
+
 use std::path::Path;
 use std::str::FromStr;
 use std::sync::Arc;
 
-use audit_log::{ArtifactKind, ModelRegistry};
+use audit_log::{ArtifactKind, Digest, ModelRegistry};
+
+pub use gguf_file::OpenedGguf;
 
 use crate::chat::{ChatError, ChatModel, EngineKind};
 
@@ -108,10 +116,22 @@ impl EngineOptions {
 
 /// Verifies the GGUF at `model_path` against the registry, then loads it on `kind`
 /// with `options`. A file whose hash is not pinned (or was retired) is refused
-/// before any engine reads it.
+/// before any engine reads it; the engine reads the same open file that was hashed.
 pub async fn load_with(
     kind: EngineKind,
     model_path: &Path,
+    registry: &ModelRegistry,
+    options: &EngineOptions,
+) -> Result<Arc<dyn ChatModel>, ChatError> {
+    load_expecting(kind, model_path, None, registry, options).await
+}
+
+/// [`load_with`], and when `expected` is given, refuses a file whose bytes do not
+/// hash to it (the registry's active version, when loading what governance chose).
+pub async fn load_expecting(
+    kind: EngineKind,
+    model_path: &Path,
+    expected: Option<&Digest>,
     registry: &ModelRegistry,
     options: &EngineOptions,
 ) -> Result<Arc<dyn ChatModel>, ChatError> {
@@ -119,20 +139,36 @@ pub async fn load_with(
     if !model_path.is_file() {
         return Err(load_error("no such file; run `rdt setup` to fetch the models".into()));
     }
-    let artifact = registry.verify_file(ArtifactKind::Llm, model_path).await.map_err(|e| load_error(e.to_string()))?;
+    let opened = OpenedGguf::open(model_path).await.map_err(|e| load_error(e.to_string()))?;
+    if let Some(expected) = expected {
+        if opened.sha256() != expected {
+            return Err(load_error(format!(
+                "its bytes hash to {}, not to {expected}, the version the model registry names",
+                opened.sha256()
+            )));
+        }
+    }
+    let artifact = registry
+        .require_pinned(ArtifactKind::Llm, opened.sha256())
+        .await
+        .map_err(|e| load_error(e.to_string()))?;
     let sha256 = artifact.sha256.to_hex();
-    match kind {
+    let from = opened.load_path();
+    let model: Arc<dyn ChatModel> = match kind {
         EngineKind::LlamaCpp => {
-            let path = model_path.to_path_buf();
             let options = options.clone();
-            let model = tokio::task::spawn_blocking(move || llama_cpp::LlamaCppModel::load(&path, sha256, &options))
+            let from = from.clone();
+            let model = tokio::task::spawn_blocking(move || llama_cpp::LlamaCppModel::load(&from, sha256, &options))
                 .await
                 .map_err(|e| load_error(format!("the loading task failed: {e}")))??;
-            Ok(Arc::new(model))
+            Arc::new(model)
         }
-        EngineKind::Mistralrs => Ok(Arc::new(mistralrs::MistralrsModel::load(model_path, sha256, options).await?)),
-        EngineKind::Scripted => Err(load_error("the scripted double loads no model file".into())),
-    }
+        EngineKind::Mistralrs => Arc::new(mistralrs::MistralrsModel::load(&from, sha256, options).await?),
+        EngineKind::Scripted => return Err(load_error("the scripted double loads no model file".into())),
+    };
+    // The engine has read (or mapped) the file: the descriptor may close now.
+    drop(opened);
+    Ok(model)
 }
 
 /// [`load_with`] with the options from the environment (`RDT_LLM_THREADS`).

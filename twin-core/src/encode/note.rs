@@ -10,7 +10,8 @@
 //! tests at the foot of this file.
 //!
 //! Weights load only from the model cache, after the file hashes match the expected
-//! ones and the install's registry has them pinned ([`NoteEncoder::load`]).
+//! ones and the install's registry has them pinned ([`NoteEncoder::load`], which
+//! builds the model from the very bytes it hashed).
 //!
 //! Embedding costs about 25 ms a note on 2 cores, so vectors are cached by the sha256
 //! of the note's text ([`NoteVectorCache`]): a text is embedded once per model version.
@@ -20,13 +21,13 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use audit_log::{Digest, ModelRegistry};
+use audit_log::{ArtifactKind, Digest, ModelRegistry};
 use candle_core::{DType, Device, Tensor, D};
 use candle_nn::VarBuilder;
 use candle_transformers::models::bert::{BertModel, Config};
 use tokenizers::{PaddingParams, Tokenizer, TruncationParams};
 
-use crate::models::cache::{self, CacheError, ModelFiles};
+use crate::models::cache::{CacheError, ModelFiles};
 use crate::models::{ModelCache, MINILM};
 use crate::progress::Progress;
 
@@ -65,9 +66,11 @@ pub struct NoteEncoder {
 
 impl NoteEncoder {
     /// Loads the model from verified cache files, refusing them unless every file
-    /// (weights, tokenizer, config) is pinned in `registry`.
+    /// (weights, tokenizer, config) is pinned in `registry`. Each file is read once
+    /// into memory, those bytes are hashed and checked, and the model is built from
+    /// the same bytes (no path is opened again, no memory map): the bytes hashed are
+    /// the bytes loaded.
     pub async fn load(files: &ModelFiles, registry: &ModelRegistry) -> Result<Self, NoteError> {
-        cache::verify_pinned(registry, files).await?;
         let path = |name: &str| {
             files.path(name).map(Path::to_path_buf).ok_or_else(|| NoteError::Load {
                 path: files.dir.join(name),
@@ -77,22 +80,23 @@ impl NoteEncoder {
         let (weights, tokenizer_path, config_path) =
             (path("model.safetensors")?, path("tokenizer.json")?, path("config.json")?);
         let load_error = |path: &Path, message: String| NoteError::Load { path: path.to_path_buf(), message };
+        let (weight_bytes, version) = read_pinned(registry, &weights).await?;
+        let (tokenizer_bytes, _) = read_pinned(registry, &tokenizer_path).await?;
+        let (config_bytes, _) = read_pinned(registry, &config_path).await?;
 
-        let config_text = fs::read_to_string(&config_path).map_err(|e| load_error(&config_path, e.to_string()))?;
-        let config: Config = serde_json::from_str(&config_text).map_err(|e| load_error(&config_path, e.to_string()))?;
+        let config: Config =
+            serde_json::from_slice(&config_bytes).map_err(|e| load_error(&config_path, e.to_string()))?;
         let mut tokenizer =
-            Tokenizer::from_file(&tokenizer_path).map_err(|e| load_error(&tokenizer_path, e.to_string()))?;
+            Tokenizer::from_bytes(&tokenizer_bytes).map_err(|e| load_error(&tokenizer_path, e.to_string()))?;
         tokenizer
             .with_truncation(Some(TruncationParams { max_length: MAX_TOKENS, ..Default::default() }))
             .map_err(|e| load_error(&tokenizer_path, e.to_string()))?;
         tokenizer.with_padding(Some(PaddingParams::default()));
 
         let device = Device::Cpu;
-        // SAFETY: the file was just hashed and matched the pinned digest; it is memory
-        // mapped read-only and the cache is not written while a model is loaded.
-        let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[&weights], DType::F32, &device)? };
+        let vb = VarBuilder::from_buffered_safetensors(weight_bytes, DType::F32, &device)?;
         let bert = BertModel::load(vb, &config).map_err(|e| load_error(&weights, e.to_string()))?;
-        Ok(NoteEncoder { bert, tokenizer, device, version: files.version() })
+        Ok(NoteEncoder { bert, tokenizer, device, version })
     }
 
     /// The sha256 of the weights: the version recorded with every vector.
@@ -281,12 +285,22 @@ pub(crate) fn minilm_for_tests() -> Option<ModelFiles> {
     }
 }
 
+/// The bytes of `path` and their sha256, refused unless that sha256 is pinned as an
+/// encoder artifact.
+async fn read_pinned(registry: &ModelRegistry, path: &Path) -> Result<(Vec<u8>, Digest), NoteError> {
+    let load_error = |message: String| NoteError::Load { path: path.to_path_buf(), message };
+    let bytes = fs::read(path).map_err(|e| load_error(e.to_string()))?;
+    let sha256 = Digest::of(&bytes);
+    registry.require_pinned(ArtifactKind::Encoder, &sha256).await.map_err(|e| load_error(e.to_string()))?;
+    Ok((bytes, sha256))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use audit_log::{AuditLog, Principal, Role};
 
-    use crate::models::MINILM;
+    use crate::models::{cache, MINILM};
 
     /// A fresh registry in a temporary SQLite file, with MiniLM pinned when `pin`.
     async fn registry(dir: &Path, files: &ModelFiles, pin: bool) -> ModelRegistry {

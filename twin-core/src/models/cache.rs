@@ -257,7 +257,8 @@ pub fn sha256_file(path: &Path) -> Result<Digest, CacheError> {
 }
 
 /// Pins every file of `files` as an encoder artifact named `<model>/<file>`, unless it
-/// is pinned already. Returns how many were newly pinned.
+/// is pinned already. A retired file stays retired: re-pinning it is a governance
+/// user's decision (`rdt models pin`), not setup's. Returns how many were newly pinned.
 pub async fn pin_model(
     registry: &ModelRegistry,
     by: &Principal,
@@ -268,7 +269,7 @@ pub async fn pin_model(
     let state = registry.state().await?;
     let mut pinned = 0;
     for (path, sha256) in &files.files {
-        if state.get(ArtifactKind::Encoder, sha256).is_some_and(|a| a.status != audit_log::ArtifactStatus::Retired) {
+        if state.get(ArtifactKind::Encoder, sha256).is_some() {
             continue;
         }
         let name = format!(

@@ -42,7 +42,7 @@ pub use activity::{state_index, state_name, state_of, DiseaseState, N_STATES, ST
 pub use forecast::{
     distribution_at, expected_days, Estimate, Forecast, HorizonForecast, StateProbability, TimeInState, HORIZONS_DAYS,
 };
-pub use model::{StateModel, StateModelConfig, StateModelError, FORMAT};
+pub use model::{StateModel, StateModelConfig, StateModelError, FORMAT, REGISTER_REASON};
 pub use patient::{patient_forecast, NoForecast, PatientForecast, StartingReading, MAX_READING_AGE_DAYS};
 pub use series::{align, patient_steps, readings, steps, PatientSteps, Reading, Step};
 pub use transition::{point_mass, StateDistribution, TransitionCounts, TransitionMatrix};

@@ -9,7 +9,7 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-use audit_log::Digest;
+use audit_log::{ArtifactKind, ArtifactRef, ArtifactStatus, Digest, GovernanceError, ModelRegistry, Principal};
 use serde::{Deserialize, Serialize};
 
 use crate::encode::init::SplitMix64;
@@ -66,7 +66,17 @@ pub enum StateModelError {
     Parse { path: PathBuf, source: serde_json::Error },
     #[error("the state model {path} has format `{found}`; this version reads `{FORMAT}`")]
     Format { path: PathBuf, found: String },
+    /// The file is not the registry's active state model (tampered with, replaced, or
+    /// never registered): refused, with what to do.
+    #[error("{source}; refit and register it with `rdt forecast --refit`")]
+    Governance {
+        #[source]
+        source: GovernanceError,
+    },
 }
+
+/// Why a state model is pinned and activated when fitted (in the audit trail).
+pub const REGISTER_REASON: &str = "state model fitted from the journey store";
 
 impl StateModel {
     /// Estimates the model from every patient's steps.
@@ -171,9 +181,13 @@ impl StateModel {
     /// Fits the model on every journey of `store` and saves it at the install's path
     /// under `data_dir` (what `rdt forecast` does on first use or with `--refit`);
     /// returns it with its version.
+    /// The fitted file is pinned and activated in `registry` (kind `state_model`) as
+    /// `by`, so [`Self::load_active`] reads it and nothing else.
     pub async fn fit_install(
         store: &journey::store::JourneyStore,
         data_dir: &Path,
+        registry: &ModelRegistry,
+        by: &Principal,
         progress: &dyn crate::progress::Progress,
     ) -> Result<(Self, Digest), StateModelError> {
         let config = StateModelConfig::default();
@@ -184,18 +198,62 @@ impl StateModel {
             .collect();
         let model = StateModel::fit(&data, config);
         let version = model.save(&Self::install_path(data_dir))?;
+        model.register(registry, by, REGISTER_REASON).await?;
         Ok((model, version))
     }
 
-    /// Reads a model and its version (SHA-256 of the bytes read).
+    /// Pins this model's bytes (unless pinned already) and makes them the active
+    /// state model, each step an audit entry by `by` with `reason`.
+    pub async fn register(&self, registry: &ModelRegistry, by: &Principal, reason: &str) -> Result<Digest, StateModelError> {
+        let governance = |source| StateModelError::Governance { source };
+        let bytes = self.to_bytes();
+        let version = Digest::of(&bytes);
+        let state = registry.state().await.map_err(governance)?;
+        let status = state.get(ArtifactKind::StateModel, &version).map(|a| a.status);
+        if status.is_none() {
+            let artifact = ArtifactRef {
+                kind: ArtifactKind::StateModel,
+                sha256: version,
+                name: "state-model.json".to_owned(),
+                size_bytes: Some(bytes.len() as u64),
+            };
+            registry.pin(by, artifact, reason).await.map_err(governance)?;
+        }
+        if status != Some(ArtifactStatus::Active) {
+            // A retired version is refused here, with the registry's own message.
+            registry.activate(by, ArtifactKind::StateModel, &version, reason).await.map_err(governance)?;
+        }
+        Ok(version)
+    }
+
+    /// Reads the model at `path` once, hashes those bytes and parses the same bytes,
+    /// refusing them unless their SHA-256 is the registry's active state model: a file
+    /// edited or swapped after it was fitted never reaches a forecast.
+    pub async fn load_active(path: &Path, registry: &ModelRegistry) -> Result<(Self, Digest), StateModelError> {
+        let bytes = std::fs::read(path).map_err(|source| StateModelError::Io { path: path.to_owned(), source })?;
+        let version = Digest::of(&bytes);
+        registry
+            .require_active(ArtifactKind::StateModel, &version, format!("the state model {}", path.display()))
+            .await
+            .map_err(|source| StateModelError::Governance { source })?;
+        Self::from_bytes(path, &bytes)
+    }
+
+    /// Reads a model and its version (SHA-256 of the bytes read), with no registry
+    /// check: for files outside an install (tests, evaluation). An install's model is
+    /// read with [`Self::load_active`].
     pub fn load(path: &Path) -> Result<(Self, Digest), StateModelError> {
         let bytes = std::fs::read(path).map_err(|source| StateModelError::Io { path: path.to_owned(), source })?;
-        let model: StateModel = serde_json::from_slice(&bytes)
+        Self::from_bytes(path, &bytes)
+    }
+
+    fn from_bytes(path: &Path, bytes: &[u8]) -> Result<(Self, Digest), StateModelError> {
+        let model: StateModel = serde_json::from_slice(bytes)
             .map_err(|source| StateModelError::Parse { path: path.to_owned(), source })?;
         if model.format != FORMAT {
             return Err(StateModelError::Format { path: path.to_owned(), found: model.format });
         }
-        Ok((model, Digest::of(&bytes)))
+        Ok((model, Digest::of(bytes)))
     }
 }
 
@@ -264,5 +322,41 @@ mod tests {
         assert_eq!(version, Digest::of(&std::fs::read(&path).unwrap()));
         std::fs::write(&path, br#"{"format":"other"}"#).unwrap();
         assert!(StateModel::load(&path).is_err());
+    }
+
+    /// The install's state model loads only as the registry's active version, hashed
+    /// from the bytes it parses: a file edited after it was registered (one count
+    /// changed), or one never registered, is refused with an error naming the file,
+    /// its sha256 and the command that refits it.
+    #[tokio::test]
+    async fn a_tampered_or_unregistered_state_model_is_refused() {
+        use audit_log::{AuditLog, Role};
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("audit.sqlite").display());
+        let registry = ModelRegistry::new(AuditLog::open(&url).await.unwrap());
+        let by = Principal::new("gov", Role::Governance);
+        let path = StateModel::install_path(dir.path());
+        let model = StateModel::fit(&cohort(), StateModelConfig { resamples: 3, ..Default::default() });
+        let version = model.save(&path).unwrap();
+
+        let err = StateModel::load_active(&path, &registry).await.unwrap_err();
+        assert!(matches!(err, StateModelError::Governance { source: GovernanceError::NotPinned { .. } }), "{err}");
+
+        assert_eq!(model.register(&registry, &by, "test").await.unwrap(), version);
+        let (loaded, loaded_version) = StateModel::load_active(&path, &registry).await.unwrap();
+        assert_eq!((loaded, loaded_version), (model.clone(), version));
+        // Registering again changes nothing.
+        assert_eq!(model.register(&registry, &by, "test").await.unwrap(), version);
+
+        let tampered = String::from_utf8(std::fs::read(&path).unwrap()).unwrap().replacen("40", "41", 1);
+        assert_ne!(tampered.as_bytes(), std::fs::read(&path).unwrap().as_slice(), "the edit changed the file");
+        std::fs::write(&path, tampered.as_bytes()).unwrap();
+        let err = StateModel::load_active(&path, &registry).await.unwrap_err();
+        let msg = err.to_string();
+        assert!(matches!(err, StateModelError::Governance { source: GovernanceError::NotPinned { .. } }), "{msg}");
+        assert!(msg.contains(&Digest::of(tampered.as_bytes()).to_hex()) && msg.contains("state-model.json"), "{msg}");
+        assert!(msg.contains("rdt forecast --refit"), "{msg}");
+        // The unchecked reader still parses it: only the registry tells it apart.
+        assert!(StateModel::load(&path).is_ok());
     }
 }
