@@ -36,7 +36,7 @@ pub struct TrainArgs {
     seed: u64,
     /// Weight of the outcome heads in fusion training (0: self-supervised only). The
     /// heads learn from the train part of the frozen split only.
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 1.0)]
     outcome_weight: f64,
     /// Who trains (recorded as the pinning governance user).
     #[arg(long = "as", env = "RDT_USER", value_name = "USER", default_value = "rdt-train")]
