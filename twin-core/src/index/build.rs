@@ -22,13 +22,17 @@ pub struct SnapshotPlan {
     pub every_days: u32,
     /// A historical snapshot needs at least this much record after it.
     pub min_follow_up_days: u32,
+    /// Also a historical snapshot at each decision point (a DMARD start, an activity
+    /// reading: `twin::pipeline::decision_points`), where a clinician's question is
+    /// asked and a neighbour's outcomes after its own decision are the ones to compare.
+    pub at_decisions: bool,
 }
 
 impl Default for SnapshotPlan {
     /// Every 180 days with at least 180 days of follow-up: the cohort's outcomes look
     /// 6-12 months ahead.
     fn default() -> Self {
-        SnapshotPlan { every_days: 180, min_follow_up_days: 180 }
+        SnapshotPlan { every_days: 180, min_follow_up_days: 180, at_decisions: true }
     }
 }
 
@@ -56,6 +60,17 @@ pub fn snapshots(events: &[Event], plan: &SnapshotPlan) -> Vec<Snapshot> {
         while t < last.time && follow_up(t) >= plan.min_follow_up_days {
             out.push(Snapshot { kind: SnapshotKind::Historical, index_time: t, follow_up_days: follow_up(t) });
             t += step;
+        }
+        if plan.at_decisions {
+            let record = crate::cohort::ClinicalRecord::read(events);
+            for day in crate::twin::pipeline::decision_points(&record) {
+                let t = crate::cohort::query::end_of_day(day);
+                let taken = out.iter().any(|s| s.index_time.date_naive() == day);
+                if t < last.time && !taken && follow_up(t) >= plan.min_follow_up_days {
+                    out.push(Snapshot { kind: SnapshotKind::Historical, index_time: t, follow_up_days: follow_up(t) });
+                }
+            }
+            out.sort_by_key(|s| s.index_time);
         }
     }
     out.push(Snapshot { kind: SnapshotKind::Live, index_time: last.time, follow_up_days: 0 });
@@ -213,6 +228,23 @@ mod tests {
     /// A journey imported from FHIR starts with the birth record decades before
     /// care: snapshots count from the first clinical event (day 10000 here), not from
     /// birth, and a death record at the end is still the last event.
+    /// A methotrexate start and DAS28 visits add snapshots at the end of their days
+    /// (each once, each with the plan's follow-up); the 180-day cadence stays.
+    #[test]
+    fn decision_points_are_snapshots_too() {
+        use crate::cohort::testutil::{das28, drug, Journey};
+        let j = Journey::new(vec![das28(0, 5.0), drug(10, None, "6851"), das28(100, 4.0), das28(180, 3.5), das28(700, 3.0)]);
+        let start = j.events[0].time;
+        let got = snapshots(&j.events, &SnapshotPlan::default());
+        let days: Vec<i64> = got.iter().map(|s| (s.index_time - start).num_days()).collect();
+        // Cadence 180 and 360; decisions at 0 (reading), 10 (start), 100 (reading); the
+        // reading on day 180 shares the cadence's day; 700 is the live point.
+        assert_eq!(days, vec![0, 10, 100, 180, 360, 700]);
+        assert!(got[..5].iter().all(|s| s.kind == SnapshotKind::Historical && s.follow_up_days >= 180));
+        let plain = SnapshotPlan { at_decisions: false, ..Default::default() };
+        assert_eq!(snapshots(&j.events, &plain).len(), 3);
+    }
+
     #[test]
     fn snapshots_start_at_the_first_clinical_event() {
         let mut events = vec![event(0, Modality::Demographic), event(0, Modality::Demographic)];
