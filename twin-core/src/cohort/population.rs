@@ -26,12 +26,26 @@ pub struct PopulationSnapshot {
     pub features: Vec<f64>,
 }
 
+/// Below this many snapshots with an outcome, its snapshot baseline is not fitted: a
+/// regression on few patients extrapolates (a DAS28 of 0.41, a 100% response were
+/// once shown on a consult page).
+pub const MIN_BASELINE_SNAPSHOTS: usize = 200;
+
+/// A fitted snapshot baseline and the span of the values it was fitted on.
+#[derive(Debug)]
+struct Baseline {
+    model: LinearModel,
+    /// Lowest and highest value seen (DAS28 outcomes); a prediction outside is an
+    /// extrapolation, and not shown.
+    seen: (f64, f64),
+}
+
 /// The population and its fitted snapshot baseline.
 #[derive(Debug)]
 pub struct Population {
     records: HashMap<PatientId, ClinicalRecord>,
     snapshots: Vec<PopulationSnapshot>,
-    models: BTreeMap<Outcome, LinearModel>,
+    models: BTreeMap<Outcome, Baseline>,
 }
 
 impl Population {
@@ -64,14 +78,18 @@ impl Population {
         for outcome in Outcome::ALL {
             let (x, y): (Vec<Vec<f64>>, Vec<f64>) =
                 snapshots.iter().filter_map(|s| s.outcomes.get(outcome).map(|v| (s.features.clone(), v))).unzip();
+            if y.len() < MIN_BASELINE_SNAPSHOTS {
+                continue;
+            }
+            let seen = y.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(*v), hi.max(*v)));
             let model = if outcome.is_rate() {
                 let labels: Vec<bool> = y.iter().map(|v| *v > 0.5).collect();
                 LinearModel::fit_logistic(&x, &labels, DEFAULT_L2)
             } else {
                 LinearModel::fit_linear(&x, &y, DEFAULT_L2)
             };
-            if let Some(m) = model {
-                models.insert(outcome, m);
+            if let Some(model) = model {
+                models.insert(outcome, Baseline { model, seen });
             }
         }
         Population { records, snapshots, models }
@@ -98,9 +116,14 @@ impl Population {
     }
 
     /// The snapshot baseline's prediction from latest-visit features: a probability
-    /// for yes/no outcomes, a DAS28 for values. `None` when it could not be fitted.
+    /// for yes/no outcomes, a DAS28 for values. `None` when it was not fitted (fewer
+    /// than [`MIN_BASELINE_SNAPSHOTS`]) or a value falls outside those it was fitted on
+    /// (an extrapolation is not a figure to show).
     pub fn snapshot_prediction(&self, outcome: Outcome, features: &[f64]) -> Option<f64> {
-        self.models.get(&outcome).map(|m| m.predict(features))
+        let b = self.models.get(&outcome)?;
+        let v = b.model.predict(features);
+        let inside = outcome.is_rate() || (b.seen.0..=b.seen.1).contains(&v);
+        (v.is_finite() && inside).then_some(v)
     }
 }
 
@@ -111,5 +134,42 @@ pub fn estimate(outcome: Outcome, values: &[f64], min_n: usize) -> Estimate {
         Estimate::rate(&yes, min_n)
     } else {
         Estimate::mean(values, min_n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cohort::testutil::{das28, drug, Journey};
+    use chrono::Duration;
+
+    /// 240 patients on methotrexate, DAS28 at day 150 following the day-30 reading: the
+    /// baseline is fitted; a latest visit far outside what it was fitted on gets no
+    /// DAS28 figure rather than an extrapolated one.
+    #[test]
+    fn the_baseline_shows_no_extrapolated_das28() {
+        let journeys: Vec<(PatientId, Vec<Event>)> = (0..240)
+            .map(|i| {
+                let id = PatientId::new(format!("p{i}")).unwrap();
+                let start = 3.0 + (i % 40) as f64 * 0.1;
+                let mut events =
+                    Journey::new(vec![das28(0, 6.0), das28(30, start), das28(150, start - 0.5), das28(400, 3.0), drug(0, None, "6851")])
+                        .events;
+                for e in &mut events {
+                    e.patient = id.clone();
+                }
+                (id, events)
+            })
+            .collect();
+        let day31 = |events: &[Event]| vec![events[0].time + Duration::days(31)];
+        let population = Population::build(journeys.iter().map(|(p, e)| (p, e.as_slice())), &day31);
+        let record = population.record(&journeys[5].0).unwrap();
+        let at = journeys[5].1[0].time + Duration::days(31);
+        let typical = snapshot_features(record, at);
+        let v = population.snapshot_prediction(Outcome::Das28Day150, &typical).expect("a fitted, typical patient");
+        assert!((2.0..=6.5).contains(&v), "{v}");
+        let mut odd = typical.clone();
+        odd[0] = 40.0; // a latest DAS28 no one had: the line runs far past 10
+        assert_eq!(population.snapshot_prediction(Outcome::Das28Day150, &odd), None);
     }
 }
