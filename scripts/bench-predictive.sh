@@ -6,7 +6,8 @@
 #
 # Usage: scripts/bench-predictive.sh [PATIENTS] [PART] [TRAIN FLAGS...]
 #   PATIENTS default 10000 (the protocol's), PART tuning|test (default tuning).
-#   RDT=path/to/rdt (default: the release build under $CARGO_TARGET_DIR or target/).
+#   RDT=path/to/rdt (default: the release build under $CARGO_TARGET_DIR or target/);
+#   EMBED_FLAGS="--decisions starts" passes flags to `rdt embed`.
 # Prints the report's table; the report is written to $WORK/data/reports/cohort-eval.md.
 set -euo pipefail
 
@@ -25,7 +26,7 @@ t0=$(date +%s)
 t1=$(date +%s)
 "$RDT" --data-dir "$DATA" train --as bench "$@" >/dev/null
 t2=$(date +%s)
-"$RDT" --data-dir "$DATA" embed >/dev/null
+"$RDT" --data-dir "$DATA" embed ${EMBED_FLAGS:-} >/dev/null
 t3=$(date +%s)
 "$RDT" --data-dir "$DATA" cohort --evaluate --score-on "$PART" >/dev/null
 t4=$(date +%s)

@@ -36,10 +36,10 @@ pub struct EmbedArgs {
     /// Days of record a historical snapshot needs after it.
     #[arg(long, default_value_t = 180)]
     min_follow_up_days: u32,
-    /// Leave out the snapshots at decision points (DMARD starts, activity readings):
-    /// the 180-day cadence only.
-    #[arg(long)]
-    no_decisions: bool,
+    /// Also snapshot at decision points: `none` (the cadence only), `starts` (each
+    /// DMARD start) or `visits` (starts and every activity reading).
+    #[arg(long, default_value = "none")]
+    decisions: twin_core::index::build::DecisionSnapshots,
 }
 
 pub async fn run(ctx: &Context, args: EmbedArgs) -> anyhow::Result<ExitCode> {
@@ -56,7 +56,7 @@ pub async fn run(ctx: &Context, args: EmbedArgs) -> anyhow::Result<ExitCode> {
     let plan = SnapshotPlan {
         every_days: args.every_days,
         min_follow_up_days: args.min_follow_up_days,
-        at_decisions: !args.no_decisions,
+        decisions: args.decisions,
     };
     let bars = Bars::default();
     let r = rebuild(&store, &ctx.data_dir, &registry, &model, &ctx.index(), &plan, args.notes, &out, &bars).await?;

@@ -22,17 +22,42 @@ pub struct SnapshotPlan {
     pub every_days: u32,
     /// A historical snapshot needs at least this much record after it.
     pub min_follow_up_days: u32,
-    /// Also a historical snapshot at each decision point (a DMARD start, an activity
-    /// reading: `twin::pipeline::decision_points`), where a clinician's question is
-    /// asked and a neighbour's outcomes after its own decision are the ones to compare.
-    pub at_decisions: bool,
+    /// Also historical snapshots where decisions happen, so a neighbour's outcomes
+    /// after its own decision are there to compare.
+    pub decisions: DecisionSnapshots,
+}
+
+/// Which decision points a journey also gets historical snapshots at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DecisionSnapshots {
+    /// The cadence only.
+    #[default]
+    None,
+    /// Each DMARD start.
+    Starts,
+    /// Each DMARD start and each activity reading (a visit):
+    /// `twin::pipeline::decision_points`.
+    Visits,
+}
+
+impl std::str::FromStr for DecisionSnapshots {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "none" => Ok(DecisionSnapshots::None),
+            "starts" => Ok(DecisionSnapshots::Starts),
+            "visits" => Ok(DecisionSnapshots::Visits),
+            other => Err(format!("`{other}`: expected none, starts or visits")),
+        }
+    }
 }
 
 impl Default for SnapshotPlan {
     /// Every 180 days with at least 180 days of follow-up: the cohort's outcomes look
     /// 6-12 months ahead.
     fn default() -> Self {
-        SnapshotPlan { every_days: 180, min_follow_up_days: 180, at_decisions: true }
+        SnapshotPlan { every_days: 180, min_follow_up_days: 180, decisions: DecisionSnapshots::default() }
     }
 }
 
@@ -61,9 +86,13 @@ pub fn snapshots(events: &[Event], plan: &SnapshotPlan) -> Vec<Snapshot> {
             out.push(Snapshot { kind: SnapshotKind::Historical, index_time: t, follow_up_days: follow_up(t) });
             t += step;
         }
-        if plan.at_decisions {
+        if plan.decisions != DecisionSnapshots::None {
             let record = crate::cohort::ClinicalRecord::read(events);
-            for day in crate::twin::pipeline::decision_points(&record) {
+            let days: Vec<chrono::NaiveDate> = match plan.decisions {
+                DecisionSnapshots::Visits => crate::twin::pipeline::decision_points(&record),
+                _ => record.courses.iter().filter(|c| c.is_dmard()).map(|c| c.start.date_naive()).collect(),
+            };
+            for day in days {
                 let t = crate::cohort::query::end_of_day(day);
                 let taken = out.iter().any(|s| s.index_time.date_naive() == day);
                 if t < last.time && !taken && follow_up(t) >= plan.min_follow_up_days {
@@ -235,14 +264,17 @@ mod tests {
         use crate::cohort::testutil::{das28, drug, Journey};
         let j = Journey::new(vec![das28(0, 5.0), drug(10, None, "6851"), das28(100, 4.0), das28(180, 3.5), das28(700, 3.0)]);
         let start = j.events[0].time;
-        let got = snapshots(&j.events, &SnapshotPlan::default());
+        let visits = SnapshotPlan { decisions: DecisionSnapshots::Visits, ..Default::default() };
+        let got = snapshots(&j.events, &visits);
         let days: Vec<i64> = got.iter().map(|s| (s.index_time - start).num_days()).collect();
         // Cadence 180 and 360; decisions at 0 (reading), 10 (start), 100 (reading); the
         // reading on day 180 shares the cadence's day; 700 is the live point.
         assert_eq!(days, vec![0, 10, 100, 180, 360, 700]);
         assert!(got[..5].iter().all(|s| s.kind == SnapshotKind::Historical && s.follow_up_days >= 180));
-        let plain = SnapshotPlan { at_decisions: false, ..Default::default() };
-        assert_eq!(snapshots(&j.events, &plain).len(), 3);
+        let starts = SnapshotPlan { decisions: DecisionSnapshots::Starts, ..Default::default() };
+        let days: Vec<i64> = snapshots(&j.events, &starts).iter().map(|s| (s.index_time - start).num_days()).collect();
+        assert_eq!(days, vec![10, 180, 360, 700]);
+        assert_eq!(snapshots(&j.events, &SnapshotPlan::default()).len(), 3);
     }
 
     #[test]
