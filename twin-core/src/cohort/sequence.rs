@@ -10,7 +10,7 @@
 //! notes, imaging or omics.
 //!
 //! Model: per event the sum of a code, a value-bin and a gap-bucket embedding, a
-//! single-layer GRU (candle-nn's [`candle_nn::rnn::GRU`]) over the last
+//! single-layer GRU (candle-nn's `rnn::GRU` equations, with a padding mask) over the last
 //! [`SequenceConfig::max_len`] events, and the last hidden state into one linear
 //! output per outcome ([`Outcome::ALL`]). Sequences are left-padded and a padded step
 //! leaves the state unchanged, so the last state is the last *event's* state whatever
@@ -28,7 +28,6 @@
 //! [`SplitMix64`], both seeded; the same rows and config give the same model.
 
 use candle_core::{DType, Device, Tensor, D};
-use candle_nn::rnn::{GRUConfig, GRUState, GRU, RNN};
 use candle_nn::{AdamW, Embedding, Linear, Module, Optimizer, ParamsAdamW, VarBuilder, VarMap};
 use chrono::{DateTime, Utc};
 use journey::clinical::Scale;
@@ -96,15 +95,73 @@ enum Head {
     Value { mean: f64, sd: f64 },
 }
 
+/// A single-layer GRU with PyTorch's gate order (reset, update, new) and weight names
+/// (`weight_ih_l0`, ...): the equations of candle-nn 0.9's `rnn::GRU::step`
+/// (`candle-nn/src/rnn.rs` of huggingface/candle), plus a mask, so that a padded step
+/// leaves the state as it was.
+///
+/// Steps come in as separate tensors, not as slices of one (seq, batch, ·) tensor: the
+/// gradient of a slice is a zero tensor of the whole, so slicing at each of 128 steps
+/// costs time quadratic in the length (it made fitting several times slower).
+struct GruLayer {
+    /// (3 hidden, input)
+    w_ih: Tensor,
+    /// (3 hidden, hidden)
+    w_hh: Tensor,
+    b_ih: Tensor,
+    b_hh: Tensor,
+    hidden_size: usize,
+}
+
+impl GruLayer {
+    fn load(vb: VarBuilder, input_size: usize, hidden_size: usize) -> candle_core::Result<Self> {
+        let h3 = 3 * hidden_size;
+        let uniform = candle_nn::init::DEFAULT_KAIMING_UNIFORM;
+        let zero = candle_nn::Init::Const(0.0);
+        Ok(GruLayer {
+            w_ih: vb.get_with_hints((h3, input_size), "weight_ih_l0", uniform)?,
+            w_hh: vb.get_with_hints((h3, hidden_size), "weight_hh_l0", uniform)?,
+            b_ih: vb.get_with_hints(h3, "bias_ih_l0", zero)?,
+            b_hh: vb.get_with_hints(h3, "bias_hh_l0", zero)?,
+            hidden_size,
+        })
+    }
+
+    /// The last state, (batch, hidden), after the steps `inputs` (each (batch, input))
+    /// from a zero state; where a step's `present` (batch, 1) is 0 the state is kept.
+    fn forward(&self, inputs: &[Tensor], present: &[Tensor]) -> candle_core::Result<Tensor> {
+        let h = self.hidden_size;
+        let Some(first) = inputs.first() else {
+            return Err(candle_core::Error::Msg("a GRU needs at least one step".into()));
+        };
+        let b_sz = first.dim(0)?;
+        let w_ih = self.w_ih.t()?.contiguous()?;
+        let w_hh = self.w_hh.t()?.contiguous()?;
+        let mut state = Tensor::zeros((b_sz, h), DType::F32, first.device())?;
+        for (input, present) in inputs.iter().zip(present) {
+            let from_input = input.matmul(&w_ih)?.broadcast_add(&self.b_ih)?;
+            let from_state = state.matmul(&w_hh)?.broadcast_add(&self.b_hh)?;
+            let gates =
+                candle_nn::ops::sigmoid(&(from_input.narrow(1, 0, 2 * h)? + from_state.narrow(1, 0, 2 * h)?)?)?;
+            let reset = gates.narrow(1, 0, h)?;
+            let update = gates.narrow(1, h, h)?;
+            let candidate = (from_input.narrow(1, 2 * h, h)? + (reset * from_state.narrow(1, 2 * h, h)?)?)?.tanh()?;
+            // h' = (1 - z) n + z h = h + (1 - z)(n - h); padding (0) keeps h.
+            let step = update.affine(-1.0, 1.0)?.broadcast_mul(present)?;
+            state = (&state + (step * (candidate - &state)?)?)?;
+        }
+        Ok(state)
+    }
+}
+
 /// The network: embeddings, the GRU and the outputs (one per outcome).
 struct Network {
     code_embeddings: Embedding,
     bin_embeddings: Embedding,
     gap_embeddings: Embedding,
-    gru: GRU,
+    gru: GruLayer,
     /// (hidden) -> (outcomes): one linear head per outcome, as one matrix.
     heads: Linear,
-    hidden_size: usize,
 }
 
 impl Network {
@@ -115,43 +172,43 @@ impl Network {
             code_embeddings: candle_nn::embedding(vocab_size, e, vb.pp("code_embeddings"))?,
             bin_embeddings: candle_nn::embedding(n_bins, e, vb.pp("bin_embeddings"))?,
             gap_embeddings: candle_nn::embedding(N_GAPS, e, vb.pp("gap_embeddings"))?,
-            gru: candle_nn::rnn::gru(e, h, GRUConfig::default(), vb.pp("gru"))?,
+            gru: GruLayer::load(vb.pp("gru"), e, h)?,
             heads: candle_nn::linear(h, Outcome::ALL.len(), vb.pp("heads"))?,
-            hidden_size: h,
         })
     }
 
     /// (batch, outcomes) outputs: logits for rates, standardised values otherwise.
     fn forward(&self, batch: &SequenceBatch) -> candle_core::Result<Tensor> {
-        let (b_sz, seq_len) = batch.codes.dims2()?;
-        let codes = self.code_embeddings.forward(&batch.codes)?;
-        let bins = self.bin_embeddings.forward(&batch.bins)?;
-        let gaps = self.gap_embeddings.forward(&batch.gaps)?;
-        let inputs = ((codes + bins)? + gaps)?;
-        // Time first, so each step's input is one contiguous (batch, embedding) block.
-        let steps = inputs.transpose(0, 1)?.contiguous()?;
-        let mask = batch.mask.t()?.contiguous()?.unsqueeze(2)?;
-        let mut state = GRUState { h: Tensor::zeros((b_sz, self.hidden_size), DType::F32, steps.device())? };
-        for t in 0..seq_len {
-            let input = steps.get(t)?;
-            let stepped = self.gru.step(&input, &state)?;
-            // A padded step (mask 0) keeps the state: h + m * (h' - h).
-            let present = mask.get(t)?;
-            let change = (stepped.h - &state.h)?.broadcast_mul(&present)?;
-            state = GRUState { h: (&state.h + change)? };
-        }
-        self.heads.forward(&state.h)
+        let inputs = batch
+            .steps
+            .iter()
+            .map(|step| {
+                let codes = self.code_embeddings.forward(&step.codes)?;
+                let bins = self.bin_embeddings.forward(&step.bins)?;
+                let gaps = self.gap_embeddings.forward(&step.gaps)?;
+                (codes + bins)? + gaps
+            })
+            .collect::<candle_core::Result<Vec<Tensor>>>()?;
+        let present: Vec<Tensor> = batch.steps.iter().map(|step| step.present.clone()).collect();
+        let last = self.gru.forward(&inputs, &present)?;
+        self.heads.forward(&last)
     }
 }
 
-/// Token sequences as tensors, left-padded so every row ends at its last event.
-struct SequenceBatch {
-    /// (batch, seq) u32 ids.
+/// One time step of a batch: each row's token at that step.
+struct Step {
+    /// (batch) u32 ids.
     codes: Tensor,
     bins: Tensor,
     gaps: Tensor,
-    /// (batch, seq) f32: 1 at events, 0 at padding.
-    mask: Tensor,
+    /// (batch, 1) f32: 1 at an event, 0 at padding.
+    present: Tensor,
+}
+
+/// Token sequences as one tensor set per step, left-padded so every row ends at its
+/// last event.
+struct SequenceBatch {
+    steps: Vec<Step>,
 }
 
 impl SequenceBatch {
@@ -159,26 +216,30 @@ impl SequenceBatch {
         // At least one step, so an empty sequence still reads the zero state.
         let seq_len = sequences.iter().map(|s| s.len()).max().unwrap_or(0).max(1);
         let b_sz = sequences.len();
-        let mut codes = vec![PAD; b_sz * seq_len];
-        let mut bins = vec![BIN_NONE; b_sz * seq_len];
-        let mut gaps = vec![0u32; b_sz * seq_len];
-        let mut mask = vec![0f32; b_sz * seq_len];
-        for (row, tokens) in sequences.iter().enumerate() {
-            let base = row * seq_len + (seq_len - tokens.len());
-            for (i, t) in tokens.iter().enumerate() {
-                codes[base + i] = t.code;
-                bins[base + i] = t.value_bin;
-                gaps[base + i] = t.gap;
-                mask[base + i] = 1.0;
-            }
-        }
-        let shape = (b_sz, seq_len);
-        Ok(SequenceBatch {
-            codes: Tensor::from_vec(codes, shape, device)?,
-            bins: Tensor::from_vec(bins, shape, device)?,
-            gaps: Tensor::from_vec(gaps, shape, device)?,
-            mask: Tensor::from_vec(mask, shape, device)?,
-        })
+        let steps = (0..seq_len)
+            .map(|t| {
+                let mut codes = vec![PAD; b_sz];
+                let mut bins = vec![BIN_NONE; b_sz];
+                let mut gaps = vec![0u32; b_sz];
+                let mut present = vec![0f32; b_sz];
+                for (row, tokens) in sequences.iter().enumerate() {
+                    // Left padding: row's token i sits at step seq_len - len + i.
+                    let Some(i) = (t + tokens.len()).checked_sub(seq_len) else { continue };
+                    let token = tokens[i];
+                    codes[row] = token.code;
+                    bins[row] = token.value_bin;
+                    gaps[row] = token.gap;
+                    present[row] = 1.0;
+                }
+                Ok(Step {
+                    codes: Tensor::from_vec(codes, b_sz, device)?,
+                    bins: Tensor::from_vec(bins, b_sz, device)?,
+                    gaps: Tensor::from_vec(gaps, b_sz, device)?,
+                    present: Tensor::from_vec(present, (b_sz, 1), device)?,
+                })
+            })
+            .collect::<candle_core::Result<Vec<Step>>>()?;
+        Ok(SequenceBatch { steps })
     }
 }
 
@@ -511,6 +572,47 @@ mod tests {
         let fit = || RecurrentBaseline::fit(&vocab, rows.iter().map(|(t, o)| (t.as_slice(), o)), &config).unwrap();
         let sequences: Vec<&[EventToken]> = rows.iter().map(|(t, _)| t.as_slice()).collect();
         assert_eq!(fit().predict_many(&sequences), fit().predict_many(&sequences));
+    }
+
+    /// The masked layer is candle-nn's GRU: on the same weights (the same names in one
+    /// `VarMap`), its last state equals `GRU::step` run step by step, and padded steps
+    /// in front change nothing. Seeded weights and inputs.
+    #[test]
+    fn the_gru_layer_matches_candle_nn() {
+        use candle_nn::rnn::{gru, GRUConfig, RNN};
+        let (seq_len, b_sz, e, h) = (5, 3, 4, 6);
+        let device = Device::Cpu;
+        let varmap = VarMap::new();
+        let vb = VarBuilder::from_varmap(&varmap, DType::F32, &device);
+        let ours = GruLayer::load(vb.pp("gru"), e, h).unwrap();
+        seed_weights(&varmap, 3).unwrap();
+        let reference = gru(e, h, GRUConfig::default(), vb.pp("gru")).unwrap();
+        let mut rng = SplitMix64::new(4);
+        let values: Vec<f32> = (0..seq_len * b_sz * e).map(|_| rng.normal() as f32).collect();
+        let inputs: Vec<Tensor> = Tensor::from_vec(values, (seq_len, b_sz, e), &device)
+            .unwrap()
+            .chunk(seq_len, 0)
+            .unwrap()
+            .into_iter()
+            .map(|x| x.squeeze(0).unwrap())
+            .collect();
+        let present = vec![Tensor::ones((b_sz, 1), DType::F32, &device).unwrap(); seq_len];
+        let last = ours.forward(&inputs, &present).unwrap();
+        assert_eq!(last.dims(), &[b_sz, h]);
+        let mut state = reference.zero_state(b_sz).unwrap();
+        for input in &inputs {
+            state = reference.step(input, &state).unwrap();
+        }
+        let gap = (last.clone() - state.h()).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+        assert!(gap < 1e-5, "{gap}");
+
+        let mut padded = vec![Tensor::ones((b_sz, e), DType::F32, &device).unwrap(); 2];
+        padded.extend(inputs);
+        let mut mask = vec![Tensor::zeros((b_sz, 1), DType::F32, &device).unwrap(); 2];
+        mask.extend(present);
+        let shifted = ours.forward(&padded, &mask).unwrap();
+        let gap = (shifted - last).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+        assert!(gap < 1e-6, "{gap}");
     }
 
     /// The fit budget of the module doc: 50,000 random sequences of `max_len` tokens
