@@ -54,6 +54,17 @@ fn train_embed_eval_on_a_tiny_cohort() {
         assert!(agreement["leave_one_modality_out"][m].is_f64(), "ablation without {m}");
     }
     assert!(rdt.data_dir().join("reports/twin-eval.md").is_file());
+    // The cohort section scores the GRU beside the other baselines, in range.
+    let metrics = report["cohort"]["metrics"].as_array().expect("the cohort section");
+    for row in metrics {
+        let gru = row["scores"].as_array().unwrap().iter().find(|s| s["predictor"] == "recurrent").expect("a GRU score");
+        if let Some(v) = gru["value"].as_f64() {
+            let top = if row["metric"] == "auroc" { 1.0 } else { 10.0 };
+            assert!((0.0..=top).contains(&v), "{row}");
+        }
+    }
+    let md = std::fs::read_to_string(rdt.data_dir().join("reports/twin-eval.md")).unwrap();
+    assert!(md.contains("| GRU |"), "{md}");
 
     // Tamper with the event encoder: every command that loads the twin refuses it.
     let weights = checkpoint.join("event_encoder.safetensors");

@@ -13,6 +13,7 @@
 //! - [`population`]: every historical snapshot, its outcomes and the fitted baseline.
 //! - [`pseudonym`]: keyed pseudonyms of neighbours.
 //! - [`report`]: [`CohortReport`] over the neighbours a search returned.
+//! - [`sequence`]: the recurrent baseline, a GRU over event tokens up to a cut.
 //! - [`query`]: one query end to end: the patient's twin at a date, its nearest
 //!   historical snapshots in the neighbour index, the report.
 //!
@@ -31,6 +32,7 @@ pub mod query;
 pub mod record;
 pub mod regression;
 pub mod report;
+pub mod sequence;
 pub mod stats;
 
 #[cfg(test)]

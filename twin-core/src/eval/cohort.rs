@@ -5,13 +5,16 @@
 //! every cohort. Each held-out patient with a methotrexate course is cut at an index
 //! date (`days_after_mtx` after its first start, as the twin evaluation cuts) and
 //! queried like a clinician would; its *actual* outcomes are computed from its
-//! recorded future with the same definitions ([`crate::cohort::outcomes`]). Three
+//! recorded future with the same definitions ([`crate::cohort::outcomes`]). These
 //! predictors are scored on the same cases:
 //! - the twin's neighbour cohort (the neighbours' rate or mean; the population's
 //!   figure when no neighbour has data, counted as a fallback);
 //! - the snapshot baseline (regression on the latest visit, fitted on the population);
 //! - gradient-boosted trees on the aggregated history ([`crate::cohort::boosting`],
 //!   fitted on the population's snapshots);
+//! - a recurrent sequence model, a GRU over the event tokens up to the cut
+//!   ([`crate::cohort::sequence`], fitted on the population's snapshots, its
+//!   vocabulary built from the train part's journeys);
 //! - the population figure (one number for everyone: AUROC 0.5 by construction).
 //!
 //! Metrics: AUROC for methotrexate failure (no EULAR response at 6 months; a switch
@@ -29,6 +32,8 @@ use sha2::{Digest as _, Sha256};
 use crate::cohort::boosting::BoostedBaseline;
 use crate::cohort::features::snapshot_features;
 use crate::cohort::history::history_features;
+use crate::cohort::sequence::{RecurrentBaseline, SequenceConfig};
+use crate::encode::vocab::{VocabConfig, Vocabulary};
 use crate::encode::init::SplitMix64;
 use super::split::Part;
 use crate::cohort::query::{end_of_day, nearest_historical, twin_at, CohortError, QueryOptions};
@@ -133,18 +138,25 @@ pub enum Predictor {
     TwinCohort,
     SnapshotBaseline,
     GradientBoosting,
+    Recurrent,
     Population,
 }
 
 impl Predictor {
-    pub const ALL: [Predictor; 4] =
-        [Predictor::TwinCohort, Predictor::SnapshotBaseline, Predictor::GradientBoosting, Predictor::Population];
+    pub const ALL: [Predictor; 5] = [
+        Predictor::TwinCohort,
+        Predictor::SnapshotBaseline,
+        Predictor::GradientBoosting,
+        Predictor::Recurrent,
+        Predictor::Population,
+    ];
 
     pub fn label(self) -> &'static str {
         match self {
             Predictor::TwinCohort => "twin neighbour cohort",
             Predictor::SnapshotBaseline => "snapshot baseline (latest visit regression)",
             Predictor::GradientBoosting => "gradient-boosted trees (aggregated history)",
+            Predictor::Recurrent => "recurrent sequence model (GRU)",
             Predictor::Population => "population figure",
         }
     }
@@ -155,6 +167,7 @@ impl Predictor {
             Predictor::TwinCohort => "twin cohort",
             Predictor::SnapshotBaseline => "snapshot baseline",
             Predictor::GradientBoosting => "boosted trees",
+            Predictor::Recurrent => "GRU",
             Predictor::Population => "population",
         }
     }
@@ -230,7 +243,8 @@ pub async fn evaluate_cohort(
     let training = journeys.iter().filter(|(p, _)| !held(p));
     let population = Population::build(training.clone().map(|(p, e)| (p, e.as_slice())), snapshot_times);
     let population_patients = training.clone().count();
-    let boosted = fit_boosted(&population, training.map(|(p, e)| (p, e.as_slice())))?;
+    let boosted = fit_boosted(&population, training.clone().map(|(p, e)| (p, e.as_slice())))?;
+    let recurrent = fit_recurrent(&population, training.map(|(p, e)| (p, e.as_slice())))?;
     // The pseudonyms are never shown here; any key will do.
     let key = PseudonymKey::from_bytes([0; 32]);
     let query = QueryOptions { k: options.k, min_n: 1, min_follow_up_days: options.min_follow_up_days };
@@ -252,6 +266,11 @@ pub async fn evaluate_cohort(
         chosen.truncate(max);
     }
 
+    // One batched pass over every case's tokens at its cut.
+    let sequences: Vec<_> = chosen.iter().map(|(_, events, _, cut)| recurrent.tokenize(events, end_of_day(*cut))).collect();
+    let sequences: Vec<&[_]> = sequences.iter().map(Vec::as_slice).collect();
+    let mut gru_predictions = recurrent.predict_many(&sequences).into_iter();
+
     let mut cases = Vec::with_capacity(chosen.len());
     for (i, (patient, events, record, cut)) in chosen.iter().enumerate() {
         let until = end_of_day(*cut);
@@ -265,19 +284,23 @@ pub async fn evaluate_cohort(
         let mut trees = Vec::new();
         let mut pop = Vec::new();
         let mut with_data = Vec::new();
+        let gru_all = gru_predictions.next().unwrap_or_default();
+        let mut gru = Vec::new();
         for row in &report.outcomes {
             let population_value = row.population.value();
             with_data.push(row.neighbours.n());
             twin.push(row.neighbours.value().or(population_value));
             snapshot.push(row.snapshot_baseline);
             trees.push(boosted.predict(row.outcome, &history));
+            let o = Outcome::ALL.iter().position(|x| *x == row.outcome);
+            gru.push(o.and_then(|o| gru_all.get(o).copied().flatten()));
             pop.push(population_value);
         }
         cases.push(Case {
             index_date: *cut,
             actual: record.outcomes_at(*cut),
             neighbours_with_data: with_data,
-            predicted: vec![twin, snapshot, trees, pop],
+            predicted: vec![twin, snapshot, trees, gru, pop],
         });
         progress(i + 1, chosen.len());
     }
@@ -321,6 +344,31 @@ fn fit_boosted<'a>(
         .collect();
     BoostedBaseline::fit(rows.iter().map(|(x, o)| (x.as_slice(), *o)))
         .map_err(|e| CohortError::Baseline(e.to_string()))
+}
+
+/// The recurrent baseline fitted on the population's snapshots, each with its
+/// journey's event tokens up to its index time; the vocabulary comes from the same
+/// (train part) journeys only.
+fn fit_recurrent<'a>(
+    population: &Population,
+    journeys: impl Iterator<Item = (&'a PatientId, &'a [Event])>,
+) -> Result<RecurrentBaseline, CohortError> {
+    let events: std::collections::HashMap<&PatientId, &[Event]> = journeys.collect();
+    let vocab = Vocabulary::build(VocabConfig::default(), events.values().copied());
+    let config = SequenceConfig::default();
+    let rows: Vec<(Vec<_>, &PatientOutcomes)> = population
+        .snapshots()
+        .iter()
+        .filter_map(|s| {
+            let journey = events.get(&s.patient)?;
+            Some((vocab.tokenize(journey, Some(s.index_time), config.max_len), &s.outcomes))
+        })
+        .collect();
+    let started = std::time::Instant::now();
+    let fitted = RecurrentBaseline::fit(&vocab, rows.iter().map(|(t, o)| (t.as_slice(), *o)), &config)
+        .map_err(|e| CohortError::Baseline(e.to_string()))?;
+    tracing::info!(rows = rows.len(), seconds = started.elapsed().as_secs_f64(), "recurrent baseline fitted");
+    Ok(fitted)
 }
 
 /// A metric over cases: AUROC of the failure/event for yes/no outcomes, MAE for values;
