@@ -195,7 +195,10 @@ pub fn train_fusion(
     // The heads train with the fusion and are dropped after: the twin keeps their mark.
     let head_vars = VarMap::new();
     let heads = if config.outcome_weight > 0.0 {
-        Some(OutcomeHeads::fresh(fusion.config().twin_size, &head_vars)?)
+        let heads = OutcomeHeads::fresh(fusion.config().twin_size, &head_vars)?;
+        // Seeded like every other weight: the same cohort trains the same twin.
+        crate::encode::init::seed_weights(&head_vars, config.seed ^ 0x4ead)?;
+        Some(heads)
     } else {
         None
     };
