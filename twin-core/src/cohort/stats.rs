@@ -24,7 +24,9 @@ pub fn wilson(successes: usize, n: usize) -> Interval {
     let denominator = 1.0 + z2 / n_f;
     let centre = (p + z2 / (2.0 * n_f)) / denominator;
     let half = Z95 * (p * (1.0 - p) / n_f + z2 / (4.0 * n_f * n_f)).sqrt() / denominator;
-    Interval { low: (centre - half).max(0.0), high: (centre + half).min(1.0) }
+    // At 0 or n events the bound equals the rate exactly; rounding can leave it a
+    // hair across (2.8e-17 above a rate of 0), an interval that excludes its estimate.
+    Interval { low: (centre - half).clamp(0.0, p), high: (centre + half).clamp(p, 1.0) }
 }
 
 /// Mean and Student t interval of `values` (at least two).
@@ -113,6 +115,14 @@ mod tests {
         {
             let ci = wilson(r, n);
             assert!(close(ci.low, low, 5e-4) && close(ci.high, high, 5e-4), "{r}/{n}: {ci:?}");
+        }
+        // Every n: the interval holds its rate, inside 0-1 (0 of 6 once gave 2.8e-17).
+        for n in 1..200 {
+            for r in [0, n / 3, n] {
+                let ci = wilson(r, n);
+                let p = r as f64 / n as f64;
+                assert!(0.0 <= ci.low && ci.low <= p && p <= ci.high && ci.high <= 1.0, "{r}/{n}: {ci:?}");
+            }
         }
         let all = wilson(10, 10);
         assert!(close(all.high, 1.0, 1e-12));
