@@ -17,6 +17,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::cohort::ClinicalRecord;
 use crate::encode::note::NOTE_DIM;
 use crate::encode::vocab::{code_key, token_value, EventToken, VocabConfig, Vocabulary, BIN_FIRST};
 use journey::event::{Event, Modality};
@@ -122,6 +123,65 @@ pub struct FeatureSpec {
     /// before they existed does not.
     #[serde(default)]
     pub latest_values: bool,
+    /// Whether the latest-values token also carries the trajectory under the current
+    /// treatment ([`trajectory`]); a spec written before it existed does not.
+    #[serde(default)]
+    pub trajectory: bool,
+}
+
+/// Width of [`trajectory`].
+pub const TRAJECTORY_WIDTH: usize = 8;
+
+/// Where the patient stands under the current treatment, as of `at`: the course of
+/// disease a clinician reads before deciding, and what a snapshot of codes and
+/// deciles does not carry. In order: on a DMARD, years since the current DMARD
+/// started, DAS28 change since then, its slope per year over the readings since
+/// then, a 1 when those two were measured, log CRP change since then, DMARDs tried
+/// (/5), on methotrexate. Unknown parts are 0 (with the measured flag for DAS28).
+pub fn trajectory(record: &ClinicalRecord, at: DateTime<Utc>) -> Vec<f32> {
+    let date = at.date_naive();
+    let current =
+        record.courses.iter().filter(|c| c.is_dmard() && c.start <= at && c.ongoing_on(date)).max_by_key(|c| c.start);
+    let mut out = vec![0f32; TRAJECTORY_WIDTH];
+    let mut tried: Vec<&str> =
+        record.courses.iter().filter(|c| c.is_dmard() && c.start <= at).filter_map(|c| c.drug.map(|d| d.name)).collect();
+    tried.sort_unstable();
+    tried.dedup();
+    out[6] = tried.len() as f32 / 5.0;
+    out[7] = if record.courses.iter().any(|c| c.ongoing_on(date) && c.start <= at && c.drug.is_some_and(|d| d.is_methotrexate())) {
+        1.0
+    } else {
+        0.0
+    };
+    let Some(course) = current else { return out };
+    out[0] = 1.0;
+    out[1] = ((at - course.start).num_days() as f32 / 365.25).min(10.0);
+    let before = |series: &[(DateTime<Utc>, f64)]| series.iter().rev().find(|(t, _)| *t <= course.start).map(|(_, v)| *v);
+    let latest = |series: &[(DateTime<Utc>, f64)]| series.iter().rev().find(|(t, _)| *t <= at).map(|(_, v)| *v);
+    let das: Vec<(DateTime<Utc>, f64)> = record.das28.iter().map(|r| (r.time, r.score)).collect();
+    if let (Some(start), Some(now)) = (before(&das), latest(&das)) {
+        let since: Vec<(f64, f64)> = das
+            .iter()
+            .filter(|(t, _)| *t >= course.start && *t <= at)
+            .map(|(t, v)| ((*t - course.start).num_days() as f64 / 365.25, *v))
+            .collect();
+        let slope = if since.len() >= 2 {
+            let mx = since.iter().map(|p| p.0).sum::<f64>() / since.len() as f64;
+            let my = since.iter().map(|p| p.1).sum::<f64>() / since.len() as f64;
+            let sxx: f64 = since.iter().map(|p| (p.0 - mx).powi(2)).sum();
+            if sxx > 0.0 { since.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum::<f64>() / sxx } else { 0.0 }
+        } else {
+            0.0
+        };
+        out[2] = (now - start) as f32 / 3.0;
+        out[3] = (slope / 10.0).clamp(-1.0, 1.0) as f32;
+        out[4] = 1.0;
+    }
+    let crp: Vec<(DateTime<Utc>, f64)> = record.crp.iter().map(|v| (v.time, v.value.max(0.0).ln_1p())).collect();
+    if let (Some(start), Some(now)) = (before(&crp), latest(&crp)) {
+        out[5] = (now - start) as f32;
+    }
+    out
 }
 
 /// One patient's inputs at an index date.
@@ -135,6 +195,9 @@ pub struct PatientInputs {
     pub notes: Option<Vec<f32>>,
     pub imaging: Option<Vec<f32>>,
     pub omics: Option<Vec<f32>>,
+    /// Where the patient stands under the current treatment ([`trajectory`]), when
+    /// the spec reads it.
+    pub trajectory: Option<Vec<f32>>,
 }
 
 impl FeatureSpec {
@@ -148,12 +211,29 @@ impl FeatureSpec {
             omics: Panel::build(Modality::Omics, journeys.iter().copied()),
             max_events,
             latest_values: true,
+            trajectory: true,
         }
     }
 
-    /// Width of [`FeatureSpec::latest_values`]: three per vocabulary entry.
+    /// Width of the latest-values token: three per vocabulary entry, and the
+    /// trajectory's when the spec reads it.
     pub fn latest_width(&self) -> usize {
-        3 * self.vocab.len()
+        3 * self.vocab.len() + if self.trajectory { TRAJECTORY_WIDTH } else { 0 }
+    }
+
+    /// The fusion's latest-values input of one patient's inputs: the latest values of
+    /// its tokens, then (when the spec reads it) its trajectory. `None` when neither
+    /// says anything: the modality is absent.
+    pub fn latest(&self, inputs: &PatientInputs) -> Option<Vec<f32>> {
+        let values = self.latest_values(&inputs.tokens);
+        if !self.trajectory {
+            return values;
+        }
+        let trajectory = inputs.trajectory.as_ref()?;
+        let mut out = values.unwrap_or_else(|| vec![0f32; self.latest_width()]);
+        let start = 3 * self.vocab.len();
+        out[start..start + TRAJECTORY_WIDTH].copy_from_slice(trajectory);
+        Some(out)
     }
 
     /// The latest values of a token sequence: per code id `c`, at `3c` its latest
@@ -168,9 +248,11 @@ impl FeatureSpec {
         let scale = (self.vocab.config.n_bins as f32 - 1.0).max(1.0);
         let mut out = vec![0f32; self.latest_width()];
         let mut any = false;
+        // The per-code slots; the trajectory's (after them) are filled by `latest`.
+        let codes = 3 * self.vocab.len();
         for t in tokens.iter().filter(|t| t.value_bin >= BIN_FIRST) {
             let at = 3 * t.code as usize;
-            let Some(slot) = out.get_mut(at..at + 3) else { continue };
+            let Some(slot) = out[..codes].get_mut(at..at + 3) else { continue };
             let decile = (t.value_bin - BIN_FIRST) as f32 / scale - 0.5;
             // Tokens are in time order: a later value overwrites an earlier one.
             slot[2] = if slot[1] > 0.0 { decile - slot[0] } else { 0.0 };
@@ -222,7 +304,19 @@ impl FeatureSpec {
             }
             mean
         });
-        PatientInputs { tokens, note_tokens, notes, imaging: self.imaging.features(window), omics: self.omics.features(window) }
+        // The trajectory is read only where the spec uses it (a record read per call).
+        let trajectory = (self.latest_values && self.trajectory).then(|| {
+            let at = until.or_else(|| window.last().map(|e| e.time)).unwrap_or_else(Utc::now);
+            trajectory(&ClinicalRecord::read(window), at)
+        });
+        PatientInputs {
+            tokens,
+            note_tokens,
+            notes,
+            imaging: self.imaging.features(window),
+            omics: self.omics.features(window),
+            trajectory,
+        }
     }
 }
 
@@ -300,12 +394,31 @@ mod tests {
         // Latest values: crp is measured once in each journey; the note has no value.
         let crp = spec.vocab.id(&code_key(&a[0])) as usize;
         let latest = spec.latest_values(&at_day_2.tokens).expect("crp has a value");
-        assert_eq!(latest.len(), 18);
+        assert_eq!(latest.len(), 18 + TRAJECTORY_WIDTH);
         assert_eq!(&latest[3 * crp + 1..3 * crp + 3], &[1.0, 0.0], "measured, no change yet");
         assert_eq!(latest.iter().filter(|x| **x != 0.0).count(), 2, "crp's decile (not the median) and flag only");
         let plain = spec.inputs(&b, None, &|_| None);
         assert!(plain.notes.is_none() && plain.imaging.is_none() && plain.omics.is_none());
         assert!(plain.note_tokens.is_empty());
         assert_eq!(plain.tokens.len(), 1);
+    }
+
+    /// On methotrexate since day 10, DAS28 5.0 before and 3.0 at day 190: the
+    /// trajectory says so as of day 200, and nothing after day 200 reaches it.
+    #[test]
+    fn the_trajectory_reads_the_course_under_the_current_treatment() {
+        use crate::cohort::testutil::{das28, drug, Journey};
+        let j = Journey::new(vec![das28(0, 5.0), drug(10, None, "6851"), das28(100, 4.0), das28(190, 3.0), das28(400, 6.0)]);
+        let record = ClinicalRecord::read(&j.events);
+        let at = j.events[0].time + chrono::Duration::days(200);
+        let t = trajectory(&record, at);
+        assert_eq!(t.len(), TRAJECTORY_WIDTH);
+        assert_eq!(t[0], 1.0, "on a DMARD");
+        assert!((t[1] - 190.0 / 365.25).abs() < 1e-6, "years since the start: {}", t[1]);
+        assert!((t[2] - (3.0 - 5.0) / 3.0).abs() < 1e-6, "DAS28 change since the start: {}", t[2]);
+        assert!(t[3] < 0.0 && t[4] == 1.0, "falling, measured: {t:?}");
+        assert_eq!((t[6], t[7]), (0.2, 1.0), "one DMARD tried, methotrexate");
+        let before = trajectory(&record, j.events[0].time + chrono::Duration::days(5));
+        assert_eq!(&before[..6], &[0.0; 6], "no treatment yet");
     }
 }

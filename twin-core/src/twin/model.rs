@@ -230,7 +230,7 @@ pub fn embed_with(
         .map(|(i, events)| PatientViews {
             crops: vec![Crop {
                 events,
-                latest: spec.latest_values(&i.tokens),
+                latest: spec.latest(i),
                 notes: i.notes.clone(),
                 imaging: i.imaging.clone(),
                 omics: i.omics.clone(),

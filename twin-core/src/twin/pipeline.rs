@@ -191,7 +191,7 @@ pub fn train_twin(
                     let (input, targets) = crops.next().expect("one crop per patient and cut");
                     Crop {
                         events: vectors.next().expect("one vector per crop"),
-                        latest: spec.latest_values(&input.tokens),
+                        latest: spec.latest(&input),
                         notes: input.notes,
                         imaging: input.imaging,
                         omics: input.omics,
