@@ -1,6 +1,7 @@
 //! The predictive heads' section of `rdt eval`: for each outcome, a logistic head on
 //! the twin at the index date, on the snapshot features, and on both, trained on
-//! 80% of the patients and scored on the held-out 20% (the cohort evaluation's split).
+//! train part of the frozen split and scored on its tuning part (the cohort
+//! evaluation's split, [`crate::eval::split`]); the test part is never scored here.
 //!
 //! Stages: journeys -> [`HeadSnapshot`]s (index date, outcomes, snapshot features) ->
 //! the caller embeds each patient's twin at `cut` -> [`evaluate_heads`] -> markdown.
@@ -12,9 +13,9 @@ use chrono::{DateTime, Utc};
 use crate::cohort::features::snapshot_features;
 use crate::cohort::regression::DEFAULT_L2;
 use crate::cohort::ClinicalRecord;
-use crate::eval::cohort::is_held_out;
+use crate::eval::split::Part;
 use journey::event::PatientId;
-use crate::heads::{evaluate, label, HeadError, HeadEvaluation, HeadOutcome, Labelled, Split, HELD_OUT_PERCENT};
+use crate::heads::{evaluate, label, HeadError, HeadEvaluation, HeadOutcome, Labelled, Split};
 
 /// A patient at their index date.
 #[derive(Debug, Clone)]
@@ -23,7 +24,8 @@ pub struct HeadSnapshot {
     pub cut: DateTime<Utc>,
     pub labelled: Labelled,
     pub snapshot: Vec<f64>,
-    pub held_out: bool,
+    /// The part of the frozen split the patient is in.
+    pub part: Part,
 }
 
 /// The snapshots of every patient given methotrexate (`(id, events in time order)`).
@@ -38,7 +40,7 @@ pub fn snapshots(cohort: &[(PatientId, Vec<journey::event::Event>)]) -> Vec<Head
                 cut: labelled.cut,
                 snapshot: snapshot_features(&record, labelled.cut),
                 labelled,
-                held_out: is_held_out(id, HELD_OUT_PERCENT),
+                part: Part::of(id),
             })
         })
         .collect()
@@ -54,12 +56,16 @@ pub fn evaluate_heads(snapshots: &[HeadSnapshot], twins: &[Vec<f32>]) -> Result<
             let (mut twin, mut snap, mut both) = (Split::default(), Split::default(), Split::default());
             for (s, t) in snapshots.iter().zip(twins) {
                 let Some(y) = s.labelled.outcome(outcome) else { continue };
+                if s.part == Part::Test {
+                    continue;
+                }
+                let held_out = s.part == Part::Tuning;
                 let t: Vec<f64> = t.iter().map(|v| f64::from(*v)).collect();
                 let mut joint = t.clone();
                 joint.extend(&s.snapshot);
-                twin.push(s.held_out, t, y);
-                snap.push(s.held_out, s.snapshot.clone(), y);
-                both.push(s.held_out, joint, y);
+                twin.push(held_out, t, y);
+                snap.push(held_out, s.snapshot.clone(), y);
+                both.push(held_out, joint, y);
             }
             evaluate(outcome, &[("twin", &twin), ("snapshot", &snap), ("twin + snapshot", &both)])
         })
@@ -70,13 +76,12 @@ pub fn evaluate_heads(snapshots: &[HeadSnapshot], twins: &[Vec<f32>]) -> Result<
 pub fn markdown(evaluations: &[HeadEvaluation]) -> String {
     let mut md = String::new();
     let f3 = |v: Option<f64>| v.map_or("-".to_owned(), |x| format!("{x:.3}"));
-    let _ = writeln!(md, "## Predictive heads (held-out patients)\n");
+    let _ = writeln!(md, "## Predictive heads (tuning part)\n");
     let _ = writeln!(
         md,
         "Logistic regression (ridge {DEFAULT_L2} x n on standardised features) at the first methotrexate start; \
-         trained on {}% of the patients, scored on the held-out {HELD_OUT_PERCENT}%. Calibration: logit P(y) = \
-         intercept + slope * logit(p) (ideal 0 and 1).\n",
-        100 - HELD_OUT_PERCENT
+         trained on the train part of the frozen split, scored on its tuning part. Calibration: logit P(y) = \
+         intercept + slope * logit(p) (ideal 0 and 1).\n"
     );
     for e in evaluations {
         let n = e.heads.first().map_or(0, |h| h.held_out.n);

@@ -156,13 +156,13 @@ pub fn markdown(e: &StateEvaluation) -> String {
     let pct = |d: &StateDistribution| d.iter().map(|x| format!("{:.0}%", 100.0 * x)).collect::<Vec<_>>().join(" / ");
     let _ = writeln!(
         md,
-        "## State model (held-out patients)
+        "## State model (tuning part)
 "
     );
     let _ = writeln!(
         md,
         "Markov chain over DAS28 states, {}-day step, add-{} smoothing, one matrix per treatment; fitted on {} \
-         training patients ({} transitions), scored on {} held-out patients from every reading. Multi-class Brier \
+         training patients ({} transitions), scored on {} patients of the tuning part from every reading. Multi-class Brier \
          (0 to 2) and log loss; lower is better.\n",
         e.config.step_days, e.config.alpha, e.train_patients, e.train_transitions, e.test_patients
     );

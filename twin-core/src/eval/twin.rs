@@ -23,7 +23,7 @@ use journey::event::{Event, PatientId};
 use journey::store::JourneyStore;
 use serde_json::json;
 
-use super::cohort::{evaluate_with_index, is_held_out, CohortEvalOptions};
+use super::cohort::{evaluate_with_index, CohortEvalOptions};
 use super::{bag_of_codes, chance_agreement, heads, latest_visit, neighbour_agreement, state, EvalError, EvalReport};
 use crate::cohort::query::end_of_day;
 use crate::encode::fusion::FusedModality;
@@ -128,11 +128,17 @@ pub async fn run_twin_evaluation(
     let ceiling = subtype_ceiling(&cohort, &labels, &cut_of)?;
     let reconstruction = model.manifest.training.get("reconstruction").cloned().unwrap_or(json!(null));
 
-    // The state model and the predictive heads, on the same held-out split.
-    let (train, test): (Vec<_>, Vec<_>) = cohort
-        .iter()
-        .map(|(id, events)| (id.clone(), crate::state::readings(events)))
-        .partition(|(id, _)| !is_held_out(id, crate::heads::HELD_OUT_PERCENT));
+    // The state model and the predictive heads: fitted on the train part of the
+    // frozen split, scored on its tuning part (the test part is for reports only).
+    use crate::eval::split::Part;
+    let readings = |part: Part| -> Vec<_> {
+        cohort
+            .iter()
+            .filter(|(id, _)| Part::of(id) == part)
+            .map(|(id, events)| (id.clone(), crate::state::readings(events)))
+            .collect()
+    };
+    let (train, test) = (readings(Part::Train), readings(Part::Tuning));
     let state = state::evaluate_state_model(&train, &test, StateModelConfig { resamples: 0, ..Default::default() });
     let truth_journeys: Vec<(PatientId, Vec<Event>)> = cohort.iter().map(|&j| j.clone()).collect();
     let head_snapshots = heads::snapshots(&truth_journeys);

@@ -10,9 +10,6 @@ use crate::cohort::regression::{LinearModel, DEFAULT_L2};
 use crate::heads::label::HeadOutcome;
 use crate::heads::metrics::Scores;
 
-/// The held-out share of patients, in percent (the same split as the cohort
-/// evaluation, [`crate::eval::cohort::is_held_out`]).
-pub const HELD_OUT_PERCENT: u8 = 20;
 
 /// Why a head could not be fitted.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

@@ -21,6 +21,6 @@ mod evaluate;
 mod label;
 mod metrics;
 
-pub use evaluate::{evaluate, fit_and_score, HeadError, HeadEvaluation, HeadScores, Split, HELD_OUT_PERCENT};
+pub use evaluate::{evaluate, fit_and_score, HeadError, HeadEvaluation, HeadScores, Split};
 pub use label::{label, mtx_index, HeadOutcome, Labelled};
 pub use metrics::{auroc, auroc_interval, brier, calibration_line, reliability, ReliabilityBin, Scores};
