@@ -133,7 +133,8 @@ pub fn estimate(outcome: Outcome, values: &[f64], min_n: usize) -> Estimate {
         let yes: Vec<bool> = values.iter().map(|v| *v > 0.5).collect();
         Estimate::rate(&yes, min_n)
     } else {
-        Estimate::mean(values, min_n)
+        // The value outcomes are DAS28 scores.
+        Estimate::mean_within(values, min_n, journey::clinical::activity::Scale::Das28.range())
     }
 }
 
@@ -142,6 +143,19 @@ mod tests {
     use super::*;
     use crate::cohort::testutil::{das28, drug, Journey};
     use chrono::Duration;
+
+    /// Three scattered DAS28 values: the mean's interval stays on the scale.
+    #[test]
+    fn a_das28_interval_stays_on_the_scale() {
+        match estimate(Outcome::Das28Day150, &[0.5, 0.6, 9.0], 3) {
+            Estimate::Mean { mean, ci, .. } => {
+                assert!((0.0..=10.0).contains(&ci.low) && (0.0..=10.0).contains(&ci.high), "{ci:?}");
+                assert!(ci.low <= mean && mean <= ci.high);
+                assert_eq!(ci.low, 0.0, "the t interval alone reaches below zero");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
 
     /// 240 patients on methotrexate, DAS28 at day 150 following the day-30 reading: the
     /// baseline is fitted; a latest visit far outside what it was fitted on gets no

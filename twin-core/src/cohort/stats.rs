@@ -74,6 +74,20 @@ impl Estimate {
         Estimate::Mean { n, mean, ci }
     }
 
+    /// A mean of a measure bounded to `range` (a DAS28 is 0-10): the t interval is cut
+    /// to the range, since no mean of such values can fall outside it (three
+    /// neighbours at 0.5, 0.6 and 9.0 once gave a lower bound below zero).
+    pub fn mean_within(values: &[f64], min_n: usize, range: (f64, f64)) -> Self {
+        match Estimate::mean(values, min_n) {
+            Estimate::Mean { n, mean, ci } => Estimate::Mean {
+                n,
+                mean,
+                ci: Interval { low: ci.low.clamp(range.0, range.1), high: ci.high.clamp(range.0, range.1) },
+            },
+            other => other,
+        }
+    }
+
     /// Patients with data.
     pub fn n(&self) -> usize {
         match self {
