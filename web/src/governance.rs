@@ -194,15 +194,33 @@ pub async fn registry_activate(
     user: CurrentUser,
     Form(form): Form<ActivateForm>,
 ) -> Result<Response, AppError> {
+    change(&state, &user, &form, Change::Activate).await
+}
+
+/// What a form does to the artifact it names.
+#[derive(Clone, Copy)]
+enum Change {
+    Activate,
+    Retire,
+}
+
+/// Applies `what` to the form's artifact (audited by the registry) and answers with
+/// what happened, or with the refusal.
+async fn change(state: &AppState, user: &CurrentUser, form: &ActivateForm, what: Change) -> Result<Response, AppError> {
     let result = async {
         let (kind, sha) = (kind_of(&form.kind)?, digest_of(&form.sha256)?);
-        let seq = state.registry().activate(&user.principal(), kind, &sha, &form.reason).await?;
-        Ok::<_, AppError>(format!("Activated {kind} {} (audit entry {seq}).", sha.short()))
+        let registry = state.registry();
+        let (by, reason) = (user.principal(), form.reason.as_str());
+        let (seq, done_word) = match what {
+            Change::Activate => (registry.activate(&by, kind, &sha, reason).await?, "Activated"),
+            Change::Retire => (registry.retire(&by, kind, &sha, reason).await?, "Retired"),
+        };
+        Ok::<_, AppError>(format!("{done_word} {kind} {} (audit entry {seq}).", sha.short()))
     }
     .await;
     match result {
         Ok(text) => Ok(done(text)),
-        Err(e) => refused(&state, &user, e).await,
+        Err(e) => refused(state, user, e).await,
     }
 }
 
@@ -245,14 +263,5 @@ pub async fn registry_retire(
     user: CurrentUser,
     Form(form): Form<ActivateForm>,
 ) -> Result<Response, AppError> {
-    let result = async {
-        let (kind, sha) = (kind_of(&form.kind)?, digest_of(&form.sha256)?);
-        let seq = state.registry().retire(&user.principal(), kind, &sha, &form.reason).await?;
-        Ok::<_, AppError>(format!("Retired {kind} {} (audit entry {seq}).", sha.short()))
-    }
-    .await;
-    match result {
-        Ok(text) => Ok(done(text)),
-        Err(e) => refused(&state, &user, e).await,
-    }
+    change(&state, &user, &form, Change::Retire).await
 }

@@ -75,6 +75,17 @@ impl Fixture {
     }
 }
 
+/// A whole login as a browser makes it: the form (for its CSRF cookie), then the
+/// post with `name` and `password`.
+async fn log_in(f: &Fixture, name: &str, password: &str) -> Response {
+    let form = f.send(get("/login", None)).await;
+    let cookie = form.headers().get(header::SET_COOKIE).unwrap().to_str().unwrap().split(';').next().unwrap().to_owned();
+    let token = cookie.split_once('=').unwrap().1.to_owned();
+    let mut req = post_form("/login", None, Some(&token), &format!("name={name}&password={password}&next="));
+    req.headers_mut().insert(header::COOKIE, cookie.parse().unwrap());
+    f.send(req).await
+}
+
 fn get(uri: &str, session: Option<&Session>) -> Request<Body> {
     let mut b = Request::builder().method(Method::GET).uri(uri);
     if let Some(s) = session {
@@ -702,20 +713,9 @@ async fn an_admin_uploads_a_concept_map() {
 #[tokio::test]
 async fn failed_logins_are_throttled_locked_and_audited() {
     let f = fixture().await;
-    let attempt = |password: &'static str| {
-        let f = &f;
-        async move {
-            let form = f.send(get("/login", None)).await;
-            let cookie = form.headers().get(header::SET_COOKIE).unwrap().to_str().unwrap().split(';').next().unwrap().to_owned();
-            let token = cookie.split_once('=').unwrap().1.to_owned();
-            let mut req = post_form("/login", None, Some(&token), &format!("name=clin&password={password}&next="));
-            req.headers_mut().insert(header::COOKIE, cookie.parse().unwrap());
-            f.send(req).await
-        }
-    };
     let mut statuses = Vec::new();
     for _ in 0..21 {
-        let res = attempt("wrong-password").await;
+        let res = log_in(&f, "clin", "wrong-password").await;
         if res.status() == StatusCode::TOO_MANY_REQUESTS {
             assert!(res.headers().contains_key(header::RETRY_AFTER));
         }
@@ -725,7 +725,7 @@ async fn failed_logins_are_throttled_locked_and_audited() {
     assert!(statuses[5..20].iter().all(|s| *s == StatusCode::TOO_MANY_REQUESTS), "{statuses:?}");
     assert_eq!(statuses[20], StatusCode::FORBIDDEN, "locked after 20 attempts");
     // The right password does not open a locked account.
-    assert_eq!(attempt(PASSWORD).await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(log_in(&f, "clin", PASSWORD).await.status(), StatusCode::FORBIDDEN);
 
     let actions: Vec<String> = f
         .state
@@ -748,7 +748,7 @@ async fn failed_logins_are_throttled_locked_and_audited() {
     let adm = f.session("adm", Duration::from_secs(600)).await;
     let res = f.send(post_form("/admin/users/unlock", Some(&adm), Some(&adm.csrf), "name=clin")).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    assert_eq!(attempt(PASSWORD).await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(log_in(&f, "clin", PASSWORD).await.status(), StatusCode::SEE_OTHER);
     let last = f.state.audit().entries_of_kinds(&[audit_log::EntryKind::Access]).await.unwrap();
     let last: audit_log::AuditEntry = last.last().unwrap().parse().unwrap();
     assert!(matches!(last.body, EntryBody::Access { ref action, .. } if action == "login"), "{last:?}");
@@ -762,17 +762,6 @@ async fn failed_logins_are_throttled_locked_and_audited() {
 #[tokio::test]
 async fn a_disabled_user_is_out_at_once_and_the_admin_must_choose_a_scope() {
     let f = fixture().await;
-    let login = |password: &'static str| {
-        let f = &f;
-        async move {
-            let form = f.send(get("/login", None)).await;
-            let cookie = form.headers().get(header::SET_COOKIE).unwrap().to_str().unwrap().split(';').next().unwrap().to_owned();
-            let token = cookie.split_once('=').unwrap().1.to_owned();
-            let mut req = post_form("/login", None, Some(&token), &format!("name=clin&password={password}&next="));
-            req.headers_mut().insert(header::COOKIE, cookie.parse().unwrap());
-            f.send(req).await
-        }
-    };
     let clin = f.session("clin", Duration::from_secs(600)).await;
     assert_eq!(f.send(get("/patients", Some(&clin))).await.status(), StatusCode::OK);
     let adm = f.session("adm", Duration::from_secs(600)).await;
@@ -780,12 +769,12 @@ async fn a_disabled_user_is_out_at_once_and_the_admin_must_choose_a_scope() {
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert!(location(&res).contains("Disabled"), "{}", location(&res));
     assert_eq!(f.send(get("/patients", Some(&clin))).await.status(), StatusCode::SEE_OTHER, "the session ended");
-    let refused = login(PASSWORD).await;
+    let refused = log_in(&f, "clin", PASSWORD).await;
     assert_eq!(refused.status(), StatusCode::FORBIDDEN);
     assert!(body_text(refused).await.contains("disabled"));
     let res = f.send(post_form("/admin/users/disable", Some(&adm), Some(&adm.csrf), "name=clin&action=enable")).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    assert_eq!(login(PASSWORD).await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(log_in(&f, "clin", PASSWORD).await.status(), StatusCode::SEE_OTHER);
 
     let actions: Vec<String> = f
         .state

@@ -31,6 +31,11 @@ const CLASSES: [(DrugClass, &str); 6] = [
     (DrugClass::Glucocorticoid, "glucocorticoid"),
 ];
 
+/// How many columns [`history_features`] gives: per series its statistics, four of
+/// the patient and the record, methotrexate (on, days), per class (on, ever), DMARDs
+/// tried, per concept (latest, count).
+pub const HISTORY_WIDTH: usize = SERIES.len() * SERIES_STATS.len() + 4 + 2 + 2 * CLASSES.len() + 1 + 2 * Concept::ALL.len();
+
 /// The names of [`history_features`]' columns, in order.
 pub fn history_feature_names() -> Vec<String> {
     let mut names = Vec::new();
@@ -71,22 +76,26 @@ fn series_stats(points: &[(DateTime<Utc>, f64)], at: DateTime<Utc>) -> [f64; 7] 
         .filter(|(t, _)| (at - *t).num_days() <= 365)
         .map(|(t, v)| ((*t - at).num_days() as f64 / 365.25, *v))
         .collect();
-    let slope = if recent.len() >= 2 {
-        let mx = recent.iter().map(|(x, _)| x).sum::<f64>() / recent.len() as f64;
-        let my = recent.iter().map(|(_, y)| y).sum::<f64>() / recent.len() as f64;
-        let sxx: f64 = recent.iter().map(|(x, _)| (x - mx) * (x - mx)).sum();
-        let sxy: f64 = recent.iter().map(|(x, y)| (x - mx) * (y - my)).sum();
-        if sxx > 0.0 { sxy / sxx } else { f64::NAN }
-    } else {
-        f64::NAN
-    };
-    [last, mean, min, max, n, change, slope]
+    [last, mean, min, max, n, change, slope(&recent).unwrap_or(f64::NAN)]
+}
+
+/// The least-squares slope of `(x, y)` points; `None` for fewer than two distinct x.
+pub(crate) fn slope(points: &[(f64, f64)]) -> Option<f64> {
+    if points.len() < 2 {
+        return None;
+    }
+    let n = points.len() as f64;
+    let mx = points.iter().map(|(x, _)| x).sum::<f64>() / n;
+    let my = points.iter().map(|(_, y)| y).sum::<f64>() / n;
+    let sxx: f64 = points.iter().map(|(x, _)| (x - mx) * (x - mx)).sum();
+    let sxy: f64 = points.iter().map(|(x, y)| (x - mx) * (y - my)).sum();
+    (sxx > 0.0).then(|| sxy / sxx)
 }
 
 /// The aggregated history of a journey (`record` read from `events`) as of `at`, in
 /// [`history_feature_names`] order.
 pub fn history_features(record: &ClinicalRecord, events: &[Event], at: DateTime<Utc>) -> Vec<f64> {
-    let mut out = Vec::with_capacity(history_feature_names().len());
+    let mut out = Vec::with_capacity(HISTORY_WIDTH);
     let das: Vec<&journey::clinical::Das28Reading> = record.das28.iter().collect();
     let pick = |f: &dyn Fn(&journey::clinical::Das28Reading) -> Option<f64>| -> Vec<(DateTime<Utc>, f64)> {
         das.iter().filter_map(|r| f(r).map(|v| (r.time, v))).collect()
@@ -113,8 +122,7 @@ pub fn history_features(record: &ClinicalRecord, events: &[Event], at: DateTime<
     out.push(first_event.filter(|t| *t <= at).map_or(f64::NAN, |t| years(t.date_naive())));
 
     let started: Vec<&journey::clinical::Course> = record.courses.iter().filter(|c| c.start <= at).collect();
-    let mtx_running = started.iter().filter(|c| c.ongoing_on(date) && c.drug.is_some_and(|d| d.is_methotrexate()));
-    let mtx_start = mtx_running.map(|c| c.start).min();
+    let mtx_start = record.methotrexate_since(at);
     out.push(if mtx_start.is_some() { 1.0 } else { 0.0 });
     out.push(mtx_start.map_or(f64::NAN, |s| (at - s).num_days() as f64));
     for (class, _) in CLASSES {
@@ -122,11 +130,7 @@ pub fn history_features(record: &ClinicalRecord, events: &[Event], at: DateTime<
         out.push(if started.iter().filter(of_class).any(|c| c.ongoing_on(date)) { 1.0 } else { 0.0 });
         out.push(if started.iter().any(|c| of_class(&c)) { 1.0 } else { 0.0 });
     }
-    let mut tried: Vec<&str> =
-        started.iter().filter(|c| c.is_dmard()).filter_map(|c| c.drug.map(|d| d.name)).collect();
-    tried.sort_unstable();
-    tried.dedup();
-    out.push(tried.len() as f64);
+    out.push(record.dmards_tried(at) as f64);
 
     let mut latest = [f64::NAN; Concept::ALL.len()];
     let mut latest_time: [Option<DateTime<Utc>>; Concept::ALL.len()] = [None; Concept::ALL.len()];
@@ -160,6 +164,7 @@ mod tests {
         let record = ClinicalRecord::read(&j.events);
         let at = Utc.with_ymd_and_hms(2020, 1, 1, 0, 0, 0).unwrap() + chrono::Duration::days(200);
         let names = history_feature_names();
+        assert_eq!(names.len(), HISTORY_WIDTH);
         let x = history_features(&record, &j.events, at);
         assert_eq!(x.len(), names.len());
         let get = |name: &str| x[names.iter().position(|n| n == name).unwrap()];

@@ -67,6 +67,25 @@ impl ClinicalRecord {
         latest(&self.esr, at)
     }
 
+    /// How many distinct DMARDs were started at or before `at`.
+    pub fn dmards_tried(&self, at: DateTime<Utc>) -> usize {
+        let mut tried: Vec<&str> =
+            self.courses.iter().filter(|c| c.is_dmard() && c.start <= at).filter_map(|c| c.drug.map(|d| d.name)).collect();
+        tried.sort_unstable();
+        tried.dedup();
+        tried.len()
+    }
+
+    /// When the methotrexate course running at `at` started (the earliest, when
+    /// several overlap); `None` off methotrexate.
+    pub fn methotrexate_since(&self, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.courses
+            .iter()
+            .filter(|c| c.start <= at && c.ongoing_on(at.date_naive()) && c.drug.is_some_and(|d| d.is_methotrexate()))
+            .map(|c| c.start)
+            .min()
+    }
+
     /// Whether the patient was in care by `date`: an activity score or a DMARD course on or
     /// before it. Snapshots before that (a journey's first events are its birth and
     /// demographics) have no clinical state to compare.

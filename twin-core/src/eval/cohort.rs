@@ -27,14 +27,12 @@
 
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest as _, Sha256};
 
 use crate::cohort::boosting::BoostedBaseline;
 use crate::cohort::features::snapshot_features;
 use crate::cohort::history::history_features;
 use crate::cohort::sequence::{RecurrentBaseline, SequenceConfig};
 use crate::encode::vocab::{VocabConfig, Vocabulary};
-use crate::encode::init::SplitMix64;
 use super::split::Part;
 use crate::cohort::query::{end_of_day, nearest_historical, twin_at, CohortError, QueryOptions};
 use crate::cohort::report::CohortReport;
@@ -125,10 +123,7 @@ pub async fn run_cohort_evaluation(
 /// Whether a patient is held out: the first 8 bytes of SHA-256 of its id, mod 100,
 /// below the percentage. Deterministic, independent of the cohort's order and size.
 pub fn is_held_out(patient: &PatientId, percent: u8) -> bool {
-    let digest = Sha256::digest(patient.as_str().as_bytes());
-    let mut first = [0u8; 8];
-    first.copy_from_slice(&digest[..8]);
-    u64::from_le_bytes(first) % 100 < u64::from(percent)
+    super::split::bucket(patient) < u64::from(percent)
 }
 
 /// The predictors compared.
@@ -388,24 +383,17 @@ fn metric(outcome: Outcome, o: usize, p: usize, cases: &[&Case]) -> Option<f64> 
     }
 }
 
-/// The 2.5th and 97.5th percentiles of `metric` over bootstrap resamples of `cases`.
+/// The 2.5th and 97.5th percentiles of `metric` over bootstrap resamples of `cases`
+/// ([`crate::heads::bootstrap_interval`]).
 fn bootstrap_interval(cases: &[&Case], metric: impl Fn(&[&Case]) -> Option<f64>) -> Option<[f64; 2]> {
     if cases.len() < 2 {
         return None;
     }
-    let mut rng = SplitMix64::new(0x5eed_19);
-    let mut values: Vec<f64> = (0..BOOTSTRAP_RESAMPLES)
-        .filter_map(|_| {
-            let sample: Vec<&Case> = (0..cases.len()).map(|_| cases[rng.below(cases.len())]).collect();
-            metric(&sample)
-        })
-        .collect();
-    if values.len() < BOOTSTRAP_RESAMPLES / 2 {
-        return None;
-    }
-    values.sort_by(f64::total_cmp);
-    let at = |q: f64| values[((values.len() - 1) as f64 * q).round() as usize];
-    Some([at(0.025), at(0.975)])
+    let (low, high) = crate::heads::bootstrap_interval(cases.len(), BOOTSTRAP_RESAMPLES, 0x5eed_19, |idx| {
+        let sample: Vec<&Case> = idx.iter().map(|&i| cases[i]).collect();
+        metric(&sample)
+    })?;
+    Some([low, high])
 }
 
 fn metric_row(outcome: Outcome, cases: &[Case], min_n: usize) -> MetricRow {

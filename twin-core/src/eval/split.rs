@@ -29,13 +29,19 @@ pub enum Part {
     Test,
 }
 
+/// A patient's bucket, 0-99: the first 8 bytes of SHA-256 of its id, mod 100. The one
+/// hash every split of patients reads (this one and `cohort::is_held_out`).
+pub fn bucket(patient: &PatientId) -> u64 {
+    let digest = Sha256::digest(patient.as_str().as_bytes());
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    u64::from_le_bytes(first) % 100
+}
+
 impl Part {
     /// The part of `patient`.
     pub fn of(patient: &PatientId) -> Part {
-        let digest = Sha256::digest(patient.as_str().as_bytes());
-        let mut first = [0u8; 8];
-        first.copy_from_slice(&digest[..8]);
-        match u64::from_le_bytes(first) % 100 {
+        match bucket(patient) {
             b if b < TEST_BELOW => Part::Test,
             b if b < TUNING_BELOW => Part::Tuning,
             _ => Part::Train,

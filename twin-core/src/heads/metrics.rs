@@ -8,17 +8,20 @@ use crate::cohort::regression::LinearModel;
 use crate::encode::init::SplitMix64;
 pub use crate::eval::cohort::auroc;
 
-/// A 95% percentile interval of the AUROC over `resamples` bootstrap resamples of
-/// the examples (seeded); resamples with one outcome only are skipped.
-pub fn auroc_interval(scores: &[f64], labels: &[bool], resamples: usize, seed: u64) -> Option<(f64, f64)> {
-    let n = scores.len();
+/// A 95% percentile interval of a metric over `resamples` bootstrap resamples of `n`
+/// examples (seeded: the same examples give the same interval). `metric` gets each
+/// resample's example indices; resamples where it is undefined (`None`) are skipped.
+pub fn bootstrap_interval(
+    n: usize,
+    resamples: usize,
+    seed: u64,
+    mut metric: impl FnMut(&[usize]) -> Option<f64>,
+) -> Option<(f64, f64)> {
     let mut rng = SplitMix64::new(seed);
     let mut values: Vec<f64> = (0..resamples)
         .filter_map(|_| {
             let idx: Vec<usize> = (0..n).map(|_| rng.below(n)).collect();
-            let s: Vec<f64> = idx.iter().map(|&i| scores[i]).collect();
-            let l: Vec<bool> = idx.iter().map(|&i| labels[i]).collect();
-            auroc(&s, &l)
+            metric(&idx)
         })
         .collect();
     if values.is_empty() {
@@ -27,6 +30,16 @@ pub fn auroc_interval(scores: &[f64], labels: &[bool], resamples: usize, seed: u
     values.sort_by(f64::total_cmp);
     let q = |p: f64| values[((p * (values.len() - 1) as f64).round() as usize).min(values.len() - 1)];
     Some((q(0.025), q(0.975)))
+}
+
+/// A 95% percentile interval of the AUROC over `resamples` bootstrap resamples of
+/// the examples (seeded); resamples with one outcome only are skipped.
+pub fn auroc_interval(scores: &[f64], labels: &[bool], resamples: usize, seed: u64) -> Option<(f64, f64)> {
+    bootstrap_interval(scores.len(), resamples, seed, |idx| {
+        let s: Vec<f64> = idx.iter().map(|&i| scores[i]).collect();
+        let l: Vec<bool> = idx.iter().map(|&i| labels[i]).collect();
+        auroc(&s, &l)
+    })
 }
 
 /// Mean squared difference between the probability and the outcome (0 is perfect;

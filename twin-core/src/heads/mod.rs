@@ -23,4 +23,4 @@ mod metrics;
 
 pub use evaluate::{evaluate, fit_and_score, HeadError, HeadEvaluation, HeadScores, Split};
 pub use label::{label, mtx_index, HeadOutcome, Labelled};
-pub use metrics::{auroc, auroc_interval, brier, calibration_line, reliability, ReliabilityBin, Scores};
+pub use metrics::{auroc, auroc_interval, bootstrap_interval, brier, calibration_line, reliability, ReliabilityBin, Scores};

@@ -143,16 +143,8 @@ pub fn trajectory(record: &ClinicalRecord, at: DateTime<Utc>) -> Vec<f32> {
     let current =
         record.courses.iter().filter(|c| c.is_dmard() && c.start <= at && c.ongoing_on(date)).max_by_key(|c| c.start);
     let mut out = vec![0f32; TRAJECTORY_WIDTH];
-    let mut tried: Vec<&str> =
-        record.courses.iter().filter(|c| c.is_dmard() && c.start <= at).filter_map(|c| c.drug.map(|d| d.name)).collect();
-    tried.sort_unstable();
-    tried.dedup();
-    out[6] = tried.len() as f32 / 5.0;
-    out[7] = if record.courses.iter().any(|c| c.ongoing_on(date) && c.start <= at && c.drug.is_some_and(|d| d.is_methotrexate())) {
-        1.0
-    } else {
-        0.0
-    };
+    out[6] = record.dmards_tried(at) as f32 / 5.0;
+    out[7] = if record.methotrexate_since(at).is_some() { 1.0 } else { 0.0 };
     let Some(course) = current else { return out };
     out[0] = 1.0;
     out[1] = ((at - course.start).num_days() as f32 / 365.25).min(10.0);
@@ -165,14 +157,7 @@ pub fn trajectory(record: &ClinicalRecord, at: DateTime<Utc>) -> Vec<f32> {
             .filter(|(t, _)| *t >= course.start && *t <= at)
             .map(|(t, v)| ((*t - course.start).num_days() as f64 / 365.25, *v))
             .collect();
-        let slope = if since.len() >= 2 {
-            let mx = since.iter().map(|p| p.0).sum::<f64>() / since.len() as f64;
-            let my = since.iter().map(|p| p.1).sum::<f64>() / since.len() as f64;
-            let sxx: f64 = since.iter().map(|p| (p.0 - mx).powi(2)).sum();
-            if sxx > 0.0 { since.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum::<f64>() / sxx } else { 0.0 }
-        } else {
-            0.0
-        };
+        let slope = crate::cohort::history::slope(&since).unwrap_or(0.0);
         out[2] = (now - start) as f32 / 3.0;
         out[3] = (slope / 10.0).clamp(-1.0, 1.0) as f32;
         out[4] = 1.0;
