@@ -486,6 +486,8 @@ mod tests {
             population,
             snapshot_baseline_percent: None,
             snapshot_baseline_das28: None,
+            twin_head: None,
+            disagreement: None,
         };
         let cohort = SimilarPatientsOutput {
             patient: "p-1".into(),
@@ -504,6 +506,8 @@ mod tests {
             ],
             neighbours: vec![NeighbourOut { pseudonym: "nb-1a2b".into(), distance: 0.012 }],
             method: "rates with 95% Wilson intervals",
+            twin_head_unavailable: None,
+            head_reliability: vec![],
             audit: None,
             report: None,
         };

@@ -247,11 +247,14 @@ pub enum ArtifactKind {
     Prompt,
     /// The disease-state model's file (`state-model.json`, counts of the Markov chain).
     StateModel,
+    /// The twin's predictive head (`twin-head.json`: boosted trees on the twin and the
+    /// aggregated history, with their calibration).
+    TwinHead,
 }
 
 impl ArtifactKind {
-    pub const ALL: [ArtifactKind; 4] =
-        [ArtifactKind::Llm, ArtifactKind::Encoder, ArtifactKind::Prompt, ArtifactKind::StateModel];
+    pub const ALL: [ArtifactKind; 5] =
+        [ArtifactKind::Llm, ArtifactKind::Encoder, ArtifactKind::Prompt, ArtifactKind::StateModel, ArtifactKind::TwinHead];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -259,6 +262,7 @@ impl ArtifactKind {
             ArtifactKind::Encoder => "encoder",
             ArtifactKind::Prompt => "prompt",
             ArtifactKind::StateModel => "state_model",
+            ArtifactKind::TwinHead => "twin_head",
         }
     }
 }

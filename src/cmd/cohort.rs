@@ -47,6 +47,11 @@ pub struct CohortArgs {
     /// With --evaluate: cut each held-out patient this many days after starting methotrexate.
     #[arg(long, default_value_t = 90)]
     days: i64,
+    /// With --evaluate: the train part's snapshots the fitted predictors learn from:
+    /// `none` (the 180-day cadence), `starts` (+ each DMARD start) or `visits` (+ every
+    /// DMARD start and activity reading).
+    #[arg(long, default_value = "none")]
+    fit_on: twin_core::index::build::DecisionSnapshots,
     /// With --evaluate: at most this many cases.
     #[arg(long)]
     max_cases: Option<usize>,
@@ -80,6 +85,7 @@ pub async fn run(ctx: &Context, args: CohortArgs) -> anyhow::Result<ExitCode> {
             days_after_mtx: args.days,
             scored: args.score_on.parse().map_err(anyhow::Error::msg)?,
             max_cases: args.max_cases,
+            fit_on: args.fit_on,
         };
         let report =
             run_cohort_evaluation(&store, &ctx.data_dir, &registry, &ctx.index(), &options, &Bars::default()).await?;

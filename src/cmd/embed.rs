@@ -4,11 +4,13 @@
 //! The index (`RDT_QDRANT_URL`'s collection, else `<data-dir>/index/`) is rebuilt from
 //! scratch; the JSON Lines file (default `<data-dir>/twins/twins.jsonl`) holds each
 //! patient's live twin. With `--index-date`, everyone's twin at that date is written
-//! to the file only.
+//! to the file only. A rebuild also fits the twin head on the new points and pins it
+//! (`twin_core::heads::TwinHead`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use audit_log::{Principal, Role};
 use chrono::NaiveDate;
 use clap::Args;
 use twin_core::index::rebuild::{rebuild, twins_at};
@@ -16,7 +18,7 @@ use twin_core::index::SnapshotPlan;
 use twin_core::twin::load_active;
 
 use crate::bars::Bars;
-use crate::context::Context;
+use crate::context::{user_name, Context};
 
 #[derive(Debug, Args)]
 pub struct EmbedArgs {
@@ -59,7 +61,9 @@ pub async fn run(ctx: &Context, args: EmbedArgs) -> anyhow::Result<ExitCode> {
         decisions: args.decisions,
     };
     let bars = Bars::default();
-    let r = rebuild(&store, &ctx.data_dir, &registry, &model, &ctx.index(), &plan, args.notes, &out, &bars).await?;
+    // Fitting the twin head is a governance act: its file is pinned and activated as this user.
+    let by = Principal::new(user_name(None), Role::Governance);
+    let r = rebuild(&store, &ctx.data_dir, &registry, &model, &ctx.index(), &plan, args.notes, &out, &by, &bars).await?;
     println!(
         "{} patients embedded (twin {version}): {} index points ({} live, {} historical) in {}; live twins in {file}",
         r.patients,
@@ -68,5 +72,9 @@ pub async fn run(ctx: &Context, args: EmbedArgs) -> anyhow::Result<ExitCode> {
         r.points - r.live,
         r.index
     );
+    match &r.head {
+        Ok((version, rows)) => println!("twin head {version} fitted on {rows} train-part snapshots, pinned and active"),
+        Err(why) => println!("no twin head: {why}"),
+    }
     Ok(ExitCode::SUCCESS)
 }

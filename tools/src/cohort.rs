@@ -15,7 +15,8 @@ use std::sync::Arc;
 use audit_log::{CohortRecord, ModelRegistry};
 use chrono::{DateTime, NaiveDate, Utc};
 use twin_core::cohort::features::{snapshot_features, FEATURE_NAMES};
-use twin_core::cohort::query::query_cohort;
+use twin_core::cohort::query::{query_cohort, CohortSources};
+use twin_core::heads::TwinHead;
 use twin_core::cohort::{ClinicalRecord, CohortReport, Population, PseudonymKey, QueryOptions};
 use twin_core::encode::NoteVectorSource;
 use twin_core::index::build::{historical_times, load_journeys};
@@ -88,6 +89,8 @@ pub struct CohortHandles {
     /// How many of the population's snapshots show each trait, and how many there are.
     population_traits: HashMap<RecordTrait, usize>,
     population_snapshots: usize,
+    /// The twin head fitted for this twin (`rdt embed`), or why there is none.
+    head: Result<TwinHead, String>,
 }
 
 fn traits_of(events: &[Event]) -> Vec<(DateTime<Utc>, RecordTrait)> {
@@ -130,6 +133,7 @@ impl CohortHandles {
             traits,
             population_traits: HashMap::new(),
             population_snapshots: 0,
+            head: Err("no twin head loaded".to_owned()),
         };
         let mut counts: HashMap<RecordTrait, usize> = HashMap::new();
         for s in handles.population.snapshots() {
@@ -202,7 +206,30 @@ impl CohortHandles {
         let key_path = data_dir.join("keys").join("cohort-pseudonym.key");
         let key = PseudonymKey::load_or_create(&key_path)
             .map_err(|e| CohortUnavailable(format!("cannot read or create {}: {e}", key_path.display())))?;
-        Ok(CohortHandles::new(model, index, &journeys, key, QueryOptions::default()))
+        let head_path = TwinHead::install_path(data_dir);
+        let head = if head_path.exists() {
+            TwinHead::load_active(&head_path, registry, model.version).await.map_err(|e| e.to_string())
+        } else {
+            Err(format!("no twin head at {}: run `rdt embed`", head_path.display()))
+        };
+        Ok(CohortHandles { head, ..CohortHandles::new(model, index, &journeys, key, QueryOptions::default()) })
+    }
+
+    /// The same handles with a fitted twin head (tests; an install's is loaded by
+    /// [`CohortHandles::load`]).
+    pub fn with_head(mut self, head: TwinHead) -> Self {
+        self.head = Ok(head);
+        self
+    }
+
+    /// The twin head, when one is loaded.
+    pub fn head(&self) -> Option<&TwinHead> {
+        self.head.as_ref().ok()
+    }
+
+    /// Why the cohort shows no twin head figures, when it does not.
+    pub fn head_unavailable(&self) -> Option<&str> {
+        self.head.as_ref().err().map(String::as_str)
     }
 
     /// The same handles reading note vectors from `notes` (MiniLM and the install's
@@ -234,9 +261,14 @@ impl CohortHandles {
         };
         let options = QueryOptions { k, ..self.options };
         let note_vector = |t: &str| vectors.get(t).cloned();
-        query_cohort(&self.model, &self.index, &self.population, &self.key, patient, events, at, &options, &note_vector, &|_| {
-            false
-        })
+        let sources = CohortSources {
+            model: &self.model,
+            index: &self.index,
+            population: &self.population,
+            key: &self.key,
+            head: self.head.as_ref().ok(),
+        };
+        query_cohort(sources, patient, events, at, &options, &note_vector, &|_| false)
         .await
         .map_err(|e| unavailable(format!("{e} ({})", self.index.describe())))
     }

@@ -12,6 +12,7 @@ use chrono::NaiveDate;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use twin_core::cohort::{CohortReport, Estimate, OutcomeRow};
+use twin_core::heads::{HeadFigure, ReliabilityBin, MIN_CALIBRATION_ROWS};
 use journey::PatientId;
 
 use crate::bounded::{Bounded, Trimmer};
@@ -103,6 +104,41 @@ pub struct CohortOutcome {
     /// ... or the DAS28 it predicts.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub snapshot_baseline_das28: Option<f64>,
+    /// The twin head's figure for this patient, with its calibration interval.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub twin_head: Option<HeadOut>,
+    /// A plain sentence when the twin head and the similar patients disagree.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub disagreement: Option<String>,
+}
+
+/// The twin head's figure as a clinician may see it.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum HeadOut {
+    /// A probability: the head's percent; among the calibration patients (never used
+    /// to fit it) given a figure in the same band, `observed_percent` had the outcome
+    /// (95% Wilson interval, of `n`).
+    Rate { percent: u32, observed_percent: u32, low_percent: u32, high_percent: u32, n: usize },
+    /// A DAS28 with the calibration patients' 95% residual range around it.
+    Value { das28: f64, low: f64, high: f64, n: usize },
+}
+
+impl HeadOut {
+    fn of(rate: bool, h: &HeadFigure) -> Option<Self> {
+        let ci = h.interval?;
+        Some(if rate {
+            HeadOut::Rate {
+                percent: percent(h.value),
+                observed_percent: percent(h.observed?),
+                low_percent: percent(ci.low),
+                high_percent: percent(ci.high),
+                n: h.n,
+            }
+        } else {
+            HeadOut::Value { das28: round(h.value, 2), low: round(ci.low, 2), high: round(ci.high, 2), n: h.n }
+        })
+    }
 }
 
 impl From<&OutcomeRow> for CohortOutcome {
@@ -115,6 +151,8 @@ impl From<&OutcomeRow> for CohortOutcome {
             population: Figure::from(&r.population),
             snapshot_baseline_percent: r.snapshot_baseline.filter(|_| rate).map(percent),
             snapshot_baseline_das28: r.snapshot_baseline.filter(|_| !rate).map(|v| round(v, 2)),
+            twin_head: r.twin_head.as_ref().and_then(|h| HeadOut::of(rate, h)),
+            disagreement: r.disagreement(),
         }
     }
 }
@@ -142,6 +180,15 @@ pub struct SimilarPatientsOutput {
     /// Nearest first.
     pub neighbours: Vec<NeighbourOut>,
     pub method: &'static str,
+    /// Why no twin head figure is shown, when none is (no head fitted for this twin,
+    /// or its file refused by the registry).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub twin_head_unavailable: Option<String>,
+    /// The twin head's reliability on its calibration patients per yes/no outcome
+    /// (label, bins, calibration slope), for a page that plots it; never serialised.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub head_reliability: Vec<(String, Vec<ReliabilityBin>, Option<f64>)>,
     /// Real ids for the audit entry; never serialised.
     #[serde(skip)]
     #[schemars(skip)]
@@ -155,7 +202,9 @@ pub struct SimilarPatientsOutput {
 
 const METHOD: &str = "k nearest historical snapshots of other patients by cosine distance between twins; each \
 neighbour's outcomes read after its own snapshot; rates with 95% Wilson intervals, means with 95% t intervals; \
-population = every historical snapshot; snapshot baseline = regression on the latest visit.";
+population = every historical snapshot; snapshot baseline = regression on the latest visit; twin head = a model \
+fitted on the training patients' twins and records (boosted trees or ridge per outcome), its interval what happened \
+to held-out calibration patients given a similar figure.";
 
 /// The `k` of an input, checked against its bounds.
 pub(crate) fn checked_k(tool: ToolName, k: Option<usize>) -> Result<usize, ToolError> {
@@ -190,6 +239,8 @@ impl SimilarPatientsOutput {
             outcomes: report.outcomes.iter().map(CohortOutcome::from).collect(),
             neighbours: trimmer.keep_first(neighbours, SimilarPatients::MAX_ITEMS),
             method: METHOD,
+            twin_head_unavailable: None,
+            head_reliability: vec![],
             audit: None,
             report: None,
         }
@@ -259,6 +310,15 @@ beside the whole population's figure.";
             cohort.model.version.to_hex(),
             &mut trimmer,
         );
+        out.twin_head_unavailable = cohort.head_unavailable().map(str::to_owned);
+        if let Some(head) = cohort.head() {
+            out.head_reliability = head
+                .calibration
+                .iter()
+                .filter(|(o, c)| o.is_rate() && c.n >= MIN_CALIBRATION_ROWS)
+                .map(|(o, c)| (o.label().to_owned(), c.bins.clone(), c.slope))
+                .collect();
+        }
         out.audit = Some(cohort.audit_record(&report));
         out.report = Some(report);
         Ok(Bounded::new(out, trimmer))
@@ -287,16 +347,28 @@ fn cohort_facts(v: &SimilarPatientsOutput) -> Facts {
         .outcomes
         .iter()
         .map(|o| {
+            let head = match &o.twin_head {
+                Some(HeadOut::Rate { percent, observed_percent, low_percent, high_percent, n }) => format!(
+                    ", twin head {percent}% (of {n} held-out patients given a similar figure, {observed_percent}% had \
+                     it; 95% CI {low_percent}% to {high_percent}%)"
+                ),
+                Some(HeadOut::Value { das28, low, high, n }) => {
+                    format!(", twin head {} (95% range {} to {}, from {n} held-out patients)", said(das28), said(low), said(high))
+                }
+                None => String::new(),
+            };
             format!(
-                "{}: {} among similar patients, population {}",
+                "{}: {} among similar patients, population {}{head}",
                 o.label,
                 figure_text(&o.similar_patients),
                 figure_text(&o.population)
             )
         })
         .collect();
+    let disagreements: Vec<&str> = v.outcomes.iter().filter_map(|o| o.disagreement.as_deref()).collect();
+    let disagreements = if disagreements.is_empty() { String::new() } else { format!(" {}", disagreements.join(" ")) };
     Facts::stated(format!(
-        "In silico cohort of {} at {}: {} most similar historical patients. {}.",
+        "In silico cohort of {} at {}: {} most similar historical patients. {}.{disagreements}",
         said(&v.patient),
         said(&v.index_date),
         v.similar_patients_found,

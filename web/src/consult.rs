@@ -13,7 +13,7 @@ use serde::Serialize;
 use tools::disease_activity::DiseaseActivityHistory;
 use tools::medication_history::MedicationHistory;
 use tools::patient_summary::PatientSummary;
-use tools::similar_patients::{Figure, SimilarPatients, SimilarPatientsOutput};
+use tools::similar_patients::{Figure, HeadOut, SimilarPatients, SimilarPatientsOutput};
 use tools::state_forecast::{StateForecast, StateForecastOutput};
 use tools::{invoke_tool, Caller, InvokeError, Scope, Tool, ToolError};
 use journey::PatientId;
@@ -43,6 +43,8 @@ pub struct LabRow {
 pub struct CohortRow {
     pub label: String,
     pub similar: String,
+    /// The twin head's figure with its calibration interval, or why there is none.
+    pub head: String,
     pub population: String,
     pub snapshot: String,
 }
@@ -53,6 +55,12 @@ pub struct CohortSection {
     pub index_date: String,
     pub twin_version: String,
     pub rows: Vec<CohortRow>,
+    /// Plain sentences where the twin head and the similar patients disagree.
+    pub disagreements: Vec<String>,
+    /// Why the twin head column is empty, when it is.
+    pub head_unavailable: Option<String>,
+    /// The twin head's reliability plots (SVG), one per yes/no outcome.
+    pub reliability_svgs: Vec<String>,
     pub method: String,
 }
 
@@ -296,6 +304,14 @@ fn cohort_section(out: &SimilarPatientsOutput) -> CohortSection {
                 CohortRow {
                     label: o.label.clone(),
                     similar: figure(&o.similar_patients, rate),
+                    head: match &o.twin_head {
+                        Some(HeadOut::Rate { percent, observed_percent, low_percent, high_percent, n }) => format!(
+                            "{percent}% (held-out patients given a similar figure: {observed_percent}%, \
+                             {low_percent}–{high_percent}%, n = {n})"
+                        ),
+                        Some(HeadOut::Value { das28, low, high, n }) => format!("{das28:.2} ({low:.2}–{high:.2}), n = {n}"),
+                        None => "—".into(),
+                    },
                     population: figure(&o.population, rate),
                     snapshot: match (o.snapshot_baseline_percent, o.snapshot_baseline_das28) {
                         (Some(p), _) => format!("{p:.0}%"),
@@ -304,6 +320,13 @@ fn cohort_section(out: &SimilarPatientsOutput) -> CohortSection {
                     },
                 }
             })
+            .collect(),
+        disagreements: out.outcomes.iter().filter_map(|o| o.disagreement.clone()).collect(),
+        head_unavailable: out.twin_head_unavailable.clone(),
+        reliability_svgs: out
+            .head_reliability
+            .iter()
+            .map(|(label, bins, slope)| twin_core::heads::reliability_svg(label, bins, *slope))
             .collect(),
         method: out.method.to_owned(),
     }

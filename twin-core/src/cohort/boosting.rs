@@ -30,7 +30,8 @@ pub enum BoostingError {
     Fit { outcome: &'static str, message: String },
 }
 
-/// One boosted model per outcome.
+/// One boosted model per outcome (serialisable: the twin head is saved with them).
+#[derive(serde::Serialize, serde::Deserialize)]
 pub struct BoostedBaseline {
     features: usize,
     models: BTreeMap<Outcome, PerpetualBooster>,

@@ -11,6 +11,7 @@ use super::record::ClinicalRecord;
 use super::report::{CohortReport, NeighbourRef};
 use journey::event::{Event, PatientId};
 use crate::index::{IndexError, NeighbourIndex, NeighbourQuery, SnapshotKind};
+use crate::heads::{HeadInputs, TwinHead};
 use crate::twin::{TwinError, TwinModel};
 
 /// Why a cohort query failed.
@@ -98,14 +99,22 @@ pub async fn nearest_historical(
     }
 }
 
+/// What a cohort query reads: the active twin and its index, the population (its
+/// figures and the snapshot baseline), the pseudonym key, and the twin head when
+/// one is fitted for this twin.
+#[derive(Clone, Copy)]
+pub struct CohortSources<'a> {
+    pub model: &'a TwinModel,
+    pub index: &'a NeighbourIndex,
+    pub population: &'a Population,
+    pub key: &'a PseudonymKey,
+    pub head: Option<&'a TwinHead>,
+}
+
 /// The cohort report of `patient` (time-ordered `events`) at the end of `at` (its last
-/// event when `None`).
-#[allow(clippy::too_many_arguments)]
+/// event when `None`), with the twin head's figures beside the neighbours'.
 pub async fn query_cohort(
-    model: &TwinModel,
-    index: &NeighbourIndex,
-    population: &Population,
-    key: &PseudonymKey,
+    sources: CohortSources<'_>,
     patient: &PatientId,
     events: &[Event],
     at: Option<NaiveDate>,
@@ -113,6 +122,7 @@ pub async fn query_cohort(
     note_vector: &(dyn Fn(&str) -> Option<Vec<f32>> + Sync),
     excluded: &(dyn Fn(&PatientId) -> bool + Sync),
 ) -> Result<CohortReport, CohortError> {
+    let CohortSources { model, index, population, key, head } = sources;
     match index.twin_version() {
         None => return Err(CohortError::EmptyIndex),
         Some(v) if v != model.version => {
@@ -131,7 +141,15 @@ pub async fn query_cohort(
     };
     let index_time = until.unwrap_or(last.time);
     let vector = twin_at(model, events, Some(index_time), note_vector)?;
-    let neighbours = nearest_historical(index, vector, patient, options, excluded).await?;
-    let features = snapshot_features(&ClinicalRecord::read(events), index_time);
-    Ok(CohortReport::build(index_time.date_naive(), &features, &neighbours, population, key, options.min_n))
+    let neighbours = nearest_historical(index, vector.clone(), patient, options, excluded).await?;
+    let record = ClinicalRecord::read(events);
+    let features = snapshot_features(&record, index_time);
+    let mut report = CohortReport::build(index_time.date_naive(), &features, &neighbours, population, key, options.min_n);
+    if let Some(head) = head {
+        let inputs = HeadInputs::of(&record, events, index_time, vector);
+        for row in &mut report.outcomes {
+            row.twin_head = head.figure(row.outcome, &inputs);
+        }
+    }
+    Ok(report)
 }

@@ -13,6 +13,7 @@ use super::outcomes::Outcome;
 use super::population::{estimate, Population};
 use super::pseudonym::{Pseudonym, PseudonymKey};
 use super::stats::Estimate;
+use crate::heads::HeadFigure;
 use journey::event::PatientId;
 
 /// Below this many neighbours with data an outcome says "not enough comparable
@@ -46,6 +47,35 @@ pub struct OutcomeRow {
     pub population: Estimate,
     /// The snapshot regression's prediction for this patient (probability or DAS28).
     pub snapshot_baseline: Option<f64>,
+    /// The twin head's figure for this patient with the interval its calibration
+    /// gives ([`crate::heads::TwinHead::figure`]); `None` without an active head or
+    /// when it was measured on too few patients with this outcome.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub twin_head: Option<HeadFigure>,
+}
+
+impl OutcomeRow {
+    /// A plain sentence when the twin head and the neighbours disagree: each figure
+    /// outside the other's 95% interval. `None` when they agree or one is missing.
+    pub fn disagreement(&self) -> Option<String> {
+        let head = self.twin_head.as_ref()?;
+        let (value, ci) = (self.neighbours.value()?, self.neighbours.interval()?);
+        let head_ci = head.interval?;
+        let apart = !(ci.low..=ci.high).contains(&head.value) && !(head_ci.low..=head_ci.high).contains(&value);
+        if !apart {
+            return None;
+        }
+        let show = |v: f64| if self.outcome.is_rate() { format!("{:.0}%", 100.0 * v) } else { format!("{v:.2}") };
+        Some(format!(
+            "For {}, the twin head ({}) and the similar patients ({}, n = {}) disagree: each lies outside the other's \
+             95% interval. The neighbours are few and describe patients like this one; the head is fitted on every \
+             training snapshot. Read both with their intervals.",
+            self.label,
+            show(head.value),
+            show(value),
+            self.neighbours.n()
+        ))
+    }
 }
 
 /// What the audit entry records of a cohort query; never part of the report's JSON.
@@ -91,6 +121,7 @@ impl CohortReport {
                     neighbours: estimate(outcome, &values, min_n),
                     population: population.figure(outcome),
                     snapshot_baseline: population.snapshot_prediction(outcome, features),
+                    twin_head: None,
                 }
             })
             .collect();
@@ -138,8 +169,8 @@ impl CohortReport {
         };
         let _ = writeln!(
             t,
-            "{:<48} {:>4}  {:<30} {:<12} {:<12} snapshot baseline",
-            "outcome", "n", "estimate", "95% CI", "population"
+            "{:<48} {:>4}  {:<30} {:<12} {:<24} {:<12} snapshot baseline",
+            "outcome", "n", "estimate", "95% CI", "twin head (95% CI)", "population"
         );
         for row in &self.outcomes {
             let baseline = row.snapshot_baseline.map_or("-".to_owned(), |v| {
@@ -149,16 +180,26 @@ impl CohortReport {
                     format!("{v:.2}")
                 }
             });
+            let head = row.twin_head.as_ref().map_or("-".to_owned(), |h| match (row.outcome.is_rate(), h.interval) {
+                (true, Some(ci)) => format!("{:.0}% ({:.0}-{:.0}%)", 100.0 * h.value, 100.0 * ci.low, 100.0 * ci.high),
+                (false, Some(ci)) => format!("{:.2} ({:.2}-{:.2})", h.value, ci.low, ci.high),
+                (true, None) => format!("{:.0}%", 100.0 * h.value),
+                (false, None) => format!("{:.2}", h.value),
+            });
             let _ = writeln!(
                 t,
-                "{:<48} {:>4}  {:<30} {:<12} {:<12} {}",
+                "{:<48} {:>4}  {:<30} {:<12} {:<24} {:<12} {}",
                 row.label,
                 row.neighbours.n(),
                 figure(&row.neighbours),
                 interval(&row.neighbours),
+                head,
                 figure(&row.population),
                 baseline
             );
+        }
+        for line in self.outcomes.iter().filter_map(OutcomeRow::disagreement) {
+            let _ = writeln!(t, "\n{line}");
         }
         let _ = writeln!(t, "\nneighbours (pseudonym, cosine distance):");
         for n in &self.neighbours {

@@ -44,7 +44,10 @@ use audit_log::ModelRegistry;
 use journey::store::JourneyStore;
 
 use super::{EvalError, EvalReport};
-use crate::index::build::{historical_times, load_journeys};
+use crate::heads::{
+    reliability, reliability_svg, Family, HeadInputs, HeadRow, ReliabilityBin, TwinHead, RELIABILITY_BINS,
+};
+use crate::index::build::{historical_times_of, load_journeys, DecisionSnapshots, SnapshotPlan};
 use crate::index::{IndexConfig, NeighbourIndex};
 use crate::progress::Progress;
 use crate::twin::TwinModel;
@@ -64,6 +67,12 @@ pub struct CohortEvalOptions {
     pub scored: Part,
     /// At most this many cases (the first by patient id).
     pub max_cases: Option<usize>,
+    /// The train part's snapshots every fitted predictor (the snapshot regression,
+    /// the boosted trees, the GRU and the twin head) learns from: the 180-day cadence,
+    /// plus decision points when set. The neighbour index is whatever `rdt embed`
+    /// built.
+    #[serde(default)]
+    pub fit_on: DecisionSnapshots,
 }
 
 impl Default for CohortEvalOptions {
@@ -75,12 +84,13 @@ impl Default for CohortEvalOptions {
             days_after_mtx: 90,
             scored: Part::Tuning,
             max_cases: None,
+            fit_on: DecisionSnapshots::None,
         }
     }
 }
 
-/// [`evaluate_cohort`] over the index's own snapshots (the default plan), without note
-/// vectors, as a "cohort eval" stage of `progress`: the JSON and the markdown section.
+/// [`evaluate_cohort`] with the fitted predictors on the train part's snapshots of
+/// `options.fit_on`, without note vectors, as a "cohort eval" stage of `progress`: the JSON and the markdown section.
 pub async fn evaluate_with_index(
     model: &TwinModel,
     index: &NeighbourIndex,
@@ -89,7 +99,9 @@ pub async fn evaluate_with_index(
     progress: &dyn Progress,
 ) -> Result<EvalReport, CohortError> {
     progress.stage("cohort eval", 0);
-    let result = evaluate_cohort(model, index, journeys, &historical_times, options, &|_| None, |_, n| {
+    let plan = SnapshotPlan { decisions: options.fit_on, ..SnapshotPlan::default() };
+    let times = |events: &[Event]| historical_times_of(events, &plan);
+    let result = evaluate_cohort(model, index, journeys, &times, options, &|_| None, |_, n| {
         progress.set_len(n as u64);
         progress.advance(1);
     })
@@ -97,7 +109,14 @@ pub async fn evaluate_with_index(
     progress.done();
     // A struct of numbers and strings serialises.
     let json = serde_json::to_value(&result).expect("a cohort evaluation serialises");
-    Ok(EvalReport { json, markdown: markdown(&result) })
+    let figures = result
+        .head_reliability
+        .iter()
+        .map(|(outcome, bins, slope)| {
+            (format!("reliability-{}.svg", outcome.key()), reliability_svg(&format!("twin head: {}", outcome.label()), bins, *slope))
+        })
+        .collect();
+    Ok(EvalReport { json, markdown: markdown(&result), figures })
 }
 
 /// The cohort evaluation of an install (`rdt cohort --evaluate`): its active twin and
@@ -131,6 +150,7 @@ pub fn is_held_out(patient: &PatientId, percent: u8) -> bool {
 #[serde(rename_all = "snake_case")]
 pub enum Predictor {
     TwinCohort,
+    TwinHead,
     SnapshotBaseline,
     GradientBoosting,
     Recurrent,
@@ -138,8 +158,9 @@ pub enum Predictor {
 }
 
 impl Predictor {
-    pub const ALL: [Predictor; 5] = [
+    pub const ALL: [Predictor; 6] = [
         Predictor::TwinCohort,
+        Predictor::TwinHead,
         Predictor::SnapshotBaseline,
         Predictor::GradientBoosting,
         Predictor::Recurrent,
@@ -149,6 +170,7 @@ impl Predictor {
     pub fn label(self) -> &'static str {
         match self {
             Predictor::TwinCohort => "twin neighbour cohort",
+            Predictor::TwinHead => "twin head (boosted trees on the twin and the aggregated history)",
             Predictor::SnapshotBaseline => "snapshot baseline (latest visit regression)",
             Predictor::GradientBoosting => "gradient-boosted trees (aggregated history)",
             Predictor::Recurrent => "recurrent sequence model (GRU)",
@@ -160,6 +182,7 @@ impl Predictor {
     pub fn column(self) -> &'static str {
         match self {
             Predictor::TwinCohort => "twin cohort",
+            Predictor::TwinHead => "twin head",
             Predictor::SnapshotBaseline => "snapshot baseline",
             Predictor::GradientBoosting => "boosted trees",
             Predictor::Recurrent => "GRU",
@@ -175,6 +198,10 @@ pub struct Score {
     pub value: Option<f64>,
     /// 2.5th and 97.5th percentiles over [`BOOTSTRAP_RESAMPLES`] resamples of the cases.
     pub interval: Option<[f64; 2]>,
+    /// Yes/no outcomes: the Cox calibration slope of the predicted probabilities
+    /// ([`crate::heads::calibration_line`]; 1 is calibrated, below 1 over-confident).
+    #[serde(default)]
+    pub calibration_slope: Option<f64>,
 }
 
 /// Resamples of the cases behind each interval (seeded: the same cases give the same
@@ -220,6 +247,14 @@ pub struct CohortEvaluation {
     pub population_snapshots: usize,
     pub cases: usize,
     pub metrics: Vec<MetricRow>,
+    /// Per outcome, the twin head's family and the inner validation slice's loss of
+    /// trees and ridge (log loss or MAE) with its n.
+    #[serde(default)]
+    pub head_families: Vec<(Outcome, Family, [f64; 2], usize)>,
+    /// The twin head's reliability on the scored cases, per yes/no outcome: bins of
+    /// the predicted probability of the outcome, and the calibration slope.
+    #[serde(default)]
+    pub head_reliability: Vec<(Outcome, Vec<ReliabilityBin>, Option<f64>)>,
 }
 
 /// Runs the evaluation. `journeys` are every patient's time-ordered events;
@@ -239,7 +274,8 @@ pub async fn evaluate_cohort(
     let population = Population::build(training.clone().map(|(p, e)| (p, e.as_slice())), snapshot_times);
     let population_patients = training.clone().count();
     let boosted = fit_boosted(&population, training.clone().map(|(p, e)| (p, e.as_slice())))?;
-    let recurrent = fit_recurrent(&population, training.map(|(p, e)| (p, e.as_slice())))?;
+    let recurrent = fit_recurrent(&population, training.clone().map(|(p, e)| (p, e.as_slice())))?;
+    let head = fit_twin_head(model, &population, training.map(|(p, e)| (p, e.as_slice())), note_vector)?;
     // The pseudonyms are never shown here; any key will do.
     let key = PseudonymKey::from_bytes([0; 32]);
     let query = QueryOptions { k: options.k, min_n: 1, min_follow_up_days: options.min_follow_up_days };
@@ -270,13 +306,15 @@ pub async fn evaluate_cohort(
     for (i, (patient, events, record, cut)) in chosen.iter().enumerate() {
         let until = end_of_day(*cut);
         let vector = twin_at(model, events, Some(until), note_vector)?;
-        let neighbours = nearest_historical(index, vector, patient, &query, &held).await?;
+        let neighbours = nearest_historical(index, vector.clone(), patient, &query, &held).await?;
         let features = snapshot_features(record, until);
         let history = history_features(record, events, until);
+        let head_inputs = HeadInputs::of(record, events, until, vector.clone());
         let report = CohortReport::build(*cut, &features, &neighbours, &population, &key, 1);
         let mut twin = Vec::new();
         let mut snapshot = Vec::new();
         let mut trees = Vec::new();
+        let mut twin_head = Vec::new();
         let mut pop = Vec::new();
         let mut with_data = Vec::new();
         let gru_all = gru_predictions.next().unwrap_or_default();
@@ -287,6 +325,7 @@ pub async fn evaluate_cohort(
             twin.push(row.neighbours.value().or(population_value));
             snapshot.push(row.snapshot_baseline);
             trees.push(boosted.predict(row.outcome, &history));
+            twin_head.push(head.predict(row.outcome, &head_inputs));
             let o = Outcome::ALL.iter().position(|x| *x == row.outcome);
             gru.push(o.and_then(|o| gru_all.get(o).copied().flatten()));
             pop.push(population_value);
@@ -295,7 +334,7 @@ pub async fn evaluate_cohort(
             index_date: *cut,
             actual: record.outcomes_at(*cut),
             neighbours_with_data: with_data,
-            predicted: vec![twin, snapshot, trees, gru, pop],
+            predicted: vec![twin, twin_head, snapshot, trees, gru, pop],
         });
         progress(i + 1, chosen.len());
     }
@@ -318,6 +357,8 @@ pub async fn evaluate_cohort(
         population_snapshots: population.snapshots().len(),
         cases: cases.len(),
         metrics,
+        head_families: Outcome::ALL.into_iter().filter_map(|o| head.family(o).map(|(f, l, n)| (o, f, l, n))).collect(),
+        head_reliability: Outcome::ALL.into_iter().filter(|o| o.is_rate()).filter_map(|o| head_reliability(o, &cases)).collect(),
     })
 }
 
@@ -339,6 +380,42 @@ fn fit_boosted<'a>(
         .collect();
     BoostedBaseline::fit(rows.iter().map(|(x, o)| (x.as_slice(), *o)))
         .map_err(|e| CohortError::Baseline(e.to_string()))
+}
+
+/// The twin head fitted on the population's snapshots: each embedded by the twin as
+/// of its index time, beside its aggregated history (not measured here: the
+/// evaluation scores it on its own cases).
+fn fit_twin_head<'a>(
+    model: &TwinModel,
+    population: &Population,
+    journeys: impl Iterator<Item = (&'a PatientId, &'a [Event])>,
+    note_vector: &dyn Fn(&str) -> Option<Vec<f32>>,
+) -> Result<TwinHead, CohortError> {
+    let events: std::collections::HashMap<&PatientId, &[Event]> = journeys.collect();
+    let kept: Vec<(&crate::cohort::population::PopulationSnapshot, &[Event], &ClinicalRecord)> = population
+        .snapshots()
+        .iter()
+        .filter_map(|s| Some((s, *events.get(&s.patient)?, population.record(&s.patient)?)))
+        .collect();
+    let started = std::time::Instant::now();
+    let error = |e: crate::heads::TwinHeadError| CohortError::Baseline(e.to_string());
+    let at: Vec<(&[Event], DateTime<Utc>)> = kept.iter().map(|(s, e, _)| (*e, s.index_time)).collect();
+    let twins = TwinHead::embed_rows(model, &at, note_vector).map_err(error)?;
+    let rows: Vec<HeadRow<'_>> = kept
+        .iter()
+        .zip(twins)
+        .map(|((s, events, record), twin)| HeadRow {
+            patient: &s.patient,
+            events,
+            record,
+            index_time: s.index_time,
+            outcomes: s.outcomes.clone(),
+            twin,
+        })
+        .collect();
+    let head = TwinHead::fit(model.version, &rows, &[]).map_err(error)?;
+    tracing::info!(rows = rows.len(), seconds = started.elapsed().as_secs_f64(), "twin head fitted");
+    Ok(head)
 }
 
 /// The recurrent baseline fitted on the population's snapshots, each with its
@@ -383,6 +460,38 @@ fn metric(outcome: Outcome, o: usize, p: usize, cases: &[&Case]) -> Option<f64> 
     }
 }
 
+/// The twin head's reliability bins and calibration slope on `cases` for a yes/no
+/// outcome (the probability of the outcome itself); `None` without cases.
+fn head_reliability(outcome: Outcome, cases: &[Case]) -> Option<(Outcome, Vec<ReliabilityBin>, Option<f64>)> {
+    let o = Outcome::ALL.iter().position(|x| *x == outcome)?;
+    let p = Predictor::ALL.iter().position(|x| *x == Predictor::TwinHead)?;
+    let (probabilities, labels): (Vec<f64>, Vec<bool>) =
+        cases.iter().filter_map(|c| Some((c.predicted[p][o]?, c.actual.get(outcome)? > 0.5))).unzip();
+    if probabilities.is_empty() {
+        return None;
+    }
+    let slope = crate::heads::calibration_line(&probabilities, &labels).map(|(_, s)| s);
+    Some((outcome, reliability(&probabilities, &labels, RELIABILITY_BINS), slope))
+}
+
+/// The calibration slope of a predictor's probabilities of the event scored (the
+/// failure, for a response) over `cases`; `None` for values or a missing prediction.
+fn calibration_slope(outcome: Outcome, o: usize, p: usize, cases: &[&Case]) -> Option<f64> {
+    if !outcome.is_rate() {
+        return None;
+    }
+    let failure = outcome == Outcome::MtxResponse6m;
+    let mut probabilities = Vec::with_capacity(cases.len());
+    let mut labels = Vec::with_capacity(cases.len());
+    for c in cases {
+        let actual = c.actual.get(outcome)?;
+        let predicted = c.predicted[p][o]?;
+        probabilities.push(if failure { 1.0 - predicted } else { predicted });
+        labels.push((actual > 0.5) != failure);
+    }
+    crate::heads::calibration_line(&probabilities, &labels).map(|(_, slope)| slope)
+}
+
 /// The 2.5th and 97.5th percentiles of `metric` over bootstrap resamples of `cases`
 /// ([`crate::heads::bootstrap_interval`]).
 fn bootstrap_interval(cases: &[&Case], metric: impl Fn(&[&Case]) -> Option<f64>) -> Option<[f64; 2]> {
@@ -407,6 +516,7 @@ fn metric_row(outcome: Outcome, cases: &[Case], min_n: usize) -> MetricRow {
             predictor: *predictor,
             value: metric(outcome, o, p, &scored),
             interval: bootstrap_interval(&scored, |sample| metric(outcome, o, p, sample)),
+            calibration_slope: calibration_slope(outcome, o, p, &scored),
         })
         .collect();
     MetricRow {
@@ -500,6 +610,33 @@ pub fn markdown(eval: &CohortEvaluation) -> String {
             r.cohort_at_min_n,
             r.cohort_fallbacks
         );
+    }
+    let _ = writeln!(
+        md,
+        "\nCalibration slope of the predicted probabilities (Cox: 1 is calibrated, below 1 over-confident):\n\n\
+         | outcome | {} |\n|---|{}",
+        heads.join(" | "),
+        "---|".repeat(heads.len())
+    );
+    for r in eval.metrics.iter().filter(|r| r.outcome.is_rate()) {
+        let cells: Vec<String> =
+            r.scores.iter().map(|s| s.calibration_slope.map_or("-".to_owned(), |v| format!("{v:.2}"))).collect();
+        let _ = writeln!(md, "| {} | {} |", r.outcome.label(), cells.join(" | "));
+    }
+    let _ = writeln!(
+        md,
+        "\nThe twin head's family per outcome, chosen on its inner validation slice of the train part \
+         (log loss for yes/no, MAE for DAS28; lower is better):\n\n| outcome | family | trees | ridge | n |\n|---|---|---|---|---|"
+    );
+    for (outcome, family, [trees, ridge], n) in &eval.head_families {
+        let _ = writeln!(md, "| {} | {family:?} | {trees:.3} | {ridge:.3} | {n} |", outcome.label());
+    }
+    if !eval.head_reliability.is_empty() {
+        let _ = writeln!(md, "\nReliability of the twin head on these cases (one SVG per yes/no outcome):\n");
+        for (outcome, _, slope) in &eval.head_reliability {
+            let slope = slope.map_or("-".to_owned(), |s| format!("{s:.2}"));
+            let _ = writeln!(md, "- ![{}]({{stem}}-reliability-{}.svg) calibration slope {slope}", outcome.label(), outcome.key());
+        }
     }
     md
 }

@@ -50,10 +50,14 @@ pub enum EvalError {
 pub struct EvalReport {
     pub json: serde_json::Value,
     pub markdown: String,
+    /// Figures written beside the report: (file name suffix, SVG); the markdown links
+    /// them as `<stem>-<suffix>`.
+    pub figures: Vec<(String, String)>,
 }
 
 impl EvalReport {
-    /// Writes `<data_dir>/reports/<stem>.json` and `<stem>.md`; returns the markdown's path.
+    /// Writes `<data_dir>/reports/<stem>.json`, `<stem>.md` (where `{stem}` in the
+    /// markdown becomes the stem) and each figure; returns the markdown's path.
     pub fn write(&self, data_dir: &Path, stem: &str) -> Result<PathBuf, EvalError> {
         let dir = data_dir.join("reports");
         let io = |path: &Path| {
@@ -66,7 +70,12 @@ impl EvalReport {
         let text = serde_json::to_string_pretty(&self.json).expect("a JSON value serialises");
         std::fs::write(&json, text).map_err(io(&json))?;
         let md = dir.join(format!("{stem}.md"));
-        std::fs::write(&md, &self.markdown).map_err(io(&md))?;
+        let markdown = self.markdown.replace("{stem}", stem);
+        std::fs::write(&md, markdown).map_err(io(&md))?;
+        for (suffix, svg) in &self.figures {
+            let path = dir.join(format!("{stem}-{suffix}"));
+            std::fs::write(&path, svg).map_err(io(&path))?;
+        }
         Ok(md)
     }
 }

@@ -186,7 +186,7 @@ pub async fn run_twin_evaluation(
     };
     let markdown =
         agreement_markdown(&report, &ablation) + "\n" + &state::markdown(&state) + &heads::markdown(&heads) + &cohort_md;
-    Ok(EvalReport { json: report, markdown })
+    Ok(EvalReport { json: report, markdown, figures: vec![] })
 }
 
 /// The reconstruction and subtype-agreement sections.

@@ -12,6 +12,10 @@
 //! - `metrics.rs`: calibration (Brier score, reliability bins, Cox slope and
 //!   intercept) and a bootstrap interval of the AUROC ([`Scores`]).
 //! - `evaluate.rs`: fitting and scoring heads on a [`Split`] ([`evaluate`]).
+//! - `twin_head.rs`: [`TwinHead`], the twin's predictor: per outcome boosted trees on
+//!   the twin beside the aggregated history, or a ridge on the twin beside the latest
+//!   visit, chosen on an inner slice of the train part; scored beside the baselines
+//!   by [`crate::eval::cohort`], fitted and pinned by `rdt embed`.
 //!
 //! A small MLP was not tried: at a few thousand examples a linear head on a 64-d
 //! vector is the model the data can support, and the report compares
@@ -20,7 +24,14 @@
 mod evaluate;
 mod label;
 mod metrics;
+mod plot;
+mod twin_head;
 
 pub use evaluate::{evaluate, fit_and_score, HeadError, HeadEvaluation, HeadScores, Split};
 pub use label::{label, mtx_index, HeadOutcome, Labelled};
+pub use twin_head::{
+    fit_from_points, Calibration, Family, HeadFigure, HeadInputs, HeadRow, TwinHead, TwinHeadError, MIN_CALIBRATION_ROWS, MIN_HEAD_ROWS,
+    RELIABILITY_BINS,
+};
+pub use plot::reliability_svg;
 pub use metrics::{auroc, auroc_interval, bootstrap_interval, brier, calibration_line, reliability, ReliabilityBin, Scores};

@@ -110,7 +110,12 @@ pub fn snapshots(events: &[Event], plan: &SnapshotPlan) -> Vec<Snapshot> {
 /// index (built by `rdt embed`) holds its historical points, so the population the
 /// cohort reads outcomes from is the index's.
 pub fn historical_times(events: &[Event]) -> Vec<DateTime<Utc>> {
-    snapshots(events, &SnapshotPlan::default())
+    historical_times_of(events, &SnapshotPlan::default())
+}
+
+/// The historical snapshot times of a journey under `plan`.
+pub fn historical_times_of(events: &[Event], plan: &SnapshotPlan) -> Vec<DateTime<Utc>> {
+    snapshots(events, plan)
         .into_iter()
         .filter(|s| s.kind == SnapshotKind::Historical)
         .map(|s| s.index_time)

@@ -6,12 +6,13 @@
 //! twin's version. The JSON Lines file (`{"patient", "index_time", "events",
 //! "twin_version", "vector"}`) holds each patient's live twin; [`twins_at`] writes
 //! everyone's twin at one date to the file only (the index holds journeys' own
-//! snapshots, not a common date).
+//! snapshots, not a common date). A rebuild also fits the twin head
+//! ([`crate::heads::TwinHead`]) on the historical points it just embedded.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use audit_log::ModelRegistry;
+use audit_log::{Digest, ModelRegistry, Principal};
 use chrono::NaiveDate;
 use journey::event::{Event, PatientId};
 use journey::store::{JourneyStore, StoreError};
@@ -21,6 +22,7 @@ use super::build::{embed_journeys, load_journeys_with, snapshot_note_texts, Snap
 use super::{IndexConfig, IndexError, NeighbourIndex, SnapshotKind};
 use crate::cohort::query::end_of_day;
 use crate::encode::note::{note_vectors, NoteError, NoteVectors};
+use crate::heads::{TwinHead, TwinHeadError};
 use crate::progress::Progress;
 use crate::twin::features::note_texts;
 use crate::twin::{TwinError, TwinModel};
@@ -36,6 +38,8 @@ pub enum RebuildError {
     Twin(#[from] TwinError),
     #[error(transparent)]
     Index(#[from] IndexError),
+    #[error(transparent)]
+    Head(#[from] TwinHeadError),
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
 }
@@ -49,6 +53,9 @@ pub struct RebuildReport {
     pub live: usize,
     /// The index, as [`NeighbourIndex::describe`] names it.
     pub index: String,
+    /// The twin head fitted on the new points, pinned and active (its version and
+    /// training rows), or why none was.
+    pub head: Result<(Digest, usize), String>,
 }
 
 /// Rebuilds the index `config` from every journey of `store` with `model`, and writes
@@ -64,6 +71,7 @@ pub async fn rebuild(
     plan: &SnapshotPlan,
     notes: bool,
     twins_file: &Path,
+    by: &Principal,
     progress: &dyn Progress,
 ) -> Result<RebuildReport, RebuildError> {
     let journeys = load_journeys_with(store, None, progress).await?;
@@ -97,7 +105,21 @@ pub async fn rebuild(
         twin_line(&p.patient, Some(p.index_time), events, model, &p.vector)
     });
     write_lines(twins_file, lines)?;
-    Ok(RebuildReport { patients: journeys.len(), points: points.len(), live: live.len(), index: index.describe() })
+
+    // The head reads the same twins: fitted from these points, no second embedding.
+    progress.stage("fitting the twin head", 0);
+    let head = match crate::heads::fit_from_points(model.version, &journeys, &points)? {
+        Some(head) => {
+            let version = head.save_and_register(&TwinHead::install_path(data_dir), registry, by).await?;
+            Ok((version, head.fitted_rows))
+        }
+        None => Err(format!(
+            "fewer than {} historical snapshots in the train part of the split",
+            crate::heads::MIN_HEAD_ROWS
+        )),
+    };
+    progress.done();
+    Ok(RebuildReport { patients: journeys.len(), points: points.len(), live: live.len(), index: index.describe(), head })
 }
 
 /// Everyone's twin as of the end of `date`, into `twins_file` only; returns how many.

@@ -1,0 +1,635 @@
+//! The twin's own head: boosted trees on the twin vector beside the aggregated
+//! history, one model per outcome of DESIGN.md, with its calibration measured on
+//! patients it never saw.
+//!
+//! Why this shape: the gradient-boosted baseline ([`crate::cohort::boosting`]) reads
+//! the aggregated history alone. The twin head reads the same history *and* the
+//! twin (the fused events, latest values, trajectory, imaging and omics), fitted on
+//! the same rows with the same fixed budget, so the difference between the two is
+//! exactly what the twin vector adds, and the ablation of the vector is the boosted
+//! baseline itself. A head on the vector alone would throw away the structured
+//! history that the baseline already shows the record holds.
+//!
+//! Per outcome the head holds two families and uses the one that did better on an
+//! inner validation slice of its own training patients (buckets
+//! [`INNER_VALIDATION`] of the split, never a tuning or test patient): boosted trees
+//! on `[aggregated history, twin]`, recalibrated on that slice (Platt: trees fitted on
+//! many snapshots per patient are over-confident, a calibration slope near 0.2), and
+//! a ridge regression on `[latest-visit features, twin]`. Log loss chooses for yes/no
+//! outcomes, mean absolute error for DAS28 values.
+//!
+//! An install's head ([`fit_install_head`]) is fitted on the train part of the frozen
+//! split ([`crate::eval::split`]) and measured on the tuning part: the interval shown
+//! beside a probability is what happened to the tuning patients the head gave a
+//! similar figure (the reliability bin: n, observed rate, Wilson interval), and a
+//! DAS28's interval is the tuning part's 95% residual range. The file is pinned in the
+//! model registry (kind `twin_head`) and read only when active, like every artifact.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use audit_log::{ArtifactKind, ArtifactRef, ArtifactStatus, Digest, GovernanceError, ModelRegistry, Principal};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::metrics::{auroc, calibration_line, reliability, ReliabilityBin};
+use crate::cohort::boosting::{BoostedBaseline, BoostingError};
+use crate::cohort::features::snapshot_features;
+use crate::cohort::history::{history_features, HISTORY_WIDTH};
+use crate::cohort::regression::LinearModel;
+use crate::cohort::stats::{wilson, Interval};
+use crate::cohort::{ClinicalRecord, Outcome, PatientOutcomes};
+use crate::twin::{TwinError, TwinModel};
+use journey::event::Event;
+
+/// Why a twin head could not be fitted, saved or read.
+#[derive(Debug, thiserror::Error)]
+pub enum TwinHeadError {
+    #[error("embedding the training snapshots: {0}")]
+    Twin(#[from] TwinError),
+    #[error(transparent)]
+    Boosting(#[from] BoostingError),
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("{path} is not a twin head: {source}")]
+    Parse { path: PathBuf, source: serde_json::Error },
+    #[error("{source}; refit and register the twin head with `rdt embed`")]
+    Governance { source: GovernanceError },
+    #[error("the twin head {path} was fitted for twin {head}, the active twin is {active}: run `rdt embed`")]
+    OtherTwin { path: PathBuf, head: String, active: String },
+}
+
+/// One training or calibration row: a journey at an index time, with its twin then
+/// and the outcomes after it.
+pub struct HeadRow<'a> {
+    pub patient: &'a journey::event::PatientId,
+    pub events: &'a [Event],
+    pub record: &'a ClinicalRecord,
+    pub index_time: DateTime<Utc>,
+    pub outcomes: PatientOutcomes,
+    pub twin: Vec<f32>,
+}
+
+/// How well one outcome's head did on patients it never saw.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Calibration {
+    /// Rows with the outcome.
+    pub n: usize,
+    /// Yes/no: ten equal-width reliability bins (the plot, and each figure's interval).
+    pub bins: Vec<ReliabilityBin>,
+    /// Yes/no: the Cox calibration slope (1 is calibrated) and the AUROC.
+    pub slope: Option<f64>,
+    pub auroc: Option<f64>,
+    /// Values: mean absolute error and the 2.5th and 97.5th percentiles of actual
+    /// minus predicted (the interval shown beside a prediction).
+    pub mae: Option<f64>,
+    pub residual_95: Option<[f64; 2]>,
+}
+
+/// Bins of the reliability plot and of a probability's interval.
+pub const RELIABILITY_BINS: usize = 10;
+
+/// A head's figure for one patient and outcome.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HeadFigure {
+    /// A probability (0-1) for a yes/no outcome, a DAS28 (0-10) otherwise.
+    pub value: f64,
+    /// Yes/no: the observed rate among the calibration patients given a figure in
+    /// the same band, with its Wilson interval; values: the prediction plus the
+    /// calibration residuals' 95% range, cut to the scale.
+    pub interval: Option<Interval>,
+    pub observed: Option<f64>,
+    /// Calibration patients behind the interval (the band's, or all with the value).
+    pub n: usize,
+}
+
+/// Which model answers an outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Family {
+    /// Boosted trees on `[aggregated history, twin]`, Platt-recalibrated.
+    Trees,
+    /// Ridge (logistic or linear) on `[latest-visit features, twin]`.
+    Ridge,
+}
+
+/// One outcome's fitted models and the family chosen.
+#[derive(Serialize, Deserialize)]
+struct OutcomeHead {
+    family: Family,
+    /// Platt recalibration of the trees' probability (on its logit); yes/no only.
+    platt: Option<LinearModel>,
+    ridge: LinearModel,
+    /// The inner validation slice's loss of each family (log loss or MAE), and its n.
+    inner_loss: [f64; 2],
+    inner_n: usize,
+}
+
+/// The fitted head.
+#[derive(Serialize, Deserialize)]
+pub struct TwinHead {
+    /// The twin whose vectors it reads (hex SHA-256 of its manifest).
+    pub twin_version: String,
+    pub fitted_rows: usize,
+    twin_width: usize,
+    trees: BoostedBaseline,
+    outcomes: BTreeMap<Outcome, OutcomeHead>,
+    /// Per outcome, measured on the calibration rows (empty when none were given).
+    pub calibration: BTreeMap<Outcome, Calibration>,
+}
+
+/// A patient's inputs to the head at one time.
+pub struct HeadInputs {
+    history: Vec<f64>,
+    latest: Vec<f64>,
+    twin: Vec<f32>,
+}
+
+impl HeadInputs {
+    /// The inputs of a journey (`record` read from `events`) at `at`, with its twin then.
+    pub fn of(record: &ClinicalRecord, events: &[Event], at: DateTime<Utc>, twin: Vec<f32>) -> Self {
+        HeadInputs { history: history_features(record, events, at), latest: snapshot_features(record, at), twin }
+    }
+
+    fn trees_row(&self) -> Vec<f64> {
+        TwinHead::features(&self.history, &self.twin)
+    }
+
+    fn ridge_row(&self) -> Vec<f64> {
+        TwinHead::features(&self.latest, &self.twin)
+    }
+}
+
+/// The inner validation slice: training patients in these buckets of the split
+/// ([`crate::eval::split::bucket`]) choose each outcome's family and recalibrate the
+/// trees; the rest fit them.
+pub const INNER_VALIDATION: std::ops::Range<u64> = 35..48;
+
+/// Ridge penalty of the head's linear family (on standardised features): stronger
+/// than the snapshot baseline's, for a few hundred correlated columns.
+const RIDGE_L2: f64 = 0.05;
+
+/// Snapshots embedded per forward pass: bounds the inputs held at once.
+const CHUNK: usize = 512;
+
+/// What a pinned head's registry entry says about it.
+const REGISTER_REASON: &str = "fitted by rdt embed on the train part of the frozen split";
+
+fn logit(p: f64) -> f64 {
+    let p = p.clamp(1e-6, 1.0 - 1e-6);
+    (p / (1.0 - p)).ln()
+}
+
+fn log_loss(pairs: &[(f64, f64)]) -> f64 {
+    let sum: f64 = pairs
+        .iter()
+        .map(|(p, y)| {
+            let p = p.clamp(1e-6, 1.0 - 1e-6);
+            if *y > 0.5 {
+                -p.ln()
+            } else {
+                -(1.0 - p).ln()
+            }
+        })
+        .sum();
+    sum / pairs.len().max(1) as f64
+}
+
+fn mae(pairs: &[(f64, f64)]) -> f64 {
+    pairs.iter().map(|(p, y)| (p - y).abs()).sum::<f64>() / pairs.len().max(1) as f64
+}
+
+impl TwinHead {
+    /// A row of features: `columns`, then the twin vector.
+    pub fn features(columns: &[f64], twin: &[f32]) -> Vec<f64> {
+        columns.iter().copied().chain(twin.iter().map(|v| f64::from(*v))).collect()
+    }
+
+    /// Fits the head on `rows` (the inner validation slice of them chooses and
+    /// recalibrates, the rest fit) and measures it on `calibration`; both already
+    /// embedded by the twin `twin_version`.
+    pub fn fit(twin_version: Digest, rows: &[HeadRow<'_>], calibration: &[HeadRow<'_>]) -> Result<Self, TwinHeadError> {
+        let inputs: Vec<HeadInputs> = rows.iter().map(HeadRow::inputs).collect();
+        let inner: Vec<bool> =
+            rows.iter().map(|r| INNER_VALIDATION.contains(&crate::eval::split::bucket(r.patient))).collect();
+        let fit_idx: Vec<usize> = (0..rows.len()).filter(|&i| !inner[i]).collect();
+        let inner_idx: Vec<usize> = (0..rows.len()).filter(|&i| inner[i]).collect();
+        let twin_width = rows.first().map_or(0, |r| r.twin.len());
+
+        let tree_rows: Vec<Vec<f64>> = fit_idx.iter().map(|&i| inputs[i].trees_row()).collect();
+        let trees = BoostedBaseline::fit(tree_rows.iter().map(Vec::as_slice).zip(fit_idx.iter().map(|&i| &rows[i].outcomes)))?;
+
+        let mut outcomes = BTreeMap::new();
+        for outcome in Outcome::ALL {
+            let with = |idx: &[usize]| -> Vec<usize> {
+                idx.iter().copied().filter(|&i| rows[i].outcomes.get(outcome).is_some()).collect()
+            };
+            let (fit_o, inner_o) = (with(&fit_idx), with(&inner_idx));
+            let y = |i: usize| rows[i].outcomes.get(outcome).unwrap_or(f64::NAN);
+            let x: Vec<Vec<f64>> = fit_o.iter().map(|&i| inputs[i].ridge_row()).collect();
+            let ridge = if outcome.is_rate() {
+                let labels: Vec<bool> = fit_o.iter().map(|&i| y(i) > 0.5).collect();
+                if labels.iter().all(|l| *l) || !labels.iter().any(|l| *l) {
+                    continue;
+                }
+                LinearModel::fit_logistic(&x, &labels, RIDGE_L2)
+            } else {
+                LinearModel::fit_linear(&x, &fit_o.iter().map(|&i| y(i)).collect::<Vec<_>>(), RIDGE_L2)
+            };
+            let Some(ridge) = ridge else { continue };
+            let tree_of = |i: usize| trees.predict(outcome, &inputs[i].trees_row());
+            // Platt on the inner slice: logit(P(y)) = a + b logit(p_trees).
+            let platt = if outcome.is_rate() {
+                let (x, labels): (Vec<Vec<f64>>, Vec<bool>) =
+                    inner_o.iter().filter_map(|&i| Some((vec![logit(tree_of(i)?)], y(i) > 0.5))).unzip();
+                let both = labels.iter().any(|l| *l) && !labels.iter().all(|l| *l);
+                if both { LinearModel::fit_logistic(&x, &labels, 1e-6) } else { None }
+            } else {
+                None
+            };
+            let trees_value = |i: usize| -> Option<f64> {
+                let v = tree_of(i)?;
+                Some(match &platt {
+                    Some(p) => p.predict(&[logit(v)]),
+                    None => v,
+                })
+            };
+            let pairs = |f: &dyn Fn(usize) -> Option<f64>| -> Vec<(f64, f64)> {
+                inner_o.iter().filter_map(|&i| Some((f(i)?, y(i)))).collect()
+            };
+            let tree_pairs = pairs(&trees_value);
+            let ridge_pairs = pairs(&|i| Some(ridge.predict(&inputs[i].ridge_row())));
+            let loss = |p: &[(f64, f64)]| if outcome.is_rate() { log_loss(p) } else { mae(p) };
+            let inner_loss = [
+                if tree_pairs.len() == ridge_pairs.len() { loss(&tree_pairs) } else { f64::INFINITY },
+                loss(&ridge_pairs),
+            ];
+            let family = if inner_loss[0] < inner_loss[1] { Family::Trees } else { Family::Ridge };
+            outcomes.insert(outcome, OutcomeHead { family, platt, ridge, inner_loss, inner_n: ridge_pairs.len() });
+        }
+        let mut head = TwinHead {
+            twin_version: twin_version.to_hex(),
+            fitted_rows: rows.len(),
+            twin_width,
+            trees,
+            outcomes,
+            calibration: BTreeMap::new(),
+        };
+        head.calibration = head.measure(calibration);
+        Ok(head)
+    }
+
+    /// The family that answers `outcome`, and the inner slice's loss of each
+    /// (trees, ridge) with its n.
+    pub fn family(&self, outcome: Outcome) -> Option<(Family, [f64; 2], usize)> {
+        self.outcomes.get(&outcome).map(|o| (o.family, o.inner_loss, o.inner_n))
+    }
+
+    /// Embeds `rows` (journeys at index times) with `model`, in chunks.
+    pub fn embed_rows(
+        model: &TwinModel,
+        rows: &[(&[Event], DateTime<Utc>)],
+        note_vector: &dyn Fn(&str) -> Option<Vec<f32>>,
+    ) -> Result<Vec<Vec<f32>>, TwinHeadError> {
+        let mut out = Vec::with_capacity(rows.len());
+        for chunk in rows.chunks(CHUNK) {
+            let inputs: Vec<_> =
+                chunk.iter().map(|(events, t)| model.manifest.spec.inputs(events, Some(*t), note_vector)).collect();
+            out.extend(model.embed(&inputs, None)?);
+        }
+        Ok(out)
+    }
+
+    /// The prediction from a patient's inputs: a probability for a yes/no outcome, a
+    /// DAS28 otherwise (cut to the scale, 0-10); `None` when the outcome was not
+    /// fitted or the inputs are of other widths.
+    pub fn predict(&self, outcome: Outcome, inputs: &HeadInputs) -> Option<f64> {
+        self.predict_as(outcome, inputs, None)
+    }
+
+    /// [`Self::predict`] by a given family (the evaluation scores both), or the
+    /// chosen one when `None`.
+    pub fn predict_as(&self, outcome: Outcome, inputs: &HeadInputs, family: Option<Family>) -> Option<f64> {
+        if inputs.twin.len() != self.twin_width || inputs.history.len() != HISTORY_WIDTH {
+            return None;
+        }
+        let head = self.outcomes.get(&outcome)?;
+        let value = match family.unwrap_or(head.family) {
+            Family::Trees => {
+                let v = self.trees.predict(outcome, &inputs.trees_row())?;
+                match &head.platt {
+                    Some(p) => p.predict(&[logit(v)]),
+                    None => v,
+                }
+            }
+            Family::Ridge => head.ridge.predict(&inputs.ridge_row()),
+        };
+        value.is_finite().then(|| if outcome.is_rate() { value.clamp(0.0, 1.0) } else { value.clamp(0.0, 10.0) })
+    }
+
+    /// [`Self::predict`] with the interval its calibration gives; `None` when the
+    /// head was measured on fewer than [`MIN_CALIBRATION_ROWS`] patients with the
+    /// outcome (a figure without an honest interval is not shown).
+    pub fn figure(&self, outcome: Outcome, inputs: &HeadInputs) -> Option<HeadFigure> {
+        let c = self.calibration.get(&outcome).filter(|c| c.n >= MIN_CALIBRATION_ROWS)?;
+        let value = self.predict(outcome, inputs)?;
+        if outcome.is_rate() {
+            let bin = c.bins.iter().find(|b| (b.low..b.high).contains(&value) || (b.high >= 1.0 && value >= b.low));
+            return Some(match bin {
+                Some(b) => {
+                    let events = (b.observed_rate * b.n as f64).round() as usize;
+                    HeadFigure { value, interval: Some(wilson(events, b.n)), observed: Some(b.observed_rate), n: b.n }
+                }
+                None => HeadFigure { value, interval: None, observed: None, n: 0 },
+            });
+        }
+        let interval = c.residual_95.map(|[lo, hi]| Interval {
+            low: (value + lo).clamp(0.0, 10.0),
+            high: (value + hi).clamp(0.0, 10.0),
+        });
+        Some(HeadFigure { value, interval, observed: None, n: c.n })
+    }
+
+    /// The head's calibration on `rows` (patients it was not fitted on).
+    fn measure(&self, rows: &[HeadRow<'_>]) -> BTreeMap<Outcome, Calibration> {
+        let mut out = BTreeMap::new();
+        let inputs: Vec<HeadInputs> = rows.iter().map(HeadRow::inputs).collect();
+        for outcome in Outcome::ALL {
+            let pairs: Vec<(f64, f64)> = inputs
+                .iter()
+                .zip(rows)
+                .filter_map(|(x, r)| Some((self.predict(outcome, x)?, r.outcomes.get(outcome)?)))
+                .collect();
+            if pairs.is_empty() {
+                continue;
+            }
+            let calibration = if outcome.is_rate() {
+                let (p, y): (Vec<f64>, Vec<bool>) = pairs.iter().map(|(p, a)| (*p, *a > 0.5)).unzip();
+                Calibration {
+                    n: pairs.len(),
+                    bins: reliability(&p, &y, RELIABILITY_BINS),
+                    slope: calibration_line(&p, &y).map(|(_, slope)| slope),
+                    auroc: auroc(&p, &y),
+                    mae: None,
+                    residual_95: None,
+                }
+            } else {
+                let mut residuals: Vec<f64> = pairs.iter().map(|(p, a)| a - p).collect();
+                residuals.sort_by(f64::total_cmp);
+                let at = |q: f64| residuals[((q * (residuals.len() - 1) as f64).round() as usize).min(residuals.len() - 1)];
+                Calibration {
+                    n: pairs.len(),
+                    bins: vec![],
+                    slope: None,
+                    auroc: None,
+                    mae: Some(residuals.iter().map(|r| r.abs()).sum::<f64>() / residuals.len() as f64),
+                    residual_95: Some([at(0.025), at(0.975)]),
+                }
+            };
+            out.insert(outcome, calibration);
+        }
+        out
+    }
+
+    /// Where an install keeps its head.
+    pub fn install_path(data_dir: &Path) -> PathBuf {
+        crate::twin::install::models_dir(data_dir).join("twin-head.json")
+    }
+
+    fn to_bytes(&self) -> Vec<u8> {
+        // Numbers, strings and maps of them serialise.
+        serde_json::to_vec(self).expect("a twin head serialises")
+    }
+
+    /// Writes the head to `path` (through a temporary file, renamed: never half a
+    /// file), pins its bytes and makes them the active twin head, each step audited
+    /// as `by`. Returns its version (SHA-256 of the bytes).
+    pub async fn save_and_register(
+        &self,
+        path: &Path,
+        registry: &ModelRegistry,
+        by: &Principal,
+    ) -> Result<Digest, TwinHeadError> {
+        let bytes = self.to_bytes();
+        let io = |source| TwinHeadError::Io { path: path.to_owned(), source };
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(io)?;
+        }
+        let tmp = path.with_extension("json.tmp");
+        std::fs::write(&tmp, &bytes).map_err(io)?;
+        std::fs::rename(&tmp, path).map_err(io)?;
+        let governance = |source| TwinHeadError::Governance { source };
+        let version = Digest::of(&bytes);
+        let state = registry.state().await.map_err(governance)?;
+        let status = state.get(ArtifactKind::TwinHead, &version).map(|a| a.status);
+        if status.is_none() {
+            let artifact = ArtifactRef {
+                kind: ArtifactKind::TwinHead,
+                sha256: version,
+                name: "twin-head.json".to_owned(),
+                size_bytes: Some(bytes.len() as u64),
+            };
+            registry.pin(by, artifact, REGISTER_REASON).await.map_err(governance)?;
+        }
+        if status != Some(ArtifactStatus::Active) {
+            registry.activate(by, ArtifactKind::TwinHead, &version, REGISTER_REASON).await.map_err(governance)?;
+        }
+        Ok(version)
+    }
+
+    /// Reads the head at `path` once, refusing its bytes unless their SHA-256 is the
+    /// registry's active twin head and it reads the twin `twin`.
+    pub async fn load_active(path: &Path, registry: &ModelRegistry, twin: Digest) -> Result<Self, TwinHeadError> {
+        let bytes = std::fs::read(path).map_err(|source| TwinHeadError::Io { path: path.to_owned(), source })?;
+        let version = Digest::of(&bytes);
+        registry
+            .require_active(ArtifactKind::TwinHead, &version, format!("the twin head {}", path.display()))
+            .await
+            .map_err(|source| TwinHeadError::Governance { source })?;
+        let head: TwinHead =
+            serde_json::from_slice(&bytes).map_err(|source| TwinHeadError::Parse { path: path.to_owned(), source })?;
+        if head.twin_version != twin.to_hex() {
+            return Err(TwinHeadError::OtherTwin {
+                path: path.to_owned(),
+                head: head.twin_version,
+                active: twin.to_hex(),
+            });
+        }
+        Ok(head)
+    }
+}
+
+impl HeadRow<'_> {
+    fn inputs(&self) -> HeadInputs {
+        HeadInputs::of(self.record, self.events, self.index_time, self.twin.clone())
+    }
+}
+
+/// Below this many training rows no head is fitted: boosted trees on a few dozen
+/// snapshots would give figures nobody should be shown.
+pub const MIN_HEAD_ROWS: usize = crate::cohort::population::MIN_BASELINE_SNAPSHOTS;
+
+/// Below this many calibration rows with an outcome, the head shows no figure for
+/// it: its interval would rest on too few patients.
+pub const MIN_CALIBRATION_ROWS: usize = 50;
+
+/// The install's head from an index's historical `points` (already embedded by
+/// `twin`): fitted on the train part's snapshots, measured on the tuning part's, each
+/// snapshot with the outcomes recorded after it while the patient was in care.
+/// `None` when the train part has fewer than [`MIN_HEAD_ROWS`] snapshots.
+pub fn fit_from_points(
+    twin: Digest,
+    journeys: &[(journey::event::PatientId, Vec<Event>)],
+    points: &[crate::index::IndexPoint],
+) -> Result<Option<TwinHead>, TwinHeadError> {
+    use crate::eval::split::Part;
+    use crate::index::SnapshotKind;
+    let journeys: std::collections::HashMap<_, _> = journeys.iter().map(|(p, e)| (p, e.as_slice())).collect();
+    let records: std::collections::HashMap<_, _> = journeys
+        .iter()
+        .filter(|(p, _)| Part::of(p) != Part::Test)
+        .map(|(p, e)| (*p, ClinicalRecord::read(e)))
+        .collect();
+    let (mut train, mut tuning) = (Vec::new(), Vec::new());
+    for point in points.iter().filter(|p| p.kind == SnapshotKind::Historical) {
+        let (Some(events), Some(record)) = (journeys.get(&point.patient), records.get(&point.patient)) else {
+            continue;
+        };
+        let day = point.index_time.date_naive();
+        if !record.in_care_by(day) {
+            continue;
+        }
+        let row = HeadRow {
+            patient: &point.patient,
+            events,
+            record,
+            index_time: point.index_time,
+            outcomes: record.outcomes_at(day),
+            twin: point.vector.clone(),
+        };
+        match Part::of(&point.patient) {
+            Part::Train => train.push(row),
+            Part::Tuning => tuning.push(row),
+            Part::Test => {}
+        }
+    }
+    if train.len() < MIN_HEAD_ROWS {
+        return Ok(None);
+    }
+    Ok(Some(TwinHead::fit(twin, &train, &tuning)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cohort::testutil::{das28, drug, Journey};
+    use crate::eval::split::Part;
+    use audit_log::{AuditLog, Role};
+    use journey::clinical::drugs::METHOTREXATE;
+    use journey::event::PatientId;
+
+    /// 700 patients on methotrexate from day 0 (DAS28 5.8); responders (every third)
+    /// fall to 3.0 by day 182, the others stay at 5.6. The twin at day 30 carries the
+    /// response in its first component (plus a little noise), nothing else does.
+    fn cohort() -> Vec<(PatientId, Vec<Event>, Vec<f32>)> {
+        (0..700)
+            .map(|i| {
+                let id = PatientId::new(format!("patient-{i:04}")).unwrap();
+                let responder = i % 3 == 0;
+                let end = if responder { 3.0 } else { 5.6 };
+                let mut events = Journey::new(vec![
+                    das28(0, 5.8),
+                    das28(182, end),
+                    das28(400, end),
+                    drug(0, None, METHOTREXATE),
+                ])
+                .events;
+                for e in &mut events {
+                    e.patient = id.clone();
+                }
+                let noise = ((i * 37 % 11) as f32 - 5.0) / 50.0;
+                let twin = vec![if responder { 1.0 } else { 0.0 } + noise, noise, 0.3, -0.2];
+                (id, events, twin)
+            })
+            .collect()
+    }
+
+    fn fitted(cohort: &[(PatientId, Vec<Event>, Vec<f32>)], records: &[ClinicalRecord]) -> TwinHead {
+        let day30 = |e: &[Event]| e[0].time + chrono::Duration::days(30);
+        let rows = |part: Part| -> Vec<HeadRow<'_>> {
+            cohort
+                .iter()
+                .zip(records)
+                .filter(|((p, _, _), _)| Part::of(p) == part)
+                .map(|((p, e, twin), r)| HeadRow {
+                    patient: p,
+                    events: e,
+                    record: r,
+                    index_time: day30(e),
+                    outcomes: r.outcomes_at(day30(e).date_naive()),
+                    twin: twin.clone(),
+                })
+                .collect()
+        };
+        TwinHead::fit(Digest::of(b"twin"), &rows(Part::Train), &rows(Part::Tuning)).unwrap()
+    }
+
+    #[test]
+    fn the_head_reads_the_twin_and_every_figure_is_inside_its_scale() {
+        let cohort = cohort();
+        let records: Vec<ClinicalRecord> = cohort.iter().map(|(_, e, _)| ClinicalRecord::read(e)).collect();
+        let head = fitted(&cohort, &records);
+        let mtx = &head.calibration[&Outcome::MtxResponse6m];
+        assert!(mtx.n >= MIN_CALIBRATION_ROWS, "{} calibration rows", mtx.n);
+        assert!(mtx.auroc.unwrap() > 0.95, "the response is in the twin: AUROC {:?}", mtx.auroc);
+        assert!(head.family(Outcome::MtxResponse6m).is_some());
+        for ((_, events, twin), record) in cohort.iter().zip(&records).take(60) {
+            let at = events[0].time + chrono::Duration::days(30);
+            let inputs = HeadInputs::of(record, events, at, twin.clone());
+            for outcome in [Outcome::MtxResponse6m, Outcome::Das28Day150, Outcome::Das28Day360] {
+                let f = head.figure(outcome, &inputs).expect("a figure");
+                let ci = f.interval.expect("an interval");
+                let (lo, hi) = if outcome.is_rate() { (0.0, 1.0) } else { (0.0, 10.0) };
+                assert!((lo..=hi).contains(&f.value), "{outcome:?} {}", f.value);
+                assert!(lo <= ci.low && ci.low <= ci.high && ci.high <= hi, "{outcome:?} {ci:?}");
+                assert!(f.n > 0, "an interval names its n");
+            }
+            // A twin of another width is no input to this head.
+            let other = HeadInputs::of(record, events, at, vec![0.0; 3]);
+            assert_eq!(head.predict(Outcome::MtxResponse6m, &other), None);
+        }
+        // No TNF inhibitor anywhere: no figure.
+        let (_, events, twin) = &cohort[0];
+        let inputs = HeadInputs::of(&records[0], events, events[0].time, twin.clone());
+        assert_eq!(head.figure(Outcome::TnfiResponse6m, &inputs), None);
+    }
+
+    /// The install's head loads only as the registry's active version and only for
+    /// the twin it was fitted on; an edited file is refused, naming the remedy.
+    #[tokio::test]
+    async fn a_tampered_or_foreign_head_is_refused() {
+        let cohort = cohort();
+        let records: Vec<ClinicalRecord> = cohort.iter().map(|(_, e, _)| ClinicalRecord::read(e)).collect();
+        let head = fitted(&cohort, &records);
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("audit.sqlite").display());
+        let registry = ModelRegistry::new(AuditLog::open(&url).await.unwrap());
+        let by = Principal::new("gov", Role::Governance);
+        let path = TwinHead::install_path(dir.path());
+        head.save_and_register(&path, &registry, &by).await.unwrap();
+
+        let loaded = TwinHead::load_active(&path, &registry, Digest::of(b"twin")).await.unwrap();
+        assert_eq!(loaded.calibration, head.calibration);
+        let err = TwinHead::load_active(&path, &registry, Digest::of(b"another twin")).await.err().unwrap();
+        assert!(matches!(err, TwinHeadError::OtherTwin { .. }) && err.to_string().contains("rdt embed"), "{err}");
+
+        let mut bytes = std::fs::read(&path).unwrap();
+        let at = bytes.iter().position(|b| b.is_ascii_digit()).unwrap();
+        bytes[at] = if bytes[at] == b'9' { b'8' } else { bytes[at] + 1 };
+        std::fs::write(&path, &bytes).unwrap();
+        let err = TwinHead::load_active(&path, &registry, Digest::of(b"twin")).await.err().unwrap();
+        let msg = err.to_string();
+        assert!(matches!(err, TwinHeadError::Governance { .. }), "{msg}");
+        assert!(msg.contains(&Digest::of(&bytes).to_hex()) && msg.contains("rdt embed"), "{msg}");
+    }
+}
