@@ -21,7 +21,11 @@ fn cohort_report_on_a_small_virtual_cohort() {
     ok(&rdt, &["synth", "--patients", "80", "--seed", "5", "--out", dir]);
     ok(&rdt, &["import", dir]);
     ok(&rdt, &["train", "--pretrain-epochs", "1", "--fusion-epochs", "1", "--hidden", "16", "--max-events", "32"]);
-    ok(&rdt, &["embed"]);
+    // The rebuild also fits the twin head on the train part's snapshots and pins it.
+    let embedded = rdt.run(&["embed"]);
+    assert!(embedded.status.success(), "{}", String::from_utf8_lossy(&embedded.stderr));
+    let said = String::from_utf8_lossy(&embedded.stdout);
+    assert!(said.contains("twin head") && said.contains("pinned and active"), "{said}");
 
     // A rheumatoid arthritis patient with a methotrexate start, cut 90 days after it.
     let truth = std::fs::read_to_string(export.path().join("ground_truth.ldjson")).unwrap();
@@ -93,6 +97,18 @@ fn cohort_report_on_a_small_virtual_cohort() {
             other => panic!("unexpected kind {other}"),
         }
         assert!(o["population"]["n"].as_u64().unwrap() >= n, "the population holds at least the neighbours: {o}");
+        // A twin head figure is inside its measure's range, with an interval from
+        // at least 50 held-out calibration patients.
+        if let Some(head) = o.get("twin_head") {
+            let (value, low, high) = (
+                head["value"].as_f64().unwrap(),
+                head["interval"]["low"].as_f64().unwrap(),
+                head["interval"]["high"].as_f64().unwrap(),
+            );
+            let top = if o["outcome"].as_str().unwrap().starts_with("das28") { 10.0 } else { 1.0 };
+            assert!(0.0 <= low && low <= high && high <= top && (0.0..=top).contains(&value), "{o}");
+            assert!(head["n"].as_u64().unwrap() >= 1, "{o}");
+        }
     }
 
     // The audit entry of the query: real ids, the same distances, as dr-test.

@@ -248,7 +248,12 @@ async fn the_four_roles_in_a_real_browser() {
     c.wait().for_element(Locator::Id("consult-title")).await.unwrap();
     // The install's twin finds the patient's neighbours; the state model forecasts.
     let cohort = c.find(Locator::Id("cohort-table")).await.expect("the consult shows the in silico cohort");
-    assert!(cohort.text().await.unwrap().contains("Snapshot baseline"));
+    let cohort_text = cohort.text().await.unwrap();
+    assert!(cohort_text.contains("Snapshot baseline") && cohort_text.contains("Twin head"), "{cohort_text}");
+    // `rdt embed` fitted the twin head: its reliability plots sit in the method section.
+    let plots = c.find_all(Locator::Css("#cohort-method svg")).await.unwrap();
+    assert!(!plots.is_empty(), "the consult's method section plots the twin head's reliability");
+    assert!(c.find(Locator::Id("head-missing")).await.is_err(), "the install's head loads");
     c.find(Locator::Id("forecast-table")).await.expect("the consult shows the state-model forecast");
     shot("consult").await;
     shot_at("consult-cohort", Some("#cohort")).await;

@@ -169,8 +169,8 @@ impl CohortReport {
         };
         let _ = writeln!(
             t,
-            "{:<48} {:>4}  {:<30} {:<12} {:<24} {:<12} snapshot baseline",
-            "outcome", "n", "estimate", "95% CI", "twin head (95% CI)", "population"
+            "{:<48} {:>4}  {:<30} {:<12} {:<28} {:<12} snapshot baseline",
+            "outcome", "n", "estimate", "95% CI", "twin head (held out, 95% CI)", "population"
         );
         for row in &self.outcomes {
             let baseline = row.snapshot_baseline.map_or("-".to_owned(), |v| {
@@ -181,14 +181,20 @@ impl CohortReport {
                 }
             });
             let head = row.twin_head.as_ref().map_or("-".to_owned(), |h| match (row.outcome.is_rate(), h.interval) {
-                (true, Some(ci)) => format!("{:.0}% ({:.0}-{:.0}%)", 100.0 * h.value, 100.0 * ci.low, 100.0 * ci.high),
+                (true, Some(ci)) => format!(
+                    "{:.0}% (seen {:.0}%, {:.0}-{:.0}%)",
+                    100.0 * h.value,
+                    100.0 * h.observed.unwrap_or(h.value),
+                    100.0 * ci.low,
+                    100.0 * ci.high
+                ),
                 (false, Some(ci)) => format!("{:.2} ({:.2}-{:.2})", h.value, ci.low, ci.high),
                 (true, None) => format!("{:.0}%", 100.0 * h.value),
                 (false, None) => format!("{:.2}", h.value),
             });
             let _ = writeln!(
                 t,
-                "{:<48} {:>4}  {:<30} {:<12} {:<24} {:<12} {}",
+                "{:<48} {:>4}  {:<30} {:<12} {:<28} {:<12} {}",
                 row.label,
                 row.neighbours.n(),
                 figure(&row.neighbours),
@@ -200,6 +206,13 @@ impl CohortReport {
         }
         for line in self.outcomes.iter().filter_map(OutcomeRow::disagreement) {
             let _ = writeln!(t, "\n{line}");
+        }
+        if self.outcomes.iter().any(|r| r.twin_head.is_some()) {
+            let _ = writeln!(
+                t,
+                "\ntwin head: its figure, then what happened to the held-out patients it gave a similar figure \
+                 (share, 95% CI); for DAS28 the held-out 95% residual range."
+            );
         }
         let _ = writeln!(t, "\nneighbours (pseudonym, cosine distance):");
         for n in &self.neighbours {
