@@ -94,6 +94,16 @@ fn cohort_report_on_a_small_virtual_cohort() {
                 assert!(ci["low"].as_f64().unwrap() <= rate && rate <= ci["high"].as_f64().unwrap(), "{o}");
             }
             "mean" => assert!(n >= 3, "{o}"),
+            // Flare and switch: a cumulative incidence over everyone followed for any
+            // part of the window, inside 0-1 with its interval around it.
+            "kaplan_meier" => {
+                let rate = o["neighbours"]["rate"].as_f64().unwrap();
+                let events = o["neighbours"]["events"].as_u64().unwrap();
+                let ci = &o["neighbours"]["ci"];
+                assert!(n >= 3 && events <= n && (0.0..=1.0).contains(&rate), "{o}");
+                assert!(ci["low"].as_f64().unwrap() <= rate && rate <= ci["high"].as_f64().unwrap(), "{o}");
+                assert!(["flare_6m", "switch_12m"].contains(&o["outcome"].as_str().unwrap()), "{o}");
+            }
             other => panic!("unexpected kind {other}"),
         }
         assert!(o["population"]["n"].as_u64().unwrap() >= n, "the population holds at least the neighbours: {o}");

@@ -53,6 +53,10 @@ pub enum Figure {
     Rate { n: usize, events: usize, percent: u32, low_percent: u32, high_percent: u32 },
     /// Mean DAS28 over `n` patients with its 95% t interval (2 decimals).
     Mean { n: usize, mean: f64, low: f64, high: f64 },
+    /// The share with the event by the window's end by Kaplan-Meier, in percent with
+    /// its 95% interval: `n` patients followed for any part of the window, `events`
+    /// seen, `censored` followed for less than the window without one.
+    KaplanMeier { n: usize, events: usize, censored: usize, percent: u32, low_percent: u32, high_percent: u32 },
     /// Fewer than `min_n` patients with data: no figure, by design.
     NotEnoughComparablePatients { n: usize, min_n: usize },
 }
@@ -80,6 +84,14 @@ impl From<&Estimate> for Figure {
             Estimate::Mean { n, mean, ci } => {
                 Figure::Mean { n: *n, mean: round(*mean, 2), low: round(ci.low, 2), high: round(ci.high, 2) }
             }
+            Estimate::KaplanMeier { n, events, censored, rate, ci } => Figure::KaplanMeier {
+                n: *n,
+                events: *events,
+                censored: *censored,
+                percent: percent(*rate),
+                low_percent: percent(ci.low),
+                high_percent: percent(ci.high),
+            },
             Estimate::NotEnoughComparablePatients { n, min_n } => {
                 Figure::NotEnoughComparablePatients { n: *n, min_n: *min_n }
             }
@@ -201,7 +213,8 @@ pub struct SimilarPatientsOutput {
 }
 
 const METHOD: &str = "k nearest historical snapshots of other patients by cosine distance between twins; each \
-neighbour's outcomes read after its own snapshot; rates with 95% Wilson intervals, means with 95% t intervals; \
+neighbour's outcomes read after its own snapshot; rates with 95% Wilson intervals, flare and switch by Kaplan-Meier (a patient followed for part of \
+the window counts for that part) with log-log intervals, means with 95% t intervals; \
 population = every historical snapshot; snapshot baseline = regression on the latest visit; twin head = a model \
 fitted on the training patients' twins and records (boosted trees or ridge per outcome), its interval what happened \
 to held-out calibration patients given a similar figure.";
@@ -335,6 +348,10 @@ fn figure_text(f: &Figure) -> String {
         Figure::Mean { n, mean, low, high } => {
             format!("{} (n {n}; 95% CI {} to {})", said(mean), said(low), said(high))
         }
+        Figure::KaplanMeier { n, events, censored, percent, low_percent, high_percent } => format!(
+            "{percent}% by Kaplan-Meier ({events} events among {n} followed, {censored} followed for less of the \
+             window; 95% CI {low_percent}% to {high_percent}%)"
+        ),
         Figure::NotEnoughComparablePatients { n, min_n } => {
             format!("not enough comparable patients (n {n}, minimum {min_n})")
         }

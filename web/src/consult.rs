@@ -284,6 +284,9 @@ fn figure(f: &Figure, rate: bool) -> String {
             format!("{percent:.0}% ({low_percent:.0}–{high_percent:.0}%), {events} of {n}")
         }
         Figure::Mean { n, mean, low, high } => format!("{mean:.2} ({low:.2}–{high:.2}), n = {n}"),
+        Figure::KaplanMeier { n, events, censored, percent, low_percent, high_percent } => format!(
+            "{percent:.0}% ({low_percent:.0}–{high_percent:.0}%), Kaplan-Meier: {events} events, {n} followed, {censored} censored"
+        ),
         Figure::NotEnoughComparablePatients { n, min_n } => {
             let what = if rate { "patients" } else { "readings" };
             format!("not enough comparable {what} ({n} < {min_n})")

@@ -30,5 +30,5 @@ pub use das28::{eular_response, is_flare, ActivityCategory, Das28Variant, EularR
 pub use drugs::{Drug, DrugClass};
 pub use labs::{crp_mg_l, crp_raised, esr_mm_h, lab_values, Flag, LabTest, LabValue, ReferenceRange, Sex};
 pub use activity::{activity_series, score_readings, Scale, ScoreReading};
-pub use outcomes::{ActivityPoint, Window};
+pub use outcomes::{ActivityPoint, TimeToEvent, Window};
 pub use record::{courses, das28_readings, das28_score, Course, Das28Reading};

@@ -116,6 +116,49 @@ pub fn flare_within(series: &[ActivityPoint], reference: NaiveDate, days: i64) -
     covered.then_some(false)
 }
 
+/// Days from a reference date to an event inside a window, or to the last day the
+/// record shows the patient without it (censored), capped at the window: what a
+/// time-to-event estimate (Kaplan-Meier) needs, so a patient seen for 100 days of a
+/// 182-day window still counts for those 100 days.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimeToEvent {
+    pub days: u32,
+    /// The event happened on `days`; otherwise the patient was censored then.
+    pub event: bool,
+}
+
+fn days_between(from: NaiveDate, to: NaiveDate, cap: i64) -> u32 {
+    (to - from).num_days().clamp(0, cap.max(0)) as u32
+}
+
+/// [`flare_within`] as a time: the first flare in `(reference, reference + days]`,
+/// else censored at the last reading after `reference` (at most `days`); `None`
+/// without a reading after `reference`.
+pub fn flare_time(series: &[ActivityPoint], reference: NaiveDate, days: i64) -> Option<TimeToEvent> {
+    let end = reference + chrono::Days::new(days as u64);
+    let mut sorted: Vec<&ActivityPoint> = series.iter().collect();
+    sorted.sort_by_key(|r| r.date);
+    let first = sorted.windows(2).find(|w| {
+        w[1].date > reference && w[1].date <= end && w[0].scale == w[1].scale && w[1].scale.is_flare(w[0].score, w[1].score)
+    });
+    if let Some(w) = first {
+        return Some(TimeToEvent { days: days_between(reference, w[1].date, days), event: true });
+    }
+    let last = sorted.iter().rev().find(|r| r.date > reference)?;
+    Some(TimeToEvent { days: days_between(reference, last.date, days), event: false })
+}
+
+/// [`switch_within`] as a time: the first other DMARD start in `(index, index + days]`,
+/// else censored at the end of follow-up (at most `days`); `None` when follow-up ends
+/// on or before the index.
+pub fn switch_time(dmard_starts: &[NaiveDate], index: NaiveDate, days: i64, follow_up_end: NaiveDate) -> Option<TimeToEvent> {
+    let end = index + chrono::Days::new(days as u64);
+    if let Some(first) = dmard_starts.iter().filter(|d| **d > index && **d <= end).min() {
+        return Some(TimeToEvent { days: days_between(index, *first, days), event: true });
+    }
+    (follow_up_end > index).then(|| TimeToEvent { days: days_between(index, follow_up_end, days), event: false })
+}
+
 /// Whether another DMARD was started in `(index, index + days]`.
 ///
 /// `dmard_starts` are the start dates of every DMARD course; those on the index date
@@ -145,6 +188,25 @@ mod tests {
 
     fn series(points: &[(&str, f64)]) -> Vec<ActivityPoint> {
         points.iter().map(|(date, score)| ActivityPoint { date: d(date), score: *score, scale: Scale::Das28 }).collect()
+    }
+
+    #[test]
+    fn times_to_flare_and_switch_count_the_days_seen() {
+        let s = series(&[("2020-01-01", 3.0), ("2020-02-20", 3.1), ("2020-03-01", 4.0), ("2020-04-01", 3.0)]);
+        let index = d("2020-01-01");
+        // 3.1 -> 4.0 on day 60 is the flare.
+        assert_eq!(flare_time(&s, index, 182), Some(TimeToEvent { days: 60, event: true }));
+        assert_eq!(flare_within(&s, index, 182), Some(true));
+        // From day 61 no flare follows; the last reading is day 91: censored there.
+        let later = d("2020-03-02");
+        assert_eq!(flare_time(&s, later, 182), Some(TimeToEvent { days: 30, event: false }));
+        assert_eq!(flare_within(&s, later, 182), None, "too short for a yes/no");
+        assert_eq!(flare_time(&s, d("2020-05-01"), 182), None);
+        let starts = [d("2020-01-01"), d("2020-07-01")];
+        assert_eq!(switch_time(&starts, index, 365, d("2021-06-01")), Some(TimeToEvent { days: 182, event: true }));
+        assert_eq!(switch_time(&starts, d("2020-08-01"), 365, d("2020-12-01")), Some(TimeToEvent { days: 122, event: false }));
+        assert_eq!(switch_time(&starts, d("2020-08-01"), 365, d("2022-01-01")), Some(TimeToEvent { days: 365, event: false }));
+        assert_eq!(switch_time(&starts, d("2020-08-01"), 365, d("2020-08-01")), None);
     }
 
     #[test]

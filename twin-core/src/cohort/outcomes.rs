@@ -24,8 +24,8 @@ use serde::{Deserialize, Serialize};
 use super::record::ClinicalRecord;
 use journey::clinical::drugs::DrugClass;
 use journey::clinical::outcomes::{
-    flare_within, reading_near, response_at, switch_within, Window, FLARE_WINDOW_DAYS, POINT_TOLERANCE_DAYS,
-    SIX_MONTHS, SWITCH_WINDOW_DAYS,
+    flare_time, flare_within, reading_near, response_at, switch_time, switch_within, TimeToEvent, Window,
+    FLARE_WINDOW_DAYS, POINT_TOLERANCE_DAYS, SIX_MONTHS, SWITCH_WINDOW_DAYS,
 };
 use journey::clinical::{Course, EularResponse, Scale};
 
@@ -111,6 +111,12 @@ pub struct PatientOutcomes {
     pub das28_day_270: Option<f64>,
     pub das28_day_360: Option<f64>,
     pub switch_12m: Option<bool>,
+    /// Flare and switch as times (event or censored within their windows): a
+    /// cohort's Kaplan-Meier figure counts a patient for the time it was seen.
+    #[serde(default)]
+    pub flare_time: Option<TimeToEvent>,
+    #[serde(default)]
+    pub switch_time: Option<TimeToEvent>,
 }
 
 impl PatientOutcomes {
@@ -126,6 +132,16 @@ impl PatientOutcomes {
             Outcome::Das28Day270 => self.das28_day_270,
             Outcome::Das28Day360 => self.das28_day_360,
             Outcome::Switch12m => self.switch_12m.map(yes),
+        }
+    }
+
+    /// The outcome as a time to event and its window in days, for the outcomes that
+    /// have one (flare within 6 months, switch within 12).
+    pub fn time_to(&self, outcome: Outcome) -> Option<(TimeToEvent, u32)> {
+        match outcome {
+            Outcome::Flare6m => self.flare_time.map(|t| (t, FLARE_WINDOW_DAYS as u32)),
+            Outcome::Switch12m => self.switch_time.map(|t| (t, SWITCH_WINDOW_DAYS as u32)),
+            _ => None,
         }
     }
 }
@@ -147,6 +163,10 @@ impl ClinicalRecord {
             (true, Some(end)) => switch_within(&dmard_starts, index, SWITCH_WINDOW_DAYS, end),
             _ => None,
         };
+        let switch_time = match (on_dmard, self.last_date) {
+            (true, Some(end)) => switch_time(&dmard_starts, index, SWITCH_WINDOW_DAYS, end),
+            _ => None,
+        };
         PatientOutcomes {
             mtx_response_6m: self.response_to(index, &|c| c.drug.is_some_and(|d| d.is_methotrexate())),
             tnfi_response_6m: self.response_to(index, &|c| c.drug.is_some_and(|d| d.class == DrugClass::TnfInhibitor)),
@@ -155,6 +175,8 @@ impl ClinicalRecord {
             das28_day_270: das28_at(270),
             das28_day_360: das28_at(360),
             switch_12m,
+            flare_time: flare_time(series, index, FLARE_WINDOW_DAYS),
+            switch_time,
         }
     }
 

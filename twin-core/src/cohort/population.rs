@@ -109,10 +109,10 @@ impl Population {
         self.records.get(patient).map(|r| r.outcomes_at(index_time.date_naive()))
     }
 
-    /// The whole population's figure for an outcome (over snapshots with data).
+    /// The whole population's figure for an outcome (over snapshots with data;
+    /// Kaplan-Meier for flare and switch).
     pub fn figure(&self, outcome: Outcome) -> Estimate {
-        let values: Vec<f64> = self.snapshots.iter().filter_map(|s| s.outcomes.get(outcome)).collect();
-        estimate(outcome, &values, 1)
+        estimate_over(outcome, self.snapshots.iter().map(|s| &s.outcomes), 1)
     }
 
     /// The snapshot baseline's prediction from latest-visit features: a probability
@@ -125,6 +125,20 @@ impl Population {
         let inside = outcome.is_rate() || (b.seen.0..=b.seen.1).contains(&v);
         (v.is_finite() && inside).then_some(v)
     }
+}
+
+/// An outcome's figure over a group's outcomes: a Kaplan-Meier cumulative incidence
+/// for the outcomes with a time (flare, switch: a patient counts for the time it was
+/// seen), else [`estimate`] over those with a value; refusing below `min_n`.
+pub fn estimate_over<'a>(outcome: Outcome, outcomes: impl IntoIterator<Item = &'a PatientOutcomes>, min_n: usize) -> Estimate {
+    let outcomes: Vec<&PatientOutcomes> = outcomes.into_iter().collect();
+    let times: Vec<(journey::clinical::TimeToEvent, u32)> = outcomes.iter().filter_map(|o| o.time_to(outcome)).collect();
+    if let Some((_, horizon)) = times.first() {
+        let times: Vec<_> = times.iter().map(|(t, _)| *t).collect();
+        return Estimate::kaplan_meier(&times, *horizon, min_n);
+    }
+    let values: Vec<f64> = outcomes.iter().filter_map(|o| o.get(outcome)).collect();
+    estimate(outcome, &values, min_n)
 }
 
 /// A rate or a mean over outcome values (1/0 for yes/no), refusing below `min_n`.

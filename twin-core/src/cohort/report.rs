@@ -10,7 +10,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::outcomes::Outcome;
-use super::population::{estimate, Population};
+use super::population::{estimate_over, Population};
 use super::pseudonym::{Pseudonym, PseudonymKey};
 use super::stats::Estimate;
 use crate::heads::HeadFigure;
@@ -114,11 +114,10 @@ impl CohortReport {
         let outcomes = Outcome::ALL
             .into_iter()
             .map(|outcome| {
-                let values: Vec<f64> = outcomes_of.iter().flatten().filter_map(|o| o.get(outcome)).collect();
                 OutcomeRow {
                     outcome,
                     label: outcome.label().to_owned(),
-                    neighbours: estimate(outcome, &values, min_n),
+                    neighbours: estimate_over(outcome, outcomes_of.iter().flatten(), min_n),
                     population: population.figure(outcome),
                     snapshot_baseline: population.snapshot_prediction(outcome, features),
                     twin_head: None,
@@ -159,11 +158,14 @@ impl CohortReport {
         );
         let figure = |e: &Estimate| match e {
             Estimate::Rate { rate, .. } => format!("{:.0}%", 100.0 * rate),
+            Estimate::KaplanMeier { rate, .. } => format!("{:.0}% (Kaplan-Meier)", 100.0 * rate),
             Estimate::Mean { mean, .. } => format!("{mean:.2}"),
             Estimate::NotEnoughComparablePatients { .. } => "not enough comparable patients".to_owned(),
         };
         let interval = |e: &Estimate| match e {
-            Estimate::Rate { ci, .. } => format!("{:.0}-{:.0}%", 100.0 * ci.low, 100.0 * ci.high),
+            Estimate::Rate { ci, .. } | Estimate::KaplanMeier { ci, .. } => {
+                format!("{:.0}-{:.0}%", 100.0 * ci.low, 100.0 * ci.high)
+            }
             Estimate::Mean { ci, .. } => format!("{:.2}-{:.2}", ci.low, ci.high),
             Estimate::NotEnoughComparablePatients { .. } => "-".to_owned(),
         };

@@ -1,6 +1,7 @@
 //! Estimates with 95% intervals: Wilson for rates, Student t for means, and the
 //! "not enough comparable patients" refusal below a minimum n.
 
+use journey::clinical::TimeToEvent;
 use serde::{Deserialize, Serialize};
 use statrs::distribution::{ContinuousCDF, StudentsT};
 
@@ -49,6 +50,10 @@ pub enum Estimate {
     Rate { n: usize, events: usize, rate: f64, ci: Interval },
     /// A mean value over `n` patients, with its t interval.
     Mean { n: usize, mean: f64, ci: Interval },
+    /// The share with the event by the window's end, by Kaplan-Meier over `n`
+    /// patients followed for any part of it (`events` observed, `censored` seen for
+    /// less than the window without it), with the log-log (Greenwood) interval.
+    KaplanMeier { n: usize, events: usize, censored: usize, rate: f64, ci: Interval },
     /// Fewer than `min_n` patients with data: no figure is given, by design.
     NotEnoughComparablePatients { n: usize, min_n: usize },
 }
@@ -88,17 +93,65 @@ impl Estimate {
         }
     }
 
+    /// The cumulative incidence by `horizon` days (1 - the Kaplan-Meier survival) over
+    /// `times`, or the refusal below `min_n` (at least 1). Events after the horizon
+    /// count as censored at it.
+    pub fn kaplan_meier(times: &[TimeToEvent], horizon: u32, min_n: usize) -> Self {
+        let n = times.len();
+        if n < min_n.max(1) {
+            return Estimate::NotEnoughComparablePatients { n, min_n };
+        }
+        let mut sorted: Vec<(u32, bool)> =
+            times.iter().map(|t| (t.days.min(horizon), t.event && t.days <= horizon)).collect();
+        // Events before censorings on the same day (the usual convention).
+        sorted.sort_by_key(|(d, e)| (*d, !*e));
+        let (mut survival, mut greenwood) = (1.0f64, 0.0f64);
+        let mut i = 0;
+        while i < sorted.len() {
+            let day = sorted[i].0;
+            let at_risk = (sorted.len() - i) as f64;
+            let mut j = i;
+            while j < sorted.len() && sorted[j].0 == day {
+                j += 1;
+            }
+            let deaths = sorted[i..j].iter().filter(|(_, e)| *e).count() as f64;
+            if deaths > 0.0 {
+                survival *= 1.0 - deaths / at_risk;
+                if at_risk > deaths {
+                    greenwood += deaths / (at_risk * (at_risk - deaths));
+                }
+            }
+            i = j;
+        }
+        let events = sorted.iter().filter(|(_, e)| *e).count();
+        let censored = sorted.iter().filter(|(d, e)| !*e && *d < horizon).count();
+        let rate = (1.0 - survival).clamp(0.0, 1.0);
+        let ci = if survival > 0.0 && survival < 1.0 && greenwood > 0.0 {
+            // log(-log S) scale: S^exp(+-1.96 se) stays inside (0, 1).
+            let se = greenwood.sqrt() / survival.ln().abs();
+            let (s_low, s_high) = (survival.powf((1.96 * se).exp()), survival.powf((-1.96 * se).exp()));
+            Interval { low: (1.0 - s_high).clamp(0.0, rate), high: (1.0 - s_low).clamp(rate, 1.0) }
+        } else {
+            // No event (or every patient had one): the binomial interval of what was seen.
+            wilson(events, n)
+        };
+        Estimate::KaplanMeier { n, events, censored, rate, ci }
+    }
+
     /// Patients with data.
     pub fn n(&self) -> usize {
         match self {
-            Estimate::Rate { n, .. } | Estimate::Mean { n, .. } | Estimate::NotEnoughComparablePatients { n, .. } => *n,
+            Estimate::Rate { n, .. }
+            | Estimate::Mean { n, .. }
+            | Estimate::KaplanMeier { n, .. }
+            | Estimate::NotEnoughComparablePatients { n, .. } => *n,
         }
     }
 
     /// The rate or mean, when one is given.
     pub fn value(&self) -> Option<f64> {
         match self {
-            Estimate::Rate { rate, .. } => Some(*rate),
+            Estimate::Rate { rate, .. } | Estimate::KaplanMeier { rate, .. } => Some(*rate),
             Estimate::Mean { mean, .. } => Some(*mean),
             Estimate::NotEnoughComparablePatients { .. } => None,
         }
@@ -106,7 +159,7 @@ impl Estimate {
 
     pub fn interval(&self) -> Option<Interval> {
         match self {
-            Estimate::Rate { ci, .. } | Estimate::Mean { ci, .. } => Some(*ci),
+            Estimate::Rate { ci, .. } | Estimate::Mean { ci, .. } | Estimate::KaplanMeier { ci, .. } => Some(*ci),
             Estimate::NotEnoughComparablePatients { .. } => None,
         }
     }
@@ -115,6 +168,26 @@ impl Estimate {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A worked example: 10 patients, events on days 10, 20 (two), 40; censored on
+    /// days 15 and 30; four followed past the 50-day horizon. S = 9/10 * 6/8 * 4/5
+    /// (the day-40 step: 5 at risk) = 0.54; the censored count for what they were seen.
+    #[test]
+    fn kaplan_meier_counts_the_censored_for_the_time_seen() {
+        let t = |days, event| TimeToEvent { days, event };
+        let times = [t(10, true), t(15, false), t(20, true), t(20, true), t(30, false), t(40, true), t(60, false), t(70, false), t(80, true), t(90, false)];
+        let Estimate::KaplanMeier { n, events, censored, rate, ci } = Estimate::kaplan_meier(&times, 50, 5) else {
+            panic!("a Kaplan-Meier figure");
+        };
+        assert_eq!((n, events, censored), (10, 4, 2), "the day-80 event is after the horizon");
+        assert!(close(rate, 1.0 - 0.9 * 0.75 * 0.8, 1e-12), "{rate}");
+        assert!(0.0 <= ci.low && ci.low < rate && rate < ci.high && ci.high <= 1.0, "{ci:?}");
+        // A naive share over the six with a known yes/no at day 50 would be 4/8 or 4/6; the
+        // estimate is neither, and it refuses below the minimum n.
+        assert_eq!(Estimate::kaplan_meier(&times[..3], 50, 5), Estimate::NotEnoughComparablePatients { n: 3, min_n: 5 });
+        let none = Estimate::kaplan_meier(&[t(60, false), t(182, false), t(30, false)], 182, 1);
+        assert!(matches!(none, Estimate::KaplanMeier { rate, ci, .. } if rate == 0.0 && ci.low == 0.0 && ci.high > 0.0));
+    }
 
     fn close(a: f64, b: f64, tol: f64) -> bool {
         (a - b).abs() < tol

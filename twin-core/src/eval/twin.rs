@@ -186,7 +186,8 @@ pub async fn run_twin_evaluation(
     };
     let markdown =
         agreement_markdown(&report, &ablation) + "\n" + &state::markdown(&state) + &heads::markdown(&heads) + &cohort_md;
-    Ok(EvalReport { json: report, markdown, figures: vec![] })
+    let figures = cohort_eval.map(|r| r.figures).unwrap_or_default();
+    Ok(EvalReport { json: report, markdown, figures })
 }
 
 /// The reconstruction and subtype-agreement sections.
