@@ -47,6 +47,7 @@ use super::{EvalError, EvalReport};
 use crate::heads::{
     reliability, reliability_svg, Family, HeadInputs, HeadRow, ReliabilityBin, TwinHead, RELIABILITY_BINS,
 };
+use crate::encode::fusion::FusedModality;
 use crate::index::build::{historical_times_of, load_journeys, DecisionSnapshots, SnapshotPlan};
 use crate::index::{IndexConfig, NeighbourIndex};
 use crate::progress::Progress;
@@ -217,6 +218,10 @@ pub struct Case {
     pub neighbours_with_data: Vec<usize>,
     /// Per predictor (in [`Predictor::ALL`] order), per outcome.
     pub predicted: Vec<Vec<Option<f64>>>,
+    /// The twin head's predictions with one modality left out of the case's twin (in
+    /// [`FusedModality::ALL`] order), per outcome: the ablation.
+    #[serde(default)]
+    pub ablated: Vec<Vec<Option<f64>>>,
 }
 
 /// One metric of one outcome for each predictor.
@@ -255,6 +260,11 @@ pub struct CohortEvaluation {
     /// the predicted probability of the outcome, and the calibration slope.
     #[serde(default)]
     pub head_reliability: Vec<(Outcome, Vec<ReliabilityBin>, Option<f64>)>,
+    /// Per modality (in [`FusedModality::ALL`] order), per metric row: the twin head's
+    /// metric with that modality left out of the cases' twins, minus the head's own
+    /// (positive AUROC / negative MAE differences: the modality adds signal).
+    #[serde(default)]
+    pub head_ablation: Vec<(String, Vec<Option<f64>>)>,
 }
 
 /// Runs the evaluation. `journeys` are every patient's time-ordered events;
@@ -310,6 +320,13 @@ pub async fn evaluate_cohort(
         let features = snapshot_features(record, until);
         let history = history_features(record, events, until);
         let head_inputs = HeadInputs::of(record, events, until, vector.clone());
+        let case_inputs = model.manifest.spec.inputs(events, Some(until), note_vector);
+        let mut ablated = Vec::with_capacity(FusedModality::COUNT);
+        for m in FusedModality::ALL {
+            let twin = model.embed(std::slice::from_ref(&case_inputs), Some(m))?.remove(0);
+            let inputs = HeadInputs::of(record, events, until, twin);
+            ablated.push(Outcome::ALL.iter().map(|o| head.predict(*o, &inputs)).collect());
+        }
         let report = CohortReport::build(*cut, &features, &neighbours, &population, &key, 1);
         let mut twin = Vec::new();
         let mut snapshot = Vec::new();
@@ -335,21 +352,12 @@ pub async fn evaluate_cohort(
             actual: record.outcomes_at(*cut),
             neighbours_with_data: with_data,
             predicted: vec![twin, twin_head, snapshot, trees, gru, pop],
+            ablated,
         });
         progress(i + 1, chosen.len());
     }
 
-    let metrics = [
-        Outcome::MtxResponse6m,
-        Outcome::Switch12m,
-        Outcome::Flare6m,
-        Outcome::Das28Day150,
-        Outcome::Das28Day270,
-        Outcome::Das28Day360,
-    ]
-    .into_iter()
-    .map(|o| metric_row(o, &cases, options.min_n))
-    .collect();
+    let metrics = metrics_outcomes().into_iter().map(|o| metric_row(o, &cases, options.min_n)).collect();
     Ok(CohortEvaluation {
         options: *options,
         held_out_patients,
@@ -359,6 +367,7 @@ pub async fn evaluate_cohort(
         metrics,
         head_families: Outcome::ALL.into_iter().filter_map(|o| head.family(o).map(|(f, l, n)| (o, f, l, n))).collect(),
         head_reliability: Outcome::ALL.into_iter().filter(|o| o.is_rate()).filter_map(|o| head_reliability(o, &cases)).collect(),
+        head_ablation: head_ablation(&metrics_outcomes(), &cases),
     })
 }
 
@@ -458,6 +467,53 @@ fn metric(outcome: Outcome, o: usize, p: usize, cases: &[&Case]) -> Option<f64> 
         (!actual.is_empty())
             .then(|| predicted.iter().zip(&actual).map(|(p, a)| (p - a).abs()).sum::<f64>() / actual.len() as f64)
     }
+}
+
+/// The outcomes the evaluation's metric rows score, in order.
+fn metrics_outcomes() -> [Outcome; 6] {
+    [
+        Outcome::MtxResponse6m,
+        Outcome::Switch12m,
+        Outcome::Flare6m,
+        Outcome::Das28Day150,
+        Outcome::Das28Day270,
+        Outcome::Das28Day360,
+    ]
+}
+
+/// What each modality adds to the twin head: per modality and metric row, the head's
+/// metric minus the metric with the modality left out of the cases' twins (positive:
+/// the modality helps; for MAE the sign is turned so that positive still helps).
+/// The head is the same fitted model: this is what it relies on, not a retraining.
+fn head_ablation(outcomes: &[Outcome], cases: &[Case]) -> Vec<(String, Vec<Option<f64>>)> {
+    let p = Predictor::ALL.iter().position(|x| *x == Predictor::TwinHead).expect("the twin head is a predictor");
+    FusedModality::ALL
+        .iter()
+        .enumerate()
+        .map(|(m, modality)| {
+            let deltas = outcomes
+                .iter()
+                .map(|outcome| {
+                    let o = Outcome::ALL.iter().position(|x| x == outcome)?;
+                    let scored: Vec<&Case> = cases.iter().filter(|c| c.actual.get(*outcome).is_some()).collect();
+                    let full = metric(*outcome, o, p, &scored)?;
+                    // The same cases with the ablated prediction in the head's column.
+                    let swapped: Vec<Case> = scored
+                        .iter()
+                        .map(|c| {
+                            let mut c = (*c).clone();
+                            c.predicted[p] = c.ablated.get(m).cloned().unwrap_or_default();
+                            c
+                        })
+                        .collect();
+                    let swapped: Vec<&Case> = swapped.iter().collect();
+                    let without = metric(*outcome, o, p, &swapped)?;
+                    Some(if outcome.is_rate() { full - without } else { without - full })
+                })
+                .collect();
+            (modality.as_str().to_owned(), deltas)
+        })
+        .collect()
 }
 
 /// The twin head's reliability bins and calibration slope on `cases` for a yes/no
@@ -630,6 +686,21 @@ pub fn markdown(eval: &CohortEvaluation) -> String {
     );
     for (outcome, family, [trees, ridge], n) in &eval.head_families {
         let _ = writeln!(md, "| {} | {family:?} | {trees:.3} | {ridge:.3} | {n} |", outcome.label());
+    }
+    if !eval.head_ablation.is_empty() {
+        let rows: Vec<&str> = eval.metrics.iter().map(|r| r.outcome.key()).collect();
+        let _ = writeln!(
+            md,
+            "\nWhat each modality adds to the twin head on these cases: the head's AUROC minus its AUROC with the \
+             modality left out of the case's twin (for DAS28, the MAE without it minus the MAE with it); positive \
+             means the modality adds signal, 0.000 that this twin does not read it here:\n\n| left out | {} |\n|---|{}",
+            rows.join(" | "),
+            "---|".repeat(rows.len())
+        );
+        for (modality, deltas) in &eval.head_ablation {
+            let cells: Vec<String> = deltas.iter().map(|d| d.map_or("-".to_owned(), |v| format!("{v:+.3}"))).collect();
+            let _ = writeln!(md, "| {modality} | {} |", cells.join(" | "));
+        }
     }
     if !eval.head_reliability.is_empty() {
         let _ = writeln!(md, "\nReliability of the twin head on these cases (one SVG per yes/no outcome):\n");

@@ -13,10 +13,11 @@
 //! Per outcome the head holds two families and uses the one that did better on an
 //! inner validation slice of its own training patients (buckets
 //! [`INNER_VALIDATION`] of the split, never a tuning or test patient): boosted trees
-//! on `[aggregated history, twin]`, recalibrated on that slice (Platt: trees fitted on
-//! many snapshots per patient are over-confident, a calibration slope near 0.2), and
-//! a ridge regression on `[latest-visit features, twin]`. Log loss chooses for yes/no
-//! outcomes, mean absolute error for DAS28 values.
+//! on `[aggregated history, twin]` and a ridge regression on `[latest-visit features,
+//! twin]`, each recalibrated on that slice for yes/no outcomes (Platt: trees fitted on
+//! many snapshots per patient are over-confident, a calibration slope near 0.2; the
+//! ridge's penalty shrinks). Log loss chooses for yes/no outcomes, mean absolute error
+//! for DAS28 values.
 //!
 //! An install's head ([`fit_install_head`]) is fitted on the train part of the frozen
 //! split ([`crate::eval::split`]) and measured on the tuning part: the interval shown
@@ -107,7 +108,7 @@ pub struct HeadFigure {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Family {
-    /// Boosted trees on `[aggregated history, twin]`, Platt-recalibrated.
+    /// Boosted trees on `[aggregated history, twin]`.
     Trees,
     /// Ridge (logistic or linear) on `[latest-visit features, twin]`.
     Ridge,
@@ -117,8 +118,9 @@ pub enum Family {
 #[derive(Serialize, Deserialize)]
 struct OutcomeHead {
     family: Family,
-    /// Platt recalibration of the trees' probability (on its logit); yes/no only.
-    platt: Option<LinearModel>,
+    /// Platt recalibration of each family's probability (on its logit), trees then
+    /// ridge; yes/no only.
+    platt: [Option<LinearModel>; 2],
     ridge: LinearModel,
     /// The inner validation slice's loss of each family (log loss or MAE), and its n.
     inner_loss: [f64; 2],
@@ -238,27 +240,28 @@ impl TwinHead {
             };
             let Some(ridge) = ridge else { continue };
             let tree_of = |i: usize| trees.predict(outcome, &inputs[i].trees_row());
-            // Platt on the inner slice: logit(P(y)) = a + b logit(p_trees).
-            let platt = if outcome.is_rate() {
+            let ridge_of = |i: usize| Some(ridge.predict(&inputs[i].ridge_row()));
+            // Platt on the inner slice, per family: logit(P(y)) = a + b logit(p). The
+            // trees are over-confident, the ridge's penalty shrinks: both are off.
+            let platt_of = |f: &dyn Fn(usize) -> Option<f64>| -> Option<LinearModel> {
+                if !outcome.is_rate() {
+                    return None;
+                }
                 let (x, labels): (Vec<Vec<f64>>, Vec<bool>) =
-                    inner_o.iter().filter_map(|&i| Some((vec![logit(tree_of(i)?)], y(i) > 0.5))).unzip();
+                    inner_o.iter().filter_map(|&i| Some((vec![logit(f(i)?)], y(i) > 0.5))).unzip();
                 let both = labels.iter().any(|l| *l) && !labels.iter().all(|l| *l);
                 if both { LinearModel::fit_logistic(&x, &labels, 1e-6) } else { None }
-            } else {
-                None
             };
-            let trees_value = |i: usize| -> Option<f64> {
-                let v = tree_of(i)?;
-                Some(match &platt {
-                    Some(p) => p.predict(&[logit(v)]),
-                    None => v,
-                })
+            let platt = [platt_of(&tree_of), platt_of(&ridge_of)];
+            let recalibrated = |v: f64, p: &Option<LinearModel>| match p {
+                Some(p) => p.predict(&[logit(v)]),
+                None => v,
             };
             let pairs = |f: &dyn Fn(usize) -> Option<f64>| -> Vec<(f64, f64)> {
                 inner_o.iter().filter_map(|&i| Some((f(i)?, y(i)))).collect()
             };
-            let tree_pairs = pairs(&trees_value);
-            let ridge_pairs = pairs(&|i| Some(ridge.predict(&inputs[i].ridge_row())));
+            let tree_pairs = pairs(&|i| Some(recalibrated(tree_of(i)?, &platt[0])));
+            let ridge_pairs = pairs(&|i| Some(recalibrated(ridge_of(i)?, &platt[1])));
             let loss = |p: &[(f64, f64)]| if outcome.is_rate() { log_loss(p) } else { mae(p) };
             let inner_loss = [
                 if tree_pairs.len() == ridge_pairs.len() { loss(&tree_pairs) } else { f64::INFINITY },
@@ -315,14 +318,12 @@ impl TwinHead {
         }
         let head = self.outcomes.get(&outcome)?;
         let value = match family.unwrap_or(head.family) {
-            Family::Trees => {
-                let v = self.trees.predict(outcome, &inputs.trees_row())?;
-                match &head.platt {
-                    Some(p) => p.predict(&[logit(v)]),
-                    None => v,
-                }
-            }
-            Family::Ridge => head.ridge.predict(&inputs.ridge_row()),
+            Family::Trees => (self.trees.predict(outcome, &inputs.trees_row())?, &head.platt[0]),
+            Family::Ridge => (head.ridge.predict(&inputs.ridge_row()), &head.platt[1]),
+        };
+        let value = match value {
+            (v, Some(p)) => p.predict(&[logit(v)]),
+            (v, None) => v,
         };
         value.is_finite().then(|| if outcome.is_rate() { value.clamp(0.0, 1.0) } else { value.clamp(0.0, 10.0) })
     }
