@@ -8,7 +8,9 @@
 #   PATIENTS default 10000 (the protocol's), PART tuning|test (default tuning).
 #   RDT=path/to/rdt (default: the release build under $CARGO_TARGET_DIR or target/);
 #   EMBED_FLAGS="--decisions starts" passes flags to `rdt embed`.
-# Prints the report's table; the report is written to $WORK/data/reports/cohort-eval.md.
+# Prints the cohort evaluation (twin cohort, twin head and baselines; written to
+# $WORK/data/reports/cohort-eval.md with its reliability SVGs) and `rdt eval`'s subtype
+# agreement, ceiling and modality ablation ($WORK/data/reports/twin-eval.md).
 set -euo pipefail
 
 PATIENTS="${1:-10000}"
@@ -30,5 +32,8 @@ t2=$(date +%s)
 t3=$(date +%s)
 "$RDT" --data-dir "$DATA" cohort --evaluate --score-on "$PART" >/dev/null
 t4=$(date +%s)
-echo "synth+import $((t1 - t0)) s, train $((t2 - t1)) s, embed $((t3 - t2)) s, evaluate $((t4 - t3)) s" >&2
+"$RDT" --data-dir "$DATA" eval --truth "$WORK/cohort/ground_truth.ldjson" --no-cohort >/dev/null
+t5=$(date +%s)
+echo "synth+import $((t1 - t0)) s, train $((t2 - t1)) s, embed $((t3 - t2)) s, evaluate $((t4 - t3)) s, subtype eval $((t5 - t4)) s" >&2
 cat "$DATA/reports/cohort-eval.md"
+sed -n '/## Subtype agreement/,/## State model/p' "$DATA/reports/twin-eval.md"

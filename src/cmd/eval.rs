@@ -29,6 +29,9 @@ pub struct EvalArgs {
     /// Use note vectors (needs `rdt setup`; use it when the twin was trained with them).
     #[arg(long)]
     notes: bool,
+    /// Leave out the in silico cohort section (`rdt cohort --evaluate` reports it).
+    #[arg(long)]
+    no_cohort: bool,
     #[arg(long)]
     json: bool,
 }
@@ -47,7 +50,7 @@ pub async fn run(ctx: &Context, args: EvalArgs) -> anyhow::Result<ExitCode> {
     let Some(truth) = args.truth else {
         anyhow::bail!("rdt eval needs --truth ground_truth.ldjson (from `rdt synth`), or `rdt eval assistant`");
     };
-    let options = TwinEvalOptions { truth, k: args.k, days: args.days, notes: args.notes };
+    let options = TwinEvalOptions { truth, k: args.k, days: args.days, notes: args.notes, cohort: !args.no_cohort };
     let store = ctx.store().await?;
     let registry = ctx.registry().await?;
     let report = run_twin_evaluation(&store, &ctx.data_dir, &registry, &ctx.index(), &options, &Bars::default()).await?;

@@ -45,6 +45,9 @@ pub struct TwinEvalOptions {
     pub days: i64,
     /// Use note vectors (when the twin was trained with them).
     pub notes: bool,
+    /// Also score the in silico cohort (`eval::cohort`, what `rdt cohort --evaluate`
+    /// reports on its own) when the index holds this twin's points.
+    pub cohort: bool,
 }
 
 /// Each patient's hidden subtype and methotrexate start, from the truth file.
@@ -151,7 +154,7 @@ pub async fn run_twin_evaluation(
 
     // The in silico cohort reads its neighbours from the index, which `rdt embed` builds.
     let index = NeighbourIndex::open(index).await?;
-    let cohort_eval = if !index.is_empty().await? && index.twin_version() == Some(model.version) {
+    let cohort_eval = if options.cohort && !index.is_empty().await? && index.twin_version() == Some(model.version) {
         let options = CohortEvalOptions { k, days_after_mtx: options.days, ..CohortEvalOptions::default() };
         Some(evaluate_with_index(&model, &index, &journeys, &options, progress).await?)
     } else {
@@ -180,6 +183,9 @@ pub async fn run_twin_evaluation(
     });
     let cohort_md = match &cohort_eval {
         Some(r) => format!("\n{}", r.markdown),
+        None if !options.cohort => "\n## In silico cohort against actual outcomes\n\nNot evaluated here \
+                 (`--no-cohort`): `rdt cohort --evaluate` reports it.\n"
+            .to_owned(),
         None => "\n## In silico cohort against actual outcomes\n\nNot evaluated: the neighbour index holds no twins of \
                  this model; run `rdt embed` first.\n"
             .to_owned(),
