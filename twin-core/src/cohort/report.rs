@@ -290,6 +290,33 @@ mod tests {
         ));
     }
 
+    /// The head and the neighbours disagree only when each lies outside the other's
+    /// interval; the sentence names both figures and the neighbours' n.
+    #[test]
+    fn a_plain_line_when_the_head_and_the_neighbours_disagree() {
+        use crate::cohort::stats::Interval;
+        let mut row = OutcomeRow {
+            outcome: Outcome::MtxResponse6m,
+            label: "MTX response at 6 months".into(),
+            neighbours: Estimate::rate(&[true; 18].iter().copied().chain([false; 2]).collect::<Vec<_>>(), 10),
+            population: Estimate::rate(&[true, false], 1),
+            snapshot_baseline: None,
+            twin_head: Some(HeadFigure {
+                value: 0.30,
+                interval: Some(Interval { low: 0.22, high: 0.38 }),
+                observed: Some(0.29),
+                n: 140,
+            }),
+        };
+        let line = row.disagreement().expect("90% of 20 against 30%");
+        assert!(line.contains("30%") && line.contains("90%") && line.contains("n = 20"), "{line}");
+        row.twin_head.as_mut().unwrap().value = 0.80;
+        row.twin_head.as_mut().unwrap().interval = Some(Interval { low: 0.70, high: 0.88 });
+        assert_eq!(row.disagreement(), None, "80% sits inside the neighbours' interval");
+        row.twin_head = None;
+        assert_eq!(row.disagreement(), None);
+    }
+
     #[test]
     fn report_json_never_names_a_neighbour() {
         let (journeys, population) = population();
