@@ -52,6 +52,11 @@ pub struct CohortArgs {
     /// DMARD start and activity reading).
     #[arg(long, default_value = "none")]
     fit_on: twin_core::index::build::DecisionSnapshots,
+    /// With --evaluate: the temporal split (docs/benchmarks/predictive-protocol.md):
+    /// fits read journeys as they stood at the cut date, cases on or after it are
+    /// scored; train the twin with `rdt train --until temporal-cut` first.
+    #[arg(long)]
+    temporal: bool,
     /// With --evaluate: at most this many cases.
     #[arg(long)]
     max_cases: Option<usize>,
@@ -86,6 +91,7 @@ pub async fn run(ctx: &Context, args: CohortArgs) -> anyhow::Result<ExitCode> {
             scored: args.score_on.parse().map_err(anyhow::Error::msg)?,
             max_cases: args.max_cases,
             fit_on: args.fit_on,
+            temporal: args.temporal,
         };
         let report =
             run_cohort_evaluation(&store, &ctx.data_dir, &registry, &ctx.index(), &options, &Bars::default()).await?;

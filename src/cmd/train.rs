@@ -38,6 +38,10 @@ pub struct TrainArgs {
     /// heads learn from the train part of the frozen split only.
     #[arg(long, default_value_t = 1.0)]
     outcome_weight: f64,
+    /// Train on the journeys as they stood at the end of this day, or at the temporal
+    /// split's cut (`temporal-cut`; docs/benchmarks/predictive-protocol.md).
+    #[arg(long, value_name = "YYYY-MM-DD|temporal-cut")]
+    until: Option<twin_core::twin::Until>,
     /// Who trains (recorded as the pinning governance user).
     #[arg(long = "as", env = "RDT_USER", value_name = "USER", default_value = "rdt-train")]
     user: String,
@@ -53,7 +57,8 @@ pub async fn run(ctx: &Context, args: TrainArgs) -> anyhow::Result<ExitCode> {
     options.fusion.seed = args.seed;
     options.fusion.outcome_weight = args.outcome_weight;
     let by = Principal::new(args.user.clone(), Role::Governance);
-    let request = TrainRequest { options, max_patients: args.max_patients, notes: args.notes, by: by.clone() };
+    let request =
+        TrainRequest { options, max_patients: args.max_patients, notes: args.notes, by: by.clone(), until: args.until };
     let store = ctx.store().await?;
     let trained = train_and_register(&store, &ctx.data_dir, &ctx.registry().await?, &request, &Bars::default()).await?;
     super::print(args.json, &trained.json(), || trained.text(&by))?;

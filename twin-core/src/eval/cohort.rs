@@ -74,6 +74,11 @@ pub struct CohortEvalOptions {
     /// built.
     #[serde(default)]
     pub fit_on: DecisionSnapshots,
+    /// The temporal split of the protocol: fits read the train part's journeys as
+    /// they stood at the cut date ([`super::split::temporal_cut`]), and only cases on
+    /// or after it are scored.
+    #[serde(default)]
+    pub temporal: bool,
 }
 
 impl Default for CohortEvalOptions {
@@ -86,6 +91,7 @@ impl Default for CohortEvalOptions {
             scored: Part::Tuning,
             max_cases: None,
             fit_on: DecisionSnapshots::None,
+            temporal: false,
         }
     }
 }
@@ -250,6 +256,9 @@ pub struct CohortEvaluation {
     pub held_out_patients: usize,
     pub population_patients: usize,
     pub population_snapshots: usize,
+    /// The temporal split's cut date, when the evaluation used it.
+    #[serde(default)]
+    pub temporal_cut: Option<NaiveDate>,
     pub cases: usize,
     pub metrics: Vec<MetricRow>,
     /// Per outcome, the twin head's family and the inner validation slice's loss of
@@ -278,9 +287,28 @@ pub async fn evaluate_cohort(
     note_vector: &dyn Fn(&str) -> Option<Vec<f32>>,
     mut progress: impl FnMut(usize, usize),
 ) -> Result<CohortEvaluation, CohortError> {
-    // Only the train part is ever a neighbour or a training row.
+    // Only the train part is ever a neighbour or a training row; under the temporal
+    // split, as its journeys stood at the cut.
     let held = |p: &PatientId| Part::of(p) != Part::Train;
-    let training = journeys.iter().filter(|(p, _)| !held(p));
+    let temporal_cut = if options.temporal {
+        Some(
+            super::split::temporal_cut(journeys.iter().map(|(_, e)| e.as_slice()), options.days_after_mtx)
+                .ok_or_else(|| CohortError::Baseline("no case index date: the temporal split has no cut".into()))?,
+        )
+    } else {
+        None
+    };
+    let cut_journeys: Vec<(PatientId, Vec<Event>)> = match temporal_cut {
+        Some(cut) => journeys
+            .iter()
+            .filter(|(p, _)| !held(p))
+            .map(|(p, e)| (p.clone(), super::split::journey_until(e, cut)))
+            .filter(|(_, e)| !e.is_empty())
+            .collect(),
+        None => vec![],
+    };
+    let training_journeys: &[(PatientId, Vec<Event>)] = if temporal_cut.is_some() { &cut_journeys } else { journeys };
+    let training = training_journeys.iter().filter(|(p, _)| !held(p));
     let population = Population::build(training.clone().map(|(p, e)| (p, e.as_slice())), snapshot_times);
     let population_patients = training.clone().count();
     let boosted = fit_boosted(&population, training.clone().map(|(p, e)| (p, e.as_slice())))?;
@@ -298,6 +326,9 @@ pub async fn evaluate_cohort(
         let mtx = record.courses.iter().filter(|c| c.drug.is_some_and(|d| d.is_methotrexate())).map(|c| c.start).min();
         let Some(start) = mtx else { continue };
         let cut = start.date_naive() + Days::new(options.days_after_mtx.max(0) as u64);
+        if temporal_cut.is_some_and(|c| cut < c) {
+            continue;
+        }
         if record.last_date.is_some_and(|last| last > cut) {
             chosen.push((patient, events.as_slice(), record, cut));
         }
@@ -363,6 +394,7 @@ pub async fn evaluate_cohort(
         held_out_patients,
         population_patients,
         population_snapshots: population.snapshots().len(),
+        temporal_cut,
         cases: cases.len(),
         metrics,
         head_families: Outcome::ALL.into_iter().filter_map(|o| head.family(o).map(|(f, l, n)| (o, f, l, n))).collect(),
@@ -642,6 +674,13 @@ pub fn markdown(eval: &CohortEvaluation) -> String {
         o.min_follow_up_days,
         BOOTSTRAP_RESAMPLES
     );
+    if let Some(cut) = eval.temporal_cut {
+        let _ = writeln!(
+            md,
+            "Temporal split: fits read the train part's journeys as they stood at the end of {cut}; only cases cut on \
+             or after {cut} are scored (the twin should be trained with `rdt train --until temporal-cut`).\n"
+        );
+    }
     let heads: Vec<&str> = Predictor::ALL.iter().map(|p| p.column()).collect();
     let _ = writeln!(
         md,

@@ -38,6 +38,29 @@ pub struct TrainRequest {
     pub notes: bool,
     /// Who pins and activates the twin (a governance principal).
     pub by: Principal,
+    /// Train on the journeys as they stood at the end of a day (the temporal split).
+    pub until: Option<Until>,
+}
+
+/// Where a training run stops reading journeys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Until {
+    Date(chrono::NaiveDate),
+    /// The temporal split's cut date (`eval::split::temporal_cut`) of this cohort.
+    TemporalCut,
+}
+
+impl std::str::FromStr for Until {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "temporal-cut" => Ok(Until::TemporalCut),
+            date => date
+                .parse()
+                .map(Until::Date)
+                .map_err(|_| format!("`{date}`: expected YYYY-MM-DD or temporal-cut")),
+        }
+    }
 }
 
 /// Seconds spent per part of a run.
@@ -104,6 +127,8 @@ pub enum TrainError {
     Io { path: PathBuf, source: std::io::Error },
     #[error(transparent)]
     Audit(#[from] AuditError),
+    #[error("no patient has a methotrexate start: the temporal split has no cut date")]
+    NoTemporalCut,
 }
 
 /// Trains a twin on the store's cohort (masked-event pretraining, then fusion), saves
@@ -118,7 +143,22 @@ pub async fn train_and_register(
     progress: &dyn Progress,
 ) -> Result<TrainReport, TrainError> {
     let started = Instant::now();
-    let cohort = load_journeys_with(store, request.max_patients, progress).await?;
+    let mut cohort = load_journeys_with(store, request.max_patients, progress).await?;
+    let until = match request.until {
+        Some(Until::Date(d)) => Some(d),
+        Some(Until::TemporalCut) => Some(
+            crate::eval::split::temporal_cut(cohort.iter().map(|(_, e)| e.as_slice()), crate::eval::split::CASE_DAYS_AFTER_MTX)
+                .ok_or(TrainError::NoTemporalCut)?,
+        ),
+        None => None,
+    };
+    if let Some(cut) = until {
+        cohort = cohort
+            .into_iter()
+            .map(|(p, e)| (p, crate::eval::split::journey_until(&e, cut)))
+            .filter(|(_, e)| !e.is_empty())
+            .collect();
+    }
     if cohort.len() < 2 {
         return Err(TrainError::TooFewPatients(cohort.len()));
     }
@@ -153,6 +193,7 @@ pub async fn train_and_register(
 
     let mut manifest = trained.manifest.clone();
     manifest.training["notes"] = json!(request.notes);
+    manifest.training["until"] = json!(until.map(|d| d.to_string()));
     manifest.training["seconds"] = json!({
         "read": seconds.read, "note_vectors": seconds.note_vectors, "train": seconds.train, "stages": stage_times,
     });

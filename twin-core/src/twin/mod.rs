@@ -12,6 +12,6 @@ pub mod model;
 pub mod pipeline;
 
 pub use features::{FeatureSpec, Panel, PatientInputs};
-pub use install::{load_active, models_dir, train_and_register, TrainError, TrainReport, TrainRequest};
+pub use install::{load_active, models_dir, train_and_register, TrainError, TrainReport, TrainRequest, Until};
 pub use model::{TwinError, TwinManifest, TwinModel};
 pub use pipeline::{train_twin, Stage, TrainOptions, TrainedTwin};
