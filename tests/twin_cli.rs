@@ -63,8 +63,18 @@ fn train_embed_eval_on_a_tiny_cohort() {
             assert!((0.0..=top).contains(&v), "{row}");
         }
     }
+    // ... and the twin head, in range, with its ablation by modality.
+    for row in metrics {
+        let head = row["scores"].as_array().unwrap().iter().find(|s| s["predictor"] == "twin_head").expect("a head score");
+        if let Some(v) = head["value"].as_f64() {
+            let top = if row["metric"] == "auroc" { 1.0 } else { 10.0 };
+            assert!((0.0..=top).contains(&v), "{row}");
+        }
+    }
+    let ablation = report["cohort"]["head_ablation"].as_array().expect("the head's ablation");
+    assert_eq!(ablation.len(), 5, "one row per modality");
     let md = std::fs::read_to_string(rdt.data_dir().join("reports/twin-eval.md")).unwrap();
-    assert!(md.contains("| GRU |"), "{md}");
+    assert!(md.contains("| GRU |") && md.contains("twin head"), "{md}");
 
     // Tamper with the event encoder: every command that loads the twin refuses it.
     let weights = checkpoint.join("event_encoder.safetensors");
@@ -76,4 +86,22 @@ fn train_embed_eval_on_a_tiny_cohort() {
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("event_encoder.safetensors") && stderr.contains("refusing"), "{stderr}");
+
+    // The temporal split: a twin trained on journeys as they stood at the cut, the
+    // evaluation fitting on the same and scoring only later cases.
+    let (retrained, code) = rdt.run_json(&[
+        "train", "--pretrain-epochs", "1", "--fusion-epochs", "1", "--hidden", "16", "--max-events", "32", "--until",
+        "temporal-cut", "--json",
+    ]);
+    assert_eq!(code, 0, "{retrained}");
+    let out = rdt.run(&["embed", "--out", twins.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let (temporal, code) = rdt.run_json(&["cohort", "--evaluate", "--temporal", "--json"]);
+    assert_eq!(code, 0, "{temporal}");
+    let cut: chrono::NaiveDate = temporal["temporal_cut"].as_str().expect("the cut date").parse().unwrap();
+    let checkpoint_manifest: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(std::path::Path::new(retrained["dir"].as_str().unwrap()).join("twin.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(checkpoint_manifest["training"]["until"], cut.to_string(), "the twin stopped reading at the same cut");
 }
