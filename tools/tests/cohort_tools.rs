@@ -64,8 +64,9 @@ fn doc() -> Principal {
     Principal::new("dr-cohort", Role::Clinician)
 }
 
-/// A figure agrees with its own counts: percent = events / n, inside its interval;
-/// below the minimum n there is no figure at all.
+/// A figure agrees with its own counts: percent = events / n (Kaplan-Meier: when
+/// nobody was censored early), inside its interval; below the minimum n there is no
+/// figure at all.
 fn check_figure(f: &Value, min_n: usize) {
     let n = f["n"].as_u64().unwrap() as usize;
     match f["kind"].as_str().unwrap() {
@@ -80,6 +81,18 @@ fn check_figure(f: &Value, min_n: usize) {
             assert!(n >= min_n.max(2), "{f}");
             let mean = f["mean"].as_f64().unwrap();
             assert!(f["low"].as_f64().unwrap() <= mean && mean <= f["high"].as_f64().unwrap(), "{f}");
+        }
+        // Flare and switch: Kaplan-Meier over everyone followed for part of the window;
+        // with nobody censored early it is the plain share.
+        "kaplan_meier" => {
+            assert!(n >= min_n, "{f}");
+            let events = f["events"].as_u64().unwrap() as f64;
+            let percent = f["percent"].as_f64().unwrap();
+            assert!(events <= n as f64 && (0.0..=100.0).contains(&percent), "{f}");
+            if f["censored"].as_u64() == Some(0) {
+                assert!((percent - (100.0 * events / n as f64).round()).abs() < 1e-9, "{f}");
+            }
+            assert!(f["low_percent"].as_f64().unwrap() <= percent && percent <= f["high_percent"].as_f64().unwrap());
         }
         "not_enough_comparable_patients" => {
             assert!(n < min_n && f.get("percent").is_none() && f.get("mean").is_none(), "{f}");
