@@ -99,6 +99,7 @@ pub struct HeadFigure {
     /// the same band, with its Wilson interval; values: the prediction plus the
     /// calibration residuals' 95% range, cut to the scale.
     pub interval: Option<Interval>,
+    /// Yes/no: the observed rate among those calibration patients.
     pub observed: Option<f64>,
     /// Calibration patients behind the interval (the band's, or all with the value).
     pub n: usize,
@@ -163,8 +164,8 @@ impl HeadInputs {
 }
 
 /// The inner validation slice: training patients in these buckets of the split
-/// ([`crate::eval::split::bucket`]) choose each outcome's family and recalibrate the
-/// trees; the rest fit them.
+/// ([`crate::eval::split::bucket`]) choose each outcome's family and recalibrate both
+/// families; the rest fit them.
 pub const INNER_VALIDATION: std::ops::Range<u64> = 35..48;
 
 /// Ridge penalty of the head's linear family (on standardised features): stronger
@@ -330,19 +331,16 @@ impl TwinHead {
 
     /// [`Self::predict`] with the interval its calibration gives; `None` when the
     /// head was measured on fewer than [`MIN_CALIBRATION_ROWS`] patients with the
-    /// outcome (a figure without an honest interval is not shown).
+    /// outcome, or (yes/no) none of them was given a figure in this one's band: a
+    /// figure without an honest interval is not shown.
     pub fn figure(&self, outcome: Outcome, inputs: &HeadInputs) -> Option<HeadFigure> {
         let c = self.calibration.get(&outcome).filter(|c| c.n >= MIN_CALIBRATION_ROWS)?;
         let value = self.predict(outcome, inputs)?;
         if outcome.is_rate() {
-            let bin = c.bins.iter().find(|b| (b.low..b.high).contains(&value) || (b.high >= 1.0 && value >= b.low));
-            return Some(match bin {
-                Some(b) => {
-                    let events = (b.observed_rate * b.n as f64).round() as usize;
-                    HeadFigure { value, interval: Some(wilson(events, b.n)), observed: Some(b.observed_rate), n: b.n }
-                }
-                None => HeadFigure { value, interval: None, observed: None, n: 0 },
-            });
+            // A band no calibration patient fell in gives no interval, so no figure.
+            let b = c.bins.iter().find(|b| (b.low..b.high).contains(&value) || (b.high >= 1.0 && value >= b.low))?;
+            let events = (b.observed_rate * b.n as f64).round() as usize;
+            return Some(HeadFigure { value, interval: Some(wilson(events, b.n)), observed: Some(b.observed_rate), n: b.n });
         }
         let interval = c.residual_95.map(|[lo, hi]| Interval {
             low: (value + lo).clamp(0.0, 10.0),
