@@ -10,14 +10,15 @@
 //! baseline itself. A head on the vector alone would throw away the structured
 //! history that the baseline already shows the record holds.
 //!
-//! Per outcome the head holds two families and uses the one that did better on an
-//! inner validation slice of its own training patients (buckets
-//! [`INNER_VALIDATION`] of the split, never a tuning or test patient): boosted trees
-//! on `[aggregated history, twin]` and a ridge regression on `[latest-visit features,
-//! twin]`, each recalibrated on that slice for yes/no outcomes (Platt: trees fitted on
-//! many snapshots per patient are over-confident, a calibration slope near 0.2; the
-//! ridge's penalty shrinks). Log loss chooses for yes/no outcomes, mean absolute error
-//! for DAS28 values.
+//! Per outcome the head holds two families, fitted on its training patients outside an
+//! inner validation slice (buckets [`INNER_VALIDATION`] of the split, never a tuning
+//! or test patient): boosted trees on `[aggregated history, twin]` and a ridge
+//! regression on `[latest-visit features, twin]`. On the inner slice a stack combines
+//! them: a logistic regression on their two logits for yes/no outcomes (it also
+//! recalibrates: trees fitted on many snapshots per patient are over-confident, a
+//! calibration slope near 0.2, and the ridge's penalty shrinks), a linear one on their
+//! two values for DAS28. Each family alone, Platt-recalibrated on the same slice, is
+//! kept for the evaluation and as the fallback when the slice is too small to stack.
 //!
 //! An install's head ([`fit_install_head`]) is fitted on the train part of the frozen
 //! split ([`crate::eval::split`]) and measured on the tuning part: the interval shown
@@ -113,18 +114,25 @@ pub enum Family {
     Trees,
     /// Ridge (logistic or linear) on `[latest-visit features, twin]`.
     Ridge,
+    /// Both, combined by a regression on their two predictions (logits for yes/no)
+    /// fitted on the inner validation slice.
+    Stack,
 }
 
 /// One outcome's fitted models and the family chosen.
 #[derive(Serialize, Deserialize)]
 struct OutcomeHead {
     family: Family,
+    /// The stack of the two families (inputs: trees then ridge, logits for yes/no).
+    stack: Option<LinearModel>,
     /// Platt recalibration of each family's probability (on its logit), trees then
     /// ridge; yes/no only.
     platt: [Option<LinearModel>; 2],
     ridge: LinearModel,
-    /// The inner validation slice's loss of each family (log loss or MAE), and its n.
-    inner_loss: [f64; 2],
+    /// The inner validation slice's loss of each family (log loss or MAE): trees,
+    /// ridge, stack (in-sample for the stack: three parameters on hundreds of rows),
+    /// and its n.
+    inner_loss: [f64; 3],
     inner_n: usize,
 }
 
@@ -264,12 +272,40 @@ impl TwinHead {
             let tree_pairs = pairs(&|i| Some(recalibrated(tree_of(i)?, &platt[0])));
             let ridge_pairs = pairs(&|i| Some(recalibrated(ridge_of(i)?, &platt[1])));
             let loss = |p: &[(f64, f64)]| if outcome.is_rate() { log_loss(p) } else { mae(p) };
+            // The stack: one regression on both families' raw predictions (logits for
+            // yes/no), on the inner slice; it recalibrates and weighs them at once.
+            let stack_x = |i: usize| -> Option<Vec<f64>> {
+                let (t, r) = (tree_of(i)?, ridge_of(i)?);
+                Some(if outcome.is_rate() { vec![logit(t), logit(r)] } else { vec![t, r] })
+            };
+            let (sx, sy): (Vec<Vec<f64>>, Vec<f64>) = inner_o.iter().filter_map(|&i| Some((stack_x(i)?, y(i)))).collect::<Vec<_>>().into_iter().unzip();
+            let stack = if sx.len() < MIN_CALIBRATION_ROWS {
+                None
+            } else if outcome.is_rate() {
+                let labels: Vec<bool> = sy.iter().map(|v| *v > 0.5).collect();
+                let both = labels.iter().any(|l| *l) && !labels.iter().all(|l| *l);
+                both.then(|| LinearModel::fit_logistic(&sx, &labels, 1e-6)).flatten()
+            } else {
+                LinearModel::fit_linear(&sx, &sy, 1e-6)
+            };
+            let stack_pairs = match &stack {
+                Some(m) => pairs(&|i| Some(m.predict(&stack_x(i)?))),
+                None => vec![],
+            };
             let inner_loss = [
                 if tree_pairs.len() == ridge_pairs.len() { loss(&tree_pairs) } else { f64::INFINITY },
                 loss(&ridge_pairs),
+                if stack.is_some() { loss(&stack_pairs) } else { f64::INFINITY },
             ];
-            let family = if inner_loss[0] < inner_loss[1] { Family::Trees } else { Family::Ridge };
-            outcomes.insert(outcome, OutcomeHead { family, platt, ridge, inner_loss, inner_n: ridge_pairs.len() });
+            // The stack answers whenever it was fitted; else the better family alone.
+            let family = if stack.is_some() {
+                Family::Stack
+            } else if inner_loss[0] < inner_loss[1] {
+                Family::Trees
+            } else {
+                Family::Ridge
+            };
+            outcomes.insert(outcome, OutcomeHead { family, stack, platt, ridge, inner_loss, inner_n: ridge_pairs.len() });
         }
         let mut head = TwinHead {
             twin_version: twin_version.to_hex(),
@@ -284,8 +320,8 @@ impl TwinHead {
     }
 
     /// The family that answers `outcome`, and the inner slice's loss of each
-    /// (trees, ridge) with its n.
-    pub fn family(&self, outcome: Outcome) -> Option<(Family, [f64; 2], usize)> {
+    /// (trees, ridge, stack) with its n.
+    pub fn family(&self, outcome: Outcome) -> Option<(Family, [f64; 3], usize)> {
         self.outcomes.get(&outcome).map(|o| (o.family, o.inner_loss, o.inner_n))
     }
 
@@ -318,13 +354,20 @@ impl TwinHead {
             return None;
         }
         let head = self.outcomes.get(&outcome)?;
-        let value = match family.unwrap_or(head.family) {
-            Family::Trees => (self.trees.predict(outcome, &inputs.trees_row())?, &head.platt[0]),
-            Family::Ridge => (head.ridge.predict(&inputs.ridge_row()), &head.platt[1]),
+        let trees = || self.trees.predict(outcome, &inputs.trees_row());
+        let ridge = || head.ridge.predict(&inputs.ridge_row());
+        let recalibrated = |v: f64, platt: &Option<LinearModel>| match platt {
+            Some(p) => p.predict(&[logit(v)]),
+            None => v,
         };
-        let value = match value {
-            (v, Some(p)) => p.predict(&[logit(v)]),
-            (v, None) => v,
+        let value = match (family.unwrap_or(head.family), &head.stack) {
+            (Family::Trees, _) => recalibrated(trees()?, &head.platt[0]),
+            (Family::Ridge, _) => recalibrated(ridge(), &head.platt[1]),
+            (Family::Stack, Some(stack)) => {
+                let (t, r) = (trees()?, ridge());
+                stack.predict(&if outcome.is_rate() { [logit(t), logit(r)] } else { [t, r] })
+            }
+            (Family::Stack, None) => return None,
         };
         value.is_finite().then(|| if outcome.is_rate() { value.clamp(0.0, 1.0) } else { value.clamp(0.0, 10.0) })
     }
