@@ -264,7 +264,7 @@ pub struct CohortEvaluation {
     /// Per outcome, the twin head's family and the inner validation slice's loss of
     /// trees and ridge (log loss or MAE) with its n.
     #[serde(default)]
-    pub head_families: Vec<(Outcome, Family, [f64; 3], usize)>,
+    pub head_families: Vec<(Outcome, Family, [Option<f64>; 3], usize)>,
     /// The twin head's reliability on the scored cases, per yes/no outcome: bins of
     /// the predicted probability of the outcome, and the calibration slope.
     #[serde(default)]
@@ -724,8 +724,9 @@ pub fn markdown(eval: &CohortEvaluation) -> String {
          slice of the train part (log loss for yes/no, MAE for DAS28; lower is better; the stack's is in-sample):\n\n\
          | outcome | answers | trees | ridge | stack | n |\n|---|---|---|---|---|---|"
     );
+    let loss = |l: &Option<f64>| l.map_or("-".to_owned(), |v| format!("{v:.3}"));
     for (outcome, family, [trees, ridge, stack], n) in &eval.head_families {
-        let _ = writeln!(md, "| {} | {family:?} | {trees:.3} | {ridge:.3} | {stack:.3} | {n} |", outcome.label());
+        let _ = writeln!(md, "| {} | {family:?} | {} | {} | {} | {n} |", outcome.label(), loss(trees), loss(ridge), loss(stack));
     }
     if !eval.head_ablation.is_empty() {
         let rows: Vec<&str> = eval.metrics.iter().map(|r| r.outcome.key()).collect();

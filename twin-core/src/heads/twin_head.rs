@@ -132,7 +132,7 @@ struct OutcomeHead {
     /// The inner validation slice's loss of each family (log loss or MAE): trees,
     /// ridge, stack (in-sample for the stack: three parameters on hundreds of rows),
     /// and its n.
-    inner_loss: [f64; 3],
+    inner_loss: [Option<f64>; 3],
     inner_n: usize,
 }
 
@@ -292,18 +292,20 @@ impl TwinHead {
                 Some(m) => pairs(&|i| Some(m.predict(&stack_x(i)?))),
                 None => vec![],
             };
+            // A loss only over rows every family predicted; none without rows (JSON has
+            // no infinity, and the file must read back).
+            let loss_of = |p: &[(f64, f64)], complete: bool| (complete && !p.is_empty()).then(|| loss(p));
             let inner_loss = [
-                if tree_pairs.len() == ridge_pairs.len() { loss(&tree_pairs) } else { f64::INFINITY },
-                loss(&ridge_pairs),
-                if stack.is_some() { loss(&stack_pairs) } else { f64::INFINITY },
+                loss_of(&tree_pairs, tree_pairs.len() == ridge_pairs.len()),
+                loss_of(&ridge_pairs, true),
+                loss_of(&stack_pairs, stack.is_some()),
             ];
             // The stack answers whenever it was fitted; else the better family alone.
-            let family = if stack.is_some() {
-                Family::Stack
-            } else if inner_loss[0] < inner_loss[1] {
-                Family::Trees
-            } else {
-                Family::Ridge
+            let family = match (&stack, inner_loss[0], inner_loss[1]) {
+                (Some(_), _, _) => Family::Stack,
+                (None, Some(trees), Some(ridge)) if trees < ridge => Family::Trees,
+                (None, Some(_), None) => Family::Trees,
+                _ => Family::Ridge,
             };
             outcomes.insert(outcome, OutcomeHead { family, stack, platt, ridge, inner_loss, inner_n: ridge_pairs.len() });
         }
@@ -321,7 +323,7 @@ impl TwinHead {
 
     /// The family that answers `outcome`, and the inner slice's loss of each
     /// (trees, ridge, stack) with its n.
-    pub fn family(&self, outcome: Outcome) -> Option<(Family, [f64; 3], usize)> {
+    pub fn family(&self, outcome: Outcome) -> Option<(Family, [Option<f64>; 3], usize)> {
         self.outcomes.get(&outcome).map(|o| (o.family, o.inner_loss, o.inner_n))
     }
 
@@ -662,6 +664,11 @@ mod tests {
 
         let loaded = TwinHead::load_active(&path, &registry, Digest::of(b"twin")).await.unwrap();
         assert_eq!(loaded.calibration, head.calibration);
+        // Outcomes without a stack (no TNF inhibitor anywhere: not fitted at all) or
+        // without a family's loss read back: nothing in the file JSON cannot hold.
+        for outcome in Outcome::ALL {
+            assert_eq!(loaded.family(outcome), head.family(outcome), "{outcome:?}");
+        }
         let err = TwinHead::load_active(&path, &registry, Digest::of(b"another twin")).await.err().unwrap();
         assert!(matches!(err, TwinHeadError::OtherTwin { .. }) && err.to_string().contains("rdt embed"), "{err}");
 
