@@ -268,9 +268,11 @@ impl CohortHandles {
             key: &self.key,
             head: self.head.as_ref().ok(),
         };
-        query_cohort(sources, patient, events, at, &options, &note_vector, &|_| false)
-        .await
-        .map_err(|e| unavailable(format!("{e} ({})", self.index.describe())))
+        let mut report = query_cohort(sources, patient, events, at, &options, &note_vector, &|_| false)
+            .await
+            .map_err(|e| unavailable(format!("{e} ({})", self.index.describe())))?;
+        report.twin_head_unavailable = self.head_unavailable().map(str::to_owned);
+        Ok(report)
     }
 
     /// The traits a record showed at its snapshot `at`: diagnoses and drugs by then,

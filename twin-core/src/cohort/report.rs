@@ -94,6 +94,10 @@ pub struct CohortReport {
     pub min_n: usize,
     pub neighbours: Vec<NeighbourRow>,
     pub outcomes: Vec<OutcomeRow>,
+    /// Why no twin head figure stands beside the neighbours, when none does (no head
+    /// fitted for this twin, or its file refused by the registry).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub twin_head_unavailable: Option<String>,
     /// The real ids, for the audit entry only.
     #[serde(skip)]
     pub audit: CohortAudit,
@@ -133,6 +137,7 @@ impl CohortReport {
                 .map(|n| NeighbourRow { pseudonym: key.pseudonym(&n.patient), distance: n.distance })
                 .collect(),
             outcomes,
+            twin_head_unavailable: None,
             audit: CohortAudit {
                 neighbour_ids: neighbours.iter().map(|n| n.patient.clone()).collect(),
                 neighbour_index_times: neighbours.iter().map(|n| n.index_time).collect(),
@@ -205,6 +210,9 @@ impl CohortReport {
                 figure(&row.population),
                 baseline
             );
+        }
+        if let Some(why) = &self.twin_head_unavailable {
+            let _ = writeln!(t, "\nno twin head figures: {why}");
         }
         for line in self.outcomes.iter().filter_map(OutcomeRow::disagreement) {
             let _ = writeln!(t, "\n{line}");
