@@ -351,6 +351,22 @@ impl ModelRegistry {
         Ok(self.log.append(NewEntry::new(by.clone(), EntryBody::ModelActivated { change })).await?)
     }
 
+    /// Pins `artifact` unless it is pinned already, then makes it the active one of
+    /// its kind unless it already is: what an install does with a file it has just
+    /// fitted (the state model, the twin head). A retired artifact is refused by
+    /// [`Self::activate`], with its own message.
+    pub async fn pin_and_activate(&self, by: &Principal, artifact: ArtifactRef, reason: &str) -> Result<(), GovernanceError> {
+        let (kind, sha256) = (artifact.kind, artifact.sha256);
+        let status = self.state().await?.get(kind, &sha256).map(|a| a.status);
+        if status.is_none() {
+            self.pin(by, artifact, reason).await?;
+        }
+        if status != Some(ArtifactStatus::Active) {
+            self.activate(by, kind, &sha256, reason).await?;
+        }
+        Ok(())
+    }
+
     /// Re-activates the artifact that was active before the current one.
     /// Returns the restored artifact.
     pub async fn rollback(&self, by: &Principal, kind: ArtifactKind, reason: &str) -> Result<(Artifact, Seq), GovernanceError> {

@@ -270,7 +270,10 @@ pub fn is_fhir_id(id: &str) -> bool {
 /// start and stop), and `part` tells them apart. Re-importing a resource from the same
 /// source therefore replaces its events instead of duplicating them, while another
 /// source's resource with the same type and id is another resource.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// `Source::default()` is no resource at all (the default source, empty file and ids):
+/// for events made in code, such as test fixtures.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Source {
     /// The import source ([`SourceName`]); events serialised before sources existed
     /// read as the default source, as the store's migration does.

@@ -459,13 +459,7 @@ mod tests {
                 text: None,
                 modality: Modality::Lab,
                 phase: Phase::Point,
-                source: Source {
-                    name: Default::default(),
-                    file: String::new(),
-                    resource_type: String::new(),
-                    resource_id: String::new(),
-                    part: String::new(),
-                },
+                source: Source::default(),
                 concept: None,
             })
             .collect();

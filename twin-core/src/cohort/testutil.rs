@@ -16,7 +16,7 @@ fn event(day: i64, code: Code, value: Option<f64>, modality: Modality, phase: Ph
         text: None,
         modality,
         phase,
-        source: Source { name: Default::default(), file: String::new(), resource_type: "T".into(), resource_id: resource, part: String::new() },
+        source: Source { resource_type: "T".into(), resource_id: resource, ..Default::default() },
         concept: None,
     }
 }

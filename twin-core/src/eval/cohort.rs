@@ -34,7 +34,7 @@ use crate::cohort::history::history_features;
 use crate::cohort::sequence::{RecurrentBaseline, SequenceConfig};
 use crate::encode::vocab::{VocabConfig, Vocabulary};
 use super::split::Part;
-use crate::cohort::query::{end_of_day, nearest_historical, twin_at, CohortError, QueryOptions};
+use crate::cohort::query::{end_of_day, nearest_historical, CohortError, QueryOptions};
 use crate::cohort::report::CohortReport;
 use crate::cohort::{ClinicalRecord, Outcome, PatientOutcomes, Population, PseudonymKey};
 use journey::event::{Event, PatientId};
@@ -346,16 +346,17 @@ pub async fn evaluate_cohort(
     let mut cases = Vec::with_capacity(chosen.len());
     for (i, (patient, events, record, cut)) in chosen.iter().enumerate() {
         let until = end_of_day(*cut);
-        let vector = twin_at(model, events, Some(until), note_vector)?;
+        // The case's inputs once: its twin, and its twin with each modality left out.
+        let case_inputs = model.manifest.spec.inputs(events, Some(until), note_vector);
+        let vector = model.embed(std::slice::from_ref(&case_inputs), None)?.remove(0);
         let neighbours = nearest_historical(index, vector.clone(), patient, &query, &held).await?;
         let features = snapshot_features(record, until);
         let history = history_features(record, events, until);
         let head_inputs = HeadInputs::of(record, events, until, vector.clone());
-        let case_inputs = model.manifest.spec.inputs(events, Some(until), note_vector);
         let mut ablated = Vec::with_capacity(FusedModality::COUNT);
         for m in FusedModality::ALL {
             let twin = model.embed(std::slice::from_ref(&case_inputs), Some(m))?.remove(0);
-            let inputs = HeadInputs::of(record, events, until, twin);
+            let inputs = head_inputs.with_twin(twin);
             ablated.push(Outcome::ALL.iter().map(|o| head.predict(*o, &inputs)).collect());
         }
         let report = CohortReport::build(*cut, &features, &neighbours, &population, &key, 1);

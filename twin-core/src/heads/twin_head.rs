@@ -30,7 +30,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use audit_log::{ArtifactKind, ArtifactRef, ArtifactStatus, Digest, GovernanceError, ModelRegistry, Principal};
+use audit_log::{ArtifactKind, ArtifactRef, Digest, GovernanceError, ModelRegistry, Principal};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -160,6 +160,12 @@ impl HeadInputs {
     /// The inputs of a journey (`record` read from `events`) at `at`, with its twin then.
     pub fn of(record: &ClinicalRecord, events: &[Event], at: DateTime<Utc>, twin: Vec<f32>) -> Self {
         HeadInputs { history: history_features(record, events, at), latest: snapshot_features(record, at), twin }
+    }
+
+    /// The same record's inputs with another twin (the ablation's: a modality left
+    /// out), without reading the record again.
+    pub fn with_twin(&self, twin: Vec<f32>) -> Self {
+        HeadInputs { history: self.history.clone(), latest: self.latest.clone(), twin }
     }
 
     fn trees_row(&self) -> Vec<f64> {
@@ -346,12 +352,6 @@ impl TwinHead {
     /// DAS28 otherwise (cut to the scale, 0-10); `None` when the outcome was not
     /// fitted or the inputs are of other widths.
     pub fn predict(&self, outcome: Outcome, inputs: &HeadInputs) -> Option<f64> {
-        self.predict_as(outcome, inputs, None)
-    }
-
-    /// [`Self::predict`] by a given family (the evaluation scores both), or the
-    /// chosen one when `None`.
-    pub fn predict_as(&self, outcome: Outcome, inputs: &HeadInputs, family: Option<Family>) -> Option<f64> {
         if inputs.twin.len() != self.twin_width || inputs.history.len() != HISTORY_WIDTH {
             return None;
         }
@@ -362,7 +362,7 @@ impl TwinHead {
             Some(p) => p.predict(&[logit(v)]),
             None => v,
         };
-        let value = match (family.unwrap_or(head.family), &head.stack) {
+        let value = match (head.family, &head.stack) {
             (Family::Trees, _) => recalibrated(trees()?, &head.platt[0]),
             (Family::Ridge, _) => recalibrated(ridge(), &head.platt[1]),
             (Family::Stack, Some(stack)) => {
@@ -462,22 +462,17 @@ impl TwinHead {
         let tmp = path.with_extension("json.tmp");
         std::fs::write(&tmp, &bytes).map_err(io)?;
         std::fs::rename(&tmp, path).map_err(io)?;
-        let governance = |source| TwinHeadError::Governance { source };
         let version = Digest::of(&bytes);
-        let state = registry.state().await.map_err(governance)?;
-        let status = state.get(ArtifactKind::TwinHead, &version).map(|a| a.status);
-        if status.is_none() {
-            let artifact = ArtifactRef {
-                kind: ArtifactKind::TwinHead,
-                sha256: version,
-                name: "twin-head.json".to_owned(),
-                size_bytes: Some(bytes.len() as u64),
-            };
-            registry.pin(by, artifact, REGISTER_REASON).await.map_err(governance)?;
-        }
-        if status != Some(ArtifactStatus::Active) {
-            registry.activate(by, ArtifactKind::TwinHead, &version, REGISTER_REASON).await.map_err(governance)?;
-        }
+        let artifact = ArtifactRef {
+            kind: ArtifactKind::TwinHead,
+            sha256: version,
+            name: "twin-head.json".to_owned(),
+            size_bytes: Some(bytes.len() as u64),
+        };
+        registry
+            .pin_and_activate(by, artifact, REGISTER_REASON)
+            .await
+            .map_err(|source| TwinHeadError::Governance { source })?;
         Ok(version)
     }
 

@@ -9,7 +9,7 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-use audit_log::{ArtifactKind, ArtifactRef, ArtifactStatus, Digest, GovernanceError, ModelRegistry, Principal};
+use audit_log::{ArtifactKind, ArtifactRef, Digest, GovernanceError, ModelRegistry, Principal};
 use serde::{Deserialize, Serialize};
 
 use crate::encode::init::SplitMix64;
@@ -205,24 +205,15 @@ impl StateModel {
     /// Pins this model's bytes (unless pinned already) and makes them the active
     /// state model, each step an audit entry by `by` with `reason`.
     pub async fn register(&self, registry: &ModelRegistry, by: &Principal, reason: &str) -> Result<Digest, StateModelError> {
-        let governance = |source| StateModelError::Governance { source };
         let bytes = self.to_bytes();
         let version = Digest::of(&bytes);
-        let state = registry.state().await.map_err(governance)?;
-        let status = state.get(ArtifactKind::StateModel, &version).map(|a| a.status);
-        if status.is_none() {
-            let artifact = ArtifactRef {
-                kind: ArtifactKind::StateModel,
-                sha256: version,
-                name: "state-model.json".to_owned(),
-                size_bytes: Some(bytes.len() as u64),
-            };
-            registry.pin(by, artifact, reason).await.map_err(governance)?;
-        }
-        if status != Some(ArtifactStatus::Active) {
-            // A retired version is refused here, with the registry's own message.
-            registry.activate(by, ArtifactKind::StateModel, &version, reason).await.map_err(governance)?;
-        }
+        let artifact = ArtifactRef {
+            kind: ArtifactKind::StateModel,
+            sha256: version,
+            name: "state-model.json".to_owned(),
+            size_bytes: Some(bytes.len() as u64),
+        };
+        registry.pin_and_activate(by, artifact, reason).await.map_err(|source| StateModelError::Governance { source })?;
         Ok(version)
     }
 

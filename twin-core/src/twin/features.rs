@@ -320,13 +320,7 @@ mod tests {
             text: (modality == Modality::Note).then(|| format!("note {day}")),
             modality,
             phase: Phase::Point,
-            source: Source {
-                name: Default::default(),
-                file: String::new(),
-                resource_type: String::new(),
-                resource_id: String::new(),
-                part: String::new(),
-            },
+            source: Source::default(),
             concept: None,
         }
     }

@@ -295,13 +295,7 @@ mod tests {
                             text: None,
                             modality,
                             phase,
-                            source: Source {
-                                name: Default::default(),
-                                file: String::new(),
-                                resource_type: String::new(),
-                                resource_id: String::new(),
-                                part: String::new(),
-                            },
+                            source: Source::default(),
                             concept: None,
                         })
                     };
