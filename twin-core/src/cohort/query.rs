@@ -11,7 +11,7 @@ use super::record::ClinicalRecord;
 use super::report::{CohortReport, NeighbourRef};
 use journey::event::{Event, PatientId};
 use crate::index::{IndexError, NeighbourIndex, NeighbourQuery, SnapshotKind};
-use crate::heads::{HeadInputs, TwinHead};
+use crate::heads::TwinHead;
 use crate::twin::{TwinError, TwinModel};
 
 /// Why a cohort query failed.
@@ -146,7 +146,7 @@ pub async fn query_cohort(
     let features = snapshot_features(&record, index_time);
     let mut report = CohortReport::build(index_time.date_naive(), &features, &neighbours, population, key, options.min_n);
     if let Some(head) = head {
-        let inputs = HeadInputs::of(&record, events, index_time, vector);
+        let inputs = head.inputs(&record, events, index_time, vector);
         for row in &mut report.outcomes {
             row.twin_head = head.figure(row.outcome, &inputs);
         }

@@ -88,7 +88,7 @@ pub enum SequenceError {
 }
 
 /// How one outcome's output is read back: a probability, or a value in its scale.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 enum Head {
     /// Too few training rows (none, or one class): no prediction.
     Unfitted,
@@ -253,6 +253,69 @@ pub struct RecurrentBaseline {
     network: Network,
     heads: [Head; Outcome::ALL.len()],
     device: Device,
+    /// The fitted weights, by name: what a saved model holds.
+    weights: VarMap,
+}
+
+/// One named weight as saved: its shape and values (row-major).
+#[derive(Serialize, Deserialize)]
+struct SavedWeight {
+    shape: Vec<usize>,
+    values: Vec<f32>,
+}
+
+/// A fitted recurrent model as a file holds it (the twin head keeps one): everything
+/// needed to predict again, nothing of its training rows.
+#[derive(Serialize, Deserialize)]
+struct SavedRecurrent {
+    vocab: Vocabulary,
+    config: SequenceConfig,
+    heads: [Head; Outcome::ALL.len()],
+    weights: std::collections::BTreeMap<String, SavedWeight>,
+}
+
+impl Serialize for RecurrentBaseline {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::Error;
+        let data = self.weights.data().lock().map_err(|_| S::Error::custom("the weights' lock is poisoned"))?;
+        let mut weights = std::collections::BTreeMap::new();
+        for (name, var) in data.iter() {
+            let tensor = var.as_tensor();
+            let values = tensor.flatten_all().and_then(|t| t.to_vec1::<f32>()).map_err(S::Error::custom)?;
+            weights.insert(name.clone(), SavedWeight { shape: tensor.dims().to_vec(), values });
+        }
+        SavedRecurrent { vocab: self.vocab.clone(), config: self.config.clone(), heads: self.heads, weights }
+            .serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for RecurrentBaseline {
+    /// Reads a saved model back; a weight of the wrong shape or a missing one is an
+    /// error naming it, never a model that predicts from garbage.
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let saved = SavedRecurrent::deserialize(deserializer)?;
+        let device = Device::Cpu;
+        let varmap = VarMap::new();
+        {
+            let mut data = varmap.data().lock().map_err(|_| D::Error::custom("the weights' lock is poisoned"))?;
+            for (name, w) in saved.weights {
+                let tensor = Tensor::from_vec(w.values, w.shape.as_slice(), &device)
+                    .map_err(|e| D::Error::custom(format!("weight {name}: {e}")))?;
+                let var = candle_core::Var::from_tensor(&tensor).map_err(|e| D::Error::custom(format!("weight {name}: {e}")))?;
+                data.insert(name, var);
+            }
+        }
+        let saved_count = varmap.all_vars().len();
+        let vb = VarBuilder::from_varmap(&varmap, DType::F32, &device);
+        let network = Network::load(vb, saved.vocab.len(), saved.vocab.n_value_bins(), &saved.config)
+            .map_err(|e| D::Error::custom(format!("the recurrent model's weights: {e}")))?;
+        // A weight the file lacks would have been created from its initialiser: refuse.
+        if varmap.all_vars().len() != saved_count {
+            return Err(D::Error::custom("the recurrent model's file lacks some of its weights"));
+        }
+        Ok(RecurrentBaseline { vocab: saved.vocab, config: saved.config, network, heads: saved.heads, device, weights: varmap })
+    }
 }
 
 impl RecurrentBaseline {
@@ -323,7 +386,7 @@ impl RecurrentBaseline {
                 optimizer.backward_step(&loss)?;
             }
         }
-        Ok(RecurrentBaseline { vocab: vocab.clone(), config: config.clone(), network, heads, device })
+        Ok(RecurrentBaseline { vocab: vocab.clone(), config: config.clone(), network, heads, device, weights: varmap })
     }
 
     /// The tokens this model reads of a journey at a cut: the last `max_len` events up
@@ -568,6 +631,25 @@ mod tests {
         let fit = || RecurrentBaseline::fit(&vocab, rows.iter().map(|(t, o)| (t.as_slice(), o)), &config).unwrap();
         let sequences: Vec<&[EventToken]> = rows.iter().map(|(t, _)| t.as_slice()).collect();
         assert_eq!(fit().predict_many(&sequences), fit().predict_many(&sequences));
+    }
+
+    /// A saved model predicts exactly as the fitted one; a file missing a weight is
+    /// refused rather than filled from the initialiser.
+    #[test]
+    fn a_saved_model_reads_back_prediction_for_prediction() {
+        let vocab = vocab(12);
+        let rows = ordered_rows(&mut SplitMix64::new(7), 80);
+        let config = SequenceConfig { epochs: 1, ..small() };
+        let fitted = RecurrentBaseline::fit(&vocab, rows.iter().map(|(t, o)| (t.as_slice(), o)), &config).unwrap();
+        let json = serde_json::to_string(&fitted).unwrap();
+        let loaded: RecurrentBaseline = serde_json::from_str(&json).unwrap();
+        let sequences: Vec<&[EventToken]> = rows.iter().map(|(t, _)| t.as_slice()).collect();
+        assert_eq!(loaded.predict_many(&sequences), fitted.predict_many(&sequences));
+
+        let mut value: serde_json::Value = serde_json::from_str(&json).unwrap();
+        value["weights"].as_object_mut().unwrap().remove("heads.weight");
+        let err = serde_json::from_value::<RecurrentBaseline>(value).err().expect("refused");
+        assert!(err.to_string().contains("lacks"), "{err}");
     }
 
     /// The masked layer is candle-nn's GRU: on the same weights (the same names in one

@@ -45,7 +45,7 @@ use journey::store::JourneyStore;
 
 use super::{EvalError, EvalReport};
 use crate::heads::{
-    reliability, reliability_svg, Family, HeadInputs, HeadRow, ReliabilityBin, TwinHead, RELIABILITY_BINS,
+    reliability, reliability_svg, Family, HeadRow, ReliabilityBin, TwinHead, RELIABILITY_BINS,
 };
 use crate::encode::fusion::FusedModality;
 use crate::index::build::{historical_times_of, load_journeys, DecisionSnapshots, SnapshotPlan};
@@ -264,7 +264,7 @@ pub struct CohortEvaluation {
     /// Per outcome, the twin head's family and the inner validation slice's loss of
     /// trees and ridge (log loss or MAE) with its n.
     #[serde(default)]
-    pub head_families: Vec<(Outcome, Family, [Option<f64>; 3], usize)>,
+    pub head_families: Vec<(Outcome, Family, [Option<f64>; 4], usize)>,
     /// The twin head's reliability on the scored cases, per yes/no outcome: bins of
     /// the predicted probability of the outcome, and the calibration slope.
     #[serde(default)]
@@ -352,7 +352,7 @@ pub async fn evaluate_cohort(
         let neighbours = nearest_historical(index, vector.clone(), patient, &query, &held).await?;
         let features = snapshot_features(record, until);
         let history = history_features(record, events, until);
-        let head_inputs = HeadInputs::of(record, events, until, vector.clone());
+        let head_inputs = head.inputs(record, events, until, vector.clone());
         let mut ablated = Vec::with_capacity(FusedModality::COUNT);
         for m in FusedModality::ALL {
             let twin = model.embed(std::slice::from_ref(&case_inputs), Some(m))?.remove(0);
@@ -441,11 +441,24 @@ fn fit_twin_head<'a>(
         .collect();
     let started = std::time::Instant::now();
     let error = |e: crate::heads::TwinHeadError| CohortError::Baseline(e.to_string());
-    let at: Vec<(&[Event], DateTime<Utc>)> = kept.iter().map(|(s, e, _)| (*e, s.index_time)).collect();
-    let twins = TwinHead::embed_rows(model, &at, note_vector).map_err(error)?;
-    let rows: Vec<HeadRow<'_>> = kept
+    // The inner slice's patients at their decision points too (the head's
+    // recalibration rows, as `rdt embed` fits it).
+    let mut decisions: Vec<(&PatientId, &[Event], &ClinicalRecord, DateTime<Utc>)> = Vec::new();
+    for (patient, journey) in &events {
+        if let (true, Some(record)) = (crate::heads::in_inner_slice(patient), population.record(patient)) {
+            decisions.extend(crate::heads::decision_times(record).into_iter().map(|t| (*patient, *journey, record, t)));
+        }
+    }
+    decisions.sort_by(|a, b| (a.0, a.3).cmp(&(b.0, b.3)));
+    let at: Vec<(&[Event], DateTime<Utc>)> = kept
         .iter()
-        .zip(twins)
+        .map(|(s, e, _)| (*e, s.index_time))
+        .chain(decisions.iter().map(|(_, e, _, t)| (*e, *t)))
+        .collect();
+    let mut twins = TwinHead::embed_rows(model, &at, note_vector).map_err(error)?.into_iter();
+    let mut rows: Vec<HeadRow<'_>> = kept
+        .iter()
+        .zip(twins.by_ref())
         .map(|((s, events, record), twin)| HeadRow {
             patient: &s.patient,
             events,
@@ -455,7 +468,15 @@ fn fit_twin_head<'a>(
             twin,
         })
         .collect();
-    let head = TwinHead::fit(model.version, &rows, &[]).map_err(error)?;
+    rows.extend(decisions.iter().zip(twins).map(|((patient, events, record, t), twin)| HeadRow {
+        patient,
+        events,
+        record,
+        index_time: *t,
+        outcomes: record.outcomes_at(t.date_naive()),
+        twin,
+    }));
+    let head = TwinHead::fit(model.version, &model.manifest.spec.vocab, &rows, &[]).map_err(error)?;
     tracing::info!(rows = rows.len(), seconds = started.elapsed().as_secs_f64(), "twin head fitted");
     Ok(head)
 }
@@ -723,11 +744,19 @@ pub fn markdown(eval: &CohortEvaluation) -> String {
         md,
         "\nThe twin head per outcome: which model answers, and each one's loss on the head's inner validation \
          slice of the train part (log loss for yes/no, MAE for DAS28; lower is better; the stack's is in-sample):\n\n\
-         | outcome | answers | trees | ridge | stack | n |\n|---|---|---|---|---|---|"
+         | outcome | answers | trees | ridge | sequence (GRU) | stack | n |\n|---|---|---|---|---|---|---|"
     );
     let loss = |l: &Option<f64>| l.map_or("-".to_owned(), |v| format!("{v:.3}"));
-    for (outcome, family, [trees, ridge, stack], n) in &eval.head_families {
-        let _ = writeln!(md, "| {} | {family:?} | {} | {} | {} | {n} |", outcome.label(), loss(trees), loss(ridge), loss(stack));
+    for (outcome, family, [trees, ridge, sequence, stack], n) in &eval.head_families {
+        let _ = writeln!(
+            md,
+            "| {} | {family:?} | {} | {} | {} | {} | {n} |",
+            outcome.label(),
+            loss(trees),
+            loss(ridge),
+            loss(sequence),
+            loss(stack)
+        );
     }
     if !eval.head_ablation.is_empty() {
         let rows: Vec<&str> = eval.metrics.iter().map(|r| r.outcome.key()).collect();

@@ -30,7 +30,8 @@ mod twin_head;
 pub use evaluate::{evaluate, fit_and_score, HeadError, HeadEvaluation, HeadScores, Split};
 pub use label::{label, mtx_index, HeadOutcome, Labelled};
 pub use twin_head::{
-    fit_from_points, Calibration, Family, HeadFigure, HeadInputs, HeadRow, TwinHead, TwinHeadError, MIN_CALIBRATION_ROWS, MIN_HEAD_ROWS,
+    decision_times, fit_from_points, in_inner_slice, Calibration, Family, HeadFigure, HeadInputs, HeadRow, TwinHead, TwinHeadError, DECISION_DAYS_AFTER_START, MIN_CALIBRATION_ROWS,
+    MIN_HEAD_ROWS,
     RELIABILITY_BINS,
 };
 pub use plot::reliability_svg;

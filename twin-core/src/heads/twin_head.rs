@@ -39,6 +39,8 @@ use crate::cohort::boosting::{BoostedBaseline, BoostingError};
 use crate::cohort::features::snapshot_features;
 use crate::cohort::history::{history_features, HISTORY_WIDTH};
 use crate::cohort::regression::LinearModel;
+use crate::cohort::sequence::{RecurrentBaseline, SequenceConfig, SequenceError};
+use crate::encode::vocab::Vocabulary;
 use crate::cohort::stats::{wilson, Interval};
 use crate::cohort::{ClinicalRecord, Outcome, PatientOutcomes};
 use crate::twin::{TwinError, TwinModel};
@@ -51,6 +53,8 @@ pub enum TwinHeadError {
     Twin(#[from] TwinError),
     #[error(transparent)]
     Boosting(#[from] BoostingError),
+    #[error("the sequence reader: {0}")]
+    Sequence(#[from] SequenceError),
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
     #[error("{path} is not a twin head: {source}")]
@@ -114,7 +118,10 @@ pub enum Family {
     Trees,
     /// Ridge (logistic or linear) on `[latest-visit features, twin]`.
     Ridge,
-    /// Both, combined by a regression on their two predictions (logits for yes/no)
+    /// A GRU over the journey's event tokens in the twin's vocabulary: the order of
+    /// events, which aggregated history cannot tell apart.
+    Sequence,
+    /// All three, combined by a regression on their predictions (logits for yes/no)
     /// fitted on the inner validation slice.
     Stack,
 }
@@ -123,16 +130,17 @@ pub enum Family {
 #[derive(Serialize, Deserialize)]
 struct OutcomeHead {
     family: Family,
-    /// The stack of the two families (inputs: trees then ridge, logits for yes/no).
+    /// The stack of the three families (inputs: trees, ridge, sequence; logits for
+    /// yes/no).
     stack: Option<LinearModel>,
-    /// Platt recalibration of each family's probability (on its logit), trees then
-    /// ridge; yes/no only.
-    platt: [Option<LinearModel>; 2],
+    /// Platt recalibration of each family's probability (on its logit): trees, ridge,
+    /// sequence; yes/no only.
+    platt: [Option<LinearModel>; 3],
     ridge: LinearModel,
     /// The inner validation slice's loss of each family (log loss or MAE): trees,
-    /// ridge, stack (in-sample for the stack: three parameters on hundreds of rows),
-    /// and its n.
-    inner_loss: [Option<f64>; 3],
+    /// ridge, sequence, stack (in-sample for the stack: four parameters on hundreds of
+    /// rows), and its n.
+    inner_loss: [Option<f64>; 4],
     inner_n: usize,
 }
 
@@ -144,28 +152,42 @@ pub struct TwinHead {
     pub fitted_rows: usize,
     twin_width: usize,
     trees: BoostedBaseline,
+    /// The sequence family: one GRU for every outcome.
+    sequence: RecurrentBaseline,
     outcomes: BTreeMap<Outcome, OutcomeHead>,
     /// Per outcome, measured on the calibration rows (empty when none were given).
     pub calibration: BTreeMap<Outcome, Calibration>,
 }
 
-/// A patient's inputs to the head at one time.
+/// A patient's inputs to the head at one time ([`TwinHead::inputs`]).
 pub struct HeadInputs {
     history: Vec<f64>,
     latest: Vec<f64>,
     twin: Vec<f32>,
+    /// The sequence family's prediction of each outcome ([`Outcome::ALL`] order),
+    /// read once with the inputs: it depends on the events alone, not on the twin.
+    sequence: Vec<Option<f64>>,
 }
 
 impl HeadInputs {
-    /// The inputs of a journey (`record` read from `events`) at `at`, with its twin then.
-    pub fn of(record: &ClinicalRecord, events: &[Event], at: DateTime<Utc>, twin: Vec<f32>) -> Self {
-        HeadInputs { history: history_features(record, events, at), latest: snapshot_features(record, at), twin }
+    fn read(record: &ClinicalRecord, events: &[Event], at: DateTime<Utc>, twin: Vec<f32>) -> Self {
+        HeadInputs {
+            history: history_features(record, events, at),
+            latest: snapshot_features(record, at),
+            twin,
+            sequence: vec![],
+        }
     }
 
     /// The same record's inputs with another twin (the ablation's: a modality left
     /// out), without reading the record again.
     pub fn with_twin(&self, twin: Vec<f32>) -> Self {
-        HeadInputs { history: self.history.clone(), latest: self.latest.clone(), twin }
+        HeadInputs { history: self.history.clone(), latest: self.latest.clone(), twin, sequence: self.sequence.clone() }
+    }
+
+    fn sequence_of(&self, outcome: Outcome) -> Option<f64> {
+        let o = Outcome::ALL.iter().position(|x| *x == outcome)?;
+        self.sequence.get(o).copied().flatten()
     }
 
     fn trees_row(&self) -> Vec<f64> {
@@ -222,11 +244,17 @@ impl TwinHead {
         columns.iter().copied().chain(twin.iter().map(|v| f64::from(*v))).collect()
     }
 
-    /// Fits the head on `rows` (the inner validation slice of them chooses and
-    /// recalibrates, the rest fit) and measures it on `calibration`; both already
-    /// embedded by the twin `twin_version`.
-    pub fn fit(twin_version: Digest, rows: &[HeadRow<'_>], calibration: &[HeadRow<'_>]) -> Result<Self, TwinHeadError> {
-        let inputs: Vec<HeadInputs> = rows.iter().map(HeadRow::inputs).collect();
+    /// Fits the head on `rows` (the inner validation slice of them stacks and
+    /// recalibrates, the rest fit the families) and measures it on `calibration`;
+    /// both already embedded by the twin `twin_version`, whose vocabulary `vocab` the
+    /// sequence family reads events in.
+    pub fn fit(
+        twin_version: Digest,
+        vocab: &Vocabulary,
+        rows: &[HeadRow<'_>],
+        calibration: &[HeadRow<'_>],
+    ) -> Result<Self, TwinHeadError> {
+        let mut inputs: Vec<HeadInputs> = rows.iter().map(HeadRow::inputs).collect();
         let inner: Vec<bool> =
             rows.iter().map(|r| INNER_VALIDATION.contains(&crate::eval::split::bucket(r.patient))).collect();
         let fit_idx: Vec<usize> = (0..rows.len()).filter(|&i| !inner[i]).collect();
@@ -235,6 +263,22 @@ impl TwinHead {
 
         let tree_rows: Vec<Vec<f64>> = fit_idx.iter().map(|&i| inputs[i].trees_row()).collect();
         let trees = BoostedBaseline::fit(tree_rows.iter().map(Vec::as_slice).zip(fit_idx.iter().map(|&i| &rows[i].outcomes)))?;
+        drop(tree_rows);
+        let config = SequenceConfig::default();
+        let tokens = |i: usize| vocab.tokenize(rows[i].events, Some(rows[i].index_time), config.max_len);
+        let fit_tokens: Vec<_> = fit_idx.iter().map(|&i| tokens(i)).collect();
+        let sequence = RecurrentBaseline::fit(
+            vocab,
+            fit_tokens.iter().map(Vec::as_slice).zip(fit_idx.iter().map(|&i| &rows[i].outcomes)),
+            &config,
+        )?;
+        drop(fit_tokens);
+        // Only the inner slice needs the sequence family's predictions (to stack).
+        let inner_tokens: Vec<_> = inner_idx.iter().map(|&i| tokens(i)).collect();
+        let inner_sequences: Vec<&[_]> = inner_tokens.iter().map(Vec::as_slice).collect();
+        for (&i, predicted) in inner_idx.iter().zip(sequence.predict_many(&inner_sequences)) {
+            inputs[i].sequence = predicted;
+        }
 
         let mut outcomes = BTreeMap::new();
         for outcome in Outcome::ALL {
@@ -256,8 +300,10 @@ impl TwinHead {
             let Some(ridge) = ridge else { continue };
             let tree_of = |i: usize| trees.predict(outcome, &inputs[i].trees_row());
             let ridge_of = |i: usize| Some(ridge.predict(&inputs[i].ridge_row()));
+            let sequence_of = |i: usize| inputs[i].sequence_of(outcome);
+            let families: [&dyn Fn(usize) -> Option<f64>; 3] = [&tree_of, &ridge_of, &sequence_of];
             // Platt on the inner slice, per family: logit(P(y)) = a + b logit(p). The
-            // trees are over-confident, the ridge's penalty shrinks: both are off.
+            // trees are over-confident, the ridge's penalty shrinks: each is off.
             let platt_of = |f: &dyn Fn(usize) -> Option<f64>| -> Option<LinearModel> {
                 if !outcome.is_rate() {
                     return None;
@@ -267,7 +313,7 @@ impl TwinHead {
                 let both = labels.iter().any(|l| *l) && !labels.iter().all(|l| *l);
                 if both { LinearModel::fit_logistic(&x, &labels, 1e-6) } else { None }
             };
-            let platt = [platt_of(&tree_of), platt_of(&ridge_of)];
+            let platt = families.map(platt_of);
             let recalibrated = |v: f64, p: &Option<LinearModel>| match p {
                 Some(p) => p.predict(&[logit(v)]),
                 None => v,
@@ -275,16 +321,16 @@ impl TwinHead {
             let pairs = |f: &dyn Fn(usize) -> Option<f64>| -> Vec<(f64, f64)> {
                 inner_o.iter().filter_map(|&i| Some((f(i)?, y(i)))).collect()
             };
-            let tree_pairs = pairs(&|i| Some(recalibrated(tree_of(i)?, &platt[0])));
-            let ridge_pairs = pairs(&|i| Some(recalibrated(ridge_of(i)?, &platt[1])));
+            let family_pairs: Vec<Vec<(f64, f64)>> =
+                (0..3).map(|k| pairs(&|i| Some(recalibrated(families[k](i)?, &platt[k])))).collect();
             let loss = |p: &[(f64, f64)]| if outcome.is_rate() { log_loss(p) } else { mae(p) };
-            // The stack: one regression on both families' raw predictions (logits for
-            // yes/no), on the inner slice; it recalibrates and weighs them at once.
+            // The stack: one regression on the three families' raw predictions (logits
+            // for yes/no), on the inner slice; it recalibrates and weighs them at once.
             let stack_x = |i: usize| -> Option<Vec<f64>> {
-                let (t, r) = (tree_of(i)?, ridge_of(i)?);
-                Some(if outcome.is_rate() { vec![logit(t), logit(r)] } else { vec![t, r] })
+                let raw = [tree_of(i)?, ridge_of(i)?, sequence_of(i)?];
+                Some(if outcome.is_rate() { raw.iter().map(|v| logit(*v)).collect() } else { raw.to_vec() })
             };
-            let (sx, sy): (Vec<Vec<f64>>, Vec<f64>) = inner_o.iter().filter_map(|&i| Some((stack_x(i)?, y(i)))).collect::<Vec<_>>().into_iter().unzip();
+            let (sx, sy): (Vec<Vec<f64>>, Vec<f64>) = inner_o.iter().filter_map(|&i| Some((stack_x(i)?, y(i)))).unzip();
             let stack = if sx.len() < MIN_CALIBRATION_ROWS {
                 None
             } else if outcome.is_rate() {
@@ -300,26 +346,33 @@ impl TwinHead {
             };
             // A loss only over rows every family predicted; none without rows (JSON has
             // no infinity, and the file must read back).
+            let all = family_pairs[1].len();
             let loss_of = |p: &[(f64, f64)], complete: bool| (complete && !p.is_empty()).then(|| loss(p));
             let inner_loss = [
-                loss_of(&tree_pairs, tree_pairs.len() == ridge_pairs.len()),
-                loss_of(&ridge_pairs, true),
+                loss_of(&family_pairs[0], family_pairs[0].len() == all),
+                loss_of(&family_pairs[1], true),
+                loss_of(&family_pairs[2], family_pairs[2].len() == all),
                 loss_of(&stack_pairs, stack.is_some()),
             ];
-            // The stack answers whenever it was fitted; else the better family alone.
-            let family = match (&stack, inner_loss[0], inner_loss[1]) {
-                (Some(_), _, _) => Family::Stack,
-                (None, Some(trees), Some(ridge)) if trees < ridge => Family::Trees,
-                (None, Some(_), None) => Family::Trees,
-                _ => Family::Ridge,
+            // The stack answers whenever it was fitted; else the best family alone.
+            let family = if stack.is_some() {
+                Family::Stack
+            } else {
+                [Family::Trees, Family::Ridge, Family::Sequence]
+                    .into_iter()
+                    .zip(inner_loss)
+                    .filter_map(|(f, l)| Some((f, l?)))
+                    .min_by(|a, b| a.1.total_cmp(&b.1))
+                    .map_or(Family::Ridge, |(f, _)| f)
             };
-            outcomes.insert(outcome, OutcomeHead { family, stack, platt, ridge, inner_loss, inner_n: ridge_pairs.len() });
+            outcomes.insert(outcome, OutcomeHead { family, stack, platt, ridge, inner_loss, inner_n: all });
         }
         let mut head = TwinHead {
             twin_version: twin_version.to_hex(),
             fitted_rows: rows.len(),
             twin_width,
             trees,
+            sequence,
             outcomes,
             calibration: BTreeMap::new(),
         };
@@ -327,9 +380,18 @@ impl TwinHead {
         Ok(head)
     }
 
+    /// A patient's inputs to this head: the journey (`record` read from `events`) at
+    /// `at`, with its twin then.
+    pub fn inputs(&self, record: &ClinicalRecord, events: &[Event], at: DateTime<Utc>, twin: Vec<f32>) -> HeadInputs {
+        let mut inputs = HeadInputs::read(record, events, at, twin);
+        let tokens = self.sequence.tokenize(events, at);
+        inputs.sequence = self.sequence.predict_many(&[tokens.as_slice()]).pop().unwrap_or_default();
+        inputs
+    }
+
     /// The family that answers `outcome`, and the inner slice's loss of each
-    /// (trees, ridge, stack) with its n.
-    pub fn family(&self, outcome: Outcome) -> Option<(Family, [Option<f64>; 3], usize)> {
+    /// (trees, ridge, sequence, stack) with its n.
+    pub fn family(&self, outcome: Outcome) -> Option<(Family, [Option<f64>; 4], usize)> {
         self.outcomes.get(&outcome).map(|o| (o.family, o.inner_loss, o.inner_n))
     }
 
@@ -362,12 +424,14 @@ impl TwinHead {
             Some(p) => p.predict(&[logit(v)]),
             None => v,
         };
+        let sequence = inputs.sequence_of(outcome);
         let value = match (head.family, &head.stack) {
             (Family::Trees, _) => recalibrated(trees()?, &head.platt[0]),
             (Family::Ridge, _) => recalibrated(ridge(), &head.platt[1]),
+            (Family::Sequence, _) => recalibrated(sequence?, &head.platt[2]),
             (Family::Stack, Some(stack)) => {
-                let (t, r) = (trees()?, ridge());
-                stack.predict(&if outcome.is_rate() { [logit(t), logit(r)] } else { [t, r] })
+                let raw = [trees()?, ridge(), sequence?];
+                stack.predict(&if outcome.is_rate() { raw.map(logit) } else { raw })
             }
             (Family::Stack, None) => return None,
         };
@@ -397,7 +461,12 @@ impl TwinHead {
     /// The head's calibration on `rows` (patients it was not fitted on).
     fn measure(&self, rows: &[HeadRow<'_>]) -> BTreeMap<Outcome, Calibration> {
         let mut out = BTreeMap::new();
-        let inputs: Vec<HeadInputs> = rows.iter().map(HeadRow::inputs).collect();
+        let mut inputs: Vec<HeadInputs> = rows.iter().map(HeadRow::inputs).collect();
+        let tokens: Vec<_> = rows.iter().map(|r| self.sequence.tokenize(r.events, r.index_time)).collect();
+        let sequences: Vec<&[_]> = tokens.iter().map(Vec::as_slice).collect();
+        for (x, predicted) in inputs.iter_mut().zip(self.sequence.predict_many(&sequences)) {
+            x.sequence = predicted;
+        }
         for outcome in Outcome::ALL {
             let pairs: Vec<(f64, f64)> = inputs
                 .iter()
@@ -499,8 +568,9 @@ impl TwinHead {
 }
 
 impl HeadRow<'_> {
+    /// The row's inputs without the sequence family's predictions (filled in batches).
     fn inputs(&self) -> HeadInputs {
-        HeadInputs::of(self.record, self.events, self.index_time, self.twin.clone())
+        HeadInputs::read(self.record, self.events, self.index_time, self.twin.clone())
     }
 }
 
@@ -512,50 +582,87 @@ pub const MIN_HEAD_ROWS: usize = crate::cohort::population::MIN_BASELINE_SNAPSHO
 /// it: its interval would rest on too few patients.
 pub const MIN_CALIBRATION_ROWS: usize = 50;
 
+/// Days after each DMARD start at which the inner slice also holds a row: the
+/// treat-to-target check (EULAR: adjust treatment when there is no improvement by
+/// three months), where a clinician asks whether the drug is working. The stack is
+/// recalibrated on these rows beside the 180-day cadence, so that its probabilities
+/// hold where they are asked, not only at arbitrary dates.
+pub const DECISION_DAYS_AFTER_START: i64 = 90;
+
+/// The decision points of a record: [`DECISION_DAYS_AFTER_START`] days after each
+/// DMARD start, end of that day, while the patient was in care.
+pub fn decision_times(record: &ClinicalRecord) -> Vec<DateTime<Utc>> {
+    let mut times: Vec<DateTime<Utc>> = record
+        .courses
+        .iter()
+        .filter(|c| c.is_dmard())
+        .map(|c| c.start.date_naive() + chrono::Days::new(DECISION_DAYS_AFTER_START as u64))
+        .filter(|day| record.in_care_by(*day) && record.last_date.is_some_and(|last| last > *day))
+        .map(crate::cohort::query::end_of_day)
+        .collect();
+    times.sort();
+    times.dedup();
+    times
+}
+
+/// Whether a patient of the train part is in the inner validation slice.
+pub fn in_inner_slice(patient: &journey::event::PatientId) -> bool {
+    crate::eval::split::Part::of(patient) == crate::eval::split::Part::Train
+        && INNER_VALIDATION.contains(&crate::eval::split::bucket(patient))
+}
+
 /// The install's head from an index's historical `points` (already embedded by
-/// `twin`): fitted on the train part's snapshots, measured on the tuning part's, each
-/// snapshot with the outcomes recorded after it while the patient was in care.
-/// `None` when the train part has fewer than [`MIN_HEAD_ROWS`] snapshots.
+/// `model`): fitted on the train part's snapshots, measured on the tuning part's, each
+/// snapshot with the outcomes recorded after it while the patient was in care. The
+/// inner slice's patients are also embedded at their decision points
+/// ([`decision_times`]). `None` when the train part has fewer than [`MIN_HEAD_ROWS`]
+/// snapshots.
 pub fn fit_from_points(
-    twin: Digest,
+    model: &TwinModel,
     journeys: &[(journey::event::PatientId, Vec<Event>)],
     points: &[crate::index::IndexPoint],
+    note_vector: &dyn Fn(&str) -> Option<Vec<f32>>,
 ) -> Result<Option<TwinHead>, TwinHeadError> {
     use crate::eval::split::Part;
     use crate::index::SnapshotKind;
-    let journeys: std::collections::HashMap<_, _> = journeys.iter().map(|(p, e)| (p, e.as_slice())).collect();
     let records: std::collections::HashMap<_, _> = journeys
         .iter()
         .filter(|(p, _)| Part::of(p) != Part::Test)
-        .map(|(p, e)| (*p, ClinicalRecord::read(e)))
+        .map(|(p, e)| (p, (e.as_slice(), ClinicalRecord::read(e))))
         .collect();
-    let (mut train, mut tuning) = (Vec::new(), Vec::new());
-    for point in points.iter().filter(|p| p.kind == SnapshotKind::Historical) {
-        let (Some(events), Some(record)) = (journeys.get(&point.patient), records.get(&point.patient)) else {
-            continue;
-        };
-        let day = point.index_time.date_naive();
-        if !record.in_care_by(day) {
-            continue;
-        }
-        let row = HeadRow {
-            patient: &point.patient,
+    let row = |patient: &journey::event::PatientId, index_time: DateTime<Utc>, twin: Vec<f32>| -> Option<HeadRow<'_>> {
+        let (patient, (events, record)) = records.get_key_value(patient)?;
+        let day = index_time.date_naive();
+        record.in_care_by(day).then(|| HeadRow {
+            patient,
             events,
             record,
-            index_time: point.index_time,
+            index_time,
             outcomes: record.outcomes_at(day),
-            twin: point.vector.clone(),
-        };
+            twin,
+        })
+    };
+    let (mut train, mut tuning) = (Vec::new(), Vec::new());
+    for point in points.iter().filter(|p| p.kind == SnapshotKind::Historical) {
+        let Some(r) = row(&point.patient, point.index_time, point.vector.clone()) else { continue };
         match Part::of(&point.patient) {
-            Part::Train => train.push(row),
-            Part::Tuning => tuning.push(row),
+            Part::Train => train.push(r),
+            Part::Tuning => tuning.push(r),
             Part::Test => {}
         }
     }
     if train.len() < MIN_HEAD_ROWS {
         return Ok(None);
     }
-    Ok(Some(TwinHead::fit(twin, &train, &tuning)?))
+    let decisions: Vec<(&journey::event::PatientId, &[Event], DateTime<Utc>)> = records
+        .iter()
+        .filter(|(p, _)| in_inner_slice(p))
+        .flat_map(|(p, (events, record))| decision_times(record).into_iter().map(move |t| (*p, *events, t)))
+        .collect();
+    let at: Vec<(&[Event], DateTime<Utc>)> = decisions.iter().map(|(_, e, t)| (*e, *t)).collect();
+    let twins = TwinHead::embed_rows(model, &at, note_vector)?;
+    train.extend(decisions.iter().zip(twins).filter_map(|((p, _, t), twin)| row(p, *t, twin)));
+    Ok(Some(TwinHead::fit(model.version, &model.manifest.spec.vocab, &train, &tuning)?))
 }
 
 #[cfg(test)]
@@ -610,7 +717,11 @@ mod tests {
                 })
                 .collect()
         };
-        TwinHead::fit(Digest::of(b"twin"), &rows(Part::Train), &rows(Part::Tuning)).unwrap()
+        let vocab = crate::encode::vocab::Vocabulary::build(
+            crate::encode::vocab::VocabConfig::default(),
+            cohort.iter().map(|(_, e, _)| e.as_slice()),
+        );
+        TwinHead::fit(Digest::of(b"twin"), &vocab, &rows(Part::Train), &rows(Part::Tuning)).unwrap()
     }
 
     #[test]
@@ -624,7 +735,7 @@ mod tests {
         assert!(head.family(Outcome::MtxResponse6m).is_some());
         for ((_, events, twin), record) in cohort.iter().zip(&records).take(60) {
             let at = events[0].time + chrono::Duration::days(30);
-            let inputs = HeadInputs::of(record, events, at, twin.clone());
+            let inputs = head.inputs(record, events, at, twin.clone());
             for outcome in [Outcome::MtxResponse6m, Outcome::Das28Day150, Outcome::Das28Day360] {
                 let f = head.figure(outcome, &inputs).expect("a figure");
                 let ci = f.interval.expect("an interval");
@@ -634,12 +745,12 @@ mod tests {
                 assert!(f.n > 0, "an interval names its n");
             }
             // A twin of another width is no input to this head.
-            let other = HeadInputs::of(record, events, at, vec![0.0; 3]);
+            let other = head.inputs(record, events, at, vec![0.0; 3]);
             assert_eq!(head.predict(Outcome::MtxResponse6m, &other), None);
         }
         // No TNF inhibitor anywhere: no figure.
         let (_, events, twin) = &cohort[0];
-        let inputs = HeadInputs::of(&records[0], events, events[0].time, twin.clone());
+        let inputs = head.inputs(&records[0], events, events[0].time, twin.clone());
         assert_eq!(head.figure(Outcome::TnfiResponse6m, &inputs), None);
     }
 

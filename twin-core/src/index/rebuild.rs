@@ -108,7 +108,7 @@ pub async fn rebuild(
 
     // The head reads the same twins: fitted from these points, no second embedding.
     progress.stage("fitting the twin head", 0);
-    let head = match crate::heads::fit_from_points(model.version, &journeys, &points)? {
+    let head = match crate::heads::fit_from_points(model, &journeys, &points, &lookup)? {
         Some(head) => {
             let version = head.save_and_register(&TwinHead::install_path(data_dir), registry, by).await?;
             Ok((version, head.fitted_rows))
