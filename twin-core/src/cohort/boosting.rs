@@ -149,17 +149,33 @@ impl BoostedClassifier {
 
     /// The most probable class of a row; `None` for a malformed row.
     pub fn predict(&self, x: &[f64]) -> Option<usize> {
-        if x.len() != self.features {
-            return None;
-        }
-        let matrix = Matrix::new(x, 1, self.features);
-        self.models
-            .iter()
-            .map(|m| m.predict_proba(&matrix, false, false).first().copied().unwrap_or(f64::NAN))
+        self.scores(x)?
+            .into_iter()
             .enumerate()
             .filter(|(_, p)| p.is_finite())
             .max_by(|a, b| a.1.total_cmp(&b.1))
             .map(|(class, _)| class)
+    }
+
+    /// Each class's one-vs-rest probability, normalised to sum to 1; `None` for a
+    /// malformed row or when no model gives a finite probability.
+    pub fn probabilities(&self, x: &[f64]) -> Option<Vec<f64>> {
+        let scores: Vec<f64> = self.scores(x)?.into_iter().map(|p| if p.is_finite() { p.max(0.0) } else { 0.0 }).collect();
+        let total: f64 = scores.iter().sum();
+        (total > 0.0).then(|| scores.iter().map(|p| p / total).collect())
+    }
+
+    fn scores(&self, x: &[f64]) -> Option<Vec<f64>> {
+        if x.len() != self.features {
+            return None;
+        }
+        let matrix = Matrix::new(x, 1, self.features);
+        Some(
+            self.models
+                .iter()
+                .map(|m| m.predict_proba(&matrix, false, false).first().copied().unwrap_or(f64::NAN))
+                .collect(),
+        )
     }
 }
 
@@ -234,5 +250,14 @@ mod tests {
         let right = (600..900).filter(|&i| model.predict(&x[i]) == Some(labels[i])).count();
         assert!(right > 270, "{right}/300");
         assert_eq!(model.predict(&[0.0]), None);
+        // Probabilities: one per class, summing to 1, the largest the class named.
+        for i in 600..650 {
+            let p = model.probabilities(&x[i]).expect("probabilities");
+            assert_eq!(p.len(), 3);
+            assert!((p.iter().sum::<f64>() - 1.0).abs() < 1e-9 && p.iter().all(|v| (0.0..=1.0).contains(v)), "{p:?}");
+            let top = (0..3).max_by(|a, b| p[*a].total_cmp(&p[*b])).unwrap();
+            assert_eq!(Some(top), model.predict(&x[i]));
+        }
+        assert_eq!(model.probabilities(&[0.0]), None);
     }
 }

@@ -119,7 +119,9 @@ pub async fn run_twin_evaluation(
     });
 
     let k = options.k;
-    let fused = neighbour_agreement(&model.embed(&inputs, None)?, &labels, k);
+    let twins = model.embed(&inputs, None)?;
+    let fused = neighbour_agreement(&twins, &labels, k);
+    let prognosis = prognosis_agreement(data_dir, registry, &model, &cohort, &cut_of, &twins, &labels, k).await;
     let mut ablation = Vec::new();
     for m in FusedModality::ALL {
         let score = neighbour_agreement(&model.embed(&inputs, Some(m))?, &labels, k);
@@ -128,7 +130,7 @@ pub async fn run_twin_evaluation(
     let bag = neighbour_agreement(&bags, &labels, k);
     let snapshot = neighbour_agreement(&snapshots, &labels, k);
     let chance = chance_agreement(&labels);
-    let ceiling = subtype_ceiling(&cohort, &labels, &cut_of)?;
+    let ceiling = subtype_ceiling(&cohort, &labels, &cut_of, &twins, k)?;
     let reconstruction = model.manifest.training.get("reconstruction").cloned().unwrap_or(json!(null));
 
     // The state model and the predictive heads: fitted on the train part of the
@@ -175,6 +177,7 @@ pub async fn run_twin_evaluation(
             "latest_visit_snapshot": snapshot,
             "chance": chance,
             "ceiling": ceiling,
+            "twin_head_prognosis": prognosis,
         },
         "state_model": state,
         "predictive_heads": heads,
@@ -226,6 +229,11 @@ fn agreement_markdown(report: &serde_json::Value, ablation: &[(&str, f64)]) -> S
     for (m, s) in ablation {
         let _ = writeln!(md, "| twin without {} | {:.1}% |", m.replace('_', " "), 100.0 * s);
     }
+    let p = &a["twin_head_prognosis"];
+    if !p.is_null() {
+        let _ = writeln!(md, "| the twin head's prognosis alone | {} |", pct(&p["prognosis"]));
+        let _ = writeln!(md, "| twin with the twin head's prognosis | {} |", pct(&p["twin_and_prognosis"]));
+    }
     let _ = writeln!(md, "| baseline: bag of codes | {} |", pct(&a["bag_of_codes"]));
     let _ = writeln!(md, "| baseline: latest-visit snapshot | {} |", pct(&a["latest_visit_snapshot"]));
     let _ = writeln!(md, "| chance (same label at random) | {} |", pct(&a["chance"]));
@@ -233,22 +241,97 @@ fn agreement_markdown(report: &serde_json::Value, ablation: &[(&str, f64)]) -> S
     let _ = writeln!(
         md,
         "\nWhat the record allows: boosted trees on the aggregated history, trained on the train part's {} patients, \
-         name the subtype of {} of the tuning part's {} patients.",
+         name the subtype of {} of the tuning part's {} patients. Among those patients alone, the {} nearest \
+         neighbours by that classifier's predicted subtype probabilities share the subtype {} of the time (the \
+         ceiling for neighbours); by the fused twin, {}.",
         ceiling["train"],
         pct(&ceiling["accuracy"]),
-        ceiling["scored"]
+        ceiling["scored"],
+        report["k"],
+        pct(&ceiling["neighbours_by_classifier_probabilities"]),
+        pct(&ceiling["fused_twin_same_patients"])
     );
     md
+}
+
+/// Subtype agreement in the space of what the install's twin head expects for each
+/// patient (every outcome's prediction at the cut, logits for yes/no, standardised
+/// across the cohort), alone and beside the twin (each part scaled to unit length):
+/// whether neighbours expected to fare alike share the hidden subtype more often than
+/// neighbours whose twins look alike. `null` when no active head reads this twin.
+#[allow(clippy::too_many_arguments)]
+async fn prognosis_agreement(
+    data_dir: &Path,
+    registry: &ModelRegistry,
+    model: &crate::twin::TwinModel,
+    cohort: &[&(PatientId, Vec<Event>)],
+    cut_of: &dyn Fn(&PatientId) -> DateTime<Utc>,
+    twins: &[Vec<f32>],
+    labels: &[String],
+    k: usize,
+) -> serde_json::Value {
+    use crate::cohort::{ClinicalRecord, Outcome};
+    use crate::heads::TwinHead;
+    let Ok(head) = TwinHead::load_active(&TwinHead::install_path(data_dir), registry, model.version).await else {
+        return json!(null);
+    };
+    let raw: Vec<Vec<Option<f64>>> = cohort
+        .iter()
+        .zip(twins)
+        .map(|((id, events), twin)| {
+            let record = ClinicalRecord::read(events);
+            let inputs = head.inputs(&record, events, cut_of(id), twin.clone());
+            Outcome::ALL
+                .iter()
+                .map(|o| {
+                    let v = head.predict(*o, &inputs)?;
+                    Some(if o.is_rate() { (v.clamp(1e-4, 1.0 - 1e-4) / (1.0 - v.clamp(1e-4, 1.0 - 1e-4))).ln() } else { v })
+                })
+                .collect()
+        })
+        .collect();
+    // Each coordinate standardised over the cohort; a missing prediction sits at the mean.
+    let width = Outcome::ALL.len();
+    let mut stats = vec![(0.0f64, 1.0f64); width];
+    for (c, stat) in stats.iter_mut().enumerate() {
+        let values: Vec<f64> = raw.iter().filter_map(|r| r[c]).collect();
+        if values.len() > 1 {
+            let mean = values.iter().sum::<f64>() / values.len() as f64;
+            let sd = (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / values.len() as f64).sqrt();
+            *stat = (mean, if sd > 1e-9 { sd } else { 1.0 });
+        }
+    }
+    let prognosis: Vec<Vec<f32>> = raw
+        .iter()
+        .map(|r| r.iter().zip(&stats).map(|(v, (mean, sd))| v.map_or(0.0, |v| ((v - mean) / sd) as f32)).collect())
+        .collect();
+    let unit = |v: &[f32]| -> Vec<f32> {
+        let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+        v.iter().map(|x| if norm > 0.0 { x / norm } else { *x }).collect()
+    };
+    let both: Vec<Vec<f32>> = twins.iter().zip(&prognosis).map(|(t, p)| [unit(t), unit(p)].concat()).collect();
+    json!({
+        "prognosis": neighbour_agreement(&prognosis, labels, k),
+        "twin_and_prognosis": neighbour_agreement(&both, labels, k),
+    })
 }
 
 /// How much of the hidden subtype the record up to the cut allows any model to read:
 /// a boosted classifier on the aggregated history ([`crate::cohort::history`]), fitted
 /// on the train part of the frozen split and scored on the tuning part. The twin's
 /// subtype agreement is read against it.
+///
+/// Beside it, the ceiling for *neighbours*: among the tuning part's patients alone,
+/// the agreement of the `k` nearest in the space of that classifier's predicted
+/// subtype probabilities (a representation built from the subtype itself), next to
+/// the fused twin's agreement among the same patients. A neighbour shares a label
+/// less often than a classifier names it, so agreement is read against this too.
 fn subtype_ceiling(
     cohort: &[&(PatientId, Vec<Event>)],
     labels: &[String],
     cut_of: &dyn Fn(&PatientId) -> DateTime<Utc>,
+    twins: &[Vec<f32>],
+    k: usize,
 ) -> Result<serde_json::Value, EvalError> {
     use crate::cohort::boosting::BoostedClassifier;
     use crate::eval::split::Part;
@@ -256,7 +339,8 @@ fn subtype_ceiling(
     classes.sort();
     classes.dedup();
     let (mut train_x, mut train_y, mut scored) = (Vec::new(), Vec::new(), Vec::new());
-    for ((id, events), label) in cohort.iter().map(|j| (&j.0, &j.1)).zip(labels) {
+    let mut tuning_twins = Vec::new();
+    for (((id, events), label), twin) in cohort.iter().map(|j| (&j.0, &j.1)).zip(labels).zip(twins) {
         let record = crate::cohort::ClinicalRecord::read(events);
         let x = crate::cohort::history::history_features(&record, events, cut_of(id));
         let class = classes.iter().position(|c| *c == label).expect("a label of the cohort");
@@ -265,7 +349,10 @@ fn subtype_ceiling(
                 train_x.push(x);
                 train_y.push(class);
             }
-            Part::Tuning => scored.push((x, class)),
+            Part::Tuning => {
+                scored.push((x, class));
+                tuning_twins.push(twin.clone());
+            }
             Part::Test => {}
         }
     }
@@ -275,5 +362,17 @@ fn subtype_ceiling(
     let model = BoostedClassifier::fit(&train_x, &train_y, classes.len())
         .map_err(|e| EvalError::Cohort(crate::cohort::CohortError::Baseline(e.to_string())))?;
     let right = scored.iter().filter(|(x, class)| model.predict(x) == Some(*class)).count();
-    Ok(json!({"train": train_x.len(), "scored": scored.len(), "accuracy": right as f64 / scored.len() as f64}))
+    let tuning_labels: Vec<String> = scored.iter().map(|(_, class)| classes[*class].clone()).collect();
+    let probabilities: Vec<Vec<f32>> = scored
+        .iter()
+        .map(|(x, _)| model.probabilities(x).unwrap_or_default().into_iter().map(|p| p as f32).collect())
+        .collect();
+    let usable = probabilities.iter().all(|p| p.len() == classes.len());
+    Ok(json!({
+        "train": train_x.len(),
+        "scored": scored.len(),
+        "accuracy": right as f64 / scored.len() as f64,
+        "neighbours_by_classifier_probabilities": usable.then(|| neighbour_agreement(&probabilities, &tuning_labels, k)),
+        "fused_twin_same_patients": neighbour_agreement(&tuning_twins, &tuning_labels, k),
+    }))
 }

@@ -133,6 +133,12 @@ struct OutcomeHead {
     /// The stack of the three families (inputs: trees, ridge, sequence; logits for
     /// yes/no).
     stack: Option<LinearModel>,
+    /// The same stack fitted on the inner slice's rows at a decision point only
+    /// ([`HeadInputs::at_decision`]): what answers there, when the slice held enough
+    /// such rows. Risk spreads differently three months into a drug than at an
+    /// arbitrary date, and one recalibration cannot hold at both.
+    #[serde(default)]
+    decision_stack: Option<LinearModel>,
     /// Platt recalibration of each family's probability (on its logit): trees, ridge,
     /// sequence; yes/no only.
     platt: [Option<LinearModel>; 3],
@@ -167,6 +173,18 @@ pub struct HeadInputs {
     /// The sequence family's prediction of each outcome ([`Outcome::ALL`] order),
     /// read once with the inputs: it depends on the events alone, not on the twin.
     sequence: Vec<Option<f64>>,
+    /// Whether the time asked about is a decision point: the latest DMARD started
+    /// within [`DECISION_WINDOW_DAYS`] before it.
+    at_decision: bool,
+}
+
+/// Days after a DMARD start that count as its decision point (around the
+/// treat-to-target check at [`DECISION_DAYS_AFTER_START`]).
+pub const DECISION_WINDOW_DAYS: std::ops::RangeInclusive<i64> = 60..=120;
+
+fn at_decision(record: &ClinicalRecord, at: DateTime<Utc>) -> bool {
+    let latest = record.courses.iter().filter(|c| c.is_dmard() && c.start <= at).map(|c| c.start).max();
+    latest.is_some_and(|start| DECISION_WINDOW_DAYS.contains(&(at - start).num_days()))
 }
 
 impl HeadInputs {
@@ -176,13 +194,20 @@ impl HeadInputs {
             latest: snapshot_features(record, at),
             twin,
             sequence: vec![],
+            at_decision: at_decision(record, at),
         }
     }
 
     /// The same record's inputs with another twin (the ablation's: a modality left
     /// out), without reading the record again.
     pub fn with_twin(&self, twin: Vec<f32>) -> Self {
-        HeadInputs { history: self.history.clone(), latest: self.latest.clone(), twin, sequence: self.sequence.clone() }
+        HeadInputs {
+            history: self.history.clone(),
+            latest: self.latest.clone(),
+            twin,
+            sequence: self.sequence.clone(),
+            at_decision: self.at_decision,
+        }
     }
 
     fn sequence_of(&self, outcome: Outcome) -> Option<f64> {
@@ -330,18 +355,26 @@ impl TwinHead {
                 let raw = [tree_of(i)?, ridge_of(i)?, sequence_of(i)?];
                 Some(if outcome.is_rate() { raw.iter().map(|v| logit(*v)).collect() } else { raw.to_vec() })
             };
-            let (sx, sy): (Vec<Vec<f64>>, Vec<f64>) = inner_o.iter().filter_map(|&i| Some((stack_x(i)?, y(i)))).unzip();
-            let stack = if sx.len() < MIN_CALIBRATION_ROWS {
-                None
-            } else if outcome.is_rate() {
-                let labels: Vec<bool> = sy.iter().map(|v| *v > 0.5).collect();
-                let both = labels.iter().any(|l| *l) && !labels.iter().all(|l| *l);
-                both.then(|| LinearModel::fit_logistic(&sx, &labels, 1e-6)).flatten()
-            } else {
-                LinearModel::fit_linear(&sx, &sy, 1e-6)
+            let stack_on = |rows: &[usize]| -> Option<LinearModel> {
+                let (sx, sy): (Vec<Vec<f64>>, Vec<f64>) = rows.iter().filter_map(|&i| Some((stack_x(i)?, y(i)))).unzip();
+                if sx.len() < MIN_CALIBRATION_ROWS {
+                    None
+                } else if outcome.is_rate() {
+                    let labels: Vec<bool> = sy.iter().map(|v| *v > 0.5).collect();
+                    let both = labels.iter().any(|l| *l) && !labels.iter().all(|l| *l);
+                    both.then(|| LinearModel::fit_logistic(&sx, &labels, 1e-6)).flatten()
+                } else {
+                    LinearModel::fit_linear(&sx, &sy, 1e-6)
+                }
             };
+            let stack = stack_on(&inner_o);
+            let at_decision: Vec<usize> = inner_o.iter().copied().filter(|&i| inputs[i].at_decision).collect();
+            let decision_stack = stack.as_ref().and_then(|_| stack_on(&at_decision));
             let stack_pairs = match &stack {
-                Some(m) => pairs(&|i| Some(m.predict(&stack_x(i)?))),
+                Some(m) => pairs(&|i| {
+                    let chosen = decision_stack.as_ref().filter(|_| inputs[i].at_decision).unwrap_or(m);
+                    Some(chosen.predict(&stack_x(i)?))
+                }),
                 None => vec![],
             };
             // A loss only over rows every family predicted; none without rows (JSON has
@@ -365,7 +398,10 @@ impl TwinHead {
                     .min_by(|a, b| a.1.total_cmp(&b.1))
                     .map_or(Family::Ridge, |(f, _)| f)
             };
-            outcomes.insert(outcome, OutcomeHead { family, stack, platt, ridge, inner_loss, inner_n: all });
+            outcomes.insert(
+                outcome,
+                OutcomeHead { family, stack, decision_stack, platt, ridge, inner_loss, inner_n: all },
+            );
         }
         let mut head = TwinHead {
             twin_version: twin_version.to_hex(),
@@ -430,6 +466,7 @@ impl TwinHead {
             (Family::Ridge, _) => recalibrated(ridge(), &head.platt[1]),
             (Family::Sequence, _) => recalibrated(sequence?, &head.platt[2]),
             (Family::Stack, Some(stack)) => {
+                let stack = head.decision_stack.as_ref().filter(|_| inputs.at_decision).unwrap_or(stack);
                 let raw = [trees()?, ridge(), sequence?];
                 stack.predict(&if outcome.is_rate() { raw.map(logit) } else { raw })
             }
@@ -752,6 +789,26 @@ mod tests {
         let (_, events, twin) = &cohort[0];
         let inputs = head.inputs(&records[0], events, events[0].time, twin.clone());
         assert_eq!(head.figure(Outcome::TnfiResponse6m, &inputs), None);
+    }
+
+    /// Decision points are 90 days after each DMARD start (not a glucocorticoid's),
+    /// only while the record goes on past them (an outcome can follow).
+    #[test]
+    fn decision_points_follow_dmard_starts_inside_the_record() {
+        use chrono::TimeZone;
+        let journey = Journey::new(vec![
+            das28(0, 5.8),
+            drug(0, Some(200), METHOTREXATE),
+            drug(30, Some(60), "8640"),
+            drug(200, None, "327361"),
+            das28(250, 4.0),
+        ]);
+        let record = ClinicalRecord::read(&journey.events);
+        let day = |d: i64| crate::cohort::query::end_of_day(
+            Utc.with_ymd_and_hms(2020, 1, 1, 0, 0, 0).unwrap().date_naive() + chrono::Days::new(d as u64),
+        );
+        // Methotrexate + 90 is inside; adalimumab + 90 (day 290) is after the last event.
+        assert_eq!(decision_times(&record), vec![day(90)]);
     }
 
     /// The install's head loads only as the registry's active version and only for
