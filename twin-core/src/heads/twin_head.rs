@@ -10,17 +10,24 @@
 //! baseline itself. A head on the vector alone would throw away the structured
 //! history that the baseline already shows the record holds.
 //!
-//! Per outcome the head holds two families, fitted on its training patients outside an
-//! inner validation slice (buckets [`INNER_VALIDATION`] of the split, never a tuning
-//! or test patient): boosted trees on `[aggregated history, twin]` and a ridge
-//! regression on `[latest-visit features, twin]`. On the inner slice a stack combines
-//! them: a logistic regression on their two logits for yes/no outcomes (it also
+//! Per outcome the head holds three families, fitted on its training patients outside
+//! an inner validation slice (buckets [`INNER_VALIDATION`] of the split, never a
+//! tuning or test patient): boosted trees on `[aggregated history, twin]`, a ridge
+//! regression on `[latest-visit features, twin]`, and a GRU over the journey's event
+//! tokens in the twin's vocabulary ([`crate::cohort::sequence`]: the order of events,
+//! which aggregated history cannot tell). On the inner slice a stack combines them: a
+//! logistic regression on their three logits for yes/no outcomes (it also
 //! recalibrates: trees fitted on many snapshots per patient are over-confident, a
 //! calibration slope near 0.2, and the ridge's penalty shrinks), a linear one on their
-//! two values for DAS28. Each family alone, Platt-recalibrated on the same slice, is
-//! kept for the evaluation and as the fallback when the slice is too small to stack.
+//! three values for DAS28. The slice holds its patients at the 180-day cadence and at
+//! each DMARD start + [`DECISION_DAYS_AFTER_START`] days ([`decision_times`]); a second
+//! stack fitted on its decision-point rows alone answers at a decision point
+//! ([`DECISION_WINDOW_DAYS`] after the latest DMARD start), where risk spreads
+//! differently than at an arbitrary date. Each family alone, Platt-recalibrated on the
+//! same slice, is kept for the evaluation and as the fallback when the slice is too
+//! small to stack.
 //!
-//! An install's head ([`fit_install_head`]) is fitted on the train part of the frozen
+//! An install's head ([`fit_from_points`]) is fitted on the train part of the frozen
 //! split ([`crate::eval::split`]) and measured on the tuning part: the interval shown
 //! beside a probability is what happened to the tuning patients the head gave a
 //! similar figure (the reliability bin: n, observed rate, Wilson interval), and a
