@@ -70,7 +70,7 @@ pub fn print_report(
     if json {
         println!("{}", serde_json::to_string_pretty(&report.json)?);
     } else {
-        print!("{}", report.markdown);
+        print!("{}", report.markdown_as(stem));
         eprintln!("report: {}", md.display());
     }
     Ok(ExitCode::SUCCESS)

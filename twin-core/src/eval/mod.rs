@@ -56,6 +56,11 @@ pub struct EvalReport {
 }
 
 impl EvalReport {
+    /// The markdown as written under `stem`: its figure links name their files.
+    pub fn markdown_as(&self, stem: &str) -> String {
+        self.markdown.replace("{stem}", stem)
+    }
+
     /// Writes `<data_dir>/reports/<stem>.json`, `<stem>.md` (where `{stem}` in the
     /// markdown becomes the stem) and each figure; returns the markdown's path.
     pub fn write(&self, data_dir: &Path, stem: &str) -> Result<PathBuf, EvalError> {
@@ -70,8 +75,7 @@ impl EvalReport {
         let text = serde_json::to_string_pretty(&self.json).expect("a JSON value serialises");
         std::fs::write(&json, text).map_err(io(&json))?;
         let md = dir.join(format!("{stem}.md"));
-        let markdown = self.markdown.replace("{stem}", stem);
-        std::fs::write(&md, markdown).map_err(io(&md))?;
+        std::fs::write(&md, self.markdown_as(stem)).map_err(io(&md))?;
         for (suffix, svg) in &self.figures {
             let path = dir.join(format!("{stem}-{suffix}"));
             std::fs::write(&path, svg).map_err(io(&path))?;
