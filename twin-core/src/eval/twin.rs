@@ -121,8 +121,6 @@ pub async fn run_twin_evaluation(
     let k = options.k;
     let twins = model.embed(&inputs, None)?;
     let fused = neighbour_agreement(&twins, &labels, k);
-    let centred = neighbour_agreement(&standardised(&twins, false), &labels, k);
-    let whitened = neighbour_agreement(&standardised(&twins, true), &labels, k);
     let prognosis = prognosis_agreement(data_dir, registry, &model, &cohort, &cut_of, &twins, &labels, k).await;
     let mut ablation = Vec::new();
     for m in FusedModality::ALL {
@@ -174,8 +172,6 @@ pub async fn run_twin_evaluation(
         "reconstruction": reconstruction,
         "subtype_agreement": {
             "fused_twin": fused,
-            "fused_twin_centred": centred,
-            "fused_twin_standardised": whitened,
             "leave_one_modality_out": ablation.iter().map(|(m, s)| (m.to_string(), json!(s))).collect::<serde_json::Map<_, _>>(),
             "bag_of_codes": bag,
             "latest_visit_snapshot": snapshot,
@@ -230,8 +226,6 @@ fn agreement_markdown(report: &serde_json::Value, ablation: &[(&str, f64)]) -> S
     );
     let _ = writeln!(md, "| representation | agreement |\n|---|---|");
     let _ = writeln!(md, "| fused twin | {} |", pct(&a["fused_twin"]));
-    let _ = writeln!(md, "| fused twin, centred on the cohort's mean | {} |", pct(&a["fused_twin_centred"]));
-    let _ = writeln!(md, "| fused twin, each dimension standardised | {} |", pct(&a["fused_twin_standardised"]));
     for (m, s) in ablation {
         let _ = writeln!(md, "| twin without {} | {:.1}% |", m.replace('_', " "), 100.0 * s);
     }
@@ -258,22 +252,6 @@ fn agreement_markdown(report: &serde_json::Value, ablation: &[(&str, f64)]) -> S
         pct(&ceiling["fused_twin_same_patients"])
     );
     md
-}
-
-/// The vectors centred on their mean (and, with `scale`, each dimension divided by its
-/// standard deviation): cosine neighbours of raw twins are dominated by whatever
-/// direction every twin shares.
-fn standardised(vectors: &[Vec<f32>], scale: bool) -> Vec<Vec<f32>> {
-    let width = vectors.first().map_or(0, Vec::len);
-    let n = vectors.len().max(1) as f64;
-    let mean: Vec<f64> = (0..width).map(|d| vectors.iter().map(|v| f64::from(v[d])).sum::<f64>() / n).collect();
-    let sd: Vec<f64> = (0..width)
-        .map(|d| {
-            let var = vectors.iter().map(|v| (f64::from(v[d]) - mean[d]).powi(2)).sum::<f64>() / n;
-            if scale && var > 1e-12 { var.sqrt() } else { 1.0 }
-        })
-        .collect();
-    vectors.iter().map(|v| v.iter().enumerate().map(|(d, x)| ((f64::from(*x) - mean[d]) / sd[d]) as f32).collect()).collect()
 }
 
 /// Subtype agreement in the space of what the install's twin head expects for each
