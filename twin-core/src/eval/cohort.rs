@@ -177,7 +177,7 @@ impl Predictor {
     pub fn label(self) -> &'static str {
         match self {
             Predictor::TwinCohort => "twin neighbour cohort",
-            Predictor::TwinHead => "twin head (boosted trees on the twin and the aggregated history)",
+            Predictor::TwinHead => "twin head (trees, ridge and a GRU on the record and the twin, stacked)",
             Predictor::SnapshotBaseline => "snapshot baseline (latest visit regression)",
             Predictor::GradientBoosting => "gradient-boosted trees (aggregated history)",
             Predictor::Recurrent => "recurrent sequence model (GRU)",
@@ -246,6 +246,23 @@ pub struct MetricRow {
     pub cohort_at_min_n: usize,
     /// Cases where no neighbour had data (scored with the population figure).
     pub cohort_fallbacks: usize,
+    /// The twin head against each other predictor on the same cases: the difference
+    /// of the metric (positive: the head is better) with its paired bootstrap
+    /// interval. Whether the head beats a baseline is read here, not from two
+    /// overlapping marginal intervals.
+    #[serde(default)]
+    pub head_against: Vec<Difference>,
+}
+
+/// The twin head's metric minus another predictor's, signed so that positive means
+/// the head is better (AUROC: head minus other; MAE: other minus head).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Difference {
+    pub against: Predictor,
+    pub value: Option<f64>,
+    /// 2.5th and 97.5th percentiles of the difference over the same resamples of the
+    /// cases for both predictors.
+    pub interval: Option<[f64; 2]>,
 }
 
 /// The evaluation's result.
@@ -629,6 +646,21 @@ fn metric_row(outcome: Outcome, cases: &[Case], min_n: usize) -> MetricRow {
             calibration_slope: calibration_slope(outcome, o, p, &scored),
         })
         .collect();
+    let head = Predictor::ALL.iter().position(|p| *p == Predictor::TwinHead).expect("the head is a predictor");
+    let sign = if outcome.is_rate() { 1.0 } else { -1.0 };
+    let difference = |other: usize, sample: &[&Case]| -> Option<f64> {
+        Some(sign * (metric(outcome, o, head, sample)? - metric(outcome, o, other, sample)?))
+    };
+    let head_against = Predictor::ALL
+        .iter()
+        .enumerate()
+        .filter(|(p, predictor)| *p != head && **predictor != Predictor::Population)
+        .map(|(p, predictor)| Difference {
+            against: *predictor,
+            value: difference(p, &scored),
+            interval: bootstrap_interval(&scored, |sample| difference(p, sample)),
+        })
+        .collect();
     MetricRow {
         outcome,
         metric: if outcome.is_rate() { "auroc" } else { "mae" }.to_owned(),
@@ -639,6 +671,7 @@ fn metric_row(outcome: Outcome, cases: &[Case], min_n: usize) -> MetricRow {
         scores,
         cohort_at_min_n: scored.iter().filter(|c| c.neighbours_with_data[o] >= min_n).count(),
         cohort_fallbacks: scored.iter().filter(|c| c.neighbours_with_data[o] == 0).count(),
+        head_against,
     }
 }
 
@@ -728,6 +761,29 @@ pub fn markdown(eval: &CohortEvaluation) -> String {
             r.cohort_fallbacks
         );
     }
+    if let Some(first) = eval.metrics.first().filter(|r| !r.head_against.is_empty()) {
+        let others: Vec<&str> = first.head_against.iter().map(|d| d.against.column()).collect();
+        let _ = writeln!(
+            md,
+            "\nThe twin head against each predictor on the same cases: the difference of the metric (positive: the \
+             head is better; AUROC points, or DAS28 points of MAE) with its paired 95% bootstrap interval. An \
+             interval above 0 means the head beats that predictor here.\n\n| outcome | {} |\n|---|{}",
+            others.join(" | "),
+            "---|".repeat(others.len())
+        );
+        for r in &eval.metrics {
+            let cells: Vec<String> = r
+                .head_against
+                .iter()
+                .map(|d| match (d.value, d.interval) {
+                    (Some(v), Some([lo, hi])) => format!("{v:+.3} ({lo:+.3} to {hi:+.3})"),
+                    (Some(v), None) => format!("{v:+.3}"),
+                    _ => "-".to_owned(),
+                })
+                .collect();
+            let _ = writeln!(md, "| {} | {} |", r.outcome.label(), cells.join(" | "));
+        }
+    }
     let _ = writeln!(
         md,
         "\nCalibration slope of the predicted probabilities (Cox: 1 is calibrated, below 1 over-confident):\n\n\
@@ -795,6 +851,48 @@ mod tests {
         // Pairs (pos, neg): (0.4 vs 0.1, 0.6) -> 1 + 0; (0.7 vs both) -> 2: 3 of 4.
         assert_eq!(auroc(&[0.1, 0.4, 0.6, 0.7], &[false, true, false, true]), Some(0.75));
         assert_eq!(auroc(&[0.1, 0.2], &[true, true]), None);
+    }
+
+    /// The head's paired difference is signed "positive: the head is better" for
+    /// both kinds of metric, and its interval clears 0 when the head is better on
+    /// every resample.
+    #[test]
+    fn the_heads_paired_difference_is_signed_for_its_metric() {
+        let flare = Outcome::ALL.iter().position(|o| *o == Outcome::Flare6m).unwrap();
+        let day150 = Outcome::ALL.iter().position(|o| *o == Outcome::Das28Day150).unwrap();
+        let head = Predictor::ALL.iter().position(|p| *p == Predictor::TwinHead).unwrap();
+        let cases: Vec<Case> = (0..200)
+            .map(|i| {
+                let yes = i % 3 == 0;
+                let das28 = 2.0 + f64::from(i % 5);
+                let mut predicted = vec![vec![None; Outcome::ALL.len()]; Predictor::ALL.len()];
+                for (p, row) in predicted.iter_mut().enumerate() {
+                    // The head reads the truth; the others guess from the case number.
+                    let (rate, value) = if p == head {
+                        (if yes { 0.8 } else { 0.2 }, das28 + 0.1)
+                    } else {
+                        (f64::from(i % 7) / 7.0, das28 + 1.0)
+                    };
+                    row[flare] = Some(rate);
+                    row[day150] = Some(value);
+                }
+                Case {
+                    index_date: NaiveDate::from_ymd_opt(2021, 1, 1).unwrap(),
+                    actual: PatientOutcomes { flare_6m: Some(yes), das28_day_150: Some(das28), ..Default::default() },
+                    neighbours_with_data: vec![20; Outcome::ALL.len()],
+                    predicted,
+                    ablated: vec![],
+                }
+            })
+            .collect();
+        for outcome in [Outcome::Flare6m, Outcome::Das28Day150] {
+            let row = metric_row(outcome, &cases, 10);
+            assert_eq!(row.head_against.len(), Predictor::ALL.len() - 2, "every predictor but itself and the population");
+            for d in &row.head_against {
+                let [lo, hi] = d.interval.expect("an interval");
+                assert!(d.value.unwrap() > 0.0 && lo > 0.0 && lo <= hi, "{outcome:?} against {:?}: {d:?}", d.against);
+            }
+        }
     }
 
     #[test]
