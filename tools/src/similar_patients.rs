@@ -216,8 +216,9 @@ const METHOD: &str = "k nearest historical snapshots of other patients by cosine
 neighbour's outcomes read after its own snapshot; rates with 95% Wilson intervals, flare and switch by Kaplan-Meier (a patient followed for part of \
 the window counts for that part) with log-log intervals, means with 95% t intervals; \
 population = every historical snapshot; snapshot baseline = regression on the latest visit; twin head = a model \
-fitted on the training patients' twins and records (boosted trees or ridge per outcome), its interval what happened \
-to held-out calibration patients given a similar figure.";
+fitted on the training patients' twins and records (boosted trees, a ridge and a GRU over the events, stacked and \
+recalibrated on patients it was not fitted on, separately at 60-120 days after a DMARD start), its interval what \
+happened to held-out calibration patients given a similar figure.";
 
 /// The `k` of an input, checked against its bounds.
 pub(crate) fn checked_k(tool: ToolName, k: Option<usize>) -> Result<usize, ToolError> {
