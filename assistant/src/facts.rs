@@ -487,6 +487,7 @@ mod tests {
             snapshot_baseline_percent: None,
             snapshot_baseline_das28: None,
             twin_head: None,
+            twin_head_withheld: None,
             disagreement: None,
         };
         let cohort = SimilarPatientsOutput {

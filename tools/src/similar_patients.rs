@@ -119,6 +119,10 @@ pub struct CohortOutcome {
     /// The twin head's figure for this patient, with its calibration interval.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub twin_head: Option<HeadOut>,
+    /// Why the twin head gives no figure here (not calibrated on held-out patients,
+    /// too few of them, ...), when it is loaded and gives none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub twin_head_withheld: Option<String>,
     /// A plain sentence when the twin head and the similar patients disagree.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub disagreement: Option<String>,
@@ -164,6 +168,7 @@ impl From<&OutcomeRow> for CohortOutcome {
             snapshot_baseline_percent: r.snapshot_baseline.filter(|_| rate).map(percent),
             snapshot_baseline_das28: r.snapshot_baseline.filter(|_| !rate).map(|v| round(v, 2)),
             twin_head: r.twin_head.as_ref().and_then(|h| HeadOut::of(rate, h)),
+            twin_head_withheld: r.twin_head_withheld.clone(),
             disagreement: r.disagreement(),
         }
     }

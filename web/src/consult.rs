@@ -313,7 +313,7 @@ fn cohort_section(out: &SimilarPatientsOutput) -> CohortSection {
                              {low_percent}–{high_percent}%, n = {n})"
                         ),
                         Some(HeadOut::Value { das28, low, high, n }) => format!("{das28:.2} ({low:.2}–{high:.2}), n = {n}"),
-                        None => "—".into(),
+                        None => o.twin_head_withheld.as_ref().map_or_else(|| "—".into(), |why| format!("— ({why})")),
                     },
                     population: figure(&o.population, rate),
                     snapshot: match (o.snapshot_baseline_percent, o.snapshot_baseline_das28) {

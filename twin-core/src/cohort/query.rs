@@ -149,6 +149,11 @@ pub async fn query_cohort(
         let inputs = head.inputs(&record, events, index_time, vector);
         for row in &mut report.outcomes {
             row.twin_head = head.figure(row.outcome, &inputs);
+            if row.twin_head.is_none() {
+                row.twin_head_withheld = Some(head.withheld(row.outcome).unwrap_or_else(|| {
+                    "no held-out calibration patient was given a figure like this one".to_owned()
+                }));
+            }
         }
     }
     Ok(report)

@@ -52,6 +52,10 @@ pub struct OutcomeRow {
     /// when it was measured on too few patients with this outcome.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub twin_head: Option<HeadFigure>,
+    /// Why the twin head gives no figure here, when it is loaded and gives none
+    /// (`TwinHead::withheld`, or no held-out patient given a similar figure).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub twin_head_withheld: Option<String>,
 }
 
 impl OutcomeRow {
@@ -125,6 +129,7 @@ impl CohortReport {
                     population: population.figure(outcome),
                     snapshot_baseline: population.snapshot_prediction(outcome, features),
                     twin_head: None,
+                    twin_head_withheld: None,
                 }
             })
             .collect();
@@ -315,6 +320,7 @@ mod tests {
                 observed: Some(0.29),
                 n: 140,
             }),
+            twin_head_withheld: None,
         };
         let line = row.disagreement().expect("90% of 20 against 30%");
         assert!(line.contains("30%") && line.contains("90%") && line.contains("n = 20"), "{line}");
