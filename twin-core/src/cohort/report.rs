@@ -219,6 +219,11 @@ impl CohortReport {
         if let Some(why) = &self.twin_head_unavailable {
             let _ = writeln!(t, "\nno twin head figures: {why}");
         }
+        for row in &self.outcomes {
+            if let Some(why) = &row.twin_head_withheld {
+                let _ = writeln!(t, "\nno twin head figure for {}: {why}", row.label);
+            }
+        }
         for line in self.outcomes.iter().filter_map(OutcomeRow::disagreement) {
             let _ = writeln!(t, "\n{line}");
         }
@@ -301,6 +306,23 @@ mod tests {
             few.outcome(Outcome::MtxResponse6m).unwrap().neighbours,
             Estimate::NotEnoughComparablePatients { n: 9, min_n: 10 }
         ));
+    }
+
+    /// The terminal table names each outcome whose head figure is withheld, and why.
+    #[test]
+    fn the_table_says_why_a_head_figure_is_withheld() {
+        let (journeys, population) = population();
+        let key = PseudonymKey::from_bytes([9; 32]);
+        let at = Utc.with_ymd_and_hms(2020, 1, 31, 0, 0, 0).unwrap();
+        let features = snapshot_features(population.record(&journeys[0].0).unwrap(), at);
+        let mut report = CohortReport::build(at.date_naive(), &features, &neighbours(&journeys, 10), &population, &key, 10);
+        let why = "not calibrated on held-out patients: calibration slope 1.31, outside 0.8-1.2";
+        for row in report.outcomes.iter_mut().filter(|r| r.outcome == Outcome::Flare6m) {
+            row.twin_head_withheld = Some(why.to_owned());
+        }
+        let table = report.table("patient-000");
+        assert!(table.contains(&format!("no twin head figure for flare within 6 months: {why}")), "{table}");
+        assert_eq!(table.matches("no twin head figure for").count(), 1, "{table}");
     }
 
     /// The head and the neighbours disagree only when each lies outside the other's
