@@ -284,13 +284,18 @@ mod tests {
             .collect()
     }
 
-    #[test]
-    fn report_counts_neighbours_with_data_and_refuses_below_min_n() {
+    /// The first patient's report on day 30 with its `n` nearest neighbours, min n 10.
+    fn report_with(n: usize) -> CohortReport {
         let (journeys, population) = population();
         let key = PseudonymKey::from_bytes([9; 32]);
         let at = Utc.with_ymd_and_hms(2020, 1, 31, 0, 0, 0).unwrap();
         let features = snapshot_features(population.record(&journeys[0].0).unwrap(), at);
-        let report = CohortReport::build(at.date_naive(), &features, &neighbours(&journeys, 10), &population, &key, 10);
+        CohortReport::build(at.date_naive(), &features, &neighbours(&journeys, n), &population, &key, 10)
+    }
+
+    #[test]
+    fn report_counts_neighbours_with_data_and_refuses_below_min_n() {
+        let report = report_with(10);
         let mtx = report.outcome(Outcome::MtxResponse6m).unwrap();
         assert!(matches!(mtx.neighbours, Estimate::Rate { n: 10, events: 5, .. }), "{:?}", mtx.neighbours);
         assert!(matches!(mtx.population, Estimate::Rate { n: 12, events: 6, .. }));
@@ -301,7 +306,7 @@ mod tests {
         let tnfi = report.outcome(Outcome::TnfiResponse6m).unwrap();
         assert_eq!(tnfi.neighbours, Estimate::NotEnoughComparablePatients { n: 0, min_n: 10 });
         // Nine neighbours: below the minimum, whatever their outcomes.
-        let few = CohortReport::build(at.date_naive(), &features, &neighbours(&journeys, 9), &population, &key, 10);
+        let few = report_with(9);
         assert!(matches!(
             few.outcome(Outcome::MtxResponse6m).unwrap().neighbours,
             Estimate::NotEnoughComparablePatients { n: 9, min_n: 10 }
@@ -311,11 +316,7 @@ mod tests {
     /// The terminal table names each outcome whose head figure is withheld, and why.
     #[test]
     fn the_table_says_why_a_head_figure_is_withheld() {
-        let (journeys, population) = population();
-        let key = PseudonymKey::from_bytes([9; 32]);
-        let at = Utc.with_ymd_and_hms(2020, 1, 31, 0, 0, 0).unwrap();
-        let features = snapshot_features(population.record(&journeys[0].0).unwrap(), at);
-        let mut report = CohortReport::build(at.date_naive(), &features, &neighbours(&journeys, 10), &population, &key, 10);
+        let mut report = report_with(10);
         let why = "not calibrated on held-out patients: calibration slope 1.31, outside 0.8-1.2";
         for row in report.outcomes.iter_mut().filter(|r| r.outcome == Outcome::Flare6m) {
             row.twin_head_withheld = Some(why.to_owned());

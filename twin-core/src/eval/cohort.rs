@@ -458,24 +458,11 @@ fn fit_twin_head<'a>(
         .collect();
     let started = std::time::Instant::now();
     let error = |e: crate::heads::TwinHeadError| CohortError::Baseline(e.to_string());
-    // The inner slice's patients at their decision points too (the head's
-    // recalibration rows, as `rdt embed` fits it).
-    let mut decisions: Vec<(&PatientId, &[Event], &ClinicalRecord, DateTime<Utc>)> = Vec::new();
-    for (patient, journey) in &events {
-        if let (true, Some(record)) = (crate::heads::in_inner_slice(patient), population.record(patient)) {
-            decisions.extend(crate::heads::decision_times(record).into_iter().map(|t| (*patient, *journey, record, t)));
-        }
-    }
-    decisions.sort_by(|a, b| (a.0, a.3).cmp(&(b.0, b.3)));
-    let at: Vec<(&[Event], DateTime<Utc>)> = kept
-        .iter()
-        .map(|(s, e, _)| (*e, s.index_time))
-        .chain(decisions.iter().map(|(_, e, _, t)| (*e, *t)))
-        .collect();
-    let mut twins = TwinHead::embed_rows(model, &at, note_vector).map_err(error)?.into_iter();
+    let at: Vec<(&[Event], DateTime<Utc>)> = kept.iter().map(|(s, e, _)| (*e, s.index_time)).collect();
+    let twins = TwinHead::embed_rows(model, &at, note_vector).map_err(error)?;
     let mut rows: Vec<HeadRow<'_>> = kept
         .iter()
-        .zip(twins.by_ref())
+        .zip(twins)
         .map(|((s, events, record), twin)| HeadRow {
             patient: &s.patient,
             events,
@@ -485,14 +472,9 @@ fn fit_twin_head<'a>(
             twin,
         })
         .collect();
-    rows.extend(decisions.iter().zip(twins).map(|((patient, events, record, t), twin)| HeadRow {
-        patient,
-        events,
-        record,
-        index_time: *t,
-        outcomes: record.outcomes_at(t.date_naive()),
-        twin,
-    }));
+    // The inner slice's patients at their decision points too, as `rdt embed` fits it.
+    let patients = events.iter().filter_map(|(p, e)| Some((*p, *e, population.record(p)?)));
+    rows.extend(crate::heads::inner_decision_rows(model, patients, note_vector).map_err(error)?);
     let head = TwinHead::fit(model.version, &model.manifest.spec.vocab, &rows, &[]).map_err(error)?;
     tracing::info!(rows = rows.len(), seconds = started.elapsed().as_secs_f64(), "twin head fitted");
     Ok(head)

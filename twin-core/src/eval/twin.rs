@@ -285,7 +285,7 @@ async fn prognosis_agreement(
                 .iter()
                 .map(|o| {
                     let v = head.predict(*o, &inputs)?;
-                    Some(if o.is_rate() { (v.clamp(1e-4, 1.0 - 1e-4) / (1.0 - v.clamp(1e-4, 1.0 - 1e-4))).ln() } else { v })
+                    Some(if o.is_rate() { crate::heads::logit(v) } else { v })
                 })
                 .collect()
         })

@@ -30,9 +30,10 @@ mod twin_head;
 pub use evaluate::{evaluate, fit_and_score, HeadError, HeadEvaluation, HeadScores, Split};
 pub use label::{label, mtx_index, HeadOutcome, Labelled};
 pub use twin_head::{
-    decision_times, fit_from_points, CALIBRATED_SLOPE, in_inner_slice, Calibration, Family, HeadFigure, HeadInputs, HeadRow, TwinHead, TwinHeadError, DECISION_DAYS_AFTER_START, MIN_CALIBRATION_ROWS,
+    fit_from_points, inner_decision_rows, CALIBRATED_SLOPE, Calibration, Family, HeadFigure, HeadInputs, HeadRow, TwinHead, TwinHeadError, DECISION_DAYS_AFTER_START, MIN_CALIBRATION_ROWS,
     MIN_HEAD_ROWS,
     RELIABILITY_BINS,
 };
+pub(crate) use twin_head::logit;
 pub use plot::reliability_svg;
 pub use metrics::{auroc, auroc_interval, bootstrap_interval, brier, calibration_line, reliability, ReliabilityBin, Scores};

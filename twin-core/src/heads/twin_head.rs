@@ -157,6 +157,20 @@ struct OutcomeHead {
     inner_n: usize,
 }
 
+impl OutcomeHead {
+    /// The stack that answers: the decision-point one at a decision point (when the
+    /// slice held enough such rows), else the one fitted on the whole slice.
+    fn stack_for(&self, at_decision: bool) -> Option<&LinearModel> {
+        self.decision_stack.as_ref().filter(|_| at_decision).or(self.stack.as_ref())
+    }
+}
+
+/// A stack's input from the three families' raw predictions (trees, ridge, GRU):
+/// their logits for a yes/no outcome, the values themselves for DAS28.
+fn stack_input(outcome: Outcome, raw: [f64; 3]) -> [f64; 3] {
+    if outcome.is_rate() { raw.map(logit) } else { raw }
+}
+
 /// The fitted head.
 #[derive(Serialize, Deserialize)]
 pub struct TwinHead {
@@ -246,7 +260,8 @@ const CHUNK: usize = 512;
 /// What a pinned head's registry entry says about it.
 const REGISTER_REASON: &str = "fitted by rdt embed on the train part of the frozen split";
 
-fn logit(p: f64) -> f64 {
+/// The log-odds of a probability, clamped away from 0 and 1.
+pub(crate) fn logit(p: f64) -> f64 {
     let p = p.clamp(1e-6, 1.0 - 1e-6);
     (p / (1.0 - p)).ln()
 }
@@ -330,10 +345,16 @@ impl TwinHead {
                 LinearModel::fit_linear(&x, &fit_o.iter().map(|&i| y(i)).collect::<Vec<_>>(), RIDGE_L2)
             };
             let Some(ridge) = ridge else { continue };
-            let tree_of = |i: usize| trees.predict(outcome, &inputs[i].trees_row());
-            let ridge_of = |i: usize| Some(ridge.predict(&inputs[i].ridge_row()));
-            let sequence_of = |i: usize| inputs[i].sequence_of(outcome);
-            let families: [&dyn Fn(usize) -> Option<f64>; 3] = [&tree_of, &ridge_of, &sequence_of];
+            // Each family's raw prediction on the inner slice, once: trees, ridge, GRU.
+            let raw: std::collections::HashMap<usize, [Option<f64>; 3]> = inner_o
+                .iter()
+                .map(|&i| {
+                    let x = &inputs[i];
+                    (i, [trees.predict(outcome, &x.trees_row()), Some(ridge.predict(&x.ridge_row())), x.sequence_of(outcome)])
+                })
+                .collect();
+            let raw = &raw;
+            let family_of = |k: usize| move |i: usize| raw[&i][k];
             // Platt on the inner slice, per family: logit(P(y)) = a + b logit(p). The
             // trees are over-confident, the ridge's penalty shrinks: each is off.
             let platt_of = |f: &dyn Fn(usize) -> Option<f64>| -> Option<LinearModel> {
@@ -345,7 +366,7 @@ impl TwinHead {
                 let both = labels.iter().any(|l| *l) && !labels.iter().all(|l| *l);
                 if both { LinearModel::fit_logistic(&x, &labels, 1e-6) } else { None }
             };
-            let platt = families.map(platt_of);
+            let platt = [0, 1, 2].map(|k| platt_of(&family_of(k)));
             let recalibrated = |v: f64, p: &Option<LinearModel>| match p {
                 Some(p) => p.predict(&[logit(v)]),
                 None => v,
@@ -354,16 +375,17 @@ impl TwinHead {
                 inner_o.iter().filter_map(|&i| Some((f(i)?, y(i)))).collect()
             };
             let family_pairs: Vec<Vec<(f64, f64)>> =
-                (0..3).map(|k| pairs(&|i| Some(recalibrated(families[k](i)?, &platt[k])))).collect();
+                (0..3).map(|k| pairs(&|i| Some(recalibrated(family_of(k)(i)?, &platt[k])))).collect();
             let loss = |p: &[(f64, f64)]| if outcome.is_rate() { log_loss(p) } else { mae(p) };
             // The stack: one regression on the three families' raw predictions (logits
             // for yes/no), on the inner slice; it recalibrates and weighs them at once.
-            let stack_x = |i: usize| -> Option<Vec<f64>> {
-                let raw = [tree_of(i)?, ridge_of(i)?, sequence_of(i)?];
-                Some(if outcome.is_rate() { raw.iter().map(|v| logit(*v)).collect() } else { raw.to_vec() })
+            let stack_x = |i: usize| -> Option<[f64; 3]> {
+                let [t, r, g] = raw[&i];
+                Some(stack_input(outcome, [t?, r?, g?]))
             };
             let stack_on = |rows: &[usize]| -> Option<LinearModel> {
-                let (sx, sy): (Vec<Vec<f64>>, Vec<f64>) = rows.iter().filter_map(|&i| Some((stack_x(i)?, y(i)))).unzip();
+                let (sx, sy): (Vec<Vec<f64>>, Vec<f64>) =
+                    rows.iter().filter_map(|&i| Some((stack_x(i)?.to_vec(), y(i)))).unzip();
                 if sx.len() < MIN_CALIBRATION_ROWS {
                     None
                 } else if outcome.is_rate() {
@@ -377,22 +399,14 @@ impl TwinHead {
             let stack = stack_on(&inner_o);
             let at_decision: Vec<usize> = inner_o.iter().copied().filter(|&i| inputs[i].at_decision).collect();
             let decision_stack = stack.as_ref().and_then(|_| stack_on(&at_decision));
-            let stack_pairs = match &stack {
-                Some(m) => pairs(&|i| {
-                    let chosen = decision_stack.as_ref().filter(|_| inputs[i].at_decision).unwrap_or(m);
-                    Some(chosen.predict(&stack_x(i)?))
-                }),
-                None => vec![],
-            };
             // A loss only over rows every family predicted; none without rows (JSON has
             // no infinity, and the file must read back).
             let all = family_pairs[1].len();
             let loss_of = |p: &[(f64, f64)], complete: bool| (complete && !p.is_empty()).then(|| loss(p));
-            let inner_loss = [
+            let family_loss = [
                 loss_of(&family_pairs[0], family_pairs[0].len() == all),
                 loss_of(&family_pairs[1], true),
                 loss_of(&family_pairs[2], family_pairs[2].len() == all),
-                loss_of(&stack_pairs, stack.is_some()),
             ];
             // The stack answers whenever it was fitted; else the best family alone.
             let family = if stack.is_some() {
@@ -400,15 +414,24 @@ impl TwinHead {
             } else {
                 [Family::Trees, Family::Ridge, Family::Sequence]
                     .into_iter()
-                    .zip(inner_loss)
+                    .zip(family_loss)
                     .filter_map(|(f, l)| Some((f, l?)))
                     .min_by(|a, b| a.1.total_cmp(&b.1))
                     .map_or(Family::Ridge, |(f, _)| f)
             };
-            outcomes.insert(
-                outcome,
-                OutcomeHead { family, stack, decision_stack, platt, ridge, inner_loss, inner_n: all },
-            );
+            let [trees_loss, ridge_loss, sequence_loss] = family_loss;
+            let mut head = OutcomeHead {
+                family,
+                stack,
+                decision_stack,
+                platt,
+                ridge,
+                inner_loss: [trees_loss, ridge_loss, sequence_loss, None],
+                inner_n: all,
+            };
+            let stack_pairs = pairs(&|i| Some(head.stack_for(inputs[i].at_decision)?.predict(&stack_x(i)?)));
+            head.inner_loss[3] = loss_of(&stack_pairs, head.stack.is_some());
+            outcomes.insert(outcome, head);
         }
         let mut head = TwinHead {
             twin_version: twin_version.to_hex(),
@@ -468,16 +491,11 @@ impl TwinHead {
             None => v,
         };
         let sequence = inputs.sequence_of(outcome);
-        let value = match (head.family, &head.stack) {
-            (Family::Trees, _) => recalibrated(trees()?, &head.platt[0]),
-            (Family::Ridge, _) => recalibrated(ridge(), &head.platt[1]),
-            (Family::Sequence, _) => recalibrated(sequence?, &head.platt[2]),
-            (Family::Stack, Some(stack)) => {
-                let stack = head.decision_stack.as_ref().filter(|_| inputs.at_decision).unwrap_or(stack);
-                let raw = [trees()?, ridge(), sequence?];
-                stack.predict(&if outcome.is_rate() { raw.map(logit) } else { raw })
-            }
-            (Family::Stack, None) => return None,
+        let value = match head.family {
+            Family::Trees => recalibrated(trees()?, &head.platt[0]),
+            Family::Ridge => recalibrated(ridge(), &head.platt[1]),
+            Family::Sequence => recalibrated(sequence?, &head.platt[2]),
+            Family::Stack => head.stack_for(inputs.at_decision)?.predict(&stack_input(outcome, [trees()?, ridge(), sequence?])),
         };
         value.is_finite().then(|| if outcome.is_rate() { value.clamp(0.0, 1.0) } else { value.clamp(0.0, 10.0) })
     }
@@ -673,7 +691,7 @@ pub const DECISION_DAYS_AFTER_START: i64 = 90;
 
 /// The decision points of a record: [`DECISION_DAYS_AFTER_START`] days after each
 /// DMARD start, end of that day, while the patient was in care.
-pub fn decision_times(record: &ClinicalRecord) -> Vec<DateTime<Utc>> {
+fn decision_times(record: &ClinicalRecord) -> Vec<DateTime<Utc>> {
     let mut times: Vec<DateTime<Utc>> = record
         .courses
         .iter()
@@ -687,10 +705,36 @@ pub fn decision_times(record: &ClinicalRecord) -> Vec<DateTime<Utc>> {
     times
 }
 
-/// Whether a patient of the train part is in the inner validation slice.
-pub fn in_inner_slice(patient: &journey::event::PatientId) -> bool {
-    crate::eval::split::Part::of(patient) == crate::eval::split::Part::Train
-        && INNER_VALIDATION.contains(&crate::eval::split::bucket(patient))
+/// The rows the inner validation slice holds beside its cadence snapshots: each of
+/// `patients` in the slice (train part, buckets [`INNER_VALIDATION`]) at each of its
+/// decision points ([`decision_times`]), embedded by `model`, with the outcomes after
+/// it. In patient then time order, whatever order `patients` come in.
+pub fn inner_decision_rows<'a>(
+    model: &TwinModel,
+    patients: impl IntoIterator<Item = (&'a journey::event::PatientId, &'a [Event], &'a ClinicalRecord)>,
+    note_vector: &dyn Fn(&str) -> Option<Vec<f32>>,
+) -> Result<Vec<HeadRow<'a>>, TwinHeadError> {
+    use crate::eval::split::{bucket, Part};
+    let mut at: Vec<(&'a journey::event::PatientId, &'a [Event], &'a ClinicalRecord, DateTime<Utc>)> = patients
+        .into_iter()
+        .filter(|(p, _, _)| Part::of(p) == Part::Train && INNER_VALIDATION.contains(&bucket(p)))
+        .flat_map(|(p, events, record)| decision_times(record).into_iter().map(move |t| (p, events, record, t)))
+        .collect();
+    at.sort_by(|a, b| (a.0, a.3).cmp(&(b.0, b.3)));
+    let journeys: Vec<(&[Event], DateTime<Utc>)> = at.iter().map(|(_, e, _, t)| (*e, *t)).collect();
+    let twins = TwinHead::embed_rows(model, &journeys, note_vector)?;
+    Ok(at
+        .into_iter()
+        .zip(twins)
+        .map(|((patient, events, record, index_time), twin)| HeadRow {
+            patient,
+            events,
+            record,
+            index_time,
+            outcomes: record.outcomes_at(index_time.date_naive()),
+            twin,
+        })
+        .collect())
 }
 
 /// The install's head from an index's historical `points` (already embedded by
@@ -736,14 +780,7 @@ pub fn fit_from_points(
     if train.len() < MIN_HEAD_ROWS {
         return Ok(None);
     }
-    let decisions: Vec<(&journey::event::PatientId, &[Event], DateTime<Utc>)> = records
-        .iter()
-        .filter(|(p, _)| in_inner_slice(p))
-        .flat_map(|(p, (events, record))| decision_times(record).into_iter().map(move |t| (*p, *events, t)))
-        .collect();
-    let at: Vec<(&[Event], DateTime<Utc>)> = decisions.iter().map(|(_, e, t)| (*e, *t)).collect();
-    let twins = TwinHead::embed_rows(model, &at, note_vector)?;
-    train.extend(decisions.iter().zip(twins).filter_map(|((p, _, t), twin)| row(p, *t, twin)));
+    train.extend(inner_decision_rows(model, records.iter().map(|(p, (e, r))| (*p, *e, r)), note_vector)?);
     Ok(Some(TwinHead::fit(model.version, &model.manifest.spec.vocab, &train, &tuning)?))
 }
 
