@@ -1,7 +1,8 @@
 //! The drugs of rheumatology practice by RxNorm ingredient code, with their class.
 //!
-//! A small vetted table (the drugs the virtual cohort and most RA records use); a drug
-//! outside it keeps its recorded display and has no class.
+//! A small vetted table (the drugs the virtual cohort and most RA records use, with
+//! the other TNF, IL-6, JAK inhibitors and biologics a hospital's RA record carries); a
+//! drug outside it keeps its recorded display and has no class.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -48,12 +49,33 @@ impl DrugClass {
     }
 }
 
+/// What a drug acts on: finer than [`DrugClass`], because the treatment options a
+/// rheumatologist weighs after a TNF inhibitor are told apart by target (an IL-6
+/// receptor blocker, B-cell depletion, T-cell co-stimulation blockade), not by class.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Target {
+    /// Conventional synthetic DMARDs and immunosuppressants: no single target.
+    Conventional,
+    Tnf,
+    Il6Receptor,
+    /// B-cell depletion (anti-CD20).
+    Cd20,
+    /// T-cell co-stimulation (CD80/CD86) blockade.
+    Costimulation,
+    Il1,
+    Jak,
+    /// Not disease-modifying (glucocorticoids, supportive drugs).
+    None,
+}
+
 /// One drug of the table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Drug {
     pub rxnorm: &'static str,
     pub name: &'static str,
     pub class: DrugClass,
+    pub target: Target,
 }
 
 impl Drug {
@@ -63,20 +85,29 @@ impl Drug {
 }
 
 pub const DRUGS: &[Drug] = &[
-    Drug { rxnorm: METHOTREXATE, name: "methotrexate", class: DrugClass::Csdmard },
-    Drug { rxnorm: "5521", name: "hydroxychloroquine", class: DrugClass::Csdmard },
-    Drug { rxnorm: "9524", name: "sulfasalazine", class: DrugClass::Csdmard },
-    Drug { rxnorm: "27169", name: "leflunomide", class: DrugClass::Csdmard },
-    Drug { rxnorm: "8640", name: "prednisone", class: DrugClass::Glucocorticoid },
-    Drug { rxnorm: "327361", name: "adalimumab", class: DrugClass::TnfInhibitor },
-    Drug { rxnorm: "214555", name: "etanercept", class: DrugClass::TnfInhibitor },
-    Drug { rxnorm: "612865", name: "tocilizumab", class: DrugClass::OtherBiologic },
-    Drug { rxnorm: "121191", name: "rituximab", class: DrugClass::OtherBiologic },
-    Drug { rxnorm: "1357536", name: "tofacitinib", class: DrugClass::JakInhibitor },
-    Drug { rxnorm: "68149", name: "mycophenolate mofetil", class: DrugClass::Immunosuppressant },
-    Drug { rxnorm: "1256", name: "azathioprine", class: DrugClass::Immunosuppressant },
-    Drug { rxnorm: "4511", name: "folic acid", class: DrugClass::Supportive },
-    Drug { rxnorm: "7417", name: "nifedipine", class: DrugClass::Supportive },
+    Drug { rxnorm: METHOTREXATE, name: "methotrexate", class: DrugClass::Csdmard, target: Target::Conventional },
+    Drug { rxnorm: "5521", name: "hydroxychloroquine", class: DrugClass::Csdmard, target: Target::Conventional },
+    Drug { rxnorm: "9524", name: "sulfasalazine", class: DrugClass::Csdmard, target: Target::Conventional },
+    Drug { rxnorm: "27169", name: "leflunomide", class: DrugClass::Csdmard, target: Target::Conventional },
+    Drug { rxnorm: "8640", name: "prednisone", class: DrugClass::Glucocorticoid, target: Target::None },
+    Drug { rxnorm: "8638", name: "prednisolone", class: DrugClass::Glucocorticoid, target: Target::None },
+    Drug { rxnorm: "327361", name: "adalimumab", class: DrugClass::TnfInhibitor, target: Target::Tnf },
+    Drug { rxnorm: "214555", name: "etanercept", class: DrugClass::TnfInhibitor, target: Target::Tnf },
+    Drug { rxnorm: "191831", name: "infliximab", class: DrugClass::TnfInhibitor, target: Target::Tnf },
+    Drug { rxnorm: "709271", name: "certolizumab pegol", class: DrugClass::TnfInhibitor, target: Target::Tnf },
+    Drug { rxnorm: "819300", name: "golimumab", class: DrugClass::TnfInhibitor, target: Target::Tnf },
+    Drug { rxnorm: "612865", name: "tocilizumab", class: DrugClass::OtherBiologic, target: Target::Il6Receptor },
+    Drug { rxnorm: "1923319", name: "sarilumab", class: DrugClass::OtherBiologic, target: Target::Il6Receptor },
+    Drug { rxnorm: "121191", name: "rituximab", class: DrugClass::OtherBiologic, target: Target::Cd20 },
+    Drug { rxnorm: "614391", name: "abatacept", class: DrugClass::OtherBiologic, target: Target::Costimulation },
+    Drug { rxnorm: "72435", name: "anakinra", class: DrugClass::OtherBiologic, target: Target::Il1 },
+    Drug { rxnorm: "1357536", name: "tofacitinib", class: DrugClass::JakInhibitor, target: Target::Jak },
+    Drug { rxnorm: "2047232", name: "baricitinib", class: DrugClass::JakInhibitor, target: Target::Jak },
+    Drug { rxnorm: "2196092", name: "upadacitinib", class: DrugClass::JakInhibitor, target: Target::Jak },
+    Drug { rxnorm: "68149", name: "mycophenolate mofetil", class: DrugClass::Immunosuppressant, target: Target::Conventional },
+    Drug { rxnorm: "1256", name: "azathioprine", class: DrugClass::Immunosuppressant, target: Target::Conventional },
+    Drug { rxnorm: "4511", name: "folic acid", class: DrugClass::Supportive, target: Target::None },
+    Drug { rxnorm: "7417", name: "nifedipine", class: DrugClass::Supportive, target: Target::None },
 ];
 
 /// The table's drug for a medication code (RxNorm only).

@@ -14,12 +14,15 @@
 //!   reading near a day, response at 6 months, flare within, switch within).
 //! - [`drugs`]: the drugs of rheumatology practice by RxNorm code, with their class.
 //! - [`record`]: reading a journey's DAS28 assessments ([`das28_score`] per event) and
-//!   medication courses.
+//!   medication courses (and why one stopped, [`StopCause`]).
+//! - [`options`]: the treatment options at a decision ([`TreatmentOption`]), which one
+//!   a started drug counts as, and an option's outcomes from its start.
 
 pub mod activity;
 pub mod das28;
 pub mod drugs;
 pub mod labs;
+pub mod options;
 pub mod outcomes;
 pub mod record;
 
@@ -27,8 +30,9 @@ pub mod record;
 pub(crate) mod testutil;
 
 pub use das28::{eular_response, is_flare, ActivityCategory, Das28Variant, EularResponse};
-pub use drugs::{Drug, DrugClass};
+pub use drugs::{Drug, DrugClass, Target};
 pub use labs::{crp_mg_l, crp_raised, esr_mm_h, lab_values, Flag, LabTest, LabValue, ReferenceRange, Sex};
 pub use activity::{activity_series, score_readings, Scale, ScoreReading};
 pub use outcomes::{ActivityPoint, TimeToEvent, Window};
-pub use record::{courses, das28_readings, das28_score, Course, Das28Reading};
+pub use options::{option_outcomes, option_taken, OptionOutcome, OptionOutcomes, TreatmentOption};
+pub use record::{courses, das28_readings, das28_score, Course, Das28Reading, StopCause};

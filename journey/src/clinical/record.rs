@@ -8,6 +8,8 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 pub use super::das28::Das28Variant;
 use super::drugs::{self, Drug};
@@ -128,6 +130,54 @@ impl Course {
     pub fn ongoing_on(&self, date: NaiveDate) -> bool {
         self.start.date_naive() <= date && self.stop.is_none_or(|s| s.date_naive() > date)
     }
+
+    /// Why the course stopped, read from its recorded reason; `None` while it runs or
+    /// when no reason is recorded or the reason says none of [`StopCause`]'s.
+    pub fn stop_cause(&self) -> Option<StopCause> {
+        self.stop?;
+        StopCause::read(self.stop_reason.as_deref()?)
+    }
+}
+
+/// Why a course was stopped, as a record's `statusReason` says it (a coded concept's
+/// display or free text: "Adverse reaction to drug", "stopped for side effects",
+/// "inadequate response"). Read by words a clinician uses, in any case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StopCause {
+    /// An adverse event, an intolerance, a toxicity.
+    AdverseEvent,
+    /// Not controlling the disease (primary or secondary failure).
+    Inefficacy,
+    /// Stopped in remission.
+    Remission,
+}
+
+impl StopCause {
+    const ADVERSE: [&'static str; 12] = [
+        "adverse", "side effect", "side-effect", "intoleran", "not tolerated", "toxic", "allerg", "reaction",
+        "transaminase", "infection", "cytopenia", "safety",
+    ];
+    const INEFFICACY: [&'static str; 8] = [
+        "inefficacy", "ineffective", "lack of efficacy", "inadequate response", "insufficient response",
+        "treatment failure", "loss of response", "no response",
+    ];
+
+    /// The cause a stop reason names; adverse events first (a reason naming both, "no
+    /// response and nausea", still records the adverse event).
+    pub fn read(reason: &str) -> Option<StopCause> {
+        let text = reason.to_lowercase();
+        let has = |words: &[&str]| words.iter().any(|w| text.contains(w));
+        if has(&Self::ADVERSE) {
+            Some(StopCause::AdverseEvent)
+        } else if has(&Self::INEFFICACY) {
+            Some(StopCause::Inefficacy)
+        } else if text.contains("remission") {
+            Some(StopCause::Remission)
+        } else {
+            None
+        }
+    }
 }
 
 /// The medication courses of a journey, by start. A start and a stop belong together
@@ -203,5 +253,24 @@ mod tests {
         let r = readings[0];
         assert_eq!((r.score, r.variant), (3.9, Das28Variant::Crp));
         assert_eq!((r.tjc28, r.sjc28, r.patient_global_vas), (Some(4.0), None, Some(40.0)));
+    }
+
+    /// Stop reasons as hospitals write them, coded display or free text.
+    #[test]
+    fn a_stop_reason_names_its_cause() {
+        for (reason, cause) in [
+            ("Adverse reaction to drug", Some(StopCause::AdverseEvent)),
+            ("Stopped for adverse event: ALT 250 U/L", Some(StopCause::AdverseEvent)),
+            ("d/c due to side effects (nausea)", Some(StopCause::AdverseEvent)),
+            ("GI intolerance", Some(StopCause::AdverseEvent)),
+            ("Hepatotoxicity", Some(StopCause::AdverseEvent)),
+            ("Stopped: inadequate response (treatment failure)", Some(StopCause::Inefficacy)),
+            ("Lack of efficacy", Some(StopCause::Inefficacy)),
+            ("Stopped in sustained remission", Some(StopCause::Remission)),
+            ("Course completed", None),
+            ("patient preference", None),
+        ] {
+            assert_eq!(StopCause::read(reason), cause, "{reason}");
+        }
     }
 }
