@@ -57,6 +57,11 @@ pub enum Figure {
     /// its 95% interval: `n` patients followed for any part of the window, `events`
     /// seen, `censored` followed for less than the window without one.
     KaplanMeier { n: usize, events: usize, censored: usize, percent: u32, low_percent: u32, high_percent: u32 },
+    /// A share weighted for who got a treatment (inverse propensity), in percent with
+    /// its 95% interval at the weights' effective sample size (1 decimal), over `n`.
+    WeightedRate { n: usize, effective_n: f64, percent: u32, low_percent: u32, high_percent: u32 },
+    /// A weighted mean DAS28 (2 decimals), likewise.
+    WeightedMean { n: usize, effective_n: f64, mean: f64, low: f64, high: f64 },
     /// Fewer than `min_n` patients with data: no figure, by design.
     NotEnoughComparablePatients { n: usize, min_n: usize },
 }
@@ -91,6 +96,20 @@ impl From<&Estimate> for Figure {
                 percent: percent(*rate),
                 low_percent: percent(ci.low),
                 high_percent: percent(ci.high),
+            },
+            Estimate::Weighted { n, effective_n, is_rate: true, value, ci } => Figure::WeightedRate {
+                n: *n,
+                effective_n: round(*effective_n, 1),
+                percent: percent(*value),
+                low_percent: percent(ci.low),
+                high_percent: percent(ci.high),
+            },
+            Estimate::Weighted { n, effective_n, value, ci, .. } => Figure::WeightedMean {
+                n: *n,
+                effective_n: round(*effective_n, 1),
+                mean: round(*value, 2),
+                low: round(ci.low, 2),
+                high: round(ci.high, 2),
             },
             Estimate::NotEnoughComparablePatients { n, min_n } => {
                 Figure::NotEnoughComparablePatients { n: *n, min_n: *min_n }
@@ -346,7 +365,7 @@ beside the whole population's figure.";
 
 /// One figure of an outcome: "45% (9 of 20; 95% CI 26% to 66%)", a mean with its
 /// interval, or "not enough comparable patients (n 4, minimum 10)".
-fn figure_text(f: &Figure) -> String {
+pub(crate) fn figure_text(f: &Figure) -> String {
     match f {
         Figure::Rate { n, events, percent, low_percent, high_percent } => {
             format!("{percent}% ({events} of {n}; 95% CI {low_percent}% to {high_percent}%)")
@@ -357,6 +376,16 @@ fn figure_text(f: &Figure) -> String {
         Figure::KaplanMeier { n, events, censored, percent, low_percent, high_percent } => format!(
             "{percent}% by Kaplan-Meier ({events} events among {n} followed, {censored} followed for less of the \
              window; 95% CI {low_percent}% to {high_percent}%)"
+        ),
+        Figure::WeightedRate { n, effective_n, percent, low_percent, high_percent } => format!(
+            "{percent}% weighted for who got the treatment ({n} patients, effective {effective_n}; 95% CI \
+             {low_percent}% to {high_percent}%)"
+        ),
+        Figure::WeightedMean { n, effective_n, mean, low, high } => format!(
+            "{} weighted for who got the treatment ({n} patients, effective {effective_n}; 95% CI {} to {})",
+            said(mean),
+            said(low),
+            said(high)
         ),
         Figure::NotEnoughComparablePatients { n, min_n } => {
             format!("not enough comparable patients (n {n}, minimum {min_n})")

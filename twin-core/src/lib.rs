@@ -25,6 +25,7 @@ pub mod eval;
 pub mod heads;
 pub mod index;
 pub mod models;
+pub mod options;
 pub mod progress;
 pub mod state;
 pub mod train;

@@ -287,6 +287,12 @@ fn figure(f: &Figure, rate: bool) -> String {
         Figure::KaplanMeier { n, events, censored, percent, low_percent, high_percent } => format!(
             "{percent:.0}% ({low_percent:.0}–{high_percent:.0}%), Kaplan-Meier: {events} events, {n} followed, {censored} censored"
         ),
+        Figure::WeightedRate { n, effective_n, percent, low_percent, high_percent } => {
+            format!("{percent:.0}% ({low_percent:.0}–{high_percent:.0}%), weighted: {n} patients, effective {effective_n}")
+        }
+        Figure::WeightedMean { n, effective_n, mean, low, high } => {
+            format!("{mean:.2} ({low:.2}–{high:.2}), weighted: {n} patients, effective {effective_n}")
+        }
         Figure::NotEnoughComparablePatients { n, min_n } => {
             let what = if rate { "patients" } else { "readings" };
             format!("not enough comparable {what} ({n} < {min_n})")

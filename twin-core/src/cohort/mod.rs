@@ -41,7 +41,7 @@ pub(crate) mod testutil;
 pub use outcomes::{Outcome, PatientOutcomes};
 pub use population::Population;
 pub use pseudonym::{Pseudonym, PseudonymKey};
-pub use query::{query_cohort, twin_at, CohortError, CohortSources, QueryOptions};
+pub use query::{index_twin, query_cohort, twin_at, CohortError, CohortSources, QueryOptions};
 pub use record::ClinicalRecord;
 pub use report::{CohortAudit, CohortReport, NeighbourRef, OutcomeRow, DEFAULT_MIN_N};
 pub use stats::{Estimate, Interval};

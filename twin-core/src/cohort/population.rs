@@ -143,7 +143,13 @@ pub fn estimate_over<'a>(outcome: Outcome, outcomes: impl IntoIterator<Item = &'
 
 /// A rate or a mean over outcome values (1/0 for yes/no), refusing below `min_n`.
 pub fn estimate(outcome: Outcome, values: &[f64], min_n: usize) -> Estimate {
-    if outcome.is_rate() {
+    estimate_values(outcome.is_rate(), values, min_n)
+}
+
+/// A rate over 1/0 values (`is_rate`) or a mean DAS28 kept on its scale, refusing
+/// below `min_n`: the one door for a group's figure of any outcome.
+pub fn estimate_values(is_rate: bool, values: &[f64], min_n: usize) -> Estimate {
+    if is_rate {
         let yes: Vec<bool> = values.iter().map(|v| *v > 0.5).collect();
         Estimate::rate(&yes, min_n)
     } else {

@@ -99,6 +99,37 @@ pub async fn nearest_historical(
     }
 }
 
+/// The twin of `patient` at the end of `at` (its last event when `None`) and that
+/// index time, after checking the index holds twins of this model.
+pub fn index_twin(
+    model: &TwinModel,
+    index: &NeighbourIndex,
+    patient: &PatientId,
+    events: &[Event],
+    at: Option<NaiveDate>,
+    note_vector: &(dyn Fn(&str) -> Option<Vec<f32>> + Sync),
+) -> Result<(DateTime<Utc>, Vec<f32>), CohortError> {
+    match index.twin_version() {
+        None => return Err(CohortError::EmptyIndex),
+        Some(v) if v != model.version => {
+            return Err(CohortError::StaleIndex { index: v.to_hex(), active: model.version })
+        }
+        Some(_) => {}
+    }
+    let until = at.map(end_of_day);
+    let last = match until {
+        Some(t) => events.iter().rev().find(|e| e.time <= t),
+        None => events.last(),
+    };
+    let Some(last) = last else {
+        let when = at.map_or_else(|| "the end of the record".to_owned(), |d| d.to_string());
+        return Err(CohortError::NoEvents(patient.clone(), when));
+    };
+    let index_time = until.unwrap_or(last.time);
+    let vector = twin_at(model, events, Some(index_time), note_vector)?;
+    Ok((index_time, vector))
+}
+
 /// What a cohort query reads: the active twin and its index, the population (its
 /// figures and the snapshot baseline), the pseudonym key, and the twin head when
 /// one is fitted for this twin.
@@ -123,24 +154,7 @@ pub async fn query_cohort(
     excluded: &(dyn Fn(&PatientId) -> bool + Sync),
 ) -> Result<CohortReport, CohortError> {
     let CohortSources { model, index, population, key, head } = sources;
-    match index.twin_version() {
-        None => return Err(CohortError::EmptyIndex),
-        Some(v) if v != model.version => {
-            return Err(CohortError::StaleIndex { index: v.to_hex(), active: model.version })
-        }
-        Some(_) => {}
-    }
-    let until = at.map(end_of_day);
-    let last = match until {
-        Some(t) => events.iter().rev().find(|e| e.time <= t),
-        None => events.last(),
-    };
-    let Some(last) = last else {
-        let when = at.map_or_else(|| "the end of the record".to_owned(), |d| d.to_string());
-        return Err(CohortError::NoEvents(patient.clone(), when));
-    };
-    let index_time = until.unwrap_or(last.time);
-    let vector = twin_at(model, events, Some(index_time), note_vector)?;
+    let (index_time, vector) = index_twin(model, index, patient, events, at, note_vector)?;
     let neighbours = nearest_historical(index, vector.clone(), patient, options, excluded).await?;
     let record = ClinicalRecord::read(events);
     let features = snapshot_features(&record, index_time);

@@ -170,13 +170,15 @@ impl CohortReport {
             Estimate::Rate { rate, .. } => format!("{:.0}%", 100.0 * rate),
             Estimate::KaplanMeier { rate, .. } => format!("{:.0}% (Kaplan-Meier)", 100.0 * rate),
             Estimate::Mean { mean, .. } => format!("{mean:.2}"),
+            Estimate::Weighted { value, is_rate: true, .. } => format!("{:.0}% (weighted)", 100.0 * value),
+            Estimate::Weighted { value, .. } => format!("{value:.2} (weighted)"),
             Estimate::NotEnoughComparablePatients { .. } => "not enough comparable patients".to_owned(),
         };
         let interval = |e: &Estimate| match e {
-            Estimate::Rate { ci, .. } | Estimate::KaplanMeier { ci, .. } => {
+            Estimate::Rate { ci, .. } | Estimate::KaplanMeier { ci, .. } | Estimate::Weighted { ci, is_rate: true, .. } => {
                 format!("{:.0}-{:.0}%", 100.0 * ci.low, 100.0 * ci.high)
             }
-            Estimate::Mean { ci, .. } => format!("{:.2}-{:.2}", ci.low, ci.high),
+            Estimate::Mean { ci, .. } | Estimate::Weighted { ci, .. } => format!("{:.2}-{:.2}", ci.low, ci.high),
             Estimate::NotEnoughComparablePatients { .. } => "-".to_owned(),
         };
         let _ = writeln!(

@@ -54,6 +54,11 @@ pub enum Estimate {
     /// patients followed for any part of it (`events` observed, `censored` seen for
     /// less than the window without it), with the log-log (Greenwood) interval.
     KaplanMeier { n: usize, events: usize, censored: usize, rate: f64, ci: Interval },
+    /// A weighted rate (`is_rate`) or mean over `n` patients (inverse-propensity
+    /// weights: what the group would have had had everyone in it been treated alike),
+    /// with the Wilson or t interval of the weights' effective sample size
+    /// (Kish: (sum w)^2 / sum w^2), which is never more than `n`.
+    Weighted { n: usize, effective_n: f64, is_rate: bool, value: f64, ci: Interval },
     /// Fewer than `min_n` patients with data: no figure is given, by design.
     NotEnoughComparablePatients { n: usize, min_n: usize },
 }
@@ -138,12 +143,49 @@ impl Estimate {
         Estimate::KaplanMeier { n, events, censored, rate, ci }
     }
 
+    /// The weighted rate of `values` (outcome, weight) or the refusal below `min_n`
+    /// patients (at least 1). Weights must be positive and finite.
+    pub fn weighted_rate(values: &[(bool, f64)], min_n: usize) -> Self {
+        let n = values.len();
+        if n < min_n.max(1) {
+            return Estimate::NotEnoughComparablePatients { n, min_n };
+        }
+        let (total, effective_n) = weight_totals(values.iter().map(|(_, w)| *w));
+        let rate = values.iter().filter(|(y, _)| *y).map(|(_, w)| w).sum::<f64>() / total;
+        // Wilson at the effective size, with the weighted rate as its share.
+        let z2 = Z95 * Z95;
+        let denominator = 1.0 + z2 / effective_n;
+        let centre = (rate + z2 / (2.0 * effective_n)) / denominator;
+        let half = Z95 * (rate * (1.0 - rate) / effective_n + z2 / (4.0 * effective_n * effective_n)).sqrt() / denominator;
+        let ci = Interval { low: (centre - half).clamp(0.0, rate), high: (centre + half).clamp(rate, 1.0) };
+        Estimate::Weighted { n, effective_n, is_rate: true, value: rate, ci }
+    }
+
+    /// The weighted mean of `values` (value, weight) of a measure bounded to `range`,
+    /// or the refusal below `min_n` (at least 2).
+    pub fn weighted_mean_within(values: &[(f64, f64)], min_n: usize, range: (f64, f64)) -> Self {
+        let n = values.len();
+        if n < min_n.max(2) {
+            return Estimate::NotEnoughComparablePatients { n, min_n };
+        }
+        let (total, effective_n) = weight_totals(values.iter().map(|(_, w)| *w));
+        let mean = values.iter().map(|(v, w)| v * w).sum::<f64>() / total;
+        let var = values.iter().map(|(v, w)| w * (v - mean).powi(2)).sum::<f64>() / total;
+        // Bessel's correction at the effective size; at least one degree of freedom.
+        let dof = (effective_n - 1.0).max(1.0);
+        let t = StudentsT::new(0.0, 1.0, dof).expect("valid t").inverse_cdf(0.975);
+        let half = t * (var * effective_n / dof / effective_n).sqrt();
+        let ci = Interval { low: (mean - half).clamp(range.0, range.1), high: (mean + half).clamp(range.0, range.1) };
+        Estimate::Weighted { n, effective_n, is_rate: false, value: mean, ci }
+    }
+
     /// Patients with data.
     pub fn n(&self) -> usize {
         match self {
             Estimate::Rate { n, .. }
             | Estimate::Mean { n, .. }
             | Estimate::KaplanMeier { n, .. }
+            | Estimate::Weighted { n, .. }
             | Estimate::NotEnoughComparablePatients { n, .. } => *n,
         }
     }
@@ -153,21 +195,66 @@ impl Estimate {
         match self {
             Estimate::Rate { rate, .. } | Estimate::KaplanMeier { rate, .. } => Some(*rate),
             Estimate::Mean { mean, .. } => Some(*mean),
+            Estimate::Weighted { value, .. } => Some(*value),
             Estimate::NotEnoughComparablePatients { .. } => None,
         }
     }
 
     pub fn interval(&self) -> Option<Interval> {
         match self {
-            Estimate::Rate { ci, .. } | Estimate::Mean { ci, .. } | Estimate::KaplanMeier { ci, .. } => Some(*ci),
+            Estimate::Rate { ci, .. }
+            | Estimate::Mean { ci, .. }
+            | Estimate::KaplanMeier { ci, .. }
+            | Estimate::Weighted { ci, .. } => Some(*ci),
             Estimate::NotEnoughComparablePatients { .. } => None,
         }
     }
 }
 
+/// The sum of the weights and their Kish effective sample size.
+fn weight_totals(weights: impl Iterator<Item = f64> + Clone) -> (f64, f64) {
+    let total: f64 = weights.clone().sum();
+    let squares: f64 = weights.map(|w| w * w).sum();
+    assert!(total > 0.0 && total.is_finite(), "weights must be positive and finite, sum {total}");
+    (total, total * total / squares)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Equal weights give the plain estimate; unequal ones shrink the effective n and
+    /// widen the interval.
+    #[test]
+    fn weighted_estimates_reduce_to_the_plain_ones_with_equal_weights() {
+        let ys = [true, true, false, true, false, false, true, true, false, true];
+        let plain = Estimate::rate(&ys, 5);
+        let equal: Vec<(bool, f64)> = ys.iter().map(|y| (*y, 2.5)).collect();
+        match (Estimate::weighted_rate(&equal, 5), plain) {
+            (Estimate::Weighted { effective_n, value, ci, .. }, Estimate::Rate { rate, ci: plain_ci, .. }) => {
+                assert!((effective_n - 10.0).abs() < 1e-9 && (value - rate).abs() < 1e-12);
+                assert!((ci.low - plain_ci.low).abs() < 1e-9 && (ci.high - plain_ci.high).abs() < 1e-9);
+            }
+            other => panic!("{other:?}"),
+        }
+        let skewed: Vec<(bool, f64)> = ys.iter().enumerate().map(|(i, y)| (*y, if i == 0 { 10.0 } else { 1.0 })).collect();
+        match Estimate::weighted_rate(&skewed, 5) {
+            Estimate::Weighted { effective_n, value, ci, .. } => {
+                assert!(effective_n < 10.0 && value > 0.6, "{effective_n} {value}");
+                assert!((0.0..=1.0).contains(&ci.low) && ci.low <= value && value <= ci.high && ci.high <= 1.0);
+            }
+            other => panic!("{other:?}"),
+        }
+        let values = [(0.5, 1.0), (9.5, 1.0), (0.6, 3.0)];
+        match Estimate::weighted_mean_within(&values, 2, (0.0, 10.0)) {
+            Estimate::Weighted { value, ci, is_rate: false, .. } => {
+                assert!((value - (0.5 + 9.5 + 1.8) / 5.0).abs() < 1e-12);
+                assert!(ci.low >= 0.0 && ci.high <= 10.0 && ci.low <= value && value <= ci.high);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(Estimate::weighted_rate(&equal[..3], 5), Estimate::NotEnoughComparablePatients { n: 3, min_n: 5 });
+    }
 
     /// A worked example: 10 patients, events on days 10, 20 (two), 40; censored on
     /// days 15 and 30; four followed past the 50-day horizon. S = 9/10 * 6/8 * 4/5

@@ -1,0 +1,382 @@
+//! One comparison of treatment options end to end: the patient's twin at the decision,
+//! its nearest historical snapshots, and per option the neighbours who took it
+//! (widening the neighbourhood in steps until the option has `min_n` patients), their
+//! outcomes unadjusted and weighted for who got the option, the covariate balance, and
+//! the population's figure per option beside.
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use super::units::{DecisionUnit, OptionsPopulation, COVARIATE_NAMES};
+use super::weighting::{standardised_difference, takers_weights};
+use crate::cohort::population::estimate_values;
+use crate::cohort::query::{index_twin, nearest_historical, CohortError, CohortSources, QueryOptions};
+use crate::cohort::record::ClinicalRecord;
+use crate::cohort::report::NeighbourRef;
+use crate::cohort::stats::Estimate;
+use journey::clinical::activity::Scale;
+use journey::clinical::{OptionOutcome, OptionOutcomes, TreatmentOption};
+use journey::event::{Event, PatientId};
+
+/// The neighbourhood sizes tried, in order, until an option has `min_n` patients.
+pub const K_STEPS: [usize; 6] = [50, 100, 200, 400, 800, 1600];
+/// Fewest patients who took an option for it to get a figure.
+pub const DEFAULT_OPTION_MIN_N: usize = 20;
+
+/// What a comparison asks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OptionsQuery {
+    pub min_n: usize,
+    /// Neighbourhood sizes tried, increasing.
+    pub steps: Vec<usize>,
+    /// Neighbour snapshots need at least this much record after them.
+    pub min_follow_up_days: u32,
+}
+
+impl Default for OptionsQuery {
+    fn default() -> Self {
+        OptionsQuery { min_n: DEFAULT_OPTION_MIN_N, steps: K_STEPS.to_vec(), min_follow_up_days: 180 }
+    }
+}
+
+/// One step of the widening: the `k` nearest snapshots held `patients` who took the option.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WideningStep {
+    pub k: usize,
+    pub patients: usize,
+}
+
+/// One covariate's standardised mean difference between the option's patients and
+/// the neighbourhood, before and after weighting (|d| < 0.1 is the usual "balanced").
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Balance {
+    pub covariate: String,
+    pub before: f64,
+    /// `None` without a fitted propensity model.
+    pub after: Option<f64>,
+}
+
+/// One outcome of an option.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OptionRow {
+    pub outcome: OptionOutcome,
+    pub label: String,
+    /// The neighbours who took the option, as they were.
+    pub unadjusted: Estimate,
+    /// The same neighbours weighted for who got the option (inverse propensity).
+    pub adjusted: Estimate,
+    /// Every patient of the population who took the option (each once).
+    pub population: Estimate,
+}
+
+/// One option of a comparison.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OptionComparison {
+    pub option: TreatmentOption,
+    pub label: String,
+    /// The neighbourhood the figures are read from (the last step of `widening`).
+    pub k: usize,
+    /// Patients in it who took the option.
+    pub patients: usize,
+    pub widening: Vec<WideningStep>,
+    /// Whether the option has `min_n` patients (else no row carries a figure).
+    pub enough: bool,
+    /// Kish effective sample size of the weights.
+    pub effective_n: Option<f64>,
+    pub rows: Vec<OptionRow>,
+    pub balance: Vec<Balance>,
+}
+
+impl OptionComparison {
+    pub fn row(&self, outcome: OptionOutcome) -> Option<&OptionRow> {
+        self.rows.iter().find(|r| r.outcome == outcome)
+    }
+}
+
+/// The comparison of every option at one decision.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OptionsReport {
+    pub index_date: NaiveDate,
+    pub min_n: usize,
+    /// The DMARDs running at the decision (what "continue" keeps).
+    pub current_treatment: Vec<String>,
+    pub options: Vec<OptionComparison>,
+}
+
+impl OptionsReport {
+    pub fn option(&self, option: TreatmentOption) -> Option<&OptionComparison> {
+        self.options.iter().find(|o| o.option == option)
+    }
+
+    /// The option with the best figure on `outcome` by `pick` (an estimate of a row),
+    /// among the options with enough patients; `None` when none has a figure.
+    pub fn best_by(&self, outcome: OptionOutcome, pick: impl Fn(&OptionRow) -> &Estimate) -> Option<TreatmentOption> {
+        let better = |a: f64, b: f64| if outcome.higher_is_better() { a > b } else { a < b };
+        let mut best: Option<(TreatmentOption, f64)> = None;
+        for o in self.options.iter().filter(|o| o.enough) {
+            let Some(v) = o.row(outcome).and_then(|r| pick(r).value()) else { continue };
+            if best.is_none_or(|(_, b)| better(v, b)) {
+                best = Some((o.option, v));
+            }
+        }
+        best.map(|(o, _)| o)
+    }
+}
+
+/// What the audit records of a comparison: per option, the neighbours who took it in
+/// the neighbourhood its figures were read from. Never part of the report's JSON.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct OptionsAudit {
+    pub per_option: Vec<(TreatmentOption, Vec<NeighbourRef>)>,
+}
+
+/// The comparison for `patient` (time-ordered `events`) at the end of `at` (its last
+/// event when `None`).
+#[allow(clippy::too_many_arguments)]
+pub async fn compare_options(
+    sources: CohortSources<'_>,
+    population: &OptionsPopulation,
+    patient: &PatientId,
+    events: &[Event],
+    at: Option<NaiveDate>,
+    query: &OptionsQuery,
+    note_vector: &(dyn Fn(&str) -> Option<Vec<f32>> + Sync),
+    excluded: &(dyn Fn(&PatientId) -> bool + Sync),
+) -> Result<(OptionsReport, OptionsAudit), CohortError> {
+    let (index_time, vector) = index_twin(sources.model, sources.index, patient, events, at, note_vector)?;
+    let k = query.steps.iter().copied().max().unwrap_or(K_STEPS[K_STEPS.len() - 1]);
+    let options = QueryOptions { k, min_n: query.min_n, min_follow_up_days: query.min_follow_up_days };
+    let neighbours = nearest_historical(sources.index, vector, patient, &options, excluded).await?;
+    let record = ClinicalRecord::read(events);
+    let date = index_time.date_naive();
+    let current = record.courses.iter().filter(|c| c.is_dmard() && c.ongoing_on(date)).map(|c| c.name()).collect();
+    Ok(options_from_neighbours(&neighbours, population, date, current, query))
+}
+
+/// The comparison over neighbours already found (nearest first).
+pub fn options_from_neighbours(
+    neighbours: &[NeighbourRef],
+    population: &OptionsPopulation,
+    index_date: NaiveDate,
+    current_treatment: Vec<String>,
+    query: &OptionsQuery,
+) -> (OptionsReport, OptionsAudit) {
+    // Each neighbour with a decision, with its position in the search's order.
+    let units: Vec<Unit> = neighbours
+        .iter()
+        .enumerate()
+        .filter_map(|(i, n)| population.unit(&n.patient, n.index_time).map(|u| (i, n, u)))
+        .collect();
+    let mut audit = OptionsAudit::default();
+    let mut options = Vec::new();
+    for option in TreatmentOption::ALL {
+        let (comparison, takers) = compare_one(option, &units, population, query);
+        audit.per_option.push((option, takers));
+        options.push(comparison);
+    }
+    let report = OptionsReport { index_date, min_n: query.min_n, current_treatment, options };
+    (report, audit)
+}
+
+/// A neighbour's decision: its position in the search's order, the neighbour, the unit.
+type Unit<'a> = (usize, &'a NeighbourRef, &'a DecisionUnit);
+
+/// Each patient's first unit among `units` (nearest first) that `keep` accepts.
+fn first_per_patient<'a>(units: &[Unit<'a>], keep: impl Fn(&DecisionUnit) -> bool) -> Vec<Unit<'a>> {
+    let mut seen: std::collections::HashSet<&PatientId> = std::collections::HashSet::new();
+    units.iter().filter(|(_, _, u)| keep(u)).filter(|(_, n, _)| seen.insert(&n.patient)).copied().collect()
+}
+
+fn compare_one(
+    option: TreatmentOption,
+    units: &[Unit],
+    population: &OptionsPopulation,
+    query: &OptionsQuery,
+) -> (OptionComparison, Vec<NeighbourRef>) {
+    // Widen until the option has min_n patients (or the largest step is reached).
+    let mut widening = Vec::new();
+    let mut chosen = 0;
+    for &k in &query.steps {
+        let within = units.partition_point(|(i, _, _)| *i < k);
+        let takers = first_per_patient(&units[..within], |u| u.option == option).len();
+        widening.push(WideningStep { k, patients: takers });
+        chosen = within;
+        if takers >= query.min_n {
+            break;
+        }
+    }
+    let k = widening.last().map_or(0, |s| s.k);
+    let window = &units[..chosen];
+    let takers = first_per_patient(window, |u| u.option == option);
+    let taker_ids: std::collections::HashSet<&PatientId> = takers.iter().map(|(_, n, _)| &n.patient).collect();
+    let others = first_per_patient(window, |u| !taker_ids.contains(&u.patient));
+    let enough = takers.len() >= query.min_n;
+
+    // The propensity model over the neighbourhood's patients (each once).
+    let rows: Vec<(&[f64], bool)> = takers
+        .iter()
+        .map(|(_, _, u)| (u.covariates.as_slice(), true))
+        .chain(others.iter().map(|(_, _, u)| (u.covariates.as_slice(), false)))
+        .collect();
+    let weights = if enough { takers_weights(&rows) } else { None };
+    let effective_n = weights.as_ref().map(|w| {
+        let total: f64 = w.iter().sum();
+        total * total / w.iter().map(|x| x * x).sum::<f64>()
+    });
+    let balance = COVARIATE_NAMES
+        .iter()
+        .enumerate()
+        .map(|(i, name)| {
+            let of_takers: Vec<f64> = takers.iter().map(|(_, _, u)| u.covariates[i]).collect();
+            let all: Vec<f64> = rows.iter().map(|(c, _)| c[i]).collect();
+            Balance {
+                covariate: (*name).to_owned(),
+                before: if all.is_empty() { 0.0 } else { standardised_difference(&of_takers, None, &all) },
+                after: weights.as_deref().map(|w| standardised_difference(&of_takers, Some(w), &all)),
+            }
+        })
+        .collect();
+
+    let min_n = query.min_n;
+    let rows = OptionOutcome::ALL
+        .into_iter()
+        .map(|outcome| {
+            let seen: Vec<(f64, f64)> = takers
+                .iter()
+                .enumerate()
+                .filter_map(|(i, (_, _, u))| {
+                    let w = weights.as_ref().map_or(1.0, |w| w[i]);
+                    u.outcomes.get(outcome).map(|v| (v, w))
+                })
+                .collect();
+            let values: Vec<f64> = seen.iter().map(|(v, _)| *v).collect();
+            let unadjusted = if enough { estimate_values(outcome.is_rate(), &values, min_n) } else { refuse(values.len(), min_n) };
+            let adjusted = match (&weights, enough) {
+                (Some(_), true) => weighted(outcome, &seen, min_n),
+                _ => refuse(values.len(), min_n),
+            };
+            let pop: Vec<f64> = population.outcomes_of(option).iter().filter_map(|o: &OptionOutcomes| o.get(outcome)).collect();
+            OptionRow {
+                outcome,
+                label: outcome.label().to_owned(),
+                unadjusted,
+                adjusted,
+                population: estimate_values(outcome.is_rate(), &pop, min_n),
+            }
+        })
+        .collect();
+    let audit = takers.iter().map(|(_, n, _)| (*n).clone()).collect();
+    let comparison = OptionComparison {
+        option,
+        label: option.label().to_owned(),
+        k,
+        patients: takers.len(),
+        widening,
+        enough,
+        effective_n,
+        rows,
+        balance,
+    };
+    (comparison, audit)
+}
+
+fn refuse(n: usize, min_n: usize) -> Estimate {
+    Estimate::NotEnoughComparablePatients { n, min_n }
+}
+
+fn weighted(outcome: OptionOutcome, seen: &[(f64, f64)], min_n: usize) -> Estimate {
+    if outcome.is_rate() {
+        let values: Vec<(bool, f64)> = seen.iter().map(|(v, w)| (*v > 0.5, *w)).collect();
+        Estimate::weighted_rate(&values, min_n)
+    } else {
+        Estimate::weighted_mean_within(seen, min_n, Scale::Das28.range())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cohort::population::Population;
+    use crate::cohort::testutil::{das28, drug, Journey};
+    use chrono::{DateTime, Duration, Utc};
+    use journey::clinical::drugs::METHOTREXATE;
+
+    const ADALIMUMAB: &str = "327361";
+
+    /// 60 patients on methotrexate, decided at day 100: the 30 with active disease
+    /// (DAS28 5.6) started adalimumab and reached 2.9; the 30 in low activity (3.0)
+    /// kept methotrexate and stayed there.
+    fn population() -> (Population, Vec<NeighbourRef>) {
+        let journeys: Vec<(PatientId, Vec<Event>)> = (0..60)
+            .map(|i| {
+                let id = PatientId::new(format!("p{i:02}")).unwrap();
+                let active = i % 2 == 0;
+                let mut parts = vec![das28(0, 6.0), drug(0, None, METHOTREXATE), das28(400, 3.0)];
+                if active {
+                    parts.extend([das28(100, 5.6), drug(100, None, ADALIMUMAB), das28(282, 2.9)]);
+                } else {
+                    parts.extend([das28(100, 3.0), das28(282, 3.1)]);
+                }
+                let mut events = Journey::new(parts).events;
+                for e in &mut events {
+                    e.patient = id.clone();
+                }
+                (id, events)
+            })
+            .collect();
+        let decision = |events: &[Event]| vec![crate::cohort::query::end_of_day(events[0].time.date_naive() + Duration::days(100))];
+        let population = Population::build(journeys.iter().map(|(p, e)| (p, e.as_slice())), &decision);
+        let time: DateTime<Utc> = population.snapshots()[0].index_time;
+        let neighbours = journeys
+            .iter()
+            .enumerate()
+            .map(|(i, (p, _))| NeighbourRef { patient: p.clone(), index_time: time, distance: i as f32 })
+            .collect();
+        (population, neighbours)
+    }
+
+    #[test]
+    fn options_widen_until_enough_patients_and_refuse_below() {
+        let (population, neighbours) = population();
+        let options = OptionsPopulation::build(&population);
+        assert_eq!(options.len(), 60);
+        let query = OptionsQuery { min_n: 20, steps: vec![10, 40, 60], min_follow_up_days: 0 };
+        let date = population.snapshots()[0].index_time.date_naive();
+        let (report, audit) = options_from_neighbours(&neighbours, &options, date, vec!["methotrexate".into()], &query);
+
+        let tnfi = report.option(TreatmentOption::TnfInhibitor).unwrap();
+        // 5 of the 10 nearest, 20 of the 40 nearest took it: widened once.
+        assert_eq!(tnfi.widening, vec![WideningStep { k: 10, patients: 5 }, WideningStep { k: 40, patients: 20 }]);
+        assert!(tnfi.enough && tnfi.patients == 20 && tnfi.k == 40);
+        let response = tnfi.row(OptionOutcome::Response6m).unwrap();
+        assert!(matches!(response.unadjusted, Estimate::Rate { n: 20, events: 20, .. }), "{:?}", response.unadjusted);
+        assert!(matches!(response.population, Estimate::Rate { n: 30, events: 30, .. }));
+        // Who got it differs in DAS28: the balance table shows it.
+        let das = &tnfi.balance[0];
+        assert_eq!(das.covariate, "DAS28");
+        assert!(das.before > 0.5, "{das:?}");
+        let das150 = tnfi.row(OptionOutcome::Das28Day150).unwrap();
+        let (low, high) = das150.unadjusted.interval().map(|i| (i.low, i.high)).unwrap();
+        assert!((0.0..=10.0).contains(&low) && (0.0..=10.0).contains(&high));
+
+        let kept = report.option(TreatmentOption::Continue).unwrap();
+        assert!(kept.enough && kept.patients == 20);
+        // 3.0 -> 3.1: no EULAR response; the TNF inhibitor is the best by response.
+        assert!(matches!(kept.row(OptionOutcome::Response6m).unwrap().unadjusted, Estimate::Rate { events: 0, .. }));
+        assert_eq!(report.best_by(OptionOutcome::Response6m, |r| &r.unadjusted), Some(TreatmentOption::TnfInhibitor));
+
+        // Nobody took rituximab: widened to the end, no figure anywhere.
+        let rtx = report.option(TreatmentOption::Rituximab).unwrap();
+        assert!(!rtx.enough && rtx.patients == 0 && rtx.k == 60);
+        assert_eq!(rtx.widening.len(), 3);
+        for row in &rtx.rows {
+            assert_eq!(row.unadjusted, Estimate::NotEnoughComparablePatients { n: 0, min_n: 20 });
+            assert_eq!(row.adjusted, Estimate::NotEnoughComparablePatients { n: 0, min_n: 20 });
+            assert!(row.unadjusted.value().is_none() && row.population.value().is_none());
+        }
+        // The audit names the 20 takers of the TNF inhibitor, none of rituximab.
+        let named = |o| audit.per_option.iter().find(|(p, _)| *p == o).map(|(_, n)| n.len());
+        assert_eq!((named(TreatmentOption::TnfInhibitor), named(TreatmentOption::Rituximab)), (Some(20), Some(0)));
+        assert!(!serde_json::to_string(&report).unwrap().contains("\"p0"), "no neighbour id in the report");
+    }
+}
