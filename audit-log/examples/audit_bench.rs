@@ -70,7 +70,7 @@ fn entry(i: u64) -> NewEntry {
         EntryBody::ToolCall {
             tool: ToolCall::bounded("disease_activity_history", json!({"patient": patient, "since": "2023-01-01"}), result, 4096),
             cohort: Some(CohortRecord {
-                neighbours: (0..5).map(|k| Neighbour { id: format!("nb-{:06}", (i * 7 + k) % 100_000), distance: 0.1 + k as f64 / 10.0 }).collect(),
+                neighbours: (0..5).map(|k| Neighbour::new(format!("nb-{:06}", (i * 7 + k) % 100_000), 0.1 + k as f64 / 10.0)).collect(),
                 index_version: "hnsw-2024-07-01".into(),
                 encoder_version: Digest::of(b"encoder-checkpoint"),
             }),

@@ -223,6 +223,18 @@ pub struct ModelVersions {
 pub struct Neighbour {
     pub id: String,
     pub distance: f64,
+    /// The group the neighbour was counted in, when the call grouped its neighbours
+    /// (the treatment option a neighbour took, in a comparison of options). Absent in
+    /// entries written before it was recorded, and for ungrouped cohorts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+}
+
+impl Neighbour {
+    /// An ungrouped neighbour.
+    pub fn new(id: impl Into<String>, distance: f64) -> Self {
+        Neighbour { id: id.into(), distance, group: None }
+    }
 }
 
 /// The cohort a tool or answer used, with the versions that produced it.

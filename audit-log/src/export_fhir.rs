@@ -331,7 +331,7 @@ mod tests {
             answer: "DAS28 improved".into(),
             model: ModelVersions { model_sha256: Digest::of(b"gguf"), prompt_version: Digest::of(b"prompt"), engine: None },
             cohort: Some(CohortRecord {
-                neighbours: vec![Neighbour { id: "n1".into(), distance: 0.25 }],
+                neighbours: vec![Neighbour::new("n1", 0.25)],
                 index_version: "idx1".into(),
                 encoder_version: Digest::of(b"enc"),
             }),

@@ -26,8 +26,8 @@ fn fixture_entry(i: u64) -> NewEntry {
             tool: ToolCall::bounded("similar_patients", json!({"patient": format!("p{i}"), "k": 2}), json!({"n": 2}), 4096),
             cohort: Some(CohortRecord {
                 neighbours: vec![
-                    Neighbour { id: format!("n{i}a"), distance: 0.125 },
-                    Neighbour { id: format!("n{i}b"), distance: 0.5 },
+                    Neighbour::new(format!("n{i}a"), 0.125),
+                    Neighbour::new(format!("n{i}b"), 0.5),
                 ],
                 index_version: "index-v1".into(),
                 encoder_version: Digest::of(b"encoder"),

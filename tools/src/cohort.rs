@@ -17,6 +17,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use twin_core::cohort::features::{snapshot_features, FEATURE_NAMES};
 use twin_core::cohort::query::{query_cohort, CohortSources};
 use twin_core::heads::TwinHead;
+use twin_core::options::{compare_options, OptionsAudit, OptionsPopulation, OptionsQuery, OptionsReport};
 use twin_core::cohort::{ClinicalRecord, CohortReport, Population, PseudonymKey, QueryOptions};
 use twin_core::encode::NoteVectorSource;
 use twin_core::index::build::{historical_times, load_journeys};
@@ -78,6 +79,8 @@ pub struct CohortHandles {
     pub model: TwinModel,
     pub index: NeighbourIndex,
     pub population: Population,
+    /// Every population snapshot as a decision between treatment options.
+    pub options_population: OptionsPopulation,
     pub key: PseudonymKey,
     /// The query's defaults: `k` (a call's own `k` wins), `min_n`, follow-up days.
     pub options: QueryOptions,
@@ -123,10 +126,12 @@ impl CohortHandles {
     ) -> Self {
         let population = Population::build(journeys.iter().map(|(p, e)| (p, e.as_slice())), &historical_times);
         let traits = journeys.iter().map(|(p, e)| (p.clone(), traits_of(e))).collect();
+        let options_population = OptionsPopulation::build(&population);
         let mut handles = CohortHandles {
             model,
             index,
             population,
+            options_population,
             key,
             options,
             notes: None,
@@ -261,18 +266,65 @@ impl CohortHandles {
         };
         let options = QueryOptions { k, ..self.options };
         let note_vector = |t: &str| vectors.get(t).cloned();
-        let sources = CohortSources {
+        let mut report = query_cohort(self.sources(), patient, events, at, &options, &note_vector, &|_| false)
+            .await
+            .map_err(|e| unavailable(format!("{e} ({})", self.index.describe())))?;
+        report.twin_head_unavailable = self.head_unavailable().map(str::to_owned);
+        Ok(report)
+    }
+
+    /// The comparison of treatment options of a journey at `at` (its last event when
+    /// `None`), by `twin_core::options::compare_options`; like [`Self::report`], every
+    /// failure is the tool's `Unavailable` with the query's own message.
+    pub async fn options(
+        &self,
+        tool: ToolName,
+        patient: &PatientId,
+        events: &[Event],
+        at: Option<NaiveDate>,
+    ) -> Result<(OptionsReport, OptionsAudit), ToolError> {
+        let unavailable = |reason: String| ToolError::Unavailable { tool, reason };
+        let vectors = match &self.notes {
+            Some(notes) => notes
+                .vectors(note_texts(events, at.map(twin_core::cohort::query::end_of_day)), &NoProgress)
+                .map_err(|e| unavailable(format!("note vectors: {e}")))?,
+            None => Default::default(),
+        };
+        let note_vector = |t: &str| vectors.get(t).cloned();
+        let query = OptionsQuery { min_follow_up_days: self.options.min_follow_up_days, ..OptionsQuery::default() };
+        compare_options(self.sources(), &self.options_population, patient, events, at, &query, &note_vector, &|_| false)
+            .await
+            .map_err(|e| unavailable(format!("{e} ({})", self.index.describe())))
+    }
+
+    fn sources(&self) -> CohortSources<'_> {
+        CohortSources {
             model: &self.model,
             index: &self.index,
             population: &self.population,
             key: &self.key,
             head: self.head.as_ref().ok(),
-        };
-        let mut report = query_cohort(sources, patient, events, at, &options, &note_vector, &|_| false)
-            .await
-            .map_err(|e| unavailable(format!("{e} ({})", self.index.describe())))?;
-        report.twin_head_unavailable = self.head_unavailable().map(str::to_owned);
-        Ok(report)
+        }
+    }
+
+    /// What the audit entry of a comparison of options records: per option, the
+    /// neighbours who took it (real ids, distances, the option as their group).
+    pub fn options_audit_record(&self, audit: &OptionsAudit) -> CohortRecord {
+        CohortRecord {
+            neighbours: audit
+                .per_option
+                .iter()
+                .flat_map(|(option, list)| {
+                    list.iter().map(move |n| audit_log::Neighbour {
+                        id: n.patient.as_str().to_owned(),
+                        distance: f64::from(n.distance),
+                        group: Some(option.key().to_owned()),
+                    })
+                })
+                .collect(),
+            index_version: format!("{} (twin {})", self.index.describe(), self.model.version.to_hex()),
+            encoder_version: self.model.version,
+        }
     }
 
     /// The traits a record showed at its snapshot `at`: diagnoses and drugs by then,
@@ -306,7 +358,7 @@ impl CohortHandles {
                 .neighbour_ids
                 .iter()
                 .zip(&report.audit.distances)
-                .map(|(p, d)| audit_log::Neighbour { id: p.as_str().to_owned(), distance: f64::from(*d) })
+                .map(|(p, d)| audit_log::Neighbour::new(p.as_str(), f64::from(*d)))
                 .collect(),
             index_version: format!("{} (twin {})", self.index.describe(), self.model.version.to_hex()),
             encoder_version: self.model.version,

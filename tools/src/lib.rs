@@ -29,8 +29,10 @@
 //!   `medication_history.rs`, `compare_patients.rs`, `glossary.rs`, `state_forecast.rs`
 //!   (the disease-state model's forecast; the model comes with [`ToolContext`]),
 //!   `similar_patients.rs` (the in silico cohort: nearest historical patients and
-//!   their outcomes) and `explain_neighbourhood.rs` (what those neighbours share),
-//!   both over `cohort.rs` ([`cohort::CohortHandles`]: twin, index, population).
+//!   their outcomes), `explain_neighbourhood.rs` (what those neighbours share) and
+//!   `compare_treatments.rs` (the treatment options: how similar patients who started
+//!   each fared, weighted for who got it), all over `cohort.rs`
+//!   ([`cohort::CohortHandles`]: twin, index, population, its decisions per option).
 //!
 //! Architecture invariants: a tool's scope comes from the caller's principal and
 //! session, never from model output; text from the record (notes, stop reasons) is
@@ -56,6 +58,7 @@ pub mod trend;
 pub mod vocabulary;
 
 pub mod compare_patients;
+pub mod compare_treatments;
 pub mod disease_activity;
 pub mod explain_neighbourhood;
 pub mod glossary;

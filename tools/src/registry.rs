@@ -14,6 +14,7 @@ use journey::PatientId;
 
 use crate::bounded::Bounded;
 use crate::compare_patients::ComparePatients;
+use crate::compare_treatments::CompareTreatments;
 use crate::context::ToolContext;
 use crate::disease_activity::DiseaseActivityHistory;
 use crate::error::ToolError;
@@ -41,10 +42,11 @@ pub enum ToolName {
     StateForecast,
     SimilarPatients,
     ExplainNeighbourhood,
+    CompareTreatments,
 }
 
 impl ToolName {
-    pub const ALL: [ToolName; 9] = [
+    pub const ALL: [ToolName; 10] = [
         ToolName::PatientSummary,
         ToolName::LabTrend,
         ToolName::DiseaseActivityHistory,
@@ -54,6 +56,7 @@ impl ToolName {
         ToolName::StateForecast,
         ToolName::SimilarPatients,
         ToolName::ExplainNeighbourhood,
+        ToolName::CompareTreatments,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -67,6 +70,7 @@ impl ToolName {
             ToolName::StateForecast => "state_forecast",
             ToolName::SimilarPatients => "similar_patients",
             ToolName::ExplainNeighbourhood => "explain_neighbourhood",
+            ToolName::CompareTreatments => "compare_treatments",
         }
     }
 
@@ -196,6 +200,7 @@ fn spec_by_name(name: ToolName) -> ToolSpec {
         ToolName::StateForecast => spec_of::<StateForecast>(),
         ToolName::SimilarPatients => spec_of::<SimilarPatients>(),
         ToolName::ExplainNeighbourhood => spec_of::<ExplainNeighbourhood>(),
+        ToolName::CompareTreatments => spec_of::<CompareTreatments>(),
     }
 }
 
@@ -250,6 +255,7 @@ pub async fn call_json(
         ToolName::ExplainNeighbourhood => {
             call_typed(ExplainNeighbourhood, ctx, principal, scope, arguments).await.map(|(_, r)| r)
         }
+        ToolName::CompareTreatments => call_typed(CompareTreatments, ctx, principal, scope, arguments).await.map(|(_, r)| r),
     }
 }
 

@@ -1,0 +1,295 @@
+//! `compare_treatments`: the treatment options of the open patient at a decision
+//! (issue 20): per option a rheumatologist weighs (continue, methotrexate, another
+//! csDMARD, TNF, IL-6 and JAK inhibitors, rituximab, abatacept), how the most similar
+//! historical patients who started it fared (EULAR response at 6 months, flare within
+//! 6 months, DAS28 at 150/270/360 days, a stop for an adverse event), as they were and
+//! weighted for who got the option, beside the population's figure per option. Below
+//! the minimum n an option says "not enough comparable patients", never a number.
+//!
+//! Observational: patients chose, or were chosen for, each option; the weighting
+//! balances what the record holds at the decision (the balance table says how well),
+//! not what it does not. The output says so in its `caveat`.
+//!
+//! Neighbours' real ids leave this tool only in [`Tool::cohort_record`] (each with the
+//! option it took), which the audit entry of the call holds.
+
+use audit_log::{CohortRecord, Principal, Role};
+use chrono::NaiveDate;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use journey::clinical::{OptionOutcome, TreatmentOption};
+use journey::PatientId;
+use twin_core::options::{OptionComparison, OptionsReport};
+
+use crate::bounded::{Bounded, Trimmer};
+use crate::context::ToolContext;
+use crate::error::ToolError;
+use crate::facts::{said, Facts};
+use crate::record::PatientArg;
+use crate::registry::ToolName;
+use crate::scope::Scope;
+use crate::similar_patients::{figure_text, Figure};
+use crate::tool::Tool;
+use crate::vocabulary::Vocabulary;
+
+pub struct CompareTreatments;
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CompareTreatmentsInput {
+    pub patient: PatientArg,
+    /// The decision date (YYYY-MM-DD); omitted: the patient's last recorded day.
+    #[serde(default)]
+    pub at: Option<NaiveDate>,
+}
+
+/// One outcome of an option.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct OptionOutcomeOut {
+    /// `response_6m`, `flare_6m`, `das28_day_150`/`270`/`360`, `adverse_event_stop_6m`.
+    pub outcome: String,
+    pub label: String,
+    /// The similar patients who started the option, as they were.
+    pub similar_patients: Figure,
+    /// The same patients weighted for who got the option.
+    pub weighted: Figure,
+    /// Every patient of the population who started it.
+    pub population: Figure,
+}
+
+/// A covariate's standardised difference (takers vs the neighbourhood), 2 decimals.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct BalanceOut {
+    pub covariate: String,
+    pub before: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub after_weighting: Option<f64>,
+}
+
+/// One step of the widening: among the `k` nearest snapshots, `patients` started the option.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, JsonSchema)]
+pub struct WideningOut {
+    pub k: usize,
+    pub patients: usize,
+}
+
+/// One option.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct OptionOut {
+    /// `continue`, `methotrexate`, `csdmard_combination`, `tnf_inhibitor`,
+    /// `il6_inhibitor`, `jak_inhibitor`, `rituximab`, `abatacept`.
+    pub option: String,
+    pub label: String,
+    /// Whether enough similar patients started it for a figure.
+    pub enough_patients: bool,
+    /// Similar patients who started it, among the `neighbourhood` nearest snapshots.
+    pub patients: usize,
+    pub neighbourhood: usize,
+    /// The neighbourhood sizes tried, in order, and how many similar patients had
+    /// started the option in each (the last is the one the figures come from).
+    pub widening: Vec<WideningOut>,
+    pub outcomes: Vec<OptionOutcomeOut>,
+    /// Effective sample size of the weights (1 decimal).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub effective_n: Option<f64>,
+    pub balance: Vec<BalanceOut>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct CompareTreatmentsOutput {
+    pub patient: String,
+    pub decision_date: NaiveDate,
+    /// What "continue" keeps: the DMARDs running then.
+    pub current_treatment: Vec<String>,
+    /// Below this many patients an option has no figure.
+    pub min_n: usize,
+    /// SHA-256 of the twin model the neighbours were found with.
+    pub twin_version: String,
+    pub options: Vec<OptionOut>,
+    /// The option with the highest weighted response among those with enough patients.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub best_weighted_response: Option<String>,
+    pub method: &'static str,
+    pub caveat: &'static str,
+    /// Real ids for the audit entry; never serialised.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub audit: Option<CohortRecord>,
+    /// The whole report, unrounded, for a caller that renders it (`rdt options`, the
+    /// consult page); never serialised.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub report: Option<OptionsReport>,
+}
+
+const METHOD: &str = "nearest historical snapshots of other patients by cosine distance between twins, widened (50, \
+100, 200, ... 1,600) until at least min_n patients started the option within 90 days after their snapshot; each \
+patient counted once per option; outcomes read from the start of the option (for continue, from the snapshot); rates \
+with 95% Wilson intervals, means with t intervals; weighted = inverse propensity of starting the option (ridge \
+logistic regression inside the neighbourhood on DAS28, CRP, age, sex, disease duration, DMARDs tried and the \
+treatment before the decision), intervals at the weights' effective sample size; population = every patient who \
+started the option.";
+
+const CAVEAT: &str = "Observational: these patients were not randomised to their treatments. Weighting balances what \
+the record shows at the decision, not what it does not; a figure is a comparison of similar patients, not a \
+prediction for this one.";
+
+fn round(x: f64, decimals: i32) -> f64 {
+    let f = 10f64.powi(decimals);
+    (x * f).round() / f
+}
+
+impl From<&OptionComparison> for OptionOut {
+    fn from(o: &OptionComparison) -> Self {
+        OptionOut {
+            option: o.option.key().to_owned(),
+            label: o.label.clone(),
+            enough_patients: o.enough,
+            patients: o.patients,
+            neighbourhood: o.k,
+            widening: o.widening.iter().map(|w| WideningOut { k: w.k, patients: w.patients }).collect(),
+            outcomes: o
+                .rows
+                .iter()
+                .map(|r| OptionOutcomeOut {
+                    outcome: r.outcome.key().to_owned(),
+                    label: r.label.clone(),
+                    similar_patients: Figure::from(&r.unadjusted),
+                    weighted: Figure::from(&r.adjusted),
+                    population: Figure::from(&r.population),
+                })
+                .collect(),
+            effective_n: o.effective_n.map(|n| round(n, 1)),
+            balance: o
+                .balance
+                .iter()
+                .map(|b| BalanceOut {
+                    covariate: b.covariate.clone(),
+                    before: round(b.before, 2),
+                    after_weighting: b.after.map(|a| round(a, 2)),
+                })
+                .collect(),
+        }
+    }
+}
+
+impl CompareTreatmentsOutput {
+    fn from_report(patient: &PatientId, report: &OptionsReport, twin_version: String) -> Self {
+        CompareTreatmentsOutput {
+            patient: patient.to_string(),
+            decision_date: report.index_date,
+            current_treatment: report.current_treatment.clone(),
+            min_n: report.min_n,
+            twin_version,
+            options: report.options.iter().map(OptionOut::from).collect(),
+            best_weighted_response: report
+                .best_by(OptionOutcome::Response6m, |r| &r.adjusted)
+                .map(|o| o.key().to_owned()),
+            method: METHOD,
+            caveat: CAVEAT,
+            audit: None,
+            report: None,
+        }
+    }
+}
+
+impl Tool for CompareTreatments {
+    const NAME: ToolName = ToolName::CompareTreatments;
+    const DESCRIPTION: &'static str = "Treatment options for this patient now: for continuing the current \
+treatment, methotrexate, another csDMARD, a TNF inhibitor, an IL-6 inhibitor, a JAK inhibitor, rituximab and \
+abatacept, how similar historical patients who started each option did (response at 6 months, flare, DAS28 at \
+150/270/360 days, stop for an adverse event), each with n and a 95% interval, weighted for who got it, beside the \
+population; says when too few similar patients took an option.";
+    const EXAMPLES: &'static [&'static str] = &[
+        "What if we switch her to a TNF inhibitor?",
+        "On which option did patients like him do best?",
+        "Should we add a biologic or continue methotrexate?",
+        "What would happen on each treatment option?",
+        "Compare the treatment options for this patient.",
+    ];
+    const VOCABULARY: Vocabulary = Vocabulary::required(&[
+        "option", "options", "what if", "switch", "instead", "which treatment", "which drug", "best treatment",
+        "compare treatment", "compare the treatment", "add a", "escalate", "step up",
+    ]);
+    const REQUIRED_ROLE: Role = Role::Clinician;
+    /// Options (a fixed eight).
+    const MAX_ITEMS: usize = 8;
+    const MAX_BYTES: usize = 24 * 1024;
+
+    type Input = CompareTreatmentsInput;
+    type Output = CompareTreatmentsOutput;
+
+    fn facts(output: &Self::Output) -> Facts {
+        options_facts(output)
+    }
+
+    fn patients(input: &Self::Input) -> Vec<PatientId> {
+        vec![input.patient.0.clone()]
+    }
+
+    fn cohort_record(output: &Self::Output) -> Option<CohortRecord> {
+        output.audit.clone()
+    }
+
+    async fn call(
+        &self,
+        ctx: &ToolContext,
+        principal: &Principal,
+        scope: &Scope,
+        input: Self::Input,
+    ) -> Result<Bounded<Self::Output>, ToolError> {
+        let journey = ctx.journey::<Self>(principal, scope, &input.patient.0).await?;
+        let cohort = ctx.cohort(Self::NAME)?;
+        let (report, audit) = cohort.options(Self::NAME, &journey.patient.id, &journey.events, input.at).await?;
+        let mut out = CompareTreatmentsOutput::from_report(&journey.patient.id, &report, cohort.model.version.to_hex());
+        out.audit = Some(cohort.options_audit_record(&audit));
+        out.report = Some(report);
+        Ok(Bounded::new(out, Trimmer::default()))
+    }
+}
+
+/// Each option's response and DAS28 at day 270 (or why none), the best weighted
+/// response, and the caveat, in RDT's sentences.
+fn options_facts(v: &CompareTreatmentsOutput) -> Facts {
+    let figure = |o: &OptionOut, outcome: OptionOutcome, pick: fn(&OptionOutcomeOut) -> &Figure| {
+        o.outcomes.iter().find(|r| r.outcome == outcome.key()).map(|r| figure_text(pick(r))).unwrap_or_default()
+    };
+    let options: Vec<String> = v
+        .options
+        .iter()
+        .map(|o| {
+            if !o.enough_patients {
+                return format!(
+                    "{}: not enough comparable patients ({} of the {} most similar started it; minimum {})",
+                    o.label, o.patients, o.neighbourhood, v.min_n
+                );
+            }
+            format!(
+                "{}: {} similar patients started it (among the {} nearest); response at 6 months {}, weighted for who \
+                 got it {}, population {}; DAS28 at day 270 {}",
+                o.label,
+                o.patients,
+                o.neighbourhood,
+                figure(o, OptionOutcome::Response6m, |r| &r.similar_patients),
+                figure(o, OptionOutcome::Response6m, |r| &r.weighted),
+                figure(o, OptionOutcome::Response6m, |r| &r.population),
+                figure(o, OptionOutcome::Das28Day270, |r| &r.similar_patients),
+            )
+        })
+        .collect();
+    let best = match &v.best_weighted_response {
+        Some(key) => {
+            let label = key.parse::<TreatmentOption>().map(|o| o.label()).unwrap_or(key.as_str());
+            format!(" Highest weighted response among options with enough patients: {label}.")
+        }
+        None => " No option has enough comparable patients for a weighted response.".to_owned(),
+    };
+    let current = if v.current_treatment.is_empty() { "none".to_owned() } else { v.current_treatment.join(", ") };
+    Facts::stated(format!(
+        "Treatment options of {} at {} (current: {current}). {}.{best} {}",
+        said(&v.patient),
+        said(&v.decision_date),
+        options.join("; "),
+        v.caveat
+    ))
+}
