@@ -75,6 +75,8 @@ enum Command {
     Event(cmd::event::EventArgs),
     /// The in silico cohort of a patient at a date: neighbours' outcomes with 95% intervals, population, snapshot baseline.
     Cohort(cmd::cohort::CohortArgs),
+    /// The treatment options of a patient at a decision: how similar patients who started each fared, weighted for who got it.
+    Options(cmd::options::OptionsArgs),
     /// Evaluate the active twin (reconstruction, subtype agreement, ablation, baselines), or `eval assistant`.
     Eval(cmd::eval::EvalArgs),
     /// The disease-state model's forecast for one patient: DAS28 state chances at 150/270/360 days.
@@ -140,6 +142,7 @@ fn main() -> ExitCode {
             Command::Embed(args) => cmd::embed::run(&ctx, args).await,
             Command::Event(args) => cmd::event::run(&ctx, args).await,
             Command::Cohort(args) => cmd::cohort::run(&ctx, args).await,
+            Command::Options(args) => cmd::options::run(&ctx, args).await,
             Command::Eval(args) => cmd::eval::run(&ctx, args).await,
             Command::Forecast(args) => cmd::forecast::run(&ctx, args).await,
             Command::Synth(args) => cmd::synth::run(&ctx, args),

@@ -145,6 +145,81 @@ fn cohort_report_on_a_small_virtual_cohort() {
         assert!((a["distance"].as_f64().unwrap() - d).abs() < 1e-6);
     }
 
+    // The treatment options at the same decision (`rdt options`): every option, in
+    // order; below the minimum n no figure at all; every figure inside its measure's
+    // range; no patient id; the audit entry names each option's neighbours.
+    let out = rdt.run(&["options", "--patient", &patient, "--at", &at, "--json", "--as", "dr-test"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let options: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(options["decision_date"], at.as_str());
+    assert_eq!(options["patient"], patient.as_str());
+    for id in ids.iter().filter(|id| **id != patient) {
+        assert!(!text.contains(id.as_str()), "{id} appears in the options");
+    }
+    let keys: Vec<&str> = options["options"].as_array().unwrap().iter().map(|o| o["option"].as_str().unwrap()).collect();
+    assert_eq!(
+        keys,
+        [
+            "continue",
+            "methotrexate",
+            "csdmard_combination",
+            "tnf_inhibitor",
+            "il6_inhibitor",
+            "jak_inhibitor",
+            "rituximab",
+            "abatacept"
+        ]
+    );
+    let min_n = options["min_n"].as_u64().unwrap();
+    let mut refused = 0;
+    for o in options["options"].as_array().unwrap() {
+        let patients = o["patients"].as_u64().unwrap();
+        assert_eq!(o["enough_patients"].as_bool().unwrap(), patients >= min_n, "{o}");
+        let widening = o["widening"].as_array().unwrap();
+        assert_eq!(widening.last().unwrap()["patients"], patients, "{o}");
+        for r in o["outcomes"].as_array().unwrap() {
+            for figure in [&r["similar_patients"], &r["weighted"]] {
+                match figure["kind"].as_str().unwrap() {
+                    "not_enough_comparable_patients" => assert!(figure.get("percent").is_none() && figure.get("mean").is_none()),
+                    "rate" | "weighted_rate" => {
+                        let (p, lo, hi) = (&figure["percent"], &figure["low_percent"], &figure["high_percent"]);
+                        let (p, lo, hi) = (p.as_u64().unwrap(), lo.as_u64().unwrap(), hi.as_u64().unwrap());
+                        assert!(lo <= p && p <= hi && hi <= 100, "{r}");
+                        assert!(figure["n"].as_u64().unwrap() >= min_n, "{r}");
+                    }
+                    "mean" | "weighted_mean" => {
+                        let (m, lo, hi) = (figure["mean"].as_f64().unwrap(), figure["low"].as_f64().unwrap(), figure["high"].as_f64().unwrap());
+                        assert!(0.0 <= lo && lo <= m && m <= hi && hi <= 10.0, "{r}");
+                    }
+                    other => panic!("unexpected kind {other}: {r}"),
+                }
+                if patients < min_n {
+                    assert_eq!(figure["kind"], "not_enough_comparable_patients", "{o}");
+                }
+            }
+        }
+        refused += usize::from(patients < min_n);
+    }
+    assert!(refused >= 1, "80 patients cannot give every option {min_n} patients: {text}");
+    assert!(options["caveat"].as_str().unwrap().contains("not randomised"));
+    let mut grouped = None;
+    for seq in 0.. {
+        let out = rdt.run(&["audit", "show", &seq.to_string(), "--json"]);
+        if !out.status.success() {
+            break;
+        }
+        let shown: Value = serde_json::from_slice(&out.stdout).unwrap();
+        if shown["entry"].to_string().contains("compare_treatments") {
+            grouped = Some(shown["entry"].clone());
+        }
+    }
+    let grouped = grouped.expect("an audit entry for the options");
+    for n in find(&grouped, "neighbours").map(|v| v.as_array().unwrap().clone()).unwrap_or_default() {
+        assert!(ids.contains(&n["id"].as_str().unwrap().to_owned()), "a real id: {n}");
+        assert!(keys.contains(&n["group"].as_str().unwrap()), "each neighbour names its option: {n}");
+    }
+
     // A minimum n above k: every outcome refuses a figure.
     let (refused, code) =
         rdt.run_json(&["cohort", "--patient", &patient, "--at", &at, "--k", "5", "--min-n", "6", "--json"]);

@@ -15,6 +15,7 @@ pub mod forecast;
 pub mod import;
 pub mod journey;
 pub mod models;
+pub mod options;
 pub mod serve;
 pub mod setup;
 pub mod synth;

@@ -1,5 +1,5 @@
-//! Cohort queries from outside a chat (`rdt cohort`, one patient or `--batch`): each
-//! one a `similar_patients` call through the audited door ([`invoke_tool`]), scoped to
+//! Cohort queries from outside a chat (`rdt cohort`, one patient or `--batch`; `rdt
+//! options`): each one a `similar_patients` (or `compare_treatments`) call through the audited door ([`invoke_tool`]), scoped to
 //! that patient, so the role and scope checks and the audit entry are the tool's.
 //!
 //! A batch line is `patient_id[,YYYY-MM-DD]`; its answer is one JSON object,
@@ -18,6 +18,7 @@ use twin_core::index::IndexConfig;
 
 use crate::cohort::{CohortHandles, CohortUnavailable};
 
+use crate::compare_treatments::{CompareTreatments, CompareTreatmentsOutput};
 use crate::similar_patients::SimilarPatients;
 use crate::{cause_chain, invoke_tool, Caller, InvokeError, Scope, ToolContext};
 
@@ -30,6 +31,8 @@ pub enum CohortQueryError {
     Invoke(#[from] InvokeError),
     #[error("the similar_patients tool returned no report")]
     NoReport,
+    #[error("the compare_treatments tool returned no report")]
+    NoOptionsReport,
 }
 
 /// Why [`CohortQueries::for_install`] has no cohort to query.
@@ -89,6 +92,20 @@ impl CohortQueries {
         let arguments = json!({"patient": patient, "at": at, "k": self.k});
         let (out, _) = invoke_tool(SimilarPatients, &self.tools, &self.log, caller, &arguments).await?;
         out.value.report.ok_or(CohortQueryError::NoReport)
+    }
+
+    /// The treatment options of `patient` at `at` (`rdt options`), scoped to that
+    /// patient; the tool records it (the neighbours per option in its audit entry).
+    pub async fn options(&self, patient: &str, at: Option<NaiveDate>) -> Result<CompareTreatmentsOutput, CohortQueryError> {
+        let id = PatientId::new(patient.to_owned()).ok_or(CohortQueryError::EmptyPatient)?;
+        let scope = Scope::patients([id]);
+        let caller = Caller { principal: &self.principal, scope: &scope, session: None };
+        let arguments = json!({"patient": patient, "at": at});
+        let (out, _) = invoke_tool(CompareTreatments, &self.tools, &self.log, caller, &arguments).await?;
+        if out.value.report.is_none() {
+            return Err(CohortQueryError::NoOptionsReport);
+        }
+        Ok(out.value)
     }
 
     /// The answer to one batch line, or `None` for a blank line. A failed query is an

@@ -151,7 +151,8 @@ impl Estimate {
             return Estimate::NotEnoughComparablePatients { n, min_n };
         }
         let (total, effective_n) = weight_totals(values.iter().map(|(_, w)| *w));
-        let rate = values.iter().filter(|(y, _)| *y).map(|(_, w)| w).sum::<f64>() / total;
+        // + 0.0: an empty float sum is -0.0, which prints as "-0%".
+        let rate = values.iter().filter(|(y, _)| *y).map(|(_, w)| w).sum::<f64>() / total + 0.0;
         // Wilson at the effective size, with the weighted rate as its share.
         let z2 = Z95 * Z95;
         let denominator = 1.0 + z2 / effective_n;
@@ -197,6 +198,22 @@ impl Estimate {
             Estimate::Mean { mean, .. } => Some(*mean),
             Estimate::Weighted { value, .. } => Some(*value),
             Estimate::NotEnoughComparablePatients { .. } => None,
+        }
+    }
+
+    /// The figure with its interval and n for a terminal table: "62% (51-72%) n 34",
+    /// "3.41 (3.10-3.72) n 28", "- (n 3 < 20)".
+    pub fn short(&self) -> String {
+        let rate = matches!(self, Estimate::Rate { .. } | Estimate::KaplanMeier { .. } | Estimate::Weighted { is_rate: true, .. });
+        match (self.value(), self.interval()) {
+            (Some(v), Some(ci)) if rate => {
+                format!("{:.0}% ({:.0}-{:.0}%) n {}", 100.0 * v, 100.0 * ci.low, 100.0 * ci.high, self.n())
+            }
+            (Some(v), Some(ci)) => format!("{v:.2} ({:.2}-{:.2}) n {}", ci.low, ci.high, self.n()),
+            _ => match self {
+                Estimate::NotEnoughComparablePatients { n, min_n } => format!("- (n {n} < {min_n})"),
+                _ => "-".to_owned(),
+            },
         }
     }
 

@@ -123,6 +123,49 @@ impl OptionsReport {
     }
 }
 
+impl OptionsReport {
+    /// The comparison for a terminal (`rdt options`): per option its patients and
+    /// neighbourhood, then per outcome the similar patients as they were, weighted, and
+    /// the population; the largest covariate imbalance before and after weighting.
+    pub fn table(&self, patient: &str) -> String {
+        use std::fmt::Write as _;
+        let mut t = String::new();
+        let current = if self.current_treatment.is_empty() { "none".to_owned() } else { self.current_treatment.join(", ") };
+        let _ = writeln!(t, "Treatment options of {patient} at {} (current: {current}); minimum {} patients\n", self.index_date, self.min_n);
+        for o in &self.options {
+            let steps: Vec<String> = o.widening.iter().map(|s| format!("{} in {}", s.patients, s.k)).collect();
+            let _ = writeln!(t, "{} — {} similar patients started it (widening: {})", o.label, o.patients, steps.join(", "));
+            if !o.enough {
+                let _ = writeln!(t, "  not enough comparable patients: no figure\n");
+                continue;
+            }
+            let _ = writeln!(t, "  {:<46} {:<26} {:<26} population", "outcome", "similar patients", "weighted for who got it");
+            for r in &o.rows {
+                let _ = writeln!(t, "  {:<46} {:<26} {:<26} {}", r.label, r.unadjusted.short(), r.adjusted.short(), r.population.short());
+            }
+            let worst = |pick: fn(&Balance) -> Option<f64>| {
+                o.balance.iter().filter_map(|b| pick(b).map(|d| (d.abs(), b.covariate.as_str()))).fold(None, |m: Option<(f64, &str)>, x| match m {
+                    Some(m) if m.0 >= x.0 => Some(m),
+                    _ => Some(x),
+                })
+            };
+            match (worst(|b| Some(b.before)), worst(|b| b.after)) {
+                (Some((before, what)), Some((after, what_after))) => {
+                    let _ = writeln!(t, "  largest imbalance: {what} {before:.2} standardised difference before weighting; {what_after} {after:.2} after (effective n {:.1})\n", o.effective_n.unwrap_or(0.0));
+                }
+                (Some((before, what)), None) => {
+                    let _ = writeln!(t, "  largest imbalance: {what} {before:.2} standardised difference; no propensity model\n");
+                }
+                _ => {
+                    let _ = writeln!(t);
+                }
+            }
+        }
+        let _ = writeln!(t, "Observational: patients were not randomised to these options; weighting balances what the record shows at the decision, not what it does not.");
+        t
+    }
+}
+
 /// What the audit records of a comparison: per option, the neighbours who took it in
 /// the neighbourhood its figures were read from. Never part of the report's JSON.
 #[derive(Debug, Clone, PartialEq, Default)]
