@@ -1,7 +1,8 @@
 //! `rdt eval`: how good is the active twin (`twin_core::eval::twin`)? Reconstruction,
 //! subtype agreement with the ablation and baselines (with `--truth`), the state
 //! model, the predictive heads and the in silico cohort, written to
-//! `<data-dir>/reports/twin-eval.{md,json}`. `rdt eval assistant` scores the assistant.
+//! `<data-dir>/reports/twin-eval.{md,json}`. `rdt eval assistant` scores the assistant; `rdt eval options` the treatment options
+//! against the virtual cohort's counterfactual truth (`twin_core::eval::options`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -41,11 +42,54 @@ pub struct EvalArgs {
 pub enum EvalWhat {
     /// Score the assistant on its question set (share correct, ungrounded, correct refusals).
     Assistant(crate::cmd::eval_assistant::EvalAssistantArgs),
+    /// Score the treatment options comparison against the virtual cohort's counterfactual truth.
+    Options(OptionsEvalArgs),
+}
+
+/// `rdt eval options`.
+#[derive(Debug, Args)]
+pub struct OptionsEvalArgs {
+    /// `counterfactuals.ldjson` from `rdt synth`.
+    #[arg(long)]
+    truth: PathBuf,
+    /// Which part of the frozen split to score: `tuning` while choosing anything, `test` only for the report.
+    #[arg(long, default_value = "tuning", value_parser = ["tuning", "test"])]
+    score_on: String,
+    /// At most this many patients.
+    #[arg(long)]
+    max_cases: Option<usize>,
+    /// Fewest similar patients who started an option for it to get a figure.
+    #[arg(long, default_value_t = twin_core::options::compare::DEFAULT_OPTION_MIN_N)]
+    min_n: usize,
+    #[arg(long)]
+    json: bool,
 }
 
 pub async fn run(ctx: &Context, args: EvalArgs) -> anyhow::Result<ExitCode> {
-    if let Some(EvalWhat::Assistant(assistant)) = args.what {
-        return crate::cmd::eval_assistant::run(ctx, assistant).await;
+    match args.what {
+        Some(EvalWhat::Assistant(assistant)) => return crate::cmd::eval_assistant::run(ctx, assistant).await,
+        Some(EvalWhat::Options(o)) => {
+            let options = twin_core::eval::options::OptionsEvalOptions {
+                truth: o.truth,
+                scored: o.score_on.parse().map_err(anyhow::Error::msg)?,
+                max_cases: o.max_cases,
+                query: twin_core::options::OptionsQuery { min_n: o.min_n, ..Default::default() },
+            };
+            let store = ctx.store().await?;
+            let registry = ctx.registry().await?;
+            let report = twin_core::eval::options::run_options_evaluation(
+                &store,
+                &ctx.data_dir,
+                &registry,
+                &ctx.index(),
+                &options,
+                &Bars::default(),
+            )
+            .await?;
+            store.close().await;
+            return print_report(ctx, &report, "options-eval", o.json);
+        }
+        None => {}
     }
     let Some(truth) = args.truth else {
         anyhow::bail!("rdt eval needs --truth ground_truth.ldjson (from `rdt synth`), or `rdt eval assistant`");

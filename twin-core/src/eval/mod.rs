@@ -11,10 +11,13 @@
 //! - [`cohort`]: the in silico cohort's estimates on held-out patients against their
 //!   actual outcomes, beside the snapshot baseline and the population figure.
 //! - [`heads`]: predictive heads on the twin against the latest-visit snapshot.
+//! - [`options`]: the treatment options comparison against the virtual cohort's
+//!   counterfactual truth (`rdt eval options`).
 //! - [`twin`]: the whole twin evaluation (`rdt eval`) as one [`EvalReport`].
 
 pub mod cohort;
 pub mod heads;
+pub mod options;
 pub mod split;
 pub mod state;
 pub mod twin;
