@@ -151,6 +151,18 @@ pub struct RankingScore {
     pub mean_regret: Option<f64>,
 }
 
+/// The first-shown estimator against another on the same cases: the difference in
+/// "top option truly best" (positive: the first-shown is better) and in regret
+/// (positive: the first-shown has less), with paired 95% bootstrap intervals.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PairedRanking {
+    pub against: Estimator,
+    pub top_is_best_difference: Option<f64>,
+    pub top_is_best_interval: Option<[f64; 2]>,
+    pub regret_difference: Option<f64>,
+    pub regret_interval: Option<[f64; 2]>,
+}
+
 /// The whole evaluation.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct OptionsEvaluation {
@@ -162,6 +174,8 @@ pub struct OptionsEvaluation {
     /// and each estimator's scores.
     pub per_option: Vec<(TreatmentOption, usize, f64, Option<f64>, Vec<OptionScore>)>,
     pub ranking: Vec<RankingScore>,
+    /// The weighted neighbours (shown first) against each other estimator.
+    pub paired: Vec<PairedRanking>,
     /// Cases where the chosen-first estimator (weighted) and the population disagree on the top option.
     pub disagreements: usize,
 }
@@ -319,7 +333,29 @@ fn summarise(cases: &[Vec<OptionCase>], scored: Part, skipped: usize, min_n: usi
         })
         .collect();
     let disagreements = picks.iter().filter(|p| p[0].2 != p[2].2).count();
-    OptionsEvaluation { scored, cases: cases.len(), skipped_no_events: skipped, min_n, per_option, ranking, disagreements }
+    let paired = (1..Estimator::ALL.len())
+        .map(|j| {
+            let hits: Vec<f64> = picks.iter().map(|p| p[0].0 - p[j].0).collect();
+            let regrets: Vec<f64> = picks.iter().map(|p| p[j].1 - p[0].1).collect();
+            PairedRanking {
+                against: Estimator::ALL[j],
+                top_is_best_difference: mean(hits.iter().copied()),
+                top_is_best_interval: bootstrap_mean(&hits),
+                regret_difference: mean(regrets.iter().copied()),
+                regret_interval: bootstrap_mean(&regrets),
+            }
+        })
+        .collect();
+    OptionsEvaluation {
+        scored,
+        cases: cases.len(),
+        skipped_no_events: skipped,
+        min_n,
+        per_option,
+        ranking,
+        paired,
+        disagreements,
+    }
 }
 
 /// 95% percentile bootstrap interval of a mean (1,000 seeded resamples).
@@ -382,6 +418,22 @@ fn markdown(e: &OptionsEvaluation) -> String {
         let ci = r.top_is_best_interval.map_or(String::new(), |[lo, hi]| format!(" ({lo:.3}-{hi:.3})"));
         let _ = writeln!(s, "| {} | {} | {}{ci} | {} |", r.estimator.label(), r.cases, f(r.top_is_best, 3), f(r.mean_regret, 3));
     }
+    let _ = writeln!(s, "\nPaired, on the same cases (positive: the weighted neighbours are better):\n");
+    let _ = writeln!(s, "| against | top option truly best: difference (95% CI) | regret: difference (95% CI) |");
+    let _ = writeln!(s, "|---|---|---|");
+    for p in &e.paired {
+        let ci = |i: Option<[f64; 2]>| i.map_or(String::new(), |[lo, hi]| format!(" ({lo:+.3} to {hi:+.3})"));
+        let signed = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:+.3}"));
+        let _ = writeln!(
+            s,
+            "| {} | {}{} | {}{} |",
+            p.against.label(),
+            signed(p.top_is_best_difference),
+            ci(p.top_is_best_interval),
+            signed(p.regret_difference),
+            ci(p.regret_interval)
+        );
+    }
     let _ = writeln!(s, "\nThe weighted neighbours and the population pick a different option in {} cases.", e.disagreements);
     s
 }
@@ -438,6 +490,9 @@ mod tests {
         let regret = e.ranking.iter().find(|r| r.estimator == Estimator::Population).unwrap().mean_regret.unwrap();
         assert!((regret - 0.125).abs() < 1e-12, "{regret}"); // (0 + 0.25) / 2
         assert_eq!(e.disagreements, 1);
+        let against_population = e.paired.iter().find(|p| p.against == Estimator::Population).unwrap();
+        assert_eq!(against_population.top_is_best_difference, Some(0.5));
+        assert!((against_population.regret_difference.unwrap() - 0.125).abs() < 1e-12);
         let (_, n, p, realised, scores) = e.per_option.iter().find(|o| o.0 == Continue).unwrap();
         assert_eq!((*n, *realised), (2, Some(0.5)));
         assert!((p - 0.525).abs() < 1e-12);
