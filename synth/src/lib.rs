@@ -15,7 +15,9 @@
 //! - [`chart`]: what the clinic recorded, before FHIR;
 //! - [`fhir`]: chart -> FHIR resources; [`writer`]: resources -> NDJSON files;
 //! - [`outcomes`]: the clinical outcome definitions (reusable by the cohort analytics);
-//! - [`truth`]: the ground truth per patient.
+//! - [`truth`]: the ground truth per patient;
+//! - [`counterfactual`]: each rheumatoid arthritis patient's outcomes under every
+//!   treatment option at the 3-month methotrexate review (`counterfactuals.ldjson`).
 //!
 //! ```no_run
 //! let params = synth::Params { patients: 100, seed: 7, ..synth::Params::default() };
@@ -26,6 +28,7 @@
 
 pub mod chart;
 pub mod codes;
+pub mod counterfactual;
 pub mod course;
 pub mod das28;
 mod error;
@@ -46,12 +49,13 @@ pub mod subtype;
 pub mod truth;
 pub mod writer;
 
+pub use counterfactual::{counterfactual_truth, CounterfactualOutcomes, CounterfactualTruth, ObservedOption, TreatmentOption};
 pub use error::SynthError;
 pub use params::Params;
 pub use patient::{patient_id, simulate_patient, VirtualPatient};
 pub use subtype::{Disease, Subtype};
 pub use truth::GroundTruth;
-pub use writer::{generate, Summary};
+pub use writer::{generate, generate_with, Extras, Summary};
 
 /// Generates the `rdt demo` cohort ([`Params::demo`]) into `out_dir`.
 pub fn generate_demo(out_dir: &std::path::Path) -> Result<Summary, SynthError> {

@@ -23,6 +23,8 @@ pub enum Drug {
     Tocilizumab,
     Rituximab,
     Tofacitinib,
+    /// T-cell co-stimulation modulator (CTLA4-Ig); a later line in rheumatoid arthritis.
+    Abatacept,
     MycophenolateMofetil,
     Azathioprine,
     FolicAcid,
@@ -47,7 +49,7 @@ pub enum DrugClass {
 }
 
 impl Drug {
-    pub const ALL: [Drug; 14] = [
+    pub const ALL: [Drug; 15] = [
         Drug::Methotrexate,
         Drug::Hydroxychloroquine,
         Drug::Sulfasalazine,
@@ -58,6 +60,7 @@ impl Drug {
         Drug::Tocilizumab,
         Drug::Rituximab,
         Drug::Tofacitinib,
+        Drug::Abatacept,
         Drug::MycophenolateMofetil,
         Drug::Azathioprine,
         Drug::FolicAcid,
@@ -83,6 +86,7 @@ impl Drug {
             Drug::Tocilizumab => "612865",
             Drug::Rituximab => "121191",
             Drug::Tofacitinib => "1357536",
+            Drug::Abatacept => "614391",
             Drug::MycophenolateMofetil => "68149",
             Drug::Azathioprine => "1256",
             Drug::FolicAcid => "4511",
@@ -102,6 +106,7 @@ impl Drug {
             Drug::Tocilizumab => "tocilizumab",
             Drug::Rituximab => "rituximab",
             Drug::Tofacitinib => "tofacitinib",
+            Drug::Abatacept => "abatacept",
             Drug::MycophenolateMofetil => "mycophenolate mofetil",
             Drug::Azathioprine => "azathioprine",
             Drug::FolicAcid => "folic acid",
@@ -122,6 +127,7 @@ impl Drug {
             Drug::Tocilizumab => &["tocilizumab", "TCZ", "tocilizumab (IL-6R)"],
             Drug::Rituximab => &["rituximab", "RTX"],
             Drug::Tofacitinib => &["tofacitinib", "tofacitinib (JAK inhibitor)", "the JAK inhibitor"],
+            Drug::Abatacept => &["abatacept", "abatacept (CTLA4-Ig)", "ABA"],
             Drug::MycophenolateMofetil => &["mycophenolate", "MMF"],
             Drug::Azathioprine => &["azathioprine", "AZA"],
             Drug::FolicAcid => &["folic acid"],
@@ -133,7 +139,7 @@ impl Drug {
         match self {
             Drug::Methotrexate | Drug::Hydroxychloroquine | Drug::Sulfasalazine | Drug::Leflunomide => DrugClass::Csdmard,
             Drug::Adalimumab | Drug::Etanercept => DrugClass::Tnfi,
-            Drug::Tocilizumab | Drug::Rituximab | Drug::Tofacitinib => DrugClass::OtherTargeted,
+            Drug::Tocilizumab | Drug::Rituximab | Drug::Tofacitinib | Drug::Abatacept => DrugClass::OtherTargeted,
             Drug::MycophenolateMofetil | Drug::Azathioprine => DrugClass::Immunosuppressant,
             Drug::Prednisone => DrugClass::Glucocorticoid,
             Drug::FolicAcid | Drug::Nifedipine => DrugClass::Supportive,
@@ -159,6 +165,8 @@ impl Drug {
             Drug::Tocilizumab => 25.0,
             Drug::Rituximab => 45.0,
             Drug::Tofacitinib => 14.0,
+            // Abatacept acts more slowly than the cytokine blockers (weeks 8-16 in trials).
+            Drug::Abatacept => 40.0,
             Drug::MycophenolateMofetil | Drug::Azathioprine => 60.0,
             Drug::Prednisone => 5.0,
             Drug::FolicAcid | Drug::Nifedipine => 1.0,
@@ -190,6 +198,11 @@ impl Drug {
             Drug::Tocilizumab => &["162 mg subcutaneously once weekly", "8 mg/kg intravenously every 4 weeks"],
             Drug::Rituximab => &["1000 mg intravenously, two doses two weeks apart", "1 g IV day 1 and day 15"],
             Drug::Tofacitinib => &["5 mg orally twice daily"],
+            Drug::Abatacept => &[
+                "125 mg subcutaneously once weekly",
+                "750 mg intravenously at weeks 0, 2 and 4, then every 4 weeks",
+                "weight-based IV infusion (500-1000 mg) at weeks 0, 2, 4, then 4-weekly",
+            ],
             Drug::MycophenolateMofetil => &["1 g orally twice daily", "1.5 g orally twice daily", "500 mg twice daily, titrate to 1 g twice daily"],
             Drug::Azathioprine => &["100 mg orally once daily", "2 mg/kg daily"],
             Drug::FolicAcid => &["5 mg orally once weekly, not on the methotrexate day", "1 mg orally once daily"],
@@ -257,6 +270,26 @@ mod tests {
             assert_eq!(Drug::from_rxnorm(d.rxnorm()), Some(d));
         }
         assert_eq!(Drug::from_rxnorm("0"), None);
+    }
+
+    #[test]
+    fn journeys_drug_table_classifies_every_drug_alike() {
+        use journey::clinical::DrugClass as J;
+        for d in Drug::ALL {
+            let entry = journey::clinical::drugs::DRUGS.iter().find(|j| j.rxnorm == d.rxnorm());
+            let entry = entry.unwrap_or_else(|| panic!("{d:?} ({}) is not in journey's drug table", d.rxnorm()));
+            assert_eq!(entry.name, d.name());
+            assert_eq!(entry.class.is_dmard(), d.is_dmard(), "{d:?}");
+            let same = match d.class() {
+                DrugClass::Csdmard => entry.class == J::Csdmard,
+                DrugClass::Tnfi => entry.class == J::TnfInhibitor,
+                DrugClass::OtherTargeted => matches!(entry.class, J::OtherBiologic | J::JakInhibitor),
+                DrugClass::Immunosuppressant => entry.class == J::Immunosuppressant,
+                DrugClass::Glucocorticoid => entry.class == J::Glucocorticoid,
+                DrugClass::Supportive => entry.class == J::Supportive,
+            };
+            assert!(same, "{d:?}: synth {:?}, journey {:?}", d.class(), entry.class);
+        }
     }
 
     #[test]

@@ -522,7 +522,7 @@ fn plan_content(rng: &mut PatientRng, f: &NoteFacts, terse: bool, s: &mut Sectio
                     _ => format!("Steroid taper ({name})."),
                 }
             }
-            Change::Started(d @ (Drug::Adalimumab | Drug::Etanercept | Drug::Tocilizumab | Drug::Tofacitinib | Drug::Rituximab)) => {
+            Change::Started(d @ (Drug::Adalimumab | Drug::Etanercept | Drug::Tocilizumab | Drug::Tofacitinib | Drug::Rituximab | Drug::Abatacept)) => {
                 let name = say(rng, *d);
                 match days(rng, 0, 2) {
                     0 => format!("Start {name}; TB screen and hepatitis serology negative."),

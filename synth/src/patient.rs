@@ -5,6 +5,7 @@ use chrono::{Datelike, Days, NaiveDate, Weekday};
 
 use crate::chart::{Chart, Demographics, Sex, When};
 use crate::codes::{icd10, Icd10};
+use crate::counterfactual::{DecisionVisit, TreatmentOption};
 use crate::das28::Das28Variant;
 use crate::notes::{ExtraArticular, AUTHOR_COUNT};
 use crate::params::Params;
@@ -26,6 +27,36 @@ pub(crate) struct Setup<'a> {
     pub omics: bool,
     /// The patient's usual rheumatologist (an index into the notes' authors).
     pub author: usize,
+    /// The option that replaces the clinic's decision at the decision visit, in a
+    /// counterfactual run ([`crate::counterfactual`]); `None` in the observed run.
+    pub intervention: Option<TreatmentOption>,
+}
+
+/// How a run departs from the observed one. The departures never change a draw
+/// before the decision visit, so a counterfactual shares the observed prefix.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Scenario {
+    /// Replaces the clinic's decision at the decision visit.
+    pub intervention: Option<TreatmentOption>,
+    /// Follow-up runs until at least this day (only days after the observed ones are added).
+    pub horizon_at_least: i32,
+    /// Whether notes are written for a patient who has them (they draw from the
+    /// wording stream only, so the course is the same without them).
+    pub notes: bool,
+}
+
+impl Scenario {
+    /// The cohort as exported.
+    pub const OBSERVED: Scenario = Scenario { intervention: None, horizon_at_least: 0, notes: true };
+}
+
+/// A simulated patient with what the export and the ground truth leave out.
+#[derive(Debug, Clone)]
+pub(crate) struct Simulated {
+    pub patient: VirtualPatient,
+    pub run: DiseaseRun,
+    /// The last simulated day.
+    pub horizon: i32,
 }
 
 /// What a disease simulation hands back besides the chart.
@@ -39,6 +70,8 @@ pub(crate) struct DiseaseRun {
     pub extra_articular: Vec<ExtraArticular>,
     /// Whether the interferon signature is high, for patients with an omics panel.
     pub ifn_high: Option<bool>,
+    /// The rheumatoid arthritis decision visit, if the patient reached one.
+    pub decision: Option<DecisionVisit>,
 }
 
 /// A simulated patient: the chart the hospital exports and the truth it hides.
@@ -56,6 +89,11 @@ pub fn patient_id(seed: u64, index: usize) -> String {
 /// Simulates patient `index` of a cohort; the same `(params, index)` always gives the
 /// same patient, whatever else is generated.
 pub fn simulate_patient(params: &Params, index: usize) -> VirtualPatient {
+    simulate(params, index, &Scenario::OBSERVED).patient
+}
+
+/// Simulates patient `index` under `scenario`.
+pub(crate) fn simulate(params: &Params, index: usize, scenario: &Scenario) -> Simulated {
     let mut rng = patient_rng(params.seed, index, Stream::Course);
     let mut text = patient_rng(params.seed, index, Stream::Text);
     let subtype = Subtype::draw(&mut rng, params);
@@ -75,7 +113,8 @@ pub fn simulate_patient(params: &Params, index: usize) -> VirtualPatient {
     let available = (params.data_cut - first_visit).num_days() as i32;
     let planned = lognormal(&mut rng, 1500.0, 0.45).clamp(400.0, 3650.0) as i32;
     let lost = chance(&mut rng, params.lost_to_follow_up);
-    let horizon = if lost { days(&mut rng, 90, 330) } else { planned }.min(available);
+    let observed_horizon = if lost { days(&mut rng, 90, 330) } else { planned }.min(available);
+    let horizon = observed_horizon.max(scenario.horizon_at_least);
     let omics_share = match disease {
         Disease::RheumatoidArthritis => params.shares.omics_ra,
         Disease::Lupus => params.shares.omics_lupus,
@@ -86,10 +125,12 @@ pub fn simulate_patient(params: &Params, index: usize) -> VirtualPatient {
         subtype,
         age0,
         horizon,
-        notes: chance(&mut rng, params.shares.notes),
+        // Drawn in every scenario, so the draws after it stay the same.
+        notes: chance(&mut rng, params.shares.notes) && scenario.notes,
         imaging: disease == Disease::RheumatoidArthritis && chance(&mut rng, params.shares.imaging_ra),
         omics: chance(&mut rng, omics_share),
         author: days(&mut rng, 0, AUTHOR_COUNT as i32 - 1) as usize,
+        intervention: scenario.intervention,
     };
 
     let mut chart = Chart::new(patient_id(params.seed, index), demographics, first_visit);
@@ -101,7 +142,7 @@ pub fn simulate_patient(params: &Params, index: usize) -> VirtualPatient {
     comorbidities(&mut rng, &mut chart, disease, sex, age0, horizon);
     chart.reopen_courses_ending_after(horizon);
     let truth = truth::ground_truth(&chart, &setup, &run, lost);
-    VirtualPatient { chart, truth }
+    Simulated { patient: VirtualPatient { chart, truth }, run, horizon }
 }
 
 /// The clinic sees new patients on weekdays only.

@@ -7,9 +7,16 @@
 //! 6 months not at target, escalate (to a TNF inhibitor, then to another mode of
 //! action); flares get a steroid burst; an ALT above 3x the upper limit stops
 //! methotrexate. About 15% of due escalations are deferred, as in practice.
+//!
+//! The 3-month review of methotrexate is the *decision visit* of
+//! [`crate::counterfactual`]: a counterfactual run replaces the clinic's decision there
+//! by a treatment option, and every run forks the course's random stream there.
+
+use rand::{Rng, SeedableRng};
 
 use crate::chart::{Chart, VisitKind, When};
 use crate::codes::{icd10, Measure};
+use crate::counterfactual::{option_drug_for, DecisionVisit, TreatmentOption, DECISION_AFTER_DAYS};
 use crate::course::LatentCourse;
 use crate::das28::{draw_parts, Das28Variant};
 use crate::imaging::Imaging;
@@ -20,7 +27,7 @@ use crate::omics;
 use crate::outcomes::{is_flare, HIGH, MAJOR_IMPROVEMENT, MINOR_IMPROVEMENT, TARGET};
 use crate::patient::{DiseaseRun, Setup};
 use crate::sample::{chance, days, exponential_days, lognormal, normal, normal_in, uniform, weighted, PatientRng};
-use crate::subtype::{RaProfile, ResponseClass, Subtype};
+use crate::subtype::{Efficacy, RaProfile, ResponseClass, Subtype};
 
 /// The regimen in force: what the next assessment is measured against.
 #[derive(Debug, Clone, Copy)]
@@ -61,6 +68,8 @@ struct Clinic<'a> {
     imaging: Option<Imaging>,
     ifn_high: bool,
     omics_due: Vec<i32>,
+    /// The decision visit, once reached.
+    decision: Option<DecisionVisit>,
 }
 
 /// Simulates one rheumatoid arthritis patient from the first visit to the end of follow-up.
@@ -100,6 +109,7 @@ pub(crate) fn simulate(setup: &Setup, chart: &mut Chart, rng: &mut PatientRng, t
         imaging,
         ifn_high,
         omics_due,
+        decision: None,
         chart,
         rng,
         text,
@@ -164,6 +174,7 @@ impl Clinic<'_> {
             hepatotoxicity_day: self.hepatotoxicity_day,
             extra_articular: self.extra_articular.iter().map(|(f, _)| *f).collect(),
             ifn_high: self.setup.omics.then_some(self.ifn_high),
+            decision: self.decision,
         }
     }
 
@@ -262,7 +273,10 @@ impl Clinic<'_> {
             _ => false,
         };
         let alt_high = on_mtx && alt.is_some_and(|a| a > ALT_CRITICAL);
-        let changes = self.decide(when, das, flare, alt_high, alt);
+        let changes = match das {
+            Some(das) if self.is_decision_visit(day) => self.decision_visit(when, das, flare, alt_high, alt),
+            _ => self.decide(when, das, flare, alt_high, alt),
+        };
         let changed = changes.iter().any(|c| matches!(c, Change::Started(d) if d.is_dmard()));
 
         let mentioned: Vec<ExtraArticular> = self
@@ -329,6 +343,60 @@ impl Clinic<'_> {
         }
     }
 
+    /// Whether a visit with a recorded DAS28 on `day` is the decision visit: the first
+    /// at or after the first methotrexate start + 84 days, while that course runs.
+    fn is_decision_visit(&self, day: i32) -> bool {
+        self.decision.is_none()
+            && self.chart.medications.iter().find(|c| c.drug == Drug::Methotrexate).is_some_and(|c| {
+                day >= c.start.day + DECISION_AFTER_DAYS && c.end.is_none_or(|e| e.day > day)
+            })
+    }
+
+    /// The decision visit: the clinic decides, or a counterfactual's option replaces
+    /// its decision. Either way the course's stream is forked around the decision, so
+    /// the draws after it are the same whatever was decided and however many draws
+    /// deciding took.
+    fn decision_visit(&mut self, when: When, das: f64, flare: bool, alt_high: bool, alt: Option<f64>) -> Vec<Change> {
+        let after: u64 = self.rng.random();
+        let mtx_class = self.regimen.class;
+        let changes = match self.setup.intervention {
+            None => self.decide(when, Some(das), flare, alt_high, alt),
+            Some(option) => self.intervene(when, das, option),
+        };
+        *self.rng = PatientRng::seed_from_u64(after);
+        self.decision = Some(DecisionVisit {
+            when,
+            mtx_class,
+            started: changes
+                .iter()
+                .filter_map(|c| match c {
+                    Change::Started(d) if d.is_dmard() => Some(*d),
+                    _ => None,
+                })
+                .collect(),
+            unchanged: changes.is_empty(),
+        });
+        changes
+    }
+
+    /// A counterfactual's option in place of the clinic's decision: the option's drug
+    /// starts beside what is running (methotrexate continues); `continue` changes
+    /// nothing. The clinic still notes the reading, as it would have.
+    fn intervene(&mut self, when: When, das: f64, option: TreatmentOption) -> Vec<Change> {
+        self.note_reading(das);
+        let mut changes = Vec::new();
+        if let Some(drug) = option_drug_for(option, |d| self.chart.on(d, when.day)) {
+            self.begin(drug, when, Some(das), &mut changes);
+        }
+        changes
+    }
+
+    /// What the clinic remembers of a DAS28 whatever it decides: how many visits in a
+    /// row it has been above target.
+    fn note_reading(&mut self, das: f64) {
+        self.above_target = if das > TARGET { self.above_target + 1 } else { 0 };
+    }
+
     /// The treat-to-target decisions at a visit.
     fn decide(&mut self, when: When, das: Option<f64>, flare: bool, alt_high: bool, alt: Option<f64>) -> Vec<Change> {
         let day = when.day;
@@ -368,7 +436,7 @@ impl Clinic<'_> {
         }
         let Some(das) = das else { return changes };
         let on_regimen = day - self.regimen.start_day;
-        self.above_target = if das > TARGET { self.above_target + 1 } else { 0 };
+        self.note_reading(das);
         let improvement = self.regimen.das_at_start - das;
         // Primary failure: no 0.6 improvement by 3 months, or not at target with a
         // EULAR-moderate-or-less improvement by 5 months.
@@ -425,12 +493,17 @@ impl Clinic<'_> {
                 self.stop(Drug::Methotrexate, when, StopReason::Inefficacy, changes);
                 self.stop(Drug::FolicAcid, when, StopReason::NoLongerIndicated, changes);
             }
+            // Never two advanced therapies at once. Only a counterfactual run gets here
+            // on one (an option started before any TNF inhibitor); no draw is taken.
+            for d in active.iter().filter(|d| d.class() == DrugClass::OtherTargeted) {
+                self.stop(*d, when, StopReason::Inefficacy, changes);
+            }
             let tnfi = if chance(self.rng, 0.55) { Drug::Adalimumab } else { Drug::Etanercept };
             self.begin(tnfi, when, das, changes);
             return;
         }
         let seropositive = self.rf_positive || self.ccp_positive;
-        let mut options = vec![Drug::Tocilizumab, Drug::Tofacitinib, Drug::Adalimumab, Drug::Etanercept];
+        let mut options = vec![Drug::Tocilizumab, Drug::Tofacitinib, Drug::Abatacept, Drug::Adalimumab, Drug::Etanercept];
         if seropositive {
             options.insert(1, Drug::Rituximab);
         }
@@ -456,13 +529,7 @@ impl Clinic<'_> {
                 self.hepatotoxic_from = Some(when.day + days(self.rng, 30, 330));
             }
         }
-        let efficacy = match drug.class() {
-            DrugClass::Tnfi => self.profile.tnfi,
-            DrugClass::OtherTargeted => self.profile.later_line,
-            _ if drug == Drug::Methotrexate => self.profile.mtx,
-            _ => self.profile.other_csdmard,
-        };
-        let class = efficacy.draw(self.rng);
+        let class = efficacy(&self.profile, drug).draw(self.rng);
         let level = self.course.level();
         let target = match class {
             ResponseClass::Good => normal_in(self.rng, 2.35, 0.35, 1.6, 3.0),
@@ -518,6 +585,17 @@ impl Clinic<'_> {
                 self.chart.diagnose(code, day, when);
             }
         }
+    }
+}
+
+/// The chances of each response class for `drug` in a subtype: methotrexate, another
+/// csDMARD, a TNF inhibitor, or a later line (IL-6, JAK, CD20, abatacept).
+pub(crate) fn efficacy(profile: &RaProfile, drug: Drug) -> Efficacy {
+    match drug.class() {
+        DrugClass::Tnfi => profile.tnfi,
+        DrugClass::OtherTargeted => profile.later_line,
+        _ if drug == Drug::Methotrexate => profile.mtx,
+        _ => profile.other_csdmard,
     }
 }
 

@@ -13,7 +13,8 @@ use serde_json::Value;
 use synth::das28::{das28_crp, das28_esr, round2};
 use synth::medications::Drug;
 use synth::outcomes::{flare_within, response_at, switch_within, Das28Reading, SIX_MONTHS};
-use synth::{generate, GroundTruth, Params};
+use synth::counterfactual::OPTIONS;
+use synth::{generate, generate_with, CounterfactualTruth, Extras, GroundTruth, ObservedOption, Params, TreatmentOption};
 
 const PATIENTS: usize = 400;
 const SEED: u64 = 7;
@@ -73,6 +74,7 @@ fn layout_has_one_ndjson_per_resource_type_and_no_other_json() {
             "MedicationStatement.ndjson",
             "Observation.ndjson",
             "Patient.ndjson",
+            "counterfactuals.ldjson",
             "ground_truth.ldjson",
             "synth-manifest.txt",
         ]
@@ -358,4 +360,118 @@ fn a_patient_does_not_depend_on_the_cohort_size() {
     let line = std::fs::read_to_string(cohort().join("Patient.ndjson")).unwrap().lines().nth(5).unwrap().to_owned();
     let p: Value = serde_json::from_str(&line).unwrap();
     assert_eq!(p["id"], p_small.chart.patient_id);
+}
+
+#[test]
+fn the_observed_files_are_the_same_bytes_with_or_without_counterfactuals() {
+    let tmp = tempfile::tempdir().unwrap();
+    let params = Params { patients: 150, seed: 31, ..Params::default() };
+    let (with, without) = (tmp.path().join("with"), tmp.path().join("without"));
+    let summary = generate(&params, &with).unwrap();
+    // A stale counterfactual file in the directory is removed, not left to mislead.
+    std::fs::create_dir_all(&without).unwrap();
+    std::fs::write(without.join(synth::writer::COUNTERFACTUALS_FILE), "stale\n").unwrap();
+    let bare = generate_with(&params, &without, Extras { counterfactuals: false }).unwrap();
+    let (fw, fo) = (files(&with), files(&without));
+    assert!(fw[synth::writer::COUNTERFACTUALS_FILE].len() > 10_000);
+    assert!(!fo.contains_key(synth::writer::COUNTERFACTUALS_FILE));
+    assert!(summary.counterfactual_patients.is_some_and(|n| n > 50) && bare.counterfactual_patients.is_none());
+    for (name, bytes) in &fo {
+        if name == synth::writer::MANIFEST_FILE {
+            // The manifest lists what was written; everything else in it is the same.
+            let strip = |b: &[u8]| -> Vec<String> {
+                String::from_utf8(b.to_vec()).unwrap().lines().filter(|l| !l.contains("counterfactual")).map(str::to_owned).collect()
+            };
+            assert_eq!(strip(bytes), strip(&fw[name]));
+        } else {
+            assert!(bytes == &fw[name], "{name} differs when counterfactuals are written");
+        }
+    }
+    assert_eq!(summary.resources, bare.resources);
+}
+
+#[test]
+fn counterfactuals_round_trip_and_agree_with_the_export() {
+    let text = std::fs::read_to_string(cohort().join(synth::writer::COUNTERFACTUALS_FILE)).unwrap();
+    let manifest = std::fs::read_to_string(cohort().join(synth::writer::MANIFEST_FILE)).unwrap();
+    assert!(manifest.contains(&format!("file counterfactuals.ldjson: {} bytes", text.len())), "{manifest}");
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(manifest.contains(&format!("counterfactual patients: {}", lines.len())), "{manifest}");
+    let truths: HashMap<String, GroundTruth> = truths().into_iter().map(|t| (t.patient_id.clone(), t)).collect();
+    let mut das28_times: HashSet<(String, String)> = HashSet::new();
+    for o in resources("Observation") {
+        if matches!(o["code"]["coding"][0]["code"].as_str(), Some("das28-esr" | "das28-crp")) {
+            das28_times.insert((subject(&o), o["effectiveDateTime"].as_str().unwrap().to_owned()));
+        }
+    }
+    let mut dmard_starts: HashMap<(String, NaiveDate), Vec<Drug>> = HashMap::new();
+    for m in resources("MedicationStatement") {
+        let drug = Drug::from_rxnorm(m["medicationCodeableConcept"]["coding"][0]["code"].as_str().unwrap()).unwrap();
+        if drug.is_dmard() {
+            let start = date_of(m["effectivePeriod"]["start"].as_str().unwrap());
+            dmard_starts.entry((subject(&m), start)).or_default().push(drug);
+        }
+    }
+    let params = Params { patients: PATIENTS, seed: SEED, ..Params::default() };
+    let mut previous = None;
+    let mut observed: HashMap<ObservedOption, usize> = HashMap::new();
+    for line in &lines {
+        let c: CounterfactualTruth = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        // Reading and writing again gives the same line: nothing is lost in the round trip.
+        assert_eq!(&serde_json::to_string(&c).unwrap(), line);
+        let index: usize = c.patient_id.rsplit('-').next().unwrap().parse().unwrap();
+        assert!(previous.is_none_or(|p| p < index), "patient order");
+        previous = Some(index);
+        // The file holds what the in-memory simulation gives.
+        assert_eq!(synth::counterfactual_truth(&params, index).as_ref(), Some(&c));
+        let truth = &truths[&c.patient_id];
+        assert_eq!(truth.disease, synth::Disease::RheumatoidArthritis);
+        assert_eq!(truth.subtype, c.subtype);
+        assert!(truth.mtx_start.is_some_and(|d| (c.decision_date - d).num_days() >= 84));
+        assert_eq!(c.decision_time.date_naive(), c.decision_date);
+        // The visit's DAS28 is exported at exactly the decision time.
+        let time = serde_json::to_value(c.decision_time).unwrap().as_str().unwrap().to_owned();
+        assert!(das28_times.contains(&(c.patient_id.clone(), time.clone())), "{} {time}", c.patient_id);
+        assert_eq!(c.options.keys().copied().collect::<Vec<_>>(), OPTIONS);
+        let started = dmard_starts.get(&(c.patient_id.clone(), c.decision_date)).cloned().unwrap_or_default();
+        match c.observed_option {
+            ObservedOption::Option(TreatmentOption::Continue) => assert!(started.is_empty(), "{}: {started:?}", c.patient_id),
+            ObservedOption::Option(TreatmentOption::TnfInhibitor) => {
+                assert!(matches!(started.as_slice(), [Drug::Adalimumab | Drug::Etanercept]), "{}: {started:?}", c.patient_id)
+            }
+            _ => assert!(!started.is_empty(), "{}", c.patient_id),
+        }
+        *observed.entry(c.observed_option).or_default() += 1;
+        for o in c.options.values() {
+            assert!((0.0..=1.0).contains(&o.response_probability));
+            assert!(o.das28_latent_150.is_some() && o.das28_latent_270.is_some() && o.das28_latent_360.is_some());
+        }
+    }
+    eprintln!("{} counterfactual patients; observed options {observed:?}", lines.len());
+    let ra = truths.values().filter(|t| t.disease == synth::Disease::RheumatoidArthritis).count();
+    assert!(lines.len() * 10 >= ra * 7, "{} of {ra} RA patients", lines.len());
+    assert!(observed.get(&ObservedOption::Option(TreatmentOption::Continue)).is_some_and(|n| *n > 50));
+    assert!(observed.get(&ObservedOption::Option(TreatmentOption::TnfInhibitor)).is_some_and(|n| *n > 20));
+}
+
+/// The time counterfactuals add (`cargo test --workspace --locked -- --ignored
+/// time_generation_with_and_without_counterfactuals --nocapture`); prints, asserts nothing
+/// about speed.
+#[test]
+#[ignore]
+fn time_generation_with_and_without_counterfactuals() {
+    let tmp = tempfile::tempdir().unwrap();
+    let params = Params { patients: 2_000, seed: 42, ..Params::default() };
+    for round in 0..3 {
+        let started = std::time::Instant::now();
+        generate_with(&params, &tmp.path().join("without"), Extras { counterfactuals: false }).unwrap();
+        let without = started.elapsed().as_secs_f64();
+        let started = std::time::Instant::now();
+        let summary = generate(&params, &tmp.path().join("with")).unwrap();
+        let with = started.elapsed().as_secs_f64();
+        eprintln!(
+            "round {round}: 2,000 patients without counterfactuals {without:.2} s, with {with:.2} s ({} counterfactual patients)",
+            summary.counterfactual_patients.unwrap()
+        );
+    }
 }
