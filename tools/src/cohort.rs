@@ -274,7 +274,8 @@ impl CohortHandles {
     }
 
     /// The comparison of treatment options of a journey at `at` (its last event when
-    /// `None`), by `twin_core::options::compare_options`; like [`Self::report`], every
+    /// `None`), by `twin_core::options::compare_options`, with the state model's outlook
+    /// per option when `state` is given; like [`Self::report`], every
     /// failure is the tool's `Unavailable` with the query's own message.
     pub async fn options(
         &self,
@@ -282,6 +283,7 @@ impl CohortHandles {
         patient: &PatientId,
         events: &[Event],
         at: Option<NaiveDate>,
+        state: Option<&twin_core::state::StateModel>,
     ) -> Result<(OptionsReport, OptionsAudit), ToolError> {
         let unavailable = |reason: String| ToolError::Unavailable { tool, reason };
         let vectors = match &self.notes {
@@ -292,7 +294,8 @@ impl CohortHandles {
         };
         let note_vector = |t: &str| vectors.get(t).cloned();
         let query = OptionsQuery { min_follow_up_days: self.options.min_follow_up_days, ..OptionsQuery::default() };
-        compare_options(self.sources(), &self.options_population, patient, events, at, &query, &note_vector, &|_| false)
+        let population = &self.options_population;
+        compare_options(self.sources(), population, patient, events, at, &query, state, &note_vector, &|_| false)
             .await
             .map_err(|e| unavailable(format!("{e} ({})", self.index.describe())))
     }

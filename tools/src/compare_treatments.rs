@@ -93,6 +93,21 @@ pub struct OptionOut {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub effective_n: Option<f64>,
     pub balance: Vec<BalanceOut>,
+    /// The disease-state model's chance of remission or low activity under the
+    /// option's treatment class, in percent with its 95% interval.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state_model: Option<StateOutlookOut>,
+}
+
+/// The state model's outlook under an option (whole percents).
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct StateOutlookOut {
+    /// The state model's treatment class (`csdmard`, `tnf_inhibitor`, `other_advanced`, `none`).
+    pub treatment_class: String,
+    pub days: i64,
+    pub remission_or_low_percent: u32,
+    pub low_percent: u32,
+    pub high_percent: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
@@ -122,7 +137,9 @@ pub struct CompareTreatmentsOutput {
     pub report: Option<OptionsReport>,
 }
 
-const METHOD: &str = "nearest historical snapshots of other patients by cosine distance between twins, widened (50, \
+const METHOD: &str = "state model = the disease-state Markov model's chance of remission or low activity 150 days \
+ahead under the option's treatment class (its classes: csDMARD, TNF inhibitor, other advanced therapy), with a \
+bootstrap interval; neighbours = nearest historical snapshots of other patients by cosine distance between twins, widened (50, \
 100, 200, ... 1,600) until at least min_n patients started the option within 90 days after their snapshot; each \
 patient counted once per option; outcomes read from the start of the option (for continue, from the snapshot); rates \
 with 95% Wilson intervals, means with t intervals; weighted = inverse propensity of starting the option (ridge \
@@ -169,6 +186,13 @@ impl From<&OptionComparison> for OptionOut {
                     after_weighting: b.after.map(|a| round(a, 2)),
                 })
                 .collect(),
+            state_model: o.state_model.map(|s| StateOutlookOut {
+                treatment_class: s.treatment.as_str().to_owned(),
+                days: s.days,
+                remission_or_low_percent: crate::similar_patients::percent(s.share),
+                low_percent: crate::similar_patients::percent(s.low),
+                high_percent: crate::similar_patients::percent(s.high),
+            }),
         }
     }
 }
@@ -240,7 +264,8 @@ population; says when too few similar patients took an option.";
     ) -> Result<Bounded<Self::Output>, ToolError> {
         let journey = ctx.journey::<Self>(principal, scope, &input.patient.0).await?;
         let cohort = ctx.cohort(Self::NAME)?;
-        let (report, audit) = cohort.options(Self::NAME, &journey.patient.id, &journey.events, input.at).await?;
+        let state = ctx.state_model().map(|(m, _)| m);
+        let (report, audit) = cohort.options(Self::NAME, &journey.patient.id, &journey.events, input.at, state).await?;
         let mut out = CompareTreatmentsOutput::from_report(&journey.patient.id, &report, cohort.model.version.to_hex());
         out.audit = Some(cohort.options_audit_record(&audit));
         out.report = Some(report);

@@ -15,7 +15,8 @@
 //!   options for every estimator (those with a neighbourhood figure and a truth).
 //!
 //! Estimators: the neighbours weighted for who got the option, the neighbours as they
-//! were, and the population's rate per option. Neighbours and the population come from
+//! were, the population's rate per option, and (in the ranking only) the disease-state
+//! model's chance of remission or low activity under the option's treatment class. Neighbours and the population come from
 //! the train part of the frozen split only (`super::split`); the scored part is
 //! `tuning` while choosing, `test` for the report.
 
@@ -33,7 +34,10 @@ use crate::cohort::query::{index_twin, nearest_historical, QueryOptions};
 use crate::cohort::report::NeighbourRef;
 use crate::index::build::historical_times;
 use crate::index::NeighbourIndex;
-use crate::options::{options_from_neighbours, OptionRow, OptionsPopulation, OptionsQuery, OptionsReport};
+use crate::options::{
+    add_state_outlooks, options_from_neighbours, OptionComparison, OptionRow, OptionsPopulation, OptionsQuery, OptionsReport,
+};
+use crate::state::{patient_steps, StateModel, StateModelConfig};
 use crate::progress::Progress;
 use crate::twin::TwinModel;
 use journey::clinical::{EularResponse, OptionOutcome, TreatmentOption};
@@ -89,24 +93,36 @@ pub enum Estimator {
     WeightedNeighbours,
     Neighbours,
     Population,
+    /// The disease-state model's chance of remission or low activity at day 150 under
+    /// the option's class: a different quantity from a response rate, so it is scored
+    /// in the ranking only.
+    StateModel,
 }
 
 impl Estimator {
-    pub const ALL: [Estimator; 3] = [Estimator::WeightedNeighbours, Estimator::Neighbours, Estimator::Population];
+    pub const ALL: [Estimator; 4] =
+        [Estimator::WeightedNeighbours, Estimator::Neighbours, Estimator::Population, Estimator::StateModel];
 
     pub fn label(self) -> &'static str {
         match self {
             Estimator::WeightedNeighbours => "similar patients, weighted for who got it",
             Estimator::Neighbours => "similar patients, as they were",
             Estimator::Population => "population rate per option",
+            Estimator::StateModel => "state model: remission or low at day 150 under the option's class (ranking only)",
         }
     }
 
-    fn value(self, row: &OptionRow) -> Option<f64> {
+    /// Whether the estimator's figure is a response rate (scored per option too).
+    fn is_response_rate(self) -> bool {
+        self != Estimator::StateModel
+    }
+
+    fn value(self, option: &OptionComparison, row: Option<&OptionRow>) -> Option<f64> {
         match self {
-            Estimator::WeightedNeighbours => row.adjusted.value(),
-            Estimator::Neighbours => row.unadjusted.value(),
-            Estimator::Population => row.population.value(),
+            Estimator::WeightedNeighbours => row?.adjusted.value(),
+            Estimator::Neighbours => row?.unadjusted.value(),
+            Estimator::Population => row?.population.value(),
+            Estimator::StateModel => option.state_model.map(|s| s.share),
         }
     }
 }
@@ -204,6 +220,13 @@ pub async fn evaluate_options(
     let population =
         Population::build(journeys.iter().filter(|(p, _)| train(p)).map(|(p, e)| (p, e.as_slice())), &historical_times);
     let decisions = OptionsPopulation::build(&population);
+    let config = StateModelConfig::default();
+    let steps: Vec<_> = journeys
+        .iter()
+        .filter(|(p, _)| train(p))
+        .map(|(p, e)| patient_steps(p.clone(), e, config.step_days))
+        .collect();
+    let state = StateModel::fit(&steps, config);
     let scored: Vec<(&PatientId, &Vec<Event>, &TruthLine)> = journeys
         .iter()
         .filter(|(p, _)| Part::of(p) == options.scored)
@@ -228,7 +251,8 @@ pub async fn evaluate_options(
             Err(e) => return Err(e.into()),
         };
         let neighbours: Vec<NeighbourRef> = nearest_historical(index, vector, patient, &query, &|p| !train(p)).await?;
-        let (report, _) = options_from_neighbours(&neighbours, &decisions, t.decision_date, vec![], &options.query);
+        let (mut report, _) = options_from_neighbours(&neighbours, &decisions, t.decision_date, vec![], &options.query);
+        add_state_outlooks(&mut report, &state, &view, Some(t.decision_date));
         cases.push(case_of(&report, t));
     }
     progress.done();
@@ -247,8 +271,11 @@ fn case_of(report: &OptionsReport, truth: &TruthLine) -> Vec<OptionCase> {
             Some(OptionCase {
                 option: o.option,
                 enough: o.enough,
-                response: Estimator::ALL.iter().map(|e| row(OptionOutcome::Response6m).and_then(|r| e.value(r))).collect(),
-                das28_270: Estimator::ALL.iter().map(|e| row(OptionOutcome::Das28Day270).and_then(|r| e.value(r))).collect(),
+                response: Estimator::ALL.iter().map(|e| e.value(o, row(OptionOutcome::Response6m))).collect(),
+                das28_270: Estimator::ALL
+                    .iter()
+                    .map(|e| if e.is_response_rate() { e.value(o, row(OptionOutcome::Das28Day270)) } else { None })
+                    .collect(),
                 true_responded: t.response_6m.map(|r| r.responded()),
                 true_probability: t.response_probability,
                 true_das28_270: t.das28_latent_270,
@@ -274,6 +301,7 @@ fn summarise(cases: &[Vec<OptionCase>], scored: Part, skipped: usize, min_n: usi
         let scores = Estimator::ALL
             .iter()
             .enumerate()
+            .filter(|(_, e)| e.is_response_rate())
             .map(|(i, e)| {
                 let with: Vec<&&OptionCase> = of.iter().filter(|c| c.response[i].is_some()).collect();
                 let brier_terms: Vec<f64> = with
@@ -466,8 +494,9 @@ mod tests {
         OptionCase {
             option,
             enough: true,
-            response: estimates.iter().map(|e| Some(*e)).collect(),
-            das28_270: vec![Some(3.0), Some(3.5), None],
+            // The state model ranks as the weighted neighbours do.
+            response: estimates.iter().chain(&estimates[..1]).map(|e| Some(*e)).collect(),
+            das28_270: vec![Some(3.0), Some(3.5), None, None],
             true_responded: Some(responded),
             true_probability: probability,
             true_das28_270: Some(3.2),

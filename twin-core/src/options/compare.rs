@@ -14,6 +14,7 @@ use crate::cohort::query::{index_twin, nearest_historical, CohortError, CohortSo
 use crate::cohort::record::ClinicalRecord;
 use crate::cohort::report::NeighbourRef;
 use crate::cohort::stats::Estimate;
+use crate::state::{starting_reading, treatment_at, StateModel, Treatment};
 use journey::clinical::activity::Scale;
 use journey::clinical::{OptionOutcome, OptionOutcomes, TreatmentOption};
 use journey::event::{Event, PatientId};
@@ -69,6 +70,49 @@ pub struct OptionRow {
     pub population: Estimate,
 }
 
+/// Days ahead at which the state model's outlook per option is read (the design's
+/// horizon nearest the 6-month response).
+pub const STATE_OUTLOOK_DAYS: i64 = 150;
+
+/// The disease-state model's outlook under an option: the chance of remission or low
+/// activity [`STATE_OUTLOOK_DAYS`] after the patient's latest DAS28, were the option's
+/// treatment class to continue, with its 95% bootstrap interval. The state model
+/// groups regimens by class (an IL-6, a JAK inhibitor, rituximab and abatacept are one
+/// "other advanced" class), which the `treatment` field names.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct StateOutlook {
+    pub treatment: Treatment,
+    pub days: i64,
+    pub share: f64,
+    pub low: f64,
+    pub high: f64,
+}
+
+/// The state model's treatment class for an option, given the class running now: a
+/// csDMARD option keeps a more advanced regimen; an advanced option is its class.
+pub fn option_treatment(option: TreatmentOption, current: Treatment) -> Treatment {
+    match option {
+        TreatmentOption::Continue => current,
+        TreatmentOption::Methotrexate | TreatmentOption::CsdmardCombination => current.max(Treatment::Csdmard),
+        TreatmentOption::TnfInhibitor => Treatment::TnfInhibitor,
+        _ => Treatment::OtherAdvanced,
+    }
+}
+
+/// Fills each option's [`StateOutlook`] from `model`, for a journey as of `at` (its
+/// last event when `None`); leaves them empty without a DAS28 recent enough to start
+/// from.
+pub fn add_state_outlooks(report: &mut OptionsReport, model: &StateModel, events: &[Event], at: Option<NaiveDate>) {
+    let Ok((as_of, start)) = starting_reading(events, at) else { return };
+    let cut = crate::cohort::query::end_of_day(as_of);
+    let current = treatment_at(&journey::clinical::courses(events), cut);
+    for o in &mut report.options {
+        let treatment = option_treatment(o.option, current);
+        let e = model.controlled_share(start.state, treatment, STATE_OUTLOOK_DAYS + start.age_days);
+        o.state_model = Some(StateOutlook { treatment, days: STATE_OUTLOOK_DAYS, share: e.value, low: e.low, high: e.high });
+    }
+}
+
 /// One option of a comparison.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OptionComparison {
@@ -85,6 +129,10 @@ pub struct OptionComparison {
     pub effective_n: Option<f64>,
     pub rows: Vec<OptionRow>,
     pub balance: Vec<Balance>,
+    /// The state model's outlook under the option, when a state model is fitted and
+    /// the patient has a recent DAS28.
+    #[serde(default)]
+    pub state_model: Option<StateOutlook>,
 }
 
 impl OptionComparison {
@@ -135,6 +183,17 @@ impl OptionsReport {
         for o in &self.options {
             let steps: Vec<String> = o.widening.iter().map(|s| format!("{} in {}", s.patients, s.k)).collect();
             let _ = writeln!(t, "{} — {} similar patients started it (widening: {})", o.label, o.patients, steps.join(", "));
+            if let Some(s) = &o.state_model {
+                let _ = writeln!(
+                    t,
+                    "  state model ({}): remission or low activity at day {}: {:.0}% ({:.0}-{:.0}%)",
+                    s.treatment,
+                    s.days,
+                    100.0 * s.share,
+                    100.0 * s.low,
+                    100.0 * s.high
+                );
+            }
             if !o.enough {
                 let _ = writeln!(t, "  not enough comparable patients: no figure\n");
                 continue;
@@ -183,6 +242,7 @@ pub async fn compare_options(
     events: &[Event],
     at: Option<NaiveDate>,
     query: &OptionsQuery,
+    state: Option<&StateModel>,
     note_vector: &(dyn Fn(&str) -> Option<Vec<f32>> + Sync),
     excluded: &(dyn Fn(&PatientId) -> bool + Sync),
 ) -> Result<(OptionsReport, OptionsAudit), CohortError> {
@@ -193,7 +253,11 @@ pub async fn compare_options(
     let record = ClinicalRecord::read(events);
     let date = index_time.date_naive();
     let current = record.courses.iter().filter(|c| c.is_dmard() && c.ongoing_on(date)).map(|c| c.name()).collect();
-    Ok(options_from_neighbours(&neighbours, population, date, current, query))
+    let (mut report, audit) = options_from_neighbours(&neighbours, population, date, current, query);
+    if let Some(model) = state {
+        add_state_outlooks(&mut report, model, events, Some(date));
+    }
+    Ok((report, audit))
 }
 
 /// The comparison over neighbours already found (nearest first).
@@ -319,6 +383,7 @@ fn compare_one(
         effective_n,
         rows,
         balance,
+        state_model: None,
     };
     (comparison, audit)
 }
@@ -345,6 +410,45 @@ mod tests {
     use journey::clinical::drugs::METHOTREXATE;
 
     const ADALIMUMAB: &str = "327361";
+
+    /// Each option's state-model outlook is read under its class, inside 0-1 with its
+    /// interval around it; no recent DAS28, no outlook.
+    #[test]
+    fn state_outlooks_follow_each_options_class() {
+        use crate::state::{patient_steps, StateModel, StateModelConfig};
+        assert_eq!(option_treatment(TreatmentOption::CsdmardCombination, Treatment::TnfInhibitor), Treatment::TnfInhibitor);
+        assert_eq!(option_treatment(TreatmentOption::Methotrexate, Treatment::None), Treatment::Csdmard);
+        assert_eq!(option_treatment(TreatmentOption::Abatacept, Treatment::Csdmard), Treatment::OtherAdvanced);
+        let journeys: Vec<Vec<Event>> = (0..30)
+            .map(|i| {
+                let mut parts = vec![das28(0, 6.0), drug(0, None, METHOTREXATE), das28(90, 4.0 + (i % 3) as f64), das28(180, 3.0)];
+                if i % 2 == 0 {
+                    parts.extend([drug(180, None, ADALIMUMAB), das28(270, 2.4), das28(360, 2.2)]);
+                }
+                Journey::new(parts).events
+            })
+            .collect();
+        let config = StateModelConfig { resamples: 20, ..Default::default() };
+        let steps: Vec<_> =
+            journeys.iter().enumerate().map(|(i, e)| patient_steps(PatientId::new(format!("s{i}")).unwrap(), e, config.step_days)).collect();
+        let model = StateModel::fit(&steps, config);
+        let (population, neighbours) = population();
+        let options = OptionsPopulation::build(&population);
+        let date = population.snapshots()[0].index_time.date_naive();
+        let query = OptionsQuery { min_n: 20, steps: vec![60], min_follow_up_days: 0 };
+        let (mut report, _) = options_from_neighbours(&neighbours, &options, date, vec![], &query);
+        let events = &journeys[1];
+        add_state_outlooks(&mut report, &model, events, Some(date));
+        for o in &report.options {
+            let s = o.state_model.expect("a recent DAS28: an outlook");
+            assert!(0.0 <= s.low && s.low <= s.share && s.share <= s.high && s.high <= 1.0, "{s:?}");
+            assert_eq!(s.treatment, option_treatment(o.option, Treatment::Csdmard));
+        }
+        let mut stale = report.clone();
+        stale.options.iter_mut().for_each(|o| o.state_model = None);
+        add_state_outlooks(&mut stale, &model, events, Some(date + Duration::days(400)));
+        assert!(stale.options.iter().all(|o| o.state_model.is_none()), "the latest DAS28 is over 180 days old");
+    }
 
     /// 60 patients on methotrexate, decided at day 100: the 30 with active disease
     /// (DAS28 5.6) started adalimumab and reached 2.9; the 30 in low activity (3.0)

@@ -23,7 +23,7 @@ pub mod units;
 pub mod weighting;
 
 pub use compare::{
-    compare_options, options_from_neighbours, Balance, OptionComparison, OptionRow, OptionsAudit, OptionsQuery,
-    OptionsReport, WideningStep,
+    add_state_outlooks, compare_options, option_treatment, options_from_neighbours, Balance, OptionComparison,
+    OptionRow, OptionsAudit, OptionsQuery, OptionsReport, StateOutlook, WideningStep,
 };
 pub use units::{DecisionUnit, OptionsPopulation, COVARIATE_NAMES};

@@ -43,7 +43,7 @@ pub use forecast::{
     distribution_at, expected_days, Estimate, Forecast, HorizonForecast, StateProbability, TimeInState, HORIZONS_DAYS,
 };
 pub use model::{StateModel, StateModelConfig, StateModelError, FORMAT, REGISTER_REASON};
-pub use patient::{patient_forecast, NoForecast, PatientForecast, StartingReading, MAX_READING_AGE_DAYS};
+pub use patient::{patient_forecast, starting_reading, NoForecast, PatientForecast, StartingReading, MAX_READING_AGE_DAYS};
 pub use series::{align, patient_steps, readings, steps, PatientSteps, Reading, Step};
 pub use transition::{point_mass, StateDistribution, TransitionCounts, TransitionMatrix};
 pub use treatment::{treatment_at, Treatment, N_TREATMENTS};

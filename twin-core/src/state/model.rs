@@ -142,6 +142,21 @@ impl StateModel {
         }
     }
 
+    /// The chance of remission or low activity `days` after `from` while `treatment`
+    /// continues, with its 95% bootstrap interval: the treat-to-target goal as one
+    /// figure, for comparing treatments side by side.
+    pub fn controlled_share(&self, from: DiseaseState, treatment: Treatment, days: i64) -> forecast::Estimate {
+        use crate::state::activity::state_index;
+        let start = crate::state::transition::point_mass(from);
+        let share = |p: crate::state::transition::StateDistribution| {
+            p[state_index(DiseaseState::Remission)] + p[state_index(DiseaseState::Low)]
+        };
+        let at = |m: &TransitionMatrix| share(forecast::distribution_at(m, start, days as f64, self.config.step_days));
+        let mut samples: Vec<f64> =
+            self.bootstrap.iter().map(|c| at(&c.matrix(treatment, self.config.alpha))).collect();
+        forecast::Estimate::with_percentiles(at(&self.matrix(treatment)), &mut samples)
+    }
+
     /// [`Self::forecast_at`] the design's horizons, 150, 270 and 360 days.
     pub fn forecast(&self, from: DiseaseState, treatment: Treatment) -> Forecast {
         self.forecast_at(from, treatment, &HORIZONS_DAYS)

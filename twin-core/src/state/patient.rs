@@ -57,6 +57,21 @@ pub fn patient_forecast(
     events: &[Event],
     as_of: Option<NaiveDate>,
 ) -> Result<PatientForecast, NoForecast> {
+    let (as_of, start) = starting_reading(events, as_of)?;
+    let cut: DateTime<Utc> = as_of.and_hms_opt(23, 59, 59).expect("a valid time").and_utc();
+    let treatment = treatment_at(&courses(events), cut);
+    let shifted: Vec<i64> = HORIZONS_DAYS.iter().map(|h| h + start.age_days).collect();
+    let mut forecast = model.forecast_at(start.state, treatment, &shifted);
+    for (h, days) in forecast.horizons.iter_mut().zip(HORIZONS_DAYS) {
+        h.days = days;
+    }
+    Ok(PatientForecast { as_of, start, treatment, forecast })
+}
+
+/// The reading a forecast of a journey as of the end of `as_of` (default: the day of
+/// its last event) starts from, and that date: the latest DAS28 by then, at most
+/// [`MAX_READING_AGE_DAYS`] old.
+pub fn starting_reading(events: &[Event], as_of: Option<NaiveDate>) -> Result<(NaiveDate, StartingReading), NoForecast> {
     let last_day = events.iter().map(|e| e.time).max().map(|t| t.date_naive());
     let as_of = as_of.or(last_day).unwrap_or_default();
     let cut: DateTime<Utc> = as_of.and_hms_opt(23, 59, 59).expect("a valid time").and_utc();
@@ -66,18 +81,7 @@ pub fn patient_forecast(
     if age_days > MAX_READING_AGE_DAYS {
         return Err(NoForecast::ReadingTooOld { date, age_days, as_of });
     }
-    let treatment = treatment_at(&courses(events), cut);
-    let shifted: Vec<i64> = HORIZONS_DAYS.iter().map(|h| h + age_days).collect();
-    let mut forecast = model.forecast_at(latest.state, treatment, &shifted);
-    for (h, days) in forecast.horizons.iter_mut().zip(HORIZONS_DAYS) {
-        h.days = days;
-    }
-    Ok(PatientForecast {
-        as_of,
-        start: StartingReading { date, das28: latest.das28, state: latest.state, age_days },
-        treatment,
-        forecast,
-    })
+    Ok((as_of, StartingReading { date, das28: latest.das28, state: latest.state, age_days }))
 }
 
 #[cfg(test)]
