@@ -189,10 +189,19 @@ pub struct OptionsEvaluation {
     /// Per option: true mean response probability and realised rate over the cases,
     /// and each estimator's scores.
     pub per_option: Vec<(TreatmentOption, usize, f64, Option<f64>, Vec<OptionScore>)>,
-    pub ranking: Vec<RankingScore>,
+    /// By DAS28 at day 270 (the protocol's primary), then by response.
+    pub rankings: Vec<Ranking>,
+}
+
+/// One ranking criterion's scores.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Ranking {
+    /// What "truly best" means here.
+    pub by: String,
+    pub scores: Vec<RankingScore>,
     /// The weighted neighbours (shown first) against each other estimator.
     pub paired: Vec<PairedRanking>,
-    /// Cases where the chosen-first estimator (weighted) and the population disagree on the top option.
+    /// Cases where the weighted neighbours and the population pick different options.
     pub disagreements: usize,
 }
 
@@ -324,29 +333,64 @@ fn summarise(cases: &[Vec<OptionCase>], scored: Part, skipped: usize, min_n: usi
         per_option.push((option, of.len(), true_probability, realised, scores));
     }
 
-    // Ranking over the same choice set for every estimator: options with a
-    // neighbourhood figure (enough patients) and a response figure from each.
+    // Two rankings over the same choice set for every estimator (options with a
+    // neighbourhood figure and, from each estimator, a figure to rank by).
+    let by_das28 = rank(
+        cases,
+        "lowest DAS28 at day 270 (the latent counterfactual)",
+        // The state model ranks by its chance of remission or low activity.
+        &|c, i| if Estimator::ALL[i] == Estimator::StateModel { c.response[i] } else { c.das28_270[i].map(|v| -v) },
+        &|c| c.true_das28_270.map(|v| -v),
+    );
+    let by_response = rank(
+        cases,
+        "highest true response probability",
+        &|c, i| c.response[i],
+        &|c| Some(c.true_probability),
+    );
+    OptionsEvaluation {
+        scored,
+        cases: cases.len(),
+        skipped_no_events: skipped,
+        min_n,
+        per_option,
+        rankings: vec![by_das28, by_response],
+    }
+}
+
+/// One ranking: per case, the option each estimator scores highest among the options
+/// every estimator scores (and the truth knows), against the truly best by `truth`
+/// (higher is better; an exact tie counts as best).
+fn rank(
+    cases: &[Vec<OptionCase>],
+    by: &str,
+    score: &dyn Fn(&OptionCase, usize) -> Option<f64>,
+    truth: &dyn Fn(&OptionCase) -> Option<f64>,
+) -> Ranking {
+    let n_est = Estimator::ALL.len();
     let picks: Vec<Vec<(f64, f64, TreatmentOption)>> = cases
         .iter()
         .filter_map(|case| {
-            let set: Vec<&OptionCase> =
-                case.iter().filter(|c| c.enough && c.response.iter().all(Option::is_some)).collect();
+            let set: Vec<&OptionCase> = case
+                .iter()
+                .filter(|c| c.enough && truth(c).is_some() && (0..n_est).all(|i| score(c, i).is_some()))
+                .collect();
             (set.len() >= 2).then(|| {
-                let best = set.iter().map(|c| c.true_probability).fold(f64::NEG_INFINITY, f64::max);
-                (0..Estimator::ALL.len())
+                let best = set.iter().filter_map(|c| truth(c)).fold(f64::NEG_INFINITY, f64::max);
+                (0..n_est)
                     .map(|i| {
                         let top = set
                             .iter()
-                            .max_by(|a, b| a.response[i].unwrap_or(0.0).total_cmp(&b.response[i].unwrap_or(0.0)))
+                            .max_by(|a, b| score(a, i).unwrap_or(f64::MIN).total_cmp(&score(b, i).unwrap_or(f64::MIN)))
                             .expect("two options");
-                        let hit = if top.true_probability >= best - 1e-9 { 1.0 } else { 0.0 };
-                        (hit, best - top.true_probability, top.option)
+                        let got = truth(top).unwrap_or(f64::NEG_INFINITY);
+                        (if got >= best - 1e-9 { 1.0 } else { 0.0 }, best - got, top.option)
                     })
                     .collect()
             })
         })
         .collect();
-    let ranking = Estimator::ALL
+    let scores = Estimator::ALL
         .iter()
         .enumerate()
         .map(|(i, e)| {
@@ -360,8 +404,7 @@ fn summarise(cases: &[Vec<OptionCase>], scored: Part, skipped: usize, min_n: usi
             }
         })
         .collect();
-    let disagreements = picks.iter().filter(|p| p[0].2 != p[2].2).count();
-    let paired = (1..Estimator::ALL.len())
+    let paired = (1..n_est)
         .map(|j| {
             let hits: Vec<f64> = picks.iter().map(|p| p[0].0 - p[j].0).collect();
             let regrets: Vec<f64> = picks.iter().map(|p| p[j].1 - p[0].1).collect();
@@ -374,16 +417,8 @@ fn summarise(cases: &[Vec<OptionCase>], scored: Part, skipped: usize, min_n: usi
             }
         })
         .collect();
-    OptionsEvaluation {
-        scored,
-        cases: cases.len(),
-        skipped_no_events: skipped,
-        min_n,
-        per_option,
-        ranking,
-        paired,
-        disagreements,
-    }
+    let disagreements = picks.iter().filter(|p| p[0].2 != p[2].2).count();
+    Ranking { by: by.to_owned(), scores, paired, disagreements }
 }
 
 /// 95% percentile bootstrap interval of a mean (1,000 seeded resamples).
@@ -438,31 +473,33 @@ fn markdown(e: &OptionsEvaluation) -> String {
             );
         }
     }
-    let _ = writeln!(s, "\n## Ranking: is the option ranked best truly best?\n");
-    let _ = writeln!(s, "Over the options each patient's neighbourhood gives a figure for (the same set for every estimator); truly best = highest true response probability (ties count).\n");
-    let _ = writeln!(s, "| estimator | cases | top option truly best (95% CI) | mean regret (response probability) |");
-    let _ = writeln!(s, "|---|---|---|---|");
-    for r in &e.ranking {
-        let ci = r.top_is_best_interval.map_or(String::new(), |[lo, hi]| format!(" ({lo:.3}-{hi:.3})"));
-        let _ = writeln!(s, "| {} | {} | {}{ci} | {} |", r.estimator.label(), r.cases, f(r.top_is_best, 3), f(r.mean_regret, 3));
+    for r in &e.rankings {
+        let _ = writeln!(s, "\n## Ranking: is the option ranked best truly best? (by {})\n", r.by);
+        let _ = writeln!(s, "Over the options each patient's neighbourhood gives a figure for (the same set for every estimator); an exact tie counts as best. Regret: how much worse the picked option truly is than the best, in the criterion's unit.\n");
+        let _ = writeln!(s, "| estimator | cases | top option truly best (95% CI) | mean regret |");
+        let _ = writeln!(s, "|---|---|---|---|");
+        for sc in &r.scores {
+            let ci = sc.top_is_best_interval.map_or(String::new(), |[lo, hi]| format!(" ({lo:.3}-{hi:.3})"));
+            let _ = writeln!(s, "| {} | {} | {}{ci} | {} |", sc.estimator.label(), sc.cases, f(sc.top_is_best, 3), f(sc.mean_regret, 3));
+        }
+        let _ = writeln!(s, "\nPaired, on the same cases (positive: the weighted neighbours are better):\n");
+        let _ = writeln!(s, "| against | top option truly best: difference (95% CI) | regret: difference (95% CI) |");
+        let _ = writeln!(s, "|---|---|---|");
+        for p in &r.paired {
+            let ci = |i: Option<[f64; 2]>| i.map_or(String::new(), |[lo, hi]| format!(" ({lo:+.3} to {hi:+.3})"));
+            let signed = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:+.3}"));
+            let _ = writeln!(
+                s,
+                "| {} | {}{} | {}{} |",
+                p.against.label(),
+                signed(p.top_is_best_difference),
+                ci(p.top_is_best_interval),
+                signed(p.regret_difference),
+                ci(p.regret_interval)
+            );
+        }
+        let _ = writeln!(s, "\nThe weighted neighbours and the population pick a different option in {} cases.", r.disagreements);
     }
-    let _ = writeln!(s, "\nPaired, on the same cases (positive: the weighted neighbours are better):\n");
-    let _ = writeln!(s, "| against | top option truly best: difference (95% CI) | regret: difference (95% CI) |");
-    let _ = writeln!(s, "|---|---|---|");
-    for p in &e.paired {
-        let ci = |i: Option<[f64; 2]>| i.map_or(String::new(), |[lo, hi]| format!(" ({lo:+.3} to {hi:+.3})"));
-        let signed = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:+.3}"));
-        let _ = writeln!(
-            s,
-            "| {} | {}{} | {}{} |",
-            p.against.label(),
-            signed(p.top_is_best_difference),
-            ci(p.top_is_best_interval),
-            signed(p.regret_difference),
-            ci(p.regret_interval)
-        );
-    }
-    let _ = writeln!(s, "\nThe weighted neighbours and the population pick a different option in {} cases.", e.disagreements);
     s
 }
 
@@ -503,6 +540,25 @@ mod tests {
         }
     }
 
+    /// By DAS28 at day 270: the weighted neighbours' lower DAS28 is truly lower, the
+    /// unweighted and the population pick the other; regret in DAS28 points.
+    #[test]
+    fn the_das28_ranking_picks_the_lowest_estimate() {
+        use TreatmentOption::{Continue, TnfInhibitor};
+        let with = |option, das: [f64; 3], truth: f64, share: f64| OptionCase {
+            das28_270: das.iter().map(|v| Some(*v)).chain([None]).collect(),
+            true_das28_270: Some(truth),
+            response: vec![Some(0.5), Some(0.5), Some(0.5), Some(share)],
+            ..case(option, [0.5; 3], true, 0.5)
+        };
+        let cases = vec![vec![with(Continue, [3.0, 3.5, 3.1], 3.4, 0.3), with(TnfInhibitor, [2.5, 3.6, 3.3], 2.6, 0.6)]];
+        let e = summarise(&cases, Part::Tuning, 0, 20);
+        let hits: Vec<Option<f64>> = e.rankings[0].scores.iter().map(|r| r.top_is_best).collect();
+        assert_eq!(hits, vec![Some(1.0), Some(0.0), Some(0.0), Some(1.0)]);
+        let regret = e.rankings[0].scores[2].mean_regret.unwrap();
+        assert!((regret - 0.8).abs() < 1e-12, "{regret}");
+    }
+
     /// Two patients, two options each: the weighted neighbours rank the truly better
     /// option first both times, the population (the same figures for everyone) once.
     #[test]
@@ -513,13 +569,16 @@ mod tests {
             vec![case(Continue, [0.8, 0.7, 0.5], true, 0.95), case(TnfInhibitor, [0.6, 0.5, 0.6], true, 0.7)],
         ];
         let e = summarise(&cases, Part::Tuning, 0, 20);
-        let top = |est: Estimator| e.ranking.iter().find(|r| r.estimator == est).unwrap().top_is_best.unwrap();
+        let by_response = &e.rankings[1];
+        let top = |est: Estimator| by_response.scores.iter().find(|r| r.estimator == est).unwrap().top_is_best.unwrap();
         assert_eq!(top(Estimator::WeightedNeighbours), 1.0);
         assert_eq!(top(Estimator::Population), 0.5);
-        let regret = e.ranking.iter().find(|r| r.estimator == Estimator::Population).unwrap().mean_regret.unwrap();
+        let regret = by_response.scores.iter().find(|r| r.estimator == Estimator::Population).unwrap().mean_regret.unwrap();
         assert!((regret - 0.125).abs() < 1e-12, "{regret}"); // (0 + 0.25) / 2
-        assert_eq!(e.disagreements, 1);
-        let against_population = e.paired.iter().find(|p| p.against == Estimator::Population).unwrap();
+        assert_eq!(by_response.disagreements, 1);
+        // No population DAS28 here: no case to rank by DAS28.
+        assert_eq!(e.rankings[0].scores[0].cases, 0);
+        let against_population = by_response.paired.iter().find(|p| p.against == Estimator::Population).unwrap();
         assert_eq!(against_population.top_is_best_difference, Some(0.5));
         assert!((against_population.regret_difference.unwrap() - 0.125).abs() < 1e-12);
         let (_, n, p, realised, scores) = e.per_option.iter().find(|o| o.0 == Continue).unwrap();
