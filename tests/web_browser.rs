@@ -5,7 +5,8 @@
 //! an auditor opens that answer's trace and its inclusion proof verifies; governance
 //! rolls a model back; a clinician trying an auditor page gets 403. The install has a
 //! tiny twin, its neighbour index and a state model (trained by the `rdt` binary), so
-//! the consult summary shows its cohort and forecast. Screenshots of each page, at
+//! the consult summary shows its cohort, treatment options (with their plot) and
+//! forecast. Screenshots of each page, at
 //! 1280 px and on a 390 px phone (`NAME-phone.png`), go to
 //! `$CARGO_TARGET_DIR/screenshots/` (or RDT_SCREENSHOT_DIR).
 //!
@@ -255,8 +256,30 @@ async fn the_four_roles_in_a_real_browser() {
     assert!(!plots.is_empty(), "the consult's method section plots the twin head's reliability");
     assert!(c.find(Locator::Id("head-missing")).await.is_err(), "the install's head loads");
     c.find(Locator::Id("forecast-table")).await.expect("the consult shows the state-model forecast");
+    // The treatment options (compare_treatments): every option in a row, the plot with
+    // one line per option (marks for those with enough patients, "not enough patients"
+    // for the others), the observational caveat and the method.
+    let options = c.find(Locator::Id("options-table")).await.expect("the consult shows the treatment options");
+    let options_text = options.text().await.unwrap();
+    for option in ["methotrexate", "TNF inhibitor", "JAK inhibitor", "rituximab", "abatacept"] {
+        assert!(options_text.contains(option), "{option} in {options_text}");
+    }
+    let caveat = c.find(Locator::Id("options-caveat")).await.unwrap().text().await.unwrap();
+    assert!(caveat.contains("Observational") && caveat.contains("not randomised"), "{caveat}");
+    c.find(Locator::Id("options-method")).await.expect("the method, collapsed");
+    let plot = c.find(Locator::Css("#options-plot svg")).await.expect("the options plot");
+    let title = plot.find(Locator::Css("title")).await.unwrap().prop("textContent").await.unwrap().unwrap_or_default();
+    assert!(title.contains("EULAR response at 6 months"), "{title}");
+    let rows = c.find_all(Locator::Css("#options-plot svg g.option")).await.unwrap();
+    assert_eq!(rows.len(), 8, "one line per option on the plot");
+    let marked = c.find_all(Locator::Css("#options-plot svg g.similar")).await.unwrap().len();
+    let without = c.find_all(Locator::Css("#options-plot svg g.not-enough")).await.unwrap().len();
+    assert!(options_text.matches("not enough comparable patients").count() == without, "{options_text}");
+    eprintln!("options plot: {marked} options with marks, {without} without enough patients");
     shot("consult").await;
     shot_at("consult-cohort", Some("#cohort")).await;
+    shot_at("consult-options", Some("#options")).await;
+    shot_at("consult-options-plot", Some("#options-plot")).await;
     c.goto(&format!("{base}/audit")).await.unwrap();
     let body = c.find(Locator::Css("h1")).await.unwrap().text().await.unwrap();
     assert!(body.starts_with("403"), "a clinician on the audit trail sees: {body}");

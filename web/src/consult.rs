@@ -1,7 +1,9 @@
 //! The consult summary of one patient, printable: the journey in brief, the current
 //! status, the in silico cohort (similar historical patients' outcomes with 95%
-//! intervals beside the population and the snapshot baseline) and the state-model
-//! forecast, all from the typed tools (each call audited like the assistant's, the
+//! intervals beside the population and the snapshot baseline), the treatment options
+//! (per option the similar patients who started it, as they were and weighted for who
+//! got it, beside the population, with the covariate balance, a plot and the
+//! observational caveat) and the state-model forecast, all from the typed tools (each call audited like the assistant's, the
 //! cohort's real ids in its entry only), with the facts each tool returned under a
 //! disclosure. When the install has no twin, index or state model yet, those sections
 //! say what is missing instead of failing the page.
@@ -10,6 +12,7 @@ use askama::Template;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use tools::compare_treatments::{CompareTreatments, CompareTreatmentsOutput, OptionOut};
 use tools::disease_activity::DiseaseActivityHistory;
 use tools::medication_history::MedicationHistory;
 use tools::patient_summary::PatientSummary;
@@ -23,6 +26,7 @@ use crate::auth::CurrentUser;
 use crate::error::{render, AppError};
 use crate::journey::{plot_of, readable_journey};
 use crate::layout::Chrome;
+use crate::options_plot::{options_svg, Interval, OptionMarks};
 
 /// A tool's call as shown on the page: its name, arguments and the facts it returned.
 pub struct ToolFacts {
@@ -62,6 +66,54 @@ pub struct CohortSection {
     /// The twin head's reliability plots (SVG), one per yes/no outcome.
     pub reliability_svgs: Vec<String>,
     pub method: String,
+}
+
+/// One treatment option: its patients and figures, or why it has none.
+pub struct OptionRow {
+    pub label: String,
+    pub enough: bool,
+    /// Similar patients who started it and the neighbourhood they came from.
+    pub patients: usize,
+    pub neighbourhood: usize,
+    /// The neighbourhood sizes tried: "50 → 100 → 200".
+    pub widening: String,
+    /// "not enough comparable patients (7 of 20)" when `!enough`.
+    pub not_enough: String,
+    pub response_similar: String,
+    pub response_weighted: String,
+    pub response_population: String,
+    /// (similar patients, weighted) for DAS28 at day 270, flare and a stop for an
+    /// adverse event.
+    pub das28_270: (String, String),
+    pub flare: (String, String),
+    pub adverse_event_stop: (String, String),
+    /// The disease-state model's chance of remission or low activity under the
+    /// option's treatment class, or "—".
+    pub state_model: String,
+    /// The highest weighted response among options with enough patients.
+    pub best: bool,
+}
+
+/// One covariate's standardised difference per option with enough patients.
+pub struct BalanceRow {
+    pub covariate: String,
+    /// Per option (in `OptionsSection::balance_options` order): "0.32 → 0.05".
+    pub cells: Vec<String>,
+}
+
+/// The treatment options section: its rows, balance and plot, or why there are none.
+pub struct OptionsSection {
+    pub decision_date: String,
+    pub current_treatment: String,
+    pub min_n: usize,
+    pub twin_version: String,
+    pub rows: Vec<OptionRow>,
+    pub best: Option<String>,
+    pub balance_options: Vec<String>,
+    pub balance: Vec<BalanceRow>,
+    pub plot_svg: String,
+    pub method: String,
+    pub caveat: String,
 }
 
 /// One horizon of the forecast: the chance of each DAS28 state with its interval.
@@ -113,6 +165,7 @@ struct ConsultPage {
     latest_note: String,
     plot_svg: String,
     cohort: Result<CohortSection, String>,
+    options: Result<OptionsSection, String>,
     forecast: Result<ForecastSection, String>,
     calls: Vec<ToolFacts>,
 }
@@ -139,18 +192,21 @@ async fn run<T: Tool>(
     patient: &PatientId,
     arguments: serde_json::Value,
 ) -> Result<(T::Output, ToolFacts), AppError> {
-    run_optional(state, user, tool, patient, arguments).await?.map_err(AppError::Internal)
+    run_optional(state, user, tool, patient, arguments, false).await?.map_err(AppError::Internal)
 }
 
 /// [`run`] for a tool that may be unavailable on this install (no twin, index or
 /// state model yet): that is the inner `Err` with the tool's reason, for the section
-/// to show, not a failure of the page. Scope refusals and faults still fail the page.
+/// to show, not a failure of the page. Scope refusals and faults still fail the page,
+/// unless `lenient`: then any error but a refusal or the trail's is the section's
+/// reason (a section the page can do without, as the treatment options).
 async fn run_optional<T: Tool>(
     state: &AppState,
     user: &CurrentUser,
     tool: T,
     patient: &PatientId,
     arguments: serde_json::Value,
+    lenient: bool,
 ) -> Result<Result<(T::Output, ToolFacts), String>, AppError> {
     let principal = user.principal();
     // The session's scope for this call: the one patient the user may read (checked
@@ -160,6 +216,9 @@ async fn run_optional<T: Tool>(
     let (out, invoked) = match invoke_tool(tool, &state.tools(), state.audit(), caller, &arguments).await {
         Ok(done) => done,
         Err(InvokeError::Tool { error: ToolError::Unavailable { reason, .. }, .. }) => return Ok(Err(reason)),
+        Err(InvokeError::Tool { error, .. }) if lenient && !error.is_refusal() => {
+            return Ok(Err(tools::cause_chain(&error)))
+        }
         Err(InvokeError::Tool { error, .. }) => return Err(tool_error(error, patient.as_str())),
         Err(InvokeError::Audit(e)) => return Err(e.into()),
     };
@@ -186,14 +245,21 @@ pub async fn consult_show(
     let (activity, f2) = run(&state, &user, DiseaseActivityHistory, &patient, args.clone()).await?;
     let (meds, f3) = run(&state, &user, MedicationHistory, &patient, args.clone()).await?;
     let mut calls = vec![f1, f2, f3];
-    let cohort = match run_optional(&state, &user, SimilarPatients, &patient, args.clone()).await? {
+    let cohort = match run_optional(&state, &user, SimilarPatients, &patient, args.clone(), false).await? {
         Ok((out, facts)) => {
             calls.push(facts);
             Ok(cohort_section(&out))
         }
         Err(why) => Err(why),
     };
-    let forecast = match run_optional(&state, &user, StateForecast, &patient, args).await? {
+    let options = match run_optional(&state, &user, CompareTreatments, &patient, args.clone(), true).await? {
+        Ok((out, facts)) => {
+            calls.push(facts);
+            Ok(options_section(&out))
+        }
+        Err(why) => Err(why),
+    };
+    let forecast = match run_optional(&state, &user, StateForecast, &patient, args, false).await? {
         Ok((out, facts)) => {
             calls.push(facts);
             forecast_section(&out)
@@ -272,6 +338,7 @@ pub async fn consult_show(
             .unwrap_or_default(),
         plot_svg: plot_of(&journey).to_svg(),
         cohort,
+        options,
         forecast,
         calls,
     };
@@ -341,6 +408,154 @@ fn cohort_section(out: &SimilarPatientsOutput) -> CohortSection {
     }
 }
 
+/// An option's figure as a table cell: "45% (30–60%), 9 of 20", a weighted one with
+/// its effective n, a mean DAS28, or why there is none.
+fn option_figure(f: &Figure) -> String {
+    match f {
+        Figure::Rate { n, events, percent, low_percent, high_percent } => {
+            format!("{percent}% ({low_percent}–{high_percent}%), {events} of {n}")
+        }
+        Figure::Mean { n, mean, low, high } => format!("{mean:.2} ({low:.2}–{high:.2}), n = {n}"),
+        Figure::KaplanMeier { n, events, percent, low_percent, high_percent, .. } => {
+            format!("{percent}% ({low_percent}–{high_percent}%), Kaplan-Meier: {events} events, {n} followed")
+        }
+        Figure::WeightedRate { n, effective_n, percent, low_percent, high_percent } => {
+            format!("{percent}% ({low_percent}–{high_percent}%), n = {n}, effective {effective_n}")
+        }
+        Figure::WeightedMean { n, effective_n, mean, low, high } => {
+            format!("{mean:.2} ({low:.2}–{high:.2}), n = {n}, effective {effective_n}")
+        }
+        Figure::NotEnoughComparablePatients { n, min_n } => format!("too few with data ({n} < {min_n})"),
+    }
+}
+
+/// A rate figure as a point with its interval on the plot; `None` for anything else.
+fn interval(f: &Figure) -> Option<Interval> {
+    match f {
+        Figure::Rate { n, percent, low_percent, high_percent, .. }
+        | Figure::KaplanMeier { n, percent, low_percent, high_percent, .. } => Some(Interval {
+            percent: f64::from(*percent),
+            low: f64::from(*low_percent),
+            high: f64::from(*high_percent),
+            n: *n,
+            effective_n: None,
+        }),
+        Figure::WeightedRate { n, effective_n, percent, low_percent, high_percent } => Some(Interval {
+            percent: f64::from(*percent),
+            low: f64::from(*low_percent),
+            high: f64::from(*high_percent),
+            n: *n,
+            effective_n: Some(*effective_n),
+        }),
+        _ => None,
+    }
+}
+
+const RESPONSE: &str = "response_6m";
+
+fn option_outcome<'a>(o: &'a OptionOut, key: &str) -> Option<&'a tools::compare_treatments::OptionOutcomeOut> {
+    o.outcomes.iter().find(|r| r.outcome == key)
+}
+
+fn options_section(out: &CompareTreatmentsOutput) -> OptionsSection {
+    let pair = |o: &OptionOut, key: &str| {
+        option_outcome(o, key)
+            .map(|r| (option_figure(&r.similar_patients), option_figure(&r.weighted)))
+            .unwrap_or_else(|| ("—".into(), "—".into()))
+    };
+    let one = |o: &OptionOut, pick: fn(&tools::compare_treatments::OptionOutcomeOut) -> &Figure| {
+        option_outcome(o, RESPONSE).map(|r| option_figure(pick(r))).unwrap_or_else(|| "—".into())
+    };
+    let rows = out
+        .options
+        .iter()
+        .map(|o| OptionRow {
+            label: o.label.clone(),
+            enough: o.enough_patients,
+            patients: o.patients,
+            neighbourhood: o.neighbourhood,
+            widening: o.widening.iter().map(|w| w.k.to_string()).collect::<Vec<_>>().join(" → "),
+            not_enough: format!("not enough comparable patients ({} of {})", o.patients, out.min_n),
+            response_similar: one(o, |r| &r.similar_patients),
+            response_weighted: one(o, |r| &r.weighted),
+            response_population: one(o, |r| &r.population),
+            das28_270: pair(o, "das28_day_270"),
+            flare: pair(o, "flare_6m"),
+            adverse_event_stop: pair(o, "adverse_event_stop_6m"),
+            state_model: o.state_model.as_ref().map_or_else(
+                || "—".into(),
+                |m| {
+                    format!(
+                        "{}% ({}–{}%) at day {}, {} class",
+                        m.remission_or_low_percent,
+                        m.low_percent,
+                        m.high_percent,
+                        m.days,
+                        m.treatment_class.replace('_', " ")
+                    )
+                },
+            ),
+            best: out.best_weighted_response.as_deref() == Some(o.option.as_str()),
+        })
+        .collect();
+    let balanced: Vec<&OptionOut> = out.options.iter().filter(|o| o.enough_patients && !o.balance.is_empty()).collect();
+    let covariates: Vec<String> = balanced.first().map(|o| o.balance.iter().map(|b| b.covariate.clone()).collect()).unwrap_or_default();
+    let balance = covariates
+        .iter()
+        .map(|c| BalanceRow {
+            covariate: c.clone(),
+            cells: balanced
+                .iter()
+                .map(|o| match o.balance.iter().find(|b| &b.covariate == c) {
+                    Some(b) => match b.after_weighting {
+                        Some(a) => format!("{:.2} → {a:.2}", b.before),
+                        None => format!("{:.2} → —", b.before),
+                    },
+                    None => "—".into(),
+                })
+                .collect(),
+        })
+        .collect();
+    let marks: Vec<OptionMarks> = out
+        .options
+        .iter()
+        .map(|o| {
+            let response = option_outcome(o, RESPONSE);
+            OptionMarks {
+                label: o.label.clone(),
+                enough: o.enough_patients,
+                patients: o.patients,
+                neighbourhood: o.neighbourhood,
+                min_n: out.min_n,
+                similar: response.and_then(|r| interval(&r.similar_patients)),
+                weighted: response.and_then(|r| interval(&r.weighted)),
+                population: response.and_then(|r| interval(&r.population)).map(|p| p.percent),
+            }
+        })
+        .collect();
+    OptionsSection {
+        decision_date: out.decision_date.to_string(),
+        current_treatment: if out.current_treatment.is_empty() {
+            "none".into()
+        } else {
+            out.current_treatment.join(", ")
+        },
+        min_n: out.min_n,
+        twin_version: out.twin_version.chars().take(12).collect(),
+        rows,
+        best: out
+            .best_weighted_response
+            .as_deref()
+            .and_then(|key| out.options.iter().find(|o| o.option == key))
+            .map(|o| o.label.clone()),
+        balance_options: balanced.iter().map(|o| o.label.clone()).collect(),
+        balance,
+        plot_svg: options_svg(&marks),
+        method: out.method.to_owned(),
+        caveat: out.caveat.to_owned(),
+    }
+}
+
 fn forecast_section(out: &StateForecastOutput) -> Result<ForecastSection, String> {
     if let Some(why) = &out.insufficient_data {
         return Err(why.clone());
@@ -369,4 +584,121 @@ fn forecast_section(out: &StateForecastOutput) -> Result<ForecastSection, String
         assumption: out.assumption.to_owned(),
         model_patients: out.model_patients,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::NaiveDate;
+    use tools::compare_treatments::{BalanceOut, OptionOutcomeOut, StateOutlookOut, WideningOut};
+
+    use super::*;
+
+    fn rate(percent: u32) -> Figure {
+        Figure::Rate { n: 30, events: 30 * percent as usize / 100, percent, low_percent: percent - 15, high_percent: percent + 15 }
+    }
+
+    fn weighted(percent: u32) -> Figure {
+        Figure::WeightedRate { n: 30, effective_n: 21.4, percent, low_percent: percent - 20, high_percent: percent + 20 }
+    }
+
+    fn option(key: &str, label: &str, patients: usize, response: Option<(u32, u32, u32)>) -> OptionOut {
+        let enough = response.is_some();
+        let none = Figure::NotEnoughComparablePatients { n: patients, min_n: 20 };
+        let (similar, weighted_fig, population) = match response {
+            Some((s, w, p)) => (rate(s), weighted(w), rate(p)),
+            None => (none.clone(), none.clone(), rate(40)),
+        };
+        let das28 = if enough {
+            (Figure::Mean { n: 28, mean: 3.41, low: 3.1, high: 3.72 }, Figure::WeightedMean { n: 28, effective_n: 20.0, mean: 3.35, low: 3.0, high: 3.7 })
+        } else {
+            (none.clone(), none.clone())
+        };
+        OptionOut {
+            option: key.into(),
+            label: label.into(),
+            enough_patients: enough,
+            patients,
+            neighbourhood: if enough { 200 } else { 1600 },
+            widening: vec![WideningOut { k: 50, patients: patients / 4 }, WideningOut { k: 200, patients }],
+            outcomes: vec![
+                OptionOutcomeOut { outcome: "response_6m".into(), label: "response".into(), similar_patients: similar, weighted: weighted_fig, population },
+                OptionOutcomeOut {
+                    outcome: "das28_day_270".into(),
+                    label: "DAS28 at day 270".into(),
+                    similar_patients: das28.0,
+                    weighted: das28.1,
+                    population: Figure::Mean { n: 900, mean: 3.6, low: 3.5, high: 3.7 },
+                },
+            ],
+            effective_n: enough.then_some(21.4),
+            balance: if enough {
+                vec![
+                    BalanceOut { covariate: "DAS28".into(), before: 0.42, after_weighting: Some(0.05) },
+                    BalanceOut { covariate: "age".into(), before: -0.2, after_weighting: None },
+                ]
+            } else {
+                vec![]
+            },
+            state_model: enough.then(|| StateOutlookOut {
+                treatment_class: "tnf_inhibitor".into(),
+                days: 150,
+                remission_or_low_percent: 44,
+                low_percent: 38,
+                high_percent: 51,
+            }),
+        }
+    }
+
+    fn output() -> CompareTreatmentsOutput {
+        CompareTreatmentsOutput {
+            patient: "p-1".into(),
+            decision_date: NaiveDate::from_ymd_opt(2023, 5, 2).unwrap(),
+            current_treatment: vec!["methotrexate".into()],
+            min_n: 20,
+            twin_version: "0123456789abcdef0123".into(),
+            options: vec![
+                option("continue", "continue the current treatment", 40, Some((35, 38, 33))),
+                option("tnf_inhibitor", "TNF inhibitor", 30, Some((55, 61, 48))),
+                option("rituximab", "rituximab", 7, None),
+            ],
+            best_weighted_response: Some("tnf_inhibitor".into()),
+            method: "the method",
+            caveat: "Observational: not randomised.",
+            audit: None,
+            report: None,
+        }
+    }
+
+    /// Options with enough patients get their figures, a mark pair on the plot and a
+    /// balance column; one without says how many of the minimum started it, with no
+    /// figure anywhere; the best weighted response is named.
+    #[test]
+    fn the_options_section_shows_figures_only_where_there_are_enough_patients() {
+        let section = options_section(&output());
+        assert_eq!(section.rows.len(), 3);
+        let tnf = &section.rows[1];
+        assert!(tnf.enough && tnf.best);
+        assert_eq!(tnf.response_similar, "55% (40–70%), 16 of 30");
+        assert_eq!(tnf.response_weighted, "61% (41–81%), n = 30, effective 21.4");
+        assert_eq!(tnf.response_population, "48% (33–63%), 14 of 30");
+        assert_eq!(tnf.das28_270.0, "3.41 (3.10–3.72), n = 28");
+        assert_eq!(tnf.widening, "50 → 200");
+        assert_eq!(tnf.state_model, "44% (38–51%) at day 150, tnf inhibitor class");
+        let few = &section.rows[2];
+        assert!(!few.enough && !few.best);
+        assert_eq!(few.not_enough, "not enough comparable patients (7 of 20)");
+        assert_eq!(section.best.as_deref(), Some("TNF inhibitor"));
+        assert_eq!(section.balance_options, vec!["continue the current treatment", "TNF inhibitor"]);
+        assert_eq!(section.balance[0].cells, vec!["0.42 → 0.05", "0.42 → 0.05"]);
+        assert_eq!(section.balance[1].cells[1], "-0.20 → —");
+        let svg = &section.plot_svg;
+        assert_eq!(svg.matches("class=\"similar\"").count(), 2);
+        assert_eq!(svg.matches("class=\"weighted\"").count(), 2);
+        assert_eq!(svg.matches("class=\"population\"").count(), 2);
+        assert!(svg.contains("rituximab: not enough patients (7 of 20)."), "{svg}");
+        assert!(!svg.contains("rituximab: similar"), "no figure for it");
+        if let Ok(path) = std::env::var("RDT_OPTIONS_SVG_SAMPLE") {
+            std::fs::write(path, svg).unwrap();
+        }
+    }
 }

@@ -11,7 +11,7 @@
 //! - One file per page group: `login.rs`, `patients.rs`, `journey.rs`, `chat.rs` (the
 //!   chat panel: a question, then its answer streamed over SSE), `consult.rs`,
 //!   `audit.rs`, `governance.rs`, `admin.rs`, `metrics.rs`; `plot.rs` draws the
-//!   journey SVG; `backup.rs` is shared with `rdt backup`; `error.rs` holds [`AppError`].
+//!   journey SVG, `options_plot.rs` the consult's treatment options; `backup.rs` is shared with `rdt backup`; `error.rs` holds [`AppError`].
 //! - Templates in `templates/` (askama, compiled in); `static/` (CSS, htmx from its npm
 //!   package) served from the binary.
 //!
@@ -35,6 +35,7 @@ mod journey;
 mod layout;
 mod login;
 mod metrics;
+pub mod options_plot;
 mod patients;
 pub mod plot;
 mod statics;

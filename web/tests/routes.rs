@@ -319,11 +319,13 @@ async fn a_journey_page_draws_the_plot_and_is_audited() {
     assert!(matches!(entry.body, EntryBody::Access { ref action, .. } if action == "journey"));
     // The consult summary records its tool calls: summary, disease activity, medications
     // and the state forecast (which says it has no model here); this install has no twin
-    // or index, so the cohort section says what is missing and no cohort call is recorded.
+    // or index, so the cohort and treatment options sections say what is missing and no
+    // cohort or options call is recorded.
     let res = f.send(get(&format!("/patients/{}/consult", f.patient), Some(&s))).await;
     assert_eq!(res.status(), StatusCode::OK);
     let html = body_text(res).await;
     assert!(html.contains("id=\"cohort-missing\""), "the cohort section names what is missing");
+    assert!(html.contains("id=\"options-missing\""), "the treatment options section names what is missing");
     assert!(html.contains("id=\"forecast-missing\""), "the forecast section names what is missing");
     assert_eq!(f.state.audit().size().await.unwrap(), before + 5);
 }
