@@ -210,6 +210,45 @@ pub fn lead_sentence(draft: &str) -> String {
     }
 }
 
+/// What a lead over observational figures (the treatment options: similar patients
+/// who chose each treatment, `tools::compare_treatments`) says to carry their caveat:
+/// that the figures are of similar patients, not of this one.
+const OBSERVATIONAL_HEDGES: &[&str] = &[
+    "similar patients",
+    "similar historical",
+    "comparable patients",
+    "historical patients",
+    "patients like",
+    "people like",
+    "others like",
+    "observational",
+    "not randomised",
+    "not randomized",
+];
+
+/// Words that state what will happen to the patient: a prediction, which figures of
+/// similar patients who chose their treatment cannot support.
+const PREDICTING_WORDS: &[&str] = &["will", "would", "won't", "wouldn't", "shall", "guarantees", "guaranteed"];
+
+/// Whether `lead` carries the observational caveat in its own words: it speaks of
+/// similar (or comparable, historical) patients or says the figures are observational,
+/// and it predicts nothing for this patient ("she will respond", "he would do better").
+/// A lead over the treatment options that does not is dropped: RDT's sentences, which
+/// end with the caveat, are the answer.
+pub fn carries_observational_caveat(lead: &str) -> bool {
+    let lower = lead.to_lowercase();
+    let hedged = OBSERVATIONAL_HEDGES.iter().any(|h| lower.contains(h));
+    let words = tools::vocabulary::words_of(lead);
+    let predicts = words.iter().any(|w| PREDICTING_WORDS.contains(&w.as_str()))
+        || ["going to", "is expected to", "are expected to", "can expect"].iter().any(|p| lower.contains(p));
+    hedged && !predicts
+}
+
+/// The categories a lead over the treatment options may use in comparing them, which
+/// are no flag, trend or activity category of the record there: "did better", "a
+/// moderate or good response" (EULAR), "improved".
+pub const OPTION_COMPARISON_WORDS: &[&str] = &["rising", "falling", "stable", "moderate"];
+
 /// Whether a draft says the results do not hold the answer.
 pub fn says_not_in_results(draft: &str) -> bool {
     let lower = draft.to_lowercase();
@@ -237,6 +276,18 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn an_options_lead_speaks_of_similar_patients_and_predicts_nothing() {
+        assert!(carries_observational_caveat(
+            "Among similar patients, 55% of those who started a TNF inhibitor responded at 6 months."
+        ));
+        assert!(carries_observational_caveat("Patients like him did best on a TNF inhibitor (observational)."));
+        assert!(!carries_observational_caveat("A TNF inhibitor gives a 55% response at 6 months."), "no hedge");
+        assert!(!carries_observational_caveat("Among similar patients, she would respond to a TNF inhibitor."));
+        assert!(!carries_observational_caveat("Similar patients suggest he will respond."));
+        assert!(!carries_observational_caveat("Among similar patients she is going to respond."));
+    }
 
     #[test]
     fn a_lead_may_not_state_a_category_the_facts_do_not() {

@@ -24,9 +24,12 @@
 //!    definition ends in RDT's own words, without a lead;
 //! 7. write the lead (`Turn::write_lead`): the model's one sentence answering the
 //!    question from the tools' sentences ([`tools::Facts`]), streamed to the sink;
+//!    over the treatment options (observational) with the `answer_observational`
+//!    prompt, which asks for similar patients' words and no prediction;
 //! 8. check the lead (`LeadCheck`): every number traced to a result or the question,
-//!    nothing the facts contradict; else one retry naming the untraced numbers; else
-//!    RDT's sentences alone;
+//!    nothing the facts contradict, and over the treatment options the caveat in the
+//!    lead's own words; else one retry naming the untraced numbers; else RDT's
+//!    sentences alone (which end with the options' caveat);
 //! 9. record (`Turn::record`, `Turn::refuse`): the answer (with the engine, the
 //!    model sha256 and the prompt set version) or the refusal entry, and the [`Answer`].
 //!
@@ -52,8 +55,8 @@ use crate::answer::{
 };
 use crate::chat::{ChatError, ChatModel, ChatRequest, Constraint, Message, Speaker, TokenSink};
 use crate::facts::{
-    cites_facts, contradicting_categories, facts_address, lead_sentence, misstates_current_drugs, prompt_facts,
-    says_not_in_results,
+    carries_observational_caveat, cites_facts, contradicting_categories, facts_address, lead_sentence,
+    misstates_current_drugs, prompt_facts, says_not_in_results, OPTION_COMPARISON_WORDS,
 };
 use crate::grounding::{check, Sources};
 use crate::record_reference::refers_to_record;
@@ -745,7 +748,10 @@ impl<'a> Turn<'a> {
     async fn answer(mut self, sink: TokenSink) -> Result<Answer, AskError> {
         let lead_check = LeadCheck::of(self.question, &self.called, &self.usable, self.ctx.patient.as_ref());
         let facts = lead_check.facts.clone();
-        let prompt = self.assistant.render(PromptName::Answer, &[("question", self.question), ("summary", &facts)])?;
+        // Observational figures (the treatment options) get the prompt that asks for
+        // their caveat in the lead's own words; the check holds the lead to it.
+        let template = if lead_check.observational { PromptName::AnswerObservational } else { PromptName::Answer };
+        let prompt = self.assistant.render(template, &[("question", self.question), ("summary", &facts)])?;
         let mut messages = vec![self.messages[0].clone(), Message::new(Speaker::User, prompt)];
         // The first lead streams to `sink` as it is written; the facts follow it there
         // once it is kept (a replaced lead is replaced by the final text).
@@ -885,6 +891,10 @@ struct LeadCheck<'a> {
     sources: Sources,
     results: Vec<Facts>,
     in_tool_words: bool,
+    /// The results are observational comparisons of treatments (`compare_treatments`):
+    /// the lead must say they are figures of similar patients and predict nothing for
+    /// this one ([`carries_observational_caveat`]).
+    observational: bool,
 }
 
 /// The check's verdict on one lead.
@@ -911,6 +921,7 @@ impl<'a> LeadCheck<'a> {
             in_tool_words: called
                 .iter()
                 .any(|c| usable.iter().any(|s| s.name == c.tool && s.vocabulary.matches(question))),
+            observational: called.iter().any(|c| c.tool == ToolName::CompareTreatments),
         }
     }
 
@@ -921,12 +932,20 @@ impl<'a> LeadCheck<'a> {
     }
 
     /// Kept when it cites the facts, states no flag, trend or category they do not
-    /// ("raised" beside "flagged normal"), and names the current drugs as they are.
+    /// ("raised" beside "flagged normal"), and names the current drugs as they are;
+    /// over observational results, when it also carries their caveat (similar
+    /// patients, no prediction), and its comparison words ("did better", "moderate or
+    /// good response") are not read as the record's trends or categories.
     fn keeps(&self, lead: &str) -> bool {
+        let categories = contradicting_categories(lead, &self.facts)
+            .into_iter()
+            .filter(|c| !(self.observational && OPTION_COMPARISON_WORDS.contains(c)))
+            .count();
         !lead.is_empty()
             && !self.declines(lead)
-            && contradicting_categories(lead, &self.facts).is_empty()
+            && categories == 0
             && !misstates_current_drugs(lead, self.question, &self.results)
+            && (!self.observational || carries_observational_caveat(lead))
     }
 
     /// A decline is believed when the facts share no telling word with the question
@@ -1068,6 +1087,7 @@ mod tests {
             sources: Sources::new([&result], question).with_patient(Some("p-1")),
             results: vec![Facts::stated(String::new()).with_drugs(drugs.clone())],
             in_tool_words: false,
+            observational: false,
         };
         let crp = lead_check("What is the latest CRP?");
         assert_eq!(crp.judge("The latest CRP is 12.4 mg/L, flagged high."), Verdict::Keep);
@@ -1082,5 +1102,34 @@ mod tests {
         assert_eq!(blood.judge(not_there), Verdict::CannotAnswer);
         let in_words = LeadCheck { in_tool_words: true, ..blood };
         assert_eq!(in_words.judge(not_there), Verdict::Drop { ungrounded: Vec::new() });
+    }
+
+    /// Over the treatment options (observational), a lead is kept only when it speaks
+    /// of similar patients and predicts nothing for this one; comparing options ("did
+    /// better", "moderate or good response") is not a trend or category of the record.
+    #[test]
+    fn an_options_lead_must_carry_the_caveat() {
+        let result = json!({"value": {"patient": "p-1", "options": [{"label": "TNF inhibitor", "percent": 55,
+            "outcome": "response at 6 months"}]}});
+        let question = "What if we switch her to a TNF inhibitor?";
+        let lead_check = LeadCheck {
+            question,
+            facts: "Treatment options of p-1 at 2023-05-02 (current: methotrexate). TNF inhibitor: 30 similar \
+                    patients started it (among the 200 nearest); response at 6 months 55% (16 of 30; 95% CI 37% to \
+                    72%). Observational: these patients were not randomised to their treatments."
+                .into(),
+            sources: Sources::new([&result], question).with_patient(Some("p-1")),
+            results: vec![Facts::stated(String::new())],
+            in_tool_words: true,
+            observational: true,
+        };
+        let kept = "Among similar patients who started a TNF inhibitor, 55% had a moderate or good response and did better.";
+        assert_eq!(lead_check.judge(kept), Verdict::Keep);
+        let no_hedge = "A TNF inhibitor gives a 55% response at 6 months.";
+        assert_eq!(lead_check.judge(no_hedge), Verdict::Drop { ungrounded: Vec::new() });
+        let predicts = "Among similar patients, she would respond to a TNF inhibitor.";
+        assert_eq!(lead_check.judge(predicts), Verdict::Drop { ungrounded: Vec::new() });
+        let not_observational = LeadCheck { observational: false, ..lead_check };
+        assert_eq!(not_observational.judge(no_hedge), Verdict::Keep, "other tools' leads are not held to it");
     }
 }

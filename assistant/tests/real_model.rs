@@ -1,11 +1,15 @@
 //! The default model (Qwen2.5-Coder-1.5B on the default engine) end to end over a
 //! small virtual cohort: a latest-lab question, two definition questions (with and
-//! without a patient open) and an out-of-scope question. Assertions are on facts (the value and flag the tool computed, the
-//! refusal), never on wording.
+//! without a patient open) and an out-of-scope question; and, over an install with an
+//! in silico cohort (tiny twin and index), a what-if question answered from the
+//! treatment options. Assertions are on facts (the value and flag the tool computed,
+//! the refusal, the tool that ran, the caveat), never on wording.
 //!
 //! Needs `rdt setup` (MiniLM and the GGUF in the model cache). Skipped, saying so,
 //! when they are absent, unless `RDT_REQUIRE_MODELS=1` (CI), which makes absence a
 //! failure.
+
+mod cohort_install;
 
 use std::sync::Arc;
 
@@ -105,4 +109,57 @@ async fn the_default_model_answers_from_the_tools() {
     eprintln!("{:.2} s {:?}: {}", a.timings.total, a.outcome, a.text);
     assert!(matches!(a.outcome, Outcome::CannotAnswer(_)), "{:?}: {}", a.outcome, a.text);
     assert!(!a.text.contains("Paris"));
+}
+
+/// A what-if question over an install with an in silico cohort: retrieval sends it to
+/// `compare_treatments` (the model is not asked which tool), the answer holds RDT's
+/// sentences of every option with the observational caveat, and every number of it
+/// is one the tool returned. When the model's lead is kept, it carries the caveat in
+/// its own words (similar patients, no prediction: `facts::carries_observational_caveat`).
+#[tokio::test]
+async fn the_default_model_answers_a_what_if_question_from_the_options() {
+    let models = ModelCache::from_env().unwrap();
+    let (minilm, gguf) = match (models.check(&MINILM), models.check_gguf(&QWEN_CODER_1_5B)) {
+        (Ok(m), Ok(g)) => (m, g),
+        (m, g) => {
+            let why = format!("{:?} / {:?}", m.err().map(|e| e.to_string()), g.err().map(|e| e.to_string()));
+            if std::env::var("RDT_REQUIRE_MODELS").as_deref() == Ok("1") {
+                panic!("RDT_REQUIRE_MODELS=1 but the models are missing: {why}");
+            }
+            eprintln!("skipping: models not in the cache ({why}); run `rdt setup`");
+            return;
+        }
+    };
+    let install = cohort_install::cohort_install(60, 11).await;
+    let by = Principal::new("test", Role::Governance);
+    cache::pin_model(&install.registry, &by, &MINILM, &minilm, "test").await.unwrap();
+    llm::pin_gguf(&install.registry, &by, &QWEN_CODER_1_5B, &gguf, "test").await.unwrap();
+    let chat = engine::load(engine_from_env().unwrap(), &gguf.path, &install.registry).await.unwrap();
+    let retriever = ToolRetriever::new(Arc::new(MiniLm::load(&minilm, &install.registry, None).await.unwrap()), &tools::specs())
+        .unwrap();
+    let assistant = Assistant::new(chat, install.tools.clone(), install.log.clone(), retriever);
+    let ctx = AskContext {
+        principal: Principal::new("dr-test", Role::Clinician),
+        patient: Some(install.patient.clone()),
+        session: "real-model-options".into(),
+    };
+
+    let a = assistant.ask("What if we switch her to a TNF inhibitor?", &ctx, None).await.unwrap();
+    eprintln!("{:.2} s {:?} (drafts {:?}): {}", a.timings.total, a.grounding, a.drafts, a.text);
+    assert_eq!(a.outcome, Outcome::Answered, "{}", a.text);
+    assert_eq!(a.tools.iter().map(|c| c.tool).collect::<Vec<_>>(), vec![ToolName::CompareTreatments], "{}", a.text);
+    assert!(matches!(a.tools[0].chosen_by, assistant::ChosenBy::Retrieval { .. }), "{:?}", a.tools[0].chosen_by);
+    assert_eq!(a.tools[0].arguments["patient"], install.patient.as_str());
+    let result = &a.tools[0].result["value"];
+    let caveat = result["caveat"].as_str().unwrap();
+    assert!(a.text.contains(caveat), "the observational caveat is in the answer: {}", a.text);
+    assert!(a.text.contains(&a.tools[0].facts.text), "RDT's sentences of the options: {}", a.text);
+    let tnf = result["options"].as_array().unwrap().iter().find(|o| o["option"] == "tnf_inhibitor").unwrap();
+    assert!(a.text.contains(tnf["label"].as_str().unwrap()), "{}", a.text);
+    let sources = Sources::new(a.tools.iter().map(|c| &c.result), &a.question).with_patient(Some(install.patient.as_str()));
+    assert!(check(&a.text, &sources).is_grounded(), "{}", a.text);
+    if matches!(a.grounding, assistant::Grounding::Grounded | assistant::Grounding::GroundedOnRetry { .. }) {
+        let lead = a.text.split("\n\n").next().unwrap();
+        assert!(assistant::facts::carries_observational_caveat(lead), "a kept lead carries the caveat: {lead}");
+    }
 }

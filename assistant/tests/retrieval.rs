@@ -81,3 +81,41 @@ async fn every_question_of_the_set_finds_its_tool_among_the_candidates() {
     }
     assert!(misses.is_empty(), "{misses:#?}");
 }
+
+/// With the real MiniLM (skipped without `rdt setup`): what-if and which-option
+/// questions go to `compare_treatments`, first and by retrieval's decisive lead (the
+/// model is not asked), never to `similar_patients`; `similar_patients` still leads for
+/// its own examples, and `compare_treatments` for its own.
+#[tokio::test]
+async fn minilm_sends_option_questions_to_compare_treatments() {
+    let Some(embedder) = minilm().await else {
+        return;
+    };
+    let specs = tools::specs();
+    let retriever = ToolRetriever::new(embedder, &specs).unwrap();
+    let one_patient: Vec<ToolName> =
+        specs.iter().filter(|s| s.name != ToolName::ComparePatients).map(|s| s.name).collect();
+    let spec = |name| specs.iter().find(|s| s.name == name).unwrap();
+    let first = |question: &str| {
+        let ranked = retriever.rank(question, &one_patient).unwrap();
+        (ranked[0].tool, ranked.get(1).map_or(f32::INFINITY, |r| ranked[0].similarity - r.similarity), ranked)
+    };
+    for question in [
+        "What if we switch her to a TNF inhibitor?",
+        "On which option did patients like him do best?",
+        "Would he do better on a JAK inhibitor instead?",
+        "Which treatment option worked best for patients like her?",
+    ] {
+        let (tool, lead, ranked) = first(question);
+        assert_eq!(tool, ToolName::CompareTreatments, "{question}: {ranked:?}");
+        if spec(ToolName::CompareTreatments).examples.contains(&question) {
+            assert!(lead >= assistant::session::DECISIVE_MARGIN, "{question}: retrieval decides: {ranked:?}");
+        }
+    }
+    for name in [ToolName::SimilarPatients, ToolName::CompareTreatments] {
+        for question in spec(name).examples {
+            let (tool, _, ranked) = first(question);
+            assert_eq!(tool, name, "{question}: {ranked:?}");
+        }
+    }
+}

@@ -44,16 +44,22 @@ pub enum PromptName {
     /// Whether a question asks what a term means, and which glossary term answers it
     /// (or none); placeholders `terms`, `question`.
     Definition,
+    /// The answer's lead sentence over observational figures (the treatment options:
+    /// similar patients who chose each treatment): as [`PromptName::Answer`], and the
+    /// sentence must speak of similar patients, never predict for this one;
+    /// placeholders `question`, `summary`.
+    AnswerObservational,
 }
 
 impl PromptName {
-    pub const ALL: [PromptName; 6] = [
+    pub const ALL: [PromptName; 7] = [
         PromptName::System,
         PromptName::ToolChoice,
         PromptName::Answer,
         PromptName::Arguments,
         PromptName::AnswerRetry,
         PromptName::Definition,
+        PromptName::AnswerObservational,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -64,6 +70,7 @@ impl PromptName {
             PromptName::Arguments => "arguments",
             PromptName::AnswerRetry => "answer_retry",
             PromptName::Definition => "definition",
+            PromptName::AnswerObservational => "answer_observational",
         }
     }
 
@@ -76,6 +83,7 @@ impl PromptName {
             PromptName::Arguments => include_str!("../templates/arguments.md"),
             PromptName::AnswerRetry => include_str!("../templates/answer_retry.md"),
             PromptName::Definition => include_str!("../templates/definition.md"),
+            PromptName::AnswerObservational => include_str!("../templates/answer_observational.md"),
         }
     }
 }
@@ -95,7 +103,7 @@ impl std::str::FromStr for PromptName {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PromptError {
-    #[error("unknown prompt `{0}`; the prompts are system, tool_choice, answer, arguments, answer_retry, definition")]
+    #[error("unknown prompt `{0}`; the prompts are system, tool_choice, answer, arguments, answer_retry, definition, answer_observational")]
     UnknownPrompt(String),
     #[error("prompt `{prompt}`: no value for placeholder `{{{{{placeholder}}}}}`")]
     MissingValue { prompt: PromptName, placeholder: String },
@@ -261,6 +269,7 @@ mod tests {
         assert_eq!(r.get(PromptName::Definition).placeholders().unwrap(), vec!["terms", "question"]);
         assert_eq!(r.get(PromptName::Arguments).placeholders().unwrap(), vec!["question", "tool", "schema"]);
         assert_eq!(r.get(PromptName::AnswerRetry).placeholders().unwrap(), vec!["numbers"]);
+        assert_eq!(r.get(PromptName::AnswerObservational).placeholders().unwrap(), vec!["question", "summary"]);
     }
 
     #[test]
