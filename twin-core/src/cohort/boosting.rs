@@ -50,6 +50,26 @@ fn columns(rows: &[Vec<f64>], features: usize) -> Vec<f64> {
     data
 }
 
+/// One booster on `x` (rows of equal width) and `y` under `objective`, with RDT's
+/// fixed budget, seed and memory cap: the one place a boosted model is configured.
+pub fn fit_booster(
+    x: &[Vec<f64>],
+    y: &[f64],
+    objective: Objective,
+    what: &'static str,
+) -> Result<PerpetualBooster, BoostingError> {
+    let features = x.first().map(Vec::len).ok_or(BoostingError::Empty(what))?;
+    let data = columns(x, features);
+    let matrix = Matrix::new(&data, x.len(), features);
+    let mut booster = PerpetualBooster::default()
+        .set_objective(objective)
+        .set_budget(BUDGET)
+        .set_seed(SEED)
+        .set_memory_limit(Some(MEMORY_LIMIT_GB));
+    booster.fit(&matrix, y, None, None).map_err(|e| BoostingError::Fit { outcome: what, message: e.to_string() })?;
+    Ok(booster)
+}
+
 impl BoostedBaseline {
     /// Fits each outcome on the rows that have it: `rows` are `(features, outcomes)`;
     /// a yes/no outcome by log loss (a probability), a value by squared loss. An
@@ -80,17 +100,7 @@ impl BoostedBaseline {
                 Objective::SquaredLoss
             };
             let y: Vec<f64> = if outcome.is_rate() { y.iter().map(|v| if *v > 0.5 { 1.0 } else { 0.0 }).collect() } else { y };
-            let data = columns(&x, features);
-            let matrix = Matrix::new(&data, x.len(), features);
-            let mut booster = PerpetualBooster::default()
-                .set_objective(objective)
-                .set_budget(BUDGET)
-                .set_seed(SEED)
-                .set_memory_limit(Some(MEMORY_LIMIT_GB));
-            booster
-                .fit(&matrix, &y, None, None)
-                .map_err(|e| BoostingError::Fit { outcome: outcome.key(), message: e.to_string() })?;
-            models.insert(outcome, booster);
+            models.insert(outcome, fit_booster(&x, &y, objective, outcome.key())?);
         }
         Ok(BoostedBaseline { features, models })
     }

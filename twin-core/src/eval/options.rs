@@ -35,8 +35,10 @@ use crate::cohort::report::NeighbourRef;
 use crate::index::build::historical_times;
 use crate::index::NeighbourIndex;
 use crate::options::{
-    add_state_outlooks, options_from_neighbours, OptionComparison, OptionRow, OptionsPopulation, OptionsQuery, OptionsReport,
+    add_state_outlooks, options_from_neighbours, OptionComparison, OptionsPopulation, OptionsQuery, OptionsReport,
 };
+use crate::cohort::record::ClinicalRecord;
+use crate::options::head::{decision_features, OptionHead};
 use crate::state::{patient_steps, StateModel, StateModelConfig};
 use crate::progress::Progress;
 use crate::twin::TwinModel;
@@ -97,11 +99,18 @@ pub enum Estimator {
     /// the option's class: a different quantity from a response rate, so it is scored
     /// in the ranking only.
     StateModel,
+    /// The counterfactual head: boosted trees with the option as an input.
+    OptionHead,
 }
 
 impl Estimator {
-    pub const ALL: [Estimator; 4] =
-        [Estimator::WeightedNeighbours, Estimator::Neighbours, Estimator::Population, Estimator::StateModel];
+    pub const ALL: [Estimator; 5] = [
+        Estimator::WeightedNeighbours,
+        Estimator::Neighbours,
+        Estimator::Population,
+        Estimator::StateModel,
+        Estimator::OptionHead,
+    ];
 
     pub fn label(self) -> &'static str {
         match self {
@@ -109,6 +118,7 @@ impl Estimator {
             Estimator::Neighbours => "similar patients, as they were",
             Estimator::Population => "population rate per option",
             Estimator::StateModel => "state model: remission or low at day 150 under the option's class (ranking only)",
+            Estimator::OptionHead => "counterfactual head (boosted trees, the option as an input)",
         }
     }
 
@@ -117,12 +127,20 @@ impl Estimator {
         self != Estimator::StateModel
     }
 
-    fn value(self, option: &OptionComparison, row: Option<&OptionRow>) -> Option<f64> {
+    /// The estimator's figure for `outcome` of an option (`head`: the counterfactual
+    /// head's DAS28 at day 270 and response probability for it).
+    fn value(self, option: &OptionComparison, outcome: OptionOutcome, head: Option<(f64, f64)>) -> Option<f64> {
+        let row = option.row(outcome);
         match self {
             Estimator::WeightedNeighbours => row?.adjusted.value(),
             Estimator::Neighbours => row?.unadjusted.value(),
             Estimator::Population => row?.population.value(),
-            Estimator::StateModel => option.state_model.map(|s| s.share),
+            Estimator::StateModel => (outcome == OptionOutcome::Response6m).then_some(option.state_model?.share),
+            Estimator::OptionHead => match outcome {
+                OptionOutcome::Das28Day270 => head.map(|h| h.0),
+                OptionOutcome::Response6m => head.map(|h| h.1),
+                _ => None,
+            },
         }
     }
 }
@@ -236,6 +254,10 @@ pub async fn evaluate_options(
         .map(|(p, e)| patient_steps(p.clone(), e, config.step_days))
         .collect();
     let state = StateModel::fit(&steps, config);
+    let events: HashMap<&PatientId, &[Event]> =
+        journeys.iter().filter(|(p, _)| train(p)).map(|(p, e)| (p, e.as_slice())).collect();
+    let head = OptionHead::fit(&decisions, &population, &events)
+        .map_err(|e| EvalError::Cohort(crate::cohort::query::CohortError::Baseline(e.to_string())))?;
     let scored: Vec<(&PatientId, &Vec<Event>, &TruthLine)> = journeys
         .iter()
         .filter(|(p, _)| Part::of(p) == options.scored)
@@ -262,7 +284,10 @@ pub async fn evaluate_options(
         let neighbours: Vec<NeighbourRef> = nearest_historical(index, vector, patient, &query, &|p| !train(p)).await?;
         let (mut report, _) = options_from_neighbours(&neighbours, &decisions, t.decision_date, vec![], &options.query);
         add_state_outlooks(&mut report, &state, &view, Some(t.decision_date));
-        cases.push(case_of(&report, t));
+        let record = ClinicalRecord::read(&view);
+        let at = crate::cohort::query::end_of_day(t.decision_date);
+        let asked = |option| head.predict(&decision_features(&record, &view, at, option));
+        cases.push(case_of(&report, t, &asked));
     }
     progress.done();
     let evaluation = summarise(&cases, options.scored, skipped, options.query.min_n);
@@ -270,21 +295,18 @@ pub async fn evaluate_options(
     Ok(EvalReport { json, markdown: markdown(&evaluation), figures: vec![] })
 }
 
-fn case_of(report: &OptionsReport, truth: &TruthLine) -> Vec<OptionCase> {
+fn case_of(report: &OptionsReport, truth: &TruthLine, head: &dyn Fn(TreatmentOption) -> Option<(f64, f64)>) -> Vec<OptionCase> {
     report
         .options
         .iter()
         .filter_map(|o| {
             let t = truth.options.get(o.option.key())?;
-            let row = |outcome| o.row(outcome);
+            let h = head(o.option);
             Some(OptionCase {
                 option: o.option,
                 enough: o.enough,
-                response: Estimator::ALL.iter().map(|e| e.value(o, row(OptionOutcome::Response6m))).collect(),
-                das28_270: Estimator::ALL
-                    .iter()
-                    .map(|e| if e.is_response_rate() { e.value(o, row(OptionOutcome::Das28Day270)) } else { None })
-                    .collect(),
+                response: Estimator::ALL.iter().map(|e| e.value(o, OptionOutcome::Response6m, h)).collect(),
+                das28_270: Estimator::ALL.iter().map(|e| e.value(o, OptionOutcome::Das28Day270, h)).collect(),
                 true_responded: t.response_6m.map(|r| r.responded()),
                 true_probability: t.response_probability,
                 true_das28_270: t.das28_latent_270,
@@ -531,9 +553,9 @@ mod tests {
         OptionCase {
             option,
             enough: true,
-            // The state model ranks as the weighted neighbours do.
-            response: estimates.iter().chain(&estimates[..1]).map(|e| Some(*e)).collect(),
-            das28_270: vec![Some(3.0), Some(3.5), None, None],
+            // The state model and the head rank as the weighted neighbours do.
+            response: estimates.iter().chain(&estimates[..1]).chain(&estimates[..1]).map(|e| Some(*e)).collect(),
+            das28_270: vec![Some(3.0), Some(3.5), None, None, Some(3.0)],
             true_responded: Some(responded),
             true_probability: probability,
             true_das28_270: Some(3.2),
@@ -546,15 +568,16 @@ mod tests {
     fn the_das28_ranking_picks_the_lowest_estimate() {
         use TreatmentOption::{Continue, TnfInhibitor};
         let with = |option, das: [f64; 3], truth: f64, share: f64| OptionCase {
-            das28_270: das.iter().map(|v| Some(*v)).chain([None]).collect(),
+            das28_270: das.iter().map(|v| Some(*v)).chain([None, Some(truth)]).collect(),
             true_das28_270: Some(truth),
-            response: vec![Some(0.5), Some(0.5), Some(0.5), Some(share)],
+            response: vec![Some(0.5), Some(0.5), Some(0.5), Some(share), Some(0.5)],
             ..case(option, [0.5; 3], true, 0.5)
         };
         let cases = vec![vec![with(Continue, [3.0, 3.5, 3.1], 3.4, 0.3), with(TnfInhibitor, [2.5, 3.6, 3.3], 2.6, 0.6)]];
         let e = summarise(&cases, Part::Tuning, 0, 20);
         let hits: Vec<Option<f64>> = e.rankings[0].scores.iter().map(|r| r.top_is_best).collect();
-        assert_eq!(hits, vec![Some(1.0), Some(0.0), Some(0.0), Some(1.0)]);
+        // The head (last) was given the truth itself: always right.
+        assert_eq!(hits, vec![Some(1.0), Some(0.0), Some(0.0), Some(1.0), Some(1.0)]);
         let regret = e.rankings[0].scores[2].mean_regret.unwrap();
         assert!((regret - 0.8).abs() < 1e-12, "{regret}");
     }

@@ -8,6 +8,8 @@
 //!   the weighting balances; [`OptionsPopulation`] holds them all, read once.
 //! - [`weighting`]: the propensity model inside a neighbourhood, inverse-propensity
 //!   weights and the covariate balance before and after.
+//! - [`head`]: the counterfactual head, boosted trees with the option as an input
+//!   ([`head::OptionHead`]), asked once per option.
 //! - [`compare`]: one comparison end to end ([`compare_options`]): the patient's twin,
 //!   the neighbourhood widened per option until the option has `min_n` patients, the
 //!   figures, and the neighbours per option for the audit.
@@ -19,6 +21,7 @@
 //! the report's JSON.
 
 pub mod compare;
+pub mod head;
 pub mod units;
 pub mod weighting;
 

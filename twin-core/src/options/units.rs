@@ -108,6 +108,11 @@ impl OptionsPopulation {
         self.units.get(&(patient.clone(), index_time))
     }
 
+    /// Every decision read.
+    pub fn units(&self) -> impl Iterator<Item = &DecisionUnit> {
+        self.units.values()
+    }
+
     /// The population's outcomes after an option (each patient once).
     pub fn outcomes_of(&self, option: TreatmentOption) -> &[OptionOutcomes] {
         self.per_option.get(&option).map_or(&[], Vec::as_slice)
