@@ -325,7 +325,12 @@ fn compare_one(
         .map(|(_, _, u)| (u.covariates.as_slice(), true))
         .chain(others.iter().map(|(_, _, u)| (u.covariates.as_slice(), false)))
         .collect();
-    let weights = if enough { takers_weights(&rows) } else { None };
+    // Everyone in the neighbourhood took it: nothing to adjust for, equal weights.
+    let weights = match (enough, others.is_empty()) {
+        (false, _) => None,
+        (true, true) => Some(vec![1.0; takers.len()]),
+        (true, false) => takers_weights(&rows),
+    };
     let effective_n = weights.as_ref().map(|w| {
         let total: f64 = w.iter().sum();
         total * total / w.iter().map(|x| x * x).sum::<f64>()
