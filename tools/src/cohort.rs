@@ -258,12 +258,7 @@ impl CohortHandles {
         k: usize,
     ) -> Result<CohortReport, ToolError> {
         let unavailable = |reason: String| ToolError::Unavailable { tool, reason };
-        let vectors = match &self.notes {
-            Some(notes) => notes
-                .vectors(note_texts(events, at.map(twin_core::cohort::query::end_of_day)), &NoProgress)
-                .map_err(|e| unavailable(format!("note vectors: {e}")))?,
-            None => Default::default(),
-        };
+        let vectors = self.note_vectors(tool, events, at)?;
         let options = QueryOptions { k, ..self.options };
         let note_vector = |t: &str| vectors.get(t).cloned();
         let mut report = query_cohort(self.sources(), patient, events, at, &options, &note_vector, &|_| false)
@@ -286,18 +281,27 @@ impl CohortHandles {
         state: Option<&twin_core::state::StateModel>,
     ) -> Result<(OptionsReport, OptionsAudit), ToolError> {
         let unavailable = |reason: String| ToolError::Unavailable { tool, reason };
-        let vectors = match &self.notes {
-            Some(notes) => notes
-                .vectors(note_texts(events, at.map(twin_core::cohort::query::end_of_day)), &NoProgress)
-                .map_err(|e| unavailable(format!("note vectors: {e}")))?,
-            None => Default::default(),
-        };
+        let vectors = self.note_vectors(tool, events, at)?;
         let note_vector = |t: &str| vectors.get(t).cloned();
         let query = OptionsQuery { min_follow_up_days: self.options.min_follow_up_days, ..OptionsQuery::default() };
         let population = &self.options_population;
         compare_options(self.sources(), population, patient, events, at, &query, state, &note_vector, &|_| false)
             .await
             .map_err(|e| unavailable(format!("{e} ({})", self.index.describe())))
+    }
+
+    /// The vectors of the note texts the twin of `events` at `at` reads, when the
+    /// handles read notes ([`Self::with_notes`]); none otherwise.
+    fn note_vectors(
+        &self,
+        tool: ToolName,
+        events: &[Event],
+        at: Option<NaiveDate>,
+    ) -> Result<twin_core::encode::note::NoteVectors, ToolError> {
+        let Some(notes) = &self.notes else { return Ok(Default::default()) };
+        notes
+            .vectors(note_texts(events, at.map(twin_core::cohort::query::end_of_day)), &NoProgress)
+            .map_err(|e| ToolError::Unavailable { tool, reason: format!("note vectors: {e}") })
     }
 
     fn sources(&self) -> CohortSources<'_> {
