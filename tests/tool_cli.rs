@@ -23,7 +23,8 @@ fn tools_list_shows_every_tool_with_its_schemas() {
             "glossary",
             "state_forecast",
             "similar_patients",
-            "explain_neighbourhood"
+            "explain_neighbourhood",
+            "compare_treatments"
         ]
     );
     for t in list.as_array().unwrap() {
