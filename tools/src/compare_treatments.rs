@@ -49,10 +49,12 @@ pub struct OptionOutcomeOut {
     /// `response_6m`, `flare_6m`, `das28_day_150`/`270`/`360`, `adverse_event_stop_6m`.
     pub outcome: String,
     pub label: String,
-    /// The similar patients who started the option, as they were.
-    pub similar_patients: Figure,
-    /// The same patients weighted for who got the option.
+    /// The similar patients who started the option, weighted for who got it: what RDT
+    /// shows first (it ranked options better than the unweighted figure on the tuning
+    /// part, docs/benchmarks/options.md).
     pub weighted: Figure,
+    /// The same patients as they were.
+    pub similar_patients: Figure,
     /// Every patient of the population who started it.
     pub population: Figure,
 }
@@ -290,15 +292,15 @@ fn options_facts(v: &CompareTreatmentsOutput) -> Facts {
                 );
             }
             format!(
-                "{}: {} similar patients started it (among the {} nearest); response at 6 months {}, weighted for who \
-                 got it {}, population {}; DAS28 at day 270 {}",
+                "{}: {} similar patients started it (among the {} nearest); response at 6 months weighted for who \
+                 got it {}, as they were {}, population {}; DAS28 at day 270 weighted {}",
                 o.label,
                 o.patients,
                 o.neighbourhood,
-                figure(o, OptionOutcome::Response6m, |r| &r.similar_patients),
                 figure(o, OptionOutcome::Response6m, |r| &r.weighted),
+                figure(o, OptionOutcome::Response6m, |r| &r.similar_patients),
                 figure(o, OptionOutcome::Response6m, |r| &r.population),
-                figure(o, OptionOutcome::Das28Day270, |r| &r.similar_patients),
+                figure(o, OptionOutcome::Das28Day270, |r| &r.weighted),
             )
         })
         .collect();

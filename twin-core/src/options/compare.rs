@@ -198,9 +198,9 @@ impl OptionsReport {
                 let _ = writeln!(t, "  not enough comparable patients: no figure\n");
                 continue;
             }
-            let _ = writeln!(t, "  {:<46} {:<26} {:<26} population", "outcome", "similar patients", "weighted for who got it");
+            let _ = writeln!(t, "  {:<46} {:<26} {:<26} population", "outcome", "weighted for who got it", "as they were");
             for r in &o.rows {
-                let _ = writeln!(t, "  {:<46} {:<26} {:<26} {}", r.label, r.unadjusted.short(), r.adjusted.short(), r.population.short());
+                let _ = writeln!(t, "  {:<46} {:<26} {:<26} {}", r.label, r.adjusted.short(), r.unadjusted.short(), r.population.short());
             }
             let worst = |pick: fn(&Balance) -> Option<f64>| {
                 o.balance.iter().filter_map(|b| pick(b).map(|d| (d.abs(), b.covariate.as_str()))).fold(None, |m: Option<(f64, &str)>, x| match m {
