@@ -197,6 +197,17 @@ pub struct PairedRanking {
     pub regret_interval: Option<[f64; 2]>,
 }
 
+/// One option over the cases: the truth's mean response probability and realised
+/// rate, and each response-rate estimator's scores.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OptionSummary {
+    pub option: TreatmentOption,
+    pub cases: usize,
+    pub true_probability: f64,
+    pub realised: Option<f64>,
+    pub scores: Vec<OptionScore>,
+}
+
 /// The whole evaluation.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct OptionsEvaluation {
@@ -204,9 +215,7 @@ pub struct OptionsEvaluation {
     pub cases: usize,
     pub skipped_no_events: usize,
     pub min_n: usize,
-    /// Per option: true mean response probability and realised rate over the cases,
-    /// and each estimator's scores.
-    pub per_option: Vec<(TreatmentOption, usize, f64, Option<f64>, Vec<OptionScore>)>,
+    pub per_option: Vec<OptionSummary>,
     /// By DAS28 at day 270 (the protocol's primary), then by response.
     pub rankings: Vec<Ranking>,
 }
@@ -352,7 +361,7 @@ fn summarise(cases: &[Vec<OptionCase>], scored: Part, skipped: usize, min_n: usi
                 }
             })
             .collect();
-        per_option.push((option, of.len(), true_probability, realised, scores));
+        per_option.push(OptionSummary { option, cases: of.len(), true_probability, realised, scores });
     }
 
     // Two rankings over the same choice set for every estimator (options with a
@@ -475,7 +484,7 @@ fn markdown(e: &OptionsEvaluation) -> String {
         "| option | cases | true response probability (mean) | realised | estimator | n with a figure | mean estimate | Brier | MAE vs true probability | DAS28 day 270 MAE (n) |"
     );
     let _ = writeln!(s, "|---|---|---|---|---|---|---|---|---|---|");
-    for (option, n, p, realised, scores) in &e.per_option {
+    for OptionSummary { option, cases: n, true_probability: p, realised, scores } in &e.per_option {
         for (i, sc) in scores.iter().enumerate() {
             let head = if i == 0 {
                 format!("| {} | {n} | {p:.3} | {} ", option.label(), f(*realised, 3))
@@ -604,10 +613,10 @@ mod tests {
         let against_population = by_response.paired.iter().find(|p| p.against == Estimator::Population).unwrap();
         assert_eq!(against_population.top_is_best_difference, Some(0.5));
         assert!((against_population.regret_difference.unwrap() - 0.125).abs() < 1e-12);
-        let (_, n, p, realised, scores) = e.per_option.iter().find(|o| o.0 == Continue).unwrap();
-        assert_eq!((*n, *realised), (2, Some(0.5)));
-        assert!((p - 0.525).abs() < 1e-12);
-        let weighted = &scores[0];
+        let kept = e.per_option.iter().find(|o| o.option == Continue).unwrap();
+        assert_eq!((kept.cases, kept.realised), (2, Some(0.5)));
+        assert!((kept.true_probability - 0.525).abs() < 1e-12);
+        let (scores, weighted) = (&kept.scores, &kept.scores[0]);
         // Brier: ((0.2 - 0)^2 + (0.8 - 1)^2) / 2 = 0.04; MAE vs probability: (0.1 + 0.15) / 2.
         assert!((weighted.brier.unwrap() - 0.04).abs() < 1e-12);
         assert!((weighted.probability_mae.unwrap() - 0.125).abs() < 1e-12);
