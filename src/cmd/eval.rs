@@ -61,6 +61,9 @@ pub struct OptionsEvalArgs {
     /// Fewest similar patients who started an option for it to get a figure.
     #[arg(long, default_value_t = twin_core::options::compare::DEFAULT_OPTION_MIN_N)]
     min_n: usize,
+    /// The propensity model's ridge penalty (a setting chosen on the tuning part).
+    #[arg(long, default_value_t = twin_core::options::weighting::PROPENSITY_L2)]
+    propensity_l2: f64,
     #[arg(long)]
     json: bool,
 }
@@ -73,7 +76,7 @@ pub async fn run(ctx: &Context, args: EvalArgs) -> anyhow::Result<ExitCode> {
                 truth: o.truth,
                 scored: o.score_on.parse().map_err(anyhow::Error::msg)?,
                 max_cases: o.max_cases,
-                query: twin_core::options::OptionsQuery { min_n: o.min_n, ..Default::default() },
+                query: twin_core::options::OptionsQuery { min_n: o.min_n, propensity_l2: o.propensity_l2, ..Default::default() },
             };
             let store = ctx.store().await?;
             let registry = ctx.registry().await?;

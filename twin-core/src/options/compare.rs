@@ -25,18 +25,25 @@ pub const K_STEPS: [usize; 6] = [50, 100, 200, 400, 800, 1600];
 pub const DEFAULT_OPTION_MIN_N: usize = 20;
 
 /// What a comparison asks.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct OptionsQuery {
     pub min_n: usize,
     /// Neighbourhood sizes tried, increasing.
     pub steps: Vec<usize>,
     /// Neighbour snapshots need at least this much record after them.
     pub min_follow_up_days: u32,
+    /// The propensity model's ridge penalty ([`super::weighting::PROPENSITY_L2`]).
+    pub propensity_l2: f64,
 }
 
 impl Default for OptionsQuery {
     fn default() -> Self {
-        OptionsQuery { min_n: DEFAULT_OPTION_MIN_N, steps: K_STEPS.to_vec(), min_follow_up_days: 180 }
+        OptionsQuery {
+            min_n: DEFAULT_OPTION_MIN_N,
+            steps: K_STEPS.to_vec(),
+            min_follow_up_days: 180,
+            propensity_l2: super::weighting::PROPENSITY_L2,
+        }
     }
 }
 
@@ -329,7 +336,7 @@ fn compare_one(
     let weights = match (enough, others.is_empty()) {
         (false, _) => None,
         (true, true) => Some(vec![1.0; takers.len()]),
-        (true, false) => takers_weights(&rows),
+        (true, false) => takers_weights(&rows, query.propensity_l2),
     };
     let effective_n = weights.as_ref().map(|w| {
         let total: f64 = w.iter().sum();
@@ -440,7 +447,7 @@ mod tests {
         let (population, neighbours) = population();
         let options = OptionsPopulation::build(&population);
         let date = population.snapshots()[0].index_time.date_naive();
-        let query = OptionsQuery { min_n: 20, steps: vec![60], min_follow_up_days: 0 };
+        let query = OptionsQuery { min_n: 20, steps: vec![60], min_follow_up_days: 0, ..OptionsQuery::default() };
         let (mut report, _) = options_from_neighbours(&neighbours, &options, date, vec![], &query);
         let events = &journeys[1];
         add_state_outlooks(&mut report, &model, events, Some(date));
@@ -492,7 +499,7 @@ mod tests {
         let (population, neighbours) = population();
         let options = OptionsPopulation::build(&population);
         assert_eq!(options.len(), 60);
-        let query = OptionsQuery { min_n: 20, steps: vec![10, 40, 60], min_follow_up_days: 0 };
+        let query = OptionsQuery { min_n: 20, steps: vec![10, 40, 60], min_follow_up_days: 0, ..OptionsQuery::default() };
         let date = population.snapshots()[0].index_time.date_naive();
         let (report, audit) = options_from_neighbours(&neighbours, &options, date, vec!["methotrexate".into()], &query);
 

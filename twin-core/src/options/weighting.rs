@@ -14,21 +14,22 @@ use crate::cohort::regression::LinearModel;
 
 /// Lowest propensity a weight is computed from (a weight is at most 20).
 pub const PROPENSITY_FLOOR: f64 = 0.05;
-/// The propensity model's ridge penalty (per row, on standardised covariates): strong,
-/// because a neighbourhood holds a few dozen takers.
+/// The propensity model's default ridge penalty (per row, on standardised covariates):
+/// strong, because a neighbourhood holds a few dozen takers
+/// ([`super::OptionsQuery::propensity_l2`] sets another).
 pub const PROPENSITY_L2: f64 = 0.1;
 
 /// Inverse-propensity weights of the takers among `rows` (covariates, took it), in
 /// the order of the takers; `None` when the model cannot be fitted (nobody or
 /// everybody took it).
-pub fn takers_weights(rows: &[(&[f64], bool)]) -> Option<Vec<f64>> {
+pub fn takers_weights(rows: &[(&[f64], bool)], l2: f64) -> Option<Vec<f64>> {
     let takers = rows.iter().filter(|(_, t)| *t).count();
     if takers == 0 || takers == rows.len() {
         return None;
     }
     let x: Vec<Vec<f64>> = rows.iter().map(|(c, _)| c.to_vec()).collect();
     let y: Vec<bool> = rows.iter().map(|(_, t)| *t).collect();
-    let model = LinearModel::fit_logistic(&x, &y, PROPENSITY_L2)?;
+    let model = LinearModel::fit_logistic(&x, &y, l2)?;
     let weights: Vec<f64> = rows
         .iter()
         .filter(|(_, t)| *t)
@@ -67,15 +68,15 @@ mod tests {
         let took: Vec<bool> = das.iter().enumerate().map(|(i, d)| *d > 5.5 || i % 4 == 0).collect();
         let covariates: Vec<Vec<f64>> = das.iter().map(|d| vec![*d]).collect();
         let rows: Vec<(&[f64], bool)> = covariates.iter().map(|c| c.as_slice()).zip(took.iter().copied()).collect();
-        let weights = takers_weights(&rows).expect("a fitted model");
+        let weights = takers_weights(&rows, PROPENSITY_L2).expect("a fitted model");
         let takers: Vec<f64> = das.iter().zip(&took).filter(|(_, t)| **t).map(|(d, _)| *d).collect();
         assert_eq!(weights.len(), takers.len());
         assert!(weights.iter().all(|w| (1.0..=1.0 / PROPENSITY_FLOOR + 1e-9).contains(w)), "{weights:?}");
         let before = standardised_difference(&takers, None, &das);
         let after = standardised_difference(&takers, Some(&weights), &das);
         assert!(before > 0.3 && after.abs() < before / 2.0, "before {before}, after {after}");
-        assert_eq!(takers_weights(&rows[..0]), None);
+        assert_eq!(takers_weights(&rows[..0], PROPENSITY_L2), None);
         let all_took: Vec<(&[f64], bool)> = rows.iter().map(|(c, _)| (*c, true)).collect();
-        assert_eq!(takers_weights(&all_took), None);
+        assert_eq!(takers_weights(&all_took, PROPENSITY_L2), None);
     }
 }
