@@ -28,7 +28,7 @@ use crate::facts::{said, Facts};
 use crate::record::PatientArg;
 use crate::registry::ToolName;
 use crate::scope::Scope;
-use crate::similar_patients::{figure_text, Figure};
+use crate::similar_patients::{figure_text, percent, round, Figure};
 use crate::tool::Tool;
 use crate::vocabulary::Vocabulary;
 
@@ -153,11 +153,6 @@ const CAVEAT: &str = "Observational: these patients were not randomised to their
 the record shows at the decision, not what it does not; a figure is a comparison of similar patients, not a \
 prediction for this one.";
 
-fn round(x: f64, decimals: i32) -> f64 {
-    let f = 10f64.powi(decimals);
-    (x * f).round() / f
-}
-
 impl From<&OptionComparison> for OptionOut {
     fn from(o: &OptionComparison) -> Self {
         OptionOut {
@@ -191,9 +186,9 @@ impl From<&OptionComparison> for OptionOut {
             state_model: o.state_model.map(|s| StateOutlookOut {
                 treatment_class: s.treatment.as_str().to_owned(),
                 days: s.days,
-                remission_or_low_percent: crate::similar_patients::percent(s.share),
-                low_percent: crate::similar_patients::percent(s.low),
-                high_percent: crate::similar_patients::percent(s.high),
+                remission_or_low_percent: percent(s.share),
+                low_percent: percent(s.low),
+                high_percent: percent(s.high),
             }),
         }
     }

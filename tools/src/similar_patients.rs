@@ -66,7 +66,7 @@ pub enum Figure {
     NotEnoughComparablePatients { n: usize, min_n: usize },
 }
 
-fn round(x: f64, decimals: i32) -> f64 {
+pub(crate) fn round(x: f64, decimals: i32) -> f64 {
     let f = 10f64.powi(decimals);
     (x * f).round() / f
 }

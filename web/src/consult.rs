@@ -355,10 +355,10 @@ fn figure(f: &Figure, rate: bool) -> String {
             "{percent:.0}% ({low_percent:.0}–{high_percent:.0}%), Kaplan-Meier: {events} events, {n} followed, {censored} censored"
         ),
         Figure::WeightedRate { n, effective_n, percent, low_percent, high_percent } => {
-            format!("{percent:.0}% ({low_percent:.0}–{high_percent:.0}%), weighted: {n} patients, effective {effective_n}")
+            format!("{percent}% ({low_percent}–{high_percent}%), n = {n}, effective {effective_n}")
         }
         Figure::WeightedMean { n, effective_n, mean, low, high } => {
-            format!("{mean:.2} ({low:.2}–{high:.2}), weighted: {n} patients, effective {effective_n}")
+            format!("{mean:.2} ({low:.2}–{high:.2}), n = {n}, effective {effective_n}")
         }
         Figure::NotEnoughComparablePatients { n, min_n } => {
             let what = if rate { "patients" } else { "readings" };
@@ -408,24 +408,13 @@ fn cohort_section(out: &SimilarPatientsOutput) -> CohortSection {
     }
 }
 
-/// An option's figure as a table cell: "45% (30–60%), 9 of 20", a weighted one with
-/// its effective n, a mean DAS28, or why there is none.
+/// An option's figure as a table cell: the page's [`figure`] ("45% (30–60%), 9 of 20",
+/// a weighted one with its effective n, a mean DAS28), or, for an outcome too few of
+/// an option's patients have, that.
 fn option_figure(f: &Figure) -> String {
     match f {
-        Figure::Rate { n, events, percent, low_percent, high_percent } => {
-            format!("{percent}% ({low_percent}–{high_percent}%), {events} of {n}")
-        }
-        Figure::Mean { n, mean, low, high } => format!("{mean:.2} ({low:.2}–{high:.2}), n = {n}"),
-        Figure::KaplanMeier { n, events, percent, low_percent, high_percent, .. } => {
-            format!("{percent}% ({low_percent}–{high_percent}%), Kaplan-Meier: {events} events, {n} followed")
-        }
-        Figure::WeightedRate { n, effective_n, percent, low_percent, high_percent } => {
-            format!("{percent}% ({low_percent}–{high_percent}%), n = {n}, effective {effective_n}")
-        }
-        Figure::WeightedMean { n, effective_n, mean, low, high } => {
-            format!("{mean:.2} ({low:.2}–{high:.2}), n = {n}, effective {effective_n}")
-        }
         Figure::NotEnoughComparablePatients { n, min_n } => format!("too few with data ({n} < {min_n})"),
+        other => figure(other, true),
     }
 }
 

@@ -19,12 +19,16 @@ pub struct Interval {
 /// it stays inside [0, 1] and is not degenerate at 0 or n successes.
 pub fn wilson(successes: usize, n: usize) -> Interval {
     assert!(n > 0 && successes <= n, "wilson: {successes} of {n}");
-    let n_f = n as f64;
-    let p = successes as f64 / n_f;
+    wilson_share(successes as f64 / n as f64, n as f64)
+}
+
+/// Wilson score interval of a share `p` at a sample size `n` that need not be whole
+/// (a weighted share at its effective sample size).
+fn wilson_share(p: f64, n: f64) -> Interval {
     let z2 = Z95 * Z95;
-    let denominator = 1.0 + z2 / n_f;
-    let centre = (p + z2 / (2.0 * n_f)) / denominator;
-    let half = Z95 * (p * (1.0 - p) / n_f + z2 / (4.0 * n_f * n_f)).sqrt() / denominator;
+    let denominator = 1.0 + z2 / n;
+    let centre = (p + z2 / (2.0 * n)) / denominator;
+    let half = Z95 * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt() / denominator;
     // At 0 or n events the bound equals the rate exactly; rounding can leave it a
     // hair across (2.8e-17 above a rate of 0), an interval that excludes its estimate.
     Interval { low: (centre - half).clamp(0.0, p), high: (centre + half).clamp(p, 1.0) }
@@ -154,11 +158,7 @@ impl Estimate {
         // + 0.0: an empty float sum is -0.0, which prints as "-0%".
         let rate = values.iter().filter(|(y, _)| *y).map(|(_, w)| w).sum::<f64>() / total + 0.0;
         // Wilson at the effective size, with the weighted rate as its share.
-        let z2 = Z95 * Z95;
-        let denominator = 1.0 + z2 / effective_n;
-        let centre = (rate + z2 / (2.0 * effective_n)) / denominator;
-        let half = Z95 * (rate * (1.0 - rate) / effective_n + z2 / (4.0 * effective_n * effective_n)).sqrt() / denominator;
-        let ci = Interval { low: (centre - half).clamp(0.0, rate), high: (centre + half).clamp(rate, 1.0) };
+        let ci = wilson_share(rate, effective_n);
         Estimate::Weighted { n, effective_n, is_rate: true, value: rate, ci }
     }
 
@@ -175,7 +175,7 @@ impl Estimate {
         // Bessel's correction at the effective size; at least one degree of freedom.
         let dof = (effective_n - 1.0).max(1.0);
         let t = StudentsT::new(0.0, 1.0, dof).expect("valid t").inverse_cdf(0.975);
-        let half = t * (var * effective_n / dof / effective_n).sqrt();
+        let half = t * (var / dof).sqrt();
         let ci = Interval { low: (mean - half).clamp(range.0, range.1), high: (mean + half).clamp(range.0, range.1) };
         Estimate::Weighted { n, effective_n, is_rate: false, value: mean, ci }
     }
@@ -228,8 +228,8 @@ impl Estimate {
     }
 }
 
-/// The sum of the weights and their Kish effective sample size.
-fn weight_totals(weights: impl Iterator<Item = f64> + Clone) -> (f64, f64) {
+/// The sum of the weights and their Kish effective sample size ((sum w)^2 / sum w^2).
+pub fn weight_totals(weights: impl Iterator<Item = f64> + Clone) -> (f64, f64) {
     let total: f64 = weights.clone().sum();
     let squares: f64 = weights.map(|w| w * w).sum();
     assert!(total > 0.0 && total.is_finite(), "weights must be positive and finite, sum {total}");

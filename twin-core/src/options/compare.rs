@@ -338,10 +338,7 @@ fn compare_one(
         (true, true) => Some(vec![1.0; takers.len()]),
         (true, false) => takers_weights(&rows, query.propensity_l2),
     };
-    let effective_n = weights.as_ref().map(|w| {
-        let total: f64 = w.iter().sum();
-        total * total / w.iter().map(|x| x * x).sum::<f64>()
-    });
+    let effective_n = weights.as_ref().map(|w| crate::cohort::stats::weight_totals(w.iter().copied()).1);
     let balance = COVARIATE_NAMES
         .iter()
         .enumerate()
