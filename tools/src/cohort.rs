@@ -79,8 +79,10 @@ pub struct CohortHandles {
     pub model: TwinModel,
     pub index: NeighbourIndex,
     pub population: Population,
-    /// Every population snapshot as a decision between treatment options.
-    pub options_population: OptionsPopulation,
+    /// Every population snapshot as a decision between treatment options: read on the
+    /// first comparison of options, so loads that never compare them (a cohort query,
+    /// the assistant's other tools) do not pay for it.
+    options_population: std::sync::OnceLock<OptionsPopulation>,
     pub key: PseudonymKey,
     /// The query's defaults: `k` (a call's own `k` wins), `min_n`, follow-up days.
     pub options: QueryOptions,
@@ -126,12 +128,11 @@ impl CohortHandles {
     ) -> Self {
         let population = Population::build(journeys.iter().map(|(p, e)| (p, e.as_slice())), &historical_times);
         let traits = journeys.iter().map(|(p, e)| (p.clone(), traits_of(e))).collect();
-        let options_population = OptionsPopulation::build(&population);
         let mut handles = CohortHandles {
             model,
             index,
             population,
-            options_population,
+            options_population: std::sync::OnceLock::new(),
             key,
             options,
             notes: None,
@@ -284,7 +285,7 @@ impl CohortHandles {
         let vectors = self.note_vectors(tool, events, at)?;
         let note_vector = |t: &str| vectors.get(t).cloned();
         let query = OptionsQuery { min_follow_up_days: self.options.min_follow_up_days, ..OptionsQuery::default() };
-        let population = &self.options_population;
+        let population = self.options_population.get_or_init(|| OptionsPopulation::build(&self.population));
         compare_options(self.sources(), population, patient, events, at, &query, state, &note_vector, &|_| false)
             .await
             .map_err(|e| unavailable(format!("{e} ({})", self.index.describe())))

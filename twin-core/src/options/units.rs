@@ -8,7 +8,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use crate::cohort::features::snapshot_features;
 use crate::cohort::population::Population;
 use crate::cohort::record::ClinicalRecord;
-use journey::clinical::{option_outcomes, option_taken, OptionOutcomes, TreatmentOption};
+use journey::clinical::{option_outcomes, option_taken, DrugClass, OptionOutcomes, TreatmentOption};
 use journey::event::PatientId;
 
 /// Days after a snapshot within which a started DMARD counts as the option taken at
@@ -65,12 +65,18 @@ impl DecisionUnit {
 /// treatment as it was before `at`'s day (a drug started at the visit of that day is
 /// the decision itself, not what it was decided on).
 pub fn covariates(record: &ClinicalRecord, at: DateTime<Utc>) -> Vec<f64> {
-    let before = crate::cohort::query::end_of_day(at.date_naive() - chrono::Days::new(1));
-    // Columns of `snapshot_features` (cohort::features::FEATURE_NAMES).
+    let day_before = at.date_naive() - chrono::Days::new(1);
+    let before = crate::cohort::query::end_of_day(day_before);
+    // Columns of `snapshot_features` (cohort::features::FEATURE_NAMES): the measurements.
     let now = snapshot_features(record, at);
-    let then = snapshot_features(record, before);
-    let advanced = (then[20] + then[21] + then[22]).min(1.0);
-    vec![now[0], now[1], now[8], now[9], now[12], now[14], now[16], record.dmards_tried(before) as f64, then[18], advanced]
+    // The treatment running the day before, as `snapshot_features` reads a course.
+    let ran = |pick: &dyn Fn(&journey::clinical::Drug) -> bool| {
+        let on = record.courses.iter().any(|c| c.ongoing_on(day_before) && c.drug.is_some_and(pick));
+        if on { 1.0 } else { 0.0 }
+    };
+    let advanced = ran(&|d| matches!(d.class, DrugClass::TnfInhibitor | DrugClass::OtherBiologic | DrugClass::JakInhibitor));
+    let methotrexate = ran(&|d| d.is_methotrexate());
+    vec![now[0], now[1], now[8], now[9], now[12], now[14], now[16], record.dmards_tried(before) as f64, methotrexate, advanced]
 }
 
 /// Every historical snapshot of the population as a decision, and the population's
