@@ -262,11 +262,20 @@ pub enum ArtifactKind {
     /// The twin's predictive head (`twin-head.json`: boosted trees on the twin and the
     /// aggregated history, with their calibration).
     TwinHead,
+    /// The counterfactual head of treatment options (`option-head.json`: boosted trees
+    /// with the option as an input, with their held-out calibration).
+    OptionHead,
 }
 
 impl ArtifactKind {
-    pub const ALL: [ArtifactKind; 5] =
-        [ArtifactKind::Llm, ArtifactKind::Encoder, ArtifactKind::Prompt, ArtifactKind::StateModel, ArtifactKind::TwinHead];
+    pub const ALL: [ArtifactKind; 6] = [
+        ArtifactKind::Llm,
+        ArtifactKind::Encoder,
+        ArtifactKind::Prompt,
+        ArtifactKind::StateModel,
+        ArtifactKind::TwinHead,
+        ArtifactKind::OptionHead,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -275,6 +284,7 @@ impl ArtifactKind {
             ArtifactKind::Prompt => "prompt",
             ArtifactKind::StateModel => "state_model",
             ArtifactKind::TwinHead => "twin_head",
+            ArtifactKind::OptionHead => "option_head",
         }
     }
 }
@@ -286,7 +296,7 @@ impl fmt::Display for ArtifactKind {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown artifact kind `{0}`: expected llm, encoder, prompt or state_model")]
+#[error("unknown artifact kind `{0}`: expected llm, encoder, prompt, state_model, twin_head or option_head")]
 pub struct UnknownArtifactKind(pub String);
 
 impl FromStr for ArtifactKind {

@@ -76,5 +76,11 @@ pub async fn run(ctx: &Context, args: EmbedArgs) -> anyhow::Result<ExitCode> {
         Ok((version, rows)) => println!("twin head {version} fitted on {rows} train-part snapshots, pinned and active"),
         Err(why) => println!("no twin head: {why}"),
     }
+    match &r.option_head {
+        Ok((version, decisions)) => {
+            println!("option head {version} fitted on {decisions} train-part decisions, pinned and active")
+        }
+        Err(why) => println!("no option head: {why}"),
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -17,7 +17,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use twin_core::cohort::features::{snapshot_features, FEATURE_NAMES};
 use twin_core::cohort::query::{query_cohort, CohortSources};
 use twin_core::heads::TwinHead;
-use twin_core::options::{compare_options, OptionsAudit, OptionsPopulation, OptionsQuery, OptionsReport};
+use twin_core::options::{compare_options, OptionHead, OptionModels, OptionsAudit, OptionsPopulation, OptionsQuery, OptionsReport};
 use twin_core::cohort::{ClinicalRecord, CohortReport, Population, PseudonymKey, QueryOptions};
 use twin_core::encode::NoteVectorSource;
 use twin_core::index::build::{historical_times, load_journeys};
@@ -96,6 +96,9 @@ pub struct CohortHandles {
     population_snapshots: usize,
     /// The twin head fitted for this twin (`rdt embed`), or why there is none.
     head: Result<TwinHead, String>,
+    /// The counterfactual head of treatment options (`rdt embed`) with its version,
+    /// or why there is none.
+    option_head: Result<(OptionHead, String), String>,
 }
 
 fn traits_of(events: &[Event]) -> Vec<(DateTime<Utc>, RecordTrait)> {
@@ -140,6 +143,7 @@ impl CohortHandles {
             population_traits: HashMap::new(),
             population_snapshots: 0,
             head: Err("no twin head loaded".to_owned()),
+            option_head: Err("no option head loaded".to_owned()),
         };
         let mut counts: HashMap<RecordTrait, usize> = HashMap::new();
         for s in handles.population.snapshots() {
@@ -218,13 +222,29 @@ impl CohortHandles {
         } else {
             Err(format!("no twin head at {}: run `rdt embed`", head_path.display()))
         };
-        Ok(CohortHandles { head, ..CohortHandles::new(model, index, &journeys, key, QueryOptions::default()) })
+        let option_head_path = OptionHead::install_path(data_dir);
+        let option_head = if option_head_path.exists() {
+            OptionHead::load_active(&option_head_path, registry)
+                .await
+                .map(|(h, v)| (h, v.to_hex()))
+                .map_err(|e| e.to_string())
+        } else {
+            Err(format!("no option head at {}: run `rdt embed`", option_head_path.display()))
+        };
+        Ok(CohortHandles { head, option_head, ..CohortHandles::new(model, index, &journeys, key, QueryOptions::default()) })
     }
 
     /// The same handles with a fitted twin head (tests; an install's is loaded by
     /// [`CohortHandles::load`]).
     pub fn with_head(mut self, head: TwinHead) -> Self {
         self.head = Ok(head);
+        self
+    }
+
+    /// The same handles with a fitted counterfactual head of version `version` (tests;
+    /// an install's is loaded by [`CohortHandles::load`]).
+    pub fn with_option_head(mut self, head: OptionHead, version: impl Into<String>) -> Self {
+        self.option_head = Ok((head, version.into()));
         self
     }
 
@@ -286,7 +306,14 @@ impl CohortHandles {
         let note_vector = |t: &str| vectors.get(t).cloned();
         let query = OptionsQuery { min_follow_up_days: self.options.min_follow_up_days, ..OptionsQuery::default() };
         let population = self.options_population.get_or_init(|| OptionsPopulation::build(&self.population));
-        compare_options(self.sources(), population, patient, events, at, &query, state, &note_vector, &|_| false)
+        let models = OptionModels {
+            state,
+            head: match &self.option_head {
+                Ok((head, version)) => Ok((head, version.as_str())),
+                Err(why) => Err(why.as_str()),
+            },
+        };
+        compare_options(self.sources(), population, patient, events, at, &query, models, &note_vector, &|_| false)
             .await
             .map_err(|e| unavailable(format!("{e} ({})", self.index.describe())))
     }

@@ -32,7 +32,7 @@ use super::{EvalError, EvalReport};
 use crate::cohort::population::Population;
 use crate::cohort::query::{index_twin, nearest_historical, QueryOptions};
 use crate::cohort::report::NeighbourRef;
-use crate::index::build::historical_times;
+use crate::index::build::{historical_times, SnapshotPlan};
 use crate::index::NeighbourIndex;
 use crate::options::{
     add_state_outlooks, options_from_neighbours, OptionComparison, OptionsPopulation, OptionsQuery, OptionsReport,
@@ -104,12 +104,14 @@ pub enum Estimator {
 }
 
 impl Estimator {
+    /// The first is what RDT shows first (protocol version 2: the counterfactual
+    /// head, chosen on seed 19's tuning part); the paired differences are against it.
     pub const ALL: [Estimator; 5] = [
+        Estimator::OptionHead,
         Estimator::WeightedNeighbours,
         Estimator::Neighbours,
         Estimator::Population,
         Estimator::StateModel,
-        Estimator::OptionHead,
     ];
 
     pub fn label(self) -> &'static str {
@@ -157,6 +159,9 @@ pub struct OptionCase {
     pub true_responded: Option<bool>,
     pub true_probability: f64,
     pub true_das28_270: Option<f64>,
+    /// The head's 95% interval for DAS28 at day 270 as the product shows it.
+    #[serde(default)]
+    pub head_das28_interval: Option<[f64; 2]>,
 }
 
 /// One estimator's scores on one option.
@@ -206,6 +211,12 @@ pub struct OptionSummary {
     pub true_probability: f64,
     pub realised: Option<f64>,
     pub scores: Vec<OptionScore>,
+    /// Cases where the head showed a DAS28 interval, and the share of them holding
+    /// the latent counterfactual DAS28 at day 270.
+    #[serde(default)]
+    pub head_interval_cases: usize,
+    #[serde(default)]
+    pub head_interval_coverage: Option<f64>,
 }
 
 /// The whole evaluation.
@@ -226,9 +237,9 @@ pub struct Ranking {
     /// What "truly best" means here.
     pub by: String,
     pub scores: Vec<RankingScore>,
-    /// The weighted neighbours (shown first) against each other estimator.
+    /// The first-shown estimator against each other estimator.
     pub paired: Vec<PairedRanking>,
-    /// Cases where the weighted neighbours and the population pick different options.
+    /// Cases where the first-shown estimator and the population pick different options.
     pub disagreements: usize,
 }
 
@@ -263,10 +274,14 @@ pub async fn evaluate_options(
         .map(|(p, e)| patient_steps(p.clone(), e, config.step_days))
         .collect();
     let state = StateModel::fit(&steps, config);
-    let events: HashMap<&PatientId, &[Event]> =
-        journeys.iter().filter(|(p, _)| train(p)).map(|(p, e)| (p, e.as_slice())).collect();
-    let head = OptionHead::fit(&decisions, &population, &events)
-        .map_err(|e| EvalError::Cohort(crate::cohort::query::CohortError::Baseline(e.to_string())))?;
+    // The head as an install fits it at `rdt embed` (train part, measured on tuning).
+    let head = OptionHead::fit_install(journeys, &SnapshotPlan::default())
+        .map_err(|e| EvalError::Cohort(crate::cohort::query::CohortError::Baseline(e.to_string())))?
+        .ok_or_else(|| {
+            EvalError::Cohort(crate::cohort::query::CohortError::Baseline(
+                "too few train-part decisions for the option head".to_owned(),
+            ))
+        })?;
     let scored: Vec<(&PatientId, &Vec<Event>, &TruthLine)> = journeys
         .iter()
         .filter(|(p, _)| Part::of(p) == options.scored)
@@ -295,22 +310,36 @@ pub async fn evaluate_options(
         add_state_outlooks(&mut report, &state, &view, Some(t.decision_date));
         let record = ClinicalRecord::read(&view);
         let at = crate::cohort::query::end_of_day(t.decision_date);
-        let asked = |option| head.predict(&decision_features(&record, &view, at, option));
+        let asked = |option| {
+            let value = head.predict(&decision_features(&record, &view, at, option));
+            let interval = head
+                .figures(&record, &view, at, option)
+                .into_iter()
+                .find(|f| f.outcome == OptionOutcome::Das28Day270)
+                .and_then(|f| f.figure?.interval)
+                .map(|i| [i.low, i.high]);
+            (value, interval)
+        };
         cases.push(case_of(&report, t, &asked));
     }
     progress.done();
     let evaluation = summarise(&cases, options.scored, skipped, options.query.min_n);
-    let json = serde_json::to_value(&evaluation).expect("an options evaluation serialises");
+    let mut json = serde_json::to_value(&evaluation).expect("an options evaluation serialises");
+    json["option_head_version"] = serde_json::json!(head.version().to_hex());
     Ok(EvalReport { json, markdown: markdown(&evaluation), figures: vec![] })
 }
 
-fn case_of(report: &OptionsReport, truth: &TruthLine, head: &dyn Fn(TreatmentOption) -> Option<(f64, f64)>) -> Vec<OptionCase> {
+/// The head's answer for an option: its DAS28 at day 270 and response probability,
+/// and the 95% DAS28 interval it shows.
+type HeadAnswer = (Option<(f64, f64)>, Option<[f64; 2]>);
+
+fn case_of(report: &OptionsReport, truth: &TruthLine, head: &dyn Fn(TreatmentOption) -> HeadAnswer) -> Vec<OptionCase> {
     report
         .options
         .iter()
         .filter_map(|o| {
             let t = truth.options.get(o.option.key())?;
-            let h = head(o.option);
+            let (h, interval) = head(o.option);
             Some(OptionCase {
                 option: o.option,
                 enough: o.enough,
@@ -319,6 +348,7 @@ fn case_of(report: &OptionsReport, truth: &TruthLine, head: &dyn Fn(TreatmentOpt
                 true_responded: t.response_6m.map(|r| r.responded()),
                 true_probability: t.response_probability,
                 true_das28_270: t.das28_latent_270,
+                head_das28_interval: interval,
             })
         })
         .collect()
@@ -361,7 +391,23 @@ fn summarise(cases: &[Vec<OptionCase>], scored: Part, skipped: usize, min_n: usi
                 }
             })
             .collect();
-        per_option.push(OptionSummary { option, cases: of.len(), true_probability, realised, scores });
+        let covered: Vec<f64> = of
+            .iter()
+            .filter_map(|c| {
+                let [lo, hi] = c.head_das28_interval?;
+                let truth = c.true_das28_270?;
+                Some(if (lo..=hi).contains(&truth) { 1.0 } else { 0.0 })
+            })
+            .collect();
+        per_option.push(OptionSummary {
+            option,
+            cases: of.len(),
+            true_probability,
+            realised,
+            scores,
+            head_interval_cases: covered.len(),
+            head_interval_coverage: mean(covered.iter().copied()),
+        });
     }
 
     // Two rankings over the same choice set for every estimator (options with a
@@ -448,7 +494,8 @@ fn rank(
             }
         })
         .collect();
-    let disagreements = picks.iter().filter(|p| p[0].2 != p[2].2).count();
+    let population = Estimator::ALL.iter().position(|e| *e == Estimator::Population).expect("the population is scored");
+    let disagreements = picks.iter().filter(|p| p[0].2 != p[population].2).count();
     Ranking { by: by.to_owned(), scores, paired, disagreements }
 }
 
@@ -484,7 +531,7 @@ fn markdown(e: &OptionsEvaluation) -> String {
         "| option | cases | true response probability (mean) | realised | estimator | n with a figure | mean estimate | Brier | MAE vs true probability | DAS28 day 270 MAE (n) |"
     );
     let _ = writeln!(s, "|---|---|---|---|---|---|---|---|---|---|");
-    for OptionSummary { option, cases: n, true_probability: p, realised, scores } in &e.per_option {
+    for OptionSummary { option, cases: n, true_probability: p, realised, scores, .. } in &e.per_option {
         for (i, sc) in scores.iter().enumerate() {
             let head = if i == 0 {
                 format!("| {} | {n} | {p:.3} | {} ", option.label(), f(*realised, 3))
@@ -504,6 +551,12 @@ fn markdown(e: &OptionsEvaluation) -> String {
             );
         }
     }
+    let _ = writeln!(s, "\n## The head's 95% interval of DAS28 at day 270 against the latent counterfactual\n");
+    let _ = writeln!(s, "| option | cases with an interval | interval holds the truth |");
+    let _ = writeln!(s, "|---|---|---|");
+    for o in &e.per_option {
+        let _ = writeln!(s, "| {} | {} | {} |", o.option.label(), o.head_interval_cases, f(o.head_interval_coverage, 3));
+    }
     for r in &e.rankings {
         let _ = writeln!(s, "\n## Ranking: is the option ranked best truly best? (by {})\n", r.by);
         let _ = writeln!(s, "Over the options each patient's neighbourhood gives a figure for (the same set for every estimator); an exact tie counts as best. Regret: how much worse the picked option truly is than the best, in the criterion's unit.\n");
@@ -513,7 +566,7 @@ fn markdown(e: &OptionsEvaluation) -> String {
             let ci = sc.top_is_best_interval.map_or(String::new(), |[lo, hi]| format!(" ({lo:.3}-{hi:.3})"));
             let _ = writeln!(s, "| {} | {} | {}{ci} | {} |", sc.estimator.label(), sc.cases, f(sc.top_is_best, 3), f(sc.mean_regret, 3));
         }
-        let _ = writeln!(s, "\nPaired, on the same cases (positive: the weighted neighbours are better):\n");
+        let _ = writeln!(s, "\nPaired, on the same cases (positive: {} is better):\n", Estimator::ALL[0].label());
         let _ = writeln!(s, "| against | top option truly best: difference (95% CI) | regret: difference (95% CI) |");
         let _ = writeln!(s, "|---|---|---|");
         for p in &r.paired {
@@ -529,7 +582,7 @@ fn markdown(e: &OptionsEvaluation) -> String {
                 ci(p.regret_interval)
             );
         }
-        let _ = writeln!(s, "\nThe weighted neighbours and the population pick a different option in {} cases.", r.disagreements);
+        let _ = writeln!(s, "\n{} and the population pick a different option in {} cases.", Estimator::ALL[0].label(), r.disagreements);
     }
     s
 }
@@ -558,52 +611,61 @@ pub async fn run_options_evaluation(
 mod tests {
     use super::*;
 
-    fn case(option: TreatmentOption, estimates: [f64; 3], responded: bool, probability: f64) -> OptionCase {
+    /// A case where the head, the weighted, the unweighted neighbours and the
+    /// population give `estimates` (in [`Estimator::ALL`]'s order) and the state model
+    /// ranks as the head does.
+    fn case(option: TreatmentOption, estimates: [f64; 4], responded: bool, probability: f64) -> OptionCase {
         OptionCase {
             option,
             enough: true,
-            // The state model and the head rank as the weighted neighbours do.
-            response: estimates.iter().chain(&estimates[..1]).chain(&estimates[..1]).map(|e| Some(*e)).collect(),
-            das28_270: vec![Some(3.0), Some(3.5), None, None, Some(3.0)],
+            response: estimates.iter().chain(&estimates[..1]).map(|e| Some(*e)).collect(),
+            das28_270: vec![Some(3.0), Some(3.0), Some(3.5), None, None],
             true_responded: Some(responded),
             true_probability: probability,
             true_das28_270: Some(3.2),
+            head_das28_interval: Some([2.0, 4.0]),
         }
     }
 
-    /// By DAS28 at day 270: the weighted neighbours' lower DAS28 is truly lower, the
-    /// unweighted and the population pick the other; regret in DAS28 points.
+    /// By DAS28 at day 270: the head's lower DAS28 is truly lower, the weighted and
+    /// unweighted neighbours and the population pick the other; regret in DAS28
+    /// points; the head's interval coverage per option.
     #[test]
     fn the_das28_ranking_picks_the_lowest_estimate() {
         use TreatmentOption::{Continue, TnfInhibitor};
-        let with = |option, das: [f64; 3], truth: f64, share: f64| OptionCase {
-            das28_270: das.iter().map(|v| Some(*v)).chain([None, Some(truth)]).collect(),
+        let with = |option, das: [f64; 4], truth: f64, share: f64| OptionCase {
+            das28_270: das.iter().map(|v| Some(*v)).chain([None]).collect(),
             true_das28_270: Some(truth),
-            response: vec![Some(0.5), Some(0.5), Some(0.5), Some(share), Some(0.5)],
-            ..case(option, [0.5; 3], true, 0.5)
+            response: vec![Some(0.5), Some(0.5), Some(0.5), Some(0.5), Some(share)],
+            head_das28_interval: Some([das[0] - 0.5, das[0] + 0.5]),
+            ..case(option, [0.5; 4], true, 0.5)
         };
-        let cases = vec![vec![with(Continue, [3.0, 3.5, 3.1], 3.4, 0.3), with(TnfInhibitor, [2.5, 3.6, 3.3], 2.6, 0.6)]];
+        let cases = vec![vec![with(Continue, [3.0, 3.0, 3.5, 3.1], 3.4, 0.6), with(TnfInhibitor, [2.5, 3.6, 3.6, 3.3], 2.6, 0.3)]];
         let e = summarise(&cases, Part::Tuning, 0, 20);
         let hits: Vec<Option<f64>> = e.rankings[0].scores.iter().map(|r| r.top_is_best).collect();
-        // The head (last) was given the truth itself: always right.
-        assert_eq!(hits, vec![Some(1.0), Some(0.0), Some(0.0), Some(1.0), Some(1.0)]);
-        let regret = e.rankings[0].scores[2].mean_regret.unwrap();
+        assert_eq!(hits, vec![Some(1.0), Some(0.0), Some(0.0), Some(0.0), Some(0.0)]);
+        let regret = e.rankings[0].scores[3].mean_regret.unwrap();
         assert!((regret - 0.8).abs() < 1e-12, "{regret}");
+        let against_population = e.rankings[0].paired.iter().find(|p| p.against == Estimator::Population).unwrap();
+        assert_eq!(against_population.top_is_best_difference, Some(1.0));
+        // Continue: 3.4 lies within 2.5-3.5; TNF: 2.6 within 2.0-3.0.
+        assert!(e.per_option.iter().all(|o| o.head_interval_cases == 1 && o.head_interval_coverage == Some(1.0)));
+        assert!(markdown(&e).contains("| TNF inhibitor | 1 | 1.000 |"), "{}", markdown(&e));
     }
 
-    /// Two patients, two options each: the weighted neighbours rank the truly better
-    /// option first both times, the population (the same figures for everyone) once.
+    /// Two patients, two options each: the head ranks the truly better option first
+    /// both times, the population (the same figures for everyone) once.
     #[test]
     fn ranking_and_errors_are_scored_against_the_truth() {
         use TreatmentOption::{Continue, TnfInhibitor};
         let cases = vec![
-            vec![case(Continue, [0.2, 0.3, 0.5], false, 0.1), case(TnfInhibitor, [0.7, 0.6, 0.6], true, 0.7)],
-            vec![case(Continue, [0.8, 0.7, 0.5], true, 0.95), case(TnfInhibitor, [0.6, 0.5, 0.6], true, 0.7)],
+            vec![case(Continue, [0.2, 0.2, 0.3, 0.5], false, 0.1), case(TnfInhibitor, [0.7, 0.7, 0.6, 0.6], true, 0.7)],
+            vec![case(Continue, [0.8, 0.8, 0.7, 0.5], true, 0.95), case(TnfInhibitor, [0.6, 0.6, 0.5, 0.6], true, 0.7)],
         ];
         let e = summarise(&cases, Part::Tuning, 0, 20);
         let by_response = &e.rankings[1];
         let top = |est: Estimator| by_response.scores.iter().find(|r| r.estimator == est).unwrap().top_is_best.unwrap();
-        assert_eq!(top(Estimator::WeightedNeighbours), 1.0);
+        assert_eq!(top(Estimator::OptionHead), 1.0);
         assert_eq!(top(Estimator::Population), 0.5);
         let regret = by_response.scores.iter().find(|r| r.estimator == Estimator::Population).unwrap().mean_regret.unwrap();
         assert!((regret - 0.125).abs() < 1e-12, "{regret}"); // (0 + 0.25) / 2
@@ -616,12 +678,13 @@ mod tests {
         let kept = e.per_option.iter().find(|o| o.option == Continue).unwrap();
         assert_eq!((kept.cases, kept.realised), (2, Some(0.5)));
         assert!((kept.true_probability - 0.525).abs() < 1e-12);
-        let (scores, weighted) = (&kept.scores, &kept.scores[0]);
+        let (scores, weighted) = (&kept.scores, &kept.scores[1]);
+        assert_eq!(weighted.estimator, Estimator::WeightedNeighbours);
         // Brier: ((0.2 - 0)^2 + (0.8 - 1)^2) / 2 = 0.04; MAE vs probability: (0.1 + 0.15) / 2.
         assert!((weighted.brier.unwrap() - 0.04).abs() < 1e-12);
         assert!((weighted.probability_mae.unwrap() - 0.125).abs() < 1e-12);
         assert!((weighted.das28_270_mae.unwrap() - 0.2).abs() < 1e-9);
-        assert_eq!(scores[2].das28_270_n, 0);
+        assert_eq!(scores[3].das28_270_n, 0);
         assert!(markdown(&e).contains("| continue the current treatment | 2 |"));
     }
 

@@ -102,6 +102,77 @@ pub struct Calibration {
 /// Bins of the reliability plot and of a probability's interval.
 pub const RELIABILITY_BINS: usize = 10;
 
+impl Calibration {
+    /// A yes/no model's calibration from its probabilities `p` on held-out rows and
+    /// what happened (`y`).
+    pub fn of_rates(p: &[f64], y: &[bool]) -> Calibration {
+        Calibration {
+            n: p.len(),
+            bins: reliability(p, y, RELIABILITY_BINS),
+            slope: calibration_line(p, y).map(|(_, slope)| slope),
+            auroc: auroc(p, y),
+            mae: None,
+            residual_95: None,
+        }
+    }
+
+    /// A value model's calibration from `(predicted, actual)` pairs on held-out rows.
+    pub fn of_values(pairs: &[(f64, f64)]) -> Calibration {
+        let mut residuals: Vec<f64> = pairs.iter().map(|(p, a)| a - p).collect();
+        residuals.sort_by(f64::total_cmp);
+        let at = |q: f64| residuals[((q * (residuals.len() - 1) as f64).round() as usize).min(residuals.len() - 1)];
+        Calibration {
+            n: pairs.len(),
+            bins: vec![],
+            slope: None,
+            auroc: None,
+            mae: (!residuals.is_empty()).then(|| residuals.iter().map(|r| r.abs()).sum::<f64>() / residuals.len() as f64),
+            residual_95: (!residuals.is_empty()).then(|| [at(0.025), at(0.975)]),
+        }
+    }
+
+    /// The figure shown for a prediction `value`: a probability with the observed
+    /// rate and Wilson interval of the held-out rows in its reliability band (none
+    /// when no held-out row fell in that band), or a DAS28 with the held-out
+    /// residuals' 95% range around it, cut to the scale.
+    pub fn figure(&self, value: f64, is_rate: bool) -> Option<HeadFigure> {
+        if is_rate {
+            let b = self.bins.iter().find(|b| (b.low..b.high).contains(&value) || (b.high >= 1.0 && value >= b.low))?;
+            let events = (b.observed_rate * b.n as f64).round() as usize;
+            return Some(HeadFigure { value, interval: Some(wilson(events, b.n)), observed: Some(b.observed_rate), n: b.n });
+        }
+        let interval = self.residual_95.map(|[lo, hi]| Interval {
+            low: (value + lo).clamp(0.0, 10.0),
+            high: (value + hi).clamp(0.0, 10.0),
+        });
+        Some(HeadFigure { value, interval, observed: None, n: self.n })
+    }
+
+    /// Why no figure of this model may be shown to anyone: measured on fewer than
+    /// [`MIN_CALIBRATION_ROWS`] held-out rows, or (yes/no) a calibration slope outside
+    /// [`CALIBRATED_SLOPE`]. `None` when its figures may be shown.
+    pub fn withheld(&self, is_rate: bool) -> Option<String> {
+        if self.n < MIN_CALIBRATION_ROWS {
+            return Some(format!(
+                "measured on {} held-out patients with this outcome, fewer than {MIN_CALIBRATION_ROWS}",
+                self.n
+            ));
+        }
+        if is_rate {
+            return match self.slope {
+                Some(slope) if CALIBRATED_SLOPE.contains(&slope) => None,
+                Some(slope) => Some(format!(
+                    "not calibrated on held-out patients: calibration slope {slope:.2}, outside {:.1}-{:.1}",
+                    CALIBRATED_SLOPE.start(),
+                    CALIBRATED_SLOPE.end()
+                )),
+                None => Some("its calibration on held-out patients could not be measured".to_owned()),
+            };
+        }
+        None
+    }
+}
+
 /// A head's figure for one patient and outcome.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HeadFigure {
@@ -509,18 +580,7 @@ impl TwinHead {
             return None;
         }
         let c = self.calibration.get(&outcome)?;
-        let value = self.predict(outcome, inputs)?;
-        if outcome.is_rate() {
-            // A band no calibration patient fell in gives no interval, so no figure.
-            let b = c.bins.iter().find(|b| (b.low..b.high).contains(&value) || (b.high >= 1.0 && value >= b.low))?;
-            let events = (b.observed_rate * b.n as f64).round() as usize;
-            return Some(HeadFigure { value, interval: Some(wilson(events, b.n)), observed: Some(b.observed_rate), n: b.n });
-        }
-        let interval = c.residual_95.map(|[lo, hi]| Interval {
-            low: (value + lo).clamp(0.0, 10.0),
-            high: (value + hi).clamp(0.0, 10.0),
-        });
-        Some(HeadFigure { value, interval, observed: None, n: c.n })
+        c.figure(self.predict(outcome, inputs)?, outcome.is_rate())
     }
 
     /// Why the head shows no figure for `outcome` to anyone, whoever the patient:
@@ -531,26 +591,10 @@ impl TwinHead {
         if !self.outcomes.contains_key(&outcome) {
             return Some("the twin head has no model for this outcome (too few training patients with it)".to_owned());
         }
-        let Some(c) = self.calibration.get(&outcome).filter(|c| c.n >= MIN_CALIBRATION_ROWS) else {
-            let n = self.calibration.get(&outcome).map_or(0, |c| c.n);
-            return Some(format!(
-                "measured on {n} held-out patients with this outcome, fewer than {MIN_CALIBRATION_ROWS}"
-            ));
-        };
-        if outcome.is_rate() {
-            match c.slope {
-                Some(slope) if CALIBRATED_SLOPE.contains(&slope) => {}
-                Some(slope) => {
-                    return Some(format!(
-                        "not calibrated on held-out patients: calibration slope {slope:.2}, outside {:.1}-{:.1}",
-                        CALIBRATED_SLOPE.start(),
-                        CALIBRATED_SLOPE.end()
-                    ))
-                }
-                None => return Some("its calibration on held-out patients could not be measured".to_owned()),
-            }
+        match self.calibration.get(&outcome) {
+            Some(c) => c.withheld(outcome.is_rate()),
+            None => Some(format!("measured on 0 held-out patients with this outcome, fewer than {MIN_CALIBRATION_ROWS}")),
         }
-        None
     }
 
     /// The head's calibration on `rows` (patients it was not fitted on).
@@ -573,26 +617,9 @@ impl TwinHead {
             }
             let calibration = if outcome.is_rate() {
                 let (p, y): (Vec<f64>, Vec<bool>) = pairs.iter().map(|(p, a)| (*p, *a > 0.5)).unzip();
-                Calibration {
-                    n: pairs.len(),
-                    bins: reliability(&p, &y, RELIABILITY_BINS),
-                    slope: calibration_line(&p, &y).map(|(_, slope)| slope),
-                    auroc: auroc(&p, &y),
-                    mae: None,
-                    residual_95: None,
-                }
+                Calibration::of_rates(&p, &y)
             } else {
-                let mut residuals: Vec<f64> = pairs.iter().map(|(p, a)| a - p).collect();
-                residuals.sort_by(f64::total_cmp);
-                let at = |q: f64| residuals[((q * (residuals.len() - 1) as f64).round() as usize).min(residuals.len() - 1)];
-                Calibration {
-                    n: pairs.len(),
-                    bins: vec![],
-                    slope: None,
-                    auroc: None,
-                    mae: Some(residuals.iter().map(|r| r.abs()).sum::<f64>() / residuals.len() as f64),
-                    residual_95: Some([at(0.025), at(0.975)]),
-                }
+                Calibration::of_values(&pairs)
             };
             out.insert(outcome, calibration);
         }

@@ -7,7 +7,8 @@
 //! "twin_version", "vector"}`) holds each patient's live twin; [`twins_at`] writes
 //! everyone's twin at one date to the file only (the index holds journeys' own
 //! snapshots, not a common date). A rebuild also fits the twin head
-//! ([`crate::heads::TwinHead`]) on the historical points it just embedded.
+//! ([`crate::heads::TwinHead`]) on the historical points it just embedded, and the
+//! counterfactual head of treatment options ([`crate::options::OptionHead`]).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -23,6 +24,7 @@ use super::{IndexConfig, IndexError, NeighbourIndex, SnapshotKind};
 use crate::cohort::query::end_of_day;
 use crate::encode::note::{note_vectors, NoteError, NoteVectors};
 use crate::heads::{TwinHead, TwinHeadError};
+use crate::options::OptionHead;
 use crate::progress::Progress;
 use crate::twin::features::note_texts;
 use crate::twin::{TwinError, TwinModel};
@@ -40,6 +42,10 @@ pub enum RebuildError {
     Index(#[from] IndexError),
     #[error(transparent)]
     Head(#[from] TwinHeadError),
+    #[error(transparent)]
+    OptionHead(#[from] crate::options::OptionHeadError),
+    #[error("fitting the option head: {0}")]
+    OptionHeadFit(#[from] crate::cohort::boosting::BoostingError),
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
 }
@@ -56,6 +62,9 @@ pub struct RebuildReport {
     /// The twin head fitted on the new points, pinned and active (its version and
     /// training rows), or why none was.
     pub head: Result<(Digest, usize), String>,
+    /// The counterfactual head of treatment options, pinned and active (its version
+    /// and training decisions), or why none was.
+    pub option_head: Result<(Digest, usize), String>,
 }
 
 /// Rebuilds the index `config` from every journey of `store` with `model`, and writes
@@ -119,7 +128,26 @@ pub async fn rebuild(
         )),
     };
     progress.done();
-    Ok(RebuildReport { patients: journeys.len(), points: points.len(), live: live.len(), index: index.describe(), head })
+
+    // The options' head reads the record, not the twin: fitted on the train part's
+    // decisions at the same snapshots.
+    progress.stage("fitting the option head", 0);
+    let option_head = match OptionHead::fit_install(&journeys, plan)? {
+        Some(h) => Ok((h.save_and_register(&OptionHead::install_path(data_dir), registry, by).await?, h.fitted_decisions)),
+        None => Err(format!(
+            "fewer than {} decisions with an outcome in the train part of the split",
+            crate::options::head::MIN_HEAD_DECISIONS
+        )),
+    };
+    progress.done();
+    Ok(RebuildReport {
+        patients: journeys.len(),
+        points: points.len(),
+        live: live.len(),
+        index: index.describe(),
+        head,
+        option_head,
+    })
 }
 
 /// Everyone's twin as of the end of `date`, into `twins_file` only; returns how many.

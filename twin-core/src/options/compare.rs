@@ -7,6 +7,7 @@
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
+use super::head::{OptionHead, OptionHeadFigure};
 use super::units::{DecisionUnit, OptionsPopulation, COVARIATE_NAMES};
 use super::weighting::{standardised_difference, takers_weights};
 use crate::cohort::population::estimate_values;
@@ -14,6 +15,7 @@ use crate::cohort::query::{index_twin, nearest_historical, CohortError, CohortSo
 use crate::cohort::record::ClinicalRecord;
 use crate::cohort::report::NeighbourRef;
 use crate::cohort::stats::Estimate;
+use crate::heads::HeadFigure;
 use crate::state::{starting_reading, treatment_at, StateModel, Treatment};
 use journey::clinical::activity::Scale;
 use journey::clinical::{OptionOutcome, OptionOutcomes, TreatmentOption};
@@ -140,11 +142,22 @@ pub struct OptionComparison {
     /// the patient has a recent DAS28.
     #[serde(default)]
     pub state_model: Option<StateOutlook>,
+    /// The counterfactual head's figures for the option (shown first: it ranked
+    /// options best on the tuning part, `docs/benchmarks/options-protocol.md`
+    /// version 2), only when the option has `min_n` similar patients who took it;
+    /// empty without an active head.
+    #[serde(default)]
+    pub head: Vec<OptionHeadFigure>,
 }
 
 impl OptionComparison {
     pub fn row(&self, outcome: OptionOutcome) -> Option<&OptionRow> {
         self.rows.iter().find(|r| r.outcome == outcome)
+    }
+
+    /// The counterfactual head's figure for `outcome`, when it shows one.
+    pub fn head_figure(&self, outcome: OptionOutcome) -> Option<&HeadFigure> {
+        self.head.iter().find(|h| h.outcome == outcome)?.figure.as_ref()
     }
 }
 
@@ -156,6 +169,12 @@ pub struct OptionsReport {
     /// The DMARDs running at the decision (what "continue" keeps).
     pub current_treatment: Vec<String>,
     pub options: Vec<OptionComparison>,
+    /// The version (SHA-256) of the counterfactual head behind the options' `head`
+    /// figures, or why there are none.
+    #[serde(default)]
+    pub head_version: Option<String>,
+    #[serde(default)]
+    pub head_unavailable: Option<String>,
 }
 
 impl OptionsReport {
@@ -176,6 +195,34 @@ impl OptionsReport {
         }
         best.map(|(o, _)| o)
     }
+
+    /// The option the counterfactual head gives the best figure on `outcome`, among
+    /// the options with enough patients; `None` when it shows none.
+    pub fn best_by_head(&self, outcome: OptionOutcome) -> Option<TreatmentOption> {
+        let better = |a: f64, b: f64| if outcome.higher_is_better() { a > b } else { a < b };
+        let mut best: Option<(TreatmentOption, f64)> = None;
+        for o in self.options.iter().filter(|o| o.enough) {
+            let Some(v) = o.head_figure(outcome).map(|f| f.value) else { continue };
+            if best.is_none_or(|(_, b)| better(v, b)) {
+                best = Some((o.option, v));
+            }
+        }
+        best.map(|(o, _)| o)
+    }
+}
+
+/// Fills each option's counterfactual-head figures (only the options with enough
+/// comparable patients: the head answers where the record holds patients like this
+/// one who took the option, never for an option nobody near took), for a journey
+/// `events` as of the end of `date`, and the head's version.
+pub fn add_head_figures(report: &mut OptionsReport, head: &OptionHead, version: &str, events: &[Event], date: NaiveDate) {
+    let at = crate::cohort::query::end_of_day(date);
+    let record = ClinicalRecord::read(events);
+    for o in report.options.iter_mut().filter(|o| o.enough) {
+        o.head = head.figures(&record, events, at, o.option);
+    }
+    report.head_version = Some(version.to_owned());
+    report.head_unavailable = None;
 }
 
 impl OptionsReport {
@@ -205,6 +252,18 @@ impl OptionsReport {
                 let _ = writeln!(t, "  not enough comparable patients: no figure\n");
                 continue;
             }
+            for h in &o.head {
+                let what = h.outcome.label();
+                match (&h.figure, &h.withheld) {
+                    (Some(f), _) => {
+                        let _ = writeln!(t, "  counterfactual head: {what}: {} ({})", head_figure_text(h.outcome, f), h.interval_from.as_deref().unwrap_or(""));
+                    }
+                    (None, Some(why)) => {
+                        let _ = writeln!(t, "  counterfactual head: {what}: no figure ({why})");
+                    }
+                    (None, None) => {}
+                }
+            }
             let _ = writeln!(t, "  {:<46} {:<26} {:<26} population", "outcome", "weighted for who got it", "as they were");
             for r in &o.rows {
                 let _ = writeln!(t, "  {:<46} {:<26} {:<26} {}", r.label, r.adjusted.short(), r.unadjusted.short(), r.population.short());
@@ -227,8 +286,35 @@ impl OptionsReport {
                 }
             }
         }
+        match (&self.head_version, &self.head_unavailable) {
+            (Some(v), _) => {
+                let _ = writeln!(t, "Counterfactual head {}: boosted trees on the record at the decision with the option as an input; intervals from held-out patients.", &v[..v.len().min(12)]);
+            }
+            (None, Some(why)) => {
+                let _ = writeln!(t, "No counterfactual head: {why}.");
+            }
+            _ => {}
+        }
         let _ = writeln!(t, "Observational: patients were not randomised to these options; weighting balances what the record shows at the decision, not what it does not.");
         t
+    }
+}
+
+/// A head figure in words: a DAS28 with its 95% range, or a probability with the
+/// observed rate of held-out patients given a similar one.
+pub fn head_figure_text(outcome: OptionOutcome, f: &HeadFigure) -> String {
+    match (outcome.is_rate(), f.interval) {
+        (true, Some(i)) => format!(
+            "{:.0}%; of {} held-out patients given a similar figure {:.0}% ({:.0}-{:.0}%)",
+            100.0 * f.value,
+            f.n,
+            100.0 * f.observed.unwrap_or(f.value),
+            100.0 * i.low,
+            100.0 * i.high
+        ),
+        (true, None) => format!("{:.0}%", 100.0 * f.value),
+        (false, Some(i)) => format!("{:.1} (95% of held-out patients within {:.1}-{:.1})", f.value, i.low, i.high),
+        (false, None) => format!("{:.1}", f.value),
     }
 }
 
@@ -237,6 +323,14 @@ impl OptionsReport {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct OptionsAudit {
     pub per_option: Vec<(TreatmentOption, Vec<NeighbourRef>)>,
+}
+
+/// The models a comparison reads beside the neighbours: the disease-state model, and
+/// the counterfactual head with its version (or why there is none).
+#[derive(Clone, Copy)]
+pub struct OptionModels<'a> {
+    pub state: Option<&'a StateModel>,
+    pub head: Result<(&'a OptionHead, &'a str), &'a str>,
 }
 
 /// The comparison for `patient` (time-ordered `events`) at the end of `at` (its last
@@ -249,7 +343,7 @@ pub async fn compare_options(
     events: &[Event],
     at: Option<NaiveDate>,
     query: &OptionsQuery,
-    state: Option<&StateModel>,
+    models: OptionModels<'_>,
     note_vector: &(dyn Fn(&str) -> Option<Vec<f32>> + Sync),
     excluded: &(dyn Fn(&PatientId) -> bool + Sync),
 ) -> Result<(OptionsReport, OptionsAudit), CohortError> {
@@ -261,8 +355,12 @@ pub async fn compare_options(
     let date = index_time.date_naive();
     let current = record.courses.iter().filter(|c| c.is_dmard() && c.ongoing_on(date)).map(|c| c.name()).collect();
     let (mut report, audit) = options_from_neighbours(&neighbours, population, date, current, query);
-    if let Some(model) = state {
+    if let Some(model) = models.state {
         add_state_outlooks(&mut report, model, events, Some(date));
+    }
+    match models.head {
+        Ok((head, version)) => add_head_figures(&mut report, head, version, events, date),
+        Err(why) => report.head_unavailable = Some(why.to_owned()),
     }
     Ok((report, audit))
 }
@@ -288,7 +386,14 @@ pub fn options_from_neighbours(
         audit.per_option.push((option, takers));
         options.push(comparison);
     }
-    let report = OptionsReport { index_date, min_n: query.min_n, current_treatment, options };
+    let report = OptionsReport {
+        index_date,
+        min_n: query.min_n,
+        current_treatment,
+        options,
+        head_version: None,
+        head_unavailable: None,
+    };
     (report, audit)
 }
 
@@ -393,6 +498,7 @@ fn compare_one(
         rows,
         balance,
         state_model: None,
+        head: vec![],
     };
     (comparison, audit)
 }

@@ -10,26 +10,74 @@
 //! differences between the answers are what the record says the options change, for
 //! patients like this one; like any model of observational data it adjusts for what
 //! its features hold, not for what they do not.
+//!
+//! An install's head ([`OptionHead::fit_install`], at `rdt embed`) is fitted on the
+//! train part of the frozen split and measured on the tuning part's decisions, each
+//! with the option actually taken: a DAS28's interval is the held-out residuals' 95%
+//! range (per option where [`MIN_CALIBRATION_ROWS`] held-out patients took it, else
+//! all options pooled), a probability's is the observed rate among held-out patients
+//! given a figure in the same band; below that many, or with a calibration slope
+//! outside [`crate::heads::CALIBRATED_SLOPE`], the head shows no figure and says why.
+//! The file is pinned in the model registry (kind `option_head`) and read only when
+//! active, like every artifact.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
 
+use audit_log::{ArtifactKind, ArtifactRef, Digest, GovernanceError, ModelRegistry, Principal};
 use chrono::{DateTime, Utc};
 use perpetual::objective::Objective;
 use perpetual::{Matrix, PerpetualBooster};
+use serde::{Deserialize, Serialize};
 
 use super::units::{covariates, OptionsPopulation};
 use crate::cohort::boosting::{fit_booster, BoostingError};
 use crate::cohort::history::history_features;
 use crate::cohort::population::Population;
 use crate::cohort::record::ClinicalRecord;
+use crate::eval::split::Part;
+use crate::heads::{Calibration, HeadFigure, MIN_CALIBRATION_ROWS};
+use crate::index::build::SnapshotPlan;
 use journey::clinical::{OptionOutcome, TreatmentOption};
 use journey::event::{Event, PatientId};
 
-/// The counterfactual head's two models.
+/// Why an option head could not be fitted, saved or read.
+#[derive(Debug, thiserror::Error)]
+pub enum OptionHeadError {
+    #[error(transparent)]
+    Boosting(#[from] BoostingError),
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("{path} is not an option head: {source}")]
+    Parse { path: PathBuf, source: serde_json::Error },
+    #[error("{source}; refit and register the option head with `rdt embed`")]
+    Governance { source: GovernanceError },
+}
+
+/// The outcomes the head predicts, in the order [`OptionHead::predict`] returns them.
+pub const HEAD_OUTCOMES: [OptionOutcome; 2] = [OptionOutcome::Das28Day270, OptionOutcome::Response6m];
+
+/// Fewest train-part decisions with an outcome for an install to fit a head: boosted
+/// trees on a few dozen decisions would give figures nobody should be shown.
+pub const MIN_HEAD_DECISIONS: usize = crate::cohort::population::MIN_BASELINE_SNAPSHOTS;
+
+const REGISTER_REASON: &str = "fitted by rdt embed on the train part's decisions, measured on the tuning part's";
+
+/// The counterfactual head's two models, and how they did on held-out decisions.
+#[derive(Serialize, Deserialize)]
 pub struct OptionHead {
     features: usize,
     das28_270: PerpetualBooster,
     response_6m: PerpetualBooster,
+    /// Decisions fitted on (with a DAS28 at day 270 or a response).
+    pub fitted_decisions: usize,
+    /// DAS28 at day 270 on held-out decisions, per option taken.
+    das28_by_option: BTreeMap<TreatmentOption, Calibration>,
+    /// DAS28 at day 270 on every held-out decision (the interval of an option too
+    /// rare in the held-out part for its own).
+    das28_pooled: Option<Calibration>,
+    /// Response at 6 months on every held-out decision (the bands need them all).
+    response: Option<Calibration>,
 }
 
 /// A decision's features: covariates, history up to the day before, option one-hot.
@@ -41,16 +89,34 @@ pub fn decision_features(record: &ClinicalRecord, events: &[Event], at: DateTime
     x
 }
 
-impl OptionHead {
-    /// Fits on every decision of `decisions` whose patient's record `population` and
-    /// events `journeys` hold.
-    pub fn fit(
-        decisions: &OptionsPopulation,
-        population: &Population,
-        journeys: &HashMap<&PatientId, &[Event]>,
-    ) -> Result<Self, BoostingError> {
-        let (mut x_das, mut y_das, mut x_resp, mut y_resp) = (vec![], vec![], vec![], vec![]);
-        for unit in decisions.units() {
+/// One of the head's figures for an option, or why it shows none.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OptionHeadFigure {
+    pub outcome: OptionOutcome,
+    pub figure: Option<HeadFigure>,
+    /// Why `figure` is empty.
+    pub withheld: Option<String>,
+    /// Where the interval comes from: held-out patients who took this option, or
+    /// held-out decisions of every option pooled.
+    pub interval_from: Option<String>,
+}
+
+/// Rows of features and outcomes read from a population's decisions.
+struct DecisionRows {
+    x_das: Vec<Vec<f64>>,
+    y_das: Vec<f64>,
+    o_das: Vec<TreatmentOption>,
+    x_resp: Vec<Vec<f64>>,
+    y_resp: Vec<f64>,
+}
+
+impl DecisionRows {
+    fn read(decisions: &OptionsPopulation, population: &Population, journeys: &HashMap<&PatientId, &[Event]>) -> Self {
+        let mut rows = DecisionRows { x_das: vec![], y_das: vec![], o_das: vec![], x_resp: vec![], y_resp: vec![] };
+        // A fixed order (patient, time): the same rows fit the same trees in every run.
+        let mut units: Vec<_> = decisions.units().collect();
+        units.sort_by(|a, b| (&a.patient, a.index_time).cmp(&(&b.patient, b.index_time)));
+        for unit in units {
             let (Some(record), Some(events)) = (population.record(&unit.patient), journeys.get(&unit.patient)) else {
                 continue;
             };
@@ -61,20 +127,86 @@ impl OptionHead {
             }
             let x = decision_features(record, events, unit.index_time, unit.option);
             if let Some(v) = das {
-                x_das.push(x.clone());
-                y_das.push(v);
+                rows.x_das.push(x.clone());
+                rows.y_das.push(v);
+                rows.o_das.push(unit.option);
             }
             if let Some(v) = resp {
-                x_resp.push(x);
-                y_resp.push(v);
+                rows.x_resp.push(x);
+                rows.y_resp.push(v);
             }
         }
-        let features = x_das.first().or(x_resp.first()).map(Vec::len).ok_or(BoostingError::Empty("option head"))?;
+        rows
+    }
+}
+
+impl OptionHead {
+    /// Fits on every decision of `decisions` whose patient's record `population` and
+    /// events `journeys` hold (no held-out measurement: see [`OptionHead::fit_install`]).
+    pub fn fit(
+        decisions: &OptionsPopulation,
+        population: &Population,
+        journeys: &HashMap<&PatientId, &[Event]>,
+    ) -> Result<Self, BoostingError> {
+        let rows = DecisionRows::read(decisions, population, journeys);
+        let features = rows.x_das.first().or(rows.x_resp.first()).map(Vec::len).ok_or(BoostingError::Empty("option head"))?;
         Ok(OptionHead {
             features,
-            das28_270: fit_booster(&x_das, &y_das, Objective::SquaredLoss, "option head: DAS28 at day 270")?,
-            response_6m: fit_booster(&x_resp, &y_resp, Objective::LogLoss, "option head: response at 6 months")?,
+            das28_270: fit_booster(&rows.x_das, &rows.y_das, Objective::SquaredLoss, "option head: DAS28 at day 270")?,
+            response_6m: fit_booster(&rows.x_resp, &rows.y_resp, Objective::LogLoss, "option head: response at 6 months")?,
+            fitted_decisions: rows.x_das.len().max(rows.x_resp.len()),
+            das28_by_option: BTreeMap::new(),
+            das28_pooled: None,
+            response: None,
         })
+    }
+
+    /// An install's head: fitted on the train part's decisions (its historical
+    /// snapshots by `plan`), measured on the tuning part's. `None` when the train part
+    /// holds fewer than [`MIN_HEAD_DECISIONS`] decisions with an outcome.
+    pub fn fit_install(journeys: &[(PatientId, Vec<Event>)], plan: &SnapshotPlan) -> Result<Option<Self>, BoostingError> {
+        let of_part = |part: Part| {
+            let mine: Vec<(&PatientId, &[Event])> =
+                journeys.iter().filter(|(p, _)| Part::of(p) == part).map(|(p, e)| (p, e.as_slice())).collect();
+            let population =
+                Population::build(mine.iter().copied(), &|e: &[Event]| crate::index::build::historical_times_of(e, plan));
+            let decisions = OptionsPopulation::build(&population);
+            let events: HashMap<&PatientId, &[Event]> = mine.into_iter().collect();
+            DecisionRows::read(&decisions, &population, &events)
+        };
+        let train = of_part(Part::Train);
+        if train.x_das.len() < MIN_HEAD_DECISIONS || train.x_resp.len() < MIN_HEAD_DECISIONS {
+            return Ok(None);
+        }
+        let features = train.x_das[0].len();
+        let mut head = OptionHead {
+            features,
+            das28_270: fit_booster(&train.x_das, &train.y_das, Objective::SquaredLoss, "option head: DAS28 at day 270")?,
+            response_6m: fit_booster(&train.x_resp, &train.y_resp, Objective::LogLoss, "option head: response at 6 months")?,
+            fitted_decisions: train.x_das.len().max(train.x_resp.len()),
+            das28_by_option: BTreeMap::new(),
+            das28_pooled: None,
+            response: None,
+        };
+        drop(train);
+        head.measure(&of_part(Part::Tuning));
+        Ok(Some(head))
+    }
+
+    /// The head's calibration on held-out `rows`.
+    fn measure(&mut self, rows: &DecisionRows) {
+        let mut pooled = Vec::new();
+        let mut by_option: BTreeMap<TreatmentOption, Vec<(f64, f64)>> = BTreeMap::new();
+        for ((x, y), option) in rows.x_das.iter().zip(&rows.y_das).zip(&rows.o_das) {
+            let Some((das, _)) = self.predict(x) else { continue };
+            pooled.push((das, *y));
+            by_option.entry(*option).or_default().push((das, *y));
+        }
+        self.das28_by_option = by_option.iter().map(|(o, pairs)| (*o, Calibration::of_values(pairs))).collect();
+        self.das28_pooled = (!pooled.is_empty()).then(|| Calibration::of_values(&pooled));
+        let (p, y): (Vec<f64>, Vec<bool>) =
+            rows.x_resp.iter().zip(&rows.y_resp).filter_map(|(x, y)| Some((self.predict(x)?.1, *y > 0.5))).unzip();
+        self.response = (!p.is_empty()).then(|| Calibration::of_rates(&p, &y));
     }
 
     /// DAS28 at day 270 (kept on 0-10) and the response probability, were the patient
@@ -87,6 +219,101 @@ impl OptionHead {
         let das = self.das28_270.predict(&m, false).first().copied()?.clamp(0.0, 10.0);
         let p = self.response_6m.predict_proba(&m, false, false).first().copied()?;
         (das.is_finite() && p.is_finite()).then_some((das, p.clamp(0.0, 1.0)))
+    }
+
+    /// The held-out calibration behind `outcome`'s figures for `option`, and what it
+    /// was measured on.
+    fn calibration(&self, option: TreatmentOption, outcome: OptionOutcome) -> Option<(&Calibration, String)> {
+        match outcome {
+            OptionOutcome::Das28Day270 => match self.das28_by_option.get(&option).filter(|c| c.n >= MIN_CALIBRATION_ROWS) {
+                Some(c) => Some((c, format!("{} held-out decisions where it was taken", c.n))),
+                None => self.das28_pooled.as_ref().map(|c| (c, format!("{} held-out decisions, every option pooled", c.n))),
+            },
+            OptionOutcome::Response6m => {
+                self.response.as_ref().map(|c| (c, format!("{} held-out decisions, every option pooled", c.n)))
+            }
+            _ => None,
+        }
+    }
+
+    /// The head's figures for a patient (`record` and `events` as of `at`) were it
+    /// to take `option`: DAS28 at day 270 and response at 6 months, each with its
+    /// interval from held-out patients, or why none is shown.
+    pub fn figures(&self, record: &ClinicalRecord, events: &[Event], at: DateTime<Utc>, option: TreatmentOption) -> Vec<OptionHeadFigure> {
+        let predicted = self.predict(&decision_features(record, events, at, option));
+        HEAD_OUTCOMES
+            .iter()
+            .enumerate()
+            .map(|(i, outcome)| {
+                let value = predicted.map(|(das, p)| if i == 0 { das } else { p });
+                let (figure, withheld, interval_from) = match (self.calibration(option, *outcome), value) {
+                    (None, _) => (None, Some("the head was not measured on held-out patients".to_owned()), None),
+                    (Some(_), None) => (None, Some("the head gives no figure for this record".to_owned()), None),
+                    (Some((c, from)), Some(v)) => match c.withheld(outcome.is_rate()) {
+                        Some(why) => (None, Some(why), Some(from)),
+                        None => match c.figure(v, outcome.is_rate()) {
+                            Some(f) => (Some(f), None, Some(from)),
+                            None => (None, Some("no held-out patient was given a figure in this band".to_owned()), Some(from)),
+                        },
+                    },
+                };
+                OptionHeadFigure { outcome: *outcome, figure, withheld, interval_from }
+            })
+            .collect()
+    }
+
+    /// The head's version: the SHA-256 of the bytes [`Self::save_and_register`] writes.
+    pub fn version(&self) -> Digest {
+        Digest::of(&self.to_bytes())
+    }
+
+    fn to_bytes(&self) -> Vec<u8> {
+        // Numbers, strings and maps of them serialise.
+        serde_json::to_vec(self).expect("an option head serialises")
+    }
+
+    /// Where an install keeps its option head.
+    pub fn install_path(data_dir: &Path) -> PathBuf {
+        crate::twin::install::models_dir(data_dir).join("option-head.json")
+    }
+
+    /// Writes the head to `path` (through a temporary file, renamed: never half a
+    /// file), pins its bytes and makes them the active option head, each step audited
+    /// as `by`. Returns its version (SHA-256 of the bytes).
+    pub async fn save_and_register(&self, path: &Path, registry: &ModelRegistry, by: &Principal) -> Result<Digest, OptionHeadError> {
+        let bytes = self.to_bytes();
+        let io = |source| OptionHeadError::Io { path: path.to_owned(), source };
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(io)?;
+        }
+        let tmp = path.with_extension("json.tmp");
+        std::fs::write(&tmp, &bytes).map_err(io)?;
+        std::fs::rename(&tmp, path).map_err(io)?;
+        let version = Digest::of(&bytes);
+        let artifact = ArtifactRef {
+            kind: ArtifactKind::OptionHead,
+            sha256: version,
+            name: "option-head.json".to_owned(),
+            size_bytes: Some(bytes.len() as u64),
+        };
+        registry
+            .pin_and_activate(by, artifact, REGISTER_REASON)
+            .await
+            .map_err(|source| OptionHeadError::Governance { source })?;
+        Ok(version)
+    }
+
+    /// Reads the head at `path`, refusing its bytes unless their SHA-256 is the
+    /// registry's active option head. Returns it with its version.
+    pub async fn load_active(path: &Path, registry: &ModelRegistry) -> Result<(Self, Digest), OptionHeadError> {
+        let bytes = std::fs::read(path).map_err(|source| OptionHeadError::Io { path: path.to_owned(), source })?;
+        let version = Digest::of(&bytes);
+        registry
+            .require_active(ArtifactKind::OptionHead, &version, format!("the option head {}", path.display()))
+            .await
+            .map_err(|source| OptionHeadError::Governance { source })?;
+        let head = serde_json::from_slice(&bytes).map_err(|source| OptionHeadError::Parse { path: path.to_owned(), source })?;
+        Ok((head, version))
     }
 }
 
@@ -131,5 +358,87 @@ mod tests {
         }
         assert!(ask(TreatmentOption::TnfInhibitor).0 < ask(TreatmentOption::Continue).0);
         assert_eq!(head.predict(&[1.0, 2.0]), None, "a row of the wrong width");
+    }
+
+    /// `n` patients on methotrexate from day 0 (DAS28 6.0, 5.6 by day 150), read
+    /// every 30 days to day 720; every other one starts adalimumab at day 200 and
+    /// falls to 2.4, the others stay near 5.6.
+    fn install_cohort(n: usize) -> Vec<(PatientId, Vec<Event>)> {
+        (0..n)
+            .map(|i| {
+                let id = PatientId::new(format!("q{i:04}")).unwrap();
+                let switched = i % 2 == 0;
+                let mut parts = vec![drug(0, None, "6851"), das28(0, 6.0)];
+                for day in (30..=720).step_by(30) {
+                    let noise = ((i * 7 + day as usize) % 5) as f64 * 0.1;
+                    let v = if day < 150 { 6.0 - 0.4 * day as f64 / 150.0 } else if switched && day > 200 { 2.4 } else { 5.6 };
+                    parts.push(das28(day, v + noise));
+                }
+                if switched {
+                    parts.push(drug(200, None, "327361"));
+                }
+                let mut events = Journey::new(parts).events;
+                events.iter_mut().for_each(|e| e.patient = id.clone());
+                (id, events)
+            })
+            .collect()
+    }
+
+    /// An install's head: fitted on the train part, measured on the tuning part; each
+    /// shown figure has an interval from held-out patients that holds it, inside the
+    /// scale; the TNF inhibitor is answered lower than continuing. Pinned, it loads
+    /// only as the active version; a handful of patients fit none.
+    #[tokio::test]
+    async fn an_install_head_is_measured_pinned_and_answers_with_intervals() {
+        use audit_log::{AuditLog, Role};
+        let journeys = install_cohort(700);
+        let head = OptionHead::fit_install(&journeys, &SnapshotPlan::default()).unwrap().expect("a head");
+        assert!(head.fitted_decisions >= MIN_HEAD_DECISIONS, "{}", head.fitted_decisions);
+        let (p, events) = journeys.iter().find(|(p, _)| Part::of(p) == Part::Test).unwrap();
+        let _ = p;
+        let at = crate::cohort::query::end_of_day(events[0].time.date_naive() + chrono::Days::new(180));
+        let upto: Vec<Event> = events.iter().filter(|e| e.time <= at).cloned().collect();
+        let record = ClinicalRecord::read(&upto);
+        let das = |o| {
+            let figures = head.figures(&record, &upto, at, o);
+            assert_eq!(figures.len(), HEAD_OUTCOMES.len());
+            for f in &figures {
+                match &f.figure {
+                    Some(fig) => {
+                        let i = fig.interval.expect("an interval");
+                        let (lo, hi) = if f.outcome.is_rate() { (0.0, 1.0) } else { (0.0, 10.0) };
+                        assert!(lo <= i.low && i.high <= hi && (lo..=hi).contains(&fig.value), "{f:?}");
+                        assert!(fig.n >= MIN_CALIBRATION_ROWS && f.interval_from.is_some(), "{f:?}");
+                    }
+                    None => assert!(f.withheld.as_deref().is_some_and(|w| !w.is_empty()), "{f:?}"),
+                }
+            }
+            let f = figures[0].figure.clone().expect("a DAS28 figure");
+            let i = f.interval.unwrap();
+            // Held-out residuals on both sides (up to rounding: these trees fit the
+            // switched patients almost exactly).
+            assert!(i.low <= f.value + 1e-6 && f.value <= i.high + 1e-6, "{f:?}");
+            f.value
+        };
+        assert!(das(TreatmentOption::TnfInhibitor) + 1.0 < das(TreatmentOption::Continue));
+
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("audit.sqlite").display());
+        let registry = ModelRegistry::new(AuditLog::open(&url).await.unwrap());
+        let by = Principal::new("gov", Role::Governance);
+        let path = OptionHead::install_path(dir.path());
+        let version = head.save_and_register(&path, &registry, &by).await.unwrap();
+        assert_eq!(version, head.version());
+        let (loaded, loaded_version) = OptionHead::load_active(&path, &registry).await.unwrap();
+        assert_eq!(loaded_version, version);
+        assert_eq!(loaded.figures(&record, &upto, at, TreatmentOption::Continue), head.figures(&record, &upto, at, TreatmentOption::Continue));
+        let mut bytes = std::fs::read(&path).unwrap();
+        let at_digit = bytes.iter().position(|b| b.is_ascii_digit()).unwrap();
+        bytes[at_digit] = if bytes[at_digit] == b'9' { b'8' } else { bytes[at_digit] + 1 };
+        std::fs::write(&path, &bytes).unwrap();
+        let err = OptionHead::load_active(&path, &registry).await.err().expect("refused");
+        assert!(matches!(err, OptionHeadError::Governance { .. }) && err.to_string().contains("rdt embed"), "{err}");
+
+        assert!(OptionHead::fit_install(&install_cohort(20), &SnapshotPlan::default()).unwrap().is_none());
     }
 }

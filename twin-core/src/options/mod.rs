@@ -9,7 +9,8 @@
 //! - [`weighting`]: the propensity model inside a neighbourhood, inverse-propensity
 //!   weights and the covariate balance before and after.
 //! - [`head`]: the counterfactual head, boosted trees with the option as an input
-//!   ([`head::OptionHead`]), asked once per option.
+//!   ([`head::OptionHead`]), asked once per option; an install's is fitted at `rdt
+//!   embed`, measured on held-out decisions, pinned, and shown first.
 //! - [`compare`]: one comparison end to end ([`compare_options`]): the patient's twin,
 //!   the neighbourhood widened per option until the option has `min_n` patients, the
 //!   figures, and the neighbours per option for the audit.
@@ -26,7 +27,9 @@ pub mod units;
 pub mod weighting;
 
 pub use compare::{
-    add_state_outlooks, compare_options, option_treatment, options_from_neighbours, Balance, OptionComparison,
-    OptionRow, OptionsAudit, OptionsQuery, OptionsReport, StateOutlook, WideningStep,
+    add_head_figures, add_state_outlooks, compare_options, head_figure_text, option_treatment, options_from_neighbours,
+    Balance, OptionComparison, OptionModels, OptionRow, OptionsAudit, OptionsQuery, OptionsReport, StateOutlook,
+    WideningStep,
 };
+pub use head::{OptionHead, OptionHeadError, OptionHeadFigure};
 pub use units::{DecisionUnit, OptionsPopulation, COVARIATE_NAMES};
