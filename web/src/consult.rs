@@ -1,18 +1,19 @@
 //! The consult summary of one patient, printable: the journey in brief, the current
 //! status, the in silico cohort (similar historical patients' outcomes with 95%
 //! intervals beside the population and the snapshot baseline), the treatment options
-//! (per option the similar patients who started it, as they were and weighted for who
-//! got it, beside the population, with the covariate balance, a plot and the
-//! observational caveat) and the state-model forecast, all from the typed tools (each call audited like the assistant's, the
-//! cohort's real ids in its entry only), with the facts each tool returned under a
-//! disclosure. When the install has no twin, index or state model yet, those sections
+//! (per option first the counterfactual head's figures for this patient with their
+//! ranges from held-out patients, then the similar patients who started it, as they
+//! were and weighted for who got it, beside the population, with the covariate
+//! balance, two plots and the observational caveat) and the state-model forecast, all
+//! from the typed tools (each call audited like the assistant's, the cohort's real ids
+//! in its entry only), with the facts each tool returned under a disclosure. When the install has no twin, index or state model yet, those sections
 //! say what is missing instead of failing the page.
 
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use tools::compare_treatments::{CompareTreatments, CompareTreatmentsOutput, OptionOut};
+use tools::compare_treatments::{CompareTreatments, CompareTreatmentsOutput, OptionHeadOut, OptionOut};
 use tools::disease_activity::DiseaseActivityHistory;
 use tools::medication_history::MedicationHistory;
 use tools::patient_summary::PatientSummary;
@@ -26,7 +27,7 @@ use crate::auth::CurrentUser;
 use crate::error::{render, AppError};
 use crate::journey::{plot_of, readable_journey};
 use crate::layout::Chrome;
-use crate::options_plot::{options_svg, Interval, OptionMarks};
+use crate::options_plot::{options_svg, Basis, Interval, OptionMarks, DAS28_270, RESPONSE};
 
 /// A tool's call as shown on the page: its name, arguments and the facts it returned.
 pub struct ToolFacts {
@@ -68,6 +69,17 @@ pub struct CohortSection {
     pub method: String,
 }
 
+/// One of the counterfactual head's figures in an option's row.
+pub struct HeadLine {
+    /// "" for the DAS28 at day 270 (the column's own outcome), else the outcome's label.
+    pub label: String,
+    /// The figure with its range from held-out patients ([`head_figure`]), `None`
+    /// when withheld.
+    pub figure: Option<String>,
+    /// What the figure's interval was measured on, or why it is withheld (shown muted).
+    pub note: String,
+}
+
 /// One treatment option: its patients and figures, or why it has none.
 pub struct OptionRow {
     pub label: String,
@@ -79,6 +91,9 @@ pub struct OptionRow {
     pub widening: String,
     /// "not enough comparable patients (7 of 20)" when `!enough`.
     pub not_enough: String,
+    /// The counterfactual head's figures for this patient, the DAS28 at day 270
+    /// first; empty without a head and for an option without enough patients.
+    pub head: Vec<HeadLine>,
     pub response_similar: String,
     pub response_weighted: String,
     pub response_population: String,
@@ -90,7 +105,8 @@ pub struct OptionRow {
     /// The disease-state model's chance of remission or low activity under the
     /// option's treatment class, or "—".
     pub state_model: String,
-    /// The highest weighted response among options with enough patients.
+    /// The option RDT ranks first: the head's lowest DAS28 at day 270, or without
+    /// a head the highest weighted response, among options with enough patients.
     pub best: bool,
 }
 
@@ -107,11 +123,20 @@ pub struct OptionsSection {
     pub current_treatment: String,
     pub min_n: usize,
     pub twin_version: String,
+    /// The counterfactual head's version (12 hex digits), when one is active.
+    pub head_version: Option<String>,
+    /// Why there is no counterfactual head, when there is none.
+    pub head_unavailable: Option<String>,
     pub rows: Vec<OptionRow>,
+    /// The option with the head's lowest DAS28 at day 270 (what RDT shows first).
+    pub best_by_head: Option<String>,
+    /// The option with the highest weighted response.
     pub best: Option<String>,
     pub balance_options: Vec<String>,
     pub balance: Vec<BalanceRow>,
+    /// The response panel, then the DAS28 at day 270 panel with the head's figures.
     pub plot_svg: String,
+    pub das28_plot_svg: String,
     pub method: String,
     pub caveat: String,
 }
@@ -381,11 +406,7 @@ fn cohort_section(out: &SimilarPatientsOutput) -> CohortSection {
                     label: o.label.clone(),
                     similar: figure(&o.similar_patients, rate),
                     head: match &o.twin_head {
-                        Some(HeadOut::Rate { percent, observed_percent, low_percent, high_percent, n }) => format!(
-                            "{percent}% (held-out patients given a similar figure: {observed_percent}%, \
-                             {low_percent}–{high_percent}%, n = {n})"
-                        ),
-                        Some(HeadOut::Value { das28, low, high, n }) => format!("{das28:.2} ({low:.2}–{high:.2}), n = {n}"),
+                        Some(h) => head_figure(h),
                         None => o.twin_head_withheld.as_ref().map_or_else(|| "—".into(), |why| format!("— ({why})")),
                     },
                     population: figure(&o.population, rate),
@@ -408,6 +429,18 @@ fn cohort_section(out: &SimilarPatientsOutput) -> CohortSection {
     }
 }
 
+/// A head's figure (the twin head's or the counterfactual head's) as a table cell,
+/// with the range held-out patients give it: "3.10 (95% of 412 held-out within
+/// 1.90–4.60)", "62%; of 380 held-out given a similar figure 58% (53–63%)".
+fn head_figure(h: &HeadOut) -> String {
+    match h {
+        HeadOut::Value { das28, low, high, n } => format!("{das28:.2} (95% of {n} held-out within {low:.2}–{high:.2})"),
+        HeadOut::Rate { percent, observed_percent, low_percent, high_percent, n } => format!(
+            "{percent}%; of {n} held-out given a similar figure {observed_percent}% ({low_percent}–{high_percent}%)"
+        ),
+    }
+}
+
 /// An option's figure as a table cell: the page's [`figure`] ("45% (30–60%), 9 of 20",
 /// a weighted one with its effective n, a mean DAS28), or, for an outcome too few of
 /// an option's patients have, that.
@@ -418,32 +451,74 @@ fn option_figure(f: &Figure) -> String {
     }
 }
 
-/// A rate figure as a point with its interval on the plot; `None` for anything else.
+/// A figure as a point with its interval on a plot, in its own unit (a percent or a
+/// DAS28); `None` without a figure.
 fn interval(f: &Figure) -> Option<Interval> {
-    match f {
-        Figure::Rate { n, percent, low_percent, high_percent, .. }
-        | Figure::KaplanMeier { n, percent, low_percent, high_percent, .. } => Some(Interval {
-            percent: f64::from(*percent),
-            low: f64::from(*low_percent),
-            high: f64::from(*high_percent),
-            n: *n,
-            effective_n: None,
-        }),
-        Figure::WeightedRate { n, effective_n, percent, low_percent, high_percent } => Some(Interval {
-            percent: f64::from(*percent),
-            low: f64::from(*low_percent),
-            high: f64::from(*high_percent),
-            n: *n,
-            effective_n: Some(*effective_n),
-        }),
-        _ => None,
+    let percent = |p: &u32| f64::from(*p);
+    let patients = |n: &usize, effective_n: Option<f64>| Basis::Patients { n: *n, effective_n };
+    let (value, low, high, basis) = match f {
+        Figure::Rate { n, percent: p, low_percent, high_percent, .. }
+        | Figure::KaplanMeier { n, percent: p, low_percent, high_percent, .. } => {
+            (percent(p), percent(low_percent), percent(high_percent), patients(n, None))
+        }
+        Figure::WeightedRate { n, effective_n, percent: p, low_percent, high_percent } => {
+            (percent(p), percent(low_percent), percent(high_percent), patients(n, Some(*effective_n)))
+        }
+        Figure::Mean { n, mean, low, high } => (*mean, *low, *high, patients(n, None)),
+        Figure::WeightedMean { n, effective_n, mean, low, high } => (*mean, *low, *high, patients(n, Some(*effective_n))),
+        Figure::NotEnoughComparablePatients { .. } => return None,
+    };
+    Some(Interval { value, low, high, basis })
+}
+
+/// The counterfactual head's DAS28 as a point with the range 95% of held-out
+/// patients' errors fell in; `None` for a rate or no figure.
+fn head_interval(h: &HeadOut) -> Option<Interval> {
+    match h {
+        HeadOut::Value { das28, low, high, n } => {
+            Some(Interval { value: *das28, low: *low, high: *high, basis: Basis::HeldOut { n: *n } })
+        }
+        HeadOut::Rate { .. } => None,
     }
 }
 
-const RESPONSE: &str = "response_6m";
+const RESPONSE_6M: &str = "response_6m";
+const DAS28_DAY_270: &str = "das28_day_270";
 
 fn option_outcome<'a>(o: &'a OptionOut, key: &str) -> Option<&'a tools::compare_treatments::OptionOutcomeOut> {
     o.outcomes.iter().find(|r| r.outcome == key)
+}
+
+/// The counterfactual head's figures of an option as shown: none for an option
+/// without enough patients (never a figure below the minimum n, whatever the tool
+/// gave), the DAS28 at day 270 first.
+fn option_head(o: &OptionOut) -> Vec<&OptionHeadOut> {
+    let mut head: Vec<&OptionHeadOut> = o.counterfactual_head.iter().filter(|_| o.enough_patients).collect();
+    head.sort_by_key(|h| h.outcome != DAS28_DAY_270);
+    head
+}
+
+/// An option's head figures as table lines: each figure with what its interval was
+/// measured on, or why it is withheld.
+fn head_lines(o: &OptionOut) -> Vec<HeadLine> {
+    option_head(o)
+        .into_iter()
+        .map(|h| HeadLine {
+            label: if h.outcome == DAS28_DAY_270 { String::new() } else { h.label.clone() },
+            figure: h.figure.as_ref().map(head_figure),
+            note: match (&h.figure, &h.withheld, &h.interval_from) {
+                (Some(_), _, Some(from)) => format!("measured on {from}"),
+                (None, Some(why), _) => format!("no figure: {why}"),
+                (None, None, _) => "no figure".into(),
+                (Some(_), _, None) => String::new(),
+            },
+        })
+        .collect()
+}
+
+/// The label of the option `key` names, if it is one of the output's.
+fn option_label(out: &CompareTreatmentsOutput, key: Option<&str>) -> Option<String> {
+    key.and_then(|key| out.options.iter().find(|o| o.option == key)).map(|o| o.label.clone())
 }
 
 fn options_section(out: &CompareTreatmentsOutput) -> OptionsSection {
@@ -453,8 +528,10 @@ fn options_section(out: &CompareTreatmentsOutput) -> OptionsSection {
             .unwrap_or_else(|| ("—".into(), "—".into()))
     };
     let one = |o: &OptionOut, pick: fn(&tools::compare_treatments::OptionOutcomeOut) -> &Figure| {
-        option_outcome(o, RESPONSE).map(|r| option_figure(pick(r))).unwrap_or_else(|| "—".into())
+        option_outcome(o, RESPONSE_6M).map(|r| option_figure(pick(r))).unwrap_or_else(|| "—".into())
     };
+    // RDT ranks by the head when it names a best option, else by the weighted response.
+    let best = out.best_by_head_das28_270.as_deref().or(out.best_weighted_response.as_deref());
     let rows = out
         .options
         .iter()
@@ -465,10 +542,11 @@ fn options_section(out: &CompareTreatmentsOutput) -> OptionsSection {
             neighbourhood: o.neighbourhood,
             widening: o.widening.iter().map(|w| w.k.to_string()).collect::<Vec<_>>().join(" → "),
             not_enough: format!("not enough comparable patients ({} of {})", o.patients, out.min_n),
+            head: head_lines(o),
             response_similar: one(o, |r| &r.similar_patients),
             response_weighted: one(o, |r| &r.weighted),
             response_population: one(o, |r| &r.population),
-            das28_270: pair(o, "das28_day_270"),
+            das28_270: pair(o, DAS28_DAY_270),
             flare: pair(o, "flare_6m"),
             adverse_event_stop: pair(o, "adverse_event_stop_6m"),
             state_model: o.state_model.as_ref().map_or_else(
@@ -484,7 +562,7 @@ fn options_section(out: &CompareTreatmentsOutput) -> OptionsSection {
                     )
                 },
             ),
-            best: out.best_weighted_response.as_deref() == Some(o.option.as_str()),
+            best: best == Some(o.option.as_str()),
         })
         .collect();
     let balanced: Vec<&OptionOut> = out.options.iter().filter(|o| o.enough_patients && !o.balance.is_empty()).collect();
@@ -505,21 +583,29 @@ fn options_section(out: &CompareTreatmentsOutput) -> OptionsSection {
                 .collect(),
         })
         .collect();
-    let marks: Vec<OptionMarks> = out
+    let marks = |o: &OptionOut, first: Option<Interval>, key: &str| {
+        let outcome = option_outcome(o, key);
+        OptionMarks {
+            label: o.label.clone(),
+            enough: o.enough_patients,
+            patients: o.patients,
+            neighbourhood: o.neighbourhood,
+            min_n: out.min_n,
+            marks: [first, outcome.and_then(|r| interval(&r.weighted))],
+            population: outcome.and_then(|r| interval(&r.population)).map(|p| p.value),
+        }
+    };
+    let response: Vec<OptionMarks> = out
+        .options
+        .iter()
+        .map(|o| marks(o, option_outcome(o, RESPONSE_6M).and_then(|r| interval(&r.similar_patients)), RESPONSE_6M))
+        .collect();
+    let das28: Vec<OptionMarks> = out
         .options
         .iter()
         .map(|o| {
-            let response = option_outcome(o, RESPONSE);
-            OptionMarks {
-                label: o.label.clone(),
-                enough: o.enough_patients,
-                patients: o.patients,
-                neighbourhood: o.neighbourhood,
-                min_n: out.min_n,
-                similar: response.and_then(|r| interval(&r.similar_patients)),
-                weighted: response.and_then(|r| interval(&r.weighted)),
-                population: response.and_then(|r| interval(&r.population)).map(|p| p.percent),
-            }
+            let head = option_head(o).into_iter().find(|h| h.outcome == DAS28_DAY_270);
+            marks(o, head.and_then(|h| h.figure.as_ref()).and_then(head_interval), DAS28_DAY_270)
         })
         .collect();
     OptionsSection {
@@ -531,15 +617,15 @@ fn options_section(out: &CompareTreatmentsOutput) -> OptionsSection {
         },
         min_n: out.min_n,
         twin_version: out.twin_version.chars().take(12).collect(),
+        head_version: out.head_version.as_ref().map(|v| v.chars().take(12).collect()),
+        head_unavailable: out.head_unavailable.clone(),
         rows,
-        best: out
-            .best_weighted_response
-            .as_deref()
-            .and_then(|key| out.options.iter().find(|o| o.option == key))
-            .map(|o| o.label.clone()),
+        best_by_head: option_label(out, out.best_by_head_das28_270.as_deref()),
+        best: option_label(out, out.best_weighted_response.as_deref()),
         balance_options: balanced.iter().map(|o| o.label.clone()).collect(),
         balance,
-        plot_svg: options_svg(&marks),
+        plot_svg: options_svg(&RESPONSE, &response),
+        das28_plot_svg: options_svg(&DAS28_270, &das28),
         method: out.method.to_owned(),
         caveat: out.caveat.to_owned(),
     }
@@ -580,6 +666,8 @@ mod tests {
     use chrono::NaiveDate;
     use tools::compare_treatments::{BalanceOut, OptionOutcomeOut, StateOutlookOut, WideningOut};
 
+    use crate::layout::Chrome;
+
     use super::*;
 
     fn rate(percent: u32) -> Figure {
@@ -609,6 +697,7 @@ mod tests {
             patients,
             neighbourhood: if enough { 200 } else { 1600 },
             widening: vec![WideningOut { k: 50, patients: patients / 4 }, WideningOut { k: 200, patients }],
+            counterfactual_head: vec![],
             outcomes: vec![
                 OptionOutcomeOut { outcome: "response_6m".into(), label: "response".into(), similar_patients: similar, weighted: weighted_fig, population },
                 OptionOutcomeOut {
@@ -650,6 +739,9 @@ mod tests {
                 option("tnf_inhibitor", "TNF inhibitor", 30, Some((55, 61, 48))),
                 option("rituximab", "rituximab", 7, None),
             ],
+            best_by_head_das28_270: None,
+            head_version: None,
+            head_unavailable: Some("no option head loaded".into()),
             best_weighted_response: Some("tnf_inhibitor".into()),
             method: "the method",
             caveat: "Observational: not randomised.",
@@ -689,5 +781,188 @@ mod tests {
         if let Ok(path) = std::env::var("RDT_OPTIONS_SVG_SAMPLE") {
             std::fs::write(path, svg).unwrap();
         }
+    }
+
+    /// The counterfactual head's DAS28 at day 270: `das28` with 95% of 412 held-out
+    /// patients' errors within -1.2..+1.5 of it.
+    fn head_das28(das28: f64) -> OptionHeadOut {
+        OptionHeadOut {
+            outcome: "das28_day_270".into(),
+            label: "DAS28 at day 270".into(),
+            figure: Some(HeadOut::Value { das28, low: das28 - 1.2, high: das28 + 1.5, n: 412 }),
+            withheld: None,
+            interval_from: Some("412 held-out decisions where it was taken".into()),
+        }
+    }
+
+    /// The head's response: `percent`, among 380 held-out patients given a similar
+    /// figure 4 points fewer responded (95% CI -9..+1).
+    fn head_response(figure: Option<u32>) -> OptionHeadOut {
+        OptionHeadOut {
+            outcome: "response_6m".into(),
+            label: "EULAR response at 6 months (good/moderate)".into(),
+            figure: figure.map(|percent| HeadOut::Rate {
+                percent,
+                observed_percent: percent - 4,
+                low_percent: percent - 9,
+                high_percent: percent + 1,
+                n: 380,
+            }),
+            withheld: figure.is_none().then(|| "not calibrated on held-out patients: calibration slope 0.41".into()),
+            interval_from: Some("380 held-out decisions, every option pooled".into()),
+        }
+    }
+
+    /// [`output`] with a head: continue (response listed before the DAS28, which must
+    /// still come first) and TNF (its response withheld) have figures; rituximab, below
+    /// the minimum n, carries some that must never be shown. The head ranks continue
+    /// first, the weighted response TNF.
+    fn output_with_head() -> CompareTreatmentsOutput {
+        let mut out = output();
+        let heads = [
+            vec![head_response(Some(62)), head_das28(2.6)],
+            vec![head_das28(3.3), head_response(None)],
+            vec![head_das28(2.2), head_response(Some(70))],
+        ];
+        for (o, head) in out.options.iter_mut().zip(heads) {
+            o.counterfactual_head = head;
+        }
+        out.best_by_head_das28_270 = Some("continue".into());
+        out.head_version = Some("fedcba9876543210fedcba".into());
+        out.head_unavailable = None;
+        out
+    }
+
+    /// The whole consult page around an options section, as a clinician gets it.
+    fn page_with(options: OptionsSection) -> String {
+        let none = || String::new();
+        let page = ConsultPage {
+            chrome: Chrome { user: "dr-a".into(), role: "clinician", csrf: "t".into(), nav: vec![], active: "/patients" },
+            id: "p-1".into(),
+            id_path: "p-1".into(),
+            name: "P".into(),
+            generated: none(),
+            sex: none(),
+            age: none(),
+            follow_up: none(),
+            diagnoses: vec![],
+            current_medications: vec![],
+            dmards_tried: 0,
+            das28_latest: none(),
+            das28_category: none(),
+            das28_trend: none(),
+            flares: 0,
+            readings: 0,
+            labs: vec![],
+            courses: vec![],
+            latest_note: none(),
+            plot_svg: none(),
+            cohort: Err("no cohort".into()),
+            options: Ok(options),
+            forecast: Err("no forecast".into()),
+            calls: vec![],
+        };
+        page.render().expect("the consult page renders")
+    }
+
+    /// The table row (`<tr ...> ... </tr>`) of the option labelled `label` in a rendered page.
+    fn row_of<'a>(html: &'a str, label: &str) -> &'a str {
+        let name = html.find(&format!("<strong>{label}</strong>")).expect("a row per option");
+        let start = html[..name].rfind("<tr").expect("the row starts");
+        &html[start..name + html[name..].find("</tr>").expect("the row ends")]
+    }
+
+    /// Each option with enough patients shows the head's DAS28 first, with the range
+    /// from held-out patients and what it was measured on, then its response (a rate
+    /// with the held-out patients' observed rate) or, muted, why it is withheld; the
+    /// neighbours' figures follow; rituximab, below the minimum n, shows no head.
+    #[test]
+    fn the_options_section_shows_the_counterfactual_head_first() {
+        let section = options_section(&output_with_head());
+        let cont = &section.rows[0];
+        assert_eq!(cont.head.len(), 2);
+        assert_eq!(cont.head[0].label, "", "the DAS28 at day 270 is the column's own");
+        assert_eq!(cont.head[0].figure.as_deref(), Some("2.60 (95% of 412 held-out within 1.40–4.10)"));
+        assert_eq!(cont.head[0].note, "measured on 412 held-out decisions where it was taken");
+        assert_eq!(cont.head[1].label, "EULAR response at 6 months (good/moderate)");
+        assert_eq!(cont.head[1].figure.as_deref(), Some("62%; of 380 held-out given a similar figure 58% (53–63%)"));
+        let tnf = &section.rows[1];
+        assert_eq!(tnf.head[0].figure.as_deref(), Some("3.30 (95% of 412 held-out within 2.10–4.80)"));
+        assert_eq!(tnf.head[1].figure, None);
+        assert_eq!(tnf.head[1].note, "no figure: not calibrated on held-out patients: calibration slope 0.41");
+        assert!(section.rows[2].head.is_empty(), "not enough patients: no head figure");
+        assert_eq!(section.head_version.as_deref(), Some("fedcba987654"));
+
+        let html = page_with(section);
+        let cont = row_of(&html, "continue the current treatment");
+        let head_at = cont.find("2.60 (95% of 412 held-out within 1.40–4.10)").expect("the head's DAS28");
+        let response_at = cont.find("62%; of 380 held-out").expect("the head's response");
+        let weighted_at = cont.find("38% (18–58%), n = 30, effective 21.4").expect("the weighted response");
+        assert!(head_at < response_at && response_at < weighted_at, "{cont}");
+        assert!(cont.contains("<span class=\"muted\">measured on 412 held-out decisions where it was taken</span>"));
+        let tnf = row_of(&html, "TNF inhibitor");
+        assert!(tnf.contains("<span class=\"muted\">no figure: not calibrated on held-out patients"), "{tnf}");
+        let few = row_of(&html, "rituximab");
+        assert!(!few.contains("held-out") && few.contains("not enough comparable patients (7 of 20)"), "{few}");
+        let th_head = html.find("<th>For this patient (counterfactual head): DAS28 at day 270</th>").expect("the head column");
+        assert!(th_head < html.find("<th>Response at 6 months, weighted for who got it</th>").unwrap());
+        assert!(html.contains("counterfactual head <code>fedcba987654</code>"));
+    }
+
+    /// With a head, the best line names the head's lowest DAS28 at day 270 before the
+    /// weighted response, and the head's option is the row marked best; without one,
+    /// a muted line says why and the weighted response marks the row.
+    #[test]
+    fn the_best_line_and_row_follow_the_head_when_there_is_one() {
+        let with = options_section(&output_with_head());
+        assert_eq!(with.best_by_head.as_deref(), Some("continue the current treatment"));
+        assert_eq!(with.best.as_deref(), Some("TNF inhibitor"));
+        assert_eq!(with.rows.iter().map(|r| r.best).collect::<Vec<_>>(), vec![true, false, false]);
+        assert_eq!(with.head_unavailable, None);
+        let html = page_with(with);
+        let head_line = html
+            .find("Lowest DAS28 at day 270 for this patient by the counterfactual head: <strong id=\"options-best-head\">continue the current treatment</strong>")
+            .expect("the head's best line");
+        assert!(head_line < html.find("Highest weighted response").expect("the weighted line"));
+        assert!(row_of(&html, "continue the current treatment").starts_with("<tr class=\"best\">"));
+        assert!(!row_of(&html, "TNF inhibitor").starts_with("<tr class=\"best\">"));
+        assert!(!html.contains("id=\"options-head-missing\""));
+
+        let without = options_section(&output());
+        assert_eq!(without.best_by_head, None);
+        assert_eq!(without.rows.iter().map(|r| r.best).collect::<Vec<_>>(), vec![false, true, false]);
+        assert!(without.rows.iter().all(|r| r.head.is_empty()));
+        let html = page_with(without);
+        assert!(html.contains("<p class=\"muted\" id=\"options-head-missing\">No counterfactual head: no option head loaded</p>"));
+        assert!(!html.contains("options-best-head"));
+        let tnf = row_of(&html, "TNF inhibitor");
+        assert!(tnf.starts_with("<tr class=\"best\">") && tnf.contains("<td data-label=\"Counterfactual head\" class=\"head\">—</td>"));
+    }
+
+    /// The DAS28 panel has a head mark for each option with a head DAS28 and enough
+    /// patients (not rituximab's), the weighted mean beside it and the population's
+    /// tick; its desc words every figure; without a head it draws no head mark.
+    #[test]
+    fn the_das28_panel_draws_the_head_only_where_it_has_a_figure() {
+        let svg = options_section(&output_with_head()).das28_plot_svg;
+        assert_eq!(svg.matches("class=\"head\"").count(), 2, "{svg}");
+        assert_eq!(svg.matches("class=\"weighted\"").count(), 2);
+        assert_eq!(svg.matches("class=\"population\"").count(), 2);
+        let desc = &svg[svg.find("<desc").unwrap()..svg.find("</desc>").unwrap()];
+        assert!(desc.contains(
+            "continue the current treatment: counterfactual head for this patient 2.60 (95% of 412 held-out patients \
+             within 1.40 to 4.10); weighted for who got it 3.35 (95% interval 3.00 to 3.70; 28 patients, effective 20); \
+             population 3.60."
+        ), "{desc}");
+        assert!(desc.contains("TNF inhibitor: counterfactual head for this patient 3.30"), "{desc}");
+        assert!(desc.contains("rituximab: not enough patients (7 of 20).") && !desc.contains("2.20"), "{desc}");
+        if let Ok(path) = std::env::var("RDT_OPTIONS_DAS28_SVG_SAMPLE") {
+            std::fs::write(path, &svg).unwrap();
+        }
+
+        let svg = options_section(&output()).das28_plot_svg;
+        assert_eq!(svg.matches("class=\"head\"").count(), 0, "no head, no head mark");
+        assert_eq!(svg.matches("counterfactual head: no figure").count(), 2);
+        assert_eq!(svg.matches("class=\"weighted\"").count(), 2);
     }
 }
