@@ -26,6 +26,8 @@ fn cohort_report_on_a_small_virtual_cohort() {
     assert!(embedded.status.success(), "{}", String::from_utf8_lossy(&embedded.stderr));
     let said = String::from_utf8_lossy(&embedded.stdout);
     assert!(said.contains("twin head") && said.contains("pinned and active"), "{said}");
+    // ... and the counterfactual head of treatment options on the train part's decisions.
+    assert!(said.contains("option head") && said.contains("train-part decisions, pinned and active"), "{said}");
 
     // A rheumatoid arthritis patient with a methotrexate start, cut 90 days after it.
     let truth = std::fs::read_to_string(export.path().join("ground_truth.ldjson")).unwrap();
@@ -172,7 +174,7 @@ fn cohort_report_on_a_small_virtual_cohort() {
         ]
     );
     let min_n = options["min_n"].as_u64().unwrap();
-    let mut refused = 0;
+    let (mut refused, mut enough, mut head_figures) = (0, 0, 0);
     for o in options["options"].as_array().unwrap() {
         let patients = o["patients"].as_u64().unwrap();
         assert_eq!(o["enough_patients"].as_bool().unwrap(), patients >= min_n, "{o}");
@@ -199,7 +201,37 @@ fn cohort_report_on_a_small_virtual_cohort() {
                 }
             }
         }
+        // The counterfactual head (shown first): only where enough similar patients
+        // took the option; each figure inside its measure's range with an interval
+        // from held-out patients, or why there is none.
+        let head = o["counterfactual_head"].as_array().unwrap();
+        if patients < min_n {
+            assert!(head.is_empty(), "no head figure for an option too few took: {o}");
+        } else {
+            assert_eq!(head.len(), 2, "{o}");
+        }
+        for h in head {
+            match h.get("figure") {
+                Some(f) if f["kind"] == "value" => {
+                    let (v, lo, hi) = (f["das28"].as_f64().unwrap(), f["low"].as_f64().unwrap(), f["high"].as_f64().unwrap());
+                    assert!(0.0 <= lo && lo <= hi && hi <= 10.0 && (0.0..=10.0).contains(&v), "{h}");
+                    assert!(h["interval_from"].as_str().unwrap().contains("held-out"), "{h}");
+                    head_figures += 1;
+                }
+                Some(f) => {
+                    let (p, lo, hi) = (f["percent"].as_u64().unwrap(), f["low_percent"].as_u64().unwrap(), f["high_percent"].as_u64().unwrap());
+                    assert!(p <= 100 && lo <= hi && hi <= 100 && f["n"].as_u64().unwrap() >= 1, "{h}");
+                    head_figures += 1;
+                }
+                None => assert!(!h["withheld"].as_str().unwrap().is_empty(), "{h}"),
+            }
+        }
+        enough += usize::from(patients >= min_n);
         refused += usize::from(patients < min_n);
+    }
+    assert_eq!(options["head_version"].as_str().map(str::len), Some(64), "the pinned head's version: {text}");
+    if enough > 0 {
+        assert!(head_figures >= 1, "the head shows a figure for an option with enough patients: {text}");
     }
     assert!(refused >= 1, "80 patients cannot give every option {min_n} patients: {text}");
     assert!(options["caveat"].as_str().unwrap().contains("not randomised"));

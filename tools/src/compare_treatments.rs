@@ -1,7 +1,10 @@
 //! `compare_treatments`: the treatment options of the open patient at a decision
 //! (issue 20): per option a rheumatologist weighs (continue, methotrexate, another
-//! csDMARD, TNF, IL-6 and JAK inhibitors, rituximab, abatacept), how the most similar
-//! historical patients who started it fared (EULAR response at 6 months, flare within
+//! csDMARD, TNF, IL-6 and JAK inhibitors, rituximab, abatacept), first the
+//! counterfactual head's figures for this patient on it (boosted trees with the option
+//! as an input, intervals from held-out patients; shown first because it ranked
+//! options best on the tuning part, docs/benchmarks/options-protocol.md version 2),
+//! then how the most similar historical patients who started it fared (EULAR response at 6 months, flare within
 //! 6 months, DAS28 at 150/270/360 days, a stop for an adverse event), as they were and
 //! weighted for who got the option, beside the population's figure per option. Below
 //! the minimum n an option says "not enough comparable patients", never a number.
@@ -28,7 +31,7 @@ use crate::facts::{said, Facts};
 use crate::record::PatientArg;
 use crate::registry::ToolName;
 use crate::scope::Scope;
-use crate::similar_patients::{figure_text, percent, round, Figure};
+use crate::similar_patients::{figure_text, percent, round, Figure, HeadOut};
 use crate::tool::Tool;
 use crate::vocabulary::Vocabulary;
 
@@ -57,6 +60,23 @@ pub struct OptionOutcomeOut {
     pub similar_patients: Figure,
     /// Every patient of the population who started it.
     pub population: Figure,
+}
+
+/// One of the counterfactual head's figures for an option.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct OptionHeadOut {
+    /// `das28_day_270` or `response_6m`.
+    pub outcome: String,
+    pub label: String,
+    /// The head's figure with its interval from held-out patients.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub figure: Option<HeadOut>,
+    /// Why there is no figure (too few held-out patients, not calibrated, ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub withheld: Option<String>,
+    /// What the interval was measured on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interval_from: Option<String>,
 }
 
 /// A covariate's standardised difference (takers vs the neighbourhood), 2 decimals.
@@ -90,6 +110,9 @@ pub struct OptionOut {
     /// The neighbourhood sizes tried, in order, and how many similar patients had
     /// started the option in each (the last is the one the figures come from).
     pub widening: Vec<WideningOut>,
+    /// The counterfactual head's figures for this patient on the option (shown
+    /// first); empty when the option has too few similar patients or no head is active.
+    pub counterfactual_head: Vec<OptionHeadOut>,
     pub outcomes: Vec<OptionOutcomeOut>,
     /// Effective sample size of the weights (1 decimal).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -123,6 +146,15 @@ pub struct CompareTreatmentsOutput {
     /// SHA-256 of the twin model the neighbours were found with.
     pub twin_version: String,
     pub options: Vec<OptionOut>,
+    /// The option the counterfactual head gives the lowest DAS28 at day 270, among
+    /// those with enough patients (what RDT ranks first).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub best_by_head_das28_270: Option<String>,
+    /// SHA-256 of the counterfactual head, or why there is none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub head_version: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub head_unavailable: Option<String>,
     /// The option with the highest weighted response among those with enough patients.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub best_weighted_response: Option<String>,
@@ -139,7 +171,11 @@ pub struct CompareTreatmentsOutput {
     pub report: Option<OptionsReport>,
 }
 
-const METHOD: &str = "state model = the disease-state Markov model's chance of remission or low activity 150 days \
+const METHOD: &str = "counterfactual head (shown first) = boosted trees fitted on historical patients' decisions \
+(DAS28, CRP, age, sex, disease duration, DMARDs tried, the treatment before, the aggregated history) with the option \
+as an input, asked once per option for this patient, only for options with at least min_n similar patients who \
+started them; a DAS28's range = 95% of held-out patients' errors, a probability's interval = the observed rate among \
+held-out patients given a similar figure (Wilson); state model = the disease-state Markov model's chance of remission or low activity 150 days \
 ahead under the option's treatment class (its classes: csDMARD, TNF inhibitor, other advanced therapy), with a \
 bootstrap interval; neighbours = nearest historical snapshots of other patients by cosine distance between twins, widened (50, \
 100, 200, ... 1,600) until at least min_n patients started the option within 90 days after their snapshot; each \
@@ -162,6 +198,17 @@ impl From<&OptionComparison> for OptionOut {
             patients: o.patients,
             neighbourhood: o.k,
             widening: o.widening.iter().map(|w| WideningOut { k: w.k, patients: w.patients }).collect(),
+            counterfactual_head: o
+                .head
+                .iter()
+                .map(|h| OptionHeadOut {
+                    outcome: h.outcome.key().to_owned(),
+                    label: h.outcome.label().to_owned(),
+                    figure: h.figure.as_ref().and_then(|f| HeadOut::of(h.outcome.is_rate(), f)),
+                    withheld: h.withheld.clone(),
+                    interval_from: h.interval_from.clone(),
+                })
+                .collect(),
             outcomes: o
                 .rows
                 .iter()
@@ -203,6 +250,9 @@ impl CompareTreatmentsOutput {
             min_n: report.min_n,
             twin_version,
             options: report.options.iter().map(OptionOut::from).collect(),
+            best_by_head_das28_270: report.best_by_head(OptionOutcome::Das28Day270).map(|o| o.key().to_owned()),
+            head_version: report.head_version.clone(),
+            head_unavailable: report.head_unavailable.clone(),
             best_weighted_response: report
                 .best_by(OptionOutcome::Response6m, |r| &r.adjusted)
                 .map(|o| o.key().to_owned()),
@@ -287,9 +337,10 @@ fn options_facts(v: &CompareTreatmentsOutput) -> Facts {
                 );
             }
             format!(
-                "{}: {} similar patients started it (among the {} nearest); response at 6 months weighted for who \
+                "{}: {}{} similar patients started it (among the {} nearest); response at 6 months weighted for who \
                  got it {}, as they were {}, population {}; DAS28 at day 270 weighted {}",
                 o.label,
+                head_text(o),
                 o.patients,
                 o.neighbourhood,
                 figure(o, OptionOutcome::Response6m, |r| &r.weighted),
@@ -299,11 +350,16 @@ fn options_facts(v: &CompareTreatmentsOutput) -> Facts {
             )
         })
         .collect();
-    let best = match &v.best_weighted_response {
-        Some(key) => {
-            let label = key.parse::<TreatmentOption>().map(|o| o.label()).unwrap_or(key.as_str());
-            format!(" Highest weighted response among options with enough patients: {label}.")
-        }
+    let label = |key: &str| key.parse::<TreatmentOption>().map(|o| o.label().to_owned()).unwrap_or(key.to_owned());
+    let mut best = match &v.best_by_head_das28_270 {
+        Some(key) => format!(
+            " Lowest DAS28 at day 270 by the counterfactual head among options with enough patients: {}.",
+            label(key)
+        ),
+        None => String::new(),
+    };
+    best += &match &v.best_weighted_response {
+        Some(key) => format!(" Highest weighted response among options with enough patients: {}.", label(key)),
         None => " No option has enough comparable patients for a weighted response.".to_owned(),
     };
     let current = if v.current_treatment.is_empty() { "none".to_owned() } else { v.current_treatment.join(", ") };
@@ -314,4 +370,32 @@ fn options_facts(v: &CompareTreatmentsOutput) -> Facts {
         options.join("; "),
         v.caveat
     ))
+}
+
+/// The counterfactual head's figures for an option in RDT's words ("" without any).
+fn head_text(o: &OptionOut) -> String {
+    let parts: Vec<String> = o
+        .counterfactual_head
+        .iter()
+        .filter_map(|h| match &h.figure {
+            Some(HeadOut::Value { das28, low, high, n }) => Some(format!(
+                "{} {} (95% of {n} held-out patients within {} to {})",
+                h.label,
+                said(das28),
+                said(low),
+                said(high)
+            )),
+            Some(HeadOut::Rate { percent, observed_percent, low_percent, high_percent, n }) => Some(format!(
+                "{} {percent}% (of {n} held-out patients given a similar figure, {observed_percent}% responded; 95% CI \
+                 {low_percent}% to {high_percent}%)",
+                h.label
+            )),
+            None => None,
+        })
+        .collect();
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!("counterfactual head for this patient: {}; ", parts.join(", "))
+    }
 }

@@ -160,7 +160,8 @@ pub enum HeadOut {
 }
 
 impl HeadOut {
-    fn of(rate: bool, h: &HeadFigure) -> Option<Self> {
+    /// The figure as shown, `None` without an interval (never shown bare).
+    pub(crate) fn of(rate: bool, h: &HeadFigure) -> Option<Self> {
         let ci = h.interval?;
         Some(if rate {
             HeadOut::Rate {
