@@ -18,7 +18,7 @@ fn cohort_report_on_a_small_virtual_cohort() {
     let rdt = Rdt::new();
     let export = tempfile::tempdir().unwrap();
     let dir = export.path().to_str().unwrap();
-    ok(&rdt, &["synth", "--patients", "80", "--seed", "5", "--out", dir]);
+    ok(&rdt, &["synth", "--patients", "200", "--seed", "5", "--out", dir]);
     ok(&rdt, &["import", dir]);
     ok(&rdt, &["train", "--pretrain-epochs", "1", "--fusion-epochs", "1", "--hidden", "16", "--max-events", "32"]);
     // The rebuild also fits the twin head on the train part's snapshots and pins it.
@@ -233,7 +233,7 @@ fn cohort_report_on_a_small_virtual_cohort() {
     if enough > 0 {
         assert!(head_figures >= 1, "the head shows a figure for an option with enough patients: {text}");
     }
-    assert!(refused >= 1, "80 patients cannot give every option {min_n} patients: {text}");
+    assert!(refused >= 1, "200 patients cannot give every option {min_n} patients: {text}");
     assert!(options["caveat"].as_str().unwrap().contains("not randomised"));
     let mut grouped = None;
     for seq in 0.. {

@@ -131,7 +131,7 @@ impl Estimator {
 
     /// The estimator's figure for `outcome` of an option (`head`: the counterfactual
     /// head's DAS28 at day 270 and response probability for it).
-    fn value(self, option: &OptionComparison, outcome: OptionOutcome, head: Option<(f64, f64)>) -> Option<f64> {
+    fn value(self, option: &OptionComparison, outcome: OptionOutcome, head: Option<(f64, Option<f64>)>) -> Option<f64> {
         let row = option.row(outcome);
         match self {
             Estimator::WeightedNeighbours => row?.adjusted.value(),
@@ -140,7 +140,7 @@ impl Estimator {
             Estimator::StateModel => (outcome == OptionOutcome::Response6m).then_some(option.state_model?.share),
             Estimator::OptionHead => match outcome {
                 OptionOutcome::Das28Day270 => head.map(|h| h.0),
-                OptionOutcome::Response6m => head.map(|h| h.1),
+                OptionOutcome::Response6m => head.and_then(|h| h.1),
                 _ => None,
             },
         }
@@ -331,7 +331,7 @@ pub async fn evaluate_options(
 
 /// The head's answer for an option: its DAS28 at day 270 and response probability,
 /// and the 95% DAS28 interval it shows.
-type HeadAnswer = (Option<(f64, f64)>, Option<[f64; 2]>);
+type HeadAnswer = (Option<(f64, Option<f64>)>, Option<[f64; 2]>);
 
 fn case_of(report: &OptionsReport, truth: &TruthLine, head: &dyn Fn(TreatmentOption) -> HeadAnswer) -> Vec<OptionCase> {
     report

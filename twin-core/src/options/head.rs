@@ -68,7 +68,9 @@ const REGISTER_REASON: &str = "fitted by rdt embed on the train part's decisions
 pub struct OptionHead {
     features: usize,
     das28_270: PerpetualBooster,
-    response_6m: PerpetualBooster,
+    /// `None` when too few training decisions had a response to read (it needs a
+    /// DAS28 within 30 days before the option's start): the head then gives DAS28 only.
+    response_6m: Option<PerpetualBooster>,
     /// Decisions fitted on (with a DAS28 at day 270 or a response).
     pub fitted_decisions: usize,
     /// DAS28 at day 270 on held-out decisions, per option taken.
@@ -99,6 +101,11 @@ pub struct OptionHeadFigure {
     /// Where the interval comes from: held-out patients who took this option, or
     /// held-out decisions of every option pooled.
     pub interval_from: Option<String>,
+}
+
+/// The response model on `rows`' decisions with a response.
+fn fit_response(rows: &DecisionRows) -> Result<Option<PerpetualBooster>, BoostingError> {
+    fit_booster(&rows.x_resp, &rows.y_resp, Objective::LogLoss, "option head: response at 6 months").map(Some)
 }
 
 /// Rows of features and outcomes read from a population's decisions.
@@ -153,7 +160,7 @@ impl OptionHead {
         Ok(OptionHead {
             features,
             das28_270: fit_booster(&rows.x_das, &rows.y_das, Objective::SquaredLoss, "option head: DAS28 at day 270")?,
-            response_6m: fit_booster(&rows.x_resp, &rows.y_resp, Objective::LogLoss, "option head: response at 6 months")?,
+            response_6m: fit_response(&rows)?,
             fitted_decisions: rows.x_das.len().max(rows.x_resp.len()),
             das28_by_option: BTreeMap::new(),
             das28_pooled: None,
@@ -175,14 +182,14 @@ impl OptionHead {
             DecisionRows::read(&decisions, &population, &events)
         };
         let train = of_part(Part::Train);
-        if train.x_das.len() < MIN_HEAD_DECISIONS || train.x_resp.len() < MIN_HEAD_DECISIONS {
+        if train.x_das.len() < MIN_HEAD_DECISIONS {
             return Ok(None);
         }
         let features = train.x_das[0].len();
         let mut head = OptionHead {
             features,
             das28_270: fit_booster(&train.x_das, &train.y_das, Objective::SquaredLoss, "option head: DAS28 at day 270")?,
-            response_6m: fit_booster(&train.x_resp, &train.y_resp, Objective::LogLoss, "option head: response at 6 months")?,
+            response_6m: if train.x_resp.len() < MIN_HEAD_DECISIONS { None } else { fit_response(&train)? },
             fitted_decisions: train.x_das.len().max(train.x_resp.len()),
             das28_by_option: BTreeMap::new(),
             das28_pooled: None,
@@ -205,20 +212,21 @@ impl OptionHead {
         self.das28_by_option = by_option.iter().map(|(o, pairs)| (*o, Calibration::of_values(pairs))).collect();
         self.das28_pooled = (!pooled.is_empty()).then(|| Calibration::of_values(&pooled));
         let (p, y): (Vec<f64>, Vec<bool>) =
-            rows.x_resp.iter().zip(&rows.y_resp).filter_map(|(x, y)| Some((self.predict(x)?.1, *y > 0.5))).unzip();
+            rows.x_resp.iter().zip(&rows.y_resp).filter_map(|(x, y)| Some((self.predict(x)?.1?, *y > 0.5))).unzip();
         self.response = (!p.is_empty()).then(|| Calibration::of_rates(&p, &y));
     }
 
-    /// DAS28 at day 270 (kept on 0-10) and the response probability, were the patient
-    /// of `features` (from [`decision_features`]) to take the option they name.
-    pub fn predict(&self, features: &[f64]) -> Option<(f64, f64)> {
+    /// DAS28 at day 270 (kept on 0-10) and the response probability (when a
+    /// response model was fitted), were the patient of `features` (from
+    /// [`decision_features`]) to take the option they name.
+    pub fn predict(&self, features: &[f64]) -> Option<(f64, Option<f64>)> {
         if features.len() != self.features {
             return None;
         }
         let m = Matrix::new(features, 1, self.features);
-        let das = self.das28_270.predict(&m, false).first().copied()?.clamp(0.0, 10.0);
-        let p = self.response_6m.predict_proba(&m, false, false).first().copied()?;
-        (das.is_finite() && p.is_finite()).then_some((das, p.clamp(0.0, 1.0)))
+        let das = self.das28_270.predict(&m, false).first().copied().filter(|v| v.is_finite())?.clamp(0.0, 10.0);
+        let p = self.response_6m.as_ref().and_then(|r| r.predict_proba(&m, false, false).first().copied());
+        Some((das, p.filter(|p| p.is_finite()).map(|p| p.clamp(0.0, 1.0))))
     }
 
     /// The held-out calibration behind `outcome`'s figures for `option`, and what it
@@ -245,8 +253,14 @@ impl OptionHead {
             .iter()
             .enumerate()
             .map(|(i, outcome)| {
-                let value = predicted.map(|(das, p)| if i == 0 { das } else { p });
+                let value = predicted.and_then(|(das, p)| if i == 0 { Some(das) } else { p });
+                let unfitted = *outcome == OptionOutcome::Response6m && self.response_6m.is_none();
                 let (figure, withheld, interval_from) = match (self.calibration(option, *outcome), value) {
+                    _ if unfitted => (
+                        None,
+                        Some(format!("fewer than {MIN_HEAD_DECISIONS} training decisions with a response at 6 months: no model")),
+                        None,
+                    ),
                     (None, _) => (None, Some("the head was not measured on held-out patients".to_owned()), None),
                     (Some(_), None) => (None, Some("the head gives no figure for this record".to_owned()), None),
                     (Some((c, from)), Some(v)) => match c.withheld(outcome.is_rate()) {
@@ -351,7 +365,10 @@ mod tests {
         let (p, e) = (&journeys[1].0, &journeys[1].1);
         let record = population.record(p).unwrap();
         let at = crate::cohort::query::end_of_day(e[0].time.date_naive() + Duration::days(100));
-        let ask = |o| head.predict(&decision_features(record, e, at, o)).unwrap();
+        let ask = |o| {
+            let (das, p) = head.predict(&decision_features(record, e, at, o)).unwrap();
+            (das, p.expect("a response model"))
+        };
         for o in TreatmentOption::ALL {
             let (das, resp) = ask(o);
             assert!((0.0..=10.0).contains(&das) && (0.0..=1.0).contains(&resp), "{o}: {das} {resp}");
