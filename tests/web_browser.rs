@@ -276,10 +276,22 @@ async fn the_four_roles_in_a_real_browser() {
     let without = c.find_all(Locator::Css("#options-plot svg g.not-enough")).await.unwrap().len();
     assert!(options_text.matches("not enough comparable patients").count() == without, "{options_text}");
     eprintln!("options plot: {marked} options with marks, {without} without enough patients");
+    // The DAS28 panel (the counterfactual head first), one line per option; the page
+    // names the head's best option or says why there is no head.
+    let das28 = c.find(Locator::Css("#options-das28-plot svg")).await.expect("the DAS28 panel");
+    let title = das28.find(Locator::Css("title")).await.unwrap().prop("textContent").await.unwrap().unwrap_or_default();
+    assert!(title.starts_with("DAS28 at day 270") && title.contains("counterfactual head"), "{title}");
+    assert_eq!(c.find_all(Locator::Css("#options-das28-plot svg g.option")).await.unwrap().len(), 8);
+    let head_line = match c.find(Locator::Id("options-best-head-line")).await {
+        Ok(line) => line.text().await.unwrap(),
+        Err(_) => c.find(Locator::Id("options-head-missing")).await.expect("the head or why none").text().await.unwrap(),
+    };
+    assert!(head_line.contains("counterfactual head"), "{head_line}");
     shot("consult").await;
     shot_at("consult-cohort", Some("#cohort")).await;
     shot_at("consult-options", Some("#options")).await;
     shot_at("consult-options-plot", Some("#options-plot")).await;
+    shot_at("consult-options-das28-plot", Some("#options-das28-plot")).await;
     c.goto(&format!("{base}/audit")).await.unwrap();
     let body = c.find(Locator::Css("h1")).await.unwrap().text().await.unwrap();
     assert!(body.starts_with("403"), "a clinician on the audit trail sees: {body}");
