@@ -375,6 +375,15 @@ mod tests {
         assert!(runs("Last ESR?", 4).is_empty());
     }
 
+    /// At least `n` questions, each with an id of its own (a report lists them by id).
+    fn has_unique_ids_and_at_least(set: &QuestionSet, n: usize) {
+        assert!(set.questions.len() >= n, "{}", set.questions.len());
+        let mut ids: Vec<&str> = set.questions.iter().map(|q| q.id.as_str()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), set.questions.len(), "ids are unique");
+    }
+
     /// The held-out set as its protocol states it: at least 100 questions, unique ids,
     /// every reading issue 21 names, each but the outcome-only ones with at least 10,
     /// both patients asked about, a role other than the clinician's, and expectations
@@ -382,11 +391,7 @@ mod tests {
     #[test]
     fn the_held_out_set_parses_and_covers_every_reading() {
         let set = QuestionSet::held_out().unwrap();
-        assert!(set.questions.len() >= 100, "{}", set.questions.len());
-        let mut ids: Vec<&str> = set.questions.iter().map(|q| q.id.as_str()).collect();
-        ids.sort_unstable();
-        ids.dedup();
-        assert_eq!(ids.len(), set.questions.len(), "ids are unique");
+        has_unique_ids_and_at_least(&set, 100);
         let count = |r: Reading| set.questions.iter().filter(|q| q.expect.reading() == r).count();
         for reading in Reading::ASKED {
             let least = if reading == Reading::RoleOrScope { 2 } else { 10 };
@@ -412,11 +417,7 @@ mod tests {
     #[test]
     fn the_builtin_set_parses_and_covers_every_kind_of_fact() {
         let set = QuestionSet::builtin().unwrap();
-        assert!(set.questions.len() >= 40, "{}", set.questions.len());
-        let mut ids: Vec<&str> = set.questions.iter().map(|q| q.id.as_str()).collect();
-        ids.sort_unstable();
-        ids.dedup();
-        assert_eq!(ids.len(), set.questions.len(), "ids are unique");
+        has_unique_ids_and_at_least(&set, 40);
         let has = |f: fn(&Expect) -> bool| set.questions.iter().any(|q| f(&q.expect));
         assert!(has(|e| matches!(e, Expect::LatestLab { .. })));
         assert!(has(|e| matches!(e, Expect::LabTrend { .. })));
