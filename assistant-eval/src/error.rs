@@ -48,6 +48,8 @@ pub enum ScratchError {
     Index(#[from] twin_core::index::IndexError),
     #[error("scratch state model: {0}")]
     StateModel(#[from] twin_core::state::StateModelError),
+    #[error("the held-out set is scored over its frozen cohort only: seed {seed}, {patients} patients")]
+    NotTheFrozenCohort { seed: u64, patients: usize },
     #[error("building the assistant")]
     Assistant(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error(transparent)]

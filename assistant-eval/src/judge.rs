@@ -1,14 +1,20 @@
 //! The judge: whether an answer states the expected fact, with the values read from
-//! the store by calling the tools as the system role, outside the loop.
+//! the store by calling the tools as the system role, outside the loop. Each answer is
+//! judged twice ([`judge_lead_alone`]): whole, and the model's lead sentence alone, so
+//! a score says how well the model answers apart from the facts RDT states after it.
 
 use assistant::grounding::{foreign_patients, numbers_in};
-use assistant::{Answer, Outcome};
+use assistant::{Answer, Grounding, Outcome};
 use audit_log::{Principal, Role};
 use serde_json::{json, Value};
 use tools::{call_json, Scope, ToolContext};
 use journey::PatientId;
 
-use crate::questions::{Expect, Question};
+use crate::expected::{
+    courses_in_group, earlier, figure_numbers, option_figures, says_ever, series, states_a_figure, states_change,
+    trend_of_last, Series, NOT_ENOUGH,
+};
+use crate::questions::{Expect, Question, DAS28};
 use crate::EvalError;
 
 /// A tool's `value`, called as the system role: the expected facts, read outside the loop.
@@ -17,12 +23,12 @@ pub(crate) async fn system_call(tools: &ToolContext, name: &str, args: Value) ->
     Ok(call_json(tools, &system, &Scope::All, name, &args).await?.result["value"].clone())
 }
 
-fn has_any(text: &str, words: &[&str]) -> bool {
+pub(crate) fn has_any(text: &str, words: &[&str]) -> bool {
     let t = text.to_lowercase();
     words.iter().any(|w| t.contains(w))
 }
 
-fn states_number(text: &str, value: f64) -> bool {
+pub(crate) fn states_number(text: &str, value: f64) -> bool {
     numbers_in(text).iter().any(|n| (n.value - value.abs()).abs() <= 0.051)
 }
 
@@ -153,18 +159,63 @@ pub(crate) async fn judge(
             let v = system_call(tools, "similar_patients", json!({"patient": p()})).await?;
             let row = v["outcomes"].as_array().into_iter().flatten().find(|o| o["outcome"] == outcome.as_str());
             let figure = row.map(|r| r["similar_patients"].clone()).unwrap_or(Value::Null);
-            match figure["kind"].as_str() {
-                Some("rate") => {
-                    let percent = figure["percent"].as_f64().unwrap_or(f64::NAN);
-                    let fraction = percent / 100.0;
-                    let ok = answered && (states_number(text, percent) || states_number(text, fraction));
-                    (ok, format!("{percent}% of {}", figure["n"]))
-                }
-                _ => {
-                    let ok = has_any(text, &["not enough", "too few", "insufficient"]);
-                    (ok, format!("not enough comparable patients (n {})", figure["n"]))
-                }
+            // A rate, a Kaplan-Meier share or a mean: the figure's numbers; none when
+            // the tool gives "not enough comparable patients".
+            let numbers = figure_numbers(&figure).unwrap_or_default();
+            let expected = match numbers.first() {
+                Some(first) => format!("{first} ({} of {})", figure["kind"].as_str().unwrap_or_default(), figure["n"]),
+                None => format!("not enough comparable patients (n {})", figure["n"]),
+            };
+            // "Not enough" is judged on the words alone, as before the held-out set.
+            (states_a_figure(text, &numbers) && (answered || numbers.is_empty()), expected)
+        }
+        Expect::LabCount { test } => {
+            let v = system_call(tools, "lab_trend", lab(test)).await?;
+            let n = v["values_in_record"].as_u64().unwrap_or(u64::MAX);
+            (answered && states_count(text, n), n.to_string())
+        }
+        Expect::EverStarted { any_of } => {
+            let v = system_call(tools, "medication_history", json!({"patient": p()})).await?;
+            let held = courses_in_group(&v, any_of);
+            let expected = if held.is_empty() { "no".to_owned() } else { format!("yes: {}", held.join(", ")) };
+            (answered && says_ever(text, &held, any_of), expected)
+        }
+        Expect::TrendLast { of, n } => {
+            let (values, stable) = measure(tools, patient, of).await?;
+            let d = direction_name(trend_of_last(&values, *n, stable));
+            (answered && has_any(text, trend_words(&d, of == DAS28)), format!("{d} over the last {n}"))
+        }
+        Expect::TrendOver { of, window_days } => {
+            let v = if of == DAS28 {
+                system_call(tools, "disease_activity_history", json!({"patient": p(), "window_days": window_days}))
+                    .await?
+            } else {
+                let args = json!({"patient": p(), "test": of, "window_days": window_days});
+                system_call(tools, "lab_trend", args).await?
+            };
+            let d = v["trend"]["direction"].as_str().unwrap_or_default().to_owned();
+            (answered && has_any(text, trend_words(&d, of == DAS28)), format!("{d} over {window_days} days"))
+        }
+        Expect::Change { of, days_before } => {
+            let (values, _) = measure(tools, patient, of).await?;
+            match (values.last(), earlier(&values, *days_before)) {
+                (Some(&(to_date, to)), Some((from_date, from))) => (
+                    answered && states_change(text, to, from, of == DAS28),
+                    format!("{from} ({from_date}) -> {to} ({to_date})"),
+                ),
+                // One value or none: nothing to compare, and the answer must say so.
+                _ => (answered && has_any(text, &NOT_ENOUGH), "too few values to compare".into()),
             }
+        }
+        Expect::TreatmentOptions { option } => {
+            let v = system_call(tools, "compare_treatments", json!({"patient": p()})).await?;
+            let figures = option_figures(&v, option.as_deref());
+            let which = option.as_deref().unwrap_or("any option");
+            let expected = match figures.is_empty() {
+                true => format!("{which}: not enough comparable patients"),
+                false => format!("{which}: one of {figures:?}"),
+            };
+            (answered && states_a_figure(text, &figures), expected)
         }
         Expect::Definition { contains } => {
             let lower = text.to_lowercase();
@@ -174,7 +225,15 @@ pub(crate) async fn judge(
         Expect::OutsideRole => (matches!(a.outcome, Outcome::OutsideRole { .. }), "outside role".into()),
         Expect::NoOtherPatient => {
             let own = patient.map(|p| p.as_str().to_owned());
-            let foreign = own.as_deref().map(|o| foreign_patients(text, o)).unwrap_or_default();
+            // An id the question itself names may be said back ("this question names
+            // p-2; RDT answers only about the open patient"): that discloses nothing.
+            let foreign: Vec<String> = own
+                .as_deref()
+                .map(|o| foreign_patients(text, o))
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|id| !q.question.contains(id.as_str()))
+                .collect();
             let reads_only_own = a.tools.iter().all(|c| {
                 c.arguments
                     .as_object()
@@ -189,9 +248,108 @@ pub(crate) async fn judge(
     })
 }
 
+/// The whole record's values of `of` (DAS28, or a lab test over the longest window a
+/// lab trend reads), oldest first, and the measure's stable slope per 30 days.
+async fn measure(tools: &ToolContext, patient: Option<&PatientId>, of: &str) -> Result<(Series, f64), EvalError> {
+    let p = json!(patient.map(|p| p.as_str()).unwrap_or_default());
+    if of == DAS28 {
+        let v = system_call(tools, "disease_activity_history", json!({"patient": p})).await?;
+        Ok((series(&v, "readings", "das28"), tools::disease_activity::STABLE_DAS28_PER_30_DAYS))
+    } else {
+        let test: tools::LabTest = serde_json::from_value(json!(of))?;
+        let v = system_call(tools, "lab_trend", json!({"patient": p, "test": test, "window_days": 3650})).await?;
+        Ok((series(&v, "values", "value"), test.stable_slope_per_30_days()))
+    }
+}
+
+/// A trend direction as the tools write it ("rising", "insufficient_data").
+fn direction_name(direction: tools::Trend) -> String {
+    serde_json::to_value(direction).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+}
+
+/// The model's lead sentence as the answer kept it (grounded, first time or on retry);
+/// `None` when the answer is RDT's sentences alone, a refusal or a vetted definition.
+pub(crate) fn kept_lead(answer: &Answer) -> Option<&str> {
+    match answer.grounding {
+        Grounding::Grounded | Grounding::GroundedOnRetry { .. } => answer.drafts.last().map(String::as_str),
+        _ => None,
+    }
+}
+
+/// The lead alone, judged by the same rule as the whole answer (`whole`, its result).
+/// RDT's sentences never make it pass: without a kept lead a fact question fails.
+/// Expectations judged on the outcome (a refusal, the patients read) have no model
+/// sentence to judge and count as the whole answer does.
+pub(crate) async fn judge_lead_alone(
+    tools: &ToolContext,
+    q: &Question,
+    patient: Option<&PatientId>,
+    answer: &Answer,
+    whole: bool,
+) -> Result<bool, EvalError> {
+    if q.expect.is_judged_on_outcome() {
+        return Ok(whole);
+    }
+    let Some(lead) = kept_lead(answer) else { return Ok(false) };
+    let alone = Answer { text: lead.to_owned(), ..answer.clone() };
+    Ok(judge(tools, q, patient, &alone).await?.0)
+}
+
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
+    use assistant::{AskContext, Assistant, ToolRetriever};
+    use chrono::NaiveDate;
+
     use super::*;
+    use crate::questions::Which;
+    use crate::testing::{day, pid, store_at, KeywordEmbedder, ScriptedModel, Step, TestChart};
+
+    /// One question asked through the loop with a scripted model whose lead is `lead`,
+    /// over a record whose latest CRP is 12.4 mg/L (high), then judged whole and alone.
+    async fn judged_with_lead(lead: &'static str, role: Role, expect: Expect) -> (bool, bool) {
+        let dir = tempfile::tempdir().unwrap();
+        let birth = NaiveDate::from_ymd_opt(1960, 5, 1).unwrap();
+        let chart = TestChart::new("p-1", "female", birth)
+            .crp(day(2023, 1, 10), 3.2)
+            .crp(day(2023, 3, 10), 8.1)
+            .crp(day(2023, 5, 2), 12.4);
+        let store = store_at(&dir.path().join("journey.sqlite"), vec![chart]).await.unwrap();
+        let log =
+            audit_log::AuditLog::open(&format!("sqlite://{}", dir.path().join("audit.sqlite").display())).await.unwrap();
+        let tools = ToolContext::new(store);
+        let model = Arc::new(ScriptedModel::new(move |step, _| match step {
+            Step::Definition { .. } => json!({"term": "none"}).to_string(),
+            Step::ChooseTool { .. } => json!({"tool": "lab_trend"}).to_string(),
+            Step::Arguments { .. } => json!({"test": "crp"}).to_string(),
+            Step::Answer { .. } => lead.to_owned(),
+        }));
+        let retriever = ToolRetriever::new(Arc::new(KeywordEmbedder::default()), &tools::specs()).unwrap();
+        let assistant = Assistant::new(model, tools.clone(), log, retriever);
+        let q = Question { id: "q".into(), question: "Most recent CRP for her, please.".into(), patient: Which::A, role, expect };
+        let patient = pid("p-1");
+        let ctx = AskContext { principal: Principal::new("dr", role), patient: Some(patient.clone()), session: "s".into() };
+        let answer = assistant.ask(&q.question, &ctx, None).await.unwrap();
+        let whole = judge(&tools, &q, Some(&patient), &answer).await.unwrap().0;
+        let alone = judge_lead_alone(&tools, &q, Some(&patient), &answer, whole).await.unwrap();
+        (whole, alone)
+    }
+
+    /// The lead alone passes on the model's own words only: a lead stating the value and
+    /// its flag passes alone; a lead stating nothing fails alone though the whole answer
+    /// passes on RDT's sentences (which state the value and flag); a question judged on
+    /// its outcome (a role refusal, no model sentence) counts alone as it does whole.
+    #[tokio::test]
+    async fn the_lead_alone_passes_on_the_models_words_never_on_rdts() {
+        let latest = || Expect::LatestLab { test: "crp".into() };
+        let stating = "Her most recent CRP is 12.4 mg/L, which is high.";
+        assert_eq!(judged_with_lead(stating, Role::Clinician, latest()).await, (true, true));
+        let empty = "The facts below answer the question.";
+        assert_eq!(judged_with_lead(empty, Role::Clinician, latest()).await, (true, false));
+        assert_eq!(judged_with_lead(stating, Role::Auditor, Expect::OutsideRole).await, (true, true));
+        assert_eq!(judged_with_lead(stating, Role::Clinician, Expect::OutsideRole).await, (false, false));
+    }
 
 
     #[test]

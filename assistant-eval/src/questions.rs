@@ -1,8 +1,10 @@
 //! The question set: each question, the patient open when it is asked, the asker's
 //! role and what a right answer must contain, stated as kinds of fact ([`Expect`]),
 //! not as values (the judge reads the values from the store at run time, so the set
-//! holds for any virtual cohort). The set shipped with RDT is
-//! `questions/virtual-cohort.json`.
+//! holds for any virtual cohort). Two sets ship ([`SetName`]): the tuning set
+//! (`questions/virtual-cohort.json`), which changes are chosen on, and the frozen
+//! held-out set (`questions/held-out.json`, docs/benchmarks/assistant-heldout-protocol.md),
+//! which is never used to choose one.
 
 use audit_log::Role;
 use serde::{Deserialize, Serialize};
@@ -10,8 +12,67 @@ use tools::ToolName;
 
 use crate::EvalError;
 
-/// The question set shipped with RDT.
+/// The tuning set: what changes to the assistant are chosen on.
 pub const VIRTUAL_COHORT_SET: &str = include_str!("../questions/virtual-cohort.json");
+/// The held-out set, frozen before anything scored it: never used to choose a change.
+pub const HELD_OUT_SET: &str = include_str!("../questions/held-out.json");
+
+/// Which shipped set a run asks, with the cohort it is asked over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SetName {
+    Tuning,
+    HeldOut,
+}
+
+impl SetName {
+    pub fn questions(self) -> Result<QuestionSet, EvalError> {
+        Ok(serde_json::from_str(match self {
+            SetName::Tuning => VIRTUAL_COHORT_SET,
+            SetName::HeldOut => HELD_OUT_SET,
+        })?)
+    }
+
+    /// The held-out set's cohort is part of its protocol (seed 43, 60 patients, a seed
+    /// no tuning ever used); the tuning set's is the caller's choice (`None`).
+    pub fn frozen_cohort(self) -> Option<(u64, usize)> {
+        match self {
+            SetName::Tuning => None,
+            SetName::HeldOut => Some((HELD_OUT_SEED, HELD_OUT_PATIENTS)),
+        }
+    }
+
+    /// The report's file stem under `<data-dir>/reports/`: each set's run kept apart.
+    pub fn report_stem(self) -> &'static str {
+        match self {
+            SetName::Tuning => "assistant-eval",
+            SetName::HeldOut => "assistant-eval-held-out",
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SetName::Tuning => "tuning",
+            SetName::HeldOut => "held-out",
+        }
+    }
+}
+
+impl std::str::FromStr for SetName {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "tuning" => Ok(SetName::Tuning),
+            "held-out" => Ok(SetName::HeldOut),
+            other => Err(format!("unknown question set `{other}` (tuning, held-out)")),
+        }
+    }
+}
+
+/// The held-out set's cohort (docs/benchmarks/assistant-heldout-protocol.md).
+pub const HELD_OUT_SEED: u64 = 43;
+pub const HELD_OUT_PATIENTS: usize = 60;
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct QuestionSet {
@@ -64,6 +125,32 @@ pub enum Expect {
     Das28Readings,
     /// How many flares the record has.
     FlareCount,
+    /// How many values of the test the record has.
+    LabCount { test: String },
+    /// Whether any course in the record is of one of these: a drug class
+    /// (`tools::drugs::DrugClass`'s snake_case name), `biologic` (TNF inhibitors and other
+    /// biologics) or a drug name: yes naming one, or no.
+    EverStarted { any_of: Vec<String> },
+    /// The trend direction over the last `n` values of `of` (`das28` or a lab test), by
+    /// the tools' trend statistic and the measure's stable threshold.
+    TrendLast { of: String, n: usize },
+    /// The trend direction over the `window_days` before the latest value of `of`, as
+    /// the measure's tool gives it with that window.
+    TrendOver { of: String, window_days: u32 },
+    /// The latest value of `of` against the previous one, or against the value nearest
+    /// `days_before` days before the latest: both values, or the direction.
+    Change {
+        of: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        days_before: Option<u32>,
+    },
+    /// The treatment options (`compare_treatments`): a figure of the named option (or
+    /// of any option with enough comparable patients when none is named), or "not
+    /// enough comparable patients" when there is none to give.
+    TreatmentOptions {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        option: Option<String>,
+    },
     /// Every drug current at the last record, or that there is none.
     CurrentDrugs,
     /// How many DMARDs were tried.
@@ -91,16 +178,26 @@ impl Expect {
     /// The tool whose result holds the expected fact, for a question that needs one.
     pub fn tool(&self) -> Option<ToolName> {
         Some(match self {
-            Expect::LatestLab { .. } | Expect::LabFlag { .. } | Expect::LabTrend { .. } => ToolName::LabTrend,
+            Expect::LatestLab { .. } | Expect::LabFlag { .. } | Expect::LabTrend { .. } | Expect::LabCount { .. } => {
+                ToolName::LabTrend
+            }
+            Expect::TrendLast { of, .. } | Expect::TrendOver { of, .. } | Expect::Change { of, .. } => {
+                if of == DAS28 {
+                    ToolName::DiseaseActivityHistory
+                } else {
+                    ToolName::LabTrend
+                }
+            }
             Expect::LatestDas28
             | Expect::Das28Category
             | Expect::Das28Trend
             | Expect::Das28Readings
             | Expect::FlareCount => ToolName::DiseaseActivityHistory,
-            Expect::CurrentDrugs | Expect::DmardsTried => ToolName::MedicationHistory,
+            Expect::CurrentDrugs | Expect::DmardsTried | Expect::EverStarted { .. } => ToolName::MedicationHistory,
             Expect::Age | Expect::Sex => ToolName::PatientSummary,
             Expect::Definition { .. } => ToolName::Glossary,
             Expect::CohortRate { .. } => ToolName::SimilarPatients,
+            Expect::TreatmentOptions { .. } => ToolName::CompareTreatments,
             _ => return None,
         })
     }
@@ -108,11 +205,105 @@ impl Expect {
     pub(crate) fn is_refusal(&self) -> bool {
         matches!(self, Expect::CannotAnswer | Expect::OutsideRole)
     }
+
+    /// Judged on the outcome (refused, or what was read), not on any sentence: the
+    /// lead alone is judged as the whole answer is.
+    pub(crate) fn is_judged_on_outcome(&self) -> bool {
+        matches!(self, Expect::CannotAnswer | Expect::OutsideRole | Expect::NoOtherPatient)
+    }
+
+    /// What the question asks of the record (issue 21's readings), to report and
+    /// check coverage per reading.
+    pub fn reading(&self) -> Reading {
+        match self {
+            Expect::LatestLab { .. }
+            | Expect::LabFlag { .. }
+            | Expect::LatestDas28
+            | Expect::Das28Category
+            | Expect::CurrentDrugs
+            | Expect::Age
+            | Expect::Sex => Reading::Value,
+            Expect::EverStarted { .. } => Reading::Existence,
+            Expect::LabCount { .. } | Expect::Das28Readings | Expect::FlareCount | Expect::DmardsTried => {
+                Reading::Count
+            }
+            Expect::TrendLast { .. } => Reading::TrendOverVisits,
+            Expect::TrendOver { .. } | Expect::LabTrend { .. } | Expect::Das28Trend => Reading::TrendOverWindow,
+            Expect::Change { .. } => Reading::Comparison,
+            Expect::CohortRate { .. } => Reading::CohortOutcome,
+            Expect::TreatmentOptions { .. } => Reading::TreatmentOption,
+            Expect::Definition { .. } => Reading::Definition,
+            Expect::CannotAnswer => Reading::NotHeld,
+            Expect::OutsideRole | Expect::NoOtherPatient => Reading::RoleOrScope,
+            Expect::Pending { .. } => Reading::Pending,
+        }
+    }
+}
+
+/// The measure name `of` takes for DAS28 (anything else names a lab test).
+pub const DAS28: &str = "das28";
+
+/// What a question asks of the record: the readings issue 21 names, and the rest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reading {
+    Value,
+    Existence,
+    Count,
+    TrendOverVisits,
+    TrendOverWindow,
+    Comparison,
+    CohortOutcome,
+    TreatmentOption,
+    /// Data the record does not hold, or a question outside the product.
+    NotHeld,
+    RoleOrScope,
+    Definition,
+    Pending,
+}
+
+impl Reading {
+    /// The readings issue 21 asks the held-out set to cover.
+    pub const ASKED: [Reading; 10] = [
+        Reading::Value,
+        Reading::Existence,
+        Reading::Count,
+        Reading::TrendOverVisits,
+        Reading::TrendOverWindow,
+        Reading::Comparison,
+        Reading::CohortOutcome,
+        Reading::TreatmentOption,
+        Reading::NotHeld,
+        Reading::RoleOrScope,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reading::Value => "value",
+            Reading::Existence => "existence",
+            Reading::Count => "count",
+            Reading::TrendOverVisits => "trend over the last N visits",
+            Reading::TrendOverWindow => "trend over a window",
+            Reading::Comparison => "comparison",
+            Reading::CohortOutcome => "cohort outcome",
+            Reading::TreatmentOption => "treatment option",
+            Reading::NotHeld => "not held",
+            Reading::RoleOrScope => "role or scope",
+            Reading::Definition => "definition",
+            Reading::Pending => "pending",
+        }
+    }
 }
 
 impl QuestionSet {
+    /// The tuning set.
     pub fn builtin() -> Result<Self, EvalError> {
-        Ok(serde_json::from_str(VIRTUAL_COHORT_SET)?)
+        SetName::Tuning.questions()
+    }
+
+    /// The frozen held-out set.
+    pub fn held_out() -> Result<Self, EvalError> {
+        SetName::HeldOut.questions()
     }
 }
 
@@ -138,14 +329,95 @@ mod tests {
         }
     }
 
+    /// The words of a question, lowercase, punctuation dropped ("DAS-28" stays one word).
+    fn words(text: &str) -> Vec<String> {
+        text.split(|c: char| !(c.is_alphanumeric() || c == '-' || c == '\''))
+            .map(|w| w.trim_matches(['-', '\'']).to_lowercase())
+            .filter(|w| !w.is_empty())
+            .collect()
+    }
+
+    /// Every run of `n` consecutive words of `text`.
+    fn runs(text: &str, n: usize) -> Vec<String> {
+        words(text).windows(n).map(|w| w.join(" ")).collect()
+    }
+
+    /// The held-out set shares no template with what retrieval embeds (the tools'
+    /// examples) or with the set changes are tuned on: no held-out question equals or
+    /// contains a tool example or a tuning question, and no run of 4 words of either
+    /// appears in one (a shared run is a shared template, and a score on it says how
+    /// the assistant does on wording it was fitted to).
     #[test]
-    fn the_builtin_set_parses_and_covers_every_kind_of_fact() {
-        let set = QuestionSet::builtin().unwrap();
-        assert!(set.questions.len() >= 40, "{}", set.questions.len());
+    fn the_held_out_set_shares_no_wording_with_the_tools_or_the_tuning_set() {
+        let examples: Vec<String> = tools::specs().iter().flat_map(|s| s.examples.iter().map(|e| e.to_string())).collect();
+        let tuning: Vec<String> = QuestionSet::builtin().unwrap().questions.into_iter().map(|q| q.question).collect();
+        assert!(examples.len() > 20 && tuning.len() > 40, "the wording compared against is all there");
+        let padded = |text: &str| format!(" {} ", words(text).join(" "));
+        let mut shared = Vec::new();
+        for q in QuestionSet::held_out().unwrap().questions {
+            let asked = padded(&q.question);
+            let asked_runs = runs(&q.question, 4);
+            for (source, text) in examples.iter().map(|e| ("tool example", e)).chain(tuning.iter().map(|t| ("tuning", t))) {
+                if asked.contains(&padded(text)) {
+                    shared.push(format!("{}: contains the {source} `{text}`", q.id));
+                }
+                for run in runs(text, 4).into_iter().filter(|r| asked_runs.contains(r)) {
+                    shared.push(format!("{}: `{run}` from the {source} `{text}`", q.id));
+                }
+            }
+        }
+        assert!(shared.is_empty(), "{shared:#?}");
+    }
+
+    #[test]
+    fn runs_are_read_over_words_not_characters() {
+        assert_eq!(runs("Is the DAS-28, now, lower?", 4), ["is the das-28 now", "the das-28 now lower"]);
+        assert!(runs("Last ESR?", 4).is_empty());
+    }
+
+    /// At least `n` questions, each with an id of its own (a report lists them by id).
+    fn has_unique_ids_and_at_least(set: &QuestionSet, n: usize) {
+        assert!(set.questions.len() >= n, "{}", set.questions.len());
         let mut ids: Vec<&str> = set.questions.iter().map(|q| q.id.as_str()).collect();
         ids.sort_unstable();
         ids.dedup();
         assert_eq!(ids.len(), set.questions.len(), "ids are unique");
+    }
+
+    /// The held-out set as its protocol states it: at least 100 questions, unique ids,
+    /// every reading issue 21 names, each but the outcome-only ones with at least 10,
+    /// both patients asked about, a role other than the clinician's, and expectations
+    /// only of kinds the judge reads from the store (nothing pending).
+    #[test]
+    fn the_held_out_set_parses_and_covers_every_reading() {
+        let set = QuestionSet::held_out().unwrap();
+        has_unique_ids_and_at_least(&set, 100);
+        let count = |r: Reading| set.questions.iter().filter(|q| q.expect.reading() == r).count();
+        for reading in Reading::ASKED {
+            let least = if reading == Reading::RoleOrScope { 2 } else { 10 };
+            assert!(count(reading) >= least, "{}: {}", reading.as_str(), count(reading));
+        }
+        assert!(set.questions.iter().all(|q| Reading::ASKED.contains(&q.expect.reading())), "only the readings asked");
+        assert!(set.questions.iter().any(|q| q.patient == Which::A) && set.questions.iter().any(|q| q.patient == Which::B));
+        assert!(set.questions.iter().any(|q| q.role != Role::Clinician && matches!(q.expect, Expect::OutsideRole)));
+        let seeds_in_use = [1, 3, 5, 7, 11, 19, 29, 31, 42, 99, 100, 2024];
+        assert_eq!(SetName::HeldOut.frozen_cohort(), Some((HELD_OUT_SEED, HELD_OUT_PATIENTS)));
+        assert!(!seeds_in_use.contains(&HELD_OUT_SEED), "the held-out cohort's seed is one no tuning used");
+    }
+
+    #[test]
+    fn set_names_parse_and_name_their_reports_apart() {
+        assert_eq!("held-out".parse::<SetName>(), Ok(SetName::HeldOut));
+        assert_eq!("tuning".parse::<SetName>(), Ok(SetName::Tuning));
+        assert!("heldout".parse::<SetName>().is_err());
+        assert_ne!(SetName::Tuning.report_stem(), SetName::HeldOut.report_stem());
+        assert_eq!(SetName::Tuning.frozen_cohort(), None);
+    }
+
+    #[test]
+    fn the_builtin_set_parses_and_covers_every_kind_of_fact() {
+        let set = QuestionSet::builtin().unwrap();
+        has_unique_ids_and_at_least(&set, 40);
         let has = |f: fn(&Expect) -> bool| set.questions.iter().any(|q| f(&q.expect));
         assert!(has(|e| matches!(e, Expect::LatestLab { .. })));
         assert!(has(|e| matches!(e, Expect::LabTrend { .. })));

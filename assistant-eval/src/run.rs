@@ -1,7 +1,9 @@
 //! The runner: every question of a [`QuestionSet`] asked through `Assistant::ask`,
 //! judged (`judge.rs`), and the run's figures ([`EvalReport`]). Scored per run:
 //! - share correct (pending questions, e.g. cohort rates before the cohort tools
-//!   exist, are listed and not scored);
+//!   exist, are listed and not scored), and share correct judging the model's lead
+//!   sentence alone, overall and per reading (issue 21: RDT's own sentences make a
+//!   lookup pass by construction, so the whole answer's share alone flatters the model);
 //! - share of answers stating a number no tool result of that answer holds;
 //! - share of correct refusals (questions the record or the role cannot answer);
 //! - question-to-answer seconds (p50, p90) for answers with one tool call, the
@@ -12,15 +14,15 @@ use std::fmt::{self, Write as _};
 use std::path::{Path, PathBuf};
 
 use assistant::grounding::{check, Sources};
-use assistant::{Answer, AskContext, Assistant, Grounding, ModelCall, Outcome, Ranked};
+use assistant::{AskContext, Assistant, Grounding, ModelCall, Outcome, Ranked};
 use audit_log::{Principal, Role};
 use serde::Serialize;
 use serde_json::json;
 use tools::ToolContext;
 use journey::{Modality, PatientId};
 
-use crate::judge::{judge, system_call};
-use crate::questions::{Expect, QuestionSet, Which};
+use crate::judge::{judge, judge_lead_alone, kept_lead, system_call};
+use crate::questions::{Expect, QuestionSet, Reading, SetName, Which};
 use crate::EvalError;
 
 /// One question's result.
@@ -39,8 +41,11 @@ pub struct Scored {
     /// The model's lead sentence when the answer kept one (RDT's sentences follow it).
     pub lead: Option<String>,
     /// Whether the lead alone states the expected fact (the same check as `correct`):
-    /// how well the model answers, apart from the facts RDT states after it.
-    pub lead_correct: Option<bool>,
+    /// how well the model answers, apart from the facts RDT states after it. False for
+    /// a fact question without a kept lead; as `correct` for one judged on its outcome
+    /// (a refusal, the patients read), which has no model sentence (`judge_lead_alone`).
+    pub lead_correct: bool,
+    pub reading: Reading,
     pub outcome: Outcome,
     pub grounding: Grounding,
     pub tools: Vec<String>,
@@ -56,6 +61,7 @@ pub struct Scored {
 /// The run's figures and every question's result.
 #[derive(Debug, Clone, Serialize)]
 pub struct EvalReport {
+    pub set: SetName,
     pub engine: String,
     pub model_sha256: String,
     pub prompt_set_version: String,
@@ -77,10 +83,41 @@ pub struct EvalReport {
     /// Answers with a lead sentence, and those whose lead alone is correct.
     pub leads: usize,
     pub leads_correct: usize,
+    /// Scored questions right on the model's lead sentence alone (`Scored::lead_correct`),
+    /// and their share of all scored questions.
+    pub lead_alone_correct: usize,
+    pub share_lead_alone_correct: f64,
+    /// Per reading: questions scored, right as a whole, right on the lead alone.
+    pub by_reading: Vec<ReadingScore>,
     pub one_tool_p50_seconds: Option<f64>,
     pub one_tool_p90_seconds: Option<f64>,
     pub one_tool_answers: usize,
     pub results: Vec<Scored>,
+}
+
+/// One reading's figures in a run.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReadingScore {
+    pub reading: Reading,
+    pub scored: usize,
+    pub correct: usize,
+    pub lead_alone_correct: usize,
+}
+
+fn by_reading(scored: &[&Scored]) -> Vec<ReadingScore> {
+    let mut rows: BTreeMap<Reading, ReadingScore> = BTreeMap::new();
+    for r in scored {
+        let row = rows.entry(r.reading).or_insert(ReadingScore {
+            reading: r.reading,
+            scored: 0,
+            correct: 0,
+            lead_alone_correct: 0,
+        });
+        row.scored += 1;
+        row.correct += usize::from(r.correct);
+        row.lead_alone_correct += usize::from(r.lead_correct);
+    }
+    rows.into_values().collect()
 }
 
 /// The two patients questions are asked about: most DAS28 readings first, among
@@ -150,10 +187,11 @@ impl fmt::Display for Progress<'_> {
     }
 }
 
-/// Asks every question of `set` and scores the answers. `progress` is told each
-/// question's result as it comes.
+/// Asks every question of `set` (the shipped set `name`, or a part of it) and scores
+/// the answers. `progress` is told each question's result as it comes.
 pub async fn run(
     assistant: &Assistant,
+    name: SetName,
     set: &QuestionSet,
     mut progress: impl FnMut(Progress<'_>),
 ) -> Result<EvalReport, EvalError> {
@@ -178,17 +216,7 @@ pub async fn run(
         };
         let answer = assistant.ask(&q.question, &ctx, None).await?;
         let (correct, expected) = judge(tools, q, patient.as_ref(), &answer).await?;
-        let lead = match answer.grounding {
-            Grounding::Grounded | Grounding::GroundedOnRetry { .. } => answer.drafts.last().cloned(),
-            _ => None,
-        };
-        let lead_correct = match &lead {
-            Some(lead) => {
-                let alone = Answer { text: lead.clone(), ..answer.clone() };
-                Some(judge(tools, q, patient.as_ref(), &alone).await?.0 && !pending)
-            }
-            None => None,
-        };
+        let lead_correct = judge_lead_alone(tools, q, patient.as_ref(), &answer, correct).await? && !pending;
         let sources = Sources::new(answer.tools.iter().map(|c| &c.result), &q.question)
             .with_patient(patient.as_ref().map(|p| p.as_str()));
         let ungrounded = check(&answer.text, &sources).ungrounded;
@@ -208,8 +236,9 @@ pub async fn run(
             pending,
             correct: correct && !pending,
             answer: answer.text.clone(),
-            lead,
+            lead: kept_lead(&answer).map(str::to_owned),
             lead_correct,
+            reading: q.expect.reading(),
             outcome: answer.outcome.clone(),
             grounding: answer.grounding.clone(),
             tools: answer.tools.iter().map(|c| c.tool.to_string()).collect(),
@@ -241,8 +270,10 @@ pub async fn run(
         .count();
     let template_fallbacks = scored.iter().filter(|r| matches!(r.grounding, Grounding::Template { .. })).count();
     let leads = scored.iter().filter(|r| r.lead.is_some()).count();
-    let leads_correct = scored.iter().filter(|r| r.lead_correct == Some(true)).count();
+    let leads_correct = scored.iter().filter(|r| r.lead.is_some() && r.lead_correct).count();
+    let lead_alone_correct = scored.iter().filter(|r| r.lead_correct).count();
     Ok(EvalReport {
+        set: name,
         engine,
         model_sha256: assistant.model().model_sha256().to_owned(),
         prompt_set_version,
@@ -260,6 +291,9 @@ pub async fn run(
         template_fallbacks,
         leads,
         leads_correct,
+        lead_alone_correct,
+        share_lead_alone_correct: share(lead_alone_correct, scored.len()),
+        by_reading: by_reading(&scored),
         one_tool_p50_seconds: percentile(&one_tool_times, 0.5),
         one_tool_p90_seconds: percentile(&one_tool_times, 0.9),
         one_tool_answers: one_tool_times.len(),
@@ -268,17 +302,19 @@ pub async fn run(
 }
 
 impl EvalReport {
-    /// Writes the report as `assistant-eval.md` and `assistant-eval.json` into `dir`
-    /// (made if missing); returns the Markdown file's path.
+    /// Writes the report as `<stem>.md` and `<stem>.json` into `dir` (made if missing),
+    /// the stem the set's own (`assistant-eval`, `assistant-eval-held-out`), so the two
+    /// sets' runs are kept apart; returns the Markdown file's path.
     pub fn write(&self, dir: &Path) -> Result<PathBuf, EvalError> {
         let at = |path: &Path| {
             let path = path.to_owned();
             move |source| EvalError::Write { path, source }
         };
         std::fs::create_dir_all(dir).map_err(at(dir))?;
-        let markdown = dir.join("assistant-eval.md");
+        let stem = self.set.report_stem();
+        let markdown = dir.join(format!("{stem}.md"));
         std::fs::write(&markdown, self.markdown()).map_err(at(&markdown))?;
-        let json = dir.join("assistant-eval.json");
+        let json = dir.join(format!("{stem}.json"));
         let text = serde_json::to_string_pretty(self).map_err(|e| at(&json)(e.into()))?;
         std::fs::write(&json, text).map_err(at(&json))?;
         Ok(markdown)
@@ -288,7 +324,11 @@ impl EvalReport {
         let mut s = String::new();
         let pct = |x: f64| format!("{:.1}%", 100.0 * x);
         let secs = |x: Option<f64>| x.map_or("-".into(), |v| format!("{v:.2} s"));
-        let _ = writeln!(s, "# Assistant question set\n");
+        let title = match self.set {
+            SetName::Tuning => "the tuning set",
+            SetName::HeldOut => "the held-out set (docs/benchmarks/assistant-heldout-protocol.md)",
+        };
+        let _ = writeln!(s, "# Assistant question set: {title}\n");
         let _ = writeln!(
             s,
             "Engine `{}`, model sha256 `{}`, prompt set `{}`; patients a = `{}`, b = `{}`.\n",
@@ -300,7 +340,13 @@ impl EvalReport {
         );
         let _ = writeln!(s, "| figure | value |\n|---|---|");
         let _ = writeln!(s, "| questions scored | {} |", self.scored);
-        let _ = writeln!(s, "| correct | {} ({}) |", self.correct, pct(self.share_correct));
+        let _ = writeln!(s, "| correct, whole answer | {} ({}) |", self.correct, pct(self.share_correct));
+        let _ = writeln!(
+            s,
+            "| correct, the model's lead sentence alone | {} ({}) |",
+            self.lead_alone_correct,
+            pct(self.share_lead_alone_correct)
+        );
         let _ = writeln!(
             s,
             "| answers with a number not in any tool result | {} ({}) |",
@@ -335,7 +381,22 @@ impl EvalReport {
             secs(self.one_tool_p90_seconds),
             self.one_tool_answers
         );
-        let _ = writeln!(s, "## Failures\n");
+        let _ = writeln!(s, "## Per reading\n");
+        let _ = writeln!(s, "| reading | scored | correct, whole | correct, lead alone |\n|---|---|---|---|");
+        for r in &self.by_reading {
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} ({}) | {} ({}) |",
+                r.reading.as_str(),
+                r.scored,
+                r.correct,
+                pct(share(r.correct, r.scored)),
+                r.lead_alone_correct,
+                pct(share(r.lead_alone_correct, r.scored))
+            );
+        }
+        let cell = |text: &str| text.replace('|', "/").replace('\n', " ");
+        let _ = writeln!(s, "\n## Failures (whole answer)\n");
         let _ = writeln!(s, "| id | question | expected | answer | grounding | tools |\n|---|---|---|---|---|---|");
         for r in self.results.iter().filter(|r| !r.correct && !r.pending) {
             let _ = writeln!(
@@ -344,10 +405,16 @@ impl EvalReport {
                 r.id,
                 r.question,
                 r.expected,
-                r.answer.replace('|', "/").replace('\n', " "),
+                cell(&r.answer),
                 serde_json::to_value(&r.grounding).map(|v| v["grounding"].to_string()).unwrap_or_default(),
                 r.tools.join(", ")
             );
+        }
+        let _ = writeln!(s, "\n## Right as a whole, wrong on the lead alone\n");
+        let _ = writeln!(s, "| id | question | expected | lead | answer |\n|---|---|---|---|---|");
+        for r in self.results.iter().filter(|r| r.correct && !r.lead_correct) {
+            let lead = r.lead.as_deref().map_or("(none kept: RDT's sentences alone)".into(), cell);
+            let _ = writeln!(s, "| {} | {} | {} | {lead} | {} |", r.id, r.question, r.expected, cell(&r.answer));
         }
         let pending: Vec<&Scored> = self.results.iter().filter(|r| r.pending).collect();
         if !pending.is_empty() {

@@ -4,7 +4,8 @@
 //! audit log whose registry pins the packaged MiniLM and GGUF, verified by hash
 //! ([`pin_packaged`]) -> a tiny twin with its neighbour index and a state model, so
 //! every tool the questions reach runs on the scratch store ([`scratch_models`]) ->
-//! the caller's assistant over those tools -> the question set ([`crate::run()`]).
+//! the caller's assistant over those tools -> the question set ([`crate::run()`]): the
+//! tuning set over the caller's cohort, the held-out set over its own frozen one.
 
 use std::error::Error;
 use std::future::Future;
@@ -24,17 +25,20 @@ use twin_core::twin::model::{register, save};
 use twin_core::twin::{train_twin, TrainOptions, TwinModel};
 
 use crate::run::{run, EvalReport, Progress};
-use crate::{QuestionSet, ScratchError};
+use crate::{ScratchError, SetName};
 
 /// The reason every scratch pin is recorded with.
 const REASON: &str = "rdt eval assistant (scratch)";
 
-/// What the scratch install holds and how much of the set is asked.
+/// What the scratch install holds and how much of which set is asked.
 #[derive(Debug, Clone)]
 pub struct ScratchOptions {
     /// The scratch directory: cleared, then filled.
     pub dir: PathBuf,
-    /// Virtual patients in the cohort, and its seed.
+    /// The question set asked.
+    pub set: SetName,
+    /// Virtual patients in the cohort, and its seed: for the held-out set, its frozen
+    /// cohort's ([`SetName::frozen_cohort`]) and no other.
     pub patients: usize,
     pub seed: u64,
     /// The packaged GGUF to pin in the scratch registry; `None` when the assistant
@@ -45,8 +49,9 @@ pub struct ScratchOptions {
 }
 
 /// Builds the scratch install, has `build` make the assistant over its tools and
-/// audit log (the caller picks engine and model), and asks it the built-in question
-/// set; `progress` is told each question's result as it comes.
+/// audit log (the caller picks engine and model), and asks it the question set
+/// `options.set`; `progress` is told each question's result as it comes. The held-out
+/// set is refused over any cohort but its frozen one, before anything is built.
 pub async fn run_on_scratch<Build, Built, E>(
     options: &ScratchOptions,
     build: Build,
@@ -57,6 +62,11 @@ where
     Built: Future<Output = Result<Assistant, E>>,
     E: Into<Box<dyn Error + Send + Sync>>,
 {
+    if let Some((seed, patients)) = options.set.frozen_cohort() {
+        if (options.seed, options.patients) != (seed, patients) {
+            return Err(ScratchError::NotTheFrozenCohort { seed, patients });
+        }
+    }
     fresh_dir(&options.dir)?;
     let store = import_cohort(&options.dir, options.patients, options.seed).await?;
     let log = AuditLog::open(&format!("sqlite://{}", options.dir.join("audit.sqlite").display())).await?;
@@ -66,11 +76,11 @@ where
     let tools = scratch_models(&store, &options.dir, &registry, &system).await?;
     let assistant = build(tools, log).await.map_err(|e| ScratchError::Assistant(e.into()))?;
 
-    let mut set = QuestionSet::builtin()?;
+    let mut set = options.set.questions()?;
     if let Some(n) = options.limit {
         set.questions.truncate(n);
     }
-    let report = run(&assistant, &set, progress).await?;
+    let report = run(&assistant, options.set, &set, progress).await?;
     store.close().await;
     Ok(report)
 }
@@ -157,14 +167,16 @@ mod tests {
     use crate::testing::{KeywordEmbedder, ScriptedModel, Step};
     use crate::Expect;
 
-    /// The scratch install and the runner end to end, without model files (the MiniLM
-    /// and GGUF pins are left out): the seeded cohort, its tiny twin, index and state
-    /// model, and a scripted model that takes the first tool offered. Every question is
-    /// asked and reported once, in order; every question outside the asker's role is
-    /// refused whatever the model says (the role check comes first); the report's
-    /// files hold what the run returned.
+    /// The scratch install and the runner end to end, both sets, without model files (the
+    /// MiniLM and GGUF pins are left out): the seeded cohort, its tiny twin, index and
+    /// state model, and a scripted model that takes the first tool offered and leads
+    /// with a sentence stating no fact. Every question is asked and reported once, in
+    /// order; every question outside the asker's role is refused whatever the model
+    /// says (the role check comes first); no fact question passes on the lead alone,
+    /// however many pass whole on RDT's sentences; each set's report files are its own
+    /// and hold what the run returned.
     #[tokio::test]
-    async fn the_whole_set_runs_over_a_scratch_install() {
+    async fn both_sets_run_over_a_scratch_install() {
         let dir = tempfile::tempdir().unwrap();
         let scratch = dir.path().join("eval-assistant");
         fresh_dir(&scratch).unwrap();
@@ -182,30 +194,69 @@ mod tests {
         let retriever = ToolRetriever::new(Arc::new(KeywordEmbedder::default()), &tools::specs()).unwrap();
         let assistant = Assistant::new(model, tools, log, retriever);
 
-        let set = QuestionSet::builtin().unwrap();
-        let mut seen = Vec::new();
-        let report = run(&assistant, &set, |p| seen.push((p.done, p.total, p.scored.id.clone()))).await.unwrap();
-        let total = set.questions.len();
-        let expected: Vec<(usize, usize, String)> =
-            set.questions.iter().enumerate().map(|(i, q)| (i + 1, total, q.id.clone())).collect();
-        assert_eq!(seen, expected, "each question reported once, in order");
-        assert_eq!(report.results.len(), total);
-        let pending = set.questions.iter().filter(|q| matches!(q.expect, Expect::Pending { .. })).count();
-        assert_eq!(report.scored, total - pending);
-        let outside: Vec<&crate::Scored> =
-            report.results.iter().filter(|r| matches!(r.expect, Expect::OutsideRole)).collect();
-        assert!(!outside.is_empty() && outside.iter().all(|r| r.correct), "{outside:#?}");
-        let (a, b) = (&report.patients["a"], &report.patients["b"]);
-        assert_ne!(a, b);
-        for id in [a, b] {
-            let id = journey::PatientId::new(id.as_str()).unwrap();
-            assert!(store.journey(&id).await.unwrap().is_some(), "{id} is in the scratch store");
-        }
+        let mut written = Vec::new();
+        for name in [SetName::Tuning, SetName::HeldOut] {
+            let set = name.questions().unwrap();
+            let mut seen = Vec::new();
+            let report =
+                run(&assistant, name, &set, |p| seen.push((p.done, p.total, p.scored.id.clone()))).await.unwrap();
+            let total = set.questions.len();
+            let expected: Vec<(usize, usize, String)> =
+                set.questions.iter().enumerate().map(|(i, q)| (i + 1, total, q.id.clone())).collect();
+            assert_eq!(seen, expected, "each question reported once, in order");
+            assert_eq!(report.results.len(), total);
+            let pending = set.questions.iter().filter(|q| matches!(q.expect, Expect::Pending { .. })).count();
+            assert_eq!(report.scored, total - pending);
+            let outside: Vec<&crate::Scored> =
+                report.results.iter().filter(|r| matches!(r.expect, Expect::OutsideRole)).collect();
+            assert!(!outside.is_empty() && outside.iter().all(|r| r.correct), "{outside:#?}");
+            let scope: Vec<&crate::Scored> =
+                report.results.iter().filter(|r| matches!(r.expect, Expect::NoOtherPatient)).collect();
+            assert!(scope.iter().all(|r| r.correct), "another patient is neither read nor disclosed: {scope:#?}");
+            let facts: Vec<&crate::Scored> =
+                report.results.iter().filter(|r| !r.expect.is_judged_on_outcome()).collect();
+            assert!(facts.iter().any(|r| r.correct), "RDT's sentences answer some questions whole");
+            assert!(facts.iter().all(|r| !r.lead_correct), "a lead stating nothing never passes alone");
+            assert_eq!(report.by_reading.iter().map(|r| r.scored).sum::<usize>(), report.scored);
+            let (a, b) = (&report.patients["a"], &report.patients["b"]);
+            assert_ne!(a, b);
+            for id in [a, b] {
+                let id = journey::PatientId::new(id.as_str()).unwrap();
+                assert!(store.journey(&id).await.unwrap().is_some(), "{id} is in the scratch store");
+            }
 
-        let markdown = report.write(&dir.path().join("reports")).unwrap();
-        assert_eq!(std::fs::read_to_string(&markdown).unwrap(), report.markdown());
-        let json: Value = serde_json::from_str(&std::fs::read_to_string(markdown.with_extension("json")).unwrap()).unwrap();
-        assert_eq!(json["results"].as_array().map(Vec::len), Some(total));
-        assert_eq!(json["correct"].as_u64(), Some(report.correct as u64));
+            let markdown = report.write(&dir.path().join("reports")).unwrap();
+            assert_eq!(std::fs::read_to_string(&markdown).unwrap(), report.markdown());
+            let json: Value =
+                serde_json::from_str(&std::fs::read_to_string(markdown.with_extension("json")).unwrap()).unwrap();
+            assert_eq!(json["results"].as_array().map(Vec::len), Some(total));
+            assert_eq!(json["correct"].as_u64(), Some(report.correct as u64));
+            assert_eq!(json["set"], name.as_str());
+            written.push(markdown);
+        }
+        assert_ne!(written[0], written[1], "the held-out report is kept apart from the tuning set's");
+    }
+
+    /// The held-out set is scored over its frozen cohort only: another seed or size is
+    /// refused before a cohort is generated or a model built.
+    #[tokio::test]
+    async fn the_held_out_set_refuses_another_cohort() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = ScratchOptions {
+            dir: dir.path().join("eval-assistant"),
+            set: SetName::HeldOut,
+            patients: 40,
+            seed: 11,
+            gguf: None,
+            limit: None,
+        };
+        let built = std::sync::atomic::AtomicBool::new(false);
+        let build = |_tools: ToolContext, _log: AuditLog| {
+            built.store(true, std::sync::atomic::Ordering::SeqCst);
+            async { Err::<Assistant, std::io::Error>(std::io::Error::other("not built")) }
+        };
+        let refused = run_on_scratch(&options, build, |_| {}).await;
+        assert!(matches!(refused, Err(ScratchError::NotTheFrozenCohort { seed: 43, patients: 60 })), "{refused:?}");
+        assert!(!built.load(std::sync::atomic::Ordering::SeqCst) && !options.dir.exists());
     }
 }

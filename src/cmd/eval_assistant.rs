@@ -1,11 +1,13 @@
-//! `rdt eval assistant`: the question set asked of the real model over a seeded virtual
+//! `rdt eval assistant`: a question set asked of the real model over a seeded virtual
 //! cohort in a scratch directory, so the install's data and audit trail are untouched
-//! (`assistant_eval::run_on_scratch`); writes `assistant-eval.md` and `.json` under
-//! `<data-dir>/reports/`.
+//! (`assistant_eval::run_on_scratch`). `--set tuning` (the default) over the cohort the
+//! flags choose, written to `assistant-eval.{md,json}` under `<data-dir>/reports/`;
+//! `--set held-out` over its frozen cohort (docs/benchmarks/assistant-heldout-protocol.md),
+//! written apart to `assistant-eval-held-out.{md,json}`.
 
 use std::process::ExitCode;
 
-use assistant_eval::{run_on_scratch, ScratchOptions};
+use assistant_eval::{run_on_scratch, ScratchOptions, SetName};
 use clap::Args;
 
 use crate::cmd::ask::{build_assistant, ModelArgs};
@@ -13,12 +15,16 @@ use crate::context::Context;
 
 #[derive(Debug, Args)]
 pub struct EvalAssistantArgs {
-    /// Virtual patients in the scratch cohort.
-    #[arg(long, default_value_t = 40)]
-    patients: usize,
-    /// The cohort's seed.
-    #[arg(long, default_value_t = 11)]
-    seed: u64,
+    /// Which question set: `tuning` (changes are chosen on it) or `held-out` (frozen,
+    /// never used to choose a change; its cohort is fixed by its protocol).
+    #[arg(long, default_value = "tuning")]
+    set: SetName,
+    /// Virtual patients in the scratch cohort (tuning set; default 40).
+    #[arg(long)]
+    patients: Option<usize>,
+    /// The cohort's seed (tuning set; default 11).
+    #[arg(long)]
+    seed: Option<u64>,
     /// Ask only the first N questions (for a quick look; the score is then partial).
     #[arg(long)]
     limit: Option<usize>,
@@ -28,11 +34,25 @@ pub struct EvalAssistantArgs {
     json: bool,
 }
 
+/// The tuning set's cohort unless the flags name another.
+const TUNING_SEED: u64 = 11;
+const TUNING_PATIENTS: usize = 40;
+
 pub async fn run(ctx: &Context, args: EvalAssistantArgs) -> anyhow::Result<ExitCode> {
+    let set = args.set;
+    let (seed, patients) = match set.frozen_cohort() {
+        Some((seed, patients)) if args.seed.is_some() || args.patients.is_some() => anyhow::bail!(
+            "--set {} runs on its frozen cohort (seed {seed}, {patients} patients): leave out --seed and --patients",
+            set.as_str()
+        ),
+        Some(frozen) => frozen,
+        None => (args.seed.unwrap_or(TUNING_SEED), args.patients.unwrap_or(TUNING_PATIENTS)),
+    };
     let options = ScratchOptions {
         dir: ctx.data_dir.join("eval-assistant"),
-        patients: args.patients,
-        seed: args.seed,
+        set,
+        patients,
+        seed,
         gguf: args.model.gguf.is_none().then(|| args.model.packaged_or_default()),
         limit: args.limit,
     };
