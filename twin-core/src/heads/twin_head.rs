@@ -37,7 +37,9 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use audit_log::{ArtifactKind, ArtifactRef, Digest, GovernanceError, ModelRegistry, Principal};
+use audit_log::{ArtifactKind, Digest, GovernanceError, ModelRegistry, Principal};
+
+use crate::artifact::{read_active, save_pinned, ArtifactFileError};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -70,6 +72,15 @@ pub enum TwinHeadError {
     Governance { source: GovernanceError },
     #[error("the twin head {path} was fitted for twin {head}, the active twin is {active}: run `rdt embed`")]
     OtherTwin { path: PathBuf, head: String, active: String },
+}
+
+impl From<ArtifactFileError> for TwinHeadError {
+    fn from(e: ArtifactFileError) -> Self {
+        match e {
+            ArtifactFileError::Io { path, source } => TwinHeadError::Io { path, source },
+            ArtifactFileError::Governance(source) => TwinHeadError::Governance { source },
+        }
+    }
 }
 
 /// One training or calibration row: a journey at an index time, with its twin then
@@ -636,46 +647,22 @@ impl TwinHead {
         serde_json::to_vec(self).expect("a twin head serialises")
     }
 
-    /// Writes the head to `path` (through a temporary file, renamed: never half a
-    /// file), pins its bytes and makes them the active twin head, each step audited
-    /// as `by`. Returns its version (SHA-256 of the bytes).
+    /// Writes the head to `path` (whole: never half a file), pins its bytes and makes
+    /// them the active twin head, each step audited as `by`. Returns its version
+    /// (SHA-256 of the bytes).
     pub async fn save_and_register(
         &self,
         path: &Path,
         registry: &ModelRegistry,
         by: &Principal,
     ) -> Result<Digest, TwinHeadError> {
-        let bytes = self.to_bytes();
-        let io = |source| TwinHeadError::Io { path: path.to_owned(), source };
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(io)?;
-        }
-        let tmp = path.with_extension("json.tmp");
-        std::fs::write(&tmp, &bytes).map_err(io)?;
-        std::fs::rename(&tmp, path).map_err(io)?;
-        let version = Digest::of(&bytes);
-        let artifact = ArtifactRef {
-            kind: ArtifactKind::TwinHead,
-            sha256: version,
-            name: "twin-head.json".to_owned(),
-            size_bytes: Some(bytes.len() as u64),
-        };
-        registry
-            .pin_and_activate(by, artifact, REGISTER_REASON)
-            .await
-            .map_err(|source| TwinHeadError::Governance { source })?;
-        Ok(version)
+        Ok(save_pinned(path, &self.to_bytes(), registry, by, ArtifactKind::TwinHead, REGISTER_REASON).await?)
     }
 
     /// Reads the head at `path` once, refusing its bytes unless their SHA-256 is the
     /// registry's active twin head and it reads the twin `twin`.
     pub async fn load_active(path: &Path, registry: &ModelRegistry, twin: Digest) -> Result<Self, TwinHeadError> {
-        let bytes = std::fs::read(path).map_err(|source| TwinHeadError::Io { path: path.to_owned(), source })?;
-        let version = Digest::of(&bytes);
-        registry
-            .require_active(ArtifactKind::TwinHead, &version, format!("the twin head {}", path.display()))
-            .await
-            .map_err(|source| TwinHeadError::Governance { source })?;
+        let (bytes, _) = read_active(path, registry, ArtifactKind::TwinHead, "the twin head").await?;
         let head: TwinHead =
             serde_json::from_slice(&bytes).map_err(|source| TwinHeadError::Parse { path: path.to_owned(), source })?;
         if head.twin_version != twin.to_hex() {

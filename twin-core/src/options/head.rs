@@ -24,13 +24,14 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
-use audit_log::{ArtifactKind, ArtifactRef, Digest, GovernanceError, ModelRegistry, Principal};
+use audit_log::{ArtifactKind, Digest, GovernanceError, ModelRegistry, Principal};
 use chrono::{DateTime, Utc};
 use perpetual::objective::Objective;
 use perpetual::{Matrix, PerpetualBooster};
 use serde::{Deserialize, Serialize};
 
 use super::units::{covariates, OptionsPopulation};
+use crate::artifact::{read_active, save_pinned, ArtifactFileError};
 use crate::cohort::boosting::{fit_booster, BoostingError};
 use crate::cohort::history::history_features;
 use crate::cohort::population::Population;
@@ -52,6 +53,15 @@ pub enum OptionHeadError {
     Parse { path: PathBuf, source: serde_json::Error },
     #[error("{source}; refit and register the option head with `rdt embed`")]
     Governance { source: GovernanceError },
+}
+
+impl From<ArtifactFileError> for OptionHeadError {
+    fn from(e: ArtifactFileError) -> Self {
+        match e {
+            ArtifactFileError::Io { path, source } => OptionHeadError::Io { path, source },
+            ArtifactFileError::Governance(source) => OptionHeadError::Governance { source },
+        }
+    }
 }
 
 /// The outcomes the head predicts, in the order [`OptionHead::predict`] returns them.
@@ -291,41 +301,17 @@ impl OptionHead {
         crate::twin::install::models_dir(data_dir).join("option-head.json")
     }
 
-    /// Writes the head to `path` (through a temporary file, renamed: never half a
-    /// file), pins its bytes and makes them the active option head, each step audited
-    /// as `by`. Returns its version (SHA-256 of the bytes).
+    /// Writes the head to `path` (whole: never half a file), pins its bytes and makes
+    /// them the active option head, each step audited as `by`. Returns its version
+    /// (SHA-256 of the bytes).
     pub async fn save_and_register(&self, path: &Path, registry: &ModelRegistry, by: &Principal) -> Result<Digest, OptionHeadError> {
-        let bytes = self.to_bytes();
-        let io = |source| OptionHeadError::Io { path: path.to_owned(), source };
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(io)?;
-        }
-        let tmp = path.with_extension("json.tmp");
-        std::fs::write(&tmp, &bytes).map_err(io)?;
-        std::fs::rename(&tmp, path).map_err(io)?;
-        let version = Digest::of(&bytes);
-        let artifact = ArtifactRef {
-            kind: ArtifactKind::OptionHead,
-            sha256: version,
-            name: "option-head.json".to_owned(),
-            size_bytes: Some(bytes.len() as u64),
-        };
-        registry
-            .pin_and_activate(by, artifact, REGISTER_REASON)
-            .await
-            .map_err(|source| OptionHeadError::Governance { source })?;
-        Ok(version)
+        Ok(save_pinned(path, &self.to_bytes(), registry, by, ArtifactKind::OptionHead, REGISTER_REASON).await?)
     }
 
     /// Reads the head at `path`, refusing its bytes unless their SHA-256 is the
     /// registry's active option head. Returns it with its version.
     pub async fn load_active(path: &Path, registry: &ModelRegistry) -> Result<(Self, Digest), OptionHeadError> {
-        let bytes = std::fs::read(path).map_err(|source| OptionHeadError::Io { path: path.to_owned(), source })?;
-        let version = Digest::of(&bytes);
-        registry
-            .require_active(ArtifactKind::OptionHead, &version, format!("the option head {}", path.display()))
-            .await
-            .map_err(|source| OptionHeadError::Governance { source })?;
+        let (bytes, version) = read_active(path, registry, ArtifactKind::OptionHead, "the option head").await?;
         let head = serde_json::from_slice(&bytes).map_err(|source| OptionHeadError::Parse { path: path.to_owned(), source })?;
         Ok((head, version))
     }

@@ -9,7 +9,9 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-use audit_log::{ArtifactKind, ArtifactRef, Digest, GovernanceError, ModelRegistry, Principal};
+use audit_log::{ArtifactKind, Digest, GovernanceError, ModelRegistry, Principal};
+
+use crate::artifact::{pin_active, read_active, write_whole, ArtifactFileError};
 use serde::{Deserialize, Serialize};
 
 use crate::encode::init::SplitMix64;
@@ -73,6 +75,15 @@ pub enum StateModelError {
         #[source]
         source: GovernanceError,
     },
+}
+
+impl From<ArtifactFileError> for StateModelError {
+    fn from(e: ArtifactFileError) -> Self {
+        match e {
+            ArtifactFileError::Io { path, source } => StateModelError::Io { path, source },
+            ArtifactFileError::Governance(source) => StateModelError::Governance { source },
+        }
+    }
 }
 
 /// Why a state model is pinned and activated when fitted (in the audit trail).
@@ -176,15 +187,7 @@ impl StateModel {
     /// Writes the model (through a temporary file, so a reader never sees half a
     /// model) and returns its version.
     pub fn save(&self, path: &Path) -> Result<Digest, StateModelError> {
-        let io = |source| StateModelError::Io { path: path.to_owned(), source };
-        let bytes = self.to_bytes();
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(io)?;
-        }
-        let tmp = path.with_extension("json.tmp");
-        std::fs::write(&tmp, &bytes).map_err(io)?;
-        std::fs::rename(&tmp, path).map_err(io)?;
-        Ok(Digest::of(&bytes))
+        Ok(write_whole(path, &self.to_bytes())?)
     }
 
     /// Where an install keeps its fitted model: `<data_dir>/models/state-model.json`
@@ -220,28 +223,16 @@ impl StateModel {
     /// Pins this model's bytes (unless pinned already) and makes them the active
     /// state model, each step an audit entry by `by` with `reason`.
     pub async fn register(&self, registry: &ModelRegistry, by: &Principal, reason: &str) -> Result<Digest, StateModelError> {
-        let bytes = self.to_bytes();
-        let version = Digest::of(&bytes);
-        let artifact = ArtifactRef {
-            kind: ArtifactKind::StateModel,
-            sha256: version,
-            name: "state-model.json".to_owned(),
-            size_bytes: Some(bytes.len() as u64),
-        };
-        registry.pin_and_activate(by, artifact, reason).await.map_err(|source| StateModelError::Governance { source })?;
-        Ok(version)
+        pin_active(registry, by, ArtifactKind::StateModel, "state-model.json", &self.to_bytes(), reason)
+            .await
+            .map_err(|source| StateModelError::Governance { source })
     }
 
     /// Reads the model at `path` once, hashes those bytes and parses the same bytes,
     /// refusing them unless their SHA-256 is the registry's active state model: a file
     /// edited or swapped after it was fitted never reaches a forecast.
     pub async fn load_active(path: &Path, registry: &ModelRegistry) -> Result<(Self, Digest), StateModelError> {
-        let bytes = std::fs::read(path).map_err(|source| StateModelError::Io { path: path.to_owned(), source })?;
-        let version = Digest::of(&bytes);
-        registry
-            .require_active(ArtifactKind::StateModel, &version, format!("the state model {}", path.display()))
-            .await
-            .map_err(|source| StateModelError::Governance { source })?;
+        let (bytes, _) = read_active(path, registry, ArtifactKind::StateModel, "the state model").await?;
         Self::from_bytes(path, &bytes)
     }
 
