@@ -17,6 +17,15 @@ pub enum ArtifactFileError {
     Governance(#[from] GovernanceError),
 }
 
+/// `value` as JSON with every object's keys sorted: the same model gives the same
+/// bytes, so the same version, whatever order a map inside it (a `HashMap` of a
+/// dependency's model) iterates in.
+pub fn canonical_json<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, serde_json::Error> {
+    let mut v = serde_json::to_value(value)?;
+    v.sort_all_objects();
+    serde_json::to_vec(&v)
+}
+
 /// Writes `bytes` to `path` whole (creating its directory) and returns their version
 /// (SHA-256).
 pub fn write_whole(path: &Path, bytes: &[u8]) -> Result<Digest, ArtifactFileError> {

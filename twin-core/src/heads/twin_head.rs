@@ -644,7 +644,7 @@ impl TwinHead {
 
     fn to_bytes(&self) -> Vec<u8> {
         // Numbers, strings and maps of them serialise.
-        serde_json::to_vec(self).expect("a twin head serialises")
+        crate::artifact::canonical_json(self).expect("a twin head serialises")
     }
 
     /// Writes the head to `path` (whole: never half a file), pins its bytes and makes

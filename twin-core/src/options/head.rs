@@ -293,7 +293,7 @@ impl OptionHead {
 
     fn to_bytes(&self) -> Vec<u8> {
         // Numbers, strings and maps of them serialise.
-        serde_json::to_vec(self).expect("an option head serialises")
+        crate::artifact::canonical_json(self).expect("an option head serialises")
     }
 
     /// Where an install keeps its option head.
@@ -397,6 +397,8 @@ mod tests {
         let journeys = install_cohort(700);
         let head = OptionHead::fit_install(&journeys, &SnapshotPlan::default()).unwrap().expect("a head");
         assert!(head.fitted_decisions >= MIN_HEAD_DECISIONS, "{}", head.fitted_decisions);
+        let again = OptionHead::fit_install(&journeys, &SnapshotPlan::default()).unwrap().unwrap();
+        assert_eq!(again.version(), head.version(), "the same decisions fit the same head, byte for byte");
         let (p, events) = journeys.iter().find(|(p, _)| Part::of(p) == Part::Test).unwrap();
         let _ = p;
         let at = crate::cohort::query::end_of_day(events[0].time.date_naive() + chrono::Days::new(180));
