@@ -82,11 +82,11 @@ async fn the_four_roles_in_a_real_browser() {
     });
     std::fs::create_dir_all(&shots).unwrap();
 
-    // The install: 60 virtual patients with a tiny twin, its index and a state model,
+    // The install: 200 virtual patients (enough for 20 similar patients to have taken some options, and for the option head) with a tiny twin, its index and a state model,
     // one user per role, two more encoder activations for governance to roll back.
     let dir = tempfile::tempdir().unwrap();
     let export = dir.path().join("export");
-    synth::generate(&synth::Params { patients: 60, seed: 11, ..Default::default() }, &export).unwrap();
+    synth::generate(&synth::Params { patients: 200, seed: 11, ..Default::default() }, &export).unwrap();
     let database = Database::resolve(None, dir.path()).unwrap();
     let store = JourneyStore::open(&database).await.unwrap();
     Importer::new(store.clone()).await.unwrap().import_paths(&[export], &NoProgress).await.unwrap();
@@ -276,12 +276,18 @@ async fn the_four_roles_in_a_real_browser() {
     let without = c.find_all(Locator::Css("#options-plot svg g.not-enough")).await.unwrap().len();
     assert!(options_text.matches("not enough comparable patients").count() == without, "{options_text}");
     eprintln!("options plot: {marked} options with marks, {without} without enough patients");
+    assert!(without < 8, "200 patients give at least one option 20 similar patients who took it: {options_text}");
     // The DAS28 panel (the counterfactual head first), one line per option; the page
     // names the head's best option or says why there is no head.
     let das28 = c.find(Locator::Css("#options-das28-plot svg")).await.expect("the DAS28 panel");
     let title = das28.find(Locator::Css("title")).await.unwrap().prop("textContent").await.unwrap().unwrap_or_default();
     assert!(title.starts_with("DAS28 at day 270") && title.contains("counterfactual head"), "{title}");
     assert_eq!(c.find_all(Locator::Css("#options-das28-plot svg g.option")).await.unwrap().len(), 8);
+    // An option with enough patients has its DAS28 at day 270 drawn: the head's (shown
+    // first) or, without one, the similar patients' mean.
+    let das28_marks = c.find_all(Locator::Css("#options-das28-plot svg g.head, #options-das28-plot svg g.weighted")).await.unwrap().len();
+    eprintln!("DAS28 panel: {das28_marks} marks");
+    assert!(das28_marks >= 1, "a DAS28 mark for an option with enough patients");
     let head_line = match c.find(Locator::Id("options-best-head-line")).await {
         Ok(line) => line.text().await.unwrap(),
         Err(_) => c.find(Locator::Id("options-head-missing")).await.expect("the head or why none").text().await.unwrap(),
