@@ -335,11 +335,12 @@ async fn load_chat(
 pub async fn build(data_dir: &Path, tools: ToolContext, log: AuditLog, model: &ModelChoice) -> Result<Assistant, BuildError> {
     let registry = ModelRegistry::new(log.clone());
     let cache = ModelCache::from_env()?;
-    let (chat, _, _) = load_chat(&cache, &registry, model).await?;
+    let ((chat, _, _), base) =
+        tokio::try_join!(load_chat(&cache, &registry, model), base_on(data_dir, tools, log, &registry, &cache))?;
     let Some(chat) = chat else {
         return Err(crate::governed::NotServing::from_state(&registry.state().await?).into());
     };
-    Ok(base_on(data_dir, tools, log, &registry, &cache).await?.with_model(chat))
+    Ok(base.with_model(chat))
 }
 
 /// [`build`], kept under governance: with [`ModelPick::Active`] the assistant follows
@@ -355,8 +356,10 @@ pub async fn build_governed(
 ) -> Result<GovernedAssistant, BuildError> {
     let registry = ModelRegistry::new(log.clone());
     let cache = ModelCache::from_env()?;
-    let (chat, loader, policy) = load_chat(&cache, &registry, model).await?;
-    let base = base_on(data_dir, tools, log, &registry, &cache).await?;
+    // The GGUF (engine load on a blocking thread) and MiniLM (retrieval) load side by
+    // side: a cold `rdt ask` waits for the slower, not for both.
+    let ((chat, loader, policy), base) =
+        tokio::try_join!(load_chat(&cache, &registry, model), base_on(data_dir, tools, log, &registry, &cache))?;
     let loader = Arc::new(loader);
     Ok(match chat {
         Some(chat) => GovernedAssistant::new(base.with_model(chat), registry, loader, policy),
@@ -372,7 +375,7 @@ async fn base_on(
     registry: &ModelRegistry,
     cache: &ModelCache,
 ) -> Result<AssistantBase, BuildError> {
-    let files = cache.check(&MINILM).map_err(BuildError::NoMiniLm)?;
+    let files = cache.check_with(&MINILM, registry.log().digest_records()).map_err(BuildError::NoMiniLm)?;
     let embedder = MiniLm::load(&files, registry, Some(NoteVectorCache::for_data_dir(data_dir))).await?;
     let retriever = ToolRetriever::new(Arc::new(embedder), &tools::specs())?;
     Ok(AssistantBase::new(tools, log, retriever))
