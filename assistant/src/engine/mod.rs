@@ -24,7 +24,7 @@ pub mod prompt;
 
 pub mod gguf_file;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
 
@@ -56,13 +56,20 @@ pub struct EngineOptions {
     pub n_ctx: u32,
     /// Prompt tokens evaluated per batch.
     pub n_batch: u32,
+    /// Where llama.cpp keeps the KV state of a process's first prompt (one file per
+    /// model and context size), so the next process starts with it and evaluates only
+    /// what its prompt does not share with it (the system prompt is the same for
+    /// every question). Derived data like the note-vector cache, in the install's
+    /// `cache/`; `None` keeps nothing between processes.
+    pub prefix_cache: Option<PathBuf>,
 }
 
 impl Default for EngineOptions {
     /// 2 threads (the deployment machine's cores), 4,096 tokens of context (the loop's
-    /// prompt with tool descriptions and results fits), batches of 2,048.
+    /// prompt with tool descriptions and results fits), batches of 2,048, no prefix
+    /// kept between processes.
     fn default() -> Self {
-        EngineOptions { threads: 2, n_ctx: 4096, n_batch: 2048 }
+        EngineOptions { threads: 2, n_ctx: 4096, n_batch: 2048, prefix_cache: None }
     }
 }
 
