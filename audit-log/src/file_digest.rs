@@ -34,7 +34,6 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest as _, Sha256};
 
 use crate::digest::Digest;
 
@@ -166,16 +165,7 @@ impl DigestRecords {
         if let Some(sha256) = recorded {
             return Ok(HashedFile { file, sha256, source: DigestSource::Recorded, path: path.to_path_buf(), to_record: None });
         }
-        let mut hasher = Sha256::new();
-        let mut buf = vec![0u8; 1 << 20];
-        loop {
-            let n = file.read(&mut buf)?;
-            if n == 0 {
-                break;
-            }
-            hasher.update(&buf[..n]);
-        }
-        let sha256 = Digest(hasher.finalize().into());
+        let sha256 = Digest::of_reader(&mut file)?;
         let after = FileIdentity::of(&file, &canonical)?;
         let to_record = before.filter(|b| after.as_ref() == Some(b));
         Ok(HashedFile { file, sha256, source: DigestSource::Hashed, path: path.to_path_buf(), to_record })
