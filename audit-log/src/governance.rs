@@ -325,6 +325,23 @@ impl ModelRegistry {
         Ok((read, artifact))
     }
 
+    /// Reads the whole file at `path` into memory with the sha256 of those bytes
+    /// (recorded or hashed, as [`Self::open_pinned`]) and refuses it unless that digest
+    /// is the active artifact of `kind` (`what` names it in the refusal): for the one
+    /// version in use of a fitted model file.
+    pub async fn read_active(
+        &self,
+        kind: ArtifactKind,
+        path: &Path,
+        what: impl Into<String>,
+    ) -> Result<(ReadFile, Artifact), GovernanceError> {
+        let records = self.log.digest_records().clone();
+        let read = blocking(path, move |p| records.read(p)).await?;
+        let artifact = self.require_active(kind, &read.hashed.sha256, what).await?;
+        self.remember(&read.hashed);
+        Ok((read, artifact))
+    }
+
     /// Records an accepted full hash; a record that cannot be written costs only a
     /// full hash next time, so it is logged, not returned.
     fn remember(&self, hashed: &HashedFile) {
