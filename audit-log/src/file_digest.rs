@@ -244,12 +244,18 @@ mod tests {
         DigestRecords::at(dir.join("records")).with_settle(Duration::ZERO)
     }
 
-    /// A full hash is recorded once accepted and then reused for the same file.
-    #[test]
-    fn an_accepted_hash_is_reused_while_the_file_is_unchanged() {
+    /// A temporary directory holding `weights.bin` = "pinned weights".
+    fn weights_file() -> (tempfile::TempDir, PathBuf) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("weights.bin");
         fs::write(&path, b"pinned weights").unwrap();
+        (dir, path)
+    }
+
+    /// A full hash is recorded once accepted and then reused for the same file.
+    #[test]
+    fn an_accepted_hash_is_reused_while_the_file_is_unchanged() {
+        let (dir, path) = weights_file();
         let records = records(dir.path());
         let first = records.open(&path).unwrap();
         assert_eq!((first.sha256, first.source), (Digest::of(b"pinned weights"), DigestSource::Hashed));
@@ -270,9 +276,7 @@ mod tests {
     /// is what the caller checks.
     #[test]
     fn an_in_place_edit_with_the_mtime_restored_is_hashed_again() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("weights.bin");
-        fs::write(&path, b"pinned weights").unwrap();
+        let (dir, path) = weights_file();
         let records = records(dir.path());
         let mtime = fs::metadata(&path).unwrap().modified().unwrap();
         records.remember(&records.open(&path).unwrap()).unwrap();
@@ -304,9 +308,7 @@ mod tests {
     /// A file renamed over the recorded one (another inode) is hashed again.
     #[test]
     fn a_file_renamed_over_is_hashed_again() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("weights.bin");
-        fs::write(&path, b"pinned weights").unwrap();
+        let (dir, path) = weights_file();
         let records = records(dir.path());
         records.remember(&records.open(&path).unwrap()).unwrap();
         let other = dir.path().join("other.bin");
@@ -320,9 +322,7 @@ mod tests {
     /// reuse, always a full hash.
     #[test]
     fn fresh_files_unreadable_records_and_no_records_mean_a_full_hash() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("weights.bin");
-        fs::write(&path, b"pinned weights").unwrap();
+        let (dir, path) = weights_file();
         let settling = DigestRecords::at(dir.path().join("records")).with_settle(Duration::from_secs(3600));
         settling.remember(&settling.open(&path).unwrap()).unwrap();
         assert_eq!(settling.open(&path).unwrap().source, DigestSource::Hashed);
