@@ -261,7 +261,8 @@ fn report(model: &PackagedGguf, verify_s: &f64, results: &[(EngineKind, Figures)
     let _ = writeln!(
         md,
         "Verifying the file against the model registry (sha256 of the whole file) took **{verify_s:.2} s**; \
-         every load does it, and the load times below include it.\n"
+         every load here does it (the bench keeps no verified-digest record; an install reuses its record of an \
+         unchanged file: docs/benchmarks/assistant-speed.md), and the load times below include it.\n"
     );
     let _ = writeln!(md, "| | {} |", results.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>().join(" | "));
     let _ = writeln!(md, "|---|{}", "---|".repeat(results.len()));

@@ -40,6 +40,10 @@ pub const SETUP_REASON: &str = "packaged weights verified by setup";
 /// Why setup activates an LLM (only when none was ever active).
 pub const SETUP_ACTIVATE_REASON: &str = "setup: no LLM was active yet; the first packaged one set up answers";
 
+/// Where an install keeps the LLM's saved prompt prefix (KV state) between processes,
+/// under its data directory ([`EngineOptions::prefix_cache`]).
+pub const PREFIX_CACHE_DIR: &str = "cache/llm-prefix";
+
 /// Which assistant GGUFs to fetch (`rdt setup --llm`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LlmChoice {
@@ -301,6 +305,7 @@ pub enum BuildError {
 /// The model `model` picks, on its engine, and whether it follows the registry;
 /// no model when it picks the registry's active LLM and none is active.
 async fn load_chat(
+    data_dir: &Path,
     cache: &ModelCache,
     registry: &ModelRegistry,
     model: &ModelChoice,
@@ -309,7 +314,7 @@ async fn load_chat(
         Some(k) => k,
         None => engine_from_env()?,
     };
-    let options = EngineOptions::from_env()?;
+    let options = EngineOptions { prefix_cache: Some(data_dir.join(PREFIX_CACHE_DIR)), ..EngineOptions::from_env()? };
     let loader = EngineLoader::new(kind, options.clone(), cache.clone(), registry.clone());
     let load_error = |source| BuildError::Load { kind, source };
     let (chat, policy) = match &model.pick {
@@ -335,11 +340,12 @@ async fn load_chat(
 pub async fn build(data_dir: &Path, tools: ToolContext, log: AuditLog, model: &ModelChoice) -> Result<Assistant, BuildError> {
     let registry = ModelRegistry::new(log.clone());
     let cache = ModelCache::from_env()?;
-    let (chat, _, _) = load_chat(&cache, &registry, model).await?;
+    let ((chat, _, _), base) =
+        tokio::try_join!(load_chat(data_dir, &cache, &registry, model), base_on(data_dir, tools, log, &registry, &cache))?;
     let Some(chat) = chat else {
         return Err(crate::governed::NotServing::from_state(&registry.state().await?).into());
     };
-    Ok(base_on(data_dir, tools, log, &registry, &cache).await?.with_model(chat))
+    Ok(base.with_model(chat))
 }
 
 /// [`build`], kept under governance: with [`ModelPick::Active`] the assistant follows
@@ -355,8 +361,10 @@ pub async fn build_governed(
 ) -> Result<GovernedAssistant, BuildError> {
     let registry = ModelRegistry::new(log.clone());
     let cache = ModelCache::from_env()?;
-    let (chat, loader, policy) = load_chat(&cache, &registry, model).await?;
-    let base = base_on(data_dir, tools, log, &registry, &cache).await?;
+    // The GGUF (engine load on a blocking thread) and MiniLM (retrieval) load side by
+    // side: a cold `rdt ask` waits for the slower, not for both.
+    let ((chat, loader, policy), base) =
+        tokio::try_join!(load_chat(data_dir, &cache, &registry, model), base_on(data_dir, tools, log, &registry, &cache))?;
     let loader = Arc::new(loader);
     Ok(match chat {
         Some(chat) => GovernedAssistant::new(base.with_model(chat), registry, loader, policy),
@@ -372,7 +380,7 @@ async fn base_on(
     registry: &ModelRegistry,
     cache: &ModelCache,
 ) -> Result<AssistantBase, BuildError> {
-    let files = cache.check(&MINILM).map_err(BuildError::NoMiniLm)?;
+    let files = cache.check_with(&MINILM, registry.log().digest_records()).map_err(BuildError::NoMiniLm)?;
     let embedder = MiniLm::load(&files, registry, Some(NoteVectorCache::for_data_dir(data_dir))).await?;
     let retriever = ToolRetriever::new(Arc::new(embedder), &tools::specs())?;
     Ok(AssistantBase::new(tools, log, retriever))

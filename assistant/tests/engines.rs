@@ -175,6 +175,38 @@ async fn greedy_streamed_and_constrained(kind: EngineKind) {
     conforms(&value, &schema).unwrap_or_else(|e| panic!("{kind}: {e}: {}", constrained.text));
 }
 
+/// A prompt's KV state saved by one process and loaded by the next (the cold `rdt
+/// ask` path) gives the same greedy answer as evaluating the prompt in full, and a
+/// saved file that does not load is ignored. Greedy decoding on a fixed GGUF removes
+/// chance.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_saved_prompt_prefix_gives_the_same_answer_in_the_next_process() {
+    let Some(path) = gguf(&SMOLLM2_135M) else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let registry = registry(dir.path(), &path).await;
+    let request = ask("Name three joints often affected by rheumatoid arthritis.", Constraint::Free, 16);
+    let plain = engine::load_with(EngineKind::LlamaCpp, &path, &registry, &EngineOptions::default()).await.unwrap();
+    let expected = plain.complete(&request, None).await.unwrap();
+    drop(plain);
+
+    let prefixes = dir.path().join("llm-prefix");
+    let options = EngineOptions { prefix_cache: Some(prefixes.clone()), ..EngineOptions::default() };
+    let saved_file = prefixes.join(format!("{}-ctx{}.kv", SMOLLM2_135M.sha256, options.n_ctx));
+    let first = engine::load_with(EngineKind::LlamaCpp, &path, &registry, &options).await.unwrap();
+    assert_eq!(first.complete(&request, None).await.unwrap().text, expected.text);
+    drop(first);
+    assert!(saved_file.is_file(), "no prefix saved at {}", saved_file.display());
+
+    let next = engine::load_with(EngineKind::LlamaCpp, &path, &registry, &options).await.unwrap();
+    let reused = next.complete(&request, None).await.unwrap();
+    assert_eq!((reused.text.as_str(), reused.prompt_tokens), (expected.text.as_str(), expected.prompt_tokens));
+    drop(next);
+
+    std::fs::write(&saved_file, b"not a llama.cpp state file").unwrap();
+    let damaged = engine::load_with(EngineKind::LlamaCpp, &path, &registry, &options).await.unwrap();
+    assert_eq!(damaged.complete(&request, None).await.unwrap().text, expected.text);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn llama_cpp_decodes_greedily_streams_and_follows_a_schema() {
     greedy_streamed_and_constrained(EngineKind::LlamaCpp).await;

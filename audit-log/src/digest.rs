@@ -24,11 +24,15 @@ impl Digest {
 
     /// SHA-256 of a file's bytes, read in blocks so a multi-GB GGUF never sits in memory.
     pub fn of_file(path: &Path) -> std::io::Result<Self> {
-        let mut file = std::fs::File::open(path)?;
+        Self::of_reader(&mut std::fs::File::open(path)?)
+    }
+
+    /// SHA-256 of everything `reader` gives, read in blocks of 1 MiB.
+    pub fn of_reader(reader: &mut impl Read) -> std::io::Result<Self> {
         let mut hasher = Sha256::new();
         let mut buf = vec![0u8; 1 << 20];
         loop {
-            let n = file.read(&mut buf)?;
+            let n = reader.read(&mut buf)?;
             if n == 0 {
                 break;
             }

@@ -13,8 +13,10 @@
 //! activated silently in its place) until a governance user activates one or rolls
 //! back; a running server then refuses to answer with the retired one.
 //!
-//! Loaders call [`ModelRegistry::verify_file`] (hash the file, refuse it unless
-//! pinned) or [`ModelRegistry::require_pinned`] when they already have the digest.
+//! Loaders call [`ModelRegistry::verify_file`], [`ModelRegistry::open_pinned`] or
+//! [`ModelRegistry::read_pinned`] (the file's sha256, hashed or from the install's
+//! verified-digest record of that very file, refused unless pinned) or
+//! [`ModelRegistry::require_pinned`] when they already have the digest.
 //!
 //! Limit: two governance users changing the same kind at the same instant are
 //! checked against the state each read; the log keeps both entries in order.
@@ -29,6 +31,7 @@ use crate::entry::{
     ArtifactKind, ArtifactRef, AuditEntry, EntryBody, EntryKind, GovernanceChange, NewEntry, Principal, Role, Seq,
 };
 use crate::error::AuditError;
+use crate::file_digest::{HashedFile, ReadFile};
 use crate::store::AuditLog;
 
 /// Where an artifact stands.
@@ -294,8 +297,57 @@ impl ModelRegistry {
 
     /// Hashes the file at `path` and refuses it unless that digest is pinned for `kind`.
     pub async fn verify_file(&self, kind: ArtifactKind, path: &Path) -> Result<Artifact, GovernanceError> {
-        let sha256 = hash_file(path).await?;
-        check_loadable(&self.state().await?, kind, &sha256, path.display().to_string())
+        Ok(self.open_pinned(kind, path).await?.1)
+    }
+
+    /// Opens the file at `path` with the sha256 of its bytes and refuses it unless
+    /// that digest is pinned for `kind`: the one check of every weight file. The
+    /// digest comes from the install's [`crate::DigestRecords`] when a record names this very
+    /// file as it stands, else from a full hash through the open descriptor, which is
+    /// recorded once the registry accepted it. Load from the returned open file
+    /// (`/proc/self/fd/N`) so the inode checked is the inode loaded.
+    pub async fn open_pinned(&self, kind: ArtifactKind, path: &Path) -> Result<(HashedFile, Artifact), GovernanceError> {
+        let records = self.log.digest_records().clone();
+        let opened = blocking(path, move |p| records.open(p)).await?;
+        let artifact = check_loadable(&self.state().await?, kind, &opened.sha256, path.display().to_string())?;
+        self.remember(&opened);
+        Ok((opened, artifact))
+    }
+
+    /// Reads the whole file at `path` into memory with the sha256 of those bytes
+    /// (recorded or hashed, as [`Self::open_pinned`]) and refuses it unless that
+    /// digest is pinned for `kind`: for models built from bytes in memory.
+    pub async fn read_pinned(&self, kind: ArtifactKind, path: &Path) -> Result<(ReadFile, Artifact), GovernanceError> {
+        let records = self.log.digest_records().clone();
+        let read = blocking(path, move |p| records.read(p)).await?;
+        let artifact = check_loadable(&self.state().await?, kind, &read.hashed.sha256, path.display().to_string())?;
+        self.remember(&read.hashed);
+        Ok((read, artifact))
+    }
+
+    /// Reads the whole file at `path` into memory with the sha256 of those bytes
+    /// (recorded or hashed, as [`Self::open_pinned`]) and refuses it unless that digest
+    /// is the active artifact of `kind` (`what` names it in the refusal): for the one
+    /// version in use of a fitted model file.
+    pub async fn read_active(
+        &self,
+        kind: ArtifactKind,
+        path: &Path,
+        what: impl Into<String>,
+    ) -> Result<(ReadFile, Artifact), GovernanceError> {
+        let records = self.log.digest_records().clone();
+        let read = blocking(path, move |p| records.read(p)).await?;
+        let artifact = self.require_active(kind, &read.hashed.sha256, what).await?;
+        self.remember(&read.hashed);
+        Ok((read, artifact))
+    }
+
+    /// Records an accepted full hash; a record that cannot be written costs only a
+    /// full hash next time, so it is logged, not returned.
+    fn remember(&self, hashed: &HashedFile) {
+        if let Err(e) = self.log.digest_records().remember(hashed) {
+            tracing::warn!(path = %hashed.path.display(), error = %e, "cannot record the verified digest");
+        }
     }
 
     /// Pins an artifact: it may be loaded from now on.
@@ -431,10 +483,19 @@ fn check_loadable(
 
 /// Hashes on a blocking thread: a GGUF is gigabytes.
 async fn hash_file(path: &Path) -> Result<Digest, GovernanceError> {
+    blocking(path, |p| Digest::of_file(p)).await
+}
+
+/// `read(path)` on a blocking thread (a weight file is up to gigabytes), its error
+/// naming the path.
+async fn blocking<T: Send + 'static>(
+    path: &Path,
+    read: impl FnOnce(&Path) -> std::io::Result<T> + Send + 'static,
+) -> Result<T, GovernanceError> {
     let owned = path.to_owned();
-    let result = tokio::task::spawn_blocking(move || Digest::of_file(&owned)).await;
+    let result = tokio::task::spawn_blocking(move || read(&owned)).await;
     match result {
-        Ok(Ok(d)) => Ok(d),
+        Ok(Ok(value)) => Ok(value),
         Ok(Err(source)) => Err(GovernanceError::Read { path: path.to_owned(), source }),
         Err(join) => Err(GovernanceError::Read { path: path.to_owned(), source: std::io::Error::other(join) }),
     }

@@ -22,6 +22,8 @@
 //! - `export_fhir.rs`: FHIR R4 AuditEvent + Provenance.
 //! - `governance.rs`: [`ModelRegistry`]: pin / activate / roll back / retire model
 //!   artifacts, and the check that only pinned artifacts load.
+//! - `file_digest.rs`: [`DigestRecords`]: a model file's sha256, hashed in full once
+//!   and reused while the file provably has not changed (every weight check uses it).
 //!
 //! Architecture invariants: this crate depends on no other RDT crate; nothing but
 //! [`AuditLog::append_batch`] and [`AuditLog::sign_head`] writes to its tables, and
@@ -31,6 +33,7 @@ mod canonical;
 mod digest;
 mod entry;
 mod error;
+pub mod file_digest;
 pub mod export_fhir;
 pub mod governance;
 mod merkle;
@@ -48,6 +51,7 @@ pub use entry::{
     UnknownArtifactKind, UnknownRole, FORMAT_VERSION,
 };
 pub use error::AuditError;
+pub use file_digest::{DigestRecords, DigestSource, HashedFile, ReadFile};
 pub use governance::{Artifact, ArtifactStatus, GovernanceError, ModelRegistry, RegistryOutcome, RegistryState};
 pub use merkle::{empty_root, leaf_hash, node_hash, Frontier, MerkleTree};
 pub use proof::{ConsistencyProof, InclusionProof, ProofError};

@@ -98,3 +98,60 @@ async fn unpinned_artifacts_are_refused_and_rollback_is_in_the_trail() {
         db.drop_db().await;
     }
 }
+
+/// The registry's weight checks reuse a verified-digest record only for the very
+/// file that was hashed: after one byte is edited in place and the mtime set back,
+/// ctime has moved, so the file is hashed in full again and refused as unpinned.
+#[cfg(unix)]
+#[tokio::test]
+async fn a_recorded_digest_is_reused_until_the_file_changes_then_the_edit_is_refused() {
+    use std::io::{Seek as _, SeekFrom, Write as _};
+    use std::os::unix::fs::MetadataExt as _;
+
+    use audit_log::{DigestRecords, DigestSource};
+
+    for backend in backends() {
+        let db = TestDb::new(backend).await;
+        let records = DigestRecords::at(db.dir.path().join("records")).with_settle(std::time::Duration::ZERO);
+        let registry = ModelRegistry::new(db.log().await.with_digest_records(records));
+        let gov = Principal::new("grace", Role::Governance);
+        let path = db.dir.path().join("model.gguf");
+        std::fs::write(&path, b"GGUF pinned weights").unwrap();
+        let (pinned, _) = registry.pin_file(&gov, ArtifactKind::Llm, &path, None, "validated").await.unwrap();
+
+        let (first, _) = registry.open_pinned(ArtifactKind::Llm, &path).await.unwrap();
+        assert_eq!((first.sha256, first.source), (pinned.sha256, DigestSource::Hashed));
+        let (again, _) = registry.open_pinned(ArtifactKind::Llm, &path).await.unwrap();
+        assert_eq!((again.sha256, again.source), (pinned.sha256, DigestSource::Recorded));
+        let (read, _) = registry.read_pinned(ArtifactKind::Llm, &path).await.unwrap();
+        assert_eq!((read.bytes.as_slice(), read.hashed.source), (&b"GGUF pinned weights"[..], DigestSource::Recorded));
+
+        // The kernel stamps ctime from a coarse clock: wait, on the file system's own
+        // clock, for the tick after the recorded one, so the edit cannot share it (the
+        // product's guard for that race is the settle time, zero here).
+        let ctime = |p: &std::path::Path| std::fs::metadata(p).unwrap().ctime_nsec() as i128
+            + std::fs::metadata(p).unwrap().ctime() as i128 * 1_000_000_000;
+        let recorded_ctime = ctime(&path);
+        let probe = db.dir.path().join("probe");
+        loop {
+            std::fs::write(&probe, b"tick").unwrap();
+            if ctime(&probe) > recorded_ctime {
+                break;
+            }
+        }
+        let mtime = std::fs::metadata(&path).unwrap().modified().unwrap();
+        let mut file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        file.seek(SeekFrom::Start(0)).unwrap();
+        file.write_all(b"g").unwrap();
+        file.set_modified(mtime).unwrap();
+        drop(file);
+        assert_eq!(std::fs::metadata(&path).unwrap().modified().unwrap(), mtime);
+
+        let err = registry.verify_file(ArtifactKind::Llm, &path).await.unwrap_err();
+        match err {
+            GovernanceError::NotPinned { sha256, .. } => assert_eq!(sha256, Digest::of(b"gGUF pinned weights")),
+            other => panic!("expected a refusal of the edited file, got {other}"),
+        }
+        assert!(registry.read_pinned(ArtifactKind::Llm, &path).await.is_err());
+    }
+}

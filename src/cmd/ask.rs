@@ -55,7 +55,8 @@ pub async fn run(ctx: &Context, args: AskArgs) -> anyhow::Result<ExitCode> {
     }
     let log = ctx.audit_log().await?;
     let registry = ModelRegistry::new(log.clone());
-    let tools = ToolContext::for_install(store.clone(), &ctx.data_dir, &ctx.index(), &registry).await?;
+    // One question: the cohort (every journey, the index) loads only if a cohort tool runs.
+    let tools = ToolContext::for_install_on_demand(store.clone(), &ctx.data_dir, &ctx.index(), &registry).await?;
     let governed = build_governed_assistant(ctx, tools, log, &args.model).await?;
     // The same door as the web's chat: the registry's active version, or the
     // explicit one unless retired since.

@@ -64,13 +64,9 @@ pub async fn run(ctx: &Context, args: ToolArgs) -> anyhow::Result<ExitCode> {
     let store = ctx.store().await?;
     let log = ctx.audit_log().await?;
     // The cohort tools read the twin, the index and the whole population: loaded
-    // only for them.
+    // only when one of them runs.
     let registry = audit_log::ModelRegistry::new(log.clone());
-    let tools = if matches!(args.name.as_str(), "similar_patients" | "explain_neighbourhood") {
-        ToolContext::for_install(store.clone(), &ctx.data_dir, &ctx.index(), &registry).await?
-    } else {
-        ToolContext::new(store.clone()).with_install_state_model(&ctx.data_dir, &registry).await?
-    };
+    let tools = ToolContext::for_install_on_demand(store.clone(), &ctx.data_dir, &ctx.index(), &registry).await?;
     let caller = Caller { principal: &principal, scope: &scope, session: None };
     let outcome = invoke(&tools, &log, caller, &args.name, &arguments).await;
     store.close().await;

@@ -401,11 +401,48 @@ impl CohortHandles {
     }
 }
 
-/// The cohort a [`crate::ToolContext`] carries: loaded, or why not.
+/// The cohort a [`crate::ToolContext`] carries: loaded, why not, or loaded on the
+/// first cohort tool call.
 #[derive(Clone)]
 pub enum CohortState {
     Loaded(Arc<CohortHandles>),
     Missing(CohortUnavailable),
+    OnDemand(Arc<CohortOnDemand>),
+}
+
+/// The install's cohort, loaded by the first call that needs it and then kept.
+/// Loading reads every journey for the population and opens the neighbour index
+/// (seconds on a few thousand patients): a one-question process (`rdt ask`, `rdt
+/// tool`) whose question reads one patient's record should not pay that.
+pub struct CohortOnDemand {
+    store: JourneyStore,
+    data_dir: std::path::PathBuf,
+    index: IndexConfig,
+    registry: ModelRegistry,
+    loaded: tokio::sync::OnceCell<Result<Arc<CohortHandles>, CohortUnavailable>>,
+}
+
+impl CohortOnDemand {
+    /// What [`CohortHandles::load`] will read, when first asked.
+    pub fn new(store: JourneyStore, data_dir: &Path, index: &IndexConfig, registry: &ModelRegistry) -> Self {
+        CohortOnDemand {
+            store,
+            data_dir: data_dir.to_path_buf(),
+            index: index.clone(),
+            registry: registry.clone(),
+            loaded: tokio::sync::OnceCell::new(),
+        }
+    }
+
+    /// The handles, loaded on the first call (concurrent first calls wait for one
+    /// load); a load that failed stays failed for this process, with its reason.
+    pub async fn get(&self) -> &Result<Arc<CohortHandles>, CohortUnavailable> {
+        self.loaded
+            .get_or_init(|| async {
+                CohortHandles::load(&self.store, &self.data_dir, &self.index, &self.registry).await.map(Arc::new)
+            })
+            .await
+    }
 }
 
 #[cfg(test)]

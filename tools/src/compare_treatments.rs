@@ -310,7 +310,7 @@ population; says when too few similar patients took an option.";
         input: Self::Input,
     ) -> Result<Bounded<Self::Output>, ToolError> {
         let journey = ctx.journey::<Self>(principal, scope, &input.patient.0).await?;
-        let cohort = ctx.cohort(Self::NAME)?;
+        let cohort = ctx.cohort(Self::NAME).await?;
         let state = ctx.state_model().map(|(m, _)| m);
         let (report, audit) = cohort.options(Self::NAME, &journey.patient.id, &journey.events, input.at, state).await?;
         let mut out = CompareTreatmentsOutput::from_report(&journey.patient.id, &report, cohort.model.version.to_hex());

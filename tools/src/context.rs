@@ -8,7 +8,7 @@ use twin_core::index::IndexConfig;
 use twin_core::state::{StateModel, StateModelError};
 use journey::{Journey, JourneyStore, PatientId};
 
-use crate::cohort::{CohortHandles, CohortState, CohortUnavailable};
+use crate::cohort::{CohortHandles, CohortOnDemand, CohortState, CohortUnavailable};
 use crate::error::ToolError;
 use crate::scope::{check_role, Scope};
 use crate::tool::Tool;
@@ -49,7 +49,22 @@ impl ToolContext {
         index: &IndexConfig,
         registry: &ModelRegistry,
     ) -> Result<Self, StateModelError> {
-        let tools = match ToolContext::new(store.clone()).with_install_state_model(data_dir, registry).await {
+        let tools = Self::for_install_on_demand(store, data_dir, index, registry).await?;
+        Ok(tools.with_cohort_loaded().await)
+    }
+
+    /// [`Self::for_install`], the cohort (twin, neighbour index, every journey for
+    /// the population) loaded only by the first cohort tool call: for a process that
+    /// answers one question (`rdt ask`, `rdt tool`), which a patient's own record
+    /// often answers. A missing or refused piece is then that call's error, as it is
+    /// for [`Self::for_install`].
+    pub async fn for_install_on_demand(
+        store: JourneyStore,
+        data_dir: &Path,
+        index: &IndexConfig,
+        registry: &ModelRegistry,
+    ) -> Result<Self, StateModelError> {
+        let mut tools = match ToolContext::new(store.clone()).with_install_state_model(data_dir, registry).await {
             Ok(tools) => tools,
             Err(refused @ StateModelError::Governance { .. }) => {
                 let mut tools = ToolContext::new(store.clone());
@@ -58,10 +73,23 @@ impl ToolContext {
             }
             Err(other) => return Err(other),
         };
-        Ok(match CohortHandles::load(&store, data_dir, index, registry).await {
-            Ok(cohort) => tools.with_cohort(Arc::new(cohort)),
-            Err(why) => tools.without_cohort(why),
-        })
+        tools.cohort = CohortState::OnDemand(Arc::new(CohortOnDemand::new(store, data_dir, index, registry)));
+        Ok(tools)
+    }
+
+    /// The same context with an on-demand cohort loaded now (loaded or missing).
+    pub async fn with_cohort_loaded(self) -> Self {
+        let CohortState::OnDemand(on_demand) = &self.cohort else { return self };
+        match on_demand.get().await {
+            Ok(cohort) => {
+                let cohort = cohort.clone();
+                self.with_cohort(cohort)
+            }
+            Err(why) => {
+                let why = why.clone();
+                self.without_cohort(why)
+            }
+        }
     }
 
     /// The same context with the cohort handles (twin, index, population).
@@ -76,11 +104,17 @@ impl ToolContext {
         self
     }
 
-    /// The cohort handles, or the error `tool` returns without them.
-    pub fn cohort(&self, tool: crate::registry::ToolName) -> Result<&CohortHandles, ToolError> {
+    /// The cohort handles (loaded now when on demand), or the error `tool` returns
+    /// without them.
+    pub async fn cohort(&self, tool: crate::registry::ToolName) -> Result<&CohortHandles, ToolError> {
+        let unavailable = |why: &CohortUnavailable| ToolError::Unavailable { tool, reason: why.0.clone() };
         match &self.cohort {
             CohortState::Loaded(c) => Ok(c),
-            CohortState::Missing(why) => Err(ToolError::Unavailable { tool, reason: why.0.clone() }),
+            CohortState::Missing(why) => Err(unavailable(why)),
+            CohortState::OnDemand(on_demand) => match on_demand.get().await {
+                Ok(c) => Ok(c),
+                Err(why) => Err(unavailable(why)),
+            },
         }
     }
 

@@ -189,7 +189,7 @@ counts, shares and how many times more common it is among them.";
     ) -> Result<Bounded<Self::Output>, ToolError> {
         let k = checked_k(Self::NAME, input.k)?;
         let journey = ctx.journey::<Self>(principal, scope, &input.patient.0).await?;
-        let cohort = ctx.cohort(Self::NAME)?;
+        let cohort = ctx.cohort(Self::NAME).await?;
         let report = cohort.report(Self::NAME, &journey.patient.id, &journey.events, input.at, k).await?;
         let sets: Vec<_> = report
             .audit

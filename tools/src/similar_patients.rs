@@ -340,7 +340,7 @@ beside the whole population's figure.";
     ) -> Result<Bounded<Self::Output>, ToolError> {
         let k = checked_k(Self::NAME, input.k)?;
         let journey = ctx.journey::<Self>(principal, scope, &input.patient.0).await?;
-        let cohort = ctx.cohort(Self::NAME)?;
+        let cohort = ctx.cohort(Self::NAME).await?;
         let report = cohort.report(Self::NAME, &journey.patient.id, &journey.events, input.at, k).await?;
         let mut trimmer = Trimmer::default();
         let mut out = SimilarPatientsOutput::from_report(

@@ -80,10 +80,12 @@ pub async fn read_active(
     kind: ArtifactKind,
     what: &str,
 ) -> Result<(Vec<u8>, Digest), ArtifactFileError> {
-    let bytes = std::fs::read(path).map_err(|source| ArtifactFileError::Io { path: path.to_owned(), source })?;
-    let version = Digest::of(&bytes);
-    registry.require_active(kind, &version, format!("{what} {}", path.display())).await?;
-    Ok((bytes, version))
+    // Through the registry's one door for weight files (its verified-digest records).
+    match registry.read_active(kind, path, format!("{what} {}", path.display())).await {
+        Ok((read, artifact)) => Ok((read.bytes, artifact.sha256)),
+        Err(GovernanceError::Read { path, source }) => Err(ArtifactFileError::Io { path, source }),
+        Err(e) => Err(e.into()),
+    }
 }
 
 #[cfg(test)]

@@ -7,6 +7,14 @@
 //! token prefix it shares with what the cache holds (the loop's system prompt and
 //! tool descriptions, the conversation so far) and only the rest is evaluated.
 //!
+//! Across processes: with [`EngineOptions::prefix_cache`] set, the KV state of a
+//! process's first prompt is saved to `<prefix_cache>/<model sha256>-ctx<n_ctx>.kv` and
+//! loaded by the next process's worker before its first request, so a cold `rdt ask`
+//! evaluates only the tokens after the prefix it shares with that prompt (the system
+//! prompt), not the whole prompt. It is saved again only when a first prompt shared
+//! less than half of itself with it (the prompts changed). A file that does not load
+//! (another llama.cpp build, truncated) is ignored and the prompt evaluated in full.
+//!
 //! Decoding is greedy. `Constraint::JsonSchema` becomes a GBNF grammar through
 //! llama.cpp's own JSON-schema converter (`json_schema_to_grammar`, the one its
 //! server uses), applied by a grammar sampler before the greedy pick.
@@ -79,7 +87,10 @@ impl LlamaCppModel {
         let options = options.clone();
         let worker = thread::Builder::new()
             .name("llama-cpp".into())
-            .spawn(move || worker(backend, path_buf, options, ready_tx, jobs_rx))
+            .spawn({
+                let sha256 = sha256.clone();
+                move || worker(backend, path_buf, &sha256, options, ready_tx, jobs_rx)
+            })
             .map_err(|e| load_error(format!("cannot start the worker thread: {e}")))?;
         match ready_rx.recv() {
             Ok(Ok(())) => Ok(LlamaCppModel { sha256, jobs: Some(jobs_tx), worker: Some(worker) }),
@@ -120,6 +131,7 @@ impl ChatModel for LlamaCppModel {
 fn worker(
     backend: &'static LlamaBackend,
     path: PathBuf,
+    sha256: &str,
     options: EngineOptions,
     ready: mpsc::Sender<Result<(), ChatError>>,
     jobs: mpsc::Receiver<Job>,
@@ -147,7 +159,17 @@ fn worker(
         }
     };
     let template = model.chat_template(None).ok().and_then(|t| t.to_string().ok());
-    let mut session = Session { model: &model, ctx, template, cached: Vec::new(), n_batch: options.n_batch as usize };
+    let prefix_file = options.prefix_cache.as_ref().map(|dir| dir.join(format!("{sha256}-ctx{}.kv", options.n_ctx)));
+    let mut session = Session {
+        model: &model,
+        ctx,
+        template,
+        cached: Vec::new(),
+        n_batch: options.n_batch as usize,
+        prefix_file,
+        prefix_decided: false,
+    };
+    session.load_prefix();
     if ready.send(Ok(())).is_err() {
         return;
     }
@@ -170,9 +192,57 @@ struct Session<'m> {
     template: Option<String>,
     cached: Vec<LlamaToken>,
     n_batch: usize,
+    /// Where the KV state of a first prompt is kept between processes, if anywhere.
+    prefix_file: Option<PathBuf>,
+    /// Whether this process's first prompt has been evaluated (and the prefix saved
+    /// if it should be: once per process at most).
+    prefix_decided: bool,
+}
+
+/// Whether a prompt of `prompt_len` tokens, of which `kept` came from the KV cache,
+/// should replace the saved prefix: when it shared less than half of itself (no
+/// saved prefix yet, or the prompts changed), so a cold question that reused the
+/// system prompt leaves the file as it is.
+fn should_save_prefix(kept: usize, prompt_len: usize) -> bool {
+    kept * 2 < prompt_len
 }
 
 impl Session<'_> {
+    /// Starts the KV cache (sequence 0) from the saved prefix, when there is one that
+    /// loads; else empty.
+    fn load_prefix(&mut self) {
+        let Some(file) = self.prefix_file.as_ref().filter(|f| f.is_file()) else { return };
+        let capacity = self.ctx.n_ctx() as usize;
+        match self.ctx.state_seq_load_file(file, 0, capacity) {
+            Ok((tokens, _)) => self.cached = tokens,
+            Err(_) => {
+                // Another llama.cpp build or a damaged file: evaluate the prompt in full.
+                self.ctx.clear_kv_cache();
+                self.cached.clear();
+            }
+        }
+    }
+
+    /// Saves the KV cache of the prompt just evaluated (sequence 0 holds exactly its
+    /// tokens now), written beside and renamed into place. A prefix that cannot be
+    /// saved costs the next process a full prompt, nothing else, so errors are dropped.
+    fn save_prefix(&mut self) {
+        let Some(file) = self.prefix_file.clone() else { return };
+        let Some(dir) = file.parent() else { return };
+        if std::fs::create_dir_all(dir).is_err() {
+            return;
+        }
+        let partial = file.with_extension(format!("partial-{}", std::process::id()));
+        match self.ctx.state_seq_save_file(&partial, 0, &self.cached) {
+            Ok(_) => {
+                let _ = std::fs::rename(&partial, &file);
+            }
+            Err(_) => {
+                let _ = std::fs::remove_file(&partial);
+            }
+        }
+    }
+
     /// The prompt's tokens: the template's text with its special tokens parsed, each
     /// message's content as plain text (a note or question that spells `<|im_end|>`
     /// stays characters). A template that fails (an unsupported construct) falls back
@@ -241,6 +311,12 @@ impl Session<'_> {
             self.cached.extend_from_slice(chunk);
         }
         let prompt_seconds = started.elapsed().as_secs_f64();
+        if !self.prefix_decided {
+            self.prefix_decided = true;
+            if should_save_prefix(keep, tokens.len()) {
+                self.save_prefix();
+            }
+        }
 
         // Generation.
         let started = Instant::now();
@@ -283,6 +359,14 @@ impl Session<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_first_prompt_replaces_the_saved_prefix_only_when_it_shared_little_of_it() {
+        assert!(should_save_prefix(0, 300), "nothing saved yet");
+        assert!(should_save_prefix(100, 300), "the prompts changed");
+        assert!(!should_save_prefix(150, 300), "the system prompt was reused");
+        assert!(!should_save_prefix(299, 300));
+    }
 
     #[test]
     fn the_loop_schema_subset_becomes_a_grammar() {

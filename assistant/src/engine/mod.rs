@@ -3,9 +3,11 @@
 //!
 //! Invariants, for every engine:
 //! - a GGUF loads only when its sha256 is pinned as an `llm` artifact in the install's
-//!   model registry (not retired), and **the bytes hashed are the bytes loaded**: [`load`]
-//!   opens the file once, hashes it through that open descriptor (about a second for
-//!   the 1.1 GB default model; no cached hash), and hands the engine
+//!   model registry (not retired), and **the bytes verified are the bytes loaded**:
+//!   [`load`] opens the file once (`ModelRegistry::open_pinned`), hashes it through
+//!   that open descriptor (seconds for the 1.1 GB default model) unless the install's
+//!   verified-digest record names that very inode unchanged since its full hash
+//!   (`audit_log::file_digest`: size, mtime, ctime, inode, device), and hands the engine
 //!   `/proc/self/fd/N`, the same open file, never the path again ([`gguf_file`]). A
 //!   file renamed over or replaced between hash and load is not what loads; only an
 //!   in-place write to the same inode by someone who may write the model cache could
@@ -22,7 +24,7 @@ pub mod prompt;
 
 pub mod gguf_file;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
 
@@ -54,13 +56,20 @@ pub struct EngineOptions {
     pub n_ctx: u32,
     /// Prompt tokens evaluated per batch.
     pub n_batch: u32,
+    /// Where llama.cpp keeps the KV state of a process's first prompt (one file per
+    /// model and context size), so the next process starts with it and evaluates only
+    /// what its prompt does not share with it (the system prompt is the same for
+    /// every question). Derived data like the note-vector cache, in the install's
+    /// `cache/`; `None` keeps nothing between processes.
+    pub prefix_cache: Option<PathBuf>,
 }
 
 impl Default for EngineOptions {
     /// 2 threads (the deployment machine's cores), 4,096 tokens of context (the loop's
-    /// prompt with tool descriptions and results fits), batches of 2,048.
+    /// prompt with tool descriptions and results fits), batches of 2,048, no prefix
+    /// kept between processes.
     fn default() -> Self {
-        EngineOptions { threads: 2, n_ctx: 4096, n_batch: 2048 }
+        EngineOptions { threads: 2, n_ctx: 4096, n_batch: 2048, prefix_cache: None }
     }
 }
 
@@ -139,7 +148,11 @@ pub async fn load_expecting(
     if !model_path.is_file() {
         return Err(load_error("no such file; run `rdt setup` to fetch the models".into()));
     }
-    let opened = OpenedGguf::open(model_path).await.map_err(|e| load_error(e.to_string()))?;
+    let (hashed, artifact) = registry
+        .open_pinned(ArtifactKind::Llm, model_path)
+        .await
+        .map_err(|e| load_error(e.to_string()))?;
+    let opened = OpenedGguf::new(hashed);
     if let Some(expected) = expected {
         if opened.sha256() != expected {
             return Err(load_error(format!(
@@ -148,10 +161,6 @@ pub async fn load_expecting(
             )));
         }
     }
-    let artifact = registry
-        .require_pinned(ArtifactKind::Llm, opened.sha256())
-        .await
-        .map_err(|e| load_error(e.to_string()))?;
     let sha256 = artifact.sha256.to_hex();
     let from = opened.load_path();
     let model: Arc<dyn ChatModel> = match kind {

@@ -188,6 +188,9 @@ pub struct AuditLog {
     policy: SigningPolicy,
     /// Where signed heads are also written, outside the database.
     witness: Option<crate::witness::HeadWitness>,
+    /// The install's verified-digest records, which its model registry hashes weight
+    /// files through (none unless opened for a data directory).
+    digests: crate::file_digest::DigestRecords,
 }
 
 #[derive(Clone)]
@@ -236,7 +239,20 @@ impl AuditLog {
             }
         }
         let witness = crate::witness::HeadWitness::at(data_dir.join(crate::witness::WITNESS_FILE));
-        Ok(Self::open(url).await?.with_signer(signer).with_witness(witness))
+        let digests = crate::file_digest::DigestRecords::in_data_dir(data_dir);
+        Ok(Self::open(url).await?.with_signer(signer).with_witness(witness).with_digest_records(digests))
+    }
+
+    /// Hashes model files through `digests` ([`crate::ModelRegistry::verify_file`] and
+    /// the other loaders' checks).
+    pub fn with_digest_records(mut self, digests: crate::file_digest::DigestRecords) -> Self {
+        self.digests = digests;
+        self
+    }
+
+    /// The install's verified-digest records (none when opened without a data directory).
+    pub fn digest_records(&self) -> &crate::file_digest::DigestRecords {
+        &self.digests
     }
 
     /// Also writes every signed head to `witness`, and verifies against its heads.
@@ -258,7 +274,7 @@ impl AuditLog {
         } else {
             return Err(AuditError::UnsupportedUrl(redact(url)));
         };
-        Ok(AuditLog { backend, signer: None, policy: SigningPolicy::default(), witness: None })
+        Ok(AuditLog { backend, signer: None, policy: SigningPolicy::default(), witness: None, digests: Default::default() })
     }
 
     pub fn with_signer(mut self, signer: HeadSigner) -> Self {

@@ -210,7 +210,7 @@ impl NoteVectorSource {
     /// MiniLM from `RDT_MODEL_CACHE` (verified against `registry`) over the cache of
     /// the install at `data_dir`.
     pub async fn load(data_dir: &Path, registry: &ModelRegistry) -> Result<Self, NoteError> {
-        let files = ModelCache::from_env()?.check(&MINILM)?;
+        let files = ModelCache::from_env()?.check_with(&MINILM, registry.log().digest_records())?;
         let encoder = NoteEncoder::load(&files, registry).await?;
         Ok(NoteVectorSource { encoder, cache: NoteVectorCache::for_data_dir(data_dir) })
     }
@@ -289,10 +289,9 @@ pub(crate) fn minilm_for_tests() -> Option<ModelFiles> {
 /// encoder artifact.
 async fn read_pinned(registry: &ModelRegistry, path: &Path) -> Result<(Vec<u8>, Digest), NoteError> {
     let load_error = |message: String| NoteError::Load { path: path.to_path_buf(), message };
-    let bytes = fs::read(path).map_err(|e| load_error(e.to_string()))?;
-    let sha256 = Digest::of(&bytes);
-    registry.require_pinned(ArtifactKind::Encoder, &sha256).await.map_err(|e| load_error(e.to_string()))?;
-    Ok((bytes, sha256))
+    let (read, artifact) =
+        registry.read_pinned(ArtifactKind::Encoder, path).await.map_err(|e| load_error(e.to_string()))?;
+    Ok((read.bytes, artifact.sha256))
 }
 
 #[cfg(test)]

@@ -18,7 +18,7 @@ use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use audit_log::{ArtifactKind, ArtifactRef, Digest, GovernanceError, ModelRegistry, Principal};
+use audit_log::{ArtifactKind, ArtifactRef, Digest, DigestRecords, GovernanceError, ModelRegistry, Principal};
 use sha2::{Digest as _, Sha256};
 
 /// A model shipped inside a registry package: what to download and which files to take.
@@ -143,8 +143,16 @@ impl ModelCache {
         self.root.join(model.name)
     }
 
-    /// The cached files, each present and with its expected sha256; else the first problem.
+    /// The cached files, each present and with its expected sha256; else the first
+    /// problem. Hashes every file in full.
     pub fn check(&self, model: &PackagedModel) -> Result<ModelFiles, CacheError> {
+        self.check_with(model, &DigestRecords::none())
+    }
+
+    /// [`Self::check`], each file's sha256 taken from `records` when a record names
+    /// that very file unchanged since its full hash (`audit_log::file_digest`), and a
+    /// full hash that matched the expected sha256 recorded for next time.
+    pub fn check_with(&self, model: &PackagedModel, records: &DigestRecords) -> Result<ModelFiles, CacheError> {
         let dir = self.dir(model);
         let mut files = Vec::with_capacity(model.files.len());
         for (name, expected) in model.files {
@@ -152,9 +160,13 @@ impl ModelCache {
             if !path.is_file() {
                 return Err(CacheError::Missing { path, requirement: model.requirement.to_owned() });
             }
-            let actual = sha256_file(&path)?;
+            let hashed = records.open(&path).map_err(io_at(&path))?;
+            let actual = hashed.sha256;
             if actual.to_hex() != *expected {
                 return Err(CacheError::HashMismatch { path, expected: expected.to_string(), actual: actual.to_hex() });
+            }
+            if let Err(e) = records.remember(&hashed) {
+                tracing::warn!(path = %path.display(), error = %e, "cannot record the verified digest");
             }
             files.push((path, actual));
         }

@@ -159,36 +159,37 @@ impl TwinModel {
     /// match the manifest.
     pub async fn load(dir: &Path, registry: &ModelRegistry) -> Result<Self, TwinError> {
         let manifest_path = dir.join(MANIFEST_FILE);
-        let artifact = registry.verify_file(ArtifactKind::Encoder, &manifest_path).await?;
-        let text = fs::read_to_string(&manifest_path).map_err(io(&manifest_path))?;
-        // The bytes read are the bytes verified only if their digest still matches.
-        let version = Digest::of(text.as_bytes());
-        if version != artifact.sha256 {
-            return Err(TwinError::Mismatch {
-                path: manifest_path,
-                expected: artifact.sha256.to_hex(),
-                actual: version.to_hex(),
-            });
-        }
+        // The bytes parsed are the bytes whose digest the registry checked.
+        let (read, artifact) = registry.read_pinned(ArtifactKind::Encoder, &manifest_path).await?;
+        let version = artifact.sha256;
+        let text = String::from_utf8(read.bytes)
+            .map_err(|e| TwinError::Manifest { path: manifest_path.clone(), message: e.to_string() })?;
         let mut manifest: TwinManifest = serde_json::from_str(&text)
             .map_err(|e| TwinError::Manifest { path: manifest_path.clone(), message: e.to_string() })?;
         manifest.spec.vocab.reindex();
         let device = Device::Cpu;
-        let load_vars = |file: &str, expected: &str| -> Result<VarBuilder<'static>, TwinError> {
+        // Each weight file must be pinned (the registry says which file was swapped)
+        // and be the one the pinned manifest names.
+        let load_vars = |file: &'static str, expected: String| {
             let path = dir.join(file);
-            let bytes = fs::read(&path).map_err(io(&path))?;
-            let actual = Digest::of(&bytes).to_hex();
-            if actual != expected {
-                return Err(TwinError::Mismatch { path, expected: expected.into(), actual });
+            let device = device.clone();
+            async move {
+                let read = match registry.read_pinned(ArtifactKind::Encoder, &path).await {
+                    Ok((read, artifact)) if artifact.sha256.to_hex() == expected => read,
+                    Ok((_, artifact)) => {
+                        return Err(TwinError::Mismatch { path, expected, actual: artifact.sha256.to_hex() })
+                    }
+                    // Not pinned and not the manifest's either: a tampered file.
+                    Err(GovernanceError::NotPinned { sha256, .. }) if sha256.to_hex() != expected => {
+                        return Err(TwinError::Mismatch { path, expected, actual: sha256.to_hex() })
+                    }
+                    Err(e) => return Err(e.into()),
+                };
+                Ok::<_, TwinError>(VarBuilder::from_buffered_safetensors(read.bytes, DType::F32, &device)?)
             }
-            Ok(VarBuilder::from_buffered_safetensors(bytes, DType::F32, &device)?)
         };
-        let encoder_vb = load_vars(EVENT_ENCODER_FILE, &manifest.event_encoder_sha256)?;
-        let fusion_vb = load_vars(FUSION_FILE, &manifest.fusion_sha256)?;
-        // The weights were checked against the manifest, which the registry pinned;
-        // checking them against the registry too says which file was swapped.
-        registry.verify_file(ArtifactKind::Encoder, &dir.join(EVENT_ENCODER_FILE)).await?;
-        registry.verify_file(ArtifactKind::Encoder, &dir.join(FUSION_FILE)).await?;
+        let encoder_vb = load_vars(EVENT_ENCODER_FILE, manifest.event_encoder_sha256.clone()).await?;
+        let fusion_vb = load_vars(FUSION_FILE, manifest.fusion_sha256.clone()).await?;
         let encoder = EventEncoder::load(encoder_vb, &manifest.event_encoder)?;
         let fusion = Fusion::load(fusion_vb, &manifest.fusion)?;
         Ok(TwinModel { manifest, encoder, fusion, version, dir: dir.to_path_buf() })
