@@ -377,21 +377,7 @@ fn head_text(o: &OptionOut) -> String {
     let parts: Vec<String> = o
         .counterfactual_head
         .iter()
-        .filter_map(|h| match &h.figure {
-            Some(HeadOut::Value { das28, low, high, n }) => Some(format!(
-                "{} {} (95% of {n} held-out patients within {} to {})",
-                h.label,
-                said(das28),
-                said(low),
-                said(high)
-            )),
-            Some(HeadOut::Rate { percent, observed_percent, low_percent, high_percent, n }) => Some(format!(
-                "{} {percent}% (of {n} held-out patients given a similar figure, {observed_percent}% responded; 95% CI \
-                 {low_percent}% to {high_percent}%)",
-                h.label
-            )),
-            None => None,
-        })
+        .filter_map(|h| Some(format!("{} {}", h.label, h.figure.as_ref()?.words())))
         .collect();
     if parts.is_empty() {
         String::new()

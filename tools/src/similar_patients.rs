@@ -160,6 +160,20 @@ pub enum HeadOut {
 }
 
 impl HeadOut {
+    /// The figure in RDT's words, with what its interval rests on: a head's one
+    /// sentence form, for every head.
+    pub(crate) fn words(&self) -> String {
+        match self {
+            HeadOut::Rate { percent, observed_percent, low_percent, high_percent, n } => format!(
+                "{percent}% (of {n} held-out patients given a similar figure, {observed_percent}% had it; 95% CI \
+                 {low_percent}% to {high_percent}%)"
+            ),
+            HeadOut::Value { das28, low, high, n } => {
+                format!("{} (95% range {} to {}, from {n} held-out patients)", said(das28), said(low), said(high))
+            }
+        }
+    }
+
     /// The figure as shown, `None` without an interval (never shown bare).
     pub(crate) fn of(rate: bool, h: &HeadFigure) -> Option<Self> {
         let ci = h.interval?;
@@ -401,13 +415,7 @@ fn cohort_facts(v: &SimilarPatientsOutput) -> Facts {
         .iter()
         .map(|o| {
             let head = match &o.twin_head {
-                Some(HeadOut::Rate { percent, observed_percent, low_percent, high_percent, n }) => format!(
-                    ", twin head {percent}% (of {n} held-out patients given a similar figure, {observed_percent}% had \
-                     it; 95% CI {low_percent}% to {high_percent}%)"
-                ),
-                Some(HeadOut::Value { das28, low, high, n }) => {
-                    format!(", twin head {} (95% range {} to {}, from {n} held-out patients)", said(das28), said(low), said(high))
-                }
+                Some(h) => format!(", twin head {}", h.words()),
                 None => String::new(),
             };
             format!(

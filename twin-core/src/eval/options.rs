@@ -38,7 +38,7 @@ use crate::options::{
     add_state_outlooks, options_from_neighbours, OptionComparison, OptionsPopulation, OptionsQuery, OptionsReport,
 };
 use crate::cohort::record::ClinicalRecord;
-use crate::options::head::{decision_features, OptionHead};
+use crate::options::head::{record_features, OptionHead};
 use crate::state::{patient_steps, StateModel, StateModelConfig};
 use crate::progress::Progress;
 use crate::twin::TwinModel;
@@ -310,10 +310,11 @@ pub async fn evaluate_options(
         add_state_outlooks(&mut report, &state, &view, Some(t.decision_date));
         let record = ClinicalRecord::read(&view);
         let at = crate::cohort::query::end_of_day(t.decision_date);
+        let features = record_features(&record, &view, at);
         let asked = |option| {
-            let value = head.predict(&decision_features(&record, &view, at, option));
+            let value = head.ask(&features, option);
             let interval = head
-                .figures(&record, &view, at, option)
+                .figures(value, option)
                 .into_iter()
                 .find(|f| f.outcome == OptionOutcome::Das28Day270)
                 .and_then(|f| f.figure?.interval)

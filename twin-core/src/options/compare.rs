@@ -185,24 +185,21 @@ impl OptionsReport {
     /// The option with the best figure on `outcome` by `pick` (an estimate of a row),
     /// among the options with enough patients; `None` when none has a figure.
     pub fn best_by(&self, outcome: OptionOutcome, pick: impl Fn(&OptionRow) -> &Estimate) -> Option<TreatmentOption> {
-        let better = |a: f64, b: f64| if outcome.higher_is_better() { a > b } else { a < b };
-        let mut best: Option<(TreatmentOption, f64)> = None;
-        for o in self.options.iter().filter(|o| o.enough) {
-            let Some(v) = o.row(outcome).and_then(|r| pick(r).value()) else { continue };
-            if best.is_none_or(|(_, b)| better(v, b)) {
-                best = Some((o.option, v));
-            }
-        }
-        best.map(|(o, _)| o)
+        self.best_of(outcome, |o| o.row(outcome).and_then(|r| pick(r).value()))
     }
 
     /// The option the counterfactual head gives the best figure on `outcome`, among
     /// the options with enough patients; `None` when it shows none.
     pub fn best_by_head(&self, outcome: OptionOutcome) -> Option<TreatmentOption> {
+        self.best_of(outcome, |o| o.head_figure(outcome).map(|f| f.value))
+    }
+
+    /// The option with the best `value` on `outcome` among those with enough patients.
+    fn best_of(&self, outcome: OptionOutcome, value: impl Fn(&OptionComparison) -> Option<f64>) -> Option<TreatmentOption> {
         let better = |a: f64, b: f64| if outcome.higher_is_better() { a > b } else { a < b };
         let mut best: Option<(TreatmentOption, f64)> = None;
         for o in self.options.iter().filter(|o| o.enough) {
-            let Some(v) = o.head_figure(outcome).map(|f| f.value) else { continue };
+            let Some(v) = value(o) else { continue };
             if best.is_none_or(|(_, b)| better(v, b)) {
                 best = Some((o.option, v));
             }
@@ -214,12 +211,19 @@ impl OptionsReport {
 /// Fills each option's counterfactual-head figures (only the options with enough
 /// comparable patients: the head answers where the record holds patients like this
 /// one who took the option, never for an option nobody near took), for a journey
-/// `events` as of the end of `date`, and the head's version.
-pub fn add_head_figures(report: &mut OptionsReport, head: &OptionHead, version: &str, events: &[Event], date: NaiveDate) {
-    let at = crate::cohort::query::end_of_day(date);
-    let record = ClinicalRecord::read(events);
+/// `events` (read as `record`) as of the end of `date`, and the head's version. The
+/// record's features are read once for every option.
+pub fn add_head_figures(
+    report: &mut OptionsReport,
+    head: &OptionHead,
+    version: &str,
+    record: &ClinicalRecord,
+    events: &[Event],
+    date: NaiveDate,
+) {
+    let features = super::head::record_features(record, events, crate::cohort::query::end_of_day(date));
     for o in report.options.iter_mut().filter(|o| o.enough) {
-        o.head = head.figures(&record, events, at, o.option);
+        o.head = head.figures(head.ask(&features, o.option), o.option);
     }
     report.head_version = Some(version.to_owned());
     report.head_unavailable = None;
@@ -359,7 +363,7 @@ pub async fn compare_options(
         add_state_outlooks(&mut report, model, events, Some(date));
     }
     match models.head {
-        Ok((head, version)) => add_head_figures(&mut report, head, version, events, date),
+        Ok((head, version)) => add_head_figures(&mut report, head, version, &record, events, date),
         Err(why) => report.head_unavailable = Some(why.to_owned()),
     }
     Ok((report, audit))

@@ -92,11 +92,19 @@ pub struct OptionHead {
     response: Option<Calibration>,
 }
 
-/// A decision's features: covariates, history up to the day before, option one-hot.
-pub fn decision_features(record: &ClinicalRecord, events: &[Event], at: DateTime<Utc>, option: TreatmentOption) -> Vec<f64> {
+/// What a decision's features read from the record, whatever the option: covariates
+/// and the aggregated history up to the day before. Read once per decision; each
+/// option only appends its one-hot ([`with_option`]).
+pub fn record_features(record: &ClinicalRecord, events: &[Event], at: DateTime<Utc>) -> Vec<f64> {
     let before = crate::cohort::query::end_of_day(at.date_naive() - chrono::Days::new(1));
     let mut x = covariates(record, at);
     x.extend(history_features(record, events, before));
+    x
+}
+
+/// `record` (from [`record_features`]) with `option` one-hot appended: the head's row.
+pub fn with_option(record: &[f64], option: TreatmentOption) -> Vec<f64> {
+    let mut x = record.to_vec();
     x.extend(TreatmentOption::ALL.iter().map(|o| if *o == option { 1.0 } else { 0.0 }));
     x
 }
@@ -111,11 +119,6 @@ pub struct OptionHeadFigure {
     /// Where the interval comes from: held-out patients who took this option, or
     /// held-out decisions of every option pooled.
     pub interval_from: Option<String>,
-}
-
-/// The response model on `rows`' decisions with a response.
-fn fit_response(rows: &DecisionRows) -> Result<Option<PerpetualBooster>, BoostingError> {
-    fit_booster(&rows.x_resp, &rows.y_resp, Objective::LogLoss, "option head: response at 6 months").map(Some)
 }
 
 /// Rows of features and outcomes read from a population's decisions.
@@ -142,7 +145,7 @@ impl DecisionRows {
             if das.is_none() && resp.is_none() {
                 continue;
             }
-            let x = decision_features(record, events, unit.index_time, unit.option);
+            let x = with_option(&record_features(record, events, unit.index_time), unit.option);
             if let Some(v) = das {
                 rows.x_das.push(x.clone());
                 rows.y_das.push(v);
@@ -165,17 +168,7 @@ impl OptionHead {
         population: &Population,
         journeys: &HashMap<&PatientId, &[Event]>,
     ) -> Result<Self, BoostingError> {
-        let rows = DecisionRows::read(decisions, population, journeys);
-        let features = rows.x_das.first().or(rows.x_resp.first()).map(Vec::len).ok_or(BoostingError::Empty("option head"))?;
-        Ok(OptionHead {
-            features,
-            das28_270: fit_booster(&rows.x_das, &rows.y_das, Objective::SquaredLoss, "option head: DAS28 at day 270")?,
-            response_6m: fit_response(&rows)?,
-            fitted_decisions: rows.x_das.len().max(rows.x_resp.len()),
-            das28_by_option: BTreeMap::new(),
-            das28_pooled: None,
-            response: None,
-        })
+        Self::fit_rows(&DecisionRows::read(decisions, population, journeys), 1)
     }
 
     /// An install's head: fitted on the train part's decisions (its historical
@@ -195,19 +188,30 @@ impl OptionHead {
         if train.x_das.len() < MIN_HEAD_DECISIONS {
             return Ok(None);
         }
-        let features = train.x_das[0].len();
-        let mut head = OptionHead {
-            features,
-            das28_270: fit_booster(&train.x_das, &train.y_das, Objective::SquaredLoss, "option head: DAS28 at day 270")?,
-            response_6m: if train.x_resp.len() < MIN_HEAD_DECISIONS { None } else { fit_response(&train)? },
-            fitted_decisions: train.x_das.len().max(train.x_resp.len()),
-            das28_by_option: BTreeMap::new(),
-            das28_pooled: None,
-            response: None,
-        };
+        let mut head = Self::fit_rows(&train, MIN_HEAD_DECISIONS)?;
         drop(train);
         head.measure(&of_part(Part::Tuning));
         Ok(Some(head))
+    }
+
+    /// Both models on `rows`; the response model only with at least `min_response`
+    /// decisions with a response.
+    fn fit_rows(rows: &DecisionRows, min_response: usize) -> Result<Self, BoostingError> {
+        let features = rows.x_das.first().or(rows.x_resp.first()).map(Vec::len).ok_or(BoostingError::Empty("option head"))?;
+        let response_6m = if rows.x_resp.len() < min_response.max(1) {
+            None
+        } else {
+            Some(fit_booster(&rows.x_resp, &rows.y_resp, Objective::LogLoss, "option head: response at 6 months")?)
+        };
+        Ok(OptionHead {
+            features,
+            das28_270: fit_booster(&rows.x_das, &rows.y_das, Objective::SquaredLoss, "option head: DAS28 at day 270")?,
+            response_6m,
+            fitted_decisions: rows.x_das.len().max(rows.x_resp.len()),
+            das28_by_option: BTreeMap::new(),
+            das28_pooled: None,
+            response: None,
+        })
     }
 
     /// The head's calibration on held-out `rows`.
@@ -228,7 +232,7 @@ impl OptionHead {
 
     /// DAS28 at day 270 (kept on 0-10) and the response probability (when a
     /// response model was fitted), were the patient of `features` (from
-    /// [`decision_features`]) to take the option they name.
+    /// [`with_option`]) to take the option they name.
     pub fn predict(&self, features: &[f64]) -> Option<(f64, Option<f64>)> {
         if features.len() != self.features {
             return None;
@@ -254,11 +258,16 @@ impl OptionHead {
         }
     }
 
-    /// The head's figures for a patient (`record` and `events` as of `at`) were it
-    /// to take `option`: DAS28 at day 270 and response at 6 months, each with its
-    /// interval from held-out patients, or why none is shown.
-    pub fn figures(&self, record: &ClinicalRecord, events: &[Event], at: DateTime<Utc>, option: TreatmentOption) -> Vec<OptionHeadFigure> {
-        let predicted = self.predict(&decision_features(record, events, at, option));
+    /// [`Self::predict`] for a patient whose [`record_features`] are `record`, were it
+    /// to take `option`.
+    pub fn ask(&self, record: &[f64], option: TreatmentOption) -> Option<(f64, Option<f64>)> {
+        self.predict(&with_option(record, option))
+    }
+
+    /// The figures shown for `predicted` (from [`Self::ask`]) under `option`: DAS28
+    /// at day 270 and response at 6 months, each with its interval from held-out
+    /// patients, or why none is shown.
+    pub fn figures(&self, predicted: Option<(f64, Option<f64>)>, option: TreatmentOption) -> Vec<OptionHeadFigure> {
         HEAD_OUTCOMES
             .iter()
             .enumerate()
@@ -352,7 +361,7 @@ mod tests {
         let record = population.record(p).unwrap();
         let at = crate::cohort::query::end_of_day(e[0].time.date_naive() + Duration::days(100));
         let ask = |o| {
-            let (das, p) = head.predict(&decision_features(record, e, at, o)).unwrap();
+            let (das, p) = head.ask(&record_features(record, e, at), o).unwrap();
             (das, p.expect("a response model"))
         };
         for o in TreatmentOption::ALL {
@@ -403,9 +412,9 @@ mod tests {
         let _ = p;
         let at = crate::cohort::query::end_of_day(events[0].time.date_naive() + chrono::Days::new(180));
         let upto: Vec<Event> = events.iter().filter(|e| e.time <= at).cloned().collect();
-        let record = ClinicalRecord::read(&upto);
+        let record = record_features(&ClinicalRecord::read(&upto), &upto, at);
         let das = |o| {
-            let figures = head.figures(&record, &upto, at, o);
+            let figures = head.figures(head.ask(&record, o), o);
             assert_eq!(figures.len(), HEAD_OUTCOMES.len());
             for f in &figures {
                 match &f.figure {
@@ -436,7 +445,8 @@ mod tests {
         assert_eq!(version, head.version());
         let (loaded, loaded_version) = OptionHead::load_active(&path, &registry).await.unwrap();
         assert_eq!(loaded_version, version);
-        assert_eq!(loaded.figures(&record, &upto, at, TreatmentOption::Continue), head.figures(&record, &upto, at, TreatmentOption::Continue));
+        let continuing = |h: &OptionHead| h.figures(h.ask(&record, TreatmentOption::Continue), TreatmentOption::Continue);
+        assert_eq!(continuing(&loaded), continuing(&head));
         let mut bytes = std::fs::read(&path).unwrap();
         let at_digit = bytes.iter().position(|b| b.is_ascii_digit()).unwrap();
         bytes[at_digit] = if bytes[at_digit] == b'9' { b'8' } else { bytes[at_digit] + 1 };
