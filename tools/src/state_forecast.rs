@@ -155,6 +155,16 @@ each state over the year, from the latest DAS28 if the current treatment continu
         "chance", "chances", "likely", "likelihood", "probability", "will", "forecast", "predict", "predicted",
         "prognosis", "expect", "expected", "next", "future", "in a year", "going to",
     ]);
+    const READINGS: &'static [crate::reading::Asks] = &[crate::reading::Asks::Forecast];
+
+    /// A forecast of disease activity (the state model forecasts DAS28 states, not a
+    /// lab value or a drug).
+    fn answers(reading: &crate::reading::Reading) -> bool {
+        use crate::reading::{Asks, Concept};
+        reading.asks == Asks::Forecast
+            && matches!(reading.concept, None | Some(Concept::DiseaseActivity | Concept::Flare))
+    }
+
     const REQUIRED_ROLE: Role = Role::Clinician;
     const MAX_ITEMS: usize = 4;
     const MAX_BYTES: usize = 4 * 1024;
