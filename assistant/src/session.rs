@@ -231,6 +231,29 @@ fn plain(v: &Value) -> Value {
     Value::Object(out)
 }
 
+/// The first `n` of `ranked` (most similar first), with every tool of `answering`
+/// among them: a tool answering the question's reading takes the place of the least
+/// similar one that does not, so a fact the record states is always offered.
+fn with_answering(ranked: &[Ranked], answering: &[ToolName], n: usize) -> Vec<Ranked> {
+    let mut top: Vec<Ranked> = ranked.iter().take(n).copied().collect();
+    for r in ranked.iter().filter(|r| answering.contains(&r.tool)) {
+        if top.iter().any(|t| t.tool == r.tool) {
+            continue;
+        }
+        if top.len() >= n {
+            match top.iter().rposition(|t| !answering.contains(&t.tool)) {
+                Some(last) => {
+                    top.remove(last);
+                }
+                None => break,
+            }
+        }
+        top.push(*r);
+    }
+    top.sort_by(|a, b| b.similarity.total_cmp(&a.similarity).then(a.tool.cmp(&b.tool)));
+    top
+}
+
 /// The tool-choice constraint: `{"tool": <one of names or "none">}`.
 pub fn choice_schema(names: &[ToolName]) -> Value {
     let mut options: Vec<Value> = names.iter().map(|n| Value::String(n.as_str().into())).collect();
@@ -505,15 +528,11 @@ impl<'a> Turn<'a> {
             return Ok(Some(Refusal { outcome: Outcome::CannotAnswer(why), text }));
         }
         // A question about the open patient's record is never a definition: the
-        // glossary is not offered, the next tool is. When tools answer the reading,
-        // they are the candidates, ranked among themselves.
+        // glossary is not offered, the next tool is.
         let about_record = patient_open && self.reading.about_record;
-        self.candidates = ranked
-            .into_iter()
-            .filter(|r| !(about_record && r.tool == ToolName::Glossary))
-            .filter(|r| covering.is_empty() || covering.contains(&r.tool))
-            .take(self.assistant.config.candidates)
-            .collect();
+        let ranked: Vec<Ranked> =
+            ranked.into_iter().filter(|r| !(about_record && r.tool == ToolName::Glossary)).collect();
+        self.candidates = with_answering(&ranked, &covering, self.assistant.config.candidates);
         self.covering = self.candidates.iter().map(|r| r.tool).filter(|t| covering.contains(t)).collect();
         Ok(None)
     }
@@ -608,18 +627,14 @@ impl<'a> Turn<'a> {
         )
     }
 
-    /// The tool chosen without the model: the only tool answering the question's
-    /// reading, or retrieval's first remaining candidate when it leads the next by the
-    /// configured margin.
+    /// Retrieval's first remaining candidate, when it leads the next by the configured
+    /// margin and answers the question's reading (or no candidate does): then the
+    /// model is not asked which tool.
     fn decisive(&self, names: &[ToolName]) -> Option<(ToolName, ChosenBy)> {
         let remaining: Vec<&Ranked> = self.candidates.iter().filter(|r| names.contains(&r.tool)).collect();
-        if let [only] = remaining.as_slice() {
-            if self.covering.contains(&only.tool) {
-                return Some((only.tool, ChosenBy::Reading));
-            }
-        }
+        let answers = |tool: ToolName| self.covering.is_empty() || self.covering.contains(&tool);
         match (remaining.as_slice(), self.assistant.config.decisive_margin) {
-            ([first, second, ..], Some(margin)) if first.similarity - second.similarity >= margin => {
+            ([first, second, ..], Some(margin)) if first.similarity - second.similarity >= margin && answers(first.tool) => {
                 Some((first.tool, ChosenBy::Retrieval { margin: first.similarity - second.similarity }))
             }
             _ => None,
@@ -651,9 +666,11 @@ impl<'a> Turn<'a> {
         if spec.is_none() && chosen != "none" {
             self.failures.push(format!("the model chose `{chosen}`, which was not offered"));
         }
-        if spec.is_none() {
-            let answering = self.covering.iter().find(|t| names.contains(t));
-            let spec = answering.and_then(|t| self.usable.iter().find(|s| s.name == *t)).cloned();
+        // A tool answers the reading and the choice was none, or a tool that does not
+        // answer it ("how many CRP values?" to the summary): the answering tool runs.
+        let answering = self.covering.iter().find(|t| names.contains(t));
+        if let Some(tool) = answering.filter(|_| spec.as_ref().is_none_or(|s| !self.covering.contains(&s.name))) {
+            let spec = self.usable.iter().find(|s| s.name == *tool).cloned();
             return Ok(spec.map(|spec| (spec, ChosenBy::Reading)));
         }
         Ok(spec.map(|spec| (spec, chosen_by)))

@@ -169,7 +169,7 @@ counts, shares and how many times more common it is among them.";
         crate::similar_patients::cohort_size_argument(reading)
     }
 
-    const READINGS: &'static [crate::reading::Asks] = &[crate::reading::Asks::CohortOutcome];
+    const READINGS: &'static [crate::reading::Asks] = &[crate::reading::Asks::CohortProfile];
 
     fn patients(input: &Self::Input) -> Vec<PatientId> {
         vec![input.patient.0.clone()]

@@ -249,23 +249,11 @@ fn lab_facts(v: &LabTrendOutput) -> Facts {
     } else {
         s.push_str(" Too few values for a trend.");
     }
-    let f = &v.flags_in_window;
-    let flagged: Vec<String> = [
-        (f.critical_high, "critical high"),
-        (f.high, "high"),
-        (f.normal, "normal"),
-        (f.low, "low"),
-        (f.critical_low, "critical low"),
-    ]
-    .iter()
-    .filter(|(n, _)| *n > 0)
-    .map(|(n, flag)| format!("{n} {flag}"))
-    .collect();
+    // Counts only: flag words here would read as the latest value's flag to the
+    // check of a model's lead (`flags_in_window` holds them per flag).
     s.push_str(&format!(
-        " {name} values in the record: {}; over {span}: {} ({}).",
-        v.values_in_record,
-        v.values_in_window,
-        flagged.join(", ")
+        " {name} values in the record: {}; over {span}: {}.",
+        v.values_in_record, v.values_in_window
     ));
     Facts::stated(s)
 }

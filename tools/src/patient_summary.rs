@@ -154,15 +154,6 @@ its activity category, the latest value of each lab flagged against its referenc
     ]);
     const READINGS: &'static [crate::reading::Asks] = &[crate::reading::Asks::Summary];
 
-    /// An overview, demographics, diagnoses, notes; and the labs at large ("any
-    /// abnormal bloods?"), whose latest values it flags together.
-    fn answers(reading: &crate::reading::Reading) -> bool {
-        use crate::reading::{Asks, Concept};
-        reading.asks == Asks::Summary
-            || matches!(reading.asks, Asks::Value | Asks::Existence)
-                && matches!(reading.concept, Some(Concept::Lab { test: None }))
-    }
-
     const REQUIRED_ROLE: Role = Role::Clinician;
     const MAX_ITEMS: usize = 20;
     const MAX_BYTES: usize = 8 * 1024;

@@ -44,6 +44,9 @@ pub enum Asks {
     Comparison,
     /// How similar patients fared.
     CohortOutcome,
+    /// What similar patients share, or why they count as similar (before an option:
+    /// "which drugs are over-represented among comparable patients" asks no choice).
+    CohortProfile,
     /// Which treatment, or what if a treatment were started.
     TreatmentOption,
     /// What will happen to this patient.
@@ -385,6 +388,12 @@ const COHORT_WORDS: &[&str] = &[
     "like her", "like him", "like his", "like hers", "like them", "like this", "like these", "matched",
 ];
 
+/// What a cohort shares rather than how it fared.
+const PROFILE_WORDS: &[&str] = &[
+    "in common", "share", "shared", "why", "typical", "makes them", "resemble", "characterise", "characterises",
+    "characterize", "characterizes", "over-represented", "overrepresented",
+];
+
 const OPTION_WORDS: &[&str] = &[
     "option", "what if", "switch", "switching", "instead", "alternative", "should we", "should i", "should she",
     "should he", "next line", "escalate", "escalation", "step up", "add on", "add a", "which treatment",
@@ -431,7 +440,8 @@ const SUMMARY_WORDS: &[&str] = &[
 const DEFINITION_WORDS: &[&str] =
     &["mean", "means", "meaning", "define", "defined", "definition", "counts as", "count as", "criteria", "cut-off"];
 
-/// What is asked, by rules in a fixed order: the cohort and option questions first
+/// What is asked, by rules in a fixed order: the cohort (what it shares, then a
+/// choice, then how it fared) and option questions first
 /// (they are about other patients or a choice, whatever they mention), then the
 /// forecast, the definition, then the record facts from the most to the least
 /// specific (count, comparison, trend, existence, a window's trend, value), then the
@@ -439,6 +449,9 @@ const DEFINITION_WORDS: &[&str] =
 /// a composite score?" names a concept and asks no value of this patient.
 fn asks_of(q: &Words, concept: Option<&Concept>, window: Option<Window>, about_record: bool) -> Asks {
     let cohort = q.any(COHORT_WORDS) || q.any(&["others", "people", "cases"]) || plural_patients(q);
+    if cohort && q.any(PROFILE_WORDS) {
+        return Asks::CohortProfile;
+    }
     let option = q.any(OPTION_WORDS);
     if option && (cohort || matches!(concept, Some(Concept::Drugs { .. }) | None)) {
         return Asks::TreatmentOption;
@@ -565,6 +578,7 @@ mod tests {
         check("How did people with a profile like hers fare afterwards?", Asks::CohortOutcome, None, None);
         check("What became of matched cases from the registry?", Asks::CohortOutcome, None, None);
         check("Among patients resembling him, how common was remission at a year?", Asks::CohortOutcome, None, None);
+        check("What traits do the matched patients share with him?", Asks::CohortProfile, None, None);
         let r = Reading::of("Out of the 25 closest patients, how many flared?");
         assert_eq!((r.asks, r.cohort_size), (Asks::CohortOutcome, Some(25)));
     }
