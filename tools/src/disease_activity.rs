@@ -394,6 +394,27 @@ mod tests {
         assert_eq!(out.trend.direction, Trend::InsufficientData);
     }
 
+    /// The last three readings, asked as `last_n`: trend, readings and flares are
+    /// theirs, and the facts say so with their dates.
+    #[tokio::test]
+    async fn the_last_n_readings_make_the_trend() {
+        let chart = Chart::new("p1", "female", date(1970, 1, 1))
+            .das28(day(2023, 1, 2), 2.0, 1.0, 0.0, 10.0)
+            .das28(day(2023, 4, 3), 2.4, 1.0, 0.0, 12.0)
+            .das28(day(2023, 7, 3), 5.0, 8.0, 6.0, 60.0)
+            .das28(day(2023, 10, 2), 4.2, 6.0, 4.0, 50.0)
+            .das28(day(2024, 1, 8), 3.1, 3.0, 1.0, 30.0);
+        let (_dir, ctx) = store_with(vec![chart]).await;
+        let input = DiseaseActivityInput { patient: PatientArg(pid("p1")), window_days: Some(3650), last_n: Some(3) };
+        let out = DiseaseActivityHistory.call(&ctx, &clinician(), &scope(&["p1"]), input).await.unwrap().value;
+        assert_eq!((out.readings_in_window, out.last_n, out.window_days), (3, Some(3), None));
+        assert_eq!(out.trend.direction, Trend::Falling);
+        assert_eq!(out.flares_in_window, 1, "the rise to 5.0 is the third reading's");
+        let text = DiseaseActivityHistory::facts(&out).text;
+        assert!(text.contains("Trend over the last 3 readings (2023-07-03 to 2024-01-08): falling (3 readings)."), "{text}");
+        assert!(text.contains("Over the last 3 readings (2023-07-03 to 2024-01-08): 3 readings, flares: 1; readings in the record: 5."), "{text}");
+    }
+
     /// A clinic that records CDAI (LOINC 75847-4) and SDAI (75845-8): each series on its
     /// own scale, with its categories and flares, and stated in the facts.
     #[tokio::test]

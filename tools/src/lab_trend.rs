@@ -301,6 +301,28 @@ mod tests {
         assert_eq!(v.values_in_record, 5);
     }
 
+    /// The last three values, asked as `last_n`: the trend is theirs (falling) though
+    /// the year holds an earlier low value (rising over the year), and the facts say
+    /// "over the last 3 values" with their dates and the counts.
+    #[tokio::test]
+    async fn the_last_n_values_make_the_trend() {
+        let chart = Chart::new("p1", "female", date(1970, 5, 1))
+            .lab(day(2023, 6, 1), "1988-5", 2.0, "mg/L")
+            .lab(day(2024, 1, 10), "1988-5", 30.0, "mg/L")
+            .lab(day(2024, 3, 10), "1988-5", 20.0, "mg/L")
+            .lab(day(2024, 5, 2), "1988-5", 10.0, "mg/L");
+        let (_dir, ctx) = store_with(vec![chart]).await;
+        let year = LabTrend.call(&ctx, &clinician(), &scope(&["p1"]), input("p1", LabTest::Crp, None)).await.unwrap();
+        assert_eq!((year.value.values_in_window, year.value.last_n), (4, None));
+        let last = LabTrendInput { last_n: Some(3), ..input("p1", LabTest::Crp, None) };
+        let v = LabTrend.call(&ctx, &clinician(), &scope(&["p1"]), last).await.unwrap().value;
+        assert_eq!((v.values_in_window, v.last_n, v.trend.direction), (3, Some(3), Trend::Falling));
+        assert_eq!(v.window_days, (date(2024, 5, 2) - date(2024, 1, 10)).num_days() as u32);
+        let text = LabTrend::facts(&v).text;
+        assert!(text.contains("Trend over the last 3 values (2024-01-10 to 2024-05-02): falling (3 values)."), "{text}");
+        assert!(text.contains("CRP values in the record: 4; over the last 3 values"), "{text}");
+    }
+
     /// A CRP recorded in mg/dL is read in mg/L (x10), flagged as such and counted among
     /// the values, not the other units.
     #[tokio::test]
