@@ -389,9 +389,11 @@ const COHORT_WORDS: &[&str] = &[
 ];
 
 /// What a cohort shares rather than how it fared.
+/// ("share" only as a verb: "what share of similar patients" asks a proportion.)
 const PROFILE_WORDS: &[&str] = &[
-    "in common", "share", "shared", "why", "typical", "makes them", "resemble", "characterise", "characterises",
-    "characterize", "characterizes", "over-represented", "overrepresented",
+    "in common", "share with", "they share", "patients share", "do they share", "shared", "why", "typical",
+    "makes them", "resemble", "characterise", "characterises", "characterize", "characterizes", "over-represented",
+    "overrepresented",
 ];
 
 const OPTION_WORDS: &[&str] = &[
@@ -579,6 +581,7 @@ mod tests {
         check("What became of matched cases from the registry?", Asks::CohortOutcome, None, None);
         check("Among patients resembling him, how common was remission at a year?", Asks::CohortOutcome, None, None);
         check("What traits do the matched patients share with him?", Asks::CohortProfile, None, None);
+        check("What share of comparable patients kept their biologic for a year?", Asks::CohortOutcome, None, None);
         let r = Reading::of("Out of the 25 closest patients, how many flared?");
         assert_eq!((r.asks, r.cohort_size), (Asks::CohortOutcome, Some(25)));
     }
@@ -599,6 +602,9 @@ mod tests {
         check("Give me an overview of this patient.", Asks::Summary, None, None);
         check("How old is he?", Asks::Summary, None, None);
         check("Write me a limerick.", Asks::Unknown, None, None);
+        check("What is this patient's eye colour?", Asks::Unknown, None, None);
+        check("Will interest rates fall next week?", Asks::Forecast, None, None);
+        assert!(!Reading::of("Will interest rates fall next week?").about_record);
         check("Is DAS28 a composite score?", Asks::Unknown, None, None);
         check("Any abnormal bloods at her last visit?", Asks::Existence, Some(Concept::Lab { test: None }), None);
         check("What are his diagnoses and current therapy?", Asks::Summary, None, None);

@@ -158,11 +158,16 @@ each state over the year, from the latest DAS28 if the current treatment continu
     const READINGS: &'static [crate::reading::Asks] = &[crate::reading::Asks::Forecast];
 
     /// A forecast of disease activity (the state model forecasts DAS28 states, not a
-    /// lab value or a drug).
+    /// lab value or a drug): named, or asked of the patient ("will she ...?"); a
+    /// future that is not the patient's ("will the stock market rise?") is not one.
     fn answers(reading: &crate::reading::Reading) -> bool {
         use crate::reading::{Asks, Concept};
         reading.asks == Asks::Forecast
-            && matches!(reading.concept, None | Some(Concept::DiseaseActivity | Concept::Flare))
+            && match reading.concept {
+                Some(Concept::DiseaseActivity | Concept::Flare) => true,
+                None => reading.about_record,
+                _ => false,
+            }
     }
 
     const REQUIRED_ROLE: Role = Role::Clinician;
