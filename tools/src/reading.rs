@@ -436,7 +436,7 @@ const VALUE_WORDS: &[&str] =
 
 const SUMMARY_WORDS: &[&str] = &[
     "summary", "summarise", "summarize", "overview", "tell me about", "background", "who is", "age", "old",
-    "sex", "gender", "born", "diagnosis", "diagnoses", "diagnosed", "note", "notes", "history", "profile",
+    "sex", "gender", "diagnosis", "diagnoses", "diagnosed", "note", "notes", "history", "profile",
 ];
 
 const DEFINITION_WORDS: &[&str] =
@@ -603,6 +603,7 @@ mod tests {
         check("How old is he?", Asks::Summary, None, None);
         check("Write me a limerick.", Asks::Unknown, None, None);
         check("What is this patient's eye colour?", Asks::Unknown, None, None);
+        check("Where was she born?", Asks::Unknown, None, None);
         check("Will interest rates fall next week?", Asks::Forecast, None, None);
         assert!(!Reading::of("Will interest rates fall next week?").about_record);
         check("Is DAS28 a composite score?", Asks::Unknown, None, None);
