@@ -105,6 +105,10 @@ pub enum ChosenBy {
     /// The question itself: a definition question naming a glossary term
     /// (`Tool::arguments_named_in`), so neither retrieval's margin nor the model decided.
     Question,
+    /// The question's reading (`tools::reading`): the only offered tool answering it,
+    /// or the one answering it when the model chose none; a fact the record states is
+    /// never refused.
+    Reading,
 }
 
 /// The prompt templates an answer used, by name and version.
@@ -191,6 +195,8 @@ impl std::fmt::Display for ModelCall {
 #[derive(Debug, Clone, Serialize)]
 pub struct Answer {
     pub question: String,
+    /// How RDT read the question (`tools::reading`), as its audit entry records it.
+    pub reading: tools::reading::Reading,
     /// The final text: the model's lead sentence and RDT's sentences, RDT's sentences
     /// alone, a vetted definition, or a refusal.
     pub text: String,
@@ -222,6 +228,7 @@ mod text_report_tests {
     #[test]
     fn the_report_names_each_tool_call_and_the_answer_entry() {
         let answer = Answer {
+            reading: tools::reading::Reading::of("q"),
             question: "DAS28?".into(),
             text: "DAS28 was 3.1.".into(),
             outcome: Outcome::Answered,

@@ -9,29 +9,11 @@
 //! raised?") — is the patient's; a definition question has none of these ("What
 //! DAS28 counts as remission?"). English only, like the prompts.
 
-use tools::vocabulary::words_of;
-
-/// Words that point at one patient's record.
-const RECORD_WORDS: &[&str] = &[
-    // the patient
-    "she", "he", "her", "his", "him", "hers", "they", "their", "them", "patient", "patients",
-    // time in the record
-    "current", "currently", "now", "latest", "last", "recent", "recently", "today", "still", "ever", "previous",
-    "previously", "since", "ago",
-    // the record itself
-    "record", "recorded", "reading", "readings", "visit", "visits", "tried", "taking", "received", "had",
-];
-
-/// Openers of a yes/no question about a particular thing ("Is the ESR raised?").
-const STATE_OPENERS: &[&str] = &["is", "are", "has", "have", "was", "were", "did", "does"];
-
-/// Whether `question` asks about the open patient's record rather than what a term means.
-pub fn refers_to_record(question: &str) -> bool {
-    let words = words_of(question);
-    let opener_the =
-        matches!(words.as_slice(), [first, second, ..] if STATE_OPENERS.contains(&first.as_str()) && second == "the");
-    opener_the || words.iter().any(|w| RECORD_WORDS.contains(&w.as_str()))
-}
+/// Whether `question` asks about the open patient's record rather than what a term
+/// means. The word lists live with the question reader (`tools::reading`), whose
+/// [`tools::reading::Reading::about_record`] the assistant routes by; this is the same
+/// rule for a caller holding only the question.
+pub use tools::reading::refers_to_record;
 
 #[cfg(test)]
 mod tests {

@@ -130,6 +130,18 @@ impl ToolRetriever {
     /// [`VOCABULARY_BOOST`] when the question uses the tool's vocabulary; a tool whose
     /// vocabulary is required and unused is left out).
     pub fn rank(&self, question: &str, allowed: &[ToolName]) -> Result<Vec<Ranked>, RetrievalError> {
+        self.rank_answering(question, allowed, &[])
+    }
+
+    /// [`ToolRetriever::rank`], keeping the tools of `answering` (those that answer
+    /// the question's reading, `tools::Tool::answers`) even when their required
+    /// vocabulary is unused: the reading, not the wording, says they state the fact.
+    pub fn rank_answering(
+        &self,
+        question: &str,
+        allowed: &[ToolName],
+        answering: &[ToolName],
+    ) -> Result<Vec<Ranked>, RetrievalError> {
         let q = self.embedder.embed(&[question])?.pop().ok_or(RetrievalError::Count { asked: 1, got: 0 })?;
         let mut ranked: Vec<Ranked> = self
             .vectors
@@ -137,7 +149,7 @@ impl ToolRetriever {
             .filter(|(tool, _, _)| allowed.contains(tool))
             .filter_map(|(tool, vocabulary, vs)| {
                 let uses = vocabulary.matches(question);
-                if vocabulary.required && !uses {
+                if vocabulary.required && !uses && !answering.contains(tool) {
                     return None;
                 }
                 let best = vs.iter().map(|v| dot(&q, v)).fold(f32::NEG_INFINITY, f32::max);

@@ -45,6 +45,7 @@ use journey::PatientId;
 use prompts::{PromptError, PromptName, PromptRegistry};
 use serde_json::{json, Map, Value};
 use tools::glossary::{Glossary, Term};
+use tools::reading::Reading;
 use tools::{
     specs_for, Caller, Facts, InvokeError, Invoked, Scope, Tool as _, ToolContext, ToolError, ToolName, ToolSpec,
 };
@@ -59,7 +60,6 @@ use crate::facts::{
     misstates_current_drugs, prompt_facts, says_not_in_results, OPTION_COMPARISON_WORDS,
 };
 use crate::grounding::{check, Sources};
-use crate::record_reference::refers_to_record;
 use crate::retrieval::{Ranked, RetrievalError, ToolRetriever};
 
 /// The lead in similarity (MiniLM plus vocabulary) by which retrieval's first tool
@@ -231,6 +231,29 @@ fn plain(v: &Value) -> Value {
     Value::Object(out)
 }
 
+/// The first `n` of `ranked` (most similar first), with every tool of `answering`
+/// among them: a tool answering the question's reading takes the place of the least
+/// similar one that does not, so a fact the record states is always offered.
+fn with_answering(ranked: &[Ranked], answering: &[ToolName], n: usize) -> Vec<Ranked> {
+    let mut top: Vec<Ranked> = ranked.iter().take(n).copied().collect();
+    for r in ranked.iter().filter(|r| answering.contains(&r.tool)) {
+        if top.iter().any(|t| t.tool == r.tool) {
+            continue;
+        }
+        if top.len() >= n {
+            match top.iter().rposition(|t| !answering.contains(&t.tool)) {
+                Some(last) => {
+                    top.remove(last);
+                }
+                None => break,
+            }
+        }
+        top.push(*r);
+    }
+    top.sort_by(|a, b| b.similarity.total_cmp(&a.similarity).then(a.tool.cmp(&b.tool)));
+    top
+}
+
 /// The tool-choice constraint: `{"tool": <one of names or "none">}`.
 pub fn choice_schema(names: &[ToolName]) -> Value {
     let mut options: Vec<Value> = names.iter().map(|n| Value::String(n.as_str().into())).collect();
@@ -373,6 +396,12 @@ enum Call {
 struct Turn<'a> {
     assistant: &'a Assistant,
     question: &'a str,
+    /// The question, read once (`tools::reading`): routing, the arguments and the
+    /// audit entry of the question all use this one reading.
+    reading: Reading,
+    /// The usable tools that answer the reading, most similar first (route): when
+    /// any does, the record can state the fact asked and no refusal is given.
+    covering: Vec<ToolName>,
     ctx: &'a AskContext,
     model_digest: Digest,
     started: Instant,
@@ -400,9 +429,13 @@ impl<'a> Turn<'a> {
         let model_sha256 = assistant.model.model_sha256();
         let model_digest: Digest = model_sha256.parse().map_err(|_| AskError::ModelVersion(model_sha256.to_owned()))?;
         let system = assistant.prompts.get(PromptName::System).text;
+        let reading = Reading::of(question);
+        let recorded = serde_json::to_value(&reading).ok();
         let mut turn = Turn {
             assistant,
             question,
+            reading,
+            covering: Vec::new(),
             ctx,
             model_digest,
             started,
@@ -415,7 +448,7 @@ impl<'a> Turn<'a> {
             failures: Vec::new(),
             refused: None,
         };
-        turn.append(EntryBody::Question { question: question.to_owned() }).await?;
+        turn.append(EntryBody::Question { question: question.to_owned(), reading: recorded }).await?;
         Ok(turn)
     }
 
@@ -476,13 +509,19 @@ impl<'a> Turn<'a> {
             })
             .collect();
         let allowed: Vec<ToolName> = self.usable.iter().map(|s| s.name).collect();
+        // The tools that state the fact the reading asks for: offered whatever the
+        // question's wording, their required vocabulary notwithstanding.
+        let covering: Vec<ToolName> =
+            self.usable.iter().filter(|s| (s.answers)(&self.reading)).map(|s| s.name).collect();
         let t = Instant::now();
-        let ranked = self.assistant.retriever.rank(self.question, &allowed)?;
+        let ranked = self.assistant.retriever.rank_answering(self.question, &allowed, &covering)?;
         self.timings.retrieval = t.elapsed().as_secs_f64();
-        // Nothing near the question, or a question about a record with no patient
-        // open: the record cannot answer, and the model is not asked.
-        let no_patient_record_question = !patient_open && refers_to_record(self.question);
-        if ranked.first().is_none_or(|r| r.similarity < RELEVANCE_FLOOR) || no_patient_record_question {
+        // Nothing near the question and no tool answering its reading, or a question
+        // about a record with no patient open: the record cannot answer, and the model
+        // is not asked.
+        let no_patient_record_question = !patient_open && self.reading.about_record;
+        let nothing_near = ranked.first().is_none_or(|r| r.similarity < RELEVANCE_FLOOR) && covering.is_empty();
+        if nothing_near || no_patient_record_question {
             self.candidates = ranked.into_iter().take(3).collect();
             let why = CannotAnswer::NoToolApplies;
             let text = self.cannot_answer(&why);
@@ -490,12 +529,11 @@ impl<'a> Turn<'a> {
         }
         // A question about the open patient's record is never a definition: the
         // glossary is not offered, the next tool is.
-        let about_record = patient_open && refers_to_record(self.question);
-        self.candidates = ranked
-            .into_iter()
-            .filter(|r| !(about_record && r.tool == ToolName::Glossary))
-            .take(self.assistant.config.candidates)
-            .collect();
+        let about_record = patient_open && self.reading.about_record;
+        let ranked: Vec<Ranked> =
+            ranked.into_iter().filter(|r| !(about_record && r.tool == ToolName::Glossary)).collect();
+        self.candidates = with_answering(&ranked, &covering, self.assistant.config.candidates);
+        self.covering = self.candidates.iter().map(|r| r.tool).filter(|t| covering.contains(t)).collect();
         Ok(None)
     }
 
@@ -589,29 +627,33 @@ impl<'a> Turn<'a> {
         )
     }
 
-    /// Retrieval's first remaining candidate and its lead, when it leads the next by
-    /// the configured margin: then the model is not asked which tool.
-    fn decisive(&self, names: &[ToolName]) -> Option<(ToolName, f32)> {
+    /// Retrieval's first remaining candidate, when it leads the next by the configured
+    /// margin and answers the question's reading (or no candidate does): then the
+    /// model is not asked which tool.
+    fn decisive(&self, names: &[ToolName]) -> Option<(ToolName, ChosenBy)> {
         let remaining: Vec<&Ranked> = self.candidates.iter().filter(|r| names.contains(&r.tool)).collect();
+        let answers = |tool: ToolName| self.covering.is_empty() || self.covering.contains(&tool);
         match (remaining.as_slice(), self.assistant.config.decisive_margin) {
-            ([first, second, ..], Some(margin)) if first.similarity - second.similarity >= margin => {
-                Some((first.tool, first.similarity - second.similarity))
+            ([first, second, ..], Some(margin)) if first.similarity - second.similarity >= margin && answers(first.tool) => {
+                Some((first.tool, ChosenBy::Retrieval { margin: first.similarity - second.similarity }))
             }
             _ => None,
         }
     }
 
-    /// Stage 3b: which tool. Retrieval's when it `decided` (the conversation then holds
-    /// no choice step, and the arguments prompt carries the question itself), else the
-    /// model's among `names`. `None` ends the calls: "none", or a name not offered.
+    /// Stage 3b: which tool. The reading's or retrieval's when it `decided` (the
+    /// conversation then holds no choice step, and the arguments prompt carries the
+    /// question itself), else the model's among `names`. A "none" (or a name not
+    /// offered) while a candidate answers the reading takes that candidate: the record
+    /// states the fact asked, so it is not refused. Otherwise `None` ends the calls.
     async fn choose(
         &mut self,
         names: &[ToolName],
         prompt: &str,
-        decided: Option<(ToolName, f32)>,
+        decided: Option<(ToolName, ChosenBy)>,
     ) -> Result<Option<(ToolSpec, ChosenBy)>, AskError> {
         let (chosen, chosen_by) = match decided {
-            Some((tool, margin)) => (tool.as_str().to_owned(), ChosenBy::Retrieval { margin }),
+            Some((tool, by)) => (tool.as_str().to_owned(), by),
             None => {
                 self.messages.push(Message::new(Speaker::User, prompt.to_owned()));
                 let request = self.request(Constraint::JsonSchema(choice_schema(names)), 16);
@@ -624,6 +666,13 @@ impl<'a> Turn<'a> {
         if spec.is_none() && chosen != "none" {
             self.failures.push(format!("the model chose `{chosen}`, which was not offered"));
         }
+        // A tool answers the reading and the choice was none, or a tool that does not
+        // answer it ("how many CRP values?" to the summary): the answering tool runs.
+        let answering = self.covering.iter().find(|t| names.contains(t));
+        if let Some(tool) = answering.filter(|_| spec.as_ref().is_none_or(|s| !self.covering.contains(&s.name))) {
+            let spec = self.usable.iter().find(|s| s.name == *tool).cloned();
+            return Ok(spec.map(|spec| (spec, ChosenBy::Reading)));
+        }
         Ok(spec.map(|spec| (spec, chosen_by)))
     }
 
@@ -633,7 +682,7 @@ impl<'a> Turn<'a> {
     /// Both versions are audited. `None` when the model's were not a JSON object (a
     /// failure, shown to the model).
     async fn arguments(&mut self, spec: &ToolSpec) -> Result<Option<(Value, Value)>, AskError> {
-        let named = (spec.arguments_named_in)(self.question);
+        let named = (spec.arguments_read)(&self.reading);
         let model_arguments = match argument_schema(spec, &named) {
             None => json!({}),
             Some(schema) => {
@@ -746,7 +795,8 @@ impl<'a> Turn<'a> {
     /// keeps), so its prompt is the question and the sentences only: the results'
     /// JSON cost 5-15 s of prompt evaluation here (docs/benchmarks/engines.md).
     async fn answer(mut self, sink: TokenSink) -> Result<Answer, AskError> {
-        let lead_check = LeadCheck::of(self.question, &self.called, &self.usable, self.ctx.patient.as_ref());
+        let mut lead_check = LeadCheck::of(self.question, &self.called, &self.usable, self.ctx.patient.as_ref());
+        lead_check.covered = self.called.iter().any(|c| self.covering.contains(&c.tool));
         let facts = lead_check.facts.clone();
         // Observational figures (the treatment options) get the prompt that asks for
         // their caveat in the lead's own words; the check holds the lead to it.
@@ -857,6 +907,7 @@ impl<'a> Turn<'a> {
         self.timings.total = self.started.elapsed().as_secs_f64();
         Answer {
             question: self.question.to_owned(),
+            reading: self.reading,
             text,
             outcome,
             grounding,
@@ -891,6 +942,9 @@ struct LeadCheck<'a> {
     sources: Sources,
     results: Vec<Facts>,
     in_tool_words: bool,
+    /// A called tool answers the question's reading: the facts state what was asked,
+    /// so a lead saying they do not is dropped, never believed.
+    covered: bool,
     /// The results are observational comparisons of treatments (`compare_treatments`):
     /// the lead must say they are figures of similar patients and predict nothing for
     /// this one ([`carries_observational_caveat`]).
@@ -922,6 +976,7 @@ impl<'a> LeadCheck<'a> {
                 .iter()
                 .any(|c| usable.iter().any(|s| s.name == c.tool && s.vocabulary.matches(question))),
             observational: called.iter().any(|c| c.tool == ToolName::CompareTreatments),
+            covered: false,
         }
     }
 
@@ -953,7 +1008,7 @@ impl<'a> LeadCheck<'a> {
     /// summary). Otherwise the facts do answer it (a 1.5B model says "does not show"
     /// of "Flares: 2" for "How many flares did he have?"): RDT's sentences alone.
     fn judge(&self, lead: &str) -> Verdict {
-        if self.declines(lead) && !self.in_tool_words && !facts_address(self.question, &self.facts) {
+        if self.declines(lead) && !self.covered && !self.in_tool_words && !facts_address(self.question, &self.facts) {
             return Verdict::CannotAnswer;
         }
         let ungrounded = check(lead, &self.sources).ungrounded;
@@ -1087,6 +1142,7 @@ mod tests {
             sources: Sources::new([&result], question).with_patient(Some("p-1")),
             results: vec![Facts::stated(String::new()).with_drugs(drugs.clone())],
             in_tool_words: false,
+            covered: false,
             observational: false,
         };
         let crp = lead_check("What is the latest CRP?");
@@ -1121,6 +1177,7 @@ mod tests {
             sources: Sources::new([&result], question).with_patient(Some("p-1")),
             results: vec![Facts::stated(String::new())],
             in_tool_words: true,
+            covered: false,
             observational: true,
         };
         let kept = "Among similar patients who started a TNF inhibitor, 55% had a moderate or good response and did better.";

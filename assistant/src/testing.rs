@@ -272,6 +272,34 @@ impl TestChart {
         self
     }
 
+    /// A medication course of the RxNorm ingredient `rxnorm`, from `start`, stopped at
+    /// `stop` when given (a start and a stop event of one MedicationStatement).
+    pub fn course(mut self, rxnorm: &str, display: &str, start: DateTime<Utc>, stop: Option<DateTime<Utc>>) -> Self {
+        let code = Code {
+            system: journey::clinical::drugs::RXNORM.into(),
+            code: rxnorm.into(),
+            display: Some(display.into()),
+        };
+        let n = self.events.len();
+        self.push(start, code, Modality::Medication, None, Some("weekly"));
+        let resource_id = format!("{}-course-{n}", self.patient.id);
+        if let Some(e) = self.events.last_mut() {
+            e.phase = Phase::Start;
+            e.source.resource_type = "MedicationStatement".into();
+            e.source.resource_id = resource_id.clone();
+            e.source.part = "start".into();
+        }
+        if let (Some(stop), Some(start_event)) = (stop, self.events.last().cloned()) {
+            let mut s = start_event;
+            s.time = stop;
+            s.phase = Phase::Stop;
+            s.text = Some("Stopped: lack of effect".into());
+            s.source.part = "stop".into();
+            self.events.push(s);
+        }
+        self
+    }
+
     pub fn note(mut self, time: DateTime<Utc>, text: &str) -> Self {
         let code =
             Code { system: "http://loinc.org".into(), code: "11506-3".into(), display: Some("Progress note".into()) };

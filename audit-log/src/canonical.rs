@@ -148,7 +148,7 @@ mod tests {
         let time = Utc.with_ymd_and_hms(2024, 5, 1, 9, 30, 0).unwrap();
         let new = NewEntry::new(
             Principal::new("dr.a", Role::Clinician),
-            EntryBody::Question { question: "DAS28 trend?".into() },
+            EntryBody::Question { question: "DAS28 trend?".into(), reading: None },
         )
         .session("s1")
         .patients(["p1"])

@@ -390,8 +390,13 @@ pub struct TerminologyRecord {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum EntryBody {
-    /// A clinician's question to the assistant.
-    Question { question: String },
+    /// A clinician's question to the assistant, with how RDT read it (what is asked,
+    /// about what, over which span: the assistant's typed reading), when it did.
+    Question {
+        question: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reading: Option<serde_json::Value>,
+    },
     /// A typed tool ran.
     ToolCall {
         tool: ToolCall,

@@ -166,7 +166,7 @@ fn audit_event(entry: &AuditEntry, text: &str, leaf_hex: &str) -> Value {
         details.push(detail("session", session.0.clone()));
     }
     match &entry.body {
-        EntryBody::Question { question } => details.push(detail("question", question.clone())),
+        EntryBody::Question { question, .. } => details.push(detail("question", question.clone())),
         EntryBody::ToolCall { tool, .. } => {
             details.push(detail("tool", tool.name.clone()));
             details.push(detail("result_digest", tool.result_digest.to_hex()));
@@ -352,7 +352,7 @@ mod tests {
 
     #[test]
     fn a_question_has_no_provenance_and_bundles_wrap_resources() {
-        let res = resources_for(&stored(EntryBody::Question { question: "q?".into() })).unwrap();
+        let res = resources_for(&stored(EntryBody::Question { question: "q?".into(), reading: None })).unwrap();
         assert_eq!(res.len(), 1);
         let b = bundle(res);
         assert_eq!(b["entry"][0]["resource"]["action"], "E");

@@ -21,7 +21,7 @@ const N: u64 = 20;
 fn fixture_entry(i: u64) -> NewEntry {
     let who = Principal::new(format!("dr.{}", i % 3), Role::Clinician);
     let body = match i % 3 {
-        0 => EntryBody::Question { question: format!("How did DAS28 of patient p{i} evolve?") },
+        0 => EntryBody::Question { question: format!("How did DAS28 of patient p{i} evolve?"), reading: None },
         1 => EntryBody::ToolCall {
             tool: ToolCall::bounded("similar_patients", json!({"patient": format!("p{i}"), "k": 2}), json!({"n": 2}), 4096),
             cohort: Some(CohortRecord {
@@ -103,7 +103,7 @@ async fn apply(t: Tamper, raw: &Raw, entries: &[StoredEntry]) {
             }
             let prev = leaf_hash(text(s - 1).as_bytes());
             let forged = AuditEntry::place(
-                NewEntry::new(Principal::new("mallory", Role::Clinician), EntryBody::Question { question: "forged".into() }),
+                NewEntry::new(Principal::new("mallory", Role::Clinician), EntryBody::Question { question: "forged".into(), reading: None }),
                 Seq(s),
                 Some(prev),
                 chrono::Utc::now(),

@@ -282,6 +282,19 @@ population; says when too few similar patients took an option.";
         "option", "options", "what if", "switch", "instead", "which treatment", "which drug", "best treatment",
         "compare treatment", "compare the treatment", "add a", "escalate", "step up",
     ]);
+    const READINGS: &'static [crate::reading::Asks] = &[crate::reading::Asks::TreatmentOption];
+
+    /// A treatment choice, or how similar patients fared on a named drug or class
+    /// (each option's figures are of similar patients who started it).
+    fn answers(reading: &crate::reading::Reading) -> bool {
+        use crate::reading::{Asks, Concept};
+        match reading.asks {
+            Asks::TreatmentOption => true,
+            Asks::CohortOutcome => matches!(reading.concept, Some(Concept::Drugs { group: Some(_) })),
+            _ => false,
+        }
+    }
+
     const REQUIRED_ROLE: Role = Role::Clinician;
     /// Options (a fixed eight).
     const MAX_ITEMS: usize = 8;

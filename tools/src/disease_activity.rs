@@ -15,6 +15,7 @@ use crate::context::ToolContext;
 use crate::das28::{is_flare, round2, ActivityCategory};
 use crate::error::ToolError;
 use crate::facts::{said, Facts};
+use crate::reading::{Asks, Concept, Reading, Window};
 use crate::record::{self, Das28Reading, Das28Variant, PatientArg};
 use crate::registry::ToolName;
 use crate::scope::Scope;
@@ -38,6 +39,11 @@ pub struct DiseaseActivityInput {
     #[serde(default)]
     #[schemars(range(min = 1))]
     pub window_days: Option<u32>,
+    /// The last this many readings instead of a window in days ("over the last three
+    /// visits"): the trend, readings and flares cover exactly those (at most 100).
+    #[serde(default)]
+    #[schemars(range(min = 1, max = 100))]
+    pub last_n: Option<u32>,
 }
 
 /// One DAS28 assessment.
@@ -101,6 +107,9 @@ pub struct DiseaseActivityOutput {
     /// The whole record when absent.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub window_days: Option<u32>,
+    /// The window is the last this many readings (asked as `last_n`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_n: Option<u32>,
     pub trend: TrendFacts,
     pub categories_in_window: CategoryCounts,
     /// Flares in the window, most recent last.
@@ -202,10 +211,23 @@ or threshold means.";
     }
 
     /// The look-back the question names.
-    fn arguments_named_in(question: &str) -> serde_json::Map<String, serde_json::Value> {
-        crate::vocabulary::window_named_in(question)
-            .map(|days| serde_json::Map::from_iter([("window_days".to_owned(), serde_json::json!(days))]))
-            .unwrap_or_default()
+    const READINGS: &'static [Asks] = &[Asks::Value, Asks::Existence, Asks::Count, Asks::Trend, Asks::Comparison];
+
+    /// A record fact about DAS28 (or CDAI, SDAI, joint counts) or flares.
+    fn answers(reading: &Reading) -> bool {
+        Self::READINGS.contains(&reading.asks)
+            && matches!(reading.concept, Some(Concept::DiseaseActivity | Concept::Flare))
+    }
+
+    /// The span the question names: a look-back in days, or the last N readings.
+    fn arguments_read(reading: &Reading) -> serde_json::Map<String, serde_json::Value> {
+        match reading.window {
+            Some(Window::Days(days)) => serde_json::Map::from_iter([("window_days".to_owned(), serde_json::json!(days))]),
+            Some(Window::LastVisits(n)) => {
+                serde_json::Map::from_iter([("last_n".to_owned(), serde_json::json!(n.clamp(1, 100)))])
+            }
+            None => serde_json::Map::new(),
+        }
     }
 
     fn patients(input: &Self::Input) -> Vec<PatientId> {
@@ -221,7 +243,15 @@ or threshold means.";
     ) -> Result<Bounded<Self::Output>, ToolError> {
         let journey = ctx.journey::<Self>(principal, scope, &input.patient.0).await?;
         let readings = record::das28_readings(&journey);
-        let (in_window, trend) = das28_trend(&readings, input.window_days);
+        let last_n = input.last_n.map(|n| n.clamp(1, 100));
+        let (in_window, trend) = match last_n {
+            Some(n) => {
+                let kept: Vec<&Das28Reading> = readings[readings.len().saturating_sub(n as usize)..].iter().collect();
+                let series: Vec<_> = kept.iter().map(|r| (r.time, r.score)).collect();
+                (kept, trend(&series, STABLE_DAS28_PER_30_DAYS))
+            }
+            None => das28_trend(&readings, input.window_days),
+        };
         let mut categories = CategoryCounts::default();
         for r in &in_window {
             match ActivityCategory::of(r.score) {
@@ -248,7 +278,8 @@ or threshold means.";
         let output = DiseaseActivityOutput {
             patient: journey.patient.id.to_string(),
             latest: readings.last().map(point),
-            window_days: input.window_days,
+            window_days: input.window_days.filter(|_| last_n.is_none()),
+            last_n,
             trend,
             categories_in_window: categories,
             flares_in_window: flares.len(),
@@ -292,10 +323,33 @@ fn das28_facts(v: &DiseaseActivityOutput) -> Facts {
         said(&latest.date),
         said(&latest.category)
     );
-    if v.trend.direction != crate::trend::Trend::InsufficientData {
-        s.push_str(&format!(" Trend: {}.", said(&v.trend.direction)));
+    // The span the trend, flares and counts cover: the whole record unless asked.
+    let span = match (v.last_n, v.window_days, v.readings.first()) {
+        (Some(_), _, Some(first)) => Some(format!(
+            "the last {} readings ({} to {})",
+            v.readings_in_window,
+            said(&first.date),
+            said(&latest.date)
+        )),
+        (None, Some(days), _) => Some(format!("the last {days} days")),
+        _ => None,
+    };
+    match (&span, v.trend.direction) {
+        (_, crate::trend::Trend::InsufficientData) => {}
+        (Some(span), direction) => {
+            s.push_str(&format!(" Trend over {span}: {} ({} readings).", said(&direction), v.trend.n))
+        }
+        (None, direction) => s.push_str(&format!(" Trend: {}.", said(&direction))),
     }
-    s.push_str(&format!(" Flares: {}; readings in the record: {}.", v.flares_in_window, v.readings_in_record));
+    match &span {
+        Some(span) => s.push_str(&format!(
+            " Over {span}: {} readings, flares: {}; readings in the record: {}.",
+            v.readings_in_window, v.flares_in_window, v.readings_in_record
+        )),
+        None => {
+            s.push_str(&format!(" Flares: {}; readings in the record: {}.", v.flares_in_window, v.readings_in_record))
+        }
+    }
     s.push_str(&others);
     Facts::stated(s)
 }
@@ -307,7 +361,7 @@ mod tests {
     use crate::trend::Trend;
 
     fn input(window_days: Option<u32>) -> DiseaseActivityInput {
-        DiseaseActivityInput { patient: PatientArg(pid("p1")), window_days }
+        DiseaseActivityInput { patient: PatientArg(pid("p1")), window_days, last_n: None }
     }
 
     /// 5.8 -> 4.0 -> 2.4 -> 3.3 (a flare: +0.9 to above 3.2) -> 2.5.
@@ -338,6 +392,27 @@ mod tests {
         assert_eq!(out.readings_in_window, 2);
         assert_eq!(out.flares_in_window, 1);
         assert_eq!(out.trend.direction, Trend::InsufficientData);
+    }
+
+    /// The last three readings, asked as `last_n`: trend, readings and flares are
+    /// theirs, and the facts say so with their dates.
+    #[tokio::test]
+    async fn the_last_n_readings_make_the_trend() {
+        let chart = Chart::new("p1", "female", date(1970, 1, 1))
+            .das28(day(2023, 1, 2), 2.0, 1.0, 0.0, 10.0)
+            .das28(day(2023, 4, 3), 2.4, 1.0, 0.0, 12.0)
+            .das28(day(2023, 7, 3), 5.0, 8.0, 6.0, 60.0)
+            .das28(day(2023, 10, 2), 4.2, 6.0, 4.0, 50.0)
+            .das28(day(2024, 1, 8), 3.1, 3.0, 1.0, 30.0);
+        let (_dir, ctx) = store_with(vec![chart]).await;
+        let input = DiseaseActivityInput { patient: PatientArg(pid("p1")), window_days: Some(3650), last_n: Some(3) };
+        let out = DiseaseActivityHistory.call(&ctx, &clinician(), &scope(&["p1"]), input).await.unwrap().value;
+        assert_eq!((out.readings_in_window, out.last_n, out.window_days), (3, Some(3), None));
+        assert_eq!(out.trend.direction, Trend::Falling);
+        assert_eq!(out.flares_in_window, 1, "the rise to 5.0 is the third reading's");
+        let text = DiseaseActivityHistory::facts(&out).text;
+        assert!(text.contains("Trend over the last 3 readings (2023-07-03 to 2024-01-08): falling (3 readings)."), "{text}");
+        assert!(text.contains("Over the last 3 readings (2023-07-03 to 2024-01-08): 3 readings, flares: 1; readings in the record: 5."), "{text}");
     }
 
     /// A clinic that records CDAI (LOINC 75847-4) and SDAI (75845-8): each series on its

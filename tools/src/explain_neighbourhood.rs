@@ -165,12 +165,11 @@ counts, shares and how many times more common it is among them.";
 
     /// The cohort size the question names ("the 10 most similar patients"); else the
     /// default, never a size the model makes up.
-    fn arguments_named_in(question: &str) -> serde_json::Map<String, serde_json::Value> {
-        use crate::similar_patients::{MAX_K, MIN_K};
-        crate::vocabulary::cohort_size_named_in(question, MIN_K..=MAX_K)
-            .map(|k| serde_json::Map::from_iter([("k".to_owned(), serde_json::json!(k))]))
-            .unwrap_or_default()
+    fn arguments_read(reading: &crate::reading::Reading) -> serde_json::Map<String, serde_json::Value> {
+        crate::similar_patients::cohort_size_argument(reading)
     }
+
+    const READINGS: &'static [crate::reading::Asks] = &[crate::reading::Asks::CohortProfile];
 
     fn patients(input: &Self::Input) -> Vec<PatientId> {
         vec![input.patient.0.clone()]

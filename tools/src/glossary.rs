@@ -347,8 +347,12 @@ response, flare, treatment switch, CRP, ESR, ALT, csDMARD and the drugs), with i
     /// "How is a flare defined?") or of the form "What is <term>?" that names a term
     /// asks for that term's definition: the question decides the term, not a model
     /// choosing among close candidates (whose choice can tip with thread count or load).
-    fn arguments_named_in(question: &str) -> serde_json::Map<String, serde_json::Value> {
-        let words = crate::vocabulary::words_of(question);
+    const READINGS: &'static [crate::reading::Asks] = &[crate::reading::Asks::Definition];
+
+    fn arguments_read(reading: &crate::reading::Reading) -> serde_json::Map<String, serde_json::Value> {
+        let question = reading.words.join(" ");
+        let question = question.as_str();
+        let words = &reading.words;
         let what_is_term = match words.as_slice() {
             [what, is, rest @ ..] if what == "what" && (is == "is" || is == "are") => {
                 let rest = rest.join(" ");

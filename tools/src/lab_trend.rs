@@ -11,6 +11,7 @@ use crate::bounded::{Bounded, Trimmer};
 use crate::context::ToolContext;
 use crate::error::ToolError;
 use crate::facts::{said, Facts};
+use crate::reading::{Asks, Reading, Window};
 use crate::record::{self, PatientArg};
 use crate::reference::{Flag, LabTest, ReferenceRange, ALT_ULN};
 use crate::registry::ToolName;
@@ -34,6 +35,11 @@ pub struct LabTrendInput {
     #[serde(default)]
     #[schemars(range(min = 1, max = 3650))]
     pub window_days: Option<u32>,
+    /// The last this many values instead of a window in days ("over the last three
+    /// visits"): the trend and the listed values cover exactly those (at most 100).
+    #[serde(default)]
+    #[schemars(range(min = 1, max = 100))]
+    pub last_n: Option<u32>,
 }
 
 /// One value with its flag.
@@ -78,7 +84,12 @@ pub struct LabTrendOutput {
     pub reference_range: ReferenceRange,
     /// The most recent value, flagged; absent when the record has none.
     pub latest: Option<LabPoint>,
+    /// Days the window covers: the asked or default look-back, or with `last_n` the
+    /// days from the first to the latest of those values.
     pub window_days: u32,
+    /// The window is the last this many values (asked as `last_n`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_n: Option<u32>,
     /// Trend over the window ending at the latest value.
     pub trend: TrendFacts,
     pub flags_in_window: FlagCounts,
@@ -119,15 +130,25 @@ impl Tool for LabTrend {
         lab_facts(output)
     }
 
-    /// The test, when the question names exactly one, and the look-back it names.
-    fn arguments_named_in(question: &str) -> serde_json::Map<String, serde_json::Value> {
+    const READINGS: &'static [Asks] = &[Asks::Value, Asks::Existence, Asks::Count, Asks::Trend, Asks::Comparison];
+
+    /// A record fact about one named lab test.
+    fn answers(reading: &Reading) -> bool {
+        Self::READINGS.contains(&reading.asks) && reading.lab_test().is_some()
+    }
+
+    /// The test, when the question names exactly one, and the span it names: a
+    /// look-back in days, or the last N values.
+    fn arguments_read(reading: &Reading) -> serde_json::Map<String, serde_json::Value> {
         let mut named = serde_json::Map::new();
-        if let [test] = crate::vocabulary::lab_tests_named_in(question).as_slice() {
+        if let Some(test) = reading.lab_test() {
             named.insert("test".to_owned(), serde_json::json!(test));
         }
-        if let Some(days) = crate::vocabulary::window_named_in(question) {
-            named.insert("window_days".to_owned(), serde_json::json!(days));
-        }
+        match reading.window {
+            Some(Window::Days(days)) => named.insert("window_days".to_owned(), serde_json::json!(days)),
+            Some(Window::LastVisits(n)) => named.insert("last_n".to_owned(), serde_json::json!(n.clamp(1, 100))),
+            None => None,
+        };
         named
     }
 
@@ -156,14 +177,8 @@ impl Tool for LabTrend {
             flag: range_on(Some(v.time.date_naive())).flag(v.value),
             times_uln: (test == LabTest::Alt).then(|| crate::reference::round(v.value / ALT_ULN, 2)),
         };
-        let window_days = input.window_days.unwrap_or(DEFAULT_WINDOW_DAYS).clamp(1, 3650);
-        let in_window: Vec<&record::LabValue> = match values.last() {
-            Some(last) => {
-                let from = last.time - Duration::days(i64::from(window_days));
-                values.iter().filter(|v| v.time >= from).collect()
-            }
-            None => Vec::new(),
-        };
+        let last_n = input.last_n.map(|n| n.clamp(1, 100));
+        let (in_window, window_days) = window(&values, input.window_days, last_n);
         let series: Vec<_> = in_window.iter().map(|v| (v.time, v.value)).collect();
         let mut flags = FlagCounts::default();
         let points: Vec<LabPoint> = in_window.iter().map(|v| point(v)).collect();
@@ -176,6 +191,7 @@ impl Tool for LabTrend {
             loinc: test.loinc(),
             latest: values.last().map(point),
             window_days,
+            last_n,
             trend: trend(&series, test.stable_slope_per_30_days()),
             flags_in_window: flags,
             values_in_window: points.len(),
@@ -188,7 +204,29 @@ impl Tool for LabTrend {
     }
 }
 
-/// The latest value with its date and flag, and the trend over the window.
+/// The values a call covers, and the days they span: the last `last_n` values when
+/// asked, else those in the `window_days` (default [`DEFAULT_WINDOW_DAYS`]) before the
+/// latest value.
+fn window(
+    values: &[record::LabValue],
+    window_days: Option<u32>,
+    last_n: Option<u32>,
+) -> (Vec<&record::LabValue>, u32) {
+    let Some(last) = values.last() else {
+        return (Vec::new(), window_days.unwrap_or(DEFAULT_WINDOW_DAYS).clamp(1, 3650));
+    };
+    if let Some(n) = last_n {
+        let kept: Vec<&record::LabValue> = values[values.len().saturating_sub(n as usize)..].iter().collect();
+        let span = kept.first().map_or(0, |first| (last.time - first.time).num_days());
+        return (kept, u32::try_from(span).unwrap_or(u32::MAX).max(1));
+    }
+    let days = window_days.unwrap_or(DEFAULT_WINDOW_DAYS).clamp(1, 3650);
+    let from = last.time - Duration::days(i64::from(days));
+    (values.iter().filter(|v| v.time >= from).collect(), days)
+}
+
+/// The latest value with its date and flag, the trend over the window (days or the
+/// last N values), and how many values the record and the window hold.
 fn lab_facts(v: &LabTrendOutput) -> Facts {
     let (patient, name, unit) = (said(&v.patient), said(v.test_name), v.reference_range.unit);
     let Some(latest) = &v.latest else {
@@ -200,16 +238,23 @@ fn lab_facts(v: &LabTrendOutput) -> Facts {
         said(&latest.date),
         said(&latest.flag)
     );
+    let span = match (v.last_n, v.values.first()) {
+        (Some(_), Some(first)) => {
+            format!("the last {} values ({} to {})", v.values_in_window, said(&first.date), said(&latest.date))
+        }
+        _ => format!("the last {} days", v.window_days),
+    };
     if v.trend.direction != crate::trend::Trend::InsufficientData {
-        s.push_str(&format!(
-            " Trend over the last {} days: {} ({} values).",
-            v.window_days,
-            said(&v.trend.direction),
-            v.trend.n
-        ));
+        s.push_str(&format!(" Trend over {span}: {} ({} values).", said(&v.trend.direction), v.trend.n));
     } else {
         s.push_str(" Too few values for a trend.");
     }
+    // Counts only: flag words here would read as the latest value's flag to the
+    // check of a model's lead (`flags_in_window` holds them per flag).
+    s.push_str(&format!(
+        " {name} values in the record: {}; over {span}: {}.",
+        v.values_in_record, v.values_in_window
+    ));
     Facts::stated(s)
 }
 
@@ -230,7 +275,7 @@ mod tests {
     use crate::trend::Trend;
 
     fn input(patient: &str, test: LabTest, window_days: Option<u32>) -> LabTrendInput {
-        LabTrendInput { patient: PatientArg(pid(patient)), test, window_days }
+        LabTrendInput { patient: PatientArg(pid(patient)), test, window_days, last_n: None }
     }
 
     /// CRP rising by 3 mg/L a month: the latest is flagged high, the trend rising with
@@ -254,6 +299,28 @@ mod tests {
         assert_eq!(v.flags_in_window.high, 3);
         assert_eq!(v.values_in_other_units, 1);
         assert_eq!(v.values_in_record, 5);
+    }
+
+    /// The last three values, asked as `last_n`: the trend is theirs (falling) though
+    /// the year holds an earlier low value (rising over the year), and the facts say
+    /// "over the last 3 values" with their dates and the counts.
+    #[tokio::test]
+    async fn the_last_n_values_make_the_trend() {
+        let chart = Chart::new("p1", "female", date(1970, 5, 1))
+            .lab(day(2023, 6, 1), "1988-5", 2.0, "mg/L")
+            .lab(day(2024, 1, 10), "1988-5", 30.0, "mg/L")
+            .lab(day(2024, 3, 10), "1988-5", 20.0, "mg/L")
+            .lab(day(2024, 5, 2), "1988-5", 10.0, "mg/L");
+        let (_dir, ctx) = store_with(vec![chart]).await;
+        let year = LabTrend.call(&ctx, &clinician(), &scope(&["p1"]), input("p1", LabTest::Crp, None)).await.unwrap();
+        assert_eq!((year.value.values_in_window, year.value.last_n), (4, None));
+        let last = LabTrendInput { last_n: Some(3), ..input("p1", LabTest::Crp, None) };
+        let v = LabTrend.call(&ctx, &clinician(), &scope(&["p1"]), last).await.unwrap().value;
+        assert_eq!((v.values_in_window, v.last_n, v.trend.direction), (3, Some(3), Trend::Falling));
+        assert_eq!(v.window_days, (date(2024, 5, 2) - date(2024, 1, 10)).num_days() as u32);
+        let text = LabTrend::facts(&v).text;
+        assert!(text.contains("Trend over the last 3 values (2024-01-10 to 2024-05-02): falling (3 values)."), "{text}");
+        assert!(text.contains("CRP values in the record: 4; over the last 3 values"), "{text}");
     }
 
     /// A CRP recorded in mg/dL is read in mg/L (x10), flagged as such and counted among

@@ -54,6 +54,7 @@ pub mod reference;
 mod registry;
 mod scope;
 mod tool;
+pub mod reading;
 pub mod trend;
 pub mod vocabulary;
 

@@ -13,6 +13,7 @@ use crate::das28::{eular_response, round2, EularResponse};
 use crate::drugs::DrugClass;
 use crate::error::ToolError;
 use crate::facts::{names_or_none, said, DrugFacts, Facts};
+use crate::reading::{class_label, Asks, Concept, DrugGroup, Reading};
 use crate::record::{self, Course, Das28Reading, PatientArg, RecordText};
 use crate::registry::ToolName;
 use crate::scope::Scope;
@@ -33,6 +34,40 @@ pub const RESPONSE_TOLERANCE_DAYS: i64 = 45;
 #[serde(deny_unknown_fields)]
 pub struct MedicationHistoryInput {
     pub patient: PatientArg,
+    /// A drug, class or group the question asks about ("a biologic", {"class":
+    /// "tnf_inhibitor"}, {"drug": "tocilizumab"}): the result then says whether the
+    /// record holds one, and which.
+    #[serde(default)]
+    pub drug_group: Option<DrugGroup>,
+}
+
+/// Whether the record holds a drug of the asked group: its first course, how many
+/// courses, and those still running.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct GroupOnRecord {
+    pub group: DrugGroup,
+    /// The group as the sentences name it ("a TNF inhibitor").
+    pub label: String,
+    /// The group's first course: drug and start.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first: Option<DrugStart>,
+    pub courses: usize,
+    /// The group's drugs running at the record's last event.
+    pub current: Vec<String>,
+}
+
+/// A drug and the day its first course started.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct DrugStart {
+    pub drug: String,
+    pub start: NaiveDate,
+}
+
+/// A drug class the record holds, with its first drug and start.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct ClassStart {
+    pub class: DrugClass,
+    pub first: DrugStart,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
@@ -99,6 +134,42 @@ pub struct MedicationHistoryOutput {
     pub dmards: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_record_date: Option<NaiveDate>,
+    /// Every drug class ever started, by first start, with its first drug: what "was a
+    /// TNF inhibitor ever started?" reads, complete even when old courses are cut.
+    pub classes_started: Vec<ClassStart>,
+    /// The asked group ([`MedicationHistoryInput::drug_group`]) on the record.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub asked: Option<GroupOnRecord>,
+}
+
+/// The classes of `courses` by first start, each with its first drug.
+fn classes_started(courses: &[Course]) -> Vec<ClassStart> {
+    let mut by_start: Vec<&Course> = courses.iter().filter(|c| c.drug.is_some()).collect();
+    by_start.sort_by_key(|c| c.start);
+    let mut classes: Vec<ClassStart> = Vec::new();
+    for c in by_start {
+        let Some(drug) = c.drug else { continue };
+        if !classes.iter().any(|k| k.class == drug.class) {
+            classes.push(ClassStart { class: drug.class, first: DrugStart { drug: c.name(), start: c.start.date_naive() } });
+        }
+    }
+    classes
+}
+
+/// The asked group on the record: its first course, count and current drugs.
+fn group_on_record(group: DrugGroup, courses: &[Course], current: &[String]) -> GroupOnRecord {
+    let mut held: Vec<&Course> = courses.iter().filter(|c| group.holds(&c.name(), c.drug)).collect();
+    held.sort_by_key(|c| c.start);
+    let mut running: Vec<String> =
+        held.iter().map(|c| c.name()).filter(|name| current.contains(name)).collect();
+    running.dedup();
+    GroupOnRecord {
+        label: group.label(),
+        first: held.first().map(|c| DrugStart { drug: c.name(), start: c.start.date_naive() }),
+        courses: held.len(),
+        current: running,
+        group,
+    }
 }
 
 /// The EULAR response of a course: baseline in the 30 days up to the start, follow-up
@@ -200,6 +271,24 @@ computed from recorded DAS28.";
         "sulfasalazine", "leflunomide", "prednisone", "adalimumab", "etanercept", "tocilizumab", "rituximab",
         "tofacitinib", "folic acid",
     ]);
+    const READINGS: &'static [Asks] = &[Asks::Value, Asks::Existence, Asks::Count, Asks::Comparison];
+
+    /// A record fact about drugs: named, by class, or in general.
+    fn answers(reading: &Reading) -> bool {
+        Self::READINGS.contains(&reading.asks) && matches!(reading.concept, Some(Concept::Drugs { .. }))
+    }
+
+    /// The drug, brand or class the question names, as the group to look for.
+    fn arguments_read(reading: &Reading) -> serde_json::Map<String, serde_json::Value> {
+        let mut named = serde_json::Map::new();
+        if let Some(group) = reading.drug_group() {
+            if let Ok(value) = serde_json::to_value(group) {
+                named.insert("drug_group".to_owned(), value);
+            }
+        }
+        named
+    }
+
     const REQUIRED_ROLE: Role = Role::Clinician;
     const MAX_ITEMS: usize = 30;
     const MAX_BYTES: usize = 24 * 1024;
@@ -228,11 +317,14 @@ computed from recorded DAS28.";
         let last = record::last_event_date(&journey);
         let facts: Vec<CourseFact> = courses.iter().map(|c| course_fact(c, &readings, last)).collect();
         let mut trimmer = Trimmer::default();
+        let running = current(&courses, last);
         let output = MedicationHistoryOutput {
             patient: journey.patient.id.to_string(),
             courses_in_record: facts.len(),
             courses: trimmer.keep_last(facts, Self::MAX_ITEMS),
-            current: trimmer.keep_first(current(&courses, last), Self::MAX_ITEMS),
+            classes_started: classes_started(&courses),
+            asked: input.drug_group.map(|group| group_on_record(group, &courses, &running)),
+            current: trimmer.keep_first(running, Self::MAX_ITEMS),
             dmards_tried: dmards_tried(&courses),
             dmards: trimmer.keep_first(dmard_names(&courses), Self::MAX_ITEMS),
             last_record_date: last,
@@ -258,6 +350,21 @@ fn medication_facts(v: &MedicationHistoryOutput) -> Facts {
         v.dmards_tried,
         v.courses_in_record,
     );
+    if let Some(asked) = &v.asked {
+        s.push_str(&asked_sentence(asked, &v.current));
+    }
+    if !v.classes_started.is_empty() {
+        let classes: Vec<String> = v
+            .classes_started
+            .iter()
+            .map(|k| {
+                let label = class_label(k.class);
+                let label = label.split_once(' ').map_or(label, |(_, noun)| noun);
+                format!("{label} ({} from {})", said(&k.first.drug), said(&k.first.start))
+            })
+            .collect();
+        s.push_str(&format!(" Drug classes ever started: {}.", classes.join(", ")));
+    }
     let recent = &v.courses[v.courses.len().saturating_sub(COURSES_STATED)..];
     let described: Vec<String> = recent
         .iter()
@@ -289,13 +396,73 @@ fn medication_facts(v: &MedicationHistoryOutput) -> Facts {
     })
 }
 
+/// Whether the asked group is on the record: "Ever started a TNF inhibitor: yes,
+/// adalimumab from 2021-03-02 (2 courses; running now: adalimumab)." or "No biologic
+/// on record; current: methotrexate."
+fn asked_sentence(asked: &GroupOnRecord, current: &[String]) -> String {
+    match &asked.first {
+        Some(first) => {
+            let running = match asked.current.as_slice() {
+                [] => "none running now".to_owned(),
+                names => format!("running now: {}", names.join(", ")),
+            };
+            format!(
+                " Ever started {}: yes, {} from {} ({} courses; {running}).",
+                asked.label,
+                said(&first.drug),
+                said(&first.start),
+                asked.courses
+            )
+        }
+        None => {
+            let group = asked.label.split_once(' ').filter(|(a, _)| matches!(*a, "a" | "an")).map_or(asked.label.as_str(), |(_, g)| g);
+            format!(" No {group} on record; current: {}.", names_or_none(current))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::testutil::*;
 
     fn input() -> MedicationHistoryInput {
-        MedicationHistoryInput { patient: PatientArg(pid("p1")) }
+        MedicationHistoryInput { patient: PatientArg(pid("p1")), drug_group: None }
+    }
+
+    /// A patient on methotrexate, then tocilizumab: asked for a biologic, by brand or
+    /// by target, the result names tocilizumab with its start; asked for a TNF
+    /// inhibitor, it says none is on record and what is current.
+    #[tokio::test]
+    async fn an_asked_group_is_found_by_class_brand_or_target() {
+        let chart = Chart::new("p1", "female", date(1970, 1, 1))
+            .course("6851", "methotrexate", day(2021, 1, 4), None)
+            .course("612865", "tocilizumab", day(2022, 6, 1), None)
+            .das28(day(2023, 1, 2), 3.1, 2.0, 1.0, 30.0);
+        let (_dir, ctx) = store_with(vec![chart]).await;
+        let asked = |group: DrugGroup| {
+            let ctx = &ctx;
+            async move {
+                let input = MedicationHistoryInput { patient: PatientArg(pid("p1")), drug_group: Some(group) };
+                MedicationHistory.call(ctx, &clinician(), &scope(&["p1"]), input).await.unwrap().value
+            }
+        };
+        for group in [
+            DrugGroup::Biologic,
+            DrugGroup::Drug("tocilizumab".into()),
+            DrugGroup::Target(crate::drugs::Target::Il6Receptor),
+        ] {
+            let out = asked(group.clone()).await;
+            let on = out.asked.as_ref().unwrap();
+            assert_eq!(on.first.as_ref().map(|f| (f.drug.as_str(), f.start)), Some(("tocilizumab", date(2022, 6, 1))));
+            let text = MedicationHistory::facts(&out).text;
+            assert!(text.contains(&format!("Ever started {}: yes, tocilizumab from 2022-06-01", group.label())), "{text}");
+        }
+        let out = asked(DrugGroup::Class(DrugClass::TnfInhibitor)).await;
+        assert!(out.asked.as_ref().unwrap().first.is_none());
+        let text = MedicationHistory::facts(&out).text;
+        assert!(text.contains("No TNF inhibitor on record; current: methotrexate, tocilizumab."), "{text}");
+        assert!(text.contains("Drug classes ever started: csDMARD (methotrexate from 2021-01-04), non-TNF biologic (tocilizumab from 2022-06-01)."), "{text}");
     }
 
     /// Methotrexate 2023-01-02 .. 2023-03-15 stopped for ALT, leflunomide since then

@@ -152,6 +152,8 @@ its activity category, the latest value of each lab flagged against its referenc
         "summary", "summarise", "summarize", "overview", "old", "age", "sex", "male", "female", "gender",
         "diagnosis", "diagnoses", "diagnosed", "note", "notes",
     ]);
+    const READINGS: &'static [crate::reading::Asks] = &[crate::reading::Asks::Summary];
+
     const REQUIRED_ROLE: Role = Role::Clinician;
     const MAX_ITEMS: usize = 20;
     const MAX_BYTES: usize = 8 * 1024;

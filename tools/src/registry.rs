@@ -105,6 +105,14 @@ pub struct ToolSpec {
     /// The arguments a question names ([`Tool::arguments_named_in`]).
     #[serde(skip)]
     pub arguments_named_in: fn(&str) -> serde_json::Map<String, serde_json::Value>,
+    /// The arguments a reading names ([`Tool::arguments_read`]).
+    #[serde(skip)]
+    pub arguments_read: fn(&crate::reading::Reading) -> serde_json::Map<String, serde_json::Value>,
+    /// The kinds of reading the tool answers ([`Tool::READINGS`]).
+    pub readings: &'static [crate::reading::Asks],
+    /// Whether the tool answers a reading ([`Tool::answers`]).
+    #[serde(skip)]
+    pub answers: fn(&crate::reading::Reading) -> bool,
     pub required_role: Role,
     pub max_items: usize,
     pub max_bytes: usize,
@@ -128,6 +136,9 @@ pub fn spec_of<T: Tool>() -> ToolSpec {
         examples: T::EXAMPLES,
         vocabulary: T::VOCABULARY,
         arguments_named_in: T::arguments_named_in,
+        arguments_read: T::arguments_read,
+        readings: T::READINGS,
+        answers: T::answers,
         required_role: T::REQUIRED_ROLE,
         max_items: T::MAX_ITEMS,
         max_bytes: T::MAX_BYTES,

@@ -300,6 +300,16 @@ impl SimilarPatientsOutput {
     }
 }
 
+/// The cohort size a reading names, when within [`MIN_K`]..=[`MAX_K`]; else none, so
+/// the tool's default holds, never a size the model makes up.
+pub(crate) fn cohort_size_argument(reading: &crate::reading::Reading) -> serde_json::Map<String, serde_json::Value> {
+    reading
+        .cohort_size
+        .filter(|k| (MIN_K..=MAX_K).contains(k))
+        .map(|k| serde_json::Map::from_iter([("k".to_owned(), serde_json::json!(k))]))
+        .unwrap_or_default()
+}
+
 impl Tool for SimilarPatients {
     const NAME: ToolName = ToolName::SimilarPatients;
     const DESCRIPTION: &'static str = "In silico cohort of this patient: the most similar historical patients by \
@@ -331,11 +341,11 @@ beside the whole population's figure.";
 
     /// The cohort size the question names ("the 10 most similar patients"); else the
     /// default, never a size the model makes up.
-    fn arguments_named_in(question: &str) -> serde_json::Map<String, serde_json::Value> {
-        crate::vocabulary::cohort_size_named_in(question, MIN_K..=MAX_K)
-            .map(|k| serde_json::Map::from_iter([("k".to_owned(), serde_json::json!(k))]))
-            .unwrap_or_default()
+    fn arguments_read(reading: &crate::reading::Reading) -> serde_json::Map<String, serde_json::Value> {
+        cohort_size_argument(reading)
     }
+
+    const READINGS: &'static [crate::reading::Asks] = &[crate::reading::Asks::CohortOutcome];
 
     fn patients(input: &Self::Input) -> Vec<PatientId> {
         vec![input.patient.0.clone()]

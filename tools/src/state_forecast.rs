@@ -155,6 +155,21 @@ each state over the year, from the latest DAS28 if the current treatment continu
         "chance", "chances", "likely", "likelihood", "probability", "will", "forecast", "predict", "predicted",
         "prognosis", "expect", "expected", "next", "future", "in a year", "going to",
     ]);
+    const READINGS: &'static [crate::reading::Asks] = &[crate::reading::Asks::Forecast];
+
+    /// A forecast of disease activity (the state model forecasts DAS28 states, not a
+    /// lab value or a drug): named, or asked of the patient ("will she ...?"); a
+    /// future that is not the patient's ("will the stock market rise?") is not one.
+    fn answers(reading: &crate::reading::Reading) -> bool {
+        use crate::reading::{Asks, Concept};
+        reading.asks == Asks::Forecast
+            && match reading.concept {
+                Some(Concept::DiseaseActivity | Concept::Flare) => true,
+                None => reading.about_record,
+                _ => false,
+            }
+    }
+
     const REQUIRED_ROLE: Role = Role::Clinician;
     const MAX_ITEMS: usize = 4;
     const MAX_BYTES: usize = 4 * 1024;

@@ -12,6 +12,7 @@ use crate::bounded::Bounded;
 use crate::context::ToolContext;
 use crate::error::ToolError;
 use crate::facts::Facts;
+use crate::reading::{Asks, Reading};
 use crate::registry::ToolName;
 use crate::scope::Scope;
 use crate::vocabulary::Vocabulary;
@@ -40,12 +41,29 @@ pub trait Tool {
     type Input: DeserializeOwned + JsonSchema;
     type Output: Serialize + JsonSchema;
 
-    /// Arguments the question itself names, which override the model's: a small model
-    /// filling `{"test": ...}` for "What is the latest haemoglobin?" can write `alt`
-    /// (docs/benchmarks/assistant.md), while the question names the test without doubt.
-    /// Empty unless a tool knows how to read one of its fields from a question.
-    fn arguments_named_in(_question: &str) -> serde_json::Map<String, serde_json::Value> {
+    /// The kinds of reading ([`Asks`]) the tool answers, for its spec and the default
+    /// [`Tool::answers`].
+    const READINGS: &'static [Asks] = &[];
+
+    /// Whether the tool states the fact `reading` asks for: then routing offers it
+    /// whatever the question's wording, and "The record can't answer that." is never
+    /// said while a tool that answers the reading could run. The default: the kind is
+    /// one of [`Tool::READINGS`]; tools that need a concept (a lab test, a drug) say so.
+    fn answers(reading: &Reading) -> bool {
+        Self::READINGS.contains(&reading.asks)
+    }
+
+    /// Arguments the question's reading names, which override the model's: a small
+    /// model filling `{"test": ...}` for "What is the latest haemoglobin?" can write
+    /// `alt` (docs/benchmarks/assistant.md), while the question names the test without
+    /// doubt. Empty unless a tool knows how to read one of its fields from a reading.
+    fn arguments_read(_reading: &Reading) -> serde_json::Map<String, serde_json::Value> {
         serde_json::Map::new()
+    }
+
+    /// [`Tool::arguments_read`] of the question's reading.
+    fn arguments_named_in(question: &str) -> serde_json::Map<String, serde_json::Value> {
+        Self::arguments_read(&Reading::of(question))
     }
 
     /// The patients a call with this input reads, for the scope check and the audit

@@ -100,7 +100,7 @@ pub fn cohort_size_named_in(question: &str, range: std::ops::RangeInclusive<usiz
 
 /// A count written in digits or as one of the words questions use ("six months",
 /// "thirty nearest neighbours").
-fn number_named(word: &str) -> Option<u32> {
+pub(crate) fn number_named(word: &str) -> Option<u32> {
     const WORDS: [(&str, u32); 16] = [
         ("one", 1), ("two", 2), ("three", 3), ("four", 4), ("five", 5), ("six", 6), ("seven", 7), ("eight", 8),
         ("nine", 9), ("ten", 10), ("twelve", 12), ("fifteen", 15), ("twenty", 20), ("thirty", 30), ("forty", 40),

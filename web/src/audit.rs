@@ -98,7 +98,7 @@ fn model_of(e: &AuditEntry) -> Option<String> {
 pub fn summary_of(e: &AuditEntry) -> String {
     let cut = |s: &str| if s.chars().count() > 120 { format!("{}…", s.chars().take(120).collect::<String>()) } else { s.to_owned() };
     match &e.body {
-        EntryBody::Question { question } => cut(question),
+        EntryBody::Question { question, .. } => cut(question),
         EntryBody::ToolCall { tool, .. } => format!("{} {}", tool.name, cut(&tool.arguments.to_string())),
         EntryBody::Answer { answer, .. } => cut(answer),
         EntryBody::Refusal { reason } => cut(reason),
@@ -249,7 +249,7 @@ struct TracePage {
 fn step_of(e: &AuditEntry, focus: Seq) -> Step {
     let mut details = Vec::new();
     let title = match &e.body {
-        EntryBody::Question { question } => format!("Question: {question}"),
+        EntryBody::Question { question, .. } => format!("Question: {question}"),
         EntryBody::ToolCall { tool, cohort } => {
             details.push(("arguments".into(), tool.arguments.to_string()));
             details.push((
@@ -414,7 +414,7 @@ mod tests {
 
     #[test]
     fn a_trace_runs_from_the_question_to_the_answer_of_its_session() {
-        let q = |s| EntryBody::Question { question: s };
+        let q = |s| EntryBody::Question { question: s, reading: None };
         let call = EntryBody::ToolCall {
             tool: ToolCall::bounded("patient_summary", serde_json::json!({"patient": "p1"}), serde_json::json!({}), 1000),
             cohort: None,

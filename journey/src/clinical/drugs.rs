@@ -110,6 +110,46 @@ pub const DRUGS: &[Drug] = &[
     Drug { rxnorm: "7417", name: "nifedipine", class: DrugClass::Supportive, target: Target::None },
 ];
 
+/// Brand names clinicians use for the table's drugs, lower case, with the ingredient's
+/// RxNorm code: a question says "Actemra" or "Humira" as often as the ingredient, and a
+/// record holds the ingredient (RxNorm ingredient codes), so a brand is read as its
+/// ingredient. Only brands in wide use in RA care; a brand not listed is not guessed.
+pub const BRANDS: &[(&str, &str)] = &[
+    ("humira", "327361"),
+    ("amgevita", "327361"),
+    ("hyrimoz", "327361"),
+    ("enbrel", "214555"),
+    ("benepali", "214555"),
+    ("remicade", "191831"),
+    ("inflectra", "191831"),
+    ("cimzia", "709271"),
+    ("simponi", "819300"),
+    ("actemra", "612865"),
+    ("roactemra", "612865"),
+    ("kevzara", "1923319"),
+    ("rituxan", "121191"),
+    ("mabthera", "121191"),
+    ("truxima", "121191"),
+    ("orencia", "614391"),
+    ("kineret", "72435"),
+    ("xeljanz", "1357536"),
+    ("olumiant", "2047232"),
+    ("rinvoq", "2196092"),
+    ("plaquenil", "5521"),
+    ("salazopyrin", "9524"),
+    ("azulfidine", "9524"),
+    ("arava", "27169"),
+    ("cellcept", "68149"),
+    ("imuran", "1256"),
+];
+
+/// The table's drug a brand name (any case) stands for.
+pub fn by_brand(brand: &str) -> Option<&'static Drug> {
+    let brand = brand.to_lowercase();
+    let (_, rxnorm) = BRANDS.iter().find(|(b, _)| *b == brand)?;
+    DRUGS.iter().find(|d| d.rxnorm == *rxnorm)
+}
+
 /// The table's drug for a medication code (RxNorm only).
 pub fn lookup(code: &Code) -> Option<&'static Drug> {
     (code.system == RXNORM).then(|| DRUGS.iter().find(|d| d.rxnorm == code.code)).flatten()
@@ -127,5 +167,16 @@ mod tests {
         assert!(lookup(&code("urn:oid:1.2.3", "6851")).is_none());
         assert!(lookup(&code(RXNORM, "999")).is_none());
         assert!(DrugClass::TnfInhibitor.is_dmard() && !DrugClass::Glucocorticoid.is_dmard());
+    }
+
+    /// Every brand names a drug of the table, and reads as it in any case.
+    #[test]
+    fn brands_name_the_tables_ingredients() {
+        for (brand, rxnorm) in BRANDS {
+            assert!(DRUGS.iter().any(|d| d.rxnorm == *rxnorm), "{brand}");
+        }
+        assert_eq!(by_brand("Actemra").map(|d| d.name), Some("tocilizumab"));
+        assert_eq!(by_brand("HUMIRA").map(|d| d.class), Some(DrugClass::TnfInhibitor));
+        assert!(by_brand("aspirin").is_none());
     }
 }

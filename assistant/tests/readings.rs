@@ -1,0 +1,178 @@
+//! One test per reading kind (issue 21): a question whose fact the record holds is
+//! never answered "The record can't answer that." — existence (a class the record holds
+//! under an ingredient, asked by class or brand, and a class it does not hold), count,
+//! latest value, trend over the last visits and over a window, cohort outcome and
+//! treatment option — and a question no tool answers still is.
+//!
+//! The chat-model double is adversarial: it chooses "none" for every tool choice and
+//! every glossary term, and its lead says the record does not show the answer. So what
+//! answers here is the reading (`tools::reading`) routing to the tool that states the
+//! fact, and RDT's own sentences of the result; nothing depends on a model's luck.
+//! Retrieval runs on keyword vectors; questions are worded unlike any tool example.
+
+mod cohort_install;
+
+use std::sync::Arc;
+
+use assistant::{AskContext, Assistant, CannotAnswer, Outcome, ToolRetriever, CANNOT_ANSWER};
+use assistant_eval::testing::{day, pid, store_at, KeywordEmbedder, ScriptedModel, Step, TestChart};
+use audit_log::{AuditLog, EntryBody, Principal, Role};
+use chrono::NaiveDate;
+use serde_json::json;
+use tools::{ToolContext, ToolName};
+
+use cohort_install::cohort_install;
+
+/// A model that declines everything: "none" for tools and terms, `{}` for arguments,
+/// and a lead saying the record does not show it.
+fn declining() -> Arc<ScriptedModel> {
+    Arc::new(ScriptedModel::new(|step, _| match step {
+        Step::ChooseTool { .. } => json!({"tool": "none"}).to_string(),
+        Step::Definition { .. } => json!({"term": "none"}).to_string(),
+        Step::Arguments { .. } => json!({}).to_string(),
+        Step::Answer { .. } => "The record does not show that.".into(),
+    }))
+}
+
+fn assistant_over(tools: ToolContext, log: AuditLog) -> Assistant {
+    let retriever = ToolRetriever::new(Arc::new(KeywordEmbedder::default()), &tools::specs()).unwrap();
+    Assistant::new(declining(), tools, log, retriever)
+}
+
+fn doctor(patient: &str) -> AskContext {
+    AskContext { principal: Principal::new("dr-r", Role::Clinician), patient: Some(pid(patient)), session: "s-r".into() }
+}
+
+/// p-9: methotrexate since 2020, tocilizumab since 2022-03-01 (a biologic, no TNF
+/// inhibitor); CRP 2.0, 20.0, 15.0, 10.0 (falling over the last three); DAS28 5.2,
+/// 4.8, 3.4, 2.9, 2.3 (falling over the last six months).
+async fn record() -> (tempfile::TempDir, Assistant) {
+    let dir = tempfile::tempdir().unwrap();
+    let chart = TestChart::new("p-9", "female", NaiveDate::from_ymd_opt(1968, 2, 3).unwrap())
+        .course("6851", "methotrexate", day(2020, 1, 6), None)
+        .course("612865", "tocilizumab", day(2022, 3, 1), None)
+        .crp(day(2022, 6, 1), 2.0)
+        .crp(day(2023, 1, 10), 20.0)
+        .crp(day(2023, 3, 10), 15.0)
+        .crp(day(2023, 5, 2), 10.0)
+        .das28(day(2022, 1, 10), 5.2)
+        .das28(day(2022, 7, 11), 4.8)
+        .das28(day(2022, 12, 12), 3.4)
+        .das28(day(2023, 3, 10), 2.9)
+        .das28(day(2023, 5, 2), 2.3);
+    let store = store_at(&dir.path().join("journey.sqlite"), vec![chart]).await.unwrap();
+    let log = AuditLog::open(&format!("sqlite://{}", dir.path().join("audit.sqlite").display())).await.unwrap();
+    let assistant = assistant_over(ToolContext::new(store), log);
+    (dir, assistant)
+}
+
+/// Asks `question` about p-9 and checks it was answered by `tool` with a text holding
+/// `states`.
+async fn check(assistant: &Assistant, question: &str, tool: ToolName, states: &str) -> assistant::Answer {
+    let answer = assistant.ask(question, &doctor("p-9"), None).await.unwrap();
+    assert_eq!(answer.outcome, Outcome::Answered, "{question}: {}", answer.text);
+    assert!(!answer.text.starts_with(CANNOT_ANSWER), "{question}: {}", answer.text);
+    assert_eq!(answer.tools.first().map(|c| c.tool), Some(tool), "{question}: {:?}", answer.reading);
+    assert!(answer.text.contains(states), "{question}: {}", answer.text);
+    answer
+}
+
+/// Existence: a biologic the record holds as tocilizumab, asked by group and by brand;
+/// a class it does not hold is said absent with what is current, not refused. The
+/// question's audit entry records its reading.
+#[tokio::test]
+async fn existence_of_a_drug_class_is_stated_not_refused() {
+    let (_dir, a) = record().await;
+    let answer = check(
+        &a,
+        "Was she ever put on any biological agent?",
+        ToolName::MedicationHistory,
+        "Ever started a biologic: yes, tocilizumab from 2022-03-01",
+    )
+    .await;
+    let entry = a.log().entry(answer.audit[0]).await.unwrap().unwrap().parse().unwrap();
+    let EntryBody::Question { reading: Some(reading), .. } = &entry.body else { panic!("{:?}", entry.body) };
+    assert_eq!((reading["asks"].as_str(), reading["concept"]["group"].as_str()), (Some("existence"), Some("biologic")));
+
+    check(&a, "Has Actemra been given to her at some point?", ToolName::MedicationHistory, "Ever started tocilizumab: yes")
+        .await;
+    check(
+        &a,
+        "Did she receive an anti-TNF at any stage?",
+        ToolName::MedicationHistory,
+        "No TNF inhibitor on record; current: methotrexate, tocilizumab.",
+    )
+    .await;
+}
+
+/// Count: how many values or readings the record holds is stated, not the summary.
+#[tokio::test]
+async fn counts_are_stated() {
+    let (_dir, a) = record().await;
+    check(&a, "How many CRP results does her file contain?", ToolName::LabTrend, "CRP values in the record: 4").await;
+    check(&a, "Number of DAS28 scores documented for her?", ToolName::DiseaseActivityHistory, "readings in the record: 5")
+        .await;
+}
+
+/// Latest: the newest value with its date.
+#[tokio::test]
+async fn the_latest_value_is_stated() {
+    let (_dir, a) = record().await;
+    check(&a, "Her newest C-reactive protein?", ToolName::LabTrend, "Latest CRP of p-9: 10.0 mg/L on 2023-05-02").await;
+}
+
+/// Trend over the last visits: "the last few" is the last three values, not a year;
+/// over a window: the days named.
+#[tokio::test]
+async fn trends_over_visits_and_over_a_window() {
+    let (_dir, a) = record().await;
+    let answer = check(
+        &a,
+        "Across her last few appointments, where has the CRP been heading?",
+        ToolName::LabTrend,
+        "Trend over the last 3 values (2023-01-10 to 2023-05-02): falling",
+    )
+    .await;
+    assert_eq!(answer.tools[0].arguments["last_n"], 3);
+    let answer = check(
+        &a,
+        "How did her DAS28 move during the past 6 months?",
+        ToolName::DiseaseActivityHistory,
+        "Trend over the last 180 days: falling",
+    )
+    .await;
+    assert_eq!(answer.tools[0].arguments["window_days"], 180);
+}
+
+/// A question no tool answers is still refused, in the one sentence.
+#[tokio::test]
+async fn an_unanswerable_question_is_still_refused() {
+    let (_dir, a) = record().await;
+    let answer = a.ask("What is her blood group?", &doctor("p-9"), None).await.unwrap();
+    assert!(matches!(answer.outcome, Outcome::CannotAnswer(CannotAnswer::NoToolApplies)), "{:?}", answer.outcome);
+    assert!(answer.text.starts_with(CANNOT_ANSWER), "{}", answer.text);
+    assert!(answer.tools.is_empty());
+}
+
+/// Cohort outcome and treatment option, worded with none of the cohort tools' required
+/// words ("people with a profile like hers"; "which therapy should come next"): the
+/// cohort tool and the options tool answer, over a small in silico cohort.
+#[tokio::test]
+async fn cohort_outcomes_and_treatment_options_are_answered() {
+    let install = cohort_install(60, 11).await;
+    let a = assistant_over(install.tools.clone(), install.log.clone());
+    let ctx = AskContext {
+        principal: Principal::new("dr-r", Role::Clinician),
+        patient: Some(install.patient.clone()),
+        session: "s-cohort".into(),
+    };
+    for (question, tool) in [
+        ("How did people with a profile like hers fare afterwards?", ToolName::SimilarPatients),
+        ("Which therapy should come next for her?", ToolName::CompareTreatments),
+    ] {
+        let answer = a.ask(question, &ctx, None).await.unwrap();
+        assert_eq!(answer.outcome, Outcome::Answered, "{question}: {}", answer.text);
+        assert_eq!(answer.tools.first().map(|c| c.tool), Some(tool), "{question}: {:?}", answer.reading);
+        assert!(!answer.text.starts_with(CANNOT_ANSWER), "{question}: {}", answer.text);
+    }
+}

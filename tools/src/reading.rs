@@ -1,0 +1,650 @@
+//! The question reader: a clinician's question becomes a typed [`Reading`] once —
+//! what it asks ([`Asks`]), about which concept ([`Concept`], through the terminology
+//! layer: lab tests, DAS28 and flares, drugs by name, brand or class), over which
+//! [`Window`], of how large a cohort — and every later stage reads that value instead
+//! of its own word list.
+//!
+//! Why a reading: routing by sentence similarity and per-tool word lists refused
+//! questions worded unlike the tools' examples (issue 21: "how did patients with a
+//! profile like hers fare" matched no cohort word; "was a biologic ever started" for a
+//! patient on tocilizumab matched no drug name; "the last few visits" became the
+//! default 365-day window). A reading says what kind of fact is asked, so each tool
+//! declares which readings it answers ([`crate::Tool::answers`]) and a question is
+//! refused only when no tool does.
+//!
+//! Rule-based and deterministic (no model): the same question always reads the same,
+//! and the reading is recorded with the question in the audit trail. English only,
+//! like the prompts. Words are matched whole ([`words_of`]), a plural `s` tolerated.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::drugs::{by_brand, Drug, DrugClass, Target, DRUGS};
+use crate::reference::LabTest;
+use crate::vocabulary::{cohort_size_named_in, lab_tests_named_in, window_named_in, words_of};
+
+/// "The last few visits" (or "recent visits", "last several readings"): this many.
+/// Three is the fewest readings a trend line is drawn through, and what "a few" means
+/// in clinic talk.
+pub const FEW_VISITS: u32 = 3;
+
+/// What a question asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Asks {
+    /// The latest or current value ("latest CRP", "what is she taking").
+    Value,
+    /// Whether something ever happened or is on record ("ever", "any").
+    Existence,
+    /// How many ("how many", "how often", "number of").
+    Count,
+    /// How something moved over visits or a window.
+    Trend,
+    /// Now against before, or against a date.
+    Comparison,
+    /// How similar patients fared.
+    CohortOutcome,
+    /// What similar patients share, or why they count as similar (before an option:
+    /// "which drugs are over-represented among comparable patients" asks no choice).
+    CohortProfile,
+    /// Which treatment, or what if a treatment were started.
+    TreatmentOption,
+    /// What will happen to this patient.
+    Forecast,
+    /// What a term means.
+    Definition,
+    /// An overview of the patient (demographics, diagnoses, notes).
+    Summary,
+    /// None of the above could be read.
+    Unknown,
+}
+
+/// The span of the record a question names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Window {
+    /// The last `n` readings ("the last three visits"; "a few" is [`FEW_VISITS`]).
+    LastVisits(u32),
+    /// The last `n` days before the latest reading ("over the past 6 months").
+    Days(u32),
+}
+
+/// Drugs a question names: one drug, a class, a target, or the broad groups clinicians
+/// use ("a biologic", "any DMARD"). A tool input too (`medication_history`'s
+/// `drug_group`), so what the reader found is what the tool checks the record for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DrugGroup {
+    /// Any biologic DMARD: a TNF inhibitor or another biologic.
+    Biologic,
+    /// Any disease-modifying drug.
+    Dmard,
+    Class(DrugClass),
+    Target(Target),
+    /// One drug by its ingredient name (the table's, or as the record writes it).
+    Drug(String),
+}
+
+impl DrugGroup {
+    /// Whether a course of `name` (class and target from the drug table, when it is
+    /// in it) belongs to the group.
+    pub fn holds(&self, name: &str, drug: Option<&Drug>) -> bool {
+        match self {
+            DrugGroup::Biologic => {
+                drug.is_some_and(|d| matches!(d.class, DrugClass::TnfInhibitor | DrugClass::OtherBiologic))
+            }
+            DrugGroup::Dmard => drug.is_some_and(|d| d.class.is_dmard()),
+            DrugGroup::Class(class) => drug.is_some_and(|d| d.class == *class),
+            DrugGroup::Target(target) => drug.is_some_and(|d| d.target == *target),
+            DrugGroup::Drug(wanted) => {
+                drug.is_some_and(|d| d.name.eq_ignore_ascii_case(wanted)) || name.eq_ignore_ascii_case(wanted)
+            }
+        }
+    }
+
+    /// The group as a sentence names it, with its article ("a TNF inhibitor",
+    /// "tocilizumab").
+    pub fn label(&self) -> String {
+        match self {
+            DrugGroup::Biologic => "a biologic".into(),
+            DrugGroup::Dmard => "a DMARD".into(),
+            DrugGroup::Class(class) => class_label(*class).into(),
+            DrugGroup::Target(target) => match target {
+                Target::Tnf => "a TNF inhibitor",
+                Target::Il6Receptor => "an IL-6 receptor blocker",
+                Target::Cd20 => "an anti-CD20 drug",
+                Target::Costimulation => "a T-cell co-stimulation blocker",
+                Target::Il1 => "an IL-1 blocker",
+                Target::Jak => "a JAK inhibitor",
+                Target::Conventional => "a conventional DMARD",
+                Target::None => "a drug that is not disease-modifying",
+            }
+            .into(),
+            DrugGroup::Drug(name) => name.clone(),
+        }
+    }
+}
+
+/// A drug class as a sentence names it, with its article.
+pub fn class_label(class: DrugClass) -> &'static str {
+    match class {
+        DrugClass::Csdmard => "a csDMARD",
+        DrugClass::TnfInhibitor => "a TNF inhibitor",
+        DrugClass::OtherBiologic => "a non-TNF biologic",
+        DrugClass::JakInhibitor => "a JAK inhibitor",
+        DrugClass::Immunosuppressant => "an immunosuppressant",
+        DrugClass::Glucocorticoid => "a glucocorticoid",
+        DrugClass::Supportive => "a supportive drug",
+    }
+}
+
+/// What a question is about.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum Concept {
+    /// A lab test; `test` when the question names exactly one.
+    Lab { test: Option<LabTest> },
+    /// DAS28 (or CDAI, SDAI, joint counts): the disease activity.
+    DiseaseActivity,
+    /// Flares of disease activity.
+    Flare,
+    /// Drugs; `group` when the question names a drug, brand or class.
+    Drugs { group: Option<DrugGroup> },
+}
+
+/// A question, read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reading {
+    pub asks: Asks,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub concept: Option<Concept>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub window: Option<Window>,
+    /// The cohort size named ("the 20 most similar patients").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cohort_size: Option<usize>,
+    /// The question points at the open patient's record (a pronoun, "patient", a
+    /// time or record word, "Is the ...?"), so it is no definition.
+    pub about_record: bool,
+    /// The question's words, lower case, for tools that match their own terms
+    /// (the glossary). Not recorded: the question is, beside the reading.
+    #[serde(skip)]
+    pub words: Vec<String>,
+}
+
+impl Reading {
+    /// Reads `question`.
+    pub fn of(question: &str) -> Reading {
+        let words = words_of(question);
+        let q = Words(&words);
+        let concept = concept_of(question, &q);
+        let window = window_of(question, &q);
+        let about_record = points_at_record(&q);
+        let asks = asks_of(&q, concept.as_ref(), window, about_record);
+        Reading { asks, concept, window, cohort_size: cohort_size_named_in(question, 1..=1000), about_record, words }
+    }
+
+    /// The lab test named, when exactly one is.
+    pub fn lab_test(&self) -> Option<LabTest> {
+        match &self.concept {
+            Some(Concept::Lab { test }) => *test,
+            _ => None,
+        }
+    }
+
+    /// The drugs named, when a drug, brand or class is.
+    pub fn drug_group(&self) -> Option<&DrugGroup> {
+        match &self.concept {
+            Some(Concept::Drugs { group }) => group.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// Whether the question is about the patient's own record facts (value, existence,
+    /// count, trend, comparison): what the record tools state.
+    pub fn asks_record_fact(&self) -> bool {
+        matches!(self.asks, Asks::Value | Asks::Existence | Asks::Count | Asks::Trend | Asks::Comparison)
+    }
+}
+
+/// The question's words with the lookups the rules need.
+struct Words<'a>(&'a [String]);
+
+impl Words<'_> {
+    /// Whether the words hold `phrase` (words separated by single spaces), each word
+    /// whole or with a plural `s`.
+    fn has(&self, phrase: &str) -> bool {
+        let phrase: Vec<&str> = phrase.split(' ').collect();
+        self.0.windows(phrase.len()).any(|w| w.iter().zip(&phrase).all(|(a, b)| same_word(a, b)))
+    }
+
+    fn any(&self, phrases: &[&str]) -> bool {
+        phrases.iter().any(|p| self.has(p))
+    }
+
+    /// Whether a word starts with one of `stems` ("improv" for improving, improved).
+    fn stem(&self, stems: &[&str]) -> bool {
+        self.0.iter().any(|w| stems.iter().any(|s| w.starts_with(s)))
+    }
+
+    fn first(&self) -> Option<&str> {
+        self.0.first().map(String::as_str)
+    }
+}
+
+fn same_word(asked: &str, word: &str) -> bool {
+    asked == word || asked.strip_suffix('s') == Some(word) || asked.strip_suffix("es") == Some(word)
+}
+
+/// Words that point at one patient's record (moved here from the assistant so the
+/// reading carries it: a question about the record is never a definition).
+const RECORD_WORDS: &[&str] = &[
+    // the patient
+    "she", "he", "her", "his", "him", "hers", "they", "their", "them", "patient", "patients",
+    // time in the record
+    "current", "currently", "now", "latest", "last", "recent", "recently", "today", "still", "ever", "previous",
+    "previously", "since", "ago",
+    // the record itself
+    "record", "recorded", "reading", "readings", "visit", "visits", "tried", "taking", "received", "had",
+];
+
+/// Openers of a yes/no question about a particular thing ("Is the ESR raised?").
+const STATE_OPENERS: &[&str] = &["is", "are", "has", "have", "was", "were", "did", "does"];
+
+/// Whether the question points at the open patient's record rather than at what a
+/// term means: a record word, or a yes/no question about "the" thing.
+pub fn refers_to_record(question: &str) -> bool {
+    points_at_record(&Words(&words_of(question)))
+}
+
+fn points_at_record(q: &Words) -> bool {
+    let opener_the = matches!(q.0, [first, second, ..] if STATE_OPENERS.contains(&first.as_str()) && second == "the");
+    opener_the || q.0.iter().any(|w| RECORD_WORDS.contains(&w.as_str()))
+}
+
+/// Class and group words, most specific first (a phrase before its words).
+const DRUG_CLASS_WORDS: &[(&str, DrugGroup)] = &[
+    ("tnf inhibitor", DrugGroup::Class(DrugClass::TnfInhibitor)),
+    ("tnf blocker", DrugGroup::Class(DrugClass::TnfInhibitor)),
+    ("tnf-alpha inhibitor", DrugGroup::Class(DrugClass::TnfInhibitor)),
+    ("anti-tnf", DrugGroup::Class(DrugClass::TnfInhibitor)),
+    ("tnfi", DrugGroup::Class(DrugClass::TnfInhibitor)),
+    ("tnf", DrugGroup::Class(DrugClass::TnfInhibitor)),
+    ("jak inhibitor", DrugGroup::Class(DrugClass::JakInhibitor)),
+    ("jaki", DrugGroup::Class(DrugClass::JakInhibitor)),
+    ("jak", DrugGroup::Class(DrugClass::JakInhibitor)),
+    ("tsdmard", DrugGroup::Class(DrugClass::JakInhibitor)),
+    ("targeted synthetic", DrugGroup::Class(DrugClass::JakInhibitor)),
+    ("il-6", DrugGroup::Target(Target::Il6Receptor)),
+    ("il6", DrugGroup::Target(Target::Il6Receptor)),
+    ("interleukin-6", DrugGroup::Target(Target::Il6Receptor)),
+    ("anti-cd20", DrugGroup::Target(Target::Cd20)),
+    ("b-cell depletion", DrugGroup::Target(Target::Cd20)),
+    ("biologic", DrugGroup::Biologic),
+    ("biological", DrugGroup::Biologic),
+    ("bdmard", DrugGroup::Biologic),
+    ("csdmard", DrugGroup::Class(DrugClass::Csdmard)),
+    ("conventional dmard", DrugGroup::Class(DrugClass::Csdmard)),
+    ("conventional synthetic", DrugGroup::Class(DrugClass::Csdmard)),
+    ("dmard", DrugGroup::Dmard),
+    ("disease-modifying", DrugGroup::Dmard),
+    ("steroid", DrugGroup::Class(DrugClass::Glucocorticoid)),
+    ("glucocorticoid", DrugGroup::Class(DrugClass::Glucocorticoid)),
+    ("corticosteroid", DrugGroup::Class(DrugClass::Glucocorticoid)),
+    ("immunosuppressant", DrugGroup::Class(DrugClass::Immunosuppressant)),
+];
+
+/// Words about drugs in general ("what is she taking?").
+const MEDICATION_WORDS: &[&str] = &[
+    "drug", "medication", "medicine", "treatment", "treated", "therapy", "therapies", "taking", "prescribed",
+    "prescription", "on", "started", "stopped", "dose", "regimen",
+];
+
+const FLARE_WORDS: &[&str] = &["flare", "flared", "flaring", "flare-up", "relapse", "relapsed"];
+
+const ACTIVITY_WORDS: &[&str] = &[
+    "das28", "das-28", "das", "disease activity", "activity", "remission", "cdai", "sdai", "swollen", "tender",
+    "joint count", "active",
+];
+
+const LAB_WORDS: &[&str] = &["lab", "labs", "blood test", "blood work", "bloods", "inflammatory marker", "marker"];
+
+/// The concept: a drug (by ingredient, brand, class), a lab test, flares, disease
+/// activity, or drugs in general. A question naming a drug beside a measure ("the ALT
+/// on methotrexate", "flares since starting adalimumab") has no single concept: `None`,
+/// so routing falls back to similarity rather than guessing which one is asked about.
+fn concept_of(question: &str, q: &Words) -> Option<Concept> {
+    let drug = DRUGS
+        .iter()
+        .find(|d| q.has(d.name) || d.name.split(' ').next().is_some_and(|first| first.len() > 6 && q.has(first)))
+        .or_else(|| q.0.iter().find_map(|w| by_brand(w)))
+        .map(|d| DrugGroup::Drug(d.name.to_owned()))
+        .or_else(|| q.any(&["mtx"]).then(|| DrugGroup::Drug("methotrexate".into())))
+        .or_else(|| DRUG_CLASS_WORDS.iter().find(|(w, _)| q.has(w)).map(|(_, g)| g.clone()));
+    let labs = lab_tests_named_in(question);
+    let measure = if !labs.is_empty() || q.any(LAB_WORDS) {
+        let test = match labs.as_slice() {
+            [one] => Some(*one),
+            _ => None,
+        };
+        Some(Concept::Lab { test })
+    } else if q.any(FLARE_WORDS) {
+        Some(Concept::Flare)
+    } else if q.any(ACTIVITY_WORDS) {
+        Some(Concept::DiseaseActivity)
+    } else {
+        None
+    };
+    match (drug, measure) {
+        (Some(_), Some(_)) => None,
+        (Some(group), None) => Some(Concept::Drugs { group: Some(group) }),
+        (None, Some(measure)) => Some(measure),
+        (None, None) => {
+            // "on" alone is a drug word only in "on a / on any / is she on".
+            let on_drug = q.any(&["on a", "on an", "on any", "she on", "he on", "they on", "patient on"]);
+            let general = MEDICATION_WORDS.iter().filter(|w| **w != "on").any(|w| q.has(w));
+            (general || on_drug).then_some(Concept::Drugs { group: None })
+        }
+    }
+}
+
+/// Readings-like nouns a "last N ..." counts.
+const VISIT_UNITS: &[&str] = &[
+    "visit", "reading", "appointment", "measurement", "assessment", "value", "result", "test", "check", "consultation",
+    "review", "encounter", "clinic", "score", "sample", "level",
+];
+
+/// The span named: the last N visits (or a few), or a look-back in days.
+fn window_of(question: &str, q: &Words) -> Option<Window> {
+    let w = q.0;
+    for (i, word) in w.iter().enumerate() {
+        if !matches!(word.as_str(), "last" | "past" | "previous" | "recent" | "latest" | "final" | "most") {
+            continue;
+        }
+        // "last three visits", "last few DAS28 readings", "last couple of visits",
+        // "recent visits": a count (or none: a few) and a visit noun within three words.
+        let ahead: Vec<&str> = w[i + 1..].iter().take(4).map(String::as_str).collect();
+        let Some(unit_at) = ahead.iter().position(|a| VISIT_UNITS.iter().any(|u| same_word(a, u))) else {
+            continue;
+        };
+        let plural = ahead[unit_at].ends_with('s');
+        let count = ahead[..unit_at].iter().find_map(|a| match *a {
+            "few" | "several" | "some" | "handful" => Some(FEW_VISITS),
+            "couple" => Some(2),
+            a => crate::vocabulary::number_named(a),
+        });
+        match count {
+            Some(n) if n >= 1 => return Some(Window::LastVisits(n)),
+            None if plural => return Some(Window::LastVisits(FEW_VISITS)),
+            _ => {}
+        }
+    }
+    window_named_in(question).map(Window::Days)
+}
+
+const COHORT_WORDS: &[&str] = &[
+    "similar", "comparable", "patients like", "people like", "others like", "other patients", "other people",
+    "cohort", "neighbour", "neighbor", "neighbourhood", "neighborhood", "historical patients", "in silico",
+    "like her", "like him", "like his", "like hers", "like them", "like this", "like these", "matched",
+];
+
+/// What a cohort shares rather than how it fared.
+/// ("share" only as a verb: "what share of similar patients" asks a proportion.)
+const PROFILE_WORDS: &[&str] = &[
+    "in common", "share with", "they share", "patients share", "do they share", "shared", "why", "typical",
+    "makes them", "resemble", "characterise", "characterises", "characterize", "characterizes", "over-represented",
+    "overrepresented",
+];
+
+const OPTION_WORDS: &[&str] = &[
+    "option", "what if", "switch", "switching", "instead", "alternative", "should we", "should i", "should she",
+    "should he", "next line", "escalate", "escalation", "step up", "add on", "add a", "which treatment",
+    "which drug", "which therapy", "which biologic", "which medication", "best treatment", "best option",
+    "do best", "did best", "work best", "worked best", "choose", "choice", "try next", "consider", "recommend",
+];
+
+const FORECAST_WORDS: &[&str] = &[
+    "will", "chance", "likely", "likelihood", "probability", "forecast", "predict", "predicted", "prediction",
+    "prognosis", "expect", "expected", "future", "going to", "in a year", "outlook",
+];
+
+const COUNT_WORDS: &[&str] = &["how many", "how often", "number of", "how frequently", "count of", "total of"];
+
+const COMPARISON_WORDS: &[&str] = &[
+    "compare", "compared", "comparison", "than", "versus", "vs", "difference", "differ", "at baseline",
+    "at diagnosis", "before and after", "back in", "ago",
+];
+
+const TREND_WORDS: &[&str] = &[
+    "trend", "trending", "rising", "rise", "risen", "rose", "falling", "fall", "fallen", "fell", "going up",
+    "going down", "gone up", "gone down", "come down", "change", "changed", "changing", "trajectory", "evolve",
+    "evolved", "evolution", "stable", "steady", "over time", "moved", "moving", "direction", "creeping",
+    "settled", "better", "worse",
+];
+
+const TREND_STEMS: &[&str] = &["improv", "worsen", "increas", "decreas", "progress", "deteriorat", "climb", "drop"];
+
+const EXISTENCE_WORDS: &[&str] = &[
+    "ever", "any", "previously", "tried", "received", "been on", "been given", "exposed", "history of", "at any",
+    "at all", "never",
+];
+
+/// Time words that make a question one about the current value, even one that
+/// names no patient ("Where does the sed rate stand at present?").
+const VALUE_WORDS: &[&str] =
+    &["latest", "last", "current", "currently", "now", "most recent", "newest", "today", "present", "at the moment"];
+
+const SUMMARY_WORDS: &[&str] = &[
+    "summary", "summarise", "summarize", "overview", "tell me about", "background", "who is", "age", "old",
+    "sex", "gender", "diagnosis", "diagnoses", "diagnosed", "note", "notes", "history", "profile",
+];
+
+const DEFINITION_WORDS: &[&str] =
+    &["mean", "means", "meaning", "define", "defined", "definition", "counts as", "count as", "criteria", "cut-off"];
+
+/// What is asked, by rules in a fixed order: the cohort (what it shares, then a
+/// choice, then how it fared) and option questions first
+/// (they are about other patients or a choice, whatever they mention), then the
+/// forecast, the definition, then the record facts from the most to the least
+/// specific (count, comparison, trend, existence, a window's trend, value), then the
+/// summary. A bare concept is a value only in a question about the record: "Is DAS28
+/// a composite score?" names a concept and asks no value of this patient.
+fn asks_of(q: &Words, concept: Option<&Concept>, window: Option<Window>, about_record: bool) -> Asks {
+    let cohort = q.any(COHORT_WORDS) || q.any(&["others", "people", "cases"]) || plural_patients(q);
+    if cohort && q.any(PROFILE_WORDS) {
+        return Asks::CohortProfile;
+    }
+    let option = q.any(OPTION_WORDS);
+    if option && (cohort || matches!(concept, Some(Concept::Drugs { .. }) | None)) {
+        return Asks::TreatmentOption;
+    }
+    if cohort {
+        return Asks::CohortOutcome;
+    }
+    let recorded_past = q.any(&["was", "were", "did", "has", "have", "had", "been"]);
+    if q.any(FORECAST_WORDS) && !recorded_past {
+        return Asks::Forecast;
+    }
+    let what_is_a = matches!(q.0, [w, is, a, ..] if w == "what" && matches!(is.as_str(), "is" | "are") && matches!(a.as_str(), "a" | "an"));
+    if !about_record && (q.any(DEFINITION_WORDS) || what_is_a || bare_what_is(q, concept)) {
+        return Asks::Definition;
+    }
+    if q.any(COUNT_WORDS) || q.has("times") && q.first().is_some_and(|f| f == "how") {
+        return Asks::Count;
+    }
+    if q.any(COMPARISON_WORDS) {
+        return Asks::Comparison;
+    }
+    if q.any(TREND_WORDS) || q.stem(TREND_STEMS) {
+        return Asks::Trend;
+    }
+    if q.any(EXISTENCE_WORDS) {
+        return Asks::Existence;
+    }
+    if window.is_some() && concept.is_some() {
+        return Asks::Trend;
+    }
+    let general = matches!(concept, None | Some(Concept::Drugs { group: None }) | Some(Concept::Lab { test: None }));
+    if general && q.any(SUMMARY_WORDS) {
+        return Asks::Summary;
+    }
+    if q.any(VALUE_WORDS) || (concept.is_some() && about_record) {
+        return Asks::Value;
+    }
+    Asks::Unknown
+}
+
+/// "patients" said of others: the plural with no "this"/"the" patient beside it.
+fn plural_patients(q: &Words) -> bool {
+    q.0.iter().any(|w| w == "patients") && !q.any(&["this patient", "the patient"])
+}
+
+/// "What is DAS28?", "What are ACPA?": a short what-is question naming a concept, no
+/// article (with "the" it is the patient's value: "What is the CRP?").
+fn bare_what_is(q: &Words, concept: Option<&Concept>) -> bool {
+    matches!(q.0, [w, is, next, ..] if w == "what" && matches!(is.as_str(), "is" | "are") && next != "the")
+        && q.0.len() <= 5
+        && concept.is_some()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One question, read: what it asks, and optionally its concept and window.
+    fn check(question: &str, asks: Asks, concept: Option<Concept>, window: Option<Window>) {
+        let r = Reading::of(question);
+        assert_eq!(r.asks, asks, "{question}: {r:?}");
+        if concept.is_some() {
+            assert_eq!(r.concept, concept, "{question}");
+        }
+        assert_eq!(r.window, window, "{question}");
+    }
+
+    fn lab(test: LabTest) -> Option<Concept> {
+        Some(Concept::Lab { test: Some(test) })
+    }
+
+    fn drugs(group: DrugGroup) -> Option<Concept> {
+        Some(Concept::Drugs { group: Some(group) })
+    }
+
+    #[test]
+    fn latest_values() {
+        check("Her newest C-reactive protein, please.", Asks::Value, lab(LabTest::Crp), None);
+        check("Where does the sed rate stand at present?", Asks::Value, lab(LabTest::Esr), None);
+        check("What is he on right now?", Asks::Value, Some(Concept::Drugs { group: None }), None);
+        check("Which DAS28 category was recorded most recently?", Asks::Value, Some(Concept::DiseaseActivity), None);
+    }
+
+    #[test]
+    fn existence() {
+        check("Was a biologic ever started for him?", Asks::Existence, drugs(DrugGroup::Biologic), None);
+        check(
+            "Has she at any point received an anti-TNF agent?",
+            Asks::Existence,
+            drugs(DrugGroup::Class(DrugClass::TnfInhibitor)),
+            None,
+        );
+        check("Any exposure to Actemra in his chart?", Asks::Existence, drugs(DrugGroup::Drug("tocilizumab".into())), None);
+        check("Did she ever go on a JAK inhibitor?", Asks::Existence, drugs(DrugGroup::Class(DrugClass::JakInhibitor)), None);
+        check("Were there any flare-ups documented for him?", Asks::Existence, Some(Concept::Flare), None);
+    }
+
+    #[test]
+    fn counts() {
+        check("How many creatinine results are on file?", Asks::Count, lab(LabTest::Creatinine), None);
+        check("Number of disease flares documented so far?", Asks::Count, Some(Concept::Flare), None);
+        check("How often was DAS28 measured over the past two years?", Asks::Count, None, Some(Window::Days(730)));
+        check("How many different DMARDs has he been given?", Asks::Count, drugs(DrugGroup::Dmard), None);
+    }
+
+    #[test]
+    fn trends_over_visits_and_windows() {
+        check("Across her last few appointments, where has the CRP been heading?", Asks::Trend, lab(LabTest::Crp), Some(Window::LastVisits(FEW_VISITS)));
+        check("Look at the final four ESR results: up or down?", Asks::Trend, lab(LabTest::Esr), Some(Window::LastVisits(4)));
+        check("Is the haemoglobin improving?", Asks::Trend, lab(LabTest::Haemoglobin), None);
+        check("DAS28 across the previous couple of visits?", Asks::Trend, Some(Concept::DiseaseActivity), Some(Window::LastVisits(2)));
+        check("How did his disease activity move during the past 9 months?", Asks::Trend, Some(Concept::DiseaseActivity), Some(Window::Days(270)));
+        check("Liver enzymes in recent visits: creeping upward?", Asks::Trend, None, Some(Window::LastVisits(FEW_VISITS)));
+    }
+
+    #[test]
+    fn comparisons() {
+        check("Is her ESR lower than at diagnosis?", Asks::Comparison, lab(LabTest::Esr), None);
+        check("DAS28 now versus two years ago?", Asks::Comparison, Some(Concept::DiseaseActivity), None);
+    }
+
+    #[test]
+    fn cohort_outcomes() {
+        check("How did people with a profile like hers fare afterwards?", Asks::CohortOutcome, None, None);
+        check("What became of matched cases from the registry?", Asks::CohortOutcome, None, None);
+        check("Among patients resembling him, how common was remission at a year?", Asks::CohortOutcome, None, None);
+        check("What traits do the matched patients share with him?", Asks::CohortProfile, None, None);
+        check("What share of comparable patients kept their biologic for a year?", Asks::CohortOutcome, None, None);
+        let r = Reading::of("Out of the 25 closest patients, how many flared?");
+        assert_eq!((r.asks, r.cohort_size), (Asks::CohortOutcome, Some(25)));
+    }
+
+    #[test]
+    fn treatment_options() {
+        check("Which therapy should come next for her?", Asks::TreatmentOption, None, None);
+        check("Should we start a JAK inhibitor for him?", Asks::TreatmentOption, None, None);
+        check("If we went for Rinvoq instead, how would that look?", Asks::TreatmentOption, None, None);
+        check("What alternatives to adalimumab are there for him?", Asks::TreatmentOption, None, None);
+    }
+
+    #[test]
+    fn forecasts_definitions_summaries_and_unknown() {
+        check("Is she likely to reach remission within a year?", Asks::Forecast, None, None);
+        check("What does a DAS28 above 5.1 mean?", Asks::Definition, None, None);
+        check("What is a csDMARD?", Asks::Definition, None, None);
+        check("Give me an overview of this patient.", Asks::Summary, None, None);
+        check("How old is he?", Asks::Summary, None, None);
+        check("Write me a limerick.", Asks::Unknown, None, None);
+        check("What is this patient's eye colour?", Asks::Unknown, None, None);
+        check("Where was she born?", Asks::Unknown, None, None);
+        check("Will interest rates fall next week?", Asks::Forecast, None, None);
+        assert!(!Reading::of("Will interest rates fall next week?").about_record);
+        check("Is DAS28 a composite score?", Asks::Unknown, None, None);
+        check("Any abnormal bloods at her last visit?", Asks::Existence, Some(Concept::Lab { test: None }), None);
+        check("What are his diagnoses and current therapy?", Asks::Summary, None, None);
+    }
+
+    /// A bare "last visit" is a latest value, not a window; "last year" is 365 days,
+    /// never a count of visits.
+    #[test]
+    fn windows_are_not_invented() {
+        check("What was the CRP at the last visit?", Asks::Value, lab(LabTest::Crp), None);
+        check("CRP trend over the last year?", Asks::Trend, lab(LabTest::Crp), Some(Window::Days(365)));
+    }
+
+    /// A drug beside a measure is no single concept: routing by similarity decides.
+    #[test]
+    fn a_drug_beside_a_measure_is_no_single_concept() {
+        assert_eq!(Reading::of("Did the ESR settle once she went on Humira?").concept, None);
+        assert_eq!(Reading::of("Any flares after he started etanercept?").concept, None);
+    }
+
+    #[test]
+    fn groups_hold_their_drugs() {
+        let toci = DRUGS.iter().find(|d| d.name == "tocilizumab");
+        assert!(DrugGroup::Biologic.holds("tocilizumab", toci));
+        assert!(!DrugGroup::Class(DrugClass::TnfInhibitor).holds("tocilizumab", toci));
+        assert!(DrugGroup::Target(Target::Il6Receptor).holds("tocilizumab", toci));
+        assert!(DrugGroup::Drug("Tocilizumab".into()).holds("tocilizumab", toci));
+        assert!(DrugGroup::Drug("apremilast".into()).holds("Apremilast", None), "a drug outside the table, by name");
+        assert_eq!(DrugGroup::Biologic.label(), "a biologic");
+    }
+
+    /// The reading is recorded with the question: it serialises without the words.
+    #[test]
+    fn a_reading_serialises_for_the_trail() {
+        let r = Reading::of("Has she ever had a TNF inhibitor?");
+        let v = serde_json::to_value(&r).unwrap();
+        assert_eq!(v["asks"], "existence");
+        assert_eq!(v["concept"]["kind"], "drugs");
+        assert_eq!(v["concept"]["group"]["class"], "tnf_inhibitor");
+        assert!(v.get("words").is_none());
+    }
+}
