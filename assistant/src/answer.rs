@@ -1,6 +1,6 @@
 //! What a question comes with ([`AskContext`]) and what it gets back ([`Answer`]).
 
-use audit_log::{Digest, Principal, Role, Seq};
+use audit_log::{Digest, Principal, Role, Seq, TurnLink};
 use serde::Serialize;
 use serde_json::Value;
 use tools::{Facts, ToolName};
@@ -119,12 +119,16 @@ pub struct PromptVersion {
 }
 
 impl Answer {
-    /// The answer for a terminal (`rdt ask`): its text, each tool call with its
-    /// arguments and audit entry, then engine, model, prompts, grounding, time and the
-    /// answer's audit entry.
+    /// The answer for a terminal (`rdt ask`, `rdt chat`): its text, what a follow-up
+    /// was read as, each tool call with its arguments and audit entry, then engine,
+    /// model, prompts, grounding, time and the answer's audit entry.
     pub fn text_report(&self) -> String {
         use std::fmt::Write as _;
         let mut out = format!("{}\n", self.text);
+        if let (Some(read_as), Some(link)) = (&self.read_as, &self.follows) {
+            let against = link.read_against.unwrap_or(link.seq);
+            let _ = writeln!(out, "  read as a follow-up of question {against}: {read_as}");
+        }
         for call in &self.tools {
             let _ = writeln!(out, "  tool: {} {} (audit {})", call.tool, call.arguments, call.audit_seq);
         }
@@ -195,8 +199,15 @@ impl std::fmt::Display for ModelCall {
 #[derive(Debug, Clone, Serialize)]
 pub struct Answer {
     pub question: String,
-    /// How RDT read the question (`tools::reading`), as its audit entry records it.
+    /// How RDT read the question (`tools::reading`; a follow-up's reading resolved
+    /// against an earlier turn of its conversation), as its audit entry records it.
     pub reading: tools::reading::Reading,
+    /// The conversation's turn before, as the question's entry links it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub follows: Option<TurnLink>,
+    /// What a follow-up was read as ("the latest ESR"), when it was one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub read_as: Option<String>,
     /// The final text: the model's lead sentence and RDT's sentences, RDT's sentences
     /// alone, a vetted definition, or a refusal.
     pub text: String,
@@ -229,6 +240,8 @@ mod text_report_tests {
     fn the_report_names_each_tool_call_and_the_answer_entry() {
         let answer = Answer {
             reading: tools::reading::Reading::of("q"),
+            follows: None,
+            read_as: None,
             question: "DAS28?".into(),
             text: "DAS28 was 3.1.".into(),
             outcome: Outcome::Answered,
@@ -259,5 +272,12 @@ mod text_report_tests {
         assert!(text.starts_with(&format!("DAS28 was 3.1.\n  tool: {tool} {{\"patient\":\"p1\"}} (audit #3)\n")));
         let versions = format!("  engine {} · model 0123456789ab · prompts {} · grounding grounded · 2.0 s\n", EngineKind::LlamaCpp, Digest::of(b"prompts").short());
         assert!(text.ends_with(&format!("{versions}  audit entry: #4\n")));
+
+        // A follow-up says which question it was read against, and as what.
+        let link = TurnLink { seq: Seq(1), entry: Digest::of(b"q"), read_against: Some(Seq(0)) };
+        let follow_up = Answer { follows: Some(link), read_as: Some("the latest ESR".into()), ..answer };
+        let text = follow_up.text_report();
+        let lines = "DAS28 was 3.1.\n  read as a follow-up of question #0: the latest ESR\n  tool: ";
+        assert!(text.starts_with(lines), "{text}");
     }
 }

@@ -15,6 +15,9 @@
 //!   `Turn`: read, route (role, retrieval), choose and fill arguments (constrained; the
 //!   patient from the session), call (through `tools::invoke`), settle, write the lead,
 //!   check it, record. `answer.rs`: [`AskContext`] in, [`Answer`] out.
+//! - `conversation.rs`: [`Conversation`], the bounded turns of one session about one
+//!   patient: a follow-up ("and the ESR?") is read against the turn before it, as a
+//!   reading, and each question's audit entry links the one before.
 //! - `retrieval.rs`: ranking tools by MiniLM similarity to the question and their vocabulary.
 //! - `record_reference.rs`: whether a question is about the open patient's record (then
 //!   the glossary is not offered) or may be a definition.
@@ -31,6 +34,7 @@
 
 pub mod answer;
 pub mod chat;
+pub mod conversation;
 pub mod doctor;
 pub mod engine;
 pub mod facts;
@@ -50,6 +54,7 @@ pub mod session;
 pub mod testing;
 
 pub use answer::{Answer, AskContext, CalledTool, CannotAnswer, ChosenBy, Grounding, ModelCall, ModelStep, Outcome};
+pub use conversation::{Conversation, Exchange, Posed};
 pub use chat::{ChatError, ChatModel, ChatRequest, Completion, Constraint, EngineKind, Message, Speaker, TokenSink};
 pub use governed::{GovernedAssistant, LlmLoader, ModelPolicy, NotServing};
 pub use retrieval::{MiniLm, Ranked, TextEmbedder, ToolRetriever};

@@ -1,7 +1,9 @@
 //! The tool-calling loop, designed for a small model: [`Assistant::ask`] takes one
 //! question through named stages over one `Turn`, each a method testable alone.
 //!
-//! 1. read (`Turn::read`): the model's version checked, the question recorded;
+//! 1. read (`Turn::read`): the model's version checked, the question recorded with
+//!    its reading (in a conversation, a follow-up's reading resolved against the turn
+//!    before, and the link to that turn: `conversation.rs`);
 //! 2. route (`Turn::route`): an asker whose role may call no assistant tool
 //!    (auditor, governance, admin) is refused; the tools the role may call and the
 //!    session can serve are ranked by similarity to the question and their vocabulary
@@ -40,7 +42,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use audit_log::{AuditError, AuditLog, Digest, EntryBody, ModelVersions, NewEntry, Role, Seq};
+use audit_log::{AuditError, AuditLog, Digest, EntryBody, ModelVersions, NewEntry, Role, Seq, TurnLink};
 use journey::PatientId;
 use prompts::{PromptError, PromptName, PromptRegistry};
 use serde_json::{json, Map, Value};
@@ -55,6 +57,7 @@ use crate::answer::{
     Timings,
 };
 use crate::chat::{ChatError, ChatModel, ChatRequest, Constraint, Message, Speaker, TokenSink};
+use crate::conversation::Posed;
 use crate::facts::{
     carries_observational_caveat, cites_facts, contradicting_categories, facts_address, lead_sentence,
     misstates_current_drugs, prompt_facts, says_not_in_results, OPTION_COMPARISON_WORDS,
@@ -124,6 +127,8 @@ pub enum AskError {
     ModelVersion(String),
     #[error("journey store: {0}")]
     Store(#[from] journey::StoreError),
+    #[error("audit entry {0} of the conversation is not in the audit log")]
+    MissingEntry(Seq),
 }
 
 /// The assistant: a model, the tools, the audit log, and the retrieval index.
@@ -331,7 +336,21 @@ impl Assistant {
     /// after it (the model, a prompt, the trail itself), a refusal entry says why no
     /// answer was given before the error is returned.
     pub async fn ask(&self, question: &str, ctx: &AskContext, sink: TokenSink) -> Result<Answer, AskError> {
-        let turn = Turn::read(self, question, ctx).await?;
+        self.ask_posed(question, &Posed::alone(question), ctx, sink).await
+    }
+
+    /// [`Assistant::ask`] of a question `posed` in a conversation
+    /// ([`crate::conversation::Conversation::ask`]): its reading (a follow-up's
+    /// resolved one), the words retrieval and the model see, and the link to the turn
+    /// before, recorded in the question's entry.
+    pub(crate) async fn ask_posed(
+        &self,
+        question: &str,
+        posed: &Posed,
+        ctx: &AskContext,
+        sink: TokenSink,
+    ) -> Result<Answer, AskError> {
+        let turn = Turn::read(self, question, posed, ctx).await?;
         match self.settle_turn(turn, sink).await {
             Ok(answer) => Ok(answer),
             Err(e) => {
@@ -395,10 +414,19 @@ enum Call {
 /// One question on its way through the stages: what each stage leaves for the next.
 struct Turn<'a> {
     assistant: &'a Assistant,
+    /// The question as asked (recorded, checked for another patient's name).
     question: &'a str,
-    /// The question, read once (`tools::reading`): routing, the arguments and the
-    /// audit entry of the question all use this one reading.
+    /// What retrieval, the model's prompts and the lead's check see: the question, and
+    /// for a follow-up what it was read as ([`Posed::text`]).
+    posed: &'a str,
+    /// The question, read once (`tools::reading`), or a follow-up's reading resolved
+    /// against the turn before: routing, the arguments and the audit entry of the
+    /// question all use this one reading.
     reading: Reading,
+    /// The conversation's turn before (the question entry's link) and what a follow-up
+    /// was read as.
+    follows: Option<TurnLink>,
+    read_as: Option<String>,
     /// The usable tools that answer the reading, most similar first (route): when
     /// any does, the record can state the fact asked and no refusal is given.
     covering: Vec<ToolName>,
@@ -424,17 +452,25 @@ struct Turn<'a> {
 
 impl<'a> Turn<'a> {
     /// Stage 1: the model's version checked and the question recorded.
-    async fn read(assistant: &'a Assistant, question: &'a str, ctx: &'a AskContext) -> Result<Turn<'a>, AskError> {
+    async fn read(
+        assistant: &'a Assistant,
+        question: &'a str,
+        posed: &'a Posed,
+        ctx: &'a AskContext,
+    ) -> Result<Turn<'a>, AskError> {
         let started = Instant::now();
         let model_sha256 = assistant.model.model_sha256();
         let model_digest: Digest = model_sha256.parse().map_err(|_| AskError::ModelVersion(model_sha256.to_owned()))?;
         let system = assistant.prompts.get(PromptName::System).text;
-        let reading = Reading::of(question);
+        let reading = posed.reading.clone();
         let recorded = serde_json::to_value(&reading).ok();
         let mut turn = Turn {
             assistant,
             question,
+            posed: &posed.text,
             reading,
+            follows: posed.follows.clone(),
+            read_as: posed.read_as.clone(),
             covering: Vec::new(),
             ctx,
             model_digest,
@@ -448,7 +484,8 @@ impl<'a> Turn<'a> {
             failures: Vec::new(),
             refused: None,
         };
-        turn.append(EntryBody::Question { question: question.to_owned(), reading: recorded }).await?;
+        let follows = turn.follows.clone();
+        turn.append(EntryBody::Question { question: question.to_owned(), reading: recorded, follows }).await?;
         Ok(turn)
     }
 
@@ -514,7 +551,7 @@ impl<'a> Turn<'a> {
         let covering: Vec<ToolName> =
             self.usable.iter().filter(|s| (s.answers)(&self.reading)).map(|s| s.name).collect();
         let t = Instant::now();
-        let ranked = self.assistant.retriever.rank_answering(self.question, &allowed, &covering)?;
+        let ranked = self.assistant.retriever.rank_answering(self.posed, &allowed, &covering)?;
         self.timings.retrieval = t.elapsed().as_secs_f64();
         // Nothing near the question and no tool answering its reading, or a question
         // about a record with no patient open: the record cannot answer, and the model
@@ -589,13 +626,14 @@ impl<'a> Turn<'a> {
     /// refused as "no patient". "none" goes on to the usual choice without the
     /// glossary.
     async fn define(&mut self) -> Result<(), AskError> {
+        // The term a question names is in its own words, never in what a follow-up was read as.
         let named = Glossary::arguments_named_in(self.question).get("term").and_then(Value::as_str).map(str::to_owned);
         let (term, chosen_by) = match named {
             Some(term) => (term, ChosenBy::Question),
             None => {
                 let terms = glossary_terms();
                 let prompt =
-                    self.assistant.render(PromptName::Definition, &[("terms", &terms), ("question", self.question)])?;
+                    self.assistant.render(PromptName::Definition, &[("terms", &terms), ("question", self.posed)])?;
                 self.messages.push(Message::new(Speaker::User, prompt));
                 let request = self.request(Constraint::JsonSchema(term_schema()), 16);
                 let reply = self.complete(ModelStep::Definition, request, None).await?;
@@ -623,7 +661,7 @@ impl<'a> Turn<'a> {
         let patient = self.ctx.patient.as_ref().map_or("none (no patient is open)".to_owned(), |p| p.to_string());
         self.assistant.render(
             PromptName::ToolChoice,
-            &[("tools", &tool_lines.join("\n")), ("patient", &patient), ("question", self.question)],
+            &[("tools", &tool_lines.join("\n")), ("patient", &patient), ("question", self.posed)],
         )
     }
 
@@ -688,7 +726,7 @@ impl<'a> Turn<'a> {
             Some(schema) => {
                 let prompt = self.assistant.render(
                     PromptName::Arguments,
-                    &[("question", self.question), ("tool", spec.name.as_str()), ("schema", &schema.to_string())],
+                    &[("question", self.posed), ("tool", spec.name.as_str()), ("schema", &schema.to_string())],
                 )?;
                 self.messages.push(Message::new(Speaker::User, prompt));
                 let request = self.request(Constraint::JsonSchema(schema), self.assistant.config.arguments_max_tokens);
@@ -795,13 +833,13 @@ impl<'a> Turn<'a> {
     /// keeps), so its prompt is the question and the sentences only: the results'
     /// JSON cost 5-15 s of prompt evaluation here (docs/benchmarks/engines.md).
     async fn answer(mut self, sink: TokenSink) -> Result<Answer, AskError> {
-        let mut lead_check = LeadCheck::of(self.question, &self.called, &self.usable, self.ctx.patient.as_ref());
+        let mut lead_check = LeadCheck::of(self.posed, &self.called, &self.usable, self.ctx.patient.as_ref());
         lead_check.covered = self.called.iter().any(|c| self.covering.contains(&c.tool));
         let facts = lead_check.facts.clone();
         // Observational figures (the treatment options) get the prompt that asks for
         // their caveat in the lead's own words; the check holds the lead to it.
         let template = if lead_check.observational { PromptName::AnswerObservational } else { PromptName::Answer };
-        let prompt = self.assistant.render(template, &[("question", self.question), ("summary", &facts)])?;
+        let prompt = self.assistant.render(template, &[("question", self.posed), ("summary", &facts)])?;
         let mut messages = vec![self.messages[0].clone(), Message::new(Speaker::User, prompt)];
         // The first lead streams to `sink` as it is written; the facts follow it there
         // once it is kept (a replaced lead is replaced by the final text).
@@ -908,6 +946,8 @@ impl<'a> Turn<'a> {
         Answer {
             question: self.question.to_owned(),
             reading: self.reading,
+            follows: self.follows,
+            read_as: self.read_as,
             text,
             outcome,
             grounding,
@@ -1064,9 +1104,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (assistant, model) = assistant_at(dir.path()).await;
         let question = "What is the latest CRP of the patient?";
+        let posed = Posed::alone(question);
 
         let ctx = asker(Role::Clinician, Some("p-1"));
-        let mut turn = Turn::read(&assistant, question, &ctx).await.unwrap();
+        let mut turn = Turn::read(&assistant, question, &posed, &ctx).await.unwrap();
         assert_eq!(turn.route().unwrap(), None);
         assert_eq!(turn.candidates[0].tool, ToolName::LabTrend);
         assert!(turn.candidates.len() <= AssistantConfig::default().candidates);
@@ -1074,14 +1115,14 @@ mod tests {
         assert!(turn.usable.iter().all(|s| s.name != ToolName::ComparePatients));
 
         let ctx = asker(Role::Clinician, None);
-        let mut turn = Turn::read(&assistant, question, &ctx).await.unwrap();
+        let mut turn = Turn::read(&assistant, question, &posed, &ctx).await.unwrap();
         let refusal = turn.route().unwrap().expect("a record question with no patient open ends");
         assert_eq!(refusal.outcome, Outcome::CannotAnswer(CannotAnswer::NoToolApplies));
         assert!(refusal.text.starts_with(CANNOT_ANSWER) && refusal.text.contains("No patient is open"));
         assert!(turn.usable.iter().all(|s| !patient_fields(s).0), "only tools needing no patient");
 
         let ctx = asker(Role::Auditor, Some("p-1"));
-        let mut turn = Turn::read(&assistant, question, &ctx).await.unwrap();
+        let mut turn = Turn::read(&assistant, question, &posed, &ctx).await.unwrap();
         let refusal = turn.route().unwrap().expect("an auditor is refused");
         assert_eq!(refusal.outcome, Outcome::OutsideRole { role: Role::Auditor });
         assert!(turn.candidates.is_empty() && turn.usable.is_empty());
@@ -1097,7 +1138,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (assistant, _model) = assistant_at(dir.path()).await;
         let ctx = asker(Role::Clinician, Some("p-1"));
-        let mut turn = Turn::read(&assistant, "What is the latest CRP?", &ctx).await.unwrap();
+        let posed = Posed::alone("What is the latest CRP?");
+        let mut turn = Turn::read(&assistant, "What is the latest CRP?", &posed, &ctx).await.unwrap();
 
         let arguments = json!({"patient": "p-1", "test": "crp"});
         let call = turn.call(ToolName::LabTrend, ChosenBy::Model, arguments.clone(), json!({})).await.unwrap();
@@ -1108,7 +1150,7 @@ mod tests {
         assert_eq!(turn.audit.last(), Some(&called.audit_seq));
         assert_eq!(turn.settle(), None, "a result with facts goes on to the lead");
 
-        let mut refused = Turn::read(&assistant, "What is the latest CRP?", &ctx).await.unwrap();
+        let mut refused = Turn::read(&assistant, "What is the latest CRP?", &posed, &ctx).await.unwrap();
         let other = json!({"patient": "p-2", "test": "crp"});
         let call = refused.call(ToolName::LabTrend, ChosenBy::Model, other, json!({})).await.unwrap();
         let Call::Refused(error) = call else { panic!("another patient is out of scope") };

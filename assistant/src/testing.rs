@@ -78,6 +78,18 @@ impl ScriptedModel {
         self
     }
 
+    /// A model that declines everything: "none" for tools and terms, `{}` for
+    /// arguments, and a lead saying the record does not show it. What such a model is
+    /// asked still answers only by RDT's reading of the question and its own sentences.
+    pub fn declining() -> Self {
+        ScriptedModel::new(|step, _| match step {
+            Step::ChooseTool { .. } => serde_json::json!({"tool": "none"}).to_string(),
+            Step::Definition { .. } => serde_json::json!({"term": "none"}).to_string(),
+            Step::Arguments { .. } => serde_json::json!({}).to_string(),
+            Step::Answer { .. } => "The record does not show that.".into(),
+        })
+    }
+
     /// The requests seen so far.
     pub fn requests(&self) -> Vec<ChatRequest> {
         self.requests.lock().expect("not poisoned").clone()

@@ -15,28 +15,18 @@ mod cohort_install;
 use std::sync::Arc;
 
 use assistant::{AskContext, Assistant, CannotAnswer, Outcome, ToolRetriever, CANNOT_ANSWER};
-use assistant_eval::testing::{day, pid, store_at, KeywordEmbedder, ScriptedModel, Step, TestChart};
+use assistant_eval::testing::{day, pid, store_at, KeywordEmbedder, ScriptedModel, TestChart};
 use audit_log::{AuditLog, EntryBody, Principal, Role};
 use chrono::NaiveDate;
-use serde_json::json;
 use tools::{ToolContext, ToolName};
 
 use cohort_install::cohort_install;
 
-/// A model that declines everything: "none" for tools and terms, `{}` for arguments,
-/// and a lead saying the record does not show it.
-fn declining() -> Arc<ScriptedModel> {
-    Arc::new(ScriptedModel::new(|step, _| match step {
-        Step::ChooseTool { .. } => json!({"tool": "none"}).to_string(),
-        Step::Definition { .. } => json!({"term": "none"}).to_string(),
-        Step::Arguments { .. } => json!({}).to_string(),
-        Step::Answer { .. } => "The record does not show that.".into(),
-    }))
-}
-
+/// The assistant over `tools` with a model that declines everything
+/// (`ScriptedModel::declining`).
 fn assistant_over(tools: ToolContext, log: AuditLog) -> Assistant {
     let retriever = ToolRetriever::new(Arc::new(KeywordEmbedder::default()), &tools::specs()).unwrap();
-    Assistant::new(declining(), tools, log, retriever)
+    Assistant::new(Arc::new(ScriptedModel::declining()), tools, log, retriever)
 }
 
 fn doctor(patient: &str) -> AskContext {

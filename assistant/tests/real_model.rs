@@ -1,6 +1,7 @@
 //! The default model (Qwen2.5-Coder-1.5B on the default engine) end to end over a
 //! small virtual cohort: a latest-lab question, two definition questions (with and
-//! without a patient open) and an out-of-scope question; and, over an install with an
+//! without a patient open) and an out-of-scope question; a two-turn conversation (a
+//! follow-up read against the question before); and, over an install with an
 //! in silico cohort (tiny twin and index), a what-if question answered from the
 //! treatment options. Assertions are on facts (the value and flag the tool computed,
 //! the refusal, the tool that ran, the caveat), never on wording.
@@ -15,7 +16,7 @@ use std::sync::Arc;
 
 use assistant::engine::{self, engine_from_env};
 use assistant::grounding::{check, numbers_in, Sources};
-use assistant::{AskContext, Assistant, MiniLm, Outcome, ToolRetriever};
+use assistant::{AskContext, Assistant, Conversation, MiniLm, Outcome, ToolRetriever};
 use audit_log::{AuditLog, ModelRegistry, Principal, Role};
 use tools::{ToolContext, ToolName};
 use journey::fhir::{Importer, NoProgress};
@@ -63,30 +64,37 @@ async fn assistant(dir: &std::path::Path) -> Option<(Assistant, journey::Patient
     Some((Assistant::new(chat, ToolContext::new(store), log, retriever), patient))
 }
 
+/// A clinician asking about `patient` in `session`.
+fn clinician(patient: &journey::PatientId, session: &str) -> AskContext {
+    AskContext { principal: Principal::new("dr-test", Role::Clinician), patient: Some(patient.clone()), session: session.into() }
+}
+
+/// `a` ran the lab tool on `patient`'s `test` and states its latest value, every
+/// number grounded in the results.
+fn states_the_latest(a: &assistant::Answer, patient: &journey::PatientId, test: &str) {
+    let call = a.tools.iter().find(|c| c.tool == ToolName::LabTrend).expect("lab_trend was called");
+    assert_eq!(call.arguments["patient"], patient.as_str());
+    assert_eq!(call.arguments["test"], test);
+    let latest = call.result["value"]["latest"]["value"].as_f64().unwrap();
+    assert!(numbers_in(&a.text).iter().any(|n| (n.value - latest).abs() < 0.051), "{latest}: {}", a.text);
+    let sources = Sources::new(a.tools.iter().map(|c| &c.result), &a.question);
+    assert!(check(&a.text, &sources).is_grounded(), "{}", a.text);
+}
+
 #[tokio::test]
 async fn the_default_model_answers_from_the_tools() {
     let dir = tempfile::tempdir().unwrap();
     let Some((assistant, patient)) = assistant(dir.path()).await else {
         return;
     };
-    let ctx = AskContext {
-        principal: Principal::new("dr-test", Role::Clinician),
-        patient: Some(patient.clone()),
-        session: "real-model".into(),
-    };
+    let ctx = clinician(&patient, "real-model");
 
     // A latest-lab question: the CRP tool ran on the session's patient, and the
     // answer states its latest value, every number grounded.
     let a = assistant.ask("What is the latest CRP?", &ctx, None).await.unwrap();
     eprintln!("{:.2} s {:?}: {}", a.timings.total, a.grounding, a.text);
     assert_eq!(a.outcome, Outcome::Answered, "{}", a.text);
-    let call = a.tools.iter().find(|c| c.tool == ToolName::LabTrend).expect("lab_trend was called");
-    assert_eq!(call.arguments["patient"], patient.as_str());
-    assert_eq!(call.arguments["test"], "crp");
-    let latest = call.result["value"]["latest"]["value"].as_f64().unwrap();
-    assert!(numbers_in(&a.text).iter().any(|n| (n.value - latest).abs() < 0.051), "{latest}: {}", a.text);
-    let sources = Sources::new(a.tools.iter().map(|c| &c.result), &a.question);
-    assert!(check(&a.text, &sources).is_grounded(), "{}", a.text);
+    states_the_latest(&a, &patient, "crp");
 
     // A definition with a patient open: the glossary's vetted text, not the patient's
     // DAS28 (the remission threshold is in it).
@@ -109,6 +117,31 @@ async fn the_default_model_answers_from_the_tools() {
     eprintln!("{:.2} s {:?}: {}", a.timings.total, a.outcome, a.text);
     assert!(matches!(a.outcome, Outcome::CannotAnswer(_)), "{:?}: {}", a.outcome, a.text);
     assert!(!a.text.contains("Paris"));
+}
+
+/// A two-turn conversation on the default model: "What is the latest CRP?", then
+/// "And the ESR?". The follow-up is read against the first question (the lab tool
+/// runs on the same patient's ESR, not the CRP again and not the summary), its answer
+/// states the latest ESR the tool computed with every number grounded, and it links
+/// the first question's entry.
+#[tokio::test]
+async fn the_default_model_answers_a_follow_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some((assistant, patient)) = assistant(dir.path()).await else {
+        return;
+    };
+    let ctx = clinician(&patient, "real-model-conversation");
+    let mut conversation = Conversation::new();
+    let first = conversation.ask(&assistant, "What is the latest CRP?", &ctx, None).await.unwrap();
+    eprintln!("{:.2} s {:?}: {}", first.timings.total, first.grounding, first.text);
+    assert_eq!(first.outcome, Outcome::Answered, "{}", first.text);
+
+    let a = conversation.ask(&assistant, "And the ESR?", &ctx, None).await.unwrap();
+    eprintln!("{:.2} s {:?} (read as {:?}): {}", a.timings.total, a.grounding, a.read_as, a.text);
+    assert_eq!(a.outcome, Outcome::Answered, "{}", a.text);
+    states_the_latest(&a, &patient, "esr");
+    let link = a.follows.expect("the follow-up links the first question");
+    assert_eq!((link.seq, link.read_against), (first.audit[0], Some(first.audit[0])));
 }
 
 /// A what-if question over an install with an in silico cohort: retrieval sends it to

@@ -148,7 +148,7 @@ mod tests {
         let time = Utc.with_ymd_and_hms(2024, 5, 1, 9, 30, 0).unwrap();
         let new = NewEntry::new(
             Principal::new("dr.a", Role::Clinician),
-            EntryBody::Question { question: "DAS28 trend?".into(), reading: None },
+            EntryBody::Question { question: "DAS28 trend?".into(), reading: None, follows: None },
         )
         .session("s1")
         .patients(["p1"])
@@ -167,4 +167,21 @@ mod tests {
         assert_eq!(entry_text(&back), text);
     }
 
+    /// A follow-up question's link to the turn before is one more optional field:
+    /// the entry above (no link) keeps its pinned bytes, and a linked one writes the
+    /// link sorted like every object and reads back to the same bytes.
+    #[test]
+    fn a_follow_up_link_is_an_optional_field() {
+        let time = Utc.with_ymd_and_hms(2024, 5, 1, 9, 31, 0).unwrap();
+        let follows = crate::TurnLink { seq: Seq(3), entry: Digest([0xcd; 32]), read_against: Some(Seq(3)) };
+        let body = EntryBody::Question { question: "and the ESR?".into(), reading: None, follows: Some(follows) };
+        let new = NewEntry::new(Principal::new("dr.a", Role::Clinician), body).session("s1").patients(["p1"]).at(time);
+        let entry = AuditEntry::place(new, Seq(7), Some(Digest([0xab; 32])), time);
+        let text = entry_text(&entry);
+        let link = format!(r#""follows":{{"entry":"{}","read_against":3,"seq":3}}"#, "cd".repeat(32));
+        assert!(text.starts_with(&format!(r#"{{{link},"kind":"question","patients":["p1"]"#)), "{text}");
+        let back: AuditEntry = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, entry);
+        assert_eq!(entry_text(&back), text);
+    }
 }

@@ -386,6 +386,23 @@ pub struct TerminologyRecord {
     pub entries: u64,
 }
 
+/// How a question links the one before it in its conversation: that question's
+/// entry by place and by leaf hash, so the link names those exact bytes (an entry
+/// rewritten or moved after the fact no longer matches it), and, when RDT read this
+/// question against an earlier turn ("and the ESR?" after "What is the latest CRP?"),
+/// which turn's question entry that was.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TurnLink {
+    /// The conversation's previous question entry.
+    pub seq: Seq,
+    /// The leaf hash of that entry's stored bytes.
+    pub entry: Digest,
+    /// The question entry whose reading this one was resolved against, when it was a
+    /// follow-up (usually `seq`; an earlier turn when the one between read as nothing).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_against: Option<Seq>,
+}
+
 /// What happened: the kind and its own fields, tagged by `"kind"`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -396,6 +413,11 @@ pub enum EntryBody {
         question: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reading: Option<serde_json::Value>,
+        /// The question before it in its conversation (a follow-up's chat or `rdt
+        /// chat` turn): absent for a conversation's first question and in entries
+        /// written before conversations existed.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        follows: Option<TurnLink>,
     },
     /// A typed tool ran.
     ToolCall {

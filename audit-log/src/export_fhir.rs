@@ -352,7 +352,7 @@ mod tests {
 
     #[test]
     fn a_question_has_no_provenance_and_bundles_wrap_resources() {
-        let res = resources_for(&stored(EntryBody::Question { question: "q?".into(), reading: None })).unwrap();
+        let res = resources_for(&stored(EntryBody::Question { question: "q?".into(), reading: None, follows: None })).unwrap();
         assert_eq!(res.len(), 1);
         let b = bundle(res);
         assert_eq!(b["entry"][0]["resource"]["action"], "E");

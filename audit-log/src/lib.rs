@@ -47,7 +47,7 @@ pub use canonical::{canonical_bytes_of, entry_text, to_canonical_bytes};
 pub use digest::{BadDigest, Digest};
 pub use entry::{
     time_format, ArtifactKind, ArtifactRef, AuditEntry, CohortRecord, EntryBody, EntryKind, GovernanceChange,
-    ImportRecord, TerminologyRecord, ImportedFile, ModelLoad, ModelVersions, Neighbour, NewEntry, Principal, Role, Seq, SessionId, ToolCall,
+    ImportRecord, TerminologyRecord, ImportedFile, ModelLoad, ModelVersions, Neighbour, NewEntry, Principal, Role, Seq, SessionId, ToolCall, TurnLink,
     UnknownArtifactKind, UnknownRole, FORMAT_VERSION,
 };
 pub use error::AuditError;

@@ -314,7 +314,7 @@ mod tests {
         let mut prev = None;
         (0..n)
             .map(|i| {
-                let new = NewEntry::new(Principal::new("u", Role::Auditor), EntryBody::Question { question: format!("q{i}"), reading: None });
+                let new = NewEntry::new(Principal::new("u", Role::Auditor), EntryBody::Question { question: format!("q{i}"), reading: None, follows: None });
                 let entry = AuditEntry::place(new, Seq(i), prev, chrono::Utc::now());
                 let text = entry_text(&entry);
                 let leaf = leaf_hash(text.as_bytes());

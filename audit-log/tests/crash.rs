@@ -36,7 +36,7 @@ async fn crash_child() {
             .map(|i| {
                 NewEntry::new(
                     Principal::new("importer", Role::System),
-                    EntryBody::Question { question: format!("round {round} entry {i} {}", "x".repeat(200)), reading: None },
+                    EntryBody::Question { question: format!("round {round} entry {i} {}", "x".repeat(200)), reading: None, follows: None },
                 )
             })
             .collect();

@@ -166,7 +166,7 @@ async fn proofs_and_heads_check_against_an_independent_verifier() {
         let sizes = [1u64, 2, 3, 4, 7, 8, 13, 16, 21];
         for i in 0..21u64 {
             let who = Principal::new("dr.a", Role::Clinician);
-            log.append(NewEntry::new(who, EntryBody::Question { question: format!("q{i}: ü \"quoted\"\n"), reading: None })).await.unwrap();
+            log.append(NewEntry::new(who, EntryBody::Question { question: format!("q{i}: ü \"quoted\"\n"), reading: None, follows: None })).await.unwrap();
             if sizes.contains(&(i + 1)) {
                 log.sign_head().await.unwrap();
             }

@@ -10,7 +10,7 @@ mod common;
 
 use audit_log::{
     entry_text, leaf_hash, AuditEntry, AuditLog, CohortRecord, Digest, EntryBody, HeadSigner, ModelVersions,
-    Neighbour, NewEntry, Principal, ProblemKind, Role, Seq, SigningPolicy, StoredEntry, ToolCall, TrustedKeys,
+    Neighbour, NewEntry, Principal, ProblemKind, Role, Seq, SigningPolicy, StoredEntry, ToolCall, TrustedKeys, TurnLink,
 };
 use common::{backends, signer, Backend, Raw, TestDb};
 use serde_json::json;
@@ -21,7 +21,7 @@ const N: u64 = 20;
 fn fixture_entry(i: u64) -> NewEntry {
     let who = Principal::new(format!("dr.{}", i % 3), Role::Clinician);
     let body = match i % 3 {
-        0 => EntryBody::Question { question: format!("How did DAS28 of patient p{i} evolve?"), reading: None },
+        0 => EntryBody::Question { question: format!("How did DAS28 of patient p{i} evolve?"), reading: None, follows: None },
         1 => EntryBody::ToolCall {
             tool: ToolCall::bounded("similar_patients", json!({"patient": format!("p{i}"), "k": 2}), json!({"n": 2}), 4096),
             cohort: Some(CohortRecord {
@@ -103,7 +103,7 @@ async fn apply(t: Tamper, raw: &Raw, entries: &[StoredEntry]) {
             }
             let prev = leaf_hash(text(s - 1).as_bytes());
             let forged = AuditEntry::place(
-                NewEntry::new(Principal::new("mallory", Role::Clinician), EntryBody::Question { question: "forged".into(), reading: None }),
+                NewEntry::new(Principal::new("mallory", Role::Clinician), EntryBody::Question { question: "forged".into(), reading: None, follows: None }),
                 Seq(s),
                 Some(prev),
                 chrono::Utc::now(),
@@ -263,6 +263,40 @@ async fn forged_and_altered_heads_are_reported() {
         assert!(report.problems.iter().any(|p| p.kind == ProblemKind::HeadSignature && p.head_size == Some(10)));
         log.close().await;
         mallory.close().await;
+        db.drop_db().await;
+    }
+}
+
+/// A follow-up question links the question before it in its conversation (place and
+/// leaf hash). The link is optional: the fixture's entries carry none and verify beside
+/// one that does; and it is under the chain like every byte of an entry, so pointing
+/// it at another turn afterwards is named.
+#[tokio::test]
+async fn a_follow_up_link_is_under_the_chain() {
+    for backend in backends() {
+        let db = TestDb::new(backend).await;
+        let (log, entries) = build(&db).await;
+        // Entry 18 is the fixture's last question.
+        let link = TurnLink { seq: Seq(18), entry: leaf_hash(entries[18].text.as_bytes()), read_against: Some(Seq(18)) };
+        let body = EntryBody::Question { question: "and the ESR?".into(), reading: None, follows: Some(link.clone()) };
+        let who = Principal::new("dr.0", Role::Clinician);
+        let seq = log.append(NewEntry::new(who, body).session("s6").patients(["p18"])).await.unwrap();
+        log.sign_head().await.unwrap();
+        assert!(log.verify(&trusted()).await.unwrap().is_ok(), "{backend:?}: old and linked entries verify together");
+        let stored = log.entry(seq).await.unwrap().unwrap();
+        let EntryBody::Question { follows, .. } = stored.parse().unwrap().body else { panic!("a question") };
+        assert_eq!(follows, Some(link));
+        let linked = log.entry(Seq(18)).await.unwrap().unwrap();
+        assert_eq!(linked.computed_leaf_hash(), follows.unwrap().entry, "the link names the stored bytes");
+
+        let raw = db.raw().await;
+        raw.disable_guards().await;
+        raw.set_entry(seq.0, &stored.text.replace("\"seq\":18", "\"seq\":15"), None).await;
+        raw.close().await;
+        let report = log.verify(&trusted()).await.unwrap();
+        assert_eq!(report.first_bad_entry(), Some(seq), "{backend:?}: {:#?}", report.problems);
+        assert_eq!(report.first_problem().unwrap().kind, ProblemKind::Changed);
+        log.close().await;
         db.drop_db().await;
     }
 }

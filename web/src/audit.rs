@@ -249,7 +249,15 @@ struct TracePage {
 fn step_of(e: &AuditEntry, focus: Seq) -> Step {
     let mut details = Vec::new();
     let title = match &e.body {
-        EntryBody::Question { question, .. } => format!("Question: {question}"),
+        EntryBody::Question { question, follows, .. } => {
+            if let Some(link) = follows {
+                details.push(("follows".into(), format!("question #{} (leaf hash {})", link.seq.0, link.entry)));
+                if let Some(against) = link.read_against {
+                    details.push(("read as a follow-up of".into(), format!("question #{}", against.0)));
+                }
+            }
+            format!("Question: {question}")
+        }
         EntryBody::ToolCall { tool, cohort } => {
             details.push(("arguments".into(), tool.arguments.to_string()));
             details.push((
@@ -414,7 +422,7 @@ mod tests {
 
     #[test]
     fn a_trace_runs_from_the_question_to_the_answer_of_its_session() {
-        let q = |s| EntryBody::Question { question: s, reading: None };
+        let q = |s| EntryBody::Question { question: s, reading: None, follows: None };
         let call = EntryBody::ToolCall {
             tool: ToolCall::bounded("patient_summary", serde_json::json!({"patient": "p1"}), serde_json::json!({}), 1000),
             cohort: None,

@@ -336,7 +336,7 @@ async fn a_trace_shows_the_exchange_with_a_verified_proof() {
     let who = Principal::new("clin", Role::Clinician);
     let log = f.state.audit();
     let q = log
-        .append(NewEntry::new(who.clone(), EntryBody::Question { question: "How is the CRP?".into(), reading: None }).session("s1"))
+        .append(NewEntry::new(who.clone(), EntryBody::Question { question: "How is the CRP?".into(), reading: None, follows: None }).session("s1"))
         .await
         .unwrap();
     let call = audit_log::ToolCall::bounded("lab_trend", serde_json::json!({"patient": f.patient, "test": "crp"}), serde_json::json!({"latest": 3.1}), 4096);
