@@ -18,7 +18,7 @@ use tower_http::trace::TraceLayer;
 use ::journey::{Database, JourneyStore};
 
 use crate::auth::{self, UserStore};
-use crate::chat::{AssistantSlot, ChatJobs};
+use crate::chat::{AssistantSlot, ChatConversations, ChatJobs};
 use crate::error::WebError;
 use crate::metrics::Metrics;
 use crate::{admin, audit, chat, consult, governance, journey, login, patients, statics};
@@ -74,6 +74,7 @@ struct Inner {
     imports: Mutex<admin::ImportJobs>,
     assistant: RwLock<AssistantSlot>,
     chat_jobs: Mutex<ChatJobs>,
+    chat_conversations: Mutex<ChatConversations>,
 }
 
 impl AppState {
@@ -96,6 +97,7 @@ impl AppState {
                 imports: Mutex::new(admin::ImportJobs::default()),
                 assistant: RwLock::new(AssistantSlot::Loading),
                 chat_jobs: Mutex::new(ChatJobs::default()),
+                chat_conversations: Mutex::new(ChatConversations::default()),
                 config,
             }),
         })
@@ -183,6 +185,9 @@ impl AppState {
     }
     pub(crate) fn chat_jobs(&self) -> &Mutex<ChatJobs> {
         &self.inner.chat_jobs
+    }
+    pub(crate) fn chat_conversations(&self) -> &Mutex<ChatConversations> {
+        &self.inner.chat_conversations
     }
 
     pub async fn close(&self) {

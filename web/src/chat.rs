@@ -9,6 +9,11 @@
 //! script opens that stream, which only the asking session may read, once. The
 //! patient in scope is the page's patient, never one the model names; the assistant
 //! audits every step itself.
+//!
+//! Follow-ups ("and the ESR?") are read against the turn before: each session keeps
+//! one `assistant::Conversation` per patient page ([`ChatConversations`]), so a
+//! question on one patient's page never carries into another's, and a session's
+//! questions on one page are answered one after the other, in order.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -16,8 +21,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use askama::Template;
-use assistant::{AskContext, GovernedAssistant, Outcome};
+use assistant::{AskContext, Conversation, GovernedAssistant, Outcome};
 use audit_log::{EntryBody, NewEntry};
+use journey::PatientId;
 use axum::extract::{Path, State};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::Html;
@@ -81,6 +87,32 @@ impl ChatJobs {
     }
 }
 
+/// Each session's conversation on each patient page: what a follow-up is read
+/// against. One dropped when idle as long as a login session may be.
+#[derive(Default)]
+pub struct ChatConversations {
+    by_page: HashMap<(String, PatientId), PageConversation>,
+}
+
+struct PageConversation {
+    used: Instant,
+    /// Held by a question for as long as it runs, so the next one reads against it.
+    conversation: Arc<tokio::sync::Mutex<Conversation>>,
+}
+
+impl ChatConversations {
+    /// The conversation of `session` on `patient`'s page, new when there is none.
+    fn of(&mut self, session: &str, patient: &PatientId) -> Arc<tokio::sync::Mutex<Conversation>> {
+        self.by_page.retain(|_, c| c.used.elapsed() < crate::auth::store::IDLE_TIMEOUT);
+        let page = self.by_page.entry((session.to_owned(), patient.clone())).or_insert_with(|| PageConversation {
+            used: Instant::now(),
+            conversation: Arc::new(tokio::sync::Mutex::new(Conversation::new())),
+        });
+        page.used = Instant::now();
+        page.conversation.clone()
+    }
+}
+
 #[derive(Deserialize)]
 pub struct AskForm {
     question: String,
@@ -108,10 +140,17 @@ pub struct ToolRow {
     pub audit_seq: u64,
 }
 
+/// A follow-up's line on the panel: the question it was read against, and as what.
+pub struct FollowUpLine {
+    pub question_seq: u64,
+    pub read_as: String,
+}
+
 #[derive(Template)]
 #[template(path = "chat_answer.html")]
 struct AnswerFragment {
     text: String,
+    follow_up: Option<FollowUpLine>,
     /// Why the record could not answer, when it could not.
     refusal: Option<String>,
     grounding: String,
@@ -167,6 +206,8 @@ pub async fn ask(
     let (events, pending) = unbounded_channel::<Event>();
     state.chat_jobs().lock().map_err(AppError::internal)?.insert(job.clone(), user.session.clone(), pending);
 
+    let conversation =
+        state.chat_conversations().lock().map_err(AppError::internal)?.of(&user.session, &journey.patient.id);
     let ctx = AskContext { principal: user.principal(), patient: Some(journey.patient.id.clone()), session: user.session };
     tokio::spawn(async move {
         let (tokens, mut token_rx) = unbounded_channel::<String>();
@@ -181,7 +222,7 @@ pub async fn ask(
                 }
             })
         };
-        let result = assistant.ask(&question, &ctx, Some(tokens)).await;
+        let result = conversation.lock().await.ask(&assistant, &question, &ctx, Some(tokens)).await;
         let _ = forward.await;
         let html = match result {
             Ok(answer) => answer_fragment(answer).render(),
@@ -227,8 +268,13 @@ fn answer_fragment(answer: assistant::Answer) -> AnswerFragment {
             audit_seq: t.audit_seq.0,
         })
         .collect();
+    let follow_up = answer.read_as.zip(answer.follows.as_ref()).map(|(read_as, link)| FollowUpLine {
+        question_seq: link.read_against.unwrap_or(link.seq).0,
+        read_as,
+    });
     AnswerFragment {
         text: answer.text,
+        follow_up,
         refusal,
         grounding,
         tools,

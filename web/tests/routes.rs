@@ -397,24 +397,8 @@ async fn metrics_count_requests_per_route() {
 async fn a_question_streams_its_answer_to_the_asking_session_once() {
     use std::sync::Arc;
 
-    use assistant_eval::testing::{KeywordEmbedder, ScriptedModel, Step, VersionedLoader};
-    use assistant::{Assistant, ChatModel as _, GovernedAssistant, ModelPolicy, ToolRetriever};
-    use serde_json::json;
-
     let f = fixture().await;
-    let model = Arc::new(ScriptedModel::new(|step, _| match step {
-        Step::ChooseTool { .. } => json!({"tool": "lab_trend"}).to_string(),
-        Step::Arguments { .. } => json!({"test": "crp"}).to_string(),
-        Step::Answer { .. } => "The latest CRP and its flag are in the facts below.".into(),
-        _ => json!({"term": "none"}).to_string(),
-    }));
-    let retriever = ToolRetriever::new(Arc::new(KeywordEmbedder::default()), &tools::specs()).unwrap();
-    let assistant = Assistant::new(model.clone(), f.state.tools(), f.state.audit().clone(), retriever);
-    // The double's version is the registry's active LLM, as `rdt setup` leaves it.
-    let version: Digest = model.model_sha256().parse().unwrap();
-    pin_and_activate_llm(&f, "scripted.gguf", version).await;
-    let loader = Arc::new(VersionedLoader::new(vec![model.clone()]));
-    let assistant = GovernedAssistant::new(assistant, f.state.registry(), loader, ModelPolicy::FollowActive);
+    let (model, assistant) = scripted_chat(&f, "The latest CRP and its flag are in the facts below.").await;
     let clin = f.session("clin", Duration::from_secs(600)).await;
     let ask_uri = format!("/patients/{}/ask", f.patient);
 
@@ -467,6 +451,77 @@ async fn a_question_streams_its_answer_to_the_asking_session_once() {
     assert_eq!(model.requests().len(), asked, "no refused question reached the model");
 }
 
+/// Follow-ups on the chat panel (issue 21): "And the ESR?" after a CRP question on
+/// one patient's page is read against it (the panel says as what, and the question's
+/// entry links the one before), while the same words on another patient's page in
+/// the same session start a conversation of their own, with nothing carried.
+#[tokio::test]
+async fn a_follow_up_on_the_panel_reads_against_the_turn_before_on_that_page_only() {
+    let f = fixture().await;
+    let (_model, governed) = scripted_chat(&f, "The record does not show that.").await;
+    f.state.set_assistant(web::AssistantSlot::Ready(std::sync::Arc::new(governed)));
+    let clin = f.session("clin", Duration::from_secs(600)).await;
+    let (_, first) = ask_on_the_page(&f, &clin, &f.patient, "What is the latest CRP?").await.expect("answered");
+    let (first_question, first_leaf) = question_of(&f, &first).await;
+    assert!(matches!(first_question.body, EntryBody::Question { follows: None, .. }));
+    let (html, second) = ask_on_the_page(&f, &clin, &f.patient, "And the ESR?").await.expect("answered");
+    let read_as = format!("A follow-up of question #{}, read as: the latest ESR", first_question.seq.0);
+    assert!(html.contains(&read_as), "{html}");
+    let (second_question, _) = question_of(&f, &second).await;
+    let EntryBody::Question { follows: Some(link), reading: Some(reading), .. } = &second_question.body else {
+        panic!("the follow-up links the question before: {:?}", second_question.body);
+    };
+    assert_eq!((link.seq, link.entry, link.read_against), (first_question.seq, first_leaf, Some(first_question.seq)));
+    assert_eq!(reading["concept"]["test"], "esr");
+
+    let (html, other) = ask_on_the_page(&f, &clin, &f.other_patient, "And the ESR?").await.expect("answered");
+    assert!(!html.contains("A follow-up of question"), "{html}");
+    let (other_question, _) = question_of(&f, &other).await;
+    assert!(matches!(other_question.body, EntryBody::Question { follows: None, .. }), "{:?}", other_question.body);
+    assert_eq!(other_question.patients, vec![f.other_patient.clone()]);
+}
+
+/// The question entry of an answer (the latest question of its session before it),
+/// and that entry's leaf hash.
+async fn question_of(f: &Fixture, answer: &audit_log::AuditEntry) -> (audit_log::AuditEntry, Digest) {
+    let entries = f.state.audit().page(-1, 10_000).await.unwrap();
+    let question = entries
+        .iter()
+        .map(|e| e.parse().unwrap())
+        .filter(|e| e.seq < answer.seq && e.session == answer.session && e.kind() == audit_log::EntryKind::Question)
+        .last()
+        .expect("the answer's question");
+    let leaf = entries[question.seq.0 as usize].computed_leaf_hash();
+    (question, leaf)
+}
+
+/// The chat panel's assistant on a scripted model that picks the CRP trend and leads
+/// with `lead`, the registry's active LLM as `rdt setup` leaves it (the slot is the
+/// caller's to fill), and the model, whose requests a test reads.
+async fn scripted_chat(
+    f: &Fixture,
+    lead: &'static str,
+) -> (std::sync::Arc<assistant_eval::testing::ScriptedModel>, assistant::GovernedAssistant) {
+    use std::sync::Arc;
+
+    use assistant::{Assistant, ChatModel as _, GovernedAssistant, ModelPolicy, ToolRetriever};
+    use assistant_eval::testing::{KeywordEmbedder, ScriptedModel, Step, VersionedLoader};
+    use serde_json::json;
+
+    let model = Arc::new(ScriptedModel::new(move |step, _| match step {
+        Step::ChooseTool { .. } => json!({"tool": "lab_trend"}).to_string(),
+        Step::Arguments { .. } => json!({"test": "crp"}).to_string(),
+        Step::Answer { .. } => lead.into(),
+        _ => json!({"term": "none"}).to_string(),
+    }));
+    let retriever = ToolRetriever::new(Arc::new(KeywordEmbedder::default()), &tools::specs()).unwrap();
+    let assistant = Assistant::new(model.clone(), f.state.tools(), f.state.audit().clone(), retriever);
+    let version: Digest = model.model_sha256().parse().unwrap();
+    pin_and_activate_llm(f, "scripted.gguf", version).await;
+    let loader = Arc::new(VersionedLoader::new(vec![model.clone()]));
+    (model, GovernedAssistant::new(assistant, f.state.registry(), loader, ModelPolicy::FollowActive))
+}
+
 /// Pins an LLM artifact of `version` and makes it the active one.
 async fn pin_and_activate_llm(f: &Fixture, name: &str, version: Digest) {
     let gov = Principal::new("gov", Role::Governance);
@@ -478,7 +533,18 @@ async fn pin_and_activate_llm(f: &Fixture, name: &str, version: Digest) {
 /// What the chat panel gave for one question: the answer's audit entry, or the
 /// notice shown instead.
 async fn ask_on_the_panel(f: &Fixture, clin: &Session, question: &str) -> Result<audit_log::AuditEntry, String> {
-    let ask_uri = format!("/patients/{}/ask", f.patient);
+    ask_on_the_page(f, clin, &f.patient, question).await.map(|(_, entry)| entry)
+}
+
+/// What the chat panel of `patient`'s page gave for one question: the rendered answer
+/// and its audit entry, or the notice shown instead.
+async fn ask_on_the_page(
+    f: &Fixture,
+    clin: &Session,
+    patient: &str,
+    question: &str,
+) -> Result<(String, audit_log::AuditEntry), String> {
+    let ask_uri = format!("/patients/{patient}/ask");
     let form = format!("question={}", web_form_escape(question));
     let res = f.send(post_form(&ask_uri, Some(clin), Some(&clin.csrf), &form)).await;
     assert_eq!(res.status(), StatusCode::OK);
@@ -495,7 +561,8 @@ async fn ask_on_the_panel(f: &Fixture, clin: &Session, question: &str) -> Result
         .and_then(|rest| rest.split('"').next())
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("the answer links its audit entry: {answer}"));
-    Ok(f.state.audit().entry(audit_log::Seq(seq)).await.unwrap().expect("the linked entry exists").parse().unwrap())
+    let entry = f.state.audit().entry(audit_log::Seq(seq)).await.unwrap().expect("the linked entry exists");
+    Ok((answer.to_owned(), entry.parse().unwrap()))
 }
 
 fn web_form_escape(s: &str) -> String {
