@@ -61,6 +61,9 @@ enum Command {
     Journey(cmd::journey::JourneyArgs),
     /// Ask the assistant a question (about the `--patient` in scope, or a definition).
     Ask(cmd::ask::AskArgs),
+    /// A conversation with the assistant in the terminal: one question a line on stdin,
+    /// follow-ups read against the question before ("and the ESR?").
+    Chat(cmd::chat::ChatArgs),
     /// The audit trail: verify it, show an entry with its proof, export it as FHIR.
     Audit(cmd::audit::AuditArgs),
     /// The model registry: list, pin, activate, roll back and retire model artifacts.
@@ -135,6 +138,7 @@ fn main() -> ExitCode {
             Command::Patients(args) => cmd::journey::patients(&ctx, args).await,
             Command::Journey(args) => cmd::journey::journey(&ctx, args).await,
             Command::Ask(args) => cmd::ask::run(&ctx, args).await,
+            Command::Chat(args) => cmd::chat::run(&ctx, args).await,
             Command::Audit(args) => cmd::audit::run(&ctx, args).await,
             Command::Models(args) => cmd::models::run(&ctx, args).await,
             Command::Setup(args) => cmd::setup::run(&ctx, args).await,

@@ -10,28 +10,11 @@
 
 mod common;
 
-use std::path::PathBuf;
-
-use common::Rdt;
-
-/// SmolLM2-135M's file and sha256, as `assistant::gguf::SMOLLM2_135M` pins them.
-const SMOL_FILE: &str = "smollm2-135m-instruct-q4_1.gguf";
-const SMOL_SHA256: &str = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53";
-
-fn model_cache() -> PathBuf {
-    match std::env::var_os("RDT_MODEL_CACHE") {
-        Some(dir) => PathBuf::from(dir),
-        None => PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/rdt/models"),
-    }
-}
+use common::{small_models_present, Rdt, SMOL_SHA256};
 
 #[test]
 fn rdt_ask_answers_with_the_active_llm_and_refuses_a_retired_one() {
-    let cache = model_cache();
-    let needed = [cache.join("llm").join(SMOL_FILE), cache.join("all-minilm-l6-v2")];
-    if let Some(missing) = needed.iter().find(|p| !p.exists()) {
-        assert!(std::env::var("RDT_REQUIRE_MODELS").as_deref() != Ok("1"), "models missing: {}", missing.display());
-        eprintln!("skipping: {} is not in the model cache; run `rdt setup --llm smallest`", missing.display());
+    if !small_models_present() {
         return;
     }
     let rdt = Rdt::new();

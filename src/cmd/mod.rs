@@ -4,6 +4,7 @@
 pub mod ask;
 pub mod audit;
 pub mod backup;
+pub mod chat;
 pub mod cohort;
 pub mod db;
 pub mod demo;

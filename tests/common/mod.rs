@@ -76,3 +76,32 @@ impl Rdt {
         (value, out.status.code().unwrap_or(-1))
     }
 }
+
+/// SmolLM2-135M's file and sha256, as `assistant::gguf::SMOLLM2_135M` pins them: the
+/// smallest LLM, enough for the commands' own checks (`rdt setup --llm smallest`).
+pub const SMOL_FILE: &str = "smollm2-135m-instruct-q4_1.gguf";
+pub const SMOL_SHA256: &str = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53";
+
+/// The model cache the commands read (`RDT_MODEL_CACHE`, else `~/.cache/rdt/models`).
+pub fn model_cache() -> PathBuf {
+    match std::env::var_os("RDT_MODEL_CACHE") {
+        Some(dir) => PathBuf::from(dir),
+        None => PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/rdt/models"),
+    }
+}
+
+/// Whether MiniLM and SmolLM2-135M are in the model cache, so `rdt setup --llm
+/// smallest` finds them and downloads nothing. When they are not, the test skips,
+/// saying so, unless `RDT_REQUIRE_MODELS=1` makes their absence a failure.
+pub fn small_models_present() -> bool {
+    let cache = model_cache();
+    let needed = [cache.join("llm").join(SMOL_FILE), cache.join("all-minilm-l6-v2")];
+    match needed.iter().find(|p| !p.exists()) {
+        None => true,
+        Some(missing) => {
+            assert!(std::env::var("RDT_REQUIRE_MODELS").as_deref() != Ok("1"), "models missing: {}", missing.display());
+            eprintln!("skipping: {} is not in the model cache; run `rdt setup --llm smallest`", missing.display());
+            false
+        }
+    }
+}
