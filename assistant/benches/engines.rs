@@ -9,6 +9,14 @@
 //! `cargo bench -p assistant --bench engines`; `RDT_BENCH_MODEL=default|fast|smallest`
 //! (default: `default`, Qwen2.5-Coder-1.5B), `RDT_BENCH_ENGINES=llama-cpp,mistralrs`.
 //! The model must be in the cache (`rdt setup`); it is pinned in a throwaway registry.
+//!
+//! With `RDT_BENCH_LLAMA_BENCH=<llama-bench binary>` it runs instead the llama.cpp
+//! engine against llama.cpp's own `llama-bench` side by side ([`vs_llama_bench`];
+//! `scripts/bench-engine-vs-llamacpp.sh`), prints the table and writes it to
+//! `RDT_BENCH_OUT` when set (docs/benchmarks/engines.md is not touched).
+
+#[path = "engines/vs_llama_bench.rs"]
+mod vs_llama_bench;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -220,6 +228,15 @@ fn main() {
         .map(|s| s.parse().expect("RDT_BENCH_ENGINES: llama-cpp,mistralrs"))
         .collect();
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    if let Some(setup) = vs_llama_bench::Setup::from_env() {
+        let md = runtime.block_on(vs_llama_bench::run(&setup, &path, model.file_name));
+        println!("{md}");
+        if let Some(out) = std::env::var_os("RDT_BENCH_OUT") {
+            std::fs::write(&out, &md).unwrap();
+            eprintln!("wrote {}", PathBuf::from(out).display());
+        }
+        return;
+    }
     let results = runtime.block_on(async {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("audit.sqlite").display());
