@@ -27,7 +27,9 @@
 //! 7. write the lead (`Turn::write_lead`): the model's one sentence answering the
 //!    question from the tools' sentences ([`tools::Facts`]), streamed to the sink;
 //!    over the treatment options (observational) with the `answer_observational`
-//!    prompt, which asks for similar patients' words and no prediction;
+//!    prompt, which asks for similar patients' words and no prediction; when a
+//!    called tool answers the question's reading, with `answer_covered`, which says
+//!    the facts hold the answer and offers no "does not show" way out;
 //! 8. check the lead (`LeadCheck`): every number traced to a result or the question,
 //!    nothing the facts contradict, and over the treatment options the caveat in the
 //!    lead's own words; else one retry naming the untraced numbers; else RDT's
@@ -837,8 +839,16 @@ impl<'a> Turn<'a> {
         lead_check.covered = self.called.iter().any(|c| self.covering.contains(&c.tool));
         let facts = lead_check.facts.clone();
         // Observational figures (the treatment options) get the prompt that asks for
-        // their caveat in the lead's own words; the check holds the lead to it.
-        let template = if lead_check.observational { PromptName::AnswerObservational } else { PromptName::Answer };
+        // their caveat in the lead's own words; the check holds the lead to it. When a
+        // called tool answers the question's reading, the facts hold the answer: the
+        // prompt says so and offers no "does not show" way out.
+        let template = if lead_check.observational {
+            PromptName::AnswerObservational
+        } else if lead_check.covered {
+            PromptName::AnswerCovered
+        } else {
+            PromptName::Answer
+        };
         let prompt = self.assistant.render(template, &[("question", self.posed), ("summary", &facts)])?;
         let mut messages = vec![self.messages[0].clone(), Message::new(Speaker::User, prompt)];
         // The first lead streams to `sink` as it is written; the facts follow it there

@@ -15,7 +15,7 @@ mod cohort_install;
 use std::sync::Arc;
 
 use assistant::{AskContext, Assistant, CannotAnswer, Outcome, ToolRetriever, CANNOT_ANSWER};
-use assistant_eval::testing::{day, pid, store_at, KeywordEmbedder, ScriptedModel, TestChart};
+use assistant_eval::testing::{day, pid, store_at, KeywordEmbedder, ScriptedModel, Step, TestChart};
 use audit_log::{AuditLog, EntryBody, Principal, Role};
 use chrono::NaiveDate;
 use tools::{ToolContext, ToolName};
@@ -37,6 +37,12 @@ fn doctor(patient: &str) -> AskContext {
 /// inhibitor); CRP 2.0, 20.0, 15.0, 10.0 (falling over the last three); DAS28 5.2,
 /// 4.8, 3.4, 2.9, 2.3 (falling over the last six months).
 async fn record() -> (tempfile::TempDir, Assistant) {
+    let (dir, store, log) = record_store().await;
+    (dir, assistant_over(ToolContext::new(store), log))
+}
+
+/// [`record`]'s store and an audit log, for a test that brings its own model.
+async fn record_store() -> (tempfile::TempDir, journey::JourneyStore, AuditLog) {
     let dir = tempfile::tempdir().unwrap();
     let chart = TestChart::new("p-9", "female", NaiveDate::from_ymd_opt(1968, 2, 3).unwrap())
         .course("6851", "methotrexate", day(2020, 1, 6), None)
@@ -52,8 +58,7 @@ async fn record() -> (tempfile::TempDir, Assistant) {
         .das28(day(2023, 5, 2), 2.3);
     let store = store_at(&dir.path().join("journey.sqlite"), vec![chart]).await.unwrap();
     let log = AuditLog::open(&format!("sqlite://{}", dir.path().join("audit.sqlite").display())).await.unwrap();
-    let assistant = assistant_over(ToolContext::new(store), log);
-    (dir, assistant)
+    (dir, store, log)
 }
 
 /// Asks `question` about p-9 and checks it was answered by `tool` with a text holding
@@ -165,4 +170,48 @@ async fn cohort_outcomes_and_treatment_options_are_answered() {
         assert_eq!(answer.tools.first().map(|c| c.tool), Some(tool), "{question}: {:?}", answer.reading);
         assert!(!answer.text.starts_with(CANNOT_ANSWER), "{question}: {}", answer.text);
     }
+}
+
+/// The text of the last answer prompt the model was sent.
+fn last_answer_prompt(model: &ScriptedModel) -> String {
+    let requests = model.requests();
+    let answer = requests.iter().rev().find(|r| matches!(Step::of(r), Step::Answer { .. })).expect("a lead was asked for");
+    answer.messages.last().unwrap().content.clone()
+}
+
+/// When a tool that answers the question's reading ran, the lead is asked for with
+/// `answer_covered`: the facts hold the answer, no "does not show" way out, and a
+/// yes/no question answered yes or no. When the model chose the tool for a question
+/// RDT could not read, the lead is asked for with `answer`, which keeps the way out.
+#[tokio::test]
+async fn a_lead_over_a_covering_tool_is_asked_for_without_a_way_out() {
+    let (_dir, store, log) = record_store().await;
+    let retriever = ToolRetriever::new(Arc::new(KeywordEmbedder::default()), &tools::specs()).unwrap();
+
+    let declining = Arc::new(ScriptedModel::declining());
+    let a = Assistant::new(declining.clone(), ToolContext::new(store.clone()), log.clone(), retriever);
+    let answer = a.ask("Is her CRP high?", &doctor("p-9"), None).await.unwrap();
+    assert_eq!(answer.tools.first().map(|c| c.tool), Some(ToolName::LabTrend), "{:?}", answer.reading);
+    let prompt = last_answer_prompt(&declining);
+    assert!(prompt.contains("they hold the answer"), "{prompt}");
+    assert!(prompt.contains("begin with \"Yes\" or \"No\""), "{prompt}");
+    assert!(!prompt.contains("does not show"), "{prompt}");
+
+    // A question RDT reads as nothing in particular; the model chooses the summary.
+    let choosing = Arc::new(ScriptedModel::new(|step, _| match step {
+        Step::ChooseTool { offered } if offered.iter().any(|t| t == "patient_summary") => {
+            serde_json::json!({"tool": "patient_summary"}).to_string()
+        }
+        Step::ChooseTool { .. } => serde_json::json!({"tool": "none"}).to_string(),
+        Step::Definition { .. } => serde_json::json!({"term": "none"}).to_string(),
+        Step::Arguments { .. } => serde_json::json!({}).to_string(),
+        Step::Answer { .. } => "She has rheumatoid arthritis.".into(),
+    }));
+    let retriever = ToolRetriever::new(Arc::new(KeywordEmbedder::default()), &tools::specs()).unwrap();
+    let a = Assistant::new(choosing.clone(), ToolContext::new(store), log, retriever);
+    let answer = a.ask("Anything I should keep in mind before I see her?", &doctor("p-9"), None).await.unwrap();
+    assert_eq!(answer.tools.first().map(|c| c.tool), Some(ToolName::PatientSummary), "{:?}", answer.reading);
+    let prompt = last_answer_prompt(&choosing);
+    assert!(prompt.contains("If these facts do not answer the question"), "{prompt}");
+    assert!(!prompt.contains("they hold the answer"), "{prompt}");
 }

@@ -49,10 +49,16 @@ pub enum PromptName {
     /// sentence must speak of similar patients, never predict for this one;
     /// placeholders `question`, `summary`.
     AnswerObservational,
+    /// The answer's lead sentence when a called tool answers the question's reading
+    /// (`tools::Tool::answers`): the facts hold the answer, so the template offers no
+    /// "does not show" way out (a 1.5B model took it for "Is the CRP high?" over
+    /// "flagged normal") and asks a yes/no question to be answered yes or no;
+    /// placeholders `question`, `summary`.
+    AnswerCovered,
 }
 
 impl PromptName {
-    pub const ALL: [PromptName; 7] = [
+    pub const ALL: [PromptName; 8] = [
         PromptName::System,
         PromptName::ToolChoice,
         PromptName::Answer,
@@ -60,6 +66,7 @@ impl PromptName {
         PromptName::AnswerRetry,
         PromptName::Definition,
         PromptName::AnswerObservational,
+        PromptName::AnswerCovered,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -71,6 +78,7 @@ impl PromptName {
             PromptName::AnswerRetry => "answer_retry",
             PromptName::Definition => "definition",
             PromptName::AnswerObservational => "answer_observational",
+            PromptName::AnswerCovered => "answer_covered",
         }
     }
 
@@ -84,6 +92,7 @@ impl PromptName {
             PromptName::AnswerRetry => include_str!("../templates/answer_retry.md"),
             PromptName::Definition => include_str!("../templates/definition.md"),
             PromptName::AnswerObservational => include_str!("../templates/answer_observational.md"),
+            PromptName::AnswerCovered => include_str!("../templates/answer_covered.md"),
         }
     }
 }
@@ -103,7 +112,7 @@ impl std::str::FromStr for PromptName {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PromptError {
-    #[error("unknown prompt `{0}`; the prompts are system, tool_choice, answer, arguments, answer_retry, definition, answer_observational")]
+    #[error("unknown prompt `{0}`; the prompts are system, tool_choice, answer, arguments, answer_retry, definition, answer_observational, answer_covered")]
     UnknownPrompt(String),
     #[error("prompt `{prompt}`: no value for placeholder `{{{{{placeholder}}}}}`")]
     MissingValue { prompt: PromptName, placeholder: String },
@@ -270,6 +279,7 @@ mod tests {
         assert_eq!(r.get(PromptName::Arguments).placeholders().unwrap(), vec!["question", "tool", "schema"]);
         assert_eq!(r.get(PromptName::AnswerRetry).placeholders().unwrap(), vec!["numbers"]);
         assert_eq!(r.get(PromptName::AnswerObservational).placeholders().unwrap(), vec!["question", "summary"]);
+        assert_eq!(r.get(PromptName::AnswerCovered).placeholders().unwrap(), vec!["question", "summary"]);
     }
 
     #[test]
