@@ -64,7 +64,7 @@ const CATEGORIES: &[(&str, &[&str])] = &[
     ("low", &["low", "below"]),
     ("normal", &["normal", "within"]),
     ("rising", &["rising", "increasing", "worsening", "worse", "upward", "rose", "risen"]),
-    ("falling", &["falling", "decreasing", "improving", "improved", "better", "declining", "downward", "fell"]),
+    ("falling", &["falling", "decreasing", "improving", "improved", "better", "declining", "downward", "fell", "down"]),
     ("stable", &["stable", "unchanged", "steady"]),
     ("remission", &["remission"]),
     ("moderate", &["moderate"]),
@@ -299,6 +299,9 @@ mod tests {
         assert!(contradicting_categories("No, the ESR is not rising: it is stable at 23.0 mm/h.", facts).is_empty());
         assert!(contradicting_categories("The ESR, 23.0 mm/h, is normal.", facts).is_empty());
         assert!(contradicting_categories("The ESR isn't raised.", facts).is_empty());
+        // "going down" states a trend, even where the facts say there are too few values.
+        let few = "Latest CRP of p-1: 0.5 mg/L on 2021-02-16, flagged normal. Too few values for a trend.";
+        assert_eq!(contradicting_categories("The CRP is going down over the last year.", few), vec!["falling"]);
         assert!(says_not_in_results("The patient's blood type is not mentioned in the provided information."));
         assert!(says_not_in_results("The patient's blood type is not shown in the record."));
         assert!(!says_not_in_results("The latest CRP is 4.5 mg/L, flagged normal."));

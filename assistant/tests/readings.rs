@@ -180,8 +180,8 @@ fn last_answer_prompt(model: &ScriptedModel) -> String {
 }
 
 /// When a tool that answers the question's reading ran, the lead is asked for with
-/// `answer_covered`: the facts hold the answer, no "does not show" way out, and a
-/// yes/no question answered yes or no. When the model chose the tool for a question
+/// `answer_covered`: the facts hold the answer, no "does not show" way out, and the
+/// lead states the fact (a flag, a trend) rather than a bare yes or no. When the model chose the tool for a question
 /// RDT could not read, the lead is asked for with `answer`, which keeps the way out.
 #[tokio::test]
 async fn a_lead_over_a_covering_tool_is_asked_for_without_a_way_out() {
@@ -194,7 +194,7 @@ async fn a_lead_over_a_covering_tool_is_asked_for_without_a_way_out() {
     assert_eq!(answer.tools.first().map(|c| c.tool), Some(ToolName::LabTrend), "{:?}", answer.reading);
     let prompt = last_answer_prompt(&declining);
     assert!(prompt.contains("they hold the answer"), "{prompt}");
-    assert!(prompt.contains("begin with \"Yes\" or \"No\""), "{prompt}");
+    assert!(prompt.contains("Do not answer with yes or no alone"), "{prompt}");
     assert!(!prompt.contains("does not show"), "{prompt}");
 
     // A question RDT reads as nothing in particular; the model chooses the summary.

@@ -52,7 +52,9 @@ pub enum PromptName {
     /// The answer's lead sentence when a called tool answers the question's reading
     /// (`tools::Tool::answers`): the facts hold the answer, so the template offers no
     /// "does not show" way out (a 1.5B model took it for "Is the CRP high?" over
-    /// "flagged normal") and asks a yes/no question to be answered yes or no;
+    /// "flagged normal") and asks for the fact, not a bare yes or no (asked to begin
+    /// with yes or no, the same model answered "Yes, the ESR is raised." over "flagged
+    /// normal");
     /// placeholders `question`, `summary`.
     AnswerCovered,
 }
