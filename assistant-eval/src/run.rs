@@ -40,6 +40,9 @@ pub struct Scored {
     pub answer: String,
     /// The model's lead sentence when the answer kept one (RDT's sentences follow it).
     pub lead: Option<String>,
+    /// Every lead the model wrote, kept or dropped (a retry is a second draft): the
+    /// model's own words, to see why a lead was dropped.
+    pub drafts: Vec<String>,
     /// Whether the lead alone states the expected fact (the same check as `correct`):
     /// how well the model answers, apart from the facts RDT states after it. False for
     /// a fact question without a kept lead; as `correct` for one judged on its outcome
@@ -237,6 +240,7 @@ pub async fn run(
             correct: correct && !pending,
             answer: answer.text.clone(),
             lead: kept_lead(&answer).map(str::to_owned),
+            drafts: answer.drafts.clone(),
             lead_correct,
             reading: q.expect.reading(),
             outcome: answer.outcome.clone(),
@@ -413,7 +417,11 @@ impl EvalReport {
         let _ = writeln!(s, "\n## Right as a whole, wrong on the lead alone\n");
         let _ = writeln!(s, "| id | question | expected | lead | answer |\n|---|---|---|---|---|");
         for r in self.results.iter().filter(|r| r.correct && !r.lead_correct) {
-            let lead = r.lead.as_deref().map_or("(none kept: RDT's sentences alone)".into(), cell);
+            let lead = match (&r.lead, r.drafts.last()) {
+                (Some(lead), _) => cell(lead),
+                (None, Some(draft)) => format!("(dropped: \"{}\"; RDT's sentences alone)", cell(draft)),
+                (None, None) => "(none written: RDT's sentences alone)".into(),
+            };
             let _ = writeln!(s, "| {} | {} | {} | {lead} | {} |", r.id, r.question, r.expected, cell(&r.answer));
         }
         let pending: Vec<&Scored> = self.results.iter().filter(|r| r.pending).collect();

@@ -62,7 +62,9 @@ pub fn prompt_facts<'a>(results: impl IntoIterator<Item = (ToolName, &'a Value)>
 const CATEGORIES: &[(&str, &[&str])] = &[
     ("high", &["high", "raised", "elevated", "above"]),
     ("low", &["low", "below"]),
-    ("normal", &["normal", "within"]),
+    // Not "within": "within 6 months" is a window, and "within normal limits" says
+    // "normal" anyway.
+    ("normal", &["normal"]),
     ("rising", &["rising", "increasing", "worsening", "worse", "upward", "rose", "risen"]),
     ("falling", &["falling", "decreasing", "improving", "improved", "better", "declining", "downward", "fell", "down"]),
     ("stable", &["stable", "unchanged", "steady"]),
@@ -302,6 +304,10 @@ mod tests {
         // "going down" states a trend, even where the facts say there are too few values.
         let few = "Latest CRP of p-1: 0.5 mg/L on 2021-02-16, flagged normal. Too few values for a trend.";
         assert_eq!(contradicting_categories("The CRP is going down over the last year.", few), vec!["falling"]);
+        // A window is no flag.
+        let cohort = "In silico cohort of p-1 at 2021-07-26: 20 most similar historical patients. flare within 6 \
+                      months: 38% by Kaplan-Meier (6 events among 16 followed; 95% CI 19% to 65%) among similar patients.";
+        assert!(contradicting_categories("38% of similar patients flare within 6 months.", cohort).is_empty());
         assert!(says_not_in_results("The patient's blood type is not mentioned in the provided information."));
         assert!(says_not_in_results("The patient's blood type is not shown in the record."));
         assert!(!says_not_in_results("The latest CRP is 4.5 mg/L, flagged normal."));

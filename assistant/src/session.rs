@@ -849,7 +849,10 @@ impl<'a> Turn<'a> {
         } else {
             PromptName::Answer
         };
-        let prompt = self.assistant.render(template, &[("question", self.posed), ("summary", &facts)])?;
+        // The lead is written from the sentences the question asks about (a cohort's
+        // asked outcome, not all seven); the answer shows them all after it.
+        let lead_facts = self.called.iter().map(|c| c.facts.for_lead(&self.reading)).collect::<Vec<_>>().join(" ");
+        let prompt = self.assistant.render(template, &[("question", self.posed), ("summary", &lead_facts)])?;
         let mut messages = vec![self.messages[0].clone(), Message::new(Speaker::User, prompt)];
         // The first lead streams to `sink` as it is written; the facts follow it there
         // once it is kept (a replaced lead is replaced by the final text).

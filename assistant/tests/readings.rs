@@ -215,3 +215,25 @@ async fn a_lead_over_a_covering_tool_is_asked_for_without_a_way_out() {
     assert!(prompt.contains("If these facts do not answer the question"), "{prompt}");
     assert!(!prompt.contains("they hold the answer"), "{prompt}");
 }
+
+/// A cohort answer's lead is written from the outcome asked: asked about flares, the
+/// lead prompt holds the flare figure and not the other outcomes'; the answer still
+/// states every outcome (RDT's sentences).
+#[tokio::test]
+async fn a_cohort_lead_is_written_from_the_outcome_asked() {
+    let install = cohort_install(60, 11).await;
+    let model = Arc::new(ScriptedModel::declining());
+    let retriever = ToolRetriever::new(Arc::new(KeywordEmbedder::default()), &tools::specs()).unwrap();
+    let a = Assistant::new(model.clone(), install.tools.clone(), install.log.clone(), retriever);
+    let ctx = AskContext {
+        principal: Principal::new("dr-r", Role::Clinician),
+        patient: Some(install.patient.clone()),
+        session: "s-outcome".into(),
+    };
+    let answer = a.ask("How often do comparable patients flare within 6 months?", &ctx, None).await.unwrap();
+    assert_eq!(answer.tools.first().map(|c| c.tool), Some(ToolName::SimilarPatients), "{:?}", answer.reading);
+    let prompt = last_answer_prompt(&model);
+    assert!(prompt.contains("flare within 6 months"), "{prompt}");
+    assert!(!prompt.contains("MTX response"), "{prompt}");
+    assert!(answer.text.contains("MTX response"), "{}", answer.text);
+}

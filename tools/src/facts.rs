@@ -15,6 +15,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::bounded::Bounded;
+use crate::reading::{OutcomeAsked, Reading};
 use crate::tool::Tool;
 
 /// What one result states.
@@ -29,6 +30,41 @@ pub struct Facts {
     /// summary).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub drugs: Option<DrugFacts>,
+    /// For a result stating several cohort outcomes: its opening sentence and each
+    /// outcome's sentence apart, so a lead is written from the ones a question asks
+    /// about ([`Facts::for_lead`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outcomes: Option<OutcomeFacts>,
+}
+
+/// A cohort result's sentences by outcome (each also in [`Facts::text`]).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct OutcomeFacts {
+    /// What the figures are of ("In silico cohort of p-1 at 2023-05-02: 20 most
+    /// similar historical patients.").
+    pub opening: String,
+    /// Each outcome's sentence, with the outcome it states.
+    pub each: Vec<(OutcomeAsked, String)>,
+}
+
+impl Facts {
+    /// The sentences a lead answering `reading` is written from: for a result of
+    /// several outcomes, its opening and the outcomes the question asks about, when it
+    /// names any the result states; else every sentence. RDT's answer still shows
+    /// them all ([`Facts::text`]).
+    pub fn for_lead(&self, reading: &Reading) -> String {
+        let Some(outcomes) = &self.outcomes else {
+            return self.text.clone();
+        };
+        let asked = reading.outcomes_asked();
+        let chosen: Vec<&str> =
+            outcomes.each.iter().filter(|(o, _)| asked.contains(o)).map(|(_, text)| text.as_str()).collect();
+        if chosen.is_empty() {
+            self.text.clone()
+        } else {
+            format!("{} {}.", outcomes.opening, chosen.join("; "))
+        }
+    }
 }
 
 /// The drugs a result names, by role, as written in the result.
@@ -46,12 +82,12 @@ pub struct DrugFacts {
 impl Facts {
     /// A result stating `text`.
     pub fn stated(text: String) -> Self {
-        Facts { text, nothing_found: false, drugs: None }
+        Facts { text, nothing_found: false, drugs: None, outcomes: None }
     }
 
     /// A result holding nothing to state, `text` saying so.
     pub fn nothing(text: String) -> Self {
-        Facts { text, nothing_found: true, drugs: None }
+        Facts { text, nothing_found: true, drugs: None, outcomes: None }
     }
 
     pub fn with_drugs(mut self, drugs: DrugFacts) -> Self {
@@ -99,6 +135,26 @@ mod tests {
 
     /// Values read as the result's JSON writes them, so a sentence built from the
     /// typed output says what one built from the JSON said.
+    /// A cohort's lead is written from its opening and the outcomes asked; a question
+    /// naming none, or one the result does not state, gets every sentence.
+    #[test]
+    fn a_lead_is_written_from_the_outcomes_asked() {
+        use crate::reading::{OutcomeAsked, Reading};
+        let opening = "In silico cohort of p-1 at 2023-05-02: 20 most similar historical patients.";
+        let mtx = "MTX response at 6 months: 45% (9 of 20)";
+        let flare = "flare within 6 months: 38% by Kaplan-Meier";
+        let mut facts = Facts::stated(format!("{opening} {mtx}; {flare}."));
+        facts.outcomes = Some(OutcomeFacts {
+            opening: opening.into(),
+            each: vec![(OutcomeAsked::MtxResponse, mtx.into()), (OutcomeAsked::Flare, flare.into())],
+        });
+        let lead = |q: &str| facts.for_lead(&Reading::of(q));
+        assert_eq!(lead("How often do similar patients flare within 6 months?"), format!("{opening} {flare}."));
+        assert_eq!(lead("How did people with a profile like hers fare afterwards?"), facts.text);
+        assert_eq!(lead("How many comparable patients changed treatment?"), facts.text, "not stated: all");
+        assert_eq!(Facts::stated("Latest CRP: 4.1 mg/L.".into()).for_lead(&Reading::of("Flares?")), "Latest CRP: 4.1 mg/L.");
+    }
+
     #[test]
     fn values_are_said_as_their_json_writes_them() {
         assert_eq!(said(&14.0_f64), "14.0");

@@ -152,6 +152,19 @@ pub enum Concept {
     Drugs { group: Option<DrugGroup> },
 }
 
+/// One of the cohort outcomes of DESIGN.md a question can ask about: the response to
+/// methotrexate or to a TNF inhibitor at 6 months, a flare within 6 months, the DAS28
+/// at days 150, 270 and 360, a treatment switch within 12 months.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutcomeAsked {
+    MtxResponse,
+    TnfiResponse,
+    Flare,
+    Das28,
+    Switch,
+}
+
 /// A question, read.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Reading {
@@ -182,6 +195,45 @@ impl Reading {
         let about_record = points_at_record(&q);
         let asks = asks_of(&q, concept.as_ref(), window, about_record);
         Reading { asks, concept, window, cohort_size: cohort_size_named_in(question, 1..=1000), about_record, words }
+    }
+
+    /// The cohort outcomes (DESIGN.md's) the question asks about, in the order of
+    /// [`OutcomeAsked`]; empty when it names none ("how did they fare?"). What a
+    /// cohort answer's lead is written from ([`crate::Facts::for_lead`]): asked about
+    /// flares, a lead over seven outcomes' figures was too long for a small model to
+    /// copy one from.
+    pub fn outcomes_asked(&self) -> Vec<OutcomeAsked> {
+        let q = Words(&self.words);
+        let mut asked = Vec::new();
+        let responds = q.stem(&["respon", "work", "improv", "benefit", "succeed", "success", "fail"]);
+        if let (Some(group), true) = (self.drug_group(), responds) {
+            let drug = match group {
+                DrugGroup::Drug(name) => DRUGS.iter().find(|d| d.name.eq_ignore_ascii_case(name)),
+                _ => None,
+            };
+            let methotrexate = drug.is_some_and(Drug::is_methotrexate)
+                || matches!(group, DrugGroup::Class(DrugClass::Csdmard) | DrugGroup::Target(Target::Conventional));
+            let tnf = drug.is_some_and(|d| d.class == DrugClass::TnfInhibitor)
+                || matches!(group, DrugGroup::Class(DrugClass::TnfInhibitor) | DrugGroup::Target(Target::Tnf));
+            if methotrexate {
+                asked.push(OutcomeAsked::MtxResponse);
+            }
+            if tnf {
+                asked.push(OutcomeAsked::TnfiResponse);
+            }
+        }
+        if self.concept == Some(Concept::Flare) || q.stem(&["flare"]) {
+            asked.push(OutcomeAsked::Flare);
+        }
+        if self.concept == Some(Concept::DiseaseActivity) && !asked.contains(&OutcomeAsked::Flare) {
+            asked.push(OutcomeAsked::Das28);
+        }
+        let changed = q.stem(&["switch", "chang", "stopp", "discontinu"])
+            && (q.stem(&["switch"]) || q.any(&["treatment", "therapy", "drug", "medication", "medicine", "regimen"]));
+        if changed {
+            asked.push(OutcomeAsked::Switch);
+        }
+        asked
     }
 
     /// The lab test named, when exactly one is.
@@ -527,6 +579,24 @@ mod tests {
 
     fn drugs(group: DrugGroup) -> Option<Concept> {
         Some(Concept::Drugs { group: Some(group) })
+    }
+
+    /// The cohort outcomes a question asks about, from its concept and words; none
+    /// when it names none, and no switch in a DAS28 "change".
+    #[test]
+    fn outcomes_asked() {
+        use OutcomeAsked::*;
+        let asked = |q: &str| Reading::of(q).outcomes_asked();
+        assert_eq!(asked("What share of similar patients responded to methotrexate at 6 months?"), vec![MtxResponse]);
+        assert_eq!(asked("Did look-alike patients do well on MTX?"), Vec::<OutcomeAsked>::new(), "no response word");
+        assert_eq!(asked("How many comparable patients benefited from adalimumab?"), vec![TnfiResponse]);
+        assert_eq!(asked("Did an anti-TNF agent work for patients like her?"), vec![TnfiResponse]);
+        assert_eq!(asked("How often do similar patients flare within 6 months?"), vec![Flare]);
+        assert_eq!(asked("Where did the DAS28 of matched patients end up after a year?"), vec![Das28]);
+        assert_eq!(asked("How many comparable patients changed treatment within 12 months?"), vec![Switch]);
+        assert_eq!(asked("What fraction of similar patients switched?"), vec![Switch]);
+        assert_eq!(asked("How did the DAS28 change in similar patients?"), vec![Das28]);
+        assert_eq!(asked("How did people with a profile like hers fare afterwards?"), Vec::<OutcomeAsked>::new());
     }
 
     #[test]

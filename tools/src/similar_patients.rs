@@ -11,14 +11,15 @@ use audit_log::{CohortRecord, Principal, Role};
 use chrono::NaiveDate;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use twin_core::cohort::{CohortReport, Estimate, OutcomeRow};
+use twin_core::cohort::{CohortReport, Estimate, Outcome, OutcomeRow};
 use twin_core::heads::{HeadFigure, ReliabilityBin, MIN_CALIBRATION_ROWS};
 use journey::PatientId;
 
 use crate::bounded::{Bounded, Trimmer};
 use crate::context::ToolContext;
 use crate::error::ToolError;
-use crate::facts::{said, Facts};
+use crate::facts::{said, Facts, OutcomeFacts};
+use crate::reading::OutcomeAsked;
 use crate::record::PatientArg;
 use crate::registry::ToolName;
 use crate::scope::Scope;
@@ -420,7 +421,7 @@ pub(crate) fn figure_text(f: &Figure) -> String {
 
 /// Each outcome over the similar patients beside the population.
 fn cohort_facts(v: &SimilarPatientsOutput) -> Facts {
-    let outcomes: Vec<String> = v
+    let outcomes: Vec<(Option<OutcomeAsked>, String)> = v
         .outcomes
         .iter()
         .map(|o| {
@@ -428,21 +429,40 @@ fn cohort_facts(v: &SimilarPatientsOutput) -> Facts {
                 Some(h) => format!(", twin head {}", h.words()),
                 None => String::new(),
             };
-            format!(
+            let sentence = format!(
                 "{}: {} among similar patients, population {}{head}",
                 o.label,
                 figure_text(&o.similar_patients),
                 figure_text(&o.population)
-            )
+            );
+            (outcome_asked(&o.outcome), sentence)
         })
         .collect();
     let disagreements: Vec<&str> = v.outcomes.iter().filter_map(|o| o.disagreement.as_deref()).collect();
     let disagreements = if disagreements.is_empty() { String::new() } else { format!(" {}", disagreements.join(" ")) };
-    Facts::stated(format!(
-        "In silico cohort of {} at {}: {} most similar historical patients. {}.{disagreements}",
+    let opening = format!(
+        "In silico cohort of {} at {}: {} most similar historical patients.",
         said(&v.patient),
         said(&v.index_date),
-        v.similar_patients_found,
-        outcomes.join("; ")
-    ))
+        v.similar_patients_found
+    );
+    let all: Vec<&str> = outcomes.iter().map(|(_, s)| s.as_str()).collect();
+    let mut facts = Facts::stated(format!("{opening} {}.{disagreements}", all.join("; ")));
+    facts.outcomes = Some(OutcomeFacts {
+        opening,
+        each: outcomes.into_iter().filter_map(|(o, s)| o.map(|o| (o, s))).collect(),
+    });
+    facts
+}
+
+/// The outcome a cohort figure is of, by the key the cohort report gives it.
+fn outcome_asked(key: &str) -> Option<OutcomeAsked> {
+    let outcome = Outcome::ALL.into_iter().find(|o| o.key() == key)?;
+    Some(match outcome {
+        Outcome::MtxResponse6m => OutcomeAsked::MtxResponse,
+        Outcome::TnfiResponse6m => OutcomeAsked::TnfiResponse,
+        Outcome::Flare6m => OutcomeAsked::Flare,
+        Outcome::Das28Day150 | Outcome::Das28Day270 | Outcome::Das28Day360 => OutcomeAsked::Das28,
+        Outcome::Switch12m => OutcomeAsked::Switch,
+    })
 }
