@@ -14,7 +14,7 @@ use crate::bounded::{Bounded, Trimmer};
 use crate::context::ToolContext;
 use crate::das28::{is_flare, round2, ActivityCategory};
 use crate::error::ToolError;
-use crate::facts::{said, Facts};
+use crate::facts::{said, Aspect, FactParts, Facts};
 use crate::reading::{Asks, Concept, Reading, Window};
 use crate::record::{self, Das28Reading, Das28Variant, PatientArg};
 use crate::registry::ToolName;
@@ -317,7 +317,7 @@ fn das28_facts(v: &DiseaseActivityOutput) -> Facts {
         }
         return Facts::nothing(format!("The record of {patient} has no DAS28 reading."));
     };
-    let mut s = format!(
+    let opening = format!(
         "Latest DAS28 of {patient}: {} on {} ({} activity).",
         said(&latest.das28),
         said(&latest.date),
@@ -334,24 +334,32 @@ fn das28_facts(v: &DiseaseActivityOutput) -> Facts {
         (None, Some(days), _) => Some(format!("the last {days} days")),
         _ => None,
     };
+    let mut each = Vec::new();
     match (&span, v.trend.direction) {
         (_, crate::trend::Trend::InsufficientData) => {}
         (Some(span), direction) => {
-            s.push_str(&format!(" Trend over {span}: {} ({} readings).", said(&direction), v.trend.n))
+            each.push((Aspect::Trend, format!("Trend over {span}: {} ({} readings).", said(&direction), v.trend.n)))
         }
-        (None, direction) => s.push_str(&format!(" Trend: {}.", said(&direction))),
+        (None, direction) => each.push((Aspect::Trend, format!("Trend: {}.", said(&direction)))),
     }
-    match &span {
-        Some(span) => s.push_str(&format!(
-            " Over {span}: {} readings, flares: {}; readings in the record: {}.",
+    let count = match &span {
+        Some(span) => format!(
+            "Over {span}: {} readings, flares: {}; readings in the record: {}.",
             v.readings_in_window, v.flares_in_window, v.readings_in_record
-        )),
-        None => {
-            s.push_str(&format!(" Flares: {}; readings in the record: {}.", v.flares_in_window, v.readings_in_record))
-        }
+        ),
+        None => format!("Flares: {}; readings in the record: {}.", v.flares_in_window, v.readings_in_record),
+    };
+    each.push((Aspect::Count, count));
+    let mut text = opening.clone();
+    for (_, sentence) in &each {
+        text.push(' ');
+        text.push_str(sentence);
     }
-    s.push_str(&others);
-    Facts::stated(s)
+    text.push_str(&others);
+    // The other indices (CDAI, SDAI) go with the opening: a latest value.
+    let mut facts = Facts::stated(text);
+    facts.parts = Some(FactParts { opening: format!("{opening}{others}"), each });
+    facts
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::bounded::Bounded;
-use crate::reading::{OutcomeAsked, Reading};
+use crate::reading::{Asks, Concept, OutcomeAsked, Reading};
 use crate::tool::Tool;
 
 /// What one result states.
@@ -30,40 +30,83 @@ pub struct Facts {
     /// summary).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub drugs: Option<DrugFacts>,
-    /// For a result stating several cohort outcomes: its opening sentence and each
-    /// outcome's sentence apart, so a lead is written from the ones a question asks
-    /// about ([`Facts::for_lead`]).
+    /// The result's sentences by what each states (a lab's latest value, trend and
+    /// counts; a cohort's outcomes), so a lead is written from the ones the question
+    /// asks about ([`Facts::for_lead`]).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub outcomes: Option<OutcomeFacts>,
+    pub parts: Option<FactParts>,
 }
 
-/// A cohort result's sentences by outcome (each also in [`Facts::text`]).
+/// A result's sentences by aspect (each also in [`Facts::text`]).
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct OutcomeFacts {
-    /// What the figures are of ("In silico cohort of p-1 at 2023-05-02: 20 most
-    /// similar historical patients.").
+pub struct FactParts {
+    /// What every lead needs: what the figures are of, and the latest value ("Latest
+    /// CRP of p-1: 4.1 mg/L on 2023-05-02, flagged normal."; "In silico cohort of p-1
+    /// at 2023-05-02: 20 most similar historical patients.").
     pub opening: String,
-    /// Each outcome's sentence, with the outcome it states.
-    pub each: Vec<(OutcomeAsked, String)>,
+    /// The other sentences, each with what it states.
+    pub each: Vec<(Aspect, String)>,
+}
+
+/// What one sentence of a result states.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Aspect {
+    /// The direction over the span read.
+    Trend,
+    /// How many values, readings or flares.
+    Count,
+    /// One cohort outcome's figures.
+    Outcome(OutcomeAsked),
+    /// Drug courses: the classes ever started, the courses with their dates, stop
+    /// reasons and responses.
+    Courses,
 }
 
 impl Facts {
-    /// The sentences a lead answering `reading` is written from: for a result of
-    /// several outcomes, its opening and the outcomes the question asks about, when it
-    /// names any the result states; else every sentence. RDT's answer still shows
-    /// them all ([`Facts::text`]).
+    /// The sentences a lead answering `reading` is written from: the opening and the
+    /// parts the reading asks for (a latest value or the current drugs: the opening
+    /// alone; a trend: the trend; a count: the counts; whether something is on
+    /// record: the counts and courses; flares: the counts, which hold them; a drug
+    /// named: its courses; a cohort outcome: the outcomes asked). Every sentence
+    /// when the result has no parts, when the reading asks for nothing in particular,
+    /// or when it names cohort outcomes the result does not state. RDT's answer still
+    /// shows them all ([`Facts::text`]). Why: the sentences the question did not ask
+    /// about are what a small model copied wrongly (a count read as the value, one
+    /// outcome's figure for another's).
     pub fn for_lead(&self, reading: &Reading) -> String {
-        let Some(outcomes) = &self.outcomes else {
+        let Some(parts) = &self.parts else {
             return self.text.clone();
         };
-        let asked = reading.outcomes_asked();
-        let chosen: Vec<&str> =
-            outcomes.each.iter().filter(|(o, _)| asked.contains(o)).map(|(_, text)| text.as_str()).collect();
-        if chosen.is_empty() {
-            self.text.clone()
-        } else {
-            format!("{} {}.", outcomes.opening, chosen.join("; "))
+        let mut wanted: Vec<Aspect> = match reading.asks {
+            Asks::Value => vec![],
+            Asks::Count => vec![Aspect::Count],
+            Asks::Existence => vec![Aspect::Count, Aspect::Courses],
+            Asks::Trend => vec![Aspect::Trend],
+            Asks::Comparison => vec![Aspect::Trend, Aspect::Courses],
+            Asks::CohortOutcome => {
+                let asked = reading.outcomes_asked();
+                if asked.is_empty() {
+                    return self.text.clone();
+                }
+                asked.into_iter().map(Aspect::Outcome).collect()
+            }
+            _ => return self.text.clone(),
+        };
+        if reading.concept == Some(Concept::Flare) {
+            wanted.push(Aspect::Count);
         }
+        // A drug, class or brand named: its courses say when and why.
+        if reading.drug_group().is_some() {
+            wanted.push(Aspect::Courses);
+        }
+        let chosen: Vec<&str> =
+            parts.each.iter().filter(|(a, _)| wanted.contains(a)).map(|(_, text)| text.as_str()).collect();
+        let asked_outcomes = wanted.iter().any(|a| matches!(a, Aspect::Outcome(_)));
+        if asked_outcomes && chosen.is_empty() {
+            return self.text.clone();
+        }
+        std::iter::once(parts.opening.as_str()).chain(chosen).collect::<Vec<_>>().join(" ")
     }
 }
 
@@ -82,12 +125,12 @@ pub struct DrugFacts {
 impl Facts {
     /// A result stating `text`.
     pub fn stated(text: String) -> Self {
-        Facts { text, nothing_found: false, drugs: None, outcomes: None }
+        Facts { text, nothing_found: false, drugs: None, parts: None }
     }
 
     /// A result holding nothing to state, `text` saying so.
     pub fn nothing(text: String) -> Self {
-        Facts { text, nothing_found: true, drugs: None, outcomes: None }
+        Facts { text, nothing_found: true, drugs: None, parts: None }
     }
 
     pub fn with_drugs(mut self, drugs: DrugFacts) -> Self {
@@ -141,18 +184,56 @@ mod tests {
     fn a_lead_is_written_from_the_outcomes_asked() {
         use crate::reading::{OutcomeAsked, Reading};
         let opening = "In silico cohort of p-1 at 2023-05-02: 20 most similar historical patients.";
-        let mtx = "MTX response at 6 months: 45% (9 of 20)";
-        let flare = "flare within 6 months: 38% by Kaplan-Meier";
-        let mut facts = Facts::stated(format!("{opening} {mtx}; {flare}."));
-        facts.outcomes = Some(OutcomeFacts {
+        let mtx = "MTX response at 6 months: 45% (9 of 20).";
+        let flare = "flare within 6 months: 38% by Kaplan-Meier.";
+        let mut facts = Facts::stated(format!("{opening} {mtx} {flare}"));
+        facts.parts = Some(FactParts {
             opening: opening.into(),
-            each: vec![(OutcomeAsked::MtxResponse, mtx.into()), (OutcomeAsked::Flare, flare.into())],
+            each: vec![
+                (Aspect::Outcome(OutcomeAsked::MtxResponse), mtx.into()),
+                (Aspect::Outcome(OutcomeAsked::Flare), flare.into()),
+            ],
         });
         let lead = |q: &str| facts.for_lead(&Reading::of(q));
-        assert_eq!(lead("How often do similar patients flare within 6 months?"), format!("{opening} {flare}."));
+        assert_eq!(lead("How often do similar patients flare within 6 months?"), format!("{opening} {flare}"));
         assert_eq!(lead("How did people with a profile like hers fare afterwards?"), facts.text);
         assert_eq!(lead("How many comparable patients changed treatment?"), facts.text, "not stated: all");
         assert_eq!(Facts::stated("Latest CRP: 4.1 mg/L.".into()).for_lead(&Reading::of("Flares?")), "Latest CRP: 4.1 mg/L.");
+    }
+
+    /// A lab's lead: the latest value alone for a value, with the trend for a trend,
+    /// with the counts for a count.
+    #[test]
+    fn a_lab_lead_is_written_from_the_aspect_asked() {
+        use crate::reading::Reading;
+        let latest = "Latest CRP of p-1: 4.1 mg/L on 2023-05-02, flagged normal.";
+        let trend = "Trend over the last 365 days: stable (4 values).";
+        let count = "CRP values in the record: 9; over the last 365 days: 4.";
+        let mut facts = Facts::stated(format!("{latest} {trend} {count}"));
+        facts.parts = Some(FactParts {
+            opening: latest.into(),
+            each: vec![(Aspect::Trend, trend.into()), (Aspect::Count, count.into())],
+        });
+        let lead = |q: &str| facts.for_lead(&Reading::of(q));
+        assert_eq!(lead("What is the latest CRP?"), latest);
+        assert_eq!(lead("Is the CRP rising?"), format!("{latest} {trend}"));
+        assert_eq!(lead("How many CRP results are on record?"), format!("{latest} {count}"));
+        assert_eq!(lead("Tell me about her."), facts.text, "nothing in particular: all");
+    }
+
+    /// A medication lead: the current drugs alone when asked what she takes; with the
+    /// courses when a drug or class is named, or whether one was ever started.
+    #[test]
+    fn a_medication_lead_is_written_from_the_aspect_asked() {
+        use crate::reading::Reading;
+        let opening = "Medication history of p-1: current drugs: methotrexate; DMARDs tried: 2; courses in the record: 3.";
+        let courses = "Courses: etanercept 2020-01-02 to 2021-03-04 (427 days); methotrexate since 2019-05-06 (ongoing).";
+        let mut facts = Facts::stated(format!("{opening} {courses}"));
+        facts.parts = Some(FactParts { opening: opening.into(), each: vec![(Aspect::Courses, courses.into())] });
+        let lead = |q: &str| facts.for_lead(&Reading::of(q));
+        assert_eq!(lead("What is she taking at the moment?"), opening);
+        assert_eq!(lead("Was she ever given a biologic?"), facts.text);
+        assert_eq!(lead("When was etanercept stopped?"), facts.text);
     }
 
     #[test]

@@ -10,7 +10,7 @@ use journey::PatientId;
 use crate::bounded::{Bounded, Trimmer};
 use crate::context::ToolContext;
 use crate::error::ToolError;
-use crate::facts::{said, Facts};
+use crate::facts::{said, Aspect, FactParts, Facts};
 use crate::reading::{Asks, Reading, Window};
 use crate::record::{self, PatientArg};
 use crate::reference::{Flag, LabTest, ReferenceRange, ALT_ULN};
@@ -232,7 +232,7 @@ fn lab_facts(v: &LabTrendOutput) -> Facts {
     let Some(latest) = &v.latest else {
         return Facts::nothing(format!("The record of {patient} has no {name} value."));
     };
-    let mut s = format!(
+    let opening = format!(
         "Latest {name} of {patient}: {} {unit} on {}, flagged {}.",
         said(&latest.value),
         said(&latest.date),
@@ -244,18 +244,17 @@ fn lab_facts(v: &LabTrendOutput) -> Facts {
         }
         _ => format!("the last {} days", v.window_days),
     };
-    if v.trend.direction != crate::trend::Trend::InsufficientData {
-        s.push_str(&format!(" Trend over {span}: {} ({} values).", said(&v.trend.direction), v.trend.n));
+    let trend = if v.trend.direction != crate::trend::Trend::InsufficientData {
+        format!("Trend over {span}: {} ({} values).", said(&v.trend.direction), v.trend.n)
     } else {
-        s.push_str(" Too few values for a trend.");
-    }
+        "Too few values for a trend.".to_owned()
+    };
     // Counts only: flag words here would read as the latest value's flag to the
     // check of a model's lead (`flags_in_window` holds them per flag).
-    s.push_str(&format!(
-        " {name} values in the record: {}; over {span}: {}.",
-        v.values_in_record, v.values_in_window
-    ));
-    Facts::stated(s)
+    let count = format!("{name} values in the record: {}; over {span}: {}.", v.values_in_record, v.values_in_window);
+    let mut facts = Facts::stated(format!("{opening} {trend} {count}"));
+    facts.parts = Some(FactParts { opening, each: vec![(Aspect::Trend, trend), (Aspect::Count, count)] });
+    facts
 }
 
 #[cfg(test)]

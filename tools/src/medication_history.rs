@@ -12,7 +12,7 @@ use crate::context::ToolContext;
 use crate::das28::{eular_response, round2, EularResponse};
 use crate::drugs::DrugClass;
 use crate::error::ToolError;
-use crate::facts::{names_or_none, said, DrugFacts, Facts};
+use crate::facts::{names_or_none, said, Aspect, DrugFacts, FactParts, Facts};
 use crate::reading::{class_label, Asks, Concept, DrugGroup, Reading};
 use crate::record::{self, Course, Das28Reading, PatientArg, RecordText};
 use crate::registry::ToolName;
@@ -343,7 +343,7 @@ fn medication_facts(v: &MedicationHistoryOutput) -> Facts {
         "none" => String::new(),
         list => format!(" ({list})"),
     };
-    let mut s = format!(
+    let mut opening = format!(
         "Medication history of {}: current drugs: {}; DMARDs tried: {}{tried}; courses in the record: {}.",
         said(&v.patient),
         names_or_none(&v.current),
@@ -351,8 +351,9 @@ fn medication_facts(v: &MedicationHistoryOutput) -> Facts {
         v.courses_in_record,
     );
     if let Some(asked) = &v.asked {
-        s.push_str(&asked_sentence(asked, &v.current));
+        opening.push_str(&asked_sentence(asked, &v.current));
     }
+    let mut each = Vec::new();
     if !v.classes_started.is_empty() {
         let classes: Vec<String> = v
             .classes_started
@@ -363,7 +364,7 @@ fn medication_facts(v: &MedicationHistoryOutput) -> Facts {
                 format!("{label} ({} from {})", said(&k.first.drug), said(&k.first.start))
             })
             .collect();
-        s.push_str(&format!(" Drug classes ever started: {}.", classes.join(", ")));
+        each.push((Aspect::Courses, format!("Drug classes ever started: {}.", classes.join(", "))));
     }
     let recent = &v.courses[v.courses.len().saturating_sub(COURSES_STATED)..];
     let described: Vec<String> = recent
@@ -386,9 +387,15 @@ fn medication_facts(v: &MedicationHistoryOutput) -> Facts {
         .collect();
     if !described.is_empty() {
         let which = if recent.len() < v.courses.len() { "Most recent courses" } else { "Courses" };
-        s.push_str(&format!(" {which}: {}.", described.join("; ")));
+        each.push((Aspect::Courses, format!("{which}: {}.", described.join("; "))));
     }
-    let facts = if v.courses_in_record == 0 { Facts::nothing(s) } else { Facts::stated(s) };
+    let mut s = opening.clone();
+    for (_, sentence) in &each {
+        s.push(' ');
+        s.push_str(sentence);
+    }
+    let mut facts = if v.courses_in_record == 0 { Facts::nothing(s) } else { Facts::stated(s) };
+    facts.parts = Some(FactParts { opening, each });
     facts.with_drugs(DrugFacts {
         current: v.current.clone(),
         courses: v.courses.iter().map(|c| c.drug.clone()).collect(),

@@ -18,7 +18,7 @@ use journey::PatientId;
 use crate::bounded::{Bounded, Trimmer};
 use crate::context::ToolContext;
 use crate::error::ToolError;
-use crate::facts::{said, Facts, OutcomeFacts};
+use crate::facts::{said, Aspect, FactParts, Facts};
 use crate::reading::OutcomeAsked;
 use crate::record::PatientArg;
 use crate::registry::ToolName;
@@ -448,9 +448,9 @@ fn cohort_facts(v: &SimilarPatientsOutput) -> Facts {
     );
     let all: Vec<&str> = outcomes.iter().map(|(_, s)| s.as_str()).collect();
     let mut facts = Facts::stated(format!("{opening} {}.{disagreements}", all.join("; ")));
-    facts.outcomes = Some(OutcomeFacts {
+    facts.parts = Some(FactParts {
         opening,
-        each: outcomes.into_iter().filter_map(|(o, s)| o.map(|o| (o, s))).collect(),
+        each: outcomes.into_iter().filter_map(|(o, s)| o.map(|o| (Aspect::Outcome(o), format!("{s}.")))).collect(),
     });
     facts
 }
