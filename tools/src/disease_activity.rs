@@ -14,7 +14,7 @@ use crate::bounded::{Bounded, Trimmer};
 use crate::context::ToolContext;
 use crate::das28::{is_flare, round2, ActivityCategory};
 use crate::error::ToolError;
-use crate::facts::{said, Aspect, FactParts, Facts};
+use crate::facts::{said, Aspect, Facts};
 use crate::reading::{Asks, Concept, Reading, Window};
 use crate::record::{self, Das28Reading, Das28Variant, PatientArg};
 use crate::registry::ToolName;
@@ -350,16 +350,8 @@ fn das28_facts(v: &DiseaseActivityOutput) -> Facts {
         None => format!("Flares: {}; readings in the record: {}.", v.flares_in_window, v.readings_in_record),
     };
     each.push((Aspect::Count, count));
-    let mut text = opening.clone();
-    for (_, sentence) in &each {
-        text.push(' ');
-        text.push_str(sentence);
-    }
-    text.push_str(&others);
-    // The other indices (CDAI, SDAI) go with the opening: a latest value.
-    let mut facts = Facts::stated(text);
-    facts.parts = Some(FactParts { opening: format!("{opening}{others}"), each });
-    facts
+    // The other indices (CDAI, SDAI) go with the opening: latest values.
+    Facts::in_parts(format!("{opening}{others}"), each)
 }
 
 #[cfg(test)]

@@ -64,6 +64,14 @@ pub enum Aspect {
 }
 
 impl Facts {
+    /// A result stated in parts: its text is the opening, then each part's sentence.
+    pub fn in_parts(opening: String, each: Vec<(Aspect, String)>) -> Self {
+        let text = std::iter::once(opening.as_str()).chain(each.iter().map(|(_, s)| s.as_str())).collect::<Vec<_>>();
+        let mut facts = Facts::stated(text.join(" "));
+        facts.parts = Some(FactParts { opening, each });
+        facts
+    }
+
     /// The sentences a lead answering `reading` is written from: the opening and the
     /// parts the reading asks for (a latest value or the current drugs: the opening
     /// alone; a trend: the trend; a count: the counts; whether something is on
@@ -186,14 +194,11 @@ mod tests {
         let opening = "In silico cohort of p-1 at 2023-05-02: 20 most similar historical patients.";
         let mtx = "MTX response at 6 months: 45% (9 of 20).";
         let flare = "flare within 6 months: 38% by Kaplan-Meier.";
-        let mut facts = Facts::stated(format!("{opening} {mtx} {flare}"));
-        facts.parts = Some(FactParts {
-            opening: opening.into(),
-            each: vec![
-                (Aspect::Outcome(OutcomeAsked::MtxResponse), mtx.into()),
-                (Aspect::Outcome(OutcomeAsked::Flare), flare.into()),
-            ],
-        });
+        let facts = Facts::in_parts(
+            opening.into(),
+            vec![(Aspect::Outcome(OutcomeAsked::MtxResponse), mtx.into()), (Aspect::Outcome(OutcomeAsked::Flare), flare.into())],
+        );
+        assert_eq!(facts.text, format!("{opening} {mtx} {flare}"));
         let lead = |q: &str| facts.for_lead(&Reading::of(q));
         assert_eq!(lead("How often do similar patients flare within 6 months?"), format!("{opening} {flare}"));
         assert_eq!(lead("How did people with a profile like hers fare afterwards?"), facts.text);
@@ -209,11 +214,8 @@ mod tests {
         let latest = "Latest CRP of p-1: 4.1 mg/L on 2023-05-02, flagged normal.";
         let trend = "Trend over the last 365 days: stable (4 values).";
         let count = "CRP values in the record: 9; over the last 365 days: 4.";
-        let mut facts = Facts::stated(format!("{latest} {trend} {count}"));
-        facts.parts = Some(FactParts {
-            opening: latest.into(),
-            each: vec![(Aspect::Trend, trend.into()), (Aspect::Count, count.into())],
-        });
+        let facts = Facts::in_parts(latest.into(), vec![(Aspect::Trend, trend.into()), (Aspect::Count, count.into())]);
+        assert_eq!(facts.text, format!("{latest} {trend} {count}"));
         let lead = |q: &str| facts.for_lead(&Reading::of(q));
         assert_eq!(lead("What is the latest CRP?"), latest);
         assert_eq!(lead("Is the CRP rising?"), format!("{latest} {trend}"));
@@ -228,8 +230,8 @@ mod tests {
         use crate::reading::Reading;
         let opening = "Medication history of p-1: current drugs: methotrexate; DMARDs tried: 2; courses in the record: 3.";
         let courses = "Courses: etanercept 2020-01-02 to 2021-03-04 (427 days); methotrexate since 2019-05-06 (ongoing).";
-        let mut facts = Facts::stated(format!("{opening} {courses}"));
-        facts.parts = Some(FactParts { opening: opening.into(), each: vec![(Aspect::Courses, courses.into())] });
+        let facts = Facts::in_parts(opening.into(), vec![(Aspect::Courses, courses.into())]);
+        assert_eq!(facts.text, format!("{opening} {courses}"));
         let lead = |q: &str| facts.for_lead(&Reading::of(q));
         assert_eq!(lead("What is she taking at the moment?"), opening);
         assert_eq!(lead("Was she ever given a biologic?"), facts.text);

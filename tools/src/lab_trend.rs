@@ -10,7 +10,7 @@ use journey::PatientId;
 use crate::bounded::{Bounded, Trimmer};
 use crate::context::ToolContext;
 use crate::error::ToolError;
-use crate::facts::{said, Aspect, FactParts, Facts};
+use crate::facts::{said, Aspect, Facts};
 use crate::reading::{Asks, Reading, Window};
 use crate::record::{self, PatientArg};
 use crate::reference::{Flag, LabTest, ReferenceRange, ALT_ULN};
@@ -252,9 +252,7 @@ fn lab_facts(v: &LabTrendOutput) -> Facts {
     // Counts only: flag words here would read as the latest value's flag to the
     // check of a model's lead (`flags_in_window` holds them per flag).
     let count = format!("{name} values in the record: {}; over {span}: {}.", v.values_in_record, v.values_in_window);
-    let mut facts = Facts::stated(format!("{opening} {trend} {count}"));
-    facts.parts = Some(FactParts { opening, each: vec![(Aspect::Trend, trend), (Aspect::Count, count)] });
-    facts
+    Facts::in_parts(opening, vec![(Aspect::Trend, trend), (Aspect::Count, count)])
 }
 
 #[cfg(test)]

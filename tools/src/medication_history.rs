@@ -12,7 +12,7 @@ use crate::context::ToolContext;
 use crate::das28::{eular_response, round2, EularResponse};
 use crate::drugs::DrugClass;
 use crate::error::ToolError;
-use crate::facts::{names_or_none, said, Aspect, DrugFacts, FactParts, Facts};
+use crate::facts::{names_or_none, said, Aspect, DrugFacts, Facts};
 use crate::reading::{class_label, Asks, Concept, DrugGroup, Reading};
 use crate::record::{self, Course, Das28Reading, PatientArg, RecordText};
 use crate::registry::ToolName;
@@ -389,13 +389,8 @@ fn medication_facts(v: &MedicationHistoryOutput) -> Facts {
         let which = if recent.len() < v.courses.len() { "Most recent courses" } else { "Courses" };
         each.push((Aspect::Courses, format!("{which}: {}.", described.join("; "))));
     }
-    let mut s = opening.clone();
-    for (_, sentence) in &each {
-        s.push(' ');
-        s.push_str(sentence);
-    }
-    let mut facts = if v.courses_in_record == 0 { Facts::nothing(s) } else { Facts::stated(s) };
-    facts.parts = Some(FactParts { opening, each });
+    let mut facts = Facts::in_parts(opening, each);
+    facts.nothing_found = v.courses_in_record == 0;
     facts.with_drugs(DrugFacts {
         current: v.current.clone(),
         courses: v.courses.iter().map(|c| c.drug.clone()).collect(),

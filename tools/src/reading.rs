@@ -207,18 +207,12 @@ impl Reading {
         let mut asked = Vec::new();
         let responds = q.stem(&["respon", "work", "improv", "benefit", "succeed", "success", "fail"]);
         if let (Some(group), true) = (self.drug_group(), responds) {
-            let drug = match group {
-                DrugGroup::Drug(name) => DRUGS.iter().find(|d| d.name.eq_ignore_ascii_case(name)),
-                _ => None,
-            };
-            let methotrexate = drug.is_some_and(Drug::is_methotrexate)
-                || matches!(group, DrugGroup::Class(DrugClass::Csdmard) | DrugGroup::Target(Target::Conventional));
-            let tnf = drug.is_some_and(|d| d.class == DrugClass::TnfInhibitor)
-                || matches!(group, DrugGroup::Class(DrugClass::TnfInhibitor) | DrugGroup::Target(Target::Tnf));
-            if methotrexate {
+            // The group holds methotrexate, or a TNF inhibitor, by the drug table.
+            let holds_any = |of: fn(&Drug) -> bool| DRUGS.iter().filter(|d| of(d)).any(|d| group.holds(d.name, Some(d)));
+            if holds_any(Drug::is_methotrexate) {
                 asked.push(OutcomeAsked::MtxResponse);
             }
-            if tnf {
+            if holds_any(|d| d.class == DrugClass::TnfInhibitor) {
                 asked.push(OutcomeAsked::TnfiResponse);
             }
         }
