@@ -38,6 +38,10 @@ pub struct TrainArgs {
     /// heads learn from the train part of the frozen split only.
     #[arg(long, default_value_t = 1.0)]
     outcome_weight: f64,
+    /// Weight of the course pairs in fusion training: views whose known outcomes agree
+    /// are pulled together (0: none).
+    #[arg(long, default_value_t = 0.0)]
+    course_pair_weight: f64,
     /// Train on the journeys as they stood at the end of this day, or at the temporal
     /// split's cut (`temporal-cut`; docs/benchmarks/predictive-protocol.md).
     #[arg(long, value_name = "YYYY-MM-DD|temporal-cut")]
@@ -56,6 +60,7 @@ pub async fn run(ctx: &Context, args: TrainArgs) -> anyhow::Result<ExitCode> {
     options.fusion.epochs = args.fusion_epochs;
     options.fusion.seed = args.seed;
     options.fusion.outcome_weight = args.outcome_weight;
+    options.fusion.course_pair_weight = args.course_pair_weight;
     let by = Principal::new(args.user.clone(), Role::Governance);
     let request =
         TrainRequest { options, max_patients: args.max_patients, notes: args.notes, by: by.clone(), until: args.until };

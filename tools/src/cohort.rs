@@ -281,7 +281,7 @@ impl CohortHandles {
         let unavailable = |reason: String| ToolError::Unavailable { tool, reason };
         let vectors = self.note_vectors(tool, events, at)?;
         let options = QueryOptions { k, ..self.options };
-        let note_vector = |t: &str| vectors.get(t).cloned();
+        let note_vector = |t: &str| vectors.vector(t);
         let mut report = query_cohort(self.sources(), patient, events, at, &options, &note_vector, &|_| false)
             .await
             .map_err(|e| unavailable(format!("{e} ({})", self.index.describe())))?;
@@ -303,7 +303,7 @@ impl CohortHandles {
     ) -> Result<(OptionsReport, OptionsAudit), ToolError> {
         let unavailable = |reason: String| ToolError::Unavailable { tool, reason };
         let vectors = self.note_vectors(tool, events, at)?;
-        let note_vector = |t: &str| vectors.get(t).cloned();
+        let note_vector = |t: &str| vectors.vector(t);
         let query = OptionsQuery { min_follow_up_days: self.options.min_follow_up_days, ..OptionsQuery::default() };
         let population = self.options_population.get_or_init(|| OptionsPopulation::build(&self.population));
         let models = OptionModels {

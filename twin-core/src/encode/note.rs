@@ -1,4 +1,5 @@
-//! The note encoder: one vector per clinical note, from all-MiniLM-L6-v2.
+//! The note encoder: one vector per clinical note, from all-MiniLM-L6-v2 over the
+//! note's sentences.
 //!
 //! all-MiniLM-L6-v2 is a 6-layer, 384-wide BERT trained for sentence similarity
 //! (model card: <https://huggingface.co/sentence-transformers/all-MiniLM-L6-v2>); its
@@ -13,8 +14,22 @@
 //! ones and the install's registry has them pinned ([`NoteEncoder::load`], which
 //! builds the model from the very bytes it hashed).
 //!
-//! Embedding costs about 25 ms a note on 2 cores, so vectors are cached by the sha256
-//! of the note's text ([`NoteVectorCache`]): a text is embedded once per model version.
+//! A note is embedded sentence by sentence ([`super::sentences`]), and its vector is
+//! the L2-normalised mean of its sentences' vectors ([`NoteVectors::vector`], the one
+//! door to a note's vector). Why sentences:
+//! - MiniLM was trained on sentence pairs, and reads at most 256 word pieces: a
+//!   whole note is cut, and one finding ("fine bibasal crackles") is diluted among
+//!   a dozen routine lines in one pooled vector. The mean of sentence vectors keeps
+//!   each finding's direction at weight 1/n whatever its position or the note's length.
+//! - Notes repeat sentences ("Feels well.", "Continue methotrexate.", a house
+//!   style's lines); embedding costs about 25 ms a note on 2 cores and a few ms a
+//!   sentence, and each distinct sentence is embedded once per model version
+//!   ([`NoteVectorCache`], by the sha256 of its normalised text), so every note of a
+//!   cohort, at every date a twin reads it, is affordable.
+//!
+//! Normalised again after the mean because the mean of unit vectors is shorter the
+//! more its sentences differ: unnormalised, a note's length and variety would set
+//! its scale, and the twin's note projection would read that instead of direction.
 
 use std::collections::HashMap;
 use std::fs;
@@ -27,6 +42,7 @@ use candle_nn::VarBuilder;
 use candle_transformers::models::bert::{BertModel, Config};
 use tokenizers::{PaddingParams, Tokenizer, TruncationParams};
 
+use super::sentences;
 use crate::models::cache::{CacheError, ModelFiles};
 use crate::models::{ModelCache, MINILM};
 use crate::progress::Progress;
@@ -54,6 +70,8 @@ pub enum NoteError {
     Tensor(#[from] candle_core::Error),
     #[error("note vector cache {path}: {source}")]
     CacheIo { path: PathBuf, source: io::Error },
+    #[error("the text encoder returned {got} vectors for {asked} texts")]
+    Count { asked: usize, got: usize },
 }
 
 /// all-MiniLM-L6-v2 with its tokenizer, ready to embed.
@@ -140,8 +158,29 @@ impl NoteEncoder {
     }
 }
 
-/// Note vectors on disk, one little-endian `f32` file per (model version, text sha256):
-/// `<dir>/<model sha256>/<first two hex digits>/<text sha256>.f32`.
+/// What turns texts into unit vectors: MiniLM ([`NoteEncoder`]), or a test's
+/// stand-in that counts what it is asked.
+pub trait TextEmbedder {
+    /// The model version (sha256 of its weights) its vectors are cached under.
+    fn version(&self) -> Digest;
+    /// One unit vector of [`NOTE_DIM`] per text.
+    fn embed_texts(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, NoteError>;
+}
+
+impl TextEmbedder for NoteEncoder {
+    fn version(&self) -> Digest {
+        self.version
+    }
+
+    fn embed_texts(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, NoteError> {
+        Ok(self.embed(texts)?.to_vec2::<f32>()?)
+    }
+}
+
+/// MiniLM vectors on disk, one little-endian `f32` file per (model version, sha256 of
+/// the text embedded): `<dir>/<model sha256>/<first two hex digits>/<text sha256>.f32`.
+/// The texts are notes' normalised sentences ([`NoteVectorSource`]) and the
+/// assistant's tool texts.
 ///
 /// Keyed by the model version too, so a new encoder never reads an old encoder's
 /// vectors. A file is written beside its name and renamed into place, so a crash
@@ -161,8 +200,14 @@ impl NoteVectorCache {
         self.dir.join(version.to_hex()).join(&text_hex[..2]).join(format!("{text_hex}.f32"))
     }
 
-    /// The vector of every text, embedding (in batches) only those not cached yet.
-    pub fn get_or_embed(&self, encoder: &NoteEncoder, texts: &[&str]) -> Result<Vec<Vec<f32>>, NoteError> {
+    /// The vector of every text, embedding only those not cached yet: each distinct
+    /// text once, shortest first so a batch pads little.
+    pub fn get_or_embed(&self, encoder: &dyn TextEmbedder, texts: &[&str]) -> Result<Vec<Vec<f32>>, NoteError> {
+        Ok(self.lookup(encoder, texts)?.0)
+    }
+
+    /// [`Self::get_or_embed`], and how many distinct texts were embedded now.
+    fn lookup(&self, encoder: &dyn TextEmbedder, texts: &[&str]) -> Result<(Vec<Vec<f32>>, usize), NoteError> {
         let version = encoder.version();
         let mut out: Vec<Option<Vec<f32>>> = Vec::with_capacity(texts.len());
         let mut missing = Vec::new();
@@ -177,34 +222,103 @@ impl NoteVectorCache {
                 Err(source) => return Err(NoteError::CacheIo { path, source }),
             }
         }
-        // Identical texts in one call are embedded once.
         let mut unique: Vec<&str> = missing.iter().map(|&i| texts[i]).collect();
-        unique.sort_unstable();
+        unique.sort_unstable_by(|a, b| a.len().cmp(&b.len()).then(a.cmp(b)));
         unique.dedup();
+        let embedded = unique.len();
         if !unique.is_empty() {
-            let vectors = encoder.embed(&unique)?.to_vec2::<f32>()?;
-            for (text, vector) in unique.iter().zip(&vectors) {
+            let vectors = encoder.embed_texts(&unique)?;
+            if vectors.len() != unique.len() {
+                return Err(NoteError::Count { asked: unique.len(), got: vectors.len() });
+            }
+            let mut by_text: HashMap<&str, Vec<f32>> = HashMap::with_capacity(unique.len());
+            for (text, vector) in unique.iter().zip(vectors) {
                 let path = self.path(&version, &Digest::of(text.as_bytes()));
-                write_vector(&path, vector).map_err(|source| NoteError::CacheIo { path: path.clone(), source })?;
+                write_vector(&path, &vector).map_err(|source| NoteError::CacheIo { path: path.clone(), source })?;
+                by_text.insert(text, vector);
             }
             for i in missing {
-                let at = unique.binary_search(&texts[i]).expect("every missing text is in `unique`");
-                out[i] = Some(vectors[at].clone());
+                out[i] = by_text.get(texts[i]).cloned();
             }
         }
-        Ok(out.into_iter().map(|v| v.expect("every slot was filled from the cache or the encoder")).collect())
+        let vectors = out.into_iter().collect::<Option<Vec<_>>>();
+        // Every slot was filled from the disk or the encoder; a gap would be a bug here.
+        let vectors = vectors.ok_or(NoteError::Count { asked: texts.len(), got: 0 })?;
+        Ok((vectors, embedded))
     }
 }
 
-/// Note vectors by text: what a twin's `note_vector` lookup reads.
-pub type NoteVectors = HashMap<String, Vec<f32>>;
+/// The sentence vectors of a set of notes: what a twin's `note_vector` lookup reads,
+/// through [`NoteVectors::vector`]. Built by [`NoteVectorSource::vectors`] for the
+/// notes a job reads; a note it was not built for has no vector.
+#[derive(Debug, Clone, Default)]
+pub struct NoteVectors {
+    /// By the sha256 of the normalised sentence.
+    sentences: HashMap<Digest, Vec<f32>>,
+    /// How they were obtained (for reports).
+    pub counts: SentenceCounts,
+}
 
-/// MiniLM (from the model cache, loaded only if pinned) and an install's note-vector
+/// What building a [`NoteVectors`] took.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct SentenceCounts {
+    /// Distinct notes asked for.
+    pub notes: usize,
+    /// Their sentences, all occurrences.
+    pub sentences: usize,
+    /// Distinct normalised sentences among them.
+    pub distinct: usize,
+    /// Of those, embedded now (the rest came from the cache).
+    pub embedded: usize,
+}
+
+impl NoteVectors {
+    /// No vectors: every note reads as having none (notes not used).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The vector of a note: the L2-normalised mean of its sentences' vectors (see
+    /// the module doc for why). `None` when the note has no sentence, or when any of
+    /// its sentences is not among these vectors (it was not embedded for this job): a
+    /// note's vector never depends on which of its sentences happened to be at hand.
+    pub fn vector(&self, note: &str) -> Option<Vec<f32>> {
+        let sentences = sentences::split(note);
+        let vectors: Option<Vec<&Vec<f32>>> =
+            sentences.iter().map(|s| self.sentences.get(&sentence_key(s))).collect();
+        mean_direction(&vectors?)
+    }
+}
+
+/// The cache key of a sentence: the sha256 of its normalised text.
+fn sentence_key(sentence: &str) -> Digest {
+    Digest::of(sentences::normalise(sentence).as_bytes())
+}
+
+/// The unit vector along the mean of `vectors`; `None` for no vectors or a zero mean.
+fn mean_direction(vectors: &[&Vec<f32>]) -> Option<Vec<f32>> {
+    if vectors.is_empty() {
+        return None;
+    }
+    let mut mean = vec![0f32; NOTE_DIM];
+    for v in vectors {
+        for (m, x) in mean.iter_mut().zip(v.iter()) {
+            *m += x;
+        }
+    }
+    let norm = mean.iter().map(|x| x * x).sum::<f32>().sqrt();
+    (norm > f32::EPSILON).then(|| mean.iter().map(|x| x / norm).collect())
+}
+
+/// MiniLM (from the model cache, loaded only if pinned) and an install's vector
 /// cache: what turns the note texts a twin reads into vectors.
 pub struct NoteVectorSource {
     encoder: NoteEncoder,
     cache: NoteVectorCache,
 }
+
+/// Sentences looked up (and embedded when new) per step.
+const SENTENCE_CHUNK: usize = 512;
 
 impl NoteVectorSource {
     /// MiniLM from `RDT_MODEL_CACHE` (verified against `registry`) over the cache of
@@ -215,23 +329,48 @@ impl NoteVectorSource {
         Ok(NoteVectorSource { encoder, cache: NoteVectorCache::for_data_dir(data_dir) })
     }
 
-    /// The vector of each text (each once), from the cache or embedded now, in chunks
-    /// of 64 (a `progress` step per text). Callers pass only the notes the twin reads
-    /// (`twin::features::note_texts`).
-    pub fn vectors(&self, mut texts: Vec<&str>, progress: &dyn Progress) -> Result<NoteVectors, NoteError> {
-        texts.sort_unstable();
-        texts.dedup();
-        progress.stage("note vectors", texts.len() as u64);
-        let mut out = HashMap::with_capacity(texts.len());
-        for chunk in texts.chunks(64) {
-            for (t, v) in chunk.iter().zip(self.cache.get_or_embed(&self.encoder, chunk)?) {
-                out.insert((*t).to_owned(), v);
-            }
-            progress.advance(chunk.len() as u64);
-        }
-        progress.done();
-        Ok(out)
+    /// The sentence vectors of `texts` (notes), from the cache or embedded now, in
+    /// chunks (a `progress` step per distinct sentence). Callers pass the notes the
+    /// job reads (`twin::features::note_texts`, `notes_through`).
+    pub fn vectors(&self, texts: Vec<&str>, progress: &dyn Progress) -> Result<NoteVectors, NoteError> {
+        sentence_vectors(&self.encoder, &self.cache, texts, progress)
     }
+}
+
+/// [`NoteVectorSource::vectors`] over any embedder.
+fn sentence_vectors(
+    encoder: &dyn TextEmbedder,
+    cache: &NoteVectorCache,
+    mut texts: Vec<&str>,
+    progress: &dyn Progress,
+) -> Result<NoteVectors, NoteError> {
+    texts.sort_unstable();
+    texts.dedup();
+    let mut counts = SentenceCounts { notes: texts.len(), ..SentenceCounts::default() };
+    let mut distinct: HashMap<Digest, String> = HashMap::new();
+    for text in &texts {
+        for sentence in sentences::split(text) {
+            counts.sentences += 1;
+            let normalised = sentences::normalise(&sentence);
+            distinct.entry(Digest::of(normalised.as_bytes())).or_insert(normalised);
+        }
+    }
+    let mut distinct: Vec<(Digest, String)> = distinct.into_iter().collect();
+    distinct.sort_unstable();
+    counts.distinct = distinct.len();
+    progress.stage("note sentences", distinct.len() as u64);
+    let mut vectors = HashMap::with_capacity(distinct.len());
+    for chunk in distinct.chunks(SENTENCE_CHUNK) {
+        let chunk_texts: Vec<&str> = chunk.iter().map(|(_, s)| s.as_str()).collect();
+        let (chunk_vectors, embedded) = cache.lookup(encoder, &chunk_texts)?;
+        counts.embedded += embedded;
+        for ((key, _), vector) in chunk.iter().zip(chunk_vectors) {
+            vectors.insert(*key, vector);
+        }
+        progress.advance(chunk.len() as u64);
+    }
+    progress.done();
+    Ok(NoteVectors { sentences: vectors, counts })
 }
 
 /// [`NoteVectorSource::vectors`] with MiniLM loaded for this one batch.
@@ -298,6 +437,8 @@ async fn read_pinned(registry: &ModelRegistry, path: &Path) -> Result<(Vec<u8>, 
 mod tests {
     use super::*;
     use audit_log::{AuditLog, Principal, Role};
+
+    use crate::progress::NoProgress;
 
     use crate::models::{cache, MINILM};
 
@@ -389,5 +530,145 @@ mod tests {
         let second = cache.get_or_embed(&encoder, &texts).unwrap();
         assert_eq!(second[2], marker);
         assert_eq!(second[0], first[0]);
+    }
+
+    /// An embedder that records every text it is asked to embed.
+    struct Counting<'a> {
+        inner: &'a dyn TextEmbedder,
+        asked: std::cell::RefCell<Vec<String>>,
+    }
+
+    impl<'a> Counting<'a> {
+        fn new(inner: &'a dyn TextEmbedder) -> Self {
+            Counting { inner, asked: Default::default() }
+        }
+    }
+
+    impl TextEmbedder for Counting<'_> {
+        fn version(&self) -> Digest {
+            self.inner.version()
+        }
+        fn embed_texts(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, NoteError> {
+            self.asked.borrow_mut().extend(texts.iter().map(|t| t.to_string()));
+            self.inner.embed_texts(texts)
+        }
+    }
+
+    /// A stand-in for MiniLM without the weights: a unit vector drawn from the text's
+    /// sha256, so equal texts have equal vectors and different ones differ.
+    struct Hashed;
+
+    impl TextEmbedder for Hashed {
+        fn version(&self) -> Digest {
+            Digest::of(b"hashed test embedder")
+        }
+        fn embed_texts(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, NoteError> {
+            let unit = |text: &str| {
+                let mut state = Digest::of(text.as_bytes());
+                let mut v = Vec::with_capacity(NOTE_DIM);
+                while v.len() < NOTE_DIM {
+                    v.extend(state.as_bytes().iter().map(|b| *b as f32 - 127.5));
+                    state = Digest::of(state.as_bytes());
+                }
+                v.truncate(NOTE_DIM);
+                let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+                v.into_iter().map(|x| x / norm).collect()
+            };
+            Ok(texts.iter().map(|t| unit(t)).collect())
+        }
+    }
+
+    const NOTES: [&str; 3] = [
+        "Feels well. Methotrexate 15 mg weekly, approx. 2.5 mg folic acid.\nReview in 12 weeks.",
+        "Feels  WELL. Dry cough since the last visit.",
+        "feels well.",
+    ];
+
+    /// Every sentence of `NOTES`, normalised, each once, and how often it occurs.
+    fn distinct_sentences() -> (Vec<String>, usize) {
+        let all: Vec<String> = NOTES.iter().flat_map(|n| sentences::split(n)).map(|s| sentences::normalise(&s)).collect();
+        let mut distinct = all.clone();
+        distinct.sort();
+        distinct.dedup();
+        (distinct, all.len())
+    }
+
+    /// The sentence cache over `embedder`: a sentence that recurs across notes, in
+    /// another case or spacing, is embedded once; a second job over the same notes
+    /// (a new source over the same directory) embeds nothing.
+    fn check_each_sentence_embedded_once(embedder: &dyn TextEmbedder) {
+        let dir = tempfile::tempdir().unwrap();
+        let counting = Counting::new(embedder);
+        let cache = NoteVectorCache::for_data_dir(dir.path());
+        let first = sentence_vectors(&counting, &cache, NOTES.to_vec(), &NoProgress).unwrap();
+        let (distinct, occurrences) = distinct_sentences();
+        let mut asked = counting.asked.borrow().clone();
+        asked.sort();
+        assert_eq!(asked, distinct, "each distinct sentence asked for exactly once");
+        assert_eq!(occurrences, 6, "'feels well.' three times, three others once");
+        assert_eq!(first.counts, SentenceCounts { notes: 3, sentences: 6, distinct: 4, embedded: 4 });
+
+        let again = Counting::new(embedder);
+        let second = sentence_vectors(&again, &NoteVectorCache::for_data_dir(dir.path()), NOTES.to_vec(), &NoProgress).unwrap();
+        assert!(again.asked.borrow().is_empty(), "all from disk: {:?}", again.asked.borrow());
+        assert_eq!(second.counts.embedded, 0);
+        for note in NOTES {
+            assert_eq!(first.vector(note), second.vector(note));
+        }
+    }
+
+    /// A note's vector is the normalised mean of its (normalised) sentences' vectors,
+    /// embedded apart by `embedder`; a note with a sentence the job did not embed, or with
+    /// none, has no vector.
+    fn check_note_vector_is_mean_of_sentences(embedder: &dyn TextEmbedder) {
+        let dir = tempfile::tempdir().unwrap();
+        let vectors =
+            sentence_vectors(embedder, &NoteVectorCache::for_data_dir(dir.path()), NOTES.to_vec(), &NoProgress).unwrap();
+        for note in NOTES {
+            let sentences: Vec<String> = sentences::split(note).iter().map(|s| sentences::normalise(s)).collect();
+            let texts: Vec<&str> = sentences.iter().map(String::as_str).collect();
+            let alone = embedder.embed_texts(&texts).unwrap();
+            let mut mean = vec![0f32; NOTE_DIM];
+            for v in &alone {
+                for (m, x) in mean.iter_mut().zip(v) {
+                    *m += x / alone.len() as f32;
+                }
+            }
+            let norm = mean.iter().map(|x| x * x).sum::<f32>().sqrt();
+            let expected: Vec<f32> = mean.iter().map(|x| x / norm).collect();
+            let got = vectors.vector(note).expect("every sentence was embedded");
+            assert!((got.iter().map(|x| x * x).sum::<f32>().sqrt() - 1.0).abs() < 1e-5, "unit length");
+            assert!(cosine(&got, &expected) > 0.9999, "{note:?}: cosine {}", cosine(&got, &expected));
+        }
+        assert_eq!(vectors.vector("Feels well. A sentence never embedded."), None);
+        assert_eq!(vectors.vector(" \n- \n"), None);
+        assert_eq!(NoteVectors::new().vector(NOTES[2]), None);
+    }
+
+    #[test]
+    fn each_sentence_is_embedded_once() {
+        check_each_sentence_embedded_once(&Hashed);
+    }
+
+    #[test]
+    fn a_note_vector_is_the_mean_of_its_sentence_vectors() {
+        check_note_vector_is_mean_of_sentences(&Hashed);
+    }
+
+    /// The same two properties with the real weights, and what makes the normalised
+    /// sentence a safe key: MiniLM gives a sentence and its normalised text (lower
+    /// case, single spaces) the same vector.
+    #[tokio::test]
+    async fn sentence_vectors_with_minilm() {
+        let Some(files) = minilm_for_tests() else {
+            return;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let encoder = NoteEncoder::load(&files, &registry(dir.path(), &files, true).await).await.unwrap();
+        check_each_sentence_embedded_once(&encoder);
+        check_note_vector_is_mean_of_sentences(&encoder);
+        let raw = "Fine  bibasal Crackles on\tauscultation.";
+        let v = encoder.embed_texts(&[raw, &sentences::normalise(raw)]).unwrap();
+        assert!(cosine(&v[0], &v[1]) > 0.9999, "cosine {}", cosine(&v[0], &v[1]));
     }
 }

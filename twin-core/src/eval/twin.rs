@@ -89,12 +89,14 @@ pub async fn run_twin_evaluation(
     }
     let cut_of = |id: &PatientId| -> DateTime<Utc> { end_of_day(truth[id.as_str()].1 + Duration::days(options.days)) };
     let notes = if options.notes {
-        let texts = cohort.iter().flat_map(|(id, e)| crate::twin::features::note_texts(e, Some(cut_of(id)))).collect();
+        // Every note: the subtype cut reads those at `cut_of`, the heads' snapshots
+        // theirs at other dates.
+        let texts = cohort.iter().flat_map(|(_, e)| crate::twin::features::notes_through(e, None)).collect();
         note_vectors(data_dir, registry, texts, progress).await?
     } else {
         NoteVectors::new()
     };
-    let note_vector = |t: &str| notes.get(t).cloned();
+    let note_vector = |t: &str| notes.vector(t);
 
     let spec = &model.manifest.spec;
     let mut labels = Vec::with_capacity(cohort.len());

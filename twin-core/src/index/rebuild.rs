@@ -91,7 +91,7 @@ pub async fn rebuild(
         NoteVectors::new()
     };
     progress.stage("embedding", journeys.len() as u64);
-    let lookup = |t: &str| notes.get(t).cloned();
+    let lookup = |t: &str| notes.vector(t);
     let points = embed_journeys(model, &journeys, plan, &lookup, || progress.advance(1))?;
     progress.done();
 
@@ -172,7 +172,7 @@ pub async fn twins_at(
     };
     let inputs: Vec<_> = journeys
         .iter()
-        .map(|(_, events)| model.manifest.spec.inputs(events, Some(until), &|t| notes.get(t).cloned()))
+        .map(|(_, events)| model.manifest.spec.inputs(events, Some(until), &|t| notes.vector(t)))
         .collect();
     let twins = model.embed(&inputs, None)?;
     let lines = journeys.iter().zip(&twins).zip(&inputs).map(|(((patient, events), twin), input)| {

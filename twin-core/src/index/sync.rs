@@ -200,7 +200,7 @@ pub async fn add_recorded(
         }
         _ => NoteVectors::new(),
     };
-    let lookup = |t: &str| notes.get(t).cloned();
+    let lookup = |t: &str| notes.vector(t);
     let live = add_event(store, model, index, event.clone(), &plan, &lookup).await?;
     let record = ImportRecord {
         files: vec![ImportedFile {

@@ -13,6 +13,8 @@
 //! the token computed from the real input, held fixed). With `outcome_weight > 0`,
 //! each view whose crop was cut at a decision point also fits the outcome heads
 //! ([`super::outcomes`]) on what followed its cut: the twin becomes outcome-aware.
+//! With `course_pair_weight > 0`, views whose courses went the same way are pulled
+//! together as well ([`super::course_pairs`]).
 //!
 //! Every crop carries its own modalities as of its cut (notes, imaging, omics and
 //! latest values read up to the cut), so no view sees what came after it.
@@ -24,6 +26,7 @@ use serde::{Deserialize, Serialize};
 use crate::encode::fusion::{Config, FusedModality, Fusion, FusionBatch};
 use crate::encode::init::SplitMix64;
 use crate::encode::note::NOTE_DIM;
+use super::course_pairs::course_pair_loss;
 use super::outcomes::{OutcomeHeads, OutcomeTargets};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -39,6 +42,10 @@ pub struct FusionTrainConfig {
     /// twin is self-supervised only). Chosen on the tuning part of the split.
     #[serde(default)]
     pub outcome_weight: f64,
+    /// Weight of the course-pair loss ([`super::course_pairs`]): views whose known
+    /// outcomes agree are pulled together (0: none). Chosen on the tuning part.
+    #[serde(default)]
+    pub course_pair_weight: f64,
 }
 
 impl Default for FusionTrainConfig {
@@ -54,6 +61,7 @@ impl Default for FusionTrainConfig {
             // Chosen on the tuning part (docs/benchmarks/predictive.md): 1.0 beat 0.0
             // on four of six outcomes there.
             outcome_weight: 1.0,
+            course_pair_weight: 0.0,
         }
     }
 }
@@ -172,6 +180,13 @@ pub struct FusionStepLoss {
     /// The outcome heads' loss; NaN when not trained or no view had a known outcome.
     #[serde(default)]
     pub outcome_loss: f32,
+    /// The course-pair loss; NaN when not trained or no two views shared a course.
+    #[serde(default = "nan")]
+    pub course_pair_loss: f32,
+}
+
+fn nan() -> f32 {
+    f32::NAN
 }
 
 /// NT-Xent over two batches of unit twins: row i of `a` should match row i of `b`.
@@ -249,6 +264,17 @@ pub fn train_fusion(
                     outcome = Some(mean);
                 }
             }
+            let mut course = None;
+            if config.course_pair_weight > 0.0 {
+                let targets_a: Vec<Option<&OutcomeTargets>> = first.iter().map(|v| v.targets).collect();
+                let targets_b: Vec<Option<&OutcomeTargets>> = second.iter().map(|v| v.targets).collect();
+                if let Some(loss) =
+                    course_pair_loss(&out_a.twin, &out_b.twin, &targets_a, &targets_b, config.temperature)?
+                {
+                    total = (total + (&loss * config.course_pair_weight)?)?;
+                    course = Some(loss);
+                }
+            }
             optimizer.backward_step(&total)?;
             let row = FusionStepLoss {
                 step,
@@ -256,6 +282,7 @@ pub fn train_fusion(
                 contrastive_loss: contrastive.to_scalar::<f32>()?,
                 reconstruction_loss: reconstruction.map(|r| r.to_scalar::<f32>()).transpose()?.unwrap_or(f32::NAN),
                 outcome_loss: outcome.map(|r| r.to_scalar::<f32>()).transpose()?.unwrap_or(f32::NAN),
+                course_pair_loss: course.map(|r| r.to_scalar::<f32>()).transpose()?.unwrap_or(f32::NAN),
             };
             on_step(row);
             log.push(row);

@@ -20,6 +20,9 @@ pub fn loss_csv(pretrain: &[StepLoss], fusion: &[FusionStepLoss]) -> String {
         if r.outcome_loss.is_finite() {
             let _ = writeln!(out, "fusion,{},{},outcome,{}", r.step, r.epoch, r.outcome_loss);
         }
+        if r.course_pair_loss.is_finite() {
+            let _ = writeln!(out, "fusion,{},{},course_pairs,{}", r.step, r.epoch, r.course_pair_loss);
+        }
         if r.reconstruction_loss.is_finite() {
             let _ = writeln!(out, "fusion,{},{},reconstruction,{}", r.step, r.epoch, r.reconstruction_loss);
         }
@@ -45,6 +48,7 @@ pub fn loss_svg(pretrain: &[StepLoss], fusion: &[FusionStepLoss]) -> String {
                 ("contrastive (NT-Xent)", "#2ca02c", fusion.iter().map(|r| r.contrastive_loss).collect()),
                 ("cross-modal reconstruction", "#d62728", fusion.iter().map(|r| r.reconstruction_loss).collect()),
                 ("outcome heads", "#9467bd", fusion.iter().map(|r| r.outcome_loss).collect()),
+                ("course pairs", "#8c564b", fusion.iter().map(|r| r.course_pair_loss).collect()),
             ],
         ),
     ];
@@ -114,12 +118,13 @@ mod tests {
     #[test]
     fn csv_and_svg_hold_every_series() {
         let pretrain = [StepLoss { step: 0, epoch: 0, code_loss: 2.0, value_loss: f32::NAN }];
-        let fusion = [FusionStepLoss { step: 0, epoch: 0, contrastive_loss: 1.0, reconstruction_loss: 0.5, outcome_loss: 0.7 }];
+        let fusion = [FusionStepLoss { step: 0, epoch: 0, contrastive_loss: 1.0, reconstruction_loss: 0.5, outcome_loss: 0.7, course_pair_loss: 0.9 }];
         let csv = loss_csv(&pretrain, &fusion);
-        assert_eq!(csv.lines().count(), 5, "{csv}");
+        assert_eq!(csv.lines().count(), 6, "{csv}");
         assert!(csv.contains("fusion,0,0,reconstruction,0.5") && csv.contains("fusion,0,0,outcome,0.7"));
+        assert!(csv.contains("fusion,0,0,course_pairs,0.9"));
         let svg = loss_svg(&pretrain, &fusion);
-        assert_eq!(svg.matches("<polyline").count(), 5);
+        assert_eq!(svg.matches("<polyline").count(), 6);
         assert_eq!(smooth(&[1.0, 3.0, f32::NAN, 5.0], 2), vec![1.0, 2.0, 2.0, 4.0]);
     }
 }

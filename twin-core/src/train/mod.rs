@@ -5,7 +5,9 @@
 //! - [`log`]: the loss log (CSV) and its plot (SVG).
 //! - [`fusion`]: contrastive + cross-modal masked training of the fusion model.
 //! - [`outcomes`]: the outcome heads that make the fused twin outcome-aware.
+//! - [`course_pairs`]: supervised-contrastive pairs of views whose courses agree.
 
+pub mod course_pairs;
 pub mod fusion;
 pub mod log;
 pub mod outcomes;

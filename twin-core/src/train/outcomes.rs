@@ -42,6 +42,24 @@ impl OutcomeTargets {
         }
         known.iter().any(|k| *k > 0.0).then_some(OutcomeTargets { values, known })
     }
+
+    /// Whether two crops' courses went the same way: at least two yes/no outcomes are
+    /// known for both (one alone, mostly "no flare", would pair half the cohort), and
+    /// every yes/no outcome known for both agrees. DAS28 values are left out: a value
+    /// is never "the same" as another, and the yes/no outcomes are read from them.
+    pub fn same_course(&self, other: &OutcomeTargets) -> bool {
+        let mut shared = 0;
+        for (i, outcome) in HEAD_OUTCOMES.iter().enumerate() {
+            if !outcome.is_rate() || self.known[i] == 0.0 || other.known[i] == 0.0 {
+                continue;
+            }
+            if self.values[i] != other.values[i] {
+                return false;
+            }
+            shared += 1;
+        }
+        shared >= 2
+    }
 }
 
 /// One linear head per outcome on the twin vector.
@@ -112,6 +130,7 @@ impl OutcomeHeads {
 mod tests {
     use super::*;
     use candle_nn::{AdamW, Optimizer, ParamsAdamW};
+    use journey::clinical::EularResponse;
 
     #[test]
     fn targets_mask_what_the_record_cannot_tell() {
@@ -123,6 +142,18 @@ mod tests {
         assert_eq!((t.values[flare], t.known[flare]), (1.0, 1.0));
         assert_eq!((t.values[das], t.known[das]), (1.0, 1.0), "(5.5 - 4) / 1.5");
         assert_eq!(t.known.iter().sum::<f32>(), 2.0);
+    }
+
+    #[test]
+    fn a_course_is_shared_on_two_agreeing_outcomes_at_least() {
+        let t = |r: Option<bool>, s: Option<bool>, f: Option<bool>| {
+            let mtx_response_6m = r.map(|yes| if yes { EularResponse::Good } else { EularResponse::NoResponse });
+            OutcomeTargets::of(&PatientOutcomes { mtx_response_6m, switch_12m: s, flare_6m: f, ..Default::default() })
+                .unwrap()
+        };
+        assert!(t(Some(true), Some(false), None).same_course(&t(Some(true), Some(false), Some(true))));
+        assert!(!t(Some(true), Some(false), Some(false)).same_course(&t(Some(true), Some(false), Some(true))));
+        assert!(!t(Some(true), None, None).same_course(&t(Some(true), Some(false), None)), "one shared outcome");
     }
 
     /// The heads learn a flare that a twin coordinate carries, and ignore the masked

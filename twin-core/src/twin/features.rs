@@ -51,6 +51,19 @@ pub fn note_texts(events: &[Event], until: Option<DateTime<Utc>>) -> Vec<&str> {
         .collect()
 }
 
+/// Every note text of a time-ordered journey up to `until` (all when `None`): what a
+/// job embeds when it reads a journey at several dates (training's crops at decision
+/// points, the evaluation's cut and the heads' snapshots), each crop then reading
+/// [`note_texts`] at its own date. Affordable because a note costs only its sentences
+/// not seen before (`encode::note`).
+pub fn notes_through(events: &[Event], until: Option<DateTime<Utc>>) -> Vec<&str> {
+    let end = match until {
+        Some(t) => events.partition_point(|e| e.time <= t),
+        None => events.len(),
+    };
+    events[..end].iter().filter(|e| e.modality == Modality::Note).filter_map(|e| e.text.as_deref()).collect()
+}
+
 /// A panel of numeric codes of one modality (imaging or omics) and their cohort
 /// mean and standard deviation. Features per code: the latest value, standardised,
 /// and a 1/0 "measured" flag (an unmeasured code is 0, 0: the flag tells it apart

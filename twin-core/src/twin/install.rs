@@ -12,7 +12,7 @@ use serde_json::json;
 
 use super::model::{self, SavedTwin, TwinError, TwinModel};
 use super::pipeline::{planned_steps, train_twin, Stage, TrainOptions};
-use crate::encode::note::{note_vectors, NoteError, NoteVectors};
+use crate::encode::note::{note_vectors, NoteError, NoteVectors, SentenceCounts};
 use crate::index::build::load_journeys_with;
 use crate::progress::Progress;
 use crate::train::pretrain::ReconstructionAccuracy;
@@ -80,6 +80,9 @@ pub struct TrainReport {
     pub vocabulary: usize,
     pub reconstruction: ReconstructionAccuracy,
     pub seconds: TrainSeconds,
+    /// The notes' sentences, when notes were used: how many, how many distinct, how
+    /// many embedded now (the rest from the cache).
+    pub note_sentences: Option<SentenceCounts>,
 }
 
 impl TrainReport {
@@ -92,6 +95,7 @@ impl TrainReport {
             "vocabulary": self.vocabulary,
             "reconstruction": self.reconstruction,
             "seconds": self.seconds,
+            "note_sentences": self.note_sentences,
         })
     }
 
@@ -99,14 +103,21 @@ impl TrainReport {
     /// pinned and activated it (`by`).
     pub fn text(&self, by: &Principal) -> String {
         let (r, s, saved) = (&self.reconstruction, &self.seconds, &self.saved);
-        format!(
+        let sentences = self.note_sentences.map_or(String::new(), |c| {
+            format!(
+                "  notes: {} read, {} sentences, {} distinct, {} embedded now (the rest cached)\n",
+                c.notes, c.sentences, c.distinct, c.embedded
+            )
+        });
+        let text = format!(
             "twin {} trained on {} patients in {:.0} s (+{:.0} s reading, {:.0} s note vectors)\n  \
              vocabulary: {} codes; checkpoint: {}\n  \
              masked-event reconstruction (held out): {:.1}% vs most frequent code {:.1}% ({} masked events)\n  \
              loss log: loss.csv, loss.svg; pinned and activated by {by}\n",
             saved.version, self.patients, s.train, s.read, s.note_vectors, self.vocabulary, saved.dir.display(),
             100.0 * r.model, 100.0 * r.most_frequent_code, r.masked_events
-        )
+        );
+        text + &sentences
     }
 }
 
@@ -165,8 +176,9 @@ pub async fn train_and_register(
     let read = started.elapsed().as_secs_f64();
     let notes_started = Instant::now();
     let notes = if request.notes {
-        // The spec is not built yet; which notes it reads does not depend on it.
-        let texts = cohort.iter().flat_map(|(_, e)| super::features::note_texts(e, None)).collect();
+        // Every note: each training crop reads the notes as of its own cut. The spec is
+        // not built yet; which notes it reads does not depend on it.
+        let texts = cohort.iter().flat_map(|(_, e)| super::features::notes_through(e, None)).collect();
         note_vectors(data_dir, registry, texts, progress).await?
     } else {
         NoteVectors::new()
@@ -176,7 +188,7 @@ pub async fn train_and_register(
     let options = &request.options;
     let (pretrain_steps, fusion_steps) = planned_steps(options, cohort.len());
     let journeys: Vec<&[journey::Event]> = cohort.iter().map(|(_, e)| e.as_slice()).collect();
-    let note_vector = |text: &str| notes.get(text).cloned();
+    let note_vector = |text: &str| notes.vector(text);
     let train_started = Instant::now();
     let mut stage_times = HashMap::new();
     progress.stage("pretraining", pretrain_steps as u64);
@@ -193,6 +205,7 @@ pub async fn train_and_register(
 
     let mut manifest = trained.manifest.clone();
     manifest.training["notes"] = json!(request.notes);
+    manifest.training["note_sentences"] = json!(request.notes.then_some(notes.counts));
     manifest.training["until"] = json!(until.map(|d| d.to_string()));
     manifest.training["seconds"] = json!({
         "read": seconds.read, "note_vectors": seconds.note_vectors, "train": seconds.train, "stages": stage_times,
@@ -213,6 +226,7 @@ pub async fn train_and_register(
         vocabulary: trained.manifest.spec.vocab.len(),
         reconstruction: trained.reconstruction,
         seconds,
+        note_sentences: request.notes.then_some(notes.counts),
     })
 }
 
@@ -229,6 +243,7 @@ mod tests {
             vocabulary: 120,
             reconstruction: ReconstructionAccuracy { masked_events: 300, model: 0.5, most_frequent_code: 0.125 },
             seconds: TrainSeconds { read: 1.0, note_vectors: 0.0, train: 12.4 },
+            note_sentences: None,
         };
         let text = report.text(&Principal::new("ana", Role::Governance));
         assert!(text.starts_with(&format!("twin {} trained on 40 patients in 12 s (+1 s reading, 0 s note vectors)\n", Digest::of(b"twin"))));
