@@ -329,6 +329,7 @@ impl CohortHandles {
         let Some(notes) = &self.notes else { return Ok(Default::default()) };
         notes
             .vectors(note_texts(events, at.map(twin_core::cohort::query::end_of_day)), &NoProgress)
+            .map(|v| v.weighted_by(self.model.manifest.spec.note_weights.clone()))
             .map_err(|e| ToolError::Unavailable { tool, reason: format!("note vectors: {e}") })
     }
 

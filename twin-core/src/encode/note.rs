@@ -255,8 +255,91 @@ impl NoteVectorCache {
 pub struct NoteVectors {
     /// By the sha256 of the normalised sentence.
     sentences: HashMap<Digest, Vec<f32>>,
+    /// How much each sentence counts in its note's vector: the twin's own weights
+    /// ([`NoteVectors::weighted_by`]); `None`, every sentence alike.
+    weights: Option<SentenceWeights>,
     /// How they were obtained (for reports).
     pub counts: SentenceCounts,
+}
+
+/// How much a sentence counts toward its note's vector: the smoothed inverse
+/// document frequency of its *shape* (the normalised sentence with every number
+/// folded to `0`) among the notes the twin was trained on,
+/// `ln((1 + notes) / (1 + notes holding the shape))`.
+///
+/// Why: a clinic's notes are mostly routine lines in its authors' house styles
+/// ("Routine clinic review (RA).", "TJC28 4, SJC28 2, PtGA 40."), and a finding that
+/// sets one patient's course apart ("new rheumatoid nodules at both elbows") is one
+/// sentence among thirty. Under a plain mean the notes token carried mostly the
+/// author's style, which tells a patient's two time crops apart from everyone else's
+/// and so helped the contrastive loss while spreading patients of one course apart
+/// (docs/benchmarks/predictive.md, "Notes by sentence"). Weighting by rarity keeps what
+/// is said of few patients and lets the house style fall away: a line every note holds
+/// weighs 0. Fitted once, with the twin, and saved in its spec, so a note's vector is
+/// the same at training, indexing and every query.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SentenceWeights {
+    /// Notes the frequencies were counted over.
+    notes: u32,
+    /// Notes holding each shape seen in at least two of them, by the first 8 bytes of
+    /// the shape's sha256; a shape not here was seen in at most one note.
+    holding: std::collections::BTreeMap<u64, u32>,
+}
+
+impl SentenceWeights {
+    /// Counts the sentence shapes of `notes` (each distinct note once).
+    pub fn fit(notes: &[&str]) -> Self {
+        let mut distinct: Vec<&str> = notes.to_vec();
+        distinct.sort_unstable();
+        distinct.dedup();
+        let mut holding: HashMap<u64, u32> = HashMap::new();
+        for note in &distinct {
+            let mut shapes: Vec<u64> = sentences::split(note).iter().map(|s| shape_key(s)).collect();
+            shapes.sort_unstable();
+            shapes.dedup();
+            for shape in shapes {
+                *holding.entry(shape).or_default() += 1;
+            }
+        }
+        SentenceWeights {
+            notes: u32::try_from(distinct.len()).unwrap_or(u32::MAX),
+            holding: holding.into_iter().filter(|(_, n)| *n >= 2).collect(),
+        }
+    }
+
+    /// The weight of one sentence: 0 for a shape every note holds, highest for one no
+    /// other note holds.
+    pub fn weight(&self, sentence: &str) -> f32 {
+        let holding = self.holding.get(&shape_key(sentence)).copied().unwrap_or(1);
+        ((1.0 + self.notes as f64) / (1.0 + holding as f64)).ln().max(0.0) as f32
+    }
+
+    /// How many shapes are counted (for reports).
+    pub fn shapes(&self) -> usize {
+        self.holding.len()
+    }
+}
+
+/// The shape of a sentence: normalised, every number (digits with their decimal
+/// separators) folded to one `0`, so "CRP 12.5 mg/L." and "CRP 3 mg/L." are one line
+/// of the house style.
+fn shape_key(sentence: &str) -> u64 {
+    let text: Vec<char> = sentences::normalise(sentence).chars().collect();
+    let mut shape = String::new();
+    for (i, &c) in text.iter().enumerate() {
+        let digit_at = |j: Option<usize>| j.and_then(|j| text.get(j)).is_some_and(char::is_ascii_digit);
+        // A decimal or thousands separator inside a number is part of the number.
+        let inside_number = matches!(c, '.' | ',') && digit_at(i.checked_sub(1)) && digit_at(Some(i + 1));
+        if c.is_ascii_digit() || inside_number {
+            if !shape.ends_with('0') {
+                shape.push('0');
+            }
+        } else {
+            shape.push(c);
+        }
+    }
+    let digest = Digest::of(shape.as_bytes());
+    u64::from_le_bytes(digest.as_bytes()[..8].try_into().expect("a sha256 has 32 bytes"))
 }
 
 /// What building a [`NoteVectors`] took.
@@ -286,8 +369,38 @@ impl NoteVectors {
         let sentences = sentences::split(note);
         let vectors: Option<Vec<&Vec<f32>>> =
             sentences.iter().map(|s| self.sentences.get(&sentence_key(s))).collect();
-        mean_direction(&vectors?)
+        let vectors = vectors?;
+        let weighted = self.weights.as_ref().and_then(|w| {
+            let weights: Vec<f32> = sentences.iter().map(|s| w.weight(s)).collect();
+            mean_direction_weighted(&vectors, &weights)
+        });
+        // A note of nothing but lines every note holds falls back to the plain mean.
+        weighted.or_else(|| mean_direction(&vectors))
     }
+
+    /// These vectors, each note's sentences weighed by `weights` (a twin's
+    /// [`crate::twin::FeatureSpec::note_weights`]); `None`, all alike.
+    pub fn weighted_by(mut self, weights: Option<SentenceWeights>) -> Self {
+        self.weights = weights;
+        self
+    }
+
+    /// The weights these vectors weigh sentences by.
+    pub fn weights(&self) -> Option<&SentenceWeights> {
+        self.weights.as_ref()
+    }
+}
+
+/// The unit vector along the weighted sum of `vectors`; `None` when nothing weighs.
+fn mean_direction_weighted(vectors: &[&Vec<f32>], weights: &[f32]) -> Option<Vec<f32>> {
+    let mut sum = vec![0f32; NOTE_DIM];
+    for (v, w) in vectors.iter().zip(weights) {
+        for (m, x) in sum.iter_mut().zip(v.iter()) {
+            *m += w * x;
+        }
+    }
+    let norm = sum.iter().map(|x| x * x).sum::<f32>().sqrt();
+    (norm > f32::EPSILON).then(|| sum.iter().map(|x| x / norm).collect())
 }
 
 /// The cache key of a sentence: the sha256 of its normalised text.
@@ -370,7 +483,7 @@ fn sentence_vectors(
         progress.advance(chunk.len() as u64);
     }
     progress.done();
-    Ok(NoteVectors { sentences: vectors, counts })
+    Ok(NoteVectors { sentences: vectors, weights: None, counts })
 }
 
 /// [`NoteVectorSource::vectors`] with MiniLM loaded for this one batch.
@@ -455,6 +568,40 @@ mod tests {
 
     fn cosine(a: &[f32], b: &[f32]) -> f32 {
         a.iter().zip(b).map(|(x, y)| x * y).sum()
+    }
+
+    /// A line every note holds weighs 0, a finding one note holds the most; numbers
+    /// do not make a routine line rare; and the weighted note vector leans to the
+    /// rare sentence where the plain mean does not.
+    #[test]
+    fn rare_sentences_weigh_most() {
+        let notes = [
+            "Routine clinic review. CRP 12.5 mg/L. New rheumatoid nodules at both elbows.",
+            "Routine clinic review. CRP 3.1 mg/L.",
+            "Routine clinic review. ESR 20 mm/h.",
+        ];
+        let weights = SentenceWeights::fit(&notes);
+        assert_eq!(weights.weight("Routine clinic review."), 0.0);
+        assert!(weights.weight("CRP 99 mg/L.") < weights.weight("New rheumatoid nodules at both elbows."));
+        assert!(weights.weight("CRP 99 mg/L.") > 0.0);
+        assert_eq!(weights.shapes(), 2, "the routine line and the CRP line are held by two notes or more");
+
+        let axis = |i: usize| -> Vec<f32> { (0..NOTE_DIM).map(|j| if j == i { 1.0 } else { 0.0 }).collect() };
+        let mut sentences = HashMap::new();
+        for (i, s) in ["Routine clinic review.", "CRP 12.5 mg/L.", "New rheumatoid nodules at both elbows."].iter().enumerate() {
+            sentences.insert(sentence_key(s), axis(i));
+        }
+        let plain = NoteVectors { sentences, weights: None, counts: SentenceCounts::default() };
+        let weighted = plain.clone().weighted_by(Some(weights.clone()));
+        let (p, w) = (plain.vector(notes[0]).unwrap(), weighted.vector(notes[0]).unwrap());
+        assert!((p[0] - p[2]).abs() < 1e-6, "the plain mean weighs the three alike");
+        assert_eq!(w[0], 0.0);
+        assert!(w[2] > w[1] && w[2] > 0.7, "{:?}", &w[..3]);
+        // A note of nothing but the routine line keeps the plain mean.
+        assert_eq!(weighted.vector("Routine clinic review."), plain.vector("Routine clinic review."));
+        // The weights survive the spec's JSON.
+        let json = serde_json::to_string(&weights).unwrap();
+        assert_eq!(serde_json::from_str::<SentenceWeights>(&json).unwrap(), weights);
     }
 
     /// Shape and norm: one unit vector of 384 per note, whatever the note's length.

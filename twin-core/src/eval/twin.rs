@@ -92,7 +92,7 @@ pub async fn run_twin_evaluation(
         // Every note: the subtype cut reads those at `cut_of`, the heads' snapshots
         // theirs at other dates.
         let texts = cohort.iter().flat_map(|(_, e)| crate::twin::features::notes_through(e, None)).collect();
-        note_vectors(data_dir, registry, texts, progress).await?
+        note_vectors(data_dir, registry, texts, progress).await?.weighted_by(model.manifest.spec.note_weights.clone())
     } else {
         NoteVectors::new()
     };

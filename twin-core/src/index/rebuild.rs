@@ -86,7 +86,7 @@ pub async fn rebuild(
     let journeys = load_journeys_with(store, None, progress).await?;
     let notes = if notes {
         let texts = journeys.iter().flat_map(|(_, e)| snapshot_note_texts(e, plan)).collect();
-        note_vectors(data_dir, registry, texts, progress).await?
+        note_vectors(data_dir, registry, texts, progress).await?.weighted_by(model.manifest.spec.note_weights.clone())
     } else {
         NoteVectors::new()
     };
@@ -166,7 +166,7 @@ pub async fn twins_at(
     let until = end_of_day(date);
     let notes = if notes {
         let texts = journeys.iter().flat_map(|(_, e)| note_texts(e, Some(until))).collect();
-        note_vectors(data_dir, registry, texts, progress).await?
+        note_vectors(data_dir, registry, texts, progress).await?.weighted_by(model.manifest.spec.note_weights.clone())
     } else {
         NoteVectors::new()
     };

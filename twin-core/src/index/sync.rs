@@ -196,7 +196,7 @@ pub async fn add_recorded(
             events.push(event.clone());
             events.sort_by_key(|e| e.time);
             let texts = snapshot_note_texts(&events, &plan);
-            note_vectors(data_dir, registry, texts, &NoProgress).await?
+            note_vectors(data_dir, registry, texts, &NoProgress).await?.weighted_by(model.manifest.spec.note_weights.clone())
         }
         _ => NoteVectors::new(),
     };

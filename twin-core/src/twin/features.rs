@@ -140,6 +140,11 @@ pub struct FeatureSpec {
     /// treatment ([`trajectory`]); a spec written before it existed does not.
     #[serde(default)]
     pub trajectory: bool,
+    /// How much each sentence counts in a note's vector, fitted on the notes the twin
+    /// was trained on (`encode::note::SentenceWeights`); `None` for a twin trained
+    /// without notes or before the weights existed (its notes are plain means).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note_weights: Option<crate::encode::note::SentenceWeights>,
 }
 
 /// Width of [`trajectory`].
@@ -210,6 +215,7 @@ impl FeatureSpec {
             max_events,
             latest_values: true,
             trajectory: true,
+            note_weights: None,
         }
     }
 

@@ -12,7 +12,7 @@ use serde_json::json;
 
 use super::model::{self, SavedTwin, TwinError, TwinModel};
 use super::pipeline::{planned_steps, train_twin, Stage, TrainOptions};
-use crate::encode::note::{note_vectors, NoteError, NoteVectors, SentenceCounts};
+use crate::encode::note::{note_vectors, NoteError, NoteVectors, SentenceCounts, SentenceWeights};
 use crate::index::build::load_journeys_with;
 use crate::progress::Progress;
 use crate::train::pretrain::ReconstructionAccuracy;
@@ -178,8 +178,9 @@ pub async fn train_and_register(
     let notes = if request.notes {
         // Every note: each training crop reads the notes as of its own cut. The spec is
         // not built yet; which notes it reads does not depend on it.
-        let texts = cohort.iter().flat_map(|(_, e)| super::features::notes_through(e, None)).collect();
-        note_vectors(data_dir, registry, texts, progress).await?
+        let texts: Vec<&str> = cohort.iter().flat_map(|(_, e)| super::features::notes_through(e, None)).collect();
+        let weights = SentenceWeights::fit(&texts);
+        note_vectors(data_dir, registry, texts, progress).await?.weighted_by(Some(weights))
     } else {
         NoteVectors::new()
     };
@@ -204,6 +205,8 @@ pub async fn train_and_register(
     let seconds = TrainSeconds { read, note_vectors: note_seconds, train: train_started.elapsed().as_secs_f64() };
 
     let mut manifest = trained.manifest.clone();
+    // The weights the training read the notes with, so every later reading agrees.
+    manifest.spec.note_weights = notes.weights().cloned();
     manifest.training["notes"] = json!(request.notes);
     manifest.training["note_sentences"] = json!(request.notes.then_some(notes.counts));
     manifest.training["until"] = json!(until.map(|d| d.to_string()));
