@@ -54,24 +54,6 @@ pub fn prompt_facts<'a>(results: impl IntoIterator<Item = (ToolName, &'a Value)>
     Value::Array(list).to_string()
 }
 
-/// Words that state a categorical fact in RDT's sentences (a lab flag, a trend
-/// direction, a DAS28 activity category), and the words a lead may say each with.
-/// "Improving" is read as falling and "worsening" as rising, as for DAS28, CRP and
-/// ESR; for a lab where falling is worse (haemoglobin) that drops a right lead, which
-/// costs only the lead: RDT's sentences still state the trend.
-const CATEGORIES: &[(&str, &[&str])] = &[
-    ("high", &["high", "raised", "elevated", "above"]),
-    ("low", &["low", "below"]),
-    // Not "within": "within 6 months" is a window, and "within normal limits" says
-    // "normal" anyway.
-    ("normal", &["normal"]),
-    ("rising", &["rising", "increasing", "worsening", "worse", "upward", "rose", "risen"]),
-    ("falling", &["falling", "decreasing", "improving", "improved", "better", "declining", "downward", "fell", "down"]),
-    ("stable", &["stable", "unchanged", "steady"]),
-    ("remission", &["remission"]),
-    ("moderate", &["moderate"]),
-];
-
 /// The categories `lead` states that RDT's sentences `facts` do not ("raised" beside
 /// "flagged normal", "improving" beside "stable"), and those it denies that the facts
 /// state ("not raised" beside "flagged high"): a small model answers a yes/no
@@ -84,11 +66,11 @@ pub fn contradicting_categories(lead: &str, facts: &str) -> Vec<&'static str> {
     let negated = |i: usize| negated_within(&lead_words, i, 2);
     let mut out: Vec<&'static str> = Vec::new();
     for (i, word) in lead_words.iter().enumerate() {
-        let Some((category, _)) = CATEGORIES.iter().find(|(_, said)| said.contains(&word.as_str())) else {
+        let Some(category) = tools::vocabulary::category_of(word) else {
             continue;
         };
         let in_facts = fact_words.iter().any(|f| f == category);
-        if in_facts == negated(i) && !out.contains(category) {
+        if in_facts == negated(i) && !out.contains(&category) {
             out.push(category);
         }
     }

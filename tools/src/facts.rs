@@ -83,6 +83,15 @@ impl Facts {
     /// about are what a small model copied wrongly (a count read as the value, one
     /// outcome's figure for another's).
     pub fn for_lead(&self, reading: &Reading) -> String {
+        let facts = self.aspect_asked(reading);
+        match reading.category_asked() {
+            Some(asked) => with_verdict(facts, asked),
+            None => facts,
+        }
+    }
+
+    /// The opening and the parts of the aspect `reading` asks for.
+    fn aspect_asked(&self, reading: &Reading) -> String {
         let Some(parts) = &self.parts else {
             return self.text.clone();
         };
@@ -115,6 +124,24 @@ impl Facts {
             return self.text.clone();
         }
         std::iter::once(parts.opening.as_str()).chain(chosen).collect::<Vec<_>>().join(" ")
+    }
+}
+
+/// `facts` and what they say of the category a yes/no question asks after: "So it is
+/// not rising; it is stable." when they state another category of the same kind (a
+/// direction, or a level: a flag, an activity category), "So it is rising." when they
+/// state it; `facts` alone when they state none of its kind (too few values).
+fn with_verdict(facts: String, asked: &str) -> String {
+    use crate::vocabulary::{words_of, CATEGORIES, DIRECTIONS};
+    let direction = DIRECTIONS.contains(&asked);
+    let stated = words_of(&facts)
+        .into_iter()
+        .filter_map(|w| CATEGORIES.iter().map(|(c, _)| *c).find(|c| *c == w))
+        .find(|c| DIRECTIONS.contains(c) == direction);
+    match stated {
+        Some(c) if c == asked => format!("{facts} So it is {asked}."),
+        Some(c) => format!("{facts} So it is not {asked}; it is {c}."),
+        None => facts,
     }
 }
 
@@ -218,7 +245,13 @@ mod tests {
         assert_eq!(facts.text, format!("{latest} {trend} {count}"));
         let lead = |q: &str| facts.for_lead(&Reading::of(q));
         assert_eq!(lead("What is the latest CRP?"), latest);
-        assert_eq!(lead("Is the CRP rising?"), format!("{latest} {trend}"));
+        assert_eq!(lead("Show the CRP trend."), format!("{latest} {trend}"));
+        // A yes/no question gets what the facts say of its category.
+        assert_eq!(lead("Is the CRP rising?"), format!("{latest} {trend} So it is not rising; it is stable."));
+        assert_eq!(lead("Has the CRP been stable?"), format!("{latest} {trend} So it is stable."));
+        assert_eq!(lead("Is the CRP raised?"), format!("{latest} So it is not high; it is normal."));
+        let few = Facts::in_parts(latest.into(), vec![(Aspect::Trend, "Too few values for a trend.".into())]);
+        assert_eq!(few.for_lead(&Reading::of("Is the CRP rising?")), format!("{latest} Too few values for a trend."));
         assert_eq!(lead("How many CRP results are on record?"), format!("{latest} {count}"));
         assert_eq!(lead("Tell me about her."), facts.text, "nothing in particular: all");
     }

@@ -230,6 +230,21 @@ impl Reading {
         asked
     }
 
+    /// The category a yes/no question about a value or a trend asks after ("Is the
+    /// ALT rising?": rising; "Is the haemoglobin low?": low), by
+    /// [`crate::vocabulary::CATEGORIES`]. What a lead is asked to answer
+    /// ([`crate::Facts::for_lead`]): a small model echoed the question's word over
+    /// the facts' ("rising ... trend stable").
+    pub fn category_asked(&self) -> Option<&'static str> {
+        let yes_no = self.words.first().is_some_and(|w| {
+            matches!(w.as_str(), "is" | "are" | "was" | "were" | "has" | "have" | "had" | "does" | "did" | "do")
+        });
+        if !yes_no || !matches!(self.asks, Asks::Value | Asks::Trend) {
+            return None;
+        }
+        self.words.iter().find_map(|w| crate::vocabulary::category_of(w))
+    }
+
     /// The lab test named, when exactly one is.
     pub fn lab_test(&self) -> Option<LabTest> {
         match &self.concept {
@@ -577,6 +592,18 @@ mod tests {
 
     /// The cohort outcomes a question asks about, from its concept and words; none
     /// when it names none, and no switch in a DAS28 "change".
+    #[test]
+    fn a_yes_no_question_asks_after_a_category() {
+        let asked = |q: &str| Reading::of(q).category_asked();
+        assert_eq!(asked("Is the ALT rising?"), Some("rising"));
+        assert_eq!(asked("Is her haemoglobin low?"), Some("low"));
+        assert_eq!(asked("Has the DAS28 been improving lately?"), Some("falling"));
+        assert_eq!(asked("Is the ESR elevated?"), Some("high"));
+        assert_eq!(asked("What is the latest ALT?"), None, "not a yes/no question");
+        assert_eq!(asked("Is the CRP measured often?"), None, "no category");
+        assert_eq!(asked("Do patients like her do better on methotrexate?"), None, "a cohort question");
+    }
+
     #[test]
     fn outcomes_asked() {
         use OutcomeAsked::*;

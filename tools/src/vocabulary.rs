@@ -109,6 +109,35 @@ pub(crate) fn number_named(word: &str) -> Option<u32> {
     WORDS.iter().find(|(w, _)| *w == word).map(|(_, n)| *n).or_else(|| word.parse().ok())
 }
 
+/// Words that state a categorical fact in RDT's sentences (a lab flag, a trend
+/// direction, a DAS28 activity category), and the words a question or a model's lead
+/// may say each with. "Improving" is read as falling and "worsening" as rising, as for
+/// DAS28, CRP and ESR. The one list: the question reader reads what a yes/no question
+/// asks with it ([`crate::Reading::category_asked`]), the assistant's lead check what a
+/// lead states.
+pub const CATEGORIES: &[(&str, &[&str])] = &[
+    ("high", &["high", "raised", "elevated", "above"]),
+    ("low", &["low", "below"]),
+    // Not "within": "within 6 months" is a window, and "within normal limits" says
+    // "normal" anyway.
+    ("normal", &["normal"]),
+    ("rising", &["rising", "increasing", "worsening", "worse", "upward", "rose", "risen"]),
+    ("falling", &["falling", "decreasing", "improving", "improved", "better", "declining", "downward", "fell", "down"]),
+    ("stable", &["stable", "unchanged", "steady"]),
+    ("remission", &["remission"]),
+    ("moderate", &["moderate"]),
+];
+
+/// The categories a trend's direction is stated in; the others state a level (a flag
+/// or an activity category). A yes/no question about one kind is answered by the
+/// facts' category of the same kind.
+pub const DIRECTIONS: &[&str] = &["rising", "falling", "stable"];
+
+/// The category `word` states, by [`CATEGORIES`].
+pub fn category_of(word: &str) -> Option<&'static str> {
+    CATEGORIES.iter().find(|(_, said)| said.contains(&word)).map(|(category, _)| *category)
+}
+
 /// The question's words, lower case: letters, digits, `-` inside a word; a trailing
 /// possessive `'s` dropped ("patient's" is "patient").
 pub fn words_of(text: &str) -> Vec<String> {
