@@ -39,8 +39,8 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = 1.0)]
     outcome_weight: f64,
     /// Weight of the course pairs in fusion training: views whose known outcomes agree
-    /// are pulled together (0: none).
-    #[arg(long, default_value_t = 0.0)]
+    /// are pulled together (0: none). Chosen on the tuning part of the split.
+    #[arg(long, default_value_t = 3.0)]
     course_pair_weight: f64,
     /// Train on the journeys as they stood at the end of this day, or at the temporal
     /// split's cut (`temporal-cut`; docs/benchmarks/predictive-protocol.md).
