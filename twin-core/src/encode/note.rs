@@ -294,7 +294,8 @@ impl SentenceWeights {
         distinct.dedup();
         let mut holding: HashMap<u64, u32> = HashMap::new();
         for note in &distinct {
-            let mut shapes: Vec<u64> = sentences::split(note).iter().map(|s| shape_key(s)).collect();
+            let mut shapes: Vec<u64> =
+                sentences::split(note).iter().map(|s| shape_key(&sentences::normalise(s))).collect();
             shapes.sort_unstable();
             shapes.dedup();
             for shape in shapes {
@@ -310,7 +311,12 @@ impl SentenceWeights {
     /// The weight of one sentence: 0 for a shape every note holds, highest for one no
     /// other note holds.
     pub fn weight(&self, sentence: &str) -> f32 {
-        let holding = self.holding.get(&shape_key(sentence)).copied().unwrap_or(1);
+        self.weight_of_normalised(&sentences::normalise(sentence))
+    }
+
+    /// [`Self::weight`] of a sentence already normalised ([`sentences::normalise`]).
+    fn weight_of_normalised(&self, normalised: &str) -> f32 {
+        let holding = self.holding.get(&shape_key(normalised)).copied().unwrap_or(1);
         ((1.0 + self.notes as f64) / (1.0 + holding as f64)).ln().max(0.0) as f32
     }
 
@@ -323,8 +329,8 @@ impl SentenceWeights {
 /// The shape of a sentence: normalised, every number (digits with their decimal
 /// separators) folded to one `0`, so "CRP 12.5 mg/L." and "CRP 3 mg/L." are one line
 /// of the house style.
-fn shape_key(sentence: &str) -> u64 {
-    let text: Vec<char> = sentences::normalise(sentence).chars().collect();
+fn shape_key(normalised: &str) -> u64 {
+    let text: Vec<char> = normalised.chars().collect();
     let mut shape = String::new();
     for (i, &c) in text.iter().enumerate() {
         let digit_at = |j: Option<usize>| j.and_then(|j| text.get(j)).is_some_and(char::is_ascii_digit);
@@ -366,12 +372,13 @@ impl NoteVectors {
     /// its sentences is not among these vectors (it was not embedded for this job): a
     /// note's vector never depends on which of its sentences happened to be at hand.
     pub fn vector(&self, note: &str) -> Option<Vec<f32>> {
-        let sentences = sentences::split(note);
+        // Each sentence normalised once: its cache key and its shape both read it.
+        let normalised: Vec<String> = sentences::split(note).iter().map(|s| sentences::normalise(s)).collect();
         let vectors: Option<Vec<&Vec<f32>>> =
-            sentences.iter().map(|s| self.sentences.get(&sentence_key(s))).collect();
+            normalised.iter().map(|n| self.sentences.get(&Digest::of(n.as_bytes()))).collect();
         let vectors = vectors?;
         let weighted = self.weights.as_ref().and_then(|w| {
-            let weights: Vec<f32> = sentences.iter().map(|s| w.weight(s)).collect();
+            let weights: Vec<f32> = normalised.iter().map(|n| w.weight_of_normalised(n)).collect();
             mean_direction_weighted(&vectors, &weights)
         });
         // A note of nothing but lines every note holds falls back to the plain mean.
@@ -403,24 +410,9 @@ fn mean_direction_weighted(vectors: &[&Vec<f32>], weights: &[f32]) -> Option<Vec
     (norm > f32::EPSILON).then(|| sum.iter().map(|x| x / norm).collect())
 }
 
-/// The cache key of a sentence: the sha256 of its normalised text.
-fn sentence_key(sentence: &str) -> Digest {
-    Digest::of(sentences::normalise(sentence).as_bytes())
-}
-
 /// The unit vector along the mean of `vectors`; `None` for no vectors or a zero mean.
 fn mean_direction(vectors: &[&Vec<f32>]) -> Option<Vec<f32>> {
-    if vectors.is_empty() {
-        return None;
-    }
-    let mut mean = vec![0f32; NOTE_DIM];
-    for v in vectors {
-        for (m, x) in mean.iter_mut().zip(v.iter()) {
-            *m += x;
-        }
-    }
-    let norm = mean.iter().map(|x| x * x).sum::<f32>().sqrt();
-    (norm > f32::EPSILON).then(|| mean.iter().map(|x| x / norm).collect())
+    mean_direction_weighted(vectors, &vec![1.0; vectors.len()])
 }
 
 /// MiniLM (from the model cache, loaded only if pinned) and an install's vector
@@ -566,6 +558,15 @@ mod tests {
         registry
     }
 
+    /// MiniLM loaded through a fresh registry that pins it (the registry's directory
+    /// beside it), or `None` when the model cache lacks it (see `minilm_for_tests`).
+    async fn pinned_minilm() -> Option<(tempfile::TempDir, NoteEncoder)> {
+        let files = minilm_for_tests()?;
+        let dir = tempfile::tempdir().unwrap();
+        let encoder = NoteEncoder::load(&files, &registry(dir.path(), &files, true).await).await.unwrap();
+        Some((dir, encoder))
+    }
+
     fn cosine(a: &[f32], b: &[f32]) -> f32 {
         a.iter().zip(b).map(|(x, y)| x * y).sum()
     }
@@ -589,7 +590,7 @@ mod tests {
         let axis = |i: usize| -> Vec<f32> { (0..NOTE_DIM).map(|j| if j == i { 1.0 } else { 0.0 }).collect() };
         let mut sentences = HashMap::new();
         for (i, s) in ["Routine clinic review.", "CRP 12.5 mg/L.", "New rheumatoid nodules at both elbows."].iter().enumerate() {
-            sentences.insert(sentence_key(s), axis(i));
+            sentences.insert(Digest::of(sentences::normalise(s).as_bytes()), axis(i));
         }
         let plain = NoteVectors { sentences, weights: None, counts: SentenceCounts::default() };
         let weighted = plain.clone().weighted_by(Some(weights.clone()));
@@ -607,11 +608,9 @@ mod tests {
     /// Shape and norm: one unit vector of 384 per note, whatever the note's length.
     #[tokio::test]
     async fn one_unit_vector_per_note() {
-        let Some(files) = minilm_for_tests() else {
+        let Some((_dir, encoder)) = pinned_minilm().await else {
             return;
         };
-        let dir = tempfile::tempdir().unwrap();
-        let encoder = NoteEncoder::load(&files, &registry(dir.path(), &files, true).await).await.unwrap();
         let long = "Swollen and tender wrists. ".repeat(200);
         let vectors = encoder.embed(&["Patient well.", &long, "Methotrexate started."]).unwrap();
         assert_eq!(vectors.dims(), &[3, NOTE_DIM]);
@@ -626,11 +625,9 @@ mod tests {
     /// change a vector.
     #[tokio::test]
     async fn related_notes_are_closer_than_unrelated_ones() {
-        let Some(files) = minilm_for_tests() else {
+        let Some((_dir, encoder)) = pinned_minilm().await else {
             return;
         };
-        let dir = tempfile::tempdir().unwrap();
-        let encoder = NoteEncoder::load(&files, &registry(dir.path(), &files, true).await).await.unwrap();
         let texts = [
             "The patient has painful swollen joints in both hands.",
             "Synovitis of the small hand joints with tenderness.",
@@ -660,11 +657,9 @@ mod tests {
     /// second call finds every vector on disk, even with the encoder's output changed.
     #[tokio::test]
     async fn cached_vectors_are_reused() {
-        let Some(files) = minilm_for_tests() else {
+        let Some((dir, encoder)) = pinned_minilm().await else {
             return;
         };
-        let dir = tempfile::tempdir().unwrap();
-        let encoder = NoteEncoder::load(&files, &registry(dir.path(), &files, true).await).await.unwrap();
         let cache = NoteVectorCache::for_data_dir(dir.path());
         let texts = ["Morning stiffness two hours.", "Morning stiffness two hours.", "No synovitis."];
         let first = cache.get_or_embed(&encoder, &texts).unwrap();
@@ -807,11 +802,9 @@ mod tests {
     /// case, single spaces) the same vector.
     #[tokio::test]
     async fn sentence_vectors_with_minilm() {
-        let Some(files) = minilm_for_tests() else {
+        let Some((_dir, encoder)) = pinned_minilm().await else {
             return;
         };
-        let dir = tempfile::tempdir().unwrap();
-        let encoder = NoteEncoder::load(&files, &registry(dir.path(), &files, true).await).await.unwrap();
         check_each_sentence_embedded_once(&encoder);
         check_note_vector_is_mean_of_sentences(&encoder);
         let raw = "Fine  bibasal Crackles on\tauscultation.";

@@ -255,10 +255,11 @@ pub fn train_fusion(
                 Some(r) => (&contrastive + r)?,
                 None => contrastive.clone(),
             };
+            // What followed each view's cut: the outcome heads and the course pairs read it.
+            let targets_a: Vec<Option<&OutcomeTargets>> = first.iter().map(|v| v.targets).collect();
+            let targets_b: Vec<Option<&OutcomeTargets>> = second.iter().map(|v| v.targets).collect();
             let mut outcome = None;
             if let Some(heads) = &heads {
-                let targets_a: Vec<Option<&OutcomeTargets>> = first.iter().map(|v| v.targets).collect();
-                let targets_b: Vec<Option<&OutcomeTargets>> = second.iter().map(|v| v.targets).collect();
                 let losses = [heads.loss(&out_a.twin, &targets_a)?, heads.loss(&out_b.twin, &targets_b)?];
                 let known: Vec<&Tensor> = losses.iter().flatten().collect();
                 if !known.is_empty() {
@@ -269,8 +270,6 @@ pub fn train_fusion(
             }
             let mut course = None;
             if config.course_pair_weight > 0.0 {
-                let targets_a: Vec<Option<&OutcomeTargets>> = first.iter().map(|v| v.targets).collect();
-                let targets_b: Vec<Option<&OutcomeTargets>> = second.iter().map(|v| v.targets).collect();
                 if let Some(loss) =
                     course_pair_loss(&out_a.twin, &out_b.twin, &targets_a, &targets_b, config.temperature)?
                 {
