@@ -5,7 +5,8 @@
 //! scratch; the JSON Lines file (default `<data-dir>/twins/twins.jsonl`) holds each
 //! patient's live twin. With `--index-date`, everyone's twin at that date is written
 //! to the file only. A rebuild also fits the twin head on the new points and pins it
-//! (`twin_core::heads::TwinHead`).
+//! (`twin_core::heads::TwinHead`). With `--changed`, only the patients the store's
+//! change feed names are re-embedded (`twin_core::index::catch_up`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -13,6 +14,7 @@ use std::process::ExitCode;
 use audit_log::{Principal, Role};
 use chrono::NaiveDate;
 use clap::Args;
+use twin_core::index::catch_up::{catch_up_install, CatchUp};
 use twin_core::index::rebuild::{rebuild, twins_at};
 use twin_core::index::SnapshotPlan;
 use twin_core::twin::load_active;
@@ -42,10 +44,22 @@ pub struct EmbedArgs {
     /// DMARD start) or `visits` (starts and every activity reading).
     #[arg(long, default_value = "none")]
     decisions: twin_core::index::build::DecisionSnapshots,
+    /// Only the patients whose records changed since the index last caught up (the
+    /// store's change feed; what every import does itself): no rebuild, no head refit.
+    #[arg(long, conflicts_with_all = ["index_date", "out"])]
+    changed: bool,
 }
 
 pub async fn run(ctx: &Context, args: EmbedArgs) -> anyhow::Result<ExitCode> {
     let registry = ctx.registry().await?;
+    if args.changed {
+        let store = ctx.store().await?;
+        let caught = catch_up_install(&store, &ctx.data_dir, &registry, &ctx.index(), |_| {}).await;
+        store.close().await;
+        let caught = caught?;
+        println!("{}", caught.text());
+        return Ok(if matches!(caught, CatchUp::Waiting { .. }) { ExitCode::from(1) } else { ExitCode::SUCCESS });
+    }
     let model = load_active(&ctx.data_dir, &registry).await?;
     let store = ctx.store().await?;
     let out = args.out.unwrap_or_else(|| ctx.data_dir.join("twins").join("twins.jsonl"));

@@ -7,6 +7,7 @@ use audit_log::{Principal, Role, Seq};
 use clap::Args;
 use journey::fhir::{import_recorded, ImportProgress, ImportReport, NoProgress};
 use journey::SourceName;
+use twin_core::index::catch_up::catch_up_install;
 
 use crate::bars::ImportBar;
 use crate::context::{user_name, Context};
@@ -32,18 +33,24 @@ pub struct ImportArgs {
 
 pub async fn run(ctx: &Context, args: ImportArgs) -> anyhow::Result<ExitCode> {
     let (report, seq) = import_and_record(ctx, args.source.clone(), &args.paths, args.user.clone(), !args.json).await?;
+    hold_before_twins_if_asked();
+    // The imported patients' twins, from the store's change feed (no retraining).
+    let (store, registry) = (ctx.store().await?, ctx.registry().await?);
+    let twins = catch_up_install(&store, &ctx.data_dir, &registry, &ctx.index(), |_| {}).await;
     // What the terminology reads of the store now: unmapped codes, and what a
     // missing concept blocks, named after every import.
-    let store = ctx.store().await?;
-    let coverage = store.coverage().await?;
+    let coverage = store.coverage().await;
     store.close().await;
+    let (twins, coverage) = (twins?, coverage?);
     if args.json {
         let mut value = serde_json::to_value(&report)?;
         value["terminology"] = serde_json::to_value(&coverage)?;
+        value["twins"] = serde_json::to_value(&twins)?;
         println!("{}", serde_json::to_string_pretty(&value)?);
     } else {
         print_summary(&report, ctx);
         println!("  audit entry: {seq}");
+        println!("  {}", twins.text());
         print!("{}", coverage.render());
     }
     // 1: the run completed but some file failed (and left nothing behind) or some
@@ -69,6 +76,16 @@ pub async fn import_and_record(
     bar.iter().for_each(ImportBar::finish);
     store.close().await;
     Ok(imported?)
+}
+
+/// For the crash test (`tests/living_twin.rs`): with `RDT_TEST_HOLD_BEFORE_TWINS=1`
+/// the import, committed, says so on stderr and waits for stdin to close before its
+/// twins catch up, so a test can kill the process at exactly that point.
+fn hold_before_twins_if_asked() {
+    if std::env::var_os("RDT_TEST_HOLD_BEFORE_TWINS").is_some_and(|v| v == "1") {
+        eprintln!("rdt: import committed; holding before the twins catch up (RDT_TEST_HOLD_BEFORE_TWINS)");
+        let _ = std::io::Read::read_to_end(&mut std::io::stdin(), &mut Vec::new());
+    }
 }
 
 /// The run's summary on stdout, its failed files and refused resources on stderr.

@@ -21,6 +21,7 @@ use twin_core::options::{compare_options, OptionHead, OptionModels, OptionsAudit
 use twin_core::cohort::{ClinicalRecord, CohortReport, Population, PseudonymKey, QueryOptions};
 use twin_core::encode::NoteVectorSource;
 use twin_core::index::build::{historical_times, load_journeys};
+use twin_core::index::catch_up::catch_up_install;
 use twin_core::index::{IndexConfig, NeighbourIndex};
 use twin_core::progress::NoProgress;
 use twin_core::twin::features::note_texts;
@@ -177,6 +178,13 @@ impl CohortHandles {
         index: &IndexConfig,
         registry: &ModelRegistry,
     ) -> Result<Self, CohortUnavailable> {
+        // Patients written since the index last caught up (an import, an upload, a
+        // FHIR post, a process killed before its catch-up) get fresh points first: the
+        // cohort reads the store as it is. Waiting (no twin or index yet) is reported
+        // below by what is missing.
+        catch_up_install(store, data_dir, registry, index, |_| {})
+            .await
+            .map_err(|e| CohortUnavailable(format!("cannot bring the changed patients' twins up to date: {e}")))?;
         let models = models_dir(data_dir);
         let dir = twin_core::twin::model::active_dir(registry, &models)
             .await

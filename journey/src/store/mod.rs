@@ -10,7 +10,11 @@
 //! inside it, one [`FileWrite`] per input file (a savepoint): a file that fails half-way
 //! is rolled back to its savepoint and leaves nothing behind, while many small files
 //! share one durable commit instead of paying an fsync each.
+//!
+//! Every write also appends the patients it changed to the change feed, in the same
+//! transaction ([`changes`]): what RDT derives from a journey catches up from there.
 
+mod changes;
 pub mod owner;
 mod postgres;
 mod sqlite;
@@ -29,6 +33,8 @@ use std::sync::{Arc, Mutex};
 
 use crate::event::{Code, Event, Modality, PatientId, SourceName, UnknownName};
 use crate::terminology::{ConceptMapping, Coverage, Terminology};
+
+pub use changes::{ChangeSeq, ChangedPatient};
 
 /// Where the store lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -449,8 +455,21 @@ impl FileWrite<'_> {
         }
         let patients = last_by_key(patients, |p| p.id.as_str());
         match self {
-            FileWrite::Sqlite(tx) => sqlite::upsert_patients(&mut **tx, &patients).await,
-            FileWrite::Postgres(tx) => postgres::upsert_patients(&mut **tx, &patients).await,
+            FileWrite::Sqlite(tx) => sqlite::upsert_patients(&mut **tx, &patients).await?,
+            FileWrite::Postgres(tx) => postgres::upsert_patients(&mut **tx, &patients).await?,
+        }
+        let ids: Vec<&str> = patients.iter().map(|p| p.id.as_str()).collect();
+        self.record_changes(ids).await
+    }
+
+    /// Appends the patients (each once) to the change feed, inside this unit: the feed
+    /// holds a write exactly when the write is committed.
+    async fn record_changes(&mut self, mut patients: Vec<&str>) -> Result<(), StoreError> {
+        let mut seen = FxHashSet::default();
+        patients.retain(|p| seen.insert(*p));
+        match self {
+            FileWrite::Sqlite(tx) => sqlite::record_changes(&mut **tx, &patients).await,
+            FileWrite::Postgres(tx) => postgres::record_changes(&mut **tx, &patients).await,
         }
     }
 
@@ -489,6 +508,8 @@ impl FileWrite<'_> {
     /// stale parts behind, and another source's resource with the same type and id is
     /// left alone). The events' patients must already be stored: no patient is ever
     /// made up from a reference (the database refuses an event of an unknown patient).
+    /// Every patient whose events changed (those written, and those whose replaced
+    /// events are gone) joins the change feed.
     pub async fn replace_events(&mut self, events: &[Event]) -> Result<(), StoreError> {
         if events.is_empty() {
             return Ok(());
@@ -503,10 +524,12 @@ impl FileWrite<'_> {
                 e.source.part.as_str(),
             )
         });
-        match self {
-            FileWrite::Sqlite(tx) => sqlite::replace_events(&mut **tx, &events).await,
-            FileWrite::Postgres(tx) => postgres::replace_events(&mut **tx, &events).await,
-        }
+        let replaced = match self {
+            FileWrite::Sqlite(tx) => sqlite::replace_events(&mut **tx, &events).await?,
+            FileWrite::Postgres(tx) => postgres::replace_events(&mut **tx, &events).await?,
+        };
+        let changed = events.iter().map(|e| e.patient.as_str()).chain(replaced.iter().map(String::as_str)).collect();
+        self.record_changes(changed).await
     }
 
     /// Keeps what this unit wrote as part of its batch (releases the savepoint).

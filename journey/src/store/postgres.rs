@@ -122,18 +122,21 @@ pub(super) async fn upsert_medications(
 pub(super) async fn replace_events(
     conn: &mut PgConnection,
     events: &[&Event],
-) -> Result<(), StoreError> {
+) -> Result<Vec<String>, StoreError> {
     let resources = distinct_resources(events);
-    sqlx::query(
+    // The patients whose earlier events a replace removed: a corrected resource may
+    // name another patient than before, and both records changed.
+    let replaced: Vec<String> = sqlx::query_scalar(
         "DELETE FROM events e \
          USING UNNEST($1::text[], $2::text[], $3::text[]) AS gone (source, resource_type, resource_id) \
          WHERE e.source = gone.source AND e.resource_type = gone.resource_type \
-           AND e.resource_id = gone.resource_id",
+           AND e.resource_id = gone.resource_id \
+         RETURNING e.patient_id",
     )
     .bind(resources.iter().map(|r| r.0).collect::<Vec<_>>())
     .bind(resources.iter().map(|r| r.1).collect::<Vec<_>>())
     .bind(resources.iter().map(|r| r.2).collect::<Vec<_>>())
-    .execute(&mut *conn)
+    .fetch_all(&mut *conn)
     .await?;
     // Large files arrive in batches already; this bound only keeps one statement's
     // arrays at a size PostgreSQL handles comfortably.
@@ -163,6 +166,15 @@ pub(super) async fn replace_events(
         .execute(&mut *conn)
         .await?;
     }
+    Ok(replaced)
+}
+
+/// Appends one change-feed row per patient (see `migrations/postgres/0004_patient_changes.sql`).
+pub(super) async fn record_changes(conn: &mut PgConnection, patients: &[&str]) -> Result<(), StoreError> {
+    sqlx::query("INSERT INTO patient_changes (patient_id) SELECT * FROM UNNEST($1::text[])")
+        .bind(patients)
+        .execute(&mut *conn)
+        .await?;
     Ok(())
 }
 

@@ -151,7 +151,7 @@ pub(super) async fn upsert_medications(conn: &mut SqliteConnection, meds: &[&Med
 pub(super) async fn replace_events(
     conn: &mut SqliteConnection,
     events: &[&Event],
-) -> Result<(), StoreError> {
+) -> Result<Vec<String>, StoreError> {
     let mut handle = conn.lock_handle().await?;
     // SAFETY: the handle is a live connection that sqlx keeps open and idle while we
     // hold the lock; `from_handle` neither closes it nor outlives this scope (the
@@ -159,11 +159,18 @@ pub(super) async fn replace_events(
     let db = unsafe { rusqlite::Connection::from_handle(handle.as_raw_handle().as_ptr()) }?;
     // Statements that run for seconds on a large file: not on an async worker, where
     // they would stall every other request the server is answering.
-    off_the_workers(|| -> Result<(), StoreError> {
-        let mut delete =
-            db.prepare("DELETE FROM events WHERE source = ?1 AND resource_type = ?2 AND resource_id = ?3")?;
+    // The patients whose earlier events a replace removed: a corrected resource may
+    // name another patient than before, and both records changed.
+    let replaced = off_the_workers(|| -> Result<Vec<String>, StoreError> {
+        let mut delete = db.prepare(
+            "DELETE FROM events WHERE source = ?1 AND resource_type = ?2 AND resource_id = ?3 RETURNING patient_id",
+        )?;
+        let mut replaced = Vec::new();
         for (source, resource_type, resource_id) in distinct_resources(events) {
-            delete.execute([source, resource_type, resource_id])?;
+            let mut rows = delete.query([source, resource_type, resource_id])?;
+            while let Some(row) = rows.next()? {
+                replaced.push(row.get::<_, String>(0)?);
+            }
         }
         let mut insert = db.prepare(
             "INSERT INTO events (patient_id, time, code_system, code, code_display, value, unit, text, \
@@ -189,10 +196,23 @@ pub(super) async fn replace_events(
                 e.source.part,
             ])?;
         }
-        Ok(())
+        Ok(replaced)
     })?;
     drop(db);
     drop(handle);
+    Ok(replaced)
+}
+
+/// Appends one change-feed row per patient (see `migrations/sqlite/0004_patient_changes.sql`).
+pub(super) async fn record_changes(conn: &mut SqliteConnection, patients: &[&str]) -> Result<(), StoreError> {
+    let at = time_text(&Utc::now());
+    for chunk in patients.chunks(ROWS_PER_STATEMENT) {
+        let mut q = QueryBuilder::<Sqlite>::new("INSERT INTO patient_changes (patient_id, changed_at) ");
+        q.push_values(chunk, |mut row, p| {
+            row.push_bind(*p).push_bind(&at);
+        });
+        q.build().execute(&mut *conn).await?;
+    }
     Ok(())
 }
 

@@ -23,6 +23,7 @@
 //! - a patient has at most one live point: upserting a newer one replaces it.
 
 pub mod build;
+pub mod catch_up;
 pub mod config;
 pub mod error;
 pub mod file;
@@ -33,6 +34,7 @@ pub mod qdrant;
 pub mod rebuild;
 pub mod sync;
 pub mod table;
+pub mod writer;
 
 use audit_log::Digest;
 
@@ -42,6 +44,7 @@ pub use error::IndexError;
 pub use local::{GraphOrigin, LocalIndex};
 pub use point::{IndexPoint, Neighbour, NeighbourQuery, PointId, SnapshotKind};
 pub use qdrant::QdrantIndex;
+pub use writer::IndexWriter;
 
 use journey::event::PatientId;
 

@@ -83,6 +83,9 @@ pub async fn rebuild(
     by: &Principal,
     progress: &dyn Progress,
 ) -> Result<RebuildReport, RebuildError> {
+    // Every change written before this point is in the journeys read next: the feed is
+    // acknowledged up to it once the rebuilt index is durable.
+    let changes_read = store.latest_change().await?;
     let journeys = load_journeys_with(store, None, progress).await?;
     let notes = if notes {
         let texts = journeys.iter().flat_map(|(_, e)| snapshot_note_texts(e, plan)).collect();
@@ -95,6 +98,7 @@ pub async fn rebuild(
     let points = embed_journeys(model, &journeys, plan, &lookup, || progress.advance(1))?;
     progress.done();
 
+    let _writer = super::IndexWriter::acquire(data_dir).await?;
     let mut index = NeighbourIndex::open(config).await?;
     // A rebuild: points of patients no longer in the store, or of an older twin,
     // must not survive it.
@@ -106,6 +110,9 @@ pub async fn rebuild(
     }
     index.flush().await?;
     progress.done();
+    if let Some(through) = changes_read {
+        store.acknowledge_changes_through(through).await?;
+    }
 
     let events: std::collections::HashMap<_, _> = journeys.iter().map(|(id, e)| (id, e.len())).collect();
     let live: Vec<_> = points.iter().filter(|p| p.kind == SnapshotKind::Live).collect();

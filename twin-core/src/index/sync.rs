@@ -13,7 +13,7 @@ use std::path::Path;
 use audit_log::{AuditError, Digest, EntryBody, ImportRecord, ImportedFile, ModelRegistry, NewEntry, Principal, Seq};
 use chrono::{DateTime, NaiveDate, Utc};
 use journey::event::{Code, Event, Modality, PatientId, Phase, Quantity, Source};
-use journey::store::{JourneyStore, StoreError};
+use journey::store::{ChangedPatient, JourneyStore, StoreError};
 
 use super::build::{embed_journeys, snapshot_note_texts, NoteLookup, SnapshotPlan};
 use super::point::{IndexPoint, Neighbour, NeighbourQuery, SnapshotKind};
@@ -73,7 +73,15 @@ pub async fn add_event(
     write.replace_events(std::slice::from_ref(&event)).await?;
     write.commit().await?;
     batch.commit().await?;
-    sync_patient(store, model, index, &patient, plan, notes).await
+    // The write put the patient in the store's change feed; once their points are
+    // fresh, their changes up to now are acknowledged (a crash before that leaves them
+    // for the next catch-up, `super::catch_up`).
+    let through = store.latest_change().await?;
+    let live = sync_patient(store, model, index, &patient, plan, notes).await?;
+    if let Some(through) = through {
+        store.acknowledge_changes(&[ChangedPatient { patient, through }]).await?;
+    }
+    Ok(live)
 }
 
 /// Recomputes one patient's points from the store and replaces them in the index
@@ -276,6 +284,7 @@ pub async fn add_to_install(
     k: usize,
 ) -> Result<EventAdded, SyncError> {
     let model = crate::twin::load_active(data_dir, registry).await?;
+    let _writer = super::IndexWriter::acquire(data_dir).await?;
     let mut index = NeighbourIndex::open(index).await?;
     let points_before = index.len().await?;
     let (live, seq) = add_recorded(store, data_dir, registry, &model, &mut index, &event, by).await?;
