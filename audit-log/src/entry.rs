@@ -35,7 +35,8 @@ impl fmt::Display for Seq {
 }
 
 /// The roles of DESIGN.md "Roles", plus `system` for work no person started
-/// (a scheduled import, the log itself).
+/// (a scheduled import, the log itself) and `integration` for a hospital system that
+/// pushes records (`POST /fhir` with its token): it writes data and nothing else.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
@@ -44,10 +45,12 @@ pub enum Role {
     Governance,
     Admin,
     System,
+    Integration,
 }
 
 impl Role {
-    pub const ALL: [Role; 5] = [Role::Clinician, Role::Auditor, Role::Governance, Role::Admin, Role::System];
+    pub const ALL: [Role; 6] =
+        [Role::Clinician, Role::Auditor, Role::Governance, Role::Admin, Role::System, Role::Integration];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -56,6 +59,7 @@ impl Role {
             Role::Governance => "governance",
             Role::Admin => "admin",
             Role::System => "system",
+            Role::Integration => "integration",
         }
     }
 }
@@ -68,7 +72,7 @@ impl fmt::Display for Role {
 
 /// A role name that is not one of [`Role::ALL`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown role `{0}`: expected clinician, auditor, governance, admin or system")]
+#[error("unknown role `{0}`: expected clinician, auditor, governance, admin, system or integration")]
 pub struct UnknownRole(pub String);
 
 impl FromStr for Role {

@@ -41,6 +41,7 @@ pub fn config(ctx: &Context, args: &ServeArgs) -> web::WebConfig {
     config.secure_cookies = args.secure_cookies;
     config.session_ttl = Duration::from_secs(args.session_minutes.saturating_mul(60));
     config.max_upload_bytes = args.max_upload_mib.saturating_mul(1 << 20);
+    config.index = IndexConfig::from_env(&ctx.data_dir);
     config
 }
 
@@ -51,7 +52,7 @@ pub async fn run(ctx: &Context, args: ServeArgs) -> anyhow::Result<ExitCode> {
     let state = web::AppState::open(config).await.context("opening the install for the web pages")?;
     let off = "this server was started with --no-assistant";
     let model = if args.no_assistant { Err(off.to_owned()) } else { Ok(args.model.choice()) };
-    let (loader, index) = (state.clone(), IndexConfig::from_env(&ctx.data_dir));
+    let (loader, index) = (state.clone(), state.config().index.clone());
     tokio::spawn(async move { loader.load_assistant(&index, model).await });
     let addr = listener.local_addr()?;
     let users = state.users().count().await?;

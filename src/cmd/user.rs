@@ -46,6 +46,34 @@ enum UserCommand {
         #[arg(long = "as", env = "RDT_USER", value_name = "USER")]
         user: Option<String>,
     },
+    /// Integration tokens: how a hospital system authenticates to `POST /fhir`.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCommand {
+    /// Make a token for a system (printed once; only its hash is kept; audited). The
+    /// system writes records as one import source, and nothing else.
+    Add {
+        /// The system's name, as the audit trail will show it.
+        name: String,
+        /// The import source whose ids the system's resources carry (as `rdt import --source`).
+        #[arg(long, value_name = "NAME")]
+        source: journey::SourceName,
+        #[arg(long = "as", env = "RDT_USER", value_name = "USER")]
+        user: Option<String>,
+    },
+    /// List the tokens (names, sources, state; never the tokens).
+    List,
+    /// Disable a token: its next request is refused (audited).
+    Disable {
+        name: String,
+        #[arg(long = "as", env = "RDT_USER", value_name = "USER")]
+        user: Option<String>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -96,6 +124,27 @@ pub async fn run(ctx: &Context, args: UserArgs) -> anyhow::Result<ExitCode> {
             }
             audit_admin_action(ctx, user, "user_disabled", &name).await?;
             println!("Disabled {name}: their sessions ended and their password no longer logs in.");
+            ExitCode::SUCCESS
+        }
+        UserCommand::Token { command: TokenCommand::Add { name, source, user } } => {
+            let token = users.add_token(&name, &source).await?;
+            audit_admin_action(ctx, user, "integration_token_added", &format!("{name} (source {source})")).await?;
+            eprintln!("Integration token for {name}, writing as source `{source}` (shown once; keep it secret):");
+            println!("{token}");
+            ExitCode::SUCCESS
+        }
+        UserCommand::Token { command: TokenCommand::List } => {
+            for t in users.tokens().await? {
+                println!("{}", t.line());
+            }
+            ExitCode::SUCCESS
+        }
+        UserCommand::Token { command: TokenCommand::Disable { name, user } } => {
+            if !users.disable_token(&name).await? {
+                anyhow::bail!("no active integration token `{name}`");
+            }
+            audit_admin_action(ctx, user, "integration_token_disabled", &name).await?;
+            println!("Disabled the integration token {name}: its next request is refused.");
             ExitCode::SUCCESS
         }
         UserCommand::Enable { name, user } => {

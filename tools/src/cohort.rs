@@ -411,7 +411,7 @@ impl CohortHandles {
 }
 
 /// The cohort a [`crate::ToolContext`] carries: loaded, why not, or loaded on the
-/// first cohort tool call.
+/// first cohort tool call (and reloaded after writes, [`CohortOnDemand::refresh`]).
 #[derive(Clone)]
 pub enum CohortState {
     Loaded(Arc<CohortHandles>),
@@ -419,16 +419,22 @@ pub enum CohortState {
     OnDemand(Arc<CohortOnDemand>),
 }
 
-/// The install's cohort, loaded by the first call that needs it and then kept.
+/// The install's cohort, loaded by the first call that needs it and then kept until
+/// [`Self::refresh`] loads it again.
 /// Loading reads every journey for the population and opens the neighbour index
 /// (seconds on a few thousand patients): a one-question process (`rdt ask`, `rdt
-/// tool`) whose question reads one patient's record should not pay that.
+/// tool`) whose question reads one patient's record should not pay that. Every clone
+/// of a [`crate::ToolContext`] shares one `CohortOnDemand`, so a refresh reaches the
+/// pages and the chat's assistant alike.
 pub struct CohortOnDemand {
     store: JourneyStore,
     data_dir: std::path::PathBuf,
     index: IndexConfig,
     registry: ModelRegistry,
-    loaded: tokio::sync::OnceCell<Result<Arc<CohortHandles>, CohortUnavailable>>,
+    /// The handles loaded last, or why they did not load; `None` before the first load.
+    loaded: tokio::sync::RwLock<Option<Result<Arc<CohortHandles>, CohortUnavailable>>>,
+    /// One load at a time (concurrent first calls wait for one load).
+    loading: tokio::sync::Mutex<()>,
 }
 
 impl CohortOnDemand {
@@ -439,18 +445,35 @@ impl CohortOnDemand {
             data_dir: data_dir.to_path_buf(),
             index: index.clone(),
             registry: registry.clone(),
-            loaded: tokio::sync::OnceCell::new(),
+            loaded: tokio::sync::RwLock::new(None),
+            loading: tokio::sync::Mutex::new(()),
         }
     }
 
-    /// The handles, loaded on the first call (concurrent first calls wait for one
-    /// load); a load that failed stays failed for this process, with its reason.
-    pub async fn get(&self) -> &Result<Arc<CohortHandles>, CohortUnavailable> {
-        self.loaded
-            .get_or_init(|| async {
-                CohortHandles::load(&self.store, &self.data_dir, &self.index, &self.registry).await.map(Arc::new)
-            })
-            .await
+    /// The handles, loaded on the first call; a load that failed stays failed, with
+    /// its reason, until a [`Self::refresh`].
+    pub async fn get(&self) -> Result<Arc<CohortHandles>, CohortUnavailable> {
+        if let Some(loaded) = self.loaded.read().await.as_ref() {
+            return loaded.clone();
+        }
+        let _one = self.loading.lock().await;
+        if let Some(loaded) = self.loaded.read().await.as_ref() {
+            return loaded.clone();
+        }
+        let loaded = CohortHandles::load(&self.store, &self.data_dir, &self.index, &self.registry).await.map(Arc::new);
+        *self.loaded.write().await = Some(loaded.clone());
+        loaded
+    }
+
+    /// Loads the handles again (which first catches the index up with the store's
+    /// change feed) and swaps them in: after a write, the next cohort call reads the
+    /// store as it is. Calls during the reload answer from the previous handles.
+    pub async fn refresh(&self) -> Result<(), CohortUnavailable> {
+        let _one = self.loading.lock().await;
+        let loaded = CohortHandles::load(&self.store, &self.data_dir, &self.index, &self.registry).await.map(Arc::new);
+        let outcome = loaded.as_ref().map(|_| ()).map_err(Clone::clone);
+        *self.loaded.write().await = Some(loaded);
+        outcome
     }
 }
 

@@ -77,18 +77,24 @@ impl ToolContext {
         Ok(tools)
     }
 
-    /// The same context with an on-demand cohort loaded now (loaded or missing).
+    /// The same context with an on-demand cohort loaded now (or why it did not load,
+    /// which the cohort tools then say). It stays on demand: [`Self::refresh_cohort`]
+    /// reloads it for every clone of this context.
     pub async fn with_cohort_loaded(self) -> Self {
-        let CohortState::OnDemand(on_demand) = &self.cohort else { return self };
-        match on_demand.get().await {
-            Ok(cohort) => {
-                let cohort = cohort.clone();
-                self.with_cohort(cohort)
-            }
-            Err(why) => {
-                let why = why.clone();
-                self.without_cohort(why)
-            }
+        if let CohortState::OnDemand(on_demand) = &self.cohort {
+            // A failure is kept in the cell and returned by the cohort tools.
+            let _ = on_demand.get().await;
+        }
+        self
+    }
+
+    /// Reloads an on-demand cohort after a write (the index caught up with the store
+    /// first): `None` when this context's cohort is fixed (loaded by a caller, or
+    /// missing), else whether the reload worked.
+    pub async fn refresh_cohort(&self) -> Option<Result<(), CohortUnavailable>> {
+        match &self.cohort {
+            CohortState::OnDemand(on_demand) => Some(on_demand.refresh().await),
+            CohortState::Loaded(_) | CohortState::Missing(_) => None,
         }
     }
 
@@ -106,15 +112,12 @@ impl ToolContext {
 
     /// The cohort handles (loaded now when on demand), or the error `tool` returns
     /// without them.
-    pub async fn cohort(&self, tool: crate::registry::ToolName) -> Result<&CohortHandles, ToolError> {
+    pub async fn cohort(&self, tool: crate::registry::ToolName) -> Result<Arc<CohortHandles>, ToolError> {
         let unavailable = |why: &CohortUnavailable| ToolError::Unavailable { tool, reason: why.0.clone() };
         match &self.cohort {
-            CohortState::Loaded(c) => Ok(c),
+            CohortState::Loaded(c) => Ok(c.clone()),
             CohortState::Missing(why) => Err(unavailable(why)),
-            CohortState::OnDemand(on_demand) => match on_demand.get().await {
-                Ok(c) => Ok(c),
-                Err(why) => Err(unavailable(why)),
-            },
+            CohortState::OnDemand(on_demand) => on_demand.get().await.map_err(|why| unavailable(&why)),
         }
     }
 

@@ -417,12 +417,21 @@ fn upload_error(e: axum::extract::multipart::MultipartError, what: &str, too_lar
 
 /// The import's messages name files as the admin uploaded them, not where this server
 /// keeps them.
+/// A line as a sentence: capitalised, ending in a full stop.
+fn sentence(line: &str) -> String {
+    let mut chars = line.chars();
+    let first = chars.next().map(|c| c.to_uppercase().collect::<String>()).unwrap_or_default();
+    format!("{first}{}.", chars.as_str())
+}
+
 fn without_server_paths(text: &str, dir: &std::path::Path) -> String {
     text.replace(&format!("{}/", dir.display()), "").replace(&dir.display().to_string(), "the upload")
 }
 
 async fn run_import(state: &AppState, job: &ImportJob, principal: audit_log::Principal, session: String) -> Result<String, String> {
     let hide = |e: &dyn std::fmt::Display| without_server_paths(&e.to_string(), &job.dir);
+    // The store's write turn: one write at a time, its twins caught up before the next.
+    let _turn = state.store_writes().lock().await;
     let mut importer = Importer::new(state.store().clone()).await.map_err(|e| hide(&e))?;
     let report = importer.import_paths(std::slice::from_ref(&job.dir), job).await.map_err(|e| hide(&e))?;
     let record = report.audit_record();
@@ -445,6 +454,14 @@ async fn run_import(state: &AppState, job: &ImportJob, principal: audit_log::Pri
         report.patients,
         report.events
     );
+    // The imported patients' twins, before the job says it is done.
+    match crate::twins::catch_up_after_write(state).await {
+        Ok(twins) => {
+            summary.push(' ');
+            summary.push_str(&sentence(&twins.text()));
+        }
+        Err(why) => summary.push_str(&format!(" The twins did not catch up ({why}); the next write or cohort load retries.")),
+    }
     // What the terminology reads of the store now, as `rdt import` prints it.
     let coverage = state.store().coverage().await.map_err(|e| e.to_string())?;
     for problem in coverage.problems() {

@@ -40,17 +40,21 @@ pub struct WebConfig {
     /// The most an admin's FHIR upload may hold (all files together), streamed to
     /// disk as it arrives, never held in memory.
     pub max_upload_bytes: u64,
+    /// The neighbour index the twins live in (in-process under the data directory, or
+    /// Qdrant): every write through the server catches it up (`crate::twins`).
+    pub index: IndexConfig,
 }
 
 impl WebConfig {
     pub fn new(data_dir: PathBuf, database: Database) -> Self {
         WebConfig {
             addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
-            data_dir,
             database,
             secure_cookies: false,
             session_ttl: Duration::from_secs(8 * 3600),
             max_upload_bytes: MAX_UPLOAD_BYTES,
+            index: IndexConfig::local(&data_dir),
+            data_dir,
         }
     }
 }
@@ -72,6 +76,7 @@ struct Inner {
     logins: crate::auth::throttle::LoginThrottle,
     metrics: Metrics,
     imports: Mutex<admin::ImportJobs>,
+    store_writes: tokio::sync::Mutex<()>,
     assistant: RwLock<AssistantSlot>,
     chat_jobs: Mutex<ChatJobs>,
     chat_conversations: Mutex<ChatConversations>,
@@ -95,6 +100,7 @@ impl AppState {
                 logins: crate::auth::throttle::LoginThrottle::default(),
                 metrics: Metrics::default(),
                 imports: Mutex::new(admin::ImportJobs::default()),
+                store_writes: tokio::sync::Mutex::new(()),
                 assistant: RwLock::new(AssistantSlot::Loading),
                 chat_jobs: Mutex::new(ChatJobs::default()),
                 chat_conversations: Mutex::new(ChatConversations::default()),
@@ -139,6 +145,12 @@ impl AppState {
     }
     pub(crate) fn imports(&self) -> &Mutex<admin::ImportJobs> {
         &self.inner.imports
+    }
+    /// Held by every write to the journey store through the server (an admin's upload,
+    /// a FHIR post): writes apply one at a time, in the order they arrive (tokio's
+    /// mutex is fair), and each one's twins catch up before the next write starts.
+    pub(crate) fn store_writes(&self) -> &tokio::sync::Mutex<()> {
+        &self.inner.store_writes
     }
     /// The assistant behind the chat panel, as it stands now.
     pub fn assistant(&self) -> AssistantSlot {
@@ -250,6 +262,14 @@ pub fn app(state: AppState) -> Router {
         .merge(any_role)
         .route_layer(from_fn_with_state(state.clone(), auth::authenticate));
 
+    // A hospital system's pushes: authenticated by an integration token on each request
+    // (`fhir::Integration`), never by a session, so outside `authenticate`.
+    let upload_limit = usize::try_from(state.config().max_upload_bytes).unwrap_or(usize::MAX).saturating_add(1 << 20);
+    let integration = Router::new()
+        .route("/fhir", post(crate::fhir::post_bundle))
+        .route("/fhir/$import", post(crate::fhir::post_ndjson))
+        .layer(DefaultBodyLimit::max(upload_limit));
+
     let public = Router::new()
         .route("/login", get(login::login_form).post(login::login_submit))
         .route("/healthz", get(crate::metrics::healthz))
@@ -258,6 +278,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(protected)
         .merge(public)
+        .merge(integration)
         .layer(from_fn(security_headers))
         .layer(from_fn_with_state(state.clone(), crate::metrics::record))
         .layer(TraceLayer::new_for_http())

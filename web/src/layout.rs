@@ -39,6 +39,8 @@ pub fn home_of(role: Role) -> &'static str {
         Role::Auditor => "/audit",
         Role::Governance => "/governance",
         Role::Admin | Role::System => "/admin",
+        // A system's token reaches `/fhir` only; it has no pages.
+        Role::Integration => "/login",
     }
 }
 
@@ -48,5 +50,6 @@ fn nav_for(role: Role) -> Vec<(&'static str, &'static str)> {
         Role::Auditor => vec![("/audit", "Audit trail")],
         Role::Governance => vec![("/governance", "Model registry")],
         Role::Admin | Role::System => vec![("/admin", "Administration"), ("/metrics", "Metrics")],
+        Role::Integration => Vec::new(),
     }
 }

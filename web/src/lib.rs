@@ -29,6 +29,7 @@ pub mod chat;
 pub mod backup;
 mod consult;
 mod error;
+pub mod fhir;
 mod governance;
 mod href;
 mod journey;
@@ -39,6 +40,7 @@ pub mod options_plot;
 mod patients;
 pub mod plot;
 mod statics;
+pub mod twins;
 
 pub use app::{app, AppState, WebConfig};
 pub use auth::{CurrentUser, UserStore};

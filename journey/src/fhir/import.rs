@@ -121,6 +121,27 @@ impl Importer {
         paths: &[PathBuf],
         progress: &dyn ImportProgress,
     ) -> Result<ImportReport, StoreError> {
+        Ok(self.run(paths, progress, false).await?.0)
+    }
+
+    /// Imports `paths` as one unit: everything or nothing. A file that fails or a
+    /// resource that is refused rolls the whole run back (a FHIR transaction posted to
+    /// `POST /fhir`, where the sender must know that none of it was kept). Returns the
+    /// report and whether the run was committed.
+    pub async fn import_all_or_nothing(
+        &mut self,
+        paths: &[PathBuf],
+        progress: &dyn ImportProgress,
+    ) -> Result<(ImportReport, bool), StoreError> {
+        self.run(paths, progress, true).await
+    }
+
+    async fn run(
+        &mut self,
+        paths: &[PathBuf],
+        progress: &dyn ImportProgress,
+        all_or_nothing: bool,
+    ) -> Result<(ImportReport, bool), StoreError> {
         let (files, missing) = discover(paths);
         let sizes: Vec<u64> = files.iter().map(|f| std::fs::metadata(f).map(|m| m.len()).unwrap_or(0)).collect();
         progress.begin(files.len() + missing.len(), sizes.iter().sum());
@@ -157,7 +178,7 @@ impl Importer {
             ahead_bytes -= sizes[i];
             let outcome = self.import_file(path, outcomes.len(), prepared, &mut batch, progress, &mut run).await?;
             batch_bytes += sizes[i];
-            if batch_bytes >= BATCH_COMMIT_BYTES {
+            if batch_bytes >= BATCH_COMMIT_BYTES && !all_or_nothing {
                 batch.commit().await?;
                 batch = self.store.begin().await?;
                 batch_bytes = 0;
@@ -166,8 +187,16 @@ impl Importer {
             outcomes.push(outcome);
         }
         self.place_waiting(&mut batch, &mut run, &mut outcomes).await?;
+        let report = run.into_report(self.source.clone(), outcomes);
+        if all_or_nothing && report.has_failures() {
+            // Dropping the batch rolls every file of the run back; the medications
+            // this run learnt are forgotten with them.
+            drop(batch);
+            self.medications = self.store.medications(&self.source).await?;
+            return Ok((report, false));
+        }
         batch.commit().await?;
-        Ok(run.into_report(self.source.clone(), outcomes))
+        Ok((report, true))
     }
 
     /// Places the resources that waited for their patient: written when a file of the

@@ -11,6 +11,7 @@ pub mod demo;
 pub mod password;
 pub mod store;
 pub mod throttle;
+pub mod tokens;
 
 use audit_log::{Principal, Role};
 use axum::body::Body;
@@ -61,6 +62,8 @@ pub enum AuthError {
     ScopeNotChosen,
     #[error("choose either named patients or all patients, not both")]
     ScopeConflict,
+    #[error("an integration token named `{0}` already exists (disable it and choose another name)")]
+    TokenExists(String),
 }
 
 /// The logged-in user of a request, put there by [`authenticate`].

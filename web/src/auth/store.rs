@@ -122,18 +122,18 @@ pub struct UserStore {
     idle_timeout: Duration,
 }
 
-fn now_text(t: DateTime<Utc>) -> String {
+pub(super) fn now_text(t: DateTime<Utc>) -> String {
     // Fixed width, so text order is time order.
     t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
 }
 
-fn random_hex(bytes: usize) -> Result<String, AuthError> {
+pub(super) fn random_hex(bytes: usize) -> Result<String, AuthError> {
     let mut buf = vec![0u8; bytes];
     getrandom::fill(&mut buf).map_err(|e| AuthError::Random(e.to_string()))?;
     Ok(hex::encode(buf))
 }
 
-fn sha256_hex(s: &str) -> String {
+pub(super) fn sha256_hex(s: &str) -> String {
     hex::encode(Sha256::digest(s.as_bytes()))
 }
 
@@ -419,7 +419,7 @@ impl UserStore {
 }
 
 /// User names: 1-64 characters of letters, digits, `.`, `_`, `-`, `@`.
-fn check_name(name: &str) -> Result<(), AuthError> {
+pub(super) fn check_name(name: &str) -> Result<(), AuthError> {
     let ok = !name.is_empty()
         && name.len() <= 64
         && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'));
