@@ -28,7 +28,9 @@
 //! trained on 300 of them, an index of every patient's snapshots (their vectors
 //! random but of the twin's version: the index's size, not its content, costs
 //! time), then `RDT_BENCH_UPDATES` (default 200) calls of `sync::add_event` plus a
-//! 10-NN query for the patient's new twin.
+//! 10-NN query for the patient's new twin; then `RDT_BENCH_PUSHES` (default 20)
+//! pushes of 1,000 observations about 100 patients each: one committed write, then
+//! `catch_up` from the store's change feed.
 //!
 //! Run: `cargo bench -p twin-core --bench index` (add `RDT_QDRANT_URL=http://127.0.0.1:6334`
 //! for Qdrant). Results: `docs/benchmarks/index.md`.
@@ -37,6 +39,7 @@ use std::time::{Duration, Instant};
 
 use audit_log::{AuditLog, Digest, ModelRegistry, Principal, Role};
 use chrono::{TimeZone, Utc};
+use twin_core::index::catch_up::catch_up;
 use twin_core::index::{
     sync, GraphParams, GraphScalar, IndexConfig, IndexPoint, LocalConfig, LocalIndex, NeighbourIndex, NeighbourQuery,
     PointId, QdrantConfig, SnapshotKind, SnapshotPlan,
@@ -542,6 +545,10 @@ async fn twin_update(patients: usize, updates: usize) {
     index.flush().await.unwrap();
     let n_points = index.len().await.unwrap();
     drop(points);
+    // The index holds every stored patient now: the change feed is caught up, as after
+    // `rdt embed`.
+    let latest = store.latest_change().await.unwrap().expect("the writes are in the feed");
+    store.acknowledge_changes_through(latest).await.unwrap();
 
     let mut times = Vec::with_capacity(updates);
     for u in 0..updates {
@@ -559,4 +566,53 @@ async fn twin_update(patients: usize, updates: usize) {
     println!("| patients | index points | twin update p50 ms | p99 ms |");
     println!("|---|---|---|---|");
     println!("| {patients} | {n_points} | {:.2} | {:.2} |", percentile(&times, 0.5), percentile(&times, 0.99));
+
+    // A push of 1,000 observations about 100 patients (what one FHIR Bundle of the
+    // issue's benchmark carries): one committed write (the feed names the 100), then
+    // the catch-up (batched re-embedding, remove + upsert, flush, acknowledgement).
+    let pushes: usize = env("RDT_BENCH_PUSHES", 20);
+    let (mut whole, mut caught, mut each) = (Vec::new(), Vec::new(), Vec::new());
+    for push in 0..pushes {
+        let chosen: std::collections::BTreeSet<usize> =
+            std::iter::repeat_with(|| (rng.next() % patients as u64) as usize).take(100).collect();
+        let events: Vec<Event> = chosen
+            .iter()
+            .flat_map(|&p| {
+                let id = PatientId::new(format!("u{p:06}")).unwrap();
+                (0..1000 / chosen.len())
+                    .map(|i| {
+                        let day = 1300 + (push * 10 + i) as i64;
+                        let key = format!("push-{push}-{p}-{i}");
+                        event(&id, day, "1988-5", 40.0 * rng.uniform() as f64, Modality::Lab, key)
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        let start = Instant::now();
+        let mut batch = store.begin().await.unwrap();
+        let mut file = batch.file().await.unwrap();
+        file.replace_events(&events).await.unwrap();
+        file.commit().await.unwrap();
+        batch.commit().await.unwrap();
+        let written = Instant::now();
+        let done = catch_up(&store, work.path(), &registry, &model, &mut index, |_| {}).await.unwrap();
+        assert_eq!(done.patients, chosen.len());
+        caught.push(written.elapsed());
+        each.push(written.elapsed() / chosen.len() as u32);
+        whole.push(start.elapsed());
+    }
+    whole.sort();
+    caught.sort();
+    each.sort();
+    println!();
+    println!("| push | patients | index points | write + catch-up p50 ms | p99 ms | catch-up p50 ms | per patient p50 ms |");
+    println!("|---|---|---|---|---|---|---|");
+    println!(
+        "| 1,000 events about ~100 patients (x{pushes}) | {patients} | {} | {:.1} | {:.1} | {:.1} | {:.2} |",
+        index.len().await.unwrap(),
+        percentile(&whole, 0.5),
+        percentile(&whole, 0.99),
+        percentile(&caught, 0.5),
+        percentile(&each, 0.5),
+    );
 }
