@@ -123,10 +123,11 @@ pub enum EntryKind {
     ModelRolledBack,
     ModelRetired,
     ModelLoaded,
+    DriftNotice,
 }
 
 impl EntryKind {
-    pub const ALL: [EntryKind; 12] = [
+    pub const ALL: [EntryKind; 13] = [
         EntryKind::Question,
         EntryKind::ToolCall,
         EntryKind::Answer,
@@ -139,6 +140,7 @@ impl EntryKind {
         EntryKind::ModelRolledBack,
         EntryKind::ModelRetired,
         EntryKind::ModelLoaded,
+        EntryKind::DriftNotice,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -155,6 +157,7 @@ impl EntryKind {
             EntryKind::ModelRolledBack => "model_rolled_back",
             EntryKind::ModelRetired => "model_retired",
             EntryKind::ModelLoaded => "model_loaded",
+            EntryKind::DriftNotice => "drift_notice",
         }
     }
 
@@ -351,6 +354,18 @@ pub struct ModelLoad {
     pub reason: String,
 }
 
+/// A drift notice: the twin it concerns, how many new patients were compared with how
+/// large a reference population, the quantities that shifted (name and PSI, as text),
+/// and the notice as governance reads it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DriftNoticeRecord {
+    pub twin_version: Digest,
+    pub new_patients: u64,
+    pub reference_patients: u64,
+    pub shifted: Vec<String>,
+    pub notice: String,
+}
+
 /// One file of an import.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ImportedFile {
@@ -454,6 +469,9 @@ pub enum EntryBody {
     ModelRetired { change: GovernanceChange },
     /// A running server switched its model to the registry's active one.
     ModelLoaded { load: ModelLoad },
+    /// The patients arriving differ from those the twin was built on (`rdt eval
+    /// drift`): a notice for governance.
+    DriftNotice { drift: DriftNoticeRecord },
 }
 
 impl EntryBody {
@@ -471,6 +489,7 @@ impl EntryBody {
             EntryBody::ModelRolledBack { .. } => EntryKind::ModelRolledBack,
             EntryBody::ModelRetired { .. } => EntryKind::ModelRetired,
             EntryBody::ModelLoaded { .. } => EntryKind::ModelLoaded,
+            EntryBody::DriftNotice { .. } => EntryKind::DriftNotice,
         }
     }
 }

@@ -128,6 +128,7 @@ fn event_type(kind: EntryKind) -> Value {
         EntryKind::Question | EntryKind::ToolCall | EntryKind::Answer | EntryKind::Refusal => {
             json!({"system": AUDIT_EVENT_TYPE, "code": "rest", "display": "RESTful Operation"})
         }
+        EntryKind::DriftNotice => json!({"system": DICOM, "code": "110100", "display": "Application Activity"}),
     }
 }
 
@@ -137,7 +138,9 @@ fn action(kind: EntryKind) -> &'static str {
         EntryKind::Import | EntryKind::TerminologyImported | EntryKind::ModelPinned => "C",
         EntryKind::Access => "R",
         EntryKind::ModelActivated | EntryKind::ModelRolledBack | EntryKind::ModelRetired | EntryKind::ModelLoaded => "U",
-        EntryKind::Question | EntryKind::ToolCall | EntryKind::Answer | EntryKind::Refusal => "E",
+        EntryKind::Question | EntryKind::ToolCall | EntryKind::Answer | EntryKind::Refusal | EntryKind::DriftNotice => {
+            "E"
+        }
     }
 }
 
@@ -205,6 +208,11 @@ fn audit_event(entry: &AuditEntry, text: &str, leaf_hex: &str) -> Value {
                 details.push(detail("previous_sha256", previous.to_hex()));
             }
             details.push(detail("reason", load.reason.clone()));
+        }
+        EntryBody::DriftNotice { drift } => {
+            details.push(detail("twin_sha256", drift.twin_version.to_hex()));
+            details.push(detail("new_patients", drift.new_patients.to_string()));
+            details.push(detail("notice", drift.notice.clone()));
         }
     }
     entities.push(json!({

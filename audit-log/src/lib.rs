@@ -46,7 +46,7 @@ pub mod witness;
 pub use canonical::{canonical_bytes_of, entry_text, to_canonical_bytes};
 pub use digest::{BadDigest, Digest};
 pub use entry::{
-    time_format, ArtifactKind, ArtifactRef, AuditEntry, CohortRecord, EntryBody, EntryKind, GovernanceChange,
+    time_format, ArtifactKind, ArtifactRef, AuditEntry, CohortRecord, DriftNoticeRecord, EntryBody, EntryKind, GovernanceChange,
     ImportRecord, TerminologyRecord, ImportedFile, ModelLoad, ModelVersions, Neighbour, NewEntry, Principal, Role, Seq, SessionId, ToolCall, TurnLink,
     UnknownArtifactKind, UnknownRole, FORMAT_VERSION,
 };

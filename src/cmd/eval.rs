@@ -44,6 +44,13 @@ pub enum EvalWhat {
     Assistant(crate::cmd::eval_assistant::EvalAssistantArgs),
     /// Score the treatment options comparison against the virtual cohort's counterfactual truth.
     Options(OptionsEvalArgs),
+    /// Drift: the patients who arrived since the last `rdt embed` against the population
+    /// it was built on (population stability index per feature and for the distance to
+    /// the nearest twin); a shift is recorded as a governance notice in the audit trail.
+    Drift {
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// `rdt eval options`.
@@ -91,6 +98,24 @@ pub async fn run(ctx: &Context, args: EvalArgs) -> anyhow::Result<ExitCode> {
             .await?;
             store.close().await;
             return print_report(ctx, &report, "options-eval", o.json);
+        }
+        Some(EvalWhat::Drift { json }) => {
+            let (store, registry) = (ctx.store().await?, ctx.registry().await?);
+            let by = audit_log::Principal::new("rdt-monitor", audit_log::Role::System);
+            let checked =
+                twin_core::monitor::drift::check_install(&store, &ctx.data_dir, &registry, &ctx.index(), by).await;
+            store.close().await;
+            let (drift, seq) = checked?;
+            let mut markdown = drift.markdown();
+            if let Some(seq) = seq {
+                markdown.push_str(&format!("\nRecorded for governance: audit entry {seq}.\n"));
+            }
+            let report = twin_core::eval::EvalReport {
+                json: serde_json::json!({"drift": drift, "audit_seq": seq}),
+                markdown,
+                figures: Vec::new(),
+            };
+            return print_report(ctx, &report, "drift", json);
         }
         None => {}
     }

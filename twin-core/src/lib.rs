@@ -26,6 +26,7 @@ pub mod eval;
 pub mod heads;
 pub mod index;
 pub mod models;
+pub mod monitor;
 pub mod options;
 pub mod progress;
 pub mod state;

@@ -90,6 +90,7 @@ fn model_of(e: &AuditEntry) -> Option<String> {
         | EntryBody::ModelRolledBack { change }
         | EntryBody::ModelRetired { change } => Some(change.artifact.sha256.to_string()),
         EntryBody::ModelLoaded { load } => Some(load.artifact.sha256.to_string()),
+        EntryBody::DriftNotice { drift } => Some(drift.twin_version.to_string()),
         _ => None,
     }
 }
@@ -121,6 +122,7 @@ pub fn summary_of(e: &AuditEntry) -> String {
             load.previous.map(|p| p.short().to_string()).unwrap_or_else(|| "none".into()),
             cut(&load.reason)
         ),
+        EntryBody::DriftNotice { drift } => cut(&drift.notice),
     }
 }
 
@@ -197,7 +199,7 @@ pub async fn audit_search(
     Ok(render(&page)?.into_response())
 }
 
-const ALL_KINDS: [EntryKind; 12] = [
+const ALL_KINDS: [EntryKind; 13] = [
     EntryKind::Question,
     EntryKind::ToolCall,
     EntryKind::Answer,
@@ -210,6 +212,7 @@ const ALL_KINDS: [EntryKind; 12] = [
     EntryKind::ModelRolledBack,
     EntryKind::ModelRetired,
     EntryKind::ModelLoaded,
+    EntryKind::DriftNotice,
 ];
 
 /// One step of a trace.

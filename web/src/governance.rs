@@ -39,6 +39,14 @@ pub struct KindRow {
     pub running: Option<String>,
 }
 
+/// A drift notice (`rdt eval drift`): new patients unlike the twin's population.
+pub struct NoticeRow {
+    pub seq: u64,
+    pub time: String,
+    pub twin: String,
+    pub notice: String,
+}
+
 pub struct ChangeRow {
     pub seq: u64,
     pub time: String,
@@ -49,6 +57,9 @@ pub struct ChangeRow {
     pub reason: String,
 }
 
+/// Drift notices shown on the page (the audit trail holds them all).
+const NOTICES_SHOWN: usize = 5;
+
 #[derive(Template)]
 #[template(path = "governance.html")]
 struct RegistryPage {
@@ -56,6 +67,8 @@ struct RegistryPage {
     kinds: Vec<KindRow>,
     artifacts: Vec<ArtifactRow>,
     history: Vec<ChangeRow>,
+    /// The latest drift notices first (at most [`NOTICES_SHOWN`]).
+    notices: Vec<NoticeRow>,
     done: String,
     error: String,
 }
@@ -123,7 +136,19 @@ async fn page(state: &AppState, user: &CurrentUser, done: String, error: String)
             reason: change.reason.clone(),
         });
     }
-    Ok(RegistryPage { chrome: Chrome::new(user, "/governance"), kinds, artifacts, history, done, error })
+    let mut notices = Vec::new();
+    for stored in state.audit().entries_of_kinds(&[EntryKind::DriftNotice]).await?.iter().rev().take(NOTICES_SHOWN) {
+        let e = stored.parse()?;
+        if let EntryBody::DriftNotice { drift } = &e.body {
+            notices.push(NoticeRow {
+                seq: e.seq.0,
+                time: e.time.format("%Y-%m-%d %H:%M:%S").to_string(),
+                twin: drift.twin_version.short().to_string(),
+                notice: drift.notice.clone(),
+            });
+        }
+    }
+    Ok(RegistryPage { chrome: Chrome::new(user, "/governance"), kinds, artifacts, history, notices, done, error })
 }
 
 pub async fn registry_show(

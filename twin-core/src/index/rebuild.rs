@@ -24,6 +24,7 @@ use super::{IndexConfig, IndexError, NeighbourIndex, SnapshotKind};
 use crate::cohort::query::end_of_day;
 use crate::encode::note::{note_vectors, NoteError, NoteVectors};
 use crate::heads::{TwinHead, TwinHeadError};
+use crate::monitor::drift::DriftReference;
 use crate::options::OptionHead;
 use crate::progress::Progress;
 use crate::twin::features::note_texts;
@@ -42,6 +43,8 @@ pub enum RebuildError {
     Index(#[from] IndexError),
     #[error(transparent)]
     Head(#[from] TwinHeadError),
+    #[error(transparent)]
+    Drift(#[from] crate::monitor::drift::DriftError),
     #[error(transparent)]
     OptionHead(#[from] crate::options::OptionHeadError),
     #[error("fitting the option head: {0}")]
@@ -109,6 +112,12 @@ pub async fn rebuild(
         progress.advance(chunk.len() as u64);
     }
     index.flush().await?;
+    progress.done();
+    // What later arrivals are compared with (`rdt eval drift`).
+    progress.stage("describing the population for drift checks", 0);
+    DriftReference::build(model.version, &journeys, &points, &index)
+        .await?
+        .save(&DriftReference::install_path(data_dir))?;
     progress.done();
     if let Some(through) = changes_read {
         store.acknowledge_changes_through(through).await?;
