@@ -329,6 +329,22 @@ pub fn lab_values(events: &[Event], test: LabTest) -> (Vec<LabValue>, usize) {
     (values, other_units)
 }
 
+/// Whether the record shows the patient seropositive by `at`: any rheumatoid factor at
+/// or above [`RF_CUTOFF`] or anti-CCP at or above [`ANTI_CCP_CUTOFF`]; `Some(false)`
+/// when either was measured and none was positive, `None` when neither was measured.
+pub fn seropositive(events: &[Event], at: DateTime<Utc>) -> Option<bool> {
+    let mut measured = false;
+    for (test, cutoff) in [(LabTest::RheumatoidFactor, RF_CUTOFF), (LabTest::AntiCcp, ANTI_CCP_CUTOFF)] {
+        for v in lab_values(events, test).0.iter().filter(|v| v.time <= at) {
+            measured = true;
+            if v.value >= cutoff {
+                return Some(true);
+            }
+        }
+    }
+    measured.then_some(false)
+}
+
 /// Whether a CRP (mg/L) is raised: above [`CRP_ULN_MG_L`], the value the tools flag
 /// high. The cohort's "CRP above 5 mg/L" trait is this.
 pub fn crp_raised(mg_l: f64) -> bool {
@@ -367,6 +383,7 @@ pub fn round(x: f64, decimals: i32) -> f64 {
 mod tests {
     use super::*;
     use crate::clinical::testutil::event;
+    use chrono::TimeZone;
 
     /// Each case: test, sex, age, value -> flag.
     #[test]
@@ -386,6 +403,21 @@ mod tests {
         check(LabTest::Esr, Some(Sex::Male), Some(60), 34.0, Flag::High);
         check(LabTest::Esr, None, Some(60), 21.0, Flag::High);
         check(LabTest::C3, None, None, 70.0, Flag::Low);
+    }
+
+    /// Seropositive by a rheumatoid factor or an anti-CCP at or above its cut-off, by
+    /// the time asked; seronegative when measured below; unknown when never measured.
+    #[test]
+    fn serostatus_reads_rf_and_anti_ccp_by_a_time() {
+        let at = |days: i64| Utc.with_ymd_and_hms(2020, 1, 1, 0, 0, 0).unwrap() + chrono::Duration::days(days);
+        let rf_low = event(LOINC, "11572-5", Some(RF_CUTOFF - 1.0), Some("[IU]/mL"));
+        let mut ccp_high = event(LOINC, "32218-0", Some(ANTI_CCP_CUTOFF), Some("[arb'U]/mL"));
+        ccp_high.time = at(100);
+        let events = [rf_low.clone(), ccp_high];
+        assert_eq!(seropositive(&events, at(10)), Some(false));
+        assert_eq!(seropositive(&events, at(100)), Some(true));
+        assert_eq!(seropositive(&events[1..], at(10)), None);
+        assert_eq!(seropositive(&[], at(10)), None);
     }
 
     #[test]

@@ -228,6 +228,71 @@ pub struct Case {
     /// [`FusedModality::ALL`] order), per outcome: the ablation.
     #[serde(default)]
     pub ablated: Vec<Vec<Option<f64>>>,
+    /// Who the patient is, for the subgroup tables.
+    #[serde(default)]
+    pub groups: CaseGroups,
+}
+
+/// A case's subgroups: sex, age band at the cut, serostatus by the cut (as the record
+/// shows them; `unknown` / `not measured` when it does not).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseGroups {
+    pub sex: String,
+    pub age_band: String,
+    pub serostatus: String,
+}
+
+impl CaseGroups {
+    /// The groups of a record at `at`.
+    pub fn of(record: &ClinicalRecord, events: &[Event], at: DateTime<Utc>) -> CaseGroups {
+        let sex = match record.female {
+            Some(f) if f > 0.5 => "female",
+            Some(_) => "male",
+            None => "unknown",
+        };
+        let age = record.birth.map(|b| (at.date_naive() - b).num_days() as f64 / 365.25);
+        let age_band = match age {
+            Some(a) if a < 50.0 => "under 50",
+            Some(a) if a < 65.0 => "50 to 64",
+            Some(_) => "65 and over",
+            None => "unknown",
+        };
+        let serostatus = match journey::clinical::seropositive(events, at) {
+            Some(true) => "seropositive",
+            Some(false) => "seronegative",
+            None => "not measured",
+        };
+        CaseGroups { sex: sex.into(), age_band: age_band.into(), serostatus: serostatus.into() }
+    }
+
+    /// The group of this case under `grouping` (one of [`SUBGROUPINGS`]).
+    fn get(&self, grouping: &str) -> &str {
+        match grouping {
+            "sex" => &self.sex,
+            "age band" => &self.age_band,
+            _ => &self.serostatus,
+        }
+    }
+}
+
+/// The subgroupings every head and cohort figure is broken down by.
+pub const SUBGROUPINGS: [&str; 3] = ["sex", "age band", "serostatus"];
+
+/// Fewest cases with an outcome for a subgroup figure (fewer: n is shown, no figure).
+pub const MIN_SUBGROUP_N: usize = 20;
+
+/// One outcome's metric within one subgroup: the twin head and the twin cohort, each
+/// with its bootstrap interval, over the subgroup's cases.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SubgroupRow {
+    pub grouping: String,
+    pub group: String,
+    pub outcome: Outcome,
+    pub metric: String,
+    pub n: usize,
+    pub positives: Option<usize>,
+    /// The twin head and the twin neighbour cohort, in that order.
+    pub scores: Vec<Score>,
 }
 
 /// One metric of one outcome for each predictor.
@@ -291,6 +356,11 @@ pub struct CohortEvaluation {
     /// (positive AUROC / negative MAE differences: the modality adds signal).
     #[serde(default)]
     pub head_ablation: Vec<(String, Vec<Option<f64>>)>,
+    /// Every metric row of the twin head and the twin cohort by sex, age band and
+    /// serostatus ([`SUBGROUPINGS`]), with intervals: whether the twin works as well
+    /// for each group.
+    #[serde(default)]
+    pub subgroups: Vec<SubgroupRow>,
 }
 
 /// Runs the evaluation. `journeys` are every patient's time-ordered events;
@@ -402,6 +472,7 @@ pub async fn evaluate_cohort(
             neighbours_with_data: with_data,
             predicted: vec![twin, twin_head, snapshot, trees, gru, pop],
             ablated,
+            groups: CaseGroups::of(record, events, until),
         });
         progress(i + 1, chosen.len());
     }
@@ -418,7 +489,50 @@ pub async fn evaluate_cohort(
         head_families: Outcome::ALL.into_iter().filter_map(|o| head.family(o).map(|(f, l, n)| (o, f, l, n))).collect(),
         head_reliability: Outcome::ALL.into_iter().filter(|o| o.is_rate()).filter_map(|o| head_reliability(o, &cases)).collect(),
         head_ablation: head_ablation(&metrics_outcomes(), &cases),
+        subgroups: subgroup_rows(&cases),
     })
+}
+
+/// [`SubgroupRow`]s: per grouping, group (in name order) and metric outcome.
+fn subgroup_rows(cases: &[Case]) -> Vec<SubgroupRow> {
+    let predictors = [Predictor::TwinHead, Predictor::TwinCohort];
+    let mut rows = Vec::new();
+    for grouping in SUBGROUPINGS {
+        let groups: std::collections::BTreeSet<&str> = cases.iter().map(|c| c.groups.get(grouping)).collect();
+        for group in groups {
+            let members: Vec<&Case> = cases.iter().filter(|c| c.groups.get(grouping) == group).collect();
+            for outcome in metrics_outcomes() {
+                let o = Outcome::ALL.iter().position(|x| *x == outcome).expect("a known outcome");
+                let scored: Vec<&Case> = members.iter().copied().filter(|c| c.actual.get(outcome).is_some()).collect();
+                let failure = outcome == Outcome::MtxResponse6m;
+                let enough = scored.len() >= MIN_SUBGROUP_N;
+                let scores = predictors
+                    .iter()
+                    .map(|predictor| {
+                        let p = Predictor::ALL.iter().position(|x| x == predictor).expect("a predictor");
+                        Score {
+                            predictor: *predictor,
+                            value: enough.then(|| metric(outcome, o, p, &scored)).flatten(),
+                            interval: enough.then(|| bootstrap_interval(&scored, |s| metric(outcome, o, p, s))).flatten(),
+                            calibration_slope: enough.then(|| calibration_slope(outcome, o, p, &scored)).flatten(),
+                        }
+                    })
+                    .collect();
+                rows.push(SubgroupRow {
+                    grouping: grouping.to_owned(),
+                    group: group.to_owned(),
+                    outcome,
+                    metric: if outcome.is_rate() { "auroc" } else { "mae" }.to_owned(),
+                    n: scored.len(),
+                    positives: outcome.is_rate().then(|| {
+                        scored.iter().filter_map(|c| c.actual.get(outcome)).filter(|v| (*v > 0.5) != failure).count()
+                    }),
+                    scores,
+                });
+            }
+        }
+    }
+    rows
 }
 
 /// The gradient-boosted baseline fitted on the population's snapshots, each with the
@@ -811,6 +925,23 @@ pub fn markdown(eval: &CohortEvaluation) -> String {
             let _ = writeln!(md, "| {modality} | {} |", cells.join(" | "));
         }
     }
+    if !eval.subgroups.is_empty() {
+        let _ = writeln!(
+            md,
+            "\nBy subgroup (does the twin work as well for each?): the twin head and the twin cohort on each group's \
+             cases, AUROC (for MTX the failure) or DAS28 MAE with 95% bootstrap intervals; fewer than {MIN_SUBGROUP_N} \
+             cases with the outcome: n only.\n\n| grouping | group | outcome | n (events) | twin head | twin cohort |\n\
+             |---|---|---|---|---|---|"
+        );
+        for r in &eval.subgroups {
+            let n = match r.positives {
+                Some(p) => format!("{} ({p})", r.n),
+                None => r.n.to_string(),
+            };
+            let cells: Vec<String> = r.scores.iter().map(f).collect();
+            let _ = writeln!(md, "| {} | {} | {} | {n} | {} |", r.grouping, r.group, r.outcome.key(), cells.join(" | "));
+        }
+    }
     if !eval.head_reliability.is_empty() {
         let _ = writeln!(md, "\nReliability of the twin head on these cases (one SVG per yes/no outcome):\n");
         for (outcome, _, slope) in &eval.head_reliability {
@@ -864,6 +995,7 @@ mod tests {
                     neighbours_with_data: vec![20; Outcome::ALL.len()],
                     predicted,
                     ablated: vec![],
+                    groups: CaseGroups::default(),
                 }
             })
             .collect();
@@ -875,6 +1007,53 @@ mod tests {
                 assert!(d.value.unwrap() > 0.0 && lo > 0.0 && lo <= hi, "{outcome:?} against {:?}: {d:?}", d.against);
             }
         }
+    }
+
+    /// Subgroup rows split the cases by each grouping: a head that reads the truth for
+    /// women only scores 1.0 among women and about chance among men, each with its n
+    /// and positives; a group below the minimum gets its n and no figure.
+    #[test]
+    fn subgroup_rows_score_each_group_on_its_own_cases() {
+        let flare = Outcome::ALL.iter().position(|o| *o == Outcome::Flare6m).unwrap();
+        let head = Predictor::ALL.iter().position(|p| *p == Predictor::TwinHead).unwrap();
+        let cases: Vec<Case> = (0..130)
+            .map(|i| {
+                let (yes, female) = (i % 3 == 0, i < 100);
+                let mut predicted = vec![vec![None; Outcome::ALL.len()]; Predictor::ALL.len()];
+                for (p, row) in predicted.iter_mut().enumerate() {
+                    row[flare] = Some(if p == head && female { if yes { 0.9 } else { 0.1 } } else { 0.5 });
+                }
+                let band = if i < 120 { "under 50" } else { "65 and over" };
+                Case {
+                    index_date: NaiveDate::from_ymd_opt(2021, 1, 1).unwrap(),
+                    actual: PatientOutcomes { flare_6m: Some(yes), ..Default::default() },
+                    neighbours_with_data: vec![20; Outcome::ALL.len()],
+                    predicted,
+                    ablated: vec![],
+                    groups: CaseGroups {
+                        sex: if female { "female" } else { "male" }.into(),
+                        age_band: band.into(),
+                        serostatus: "seropositive".into(),
+                    },
+                }
+            })
+            .collect();
+        let rows = subgroup_rows(&cases);
+        let row = |grouping: &str, group: &str| {
+            rows.iter().find(|r| r.grouping == grouping && r.group == group && r.outcome == Outcome::Flare6m).unwrap()
+        };
+        let women = row("sex", "female");
+        assert_eq!((women.n, women.positives), (100, Some(34)));
+        assert_eq!(women.scores[0].predictor, Predictor::TwinHead);
+        assert_eq!(women.scores[0].value, Some(1.0));
+        assert_eq!(row("sex", "male").scores[0].value, Some(0.5));
+        let old = row("age band", "65 and over");
+        assert_eq!(old.n, 10);
+        assert!(old.scores.iter().all(|s| s.value.is_none() && s.interval.is_none()));
+        assert_eq!(row("serostatus", "seropositive").n, 130);
+        // Outcomes no case has are listed with n 0 and no figure.
+        let empty = rows.iter().find(|r| r.outcome == Outcome::Das28Day150).unwrap();
+        assert_eq!((empty.n, empty.scores[0].value), (0, None));
     }
 
     #[test]
