@@ -19,6 +19,7 @@
 //! only derived state (checkpoints, the index, reports); none of it writes events,
 //! except `index::sync::add_event`, which goes through the store like any import.
 
+pub mod alerts;
 pub mod artifact;
 pub mod cohort;
 pub mod encode;

@@ -46,6 +46,8 @@ pub enum EvalError {
     Heads(#[from] crate::heads::HeadError),
     #[error("writing the report {path}: {source}")]
     Write { path: PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    TwinHead(#[from] crate::heads::TwinHeadError),
 }
 
 /// An evaluation's report: JSON for scripts, markdown for people.
