@@ -51,6 +51,19 @@ pub enum EvalWhat {
         #[arg(long)]
         json: bool,
     },
+    /// Early alerts replayed visit by visit on a part of the frozen split: days from the
+    /// first alert to the switch for patients who fail methotrexate, and the alert rate
+    /// among those who respond.
+    Alerts {
+        /// Which part to score: `tuning` while choosing anything, `test` only for the report.
+        #[arg(long, default_value = "tuning", value_parser = ["tuning", "test"])]
+        score_on: String,
+        /// At most this many patients of the part.
+        #[arg(long)]
+        max_cases: Option<usize>,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// `rdt eval options`.
@@ -98,6 +111,24 @@ pub async fn run(ctx: &Context, args: EvalArgs) -> anyhow::Result<ExitCode> {
             .await?;
             store.close().await;
             return print_report(ctx, &report, "options-eval", o.json);
+        }
+        Some(EvalWhat::Alerts { score_on, max_cases, json }) => {
+            let scored = match score_on.as_str() {
+                "test" => twin_core::eval::split::Part::Test,
+                _ => twin_core::eval::split::Part::Tuning,
+            };
+            let (store, registry) = (ctx.store().await?, ctx.registry().await?);
+            let report = twin_core::alerts::eval::run_alert_evaluation(
+                &store,
+                &ctx.data_dir,
+                &registry,
+                scored,
+                max_cases,
+                &Bars::default(),
+            )
+            .await;
+            store.close().await;
+            return print_report(ctx, &report?, "alerts-eval", json);
         }
         Some(EvalWhat::Drift { json }) => {
             let (store, registry) = (ctx.store().await?, ctx.registry().await?);

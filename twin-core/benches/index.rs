@@ -39,7 +39,7 @@ use std::time::{Duration, Instant};
 
 use audit_log::{AuditLog, Digest, ModelRegistry, Principal, Role};
 use chrono::{TimeZone, Utc};
-use twin_core::index::catch_up::catch_up;
+use twin_core::index::catch_up::{catch_up, AlertModels};
 use twin_core::index::{
     sync, GraphParams, GraphScalar, IndexConfig, IndexPoint, LocalConfig, LocalIndex, NeighbourIndex, NeighbourQuery,
     PointId, QdrantConfig, SnapshotKind, SnapshotPlan,
@@ -595,7 +595,7 @@ async fn twin_update(patients: usize, updates: usize) {
         file.commit().await.unwrap();
         batch.commit().await.unwrap();
         let written = Instant::now();
-        let done = catch_up(&store, work.path(), &registry, &model, &mut index, |_| {}).await.unwrap();
+        let done = catch_up(&store, work.path(), &registry, &model, &mut index, &AlertModels::default(), |_| {}).await.unwrap();
         assert_eq!(done.patients, chosen.len());
         caught.push(written.elapsed());
         each.push(written.elapsed() / chosen.len() as u32);

@@ -219,6 +219,7 @@ pub fn app(state: AppState) -> Router {
         .route("/patients/{id}/plot.svg", get(journey::journey_plot))
         .route("/patients/{id}/consult", get(consult::consult_show))
         .route("/patients/{id}/ask", post(chat::ask))
+        .route("/patients/{id}/alerts/{alert}/acknowledge", post(journey::alert_acknowledge))
         .route("/chat/{job}/events", get(chat::events))
         .route_layer(from_fn_with_state(Role::Clinician, auth::require_role));
     let auditor = Router::new()

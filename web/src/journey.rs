@@ -27,6 +27,16 @@ pub struct CourseRow {
     pub stop_reason: String,
 }
 
+/// A stored early alert as the page shows it.
+pub struct AlertRow {
+    pub id: i64,
+    pub title: String,
+    pub raised_on: String,
+    pub message: String,
+    /// "acknowledged by X on D", or empty while open.
+    pub acknowledged: String,
+}
+
 pub struct DatedText {
     pub date: String,
     pub title: String,
@@ -51,6 +61,7 @@ struct JourneyPage {
     notes_total: usize,
     imaging: Vec<DatedText>,
     diagnoses: Vec<DatedText>,
+    alerts: Vec<AlertRow>,
 }
 
 /// The journey of `id` when this user may read it. An out-of-scope patient gets the
@@ -136,7 +147,24 @@ pub async fn journey_show(
     record_access(&state, &user, &id, "journey").await?;
     let p = &journey.patient;
     let notes_all: Vec<_> = journey.events.iter().filter(|e| e.modality == Modality::Note).collect();
+    let alerts = state
+        .store()
+        .alerts_of(&p.id)
+        .await?
+        .into_iter()
+        .map(|a| AlertRow {
+            id: a.id,
+            title: twin_core::alerts::AlertKind::parse(&a.kind).map_or(a.kind.clone(), |k| k.title().to_owned()),
+            raised_on: a.raised_on.to_string(),
+            message: a.message,
+            acknowledged: a
+                .acknowledged
+                .map(|(by, at)| format!("acknowledged by {by} on {}", at.format("%Y-%m-%d %H:%M")))
+                .unwrap_or_default(),
+        })
+        .collect();
     let page = JourneyPage {
+        alerts,
         chrome: Chrome::new(&user, "/patients"),
         id_path: crate::href::path_segment(&id),
         id: id.clone(),
@@ -185,6 +213,27 @@ pub async fn journey_show(
             .collect(),
     };
     Ok(render(&page)?.into_response())
+}
+
+/// `POST /patients/{id}/alerts/{alert}/acknowledge`: the clinician has seen the alert;
+/// recorded in the audit trail (`access`, action `alert_acknowledged`, with the alert).
+pub async fn alert_acknowledge(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path((id, alert)): Path<(String, i64)>,
+) -> Result<Response, AppError> {
+    let journey = readable_journey(&state, &user, &id).await?;
+    let acked = state
+        .store()
+        .acknowledge_alert(&journey.patient.id, alert, &user.name)
+        .await?
+        .ok_or_else(|| AppError::NotFound { what: "open alert", id: alert.to_string() })?;
+    let detail = format!("alert {} ({}, {}): {}", acked.id, acked.kind, acked.raised_on, acked.message);
+    let entry = NewEntry::new(user.principal(), EntryBody::Access { action: "alert_acknowledged".into(), detail: Some(detail) })
+        .session(user.session.clone())
+        .patients([id.clone()]);
+    state.audit().append(entry).await?;
+    Ok(axum::response::Redirect::to(&format!("/patients/{}#alerts", crate::href::path_segment(&id))).into_response())
 }
 
 /// The plot alone, as an SVG file (for saving or embedding elsewhere).

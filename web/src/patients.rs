@@ -27,6 +27,8 @@ pub struct PatientRow {
     pub das28: u64,
     pub notes: u64,
     pub last_event: String,
+    /// Open (unacknowledged) early alerts.
+    pub alerts: usize,
 }
 
 #[derive(Template)]
@@ -77,6 +79,7 @@ pub async fn patients_list(
     )
     .session(user.session.clone());
     state.audit().append(entry).await?;
+    let alerts = state.store().open_alert_counts().await?;
     let rows = matching
         .into_iter()
         .take(MAX_ROWS)
@@ -90,6 +93,7 @@ pub async fn patients_list(
             das28: p.events_by_modality.get(&Modality::DiseaseActivity).copied().unwrap_or(0),
             notes: p.events_by_modality.get(&Modality::Note).copied().unwrap_or(0),
             last_event: p.last_event.map(|t| t.format("%Y-%m-%d").to_string()).unwrap_or_default(),
+            alerts: alerts.get(&p.patient.id).copied().unwrap_or(0),
         })
         .collect();
     if headers.contains_key("hx-request") {

@@ -156,7 +156,9 @@ async fn every_route_answers_only_its_role() {
         assert!(location(&res).starts_with("/login?next="), "GET {uri} anonymous goes to the login form");
     }
     // State-changing routes: every other role is refused before anything changes.
-    let posts: [(&str, Role, &str); 8] = [
+    let acknowledge = format!("/patients/{p}/alerts/1/acknowledge");
+    let posts: [(&str, Role, &str); 9] = [
+        (acknowledge.as_str(), Role::Clinician, ""),
         ("/audit/verify", Role::Auditor, ""),
         ("/audit/sign", Role::Auditor, ""),
         ("/governance/rollback", Role::Governance, "kind=encoder&reason=r"),

@@ -14,6 +14,7 @@
 //! Every write also appends the patients it changed to the change feed, in the same
 //! transaction ([`changes`]): what RDT derives from a journey catches up from there.
 
+mod alerts;
 mod changes;
 pub mod owner;
 mod postgres;
@@ -34,6 +35,7 @@ use std::sync::{Arc, Mutex};
 use crate::event::{Code, Event, Modality, PatientId, SourceName, UnknownName};
 use crate::terminology::{ConceptMapping, Coverage, Terminology};
 
+pub use alerts::{NewAlert, StoredAlert};
 pub use changes::{ChangeSeq, ChangedPatient};
 
 /// Where the store lives.

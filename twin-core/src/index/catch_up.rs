@@ -11,6 +11,10 @@
 //! cohort load) redoes the batch: nothing written is lost, and redoing is harmless
 //! because a patient's points are a function of their journey.
 //!
+//! Each re-embedded patient's early alerts are recomputed from the same journey and
+//! twin ([`crate::alerts`], with the install's state model and twin head when it has
+//! them) and stored with it.
+//!
 //! The feed waits, and says why ([`CatchUp::Waiting`]), while there is nothing to catch
 //! up into: no active twin yet (`rdt train`), or an index that holds no twins or
 //! another twin's (`rdt embed` rebuilds it, and acknowledges the whole feed).
@@ -18,12 +22,15 @@
 use std::path::Path;
 
 use audit_log::ModelRegistry;
-use journey::store::{ChangedPatient, JourneyStore};
+use journey::store::{ChangedPatient, JourneyStore, NewAlert};
 use serde::Serialize;
 
 use super::build::{embed_journeys, snapshot_note_texts, SnapshotPlan};
 use super::{IndexConfig, IndexWriter, NeighbourIndex};
+use super::SnapshotKind;
 use crate::encode::note::{note_vectors, NoteVectors};
+use crate::heads::TwinHead;
+use crate::state::StateModel;
 use crate::progress::NoProgress;
 use crate::twin::{TwinError, TwinModel};
 
@@ -74,15 +81,74 @@ impl CatchUp {
     }
 }
 
+/// What the alert rules read beside the twin: the install's state model and twin head,
+/// each when it has one that the registry accepts.
+#[derive(Default)]
+pub struct AlertModels {
+    pub state: Option<StateModel>,
+    pub head: Option<TwinHead>,
+}
+
+impl AlertModels {
+    /// The install's active state model and twin head (for `model`); one that is
+    /// missing or refused is left out (its rule raises nothing), with a warning.
+    pub async fn of_install(data_dir: &Path, registry: &ModelRegistry, model: &TwinModel) -> AlertModels {
+        let state_path = StateModel::install_path(data_dir);
+        let state = match state_path.exists() {
+            true => StateModel::load_active(&state_path, registry)
+                .await
+                .map(|(m, _)| m)
+                .map_err(|e| tracing::warn!("alerts: the state model is not read: {e}"))
+                .ok(),
+            false => None,
+        };
+        let head_path = TwinHead::install_path(data_dir);
+        let head = match head_path.exists() {
+            true => TwinHead::load_active(&head_path, registry, model.version)
+                .await
+                .map_err(|e| tracing::warn!("alerts: the twin head is not read: {e}"))
+                .ok(),
+            false => None,
+        };
+        AlertModels { state, head }
+    }
+
+    /// Recomputes and stores `patient`'s alerts from their time-ordered `events` and
+    /// live twin (as of their last event).
+    pub async fn refresh(
+        &self,
+        store: &JourneyStore,
+        patient: &journey::PatientId,
+        events: &[journey::event::Event],
+        live: Option<&[f32]>,
+    ) -> Result<(), SyncError> {
+        let alerts = match events.last() {
+            Some(last) => {
+                let head = self.head.as_ref().zip(live.map(<[f32]>::to_vec));
+                crate::alerts::compute(events, last.time, self.state.as_ref(), head)
+            }
+            None => Vec::new(),
+        };
+        let rows: Vec<NewAlert> = alerts
+            .into_iter()
+            .map(|a| NewAlert { kind: a.kind.as_str().to_owned(), raised_on: a.raised_on, message: a.message })
+            .collect();
+        store.replace_alerts(patient, &rows).await?;
+        Ok(())
+    }
+}
+
 /// Catches `index` up with the store's change feed using `model` (the active twin),
-/// batch by batch until the feed is empty; `on_batch` hears the patients done so far.
-/// Refuses an index of another twin before anything is written.
+/// batch by batch until the feed is empty, recomputing each patient's alerts with
+/// `alerts`; `on_batch` hears the patients done so far. Refuses an index of another
+/// twin before anything is written.
 pub async fn catch_up(
     store: &JourneyStore,
     data_dir: &Path,
     registry: &ModelRegistry,
     model: &TwinModel,
     index: &mut NeighbourIndex,
+    alerts: &AlertModels,
     mut on_batch: impl FnMut(usize),
 ) -> Result<CaughtUp, SyncError> {
     if let Some(v) = index.twin_version().filter(|v| *v != model.version) {
@@ -97,7 +163,7 @@ pub async fn catch_up(
         if batch.is_empty() {
             return Ok(done);
         }
-        done.points += refresh(store, data_dir, registry, model, index, &plan, with_notes, &batch).await?;
+        done.points += refresh(store, data_dir, registry, model, index, alerts, &plan, with_notes, &batch).await?;
         store.acknowledge_changes(&batch).await?;
         done.patients += batch.len();
         done.batches += 1;
@@ -114,6 +180,7 @@ async fn refresh(
     registry: &ModelRegistry,
     model: &TwinModel,
     index: &mut NeighbourIndex,
+    alerts: &AlertModels,
     plan: &SnapshotPlan,
     with_notes: bool,
     batch: &[ChangedPatient],
@@ -141,6 +208,10 @@ async fn refresh(
     }
     index.upsert(&points).await?;
     index.flush().await?;
+    for (patient, events) in &journeys {
+        let live = points.iter().find(|p| &p.patient == patient && p.kind == SnapshotKind::Live);
+        alerts.refresh(store, patient, events, live.map(|p| p.vector.as_slice())).await?;
+    }
     Ok(points.len())
 }
 
@@ -174,6 +245,9 @@ pub async fn catch_up_install(
             v.to_hex(),
             model.version.to_hex()
         )),
-        Some(_) => Ok(CatchUp::UpToDate(catch_up(store, data_dir, registry, &model, &mut index, on_batch).await?)),
+        Some(_) => {
+            let alerts = AlertModels::of_install(data_dir, registry, &model).await;
+            Ok(CatchUp::UpToDate(catch_up(store, data_dir, registry, &model, &mut index, &alerts, on_batch).await?))
+        }
     }
 }

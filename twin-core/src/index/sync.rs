@@ -288,6 +288,13 @@ pub async fn add_to_install(
     let mut index = NeighbourIndex::open(index).await?;
     let points_before = index.len().await?;
     let (live, seq) = add_recorded(store, data_dir, registry, &model, &mut index, &event, by).await?;
+    // The patient's early alerts, from the same journey and new twin.
+    if let Some(journey) = store.journey(&live.patient).await? {
+        let mut events = journey.events;
+        events.sort_by_key(|e| e.time);
+        let alerts = super::catch_up::AlertModels::of_install(data_dir, registry, &model).await;
+        alerts.refresh(store, &live.patient, &events, Some(&live.vector)).await?;
+    }
     let query = NeighbourQuery::new(live.vector.clone(), k).excluding(live.patient.clone());
     let neighbours = index.search(&query).await?;
     let (index, points) = (index.describe(), index.len().await?);
