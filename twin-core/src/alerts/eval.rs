@@ -2,8 +2,9 @@
 //! split (`rdt eval alerts`).
 //!
 //! Each scored patient who started methotrexate is replayed visit by visit (every day
-//! with a DAS28 reading or a CRP) from the start for a year, or until the next DMARD
-//! starts: at each visit the alerts are computed from the journey as it stood that
+//! with a DAS28 reading or a CRP) from the start for a year, or until the day before
+//! the next DMARD starts (the switch visit's own data is what the switch was decided
+//! on): at each visit the alerts are computed from the journey as it stood that
 //! day, with the twin of that day, the install's twin head (fitted on the train part)
 //! and a state model fitted on the train part here (the install's may have seen the
 //! scored patients). Outcomes are read from the record as `rdt cohort --evaluate`
@@ -104,7 +105,7 @@ fn figures(rule: Option<AlertKind>, cases: &[Replayed]) -> RuleFigures {
     let mut leads: Vec<f64> = failed
         .iter()
         .filter_map(|c| Some((c.switch? - c.first_of(rule)?).num_days() as f64))
-        .filter(|d| *d >= 0.0)
+        .filter(|d| *d > 0.0)
         .collect();
     let responders: Vec<&Replayed> = cases.iter().filter(|c| c.responded == Some(true)).collect();
     let responders_alerted = responders.iter().filter(|c| c.first_of(rule).is_some()).count();
@@ -140,14 +141,16 @@ fn replay(
         .min();
     let cut = start.date_naive() + Days::new(90);
     let responded = record.outcomes_at(cut).mtx_response_6m.map(|r| r.responded());
-    let last = (start.date_naive() + Days::new(REPLAY_DAYS)).min(switch.unwrap_or(NaiveDate::MAX));
+    // Visits before the switch only: the switch visit's own data is what the switch
+    // was decided on, so an alert that day is not early.
+    let end = start.date_naive() + Days::new(REPLAY_DAYS);
     let mut days: Vec<NaiveDate> = record
         .das28
         .iter()
         .map(|r| r.time)
         .chain(record.crp.iter().map(|v| v.time))
         .map(|t| t.date_naive())
-        .filter(|d| *d >= start.date_naive() && *d <= last)
+        .filter(|d| *d >= start.date_naive() && *d <= end && switch.is_none_or(|s| *d < s))
         .collect();
     days.sort();
     days.dedup();
@@ -229,7 +232,7 @@ fn markdown(e: &AlertEvaluation) -> String {
     use std::fmt::Write as _;
     let mut md = format!(
         "## Early alerts replayed on the {} part\n\n{} patients of the part, {} started methotrexate and were replayed \
-         over {} visits (a year from the start, or to the next DMARD); {} did not respond at 6 months and have no \
+         over {} visits (a year from the start, or to the day before the next DMARD); {} did not respond at 6 months and have no \
          switch on record (not in the lead times). Twin head: {}; state model fitted on the train part here.\n\n\
          | rule | failed and switched | alerted before the switch | days from first alert to switch, median (IQR) | \
          responders | responders alerted (95% CI) |\n|---|---|---|---|---|---|\n",
@@ -269,7 +272,7 @@ mod tests {
         }
     }
 
-    /// Lead times count failures alerted on or before their switch; responders' rate
+    /// Lead times count failures alerted before their switch; responders' rate
     /// counts any alert; each rule on its own alerts.
     #[test]
     fn figures_count_leads_and_responder_alerts() {
