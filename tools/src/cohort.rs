@@ -435,6 +435,9 @@ pub struct CohortOnDemand {
     loaded: tokio::sync::RwLock<Option<Result<Arc<CohortHandles>, CohortUnavailable>>>,
     /// One load at a time (concurrent first calls wait for one load).
     loading: tokio::sync::Mutex<()>,
+    /// A reload was asked for and has not started yet: writes in quick succession
+    /// share one reload instead of queueing one each.
+    dirty: std::sync::atomic::AtomicBool,
 }
 
 impl CohortOnDemand {
@@ -447,6 +450,7 @@ impl CohortOnDemand {
             registry: registry.clone(),
             loaded: tokio::sync::RwLock::new(None),
             loading: tokio::sync::Mutex::new(()),
+            dirty: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -456,24 +460,47 @@ impl CohortOnDemand {
         if let Some(loaded) = self.loaded.read().await.as_ref() {
             return loaded.clone();
         }
-        let _one = self.loading.lock().await;
+        let one = self.loading.lock().await;
         if let Some(loaded) = self.loaded.read().await.as_ref() {
             return loaded.clone();
         }
         let loaded = CohortHandles::load(&self.store, &self.data_dir, &self.index, &self.registry).await.map(Arc::new);
         *self.loaded.write().await = Some(loaded.clone());
+        drop(one);
+        // A write during this first load asked for a reload that found the lock taken.
+        if self.dirty.load(std::sync::atomic::Ordering::SeqCst) {
+            let _ = self.refresh().await;
+            if let Some(now) = self.loaded.read().await.as_ref() {
+                return now.clone();
+            }
+        }
         loaded
     }
 
     /// Loads the handles again (which first catches the index up with the store's
     /// change feed) and swaps them in: after a write, the next cohort call reads the
     /// store as it is. Calls during the reload answer from the previous handles.
+    /// Requests that arrive while a reload runs share the one reload that follows it
+    /// (and return at once, `Ok`): a burst of writes costs two reloads, not one each.
     pub async fn refresh(&self) -> Result<(), CohortUnavailable> {
-        let _one = self.loading.lock().await;
-        let loaded = CohortHandles::load(&self.store, &self.data_dir, &self.index, &self.registry).await.map(Arc::new);
-        let outcome = loaded.as_ref().map(|_| ()).map_err(Clone::clone);
-        *self.loaded.write().await = Some(loaded);
-        outcome
+        use std::sync::atomic::Ordering::SeqCst;
+        self.dirty.store(true, SeqCst);
+        let mut outcome = Ok(());
+        loop {
+            // Whoever holds the lock reloads again after its load if asked meanwhile.
+            let Ok(one) = self.loading.try_lock() else { return outcome };
+            if !self.dirty.swap(false, SeqCst) {
+                return outcome;
+            }
+            let loaded =
+                CohortHandles::load(&self.store, &self.data_dir, &self.index, &self.registry).await.map(Arc::new);
+            outcome = loaded.as_ref().map(|_| ()).map_err(Clone::clone);
+            *self.loaded.write().await = Some(loaded);
+            drop(one);
+            if !self.dirty.load(SeqCst) {
+                return outcome;
+            }
+        }
     }
 }
 
