@@ -105,6 +105,13 @@ fn imports_update_twins_without_embed_and_a_killed_import_loses_nothing() {
     child.kill().unwrap(); // SIGKILL
     assert!(!child.wait().unwrap().success());
     assert_eq!(live_point_time(rdt.data_dir(), second).unwrap(), before, "the killed import updated no twin");
+    let twins_check = |rdt: &Rdt| {
+        let (doctor, _) = rdt.run_json(&["doctor", "--json"]);
+        doctor["checks"].as_array().unwrap().iter().find(|c| c["name"] == "twins").cloned().expect("a twins check")
+    };
+    let waiting = twins_check(&rdt);
+    assert_eq!(waiting["status"], "warning", "{waiting}");
+    assert!(waiting["detail"].as_str().unwrap().starts_with("1 patients' records changed"), "{waiting}");
 
     // The next process that reads the cohort catches up first.
     let (cohort, code) =
@@ -112,4 +119,5 @@ fn imports_update_twins_without_embed_and_a_killed_import_loses_nothing() {
     assert_eq!(code, 0, "{cohort}");
     assert_eq!(live_point_time(rdt.data_dir(), second).unwrap().date_naive(), day);
     assert_eq!(ok(&rdt, &["embed", "--changed"]).trim(), "twins up to date (no patient changed)");
+    assert_eq!(twins_check(&rdt)["status"], "ok");
 }

@@ -164,6 +164,25 @@ pub async fn doctor(data_dir: &Path, store: &JourneyStore, log: AuditLog, index:
         },
         Err(e) => checks.push(check("index", Status::Failed, e.to_string())),
     }
+    // The living twin: patients written since the index last caught up (the next
+    // import, cohort load or `rdt embed --changed` catches up; waiting ones stay).
+    match store.changes_waiting().await {
+        Ok(0) => checks.push(check("twins", Status::Ok, "every written patient's twin is up to date")),
+        Ok(n) => checks.push(check(
+            "twins",
+            Status::Warning,
+            format!("{n} patients' records changed since their twins were computed: `rdt embed --changed` updates them"),
+        )),
+        Err(e) => checks.push(check("twins", Status::Failed, e.to_string())),
+    }
+    let drift = twin_core::monitor::drift::DriftReference::install_path(data_dir);
+    if !drift.exists() {
+        checks.push(check(
+            "drift",
+            Status::Warning,
+            format!("no drift reference at {}: the next `rdt embed` writes it (`rdt eval drift` needs it)", drift.display()),
+        ));
+    }
     match twin_core::twin::install::load_active(data_dir, &registry).await {
         Ok(twin) => checks.push(check("twin", Status::Ok, format!("active twin {}", twin.version.short()))),
         Err(e) => checks.push(check("twin", Status::Failed, format!("{e}: run `rdt train`"))),
