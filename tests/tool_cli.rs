@@ -24,7 +24,8 @@ fn tools_list_shows_every_tool_with_its_schemas() {
             "state_forecast",
             "similar_patients",
             "explain_neighbourhood",
-            "compare_treatments"
+            "compare_treatments",
+            "patient_alerts"
         ]
     );
     for t in list.as_array().unwrap() {

@@ -268,6 +268,7 @@ pub fn restate(reading: &Reading) -> Option<String> {
         (Asks::Forecast, s) => format!("the forecast of {}", s.unwrap_or_else(|| "disease activity".to_owned())),
         (Asks::Definition, Some(s)) => format!("what {s} means"),
         (Asks::Summary, _) => "an overview of the patient".to_owned(),
+        (Asks::Alerts, _) => "the early alerts on the record".to_owned(),
         _ => return None,
     };
     Some(text)

@@ -65,6 +65,7 @@ pub mod explain_neighbourhood;
 pub mod glossary;
 pub mod lab_trend;
 pub mod medication_history;
+pub mod patient_alerts;
 pub mod patient_summary;
 pub mod similar_patients;
 pub mod state_forecast;

@@ -55,6 +55,8 @@ pub enum Asks {
     Definition,
     /// An overview of the patient (demographics, diagnoses, notes).
     Summary,
+    /// The early alerts RDT raised on the record ("any alerts?").
+    Alerts,
     /// None of the above could be read.
     Unknown,
 }
@@ -464,6 +466,9 @@ const OPTION_WORDS: &[&str] = &[
     "do best", "did best", "work best", "worked best", "choose", "choice", "try next", "consider", "recommend",
 ];
 
+/// Words that ask after RDT's early alerts on the record.
+const ALERT_WORDS: &[&str] = &["alert", "alerts", "early warning", "early warnings", "warning flag", "warning flags"];
+
 const FORECAST_WORDS: &[&str] = &[
     "will", "chance", "likely", "likelihood", "probability", "forecast", "predict", "predicted", "prediction",
     "prognosis", "expect", "expected", "future", "going to", "in a year", "outlook",
@@ -521,6 +526,9 @@ fn asks_of(q: &Words, concept: Option<&Concept>, window: Option<Window>, about_r
     }
     if cohort {
         return Asks::CohortOutcome;
+    }
+    if q.any(ALERT_WORDS) {
+        return Asks::Alerts;
     }
     let recorded_past = q.any(&["was", "were", "did", "has", "have", "had", "been"]);
     if q.any(FORECAST_WORDS) && !recorded_past {
@@ -683,6 +691,12 @@ mod tests {
         check("Should we start a JAK inhibitor for him?", Asks::TreatmentOption, None, None);
         check("If we went for Rinvoq instead, how would that look?", Asks::TreatmentOption, None, None);
         check("What alternatives to adalimumab are there for him?", Asks::TreatmentOption, None, None);
+    }
+
+    #[test]
+    fn alert_questions_ask_for_the_alerts() {
+        check("Are there any alerts for this patient?", Asks::Alerts, None, None);
+        check("Has an early warning been raised on her?", Asks::Alerts, None, None);
     }
 
     #[test]

@@ -23,6 +23,7 @@ use crate::facts::{facts_of, Facts};
 use crate::glossary::Glossary;
 use crate::lab_trend::LabTrend;
 use crate::medication_history::MedicationHistory;
+use crate::patient_alerts::PatientAlerts;
 use crate::patient_summary::PatientSummary;
 use crate::scope::{check_role, role_permits, Scope};
 use crate::similar_patients::SimilarPatients;
@@ -43,10 +44,11 @@ pub enum ToolName {
     SimilarPatients,
     ExplainNeighbourhood,
     CompareTreatments,
+    PatientAlerts,
 }
 
 impl ToolName {
-    pub const ALL: [ToolName; 10] = [
+    pub const ALL: [ToolName; 11] = [
         ToolName::PatientSummary,
         ToolName::LabTrend,
         ToolName::DiseaseActivityHistory,
@@ -57,6 +59,7 @@ impl ToolName {
         ToolName::SimilarPatients,
         ToolName::ExplainNeighbourhood,
         ToolName::CompareTreatments,
+        ToolName::PatientAlerts,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -71,6 +74,7 @@ impl ToolName {
             ToolName::SimilarPatients => "similar_patients",
             ToolName::ExplainNeighbourhood => "explain_neighbourhood",
             ToolName::CompareTreatments => "compare_treatments",
+            ToolName::PatientAlerts => "patient_alerts",
         }
     }
 
@@ -212,6 +216,7 @@ fn spec_by_name(name: ToolName) -> ToolSpec {
         ToolName::SimilarPatients => spec_of::<SimilarPatients>(),
         ToolName::ExplainNeighbourhood => spec_of::<ExplainNeighbourhood>(),
         ToolName::CompareTreatments => spec_of::<CompareTreatments>(),
+        ToolName::PatientAlerts => spec_of::<PatientAlerts>(),
     }
 }
 
@@ -267,6 +272,7 @@ pub async fn call_json(
             call_typed(ExplainNeighbourhood, ctx, principal, scope, arguments).await.map(|(_, r)| r)
         }
         ToolName::CompareTreatments => call_typed(CompareTreatments, ctx, principal, scope, arguments).await.map(|(_, r)| r),
+        ToolName::PatientAlerts => call_typed(PatientAlerts, ctx, principal, scope, arguments).await.map(|(_, r)| r),
     }
 }
 
