@@ -60,14 +60,29 @@ fn patients_of(export: &Path) -> Vec<String> {
 
 #[test]
 fn imports_update_twins_without_embed_and_a_killed_import_loses_nothing() {
-    let rdt = Rdt::new();
+    imports_update_twins_and_a_killed_import_loses_nothing(&Rdt::new());
+}
+
+/// The same with the journey store (and its change feed) in PostgreSQL.
+#[test]
+fn imports_update_twins_without_embed_and_a_killed_import_loses_nothing_on_postgres() {
+    let Some(admin) = common::postgres_admin_url() else { return };
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let (url, name) = runtime.block_on(common::create_postgres_database(&admin));
+    let rdt = Rdt::new().with_database_url(&url);
+    imports_update_twins_and_a_killed_import_loses_nothing(&rdt);
+    assert!(!rdt.data_dir().join("journey.sqlite").exists(), "the store is PostgreSQL's");
+    runtime.block_on(common::drop_postgres_database(&admin, &name));
+}
+
+fn imports_update_twins_and_a_killed_import_loses_nothing(rdt: &Rdt) {
     let export = tempfile::tempdir().unwrap();
     let dir = export.path().to_str().unwrap();
-    ok(&rdt, &["synth", "--patients", "40", "--seed", "9", "--out", dir]);
-    ok(&rdt, &["import", dir]);
-    ok(&rdt, &["train", "--pretrain-epochs", "1", "--fusion-epochs", "1", "--hidden", "16", "--max-events", "32"]);
-    ok(&rdt, &["embed"]);
-    assert_eq!(ok(&rdt, &["embed", "--changed"]).trim(), "twins up to date (no patient changed)");
+    ok(rdt, &["synth", "--patients", "40", "--seed", "9", "--out", dir]);
+    ok(rdt, &["import", dir]);
+    ok(rdt, &["train", "--pretrain-epochs", "1", "--fusion-epochs", "1", "--hidden", "16", "--max-events", "32"]);
+    ok(rdt, &["embed"]);
+    assert_eq!(ok(rdt, &["embed", "--changed"]).trim(), "twins up to date (no patient changed)");
 
     let patients = patients_of(export.path());
     let (first, second) = (&patients[0], &patients[1]);
@@ -109,7 +124,7 @@ fn imports_update_twins_without_embed_and_a_killed_import_loses_nothing() {
         let (doctor, _) = rdt.run_json(&["doctor", "--json"]);
         doctor["checks"].as_array().unwrap().iter().find(|c| c["name"] == "twins").cloned().expect("a twins check")
     };
-    let waiting = twins_check(&rdt);
+    let waiting = twins_check(rdt);
     assert_eq!(waiting["status"], "warning", "{waiting}");
     assert!(waiting["detail"].as_str().unwrap().starts_with("1 patients' records changed"), "{waiting}");
 
@@ -118,6 +133,6 @@ fn imports_update_twins_without_embed_and_a_killed_import_loses_nothing() {
         rdt.run_json(&["cohort", "--patient", first, "--k", "5", "--min-n", "1", "--json", "--as", "dr-test"]);
     assert_eq!(code, 0, "{cohort}");
     assert_eq!(live_point_time(rdt.data_dir(), second).unwrap().date_naive(), day);
-    assert_eq!(ok(&rdt, &["embed", "--changed"]).trim(), "twins up to date (no patient changed)");
-    assert_eq!(twins_check(&rdt)["status"], "ok");
+    assert_eq!(ok(rdt, &["embed", "--changed"]).trim(), "twins up to date (no patient changed)");
+    assert_eq!(twins_check(rdt)["status"], "ok");
 }
