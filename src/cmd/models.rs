@@ -24,6 +24,17 @@ pub struct ModelsArgs {
 
 #[derive(Debug, Subcommand)]
 enum ModelsCommand {
+    #[command(flatten)]
+    Registry(RegistryCommand),
+    /// Propose a recalibration of the active twin head from the outcomes of the
+    /// snapshots on or after a date: pinned, not activated; activating it (`rdt models
+    /// activate SHA --kind twin_head`) adopts it.
+    RecalibrateHead(RecalibrateArgs),
+}
+
+/// The commands on the registry alone.
+#[derive(Debug, Subcommand)]
+enum RegistryCommand {
     /// List the registry's artifacts and which is active per kind.
     List(ListArgs),
     /// Hash a file and pin it: from now on it may be loaded.
@@ -36,6 +47,16 @@ enum ModelsCommand {
     Retire(ActivateArgs),
     /// Check that a file is pinned (what a loader does before loading it).
     Check(CheckArgs),
+}
+
+#[derive(Debug, Args)]
+struct RecalibrateArgs {
+    /// Read the snapshots on or after this day (their outcomes as the record shows them now).
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    since: chrono::NaiveDate,
+    /// The governance user proposing it.
+    #[arg(long = "as", env = "RDT_USER", value_name = "USER")]
+    user: String,
 }
 
 /// Who acts, and why.
@@ -105,8 +126,12 @@ struct CheckArgs {
 }
 
 pub async fn run(ctx: &Context, args: ModelsArgs) -> anyhow::Result<ExitCode> {
+    let command = match args.command {
+        ModelsCommand::Registry(command) => command,
+        ModelsCommand::RecalibrateHead(a) => return recalibrate(ctx, a, args.json).await,
+    };
     let log = ctx.audit_log().await?;
-    let result = dispatch(&ModelRegistry::new(log.clone()), args.command).await;
+    let result = dispatch(&ModelRegistry::new(log.clone()), command).await;
     // Put a change under a signed head now, not at the next interval.
     let signed = match &result {
         Ok(done) if done.changed() => log.sign_head().await.map(|_| ()),
@@ -126,30 +151,48 @@ pub async fn run(ctx: &Context, args: ModelsArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `rdt models recalibrate-head`: a proposal, pinned and not active.
+async fn recalibrate(ctx: &Context, a: RecalibrateArgs, json: bool) -> anyhow::Result<ExitCode> {
+    let (store, registry) = (ctx.store().await?, ctx.registry().await?);
+    let by = Principal::new(a.user, Role::Governance);
+    let proposed = twin_core::heads::propose_recalibration(&store, &ctx.data_dir, &registry, a.since, &by).await;
+    store.close().await;
+    let proposed = proposed?;
+    let text = match proposed.version {
+        Some(v) => format!(
+            "{}\nproposed twin head {v}: pinned, not active; `rdt models activate {v} --kind twin_head --as USER --reason ...` adopts it",
+            proposed.text()
+        ),
+        None => format!("{}\nnothing to propose", proposed.text()),
+    };
+    super::print(json, &serde_json::to_value(&proposed)?, || format!("{text}\n"))?;
+    Ok(ExitCode::SUCCESS)
+}
+
 /// Runs one subcommand: what it did.
-async fn dispatch(registry: &ModelRegistry, command: ModelsCommand) -> Result<RegistryOutcome, GovernanceError> {
+async fn dispatch(registry: &ModelRegistry, command: RegistryCommand) -> Result<RegistryOutcome, GovernanceError> {
     use RegistryOutcome as Did;
     Ok(match command {
-        ModelsCommand::List(a) => {
+        RegistryCommand::List(a) => {
             let state = registry.state().await?;
             Did::Listed(state.list().into_iter().filter(|x| a.kind.is_none_or(|k| x.kind == k)).cloned().collect())
         }
-        ModelsCommand::Pin(a) => {
+        RegistryCommand::Pin(a) => {
             let (artifact, seq) = registry.pin_file(&a.actor.principal(), a.kind, &a.path, a.name, &a.actor.reason).await?;
             Did::Pinned { artifact, seq }
         }
-        ModelsCommand::Activate(a) => {
+        RegistryCommand::Activate(a) => {
             let seq = registry.activate(&a.actor.principal(), a.kind, &a.sha256, &a.actor.reason).await?;
             Did::Activated { kind: a.kind, sha256: a.sha256, seq }
         }
-        ModelsCommand::Rollback(a) => {
+        RegistryCommand::Rollback(a) => {
             let (restored, seq) = registry.rollback(&a.actor.principal(), a.kind, &a.actor.reason).await?;
             Did::RolledBack { kind: a.kind, restored, seq }
         }
-        ModelsCommand::Retire(a) => {
+        RegistryCommand::Retire(a) => {
             let seq = registry.retire(&a.actor.principal(), a.kind, &a.sha256, &a.actor.reason).await?;
             Did::Retired { kind: a.kind, sha256: a.sha256, seq }
         }
-        ModelsCommand::Check(a) => Did::Checked { artifact: registry.verify_file(a.kind, &a.path).await?, path: a.path },
+        RegistryCommand::Check(a) => Did::Checked { artifact: registry.verify_file(a.kind, &a.path).await?, path: a.path },
     })
 }

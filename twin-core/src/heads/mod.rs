@@ -29,8 +29,10 @@ mod twin_head;
 
 pub use evaluate::{evaluate, fit_and_score, HeadError, HeadEvaluation, HeadScores, Split};
 pub use label::{label, mtx_index, HeadOutcome, Labelled};
+pub mod recalibrate;
+pub use recalibrate::{propose_recalibration, Proposal};
 pub use twin_head::{
-    fit_from_points, inner_decision_rows, CALIBRATED_SLOPE, Calibration, Family, HeadFigure, HeadInputs, HeadRow, TwinHead, TwinHeadError, DECISION_DAYS_AFTER_START, MIN_CALIBRATION_ROWS,
+    fit_from_points, inner_decision_rows, RecalibratedOutcome, CALIBRATED_SLOPE, Calibration, Family, HeadFigure, HeadInputs, HeadRow, TwinHead, TwinHeadError, DECISION_DAYS_AFTER_START, MIN_CALIBRATION_ROWS,
     MIN_HEAD_ROWS,
     RELIABILITY_BINS,
 };

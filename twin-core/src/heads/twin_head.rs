@@ -184,6 +184,19 @@ impl Calibration {
     }
 }
 
+/// What a recalibration did to one yes/no outcome: the Cox line fitted on the fit half
+/// (none: too few rows or one class), and the calibration slope on the check half
+/// before and after.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RecalibratedOutcome {
+    pub outcome: Outcome,
+    pub fit_rows: usize,
+    pub line: Option<[f64; 2]>,
+    pub check_rows: usize,
+    pub slope_before: Option<f64>,
+    pub slope_after: Option<f64>,
+}
+
 /// A head's figure for one patient and outcome.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HeadFigure {
@@ -266,6 +279,12 @@ pub struct TwinHead {
     outcomes: BTreeMap<Outcome, OutcomeHead>,
     /// Per outcome, measured on the calibration rows (empty when none were given).
     pub calibration: BTreeMap<Outcome, Calibration>,
+    /// Recalibrations from recent outcomes, adopted by governance (`rdt heads
+    /// recalibrate` proposes, activating the pinned file adopts): per yes/no outcome
+    /// the Cox line (intercept, slope) applied to the logit of the head's probability.
+    /// Empty for a head as `rdt embed` fits it (and then absent from its file).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    recalibration: BTreeMap<Outcome, [f64; 2]>,
 }
 
 /// A patient's inputs to the head at one time ([`TwinHead::inputs`]).
@@ -523,6 +542,7 @@ impl TwinHead {
             sequence,
             outcomes,
             calibration: BTreeMap::new(),
+            recalibration: BTreeMap::new(),
         };
         head.calibration = head.measure(calibration);
         Ok(head)
@@ -579,7 +599,86 @@ impl TwinHead {
             Family::Sequence => recalibrated(sequence?, &head.platt[2]),
             Family::Stack => head.stack_for(inputs.at_decision)?.predict(&stack_input(outcome, [trees()?, ridge(), sequence?])),
         };
+        let value = match self.recalibration.get(&outcome) {
+            Some([a, b]) if outcome.is_rate() => 1.0 / (1.0 + (-(a + b * logit(value.clamp(0.0, 1.0)))).exp()),
+            _ => value,
+        };
         value.is_finite().then(|| if outcome.is_rate() { value.clamp(0.0, 1.0) } else { value.clamp(0.0, 10.0) })
+    }
+
+    /// A recalibration of this head from `rows` (recent snapshots with their outcomes,
+    /// patients it may have been fitted on or not): the rows of even-bucketed patients
+    /// fit, per yes/no outcome with at least [`MIN_CALIBRATION_ROWS`] of them and both
+    /// classes, the Cox line of the head's probabilities (composed with any earlier
+    /// recalibration), and the odd-bucketed patients' rows measure the result (the
+    /// head's calibration, its figures' intervals, and whether they are shown, are
+    /// re-measured on them). The head itself is not changed: the result is a new head
+    /// for governance to adopt or not.
+    pub fn recalibrate(&self, rows: &[HeadRow<'_>]) -> (TwinHead, Vec<RecalibratedOutcome>) {
+        let fit_half = |r: &&HeadRow<'_>| crate::eval::split::bucket(r.patient) % 2 == 0;
+        let (fit, check): (Vec<&HeadRow<'_>>, Vec<&HeadRow<'_>>) = rows.iter().partition(fit_half);
+        let mut inputs: Vec<HeadInputs> = fit.iter().map(|r| r.inputs()).collect();
+        let tokens: Vec<_> = fit.iter().map(|r| self.sequence.tokenize(r.events, r.index_time)).collect();
+        let sequences: Vec<&[_]> = tokens.iter().map(Vec::as_slice).collect();
+        for (x, predicted) in inputs.iter_mut().zip(self.sequence.predict_many(&sequences)) {
+            x.sequence = predicted;
+        }
+        // A copy through the file format: what governance would load.
+        let mut new: TwinHead = serde_json::from_slice(&self.to_bytes()).expect("a head reads back");
+        let mut report = Vec::new();
+        for outcome in Outcome::ALL.into_iter().filter(|o| o.is_rate()) {
+            let (p, y): (Vec<f64>, Vec<bool>) = inputs
+                .iter()
+                .zip(&fit)
+                .filter_map(|(x, r)| Some((self.predict(outcome, x)?, r.outcomes.get(outcome)? > 0.5)))
+                .unzip();
+            let both = y.iter().any(|v| *v) && y.iter().any(|v| !*v);
+            let line = (p.len() >= MIN_CALIBRATION_ROWS && both).then(|| crate::heads::calibration_line(&p, &y)).flatten();
+            if let Some((a, b)) = line {
+                let [a0, b0] = self.recalibration.get(&outcome).copied().unwrap_or([0.0, 1.0]);
+                new.recalibration.insert(outcome, [a + b * a0, b * b0]);
+            }
+            report.push(RecalibratedOutcome {
+                outcome,
+                fit_rows: p.len(),
+                line: line.map(|(a, b)| [a, b]),
+                slope_before: None,
+                slope_after: None,
+                check_rows: 0,
+            });
+        }
+        let check_rows: Vec<HeadRow<'_>> = check
+            .iter()
+            .map(|r| HeadRow {
+                patient: r.patient,
+                events: r.events,
+                record: r.record,
+                index_time: r.index_time,
+                outcomes: r.outcomes.clone(),
+                twin: r.twin.clone(),
+            })
+            .collect();
+        let before = self.measure(&check_rows);
+        let after = new.measure(&check_rows);
+        for r in &mut report {
+            r.slope_before = before.get(&r.outcome).and_then(|c| c.slope);
+            r.slope_after = after.get(&r.outcome).and_then(|c| c.slope);
+            r.check_rows = after.get(&r.outcome).map_or(0, |c| c.n);
+            // A recalibrated outcome's figures rest on the check half's measurement
+            // (none there: withheld); the others keep theirs.
+            if r.line.is_some() {
+                match after.get(&r.outcome) {
+                    Some(c) => new.calibration.insert(r.outcome, c.clone()),
+                    None => new.calibration.remove(&r.outcome),
+                };
+            }
+        }
+        (new, report)
+    }
+
+    /// The head's file bytes (canonical JSON): what is hashed, pinned and loaded.
+    pub fn file_bytes(&self) -> Vec<u8> {
+        self.to_bytes()
     }
 
     /// [`Self::predict`] with the interval its calibration gives; `None` when the
@@ -656,12 +755,51 @@ impl TwinHead {
         registry: &ModelRegistry,
         by: &Principal,
     ) -> Result<Digest, TwinHeadError> {
-        Ok(save_pinned(path, &self.to_bytes(), registry, by, ArtifactKind::TwinHead, REGISTER_REASON).await?)
+        let bytes = self.to_bytes();
+        // Every version is also kept under its digest, so governance can roll back to
+        // it (or activate a proposed recalibration) and the loader finds its bytes.
+        crate::artifact::write_whole(&Self::version_path(path, Digest::of(&bytes)), &bytes)?;
+        Ok(save_pinned(path, &bytes, registry, by, ArtifactKind::TwinHead, REGISTER_REASON).await?)
+    }
+
+    /// Where the version `sha256` of the head at `path` is kept:
+    /// `<models>/twin-heads/<sha256>.json`.
+    pub fn version_path(path: &Path, sha256: Digest) -> PathBuf {
+        path.with_file_name("twin-heads").join(format!("{}.json", sha256.to_hex()))
+    }
+
+    /// Writes this head as a proposal beside the head at `path` and pins it (not
+    /// active: a governance user activates it, `rdt models activate twin_head SHA` or
+    /// the governance page, or leaves it), with `reason` in the trail. Returns its
+    /// version.
+    pub async fn propose(
+        &self,
+        path: &Path,
+        registry: &ModelRegistry,
+        by: &Principal,
+        reason: &str,
+    ) -> Result<Digest, TwinHeadError> {
+        let bytes = self.to_bytes();
+        let sha256 = Digest::of(&bytes);
+        crate::artifact::write_whole(&Self::version_path(path, sha256), &bytes)?;
+        let artifact = audit_log::ArtifactRef {
+            kind: ArtifactKind::TwinHead,
+            sha256,
+            name: format!("twin-head recalibrated ({})", &sha256.to_hex()[..12]),
+            size_bytes: Some(bytes.len() as u64),
+        };
+        registry.pin(by, artifact, reason).await.map_err(crate::artifact::ArtifactFileError::from)?;
+        Ok(sha256)
     }
 
     /// Reads the head at `path` once, refusing its bytes unless their SHA-256 is the
     /// registry's active twin head and it reads the twin `twin`.
     pub async fn load_active(path: &Path, registry: &ModelRegistry, twin: Digest) -> Result<Self, TwinHeadError> {
+        // The active version's own file when it is kept (a recalibration governance
+        // adopted, a rollback), else the install's file; either is verified below.
+        let active = registry.state().await.ok().and_then(|r| r.active(ArtifactKind::TwinHead).map(|a| a.sha256));
+        let versioned = active.map(|sha| Self::version_path(path, sha)).filter(|p| p.exists());
+        let path = versioned.as_deref().unwrap_or(path);
         let (bytes, _) = read_active(path, registry, ArtifactKind::TwinHead, "the twin head").await?;
         let head: TwinHead =
             serde_json::from_slice(&bytes).map_err(|source| TwinHeadError::Parse { path: path.to_owned(), source })?;
@@ -899,6 +1037,45 @@ mod tests {
         assert_eq!(head.figure(Outcome::MtxResponse6m, &inputs), None);
         let why = head.withheld(Outcome::MtxResponse6m).expect("a reason");
         assert!(why.contains("1.31") && why.contains("0.8-1.2"), "{why}");
+    }
+
+    /// Recent patients whose twins read the response less often (every fourth one
+    /// read wrong on top): the head is over-confident on them; its recalibration on
+    /// half of them brings the calibration slope on the other half back towards 1,
+    /// in a new head, the original unchanged (and its file without the field).
+    #[test]
+    fn a_recalibration_from_recent_rows_is_a_new_better_calibrated_head() {
+        let cohort = cohort();
+        let records: Vec<ClinicalRecord> = cohort.iter().map(|(_, e, _)| ClinicalRecord::read(e)).collect();
+        let head = fitted(&cohort, &records);
+        let recent: Vec<HeadRow<'_>> = cohort
+            .iter()
+            .zip(&records)
+            .enumerate()
+            .map(|(i, ((p, e, twin), r))| {
+                let at = e[0].time + chrono::Duration::days(30);
+                let mut twin = twin.clone();
+                if i % 4 == 1 {
+                    twin[0] = 1.0 - twin[0];
+                }
+                HeadRow { patient: p, events: e, record: r, index_time: at, outcomes: r.outcomes_at(at.date_naive()), twin }
+            })
+            .collect();
+        let (new, report) = head.recalibrate(&recent);
+        let mtx = report.iter().find(|r| r.outcome == Outcome::MtxResponse6m).unwrap();
+        let (before, after) = (mtx.slope_before.unwrap(), mtx.slope_after.unwrap());
+        assert!(mtx.line.is_some() && mtx.fit_rows >= MIN_CALIBRATION_ROWS && mtx.check_rows >= MIN_CALIBRATION_ROWS, "{mtx:?}");
+        assert!(before < 0.9, "the drifted rows make the head over-confident: slope {before}");
+        assert!((after - 1.0).abs() < (before - 1.0).abs(), "{before} -> {after}");
+        let (_, events, twin) = &cohort[3];
+        let inputs = head.inputs(&records[3], events, events[0].time + chrono::Duration::days(30), twin.clone());
+        assert_ne!(head.predict(Outcome::MtxResponse6m, &inputs), new.predict(Outcome::MtxResponse6m, &inputs));
+        assert!(!String::from_utf8(head.file_bytes()).unwrap().contains("recalibration"));
+        assert!(String::from_utf8(new.file_bytes()).unwrap().contains("\"recalibration\""));
+        // No rows: nothing fitted, nothing changed.
+        let (same, report) = head.recalibrate(&[]);
+        assert!(report.iter().all(|r| r.line.is_none()));
+        assert_eq!(same.file_bytes(), head.file_bytes());
     }
 
     /// Decision points are 90 days after each DMARD start (not a glucocorticoid's),
