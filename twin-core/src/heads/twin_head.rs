@@ -1122,10 +1122,13 @@ mod tests {
         let err = TwinHead::load_active(&path, &registry, Digest::of(b"another twin")).await.err().unwrap();
         assert!(matches!(err, TwinHeadError::OtherTwin { .. }) && err.to_string().contains("rdt embed"), "{err}");
 
-        let mut bytes = std::fs::read(&path).unwrap();
+        // The loader reads the active version's own file (`twin-heads/<sha256>.json`):
+        // edited, it is refused, naming the digest it found.
+        let version = TwinHead::version_path(&path, Digest::of(&std::fs::read(&path).unwrap()));
+        let mut bytes = std::fs::read(&version).unwrap();
         let at = bytes.iter().position(|b| b.is_ascii_digit()).unwrap();
         bytes[at] = if bytes[at] == b'9' { b'8' } else { bytes[at] + 1 };
-        std::fs::write(&path, &bytes).unwrap();
+        std::fs::write(&version, &bytes).unwrap();
         let err = TwinHead::load_active(&path, &registry, Digest::of(b"twin")).await.err().unwrap();
         let msg = err.to_string();
         assert!(matches!(err, TwinHeadError::Governance { .. }), "{msg}");
