@@ -133,6 +133,11 @@ fn imports_update_twins_and_a_killed_import_loses_nothing(rdt: &Rdt) {
         rdt.run_json(&["cohort", "--patient", first, "--k", "5", "--min-n", "1", "--json", "--as", "dr-test"]);
     assert_eq!(code, 0, "{cohort}");
     assert_eq!(live_point_time(rdt.data_dir(), second).unwrap().date_naive(), day);
+    // The touched patient's own next cohort is at the observation the killed import wrote.
+    let (cohort, code) =
+        rdt.run_json(&["cohort", "--patient", second, "--k", "5", "--min-n", "1", "--json", "--as", "dr-test"]);
+    assert_eq!(code, 0, "{cohort}");
+    assert_eq!(cohort["index_date"], day.to_string().as_str(), "{cohort}");
     assert_eq!(ok(rdt, &["embed", "--changed"]).trim(), "twins up to date (no patient changed)");
     assert_eq!(twins_check(rdt)["status"], "ok");
 }
