@@ -45,6 +45,8 @@ pub enum RebuildError {
     Head(#[from] TwinHeadError),
     #[error(transparent)]
     Drift(#[from] crate::monitor::drift::DriftError),
+    #[error("storing the early alerts: {0}")]
+    Alerts(String),
     #[error(transparent)]
     OptionHead(#[from] crate::options::OptionHeadError),
     #[error("fitting the option head: {0}")]
@@ -133,7 +135,8 @@ pub async fn rebuild(
 
     // The head reads the same twins: fitted from these points, no second embedding.
     progress.stage("fitting the twin head", 0);
-    let head = match crate::heads::fit_from_points(model, &journeys, &points, &lookup)? {
+    let fitted = crate::heads::fit_from_points(model, &journeys, &points, &lookup)?;
+    let head = match &fitted {
         Some(head) => {
             let version = head.save_and_register(&TwinHead::install_path(data_dir), registry, by).await?;
             Ok((version, head.fitted_rows))
@@ -143,6 +146,20 @@ pub async fn rebuild(
             crate::heads::MIN_HEAD_ROWS
         )),
     };
+    progress.done();
+
+    // Every patient's early alerts, from the rebuilt twins, the new head and the
+    // install's state model (as each catch-up does for the patients it touches).
+    progress.stage("early alerts", journeys.len() as u64);
+    let mut alerts = super::catch_up::AlertModels::of_install(data_dir, registry, model).await;
+    alerts.head = fitted;
+    let live_of: std::collections::HashMap<&PatientId, &[f32]> =
+        live.iter().map(|p| (&p.patient, p.vector.as_slice())).collect();
+    for (patient, events) in &journeys {
+        let live = live_of.get(patient).copied();
+        alerts.refresh(store, patient, events, live).await.map_err(|e| RebuildError::Alerts(e.to_string()))?;
+        progress.advance(1);
+    }
     progress.done();
 
     // The options' head reads the record, not the twin: fitted on the train part's
