@@ -95,7 +95,7 @@ and whether a clinician acknowledged it.";
         let stored = ctx.store().alerts_of(&journey.patient.id).await?;
         let fact = |a: &journey::store::StoredAlert| AlertFact {
             kind: a.kind.clone(),
-            title: title_of(&a.kind),
+            title: twin_core::alerts::AlertKind::parse(&a.kind).map_or_else(|| a.kind.replace('_', " "), |k| k.title().to_owned()),
             raised_on: a.raised_on,
             message: a.message.clone(),
             acknowledged_by: a.acknowledged.as_ref().map(|(by, _)| by.clone()),
@@ -110,15 +110,6 @@ and whether a clinician acknowledged it.";
             acknowledged: trimmer.keep_first(acknowledged, Self::MAX_ITEMS),
         };
         Ok(Bounded::new(output, trimmer))
-    }
-}
-
-/// The rule's heading (the twin's alert rules name them; the tool reads the stored name).
-fn title_of(kind: &str) -> String {
-    match kind {
-        "activity_above_band" => "Disease activity above the forecast".to_owned(),
-        "failing_course" => "Methotrexate course failing".to_owned(),
-        other => other.replace('_', " "),
     }
 }
 

@@ -424,8 +424,14 @@ fn sentence(line: &str) -> String {
     format!("{first}{}.", chars.as_str())
 }
 
+/// `text` (an import's message) without the server folder `dir` it received files in:
+/// a file inside it is named alone, the folder itself as `called` ("the upload").
+pub(crate) fn without_server_paths_as(text: &str, dir: &std::path::Path, called: &str) -> String {
+    text.replace(&format!("{}/", dir.display()), "").replace(&dir.display().to_string(), called)
+}
+
 fn without_server_paths(text: &str, dir: &std::path::Path) -> String {
-    text.replace(&format!("{}/", dir.display()), "").replace(&dir.display().to_string(), "the upload")
+    without_server_paths_as(text, dir, "the upload")
 }
 
 async fn run_import(state: &AppState, job: &ImportJob, principal: audit_log::Principal, session: String) -> Result<String, String> {

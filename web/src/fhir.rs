@@ -219,7 +219,7 @@ impl Request {
     /// audits it as `what`, and catches the twins up; a rolled-back request is a 422
     /// `OperationOutcome` naming each problem.
     async fn import(&self, state: &AppState, token: &IntegrationToken, what: &str) -> Result<Imported, Response> {
-        let hide = |text: &str| text.replace(&format!("{}/", self.dir.display()), "").replace(&self.dir.display().to_string(), "the request");
+        let hide = |text: &str| crate::admin::without_server_paths_as(text, &self.dir, "the request");
         let failed = |e: &dyn std::fmt::Display| {
             tracing::error!("{what}: {e}");
             error(StatusCode::INTERNAL_SERVER_ERROR, "exception", "the store failed; nothing of the request was kept")

@@ -90,14 +90,12 @@ fn quartiles(values: &mut [f64]) -> Option<[f64; 3]> {
     Some([at(0.5), at(0.25), at(0.75)])
 }
 
+/// The share `k / n` with its Wilson interval ([`crate::cohort::stats::wilson`]).
 fn wilson(k: usize, n: usize) -> Option<[f64; 3]> {
-    if n == 0 {
-        return None;
-    }
-    let (p, n, z) = (k as f64 / n as f64, n as f64, 1.96_f64);
-    let centre = (p + z * z / (2.0 * n)) / (1.0 + z * z / n);
-    let half = z * ((p * (1.0 - p) / n) + z * z / (4.0 * n * n)).sqrt() / (1.0 + z * z / n);
-    Some([p, (centre - half).max(0.0), (centre + half).min(1.0)])
+    (n > 0).then(|| {
+        let i = crate::cohort::stats::wilson(k, n);
+        [k as f64 / n as f64, i.low, i.high]
+    })
 }
 
 fn figures(rule: Option<AlertKind>, cases: &[Replayed]) -> RuleFigures {

@@ -25,16 +25,14 @@ use audit_log::ModelRegistry;
 use journey::store::{ChangedPatient, JourneyStore, NewAlert};
 use serde::Serialize;
 
-use super::build::{embed_journeys, snapshot_note_texts, SnapshotPlan};
+use super::build::{embed_journeys, SnapshotPlan};
 use super::{IndexConfig, IndexWriter, NeighbourIndex};
 use super::SnapshotKind;
-use crate::encode::note::{note_vectors, NoteVectors};
 use crate::heads::TwinHead;
 use crate::state::StateModel;
-use crate::progress::NoProgress;
 use crate::twin::{TwinError, TwinModel};
 
-use super::sync::SyncError;
+use super::sync::{twin_note_vectors, SyncError};
 
 /// Patients re-embedded per forward pass and per index flush: bounds the journeys and
 /// snapshots held in memory at once, and the work a crash can make a restart redo.
@@ -93,15 +91,7 @@ impl AlertModels {
     /// The install's active state model and twin head (for `model`); one that is
     /// missing or refused is left out (its rule raises nothing), with a warning.
     pub async fn of_install(data_dir: &Path, registry: &ModelRegistry, model: &TwinModel) -> AlertModels {
-        let state_path = StateModel::install_path(data_dir);
-        let state = match state_path.exists() {
-            true => StateModel::load_active(&state_path, registry)
-                .await
-                .map(|(m, _)| m)
-                .map_err(|e| tracing::warn!("alerts: the state model is not read: {e}"))
-                .ok(),
-            false => None,
-        };
+        let state = Self::state_of_install(data_dir, registry).await;
         let head_path = TwinHead::install_path(data_dir);
         let head = match head_path.exists() {
             true => TwinHead::load_active(&head_path, registry, model.version)
@@ -111,6 +101,20 @@ impl AlertModels {
             false => None,
         };
         AlertModels { state, head }
+    }
+
+    /// The install's active state model, if it has one the registry accepts (else
+    /// `None`, with a warning when one is there but refused).
+    pub async fn state_of_install(data_dir: &Path, registry: &ModelRegistry) -> Option<StateModel> {
+        let path = StateModel::install_path(data_dir);
+        if !path.exists() {
+            return None;
+        }
+        StateModel::load_active(&path, registry)
+            .await
+            .map(|(m, _)| m)
+            .map_err(|e| tracing::warn!("alerts: the state model is not read: {e}"))
+            .ok()
     }
 
     /// Recomputes and stores `patient`'s alerts from their time-ordered `events` and
@@ -156,14 +160,13 @@ pub async fn catch_up(
     }
     // The plan every point of the index is computed with (`rdt event add` uses it too).
     let plan = SnapshotPlan::default();
-    let with_notes = model.manifest.training.get("notes").and_then(|v| v.as_bool()).unwrap_or(false);
     let mut done = CaughtUp::default();
     loop {
         let batch = store.changed_patients(CATCH_UP_BATCH).await?;
         if batch.is_empty() {
             return Ok(done);
         }
-        done.points += refresh(store, data_dir, registry, model, index, alerts, &plan, with_notes, &batch).await?;
+        done.points += refresh(store, data_dir, registry, model, index, alerts, &plan, &batch).await?;
         store.acknowledge_changes(&batch).await?;
         done.patients += batch.len();
         done.batches += 1;
@@ -182,7 +185,6 @@ async fn refresh(
     index: &mut NeighbourIndex,
     alerts: &AlertModels,
     plan: &SnapshotPlan,
-    with_notes: bool,
     batch: &[ChangedPatient],
 ) -> Result<usize, SyncError> {
     let mut journeys = Vec::with_capacity(batch.len());
@@ -193,12 +195,7 @@ async fn refresh(
             journeys.push((changed.patient.clone(), events));
         }
     }
-    let notes = if with_notes {
-        let texts = journeys.iter().flat_map(|(_, e)| snapshot_note_texts(e, plan)).collect();
-        note_vectors(data_dir, registry, texts, &NoProgress).await?.weighted_by(model.manifest.spec.note_weights.clone())
-    } else {
-        NoteVectors::new()
-    };
+    let notes = twin_note_vectors(data_dir, registry, model, journeys.iter().map(|(_, e)| e.as_slice()), plan).await?;
     let lookup = |t: &str| notes.vector(t);
     let points = embed_journeys(model, &journeys, plan, &lookup, || {})?;
     // Historical follow-up grows with every event, and a back-dated event changes

@@ -151,8 +151,8 @@ pub async fn rebuild(
     // Every patient's early alerts, from the rebuilt twins, the new head and the
     // install's state model (as each catch-up does for the patients it touches).
     progress.stage("early alerts", journeys.len() as u64);
-    let mut alerts = super::catch_up::AlertModels::of_install(data_dir, registry, model).await;
-    alerts.head = fitted;
+    let state = super::catch_up::AlertModels::state_of_install(data_dir, registry).await;
+    let alerts = super::catch_up::AlertModels { state, head: fitted };
     let live_of: std::collections::HashMap<&PatientId, &[f32]> =
         live.iter().map(|p| (&p.patient, p.vector.as_slice())).collect();
     for (patient, events) in &journeys {

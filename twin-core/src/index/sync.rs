@@ -183,6 +183,29 @@ fn event_bytes(event: &Event) -> Vec<u8> {
     serde_json::to_vec(event).expect("an event serialises")
 }
 
+/// Whether `model` was trained with notes (and so reads their vectors).
+pub fn reads_notes(model: &TwinModel) -> bool {
+    model.manifest.training.get("notes").and_then(|v| v.as_bool()).unwrap_or(false)
+}
+
+/// The note vectors `model` reads for the snapshots of `journeys` (time-ordered
+/// events) under `plan`: MiniLM's, cached under `data_dir`, weighed as the twin's
+/// training weighed them; none when the twin reads no notes. The one door for every
+/// incremental re-embedding (`rdt event add`, the catch-up).
+pub async fn twin_note_vectors<'a>(
+    data_dir: &Path,
+    registry: &ModelRegistry,
+    model: &TwinModel,
+    journeys: impl IntoIterator<Item = &'a [Event]>,
+    plan: &SnapshotPlan,
+) -> Result<NoteVectors, NoteError> {
+    if !reads_notes(model) {
+        return Ok(NoteVectors::new());
+    }
+    let texts = journeys.into_iter().flat_map(|events| snapshot_note_texts(events, plan)).collect();
+    Ok(note_vectors(data_dir, registry, texts, &NoProgress).await?.weighted_by(model.manifest.spec.note_weights.clone()))
+}
+
 /// [`add_event`] as a user's act on an install: note vectors for the notes the twin
 /// reads (when it was trained with notes: MiniLM pinned in `registry`, vectors cached
 /// under `data_dir`), the event through store, twin and index, and an `import` audit
@@ -197,14 +220,12 @@ pub async fn add_recorded(
     by: Principal,
 ) -> Result<(IndexPoint, Seq), SyncError> {
     let plan = SnapshotPlan::default();
-    let with_notes = model.manifest.training.get("notes").and_then(|v| v.as_bool()).unwrap_or(false);
-    let notes = match (with_notes, store.journey(&event.patient).await?) {
+    let notes = match (reads_notes(model), store.journey(&event.patient).await?) {
         (true, Some(journey)) => {
             let mut events = journey.events;
             events.push(event.clone());
             events.sort_by_key(|e| e.time);
-            let texts = snapshot_note_texts(&events, &plan);
-            note_vectors(data_dir, registry, texts, &NoProgress).await?.weighted_by(model.manifest.spec.note_weights.clone())
+            twin_note_vectors(data_dir, registry, model, [events.as_slice()], &plan).await?
         }
         _ => NoteVectors::new(),
     };

@@ -203,26 +203,52 @@ fn feature_columns(journeys: &[(PatientId, Vec<Event>)]) -> Vec<Vec<f64>> {
     columns
 }
 
+/// How far one quantity moved, by [`PSI_WATCH`] and [`PSI_NOTICE`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ShiftState {
+    Stable,
+    Watch,
+    Shifted,
+}
+
+impl ShiftState {
+    pub fn of(psi: f64) -> ShiftState {
+        if psi > PSI_NOTICE {
+            ShiftState::Shifted
+        } else if psi > PSI_WATCH {
+            ShiftState::Watch
+        } else {
+            ShiftState::Stable
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ShiftState::Stable => "stable",
+            ShiftState::Watch => "watch",
+            ShiftState::Shifted => "shifted",
+        }
+    }
+}
+
 /// How far one quantity moved.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Shift {
     pub name: String,
     pub psi: f64,
-    /// `stable`, `watch` or `shifted` by [`PSI_WATCH`] and [`PSI_NOTICE`].
-    pub state: &'static str,
+    pub state: ShiftState,
 }
 
 impl Shift {
     fn of(bins: &Bins, values: &[f64]) -> Shift {
         let psi = bins.psi(values);
-        let state = if psi > PSI_NOTICE {
-            "shifted"
-        } else if psi > PSI_WATCH {
-            "watch"
-        } else {
-            "stable"
-        };
-        Shift { name: bins.name.clone(), psi, state }
+        Shift { name: bins.name.clone(), psi, state: ShiftState::of(psi) }
+    }
+
+    /// "name (PSI 0.31)", as the notice and the trail name a shifted quantity.
+    fn named(&self) -> String {
+        format!("{} (PSI {:.2})", self.name, self.psi)
     }
 }
 
@@ -252,7 +278,7 @@ impl DriftReport {
         );
         let _ = writeln!(out, "| quantity | PSI | state |\n|---|---|---|");
         for s in &self.shifts {
-            let _ = writeln!(out, "| {} | {:.3} | {} |", s.name, s.psi, s.state);
+            let _ = writeln!(out, "| {} | {:.3} | {} |", s.name, s.psi, s.state.as_str());
         }
         let _ = writeln!(
             out,
@@ -316,8 +342,7 @@ pub async fn check(
     }
     shifts.push(Shift::of(&reference.nearest, &distances));
 
-    let shifted: Vec<String> =
-        shifts.iter().filter(|s| s.state == "shifted").map(|s| format!("{} (PSI {:.2})", s.name, s.psi)).collect();
+    let shifted: Vec<String> = shifts.iter().filter(|s| s.state == ShiftState::Shifted).map(Shift::named).collect();
     let notice = (journeys.len() >= MIN_NEW_PATIENTS && !shifted.is_empty()).then(|| {
         format!(
             "{} new patients differ from the {} the twin's index was built on: {}. Its cohorts and heads were \
@@ -357,12 +382,7 @@ pub async fn check_install(
         twin_version: report.twin_version,
         new_patients: report.new_patients as u64,
         reference_patients: report.reference_patients as u64,
-        shifted: report
-            .shifts
-            .iter()
-            .filter(|s| s.state == "shifted")
-            .map(|s| format!("{} (PSI {:.2})", s.name, s.psi))
-            .collect(),
+        shifted: report.shifts.iter().filter(|s| s.state == ShiftState::Shifted).map(Shift::named).collect(),
         notice: notice.clone(),
     };
     let entry = audit_log::NewEntry::new(by, audit_log::EntryBody::DriftNotice { drift });
