@@ -4,7 +4,9 @@
 //! holds for any virtual cohort). Two sets ship ([`SetName`]): the tuning set
 //! (`questions/virtual-cohort.json`), which changes are chosen on, and the frozen
 //! held-out set (`questions/held-out.json`, docs/benchmarks/assistant-heldout-protocol.md),
-//! which is never used to choose one.
+//! which is never used to choose one. A second tuning set (`questions/readings.json`)
+//! asks every reading the held-out set covers in wording of its own, so changes to those
+//! readings are chosen on questions the held-out set does not hold.
 
 use audit_log::Role;
 use serde::{Deserialize, Serialize};
@@ -16,12 +18,18 @@ use crate::EvalError;
 pub const VIRTUAL_COHORT_SET: &str = include_str!("../questions/virtual-cohort.json");
 /// The held-out set, frozen before anything scored it: never used to choose a change.
 pub const HELD_OUT_SET: &str = include_str!("../questions/held-out.json");
+/// The second tuning set: every reading issue 21 names (existence, counts, trends over
+/// visits and windows, comparisons, treatment options), written after the held-out set
+/// was frozen and without reading it; tuned on like the first.
+pub const READINGS_SET: &str = include_str!("../questions/readings.json");
 
 /// Which shipped set a run asks, with the cohort it is asked over.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum SetName {
     Tuning,
+    /// The second tuning set, over every reading.
+    Readings,
     HeldOut,
 }
 
@@ -29,6 +37,7 @@ impl SetName {
     pub fn questions(self) -> Result<QuestionSet, EvalError> {
         Ok(serde_json::from_str(match self {
             SetName::Tuning => VIRTUAL_COHORT_SET,
+            SetName::Readings => READINGS_SET,
             SetName::HeldOut => HELD_OUT_SET,
         })?)
     }
@@ -37,7 +46,7 @@ impl SetName {
     /// no tuning ever used); the tuning set's is the caller's choice (`None`).
     pub fn frozen_cohort(self) -> Option<(u64, usize)> {
         match self {
-            SetName::Tuning => None,
+            SetName::Tuning | SetName::Readings => None,
             SetName::HeldOut => Some((HELD_OUT_SEED, HELD_OUT_PATIENTS)),
         }
     }
@@ -46,6 +55,7 @@ impl SetName {
     pub fn report_stem(self) -> &'static str {
         match self {
             SetName::Tuning => "assistant-eval",
+            SetName::Readings => "assistant-eval-readings",
             SetName::HeldOut => "assistant-eval-held-out",
         }
     }
@@ -53,6 +63,7 @@ impl SetName {
     pub fn as_str(self) -> &'static str {
         match self {
             SetName::Tuning => "tuning",
+            SetName::Readings => "readings",
             SetName::HeldOut => "held-out",
         }
     }
@@ -64,8 +75,9 @@ impl std::str::FromStr for SetName {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
             "tuning" => Ok(SetName::Tuning),
+            "readings" => Ok(SetName::Readings),
             "held-out" => Ok(SetName::HeldOut),
-            other => Err(format!("unknown question set `{other}` (tuning, held-out)")),
+            other => Err(format!("unknown question set `{other}` (tuning, readings, held-out)")),
         }
     }
 }
@@ -350,7 +362,11 @@ mod tests {
     #[test]
     fn the_held_out_set_shares_no_wording_with_the_tools_or_the_tuning_set() {
         let examples: Vec<String> = tools::specs().iter().flat_map(|s| s.examples.iter().map(|e| e.to_string())).collect();
-        let tuning: Vec<String> = QuestionSet::builtin().unwrap().questions.into_iter().map(|q| q.question).collect();
+        let tuning: Vec<String> = [SetName::Tuning, SetName::Readings]
+            .into_iter()
+            .flat_map(|set| set.questions().unwrap().questions)
+            .map(|q| q.question)
+            .collect();
         assert!(examples.len() > 20 && tuning.len() > 40, "the wording compared against is all there");
         let padded = |text: &str| format!(" {} ", words(text).join(" "));
         let mut shared = Vec::new();
@@ -412,6 +428,24 @@ mod tests {
         assert!("heldout".parse::<SetName>().is_err());
         assert_ne!(SetName::Tuning.report_stem(), SetName::HeldOut.report_stem());
         assert_eq!(SetName::Tuning.frozen_cohort(), None);
+    }
+
+    /// The second tuning set asks every reading the held-out set asks, each at least
+    /// four times, about both patients, and is kept out of the tools' examples.
+    #[test]
+    fn the_readings_set_parses_and_covers_every_reading() {
+        let set = SetName::Readings.questions().unwrap();
+        has_unique_ids_and_at_least(&set, 60);
+        for reading in Reading::ASKED {
+            let n = set.questions.iter().filter(|q| q.expect.reading() == reading).count();
+            assert!(n >= 4, "{}: {n}", reading.as_str());
+        }
+        assert!(set.questions.iter().any(|q| q.patient == Which::A) && set.questions.iter().any(|q| q.patient == Which::B));
+        let ids = |set: SetName| set.questions().unwrap().questions.into_iter().map(|q| q.id).collect::<Vec<_>>();
+        let tuning = ids(SetName::Tuning);
+        assert!(ids(SetName::Readings).iter().all(|id| !tuning.contains(id)), "ids apart from the first set's");
+        assert_eq!(SetName::Readings.frozen_cohort(), None);
+        assert_eq!("readings".parse::<SetName>(), Ok(SetName::Readings));
     }
 
     #[test]

@@ -330,6 +330,7 @@ impl EvalReport {
         let secs = |x: Option<f64>| x.map_or("-".into(), |v| format!("{v:.2} s"));
         let title = match self.set {
             SetName::Tuning => "the tuning set",
+            SetName::Readings => "the second tuning set, every reading (questions/readings.json)",
             SetName::HeldOut => "the held-out set (docs/benchmarks/assistant-heldout-protocol.md)",
         };
         let _ = writeln!(s, "# Assistant question set: {title}\n");

@@ -2,7 +2,8 @@
 //! cohort in a scratch directory, so the install's data and audit trail are untouched
 //! (`assistant_eval::run_on_scratch`). `--set tuning` (the default) over the cohort the
 //! flags choose, written to `assistant-eval.{md,json}` under `<data-dir>/reports/`;
-//! `--set held-out` over its frozen cohort (docs/benchmarks/assistant-heldout-protocol.md),
+//! `--set readings` (the second tuning set, every reading) the same way, written to
+//! `assistant-eval-readings.{md,json}`; `--set held-out` over its frozen cohort (docs/benchmarks/assistant-heldout-protocol.md),
 //! written apart to `assistant-eval-held-out.{md,json}`.
 
 use std::process::ExitCode;
@@ -15,8 +16,9 @@ use crate::context::Context;
 
 #[derive(Debug, Args)]
 pub struct EvalAssistantArgs {
-    /// Which question set: `tuning` (changes are chosen on it) or `held-out` (frozen,
-    /// never used to choose a change; its cohort is fixed by its protocol).
+    /// Which question set: `tuning` or `readings` (changes are chosen on them) or
+    /// `held-out` (frozen, never used to choose a change; its cohort is fixed by its
+    /// protocol).
     #[arg(long, default_value = "tuning")]
     set: SetName,
     /// Virtual patients in the scratch cohort (tuning set; default 40).
