@@ -163,7 +163,15 @@ pub(crate) fn says_ever(text: &str, held: &[String], any_of: &[String]) -> bool 
     let lower = text.to_lowercase();
     let names = |drug: &str| lower.contains(drug.split_whitespace().next().unwrap_or(drug));
     if held.is_empty() {
-        (opens_with(text, "no") || has_any(text, &NEVER)) && !known_in_group(any_of).into_iter().any(names)
+        // A drug named in a clause that negates it ("he has never had
+        // hydroxychloroquine") is the answer no, not a course named.
+        let affirmed: String = lower
+            .split(['.', ';'])
+            .filter(|clause| !(has_any(clause, &NEVER) || clause.trim_start().starts_with("no ")))
+            .collect::<Vec<_>>()
+            .join(". ");
+        let names_affirmed = |drug: &str| affirmed.contains(drug.split_whitespace().next().unwrap_or(drug));
+        (opens_with(text, "no") || has_any(text, &NEVER)) && !known_in_group(any_of).into_iter().any(names_affirmed)
     } else {
         !opens_with(text, "no") && (opens_with(text, "yes") || held.iter().any(|d| names(d)))
     }
@@ -326,6 +334,10 @@ mod tests {
         assert!(!says_ever("Yes, tofacitinib.", &[], &jak));
         assert!(!says_ever("No; she took tofacitinib briefly.", &[], &jak), "names a drug of the class");
         assert!(!says_ever("Current drugs: methotrexate.", &[], &jak), "a list is not a no");
+        let hcq = vec!["hydroxychloroquine".to_owned()];
+        assert!(says_ever("He has never had hydroxychloroquine.", &[], &hcq), "the drug named in the no itself");
+        assert!(says_ever("Ever started hydroxychloroquine: no, never on record; current: methotrexate.", &[], &hcq));
+        assert!(!says_ever("Never on record. He took hydroxychloroquine in 2019.", &[], &hcq), "named apart from the no");
     }
 
     #[test]

@@ -437,6 +437,7 @@ mod tests {
             values_in_window: usize::from(latest),
             values_in_record: usize::from(latest),
             values_in_other_units: 0,
+            change: None,
         }
     }
 
@@ -471,6 +472,7 @@ mod tests {
             readings_in_window: 9,
             readings_in_record: 9,
             other_indices: Vec::new(),
+            change: None,
         };
         let chance = |state, probability, low, high| StateChance { state, probability, low, high };
         let forecast = StateForecastOutput {

@@ -49,7 +49,7 @@ use journey::PatientId;
 use prompts::{PromptError, PromptName, PromptRegistry};
 use serde_json::{json, Map, Value};
 use tools::glossary::{Glossary, Term};
-use tools::reading::Reading;
+use tools::reading::{Asks, Reading};
 use tools::{
     specs_for, Caller, Facts, InvokeError, Invoked, Scope, Tool as _, ToolContext, ToolError, ToolName, ToolSpec,
 };
@@ -560,7 +560,19 @@ impl<'a> Turn<'a> {
         // is not asked.
         let no_patient_record_question = !patient_open && self.reading.about_record;
         let nothing_near = ranked.first().is_none_or(|r| r.similarity < RELEVANCE_FLOOR) && covering.is_empty();
-        if nothing_near || no_patient_record_question {
+        // Nothing the reader knows is asked (no concept, and no kind of fact a tool
+        // answers: "What is her blood type?", "Will it rain tomorrow?"): no tool
+        // covers it, so the record cannot answer, whatever a tool's wording resembles.
+        let nothing_read = covering.is_empty()
+            && self.reading.concept.is_none()
+            && match self.reading.asks {
+                Asks::Forecast => true,
+                // A question after one datum ("What is her blood type?", "Did he have a
+                // colonoscopy?"); an open one ("Anything to keep in mind?") is the model's.
+                Asks::Unknown => self.reading.asks_for_one_datum(),
+                _ => false,
+            };
+        if nothing_near || nothing_read || no_patient_record_question {
             self.candidates = ranked.into_iter().take(3).collect();
             let why = CannotAnswer::NoToolApplies;
             let text = self.cannot_answer(&why);

@@ -114,7 +114,7 @@ async fn a_follow_up_naming_a_drug_group_replaces_it() {
     let mut c = Conversation::new();
     let states = "Ever started a biologic: yes, tocilizumab";
     turn(&mut c, &a, "p-1", "Was she ever on a biologic?", ToolName::MedicationHistory, states).await;
-    let states = "No TNF inhibitor on record; current: methotrexate, tocilizumab.";
+    let states = "Ever started a TNF inhibitor: no, never on record; current: methotrexate, tocilizumab.";
     let answer = turn(&mut c, &a, "p-1", "What about a TNF inhibitor?", ToolName::MedicationHistory, states).await;
     let tnf = DrugGroup::Class(DrugClass::TnfInhibitor);
     assert_eq!((answer.reading.asks, answer.reading.drug_group()), (Asks::Existence, Some(&tnf)));

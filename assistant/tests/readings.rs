@@ -95,7 +95,7 @@ async fn existence_of_a_drug_class_is_stated_not_refused() {
         &a,
         "Did she receive an anti-TNF at any stage?",
         ToolName::MedicationHistory,
-        "No TNF inhibitor on record; current: methotrexate, tocilizumab.",
+        "Ever started a TNF inhibitor: no, never on record; current: methotrexate, tocilizumab.",
     )
     .await;
 }
@@ -104,8 +104,8 @@ async fn existence_of_a_drug_class_is_stated_not_refused() {
 #[tokio::test]
 async fn counts_are_stated() {
     let (_dir, a) = record().await;
-    check(&a, "How many CRP results does her file contain?", ToolName::LabTrend, "CRP values in the record: 4").await;
-    check(&a, "Number of DAS28 scores documented for her?", ToolName::DiseaseActivityHistory, "readings in the record: 5")
+    check(&a, "How many CRP results does her file contain?", ToolName::LabTrend, "The record holds 4 CRP values").await;
+    check(&a, "Number of DAS28 scores documented for her?", ToolName::DiseaseActivityHistory, "the record holds 5 DAS28 readings")
         .await;
 }
 
@@ -209,7 +209,7 @@ async fn a_lead_over_a_covering_tool_is_asked_for_without_a_way_out() {
     }));
     let retriever = ToolRetriever::new(Arc::new(KeywordEmbedder::default()), &tools::specs()).unwrap();
     let a = Assistant::new(choosing.clone(), ToolContext::new(store), log, retriever);
-    let answer = a.ask("Anything I should keep in mind before I see her?", &doctor("p-9"), None).await.unwrap();
+    let answer = a.ask("Give me your thoughts on her.", &doctor("p-9"), None).await.unwrap();
     assert_eq!(answer.tools.first().map(|c| c.tool), Some(ToolName::PatientSummary), "{:?}", answer.reading);
     let prompt = last_answer_prompt(&choosing);
     assert!(prompt.contains("If these facts do not answer the question"), "{prompt}");

@@ -167,9 +167,8 @@ async fn none_means_the_record_cannot_answer() {
     assert!(answer.tools.is_empty() && answer.grounding == Grounding::NotNeeded);
     let kinds: Vec<EntryKind> = entries(&s.log, &answer.audit).await.iter().map(|e| e.kind()).collect();
     assert_eq!(kinds, vec![EntryKind::Question, EntryKind::Refusal]);
-    // The definition step only when retrieval offers the glossary, then the choice.
-    let glossary_offered = answer.candidates.iter().any(|c| c.tool == ToolName::Glossary);
-    assert_eq!(model.requests().len(), if glossary_offered { 2 } else { 1 });
+    // The reader finds nothing asked that a tool answers: the model is not asked.
+    assert_eq!(model.requests().len(), 0);
 }
 
 /// An answer with a number no result holds is asked again; a second failure gives
@@ -438,9 +437,10 @@ async fn a_refusal_despite_found_facts_gives_the_facts() {
     let answer = assistant(&s, script()).ask(question, &doctor(Some("p-1")), None).await.unwrap();
     assert_eq!(answer.outcome, Outcome::Answered, "{}", answer.text);
 
+    // A datum the reader knows no concept of is refused before any tool or model.
     let answer = assistant(&s, script()).ask("What is her blood type?", &doctor(Some("p-1")), None).await.unwrap();
-    assert_eq!(answer.tools[0].tool, ToolName::LabTrend);
-    assert_eq!(answer.outcome, Outcome::CannotAnswer(CannotAnswer::NothingFound { tool: ToolName::LabTrend }));
+    assert!(answer.tools.is_empty(), "{:?}", answer.tools);
+    assert_eq!(answer.outcome, Outcome::CannotAnswer(CannotAnswer::NoToolApplies));
     assert_eq!(answer.text, CANNOT_ANSWER);
 }
 

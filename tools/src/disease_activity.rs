@@ -11,11 +11,12 @@ use journey::clinical::{score_readings, Scale};
 use journey::PatientId;
 
 use crate::bounded::{Bounded, Trimmer};
+use crate::change::{Change, CompareTo};
 use crate::context::ToolContext;
 use crate::das28::{is_flare, round2, ActivityCategory};
 use crate::error::ToolError;
 use crate::facts::{said, Aspect, Facts};
-use crate::reading::{Asks, Concept, Reading, Window};
+use crate::reading::{Asks, Concept, Reading};
 use crate::record::{self, Das28Reading, Das28Variant, PatientArg};
 use crate::registry::ToolName;
 use crate::scope::Scope;
@@ -44,6 +45,10 @@ pub struct DiseaseActivityInput {
     #[serde(default)]
     #[schemars(range(min = 1, max = 100))]
     pub last_n: Option<u32>,
+    /// Also compare the latest DAS28 with an earlier one: the previous reading, or the
+    /// one nearest a number of days before ("than a year ago").
+    #[serde(default)]
+    pub compare_to: Option<CompareTo>,
 }
 
 /// One DAS28 assessment.
@@ -122,6 +127,10 @@ pub struct DiseaseActivityOutput {
     /// CDAI and SDAI, each on its own scale, when the record has them.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub other_indices: Vec<IndexHistory>,
+    /// The latest DAS28 against the earlier one asked (`compare_to`); absent when not
+    /// asked or with fewer than two readings.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub change: Option<Change>,
 }
 
 /// The CDAI and SDAI histories of a journey (DAS28 is the tool's main series).
@@ -221,13 +230,7 @@ or threshold means.";
 
     /// The span the question names: a look-back in days, or the last N readings.
     fn arguments_read(reading: &Reading) -> serde_json::Map<String, serde_json::Value> {
-        match reading.window {
-            Some(Window::Days(days)) => serde_json::Map::from_iter([("window_days".to_owned(), serde_json::json!(days))]),
-            Some(Window::LastVisits(n)) => {
-                serde_json::Map::from_iter([("last_n".to_owned(), serde_json::json!(n.clamp(1, 100)))])
-            }
-            None => serde_json::Map::new(),
-        }
+        crate::change::span_arguments(reading)
     }
 
     fn patients(input: &Self::Input) -> Vec<PatientId> {
@@ -288,6 +291,10 @@ or threshold means.";
             readings: trimmer.keep_last(points, Self::MAX_ITEMS),
             readings_in_record: readings.len(),
             other_indices: index_histories(&journey.events, &mut trimmer, Self::MAX_ITEMS),
+            change: input.compare_to.and_then(|to| {
+                let all: Vec<_> = readings.iter().map(|r| (r.time, r.score)).collect();
+                Change::of(&all, to)
+            }),
         };
         Ok(Bounded::new(output, trimmer))
     }
@@ -335,8 +342,16 @@ fn das28_facts(v: &DiseaseActivityOutput) -> Facts {
         _ => None,
     };
     let mut each = Vec::new();
+    if let Some(change) = &v.change {
+        each.push((Aspect::Change, change.sentence("", true)));
+    }
     match (&span, v.trend.direction) {
-        (_, crate::trend::Trend::InsufficientData) => {}
+        (Some(span), crate::trend::Trend::InsufficientData) => {
+            each.push((Aspect::Trend, format!("Too few readings for a trend over {span}.")))
+        }
+        (None, crate::trend::Trend::InsufficientData) => {
+            each.push((Aspect::Trend, "Too few readings for a trend.".to_owned()))
+        }
         (Some(span), direction) => {
             each.push((Aspect::Trend, format!("Trend over {span}: {} ({} readings).", said(&direction), v.trend.n)))
         }
@@ -344,10 +359,10 @@ fn das28_facts(v: &DiseaseActivityOutput) -> Facts {
     }
     let count = match &span {
         Some(span) => format!(
-            "Over {span}: {} readings, flares: {}; readings in the record: {}.",
+            "Over {span}: {} DAS28 readings, flares: {}; the record holds {} DAS28 readings.",
             v.readings_in_window, v.flares_in_window, v.readings_in_record
         ),
-        None => format!("Flares: {}; readings in the record: {}.", v.flares_in_window, v.readings_in_record),
+        None => format!("Flares: {}; the record holds {} DAS28 readings.", v.flares_in_window, v.readings_in_record),
     };
     each.push((Aspect::Count, count));
     // The other indices (CDAI, SDAI) go with the opening: latest values.
@@ -361,7 +376,7 @@ mod tests {
     use crate::trend::Trend;
 
     fn input(window_days: Option<u32>) -> DiseaseActivityInput {
-        DiseaseActivityInput { patient: PatientArg(pid("p1")), window_days, last_n: None }
+        DiseaseActivityInput { patient: PatientArg(pid("p1")), window_days, last_n: None, compare_to: None }
     }
 
     /// 5.8 -> 4.0 -> 2.4 -> 3.3 (a flare: +0.9 to above 3.2) -> 2.5.
@@ -405,14 +420,14 @@ mod tests {
             .das28(day(2023, 10, 2), 4.2, 6.0, 4.0, 50.0)
             .das28(day(2024, 1, 8), 3.1, 3.0, 1.0, 30.0);
         let (_dir, ctx) = store_with(vec![chart]).await;
-        let input = DiseaseActivityInput { patient: PatientArg(pid("p1")), window_days: Some(3650), last_n: Some(3) };
+        let input = DiseaseActivityInput { patient: PatientArg(pid("p1")), window_days: Some(3650), last_n: Some(3), compare_to: None };
         let out = DiseaseActivityHistory.call(&ctx, &clinician(), &scope(&["p1"]), input).await.unwrap().value;
         assert_eq!((out.readings_in_window, out.last_n, out.window_days), (3, Some(3), None));
         assert_eq!(out.trend.direction, Trend::Falling);
         assert_eq!(out.flares_in_window, 1, "the rise to 5.0 is the third reading's");
         let text = DiseaseActivityHistory::facts(&out).text;
         assert!(text.contains("Trend over the last 3 readings (2023-07-03 to 2024-01-08): falling (3 readings)."), "{text}");
-        assert!(text.contains("Over the last 3 readings (2023-07-03 to 2024-01-08): 3 readings, flares: 1; readings in the record: 5."), "{text}");
+        assert!(text.contains("Over the last 3 readings (2023-07-03 to 2024-01-08): 3 DAS28 readings, flares: 1; the record holds 5 DAS28 readings."), "{text}");
     }
 
     /// A clinic that records CDAI (LOINC 75847-4) and SDAI (75845-8): each series on its

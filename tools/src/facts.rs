@@ -56,6 +56,8 @@ pub enum Aspect {
     Trend,
     /// How many values, readings or flares.
     Count,
+    /// The latest value against an earlier one ([`crate::change::Change`]).
+    Change,
     /// One cohort outcome's figures.
     Outcome(OutcomeAsked),
     /// Drug courses: the classes ever started, the courses with their dates, stop
@@ -100,7 +102,7 @@ impl Facts {
             Asks::Count => vec![Aspect::Count],
             Asks::Existence => vec![Aspect::Count, Aspect::Courses],
             Asks::Trend => vec![Aspect::Trend],
-            Asks::Comparison => vec![Aspect::Trend, Aspect::Courses],
+            Asks::Comparison => vec![Aspect::Change, Aspect::Courses],
             Asks::CohortOutcome => {
                 let asked = reading.outcomes_asked();
                 if asked.is_empty() {
@@ -123,7 +125,10 @@ impl Facts {
         if asked_outcomes && chosen.is_empty() {
             return self.text.clone();
         }
-        std::iter::once(parts.opening.as_str()).chain(chosen).collect::<Vec<_>>().join(" ")
+        // A count's lead is written from the counts alone: beside the latest value, a
+        // small model counted that one value ("1 CRP result on file, 0.5 mg/L").
+        let opening = (reading.asks != Asks::Count || chosen.is_empty()).then_some(parts.opening.as_str());
+        opening.into_iter().chain(chosen).collect::<Vec<_>>().join(" ")
     }
 }
 
@@ -252,7 +257,7 @@ mod tests {
         assert_eq!(lead("Is the CRP raised?"), format!("{latest} So it is not high; it is normal."));
         let few = Facts::in_parts(latest.into(), vec![(Aspect::Trend, "Too few values for a trend.".into())]);
         assert_eq!(few.for_lead(&Reading::of("Is the CRP rising?")), format!("{latest} Too few values for a trend."));
-        assert_eq!(lead("How many CRP results are on record?"), format!("{latest} {count}"));
+        assert_eq!(lead("How many CRP results are on record?"), count, "a count from the counts alone");
         assert_eq!(lead("Tell me about her."), facts.text, "nothing in particular: all");
     }
 

@@ -8,10 +8,11 @@ use serde::{Deserialize, Serialize};
 use journey::PatientId;
 
 use crate::bounded::{Bounded, Trimmer};
+use crate::change::{Change, CompareTo};
 use crate::context::ToolContext;
 use crate::error::ToolError;
 use crate::facts::{said, Aspect, Facts};
-use crate::reading::{Asks, Reading, Window};
+use crate::reading::{Asks, Reading};
 use crate::record::{self, PatientArg};
 use crate::reference::{Flag, LabTest, ReferenceRange, ALT_ULN};
 use crate::registry::ToolName;
@@ -40,6 +41,10 @@ pub struct LabTrendInput {
     #[serde(default)]
     #[schemars(range(min = 1, max = 100))]
     pub last_n: Option<u32>,
+    /// Also compare the latest value with an earlier one: the previous value, or the
+    /// one nearest a number of days before ("than a year ago").
+    #[serde(default)]
+    pub compare_to: Option<CompareTo>,
 }
 
 /// One value with its flag.
@@ -100,6 +105,10 @@ pub struct LabTrendOutput {
     /// Values recorded in a unit the test is not read in (CRP in mg/dL is converted;
     /// nothing else is): left out.
     pub values_in_other_units: usize,
+    /// The latest value against the earlier one asked (`compare_to`); absent when not
+    /// asked or with fewer than two values.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub change: Option<Change>,
 }
 
 impl Tool for LabTrend {
@@ -144,11 +153,7 @@ impl Tool for LabTrend {
         if let Some(test) = reading.lab_test() {
             named.insert("test".to_owned(), serde_json::json!(test));
         }
-        match reading.window {
-            Some(Window::Days(days)) => named.insert("window_days".to_owned(), serde_json::json!(days)),
-            Some(Window::LastVisits(n)) => named.insert("last_n".to_owned(), serde_json::json!(n.clamp(1, 100))),
-            None => None,
-        };
+        named.extend(crate::change::span_arguments(reading));
         named
     }
 
@@ -198,6 +203,10 @@ impl Tool for LabTrend {
             values: trimmer.keep_last(points, Self::MAX_ITEMS),
             values_in_record: values.len(),
             values_in_other_units: other_units,
+            change: input.compare_to.and_then(|to| {
+                let all: Vec<_> = values.iter().map(|v| (v.time, v.value)).collect();
+                Change::of(&all, to)
+            }),
             reference_range: range,
         };
         Ok(Bounded::new(output, trimmer))
@@ -251,8 +260,15 @@ fn lab_facts(v: &LabTrendOutput) -> Facts {
     };
     // Counts only: flag words here would read as the latest value's flag to the
     // check of a model's lead (`flags_in_window` holds them per flag).
-    let count = format!("{name} values in the record: {}; over {span}: {}.", v.values_in_record, v.values_in_window);
-    Facts::in_parts(opening, vec![(Aspect::Trend, trend), (Aspect::Count, count)])
+    let count = format!(
+        "The record holds {} {name} values, {} of them over {span}.",
+        v.values_in_record, v.values_in_window
+    );
+    let mut parts = vec![(Aspect::Trend, trend), (Aspect::Count, count)];
+    if let Some(change) = &v.change {
+        parts.insert(0, (Aspect::Change, change.sentence(unit, false)));
+    }
+    Facts::in_parts(opening, parts)
 }
 
 #[cfg(test)]
@@ -272,7 +288,7 @@ mod tests {
     use crate::trend::Trend;
 
     fn input(patient: &str, test: LabTest, window_days: Option<u32>) -> LabTrendInput {
-        LabTrendInput { patient: PatientArg(pid(patient)), test, window_days, last_n: None }
+        LabTrendInput { patient: PatientArg(pid(patient)), test, window_days, last_n: None, compare_to: None }
     }
 
     /// CRP rising by 3 mg/L a month: the latest is flagged high, the trend rising with
@@ -317,7 +333,7 @@ mod tests {
         assert_eq!(v.window_days, (date(2024, 5, 2) - date(2024, 1, 10)).num_days() as u32);
         let text = LabTrend::facts(&v).text;
         assert!(text.contains("Trend over the last 3 values (2024-01-10 to 2024-05-02): falling (3 values)."), "{text}");
-        assert!(text.contains("CRP values in the record: 4; over the last 3 values"), "{text}");
+        assert!(text.contains("The record holds 4 CRP values, 3 of them over the last 3 values"), "{text}");
     }
 
     /// A CRP recorded in mg/dL is read in mg/L (x10), flagged as such and counted among

@@ -41,6 +41,7 @@
 
 mod audit;
 mod bounded;
+pub mod change;
 pub mod cohort;
 pub mod cohort_query;
 mod context;

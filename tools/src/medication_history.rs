@@ -399,8 +399,9 @@ fn medication_facts(v: &MedicationHistoryOutput) -> Facts {
 }
 
 /// Whether the asked group is on the record: "Ever started a TNF inhibitor: yes,
-/// adalimumab from 2021-03-02 (2 courses; running now: adalimumab)." or "No biologic
-/// on record; current: methotrexate."
+/// adalimumab from 2021-03-02 (2 courses; running now: adalimumab)." or "Ever started
+/// a biologic: no, never on record; current: methotrexate." (the same opening either
+/// way, so the answer reads as yes or no to the question asked)
 fn asked_sentence(asked: &GroupOnRecord, current: &[String]) -> String {
     match &asked.first {
         Some(first) => {
@@ -416,10 +417,7 @@ fn asked_sentence(asked: &GroupOnRecord, current: &[String]) -> String {
                 asked.courses
             )
         }
-        None => {
-            let group = asked.label.split_once(' ').filter(|(a, _)| matches!(*a, "a" | "an")).map_or(asked.label.as_str(), |(_, g)| g);
-            format!(" No {group} on record; current: {}.", names_or_none(current))
-        }
+        None => format!(" Ever started {}: no, never on record; current: {}.", asked.label, names_or_none(current)),
     }
 }
 
@@ -463,7 +461,7 @@ mod tests {
         let out = asked(DrugGroup::Class(DrugClass::TnfInhibitor)).await;
         assert!(out.asked.as_ref().unwrap().first.is_none());
         let text = MedicationHistory::facts(&out).text;
-        assert!(text.contains("No TNF inhibitor on record; current: methotrexate, tocilizumab."), "{text}");
+        assert!(text.contains("Ever started a TNF inhibitor: no, never on record; current: methotrexate, tocilizumab."), "{text}");
         assert!(text.contains("Drug classes ever started: csDMARD (methotrexate from 2021-01-04), non-TNF biologic (tocilizumab from 2022-06-01)."), "{text}");
     }
 

@@ -196,6 +196,23 @@ impl Reading {
         let window = window_of(question, &q);
         let about_record = points_at_record(&q);
         let asks = asks_of(&q, concept.as_ref(), window, about_record);
+        // A span of the record, or a reading only a record answers (other patients
+        // like this one, an option for this one, a count, a trend, a comparison,
+        // whether something happened): no definition, whatever term it names ("In the
+        // prior 24 months has the ALT risen?" is no question about what ALT is).
+        let about_record = about_record
+            || (window.is_some() && asks != Asks::Definition)
+            || matches!(
+                asks,
+                Asks::TreatmentOption
+                    | Asks::CohortOutcome
+                    | Asks::CohortProfile
+                    | Asks::Count
+                    | Asks::Trend
+                    | Asks::Comparison
+                    | Asks::Existence
+                    | Asks::Alerts
+            );
         Reading { asks, concept, window, cohort_size: cohort_size_named_in(question, 1..=1000), about_record, words }
     }
 
@@ -263,6 +280,19 @@ impl Reading {
         }
     }
 
+    /// Whether the question asks after one datum: a wh-question ("What is her blood
+    /// type?", "Who is her insurer?") or a yes/no one ("Did he have a colonoscopy?"),
+    /// rather than an open request ("Anything I should keep in mind?").
+    pub fn asks_for_one_datum(&self) -> bool {
+        self.words.first().is_some_and(|w| {
+            matches!(
+                w.as_str(),
+                "what" | "what's" | "which" | "who" | "who's" | "whose" | "where" | "when" | "did" | "does" | "do"
+                    | "is" | "was" | "has" | "had" | "have"
+            )
+        })
+    }
+
     /// Whether the question is about the patient's own record facts (value, existence,
     /// count, trend, comparison): what the record tools state.
     pub fn asks_record_fact(&self) -> bool {
@@ -327,6 +357,8 @@ fn points_at_record(q: &Words) -> bool {
 
 /// Class and group words, most specific first (a phrase before its words).
 const DRUG_CLASS_WORDS: &[(&str, DrugGroup)] = &[
+    ("non-tnf biologic", DrugGroup::Class(DrugClass::OtherBiologic)),
+    ("non-tnf", DrugGroup::Class(DrugClass::OtherBiologic)),
     ("tnf inhibitor", DrugGroup::Class(DrugClass::TnfInhibitor)),
     ("tnf blocker", DrugGroup::Class(DrugClass::TnfInhibitor)),
     ("tnf-alpha inhibitor", DrugGroup::Class(DrugClass::TnfInhibitor)),
@@ -367,7 +399,8 @@ const FLARE_WORDS: &[&str] = &["flare", "flared", "flaring", "flare-up", "relaps
 
 const ACTIVITY_WORDS: &[&str] = &[
     "das28", "das-28", "das", "disease activity", "activity", "remission", "cdai", "sdai", "swollen", "tender",
-    "joint count", "active",
+    "joint count", "active", "the disease", "her disease", "his disease", "their disease", "her arthritis",
+    "his arthritis", "their arthritis", "the arthritis",
 ];
 
 const LAB_WORDS: &[&str] = &["lab", "labs", "blood test", "blood work", "bloods", "inflammatory marker", "marker"];
@@ -377,13 +410,20 @@ const LAB_WORDS: &[&str] = &["lab", "labs", "blood test", "blood work", "bloods"
 /// on methotrexate", "flares since starting adalimumab") has no single concept: `None`,
 /// so routing falls back to similarity rather than guessing which one is asked about.
 fn concept_of(question: &str, q: &Words) -> Option<Concept> {
-    let drug = DRUGS
+    let named_drug = DRUGS
         .iter()
         .find(|d| q.has(d.name) || d.name.split(' ').next().is_some_and(|first| first.len() > 6 && q.has(first)))
         .or_else(|| q.0.iter().find_map(|w| by_brand(w)))
         .map(|d| DrugGroup::Drug(d.name.to_owned()))
-        .or_else(|| q.any(&["mtx"]).then(|| DrugGroup::Drug("methotrexate".into())))
-        .or_else(|| DRUG_CLASS_WORDS.iter().find(|(w, _)| q.has(w)).map(|(_, g)| g.clone()));
+        .or_else(|| q.any(&["mtx"]).then(|| DrugGroup::Drug("methotrexate".into())));
+    let named_class = DRUG_CLASS_WORDS.iter().find(|(w, _)| q.has(w)).map(|(_, g)| g.clone());
+    // A class named beside a drug is the group asked, the drug an instance of it
+    // ("prednisolone or any other corticosteroid", "a TNF inhibitor such as
+    // adalimumab"); "any DMARD" beside a drug is too wide to be what is asked.
+    let drug = match (named_drug, named_class) {
+        (Some(drug), Some(DrugGroup::Dmard)) => Some(drug),
+        (drug, class) => class.or(drug),
+    };
     let labs = lab_tests_named_in(question);
     let measure = if !labs.is_empty() || q.any(LAB_WORDS) {
         let test = match labs.as_slice() {
@@ -431,7 +471,10 @@ fn window_of(question: &str, q: &Words) -> Option<Window> {
             continue;
         };
         let plural = ahead[unit_at].ends_with('s');
-        let count = ahead[..unit_at].iter().find_map(|a| match *a {
+        // The count after the word ("last three visits") or just before it ("his 4
+        // latest readings", "three most recent visits").
+        let before = (i > 0).then(|| w[i - 1].as_str()).into_iter();
+        let count = ahead[..unit_at].iter().copied().chain(before).find_map(|a| match a {
             "few" | "several" | "some" | "handful" => Some(FEW_VISITS),
             "couple" => Some(2),
             a => crate::vocabulary::number_named(a),
@@ -449,6 +492,15 @@ const COHORT_WORDS: &[&str] = &[
     "similar", "comparable", "patients like", "people like", "others like", "other patients", "other people",
     "cohort", "neighbour", "neighbor", "neighbourhood", "neighborhood", "historical patients", "in silico",
     "like her", "like him", "like his", "like hers", "like them", "like this", "like these", "matched",
+    "look-alike", "lookalike", "matching patients", "closest matching", "resemble her", "resemble him",
+    "resembles her", "resembles him", "resembled hers", "resembled his", "resembling her", "resembling him",
+];
+
+/// Words that ask how a cohort fared: with them, "patients who resemble her" is the
+/// cohort whose outcome is asked, not a question of what they share.
+const OUTCOME_WORDS: &[&str] = &[
+    "proportion", "fraction", "share of", "percent", "percentage", "rate", "how many", "how likely", "likelihood",
+    "fare", "fared", "outcome", "outcomes", "happened", "did they", "do on", "did on", "achieved", "achieve",
 ];
 
 /// What a cohort shares rather than how it fared.
@@ -464,6 +516,7 @@ const OPTION_WORDS: &[&str] = &[
     "should he", "next line", "escalate", "escalation", "step up", "add on", "add a", "which treatment",
     "which drug", "which therapy", "which biologic", "which medication", "best treatment", "best option",
     "do best", "did best", "work best", "worked best", "choose", "choice", "try next", "consider", "recommend",
+    "staying on", "stay on", "remain on", "remaining on", "therapy options", "treatment options", "look best",
 ];
 
 /// Words that ask after RDT's early alerts on the record.
@@ -481,11 +534,24 @@ const COMPARISON_WORDS: &[&str] = &[
     "at diagnosis", "before and after", "back in", "ago",
 ];
 
+/// Phrases that compare a measure's latest value with the one before; read as a
+/// comparison only of a measure (a lab test, the DAS28): "any flares since the last
+/// visit?" asks whether flares happened.
+const MEASURE_COMPARISON_PHRASES: &[&str] = &[
+    "against", "since the previous", "since the last",
+    "since the prior", "the one before", "the visit before", "the time before", "before that", "previous one",
+    "prior one", "last one", "previous result", "previous value", "previous reading", "previous test",
+    "previous score", "prior result", "prior value", "prior reading", "prior test", "prior score", "last time",
+    "preceding result", "preceding value", "preceding reading", "preceding test", "preceding one", "earlier",
+    "back then",
+];
+
 const TREND_WORDS: &[&str] = &[
     "trend", "trending", "rising", "rise", "risen", "rose", "falling", "fall", "fallen", "fell", "going up",
     "going down", "gone up", "gone down", "come down", "change", "changed", "changing", "trajectory", "evolve",
     "evolved", "evolution", "stable", "steady", "over time", "moved", "moving", "direction", "creeping",
-    "settled", "better", "worse",
+    "settled", "better", "worse", "heading", "calming", "calm down", "settling", "settle", "shifted", "behaved",
+    "behaving", "evolving", "developing", "developed",
 ];
 
 const TREND_STEMS: &[&str] = &["improv", "worsen", "increas", "decreas", "progress", "deteriorat", "climb", "drop"];
@@ -495,13 +561,20 @@ const EXISTENCE_WORDS: &[&str] = &[
     "at all", "never",
 ];
 
+/// Past-tense words that ask whether a drug was given ("Was abatacept started?",
+/// "Did he take sulfasalazine?"): existence only of a drug, class or group.
+const DRUG_EXISTENCE_WORDS: &[&str] =
+    &["started", "given", "prescribed", "used", "taken", "took", "take", "had", "on record", "record of"];
+
 /// Time words that make a question one about the current value, even one that
 /// names no patient ("Where does the sed rate stand at present?").
 const VALUE_WORDS: &[&str] =
     &["latest", "last", "current", "currently", "now", "most recent", "newest", "today", "present", "at the moment"];
 
 const SUMMARY_WORDS: &[&str] = &[
-    "summary", "summarise", "summarize", "overview", "tell me about", "background", "who is", "age", "old",
+    "summary", "summarise", "summarize", "overview", "tell me about", "background", "who is this", "who is she",
+    "who is he", "who is the patient", "how is she doing", "how is he doing", "how are they doing", "anything",
+    "age", "old",
     "sex", "gender", "diagnosis", "diagnoses", "diagnosed", "note", "notes", "history", "profile",
 ];
 
@@ -517,10 +590,11 @@ const DEFINITION_WORDS: &[&str] =
 /// a composite score?" names a concept and asks no value of this patient.
 fn asks_of(q: &Words, concept: Option<&Concept>, window: Option<Window>, about_record: bool) -> Asks {
     let cohort = q.any(COHORT_WORDS) || q.any(&["others", "people", "cases"]) || plural_patients(q);
-    if cohort && q.any(PROFILE_WORDS) {
+    let fared = q.any(OUTCOME_WORDS) || q.stem(&["respon", "flare", "switch"]);
+    if cohort && q.any(PROFILE_WORDS) && !fared {
         return Asks::CohortProfile;
     }
-    let option = q.any(OPTION_WORDS);
+    let option = q.any(OPTION_WORDS) || hypothetical_treatment(q, concept);
     if option && (cohort || matches!(concept, Some(Concept::Drugs { .. }) | None)) {
         return Asks::TreatmentOption;
     }
@@ -541,13 +615,15 @@ fn asks_of(q: &Words, concept: Option<&Concept>, window: Option<Window>, about_r
     if q.any(COUNT_WORDS) || q.has("times") && q.first().is_some_and(|f| f == "how") {
         return Asks::Count;
     }
-    if q.any(COMPARISON_WORDS) {
+    let measure = matches!(concept, Some(Concept::Lab { .. } | Concept::DiseaseActivity));
+    if q.any(COMPARISON_WORDS) || (measure && q.any(MEASURE_COMPARISON_PHRASES)) {
         return Asks::Comparison;
     }
     if q.any(TREND_WORDS) || q.stem(TREND_STEMS) {
         return Asks::Trend;
     }
-    if q.any(EXISTENCE_WORDS) {
+    let drug_named = matches!(concept, Some(Concept::Drugs { group: Some(_) }));
+    if q.any(EXISTENCE_WORDS) || (drug_named && q.any(DRUG_EXISTENCE_WORDS)) {
         return Asks::Existence;
     }
     if window.is_some() && concept.is_some() {
@@ -561,6 +637,27 @@ fn asks_of(q: &Words, concept: Option<&Concept>, window: Option<Window>, about_r
         return Asks::Value;
     }
     Asks::Unknown
+}
+
+/// Words that pose a hypothetical ("what would ...", "if we ...").
+const HYPOTHETICAL_WORDS: &[&str] = &[
+    "would", "might", "if we", "if she", "if he", "if they", "if the patient", "were we to", "expected effect",
+    "likely effect", "what happens if", "suppose", "supposing",
+];
+
+/// Stems of acting on a treatment ("adding", "start", "moved onto", "kept", "staying on").
+const TREATMENT_ACTION_STEMS: &[&str] =
+    &["add", "start", "switch", "mov", "put", "kept", "keep", "stay", "continu", "escalat", "initiat", "begin", "gave", "giv"];
+
+/// A treatment posed as a hypothetical for this patient: "What would adding a JAK
+/// inhibitor do for her?", "If we moved him onto tocilizumab, how might he respond?",
+/// "How would he fare if we kept the current regimen?". A hypothetical with an action
+/// on a treatment, or naming a drug; about a measure it is a forecast, not an option.
+fn hypothetical_treatment(q: &Words, concept: Option<&Concept>) -> bool {
+    let measure = matches!(concept, Some(Concept::Lab { .. } | Concept::DiseaseActivity | Concept::Flare));
+    let drug_named = matches!(concept, Some(Concept::Drugs { group: Some(_) }));
+    let acts = q.stem(TREATMENT_ACTION_STEMS) && (drug_named || q.any(MEDICATION_WORDS) || q.any(&["current regimen"]));
+    !measure && q.any(HYPOTHETICAL_WORDS) && (acts || drug_named)
 }
 
 /// "patients" said of others: the plural with no "this"/"the" patient beside it.
@@ -671,7 +768,47 @@ mod tests {
     #[test]
     fn comparisons() {
         check("Is her ESR lower than at diagnosis?", Asks::Comparison, lab(LabTest::Esr), None);
-        check("DAS28 now versus two years ago?", Asks::Comparison, Some(Concept::DiseaseActivity), None);
+        check("DAS28 now versus two years ago?", Asks::Comparison, Some(Concept::DiseaseActivity), Some(Window::Days(730)));
+        // Against the value before (no span: the previous one), or a span back.
+        check("Has the CRP dropped since the previous test?", Asks::Comparison, lab(LabTest::Crp), None);
+        check("Is the DAS28 better than at the last visit?", Asks::Comparison, Some(Concept::DiseaseActivity), None);
+        check("Her ESR against the one before?", Asks::Comparison, lab(LabTest::Esr), None);
+        check("Is the haemoglobin up on 6 months earlier?", Asks::Comparison, lab(LabTest::Haemoglobin), Some(Window::Days(180)));
+        // "since the last visit" of flares asks whether they happened, no comparison.
+        assert_ne!(Reading::of("Any flares since the last visit?").asks, Asks::Comparison);
+        // A comparison is about the record: never the glossary, whatever term it names.
+        assert!(Reading::of("ALT against the previous one?").about_record);
+    }
+
+    /// Spans named before the word, back from the latest, or as "preceding"/"prior".
+    #[test]
+    fn spans_named_every_way() {
+        check("Which way is the CRP heading across his 4 latest readings?", Asks::Trend, lab(LabTest::Crp), Some(Window::LastVisits(4)));
+        check("Over the preceding 18 months, is the DAS28 trending down?", Asks::Trend, Some(Concept::DiseaseActivity), Some(Window::Days(540)));
+        let r = Reading::of("In the prior 24 months has the ALT risen?");
+        assert_eq!((r.asks, r.window, r.about_record), (Asks::Trend, Some(Window::Days(720)), true));
+        check("Is the disease calming down over her recent visits?", Asks::Trend, Some(Concept::DiseaseActivity), Some(Window::LastVisits(FEW_VISITS)));
+    }
+
+    /// A treatment posed as a hypothetical for this patient is an option to compare;
+    /// a class named beside a drug is the group asked.
+    #[test]
+    fn hypothetical_treatments_and_classes_beside_drugs() {
+        let class = |c| Some(Concept::Drugs { group: Some(DrugGroup::Class(c)) });
+        check("What would adding a JAK inhibitor do for her?", Asks::TreatmentOption, class(DrugClass::JakInhibitor), None);
+        check("If we moved him onto tocilizumab, how might he respond?", Asks::TreatmentOption, None, None);
+        check("How would he fare if we kept the current regimen?", Asks::TreatmentOption, None, None);
+        check("Expected effect of starting abatacept for her?", Asks::TreatmentOption, None, None);
+        check("Did she ever get prednisolone or any other corticosteroid?", Asks::Existence, class(DrugClass::Glucocorticoid), None);
+        check("Was a non-TNF biologic such as abatacept started?", Asks::Existence, class(DrugClass::OtherBiologic), None);
+        // A hypothetical about a measure is a forecast, not an option.
+        assert_ne!(Reading::of("Would her CRP fall if we started a biologic?").asks, Asks::Existence);
+        // The cohort's outcome, asked of patients who resemble her.
+        check("Among patients who resemble her, what proportion responded to methotrexate?", Asks::CohortOutcome, None, None);
+        // One datum the reader knows nothing of: no tool covers it.
+        let r = Reading::of("What is her blood type?");
+        assert!(r.asks == Asks::Unknown && r.concept.is_none() && r.asks_for_one_datum());
+        assert!(!Reading::of("Anything I should keep in mind before I see her?").asks_for_one_datum());
     }
 
     #[test]

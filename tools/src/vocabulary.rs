@@ -63,9 +63,18 @@ pub fn window_named_in(question: &str) -> Option<u32> {
         "year" => Some(365),
         _ => None,
     };
-    let count = |w: &str| if w == "a" { Some(1) } else { number_named(w) };
+    let count = |w: &str| if matches!(w, "a" | "one") { Some(1) } else { number_named(w) };
+    // "six months ago", "a year earlier", "3 months back": the span before the latest.
     for (i, w) in words.iter().enumerate() {
-        if !matches!(w.as_str(), "last" | "past" | "this" | "previous") {
+        if !matches!(w.as_str(), "ago" | "earlier" | "before" | "back" | "prior") || i < 2 {
+            continue;
+        }
+        if let (Some(n), Some(unit)) = (count(&words[i - 2]), unit_days(&words[i - 1])) {
+            return Some(n * unit);
+        }
+    }
+    for (i, w) in words.iter().enumerate() {
+        if !matches!(w.as_str(), "last" | "past" | "this" | "previous" | "preceding" | "prior") {
             continue;
         }
         match (words.get(i + 1), words.get(i + 2)) {
