@@ -69,7 +69,8 @@ pub fn contradicting_categories(lead: &str, facts: &str) -> Vec<&'static str> {
         let Some(category) = tools::vocabulary::category_of(word) else {
             continue;
         };
-        let in_facts = fact_words.iter().any(|f| f == category);
+        // The facts state a category in any of its words ("lower (better)" is falling).
+        let in_facts = fact_words.iter().any(|f| tools::vocabulary::category_of(f) == Some(category));
         if in_facts == negated(i) && !out.contains(&category) {
             out.push(category);
         }

@@ -27,7 +27,7 @@ use twin_core::options::{OptionComparison, OptionsReport};
 use crate::bounded::{Bounded, Trimmer};
 use crate::context::ToolContext;
 use crate::error::ToolError;
-use crate::facts::{said, Facts};
+use crate::facts::{said, Aspect, Facts};
 use crate::record::PatientArg;
 use crate::registry::ToolName;
 use crate::scope::Scope;
@@ -339,19 +339,21 @@ fn options_facts(v: &CompareTreatmentsOutput) -> Facts {
     let figure = |o: &OptionOut, outcome: OptionOutcome, pick: fn(&OptionOutcomeOut) -> &Figure| {
         o.outcomes.iter().find(|r| r.outcome == outcome.key()).map(|r| figure_text(pick(r))).unwrap_or_default()
     };
-    let options: Vec<String> = v
+    let options: Vec<(Aspect, String)> = v
         .options
         .iter()
         .map(|o| {
+            let aspect = o.option.parse::<TreatmentOption>().map_or(Aspect::Caveat, Aspect::TreatmentOption);
             if !o.enough_patients {
-                return format!(
-                    "{}: not enough comparable patients ({} of the {} most similar started it; minimum {})",
+                let text = format!(
+                    "{}: not enough comparable patients ({} of the {} most similar started it; minimum {}).",
                     o.label, o.patients, o.neighbourhood, v.min_n
                 );
+                return (aspect, text);
             }
-            format!(
+            let text = format!(
                 "{}: {}{} similar patients started it (among the {} nearest); response at 6 months weighted for who \
-                 got it {}, as they were {}, population {}; DAS28 at day 270 weighted {}",
+                 got it {}, as they were {}, population {}; DAS28 at day 270 weighted {}.",
                 o.label,
                 head_text(o),
                 o.patients,
@@ -360,29 +362,29 @@ fn options_facts(v: &CompareTreatmentsOutput) -> Facts {
                 figure(o, OptionOutcome::Response6m, |r| &r.similar_patients),
                 figure(o, OptionOutcome::Response6m, |r| &r.population),
                 figure(o, OptionOutcome::Das28Day270, |r| &r.weighted),
-            )
+            );
+            (aspect, text)
         })
         .collect();
     let label = |key: &str| key.parse::<TreatmentOption>().map(|o| o.label().to_owned()).unwrap_or(key.to_owned());
     let mut best = match &v.best_by_head_das28_270 {
         Some(key) => format!(
-            " Lowest DAS28 at day 270 by the counterfactual head among options with enough patients: {}.",
+            "Lowest DAS28 at day 270 by the counterfactual head among options with enough patients: {}. ",
             label(key)
         ),
         None => String::new(),
     };
     best += &match &v.best_weighted_response {
-        Some(key) => format!(" Highest weighted response among options with enough patients: {}.", label(key)),
-        None => " No option has enough comparable patients for a weighted response.".to_owned(),
+        Some(key) => format!("Highest weighted response among options with enough patients: {}.", label(key)),
+        None => "No option has enough comparable patients for a weighted response.".to_owned(),
     };
     let current = if v.current_treatment.is_empty() { "none".to_owned() } else { v.current_treatment.join(", ") };
-    Facts::stated(format!(
-        "Treatment options of {} at {} (current: {current}). {}.{best} {}",
-        said(&v.patient),
-        said(&v.decision_date),
-        options.join("; "),
-        v.caveat
-    ))
+    let opening = format!("Treatment options of {} at {} (current: {current}).", said(&v.patient), said(&v.decision_date));
+    // Each option its own sentence, so a lead about one option is written from it.
+    let mut each = options;
+    each.push((Aspect::Caveat, best));
+    each.push((Aspect::Caveat, v.caveat.to_owned()));
+    Facts::in_parts(opening, each)
 }
 
 /// The counterfactual head's figures for an option in RDT's words ("" without any).

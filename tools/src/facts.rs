@@ -63,6 +63,13 @@ pub enum Aspect {
     /// Drug courses: the classes ever started, the courses with their dates, stop
     /// reasons and responses.
     Courses,
+    /// Whether the drug, class or group the question named was ever started: the
+    /// sentence answering an existence question on its own.
+    Asked,
+    /// One treatment option's figures (`compare_treatments`).
+    TreatmentOption(journey::clinical::TreatmentOption),
+    /// What a set of figures is and is not (the best option, the observational caveat).
+    Caveat,
 }
 
 impl Facts {
@@ -97,12 +104,22 @@ impl Facts {
         let Some(parts) = &self.parts else {
             return self.text.clone();
         };
+        // Whether a named drug was ever started: the sentence saying so is the answer,
+        // yes or no ("Ever started a JAK inhibitor: no, never on record; ...").
+        let asked = parts.each.iter().find(|(a, _)| *a == Aspect::Asked);
+        if let (Asks::Existence, Some((_, sentence))) = (reading.asks, asked) {
+            return sentence.clone();
+        }
         let mut wanted: Vec<Aspect> = match reading.asks {
             Asks::Value => vec![],
             Asks::Count => vec![Aspect::Count],
             Asks::Existence => vec![Aspect::Count, Aspect::Courses],
             Asks::Trend => vec![Aspect::Trend],
             Asks::Comparison => vec![Aspect::Change, Aspect::Courses],
+            Asks::TreatmentOption => match reading.option_asked() {
+                Some(option) => vec![Aspect::TreatmentOption(option), Aspect::Caveat],
+                None => return self.text.clone(),
+            },
             Asks::CohortOutcome => {
                 let asked = reading.outcomes_asked();
                 if asked.is_empty() {
@@ -121,7 +138,7 @@ impl Facts {
         }
         let chosen: Vec<&str> =
             parts.each.iter().filter(|(a, _)| wanted.contains(a)).map(|(_, text)| text.as_str()).collect();
-        let asked_outcomes = wanted.iter().any(|a| matches!(a, Aspect::Outcome(_)));
+        let asked_outcomes = wanted.iter().any(|a| matches!(a, Aspect::Outcome(_) | Aspect::TreatmentOption(_)));
         if asked_outcomes && chosen.is_empty() {
             return self.text.clone();
         }

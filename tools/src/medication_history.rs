@@ -343,17 +343,17 @@ fn medication_facts(v: &MedicationHistoryOutput) -> Facts {
         "none" => String::new(),
         list => format!(" ({list})"),
     };
-    let mut opening = format!(
+    let opening = format!(
         "Medication history of {}: current drugs: {}; DMARDs tried: {}{tried}; courses in the record: {}.",
         said(&v.patient),
         names_or_none(&v.current),
         v.dmards_tried,
         v.courses_in_record,
     );
-    if let Some(asked) = &v.asked {
-        opening.push_str(&asked_sentence(asked, &v.current));
-    }
     let mut each = Vec::new();
+    if let Some(asked) = &v.asked {
+        each.push((Aspect::Asked, asked_sentence(asked, &v.current).trim_start().to_owned()));
+    }
     if !v.classes_started.is_empty() {
         let classes: Vec<String> = v
             .classes_started

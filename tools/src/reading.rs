@@ -20,6 +20,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::drugs::{by_brand, Drug, DrugClass, Target, DRUGS};
+use journey::clinical::TreatmentOption;
 use crate::reference::LabTest;
 use crate::vocabulary::{cohort_size_named_in, lab_tests_named_in, window_named_in, words_of};
 
@@ -258,10 +259,31 @@ impl Reading {
         let yes_no = self.words.first().is_some_and(|w| {
             matches!(w.as_str(), "is" | "are" | "was" | "were" | "has" | "have" | "had" | "does" | "did" | "do")
         });
-        if !yes_no || !matches!(self.asks, Asks::Value | Asks::Trend) {
+        if !yes_no || !matches!(self.asks, Asks::Value | Asks::Trend | Asks::Comparison) {
             return None;
         }
         self.words.iter().find_map(|w| crate::vocabulary::category_of(w))
+    }
+
+    /// The treatment option a question weighs, when it names one: the option of the
+    /// drug, class or target named when they are all one option ("a JAK inhibitor",
+    /// "tocilizumab"), else staying on the current treatment when it says so ("if we
+    /// kept the current regimen"); `None` when it names none or several ("a biologic").
+    pub fn option_asked(&self) -> Option<TreatmentOption> {
+        if let Some(group) = self.drug_group() {
+            let mut options: Vec<TreatmentOption> =
+                DRUGS.iter().filter(|d| group.holds(d.name, Some(d))).filter_map(TreatmentOption::of_drug).collect();
+            options.sort();
+            options.dedup();
+            return match options.as_slice() {
+                [one] => Some(*one),
+                _ => None,
+            };
+        }
+        let q = Words(&self.words);
+        let stays = q.any(&["current regimen", "current treatment", "current therapy", "unchanged", "as is", "as it is"])
+            || q.stem(&["kept", "keep", "continu", "stay", "remain"]);
+        stays.then_some(TreatmentOption::Continue)
     }
 
     /// The lab test named, when exactly one is.
@@ -805,6 +827,12 @@ mod tests {
         assert_ne!(Reading::of("Would her CRP fall if we started a biologic?").asks, Asks::Existence);
         // The cohort's outcome, asked of patients who resemble her.
         check("Among patients who resemble her, what proportion responded to methotrexate?", Asks::CohortOutcome, None, None);
+        // The option weighed: the one a drug, class or target names, or staying put.
+        let option = |q: &str| Reading::of(q).option_asked();
+        assert_eq!(option("What would adding a JAK inhibitor do for her?"), Some(TreatmentOption::JakInhibitor));
+        assert_eq!(option("If we moved him onto tocilizumab, how might he respond?"), Some(TreatmentOption::Il6Inhibitor));
+        assert_eq!(option("How would he fare if we kept the current regimen?"), Some(TreatmentOption::Continue));
+        assert_eq!(option("Should she start a biologic?"), None, "several options");
         // One datum the reader knows nothing of: no tool covers it.
         let r = Reading::of("What is her blood type?");
         assert!(r.asks == Asks::Unknown && r.concept.is_none() && r.asks_for_one_datum());

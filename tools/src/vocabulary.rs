@@ -130,8 +130,13 @@ pub const CATEGORIES: &[(&str, &[&str])] = &[
     // Not "within": "within 6 months" is a window, and "within normal limits" says
     // "normal" anyway.
     ("normal", &["normal"]),
-    ("rising", &["rising", "increasing", "worsening", "worse", "upward", "rose", "risen"]),
-    ("falling", &["falling", "decreasing", "improving", "improved", "better", "declining", "downward", "fell", "down"]),
+    // A direction, over a window or from one value to the next ("higher" than the
+    // previous one): the comparison's sentence states it in these words too.
+    ("rising", &["rising", "increasing", "increased", "worsening", "worse", "upward", "rose", "risen", "higher", "up", "climbing", "climbed"]),
+    ("falling", &[
+        "falling", "decreasing", "decreased", "improving", "improved", "better", "declining", "downward", "fell", "down",
+        "lower", "dropped", "dropping", "calming", "settling",
+    ]),
     ("stable", &["stable", "unchanged", "steady"]),
     ("remission", &["remission"]),
     ("moderate", &["moderate"]),
