@@ -42,10 +42,10 @@ fn flag_words(flag: &str) -> &'static [&'static str] {
 
 fn trend_words(direction: &str, das28: bool) -> &'static [&'static str] {
     match (direction, das28) {
-        ("rising", false) => &["rising", "increas", "going up", "risen", "rose", "upward"],
-        ("rising", true) => &["rising", "increas", "worse", "risen", "rose", "upward"],
-        ("falling", false) => &["falling", "decreas", "going down", "fell", "fallen", "declin", "downward"],
-        ("falling", true) => &["falling", "decreas", "improv", "fell", "fallen", "declin", "downward"],
+        ("rising", false) => &["rising", "increas", "going up", "gone up", "went up", "risen", "rose", "upward"],
+        ("rising", true) => &["rising", "increas", "worse", "gone up", "went up", "risen", "rose", "upward"],
+        ("falling", false) => &["falling", "decreas", "going down", "gone down", "went down", "fell", "fallen", "declin", "downward"],
+        ("falling", true) => &["falling", "decreas", "improv", "gone down", "went down", "fell", "fallen", "declin", "downward"],
         ("stable", _) => &["stable", "unchanged", "steady", "no clear", "no significant"],
         _ => &["insufficient", "not enough", "too few"],
     }

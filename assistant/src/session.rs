@@ -889,6 +889,21 @@ impl<'a> Turn<'a> {
                     (second, Grounding::Template { ungrounded })
                 }
             }
+            // Asked once more, saying the facts answer it; a second decline or a lead
+            // the check does not keep leaves RDT's sentences alone.
+            Verdict::Restate => {
+                messages.push(Message::new(Speaker::Assistant, first));
+                messages.push(Message::new(Speaker::User, self.assistant.render(PromptName::AnswerRestate, &[])?));
+                let second = self.write_lead(&messages, None).await?;
+                drafts.push(second.clone());
+                match lead_check.judge(&second) {
+                    Verdict::Keep => (second, Grounding::GroundedOnRetry { ungrounded: Vec::new() }),
+                    Verdict::Drop { ungrounded } | Verdict::Retry { ungrounded } => {
+                        (second, Grounding::Template { ungrounded })
+                    }
+                    _ => (second, Grounding::Template { ungrounded: Vec::new() }),
+                }
+            }
         };
         let text = match grounding {
             Grounding::Grounded | Grounding::GroundedOnRetry { .. } => format!("{lead}\n\n{facts}"),
@@ -1028,6 +1043,9 @@ enum Verdict {
     Retry { ungrounded: Vec<String> },
     /// Nothing a retry about numbers would mend: RDT's sentences alone.
     Drop { ungrounded: Vec<String> },
+    /// A decline over facts a tool answering the reading stated: worth one retry
+    /// saying they answer it.
+    Restate,
 }
 
 impl<'a> LeadCheck<'a> {
@@ -1075,6 +1093,9 @@ impl<'a> LeadCheck<'a> {
     fn judge(&self, lead: &str) -> Verdict {
         if self.declines(lead) && !self.covered && !self.in_tool_words && !facts_address(self.question, &self.facts) {
             return Verdict::CannotAnswer;
+        }
+        if self.covered && says_not_in_results(lead) {
+            return Verdict::Restate;
         }
         let ungrounded = check(lead, &self.sources).ungrounded;
         if ungrounded.is_empty() && self.keeps(lead) {

@@ -143,7 +143,11 @@ async fn a_follow_up_changes_the_drug_group_of_a_treatment_option_question() {
     assert!(answer.text.contains("TNF inhibitor"), "{}", answer.text);
     let read_as = "the treatment options, similar patients on a TNF inhibitor";
     assert_eq!(answer.read_as.as_deref(), Some(read_as));
-    let last = model.requests().last().and_then(|r| r.messages.last().map(|m| m.content.clone())).unwrap_or_default();
+    let last = model
+        .requests()
+        .last()
+        .and_then(|r| r.messages.iter().rev().find(|m| m.content.starts_with("Question:")).map(|m| m.content.clone()))
+        .unwrap_or_default();
     assert!(last.contains(read_as), "the lead is asked for what the follow-up was read as: {last}");
 }
 

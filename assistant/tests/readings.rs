@@ -14,10 +14,11 @@ mod cohort_install;
 
 use std::sync::Arc;
 
-use assistant::{AskContext, Assistant, CannotAnswer, Outcome, ToolRetriever, CANNOT_ANSWER};
+use assistant::{AskContext, Assistant, CannotAnswer, Grounding, Outcome, ToolRetriever, CANNOT_ANSWER};
 use assistant_eval::testing::{day, pid, store_at, KeywordEmbedder, ScriptedModel, Step, TestChart};
 use audit_log::{AuditLog, EntryBody, Principal, Role};
 use chrono::NaiveDate;
+use tools::reading::Asks;
 use tools::{ToolContext, ToolName};
 
 use cohort_install::cohort_install;
@@ -176,7 +177,8 @@ async fn cohort_outcomes_and_treatment_options_are_answered() {
 fn last_answer_prompt(model: &ScriptedModel) -> String {
     let requests = model.requests();
     let answer = requests.iter().rev().find(|r| matches!(Step::of(r), Step::Answer { .. })).expect("a lead was asked for");
-    answer.messages.last().unwrap().content.clone()
+    // The prompt posing the question (a restate after a decline follows it).
+    answer.messages.iter().rev().find(|m| m.content.starts_with("Question:")).unwrap().content.clone()
 }
 
 /// When a tool that answers the question's reading ran, the lead is asked for with
@@ -236,4 +238,32 @@ async fn a_cohort_lead_is_written_from_the_outcome_asked() {
     assert!(prompt.contains("flare within 6 months"), "{prompt}");
     assert!(!prompt.contains("MTX response"), "{prompt}");
     assert!(answer.text.contains("MTX response"), "{}", answer.text);
+}
+
+/// A lead that declines over facts a covering tool stated is asked for once more,
+/// told the facts answer it; the second lead, kept, leads the answer (grounded on
+/// retry). A comparison is answered from the typed change: both values and the
+/// direction, in RDT's sentence.
+#[tokio::test]
+async fn a_declining_lead_over_covered_facts_is_asked_once_more() {
+    let (_dir, store, log) = record_store().await;
+    let model = Arc::new(ScriptedModel::new(|step, request| match step {
+        Step::Definition { .. } => serde_json::json!({"term": "none"}).to_string(),
+        Step::ChooseTool { .. } => serde_json::json!({"tool": "lab_trend"}).to_string(),
+        Step::Arguments { .. } => serde_json::json!({"test": "crp"}).to_string(),
+        Step::Answer { .. } if request.messages.last().is_some_and(|m| m.content.starts_with("Question:")) => {
+            "The record does not show this.".into()
+        }
+        Step::Answer { .. } => "Her CRP is lower, 10.0 mg/L on 2023-05-02 against 15.0 mg/L before.".into(),
+    }));
+    let retriever = ToolRetriever::new(Arc::new(KeywordEmbedder::default()), &tools::specs()).unwrap();
+    let a = Assistant::new(model.clone(), ToolContext::new(store), log, retriever);
+    let answer = a.ask("Is her CRP lower than the previous result?", &doctor("p-9"), None).await.unwrap();
+    assert_eq!(answer.reading.asks, Asks::Comparison);
+    assert_eq!(answer.outcome, Outcome::Answered, "{}", answer.text);
+    assert!(matches!(answer.grounding, Grounding::GroundedOnRetry { .. }), "{:?}", answer.grounding);
+    assert_eq!(answer.drafts.len(), 2);
+    assert!(answer.text.starts_with("Her CRP is lower"), "{}", answer.text);
+    let change = "Against the value before it (15.0 mg/L on 2023-03-10), the latest (10.0 mg/L on 2023-05-02) is lower, by 5.0 mg/L.";
+    assert!(answer.text.contains(change), "{}", answer.text);
 }

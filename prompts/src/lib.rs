@@ -57,10 +57,15 @@ pub enum PromptName {
     /// normal");
     /// placeholders `question`, `summary`.
     AnswerCovered,
+    /// Asking again after a lead declined ("The record does not show this.") over
+    /// facts a tool answering the question's reading stated: the 1.5B model writes the
+    /// system prompt's way out even where the covered prompt offers none. No
+    /// placeholder.
+    AnswerRestate,
 }
 
 impl PromptName {
-    pub const ALL: [PromptName; 8] = [
+    pub const ALL: [PromptName; 9] = [
         PromptName::System,
         PromptName::ToolChoice,
         PromptName::Answer,
@@ -69,6 +74,7 @@ impl PromptName {
         PromptName::Definition,
         PromptName::AnswerObservational,
         PromptName::AnswerCovered,
+        PromptName::AnswerRestate,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -81,6 +87,7 @@ impl PromptName {
             PromptName::Definition => "definition",
             PromptName::AnswerObservational => "answer_observational",
             PromptName::AnswerCovered => "answer_covered",
+            PromptName::AnswerRestate => "answer_restate",
         }
     }
 
@@ -95,6 +102,7 @@ impl PromptName {
             PromptName::Definition => include_str!("../templates/definition.md"),
             PromptName::AnswerObservational => include_str!("../templates/answer_observational.md"),
             PromptName::AnswerCovered => include_str!("../templates/answer_covered.md"),
+            PromptName::AnswerRestate => include_str!("../templates/answer_restate.md"),
         }
     }
 }
@@ -282,6 +290,7 @@ mod tests {
         assert_eq!(r.get(PromptName::AnswerRetry).placeholders().unwrap(), vec!["numbers"]);
         assert_eq!(r.get(PromptName::AnswerObservational).placeholders().unwrap(), vec!["question", "summary"]);
         assert_eq!(r.get(PromptName::AnswerCovered).placeholders().unwrap(), vec!["question", "summary"]);
+        assert!(r.get(PromptName::AnswerRestate).placeholders().unwrap().is_empty());
     }
 
     #[test]

@@ -590,8 +590,10 @@ const DRUG_EXISTENCE_WORDS: &[&str] =
 
 /// Time words that make a question one about the current value, even one that
 /// names no patient ("Where does the sed rate stand at present?").
-const VALUE_WORDS: &[&str] =
-    &["latest", "last", "current", "currently", "now", "most recent", "newest", "today", "present", "at the moment"];
+const VALUE_WORDS: &[&str] = &[
+    "latest", "last", "current", "currently", "now", "most recent", "newest", "today", "present", "at the moment",
+    "these days",
+];
 
 const SUMMARY_WORDS: &[&str] = &[
     "summary", "summarise", "summarize", "overview", "tell me about", "background", "who is this", "who is she",
@@ -616,7 +618,11 @@ fn asks_of(q: &Words, concept: Option<&Concept>, window: Option<Window>, about_r
     if cohort && q.any(PROFILE_WORDS) && !fared {
         return Asks::CohortProfile;
     }
-    let option = q.any(OPTION_WORDS) || hypothetical_treatment(q, concept);
+    // "Which drugs ..." chooses only when nothing says now: "Which medications is
+    // she taking these days?" asks what she is on.
+    let now = q.any(VALUE_WORDS) || q.any(&["taking", "these days", "on at the moment"]);
+    let choosing = OPTION_WORDS.iter().any(|w| q.has(w) && !(now && w.starts_with("which ")));
+    let option = choosing || hypothetical_treatment(q, concept);
     if option && (cohort || matches!(concept, Some(Concept::Drugs { .. }) | None)) {
         return Asks::TreatmentOption;
     }
@@ -833,6 +839,8 @@ mod tests {
         assert_eq!(option("If we moved him onto tocilizumab, how might he respond?"), Some(TreatmentOption::Il6Inhibitor));
         assert_eq!(option("How would he fare if we kept the current regimen?"), Some(TreatmentOption::Continue));
         assert_eq!(option("Should she start a biologic?"), None, "several options");
+        // "Which medications ..." about now is the current drugs, not a choice.
+        assert_eq!(Reading::of("Which medications is she taking these days?").asks, Asks::Value);
         // One datum the reader knows nothing of: no tool covers it.
         let r = Reading::of("What is her blood type?");
         assert!(r.asks == Asks::Unknown && r.concept.is_none() && r.asks_for_one_datum());
