@@ -144,6 +144,15 @@ const PAST_WORDS: &[&str] = &[
 pub fn misstates_current_drugs<'a>(lead: &str, question: &str, results: impl IntoIterator<Item = &'a Facts>) -> bool {
     let drugs: Vec<&DrugFacts> = results.into_iter().filter_map(|f| f.drugs.as_ref()).collect();
     let asked = tools::vocabulary::words_of(question);
+    // Whether a named drug, class or group was ever started: the lead answers for
+    // that group ("Yes, tofacitinib" for a JAK inhibitor), not for every drug tried.
+    // "Which DMARDs has she tried?" asks for the list: checked as drugs tried.
+    let reading = tools::reading::Reading::of(question);
+    let lists = reading.words.first().is_some_and(|w| matches!(w.as_str(), "which" | "what"));
+    let group = reading.drug_group().filter(|g| **g != tools::reading::DrugGroup::Dmard);
+    if reading.asks == tools::reading::Asks::Existence && group.is_some() && !lists {
+        return false;
+    }
     if asked.iter().any(|w| PAST_WORDS.contains(&w.as_str())) {
         return misstates_tried_drugs(lead, &asked, &drugs);
     }
@@ -321,6 +330,8 @@ mod tests {
         let listed = drugs(&["tofacitinib 5 mg"], &[], &["methotrexate", "tofacitinib 5 mg"]);
         let r2 = [&listed];
         assert!(misstates_current_drugs("The patient has tried tofacitinib.", tried, r2), "one of two");
+        // Asked whether a class was ever started, the lead answers for the class.
+        assert!(!misstates_current_drugs("Yes, tofacitinib was started in 2019.", "Any JAK inhibitor in his history?", r2));
         assert!(!misstates_current_drugs("The patient has tried methotrexate and tofacitinib.", tried, r2));
         assert!(!misstates_current_drugs("Methotrexate was stopped for nausea.", "Why was methotrexate stopped?", r2));
         let both = drugs(&["folic acid", "methotrexate"], &[], &[]);
