@@ -132,8 +132,9 @@ impl Facts {
         if reading.concept == Some(Concept::Flare) {
             wanted.push(Aspect::Count);
         }
-        // A drug, class or brand named: its courses say when and why.
-        if reading.drug_group().is_some() {
+        // A drug, class or brand named: its courses say when and why (a count of them
+        // is the count's sentence alone).
+        if reading.drug_group().is_some() && reading.asks != Asks::Count {
             wanted.push(Aspect::Courses);
         }
         let chosen: Vec<&str> =

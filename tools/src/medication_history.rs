@@ -344,13 +344,15 @@ fn medication_facts(v: &MedicationHistoryOutput) -> Facts {
         list => format!(" ({list})"),
     };
     let opening = format!(
-        "Medication history of {}: current drugs: {}; DMARDs tried: {}{tried}; courses in the record: {}.",
+        "Medication history of {}: current drugs: {}; courses in the record: {}.",
         said(&v.patient),
         names_or_none(&v.current),
-        v.dmards_tried,
         v.courses_in_record,
     );
-    let mut each = Vec::new();
+    // The DMARDs tried, a part of their own: the lead of a count ("How many DMARDs has
+    // she tried?") is written from it alone, and a current-drugs lead never sees it
+    // (a small model listed the drugs tried as current).
+    let mut each = vec![(Aspect::Count, format!("DMARDs tried: {}{tried}.", v.dmards_tried))];
     if let Some(asked) = &v.asked {
         each.push((Aspect::Asked, asked_sentence(asked, &v.current).trim_start().to_owned()));
     }

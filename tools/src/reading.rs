@@ -201,6 +201,7 @@ impl Reading {
         // like this one, an option for this one, a count, a trend, a comparison,
         // whether something happened): no definition, whatever term it names ("In the
         // prior 24 months has the ALT risen?" is no question about what ALT is).
+        let defines = q.any(DEFINITION_WORDS);
         let about_record = about_record
             || (window.is_some() && asks != Asks::Definition)
             || matches!(
@@ -213,7 +214,7 @@ impl Reading {
                     | Asks::Comparison
                     | Asks::Existence
                     | Asks::Alerts
-            );
+            ) && !defines;
         Reading { asks, concept, window, cohort_size: cohort_size_named_in(question, 1..=1000), about_record, words }
     }
 
@@ -598,6 +599,7 @@ const VALUE_WORDS: &[&str] = &[
 const SUMMARY_WORDS: &[&str] = &[
     "summary", "summarise", "summarize", "overview", "tell me about", "background", "who is this", "who is she",
     "who is he", "who is the patient", "how is she doing", "how is he doing", "how are they doing", "anything",
+    "male", "female", "man or woman",
     "age", "old",
     "sex", "gender", "diagnosis", "diagnoses", "diagnosed", "note", "notes", "history", "profile",
 ];
@@ -841,6 +843,9 @@ mod tests {
         assert_eq!(option("Should she start a biologic?"), None, "several options");
         // "Which medications ..." about now is the current drugs, not a choice.
         assert_eq!(Reading::of("Which medications is she taking these days?").asks, Asks::Value);
+        // What a term means stays a definition question, whatever it names.
+        assert!(!Reading::of("What does RDT count as a treatment switch?").about_record);
+        assert_eq!(Reading::of("Is the patient male or female?").asks, Asks::Summary);
         // One datum the reader knows nothing of: no tool covers it.
         let r = Reading::of("What is her blood type?");
         assert!(r.asks == Asks::Unknown && r.concept.is_none() && r.asks_for_one_datum());
