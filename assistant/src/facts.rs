@@ -141,20 +141,23 @@ const PAST_WORDS: &[&str] = &[
 /// the current drugs with none named in the question, leaves one out. A question about
 /// drugs tried, stopped or ever taken is not checked: its answer names past drugs.
 /// Drug names compare on their first word, case-insensitive.
-pub fn misstates_current_drugs<'a>(lead: &str, question: &str, results: impl IntoIterator<Item = &'a Facts>) -> bool {
+pub fn misstates_current_drugs<'a>(
+    lead: &str,
+    reading: &tools::reading::Reading,
+    results: impl IntoIterator<Item = &'a Facts>,
+) -> bool {
     let drugs: Vec<&DrugFacts> = results.into_iter().filter_map(|f| f.drugs.as_ref()).collect();
-    let asked = tools::vocabulary::words_of(question);
+    let asked = &reading.words;
     // Whether a named drug, class or group was ever started: the lead answers for
     // that group ("Yes, tofacitinib" for a JAK inhibitor), not for every drug tried.
     // "Which DMARDs has she tried?" asks for the list: checked as drugs tried.
-    let reading = tools::reading::Reading::of(question);
-    let lists = reading.words.first().is_some_and(|w| matches!(w.as_str(), "which" | "what"));
+    let lists = asked.first().is_some_and(|w| matches!(w.as_str(), "which" | "what"));
     let group = reading.drug_group().filter(|g| **g != tools::reading::DrugGroup::Dmard);
     if reading.asks == tools::reading::Asks::Existence && group.is_some() && !lists {
         return false;
     }
     if asked.iter().any(|w| PAST_WORDS.contains(&w.as_str())) {
-        return misstates_tried_drugs(lead, &asked, &drugs);
+        return misstates_tried_drugs(lead, asked, &drugs);
     }
     let keys = |names: &[String]| -> Vec<String> { names.iter().map(|n| drug_key(n)).collect() };
     let current: Vec<String> = drugs.iter().flat_map(|d| keys(&d.current)).collect();
@@ -316,35 +319,40 @@ mod tests {
         })
     }
 
+    /// The check as the session calls it, over the question's reading.
+    fn misstates<'a>(lead: &str, question: &str, results: impl IntoIterator<Item = &'a Facts>) -> bool {
+        misstates_current_drugs(lead, &tools::reading::Reading::of(question), results)
+    }
+
     #[test]
     fn a_lead_must_name_the_current_drugs_and_only_them() {
         let meds = drugs(&["tofacitinib 5 mg"], &["prednisone", "methotrexate", "tofacitinib 5 mg"], &[]);
         let r = [&meds];
         let q = "Which drugs is the patient on?";
-        assert!(misstates_current_drugs("The patient is on tofacitinib and prednisone.", q, r));
-        assert!(!misstates_current_drugs("The patient is on tofacitinib.", q, r));
-        assert!(!misstates_current_drugs("Tofacitinib.", q, r));
-        assert!(!misstates_current_drugs("The record shows one current drug.", q, r), "no drug named");
+        assert!(misstates("The patient is on tofacitinib and prednisone.", q, r));
+        assert!(!misstates("The patient is on tofacitinib.", q, r));
+        assert!(!misstates("Tofacitinib.", q, r));
+        assert!(!misstates("The record shows one current drug.", q, r), "no drug named");
         let tried = "Which DMARDs has the patient tried?";
-        assert!(!misstates_current_drugs("The patient has tried methotrexate and tofacitinib.", tried, r));
+        assert!(!misstates("The patient has tried methotrexate and tofacitinib.", tried, r));
         let listed = drugs(&["tofacitinib 5 mg"], &[], &["methotrexate", "tofacitinib 5 mg"]);
         let r2 = [&listed];
-        assert!(misstates_current_drugs("The patient has tried tofacitinib.", tried, r2), "one of two");
+        assert!(misstates("The patient has tried tofacitinib.", tried, r2), "one of two");
         // Asked whether a class was ever started, the lead answers for the class.
-        assert!(!misstates_current_drugs("Yes, tofacitinib was started in 2019.", "Any JAK inhibitor in his history?", r2));
-        assert!(!misstates_current_drugs("The patient has tried methotrexate and tofacitinib.", tried, r2));
-        assert!(!misstates_current_drugs("Methotrexate was stopped for nausea.", "Why was methotrexate stopped?", r2));
+        assert!(!misstates("Yes, tofacitinib was started in 2019.", "Any JAK inhibitor in his history?", r2));
+        assert!(!misstates("The patient has tried methotrexate and tofacitinib.", tried, r2));
+        assert!(!misstates("Methotrexate was stopped for nausea.", "Why was methotrexate stopped?", r2));
         let both = drugs(&["folic acid", "methotrexate"], &[], &[]);
         let r = [&both];
-        assert!(misstates_current_drugs("The current treatment is methotrexate.", "What is the current treatment?", r));
+        assert!(misstates("The current treatment is methotrexate.", "What is the current treatment?", r));
         let on_mtx = "Is the patient on methotrexate?";
-        assert!(!misstates_current_drugs("Yes, the patient is on methotrexate.", on_mtx, r), "one drug asked");
+        assert!(!misstates("Yes, the patient is on methotrexate.", on_mtx, r), "one drug asked");
         let on_pred = "Is the patient on prednisone?";
         let r = [&meds];
-        assert!(!misstates_current_drugs("No, the patient is not on prednisone.", on_pred, r));
-        assert!(misstates_current_drugs("Yes, the patient is on prednisone.", on_pred, r));
+        assert!(!misstates("No, the patient is not on prednisone.", on_pred, r));
+        assert!(misstates("Yes, the patient is on prednisone.", on_pred, r));
         let no_drugs = Facts::stated("Latest CRP of p: 4.5 mg/L.".into());
-        assert!(!misstates_current_drugs("The patient is on prednisone.", q, [&no_drugs]), "no drugs stated");
+        assert!(!misstates("The patient is on prednisone.", q, [&no_drugs]), "no drugs stated");
     }
 
     #[test]

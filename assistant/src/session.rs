@@ -847,7 +847,8 @@ impl<'a> Turn<'a> {
     /// keeps), so its prompt is the question and the sentences only: the results'
     /// JSON cost 5-15 s of prompt evaluation here (docs/benchmarks/engines.md).
     async fn answer(mut self, sink: TokenSink) -> Result<Answer, AskError> {
-        let mut lead_check = LeadCheck::of(self.posed, &self.called, &self.usable, self.ctx.patient.as_ref());
+        let reading = self.reading.clone();
+        let mut lead_check = LeadCheck::of(self.posed, &reading, &self.called, &self.usable, self.ctx.patient.as_ref());
         lead_check.covered = self.called.iter().any(|c| self.covering.contains(&c.tool));
         let facts = lead_check.facts.clone();
         // Observational figures (the treatment options) get the prompt that asks for
@@ -877,31 +878,24 @@ impl<'a> Turn<'a> {
             }
             Verdict::Keep => (first, Grounding::Grounded),
             Verdict::Drop { ungrounded } => (first, Grounding::Template { ungrounded }),
-            Verdict::Retry { ungrounded } => {
+            // One more lead, told which numbers the facts do not hold or, after a
+            // decline over facts that answer the question, that they do; kept only if
+            // the check keeps it, else RDT's sentences alone.
+            again @ (Verdict::Retry { .. } | Verdict::Restate) => {
+                let (prompt, ungrounded) = match again {
+                    Verdict::Retry { ungrounded } => {
+                        (self.assistant.render(PromptName::AnswerRetry, &[("numbers", &ungrounded.join(", "))])?, ungrounded)
+                    }
+                    _ => (self.assistant.render(PromptName::AnswerRestate, &[])?, Vec::new()),
+                };
                 messages.push(Message::new(Speaker::Assistant, first));
-                let retry = self.assistant.render(PromptName::AnswerRetry, &[("numbers", &ungrounded.join(", "))])?;
-                messages.push(Message::new(Speaker::User, retry));
+                messages.push(Message::new(Speaker::User, prompt));
                 let second = self.write_lead(&messages, None).await?;
                 drafts.push(second.clone());
                 if lead_check.judge(&second) == Verdict::Keep {
                     (second, Grounding::GroundedOnRetry { ungrounded })
                 } else {
                     (second, Grounding::Template { ungrounded })
-                }
-            }
-            // Asked once more, saying the facts answer it; a second decline or a lead
-            // the check does not keep leaves RDT's sentences alone.
-            Verdict::Restate => {
-                messages.push(Message::new(Speaker::Assistant, first));
-                messages.push(Message::new(Speaker::User, self.assistant.render(PromptName::AnswerRestate, &[])?));
-                let second = self.write_lead(&messages, None).await?;
-                drafts.push(second.clone());
-                match lead_check.judge(&second) {
-                    Verdict::Keep => (second, Grounding::GroundedOnRetry { ungrounded: Vec::new() }),
-                    Verdict::Drop { ungrounded } | Verdict::Retry { ungrounded } => {
-                        (second, Grounding::Template { ungrounded })
-                    }
-                    _ => (second, Grounding::Template { ungrounded: Vec::new() }),
                 }
             }
         };
@@ -1017,6 +1011,8 @@ impl<'a> Turn<'a> {
 #[derive(Debug, Clone)]
 struct LeadCheck<'a> {
     question: &'a str,
+    /// The question as read once for the whole answer (a follow-up's, merged).
+    reading: &'a Reading,
     /// RDT's sentences of every result, joined.
     facts: String,
     sources: Sources,
@@ -1049,9 +1045,16 @@ enum Verdict {
 }
 
 impl<'a> LeadCheck<'a> {
-    fn of(question: &'a str, called: &[CalledTool], usable: &[ToolSpec], patient: Option<&PatientId>) -> Self {
+    fn of(
+        question: &'a str,
+        reading: &'a Reading,
+        called: &[CalledTool],
+        usable: &[ToolSpec],
+        patient: Option<&PatientId>,
+    ) -> Self {
         LeadCheck {
             question,
+            reading,
             facts: called.iter().map(|c| c.facts.text.as_str()).collect::<Vec<_>>().join(" "),
             sources: Sources::new(called.iter().map(|c| &c.result), question).with_patient(patient.map(|p| p.as_str())),
             results: called.iter().map(|c| c.facts.clone()).collect(),
@@ -1082,7 +1085,7 @@ impl<'a> LeadCheck<'a> {
         !lead.is_empty()
             && !self.declines(lead)
             && categories == 0
-            && !misstates_current_drugs(lead, self.question, &self.results)
+            && !misstates_current_drugs(lead, self.reading, &self.results)
             && (!self.observational || carries_observational_caveat(lead))
     }
 
@@ -1222,8 +1225,10 @@ mod tests {
     fn a_lead_is_kept_retried_dropped_or_believed() {
         let result = json!({"value": {"patient": "p-1", "latest": {"value": 12.4, "date": "2023-05-02"}}});
         let drugs = DrugFacts { current: vec!["methotrexate".into()], ..DrugFacts::default() };
+        // The reading lives as long as the test (leaked): one per question.
         let lead_check = |question| LeadCheck {
             question,
+            reading: Box::leak(Box::new(Reading::of(question))),
             facts: "Latest CRP of p-1: 12.4 mg/L on 2023-05-02, flagged high. Trend over the last 365 days: rising \
                     (3 values)."
                 .into(),
@@ -1256,8 +1261,10 @@ mod tests {
         let result = json!({"value": {"patient": "p-1", "options": [{"label": "TNF inhibitor", "percent": 55,
             "outcome": "response at 6 months"}]}});
         let question = "What if we switch her to a TNF inhibitor?";
+        let reading = Reading::of(question);
         let lead_check = LeadCheck {
             question,
+            reading: &reading,
             facts: "Treatment options of p-1 at 2023-05-02 (current: methotrexate). TNF inhibitor: 30 similar \
                     patients started it (among the 200 nearest); response at 6 months 55% (16 of 30; 95% CI 37% to \
                     72%). Observational: these patients were not randomised to their treatments."
