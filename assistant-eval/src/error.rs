@@ -50,6 +50,10 @@ pub enum ScratchError {
     StateModel(#[from] twin_core::state::StateModelError),
     #[error("the held-out set is scored over its frozen cohort only: seed {seed}, {patients} patients")]
     NotTheFrozenCohort { seed: u64, patients: usize },
+    #[error("the held-out set is asked whole: --limit and --only are for the tuning sets")]
+    HeldOutPart,
+    #[error("no question of the {set} set has the id {}", ids.join(", "))]
+    UnknownQuestions { set: &'static str, ids: Vec<String> },
     #[error("building the assistant")]
     Assistant(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error(transparent)]

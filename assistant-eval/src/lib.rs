@@ -36,4 +36,4 @@ pub use assistant::testing;
 pub use error::{EvalError, ScratchError};
 pub use questions::{Expect, Question, QuestionSet, Reading, SetName, Which, HELD_OUT_SET, VIRTUAL_COHORT_SET};
 pub use run::{pick_patients, run, EvalReport, Progress, Scored};
-pub use scratch::{run_on_scratch, ScratchOptions};
+pub use scratch::{run_on_scratch, ScratchOptions, Subset};

@@ -44,8 +44,21 @@ pub struct ScratchOptions {
     /// The packaged GGUF to pin in the scratch registry; `None` when the assistant
     /// loads a GGUF file of the caller's choosing.
     pub gguf: Option<PackagedGguf>,
-    /// Ask only the first N questions (the score is then partial).
-    pub limit: Option<usize>,
+    /// Ask only part of the set (the score is then partial).
+    pub subset: Subset,
+}
+
+/// Which questions of a set are asked: all, or part of a tuning set for a quick look
+/// while working on it. The held-out set is asked whole: a part of it picked by id or
+/// by position would be a way to look at its questions one by one.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Subset {
+    #[default]
+    All,
+    /// The first N questions.
+    First(usize),
+    /// The questions with these ids, in the set's order; every id must be in the set.
+    Ids(Vec<String>),
 }
 
 /// Builds the scratch install, has `build` make the assistant over its tools and
@@ -66,6 +79,22 @@ where
         if (options.seed, options.patients) != (seed, patients) {
             return Err(ScratchError::NotTheFrozenCohort { seed, patients });
         }
+        if options.subset != Subset::All {
+            return Err(ScratchError::HeldOutPart);
+        }
+    }
+    let mut set = options.set.questions()?;
+    match &options.subset {
+        Subset::All => {}
+        Subset::First(n) => set.questions.truncate(*n),
+        Subset::Ids(ids) => {
+            let unknown: Vec<String> =
+                ids.iter().filter(|id| !set.questions.iter().any(|q| &q.id == *id)).cloned().collect();
+            if !unknown.is_empty() {
+                return Err(ScratchError::UnknownQuestions { set: options.set.as_str(), ids: unknown });
+            }
+            set.questions.retain(|q| ids.contains(&q.id));
+        }
     }
     fresh_dir(&options.dir)?;
     let store = import_cohort(&options.dir, options.patients, options.seed).await?;
@@ -76,10 +105,6 @@ where
     let tools = scratch_models(&store, &options.dir, &registry, &system).await?;
     let assistant = build(tools, log).await.map_err(|e| ScratchError::Assistant(e.into()))?;
 
-    let mut set = options.set.questions()?;
-    if let Some(n) = options.limit {
-        set.questions.truncate(n);
-    }
     let report = run(&assistant, options.set, &set, progress).await?;
     store.close().await;
     Ok(report)
@@ -248,7 +273,7 @@ mod tests {
             patients: 40,
             seed: 11,
             gguf: None,
-            limit: None,
+            subset: Subset::All,
         };
         let built = std::sync::atomic::AtomicBool::new(false);
         let build = |_tools: ToolContext, _log: AuditLog| {
@@ -258,5 +283,33 @@ mod tests {
         let refused = run_on_scratch(&options, build, |_| {}).await;
         assert!(matches!(refused, Err(ScratchError::NotTheFrozenCohort { seed: 43, patients: 60 })), "{refused:?}");
         assert!(!built.load(std::sync::atomic::Ordering::SeqCst) && !options.dir.exists());
+    }
+
+    /// The held-out set is asked whole over its own cohort, and a tuning subset naming
+    /// an id the set lacks is an error naming it; both before anything is built.
+    #[tokio::test]
+    async fn parts_of_sets_are_checked_before_building() {
+        let dir = tempfile::tempdir().unwrap();
+        let refuse = |set: SetName, seed: u64, patients: usize, subset: Subset| ScratchOptions {
+            dir: dir.path().join("eval-assistant"),
+            set,
+            patients,
+            seed,
+            gguf: None,
+            subset,
+        };
+        let build = |_tools: ToolContext, _log: AuditLog| async {
+            Err::<Assistant, std::io::Error>(std::io::Error::other("not built"))
+        };
+        let held_out = refuse(SetName::HeldOut, 43, 60, Subset::First(3));
+        let refused = run_on_scratch(&held_out, build, |_| {}).await;
+        assert!(matches!(refused, Err(ScratchError::HeldOutPart)), "{refused:?}");
+        let unknown = refuse(SetName::Tuning, 11, 40, Subset::Ids(vec!["no-such-question".into()]));
+        let refused = run_on_scratch(&unknown, build, |_| {}).await;
+        match refused {
+            Err(e @ ScratchError::UnknownQuestions { .. }) => assert!(e.to_string().contains("no-such-question"), "{e}"),
+            other => panic!("expected an unknown id, got {other:?}"),
+        }
+        assert!(!dir.path().join("eval-assistant").exists());
     }
 }

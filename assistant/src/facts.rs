@@ -7,14 +7,16 @@
 //!   default model (../shared/MODELS.md), so long lists keep their most recent items
 //!   and say how many were left out. The grounding check still reads the full result.
 //! - [`lead_sentence`]: the model's sentence as shown.
-//! - [`contradicting_categories`], [`misstates_current_drugs`]: whether it states a
-//!   flag, trend or category the facts do not, or names the current drugs otherwise
-//!   than the facts ([`tools::DrugFacts`]).
+//! - [`contradicting_categories`], [`contradicts_verdict`], [`misstates_current_drugs`]:
+//!   whether it states a flag, trend or category the facts do not, answers a yes/no
+//!   question otherwise than the facts' verdict ([`tools::CategoryVerdict`]), or names
+//!   the current drugs otherwise than the facts ([`tools::DrugFacts`]).
 //! - [`cites_facts`], [`says_not_in_results`], [`facts_address`]: whether it cites the
 //!   facts, says they do not answer, and whether they address the question at all.
 
 use serde_json::{Map, Value};
-use tools::{DrugFacts, Facts, ToolName};
+use journey::clinical::Worse;
+use tools::{CategoryVerdict, DrugFacts, Facts, ToolName};
 
 /// Items kept per list in the answer prompt.
 pub const ITEMS_IN_PROMPT: usize = 4;
@@ -58,24 +60,39 @@ pub fn prompt_facts<'a>(results: impl IntoIterator<Item = (ToolName, &'a Value)>
 /// "flagged normal", "improving" beside "stable"), and those it denies that the facts
 /// state ("not raised" beside "flagged high"): a small model answers a yes/no
 /// question about a flag or a trend wrongly often enough (docs/benchmarks/assistant.md)
-/// that such a lead is dropped. Whole words, case-insensitive; a word is denied when
-/// "not", "no", "never", "nor" or a "n't" word comes within the two words before it.
-pub fn contradicting_categories(lead: &str, facts: &str) -> Vec<&'static str> {
+/// that such a lead is dropped. A word judging a move ("improved", "worse") states the
+/// direction the measure's `worse` gives it (a haemoglobin that "improved" rose), and
+/// none for a measure with no worse direction. Whole words, case-insensitive; a word
+/// is denied when "not", "no", "never", "nor" or a "n't" word comes within the two
+/// words before it.
+pub fn contradicting_categories(lead: &str, facts: &str, worse: Option<Worse>) -> Vec<&'static str> {
     let lead_words = tools::vocabulary::words_of(lead);
     let fact_words = tools::vocabulary::words_of(facts);
     let negated = |i: usize| negated_within(&lead_words, i, 2);
     let mut out: Vec<&'static str> = Vec::new();
     for (i, word) in lead_words.iter().enumerate() {
-        let Some(category) = tools::vocabulary::category_of(word) else {
+        let Some(category) = tools::vocabulary::category_of(word, worse) else {
             continue;
         };
         // The facts state a category in any of its words ("lower (better)" is falling).
-        let in_facts = fact_words.iter().any(|f| tools::vocabulary::category_of(f) == Some(category));
+        let in_facts = fact_words.iter().any(|f| tools::vocabulary::category_of(f, worse) == Some(category));
         if in_facts == negated(i) && !out.contains(&category) {
             out.push(category);
         }
     }
     out
+}
+
+/// Whether `lead` answers yes where `verdict` says no, or no where it says yes: its
+/// first word ("Yes, her ALT shifted." over a stable ALT). A lead not opening with yes
+/// or no is judged by its categories ([`contradicting_categories`]).
+pub fn contradicts_verdict(lead: &str, verdict: &CategoryVerdict) -> bool {
+    let said = match tools::vocabulary::words_of(lead).first().map(String::as_str) {
+        Some("yes") => true,
+        Some("no") => false,
+        _ => return false,
+    };
+    verdict.yes.is_some_and(|yes| yes != said)
 }
 
 /// Whether `words[i]` is denied: "not", "no", "never", "nor" or a "n't" word within
@@ -289,21 +306,46 @@ mod tests {
     #[test]
     fn a_lead_may_not_state_a_category_the_facts_do_not() {
         let facts = "Latest ESR of p: 23.0 mm/h on 2019-07-23, flagged normal. Trend over the last 365 days: stable (4 values).";
-        assert_eq!(contradicting_categories("Yes, the ESR is high and rising.", facts), vec!["high", "rising"]);
-        assert_eq!(contradicting_categories("The ESR is raised.", facts), vec!["high"], "a synonym counts");
-        assert_eq!(contradicting_categories("The disease activity is improving.", facts), vec!["falling"]);
-        assert_eq!(contradicting_categories("The ESR is not normal.", facts), vec!["normal"], "denying a fact");
-        assert!(contradicting_categories("No, the ESR is not rising: it is stable at 23.0 mm/h.", facts).is_empty());
-        assert!(contradicting_categories("The ESR, 23.0 mm/h, is normal.", facts).is_empty());
-        assert!(contradicting_categories("The ESR isn't raised.", facts).is_empty());
+        let esr = Some(Worse::Higher);
+        assert_eq!(contradicting_categories("Yes, the ESR is high and rising.", facts, esr), vec!["high", "rising"]);
+        assert_eq!(contradicting_categories("The ESR is raised.", facts, esr), vec!["high"], "a synonym counts");
+        assert_eq!(contradicting_categories("The ESR is improving.", facts, esr), vec!["falling"]);
+        assert_eq!(contradicting_categories("The ESR is not normal.", facts, esr), vec!["normal"], "denying a fact");
+        assert!(contradicting_categories("No, the ESR is not rising: it is stable at 23.0 mm/h.", facts, esr).is_empty());
+        assert!(contradicting_categories("The ESR, 23.0 mm/h, is normal.", facts, esr).is_empty());
+        assert!(contradicting_categories("The ESR isn't raised.", facts, esr).is_empty());
         // "going down" states a trend, even where the facts say there are too few values.
         let few = "Latest CRP of p-1: 0.5 mg/L on 2021-02-16, flagged normal. Too few values for a trend.";
-        assert_eq!(contradicting_categories("The CRP is going down over the last year.", few), vec!["falling"]);
+        assert_eq!(contradicting_categories("The CRP is going down over the last year.", few, esr), vec!["falling"]);
+        // A haemoglobin that fell got worse: "improved" is a rise the facts do not state.
+        let hb = "Against the value before it (13.1 g/dL on 2021-02-16), the latest (12.2 g/dL on 2021-07-26) is lower \
+                  (worse), by 0.9 g/dL.";
+        let hb_worse = Some(Worse::Lower);
+        assert_eq!(contradicting_categories("Yes, her haemoglobin improved.", hb, hb_worse), vec!["rising"]);
+        assert!(contradicting_categories("No, her haemoglobin got worse: it is lower.", hb, hb_worse).is_empty());
+        assert!(contradicting_categories("Her rheumatoid factor improved.", facts, None).is_empty(), "no judgement");
         // A window is no flag.
         let cohort = "In silico cohort of p-1 at 2021-07-26: 20 most similar historical patients. flare within 6 \
                       months: 38% by Kaplan-Meier (6 events among 16 followed; 95% CI 19% to 65%) among similar patients.";
-        assert!(contradicting_categories("38% of similar patients flare within 6 months.", cohort).is_empty());
+        assert!(contradicting_categories("38% of similar patients flare within 6 months.", cohort, None).is_empty());
         assert!(says_not_in_results("The patient's blood type is not mentioned in the provided information."));
+    }
+
+    /// A lead's yes or no is held to the facts' answer to a yes/no question.
+    #[test]
+    fn a_lead_answering_yes_or_no_is_held_to_the_verdict() {
+        use tools::reading::Reading;
+        use tools::{Aspect, Facts};
+        let facts = Facts::in_parts(
+            "Latest ALT of p-1: 22.0 U/L on 2021-07-26, flagged normal.".into(),
+            vec![(Aspect::Trend, "Trend over the last 4 values: stable (4 values).".into())],
+        );
+        let verdict = facts.verdict(&Reading::of("Has her ALT shifted during her final four checks?")).unwrap();
+        assert!(contradicts_verdict("Yes, her ALT shifted during her final four checks.", &verdict));
+        assert!(!contradicts_verdict("No, her ALT has been stable over the last 4 values.", &verdict));
+        assert!(!contradicts_verdict("Her ALT has been stable.", &verdict), "no yes or no: judged by categories");
+        let either = facts.verdict(&Reading::of("Is her ALT going up or down?")).unwrap();
+        assert!(!contradicts_verdict("No, it is stable.", &either), "an either/or question has no yes or no");
         assert!(says_not_in_results("The patient's blood type is not shown in the record."));
         assert!(!says_not_in_results("The latest CRP is 4.5 mg/L, flagged normal."));
     }

@@ -61,7 +61,7 @@ use crate::answer::{
 use crate::chat::{ChatError, ChatModel, ChatRequest, Constraint, Message, Speaker, TokenSink};
 use crate::conversation::Posed;
 use crate::facts::{
-    carries_observational_caveat, cites_facts, contradicting_categories, facts_address, lead_sentence,
+    carries_observational_caveat, cites_facts, contradicting_categories, contradicts_verdict, facts_address, lead_sentence,
     misstates_current_drugs, prompt_facts, says_not_in_results, OPTION_COMPARISON_WORDS,
 };
 use crate::grounding::{check, Sources};
@@ -1073,18 +1073,22 @@ impl<'a> LeadCheck<'a> {
     }
 
     /// Kept when it cites the facts, states no flag, trend or category they do not
-    /// ("raised" beside "flagged normal"), and names the current drugs as they are;
+    /// ("raised" beside "flagged normal"), answers a yes/no question as their verdict
+    /// does, and names the current drugs as they are;
     /// over observational results, when it also carries their caveat (similar
     /// patients, no prediction), and its comparison words ("did better", "moderate or
     /// good response") are not read as the record's trends or categories.
     fn keeps(&self, lead: &str) -> bool {
-        let categories = contradicting_categories(lead, &self.facts)
+        let categories = contradicting_categories(lead, &self.facts, self.reading.worse_when())
             .into_iter()
             .filter(|c| !(self.observational && OPTION_COMPARISON_WORDS.contains(c)))
             .count();
+        let against_verdict =
+            self.results.iter().filter_map(|f| f.verdict(self.reading)).any(|v| contradicts_verdict(lead, &v));
         !lead.is_empty()
             && !self.declines(lead)
             && categories == 0
+            && !against_verdict
             && !misstates_current_drugs(lead, self.reading, &self.results)
             && (!self.observational || carries_observational_caveat(lead))
     }

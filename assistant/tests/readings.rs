@@ -264,6 +264,6 @@ async fn a_declining_lead_over_covered_facts_is_asked_once_more() {
     assert!(matches!(answer.grounding, Grounding::GroundedOnRetry { .. }), "{:?}", answer.grounding);
     assert_eq!(answer.drafts.len(), 2);
     assert!(answer.text.starts_with("Her CRP is lower"), "{}", answer.text);
-    let change = "Against the value before it (15.0 mg/L on 2023-03-10), the latest (10.0 mg/L on 2023-05-02) is lower, by 5.0 mg/L.";
+    let change = "Against the value before it (15.0 mg/L on 2023-03-10), the latest (10.0 mg/L on 2023-05-02) is lower (better), by 5.0 mg/L.";
     assert!(answer.text.contains(change), "{}", answer.text);
 }

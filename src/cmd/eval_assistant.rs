@@ -8,7 +8,7 @@
 
 use std::process::ExitCode;
 
-use assistant_eval::{run_on_scratch, ScratchOptions, SetName};
+use assistant_eval::{run_on_scratch, ScratchOptions, SetName, Subset};
 use clap::Args;
 
 use crate::cmd::ask::{build_assistant, ModelArgs};
@@ -27,9 +27,14 @@ pub struct EvalAssistantArgs {
     /// The cohort's seed (tuning set; default 11).
     #[arg(long)]
     seed: Option<u64>,
-    /// Ask only the first N questions (for a quick look; the score is then partial).
-    #[arg(long)]
+    /// Ask only the first N questions (a tuning set, for a quick look; the score is
+    /// then partial).
+    #[arg(long, conflicts_with = "only")]
     limit: Option<usize>,
+    /// Ask only the questions with these ids (a tuning set, comma-separated; the score
+    /// is then partial).
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
     #[command(flatten)]
     model: ModelArgs,
     #[arg(long)]
@@ -56,7 +61,11 @@ pub async fn run(ctx: &Context, args: EvalAssistantArgs) -> anyhow::Result<ExitC
         patients,
         seed,
         gguf: args.model.gguf.is_none().then(|| args.model.packaged_or_default()),
-        limit: args.limit,
+        subset: match (args.limit, args.only) {
+            (Some(n), _) => Subset::First(n),
+            (None, ids) if !ids.is_empty() => Subset::Ids(ids),
+            _ => Subset::All,
+        },
     };
     let build = |tools, log| build_assistant(ctx, tools, log, &args.model);
     let report = run_on_scratch(&options, build, |p| if !args.json { eprintln!("{p}") }).await?;

@@ -10,6 +10,7 @@
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use journey::clinical::Worse;
 
 use crate::facts::said;
 use crate::reading::{Asks, Reading, Window};
@@ -79,23 +80,25 @@ impl Change {
     }
 
     /// RDT's sentence for it: "Against the value before it (0.9 mg/L on 2020-10-06),
-    /// the latest (0.5 mg/L on 2021-02-16) is lower, by 0.4 mg/L." For DAS28
-    /// (`lower_is_better`) the direction is also said as better or worse, since a
-    /// clinician asks it that way.
-    pub fn sentence(&self, unit: &str, lower_is_better: bool) -> String {
+    /// the latest (0.5 mg/L on 2021-02-16) is lower (better), by 0.4 mg/L." For a
+    /// measure with a worse direction ([`Worse`]: DAS28, CRP, haemoglobin) the move is
+    /// also said as better or worse, since a clinician asks it that way.
+    pub fn sentence(&self, unit: &str, worse: Option<Worse>) -> String {
         let unit = if unit.is_empty() { String::new() } else { format!(" {unit}") };
         let against = match self.compared_to {
             CompareTo::Previous => "the value before it".to_owned(),
             CompareTo::DaysBefore(days) => format!("the value nearest {days} days before"),
         };
-        let how = match (self.direction, lower_is_better) {
-            (ChangeDirection::Same, _) => "is the same".to_owned(),
-            (direction, better_low) => {
+        let how = match self.direction {
+            ChangeDirection::Same => "is the same".to_owned(),
+            direction => {
                 let word = if direction == ChangeDirection::Higher { "higher" } else { "lower" };
-                let judged = match (direction == ChangeDirection::Lower, better_low) {
-                    (_, false) => String::new(),
-                    (true, true) => " (better)".to_owned(),
-                    (false, true) => " (worse)".to_owned(),
+                let judged = match (direction, worse) {
+                    (_, None) => "",
+                    (ChangeDirection::Higher, Some(Worse::Higher)) | (ChangeDirection::Lower, Some(Worse::Lower)) => {
+                        " (worse)"
+                    }
+                    _ => " (better)",
                 };
                 format!("is {word}{judged}, by {}{unit}", said(&self.difference.abs()))
             }
@@ -164,17 +167,19 @@ mod tests {
     }
 
     /// The sentence states both values with their dates and the direction, and for a
-    /// score where lower is better, whether it is better or worse.
+    /// measure with a worse direction, whether the move is better or worse.
     #[test]
     fn the_sentence_states_both_values_and_the_direction() {
         let c = Change::of(&series(), CompareTo::Previous).unwrap();
         assert_eq!(
-            c.sentence("mg/L", false),
+            c.sentence("mg/L", None),
             "Against the value before it (0.9 mg/L on 2020-10-06), the latest (0.5 mg/L on 2021-02-16) is lower, by 0.4 mg/L."
         );
+        assert!(c.sentence("g/dL", Some(Worse::Lower)).contains("is lower (worse), by 0.4 g/dL."));
+        assert!(c.sentence("mg/L", Some(Worse::Higher)).contains("is lower (better), by 0.4 mg/L."));
         let das = Change::of(&[(at(2019, 7, 10), 5.96), (at(2019, 8, 16), 3.25)], CompareTo::DaysBefore(30)).unwrap();
         assert_eq!(
-            das.sentence("", true),
+            das.sentence("", Some(journey::clinical::das28::WORSE)),
             "Against the value nearest 30 days before (5.96 on 2019-07-10), the latest (3.25 on 2019-08-16) is lower (better), by 2.71."
         );
     }

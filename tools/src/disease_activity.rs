@@ -343,7 +343,7 @@ fn das28_facts(v: &DiseaseActivityOutput) -> Facts {
     };
     let mut each = Vec::new();
     if let Some(change) = &v.change {
-        each.push((Aspect::Change, change.sentence("", true)));
+        each.push((Aspect::Change, change.sentence("", Some(journey::clinical::das28::WORSE))));
     }
     match (&span, v.trend.direction) {
         (Some(span), crate::trend::Trend::InsufficientData) => {

@@ -93,10 +93,17 @@ impl Facts {
     /// outcome's figure for another's).
     pub fn for_lead(&self, reading: &Reading) -> String {
         let facts = self.aspect_asked(reading);
-        match reading.category_asked() {
-            Some(asked) => with_verdict(facts, asked),
+        match CategoryVerdict::of(&facts, reading) {
+            Some(verdict) => format!("{facts} {}", verdict.sentence()),
             None => facts,
         }
+    }
+
+    /// What these facts answer to a yes/no or either/or question about a category
+    /// ("Is the ALT rising?"), read from the sentences a lead is written from; `None`
+    /// when the question asks after no category, or they state none of its kind.
+    pub fn verdict(&self, reading: &Reading) -> Option<CategoryVerdict> {
+        CategoryVerdict::of(&self.aspect_asked(reading), reading)
     }
 
     /// The opening and the parts of the aspect `reading` asks for.
@@ -150,21 +157,55 @@ impl Facts {
     }
 }
 
-/// `facts` and what they say of the category a yes/no question asks after: "So it is
-/// not rising; it is stable." when they state another category of the same kind (a
-/// direction, or a level: a flag, an activity category), "So it is rising." when they
-/// state it; `facts` alone when they state none of its kind (too few values).
-fn with_verdict(facts: String, asked: &str) -> String {
-    use crate::vocabulary::{words_of, CATEGORIES, DIRECTIONS};
-    let direction = DIRECTIONS.contains(&asked);
-    let stated = words_of(&facts)
-        .into_iter()
-        .filter_map(|w| CATEGORIES.iter().map(|(c, _)| *c).find(|c| *c == w))
-        .find(|c| DIRECTIONS.contains(c) == direction);
-    match stated {
-        Some(c) if c == asked => format!("{facts} So it is {asked}."),
-        Some(c) => format!("{facts} So it is not {asked}; it is {c}."),
-        None => facts,
+/// What facts say of the categories a question asks after
+/// ([`Reading::categories_asked`]): the category of the asked kind they state (a
+/// direction, or a level: a flag, an activity category) and, for a yes/no question,
+/// the answer. Computed, so a lead copies the answer instead of judging it (a 1.5B
+/// model answered "Yes, the ALT has risen." over "stable"), and the lead check holds a
+/// lead's yes or no to it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CategoryVerdict {
+    /// The categories asked, in the question's order.
+    pub asked: Vec<&'static str>,
+    /// The category of their kind the facts state.
+    pub stated: &'static str,
+    /// The answer to a yes/no question (one category asked); `None` for an either/or
+    /// one ("up or down?"), answered by the category itself.
+    pub yes: Option<bool>,
+}
+
+impl CategoryVerdict {
+    fn of(facts: &str, reading: &Reading) -> Option<CategoryVerdict> {
+        use crate::vocabulary::{category_of, words_of, CHANGED, DIRECTIONS};
+        let asked = reading.categories_asked();
+        let first = *asked.first()?;
+        let direction = first == CHANGED || DIRECTIONS.contains(&first);
+        let worse = reading.worse_when();
+        let stated = words_of(facts)
+            .iter()
+            .filter_map(|w| category_of(w, worse))
+            .find(|c| DIRECTIONS.contains(c) == direction)?;
+        let yes = match asked.as_slice() {
+            [only] if *only == CHANGED => Some(stated != "stable"),
+            [only] => Some(*only == stated),
+            _ => None,
+        };
+        Some(CategoryVerdict { asked, stated, yes })
+    }
+
+    /// The sentence a lead copies: "So the answer is no: it is stable, not rising.";
+    /// "So it is stable: neither rising nor falling."
+    pub fn sentence(&self) -> String {
+        let stated = self.stated;
+        match (self.yes, self.asked.as_slice()) {
+            (Some(true), _) => format!("So the answer is yes: it is {stated}."),
+            (Some(false), [asked]) if *asked != crate::vocabulary::CHANGED => {
+                format!("So the answer is no: it is {stated}, not {asked}.")
+            }
+            (Some(false), _) => format!("So the answer is no: it is {stated}."),
+            (None, asked) if asked.contains(&stated) => format!("So it is {stated}."),
+            (None, asked) => format!("So it is {stated}: neither {}.", asked.join(" nor ")),
+        }
     }
 }
 
@@ -270,9 +311,14 @@ mod tests {
         assert_eq!(lead("What is the latest CRP?"), latest);
         assert_eq!(lead("Show the CRP trend."), format!("{latest} {trend}"));
         // A yes/no question gets what the facts say of its category.
-        assert_eq!(lead("Is the CRP rising?"), format!("{latest} {trend} So it is not rising; it is stable."));
-        assert_eq!(lead("Has the CRP been stable?"), format!("{latest} {trend} So it is stable."));
-        assert_eq!(lead("Is the CRP raised?"), format!("{latest} So it is not high; it is normal."));
+        assert_eq!(lead("Is the CRP rising?"), format!("{latest} {trend} So the answer is no: it is stable, not rising."));
+        assert_eq!(lead("Has the CRP been stable?"), format!("{latest} {trend} So the answer is yes: it is stable."));
+        assert_eq!(lead("Is the CRP raised?"), format!("{latest} So the answer is no: it is normal, not high."));
+        assert_eq!(lead("Has the CRP shifted lately?"), format!("{latest} {trend} So the answer is no: it is stable."));
+        assert_eq!(lead("Is the CRP going up or down?"), format!("{latest} {trend} So it is stable: neither rising nor falling."));
+        let verdict = facts.verdict(&Reading::of("In the last year has the CRP risen?")).unwrap();
+        assert_eq!((verdict.stated, verdict.yes), ("stable", Some(false)));
+        assert_eq!(facts.verdict(&Reading::of("What is the CRP trend?")), None, "no category asked");
         let few = Facts::in_parts(latest.into(), vec![(Aspect::Trend, "Too few values for a trend.".into())]);
         assert_eq!(few.for_lead(&Reading::of("Is the CRP rising?")), format!("{latest} Too few values for a trend."));
         assert_eq!(lead("How many CRP results are on record?"), count, "a count from the counts alone");

@@ -266,7 +266,7 @@ fn lab_facts(v: &LabTrendOutput) -> Facts {
     );
     let mut parts = vec![(Aspect::Trend, trend), (Aspect::Count, count)];
     if let Some(change) = &v.change {
-        parts.insert(0, (Aspect::Change, change.sentence(unit, false)));
+        parts.insert(0, (Aspect::Change, change.sentence(unit, v.test.worse_when())));
     }
     Facts::in_parts(opening, parts)
 }

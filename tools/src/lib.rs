@@ -78,7 +78,7 @@ pub use audit::{refusal_entry, tool_call_entry, tool_call_record};
 pub use bounded::{Bounded, Trimmer};
 pub use context::ToolContext;
 pub use error::{cause_chain, ToolError};
-pub use facts::{facts_of, Aspect, DrugFacts, FactParts, Facts};
+pub use facts::{facts_of, Aspect, CategoryVerdict, DrugFacts, FactParts, Facts};
 pub use invoke::{invoke, invoke_tool, Caller, InvokeError, Invoked};
 pub use record::{PatientArg, RecordText};
 pub use reference::{Flag, LabTest};

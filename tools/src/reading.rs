@@ -251,19 +251,43 @@ impl Reading {
         asked
     }
 
-    /// The category a yes/no question about a value or a trend asks after ("Is the
-    /// ALT rising?": rising; "Is the haemoglobin low?": low), by
-    /// [`crate::vocabulary::CATEGORIES`]. What a lead is asked to answer
-    /// ([`crate::Facts::for_lead`]): a small model echoed the question's word over
-    /// the facts' ("rising ... trend stable").
-    pub fn category_asked(&self) -> Option<&'static str> {
-        let yes_no = self.words.first().is_some_and(|w| {
-            matches!(w.as_str(), "is" | "are" | "was" | "were" | "has" | "have" | "had" | "does" | "did" | "do")
-        });
+    /// The categories a yes/no or either/or question about a value, a trend or a
+    /// comparison asks after, in the question's order ("Is the ALT rising?": rising;
+    /// "Has her haemoglobin improved?": rising, since a falling haemoglobin is worse;
+    /// "Did the DAS28 go up or down?": rising, falling; "Has her ALT shifted?":
+    /// [`crate::vocabulary::CHANGED`]), by [`crate::vocabulary::CATEGORIES`] and the
+    /// measure's worse direction ([`Reading::worse_when`]). A question with no
+    /// wh-word and an auxiliary anywhere ("In the prior 24 months has the ALT
+    /// risen?") is yes/no. What a lead is asked to answer ([`crate::Facts::verdict`]):
+    /// a small model echoed the question's word over the facts' ("rising ... trend
+    /// stable").
+    pub fn categories_asked(&self) -> Vec<&'static str> {
+        const AUXILIARIES: &[&str] = &["is", "are", "was", "were", "has", "have", "had", "does", "did", "do"];
+        const WH: &[&str] = &["what", "which", "how", "when", "where", "who", "whom", "whose", "why", "whether"];
+        let yes_no = self.words.iter().any(|w| AUXILIARIES.contains(&w.as_str()))
+            && !self.words.iter().any(|w| WH.contains(&w.as_str()));
         if !yes_no || !matches!(self.asks, Asks::Value | Asks::Trend | Asks::Comparison) {
-            return None;
+            return Vec::new();
         }
-        self.words.iter().find_map(|w| crate::vocabulary::category_of(w))
+        let worse = self.worse_when();
+        let mut asked = Vec::new();
+        for category in self.words.iter().filter_map(|w| crate::vocabulary::category_asked_by(w, worse)) {
+            if !asked.contains(&category) {
+                asked.push(category);
+            }
+        }
+        asked
+    }
+
+    /// Which way the measure asked about moves when the patient gets worse: DAS28's
+    /// and a lab test's ([`LabTest::worse_when`]); `None` for any other concept, or a
+    /// lab question naming no one test.
+    pub fn worse_when(&self) -> Option<journey::clinical::Worse> {
+        match &self.concept {
+            Some(Concept::DiseaseActivity) => Some(journey::clinical::das28::WORSE),
+            Some(Concept::Lab { test: Some(test) }) => test.worse_when(),
+            _ => None,
+        }
     }
 
     /// The treatment option a question weighs, when it names one: the option of the
@@ -729,14 +753,21 @@ mod tests {
     /// when it names none, and no switch in a DAS28 "change".
     #[test]
     fn a_yes_no_question_asks_after_a_category() {
-        let asked = |q: &str| Reading::of(q).category_asked();
-        assert_eq!(asked("Is the ALT rising?"), Some("rising"));
-        assert_eq!(asked("Is her haemoglobin low?"), Some("low"));
-        assert_eq!(asked("Has the DAS28 been improving lately?"), Some("falling"));
-        assert_eq!(asked("Is the ESR elevated?"), Some("high"));
-        assert_eq!(asked("What is the latest ALT?"), None, "not a yes/no question");
-        assert_eq!(asked("Is the CRP measured often?"), None, "no category");
-        assert_eq!(asked("Do patients like her do better on methotrexate?"), None, "a cohort question");
+        let asked = |q: &str| Reading::of(q).categories_asked();
+        assert_eq!(asked("Is the ALT rising?"), ["rising"]);
+        assert_eq!(asked("Is her haemoglobin low?"), ["low"]);
+        assert_eq!(asked("Has the DAS28 been improving lately?"), ["falling"]);
+        assert_eq!(asked("Has her haemoglobin improved since the previous test?"), ["rising"], "a falling Hb is worse");
+        assert_eq!(asked("Is the ESR worse than 3 months ago?"), ["rising"]);
+        assert_eq!(asked("Is the ESR elevated?"), ["high"]);
+        assert_eq!(asked("In the prior 24 months has the ALT risen?"), ["rising"], "an auxiliary after a phrase");
+        assert_eq!(asked("Across her three latest visits, did the DAS28 go up or down?"), ["rising", "falling"]);
+        assert_eq!(asked("Has her ALT shifted during her final four checks?"), [crate::vocabulary::CHANGED]);
+        assert!(asked("Has the rheumatoid factor improved?").is_empty(), "an antibody is not better or worse");
+        assert!(asked("What is the latest ALT?").is_empty(), "not a yes/no question");
+        assert!(asked("Past 3 months: which way is her CRP going?").is_empty(), "a wh-question");
+        assert!(asked("Is the CRP measured often?").is_empty(), "no category");
+        assert!(asked("Do patients like her do better on methotrexate?").is_empty(), "a cohort question");
     }
 
     #[test]

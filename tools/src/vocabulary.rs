@@ -11,6 +11,8 @@
 //! Matching is on whole words, case-insensitive; a phrase matches as consecutive
 //! words. English only, like the prompts.
 
+use journey::clinical::Worse;
+
 /// A tool's domain words and whether a question must use one for the tool to be offered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct Vocabulary {
@@ -120,10 +122,10 @@ pub(crate) fn number_named(word: &str) -> Option<u32> {
 
 /// Words that state a categorical fact in RDT's sentences (a lab flag, a trend
 /// direction, a DAS28 activity category), and the words a question or a model's lead
-/// may say each with. "Improving" is read as falling and "worsening" as rising, as for
-/// DAS28, CRP and ESR. The one list: the question reader reads what a yes/no question
-/// asks with it ([`crate::Reading::category_asked`]), the assistant's lead check what a
-/// lead states.
+/// may say each with. The one list: the question reader reads what a yes/no question
+/// asks with it ([`crate::Reading::categories_asked`]), the assistant's lead check what
+/// a lead states. Words that judge a move ("improved", "worse") are not here: their
+/// direction depends on the measure ([`JUDGED`]).
 pub const CATEGORIES: &[(&str, &[&str])] = &[
     ("high", &["high", "raised", "elevated", "above"]),
     ("low", &["low", "below"]),
@@ -132,11 +134,8 @@ pub const CATEGORIES: &[(&str, &[&str])] = &[
     ("normal", &["normal"]),
     // A direction, over a window or from one value to the next ("higher" than the
     // previous one): the comparison's sentence states it in these words too.
-    ("rising", &["rising", "increasing", "increased", "worsening", "worse", "upward", "rose", "risen", "higher", "up", "climbing", "climbed"]),
-    ("falling", &[
-        "falling", "decreasing", "decreased", "improving", "improved", "better", "declining", "downward", "fell", "down",
-        "lower", "dropped", "dropping", "calming", "settling",
-    ]),
+    ("rising", &["rising", "increasing", "increased", "upward", "rose", "risen", "higher", "up", "climbing", "climbed"]),
+    ("falling", &["falling", "decreasing", "decreased", "declining", "downward", "fell", "down", "lower", "dropped", "dropping"]),
     ("stable", &["stable", "unchanged", "steady"]),
     ("remission", &["remission"]),
     ("moderate", &["moderate"]),
@@ -147,9 +146,36 @@ pub const CATEGORIES: &[(&str, &[&str])] = &[
 /// facts' category of the same kind.
 pub const DIRECTIONS: &[&str] = &["rising", "falling", "stable"];
 
-/// The category `word` states, by [`CATEGORIES`].
-pub fn category_of(word: &str) -> Option<&'static str> {
-    CATEGORIES.iter().find(|(_, said)| said.contains(&word)).map(|(category, _)| *category)
+/// A move in either direction, asked as such ("Has her ALT shifted?"): answered yes by
+/// a rising or falling trend, no by a stable one. A category of questions only: a
+/// lead's "changed" is no trend RDT states ("patients who changed treatment").
+pub const CHANGED: &str = "changed";
+const CHANGED_WORDS: &[&str] = &["changed", "changing", "shifted", "shifting", "moved", "fluctuated", "varied"];
+
+/// Words that judge a move as better or worse, by which it is: the direction each
+/// means is the measure's ([`journey::clinical::Worse`]: a falling DAS28 or CRP is
+/// better, a falling haemoglobin worse).
+pub const JUDGED: [(bool, &[&str]); 2] = [
+    (true, &["better", "improving", "improved", "improve", "improvement", "calming", "settling", "settled"]),
+    (false, &["worse", "worsening", "worsened", "deteriorating", "deteriorated"]),
+];
+
+/// The category `word` states, by [`CATEGORIES`]; for a word judging a move, by the
+/// measure's worse direction (`None`: the word states no category).
+pub fn category_of(word: &str, worse: Option<Worse>) -> Option<&'static str> {
+    if let Some((category, _)) = CATEGORIES.iter().find(|(_, said)| said.contains(&word)) {
+        return Some(category);
+    }
+    let better = JUDGED.iter().find(|(_, said)| said.contains(&word)).map(|(better, _)| *better)?;
+    match (better, worse?) {
+        (true, Worse::Higher) | (false, Worse::Lower) => Some("falling"),
+        (true, Worse::Lower) | (false, Worse::Higher) => Some("rising"),
+    }
+}
+
+/// The category a question's `word` asks after: [`category_of`], or [`CHANGED`].
+pub fn category_asked_by(word: &str, worse: Option<Worse>) -> Option<&'static str> {
+    category_of(word, worse).or_else(|| CHANGED_WORDS.contains(&word).then_some(CHANGED))
 }
 
 /// The question's words, lower case: letters, digits, `-` inside a word; a trailing

@@ -23,6 +23,8 @@ pub const MINOR_IMPROVEMENT: f64 = 0.6;
 pub const FLARE_RISE: f64 = 1.2;
 /// Flare: a rise above this to a DAS28 above [`LOW`].
 pub const FLARE_RISE_ABOVE_TARGET: f64 = 0.6;
+/// A higher DAS28 is more active disease: a falling score is better.
+pub const WORSE: crate::clinical::labs::Worse = crate::clinical::labs::Worse::Higher;
 
 /// Which marker a DAS28 was computed with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]

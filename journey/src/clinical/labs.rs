@@ -73,6 +73,15 @@ pub enum LabTest {
 
 pub use crate::terminology::LOINC;
 
+/// Which way a measure moves when a patient gets worse: a higher DAS28 or CRP, a
+/// lower haemoglobin ([`LabTest::worse_when`], [`crate::clinical::das28::WORSE`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Worse {
+    Higher,
+    Lower,
+}
+
 /// The patient facts a range depends on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Sex {
@@ -183,6 +192,20 @@ impl LabTest {
             LabTest::AntiCcp => &["anti-ccp", "ccp", "acpa"],
             LabTest::C3 => &["c3"],
             LabTest::C4 => &["c4"],
+        }
+    }
+
+    /// Which way a move of this test is worse for a patient with a rheumatic
+    /// disease, so "has it improved?" has one meaning per test: a rising CRP, ESR
+    /// (inflammation), ALT (methotrexate's liver toxicity) or creatinine (the kidney)
+    /// is worse; a falling haemoglobin (anaemia of inflammation) or complement C3/C4
+    /// (consumption in active lupus) is. `None` for the antibodies (rheumatoid factor,
+    /// anti-CCP), which classify a disease and are not followed for better or worse.
+    pub fn worse_when(self) -> Option<Worse> {
+        match self {
+            LabTest::Crp | LabTest::Esr | LabTest::Alt | LabTest::Creatinine => Some(Worse::Higher),
+            LabTest::Haemoglobin | LabTest::C3 | LabTest::C4 => Some(Worse::Lower),
+            LabTest::RheumatoidFactor | LabTest::AntiCcp => None,
         }
     }
 

@@ -31,7 +31,7 @@ pub(crate) mod testutil;
 
 pub use das28::{eular_response, is_flare, ActivityCategory, Das28Variant, EularResponse};
 pub use drugs::{Drug, DrugClass, Target};
-pub use labs::{crp_mg_l, crp_raised, esr_mm_h, lab_values, seropositive, Flag, LabTest, LabValue, ReferenceRange, Sex};
+pub use labs::{crp_mg_l, crp_raised, esr_mm_h, lab_values, seropositive, Flag, LabTest, LabValue, ReferenceRange, Sex, Worse};
 pub use activity::{activity_series, score_readings, Scale, ScoreReading};
 pub use outcomes::{ActivityPoint, TimeToEvent, Window};
 pub use options::{option_outcomes, option_taken, OptionOutcome, OptionOutcomes, TreatmentOption};
