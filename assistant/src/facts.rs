@@ -11,8 +11,8 @@
 //!   whether it states a flag, trend or category the facts do not, answers a yes/no
 //!   question otherwise than the facts' verdict ([`tools::CategoryVerdict`]), or names
 //!   the current drugs otherwise than the facts ([`tools::DrugFacts`]).
-//! - [`cites_facts`], [`says_not_in_results`], [`facts_address`]: whether it cites the
-//!   facts, says they do not answer, and whether they address the question at all.
+//! - [`cites_facts`], [`says_not_in_results`], [`says_too_few`], [`facts_address`]:
+//!   whether it cites the facts, says they do not answer or that too few patients do, and whether they address the question at all.
 
 use serde_json::{Map, Value};
 use journey::clinical::Worse;
@@ -263,6 +263,14 @@ pub fn carries_observational_caveat(lead: &str) -> bool {
 /// moderate or good response" (EULAR), "improved".
 pub const OPTION_COMPARISON_WORDS: &[&str] = &["rising", "falling", "stable", "moderate"];
 
+/// Whether `lead` says there are too few comparable patients for a figure ("not
+/// enough comparable patients", "too few similar patients"): what a lead must say when
+/// every figure asked is withheld ([`tools::Facts::withholds_asked`]).
+pub fn says_too_few(lead: &str) -> bool {
+    let lower = lead.to_lowercase();
+    ["not enough", "too few", "insufficient", "no comparable", "not sufficient"].iter().any(|p| lower.contains(p))
+}
+
 /// Whether a draft says the results do not hold the answer.
 pub fn says_not_in_results(draft: &str) -> bool {
     let lower = draft.to_lowercase();
@@ -329,6 +337,8 @@ mod tests {
                       months: 38% by Kaplan-Meier (6 events among 16 followed; 95% CI 19% to 65%) among similar patients.";
         assert!(contradicting_categories("38% of similar patients flare within 6 months.", cohort, None).is_empty());
         assert!(says_not_in_results("The patient's blood type is not mentioned in the provided information."));
+        assert!(says_too_few("Among similar patients there are not enough comparable patients for a methotrexate response."));
+        assert!(!says_too_few("Among the 20 most similar historical patients, 46% achieved a methotrexate response."));
     }
 
     /// A lead's yes or no is held to the facts' answer to a yes/no question.
@@ -621,10 +631,11 @@ mod tests {
             report: None,
         };
         let (facts, cohort) = stated::<SimilarPatients>(cohort, false);
-        let text = facts.text;
+        let text = facts.text.clone();
         assert!(check(&text, &Sources::new([&cohort], "")).is_grounded(), "{text}");
-        assert!(text.contains("flare within 6 months: 28% (5 of 18; 95% CI 12% to 51%)"), "{text}");
-        assert!(text.contains("not enough comparable patients (n 3, minimum 10)"), "{text}");
+        assert!(text.contains("flare within 6 months among similar patients: 28% (5 of 18; 95% CI 12% to 51%)"), "{text}");
+        assert!(text.contains("not enough comparable patients (n 3, minimum 10); in the whole population: 55%"), "{text}");
+        assert_eq!(facts.withheld, [tools::Aspect::Outcome(tools::reading::OutcomeAsked::TnfiResponse)]);
         let shared = ExplainNeighbourhoodOutput {
             patient: "p-1".into(),
             index_date: date(2023, 2, 1),

@@ -62,7 +62,7 @@ use crate::chat::{ChatError, ChatModel, ChatRequest, Constraint, Message, Speake
 use crate::conversation::Posed;
 use crate::facts::{
     carries_observational_caveat, cites_facts, contradicting_categories, contradicts_verdict, facts_address, lead_sentence,
-    misstates_current_drugs, prompt_facts, says_not_in_results, OPTION_COMPARISON_WORDS,
+    misstates_current_drugs, prompt_facts, says_not_in_results, says_too_few, OPTION_COMPARISON_WORDS,
 };
 use crate::grounding::{check, Sources};
 use crate::retrieval::{Ranked, RetrievalError, ToolRetriever};
@@ -1074,7 +1074,8 @@ impl<'a> LeadCheck<'a> {
 
     /// Kept when it cites the facts, states no flag, trend or category they do not
     /// ("raised" beside "flagged normal"), answers a yes/no question as their verdict
-    /// does, and names the current drugs as they are;
+    /// does, says there are too few comparable patients where (and only where) every
+    /// figure asked is withheld for that, and names the current drugs as they are;
     /// over observational results, when it also carries their caveat (similar
     /// patients, no prediction), and its comparison words ("did better", "moderate or
     /// good response") are not read as the record's trends or categories.
@@ -1085,10 +1086,14 @@ impl<'a> LeadCheck<'a> {
             .count();
         let against_verdict =
             self.results.iter().filter_map(|f| f.verdict(self.reading)).any(|v| contradicts_verdict(lead, &v));
+        let withheld = self.results.iter().any(|f| f.withholds_asked(self.reading));
+        let stated = self.results.iter().any(|f| f.states_asked(self.reading));
         !lead.is_empty()
             && !self.declines(lead)
             && categories == 0
             && !against_verdict
+            && (!withheld || says_too_few(lead))
+            && !(stated && says_too_few(lead))
             && !misstates_current_drugs(lead, self.reading, &self.results)
             && (!self.observational || carries_observational_caveat(lead))
     }

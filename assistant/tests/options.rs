@@ -142,11 +142,18 @@ async fn an_options_lead_without_the_caveat_is_dropped() {
     let options = options_of(&install).await;
     let caveat = options["caveat"].as_str().unwrap().to_owned();
     let question = "What if we switch her to a TNF inhibitor?";
+    // A comparison is kept only where the option has enough comparable patients for
+    // one; where it has too few, the lead must say so.
+    let tnf = options["options"].as_array().unwrap().iter().find(|o| o["option"] == "tnf_inhibitor").unwrap();
+    let enough = tnf["enough_patients"].as_bool().unwrap();
+    let did_better = "Among similar patients, a TNF inhibitor did better than continuing, as far as these figures show.";
+    let too_few = "Among similar patients, there are not enough comparable patients for a TNF inhibitor.";
     for (lead, kept) in [
         ("She will respond to a TNF inhibitor.".to_owned(), false),
         ("A TNF inhibitor is the best option for her.".to_owned(), false),
         ("Among similar patients she would do better on a TNF inhibitor.".to_owned(), false),
-        ("Among similar patients, a TNF inhibitor did better than continuing, as far as these figures show.".to_owned(), true),
+        (did_better.to_owned(), enough),
+        (too_few.to_owned(), !enough),
     ] {
         let model = scripted(lead.clone(), Arc::default());
         let answer = assistant(&install, model).ask(question, &doctor(&install), None).await.unwrap();

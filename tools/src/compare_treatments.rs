@@ -381,10 +381,16 @@ fn options_facts(v: &CompareTreatmentsOutput) -> Facts {
     let current = if v.current_treatment.is_empty() { "none".to_owned() } else { v.current_treatment.join(", ") };
     let opening = format!("Treatment options of {} at {} (current: {current}).", said(&v.patient), said(&v.decision_date));
     // Each option its own sentence, so a lead about one option is written from it.
+    let withheld: Vec<Aspect> = v
+        .options
+        .iter()
+        .filter(|o| !o.enough_patients)
+        .filter_map(|o| o.option.parse::<TreatmentOption>().ok().map(Aspect::TreatmentOption))
+        .collect();
     let mut each = options;
     each.push((Aspect::Caveat, best));
     each.push((Aspect::Caveat, v.caveat.to_owned()));
-    Facts::in_parts(opening, each)
+    Facts::in_parts(opening, each).withholding(withheld)
 }
 
 /// The counterfactual head's figures for an option in RDT's words ("" without any).

@@ -35,6 +35,15 @@ pub struct Facts {
     /// asks about ([`Facts::for_lead`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub parts: Option<FactParts>,
+    /// The aspects whose figure is withheld for too few comparable patients (a cohort
+    /// outcome, a treatment option): their sentence says "not enough comparable
+    /// patients" beside the population's figure, so a lead answering one must say so
+    /// too, not give the population's figure as the similar patients' (a 1.5B model
+    /// wrote "Among the 20 most similar historical patients, 46% achieved a
+    /// methotrexate response" over "not enough comparable patients (n 0) ...,
+    /// population 46%").
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub withheld: Vec<Aspect>,
 }
 
 /// A result's sentences by aspect (each also in [`Facts::text`]).
@@ -224,17 +233,54 @@ pub struct DrugFacts {
 impl Facts {
     /// A result stating `text`.
     pub fn stated(text: String) -> Self {
-        Facts { text, nothing_found: false, drugs: None, parts: None }
+        Facts { text, nothing_found: false, drugs: None, parts: None, withheld: Vec::new() }
     }
 
     /// A result holding nothing to state, `text` saying so.
     pub fn nothing(text: String) -> Self {
-        Facts { text, nothing_found: true, drugs: None, parts: None }
+        Facts { text, nothing_found: true, drugs: None, parts: None, withheld: Vec::new() }
     }
 
     pub fn with_drugs(mut self, drugs: DrugFacts) -> Self {
         self.drugs = Some(drugs);
         self
+    }
+
+    /// These facts, with `aspects` withheld for too few comparable patients.
+    pub fn withholding(mut self, aspects: impl IntoIterator<Item = Aspect>) -> Self {
+        for aspect in aspects {
+            if !self.withheld.contains(&aspect) {
+                self.withheld.push(aspect);
+            }
+        }
+        self
+    }
+
+    /// Whether every aspect `reading` asks for (the cohort outcomes asked, the
+    /// treatment option asked) is withheld for too few comparable patients: then the
+    /// answer is that there are not enough of them.
+    pub fn withholds_asked(&self, reading: &Reading) -> bool {
+        let asked = self.figures_asked(reading);
+        !asked.is_empty() && asked.iter().all(|a| self.withheld.contains(a))
+    }
+
+    /// Whether these facts give a figure for every aspect `reading` asks for (none
+    /// withheld): then "not enough comparable patients" is no answer.
+    pub fn states_asked(&self, reading: &Reading) -> bool {
+        let asked = self.figures_asked(reading);
+        !asked.is_empty() && asked.iter().all(|a| !self.withheld.contains(a))
+    }
+
+    /// The figures `reading` asks for that these facts state: the cohort outcomes
+    /// asked, the treatment option asked.
+    fn figures_asked(&self, reading: &Reading) -> Vec<Aspect> {
+        let asked: Vec<Aspect> = match reading.asks {
+            Asks::CohortOutcome => reading.outcomes_asked().into_iter().map(Aspect::Outcome).collect(),
+            Asks::TreatmentOption => reading.option_asked().map(Aspect::TreatmentOption).into_iter().collect(),
+            _ => Vec::new(),
+        };
+        let stated = |a: &Aspect| self.parts.as_ref().is_some_and(|p| p.each.iter().any(|(b, _)| b == a));
+        asked.into_iter().filter(stated).collect()
     }
 }
 
@@ -338,6 +384,29 @@ mod tests {
         assert_eq!(lead("What is she taking at the moment?"), opening);
         assert_eq!(lead("Was she ever given a biologic?"), facts.text);
         assert_eq!(lead("When was etanercept stopped?"), facts.text);
+    }
+
+    /// The figures asked are withheld when every one of them is: a cohort question
+    /// about the MTX response over a withheld MTX response, an option question about
+    /// a withheld option; not a question asking after another outcome too.
+    #[test]
+    fn withheld_figures_are_read_by_the_aspect_asked() {
+        use crate::reading::{OutcomeAsked, Reading};
+        let facts = Facts::in_parts(
+            "In silico cohort of p-1 at 2023-05-02: 20 most similar historical patients.".into(),
+            vec![
+                (Aspect::Outcome(OutcomeAsked::MtxResponse), "MTX response at 6 months among similar patients: not enough comparable patients (n 0, minimum 10); in the whole population: 46% (13 of 28).".into()),
+                (Aspect::Outcome(OutcomeAsked::Flare), "flare within 6 months among similar patients: 27% by Kaplan-Meier.".into()),
+            ],
+        )
+        .withholding([Aspect::Outcome(OutcomeAsked::MtxResponse)]);
+        let withholds = |q: &str| facts.withholds_asked(&Reading::of(q));
+        assert!(withholds("What share of similar patients responded to methotrexate at 6 months?"));
+        assert!(!withholds("How often do similar patients flare within 6 months?"));
+        assert!(facts.states_asked(&Reading::of("How often do similar patients flare within 6 months?")));
+        assert!(!facts.states_asked(&Reading::of("What share of similar patients responded to methotrexate at 6 months?")));
+        assert!(!withholds("How did people with a profile like hers fare afterwards?"), "no outcome asked");
+        assert!(!withholds("What is the latest CRP?"));
     }
 
     #[test]

@@ -429,8 +429,11 @@ fn cohort_facts(v: &SimilarPatientsOutput) -> Facts {
                 Some(h) => format!(", twin head {}", h.words()),
                 None => String::new(),
             };
+            // The similar patients' figure first, named as theirs, then the population's
+            // as its own clause: a small model read "not enough comparable patients ...
+            // among similar patients, population 46%" as 46% among similar patients.
             let sentence = format!(
-                "{}: {} among similar patients, population {}{head}",
+                "{} among similar patients: {}; in the whole population: {}{head}",
                 o.label,
                 figure_text(&o.similar_patients),
                 figure_text(&o.population)
@@ -447,7 +450,20 @@ fn cohort_facts(v: &SimilarPatientsOutput) -> Facts {
         v.similar_patients_found
     );
     let all: Vec<&str> = outcomes.iter().map(|(_, s)| s.as_str()).collect();
-    let mut facts = Facts::stated(format!("{opening} {}.{disagreements}", all.join("; ")));
+    // An outcome is withheld when every figure of it among similar patients is (the
+    // DAS28 has three days).
+    let withheld: Vec<Aspect> = outcomes
+        .iter()
+        .filter_map(|(o, _)| *o)
+        .filter(|asked| {
+            v.outcomes
+                .iter()
+                .filter(|o| outcome_asked(&o.outcome) == Some(*asked))
+                .all(|o| matches!(o.similar_patients, Figure::NotEnoughComparablePatients { .. }))
+        })
+        .map(Aspect::Outcome)
+        .collect();
+    let mut facts = Facts::stated(format!("{opening} {}.{disagreements}", all.join("; "))).withholding(withheld);
     facts.parts = Some(FactParts {
         opening,
         each: outcomes.into_iter().filter_map(|(o, s)| o.map(|o| (Aspect::Outcome(o), format!("{s}.")))).collect(),
