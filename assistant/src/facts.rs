@@ -63,7 +63,7 @@ pub fn prompt_facts<'a>(results: impl IntoIterator<Item = (ToolName, &'a Value)>
 /// that such a lead is dropped. A word judging a move ("improved", "worse") states the
 /// direction the measure's `worse` gives it (a haemoglobin that "improved" rose), and
 /// none for a measure with no worse direction. Whole words, case-insensitive; a word
-/// is denied when "not", "no", "never", "nor" or a "n't" word comes within the two
+/// is denied when "not", "no", "never", "nor", "neither" or a "n't" word comes within the two
 /// words before it.
 pub fn contradicting_categories(lead: &str, facts: &str, worse: Option<Worse>) -> Vec<&'static str> {
     let lead_words = tools::vocabulary::words_of(lead);
@@ -95,12 +95,12 @@ pub fn contradicts_verdict(lead: &str, verdict: &CategoryVerdict) -> bool {
     verdict.yes.is_some_and(|yes| yes != said)
 }
 
-/// Whether `words[i]` is denied: "not", "no", "never", "nor" or a "n't" word within
+/// Whether `words[i]` is denied: "not", "no", "never", "nor", "neither" or a "n't" word within
 /// the `span` words before it.
 fn negated_within(words: &[String], i: usize, span: usize) -> bool {
     words[i.saturating_sub(span)..i]
         .iter()
-        .any(|w| matches!(w.as_str(), "not" | "no" | "never" | "nor") || w.ends_with("n't"))
+        .any(|w| matches!(w.as_str(), "not" | "no" | "never" | "nor" | "neither") || w.ends_with("n't"))
 }
 
 /// A drug as the lead checks compare it: the first word of its name, lower case
@@ -322,6 +322,7 @@ mod tests {
         assert!(contradicting_categories("No, the ESR is not rising: it is stable at 23.0 mm/h.", facts, esr).is_empty());
         assert!(contradicting_categories("The ESR, 23.0 mm/h, is normal.", facts, esr).is_empty());
         assert!(contradicting_categories("The ESR isn't raised.", facts, esr).is_empty());
+        assert!(contradicting_categories("The ESR is normal, neither high nor low.", facts, esr).is_empty());
         // "going down" states a trend, even where the facts say there are too few values.
         let few = "Latest CRP of p-1: 0.5 mg/L on 2021-02-16, flagged normal. Too few values for a trend.";
         assert_eq!(contradicting_categories("The CRP is going down over the last year.", few, esr), vec!["falling"]);

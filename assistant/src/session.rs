@@ -29,7 +29,9 @@
 //!    over the treatment options (observational) with the `answer_observational`
 //!    prompt, which asks for similar patients' words and no prediction; when a
 //!    called tool answers the question's reading, with `answer_covered`, which says
-//!    the facts hold the answer and offers no "does not show" way out;
+//!    the facts hold the answer and offers no "does not show" way out; a yes/no or
+//!    either/or question about a category with `answer_verdict`, which gives the
+//!    answer RDT read from the facts to word;
 //! 8. check the lead (`LeadCheck`): every number traced to a result or the question,
 //!    nothing the facts contradict, and over the treatment options the caveat in the
 //!    lead's own words; else one retry naming the untraced numbers; else RDT's
@@ -855,8 +857,13 @@ impl<'a> Turn<'a> {
         // their caveat in the lead's own words; the check holds the lead to it. When a
         // called tool answers the question's reading, the facts hold the answer: the
         // prompt says so and offers no "does not show" way out.
+        // A yes/no or either/or question about a category gets the answer RDT read from
+        // the facts (`tools::CategoryVerdict`) to word.
+        let verdict = self.called.iter().find_map(|c| c.facts.verdict(&self.reading)).map(|v| v.answer());
         let template = if lead_check.observational {
             PromptName::AnswerObservational
+        } else if verdict.is_some() {
+            PromptName::AnswerVerdict
         } else if lead_check.covered {
             PromptName::AnswerCovered
         } else {
@@ -865,7 +872,11 @@ impl<'a> Turn<'a> {
         // The lead is written from the sentences the question asks about (a cohort's
         // asked outcome, not all seven); the answer shows them all after it.
         let lead_facts = self.called.iter().map(|c| c.facts.for_lead(&self.reading)).collect::<Vec<_>>().join(" ");
-        let prompt = self.assistant.render(template, &[("question", self.posed), ("summary", &lead_facts)])?;
+        let mut values = vec![("question", self.posed), ("summary", lead_facts.as_str())];
+        if let (PromptName::AnswerVerdict, Some(verdict)) = (template, verdict.as_deref()) {
+            values.push(("verdict", verdict));
+        }
+        let prompt = self.assistant.render(template, &values)?;
         let mut messages = vec![self.messages[0].clone(), Message::new(Speaker::User, prompt)];
         // The first lead streams to `sink` as it is written; the facts follow it there
         // once it is kept (a replaced lead is replaced by the final text).
@@ -1067,9 +1078,12 @@ impl<'a> LeadCheck<'a> {
     }
 
     /// The model says the facts do not answer the question, or its sentence cites
-    /// nothing of them.
+    /// nothing of them. A lead naming a drug of the group the question asked about cites the facts'
+    /// sentence on that group ("No, she never received prednisolone." over "Ever
+    /// started a glucocorticoid: no").
     fn declines(&self, lead: &str) -> bool {
-        says_not_in_results(lead) || !cites_facts(lead, &self.facts)
+        let members = self.reading.drug_group().map(|g| g.members().join(" ")).unwrap_or_default();
+        says_not_in_results(lead) || !cites_facts(lead, &format!("{} {members}", self.facts))
     }
 
     /// Kept when it cites the facts, states no flag, trend or category they do not

@@ -183,7 +183,9 @@ fn last_answer_prompt(model: &ScriptedModel) -> String {
 
 /// When a tool that answers the question's reading ran, the lead is asked for with
 /// `answer_covered`: the facts hold the answer, no "does not show" way out, and the
-/// lead states the fact (a flag, a trend) rather than a bare yes or no. When the model chose the tool for a question
+/// lead states the fact (a flag, a trend) rather than a bare yes or no; a yes/no
+/// question about a flag with `answer_verdict`, giving the answer read from the
+/// facts. When the model chose the tool for a question
 /// RDT could not read, the lead is asked for with `answer`, which keeps the way out.
 #[tokio::test]
 async fn a_lead_over_a_covering_tool_is_asked_for_without_a_way_out() {
@@ -192,11 +194,18 @@ async fn a_lead_over_a_covering_tool_is_asked_for_without_a_way_out() {
 
     let declining = Arc::new(ScriptedModel::declining());
     let a = Assistant::new(declining.clone(), ToolContext::new(store.clone()), log.clone(), retriever);
-    let answer = a.ask("Is her CRP high?", &doctor("p-9"), None).await.unwrap();
+    let answer = a.ask("How has her CRP moved over the last year?", &doctor("p-9"), None).await.unwrap();
     assert_eq!(answer.tools.first().map(|c| c.tool), Some(ToolName::LabTrend), "{:?}", answer.reading);
     let prompt = last_answer_prompt(&declining);
     assert!(prompt.contains("they hold the answer"), "{prompt}");
     assert!(prompt.contains("Do not answer with yes or no alone"), "{prompt}");
+    assert!(!prompt.contains("does not show"), "{prompt}");
+
+    // A yes/no question about a flag: the answer RDT read from the facts, to word.
+    let answer = a.ask("Is her CRP high?", &doctor("p-9"), None).await.unwrap();
+    assert_eq!(answer.tools.first().map(|c| c.tool), Some(ToolName::LabTrend), "{:?}", answer.reading);
+    let prompt = last_answer_prompt(&declining);
+    assert!(prompt.contains("the answer is: Yes, high."), "{prompt}");
     assert!(!prompt.contains("does not show"), "{prompt}");
 
     // A question RDT reads as nothing in particular; the model chooses the summary.

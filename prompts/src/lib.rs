@@ -62,10 +62,17 @@ pub enum PromptName {
     /// system prompt's way out even where the covered prompt offers none. No
     /// placeholder.
     AnswerRestate,
+    /// The answer's lead sentence to a yes/no or either/or question about a category
+    /// (a flag, a trend, a direction), whose answer RDT computed from the facts
+    /// (`tools::CategoryVerdict`): the model words it, beginning with it. Given only
+    /// the facts, the 1.5B model echoed the question's verb ("Yes, the ALT has risen."
+    /// over "stable") or answered a bare "No, it has not dropped." without what the
+    /// facts state. Placeholders `question`, `summary`, `verdict`.
+    AnswerVerdict,
 }
 
 impl PromptName {
-    pub const ALL: [PromptName; 9] = [
+    pub const ALL: [PromptName; 10] = [
         PromptName::System,
         PromptName::ToolChoice,
         PromptName::Answer,
@@ -75,6 +82,7 @@ impl PromptName {
         PromptName::AnswerObservational,
         PromptName::AnswerCovered,
         PromptName::AnswerRestate,
+        PromptName::AnswerVerdict,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -88,6 +96,7 @@ impl PromptName {
             PromptName::AnswerObservational => "answer_observational",
             PromptName::AnswerCovered => "answer_covered",
             PromptName::AnswerRestate => "answer_restate",
+            PromptName::AnswerVerdict => "answer_verdict",
         }
     }
 
@@ -103,6 +112,7 @@ impl PromptName {
             PromptName::AnswerObservational => include_str!("../templates/answer_observational.md"),
             PromptName::AnswerCovered => include_str!("../templates/answer_covered.md"),
             PromptName::AnswerRestate => include_str!("../templates/answer_restate.md"),
+            PromptName::AnswerVerdict => include_str!("../templates/answer_verdict.md"),
         }
     }
 }
@@ -291,6 +301,7 @@ mod tests {
         assert_eq!(r.get(PromptName::AnswerObservational).placeholders().unwrap(), vec!["question", "summary"]);
         assert_eq!(r.get(PromptName::AnswerCovered).placeholders().unwrap(), vec!["question", "summary"]);
         assert!(r.get(PromptName::AnswerRestate).placeholders().unwrap().is_empty());
+        assert_eq!(r.get(PromptName::AnswerVerdict).placeholders().unwrap(), vec!["question", "summary", "verdict"]);
     }
 
     #[test]
@@ -350,7 +361,7 @@ mod tests {
         for offers in [PromptName::Answer, PromptName::AnswerObservational] {
             assert!(r.get(offers).text.contains(way_out), "{offers:?}");
         }
-        for answers in [PromptName::AnswerCovered, PromptName::AnswerRestate] {
+        for answers in [PromptName::AnswerCovered, PromptName::AnswerRestate, PromptName::AnswerVerdict] {
             assert!(!r.get(answers).text.contains(way_out), "{answers:?}");
         }
     }

@@ -202,6 +202,19 @@ impl CategoryVerdict {
         Some(CategoryVerdict { asked, stated, yes })
     }
 
+    /// The answer in a few words, for a lead to begin with: "No, stable, not rising";
+    /// "Yes, falling"; "stable, neither rising nor falling".
+    pub fn answer(&self) -> String {
+        let stated = self.stated;
+        match (self.yes, self.asked.as_slice()) {
+            (Some(true), _) => format!("Yes, {stated}"),
+            (Some(false), [asked]) if *asked != crate::vocabulary::CHANGED => format!("No, {stated}, not {asked}"),
+            (Some(false), _) => format!("No, {stated}"),
+            (None, asked) if asked.contains(&stated) => stated.to_owned(),
+            (None, asked) => format!("{stated}, neither {}", asked.join(" nor ")),
+        }
+    }
+
     /// The sentence a lead copies: "So the answer is no: it is stable, not rising.";
     /// "So it is stable: neither rising nor falling."
     pub fn sentence(&self) -> String {
@@ -364,6 +377,14 @@ mod tests {
         assert_eq!(lead("Is the CRP going up or down?"), format!("{latest} {trend} So it is stable: neither rising nor falling."));
         let verdict = facts.verdict(&Reading::of("In the last year has the CRP risen?")).unwrap();
         assert_eq!((verdict.stated, verdict.yes), ("stable", Some(false)));
+        assert_eq!(verdict.answer(), "No, stable, not rising");
+        assert_eq!(facts.verdict(&Reading::of("Has the CRP moved?")).unwrap().answer(), "No, stable");
+        assert_eq!(facts.verdict(&Reading::of("Is the CRP stable?")).unwrap().answer(), "Yes, stable");
+        assert_eq!(facts.verdict(&Reading::of("Is the CRP normal or high?")).unwrap().answer(), "normal");
+        assert_eq!(
+            facts.verdict(&Reading::of("Is the CRP going up or down?")).unwrap().answer(),
+            "stable, neither rising nor falling"
+        );
         assert_eq!(facts.verdict(&Reading::of("What is the CRP trend?")), None, "no category asked");
         let few = Facts::in_parts(latest.into(), vec![(Aspect::Trend, "Too few values for a trend.".into())]);
         assert_eq!(few.for_lead(&Reading::of("Is the CRP rising?")), format!("{latest} Too few values for a trend."));

@@ -105,6 +105,12 @@ impl DrugGroup {
         }
     }
 
+    /// The drugs of the table the group holds, by name: what a sentence about the
+    /// group may name ("prednisolone" for "a glucocorticoid").
+    pub fn members(&self) -> Vec<&'static str> {
+        DRUGS.iter().filter(|d| self.holds(d.name, Some(d))).map(|d| d.name).collect()
+    }
+
     /// The group as a sentence names it, with its article ("a TNF inhibitor",
     /// "tocilizumab").
     pub fn label(&self) -> String {
