@@ -66,7 +66,7 @@ pub fn prompt_facts<'a>(results: impl IntoIterator<Item = (ToolName, &'a Value)>
 /// is denied when "not", "no", "never", "nor", "neither" or a "n't" word comes within the two
 /// words before it.
 pub fn contradicting_categories(lead: &str, facts: &str, worse: Option<Worse>) -> Vec<&'static str> {
-    let lead_words = tools::vocabulary::words_of(lead);
+    let lead_words = tools::vocabulary::words_of(without_answer_word(lead));
     let fact_words = tools::vocabulary::words_of(facts);
     let negated = |i: usize| negated_within(&lead_words, i, 2);
     let mut out: Vec<&'static str> = Vec::new();
@@ -81,6 +81,21 @@ pub fn contradicting_categories(lead: &str, facts: &str, worse: Option<Worse>) -
         }
     }
     out
+}
+
+/// `lead` without its opening "Yes," or "No," (a yes/no question's answer word, set
+/// off by a comma, colon or dash): it denies nothing after it ("No, rising, not
+/// falling." states rising).
+fn without_answer_word(lead: &str) -> &str {
+    let trimmed = lead.trim_start();
+    for word in ["yes", "no"] {
+        let Some(head) = trimmed.get(..word.len()) else { continue };
+        let rest = &trimmed[word.len()..];
+        if head.eq_ignore_ascii_case(word) && rest.starts_with([',', ':', ';', '-', '\u{2013}', '\u{2014}']) {
+            return &rest[1..];
+        }
+    }
+    lead
 }
 
 /// Whether `lead` answers yes where `verdict` says no, or no where it says yes: its
@@ -323,6 +338,9 @@ mod tests {
         assert!(contradicting_categories("The ESR, 23.0 mm/h, is normal.", facts, esr).is_empty());
         assert!(contradicting_categories("The ESR isn't raised.", facts, esr).is_empty());
         assert!(contradicting_categories("The ESR is normal, neither high nor low.", facts, esr).is_empty());
+        assert!(contradicting_categories("No, stable, not rising.", facts, esr).is_empty(), "an answer word denies nothing");
+        assert_eq!(contradicting_categories("No rising trend; it is stable.", facts, esr), Vec::<&str>::new());
+        assert_eq!(contradicting_categories("No, it is not stable.", facts, esr), vec!["stable"]);
         // "going down" states a trend, even where the facts say there are too few values.
         let few = "Latest CRP of p-1: 0.5 mg/L on 2021-02-16, flagged normal. Too few values for a trend.";
         assert_eq!(contradicting_categories("The CRP is going down over the last year.", few, esr), vec!["falling"]);

@@ -276,3 +276,26 @@ async fn a_declining_lead_over_covered_facts_is_asked_once_more() {
     let change = "Against the value before it (15.0 mg/L on 2023-03-10), the latest (10.0 mg/L on 2023-05-02) is lower (better), by 5.0 mg/L.";
     assert!(answer.text.contains(change), "{}", answer.text);
 }
+
+/// A lead that words the verdict as given ("No, rising, not falling.") is kept: the
+/// answer read from the facts, in the model's sentence.
+#[tokio::test]
+async fn a_lead_wording_the_verdict_is_kept() {
+    let (_dir, store, log) = record_store().await;
+    for (question, lead) in [
+        ("Over the last year has her CRP dropped?", "No, her CRP has been rising over the last 365 days."),
+        ("Over the last year has her CRP dropped?", "No, rising, not falling."),
+        ("Has her DAS28 been improving over the past year?", "Yes, falling."),
+    ] {
+        let model = Arc::new(ScriptedModel::new(move |step, _| match step {
+            Step::Definition { .. } => serde_json::json!({"term": "none"}).to_string(),
+            Step::ChooseTool { offered } => serde_json::json!({"tool": offered[0]}).to_string(),
+            Step::Arguments { .. } => "{}".into(),
+            Step::Answer { .. } => lead.into(),
+        }));
+        let retriever = ToolRetriever::new(Arc::new(KeywordEmbedder::default()), &tools::specs()).unwrap();
+        let a = Assistant::new(model.clone(), ToolContext::new(store.clone()), log.clone(), retriever);
+        let answer = a.ask(question, &doctor("p-9"), None).await.unwrap();
+        assert!(matches!(answer.grounding, Grounding::Grounded), "{question}: {lead}: {:?} {}", answer.grounding, answer.text);
+    }
+}
