@@ -147,8 +147,9 @@ fn known_in_group(any_of: &[String]) -> Vec<&'static str> {
 }
 
 /// Words saying a drug was never given.
-const NEVER: [&str; 10] = [
+const NEVER: [&str; 12] = [
     "never", "has not", "hasn't", "have not", "haven't", "was not", "wasn't", "not been", "no record", "not in the record",
+    "did not", "didn't",
 ];
 
 fn opens_with(text: &str, word: &str) -> bool {
@@ -338,6 +339,9 @@ mod tests {
         assert!(says_ever("He has never had hydroxychloroquine.", &[], &hcq), "the drug named in the no itself");
         assert!(says_ever("Ever started hydroxychloroquine: no, never on record; current: methotrexate.", &[], &hcq));
         assert!(!says_ever("Never on record. He took hydroxychloroquine in 2019.", &[], &hcq), "named apart from the no");
+        let steroid = strings(&["glucocorticoid"]);
+        assert!(says_ever("No, she did not receive prednisolone or any other corticosteroid.", &[], &steroid));
+        assert!(!says_ever("No, she took prednisolone in 2019.", &[], &steroid), "a drug of the group affirmed");
     }
 
     #[test]

@@ -148,15 +148,19 @@ pub fn facts_address(question: &str, facts: &str) -> bool {
 }
 
 /// Whether `lead` states something of `facts`: a word of three letters or more that
-/// is not a question word (a drug, "CRP", "remission", "flares") or a number they hold. A
+/// is not a question word (a drug, "CRP", "remission", "flares"), a category they
+/// state in any of its words, or a number they hold. A
 /// lead citing nothing ("The patient was born at the hospital where the record was
 /// found.") is the model's own story and is dropped.
 pub fn cites_facts(lead: &str, facts: &str) -> bool {
+    use tools::vocabulary::category_of;
     let fact_words = tools::vocabulary::words_of(facts);
+    // A category in other words than the facts' ("falling" for "is lower") cites them.
+    let stated = |w: &str| category_of(w, None).is_some_and(|c| fact_words.iter().any(|f| category_of(f, None) == Some(c)));
     tools::vocabulary::words_of(lead).iter().any(|w| {
         let telling = w.chars().count() >= 3 && !GENERIC_WORDS.contains(&w.as_str());
         let number = w.chars().any(|c| c.is_ascii_digit());
-        (telling || number) && fact_words.contains(w)
+        (telling || number) && (fact_words.contains(w) || stated(w))
     })
 }
 
@@ -439,6 +443,8 @@ mod tests {
         assert!(cites_facts("The patient takes methotrexate.", summary));
         assert!(cites_facts("She is 55.", summary));
         assert!(!cites_facts("The patient was born at the hospital where the record was found.", summary));
+        let change = "Against the value before it (13.1 g/dL on 2021-02-16), the latest (12.2 g/dL on 2021-07-26) is lower.";
+        assert!(cites_facts("No, falling, not rising.", change), "a category in other words");
     }
 
     #[test]

@@ -30,8 +30,9 @@
 //!    prompt, which asks for similar patients' words and no prediction; when a
 //!    called tool answers the question's reading, with `answer_covered`, which says
 //!    the facts hold the answer and offers no "does not show" way out; a yes/no or
-//!    either/or question about a category with `answer_verdict`, which gives the
-//!    answer RDT read from the facts to word;
+//!    either/or question about a category, or one whose figures are all withheld for
+//!    too few comparable patients, with `answer_verdict`, which gives the answer RDT
+//!    read from the facts to word;
 //! 8. check the lead (`LeadCheck`): every number traced to a result or the question,
 //!    nothing the facts contradict, and over the treatment options the caveat in the
 //!    lead's own words; else one retry naming the untraced numbers; else RDT's
@@ -68,6 +69,10 @@ use crate::facts::{
 };
 use crate::grounding::{check, Sources};
 use crate::retrieval::{Ranked, RetrievalError, ToolRetriever};
+
+/// The answer a lead words when every figure a question asks for is withheld for too
+/// few comparable patients ([`tools::Facts::withholds_asked`]).
+const WITHHELD_ANSWER: &str = "not enough comparable patients among the similar patients for a figure (the whole population's is given beside it, as the population's)";
 
 /// The lead in similarity (MiniLM plus vocabulary) by which retrieval's first tool
 /// is taken without asking the model. A 1.5B model picks the summary for "What is the
@@ -858,8 +863,13 @@ impl<'a> Turn<'a> {
         // called tool answers the question's reading, the facts hold the answer: the
         // prompt says so and offers no "does not show" way out.
         // A yes/no or either/or question about a category gets the answer RDT read from
-        // the facts (`tools::CategoryVerdict`) to word.
-        let verdict = self.called.iter().find_map(|c| c.facts.verdict(&self.reading)).map(|v| v.answer());
+        // the facts (`tools::CategoryVerdict`) to word; so does a question whose every
+        // figure asked is withheld for too few comparable patients (a 1.5B model gave
+        // the population's figure as the similar patients').
+        let withheld = self.called.iter().any(|c| c.facts.withholds_asked(&self.reading));
+        let verdict = self.called.iter().find_map(|c| c.facts.verdict(&self.reading)).map(|v| v.answer()).or_else(|| {
+            withheld.then(|| WITHHELD_ANSWER.to_owned())
+        });
         let template = if lead_check.observational {
             PromptName::AnswerObservational
         } else if verdict.is_some() {
