@@ -861,11 +861,11 @@ impl<'a> Turn<'a> {
         // Observational figures (the treatment options) get the prompt that asks for
         // their caveat in the lead's own words; the check holds the lead to it. When a
         // called tool answers the question's reading, the facts hold the answer: the
-        // prompt says so and offers no "does not show" way out.
-        // A yes/no or either/or question about a category gets the answer RDT read from
-        // the facts (`tools::CategoryVerdict`) to word; so does a question whose every
-        // figure asked is withheld for too few comparable patients (a 1.5B model gave
-        // the population's figure as the similar patients').
+        // prompt says so and offers no "does not show" way out. A yes/no or either/or
+        // question about a category gets the answer RDT read from the facts
+        // (`tools::CategoryVerdict`) to word; so does a question whose every figure
+        // asked is withheld for too few comparable patients (a 1.5B model gave the
+        // population's figure as the similar patients').
         let withheld = self.called.iter().any(|c| c.facts.withholds_asked(&self.reading));
         let verdict = self.called.iter().find_map(|c| c.facts.verdict(&self.reading)).map(|v| v.answer()).or_else(|| {
             withheld.then(|| WITHHELD_ANSWER.to_owned())
@@ -1088,9 +1088,9 @@ impl<'a> LeadCheck<'a> {
     }
 
     /// The model says the facts do not answer the question, or its sentence cites
-    /// nothing of them. A lead naming a drug of the group the question asked about cites the facts'
-    /// sentence on that group ("No, she never received prednisolone." over "Ever
-    /// started a glucocorticoid: no").
+    /// nothing of them. A lead naming a drug of the group the question asked about
+    /// cites the facts' sentence on that group ("No, she never received
+    /// prednisolone." over "Ever started a glucocorticoid: no").
     fn declines(&self, lead: &str) -> bool {
         let members = self.reading.drug_group().map(|g| g.members().join(" ")).unwrap_or_default();
         says_not_in_results(lead) || !cites_facts(lead, &format!("{} {members}", self.facts))
