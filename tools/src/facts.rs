@@ -63,8 +63,14 @@ pub struct FactParts {
 pub enum Aspect {
     /// The direction over the span read.
     Trend,
-    /// How many values, readings or flares.
+    /// How many values, readings or flares (in the record, when the result also
+    /// counts over a span).
     Count,
+    /// How many values over the span read: part of a count's lead only when the
+    /// question names a span ("How many CRPs in the last year?"); asked "How many
+    /// times has her haemoglobin been checked?", a 1.5B model gave the last year's 3
+    /// for the record's 24.
+    SpanCount,
     /// The latest value against an earlier one ([`crate::change::Change`]).
     Change,
     /// One cohort outcome's figures.
@@ -128,6 +134,7 @@ impl Facts {
         }
         let mut wanted: Vec<Aspect> = match reading.asks {
             Asks::Value => vec![],
+            Asks::Count if reading.window.is_some() => vec![Aspect::Count, Aspect::SpanCount],
             Asks::Count => vec![Aspect::Count],
             Asks::Existence => vec![Aspect::Count, Aspect::Courses],
             Asks::Trend => vec![Aspect::Trend],
@@ -363,9 +370,13 @@ mod tests {
         use crate::reading::Reading;
         let latest = "Latest CRP of p-1: 4.1 mg/L on 2023-05-02, flagged normal.";
         let trend = "Trend over the last 365 days: stable (4 values).";
-        let count = "CRP values in the record: 9; over the last 365 days: 4.";
-        let facts = Facts::in_parts(latest.into(), vec![(Aspect::Trend, trend.into()), (Aspect::Count, count.into())]);
-        assert_eq!(facts.text, format!("{latest} {trend} {count}"));
+        let count = "The record holds 9 CRP values.";
+        let in_span = "Over the last 365 days: 4 CRP values.";
+        let facts = Facts::in_parts(
+            latest.into(),
+            vec![(Aspect::Trend, trend.into()), (Aspect::Count, count.into()), (Aspect::SpanCount, in_span.into())],
+        );
+        assert_eq!(facts.text, format!("{latest} {trend} {count} {in_span}"));
         let lead = |q: &str| facts.for_lead(&Reading::of(q));
         assert_eq!(lead("What is the latest CRP?"), latest);
         assert_eq!(lead("Show the CRP trend."), format!("{latest} {trend}"));
@@ -388,7 +399,8 @@ mod tests {
         assert_eq!(facts.verdict(&Reading::of("What is the CRP trend?")), None, "no category asked");
         let few = Facts::in_parts(latest.into(), vec![(Aspect::Trend, "Too few values for a trend.".into())]);
         assert_eq!(few.for_lead(&Reading::of("Is the CRP rising?")), format!("{latest} Too few values for a trend."));
-        assert_eq!(lead("How many CRP results are on record?"), count, "a count from the counts alone");
+        assert_eq!(lead("How many CRP results are on record?"), count, "a count from the record's count alone");
+        assert_eq!(lead("How many CRP results in the last year?"), format!("{count} {in_span}"), "a span named");
         assert_eq!(lead("Tell me about her."), facts.text, "nothing in particular: all");
     }
 

@@ -259,12 +259,12 @@ fn lab_facts(v: &LabTrendOutput) -> Facts {
         "Too few values for a trend.".to_owned()
     };
     // Counts only: flag words here would read as the latest value's flag to the
-    // check of a model's lead (`flags_in_window` holds them per flag).
-    let count = format!(
-        "The record holds {} {name} values, {} of them over {span}.",
-        v.values_in_record, v.values_in_window
-    );
-    let mut parts = vec![(Aspect::Trend, trend), (Aspect::Count, count)];
+    // check of a model's lead (`flags_in_window` holds them per flag). The record's
+    // count and the span's apart: a count question naming no span is answered by the
+    // record's.
+    let count = format!("The record holds {} {name} values.", v.values_in_record);
+    let in_span = format!("Over {span}: {} {name} values.", v.values_in_window);
+    let mut parts = vec![(Aspect::Trend, trend), (Aspect::Count, count), (Aspect::SpanCount, in_span)];
     if let Some(change) = &v.change {
         parts.insert(0, (Aspect::Change, change.sentence(unit, v.test.worse_when())));
     }
@@ -333,7 +333,7 @@ mod tests {
         assert_eq!(v.window_days, (date(2024, 5, 2) - date(2024, 1, 10)).num_days() as u32);
         let text = LabTrend::facts(&v).text;
         assert!(text.contains("Trend over the last 3 values (2024-01-10 to 2024-05-02): falling (3 values)."), "{text}");
-        assert!(text.contains("The record holds 4 CRP values, 3 of them over the last 3 values"), "{text}");
+        assert!(text.contains("The record holds 4 CRP values. Over the last 3 values (2024-01-10 to 2024-05-02): 3 CRP values."), "{text}");
     }
 
     /// A CRP recorded in mg/dL is read in mg/L (x10), flagged as such and counted among

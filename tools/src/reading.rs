@@ -232,7 +232,13 @@ impl Reading {
     pub fn outcomes_asked(&self) -> Vec<OutcomeAsked> {
         let q = Words(&self.words);
         let mut asked = Vec::new();
-        let responds = q.stem(&["respon", "work", "improv", "benefit", "succeed", "success", "fail"]);
+        // How patients did or fared on a drug, asking after no other outcome, is how
+        // they responded to it ("How did patients similar to him do on methotrexate?").
+        let other_outcome = self.concept == Some(Concept::Flare)
+            || self.concept == Some(Concept::DiseaseActivity)
+            || q.stem(&["flare", "switch", "chang", "stopp", "discontinu"]);
+        let fared = !other_outcome && q.any(&["fare", "fared", "faring", "do", "did", "doing", "done", "went", "go"]);
+        let responds = fared || q.stem(&["respon", "work", "improv", "benefit", "succeed", "success", "fail"]);
         if let (Some(group), true) = (self.drug_group(), responds) {
             // The group holds methotrexate, or a TNF inhibitor, by the drug table.
             let holds_any = |of: fn(&Drug) -> bool| DRUGS.iter().filter(|d| of(d)).any(|d| group.holds(d.name, Some(d)));
@@ -781,7 +787,10 @@ mod tests {
         use OutcomeAsked::*;
         let asked = |q: &str| Reading::of(q).outcomes_asked();
         assert_eq!(asked("What share of similar patients responded to methotrexate at 6 months?"), vec![MtxResponse]);
-        assert_eq!(asked("Did look-alike patients do well on MTX?"), Vec::<OutcomeAsked>::new(), "no response word");
+        assert_eq!(asked("Did look-alike patients do well on MTX?"), vec![MtxResponse], "how they did on a drug");
+        assert_eq!(asked("How did historical patients similar to him do on methotrexate?"), vec![MtxResponse]);
+        assert_eq!(asked("How did similar patients fare on a TNF inhibitor?"), vec![TnfiResponse]);
+        assert_eq!(asked("Did similar patients on methotrexate flare?"), vec![Flare], "another outcome asked");
         assert_eq!(asked("How many comparable patients benefited from adalimumab?"), vec![TnfiResponse]);
         assert_eq!(asked("Did an anti-TNF agent work for patients like her?"), vec![TnfiResponse]);
         assert_eq!(asked("How often do similar patients flare within 6 months?"), vec![Flare]);
