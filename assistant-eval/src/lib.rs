@@ -4,8 +4,9 @@
 //! doubles the assistant's and the web's tests share.
 //!
 //! Map:
-//! - `questions.rs`: the question sets ([`QuestionSet`], [`SetName`]): the tuning set
-//!   `questions/virtual-cohort.json` and the frozen held-out set `questions/held-out.json`
+//! - `questions.rs`: the question sets ([`QuestionSet`], [`SetName`]): the tuning sets
+//!   `questions/virtual-cohort.json`, `questions/readings.json` and
+//!   `questions/wording.json`, and the frozen held-out set `questions/held-out.json`
 //!   (docs/benchmarks/assistant-heldout-protocol.md); each question with what a right
 //!   answer holds ([`Expect`]), as kinds of fact, and what it asks ([`Reading`]).
 //! - `judge.rs`: whether an answer states the expected fact, the values read from the

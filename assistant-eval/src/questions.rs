@@ -6,7 +6,10 @@
 //! held-out set (`questions/held-out.json`, docs/benchmarks/assistant-heldout-protocol.md),
 //! which is never used to choose one. A second tuning set (`questions/readings.json`)
 //! asks every reading the held-out set covers in wording of its own, so changes to those
-//! readings are chosen on questions the held-out set does not hold.
+//! readings are chosen on questions the held-out set does not hold. A third tuning set
+//! (`questions/wording.json`) asks the same readings as clinicians type them: shorthand,
+//! abbreviations, brand names, negations, two-sided and imperative questions, date
+//! phrases.
 
 use audit_log::Role;
 use serde::{Deserialize, Serialize};
@@ -22,6 +25,14 @@ pub const HELD_OUT_SET: &str = include_str!("../questions/held-out.json");
 /// visits and windows, comparisons, treatment options), written after the held-out set
 /// was frozen and without reading it; tuned on like the first.
 pub const READINGS_SET: &str = include_str!("../questions/readings.json");
+/// The third tuning set: the readings of the second in the wording clinicians type
+/// (shorthand and fragments, abbreviations, 6/12 for months, brand names, British and
+/// American spellings, negations, two-sided and imperative questions, "since <month
+/// year>"), written without reading the held-out set; tuned on like the others. Its
+/// "since <month year>" questions are dated for the default tuning cohort (seed 11, 40
+/// patients): their `window_days`/`days_before` run from that date to the measure's
+/// latest value there.
+pub const WORDING_SET: &str = include_str!("../questions/wording.json");
 
 /// Which shipped set a run asks, with the cohort it is asked over.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -30,6 +41,8 @@ pub enum SetName {
     Tuning,
     /// The second tuning set, over every reading.
     Readings,
+    /// The third tuning set: every reading in clinicians' own wording.
+    Wording,
     HeldOut,
 }
 
@@ -38,6 +51,7 @@ impl SetName {
         Ok(serde_json::from_str(match self {
             SetName::Tuning => VIRTUAL_COHORT_SET,
             SetName::Readings => READINGS_SET,
+            SetName::Wording => WORDING_SET,
             SetName::HeldOut => HELD_OUT_SET,
         })?)
     }
@@ -46,7 +60,7 @@ impl SetName {
     /// no tuning ever used); the tuning set's is the caller's choice (`None`).
     pub fn frozen_cohort(self) -> Option<(u64, usize)> {
         match self {
-            SetName::Tuning | SetName::Readings => None,
+            SetName::Tuning | SetName::Readings | SetName::Wording => None,
             SetName::HeldOut => Some((HELD_OUT_SEED, HELD_OUT_PATIENTS)),
         }
     }
@@ -56,6 +70,7 @@ impl SetName {
         match self {
             SetName::Tuning => "assistant-eval",
             SetName::Readings => "assistant-eval-readings",
+            SetName::Wording => "assistant-eval-wording",
             SetName::HeldOut => "assistant-eval-held-out",
         }
     }
@@ -64,6 +79,7 @@ impl SetName {
         match self {
             SetName::Tuning => "tuning",
             SetName::Readings => "readings",
+            SetName::Wording => "wording",
             SetName::HeldOut => "held-out",
         }
     }
@@ -76,8 +92,9 @@ impl std::str::FromStr for SetName {
         match s {
             "tuning" => Ok(SetName::Tuning),
             "readings" => Ok(SetName::Readings),
+            "wording" => Ok(SetName::Wording),
             "held-out" => Ok(SetName::HeldOut),
-            other => Err(format!("unknown question set `{other}` (tuning, readings, held-out)")),
+            other => Err(format!("unknown question set `{other}` (tuning, readings, wording, held-out)")),
         }
     }
 }
@@ -333,7 +350,8 @@ mod tests {
             .iter()
             .flat_map(|s| s.examples.iter().map(move |e| (norm(e), s.name.as_str())))
             .collect();
-        for q in QuestionSet::builtin().unwrap().questions {
+        let sets = [SetName::Tuning, SetName::Wording];
+        for q in sets.into_iter().flat_map(|set| set.questions().unwrap().questions) {
             let asked = norm(&q.question);
             if let Some((_, tool)) = examples.iter().find(|(e, _)| *e == asked) {
                 panic!("question `{}` is an example of tool {tool}: reword the example", q.question);
@@ -362,7 +380,7 @@ mod tests {
     #[test]
     fn the_held_out_set_shares_no_wording_with_the_tools_or_the_tuning_set() {
         let examples: Vec<String> = tools::specs().iter().flat_map(|s| s.examples.iter().map(|e| e.to_string())).collect();
-        let tuning: Vec<String> = [SetName::Tuning, SetName::Readings]
+        let tuning: Vec<String> = [SetName::Tuning, SetName::Readings, SetName::Wording]
             .into_iter()
             .flat_map(|set| set.questions().unwrap().questions)
             .map(|q| q.question)
@@ -428,6 +446,9 @@ mod tests {
         assert!("heldout".parse::<SetName>().is_err());
         assert_ne!(SetName::Tuning.report_stem(), SetName::HeldOut.report_stem());
         assert_eq!(SetName::Tuning.frozen_cohort(), None);
+        let stems: Vec<&str> =
+            [SetName::Tuning, SetName::Readings, SetName::Wording, SetName::HeldOut].map(SetName::report_stem).to_vec();
+        assert!(stems.iter().enumerate().all(|(i, s)| !stems[..i].contains(s)), "{stems:?}");
     }
 
     /// The second tuning set asks every reading the held-out set asks, each at least
@@ -460,5 +481,81 @@ mod tests {
         assert!(has(|e| matches!(e, Expect::CannotAnswer)));
         assert!(has(|e| matches!(e, Expect::CohortRate { .. })));
         assert!(set.questions.iter().any(|q| matches!(q.expect, Expect::OutsideRole) && q.role != Role::Clinician));
+    }
+
+    /// The third tuning set asks every reading the held-out set asks, each at least six
+    /// times, about both patients, in wording of its own: no question shares a run of 4
+    /// words with the tools' examples or the other tuning sets (the held-out set is
+    /// checked against it by the test above), its ids are its own, and every expectation
+    /// names a measure, drug, outcome or option the judge can read.
+    #[test]
+    fn the_wording_set_parses_covers_every_reading_and_shares_no_wording() {
+        let set = SetName::Wording.questions().unwrap();
+        has_unique_ids_and_at_least(&set, 75);
+        for reading in Reading::ASKED {
+            let n = set.questions.iter().filter(|q| q.expect.reading() == reading).count();
+            assert!(n >= 6, "{}: {n}", reading.as_str());
+        }
+        assert!(set.questions.iter().all(|q| Reading::ASKED.contains(&q.expect.reading())), "only the readings asked");
+        for which in [Which::A, Which::B] {
+            assert!(set.questions.iter().any(|q| q.patient == which), "{which:?}");
+        }
+        assert!(set.questions.iter().any(|q| q.role != Role::Clinician && matches!(q.expect, Expect::OutsideRole)));
+        let others: Vec<Question> = [SetName::Tuning, SetName::Readings, SetName::HeldOut]
+            .into_iter()
+            .flat_map(|set| set.questions().unwrap().questions)
+            .collect();
+        assert!(set.questions.iter().all(|q| others.iter().all(|o| o.id != q.id)), "ids apart from the other sets'");
+        assert_eq!(SetName::Wording.frozen_cohort(), None);
+        assert_eq!("wording".parse::<SetName>(), Ok(SetName::Wording));
+        assert_eq!(SetName::Wording.as_str(), "wording");
+
+        let examples = tools::specs().into_iter().flat_map(|s| s.examples.iter().map(|e| e.to_string()));
+        let tuning = [SetName::Tuning, SetName::Readings]
+            .into_iter()
+            .flat_map(|set| set.questions().unwrap().questions)
+            .map(|q| q.question);
+        let compared: Vec<String> = examples.chain(tuning).collect();
+        let padded = |text: &str| format!(" {} ", words(text).join(" "));
+        let mut shared = Vec::new();
+        for q in &set.questions {
+            let (asked, asked_runs) = (padded(&q.question), runs(&q.question, 4));
+            for text in &compared {
+                if asked.contains(&padded(text)) || padded(text).contains(&asked) {
+                    shared.push(format!("{}: contains or is contained in `{text}`", q.id));
+                }
+                for run in runs(text, 4).into_iter().filter(|r| asked_runs.contains(r)) {
+                    shared.push(format!("{}: `{run}` from `{text}`", q.id));
+                }
+            }
+        }
+        assert!(shared.is_empty(), "{shared:#?}");
+
+        let lab = |test: &str| serde_json::from_value::<tools::LabTest>(serde_json::json!(test)).is_ok();
+        let measure = |of: &str| of == DAS28 || lab(of);
+        let outcome =
+            |o: &str| serde_json::from_value::<twin_core::cohort::outcomes::Outcome>(serde_json::json!(o)).is_ok();
+        let option = |o: &str| journey::clinical::TreatmentOption::ALL.iter().any(|t| t.key() == o);
+        let class = |c: &str| {
+            tools::drugs::DrugClass::ALL.iter().any(|k| serde_json::to_value(k).unwrap() == serde_json::json!(c))
+        };
+        let group = |g: &str| g == "biologic" || class(g) || tools::drugs::DRUGS.iter().any(|d| d.name == g);
+        for q in &set.questions {
+            let known = match &q.expect {
+                Expect::LatestLab { test }
+                | Expect::LabFlag { test }
+                | Expect::LabTrend { test }
+                | Expect::LabCount { test } => lab(test),
+                Expect::TrendLast { of, n } => measure(of) && *n >= 3,
+                Expect::TrendOver { of, window_days } => measure(of) && (1..=3650).contains(window_days),
+                Expect::Change { of, .. } => measure(of),
+                Expect::CohortRate { outcome: o } => outcome(o),
+                Expect::TreatmentOptions { option: o } => o.as_deref().is_none_or(option),
+                Expect::EverStarted { any_of } => !any_of.is_empty() && any_of.iter().all(|g| group(g)),
+                Expect::Pending { .. } | Expect::Definition { .. } => false,
+                _ => true,
+            };
+            assert!(known, "{}: {:?}", q.id, q.expect);
+        }
     }
 }

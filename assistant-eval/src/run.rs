@@ -331,6 +331,7 @@ impl EvalReport {
         let title = match self.set {
             SetName::Tuning => "the tuning set",
             SetName::Readings => "the second tuning set, every reading (questions/readings.json)",
+            SetName::Wording => "the third tuning set, every reading as clinicians type it (questions/wording.json)",
             SetName::HeldOut => "the held-out set (docs/benchmarks/assistant-heldout-protocol.md)",
         };
         let _ = writeln!(s, "# Assistant question set: {title}\n");

@@ -3,7 +3,9 @@
 //! (`assistant_eval::run_on_scratch`). `--set tuning` (the default) over the cohort the
 //! flags choose, written to `assistant-eval.{md,json}` under `<data-dir>/reports/`;
 //! `--set readings` (the second tuning set, every reading) the same way, written to
-//! `assistant-eval-readings.{md,json}`; `--set held-out` over its frozen cohort (docs/benchmarks/assistant-heldout-protocol.md),
+//! `assistant-eval-readings.{md,json}`; `--set wording` (the third tuning set, every
+//! reading in clinicians' shorthand) to `assistant-eval-wording.{md,json}`; `--set
+//! held-out` over its frozen cohort (docs/benchmarks/assistant-heldout-protocol.md),
 //! written apart to `assistant-eval-held-out.{md,json}`.
 
 use std::process::ExitCode;
@@ -16,9 +18,10 @@ use crate::context::Context;
 
 #[derive(Debug, Args)]
 pub struct EvalAssistantArgs {
-    /// Which question set: `tuning` or `readings` (changes are chosen on them) or
-    /// `held-out` (frozen, never used to choose a change; its cohort is fixed by its
-    /// protocol).
+    /// Which question set: `tuning`, `readings` or `wording` (changes are chosen on
+    /// them; `wording` asks every reading in clinicians' shorthand, abbreviations and
+    /// brand names) or `held-out` (frozen, never used to choose a change; its cohort is
+    /// fixed by its protocol).
     #[arg(long, default_value = "tuning")]
     set: SetName,
     /// Virtual patients in the scratch cohort (tuning set; default 40).
