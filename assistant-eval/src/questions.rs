@@ -451,16 +451,21 @@ mod tests {
         assert!(stems.iter().enumerate().all(|(i, s)| !stems[..i].contains(s)), "{stems:?}");
     }
 
+    /// Every reading the held-out set scores is asked at least `least` times.
+    fn asks_every_reading_at_least(set: &QuestionSet, least: usize) {
+        for reading in Reading::ASKED {
+            let n = set.questions.iter().filter(|q| q.expect.reading() == reading).count();
+            assert!(n >= least, "{}: {n}", reading.as_str());
+        }
+    }
+
     /// The second tuning set asks every reading the held-out set asks, each at least
     /// four times, about both patients, and is kept out of the tools' examples.
     #[test]
     fn the_readings_set_parses_and_covers_every_reading() {
         let set = SetName::Readings.questions().unwrap();
         has_unique_ids_and_at_least(&set, 60);
-        for reading in Reading::ASKED {
-            let n = set.questions.iter().filter(|q| q.expect.reading() == reading).count();
-            assert!(n >= 4, "{}: {n}", reading.as_str());
-        }
+        asks_every_reading_at_least(&set, 4);
         assert!(set.questions.iter().any(|q| q.patient == Which::A) && set.questions.iter().any(|q| q.patient == Which::B));
         let ids = |set: SetName| set.questions().unwrap().questions.into_iter().map(|q| q.id).collect::<Vec<_>>();
         let tuning = ids(SetName::Tuning);
@@ -492,10 +497,7 @@ mod tests {
     fn the_wording_set_parses_covers_every_reading_and_shares_no_wording() {
         let set = SetName::Wording.questions().unwrap();
         has_unique_ids_and_at_least(&set, 75);
-        for reading in Reading::ASKED {
-            let n = set.questions.iter().filter(|q| q.expect.reading() == reading).count();
-            assert!(n >= 6, "{}: {n}", reading.as_str());
-        }
+        asks_every_reading_at_least(&set, 6);
         assert!(set.questions.iter().all(|q| Reading::ASKED.contains(&q.expect.reading())), "only the readings asked");
         for which in [Which::A, Which::B] {
             assert!(set.questions.iter().any(|q| q.patient == which), "{which:?}");

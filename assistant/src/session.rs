@@ -54,7 +54,7 @@ use serde_json::{json, Map, Value};
 use tools::glossary::{Glossary, Term};
 use tools::reading::{Asks, Reading};
 use tools::{
-    specs_for, Caller, Facts, InvokeError, Invoked, Scope, Tool as _, ToolContext, ToolError, ToolName, ToolSpec,
+    specs_for, CategoryVerdict, Caller, Facts, InvokeError, Invoked, Scope, Tool as _, ToolContext, ToolError, ToolName, ToolSpec,
 };
 
 use crate::answer::{
@@ -866,10 +866,11 @@ impl<'a> Turn<'a> {
         // (`tools::CategoryVerdict`) to word; so does a question whose every figure
         // asked is withheld for too few comparable patients (a 1.5B model gave the
         // population's figure as the similar patients').
-        let withheld = self.called.iter().any(|c| c.facts.withholds_asked(&self.reading));
-        let verdict = self.called.iter().find_map(|c| c.facts.verdict(&self.reading)).map(|v| v.answer()).or_else(|| {
-            withheld.then(|| WITHHELD_ANSWER.to_owned())
-        });
+        let verdict = lead_check
+            .verdicts
+            .first()
+            .map(CategoryVerdict::answer)
+            .or_else(|| lead_check.withheld.then(|| WITHHELD_ANSWER.to_owned()));
         let template = if lead_check.observational {
             PromptName::AnswerObservational
         } else if verdict.is_some() {
@@ -1042,6 +1043,14 @@ struct LeadCheck<'a> {
     /// A called tool answers the question's reading: the facts state what was asked,
     /// so a lead saying they do not is dropped, never believed.
     covered: bool,
+    /// What the results answer to a yes/no or either/or question about a category,
+    /// read once per answer (the lead's prompt gives the first; every lead judged is
+    /// held to them).
+    verdicts: Vec<CategoryVerdict>,
+    /// Every figure the question asks for is withheld for too few comparable patients
+    /// in some result ([`Facts::withholds_asked`]), or stated in one.
+    withheld: bool,
+    stated: bool,
     /// The results are observational comparisons of treatments (`compare_treatments`):
     /// the lead must say they are figures of similar patients and predict nothing for
     /// this one ([`carries_observational_caveat`]).
@@ -1083,6 +1092,9 @@ impl<'a> LeadCheck<'a> {
                 .iter()
                 .any(|c| usable.iter().any(|s| s.name == c.tool && s.vocabulary.matches(question))),
             observational: called.iter().any(|c| c.tool == ToolName::CompareTreatments),
+            verdicts: called.iter().filter_map(|c| c.facts.verdict(reading)).collect(),
+            withheld: called.iter().any(|c| c.facts.withholds_asked(reading)),
+            stated: called.iter().any(|c| c.facts.states_asked(reading)),
             covered: false,
         }
     }
@@ -1108,16 +1120,13 @@ impl<'a> LeadCheck<'a> {
             .into_iter()
             .filter(|c| !(self.observational && OPTION_COMPARISON_WORDS.contains(c)))
             .count();
-        let against_verdict =
-            self.results.iter().filter_map(|f| f.verdict(self.reading)).any(|v| contradicts_verdict(lead, &v));
-        let withheld = self.results.iter().any(|f| f.withholds_asked(self.reading));
-        let stated = self.results.iter().any(|f| f.states_asked(self.reading));
+        let against_verdict = self.verdicts.iter().any(|v| contradicts_verdict(lead, v));
         !lead.is_empty()
             && !self.declines(lead)
             && categories == 0
             && !against_verdict
-            && (!withheld || says_too_few(lead))
-            && !(stated && says_too_few(lead))
+            && (!self.withheld || says_too_few(lead))
+            && !(self.stated && says_too_few(lead))
             && !misstates_current_drugs(lead, self.reading, &self.results)
             && (!self.observational || carries_observational_caveat(lead))
     }
@@ -1270,6 +1279,9 @@ mod tests {
             in_tool_words: false,
             covered: false,
             observational: false,
+            verdicts: Vec::new(),
+            withheld: false,
+            stated: false,
         };
         let crp = lead_check("What is the latest CRP?");
         assert_eq!(crp.judge("The latest CRP is 12.4 mg/L, flagged high."), Verdict::Keep);
@@ -1307,6 +1319,9 @@ mod tests {
             in_tool_words: true,
             covered: false,
             observational: true,
+            verdicts: Vec::new(),
+            withheld: false,
+            stated: false,
         };
         let kept = "Among similar patients who started a TNF inhibitor, 55% had a moderate or good response and did better.";
         assert_eq!(lead_check.judge(kept), Verdict::Keep);
