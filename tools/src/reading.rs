@@ -19,7 +19,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::drugs::{by_brand, Drug, DrugClass, Target, DRUGS};
+use crate::drugs::{by_word, Drug, DrugClass, Target, DRUGS};
 use journey::clinical::TreatmentOption;
 use crate::reference::LabTest;
 use crate::vocabulary::{cohort_size_named_in, lab_tests_named_in, window_named_in, words_of};
@@ -443,6 +443,8 @@ const DRUG_CLASS_WORDS: &[(&str, DrugGroup)] = &[
     ("dmard", DrugGroup::Dmard),
     ("disease-modifying", DrugGroup::Dmard),
     ("steroid", DrugGroup::Class(DrugClass::Glucocorticoid)),
+    // Prednisone or prednisolone: the class, not a guess at one of them.
+    ("pred", DrugGroup::Class(DrugClass::Glucocorticoid)),
     ("glucocorticoid", DrugGroup::Class(DrugClass::Glucocorticoid)),
     ("corticosteroid", DrugGroup::Class(DrugClass::Glucocorticoid)),
     ("immunosuppressant", DrugGroup::Class(DrugClass::Immunosuppressant)),
@@ -469,12 +471,13 @@ const LAB_WORDS: &[&str] = &["lab", "labs", "blood test", "blood work", "bloods"
 /// on methotrexate", "flares since starting adalimumab") has no single concept: `None`,
 /// so routing falls back to similarity rather than guessing which one is asked about.
 fn concept_of(question: &str, q: &Words) -> Option<Concept> {
+    // A drug by its full name ("folic acid"), else by a word that names one (an
+    // ingredient, a brand, an abbreviation: the terminology's `by_word`).
     let named_drug = DRUGS
         .iter()
-        .find(|d| q.has(d.name) || d.name.split(' ').next().is_some_and(|first| first.len() > 6 && q.has(first)))
-        .or_else(|| q.0.iter().find_map(|w| by_brand(w)))
-        .map(|d| DrugGroup::Drug(d.name.to_owned()))
-        .or_else(|| q.any(&["mtx"]).then(|| DrugGroup::Drug("methotrexate".into())));
+        .find(|d| q.has(d.name))
+        .or_else(|| q.0.iter().find_map(|w| by_word(w)))
+        .map(|d| DrugGroup::Drug(d.name.to_owned()));
     let named_class = DRUG_CLASS_WORDS.iter().find(|(w, _)| q.has(w)).map(|(_, g)| g.clone());
     // A class named beside a drug is the group asked, the drug an instance of it
     // ("prednisolone or any other corticosteroid", "a TNF inhibitor such as
@@ -513,7 +516,7 @@ fn concept_of(question: &str, q: &Words) -> Option<Concept> {
 /// Readings-like nouns a "last N ..." counts.
 const VISIT_UNITS: &[&str] = &[
     "visit", "reading", "appointment", "measurement", "assessment", "value", "result", "test", "check", "consultation",
-    "review", "encounter", "clinic", "score", "sample", "level",
+    "review", "encounter", "clinic", "score", "sample", "level", "bloods",
 ];
 
 /// The span named: the last N visits (or a few), or a look-back in days.
@@ -542,6 +545,21 @@ fn window_of(question: &str, q: &Words) -> Option<Window> {
             Some(n) if n >= 1 => return Some(Window::LastVisits(n)),
             None if plural => return Some(Window::LastVisits(FEW_VISITS)),
             _ => {}
+        }
+    }
+    // A count of two or more right after the word ("last 5 CRPs", "Hb last 4",
+    // "most recent 4 bloods") counts readings unless days, weeks, months or years
+    // follow it ("last 3 months" is a span).
+    for (i, word) in w.iter().enumerate() {
+        let skip = match word.as_str() {
+            "last" | "past" | "previous" | "latest" => 0,
+            "most" if w.get(i + 1).is_some_and(|r| r == "recent") => 1,
+            _ => continue,
+        };
+        let Some(n) = w.get(i + 1 + skip).and_then(|a| crate::vocabulary::number_named(a)) else { continue };
+        let span = w.get(i + 2 + skip).is_some_and(|u| crate::vocabulary::is_time_unit(u));
+        if n >= 2 && !span {
+            return Some(Window::LastVisits(n));
         }
     }
     window_named_in(question).map(Window::Days)
@@ -586,11 +604,13 @@ const FORECAST_WORDS: &[&str] = &[
     "prognosis", "expect", "expected", "future", "going to", "in a year", "outlook",
 ];
 
-const COUNT_WORDS: &[&str] = &["how many", "how often", "number of", "how frequently", "count of", "total of"];
+const COUNT_WORDS: &[&str] =
+    &["how many", "how often", "number of", "no of", "how frequently", "count of", "total of"];
 
 const COMPARISON_WORDS: &[&str] = &[
     "compare", "compared", "comparison", "than", "versus", "vs", "difference", "differ", "at baseline",
-    "at diagnosis", "before and after", "back in", "ago",
+    "at diagnosis", "before and after", "back in", "ago", "relative to", "day back", "week back", "month back",
+    "year back",
 ];
 
 /// Phrases that compare a measure's latest value with the one before; read as a
@@ -617,7 +637,7 @@ const TREND_STEMS: &[&str] = &["improv", "worsen", "increas", "decreas", "progre
 
 const EXISTENCE_WORDS: &[&str] = &[
     "ever", "any", "previously", "tried", "received", "been on", "been given", "exposed", "history of", "at any",
-    "at all", "never",
+    "at all", "never", "at some point", "at some stage", "in the past",
 ];
 
 /// Past-tense words that ask whether a drug was given ("Was abatacept started?",
@@ -821,6 +841,10 @@ mod tests {
         check("Any exposure to Actemra in his chart?", Asks::Existence, drugs(DrugGroup::Drug("tocilizumab".into())), None);
         check("Did she ever go on a JAK inhibitor?", Asks::Existence, drugs(DrugGroup::Class(DrugClass::JakInhibitor)), None);
         check("Were there any flare-ups documented for him?", Asks::Existence, Some(Concept::Flare), None);
+        // Abbreviations and spellings through the terminology; "pred" is the class.
+        check("Was SSZ tried at some point?", Asks::Existence, drugs(DrugGroup::Drug("sulfasalazine".into())), None);
+        check("Sulphasalazine for him in the past?", Asks::Existence, drugs(DrugGroup::Drug("sulfasalazine".into())), None);
+        check("Any pred in her chart?", Asks::Existence, drugs(DrugGroup::Class(DrugClass::Glucocorticoid)), None);
     }
 
     #[test]
@@ -829,6 +853,7 @@ mod tests {
         check("Number of disease flares documented so far?", Asks::Count, Some(Concept::Flare), None);
         check("How often was DAS28 measured over the past two years?", Asks::Count, None, Some(Window::Days(730)));
         check("How many different DMARDs has he been given?", Asks::Count, drugs(DrugGroup::Dmard), None);
+        check("No. of ESRs on file for her?", Asks::Count, lab(LabTest::Esr), None);
     }
 
     #[test]
@@ -839,12 +864,18 @@ mod tests {
         check("DAS28 across the previous couple of visits?", Asks::Trend, Some(Concept::DiseaseActivity), Some(Window::LastVisits(2)));
         check("How did his disease activity move during the past 9 months?", Asks::Trend, Some(Concept::DiseaseActivity), Some(Window::Days(270)));
         check("Liver enzymes in recent visits: creeping upward?", Asks::Trend, None, Some(Window::LastVisits(FEW_VISITS)));
+        // A bare count after "last" counts readings; with a unit of time it is a span.
+        check("ESR last 3 - rising?", Asks::Trend, lab(LabTest::Esr), Some(Window::LastVisits(3)));
+        check("Her most recent 5 bloods: is the ALT stable?", Asks::Trend, lab(LabTest::Alt), Some(Window::LastVisits(5)));
+        check("Trend of the last 6 CRPs?", Asks::Trend, lab(LabTest::Crp), Some(Window::LastVisits(6)));
+        check("CRP trend over the last 3 months?", Asks::Trend, lab(LabTest::Crp), Some(Window::Days(90)));
     }
 
     #[test]
     fn comparisons() {
         check("Is her ESR lower than at diagnosis?", Asks::Comparison, lab(LabTest::Esr), None);
         check("DAS28 now versus two years ago?", Asks::Comparison, Some(Concept::DiseaseActivity), Some(Window::Days(730)));
+        check("Her CRP relative to a year back?", Asks::Comparison, lab(LabTest::Crp), Some(Window::Days(365)));
         // Against the value before (no span: the previous one), or a span back.
         check("Has the CRP dropped since the previous test?", Asks::Comparison, lab(LabTest::Crp), None);
         check("Is the DAS28 better than at the last visit?", Asks::Comparison, Some(Concept::DiseaseActivity), None);

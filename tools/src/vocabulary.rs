@@ -47,9 +47,18 @@ impl Vocabulary {
 }
 
 /// The lab tests `text` names by their words (`LabTest::words`), in `LabTest::ALL`
-/// order.
+/// order. A test's word with a plural "s" names it too ("the last 5 CRPs", "ESRs on
+/// file").
 pub fn lab_tests_named_in(text: &str) -> Vec<crate::LabTest> {
-    crate::LabTest::ALL.into_iter().filter(|t| Vocabulary::boosting(t.words()).matches(text)).collect()
+    let singular: Vec<String> = words_of(text)
+        .into_iter()
+        .map(|w| match w.strip_suffix('s') {
+            Some(stem) if crate::LabTest::ALL.iter().any(|t| t.words().contains(&stem)) => stem.to_owned(),
+            _ => w,
+        })
+        .collect();
+    let text = singular.join(" ");
+    crate::LabTest::ALL.into_iter().filter(|t| Vocabulary::boosting(t.words()).matches(&text)).collect()
 }
 
 /// The look-back a question names, in days: "over the last two years" (730), "in the
@@ -58,13 +67,6 @@ pub fn lab_tests_named_in(text: &str) -> Vec<crate::LabTest> {
 /// writes short windows that drop the very readings asked about.
 pub fn window_named_in(question: &str) -> Option<u32> {
     let words = words_of(question);
-    let unit_days = |w: &str| match w.trim_end_matches('s') {
-        "day" => Some(1),
-        "week" => Some(7),
-        "month" => Some(30),
-        "year" => Some(365),
-        _ => None,
-    };
     let count = |w: &str| if matches!(w, "a" | "one") { Some(1) } else { number_named(w) };
     // "six months ago", "a year earlier", "3 months back": the span before the latest.
     for (i, w) in words.iter().enumerate() {
@@ -88,6 +90,22 @@ pub fn window_named_in(question: &str) -> Option<u32> {
         }
     }
     None
+}
+
+/// Days in a unit of time a question names ("day", "weeks", "month", "years").
+fn unit_days(word: &str) -> Option<u32> {
+    match word.trim_end_matches('s') {
+        "day" => Some(1),
+        "week" => Some(7),
+        "month" => Some(30),
+        "year" => Some(365),
+        _ => None,
+    }
+}
+
+/// Whether a word is a unit of time ("days", "week", "months", "year").
+pub fn is_time_unit(word: &str) -> bool {
+    unit_days(word).is_some()
 }
 
 /// The cohort size a question names: "the 10 most similar patients" (10), "thirty

@@ -143,6 +143,45 @@ pub const BRANDS: &[(&str, &str)] = &[
     ("imuran", "1256"),
 ];
 
+/// Abbreviations and other spellings clinicians write for the table's drugs, lower
+/// case, with the ingredient's RxNorm code: clinic letters and questions say "MTX",
+/// "HCQ", "SSZ" or "sulphasalazine" as often as the ingredient. Only forms with one
+/// reading in rheumatology; an ambiguous one ("pred": prednisone or prednisolone) is
+/// left to the glucocorticoid class rather than guessed.
+pub const ABBREVIATIONS: &[(&str, &str)] = &[
+    ("mtx", "6851"),
+    ("hcq", "5521"),
+    ("ssz", "9524"),
+    ("sasp", "9524"),
+    ("sulphasalazine", "9524"),
+    ("lef", "27169"),
+    ("tcz", "612865"),
+    ("rtx", "121191"),
+    ("etn", "214555"),
+    ("ifx", "191831"),
+    ("mmf", "68149"),
+    ("mycophenolate", "68149"),
+    ("aza", "1256"),
+    ("tofa", "1357536"),
+    ("bari", "2047232"),
+];
+
+/// The table's drug a single word (any case) names: its ingredient (or the
+/// ingredient's first word, "certolizumab"), a brand ([`BRANDS`]), or an
+/// abbreviation or other spelling ([`ABBREVIATIONS`]). The one door from a word of a
+/// question or a note to a drug of the table.
+pub fn by_word(word: &str) -> Option<&'static Drug> {
+    let word = word.to_lowercase();
+    DRUGS
+        .iter()
+        .find(|d| d.name == word || d.name.split(' ').next().is_some_and(|first| first.len() > 6 && first == word))
+        .or_else(|| by_brand(&word))
+        .or_else(|| {
+            let (_, rxnorm) = ABBREVIATIONS.iter().find(|(a, _)| *a == word)?;
+            DRUGS.iter().find(|d| d.rxnorm == *rxnorm)
+        })
+}
+
 /// The table's drug a brand name (any case) stands for.
 pub fn by_brand(brand: &str) -> Option<&'static Drug> {
     let brand = brand.to_lowercase();
@@ -178,5 +217,23 @@ mod tests {
         assert_eq!(by_brand("Actemra").map(|d| d.name), Some("tocilizumab"));
         assert_eq!(by_brand("HUMIRA").map(|d| d.class), Some(DrugClass::TnfInhibitor));
         assert!(by_brand("aspirin").is_none());
+    }
+
+    /// Every abbreviation names a drug of the table; a word is read as the drug its
+    /// ingredient name, brand or abbreviation stands for, in any case.
+    #[test]
+    fn words_name_drugs_by_ingredient_brand_or_abbreviation() {
+        for (word, rxnorm) in ABBREVIATIONS {
+            assert!(DRUGS.iter().any(|d| d.rxnorm == *rxnorm), "{word}");
+            assert!(!BRANDS.iter().any(|(b, _)| b == word), "{word} is a brand too");
+        }
+        let name = |w: &str| by_word(w).map(|d| d.name);
+        assert_eq!(name("Sulphasalazine"), Some("sulfasalazine"));
+        assert_eq!(name("MTX"), Some("methotrexate"));
+        assert_eq!(name("arava"), Some("leflunomide"));
+        assert_eq!(name("certolizumab"), Some("certolizumab pegol"));
+        assert_eq!(name("adalimumab"), Some("adalimumab"));
+        assert_eq!(name("pred"), None, "prednisone or prednisolone: not guessed");
+        assert_eq!(name("folic"), None, "a short first word is not a drug");
     }
 }
