@@ -453,7 +453,7 @@ const DRUG_CLASS_WORDS: &[(&str, DrugGroup)] = &[
 /// Words about drugs in general ("what is she taking?").
 const MEDICATION_WORDS: &[&str] = &[
     "drug", "medication", "medicine", "treatment", "treated", "therapy", "therapies", "taking", "prescribed",
-    "prescription", "on", "started", "stopped", "dose", "regimen",
+    "prescription", "on", "started", "stopped", "dose", "regimen", "med", "meds",
 ];
 
 const FLARE_WORDS: &[&str] = &["flare", "flared", "flaring", "flare-up", "relapse", "relapsed"];
@@ -516,7 +516,7 @@ fn concept_of(question: &str, q: &Words) -> Option<Concept> {
 /// Readings-like nouns a "last N ..." counts.
 const VISIT_UNITS: &[&str] = &[
     "visit", "reading", "appointment", "measurement", "assessment", "value", "result", "test", "check", "consultation",
-    "review", "encounter", "clinic", "score", "sample", "level", "bloods",
+    "review", "encounter", "clinic", "score", "sample", "level",
 ];
 
 /// The span named: the last N visits (or a few), or a look-back in days.
@@ -594,6 +594,7 @@ const OPTION_WORDS: &[&str] = &[
     "which drug", "which therapy", "which biologic", "which medication", "best treatment", "best option",
     "do best", "did best", "work best", "worked best", "choose", "choice", "try next", "consider", "recommend",
     "staying on", "stay on", "remain on", "remaining on", "therapy options", "treatment options", "look best",
+    "worth", "thinking of", "considering", "rechallenge", "re-challenge", "re-challenging", "rechallenging",
 ];
 
 /// Words that ask after RDT's early alerts on the record.
@@ -679,7 +680,9 @@ fn asks_of(q: &Words, concept: Option<&Concept>, window: Option<Window>, about_r
     // "Which drugs ..." chooses only when nothing says now: "Which medications is
     // she taking these days?" asks what she is on.
     let now = q.any(VALUE_WORDS) || q.any(&["taking", "these days", "on at the moment"]);
-    let choosing = OPTION_WORDS.iter().any(|w| q.has(w) && !(now && w.starts_with("which ")));
+    // How many similar patients switched is an outcome of the cohort, not a choice.
+    let switch_outcome = |w: &str| cohort && fared && matches!(w, "switch" | "switching");
+    let choosing = OPTION_WORDS.iter().any(|w| q.has(w) && !(now && w.starts_with("which ")) && !switch_outcome(w));
     let option = choosing || hypothetical_treatment(q, concept);
     if option && (cohort || matches!(concept, Some(Concept::Drugs { .. }) | None)) {
         return Asks::TreatmentOption;
@@ -823,6 +826,8 @@ mod tests {
 
     #[test]
     fn latest_values() {
+        check("Current meds for him?", Asks::Value, Some(Concept::Drugs { group: None }), None);
+        check("Latest creat?", Asks::Value, lab(LabTest::Creatinine), None);
         check("Her newest C-reactive protein, please.", Asks::Value, lab(LabTest::Crp), None);
         check("Where does the sed rate stand at present?", Asks::Value, lab(LabTest::Esr), None);
         check("What is he on right now?", Asks::Value, Some(Concept::Drugs { group: None }), None);
@@ -938,6 +943,9 @@ mod tests {
         check("What share of comparable patients kept their biologic for a year?", Asks::CohortOutcome, None, None);
         let r = Reading::of("Out of the 25 closest patients, how many flared?");
         assert_eq!((r.asks, r.cohort_size), (Asks::CohortOutcome, Some(25)));
+        // How many switched is the cohort's outcome, not a switch to weigh; "%" is a word.
+        check("What % of similar patients switched within a year?", Asks::CohortOutcome, None, None);
+        assert_eq!(Reading::of("What % of similar patients switched within a year?").outcomes_asked(), vec![OutcomeAsked::Switch]);
     }
 
     #[test]
@@ -945,6 +953,8 @@ mod tests {
         check("Which therapy should come next for her?", Asks::TreatmentOption, None, None);
         check("Should we start a JAK inhibitor for him?", Asks::TreatmentOption, None, None);
         check("If we went for Rinvoq instead, how would that look?", Asks::TreatmentOption, None, None);
+        check("Is Cimzia worth a try for her?", Asks::TreatmentOption, None, None);
+        check("Considering upadacitinib for him - likely benefit?", Asks::TreatmentOption, None, None);
         check("What alternatives to adalimumab are there for him?", Asks::TreatmentOption, None, None);
     }
 

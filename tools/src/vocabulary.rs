@@ -199,7 +199,9 @@ pub fn category_asked_by(word: &str, worse: Option<Worse>) -> Option<&'static st
 /// The question's words, lower case: letters, digits, `-` inside a word; a trailing
 /// possessive `'s` dropped ("patient's" is "patient").
 pub fn words_of(text: &str) -> Vec<String> {
+    // "%" is a word ("what % of similar patients"), not punctuation.
     text.to_lowercase()
+        .replace('%', " percent ")
         .split(|c: char| !(c.is_alphanumeric() || c == '-' || c == '\'' || c == '’'))
         .map(|w| w.trim_matches(|c| c == '-' || c == '\'' || c == '’'))
         .map(|w| w.strip_suffix("'s").or_else(|| w.strip_suffix("’s")).unwrap_or(w))

@@ -187,7 +187,7 @@ impl LabTest {
             LabTest::Esr => &["esr", "sedimentation rate", "sed rate"],
             LabTest::Haemoglobin => &["haemoglobin", "hemoglobin", "hb", "hgb", "anaemic", "anemic", "anaemia", "anemia"],
             LabTest::Alt => &["alt", "alanine aminotransferase", "alanine transaminase", "sgpt"],
-            LabTest::Creatinine => &["creatinine"],
+            LabTest::Creatinine => &["creatinine", "creat"],
             LabTest::RheumatoidFactor => &["rheumatoid factor", "rf"],
             LabTest::AntiCcp => &["anti-ccp", "ccp", "acpa"],
             LabTest::C3 => &["c3"],
