@@ -70,12 +70,14 @@ pub fn contradicting_categories(lead: &str, facts: &str, worse: Option<Worse>) -
     let fact_words = tools::vocabulary::words_of(facts);
     let negated = |i: usize| negated_within(&lead_words, i, 2);
     let mut out: Vec<&'static str> = Vec::new();
-    for (i, word) in lead_words.iter().enumerate() {
-        let Some(category) = tools::vocabulary::category_of(word, worse) else {
+    let fact_categories: Vec<&'static str> =
+        (0..fact_words.len()).filter_map(|i| tools::vocabulary::category_at(&fact_words, i, worse)).collect();
+    for i in 0..lead_words.len() {
+        let Some(category) = tools::vocabulary::category_at(&lead_words, i, worse) else {
             continue;
         };
         // The facts state a category in any of its words ("lower (better)" is falling).
-        let in_facts = fact_words.iter().any(|f| tools::vocabulary::category_of(f, worse) == Some(category));
+        let in_facts = fact_categories.contains(&category);
         if in_facts == negated(i) && !out.contains(&category) {
             out.push(category);
         }

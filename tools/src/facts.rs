@@ -192,14 +192,14 @@ pub struct CategoryVerdict {
 
 impl CategoryVerdict {
     fn of(facts: &str, reading: &Reading) -> Option<CategoryVerdict> {
-        use crate::vocabulary::{category_of, words_of, CHANGED, DIRECTIONS};
+        use crate::vocabulary::{category_at, words_of, CHANGED, DIRECTIONS};
         let asked = reading.categories_asked();
         let first = *asked.first()?;
         let direction = first == CHANGED || DIRECTIONS.contains(&first);
         let worse = reading.worse_when();
-        let stated = words_of(facts)
-            .iter()
-            .filter_map(|w| category_of(w, worse))
+        let words = words_of(facts);
+        let stated = (0..words.len())
+            .filter_map(|i| category_at(&words, i, worse))
             .find(|c| DIRECTIONS.contains(c) == direction)?;
         let yes = match asked.as_slice() {
             [only] if *only == CHANGED => Some(stated != "stable"),

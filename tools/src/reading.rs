@@ -283,7 +283,8 @@ impl Reading {
         }
         let worse = self.worse_when();
         let mut asked = Vec::new();
-        for category in self.words.iter().filter_map(|w| crate::vocabulary::category_asked_by(w, worse)) {
+        let words = &self.words;
+        for category in (0..words.len()).filter_map(|i| crate::vocabulary::category_asked_at(words, i, worse)) {
             if !asked.contains(&category) {
                 asked.push(category);
             }

@@ -196,6 +196,45 @@ pub fn category_asked_by(word: &str, worse: Option<Worse>) -> Option<&'static st
     category_of(word, worse).or_else(|| CHANGED_WORDS.contains(&word).then_some(CHANGED))
 }
 
+/// Verbs whose "up" or "down" is part of the verb and moves nothing: "ended up
+/// switching", "followed up", "set up", "wrote down".
+const PHRASAL_VERBS: &[&str] = &[
+    "end", "ended", "ends", "ending", "follow", "followed", "following", "set", "pick", "picked", "show", "showed",
+    "shown", "turn", "turned", "take", "took", "taken", "sum", "summed", "write", "wrote", "written", "break",
+    "broke", "broken", "narrow", "narrowed", "shut", "look", "looked", "make", "made", "catch", "caught", "sign",
+    "signed", "line", "lined", "check", "checked", "back", "backed", "hold", "held", "wind", "wound",
+];
+
+/// Whether `words[i]` is a particle of a phrasal verb ("ended up", "followed up") or
+/// a bound ("up to 12 months"), not a direction.
+fn is_particle(words: &[String], i: usize) -> bool {
+    let word = words[i].as_str();
+    if !matches!(word, "up" | "down") {
+        return false;
+    }
+    let after_verb = i > 0 && PHRASAL_VERBS.contains(&words[i - 1].as_str());
+    let bound = word == "up" && words.get(i + 1).is_some_and(|n| matches!(n.as_str(), "to" | "until"));
+    after_verb || bound
+}
+
+/// The category `words[i]` states in its place: [`category_of`], except an "up" or
+/// "down" that belongs to a verb or a bound ("ended up switching", "up to a year").
+pub fn category_at(words: &[String], i: usize, worse: Option<Worse>) -> Option<&'static str> {
+    if is_particle(words, i) {
+        return None;
+    }
+    category_of(&words[i], worse)
+}
+
+/// The category a question's `words[i]` asks after: [`category_asked_by`], with
+/// [`category_at`]'s particles left out.
+pub fn category_asked_at(words: &[String], i: usize, worse: Option<Worse>) -> Option<&'static str> {
+    if is_particle(words, i) {
+        return None;
+    }
+    category_asked_by(&words[i], worse)
+}
+
 /// The question's words, lower case: letters, digits, `-` inside a word; a trailing
 /// possessive `'s` dropped ("patient's" is "patient").
 pub fn words_of(text: &str) -> Vec<String> {
@@ -213,6 +252,26 @@ pub fn words_of(text: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// "up" and "down" of a phrasal verb or a bound are no direction; moved, they are.
+    #[test]
+    fn particles_are_not_directions() {
+        let at = |text: &str, word: &str| {
+            let words = words_of(text);
+            let i = words.iter().position(|w| w == word).unwrap();
+            category_at(&words, i, None)
+        };
+        assert_eq!(at("25% ended up switching within 12 months", "up"), None);
+        let words = words_of("Followed up for up to a year");
+        assert_eq!(words.iter().filter(|w| *w == "up").count(), 2);
+        assert!((0..words.len()).all(|i| category_at(&words, i, None).is_none()), "a bound and a particle");
+        assert_eq!(at("She was followed up in clinic", "up"), None);
+        assert_eq!(at("Her CRP went up", "up"), Some("rising"));
+        assert_eq!(at("The ESR has come down", "down"), Some("falling"));
+        assert_eq!(at("Is the CRP up or down?", "up"), Some("rising"));
+        let words = words_of("Did she end up on a biologic?");
+        assert!((0..words.len()).all(|i| category_asked_at(&words, i, None).is_none()));
+    }
 
     #[test]
     fn whole_words_and_phrases_case_insensitive() {
