@@ -83,6 +83,19 @@ impl Change {
     /// the latest (0.5 mg/L on 2021-02-16) is lower (better), by 0.4 mg/L." For a
     /// measure with a worse direction ([`Worse`]: DAS28, CRP, haemoglobin) the move is
     /// also said as better or worse, since a clinician asks it that way.
+    /// The two values in RDT's words, earlier first: "from 1.82 on 2021-02-16 to 1.54
+    /// on 2021-07-26" (`unit` after each value when given).
+    pub fn span(&self, unit: &str) -> String {
+        let unit = if unit.is_empty() { String::new() } else { format!(" {unit}") };
+        format!(
+            "from {}{unit} on {} to {}{unit} on {}",
+            said(&self.earlier_value),
+            said(&self.earlier_date),
+            said(&self.latest_value),
+            said(&self.latest_date)
+        )
+    }
+
     pub fn sentence(&self, unit: &str, worse: Option<Worse>) -> String {
         let unit = if unit.is_empty() { String::new() } else { format!(" {unit}") };
         let against = match self.compared_to {

@@ -366,7 +366,9 @@ fn das28_facts(v: &DiseaseActivityOutput) -> Facts {
     };
     each.push((Aspect::Count, count));
     // The other indices (CDAI, SDAI) go with the opening: latest values.
-    Facts::in_parts(format!("{opening}{others}"), each)
+    let mut facts = Facts::in_parts(format!("{opening}{others}"), each);
+    facts.compared = v.change.as_ref().map(|c| c.span(""));
+    facts
 }
 
 #[cfg(test)]

@@ -44,6 +44,11 @@ pub struct Facts {
     /// population 46%").
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub withheld: Vec<Aspect>,
+    /// The two values a comparison states, in RDT's words ("from 1.82 on 2021-02-16
+    /// to 1.54 on 2021-07-26"), for the answer to a yes/no or either/or comparison to
+    /// carry: the direction alone ("Falling.") does not say what was compared.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub compared: Option<String>,
 }
 
 /// A result's sentences by aspect (each also in [`Facts::text`]).
@@ -108,7 +113,7 @@ impl Facts {
     /// outcome's figure for another's).
     pub fn for_lead(&self, reading: &Reading) -> String {
         let facts = self.aspect_asked(reading);
-        match CategoryVerdict::of(&facts, reading) {
+        match self.verdict(reading) {
             Some(verdict) => format!("{facts} {}", verdict.sentence()),
             None => facts,
         }
@@ -118,7 +123,11 @@ impl Facts {
     /// ("Is the ALT rising?"), read from the sentences a lead is written from; `None`
     /// when the question asks after no category, or they state none of its kind.
     pub fn verdict(&self, reading: &Reading) -> Option<CategoryVerdict> {
-        CategoryVerdict::of(&self.aspect_asked(reading), reading)
+        let mut verdict = CategoryVerdict::of(&self.aspect_asked(reading), reading)?;
+        if reading.asks == Asks::Comparison {
+            verdict.values = self.compared.clone();
+        }
+        Some(verdict)
     }
 
     /// The opening and the parts of the aspect `reading` asks for.
@@ -188,6 +197,8 @@ pub struct CategoryVerdict {
     /// The answer to a yes/no question (one category asked); `None` for an either/or
     /// one ("up or down?"), answered by the category itself.
     pub yes: Option<bool>,
+    /// For a comparison, the two values compared ([`Facts::compared`]).
+    pub values: Option<String>,
 }
 
 impl CategoryVerdict {
@@ -206,19 +217,23 @@ impl CategoryVerdict {
             [only] => Some(*only == stated),
             _ => None,
         };
-        Some(CategoryVerdict { asked, stated, yes })
+        Some(CategoryVerdict { asked, stated, yes, values: None })
     }
 
     /// The answer in a few words, for a lead to begin with: "No, stable, not rising";
     /// "Yes, falling"; "stable, neither rising nor falling".
     pub fn answer(&self) -> String {
         let stated = self.stated;
-        match (self.yes, self.asked.as_slice()) {
+        let answer = match (self.yes, self.asked.as_slice()) {
             (Some(true), _) => format!("Yes, {stated}"),
             (Some(false), [asked]) if *asked != crate::vocabulary::CHANGED => format!("No, {stated}, not {asked}"),
             (Some(false), _) => format!("No, {stated}"),
             (None, asked) if asked.contains(&stated) => stated.to_owned(),
             (None, asked) => format!("{stated}, neither {}", asked.join(" nor ")),
+        };
+        match &self.values {
+            Some(values) => format!("{answer}, {values}"),
+            None => answer,
         }
     }
 
@@ -253,12 +268,12 @@ pub struct DrugFacts {
 impl Facts {
     /// A result stating `text`.
     pub fn stated(text: String) -> Self {
-        Facts { text, nothing_found: false, drugs: None, parts: None, withheld: Vec::new() }
+        Facts { text, nothing_found: false, drugs: None, parts: None, withheld: Vec::new(), compared: None }
     }
 
     /// A result holding nothing to state, `text` saying so.
     pub fn nothing(text: String) -> Self {
-        Facts { text, nothing_found: true, drugs: None, parts: None, withheld: Vec::new() }
+        Facts { text, nothing_found: true, drugs: None, parts: None, withheld: Vec::new(), compared: None }
     }
 
     pub fn with_drugs(mut self, drugs: DrugFacts) -> Self {
@@ -397,6 +412,14 @@ mod tests {
             "stable, neither rising nor falling"
         );
         assert_eq!(facts.verdict(&Reading::of("What is the CRP trend?")), None, "no category asked");
+        // A comparison's answer carries the two values compared.
+        let change = "Against the value before it (6.2 mg/L on 2023-01-10), the latest (4.1 mg/L on 2023-05-02) is lower (better), by 2.1 mg/L.";
+        let mut compared = Facts::in_parts(latest.into(), vec![(Aspect::Change, change.into())]);
+        compared.compared = Some("from 6.2 mg/L on 2023-01-10 to 4.1 mg/L on 2023-05-02".into());
+        let verdict = compared.verdict(&Reading::of("Is the CRP lower than the previous one?")).unwrap();
+        assert_eq!(verdict.answer(), "Yes, falling, from 6.2 mg/L on 2023-01-10 to 4.1 mg/L on 2023-05-02");
+        let trend_only = facts.verdict(&Reading::of("Is the CRP rising?")).unwrap();
+        assert_eq!(trend_only.values, None, "a trend's answer names no pair");
         let few = Facts::in_parts(latest.into(), vec![(Aspect::Trend, "Too few values for a trend.".into())]);
         assert_eq!(few.for_lead(&Reading::of("Is the CRP rising?")), format!("{latest} Too few values for a trend."));
         assert_eq!(lead("How many CRP results are on record?"), count, "a count from the record's count alone");

@@ -276,8 +276,12 @@ impl Reading {
     pub fn categories_asked(&self) -> Vec<&'static str> {
         const AUXILIARIES: &[&str] = &["is", "are", "was", "were", "has", "have", "had", "does", "did", "do"];
         const WH: &[&str] = &["what", "which", "how", "when", "where", "who", "whom", "whose", "why", "whether"];
-        let yes_no = self.words.iter().any(|w| AUXILIARIES.contains(&w.as_str()))
-            && !self.words.iter().any(|w| WH.contains(&w.as_str()));
+        // Clinicians' shorthand drops the auxiliary ("Hb last 4 - falling?", "crp up or
+        // down vs last time?"): with no wh-word, a category asked about a measure's
+        // trend or comparison is asked all the same.
+        let auxiliary = self.words.iter().any(|w| AUXILIARIES.contains(&w.as_str()));
+        let shorthand = matches!(self.asks, Asks::Trend | Asks::Comparison);
+        let yes_no = (auxiliary || shorthand) && !self.words.iter().any(|w| WH.contains(&w.as_str()));
         if !yes_no || !matches!(self.asks, Asks::Value | Asks::Trend | Asks::Comparison) {
             return Vec::new();
         }
@@ -804,6 +808,10 @@ mod tests {
         assert!(asked("Past 3 months: which way is her CRP going?").is_empty(), "a wh-question");
         assert!(asked("Is the CRP measured often?").is_empty(), "no category");
         assert!(asked("Do patients like her do better on methotrexate?").is_empty(), "a cohort question");
+        // Shorthand with no auxiliary asks all the same, of a trend or a comparison.
+        assert_eq!(asked("ESR last 3 - rising?"), ["rising"]);
+        assert_eq!(asked("DAS28 vs a year ago: up or down?"), ["rising", "falling"]);
+        assert!(asked("Latest CRP, high?").is_empty(), "a value in shorthand is not read as yes/no");
     }
 
     #[test]
