@@ -207,7 +207,7 @@ impl Reading {
         // like this one, an option for this one, a count, a trend, a comparison,
         // whether something happened): no definition, whatever term it names ("In the
         // prior 24 months has the ALT risen?" is no question about what ALT is).
-        let defines = q.any(DEFINITION_WORDS);
+        let defines = defines(&q);
         let about_record = about_record
             || (window.is_some() && asks != Asks::Definition)
             || matches!(
@@ -666,6 +666,19 @@ const SUMMARY_WORDS: &[&str] = &[
     "sex", "gender", "diagnosis", "diagnoses", "diagnosed", "note", "notes", "history", "profile",
 ];
 
+/// Whether the question asks what something means: a definition word, "mean" as the
+/// verb ("What does DAS28 mean?", "what do you mean by remission") and not the
+/// statistic ("mean DAS28 at 9 months", "the mean of their CRP").
+fn defines(q: &Words) -> bool {
+    let w = q.0;
+    let verb_mean = w.iter().enumerate().any(|(i, word)| {
+        word == "mean"
+            && !(i > 0 && matches!(w[i - 1].as_str(), "the" | "a"))
+            && w.get(i + 1).is_none_or(|next| matches!(next.as_str(), "by" | "for" | "that" | "to" | "in"))
+    });
+    verb_mean || DEFINITION_WORDS.iter().any(|d| *d != "mean" && q.has(d))
+}
+
 const DEFINITION_WORDS: &[&str] =
     &["mean", "means", "meaning", "define", "defined", "definition", "counts as", "count as", "criteria", "cut-off"];
 
@@ -703,7 +716,7 @@ fn asks_of(q: &Words, concept: Option<&Concept>, window: Option<Window>, about_r
         return Asks::Forecast;
     }
     let what_is_a = matches!(q.0, [w, is, a, ..] if w == "what" && matches!(is.as_str(), "is" | "are") && matches!(a.as_str(), "a" | "an"));
-    if !about_record && (q.any(DEFINITION_WORDS) || what_is_a || bare_what_is(q, concept)) {
+    if !about_record && (defines(q) || what_is_a || bare_what_is(q, concept)) {
         return Asks::Definition;
     }
     if q.any(COUNT_WORDS) || q.has("times") && q.first().is_some_and(|f| f == "how") {
@@ -883,6 +896,8 @@ mod tests {
         check("Her most recent 5 bloods: is the ALT stable?", Asks::Trend, lab(LabTest::Alt), Some(Window::LastVisits(5)));
         check("Trend of the last 6 CRPs?", Asks::Trend, lab(LabTest::Crp), Some(Window::LastVisits(6)));
         check("CRP trend over the last 3 months?", Asks::Trend, lab(LabTest::Crp), Some(Window::Days(90)));
+        check("ESR over the past 2 yrs: drifting?", Asks::Trend, lab(LabTest::Esr), Some(Window::Days(730)));
+        check("Hb in the last 6 mths?", Asks::Trend, lab(LabTest::Haemoglobin), Some(Window::Days(180)));
     }
 
     #[test]
@@ -950,6 +965,11 @@ mod tests {
         check("Among patients resembling him, how common was remission at a year?", Asks::CohortOutcome, None, None);
         check("What traits do the matched patients share with him?", Asks::CohortProfile, None, None);
         check("What share of comparable patients kept their biologic for a year?", Asks::CohortOutcome, None, None);
+        // "mean" the statistic asks a figure of the cohort, not a definition.
+        let mean = Reading::of("Similar patients: mean CRP at 6 months?");
+        assert!(mean.asks == Asks::CohortOutcome && mean.about_record, "{mean:?}");
+        assert_eq!(Reading::of("What does DAS28 mean?").asks, Asks::Definition);
+        assert_eq!(Reading::of("What do you mean by remission?").asks, Asks::Definition);
         let r = Reading::of("Out of the 25 closest patients, how many flared?");
         assert_eq!((r.asks, r.cohort_size), (Asks::CohortOutcome, Some(25)));
         // How many switched is the cohort's outcome, not a switch to weigh; "%" is a word.

@@ -94,11 +94,12 @@ pub fn window_named_in(question: &str) -> Option<u32> {
 
 /// Days in a unit of time a question names ("day", "weeks", "month", "years").
 fn unit_days(word: &str) -> Option<u32> {
+    // With clinicians' abbreviations: "2 yrs", "6 mths", "3 wks".
     match word.trim_end_matches('s') {
-        "day" => Some(1),
-        "week" => Some(7),
-        "month" => Some(30),
-        "year" => Some(365),
+        "day" | "d" => Some(1),
+        "week" | "wk" => Some(7),
+        "month" | "mo" | "mth" | "mnth" => Some(30),
+        "year" | "yr" | "y" => Some(365),
         _ => None,
     }
 }
