@@ -159,10 +159,17 @@ pub fn cites_facts(lead: &str, facts: &str) -> bool {
     let fact_words = tools::vocabulary::words_of(facts);
     // A category in other words than the facts' ("falling" for "is lower") cites them.
     let stated = |w: &str| category_of(w, None).is_some_and(|c| fact_words.iter().any(|f| category_of(f, None) == Some(c)));
+    // A drug by its brand or abbreviation cites the facts' ingredient ("Actemra" for
+    // tocilizumab): the terminology's one door from a word to a drug.
+    let ingredient = |w: &str| {
+        tools::drugs::by_word(w)
+            .and_then(|d| d.name.split(' ').next())
+            .is_some_and(|first| fact_words.iter().any(|f| f == first))
+    };
     tools::vocabulary::words_of(lead).iter().any(|w| {
         let telling = w.chars().count() >= 3 && !GENERIC_WORDS.contains(&w.as_str());
         let number = w.chars().any(|c| c.is_ascii_digit());
-        (telling || number) && (fact_words.contains(w) || stated(w))
+        (telling || number) && (fact_words.contains(w) || stated(w) || ingredient(w))
     })
 }
 
@@ -194,7 +201,9 @@ pub fn misstates_current_drugs<'a>(
     if reading.asks == tools::reading::Asks::Existence && group.is_some() && !lists {
         return false;
     }
-    if asked.iter().any(|w| PAST_WORDS.contains(&w.as_str())) {
+    // How many drugs she has been through counts the drugs tried, not the current ones.
+    let counts = reading.asks == tools::reading::Asks::Count;
+    if counts || asked.iter().any(|w| PAST_WORDS.contains(&w.as_str())) {
         return misstates_tried_drugs(lead, asked, &drugs);
     }
     let keys = |names: &[String]| -> Vec<String> { names.iter().map(|n| drug_key(n)).collect() };
@@ -419,6 +428,10 @@ mod tests {
         assert!(!misstates("Yes, tofacitinib was started in 2019.", "Any JAK inhibitor in his history?", r2));
         assert!(!misstates("The patient has tried methotrexate and tofacitinib.", tried, r2));
         assert!(!misstates("Methotrexate was stopped for nausea.", "Why was methotrexate stopped?", r2));
+        // Asked how many DMARDs, the lead names the ones tried, past ones too.
+        let how_many = "DMARDs he has gone through - how many?";
+        assert!(!misstates("He has tried 2 DMARDs, methotrexate and tofacitinib.", how_many, r2));
+        assert!(misstates("He has tried 2 DMARDs, including tofacitinib.", how_many, r2), "one of two named");
         let both = drugs(&["folic acid", "methotrexate"], &[], &[]);
         let r = [&both];
         assert!(misstates("The current treatment is methotrexate.", "What is the current treatment?", r));
@@ -447,6 +460,9 @@ mod tests {
         assert!(!cites_facts("The patient was born at the hospital where the record was found.", summary));
         let change = "Against the value before it (13.1 g/dL on 2021-02-16), the latest (12.2 g/dL on 2021-07-26) is lower.";
         assert!(cites_facts("No, falling, not rising.", change), "a category in other words");
+        let ever = "Ever started tocilizumab: no, never on record; current: methotrexate.";
+        assert!(cites_facts("No Actemra on record.", ever), "a brand cites its ingredient");
+        assert!(!cites_facts("No Humira on record.", ever), "another drug's brand does not");
     }
 
     #[test]

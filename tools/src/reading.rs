@@ -282,6 +282,11 @@ impl Reading {
         let auxiliary = self.words.iter().any(|w| AUXILIARIES.contains(&w.as_str()));
         let shorthand = matches!(self.asks, Asks::Trend | Asks::Comparison);
         let yes_no = (auxiliary || shorthand) && !self.words.iter().any(|w| WH.contains(&w.as_str()));
+        // "Which way did the ESR go?", "in what direction": either direction.
+        let q = Words(&self.words);
+        if shorthand && q.any(&["which way", "what way", "what direction", "which direction"]) {
+            return vec!["rising", "falling"];
+        }
         if !yes_no || !matches!(self.asks, Asks::Value | Asks::Trend | Asks::Comparison) {
             return Vec::new();
         }
@@ -636,7 +641,7 @@ const TREND_WORDS: &[&str] = &[
     "going down", "gone up", "gone down", "come down", "change", "changed", "changing", "trajectory", "evolve",
     "evolved", "evolution", "stable", "steady", "over time", "moved", "moving", "direction", "creeping",
     "settled", "better", "worse", "heading", "calming", "calm down", "settling", "settle", "shifted", "behaved",
-    "behaving", "evolving", "developing", "developed",
+    "behaving", "evolving", "developing", "developed", "drift", "drifted", "drifting",
 ];
 
 const TREND_STEMS: &[&str] = &["improv", "worsen", "increas", "decreas", "progress", "deteriorat", "climb", "drop"];
@@ -818,13 +823,16 @@ mod tests {
         assert_eq!(asked("Has her ALT shifted during her final four checks?"), [crate::vocabulary::CHANGED]);
         assert!(asked("Has the rheumatoid factor improved?").is_empty(), "an antibody is not better or worse");
         assert!(asked("What is the latest ALT?").is_empty(), "not a yes/no question");
-        assert!(asked("Past 3 months: which way is her CRP going?").is_empty(), "a wh-question");
+        assert!(asked("Past 3 months: how is her CRP going?").is_empty(), "a wh-question");
+        assert_eq!(asked("Past 3 months: which way is her CRP going?"), ["rising", "falling"], "which way: either");
         assert!(asked("Is the CRP measured often?").is_empty(), "no category");
         assert!(asked("Do patients like her do better on methotrexate?").is_empty(), "a cohort question");
         // Shorthand with no auxiliary asks all the same, of a trend or a comparison.
         assert_eq!(asked("ESR last 3 - rising?"), ["rising"]);
         assert_eq!(asked("DAS28 vs a year ago: up or down?"), ["rising", "falling"]);
         assert!(asked("Latest CRP, high?").is_empty(), "a value in shorthand is not read as yes/no");
+        assert_eq!(asked("Which way has her CRP gone over the last four results?"), ["rising", "falling"]);
+        assert_eq!(asked("Any drift in the ESR over the past year?"), [crate::vocabulary::CHANGED]);
     }
 
     #[test]

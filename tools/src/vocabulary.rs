@@ -66,6 +66,11 @@ pub fn lab_tests_named_in(text: &str) -> Vec<crate::LabTest> {
 /// so the tool's default window holds: a small model asked to fill `window_days`
 /// writes short windows that drop the very readings asked about.
 pub fn window_named_in(question: &str) -> Option<u32> {
+    // Clinicians write months and weeks as fractions of a year: "3/12" is three
+    // months, "6/52" six weeks ("higher than 3/12 ago?", "within 12/12").
+    if let Some(days) = fraction_of_year_in(question) {
+        return Some(days);
+    }
     let words = words_of(question);
     let count = |w: &str| if matches!(w, "a" | "one") { Some(1) } else { number_named(w) };
     // "six months ago", "a year earlier", "3 months back": the span before the latest.
@@ -86,6 +91,28 @@ pub fn window_named_in(question: &str) -> Option<u32> {
                 return Some(count(n)? * unit_days(unit)?);
             }
             (Some(unit), _) if unit_days(unit).is_some() => return unit_days(unit),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// The first "N/12" (months) or "N/52" (weeks) of `text`, in days; a date
+/// ("3/12/2021") or a larger fraction is none.
+fn fraction_of_year_in(text: &str) -> Option<u32> {
+    let bytes = text.as_bytes();
+    for (i, _) in text.match_indices('/') {
+        let before = text[..i].chars().rev().take_while(char::is_ascii_digit).count();
+        let after = text[i + 1..].chars().take_while(char::is_ascii_digit).count();
+        let next = bytes.get(i + 1 + after).copied();
+        let prev = i.checked_sub(before + 1).and_then(|j| bytes.get(j)).copied();
+        if before == 0 || after == 0 || next == Some(b'/') || prev == Some(b'/') {
+            continue;
+        }
+        let (Ok(n), denominator) = (text[i - before..i].parse::<u32>(), &text[i + 1..i + 1 + after]) else { continue };
+        match denominator {
+            "12" if (1..=12).contains(&n) => return Some(n * 30),
+            "52" if (1..=52).contains(&n) => return Some(n * 7),
             _ => {}
         }
     }
@@ -169,7 +196,8 @@ pub const DIRECTIONS: &[&str] = &["rising", "falling", "stable"];
 /// a rising or falling trend, no by a stable one. A category of questions only: a
 /// lead's "changed" is no trend RDT states ("patients who changed treatment").
 pub const CHANGED: &str = "changed";
-const CHANGED_WORDS: &[&str] = &["changed", "changing", "shifted", "shifting", "moved", "fluctuated", "varied"];
+const CHANGED_WORDS: &[&str] =
+    &["changed", "changing", "shifted", "shifting", "moved", "fluctuated", "varied", "drift", "drifted", "drifting"];
 
 /// Words that judge a move as better or worse, by which it is: the direction each
 /// means is the measure's ([`journey::clinical::Worse`]: a falling DAS28 or CRP is
@@ -253,6 +281,16 @@ pub fn words_of(text: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Months and weeks as fractions of a year; dates and other fractions are none.
+    #[test]
+    fn fractions_of_a_year_are_spans() {
+        assert_eq!(window_named_in("ALT: higher than 3/12 ago?"), Some(90));
+        assert_eq!(window_named_in("Flares within 6/52?"), Some(42));
+        assert_eq!(window_named_in("Switched within 12/12?"), Some(360));
+        assert_eq!(window_named_in("Seen on 3/12/2021?"), None, "a date");
+        assert_eq!(window_named_in("A ratio of 1/2?"), None);
+    }
 
     /// "up" and "down" of a phrasal verb or a bound are no direction; moved, they are.
     #[test]
