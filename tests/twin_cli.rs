@@ -40,7 +40,15 @@ fn train_embed_eval_on_a_tiny_cohort() {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     assert_eq!(lines.len(), 60);
-    assert!(lines.iter().all(|l| l["twin_version"] == version && l["vector"].as_array().unwrap().len() == 16));
+    // The fused vector (16 wide here) and the clinical-history block, each of unit length.
+    let width = 16 + twin_core::cohort::history::HISTORY_WIDTH;
+    assert!(lines.iter().all(|l| l["twin_version"] == version && l["vector"].as_array().unwrap().len() == width));
+    for l in &lines {
+        let v: Vec<f64> = l["vector"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect();
+        let norm = |p: &[f64]| p.iter().map(|x| x * x).sum::<f64>().sqrt();
+        assert!((norm(&v[..16]) - 1.0).abs() < 1e-4, "fused part of {}", l["patient"]);
+        assert!((norm(&v[16..]) - 1.0).abs() < 1e-4, "history block of {}", l["patient"]);
+    }
 
     let truth = export.path().join("ground_truth.ldjson");
     let (report, code) = rdt.run_json(&["eval", "--truth", truth.to_str().unwrap(), "--k", "5", "--json"]);
@@ -49,6 +57,10 @@ fn train_embed_eval_on_a_tiny_cohort() {
     for key in ["fused_twin", "bag_of_codes", "latest_visit_snapshot", "chance"] {
         let v = agreement[key].as_f64().unwrap();
         assert!((0.0..=1.0).contains(&v), "{key} = {v}");
+    }
+    for part in ["fused_vector_alone", "history_block_alone"] {
+        let v = agreement["twin_parts"][part].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&v), "{part} = {v}");
     }
     for m in ["events", "notes", "imaging", "omics", "latest_values"] {
         assert!(agreement["leave_one_modality_out"][m].is_f64(), "ablation without {m}");

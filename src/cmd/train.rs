@@ -42,6 +42,10 @@ pub struct TrainArgs {
     /// are pulled together (0: none). Chosen on the tuning part of the split.
     #[arg(long, default_value_t = 3.0)]
     course_pair_weight: f64,
+    /// Leave the clinical-history block out of the twin (the fused vector alone), as
+    /// twins before it were; for side-by-side measurement.
+    #[arg(long)]
+    no_history_block: bool,
     /// Train on the journeys as they stood at the end of this day, or at the temporal
     /// split's cut (`temporal-cut`; docs/benchmarks/predictive-protocol.md).
     #[arg(long, value_name = "YYYY-MM-DD|temporal-cut")]
@@ -54,7 +58,12 @@ pub struct TrainArgs {
 }
 
 pub async fn run(ctx: &Context, args: TrainArgs) -> anyhow::Result<ExitCode> {
-    let mut options = TrainOptions { max_events: args.max_events, hidden_size: args.hidden, ..Default::default() };
+    let mut options = TrainOptions {
+        max_events: args.max_events,
+        hidden_size: args.hidden,
+        history_block: !args.no_history_block,
+        ..Default::default()
+    };
     options.pretrain.epochs = args.pretrain_epochs;
     options.pretrain.seed = args.seed;
     options.fusion.epochs = args.fusion_epochs;

@@ -524,7 +524,7 @@ async fn twin_update(patients: usize, updates: usize) {
 
     // Every patient's snapshots (as `rdt embed` plans them), random vectors.
     let plan = SnapshotPlan::default();
-    let width = model.manifest.fusion.twin_size;
+    let width = model.manifest.spec.twin_width(model.manifest.fusion.twin_size);
     let mut points = Vec::new();
     for p in 0..patients {
         let events = journey(&mut Rng(p as u64), p);

@@ -129,6 +129,16 @@ pub async fn run_twin_evaluation(
         let score = neighbour_agreement(&model.embed(&inputs, Some(m))?, &labels, k);
         ablation.push((m.as_str(), score));
     }
+    // The twin's two parts alone, when it carries the clinical-history block.
+    let parts = spec.history.as_ref().map(|_| {
+        let width = model.manifest.fusion.twin_size;
+        let learned: Vec<Vec<f32>> = twins.iter().map(|t| t[..width].to_vec()).collect();
+        let block: Vec<Vec<f32>> = twins.iter().map(|t| t[width..].to_vec()).collect();
+        json!({
+            "fused_vector_alone": neighbour_agreement(&learned, &labels, k),
+            "history_block_alone": neighbour_agreement(&block, &labels, k),
+        })
+    });
     let bag = neighbour_agreement(&bags, &labels, k);
     let snapshot = neighbour_agreement(&snapshots, &labels, k);
     let chance = chance_agreement(&labels);
@@ -180,6 +190,7 @@ pub async fn run_twin_evaluation(
             "chance": chance,
             "ceiling": ceiling,
             "twin_head_prognosis": prognosis,
+            "twin_parts": parts,
         },
         "state_model": state,
         "predictive_heads": heads,
@@ -230,6 +241,11 @@ fn agreement_markdown(report: &serde_json::Value, ablation: &[(&str, f64)]) -> S
     let _ = writeln!(md, "| fused twin | {} |", pct(&a["fused_twin"]));
     for (m, s) in ablation {
         let _ = writeln!(md, "| twin without {} | {:.1}% |", m.replace('_', " "), 100.0 * s);
+    }
+    let parts = &a["twin_parts"];
+    if !parts.is_null() {
+        let _ = writeln!(md, "| the twin's fused vector alone | {} |", pct(&parts["fused_vector_alone"]));
+        let _ = writeln!(md, "| the twin's clinical-history block alone | {} |", pct(&parts["history_block_alone"]));
     }
     let p = &a["twin_head_prognosis"];
     if !p.is_null() {

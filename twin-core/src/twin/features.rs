@@ -145,6 +145,11 @@ pub struct FeatureSpec {
     /// without notes or before the weights existed (its notes are plain means).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note_weights: Option<crate::encode::note::SentenceWeights>,
+    /// The scale of the clinical-history block appended to the fused vector
+    /// ([`super::history_block`]); `None` for a twin trained before the block existed
+    /// (its vectors are the fused vector alone).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub history: Option<super::history_block::HistoryScale>,
 }
 
 /// Width of [`trajectory`].
@@ -201,6 +206,8 @@ pub struct PatientInputs {
     /// Where the patient stands under the current treatment ([`trajectory`]), when
     /// the spec reads it.
     pub trajectory: Option<Vec<f32>>,
+    /// The clinical-history block ([`super::history_block`]), when the spec has a scale.
+    pub history: Option<Vec<f32>>,
 }
 
 impl FeatureSpec {
@@ -216,7 +223,14 @@ impl FeatureSpec {
             latest_values: true,
             trajectory: true,
             note_weights: None,
+            history: None,
         }
+    }
+
+    /// Width of a twin of this spec from a fusion of `twin_size`: the fused vector,
+    /// then the history block when the spec has one.
+    pub fn twin_width(&self, twin_size: usize) -> usize {
+        twin_size + self.history.as_ref().map_or(0, |h| h.width())
     }
 
     /// Width of the latest-values token: three per vocabulary entry, and the
@@ -308,11 +322,13 @@ impl FeatureSpec {
             }
             mean
         });
-        // The trajectory is read only where the spec uses it (a record read per call).
-        let trajectory = (self.latest_values && self.trajectory).then(|| {
-            let at = until.or_else(|| window.last().map(|e| e.time)).unwrap_or_else(Utc::now);
-            trajectory(&ClinicalRecord::read(window), at)
-        });
+        // The trajectory and the history block are read only where the spec uses them
+        // (one record read per call).
+        let wants_trajectory = self.latest_values && self.trajectory;
+        let record = (wants_trajectory || self.history.is_some()).then(|| ClinicalRecord::read(window));
+        let at = until.or_else(|| window.last().map(|e| e.time)).unwrap_or_else(Utc::now);
+        let trajectory = record.as_ref().filter(|_| wants_trajectory).map(|r| trajectory(r, at));
+        let history = record.as_ref().zip(self.history.as_ref()).map(|(r, scale)| scale.block(r, window, at));
         PatientInputs {
             tokens,
             note_tokens,
@@ -320,6 +336,7 @@ impl FeatureSpec {
             imaging: self.imaging.features(window),
             omics: self.omics.features(window),
             trajectory,
+            history,
         }
     }
 }

@@ -2,11 +2,14 @@
 //! clinical similarity.
 //!
 //! - [`features`]: what each encoder reads of a journey (`PatientInputs`).
+//! - [`history_block`]: the aggregated clinical history, on the training cohort's
+//!   scale, appended to the fused vector.
 //! - [`pipeline`]: training a twin end to end on a cohort.
 //! - [`model`]: the checkpoint on disk (three files, pinned), loading, embedding.
 //! - [`install`]: an install's twin: the active one, training and registering one.
 
 pub mod features;
+pub mod history_block;
 pub mod install;
 pub mod model;
 pub mod pipeline;

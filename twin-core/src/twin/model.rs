@@ -239,7 +239,18 @@ pub fn embed_with(
             }],
         })
         .collect();
-    embed_views(fusion, &views, leave_out)
+    let fused = embed_views(fusion, &views, leave_out)?;
+    Ok(match &spec.history {
+        Some(scale) => fused
+            .iter()
+            .zip(inputs)
+            .map(|(f, i)| match &i.history {
+                Some(h) => super::history_block::join(f, h),
+                None => super::history_block::join(f, &vec![0.0; scale.width()]),
+            })
+            .collect(),
+        None => fused,
+    })
 }
 
 /// The event encoder's journey vector of each sequence, batched by similar length
@@ -371,7 +382,7 @@ mod tests {
         let inputs: Vec<PatientInputs> = refs.iter().map(|e| model.manifest.spec.inputs(e, None, &|_| None)).collect();
         let twins = model.embed(&inputs, None).unwrap();
         assert_eq!(twins.len(), 12);
-        assert_eq!(twins[0].len(), model.manifest.fusion.twin_size);
+        assert_eq!(twins[0].len(), model.manifest.spec.twin_width(model.manifest.fusion.twin_size));
         // A patient with events only (no imaging: p1) gets a finite twin.
         assert!(inputs[1].imaging.is_none() && twins[1].iter().all(|x| x.is_finite()));
         // A new event: one re-embed gives a new twin, the model unchanged.

@@ -33,6 +33,10 @@ pub struct TrainOptions {
     pub crops: usize,
     /// Share of patients held out of pretraining to measure reconstruction.
     pub held_out: f64,
+    /// Whether the twin carries the clinical-history block beside the fused vector
+    /// ([`super::history_block`]); options written before it existed did not.
+    #[serde(default)]
+    pub history_block: bool,
 }
 
 impl Default for TrainOptions {
@@ -46,6 +50,7 @@ impl Default for TrainOptions {
             fusion: FusionTrainConfig::default(),
             crops: 3,
             held_out: 0.1,
+            history_block: true,
         }
     }
 }
@@ -62,6 +67,7 @@ impl TrainOptions {
             fusion: FusionTrainConfig { epochs: 2, batch_size: 8, ..Default::default() },
             crops: 2,
             held_out: 0.25,
+            history_block: true,
         }
     }
 }
@@ -129,6 +135,11 @@ pub fn train_twin(
 ) -> candle_core::Result<TrainedTwin> {
     let mut spec = FeatureSpec::build(options.vocab.clone(), journeys, options.max_events);
     spec.latest_values = options.latest_values;
+    if options.history_block {
+        // Scaled where twins are read: at decision points and at the journey's end.
+        let points = |record: &ClinicalRecord| decision_points(record).into_iter().map(end_of_day).collect();
+        spec.history = super::history_block::HistoryScale::fit(journeys, &points);
+    }
     let inputs: Vec<PatientInputs> = journeys.iter().map(|events| spec.inputs(events, None, note_vector)).collect();
 
     // Pretraining on all but a seeded held-out share, which measures reconstruction.
