@@ -72,23 +72,23 @@ impl HistoryScale {
         points: &dyn Fn(&ClinicalRecord) -> Vec<DateTime<Utc>>,
     ) -> Option<HistoryScale> {
         let names = history_feature_names();
-        let records: Vec<(ClinicalRecord, Vec<DateTime<Utc>>)> = journeys
+        let records: Vec<(&[Event], ClinicalRecord, Vec<DateTime<Utc>>)> = journeys
             .iter()
             .filter_map(|events| {
                 let last = events.last()?.time;
                 let record = ClinicalRecord::read(events);
                 let at = points(&record).into_iter().chain([last]).collect();
-                Some((record, at))
+                Some((*events, record, at))
             })
             .collect();
-        let snapshots: usize = records.iter().map(|(_, at)| at.len()).sum();
+        let snapshots: usize = records.iter().map(|(_, _, at)| at.len()).sum();
         if snapshots == 0 {
             return None;
         }
         let stride = snapshots.div_ceil(MAX_FITTED);
         let mut values: Vec<Vec<f64>> = vec![Vec::new(); names.len()];
         let mut n = 0usize;
-        for ((record, at), events) in records.iter().zip(journeys.iter().filter(|e| !e.is_empty())) {
+        for (events, record, at) in &records {
             for t in at {
                 n += 1;
                 if n % stride != 0 {
