@@ -79,10 +79,6 @@ impl Change {
         })
     }
 
-    /// RDT's sentence for it: "Against the value before it (0.9 mg/L on 2020-10-06),
-    /// the latest (0.5 mg/L on 2021-02-16) is lower (better), by 0.4 mg/L." For a
-    /// measure with a worse direction ([`Worse`]: DAS28, CRP, haemoglobin) the move is
-    /// also said as better or worse, since a clinician asks it that way.
     /// The two values in RDT's words, earlier first: "from 1.82 on 2021-02-16 to 1.54
     /// on 2021-07-26" (`unit` after each value when given).
     pub fn span(&self, unit: &str) -> String {
@@ -96,6 +92,10 @@ impl Change {
         )
     }
 
+    /// RDT's sentence for it: "Against the value before it (0.9 mg/L on 2020-10-06),
+    /// the latest (0.5 mg/L on 2021-02-16) is lower (better), by 0.4 mg/L." For a
+    /// measure with a worse direction ([`Worse`]: DAS28, CRP, haemoglobin) the move is
+    /// also said as better or worse, since a clinician asks it that way.
     pub fn sentence(&self, unit: &str, worse: Option<Worse>) -> String {
         let unit = if unit.is_empty() { String::new() } else { format!(" {unit}") };
         let against = match self.compared_to {
