@@ -366,9 +366,7 @@ fn das28_facts(v: &DiseaseActivityOutput) -> Facts {
     };
     each.push((Aspect::Count, count));
     // The other indices (CDAI, SDAI) go with the opening: latest values.
-    let mut facts = Facts::in_parts(format!("{opening}{others}"), each);
-    facts.compared = v.change.as_ref().map(|c| c.span(""));
-    facts
+    Facts::in_parts(format!("{opening}{others}"), each).comparing(v.change.as_ref().map(|c| c.span("")))
 }
 
 #[cfg(test)]

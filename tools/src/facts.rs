@@ -276,6 +276,12 @@ impl Facts {
         Facts { text, nothing_found: true, drugs: None, parts: None, withheld: Vec::new(), compared: None }
     }
 
+    /// These facts with the two values their comparison states ([`Facts::compared`]).
+    pub fn comparing(mut self, compared: Option<String>) -> Self {
+        self.compared = compared;
+        self
+    }
+
     pub fn with_drugs(mut self, drugs: DrugFacts) -> Self {
         self.drugs = Some(drugs);
         self
@@ -414,8 +420,8 @@ mod tests {
         assert_eq!(facts.verdict(&Reading::of("What is the CRP trend?")), None, "no category asked");
         // A comparison's answer carries the two values compared.
         let change = "Against the value before it (6.2 mg/L on 2023-01-10), the latest (4.1 mg/L on 2023-05-02) is lower (better), by 2.1 mg/L.";
-        let mut compared = Facts::in_parts(latest.into(), vec![(Aspect::Change, change.into())]);
-        compared.compared = Some("from 6.2 mg/L on 2023-01-10 to 4.1 mg/L on 2023-05-02".into());
+        let compared = Facts::in_parts(latest.into(), vec![(Aspect::Change, change.into())])
+            .comparing(Some("from 6.2 mg/L on 2023-01-10 to 4.1 mg/L on 2023-05-02".into()));
         let verdict = compared.verdict(&Reading::of("Is the CRP lower than the previous one?")).unwrap();
         assert_eq!(verdict.answer(), "Yes, falling, from 6.2 mg/L on 2023-01-10 to 4.1 mg/L on 2023-05-02");
         let trend_only = facts.verdict(&Reading::of("Is the CRP rising?")).unwrap();

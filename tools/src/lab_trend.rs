@@ -268,9 +268,7 @@ fn lab_facts(v: &LabTrendOutput) -> Facts {
     if let Some(change) = &v.change {
         parts.insert(0, (Aspect::Change, change.sentence(unit, v.test.worse_when())));
     }
-    let mut facts = Facts::in_parts(opening, parts);
-    facts.compared = v.change.as_ref().map(|c| c.span(unit));
-    facts
+    Facts::in_parts(opening, parts).comparing(v.change.as_ref().map(|c| c.span(unit)))
 }
 
 #[cfg(test)]

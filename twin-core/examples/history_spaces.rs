@@ -14,7 +14,7 @@
 //! DUMP=out.csv FUTURE=365 cargo run ... (same arguments)
 //! ```
 use std::collections::HashMap;
-use chrono::{Duration, NaiveDate, TimeZone, Utc};
+use chrono::{Duration, TimeZone, Utc};
 use journey::store::{Database, JourneyStore};
 use twin_core::cohort::history::{history_feature_names, history_features};
 use twin_core::cohort::ClinicalRecord;
@@ -24,17 +24,7 @@ use twin_core::eval::{chance_agreement, neighbour_agreement};
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
     let (db, truth_path) = (&args[1], &args[2]);
-    let mut truth: HashMap<String, (String, NaiveDate)> = HashMap::new();
-    for line in std::fs::read_to_string(truth_path)?.lines().filter(|l| !l.trim().is_empty()) {
-        let v: serde_json::Value = serde_json::from_str(line)?;
-        if let (Some(id), Some(subtype), Some(start)) = (
-            v["patient_id"].as_str(),
-            v["subtype"].as_str(),
-            v["mtx_start"].as_str().and_then(|d| d.parse::<NaiveDate>().ok()),
-        ) {
-            truth.insert(id.to_owned(), (subtype.to_owned(), start));
-        }
-    }
+    let truth = twin_core::eval::twin::read_truth(std::path::Path::new(truth_path))?;
     let store = JourneyStore::open(&Database::Sqlite(db.into())).await?;
     let names = history_feature_names();
     let data_dir = std::path::Path::new(db).parent().expect("a data dir").to_path_buf();

@@ -7,10 +7,9 @@
 //!   cargo run --release -p twin-core --example subtype_agreement -- d/journey.sqlite c/ground_truth.ldjson
 //! ```
 
-use std::collections::HashMap;
 use std::time::Instant;
 
-use chrono::{Duration, NaiveDate, TimeZone, Utc};
+use chrono::{Duration, TimeZone, Utc};
 use twin_core::encode::fusion::FusedModality;
 use twin_core::eval::{bag_of_codes, chance_agreement, latest_visit, neighbour_agreement};
 use journey::store::{Database, JourneyStore};
@@ -27,17 +26,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let [_, db, truth_path] = args.as_slice() else {
         return Err("usage: subtype_agreement <journey.sqlite> <ground_truth.ldjson>".into());
     };
-    let mut truth: HashMap<String, (String, NaiveDate)> = HashMap::new();
-    for line in std::fs::read_to_string(truth_path)?.lines().filter(|l| !l.trim().is_empty()) {
-        let v: serde_json::Value = serde_json::from_str(line)?;
-        if let (Some(id), Some(subtype), Some(start)) = (
-            v["patient_id"].as_str(),
-            v["subtype"].as_str(),
-            v["mtx_start"].as_str().and_then(|d| d.parse::<NaiveDate>().ok()),
-        ) {
-            truth.insert(id.to_owned(), (subtype.to_owned(), start));
-        }
-    }
+    let truth = twin_core::eval::twin::read_truth(std::path::Path::new(truth_path))?;
     let started = Instant::now();
     let store = JourneyStore::open(&Database::Sqlite(db.into())).await?;
     let mut cohort = Vec::new();

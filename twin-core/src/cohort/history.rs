@@ -36,8 +36,13 @@ const CLASSES: [(DrugClass, &str); 6] = [
 /// tried, per concept (latest, count).
 pub const HISTORY_WIDTH: usize = SERIES.len() * SERIES_STATS.len() + 4 + 2 + 2 * CLASSES.len() + 1 + 2 * Concept::ALL.len();
 
-/// The names of [`history_features`]' columns, in order.
-pub fn history_feature_names() -> Vec<String> {
+/// The names of [`history_features`]' columns, in order (built once).
+pub fn history_feature_names() -> &'static [String] {
+    static NAMES: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    NAMES.get_or_init(build_names)
+}
+
+fn build_names() -> Vec<String> {
     let mut names = Vec::new();
     for series in SERIES {
         for stat in SERIES_STATS {

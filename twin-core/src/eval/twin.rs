@@ -50,8 +50,9 @@ pub struct TwinEvalOptions {
     pub cohort: bool,
 }
 
-/// Each patient's hidden subtype and methotrexate start, from the truth file.
-fn read_truth(path: &Path) -> Result<HashMap<String, (String, NaiveDate)>, EvalError> {
+/// Each patient's hidden subtype and methotrexate start, from the truth file
+/// (patients never started on methotrexate are left out).
+pub fn read_truth(path: &Path) -> Result<HashMap<String, (String, NaiveDate)>, EvalError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| EvalError::Truth { path: path.to_owned(), message: format!("reading it: {e}") })?;
     let mut truth = HashMap::new();

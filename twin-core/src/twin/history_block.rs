@@ -102,7 +102,8 @@ impl HistoryScale {
             }
         }
         let columns = names
-            .into_iter()
+            .iter()
+            .cloned()
             .zip(values)
             .map(|(name, mut v)| {
                 v.sort_by(f64::total_cmp);
@@ -125,9 +126,13 @@ impl HistoryScale {
         let raw = history_features(record, events, at);
         self.columns
             .iter()
-            .map(|column| {
-                let x = names.iter().position(|n| *n == column.name).map_or(f64::NAN, |i| raw[i]);
-                column.place(x)
+            .enumerate()
+            .map(|(c, column)| {
+                // A scale of this build has every column in place; an older one is
+                // matched by name.
+                let at_place = names.get(c).filter(|n| **n == column.name).map(|_| c);
+                let i = at_place.or_else(|| names.iter().position(|n| *n == column.name));
+                column.place(i.map_or(f64::NAN, |i| raw[i]))
             })
             .collect()
     }

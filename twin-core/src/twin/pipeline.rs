@@ -135,11 +135,6 @@ pub fn train_twin(
 ) -> candle_core::Result<TrainedTwin> {
     let mut spec = FeatureSpec::build(options.vocab.clone(), journeys, options.max_events);
     spec.latest_values = options.latest_values;
-    if options.history_block {
-        // Scaled where twins are read: at decision points and at the journey's end.
-        let points = |record: &ClinicalRecord| decision_points(record).into_iter().map(end_of_day).collect();
-        spec.history = super::history_block::HistoryScale::fit(journeys, &points);
-    }
     let inputs: Vec<PatientInputs> = journeys.iter().map(|events| spec.inputs(events, None, note_vector)).collect();
 
     // Pretraining on all but a seeded held-out share, which measures reconstruction.
@@ -226,6 +221,14 @@ pub fn train_twin(
     };
     let (fusion, fusion_vars) = fusion::fresh(&fusion_config, options.fusion.seed)?;
     let fusion_log = train_fusion(&fusion, &fusion_vars, &views, &options.fusion, |s| progress(Stage::Fusion, s.step))?;
+
+    // The clinical-history block is appended to the fused vector, never trained on:
+    // its scale joins the spec last, so no training input computes a block. Scaled
+    // where twins are read: at decision points and at the journey's end.
+    if options.history_block {
+        let points = |record: &ClinicalRecord| decision_points(record).into_iter().map(end_of_day).collect();
+        spec.history = super::history_block::HistoryScale::fit(journeys, &points);
+    }
 
     let manifest = TwinManifest {
         created: Utc::now(),
