@@ -333,12 +333,13 @@ population; says when too few similar patients took an option.";
     }
 }
 
-/// Each option's response and DAS28 at day 270 (or why none), the best weighted
-/// response, and the caveat, in RDT's sentences.
+/// Each option's figures (every outcome that has one, then those that have none), the
+/// best weighted response, and the caveat, in RDT's sentences.
+///
+/// Why every outcome: an option's response may have too few similar patients while its
+/// flare or DAS28 has enough; stating only the response would say "not enough" about an
+/// option whose other figures the record does give.
 fn options_facts(v: &CompareTreatmentsOutput) -> Facts {
-    let figure = |o: &OptionOut, outcome: OptionOutcome, pick: fn(&OptionOutcomeOut) -> &Figure| {
-        o.outcomes.iter().find(|r| r.outcome == outcome.key()).map(|r| figure_text(pick(r))).unwrap_or_default()
-    };
     let options: Vec<(Aspect, String)> = v
         .options
         .iter()
@@ -351,33 +352,26 @@ fn options_facts(v: &CompareTreatmentsOutput) -> Facts {
                 );
                 return (aspect, text);
             }
+            // "Continue" names what it keeps, so a lead about it names the drugs.
+            let label = match o.option.parse::<TreatmentOption>() {
+                Ok(TreatmentOption::Continue) if !v.current_treatment.is_empty() => {
+                    format!("{} ({})", o.label, v.current_treatment.join(", "))
+                }
+                _ => o.label.clone(),
+            };
+            // Those who continued started nothing: they stayed on what they had.
+            let took = if o.option == TreatmentOption::Continue.key() { "stayed on their treatment" } else { "started it" };
             let text = format!(
-                "{}: {}{} similar patients started it (among the {} nearest); response at 6 months weighted for who \
-                 got it {}, as they were {}, population {}; DAS28 at day 270 weighted {}.",
-                o.label,
+                "{label}: {}{} similar patients {took} (among the {} nearest){}.",
                 head_text(o),
                 o.patients,
                 o.neighbourhood,
-                figure(o, OptionOutcome::Response6m, |r| &r.weighted),
-                figure(o, OptionOutcome::Response6m, |r| &r.similar_patients),
-                figure(o, OptionOutcome::Response6m, |r| &r.population),
-                figure(o, OptionOutcome::Das28Day270, |r| &r.weighted),
+                outcomes_text(o)
             );
             (aspect, text)
         })
         .collect();
-    let label = |key: &str| key.parse::<TreatmentOption>().map(|o| o.label().to_owned()).unwrap_or(key.to_owned());
-    let mut best = match &v.best_by_head_das28_270 {
-        Some(key) => format!(
-            "Lowest DAS28 at day 270 by the counterfactual head among options with enough patients: {}. ",
-            label(key)
-        ),
-        None => String::new(),
-    };
-    best += &match &v.best_weighted_response {
-        Some(key) => format!("Highest weighted response among options with enough patients: {}.", label(key)),
-        None => "No option has enough comparable patients for a weighted response.".to_owned(),
-    };
+    let best = comparison_text(v);
     let current = if v.current_treatment.is_empty() { "none".to_owned() } else { v.current_treatment.join(", ") };
     let opening = format!("Treatment options of {} at {} (current: {current}).", said(&v.patient), said(&v.decision_date));
     // Each option its own sentence, so a lead about one option is written from it.
@@ -393,6 +387,90 @@ fn options_facts(v: &CompareTreatmentsOutput) -> Facts {
     Facts::in_parts(opening, each).withholding(withheld)
 }
 
+/// What the comparison finds, with the figure behind it: the option the counterfactual
+/// head gives the lowest DAS28 at day 270 and the one with the highest weighted
+/// response (among options with enough patients), else which options have enough
+/// similar patients at all. Why the figures: a lead answering "how did the options
+/// compare?" states the winning option's figure, not its name alone.
+fn comparison_text(v: &CompareTreatmentsOutput) -> String {
+    let option = |key: &str| v.options.iter().find(|o| o.option == key);
+    let mut text = String::new();
+    if let Some(o) = v.best_by_head_das28_270.as_deref().and_then(option) {
+        let figure = o
+            .counterfactual_head
+            .iter()
+            .find(|h| h.outcome == OptionOutcome::Das28Day270.key())
+            .and_then(|h| h.figure.as_ref())
+            .map(|f| format!(", {}", f.words()))
+            .unwrap_or_default();
+        text += &format!("Lowest DAS28 at day 270 by the counterfactual head among options with enough patients: {}{figure}. ", o.label);
+    }
+    match v.best_weighted_response.as_deref().and_then(option) {
+        Some(o) => {
+            let figure = o
+                .outcomes
+                .iter()
+                .find(|r| r.outcome == OptionOutcome::Response6m.key())
+                .map(|r| format!(", {}", figure_text(&r.weighted)))
+                .unwrap_or_default();
+            text += &format!("Highest weighted response among options with enough patients: {}{figure}.", o.label);
+        }
+        None => {
+            let enough: Vec<&str> = v.options.iter().filter(|o| o.enough_patients).map(|o| o.label.as_str()).collect();
+            text += &if enough.is_empty() {
+                "No option has enough comparable patients.".to_owned()
+            } else {
+                format!(
+                    "No option has enough comparable patients for a weighted response; options with enough similar \
+                     patients for their other figures: {}.",
+                    enough.join(", ")
+                )
+            };
+        }
+    }
+    text
+}
+
+/// An option's outcomes in RDT's words, each led by "; ": those with a figure (weighted
+/// for who got it, then as they were), then those without one, then the population's
+/// response.
+fn outcomes_text(o: &OptionOut) -> String {
+    let has = |f: &Figure| !matches!(f, Figure::NotEnoughComparablePatients { .. });
+    let mut stated = String::new();
+    let mut without = Vec::new();
+    for r in &o.outcomes {
+        // "Of them" ties each figure to the patients just counted; "label: figure"
+        // keeps each outcome's figure beside its name.
+        let lead = if stated.is_empty() { "; among them, " } else { "; " };
+        match (has(&r.weighted), has(&r.similar_patients)) {
+            (true, true) => {
+                stated += &format!(
+                    "{lead}{}: {}, as they were {}",
+                    r.label,
+                    figure_text(&r.weighted),
+                    figure_text(&r.similar_patients)
+                )
+            }
+            (true, false) => stated += &format!("{lead}{}: {}", r.label, figure_text(&r.weighted)),
+            (false, true) => stated += &format!("{lead}{}: as they were {}", r.label, figure_text(&r.similar_patients)),
+            (false, false) => {
+                let n = match r.similar_patients {
+                    Figure::NotEnoughComparablePatients { n, .. } => format!(" (n {n})"),
+                    _ => String::new(),
+                };
+                without.push(format!("{}{n}", r.label));
+            }
+        }
+    }
+    if !without.is_empty() {
+        stated += &format!("; not enough comparable patients for {}", without.join(", "));
+    }
+    if let Some(r) = o.outcomes.iter().find(|r| r.outcome == OptionOutcome::Response6m.key()) {
+        stated += &format!("; the population's {}: {}", r.label, figure_text(&r.population));
+    }
+    stated
+}
+
 /// The counterfactual head's figures for an option in RDT's words ("" without any).
 fn head_text(o: &OptionOut) -> String {
     let parts: Vec<String> = o
@@ -404,5 +482,96 @@ fn head_text(o: &OptionOut) -> String {
         String::new()
     } else {
         format!("counterfactual head for this patient: {}; ", parts.join(", "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(outcome: OptionOutcome, weighted: Figure, similar: Figure) -> OptionOutcomeOut {
+        let population = Figure::Rate { n: 200, events: 90, percent: 45, low_percent: 38, high_percent: 52 };
+        OptionOutcomeOut { outcome: outcome.key().into(), label: outcome.label().into(), weighted, similar_patients: similar, population }
+    }
+
+    fn option(key: TreatmentOption, enough: bool, outcomes: Vec<OptionOutcomeOut>) -> OptionOut {
+        OptionOut {
+            option: key.key().into(),
+            label: key.label().into(),
+            enough_patients: enough,
+            patients: if enough { 34 } else { 3 },
+            neighbourhood: 50,
+            widening: vec![],
+            counterfactual_head: vec![],
+            outcomes,
+            effective_n: None,
+            balance: vec![],
+            state_model: None,
+        }
+    }
+
+    fn output(options: Vec<OptionOut>, best_weighted_response: Option<&str>) -> CompareTreatmentsOutput {
+        CompareTreatmentsOutput {
+            patient: "p-1".into(),
+            decision_date: NaiveDate::from_ymd_opt(2023, 5, 2).unwrap(),
+            current_treatment: vec!["methotrexate".into()],
+            min_n: 20,
+            twin_version: "t".into(),
+            options,
+            best_by_head_das28_270: None,
+            head_version: None,
+            head_unavailable: None,
+            best_weighted_response: best_weighted_response.map(str::to_owned),
+            method: METHOD,
+            caveat: CAVEAT,
+            audit: None,
+            report: None,
+        }
+    }
+
+    const FEW: Figure = Figure::NotEnoughComparablePatients { n: 2, min_n: 20 };
+
+    /// An option whose response has too few patients but whose flare has a figure:
+    /// the facts state the flare figure and name the outcomes without one, and the
+    /// comparison's sentence says which options have figures at all.
+    #[test]
+    fn every_outcome_with_a_figure_is_stated_and_the_rest_named() {
+        let flare = Figure::WeightedRate { n: 25, effective_n: 25.0, percent: 24, low_percent: 11, high_percent: 43 };
+        let flare_as_were = Figure::KaplanMeier { n: 25, events: 6, censored: 0, percent: 24, low_percent: 11, high_percent: 43 };
+        let cont = option(
+            TreatmentOption::Continue,
+            true,
+            vec![row(OptionOutcome::Response6m, FEW, FEW), row(OptionOutcome::Flare6m, flare, flare_as_were)],
+        );
+        let tnf = option(TreatmentOption::TnfInhibitor, false, vec![]);
+        let facts = options_facts(&output(vec![cont, tnf], None));
+        let text = &facts.text;
+        assert!(text.contains("continue the current treatment (methotrexate): 34 similar patients stayed on their treatment"), "{text}");
+        assert!(text.contains("among them, flare within 6 months: 24% weighted for who got the treatment"), "{text}");
+        assert!(text.contains("not enough comparable patients for EULAR response at 6 months (good/moderate) (n 2)"), "{text}");
+        assert!(text.contains("the population's EULAR response at 6 months (good/moderate): 45%"), "{text}");
+        assert!(text.contains("TNF inhibitor: not enough comparable patients (3 of the 50 most similar started it"), "{text}");
+        assert!(
+            text.contains("options with enough similar patients for their other figures: continue the current treatment."),
+            "{text}"
+        );
+    }
+
+    /// The option with the highest weighted response is named with its figure.
+    #[test]
+    fn the_best_option_is_named_with_its_figure() {
+        let response = Figure::WeightedRate { n: 30, effective_n: 21.4, percent: 48, low_percent: 28, high_percent: 68 };
+        let as_were = Figure::Rate { n: 30, events: 15, percent: 50, low_percent: 33, high_percent: 67 };
+        let jak = option(TreatmentOption::JakInhibitor, true, vec![row(OptionOutcome::Response6m, response, as_were)]);
+        let facts = options_facts(&output(vec![jak], Some("jak_inhibitor")));
+        assert!(
+            facts.text.contains(
+                "Highest weighted response among options with enough patients: JAK inhibitor, 48% weighted for who got \
+                 the treatment (30 patients, effective 21.4; 95% CI 28% to 68%)."
+            ),
+            "{}",
+            facts.text
+        );
+        assert!(facts.text.contains("as they were 50% (15 of 30"), "{}", facts.text);
     }
 }

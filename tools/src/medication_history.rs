@@ -90,7 +90,14 @@ pub struct CourseResponse {
     /// True when the course was stopped before the follow-up reading: the response
     /// is then not this drug's alone (trials count such a patient as a non-responder).
     pub stopped_before_follow_up: bool,
+    /// What "at 6 months" means here, in the result itself: the facts say "EULAR
+    /// response at 6 months", and every number RDT states is one the result holds.
+    pub measured: &'static str,
 }
+
+/// How a course's response is measured ([`CourseResponse::measured`]).
+pub const RESPONSE_MEASURED: &str = "at 6 months: the DAS28 nearest day 182 after the start (within 45 days) against \
+the latest in the 30 days up to the start";
 
 /// One course of a drug.
 #[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
@@ -197,6 +204,7 @@ pub(crate) fn response(course: &Course, readings: &[Das28Reading]) -> Option<Cou
         improvement: round2(baseline.score - follow.score),
         response: eular_response(baseline.score, follow.score),
         stopped_before_follow_up: course.stop.is_some_and(|stop| stop < follow.time),
+        measured: RESPONSE_MEASURED,
     })
 }
 
@@ -427,6 +435,15 @@ fn asked_sentence(asked: &GroupOnRecord, current: &[String]) -> String {
 mod tests {
     use super::*;
     use crate::testutil::*;
+
+    /// The result's own words for "at 6 months" name the constants the response is
+    /// computed with, so they cannot drift apart.
+    #[test]
+    fn the_response_says_how_it_was_measured() {
+        assert!(RESPONSE_MEASURED.contains(&format!("day {RESPONSE_DAY}")));
+        assert!(RESPONSE_MEASURED.contains(&format!("within {RESPONSE_TOLERANCE_DAYS} days")));
+        assert!(RESPONSE_MEASURED.contains(&format!("the {BASELINE_LOOKBACK_DAYS} days")));
+    }
 
     fn input() -> MedicationHistoryInput {
         MedicationHistoryInput { patient: PatientArg(pid("p1")), drug_group: None }

@@ -328,8 +328,12 @@ impl Reading {
             };
         }
         let q = Words(&self.words);
-        let stays = q.any(&["current regimen", "current treatment", "current therapy", "unchanged", "as is", "as it is"])
-            || q.stem(&["kept", "keep", "continu", "stay", "remain"]);
+        let stays = q.any(&[
+            "current regimen", "current treatment", "current therapy", "unchanged", "as is", "as it is",
+            "not changing", "not change", "no change", "no changes", "nothing changed", "carry on", "carrying on",
+            "status quo", "same treatment", "same regimen", "same drugs", "do nothing", "doing nothing", "hold off",
+            "holding off",
+        ]) || q.stem(&["kept", "keep", "continu", "stay", "remain"]);
         stays.then_some(TreatmentOption::Continue)
     }
 
@@ -954,6 +958,8 @@ mod tests {
         assert_eq!(option("What would adding a JAK inhibitor do for her?"), Some(TreatmentOption::JakInhibitor));
         assert_eq!(option("If we moved him onto tocilizumab, how might he respond?"), Some(TreatmentOption::Il6Inhibitor));
         assert_eq!(option("How would he fare if we kept the current regimen?"), Some(TreatmentOption::Continue));
+        assert_eq!(option("What if we hold off and change nothing for him?"), Some(TreatmentOption::Continue));
+        assert_eq!(option("Staying put vs not changing anything: how do similar patients do?"), Some(TreatmentOption::Continue));
         assert_eq!(option("Should she start a biologic?"), None, "several options");
         // "Which medications ..." about now is the current drugs, not a choice.
         assert_eq!(Reading::of("Which medications is she taking these days?").asks, Asks::Value);
