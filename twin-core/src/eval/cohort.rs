@@ -209,6 +209,10 @@ pub struct Score {
     /// ([`crate::heads::calibration_line`]; 1 is calibrated, below 1 over-confident).
     #[serde(default)]
     pub calibration_slope: Option<f64>,
+    /// The slope's 95% bootstrap interval (same resamples as the metric's): whether a
+    /// slope outside 0.8-1.2 is beyond what the cases' noise gives.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calibration_slope_interval: Option<[f64; 2]>,
 }
 
 /// Resamples of the cases behind each interval (seeded: the same cases give the same
@@ -515,6 +519,7 @@ fn subgroup_rows(cases: &[Case]) -> Vec<SubgroupRow> {
                             value: enough.then(|| metric(outcome, o, p, &scored)).flatten(),
                             interval: enough.then(|| bootstrap_interval(&scored, |s| metric(outcome, o, p, s))).flatten(),
                             calibration_slope: enough.then(|| calibration_slope(outcome, o, p, &scored)).flatten(),
+                            calibration_slope_interval: None,
                         }
                     })
                     .collect();
@@ -740,6 +745,10 @@ fn metric_row(outcome: Outcome, cases: &[Case], min_n: usize) -> MetricRow {
             value: metric(outcome, o, p, &scored),
             interval: bootstrap_interval(&scored, |sample| metric(outcome, o, p, sample)),
             calibration_slope: calibration_slope(outcome, o, p, &scored),
+            calibration_slope_interval: outcome
+                .is_rate()
+                .then(|| bootstrap_interval(&scored, |sample| calibration_slope(outcome, o, p, sample)))
+                .flatten(),
         })
         .collect();
     let head = Predictor::ALL.iter().position(|p| *p == Predictor::TwinHead).expect("the head is a predictor");
@@ -882,14 +891,19 @@ pub fn markdown(eval: &CohortEvaluation) -> String {
     }
     let _ = writeln!(
         md,
-        "\nCalibration slope of the predicted probabilities (Cox: 1 is calibrated, below 1 over-confident):\n\n\
+        "\nCalibration slope of the predicted probabilities (Cox: 1 is calibrated, below 1 over-confident; 95% \
+         bootstrap interval):\n\n\
          | outcome | {} |\n|---|{}",
         heads.join(" | "),
         "---|".repeat(heads.len())
     );
     for r in eval.metrics.iter().filter(|r| r.outcome.is_rate()) {
         let cells: Vec<String> =
-            r.scores.iter().map(|s| s.calibration_slope.map_or("-".to_owned(), |v| format!("{v:.2}"))).collect();
+            r.scores.iter().map(|s| match (s.calibration_slope, s.calibration_slope_interval) {
+                (Some(v), Some([lo, hi])) => format!("{v:.2} ({lo:.2}-{hi:.2})"),
+                (Some(v), None) => format!("{v:.2}"),
+                (None, _) => "-".to_owned(),
+            }).collect();
         let _ = writeln!(md, "| {} | {} |", r.outcome.label(), cells.join(" | "));
     }
     let _ = writeln!(
@@ -1007,6 +1021,43 @@ mod tests {
                 assert!(d.value.unwrap() > 0.0 && lo > 0.0 && lo <= hi, "{outcome:?} against {:?}: {d:?}", d.against);
             }
         }
+    }
+
+    /// A head whose figures are what happened (of the cases given 20%, one in five
+    /// flared) has a calibration slope near 1 with an interval around it; the
+    /// interval says how far the cases' noise moves it.
+    #[test]
+    fn the_calibration_slope_comes_with_its_interval() {
+        let flare = Outcome::ALL.iter().position(|o| *o == Outcome::Flare6m).unwrap();
+        let cases: Vec<Case> = (0..600)
+            .map(|i| {
+                let (rate, yes) = match i % 3 {
+                    0 => (0.2, i % 15 == 0),
+                    1 => (0.5, i % 2 == 0),
+                    _ => (0.8, i % 15 != 2),
+                };
+                let mut predicted = vec![vec![None; Outcome::ALL.len()]; Predictor::ALL.len()];
+                for row in predicted.iter_mut() {
+                    row[flare] = Some(rate);
+                }
+                Case {
+                    index_date: NaiveDate::from_ymd_opt(2021, 1, 1).unwrap(),
+                    actual: PatientOutcomes { flare_6m: Some(yes), ..Default::default() },
+                    neighbours_with_data: vec![20; Outcome::ALL.len()],
+                    predicted,
+                    ablated: vec![],
+                    groups: CaseGroups::default(),
+                }
+            })
+            .collect();
+        let row = metric_row(Outcome::Flare6m, &cases, 10);
+        let head = row.scores.iter().find(|s| s.predictor == Predictor::TwinHead).unwrap();
+        let slope = head.calibration_slope.expect("a slope");
+        let [lo, hi] = head.calibration_slope_interval.expect("an interval");
+        assert!((slope - 1.0).abs() < 0.1, "calibrated figures: slope {slope}");
+        assert!(lo < slope && slope < hi && lo > 0.5 && hi < 1.5, "{lo}-{hi} around {slope}");
+        let value = metric_row(Outcome::Das28Day150, &cases, 10);
+        assert!(value.scores.iter().all(|s| s.calibration_slope_interval.is_none()), "no slope for a value");
     }
 
     /// Subgroup rows split the cases by each grouping: a head that reads the truth for
