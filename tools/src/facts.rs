@@ -153,11 +153,20 @@ impl Facts {
                 None => return self.text.clone(),
             },
             Asks::CohortOutcome => {
-                let asked = reading.outcomes_asked();
+                // The outcomes asked (the cohort's sentences) and the option a named drug
+                // is (the options' sentences: figures of those who started it); facts
+                // hold one kind or the other. Over every option's sentences a small
+                // model called one option's flare figure the response to another.
+                let asked: Vec<Aspect> = reading
+                    .outcomes_asked()
+                    .into_iter()
+                    .map(Aspect::Outcome)
+                    .chain(reading.drug_group().and(reading.option_asked()).map(Aspect::TreatmentOption))
+                    .collect();
                 if asked.is_empty() {
                     return self.text.clone();
                 }
-                asked.into_iter().map(Aspect::Outcome).collect()
+                asked
             }
             _ => return self.text.clone(),
         };
@@ -316,7 +325,12 @@ impl Facts {
     /// asked, the treatment option asked.
     fn figures_asked(&self, reading: &Reading) -> Vec<Aspect> {
         let asked: Vec<Aspect> = match reading.asks {
-            Asks::CohortOutcome => reading.outcomes_asked().into_iter().map(Aspect::Outcome).collect(),
+            Asks::CohortOutcome => reading
+                .outcomes_asked()
+                .into_iter()
+                .map(Aspect::Outcome)
+                .chain(reading.drug_group().and(reading.option_asked()).map(Aspect::TreatmentOption))
+                .collect(),
             Asks::TreatmentOption => reading.option_asked().map(Aspect::TreatmentOption).into_iter().collect(),
             _ => Vec::new(),
         };
@@ -382,6 +396,33 @@ mod tests {
         assert_eq!(lead("How did people with a profile like hers fare afterwards?"), facts.text);
         assert_eq!(lead("How many comparable patients changed treatment?"), facts.text, "not stated: all");
         assert_eq!(Facts::stated("Latest CRP: 4.1 mg/L.".into()).for_lead(&Reading::of("Flares?")), "Latest CRP: 4.1 mg/L.");
+    }
+
+    /// A cohort question naming a drug, answered from the options' sentences: the lead
+    /// is written from that drug's option alone, and its figures withheld are the
+    /// answer ("not enough comparable patients"), not another option's figure.
+    #[test]
+    fn a_cohort_question_on_a_drug_is_led_by_its_option() {
+        use crate::reading::Reading;
+        use journey::clinical::TreatmentOption;
+        let opening = "Treatment options of p-1 at 2023-05-02 (current: methotrexate, tofacitinib).";
+        let cont = "continue the current treatment: 34 similar patients stayed on their treatment; among them, flare \
+                    within 6 months: 24%.";
+        let mtx = "methotrexate: not enough comparable patients (0 of the 1600 most similar started it; minimum 20).";
+        let facts = Facts::in_parts(
+            opening.into(),
+            vec![
+                (Aspect::TreatmentOption(TreatmentOption::Continue), cont.into()),
+                (Aspect::TreatmentOption(TreatmentOption::Methotrexate), mtx.into()),
+            ],
+        )
+        .withholding(vec![Aspect::TreatmentOption(TreatmentOption::Methotrexate)]);
+        let reading = Reading::of("pts like him: MTX response rate at 6/12?");
+        assert_eq!(reading.asks, crate::reading::Asks::CohortOutcome);
+        assert_eq!(facts.for_lead(&reading), format!("{opening} {mtx}"));
+        assert!(facts.withholds_asked(&reading), "the drug's figures are withheld: too few");
+        // No drug named: the cohort's outcomes, or every sentence.
+        assert_eq!(facts.for_lead(&Reading::of("How did similar patients fare?")), facts.text);
     }
 
     /// A lab's lead: the latest value alone for a value, with the trend for a trend,
