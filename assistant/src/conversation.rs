@@ -236,6 +236,7 @@ pub fn follow_up(previous: &Reading, asked: &Reading) -> Option<Reading> {
         concept: asked.concept.clone().or_else(|| previous.concept.clone()),
         window: asked.window.or(previous.window),
         cohort_size: asked.cohort_size.or(previous.cohort_size),
+        time_point: asked.time_point.or(previous.time_point),
         about_record: asked.about_record || previous.about_record,
         words: asked.words.clone(),
     })

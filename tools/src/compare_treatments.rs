@@ -382,7 +382,7 @@ fn options_facts(v: &CompareTreatmentsOutput) -> Facts {
         .filter_map(|o| o.option.parse::<TreatmentOption>().ok().map(Aspect::TreatmentOption))
         .collect();
     let mut each = options;
-    each.push((Aspect::Caveat, best));
+    each.push((Aspect::Ranking, best));
     each.push((Aspect::Caveat, v.caveat.to_owned()));
     Facts::in_parts(opening, each).withholding(withheld)
 }
@@ -573,5 +573,10 @@ mod tests {
             facts.text
         );
         assert!(facts.text.contains("as they were 50% (15 of 30"), "{}", facts.text);
+        // Which option did best answers "which option?", not a question about one.
+        let lead = |q: &str| facts.for_lead(&crate::reading::Reading::of(q));
+        let one = lead("What would adding a JAK inhibitor do for her?");
+        assert!(one.contains("JAK inhibitor: 34 similar patients started it") && !one.contains("Highest"), "{one}");
+        assert!(lead("Which therapy options look best for her now?").contains("Highest weighted response"));
     }
 }

@@ -88,8 +88,22 @@ pub enum Aspect {
     Asked,
     /// One treatment option's figures (`compare_treatments`).
     TreatmentOption(journey::clinical::TreatmentOption),
-    /// What a set of figures is and is not (the best option, the observational caveat).
+    /// Which option did best among those with enough patients (`compare_treatments`):
+    /// the answer to "which option?", no part of a lead about one named option (a small
+    /// model wrote the winner into it).
+    Ranking,
+    /// What a set of figures is and is not (the observational caveat).
     Caveat,
+}
+
+impl Aspect {
+    /// Whether asking `self` asks `other` too (the DAS28 at any day covers each day's).
+    pub fn covers(&self, other: &Aspect) -> bool {
+        match (self, other) {
+            (Aspect::Outcome(a), Aspect::Outcome(b)) => a.covers(*b),
+            _ => self == other,
+        }
+    }
 }
 
 impl Facts {
@@ -178,8 +192,12 @@ impl Facts {
         if reading.drug_group().is_some() && reading.asks != Asks::Count {
             wanted.push(Aspect::Courses);
         }
-        let chosen: Vec<&str> =
-            parts.each.iter().filter(|(a, _)| wanted.contains(a)).map(|(_, text)| text.as_str()).collect();
+        let chosen: Vec<&str> = parts
+            .each
+            .iter()
+            .filter(|(a, _)| wanted.iter().any(|w| w.covers(a)))
+            .map(|(_, text)| text.as_str())
+            .collect();
         let asked_outcomes = wanted.iter().any(|a| matches!(a, Aspect::Outcome(_) | Aspect::TreatmentOption(_)));
         if asked_outcomes && chosen.is_empty() {
             return self.text.clone();
@@ -334,7 +352,7 @@ impl Facts {
             Asks::TreatmentOption => reading.option_asked().map(Aspect::TreatmentOption).into_iter().collect(),
             _ => Vec::new(),
         };
-        let stated = |a: &Aspect| self.parts.as_ref().is_some_and(|p| p.each.iter().any(|(b, _)| b == a));
+        let stated = |a: &Aspect| self.parts.as_ref().is_some_and(|p| p.each.iter().any(|(b, _)| a.covers(b)));
         asked.into_iter().filter(stated).collect()
     }
 }
@@ -396,6 +414,36 @@ mod tests {
         assert_eq!(lead("How did people with a profile like hers fare afterwards?"), facts.text);
         assert_eq!(lead("How many comparable patients changed treatment?"), facts.text, "not stated: all");
         assert_eq!(Facts::stated("Latest CRP: 4.1 mg/L.".into()).for_lead(&Reading::of("Flares?")), "Latest CRP: 4.1 mg/L.");
+    }
+
+    /// A DAS28 asked at a named day is led by that day's figure; asked at no day, by
+    /// all three; the day's figure withheld is the answer for that day alone.
+    #[test]
+    fn a_das28_at_a_named_day_is_led_by_that_day() {
+        use crate::reading::{OutcomeAsked, Reading};
+        let opening = "In silico cohort of p-1 at 2023-05-02: 20 most similar historical patients.";
+        let day = |d: u32, text: &str| (Aspect::Outcome(OutcomeAsked::Das28At(d)), text.to_owned());
+        let facts = Facts::in_parts(
+            opening.into(),
+            vec![
+                day(150, "DAS28 at day 150 among similar patients: 2.39 (n 15)."),
+                day(270, "DAS28 at day 270 among similar patients: 2.4 (n 14)."),
+                day(360, "DAS28 at day 360 among similar patients: not enough comparable patients (n 6, minimum 10)."),
+            ],
+        )
+        .withholding([Aspect::Outcome(OutcomeAsked::Das28At(360))]);
+        let one_year = Reading::of("Show me where similar patients' DAS28 landed at one year.");
+        assert_eq!(
+            facts.for_lead(&one_year),
+            format!("{opening} DAS28 at day 360 among similar patients: not enough comparable patients (n 6, minimum 10).")
+        );
+        assert!(facts.withholds_asked(&one_year));
+        let nine_months = Reading::of("Matched cohort, mean DAS28 at 9 months?");
+        assert_eq!(facts.for_lead(&nine_months), format!("{opening} DAS28 at day 270 among similar patients: 2.4 (n 14)."));
+        assert!(facts.states_asked(&nine_months));
+        let any_day = Reading::of("What DAS28 did similar patients reach?");
+        assert_eq!(facts.for_lead(&any_day), facts.text);
+        assert!(!facts.withholds_asked(&any_day), "two days have figures");
     }
 
     /// A cohort question naming a drug, answered from the options' sentences: the lead

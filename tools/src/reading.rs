@@ -170,9 +170,24 @@ pub enum OutcomeAsked {
     MtxResponse,
     TnfiResponse,
     Flare,
+    /// The DAS28 at any of the cohort's days.
     Das28,
+    /// The DAS28 at one of the cohort's days (150, 270, 360), named by the question.
+    Das28At(u32),
     Switch,
 }
+
+impl OutcomeAsked {
+    /// Whether asking `self` asks `other` too: the DAS28 at any day covers each day.
+    pub fn covers(self, other: OutcomeAsked) -> bool {
+        self == other || (self == OutcomeAsked::Das28 && matches!(other, OutcomeAsked::Das28At(_)))
+    }
+}
+
+/// The cohort's DAS28 days ([`OutcomeAsked::Das28At`]), and how near a named time
+/// point must be to one to name it: "at 9 months" is day 270, "at 6 months" none.
+pub const DAS28_DAYS: [u32; 3] = [150, 270, 360];
+const DAS28_DAY_TOLERANCE: u32 = 20;
 
 /// A question, read.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -185,6 +200,9 @@ pub struct Reading {
     /// The cohort size named ("the 20 most similar patients").
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cohort_size: Option<usize>,
+    /// The time point named, in days ("at 9 months": 270).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_point: Option<u32>,
     /// The question points at the open patient's record (a pronoun, "patient", a
     /// time or record word, "Is the ...?"), so it is no definition.
     pub about_record: bool,
@@ -221,7 +239,8 @@ impl Reading {
                     | Asks::Existence
                     | Asks::Alerts
             ) && !defines;
-        Reading { asks, concept, window, cohort_size: cohort_size_named_in(question, 1..=1000), about_record, words }
+        let time_point = crate::vocabulary::time_point_named_in(question);
+        Reading { asks, concept, window, cohort_size: cohort_size_named_in(question, 1..=1000), time_point, about_record, words }
     }
 
     /// The cohort outcomes (DESIGN.md's) the question asks about, in the order of
@@ -253,7 +272,9 @@ impl Reading {
             asked.push(OutcomeAsked::Flare);
         }
         if self.concept == Some(Concept::DiseaseActivity) && !asked.contains(&OutcomeAsked::Flare) {
-            asked.push(OutcomeAsked::Das28);
+            // A day named ("at one year") asks that day's figure alone.
+            let day = self.time_point.and_then(|t| DAS28_DAYS.into_iter().find(|d| d.abs_diff(t) <= DAS28_DAY_TOLERANCE));
+            asked.push(day.map_or(OutcomeAsked::Das28, OutcomeAsked::Das28At));
         }
         let changed = q.stem(&["switch", "chang", "stopp", "discontinu"])
             && (q.stem(&["switch"]) || q.any(&["treatment", "therapy", "drug", "medication", "medicine", "regimen"]));
@@ -847,11 +868,15 @@ mod tests {
         assert_eq!(asked("Did look-alike patients do well on MTX?"), vec![MtxResponse], "how they did on a drug");
         assert_eq!(asked("How did historical patients similar to him do on methotrexate?"), vec![MtxResponse]);
         assert_eq!(asked("How did similar patients fare on a TNF inhibitor?"), vec![TnfiResponse]);
+        // A DAS28 at a named day asks that day's figure; a time between the days asks them all.
+        assert_eq!(asked("Matched cohort, mean DAS28 at 9 months?"), vec![Das28At(270)]);
+        assert_eq!(asked("Show me where similar patients' DAS28 landed at one year."), vec![Das28At(360)]);
+        assert_eq!(asked("Similar patients' DAS28 at 6 months?"), vec![Das28]);
         assert_eq!(asked("Did similar patients on methotrexate flare?"), vec![Flare], "another outcome asked");
         assert_eq!(asked("How many comparable patients benefited from adalimumab?"), vec![TnfiResponse]);
         assert_eq!(asked("Did an anti-TNF agent work for patients like her?"), vec![TnfiResponse]);
         assert_eq!(asked("How often do similar patients flare within 6 months?"), vec![Flare]);
-        assert_eq!(asked("Where did the DAS28 of matched patients end up after a year?"), vec![Das28]);
+        assert_eq!(asked("Where did the DAS28 of matched patients end up after a year?"), vec![Das28At(360)], "a day named");
         assert_eq!(asked("How many comparable patients changed treatment within 12 months?"), vec![Switch]);
         assert_eq!(asked("What fraction of similar patients switched?"), vec![Switch]);
         assert_eq!(asked("How did the DAS28 change in similar patients?"), vec![Das28]);

@@ -451,15 +451,15 @@ fn cohort_facts(v: &SimilarPatientsOutput) -> Facts {
     );
     let all: Vec<&str> = outcomes.iter().map(|(_, s)| s.as_str()).collect();
     // An outcome is withheld when every figure of it among similar patients is (the
-    // DAS28 has three days).
+    // DAS28 at any day: when all three days are).
     let withheld: Vec<Aspect> = outcomes
         .iter()
         .filter_map(|(o, _)| *o)
+        .chain([OutcomeAsked::Das28])
         .filter(|asked| {
-            v.outcomes
-                .iter()
-                .filter(|o| outcome_asked(&o.outcome) == Some(*asked))
-                .all(|o| matches!(o.similar_patients, Figure::NotEnoughComparablePatients { .. }))
+            let mut figures = v.outcomes.iter().filter(|o| outcome_asked(&o.outcome).is_some_and(|o| asked.covers(o))).peekable();
+            figures.peek().is_some()
+                && figures.all(|o| matches!(o.similar_patients, Figure::NotEnoughComparablePatients { .. }))
         })
         .map(Aspect::Outcome)
         .collect();
@@ -478,7 +478,9 @@ fn outcome_asked(key: &str) -> Option<OutcomeAsked> {
         Outcome::MtxResponse6m => OutcomeAsked::MtxResponse,
         Outcome::TnfiResponse6m => OutcomeAsked::TnfiResponse,
         Outcome::Flare6m => OutcomeAsked::Flare,
-        Outcome::Das28Day150 | Outcome::Das28Day270 | Outcome::Das28Day360 => OutcomeAsked::Das28,
+        Outcome::Das28Day150 => OutcomeAsked::Das28At(150),
+        Outcome::Das28Day270 => OutcomeAsked::Das28At(270),
+        Outcome::Das28Day360 => OutcomeAsked::Das28At(360),
         Outcome::Switch12m => OutcomeAsked::Switch,
     })
 }

@@ -97,6 +97,29 @@ pub fn window_named_in(question: &str) -> Option<u32> {
     None
 }
 
+/// The time point a question names, in days: "at 9 months", "at one year", "a
+/// year on", "day 270", "9/12"; `None` when it names none. What a cohort question
+/// asks the DAS28 at ("mean DAS28 at 9 months?"), where a span asks a window.
+pub fn time_point_named_in(question: &str) -> Option<u32> {
+    if let Some(days) = fraction_of_year_in(question) {
+        return Some(days);
+    }
+    let words = words_of(question);
+    let count = |w: &str| if matches!(w, "a" | "one") { Some(1) } else { number_named(w) };
+    for (i, w) in words.iter().enumerate() {
+        let next = words.get(i + 1).map(String::as_str);
+        if w == "day" {
+            if let Some(n) = next.and_then(number_named) {
+                return Some(n);
+            }
+        }
+        if let (Some(n), Some(unit)) = (count(w), next.and_then(unit_days)) {
+            return Some(n * unit);
+        }
+    }
+    None
+}
+
 /// The first "N/12" (months) or "N/52" (weeks) of `text`, in days; a date
 /// ("3/12/2021") or a larger fraction is none.
 fn fraction_of_year_in(text: &str) -> Option<u32> {
@@ -281,6 +304,16 @@ pub fn words_of(text: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A time point named every way a clinician writes it.
+    #[test]
+    fn time_points_are_read_in_days() {
+        assert_eq!(time_point_named_in("Matched cohort, mean DAS28 at 9 months?"), Some(270));
+        assert_eq!(time_point_named_in("Where did their DAS28 land at one year?"), Some(365));
+        assert_eq!(time_point_named_in("DAS28 at day 150 in similar patients?"), Some(150));
+        assert_eq!(time_point_named_in("Similar pts DAS28 at 12/12?"), Some(360));
+        assert_eq!(time_point_named_in("How did similar patients fare?"), None);
+    }
 
     /// Months and weeks as fractions of a year; dates and other fractions are none.
     #[test]
