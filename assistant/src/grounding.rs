@@ -103,8 +103,12 @@ pub struct Sources {
     /// The non-integer numbers of the results (measurements): only these enter
     /// differences, so a count or a date part cannot make up a value.
     measurements: Vec<f64>,
-    /// The session's patient: any other id of the same shape in an answer is refused.
+    /// The session's patient: any other id of the same shape in an answer is refused,
+    /// but for one the question names ([`Sources::question`]).
     patient: Option<String>,
+    /// The question: its numbers ground an answer's, and a patient id it names may be
+    /// said back (the refusal "This question names patient X, but ..." names X).
+    question: String,
 }
 
 impl Sources {
@@ -121,7 +125,7 @@ impl Sources {
         let mut values: Vec<f64> = values.into_iter().filter(|v| v.is_finite()).map(f64::abs).collect();
         values.sort_by(f64::total_cmp);
         values.dedup();
-        Sources { values, measurements, patient: None }
+        Sources { values, measurements, patient: None, question: question.to_owned() }
     }
 
     /// Also refuse answers naming a patient other than `patient` (see [`foreign_patients`]).
@@ -170,7 +174,8 @@ pub fn check(answer: &str, sources: &Sources) -> Check {
     let stated = numbers_in(answer);
     let mut ungrounded: Vec<String> = stated.iter().filter(|n| !sources.grounds(n)).map(|n| n.text.clone()).collect();
     if let Some(patient) = &sources.patient {
-        ungrounded.extend(foreign_patients(answer, patient));
+        let named_in_question = foreign_patients(&sources.question, patient);
+        ungrounded.extend(foreign_patients(answer, patient).into_iter().filter(|id| !named_in_question.contains(id)));
     }
     ungrounded.dedup();
     Check { stated, ungrounded }
@@ -231,12 +236,21 @@ mod tests {
     }
 
     #[test]
-    fn another_patients_id_is_never_grounded() {
+    fn another_patients_id_is_grounded_only_where_the_question_names_it() {
         let sources = Sources::new([&json!({"patient": "syn7-000012"})], "").with_patient(Some("syn7-000012"));
         assert!(check("Patient syn7-000012 is well.", &sources).is_grounded());
         let c = check("Also syn7-000013 and syn7-12.", &sources);
         assert!(c.ungrounded.ends_with(&["syn7-000013".to_owned(), "syn7-12".to_owned()]), "{:?}", c.ungrounded);
         assert!(foreign_patients("a p-value of p-1", "p-1").is_empty());
         assert_eq!(foreign_patients("see p-2.", "p-1"), vec!["p-2"]);
+        // The patient a question names may be said back (a refusal naming it); any
+        // other is still refused.
+        let question = "What is syn7-000031's latest CRP?";
+        let sources = Sources::new([&json!({"patient": "syn7-000012"})], question).with_patient(Some("syn7-000012"));
+        let (asked, open) = (journey::PatientId::new("syn7-000031").unwrap(), journey::PatientId::new("syn7-000012").unwrap());
+        let refusal = crate::patient_reference::named_other_patient_text(&asked, Some(&open));
+        assert!(check(&refusal, &sources).is_grounded(), "{:?}", check(&refusal, &sources).ungrounded);
+        let third = check("syn7-000044 had a CRP of 3.", &sources).ungrounded;
+        assert!(third.contains(&"syn7-000044".to_owned()) && third.contains(&"3".to_owned()), "{third:?}");
     }
 }

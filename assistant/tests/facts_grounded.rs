@@ -11,7 +11,7 @@ mod cohort_install;
 use assistant::grounding::{check, Sources};
 use audit_log::{Principal, Role};
 use serde_json::{json, Value};
-use tools::{call_json, Scope, ToolContext};
+use tools::{call_json, Scope, ToolContext, ToolName};
 
 use cohort_install::cohort_install;
 
@@ -23,6 +23,15 @@ async fn every_tools_sentences_state_only_numbers_its_result_holds() {
         let install = cohort_install(40, seed).await;
         let patients = install.tools.store().patients().await.unwrap();
         assert!(patients.len() >= 30, "the install holds its cohort");
+        let first = patients[0].patient.id.as_str();
+        let mut shared = vec![("compare_patients", json!({"patient_a": first, "patient_b": patients[1].patient.id.as_str()}))];
+        shared.extend(glossary_terms().into_iter().map(|term| ("glossary", json!({"term": term}))));
+        for (tool, args) in shared {
+            let (n, failed) = check_facts(&install.tools, tool, &args, first).await;
+            assert_eq!(n, 1, "{tool} {args} runs");
+            checked += n;
+            failures.extend(failed);
+        }
         for p in &patients {
             for (tool, args) in calls(p.patient.id.as_str()) {
                 let (n, failed) = check_facts(&install.tools, tool, &args, p.patient.id.as_str()).await;
@@ -33,6 +42,14 @@ async fn every_tools_sentences_state_only_numbers_its_result_holds() {
     }
     assert!(checked >= 1000, "the tools ran: {checked} results checked");
     assert!(failures.is_empty(), "{} of {checked} facts state numbers their result lacks:\n{}", failures.len(), failures.join("\n"));
+}
+
+/// Every term the glossary defines: its schema's enum, so a new term is checked too.
+fn glossary_terms() -> Vec<Value> {
+    let spec = tools::specs().into_iter().find(|s| s.name == ToolName::Glossary).expect("the glossary is a tool");
+    let terms = spec.input_schema["properties"]["term"]["enum"].as_array().expect("the terms are an enum").clone();
+    assert!(terms.len() >= 10, "the glossary's terms: {terms:?}");
+    terms
 }
 
 /// Every tool a question about `id` reaches, with each argument a question can set.
@@ -56,7 +73,14 @@ fn calls(id: &str) -> Vec<(&'static str, Value)> {
         calls.push(("lab_trend", json!({"patient": id, "test": test})));
         calls.push(("lab_trend", json!({"patient": id, "test": test, "window_days": 180})));
         calls.push(("lab_trend", json!({"patient": id, "test": test, "last_n": 4})));
+        calls.push(("lab_trend", json!({"patient": id, "test": test, "compare_to": "previous"})));
+        calls.push(("lab_trend", json!({"patient": id, "test": test, "compare_to": {"days_before": 365}})));
     }
+    calls.push(("disease_activity_history", json!({"patient": id, "compare_to": "previous"})));
+    calls.push(("disease_activity_history", json!({"patient": id, "compare_to": {"days_before": 180}})));
+    calls.push(("similar_patients", json!({"patient": id, "k": 10})));
+    calls.push(("medication_history", json!({"patient": id, "drug_group": "dmard"})));
+    calls.push(("medication_history", json!({"patient": id, "drug_group": {"class": "tnf_inhibitor"}})));
     calls
 }
 

@@ -334,7 +334,7 @@ population; says when too few similar patients took an option.";
 }
 
 /// Each option's figures (every outcome that has one, then those that have none), the
-/// best weighted response, and the caveat, in RDT's sentences.
+/// ranking ([`comparison_text`]), and the caveat, in RDT's sentences.
 ///
 /// Why every outcome: an option's response may have too few similar patients while its
 /// flare or DAS28 has enough; stating only the response would say "not enough" about an
@@ -352,15 +352,15 @@ fn options_facts(v: &CompareTreatmentsOutput) -> Facts {
                 );
                 return (aspect, text);
             }
-            // "Continue" names what it keeps, so a lead about it names the drugs.
-            let label = match o.option.parse::<TreatmentOption>() {
-                Ok(TreatmentOption::Continue) if !v.current_treatment.is_empty() => {
-                    format!("{} ({})", o.label, v.current_treatment.join(", "))
-                }
-                _ => o.label.clone(),
+            // "Continue" names what it keeps, so a lead about it names the drugs; those
+            // who continued started nothing: they stayed on what they had.
+            let continuing = o.option == TreatmentOption::Continue.key();
+            let label = if continuing && !v.current_treatment.is_empty() {
+                format!("{} ({})", o.label, v.current_treatment.join(", "))
+            } else {
+                o.label.clone()
             };
-            // Those who continued started nothing: they stayed on what they had.
-            let took = if o.option == TreatmentOption::Continue.key() { "stayed on their treatment" } else { "started it" };
+            let took = if continuing { "stayed on their treatment" } else { "started it" };
             let text = format!(
                 "{label}: {}{} similar patients {took} (among the {} nearest){}.",
                 head_text(o),

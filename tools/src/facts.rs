@@ -167,16 +167,9 @@ impl Facts {
                 None => return self.text.clone(),
             },
             Asks::CohortOutcome => {
-                // The outcomes asked (the cohort's sentences) and the option a named drug
-                // is (the options' sentences: figures of those who started it); facts
-                // hold one kind or the other. Over every option's sentences a small
-                // model called one option's flare figure the response to another.
-                let asked: Vec<Aspect> = reading
-                    .outcomes_asked()
-                    .into_iter()
-                    .map(Aspect::Outcome)
-                    .chain(reading.drug_group().and(reading.option_asked()).map(Aspect::TreatmentOption))
-                    .collect();
+                // Over every option's sentences a small model called one option's flare
+                // figure the response to another: a drug named leads with its option.
+                let asked = cohort_aspects_asked(reading);
                 if asked.is_empty() {
                     return self.text.clone();
                 }
@@ -343,18 +336,21 @@ impl Facts {
     /// asked, the treatment option asked.
     fn figures_asked(&self, reading: &Reading) -> Vec<Aspect> {
         let asked: Vec<Aspect> = match reading.asks {
-            Asks::CohortOutcome => reading
-                .outcomes_asked()
-                .into_iter()
-                .map(Aspect::Outcome)
-                .chain(reading.drug_group().and(reading.option_asked()).map(Aspect::TreatmentOption))
-                .collect(),
+            Asks::CohortOutcome => cohort_aspects_asked(reading),
             Asks::TreatmentOption => reading.option_asked().map(Aspect::TreatmentOption).into_iter().collect(),
             _ => Vec::new(),
         };
         let stated = |a: &Aspect| self.parts.as_ref().is_some_and(|p| p.each.iter().any(|(b, _)| a.covers(b)));
         asked.into_iter().filter(stated).collect()
     }
+}
+
+/// What a cohort question asks of facts: the outcomes asked (the cohort's sentences)
+/// and the option a named drug is (the options' sentences: figures of those who
+/// started it); a result holds one kind or the other.
+fn cohort_aspects_asked(reading: &Reading) -> Vec<Aspect> {
+    let option = reading.drug_group().and(reading.option_asked());
+    reading.outcomes_asked().into_iter().map(Aspect::Outcome).chain(option.map(Aspect::TreatmentOption)).collect()
 }
 
 /// The facts of a bounded output: the tool's sentences, and the cut said when a list

@@ -184,9 +184,9 @@ impl OutcomeAsked {
     }
 }
 
-/// The cohort's DAS28 days ([`OutcomeAsked::Das28At`]), and how near a named time
-/// point must be to one to name it: "at 9 months" is day 270, "at 6 months" none.
-pub const DAS28_DAYS: [u32; 3] = [150, 270, 360];
+/// How near a named time point must be to one of the cohort's DAS28 days
+/// ([`twin_core::cohort::Outcome::das28_day`]) to name it: "at 9 months" is day 270,
+/// "at 6 months" none.
 const DAS28_DAY_TOLERANCE: u32 = 20;
 
 /// A question, read.
@@ -273,7 +273,8 @@ impl Reading {
         }
         if self.concept == Some(Concept::DiseaseActivity) && !asked.contains(&OutcomeAsked::Flare) {
             // A day named ("at one year") asks that day's figure alone.
-            let day = self.time_point.and_then(|t| DAS28_DAYS.into_iter().find(|d| d.abs_diff(t) <= DAS28_DAY_TOLERANCE));
+            let days = twin_core::cohort::Outcome::ALL.into_iter().filter_map(twin_core::cohort::Outcome::das28_day);
+            let day = self.time_point.and_then(|t| days.clone().find(|d| d.abs_diff(t) <= DAS28_DAY_TOLERANCE));
             asked.push(day.map_or(OutcomeAsked::Das28, OutcomeAsked::Das28At));
         }
         let changed = q.stem(&["switch", "chang", "stopp", "discontinu"])

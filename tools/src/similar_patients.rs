@@ -478,9 +478,7 @@ fn outcome_asked(key: &str) -> Option<OutcomeAsked> {
         Outcome::MtxResponse6m => OutcomeAsked::MtxResponse,
         Outcome::TnfiResponse6m => OutcomeAsked::TnfiResponse,
         Outcome::Flare6m => OutcomeAsked::Flare,
-        Outcome::Das28Day150 => OutcomeAsked::Das28At(150),
-        Outcome::Das28Day270 => OutcomeAsked::Das28At(270),
-        Outcome::Das28Day360 => OutcomeAsked::Das28At(360),
+        Outcome::Das28Day150 | Outcome::Das28Day270 | Outcome::Das28Day360 => OutcomeAsked::Das28At(outcome.das28_day()?),
         Outcome::Switch12m => OutcomeAsked::Switch,
     })
 }

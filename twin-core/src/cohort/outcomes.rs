@@ -75,6 +75,18 @@ impl Outcome {
         !matches!(self, Outcome::Das28Day150 | Outcome::Das28Day270 | Outcome::Das28Day360)
     }
 
+    /// The day after the index a DAS28 outcome is read at (150, 270, 360); `None` for
+    /// the others. The one place the days are written: the outcomes, the labels' readers
+    /// and the question reader ("DAS28 at 9 months") take them from here.
+    pub fn das28_day(self) -> Option<u32> {
+        match self {
+            Outcome::Das28Day150 => Some(150),
+            Outcome::Das28Day270 => Some(270),
+            Outcome::Das28Day360 => Some(360),
+            _ => None,
+        }
+    }
+
     pub fn key(self) -> &'static str {
         match self {
             Outcome::MtxResponse6m => "mtx_response_6m",
@@ -171,9 +183,9 @@ impl ClinicalRecord {
             mtx_response_6m: self.response_to(index, &|c| c.drug.is_some_and(|d| d.is_methotrexate())),
             tnfi_response_6m: self.response_to(index, &|c| c.drug.is_some_and(|d| d.class == DrugClass::TnfInhibitor)),
             flare_6m: flare_within(series, index, FLARE_WINDOW_DAYS),
-            das28_day_150: das28_at(150),
-            das28_day_270: das28_at(270),
-            das28_day_360: das28_at(360),
+            das28_day_150: Outcome::Das28Day150.das28_day().and_then(|d| das28_at(d.into())),
+            das28_day_270: Outcome::Das28Day270.das28_day().and_then(|d| das28_at(d.into())),
+            das28_day_360: Outcome::Das28Day360.das28_day().and_then(|d| das28_at(d.into())),
             switch_12m,
             flare_time: flare_time(series, index, FLARE_WINDOW_DAYS),
             switch_time,
