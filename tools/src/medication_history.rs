@@ -90,12 +90,9 @@ pub struct CourseResponse {
     /// True when the course was stopped before the follow-up reading: the response
     /// is then not this drug's alone (trials count such a patient as a non-responder).
     pub stopped_before_follow_up: bool,
-    /// What "at 6 months" means here, in the result itself: the facts say "EULAR
-    /// response at 6 months", and every number RDT states is one the result holds.
-    pub measured: &'static str,
 }
 
-/// How a course's response is measured ([`CourseResponse::measured`]).
+/// How a course's response is measured ([`MedicationHistoryOutput::response_measured`]).
 pub const RESPONSE_MEASURED: &str = "at 6 months: the DAS28 nearest day 182 after the start (within 45 days) against \
 the latest in the 30 days up to the start";
 
@@ -147,6 +144,10 @@ pub struct MedicationHistoryOutput {
     /// The asked group ([`MedicationHistoryInput::drug_group`]) on the record.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub asked: Option<GroupOnRecord>,
+    /// What a course's "EULAR response at 6 months" means, in the result itself (once,
+    /// not per course): the facts say it, and every number RDT states is one the
+    /// result holds.
+    pub response_measured: &'static str,
 }
 
 /// The classes of `courses` by first start, each with its first drug.
@@ -204,7 +205,6 @@ pub(crate) fn response(course: &Course, readings: &[Das28Reading]) -> Option<Cou
         improvement: round2(baseline.score - follow.score),
         response: eular_response(baseline.score, follow.score),
         stopped_before_follow_up: course.stop.is_some_and(|stop| stop < follow.time),
-        measured: RESPONSE_MEASURED,
     })
 }
 
@@ -336,6 +336,7 @@ computed from recorded DAS28.";
             dmards_tried: dmards_tried(&courses),
             dmards: trimmer.keep_first(dmard_names(&courses), Self::MAX_ITEMS),
             last_record_date: last,
+            response_measured: RESPONSE_MEASURED,
         };
         Ok(Bounded::new(output, trimmer))
     }

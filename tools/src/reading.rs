@@ -273,8 +273,10 @@ impl Reading {
         }
         if self.concept == Some(Concept::DiseaseActivity) && !asked.contains(&OutcomeAsked::Flare) {
             // A day named ("at one year") asks that day's figure alone.
-            let days = twin_core::cohort::Outcome::ALL.into_iter().filter_map(twin_core::cohort::Outcome::das28_day);
-            let day = self.time_point.and_then(|t| days.clone().find(|d| d.abs_diff(t) <= DAS28_DAY_TOLERANCE));
+            use twin_core::cohort::Outcome;
+            let day = self.time_point.and_then(|t| {
+                Outcome::ALL.into_iter().filter_map(Outcome::das28_day).find(|d| d.abs_diff(t) <= DAS28_DAY_TOLERANCE)
+            });
             asked.push(day.map_or(OutcomeAsked::Das28, OutcomeAsked::Das28At));
         }
         let changed = q.stem(&["switch", "chang", "stopp", "discontinu"])

@@ -72,13 +72,12 @@ pub fn window_named_in(question: &str) -> Option<u32> {
         return Some(days);
     }
     let words = words_of(question);
-    let count = |w: &str| if matches!(w, "a" | "one") { Some(1) } else { number_named(w) };
     // "six months ago", "a year earlier", "3 months back": the span before the latest.
     for (i, w) in words.iter().enumerate() {
         if !matches!(w.as_str(), "ago" | "earlier" | "before" | "back" | "prior") || i < 2 {
             continue;
         }
-        if let (Some(n), Some(unit)) = (count(&words[i - 2]), unit_days(&words[i - 1])) {
+        if let (Some(n), Some(unit)) = (count_named(&words[i - 2]), unit_days(&words[i - 1])) {
             return Some(n * unit);
         }
     }
@@ -87,14 +86,19 @@ pub fn window_named_in(question: &str) -> Option<u32> {
             continue;
         }
         match (words.get(i + 1), words.get(i + 2)) {
-            (Some(n), Some(unit)) if count(n).is_some() && unit_days(unit).is_some() => {
-                return Some(count(n)? * unit_days(unit)?);
+            (Some(n), Some(unit)) if count_named(n).is_some() && unit_days(unit).is_some() => {
+                return Some(count_named(n)? * unit_days(unit)?);
             }
             (Some(unit), _) if unit_days(unit).is_some() => return unit_days(unit),
             _ => {}
         }
     }
     None
+}
+
+/// A count before a unit of time: a number, or "a"/"one" ("a year ago", "one month").
+fn count_named(word: &str) -> Option<u32> {
+    if matches!(word, "a" | "one") { Some(1) } else { number_named(word) }
 }
 
 /// The time point a question names, in days: "at 9 months", "at one year", "a
@@ -105,7 +109,6 @@ pub fn time_point_named_in(question: &str) -> Option<u32> {
         return Some(days);
     }
     let words = words_of(question);
-    let count = |w: &str| if matches!(w, "a" | "one") { Some(1) } else { number_named(w) };
     for (i, w) in words.iter().enumerate() {
         let next = words.get(i + 1).map(String::as_str);
         if w == "day" {
@@ -113,7 +116,7 @@ pub fn time_point_named_in(question: &str) -> Option<u32> {
                 return Some(n);
             }
         }
-        if let (Some(n), Some(unit)) = (count(w), next.and_then(unit_days)) {
+        if let (Some(n), Some(unit)) = (count_named(w), next.and_then(unit_days)) {
             return Some(n * unit);
         }
     }

@@ -970,6 +970,18 @@ pub fn markdown(eval: &CohortEvaluation) -> String {
 mod tests {
     use super::*;
 
+    /// A held-out case on 2021-01-01 with 20 neighbours with data per outcome.
+    fn case(actual: PatientOutcomes, predicted: Vec<Vec<Option<f64>>>, groups: CaseGroups) -> Case {
+        Case {
+            index_date: NaiveDate::from_ymd_opt(2021, 1, 1).unwrap(),
+            actual,
+            neighbours_with_data: vec![20; Outcome::ALL.len()],
+            predicted,
+            ablated: vec![],
+            groups,
+        }
+    }
+
     #[test]
     fn auroc_counts_pairs_and_ties() {
         assert_eq!(auroc(&[0.1, 0.2, 0.8, 0.9], &[false, false, true, true]), Some(1.0));
@@ -1003,14 +1015,8 @@ mod tests {
                     row[flare] = Some(rate);
                     row[day150] = Some(value);
                 }
-                Case {
-                    index_date: NaiveDate::from_ymd_opt(2021, 1, 1).unwrap(),
-                    actual: PatientOutcomes { flare_6m: Some(yes), das28_day_150: Some(das28), ..Default::default() },
-                    neighbours_with_data: vec![20; Outcome::ALL.len()],
-                    predicted,
-                    ablated: vec![],
-                    groups: CaseGroups::default(),
-                }
+                let actual = PatientOutcomes { flare_6m: Some(yes), das28_day_150: Some(das28), ..Default::default() };
+                case(actual, predicted, CaseGroups::default())
             })
             .collect();
         for outcome in [Outcome::Flare6m, Outcome::Das28Day150] {
@@ -1040,14 +1046,7 @@ mod tests {
                 for row in predicted.iter_mut() {
                     row[flare] = Some(rate);
                 }
-                Case {
-                    index_date: NaiveDate::from_ymd_opt(2021, 1, 1).unwrap(),
-                    actual: PatientOutcomes { flare_6m: Some(yes), ..Default::default() },
-                    neighbours_with_data: vec![20; Outcome::ALL.len()],
-                    predicted,
-                    ablated: vec![],
-                    groups: CaseGroups::default(),
-                }
+                case(PatientOutcomes { flare_6m: Some(yes), ..Default::default() }, predicted, CaseGroups::default())
             })
             .collect();
         let row = metric_row(Outcome::Flare6m, &cases, 10);
@@ -1075,18 +1074,12 @@ mod tests {
                     row[flare] = Some(if p == head && female { if yes { 0.9 } else { 0.1 } } else { 0.5 });
                 }
                 let band = if i < 120 { "under 50" } else { "65 and over" };
-                Case {
-                    index_date: NaiveDate::from_ymd_opt(2021, 1, 1).unwrap(),
-                    actual: PatientOutcomes { flare_6m: Some(yes), ..Default::default() },
-                    neighbours_with_data: vec![20; Outcome::ALL.len()],
-                    predicted,
-                    ablated: vec![],
-                    groups: CaseGroups {
-                        sex: if female { "female" } else { "male" }.into(),
-                        age_band: band.into(),
-                        serostatus: "seropositive".into(),
-                    },
-                }
+                let groups = CaseGroups {
+                    sex: if female { "female" } else { "male" }.into(),
+                    age_band: band.into(),
+                    serostatus: "seropositive".into(),
+                };
+                case(PatientOutcomes { flare_6m: Some(yes), ..Default::default() }, predicted, groups)
             })
             .collect();
         let rows = subgroup_rows(&cases);
