@@ -169,9 +169,17 @@ impl Check {
 }
 
 /// Checks every number of `answer` against `sources`, and that it names no patient
-/// but the session's.
+/// but the session's. A patient's id is a name, not a claim: the digits of an id are
+/// not stated numbers (the refusal "this conversation is about patient syn7-000012",
+/// written before any tool ran, states no 12); an id other than the session's is
+/// ungrounded as a whole, unless the question names it.
 pub fn check(answer: &str, sources: &Sources) -> Check {
-    let stated = numbers_in(answer);
+    let ids = sources.patient.as_deref().map(|p| patient_ids(answer, p)).unwrap_or_default();
+    let mut names_masked = answer.to_owned();
+    for (at, id) in ids.iter().rev() {
+        names_masked.replace_range(*at..at + id.len(), "patient");
+    }
+    let stated = numbers_in(&names_masked);
     let mut ungrounded: Vec<String> = stated.iter().filter(|n| !sources.grounds(n)).map(|n| n.text.clone()).collect();
     if let Some(patient) = &sources.patient {
         let named_in_question = foreign_patients(&sources.question, patient);
@@ -185,21 +193,31 @@ pub fn check(answer: &str, sources: &Sources) -> Check {
 /// that are not `patient`: an answer about one patient names no other, whatever a
 /// note told the model.
 pub fn foreign_patients(answer: &str, patient: &str) -> Vec<String> {
+    patient_ids(answer, patient).into_iter().map(|(_, id)| id).filter(|id| id != patient).collect()
+}
+
+/// Every id in `text` shaped like `patient`, `patient` included, with its byte offset:
+/// the same letters before its first digit, not glued to a preceding letter or
+/// digit, then letters, digits, `-` or `_` holding a digit ("p-value" is no id).
+fn patient_ids(text: &str, patient: &str) -> Vec<(usize, String)> {
     let prefix: String = patient.chars().take_while(|c| !c.is_ascii_digit()).collect();
     if prefix.is_empty() || prefix.len() == patient.len() {
         return Vec::new();
     }
     let mut found = Vec::new();
-    let mut rest = answer;
-    while let Some(at) = rest.find(&prefix) {
-        let glued = rest[..at].chars().next_back().is_some_and(|c| c.is_alphanumeric());
+    let mut from = 0;
+    while let Some(found_at) = text[from..].find(&prefix) {
+        let at = from + found_at;
+        let glued = text[..at].chars().next_back().is_some_and(|c| c.is_alphanumeric());
         let token: String =
-            rest[at..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').collect();
+            text[at..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').collect();
         let token = token.trim_end_matches(['-', '_']).to_owned();
-        if !glued && token.chars().any(|c| c.is_ascii_digit()) && token != patient {
-            found.push(token);
+        if !glued && token.chars().any(|c| c.is_ascii_digit()) {
+            from = at + token.len();
+            found.push((at, token));
+        } else {
+            from = at + prefix.len();
         }
-        rest = &rest[at + prefix.len()..];
     }
     found
 }
@@ -250,6 +268,12 @@ mod tests {
         let (asked, open) = (journey::PatientId::new("syn7-000031").unwrap(), journey::PatientId::new("syn7-000012").unwrap());
         let refusal = crate::patient_reference::named_other_patient_text(&asked, Some(&open));
         assert!(check(&refusal, &sources).is_grounded(), "{:?}", check(&refusal, &sources).ungrounded);
+        // The refusal is written before any tool runs: no result holds the open id's
+        // digits, and an id is a name, not a number stated.
+        let before_any_tool = Sources::new(std::iter::empty(), question).with_patient(Some("syn7-000012"));
+        assert!(check(&refusal, &before_any_tool).is_grounded(), "{:?}", check(&refusal, &before_any_tool).ungrounded);
+        let c = check("syn7-000012's CRP was 12.", &before_any_tool);
+        assert_eq!(c.ungrounded, vec!["12"], "the open id grounds no number stated beside it");
         let third = check("syn7-000044 had a CRP of 3.", &sources).ungrounded;
         assert!(third.contains(&"syn7-000044".to_owned()) && third.contains(&"3".to_owned()), "{third:?}");
     }

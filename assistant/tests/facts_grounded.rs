@@ -19,6 +19,7 @@ use cohort_install::cohort_install;
 async fn every_tools_sentences_state_only_numbers_its_result_holds() {
     let mut checked = 0;
     let mut failures = Vec::new();
+    let mut ran = std::collections::BTreeSet::new();
     for seed in [11, 23] {
         let install = cohort_install(40, seed).await;
         let patients = install.tools.store().patients().await.unwrap();
@@ -29,18 +30,24 @@ async fn every_tools_sentences_state_only_numbers_its_result_holds() {
         for (tool, args) in shared {
             let (n, failed) = check_facts(&install.tools, tool, &args, first).await;
             assert_eq!(n, 1, "{tool} {args} runs");
+            ran.insert(tool);
             checked += n;
             failures.extend(failed);
         }
         for p in &patients {
             for (tool, args) in calls(p.patient.id.as_str()) {
                 let (n, failed) = check_facts(&install.tools, tool, &args, p.patient.id.as_str()).await;
+                if n > 0 {
+                    ran.insert(tool);
+                }
                 checked += n;
                 failures.extend(failed);
             }
         }
     }
     assert!(checked >= 1000, "the tools ran: {checked} results checked");
+    let every: std::collections::BTreeSet<&str> = ToolName::ALL.iter().map(|t| t.as_str()).collect();
+    assert_eq!(ran, every, "every tool ran at least once");
     assert!(failures.is_empty(), "{} of {checked} facts state numbers their result lacks:\n{}", failures.len(), failures.join("\n"));
 }
 
@@ -85,8 +92,8 @@ fn calls(id: &str) -> Vec<(&'static str, Value)> {
 }
 
 /// Runs one call as the system and checks its facts: (1, failures) when it ran, (0,
-/// none) when the tool cannot run here (no state model in this install: its error is
-/// no sentence of facts).
+/// none) when it could not (a call's error is no sentence of facts; every tool must
+/// run for some patient).
 async fn check_facts(tools: &ToolContext, tool: &str, args: &Value, id: &str) -> (usize, Vec<String>) {
     let system = Principal::new("harness", Role::System);
     let Ok(result) = call_json(tools, &system, &Scope::All, tool, args).await else { return (0, Vec::new()) };

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use assistant_eval::testing::{day, pid, store_at, KeywordEmbedder, ScriptedModel, Step, TestChart};
 use assistant::session::DECISIVE_MARGIN;
+use assistant::grounding::{check, Sources};
 use assistant::{
     AskContext, Assistant, AssistantConfig, CannotAnswer, ChosenBy, Grounding, Outcome, ToolRetriever, CANNOT_ANSWER,
 };
@@ -561,6 +562,10 @@ async fn a_question_about_another_patient_says_so() {
         assert_eq!(answer.outcome, Outcome::CannotAnswer(CannotAnswer::AnotherPatient { named: named.into() }));
         assert!(answer.text.contains(&format!("names patient {named}")) && answer.text.contains("about patient p-1"), "{}", answer.text);
         assert!(!answer.text.contains("987.6") && !answer.text.contains("12.4"), "no value is given: {}", answer.text);
+        // Scored as the evaluation scores it: no tool ran, and the ids it names are
+        // names, not numbers no tool returned.
+        let sources = Sources::new(answer.tools.iter().map(|c| &c.result), question).with_patient(Some("p-1"));
+        assert!(check(&answer.text, &sources).is_grounded(), "{:?}", check(&answer.text, &sources).ungrounded);
     }
     let none_open = a.ask("What is the latest CRP of p-2?", &doctor(None), None).await.unwrap();
     assert!(none_open.text.contains("--patient p-2"), "{}", none_open.text);

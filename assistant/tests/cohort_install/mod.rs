@@ -1,7 +1,9 @@
 //! A small install with an in silico cohort, for the assistant's tests of the cohort
 //! tools (`compare_treatments`): a fixed-seed virtual cohort in a SQLite store, a tiny
 //! twin trained in seconds and registered in the install's audit log, its neighbour
-//! index, and the tools' context holding the cohort.
+//! index, a state model fitted and registered as `rdt train` does, and the tools'
+//! context holding both (as the evaluation's scratch install does, so every tool a
+//! question reaches runs here).
 
 use std::sync::Arc;
 
@@ -13,6 +15,7 @@ use tools::ToolContext;
 use twin_core::cohort::{PseudonymKey, QueryOptions};
 use twin_core::index::build::{embed_journeys, load_journeys};
 use twin_core::index::{IndexConfig, NeighbourIndex, SnapshotPlan};
+use twin_core::state::{patient_steps, StateModel, StateModelConfig};
 use twin_core::twin::model::{register, save};
 use twin_core::twin::{train_twin, TrainOptions, TwinModel};
 
@@ -46,6 +49,11 @@ pub async fn cohort_install(patients: usize, seed: u64) -> CohortInstall {
     let mut index = NeighbourIndex::open(&IndexConfig::local(dir.path())).await.unwrap();
     index.upsert(&points).await.unwrap();
     index.flush().await.unwrap();
+    let config = StateModelConfig::default();
+    let steps: Vec<_> = journeys.iter().map(|(id, events)| patient_steps(id.clone(), events, config.step_days)).collect();
+    let state_model = StateModel::fit(&steps, config);
+    state_model.save(&StateModel::install_path(dir.path())).unwrap();
+    state_model.register(&registry, &Principal::new("test", Role::Governance), "test").await.unwrap();
     let options = QueryOptions { k: 20, min_n: 5, min_follow_up_days: 180 };
     let handles = CohortHandles::new(model, index, &journeys, PseudonymKey::from_bytes([9; 32]), options);
     let patient = store
@@ -57,6 +65,11 @@ pub async fn cohort_install(patients: usize, seed: u64) -> CohortInstall {
         .unwrap()
         .patient
         .id;
-    let tools = ToolContext::new(store).with_cohort(Arc::new(handles));
+    let tools = ToolContext::new(store)
+        .with_cohort(Arc::new(handles))
+        .with_install_state_model(dir.path(), &registry)
+        .await
+        .unwrap();
+    assert!(tools.state_model().is_some(), "the install has its state model");
     CohortInstall { dir, log, registry, tools, patient }
 }
