@@ -7,7 +7,10 @@
 //! are compared by value, not by text: "12" is grounded by a result of 12.4 (rounded
 //! to the answer's precision), "0.3" by a slope of -0.3 (signs are words in prose:
 //! "fell by 0.3"). Digits glued to a preceding letter are names, not claims
-//! ("DAS28", "TJC28", "p104"), and are skipped on both sides.
+//! ("DAS28", "TJC28", "p104"), and are skipped on both sides. A percentage is a
+//! share, and only a share grounds it: "26%" needs a source percentage or a 0..1
+//! share, not a count of 26 patients (a 1.5B model read "26 patients, effective 26"
+//! as "effective in 26%").
 
 use serde::Serialize;
 use serde_json::Value;
@@ -18,6 +21,8 @@ pub struct StatedNumber {
     pub text: String,
     pub value: f64,
     pub decimals: u32,
+    /// Written as a percentage ("26%", "26 %", "26 percent", "26 per cent").
+    pub percent: bool,
 }
 
 /// The numbers of `text`: runs of digits with at most one decimal point, thousands
@@ -58,10 +63,18 @@ pub fn numbers_in(text: &str) -> Vec<StatedNumber> {
         }
         if let Ok(value) = raw.parse::<f64>() {
             let decimals = raw.split_once('.').map_or(0, |(_, d)| d.len() as u32);
-            out.push(StatedNumber { text: raw, value, decimals });
+            let percent = followed_by_percent(&chars[i..]);
+            out.push(StatedNumber { text: raw, value, decimals, percent });
         }
     }
     out
+}
+
+/// Whether `rest` (the text after a number) opens with a percent sign or word.
+fn followed_by_percent(rest: &[char]) -> bool {
+    let after: String = rest.iter().take(10).collect::<String>().to_ascii_lowercase();
+    let after = after.trim_start();
+    after.starts_with('%') || after.starts_with("percent") || after.starts_with("per cent")
 }
 
 /// Whether the comma at `at` separates thousands: exactly three digits follow and
@@ -86,6 +99,28 @@ pub fn numbers_of_json(value: &Value, out: &mut Vec<f64>) {
     }
 }
 
+/// The percentages a JSON value states: numbers under a key naming a percent
+/// (`percent`, `low_percent`), numbers of an object whose `unit` is "%", and numbers
+/// written with a percent sign inside its strings. Shares (0..1) are read apart.
+fn json_percents(value: &Value, out: &mut Vec<f64>) {
+    match value {
+        Value::String(s) => out.extend(numbers_in(s).into_iter().filter(|n| n.percent).map(|n| n.value)),
+        Value::Array(items) => items.iter().for_each(|v| json_percents(v, out)),
+        Value::Object(map) => {
+            let in_percent = map.get("unit").and_then(Value::as_str).is_some_and(|u| u.trim() == "%");
+            for (key, v) in map {
+                match v {
+                    Value::Number(n) if in_percent || key.contains("percent") || key.ends_with("_pct") => {
+                        out.extend(n.as_f64())
+                    }
+                    _ => json_percents(v, out),
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
 /// The non-integer JSON numbers of `value`, as absolute values.
 fn json_measurements(value: &Value, out: &mut Vec<f64>) {
     match value {
@@ -103,6 +138,9 @@ pub struct Sources {
     /// The non-integer numbers of the results (measurements): only these enter
     /// differences, so a count or a date part cannot make up a value.
     measurements: Vec<f64>,
+    /// The percentages the results and the question state ([`json_percents`]): with
+    /// the 0..1 shares, all that grounds a number stated as a percentage.
+    percents: Vec<f64>,
     /// The session's patient: any other id of the same shape in an answer is refused,
     /// but for one the question names ([`Sources::question`]).
     patient: Option<String>,
@@ -115,17 +153,25 @@ impl Sources {
     pub fn new<'a>(results: impl IntoIterator<Item = &'a Value>, question: &str) -> Self {
         let mut values = Vec::new();
         let mut measurements = Vec::new();
+        let mut percents = Vec::new();
         for r in results {
             numbers_of_json(r, &mut values);
             json_measurements(r, &mut measurements);
+            json_percents(r, &mut percents);
         }
         measurements.sort_by(f64::total_cmp);
         measurements.dedup();
-        values.extend(numbers_in(question).into_iter().map(|n| n.value));
-        let mut values: Vec<f64> = values.into_iter().filter(|v| v.is_finite()).map(f64::abs).collect();
-        values.sort_by(f64::total_cmp);
-        values.dedup();
-        Sources { values, measurements, patient: None, question: question.to_owned() }
+        let asked = numbers_in(question);
+        percents.extend(asked.iter().filter(|n| n.percent).map(|n| n.value));
+        values.extend(asked.into_iter().map(|n| n.value));
+        let finite = |v: Vec<f64>| {
+            let mut v: Vec<f64> = v.into_iter().filter(|v| v.is_finite()).map(f64::abs).collect();
+            v.sort_by(f64::total_cmp);
+            v.dedup();
+            v
+        };
+        let (values, percents) = (finite(values), finite(percents));
+        Sources { values, measurements, percents, patient: None, question: question.to_owned() }
     }
 
     /// Also refuse answers naming a patient other than `patient` (see [`foreign_patients`]).
@@ -135,9 +181,14 @@ impl Sources {
     }
 
     /// Whether `n` is a source value, rounded to `n`'s decimals; a difference of two
-    /// source values, rounded; or a source share (0..1) as a percentage.
+    /// source values, rounded; or a source share (0..1) as a percentage. A number
+    /// stated as a percentage is grounded only by a source percentage or share.
     pub fn grounds(&self, n: &StatedNumber) -> bool {
         let matches = |x: f64| round_to(x.abs(), n.decimals) == round_to(n.value, n.decimals);
+        if n.percent {
+            return self.percents.iter().any(|&v| matches(v))
+                || self.values.iter().filter(|v| **v <= 1.0).any(|&v| matches(v * 100.0));
+        }
         if self.values.iter().any(|&v| matches(v)) {
             return true;
         }
@@ -248,6 +299,14 @@ mod tests {
         for ok in ["12.44", "12.4", "12", "2023", "April 5", "8.06", "35%", "35.0%", "2.6", "p-0042 has 42"] {
             assert!(check(ok, &sources).is_grounded(), "{ok}");
         }
+        // A count grounds no percentage: "26 patients" is not "26%".
+        let counts = json!({"n": 26, "percent": 31, "text": "95% CI 17% to 50%", "share": 0.04,
+                            "hct": {"value": 42.0, "unit": "%"}});
+        let counts = Sources::new([&counts], "");
+        for ok in ["31%", "17 %", "50 percent", "95%", "4%", "42%", "26 patients"] {
+            assert!(check(ok, &counts).is_grounded(), "{ok}");
+        }
+        assert_eq!(check("effective in 26% of patients", &counts).ungrounded, vec!["26"]);
         let c = check("The CRP was 1.2 mg/L, down from 19 (0.3 per month).", &sources);
         assert_eq!(c.ungrounded, vec!["1.2", "19", "0.3"]);
         assert!(!c.is_grounded());

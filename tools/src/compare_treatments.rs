@@ -567,7 +567,7 @@ mod tests {
         assert!(
             facts.text.contains(
                 "Highest weighted response among options with enough patients: JAK inhibitor, 48% weighted for who got \
-                 the treatment (30 patients, effective 21.4; 95% CI 28% to 68%)."
+                 the treatment (30 patients, effective sample size 21.4; 95% CI 28% to 68%)."
             ),
             "{}",
             facts.text

@@ -404,11 +404,11 @@ pub(crate) fn figure_text(f: &Figure) -> String {
              window; 95% CI {low_percent}% to {high_percent}%)"
         ),
         Figure::WeightedRate { n, effective_n, percent, low_percent, high_percent } => format!(
-            "{percent}% weighted for who got the treatment ({n} patients, effective {effective_n}; 95% CI \
+            "{percent}% weighted for who got the treatment ({n} patients, effective sample size {effective_n}; 95% CI \
              {low_percent}% to {high_percent}%)"
         ),
         Figure::WeightedMean { n, effective_n, mean, low, high } => format!(
-            "{} weighted for who got the treatment ({n} patients, effective {effective_n}; 95% CI {} to {})",
+            "{} weighted for who got the treatment ({n} patients, effective sample size {effective_n}; 95% CI {} to {})",
             said(mean),
             said(low),
             said(high)

@@ -380,10 +380,10 @@ fn figure(f: &Figure, rate: bool) -> String {
             "{percent:.0}% ({low_percent:.0}–{high_percent:.0}%), Kaplan-Meier: {events} events, {n} followed, {censored} censored"
         ),
         Figure::WeightedRate { n, effective_n, percent, low_percent, high_percent } => {
-            format!("{percent}% ({low_percent}–{high_percent}%), n = {n}, effective {effective_n}")
+            format!("{percent}% ({low_percent}–{high_percent}%), n = {n}, effective sample size {effective_n}")
         }
         Figure::WeightedMean { n, effective_n, mean, low, high } => {
-            format!("{mean:.2} ({low:.2}–{high:.2}), n = {n}, effective {effective_n}")
+            format!("{mean:.2} ({low:.2}–{high:.2}), n = {n}, effective sample size {effective_n}")
         }
         Figure::NotEnoughComparablePatients { n, min_n } => {
             let what = if rate { "patients" } else { "readings" };
@@ -760,7 +760,7 @@ mod tests {
         let tnf = &section.rows[1];
         assert!(tnf.enough && tnf.best);
         assert_eq!(tnf.response_similar, "55% (40–70%), 16 of 30");
-        assert_eq!(tnf.response_weighted, "61% (41–81%), n = 30, effective 21.4");
+        assert_eq!(tnf.response_weighted, "61% (41–81%), n = 30, effective sample size 21.4");
         assert_eq!(tnf.response_population, "48% (33–63%), 14 of 30");
         assert_eq!(tnf.das28_270.0, "3.41 (3.10–3.72), n = 28");
         assert_eq!(tnf.widening, "50 → 200");
@@ -897,7 +897,7 @@ mod tests {
         let cont = row_of(&html, "continue the current treatment");
         let head_at = cont.find("2.60 (95% of 412 held-out within 1.40–4.10)").expect("the head's DAS28");
         let response_at = cont.find("62%; of 380 held-out").expect("the head's response");
-        let weighted_at = cont.find("38% (18–58%), n = 30, effective 21.4").expect("the weighted response");
+        let weighted_at = cont.find("38% (18–58%), n = 30, effective sample size 21.4").expect("the weighted response");
         assert!(head_at < response_at && response_at < weighted_at, "{cont}");
         assert!(cont.contains("<span class=\"muted\">measured on 412 held-out decisions where it was taken</span>"));
         let tnf = row_of(&html, "TNF inhibitor");
@@ -951,7 +951,7 @@ mod tests {
         let desc = &svg[svg.find("<desc").unwrap()..svg.find("</desc>").unwrap()];
         assert!(desc.contains(
             "continue the current treatment: counterfactual head for this patient 2.60 (95% of 412 held-out patients \
-             within 1.40 to 4.10); weighted for who got it 3.35 (95% interval 3.00 to 3.70; 28 patients, effective 20); \
+             within 1.40 to 4.10); weighted for who got it 3.35 (95% interval 3.00 to 3.70; 28 patients, effective sample size 20); \
              population 3.60."
         ), "{desc}");
         assert!(desc.contains("TNF inhibitor: counterfactual head for this patient 3.30"), "{desc}");

@@ -86,7 +86,7 @@ impl Interval {
         let (value, low, high) = (scale.text(self.value), scale.text(self.low), scale.text(self.high));
         match self.basis {
             Basis::Patients { n, effective_n: Some(e) } => {
-                format!("{value} (95% interval {low} to {high}; {n} patients, effective {e})")
+                format!("{value} (95% interval {low} to {high}; {n} patients, effective sample size {e})")
             }
             Basis::Patients { n, effective_n: None } => format!("{value} (95% interval {low} to {high}; {n} patients)"),
             Basis::HeldOut { n } => format!("{value} (95% of {n} held-out patients within {low} to {high})"),
@@ -475,7 +475,7 @@ mod tests {
         assert!(svg.contains("<title id=\"options-plot-title\">") && svg.contains("<desc id=\"options-plot-desc\">"));
         assert!(svg.contains("rituximab: not enough patients (7 of 20)."), "the desc names it");
         assert!(svg.contains("TNF inhibitor: similar patients 52% (95% interval 37% to 67%; 30 patients)"));
-        assert!(svg.contains("weighted for who got it 48% (95% interval 28% to 68%; 30 patients, effective 21.4)"));
+        assert!(svg.contains("weighted for who got it 48% (95% interval 28% to 68%; 30 patients, effective sample size 21.4)"));
         assert!(svg.contains("a &lt;b&gt; &amp; c") && !svg.contains("<b>"));
         assert!(svg.contains("viewBox=\"0 0 380 ") && svg.contains("width=\"100%\""));
     }
@@ -523,7 +523,7 @@ mod tests {
         let desc = &svg[svg.find("<desc").unwrap()..svg.find("</desc>").unwrap()];
         assert!(desc.contains(
             "TNF inhibitor: counterfactual head for this patient 3.10 (95% of 412 held-out patients within 1.70 to 4.50); \
-             weighted for who got it 3.35 (95% interval 3.05 to 3.65; 28 patients, effective 20); population 3.60."
+             weighted for who got it 3.35 (95% interval 3.05 to 3.65; 28 patients, effective sample size 20); population 3.60."
         ), "{desc}");
         assert!(desc.contains("JAK inhibitor: counterfactual head for this patient: no figure; weighted for who got it 3.80"));
         assert!(desc.contains("rituximab: not enough patients (7 of 20).") && !desc.contains("2.50"), "{desc}");
