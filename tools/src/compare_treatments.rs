@@ -346,10 +346,13 @@ fn options_facts(v: &CompareTreatmentsOutput) -> Facts {
         .map(|o| {
             let aspect = o.option.parse::<TreatmentOption>().map_or(Aspect::Caveat, Aspect::TreatmentOption);
             if !o.enough_patients {
-                let text = format!(
-                    "{}: not enough comparable patients ({} of the {} most similar started it; minimum {}).",
-                    o.label, o.patients, o.neighbourhood, v.min_n
-                );
+                // "None of", not "0 of": a small model read "0 of the 1600 most similar
+                // started it" as a comparison of 1600 patients with 0.
+                let started = match o.patients {
+                    0 => format!("none of the {} most similar started it", o.neighbourhood),
+                    n => format!("{n} of the {} most similar started it", o.neighbourhood),
+                };
+                let text = format!("{}: not enough comparable patients ({started}; minimum {}).", o.label, v.min_n);
                 return (aspect, text);
             }
             // "Continue" names what it keeps, so a lead about it names the drugs; those
@@ -555,6 +558,10 @@ mod tests {
             text.contains("options with enough similar patients for their other figures: continue the current treatment."),
             "{text}"
         );
+        // An option nobody near started says "none of", never a "0 of" to misread.
+        let jak = OptionOut { patients: 0, ..option(TreatmentOption::JakInhibitor, false, vec![]) };
+        let text = options_facts(&output(vec![jak], None)).text;
+        assert!(text.contains("JAK inhibitor: not enough comparable patients (none of the 50 most similar started it"), "{text}");
     }
 
     /// The option with the highest weighted response is named with its figure.

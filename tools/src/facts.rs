@@ -452,7 +452,7 @@ mod tests {
         let opening = "Treatment options of p-1 at 2023-05-02 (current: methotrexate, tofacitinib).";
         let cont = "continue the current treatment: 34 similar patients stayed on their treatment; among them, flare \
                     within 6 months: 24%.";
-        let mtx = "methotrexate: not enough comparable patients (0 of the 1600 most similar started it; minimum 20).";
+        let mtx = "methotrexate: not enough comparable patients (none of the 1600 most similar started it; minimum 20).";
         let facts = Facts::in_parts(
             opening.into(),
             vec![
