@@ -249,11 +249,21 @@ pub fn foreign_patients(answer: &str, patient: &str) -> Vec<String> {
 
 /// Every id in `text` shaped like `patient`, `patient` included, with its byte offset:
 /// the same letters before its first digit, not glued to a preceding letter or
-/// digit, then letters, digits, `-` or `_` holding a digit ("p-value" is no id).
+/// digit, then letters, digits, `-` or `_` holding a digit ("p-value" is no id). An id
+/// with no letters before its digits (a hospital's numeric record number) has no shape
+/// to tell another by: only `patient` itself is found, as a whole word.
 fn patient_ids(text: &str, patient: &str) -> Vec<(usize, String)> {
     let prefix: String = patient.chars().take_while(|c| !c.is_ascii_digit()).collect();
-    if prefix.is_empty() || prefix.len() == patient.len() {
+    if patient.is_empty() {
         return Vec::new();
+    }
+    if prefix.is_empty() || prefix.len() == patient.len() {
+        let word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric());
+        return text
+            .match_indices(patient)
+            .filter(|(at, _)| !word(text[..*at].chars().next_back()) && !word(text[at + patient.len()..].chars().next()))
+            .map(|(at, id)| (at, id.to_owned()))
+            .collect();
     }
     let mut found = Vec::new();
     let mut from = 0;
@@ -333,6 +343,10 @@ mod tests {
         assert!(check(&refusal, &before_any_tool).is_grounded(), "{:?}", check(&refusal, &before_any_tool).ungrounded);
         let c = check("syn7-000012's CRP was 12.", &before_any_tool);
         assert_eq!(c.ungrounded, vec!["12"], "the open id grounds no number stated beside it");
+        // A numeric record number is a name too, as a whole word only.
+        let numeric = Sources::new(std::iter::empty(), "").with_patient(Some("4471"));
+        assert!(check("This conversation is about patient 4471.", &numeric).is_grounded());
+        assert_eq!(check("Patient 4471 had 44710 mg.", &numeric).ungrounded, vec!["44710"]);
         let third = check("syn7-000044 had a CRP of 3.", &sources).ungrounded;
         assert!(third.contains(&"syn7-000044".to_owned()) && third.contains(&"3".to_owned()), "{third:?}");
     }
