@@ -125,6 +125,7 @@ pub async fn run_twin_evaluation(
     let twins = model.embed(&inputs, None)?;
     let fused = neighbour_agreement(&twins, &labels, k);
     let prognosis = prognosis_agreement(data_dir, registry, &model, &cohort, &cut_of, &twins, &labels, k).await;
+    let linear_prognosis = linear_prognosis_agreement(&cohort, &cut_of, &twins, &labels, k);
     let mut ablation = Vec::new();
     for m in FusedModality::ALL {
         let score = neighbour_agreement(&model.embed(&inputs, Some(m))?, &labels, k);
@@ -191,6 +192,7 @@ pub async fn run_twin_evaluation(
             "chance": chance,
             "ceiling": ceiling,
             "twin_head_prognosis": prognosis,
+            "linear_prognosis": linear_prognosis,
             "twin_parts": parts,
         },
         "state_model": state,
@@ -253,6 +255,11 @@ fn agreement_markdown(report: &serde_json::Value, ablation: &[(&str, f64)]) -> S
         let _ = writeln!(md, "| the twin head's prognosis alone | {} |", pct(&p["prognosis"]));
         let _ = writeln!(md, "| twin with the twin head's prognosis | {} |", pct(&p["twin_and_prognosis"]));
     }
+    let l = &a["linear_prognosis"];
+    if !l.is_null() {
+        let _ = writeln!(md, "| a linear prognosis off the twin (train part) alone | {} |", pct(&l["prognosis"]));
+        let _ = writeln!(md, "| twin with a linear prognosis off the twin | {} |", pct(&l["twin_and_prognosis"]));
+    }
     let _ = writeln!(md, "| baseline: bag of codes | {} |", pct(&a["bag_of_codes"]));
     let _ = writeln!(md, "| baseline: latest-visit snapshot | {} |", pct(&a["latest_visit_snapshot"]));
     let _ = writeln!(md, "| chance (same label at random) | {} |", pct(&a["chance"]));
@@ -309,8 +316,15 @@ async fn prognosis_agreement(
                 .collect()
         })
         .collect();
-    // Each coordinate standardised over the cohort; a missing prediction sits at the mean.
-    let width = Outcome::ALL.len();
+    prognosis_beside_twin(&raw, twins, labels, k)
+}
+
+/// Agreement in the space of a prognosis (one row of predictions per patient, every
+/// outcome's; logits for yes/no), alone and beside the twin (each part at unit
+/// length). Each coordinate is standardised over the cohort; a missing prediction sits
+/// at the mean.
+fn prognosis_beside_twin(raw: &[Vec<Option<f64>>], twins: &[Vec<f32>], labels: &[String], k: usize) -> serde_json::Value {
+    let width = raw.first().map_or(0, Vec::len);
     let mut stats = vec![(0.0f64, 1.0f64); width];
     for (c, stat) in stats.iter_mut().enumerate() {
         let values: Vec<f64> = raw.iter().filter_map(|r| r[c]).collect();
@@ -333,6 +347,61 @@ async fn prognosis_agreement(
         "prognosis": neighbour_agreement(&prognosis, labels, k),
         "twin_and_prognosis": neighbour_agreement(&both, labels, k),
     })
+}
+
+/// The same question without the head: a linear prognosis read off the twin itself
+/// (a ridge logistic or linear regression per outcome on the twin vector, fitted on
+/// the train part's patients at their cut, from the record's own outcomes), alone and
+/// beside the twin. Whether a prognosis the twin could carry (fitted with it, versioned
+/// with it) brings look-alike patients of one subtype together as the head's does,
+/// without tying the index to the head.
+fn linear_prognosis_agreement(
+    cohort: &[&(PatientId, Vec<Event>)],
+    cut_of: &dyn Fn(&PatientId) -> DateTime<Utc>,
+    twins: &[Vec<f32>],
+    labels: &[String],
+    k: usize,
+) -> serde_json::Value {
+    use crate::cohort::regression::LinearModel;
+    use crate::cohort::{ClinicalRecord, Outcome};
+    use crate::eval::split::Part;
+    let outcomes: Vec<_> =
+        cohort.iter().map(|(id, events)| ClinicalRecord::read(events).outcomes_at(cut_of(id).date_naive())).collect();
+    let x: Vec<Vec<f64>> = twins.iter().map(|t| t.iter().map(|&v| f64::from(v)).collect()).collect();
+    let train: Vec<usize> = (0..cohort.len()).filter(|&i| Part::of(&cohort[i].0) == Part::Train).collect();
+    let mut columns: Vec<Vec<f64>> = Vec::new();
+    for outcome in Outcome::ALL {
+        let rows: Vec<(usize, f64)> = train.iter().filter_map(|&i| outcomes[i].get(outcome).map(|y| (i, y))).collect();
+        if rows.len() < 50 {
+            continue;
+        }
+        let xs: Vec<Vec<f64>> = rows.iter().map(|&(i, _)| x[i].clone()).collect();
+        let model = if outcome.is_rate() {
+            let y: Vec<bool> = rows.iter().map(|&(_, y)| y >= 0.5).collect();
+            LinearModel::fit_logistic(&xs, &y, 0.01)
+        } else {
+            let y: Vec<f64> = rows.iter().map(|&(_, y)| y).collect();
+            LinearModel::fit_linear(&xs, &y, 0.01)
+        };
+        let Some(model) = model else { continue };
+        columns.push(
+            x.iter()
+                .map(|r| {
+                    let v = model.predict(r);
+                    if outcome.is_rate() {
+                        crate::heads::logit(v)
+                    } else {
+                        v
+                    }
+                })
+                .collect(),
+        );
+    }
+    if columns.is_empty() {
+        return json!(null);
+    }
+    let raw: Vec<Vec<Option<f64>>> = (0..twins.len()).map(|i| columns.iter().map(|c| Some(c[i])).collect()).collect();
+    prognosis_beside_twin(&raw, twins, labels, k)
 }
 
 /// How much of the hidden subtype the record up to the cut allows any model to read:
