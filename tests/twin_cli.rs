@@ -65,6 +65,11 @@ fn train_embed_eval_on_a_tiny_cohort() {
     for m in ["events", "notes", "imaging", "omics", "latest_values"] {
         assert!(agreement["leave_one_modality_out"][m].is_f64(), "ablation without {m}");
     }
+    // Beside a linear prognosis read off the twin, fitted on the train part.
+    for part in ["prognosis", "twin_and_prognosis"] {
+        let v = agreement["linear_prognosis"][part].as_f64().unwrap_or(-1.0);
+        assert!((0.0..=1.0).contains(&v), "linear prognosis {part} = {v}: {}", agreement["linear_prognosis"]);
+    }
     assert!(rdt.data_dir().join("reports/twin-eval.md").is_file());
     // The cohort section scores the GRU beside the other baselines, in range.
     let metrics = report["cohort"]["metrics"].as_array().expect("the cohort section");

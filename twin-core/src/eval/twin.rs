@@ -349,6 +349,10 @@ fn prognosis_beside_twin(raw: &[Vec<Option<f64>>], twins: &[Vec<f32>], labels: &
     })
 }
 
+/// Fewer train-part patients with an outcome known at their cut leave it out of the
+/// linear prognosis (a ridge fit on fewer says little).
+const MIN_PROGNOSIS_ROWS: usize = 20;
+
 /// The same question without the head: a linear prognosis read off the twin itself
 /// (a ridge logistic or linear regression per outcome on the twin vector, fitted on
 /// the train part's patients at their cut, from the record's own outcomes), alone and
@@ -372,7 +376,7 @@ fn linear_prognosis_agreement(
     let mut columns: Vec<Vec<f64>> = Vec::new();
     for outcome in Outcome::ALL {
         let rows: Vec<(usize, f64)> = train.iter().filter_map(|&i| outcomes[i].get(outcome).map(|y| (i, y))).collect();
-        if rows.len() < 50 {
+        if rows.len() < MIN_PROGNOSIS_ROWS {
             continue;
         }
         let xs: Vec<Vec<f64>> = rows.iter().map(|&(i, _)| x[i].clone()).collect();
