@@ -234,7 +234,8 @@ pub fn check(answer: &str, sources: &Sources) -> Check {
     let mut ungrounded: Vec<String> = stated.iter().filter(|n| !sources.grounds(n)).map(|n| n.text.clone()).collect();
     if let Some(patient) = &sources.patient {
         let named_in_question = foreign_patients(&sources.question, patient);
-        ungrounded.extend(foreign_patients(answer, patient).into_iter().filter(|id| !named_in_question.contains(id)));
+        let foreign = ids.into_iter().map(|(_, id)| id).filter(|id| id != patient && !named_in_question.contains(id));
+        ungrounded.extend(foreign);
     }
     ungrounded.dedup();
     Check { stated, ungrounded }

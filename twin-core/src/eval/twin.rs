@@ -124,8 +124,9 @@ pub async fn run_twin_evaluation(
     let k = options.k;
     let twins = model.embed(&inputs, None)?;
     let fused = neighbour_agreement(&twins, &labels, k);
-    let prognosis = prognosis_agreement(data_dir, registry, &model, &cohort, &cut_of, &twins, &labels, k).await;
-    let linear_prognosis = linear_prognosis_agreement(&cohort, &cut_of, &twins, &labels, k);
+    let at_cut = AtTheCut::read(&cohort, &cut_of, &twins, &labels, k);
+    let prognosis = prognosis_agreement(data_dir, registry, &model, &at_cut).await;
+    let linear_prognosis = linear_prognosis_agreement(&at_cut);
     let mut ablation = Vec::new();
     for m in FusedModality::ALL {
         let score = neighbour_agreement(&model.embed(&inputs, Some(m))?, &labels, k);
@@ -144,7 +145,7 @@ pub async fn run_twin_evaluation(
     let bag = neighbour_agreement(&bags, &labels, k);
     let snapshot = neighbour_agreement(&snapshots, &labels, k);
     let chance = chance_agreement(&labels);
-    let ceiling = subtype_ceiling(&cohort, &labels, &cut_of, &twins, k)?;
+    let ceiling = subtype_ceiling(&at_cut)?;
     let reconstruction = model.manifest.training.get("reconstruction").cloned().unwrap_or(json!(null));
 
     // The state model and the predictive heads: fitted on the train part of the
@@ -280,33 +281,50 @@ fn agreement_markdown(report: &serde_json::Value, ablation: &[(&str, f64)]) -> S
     md
 }
 
+/// The subtype cohort at its cut, read once for every agreement that needs more than
+/// the twins: each patient's clinical record and cut beside its twin and hidden label.
+struct AtTheCut<'a> {
+    cohort: &'a [&'a (PatientId, Vec<Event>)],
+    records: Vec<crate::cohort::ClinicalRecord>,
+    cuts: Vec<DateTime<Utc>>,
+    twins: &'a [Vec<f32>],
+    labels: &'a [String],
+    k: usize,
+}
+
+impl<'a> AtTheCut<'a> {
+    fn read(
+        cohort: &'a [&'a (PatientId, Vec<Event>)],
+        cut_of: &dyn Fn(&PatientId) -> DateTime<Utc>,
+        twins: &'a [Vec<f32>],
+        labels: &'a [String],
+        k: usize,
+    ) -> Self {
+        let records = cohort.iter().map(|(_, events)| crate::cohort::ClinicalRecord::read(events)).collect();
+        let cuts = cohort.iter().map(|(id, _)| cut_of(id)).collect();
+        AtTheCut { cohort, records, cuts, twins, labels, k }
+    }
+}
+
 /// Subtype agreement in the space of what the install's twin head expects for each
 /// patient (every outcome's prediction at the cut, logits for yes/no, standardised
 /// across the cohort), alone and beside the twin (each part scaled to unit length):
 /// whether neighbours expected to fare alike share the hidden subtype more often than
 /// neighbours whose twins look alike. `null` when no active head reads this twin.
-#[allow(clippy::too_many_arguments)]
 async fn prognosis_agreement(
     data_dir: &Path,
     registry: &ModelRegistry,
     model: &crate::twin::TwinModel,
-    cohort: &[&(PatientId, Vec<Event>)],
-    cut_of: &dyn Fn(&PatientId) -> DateTime<Utc>,
-    twins: &[Vec<f32>],
-    labels: &[String],
-    k: usize,
+    at: &AtTheCut<'_>,
 ) -> serde_json::Value {
-    use crate::cohort::{ClinicalRecord, Outcome};
+    use crate::cohort::Outcome;
     use crate::heads::TwinHead;
     let Ok(head) = TwinHead::load_active(&TwinHead::install_path(data_dir), registry, model.version).await else {
         return json!(null);
     };
-    let raw: Vec<Vec<Option<f64>>> = cohort
-        .iter()
-        .zip(twins)
-        .map(|((id, events), twin)| {
-            let record = ClinicalRecord::read(events);
-            let inputs = head.inputs(&record, events, cut_of(id), twin.clone());
+    let raw: Vec<Vec<Option<f64>>> = (0..at.cohort.len())
+        .map(|i| {
+            let inputs = head.inputs(&at.records[i], &at.cohort[i].1, at.cuts[i], at.twins[i].clone());
             Outcome::ALL
                 .iter()
                 .map(|o| {
@@ -316,14 +334,15 @@ async fn prognosis_agreement(
                 .collect()
         })
         .collect();
-    prognosis_beside_twin(&raw, twins, labels, k)
+    prognosis_beside_twin(&raw, at)
 }
 
 /// Agreement in the space of a prognosis (one row of predictions per patient, every
 /// outcome's; logits for yes/no), alone and beside the twin (each part at unit
 /// length). Each coordinate is standardised over the cohort; a missing prediction sits
 /// at the mean.
-fn prognosis_beside_twin(raw: &[Vec<Option<f64>>], twins: &[Vec<f32>], labels: &[String], k: usize) -> serde_json::Value {
+fn prognosis_beside_twin(raw: &[Vec<Option<f64>>], at: &AtTheCut<'_>) -> serde_json::Value {
+    let (twins, labels, k) = (at.twins, at.labels, at.k);
     let width = raw.first().map_or(0, Vec::len);
     let mut stats = vec![(0.0f64, 1.0f64); width];
     for (c, stat) in stats.iter_mut().enumerate() {
@@ -359,20 +378,13 @@ const MIN_PROGNOSIS_ROWS: usize = 20;
 /// beside the twin. Whether a prognosis the twin could carry (fitted with it, versioned
 /// with it) brings look-alike patients of one subtype together as the head's does,
 /// without tying the index to the head.
-fn linear_prognosis_agreement(
-    cohort: &[&(PatientId, Vec<Event>)],
-    cut_of: &dyn Fn(&PatientId) -> DateTime<Utc>,
-    twins: &[Vec<f32>],
-    labels: &[String],
-    k: usize,
-) -> serde_json::Value {
+fn linear_prognosis_agreement(at: &AtTheCut<'_>) -> serde_json::Value {
     use crate::cohort::regression::LinearModel;
-    use crate::cohort::{ClinicalRecord, Outcome};
+    use crate::cohort::Outcome;
     use crate::eval::split::Part;
-    let outcomes: Vec<_> =
-        cohort.iter().map(|(id, events)| ClinicalRecord::read(events).outcomes_at(cut_of(id).date_naive())).collect();
-    let x: Vec<Vec<f64>> = twins.iter().map(|t| t.iter().map(|&v| f64::from(v)).collect()).collect();
-    let train: Vec<usize> = (0..cohort.len()).filter(|&i| Part::of(&cohort[i].0) == Part::Train).collect();
+    let outcomes: Vec<_> = at.records.iter().zip(&at.cuts).map(|(r, cut)| r.outcomes_at(cut.date_naive())).collect();
+    let x: Vec<Vec<f64>> = at.twins.iter().map(|t| t.iter().map(|&v| f64::from(v)).collect()).collect();
+    let train: Vec<usize> = (0..at.cohort.len()).filter(|&i| Part::of(&at.cohort[i].0) == Part::Train).collect();
     let mut columns: Vec<Vec<f64>> = Vec::new();
     for outcome in Outcome::ALL {
         let rows: Vec<(usize, f64)> = train.iter().filter_map(|&i| outcomes[i].get(outcome).map(|y| (i, y))).collect();
@@ -404,8 +416,8 @@ fn linear_prognosis_agreement(
     if columns.is_empty() {
         return json!(null);
     }
-    let raw: Vec<Vec<Option<f64>>> = (0..twins.len()).map(|i| columns.iter().map(|c| Some(c[i])).collect()).collect();
-    prognosis_beside_twin(&raw, twins, labels, k)
+    let raw: Vec<Vec<Option<f64>>> = (0..at.twins.len()).map(|i| columns.iter().map(|c| Some(c[i])).collect()).collect();
+    prognosis_beside_twin(&raw, at)
 }
 
 /// How much of the hidden subtype the record up to the cut allows any model to read:
@@ -418,13 +430,8 @@ fn linear_prognosis_agreement(
 /// subtype probabilities (a representation built from the subtype itself), next to
 /// the fused twin's agreement among the same patients. A neighbour shares a label
 /// less often than a classifier names it, so agreement is read against this too.
-fn subtype_ceiling(
-    cohort: &[&(PatientId, Vec<Event>)],
-    labels: &[String],
-    cut_of: &dyn Fn(&PatientId) -> DateTime<Utc>,
-    twins: &[Vec<f32>],
-    k: usize,
-) -> Result<serde_json::Value, EvalError> {
+fn subtype_ceiling(at: &AtTheCut<'_>) -> Result<serde_json::Value, EvalError> {
+    let (labels, twins, k) = (at.labels, at.twins, at.k);
     use crate::cohort::boosting::BoostedClassifier;
     use crate::eval::split::Part;
     let mut classes: Vec<&String> = labels.iter().collect();
@@ -432,9 +439,9 @@ fn subtype_ceiling(
     classes.dedup();
     let (mut train_x, mut train_y, mut scored) = (Vec::new(), Vec::new(), Vec::new());
     let mut tuning_twins = Vec::new();
-    for (((id, events), label), twin) in cohort.iter().map(|j| (&j.0, &j.1)).zip(labels).zip(twins) {
-        let record = crate::cohort::ClinicalRecord::read(events);
-        let x = crate::cohort::history::history_features(&record, events, cut_of(id));
+    for (i, (label, twin)) in labels.iter().zip(twins).enumerate() {
+        let (id, events) = at.cohort[i];
+        let x = crate::cohort::history::history_features(&at.records[i], events, at.cuts[i]);
         let class = classes.iter().position(|c| *c == label).expect("a label of the cohort");
         match Part::of(id) {
             Part::Train => {

@@ -260,8 +260,9 @@ struct OutcomeHead {
 }
 
 impl OutcomeHead {
-    /// The stack that answers: the decision-point one at a decision point (when the
-    /// slice held enough such rows), else the one fitted on the whole slice.
+    /// The stack that answers: the first-line one at a first-line decision, the
+    /// decision-point one at any other decision point (each when the slice held enough
+    /// such rows), else the one fitted on the whole slice.
     fn stack_for(&self, decision: Decision) -> Option<&LinearModel> {
         let first_line = self.first_line_stack.as_ref().filter(|_| decision == Decision::FirstLine);
         let any = self.decision_stack.as_ref().filter(|_| decision != Decision::None);
