@@ -34,8 +34,9 @@ pub enum BoostingError {
     Fit { outcome: &'static str, message: String },
 }
 
-/// One boosted model per outcome (serialisable: the twin head is saved with them).
-#[derive(serde::Serialize, serde::Deserialize)]
+/// One boosted model per outcome (serialisable: the twin head and the twin's
+/// prognosis part are saved with them).
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
 pub struct BoostedBaseline {
     features: usize,
     models: BTreeMap<Outcome, PerpetualBooster>,

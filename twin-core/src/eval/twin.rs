@@ -127,19 +127,34 @@ pub async fn run_twin_evaluation(
     let at_cut = AtTheCut::read(&cohort, &cut_of, &twins, &labels, k);
     let prognosis = prognosis_agreement(data_dir, registry, &model, &at_cut).await;
     let linear_prognosis = linear_prognosis_agreement(&at_cut);
+    let trees_prognosis = trees_prognosis_agreement(&at_cut);
     let mut ablation = Vec::new();
     for m in FusedModality::ALL {
         let score = neighbour_agreement(&model.embed(&inputs, Some(m))?, &labels, k);
         ablation.push((m.as_str(), score));
     }
-    // The twin's two parts alone, when it carries the clinical-history block.
-    let parts = spec.history.as_ref().map(|_| {
-        let width = model.manifest.fusion.twin_size;
-        let learned: Vec<Vec<f32>> = twins.iter().map(|t| t[..width].to_vec()).collect();
-        let block: Vec<Vec<f32>> = twins.iter().map(|t| t[width..].to_vec()).collect();
+    // The twin's parts alone, when it carries more than the fused vector.
+    let parts = (spec.history.is_some() || spec.prognosis.is_some()).then(|| {
+        let fused_end = model.manifest.fusion.twin_size;
+        let block_end = fused_end + spec.history.as_ref().map_or(0, |h| h.width());
+        let slice = |from: usize, to: usize| -> Vec<Vec<f32>> { twins.iter().map(|t| t[from..to].to_vec()).collect() };
+        let alone = |from: usize, to: usize| (to > from).then(|| neighbour_agreement(&slice(from, to), &labels, k));
+        let end = twins.first().map_or(block_end, Vec::len);
+        // Look-alike (fused vector and block) and expected course weighed equally.
+        let halves = (end > block_end).then(|| {
+            let unit = |v: &[f32]| -> Vec<f32> {
+                let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+                v.iter().map(|x| if norm > 0.0 { x / norm } else { 0.0 }).collect()
+            };
+            let rows: Vec<Vec<f32>> =
+                twins.iter().map(|t| [unit(&t[..block_end]), unit(&t[block_end..])].concat()).collect();
+            neighbour_agreement(&rows, &labels, k)
+        });
         json!({
-            "fused_vector_alone": neighbour_agreement(&learned, &labels, k),
-            "history_block_alone": neighbour_agreement(&block, &labels, k),
+            "fused_vector_alone": alone(0, fused_end),
+            "history_block_alone": alone(fused_end, block_end),
+            "prognosis_part_alone": alone(block_end, end),
+            "look_alike_and_prognosis_halves": halves,
         })
     });
     let bag = neighbour_agreement(&bags, &labels, k);
@@ -194,6 +209,7 @@ pub async fn run_twin_evaluation(
             "ceiling": ceiling,
             "twin_head_prognosis": prognosis,
             "linear_prognosis": linear_prognosis,
+            "trees_prognosis": trees_prognosis,
             "twin_parts": parts,
         },
         "state_model": state,
@@ -250,6 +266,7 @@ fn agreement_markdown(report: &serde_json::Value, ablation: &[(&str, f64)]) -> S
     if !parts.is_null() {
         let _ = writeln!(md, "| the twin's fused vector alone | {} |", pct(&parts["fused_vector_alone"]));
         let _ = writeln!(md, "| the twin's clinical-history block alone | {} |", pct(&parts["history_block_alone"]));
+        let _ = writeln!(md, "| the twin's prognosis part alone | {} |", pct(&parts["prognosis_part_alone"]));
     }
     let p = &a["twin_head_prognosis"];
     if !p.is_null() {
@@ -362,10 +379,54 @@ fn prognosis_beside_twin(raw: &[Vec<Option<f64>>], at: &AtTheCut<'_>) -> serde_j
         v.iter().map(|x| if norm > 0.0 { x / norm } else { *x }).collect()
     };
     let both: Vec<Vec<f32>> = twins.iter().zip(&prognosis).map(|(t, p)| [unit(t), unit(p)].concat()).collect();
+    // Among the tuning part alone, where no prognosis was fitted on the patient scored.
+    let tuning: Vec<usize> =
+        (0..labels.len()).filter(|&i| crate::eval::split::Part::of(&at.cohort[i].0) == crate::eval::split::Part::Tuning).collect();
+    let slice = |rows: &[Vec<f32>]| -> f64 {
+        let r: Vec<Vec<f32>> = tuning.iter().map(|&i| rows[i].clone()).collect();
+        let l: Vec<String> = tuning.iter().map(|&i| labels[i].clone()).collect();
+        neighbour_agreement(&r, &l, k)
+    };
+    let reranked: serde_json::Map<_, _> =
+        [50usize, 100, 200].iter().map(|&m| (m.to_string(), json!(reranked_agreement(twins, &both, labels, k, m)))).collect();
     json!({
         "prognosis": neighbour_agreement(&prognosis, labels, k),
         "twin_and_prognosis": neighbour_agreement(&both, labels, k),
+        "reranked": reranked,
+        "tuning_part": {
+            "patients": tuning.len(),
+            "twin": slice(twins),
+            "prognosis": slice(&prognosis),
+            "twin_and_prognosis": slice(&both),
+        },
     })
+}
+
+/// Agreement when the `pool` nearest by `first` are re-ranked by `second` and the `k`
+/// nearest of them kept.
+fn reranked_agreement(first: &[Vec<f32>], second: &[Vec<f32>], labels: &[String], k: usize, pool: usize) -> f64 {
+    use rayon::prelude::*;
+    let unit = |v: &Vec<f32>| -> Vec<f32> {
+        let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+        v.iter().map(|x| if norm > 0.0 { x / norm } else { *x }).collect()
+    };
+    let a: Vec<Vec<f32>> = first.iter().map(unit).collect();
+    let b: Vec<Vec<f32>> = second.iter().map(unit).collect();
+    let n = a.len();
+    let dot = |x: &[f32], y: &[f32]| x.iter().zip(y).map(|(p, q)| p * q).sum::<f32>();
+    let shares: Vec<f64> = (0..n)
+        .into_par_iter()
+        .map(|i| {
+            let mut sims: Vec<(f32, usize)> = (0..n).filter(|&j| j != i).map(|j| (dot(&a[i], &a[j]), j)).collect();
+            let m = pool.min(sims.len());
+            sims.select_nth_unstable_by(m - 1, |x, y| y.0.total_cmp(&x.0).then(x.1.cmp(&y.1)));
+            let mut again: Vec<(f32, usize)> = sims[..m].iter().map(|&(_, j)| (dot(&b[i], &b[j]), j)).collect();
+            again.sort_by(|x, y| y.0.total_cmp(&x.0).then(x.1.cmp(&y.1)));
+            let kk = k.min(again.len());
+            again[..kk].iter().filter(|(_, j)| labels[*j] == labels[i]).count() as f64 / kk as f64
+        })
+        .collect();
+    shares.iter().sum::<f64>() / n as f64
 }
 
 /// Fewer train-part patients with an outcome known at their cut leave it out of the
@@ -417,6 +478,33 @@ fn linear_prognosis_agreement(at: &AtTheCut<'_>) -> serde_json::Value {
         return json!(null);
     }
     let raw: Vec<Vec<Option<f64>>> = (0..at.twins.len()).map(|i| columns.iter().map(|c| Some(c[i])).collect()).collect();
+    prognosis_beside_twin(&raw, at)
+}
+
+/// A prognosis by boosted trees on the aggregated history at the cut (one per outcome,
+/// fitted on the train part's patients from the record's own outcomes), alone and
+/// beside the twin: the non-linear reading of the record the twin could carry itself.
+fn trees_prognosis_agreement(at: &AtTheCut<'_>) -> serde_json::Value {
+    use crate::cohort::boosting::BoostedBaseline;
+    use crate::cohort::Outcome;
+    use crate::eval::split::Part;
+    let outcomes: Vec<_> = at.records.iter().zip(&at.cuts).map(|(r, cut)| r.outcomes_at(cut.date_naive())).collect();
+    let x: Vec<Vec<f64>> = (0..at.cohort.len())
+        .map(|i| crate::cohort::history::history_features(&at.records[i], &at.cohort[i].1, at.cuts[i]))
+        .collect();
+    let train: Vec<usize> = (0..at.cohort.len()).filter(|&i| Part::of(&at.cohort[i].0) == Part::Train).collect();
+    let Ok(model) = BoostedBaseline::fit(train.iter().map(|&i| (x[i].as_slice(), &outcomes[i]))) else {
+        return json!(null);
+    };
+    let raw: Vec<Vec<Option<f64>>> = x
+        .iter()
+        .map(|r| {
+            Outcome::ALL
+                .iter()
+                .map(|o| model.predict(*o, r).map(|v| if o.is_rate() { crate::heads::logit(v) } else { v }))
+                .collect()
+        })
+        .collect();
     prognosis_beside_twin(&raw, at)
 }
 

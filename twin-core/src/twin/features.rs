@@ -150,6 +150,11 @@ pub struct FeatureSpec {
     /// (its vectors are the fused vector alone).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub history: Option<super::history_block::HistoryScale>,
+    /// The prognosis part appended after the history block
+    /// ([`super::prognosis_part`]); `None` for a twin trained before it existed or
+    /// without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prognosis: Option<super::prognosis_part::PrognosisPart>,
 }
 
 /// Width of [`trajectory`].
@@ -208,6 +213,8 @@ pub struct PatientInputs {
     pub trajectory: Option<Vec<f32>>,
     /// The clinical-history block ([`super::history_block`]), when the spec has a scale.
     pub history: Option<Vec<f32>>,
+    /// The prognosis part ([`super::prognosis_part`]), when the spec has one.
+    pub prognosis: Option<Vec<f32>>,
 }
 
 impl FeatureSpec {
@@ -224,13 +231,14 @@ impl FeatureSpec {
             trajectory: true,
             note_weights: None,
             history: None,
+            prognosis: None,
         }
     }
 
     /// Width of a twin of this spec from a fusion of `twin_size`: the fused vector,
-    /// then the history block when the spec has one.
+    /// then the history block and the prognosis part when the spec has them.
     pub fn twin_width(&self, twin_size: usize) -> usize {
-        twin_size + self.history.as_ref().map_or(0, |h| h.width())
+        twin_size + self.history.as_ref().map_or(0, |h| h.width()) + self.prognosis.as_ref().map_or(0, |p| p.width())
     }
 
     /// Width of the latest-values token: three per vocabulary entry, and the
@@ -325,10 +333,12 @@ impl FeatureSpec {
         // The trajectory and the history block are read only where the spec uses them
         // (one record read per call).
         let wants_trajectory = self.latest_values && self.trajectory;
-        let record = (wants_trajectory || self.history.is_some()).then(|| ClinicalRecord::read(window));
+        let record = (wants_trajectory || self.history.is_some() || self.prognosis.is_some())
+            .then(|| ClinicalRecord::read(window));
         let at = until.or_else(|| window.last().map(|e| e.time)).unwrap_or_else(Utc::now);
         let trajectory = record.as_ref().filter(|_| wants_trajectory).map(|r| trajectory(r, at));
         let history = record.as_ref().zip(self.history.as_ref()).map(|(r, scale)| scale.block(r, window, at));
+        let prognosis = record.as_ref().zip(self.prognosis.as_ref()).map(|(r, part)| part.part(r, window, at));
         PatientInputs {
             tokens,
             note_tokens,
@@ -337,6 +347,7 @@ impl FeatureSpec {
             omics: self.omics.features(window),
             trajectory,
             history,
+            prognosis,
         }
     }
 }

@@ -143,15 +143,14 @@ impl HistoryScale {
     }
 }
 
-/// The twin of a fused vector and its history block: each scaled to unit length, the
-/// fused part first. A zero part stays zero.
-pub fn join(fused: &[f32], history: &[f32]) -> Vec<f32> {
-    let unit = |v: &[f32]| -> Vec<f32> {
-        let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
-        v.iter().map(|x| if norm > 0.0 { x / norm } else { 0.0 }).collect()
-    };
-    let mut out = unit(fused);
-    out.extend(unit(history));
+/// The twin of its parts (the fused vector, the history block, then the prognosis part
+/// when the twin has one), each scaled to unit length, in order. A zero part stays zero.
+pub fn join(parts: &[&[f32]]) -> Vec<f32> {
+    let mut out = Vec::with_capacity(parts.iter().map(|p| p.len()).sum());
+    for part in parts {
+        let norm = part.iter().map(|x| x * x).sum::<f32>().sqrt();
+        out.extend(part.iter().map(|x| if norm > 0.0 { x / norm } else { 0.0 }));
+    }
     out
 }
 
@@ -211,8 +210,9 @@ mod tests {
     /// Each part of a joined twin has unit length, whatever the scales of its inputs.
     #[test]
     fn join_scales_each_part_to_unit_length() {
-        let twin = join(&[3.0, 4.0], &[0.0, 10.0, 0.0]);
+        let twin = join(&[&[3.0, 4.0], &[0.0, 10.0, 0.0]]);
         assert_eq!(twin, vec![0.6, 0.8, 0.0, 1.0, 0.0]);
-        assert_eq!(join(&[1.0], &[0.0, 0.0]), vec![1.0, 0.0, 0.0], "a zero block stays zero");
+        assert_eq!(join(&[&[1.0], &[0.0, 0.0]]), vec![1.0, 0.0, 0.0], "a zero block stays zero");
+        assert_eq!(join(&[&[1.0], &[2.0], &[0.0, -5.0]]), vec![1.0, 1.0, 0.0, -1.0], "a third part, its own unit");
     }
 }

@@ -83,6 +83,9 @@ pub struct TrainReport {
     /// The notes' sentences, when notes were used: how many, how many distinct, how
     /// many embedded now (the rest from the cache).
     pub note_sentences: Option<SentenceCounts>,
+    /// Rows the prognosis part's trees were fitted on; `None` when the twin has no
+    /// prognosis part (left out, or too few train-part outcomes to fit one).
+    pub prognosis_rows: Option<usize>,
 }
 
 impl TrainReport {
@@ -96,6 +99,7 @@ impl TrainReport {
             "reconstruction": self.reconstruction,
             "seconds": self.seconds,
             "note_sentences": self.note_sentences,
+            "prognosis_rows": self.prognosis_rows,
         })
     }
 
@@ -109,10 +113,15 @@ impl TrainReport {
                 c.notes, c.sentences, c.distinct, c.embedded
             )
         });
+        let prognosis = match self.prognosis_rows {
+            Some(rows) => format!("boosted trees on {rows} train-part decision points"),
+            None => "none".to_owned(),
+        };
         let text = format!(
             "twin {} trained on {} patients in {:.0} s (+{:.0} s reading, {:.0} s note vectors)\n  \
              vocabulary: {} codes; checkpoint: {}\n  \
              masked-event reconstruction (held out): {:.1}% vs most frequent code {:.1}% ({} masked events)\n  \
+             prognosis part: {prognosis}\n  \
              loss log: loss.csv, loss.svg; pinned and activated by {by}\n",
             saved.version, self.patients, s.train, s.read, s.note_vectors, self.vocabulary, saved.dir.display(),
             100.0 * r.model, 100.0 * r.most_frequent_code, r.masked_events
@@ -230,6 +239,7 @@ pub async fn train_and_register(
         reconstruction: trained.reconstruction,
         seconds,
         note_sentences: request.notes.then_some(notes.counts),
+        prognosis_rows: trained.manifest.spec.prognosis.as_ref().map(|p| p.rows()),
     })
 }
 
@@ -247,8 +257,10 @@ mod tests {
             reconstruction: ReconstructionAccuracy { masked_events: 300, model: 0.5, most_frequent_code: 0.125 },
             seconds: TrainSeconds { read: 1.0, note_vectors: 0.0, train: 12.4 },
             note_sentences: None,
+            prognosis_rows: Some(900),
         };
         let text = report.text(&Principal::new("ana", Role::Governance));
+        assert!(text.contains("\n  prognosis part: boosted trees on 900 train-part decision points\n"));
         assert!(text.starts_with(&format!("twin {} trained on 40 patients in 12 s (+1 s reading, 0 s note vectors)\n", Digest::of(b"twin"))));
         assert!(text.contains("\n  vocabulary: 120 codes; checkpoint: /d/models/abc\n"));
         assert!(text.contains("(held out): 50.0% vs most frequent code 12.5% (300 masked events)\n"));

@@ -4,6 +4,8 @@
 //! - [`features`]: what each encoder reads of a journey (`PatientInputs`).
 //! - [`history_block`]: the aggregated clinical history, on the training cohort's
 //!   scale, appended to the fused vector.
+//! - [`prognosis_part`]: each outcome as boosted trees fitted with the twin read it
+//!   off the aggregated history, appended after the block.
 //! - [`pipeline`]: training a twin end to end on a cohort.
 //! - [`model`]: the checkpoint on disk (three files, pinned), loading, embedding.
 //! - [`install`]: an install's twin: the active one, training and registering one.
@@ -13,6 +15,7 @@ pub mod history_block;
 pub mod install;
 pub mod model;
 pub mod pipeline;
+pub mod prognosis_part;
 
 pub use features::{FeatureSpec, Panel, PatientInputs};
 pub use install::{load_active, models_dir, train_and_register, TrainError, TrainReport, TrainRequest, Until};

@@ -240,17 +240,25 @@ pub fn embed_with(
         })
         .collect();
     let fused = embed_views(fusion, &views, leave_out)?;
-    Ok(match &spec.history {
-        Some(scale) => fused
-            .iter()
-            .zip(inputs)
-            .map(|(f, i)| match &i.history {
-                Some(h) => super::history_block::join(f, h),
-                None => super::history_block::join(f, &vec![0.0; scale.width()]),
-            })
-            .collect(),
-        None => fused,
-    })
+    // The parts after the fused vector, each at unit length; a part the inputs lack
+    // (read without the spec's scale) is zero.
+    let history_width = spec.history.as_ref().map(|h| h.width());
+    let prognosis_width = spec.prognosis.as_ref().map(|p| p.width());
+    if history_width.is_none() && prognosis_width.is_none() {
+        return Ok(fused);
+    }
+    Ok(fused
+        .iter()
+        .zip(inputs)
+        .map(|(f, i)| {
+            let or_zero = |part: &Option<Vec<f32>>, width: usize| part.clone().unwrap_or_else(|| vec![0.0; width]);
+            let history = history_width.map(|w| or_zero(&i.history, w));
+            let prognosis = prognosis_width.map(|w| or_zero(&i.prognosis, w));
+            let parts: Vec<&[f32]> =
+                std::iter::once(f.as_slice()).chain(history.as_deref()).chain(prognosis.as_deref()).collect();
+            super::history_block::join(&parts)
+        })
+        .collect())
 }
 
 /// The event encoder's journey vector of each sequence, batched by similar length

@@ -37,6 +37,10 @@ pub struct TrainOptions {
     /// ([`super::history_block`]); options written before it existed did not.
     #[serde(default)]
     pub history_block: bool,
+    /// Whether the twin carries the prognosis part after the block
+    /// ([`super::prognosis_part`]); options written before it existed did not.
+    #[serde(default)]
+    pub prognosis_part: bool,
 }
 
 impl Default for TrainOptions {
@@ -51,6 +55,7 @@ impl Default for TrainOptions {
             crops: 3,
             held_out: 0.1,
             history_block: true,
+            prognosis_part: true,
         }
     }
 }
@@ -68,6 +73,7 @@ impl TrainOptions {
             crops: 2,
             held_out: 0.25,
             history_block: true,
+            prognosis_part: true,
         }
     }
 }
@@ -228,6 +234,12 @@ pub fn train_twin(
     if options.history_block {
         let points = |record: &ClinicalRecord| decision_points(record).into_iter().map(end_of_day).collect();
         spec.history = super::history_block::HistoryScale::fit(journeys, &points);
+    }
+    // The prognosis part likewise: fitted after the fusion on the train part's
+    // journeys at their decision points, never a training input.
+    if options.prognosis_part {
+        let points = |record: &ClinicalRecord| decision_points(record).into_iter().map(end_of_day).collect();
+        spec.prognosis = super::prognosis_part::PrognosisPart::fit(journeys, &points);
     }
 
     let manifest = TwinManifest {
