@@ -23,6 +23,8 @@ fn train_embed_eval_on_a_tiny_cohort() {
     ]);
     assert_eq!(code, 0, "{trained}");
     assert_eq!(trained["patients"], 60);
+    // The prognosis part's trees, fitted on the train part's decision points.
+    assert!(trained["prognosis_rows"].as_u64().is_some_and(|n| n > 0), "{trained}");
     let checkpoint = std::path::PathBuf::from(trained["dir"].as_str().unwrap());
     for file in ["event_encoder.safetensors", "fusion.safetensors", "twin.json", "loss.csv", "loss.svg"] {
         assert!(checkpoint.join(file).is_file(), "{file} missing");
@@ -40,14 +42,17 @@ fn train_embed_eval_on_a_tiny_cohort() {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     assert_eq!(lines.len(), 60);
-    // The fused vector (16 wide here) and the clinical-history block, each of unit length.
-    let width = 16 + twin_core::cohort::history::HISTORY_WIDTH;
+    // The fused vector (16 wide here), the clinical-history block and the prognosis
+    // part (one per outcome), each of unit length.
+    let block_end = 16 + twin_core::cohort::history::HISTORY_WIDTH;
+    let width = block_end + twin_core::cohort::Outcome::ALL.len();
     assert!(lines.iter().all(|l| l["twin_version"] == version && l["vector"].as_array().unwrap().len() == width));
     for l in &lines {
         let v: Vec<f64> = l["vector"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect();
         let norm = |p: &[f64]| p.iter().map(|x| x * x).sum::<f64>().sqrt();
         assert!((norm(&v[..16]) - 1.0).abs() < 1e-4, "fused part of {}", l["patient"]);
-        assert!((norm(&v[16..]) - 1.0).abs() < 1e-4, "history block of {}", l["patient"]);
+        assert!((norm(&v[16..block_end]) - 1.0).abs() < 1e-4, "history block of {}", l["patient"]);
+        assert!((norm(&v[block_end..]) - 1.0).abs() < 1e-4, "prognosis part of {}", l["patient"]);
     }
 
     let truth = export.path().join("ground_truth.ldjson");
@@ -58,7 +63,7 @@ fn train_embed_eval_on_a_tiny_cohort() {
         let v = agreement[key].as_f64().unwrap();
         assert!((0.0..=1.0).contains(&v), "{key} = {v}");
     }
-    for part in ["fused_vector_alone", "history_block_alone"] {
+    for part in ["fused_vector_alone", "history_block_alone", "prognosis_part_alone", "look_alike_and_prognosis_halves"] {
         let v = agreement["twin_parts"][part].as_f64().unwrap();
         assert!((0.0..=1.0).contains(&v), "{part} = {v}");
     }

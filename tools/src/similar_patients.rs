@@ -252,7 +252,9 @@ pub struct SimilarPatientsOutput {
     pub report: Option<CohortReport>,
 }
 
-const METHOD: &str = "k nearest historical snapshots of other patients by cosine distance between twins; each \
+const METHOD: &str = "k nearest historical snapshots of other patients by cosine distance between twins (the \
+learned journey, the record's aggregated readings and, for a twin that carries it, each outcome as the twin's own \
+trees expect it: look-alike patients expected to fare alike; each part weighed equally); each \
 neighbour's outcomes read after its own snapshot; rates with 95% Wilson intervals, flare and switch by Kaplan-Meier (a patient followed for part of \
 the window counts for that part) with log-log intervals, means with 95% t intervals; \
 population = every historical snapshot; snapshot baseline = regression on the latest visit; twin head = a model \

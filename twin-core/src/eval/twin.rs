@@ -278,9 +278,32 @@ fn agreement_markdown(report: &serde_json::Value, ablation: &[(&str, f64)]) -> S
         let _ = writeln!(md, "| a linear prognosis off the twin (train part) alone | {} |", pct(&l["prognosis"]));
         let _ = writeln!(md, "| twin with a linear prognosis off the twin | {} |", pct(&l["twin_and_prognosis"]));
     }
+    let t = &a["trees_prognosis"];
+    if !t.is_null() {
+        let _ = writeln!(md, "| boosted trees' prognosis at the cut (train part) alone | {} |", pct(&t["prognosis"]));
+        let _ = writeln!(md, "| twin with the boosted trees' prognosis at the cut | {} |", pct(&t["twin_and_prognosis"]));
+    }
     let _ = writeln!(md, "| baseline: bag of codes | {} |", pct(&a["bag_of_codes"]));
     let _ = writeln!(md, "| baseline: latest-visit snapshot | {} |", pct(&a["latest_visit_snapshot"]));
     let _ = writeln!(md, "| chance (same label at random) | {} |", pct(&a["chance"]));
+    // The same rows among the tuning part alone, where no prognosis was fitted on anyone.
+    let slices: Vec<(&str, &serde_json::Value)> = [("the twin head's", p), ("a linear", l), ("the boosted trees'", t)]
+        .into_iter()
+        .filter(|(_, v)| !v["tuning_part"].is_null())
+        .map(|(name, v)| (name, &v["tuning_part"]))
+        .collect();
+    if let Some((_, first)) = slices.first() {
+        let _ = write!(
+            md,
+            "\nAmong the tuning part's {} patients alone (no prognosis was fitted on them): the twin {}",
+            first["patients"],
+            pct(&first["twin"])
+        );
+        for (name, slice) in &slices {
+            let _ = write!(md, "; beside {name} prognosis {}", pct(&slice["twin_and_prognosis"]));
+        }
+        let _ = writeln!(md, ".");
+    }
     let ceiling = &a["ceiling"];
     let _ = writeln!(
         md,
@@ -387,12 +410,9 @@ fn prognosis_beside_twin(raw: &[Vec<Option<f64>>], at: &AtTheCut<'_>) -> serde_j
         let l: Vec<String> = tuning.iter().map(|&i| labels[i].clone()).collect();
         neighbour_agreement(&r, &l, k)
     };
-    let reranked: serde_json::Map<_, _> =
-        [50usize, 100, 200].iter().map(|&m| (m.to_string(), json!(reranked_agreement(twins, &both, labels, k, m)))).collect();
     json!({
         "prognosis": neighbour_agreement(&prognosis, labels, k),
         "twin_and_prognosis": neighbour_agreement(&both, labels, k),
-        "reranked": reranked,
         "tuning_part": {
             "patients": tuning.len(),
             "twin": slice(twins),
@@ -400,33 +420,6 @@ fn prognosis_beside_twin(raw: &[Vec<Option<f64>>], at: &AtTheCut<'_>) -> serde_j
             "twin_and_prognosis": slice(&both),
         },
     })
-}
-
-/// Agreement when the `pool` nearest by `first` are re-ranked by `second` and the `k`
-/// nearest of them kept.
-fn reranked_agreement(first: &[Vec<f32>], second: &[Vec<f32>], labels: &[String], k: usize, pool: usize) -> f64 {
-    use rayon::prelude::*;
-    let unit = |v: &Vec<f32>| -> Vec<f32> {
-        let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
-        v.iter().map(|x| if norm > 0.0 { x / norm } else { *x }).collect()
-    };
-    let a: Vec<Vec<f32>> = first.iter().map(unit).collect();
-    let b: Vec<Vec<f32>> = second.iter().map(unit).collect();
-    let n = a.len();
-    let dot = |x: &[f32], y: &[f32]| x.iter().zip(y).map(|(p, q)| p * q).sum::<f32>();
-    let shares: Vec<f64> = (0..n)
-        .into_par_iter()
-        .map(|i| {
-            let mut sims: Vec<(f32, usize)> = (0..n).filter(|&j| j != i).map(|j| (dot(&a[i], &a[j]), j)).collect();
-            let m = pool.min(sims.len());
-            sims.select_nth_unstable_by(m - 1, |x, y| y.0.total_cmp(&x.0).then(x.1.cmp(&y.1)));
-            let mut again: Vec<(f32, usize)> = sims[..m].iter().map(|&(_, j)| (dot(&b[i], &b[j]), j)).collect();
-            again.sort_by(|x, y| y.0.total_cmp(&x.0).then(x.1.cmp(&y.1)));
-            let kk = k.min(again.len());
-            again[..kk].iter().filter(|(_, j)| labels[*j] == labels[i]).count() as f64 / kk as f64
-        })
-        .collect();
-    shares.iter().sum::<f64>() / n as f64
 }
 
 /// Fewer train-part patients with an outcome known at their cut leave it out of the
