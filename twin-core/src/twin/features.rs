@@ -330,8 +330,8 @@ impl FeatureSpec {
             }
             mean
         });
-        // The trajectory and the history block are read only where the spec uses them
-        // (one record read per call).
+        // The trajectory, the history block and the prognosis part are read only where
+        // the spec uses them (one record read per call).
         let wants_trajectory = self.latest_values && self.trajectory;
         let record = (wants_trajectory || self.history.is_some() || self.prognosis.is_some())
             .then(|| ClinicalRecord::read(window));
