@@ -19,7 +19,8 @@ fn train_embed_eval_on_a_tiny_cohort() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 
     let (trained, code) = rdt.run_json(&[
-        "train", "--pretrain-epochs", "1", "--fusion-epochs", "1", "--hidden", "16", "--max-events", "32", "--json",
+        "train", "--pretrain-epochs", "1", "--fusion-epochs", "1", "--hidden", "16", "--max-events", "32", "--prognosis-part",
+        "--json",
     ]);
     assert_eq!(code, 0, "{trained}");
     assert_eq!(trained["patients"], 60);

@@ -46,10 +46,11 @@ pub struct TrainArgs {
     /// twins before it were; for side-by-side measurement.
     #[arg(long)]
     no_history_block: bool,
-    /// Leave the prognosis part out of the twin (boosted trees' reading of each
-    /// outcome, fitted with the twin); for side-by-side measurement.
+    /// Append the prognosis part to the twin (boosted trees' reading of each outcome,
+    /// fitted with the twin, cross-fitted on the train part); off by default, for
+    /// side-by-side measurement (docs/benchmarks/predictive.md).
     #[arg(long)]
-    no_prognosis_part: bool,
+    prognosis_part: bool,
     /// Train on the journeys as they stood at the end of this day, or at the temporal
     /// split's cut (`temporal-cut`; docs/benchmarks/predictive-protocol.md).
     #[arg(long, value_name = "YYYY-MM-DD|temporal-cut")]
@@ -66,7 +67,7 @@ pub async fn run(ctx: &Context, args: TrainArgs) -> anyhow::Result<ExitCode> {
         max_events: args.max_events,
         hidden_size: args.hidden,
         history_block: !args.no_history_block,
-        prognosis_part: !args.no_prognosis_part,
+        prognosis_part: args.prognosis_part,
         ..Default::default()
     };
     options.pretrain.epochs = args.pretrain_epochs;
