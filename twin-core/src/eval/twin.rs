@@ -24,6 +24,7 @@ use journey::store::JourneyStore;
 use serde_json::json;
 
 use super::cohort::{evaluate_with_index, CohortEvalOptions};
+use crate::twin::history_block::join;
 use super::{bag_of_codes, chance_agreement, heads, latest_visit, neighbour_agreement, state, EvalError, EvalReport};
 use crate::cohort::query::end_of_day;
 use crate::encode::fusion::FusedModality;
@@ -142,12 +143,7 @@ pub async fn run_twin_evaluation(
         let end = twins.first().map_or(block_end, Vec::len);
         // Look-alike (fused vector and block) and expected course weighed equally.
         let halves = (end > block_end).then(|| {
-            let unit = |v: &[f32]| -> Vec<f32> {
-                let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
-                v.iter().map(|x| if norm > 0.0 { x / norm } else { 0.0 }).collect()
-            };
-            let rows: Vec<Vec<f32>> =
-                twins.iter().map(|t| [unit(&t[..block_end]), unit(&t[block_end..])].concat()).collect();
+            let rows: Vec<Vec<f32>> = twins.iter().map(|t| join(&[&t[..block_end], &t[block_end..]])).collect();
             neighbour_agreement(&rows, &labels, k)
         });
         json!({
@@ -397,11 +393,7 @@ fn prognosis_beside_twin(raw: &[Vec<Option<f64>>], at: &AtTheCut<'_>) -> serde_j
         .iter()
         .map(|r| r.iter().zip(&stats).map(|(v, (mean, sd))| v.map_or(0.0, |v| ((v - mean) / sd) as f32)).collect())
         .collect();
-    let unit = |v: &[f32]| -> Vec<f32> {
-        let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
-        v.iter().map(|x| if norm > 0.0 { x / norm } else { *x }).collect()
-    };
-    let both: Vec<Vec<f32>> = twins.iter().zip(&prognosis).map(|(t, p)| [unit(t), unit(p)].concat()).collect();
+    let both: Vec<Vec<f32>> = twins.iter().zip(&prognosis).map(|(t, p)| join(&[t, p])).collect();
     // Among the tuning part alone, where no prognosis was fitted on the patient scored.
     let tuning: Vec<usize> =
         (0..labels.len()).filter(|&i| crate::eval::split::Part::of(&at.cohort[i].0) == crate::eval::split::Part::Tuning).collect();
