@@ -264,20 +264,16 @@ fn agreement_markdown(report: &serde_json::Value, ablation: &[(&str, f64)]) -> S
         let _ = writeln!(md, "| the twin's clinical-history block alone | {} |", pct(&parts["history_block_alone"]));
         let _ = writeln!(md, "| the twin's prognosis part alone | {} |", pct(&parts["prognosis_part_alone"]));
     }
-    let p = &a["twin_head_prognosis"];
-    if !p.is_null() {
-        let _ = writeln!(md, "| the twin head's prognosis alone | {} |", pct(&p["prognosis"]));
-        let _ = writeln!(md, "| twin with the twin head's prognosis | {} |", pct(&p["twin_and_prognosis"]));
-    }
-    let l = &a["linear_prognosis"];
-    if !l.is_null() {
-        let _ = writeln!(md, "| a linear prognosis off the twin (train part) alone | {} |", pct(&l["prognosis"]));
-        let _ = writeln!(md, "| twin with a linear prognosis off the twin | {} |", pct(&l["twin_and_prognosis"]));
-    }
-    let t = &a["trees_prognosis"];
-    if !t.is_null() {
-        let _ = writeln!(md, "| boosted trees' prognosis at the cut (train part) alone | {} |", pct(&t["prognosis"]));
-        let _ = writeln!(md, "| twin with the boosted trees' prognosis at the cut | {} |", pct(&t["twin_and_prognosis"]));
+    let (p, l, t) = (&a["twin_head_prognosis"], &a["linear_prognosis"], &a["trees_prognosis"]);
+    for (rows, alone, beside) in [
+        (p, "the twin head's prognosis alone", "twin with the twin head's prognosis"),
+        (l, "a linear prognosis off the twin (train part) alone", "twin with a linear prognosis off the twin"),
+        (t, "boosted trees' prognosis at the cut (train part) alone", "twin with the boosted trees' prognosis at the cut"),
+    ] {
+        if !rows.is_null() {
+            let _ = writeln!(md, "| {alone} | {} |", pct(&rows["prognosis"]));
+            let _ = writeln!(md, "| {beside} | {} |", pct(&rows["twin_and_prognosis"]));
+        }
     }
     let _ = writeln!(md, "| baseline: bag of codes | {} |", pct(&a["bag_of_codes"]));
     let _ = writeln!(md, "| baseline: latest-visit snapshot | {} |", pct(&a["latest_visit_snapshot"]));
