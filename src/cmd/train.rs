@@ -7,10 +7,29 @@ use std::process::ExitCode;
 
 use audit_log::{Principal, Role};
 use clap::Args;
+use twin_core::twin::prognosis_part::PrognosisReading;
 use twin_core::twin::{train_and_register, TrainOptions, TrainRequest};
 
 use crate::bars::Bars;
 use crate::context::Context;
+
+/// How the prognosis part reads its trees (`--prognosis-part`).
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum PrognosisReadingArg {
+    /// The expected course: one number per outcome.
+    Expected,
+    /// The reasons: each history column's contribution to each outcome.
+    Reasons,
+}
+
+impl From<PrognosisReadingArg> for PrognosisReading {
+    fn from(arg: PrognosisReadingArg) -> Self {
+        match arg {
+            PrognosisReadingArg::Expected => PrognosisReading::Expected,
+            PrognosisReadingArg::Reasons => PrognosisReading::Reasons,
+        }
+    }
+}
 
 #[derive(Debug, Args)]
 pub struct TrainArgs {
@@ -47,10 +66,12 @@ pub struct TrainArgs {
     #[arg(long)]
     no_history_block: bool,
     /// Append the prognosis part to the twin (boosted trees' reading of each outcome,
-    /// fitted with the twin, cross-fitted on the train part); off by default, for
-    /// side-by-side measurement (docs/benchmarks/predictive.md).
-    #[arg(long)]
-    prognosis_part: bool,
+    /// fitted with the twin, cross-fitted on the train part): `expected` (the default
+    /// when the flag is given bare) the expected course, `reasons` each history
+    /// column's contribution to it. Off by default, for side-by-side measurement
+    /// (docs/benchmarks/predictive.md).
+    #[arg(long, value_enum, num_args = 0..=1, default_missing_value = "expected", value_name = "READING")]
+    prognosis_part: Option<PrognosisReadingArg>,
     /// Train on the journeys as they stood at the end of this day, or at the temporal
     /// split's cut (`temporal-cut`; docs/benchmarks/predictive-protocol.md).
     #[arg(long, value_name = "YYYY-MM-DD|temporal-cut")]
@@ -67,7 +88,7 @@ pub async fn run(ctx: &Context, args: TrainArgs) -> anyhow::Result<ExitCode> {
         max_events: args.max_events,
         hidden_size: args.hidden,
         history_block: !args.no_history_block,
-        prognosis_part: args.prognosis_part,
+        prognosis_part: args.prognosis_part.map(Into::into),
         ..Default::default()
     };
     options.pretrain.epochs = args.pretrain_epochs;

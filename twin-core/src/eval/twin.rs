@@ -150,6 +150,7 @@ pub async fn run_twin_evaluation(
             "fused_vector_alone": alone(0, fused_end),
             "history_block_alone": alone(fused_end, block_end),
             "prognosis_part_alone": alone(block_end, end),
+            "prognosis_reading": spec.prognosis.as_ref().map(|p| p.reading()),
             "look_alike_and_prognosis_halves": halves,
         })
     });
@@ -262,7 +263,8 @@ fn agreement_markdown(report: &serde_json::Value, ablation: &[(&str, f64)]) -> S
     if !parts.is_null() {
         let _ = writeln!(md, "| the twin's fused vector alone | {} |", pct(&parts["fused_vector_alone"]));
         let _ = writeln!(md, "| the twin's clinical-history block alone | {} |", pct(&parts["history_block_alone"]));
-        let _ = writeln!(md, "| the twin's prognosis part alone | {} |", pct(&parts["prognosis_part_alone"]));
+        let reading = parts["prognosis_reading"].as_str().map_or(String::new(), |r| format!(" ({r})"));
+        let _ = writeln!(md, "| the twin's prognosis part{reading} alone | {} |", pct(&parts["prognosis_part_alone"]));
     }
     let (p, l, t) = (&a["twin_head_prognosis"], &a["linear_prognosis"], &a["trees_prognosis"]);
     for (rows, alone, beside) in [

@@ -6,6 +6,7 @@ use chrono::Utc;
 use serde::{Deserialize, Serialize};
 
 use super::features::{FeatureSpec, PatientInputs};
+use super::prognosis_part::PrognosisReading;
 use super::model::{encode_events, TwinManifest};
 use crate::encode::event_encoder::{self, EventEncoder};
 use crate::encode::fusion::{self, Fusion};
@@ -37,13 +38,14 @@ pub struct TrainOptions {
     /// ([`super::history_block`]); options written before it existed did not.
     #[serde(default)]
     pub history_block: bool,
-    /// Whether the twin carries the prognosis part after the block
-    /// ([`super::prognosis_part`]). Off by default: measured at 10,000 patients it left
-    /// the neighbour cohort's response and switch figures more over-confident for a
-    /// gain inside the noise (docs/benchmarks/predictive.md, "The twin's prognosis
-    /// part"); on in [`TrainOptions::tiny`], so tests cover it.
+    /// Whether the twin carries the prognosis part after the block, and how it reads
+    /// its trees ([`super::prognosis_part`]). Off by default: the expected course left
+    /// the neighbour cohort's response and switch figures more over-confident at 10,000
+    /// patients for a gain inside the noise, and the reasons' effect on the cohort is
+    /// not yet measured (docs/benchmarks/predictive.md, "The twin's prognosis part");
+    /// on in [`TrainOptions::tiny`], so tests cover it.
     #[serde(default)]
-    pub prognosis_part: bool,
+    pub prognosis_part: Option<PrognosisReading>,
 }
 
 impl Default for TrainOptions {
@@ -58,7 +60,7 @@ impl Default for TrainOptions {
             crops: 3,
             held_out: 0.1,
             history_block: true,
-            prognosis_part: false,
+            prognosis_part: None,
         }
     }
 }
@@ -76,7 +78,7 @@ impl TrainOptions {
             crops: 2,
             held_out: 0.25,
             history_block: true,
-            prognosis_part: true,
+            prognosis_part: Some(PrognosisReading::Expected),
         }
     }
 }
@@ -240,9 +242,9 @@ pub fn train_twin(
     }
     // The prognosis part likewise: fitted after the fusion on the train part's
     // journeys at their decision points, never a training input.
-    if options.prognosis_part {
+    if let Some(reading) = options.prognosis_part {
         let points = |record: &ClinicalRecord| decision_points(record).into_iter().map(end_of_day).collect();
-        spec.prognosis = super::prognosis_part::PrognosisPart::fit(journeys, &points);
+        spec.prognosis = super::prognosis_part::PrognosisPart::fit(journeys, &points, reading);
     }
 
     let manifest = TwinManifest {

@@ -23,6 +23,18 @@
 //! never gets for a new patient. Each outcome's prediction (a logit for yes/no, a value
 //! for DAS28) is standardised on the fitted rows' out-of-fold predictions; an outcome
 //! the trees could not fit reads 0, the middle.
+//!
+//! The part reads the trees one of two ways ([`PrognosisReading`]): the expected
+//! course itself (one number per outcome), or its **reasons**: per outcome, each
+//! history column's contribution to the trees' prediction (Saabas' attribution, see
+//! [`BoostedBaseline::contributions`]; log-odds for
+//! yes/no, DAS28 points for values), each outcome's contributions scaled by their
+//! spread on the fitted rows. Patients near in the reasons are expected to fare alike
+//! *for the same readings* (a rising CRP and a seropositive record, not a high DAS28
+//! alone), and the neighbours share the hidden subtype more often than by the
+//! expected course or the look-alike readings (docs/benchmarks/predictive.md, "The
+//! prognosis part's reasons"). The contributions sum to the prediction, so the
+//! expected course is in the reasons too.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -53,6 +65,21 @@ struct Scale {
     sd: f64,
 }
 
+/// Rows the reasons' spread is measured on at most (every n-th fitted row).
+const MAX_SPREAD_ROWS: usize = 2_000;
+
+/// How the part reads the trees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PrognosisReading {
+    /// One standardised prediction per outcome (a part written before the reasons
+    /// existed is this).
+    #[default]
+    Expected,
+    /// Per outcome, each history column's contribution to the prediction.
+    Reasons,
+}
+
 /// The fitted trees and each outcome's scale ([`Outcome::ALL`] order; `None` where the
 /// trees give no prediction).
 #[derive(Clone, Serialize, Deserialize)]
@@ -62,11 +89,24 @@ pub struct PrognosisPart {
     scales: Vec<Option<Scale>>,
     /// Rows the trees were fitted on.
     rows: usize,
+    #[serde(default)]
+    reading: PrognosisReading,
+    /// For [`PrognosisReading::Reasons`]: the history columns the trees read, and per
+    /// outcome the root mean square of its contributions on the fitted rows (`None`
+    /// where the trees give none or all are 0).
+    #[serde(default)]
+    columns: usize,
+    #[serde(default)]
+    reason_scales: Vec<Option<f64>>,
 }
 
 impl std::fmt::Debug for PrognosisPart {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PrognosisPart").field("scales", &self.scales).field("rows", &self.rows).finish_non_exhaustive()
+        f.debug_struct("PrognosisPart")
+            .field("reading", &self.reading)
+            .field("scales", &self.scales)
+            .field("rows", &self.rows)
+            .finish_non_exhaustive()
     }
 }
 
@@ -89,10 +129,11 @@ impl PrognosisPart {
     /// `points(record)`, each row the aggregated history as of that day and the
     /// outcomes the record tells after it. `None` when no row has an outcome or an
     /// outcome could be fitted in no fold (too few patients): the twin then has no
-    /// prognosis part.
+    /// prognosis part. `reading` is how [`PrognosisPart::part`] reads the trees.
     pub fn fit(
         journeys: &[&[Event]],
         points: &dyn Fn(&ClinicalRecord) -> Vec<DateTime<Utc>>,
+        reading: PrognosisReading,
     ) -> Option<PrognosisPart> {
         let records: Vec<(usize, &[Event], ClinicalRecord, Vec<DateTime<Utc>>)> = journeys
             .iter()
@@ -146,7 +187,32 @@ impl PrognosisPart {
                 (sd > 1e-9).then_some(Scale { mean, sd })
             })
             .collect();
-        scales.iter().any(Option::is_some).then_some(PrognosisPart { folds, scales, rows: rows.len() })
+        let columns = rows.first().map_or(0, |(_, x, _)| x.len());
+        let reason_scales = match reading {
+            PrognosisReading::Expected => Vec::new(),
+            PrognosisReading::Reasons => {
+                let stride = rows.len().div_ceil(MAX_SPREAD_ROWS).max(1);
+                Outcome::ALL
+                    .iter()
+                    .map(|&o| {
+                        let (mut sum, mut n) = (0.0, 0usize);
+                        for (f, x, _) in rows.iter().step_by(stride) {
+                            if let Some(c) = folds[*f].contributions(o, x) {
+                                sum += c.iter().map(|v| v * v).sum::<f64>();
+                                n += c.len();
+                            }
+                        }
+                        let rms = (sum / n.max(1) as f64).sqrt();
+                        (rms > 1e-12).then_some(rms)
+                    })
+                    .collect()
+            }
+        };
+        let any = match reading {
+            PrognosisReading::Expected => scales.iter().any(Option::is_some),
+            PrognosisReading::Reasons => reason_scales.iter().any(Option::is_some),
+        };
+        any.then_some(PrognosisPart { folds, scales, rows: rows.len(), reading, columns, reason_scales })
     }
 
     /// One outcome's raw prediction for `patient`: by its fold's trees (fitted without
@@ -159,12 +225,33 @@ impl PrognosisPart {
         (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64)
     }
 
-    /// The part of a journey (`record` read from `events`, time-ordered) as of `at`:
-    /// each outcome's standardised prediction, 0 where there is none. One entry per
-    /// outcome of [`Outcome::ALL`].
+    /// One outcome's contributions for `patient`, fold by fold as [`Self::predict`].
+    fn contributions(&self, outcome: Outcome, patient: Option<&PatientId>, x: &[f64]) -> Option<Vec<f64>> {
+        if let Some(fold) = patient.and_then(fold_of) {
+            return self.folds.get(fold)?.contributions(outcome, x);
+        }
+        let each: Vec<Vec<f64>> = self.folds.iter().filter_map(|t| t.contributions(outcome, x)).collect();
+        let first = each.first()?;
+        Some((0..first.len()).map(|c| each.iter().map(|v| v[c]).sum::<f64>() / each.len() as f64).collect())
+    }
+
+    /// The part of a journey (`record` read from `events`, time-ordered) as of `at`.
+    /// Expected: each outcome's standardised prediction, 0 where there is none, one
+    /// entry per outcome of [`Outcome::ALL`]. Reasons: per outcome in that order, each
+    /// history column's scaled contribution, 0s where the outcome has none.
     pub fn part(&self, record: &ClinicalRecord, events: &[Event], at: DateTime<Utc>) -> Vec<f32> {
         let x = history_features(record, events, at);
         let patient = events.first().map(|e| &e.patient);
+        if self.reading == PrognosisReading::Reasons {
+            let mut out = Vec::with_capacity(self.width());
+            for (&o, scale) in Outcome::ALL.iter().zip(&self.reason_scales) {
+                match (scale, self.contributions(o, patient, &x)) {
+                    (Some(s), Some(c)) if c.len() == self.columns => out.extend(c.iter().map(|v| (v / s) as f32)),
+                    _ => out.extend(std::iter::repeat_n(0.0, self.columns)),
+                }
+            }
+            return out;
+        }
         Outcome::ALL
             .iter()
             .zip(&self.scales)
@@ -175,9 +262,17 @@ impl PrognosisPart {
             .collect()
     }
 
-    /// Width of the part: one per outcome.
+    /// Width of the part: one per outcome, or per outcome and history column.
     pub fn width(&self) -> usize {
-        self.scales.len()
+        match self.reading {
+            PrognosisReading::Expected => self.scales.len(),
+            PrognosisReading::Reasons => self.reason_scales.len() * self.columns,
+        }
+    }
+
+    /// How the part reads its trees.
+    pub fn reading(&self) -> PrognosisReading {
+        self.reading
     }
 
     /// Rows the trees were fitted on.
@@ -206,7 +301,8 @@ mod tests {
     /// Responders (DAS28 falls after methotrexate) and non-responders (it stays high):
     /// the part places a responder and a non-responder apart on methotrexate response,
     /// whether they are new (tuning part) or historical (train part, read by the fold
-    /// that never saw them), and only the train part's journeys teach it.
+    /// that never saw them), read as the expected course or as its reasons, and only
+    /// the train part's journeys teach it.
     #[test]
     fn the_part_reads_the_expected_course_and_learns_from_the_train_part_only() {
         let journey = |id: &PatientId, responds: bool, k: i64| {
@@ -228,20 +324,36 @@ mod tests {
         let journeys: Vec<Journey> = train.iter().enumerate().map(|(k, id)| journey(id, k % 2 == 0, k as i64)).collect();
         let slices: Vec<&[Event]> = journeys.iter().map(|j| j.events.as_slice()).collect();
         let points = |_: &ClinicalRecord| vec![day(100)];
-        let part = PrognosisPart::fit(&slices, &points).expect("a part");
-        assert_eq!(part.width(), Outcome::ALL.len());
-        assert_eq!(part.rows(), 120);
         let mtx = Outcome::ALL.iter().position(|o| *o == Outcome::MtxResponse6m).unwrap();
-        let read = |j: &Journey| part.part(&ClinicalRecord::read(&j.events), &j.events, day(100))[mtx];
-        let (responder, refractory) = (read(&journeys[0]), read(&journeys[1]));
-        assert!(responder > refractory + 1.0, "historical: responder {responder}, refractory {refractory}");
-        let new = ids(Part::Tuning, 2);
-        let (responder, refractory) = (read(&journey(&new[0], true, 0)), read(&journey(&new[1], false, 1)));
-        assert!(responder > refractory + 1.0, "new: responder {responder}, refractory {refractory}");
+        let columns = history_features(&ClinicalRecord::read(&journeys[0].events), &journeys[0].events, day(100)).len();
+        for reading in [PrognosisReading::Expected, PrognosisReading::Reasons] {
+            let part = PrognosisPart::fit(&slices, &points, reading).expect("a part");
+            assert_eq!(part.reading(), reading);
+            assert_eq!(part.rows(), 120);
+            // Expected: one entry per outcome; reasons: one per outcome and column,
+            // whose sum is the outcome's expected course on the part's scale.
+            let (width, outcome) = match reading {
+                PrognosisReading::Expected => (Outcome::ALL.len(), mtx..mtx + 1),
+                PrognosisReading::Reasons => (Outcome::ALL.len() * columns, mtx * columns..(mtx + 1) * columns),
+            };
+            assert_eq!(part.width(), width);
+            let read = |j: &Journey| {
+                let v = part.part(&ClinicalRecord::read(&j.events), &j.events, day(100));
+                assert_eq!(v.len(), width);
+                v[outcome.clone()].iter().sum::<f32>()
+            };
+            let (responder, refractory) = (read(&journeys[0]), read(&journeys[1]));
+            assert!(responder > refractory + 1.0, "{reading:?}, historical: responder {responder}, refractory {refractory}");
+            let new = ids(Part::Tuning, 2);
+            let (responder, refractory) = (read(&journey(&new[0], true, 0)), read(&journey(&new[1], false, 1)));
+            assert!(responder > refractory + 1.0, "{reading:?}, new: responder {responder}, refractory {refractory}");
+        }
 
         let tuning: Vec<Journey> =
             ids(Part::Tuning, 40).iter().enumerate().map(|(k, id)| journey(id, k % 2 == 0, k as i64)).collect();
         let slices: Vec<&[Event]> = tuning.iter().map(|j| j.events.as_slice()).collect();
-        assert!(PrognosisPart::fit(&slices, &points).is_none(), "no train-part journey, no part");
+        for reading in [PrognosisReading::Expected, PrognosisReading::Reasons] {
+            assert!(PrognosisPart::fit(&slices, &points, reading).is_none(), "no train-part journey, no part");
+        }
     }
 }
