@@ -20,7 +20,6 @@ fn train_embed_eval_on_a_tiny_cohort() {
 
     let (trained, code) = rdt.run_json(&[
         "train", "--pretrain-epochs", "1", "--fusion-epochs", "1", "--hidden", "16", "--max-events", "32", "--prognosis-part",
-        "reasons",
         "--json",
     ]);
     assert_eq!(code, 0, "{trained}");
@@ -45,9 +44,9 @@ fn train_embed_eval_on_a_tiny_cohort() {
         .collect();
     assert_eq!(lines.len(), 60);
     // The fused vector (16 wide here), the clinical-history block and the prognosis
-    // part read as its reasons (per outcome, one per history column), each of unit length.
+    // part (one per outcome), each of unit length.
     let block_end = 16 + twin_core::cohort::history::HISTORY_WIDTH;
-    let width = block_end + twin_core::cohort::Outcome::ALL.len() * twin_core::cohort::history::HISTORY_WIDTH;
+    let width = block_end + twin_core::cohort::Outcome::ALL.len();
     assert!(lines.iter().all(|l| l["twin_version"] == version && l["vector"].as_array().unwrap().len() == width));
     for l in &lines {
         let v: Vec<f64> = l["vector"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect();
