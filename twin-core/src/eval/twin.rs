@@ -24,10 +24,10 @@ use journey::store::JourneyStore;
 use serde_json::json;
 
 use super::cohort::{evaluate_with_index, CohortEvalOptions};
-use crate::twin::history_block::join;
 use super::{bag_of_codes, chance_agreement, heads, latest_visit, neighbour_agreement, state, EvalError, EvalReport};
 use crate::cohort::query::end_of_day;
 use crate::encode::fusion::FusedModality;
+use crate::twin::history_block::join;
 use crate::encode::note::{note_vectors, NoteVectors};
 use crate::index::build::load_journeys_with;
 use crate::index::{IndexConfig, NeighbourIndex};

@@ -174,19 +174,24 @@ impl PrognosisPart {
             .map(|f| BoostedBaseline::fit(rows.iter().filter(|(g, _, _)| *g != f).map(|(_, x, o)| (x.as_slice(), o))))
             .collect::<Result<_, _>>()
             .ok()?;
-        let scales: Vec<Option<Scale>> = Outcome::ALL
-            .iter()
-            .map(|&o| {
-                let values: Vec<f64> =
-                    rows.iter().filter_map(|(f, x, _)| folds[*f].predict(o, x)).map(|v| raw(o, v)).collect();
-                if values.len() < 2 {
-                    return None;
-                }
-                let mean = values.iter().sum::<f64>() / values.len() as f64;
-                let sd = (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / values.len() as f64).sqrt();
-                (sd > 1e-9).then_some(Scale { mean, sd })
-            })
-            .collect();
+        // Each reading measures only its own scale: the predictions' for the expected
+        // course, the contributions' for the reasons.
+        let scales: Vec<Option<Scale>> = match reading {
+            PrognosisReading::Reasons => Vec::new(),
+            PrognosisReading::Expected => Outcome::ALL
+                .iter()
+                .map(|&o| {
+                    let values: Vec<f64> =
+                        rows.iter().filter_map(|(f, x, _)| folds[*f].predict(o, x)).map(|v| raw(o, v)).collect();
+                    if values.len() < 2 {
+                        return None;
+                    }
+                    let mean = values.iter().sum::<f64>() / values.len() as f64;
+                    let sd = (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / values.len() as f64).sqrt();
+                    (sd > 1e-9).then_some(Scale { mean, sd })
+                })
+                .collect(),
+        };
         let columns = rows.first().map_or(0, |(_, x, _)| x.len());
         let reason_scales = match reading {
             PrognosisReading::Expected => Vec::new(),
@@ -215,24 +220,26 @@ impl PrognosisPart {
         any.then_some(PrognosisPart { folds, scales, rows: rows.len(), reading, columns, reason_scales })
     }
 
-    /// One outcome's raw prediction for `patient`: by its fold's trees (fitted without
-    /// it) in the train part, by the mean of every fold's elsewhere.
-    fn predict(&self, outcome: Outcome, patient: Option<&PatientId>, x: &[f64]) -> Option<f64> {
+    /// What `read` gives of the trees for `patient`: by its fold's trees (fitted without
+    /// it) in the train part, the mean of every fold's elsewhere. The one place the
+    /// cross-fit is read, for predictions and contributions alike.
+    fn by_fold(&self, patient: Option<&PatientId>, read: impl Fn(&BoostedBaseline) -> Option<Vec<f64>>) -> Option<Vec<f64>> {
         if let Some(fold) = patient.and_then(fold_of) {
-            return self.folds.get(fold)?.predict(outcome, x).map(|v| raw(outcome, v));
+            return read(self.folds.get(fold)?);
         }
-        let values: Vec<f64> = self.folds.iter().filter_map(|t| t.predict(outcome, x)).map(|v| raw(outcome, v)).collect();
-        (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64)
-    }
-
-    /// One outcome's contributions for `patient`, fold by fold as [`Self::predict`].
-    fn contributions(&self, outcome: Outcome, patient: Option<&PatientId>, x: &[f64]) -> Option<Vec<f64>> {
-        if let Some(fold) = patient.and_then(fold_of) {
-            return self.folds.get(fold)?.contributions(outcome, x);
-        }
-        let each: Vec<Vec<f64>> = self.folds.iter().filter_map(|t| t.contributions(outcome, x)).collect();
+        let each: Vec<Vec<f64>> = self.folds.iter().filter_map(read).collect();
         let first = each.first()?;
         Some((0..first.len()).map(|c| each.iter().map(|v| v[c]).sum::<f64>() / each.len() as f64).collect())
+    }
+
+    /// One outcome's raw prediction for `patient` ([`Self::by_fold`]).
+    fn predict(&self, outcome: Outcome, patient: Option<&PatientId>, x: &[f64]) -> Option<f64> {
+        self.by_fold(patient, |t| t.predict(outcome, x).map(|v| vec![raw(outcome, v)]))?.first().copied()
+    }
+
+    /// One outcome's contributions for `patient` ([`Self::by_fold`]).
+    fn contributions(&self, outcome: Outcome, patient: Option<&PatientId>, x: &[f64]) -> Option<Vec<f64>> {
+        self.by_fold(patient, |t| t.contributions(outcome, x))
     }
 
     /// The part of a journey (`record` read from `events`, time-ordered) as of `at`.
