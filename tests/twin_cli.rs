@@ -26,6 +26,8 @@ fn train_embed_eval_on_a_tiny_cohort() {
     assert_eq!(trained["patients"], 60);
     // The prognosis part's trees, fitted on the train part's decision points.
     assert!(trained["prognosis_rows"].as_u64().is_some_and(|n| n > 0), "{trained}");
+    // Matched inside the clinical strata first.
+    assert_eq!(trained["strata"], serde_json::json!(["serostatus"]), "{trained}");
     let checkpoint = std::path::PathBuf::from(trained["dir"].as_str().unwrap());
     for file in ["event_encoder.safetensors", "fusion.safetensors", "twin.json", "loss.csv", "loss.svg"] {
         assert!(checkpoint.join(file).is_file(), "{file} missing");
@@ -44,17 +46,23 @@ fn train_embed_eval_on_a_tiny_cohort() {
         .collect();
     assert_eq!(lines.len(), 60);
     // The fused vector (16 wide here), the clinical-history block and the prognosis
-    // part (one per outcome), each of unit length.
+    // part (one per outcome), each of unit length, then the strata (serostatus: +1,
+    // -1, or 0 when never measured).
     let block_end = 16 + twin_core::cohort::history::HISTORY_WIDTH;
-    let width = block_end + twin_core::cohort::Outcome::ALL.len();
+    let prognosis_end = block_end + twin_core::cohort::Outcome::ALL.len();
+    let width = prognosis_end + 1;
     assert!(lines.iter().all(|l| l["twin_version"] == version && l["vector"].as_array().unwrap().len() == width));
     for l in &lines {
         let v: Vec<f64> = l["vector"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect();
         let norm = |p: &[f64]| p.iter().map(|x| x * x).sum::<f64>().sqrt();
         assert!((norm(&v[..16]) - 1.0).abs() < 1e-4, "fused part of {}", l["patient"]);
         assert!((norm(&v[16..block_end]) - 1.0).abs() < 1e-4, "history block of {}", l["patient"]);
-        assert!((norm(&v[block_end..]) - 1.0).abs() < 1e-4, "prognosis part of {}", l["patient"]);
+        assert!((norm(&v[block_end..prognosis_end]) - 1.0).abs() < 1e-4, "prognosis part of {}", l["patient"]);
+        assert!([-1.0, 0.0, 1.0].contains(&v[prognosis_end]), "serostatus of {}: {}", l["patient"], v[prognosis_end]);
     }
+    let seropositive = lines.iter().filter(|l| l["vector"][prognosis_end].as_f64() == Some(1.0)).count();
+    let seronegative = lines.iter().filter(|l| l["vector"][prognosis_end].as_f64() == Some(-1.0)).count();
+    assert!(seropositive > 0 && seronegative > 0, "both strata in the cohort: {seropositive} / {seronegative}");
 
     let truth = export.path().join("ground_truth.ldjson");
     let (report, code) = rdt.run_json(&["eval", "--truth", truth.to_str().unwrap(), "--k", "5", "--json"]);
@@ -64,10 +72,13 @@ fn train_embed_eval_on_a_tiny_cohort() {
         let v = agreement[key].as_f64().unwrap();
         assert!((0.0..=1.0).contains(&v), "{key} = {v}");
     }
-    for part in ["fused_vector_alone", "history_block_alone", "prognosis_part_alone", "look_alike_and_prognosis_halves"] {
+    for part in
+        ["fused_vector_alone", "history_block_alone", "prognosis_part_alone", "look_alike_and_prognosis_halves", "without_strata"]
+    {
         let v = agreement["twin_parts"][part].as_f64().unwrap();
         assert!((0.0..=1.0).contains(&v), "{part} = {v}");
     }
+    assert_eq!(agreement["twin_parts"]["strata"], serde_json::json!(["serostatus"]));
     for m in ["events", "notes", "imaging", "omics", "latest_values"] {
         assert!(agreement["leave_one_modality_out"][m].is_f64(), "ablation without {m}");
     }

@@ -65,6 +65,10 @@ pub struct TrainArgs {
     /// twins before it were; for side-by-side measurement.
     #[arg(long)]
     no_history_block: bool,
+    /// Leave the clinical strata (serostatus) out of the twin, as twins before them
+    /// were; for side-by-side measurement.
+    #[arg(long)]
+    no_strata: bool,
     /// Append the prognosis part to the twin (boosted trees' reading of each outcome,
     /// fitted with the twin, cross-fitted on the train part): `expected` (the default
     /// when the flag is given bare) the expected course, `reasons` each history
@@ -89,6 +93,7 @@ pub async fn run(ctx: &Context, args: TrainArgs) -> anyhow::Result<ExitCode> {
         hidden_size: args.hidden,
         history_block: !args.no_history_block,
         prognosis_part: args.prognosis_part.map(Into::into),
+        strata: !args.no_strata,
         ..Default::default()
     };
     options.pretrain.epochs = args.pretrain_epochs;

@@ -33,6 +33,15 @@ pub fn cdai(day: i64, score: f64) -> Vec<Event> {
     vec![event(day, code, Some(score), Modality::Observation, Phase::Point, format!("cdai-{day}"))]
 }
 
+/// A laboratory result on `day` coded the way hospitals code it: a LOINC code and a
+/// UCUM unit.
+pub fn lab(day: i64, loinc: &str, value: f64, unit: &str) -> Vec<Event> {
+    let code = Code { system: "http://loinc.org".into(), code: loinc.into(), display: None };
+    let mut e = event(day, code, Some(value), Modality::Observation, Phase::Point, format!("{loinc}-{day}"));
+    e.value = Some(Quantity { value, unit: Some(unit.into()) });
+    vec![e]
+}
+
 /// A course of an RxNorm drug from `start` to `stop`.
 pub fn drug(start: i64, stop: Option<i64>, rxnorm: &str) -> Vec<Event> {
     let code = Code { system: RXNORM.into(), code: rxnorm.into(), display: None };

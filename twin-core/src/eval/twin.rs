@@ -135,15 +135,17 @@ pub async fn run_twin_evaluation(
         ablation.push((m.as_str(), score));
     }
     // The twin's parts alone, when it carries more than the fused vector.
-    let parts = (spec.history.is_some() || spec.prognosis.is_some()).then(|| {
+    let parts = (spec.history.is_some() || spec.prognosis.is_some() || spec.strata.is_some()).then(|| {
         let fused_end = model.manifest.fusion.twin_size;
         let block_end = fused_end + spec.history.as_ref().map_or(0, |h| h.width());
         let slice = |from: usize, to: usize| -> Vec<Vec<f32>> { twins.iter().map(|t| t[from..to].to_vec()).collect() };
         let alone = |from: usize, to: usize| (to > from).then(|| neighbour_agreement(&slice(from, to), &labels, k));
-        let end = twins.first().map_or(block_end, Vec::len);
+        let strata_width = spec.strata.as_ref().map_or(0, |s| s.width());
+        let full = twins.first().map_or(block_end, Vec::len);
+        let end = full - strata_width;
         // Look-alike (fused vector and block) and expected course weighed equally.
         let halves = (end > block_end).then(|| {
-            let rows: Vec<Vec<f32>> = twins.iter().map(|t| join(&[&t[..block_end], &t[block_end..]])).collect();
+            let rows: Vec<Vec<f32>> = twins.iter().map(|t| join(&[&t[..block_end], &t[block_end..end]])).collect();
             neighbour_agreement(&rows, &labels, k)
         });
         json!({
@@ -151,6 +153,8 @@ pub async fn run_twin_evaluation(
             "history_block_alone": alone(fused_end, block_end),
             "prognosis_part_alone": alone(block_end, end),
             "prognosis_reading": spec.prognosis.as_ref().map(|p| p.reading()),
+            "strata": spec.strata.as_ref().map(|s| s.names()),
+            "without_strata": (strata_width > 0).then(|| neighbour_agreement(&slice(0, end), &labels, k)),
             "look_alike_and_prognosis_halves": halves,
         })
     });
@@ -265,6 +269,10 @@ fn agreement_markdown(report: &serde_json::Value, ablation: &[(&str, f64)]) -> S
         let _ = writeln!(md, "| the twin's clinical-history block alone | {} |", pct(&parts["history_block_alone"]));
         let reading = parts["prognosis_reading"].as_str().map_or(String::new(), |r| format!(" ({r})"));
         let _ = writeln!(md, "| the twin's prognosis part{reading} alone | {} |", pct(&parts["prognosis_part_alone"]));
+        if let Some(strata) = parts["strata"].as_array() {
+            let names: Vec<&str> = strata.iter().filter_map(|s| s.as_str()).collect();
+            let _ = writeln!(md, "| twin without its strata ({}) | {} |", names.join(", "), pct(&parts["without_strata"]));
+        }
     }
     let (p, l, t) = (&a["twin_head_prognosis"], &a["linear_prognosis"], &a["trees_prognosis"]);
     for (rows, alone, beside) in [

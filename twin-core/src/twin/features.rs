@@ -155,6 +155,10 @@ pub struct FeatureSpec {
     /// without it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prognosis: Option<super::prognosis_part::PrognosisPart>,
+    /// The clinical strata appended last ([`super::strata`]); `None` for a twin
+    /// trained before they existed or without them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strata: Option<super::strata::Strata>,
 }
 
 /// Width of [`trajectory`].
@@ -215,6 +219,8 @@ pub struct PatientInputs {
     pub history: Option<Vec<f32>>,
     /// The prognosis part ([`super::prognosis_part`]), when the spec has one.
     pub prognosis: Option<Vec<f32>>,
+    /// The clinical strata ([`super::strata`]), when the spec reads them.
+    pub strata: Option<Vec<f32>>,
 }
 
 impl FeatureSpec {
@@ -232,13 +238,17 @@ impl FeatureSpec {
             note_weights: None,
             history: None,
             prognosis: None,
+            strata: None,
         }
     }
 
     /// Width of a twin of this spec from a fusion of `twin_size`: the fused vector,
-    /// then the history block and the prognosis part when the spec has them.
+    /// then the history block, the prognosis part and the strata when the spec has them.
     pub fn twin_width(&self, twin_size: usize) -> usize {
-        twin_size + self.history.as_ref().map_or(0, |h| h.width()) + self.prognosis.as_ref().map_or(0, |p| p.width())
+        twin_size
+            + self.history.as_ref().map_or(0, |h| h.width())
+            + self.prognosis.as_ref().map_or(0, |p| p.width())
+            + self.strata.as_ref().map_or(0, |s| s.width())
     }
 
     /// Width of the latest-values token: three per vocabulary entry, and the
@@ -339,6 +349,7 @@ impl FeatureSpec {
         let trajectory = record.as_ref().filter(|_| wants_trajectory).map(|r| trajectory(r, at));
         let history = record.as_ref().zip(self.history.as_ref()).map(|(r, scale)| scale.block(r, window, at));
         let prognosis = record.as_ref().zip(self.prognosis.as_ref()).map(|(r, part)| part.part(r, window, at));
+        let strata = self.strata.as_ref().map(|s| s.part(window, at));
         PatientInputs {
             tokens,
             note_tokens,
@@ -348,6 +359,7 @@ impl FeatureSpec {
             trajectory,
             history,
             prognosis,
+            strata,
         }
     }
 }

@@ -86,6 +86,8 @@ pub struct TrainReport {
     /// Rows the prognosis part's trees were fitted on; `None` when the twin has no
     /// prognosis part (left out, or too few train-part outcomes to fit one).
     pub prognosis_rows: Option<usize>,
+    /// The clinical strata the twin matches on ([`super::strata`]); empty without.
+    pub strata: Vec<&'static str>,
 }
 
 impl TrainReport {
@@ -100,6 +102,7 @@ impl TrainReport {
             "seconds": self.seconds,
             "note_sentences": self.note_sentences,
             "prognosis_rows": self.prognosis_rows,
+            "strata": self.strata,
         })
     }
 
@@ -117,11 +120,12 @@ impl TrainReport {
             Some(rows) => format!("boosted trees on {rows} train-part decision points"),
             None => "none".to_owned(),
         };
+        let strata = if self.strata.is_empty() { "none".to_owned() } else { self.strata.join(", ") };
         let text = format!(
             "twin {} trained on {} patients in {:.0} s (+{:.0} s reading, {:.0} s note vectors)\n  \
              vocabulary: {} codes; checkpoint: {}\n  \
              masked-event reconstruction (held out): {:.1}% vs most frequent code {:.1}% ({} masked events)\n  \
-             prognosis part: {prognosis}\n  \
+             prognosis part: {prognosis}; strata: {strata}\n  \
              loss log: loss.csv, loss.svg; pinned and activated by {by}\n",
             saved.version, self.patients, s.train, s.read, s.note_vectors, self.vocabulary, saved.dir.display(),
             100.0 * r.model, 100.0 * r.most_frequent_code, r.masked_events
@@ -240,6 +244,7 @@ pub async fn train_and_register(
         seconds,
         note_sentences: request.notes.then_some(notes.counts),
         prognosis_rows: trained.manifest.spec.prognosis.as_ref().map(|p| p.rows()),
+        strata: trained.manifest.spec.strata.as_ref().map_or_else(Vec::new, |s| s.names()),
     })
 }
 
@@ -258,9 +263,10 @@ mod tests {
             seconds: TrainSeconds { read: 1.0, note_vectors: 0.0, train: 12.4 },
             note_sentences: None,
             prognosis_rows: Some(900),
+            strata: vec!["serostatus"],
         };
         let text = report.text(&Principal::new("ana", Role::Governance));
-        assert!(text.contains("\n  prognosis part: boosted trees on 900 train-part decision points\n"));
+        assert!(text.contains("\n  prognosis part: boosted trees on 900 train-part decision points; strata: serostatus\n"));
         assert!(text.starts_with(&format!("twin {} trained on 40 patients in 12 s (+1 s reading, 0 s note vectors)\n", Digest::of(b"twin"))));
         assert!(text.contains("\n  vocabulary: 120 codes; checkpoint: /d/models/abc\n"));
         assert!(text.contains("(held out): 50.0% vs most frequent code 12.5% (300 masked events)\n"));
@@ -269,5 +275,6 @@ mod tests {
         assert_eq!(json["version"], Digest::of(b"twin").to_hex());
         assert_eq!(json["reconstruction"]["masked_events"], 300);
         assert_eq!(json["seconds"]["train"], 12.4);
+        assert_eq!(json["strata"], serde_json::json!(["serostatus"]));
     }
 }

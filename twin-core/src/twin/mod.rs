@@ -6,6 +6,8 @@
 //!   scale, appended to the fused vector.
 //! - [`prognosis_part`]: each outcome as boosted trees fitted with the twin read it
 //!   off the aggregated history, appended after the block.
+//! - [`strata`]: clinical strata a rheumatologist matches on first (serostatus),
+//!   appended last, each a coordinate of its own part.
 //! - [`pipeline`]: training a twin end to end on a cohort.
 //! - [`model`]: the checkpoint on disk (three files, pinned), loading, embedding.
 //! - [`install`]: an install's twin: the active one, training and registering one.
@@ -16,6 +18,7 @@ pub mod install;
 pub mod model;
 pub mod pipeline;
 pub mod prognosis_part;
+pub mod strata;
 
 pub use features::{FeatureSpec, Panel, PatientInputs};
 pub use install::{load_active, models_dir, train_and_register, TrainError, TrainReport, TrainRequest, Until};

@@ -244,7 +244,8 @@ pub fn embed_with(
     // (read without the spec's scale) is zero.
     let history_width = spec.history.as_ref().map(|h| h.width());
     let prognosis_width = spec.prognosis.as_ref().map(|p| p.width());
-    if history_width.is_none() && prognosis_width.is_none() {
+    let strata_width = spec.strata.as_ref().map(|s| s.width());
+    if history_width.is_none() && prognosis_width.is_none() && strata_width.is_none() {
         return Ok(fused);
     }
     Ok(fused
@@ -254,8 +255,12 @@ pub fn embed_with(
             let or_zero = |part: &Option<Vec<f32>>, width: usize| part.clone().unwrap_or_else(|| vec![0.0; width]);
             let history = history_width.map(|w| or_zero(&i.history, w));
             let prognosis = prognosis_width.map(|w| or_zero(&i.prognosis, w));
-            let parts: Vec<&[f32]> =
-                std::iter::once(f.as_slice()).chain(history.as_deref()).chain(prognosis.as_deref()).collect();
+            let strata = strata_width.map(|w| or_zero(&i.strata, w));
+            let parts: Vec<&[f32]> = std::iter::once(f.as_slice())
+                .chain(history.as_deref())
+                .chain(prognosis.as_deref())
+                .chain(strata.as_deref())
+                .collect();
             super::history_block::join(&parts)
         })
         .collect())

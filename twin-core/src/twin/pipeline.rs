@@ -46,6 +46,11 @@ pub struct TrainOptions {
     /// on in [`TrainOptions::tiny`], so tests cover it.
     #[serde(default)]
     pub prognosis_part: Option<PrognosisReading>,
+    /// Whether the twin carries the clinical strata last ([`super::strata`]), so
+    /// neighbours are found inside the patient's stratum first; options written before
+    /// they existed did not.
+    #[serde(default)]
+    pub strata: bool,
 }
 
 impl Default for TrainOptions {
@@ -61,6 +66,7 @@ impl Default for TrainOptions {
             held_out: 0.1,
             history_block: true,
             prognosis_part: None,
+            strata: true,
         }
     }
 }
@@ -79,6 +85,7 @@ impl TrainOptions {
             held_out: 0.25,
             history_block: true,
             prognosis_part: Some(PrognosisReading::Expected),
+            strata: true,
         }
     }
 }
@@ -245,6 +252,10 @@ pub fn train_twin(
     if let Some(reading) = options.prognosis_part {
         let points = |record: &ClinicalRecord| decision_points(record).into_iter().map(end_of_day).collect();
         spec.prognosis = super::prognosis_part::PrognosisPart::fit(journeys, &points, reading);
+    }
+    // The strata are read, not fitted: only which ones the twin reads is saved.
+    if options.strata {
+        spec.strata = Some(super::strata::Strata::clinical());
     }
 
     let manifest = TwinManifest {
