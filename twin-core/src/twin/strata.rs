@@ -6,8 +6,8 @@
 //! and anti-CCP weigh heavily in the ACR/EULAR 2010 classification, seropositive disease
 //! runs a more erosive course, and some drugs (rituximab, abatacept) work better in it.
 //! In the look-alike parts the two serology columns are two of about two hundred
-//! readings, so seronegative patients found seropositive neighbours nearly as often as
-//! seronegative ones (docs/benchmarks/predictive.md, "The twin's strata"). As its own
+//! readings, and at 10,000 patients 58% of a seronegative patient's nearest were of a
+//! seropositive subtype (docs/benchmarks/predictive.md, "The twin's strata"). As its own
 //! part at unit length, a stratum weighs as much as everything else the twin reads
 //! together: neighbours are found inside the stratum first, then by what differs.
 //!
