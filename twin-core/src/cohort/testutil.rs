@@ -1,16 +1,21 @@
 //! Journeys built by hand for the cohort's unit tests.
 
-use chrono::{Duration, TimeZone, Utc};
+use chrono::{DateTime, Duration, TimeZone, Utc};
 
 use journey::clinical::drugs::RXNORM;
 use journey::clinical::record::RDT_CODE;
 use journey::event::{Code, Event, Modality, PatientId, Phase, Quantity, Source};
 
+/// The time of day `day` of a hand-built journey (day 0 is 2020-01-01, midnight UTC).
+pub fn at_day(day: i64) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2020, 1, 1, 0, 0, 0).unwrap() + Duration::days(day)
+}
+
 /// Day 0 is 2020-01-01.
 fn event(day: i64, code: Code, value: Option<f64>, modality: Modality, phase: Phase, resource: String) -> Event {
     Event {
         patient: PatientId::new("p").expect("non-empty"),
-        time: Utc.with_ymd_and_hms(2020, 1, 1, 0, 0, 0).unwrap() + Duration::days(day),
+        time: at_day(day),
         code,
         value: value.map(|value| Quantity { value, unit: None }),
         text: None,

@@ -157,12 +157,7 @@ pub fn join(parts: &[&[f32]]) -> Vec<f32> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cohort::testutil::{das28, drug, Journey};
-
-    fn cut(day: i64) -> DateTime<Utc> {
-        use chrono::TimeZone;
-        Utc.with_ymd_and_hms(2020, 1, 1, 0, 0, 0).unwrap() + chrono::Duration::days(day)
-    }
+    use crate::cohort::testutil::{at_day as cut, das28, drug, Journey};
 
     /// A value is placed among the fitted snapshots' values; a value the record lacks
     /// sits in the middle (0), not at a reading of 0.

@@ -86,12 +86,7 @@ impl Strata {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cohort::testutil::{lab, Journey};
-    use chrono::TimeZone;
-
-    fn at(day: i64) -> DateTime<Utc> {
-        Utc.with_ymd_and_hms(2020, 1, 1, 0, 0, 0).unwrap() + chrono::Duration::days(day)
-    }
+    use crate::cohort::testutil::{at_day as at, lab, Journey};
 
     /// Serostatus is read as of the index date through the lab definitions (LOINC
     /// rheumatoid factor and anti-CCP, UCUM units): positive once either crosses its
