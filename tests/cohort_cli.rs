@@ -28,6 +28,9 @@ fn cohort_report_on_a_small_virtual_cohort() {
     assert!(said.contains("twin head") && said.contains("pinned and active"), "{said}");
     // ... and the counterfactual head of treatment options on the train part's decisions.
     assert!(said.contains("option head") && said.contains("train-part decisions, pinned and active"), "{said}");
+    // ... and measures how much its neighbourhoods' rates spread: the prior the
+    // cohort's counts are pooled with.
+    assert!(said.contains("cohort flare_6m: pooled toward"), "{said}");
 
     // A rheumatoid arthritis patient with a methotrexate start, cut 90 days after it.
     let truth = std::fs::read_to_string(export.path().join("ground_truth.ldjson")).unwrap();
@@ -110,6 +113,19 @@ fn cohort_report_on_a_small_virtual_cohort() {
             other => panic!("unexpected kind {other}"),
         }
         assert!(o["population"]["n"].as_u64().unwrap() >= n, "the population holds at least the neighbours: {o}");
+        // A pooled rate reads a yes/no count with enough patients for this patient:
+        // inside 0-1, its interval around it, beside the count it was read from.
+        if let Some(pooled) = o.get("pooled") {
+            let kind = o["neighbours"]["kind"].as_str().unwrap();
+            assert!(["rate", "kaplan_meier"].contains(&kind), "{o}");
+            let (value, low, high) = (
+                pooled["value"].as_f64().unwrap(),
+                pooled["ci"]["low"].as_f64().unwrap(),
+                pooled["ci"]["high"].as_f64().unwrap(),
+            );
+            assert!(0.0 <= low && low <= value && value <= high && high <= 1.0, "{o}");
+            assert!(pooled["prior_weight"].as_f64().unwrap() > 0.0, "{o}");
+        }
         // A twin head figure is inside its measure's range, with an interval from
         // at least 50 held-out calibration patients.
         if let Some(head) = o.get("twin_head") {
@@ -123,6 +139,12 @@ fn cohort_report_on_a_small_virtual_cohort() {
             assert!(head["n"].as_u64().unwrap() >= 1, "{o}");
         }
     }
+
+    let flare = outcomes.iter().find(|o| o["outcome"] == "flare_6m").unwrap();
+    assert!(
+        flare["neighbours"]["kind"] != "kaplan_meier" || flare.get("pooled").is_some(),
+        "a flare figure is pooled with the install's prior: {flare}"
+    );
 
     // The audit entry of the query: real ids, the same distances, as dr-test.
     let mut entry = None;

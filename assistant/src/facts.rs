@@ -644,6 +644,7 @@ mod tests {
             outcome: outcome.into(),
             label: label.into(),
             similar_patients,
+            pooled: None,
             population,
             snapshot_baseline_percent: None,
             snapshot_baseline_das28: None,

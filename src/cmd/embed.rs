@@ -96,5 +96,14 @@ pub async fn run(ctx: &Context, args: EmbedArgs) -> anyhow::Result<ExitCode> {
         }
         Err(why) => println!("no option head: {why}"),
     }
+    if r.prior.is_empty() {
+        println!("cohort rates not pooled: too few neighbourhoods with a yes/no outcome");
+    }
+    for (outcome, rate, weight, neighbourhoods) in &r.prior {
+        println!(
+            "cohort {outcome}: pooled toward {:.0}% with the weight of {weight:.1} patients ({neighbourhoods} neighbourhoods)",
+            100.0 * rate
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -18,7 +18,7 @@ use twin_core::cohort::features::{snapshot_features, FEATURE_NAMES};
 use twin_core::cohort::query::{query_cohort, CohortSources};
 use twin_core::heads::TwinHead;
 use twin_core::options::{compare_options, OptionHead, OptionModels, OptionsAudit, OptionsPopulation, OptionsQuery, OptionsReport};
-use twin_core::cohort::{ClinicalRecord, CohortReport, Population, PseudonymKey, QueryOptions};
+use twin_core::cohort::{ClinicalRecord, CohortReport, NeighbourhoodPrior, Population, PseudonymKey, QueryOptions};
 use twin_core::encode::NoteVectorSource;
 use twin_core::index::build::{historical_times, load_journeys};
 use twin_core::index::catch_up::catch_up_install;
@@ -100,6 +100,8 @@ pub struct CohortHandles {
     /// The counterfactual head of treatment options (`rdt embed`) with its version,
     /// or why there is none.
     option_head: Result<(OptionHead, String), String>,
+    /// The prior the neighbours' rates are pooled with (`rdt embed`), or why none.
+    prior: Result<NeighbourhoodPrior, String>,
 }
 
 fn traits_of(events: &[Event]) -> Vec<(DateTime<Utc>, RecordTrait)> {
@@ -145,6 +147,7 @@ impl CohortHandles {
             population_snapshots: 0,
             head: Err("no twin head loaded".to_owned()),
             option_head: Err("no option head loaded".to_owned()),
+            prior: Err("no neighbourhood prior loaded".to_owned()),
         };
         let mut counts: HashMap<RecordTrait, usize> = HashMap::new();
         for s in handles.population.snapshots() {
@@ -239,7 +242,18 @@ impl CohortHandles {
         } else {
             Err(format!("no option head at {}: run `rdt embed`", option_head_path.display()))
         };
-        Ok(CohortHandles { head, option_head, ..CohortHandles::new(model, index, &journeys, key, QueryOptions::default()) })
+        let prior_path = NeighbourhoodPrior::install_path(data_dir);
+        let prior = if prior_path.exists() {
+            NeighbourhoodPrior::load_for(&prior_path, model.version).map_err(|e| e.to_string())
+        } else {
+            Err(format!("no neighbourhood prior at {}: run `rdt embed`", prior_path.display()))
+        };
+        Ok(CohortHandles {
+            head,
+            option_head,
+            prior,
+            ..CohortHandles::new(model, index, &journeys, key, QueryOptions::default())
+        })
     }
 
     /// The same handles with a fitted twin head (tests; an install's is loaded by
@@ -253,6 +267,13 @@ impl CohortHandles {
     /// an install's is loaded by [`CohortHandles::load`]).
     pub fn with_option_head(mut self, head: OptionHead, version: impl Into<String>) -> Self {
         self.option_head = Ok((head, version.into()));
+        self
+    }
+
+    /// The same handles pooling the neighbours' rates with `prior` (tests; an
+    /// install's is loaded by [`CohortHandles::load`]).
+    pub fn with_prior(mut self, prior: NeighbourhoodPrior) -> Self {
+        self.prior = Ok(prior);
         self
     }
 
@@ -348,6 +369,7 @@ impl CohortHandles {
             population: &self.population,
             key: &self.key,
             head: self.head.as_ref().ok(),
+            prior: self.prior.as_ref().ok(),
         }
     }
 

@@ -11,7 +11,7 @@ use audit_log::{CohortRecord, Principal, Role};
 use chrono::NaiveDate;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use twin_core::cohort::{CohortReport, Estimate, Outcome, OutcomeRow};
+use twin_core::cohort::{CohortReport, Estimate, Outcome, OutcomeRow, Pooled};
 use twin_core::heads::{HeadFigure, ReliabilityBin, MIN_CALIBRATION_ROWS};
 use journey::PatientId;
 
@@ -127,6 +127,11 @@ pub struct CohortOutcome {
     pub outcome: String,
     pub label: String,
     pub similar_patients: Figure,
+    /// The similar patients' rate read as this patient's chance: their count pooled
+    /// with the usual rate of this twin's neighbourhoods (empirical Bayes; a count of
+    /// 20 alone is over-confident). Yes/no outcomes with enough patients only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pooled: Option<PooledOut>,
     /// Every historical snapshot of the population with data.
     pub population: Figure,
     /// The latest-visit regression's prediction for this patient: percent for a
@@ -146,6 +151,29 @@ pub struct CohortOutcome {
     /// A plain sentence when the twin head and the similar patients disagree.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub disagreement: Option<String>,
+}
+
+/// A pooled rate as a clinician may see it: whole percents, with the usual rate and
+/// the weight (in patients, 1 decimal) it was drawn toward.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct PooledOut {
+    pub percent: u32,
+    pub low_percent: u32,
+    pub high_percent: u32,
+    pub usual_percent: u32,
+    pub weight_patients: f64,
+}
+
+impl From<&Pooled> for PooledOut {
+    fn from(p: &Pooled) -> Self {
+        PooledOut {
+            percent: percent(p.value),
+            low_percent: percent(p.ci.low),
+            high_percent: percent(p.ci.high),
+            usual_percent: percent(p.prior_rate),
+            weight_patients: round(p.prior_weight, 1),
+        }
+    }
 }
 
 /// The twin head's figure as a clinician may see it.
@@ -199,6 +227,7 @@ impl From<&OutcomeRow> for CohortOutcome {
             outcome: r.outcome.key().to_owned(),
             label: r.label.clone(),
             similar_patients: Figure::from(&r.neighbours),
+            pooled: r.pooled.as_ref().map(PooledOut::from),
             population: Figure::from(&r.population),
             snapshot_baseline_percent: r.snapshot_baseline.filter(|_| rate).map(percent),
             snapshot_baseline_das28: r.snapshot_baseline.filter(|_| !rate).map(|v| round(v, 2)),
@@ -434,8 +463,15 @@ fn cohort_facts(v: &SimilarPatientsOutput) -> Facts {
             // The similar patients' figure first, named as theirs, then the population's
             // as its own clause: a small model read "not enough comparable patients ...
             // among similar patients, population 46%" as 46% among similar patients.
+            let pooled = match &o.pooled {
+                Some(p) => format!(
+                    " (read as this patient's chance, pooled with the usual {}% of such groups: {}%, 95% CI {}% to {}%)",
+                    p.usual_percent, p.percent, p.low_percent, p.high_percent
+                ),
+                None => String::new(),
+            };
             let sentence = format!(
-                "{} among similar patients: {}; in the whole population: {}{head}",
+                "{} among similar patients: {}{pooled}; in the whole population: {}{head}",
                 o.label,
                 figure_text(&o.similar_patients),
                 figure_text(&o.population)

@@ -404,7 +404,18 @@ fn cohort_section(out: &SimilarPatientsOutput) -> CohortSection {
                 let rate = o.snapshot_baseline_das28.is_none();
                 CohortRow {
                     label: o.label.clone(),
-                    similar: figure(&o.similar_patients, rate),
+                    similar: match &o.pooled {
+                        Some(p) => format!(
+                            "{}; for this patient, pooled with the usual {}% ({} patients' weight): {}% ({}–{}%)",
+                            figure(&o.similar_patients, rate),
+                            p.usual_percent,
+                            p.weight_patients,
+                            p.percent,
+                            p.low_percent,
+                            p.high_percent
+                        ),
+                        None => figure(&o.similar_patients, rate),
+                    },
                     head: match &o.twin_head {
                         Some(h) => head_figure(h),
                         None => o.twin_head_withheld.as_ref().map_or_else(|| "—".into(), |why| format!("— ({why})")),

@@ -12,6 +12,8 @@
 //! - [`stats`]: Wilson and t intervals, and the refusal below a minimum n.
 //! - [`population`]: every historical snapshot, its outcomes and the fitted baseline.
 //! - [`pseudonym`]: keyed pseudonyms of neighbours.
+//! - [`pooling`]: the neighbours' rate read as this patient's chance, pooled with the
+//!   usual rate of this twin's neighbourhoods ([`NeighbourhoodPrior`]).
 //! - [`report`]: [`CohortReport`] over the neighbours a search returned.
 //! - [`sequence`]: the recurrent baseline, a GRU over event tokens up to a cut.
 //! - [`query`]: one query end to end: the patient's twin at a date, its nearest
@@ -26,6 +28,7 @@ pub mod boosting;
 pub mod features;
 pub mod history;
 pub mod outcomes;
+pub mod pooling;
 pub mod population;
 pub mod pseudonym;
 pub mod query;
@@ -39,6 +42,7 @@ pub mod stats;
 pub(crate) mod testutil;
 
 pub use outcomes::{Outcome, PatientOutcomes};
+pub use pooling::{NeighbourhoodPrior, Pooled};
 pub use population::Population;
 pub use pseudonym::{Pseudonym, PseudonymKey};
 pub use query::{index_twin, query_cohort, twin_at, CohortError, CohortSources, QueryOptions};

@@ -5,6 +5,7 @@ use audit_log::Digest;
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 
 use super::features::snapshot_features;
+use super::pooling::NeighbourhoodPrior;
 use super::population::Population;
 use super::pseudonym::PseudonymKey;
 use super::record::ClinicalRecord;
@@ -131,8 +132,9 @@ pub fn index_twin(
 }
 
 /// What a cohort query reads: the active twin and its index, the population (its
-/// figures and the snapshot baseline), the pseudonym key, and the twin head when
-/// one is fitted for this twin.
+/// figures and the snapshot baseline), the pseudonym key, the twin head when one is
+/// fitted for this twin, and the prior its neighbours' rates are pooled with when
+/// one is.
 #[derive(Clone, Copy)]
 pub struct CohortSources<'a> {
     pub model: &'a TwinModel,
@@ -140,6 +142,7 @@ pub struct CohortSources<'a> {
     pub population: &'a Population,
     pub key: &'a PseudonymKey,
     pub head: Option<&'a TwinHead>,
+    pub prior: Option<&'a NeighbourhoodPrior>,
 }
 
 /// The cohort report of `patient` (time-ordered `events`) at the end of `at` (its last
@@ -153,12 +156,15 @@ pub async fn query_cohort(
     note_vector: &(dyn Fn(&str) -> Option<Vec<f32>> + Sync),
     excluded: &(dyn Fn(&PatientId) -> bool + Sync),
 ) -> Result<CohortReport, CohortError> {
-    let CohortSources { model, index, population, key, head } = sources;
+    let CohortSources { model, index, population, key, head, prior } = sources;
     let (index_time, vector) = index_twin(model, index, patient, events, at, note_vector)?;
     let neighbours = nearest_historical(index, vector.clone(), patient, options, excluded).await?;
     let record = ClinicalRecord::read(events);
     let features = snapshot_features(&record, index_time);
     let mut report = CohortReport::build(index_time.date_naive(), &features, &neighbours, population, key, options.min_n);
+    if let Some(prior) = prior {
+        report.pool_with(prior);
+    }
     if let Some(head) = head {
         let inputs = head.inputs(&record, events, index_time, vector);
         for row in &mut report.outcomes {

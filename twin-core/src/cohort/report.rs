@@ -11,8 +11,9 @@ use serde::{Deserialize, Serialize};
 
 use super::outcomes::Outcome;
 use super::population::{estimate_over, Population};
+use super::pooling::{NeighbourhoodPrior, Pooled};
 use super::pseudonym::{Pseudonym, PseudonymKey};
-use super::stats::Estimate;
+use super::stats::{Estimate, Interval};
 use crate::heads::HeadFigure;
 use journey::event::PatientId;
 
@@ -41,8 +42,13 @@ pub struct NeighbourRow {
 pub struct OutcomeRow {
     pub outcome: Outcome,
     pub label: String,
-    /// Over the neighbours with data.
+    /// Over the neighbours with data: what the look-alike patients did.
     pub neighbours: Estimate,
+    /// The neighbours' rate read as this patient's chance: their count pooled with
+    /// the usual rate of this twin's neighbourhoods ([`super::pooling`]). `None` for
+    /// DAS28 values, below the minimum n, or without a fitted prior.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pooled: Option<Pooled>,
     /// Over every historical snapshot with data.
     pub population: Estimate,
     /// The snapshot regression's prediction for this patient (probability or DAS28).
@@ -59,11 +65,19 @@ pub struct OutcomeRow {
 }
 
 impl OutcomeRow {
+    /// The neighbours' figure for this patient and its 95% interval: the pooled rate
+    /// when there is one, else the neighbours' own rate or mean. `None` below the
+    /// minimum n.
+    pub fn neighbour_figure(&self) -> Option<(f64, Interval)> {
+        let (value, ci) = (self.neighbours.value()?, self.neighbours.interval()?);
+        Some(self.pooled.map_or((value, ci), |p| (p.value, p.ci)))
+    }
+
     /// A plain sentence when the twin head and the neighbours disagree: each figure
     /// outside the other's 95% interval. `None` when they agree or one is missing.
     pub fn disagreement(&self) -> Option<String> {
         let head = self.twin_head.as_ref()?;
-        let (value, ci) = (self.neighbours.value()?, self.neighbours.interval()?);
+        let (value, ci) = self.neighbour_figure()?;
         let head_ci = head.interval?;
         let apart = !(ci.low..=ci.high).contains(&head.value) && !(head_ci.low..=head_ci.high).contains(&value);
         if !apart {
@@ -126,6 +140,7 @@ impl CohortReport {
                     outcome,
                     label: outcome.label().to_owned(),
                     neighbours: estimate_over(outcome, outcomes_of.iter().flatten(), min_n),
+                    pooled: None,
                     population: population.figure(outcome),
                     snapshot_baseline: population.snapshot_prediction(outcome, features),
                     twin_head: None,
@@ -153,6 +168,18 @@ impl CohortReport {
 
     pub fn outcome(&self, outcome: Outcome) -> Option<&OutcomeRow> {
         self.outcomes.iter().find(|r| r.outcome == outcome)
+    }
+
+    /// Pools every yes/no outcome's neighbour figure with `prior` (this twin's
+    /// neighbourhoods' usual rate and its weight): the figure read for this patient.
+    pub fn pool_with(&mut self, prior: &NeighbourhoodPrior) {
+        for row in &mut self.outcomes {
+            row.pooled = match (row.neighbours.value(), &row.neighbours) {
+                (_, Estimate::NotEnoughComparablePatients { .. }) => None,
+                (Some(rate), e) => prior.pool(row.outcome, rate, e.n()),
+                (None, _) => None,
+            };
+        }
     }
 
     /// The report of `patient` as a readable table (`rdt cohort`): per outcome n,
@@ -183,8 +210,8 @@ impl CohortReport {
         };
         let _ = writeln!(
             t,
-            "{:<48} {:>4}  {:<30} {:<12} {:<28} {:<12} snapshot baseline",
-            "outcome", "n", "estimate", "95% CI", "twin head (held out, 95% CI)", "population"
+            "{:<48} {:>4}  {:<30} {:<12} {:<20} {:<28} {:<12} snapshot baseline",
+            "outcome", "n", "estimate", "95% CI", "pooled (95% CI)", "twin head (held out, 95% CI)", "population"
         );
         for row in &self.outcomes {
             let baseline = row.snapshot_baseline.map_or("-".to_owned(), |v| {
@@ -206,13 +233,17 @@ impl CohortReport {
                 (true, None) => format!("{:.0}%", 100.0 * h.value),
                 (false, None) => format!("{:.2}", h.value),
             });
+            let pooled = row.pooled.map_or("-".to_owned(), |p| {
+                format!("{:.0}% ({:.0}-{:.0}%)", 100.0 * p.value, 100.0 * p.ci.low, 100.0 * p.ci.high)
+            });
             let _ = writeln!(
                 t,
-                "{:<48} {:>4}  {:<30} {:<12} {:<28} {:<12} {}",
+                "{:<48} {:>4}  {:<30} {:<12} {:<20} {:<28} {:<12} {}",
                 row.label,
                 row.neighbours.n(),
                 figure(&row.neighbours),
                 interval(&row.neighbours),
+                pooled,
                 head,
                 figure(&row.population),
                 baseline
@@ -228,6 +259,15 @@ impl CohortReport {
         }
         for line in self.outcomes.iter().filter_map(OutcomeRow::disagreement) {
             let _ = writeln!(t, "\n{line}");
+        }
+        if let Some(p) = self.outcomes.iter().find_map(|r| r.pooled) {
+            let _ = writeln!(
+                t,
+                "\npooled: the neighbours' count read as this patient's chance, drawn toward the usual rate of this \
+                 twin's neighbourhoods by a weight measured on them (e.g. {:.1} patients at {:.0}%).",
+                p.prior_weight,
+                100.0 * p.prior_rate
+            );
         }
         if self.outcomes.iter().any(|r| r.twin_head.is_some()) {
             let _ = writeln!(
@@ -337,6 +377,7 @@ mod tests {
             outcome: Outcome::MtxResponse6m,
             label: "MTX response at 6 months".into(),
             neighbours: Estimate::rate(&[true; 18].iter().copied().chain([false; 2]).collect::<Vec<_>>(), 10),
+            pooled: None,
             population: Estimate::rate(&[true, false], 1),
             snapshot_baseline: None,
             twin_head: Some(HeadFigure {
@@ -354,6 +395,34 @@ mod tests {
         assert_eq!(row.disagreement(), None, "80% sits inside the neighbours' interval");
         row.twin_head = None;
         assert_eq!(row.disagreement(), None);
+    }
+
+    /// Pooling reads each yes/no figure for this patient with the prior's weight,
+    /// leaves the neighbours' own count as it was, and gives nothing for a value or
+    /// below the minimum n; the table and the disagreement read the pooled figure.
+    #[test]
+    fn pooling_reads_the_count_for_this_patient_and_keeps_the_count() {
+        use crate::cohort::pooling::{NeighbourhoodPrior, OutcomePrior};
+        let prior = NeighbourhoodPrior {
+            twin_version: audit_log::Digest::of(b"twin").to_hex(),
+            k: 10,
+            outcomes: vec![OutcomePrior { outcome: Outcome::MtxResponse6m, rate: 0.2, weight: 10.0, neighbourhoods: 100, mean_n: 10.0 }],
+        };
+        let mut report = report_with(10);
+        let before = report.outcome(Outcome::MtxResponse6m).unwrap().neighbours.clone();
+        report.pool_with(&prior);
+        let mtx = report.outcome(Outcome::MtxResponse6m).unwrap();
+        assert_eq!(mtx.neighbours, before, "the count stays");
+        let pooled = mtx.pooled.expect("pooled");
+        // 5 of 10 with 10 patients' worth at 20%: (5 + 2) / 20.
+        assert!((pooled.value - 0.35).abs() < 1e-12, "{pooled:?}");
+        assert_eq!(mtx.neighbour_figure().map(|(v, _)| v), Some(pooled.value));
+        assert!(report.outcome(Outcome::Das28Day150).unwrap().pooled.is_none(), "a value is not pooled");
+        assert!(report.outcome(Outcome::TnfiResponse6m).unwrap().pooled.is_none(), "no data, no figure");
+        assert!(report.table("patient-000").contains("35% (") , "{}", report.table("patient-000"));
+        let mut few = report_with(9);
+        few.pool_with(&prior);
+        assert!(few.outcome(Outcome::MtxResponse6m).unwrap().pooled.is_none(), "below the minimum n");
     }
 
     #[test]

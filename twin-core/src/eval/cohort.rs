@@ -36,6 +36,7 @@ use crate::encode::vocab::{VocabConfig, Vocabulary};
 use super::split::Part;
 use crate::cohort::query::{end_of_day, nearest_historical, CohortError, QueryOptions};
 use crate::cohort::report::CohortReport;
+use crate::cohort::pooling::{self, NeighbourhoodPrior};
 use crate::cohort::{ClinicalRecord, Outcome, PatientOutcomes, Population, PseudonymKey};
 use journey::event::{Event, PatientId};
 use std::path::Path;
@@ -351,6 +352,10 @@ pub struct CohortEvaluation {
     /// trees and ridge (log loss or MAE) with its n.
     #[serde(default)]
     pub head_families: Vec<(Outcome, Family, [Option<f64>; 4], usize)>,
+    /// The prior the twin cohort's rates were pooled with, fitted on the train part's
+    /// own neighbourhoods (`None` in reports written before pooling).
+    #[serde(default)]
+    pub neighbourhood_prior: Option<NeighbourhoodPrior>,
     /// The twin head's reliability on the scored cases, per yes/no outcome: bins of
     /// the predicted probability of the outcome, and the calibration slope.
     #[serde(default)]
@@ -404,10 +409,11 @@ pub async fn evaluate_cohort(
     let population_patients = training.clone().count();
     let boosted = fit_boosted(&population, training.clone().map(|(p, e)| (p, e.as_slice())))?;
     let recurrent = fit_recurrent(&population, training.clone().map(|(p, e)| (p, e.as_slice())))?;
-    let head = fit_twin_head(model, &population, training.map(|(p, e)| (p, e.as_slice())), note_vector)?;
+    let head = fit_twin_head(model, &population, training.clone().map(|(p, e)| (p, e.as_slice())), note_vector)?;
     // The pseudonyms are never shown here; any key will do.
     let key = PseudonymKey::from_bytes([0; 32]);
     let query = QueryOptions { k: options.k, min_n: 1, min_follow_up_days: options.min_follow_up_days };
+    let prior = fit_neighbourhood_prior(model, index, &population, training, &query, &held, note_vector).await?;
 
     let mut chosen: Vec<(&PatientId, &[Event], ClinicalRecord, NaiveDate)> = Vec::new();
     let mut held_out_patients = 0;
@@ -450,7 +456,8 @@ pub async fn evaluate_cohort(
             let inputs = head_inputs.with_twin(twin);
             ablated.push(Outcome::ALL.iter().map(|o| head.predict(*o, &inputs)).collect());
         }
-        let report = CohortReport::build(*cut, &features, &neighbours, &population, &key, 1);
+        let mut report = CohortReport::build(*cut, &features, &neighbours, &population, &key, 1);
+        report.pool_with(&prior);
         let mut twin = Vec::new();
         let mut snapshot = Vec::new();
         let mut trees = Vec::new();
@@ -462,7 +469,8 @@ pub async fn evaluate_cohort(
         for row in &report.outcomes {
             let population_value = row.population.value();
             with_data.push(row.neighbours.n());
-            twin.push(row.neighbours.value().or(population_value));
+            // The cohort's figure for this patient: the pooled rate (a DAS28: the mean).
+            twin.push(row.pooled.map(|p| p.value).or(row.neighbours.value()).or(population_value));
             snapshot.push(row.snapshot_baseline);
             trees.push(boosted.predict(row.outcome, &history));
             twin_head.push(head.predict(row.outcome, &head_inputs));
@@ -491,10 +499,40 @@ pub async fn evaluate_cohort(
         cases: cases.len(),
         metrics,
         head_families: Outcome::ALL.into_iter().filter_map(|o| head.family(o).map(|(f, l, n)| (o, f, l, n))).collect(),
+        neighbourhood_prior: Some(prior),
         head_reliability: Outcome::ALL.into_iter().filter(|o| o.is_rate()).filter_map(|o| head_reliability(o, &cases)).collect(),
         head_ablation: head_ablation(&metrics_outcomes(), &cases),
         subgroups: subgroup_rows(&cases),
     })
+}
+
+/// The prior of the twin cohort's rates, as `rdt embed` fits an install's but over
+/// the train part alone: sampled train-part snapshots ([`pooling::sample`]), their
+/// twins, and their neighbours among the other train-part patients.
+async fn fit_neighbourhood_prior<'a>(
+    model: &TwinModel,
+    index: &NeighbourIndex,
+    population: &Population,
+    training: impl Iterator<Item = &'a (PatientId, Vec<Event>)>,
+    query: &QueryOptions,
+    held: &(dyn Fn(&PatientId) -> bool + Sync),
+    note_vector: &dyn Fn(&str) -> Option<Vec<f32>>,
+) -> Result<NeighbourhoodPrior, CohortError> {
+    let started = std::time::Instant::now();
+    let events: std::collections::HashMap<&PatientId, &[Event]> = training.map(|(p, e)| (p, e.as_slice())).collect();
+    let snapshots: Vec<(&[Event], DateTime<Utc>, &PatientId)> = population
+        .snapshots()
+        .iter()
+        .filter_map(|s| Some((*events.get(&s.patient)?, s.index_time, &s.patient)))
+        .collect();
+    let sampled = pooling::sample(&snapshots);
+    let at: Vec<(&[Event], DateTime<Utc>)> = sampled.iter().map(|(e, t, _)| (*e, *t)).collect();
+    let twins = TwinHead::embed_rows(model, &at, note_vector).map_err(|e| CohortError::Baseline(e.to_string()))?;
+    let sampled = sampled.iter().zip(twins).map(|((_, t, p), v)| ((*p).clone(), *t, v)).collect();
+    let prior =
+        pooling::fit_from_index(model.version, index, sampled, query, &|p, t| population.outcomes_of(p, t), held).await?;
+    tracing::info!(seconds = started.elapsed().as_secs_f64(), ?prior, "neighbourhood prior fitted");
+    Ok(prior)
 }
 
 /// [`SubgroupRow`]s: per grouping, group (in name order) and metric outcome.

@@ -21,7 +21,9 @@ use serde_json::json;
 
 use super::build::{embed_journeys, load_journeys_with, snapshot_note_texts, SnapshotPlan};
 use super::{IndexConfig, IndexError, NeighbourIndex, SnapshotKind};
-use crate::cohort::query::end_of_day;
+use crate::cohort::pooling::{self, NeighbourhoodPrior, PoolingError};
+use crate::cohort::query::{end_of_day, CohortError, QueryOptions};
+use crate::cohort::ClinicalRecord;
 use crate::encode::note::{note_vectors, NoteError, NoteVectors};
 use crate::heads::{TwinHead, TwinHeadError};
 use crate::monitor::drift::DriftReference;
@@ -53,6 +55,10 @@ pub enum RebuildError {
     OptionHeadFit(#[from] crate::cohort::boosting::BoostingError),
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
+    #[error("measuring the neighbourhoods' spread: {0}")]
+    Prior(#[from] CohortError),
+    #[error(transparent)]
+    PriorFile(#[from] PoolingError),
 }
 
 /// What a rebuild did.
@@ -70,6 +76,9 @@ pub struct RebuildReport {
     /// The counterfactual head of treatment options, pinned and active (its version
     /// and training decisions), or why none was.
     pub option_head: Result<(Digest, usize), String>,
+    /// The prior the cohort's rates are pooled with ([`crate::cohort::pooling`]): its
+    /// outcomes' (key, usual rate, weight in patients) and the neighbourhoods read.
+    pub prior: Vec<(&'static str, f64, f64, usize)>,
 }
 
 /// Rebuilds the index `config` from every journey of `store` with `model`, and writes
@@ -148,6 +157,13 @@ pub async fn rebuild(
     };
     progress.done();
 
+    // The cohort's rates are pooled with what this twin's neighbourhoods usually show:
+    // measured on the index just written, as a query reads it.
+    progress.stage("measuring the neighbourhoods' spread", 0);
+    let prior = fit_prior(model, &journeys, &points, &index).await?;
+    prior.save(&NeighbourhoodPrior::install_path(data_dir))?;
+    progress.done();
+
     // Every patient's early alerts, from the rebuilt twins, the new head and the
     // install's state model (as each catch-up does for the patients it touches).
     progress.stage("early alerts", journeys.len() as u64);
@@ -180,7 +196,25 @@ pub async fn rebuild(
         index: index.describe(),
         head,
         option_head,
+        prior: prior.outcomes.iter().map(|p| (p.outcome.key(), p.rate, p.weight, p.neighbourhoods)).collect(),
     })
+}
+
+/// The neighbourhood prior of an install: sampled historical points of `points`
+/// (their twins as indexed), their neighbours in `index` by the cohort's default
+/// query, the outcomes read from `journeys`.
+async fn fit_prior(
+    model: &TwinModel,
+    journeys: &[(PatientId, Vec<Event>)],
+    points: &[super::IndexPoint],
+    index: &NeighbourIndex,
+) -> Result<NeighbourhoodPrior, RebuildError> {
+    let records: std::collections::HashMap<&PatientId, ClinicalRecord> =
+        journeys.iter().map(|(p, e)| (p, ClinicalRecord::read(e))).collect();
+    let historical: Vec<&super::IndexPoint> = points.iter().filter(|p| p.kind == SnapshotKind::Historical).collect();
+    let sampled = pooling::sample(&historical).into_iter().map(|p| (p.patient.clone(), p.index_time, p.vector.clone())).collect();
+    let outcomes_of = |p: &PatientId, t: chrono::DateTime<chrono::Utc>| records.get(p).map(|r| r.outcomes_at(t.date_naive()));
+    Ok(pooling::fit_from_index(model.version, index, sampled, &QueryOptions::default(), &outcomes_of, &|_| false).await?)
 }
 
 /// Everyone's twin as of the end of `date`, into `twins_file` only; returns how many.

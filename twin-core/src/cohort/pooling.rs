@@ -1,0 +1,330 @@
+//! The neighbours' rate as an estimate for *this* patient: their count drawn toward
+//! what neighbourhoods of this twin usually show, by how many they are (empirical
+//! Bayes, beta-binomial).
+//!
+//! Why: 20 neighbours are few. "0 of 20 responded" is a fact about those 20, but read
+//! as this patient's chance it is over-confident: the neighbour cohort's calibration
+//! slope was 0.33 for methotrexate failure and 0.24 for flare on the 10,000-patient
+//! store (docs/benchmarks/predictive.md), against 0.97 and 1.05 for the twin head.
+//! Much of that is the count's own noise. How much a neighbourhood's rate really
+//! varies from one patient to the next is measured, not chosen: the rates of many
+//! historical snapshots' own neighbourhoods spread by the true spread plus the
+//! binomial noise of `k` patients, and the difference is the true spread
+//! ([`NeighbourhoodPrior::fit`], method of moments). Its weight is then the number
+//! of patients' worth of evidence the usual rate carries: a count is pooled with it
+//! (the beta posterior's mean and its 95% equal-tailed interval, [`Pooled`]).
+//!
+//! The neighbours' own count and its Wilson or Kaplan-Meier interval stay in the
+//! report beside the pooled figure: what the look-alike patients did is never
+//! replaced, only read for this patient. A DAS28 mean is not pooled (its error is
+//! the mean's t interval, and it is scored by its absolute error, which the
+//! pooling would not move much).
+//!
+//! The prior is fitted where the neighbours come from: at `rdt embed` over the
+//! index it just wrote (saved beside the twin head, carrying the twin's version),
+//! and in `rdt cohort --evaluate` over the train part alone.
+
+use std::path::{Path, PathBuf};
+
+use audit_log::Digest;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use statrs::distribution::{Beta, ContinuousCDF};
+
+use super::outcomes::{Outcome, PatientOutcomes};
+use super::population::estimate_over;
+use super::query::{nearest_historical, CohortError, QueryOptions};
+use super::stats::Interval;
+use crate::index::NeighbourIndex;
+use journey::event::PatientId;
+
+/// Below this many sampled neighbourhoods with an outcome, its prior is not fitted
+/// (the spread of fewer rates is itself too noisy to weigh a count against).
+pub const MIN_NEIGHBOURHOODS: usize = 30;
+
+/// How many historical snapshots a fit samples (evenly, in a fixed order): enough for
+/// a spread's moment to within a few percent, a few seconds of searches.
+pub const SAMPLED_SNAPSHOTS: usize = 600;
+
+/// One yes/no outcome's prior over this twin's neighbourhoods.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutcomePrior {
+    pub outcome: Outcome,
+    /// The mean rate over the sampled neighbourhoods.
+    pub rate: f64,
+    /// The prior's weight in patients (beta `a + b`): the usual rate counts as this
+    /// many more neighbours. Small when neighbourhoods differ a lot (the twin
+    /// separates patients), large when they all look like the population.
+    pub weight: f64,
+    /// Neighbourhoods the fit read.
+    pub neighbourhoods: usize,
+    /// Their mean number of neighbours with the outcome.
+    pub mean_n: f64,
+}
+
+/// The priors of one twin's neighbourhoods, one per yes/no outcome it could fit.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NeighbourhoodPrior {
+    /// The twin whose index the neighbourhoods were read from (hex SHA-256): a
+    /// prior of another twin is refused ([`NeighbourhoodPrior::load_for`]).
+    pub twin_version: String,
+    /// Neighbours per neighbourhood (the cohort's `k`).
+    pub k: usize,
+    pub outcomes: Vec<OutcomePrior>,
+}
+
+/// A neighbour count pooled with the prior: the estimate for this patient.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Pooled {
+    /// The beta posterior's mean.
+    pub value: f64,
+    /// Its 95% equal-tailed interval.
+    pub ci: Interval,
+    /// The prior's rate and weight it was pooled with.
+    pub prior_rate: f64,
+    pub prior_weight: f64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PoolingError {
+    #[error("{path}: {message}")]
+    File { path: PathBuf, message: String },
+    #[error("{path} holds the neighbourhood prior of twin {found}, the active twin is {active}: run `rdt embed`")]
+    OtherTwin { path: PathBuf, found: String, active: String },
+}
+
+impl NeighbourhoodPrior {
+    /// Fits the prior of each yes/no outcome from `neighbourhoods` (each the outcomes
+    /// of one historical snapshot's neighbours, read after their own index times).
+    ///
+    /// Method of moments: with true rates of mean `mu` and variance `tau2` across
+    /// neighbourhoods, a neighbourhood of `n` shows a rate of variance
+    /// `tau2 (1 - 1/n) + mu (1 - mu) / n`; solved for `tau2`, the beta prior of that
+    /// mean and variance has weight `mu (1 - mu) / tau2 - 1`. Kaplan-Meier outcomes
+    /// (flare, switch) read their cumulative incidence at its `n`.
+    pub fn fit(twin_version: Digest, k: usize, neighbourhoods: &[Vec<PatientOutcomes>]) -> Self {
+        let outcomes = Outcome::ALL.into_iter().filter(|o| o.is_rate()).filter_map(|o| fit_outcome(o, neighbourhoods)).collect();
+        NeighbourhoodPrior { twin_version: twin_version.to_hex(), k, outcomes }
+    }
+
+    pub fn outcome(&self, outcome: Outcome) -> Option<&OutcomePrior> {
+        self.outcomes.iter().find(|p| p.outcome == outcome)
+    }
+
+    /// A neighbour figure (`rate` over `n` patients; for Kaplan-Meier the cumulative
+    /// incidence) pooled with this outcome's prior; `None` for an outcome without
+    /// one (a value, or too few neighbourhoods) or without patients.
+    pub fn pool(&self, outcome: Outcome, rate: f64, n: usize) -> Option<Pooled> {
+        let prior = self.outcome(outcome)?;
+        if n == 0 || !rate.is_finite() {
+            return None;
+        }
+        let events = rate.clamp(0.0, 1.0) * n as f64;
+        let a = events + prior.weight * prior.rate;
+        let b = (n as f64 - events) + prior.weight * (1.0 - prior.rate);
+        let value = a / (a + b);
+        // Both shape parameters are positive: the prior's rate is inside (0, 1) and
+        // its weight positive (fit_outcome), and the count adds to them.
+        let beta = Beta::new(a, b).ok()?;
+        let ci = Interval { low: beta.inverse_cdf(0.025).clamp(0.0, value), high: beta.inverse_cdf(0.975).clamp(value, 1.0) };
+        Some(Pooled { value, ci, prior_rate: prior.rate, prior_weight: prior.weight })
+    }
+
+    /// Where an install keeps its prior: beside the twin head it is fitted with.
+    pub fn install_path(data_dir: &Path) -> PathBuf {
+        crate::twin::install::models_dir(data_dir).join("neighbourhood-prior.json")
+    }
+
+    /// Writes the prior (through a temporary file: never half-written).
+    pub fn save(&self, path: &Path) -> Result<(), PoolingError> {
+        let fail = |e: &dyn std::fmt::Display| PoolingError::File { path: path.to_owned(), message: e.to_string() };
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| fail(&e))?;
+        }
+        let tmp = path.with_extension("json.tmp");
+        std::fs::write(&tmp, serde_json::to_vec_pretty(self).map_err(|e| fail(&e))?).map_err(|e| fail(&e))?;
+        std::fs::rename(&tmp, path).map_err(|e| fail(&e))
+    }
+
+    /// The prior at `path`, refused when it was fitted for another twin than `active`.
+    pub fn load_for(path: &Path, active: Digest) -> Result<Self, PoolingError> {
+        let bytes = std::fs::read(path).map_err(|e| PoolingError::File { path: path.to_owned(), message: e.to_string() })?;
+        let prior: NeighbourhoodPrior = serde_json::from_slice(&bytes)
+            .map_err(|e| PoolingError::File { path: path.to_owned(), message: e.to_string() })?;
+        if prior.twin_version != active.to_hex() {
+            return Err(PoolingError::OtherTwin {
+                path: path.to_owned(),
+                found: prior.twin_version,
+                active: active.to_hex(),
+            });
+        }
+        Ok(prior)
+    }
+}
+
+/// The historical snapshots a fit samples: [`SAMPLED_SNAPSHOTS`] of `snapshots`,
+/// evenly spaced in the order given (deterministic: the same index, the same prior).
+pub fn sample<T: Clone>(snapshots: &[T]) -> Vec<T> {
+    if snapshots.len() <= SAMPLED_SNAPSHOTS {
+        return snapshots.to_vec();
+    }
+    (0..SAMPLED_SNAPSHOTS).map(|i| snapshots[i * snapshots.len() / SAMPLED_SNAPSHOTS].clone()).collect()
+}
+
+/// One sampled historical snapshot: whose, when, and its twin.
+pub type SampledSnapshot = (PatientId, DateTime<Utc>, Vec<f32>);
+
+/// Fits the prior over the neighbourhoods of `sampled` historical snapshots, each
+/// found in `index` as a query finds a patient's ([`nearest_historical`]: its own
+/// patient and every one `excluded` says left out, `options`' k and follow-up), their
+/// outcomes read by `outcomes_of` after each neighbour's own index time.
+pub async fn fit_from_index(
+    twin_version: Digest,
+    index: &NeighbourIndex,
+    sampled: Vec<SampledSnapshot>,
+    options: &QueryOptions,
+    outcomes_of: &(dyn Fn(&PatientId, DateTime<Utc>) -> Option<PatientOutcomes> + Sync),
+    excluded: &(dyn Fn(&PatientId) -> bool + Sync),
+) -> Result<NeighbourhoodPrior, CohortError> {
+    let mut neighbourhoods = Vec::with_capacity(sampled.len());
+    for (patient, _, vector) in sampled {
+        let found = nearest_historical(index, vector, &patient, options, excluded).await?;
+        neighbourhoods.push(found.iter().filter_map(|n| outcomes_of(&n.patient, n.index_time)).collect());
+    }
+    Ok(NeighbourhoodPrior::fit(twin_version, options.k, &neighbourhoods))
+}
+
+fn fit_outcome(outcome: Outcome, neighbourhoods: &[Vec<PatientOutcomes>]) -> Option<OutcomePrior> {
+    let seen: Vec<(f64, f64)> = neighbourhoods
+        .iter()
+        .filter_map(|group| {
+            let e = estimate_over(outcome, group, 1);
+            Some((e.value()?, e.n() as f64))
+        })
+        .collect();
+    if seen.len() < MIN_NEIGHBOURHOODS {
+        return None;
+    }
+    let count = seen.len() as f64;
+    let mu = seen.iter().map(|(r, _)| r).sum::<f64>() / count;
+    let spread = mu * (1.0 - mu);
+    if spread <= 1e-9 {
+        return None;
+    }
+    let observed = seen.iter().map(|(r, _)| (r - mu).powi(2)).sum::<f64>() / (count - 1.0);
+    let noise = seen.iter().map(|(_, n)| spread / n).sum::<f64>() / count;
+    let kept = seen.iter().map(|(_, n)| 1.0 - 1.0 / n).sum::<f64>() / count;
+    // Neighbourhoods of one patient each say nothing of the spread beyond the noise.
+    if kept <= 1e-9 {
+        return None;
+    }
+    // The true spread lies between none (every neighbourhood alike: the prior
+    // dominates) and the whole Bernoulli variance (neighbourhoods all-or-none: the
+    // count dominates); a weight of at least 0.01 patients keeps the beta proper.
+    let tau2 = ((observed - noise) / kept).clamp(spread / 10_000.0, spread / 1.01);
+    Some(OutcomePrior {
+        outcome,
+        rate: mu,
+        weight: spread / tau2 - 1.0,
+        neighbourhoods: seen.len(),
+        mean_n: seen.iter().map(|(_, n)| n).sum::<f64>() / count,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use journey::clinical::{EularResponse, TimeToEvent};
+
+    /// Outcomes with only methotrexate response known.
+    fn responded(yes: bool) -> PatientOutcomes {
+        let response = if yes { EularResponse::Good } else { EularResponse::NoResponse };
+        PatientOutcomes { mtx_response_6m: Some(response), ..Default::default() }
+    }
+
+    /// `k` patients whose response is drawn at `rate` (deterministically: the first
+    /// round(rate k) respond).
+    fn neighbourhood(rate: f64, k: usize) -> Vec<PatientOutcomes> {
+        let yes = (rate * k as f64).round() as usize;
+        (0..k).map(|i| responded(i < yes)).collect()
+    }
+
+    /// Neighbourhoods whose rates are all alike carry no spread beyond the count's
+    /// noise: the prior weighs heavily. Neighbourhoods that are all-or-none are as
+    /// spread as rates can be: the prior weighs next to nothing.
+    #[test]
+    fn the_prior_weighs_what_the_spread_says() {
+        let version = Digest::of(b"twin");
+        let alike: Vec<_> = (0..60).map(|_| neighbourhood(0.5, 20)).collect();
+        let prior = NeighbourhoodPrior::fit(version, 20, &alike);
+        let p = prior.outcome(Outcome::MtxResponse6m).expect("fitted");
+        assert!((p.rate - 0.5).abs() < 1e-12 && p.weight > 1_000.0, "{p:?}");
+        let apart: Vec<_> = (0..60).map(|i| neighbourhood(if i % 2 == 0 { 0.0 } else { 1.0 }, 20)).collect();
+        let p = NeighbourhoodPrior::fit(version, 20, &apart).outcome(Outcome::MtxResponse6m).cloned().expect("fitted");
+        assert!((p.rate - 0.5).abs() < 1e-12 && p.weight < 0.05, "{p:?}");
+        // In between: rates of 0.2 and 0.8 spread with variance 0.09 against a
+        // Bernoulli 0.25; less the noise a count of 20 would add, the weight lands
+        // near 0.25 / 0.09 - 1 = 1.8.
+        let mixed: Vec<_> = (0..60).map(|i| neighbourhood(if i % 2 == 0 { 0.2 } else { 0.8 }, 20)).collect();
+        let p = NeighbourhoodPrior::fit(version, 20, &mixed).outcome(Outcome::MtxResponse6m).cloned().expect("fitted");
+        assert!(p.weight > 1.0 && p.weight < 3.0, "{p:?}");
+        // No prior for a value, none for an outcome nobody had data on, none below
+        // the minimum of neighbourhoods.
+        assert!(prior.outcome(Outcome::Das28Day150).is_none() && prior.outcome(Outcome::TnfiResponse6m).is_none());
+        let few: Vec<_> = (0..MIN_NEIGHBOURHOODS - 1).map(|_| neighbourhood(0.5, 20)).collect();
+        assert!(NeighbourhoodPrior::fit(version, 20, &few).outcome(Outcome::MtxResponse6m).is_none());
+    }
+
+    /// 0 of 20 is not a 0% chance: pooled, the estimate moves toward the usual rate by
+    /// the prior's weight, stays inside 0-1 with its interval around it, and a count
+    /// far larger than the weight is barely moved.
+    #[test]
+    fn a_count_is_drawn_toward_the_usual_rate_by_its_weight() {
+        let prior = NeighbourhoodPrior {
+            twin_version: Digest::of(b"twin").to_hex(),
+            k: 20,
+            outcomes: vec![OutcomePrior { outcome: Outcome::MtxResponse6m, rate: 0.4, weight: 5.0, neighbourhoods: 600, mean_n: 20.0 }],
+        };
+        let none = prior.pool(Outcome::MtxResponse6m, 0.0, 20).expect("pooled");
+        assert!((none.value - 2.0 / 25.0).abs() < 1e-12, "{none:?}");
+        assert!(0.0 < none.ci.low && none.ci.low < none.value && none.value < none.ci.high && none.ci.high < 0.3, "{none:?}");
+        let all = prior.pool(Outcome::MtxResponse6m, 1.0, 20).expect("pooled");
+        assert!((all.value - 23.0 / 25.0).abs() < 1e-12 && all.ci.high <= 1.0 && all.ci.low < all.value);
+        let many = prior.pool(Outcome::MtxResponse6m, 0.9, 2_000).expect("pooled");
+        assert!((many.value - 0.9).abs() < 0.003, "{many:?}");
+        assert!(prior.pool(Outcome::Flare6m, 0.5, 20).is_none(), "no prior for flare here");
+        assert!(prior.pool(Outcome::MtxResponse6m, 0.5, 0).is_none(), "no patients, no figure");
+    }
+
+    /// Flare and switch are read by Kaplan-Meier: a patient seen for part of the
+    /// window counts for the time it was seen, in the fit as in the report.
+    #[test]
+    fn time_to_event_outcomes_fit_on_their_cumulative_incidence() {
+        let flared = |days: u32, event: bool| PatientOutcomes {
+            flare_6m: Some(event),
+            flare_time: Some(TimeToEvent { days, event }),
+            ..Default::default()
+        };
+        let groups: Vec<Vec<PatientOutcomes>> = (0..40)
+            .map(|i| (0..20).map(|j| if (i + j) % 3 == 0 { flared(60, true) } else { flared(182, false) }).collect())
+            .collect();
+        let prior = NeighbourhoodPrior::fit(Digest::of(b"twin"), 20, &groups);
+        let p = prior.outcome(Outcome::Flare6m).expect("a flare prior");
+        assert!((0.3..0.37).contains(&p.rate) && p.neighbourhoods == 40, "{p:?}");
+    }
+
+    #[test]
+    fn a_prior_of_another_twin_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = NeighbourhoodPrior::install_path(dir.path());
+        let groups: Vec<_> = (0..40).map(|i| neighbourhood(if i % 2 == 0 { 0.3 } else { 0.6 }, 20)).collect();
+        let prior = NeighbourhoodPrior::fit(Digest::of(b"twin"), 20, &groups);
+        prior.save(&path).unwrap();
+        assert_eq!(NeighbourhoodPrior::load_for(&path, Digest::of(b"twin")).unwrap(), prior);
+        let err = NeighbourhoodPrior::load_for(&path, Digest::of(b"another")).unwrap_err();
+        assert!(err.to_string().contains("rdt embed"), "{err}");
+        std::fs::write(&path, b"{ not json").unwrap();
+        let err = NeighbourhoodPrior::load_for(&path, Digest::of(b"twin")).unwrap_err();
+        assert!(err.to_string().contains("neighbourhood-prior.json"), "{err}");
+    }
+}
