@@ -105,10 +105,20 @@ fn train_embed_eval_on_a_tiny_cohort() {
             assert!((0.0..=top).contains(&v), "{row}");
         }
     }
+    // The twin cohort's rates are pooled with a prior measured on the train part's own
+    // neighbourhoods: each usual rate inside 0-1 with a positive weight, named in the report.
+    let prior = &report["cohort"]["neighbourhood_prior"];
+    let priors = prior["outcomes"].as_array().expect("the neighbourhood prior");
+    assert!(!priors.is_empty(), "at least one yes/no outcome pooled: {prior}");
+    for p in priors {
+        let (rate, weight) = (p["rate"].as_f64().unwrap(), p["weight"].as_f64().unwrap());
+        assert!(0.0 < rate && rate < 1.0 && weight > 0.0 && p["neighbourhoods"].as_u64().unwrap() >= 30, "{p}");
+    }
     let ablation = report["cohort"]["head_ablation"].as_array().expect("the head's ablation");
     assert_eq!(ablation.len(), 5, "one row per modality");
     let md = std::fs::read_to_string(rdt.data_dir().join("reports/twin-eval.md")).unwrap();
     assert!(md.contains("| GRU |") && md.contains("twin head"), "{md}");
+    assert!(md.contains("pooled with the usual rate of this twin's neighbourhoods"), "{md}");
 
     // Tamper with the event encoder: every command that loads the twin refuses it.
     let weights = checkpoint.join("event_encoder.safetensors");

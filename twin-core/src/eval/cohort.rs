@@ -944,6 +944,27 @@ pub fn markdown(eval: &CohortEvaluation) -> String {
             }).collect();
         let _ = writeln!(md, "| {} | {} |", r.outcome.label(), cells.join(" | "));
     }
+    if let Some(prior) = &eval.neighbourhood_prior {
+        let _ = writeln!(
+            md,
+            "\nThe twin cohort's rates are pooled with the usual rate of this twin's neighbourhoods (empirical \
+             Bayes; the spread measured on {} sampled train-part neighbourhoods of k = {}):\n\n\
+             | outcome | usual rate | weight (patients) | neighbourhoods | mean n |\n|---|---|---|---|---|",
+            prior.outcomes.iter().map(|p| p.neighbourhoods).max().unwrap_or(0),
+            prior.k
+        );
+        for p in &prior.outcomes {
+            let _ = writeln!(
+                md,
+                "| {} | {:.1}% | {:.2} | {} | {:.1} |",
+                p.outcome.label(),
+                100.0 * p.rate,
+                p.weight,
+                p.neighbourhoods,
+                p.mean_n
+            );
+        }
+    }
     let _ = writeln!(
         md,
         "\nThe twin head per outcome: which model answers, and each one's loss on the head's inner validation \
