@@ -285,7 +285,9 @@ const METHOD: &str = "k nearest historical snapshots of other patients by cosine
 learned journey, the record's aggregated readings and, for a twin that carries it, each outcome as the twin's own \
 trees expect it: look-alike patients expected to fare alike; each part weighed equally); each \
 neighbour's outcomes read after its own snapshot; rates with 95% Wilson intervals, flare and switch by Kaplan-Meier (a patient followed for part of \
-the window counts for that part) with log-log intervals, means with 95% t intervals; \
+the window counts for that part) with log-log intervals, means with 95% t intervals; each rate also read as this \
+patient's chance: its count pooled with the usual rate of this twin's neighbourhoods by a weight measured on them \
+(empirical Bayes, beta posterior and its 95% interval); \
 population = every historical snapshot; snapshot baseline = regression on the latest visit; twin head = a model \
 fitted on the training patients' twins and records (boosted trees, a ridge and a GRU over the events, stacked and \
 recalibrated on patients it was not fitted on, separately at 60-120 days after a DMARD start), its interval what \

@@ -13,10 +13,10 @@ use audit_log::{AuditLog, EntryBody, ModelRegistry, Principal, Role};
 use serde_json::{json, Value};
 use tools::cohort::CohortHandles;
 use tools::{call_json, tool_call_entry, Scope, ToolContext, ToolError};
-use twin_core::cohort::{PseudonymKey, QueryOptions};
+use twin_core::cohort::{pooling, ClinicalRecord, PseudonymKey, QueryOptions};
 use journey::fhir::{Importer, NoProgress};
 use twin_core::index::build::{embed_journeys, load_journeys};
-use twin_core::index::{IndexConfig, NeighbourIndex, SnapshotPlan};
+use twin_core::index::{IndexConfig, NeighbourIndex, SnapshotKind, SnapshotPlan};
 use twin_core::twin::model::{register, save};
 use twin_core::twin::{train_twin, TrainOptions, TwinModel};
 use journey::{Database, Event, JourneyStore, PatientId};
@@ -54,7 +54,17 @@ async fn fixture() -> Fixture {
     index.flush().await.unwrap();
     let key = PseudonymKey::from_bytes([7; 32]);
     let options = QueryOptions { k: K, min_n: MIN_N, min_follow_up_days: 180 };
-    let handles = CohortHandles::new(model, index, &journeys, key.clone(), options);
+    // The prior the rates are pooled with, measured on this index as `rdt embed` does.
+    let records: std::collections::HashMap<PatientId, ClinicalRecord> =
+        journeys.iter().map(|(p, e)| (p.clone(), ClinicalRecord::read(e))).collect();
+    let sampled = points
+        .iter()
+        .filter(|p| p.kind == SnapshotKind::Historical)
+        .map(|p| (p.patient.clone(), p.index_time, p.vector.clone()))
+        .collect();
+    let outcomes_of = |p: &PatientId, t: chrono::DateTime<chrono::Utc>| records.get(p).map(|r| r.outcomes_at(t.date_naive()));
+    let prior = pooling::fit_from_index(model.version, &index, sampled, &options, &outcomes_of, &|_| false).await.unwrap();
+    let handles = CohortHandles::new(model, index, &journeys, key.clone(), options).with_prior(prior);
     let ctx = ToolContext::new(store.clone()).with_cohort(Arc::new(handles));
     let ids = journeys.into_iter().map(|(p, _)| p).collect();
     Fixture { dir, store, registry, ctx, ids, key }
@@ -107,6 +117,7 @@ async fn cohort_tools_report_pseudonymous_neighbours_with_intervals() {
     let scope = Scope::patients(f.ids.iter().cloned());
     let mut saw_figure = false;
     let mut saw_refusal = false;
+    let mut saw_pooled = false;
     for id in f.ids.iter().take(8) {
         let out = call_json(&f.ctx, &doc(), &scope, "similar_patients", &json!({"patient": id.as_str(), "k": K}))
             .await
@@ -120,6 +131,15 @@ async fn cohort_tools_report_pseudonymous_neighbours_with_intervals() {
             check_figure(&o["population"], 1);
             saw_figure |= o["similar_patients"]["kind"] != "not_enough_comparable_patients";
             saw_refusal |= o["similar_patients"]["kind"] == "not_enough_comparable_patients";
+            // A pooled rate: a yes/no figure with enough patients, read for this
+            // patient inside its own interval, drawn toward a usual rate in 0-100.
+            if let Some(p) = o.get("pooled") {
+                assert!(["rate", "kaplan_meier"].contains(&o["similar_patients"]["kind"].as_str().unwrap()), "{o}");
+                let percent = p["percent"].as_u64().unwrap();
+                assert!(p["low_percent"].as_u64().unwrap() <= percent && percent <= p["high_percent"].as_u64().unwrap(), "{o}");
+                assert!(p["usual_percent"].as_u64().unwrap() <= 100 && p["weight_patients"].as_f64().unwrap() >= 0.0, "{o}");
+                saw_pooled = true;
+            }
         }
         // Real ids only in the audit record, in the order of the pseudonyms shown.
         let cohort = out.cohort.clone().expect("a cohort record for the audit entry");
@@ -141,6 +161,7 @@ async fn cohort_tools_report_pseudonymous_neighbours_with_intervals() {
         assert_eq!(record.encoder_version.to_hex(), v["twin_version"].as_str().unwrap());
     }
     assert!(saw_figure && saw_refusal, "the cohort should give both figures and refusals at k {K}, min n {MIN_N}");
+    assert!(saw_pooled, "a yes/no figure pooled with the index's prior");
 }
 
 #[tokio::test]
