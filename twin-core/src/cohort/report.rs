@@ -84,8 +84,9 @@ impl OutcomeRow {
             return None;
         }
         let show = |v: f64| if self.outcome.is_rate() { format!("{:.0}%", 100.0 * v) } else { format!("{v:.2}") };
+        let pooled = if self.pooled.is_some() { "pooled for this patient: " } else { "" };
         Some(format!(
-            "For {}, the twin head ({}) and the similar patients ({}, n = {}) disagree: each lies outside the other's \
+            "For {}, the twin head ({}) and the similar patients ({pooled}{}, n = {}) disagree: each lies outside the other's \
              95% interval. The neighbours are few and describe patients like this one; the head is fitted on every \
              training snapshot. Read both with their intervals.",
             self.label,
@@ -420,6 +421,11 @@ mod tests {
         assert!(report.outcome(Outcome::Das28Day150).unwrap().pooled.is_none(), "a value is not pooled");
         assert!(report.outcome(Outcome::TnfiResponse6m).unwrap().pooled.is_none(), "no data, no figure");
         assert!(report.table("patient-000").contains("35% (") , "{}", report.table("patient-000"));
+        // The disagreement line reads the pooled figure, and says so.
+        let row = report.outcomes.iter_mut().find(|r| r.outcome == Outcome::MtxResponse6m).unwrap();
+        row.twin_head = Some(HeadFigure { value: 0.9, interval: Some(Interval { low: 0.85, high: 0.95 }), observed: Some(0.9), n: 100 });
+        let line = row.disagreement().expect("35% against 90%");
+        assert!(line.contains("pooled for this patient: 35%, n = 10"), "{line}");
         let mut few = report_with(9);
         few.pool_with(&prior);
         assert!(few.outcome(Outcome::MtxResponse6m).unwrap().pooled.is_none(), "below the minimum n");
