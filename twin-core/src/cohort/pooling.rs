@@ -20,6 +20,11 @@
 //! the mean's t interval, and it is scored by its absolute error, which the
 //! pooling would not move much).
 //!
+//! The weight measures the spread of the neighbourhoods' true rates, the count's noise
+//! taken out, so a query with another `k` than the fit's (a tool may ask 5 to 50) reads
+//! the same prior; a much larger `k` averages more patients and its true rates spread
+//! a little less than the prior assumes (the pooled figure then leans on the count).
+//!
 //! The prior is fitted where the neighbours come from: at `rdt embed` over the
 //! index it just wrote (saved beside the twin head, carrying the twin's version),
 //! and in `rdt cohort --evaluate` over the train part alone.
