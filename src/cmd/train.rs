@@ -16,17 +16,20 @@ use crate::context::Context;
 /// How the prognosis part reads its trees (`--prognosis-part`).
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 pub enum PrognosisReadingArg {
+    /// No prognosis part, as twins before it were (for side-by-side measurement).
+    None,
     /// The expected course: one number per outcome.
     Expected,
     /// The reasons: each history column's contribution to each outcome.
     Reasons,
 }
 
-impl From<PrognosisReadingArg> for PrognosisReading {
+impl From<PrognosisReadingArg> for Option<PrognosisReading> {
     fn from(arg: PrognosisReadingArg) -> Self {
         match arg {
-            PrognosisReadingArg::Expected => PrognosisReading::Expected,
-            PrognosisReadingArg::Reasons => PrognosisReading::Reasons,
+            PrognosisReadingArg::None => None,
+            PrognosisReadingArg::Expected => Some(PrognosisReading::Expected),
+            PrognosisReadingArg::Reasons => Some(PrognosisReading::Reasons),
         }
     }
 }
@@ -69,13 +72,20 @@ pub struct TrainArgs {
     /// were; for side-by-side measurement.
     #[arg(long)]
     no_strata: bool,
-    /// Append the prognosis part to the twin (boosted trees' reading of each outcome,
-    /// fitted with the twin, cross-fitted on the train part): `expected` (the default
-    /// when the flag is given bare) the expected course, `reasons` each history
-    /// column's contribution to it. Off by default, for side-by-side measurement
+    /// The prognosis part the twin carries (boosted trees' reading of each outcome,
+    /// fitted with the twin, cross-fitted on the train part): `expected` (the default,
+    /// also when the flag is given bare) the expected course, `reasons` each history
+    /// column's contribution to it, `none` no part, for side-by-side measurement
     /// (docs/benchmarks/predictive.md).
-    #[arg(long, value_enum, num_args = 0..=1, default_missing_value = "expected", value_name = "READING")]
-    prognosis_part: Option<PrognosisReadingArg>,
+    #[arg(
+        long,
+        value_enum,
+        num_args = 0..=1,
+        default_value = "expected",
+        default_missing_value = "expected",
+        value_name = "READING"
+    )]
+    prognosis_part: PrognosisReadingArg,
     /// Train on the journeys as they stood at the end of this day, or at the temporal
     /// split's cut (`temporal-cut`; docs/benchmarks/predictive-protocol.md).
     #[arg(long, value_name = "YYYY-MM-DD|temporal-cut")]
@@ -92,7 +102,7 @@ pub async fn run(ctx: &Context, args: TrainArgs) -> anyhow::Result<ExitCode> {
         max_events: args.max_events,
         hidden_size: args.hidden,
         history_block: !args.no_history_block,
-        prognosis_part: args.prognosis_part.map(Into::into),
+        prognosis_part: args.prognosis_part.into(),
         strata: !args.no_strata,
         ..Default::default()
     };
