@@ -64,6 +64,7 @@ fn cohort_report_on_a_small_virtual_cohort() {
     let report: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(report["index_date"], at.as_str());
     assert!(report.get("twin_head_unavailable").is_none(), "the install's head loads: {report}");
+    assert!(report.get("pooling_unavailable").is_none(), "the install's neighbourhood prior loads: {report}");
     let neighbours = report["neighbours"].as_array().unwrap();
     assert_eq!(neighbours.len(), 10);
     assert_eq!(report["k"], 10);

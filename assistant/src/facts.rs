@@ -670,6 +670,7 @@ mod tests {
             neighbours: vec![NeighbourOut { pseudonym: "nb-1a2b".into(), distance: 0.012 }],
             method: "rates with 95% Wilson intervals",
             twin_head_unavailable: None,
+            pooling_unavailable: None,
             head_reliability: vec![],
             audit: None,
             report: None,

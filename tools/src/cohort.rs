@@ -315,6 +315,7 @@ impl CohortHandles {
             .await
             .map_err(|e| unavailable(format!("{e} ({})", self.index.describe())))?;
         report.twin_head_unavailable = self.head_unavailable().map(str::to_owned);
+        report.pooling_unavailable = self.prior.as_ref().err().cloned();
         Ok(report)
     }
 

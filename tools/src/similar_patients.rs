@@ -265,6 +265,10 @@ pub struct SimilarPatientsOutput {
     /// or its file refused by the registry).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub twin_head_unavailable: Option<String>,
+    /// Why no rate is pooled for the patient, when none is (no neighbourhood prior
+    /// measured for this twin).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pooling_unavailable: Option<String>,
     /// The twin head's reliability on its calibration patients per yes/no outcome
     /// (label, bins, calibration slope), for a page that plots it; never serialised.
     #[serde(skip)]
@@ -327,6 +331,7 @@ impl SimilarPatientsOutput {
             neighbours: trimmer.keep_first(neighbours, SimilarPatients::MAX_ITEMS),
             method: METHOD,
             twin_head_unavailable: None,
+            pooling_unavailable: report.pooling_unavailable.clone(),
             head_reliability: vec![],
             audit: None,
             report: None,

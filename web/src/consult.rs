@@ -64,6 +64,8 @@ pub struct CohortSection {
     pub disagreements: Vec<String>,
     /// Why the twin head column is empty, when it is.
     pub head_unavailable: Option<String>,
+    /// Why no similar-patient rate is read for this patient, when none is.
+    pub pooling_unavailable: Option<String>,
     /// The twin head's reliability plots (SVG), one per yes/no outcome.
     pub reliability_svgs: Vec<String>,
     pub method: String,
@@ -431,6 +433,7 @@ fn cohort_section(out: &SimilarPatientsOutput) -> CohortSection {
             .collect(),
         disagreements: out.outcomes.iter().filter_map(|o| o.disagreement.clone()).collect(),
         head_unavailable: out.twin_head_unavailable.clone(),
+        pooling_unavailable: out.pooling_unavailable.clone(),
         reliability_svgs: out
             .head_reliability
             .iter()

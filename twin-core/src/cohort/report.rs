@@ -117,6 +117,10 @@ pub struct CohortReport {
     /// fitted for this twin, or its file refused by the registry).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub twin_head_unavailable: Option<String>,
+    /// Why the neighbours' rates are not pooled for the patient, when they are not
+    /// (no prior measured for this twin: `rdt embed` measures it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pooling_unavailable: Option<String>,
     /// The real ids, for the audit entry only.
     #[serde(skip)]
     pub audit: CohortAudit,
@@ -159,6 +163,7 @@ impl CohortReport {
                 .collect(),
             outcomes,
             twin_head_unavailable: None,
+            pooling_unavailable: None,
             audit: CohortAudit {
                 neighbour_ids: neighbours.iter().map(|n| n.patient.clone()).collect(),
                 neighbour_index_times: neighbours.iter().map(|n| n.index_time).collect(),
@@ -249,6 +254,9 @@ impl CohortReport {
                 figure(&row.population),
                 baseline
             );
+        }
+        if let Some(why) = &self.pooling_unavailable {
+            let _ = writeln!(t, "\nno pooled figures: {why}");
         }
         if let Some(why) = &self.twin_head_unavailable {
             let _ = writeln!(t, "\nno twin head figures: {why}");
@@ -426,6 +434,10 @@ mod tests {
         row.twin_head = Some(HeadFigure { value: 0.9, interval: Some(Interval { low: 0.85, high: 0.95 }), observed: Some(0.9), n: 100 });
         let line = row.disagreement().expect("35% against 90%");
         assert!(line.contains("pooled for this patient: 35%, n = 10"), "{line}");
+        // Without a prior the table says why no rate is read for the patient.
+        let mut bare = report_with(10);
+        bare.pooling_unavailable = Some("no neighbourhood prior at models/neighbourhood-prior.json: run `rdt embed`".into());
+        assert!(bare.table("patient-000").contains("no pooled figures: no neighbourhood prior"), "{}", bare.table("patient-000"));
         let mut few = report_with(9);
         few.pool_with(&prior);
         assert!(few.outcome(Outcome::MtxResponse6m).unwrap().pooled.is_none(), "below the minimum n");
