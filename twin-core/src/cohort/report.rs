@@ -180,11 +180,8 @@ impl CohortReport {
     /// neighbourhoods' usual rate and its weight): the figure read for this patient.
     pub fn pool_with(&mut self, prior: &NeighbourhoodPrior) {
         for row in &mut self.outcomes {
-            row.pooled = match (row.neighbours.value(), &row.neighbours) {
-                (_, Estimate::NotEnoughComparablePatients { .. }) => None,
-                (Some(rate), e) => prior.pool(row.outcome, rate, e.n()),
-                (None, _) => None,
-            };
+            // Below the minimum n there is no figure to read, pooled or not.
+            row.pooled = row.neighbours.value().and_then(|rate| prior.pool(row.outcome, rate, row.neighbours.n()));
         }
     }
 
