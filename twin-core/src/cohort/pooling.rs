@@ -140,15 +140,11 @@ impl NeighbourhoodPrior {
         crate::twin::install::models_dir(data_dir).join("neighbourhood-prior.json")
     }
 
-    /// Writes the prior (through a temporary file: never half-written).
+    /// Writes the prior whole ([`crate::artifact::write_whole`]: never half-written).
     pub fn save(&self, path: &Path) -> Result<(), PoolingError> {
         let fail = |e: &dyn std::fmt::Display| PoolingError::File { path: path.to_owned(), message: e.to_string() };
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| fail(&e))?;
-        }
-        let tmp = path.with_extension("json.tmp");
-        std::fs::write(&tmp, serde_json::to_vec_pretty(self).map_err(|e| fail(&e))?).map_err(|e| fail(&e))?;
-        std::fs::rename(&tmp, path).map_err(|e| fail(&e))
+        let bytes = serde_json::to_vec_pretty(self).map_err(|e| fail(&e))?;
+        crate::artifact::write_whole(path, &bytes).map(|_| ()).map_err(|e| fail(&e))
     }
 
     /// The prior at `path`, refused when it was fitted for another twin than `active`.
