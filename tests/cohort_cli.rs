@@ -31,6 +31,9 @@ fn cohort_report_on_a_small_virtual_cohort() {
     // ... and measures how much its neighbourhoods' rates spread: the prior the
     // cohort's counts are pooled with.
     assert!(said.contains("cohort flare_6m: pooled toward"), "{said}");
+    // ... over the index's snapshots, and apart over decision points (DMARD start + 90
+    // days), where a question at one is pooled.
+    assert!(said.contains("cohort flare_6m at decision points: pooled toward"), "{said}");
 
     // A rheumatoid arthritis patient with a methotrexate start, cut 90 days after it.
     let truth = std::fs::read_to_string(export.path().join("ground_truth.ldjson")).unwrap();
@@ -146,6 +149,11 @@ fn cohort_report_on_a_small_virtual_cohort() {
         flare["neighbours"]["kind"] != "kaplan_meier" || flare.get("pooled").is_some(),
         "a flare figure is pooled with the install's prior: {flare}"
     );
+    // Asked 90 days into methotrexate, a decision point: pooled with the decision
+    // points' prior, which embed measured (above).
+    if let Some(pooled) = flare.get("pooled") {
+        assert_eq!(pooled["prior_moment"], "decision", "{flare}");
+    }
 
     // The audit entry of the query: real ids, the same distances, as dr-test.
     let mut entry = None;

@@ -114,11 +114,20 @@ fn train_embed_eval_on_a_tiny_cohort() {
         let (rate, weight) = (p["rate"].as_f64().unwrap(), p["weight"].as_f64().unwrap());
         assert!(0.0 < rate && rate < 1.0 && weight > 0.0 && p["neighbourhoods"].as_u64().unwrap() >= 30, "{p}");
     }
+    // ... and apart at decision points (DMARD start + 90 days), which every case, cut 90
+    // days into methotrexate, reads.
+    let at_decisions = prior["at_decisions"].as_array().expect("the decision points' prior");
+    assert!(!at_decisions.is_empty(), "decision points measured: {prior}");
+    for p in at_decisions {
+        let (rate, weight) = (p["rate"].as_f64().unwrap(), p["weight"].as_f64().unwrap());
+        assert!(0.0 < rate && rate < 1.0 && weight > 0.0 && p["neighbourhoods"].as_u64().unwrap() >= 30, "{p}");
+    }
     let ablation = report["cohort"]["head_ablation"].as_array().expect("the head's ablation");
     assert_eq!(ablation.len(), 5, "one row per modality");
     let md = std::fs::read_to_string(rdt.data_dir().join("reports/twin-eval.md")).unwrap();
     assert!(md.contains("| GRU |") && md.contains("twin head"), "{md}");
     assert!(md.contains("pooled with the usual rate of this twin's neighbourhoods"), "{md}");
+    assert!(md.contains("| decision points |"), "{md}");
 
     // Tamper with the event encoder: every command that loads the twin refuses it.
     let weights = checkpoint.join("event_encoder.safetensors");

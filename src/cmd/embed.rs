@@ -99,9 +99,10 @@ pub async fn run(ctx: &Context, args: EmbedArgs) -> anyhow::Result<ExitCode> {
     if r.prior.is_empty() {
         println!("cohort rates not pooled: too few neighbourhoods with a yes/no outcome");
     }
-    for (outcome, rate, weight, neighbourhoods) in &r.prior {
+    let at_decisions = r.prior_at_decisions.iter().map(|p| (p, " at decision points"));
+    for ((outcome, rate, weight, neighbourhoods), when) in r.prior.iter().map(|p| (p, "")).chain(at_decisions) {
         println!(
-            "cohort {outcome}: pooled toward {:.0}% with the weight of {weight:.1} patients ({neighbourhoods} neighbourhoods)",
+            "cohort {outcome}{when}: pooled toward {:.0}% with the weight of {weight:.1} patients ({neighbourhoods} neighbourhoods)",
             100.0 * rate
         );
     }

@@ -11,7 +11,7 @@ use audit_log::{CohortRecord, Principal, Role};
 use chrono::NaiveDate;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use twin_core::cohort::{CohortReport, Estimate, Outcome, OutcomeRow, Pooled};
+use twin_core::cohort::{CohortReport, Estimate, Moment, Outcome, OutcomeRow, Pooled};
 use twin_core::heads::{HeadFigure, ReliabilityBin, MIN_CALIBRATION_ROWS};
 use journey::PatientId;
 
@@ -162,6 +162,9 @@ pub struct PooledOut {
     pub high_percent: u32,
     pub usual_percent: u32,
     pub weight_patients: f64,
+    /// Whether the usual rate is that of groups at a decision point (60-120 days
+    /// into a DMARD), as this question is, rather than at any date.
+    pub usual_at_decision_points: bool,
 }
 
 impl From<&Pooled> for PooledOut {
@@ -172,6 +175,7 @@ impl From<&Pooled> for PooledOut {
             high_percent: percent(p.ci.high),
             usual_percent: percent(p.prior_rate),
             weight_patients: round(p.prior_weight, 1),
+            usual_at_decision_points: p.prior_moment == Moment::Decision,
         }
     }
 }
@@ -291,7 +295,8 @@ trees expect it: look-alike patients expected to fare alike; each part weighed e
 neighbour's outcomes read after its own snapshot; rates with 95% Wilson intervals, flare and switch by Kaplan-Meier (a patient followed for part of \
 the window counts for that part) with log-log intervals, means with 95% t intervals; each rate also read as this \
 patient's chance: its count pooled with the usual rate of this twin's neighbourhoods by a weight measured on them \
-(empirical Bayes, beta posterior and its 95% interval); \
+(empirical Bayes, beta posterior and its 95% interval; at a decision point, 60-120 days into a DMARD, the usual \
+rate and weight of neighbourhoods at decision points); \
 population = every historical snapshot; snapshot baseline = regression on the latest visit; twin head = a model \
 fitted on the training patients' twins and records (boosted trees, a ridge and a GRU over the events, stacked and \
 recalibrated on patients it was not fitted on, separately at 60-120 days after a DMARD start), its interval what \
@@ -472,8 +477,12 @@ fn cohort_facts(v: &SimilarPatientsOutput) -> Facts {
             // among similar patients, population 46%" as 46% among similar patients.
             let pooled = match &o.pooled {
                 Some(p) => format!(
-                    " (read as this patient's chance, pooled with the usual {}% of such groups: {}%, 95% CI {}% to {}%)",
-                    p.usual_percent, p.percent, p.low_percent, p.high_percent
+                    " (read as this patient's chance, pooled with the usual {}% of such groups{}: {}%, 95% CI {}% to {}%)",
+                    p.usual_percent,
+                    if p.usual_at_decision_points { " at a decision point" } else { "" },
+                    p.percent,
+                    p.low_percent,
+                    p.high_percent
                 ),
                 None => String::new(),
             };

@@ -63,7 +63,7 @@ async fn fixture() -> Fixture {
         .map(|p| (p.patient.clone(), p.index_time, p.vector.clone()))
         .collect();
     let outcomes_of = |p: &PatientId, t: chrono::DateTime<chrono::Utc>| records.get(p).map(|r| r.outcomes_at(t.date_naive()));
-    let prior = pooling::fit_from_index(model.version, &index, sampled, &options, &outcomes_of, &|_| false).await.unwrap();
+    let prior = pooling::fit_from_index(model.version, &index, sampled, vec![], &options, &outcomes_of, &|_| false).await.unwrap();
     let handles = CohortHandles::new(model, index, &journeys, key.clone(), options).with_prior(prior);
     let ctx = ToolContext::new(store.clone()).with_cohort(Arc::new(handles));
     let ids = journeys.into_iter().map(|(p, _)| p).collect();

@@ -408,9 +408,10 @@ fn cohort_section(out: &SimilarPatientsOutput) -> CohortSection {
                     label: o.label.clone(),
                     similar: match &o.pooled {
                         Some(p) => format!(
-                            "{}; for this patient, pooled with the usual {}% ({} patients' weight): {}% ({}–{}%)",
+                            "{}; for this patient, pooled with the usual {}%{} ({} patients' weight): {}% ({}–{}%)",
                             figure(&o.similar_patients, rate),
                             p.usual_percent,
+                            if p.usual_at_decision_points { " at decision points" } else { "" },
                             p.weight_patients,
                             p.percent,
                             p.low_percent,

@@ -42,7 +42,7 @@ pub mod stats;
 pub(crate) mod testutil;
 
 pub use outcomes::{Outcome, PatientOutcomes};
-pub use pooling::{NeighbourhoodPrior, Pooled};
+pub use pooling::{Moment, NeighbourhoodPrior, Pooled};
 pub use population::Population;
 pub use pseudonym::{Pseudonym, PseudonymKey};
 pub use query::{index_twin, query_cohort, twin_at, CohortError, CohortSources, QueryOptions};

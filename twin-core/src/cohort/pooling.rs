@@ -28,6 +28,15 @@
 //! The prior is fitted where the neighbours come from: at `rdt embed` over the
 //! index it just wrote (saved beside the twin head, carrying the twin's version),
 //! and in `rdt cohort --evaluate` over the train part alone.
+//!
+//! Twice: over historical snapshots at the index's cadence, and over decision points
+//! (each DMARD start + 90 days, [`crate::heads::decision_times`]), where a clinician
+//! asks whether the drug is working and where neighbourhoods' risks spread more than
+//! at an arbitrary date. A question asked at a decision point ([`Moment::of`]) is
+//! pooled with the decision points' prior: with the cadence's alone the flare figure
+//! at methotrexate start + 90 days was drawn too far toward the usual rate
+//! (calibration slope 1.84-1.99, docs/benchmarks/predictive.md), as the twin head's
+//! figures were before its decision stack.
 
 use std::path::{Path, PathBuf};
 
@@ -37,6 +46,7 @@ use serde::{Deserialize, Serialize};
 use statrs::distribution::{Beta, ContinuousCDF};
 
 use super::outcomes::{Outcome, PatientOutcomes};
+use super::record::ClinicalRecord;
 use super::population::estimate_over;
 use super::query::{nearest_historical, CohortError, QueryOptions};
 use super::stats::Interval;
@@ -67,6 +77,25 @@ pub struct OutcomePrior {
     pub mean_n: f64,
 }
 
+/// When a cohort question is asked, as far as the prior it is pooled with goes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Moment {
+    /// Any time that is not a decision point.
+    #[default]
+    Other,
+    /// A decision point: the latest DMARD started 60-120 days before
+    /// ([`crate::heads::is_decision_point`]).
+    Decision,
+}
+
+impl Moment {
+    /// The moment of `record` at `at`.
+    pub fn of(record: &ClinicalRecord, at: DateTime<Utc>) -> Self {
+        if crate::heads::is_decision_point(record, at) { Moment::Decision } else { Moment::Other }
+    }
+}
+
 /// The priors of one twin's neighbourhoods, one per yes/no outcome it could fit.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NeighbourhoodPrior {
@@ -75,7 +104,13 @@ pub struct NeighbourhoodPrior {
     pub twin_version: String,
     /// Neighbours per neighbourhood (the cohort's `k`).
     pub k: usize,
+    /// Fitted over historical snapshots at the index's cadence: read at any time
+    /// but a decision point, and at one for an outcome without a decision prior.
     pub outcomes: Vec<OutcomePrior>,
+    /// Fitted over decision points ([`Moment::Decision`]); empty in a prior written
+    /// before they were measured, or when too few decision points had neighbours.
+    #[serde(default)]
+    pub at_decisions: Vec<OutcomePrior>,
 }
 
 /// A neighbour count pooled with the prior: the estimate for this patient.
@@ -88,6 +123,9 @@ pub struct Pooled {
     /// The prior's rate and weight it was pooled with.
     pub prior_rate: f64,
     pub prior_weight: f64,
+    /// Which prior that was: the decision points' or the cadence's.
+    #[serde(default)]
+    pub prior_moment: Moment,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -106,21 +144,37 @@ impl NeighbourhoodPrior {
     /// neighbourhoods, a neighbourhood of `n` shows a rate of variance
     /// `tau2 (1 - 1/n) + mu (1 - mu) / n`; solved for `tau2`, the beta prior of that
     /// mean and variance has weight `mu (1 - mu) / tau2 - 1`. Kaplan-Meier outcomes
-    /// (flare, switch) read their cumulative incidence at its `n`.
-    pub fn fit(twin_version: Digest, k: usize, neighbourhoods: &[Vec<PatientOutcomes>]) -> Self {
-        let outcomes = Outcome::ALL.into_iter().filter(|o| o.is_rate()).filter_map(|o| fit_outcome(o, neighbourhoods)).collect();
-        NeighbourhoodPrior { twin_version: twin_version.to_hex(), k, outcomes }
+    /// (flare, switch) read their cumulative incidence at its `n`. `at_decisions` are
+    /// the neighbourhoods of decision points, fitted apart the same way.
+    pub fn fit(
+        twin_version: Digest,
+        k: usize,
+        neighbourhoods: &[Vec<PatientOutcomes>],
+        at_decisions: &[Vec<PatientOutcomes>],
+    ) -> Self {
+        let fit_all = |groups: &[Vec<PatientOutcomes>]| -> Vec<OutcomePrior> {
+            Outcome::ALL.into_iter().filter(|o| o.is_rate()).filter_map(|o| fit_outcome(o, groups)).collect()
+        };
+        NeighbourhoodPrior { twin_version: twin_version.to_hex(), k, outcomes: fit_all(neighbourhoods), at_decisions: fit_all(at_decisions) }
     }
 
-    pub fn outcome(&self, outcome: Outcome) -> Option<&OutcomePrior> {
-        self.outcomes.iter().find(|p| p.outcome == outcome)
+    /// The prior a question at `moment` reads for `outcome`: at a decision point the
+    /// decision points' when there is one, else the cadence's.
+    pub fn outcome(&self, outcome: Outcome, moment: Moment) -> Option<(&OutcomePrior, Moment)> {
+        let at_decision = || self.at_decisions.iter().find(|p| p.outcome == outcome).map(|p| (p, Moment::Decision));
+        let cadence = || self.outcomes.iter().find(|p| p.outcome == outcome).map(|p| (p, Moment::Other));
+        match moment {
+            Moment::Decision => at_decision().or_else(cadence),
+            Moment::Other => cadence(),
+        }
     }
 
     /// A neighbour figure (`rate` over `n` patients; for Kaplan-Meier the cumulative
-    /// incidence) pooled with this outcome's prior; `None` for an outcome without
-    /// one (a value, or too few neighbourhoods) or without patients.
-    pub fn pool(&self, outcome: Outcome, rate: f64, n: usize) -> Option<Pooled> {
-        let prior = self.outcome(outcome)?;
+    /// incidence) of a question asked at `moment`, pooled with this outcome's prior
+    /// ([`NeighbourhoodPrior::outcome`]); `None` for an outcome without one (a value,
+    /// or too few neighbourhoods) or without patients.
+    pub fn pool(&self, outcome: Outcome, rate: f64, n: usize, moment: Moment) -> Option<Pooled> {
+        let (prior, prior_moment) = self.outcome(outcome, moment)?;
         if n == 0 || !rate.is_finite() {
             return None;
         }
@@ -132,7 +186,7 @@ impl NeighbourhoodPrior {
         // its weight positive (fit_outcome), and the count adds to them.
         let beta = Beta::new(a, b).ok()?;
         let ci = Interval { low: beta.inverse_cdf(0.025).clamp(0.0, value), high: beta.inverse_cdf(0.975).clamp(value, 1.0) };
-        Some(Pooled { value, ci, prior_rate: prior.rate, prior_weight: prior.weight })
+        Some(Pooled { value, ci, prior_rate: prior.rate, prior_weight: prior.weight, prior_moment })
     }
 
     /// Where an install keeps its prior: beside the twin head it is fitted with.
@@ -175,24 +229,40 @@ pub fn sample<T: Clone>(snapshots: &[T]) -> Vec<T> {
 /// One sampled historical snapshot: whose, when, and its twin.
 pub type SampledSnapshot = (PatientId, DateTime<Utc>, Vec<f32>);
 
-/// Fits the prior over the neighbourhoods of `sampled` historical snapshots, each
-/// found in `index` as a query finds a patient's ([`nearest_historical`]: its own
-/// patient and every one `excluded` says left out, `options`' k and follow-up), their
-/// outcomes read by `outcomes_of` after each neighbour's own index time.
+/// Fits the prior over the neighbourhoods of `sampled` historical snapshots and of
+/// `decisions` (sampled decision points, [`decision_points`]), each found in `index`
+/// as a query finds a patient's ([`nearest_historical`]: its own patient and every
+/// one `excluded` says left out, `options`' k and follow-up), their outcomes read by
+/// `outcomes_of` after each neighbour's own index time.
 pub async fn fit_from_index(
     twin_version: Digest,
     index: &NeighbourIndex,
     sampled: Vec<SampledSnapshot>,
+    decisions: Vec<SampledSnapshot>,
     options: &QueryOptions,
     outcomes_of: &(dyn Fn(&PatientId, DateTime<Utc>) -> Option<PatientOutcomes> + Sync),
     excluded: &(dyn Fn(&PatientId) -> bool + Sync),
 ) -> Result<NeighbourhoodPrior, CohortError> {
-    let mut neighbourhoods = Vec::with_capacity(sampled.len());
-    for (patient, _, vector) in sampled {
-        let found = nearest_historical(index, vector, &patient, options, excluded).await?;
-        neighbourhoods.push(found.iter().filter_map(|n| outcomes_of(&n.patient, n.index_time)).collect());
+    let mut groups = [Vec::with_capacity(sampled.len()), Vec::with_capacity(decisions.len())];
+    for (group, points) in groups.iter_mut().zip([sampled, decisions]) {
+        for (patient, _, vector) in points {
+            let found = nearest_historical(index, vector, &patient, options, excluded).await?;
+            group.push(found.iter().filter_map(|n| outcomes_of(&n.patient, n.index_time)).collect());
+        }
     }
-    Ok(NeighbourhoodPrior::fit(twin_version, options.k, &neighbourhoods))
+    Ok(NeighbourhoodPrior::fit(twin_version, options.k, &groups[0], &groups[1]))
+}
+
+/// The decision points a fit samples: each of `records`' DMARD starts + 90 days
+/// ([`crate::heads::decision_times`]), in the order given, then [`sample`]d. Their
+/// twins are not in the index (it holds the cadence's snapshots and the starts
+/// themselves): the caller embeds them.
+pub fn decision_points<'a, P: Clone>(records: impl IntoIterator<Item = (P, &'a ClinicalRecord)>) -> Vec<(P, DateTime<Utc>)> {
+    let all: Vec<(P, DateTime<Utc>)> = records
+        .into_iter()
+        .flat_map(|(p, r)| crate::heads::decision_times(r).into_iter().map(move |t| (p.clone(), t)))
+        .collect();
+    sample(&all)
 }
 
 fn fit_outcome(outcome: Outcome, neighbourhoods: &[Vec<PatientOutcomes>]) -> Option<OutcomePrior> {
@@ -257,23 +327,23 @@ mod tests {
     fn the_prior_weighs_what_the_spread_says() {
         let version = Digest::of(b"twin");
         let alike: Vec<_> = (0..60).map(|_| neighbourhood(0.5, 20)).collect();
-        let prior = NeighbourhoodPrior::fit(version, 20, &alike);
-        let p = prior.outcome(Outcome::MtxResponse6m).expect("fitted");
+        let prior = NeighbourhoodPrior::fit(version, 20, &alike, &[]);
+        let p = prior.outcome(Outcome::MtxResponse6m, Moment::Other).map(|(p, _)| p).expect("fitted");
         assert!((p.rate - 0.5).abs() < 1e-12 && p.weight > 1_000.0, "{p:?}");
         let apart: Vec<_> = (0..60).map(|i| neighbourhood(if i % 2 == 0 { 0.0 } else { 1.0 }, 20)).collect();
-        let p = NeighbourhoodPrior::fit(version, 20, &apart).outcome(Outcome::MtxResponse6m).cloned().expect("fitted");
+        let p = NeighbourhoodPrior::fit(version, 20, &apart, &[]).outcome(Outcome::MtxResponse6m, Moment::Other).map(|(p, _)| p).cloned().expect("fitted");
         assert!((p.rate - 0.5).abs() < 1e-12 && p.weight < 0.05, "{p:?}");
         // In between: rates of 0.2 and 0.8 spread with variance 0.09 against a
         // Bernoulli 0.25; less the noise a count of 20 would add, the weight lands
         // near 0.25 / 0.09 - 1 = 1.8.
         let mixed: Vec<_> = (0..60).map(|i| neighbourhood(if i % 2 == 0 { 0.2 } else { 0.8 }, 20)).collect();
-        let p = NeighbourhoodPrior::fit(version, 20, &mixed).outcome(Outcome::MtxResponse6m).cloned().expect("fitted");
+        let p = NeighbourhoodPrior::fit(version, 20, &mixed, &[]).outcome(Outcome::MtxResponse6m, Moment::Other).map(|(p, _)| p).cloned().expect("fitted");
         assert!(p.weight > 1.0 && p.weight < 3.0, "{p:?}");
         // No prior for a value, none for an outcome nobody had data on, none below
         // the minimum of neighbourhoods.
-        assert!(prior.outcome(Outcome::Das28Day150).is_none() && prior.outcome(Outcome::TnfiResponse6m).is_none());
+        assert!(prior.outcome(Outcome::Das28Day150, Moment::Other).map(|(p, _)| p).is_none() && prior.outcome(Outcome::TnfiResponse6m, Moment::Other).map(|(p, _)| p).is_none());
         let few: Vec<_> = (0..MIN_NEIGHBOURHOODS - 1).map(|_| neighbourhood(0.5, 20)).collect();
-        assert!(NeighbourhoodPrior::fit(version, 20, &few).outcome(Outcome::MtxResponse6m).is_none());
+        assert!(NeighbourhoodPrior::fit(version, 20, &few, &[]).outcome(Outcome::MtxResponse6m, Moment::Other).map(|(p, _)| p).is_none());
     }
 
     /// 0 of 20 is not a 0% chance: pooled, the estimate moves toward the usual rate by
@@ -285,16 +355,17 @@ mod tests {
             twin_version: Digest::of(b"twin").to_hex(),
             k: 20,
             outcomes: vec![OutcomePrior { outcome: Outcome::MtxResponse6m, rate: 0.4, weight: 5.0, neighbourhoods: 600, mean_n: 20.0 }],
+            at_decisions: vec![],
         };
-        let none = prior.pool(Outcome::MtxResponse6m, 0.0, 20).expect("pooled");
+        let none = prior.pool(Outcome::MtxResponse6m, 0.0, 20, Moment::Other).expect("pooled");
         assert!((none.value - 2.0 / 25.0).abs() < 1e-12, "{none:?}");
         assert!(0.0 < none.ci.low && none.ci.low < none.value && none.value < none.ci.high && none.ci.high < 0.3, "{none:?}");
-        let all = prior.pool(Outcome::MtxResponse6m, 1.0, 20).expect("pooled");
+        let all = prior.pool(Outcome::MtxResponse6m, 1.0, 20, Moment::Other).expect("pooled");
         assert!((all.value - 22.0 / 25.0).abs() < 1e-12 && all.ci.high <= 1.0 && all.ci.low < all.value, "{all:?}");
-        let many = prior.pool(Outcome::MtxResponse6m, 0.9, 2_000).expect("pooled");
+        let many = prior.pool(Outcome::MtxResponse6m, 0.9, 2_000, Moment::Other).expect("pooled");
         assert!((many.value - 0.9).abs() < 0.003, "{many:?}");
-        assert!(prior.pool(Outcome::Flare6m, 0.5, 20).is_none(), "no prior for flare here");
-        assert!(prior.pool(Outcome::MtxResponse6m, 0.5, 0).is_none(), "no patients, no figure");
+        assert!(prior.pool(Outcome::Flare6m, 0.5, 20, Moment::Other).is_none(), "no prior for flare here");
+        assert!(prior.pool(Outcome::MtxResponse6m, 0.5, 0, Moment::Other).is_none(), "no patients, no figure");
     }
 
     /// Flare and switch are read by Kaplan-Meier: a patient seen for part of the
@@ -309,9 +380,56 @@ mod tests {
         let groups: Vec<Vec<PatientOutcomes>> = (0..40)
             .map(|i| (0..20).map(|j| if (i + j) % 3 == 0 { flared(60, true) } else { flared(182, false) }).collect())
             .collect();
-        let prior = NeighbourhoodPrior::fit(Digest::of(b"twin"), 20, &groups);
-        let p = prior.outcome(Outcome::Flare6m).expect("a flare prior");
+        let prior = NeighbourhoodPrior::fit(Digest::of(b"twin"), 20, &groups, &[]);
+        let p = prior.outcome(Outcome::Flare6m, Moment::Other).map(|(p, _)| p).expect("a flare prior");
         assert!((0.3..0.37).contains(&p.rate) && p.neighbourhoods == 40, "{p:?}");
+    }
+
+    /// A question at a decision point reads the decision points' prior where there
+    /// is one (its own rate and weight, and says so), the cadence's where not; any
+    /// other time reads the cadence's.
+    #[test]
+    fn a_decision_point_reads_the_decision_points_prior() {
+        let version = Digest::of(b"twin");
+        let alike: Vec<_> = (0..60).map(|_| neighbourhood(0.5, 20)).collect();
+        let apart: Vec<_> = (0..60).map(|i| neighbourhood(if i % 2 == 0 { 0.2 } else { 0.8 }, 20)).collect();
+        let prior = NeighbourhoodPrior::fit(version, 20, &alike, &apart);
+        let (cadence, at) = prior.outcome(Outcome::MtxResponse6m, Moment::Other).expect("fitted");
+        assert_eq!(at, Moment::Other);
+        let (decision, at) = prior.outcome(Outcome::MtxResponse6m, Moment::Decision).expect("fitted");
+        assert_eq!(at, Moment::Decision);
+        assert!(decision.weight < cadence.weight / 100.0, "{decision:?} {cadence:?}");
+        let other = prior.pool(Outcome::MtxResponse6m, 0.0, 20, Moment::Other).expect("pooled");
+        let asked = prior.pool(Outcome::MtxResponse6m, 0.0, 20, Moment::Decision).expect("pooled");
+        assert!(asked.value < 0.1 && other.value > 0.45, "{asked:?} {other:?}");
+        assert_eq!((asked.prior_moment, other.prior_moment), (Moment::Decision, Moment::Other));
+        // Too few decision points for a prior: the cadence's is read, and named.
+        let few: Vec<_> = apart.iter().take(MIN_NEIGHBOURHOODS - 1).cloned().collect();
+        let prior = NeighbourhoodPrior::fit(version, 20, &alike, &few);
+        assert!(prior.at_decisions.is_empty());
+        let pooled = prior.pool(Outcome::MtxResponse6m, 0.0, 20, Moment::Decision).expect("pooled");
+        assert_eq!(pooled.prior_moment, Moment::Other);
+        // A prior written before decision points were measured still reads.
+        let mut old = serde_json::to_value(&prior).unwrap();
+        old.as_object_mut().unwrap().remove("at_decisions");
+        let old: NeighbourhoodPrior = serde_json::from_value(old).unwrap();
+        assert_eq!(old, prior);
+    }
+
+    /// The decision points sampled: each DMARD start + 90 days while in care, and a
+    /// question's moment read from the record.
+    #[test]
+    fn decision_points_are_read_from_the_record() {
+        use crate::cohort::testutil::{das28, drug, Journey};
+        use journey::clinical::drugs::METHOTREXATE;
+        let journey = Journey::new(vec![das28(0, 5.8), drug(0, None, METHOTREXATE), das28(400, 3.0)]);
+        let record = ClinicalRecord::read(&journey.events);
+        let points = decision_points([("p", &record)]);
+        assert_eq!(points.len(), 1);
+        let start = record.courses[0].start;
+        assert_eq!(points[0].1.date_naive(), start.date_naive() + chrono::Days::new(90));
+        assert_eq!(Moment::of(&record, points[0].1), Moment::Decision);
+        assert_eq!(Moment::of(&record, start + chrono::Duration::days(300)), Moment::Other);
     }
 
     #[test]
@@ -319,7 +437,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = NeighbourhoodPrior::install_path(dir.path());
         let groups: Vec<_> = (0..40).map(|i| neighbourhood(if i % 2 == 0 { 0.3 } else { 0.6 }, 20)).collect();
-        let prior = NeighbourhoodPrior::fit(Digest::of(b"twin"), 20, &groups);
+        let prior = NeighbourhoodPrior::fit(Digest::of(b"twin"), 20, &groups, &[]);
         prior.save(&path).unwrap();
         assert_eq!(NeighbourhoodPrior::load_for(&path, Digest::of(b"twin")).unwrap(), prior);
         let err = NeighbourhoodPrior::load_for(&path, Digest::of(b"another")).unwrap_err();

@@ -163,7 +163,7 @@ pub async fn query_cohort(
     let features = snapshot_features(&record, index_time);
     let mut report = CohortReport::build(index_time.date_naive(), &features, &neighbours, population, key, options.min_n);
     if let Some(prior) = prior {
-        report.pool_with(prior);
+        report.pool_with(prior, super::pooling::Moment::of(&record, index_time));
     }
     if let Some(head) = head {
         let inputs = head.inputs(&record, events, index_time, vector);

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::outcomes::Outcome;
 use super::population::{estimate_over, Population};
-use super::pooling::{NeighbourhoodPrior, Pooled};
+use super::pooling::{Moment, NeighbourhoodPrior, Pooled};
 use super::pseudonym::{Pseudonym, PseudonymKey};
 use super::stats::{Estimate, Interval};
 use crate::heads::HeadFigure;
@@ -177,11 +177,12 @@ impl CohortReport {
     }
 
     /// Pools every yes/no outcome's neighbour figure with `prior` (this twin's
-    /// neighbourhoods' usual rate and its weight): the figure read for this patient.
-    pub fn pool_with(&mut self, prior: &NeighbourhoodPrior) {
+    /// neighbourhoods' usual rate and its weight, read for the question's `moment`):
+    /// the figure read for this patient.
+    pub fn pool_with(&mut self, prior: &NeighbourhoodPrior, moment: Moment) {
         for row in &mut self.outcomes {
             // Below the minimum n there is no figure to read, pooled or not.
-            row.pooled = row.neighbours.value().and_then(|rate| prior.pool(row.outcome, rate, row.neighbours.n()));
+            row.pooled = row.neighbours.value().and_then(|rate| prior.pool(row.outcome, rate, row.neighbours.n(), moment));
         }
     }
 
@@ -413,10 +414,11 @@ mod tests {
             twin_version: audit_log::Digest::of(b"twin").to_hex(),
             k: 10,
             outcomes: vec![OutcomePrior { outcome: Outcome::MtxResponse6m, rate: 0.2, weight: 10.0, neighbourhoods: 100, mean_n: 10.0 }],
+            at_decisions: vec![],
         };
         let mut report = report_with(10);
         let before = report.outcome(Outcome::MtxResponse6m).unwrap().neighbours.clone();
-        report.pool_with(&prior);
+        report.pool_with(&prior, Moment::Other);
         let mtx = report.outcome(Outcome::MtxResponse6m).unwrap();
         assert_eq!(mtx.neighbours, before, "the count stays");
         let pooled = mtx.pooled.expect("pooled");
@@ -436,7 +438,7 @@ mod tests {
         bare.pooling_unavailable = Some("no neighbourhood prior at models/neighbourhood-prior.json: run `rdt embed`".into());
         assert!(bare.table("patient-000").contains("no pooled figures: no neighbourhood prior"), "{}", bare.table("patient-000"));
         let mut few = report_with(9);
-        few.pool_with(&prior);
+        few.pool_with(&prior, Moment::Other);
         assert!(few.outcome(Outcome::MtxResponse6m).unwrap().pooled.is_none(), "below the minimum n");
     }
 

@@ -36,7 +36,7 @@ use crate::encode::vocab::{VocabConfig, Vocabulary};
 use super::split::Part;
 use crate::cohort::query::{end_of_day, nearest_historical, CohortError, QueryOptions};
 use crate::cohort::report::CohortReport;
-use crate::cohort::pooling::{self, NeighbourhoodPrior};
+use crate::cohort::pooling::{self, Moment, NeighbourhoodPrior};
 use crate::cohort::{ClinicalRecord, Outcome, PatientOutcomes, Population, PseudonymKey};
 use journey::event::{Event, PatientId};
 use std::path::Path;
@@ -457,7 +457,7 @@ pub async fn evaluate_cohort(
             ablated.push(Outcome::ALL.iter().map(|o| head.predict(*o, &inputs)).collect());
         }
         let mut report = CohortReport::build(*cut, &features, &neighbours, &population, &key, 1);
-        report.pool_with(&prior);
+        report.pool_with(&prior, Moment::of(record, until));
         let mut twin = Vec::new();
         let mut snapshot = Vec::new();
         let mut trees = Vec::new();
@@ -507,8 +507,9 @@ pub async fn evaluate_cohort(
 }
 
 /// The prior of the twin cohort's rates, as `rdt embed` fits an install's but over
-/// the train part alone: sampled train-part snapshots ([`pooling::sample`]), their
-/// twins, and their neighbours among the other train-part patients.
+/// the train part alone: sampled train-part snapshots ([`pooling::sample`]) and
+/// decision points ([`pooling::decision_points`]), their twins, and their neighbours
+/// among the other train-part patients.
 async fn fit_neighbourhood_prior<'a>(
     model: &TwinModel,
     index: &NeighbourIndex,
@@ -520,17 +521,30 @@ async fn fit_neighbourhood_prior<'a>(
 ) -> Result<NeighbourhoodPrior, CohortError> {
     let started = std::time::Instant::now();
     let events: std::collections::HashMap<&PatientId, &[Event]> = training.map(|(p, e)| (p, e.as_slice())).collect();
-    let snapshots: Vec<(&[Event], DateTime<Utc>, &PatientId)> = population
-        .snapshots()
-        .iter()
-        .filter_map(|s| Some((*events.get(&s.patient)?, s.index_time, &s.patient)))
-        .collect();
-    let sampled = pooling::sample(&snapshots);
-    let at: Vec<(&[Event], DateTime<Utc>)> = sampled.iter().map(|(e, t, _)| (*e, *t)).collect();
-    let twins = TwinHead::embed_rows(model, &at, note_vector).map_err(|e| CohortError::Baseline(e.to_string()))?;
-    let sampled = sampled.iter().zip(twins).map(|((_, t, p), v)| ((*p).clone(), *t, v)).collect();
-    let prior =
-        pooling::fit_from_index(model.version, index, sampled, query, &|p, t| population.outcomes_of(p, t), held).await?;
+    let snapshots: Vec<(&PatientId, DateTime<Utc>)> =
+        population.snapshots().iter().filter(|s| events.contains_key(&s.patient)).map(|s| (&s.patient, s.index_time)).collect();
+    let mut patients: Vec<&PatientId> = events.keys().copied().collect();
+    patients.sort();
+    let records: Vec<(&PatientId, ClinicalRecord)> = patients.iter().map(|p| (*p, ClinicalRecord::read(events[p]))).collect();
+    let decisions = pooling::decision_points(records.iter().map(|(p, r)| (*p, r)));
+    let mut embedded = Vec::new();
+    for points in [pooling::sample(&snapshots), decisions] {
+        let at: Vec<(&[Event], DateTime<Utc>)> = points.iter().map(|(p, t)| (events[p], *t)).collect();
+        let twins = TwinHead::embed_rows(model, &at, note_vector).map_err(|e| CohortError::Baseline(e.to_string()))?;
+        embedded.push(points.iter().zip(twins).map(|((p, t), v)| ((*p).clone(), *t, v)).collect::<Vec<_>>());
+    }
+    let decisions = embedded.pop().unwrap_or_default();
+    let sampled = embedded.pop().unwrap_or_default();
+    let prior = pooling::fit_from_index(
+        model.version,
+        index,
+        sampled,
+        decisions,
+        query,
+        &|p, t| population.outcomes_of(p, t),
+        held,
+    )
+    .await?;
     tracing::info!(seconds = started.elapsed().as_secs_f64(), ?prior, "neighbourhood prior fitted");
     Ok(prior)
 }
@@ -948,15 +962,16 @@ pub fn markdown(eval: &CohortEvaluation) -> String {
         let _ = writeln!(
             md,
             "\nThe twin cohort's rates are pooled with the usual rate of this twin's neighbourhoods (empirical \
-             Bayes; the spread measured on {} sampled train-part neighbourhoods of k = {}):\n\n\
-             | outcome | usual rate | weight (patients) | neighbourhoods | mean n |\n|---|---|---|---|---|",
-            prior.outcomes.iter().map(|p| p.neighbourhoods).max().unwrap_or(0),
+             Bayes; the spread measured on sampled train-part neighbourhoods of k = {}: at the index's snapshots, \
+             and at decision points, 60-120 days into a DMARD, which a case at one reads):\n\n\
+             | outcome | neighbourhoods of | usual rate | weight (patients) | neighbourhoods | mean n |\n|---|---|---|---|---|---|",
             prior.k
         );
-        for p in &prior.outcomes {
+        let rows = prior.outcomes.iter().map(|p| (p, "snapshots")).chain(prior.at_decisions.iter().map(|p| (p, "decision points")));
+        for (p, of) in rows {
             let _ = writeln!(
                 md,
-                "| {} | {:.1}% | {:.2} | {} | {:.1} |",
+                "| {} | {of} | {:.1}% | {:.2} | {} | {:.1} |",
                 p.outcome.label(),
                 100.0 * p.rate,
                 p.weight,

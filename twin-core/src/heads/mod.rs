@@ -32,7 +32,7 @@ pub use label::{label, mtx_index, HeadOutcome, Labelled};
 pub mod recalibrate;
 pub use recalibrate::{propose_recalibration, Proposal};
 pub use twin_head::{
-    fit_from_points, inner_decision_rows, RecalibratedOutcome, CALIBRATED_SLOPE, Calibration, Family, HeadFigure, HeadInputs, HeadRow, TwinHead, TwinHeadError, DECISION_DAYS_AFTER_START, MIN_CALIBRATION_ROWS,
+    decision_times, fit_from_points, inner_decision_rows, is_decision_point, RecalibratedOutcome, CALIBRATED_SLOPE, Calibration, Family, HeadFigure, HeadInputs, HeadRow, TwinHead, TwinHeadError, DECISION_DAYS_AFTER_START, MIN_CALIBRATION_ROWS,
     MIN_HEAD_ROWS, DECISION_WINDOW_DAYS,
     RELIABILITY_BINS,
 };

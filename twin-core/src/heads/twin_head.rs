@@ -323,6 +323,14 @@ enum Decision {
 /// treat-to-target check at [`DECISION_DAYS_AFTER_START`]).
 pub const DECISION_WINDOW_DAYS: std::ops::RangeInclusive<i64> = 60..=120;
 
+/// Whether `at` is a decision point of `record` (the latest DMARD started
+/// [`DECISION_WINDOW_DAYS`] before it): where a clinician asks whether the drug is
+/// working, and where risk spreads more than at an arbitrary date. The head's second
+/// stack and the neighbourhood prior read figures for these points apart.
+pub fn is_decision_point(record: &ClinicalRecord, at: DateTime<Utc>) -> bool {
+    decision_at(record, at) != Decision::None
+}
+
 fn decision_at(record: &ClinicalRecord, at: DateTime<Utc>) -> Decision {
     let starts = || record.courses.iter().filter(|c| c.is_dmard() && c.start <= at).map(|c| c.start);
     match (starts().min(), starts().max()) {
@@ -872,7 +880,7 @@ pub const DECISION_DAYS_AFTER_START: i64 = 90;
 
 /// The decision points of a record: [`DECISION_DAYS_AFTER_START`] days after each
 /// DMARD start, end of that day, while the patient was in care.
-fn decision_times(record: &ClinicalRecord) -> Vec<DateTime<Utc>> {
+pub fn decision_times(record: &ClinicalRecord) -> Vec<DateTime<Utc>> {
     let mut times: Vec<DateTime<Utc>> = record
         .courses
         .iter()

@@ -79,6 +79,8 @@ pub struct RebuildReport {
     /// The prior the cohort's rates are pooled with ([`crate::cohort::pooling`]): its
     /// outcomes' (key, usual rate, weight in patients) and the neighbourhoods read.
     pub prior: Vec<(&'static str, f64, f64, usize)>,
+    /// The same, fitted over decision points (read by a question asked at one).
+    pub prior_at_decisions: Vec<(&'static str, f64, f64, usize)>,
 }
 
 /// Rebuilds the index `config` from every journey of `store` with `model`, and writes
@@ -160,7 +162,7 @@ pub async fn rebuild(
     // The cohort's rates are pooled with what this twin's neighbourhoods usually show:
     // measured on the index just written, as a query reads it.
     progress.stage("measuring the neighbourhoods' spread", 0);
-    let prior = fit_prior(model, &journeys, &points, &index).await?;
+    let prior = fit_prior(model, &journeys, &points, &index, &lookup).await?;
     prior.save(&NeighbourhoodPrior::install_path(data_dir))?;
     progress.done();
 
@@ -197,24 +199,33 @@ pub async fn rebuild(
         head,
         option_head,
         prior: prior.outcomes.iter().map(|p| (p.outcome.key(), p.rate, p.weight, p.neighbourhoods)).collect(),
+        prior_at_decisions: prior.at_decisions.iter().map(|p| (p.outcome.key(), p.rate, p.weight, p.neighbourhoods)).collect(),
     })
 }
 
 /// The neighbourhood prior of an install: sampled historical points of `points`
-/// (their twins as indexed), their neighbours in `index` by the cohort's default
+/// (their twins as indexed) and sampled decision points of `journeys` (embedded here:
+/// the index does not hold them), their neighbours in `index` by the cohort's default
 /// query, the outcomes read from `journeys`.
 async fn fit_prior(
     model: &TwinModel,
     journeys: &[(PatientId, Vec<Event>)],
     points: &[super::IndexPoint],
     index: &NeighbourIndex,
+    notes: &dyn Fn(&str) -> Option<Vec<f32>>,
 ) -> Result<NeighbourhoodPrior, RebuildError> {
     let records: std::collections::HashMap<&PatientId, ClinicalRecord> =
         journeys.iter().map(|(p, e)| (p, ClinicalRecord::read(e))).collect();
     let historical: Vec<&super::IndexPoint> = points.iter().filter(|p| p.kind == SnapshotKind::Historical).collect();
     let sampled = pooling::sample(&historical).into_iter().map(|p| (p.patient.clone(), p.index_time, p.vector.clone())).collect();
+    let decisions = pooling::decision_points(journeys.iter().filter_map(|(p, _)| Some((p, records.get(p)?))));
+    let events: std::collections::HashMap<&PatientId, &[Event]> = journeys.iter().map(|(p, e)| (p, e.as_slice())).collect();
+    let rows: Vec<(&[Event], chrono::DateTime<chrono::Utc>)> = decisions.iter().map(|(p, t)| (events[*p], *t)).collect();
+    let twins = TwinHead::embed_rows(model, &rows, notes)?;
+    let decisions = decisions.into_iter().zip(twins).map(|((p, t), v)| (p.clone(), t, v)).collect();
     let outcomes_of = |p: &PatientId, t: chrono::DateTime<chrono::Utc>| records.get(p).map(|r| r.outcomes_at(t.date_naive()));
-    Ok(pooling::fit_from_index(model.version, index, sampled, &QueryOptions::default(), &outcomes_of, &|_| false).await?)
+    Ok(pooling::fit_from_index(model.version, index, sampled, decisions, &QueryOptions::default(), &outcomes_of, &|_| false)
+        .await?)
 }
 
 /// Everyone's twin as of the end of `date`, into `twins_file` only; returns how many.
