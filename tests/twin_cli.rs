@@ -87,7 +87,22 @@ fn train_embed_eval_on_a_tiny_cohort() {
         let v = agreement["linear_prognosis"][part].as_f64().unwrap_or(-1.0);
         assert!((0.0..=1.0).contains(&v), "linear prognosis {part} = {v}: {}", agreement["linear_prognosis"]);
     }
-    assert!(rdt.data_dir().join("reports/twin-eval.md").is_file());
+    // As the product finds neighbours: new (tuning-part) patients among historical
+    // (train-part) ones, each figure with its bootstrap interval and n; the gap to the
+    // classifier of the ceiling on the same patients, signed, with its interval.
+    let new = &agreement["new_patients_among_historical"];
+    assert!(new["patients"].as_u64().unwrap() > 0 && new["historical"].as_u64().unwrap() > 0, "{new}");
+    for key in ["twin", "latest_visit_snapshot", "bag_of_codes"] {
+        let (v, ci) = (new[key]["value"].as_f64().unwrap(), &new[key]["ci"]);
+        let (low, high) = (ci[0].as_f64().unwrap(), ci[1].as_f64().unwrap());
+        assert!(0.0 <= low && low <= v && v <= high && high <= 1.0, "{key}: {new}");
+        assert_eq!(new[key]["n"], new["patients"], "{key}: {new}");
+    }
+    let gap = &agreement["ceiling"]["accuracy_less_twin_new_patients"];
+    let (v, low, high) = (gap["value"].as_f64().unwrap(), gap["ci"][0].as_f64().unwrap(), gap["ci"][1].as_f64().unwrap());
+    assert!(-1.0 <= low && low <= v && v <= high && high <= 1.0, "{gap}");
+    let md = std::fs::read_to_string(rdt.data_dir().join("reports/twin-eval.md")).unwrap();
+    assert!(md.contains("As the product finds neighbours"), "{md}");
     // The cohort section scores the GRU beside the other baselines, in range.
     let metrics = report["cohort"]["metrics"].as_array().expect("the cohort section");
     for row in metrics {

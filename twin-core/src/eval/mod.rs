@@ -96,39 +96,44 @@ use crate::twin::features::in_event_stream;
 /// Mean share of the `k` nearest neighbours with the same label. Vectors are
 /// L2-normalised here, so any scale works; ties are broken by index.
 pub fn neighbour_agreement(vectors: &[Vec<f32>], labels: &[String], k: usize) -> f64 {
-    assert_eq!(vectors.len(), labels.len(), "one label per vector");
-    let unit: Vec<Vec<f32>> = vectors
-        .iter()
-        .map(|v| {
-            let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
-            if norm > 0.0 {
-                v.iter().map(|x| x / norm).collect()
-            } else {
-                v.clone()
-            }
-        })
-        .collect();
-    let n = unit.len();
-    if n < 2 {
+    let all: Vec<usize> = (0..vectors.len()).collect();
+    if all.len() < 2 {
         return 0.0;
     }
-    let k = k.min(n - 1);
-    let shares: Vec<f64> = {
-        use rayon::prelude::*;
-        (0..n)
-            .into_par_iter()
-            .map(|i| {
-                let mut sims: Vec<(f32, usize)> = (0..n)
-                    .filter(|&j| j != i)
-                    .map(|j| (unit[i].iter().zip(&unit[j]).map(|(a, b)| a * b).sum::<f32>(), j))
-                    .collect();
-                sims.select_nth_unstable_by(k - 1, |a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-                let same = sims[..k].iter().filter(|(_, j)| labels[*j] == labels[i]).count();
-                same as f64 / k as f64
-            })
-            .collect()
+    let shares = neighbour_shares(vectors, labels, k, &all, &all);
+    shares.iter().sum::<f64>() / shares.len() as f64
+}
+
+/// Each of `queries`' share of its `k` nearest (cosine) among `pool` (never itself)
+/// that carry its label, in `queries`' order: the per-patient reading behind
+/// [`neighbour_agreement`], for an agreement read with its interval, or for new
+/// patients against historical ones as the product finds them. A query without a
+/// neighbour in the pool gets 0.
+pub fn neighbour_shares(vectors: &[Vec<f32>], labels: &[String], k: usize, queries: &[usize], pool: &[usize]) -> Vec<f64> {
+    assert_eq!(vectors.len(), labels.len(), "one label per vector");
+    let unit = |v: &Vec<f32>| -> Vec<f32> {
+        let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+        if norm > 0.0 { v.iter().map(|x| x / norm).collect() } else { v.clone() }
     };
-    shares.iter().sum::<f64>() / n as f64
+    let unit: Vec<Vec<f32>> = vectors.iter().map(unit).collect();
+    use rayon::prelude::*;
+    queries
+        .par_iter()
+        .map(|&i| {
+            let mut sims: Vec<(f32, usize)> = pool
+                .iter()
+                .filter(|&&j| j != i)
+                .map(|&j| (unit[i].iter().zip(&unit[j]).map(|(a, b)| a * b).sum::<f32>(), j))
+                .collect();
+            let k = k.min(sims.len());
+            if k == 0 {
+                return 0.0;
+            }
+            sims.select_nth_unstable_by(k - 1, |a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+            let same = sims[..k].iter().filter(|(_, j)| labels[*j] == labels[i]).count();
+            same as f64 / k as f64
+        })
+        .collect()
 }
 
 /// The share expected by chance: sum over labels of (share of patients)².
@@ -194,5 +199,22 @@ mod tests {
         check(&[[1.0, 0.0], [0.9, 0.1], [0.0, 1.0], [0.1, 0.9]], &["a", "a", "b", "b"], 2, 0.5);
         let labels: Vec<String> = ["a", "a", "b", "b"].iter().map(|s| s.to_string()).collect();
         assert_eq!(chance_agreement(&labels), 0.5);
+    }
+
+    /// New patients read against a pool: each query's neighbours come from the pool
+    /// only, never itself; a query with an empty pool gets 0.
+    #[test]
+    fn shares_read_queries_against_a_pool() {
+        let vectors: Vec<Vec<f32>> = [[1.0, 0.0], [0.9, 0.1], [0.0, 1.0], [0.1, 0.9]].iter().map(|v| v.to_vec()).collect();
+        let labels: Vec<String> = ["a", "b", "b", "a"].iter().map(|s| s.to_string()).collect();
+        // Query 0 ("a") among 1 and 2 (both "b"): none share; query 3 ("a") nearest 2 ("b").
+        assert_eq!(neighbour_shares(&vectors, &labels, 1, &[0, 3], &[1, 2]), vec![0.0, 0.0]);
+        // With 3 in the pool, query 0's two nearest are 1 ("b") and 3 ("a").
+        assert_eq!(neighbour_shares(&vectors, &labels, 2, &[0], &[1, 2, 3]), vec![0.5]);
+        assert_eq!(neighbour_shares(&vectors, &labels, 2, &[0], &[0]), vec![0.0]);
+        // Every patient against every other: the mean is neighbour_agreement.
+        let all = [0, 1, 2, 3];
+        let shares = neighbour_shares(&vectors, &labels, 1, &all, &all);
+        assert_eq!(shares.iter().sum::<f64>() / 4.0, neighbour_agreement(&vectors, &labels, 1));
     }
 }

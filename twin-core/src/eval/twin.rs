@@ -24,7 +24,8 @@ use journey::store::JourneyStore;
 use serde_json::json;
 
 use super::cohort::{evaluate_with_index, CohortEvalOptions};
-use super::{bag_of_codes, chance_agreement, heads, latest_visit, neighbour_agreement, state, EvalError, EvalReport};
+use super::{bag_of_codes, chance_agreement, heads, latest_visit, neighbour_agreement, neighbour_shares, state, EvalError, EvalReport};
+use super::split::Part;
 use crate::cohort::query::end_of_day;
 use crate::encode::fusion::FusedModality;
 use crate::twin::history_block::join;
@@ -162,11 +163,18 @@ pub async fn run_twin_evaluation(
     let snapshot = neighbour_agreement(&snapshots, &labels, k);
     let chance = chance_agreement(&labels);
     let ceiling = subtype_ceiling(&at_cut)?;
+    let new_patients = NewPatients::of(&cohort);
+    let among_historical = json!({
+        "patients": new_patients.queries.len(),
+        "historical": new_patients.pool.len(),
+        "twin": new_patients.agreement(&twins, &labels, k),
+        "latest_visit_snapshot": new_patients.agreement(&snapshots, &labels, k),
+        "bag_of_codes": new_patients.agreement(&bags, &labels, k),
+    });
     let reconstruction = model.manifest.training.get("reconstruction").cloned().unwrap_or(json!(null));
 
     // The state model and the predictive heads: fitted on the train part of the
     // frozen split, scored on its tuning part (the test part is for reports only).
-    use crate::eval::split::Part;
     let readings = |part: Part| -> Vec<_> {
         cohort
             .iter()
@@ -208,6 +216,7 @@ pub async fn run_twin_evaluation(
             "latest_visit_snapshot": snapshot,
             "chance": chance,
             "ceiling": ceiling,
+            "new_patients_among_historical": among_historical,
             "twin_head_prognosis": prognosis,
             "linear_prognosis": linear_prognosis,
             "trees_prognosis": trees_prognosis,
@@ -320,6 +329,35 @@ fn agreement_markdown(report: &serde_json::Value, ablation: &[(&str, f64)]) -> S
         pct(&ceiling["neighbours_by_classifier_probabilities"]),
         pct(&ceiling["fused_twin_same_patients"])
     );
+    // As the product finds neighbours: new patients among the historical ones.
+    let new = &a["new_patients_among_historical"];
+    let with_ci = |v: &serde_json::Value| match v["ci"].as_array() {
+        Some(ci) => format!("{} ({}-{})", pct(&v["value"]), pct(&ci[0]), pct(&ci[1])),
+        None => pct(&v["value"]),
+    };
+    if !new["twin"].is_null() {
+        let _ = writeln!(
+            md,
+            "\nAs the product finds neighbours, each of the tuning part's {} new patients among the train part's {} \
+             historical ones: the twin's neighbours share the subtype {}; the latest-visit snapshot's {}, the bag of \
+             codes' {} (95% bootstrap intervals over the new patients). The classifier's accuracy less the twin's \
+             agreement on the same patients: {} points of share (the bar: within 0.05).",
+            new["patients"],
+            new["historical"],
+            with_ci(&new["twin"]),
+            with_ci(&new["latest_visit_snapshot"]),
+            with_ci(&new["bag_of_codes"]),
+            match ceiling["accuracy_less_twin_new_patients"]["ci"].as_array() {
+                Some(ci) => format!(
+                    "{:.3} ({:.3} to {:.3})",
+                    ceiling["accuracy_less_twin_new_patients"]["value"].as_f64().unwrap_or(f64::NAN),
+                    ci[0].as_f64().unwrap_or(f64::NAN),
+                    ci[1].as_f64().unwrap_or(f64::NAN)
+                ),
+                None => "-".into(),
+            }
+        );
+    }
     md
 }
 
@@ -499,6 +537,49 @@ fn trees_prognosis_agreement(at: &AtTheCut<'_>) -> serde_json::Value {
     prognosis_beside_twin(&raw, at)
 }
 
+/// Subtype agreement read as the product finds neighbours: each new patient (the
+/// tuning part: no part of the twin, its head or its prognosis was fitted on them)
+/// among the historical ones (the train part, as the cohort evaluation's index holds
+/// them), with a 95% bootstrap interval over the new patients. Agreement over every
+/// patient mixes in the train part, whose outcomes the twin was fitted on; agreement
+/// among the tuning part alone finds neighbours in a pool a seventh of the index's.
+struct NewPatients {
+    queries: Vec<usize>,
+    pool: Vec<usize>,
+}
+
+/// Resamples of a bootstrap interval over patients, and its seed.
+const AGREEMENT_RESAMPLES: usize = 1_000;
+const AGREEMENT_SEED: u64 = 19;
+
+impl NewPatients {
+    fn of(cohort: &[&(PatientId, Vec<Event>)]) -> Self {
+        let of_part = |part: Part| cohort.iter().enumerate().filter(|(_, (id, _))| Part::of(id) == part).map(|(i, _)| i).collect();
+        NewPatients { queries: of_part(Part::Tuning), pool: of_part(Part::Train) }
+    }
+
+    /// Each new patient's share of its `k` nearest historical patients in `vectors`
+    /// that share its label, in the order of the tuning part.
+    fn shares(&self, vectors: &[Vec<f32>], labels: &[String], k: usize) -> Vec<f64> {
+        neighbour_shares(vectors, labels, k, &self.queries, &self.pool)
+    }
+
+    fn agreement(&self, vectors: &[Vec<f32>], labels: &[String], k: usize) -> serde_json::Value {
+        mean_with_interval(&self.shares(vectors, labels, k))
+    }
+}
+
+/// A mean over patients with its 95% bootstrap interval (`null` without patients).
+fn mean_with_interval(values: &[f64]) -> serde_json::Value {
+    if values.is_empty() {
+        return json!(null);
+    }
+    let mean = |idx: &[usize]| Some(idx.iter().map(|&i| values[i]).sum::<f64>() / idx.len() as f64);
+    let all: Vec<usize> = (0..values.len()).collect();
+    let ci = crate::heads::bootstrap_interval(values.len(), AGREEMENT_RESAMPLES, AGREEMENT_SEED, mean);
+    json!({"value": mean(&all), "ci": ci.map(|(low, high)| [low, high]), "n": values.len()})
+}
+
 /// How much of the hidden subtype the record up to the cut allows any model to read:
 /// a boosted classifier on the aggregated history ([`crate::cohort::history`]), fitted
 /// on the train part of the frozen split and scored on the tuning part. The twin's
@@ -546,11 +627,21 @@ fn subtype_ceiling(at: &AtTheCut<'_>) -> Result<serde_json::Value, EvalError> {
         .map(|(x, _)| model.probabilities(x).unwrap_or_default().into_iter().map(|p| p as f32).collect())
         .collect();
     let usable = probabilities.iter().all(|p| p.len() == classes.len());
+    // The twin's new patients among the historical ones, against the classifier on
+    // the same patients: per patient, named right (1 or 0) less the share of its
+    // neighbours that share its subtype (the bar is this gap within 5 points).
+    let twin_shares = NewPatients::of(at.cohort).shares(twins, labels, k);
+    let gap: Vec<f64> = scored
+        .iter()
+        .zip(&twin_shares)
+        .map(|((x, class), share)| f64::from(u8::from(model.predict(x) == Some(*class))) - share)
+        .collect();
     Ok(json!({
         "train": train_x.len(),
         "scored": scored.len(),
         "accuracy": right as f64 / scored.len() as f64,
         "neighbours_by_classifier_probabilities": usable.then(|| neighbour_agreement(&probabilities, &tuning_labels, k)),
         "fused_twin_same_patients": neighbour_agreement(&tuning_twins, &tuning_labels, k),
+        "accuracy_less_twin_new_patients": mean_with_interval(&gap),
     }))
 }
