@@ -162,12 +162,13 @@ pub async fn run_twin_evaluation(
     let bag = neighbour_agreement(&bags, &labels, k);
     let snapshot = neighbour_agreement(&snapshots, &labels, k);
     let chance = chance_agreement(&labels);
-    let ceiling = subtype_ceiling(&at_cut)?;
     let new_patients = NewPatients::of(&cohort);
+    let twin_new_shares = new_patients.shares(&twins, &labels, k);
+    let ceiling = subtype_ceiling(&at_cut, &twin_new_shares)?;
     let among_historical = json!({
         "patients": new_patients.queries.len(),
         "historical": new_patients.pool.len(),
-        "twin": new_patients.agreement(&twins, &labels, k),
+        "twin": mean_with_interval(&twin_new_shares),
         "latest_visit_snapshot": new_patients.agreement(&snapshots, &labels, k),
         "bag_of_codes": new_patients.agreement(&bags, &labels, k),
     });
@@ -590,7 +591,10 @@ fn mean_with_interval(values: &[f64]) -> serde_json::Value {
 /// subtype probabilities (a representation built from the subtype itself), next to
 /// the fused twin's agreement among the same patients. A neighbour shares a label
 /// less often than a classifier names it, so agreement is read against this too.
-fn subtype_ceiling(at: &AtTheCut<'_>) -> Result<serde_json::Value, EvalError> {
+///
+/// `twin_new_shares` are the twin's agreement of each tuning-part patient among the
+/// train part's ([`NewPatients`]), read against the classifier on the same patients.
+fn subtype_ceiling(at: &AtTheCut<'_>, twin_new_shares: &[f64]) -> Result<serde_json::Value, EvalError> {
     let (labels, twins, k) = (at.labels, at.twins, at.k);
     use crate::cohort::boosting::BoostedClassifier;
     use crate::eval::split::Part;
@@ -630,10 +634,9 @@ fn subtype_ceiling(at: &AtTheCut<'_>) -> Result<serde_json::Value, EvalError> {
     // The twin's new patients among the historical ones, against the classifier on
     // the same patients: per patient, named right (1 or 0) less the share of its
     // neighbours that share its subtype (the bar is this gap within 5 points).
-    let twin_shares = NewPatients::of(at.cohort).shares(twins, labels, k);
     let gap: Vec<f64> = scored
         .iter()
-        .zip(&twin_shares)
+        .zip(twin_new_shares)
         .map(|((x, class), share)| f64::from(u8::from(model.predict(x) == Some(*class))) - share)
         .collect();
     Ok(json!({
