@@ -35,8 +35,9 @@
 //! at an arbitrary date. A question asked at a decision point ([`Moment::of`]) is
 //! pooled with the decision points' prior: with the cadence's alone the flare figure
 //! at methotrexate start + 90 days was drawn too far toward the usual rate
-//! (calibration slope 1.84-1.99, docs/benchmarks/predictive.md), as the twin head's
-//! figures were before its decision stack.
+//! (calibration slope 1.84 on the 10,000-patient store's tuning part; 1.40 with the
+//! decision points', docs/benchmarks/predictive.md), as the twin head's figures were
+//! before its decision stack.
 
 use std::path::{Path, PathBuf};
 
