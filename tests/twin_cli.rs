@@ -27,7 +27,7 @@ fn train_embed_eval_on_a_tiny_cohort() {
     // The prognosis part's trees, fitted on the train part's decision points.
     assert!(trained["prognosis_rows"].as_u64().is_some_and(|n| n > 0), "{trained}");
     // Matched inside the clinical strata first.
-    assert_eq!(trained["strata"], serde_json::json!(["serostatus"]), "{trained}");
+    assert_eq!(trained["strata"], serde_json::json!(["serostatus", "response_so_far"]), "{trained}");
     let checkpoint = std::path::PathBuf::from(trained["dir"].as_str().unwrap());
     for file in ["event_encoder.safetensors", "fusion.safetensors", "twin.json", "loss.csv", "loss.svg"] {
         assert!(checkpoint.join(file).is_file(), "{file} missing");
@@ -78,7 +78,7 @@ fn train_embed_eval_on_a_tiny_cohort() {
         let v = agreement["twin_parts"][part].as_f64().unwrap();
         assert!((0.0..=1.0).contains(&v), "{part} = {v}");
     }
-    assert_eq!(agreement["twin_parts"]["strata"], serde_json::json!(["serostatus"]));
+    assert_eq!(agreement["twin_parts"]["strata"], serde_json::json!(["serostatus", "response_so_far"]));
     for m in ["events", "notes", "imaging", "omics", "latest_values"] {
         assert!(agreement["leave_one_modality_out"][m].is_f64(), "ablation without {m}");
     }
@@ -98,11 +98,17 @@ fn train_embed_eval_on_a_tiny_cohort() {
         assert!(0.0 <= low && low <= v && v <= high && high <= 1.0, "{key}: {new}");
         assert_eq!(new[key]["n"], new["patients"], "{key}: {new}");
     }
+    // What each stratum adds among new patients, in range.
+    for stratum in ["serostatus", "response_so_far"] {
+        let v = new["twin_without_each_stratum"][stratum]["value"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&v), "{stratum}: {new}");
+    }
     let gap = &agreement["ceiling"]["accuracy_less_twin_new_patients"];
     let (v, low, high) = (gap["value"].as_f64().unwrap(), gap["ci"][0].as_f64().unwrap(), gap["ci"][1].as_f64().unwrap());
     assert!(-1.0 <= low && low <= v && v <= high && high <= 1.0, "{gap}");
     let md = std::fs::read_to_string(rdt.data_dir().join("reports/twin-eval.md")).unwrap();
     assert!(md.contains("As the product finds neighbours"), "{md}");
+    assert!(md.contains("with each stratum left out: without serostatus"), "{md}");
     // The cohort section scores the GRU beside the other baselines, in range.
     let metrics = report["cohort"]["metrics"].as_array().expect("the cohort section");
     for row in metrics {

@@ -33,6 +33,10 @@ pub struct EvalArgs {
     /// Leave out the in silico cohort section (`rdt cohort --evaluate` reports it).
     #[arg(long)]
     no_cohort: bool,
+    /// Which part's patients are the new ones of the subtype agreement and its ceiling:
+    /// `tuning` while choosing anything, `test` only for the report.
+    #[arg(long, default_value = "tuning", value_parser = ["tuning", "test"])]
+    score_on: String,
     #[arg(long)]
     json: bool,
 }
@@ -153,7 +157,14 @@ pub async fn run(ctx: &Context, args: EvalArgs) -> anyhow::Result<ExitCode> {
     let Some(truth) = args.truth else {
         anyhow::bail!("rdt eval needs --truth ground_truth.ldjson (from `rdt synth`), or `rdt eval assistant`");
     };
-    let options = TwinEvalOptions { truth, k: args.k, days: args.days, notes: args.notes, cohort: !args.no_cohort };
+    let options = TwinEvalOptions {
+        truth,
+        k: args.k,
+        days: args.days,
+        notes: args.notes,
+        cohort: !args.no_cohort,
+        scored: args.score_on.parse().map_err(anyhow::Error::msg)?,
+    };
     let store = ctx.store().await?;
     let registry = ctx.registry().await?;
     let report = run_twin_evaluation(&store, &ctx.data_dir, &registry, &ctx.index(), &options, &Bars::default()).await?;

@@ -68,7 +68,7 @@ pub struct TrainArgs {
     /// twins before it were; for side-by-side measurement.
     #[arg(long)]
     no_history_block: bool,
-    /// Leave the clinical strata (serostatus) out of the twin, as twins before them
+    /// Leave the clinical strata (serostatus, response so far) out of the twin, as twins before them
     /// were; for side-by-side measurement.
     #[arg(long)]
     no_strata: bool,

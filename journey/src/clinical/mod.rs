@@ -35,4 +35,4 @@ pub use labs::{crp_mg_l, crp_raised, esr_mm_h, lab_values, seropositive, Flag, L
 pub use activity::{activity_series, score_readings, Scale, ScoreReading};
 pub use outcomes::{ActivityPoint, TimeToEvent, Window};
 pub use options::{option_outcomes, option_taken, OptionOutcome, OptionOutcomes, TreatmentOption};
-pub use record::{courses, das28_readings, das28_score, Course, Das28Reading, StopCause};
+pub use record::{courses, das28_readings, das28_score, response_so_far, Course, Das28Reading, StopCause};

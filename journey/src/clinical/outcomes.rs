@@ -94,6 +94,28 @@ pub fn response_at(
     }
 }
 
+/// Days after a therapy's start before a response to it is judged: methotrexate and
+/// the other csDMARDs take about four weeks to act, so a score before then says
+/// nothing of the drug.
+pub const RESPONSE_ONSET_DAYS: i64 = 28;
+
+/// The response to a therapy started on `start`, as far as the record reads on
+/// `at`: the baseline ([`baseline_reading`]) against the latest score from
+/// [`RESPONSE_ONSET_DAYS`] after the start up to `at`, on the baseline's scale
+/// ([`Scale::response`]: EULAR for DAS28). What a clinician reads at a
+/// treat-to-target visit ("has she responded to methotrexate so far?"), unlike
+/// [`response_at`], the outcome at 6 months. `None` without a baseline or a later
+/// score on its scale.
+pub fn response_since(series: &[ActivityPoint], start: NaiveDate, at: NaiveDate) -> Option<EularResponse> {
+    let baseline = baseline_reading(series, start)?;
+    let judged_from = start + chrono::Days::new(RESPONSE_ONSET_DAYS as u64);
+    let latest = series
+        .iter()
+        .filter(|r| r.date >= judged_from && r.date <= at && r.scale == baseline.scale)
+        .max_by_key(|r| r.date)?;
+    Some(baseline.scale.response(baseline.score, latest.score))
+}
+
 /// Whether a flare is recorded in `(reference, reference + days]`.
 ///
 /// `Some(false)` only when the record covers the window: a reading on or after
@@ -188,6 +210,25 @@ mod tests {
 
     fn series(points: &[(&str, f64)]) -> Vec<ActivityPoint> {
         points.iter().map(|(date, score)| ActivityPoint { date: d(date), score: *score, scale: Scale::Das28 }).collect()
+    }
+
+    /// The response so far reads the baseline against the latest score judged (from
+    /// four weeks after the start up to the day asked), on the baseline's scale.
+    #[test]
+    fn response_since_reads_the_latest_judged_score() {
+        let s = series(&[("2020-01-01", 5.5), ("2020-01-20", 3.0), ("2020-02-15", 4.7), ("2020-04-01", 3.1)]);
+        let start = d("2020-01-05");
+        // Day 15 is too early to judge; day 41 is 0.8 better at 4.7: moderate.
+        assert_eq!(response_since(&s, start, d("2020-01-25")), None, "nothing judged yet");
+        assert_eq!(response_since(&s, start, d("2020-03-01")), Some(EularResponse::Moderate));
+        // Day 87: 2.4 better and at 3.1 (<= 3.2): good.
+        assert_eq!(response_since(&s, start, d("2020-04-01")), Some(EularResponse::Good));
+        // A baseline more than 30 days before the start is none.
+        assert_eq!(response_since(&s, d("2020-03-20"), d("2020-05-01")), None);
+        // A later score on another scale is not compared with a DAS28 baseline.
+        let mut mixed = series(&[("2020-01-01", 5.5)]);
+        mixed.push(ActivityPoint { date: d("2020-03-01"), score: 4.0, scale: Scale::Cdai });
+        assert_eq!(response_since(&mixed, start, d("2020-04-01")), None);
     }
 
     #[test]

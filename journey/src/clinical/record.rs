@@ -12,6 +12,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 pub use super::das28::Das28Variant;
+use super::das28::EularResponse;
 use super::drugs::{self, Drug};
 use super::outcomes::ActivityPoint;
 use crate::event::{Code, Event, Modality, Phase};
@@ -216,6 +217,19 @@ pub fn courses(events: &[Event]) -> Vec<Course> {
     list
 }
 
+/// The response to the patient's current DMARD as far as the record reads at `at`
+/// ([`super::outcomes::response_since`] on the journey's activity series): the
+/// latest-started DMARD course still running then. `None` when no DMARD runs, or its
+/// response cannot be read yet (no baseline, or no score four weeks or more after the
+/// start). Reads DMARDs by the drug tables and scores by their concepts, so any code
+/// system the terminology maps reads alike.
+pub fn response_so_far(events: &[Event], at: DateTime<Utc>) -> Option<EularResponse> {
+    let day = at.date_naive();
+    let current = courses(events).into_iter().filter(|c| c.is_dmard() && c.ongoing_on(day)).max_by_key(|c| c.start)?;
+    let series: Vec<_> = super::activity::activity_series(events).into_iter().filter(|p| p.date <= day).collect();
+    super::outcomes::response_since(&series, current.start.date_naive(), day)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -253,6 +267,30 @@ mod tests {
         let r = readings[0];
         assert_eq!((r.score, r.variant), (3.9, Das28Variant::Crp));
         assert_eq!((r.tjc28, r.sjc28, r.patient_global_vas), (Some(4.0), None, Some(40.0)));
+    }
+
+    /// The response so far is read to the DMARD running on the day asked, with the
+    /// drug by RxNorm and the scores by their concept (here a hospital's local code the
+    /// install's ConceptMap maps), never by RDT's own codes.
+    #[test]
+    fn response_so_far_reads_the_running_dmard() {
+        let day = |d: i64| chrono::TimeZone::with_ymd_and_hms(&Utc, 2020, 1, 1, 0, 0, 0).unwrap() + chrono::Duration::days(d);
+        let score = |d: i64, value: f64| {
+            let mut e = event("urn:oid:2.16.840.1.113883.3.1", "D28E", Some(value), None);
+            e.concept = Some(Concept::Das28Esr);
+            e.time = day(d);
+            e.source.resource_id = format!("das-{d}");
+            e
+        };
+        let mut start = event(drugs::RXNORM, drugs::METHOTREXATE, None, None);
+        (start.modality, start.phase, start.time) = (Modality::Medication, Phase::Start, day(0));
+        let mut stop = start.clone();
+        (stop.phase, stop.time) = (Phase::Stop, day(120));
+        let events = vec![score(-3, 5.6), start, score(20, 5.0), score(60, 3.0), stop];
+        assert_eq!(response_so_far(&events, day(30)), None, "day 20 is too early to judge");
+        assert_eq!(response_so_far(&events, day(90)), Some(EularResponse::Good), "5.6 -> 3.0 by day 60");
+        assert_eq!(response_so_far(&events, day(150)), None, "methotrexate stopped on day 120");
+        assert_eq!(response_so_far(&events[..1], day(90)), None, "no DMARD");
     }
 
     /// Stop reasons as hospitals write them, coded display or free text.

@@ -50,6 +50,10 @@ pub struct TwinEvalOptions {
     /// Also score the in silico cohort (`eval::cohort`, what `rdt cohort --evaluate`
     /// reports on its own) when the index holds this twin's points.
     pub cohort: bool,
+    /// Which part's patients are the new ones of the subtype agreement and the
+    /// classifier's ceiling: the tuning part while choosing anything, the test part
+    /// only for the report ([`Part`]). The train part is never scored.
+    pub scored: Part,
 }
 
 /// Each patient's hidden subtype and methotrexate start, from the truth file
@@ -162,13 +166,30 @@ pub async fn run_twin_evaluation(
     let bag = neighbour_agreement(&bags, &labels, k);
     let snapshot = neighbour_agreement(&snapshots, &labels, k);
     let chance = chance_agreement(&labels);
-    let new_patients = NewPatients::of(&cohort);
+    let new_patients = NewPatients::of(&cohort, options.scored);
     let twin_new_shares = new_patients.shares(&twins, &labels, k);
-    let ceiling = subtype_ceiling(&at_cut, &twin_new_shares)?;
+    let ceiling = subtype_ceiling(&at_cut, &twin_new_shares, options.scored)?;
+    // What each stratum adds, read as the product finds neighbours: the twin without
+    // that stratum's own part (each is a part at unit length, last in the twin).
+    let without_each_stratum = spec.strata.as_ref().map(|strata| {
+        let mut from = twins.first().map_or(0, Vec::len).saturating_sub(strata.width());
+        strata
+            .strata
+            .iter()
+            .map(|stratum| {
+                let to = from + stratum.width();
+                let rows: Vec<Vec<f32>> = twins.iter().map(|t| [&t[..from], &t[to..]].concat()).collect();
+                from = to;
+                (stratum.as_str().to_owned(), new_patients.agreement(&rows, &labels, k))
+            })
+            .collect::<serde_json::Map<_, _>>()
+    });
     let among_historical = json!({
+        "part": options.scored.as_str(),
         "patients": new_patients.queries.len(),
         "historical": new_patients.pool.len(),
         "twin": mean_with_interval(&twin_new_shares),
+        "twin_without_each_stratum": without_each_stratum,
         "latest_visit_snapshot": new_patients.agreement(&snapshots, &labels, k),
         "bag_of_codes": new_patients.agreement(&bags, &labels, k),
     });
@@ -320,11 +341,12 @@ fn agreement_markdown(report: &serde_json::Value, ablation: &[(&str, f64)]) -> S
     let _ = writeln!(
         md,
         "\nWhat the record allows: boosted trees on the aggregated history, trained on the train part's {} patients, \
-         name the subtype of {} of the tuning part's {} patients. Among those patients alone, the {} nearest \
+         name the subtype of {} of the {} part's {} patients. Among those patients alone, the {} nearest \
          neighbours by that classifier's predicted subtype probabilities share the subtype {} of the time (the \
          ceiling for neighbours); by the fused twin, {}.",
         ceiling["train"],
         pct(&ceiling["accuracy"]),
+        ceiling["part"].as_str().unwrap_or("tuning"),
         ceiling["scored"],
         report["k"],
         pct(&ceiling["neighbours_by_classifier_probabilities"]),
@@ -339,15 +361,17 @@ fn agreement_markdown(report: &serde_json::Value, ablation: &[(&str, f64)]) -> S
     if !new["twin"].is_null() {
         let _ = writeln!(
             md,
-            "\nAs the product finds neighbours, each of the tuning part's {} new patients among the train part's {} \
+            "\nAs the product finds neighbours, each of the {} part's {} new patients among the train part's {} \
              historical ones: the twin's neighbours share the subtype {}; the latest-visit snapshot's {}, the bag of \
-             codes' {} (95% bootstrap intervals over the new patients). The classifier's accuracy less the twin's \
-             agreement on the same patients: {} points of share (the bar: within 0.05).",
+             codes' {} (95% bootstrap intervals over the new patients). The classifier's accuracy on them: {}; less \
+             the twin's agreement on the same patients: {} points of share (the bar: within 0.05).",
+            new["part"].as_str().unwrap_or("tuning"),
             new["patients"],
             new["historical"],
             with_ci(&new["twin"]),
             with_ci(&new["latest_visit_snapshot"]),
             with_ci(&new["bag_of_codes"]),
+            pct(&ceiling["accuracy"]),
             match ceiling["accuracy_less_twin_new_patients"]["ci"].as_array() {
                 Some(ci) => format!(
                     "{:.3} ({:.3} to {:.3})",
@@ -358,6 +382,12 @@ fn agreement_markdown(report: &serde_json::Value, ablation: &[(&str, f64)]) -> S
                 None => "-".into(),
             }
         );
+        if let Some(each) = new["twin_without_each_stratum"].as_object() {
+            let rows: Vec<String> =
+                each.iter().map(|(name, v)| format!("without {} {}", name.replace('_', " "), with_ci(v))).collect();
+            let _ = writeln!(md, "
+The twin's new-patient agreement with each stratum left out: {}.", rows.join("; "));
+        }
     }
     md
 }
@@ -539,7 +569,8 @@ fn trees_prognosis_agreement(at: &AtTheCut<'_>) -> serde_json::Value {
 }
 
 /// Subtype agreement read as the product finds neighbours: each new patient (the
-/// tuning part: no part of the twin, its head or its prognosis was fitted on them)
+/// tuning or the test part: no part of the twin, its head or its prognosis was fitted
+/// on them)
 /// among the historical ones (the train part, as the cohort evaluation's index holds
 /// them), with a 95% bootstrap interval over the new patients. Agreement over every
 /// patient mixes in the train part, whose outcomes the twin was fitted on; agreement
@@ -554,13 +585,13 @@ const AGREEMENT_RESAMPLES: usize = 1_000;
 const AGREEMENT_SEED: u64 = 19;
 
 impl NewPatients {
-    fn of(cohort: &[&(PatientId, Vec<Event>)]) -> Self {
+    fn of(cohort: &[&(PatientId, Vec<Event>)], scored: Part) -> Self {
         let of_part = |part: Part| cohort.iter().enumerate().filter(|(_, (id, _))| Part::of(id) == part).map(|(i, _)| i).collect();
-        NewPatients { queries: of_part(Part::Tuning), pool: of_part(Part::Train) }
+        NewPatients { queries: of_part(scored), pool: of_part(Part::Train) }
     }
 
     /// Each new patient's share of its `k` nearest historical patients in `vectors`
-    /// that share its label, in the order of the tuning part.
+    /// that share its label, in the order of the scored part.
     fn shares(&self, vectors: &[Vec<f32>], labels: &[String], k: usize) -> Vec<f64> {
         neighbour_shares(vectors, labels, k, &self.queries, &self.pool)
     }
@@ -583,21 +614,21 @@ fn mean_with_interval(values: &[f64]) -> serde_json::Value {
 
 /// How much of the hidden subtype the record up to the cut allows any model to read:
 /// a boosted classifier on the aggregated history ([`crate::cohort::history`]), fitted
-/// on the train part of the frozen split and scored on the tuning part. The twin's
-/// subtype agreement is read against it.
+/// on the train part of the frozen split and scored on `part` (the tuning part while
+/// choosing, the test part for the report). The twin's subtype agreement is read
+/// against it.
 ///
-/// Beside it, the ceiling for *neighbours*: among the tuning part's patients alone,
+/// Beside it, the ceiling for *neighbours*: among the scored part's patients alone,
 /// the agreement of the `k` nearest in the space of that classifier's predicted
 /// subtype probabilities (a representation built from the subtype itself), next to
 /// the fused twin's agreement among the same patients. A neighbour shares a label
 /// less often than a classifier names it, so agreement is read against this too.
 ///
-/// `twin_new_shares` are the twin's agreement of each tuning-part patient among the
+/// `twin_new_shares` are the twin's agreement of each of `part`'s patients among the
 /// train part's ([`NewPatients`]), read against the classifier on the same patients.
-fn subtype_ceiling(at: &AtTheCut<'_>, twin_new_shares: &[f64]) -> Result<serde_json::Value, EvalError> {
+fn subtype_ceiling(at: &AtTheCut<'_>, twin_new_shares: &[f64], part: Part) -> Result<serde_json::Value, EvalError> {
     let (labels, twins, k) = (at.labels, at.twins, at.k);
     use crate::cohort::boosting::BoostedClassifier;
-    use crate::eval::split::Part;
     let mut classes: Vec<&String> = labels.iter().collect();
     classes.sort();
     classes.dedup();
@@ -612,11 +643,11 @@ fn subtype_ceiling(at: &AtTheCut<'_>, twin_new_shares: &[f64]) -> Result<serde_j
                 train_x.push(x);
                 train_y.push(class);
             }
-            Part::Tuning => {
+            p if p == part => {
                 scored.push((x, class));
                 tuning_twins.push(twin.clone());
             }
-            Part::Test => {}
+            _ => {}
         }
     }
     if train_x.is_empty() || scored.is_empty() {
@@ -640,6 +671,7 @@ fn subtype_ceiling(at: &AtTheCut<'_>, twin_new_shares: &[f64]) -> Result<serde_j
         .map(|((x, class), share)| f64::from(u8::from(model.predict(x) == Some(*class))) - share)
         .collect();
     Ok(json!({
+        "part": part.as_str(),
         "train": train_x.len(),
         "scored": scored.len(),
         "accuracy": right as f64 / scored.len() as f64,

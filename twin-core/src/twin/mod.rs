@@ -6,8 +6,8 @@
 //!   scale, appended to the fused vector.
 //! - [`prognosis_part`]: each outcome as boosted trees fitted with the twin read it
 //!   off the aggregated history, appended after the block.
-//! - [`strata`]: clinical strata a rheumatologist matches on first (serostatus),
-//!   appended last, each a coordinate of its own part.
+//! - [`strata`]: clinical strata a rheumatologist matches on first (serostatus, the
+//!   response so far to the running DMARD), appended last, each a part of its own.
 //! - [`pipeline`]: training a twin end to end on a cohort.
 //! - [`model`]: the checkpoint on disk (three files, pinned), loading, embedding.
 //! - [`install`]: an install's twin: the active one, training and registering one.

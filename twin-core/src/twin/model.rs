@@ -255,11 +255,16 @@ pub fn embed_with(
             let or_zero = |part: &Option<Vec<f32>>, width: usize| part.clone().unwrap_or_else(|| vec![0.0; width]);
             let history = history_width.map(|w| or_zero(&i.history, w));
             let prognosis = prognosis_width.map(|w| or_zero(&i.prognosis, w));
+            // Each stratum is a part of its own ([`super::strata`]).
             let strata = strata_width.map(|w| or_zero(&i.strata, w));
+            let each_stratum = match (&spec.strata, &strata) {
+                (Some(spec), Some(part)) => spec.split(part),
+                _ => Vec::new(),
+            };
             let parts: Vec<&[f32]> = std::iter::once(f.as_slice())
                 .chain(history.as_deref())
                 .chain(prognosis.as_deref())
-                .chain(strata.as_deref())
+                .chain(each_stratum)
                 .collect();
             super::history_block::join(&parts)
         })
