@@ -46,11 +46,12 @@ fn train_embed_eval_on_a_tiny_cohort() {
         .collect();
     assert_eq!(lines.len(), 60);
     // The fused vector (16 wide here), the clinical-history block and the prognosis
-    // part (one per outcome), each of unit length, then the strata (serostatus: +1,
-    // -1, or 0 when never measured).
+    // part (one per outcome), each of unit length, then the strata, each its own part
+    // (serostatus: +1, -1, or 0 when never measured; the response so far to the
+    // running DMARD: two ordinal coordinates at unit length, or both 0).
     let block_end = 16 + twin_core::cohort::history::HISTORY_WIDTH;
     let prognosis_end = block_end + twin_core::cohort::Outcome::ALL.len();
-    let width = prognosis_end + 1;
+    let width = prognosis_end + 3;
     assert!(lines.iter().all(|l| l["twin_version"] == version && l["vector"].as_array().unwrap().len() == width));
     for l in &lines {
         let v: Vec<f64> = l["vector"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect();
@@ -59,7 +60,12 @@ fn train_embed_eval_on_a_tiny_cohort() {
         assert!((norm(&v[16..block_end]) - 1.0).abs() < 1e-4, "history block of {}", l["patient"]);
         assert!((norm(&v[block_end..prognosis_end]) - 1.0).abs() < 1e-4, "prognosis part of {}", l["patient"]);
         assert!([-1.0, 0.0, 1.0].contains(&v[prognosis_end]), "serostatus of {}: {}", l["patient"], v[prognosis_end]);
+        let response = &v[prognosis_end + 1..];
+        assert!(response == [0.0, 0.0] || (norm(response) - 1.0).abs() < 1e-4, "response so far of {}", l["patient"]);
     }
+    // The patients' latest twins (long after their methotrexate start): some read a
+    // response so far.
+    assert!(lines.iter().any(|l| l["vector"][prognosis_end + 1].as_f64() != Some(0.0)), "a response so far is read");
     let seropositive = lines.iter().filter(|l| l["vector"][prognosis_end].as_f64() == Some(1.0)).count();
     let seronegative = lines.iter().filter(|l| l["vector"][prognosis_end].as_f64() == Some(-1.0)).count();
     assert!(seropositive > 0 && seronegative > 0, "both strata in the cohort: {seropositive} / {seronegative}");

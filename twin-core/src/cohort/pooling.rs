@@ -39,6 +39,7 @@
 //! decision points', docs/benchmarks/predictive.md), as the twin head's figures were
 //! before its decision stack.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use audit_log::Digest;
@@ -51,8 +52,10 @@ use super::record::ClinicalRecord;
 use super::population::estimate_over;
 use super::query::{nearest_historical, CohortError, QueryOptions};
 use super::stats::Interval;
+use crate::heads::{TwinHead, TwinHeadError};
 use crate::index::NeighbourIndex;
-use journey::event::PatientId;
+use crate::twin::TwinModel;
+use journey::event::{Event, PatientId};
 
 /// Below this many sampled neighbourhoods with an outcome, its prior is not fitted
 /// (the spread of fewer rates is itself too noisy to weigh a count against).
@@ -229,6 +232,23 @@ pub fn sample<T: Clone>(snapshots: &[T]) -> Vec<T> {
 
 /// One sampled historical snapshot: whose, when, and its twin.
 pub type SampledSnapshot = (PatientId, DateTime<Utc>, Vec<f32>);
+
+/// `points` (whose, when) with each patient's twin as of that time, for a fit: the
+/// index holds only its cadence's snapshots, so decision points (and an evaluation's
+/// own sampled snapshots) are embedded here, one way for `rdt embed` and the
+/// evaluation. A point whose patient `events` lacks is left out.
+pub fn embed_points(
+    model: &TwinModel,
+    events: &HashMap<&PatientId, &[Event]>,
+    points: &[(&PatientId, DateTime<Utc>)],
+    note_vector: &dyn Fn(&str) -> Option<Vec<f32>>,
+) -> Result<Vec<SampledSnapshot>, TwinHeadError> {
+    let known: Vec<(&PatientId, DateTime<Utc>, &[Event])> =
+        points.iter().filter_map(|(p, t)| Some((*p, *t, *events.get(p)?))).collect();
+    let rows: Vec<(&[Event], DateTime<Utc>)> = known.iter().map(|(_, t, e)| (*e, *t)).collect();
+    let twins = TwinHead::embed_rows(model, &rows, note_vector)?;
+    Ok(known.into_iter().zip(twins).map(|((p, t, _), v)| (p.clone(), t, v)).collect())
+}
 
 /// Fits the prior over the neighbourhoods of `sampled` historical snapshots and of
 /// `decisions` (sampled decision points, [`decision_points`]), each found in `index`

@@ -526,15 +526,11 @@ async fn fit_neighbourhood_prior<'a>(
     let mut patients: Vec<&PatientId> = events.keys().copied().collect();
     patients.sort();
     let records: Vec<(&PatientId, ClinicalRecord)> = patients.iter().map(|p| (*p, ClinicalRecord::read(events[p]))).collect();
-    let decisions = pooling::decision_points(records.iter().map(|(p, r)| (*p, r)));
-    let mut embedded = Vec::new();
-    for points in [pooling::sample(&snapshots), decisions] {
-        let at: Vec<(&[Event], DateTime<Utc>)> = points.iter().map(|(p, t)| (events[p], *t)).collect();
-        let twins = TwinHead::embed_rows(model, &at, note_vector).map_err(|e| CohortError::Baseline(e.to_string()))?;
-        embedded.push(points.iter().zip(twins).map(|((p, t), v)| ((*p).clone(), *t, v)).collect::<Vec<_>>());
-    }
-    let decisions = embedded.pop().unwrap_or_default();
-    let sampled = embedded.pop().unwrap_or_default();
+    let embed = |points: &[(&PatientId, DateTime<Utc>)]| {
+        pooling::embed_points(model, &events, points, note_vector).map_err(|e| CohortError::Baseline(e.to_string()))
+    };
+    let sampled = embed(&pooling::sample(&snapshots))?;
+    let decisions = embed(&pooling::decision_points(records.iter().map(|(p, r)| (*p, r))))?;
     let prior = pooling::fit_from_index(
         model.version,
         index,

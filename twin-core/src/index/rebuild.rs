@@ -218,11 +218,9 @@ async fn fit_prior(
         journeys.iter().map(|(p, e)| (p, ClinicalRecord::read(e))).collect();
     let historical: Vec<&super::IndexPoint> = points.iter().filter(|p| p.kind == SnapshotKind::Historical).collect();
     let sampled = pooling::sample(&historical).into_iter().map(|p| (p.patient.clone(), p.index_time, p.vector.clone())).collect();
-    let decisions = pooling::decision_points(journeys.iter().filter_map(|(p, _)| Some((p, records.get(p)?))));
     let events: std::collections::HashMap<&PatientId, &[Event]> = journeys.iter().map(|(p, e)| (p, e.as_slice())).collect();
-    let rows: Vec<(&[Event], chrono::DateTime<chrono::Utc>)> = decisions.iter().map(|(p, t)| (events[*p], *t)).collect();
-    let twins = TwinHead::embed_rows(model, &rows, notes)?;
-    let decisions = decisions.into_iter().zip(twins).map(|((p, t), v)| (p.clone(), t, v)).collect();
+    let points = pooling::decision_points(journeys.iter().filter_map(|(p, _)| Some((p, records.get(p)?))));
+    let decisions = pooling::embed_points(model, &events, &points, notes)?;
     let outcomes_of = |p: &PatientId, t: chrono::DateTime<chrono::Utc>| records.get(p).map(|r| r.outcomes_at(t.date_naive()));
     Ok(pooling::fit_from_index(model.version, index, sampled, decisions, &QueryOptions::default(), &outcomes_of, &|_| false)
         .await?)
