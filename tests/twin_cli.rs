@@ -20,13 +20,13 @@ fn train_embed_eval_on_a_tiny_cohort() {
 
     let (trained, code) = rdt.run_json(&[
         "train", "--pretrain-epochs", "1", "--fusion-epochs", "1", "--hidden", "16", "--max-events", "32", "--prognosis-part",
-        "--json",
+        "--stratum", "serostatus", "--stratum", "response_so_far", "--json",
     ]);
     assert_eq!(code, 0, "{trained}");
     assert_eq!(trained["patients"], 60);
     // The prognosis part's trees, fitted on the train part's decision points.
     assert!(trained["prognosis_rows"].as_u64().is_some_and(|n| n > 0), "{trained}");
-    // Matched inside the clinical strata first.
+    // Matched inside the clinical strata asked for (the serostatus alone by default).
     assert_eq!(trained["strata"], serde_json::json!(["serostatus", "response_so_far"]), "{trained}");
     let checkpoint = std::path::PathBuf::from(trained["dir"].as_str().unwrap());
     for file in ["event_encoder.safetensors", "fusion.safetensors", "twin.json", "loss.csv", "loss.svg"] {
@@ -109,6 +109,12 @@ fn train_embed_eval_on_a_tiny_cohort() {
         let v = new["twin_without_each_stratum"][stratum]["value"].as_f64().unwrap();
         assert!((0.0..=1.0).contains(&v), "{stratum}: {new}");
     }
+    // The neighbour ceiling read as the product reads neighbours, and the twin's
+    // distance to it, paired per patient.
+    let ceiling_new = agreement["ceiling"]["neighbours_by_classifier_probabilities_new_patients"]["value"].as_f64();
+    assert!(ceiling_new.is_some_and(|v| (0.0..=1.0).contains(&v)), "{}", agreement["ceiling"]);
+    let less = agreement["ceiling"]["neighbour_ceiling_less_twin_new_patients"]["value"].as_f64();
+    assert!(less.is_some_and(|v| (-1.0..=1.0).contains(&v)), "{}", agreement["ceiling"]);
     let gap = &agreement["ceiling"]["accuracy_less_twin_new_patients"];
     let (v, low, high) = (gap["value"].as_f64().unwrap(), gap["ci"][0].as_f64().unwrap(), gap["ci"][1].as_f64().unwrap());
     assert!(-1.0 <= low && low <= v && v <= high && high <= 1.0, "{gap}");
@@ -149,12 +155,18 @@ fn train_embed_eval_on_a_tiny_cohort() {
         let (rate, weight) = (p["rate"].as_f64().unwrap(), p["weight"].as_f64().unwrap());
         assert!(0.0 < rate && rate < 1.0 && weight > 0.0 && p["neighbourhoods"].as_u64().unwrap() >= 30, "{p}");
     }
+    // Each prior's pooled figure scored on the sampled points' own outcomes.
+    for p in priors.iter().chain(at_decisions) {
+        let n = p["calibration_n"].as_u64().unwrap();
+        assert!(n <= p["neighbourhoods"].as_u64().unwrap(), "{p}");
+        assert!(p["calibration_slope"].is_null() || p["calibration_slope"].as_f64().unwrap().is_finite(), "{p}");
+    }
     let ablation = report["cohort"]["head_ablation"].as_array().expect("the head's ablation");
     assert_eq!(ablation.len(), 5, "one row per modality");
     let md = std::fs::read_to_string(rdt.data_dir().join("reports/twin-eval.md")).unwrap();
     assert!(md.contains("| GRU |") && md.contains("twin head"), "{md}");
     assert!(md.contains("pooled with the usual rate of this twin's neighbourhoods"), "{md}");
-    assert!(md.contains("| decision points |"), "{md}");
+    assert!(md.contains("| decision points |") && md.contains("calibration slope there"), "{md}");
 
     // Tamper with the event encoder: every command that loads the twin refuses it.
     let weights = checkpoint.join("event_encoder.safetensors");

@@ -645,6 +645,7 @@ mod tests {
             label: label.into(),
             similar_patients,
             pooled: None,
+            pooled_withheld: None,
             population,
             snapshot_baseline_percent: None,
             snapshot_baseline_das28: None,

@@ -100,10 +100,17 @@ pub async fn run(ctx: &Context, args: EmbedArgs) -> anyhow::Result<ExitCode> {
         println!("cohort rates not pooled: too few neighbourhoods with a yes/no outcome");
     }
     let at_decisions = r.prior_at_decisions.iter().map(|p| (p, " at decision points"));
-    for ((outcome, rate, weight, neighbourhoods), when) in r.prior.iter().map(|p| (p, "")).chain(at_decisions) {
+    for (p, when) in r.prior.iter().map(|p| (p, "")).chain(at_decisions) {
+        let shown = match p.withheld() {
+            None => format!("calibration slope {:.2} on {} sampled patients: shown", p.calibration_slope.unwrap_or(f64::NAN), p.calibration_n),
+            Some(why) => format!("not shown: {why}"),
+        };
         println!(
-            "cohort {outcome}{when}: pooled toward {:.0}% with the weight of {weight:.1} patients ({neighbourhoods} neighbourhoods)",
-            100.0 * rate
+            "cohort {}{when}: pooled toward {:.0}% with the weight of {:.1} patients ({} neighbourhoods); {shown}",
+            p.outcome.key(),
+            100.0 * p.rate,
+            p.weight,
+            p.neighbourhoods
         );
     }
     Ok(ExitCode::SUCCESS)

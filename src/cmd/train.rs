@@ -68,10 +68,15 @@ pub struct TrainArgs {
     /// twins before it were; for side-by-side measurement.
     #[arg(long)]
     no_history_block: bool,
-    /// Leave the clinical strata (serostatus, response so far) out of the twin, as twins before them
-    /// were; for side-by-side measurement.
-    #[arg(long)]
+    /// Leave the clinical strata out of the twin, as twins before them were; for
+    /// side-by-side measurement.
+    #[arg(long, conflicts_with = "stratum")]
     no_strata: bool,
+    /// The clinical strata the twin matches inside (repeat for several):
+    /// `serostatus` (the default alone) and `response_so_far` (the EULAR response to
+    /// the running DMARD so far; measured, not the default: docs/benchmarks/predictive.md).
+    #[arg(long, value_name = "STRATUM", value_parser = clap::builder::PossibleValuesParser::new(["serostatus", "response_so_far"]))]
+    stratum: Vec<String>,
     /// The prognosis part the twin carries (boosted trees' reading of each outcome,
     /// fitted with the twin, cross-fitted on the train part): `expected` (the default,
     /// also when the flag is given bare) the expected course, `reasons` each history
@@ -103,7 +108,13 @@ pub async fn run(ctx: &Context, args: TrainArgs) -> anyhow::Result<ExitCode> {
         hidden_size: args.hidden,
         history_block: !args.no_history_block,
         prognosis_part: args.prognosis_part.into(),
-        strata: !args.no_strata,
+        strata: if args.no_strata {
+            Vec::new()
+        } else if args.stratum.is_empty() {
+            twin_core::twin::strata::Strata::clinical().strata
+        } else {
+            args.stratum.iter().filter_map(|s| twin_core::twin::strata::Stratum::by_name(s)).collect()
+        },
         ..Default::default()
     };
     options.pretrain.epochs = args.pretrain_epochs;

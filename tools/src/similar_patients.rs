@@ -132,6 +132,11 @@ pub struct CohortOutcome {
     /// 20 alone is over-confident). Yes/no outcomes with enough patients only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pooled: Option<PooledOut>,
+    /// Why the similar patients' rate is not read as this patient's chance here: the
+    /// pooled figure was not calibrated where its prior was measured (slope outside
+    /// 0.8-1.2, the twin head's rule).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pooled_withheld: Option<String>,
     /// Every historical snapshot of the population with data.
     pub population: Figure,
     /// The latest-visit regression's prediction for this patient: percent for a
@@ -232,6 +237,7 @@ impl From<&OutcomeRow> for CohortOutcome {
             label: r.label.clone(),
             similar_patients: Figure::from(&r.neighbours),
             pooled: r.pooled.as_ref().map(PooledOut::from),
+            pooled_withheld: r.pooled_withheld.clone(),
             population: Figure::from(&r.population),
             snapshot_baseline_percent: r.snapshot_baseline.filter(|_| rate).map(percent),
             snapshot_baseline_das28: r.snapshot_baseline.filter(|_| !rate).map(|v| round(v, 2)),
@@ -484,7 +490,10 @@ fn cohort_facts(v: &SimilarPatientsOutput) -> Facts {
                     p.low_percent,
                     p.high_percent
                 ),
-                None => String::new(),
+                None => match &o.pooled_withheld {
+                    Some(why) => format!(" (not read as this patient's chance: {why})"),
+                    None => String::new(),
+                },
             };
             let sentence = format!(
                 "{} among similar patients: {}{pooled}; in the whole population: {}{head}",

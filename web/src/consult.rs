@@ -417,7 +417,10 @@ fn cohort_section(out: &SimilarPatientsOutput) -> CohortSection {
                             p.low_percent,
                             p.high_percent
                         ),
-                        None => figure(&o.similar_patients, rate),
+                        None => match &o.pooled_withheld {
+                            Some(why) => format!("{}; not read for this patient ({why})", figure(&o.similar_patients, rate)),
+                            None => figure(&o.similar_patients, rate),
+                        },
                     },
                     head: match &o.twin_head {
                         Some(h) => head_figure(h),

@@ -79,6 +79,68 @@ pub struct OutcomePrior {
     pub neighbourhoods: usize,
     /// Their mean number of neighbours with the outcome.
     pub mean_n: f64,
+    /// How the pooled figure read on the sampled points themselves: each point's
+    /// neighbours pooled with this prior against what happened to the point's own
+    /// patient (Cox calibration slope, [`crate::heads::calibration_line`]), over
+    /// `calibration_n` points whose outcome the record tells. `None` when it could not
+    /// be measured (a prior written before it was, or too few points): its figures are
+    /// then not shown ([`OutcomePrior::withheld`]).
+    #[serde(default)]
+    pub calibration_slope: Option<f64>,
+    #[serde(default)]
+    pub calibration_n: usize,
+}
+
+impl OutcomePrior {
+    /// Why a count pooled with this prior is not shown as the patient's chance: its
+    /// calibration slope on the sampled points lies outside
+    /// [`crate::heads::CALIBRATED_SLOPE`] (the twin head's rule), or it could not be
+    /// measured on [`crate::heads::MIN_CALIBRATION_ROWS`] points. `None` when it may be.
+    pub fn withheld(&self) -> Option<String> {
+        let range = crate::heads::CALIBRATED_SLOPE;
+        match self.calibration_slope {
+            _ if self.calibration_n < crate::heads::MIN_CALIBRATION_ROWS => Some(format!(
+                "the pooled figure's calibration was measured on {} sampled patients with this outcome, fewer than {} \
+                 (run `rdt embed` to measure it)",
+                self.calibration_n,
+                crate::heads::MIN_CALIBRATION_ROWS
+            )),
+            Some(slope) if range.contains(&slope) => None,
+            Some(slope) => Some(format!(
+                "the pooled figure is not calibrated: slope {slope:.2} on {} sampled patients, outside {:.1}-{:.1}",
+                self.calibration_n,
+                range.start(),
+                range.end()
+            )),
+            None => Some("the pooled figure's calibration could not be measured".to_owned()),
+        }
+    }
+
+    /// A count (`rate` over `n` patients; for Kaplan-Meier the cumulative incidence)
+    /// pooled with this prior, whether or not it may be shown.
+    fn pooled(&self, rate: f64, n: usize, prior_moment: Moment) -> Option<Pooled> {
+        if n == 0 || !rate.is_finite() {
+            return None;
+        }
+        let events = rate.clamp(0.0, 1.0) * n as f64;
+        let a = events + self.weight * self.rate;
+        let b = (n as f64 - events) + self.weight * (1.0 - self.rate);
+        let value = a / (a + b);
+        // Both shape parameters are positive: the prior's rate is inside (0, 1) and
+        // its weight positive (fit_outcome), and the count adds to them.
+        let beta = Beta::new(a, b).ok()?;
+        let ci = Interval { low: beta.inverse_cdf(0.025).clamp(0.0, value), high: beta.inverse_cdf(0.975).clamp(value, 1.0) };
+        Some(Pooled { value, ci, prior_rate: self.rate, prior_weight: self.weight, prior_moment })
+    }
+}
+
+/// One sampled point's neighbourhood for a fit: its neighbours' outcomes (each read
+/// after the neighbour's own index time) and, when the record tells, the point's own
+/// patient's outcomes after the point, which the pooled figure is scored against.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Neighbourhood {
+    pub neighbours: Vec<PatientOutcomes>,
+    pub own: Option<PatientOutcomes>,
 }
 
 /// When a cohort question is asked, as far as the prior it is pooled with goes.
@@ -150,13 +212,8 @@ impl NeighbourhoodPrior {
     /// mean and variance has weight `mu (1 - mu) / tau2 - 1`. Kaplan-Meier outcomes
     /// (flare, switch) read their cumulative incidence at its `n`. `at_decisions` are
     /// the neighbourhoods of decision points, fitted apart the same way.
-    pub fn fit(
-        twin_version: Digest,
-        k: usize,
-        neighbourhoods: &[Vec<PatientOutcomes>],
-        at_decisions: &[Vec<PatientOutcomes>],
-    ) -> Self {
-        let fit_all = |groups: &[Vec<PatientOutcomes>]| -> Vec<OutcomePrior> {
+    pub fn fit(twin_version: Digest, k: usize, neighbourhoods: &[Neighbourhood], at_decisions: &[Neighbourhood]) -> Self {
+        let fit_all = |groups: &[Neighbourhood]| -> Vec<OutcomePrior> {
             Outcome::ALL.into_iter().filter(|o| o.is_rate()).filter_map(|o| fit_outcome(o, groups)).collect()
         };
         NeighbourhoodPrior { twin_version: twin_version.to_hex(), k, outcomes: fit_all(neighbourhoods), at_decisions: fit_all(at_decisions) }
@@ -176,21 +233,23 @@ impl NeighbourhoodPrior {
     /// A neighbour figure (`rate` over `n` patients; for Kaplan-Meier the cumulative
     /// incidence) of a question asked at `moment`, pooled with this outcome's prior
     /// ([`NeighbourhoodPrior::outcome`]); `None` for an outcome without one (a value,
-    /// or too few neighbourhoods) or without patients.
+    /// or too few neighbourhoods), without patients, or when the prior's pooled
+    /// figure is withheld ([`NeighbourhoodPrior::withheld`]).
     pub fn pool(&self, outcome: Outcome, rate: f64, n: usize, moment: Moment) -> Option<Pooled> {
         let (prior, prior_moment) = self.outcome(outcome, moment)?;
-        if n == 0 || !rate.is_finite() {
+        if prior.withheld().is_some() {
             return None;
         }
-        let events = rate.clamp(0.0, 1.0) * n as f64;
-        let a = events + prior.weight * prior.rate;
-        let b = (n as f64 - events) + prior.weight * (1.0 - prior.rate);
-        let value = a / (a + b);
-        // Both shape parameters are positive: the prior's rate is inside (0, 1) and
-        // its weight positive (fit_outcome), and the count adds to them.
-        let beta = Beta::new(a, b).ok()?;
-        let ci = Interval { low: beta.inverse_cdf(0.025).clamp(0.0, value), high: beta.inverse_cdf(0.975).clamp(value, 1.0) };
-        Some(Pooled { value, ci, prior_rate: prior.rate, prior_weight: prior.weight, prior_moment })
+        prior.pooled(rate, n, prior_moment)
+    }
+
+    /// Why a question at `moment` gets no pooled figure for `outcome` although a prior
+    /// was fitted for it ([`OutcomePrior::withheld`]); `None` when it gets one, or has
+    /// no prior (a value is never pooled).
+    pub fn withheld(&self, outcome: Outcome, moment: Moment) -> Option<String> {
+        let (prior, prior_moment) = self.outcome(outcome, moment)?;
+        let at = if prior_moment == Moment::Decision { " at decision points" } else { "" };
+        prior.withheld().map(|why| format!("{why}{at}"))
     }
 
     /// Where an install keeps its prior: beside the twin head it is fitted with.
@@ -266,9 +325,12 @@ pub async fn fit_from_index(
 ) -> Result<NeighbourhoodPrior, CohortError> {
     let mut groups = [Vec::with_capacity(sampled.len()), Vec::with_capacity(decisions.len())];
     for (group, points) in groups.iter_mut().zip([sampled, decisions]) {
-        for (patient, _, vector) in points {
+        for (patient, at, vector) in points {
             let found = nearest_historical(index, vector, &patient, options, excluded).await?;
-            group.push(found.iter().filter_map(|n| outcomes_of(&n.patient, n.index_time)).collect());
+            group.push(Neighbourhood {
+                neighbours: found.iter().filter_map(|n| outcomes_of(&n.patient, n.index_time)).collect(),
+                own: outcomes_of(&patient, at),
+            });
         }
     }
     Ok(NeighbourhoodPrior::fit(twin_version, options.k, &groups[0], &groups[1]))
@@ -286,11 +348,11 @@ pub fn decision_points<'a, P: Clone>(records: impl IntoIterator<Item = (P, &'a C
     sample(&all)
 }
 
-fn fit_outcome(outcome: Outcome, neighbourhoods: &[Vec<PatientOutcomes>]) -> Option<OutcomePrior> {
+fn fit_outcome(outcome: Outcome, neighbourhoods: &[Neighbourhood]) -> Option<OutcomePrior> {
     let seen: Vec<(f64, f64)> = neighbourhoods
         .iter()
         .filter_map(|group| {
-            let e = estimate_over(outcome, group, 1);
+            let e = estimate_over(outcome, &group.neighbours, 1);
             Some((e.value()?, e.n() as f64))
         })
         .collect();
@@ -314,13 +376,30 @@ fn fit_outcome(outcome: Outcome, neighbourhoods: &[Vec<PatientOutcomes>]) -> Opt
     // dominates) and the whole Bernoulli variance (neighbourhoods all-or-none: the
     // count dominates); a weight of at least 0.01 patients keeps the beta proper.
     let tau2 = ((observed - noise) / kept).clamp(spread / 10_000.0, spread / 1.01);
-    Some(OutcomePrior {
+    let mut prior = OutcomePrior {
         outcome,
         rate: mu,
         weight: spread / tau2 - 1.0,
         neighbourhoods: seen.len(),
         mean_n: seen.iter().map(|(_, n)| n).sum::<f64>() / count,
-    })
+        calibration_slope: None,
+        calibration_n: 0,
+    };
+    // The pooled figure against each point's own outcome. The prior's two numbers were
+    // fitted on these same neighbourhoods (their rates, never the points' own
+    // outcomes), so the slope is read nearly out of sample.
+    let (p, y): (Vec<f64>, Vec<bool>) = neighbourhoods
+        .iter()
+        .filter_map(|group| {
+            let own = group.own.as_ref()?.get(outcome)?;
+            let e = estimate_over(outcome, &group.neighbours, 1);
+            let pooled = prior.pooled(e.value()?, e.n(), Moment::Other)?;
+            Some((pooled.value, own > 0.5))
+        })
+        .unzip();
+    prior.calibration_n = p.len();
+    prior.calibration_slope = crate::heads::calibration_line(&p, &y).map(|(_, slope)| slope);
+    Some(prior)
 }
 
 #[cfg(test)]
@@ -335,10 +414,19 @@ mod tests {
     }
 
     /// `k` patients whose response is drawn at `rate` (deterministically: the first
-    /// round(rate k) respond).
-    fn neighbourhood(rate: f64, k: usize) -> Vec<PatientOutcomes> {
+    /// round(rate k) respond); the point's own outcome unknown.
+    fn neighbourhood(rate: f64, k: usize) -> Neighbourhood {
         let yes = (rate * k as f64).round() as usize;
-        (0..k).map(|i| responded(i < yes)).collect()
+        Neighbourhood { neighbours: (0..k).map(|i| responded(i < yes)).collect(), own: None }
+    }
+
+    /// The prior as if its pooled figures had been measured calibrated (for tests of
+    /// the pooling's arithmetic).
+    fn calibrated(mut prior: NeighbourhoodPrior) -> NeighbourhoodPrior {
+        for p in prior.outcomes.iter_mut().chain(prior.at_decisions.iter_mut()) {
+            (p.calibration_slope, p.calibration_n) = (Some(1.0), 100);
+        }
+        prior
     }
 
     /// Neighbourhoods whose rates are all alike carry no spread beyond the count's
@@ -375,7 +463,15 @@ mod tests {
         let prior = NeighbourhoodPrior {
             twin_version: Digest::of(b"twin").to_hex(),
             k: 20,
-            outcomes: vec![OutcomePrior { outcome: Outcome::MtxResponse6m, rate: 0.4, weight: 5.0, neighbourhoods: 600, mean_n: 20.0 }],
+            outcomes: vec![OutcomePrior {
+                outcome: Outcome::MtxResponse6m,
+                rate: 0.4,
+                weight: 5.0,
+                neighbourhoods: 600,
+                mean_n: 20.0,
+                calibration_slope: Some(1.05),
+                calibration_n: 400,
+            }],
             at_decisions: vec![],
         };
         let none = prior.pool(Outcome::MtxResponse6m, 0.0, 20, Moment::Other).expect("pooled");
@@ -398,8 +494,11 @@ mod tests {
             flare_time: Some(TimeToEvent { days, event }),
             ..Default::default()
         };
-        let groups: Vec<Vec<PatientOutcomes>> = (0..40)
-            .map(|i| (0..20).map(|j| if (i + j) % 3 == 0 { flared(60, true) } else { flared(182, false) }).collect())
+        let groups: Vec<Neighbourhood> = (0..40)
+            .map(|i| Neighbourhood {
+                neighbours: (0..20).map(|j| if (i + j) % 3 == 0 { flared(60, true) } else { flared(182, false) }).collect(),
+                own: None,
+            })
             .collect();
         let prior = NeighbourhoodPrior::fit(Digest::of(b"twin"), 20, &groups, &[]);
         let p = prior.outcome(Outcome::Flare6m, Moment::Other).map(|(p, _)| p).expect("a flare prior");
@@ -414,7 +513,7 @@ mod tests {
         let version = Digest::of(b"twin");
         let alike: Vec<_> = (0..60).map(|_| neighbourhood(0.5, 20)).collect();
         let apart: Vec<_> = (0..60).map(|i| neighbourhood(if i % 2 == 0 { 0.2 } else { 0.8 }, 20)).collect();
-        let prior = NeighbourhoodPrior::fit(version, 20, &alike, &apart);
+        let prior = calibrated(NeighbourhoodPrior::fit(version, 20, &alike, &apart));
         let (cadence, at) = prior.outcome(Outcome::MtxResponse6m, Moment::Other).expect("fitted");
         assert_eq!(at, Moment::Other);
         let (decision, at) = prior.outcome(Outcome::MtxResponse6m, Moment::Decision).expect("fitted");
@@ -426,7 +525,7 @@ mod tests {
         assert_eq!((asked.prior_moment, other.prior_moment), (Moment::Decision, Moment::Other));
         // Too few decision points for a prior: the cadence's is read, and named.
         let few: Vec<_> = apart.iter().take(MIN_NEIGHBOURHOODS - 1).cloned().collect();
-        let prior = NeighbourhoodPrior::fit(version, 20, &alike, &few);
+        let prior = calibrated(NeighbourhoodPrior::fit(version, 20, &alike, &few));
         assert!(prior.at_decisions.is_empty());
         let pooled = prior.pool(Outcome::MtxResponse6m, 0.0, 20, Moment::Decision).expect("pooled");
         assert_eq!(pooled.prior_moment, Moment::Other);
@@ -435,6 +534,54 @@ mod tests {
         old.as_object_mut().unwrap().remove("at_decisions");
         let old: NeighbourhoodPrior = serde_json::from_value(old).unwrap();
         assert_eq!(old, prior);
+    }
+
+    /// The pooled figure is scored at the fit against each sampled point's own
+    /// outcome, and shown only when calibrated (the twin head's rule, slope 0.8-1.2):
+    /// points whose own outcomes follow their neighbourhoods' rates read a slope near
+    /// 1; points whose outcomes are more extreme than the pooled figures say read an
+    /// under-confident slope, and the figure is withheld with the reason. A prior
+    /// written before this was measured pools nothing until `rdt embed` measures it.
+    #[test]
+    fn the_pooled_figure_is_shown_only_where_it_was_calibrated() {
+        let version = Digest::of(b"twin");
+        // 80 neighbourhoods at 20% or 80%; of each rate's 40 points, `own_yes` had it.
+        let points = |own_yes: [usize; 2]| -> Vec<Neighbourhood> {
+            (0..80)
+                .map(|i| {
+                    let (side, nth) = (i % 2, i / 2);
+                    let mut n = neighbourhood(if side == 0 { 0.2 } else { 0.8 }, 20);
+                    n.own = Some(responded(nth < own_yes[side]));
+                    n
+                })
+                .collect()
+        };
+        let follows = NeighbourhoodPrior::fit(version, 20, &points([8, 32]), &[]);
+        let p = &follows.outcomes[0];
+        assert_eq!(p.calibration_n, 80);
+        let slope = p.calibration_slope.expect("measured");
+        assert!(crate::heads::CALIBRATED_SLOPE.contains(&slope), "{p:?}");
+        assert!(follows.pool(Outcome::MtxResponse6m, 0.2, 20, Moment::Other).is_some());
+        assert_eq!(follows.withheld(Outcome::MtxResponse6m, Moment::Other), None);
+        // Own outcomes at 5% and 95%: the pooled 23% and 77% are drawn too far in.
+        let extreme = NeighbourhoodPrior::fit(version, 20, &points([2, 38]), &[]);
+        assert!(extreme.outcomes[0].calibration_slope.unwrap() > 1.2, "{:?}", extreme.outcomes[0]);
+        assert!(extreme.pool(Outcome::MtxResponse6m, 0.2, 20, Moment::Other).is_none());
+        let why = extreme.withheld(Outcome::MtxResponse6m, Moment::Other).expect("withheld");
+        assert!(why.contains("not calibrated: slope") && why.contains("outside 0.8-1.2"), "{why}");
+        // At a decision point the reason names the decision points' prior.
+        let at_decisions = NeighbourhoodPrior::fit(version, 20, &points([8, 32]), &points([2, 38]));
+        let why = at_decisions.withheld(Outcome::MtxResponse6m, Moment::Decision).expect("withheld");
+        assert!(why.ends_with("at decision points"), "{why}");
+        assert!(at_decisions.pool(Outcome::MtxResponse6m, 0.2, 20, Moment::Other).is_some());
+        // A prior file written before the calibration was measured.
+        let mut old = serde_json::to_value(&follows).unwrap();
+        for key in ["calibration_slope", "calibration_n"] {
+            old["outcomes"][0].as_object_mut().unwrap().remove(key);
+        }
+        let old: NeighbourhoodPrior = serde_json::from_value(old).unwrap();
+        assert!(old.pool(Outcome::MtxResponse6m, 0.2, 20, Moment::Other).is_none());
+        assert!(old.withheld(Outcome::MtxResponse6m, Moment::Other).unwrap().contains("rdt embed"));
     }
 
     /// The decision points sampled: each DMARD start + 90 days while in care, and a

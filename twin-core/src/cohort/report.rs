@@ -49,6 +49,11 @@ pub struct OutcomeRow {
     /// DAS28 values, below the minimum n, or without a fitted prior.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pooled: Option<Pooled>,
+    /// Why the count is not read as this patient's chance although a prior was
+    /// fitted for the outcome: the pooled figure was not calibrated where the prior
+    /// was measured ([`super::pooling::OutcomePrior::withheld`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pooled_withheld: Option<String>,
     /// Over every historical snapshot with data.
     pub population: Estimate,
     /// The snapshot regression's prediction for this patient (probability or DAS28).
@@ -146,6 +151,7 @@ impl CohortReport {
                     label: outcome.label().to_owned(),
                     neighbours: estimate_over(outcome, outcomes_of.iter().flatten(), min_n),
                     pooled: None,
+                    pooled_withheld: None,
                     population: population.figure(outcome),
                     snapshot_baseline: population.snapshot_prediction(outcome, features),
                     twin_head: None,
@@ -183,6 +189,7 @@ impl CohortReport {
         for row in &mut self.outcomes {
             // Below the minimum n there is no figure to read, pooled or not.
             row.pooled = row.neighbours.value().and_then(|rate| prior.pool(row.outcome, rate, row.neighbours.n(), moment));
+            row.pooled_withheld = row.neighbours.value().and_then(|_| prior.withheld(row.outcome, moment));
         }
     }
 
@@ -262,6 +269,9 @@ impl CohortReport {
         for row in &self.outcomes {
             if let Some(why) = &row.twin_head_withheld {
                 let _ = writeln!(t, "\nno twin head figure for {}: {why}", row.label);
+            }
+            if let Some(why) = &row.pooled_withheld {
+                let _ = writeln!(t, "\nno pooled figure for {}: {why}", row.label);
             }
         }
         for line in self.outcomes.iter().filter_map(OutcomeRow::disagreement) {
@@ -385,6 +395,7 @@ mod tests {
             label: "MTX response at 6 months".into(),
             neighbours: Estimate::rate(&[true; 18].iter().copied().chain([false; 2]).collect::<Vec<_>>(), 10),
             pooled: None,
+            pooled_withheld: None,
             population: Estimate::rate(&[true, false], 1),
             snapshot_baseline: None,
             twin_head: Some(HeadFigure {
@@ -413,7 +424,15 @@ mod tests {
         let prior = NeighbourhoodPrior {
             twin_version: audit_log::Digest::of(b"twin").to_hex(),
             k: 10,
-            outcomes: vec![OutcomePrior { outcome: Outcome::MtxResponse6m, rate: 0.2, weight: 10.0, neighbourhoods: 100, mean_n: 10.0 }],
+            outcomes: vec![OutcomePrior {
+                outcome: Outcome::MtxResponse6m,
+                rate: 0.2,
+                weight: 10.0,
+                neighbourhoods: 100,
+                mean_n: 10.0,
+                calibration_slope: Some(0.95),
+                calibration_n: 90,
+            }],
             at_decisions: vec![],
         };
         let mut report = report_with(10);
@@ -440,6 +459,17 @@ mod tests {
         let mut few = report_with(9);
         few.pool_with(&prior, Moment::Other);
         assert!(few.outcome(Outcome::MtxResponse6m).unwrap().pooled.is_none(), "below the minimum n");
+        // A prior whose pooled figure was not calibrated where it was measured: the
+        // count stays, no pooled figure, and the row says why.
+        let mut uncalibrated = prior.clone();
+        uncalibrated.outcomes[0].calibration_slope = Some(1.6);
+        let mut report = report_with(10);
+        report.pool_with(&uncalibrated, Moment::Other);
+        let mtx = report.outcome(Outcome::MtxResponse6m).unwrap();
+        assert!(mtx.pooled.is_none() && mtx.neighbours == before);
+        let why = mtx.pooled_withheld.as_deref().expect("a reason");
+        assert!(why.contains("slope 1.60"), "{why}");
+        assert!(report.table("patient-000").contains("no pooled figure for MTX"), "{}", report.table("patient-000"));
     }
 
     #[test]

@@ -960,19 +960,23 @@ pub fn markdown(eval: &CohortEvaluation) -> String {
             "\nThe twin cohort's rates are pooled with the usual rate of this twin's neighbourhoods (empirical \
              Bayes; the spread measured on sampled train-part neighbourhoods of k = {}: at the index's snapshots, \
              and at decision points, 60-120 days into a DMARD, which a case at one reads):\n\n\
-             | outcome | neighbourhoods of | usual rate | weight (patients) | neighbourhoods | mean n |\n|---|---|---|---|---|---|",
+             | outcome | neighbourhoods of | usual rate | weight (patients) | neighbourhoods | mean n | pooled figure's \
+             calibration slope there (points) |\n|---|---|---|---|---|---|---|",
             prior.k
         );
         let rows = prior.outcomes.iter().map(|p| (p, "snapshots")).chain(prior.at_decisions.iter().map(|p| (p, "decision points")));
         for (p, of) in rows {
             let _ = writeln!(
                 md,
-                "| {} | {of} | {:.1}% | {:.2} | {} | {:.1} |",
+                "| {} | {of} | {:.1}% | {:.2} | {} | {:.1} | {} ({}){} |",
                 p.outcome.label(),
                 100.0 * p.rate,
                 p.weight,
                 p.neighbourhoods,
-                p.mean_n
+                p.mean_n,
+                p.calibration_slope.map_or("-".to_owned(), |s| format!("{s:.2}")),
+                p.calibration_n,
+                if p.withheld().is_some() { ", not shown" } else { "" }
             );
         }
     }

@@ -168,7 +168,7 @@ pub async fn run_twin_evaluation(
     let chance = chance_agreement(&labels);
     let new_patients = NewPatients::of(&cohort, options.scored);
     let twin_new_shares = new_patients.shares(&twins, &labels, k);
-    let ceiling = subtype_ceiling(&at_cut, &twin_new_shares, options.scored)?;
+    let ceiling = subtype_ceiling(&at_cut, &new_patients, &twin_new_shares, options.scored)?;
     // What each stratum adds, read as the product finds neighbours: the twin without
     // that stratum's own part (each is a part at unit length, last in the twin).
     let without_each_stratum = spec.strata.as_ref().map(|strata| {
@@ -382,6 +382,26 @@ fn agreement_markdown(report: &serde_json::Value, ablation: &[(&str, f64)]) -> S
                 None => "-".into(),
             }
         );
+        let ceiling_new = &ceiling["neighbours_by_classifier_probabilities_new_patients"];
+        if !ceiling_new.is_null() {
+            let less = &ceiling["neighbour_ceiling_less_twin_new_patients"];
+            let _ = writeln!(
+                md,
+                "\nThe ceiling for neighbours read the same way (each new patient among the historical ones by the \
+                 classifier's predicted subtype probabilities, the historical patients' cross-fitted in two folds): {}; \
+                 less the twin's agreement, paired per patient: {}.",
+                with_ci(ceiling_new),
+                match less["ci"].as_array() {
+                    Some(ci) => format!(
+                        "{:.3} ({:.3} to {:.3})",
+                        less["value"].as_f64().unwrap_or(f64::NAN),
+                        ci[0].as_f64().unwrap_or(f64::NAN),
+                        ci[1].as_f64().unwrap_or(f64::NAN)
+                    ),
+                    None => "-".into(),
+                }
+            );
+        }
         if let Some(each) = new["twin_without_each_stratum"].as_object() {
             let rows: Vec<String> =
                 each.iter().map(|(name, v)| format!("without {} {}", name.replace('_', " "), with_ci(v))).collect();
@@ -625,14 +645,23 @@ fn mean_with_interval(values: &[f64]) -> serde_json::Value {
 /// less often than a classifier names it, so agreement is read against this too.
 ///
 /// `twin_new_shares` are the twin's agreement of each of `part`'s patients among the
-/// train part's ([`NewPatients`]), read against the classifier on the same patients.
-fn subtype_ceiling(at: &AtTheCut<'_>, twin_new_shares: &[f64], part: Part) -> Result<serde_json::Value, EvalError> {
+/// train part's ([`NewPatients`]), read against the classifier on the same patients,
+/// and against the neighbour ceiling read as the product reads neighbours: each new
+/// patient among the historical ones by the classifier's probabilities (the historical
+/// patients' cross-fitted, so none is read by a classifier fitted on its own label).
+fn subtype_ceiling(
+    at: &AtTheCut<'_>,
+    new_patients: &NewPatients,
+    twin_new_shares: &[f64],
+    part: Part,
+) -> Result<serde_json::Value, EvalError> {
     let (labels, twins, k) = (at.labels, at.twins, at.k);
     use crate::cohort::boosting::BoostedClassifier;
     let mut classes: Vec<&String> = labels.iter().collect();
     classes.sort();
     classes.dedup();
     let (mut train_x, mut train_y, mut scored) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut train_at, mut scored_at) = (Vec::new(), Vec::new());
     let mut tuning_twins = Vec::new();
     for (i, (label, twin)) in labels.iter().zip(twins).enumerate() {
         let (id, events) = at.cohort[i];
@@ -642,9 +671,11 @@ fn subtype_ceiling(at: &AtTheCut<'_>, twin_new_shares: &[f64], part: Part) -> Re
             Part::Train => {
                 train_x.push(x);
                 train_y.push(class);
+                train_at.push(i);
             }
             p if p == part => {
                 scored.push((x, class));
+                scored_at.push(i);
                 tuning_twins.push(twin.clone());
             }
             _ => {}
@@ -670,6 +701,38 @@ fn subtype_ceiling(at: &AtTheCut<'_>, twin_new_shares: &[f64], part: Part) -> Re
         .zip(twin_new_shares)
         .map(|((x, class), share)| f64::from(u8::from(model.predict(x) == Some(*class))) - share)
         .collect();
+    // The ceiling for neighbours as the product reads them: each new patient among the
+    // historical ones in the space of the classifier's probabilities, the historical
+    // patients' read by a classifier that never saw them (the train part in two folds
+    // by the split's hash, each fold's classifier fitted on the other).
+    let fold = |i: usize| crate::eval::split::bucket(&at.cohort[i].0) % 2;
+    let mut by_probabilities: Vec<Vec<f32>> = vec![Vec::new(); labels.len()];
+    for (&i, p) in scored_at.iter().zip(&probabilities) {
+        by_probabilities[i] = p.clone();
+    }
+    let mut cross_fitted = usable;
+    for held in 0..2 {
+        let (fit_x, fit_y): (Vec<Vec<f64>>, Vec<usize>) = train_at
+            .iter()
+            .zip(train_x.iter().zip(&train_y))
+            .filter(|(&i, _)| fold(i) != held)
+            .map(|(_, (x, y))| (x.clone(), *y))
+            .unzip();
+        let Ok(fold_model) = BoostedClassifier::fit(&fit_x, &fit_y, classes.len()) else {
+            cross_fitted = false;
+            continue;
+        };
+        for (&i, x) in train_at.iter().zip(&train_x).filter(|(&i, _)| fold(i) == held) {
+            let p: Vec<f32> = fold_model.probabilities(x).unwrap_or_default().into_iter().map(|p| p as f32).collect();
+            cross_fitted &= p.len() == classes.len();
+            by_probabilities[i] = p;
+        }
+    }
+    let neighbours_among_historical = cross_fitted.then(|| new_patients.agreement(&by_probabilities, labels, k));
+    let twin_less_neighbour_ceiling = cross_fitted.then(|| {
+        let shares = new_patients.shares(&by_probabilities, labels, k);
+        mean_with_interval(&shares.iter().zip(twin_new_shares).map(|(c, t)| c - t).collect::<Vec<_>>())
+    });
     Ok(json!({
         "part": part.as_str(),
         "train": train_x.len(),
@@ -678,5 +741,7 @@ fn subtype_ceiling(at: &AtTheCut<'_>, twin_new_shares: &[f64], part: Part) -> Re
         "neighbours_by_classifier_probabilities": usable.then(|| neighbour_agreement(&probabilities, &tuning_labels, k)),
         "fused_twin_same_patients": neighbour_agreement(&tuning_twins, &tuning_labels, k),
         "accuracy_less_twin_new_patients": mean_with_interval(&gap),
+        "neighbours_by_classifier_probabilities_new_patients": neighbours_among_historical,
+        "neighbour_ceiling_less_twin_new_patients": twin_less_neighbour_ceiling,
     }))
 }

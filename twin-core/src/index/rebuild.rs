@@ -76,11 +76,12 @@ pub struct RebuildReport {
     /// The counterfactual head of treatment options, pinned and active (its version
     /// and training decisions), or why none was.
     pub option_head: Result<(Digest, usize), String>,
-    /// The prior the cohort's rates are pooled with ([`crate::cohort::pooling`]): its
-    /// outcomes' (key, usual rate, weight in patients) and the neighbourhoods read.
-    pub prior: Vec<(&'static str, f64, f64, usize)>,
+    /// The prior the cohort's rates are pooled with ([`crate::cohort::pooling`]), per
+    /// outcome: usual rate, weight, neighbourhoods read and the pooled figure's
+    /// calibration there.
+    pub prior: Vec<crate::cohort::pooling::OutcomePrior>,
     /// The same, fitted over decision points (read by a question asked at one).
-    pub prior_at_decisions: Vec<(&'static str, f64, f64, usize)>,
+    pub prior_at_decisions: Vec<crate::cohort::pooling::OutcomePrior>,
 }
 
 /// Rebuilds the index `config` from every journey of `store` with `model`, and writes
@@ -198,8 +199,8 @@ pub async fn rebuild(
         index: index.describe(),
         head,
         option_head,
-        prior: prior.outcomes.iter().map(|p| (p.outcome.key(), p.rate, p.weight, p.neighbourhoods)).collect(),
-        prior_at_decisions: prior.at_decisions.iter().map(|p| (p.outcome.key(), p.rate, p.weight, p.neighbourhoods)).collect(),
+        prior: prior.outcomes,
+        prior_at_decisions: prior.at_decisions,
     })
 }
 
