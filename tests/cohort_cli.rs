@@ -31,6 +31,8 @@ fn cohort_report_on_a_small_virtual_cohort() {
     // ... and measures how much its neighbourhoods' rates spread: the prior the
     // cohort's counts are pooled with.
     assert!(said.contains("cohort flare_6m: pooled toward"), "{said}");
+    // ... pinned and active in the registry, as the heads are.
+    assert!(said.contains("neighbourhood prior ") && said.contains(" pinned and active\n"), "{said}");
     // ... over the index's snapshots, and apart over decision points (DMARD start + 90
     // days), where a question at one is pooled.
     assert!(said.contains("cohort flare_6m at decision points: pooled toward"), "{said}");

@@ -272,16 +272,21 @@ pub enum ArtifactKind {
     /// The counterfactual head of treatment options (`option-head.json`: boosted trees
     /// with the option as an input, with their held-out calibration).
     OptionHead,
+    /// The neighbourhood prior the cohort's counts are pooled with
+    /// (`neighbourhood-prior.json`: each outcome's usual rate, weight and measured
+    /// calibration among one twin's neighbourhoods).
+    NeighbourhoodPrior,
 }
 
 impl ArtifactKind {
-    pub const ALL: [ArtifactKind; 6] = [
+    pub const ALL: [ArtifactKind; 7] = [
         ArtifactKind::Llm,
         ArtifactKind::Encoder,
         ArtifactKind::Prompt,
         ArtifactKind::StateModel,
         ArtifactKind::TwinHead,
         ArtifactKind::OptionHead,
+        ArtifactKind::NeighbourhoodPrior,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -292,6 +297,7 @@ impl ArtifactKind {
             ArtifactKind::StateModel => "state_model",
             ArtifactKind::TwinHead => "twin_head",
             ArtifactKind::OptionHead => "option_head",
+            ArtifactKind::NeighbourhoodPrior => "neighbourhood_prior",
         }
     }
 }
@@ -303,7 +309,7 @@ impl fmt::Display for ArtifactKind {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown artifact kind `{0}`: expected llm, encoder, prompt, state_model, twin_head or option_head")]
+#[error("unknown artifact kind `{0}`: expected llm, encoder, prompt, state_model, twin_head, option_head or neighbourhood_prior")]
 pub struct UnknownArtifactKind(pub String);
 
 impl FromStr for ArtifactKind {

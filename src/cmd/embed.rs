@@ -96,6 +96,7 @@ pub async fn run(ctx: &Context, args: EmbedArgs) -> anyhow::Result<ExitCode> {
         }
         Err(why) => println!("no option head: {why}"),
     }
+    println!("neighbourhood prior {} pinned and active", r.prior_version);
     if r.prior.is_empty() {
         println!("cohort rates not pooled: too few neighbourhoods with a yes/no outcome");
     }

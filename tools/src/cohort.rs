@@ -244,7 +244,7 @@ impl CohortHandles {
         };
         let prior_path = NeighbourhoodPrior::install_path(data_dir);
         let prior = if prior_path.exists() {
-            NeighbourhoodPrior::load_for(&prior_path, model.version).map_err(|e| e.to_string())
+            NeighbourhoodPrior::load_active(&prior_path, registry, model.version).await.map_err(|e| e.to_string())
         } else {
             Err(format!("no neighbourhood prior at {}: run `rdt embed`", prior_path.display()))
         };

@@ -26,8 +26,16 @@
 //! a little less than the prior assumes (the pooled figure then leans on the count).
 //!
 //! The prior is fitted where the neighbours come from: at `rdt embed` over the
-//! index it just wrote (saved beside the twin head, carrying the twin's version),
-//! and in `rdt cohort --evaluate` over the train part alone.
+//! index it just wrote (saved beside the twin head, carrying the twin's version,
+//! pinned and active in the model registry like the head: governance sees it, rolls
+//! it back, and a hand-edited file is refused), and in `rdt cohort --evaluate` over
+//! the train part alone.
+//!
+//! Each prior also scores its own pooled figure where it is fitted: the sampled
+//! points' neighbours pooled with it, against the points' own outcomes (a Cox
+//! calibration slope, [`OutcomePrior::calibration_slope`]). A pooled figure is shown
+//! only where that slope lies inside the twin head's [`crate::heads::CALIBRATED_SLOPE`]
+//! ([`OutcomePrior::withheld`]); otherwise the count alone stays, and says why.
 //!
 //! Twice: over historical snapshots at the index's cadence, and over decision points
 //! (each DMARD start + 90 days, [`crate::heads::decision_times`]), where a clinician
@@ -42,7 +50,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use audit_log::Digest;
+use audit_log::{ArtifactKind, Digest, ModelRegistry, Principal};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use statrs::distribution::{Beta, ContinuousCDF};
@@ -166,7 +174,7 @@ impl Moment {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NeighbourhoodPrior {
     /// The twin whose index the neighbourhoods were read from (hex SHA-256): a
-    /// prior of another twin is refused ([`NeighbourhoodPrior::load_for`]).
+    /// prior of another twin is refused ([`NeighbourhoodPrior::load_active`]).
     pub twin_version: String,
     /// Neighbours per neighbourhood (the cohort's `k`).
     pub k: usize,
@@ -198,6 +206,9 @@ pub struct Pooled {
 pub enum PoolingError {
     #[error("{path}: {message}")]
     File { path: PathBuf, message: String },
+    /// Not the registry's active prior, or unreadable.
+    #[error(transparent)]
+    Artifact(#[from] crate::artifact::ArtifactFileError),
     #[error("{path} holds the neighbourhood prior of twin {found}, the active twin is {active}: run `rdt embed`")]
     OtherTwin { path: PathBuf, found: String, active: String },
 }
@@ -257,16 +268,22 @@ impl NeighbourhoodPrior {
         crate::twin::install::models_dir(data_dir).join("neighbourhood-prior.json")
     }
 
-    /// Writes the prior whole ([`crate::artifact::write_whole`]: never half-written).
-    pub fn save(&self, path: &Path) -> Result<(), PoolingError> {
+    /// Writes the prior whole (never half-written), pins its bytes and makes them the
+    /// active neighbourhood prior, each step audited as `by`: a figure read for a
+    /// patient from it names a version governance pinned, as the twin head's do.
+    /// Returns its version (SHA-256 of the bytes).
+    pub async fn save_and_register(&self, path: &Path, registry: &ModelRegistry, by: &Principal) -> Result<Digest, PoolingError> {
         let fail = |e: &dyn std::fmt::Display| PoolingError::File { path: path.to_owned(), message: e.to_string() };
-        let bytes = serde_json::to_vec_pretty(self).map_err(|e| fail(&e))?;
-        crate::artifact::write_whole(path, &bytes).map(|_| ()).map_err(|e| fail(&e))
+        let bytes = crate::artifact::canonical_json(self).map_err(|e| fail(&e))?;
+        let reason = "fitted by rdt embed on the index it wrote";
+        Ok(crate::artifact::save_pinned(path, &bytes, registry, by, ArtifactKind::NeighbourhoodPrior, reason).await?)
     }
 
-    /// The prior at `path`, refused when it was fitted for another twin than `active`.
-    pub fn load_for(path: &Path, active: Digest) -> Result<Self, PoolingError> {
-        let bytes = std::fs::read(path).map_err(|e| PoolingError::File { path: path.to_owned(), message: e.to_string() })?;
+    /// The prior at `path`, refused unless its bytes are the registry's active
+    /// neighbourhood prior and it was fitted for the twin `active`.
+    pub async fn load_active(path: &Path, registry: &ModelRegistry, active: Digest) -> Result<Self, PoolingError> {
+        let (bytes, _) =
+            crate::artifact::read_active(path, registry, ArtifactKind::NeighbourhoodPrior, "the neighbourhood prior").await?;
         let prior: NeighbourhoodPrior = serde_json::from_slice(&bytes)
             .map_err(|e| PoolingError::File { path: path.to_owned(), message: e.to_string() })?;
         if prior.twin_version != active.to_hex() {
@@ -600,18 +617,28 @@ mod tests {
         assert_eq!(Moment::of(&record, start + chrono::Duration::days(300)), Moment::Other);
     }
 
-    #[test]
-    fn a_prior_of_another_twin_is_refused() {
+    /// The prior is pinned as it is saved and read only while it is the registry's
+    /// active one, for its own twin: an edited file, or a prior of another twin, is
+    /// refused with what to do.
+    #[tokio::test]
+    async fn a_prior_reads_only_while_pinned_active_and_for_its_twin() {
         let dir = tempfile::tempdir().unwrap();
+        let log = audit_log::AuditLog::open(&format!("sqlite://{}", dir.path().join("a.sqlite").display())).await.unwrap();
+        let registry = ModelRegistry::new(log);
+        let by = Principal::new("rdt-embed", audit_log::Role::Governance);
         let path = NeighbourhoodPrior::install_path(dir.path());
         let groups: Vec<_> = (0..40).map(|i| neighbourhood(if i % 2 == 0 { 0.3 } else { 0.6 }, 20)).collect();
         let prior = NeighbourhoodPrior::fit(Digest::of(b"twin"), 20, &groups, &[]);
-        prior.save(&path).unwrap();
-        assert_eq!(NeighbourhoodPrior::load_for(&path, Digest::of(b"twin")).unwrap(), prior);
-        let err = NeighbourhoodPrior::load_for(&path, Digest::of(b"another")).unwrap_err();
+        let version = prior.save_and_register(&path, &registry, &by).await.unwrap();
+        assert_eq!(version, Digest::of(&std::fs::read(&path).unwrap()));
+        assert_eq!(NeighbourhoodPrior::load_active(&path, &registry, Digest::of(b"twin")).await.unwrap(), prior);
+        let err = NeighbourhoodPrior::load_active(&path, &registry, Digest::of(b"another")).await.unwrap_err();
         assert!(err.to_string().contains("rdt embed"), "{err}");
-        std::fs::write(&path, b"{ not json").unwrap();
-        let err = NeighbourhoodPrior::load_for(&path, Digest::of(b"twin")).unwrap_err();
+        // The same file edited by hand is not the pinned prior.
+        let mut edited = prior.clone();
+        edited.outcomes[0].weight *= 10.0;
+        std::fs::write(&path, serde_json::to_vec(&edited).unwrap()).unwrap();
+        let err = NeighbourhoodPrior::load_active(&path, &registry, Digest::of(b"twin")).await.unwrap_err();
         assert!(err.to_string().contains("neighbourhood-prior.json"), "{err}");
     }
 }

@@ -358,6 +358,14 @@ fn agreement_markdown(report: &serde_json::Value, ablation: &[(&str, f64)]) -> S
         Some(ci) => format!("{} ({}-{})", pct(&v["value"]), pct(&ci[0]), pct(&ci[1])),
         None => pct(&v["value"]),
     };
+    // A paired difference of shares with its interval.
+    let paired = |v: &serde_json::Value| match v["ci"].as_array() {
+        Some(ci) => {
+            let at = |x: &serde_json::Value| x.as_f64().unwrap_or(f64::NAN);
+            format!("{:.3} ({:.3} to {:.3})", at(&v["value"]), at(&ci[0]), at(&ci[1]))
+        }
+        None => "-".into(),
+    };
     if !new["twin"].is_null() {
         let _ = writeln!(
             md,
@@ -372,41 +380,23 @@ fn agreement_markdown(report: &serde_json::Value, ablation: &[(&str, f64)]) -> S
             with_ci(&new["latest_visit_snapshot"]),
             with_ci(&new["bag_of_codes"]),
             pct(&ceiling["accuracy"]),
-            match ceiling["accuracy_less_twin_new_patients"]["ci"].as_array() {
-                Some(ci) => format!(
-                    "{:.3} ({:.3} to {:.3})",
-                    ceiling["accuracy_less_twin_new_patients"]["value"].as_f64().unwrap_or(f64::NAN),
-                    ci[0].as_f64().unwrap_or(f64::NAN),
-                    ci[1].as_f64().unwrap_or(f64::NAN)
-                ),
-                None => "-".into(),
-            }
+            paired(&ceiling["accuracy_less_twin_new_patients"])
         );
         let ceiling_new = &ceiling["neighbours_by_classifier_probabilities_new_patients"];
         if !ceiling_new.is_null() {
-            let less = &ceiling["neighbour_ceiling_less_twin_new_patients"];
             let _ = writeln!(
                 md,
                 "\nThe ceiling for neighbours read the same way (each new patient among the historical ones by the \
                  classifier's predicted subtype probabilities, the historical patients' cross-fitted in two folds): {}; \
                  less the twin's agreement, paired per patient: {}.",
                 with_ci(ceiling_new),
-                match less["ci"].as_array() {
-                    Some(ci) => format!(
-                        "{:.3} ({:.3} to {:.3})",
-                        less["value"].as_f64().unwrap_or(f64::NAN),
-                        ci[0].as_f64().unwrap_or(f64::NAN),
-                        ci[1].as_f64().unwrap_or(f64::NAN)
-                    ),
-                    None => "-".into(),
-                }
+                paired(&ceiling["neighbour_ceiling_less_twin_new_patients"])
             );
         }
         if let Some(each) = new["twin_without_each_stratum"].as_object() {
             let rows: Vec<String> =
                 each.iter().map(|(name, v)| format!("without {} {}", name.replace('_', " "), with_ci(v))).collect();
-            let _ = writeln!(md, "
-The twin's new-patient agreement with each stratum left out: {}.", rows.join("; "));
+            let _ = writeln!(md, "\nThe twin's new-patient agreement with each stratum left out: {}.", rows.join("; "));
         }
     }
     md

@@ -76,6 +76,8 @@ pub struct RebuildReport {
     /// The counterfactual head of treatment options, pinned and active (its version
     /// and training decisions), or why none was.
     pub option_head: Result<(Digest, usize), String>,
+    /// The version of the prior the cohort's rates are pooled with, pinned and active.
+    pub prior_version: Digest,
     /// The prior the cohort's rates are pooled with ([`crate::cohort::pooling`]), per
     /// outcome: usual rate, weight, neighbourhoods read and the pooled figure's
     /// calibration there.
@@ -164,7 +166,7 @@ pub async fn rebuild(
     // measured on the index just written, as a query reads it.
     progress.stage("measuring the neighbourhoods' spread", 0);
     let prior = fit_prior(model, &journeys, &points, &index, &lookup).await?;
-    prior.save(&NeighbourhoodPrior::install_path(data_dir))?;
+    let prior_version = prior.save_and_register(&NeighbourhoodPrior::install_path(data_dir), registry, by).await?;
     progress.done();
 
     // Every patient's early alerts, from the rebuilt twins, the new head and the
@@ -199,6 +201,7 @@ pub async fn rebuild(
         index: index.describe(),
         head,
         option_head,
+        prior_version,
         prior: prior.outcomes,
         prior_at_decisions: prior.at_decisions,
     })
