@@ -107,9 +107,13 @@ impl OutcomePrior {
     pub fn withheld(&self) -> Option<String> {
         let range = crate::heads::CALIBRATED_SLOPE;
         match self.calibration_slope {
+            None if self.calibration_n == 0 => Some(
+                "the pooled figure's calibration was not measured (a prior written before RDT measured it: run \
+                 `rdt embed`)"
+                    .to_owned(),
+            ),
             _ if self.calibration_n < crate::heads::MIN_CALIBRATION_ROWS => Some(format!(
-                "the pooled figure's calibration was measured on {} sampled patients with this outcome, fewer than {} \
-                 (run `rdt embed` to measure it)",
+                "the pooled figure's calibration was measured on {} sampled patients with this outcome, fewer than {}",
                 self.calibration_n,
                 crate::heads::MIN_CALIBRATION_ROWS
             )),
@@ -591,6 +595,10 @@ mod tests {
         let why = at_decisions.withheld(Outcome::MtxResponse6m, Moment::Decision).expect("withheld");
         assert!(why.ends_with("at decision points"), "{why}");
         assert!(at_decisions.pool(Outcome::MtxResponse6m, 0.2, 20, Moment::Other).is_some());
+        // Too few points with the outcome known to measure it on.
+        let few: Vec<Neighbourhood> = points([8, 32]).into_iter().take(40).collect();
+        let why = NeighbourhoodPrior::fit(version, 20, &few, &[]).withheld(Outcome::MtxResponse6m, Moment::Other).expect("withheld");
+        assert!(why.contains("measured on 40 sampled patients") && !why.contains("rdt embed"), "{why}");
         // A prior file written before the calibration was measured.
         let mut old = serde_json::to_value(&follows).unwrap();
         for key in ["calibration_slope", "calibration_n"] {
