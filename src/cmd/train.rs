@@ -75,7 +75,7 @@ pub struct TrainArgs {
     /// The clinical strata the twin matches inside (repeat for several):
     /// `serostatus` (the default alone) and `response_so_far` (the EULAR response to
     /// the running DMARD so far; measured, not the default: docs/benchmarks/predictive.md).
-    #[arg(long, value_name = "STRATUM", value_parser = clap::builder::PossibleValuesParser::new(["serostatus", "response_so_far"]))]
+    #[arg(long, value_name = "STRATUM", value_parser = clap::builder::PossibleValuesParser::new(twin_core::twin::strata::Stratum::ALL.map(|s| s.as_str())))]
     stratum: Vec<String>,
     /// The prognosis part the twin carries (boosted trees' reading of each outcome,
     /// fitted with the twin, cross-fitted on the train part): `expected` (the default,

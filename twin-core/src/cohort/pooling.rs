@@ -370,13 +370,16 @@ pub fn decision_points<'a, P: Clone>(records: impl IntoIterator<Item = (P, &'a C
 }
 
 fn fit_outcome(outcome: Outcome, neighbourhoods: &[Neighbourhood]) -> Option<OutcomePrior> {
-    let seen: Vec<(f64, f64)> = neighbourhoods
+    // Each neighbourhood's rate and n, read once, with the point's own outcome.
+    let read: Vec<(f64, usize, Option<bool>)> = neighbourhoods
         .iter()
         .filter_map(|group| {
             let e = estimate_over(outcome, &group.neighbours, 1);
-            Some((e.value()?, e.n() as f64))
+            let own = group.own.as_ref().and_then(|o| o.get(outcome)).map(|y| y > 0.5);
+            Some((e.value()?, e.n(), own))
         })
         .collect();
+    let seen: Vec<(f64, f64)> = read.iter().map(|(rate, n, _)| (*rate, *n as f64)).collect();
     if seen.len() < MIN_NEIGHBOURHOODS {
         return None;
     }
@@ -409,15 +412,8 @@ fn fit_outcome(outcome: Outcome, neighbourhoods: &[Neighbourhood]) -> Option<Out
     // The pooled figure against each point's own outcome. The prior's two numbers were
     // fitted on these same neighbourhoods (their rates, never the points' own
     // outcomes), so the slope is read nearly out of sample.
-    let (p, y): (Vec<f64>, Vec<bool>) = neighbourhoods
-        .iter()
-        .filter_map(|group| {
-            let own = group.own.as_ref()?.get(outcome)?;
-            let e = estimate_over(outcome, &group.neighbours, 1);
-            let pooled = prior.pooled(e.value()?, e.n(), Moment::Other)?;
-            Some((pooled.value, own > 0.5))
-        })
-        .unzip();
+    let (p, y): (Vec<f64>, Vec<bool>) =
+        read.iter().filter_map(|&(rate, n, own)| Some((prior.pooled(rate, n, Moment::Other)?.value, own?))).unzip();
     prior.calibration_n = p.len();
     prior.calibration_slope = crate::heads::calibration_line(&p, &y).map(|(_, slope)| slope);
     Some(prior)
