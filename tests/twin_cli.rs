@@ -118,8 +118,17 @@ fn train_embed_eval_on_a_tiny_cohort() {
     let gap = &agreement["ceiling"]["accuracy_less_twin_new_patients"];
     let (v, low, high) = (gap["value"].as_f64().unwrap(), gap["ci"][0].as_f64().unwrap(), gap["ci"][1].as_f64().unwrap());
     assert!(-1.0 <= low && low <= v && v <= high && high <= 1.0, "{gap}");
+    // The neighbour ceiling the record allows (the classifier's 1 - Brier): a share in
+    // 0-1 with its interval, and the twin's paired distance to it.
+    let posterior = &agreement["ceiling"]["posterior_agreement"];
+    let (v, low, high) = (posterior["value"].as_f64().unwrap(), posterior["ci"][0].as_f64().unwrap(), posterior["ci"][1].as_f64().unwrap());
+    assert!(-1.0 <= low && low <= v && v <= high && high <= 1.0, "{posterior}");
+    assert_eq!(posterior["n"], new["patients"], "{posterior}");
+    let less = agreement["ceiling"]["posterior_agreement_less_twin_new_patients"]["value"].as_f64();
+    assert!(less.is_some_and(|d| (-2.0..=1.0).contains(&d)), "{}", agreement["ceiling"]);
     let md = std::fs::read_to_string(rdt.data_dir().join("reports/twin-eval.md")).unwrap();
     assert!(md.contains("As the product finds neighbours"), "{md}");
+    assert!(md.contains("The neighbour ceiling the record allows"), "{md}");
     assert!(md.contains("with each stratum left out: without serostatus"), "{md}");
     // The cohort section scores the GRU beside the other baselines, in range.
     let metrics = report["cohort"]["metrics"].as_array().expect("the cohort section");

@@ -382,6 +382,16 @@ fn agreement_markdown(report: &serde_json::Value, ablation: &[(&str, f64)]) -> S
             pct(&ceiling["accuracy"]),
             paired(&ceiling["accuracy_less_twin_new_patients"])
         );
+        if !ceiling["posterior_agreement"].is_null() {
+            let _ = writeln!(
+                md,
+                "\nThe neighbour ceiling the record allows (neighbours whose records say what the patient's says share \
+                 its subtype with probability sum p^2; read as the classifier's 1 - Brier score on the same patients, a \
+                 lower bound on it): {}; less the twin's agreement, paired per patient: {} (the bar: within 0.05).",
+                with_ci(&ceiling["posterior_agreement"]),
+                paired(&ceiling["posterior_agreement_less_twin_new_patients"])
+            );
+        }
         let ceiling_new = &ceiling["neighbours_by_classifier_probabilities_new_patients"];
         if !ceiling_new.is_null() {
             let _ = writeln!(
@@ -622,6 +632,15 @@ fn mean_with_interval(values: &[f64]) -> serde_json::Value {
     json!({"value": mean(&all), "ci": ci.map(|(low, high)| [low, high]), "n": values.len()})
 }
 
+/// One patient's term of the neighbour ceiling: `2 p[class] - sum_k p_k^2` for predicted
+/// class probabilities `p` and the patient's true `class`. Its mean over patients is
+/// 1 - the multiclass Brier score of `p`, a lower bound on the share of neighbours that
+/// would share the subtype if they said exactly what the record says (the posterior's
+/// `sum_k p_k^2`, whose mean is 1 - the posterior's Brier score, the smallest there is).
+fn posterior_agreement_term(p: &[f64], class: usize) -> f64 {
+    2.0 * p[class] - p.iter().map(|v| v * v).sum::<f64>()
+}
+
 /// How much of the hidden subtype the record up to the cut allows any model to read:
 /// a boosted classifier on the aggregated history ([`crate::cohort::history`]), fitted
 /// on the train part of the frozen split and scored on `part` (the tuning part while
@@ -691,6 +710,21 @@ fn subtype_ceiling(
         .zip(twin_new_shares)
         .map(|((x, class), share)| f64::from(u8::from(model.predict(x) == Some(*class))) - share)
         .collect();
+    // The neighbour ceiling the record allows: neighbours whose records say what the
+    // patient's says (posterior p) share its subtype with probability sum_k p_k^2, whose
+    // mean is 1 - the posterior's Brier score; the classifier's per-patient
+    // 2 p(y) - sum_k p_k^2 averages to its own 1 - Brier, a lower bound on it (the Brier
+    // score is proper: the posterior's is the smallest).
+    let posterior_share: Option<Vec<f64>> = scored
+        .iter()
+        .map(|(x, class)| {
+            let p = model.probabilities(x).filter(|p| p.len() == classes.len())?;
+            Some(posterior_agreement_term(&p, *class))
+        })
+        .collect();
+    let twin_less_posterior = posterior_share.as_ref().map(|ceiling| {
+        mean_with_interval(&ceiling.iter().zip(twin_new_shares).map(|(c, t)| c - t).collect::<Vec<_>>())
+    });
     // The ceiling for neighbours as the product reads them: each new patient among the
     // historical ones in the space of the classifier's probabilities, the historical
     // patients' read by a classifier that never saw them (the train part in two folds
@@ -733,5 +767,32 @@ fn subtype_ceiling(
         "accuracy_less_twin_new_patients": mean_with_interval(&gap),
         "neighbours_by_classifier_probabilities_new_patients": neighbours_among_historical,
         "neighbour_ceiling_less_twin_new_patients": twin_less_neighbour_ceiling,
+        "posterior_agreement": posterior_share.as_deref().map(mean_with_interval),
+        "posterior_agreement_less_twin_new_patients": twin_less_posterior,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::posterior_agreement_term;
+
+    /// A sure and right classifier allows neighbours that always agree; a sure and
+    /// wrong one bounds nothing (-1); an undecided one over four classes allows a
+    /// quarter, what four equally likely subtypes give neighbours by chance.
+    #[test]
+    fn the_neighbour_ceiling_term_reads_what_the_probabilities_allow() {
+        assert_eq!(posterior_agreement_term(&[1.0, 0.0, 0.0], 0), 1.0);
+        assert_eq!(posterior_agreement_term(&[1.0, 0.0, 0.0], 1), -1.0);
+        assert!((posterior_agreement_term(&[0.25; 4], 2) - 0.25).abs() < 1e-12);
+    }
+
+    /// Averaged over patients whose subtypes follow the probabilities, the term is
+    /// the posterior's sum p^2, the share of neighbours that would agree: here a
+    /// 0.7 / 0.3 posterior, drawn 7 to 3, gives 0.49 + 0.09.
+    #[test]
+    fn the_term_averages_to_the_posterior_agreement() {
+        let p = [0.7, 0.3];
+        let mean = (0..10).map(|i| posterior_agreement_term(&p, usize::from(i >= 7))).sum::<f64>() / 10.0;
+        assert!((mean - 0.58).abs() < 1e-12, "{mean}");
+    }
 }
