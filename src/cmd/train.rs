@@ -91,6 +91,11 @@ pub struct TrainArgs {
         value_name = "READING"
     )]
     prognosis_part: PrognosisReadingArg,
+    /// The prognosis part's trees' complexity budget (perpetual's one knob, above 0
+    /// and at most 3): the baselines' 0.5 by default; 1.0 is measured beside it in
+    /// docs/benchmarks/predictive.md and fits about 5x slower.
+    #[arg(long, value_name = "BUDGET", default_value_t = twin_core::cohort::boosting::BUDGET, value_parser = parse_budget)]
+    prognosis_budget: f32,
     /// Train on the journeys as they stood at the end of this day, or at the temporal
     /// split's cut (`temporal-cut`; docs/benchmarks/predictive-protocol.md).
     #[arg(long, value_name = "YYYY-MM-DD|temporal-cut")]
@@ -102,12 +107,19 @@ pub struct TrainArgs {
     json: bool,
 }
 
+/// A budget as `Budget::new` accepts it, refused at the command line by name.
+fn parse_budget(text: &str) -> Result<f32, String> {
+    let value: f32 = text.parse().map_err(|_| format!("{text:?} is not a number"))?;
+    twin_core::cohort::boosting::Budget::new(value).map(f32::from).map_err(|e| e.to_string())
+}
+
 pub async fn run(ctx: &Context, args: TrainArgs) -> anyhow::Result<ExitCode> {
     let mut options = TrainOptions {
         max_events: args.max_events,
         hidden_size: args.hidden,
         history_block: !args.no_history_block,
         prognosis_part: args.prognosis_part.into(),
+        prognosis_budget: twin_core::cohort::boosting::Budget::new(args.prognosis_budget)?,
         strata: if args.no_strata {
             Vec::new()
         } else if args.stratum.is_empty() {

@@ -17,6 +17,60 @@ use super::outcomes::Outcome;
 
 /// The booster's complexity budget: perpetual's documented default.
 pub const BUDGET: f32 = 0.5;
+
+/// A booster's complexity budget, perpetual's one knob (a larger budget fits finer
+/// trees with a smaller step, and takes longer: about 5x from 0.5 to 1.0). The
+/// baselines keep [`Budget::BASELINE`], never tuned on what the evaluation scores; the
+/// twin's own trees (its prognosis part) may be given another, chosen on the tuning
+/// part.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "f32", into = "f32")]
+pub struct Budget(f32);
+
+impl Budget {
+    /// The baselines' fixed budget ([`BUDGET`]).
+    pub const BASELINE: Budget = Budget(BUDGET);
+    /// Largest budget accepted: beyond it a fit at 10,000 patients takes hours here.
+    pub const MAX: f32 = 3.0;
+
+    /// A budget in (0, [`Budget::MAX`]]; anything else is refused by name.
+    pub fn new(value: f32) -> Result<Budget, BoostingError> {
+        if value.is_finite() && value > 0.0 && value <= Self::MAX {
+            Ok(Budget(value))
+        } else {
+            Err(BoostingError::Budget(value))
+        }
+    }
+
+    pub fn get(self) -> f32 {
+        self.0
+    }
+}
+
+impl Default for Budget {
+    fn default() -> Self {
+        Budget::BASELINE
+    }
+}
+
+impl TryFrom<f32> for Budget {
+    type Error = BoostingError;
+    fn try_from(value: f32) -> Result<Self, Self::Error> {
+        Budget::new(value)
+    }
+}
+
+impl From<Budget> for f32 {
+    fn from(budget: Budget) -> f32 {
+        budget.0
+    }
+}
+
+impl std::fmt::Display for Budget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
 /// Fixed, so the baseline is the same model on the same rows in every run.
 const SEED: u64 = 19;
 /// Memory (GB) each booster may size its histogram arena to. Without it perpetual
@@ -31,6 +85,8 @@ pub enum BoostingError {
     Empty(&'static str),
     #[error("rows of {got} features where the first has {expected}")]
     Ragged { expected: usize, got: usize },
+    #[error("boosting budget {0}: expected a number above 0 and at most 3")]
+    Budget(f32),
     #[error("boosting {outcome}: {message}")]
     Fit { outcome: &'static str, message: String },
 }
@@ -60,12 +116,23 @@ pub fn fit_booster(
     objective: Objective,
     what: &'static str,
 ) -> Result<PerpetualBooster, BoostingError> {
+    fit_booster_with(x, y, objective, what, Budget::BASELINE)
+}
+
+/// [`fit_booster`] with another `budget` (the twin's own trees).
+pub fn fit_booster_with(
+    x: &[Vec<f64>],
+    y: &[f64],
+    objective: Objective,
+    what: &'static str,
+    budget: Budget,
+) -> Result<PerpetualBooster, BoostingError> {
     let features = x.first().map(Vec::len).ok_or(BoostingError::Empty(what))?;
     let data = columns(x, features);
     let matrix = Matrix::new(&data, x.len(), features);
     let mut booster = PerpetualBooster::default()
         .set_objective(objective)
-        .set_budget(BUDGET)
+        .set_budget(budget.get())
         .set_seed(SEED)
         .set_memory_limit(Some(MEMORY_LIMIT_GB));
     booster.fit(&matrix, y, None, None).map_err(|e| BoostingError::Fit { outcome: what, message: e.to_string() })?;
@@ -79,6 +146,14 @@ impl BoostedBaseline {
     /// `None` for it).
     pub fn fit<'a>(
         rows: impl IntoIterator<Item = (&'a [f64], &'a super::PatientOutcomes)>,
+    ) -> Result<Self, BoostingError> {
+        Self::fit_with(rows, Budget::BASELINE)
+    }
+
+    /// [`BoostedBaseline::fit`] with another `budget` (the twin's prognosis part).
+    pub fn fit_with<'a>(
+        rows: impl IntoIterator<Item = (&'a [f64], &'a super::PatientOutcomes)>,
+        budget: Budget,
     ) -> Result<Self, BoostingError> {
         let rows: Vec<(&[f64], &super::PatientOutcomes)> = rows.into_iter().collect();
         let features = rows.first().map(|(x, _)| x.len()).ok_or(BoostingError::Empty("any outcome"))?;
@@ -102,7 +177,7 @@ impl BoostedBaseline {
                 Objective::SquaredLoss
             };
             let y: Vec<f64> = if outcome.is_rate() { y.iter().map(|v| if *v > 0.5 { 1.0 } else { 0.0 }).collect() } else { y };
-            models.insert(outcome, fit_booster(&x, &y, objective, outcome.key())?);
+            models.insert(outcome, fit_booster_with(&x, &y, objective, outcome.key(), budget)?);
         }
         Ok(BoostedBaseline { features, models })
     }
@@ -218,6 +293,21 @@ mod tests {
     use super::*;
     use crate::cohort::PatientOutcomes;
     use crate::encode::init::SplitMix64;
+
+    /// A budget is a positive number up to the cap, read and written as a plain
+    /// number; a saved spec with a wrong one is refused when it is read.
+    #[test]
+    fn a_budget_is_positive_and_capped() {
+        for bad in [0.0, -1.0, f32::NAN, f32::INFINITY, 3.5] {
+            assert!(matches!(Budget::new(bad), Err(BoostingError::Budget(_))), "{bad}");
+        }
+        let budget = Budget::new(1.0).unwrap();
+        assert_eq!(serde_json::to_string(&budget).unwrap(), "1.0");
+        assert_eq!(serde_json::from_str::<Budget>("1.0").unwrap(), budget);
+        let refused = serde_json::from_str::<Budget>("-2").unwrap_err().to_string();
+        assert!(refused.contains("budget -2"), "{refused}");
+        assert_eq!(Budget::default().get(), BUDGET);
+    }
 
     /// Boosted trees find an interaction a linear model cannot (the outcome is the
     /// XOR of two signs) and keep a missing feature as missing.

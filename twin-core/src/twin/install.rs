@@ -86,6 +86,8 @@ pub struct TrainReport {
     /// Rows the prognosis part's trees were fitted on; `None` when the twin has no
     /// prognosis part (left out, or too few train-part outcomes to fit one).
     pub prognosis_rows: Option<usize>,
+    /// Their complexity budget, beside the rows.
+    pub prognosis_budget: Option<crate::cohort::boosting::Budget>,
     /// The clinical strata the twin matches on ([`super::strata`]); empty without.
     pub strata: Vec<&'static str>,
 }
@@ -102,6 +104,7 @@ impl TrainReport {
             "seconds": self.seconds,
             "note_sentences": self.note_sentences,
             "prognosis_rows": self.prognosis_rows,
+            "prognosis_budget": self.prognosis_budget,
             "strata": self.strata,
         })
     }
@@ -116,9 +119,10 @@ impl TrainReport {
                 c.notes, c.sentences, c.distinct, c.embedded
             )
         });
-        let prognosis = match self.prognosis_rows {
-            Some(rows) => format!("boosted trees on {rows} train-part decision points"),
-            None => "none".to_owned(),
+        let prognosis = match (self.prognosis_rows, self.prognosis_budget) {
+            (Some(rows), Some(budget)) => format!("boosted trees (budget {budget}) on {rows} train-part decision points"),
+            (Some(rows), None) => format!("boosted trees on {rows} train-part decision points"),
+            (None, _) => "none".to_owned(),
         };
         let strata = if self.strata.is_empty() { "none".to_owned() } else { self.strata.join(", ") };
         let text = format!(
@@ -244,6 +248,7 @@ pub async fn train_and_register(
         seconds,
         note_sentences: request.notes.then_some(notes.counts),
         prognosis_rows: trained.manifest.spec.prognosis.as_ref().map(|p| p.rows()),
+        prognosis_budget: trained.manifest.spec.prognosis.as_ref().map(|p| p.budget()),
         strata: trained.manifest.spec.strata.as_ref().map_or_else(Vec::new, |s| s.names()),
     })
 }
@@ -263,10 +268,11 @@ mod tests {
             seconds: TrainSeconds { read: 1.0, note_vectors: 0.0, train: 12.4 },
             note_sentences: None,
             prognosis_rows: Some(900),
+            prognosis_budget: Some(crate::cohort::boosting::Budget::BASELINE),
             strata: vec!["serostatus"],
         };
         let text = report.text(&Principal::new("ana", Role::Governance));
-        assert!(text.contains("\n  prognosis part: boosted trees on 900 train-part decision points; strata: serostatus\n"));
+        assert!(text.contains("\n  prognosis part: boosted trees (budget 0.5) on 900 train-part decision points; strata: serostatus\n"));
         assert!(text.starts_with(&format!("twin {} trained on 40 patients in 12 s (+1 s reading, 0 s note vectors)\n", Digest::of(b"twin"))));
         assert!(text.contains("\n  vocabulary: 120 codes; checkpoint: /d/models/abc\n"));
         assert!(text.contains("(held out): 50.0% vs most frequent code 12.5% (300 masked events)\n"));
@@ -276,5 +282,6 @@ mod tests {
         assert_eq!(json["reconstruction"]["masked_events"], 300);
         assert_eq!(json["seconds"]["train"], 12.4);
         assert_eq!(json["strata"], serde_json::json!(["serostatus"]));
+        assert_eq!(json["prognosis_budget"], 0.5);
     }
 }

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::features::{FeatureSpec, PatientInputs};
 use super::prognosis_part::PrognosisReading;
+use crate::cohort::boosting::Budget;
 use super::model::{encode_events, TwinManifest};
 use crate::encode::event_encoder::{self, EventEncoder};
 use crate::encode::fusion::{self, Fusion};
@@ -47,6 +48,11 @@ pub struct TrainOptions {
     /// the reasons measured no better on subtypes for a part 5x wider.
     #[serde(default)]
     pub prognosis_part: Option<PrognosisReading>,
+    /// The prognosis part's trees' complexity budget: the baselines' by default
+    /// (`rdt train --prognosis-budget`; docs/benchmarks/predictive.md, fourteenth
+    /// session, measures 1.0 beside it).
+    #[serde(default)]
+    pub prognosis_budget: Budget,
     /// The clinical strata the twin carries last ([`super::strata`]), so neighbours
     /// are found inside the patient's strata first; empty: none. Serostatus by
     /// default ([`super::strata::Strata::clinical`]); the response so far is read on
@@ -70,6 +76,7 @@ impl Default for TrainOptions {
             held_out: 0.1,
             history_block: true,
             prognosis_part: Some(PrognosisReading::Expected),
+            prognosis_budget: Budget::BASELINE,
             strata: super::strata::Strata::clinical().strata,
         }
     }
@@ -89,6 +96,7 @@ impl TrainOptions {
             held_out: 0.25,
             history_block: true,
             prognosis_part: Some(PrognosisReading::Expected),
+            prognosis_budget: Budget::BASELINE,
             strata: super::strata::Strata::clinical().strata,
         }
     }
@@ -255,7 +263,7 @@ pub fn train_twin(
     // journeys at their decision points, never a training input.
     if let Some(reading) = options.prognosis_part {
         let points = |record: &ClinicalRecord| decision_points(record).into_iter().map(end_of_day).collect();
-        spec.prognosis = super::prognosis_part::PrognosisPart::fit(journeys, &points, reading);
+        spec.prognosis = super::prognosis_part::PrognosisPart::fit(journeys, &points, reading, options.prognosis_budget);
     }
     // The strata are read, not fitted: only which ones the twin reads is saved.
     if !options.strata.is_empty() {

@@ -43,7 +43,7 @@ use journey::event::Event;
 
 use journey::event::PatientId;
 
-use crate::cohort::boosting::BoostedBaseline;
+use crate::cohort::boosting::{BoostedBaseline, Budget};
 use crate::cohort::history::history_features;
 use crate::cohort::{ClinicalRecord, Outcome, PatientOutcomes};
 use crate::eval::split::{bucket, Part};
@@ -98,12 +98,17 @@ pub struct PrognosisPart {
     columns: usize,
     #[serde(default)]
     reason_scales: Vec<Option<f64>>,
+    /// The trees' complexity budget (a part written before it was chosen: the
+    /// baselines').
+    #[serde(default)]
+    budget: Budget,
 }
 
 impl std::fmt::Debug for PrognosisPart {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PrognosisPart")
             .field("reading", &self.reading)
+            .field("budget", &self.budget)
             .field("scales", &self.scales)
             .field("rows", &self.rows)
             .finish_non_exhaustive()
@@ -129,11 +134,13 @@ impl PrognosisPart {
     /// `points(record)`, each row the aggregated history as of that day and the
     /// outcomes the record tells after it. `None` when no row has an outcome or an
     /// outcome could be fitted in no fold (too few patients): the twin then has no
-    /// prognosis part. `reading` is how [`PrognosisPart::part`] reads the trees.
+    /// prognosis part. `reading` is how [`PrognosisPart::part`] reads the trees;
+    /// `budget` how finely they are fitted.
     pub fn fit(
         journeys: &[&[Event]],
         points: &dyn Fn(&ClinicalRecord) -> Vec<DateTime<Utc>>,
         reading: PrognosisReading,
+        budget: Budget,
     ) -> Option<PrognosisPart> {
         let records: Vec<(usize, &[Event], ClinicalRecord, Vec<DateTime<Utc>>)> = journeys
             .iter()
@@ -171,7 +178,7 @@ impl PrognosisPart {
             }
         }
         let folds: Vec<BoostedBaseline> = (0..FOLDS)
-            .map(|f| BoostedBaseline::fit(rows.iter().filter(|(g, _, _)| *g != f).map(|(_, x, o)| (x.as_slice(), o))))
+            .map(|f| BoostedBaseline::fit_with(rows.iter().filter(|(g, _, _)| *g != f).map(|(_, x, o)| (x.as_slice(), o)), budget))
             .collect::<Result<_, _>>()
             .ok()?;
         // Each reading measures only its own scale: the predictions' for the expected
@@ -217,7 +224,7 @@ impl PrognosisPart {
             PrognosisReading::Expected => scales.iter().any(Option::is_some),
             PrognosisReading::Reasons => reason_scales.iter().any(Option::is_some),
         };
-        any.then_some(PrognosisPart { folds, scales, rows: rows.len(), reading, columns, reason_scales })
+        any.then_some(PrognosisPart { folds, scales, rows: rows.len(), reading, columns, reason_scales, budget })
     }
 
     /// What `read` gives of the trees for `patient`: by its fold's trees (fitted without
@@ -286,6 +293,11 @@ impl PrognosisPart {
     pub fn rows(&self) -> usize {
         self.rows
     }
+
+    /// The trees' complexity budget.
+    pub fn budget(&self) -> Budget {
+        self.budget
+    }
 }
 
 #[cfg(test)]
@@ -333,9 +345,13 @@ mod tests {
         let points = |_: &ClinicalRecord| vec![day(100)];
         let mtx = Outcome::ALL.iter().position(|o| *o == Outcome::MtxResponse6m).unwrap();
         let columns = history_features(&ClinicalRecord::read(&journeys[0].events), &journeys[0].events, day(100)).len();
-        for reading in [PrognosisReading::Expected, PrognosisReading::Reasons] {
-            let part = PrognosisPart::fit(&slices, &points, reading).expect("a part");
+        let finer = Budget::new(1.0).unwrap();
+        for (reading, budget) in
+            [(PrognosisReading::Expected, Budget::BASELINE), (PrognosisReading::Reasons, Budget::BASELINE), (PrognosisReading::Expected, finer)]
+        {
+            let part = PrognosisPart::fit(&slices, &points, reading, budget).expect("a part");
             assert_eq!(part.reading(), reading);
+            assert_eq!(part.budget(), budget);
             assert_eq!(part.rows(), 120);
             // Expected: one entry per outcome; reasons: one per outcome and column,
             // whose sum is the outcome's expected course on the part's scale.
@@ -360,7 +376,7 @@ mod tests {
             ids(Part::Tuning, 40).iter().enumerate().map(|(k, id)| journey(id, k % 2 == 0, k as i64)).collect();
         let slices: Vec<&[Event]> = tuning.iter().map(|j| j.events.as_slice()).collect();
         for reading in [PrognosisReading::Expected, PrognosisReading::Reasons] {
-            assert!(PrognosisPart::fit(&slices, &points, reading).is_none(), "no train-part journey, no part");
+            assert!(PrognosisPart::fit(&slices, &points, reading, Budget::BASELINE).is_none(), "no train-part journey, no part");
         }
     }
 }
