@@ -129,6 +129,15 @@ fn train_embed_eval_on_a_tiny_cohort() {
     let md = std::fs::read_to_string(rdt.data_dir().join("reports/twin-eval.md")).unwrap();
     assert!(md.contains("As the product finds neighbours"), "{md}");
     assert!(md.contains("The neighbour ceiling the record allows"), "{md}");
+    // ... and read from the recalibrated classifier, where the bar is read.
+    let recalibrated = &agreement["ceiling"]["recalibrated"];
+    let accuracy = recalibrated["accuracy"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&accuracy), "{recalibrated}");
+    for key in ["posterior_agreement", "posterior_agreement_less_twin_new_patients", "accuracy_less_twin_new_patients"] {
+        let (v, low, high) = (recalibrated[key]["value"].as_f64().unwrap(), recalibrated[key]["ci"][0].as_f64().unwrap(), recalibrated[key]["ci"][1].as_f64().unwrap());
+        assert!(-2.0 <= low && low <= v && v <= high && high <= 1.0, "{key}: {recalibrated}");
+    }
+    assert!(md.contains("The classifier recalibrated"), "{md}");
     assert!(md.contains("with each stratum left out: without serostatus"), "{md}");
     // The cohort section scores the GRU beside the other baselines, in range.
     let metrics = report["cohort"]["metrics"].as_array().expect("the cohort section");

@@ -387,9 +387,22 @@ fn agreement_markdown(report: &serde_json::Value, ablation: &[(&str, f64)]) -> S
                 md,
                 "\nThe neighbour ceiling the record allows (neighbours whose records say what the patient's says share \
                  its subtype with probability sum p^2; read as the classifier's 1 - Brier score on the same patients, a \
-                 lower bound on it): {}; less the twin's agreement, paired per patient: {} (the bar: within 0.05).",
+                 lower bound on it): {}; less the twin's agreement, paired per patient: {}.",
                 with_ci(&ceiling["posterior_agreement"]),
                 paired(&ceiling["posterior_agreement_less_twin_new_patients"])
+            );
+        }
+        let recalibrated = &ceiling["recalibrated"];
+        if !recalibrated.is_null() {
+            let _ = writeln!(
+                md,
+                "\nThe classifier recalibrated (its trees in two folds of the train part, stacked by a logistic \
+                 regression per subtype on their out-of-fold scores; the bar is read here): accuracy {}, less the twin's \
+                 agreement {}; the neighbour ceiling {}, less the twin's agreement {} (the bar: within 0.05).",
+                pct(&recalibrated["accuracy"]),
+                paired(&recalibrated["accuracy_less_twin_new_patients"]),
+                with_ci(&recalibrated["posterior_agreement"]),
+                paired(&recalibrated["posterior_agreement_less_twin_new_patients"])
             );
         }
         let ceiling_new = &ceiling["neighbours_by_classifier_probabilities_new_patients"];
@@ -665,7 +678,7 @@ fn subtype_ceiling(
     part: Part,
 ) -> Result<serde_json::Value, EvalError> {
     let (labels, twins, k) = (at.labels, at.twins, at.k);
-    use crate::cohort::boosting::BoostedClassifier;
+    use crate::cohort::boosting::{BoostedClassifier, StackedClassifier};
     let mut classes: Vec<&String> = labels.iter().collect();
     classes.sort();
     classes.dedup();
@@ -729,29 +742,40 @@ fn subtype_ceiling(
     // historical ones in the space of the classifier's probabilities, the historical
     // patients' read by a classifier that never saw them (the train part in two folds
     // by the split's hash, each fold's classifier fitted on the other).
-    let fold = |i: usize| crate::eval::split::bucket(&at.cohort[i].0) % 2;
+    let fold = |i: usize| crate::eval::split::bucket(&at.cohort[i].0) as usize % 2;
     let mut by_probabilities: Vec<Vec<f32>> = vec![Vec::new(); labels.len()];
     for (&i, p) in scored_at.iter().zip(&probabilities) {
         by_probabilities[i] = p.clone();
     }
-    let mut cross_fitted = usable;
-    for held in 0..2 {
-        let (fit_x, fit_y): (Vec<Vec<f64>>, Vec<usize>) = train_at
-            .iter()
-            .zip(train_x.iter().zip(&train_y))
-            .filter(|(&i, _)| fold(i) != held)
-            .map(|(_, (x, y))| (x.clone(), *y))
-            .unzip();
-        let Ok(fold_model) = BoostedClassifier::fit(&fit_x, &fit_y, classes.len()) else {
-            cross_fitted = false;
-            continue;
-        };
-        for (&i, x) in train_at.iter().zip(&train_x).filter(|(&i, _)| fold(i) == held) {
-            let p: Vec<f32> = fold_model.probabilities(x).unwrap_or_default().into_iter().map(|p| p as f32).collect();
+    // The same trees in two folds, each fold's fitted on the other, stacked by a
+    // logistic regression per subtype on their out-of-fold scores: the recalibrated
+    // classifier both ceilings are read from below (and its folds read the train part
+    // for the neighbour ceiling, none by a classifier fitted on its own label).
+    let train_folds: Vec<usize> = train_at.iter().map(|&i| fold(i)).collect();
+    let stacked = StackedClassifier::fit(&train_x, &train_y, classes.len(), &train_folds, 2).ok();
+    let mut cross_fitted = usable && stacked.is_some();
+    if let Some(stacked) = &stacked {
+        for ((&i, x), &f) in train_at.iter().zip(&train_x).zip(&train_folds) {
+            let p: Vec<f32> = stacked.fold_probabilities(f, x).unwrap_or_default().into_iter().map(|p| p as f32).collect();
             cross_fitted &= p.len() == classes.len();
             by_probabilities[i] = p;
         }
     }
+    let recalibrated = stacked.as_ref().and_then(|stacked| {
+        let read: Vec<(Vec<f64>, usize)> =
+            scored.iter().map(|(x, class)| Some((stacked.probabilities(x)?, *class))).collect::<Option<_>>()?;
+        let named = |p: &[f64], class: usize| p.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map(|(c, _)| c) == Some(class);
+        let gap: Vec<f64> =
+            read.iter().zip(twin_new_shares).map(|((p, class), share)| f64::from(u8::from(named(p, *class))) - share).collect();
+        let terms: Vec<f64> = read.iter().map(|(p, class)| posterior_agreement_term(p, *class)).collect();
+        let less: Vec<f64> = terms.iter().zip(twin_new_shares).map(|(c, t)| c - t).collect();
+        Some(json!({
+            "accuracy": read.iter().filter(|(p, class)| named(p, *class)).count() as f64 / read.len() as f64,
+            "accuracy_less_twin_new_patients": mean_with_interval(&gap),
+            "posterior_agreement": mean_with_interval(&terms),
+            "posterior_agreement_less_twin_new_patients": mean_with_interval(&less),
+        }))
+    });
     let neighbours_among_historical = cross_fitted.then(|| new_patients.agreement(&by_probabilities, labels, k));
     let twin_less_neighbour_ceiling = cross_fitted.then(|| {
         let shares = new_patients.shares(&by_probabilities, labels, k);
@@ -769,6 +793,7 @@ fn subtype_ceiling(
         "neighbour_ceiling_less_twin_new_patients": twin_less_neighbour_ceiling,
         "posterior_agreement": posterior_share.as_deref().map(mean_with_interval),
         "posterior_agreement_less_twin_new_patients": twin_less_posterior,
+        "recalibrated": recalibrated,
     }))
 }
 
