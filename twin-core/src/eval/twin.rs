@@ -654,6 +654,24 @@ fn posterior_agreement_term(p: &[f64], class: usize) -> f64 {
     2.0 * p[class] - p.iter().map(|v| v * v).sum::<f64>()
 }
 
+/// A classifier's reading of the scored patients (`read`: each patient's predicted
+/// subtype probabilities and true subtype) against the twin's agreement of each
+/// (`twin_new_shares`, same order): its accuracy and the neighbour ceiling (the mean of
+/// [`posterior_agreement_term`]), each less the twin's agreement paired per patient
+/// with its bootstrap interval (the bar is a gap within 5 points).
+fn against_twin(read: &[(Vec<f64>, usize)], twin_new_shares: &[f64]) -> serde_json::Value {
+    let named = |p: &[f64], class: usize| p.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map(|(c, _)| c) == Some(class);
+    let right: Vec<f64> = read.iter().map(|(p, class)| f64::from(u8::from(named(p, *class)))).collect();
+    let terms: Vec<f64> = read.iter().map(|(p, class)| posterior_agreement_term(p, *class)).collect();
+    let less = |values: &[f64]| values.iter().zip(twin_new_shares).map(|(c, t)| c - t).collect::<Vec<_>>();
+    json!({
+        "accuracy": right.iter().sum::<f64>() / right.len().max(1) as f64,
+        "accuracy_less_twin_new_patients": mean_with_interval(&less(&right)),
+        "posterior_agreement": mean_with_interval(&terms),
+        "posterior_agreement_less_twin_new_patients": mean_with_interval(&less(&terms)),
+    })
+}
+
 /// How much of the hidden subtype the record up to the cut allows any model to read:
 /// a boosted classifier on the aggregated history ([`crate::cohort::history`]), fitted
 /// on the train part of the frozen split and scored on `part` (the tuning part while
@@ -708,36 +726,15 @@ fn subtype_ceiling(
     }
     let model = BoostedClassifier::fit(&train_x, &train_y, classes.len())
         .map_err(|e| EvalError::Cohort(crate::cohort::CohortError::Baseline(e.to_string())))?;
-    let right = scored.iter().filter(|(x, class)| model.predict(x) == Some(*class)).count();
     let tuning_labels: Vec<String> = scored.iter().map(|(_, class)| classes[*class].clone()).collect();
-    let probabilities: Vec<Vec<f32>> = scored
-        .iter()
-        .map(|(x, _)| model.probabilities(x).unwrap_or_default().into_iter().map(|p| p as f32).collect())
-        .collect();
-    let usable = probabilities.iter().all(|p| p.len() == classes.len());
-    // The twin's new patients among the historical ones, against the classifier on
-    // the same patients: per patient, named right (1 or 0) less the share of its
-    // neighbours that share its subtype (the bar is this gap within 5 points).
-    let gap: Vec<f64> = scored
-        .iter()
-        .zip(twin_new_shares)
-        .map(|((x, class), share)| f64::from(u8::from(model.predict(x) == Some(*class))) - share)
-        .collect();
-    // The neighbour ceiling the record allows: neighbours whose records say what the
-    // patient's says (posterior p) share its subtype with probability sum_k p_k^2, whose
-    // mean is 1 - the posterior's Brier score; the classifier's per-patient
-    // 2 p(y) - sum_k p_k^2 averages to its own 1 - Brier, a lower bound on it (the Brier
-    // score is proper: the posterior's is the smallest).
-    let posterior_share: Option<Vec<f64>> = scored
-        .iter()
-        .map(|(x, class)| {
-            let p = model.probabilities(x).filter(|p| p.len() == classes.len())?;
-            Some(posterior_agreement_term(&p, *class))
-        })
-        .collect();
-    let twin_less_posterior = posterior_share.as_ref().map(|ceiling| {
-        mean_with_interval(&ceiling.iter().zip(twin_new_shares).map(|(c, t)| c - t).collect::<Vec<_>>())
-    });
+    // The one-vs-rest classifier's own reading, as the report gave it before the
+    // recalibration (kept beside it).
+    let raw: Option<Vec<(Vec<f64>, usize)>> =
+        scored.iter().map(|(x, class)| Some((model.probabilities(x).filter(|p| p.len() == classes.len())?, *class))).collect();
+    let usable = raw.is_some();
+    let probabilities: Vec<Vec<f32>> =
+        raw.iter().flatten().map(|(p, _)| p.iter().map(|v| *v as f32).collect()).collect();
+    let raw = raw.map(|read| against_twin(&read, twin_new_shares));
     // The ceiling for neighbours as the product reads them: each new patient among the
     // historical ones in the space of the classifier's probabilities, the historical
     // patients' read by a classifier that never saw them (the train part in two folds
@@ -762,37 +759,28 @@ fn subtype_ceiling(
         }
     }
     let recalibrated = stacked.as_ref().and_then(|stacked| {
-        let read: Vec<(Vec<f64>, usize)> =
-            scored.iter().map(|(x, class)| Some((stacked.probabilities(x)?, *class))).collect::<Option<_>>()?;
-        let named = |p: &[f64], class: usize| p.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map(|(c, _)| c) == Some(class);
-        let gap: Vec<f64> =
-            read.iter().zip(twin_new_shares).map(|((p, class), share)| f64::from(u8::from(named(p, *class))) - share).collect();
-        let terms: Vec<f64> = read.iter().map(|(p, class)| posterior_agreement_term(p, *class)).collect();
-        let less: Vec<f64> = terms.iter().zip(twin_new_shares).map(|(c, t)| c - t).collect();
-        Some(json!({
-            "accuracy": read.iter().filter(|(p, class)| named(p, *class)).count() as f64 / read.len() as f64,
-            "accuracy_less_twin_new_patients": mean_with_interval(&gap),
-            "posterior_agreement": mean_with_interval(&terms),
-            "posterior_agreement_less_twin_new_patients": mean_with_interval(&less),
-        }))
+        let read: Option<Vec<(Vec<f64>, usize)>> =
+            scored.iter().map(|(x, class)| Some((stacked.probabilities(x)?, *class))).collect();
+        Some(against_twin(&read?, twin_new_shares))
     });
     let neighbours_among_historical = cross_fitted.then(|| new_patients.agreement(&by_probabilities, labels, k));
     let twin_less_neighbour_ceiling = cross_fitted.then(|| {
         let shares = new_patients.shares(&by_probabilities, labels, k);
         mean_with_interval(&shares.iter().zip(twin_new_shares).map(|(c, t)| c - t).collect::<Vec<_>>())
     });
+    let raw_reading = |key: &str| raw.as_ref().map_or(json!(null), |r| r[key].clone());
     Ok(json!({
         "part": part.as_str(),
         "train": train_x.len(),
         "scored": scored.len(),
-        "accuracy": right as f64 / scored.len() as f64,
+        "accuracy": raw_reading("accuracy"),
         "neighbours_by_classifier_probabilities": usable.then(|| neighbour_agreement(&probabilities, &tuning_labels, k)),
         "fused_twin_same_patients": neighbour_agreement(&tuning_twins, &tuning_labels, k),
-        "accuracy_less_twin_new_patients": mean_with_interval(&gap),
+        "accuracy_less_twin_new_patients": raw_reading("accuracy_less_twin_new_patients"),
         "neighbours_by_classifier_probabilities_new_patients": neighbours_among_historical,
         "neighbour_ceiling_less_twin_new_patients": twin_less_neighbour_ceiling,
-        "posterior_agreement": posterior_share.as_deref().map(mean_with_interval),
-        "posterior_agreement_less_twin_new_patients": twin_less_posterior,
+        "posterior_agreement": raw_reading("posterior_agreement"),
+        "posterior_agreement_less_twin_new_patients": raw_reading("posterior_agreement_less_twin_new_patients"),
         "recalibrated": recalibrated,
     }))
 }
