@@ -276,7 +276,7 @@ impl BoostedClassifier {
 
     /// Each class's one-vs-rest probability as its model gives it (not normalised):
     /// what a recalibration reads ([`StackedClassifier`]).
-    pub fn scores(&self, x: &[f64]) -> Option<Vec<f64>> {
+    fn scores(&self, x: &[f64]) -> Option<Vec<f64>> {
         if x.len() != self.features {
             return None;
         }
@@ -351,12 +351,6 @@ impl StackedClassifier {
         let p: Vec<f64> = self.stack.iter().map(|m| m.predict(&z)).collect();
         let total: f64 = p.iter().sum();
         (total > 0.0 && total.is_finite()).then(|| p.iter().map(|v| v / total).collect())
-    }
-
-    /// The most probable class of a new row.
-    pub fn predict(&self, x: &[f64]) -> Option<usize> {
-        let p = self.probabilities(x)?;
-        p.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map(|(class, _)| class)
     }
 }
 
