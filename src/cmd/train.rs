@@ -93,7 +93,7 @@ pub struct TrainArgs {
     prognosis_part: PrognosisReadingArg,
     /// The prognosis part's trees' complexity budget (perpetual's one knob, above 0
     /// and at most 3): the baselines' 0.5 by default; 1.0 is measured beside it in
-    /// docs/benchmarks/predictive.md and fits about 5x slower.
+    /// docs/benchmarks/predictive.md (no better, and not the default).
     #[arg(long, value_name = "BUDGET", default_value_t = twin_core::cohort::boosting::BUDGET, value_parser = parse_budget)]
     prognosis_budget: f32,
     /// Train on the journeys as they stood at the end of this day, or at the temporal

@@ -19,7 +19,7 @@ use super::outcomes::Outcome;
 pub const BUDGET: f32 = 0.5;
 
 /// A booster's complexity budget, perpetual's one knob (a larger budget fits finer
-/// trees with a smaller step, and takes longer: about 5x from 0.5 to 1.0). The
+/// trees with a smaller step; docs/benchmarks/predictive.md measures 1.0 beside 0.5). The
 /// baselines keep [`Budget::BASELINE`], never tuned on what the evaluation scores; the
 /// twin's own trees (its prognosis part) may be given another, chosen on the tuning
 /// part.
@@ -42,6 +42,7 @@ impl Budget {
         }
     }
 
+    /// The number perpetual is given.
     pub fn get(self) -> f32 {
         self.0
     }
