@@ -28,7 +28,7 @@
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::cohort::boosting::BoostedBaseline;
+use crate::cohort::boosting::{BoostedBaseline, ValueForecast};
 use crate::cohort::features::snapshot_features;
 use crate::cohort::history::history_features;
 use crate::cohort::sequence::{RecurrentBaseline, SequenceConfig};
@@ -604,7 +604,9 @@ fn fit_boosted<'a>(
             Some((history_features(record, journey, s.index_time), &s.outcomes))
         })
         .collect();
-    BoostedBaseline::fit(rows.iter().map(|(x, o)| (x.as_slice(), *o)))
+    // The baseline forecasts a DAS28 as the head's trees do (a median): a stronger
+    // baseline, never a weaker one.
+    BoostedBaseline::fit(rows.iter().map(|(x, o)| (x.as_slice(), *o)), ValueForecast::Median)
         .map_err(|e| CohortError::Baseline(e.to_string()))
 }
 

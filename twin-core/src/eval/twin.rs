@@ -578,7 +578,7 @@ fn linear_prognosis_agreement(at: &AtTheCut<'_>) -> serde_json::Value {
 /// fitted on the train part's patients from the record's own outcomes), alone and
 /// beside the twin: the non-linear reading of the record the twin could carry itself.
 fn trees_prognosis_agreement(at: &AtTheCut<'_>) -> serde_json::Value {
-    use crate::cohort::boosting::BoostedBaseline;
+    use crate::cohort::boosting::{BoostedBaseline, ValueForecast};
     use crate::cohort::Outcome;
     use crate::eval::split::Part;
     let outcomes: Vec<_> = at.records.iter().zip(&at.cuts).map(|(r, cut)| r.outcomes_at(cut.date_naive())).collect();
@@ -586,7 +586,7 @@ fn trees_prognosis_agreement(at: &AtTheCut<'_>) -> serde_json::Value {
         .map(|i| crate::cohort::history::history_features(&at.records[i], &at.cohort[i].1, at.cuts[i]))
         .collect();
     let train: Vec<usize> = (0..at.cohort.len()).filter(|&i| Part::of(&at.cohort[i].0) == Part::Train).collect();
-    let Ok(model) = BoostedBaseline::fit(train.iter().map(|&i| (x[i].as_slice(), &outcomes[i]))) else {
+    let Ok(model) = BoostedBaseline::fit(train.iter().map(|&i| (x[i].as_slice(), &outcomes[i])), ValueForecast::Mean) else {
         return json!(null);
     };
     let raw: Vec<Vec<Option<f64>>> = x

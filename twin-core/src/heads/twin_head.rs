@@ -44,7 +44,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::metrics::{auroc, calibration_line, reliability, ReliabilityBin};
-use crate::cohort::boosting::{BoostedBaseline, BoostingError};
+use crate::cohort::boosting::{BoostedBaseline, BoostingError, ValueForecast};
 use crate::cohort::features::snapshot_features;
 use crate::cohort::history::{history_features, HISTORY_WIDTH};
 use crate::cohort::regression::LinearModel;
@@ -442,7 +442,10 @@ impl TwinHead {
         let twin_width = rows.first().map_or(0, |r| r.twin.len());
 
         let tree_rows: Vec<Vec<f64>> = fit_idx.iter().map(|&i| inputs[i].trees_row()).collect();
-        let trees = BoostedBaseline::fit(tree_rows.iter().map(Vec::as_slice).zip(fit_idx.iter().map(|&i| &rows[i].outcomes)))?;
+        let trees = BoostedBaseline::fit(
+            tree_rows.iter().map(Vec::as_slice).zip(fit_idx.iter().map(|&i| &rows[i].outcomes)),
+            ValueForecast::Median,
+        )?;
         drop(tree_rows);
         let config = SequenceConfig::default();
         let tokens = |i: usize| vocab.tokenize(rows[i].events, Some(rows[i].index_time), config.max_len);
@@ -526,7 +529,7 @@ impl TwinHead {
                     let both = labels.iter().any(|l| *l) && !labels.iter().all(|l| *l);
                     both.then(|| LinearModel::fit_logistic(&sx, &labels, 1e-6)).flatten()
                 } else {
-                    LinearModel::fit_linear(&sx, &sy, 1e-6)
+                    LinearModel::fit_median(&sx, &sy, 1e-6)
                 }
             };
             let stack = stack_on(&inner_o);

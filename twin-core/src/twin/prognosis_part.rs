@@ -43,7 +43,7 @@ use journey::event::Event;
 
 use journey::event::PatientId;
 
-use crate::cohort::boosting::{BoostedBaseline, Budget};
+use crate::cohort::boosting::{BoostedBaseline, Budget, ValueForecast};
 use crate::cohort::history::history_features;
 use crate::cohort::{ClinicalRecord, Outcome, PatientOutcomes};
 use crate::eval::split::{bucket, Part};
@@ -178,7 +178,11 @@ impl PrognosisPart {
             }
         }
         let folds: Vec<BoostedBaseline> = (0..FOLDS)
-            .map(|f| BoostedBaseline::fit_with(rows.iter().filter(|(g, _, _)| *g != f).map(|(_, x, o)| (x.as_slice(), o)), budget))
+            .map(|f| BoostedBaseline::fit_with(
+                    rows.iter().filter(|(g, _, _)| *g != f).map(|(_, x, o)| (x.as_slice(), o)),
+                    budget,
+                    ValueForecast::Mean,
+                ))
             .collect::<Result<_, _>>()
             .ok()?;
         // Each reading measures only its own scale: the predictions' for the expected
