@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use audit_log::{Principal, Role};
 use clap::Args;
+use twin_core::cohort::boosting::Budget;
 use twin_core::twin::prognosis_part::PrognosisReading;
 use twin_core::twin::{train_and_register, TrainOptions, TrainRequest};
 
@@ -94,8 +95,8 @@ pub struct TrainArgs {
     /// The prognosis part's trees' complexity budget (perpetual's one knob, above 0
     /// and at most 3): the baselines' 0.5 by default; 1.0 is measured beside it in
     /// docs/benchmarks/predictive.md (no better, and not the default).
-    #[arg(long, value_name = "BUDGET", default_value_t = twin_core::cohort::boosting::BUDGET, value_parser = parse_budget)]
-    prognosis_budget: f32,
+    #[arg(long, value_name = "BUDGET", default_value_t = Budget::BASELINE, value_parser = parse_budget)]
+    prognosis_budget: Budget,
     /// Train on the journeys as they stood at the end of this day, or at the temporal
     /// split's cut (`temporal-cut`; docs/benchmarks/predictive-protocol.md).
     #[arg(long, value_name = "YYYY-MM-DD|temporal-cut")]
@@ -108,9 +109,9 @@ pub struct TrainArgs {
 }
 
 /// A budget as `Budget::new` accepts it, refused at the command line by name.
-fn parse_budget(text: &str) -> Result<f32, String> {
+fn parse_budget(text: &str) -> Result<Budget, String> {
     let value: f32 = text.parse().map_err(|_| format!("{text:?} is not a number"))?;
-    twin_core::cohort::boosting::Budget::new(value).map(f32::from).map_err(|e| e.to_string())
+    Budget::new(value).map_err(|e| e.to_string())
 }
 
 pub async fn run(ctx: &Context, args: TrainArgs) -> anyhow::Result<ExitCode> {
@@ -119,7 +120,7 @@ pub async fn run(ctx: &Context, args: TrainArgs) -> anyhow::Result<ExitCode> {
         hidden_size: args.hidden,
         history_block: !args.no_history_block,
         prognosis_part: args.prognosis_part.into(),
-        prognosis_budget: twin_core::cohort::boosting::Budget::new(args.prognosis_budget)?,
+        prognosis_budget: args.prognosis_budget,
         strata: if args.no_strata {
             Vec::new()
         } else if args.stratum.is_empty() {
@@ -142,4 +143,21 @@ pub async fn run(ctx: &Context, args: TrainArgs) -> anyhow::Result<ExitCode> {
     let trained = train_and_register(&store, &ctx.data_dir, &ctx.registry().await?, &request, &Bars::default()).await?;
     super::print(args.json, &trained.json(), || trained.text(&by))?;
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The command line hands `run` a budget already validated: a number in range
+    /// becomes a `Budget`, anything else is refused naming what was typed.
+    #[test]
+    fn a_budget_is_validated_where_it_is_typed() {
+        assert_eq!(parse_budget("1.0").map(f32::from), Ok(1.0));
+        assert_eq!(parse_budget("0.5"), Ok(Budget::BASELINE));
+        let out_of_range = parse_budget("4").unwrap_err();
+        assert!(out_of_range.contains("budget 4"), "{out_of_range}");
+        let not_a_number = parse_budget("lots").unwrap_err();
+        assert!(not_a_number.contains("\"lots\""), "{not_a_number}");
+    }
 }
