@@ -80,10 +80,11 @@ impl std::fmt::Display for Budget {
 /// asked for. Yes/no outcomes are probabilities either way (log loss).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ValueForecast {
-    /// Squared loss: what the twin's prognosis part reads (a direction in the
-    /// twin's space, not a figure shown).
+    /// Squared loss: the boosted-trees baseline (the stronger of the two there) and
+    /// the twin's prognosis part (a direction in the twin's space, not a figure shown).
     Mean,
-    /// Absolute loss: the head's trees and the boosted-trees baseline.
+    /// Absolute loss: the twin head's trees, under its least-absolute-deviations
+    /// stack (docs/benchmarks/predictive.md, "DAS28 forecast as a median").
     Median,
 }
 
@@ -406,7 +407,7 @@ mod tests {
             rows.push((vec![a, b, c], o));
         }
         let (train, test) = rows.split_at(900);
-        let model = BoostedBaseline::fit(train.iter().map(|(x, o)| (x.as_slice(), o)), ValueForecast::Median).unwrap();
+        let model = BoostedBaseline::fit(train.iter().map(|(x, o)| (x.as_slice(), o)), ValueForecast::Mean).unwrap();
         let scores: Vec<f64> = test.iter().map(|(x, _)| model.predict(Outcome::Flare6m, x).unwrap()).collect();
         let labels: Vec<bool> = test.iter().map(|(_, o)| o.get(Outcome::Flare6m) == Some(1.0)).collect();
         let auc = crate::eval::cohort::auroc(&scores, &labels).unwrap();
