@@ -18,8 +18,11 @@
 //! which aggregated history cannot tell). On the inner slice a stack combines them: a
 //! logistic regression on their three logits for yes/no outcomes (it also
 //! recalibrates: trees fitted on many snapshots per patient are over-confident, a
-//! calibration slope near 0.2, and the ridge's penalty shrinks), a linear one on their
-//! three values for DAS28. The slice holds its patients at the 180-day cadence and at
+//! calibration slope near 0.2, and the ridge's penalty shrinks), a least-absolute-
+//! deviations one on their three values for DAS28 (with the trees' absolute loss: a
+//! DAS28 is forecast as a median, which is what its absolute error and the range of
+//! what followed, shown beside it, judge). The slice holds its patients at the
+//! 180-day cadence and at
 //! each DMARD start + [`DECISION_DAYS_AFTER_START`] days ([`decision_times`]); a second
 //! stack fitted on its decision-point rows alone answers at a decision point
 //! ([`DECISION_WINDOW_DAYS`] after the latest DMARD start), where risk spreads
