@@ -72,6 +72,7 @@ impl std::fmt::Display for Budget {
         write!(f, "{}", self.0)
     }
 }
+
 /// What boosted trees forecast for a value (a DAS28): its mean, by squared loss, or
 /// its median, by absolute loss. A forecast judged by its absolute error, as every
 /// DAS28 RDT shows is (the report's MAE, the range of what followed beside it),
