@@ -66,12 +66,7 @@ impl LinearModel {
     /// Logistic regression of `y` on `x` (rows of equal width), by Newton's method.
     /// `None` without rows.
     pub fn fit_logistic(x: &[Vec<f64>], y: &[bool], l2: f64) -> Option<Self> {
-        assert_eq!(x.len(), y.len(), "one label per row");
-        if x.is_empty() {
-            return None;
-        }
-        let scaler = Scaler::fit(x);
-        let rows: Vec<Vec<f64>> = x.iter().map(|r| scaler.design(r)).collect();
+        let (scaler, rows) = standardised(x, y.len())?;
         let p = rows[0].len();
         let mut w = vec![0.0; p];
         for _ in 0..MAX_NEWTON_STEPS {
@@ -108,12 +103,7 @@ impl LinearModel {
 
     /// Ridge linear regression of `y` on `x`: the conditional mean. `None` without rows.
     pub fn fit_linear(x: &[Vec<f64>], y: &[f64], l2: f64) -> Option<Self> {
-        assert_eq!(x.len(), y.len(), "one value per row");
-        if x.is_empty() {
-            return None;
-        }
-        let scaler = Scaler::fit(x);
-        let rows: Vec<Vec<f64>> = x.iter().map(|r| scaler.design(r)).collect();
+        let (scaler, rows) = standardised(x, y.len())?;
         let weights = weighted_least_squares(&rows, y, None, l2)?;
         Some(LinearModel { scaler, weights, logistic: false })
     }
@@ -126,12 +116,7 @@ impl LinearModel {
     /// [`MEDIAN_RESIDUAL_FLOOR`] so a row on the line cannot take all the weight),
     /// from the least-squares fit. `None` without rows.
     pub fn fit_median(x: &[Vec<f64>], y: &[f64], l2: f64) -> Option<Self> {
-        assert_eq!(x.len(), y.len(), "one value per row");
-        if x.is_empty() {
-            return None;
-        }
-        let scaler = Scaler::fit(x);
-        let rows: Vec<Vec<f64>> = x.iter().map(|r| scaler.design(r)).collect();
+        let (scaler, rows) = standardised(x, y.len())?;
         let mut weights = weighted_least_squares(&rows, y, None, l2)?;
         for _ in 0..MAX_MEDIAN_STEPS {
             let row_weights: Vec<f64> = rows
@@ -163,6 +148,18 @@ impl LinearModel {
     pub fn weights(&self) -> &[f64] {
         &self.weights
     }
+}
+
+/// The scaler learnt on `x` and its design rows (`[1, standardised features...]`);
+/// `None` without rows. `targets` must be one per row.
+fn standardised(x: &[Vec<f64>], targets: usize) -> Option<(Scaler, Vec<Vec<f64>>)> {
+    assert_eq!(x.len(), targets, "one target per row");
+    if x.is_empty() {
+        return None;
+    }
+    let scaler = Scaler::fit(x);
+    let rows = x.iter().map(|r| scaler.design(r)).collect();
+    Some((scaler, rows))
 }
 
 /// Ridge least squares on design rows (intercept first, not penalised), each row
