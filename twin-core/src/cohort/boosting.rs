@@ -156,13 +156,24 @@ pub fn fit_booster_with(
 ) -> Result<PerpetualBooster, BoostingError> {
     let features = x.first().map(Vec::len).ok_or(BoostingError::Empty(what))?;
     let data = columns(x, features);
-    let matrix = Matrix::new(&data, x.len(), features);
+    fit_on(&Matrix::new(&data, x.len(), features), y, objective, what, budget)
+}
+
+/// One booster on a matrix already in perpetual's layout (several targets on the same
+/// rows copy them once), configured as [`fit_booster_with`] says.
+fn fit_on(
+    matrix: &Matrix<'_, f64>,
+    y: &[f64],
+    objective: Objective,
+    what: &'static str,
+    budget: Budget,
+) -> Result<PerpetualBooster, BoostingError> {
     let mut booster = PerpetualBooster::default()
         .set_objective(objective)
         .set_budget(budget.get())
         .set_seed(SEED)
         .set_memory_limit(Some(MEMORY_LIMIT_GB));
-    booster.fit(&matrix, y, None, None).map_err(|e| BoostingError::Fit { outcome: what, message: e.to_string() })?;
+    booster.fit(matrix, y, None, None).map_err(|e| BoostingError::Fit { outcome: what, message: e.to_string() })?;
     Ok(booster)
 }
 
@@ -266,10 +277,12 @@ impl BoostedClassifier {
         if let Some(row) = x.iter().find(|r| r.len() != features) {
             return Err(BoostingError::Ragged { expected: features, got: row.len() });
         }
+        let data = columns(x, features);
+        let matrix = Matrix::new(&data, x.len(), features);
         let models = (0..classes)
             .map(|class| {
                 let y: Vec<f64> = labels.iter().map(|l| if *l == class { 1.0 } else { 0.0 }).collect();
-                fit_booster(x, &y, Objective::LogLoss, "subtype")
+                fit_on(&matrix, &y, Objective::LogLoss, "subtype", Budget::BASELINE)
             })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(BoostedClassifier { features, models })
@@ -323,9 +336,9 @@ pub struct StackedClassifier {
     stack: Vec<super::regression::LinearModel>,
 }
 
-/// The logit of each class's score, clamped away from 0 and 1.
+/// The logit of each class's score, clamped away from 0 and 1 ([`crate::heads::logit`]).
 fn logits(scores: &[f64]) -> Vec<f64> {
-    scores.iter().map(|p| p.clamp(1e-6, 1.0 - 1e-6)).map(|p| (p / (1.0 - p)).ln()).collect()
+    scores.iter().map(|p| crate::heads::logit(*p)).collect()
 }
 
 impl StackedClassifier {
@@ -418,18 +431,31 @@ mod tests {
         assert!(model.predict(Outcome::Flare6m, &[0.0]).is_none(), "a malformed row has no prediction");
     }
 
+    /// `n` rows `[x, an irrelevant feature]`, both standard normal, whose outcomes
+    /// `outcome(x, rng)` makes.
+    fn rows_on_one_feature(
+        seed: u64,
+        n: usize,
+        mut outcome: impl FnMut(f64, &mut SplitMix64) -> PatientOutcomes,
+    ) -> Vec<(Vec<f64>, PatientOutcomes)> {
+        let mut rng = SplitMix64::new(seed);
+        (0..n)
+            .map(|_| {
+                let x = rng.normal();
+                let o = outcome(x, &mut rng);
+                (vec![x, rng.normal()], o)
+            })
+            .collect()
+    }
+
     /// A DAS28 that follows one feature: the boosted regression's error is near the
     /// noise, far below the mean's.
     #[test]
     fn boosted_regression_beats_the_mean() {
-        let mut rng = SplitMix64::new(3);
-        let rows: Vec<(Vec<f64>, PatientOutcomes)> = (0..1500)
-            .map(|_| {
-                let x = rng.normal();
-                let o = PatientOutcomes { das28_day_150: Some(4.0 + x + 0.3 * rng.normal()), ..Default::default() };
-                (vec![x, rng.normal()], o)
-            })
-            .collect();
+        let rows = rows_on_one_feature(3, 1500, |x, rng| PatientOutcomes {
+            das28_day_150: Some(4.0 + x + 0.3 * rng.normal()),
+            ..Default::default()
+        });
         let (train, test) = rows.split_at(1200);
         let mean = train.iter().filter_map(|(_, o)| o.das28_day_150).sum::<f64>() / train.len() as f64;
         for values in [ValueForecast::Mean, ValueForecast::Median] {
@@ -452,15 +478,10 @@ mod tests {
     /// beside its absolute error is forecast as a median.
     #[test]
     fn median_trees_have_the_smaller_absolute_error_under_skew() {
-        let mut rng = SplitMix64::new(4);
-        let rows: Vec<(Vec<f64>, PatientOutcomes)> = (0..2000)
-            .map(|_| {
-                let x = rng.normal();
-                let worse = if rng.normal() > 1.0 { 2.5 + rng.normal().abs() } else { 0.2 * rng.normal() };
-                let o = PatientOutcomes { das28_day_360: Some(3.0 + 0.5 * x + worse), ..Default::default() };
-                (vec![x, rng.normal()], o)
-            })
-            .collect();
+        let rows = rows_on_one_feature(4, 2000, |x, rng| {
+            let worse = if rng.normal() > 1.0 { 2.5 + rng.normal().abs() } else { 0.2 * rng.normal() };
+            PatientOutcomes { das28_day_360: Some(3.0 + 0.5 * x + worse), ..Default::default() }
+        });
         let (train, test) = rows.split_at(1500);
         let error = |values| {
             let model = BoostedBaseline::fit(train.iter().map(|(x, o)| (x.as_slice(), o)), values).unwrap();
