@@ -663,13 +663,18 @@ fn against_twin(read: &[(Vec<f64>, usize)], twin_new_shares: &[f64]) -> serde_js
     let named = |p: &[f64], class: usize| p.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map(|(c, _)| c) == Some(class);
     let right: Vec<f64> = read.iter().map(|(p, class)| f64::from(u8::from(named(p, *class)))).collect();
     let terms: Vec<f64> = read.iter().map(|(p, class)| posterior_agreement_term(p, *class)).collect();
-    let less = |values: &[f64]| values.iter().zip(twin_new_shares).map(|(c, t)| c - t).collect::<Vec<_>>();
     json!({
         "accuracy": right.iter().sum::<f64>() / right.len().max(1) as f64,
-        "accuracy_less_twin_new_patients": mean_with_interval(&less(&right)),
+        "accuracy_less_twin_new_patients": less_twin(&right, twin_new_shares),
         "posterior_agreement": mean_with_interval(&terms),
-        "posterior_agreement_less_twin_new_patients": mean_with_interval(&less(&terms)),
+        "posterior_agreement_less_twin_new_patients": less_twin(&terms, twin_new_shares),
     })
+}
+
+/// A per-patient reading less the twin's agreement of the same patient (`twin_new_shares`,
+/// same order): the paired gap's mean with its bootstrap interval.
+fn less_twin(values: &[f64], twin_new_shares: &[f64]) -> serde_json::Value {
+    mean_with_interval(&values.iter().zip(twin_new_shares).map(|(c, t)| c - t).collect::<Vec<_>>())
 }
 
 /// How much of the hidden subtype the record up to the cut allows any model to read:
@@ -764,10 +769,8 @@ fn subtype_ceiling(
         Some(against_twin(&read?, twin_new_shares))
     });
     let neighbours_among_historical = cross_fitted.then(|| new_patients.agreement(&by_probabilities, labels, k));
-    let twin_less_neighbour_ceiling = cross_fitted.then(|| {
-        let shares = new_patients.shares(&by_probabilities, labels, k);
-        mean_with_interval(&shares.iter().zip(twin_new_shares).map(|(c, t)| c - t).collect::<Vec<_>>())
-    });
+    let twin_less_neighbour_ceiling =
+        cross_fitted.then(|| less_twin(&new_patients.shares(&by_probabilities, labels, k), twin_new_shares));
     let raw_reading = |key: &str| raw.as_ref().map_or(json!(null), |r| r[key].clone());
     Ok(json!({
         "part": part.as_str(),
